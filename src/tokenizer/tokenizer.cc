@@ -1,0 +1,337 @@
+// Tokenizer: vocabulary from GGUF metadata, special-token splitting, then
+// SentencePiece-style bigram merging ("llama") or byte-level BPE ("gpt2").
+#include "tokenizer/tokenizer.h"
+
+#include <algorithm>
+#include <queue>
+#include <unordered_map>
+
+#include "base/error.h"
+#include "tokenizer/pretokenize.h"
+
+namespace frugal::tokenizer {
+
+struct TokenizerImpl {
+  bool is_spm = false;
+  std::vector<std::string> pieces;
+  std::vector<int32_t> types;
+  std::vector<float> scores;
+  std::unordered_map<std::string, int32_t> piece_to_id;
+  std::unordered_map<std::string, int32_t> merge_rank;  // "left right" -> rank
+  std::vector<int32_t> specials;                        // control/user-defined, longest first
+  std::vector<int32_t> end_ids;
+  int32_t bos = -1, eos = -1, unk = -1;
+  bool add_bos = false, add_space_prefix = true;
+  std::unique_ptr<PreTokenizer> pre;
+  int32_t byte_token[256];
+};
+
+namespace {
+
+// GPT-2's reversible byte <-> printable unicode code point mapping.
+struct ByteMap {
+  std::string byte_to_utf8[256];
+  std::unordered_map<uint32_t, uint8_t> cp_to_byte;
+  ByteMap() {
+    int n = 0;
+    for (int b = 0; b < 256; ++b) {
+      bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+      uint32_t cp = printable ? uint32_t(b) : uint32_t(256 + n++);
+      std::string s;
+      if (cp < 0x80) s += char(cp);
+      else { s += char(0xC0 | (cp >> 6)); s += char(0x80 | (cp & 0x3F)); }
+      byte_to_utf8[b] = s;
+      cp_to_byte[cp] = uint8_t(b);
+    }
+  }
+};
+const ByteMap& byte_map() { static const ByteMap m; return m; }
+
+size_t utf8_len(unsigned char c) {
+  if (c < 0x80) return 1;
+  if ((c >> 5) == 6) return 2;
+  if ((c >> 4) == 14) return 3;
+  if ((c >> 3) == 30) return 4;
+  return 1;  // stray continuation / invalid lead byte: one byte on its own
+}
+
+// Decodes a UTF-8 string into code points (invalid bytes pass as themselves).
+std::vector<uint32_t> code_points(std::string_view s) {
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    size_t n = std::min(utf8_len(c), s.size() - i);
+    uint32_t cp = n == 1 ? c : (c & (0xFF >> (n + 1)));
+    for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (s[i + k] & 0x3F);
+    out.push_back(cp);
+    i += n;
+  }
+  return out;
+}
+
+int32_t id_of(const TokenizerImpl& t, const std::string& piece) {
+  auto it = t.piece_to_id.find(piece);
+  return it == t.piece_to_id.end() ? -1 : it->second;
+}
+
+// Byte-level BPE of one pre-token: lowest-rank adjacent pair merged first.
+void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t>& out) {
+  const ByteMap& bm = byte_map();
+  std::vector<std::string> parts;
+  for (unsigned char c : word) parts.push_back(bm.byte_to_utf8[c]);
+  while (parts.size() > 1) {
+    int best = -1, best_rank = INT32_MAX;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      auto it = t.merge_rank.find(parts[i] + " " + parts[i + 1]);
+      if (it != t.merge_rank.end() && it->second < best_rank) { best_rank = it->second; best = int(i); }
+    }
+    if (best < 0) break;
+    parts[best] += parts[best + 1];
+    parts.erase(parts.begin() + best + 1);
+  }
+  for (const std::string& p : parts) {
+    int32_t id = id_of(t, p);
+    if (id >= 0) { out.push_back(id); continue; }
+    // Not in the vocabulary: fall back to the single-byte tokens it is made of.
+    for (uint32_t cp : code_points(p)) {
+      auto b = bm.cp_to_byte.find(cp);
+      int32_t bid = b == bm.cp_to_byte.end() ? -1 : t.byte_token[b->second];
+      if (bid < 0) fail("tokenizer: no token for a byte of '", p, "' (vocabulary lacks byte tokens)");
+      out.push_back(bid);
+    }
+  }
+}
+
+// SentencePiece-style: start from UTF-8 characters, repeatedly merge the
+// adjacent pair whose joined piece has the highest score; unknown pieces fall
+// back to <0xXX> byte tokens.
+void spm_text(const TokenizerImpl& t, std::string_view text, std::vector<int32_t>& out) {
+  struct Sym { int prev, next; size_t off, len; };
+  std::vector<Sym> sym;
+  for (size_t i = 0; i < text.size();) {
+    size_t n = std::min(utf8_len(text[i]), text.size() - i);
+    sym.push_back({int(sym.size()) - 1, int(sym.size()) + 1, i, n});
+    i += n;
+  }
+  if (sym.empty()) return;
+  sym.back().next = -1;
+  struct Bigram { int left, right; float score; size_t len; };
+  auto cmp = [](const Bigram& a, const Bigram& b) { return a.score < b.score || (a.score == b.score && a.left > b.left); };
+  std::priority_queue<Bigram, std::vector<Bigram>, decltype(cmp)> q(cmp);
+  auto try_add = [&](int l, int r) {
+    if (l < 0 || r < 0) return;
+    std::string piece(text.substr(sym[l].off, sym[l].len + sym[r].len));
+    int32_t id = id_of(t, piece);
+    if (id < 0) return;
+    q.push({l, r, t.scores[id], piece.size()});
+  };
+  for (size_t i = 1; i < sym.size(); ++i) try_add(int(i) - 1, int(i));
+  while (!q.empty()) {
+    Bigram b = q.top(); q.pop();
+    Sym& l = sym[b.left];
+    Sym& r = sym[b.right];
+    if (l.len == 0 || r.len == 0 || l.len + r.len != b.len) continue;  // stale
+    l.len += r.len;
+    r.len = 0;
+    l.next = r.next;
+    if (r.next >= 0) sym[r.next].prev = b.left;
+    try_add(l.prev, b.left);
+    try_add(b.left, l.next);
+  }
+  for (int i = 0; i >= 0; i = sym[i].next) {
+    std::string piece(text.substr(sym[i].off, sym[i].len));
+    int32_t id = id_of(t, piece);
+    if (id >= 0) { out.push_back(id); continue; }
+    for (unsigned char c : piece) {
+      if (t.byte_token[c] >= 0) out.push_back(t.byte_token[c]);
+      else if (t.unk >= 0) out.push_back(t.unk);
+      else fail("tokenizer: no token for byte ", int(c), " and no unknown token");
+    }
+  }
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer(std::unique_ptr<TokenizerImpl> impl) : impl_(std::move(impl)) {}
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+Tokenizer::~Tokenizer() = default;
+
+Tokenizer Tokenizer::from_metadata(const gguf::Metadata& md) {
+  auto t = std::make_unique<TokenizerImpl>();
+  std::string model = md.get_string("tokenizer.ggml.model");
+  if (model == "llama") t->is_spm = true;
+  else if (model != "gpt2") fail("tokenizer: tokenizer.ggml.model '", model, "' is not supported (llama, gpt2)");
+  t->pieces = md.get_string_array("tokenizer.ggml.tokens");
+  const size_t n = t->pieces.size();
+  if (n == 0) fail("tokenizer: tokenizer.ggml.tokens is empty");
+  t->types.assign(n, int32_t(TokenType::NORMAL));
+  if (md.has("tokenizer.ggml.token_type")) {
+    auto ty = md.get_int_array("tokenizer.ggml.token_type");
+    if (ty.size() != n) fail("tokenizer: tokenizer.ggml.token_type has ", ty.size(), " entries, tokens has ", n);
+    for (size_t i = 0; i < n; ++i) t->types[i] = int32_t(ty[i]);
+  }
+  t->scores.assign(n, 0.0f);
+  if (md.has("tokenizer.ggml.scores")) {
+    auto sc = md.get_float_array("tokenizer.ggml.scores");
+    if (sc.size() != n) fail("tokenizer: tokenizer.ggml.scores has ", sc.size(), " entries, tokens has ", n);
+    for (size_t i = 0; i < n; ++i) t->scores[i] = float(sc[i]);
+  }
+  for (size_t i = 0; i < n; ++i) t->piece_to_id.emplace(t->pieces[i], int32_t(i));
+  std::fill(std::begin(t->byte_token), std::end(t->byte_token), -1);
+  if (t->is_spm) {
+    for (size_t i = 0; i < n; ++i) {
+      const std::string& p = t->pieces[i];
+      if (t->types[i] == int32_t(TokenType::BYTE) && p.size() == 6 && p.rfind("<0x", 0) == 0)
+        t->byte_token[std::stoi(p.substr(3, 2), nullptr, 16)] = int32_t(i);
+      if (t->types[i] == int32_t(TokenType::UNKNOWN)) t->unk = int32_t(i);
+    }
+    t->add_space_prefix = md.get_bool_or("tokenizer.ggml.add_space_prefix", true);
+  } else {
+    for (int b = 0; b < 256; ++b) t->byte_token[b] = id_of(*t, byte_map().byte_to_utf8[b]);
+    if (md.has("tokenizer.ggml.merges")) {
+      auto merges = md.get_string_array("tokenizer.ggml.merges");
+      for (size_t r = 0; r < merges.size(); ++r) t->merge_rank.emplace(merges[r], int32_t(r));
+    }
+    t->pre = make_pretokenizer(md.get_string_or("tokenizer.ggml.pre", "default"));
+  }
+  auto id_key = [&](const char* key) -> int32_t {
+    if (!md.has(key)) return -1;
+    uint64_t v = md.get_uint(key);
+    if (v >= n) fail("tokenizer: ", key, " = ", v, " is outside the vocabulary of ", n);
+    return int32_t(v);
+  };
+  t->bos = id_key("tokenizer.ggml.bos_token_id");
+  t->eos = id_key("tokenizer.ggml.eos_token_id");
+  if (t->unk < 0) t->unk = id_key("tokenizer.ggml.unknown_token_id");
+  for (const char* k : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+    int32_t id = id_key(k);
+    if (id >= 0) t->end_ids.push_back(id);
+  }
+  for (const char* p : {"<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end|>", "<|return|>", "<end_of_turn>"}) {
+    int32_t id = id_of(*t, p);
+    if (id >= 0 && t->types[id] == int32_t(TokenType::CONTROL)) t->end_ids.push_back(id);
+  }
+  t->add_bos = md.get_bool_or("tokenizer.ggml.add_bos_token", t->is_spm);
+  for (size_t i = 0; i < n; ++i)
+    if ((t->types[i] == int32_t(TokenType::CONTROL) || t->types[i] == int32_t(TokenType::USER_DEFINED)) &&
+        !t->pieces[i].empty())
+      t->specials.push_back(int32_t(i));
+  std::stable_sort(t->specials.begin(), t->specials.end(),
+                   [&](int32_t a, int32_t b) { return t->pieces[a].size() > t->pieces[b].size(); });
+  return Tokenizer(std::move(t));
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
+  const TokenizerImpl& t = *impl_;
+  std::vector<int32_t> out;
+  if (add_bos) {
+    if (t.bos < 0) fail("tokenizer: a BOS token was asked for but the vocabulary has none");
+    out.push_back(t.bos);
+  }
+  bool first_fragment = true;
+  auto encode_fragment = [&](std::string_view frag) {
+    if (frag.empty()) return;
+    if (t.is_spm) {
+      std::string s;
+      if (t.add_space_prefix && first_fragment) s += ' ';
+      s += frag;
+      std::string esc;
+      for (char c : s) { if (c == ' ') esc += "\xE2\x96\x81"; else esc += c; }
+      spm_text(t, esc, out);
+    } else {
+      for (std::string_view w : t.pre->split(frag)) bpe_word(t, w, out);
+    }
+    first_fragment = false;
+  };
+  size_t start = 0, i = 0;
+  while (parse_special && i < text.size()) {
+    int32_t hit = -1;
+    for (int32_t id : t.specials) {
+      const std::string& p = t.pieces[id];
+      if (text.compare(i, p.size(), p) == 0) { hit = id; break; }
+    }
+    if (hit < 0) { ++i; continue; }
+    encode_fragment(text.substr(start, i - start));
+    out.push_back(hit);
+    first_fragment = false;
+    i += t.pieces[hit].size();
+    start = i;
+  }
+  encode_fragment(text.substr(start));
+  return out;
+}
+
+std::string Tokenizer::token_bytes(int32_t id) const {
+  const TokenizerImpl& t = *impl_;
+  if (id < 0 || id >= n_vocab()) fail("tokenizer: token id ", id, " is outside the vocabulary of ", n_vocab());
+  const std::string& p = t.pieces[id];
+  int32_t ty = t.types[id];
+  if (ty == int32_t(TokenType::CONTROL) || ty == int32_t(TokenType::USER_DEFINED) || ty == int32_t(TokenType::UNUSED))
+    return p;
+  if (t.is_spm) {
+    if (ty == int32_t(TokenType::BYTE) && p.size() == 6) return std::string(1, char(std::stoi(p.substr(3, 2), nullptr, 16)));
+    std::string s;
+    for (size_t k = 0; k < p.size();) {
+      if (p.compare(k, 3, "\xE2\x96\x81") == 0) { s += ' '; k += 3; } else s += p[k++];
+    }
+    return s;
+  }
+  std::string s;
+  for (uint32_t cp : code_points(p)) {
+    auto b = byte_map().cp_to_byte.find(cp);
+    if (b == byte_map().cp_to_byte.end()) return p;  // not a byte-level piece: as written
+    s += char(b->second);
+  }
+  return s;
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids) const {
+  std::string s;
+  for (int32_t id : ids) s += token_bytes(id);
+  const TokenizerImpl& t = *impl_;
+  // The space SentencePiece put in front of the text is not part of it.
+  if (t.is_spm && t.add_space_prefix && !ids.empty() && (ids[0] != t.bos || ids.size() > 1)) {
+    size_t first = ids[0] == t.bos ? t.pieces[t.bos].size() : 0;
+    if (s.size() > first && s[first] == ' ') s.erase(first, 1);
+  }
+  return s;
+}
+
+std::string Tokenizer::token_piece(int32_t id) const {
+  if (id < 0 || id >= n_vocab()) fail("tokenizer: token id ", id, " is outside the vocabulary of ", n_vocab());
+  return impl_->pieces[id];
+}
+int32_t Tokenizer::n_vocab() const { return int32_t(impl_->pieces.size()); }
+int32_t Tokenizer::bos() const { return impl_->bos; }
+int32_t Tokenizer::eos() const { return impl_->eos; }
+bool Tokenizer::add_bos_default() const { return impl_->add_bos; }
+bool Tokenizer::is_end_of_generation(int32_t id) const {
+  return std::find(impl_->end_ids.begin(), impl_->end_ids.end(), id) != impl_->end_ids.end();
+}
+
+StreamDecoder::StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
+
+std::string StreamDecoder::push(int32_t id) {
+  pending_ += tok_.token_bytes(id);
+  // Emit everything up to the last complete UTF-8 character.
+  size_t cut = pending_.size();
+  size_t k = pending_.size();
+  while (k > 0 && k + 4 > pending_.size() && (static_cast<unsigned char>(pending_[k - 1]) & 0xC0) == 0x80) --k;
+  if (k > 0) {
+    unsigned char lead = pending_[k - 1];
+    size_t need = utf8_len(lead);
+    if (need > 1 && (k - 1) + need > pending_.size()) cut = k - 1;
+  }
+  std::string out = pending_.substr(0, cut);
+  pending_.erase(0, cut);
+  return out;
+}
+
+std::string StreamDecoder::flush() {
+  std::string out;
+  out.swap(pending_);
+  return out;
+}
+
+}  // namespace frugal::tokenizer
