@@ -22,6 +22,7 @@ struct TokenizerImpl {
   std::vector<int32_t> end_ids;
   int32_t bos = -1, eos = -1, unk = -1;
   bool add_bos = false, add_space_prefix = true;
+  bool ignore_merges = false;  // byte-level BPE: whole-word tokens win (llama3, o200k)
   std::unique_ptr<PreTokenizer> pre;
   int32_t byte_token[256];
 };
@@ -77,6 +78,12 @@ int32_t id_of(const TokenizerImpl& t, const std::string& piece) {
 // Byte-level BPE of one pre-token: lowest-rank adjacent pair merged first.
 void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t>& out) {
   const ByteMap& bm = byte_map();
+  std::string whole;
+  for (unsigned char c : word) whole += bm.byte_to_utf8[c];
+  if (t.ignore_merges) {  // a word that is a token is taken whole
+    int32_t id = id_of(t, whole);
+    if (id >= 0) { out.push_back(id); return; }
+  }
   std::vector<std::string> parts;
   for (unsigned char c : word) parts.push_back(bm.byte_to_utf8[c]);
   while (parts.size() > 1) {
@@ -123,7 +130,17 @@ void spm_text(const TokenizerImpl& t, std::string_view text, std::vector<int32_t
     std::string piece(text.substr(sym[l].off, sym[l].len + sym[r].len));
     int32_t id = id_of(t, piece);
     if (id < 0) return;
-    q.push({l, r, t.scores[id], piece.size()});
+    float score = t.scores[id];
+    if (!t.merge_rank.empty()) {
+      // Merges given (imported BPE vocabularies): merge order is the priority.
+      std::string pair(text.substr(sym[l].off, sym[l].len));
+      pair += ' ';
+      pair += text.substr(sym[r].off, sym[r].len);
+      auto it = t.merge_rank.find(pair);
+      if (it == t.merge_rank.end()) return;
+      score = -float(it->second);
+    }
+    q.push({l, r, score, piece.size()});
   };
   for (size_t i = 1; i < sym.size(); ++i) try_add(int(i) - 1, int(i));
   while (!q.empty()) {
@@ -189,11 +206,13 @@ Tokenizer Tokenizer::from_metadata(const gguf::Metadata& md) {
     t->add_space_prefix = md.get_bool_or("tokenizer.ggml.add_space_prefix", true);
   } else {
     for (int b = 0; b < 256; ++b) t->byte_token[b] = id_of(*t, byte_map().byte_to_utf8[b]);
-    if (md.has("tokenizer.ggml.merges")) {
-      auto merges = md.get_string_array("tokenizer.ggml.merges");
-      for (size_t r = 0; r < merges.size(); ++r) t->merge_rank.emplace(merges[r], int32_t(r));
-    }
-    t->pre = make_pretokenizer(md.get_string_or("tokenizer.ggml.pre", "default"));
+    std::string pre = md.get_string_or("tokenizer.ggml.pre", "default");
+    t->pre = make_pretokenizer(pre);
+    t->ignore_merges = pre == "llama3" || pre == "llama-bpe" || pre == "gpt-4o" || pre == "o200k";
+  }
+  if (md.has("tokenizer.ggml.merges")) {
+    auto merges = md.get_string_array("tokenizer.ggml.merges");
+    for (size_t r = 0; r < merges.size(); ++r) t->merge_rank.emplace(merges[r], int32_t(r));
   }
   auto id_key = [&](const char* key) -> int32_t {
     if (!md.has(key)) return -1;
