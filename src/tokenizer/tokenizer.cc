@@ -233,7 +233,8 @@ Tokenizer Tokenizer::from_metadata(const gguf::Metadata& md) {
   }
   t->add_bos = md.get_bool_or("tokenizer.ggml.add_bos_token", t->is_spm);
   for (size_t i = 0; i < n; ++i)
-    if ((t->types[i] == int32_t(TokenType::CONTROL) || t->types[i] == int32_t(TokenType::USER_DEFINED)) &&
+    if ((t->types[i] == int32_t(TokenType::CONTROL) || t->types[i] == int32_t(TokenType::USER_DEFINED) ||
+         t->types[i] == int32_t(TokenType::UNKNOWN)) &&
         !t->pieces[i].empty())
       t->specials.push_back(int32_t(i));
   std::stable_sort(t->specials.begin(), t->specials.end(),
@@ -248,12 +249,13 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
     if (t.bos < 0) fail("tokenizer: a BOS token was asked for but the vocabulary has none");
     out.push_back(t.bos);
   }
-  bool first_fragment = true;
   auto encode_fragment = [&](std::string_view frag) {
     if (frag.empty()) return;
     if (t.is_spm) {
+      // Every text fragment (at the start or after a special token) gets the
+      // SentencePiece space prefix, as Hugging Face and llama.cpp both do.
       std::string s;
-      if (t.add_space_prefix && first_fragment) s += ' ';
+      if (t.add_space_prefix) s += ' ';
       s += frag;
       std::string esc;
       for (char c : s) { if (c == ' ') esc += "\xE2\x96\x81"; else esc += c; }
@@ -261,7 +263,6 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
     } else {
       for (std::string_view w : t.pre->split(frag)) bpe_word(t, w, out);
     }
-    first_fragment = false;
   };
   size_t start = 0, i = 0;
   while (parse_special && i < text.size()) {
@@ -273,7 +274,6 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
     if (hit < 0) { ++i; continue; }
     encode_fragment(text.substr(start, i - start));
     out.push_back(hit);
-    first_fragment = false;
     i += t.pieces[hit].size();
     start = i;
   }
@@ -286,7 +286,8 @@ std::string Tokenizer::token_bytes(int32_t id) const {
   if (id < 0 || id >= n_vocab()) fail("tokenizer: token id ", id, " is outside the vocabulary of ", n_vocab());
   const std::string& p = t.pieces[id];
   int32_t ty = t.types[id];
-  if (ty == int32_t(TokenType::CONTROL) || ty == int32_t(TokenType::USER_DEFINED) || ty == int32_t(TokenType::UNUSED))
+  if (ty == int32_t(TokenType::CONTROL) || ty == int32_t(TokenType::USER_DEFINED) || ty == int32_t(TokenType::UNUSED) ||
+      ty == int32_t(TokenType::UNKNOWN))
     return p;
   if (t.is_spm) {
     if (ty == int32_t(TokenType::BYTE) && p.size() == 6) return std::string(1, char(std::stoi(p.substr(3, 2), nullptr, 16)));
@@ -308,12 +309,9 @@ std::string Tokenizer::token_bytes(int32_t id) const {
 std::string Tokenizer::decode(std::span<const int32_t> ids) const {
   std::string s;
   for (int32_t id : ids) s += token_bytes(id);
-  const TokenizerImpl& t = *impl_;
-  // The space SentencePiece put in front of the text is not part of it.
-  if (t.is_spm && t.add_space_prefix && !ids.empty() && (ids[0] != t.bos || ids.size() > 1)) {
-    size_t first = ids[0] == t.bos ? t.pieces[t.bos].size() : 0;
-    if (s.size() > first && s[first] == ' ') s.erase(first, 1);
-  }
+  // The space SentencePiece put in front of the text is not part of it
+  // (one leading space of the whole output, as Hugging Face's decoder strips).
+  if (impl_->is_spm && impl_->add_space_prefix && !s.empty() && s[0] == ' ') s.erase(0, 1);
   return s;
 }
 
