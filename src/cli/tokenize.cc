@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "cli/command.h"
 #include "gguf/reader.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/hf_import.h"
 #include "tokenizer/tokenizer.h"
 
@@ -18,7 +19,7 @@ namespace {
 
 struct TokenizeArgs {
   std::string model, tokenizer_json, prompt, file, decode_ids;
-  bool ids_only = false, no_bos = false, add_bos = false, no_special = false, jsonl = false;
+  bool ids_only = false, no_bos = false, add_bos = false, no_special = false, jsonl = false, chat_jsonl = false;
   int bench_mb = 0;
 };
 
@@ -49,6 +50,17 @@ int run_tokenize(const TokenizeArgs& a) {
     md = gguf::Reader::open(a.model).metadata();
   } else {
     fail("tokenize: give a model (-m FILE) or a tokenizer (--tokenizer-json FILE)");
+  }
+  if (a.chat_jsonl) {
+    // One JSON context per input line -> the rendered chat template as a JSON string.
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (line.empty()) continue;
+      nlohmann::json ctx = nlohmann::json::parse(line, nullptr, false);
+      if (!ctx.is_object()) fail("tokenize: --chat-jsonl input line is not a JSON object");
+      std::cout << nlohmann::json(tokenizer::render_chat_template(md, ctx)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    }
+    return 0;
   }
   tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_metadata(md);
   const bool parse_special = !a.no_special;
@@ -130,6 +142,7 @@ const CommandRegistration kTokenize{
       app.add_flag("--no-special", a->no_special, "treat special-token text as plain text");
       app.add_option("--decode", a->decode_ids, "decode comma-separated ids to text instead");
       app.add_flag("--jsonl", a->jsonl, "stdin: one JSON string per line; stdout: {ids, text} per line");
+      app.add_flag("--chat-jsonl", a->chat_jsonl, "stdin: one chat context (JSON) per line; stdout: the rendered template");
       app.add_option("--bench", a->bench_mb, "encode about this many MB of the text and print MB/s");
       return [a] { return run_tokenize(*a); };
     }};

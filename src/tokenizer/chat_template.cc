@@ -1,0 +1,54 @@
+// apply_chat_template: tokenizer.chat_template rendered with the messages,
+// bos/eos token text and add_generation_prompt; a plain fallback without one.
+#include <cstdio>
+
+#include "base/error.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/jinja.h"
+#include "tokenizer/tokenizer.h"
+
+namespace frugal::tokenizer {
+
+namespace {
+std::string token_text(const gguf::Metadata& md, const char* key) {
+  if (!md.has(key) || !md.has("tokenizer.ggml.tokens")) return "";
+  uint64_t id = md.get_uint(key);
+  const gguf::Value& toks = md.get_array("tokenizer.ggml.tokens");
+  return id < toks.items.size() ? toks.items[id].s : "";
+}
+}  // namespace
+
+std::string render_chat_template(const gguf::Metadata& md, nlohmann::json context) {
+  if (!context.contains("bos_token")) context["bos_token"] = token_text(md, "tokenizer.ggml.bos_token_id");
+  if (!context.contains("eos_token")) context["eos_token"] = token_text(md, "tokenizer.ggml.eos_token_id");
+  if (!md.has("tokenizer.chat_template")) {
+    std::fprintf(stderr, "note: the model has no chat template; using plain 'role: content' lines\n");
+    std::string out;
+    for (const auto& m : context.value("messages", nlohmann::json::array()))
+      out += m.value("role", "user") + ": " + (m.contains("content") && m["content"].is_string() ? m["content"].get<std::string>() : "") + "\n";
+    if (context.value("add_generation_prompt", false)) out += "assistant: ";
+    return out;
+  }
+  jinja::Template tmpl(md.get_string("tokenizer.chat_template"));
+  return tmpl.render(context);
+}
+
+std::string apply_chat_template(const gguf::Metadata& md, const std::vector<ChatMessage>& msgs,
+                                bool add_generation_prompt) {
+  nlohmann::json messages = nlohmann::json::array();
+  for (const ChatMessage& m : msgs) {
+    nlohmann::json j = {{"role", m.role}};
+    if (!m.tool_calls_json.empty()) {
+      nlohmann::json calls = nlohmann::json::parse(m.tool_calls_json, nullptr, false);
+      if (calls.is_discarded()) fail("chat: tool_calls of a ", m.role, " message is not valid JSON");
+      j["tool_calls"] = calls;
+      j["content"] = m.content.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.content);
+    } else {
+      j["content"] = m.content;
+    }
+    messages.push_back(j);
+  }
+  return render_chat_template(md, {{"messages", messages}, {"add_generation_prompt", add_generation_prompt}});
+}
+
+}  // namespace frugal::tokenizer
