@@ -56,7 +56,7 @@ int run_tokenize(const TokenizeArgs& a) {
     std::string line;
     while (std::getline(std::cin, line)) {
       if (line.empty()) continue;
-      nlohmann::json ctx = nlohmann::json::parse(line, nullptr, false);
+      nlohmann::ordered_json ctx = nlohmann::ordered_json::parse(line, nullptr, false);
       if (!ctx.is_object()) fail("tokenize: --chat-jsonl input line is not a JSON object");
       std::cout << nlohmann::json(tokenizer::render_chat_template(md, ctx)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     }

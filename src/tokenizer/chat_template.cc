@@ -18,13 +18,13 @@ std::string token_text(const gguf::Metadata& md, const char* key) {
 }
 }  // namespace
 
-std::string render_chat_template(const gguf::Metadata& md, nlohmann::json context) {
+std::string render_chat_template(const gguf::Metadata& md, nlohmann::ordered_json context) {
   if (!context.contains("bos_token")) context["bos_token"] = token_text(md, "tokenizer.ggml.bos_token_id");
   if (!context.contains("eos_token")) context["eos_token"] = token_text(md, "tokenizer.ggml.eos_token_id");
   if (!md.has("tokenizer.chat_template")) {
     std::fprintf(stderr, "note: the model has no chat template; using plain 'role: content' lines\n");
     std::string out;
-    for (const auto& m : context.value("messages", nlohmann::json::array()))
+    for (const auto& m : context.value("messages", nlohmann::ordered_json::array()))
       out += m.value("role", "user") + ": " + (m.contains("content") && m["content"].is_string() ? m["content"].get<std::string>() : "") + "\n";
     if (context.value("add_generation_prompt", false)) out += "assistant: ";
     return out;
@@ -35,14 +35,14 @@ std::string render_chat_template(const gguf::Metadata& md, nlohmann::json contex
 
 std::string apply_chat_template(const gguf::Metadata& md, const std::vector<ChatMessage>& msgs,
                                 bool add_generation_prompt) {
-  nlohmann::json messages = nlohmann::json::array();
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   for (const ChatMessage& m : msgs) {
-    nlohmann::json j = {{"role", m.role}};
+    nlohmann::ordered_json j = {{"role", m.role}};
     if (!m.tool_calls_json.empty()) {
-      nlohmann::json calls = nlohmann::json::parse(m.tool_calls_json, nullptr, false);
+      nlohmann::ordered_json calls = nlohmann::ordered_json::parse(m.tool_calls_json, nullptr, false);
       if (calls.is_discarded()) fail("chat: tool_calls of a ", m.role, " message is not valid JSON");
       j["tool_calls"] = calls;
-      j["content"] = m.content.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.content);
+      j["content"] = m.content.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(m.content);
     } else {
       j["content"] = m.content;
     }

@@ -10,6 +10,6 @@ namespace frugal::tokenizer {
 
 // context: {"messages": [...], "add_generation_prompt": bool, "tools": [...], ...};
 // bos_token / eos_token are filled from the vocabulary when absent.
-std::string render_chat_template(const gguf::Metadata& md, nlohmann::json context);
+std::string render_chat_template(const gguf::Metadata& md, nlohmann::ordered_json context);
 
 }  // namespace frugal::tokenizer

@@ -22,7 +22,7 @@ class Template {
 
   // Renders; a runtime error (unknown filter, raise_exception, bad operand)
   // -> frugal::Error with the template line.
-  std::string render(const nlohmann::json& context) const;
+  std::string render(const nlohmann::ordered_json& context) const;
 
  private:
   struct Parsed;

@@ -929,7 +929,7 @@ Template::~Template() = default;
 Template::Template(Template&&) noexcept = default;
 Template& Template::operator=(Template&&) noexcept = default;
 
-std::string Template::render(const nlohmann::json& context) const {
+std::string Template::render(const nlohmann::ordered_json& context) const {
   Scope globals;
   if (context.is_object())
     for (auto it = context.begin(); it != context.end(); ++it) globals.vars[it.key()] = Value::from_json(it.value());

@@ -44,7 +44,7 @@ struct Value {
   static Value function(jinja::Function f) {
     Value v; v.kind = Kind::Function; v.fn = std::make_shared<jinja::Function>(std::move(f)); return v;
   }
-  static Value from_json(const nlohmann::json& j);
+  static Value from_json(const nlohmann::ordered_json& j);
 
   bool is_undefined() const { return kind == Kind::Undefined; }
   bool is_none() const { return kind == Kind::None; }
