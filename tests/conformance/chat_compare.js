@@ -28,10 +28,11 @@ function conversations(with_tools, null_content) {
           function: { name: 'get_weather', arguments: JSON.stringify({ city: next().slice(0, 10) }) } }] });
         msgs.push({ role: 'tool', content: next() });
       }
-      const reasoning = c % 7 === 3 ? `<think>\n${next()}\n</think>\n\n` : '';
-      // @huggingface/jinja's str.lstrip/rstrip ignore their `chars` argument
+      const plain = () => next().replace(/<\/?think>/g, '').trim() || 'ok';
+      const reasoning = c % 7 === 3 ? `<think>\n${plain()}\n</think>\n\n` : '';
+      // @huggingface/jinja's str.strip/lstrip/rstrip ignore their `chars` argument
       // (Python's do not), so assistant replies carry no edge whitespace here.
-      msgs.push({ role: 'assistant', content: reasoning + (next().trim() || 'ok') });
+      msgs.push({ role: 'assistant', content: reasoning + plain() });
     }
     const ctx = { messages: msgs, add_generation_prompt: c % 2 === 0 };
     if (with_tools && c % 6 === 2) ctx.tools = [{ type: 'function', function: { name: 'get_weather',
@@ -57,7 +58,7 @@ for (const name of ['qwen3', 'deepseek_v3']) {
   convs.forEach((c, i) => {
     const want = tmpl.render(c);
     if (want !== got[i]) {
-      if (bad++ < 3) console.error(`${name}: conversation ${i} differs\n  peer:   ${JSON.stringify(want).slice(0, 600)}\n  frugal: ${JSON.stringify(got[i]).slice(0, 600)}`);
+      if (bad++ < 3) console.error(`${name}: conversation ${i} differs\n  peer:   ${JSON.stringify(want).slice(-300)}\n  frugal: ${JSON.stringify(got[i]).slice(-300)}`);
     }
   });
   console.log(`${name}: ${convs.length} conversations, ${bad} differ`);
