@@ -1,0 +1,22 @@
+// Which tensor type each tensor of a model gets under a quantisation recipe
+// ("q4_k_m") or a plain type name ("q8_0", "f16", ...).
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "gguf/tensor_type.h"
+
+namespace frugal::quant {
+
+struct TensorTypeChoice {
+  TensorType type;
+  std::string reason;  // why, for display: "recipe", "norm stays f32", "row 96 not a multiple of 256"
+};
+
+// shape in ggml order (shape[0] = row length). Unknown recipe/type -> frugal::Error.
+TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view tensor_name,
+                             std::span<const int64_t> shape, int n_layer);
+
+}  // namespace frugal::quant
