@@ -1,0 +1,384 @@
+// ModelConfig <-> GGUF keys, and the tensor list of each architecture.
+#include "model/config.h"
+
+#include <algorithm>
+
+#include "base/error.h"
+#include "gguf/reader.h"
+
+namespace frugal::model {
+namespace {
+
+using gguf::Metadata;
+using gguf::Value;
+
+struct Keys {
+  std::string arch;
+  std::string operator()(std::string_view suffix) const { return arch + "." + std::string(suffix); }
+};
+
+int64_t get_count(const Metadata& md, const std::string& key) {
+  const uint64_t v = md.get_uint(key);
+  if (v > (uint64_t{1} << 40)) fail("metadata key '", key, "' has an implausible value ", v);
+  return static_cast<int64_t>(v);
+}
+
+int64_t get_count_or(const Metadata& md, const std::string& key, int64_t def) {
+  return md.has(key) ? get_count(md, key) : def;
+}
+
+float get_float_or(const Metadata& md, const std::string& key, float def) {
+  return static_cast<float>(md.get_float_or(key, def));
+}
+
+bool arch_is(const ModelConfig& c, std::initializer_list<std::string_view> names) {
+  return std::find(names.begin(), names.end(), c.arch) != names.end();
+}
+
+const char* scaling_name(RopeScaling s) {
+  switch (s) {
+    case RopeScaling::kNone: return "none";
+    case RopeScaling::kLinear: return "linear";
+    case RopeScaling::kYarn: return "yarn";
+  }
+  return "none";
+}
+
+void set_count(Metadata& md, const std::string& key, int64_t v) {
+  if (v < 0 || v > 0xffffffffLL) fail("config: ", key, " = ", v, " does not fit a uint32 key");
+  md.set(key, Value::make_u32(static_cast<uint32_t>(v)));
+}
+
+}  // namespace
+
+const std::vector<std::string>& supported_architectures() {
+  static const std::vector<std::string> archs = {"llama",    "qwen2", "qwen3",    "qwen2moe",
+                                                 "qwen3moe", "olmoe", "deepseek2"};
+  return archs;
+}
+
+bool is_supported_architecture(std::string_view arch) {
+  const auto& a = supported_architectures();
+  return std::find(a.begin(), a.end(), arch) != a.end();
+}
+
+void apply_architecture_defaults(ModelConfig& c) {
+  if (!is_supported_architecture(c.arch)) {
+    std::string list;
+    for (const auto& a : supported_architectures()) list += (list.empty() ? "" : ", ") + a;
+    fail("unknown architecture '", c.arch, "' (supported: ", list, ")");
+  }
+  c.rope_layout = arch_is(c, {"llama", "deepseek2"}) ? RopeLayout::kNormal : RopeLayout::kNeox;
+  c.attn_bias = arch_is(c, {"qwen2", "qwen2moe"});
+  c.qk_norm = arch_is(c, {"qwen3", "qwen3moe"}) ? QkNorm::kPerHead
+              : arch_is(c, {"olmoe"})           ? QkNorm::kWhole
+                                                : QkNorm::kNone;
+  c.shared_expert_gate = c.arch == "qwen2moe" && c.n_ff_shexp > 0;
+  // Mixtral (softmax over the top-k logits) and Qwen3-MoE renormalise the
+  // top-k weights; Qwen2-MoE and OLMoE do not. deepseek2 says so in a key.
+  if (c.arch != "deepseek2") c.expert_weights_norm = arch_is(c, {"llama", "qwen3moe"});
+}
+
+ModelConfig config_from_metadata(const Metadata& md) {
+  ModelConfig c;
+  c.arch = md.get_string("general.architecture");
+  apply_architecture_defaults(c);  // rejects an unknown architecture early
+  c.name = md.get_string_or("general.name", "");
+  const Keys k{c.arch};
+
+  c.n_ctx_train = get_count(md, k("context_length"));
+  c.n_embd = get_count(md, k("embedding_length"));
+  c.n_layer = get_count(md, k("block_count"));
+  c.n_head = get_count(md, k("attention.head_count"));
+  c.n_head_kv = get_count_or(md, k("attention.head_count_kv"), c.n_head);
+  c.norm_eps = static_cast<float>(md.get_float(k("attention.layer_norm_rms_epsilon")));
+  if (c.n_head <= 0) fail("metadata key '", k("attention.head_count"), "' must be positive");
+  c.head_dim = get_count_or(md, k("attention.key_length"), c.n_embd / c.n_head);
+  c.v_head_dim = get_count_or(md, k("attention.value_length"), c.head_dim);
+
+  if (md.has(k("vocab_size"))) {
+    c.n_vocab = get_count(md, k("vocab_size"));
+  } else if (md.has("tokenizer.ggml.tokens")) {
+    c.n_vocab = static_cast<int64_t>(md.get_array("tokenizer.ggml.tokens").items.size());
+  } else {
+    fail("metadata key '", k("vocab_size"), "' is missing (and there is no tokenizer.ggml.tokens)");
+  }
+
+  // Experts. llama (Mixtral) and olmoe size their experts with
+  // feed_forward_length; the others have expert_feed_forward_length.
+  c.n_expert = get_count_or(md, k("expert_count"), 0);
+  c.n_ff = get_count_or(md, k("feed_forward_length"), 0);
+  if (c.n_expert > 0) {
+    c.n_expert_used = get_count(md, k("expert_used_count"));
+    c.n_ff_exp = get_count_or(md, k("expert_feed_forward_length"), c.n_ff);
+    if (c.n_ff_exp == 0) fail("metadata key '", k("expert_feed_forward_length"), "' is missing");
+    c.n_leading_dense = get_count_or(md, k("leading_dense_block_count"), 0);
+    c.n_expert_shared = get_count_or(md, k("expert_shared_count"), 0);
+    c.n_ff_shexp = get_count_or(md, k("expert_shared_feed_forward_length"), 0);
+    if (c.arch == "deepseek2") c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
+    if (c.arch == "qwen2moe" && c.n_ff_shexp > 0) c.n_expert_shared = 1;
+    c.expert_weights_scale = get_float_or(md, k("expert_weights_scale"), 1.0f);
+    if (c.expert_weights_scale == 0.0f) c.expert_weights_scale = 1.0f;  // 0 means "unset" in older files
+    c.expert_weights_norm = md.get_bool_or(k("expert_weights_norm"), c.expert_weights_norm);
+    const uint64_t gating = md.get_uint_or(k("expert_gating_func"), 1);
+    if (gating != 1 && gating != 2)
+      fail("metadata key '", k("expert_gating_func"), "' = ", gating, ": expected 1 (softmax) or 2 (sigmoid)");
+    c.gating = gating == 2 ? GatingFunc::kSigmoid : GatingFunc::kSoftmax;
+    c.n_expert_groups = get_count_or(md, k("expert_group_count"), 0);
+    c.n_group_used = get_count_or(md, k("expert_group_used_count"), 0);
+    c.expert_score_bias = c.arch == "deepseek2" && c.gating == GatingFunc::kSigmoid;
+  }
+  if (c.n_ff == 0 && (c.n_expert == 0 || c.n_leading_dense > 0))
+    fail("metadata key '", k("feed_forward_length"), "' is missing");
+
+  // Multi-head latent attention.
+  if (c.arch == "deepseek2") {
+    c.q_lora_rank = get_count_or(md, k("attention.q_lora_rank"), 0);
+    c.kv_lora_rank = get_count(md, k("attention.kv_lora_rank"));
+    c.qk_rope_head_dim = get_count(md, k("rope.dimension_count"));
+    c.qk_nope_head_dim = c.head_dim - c.qk_rope_head_dim;
+  }
+
+  // RoPE.
+  c.rope_freq_base = get_float_or(md, k("rope.freq_base"), 10000.0f);
+  c.rope_dim = get_count_or(md, k("rope.dimension_count"), c.head_dim);
+  const std::string scaling = md.get_string_or(k("rope.scaling.type"), "none");
+  if (scaling == "none") c.rope_scaling = RopeScaling::kNone;
+  else if (scaling == "linear") c.rope_scaling = RopeScaling::kLinear;
+  else if (scaling == "yarn") c.rope_scaling = RopeScaling::kYarn;
+  else fail("metadata key '", k("rope.scaling.type"), "' = '", scaling, "': expected none, linear or yarn");
+  c.rope_scaling_factor = get_float_or(md, k("rope.scaling.factor"), 1.0f);
+  if (c.rope_scaling_factor == 0.0f) c.rope_scaling_factor = 1.0f;
+  c.rope_orig_ctx = get_count_or(md, k("rope.scaling.original_context_length"), c.n_ctx_train);
+  c.yarn_attn_factor = get_float_or(md, k("rope.scaling.attn_factor"), 1.0f);
+  c.yarn_log_multiplier = get_float_or(md, k("rope.scaling.yarn_log_multiplier"), 0.0f);
+  c.yarn_beta_fast = get_float_or(md, k("rope.scaling.yarn_beta_fast"), 32.0f);
+  c.yarn_beta_slow = get_float_or(md, k("rope.scaling.yarn_beta_slow"), 1.0f);
+
+  apply_architecture_defaults(c);  // again: shared_expert_gate depends on n_ff_shexp
+  c.expert_weights_norm = md.get_bool_or(k("expert_weights_norm"), c.expert_weights_norm);
+  validate_config(c);
+  return c;
+}
+
+ModelConfig config_from_file(const gguf::Reader& file) {
+  ModelConfig c = config_from_metadata(file.metadata());
+  c.tied_output = file.find_tensor("output.weight") == nullptr;
+  if (c.arch == "deepseek2" && c.is_moe()) {
+    const std::string bias = "blk." + std::to_string(c.n_leading_dense) + ".exp_probs_b.bias";
+    c.expert_score_bias = file.find_tensor(bias) != nullptr;
+  }
+  return c;
+}
+
+void config_to_metadata(const ModelConfig& c, Metadata& md) {
+  validate_config(c);
+  const Keys k{c.arch};
+  md.set("general.architecture", Value::make_string(c.arch));
+  md.set("general.name", Value::make_string(c.name.empty() ? c.arch : c.name));
+  set_count(md, k("vocab_size"), c.n_vocab);
+  set_count(md, k("context_length"), c.n_ctx_train);
+  set_count(md, k("embedding_length"), c.n_embd);
+  set_count(md, k("block_count"), c.n_layer);
+  if (c.n_ff > 0) set_count(md, k("feed_forward_length"), c.n_ff);
+  set_count(md, k("attention.head_count"), c.n_head);
+  set_count(md, k("attention.head_count_kv"), c.n_head_kv);
+  set_count(md, k("attention.key_length"), c.head_dim);
+  set_count(md, k("attention.value_length"), c.v_head_dim);
+  md.set(k("attention.layer_norm_rms_epsilon"), Value::make_f32(c.norm_eps));
+  md.set(k("rope.freq_base"), Value::make_f32(c.rope_freq_base));
+  set_count(md, k("rope.dimension_count"), c.rope_dim);
+  if (c.rope_scaling != RopeScaling::kNone) {
+    md.set(k("rope.scaling.type"), Value::make_string(scaling_name(c.rope_scaling)));
+    md.set(k("rope.scaling.factor"), Value::make_f32(c.rope_scaling_factor));
+    set_count(md, k("rope.scaling.original_context_length"), c.rope_orig_ctx);
+    if (c.rope_scaling == RopeScaling::kYarn) {
+      md.set(k("rope.scaling.attn_factor"), Value::make_f32(c.yarn_attn_factor));
+      md.set(k("rope.scaling.yarn_log_multiplier"), Value::make_f32(c.yarn_log_multiplier));
+      md.set(k("rope.scaling.yarn_beta_fast"), Value::make_f32(c.yarn_beta_fast));
+      md.set(k("rope.scaling.yarn_beta_slow"), Value::make_f32(c.yarn_beta_slow));
+    }
+  }
+  if (c.is_moe()) {
+    set_count(md, k("expert_count"), c.n_expert);
+    set_count(md, k("expert_used_count"), c.n_expert_used);
+    set_count(md, k("expert_feed_forward_length"), c.n_ff_exp);
+    if (c.arch == "qwen2moe" && c.n_ff_shexp > 0)
+      set_count(md, k("expert_shared_feed_forward_length"), c.n_ff_shexp);
+    if (c.arch == "deepseek2") {
+      set_count(md, k("expert_shared_count"), c.n_expert_shared);
+      set_count(md, k("leading_dense_block_count"), c.n_leading_dense);
+      md.set(k("expert_weights_scale"), Value::make_f32(c.expert_weights_scale));
+      md.set(k("expert_gating_func"), Value::make_u32(c.gating == GatingFunc::kSigmoid ? 2 : 1));
+      set_count(md, k("expert_group_count"), c.n_expert_groups);
+      set_count(md, k("expert_group_used_count"), c.n_group_used);
+    }
+    md.set(k("expert_weights_norm"), Value::make_bool(c.expert_weights_norm));
+  }
+  if (c.arch == "deepseek2") {
+    if (c.q_lora_rank > 0) set_count(md, k("attention.q_lora_rank"), c.q_lora_rank);
+    set_count(md, k("attention.kv_lora_rank"), c.kv_lora_rank);
+  }
+}
+
+void validate_config(const ModelConfig& c) {
+  auto positive = [&](int64_t v, const char* field) {
+    if (v <= 0) fail("config: ", field, " must be positive (got ", v, ")");
+    if (v > (int64_t{1} << 31)) fail("config: ", field, " = ", v, " is too large");
+  };
+  if (!is_supported_architecture(c.arch)) {
+    ModelConfig probe;
+    probe.arch = c.arch;
+    apply_architecture_defaults(probe);  // throws with the list of architectures
+  }
+  positive(c.n_vocab, "n_vocab");
+  positive(c.n_embd, "n_embd");
+  positive(c.n_layer, "n_layer");
+  positive(c.n_head, "n_head");
+  positive(c.n_head_kv, "n_head_kv");
+  positive(c.head_dim, "head_dim");
+  positive(c.v_head_dim, "v_head_dim");
+  positive(c.n_ctx_train, "n_ctx_train");
+  if (!(c.norm_eps > 0.0f && c.norm_eps < 1.0f)) fail("config: norm_eps must be in (0, 1) (got ", c.norm_eps, ")");
+  if (!(c.rope_freq_base > 0.0f)) fail("config: rope_freq_base must be positive");
+  if (c.rope_dim <= 0 || c.rope_dim > c.head_dim || c.rope_dim % 2 != 0)
+    fail("config: rope_dim ", c.rope_dim, " must be even and in (0, head_dim ", c.head_dim, "]");
+  if (!c.is_mla() && c.n_head % c.n_head_kv != 0)
+    fail("config: n_head ", c.n_head, " is not a multiple of n_head_kv ", c.n_head_kv);
+  const bool any_dense = !c.is_moe() || c.n_leading_dense > 0;
+  if (any_dense) positive(c.n_ff, "n_ff");
+  if (c.is_moe()) {
+    positive(c.n_ff_exp, "n_ff_exp");
+    if (c.n_expert_used <= 0 || c.n_expert_used > c.n_expert)
+      fail("config: n_expert_used ", c.n_expert_used, " must be in [1, n_expert ", c.n_expert, "]");
+    if (c.n_leading_dense < 0 || c.n_leading_dense > c.n_layer)
+      fail("config: n_leading_dense ", c.n_leading_dense, " must be in [0, n_layer ", c.n_layer, "]");
+    if (c.n_expert_groups > 1) {
+      if (c.n_expert % c.n_expert_groups != 0)
+        fail("config: n_expert ", c.n_expert, " is not a multiple of n_expert_groups ", c.n_expert_groups);
+      if (c.n_group_used <= 0 || c.n_group_used > c.n_expert_groups)
+        fail("config: n_group_used ", c.n_group_used, " must be in [1, n_expert_groups ", c.n_expert_groups, "]");
+      if (c.n_expert_used > c.n_group_used * (c.n_expert / c.n_expert_groups))
+        fail("config: n_expert_used ", c.n_expert_used, " exceeds the experts in ", c.n_group_used, " groups");
+    }
+  } else if (c.n_expert_used != 0) {
+    fail("config: n_expert_used ", c.n_expert_used, " without experts");
+  }
+  if (c.arch == "deepseek2") {
+    positive(c.kv_lora_rank, "kv_lora_rank");
+    positive(c.qk_rope_head_dim, "qk_rope_head_dim");
+    positive(c.qk_nope_head_dim, "qk_nope_head_dim");
+    if (c.head_dim != c.qk_nope_head_dim + c.qk_rope_head_dim)
+      fail("config: head_dim ", c.head_dim, " != qk_nope_head_dim + qk_rope_head_dim");
+    if (c.rope_dim != c.qk_rope_head_dim) fail("config: rope_dim must equal qk_rope_head_dim");
+    if (c.q_lora_rank < 0) fail("config: q_lora_rank must not be negative");
+  }
+  if (c.rope_scaling != RopeScaling::kNone && !(c.rope_scaling_factor > 0.0f))
+    fail("config: rope_scaling_factor must be positive");
+}
+
+const char* tensor_role_name(TensorRole role) {
+  switch (role) {
+    case TensorRole::kEmbedding: return "embedding";
+    case TensorRole::kOutput: return "output";
+    case TensorRole::kNorm: return "norm";
+    case TensorRole::kAttention: return "attention";
+    case TensorRole::kBias: return "bias";
+    case TensorRole::kRouter: return "router";
+    case TensorRole::kExpert: return "expert";
+    case TensorRole::kSharedExpert: return "shared expert";
+    case TensorRole::kDenseFfn: return "dense ffn";
+  }
+  return "?";
+}
+
+int64_t TensorSpec::n_elements() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
+  validate_config(c);
+  std::vector<TensorSpec> out;
+  auto add = [&](std::string name, std::vector<int64_t> shape, TensorRole role, int layer) {
+    out.push_back({std::move(name), std::move(shape), role, layer});
+  };
+  using R = TensorRole;
+  add("token_embd.weight", {c.n_embd, c.n_vocab}, R::kEmbedding, -1);
+  add("output_norm.weight", {c.n_embd}, R::kNorm, -1);
+  if (!c.tied_output) add("output.weight", {c.n_embd, c.n_vocab}, R::kOutput, -1);
+
+  for (int il = 0; il < c.n_layer; ++il) {
+    const std::string b = "blk." + std::to_string(il) + ".";
+    add(b + "attn_norm.weight", {c.n_embd}, R::kNorm, il);
+    if (c.is_mla()) {
+      const int64_t q_width = c.n_head * c.head_dim;
+      if (c.q_lora_rank > 0) {
+        add(b + "attn_q_a.weight", {c.n_embd, c.q_lora_rank}, R::kAttention, il);
+        add(b + "attn_q_a_norm.weight", {c.q_lora_rank}, R::kNorm, il);
+        add(b + "attn_q_b.weight", {c.q_lora_rank, q_width}, R::kAttention, il);
+      } else {
+        add(b + "attn_q.weight", {c.n_embd, q_width}, R::kAttention, il);
+      }
+      add(b + "attn_kv_a_mqa.weight", {c.n_embd, c.kv_lora_rank + c.qk_rope_head_dim}, R::kAttention, il);
+      add(b + "attn_kv_a_norm.weight", {c.kv_lora_rank}, R::kNorm, il);
+      add(b + "attn_kv_b.weight", {c.kv_lora_rank, c.n_head * (c.qk_nope_head_dim + c.v_head_dim)}, R::kAttention,
+          il);
+      add(b + "attn_output.weight", {c.n_head * c.v_head_dim, c.n_embd}, R::kAttention, il);
+    } else {
+      add(b + "attn_q.weight", {c.n_embd, c.n_embd_q()}, R::kAttention, il);
+      add(b + "attn_k.weight", {c.n_embd, c.n_embd_k()}, R::kAttention, il);
+      add(b + "attn_v.weight", {c.n_embd, c.n_embd_v()}, R::kAttention, il);
+      if (c.attn_bias) {
+        add(b + "attn_q.bias", {c.n_embd_q()}, R::kBias, il);
+        add(b + "attn_k.bias", {c.n_embd_k()}, R::kBias, il);
+        add(b + "attn_v.bias", {c.n_embd_v()}, R::kBias, il);
+      }
+      if (c.qk_norm == QkNorm::kPerHead) {
+        add(b + "attn_q_norm.weight", {c.head_dim}, R::kNorm, il);
+        add(b + "attn_k_norm.weight", {c.head_dim}, R::kNorm, il);
+      } else if (c.qk_norm == QkNorm::kWhole) {
+        add(b + "attn_q_norm.weight", {c.n_embd_q()}, R::kNorm, il);
+        add(b + "attn_k_norm.weight", {c.n_embd_k()}, R::kNorm, il);
+      }
+      add(b + "attn_output.weight", {c.n_head * c.v_head_dim, c.n_embd}, R::kAttention, il);
+    }
+    add(b + "ffn_norm.weight", {c.n_embd}, R::kNorm, il);
+    if (c.layer_is_moe(il)) {
+      add(b + "ffn_gate_inp.weight", {c.n_embd, c.n_expert}, R::kRouter, il);
+      if (c.expert_score_bias) add(b + "exp_probs_b.bias", {c.n_expert}, R::kBias, il);
+      add(b + "ffn_gate_exps.weight", {c.n_embd, c.n_ff_exp, c.n_expert}, R::kExpert, il);
+      add(b + "ffn_up_exps.weight", {c.n_embd, c.n_ff_exp, c.n_expert}, R::kExpert, il);
+      add(b + "ffn_down_exps.weight", {c.n_ff_exp, c.n_embd, c.n_expert}, R::kExpert, il);
+      if (c.n_ff_shexp > 0) {
+        if (c.shared_expert_gate) add(b + "ffn_gate_inp_shexp.weight", {c.n_embd}, R::kRouter, il);
+        add(b + "ffn_gate_shexp.weight", {c.n_embd, c.n_ff_shexp}, R::kSharedExpert, il);
+        add(b + "ffn_up_shexp.weight", {c.n_embd, c.n_ff_shexp}, R::kSharedExpert, il);
+        add(b + "ffn_down_shexp.weight", {c.n_ff_shexp, c.n_embd}, R::kSharedExpert, il);
+      }
+    } else {
+      add(b + "ffn_gate.weight", {c.n_embd, c.n_ff}, R::kDenseFfn, il);
+      add(b + "ffn_up.weight", {c.n_embd, c.n_ff}, R::kDenseFfn, il);
+      add(b + "ffn_down.weight", {c.n_ff, c.n_embd}, R::kDenseFfn, il);
+    }
+  }
+  return out;
+}
+
+int64_t ModelConfig::n_params() const {
+  int64_t n = 0;
+  for (const auto& t : expected_tensors(*this)) n += t.n_elements();
+  return n;
+}
+
+int64_t ModelConfig::n_active_params() const {
+  int64_t n = 0;
+  for (const auto& t : expected_tensors(*this)) {
+    if (t.role == TensorRole::kExpert) n += t.n_elements() / n_expert * n_expert_used;
+    else n += t.n_elements();
+  }
+  return n;
+}
+
+}  // namespace frugal::model

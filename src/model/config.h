@@ -1,0 +1,154 @@
+// Model hyperparameters of every supported architecture, read from and written
+// to the standard llama.cpp GGUF keys (<arch>.embedding_length, ...), and the
+// list of tensors (names, ggml-order shapes, roles) that a model of a given
+// configuration must hold. The forward pass, the numpy references, `synth`,
+// `train` and `inspect` all size themselves from this one description.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gguf/value.h"
+
+namespace frugal::gguf {
+class Reader;
+}
+
+namespace frugal::model {
+
+// How RoPE pairs the dimensions of a head: kNormal rotates (x[2i], x[2i+1])
+// (llama, deepseek2); kNeox rotates (x[i], x[i + rope_dim/2]) (qwen*, olmoe).
+enum class RopeLayout { kNormal, kNeox };
+
+// <arch>.rope.scaling.type: "none", "linear", "yarn".
+enum class RopeScaling { kNone, kLinear, kYarn };
+
+// <arch>.expert_gating_func: how router logits become expert scores.
+enum class GatingFunc { kSoftmax = 1, kSigmoid = 2 };
+
+// Query/key RMSNorm: none; per head over head_dim (qwen3, qwen3moe); over the
+// whole q (n_head*head_dim) and whole k (n_head_kv*head_dim) vectors (olmoe).
+enum class QkNorm { kNone, kPerHead, kWhole };
+
+struct ModelConfig {
+  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2
+  std::string name;  // general.name (informational)
+
+  int64_t n_vocab = 0;
+  int64_t n_embd = 0;
+  int64_t n_layer = 0;
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t head_dim = 0;    // key length per head (deepseek2: qk_nope_head_dim + qk_rope_head_dim)
+  int64_t v_head_dim = 0;  // value length per head
+  int64_t n_ff = 0;        // dense FFN width (dense models, deepseek2 leading dense layers)
+  int64_t n_ctx_train = 0;
+  float norm_eps = 1e-5f;
+
+  // Mixture of experts (n_expert == 0: dense model).
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  int64_t n_ff_exp = 0;          // width of one routed expert
+  int64_t n_ff_shexp = 0;        // total width of the shared expert(s) FFN (0: none)
+  int64_t n_expert_shared = 0;   // deepseek2: number of shared experts (n_ff_shexp = n * n_ff_exp)
+  int64_t n_leading_dense = 0;   // deepseek2: first layers with a dense FFN instead of MoE
+  GatingFunc gating = GatingFunc::kSoftmax;
+  bool expert_weights_norm = false;   // renormalise the top-k weights to sum to 1
+  float expert_weights_scale = 1.0f;  // routed scaling factor (deepseek2)
+  int64_t n_expert_groups = 0;        // deepseek group-limited routing (0 or 1: off)
+  int64_t n_group_used = 0;
+  bool expert_score_bias = false;     // exp_probs_b.bias (DeepSeek-V3 selection bias)
+  bool shared_expert_gate = false;    // qwen2moe: sigmoid(x . ffn_gate_inp_shexp) scales the shared expert
+
+  // Rotary position embedding.
+  float rope_freq_base = 10000.0f;
+  int64_t rope_dim = 0;  // dimensions rotated per head (deepseek2: qk_rope_head_dim)
+  RopeLayout rope_layout = RopeLayout::kNormal;
+  RopeScaling rope_scaling = RopeScaling::kNone;
+  float rope_scaling_factor = 1.0f;
+  int64_t rope_orig_ctx = 0;          // rope.scaling.original_context_length
+  float yarn_attn_factor = 1.0f;      // rope.scaling.attn_factor
+  float yarn_log_multiplier = 0.0f;   // rope.scaling.yarn_log_multiplier (deepseek2: 0.1 * mscale_all_dim)
+  float yarn_beta_fast = 32.0f;
+  float yarn_beta_slow = 1.0f;
+
+  // Multi-head latent attention (deepseek2).
+  int64_t q_lora_rank = 0;  // 0: plain attn_q (V2-Lite)
+  int64_t kv_lora_rank = 0;
+  int64_t qk_rope_head_dim = 0;
+  int64_t qk_nope_head_dim = 0;
+
+  // Shape details fixed by the architecture (not GGUF keys; set from arch).
+  bool tied_output = false;  // no output.weight: the LM head is token_embd (from the file's tensors)
+  bool attn_bias = false;    // attn_q/k/v.bias (qwen2 family)
+  QkNorm qk_norm = QkNorm::kNone;
+
+  bool is_moe() const { return n_expert > 0; }
+  bool is_mla() const { return kv_lora_rank > 0; }
+  // Whether layer il has a routed-expert FFN (false for dense models and
+  // deepseek2's leading dense layers).
+  bool layer_is_moe(int64_t il) const { return n_expert > 0 && il >= n_leading_dense; }
+  int64_t n_embd_q() const { return n_head * head_dim; }      // width of all query heads
+  int64_t n_embd_k() const { return n_head_kv * head_dim; }   // width of all key heads
+  int64_t n_embd_v() const { return n_head_kv * v_head_dim; } // width of all value heads
+  // Parameters in all tensors / used per token (routed experts: only top-k).
+  int64_t n_params() const;
+  int64_t n_active_params() const;
+};
+
+// The supported architectures, in a fixed order.
+const std::vector<std::string>& supported_architectures();
+bool is_supported_architecture(std::string_view arch);
+
+// Fills the fixed-by-architecture fields (rope layout, biases, q/k norm,
+// gating defaults) for cfg.arch; unknown arch -> frugal::Error.
+void apply_architecture_defaults(ModelConfig& cfg);
+
+// Reads general.architecture and the <arch>.* keys. n_vocab comes from
+// <arch>.vocab_size or else the length of tokenizer.ggml.tokens. Unknown
+// architecture or a missing required key -> frugal::Error naming the key.
+// tied_output stays false: only the tensors can tell (see config_from_file).
+ModelConfig config_from_metadata(const gguf::Metadata& md);
+// config_from_metadata plus what the tensors tell: tied_output (no
+// output.weight) and n_vocab from token_embd when no key gives it.
+ModelConfig config_from_file(const gguf::Reader& file);
+
+// Writes general.architecture, general.name and every <arch>.* key the
+// architecture uses; config_from_metadata(config_to_metadata(c)) == c for
+// every field a file can carry. Invalid dimensions -> frugal::Error.
+void config_to_metadata(const ModelConfig& cfg, gguf::Metadata& md);
+
+// Checks dimensions for consistency (positive sizes, n_head % n_head_kv == 0,
+// n_expert_used <= n_expert, rope_dim <= head_dim, ...); frugal::Error naming
+// the field otherwise.
+void validate_config(const ModelConfig& cfg);
+
+enum class TensorRole {
+  kEmbedding,     // token_embd
+  kOutput,        // output (LM head)
+  kNorm,          // any RMSNorm weight
+  kAttention,     // q/k/v/output projections, MLA low-rank projections
+  kBias,          // attention biases, exp_probs_b
+  kRouter,        // ffn_gate_inp, ffn_gate_inp_shexp
+  kExpert,        // ffn_{gate,up,down}_exps
+  kSharedExpert,  // ffn_{gate,up,down}_shexp
+  kDenseFfn,      // ffn_{gate,up,down}
+};
+const char* tensor_role_name(TensorRole role);
+
+struct TensorSpec {
+  std::string name;              // "blk.3.attn_q.weight"
+  std::vector<int64_t> shape;    // ggml order: shape[0] is the row length
+  TensorRole role;
+  int layer = -1;                // block index, -1 for global tensors
+  int64_t n_elements() const;
+  // Input features of one row (shape[0]); for weights used as x·W this is the fan-in.
+  int64_t fan_in() const { return shape.empty() ? 0 : shape[0]; }
+};
+
+// Every tensor a model of this configuration holds, in file order (global
+// tensors first, then block by block). Omits output.weight when tied_output.
+std::vector<TensorSpec> expected_tensors(const ModelConfig& cfg);
+
+}  // namespace frugal::model
