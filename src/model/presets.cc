@@ -1,0 +1,324 @@
+// Preset hyperparameters. Published models' values come from their
+// config.json (as llama.cpp's converter writes them to GGUF keys); the tiny
+// presets keep every architectural feature at a size that builds in
+// milliseconds and keeps row lengths multiples of 32 (q8_0/q4_0 blocks).
+#include "model/presets.h"
+
+#include "base/error.h"
+
+namespace frugal::model {
+namespace {
+
+// Common fields of a decoder; head_dim derives from n_embd / n_head.
+ModelConfig base(std::string arch, std::string name, int64_t vocab, int64_t embd, int64_t layers, int64_t heads,
+                 int64_t heads_kv, int64_t ctx, float eps, float theta) {
+  ModelConfig c;
+  c.arch = std::move(arch);
+  c.name = std::move(name);
+  c.n_vocab = vocab;
+  c.n_embd = embd;
+  c.n_layer = layers;
+  c.n_head = heads;
+  c.n_head_kv = heads_kv;
+  c.head_dim = embd / heads;
+  c.v_head_dim = c.head_dim;
+  c.rope_dim = c.head_dim;
+  c.n_ctx_train = ctx;
+  c.rope_orig_ctx = ctx;
+  c.norm_eps = eps;
+  c.rope_freq_base = theta;
+  return c;
+}
+
+void set_head_dim(ModelConfig& c, int64_t head_dim) {
+  c.head_dim = c.v_head_dim = c.rope_dim = head_dim;
+}
+
+void set_experts(ModelConfig& c, int64_t n, int64_t used, int64_t ff_exp) {
+  c.n_expert = n;
+  c.n_expert_used = used;
+  c.n_ff_exp = ff_exp;
+}
+
+// DeepSeek latent attention: key = nope + rope, value = v_dim per head.
+void set_mla(ModelConfig& c, int64_t q_lora, int64_t kv_lora, int64_t rope, int64_t nope, int64_t v_dim) {
+  c.q_lora_rank = q_lora;
+  c.kv_lora_rank = kv_lora;
+  c.qk_rope_head_dim = rope;
+  c.qk_nope_head_dim = nope;
+  c.head_dim = rope + nope;
+  c.v_head_dim = v_dim;
+  c.rope_dim = rope;
+}
+
+void set_yarn(ModelConfig& c, float factor, int64_t orig_ctx, float log_multiplier) {
+  c.rope_scaling = RopeScaling::kYarn;
+  c.rope_scaling_factor = factor;
+  c.rope_orig_ctx = orig_ctx;
+  c.yarn_log_multiplier = log_multiplier;
+  c.yarn_attn_factor = 1.0f;
+  c.yarn_beta_fast = 32.0f;
+  c.yarn_beta_slow = 1.0f;
+}
+
+Preset make(std::string description, ModelConfig c) {
+  apply_architecture_defaults(c);
+  validate_config(c);
+  return Preset{c.arch, c.name, std::move(description), std::move(c)};
+}
+
+std::vector<Preset> build_presets() {
+  std::vector<Preset> p;
+
+  // llama: dense Llama-2-7B, Mixtral 8x7B (feed_forward_length is the expert width).
+  {
+    ModelConfig c = base("llama", "tiny", 512, 128, 2, 4, 2, 256, 1e-5f, 10000.0f);
+    c.n_ff = 128;
+    set_experts(c, 4, 2, 128);
+    p.push_back(make("Mixtral-style MoE, 4 experts top-2, 2 layers, n_embd 128", c));
+  }
+  {
+    ModelConfig c = base("llama", "tiny-dense", 512, 128, 2, 4, 2, 256, 1e-5f, 10000.0f);
+    c.n_ff = 256;
+    p.push_back(make("dense llama, 2 layers, n_embd 128", c));
+  }
+  {
+    ModelConfig c = base("llama", "llama-7b", 32000, 4096, 32, 32, 32, 4096, 1e-5f, 10000.0f);
+    c.n_ff = 11008;
+    p.push_back(make("Llama-2-7B shape: dense, 32 layers, n_embd 4096, n_ff 11008", c));
+  }
+  {
+    ModelConfig c = base("llama", "mixtral-8x7b", 32000, 4096, 32, 32, 8, 32768, 1e-5f, 1000000.0f);
+    c.n_ff = 14336;
+    set_experts(c, 8, 2, 14336);
+    p.push_back(make("Mixtral-8x7B: 8 experts top-2, 32 layers, n_embd 4096, GQA 32/8", c));
+  }
+
+  // qwen2 (dense, attention biases; the small models tie the LM head).
+  {
+    ModelConfig c = base("qwen2", "tiny", 512, 128, 2, 4, 2, 256, 1e-6f, 1000000.0f);
+    c.n_ff = 256;
+    c.tied_output = true;
+    p.push_back(make("dense qwen2 with q/k/v biases and a tied LM head, 2 layers, n_embd 128", c));
+  }
+  {
+    ModelConfig c = base("qwen2", "qwen2-7b", 152064, 3584, 28, 28, 4, 32768, 1e-6f, 1000000.0f);
+    c.n_ff = 18944;
+    p.push_back(make("Qwen2-7B: 28 layers, n_embd 3584, GQA 28/4, n_ff 18944", c));
+  }
+
+  // qwen3 (dense, per-head q/k norm, head_dim independent of n_embd / n_head).
+  {
+    ModelConfig c = base("qwen3", "tiny", 512, 128, 2, 4, 2, 256, 1e-6f, 1000000.0f);
+    set_head_dim(c, 64);
+    c.n_ff = 256;
+    p.push_back(make("dense qwen3 with per-head q/k norm, head_dim 64 (q width 256 != n_embd 128)", c));
+  }
+  {
+    ModelConfig c = base("qwen3", "qwen3-8b", 151936, 4096, 36, 32, 8, 40960, 1e-6f, 1000000.0f);
+    set_head_dim(c, 128);
+    c.n_ff = 12288;
+    p.push_back(make("Qwen3-8B: 36 layers, n_embd 4096, GQA 32/8, n_ff 12288", c));
+  }
+
+  // qwen2moe: softmax over all experts, no renormalisation, gated shared expert.
+  {
+    ModelConfig c = base("qwen2moe", "tiny", 512, 128, 2, 4, 4, 256, 1e-6f, 1000000.0f);
+    c.n_ff = 256;
+    set_experts(c, 8, 2, 64);
+    c.n_ff_shexp = 256;
+    c.n_expert_shared = 1;
+    p.push_back(make("qwen2moe: 8 experts top-2 plus a gated shared expert, 2 layers, n_embd 128", c));
+  }
+  {
+    ModelConfig c = base("qwen2moe", "qwen1.5-moe-a2.7b", 151936, 2048, 24, 16, 16, 8192, 1e-6f, 1000000.0f);
+    c.n_ff = 5632;
+    set_experts(c, 60, 4, 1408);
+    c.n_ff_shexp = 5632;
+    c.n_expert_shared = 1;
+    p.push_back(make("Qwen1.5-MoE-A2.7B: 60 experts top-4, shared expert 5632, 24 layers, n_embd 2048", c));
+  }
+
+  // qwen3moe: per-head q/k norm, top-k renormalised.
+  {
+    ModelConfig c = base("qwen3moe", "tiny", 512, 128, 2, 4, 2, 256, 1e-6f, 1000000.0f);
+    set_head_dim(c, 32);
+    c.n_ff = 256;
+    set_experts(c, 8, 2, 64);
+    p.push_back(make("qwen3moe: 8 experts top-2, per-head q/k norm, 2 layers, n_embd 128", c));
+  }
+  {
+    ModelConfig c = base("qwen3moe", "qwen3-30b-a3b", 151936, 2048, 48, 32, 4, 40960, 1e-6f, 1000000.0f);
+    set_head_dim(c, 128);
+    c.n_ff = 6144;
+    set_experts(c, 128, 8, 768);
+    p.push_back(make("Qwen3-30B-A3B: 128 experts top-8, 48 layers, n_embd 2048, GQA 32/4", c));
+  }
+
+  // olmoe: whole-vector q/k norm, no renormalisation (feed_forward_length is the expert width).
+  {
+    ModelConfig c = base("olmoe", "tiny", 512, 128, 2, 4, 4, 256, 1e-5f, 10000.0f);
+    c.n_ff = 64;
+    set_experts(c, 8, 2, 64);
+    p.push_back(make("olmoe: 8 experts top-2, whole-vector q/k norm, 2 layers, n_embd 128", c));
+  }
+  {
+    ModelConfig c = base("olmoe", "olmoe-1b-7b", 50304, 2048, 16, 16, 16, 4096, 1e-5f, 10000.0f);
+    c.n_ff = 1024;
+    set_experts(c, 64, 8, 1024);
+    p.push_back(make("OLMoE-1B-7B: 64 experts top-8, 16 layers, n_embd 2048", c));
+  }
+
+  // deepseek2: latent attention, leading dense layers, shared experts, YaRN.
+  {
+    ModelConfig c = base("deepseek2", "tiny", 512, 128, 3, 4, 4, 256, 1e-6f, 10000.0f);
+    set_mla(c, 0, 64, 16, 32, 32);
+    c.n_ff = 256;
+    set_experts(c, 8, 2, 64);
+    c.n_expert_shared = 2;
+    c.n_ff_shexp = 128;
+    c.n_leading_dense = 1;
+    c.n_expert_groups = 1;
+    c.n_group_used = 1;
+    set_yarn(c, 4.0f, 64, 0.0707f);
+    p.push_back(make("DeepSeek-V2-Lite style: MLA (kv_lora 64), 1 dense + 2 MoE layers, 8 experts top-2, 2 shared",
+                     c));
+  }
+  {
+    ModelConfig c = base("deepseek2", "tiny-v3", 512, 128, 3, 4, 4, 256, 1e-6f, 10000.0f);
+    set_mla(c, 96, 64, 16, 32, 32);
+    c.n_ff = 256;
+    set_experts(c, 8, 2, 64);
+    c.n_expert_shared = 1;
+    c.n_ff_shexp = 64;
+    c.n_leading_dense = 1;
+    c.gating = GatingFunc::kSigmoid;
+    c.expert_score_bias = true;
+    c.expert_weights_norm = true;
+    c.expert_weights_scale = 2.5f;
+    c.n_expert_groups = 4;
+    c.n_group_used = 2;
+    set_yarn(c, 4.0f, 64, 0.1f);
+    p.push_back(make("DeepSeek-V3 style: sigmoid router with score bias, 4 groups use 2, q_lora 96, MLA", c));
+  }
+  {
+    ModelConfig c = base("deepseek2", "deepseek-v2-lite", 102400, 2048, 27, 16, 16, 163840, 1e-6f, 10000.0f);
+    set_mla(c, 0, 512, 64, 128, 128);
+    c.n_ff = 10944;
+    set_experts(c, 64, 6, 1408);
+    c.n_expert_shared = 2;
+    c.n_ff_shexp = 2 * 1408;
+    c.n_leading_dense = 1;
+    c.n_expert_groups = 1;
+    c.n_group_used = 1;
+    set_yarn(c, 40.0f, 4096, 0.0707f);
+    p.push_back(make("DeepSeek-V2-Lite: MLA kv_lora 512, 64 experts top-6 + 2 shared, 27 layers, n_embd 2048", c));
+  }
+  {
+    ModelConfig c = base("deepseek2", "deepseek-v3", 129280, 7168, 61, 128, 128, 163840, 1e-6f, 10000.0f);
+    set_mla(c, 1536, 512, 64, 128, 128);
+    c.n_ff = 18432;
+    set_experts(c, 256, 8, 2048);
+    c.n_expert_shared = 1;
+    c.n_ff_shexp = 2048;
+    c.n_leading_dense = 3;
+    c.gating = GatingFunc::kSigmoid;
+    c.expert_score_bias = true;
+    c.expert_weights_norm = true;
+    c.expert_weights_scale = 2.5f;
+    c.n_expert_groups = 8;
+    c.n_group_used = 4;
+    set_yarn(c, 40.0f, 4096, 0.1f);
+    p.push_back(make("DeepSeek-V3 (671B): 256 experts top-8 in 8 groups, sigmoid router, 61 layers", c));
+  }
+  return p;
+}
+
+}  // namespace
+
+const std::vector<Preset>& all_presets() {
+  static const std::vector<Preset> presets = build_presets();
+  return presets;
+}
+
+std::string preset_names(std::string_view arch) {
+  std::string out;
+  for (const auto& p : all_presets())
+    if (p.arch == arch) out += (out.empty() ? "" : ", ") + p.name;
+  return out;
+}
+
+const Preset& find_preset(std::string_view arch, std::string_view name) {
+  if (!is_supported_architecture(arch)) {
+    ModelConfig probe;
+    probe.arch = std::string(arch);
+    apply_architecture_defaults(probe);  // throws, listing the architectures
+  }
+  for (const auto& p : all_presets())
+    if (p.arch == arch && p.name == name) return p;
+  fail("unknown preset '", name, "' for architecture ", arch, " (available: ", preset_names(arch), ")");
+}
+
+void apply_overrides(ModelConfig& c, const ConfigOverrides& o) {
+  const bool derived_head_dim = !c.is_mla() && c.head_dim * c.n_head == c.n_embd;
+  const bool mha = c.n_head_kv == c.n_head;
+  const bool expert_width_is_ff = c.is_moe() && (c.arch == "llama" || c.arch == "olmoe");
+  auto positive = [](const std::optional<int64_t>& v, const char* flag) {
+    if (v && *v <= 0) fail(flag, " must be positive (got ", *v, ")");
+  };
+  positive(o.n_layer, "--layers");
+  positive(o.n_embd, "--embd");
+  positive(o.n_expert_used, "--experts-used");
+  positive(o.n_ff, "--ff");
+  positive(o.n_ff_exp, "--ff-exp");
+  positive(o.n_head, "--heads");
+  positive(o.n_head_kv, "--heads-kv");
+  positive(o.n_vocab, "--vocab");
+  positive(o.n_ctx, "--ctx");
+  if (o.n_expert && *o.n_expert < 0) fail("--experts must not be negative (got ", *o.n_expert, ")");
+
+  if (o.n_layer) {
+    c.n_layer = *o.n_layer;
+    if (c.n_leading_dense > c.n_layer) c.n_leading_dense = c.n_layer;
+  }
+  if (o.n_embd) c.n_embd = *o.n_embd;
+  if (o.n_head) {
+    c.n_head = *o.n_head;
+    if (mha && !o.n_head_kv) c.n_head_kv = c.n_head;
+  }
+  if (o.n_head_kv) c.n_head_kv = *o.n_head_kv;
+  if (c.is_mla()) c.n_head_kv = c.n_head;
+  if (derived_head_dim && (o.n_embd || o.n_head)) {
+    if (c.n_embd % c.n_head != 0) fail("--embd ", c.n_embd, " is not a multiple of the head count ", c.n_head);
+    c.head_dim = c.v_head_dim = c.rope_dim = c.n_embd / c.n_head;
+  }
+  if (o.n_vocab) c.n_vocab = *o.n_vocab;
+  if (o.n_ctx) {
+    c.n_ctx_train = *o.n_ctx;
+    if (c.rope_scaling == RopeScaling::kNone || c.rope_orig_ctx > c.n_ctx_train) c.rope_orig_ctx = c.n_ctx_train;
+  }
+  if (o.n_expert) {
+    if (*o.n_expert == 0) {  // a dense model of the same architecture
+      c.n_expert = c.n_expert_used = c.n_ff_exp = c.n_ff_shexp = c.n_expert_shared = c.n_leading_dense = 0;
+      c.n_expert_groups = c.n_group_used = 0;
+      c.expert_score_bias = false;
+      if (c.n_ff == 0) fail("--experts 0 needs --ff (this preset has no dense FFN width)");
+    } else {
+      if (!c.is_moe()) fail("--experts: preset ", c.name, " is dense; pick an MoE preset");
+      c.n_expert = *o.n_expert;
+    }
+  }
+  if (o.n_expert_used) c.n_expert_used = *o.n_expert_used;
+  if (o.n_ff) c.n_ff = *o.n_ff;
+  if (o.n_ff_exp) c.n_ff_exp = *o.n_ff_exp;
+  if (expert_width_is_ff && c.is_moe()) {
+    // llama/olmoe files size their experts with feed_forward_length.
+    if (o.n_ff && !o.n_ff_exp) c.n_ff_exp = c.n_ff;
+    c.n_ff = c.n_ff_exp;
+  }
+  if (c.arch == "deepseek2") c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
+  apply_architecture_defaults(c);  // deepseek2 keeps its expert_weights_norm (a key, not an arch fact)
+  validate_config(c);
+}
+
+}  // namespace frugal::model
