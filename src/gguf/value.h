@@ -30,15 +30,25 @@ struct Value {
   ValueType elem_type = ValueType::UINT8;
   std::vector<Value> items;
 
+  static Value make_u8(uint8_t v);
+  static Value make_i8(int8_t v);
+  static Value make_u16(uint16_t v);
+  static Value make_i16(int16_t v);
   static Value make_u32(uint32_t v);
   static Value make_i32(int32_t v);
   static Value make_u64(uint64_t v);
+  static Value make_i64(int64_t v);
   static Value make_f32(float v);
+  static Value make_f64(double v);
   static Value make_bool(bool v);
   static Value make_string(std::string v);
   static Value make_string_array(const std::vector<std::string>& v);
   static Value make_i32_array(const std::vector<int32_t>& v);
   static Value make_f32_array(const std::vector<float>& v);
+  // Any array: every item must have type elem_type (checked).
+  static Value make_array(ValueType elem_type, std::vector<Value> items);
+
+  bool operator==(const Value& o) const;
 
   bool is_integer() const;
   bool is_number() const;
@@ -47,11 +57,13 @@ struct Value {
 // Ordered key -> value map (insertion order kept, as a writer must preserve it).
 class Metadata {
  public:
+  // Replaces an existing key in place (its position is kept), else appends.
   void set(const std::string& key, Value v);
   const Value* find(std::string_view key) const;
   bool has(std::string_view key) const { return find(key) != nullptr; }
   void erase(std::string_view key);
   const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
+  size_t size() const { return entries_.size(); }
 
   // Typed reads: throw frugal::Error "metadata key 'K' ..." when missing or of
   // an incompatible type. The *_or forms return the default when missing.
