@@ -1,0 +1,129 @@
+// frugal synth: a random-weight GGUF model of a real architecture and size.
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <optional>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "cli/command.h"
+#include "model/presets.h"
+#include "model/synth.h"
+#include "tokenizer/hf_import.h"
+
+namespace frugal::cli {
+namespace {
+
+struct SynthArgs {
+  std::string arch, preset = "tiny", type = "f16", output, tokenizer_json, name;
+  uint64_t seed = 0;
+  bool list = false;
+  model::ConfigOverrides over;
+};
+
+std::string human_count(double n) {
+  char b[32];
+  if (n >= 1e9) std::snprintf(b, sizeof b, "%.2fB", n / 1e9);
+  else if (n >= 1e6) std::snprintf(b, sizeof b, "%.2fM", n / 1e6);
+  else if (n >= 1e3) std::snprintf(b, sizeof b, "%.1fK", n / 1e3);
+  else std::snprintf(b, sizeof b, "%.0f", n);
+  return b;
+}
+
+std::string human_bytes(double n) {
+  char b[32];
+  if (n >= 1024.0 * 1024 * 1024) std::snprintf(b, sizeof b, "%.2f GiB", n / (1024.0 * 1024 * 1024));
+  else if (n >= 1024.0 * 1024) std::snprintf(b, sizeof b, "%.2f MiB", n / (1024.0 * 1024));
+  else std::snprintf(b, sizeof b, "%.1f KiB", n / 1024.0);
+  return b;
+}
+
+void print_presets() {
+  std::printf("%-10s %-18s %9s %9s  %s\n", "arch", "preset", "params", "active", "description");
+  for (const auto& p : model::all_presets())
+    std::printf("%-10s %-18s %9s %9s  %s\n", p.arch.c_str(), p.name.c_str(),
+                human_count(double(p.config.n_params())).c_str(),
+                human_count(double(p.config.n_active_params())).c_str(), p.description.c_str());
+}
+
+int run_synth(const SynthArgs& a) {
+  if (a.list) {
+    print_presets();
+    return 0;
+  }
+  if (a.arch.empty()) fail("synth: --arch is required (see frugal synth --list)");
+  if (a.output.empty()) fail("synth: -o FILE is required");
+  model::ModelConfig cfg = model::find_preset(a.arch, a.preset).config;
+  model::apply_overrides(cfg, a.over);
+  cfg.name = a.name.empty() ? "synth " + a.arch + " " + a.preset : a.name;
+
+  gguf::Metadata tok;
+  if (!a.tokenizer_json.empty()) {
+    tokenizer::import_hf_tokenizer(a.tokenizer_json, tok);
+    const int64_t before = cfg.n_vocab;
+    model::fit_tokenizer_vocab(tok, cfg);
+    if (cfg.n_vocab != before)
+      std::fprintf(stderr, "synth: n_vocab raised from %lld to %lld to hold the tokenizer's vocabulary\n",
+                   (long long)before, (long long)cfg.n_vocab);
+  }
+
+  model::SynthOptions opts;
+  opts.type = a.type;
+  opts.seed = a.seed;
+  if (log_level() < LogLevel::kInfo) opts.progress_label = "";  // -q: errors only
+  const auto t0 = std::chrono::steady_clock::now();
+  const model::SynthSummary s = model::write_synth_model(cfg, tok, opts, a.output);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  std::map<std::string, std::pair<int, uint64_t>> by_type;  // type -> tensors, bytes
+  for (const auto& t : s.tensors) {
+    auto& e = by_type[tensor_type_name(t.type)];
+    e.first += 1;
+    e.second += t.n_bytes;
+  }
+  std::printf("wrote %s: %s %s (%s), %lld layers, n_embd %lld, vocab %lld", a.output.c_str(), cfg.arch.c_str(),
+              a.preset.c_str(), a.type.c_str(), (long long)cfg.n_layer, (long long)cfg.n_embd,
+              (long long)cfg.n_vocab);
+  if (cfg.is_moe()) std::printf(", %lld experts top-%lld", (long long)cfg.n_expert, (long long)cfg.n_expert_used);
+  std::printf("\n  %zu tensors, %s parameters (%s active per token), %s of tensor data, seed %llu, %.1f s\n",
+              s.tensors.size(), human_count(double(s.n_params)).c_str(),
+              human_count(double(cfg.n_active_params())).c_str(), human_bytes(double(s.n_bytes)).c_str(),
+              (unsigned long long)a.seed, secs);
+  for (const auto& [type, e] : by_type)
+    std::printf("  %-6s %4d tensors  %s\n", type.c_str(), e.first, human_bytes(double(e.second)).c_str());
+  return 0;
+}
+
+template <class T>
+void add_override(CLI::App& app, const std::string& flag, std::optional<T>& target, const std::string& help) {
+  app.add_option_function<T>(flag, [&target](const T& v) { target = v; }, help);
+}
+
+const CommandRegistration kSynth{
+    "synth", "write a random-weight model of a real architecture and size", [](CLI::App& app) {
+      auto a = std::make_shared<SynthArgs>();
+      app.add_option("--arch", a->arch, "architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2");
+      app.add_option("--preset", a->preset, "size preset (frugal synth --list); default tiny");
+      app.add_option("--type", a->type, "tensor type (f32 f16 bf16 q8_0 q4_0 ...) or recipe (q4_k_m); default f16");
+      app.add_option("-o,--output", a->output, "output GGUF file");
+      app.add_option("--seed", a->seed, "random seed (same seed, same file)");
+      app.add_option("--tokenizer", a->tokenizer_json,
+                     "Hugging Face tokenizer.json to import (default: a byte-level vocabulary)");
+      app.add_option("--name", a->name, "general.name (default: synth ARCH PRESET)");
+      app.add_flag("--list", a->list, "list the presets and exit");
+      auto& o = a->over;
+      add_override(app, "--layers", o.n_layer, "number of layers");
+      add_override(app, "--embd", o.n_embd, "embedding width");
+      add_override(app, "--experts", o.n_expert, "routed experts (0: dense)");
+      add_override(app, "--experts-used", o.n_expert_used, "experts used per token");
+      add_override(app, "--ff", o.n_ff, "dense FFN width");
+      add_override(app, "--ff-exp", o.n_ff_exp, "expert FFN width");
+      add_override(app, "--heads", o.n_head, "attention heads");
+      add_override(app, "--heads-kv", o.n_head_kv, "key/value heads");
+      add_override(app, "--vocab", o.n_vocab, "vocabulary size");
+      add_override(app, "--ctx", o.n_ctx, "training context length");
+      return [a] { return run_synth(*a); };
+    }};
+
+}  // namespace
+}  // namespace frugal::cli

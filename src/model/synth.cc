@@ -1,0 +1,210 @@
+// Random-weight model files: counter-based values, streamed through the GGUF
+// writer one tensor at a time, quantised per the chosen type or recipe.
+#include "model/synth.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "base/error.h"
+#include "base/thread_pool.h"
+#include "gguf/writer.h"
+#include "quant/quant.h"
+#include "quant/recipe.h"
+
+namespace frugal::model {
+namespace {
+
+// splitmix64's finaliser: a bijection on 64 bits with good avalanche, so
+// mix64(key + i * odd) is a counter-based generator indexed by i.
+inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
+
+uint64_t tensor_key(uint64_t seed, std::string_view name) {
+  uint64_t h = 14695981039346656037ULL;  // FNV-1a of the name
+  for (unsigned char ch : name) {
+    h ^= ch;
+    h *= 1099511628211ULL;
+  }
+  return mix64(h ^ mix64(seed * kGolden + 1));
+}
+
+// Approximately standard normal: the sum of four 16-bit uniforms (Irwin-Hall),
+// centred and scaled to unit variance. One hash per value keeps a 7B model's
+// generation well under the time its quantisation takes.
+inline float approx_normal(uint64_t key, uint64_t index) {
+  const uint64_t r = mix64(key + index * kGolden);
+  const float sum = float(r & 0xffff) + float((r >> 16) & 0xffff) + float((r >> 32) & 0xffff) + float(r >> 48);
+  return ((sum + 2.0f) * (1.0f / 65536.0f) - 2.0f) * 1.7320508f;  // var of each uniform: 1/12
+}
+
+bool is_residual_output(const std::string& name) {
+  return name.find("attn_output") != std::string::npos || name.find("ffn_down") != std::string::npos;
+}
+
+}  // namespace
+
+InitScale init_scale(const ModelConfig& cfg, const TensorSpec& spec) {
+  switch (spec.role) {
+    case TensorRole::kNorm: return {1.0f, 0.1f};
+    case TensorRole::kBias: return {0.0f, 0.1f};
+    case TensorRole::kEmbedding: return {0.0f, 1.0f};
+    default: break;
+  }
+  float std = 1.0f / std::sqrt(float(spec.fan_in()));
+  if (is_residual_output(spec.name)) std /= std::sqrt(2.0f * float(cfg.n_layer));
+  return {0.0f, std};
+}
+
+void synth_rows(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, int64_t row_begin, int64_t row_end,
+                float* out) {
+  const int64_t n = spec.fan_in();
+  const int64_t rows = spec.n_elements() / std::max<int64_t>(n, 1);
+  if (row_begin < 0 || row_end > rows || row_begin > row_end)
+    fail("synth: rows [", row_begin, ", ", row_end, ") out of range for ", spec.name, " (", rows, " rows)");
+  const InitScale s = init_scale(cfg, spec);
+  const uint64_t key = tensor_key(seed, spec.name);
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    float* row = out + (r - row_begin) * n;
+    const uint64_t base = uint64_t(r) * uint64_t(n);
+    for (int64_t j = 0; j < n; ++j) row[j] = s.mean + s.std * approx_normal(key, base + uint64_t(j));
+  }
+}
+
+std::string byte_token_piece(uint8_t b) {
+  // Printable Latin-1 bytes stand for themselves; the others (controls,
+  // space, 127-160, 173) map in order to U+0100 and up.
+  auto printable = [](int c) { return (c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255); };
+  uint32_t cp = b;
+  if (!printable(b)) {
+    uint32_t n = 0;
+    for (int c = 0; c < b; ++c)
+      if (!printable(c)) ++n;
+    cp = 256 + n;
+  }
+  std::string s;
+  if (cp < 0x80) {
+    s += char(cp);
+  } else {
+    s += char(0xc0 | (cp >> 6));
+    s += char(0x80 | (cp & 0x3f));
+  }
+  return s;
+}
+
+void add_byte_tokenizer(int64_t n_vocab, gguf::Metadata& md) {
+  if (n_vocab < 258) fail("the byte-level vocabulary needs n_vocab >= 258 (256 bytes, <|bos|>, <|eos|>); got ", n_vocab);
+  std::vector<std::string> tokens;
+  std::vector<int32_t> types;
+  tokens.reserve(size_t(n_vocab));
+  for (int b = 0; b < 256; ++b) {
+    tokens.push_back(byte_token_piece(uint8_t(b)));
+    types.push_back(1);  // NORMAL
+  }
+  tokens.push_back("<|bos|>");
+  tokens.push_back("<|eos|>");
+  types.push_back(3);  // CONTROL
+  types.push_back(3);
+  for (int64_t i = 258; i < n_vocab; ++i) {
+    tokens.push_back("<|unused_" + std::to_string(i - 258) + "|>");
+    types.push_back(5);  // UNUSED
+  }
+  md.set("tokenizer.ggml.model", gguf::Value::make_string("gpt2"));
+  md.set("tokenizer.ggml.pre", gguf::Value::make_string("default"));
+  md.set("tokenizer.ggml.tokens", gguf::Value::make_string_array(tokens));
+  md.set("tokenizer.ggml.token_type", gguf::Value::make_i32_array(types));
+  md.set("tokenizer.ggml.merges", gguf::Value::make_string_array({}));
+  md.set("tokenizer.ggml.bos_token_id", gguf::Value::make_u32(256));
+  md.set("tokenizer.ggml.eos_token_id", gguf::Value::make_u32(257));
+  md.set("tokenizer.ggml.add_bos_token", gguf::Value::make_bool(true));
+}
+
+void fit_tokenizer_vocab(gguf::Metadata& md, ModelConfig& cfg) {
+  std::vector<std::string> tokens = md.get_string_array("tokenizer.ggml.tokens");
+  const int64_t count = int64_t(tokens.size());
+  if (count > cfg.n_vocab) {
+    cfg.n_vocab = count;
+    return;
+  }
+  if (count == cfg.n_vocab) return;
+  const bool has_types = md.has("tokenizer.ggml.token_type");
+  const bool has_scores = md.has("tokenizer.ggml.scores");
+  std::vector<int32_t> types;
+  std::vector<float> scores;
+  if (has_types)
+    for (int64_t t : md.get_int_array("tokenizer.ggml.token_type")) types.push_back(int32_t(t));
+  if (has_scores)
+    for (double s : md.get_float_array("tokenizer.ggml.scores")) scores.push_back(float(s));
+  if ((has_types && int64_t(types.size()) != count) || (has_scores && int64_t(scores.size()) != count))
+    fail("tokenizer: token_type/scores length differs from the ", count, " tokens");
+  for (int64_t i = count; i < cfg.n_vocab; ++i) {
+    tokens.push_back("<|unused_" + std::to_string(i - count) + "|>");
+    if (has_types) types.push_back(5);  // UNUSED
+    if (has_scores) scores.push_back(-1e9f);
+  }
+  md.set("tokenizer.ggml.tokens", gguf::Value::make_string_array(tokens));
+  if (has_types) md.set("tokenizer.ggml.token_type", gguf::Value::make_i32_array(types));
+  if (has_scores) md.set("tokenizer.ggml.scores", gguf::Value::make_f32_array(scores));
+}
+
+SynthSummary write_synth_model(const ModelConfig& cfg_in, const gguf::Metadata& tokenizer, const SynthOptions& opts,
+                               const std::string& path) {
+  auto cfg = std::make_shared<const ModelConfig>(cfg_in);
+  validate_config(*cfg);
+  gguf::Writer writer;
+  config_to_metadata(*cfg, writer.metadata());
+  writer.set("general.quantization_version", gguf::Value::make_u32(2));
+  if (tokenizer.entries().empty()) {
+    add_byte_tokenizer(cfg->n_vocab, writer.metadata());
+  } else {
+    const int64_t count = int64_t(tokenizer.get_string_array("tokenizer.ggml.tokens").size());
+    if (count != cfg->n_vocab)
+      fail("tokenizer has ", count, " tokens but the model's n_vocab is ", cfg->n_vocab);
+    for (const auto& [key, value] : tokenizer.entries()) writer.set(key, value);
+  }
+
+  SynthSummary summary;
+  const uint64_t seed = opts.seed;
+  for (const TensorSpec& spec : expected_tensors(*cfg)) {
+    const auto choice = quant::choose_type(opts.type, spec.name, spec.shape, int(cfg->n_layer));
+    const TensorType type = choice.type;
+    if (!quant::can_quantize(type))
+      fail("synth: tensor type ", tensor_type_name(type), " (for ", spec.name, ") cannot be quantised yet");
+    std::vector<uint64_t> shape(spec.shape.begin(), spec.shape.end());
+    const uint64_t n_bytes = row_bytes(type, uint64_t(spec.fan_in())) * uint64_t(spec.n_elements() / spec.fan_in());
+    summary.tensors.push_back({spec.name, type, spec.shape, n_bytes});
+    summary.n_params += uint64_t(spec.n_elements());
+    summary.n_bytes += n_bytes;
+    auto shared_spec = std::make_shared<const TensorSpec>(spec);
+    writer.add_tensor(spec.name, type, std::move(shape), [cfg, shared_spec, type, seed](std::span<uint8_t> out) {
+      const TensorSpec& s = *shared_spec;
+      const int64_t n = s.fan_in();
+      const int64_t rows = s.n_elements() / n;
+      const size_t rb = row_bytes(type, uint64_t(n));
+      FRUGAL_CHECK(out.size() == rb * size_t(rows));
+      // Rows in chunks of about 8M values: memory stays bounded by the
+      // output tensor, and each chunk is generated in parallel.
+      const int64_t chunk = std::max<int64_t>(1, (int64_t{8} << 20) / n);
+      std::vector<float> values(size_t(std::min(chunk, rows) * n));
+      for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        const int64_t nr = std::min(chunk, rows - r0);
+        ThreadPool::global().parallel_for(nr, std::max<int64_t>(1, 4096 / n), [&](int64_t b, int64_t e, int) {
+          synth_rows(*cfg, s, seed, r0 + b, r0 + e, values.data() + b * n);
+        });
+        quant::quantize_rows(type, values.data(), out.data() + size_t(r0) * rb, nr, n);
+      }
+    });
+  }
+  writer.write(path, opts.progress_label);
+  return summary;
+}
+
+}  // namespace frugal::model
