@@ -1,0 +1,78 @@
+// The forward pass over a batch of rows. A batch is a list of rows (sequence,
+// position, token); rows may mix sequences, prefill chunks and decode steps.
+// Every linear layer is one matmul over all rows; attention runs per row over
+// its own sequence's cache; the MoE layer groups rows by expert, so each
+// chosen expert's weights are read once per batch and unchosen experts never.
+//
+// The attention state lives in a KvStore that the caller owns (the runtime's
+// KvCache): per layer and per sequence, one key row and one value row per
+// position. For multi-head latent attention (deepseek2) the "key row" is the
+// normalised compressed latent (kv_lora_rank) followed by the roped shared
+// key part (qk_rope_head_dim), and there is no value row: keys and values
+// are recovered from the latent inside attention (weights absorbed).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "base/aligned_buffer.h"
+#include "base/thread_pool.h"
+#include "model/model.h"
+
+namespace frugal::model {
+
+// One row of a batch. pos is the token's position in its sequence.
+struct BatchRow {
+  int32_t seq = 0;
+  int32_t pos = 0;
+  int32_t token = 0;
+  bool want_logits = false;
+};
+
+enum class KvType { kF32, kF16 };
+const char* kv_type_name(KvType t);
+size_t kv_type_size(KvType t);
+
+// Entries per position per layer of the key and value rows (value 0 for MLA).
+int64_t kv_key_width(const ModelConfig& cfg);
+int64_t kv_value_width(const ModelConfig& cfg);
+
+// One sequence's cache for one layer: capacity positions, key row p at
+// k + p * key_width elements of the store's type, value row likewise.
+struct KvSlice {
+  void* k = nullptr;
+  void* v = nullptr;
+  int64_t capacity = 0;
+};
+
+class KvStore {
+ public:
+  virtual ~KvStore() = default;
+  virtual KvType type() const = 0;
+  virtual KvSlice slice(int64_t layer, int32_t seq) = 0;
+};
+
+// Scratch buffers sized for the largest batch seen, reused between calls, and
+// the forward pass itself. Not thread-safe: one Forward per engine.
+class Forward {
+ public:
+  explicit Forward(const Model& model);
+  ~Forward();
+
+  // Runs the rows through the model. Each row writes its key/value rows at
+  // its position in every layer's cache and then attends to positions
+  // [0, pos] of its sequence (so rows of one sequence inside a batch see each
+  // other causally). The caller has checked rows (token and position ranges,
+  // positions contiguous with the cache). logits gets one row of n_vocab
+  // floats per row with want_logits, in row order.
+  void run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool, std::vector<float>& logits);
+
+  struct Scratch;
+
+ private:
+  const Model& model_;
+  std::unique_ptr<Scratch> s_;
+};
+
+}  // namespace frugal::model

@@ -1,0 +1,104 @@
+// A loaded model: the GGUF file (mmap'd), its configuration, and every weight
+// bound by name to where it lies in the mapping. Weights are never copied:
+// matrices are WeightMatrix views into the file, in the file's tensor types.
+// Only 1-D parameter vectors (norm weights, biases) stored in a type other
+// than f32 are converted to a small f32 copy at load.
+//
+// Model::load checks every tensor against expected_tensors(config) (name,
+// shape, a type the kernels can read) before any work, and fails with a
+// frugal::Error naming the tensor and the expected vs actual shape or type.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf/reader.h"
+#include "kernels/matmul.h"
+#include "model/config.h"
+
+namespace frugal::model {
+
+// A 1-D f32 parameter vector (norm weight, bias); data == nullptr when absent.
+struct ParamVector {
+  const float* data = nullptr;
+  int64_t n = 0;
+  explicit operator bool() const { return data != nullptr; }
+};
+
+// n_expert matrices stored as one 3-D GGUF tensor [n_in, n_out, n_expert]:
+// expert e's matrix is n_out rows of n_in elements starting at
+// data + e * expert_bytes.
+struct ExpertStack {
+  TensorType type = TensorType::F32;
+  const uint8_t* data = nullptr;
+  int64_t n_in = 0;
+  int64_t n_out = 0;
+  int64_t n_expert = 0;
+  size_t expert_bytes = 0;
+  kernels::WeightMatrix expert(int64_t e) const {
+    return {type, data + static_cast<size_t>(e) * expert_bytes, n_out, n_in};
+  }
+};
+
+// One transformer block. Which fields are set depends on the architecture
+// (a WeightMatrix with data == nullptr is absent).
+struct LayerWeights {
+  ParamVector attn_norm;
+  // Standard attention (llama, qwen*, olmoe).
+  kernels::WeightMatrix wq, wk, wv, wo;
+  ParamVector bq, bk, bv;        // qwen2 family
+  ParamVector q_norm, k_norm;    // qwen3 (per head, head_dim) / olmoe (whole vector)
+  // Multi-head latent attention (deepseek2); wq is used when q_lora_rank == 0.
+  kernels::WeightMatrix wq_a, wq_b, wkv_a_mqa, wkv_b;
+  ParamVector q_a_norm, kv_a_norm;
+
+  ParamVector ffn_norm;
+  // Dense SwiGLU FFN (dense models, deepseek2 leading layers).
+  kernels::WeightMatrix ffn_gate, ffn_up, ffn_down;
+  // Mixture of experts.
+  kernels::WeightMatrix router;      // n_expert rows of n_embd
+  ParamVector expert_score_bias;     // deepseek-v3 exp_probs_b (selection only)
+  ExpertStack gate_exps, up_exps, down_exps;
+  kernels::WeightMatrix gate_shexp, up_shexp, down_shexp;
+  ParamVector shexp_gate;            // qwen2moe: sigmoid(x . shexp_gate) scales the shared expert
+};
+
+struct ModelWeights {
+  kernels::WeightMatrix token_embd;  // n_vocab rows of n_embd
+  ParamVector output_norm;
+  kernels::WeightMatrix output;      // LM head: n_vocab rows of n_embd (token_embd when tied)
+  std::vector<LayerWeights> layers;
+};
+
+class Model {
+ public:
+  // Maps the file, reads the configuration and binds and validates every tensor.
+  static std::unique_ptr<Model> load(const std::string& gguf_path);
+  // Same over an already opened file (tests parse files from memory).
+  static std::unique_ptr<Model> from_reader(gguf::Reader file);
+
+  const ModelConfig& config() const { return config_; }
+  const gguf::Reader& file() const { return file_; }
+  const ModelWeights& weights() const { return weights_; }
+
+  // Copies token's embedding row (n_embd floats) to out; token must be in [0, n_vocab).
+  void embed(int32_t token, float* out) const;
+
+ private:
+  explicit Model(gguf::Reader file);
+  void bind();
+
+  gguf::Reader file_;
+  ModelConfig config_;
+  ModelWeights weights_;
+  std::vector<std::vector<float>> converted_;  // f32 copies of non-f32 1-D vectors
+};
+
+// Checks the file's tensors against expected_tensors(cfg): each must exist
+// with that exact shape and a type the kernels can read (1-D vectors: any
+// dequantisable type). Throws frugal::Error naming the first bad tensor with
+// the expected and actual shape or type.
+void validate_tensors(const ModelConfig& cfg, const gguf::Reader& file);
+
+}  // namespace frugal::model

@@ -1,0 +1,64 @@
+// The inference engine: a model, its KV cache for up to n_seq_max sequences,
+// and the forward pass over batches of rows. One call of forward() may mix
+// sequences, prefill chunks and decode steps; the server's scheduler builds
+// such batches, `frugal run` and `frugal logits` simpler ones.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "model/forward.h"
+#include "model/model.h"
+
+namespace frugal::runtime {
+
+class KvCache;
+
+// {seq, pos, token, want_logits}: see model/forward.h.
+using model::BatchRow;
+using model::KvType;
+
+struct EngineOptions {
+  int n_ctx = 0;                    // positions per sequence; 0: min(model's n_ctx_train, 4096)
+  int n_seq_max = 1;                // sequences (ids 0 .. n_seq_max-1)
+  ThreadPool* pool = nullptr;       // null: ThreadPool::global()
+  KvType kv_type = KvType::kF32;    // cache entries: f32 (exact) or f16 (half the memory)
+};
+
+class Engine {
+ public:
+  Engine(const model::Model& model, EngineOptions opts);  // allocates the KV cache
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const model::Model& model() const { return model_; }
+  int n_ctx() const { return n_ctx_; }
+  int n_seq_max() const { return n_seq_max_; }
+  int32_t n_vocab() const;
+
+  // Runs one batch: rows may mix sequences, prefill chunks and decode steps.
+  // Positions of a sequence must continue where its cache ends (and rise by
+  // one from row to row of that sequence). Writes one row of n_vocab logits
+  // per row with want_logits, in row order, to `logits` (resized).
+  // A bad row (sequence id, token or position out of range, a gap, a
+  // position past n_ctx) is a frugal::Error before any work; the cache is
+  // then unchanged.
+  void forward(std::span<const BatchRow> rows, std::vector<float>& logits);
+
+  void clear_sequence(int32_t seq);        // drop a sequence's cache
+  int32_t sequence_length(int32_t seq) const;
+
+ private:
+  const model::Model& model_;
+  int n_ctx_ = 0;
+  int n_seq_max_ = 1;
+  ThreadPool* pool_ = nullptr;
+  std::unique_ptr<KvCache> kv_;
+  std::unique_ptr<model::Forward> forward_;
+  std::vector<int32_t> seq_len_;
+};
+
+}  // namespace frugal::runtime
