@@ -1,0 +1,173 @@
+// frugal inspect FILE [--json]: what a GGUF file holds. Architecture, every
+// metadata key (long arrays and strings summarised), each tensor's type,
+// shape and size, totals by type; for Mixture-of-Experts models the total and
+// per-token active parameters; and the weight bytes read per decoded token.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "base/error.h"
+#include "cli/command.h"
+#include "gguf/reader.h"
+#include "gguf/summary.h"
+#include "gguf/value_format.h"
+
+namespace frugal::cli {
+namespace {
+
+using gguf::Value;
+using gguf::ValueType;
+using nlohmann::ordered_json;
+
+std::string human_bytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double x = static_cast<double>(n);
+  int u = 0;
+  while (x >= 1024 && u < 4) x /= 1024, ++u;
+  char b[32];
+  std::snprintf(b, sizeof b, u == 0 ? "%.0f %s" : "%.2f %s", x, units[u]);
+  return b;
+}
+
+std::string human_count(uint64_t n) {
+  const char* units[] = {"", " K", " M", " B", " T"};
+  double x = static_cast<double>(n);
+  int u = 0;
+  while (x >= 1000 && u < 4) x /= 1000, ++u;
+  char b[32];
+  std::snprintf(b, sizeof b, u == 0 ? "%.0f%s" : "%.2f%s", x, units[u]);
+  return b;
+}
+
+std::string shape_text(const std::vector<uint64_t>& shape) {
+  std::string s = "[";
+  for (size_t k = 0; k < shape.size(); ++k) s += (k ? ", " : "") + std::to_string(shape[k]);
+  return s + "]";
+}
+
+std::string type_text(const Value& v) {
+  if (v.type != ValueType::ARRAY) return gguf::value_type_name(v.type);
+  return std::string("array<") + gguf::value_type_name(v.elem_type) + ">";
+}
+
+// JSON for a value: scalars as themselves; arrays longer than `max_items` as
+// {"count", "head"} so that a 150k-entry vocabulary stays a few lines.
+ordered_json value_json(const Value& v, size_t max_items) {
+  switch (v.type) {
+    case ValueType::UINT8: case ValueType::UINT16: case ValueType::UINT32: case ValueType::UINT64:
+      return v.u;
+    case ValueType::INT8: case ValueType::INT16: case ValueType::INT32: case ValueType::INT64:
+      return v.i;
+    case ValueType::FLOAT32: case ValueType::FLOAT64:
+      return v.f;
+    case ValueType::BOOL:
+      return v.u != 0;
+    case ValueType::STRING:
+      return v.s;
+    case ValueType::ARRAY: {
+      const bool summarise = v.items.size() > max_items;
+      ordered_json items = ordered_json::array();
+      for (size_t k = 0; k < (summarise ? 3 : v.items.size()); ++k) items.push_back(value_json(v.items[k], max_items));
+      if (!summarise) return items;
+      return ordered_json{{"count", v.items.size()}, {"head", items}};
+    }
+  }
+  return nullptr;
+}
+
+void print_text(const gguf::Reader& r, const gguf::FileSummary& s) {
+  std::printf("file:          %s (%s)\n", r.path().c_str(), human_bytes(r.file_size()).c_str());
+  std::printf("format:        GGUF v%u, alignment %u, tensor data at byte %llu\n", r.version(), r.alignment(),
+              static_cast<unsigned long long>(r.data_offset()));
+  std::printf("architecture:  %s\n", s.architecture.empty() ? "(none)" : s.architecture.c_str());
+
+  const auto& entries = r.metadata().entries();
+  size_t key_w = 0, type_w = 0;
+  for (const auto& [k, v] : entries) key_w = std::max(key_w, k.size()), type_w = std::max(type_w, type_text(v).size());
+  std::printf("\nmetadata (%zu keys):\n", entries.size());
+  for (const auto& [k, v] : entries)
+    std::printf("  %-*s  %-*s  %s\n", static_cast<int>(key_w), k.c_str(), static_cast<int>(type_w), type_text(v).c_str(),
+                gguf::format_value(v).c_str());
+
+  size_t name_w = 4, shape_w = 5;
+  for (const auto& t : r.tensors())
+    name_w = std::max(name_w, t.name.size()), shape_w = std::max(shape_w, shape_text(t.shape).size());
+  std::printf("\ntensors (%zu):\n", r.tensors().size());
+  std::printf("  %-*s  %-7s  %-*s  %14s  %12s\n", static_cast<int>(name_w), "name", "type", static_cast<int>(shape_w),
+              "shape", "parameters", "size");
+  for (const auto& t : r.tensors())
+    std::printf("  %-*s  %-7s  %-*s  %14llu  %12s\n", static_cast<int>(name_w), t.name.c_str(), tensor_type_name(t.type),
+                static_cast<int>(shape_w), shape_text(t.shape).c_str(), static_cast<unsigned long long>(t.n_elements),
+                human_bytes(t.n_bytes).c_str());
+
+  std::printf("\nby type:\n");
+  for (const auto& tt : s.by_type)
+    std::printf("  %-7s  %5llu tensors  %14llu parameters  %12s\n", tensor_type_name(tt.type),
+                static_cast<unsigned long long>(tt.tensors), static_cast<unsigned long long>(tt.parameters),
+                human_bytes(tt.bytes).c_str());
+  std::printf("\ntotal:         %llu tensors, %llu parameters (%s), %s of tensor data\n",
+              static_cast<unsigned long long>(s.tensors), static_cast<unsigned long long>(s.parameters),
+              human_count(s.parameters).c_str(), human_bytes(s.bytes).c_str());
+  if (s.moe) {
+    std::printf("experts:       %llu per layer, %llu used per token\n", static_cast<unsigned long long>(s.expert_count),
+                static_cast<unsigned long long>(s.expert_used_count));
+    std::printf("parameters:    %s total, %s active per token (%.1f%%); %s in routed experts\n",
+                human_count(s.parameters).c_str(), human_count(s.active_parameters).c_str(),
+                s.parameters ? 100.0 * static_cast<double>(s.active_parameters) / static_cast<double>(s.parameters) : 0.0,
+                human_count(s.expert_parameters).c_str());
+  }
+  std::printf("read/token:    %s of weights per decoded token (%s)\n", human_bytes(s.bytes_per_token).c_str(),
+              s.tied_output ? "embedding tied to the output, read whole" : "one embedding row");
+}
+
+void print_json(const gguf::Reader& r, const gguf::FileSummary& s) {
+  ordered_json j;
+  j["file"] = r.path();
+  j["file_bytes"] = r.file_size();
+  j["version"] = r.version();
+  j["alignment"] = r.alignment();
+  j["data_offset"] = r.data_offset();
+  j["architecture"] = s.architecture;
+  ordered_json md = ordered_json::array();
+  for (const auto& [k, v] : r.metadata().entries())
+    md.push_back({{"key", k}, {"type", type_text(v)}, {"value", value_json(v, 16)}});
+  j["metadata"] = md;
+  ordered_json tensors = ordered_json::array();
+  for (const auto& t : r.tensors())
+    tensors.push_back({{"name", t.name}, {"type", tensor_type_name(t.type)}, {"shape", t.shape},
+                       {"parameters", t.n_elements}, {"bytes", t.n_bytes}, {"offset", t.offset}});
+  j["tensors"] = tensors;
+  ordered_json by_type = ordered_json::array();
+  for (const auto& tt : s.by_type)
+    by_type.push_back({{"type", tensor_type_name(tt.type)}, {"tensors", tt.tensors}, {"parameters", tt.parameters},
+                       {"bytes", tt.bytes}});
+  j["totals"] = {{"tensors", s.tensors}, {"parameters", s.parameters}, {"bytes", s.bytes}, {"by_type", by_type}};
+  if (s.moe)
+    j["moe"] = {{"expert_count", s.expert_count}, {"expert_used_count", s.expert_used_count},
+                {"total_parameters", s.parameters}, {"active_parameters", s.active_parameters},
+                {"expert_parameters", s.expert_parameters}};
+  j["bytes_per_token"] = s.bytes_per_token;
+  j["tied_output"] = s.tied_output;
+  // Metadata strings are not always valid UTF-8: replace bad bytes rather than fail.
+  std::puts(j.dump(2, ' ', false, ordered_json::error_handler_t::replace).c_str());
+}
+
+CommandRegistration reg("inspect", "show a GGUF file's metadata, tensors, parameter counts and bytes per token",
+                        [](CLI::App& app) -> std::function<int()> {
+                          auto path = std::make_shared<std::string>();
+                          auto json = std::make_shared<bool>(false);
+                          app.add_option("file", *path, "GGUF file")->required();
+                          app.add_flag("--json", *json, "print JSON instead of text");
+                          return [path, json]() {
+                            const gguf::Reader r = gguf::Reader::open(*path);
+                            const gguf::FileSummary s = gguf::summarize(r);
+                            if (*json)
+                              print_json(r, s);
+                            else
+                              print_text(r, s);
+                            return 0;
+                          };
+                        });
+
+}  // namespace
+}  // namespace frugal::cli

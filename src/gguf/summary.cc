@@ -1,0 +1,61 @@
+#include "gguf/summary.h"
+
+#include <algorithm>
+#include <map>
+
+#include "base/error.h"
+
+namespace frugal::gguf {
+
+bool is_expert_tensor(const std::string& name) { return name.find("_exps.") != std::string::npos; }
+
+namespace {
+// x * num / den without overflow (num <= den, so the result fits).
+uint64_t scale(uint64_t x, uint64_t num, uint64_t den) {
+  return static_cast<uint64_t>(static_cast<unsigned __int128>(x) * num / den);
+}
+}  // namespace
+
+FileSummary summarize(const Reader& file) {
+  FileSummary s;
+  s.architecture = file.architecture();
+  const Metadata& md = file.metadata();
+  if (!s.architecture.empty()) {
+    s.expert_count = md.get_uint_or(s.architecture + ".expert_count", 0);
+    s.expert_used_count = md.get_uint_or(s.architecture + ".expert_used_count", 0);
+  }
+  s.moe = s.expert_count > 0;
+  if (s.moe && (s.expert_used_count == 0 || s.expert_used_count > s.expert_count))
+    fail(file.path(), ": ", s.architecture, ".expert_used_count is ", s.expert_used_count, " with ", s.expert_count,
+         " experts; expected 1 to ", s.expert_count);
+  s.tied_output = file.find_tensor("output.weight") == nullptr;
+
+  std::map<TensorType, TypeTotals> by_type;
+  for (const auto& t : file.tensors()) {
+    ++s.tensors;
+    s.parameters += t.n_elements;
+    s.bytes += t.n_bytes;
+    auto& tt = by_type[t.type];
+    tt.type = t.type;
+    ++tt.tensors;
+    tt.parameters += t.n_elements;
+    tt.bytes += t.n_bytes;
+
+    if (s.moe && is_expert_tensor(t.name)) {
+      s.expert_parameters += t.n_elements;
+      s.active_parameters += scale(t.n_elements, s.expert_used_count, s.expert_count);
+      s.bytes_per_token += scale(t.n_bytes, s.expert_used_count, s.expert_count);
+      continue;
+    }
+    s.active_parameters += t.n_elements;
+    if (t.name == "token_embd.weight" && !s.tied_output)
+      s.bytes_per_token += t.n_bytes / t.rows();  // one row looked up per token
+    else
+      s.bytes_per_token += t.n_bytes;
+  }
+  for (const auto& [type, tt] : by_type) s.by_type.push_back(tt);
+  std::stable_sort(s.by_type.begin(), s.by_type.end(), [](const auto& a, const auto& b) { return a.bytes > b.bytes; });
+  return s;
+}
+
+}  // namespace frugal::gguf
