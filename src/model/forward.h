@@ -18,6 +18,7 @@
 
 #include "base/aligned_buffer.h"
 #include "base/thread_pool.h"
+#include "kernels/attention.h"
 #include "model/model.h"
 
 namespace frugal::model {
@@ -30,7 +31,7 @@ struct BatchRow {
   bool want_logits = false;
 };
 
-enum class KvType { kF32, kF16 };
+using KvType = kernels::CacheType;  // kF32 or kF16
 const char* kv_type_name(KvType t);
 size_t kv_type_size(KvType t);
 

@@ -1,0 +1,98 @@
+// frugal logits: the model's logits at every position of a token sequence,
+// as raw little-endian float32 (n_tokens rows x n_vocab), for the numpy
+// reference tests and for checking that batch, incremental and chunked
+// evaluation agree.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "cli/command.h"
+#include "model/model.h"
+#include "runtime/engine.h"
+
+namespace frugal::cli {
+namespace {
+
+struct LogitsArgs {
+  std::string model, tokens, output, mode = "batch", kv_type = "f32";
+  int threads = 0;
+  int chunk = 5;
+};
+
+std::vector<int32_t> parse_ids(const std::string& text) {
+  std::vector<int32_t> ids;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = text.find(',', i);
+    if (j == std::string::npos) j = text.size();
+    const std::string item = text.substr(i, j - i);
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size() || v < 0 || v > INT32_MAX)
+      fail("logits: --tokens: '", item, "' is not a token id (expected comma-separated non-negative integers)");
+    ids.push_back(static_cast<int32_t>(v));
+    i = j + 1;
+  }
+  if (ids.empty()) fail("logits: --tokens is empty");
+  return ids;
+}
+
+int run_logits(const LogitsArgs& a) {
+  if (a.mode != "batch" && a.mode != "incremental" && a.mode != "chunked")
+    fail("logits: --mode must be batch, incremental or chunked (got '", a.mode, "')");
+  if (a.kv_type != "f32" && a.kv_type != "f16") fail("logits: --kv-type must be f32 or f16");
+  if (a.chunk <= 0) fail("logits: --chunk must be positive");
+  const std::vector<int32_t> ids = parse_ids(a.tokens);
+  if (a.threads > 0) ThreadPool::set_default_threads(a.threads);
+
+  std::unique_ptr<model::Model> m = model::Model::load(a.model);
+  const int64_t n_vocab = m->config().n_vocab;
+  runtime::EngineOptions opts;
+  opts.n_ctx = static_cast<int>(std::max<int64_t>(static_cast<int64_t>(ids.size()), std::min<int64_t>(m->config().n_ctx_train, 4096)));
+  opts.kv_type = a.kv_type == "f16" ? model::KvType::kF16 : model::KvType::kF32;
+  runtime::Engine engine(*m, opts);
+
+  const size_t step = a.mode == "batch" ? ids.size() : a.mode == "incremental" ? 1 : static_cast<size_t>(a.chunk);
+  std::vector<float> all, logits;
+  all.reserve(ids.size() * static_cast<size_t>(n_vocab));
+  for (size_t begin = 0; begin < ids.size(); begin += step) {
+    const size_t end = std::min(ids.size(), begin + step);
+    std::vector<runtime::BatchRow> rows;
+    for (size_t i = begin; i < end; ++i) rows.push_back({0, static_cast<int32_t>(i), ids[i], true});
+    engine.forward(rows, logits);
+    all.insert(all.end(), logits.begin(), logits.end());
+  }
+
+  std::FILE* f = std::fopen(a.output.c_str(), "wb");
+  if (!f) fail("logits: cannot open '", a.output, "' for writing");
+  const size_t written = std::fwrite(all.data(), sizeof(float), all.size(), f);
+  if (std::fclose(f) != 0 || written != all.size()) fail("logits: failed writing '", a.output, "'");
+  log_info("logits: ", ids.size(), " tokens x ", n_vocab, " vocab (", a.mode, ") -> ", a.output);
+  return 0;
+}
+
+const CommandRegistration kLogits{
+    "logits", "write the model's float32 logits at every position of a token sequence", [](CLI::App& app) {
+      auto a = std::make_shared<LogitsArgs>();
+      app.add_option("-m,--model", a->model, "GGUF model file")->required();
+      app.add_option("--tokens", a->tokens, "token ids, comma separated (e.g. 1,2,3)")->required();
+      app.add_option("-o,--output", a->output, "output file: n_tokens x n_vocab little-endian float32")->required();
+      app.add_option("--mode", a->mode,
+                     "batch (one batch), incremental (one token at a time through the KV cache) or chunked; "
+                     "default batch");
+      app.add_option("--chunk", a->chunk, "tokens per batch in chunked mode (default 5)");
+      app.add_option("--kv-type", a->kv_type, "KV cache entries: f32 (default) or f16");
+      app.add_option("-t,--threads", a->threads, "threads (default: one per core)");
+      return [a] { return run_logits(*a); };
+    }};
+
+}  // namespace
+}  // namespace frugal::cli

@@ -1,0 +1,75 @@
+// The forward pass, top to bottom: embed every row, then per block
+// RMSNorm -> attention -> residual add -> RMSNorm -> FFN (dense or MoE) ->
+// residual add, then the final norm and the LM head for the rows that want
+// logits. The architectures differ only in what the configuration switches on
+// (biases, q/k norm, latent attention, routing, shared experts), so one
+// composition serves them all; the differing parts live in forward_attention.cc,
+// forward_mla.cc and forward_moe.cc.
+#include "model/forward.h"
+
+#include "base/error.h"
+#include "model/forward_layers.h"
+
+namespace frugal::model {
+
+const char* kv_type_name(KvType t) { return t == KvType::kF32 ? "f32" : "f16"; }
+size_t kv_type_size(KvType t) { return t == KvType::kF32 ? 4 : 2; }
+
+int64_t kv_key_width(const ModelConfig& c) {
+  return c.is_mla() ? c.kv_lora_rank + c.qk_rope_head_dim : c.n_embd_k();
+}
+int64_t kv_value_width(const ModelConfig& c) { return c.is_mla() ? 0 : c.n_embd_v(); }
+
+Forward::Forward(const Model& model) : model_(model), s_(std::make_unique<Scratch>()) {}
+Forward::~Forward() = default;
+
+void Forward::run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool, std::vector<float>& logits) {
+  const ModelConfig& c = model_.config();
+  const ModelWeights& w = model_.weights();
+  Scratch& s = *s_;
+  const int64_t n = static_cast<int64_t>(rows.size());
+  const int64_t d = c.n_embd;
+  logits.clear();
+  if (n == 0) return;
+
+  float* x = s.x.get(n * d);
+  float* xn = s.xn.get(n * d);
+  float* out = s.out.get(n * d);
+  for (int64_t r = 0; r < n; ++r) model_.embed(rows[r].token, x + r * d);
+
+  // The rotation angles of each row's position, shared by every layer.
+  const kernels::RopeParams rp = rope_params(c);
+  float* rope = s.rope.get(n * c.rope_dim);
+  for (int64_t r = 0; r < n; ++r) kernels::rope_angles(rp, rows[r].pos, rope + r * c.rope_dim);
+
+  for (int64_t il = 0; il < c.n_layer; ++il) {
+    const LayerWeights& L = w.layers[static_cast<size_t>(il)];
+    for (int64_t r = 0; r < n; ++r) kernels::rmsnorm(x + r * d, L.attn_norm.data, xn + r * d, d, c.norm_eps);
+    if (c.is_mla()) {
+      mla_attention_layer(model_, il, rows, kv, s, pool, out);
+    } else {
+      attention_layer(model_, il, rows, kv, s, pool, out);
+    }
+    kernels::add(out, x, n * d);
+
+    for (int64_t r = 0; r < n; ++r) kernels::rmsnorm(x + r * d, L.ffn_norm.data, xn + r * d, d, c.norm_eps);
+    if (c.layer_is_moe(il)) {
+      moe_ffn(model_, il, n, s, pool, out);
+    } else {
+      dense_ffn(L.ffn_gate, L.ffn_up, L.ffn_down, xn, n, d, s, pool, out);
+    }
+    kernels::add(out, x, n * d);
+  }
+
+  // Final norm and LM head over the rows that want logits only.
+  int64_t n_out = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    if (!rows[r].want_logits) continue;
+    kernels::rmsnorm(x + r * d, w.output_norm.data, xn + n_out * d, d, c.norm_eps);
+    ++n_out;
+  }
+  logits.resize(static_cast<size_t>(n_out * c.n_vocab));
+  if (n_out > 0) kernels::matmul(w.output, xn, d, n_out, logits.data(), c.n_vocab, pool);
+}
+
+}  // namespace frugal::model

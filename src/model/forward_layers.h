@@ -1,0 +1,72 @@
+// Internal to the forward pass: the scratch buffers of one batch and the
+// layer functions that forward.cc composes. Each layer function reads the
+// normalised rows `xn` (n_rows x n_embd) from the scratch and writes its
+// output (n_rows x n_embd) to `out`, which the caller adds to the residual.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/ops.h"
+#include "model/forward.h"
+
+namespace frugal::model {
+
+// A float buffer that grows to the largest size asked for and is reused.
+struct Buffer {
+  std::vector<float> v;
+  float* get(int64_t n) {
+    if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+    return v.data();
+  }
+};
+
+struct Forward::Scratch {
+  Buffer x, xn, out;            // residual stream, normalised rows, layer output (n_rows x n_embd)
+  Buffer rope;                  // per row: rope_dim/2 (cos, sin) pairs
+  Buffer q, k, v, q_a, att;     // attention projections and head outputs
+  Buffer q_latent, att_latent;  // MLA: queries and outputs in latent space
+  Buffer gate, up;              // FFN intermediates
+  Buffer router;                // router logits, n_rows x n_expert
+  Buffer ex_in, ex_out;         // one expert's gathered rows and its output
+  std::vector<int32_t> sel_expert;  // n_rows x n_expert_used chosen experts
+  std::vector<float> sel_weight;    // and their weights
+  std::vector<KvSlice> slices;      // per row: its sequence's cache for the current layer
+  std::vector<Buffer> thread_scores;  // per thread: attention scores
+  std::vector<Buffer> thread_row;     // per thread: a dequantised weight row
+};
+
+// RoPE parameters of the model (YaRN, linear scaling, pairing) as llama.cpp
+// derives them from the GGUF keys.
+kernels::RopeParams rope_params(const ModelConfig& cfg);
+// The softmax scale of attention scores (1/sqrt(head_dim), times YaRN's
+// mscale^2 for deepseek2).
+float attention_scale(const ModelConfig& cfg);
+
+// Writes a row of n floats into a cache entry of type t.
+void kv_store_row(KvType t, void* dst, const float* src, int64_t n);
+// Pointer to element i of a cache buffer of type t.
+void* kv_at(KvType t, void* base, int64_t i);
+
+// Attention, standard (llama, qwen*, olmoe) and multi-head latent (deepseek2).
+void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows, KvStore& kv,
+                     Forward::Scratch& s, ThreadPool* pool, float* out);
+void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows, KvStore& kv,
+                         Forward::Scratch& s, ThreadPool* pool, float* out);
+// Runs the per-(row, head) attention tasks on the pool with per-thread scores.
+void run_attention_tasks(std::span<const BatchRow> rows, int64_t n_head, Forward::Scratch& s, ThreadPool* pool,
+                         const std::function<void(int64_t r, int64_t h, float* scores)>& task);
+
+// FFNs: dense SwiGLU (and shared experts), and the routed mixture of experts.
+void dense_ffn(const kernels::WeightMatrix& gate, const kernels::WeightMatrix& up,
+               const kernels::WeightMatrix& down, const float* xn, int64_t n_rows, int64_t n_embd,
+               Forward::Scratch& s, ThreadPool* pool, float* out);
+void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, ThreadPool* pool, float* out);
+
+// Expert choice for one row: router logits -> (expert ids, weights) per the
+// architecture's gating (see forward_moe.cc). Exposed for tests.
+void route_row(const ModelConfig& cfg, const float* logits, const float* score_bias, int32_t* experts,
+               float* weights);
+
+}  // namespace frugal::model

@@ -1,0 +1,127 @@
+// Multi-head latent attention (DeepSeek-V2/V3). Keys and values of all heads
+// come from one compressed latent per position: kv_a_mqa projects a row to
+// the latent (kv_lora_rank) and a shared rope key part (qk_rope_head_dim);
+// kv_b expands the normalised latent to each head's key "nope" part and value.
+// Only the latent and the roped key part are cached.
+//
+// Attention runs in latent space (kv_b absorbed): for head h with key
+// expansion Wk_h (nope x rank) and value expansion Wv_h (v_head_dim x rank),
+//   q . k_j = q_nope . (Wk_h c_j) + q_pe . kpe_j = (Wk_h^T q_nope) . c_j + q_pe . kpe_j
+//   out_h   = sum_j p_j Wv_h c_j = Wv_h (sum_j p_j c_j)
+// so a cached row [c_j, kpe_j] serves as the key against [Wk_h^T q_nope, q_pe]
+// and its first kv_lora_rank entries as the value; the cost per cached
+// position is independent of the number of heads' full K/V widths.
+#include "kernels/attention.h"
+#include "model/forward_layers.h"
+#include "quant/quant.h"
+
+namespace frugal::model {
+
+using kernels::matmul;
+
+namespace {
+
+// q_latent[r, h, 0:rank] = Wk_h^T q_nope[r, h]: each of the head's nope rows
+// of kv_b is dequantised once and accumulated into every batch row.
+void absorb_queries(const ModelConfig& c, const kernels::WeightMatrix& kv_b, const float* q, int64_t n_rows,
+                    float* q_latent, Forward::Scratch& s, ThreadPool* pool) {
+  const int64_t rank = c.kv_lora_rank, nope = c.qk_nope_head_dim, rdim = c.qk_rope_head_dim;
+  const int64_t hd = c.head_dim, lw = rank + rdim, H = c.n_head;
+  const size_t rb = row_bytes(kv_b.type, static_cast<uint64_t>(rank));
+  const int n_threads = pool ? pool->size() : 1;
+  if (s.thread_row.size() < static_cast<size_t>(n_threads)) s.thread_row.resize(n_threads);
+  auto head = [&](int64_t h, int thread) {
+    float* w = s.thread_row[thread].get(rank);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      float* ql = q_latent + (r * H + h) * lw;
+      for (int64_t i = 0; i < rank; ++i) ql[i] = 0;
+      // The rope part of the query is used as is against the cached rope key.
+      const float* qpe = q + r * H * hd + h * hd + nope;
+      for (int64_t i = 0; i < rdim; ++i) ql[rank + i] = qpe[i];
+    }
+    for (int64_t j = 0; j < nope; ++j) {
+      const int64_t o = h * (nope + c.v_head_dim) + j;
+      quant::dequantize_row(kv_b.type, static_cast<const uint8_t*>(kv_b.data) + static_cast<size_t>(o) * rb, w, rank);
+      for (int64_t r = 0; r < n_rows; ++r)
+        kernels::axpy(q[r * H * hd + h * hd + j], w, q_latent + (r * H + h) * lw, rank);
+    }
+  };
+  if (pool && H > 1) {
+    pool->run(H, head);
+  } else {
+    for (int64_t h = 0; h < H; ++h) head(h, 0);
+  }
+}
+
+}  // namespace
+
+void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows, KvStore& kv,
+                         Forward::Scratch& s, ThreadPool* pool, float* out) {
+  const ModelConfig& c = m.config();
+  const LayerWeights& L = m.weights().layers[static_cast<size_t>(il)];
+  const int64_t n = static_cast<int64_t>(rows.size());
+  const int64_t H = c.n_head, hd = c.head_dim, nope = c.qk_nope_head_dim, vhd = c.v_head_dim;
+  const int64_t rank = c.kv_lora_rank, lw = rank + c.qk_rope_head_dim;
+  float* xn = s.xn.v.data();
+
+  // Queries: directly, or through the low-rank q_a -> norm -> q_b.
+  float* q = s.q.get(n * H * hd);
+  if (c.q_lora_rank > 0) {
+    float* qa = s.q_a.get(n * c.q_lora_rank);
+    matmul(L.wq_a, xn, c.n_embd, n, qa, c.q_lora_rank, pool);
+    for (int64_t r = 0; r < n; ++r)
+      kernels::rmsnorm(qa + r * c.q_lora_rank, L.q_a_norm.data, qa + r * c.q_lora_rank, c.q_lora_rank, c.norm_eps);
+    matmul(L.wq_b, qa, c.q_lora_rank, n, q, H * hd, pool);
+  } else {
+    matmul(L.wq, xn, c.n_embd, n, q, H * hd, pool);
+  }
+
+  // The compressed latent and the shared rope key part, normalised and roped:
+  // exactly the row the cache keeps.
+  float* kva = s.k.get(n * lw);
+  matmul(L.wkv_a_mqa, xn, c.n_embd, n, kva, lw, pool);
+  const kernels::RopeParams rp = rope_params(c);
+  const KvType kt = kv.type();
+  s.slices.resize(static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; ++r) {
+    float* kr = kva + r * lw;
+    kernels::rmsnorm(kr, L.kv_a_norm.data, kr, rank, c.norm_eps);
+    const float* cs = s.rope.v.data() + r * c.rope_dim;
+    kernels::rope_apply(rp, cs, kr + rank);
+    for (int64_t h = 0; h < H; ++h) kernels::rope_apply(rp, cs, q + r * H * hd + h * hd + nope);
+    const BatchRow& row = rows[static_cast<size_t>(r)];
+    const KvSlice sl = kv.slice(il, row.seq);
+    s.slices[static_cast<size_t>(r)] = sl;
+    kv_store_row(kt, kv_at(kt, sl.k, int64_t{row.pos} * lw), kr, lw);
+  }
+
+  float* q_latent = s.q_latent.get(n * H * lw);
+  absorb_queries(c, L.wkv_b, q, n, q_latent, s, pool);
+
+  float* att_latent = s.att_latent.get(n * H * rank);
+  const float scale = attention_scale(c);
+  run_attention_tasks(rows, H, s, pool, [&](int64_t r, int64_t h, float* scores) {
+    const KvSlice& sl = s.slices[static_cast<size_t>(r)];
+    kernels::AttentionRows ar;
+    ar.type = kt;
+    ar.k = sl.k;
+    ar.v = sl.k;  // the value is the latent: the first kv_lora_rank entries of the row
+    ar.k_stride = lw;
+    ar.v_stride = lw;
+    ar.n = int64_t{rows[static_cast<size_t>(r)].pos} + 1;
+    kernels::attend(q_latent + (r * H + h) * lw, lw, ar, rank, scale, scores, att_latent + (r * H + h) * rank);
+  });
+
+  // Expand each head's latent output through its value rows of kv_b.
+  float* att = s.att.get(n * H * vhd);
+  const size_t rb = row_bytes(L.wkv_b.type, static_cast<uint64_t>(rank));
+  for (int64_t h = 0; h < H; ++h) {
+    kernels::WeightMatrix wv{L.wkv_b.type,
+                             static_cast<const uint8_t*>(L.wkv_b.data) + static_cast<size_t>(h * (nope + vhd) + nope) * rb,
+                             vhd, rank};
+    matmul(wv, att_latent + h * rank, H * rank, n, att + h * vhd, H * vhd, pool);
+  }
+  matmul(L.wo, att, H * vhd, n, out, c.n_embd, pool);
+}
+
+}  // namespace frugal::model

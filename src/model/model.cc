@@ -1,0 +1,156 @@
+// Model loading: configuration from the file's keys, every tensor checked
+// against the architecture's list, then bound by name into LayerWeights.
+#include "model/model.h"
+
+#include <cstring>
+
+#include "base/error.h"
+#include "quant/quant.h"
+
+namespace frugal::model {
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+std::string shape_str(const std::vector<uint64_t>& s) {
+  std::vector<int64_t> v(s.begin(), s.end());
+  return shape_str(v);
+}
+
+}  // namespace
+
+void validate_tensors(const ModelConfig& cfg, const gguf::Reader& file) {
+  for (const TensorSpec& spec : expected_tensors(cfg)) {
+    const gguf::TensorInfo* t = file.find_tensor(spec.name);
+    if (!t)
+      fail(file.path(), ": tensor '", spec.name, "' is missing (", cfg.arch, " expects shape ",
+           shape_str(spec.shape), ")");
+    bool same = t->shape.size() == spec.shape.size();
+    for (size_t i = 0; same && i < spec.shape.size(); ++i)
+      same = t->shape[i] == static_cast<uint64_t>(spec.shape[i]);
+    if (!same)
+      fail(file.path(), ": tensor '", spec.name, "' has shape ", shape_str(t->shape), ", expected ",
+           shape_str(spec.shape));
+    if (!quant::can_dequantize(t->type))
+      fail(file.path(), ": tensor '", spec.name, "' has type ", tensor_type_name(t->type),
+           ", which frugal cannot compute with");
+    // Matrices are read row by row: the row length must fill whole blocks.
+    if (spec.shape[0] % tensor_type_info(t->type).block_size != 0)
+      fail(file.path(), ": tensor '", spec.name, "' of type ", tensor_type_name(t->type), " has row length ",
+           spec.shape[0], ", not a multiple of the type's block size ", tensor_type_info(t->type).block_size);
+  }
+}
+
+Model::Model(gguf::Reader file) : file_(std::move(file)) {}
+
+std::unique_ptr<Model> Model::load(const std::string& gguf_path) {
+  return from_reader(gguf::Reader::open(gguf_path));
+}
+
+std::unique_ptr<Model> Model::from_reader(gguf::Reader file) {
+  std::unique_ptr<Model> m(new Model(std::move(file)));
+  m->config_ = config_from_file(m->file_);
+  validate_tensors(m->config_, m->file_);
+  m->bind();
+  return m;
+}
+
+void Model::bind() {
+  const ModelConfig& c = config_;
+  auto info = [&](const std::string& name) -> const gguf::TensorInfo& { return file_.tensor(name); };
+  auto matrix = [&](const std::string& name) {
+    const gguf::TensorInfo& t = info(name);
+    return kernels::WeightMatrix{t.type, t.data, static_cast<int64_t>(t.rows()), static_cast<int64_t>(t.shape[0])};
+  };
+  auto vec = [&](const std::string& name) {
+    const gguf::TensorInfo& t = info(name);
+    ParamVector v;
+    v.n = static_cast<int64_t>(t.n_elements);
+    if (t.type == TensorType::F32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0) {
+      v.data = reinterpret_cast<const float*>(t.data);
+    } else {
+      std::vector<float>& copy = converted_.emplace_back(static_cast<size_t>(v.n));
+      quant::dequantize_row(t.type, t.data, copy.data(), v.n);
+      v.data = copy.data();
+    }
+    return v;
+  };
+  auto experts = [&](const std::string& name) {
+    const gguf::TensorInfo& t = info(name);
+    ExpertStack s;
+    s.type = t.type;
+    s.data = t.data;
+    s.n_in = static_cast<int64_t>(t.shape[0]);
+    s.n_out = static_cast<int64_t>(t.shape[1]);
+    s.n_expert = static_cast<int64_t>(t.shape[2]);
+    s.expert_bytes = row_bytes(t.type, t.shape[0]) * t.shape[1];
+    return s;
+  };
+
+  weights_.token_embd = matrix("token_embd.weight");
+  weights_.output_norm = vec("output_norm.weight");
+  weights_.output = c.tied_output ? weights_.token_embd : matrix("output.weight");
+  weights_.layers.resize(static_cast<size_t>(c.n_layer));
+  for (int64_t il = 0; il < c.n_layer; ++il) {
+    LayerWeights& L = weights_.layers[static_cast<size_t>(il)];
+    const std::string b = "blk." + std::to_string(il) + ".";
+    L.attn_norm = vec(b + "attn_norm.weight");
+    if (c.is_mla()) {
+      if (c.q_lora_rank > 0) {
+        L.wq_a = matrix(b + "attn_q_a.weight");
+        L.q_a_norm = vec(b + "attn_q_a_norm.weight");
+        L.wq_b = matrix(b + "attn_q_b.weight");
+      } else {
+        L.wq = matrix(b + "attn_q.weight");
+      }
+      L.wkv_a_mqa = matrix(b + "attn_kv_a_mqa.weight");
+      L.kv_a_norm = vec(b + "attn_kv_a_norm.weight");
+      L.wkv_b = matrix(b + "attn_kv_b.weight");
+    } else {
+      L.wq = matrix(b + "attn_q.weight");
+      L.wk = matrix(b + "attn_k.weight");
+      L.wv = matrix(b + "attn_v.weight");
+      if (c.attn_bias) {
+        L.bq = vec(b + "attn_q.bias");
+        L.bk = vec(b + "attn_k.bias");
+        L.bv = vec(b + "attn_v.bias");
+      }
+      if (c.qk_norm != QkNorm::kNone) {
+        L.q_norm = vec(b + "attn_q_norm.weight");
+        L.k_norm = vec(b + "attn_k_norm.weight");
+      }
+    }
+    L.wo = matrix(b + "attn_output.weight");
+    L.ffn_norm = vec(b + "ffn_norm.weight");
+    if (c.layer_is_moe(il)) {
+      L.router = matrix(b + "ffn_gate_inp.weight");
+      if (c.expert_score_bias) L.expert_score_bias = vec(b + "exp_probs_b.bias");
+      L.gate_exps = experts(b + "ffn_gate_exps.weight");
+      L.up_exps = experts(b + "ffn_up_exps.weight");
+      L.down_exps = experts(b + "ffn_down_exps.weight");
+      if (c.n_ff_shexp > 0) {
+        if (c.shared_expert_gate) L.shexp_gate = vec(b + "ffn_gate_inp_shexp.weight");
+        L.gate_shexp = matrix(b + "ffn_gate_shexp.weight");
+        L.up_shexp = matrix(b + "ffn_up_shexp.weight");
+        L.down_shexp = matrix(b + "ffn_down_shexp.weight");
+      }
+    } else {
+      L.ffn_gate = matrix(b + "ffn_gate.weight");
+      L.ffn_up = matrix(b + "ffn_up.weight");
+      L.ffn_down = matrix(b + "ffn_down.weight");
+    }
+  }
+}
+
+void Model::embed(int32_t token, float* out) const {
+  const kernels::WeightMatrix& e = weights_.token_embd;
+  if (token < 0 || token >= e.n_out) fail("token id ", token, " is out of range [0, ", e.n_out, ")");
+  const size_t rb = row_bytes(e.type, static_cast<uint64_t>(e.n_in));
+  quant::dequantize_row(e.type, static_cast<const uint8_t*>(e.data) + static_cast<size_t>(token) * rb, out, e.n_in);
+}
+
+}  // namespace frugal::model

@@ -1,0 +1,59 @@
+#include "runtime/engine.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "base/error.h"
+#include "runtime/kv_cache.h"
+
+namespace frugal::runtime {
+
+Engine::Engine(const model::Model& model, EngineOptions opts) : model_(model) {
+  const model::ModelConfig& c = model.config();
+  if (opts.n_ctx < 0) fail("context length must not be negative (got ", opts.n_ctx, ")");
+  if (opts.n_seq_max <= 0) fail("sequence count must be positive (got ", opts.n_seq_max, ")");
+  n_ctx_ = opts.n_ctx > 0 ? opts.n_ctx : static_cast<int>(std::min<int64_t>(c.n_ctx_train, 4096));
+  n_seq_max_ = opts.n_seq_max;
+  pool_ = opts.pool ? opts.pool : &ThreadPool::global();
+  kv_ = std::make_unique<KvCache>(c, n_ctx_, n_seq_max_, opts.kv_type);
+  forward_ = std::make_unique<model::Forward>(model);
+  seq_len_.assign(static_cast<size_t>(n_seq_max_), 0);
+}
+
+Engine::~Engine() = default;
+
+int32_t Engine::n_vocab() const { return static_cast<int32_t>(model_.config().n_vocab); }
+
+void Engine::forward(std::span<const BatchRow> rows, std::vector<float>& logits) {
+  // Check every row before any work, so a bad batch leaves the cache as it was.
+  std::unordered_map<int32_t, int32_t> next;  // seq -> position its next row must have
+  const int32_t nv = n_vocab();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const BatchRow& r = rows[i];
+    if (r.seq < 0 || r.seq >= n_seq_max_)
+      fail("batch row ", i, ": sequence id ", r.seq, " is out of range [0, ", n_seq_max_, ")");
+    if (r.token < 0 || r.token >= nv)
+      fail("batch row ", i, ": token id ", r.token, " is out of range [0, ", nv, ")");
+    auto it = next.try_emplace(r.seq, seq_len_[static_cast<size_t>(r.seq)]).first;
+    if (r.pos != it->second)
+      fail("batch row ", i, ": sequence ", r.seq, " position ", r.pos, " does not continue its cache (expected ",
+           it->second, ")");
+    if (r.pos >= n_ctx_)
+      fail("batch row ", i, ": sequence ", r.seq, " position ", r.pos, " is past the context length ", n_ctx_);
+    ++it->second;
+  }
+  forward_->run(rows, *kv_, pool_, logits);
+  for (const auto& [seq, len] : next) seq_len_[static_cast<size_t>(seq)] = len;
+}
+
+void Engine::clear_sequence(int32_t seq) {
+  if (seq < 0 || seq >= n_seq_max_) fail("sequence id ", seq, " is out of range [0, ", n_seq_max_, ")");
+  seq_len_[static_cast<size_t>(seq)] = 0;
+}
+
+int32_t Engine::sequence_length(int32_t seq) const {
+  if (seq < 0 || seq >= n_seq_max_) fail("sequence id ", seq, " is out of range [0, ", n_seq_max_, ")");
+  return seq_len_[static_cast<size_t>(seq)];
+}
+
+}  // namespace frugal::runtime

@@ -1,0 +1,36 @@
+// The KV cache: per sequence slot and per layer, n_ctx key rows and value
+// rows (f32 or f16; for latent attention the compressed latent plus the rope
+// key, see model/forward.h). A slot's memory is allocated when the sequence
+// first uses it and left uninitialised: only positions below the sequence's
+// length are ever read, so the pages of unused positions are never touched.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "model/forward.h"
+
+namespace frugal::runtime {
+
+class KvCache : public model::KvStore {
+ public:
+  KvCache(const model::ModelConfig& cfg, int64_t n_ctx, int64_t n_seq_max, model::KvType type);
+
+  model::KvType type() const override { return type_; }
+  model::KvSlice slice(int64_t layer, int32_t seq) override;
+
+  int64_t n_ctx() const { return n_ctx_; }
+  int64_t n_seq_max() const { return n_seq_max_; }
+  // Bytes one sequence slot takes once used.
+  size_t bytes_per_sequence() const { return seq_bytes_; }
+
+ private:
+  model::KvType type_;
+  int64_t n_layer_, n_ctx_, n_seq_max_;
+  int64_t k_width_, v_width_;
+  size_t layer_bytes_ = 0;  // keys then values of one layer
+  size_t seq_bytes_ = 0;
+  std::vector<std::unique_ptr<uint8_t[]>> slots_;
+};
+
+}  // namespace frugal::runtime
