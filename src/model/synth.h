@@ -19,7 +19,8 @@ namespace frugal::model {
 // projections that write into the residual stream are further scaled by
 // 1/sqrt(2 n_layer) so the stream grows slowly over depth; norm weights are
 // near 1 and biases small but non-zero (so that a test notices if one is
-// dropped or misindexed).
+// dropped or misindexed). Token embeddings are N(0, 1), or N(0, 1/n_embd)
+// when tied to the LM head.
 struct InitScale {
   float mean = 0.0f;
   float std = 1.0f;
