@@ -4,6 +4,7 @@
 // a crash, a hang, a huge allocation or an out-of-bounds read.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +47,8 @@ class Reader {
   uint64_t data_offset() const { return data_offset_; }          // start of the tensor data section
   uint64_t file_size() const { return size_; }
   const std::string& path() const { return path_; }
+  // The mapping behind open() (for read-ahead hints); nullptr after parse().
+  const MappedFile* mapping() const { return file_.get(); }
   // "general.architecture", or "" when absent.
   std::string architecture() const;
 
