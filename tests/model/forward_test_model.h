@@ -1,0 +1,68 @@
+// Tiny random-weight models for forward-pass tests, written to a temporary
+// GGUF file with the same weights `frugal synth` draws, where a test may
+// change any tensor's values or shape before it is written.
+#pragma once
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/progress.h"
+#include "gguf/writer.h"
+#include "model/presets.h"
+#include "model/synth.h"
+#include "quant/quant.h"
+
+namespace frugal::model::testing {
+
+// A file removed when the object goes out of scope.
+struct TempModel {
+  std::string path;
+  explicit TempModel(const std::string& name)
+      : path((std::filesystem::temp_directory_path() /
+              ("frugal_forward_test_" + std::to_string(::getpid()) + "_" + name + ".gguf"))
+                 .string()) {}
+  ~TempModel() { std::filesystem::remove(path); }
+  TempModel(const TempModel&) = delete;
+  TempModel& operator=(const TempModel&) = delete;
+};
+
+// Per tensor: may change the f32 values (row-major, ggml order) and the shape.
+using TensorEdit = std::function<void(const TensorSpec& spec, std::vector<float>& values, std::vector<uint64_t>& shape)>;
+
+// Writes cfg's tensors (synth values for `seed`) of `type` (row lengths that
+// the type cannot hold fall back to f32), with a byte-level vocabulary.
+inline void write_test_model(const ModelConfig& cfg, const std::string& path, TensorType type = TensorType::F32,
+                             uint64_t seed = 1, const TensorEdit& edit = nullptr) {
+  Progress::set_enabled(false);
+  gguf::Writer w;
+  config_to_metadata(cfg, w.metadata());
+  add_byte_tokenizer(cfg.n_vocab, w.metadata());
+  // The writer streams lazily: keep every tensor's bytes alive until write().
+  auto store = std::make_shared<std::vector<std::vector<uint8_t>>>();
+  for (const TensorSpec& spec : expected_tensors(cfg)) {
+    std::vector<float> values(static_cast<size_t>(spec.n_elements()));
+    synth_rows(cfg, spec, seed, 0, spec.n_elements() / spec.fan_in(), values.data());
+    std::vector<uint64_t> shape(spec.shape.begin(), spec.shape.end());
+    if (edit) edit(spec, values, shape);
+    TensorType t = type;
+    if (spec.shape.size() == 1 || shape[0] % tensor_type_info(t).block_size != 0) t = TensorType::F32;
+    const uint64_t rows = values.size() / shape[0];
+    auto& bytes = store->emplace_back(row_bytes(t, shape[0]) * rows);
+    quant::quantize_rows(t, values.data(), bytes.data(), static_cast<int64_t>(rows), static_cast<int64_t>(shape[0]));
+    w.add_tensor_data(spec.name, t, shape, bytes.data());
+  }
+  w.write(path);
+}
+
+// The tiny preset of each architecture (and the variants that switch on
+// different code: dense llama, DeepSeek-V3 routing).
+inline std::vector<std::pair<std::string, std::string>> tiny_presets() {
+  return {{"llama", "tiny"},      {"llama", "tiny-dense"}, {"qwen2", "tiny"},     {"qwen3", "tiny"},
+          {"qwen2moe", "tiny"},   {"qwen3moe", "tiny"},    {"olmoe", "tiny"},     {"deepseek2", "tiny"},
+          {"deepseek2", "tiny-v3"}};
+}
+
+}  // namespace frugal::model::testing
