@@ -55,6 +55,10 @@ int run_logits(const LogitsArgs& a) {
 
   std::unique_ptr<model::Model> m = model::Model::load(a.model);
   const int64_t n_vocab = m->config().n_vocab;
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] >= n_vocab)
+      fail("logits: --tokens: token id ", ids[i], " (item ", i + 1, ") is out of range: the model has ", n_vocab,
+           " tokens");
   runtime::EngineOptions opts;
   opts.n_ctx = static_cast<int>(std::max<int64_t>(static_cast<int64_t>(ids.size()), std::min<int64_t>(m->config().n_ctx_train, 4096)));
   opts.kv_type = a.kv_type == "f16" ? model::KvType::kF16 : model::KvType::kF32;
