@@ -42,6 +42,12 @@ void validate_tensors(const ModelConfig& cfg, const gguf::Reader& file) {
     if (spec.shape[0] % tensor_type_info(t->type).block_size != 0)
       fail(file.path(), ": tensor '", spec.name, "' of type ", tensor_type_name(t->type), " has row length ",
            spec.shape[0], ", not a multiple of the type's block size ", tensor_type_info(t->type).block_size);
+    // Matrices are read in place as arrays of their element type (1-D
+    // vectors are copied when needed), so float data must sit on a float.
+    const size_t align = t->type == TensorType::F32 ? 4 : (t->type == TensorType::F16 || t->type == TensorType::BF16) ? 2 : 1;
+    if (spec.shape.size() > 1 && reinterpret_cast<uintptr_t>(t->data) % align != 0)
+      fail(file.path(), ": tensor '", spec.name, "' data is not aligned to ", align, " bytes (general.alignment ",
+           file.alignment(), ")");
   }
 }
 
