@@ -133,6 +133,10 @@ ModelConfig config_from_metadata(const Metadata& md) {
 
   // Multi-head latent attention.
   if (c.arch == "deepseek2") {
+    // Newer converters describe MLA as multi-query attention over the latent
+    // (key_length = kv_lora_rank + rope) and keep the per-head sizes in *_mla keys.
+    c.head_dim = get_count_or(md, k("attention.key_length_mla"), c.head_dim);
+    c.v_head_dim = get_count_or(md, k("attention.value_length_mla"), c.v_head_dim);
     c.q_lora_rank = get_count_or(md, k("attention.q_lora_rank"), 0);
     c.kv_lora_rank = get_count(md, k("attention.kv_lora_rank"));
     c.qk_rope_head_dim = get_count(md, k("rope.dimension_count"));

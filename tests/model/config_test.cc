@@ -84,6 +84,20 @@ TEST(Config, VocabFallsBackToTokenizerTokens) {
   EXPECT_EQ(config_from_metadata(md).n_vocab, 300);
 }
 
+TEST(Config, DeepSeekMlaKeysOfNewerConverters) {
+  const ModelConfig& c = find_preset("deepseek2", "deepseek-v2-lite").config;
+  gguf::Metadata md;
+  config_to_metadata(c, md);
+  md.set("deepseek2.attention.key_length", gguf::Value::make_u32(576));  // latent as MQA
+  md.set("deepseek2.attention.value_length", gguf::Value::make_u32(512));
+  md.set("deepseek2.attention.key_length_mla", gguf::Value::make_u32(192));
+  md.set("deepseek2.attention.value_length_mla", gguf::Value::make_u32(128));
+  const ModelConfig back = config_from_metadata(md);
+  EXPECT_EQ(back.head_dim, 192);
+  EXPECT_EQ(back.v_head_dim, 128);
+  EXPECT_EQ(back.qk_nope_head_dim, 128);
+}
+
 TEST(Config, UnknownArchitectureAndMissingKeysNameWhatIsWrong) {
   gguf::Metadata md;
   config_to_metadata(find_preset("qwen3moe", "tiny").config, md);
