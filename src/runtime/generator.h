@@ -1,0 +1,57 @@
+// One completion: prefill a prompt through the Engine, then sample and decode
+// token by token, streaming text (never a split UTF-8 character, never the
+// start of a stop string) to a callback. Used by `frugal run`, and by
+// `frugal chat` and `frugal serve` for a single sequence.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/engine.h"
+#include "runtime/sampler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace frugal::runtime {
+
+struct GenerateParams {
+  int n_predict = 128;              // tokens to generate at most; < 0: until end or context full
+  SamplingParams sampling;
+  std::vector<std::string> stop;    // stop strings (not emitted)
+  bool stop_at_end_of_generation = true;  // stop at EOS/EOT tokens (not emitted)
+  int n_batch = 512;                // prompt rows per forward call
+  int32_t seq = 0;                  // the Engine sequence to use (cleared first)
+};
+
+enum class StopReason { kLength, kEndOfGeneration, kStopString, kContextFull, kCancelled };
+const char* stop_reason_name(StopReason r);  // "length", "eos", "stop", "context", "cancelled"
+
+struct GenerateStats {
+  int n_prompt = 0;
+  int n_generated = 0;            // sampled tokens, the end-of-generation token included
+  double prompt_seconds = 0;      // prefill up to the first logits
+  double generation_seconds = 0;  // sampling and decoding after that
+  StopReason stop = StopReason::kLength;
+  std::vector<int32_t> tokens;    // the generated ids
+  double prompt_tokens_per_second() const { return prompt_seconds > 0 ? n_prompt / prompt_seconds : 0; }
+  double generation_tokens_per_second() const {
+    return generation_seconds > 0 ? n_generated / generation_seconds : 0;
+  }
+};
+
+struct GenerateCallbacks {
+  // Text safe to show now; return false to stop (StopReason::kCancelled).
+  std::function<bool(std::string_view text)> on_text;
+  // Every sampled id, in order (before its text is known).
+  std::function<void(int32_t id)> on_token;
+};
+
+// Runs one completion of `prompt` (ids, BOS included when wanted) on
+// params.seq. An empty prompt, an id outside the vocabulary, or a prompt that
+// leaves no room in the context -> frugal::Error.
+GenerateStats generate(Engine& engine, const tokenizer::Tokenizer& tok, std::span<const int32_t> prompt,
+                       const GenerateParams& params, const GenerateCallbacks& callbacks);
+
+}  // namespace frugal::runtime
