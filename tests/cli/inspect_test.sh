@@ -4,12 +4,9 @@
 # recomputed independently from the JSON tensor list, and corrupt files
 # giving "error: ..." with exit 1.
 set -euo pipefail
-FRUGAL=${FRUGAL:?path of the frugal binary}
+source "$(dirname "$0")/../lib/cli_test_lib.sh"
 PY=/usr/bin/python3
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
 
-fail() { echo "FAIL: $*"; exit 1; }
 expect_error() {  # expect_error "message part" file
   set +e
   "$FRUGAL" inspect "$2" >"$dir/out" 2>"$dir/err"

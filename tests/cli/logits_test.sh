@@ -2,19 +2,7 @@
 # frugal logits from the command line: n_tokens x n_vocab float32 rows, the
 # three modes agreeing for every architecture, and clear errors (exit 1).
 set -euo pipefail
-FRUGAL=${FRUGAL:?path of the frugal binary}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-
-expect_error() {  # expect_error "message part" args...
-  local want=$1; shift
-  set +e
-  "$FRUGAL" "$@" >"$dir/out" 2>"$dir/err"
-  local rc=$?
-  set -e
-  if [[ $rc -ne 1 ]]; then echo "FAIL: exit $rc (want 1) for: $*"; cat "$dir/err"; exit 1; fi
-  if ! grep -q -- "$want" "$dir/err"; then echo "FAIL: no '$want' in stderr for: $*"; cat "$dir/err"; exit 1; fi
-}
+source "$(dirname "$0")/../lib/cli_test_lib.sh"
 
 tokens=256,72,101,108,108,111,32,119,111,114,108,100,33
 for arch in llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2; do

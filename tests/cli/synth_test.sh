@@ -3,19 +3,7 @@
 # same seed giving the same bytes, flag overrides, and clear errors (exit 1)
 # for an unknown architecture, preset or type and inconsistent dimensions.
 set -euo pipefail
-FRUGAL=${FRUGAL:?path of the frugal binary}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-
-expect_error() {  # expect_error "message part" args...
-  local want=$1; shift
-  set +e
-  "$FRUGAL" "$@" >"$dir/out" 2>"$dir/err"
-  local rc=$?
-  set -e
-  if [[ $rc -ne 1 ]]; then echo "FAIL: exit $rc (want 1) for: $*"; cat "$dir/err"; exit 1; fi
-  if ! grep -q -- "$want" "$dir/err"; then echo "FAIL: no '$want' in stderr for: $*"; cat "$dir/err"; exit 1; fi
-}
+source "$(dirname "$0")/../lib/cli_test_lib.sh"
 
 for arch in llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2; do
   "$FRUGAL" -q synth --arch "$arch" --preset tiny --type q8_0 --seed 9 -o "$dir/$arch.gguf" >"$dir/out"
