@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "base/human_format.h"
 #include "cli/command.h"
 #include "gguf/reader.h"
 #include "gguf/summary.h"
@@ -18,26 +19,6 @@ namespace {
 using gguf::Value;
 using gguf::ValueType;
 using nlohmann::ordered_json;
-
-std::string human_bytes(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double x = static_cast<double>(n);
-  int u = 0;
-  while (x >= 1024 && u < 4) x /= 1024, ++u;
-  char b[32];
-  std::snprintf(b, sizeof b, u == 0 ? "%.0f %s" : "%.2f %s", x, units[u]);
-  return b;
-}
-
-std::string human_count(uint64_t n) {
-  const char* units[] = {"", " K", " M", " B", " T"};
-  double x = static_cast<double>(n);
-  int u = 0;
-  while (x >= 1000 && u < 4) x /= 1000, ++u;
-  char b[32];
-  std::snprintf(b, sizeof b, u == 0 ? "%.0f%s" : "%.2f%s", x, units[u]);
-  return b;
-}
 
 std::string shape_text(const std::vector<uint64_t>& shape) {
   std::string s = "[";

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "base/error.h"
+#include "base/human_format.h"
 #include "base/log.h"
 #include "cli/command.h"
 #include "model/presets.h"
@@ -20,23 +21,6 @@ struct SynthArgs {
   bool list = false;
   model::ConfigOverrides over;
 };
-
-std::string human_count(double n) {
-  char b[32];
-  if (n >= 1e9) std::snprintf(b, sizeof b, "%.2fB", n / 1e9);
-  else if (n >= 1e6) std::snprintf(b, sizeof b, "%.2fM", n / 1e6);
-  else if (n >= 1e3) std::snprintf(b, sizeof b, "%.1fK", n / 1e3);
-  else std::snprintf(b, sizeof b, "%.0f", n);
-  return b;
-}
-
-std::string human_bytes(double n) {
-  char b[32];
-  if (n >= 1024.0 * 1024 * 1024) std::snprintf(b, sizeof b, "%.2f GiB", n / (1024.0 * 1024 * 1024));
-  else if (n >= 1024.0 * 1024) std::snprintf(b, sizeof b, "%.2f MiB", n / (1024.0 * 1024));
-  else std::snprintf(b, sizeof b, "%.1f KiB", n / 1024.0);
-  return b;
-}
 
 void print_presets() {
   std::printf("%-10s %-18s %9s %9s  %s\n", "arch", "preset", "params", "active", "description");
