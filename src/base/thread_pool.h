@@ -1,11 +1,22 @@
 // A persistent pool of worker threads. The calling thread takes part in every
-// job, so a pool of N threads starts N-1 workers. Workers spin briefly before
-// sleeping: decode issues hundreds of small jobs per token, and a futex wake-up
-// per job would cost more than the job.
+// job, so a pool of N threads starts N-1 workers.
+//
+// Wake-up: decode issues a few dozen small jobs per layer, so a sleeping
+// worker's futex wake-up per job would cost more than the job. Between jobs a
+// worker spins on the job counter for a short while (kSpinMicros) and only
+// then sleeps on a futex; the dispatcher makes the wake-up system call only
+// when some worker really sleeps. A pool larger than the CPUs this process
+// may run on does not spin at all (a spinning thread would steal the core
+// that the thread it waits for needs).
+//
+// Nesting: run() called from inside a task (of this or any pool) runs its
+// tasks inline on the calling thread, so a parallel layer may call a
+// parallel kernel without deadlock or oversubscription. Two threads outside
+// the pool calling run() at once take turns.
 #pragma once
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -15,7 +26,8 @@ namespace frugal {
 
 class ThreadPool {
  public:
-  // n_threads <= 0 means one per online core.
+  // n_threads <= 0 means one per CPU this process may run on (its affinity
+  // mask, not the machine's core count).
   explicit ThreadPool(int n_threads = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -24,15 +36,25 @@ class ThreadPool {
   int size() const { return n_threads_; }
 
   // Runs fn(task, thread) for task in [0, n_tasks), tasks handed out one at a
-  // time to whichever thread is free; returns when all are done. The first
-  // exception thrown by a task is rethrown here. Not reentrant.
+  // time to whichever thread is free; thread is in [0, size()). Returns when
+  // all are done. The first exception thrown by a task is rethrown here (the
+  // tasks not yet started are skipped).
   void run(int64_t n_tasks, const std::function<void(int64_t task, int thread)>& fn);
 
   // Splits [0, n) into contiguous chunks (at least `grain` long), one call
   // fn(begin, end, thread) per chunk.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t begin, int64_t end, int thread)>& fn);
 
-  // A process-wide pool, sized by set_default_threads() or else one per core.
+  // True on a thread that is running a task of some pool (nested run()s are
+  // inline there).
+  static bool in_task();
+
+  // CPUs this process may run on.
+  static int available_cpus();
+
+  // A process-wide pool, sized by set_default_threads() or else one per
+  // available CPU. set_default_threads() must come before the first global():
+  // afterwards a different size is an error (the pool is in use).
   static ThreadPool& global();
   static void set_default_threads(int n);
 
@@ -41,17 +63,21 @@ class ThreadPool {
   void work(int thread);
 
   int n_threads_ = 1;
+  bool spin_ = true;  // false when oversubscribed
   std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> active_{0};
-  std::atomic<int64_t> next_task_{0};
+  std::mutex run_mu_;  // one job at a time from outside threads
+
+  // The job. generation_ is the futex word: bumped once per job (and at
+  // shutdown); sleepers_ counts workers asleep on it.
+  alignas(64) std::atomic<uint32_t> generation_{0};
+  std::atomic<int> sleepers_{0};
+  alignas(64) std::atomic<int64_t> next_task_{0};
+  alignas(64) std::atomic<int> pending_{0};  // workers not yet done with the job
   int64_t n_tasks_ = 0;
   const std::function<void(int64_t, int)>* fn_ = nullptr;
   std::exception_ptr error_;
   std::mutex error_mu_;
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace frugal
