@@ -1,0 +1,359 @@
+"""The forward pass of every architecture frugal serves, in float64 numpy.
+
+Semantics follow each model's definition (paper / Hugging Face modelling):
+
+- Llama / Mixtral: pre-RMSNorm blocks, RoPE on q and k (rotate_half on the
+  two halves of each head, as in the HF code), grouped-query attention,
+  SwiGLU FFN; Mixtral routes each token to the top-k of softmax(router logits)
+  and renormalises their weights to sum to 1.
+  GGUF stores Llama's q/k projections with each head's rows permuted so that
+  the halves become interleaved pairs (ggml's "normal" RoPE). The reference
+  undoes that permutation and applies the HF rotation.
+- Qwen2: q/k/v biases, tied LM head when the file has no output.weight.
+- Qwen3: RMSNorm of each query/key head (weights of size head_dim) before RoPE.
+- Qwen2-MoE: softmax router, top-k without renormalisation, plus a shared
+  expert scaled by sigmoid(x . shared_expert_gate).
+- Qwen3-MoE: per-head q/k norm, softmax router, top-k renormalised.
+- OLMoE: RMSNorm over the whole q and whole k projection, softmax router,
+  top-k not renormalised.
+- DeepSeek-V2/V3: multi-head latent attention (q directly or through a
+  low-rank q_a -> RMSNorm -> q_b; kv through kv_a -> RMSNorm -> kv_b; a
+  decoupled RoPE key shared by all heads; RoPE on the interleaved pairs of
+  the rope part, as the HF code does by de-interleaving before rotate_half),
+  YaRN frequencies and the mscale^2 softmax correction, leading dense layers,
+  shared experts, softmax (V2) or sigmoid (V3) scores, V3's selection bias
+  (used to choose, not to weigh), group-limited routing (V2: groups scored by
+  their best expert; V3: by the sum of their two best), optional
+  renormalisation and the routed scaling factor.
+- YaRN (any architecture whose keys ask for it): the frequencies of
+  "YaRN: Efficient Context Window Extension" (interpolated below the
+  correction range, original above, a linear ramp between), and cos/sin
+  scaled by attn_factor * (1 + 0.1 ln factor) (deepseek2 instead scales the
+  attention logits, see above).
+"""
+import math
+
+import numpy as np
+
+from .gguf import GGUFFile
+
+NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe")
+ARCHS = ("llama", "deepseek2") + NEOX_ARCHS
+
+
+class Config:
+    """Hyperparameters read from the standard GGUF keys."""
+
+    def __init__(self, md, has_tensor):
+        arch = md["general.architecture"]
+        if arch not in ARCHS:
+            raise ValueError(f"reference: unknown architecture {arch}")
+        self.arch = arch
+
+        def key(k, default=None):
+            full = f"{arch}.{k}"
+            if full in md:
+                return md[full]
+            if default is None:
+                raise KeyError(f"reference: missing key {full}")
+            return default
+
+        self.n_embd = int(key("embedding_length"))
+        self.n_layer = int(key("block_count"))
+        self.n_head = int(key("attention.head_count"))
+        self.n_head_kv = int(key("attention.head_count_kv", self.n_head))
+        self.eps = float(key("attention.layer_norm_rms_epsilon"))
+        self.head_dim = int(key("attention.key_length", self.n_embd // self.n_head))
+        self.v_head_dim = int(key("attention.value_length", self.head_dim))
+        if arch == "deepseek2":
+            self.head_dim = int(key("attention.key_length_mla", self.head_dim))
+            self.v_head_dim = int(key("attention.value_length_mla", self.v_head_dim))
+        self.n_ff = int(key("feed_forward_length", 0))
+        self.n_expert = int(key("expert_count", 0))
+        self.n_expert_used = int(key("expert_used_count", 0))
+        self.n_ff_exp = int(key("expert_feed_forward_length", self.n_ff))
+        self.n_leading_dense = int(key("leading_dense_block_count", 0))
+        # Routing: Mixtral and Qwen3-MoE renormalise the top-k weights, Qwen2-MoE
+        # and OLMoE do not; a key overrides (DeepSeek always writes it).
+        self.norm_topk = bool(key("expert_weights_norm", arch in ("llama", "qwen3moe")))
+        self.routed_scale = float(key("expert_weights_scale", 1.0)) or 1.0
+        self.gating = int(key("expert_gating_func", 1))
+        self.n_group = int(key("expert_group_count", 0))
+        self.n_group_used = int(key("expert_group_used_count", 0))
+        self.rope_base = float(key("rope.freq_base", 10000.0))
+        self.rope_dim = int(key("rope.dimension_count", self.head_dim))
+        self.scaling = key("rope.scaling.type", "none")
+        self.factor = float(key("rope.scaling.factor", 1.0)) or 1.0
+        self.orig_ctx = int(key("rope.scaling.original_context_length", key("context_length")))
+        self.attn_factor = float(key("rope.scaling.attn_factor", 1.0))
+        self.yarn_log_mul = float(key("rope.scaling.yarn_log_multiplier", 0.0))
+        self.beta_fast = float(key("rope.scaling.yarn_beta_fast", 32.0))
+        self.beta_slow = float(key("rope.scaling.yarn_beta_slow", 1.0))
+        if arch == "deepseek2":
+            self.q_lora_rank = int(key("attention.q_lora_rank", 0))
+            self.kv_lora_rank = int(key("attention.kv_lora_rank"))
+            self.rope_dim = int(key("rope.dimension_count"))
+            self.nope_dim = self.head_dim - self.rope_dim
+            self.n_shared = int(key("expert_shared_count", 0))
+        self.tied = not has_tensor("output.weight")
+
+
+def rms_norm(x, w, eps):
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
+
+
+def silu(x):
+    return x / (1.0 + np.exp(-x))
+
+
+def softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def rope_inv_freq(cfg, dim):
+    """Inverse frequencies of the rotated pairs and the cos/sin magnitude."""
+    base_freq = cfg.rope_base ** (-np.arange(0, dim, 2, dtype=np.float64) / dim)
+    if cfg.scaling == "linear":
+        return base_freq / cfg.factor, 1.0
+    if cfg.scaling != "yarn":
+        return base_freq, 1.0
+    # YaRN: dimensions that turn fewer than beta_slow times over the original
+    # context are interpolated (frequency / factor), those that turn more than
+    # beta_fast times keep their frequency, with a linear ramp in between.
+    def correction_dim(rotations):
+        return dim * math.log(cfg.orig_ctx / (rotations * 2 * math.pi)) / (2 * math.log(cfg.rope_base))
+
+    low = max(math.floor(correction_dim(cfg.beta_fast)), 0)
+    high = min(math.ceil(correction_dim(cfg.beta_slow)), dim - 1)
+    if low == high:
+        high += 0.001
+    ramp = np.clip((np.arange(dim // 2, dtype=np.float64) - low) / (high - low), 0.0, 1.0)
+    keep = 1.0 - ramp  # share of the original (extrapolated) frequency
+    inv_freq = base_freq / cfg.factor * (1.0 - keep) + base_freq * keep
+    magnitude = cfg.attn_factor * (1.0 + 0.1 * math.log(cfg.factor)) if cfg.factor > 1 else cfg.attn_factor
+    return inv_freq, magnitude
+
+
+def rope_halves(x, positions, inv_freq, magnitude):
+    """rotate_half RoPE on the last axis of x (..., T, H, dim): pairs (i, i + dim/2)."""
+    ang = positions[:, None] * inv_freq[None, :]           # (T, dim/2)
+    cos = np.cos(ang)[:, None, :] * magnitude              # (T, 1, dim/2)
+    sin = np.sin(ang)[:, None, :] * magnitude
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+
+
+def attention(q, k, v, scale):
+    """Causal attention. q (T, H, D), k (T, Hkv, D), v (T, Hkv, Dv) -> (T, H*Dv)."""
+    T, H, _ = q.shape
+    group = H // k.shape[1]
+    k = np.repeat(k, group, axis=1)
+    v = np.repeat(v, group, axis=1)
+    s = np.einsum("thd,shd->hts", q, k) * scale
+    s = np.where(np.tril(np.ones((T, T), bool))[None], s, -np.inf)
+    p = softmax(s, axis=-1)
+    return np.einsum("hts,shd->thd", p, v).reshape(T, -1)
+
+
+def swiglu(x, gate, up, down):
+    return (silu(x @ gate.T) * (x @ up.T)) @ down.T
+
+
+class ReferenceModel:
+    def __init__(self, path):
+        self.file = GGUFFile(path)
+        self.cfg = Config(self.file.metadata, self.file.has)
+        self._cache = {}
+        self.routes = {}
+        self.n_vocab = self.file.tensors["token_embd.weight"].dims[1]
+
+    def w(self, name):
+        if name not in self._cache:
+            t = self.file.tensor(name)
+            if self.cfg.arch == "llama" and name.endswith((".attn_q.weight", ".attn_k.weight")):
+                t = self._unpermute(t)
+            self._cache[name] = t
+        return self._cache[name]
+
+    def _unpermute(self, wt):
+        # GGUF row h*d + 2i + j holds HF row h*d + j*d/2 + i (pairs interleaved).
+        d = self.cfg.head_dim
+        if self.cfg.rope_dim != d:
+            raise ValueError("reference: llama with partial RoPE is not supported")
+        n_out, n_in = wt.shape
+        return wt.reshape(n_out // d, d // 2, 2, n_in).swapaxes(1, 2).reshape(n_out, n_in)
+
+    def has(self, name):
+        return self.file.has(name)
+
+    # --- attention -------------------------------------------------------
+    def _attention(self, il, x, pos):
+        cfg = self.cfg
+        b = f"blk.{il}."
+        if cfg.arch == "deepseek2":
+            return self._mla(il, x, pos)
+        T = x.shape[0]
+        q = x @ self.w(b + "attn_q.weight").T
+        k = x @ self.w(b + "attn_k.weight").T
+        v = x @ self.w(b + "attn_v.weight").T
+        if self.has(b + "attn_q.bias"):
+            q = q + self.w(b + "attn_q.bias")
+            k = k + self.w(b + "attn_k.bias")
+            v = v + self.w(b + "attn_v.bias")
+        if cfg.arch == "olmoe":  # whole-vector q/k norm
+            q = rms_norm(q, self.w(b + "attn_q_norm.weight"), cfg.eps)
+            k = rms_norm(k, self.w(b + "attn_k_norm.weight"), cfg.eps)
+        q = q.reshape(T, cfg.n_head, cfg.head_dim)
+        k = k.reshape(T, cfg.n_head_kv, cfg.head_dim)
+        v = v.reshape(T, cfg.n_head_kv, cfg.v_head_dim)
+        if cfg.arch in ("qwen3", "qwen3moe"):  # per-head q/k norm
+            q = rms_norm(q, self.w(b + "attn_q_norm.weight"), cfg.eps)
+            k = rms_norm(k, self.w(b + "attn_k_norm.weight"), cfg.eps)
+        inv_freq, mag = rope_inv_freq(cfg, cfg.rope_dim)
+        rd = cfg.rope_dim
+        q = np.concatenate([rope_halves(q[..., :rd], pos, inv_freq, mag), q[..., rd:]], axis=-1)
+        k = np.concatenate([rope_halves(k[..., :rd], pos, inv_freq, mag), k[..., rd:]], axis=-1)
+        out = attention(q, k, v, 1.0 / math.sqrt(cfg.head_dim))
+        return out @ self.w(b + "attn_output.weight").T
+
+    def _mla(self, il, x, pos):
+        cfg = self.cfg
+        b = f"blk.{il}."
+        T = x.shape[0]
+        H, nope, rd, dv, r = cfg.n_head, cfg.nope_dim, cfg.rope_dim, cfg.v_head_dim, cfg.kv_lora_rank
+        if cfg.q_lora_rank > 0:
+            q = rms_norm(x @ self.w(b + "attn_q_a.weight").T, self.w(b + "attn_q_a_norm.weight"), cfg.eps)
+            q = q @ self.w(b + "attn_q_b.weight").T
+        else:
+            q = x @ self.w(b + "attn_q.weight").T
+        q = q.reshape(T, H, nope + rd)
+        q_nope, q_pe = q[..., :nope], q[..., nope:]
+        ckv = x @ self.w(b + "attn_kv_a_mqa.weight").T          # (T, r + rd)
+        latent, k_pe = ckv[:, :r], ckv[:, r:].reshape(T, 1, rd)
+        kv = rms_norm(latent, self.w(b + "attn_kv_a_norm.weight"), cfg.eps) @ self.w(b + "attn_kv_b.weight").T
+        kv = kv.reshape(T, H, nope + dv)
+        k_nope, v = kv[..., :nope], kv[..., nope:]
+        # The rope part holds interleaved pairs (x[2i], x[2i+1]): de-interleave,
+        # then rotate halves.
+        def deinterleave(t):
+            return np.concatenate([t[..., 0::2], t[..., 1::2]], axis=-1)
+
+        inv_freq, _ = rope_inv_freq(cfg, rd)
+        q_pe = rope_halves(deinterleave(q_pe), pos, inv_freq, 1.0)
+        k_pe = rope_halves(deinterleave(k_pe), pos, inv_freq, 1.0)
+        qh = np.concatenate([q_nope, q_pe], axis=-1)
+        kh = np.concatenate([k_nope, np.broadcast_to(k_pe, (T, H, rd))], axis=-1)
+        scale = 1.0 / math.sqrt(nope + rd)
+        if cfg.scaling == "yarn" and cfg.factor > 1:
+            # DeepSeek's YaRN: cos/sin keep unit magnitude (mscale / mscale_all_dim = 1)
+            # and the attention logits take mscale_all_dim's correction squared.
+            m = cfg.attn_factor * (1.0 + cfg.yarn_log_mul * math.log(cfg.factor))
+            scale *= m * m
+        out = attention(qh, kh, v, scale)
+        return out @ self.w(b + "attn_output.weight").T
+
+    # --- feed-forward ----------------------------------------------------
+    def _route(self, logits, bias):
+        """Expert choice and weights per token: (T, k) ids, (T, k) weights."""
+        cfg = self.cfg
+        T, E = logits.shape
+        k = cfg.n_expert_used
+        scores = sigmoid(logits) if cfg.gating == 2 else softmax(logits)
+        choice = scores + bias if bias is not None else scores.copy()
+        if cfg.n_group > 1:
+            g = choice.reshape(T, cfg.n_group, E // cfg.n_group)
+            if cfg.gating == 2:  # V3: a group's score is the sum of its two best
+                gs = np.sort(g, axis=-1)[..., -2:].sum(-1)
+            else:  # V2: its best expert
+                gs = g.max(-1)
+            keep = np.argsort(-gs, axis=-1, kind="stable")[:, :cfg.n_group_used]
+            mask = np.zeros((T, cfg.n_group), bool)
+            np.put_along_axis(mask, keep, True, axis=-1)
+            choice = np.where(np.repeat(mask, E // cfg.n_group, axis=-1), choice, -np.inf)
+        ids = np.argsort(-choice, axis=-1, kind="stable")[:, :k]  # ties: lower id first
+        wts = np.take_along_axis(scores, ids, axis=-1)
+        if cfg.norm_topk:
+            wts = wts / wts.sum(-1, keepdims=True)
+        return ids, wts * cfg.routed_scale
+
+    def _ffn(self, il, x):
+        cfg = self.cfg
+        b = f"blk.{il}."
+        if not self.has(b + "ffn_gate_inp.weight"):
+            return swiglu(x, self.w(b + "ffn_gate.weight"), self.w(b + "ffn_up.weight"), self.w(b + "ffn_down.weight"))
+        bias = self.w(b + "exp_probs_b.bias") if self.has(b + "exp_probs_b.bias") else None
+        ids, wts = self._route(x @ self.w(b + "ffn_gate_inp.weight").T, bias)
+        self.routes[il] = ids
+        gate, up, down = (self.w(b + f"ffn_{n}_exps.weight") for n in ("gate", "up", "down"))
+        out = np.zeros_like(x)
+        for e in np.unique(ids):
+            rows, slot = np.nonzero(ids == e)
+            y = swiglu(x[rows], gate[e], up[e], down[e])
+            out[rows] += wts[rows, slot][:, None] * y
+        if self.has(b + "ffn_gate_shexp.weight"):
+            sh = swiglu(x, self.w(b + "ffn_gate_shexp.weight"), self.w(b + "ffn_up_shexp.weight"),
+                        self.w(b + "ffn_down_shexp.weight"))
+            if self.has(b + "ffn_gate_inp_shexp.weight"):  # qwen2moe's gated shared expert
+                sh = sh * sigmoid(x @ self.w(b + "ffn_gate_inp_shexp.weight"))[:, None]
+            out += sh
+        return out
+
+    # --- whole model -----------------------------------------------------
+    def logits(self, tokens):
+        """(n_tokens, n_vocab) float64 logits at every position of `tokens`."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if tokens.ndim != 1 or len(tokens) == 0 or tokens.min() < 0 or tokens.max() >= self.n_vocab:
+            raise ValueError("reference: tokens must be a non-empty list of ids below n_vocab")
+        cfg = self.cfg
+        pos = np.arange(len(tokens), dtype=np.float64)
+        self.routes = {}  # layer -> (n_tokens, k) expert ids chosen, for callers comparing routings
+        self.n_last = len(tokens)
+        x = self.w("token_embd.weight")[tokens]
+        for il in range(cfg.n_layer):
+            b = f"blk.{il}."
+            x = x + self._attention(il, rms_norm(x, self.w(b + "attn_norm.weight"), cfg.eps), pos)
+            x = x + self._ffn(il, rms_norm(x, self.w(b + "ffn_norm.weight"), cfg.eps))
+        x = rms_norm(x, self.w("output_norm.weight"), cfg.eps)
+        head = self.w("token_embd.weight") if cfg.tied else self.w("output.weight")
+        return x @ head.T
+
+    def mean_cross_entropy(self, tokens):
+        """Mean over positions t < n-1 of -log p(tokens[t+1] | tokens[..t]), in nats."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if len(tokens) < 2:
+            raise ValueError("reference: cross-entropy needs at least two tokens")
+        lg = self.logits(tokens)[:-1]
+        m = lg.max(-1, keepdims=True)
+        logz = (m + np.log(np.exp(lg - m).sum(-1, keepdims=True)))[:, 0]
+        return float(np.mean(logz - lg[np.arange(len(lg)), tokens[1:]]))
+
+
+def routing_changes(a, b):
+    """Positions where two models' last logits() calls routed a token to a
+    different set of experts in some layer (a boolean per position)."""
+    changed = np.zeros(a.n_last, bool)
+    for il, ids in a.routes.items():
+        changed |= (np.sort(ids, -1) != np.sort(b.routes[il], -1)).any(-1)
+    return changed
+
+
+def load_model(path):
+    return ReferenceModel(path)
+
+
+def greedy_continuation(model, prompt, n):
+    """n tokens chosen by argmax (lowest id on ties), recomputing the whole
+    sequence each step (no cache: the definition, not an optimisation)."""
+    seq = list(prompt)
+    out = []
+    for _ in range(n):
+        t = int(np.argmax(model.logits(seq)[-1]))
+        out.append(t)
+        seq.append(t)
+    return out

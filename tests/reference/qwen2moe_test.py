@@ -1,0 +1,11 @@
+#!/usr/bin/python3
+"""frugal vs the float64 reference: qwen2moe (see reference_check.py)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_check import main_for  # noqa: E402
+
+main_for([
+    dict(arch="qwen2moe", preset="tiny"),  # softmax top-2 unnormalised, sigmoid-gated shared expert
+])

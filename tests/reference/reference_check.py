@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""Checks frugal against the float64 numpy reference (frugal_ref) on tiny
+synthetic models: logits at every position of a random prompt, greedy
+continuations, and quantised files against both the f32 reference and the
+reference run on the same dequantised weights.
+
+The *_test.py files beside this one call check_model() for their
+architecture; run by hand to check one case:
+
+    FRUGAL=build/frugal /usr/bin/python3 tests/reference/reference_check.py \
+        --arch qwen3moe [--preset tiny] [--types f32,q8_0] [--seed S] [--rope yarn]
+
+A failure prints the seed; FRUGAL_REF_SEED=S replays it.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import numpy as np
+except ImportError:
+    raise SystemExit("the reference tests need numpy in " + sys.executable +
+                     " (Debian: apt-get install python3-numpy, listed in scripts/bootstrap)")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from frugal_ref import load_model, read_gguf, routing_changes, write_gguf  # noqa: E402
+from frugal_ref import gguf as gguf_format  # noqa: E402
+
+FRUGAL = os.environ.get("FRUGAL")
+PROMPT_LEN = 32
+GREEDY_PROMPT = 8
+GREEDY_LEN = 32
+EXACT_TOL = 1e-4                     # frugal vs the reference on the same weights
+QUANT_TOL = {"q8_0": 2e-2, "q4_k": 5e-2, "q4_k_m": 5e-2}  # vs the f32 reference
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def fresh_seed():
+    s = os.environ.get("FRUGAL_REF_SEED")
+    return int(s) if s else int.from_bytes(os.urandom(4), "little")
+
+
+def frugal(*args):
+    if not FRUGAL:
+        raise SystemExit("set FRUGAL to the frugal binary")
+    r = subprocess.run([FRUGAL, "-q", *map(str, args)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise CheckFailed(f"frugal {' '.join(map(str, args))} exited {r.returncode}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def frugal_run_available():
+    """Whether this frugal has `run` with --prompt-ids (the greedy check needs it)."""
+    r = subprocess.run([FRUGAL, "run", "--help"], capture_output=True, text=True)
+    return r.returncode == 0 and "--prompt-ids" in r.stdout + r.stderr
+
+
+def synth(workdir, arch, preset, ttype, synth_args=(), seed=0):
+    path = os.path.join(workdir, f"{arch}-{preset}-{ttype}-{seed}.gguf")
+    if not os.path.exists(path):
+        frugal("synth", "--arch", arch, "--preset", preset, "--type", ttype, "--seed", seed, "-o", path, *synth_args)
+    return path
+
+
+def with_rope_scaling(src_path, kind, factor=4.0, orig_ctx=16):
+    """A copy of a model file whose keys ask for linear or YaRN RoPE scaling."""
+    src = read_gguf(src_path)
+    arch = src.metadata["general.architecture"]
+    S, F32, U32 = gguf_format.STRING, gguf_format.FLOAT32, gguf_format.UINT32
+    extra = [(f"{arch}.rope.scaling.type", S, kind), (f"{arch}.rope.scaling.factor", F32, factor),
+             (f"{arch}.rope.scaling.original_context_length", U32, orig_ctx)]
+    if kind == "yarn":
+        extra += [(f"{arch}.rope.scaling.yarn_beta_fast", F32, 32.0), (f"{arch}.rope.scaling.yarn_beta_slow", F32, 1.0)]
+    out = src_path[:-5] + f"-{kind}.gguf"
+    write_gguf(out, src, extra)
+    return out
+
+
+def frugal_logits(workdir, path, tokens, mode="batch"):
+    out = os.path.join(workdir, "logits.bin")
+    frugal("logits", "-m", path, "--tokens", ",".join(map(str, tokens)), "-o", out, "--mode", mode, "-t", 2)
+    return np.fromfile(out, dtype="<f4").astype(np.float64).reshape(len(tokens), -1)
+
+
+def rel_err(got, ref):
+    return float(np.abs(got - ref).max() / np.abs(ref).max())
+
+
+def check_greedy(path, ref_model, prompt):
+    """frugal run's greedy continuation must be the reference's argmax at
+    every step. The reference scores frugal's own sequence in one pass; a
+    step where the two best logits are within the float32 noise (a near tie)
+    may go either way and is counted, not failed. Returns (steps, near ties)."""
+    out = frugal("run", "-m", path, "--prompt-ids", ",".join(map(str, prompt)), "--print-ids", "--temp", 0,
+                 "-n", GREEDY_LEN, "-t", 2)
+    got = [int(t) for t in out.split()]
+    if len(got) != GREEDY_LEN:
+        raise CheckFailed(f"frugal run printed {len(got)} ids, expected {GREEDY_LEN}: {out!r}")
+    lg = ref_model.logits(prompt + got)[len(prompt) - 1:-1]
+    scale = np.abs(lg).max()
+    ties = 0
+    for step, (row, tok) in enumerate(zip(lg, got)):
+        best = int(np.argmax(row))
+        if tok == best:
+            continue
+        if row[best] - row[tok] <= EXACT_TOL * scale:
+            ties += 1
+            continue
+        raise CheckFailed(f"greedy step {step}: frugal chose {tok}, the reference {best} "
+                          f"(logits {row[tok]:.6f} vs {row[best]:.6f}); frugal's ids {got}")
+    return len(got), ties
+
+
+def quant_tolerance(ttype, ref):
+    """The bound on a quantised file's logits vs the f32 reference. A tied
+    embedding table that is quantised enters the logits twice (as the input
+    rows and as the LM head): measured Q8_0 error 2.3-2.9e-2 on qwen2 tiny,
+    so such models get twice the bound."""
+    tol = QUANT_TOL[ttype]
+    if ref.cfg.tied and ref.file.tensors["token_embd.weight"].type != 0:
+        tol *= 2
+    return tol
+
+
+def check_model(arch, preset="tiny", types=("f32", "q8_0"), synth_args=(), rope=None, seed=None, label=None):
+    """Runs every check for one architecture/preset; prints one line per type
+    with the measured errors and raises CheckFailed past a tolerance."""
+    seed = fresh_seed() if seed is None else seed
+    rng = np.random.default_rng(seed)
+    label = label or f"{arch}/{preset}" + (f"+{rope}" if rope else "")
+    has_run = frugal_run_available()
+    with tempfile.TemporaryDirectory() as workdir:
+        weights_seed = int(rng.integers(0, 1 << 31))
+
+        def model_file(ttype):
+            p = synth(workdir, arch, preset, ttype, synth_args, weights_seed)
+            return with_rope_scaling(p, rope) if rope else p
+
+        f32_path = model_file("f32")
+        f32_ref = load_model(f32_path)
+        tokens = rng.integers(0, f32_ref.n_vocab, PROMPT_LEN).tolist()
+        f32_logits = f32_ref.logits(tokens)
+        for ttype in types:
+            path = f32_path if ttype == "f32" else model_file(ttype)
+            ref = f32_ref if ttype == "f32" else load_model(path)
+            ref_logits = ref.logits(tokens)
+            line = f"{label} {ttype}: seed {seed}:"
+            got = {mode: frugal_logits(workdir, path, tokens, mode) for mode in ("batch", "incremental")}
+            errs = {mode: rel_err(g, ref_logits) for mode, g in got.items()}
+            line += f" vs reference on the same weights: batch {errs['batch']:.2e}, incremental {errs['incremental']:.2e}"
+            if max(errs.values()) >= EXACT_TOL:
+                raise CheckFailed(f"{line}: above {EXACT_TOL}")
+            ce_ref = ref.mean_cross_entropy(tokens)
+            ce_got = mean_cross_entropy(got["batch"], tokens)
+            line += f"; cross-entropy {ce_ref:.4f} (frugal {ce_got:.4f})"
+            if abs(ce_got - ce_ref) >= EXACT_TOL * max(1.0, abs(ce_ref)):
+                raise CheckFailed(f"{line}: cross-entropy differs")
+            if ttype != "f32":
+                line += "; " + check_quantised(workdir, path, ref, f32_ref, ttype, tokens, f32_logits, rng)
+            if has_run:
+                prompt = rng.integers(0, ref.n_vocab, GREEDY_PROMPT).tolist()
+                steps, ties = check_greedy(path, ref, prompt)
+                line += f"; greedy {steps} tokens agree" + (f" ({ties} near ties)" if ties else "")
+            else:
+                line += "; greedy: not checked (this frugal has no `run --prompt-ids`)"
+            print(line, flush=True)
+
+
+def check_quantised(workdir, path, ref, f32_ref, ttype, tokens, f32_logits, rng):
+    """frugal's logits on the quantised file vs the f32 reference, over the
+    positions before the first token that the quantised model routes to
+    other experts than the f32 model (past it the two models legitimately
+    compute different functions). A prompt whose first positions already
+    route differently is replaced by a fresh one (up to 4 prompts)."""
+    tol = quant_tolerance(ttype, ref)
+    for attempt in range(4):
+        if attempt:
+            tokens = rng.integers(0, f32_ref.n_vocab, PROMPT_LEN).tolist()
+            f32_logits = f32_ref.logits(tokens)
+        ref.logits(tokens)
+        f32_ref.logits(tokens)
+        changed = routing_changes(f32_ref, ref)
+        n_same = int(np.argmax(changed)) if changed.any() else len(tokens)
+        if n_same >= PROMPT_LEN // 2:
+            break
+    if n_same == 0:
+        return "vs f32 reference: not checked (every prompt tried routes its first token differently)"
+    got = frugal_logits(workdir, path, tokens[:n_same])
+    qerr = rel_err(got, f32_logits[:n_same])
+    msg = f"vs f32 reference {qerr:.2e} over {n_same} positions (bound {tol:g})"
+    if qerr >= tol:
+        raise CheckFailed(f"{ttype}: {msg}: above the bound")
+    return msg
+
+
+def mean_cross_entropy(logits, tokens):
+    lg = logits[:-1]
+    m = lg.max(-1, keepdims=True)
+    logz = (m + np.log(np.exp(lg - m).sum(-1, keepdims=True)))[:, 0]
+    return float(np.mean(logz - lg[np.arange(len(lg)), np.asarray(tokens[1:])]))
+
+
+def main_for(cases):
+    """Entry point of a *_test.py: cases is a list of check_model kwargs."""
+    if not FRUGAL or not os.access(FRUGAL, os.X_OK):
+        raise SystemExit("set FRUGAL to the frugal binary (ctest does)")
+    failed = 0
+    for case in cases:
+        try:
+            check_model(**case)
+        except CheckFailed as e:
+            failed += 1
+            print("FAIL:", e, flush=True)
+    if failed:
+        print(f"{failed} case(s) failed; replay with FRUGAL_REF_SEED=<seed>")
+        sys.exit(1)
+    print("OK")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", required=True)
+    ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--types", default="f32,q8_0")
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--rope", choices=["linear", "yarn"])
+    ap.add_argument("synth_args", nargs="*", help="extra frugal synth flags (after --)")
+    a = ap.parse_args()
+    main_for([dict(arch=a.arch, preset=a.preset, types=a.types.split(","), synth_args=a.synth_args,
+                   rope=a.rope, seed=a.seed)])
+
+
+if __name__ == "__main__":
+    main()
