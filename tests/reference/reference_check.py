@@ -67,17 +67,22 @@ def synth(workdir, arch, preset, ttype, synth_args=(), seed=0):
     return path
 
 
-def with_rope_scaling(src_path, kind, factor=4.0, orig_ctx=16):
-    """A copy of a model file whose keys ask for linear or YaRN RoPE scaling."""
+S, F32, U32, BOOL = gguf_format.STRING, gguf_format.FLOAT32, gguf_format.UINT32, gguf_format.BOOL
+ROPE_KEYS = {
+    "linear": [("rope.scaling.type", S, "linear"), ("rope.scaling.factor", F32, 4.0)],
+    "yarn": [("rope.scaling.type", S, "yarn"), ("rope.scaling.factor", F32, 4.0),
+             ("rope.scaling.original_context_length", U32, 16), ("rope.scaling.yarn_beta_fast", F32, 32.0),
+             ("rope.scaling.yarn_beta_slow", F32, 1.0)],
+}
+
+
+def with_keys(src_path, keys, tag):
+    """A copy of a model file with <arch>.KEY values added or replaced:
+    keys is a list of (KEY, GGUF value type, value)."""
     src = read_gguf(src_path)
     arch = src.metadata["general.architecture"]
-    S, F32, U32 = gguf_format.STRING, gguf_format.FLOAT32, gguf_format.UINT32
-    extra = [(f"{arch}.rope.scaling.type", S, kind), (f"{arch}.rope.scaling.factor", F32, factor),
-             (f"{arch}.rope.scaling.original_context_length", U32, orig_ctx)]
-    if kind == "yarn":
-        extra += [(f"{arch}.rope.scaling.yarn_beta_fast", F32, 32.0), (f"{arch}.rope.scaling.yarn_beta_slow", F32, 1.0)]
-    out = src_path[:-5] + f"-{kind}.gguf"
-    write_gguf(out, src, extra)
+    out = src_path[:-5] + f"-{tag}.gguf"
+    write_gguf(out, src, [(f"{arch}.{k}", t, v) for k, t, v in keys])
     return out
 
 
@@ -127,19 +132,23 @@ def quant_tolerance(ttype, ref):
     return tol
 
 
-def check_model(arch, preset="tiny", types=("f32", "q8_0"), synth_args=(), rope=None, seed=None, label=None):
+def check_model(arch, preset="tiny", types=("f32", "q8_0"), synth_args=(), rope=None, keys=(), seed=None,
+                label=None):
     """Runs every check for one architecture/preset; prints one line per type
-    with the measured errors and raises CheckFailed past a tolerance."""
+    with the measured errors and raises CheckFailed past a tolerance.
+    synth_args: extra `frugal synth` flags; rope: "linear" or "yarn" scaling
+    keys added to the file; keys: other (KEY, type, value) keys to add."""
     seed = fresh_seed() if seed is None else seed
     rng = np.random.default_rng(seed)
-    label = label or f"{arch}/{preset}" + (f"+{rope}" if rope else "")
+    keys = list(keys) + (ROPE_KEYS[rope] if rope else [])
+    label = label or f"{arch}/{preset}" + (f"+{rope}" if rope else "") + "".join(f" {a}" for a in synth_args)
     has_run = frugal_run_available()
     with tempfile.TemporaryDirectory() as workdir:
         weights_seed = int(rng.integers(0, 1 << 31))
 
         def model_file(ttype):
             p = synth(workdir, arch, preset, ttype, synth_args, weights_seed)
-            return with_rope_scaling(p, rope) if rope else p
+            return with_keys(p, keys, "keys") if keys else p
 
         f32_path = model_file("f32")
         f32_ref = load_model(f32_path)
