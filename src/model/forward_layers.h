@@ -35,6 +35,7 @@ struct Forward::Scratch {
   std::vector<KvSlice> slices;      // per row: its sequence's cache for the current layer
   std::vector<Buffer> thread_scores;  // per thread: attention scores
   std::vector<Buffer> thread_row;     // per thread: a dequantised weight row
+  std::vector<Buffer> thread_tmp;     // per thread: FFN slice and attention tile scratch
 };
 
 // RoPE parameters of the model (YaRN, linear scaling, pairing) as llama.cpp

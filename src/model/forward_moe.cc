@@ -11,26 +11,119 @@
 //     two best biased scores; top-k; weights p renormalised; x scale.
 // The MoE layer then groups the batch's rows by expert and runs each chosen
 // expert's gate/up/down once over its rows only.
+//
+// Scheduling: every chosen expert (and the shared experts, and a dense FFN)
+// is an FfnJob over its gathered rows. The layer is two parallel regions
+// over slices of all jobs at once, instead of one pool dispatch per matmul:
+//   1. items (job, slice of n_ff units): h = silu(gate x) * (up x), fused;
+//   2. items (slice of n_embd outputs): for every job in a fixed order,
+//      y = down h on those outputs, out[row] += weight * y.
+// The split is forced by the data: down needs all of a job's h. In region 1
+// an expert chosen by one token is a few small items among many, so no core
+// waits on it; region 2's items are equal by construction (each covers every
+// job) and write disjoint columns of out, so the sums need no locks and add
+// up in the same order whatever the thread count or batch composition.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
+#include "kernels/ffn.h"
 #include "model/forward_layers.h"
 
 namespace frugal::model {
 
 using kernels::matmul;
 
+namespace {
+
+// One SwiGLU FFN over some rows: a chosen expert over the rows routed to it,
+// a shared expert or a dense FFN over all rows.
+struct FfnJob {
+  kernels::WeightMatrix gate, up, down;
+  const float* x = nullptr;       // n_rows input rows, row stride n_embd
+  int64_t n_rows = 0;
+  float* h = nullptr;             // n_rows x n_ff: silu(gate x) * (up x)
+  const int64_t* rows = nullptr;  // output row of each input row (null: the same)
+  const float* weights = nullptr; // its weight in the sum (null: 1)
+};
+
+// Slice widths: a multiple of 16 units (whole SIMD tiles for the matmul),
+// small enough that there are several items per thread.
+int64_t slice_width(int64_t n, int64_t items_wanted) {
+  int64_t w = n / std::max<int64_t>(1, items_wanted);
+  w = std::clamp<int64_t>(w / 16 * 16, 16, 128);
+  return std::min(w, n);
+}
+
+// out (n_rows x d) += the weighted outputs of every job: the two parallel
+// regions described at the top of this file. out must hold the sum so far.
+void run_ffn_jobs(std::vector<FfnJob>& jobs, int64_t d, float* out, Forward::Scratch& s, ThreadPool* pool) {
+  if (jobs.empty()) return;
+  const int n_threads = pool ? pool->size() : 1;
+  if (s.thread_tmp.size() < static_cast<size_t>(n_threads)) s.thread_tmp.resize(static_cast<size_t>(n_threads));
+  auto run = [&](int64_t n_items, const std::function<void(int64_t, int)>& fn) {
+    if (pool && n_items > 1) {
+      pool->run(n_items, fn);
+    } else {
+      for (int64_t i = 0; i < n_items; ++i) fn(i, 0);
+    }
+  };
+
+  // Region 1: the items of the jobs with the most rows first, so the long
+  // items start early and the short ones fill the gaps at the end.
+  std::vector<size_t> order(jobs.size());
+  for (size_t j = 0; j < jobs.size(); ++j) order[j] = j;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return jobs[a].n_rows > jobs[b].n_rows; });
+  int64_t total_units = 0;
+  for (const FfnJob& j : jobs) total_units += j.gate.n_out;
+  const int64_t w1 = slice_width(total_units, int64_t{8} * n_threads);
+  struct Item {
+    size_t job;
+    int64_t begin, end;
+  };
+  std::vector<Item> items;
+  int64_t max_tmp = 0;
+  for (size_t j : order) {
+    const int64_t ff = jobs[j].gate.n_out;
+    for (int64_t b = 0; b < ff; b += w1) items.push_back({j, b, std::min(ff, b + w1)});
+    max_tmp = std::max(max_tmp, jobs[j].n_rows * std::max(w1, int64_t{128}));
+  }
+  for (int t = 0; t < n_threads; ++t) s.thread_tmp[static_cast<size_t>(t)].get(max_tmp);
+  run(static_cast<int64_t>(items.size()), [&](int64_t i, int thread) {
+    const Item& it = items[static_cast<size_t>(i)];
+    const FfnJob& j = jobs[it.job];
+    const int64_t ff = j.gate.n_out;
+    kernels::swiglu_slice(j.gate, j.up, it.begin, it.end, j.x, d, j.n_rows, j.h + it.begin, ff,
+                          s.thread_tmp[static_cast<size_t>(thread)].v.data());
+  });
+
+  // Region 2: slices of the output columns, each over every job in order.
+  const int64_t w2 = slice_width(d, int64_t{8} * n_threads);
+  run((d + w2 - 1) / w2, [&](int64_t i, int thread) {
+    const int64_t b = i * w2, e = std::min(d, b + w2), w = e - b;
+    float* y = s.thread_tmp[static_cast<size_t>(thread)].v.data();
+    for (const FfnJob& j : jobs) {
+      kernels::matmul(kernels::weight_rows(j.down, b, e), j.h, j.gate.n_out, j.n_rows, y, w, nullptr);
+      for (int64_t r = 0; r < j.n_rows; ++r) {
+        float* o = out + (j.rows ? j.rows[r] : r) * d + b;
+        const float wt = j.weights ? j.weights[r] : 1.0f;
+        const float* yr = y + r * w;
+        for (int64_t c = 0; c < w; ++c) o[c] += wt * yr[c];
+      }
+    }
+  });
+}
+
+}  // namespace
+
 void dense_ffn(const kernels::WeightMatrix& gate, const kernels::WeightMatrix& up,
                const kernels::WeightMatrix& down, const float* xn, int64_t n_rows, int64_t n_embd,
                Forward::Scratch& s, ThreadPool* pool, float* out) {
-  const int64_t n_ff = gate.n_out;
-  float* g = s.gate.get(n_rows * n_ff);
-  float* u = s.up.get(n_rows * n_ff);
-  matmul(gate, xn, n_embd, n_rows, g, n_ff, pool);
-  matmul(up, xn, n_embd, n_rows, u, n_ff, pool);
-  kernels::swiglu(g, u, g, n_rows * n_ff);
-  matmul(down, g, n_ff, n_rows, out, n_embd, pool);
+  std::vector<FfnJob> jobs(1);
+  jobs[0] = FfnJob{gate, up, down, xn, n_rows, s.gate.get(n_rows * gate.n_out), nullptr, nullptr};
+  std::fill(out, out + n_rows * n_embd, 0.0f);
+  run_ffn_jobs(jobs, n_embd, out, s, pool);
 }
 
 void route_row(const ModelConfig& c, const float* logits, const float* score_bias, int32_t* experts,
@@ -106,31 +199,30 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
       slot_weight[fill[e]++] = s.sel_weight[r * k + i];
     }
 
-  std::fill(out, out + n_rows * d, 0.0f);
+  // One job per chosen expert over its rows, gathered contiguously; then
+  // the shared experts over all rows (qwen2moe weighs theirs by a sigmoid gate).
+  float* in = s.ex_in.get(n_rows * k * d);
+  float* h = s.gate.get(n_rows * k * ff);
+  std::vector<FfnJob> jobs;
   for (int64_t e = 0; e < ne; ++e) {
     const int64_t b = start[e], cnt = start[e + 1] - start[e];
     if (cnt == 0) continue;  // never touched
-    float* in = s.ex_in.get(cnt * d);
-    for (int64_t i = 0; i < cnt; ++i) std::copy_n(xn + slot_row[b + i] * d, d, in + i * d);
-    float* g = s.gate.get(cnt * ff);
-    float* u = s.up.get(cnt * ff);
-    matmul(L.gate_exps.expert(e), in, d, cnt, g, ff, pool);
-    matmul(L.up_exps.expert(e), in, d, cnt, u, ff, pool);
-    kernels::swiglu(g, u, g, cnt * ff);
-    float* y = s.ex_out.get(cnt * d);
-    matmul(L.down_exps.expert(e), g, ff, cnt, y, d, pool);
-    for (int64_t i = 0; i < cnt; ++i) kernels::axpy(slot_weight[b + i], y + i * d, out + slot_row[b + i] * d, d);
+    for (int64_t i = 0; i < cnt; ++i) std::copy_n(xn + slot_row[b + i] * d, d, in + (b + i) * d);
+    jobs.push_back(FfnJob{L.gate_exps.expert(e), L.up_exps.expert(e), L.down_exps.expert(e), in + b * d, cnt,
+                          h + b * ff, slot_row.data() + b, slot_weight.data() + b});
   }
-
-  // Shared experts see every row; qwen2moe scales theirs by a sigmoid gate.
+  std::vector<float> shexp_weight;
   if (c.n_ff_shexp > 0) {
-    float* y = s.ex_out.get(n_rows * d);
-    dense_ffn(L.gate_shexp, L.up_shexp, L.down_shexp, xn, n_rows, d, s, pool, y);
-    for (int64_t r = 0; r < n_rows; ++r) {
-      const float w = L.shexp_gate ? kernels::sigmoid(kernels::dot(xn + r * d, L.shexp_gate.data, d)) : 1.0f;
-      kernels::axpy(w, y + r * d, out + r * d, d);
+    if (L.shexp_gate) {
+      shexp_weight.resize(static_cast<size_t>(n_rows));
+      for (int64_t r = 0; r < n_rows; ++r)
+        shexp_weight[r] = kernels::sigmoid(kernels::dot(xn + r * d, L.shexp_gate.data, d));
     }
+    jobs.push_back(FfnJob{L.gate_shexp, L.up_shexp, L.down_shexp, xn, n_rows, s.up.get(n_rows * L.gate_shexp.n_out),
+                          nullptr, shexp_weight.empty() ? nullptr : shexp_weight.data()});
   }
+  std::fill(out, out + n_rows * d, 0.0f);
+  run_ffn_jobs(jobs, d, out, s, pool);
 }
 
 }  // namespace frugal::model

@@ -1,0 +1,42 @@
+#include "kernels/ffn.h"
+
+#include <cmath>
+#include <vector>
+
+#include "base/error.h"
+#include "kernels/ops.h"
+
+namespace frugal::kernels {
+
+WeightMatrix weight_rows(const WeightMatrix& W, int64_t begin, int64_t end) {
+  FRUGAL_CHECK(begin >= 0 && begin <= end && end <= W.n_out);
+  const size_t rb = row_bytes(W.type, static_cast<uint64_t>(W.n_in));
+  WeightMatrix s = W;
+  s.data = static_cast<const uint8_t*>(W.data) + static_cast<size_t>(begin) * rb;
+  s.n_out = end - begin;
+  return s;
+}
+
+void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end, const float* X,
+                  int64_t ldx, int64_t n_rows, float* H, int64_t ldh, float* up_scratch) {
+  const int64_t w = end - begin;
+  if (w <= 0 || n_rows <= 0) return;
+  matmul(weight_rows(gate, begin, end), X, ldx, n_rows, H, ldh, nullptr);
+  matmul(weight_rows(up, begin, end), X, ldx, n_rows, up_scratch, w, nullptr);
+  for (int64_t r = 0; r < n_rows; ++r) swiglu(H + r * ldh, up_scratch + r * w, H + r * ldh, w);
+}
+
+void swiglu_reference(const WeightMatrix& gate, const WeightMatrix& up, const float* X, int64_t ldx,
+                      int64_t n_rows, float* H, int64_t ldh) {
+  const int64_t n = gate.n_out;
+  std::vector<float> g(static_cast<size_t>(n_rows * n)), u(static_cast<size_t>(n_rows * n));
+  matmul_reference(gate, X, ldx, n_rows, g.data(), n);
+  matmul_reference(up, X, ldx, n_rows, u.data(), n);
+  for (int64_t r = 0; r < n_rows; ++r)
+    for (int64_t o = 0; o < n; ++o) {
+      const double gv = g[r * n + o];
+      H[r * ldh + o] = static_cast<float>(gv / (1.0 + std::exp(-gv)) * u[r * n + o]);
+    }
+}
+
+}  // namespace frugal::kernels

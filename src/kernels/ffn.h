@@ -1,0 +1,29 @@
+// Slices of a SwiGLU feed-forward network, the unit of work the MoE layer
+// hands to its threads. An FFN is h = silu(Wg x) * (Wu x), y = Wd h; each
+// slice covers a range of output units, so many slices of many experts can
+// run side by side in one parallel region (see model/forward_moe.cc), each
+// calling the single-threaded matmul.
+#pragma once
+#include <cstdint>
+
+#include "kernels/matmul.h"
+
+namespace frugal::kernels {
+
+// Rows [begin, end) of W as a matrix of their own (no copy).
+WeightMatrix weight_rows(const WeightMatrix& W, int64_t begin, int64_t end);
+
+// Gate and up fused with SiLU and the product, for output units
+// [begin, end): H[r, o - begin] = silu(gate_o . x_r) * (up_o . x_r) for
+// r < n_rows. The gate slice is written to H and the up slice to `up_scratch`
+// (at least n_rows * (end - begin) floats), then combined while both are hot
+// in cache. X: row stride ldx; H: row stride ldh. Single-threaded.
+void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end, const float* X,
+                  int64_t ldx, int64_t n_rows, float* H, int64_t ldh, float* up_scratch);
+
+// The same over all units, unfused and in double precision: matmul_reference
+// for both projections, then silu(g) * u. Tests compare swiglu_slice to it.
+void swiglu_reference(const WeightMatrix& gate, const WeightMatrix& up, const float* X, int64_t ldx,
+                      int64_t n_rows, float* H, int64_t ldh);
+
+}  // namespace frugal::kernels
