@@ -23,6 +23,15 @@ void dequantize_row(TensorType t, const void* src, float* dst, int64_t n);
 // weights the error of each element in the scale search.
 void quantize_row(TensorType t, const float* src, void* dst, int64_t n, const float* importance = nullptr);
 
+// Options of the scale search. search = false sets every scale naively (the
+// largest value to the end of the integer range) and rounds to nearest: the
+// baseline the tests and the error table measure the search against.
+struct QuantizeOptions {
+  const float* importance = nullptr;  // n weights, or null
+  bool search = true;
+};
+void quantize_row(TensorType t, const float* src, void* dst, int64_t n, const QuantizeOptions& options);
+
 // Whole tensors of rows x n: rows are quantised independently (in parallel).
 void quantize_rows(TensorType t, const float* src, void* dst, int64_t rows, int64_t n);
 void dequantize_rows(TensorType t, const void* src, float* dst, int64_t rows, int64_t n);

@@ -1,62 +1,33 @@
-// Quantisation from f32 of the float types and the simple 32-element block
-// types, rounding as the format's reference quantiser does.
+// quantize_row: checks the request and hands whole blocks to the encoder of
+// the type (quantize_legacy.cc, quantize_kquants.cc, quantize_iq4.cc); the
+// float types convert here.
 #include <cmath>
 #include <cstring>
 
 #include "base/error.h"
 #include "base/fp16.h"
 #include "base/thread_pool.h"
-#include "quant/blocks.h"
+#include "quant/encoders.h"
 #include "quant/quant.h"
 
 namespace frugal::quant {
-namespace {
 
-void q_q8_0(const float* x, BlockQ8_0* b, int64_t nb) {
-  for (int64_t i = 0; i < nb; ++i, x += QK8_0) {
-    float amax = 0;
-    for (int j = 0; j < QK8_0; ++j) amax = std::max(amax, std::fabs(x[j]));
-    const float d = amax / 127.f;
-    const float id = d ? 1.f / d : 0.f;
-    b[i].d = f32_to_fp16(d);
-    for (int j = 0; j < QK8_0; ++j) b[i].qs[j] = static_cast<int8_t>(std::lround(x[j] * id));
-  }
+bool can_quantize(TensorType t) { return can_dequantize(t); }
+
+void quantize_row(TensorType t, const float* x, void* dst, int64_t n, const float* importance) {
+  QuantizeOptions o;
+  o.importance = importance;
+  quantize_row(t, x, dst, n, o);
 }
 
-// Q4_0: the scale maps the largest-magnitude value (with its sign) to -8.
-void q_q4_0(const float* x, BlockQ4_0* b, int64_t nb) {
-  for (int64_t i = 0; i < nb; ++i, x += QK4_0) {
-    float amax = 0, max = 0;
-    for (int j = 0; j < QK4_0; ++j)
-      if (std::fabs(x[j]) > amax) { amax = std::fabs(x[j]); max = x[j]; }
-    const float d = max / -8.f;
-    const float id = d ? 1.f / d : 0.f;
-    b[i].d = f32_to_fp16(d);
-    for (int j = 0; j < QK4_0 / 2; ++j) {
-      const int q0 = std::min(15, static_cast<int>(x[j] * id + 8.5f));
-      const int q1 = std::min(15, static_cast<int>(x[j + QK4_0 / 2] * id + 8.5f));
-      b[i].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
-    }
-  }
-}
-
-}  // namespace
-
-bool can_quantize(TensorType t) {
-  switch (t) {
-    case TensorType::F32: case TensorType::F16: case TensorType::BF16:
-    case TensorType::Q4_0: case TensorType::Q8_0:
-      return true;
-    default:
-      return false;
-  }
-}
-
-void quantize_row(TensorType t, const float* x, void* dst, int64_t n, const float* /*importance*/) {
+void quantize_row(TensorType t, const float* x, void* dst, int64_t n, const QuantizeOptions& o) {
   if (!can_quantize(t)) fail("quantize: unsupported target type ", tensor_type_name(t));
   if (n < 0) fail("quantize: negative row length ", n);
   row_bytes(t, static_cast<uint64_t>(n));  // throws when n is not a multiple of the block
   const int64_t nb = n / tensor_type_info(t).block_size;
+  if (t != TensorType::F32 && t != TensorType::F16 && t != TensorType::BF16)
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(x[i])) fail("quantize: value ", x[i], " at element ", i, " cannot be quantised to ", tensor_type_name(t));
   switch (t) {
     case TensorType::F32: std::memcpy(dst, x, static_cast<size_t>(n) * 4); return;
     case TensorType::F16: {
@@ -69,8 +40,19 @@ void quantize_row(TensorType t, const float* x, void* dst, int64_t n, const floa
       for (int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16(x[i]);
       return;
     }
-    case TensorType::Q4_0: return q_q4_0(x, static_cast<BlockQ4_0*>(dst), nb);
-    case TensorType::Q8_0: return q_q8_0(x, static_cast<BlockQ8_0*>(dst), nb);
+    case TensorType::Q4_0: return encode_q4_0(x, static_cast<BlockQ4_0*>(dst), nb);
+    case TensorType::Q4_1: return encode_q4_1(x, static_cast<BlockQ4_1*>(dst), nb);
+    case TensorType::Q5_0: return encode_q5_0(x, static_cast<BlockQ5_0*>(dst), nb);
+    case TensorType::Q5_1: return encode_q5_1(x, static_cast<BlockQ5_1*>(dst), nb);
+    case TensorType::Q8_0: return encode_q8_0(x, static_cast<BlockQ8_0*>(dst), nb);
+    case TensorType::Q2_K: return encode_q2_k(x, static_cast<BlockQ2_K*>(dst), nb, o);
+    case TensorType::Q3_K: return encode_q3_k(x, static_cast<BlockQ3_K*>(dst), nb, o);
+    case TensorType::Q4_K: return encode_q4_k(x, static_cast<BlockQ4_K*>(dst), nb, o);
+    case TensorType::Q5_K: return encode_q5_k(x, static_cast<BlockQ5_K*>(dst), nb, o);
+    case TensorType::Q6_K: return encode_q6_k(x, static_cast<BlockQ6_K*>(dst), nb, o);
+    case TensorType::Q8_K: return encode_q8_k(x, static_cast<BlockQ8_K*>(dst), nb);
+    case TensorType::IQ4_NL: return encode_iq4_nl(x, static_cast<BlockIQ4_NL*>(dst), nb, o);
+    case TensorType::IQ4_XS: return encode_iq4_xs(x, static_cast<BlockIQ4_XS*>(dst), nb, o);
     default: fail("quantize: unsupported target type ", tensor_type_name(t));
   }
 }

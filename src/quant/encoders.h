@@ -1,0 +1,30 @@
+// The block encoders behind quantize_row, one family per file. Each encodes
+// nb whole blocks of x into dst; `importance` (if any) covers the same values.
+#pragma once
+#include <cstdint>
+
+#include "quant/blocks.h"
+#include "quant/quant.h"
+
+namespace frugal::quant {
+
+// quantize_legacy.cc: 32-value blocks with one scale (and min).
+void encode_q4_0(const float* x, BlockQ4_0* y, int64_t nb);
+void encode_q4_1(const float* x, BlockQ4_1* y, int64_t nb);
+void encode_q5_0(const float* x, BlockQ5_0* y, int64_t nb);
+void encode_q5_1(const float* x, BlockQ5_1* y, int64_t nb);
+void encode_q8_0(const float* x, BlockQ8_0* y, int64_t nb);
+
+// quantize_kquants.cc: 256-value super-blocks of 16 or 32 value sub-blocks.
+void encode_q2_k(const float* x, BlockQ2_K* y, int64_t nb, const QuantizeOptions& o);
+void encode_q3_k(const float* x, BlockQ3_K* y, int64_t nb, const QuantizeOptions& o);
+void encode_q4_k(const float* x, BlockQ4_K* y, int64_t nb, const QuantizeOptions& o);
+void encode_q5_k(const float* x, BlockQ5_K* y, int64_t nb, const QuantizeOptions& o);
+void encode_q6_k(const float* x, BlockQ6_K* y, int64_t nb, const QuantizeOptions& o);
+void encode_q8_k(const float* x, BlockQ8_K* y, int64_t nb);
+
+// quantize_iq4.cc: the non-linear 16-value grid.
+void encode_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t nb, const QuantizeOptions& o);
+void encode_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t nb, const QuantizeOptions& o);
+
+}  // namespace frugal::quant

@@ -1,0 +1,242 @@
+// Encoders of the k-quant super-blocks (256 values). Every type works the
+// same way: fit a scale (and min) to each sub-block with the weighted search
+// of scale_search.h, quantise those per-sub-block scales to a few bits
+// against one or two fp16 super-block factors, then round every value again
+// under its final, quantised scale so the stored integers fit what the
+// decoder will really multiply them by.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "base/fp16.h"
+#include "quant/encoders.h"
+#include "quant/scale_search.h"
+
+namespace frugal::quant {
+namespace {
+
+// Super-block scale factor rounded the way it is stored.
+struct Factor {
+  uint16_t bits;
+  float value;
+};
+Factor fp16_factor(float v) {
+  const uint16_t b = f32_to_fp16(v);
+  return {b, fp16_to_f32(b)};
+}
+
+// Largest of non-negative values.
+float max_of(const float* v, int n) { return *std::max_element(v, v + n); }
+
+// Value of largest magnitude, with its sign.
+float signed_absmax(const float* v, int n) {
+  float m = 0;
+  for (int i = 0; i < n; ++i)
+    if (std::fabs(v[i]) > std::fabs(m)) m = v[i];
+  return m;
+}
+
+// An integer multiple of `unit` nearest v, as an integer in [lo, hi]; 0 when
+// the unit is 0 (the whole super-block is zero there).
+int quantise_scale(float v, float unit, int lo, int hi) {
+  return unit != 0 ? round_clamp(v / unit, lo, hi) : 0;
+}
+
+// The importance slice of super-block i, or null.
+const float* importance_at(const QuantizeOptions& o, int64_t i) {
+  return o.importance ? o.importance + i * QK_K : nullptr;
+}
+
+// ---- Affine super-blocks: Q2_K (16 x 16, 4-bit scales), Q4_K and Q5_K (8 x 32, 6-bit scales).
+
+struct AffineSuperBlock {
+  Factor d, dmin;
+  int scale[16];
+  int min[16];
+  uint8_t L[QK_K];
+};
+
+// Fits sub-blocks of `group` values with integers in [0, nmax], quantises
+// their scales and mins to [0, smax] against two fp16 factors, and re-rounds
+// the values.
+void encode_affine(const float* x, const float* importance, int group, int nmax, int smax,
+                   const AffineSearch& search, bool use_search, AffineSuperBlock& out) {
+  const int n_sub = QK_K / group;
+  const float sigma2 = 2 * mean_square(x, QK_K);
+  float scales[16], mins[16], w[32];
+  AffineSearch plan = search;
+  if (!use_search) plan.steps = 0;
+  for (int j = 0; j < n_sub; ++j) {
+    const float* xs = x + j * group;
+    element_weights(xs, importance ? importance + j * group : nullptr, group, sigma2, w);
+    const AffineFit f = fit_affine(xs, w, group, nmax, plan, out.L + j * group);
+    scales[j] = f.scale;
+    mins[j] = f.min;
+  }
+  out.d = fp16_factor(max_of(scales, n_sub) / smax);
+  out.dmin = fp16_factor(max_of(mins, n_sub) / smax);
+  for (int j = 0; j < n_sub; ++j) {
+    out.scale[j] = quantise_scale(scales[j], out.d.value, 0, smax);
+    out.min[j] = quantise_scale(mins[j], out.dmin.value, 0, smax);
+    const float dl = out.d.value * out.scale[j], ml = out.dmin.value * out.min[j];
+    for (int i = j * group; i < (j + 1) * group; ++i)
+      out.L[i] = static_cast<uint8_t>(dl != 0 ? round_clamp((x[i] + ml) / dl, 0, nmax) : 0);
+  }
+}
+
+// The 12-byte packing of eight 6-bit scales and mins (Q4_K, Q5_K): sub-blocks
+// 0..3 in the low 6 bits of bytes 0..3 (scale) and 4..7 (min); sub-blocks
+// 4..7 with their low 4 bits in bytes 8..11 and their top 2 bits in the top
+// of bytes 0..3 (scale) and 4..7 (min).
+void pack_scales_k4(const int* sc, const int* mn, uint8_t* q) {
+  std::memset(q, 0, K_SCALE_SIZE);
+  for (int j = 0; j < 4; ++j) {
+    q[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+    q[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
+    q[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4));
+  }
+}
+
+// Q4_K and Q5_K values: in each 64-value chunk, the first 32 go to the low
+// nibbles of 32 bytes and the next 32 to the high nibbles.
+void pack_nibbles_k(const uint8_t* L, uint8_t* qs) {
+  for (int chunk = 0; chunk < QK_K / 64; ++chunk)
+    for (int l = 0; l < 32; ++l)
+      qs[chunk * 32 + l] = static_cast<uint8_t>((L[chunk * 64 + l] & 0xF) | ((L[chunk * 64 + 32 + l] & 0xF) << 4));
+}
+
+// Q2_K and Q3_K low bits: value e sits in byte (e / 128) * 32 + e % 32 at
+// bit 2 * ((e % 128) / 32).
+void pack_two_bit_planes(const uint8_t* L, uint8_t* qs) {
+  std::memset(qs, 0, QK_K / 4);
+  for (int e = 0; e < QK_K; ++e)
+    qs[(e / 128) * 32 + e % 32] |= static_cast<uint8_t>((L[e] & 3) << (2 * ((e % 128) / 32)));
+}
+
+// ---- Symmetric super-blocks: Q3_K (6-bit signed scales) and Q6_K (8-bit).
+
+struct SymmetricSuperBlock {
+  Factor d;
+  int scale[16];
+  uint8_t L[QK_K];  // value + nmax, in [0, 2 nmax)
+};
+
+// Sixteen sub-blocks of 16 values with integers in [-nmax, nmax - 1], their
+// scales quantised to [-smax, smax - 1] against one fp16 factor.
+void encode_symmetric(const float* x, const float* importance, int nmax, int smax, bool use_search,
+                      SymmetricSuperBlock& out) {
+  constexpr int kGroup = 16, kSub = QK_K / kGroup;
+  const float sigma2 = 2 * mean_square(x, QK_K);
+  float scales[kSub], w[kGroup];
+  int8_t L[kGroup];
+  for (int j = 0; j < kSub; ++j) {
+    const float* xs = x + j * kGroup;
+    element_weights(xs, importance ? importance + j * kGroup : nullptr, kGroup, sigma2, w);
+    scales[j] = fit_symmetric(xs, w, kGroup, nmax, use_search ? 9 : 0, L);
+  }
+  // The largest scale goes to -smax, the end of the signed range that exists.
+  const float m = signed_absmax(scales, kSub);
+  out.d = fp16_factor(m != 0 ? m / -smax : 0.0f);
+  for (int j = 0; j < kSub; ++j) {
+    out.scale[j] = quantise_scale(scales[j], out.d.value, -smax, smax - 1);
+    const float dl = out.d.value * out.scale[j];
+    for (int i = j * kGroup; i < (j + 1) * kGroup; ++i)
+      out.L[i] = static_cast<uint8_t>((dl != 0 ? round_clamp(x[i] / dl, -nmax, nmax - 1) : 0) + nmax);
+  }
+}
+
+}  // namespace
+
+void encode_q2_k(const float* x, BlockQ2_K* y, int64_t nb, const QuantizeOptions& o) {
+  AffineSuperBlock sb;
+  for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+    encode_affine(x, importance_at(o, i), 16, 3, 15, {15, -0.5f, 0.1f}, o.search, sb);
+    y[i].d = sb.d.bits;
+    y[i].dmin = sb.dmin.bits;
+    for (int j = 0; j < 16; ++j) y[i].scales[j] = static_cast<uint8_t>(sb.scale[j] | (sb.min[j] << 4));
+    pack_two_bit_planes(sb.L, y[i].qs);
+  }
+}
+
+void encode_q3_k(const float* x, BlockQ3_K* y, int64_t nb, const QuantizeOptions& o) {
+  SymmetricSuperBlock sb;
+  for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+    encode_symmetric(x, importance_at(o, i), 4, 32, o.search, sb);
+    y[i].d = sb.d.bits;
+    pack_two_bit_planes(sb.L, y[i].qs);
+    // The third bit of value e: byte e % 32 of hmask, bit e / 32.
+    std::memset(y[i].hmask, 0, sizeof y[i].hmask);
+    for (int e = 0; e < QK_K; ++e) y[i].hmask[e % 32] |= static_cast<uint8_t>((sb.L[e] >> 2) << (e / 32));
+    // Sixteen 6-bit scales (biased by 32): low nibble of scale s in byte s % 8
+    // (s < 8 low half, else high half), top 2 bits in byte 8 + s % 4 at bit 2 (s / 4).
+    std::memset(y[i].scales, 0, sizeof y[i].scales);
+    for (int s = 0; s < 16; ++s) {
+      const int v = sb.scale[s] + 32;
+      y[i].scales[s % 8] |= static_cast<uint8_t>((v & 0xF) << (4 * (s / 8)));
+      y[i].scales[8 + s % 4] |= static_cast<uint8_t>((v >> 4) << (2 * (s / 4)));
+    }
+  }
+}
+
+void encode_q4_k(const float* x, BlockQ4_K* y, int64_t nb, const QuantizeOptions& o) {
+  AffineSuperBlock sb;
+  for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+    encode_affine(x, importance_at(o, i), 32, 15, 63, {20, -1.0f, 0.1f}, o.search, sb);
+    y[i].d = sb.d.bits;
+    y[i].dmin = sb.dmin.bits;
+    pack_scales_k4(sb.scale, sb.min, y[i].scales);
+    pack_nibbles_k(sb.L, y[i].qs);
+  }
+}
+
+void encode_q5_k(const float* x, BlockQ5_K* y, int64_t nb, const QuantizeOptions& o) {
+  AffineSuperBlock sb;
+  for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+    encode_affine(x, importance_at(o, i), 32, 31, 63, {15, -0.5f, 0.1f}, o.search, sb);
+    y[i].d = sb.d.bits;
+    y[i].dmin = sb.dmin.bits;
+    pack_scales_k4(sb.scale, sb.min, y[i].scales);
+    pack_nibbles_k(sb.L, y[i].qs);
+    // The fifth bit of value e: byte e % 32 of qh, bit e / 32.
+    std::memset(y[i].qh, 0, sizeof y[i].qh);
+    for (int e = 0; e < QK_K; ++e) y[i].qh[e % 32] |= static_cast<uint8_t>((sb.L[e] >> 4) << (e / 32));
+  }
+}
+
+void encode_q6_k(const float* x, BlockQ6_K* y, int64_t nb, const QuantizeOptions& o) {
+  SymmetricSuperBlock sb;
+  for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+    encode_symmetric(x, importance_at(o, i), 32, 128, o.search, sb);
+    y[i].d = sb.d.bits;
+    for (int s = 0; s < 16; ++s) y[i].scales[s] = static_cast<int8_t>(sb.scale[s]);
+    // Value e: half h = e / 128, quarter q = (e % 128) / 32, l = e % 32. Low
+    // 4 bits in ql[64 h + 32 (q & 1) + l] (high nibble when q >= 2), top 2
+    // bits in qh[32 h + l] at bit 2 q.
+    std::memset(y[i].ql, 0, sizeof y[i].ql);
+    std::memset(y[i].qh, 0, sizeof y[i].qh);
+    for (int e = 0; e < QK_K; ++e) {
+      const int h = e / 128, q = (e % 128) / 32, l = e % 32, v = sb.L[e];
+      y[i].ql[64 * h + 32 * (q & 1) + l] |= static_cast<uint8_t>((v & 0xF) << (4 * (q >> 1)));
+      y[i].qh[32 * h + l] |= static_cast<uint8_t>((v >> 4) << (2 * q));
+    }
+  }
+}
+
+// Q8_K is the activation side of the k-quant dot products: one f32 scale,
+// plain rounding, and the sums of each 16 values for the min terms.
+void encode_q8_k(const float* x, BlockQ8_K* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+    float amax = 0;
+    for (int j = 0; j < QK_K; ++j) amax = std::max(amax, std::fabs(x[j]));
+    y[i].d = amax / 127;
+    const float inv = amax != 0 ? 127 / amax : 0.0f;
+    for (int j = 0; j < QK_K; ++j) y[i].qs[j] = static_cast<int8_t>(round_clamp(x[j] * inv, -127, 127));
+    for (int g = 0; g < QK_K / 16; ++g) {
+      int s = 0;
+      for (int j = 0; j < 16; ++j) s += y[i].qs[16 * g + j];
+      y[i].bsums[g] = static_cast<int16_t>(s);
+    }
+  }
+}
+
+}  // namespace frugal::quant

@@ -1,0 +1,58 @@
+// Weighted least-squares search of the scale (and min) of one small group of
+// values, shared by the block encoders. Each search tries a range of candidate
+// scales around the naive one (largest value -> end of the integer range),
+// rounds the values to integers under each, refits the scale (and min) by
+// weighted least squares for those integers, and keeps the fit with the least
+// weighted squared error. steps == 0 turns the search off: the naive scale and
+// plain round-to-nearest, the baseline the search is measured against.
+#pragma once
+#include <cstdint>
+
+namespace frugal::quant {
+
+// Affine fit x ~ scale * L - min with L in [0, nmax], scale >= 0, min >= 0
+// (the group's minimum is never above zero). Candidate inverse scales are
+// (nmax + first + step * s) / (max - min) for s in [0, steps].
+struct AffineFit {
+  float scale = 0;
+  float min = 0;
+};
+struct AffineSearch {
+  int steps = 20;
+  float first = -1.0f;
+  float step = 0.1f;
+};
+AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const AffineSearch& search, uint8_t* L);
+
+// Symmetric fit x ~ scale * L with L in [-nmax, nmax - 1]: the value of
+// largest magnitude goes to -nmax (the end of the range that exists), and
+// candidates (nmax + 0.1 s) for s in [-steps, steps] are tried around it.
+// The returned scale carries the sign that makes that mapping work.
+float fit_symmetric(const float* x, const float* w, int n, int nmax, int steps, int8_t* L);
+
+// Fit x ~ scale * grid[q] for a sorted 16-entry grid whose first entry is the
+// most negative: candidates map the largest-magnitude value to grid[0] + s for
+// s in [-steps, steps].
+float fit_grid(const float* x, const float* w, int n, const int8_t* grid, int steps, uint8_t* q);
+
+// Index of the grid entry nearest v (grid sorted ascending, 16 entries).
+int nearest_grid_index(const int8_t* grid, float v);
+
+// Round to nearest, clamped to [lo, hi].
+inline int round_clamp(float v, int lo, int hi) {
+  const float r = __builtin_roundf(v);
+  if (!(r >= static_cast<float>(lo))) return lo;  // also NaN
+  return r > static_cast<float>(hi) ? hi : static_cast<int>(r);
+}
+
+// Per-element error weights for a group of n values. Without an importance
+// vector: rms + |x|, so large values count more but small ones still count
+// (measured: this gives a lower plain RMS error than |x| or x^2 weights for
+// every type). With one: importance * sqrt(sigma2 + x^2), sigma2 being twice
+// the mean square of the surrounding super-block.
+void element_weights(const float* x, const float* importance, int n, float sigma2, float* w);
+
+// Mean of x^2 over n values.
+float mean_square(const float* x, int n);
+
+}  // namespace frugal::quant
