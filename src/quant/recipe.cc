@@ -1,9 +1,13 @@
 // Per-tensor type choice. Norms, biases, routers and 1-D tensors stay F32
-// (small, and precision-critical); q4_k_m spends 6 bits on the tensors whose
-// error hurts most (attn_v, ffn_down on a subset of layers, output).
+// (small, and precision-critical); the _m recipes spend 6 bits on the tensors
+// whose error hurts most (attn_v, ffn_down on a subset of layers, output) and
+// their base type on the rest.
 #include "quant/recipe.h"
 
+#include <algorithm>
+#include <cctype>
 #include <optional>
+#include <string>
 
 #include "base/error.h"
 
@@ -47,23 +51,72 @@ TensorTypeChoice fit_row(TensorType want, int64_t n, std::string reason) {
   return {fb, "row " + std::to_string(n) + " not a multiple of " + std::to_string(bs)};
 }
 
+struct Recipe {
+  const char* name;
+  TensorType base;  // most tensors
+  uint32_t file_type;
+};
+// Both give output, and attn_v / ffn_down on the more_bits_layer()s, Q6_K.
+constexpr Recipe kRecipes[] = {{"q4_k_m", TensorType::Q4_K, 15}, {"q5_k_m", TensorType::Q5_K, 17}};
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  std::transform(r.begin(), r.end(), r.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return r;
+}
+
+const Recipe* find_recipe(std::string_view name) {
+  const std::string l = lower(name);
+  for (const Recipe& r : kRecipes)
+    if (l == r.name) return &r;
+  return nullptr;
+}
+
 }  // namespace
 
-TensorTypeChoice choose_type(std::string_view recipe, std::string_view name, std::span<const int64_t> shape,
+bool is_recipe(std::string_view recipe_or_type) { return find_recipe(recipe_or_type) != nullptr; }
+
+TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view name, std::span<const int64_t> shape,
                              int n_layer) {
+  const Recipe* recipe = find_recipe(recipe_or_type);
   std::optional<TensorType> plain;
-  if (recipe != "q4_k_m" && recipe != "Q4_K_M") {
-    plain = parse_tensor_type(recipe);
-    if (!plain) fail("unknown quantisation type or recipe '", recipe, "'");
+  if (!recipe) {
+    plain = parse_tensor_type(recipe_or_type);
+    if (!plain) fail("unknown quantisation type or recipe '", recipe_or_type, "'");
   }
   if (stays_f32(name, shape)) return {TensorType::F32, "norm/bias/router stays f32"};
   const int64_t n = shape[0];
   if (plain) return fit_row(*plain, n, "type");
+  const std::string tag = recipe->name;
   const int layer = layer_of(name);
-  if (name == "output.weight") return fit_row(TensorType::Q6_K, n, "q4_k_m: output");
+  if (name == "output.weight") return fit_row(TensorType::Q6_K, n, tag + ": output");
   if (layer >= 0 && (contains(name, "attn_v.") || contains(name, "ffn_down")) && more_bits_layer(layer, n_layer))
-    return fit_row(TensorType::Q6_K, n, "q4_k_m: attn_v/ffn_down layer");
-  return fit_row(TensorType::Q4_K, n, "q4_k_m");
+    return fit_row(TensorType::Q6_K, n, tag + ": attn_v/ffn_down layer");
+  return fit_row(recipe->base, n, tag);
+}
+
+uint32_t file_type_code(std::string_view recipe_or_type) {
+  if (const Recipe* r = find_recipe(recipe_or_type)) return r->file_type;
+  const auto t = parse_tensor_type(recipe_or_type);
+  if (!t) fail("unknown quantisation type or recipe '", recipe_or_type, "'");
+  switch (*t) {
+    case TensorType::F32: return 0;
+    case TensorType::F16: return 1;
+    case TensorType::Q4_0: return 2;
+    case TensorType::Q4_1: return 3;
+    case TensorType::Q8_0: return 7;
+    case TensorType::Q5_0: return 8;
+    case TensorType::Q5_1: return 9;
+    case TensorType::Q2_K: return 10;
+    case TensorType::Q3_K: return 11;  // "Q3_K_S": all Q3_K
+    case TensorType::Q4_K: return 14;  // "Q4_K_S"
+    case TensorType::Q5_K: return 16;  // "Q5_K_S"
+    case TensorType::Q6_K: return 18;
+    case TensorType::IQ4_NL: return 25;
+    case TensorType::IQ4_XS: return 30;
+    case TensorType::BF16: return 32;
+    default: fail("'", recipe_or_type, "' is not a type a model file can be quantised to");
+  }
 }
 
 }  // namespace frugal::quant

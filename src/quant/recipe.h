@@ -19,4 +19,12 @@ struct TensorTypeChoice {
 TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view tensor_name,
                              std::span<const int64_t> shape, int n_layer);
 
+// The recipes choose_type knows besides plain types: q4_k_m, q5_k_m.
+bool is_recipe(std::string_view recipe_or_type);
+
+// The value of general.file_type (the GGUF convention's "mostly X" code) for
+// a recipe or plain type; frugal::Error for a name that has none (q8_k is an
+// activation format, not a file type) or is unknown.
+uint32_t file_type_code(std::string_view recipe_or_type);
+
 }  // namespace frugal::quant

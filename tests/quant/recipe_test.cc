@@ -30,5 +30,26 @@ TEST(Recipe, PlainTypes) {
   EXPECT_THROW(choose_type("q9_z", "blk.0.attn_q.weight", w, 4), Error);
 }
 
+TEST(Recipe, Q5KMUsesQ5KWhereQ4KMUsesQ4K) {
+  const int64_t w[2] = {256, 512};
+  EXPECT_TRUE(is_recipe("q5_k_m") && is_recipe("Q4_K_M") && !is_recipe("q4_k"));
+  EXPECT_EQ(choose_type("q5_k_m", "blk.5.attn_q.weight", w, 16).type, TensorType::Q5_K);
+  EXPECT_EQ(choose_type("Q5_K_M", "blk.0.attn_v.weight", w, 16).type, TensorType::Q6_K);
+  EXPECT_EQ(choose_type("q5_k_m", "output.weight", w, 16).type, TensorType::Q6_K);
+}
+
+TEST(Recipe, FileTypeCodes) {
+  EXPECT_EQ(file_type_code("f32"), 0u);
+  EXPECT_EQ(file_type_code("f16"), 1u);
+  EXPECT_EQ(file_type_code("q8_0"), 7u);
+  EXPECT_EQ(file_type_code("q4_k_m"), 15u);
+  EXPECT_EQ(file_type_code("q5_k_m"), 17u);
+  EXPECT_EQ(file_type_code("q6_k"), 18u);
+  EXPECT_EQ(file_type_code("iq4_xs"), 30u);
+  EXPECT_EQ(file_type_code("bf16"), 32u);
+  EXPECT_THROW(file_type_code("q8_k"), Error);
+  EXPECT_THROW(file_type_code("nonsense"), Error);
+}
+
 }  // namespace
 }  // namespace frugal::quant

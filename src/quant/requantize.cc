@@ -1,0 +1,86 @@
+// requantize_file: plan the type of every tensor first (so a bad type or
+// tensor fails before any output is written), then let the writer pull each
+// tensor's bytes, converting rows in parallel.
+#include "quant/requantize.h"
+
+#include <cstring>
+
+#include "base/error.h"
+#include "base/thread_pool.h"
+#include "gguf/reader.h"
+#include "gguf/writer.h"
+#include "quant/quant.h"
+#include "quant/recipe.h"
+
+namespace frugal::quant {
+namespace {
+
+bool is_float(TensorType t) { return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16; }
+
+// Converts the rows of one tensor from `from` to `to`. Each thread copies a
+// source row into its own aligned buffer first: a file's tensor data need not
+// be aligned to the block's fields.
+void convert_rows(TensorType from, TensorType to, const uint8_t* src, uint8_t* dst, int64_t rows, int64_t n) {
+  const size_t rb_in = row_bytes(from, static_cast<uint64_t>(n));
+  const size_t rb_out = row_bytes(to, static_cast<uint64_t>(n));
+  ThreadPool::global().parallel_for(rows, 1, [&](int64_t begin, int64_t end, int) {
+    std::vector<uint64_t> raw((rb_in + 7) / 8);
+    std::vector<float> values(static_cast<size_t>(n));
+    for (int64_t r = begin; r < end; ++r) {
+      std::memcpy(raw.data(), src + r * rb_in, rb_in);
+      dequantize_row(from, raw.data(), values.data(), n);
+      quantize_row(to, values.data(), dst + r * rb_out, n);
+    }
+  });
+}
+
+}  // namespace
+
+RequantizeSummary requantize_file(const std::string& in_path, const std::string& out_path,
+                                  const RequantizeOptions& options) {
+  RequantizeSummary summary;
+  summary.file_type = file_type_code(options.recipe_or_type);
+  const gguf::Reader reader = gguf::Reader::open(in_path);
+  const std::string arch = reader.architecture();
+  const int n_layer = arch.empty() ? 0 : static_cast<int>(reader.metadata().get_uint_or(arch + ".block_count", 0));
+
+  gguf::Writer writer(reader.alignment());
+  for (const auto& [key, value] : reader.metadata().entries()) writer.set(key, value);
+  writer.set("general.file_type", gguf::Value::make_u32(summary.file_type));
+
+  bool any_quantized = false;
+  for (const gguf::TensorInfo& t : reader.tensors()) {
+    std::vector<int64_t> shape(t.shape.begin(), t.shape.end());
+    TensorTypeChoice choice;
+    if (!can_dequantize(t.type)) {
+      choice = {t.type, "copied: no dequantiser for " + std::string(tensor_type_name(t.type))};
+    } else if (options.keep_quantized && !is_float(t.type)) {
+      choice = {t.type, "copied: --keep-types"};
+    } else {
+      choice = choose_type(options.recipe_or_type, t.name, shape, n_layer);
+      if (choice.type == t.type) choice.reason += " (copied)";
+    }
+    any_quantized = any_quantized || !is_float(choice.type);
+    const uint64_t n = t.shape.empty() ? 1 : t.shape[0];
+    const uint64_t out_bytes = row_bytes(choice.type, n) * (t.n_elements / n);
+    summary.tensors.push_back({t.name, t.type, choice.type, choice.reason, t.n_bytes, out_bytes});
+    summary.bytes_in += t.n_bytes;
+    summary.bytes_out += out_bytes;
+
+    const TensorType from = t.type, to = choice.type;
+    const uint8_t* src = t.data;
+    const int64_t rows = static_cast<int64_t>(t.n_elements / n);
+    writer.add_tensor(t.name, to, t.shape, [=](std::span<uint8_t> out) {
+      if (from == to) {
+        std::memcpy(out.data(), src, out.size());
+      } else {
+        convert_rows(from, to, src, out.data(), rows, static_cast<int64_t>(n));
+      }
+    });
+  }
+  if (any_quantized) writer.set("general.quantization_version", gguf::Value::make_u32(2));
+  writer.write(out_path, options.progress_label);
+  return summary;
+}
+
+}  // namespace frugal::quant
