@@ -1,0 +1,52 @@
+// The per-type dot-product kernels behind matmul(), one table per SIMD level.
+// Internal to the kernels layer (and its tests and benchmarks).
+//
+// A kernel multiplies ONE weight row with up to kMaxActRows activation rows,
+// so each weight block is loaded and unpacked once for all of them: decode
+// (1-4 rows) streams the weights exactly once, and prefill calls it for each
+// group of 4 rows while the weight rows of a tile stay in cache.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "gguf/tensor_type.h"
+#include "kernels/cpu_features.h"
+
+namespace frugal::kernels {
+
+inline constexpr int kMaxActRows = 4;
+
+// How activation rows are encoded for a weight type (quantize_activations.h).
+enum class ActFormat {
+  kF32,    // the rows of X as they are
+  kQ8_32,  // ActBlock32 per 32 values
+  kQ8_K,   // quant::BlockQ8_K per 256 values
+  kBF16,   // uint16_t bf16 per value
+};
+
+// Bytes of one encoded activation row of n values (n a multiple of the block).
+size_t act_row_bytes(ActFormat f, int64_t n);
+// Encodes one row of n floats.
+void encode_act_row(ActFormat f, const float* x, void* dst, int64_t n);
+
+// y[r * y_stride] = dot(weight row w, activation row r) for r < n_act
+// (1 <= n_act <= kMaxActRows). w holds n_in / block_size blocks of the
+// weight type; activation row r starts at act + r * act_stride bytes.
+using RowDotFn = void (*)(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
+                          int64_t y_stride);
+
+struct TypeKernel {
+  ActFormat act = ActFormat::kF32;
+  RowDotFn dot = nullptr;
+};
+
+// The kernel for a weight type at a level, or nullptr where that level has
+// none for the type (matmul then uses the portable dequantising path).
+const TypeKernel* find_kernel(TensorType t, SimdLevel level);
+
+// Each level's table (nullptr for types it lacks).
+const TypeKernel* scalar_kernel(TensorType t);
+const TypeKernel* avx2_kernel(TensorType t);
+const TypeKernel* avx512_kernel(TensorType t);
+
+}  // namespace frugal::kernels

@@ -1,0 +1,333 @@
+// The x86 SIMD kernels, written once and compiled twice: matmul_avx2.cc and
+// matmul_avx512.cc include this file inside their own namespace after
+// defining
+//   FRUGAL_TARGET  __attribute__((target(...))) for every function here
+//   FRUGAL_VNNI    1: int8 dot products with vpdpbusd (AVX512_VNNI on 256-bit
+//                  registers); 0: with vpmaddubsw + vpmaddwd (AVX2)
+// and including <immintrin.h>, <cstring>, base/fp16.h, kernels/block_unpack.h,
+// kernels/matmul_kernels.h and kernels/quantize_activations.h.
+//
+// Every kernel computes what its scalar twin in matmul_scalar.cc computes:
+// the same integer sums per block, scaled the same way. Registers are 256
+// bits wide at both levels: a 32-value block fills one exactly.
+//
+// Integer products: weights unsigned (u8) times activations signed (s8).
+// Signed weights (Q8_0, Q4_0 after its -8, the IQ4 code books) go in as
+// |w| with the activation given w's sign (vpsignb), which also keeps the
+// AVX2 pairwise sums below vpmaddubsw's int16 saturation (2*128*127 < 32768).
+
+#define FRUGAL_UNROLL _Pragma("GCC unroll 4")
+
+using quant::BlockQ8_K;
+using quant::QK_K;
+
+template <class Act>
+FRUGAL_TARGET inline const Act* act_row(const void* act, size_t stride, int r) {
+  return reinterpret_cast<const Act*>(static_cast<const uint8_t*>(act) + r * stride);
+}
+
+FRUGAL_TARGET inline float half_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+
+FRUGAL_TARGET inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// acc (8 x int32) += the sums of 4 adjacent u8 * s8 products.
+FRUGAL_TARGET inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
+#if FRUGAL_VNNI
+  return _mm256_dpbusd_epi32(acc, u, s);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+
+// A per-lane integer scale (8 x int32 in int16 range) in the form
+// dot_u8s8_scaled wants: as is for VNNI, copied into both int16 halves of
+// each lane for vpmaddwd.
+FRUGAL_TARGET inline __m256i prep_scale(__m256i s32) {
+#if FRUGAL_VNNI
+  return s32;
+#else
+  return _mm256_or_si256(_mm256_and_si256(s32, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(s32, 16));
+#endif
+}
+
+// acc += scale[lane] * (sum of 4 adjacent u8 * s8 products in that lane).
+FRUGAL_TARGET inline __m256i dot_u8s8_scaled(__m256i acc, __m256i u, __m256i s, __m256i scale) {
+#if FRUGAL_VNNI
+  return _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s), scale));
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scale));
+#endif
+}
+
+FRUGAL_TARGET inline __m256i scale_pair(int lo, int hi) {
+  return prep_scale(_mm256_set_m128i(_mm_set1_epi32(hi), _mm_set1_epi32(lo)));
+}
+
+// 16 bytes of packed nibbles -> 32 bytes: low nibbles first, then high.
+FRUGAL_TARGET inline __m256i nibbles32(const uint8_t* qs) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0F));
+}
+
+FRUGAL_TARGET inline __m256i iq4_codebook() {
+  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::kIQ4NLValues)));
+}
+
+FRUGAL_TARGET inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// The 32 signed weights of a block.
+FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockQ8_0& b) { return load32(b.qs); }
+FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockQ4_0& b) {
+  return _mm256_sub_epi8(nibbles32(b.qs), _mm256_set1_epi8(8));
+}
+FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockIQ4_NL& b) {
+  return _mm256_shuffle_epi8(iq4_codebook(), nibbles32(b.qs));
+}
+
+// Calls K::run<R> with R = n_act, so that the per-row accumulators are
+// compile-time arrays that live in registers.
+template <class K>
+FRUGAL_TARGET void by_rows(const void* w, const void* act, size_t stride, int n_act, int64_t n_in, float* y,
+                           int64_t ys) {
+  switch (n_act) {
+    case 1: return K::template run<1>(w, act, stride, n_in, y, ys);
+    case 2: return K::template run<2>(w, act, stride, n_in, y, ys);
+    case 3: return K::template run<3>(w, act, stride, n_in, y, ys);
+    default: return K::template run<4>(w, act, stride, n_in, y, ys);
+  }
+}
+static_assert(kMaxActRows == 4);
+
+// --- 32-value blocks with one scale: Q8_0, Q4_0, IQ4_NL -------------------
+template <class Block>
+struct Block32 {
+  template <int R>
+  FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
+    const auto* wb = static_cast<const Block*>(w);
+    __m256 acc[R];
+    FRUGAL_UNROLL for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_in / 32; ++b) {
+      const __m256i wq = weights_s8(wb[b]);
+      const __m256i wabs = _mm256_sign_epi8(wq, wq);
+      const float dw = half_to_f32(wb[b].d);
+      FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+        const ActBlock32& a = act_row<ActBlock32>(act, stride, r)[b];
+        const __m256i p = dot_u8s8(_mm256_setzero_si256(), wabs, _mm256_sign_epi8(load32(a.qs), wq));
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * a.d), acc[r]);
+      }
+    }
+    FRUGAL_UNROLL for (int r = 0; r < R; ++r) y[r * ys] = hsum(acc[r]);
+  }
+};
+
+// --- Q4_K and Q5_K ----------------------------------------------------------
+// dot = da * (d * sum_j sc_j * (q . a)_j - dmin * sum_j m_j * sum(a)_j),
+// the minima term from the activation's per-16 sums with one vpmaddwd.
+template <bool kFive, class Block>
+struct Q45K {
+  template <int R>
+  FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
+    const auto* wb = static_cast<const Block*>(w);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[R], accm[R];
+    FRUGAL_UNROLL for (int r = 0; r < R; ++r) acc[r] = accm[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_in / QK_K; ++b) {
+      alignas(16) uint8_t sc[8], mn[8];
+      unpack_q4k_scales(wb[b].scales, sc, mn);
+      const float d = half_to_f32(wb[b].d), dmin = half_to_f32(wb[b].dmin);
+      __m128i mn8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
+      const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));  // m0 m0 m1 m1 ...
+      __m256i qh = _mm256_setzero_si256();
+      if constexpr (kFive) qh = load32(wb[b].qh);
+      __m256i isum[R];
+      FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+      for (int k = 0; k < 4; ++k) {
+        const __m256i bytes = load32(wb[b].qs + 32 * k);
+        __m256i lo = _mm256_and_si256(bytes, m4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
+        if constexpr (kFive) {
+          const __m256i one = _mm256_set1_epi8(1);
+          lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one), 4));
+          hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), one), 4));
+        }
+        const __m256i s_lo = prep_scale(_mm256_set1_epi32(sc[2 * k]));
+        const __m256i s_hi = prep_scale(_mm256_set1_epi32(sc[2 * k + 1]));
+        FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+          const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
+          isum[r] = dot_u8s8_scaled(isum[r], lo, load32(a.qs + 64 * k), s_lo);
+          isum[r] = dot_u8s8_scaled(isum[r], hi, load32(a.qs + 64 * k + 32), s_hi);
+        }
+      }
+      FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+        const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
+        const __m256i msum = _mm256_madd_epi16(mins16, load32(a.bsums));
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_set1_ps(a.d * d), acc[r]);
+        accm[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(a.d * dmin), accm[r]);
+      }
+    }
+    FRUGAL_UNROLL for (int r = 0; r < R; ++r) y[r * ys] = hsum(_mm256_sub_ps(acc[r], accm[r]));
+  }
+};
+
+// --- Q6_K: value = d * sc[e / 16] * (q - 32), q in 0..63 ------------------
+struct Q6K {
+  template <int R>
+  FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
+    const auto* wb = static_cast<const quant::BlockQ6_K*>(w);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    __m256 acc[R];
+    FRUGAL_UNROLL for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_in / QK_K; ++b) {
+      const quant::BlockQ6_K& wk = wb[b];
+      const float d = half_to_f32(wk.d);
+      __m256i isum[R];
+      FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+      for (int half = 0; half < 2; ++half) {
+        const __m256i ql0 = load32(wk.ql + 64 * half), ql1 = load32(wk.ql + 64 * half + 32);
+        const __m256i qh = load32(wk.qh + 32 * half);
+        const __m256i q[4] = {
+            _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4)),
+        };
+        for (int g = 0; g < 4; ++g) {
+          const int k = 8 * half + 2 * g;
+          const __m256i scale = scale_pair(wk.scales[k], wk.scales[k + 1]);
+          FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+            const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
+            isum[r] = dot_u8s8_scaled(isum[r], q[g], load32(a.qs + 128 * half + 32 * g), scale);
+          }
+        }
+      }
+      // The -32 offset: 32 * sum_k sc_k * sum16(a)_k.
+      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk.scales)));
+      FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+        const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
+        const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a.bsums)), 5);
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[r], offset)), _mm256_set1_ps(a.d * d),
+                                 acc[r]);
+      }
+    }
+    FRUGAL_UNROLL for (int r = 0; r < R; ++r) y[r * ys] = hsum(acc[r]);
+  }
+};
+
+// --- IQ4_XS: value = d * scale_j * codebook[q] in sub-block j of 32 -------
+struct IQ4XS {
+  template <int R>
+  FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
+    const auto* wb = static_cast<const quant::BlockIQ4_XS*>(w);
+    const __m256i table = iq4_codebook();
+    __m256 acc[R];
+    FRUGAL_UNROLL for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_in / QK_K; ++b) {
+      const float d = half_to_f32(wb[b].d);
+      __m256i isum[R];
+      FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+      for (int j = 0; j < 8; ++j) {
+        const __m256i wq = _mm256_shuffle_epi8(table, nibbles32(wb[b].qs + 16 * j));
+        const __m256i wabs = _mm256_sign_epi8(wq, wq);
+        const __m256i scale = prep_scale(_mm256_set1_epi32(iq4xs_scale(wb[b], j)));
+        FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+          const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
+          isum[r] = dot_u8s8_scaled(isum[r], wabs, _mm256_sign_epi8(load32(a.qs + 32 * j), wq), scale);
+        }
+      }
+      FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+        const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_set1_ps(a.d * d), acc[r]);
+      }
+    }
+    FRUGAL_UNROLL for (int r = 0; r < R; ++r) y[r * ys] = hsum(acc[r]);
+  }
+};
+
+// --- float weights: f32, f16 (vcvtph2ps), bf16 (widened by a shift) -------
+// Loaders of 8 values as f32 and of one value (for the tail of a row whose
+// length is not a multiple of 8).
+struct LoadF32 {
+  FRUGAL_TARGET static __m256 v8(const void* p, int64_t i) { return _mm256_loadu_ps(static_cast<const float*>(p) + i); }
+  FRUGAL_TARGET static float one(const void* p, int64_t i) { return static_cast<const float*>(p)[i]; }
+};
+struct LoadF16 {
+  FRUGAL_TARGET static __m256 v8(const void* p, int64_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
+  }
+  FRUGAL_TARGET static float one(const void* p, int64_t i) { return half_to_f32(static_cast<const uint16_t*>(p)[i]); }
+};
+struct LoadBF16 {
+  FRUGAL_TARGET static __m256 v8(const void* p, int64_t i) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  FRUGAL_TARGET static float one(const void* p, int64_t i) { return bf16_to_f32(static_cast<const uint16_t*>(p)[i]); }
+};
+
+template <class LoadW, class LoadA>
+struct FloatDot {
+  template <int R>
+  FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n, float* y, int64_t ys) {
+    __m256 acc0[R], acc1[R];
+    FRUGAL_UNROLL for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      const __m256 w0 = LoadW::v8(w, i), w1 = LoadW::v8(w, i + 8);
+      FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+        const void* a = act_row<uint8_t>(act, stride, r);
+        acc0[r] = _mm256_fmadd_ps(w0, LoadA::v8(a, i), acc0[r]);
+        acc1[r] = _mm256_fmadd_ps(w1, LoadA::v8(a, i + 8), acc1[r]);
+      }
+    }
+    for (; i + 8 <= n; i += 8) {
+      const __m256 w0 = LoadW::v8(w, i);
+      FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+        acc0[r] = _mm256_fmadd_ps(w0, LoadA::v8(act_row<uint8_t>(act, stride, r), i), acc0[r]);
+      }
+    }
+    FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+      const void* a = act_row<uint8_t>(act, stride, r);
+      float tail = 0;
+      for (int64_t t = i; t < n; ++t) tail += LoadW::one(w, t) * LoadA::one(a, t);
+      y[r * ys] = hsum(_mm256_add_ps(acc0[r], acc1[r])) + tail;
+    }
+  }
+};
+
+const TypeKernel kQ8_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ8_0>>};
+const TypeKernel kQ4_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ4_0>>};
+const TypeKernel kIQ4_NL{ActFormat::kQ8_32, by_rows<Block32<quant::BlockIQ4_NL>>};
+const TypeKernel kQ4_K{ActFormat::kQ8_K, by_rows<Q45K<false, quant::BlockQ4_K>>};
+const TypeKernel kQ5_K{ActFormat::kQ8_K, by_rows<Q45K<true, quant::BlockQ5_K>>};
+const TypeKernel kQ6_K{ActFormat::kQ8_K, by_rows<Q6K>};
+const TypeKernel kIQ4_XS{ActFormat::kQ8_K, by_rows<IQ4XS>};
+const TypeKernel kF32{ActFormat::kF32, by_rows<FloatDot<LoadF32, LoadF32>>};
+const TypeKernel kF16{ActFormat::kF32, by_rows<FloatDot<LoadF16, LoadF32>>};
+const TypeKernel kBF16{ActFormat::kBF16, by_rows<FloatDot<LoadBF16, LoadBF16>>};
+
+// The table of this level, by weight type.
+inline const TypeKernel* level_kernel(TensorType t) {
+  switch (t) {
+    case TensorType::Q8_0: return &kQ8_0;
+    case TensorType::Q4_0: return &kQ4_0;
+    case TensorType::IQ4_NL: return &kIQ4_NL;
+    case TensorType::Q4_K: return &kQ4_K;
+    case TensorType::Q5_K: return &kQ5_K;
+    case TensorType::Q6_K: return &kQ6_K;
+    case TensorType::IQ4_XS: return &kIQ4_XS;
+    case TensorType::F32: return &kF32;
+    case TensorType::F16: return &kF16;
+    case TensorType::BF16: return &kBF16;
+    default: return nullptr;
+  }
+}
+
+#undef FRUGAL_UNROLL

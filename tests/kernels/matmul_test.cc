@@ -1,0 +1,256 @@
+// matmul at every SIMD level this CPU has, for every weight type with a
+// kernel, against matmul_reference (dequantised weights, f64 dot products)
+// on fresh random data; and each SIMD kernel against its scalar twin.
+//
+// Tolerances. The integer kernels round each activation to int8 with the
+// step d = max|x| / 127 of its block (32 or 256 values), which moves it by at
+// most d / 2; so an output moves by at most sum over blocks of
+// d_b / 2 * sum_{i in b} |w_i|, computed here for every output from the very
+// data used (matmul_tolerance). bf16 activations (8 significant bits) move by at most 2^-8 |x_i| each, so by
+// 2^-8 * sum |w_i x_i|. Float sums in f32 add at most n * 2^-24 * sum |w_i x_i|.
+// A kernel that reads a wrong nibble, scale or sign misses by the order of
+// sum |w_i x_i| itself, far outside these bounds.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "base/error.h"
+#include "base/fp16.h"
+#include "base/thread_pool.h"
+#include "kernels/matmul.h"
+#include "kernels/matmul_kernels.h"
+#include "kernels/quantize_activations.h"
+#include "quant/blocks.h"
+#include "quant/quant.h"
+
+namespace frugal::kernels {
+namespace {
+
+const TensorType kTypes[] = {TensorType::Q8_0,   TensorType::Q4_0, TensorType::Q4_K, TensorType::Q5_K,
+                             TensorType::Q6_K,   TensorType::IQ4_XS, TensorType::IQ4_NL, TensorType::BF16,
+                             TensorType::F16,    TensorType::F32};
+
+uint32_t test_seed() {
+  static const uint32_t seed = [] {
+    const char* env = std::getenv("FRUGAL_TEST_SEED");
+    const uint32_t s = env ? static_cast<uint32_t>(std::strtoul(env, nullptr, 10)) : std::random_device{}();
+    std::printf("matmul_test seed %u (FRUGAL_TEST_SEED=%u reproduces)\n", s, s);
+    return s;
+  }();
+  return seed;
+}
+
+std::vector<SimdLevel> available_levels() {
+  std::vector<SimdLevel> levels;
+  for (SimdLevel l : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (l <= detected_simd_level()) levels.push_back(l);
+  }
+  return levels;
+}
+
+// A random fp16 scale of magnitude ~[0.25, 1] * mag, either sign.
+uint16_t random_scale(std::mt19937& rng, float mag) {
+  std::uniform_real_distribution<float> u(0.25f, 1.0f);
+  return f32_to_fp16((rng() & 1 ? -1.0f : 1.0f) * u(rng) * mag);
+}
+
+// n_out rows of n_in weights of type t: random bits for the quantised codes
+// (every code, the extreme ones included), random finite fp16 scales, and
+// normal values for the float types.
+std::vector<uint8_t> random_weights(TensorType t, int64_t n_out, int64_t n_in, std::mt19937& rng) {
+  const size_t rb = row_bytes(t, static_cast<uint64_t>(n_in));
+  std::vector<uint8_t> data(rb * static_cast<size_t>(n_out));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const size_t n_values = static_cast<size_t>(n_out * n_in);
+  switch (t) {
+    case TensorType::F32:
+      for (size_t i = 0; i < n_values; ++i) reinterpret_cast<float*>(data.data())[i] = normal(rng);
+      return data;
+    case TensorType::F16:
+      for (size_t i = 0; i < n_values; ++i) reinterpret_cast<uint16_t*>(data.data())[i] = f32_to_fp16(normal(rng));
+      return data;
+    case TensorType::BF16:
+      for (size_t i = 0; i < n_values; ++i) reinterpret_cast<uint16_t*>(data.data())[i] = f32_to_bf16(normal(rng));
+      return data;
+    default: break;
+  }
+  for (uint8_t& b : data) b = static_cast<uint8_t>(rng());
+  const size_t n_blocks = data.size() / tensor_type_info(t).block_bytes;
+  for (size_t i = 0; i < n_blocks; ++i) {
+    void* p = data.data() + i * tensor_type_info(t).block_bytes;
+    switch (t) {
+      case TensorType::Q8_0: static_cast<quant::BlockQ8_0*>(p)->d = random_scale(rng, 0.01f); break;
+      case TensorType::Q4_0: static_cast<quant::BlockQ4_0*>(p)->d = random_scale(rng, 0.2f); break;
+      case TensorType::IQ4_NL: static_cast<quant::BlockIQ4_NL*>(p)->d = random_scale(rng, 0.01f); break;
+      case TensorType::IQ4_XS: static_cast<quant::BlockIQ4_XS*>(p)->d = random_scale(rng, 0.001f); break;
+      case TensorType::Q4_K: {
+        auto* b = static_cast<quant::BlockQ4_K*>(p);
+        b->d = random_scale(rng, 0.005f);
+        b->dmin = random_scale(rng, 0.005f);
+        break;
+      }
+      case TensorType::Q5_K: {
+        auto* b = static_cast<quant::BlockQ5_K*>(p);
+        b->d = random_scale(rng, 0.002f);
+        b->dmin = random_scale(rng, 0.002f);
+        break;
+      }
+      case TensorType::Q6_K: static_cast<quant::BlockQ6_K*>(p)->d = random_scale(rng, 0.0005f); break;
+      default: ADD_FAILURE() << "no generator for " << tensor_type_name(t);
+    }
+  }
+  return data;
+}
+
+std::vector<float> random_rows(int64_t n_rows, int64_t ld, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n_rows * ld));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float row_scale = std::exp2(static_cast<float>(static_cast<int>(rng() % 9) - 4));  // rows of unequal size
+    for (int64_t i = 0; i < ld; ++i) x[r * ld + i] = normal(rng) * row_scale;
+  }
+  return x;
+}
+
+std::vector<int64_t> input_sizes(TensorType t) {
+  switch (tensor_type_info(t).block_size) {
+    case 1: return {7, 40, 300};
+    case 32: return {32, 96, 544};
+    default: return {256, 768};
+  }
+}
+
+TEST(Matmul, EveryTypeAndLevelMatchesReference) {
+  std::mt19937 rng(test_seed());
+  ThreadPool pool(2);
+  for (TensorType t : kTypes) {
+    for (int64_t n_in : input_sizes(t)) {
+      for (int64_t n_out : {1, 7, 37}) {
+        const auto weights = random_weights(t, n_out, n_in, rng);
+        const WeightMatrix W{t, weights.data(), n_out, n_in};
+        for (int64_t n_rows : {1, 2, 3, 5, 17, 64}) {
+          const int64_t ldx = n_in + 3, ldy = n_out + 2;  // strides wider than the rows
+          const auto X = random_rows(n_rows, ldx, rng);
+          std::vector<float> ref(static_cast<size_t>(n_rows * ldy), 0.0f);
+          matmul_reference(W, X.data(), ldx, n_rows, ref.data(), ldy);
+          for (SimdLevel level : available_levels()) {
+            for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+              SCOPED_TRACE(testing::Message() << tensor_type_name(t) << " level " << simd_level_name(level)
+                                              << " n_in " << n_in << " n_out " << n_out << " n_rows " << n_rows
+                                              << (p ? " pool" : " no pool") << " seed " << test_seed());
+              std::vector<float> Y(static_cast<size_t>(n_rows * ldy), -7.0f);
+              matmul_at_level(level, W, X.data(), ldx, n_rows, Y.data(), ldy, p);
+              for (int64_t r = 0; r < n_rows; ++r) {
+                for (int64_t o = 0; o < n_out; ++o) {
+                  const double bound = matmul_tolerance(W, o, X.data() + r * ldx);
+                  ASSERT_NEAR(Y[r * ldy + o], ref[r * ldy + o], bound) << "row " << r << " out " << o;
+                }
+                for (int64_t o = n_out; o < ldy; ++o) ASSERT_EQ(Y[r * ldy + o], -7.0f) << "wrote past n_out";
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Each SIMD kernel called directly against its scalar twin on the same
+// encoded activations, for 1..4 activation rows: the integer sums are the
+// same, so only f32 summation order may differ.
+TEST(Matmul, SimdKernelsMatchTheirScalarTwins) {
+  std::mt19937 rng(test_seed() + 1);
+  for (TensorType t : kTypes) {
+    const TypeKernel* twin = scalar_kernel(t);
+    ASSERT_NE(twin, nullptr) << tensor_type_name(t);
+    for (SimdLevel level : available_levels()) {
+      const TypeKernel* k = find_kernel(t, level);
+      ASSERT_NE(k, nullptr) << tensor_type_name(t) << " at " << simd_level_name(level);
+      ASSERT_EQ(k->act, twin->act);
+      for (int64_t n_in : input_sizes(t)) {
+        const auto weights = random_weights(t, 1, n_in, rng);
+        const auto X = random_rows(kMaxActRows, n_in, rng);
+        size_t stride = static_cast<size_t>(n_in) * sizeof(float);
+        std::vector<uint8_t> act(X.size() * sizeof(float));
+        std::memcpy(act.data(), X.data(), act.size());
+        if (k->act != ActFormat::kF32) {
+          stride = act_row_bytes(k->act, n_in);
+          act.assign(stride * kMaxActRows, 0);
+          for (int r = 0; r < kMaxActRows; ++r) encode_act_row(k->act, X.data() + r * n_in, act.data() + r * stride, n_in);
+        }
+        std::vector<float> deq(static_cast<size_t>(n_in));
+        quant::dequantize_row(t, weights.data(), deq.data(), n_in);
+        for (int n_act = 1; n_act <= kMaxActRows; ++n_act) {
+          SCOPED_TRACE(testing::Message() << tensor_type_name(t) << " level " << simd_level_name(level) << " n_in "
+                                          << n_in << " n_act " << n_act << " seed " << test_seed());
+          float y_simd[kMaxActRows * 3], y_twin[kMaxActRows * 3];
+          k->dot(weights.data(), act.data(), stride, n_act, n_in, y_simd, 3);
+          twin->dot(weights.data(), act.data(), stride, n_act, n_in, y_twin, 3);
+          for (int r = 0; r < n_act; ++r) {
+            double abs_dot = 0;
+            for (int64_t i = 0; i < n_in; ++i) abs_dot += std::fabs(deq[i] * X[r * n_in + i]);
+            ASSERT_NEAR(y_simd[r * 3], y_twin[r * 3], abs_dot * 1e-5 + 1e-30) << "row " << r;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The activation encodings against their definitions.
+TEST(Matmul, ActivationEncodingRoundsWithinHalfAStep) {
+  std::mt19937 rng(test_seed() + 2);
+  const auto x = random_rows(1, 512, rng);
+  std::vector<ActBlock32> q32(512 / 32);
+  quantize_act_q8_32(x.data(), q32.data(), 512);
+  std::vector<quant::BlockQ8_K> qk(2);
+  quantize_act_q8_k(x.data(), qk.data(), 512);
+  for (int i = 0; i < 512; ++i) {
+    const ActBlock32& b = q32[i / 32];
+    EXPECT_LE(std::fabs(b.d * b.qs[i % 32] - x[i]), b.d * 0.5f * 1.0001f);
+    const quant::BlockQ8_K& k = qk[i / 256];
+    EXPECT_LE(std::fabs(k.d * k.qs[i % 256] - x[i]), k.d * 0.5f * 1.0001f);
+  }
+  for (const auto& k : qk) {
+    for (int j = 0; j < 16; ++j) {
+      int sum = 0;
+      for (int i = 0; i < 16; ++i) sum += k.qs[16 * j + i];
+      EXPECT_EQ(k.bsums[j], sum);
+    }
+  }
+  std::vector<float> zeros(32, 0.0f);
+  ActBlock32 z;
+  quantize_act_q8_32(zeros.data(), &z, 32);
+  EXPECT_EQ(z.d, 0.0f);
+  for (int8_t q : z.qs) EXPECT_EQ(q, 0);
+}
+
+TEST(Matmul, TypesWithoutKernelsUseThePortablePath) {
+  std::mt19937 rng(test_seed() + 3);
+  // Q8_0 data reinterpreted is not valid Q5_0, so build Q5_0 from random bits with sane scales.
+  const int64_t n_out = 5, n_in = 64;
+  std::vector<uint8_t> w(row_bytes(TensorType::Q5_0, n_in) * n_out);
+  for (auto& b : w) b = static_cast<uint8_t>(rng());
+  for (size_t i = 0; i < w.size() / sizeof(quant::BlockQ5_0); ++i)
+    reinterpret_cast<quant::BlockQ5_0*>(w.data())[i].d = random_scale(rng, 0.05f);
+  const WeightMatrix W{TensorType::Q5_0, w.data(), n_out, n_in};
+  const auto X = random_rows(3, n_in, rng);
+  std::vector<float> y(3 * n_out), ref(3 * n_out);
+  matmul(W, X.data(), n_in, 3, y.data(), n_out, nullptr);
+  matmul_reference(W, X.data(), n_in, 3, ref.data(), n_out);
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], ref[i], 1e-4 * (1 + std::fabs(ref[i])));
+}
+
+TEST(Matmul, RowLengthNotAMultipleOfTheBlockIsAnError) {
+  std::vector<uint8_t> w(1024);
+  const WeightMatrix W{TensorType::Q4_K, w.data(), 1, 100};
+  std::vector<float> x(100), y(1);
+  EXPECT_THROW(matmul(W, x.data(), 100, 1, y.data(), 1, nullptr), Error);
+}
+
+}  // namespace
+}  // namespace frugal::kernels
