@@ -1,72 +1,266 @@
 #include "kernels/attention.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
+#include "base/error.h"
 #include "base/fp16.h"
 #include "kernels/ops.h"
+#include "quant/quant.h"
+
+// The flash block update is compiled for AVX-512, AVX2+FMA and baseline x86,
+// chosen at load time from what the CPU reports (GCC function multiversioning).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define FRUGAL_FLOAT_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define FRUGAL_FLOAT_CLONES
+#endif
+#define FRUGAL_INLINE inline __attribute__((always_inline))
 
 namespace frugal::kernels {
-namespace {
 
-// Reads element i of a cache row of either type.
-inline float load(CacheType t, const void* base, int64_t i) {
-  return t == CacheType::kF32 ? static_cast<const float*>(base)[i]
-                              : fp16_to_f32(static_cast<const uint16_t*>(base)[i]);
+const char* cache_type_name(CacheType t) {
+  switch (t) {
+    case CacheType::kF32: return "f32";
+    case CacheType::kF16: return "f16";
+    case CacheType::kQ8_0: return "q8_0";
+  }
+  return "?";
 }
 
-const void* row_at(CacheType t, const void* base, int64_t j, int64_t stride) {
-  const size_t elem = t == CacheType::kF32 ? 4 : 2;
-  return static_cast<const uint8_t*>(base) + static_cast<size_t>(j * stride) * elem;
+int64_t cache_row_stride(CacheType t, int64_t width) {
+  return t == CacheType::kQ8_0 ? (width + 31) / 32 * 32 : width;
 }
 
-}  // namespace
+size_t cache_bytes(CacheType t, int64_t n) {
+  switch (t) {
+    case CacheType::kF32: return static_cast<size_t>(n) * 4;
+    case CacheType::kF16: return static_cast<size_t>(n) * 2;
+    case CacheType::kQ8_0: return static_cast<size_t>(n / 32) * 34;
+  }
+  return 0;
+}
+
+void* cache_at(CacheType t, void* base, int64_t i) { return static_cast<uint8_t*>(base) + cache_bytes(t, i); }
+const void* cache_at(CacheType t, const void* base, int64_t i) {
+  return static_cast<const uint8_t*>(base) + cache_bytes(t, i);
+}
+
+void cache_store(CacheType t, void* dst, const float* src, int64_t n) {
+  switch (t) {
+    case CacheType::kF32:
+      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case CacheType::kF16: {
+      uint16_t* d = static_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < n; ++i) d[i] = f32_to_fp16(src[i]);
+      return;
+    }
+    case CacheType::kQ8_0: {
+      const int64_t whole = n / 32 * 32;
+      if (whole > 0) quant::quantize_row(TensorType::Q8_0, src, dst, whole);
+      if (whole < n) {
+        float last[32] = {};
+        std::copy(src + whole, src + n, last);
+        quant::quantize_row(TensorType::Q8_0, last, cache_at(t, dst, whole), 32);
+      }
+      return;
+    }
+  }
+}
+
+void cache_load(CacheType t, const void* src, float* dst, int64_t n) {
+  switch (t) {
+    case CacheType::kF32:
+      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case CacheType::kF16: {
+      const uint16_t* s = static_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_f32(s[i]);
+      return;
+    }
+    case CacheType::kQ8_0:
+      quant::dequantize_row(TensorType::Q8_0, src, dst, cache_row_stride(t, n));
+      return;
+  }
+}
 
 void attend(const float* q, int64_t dk, const AttentionRows& rows, int64_t dv, float scale, float* scores,
             float* out) {
+  std::vector<float> row(static_cast<size_t>(cache_row_stride(rows.type, std::max(dk, dv))));
   for (int64_t j = 0; j < rows.n; ++j) {
-    const void* kj = row_at(rows.type, rows.k, j, rows.k_stride);
-    float acc = 0;
-    if (rows.type == CacheType::kF32) {
-      const float* k = static_cast<const float*>(kj);
-      for (int64_t i = 0; i < dk; ++i) acc += q[i] * k[i];
-    } else {
-      const uint16_t* k = static_cast<const uint16_t*>(kj);
-      for (int64_t i = 0; i < dk; ++i) acc += q[i] * fp16_to_f32(k[i]);
-    }
-    scores[j] = acc * scale;
+    cache_load(rows.type, cache_at(rows.type, rows.k, j * rows.k_stride), row.data(), dk);
+    scores[j] = dot(q, row.data(), dk) * scale;
   }
   softmax(scores, rows.n);
   for (int64_t i = 0; i < dv; ++i) out[i] = 0;
   for (int64_t j = 0; j < rows.n; ++j) {
-    const void* vj = row_at(rows.type, rows.v, j, rows.v_stride);
-    const float p = scores[j];
-    if (rows.type == CacheType::kF32) {
-      axpy(p, static_cast<const float*>(vj), out, dv);
-    } else {
-      const uint16_t* v = static_cast<const uint16_t*>(vj);
-      for (int64_t i = 0; i < dv; ++i) out[i] += p * fp16_to_f32(v[i]);
-    }
+    cache_load(rows.type, cache_at(rows.type, rows.v, j * rows.v_stride), row.data(), dv);
+    axpy(scores[j], row.data(), out, dv);
   }
 }
 
 void attend_reference(const float* q, int64_t dk, const AttentionRows& rows, int64_t dv, float scale, float* out) {
+  std::vector<float> row(static_cast<size_t>(cache_row_stride(rows.type, std::max(dk, dv))));
   std::vector<double> s(static_cast<size_t>(rows.n));
   double mx = -INFINITY;
   for (int64_t j = 0; j < rows.n; ++j) {
-    const void* kj = row_at(rows.type, rows.k, j, rows.k_stride);
+    cache_load(rows.type, cache_at(rows.type, rows.k, j * rows.k_stride), row.data(), dk);
     double acc = 0;
-    for (int64_t i = 0; i < dk; ++i) acc += static_cast<double>(q[i]) * load(rows.type, kj, i);
+    for (int64_t i = 0; i < dk; ++i) acc += static_cast<double>(q[i]) * row[i];
     s[j] = acc * scale;
     mx = std::max(mx, s[j]);
   }
   double sum = 0;
   for (auto& x : s) sum += (x = std::exp(x - mx));
-  for (int64_t i = 0; i < dv; ++i) {
-    double acc = 0;
-    for (int64_t j = 0; j < rows.n; ++j)
-      acc += s[j] / sum * load(rows.type, row_at(rows.type, rows.v, j, rows.v_stride), i);
-    out[i] = static_cast<float>(acc);
+  std::vector<double> acc(static_cast<size_t>(dv), 0.0);
+  for (int64_t j = 0; j < rows.n; ++j) {
+    cache_load(rows.type, cache_at(rows.type, rows.v, j * rows.v_stride), row.data(), dv);
+    for (int64_t i = 0; i < dv; ++i) acc[i] += s[j] / sum * row[i];
+  }
+  for (int64_t i = 0; i < dv; ++i) out[i] = static_cast<float>(acc[i]);
+}
+
+namespace {
+
+// Eight-lane float vectors (GCC/Clang vector extensions): one AVX register,
+// or two SSE registers on the baseline build. The helpers are always inlined
+// into the flash block (never called across an ABI boundary), so GCC's note
+// that a 32-byte vector argument changes the ABI without AVX does not apply.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float v8f __attribute__((vector_size(32)));
+
+FRUGAL_INLINE v8f load8(const float* p) {
+  v8f v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+FRUGAL_INLINE void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof(v)); }
+
+FRUGAL_INLINE float dot8(const float* a, const float* b, int64_t n) {
+  v8f acc0 = {}, acc1 = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 += load8(a + i) * load8(b + i);
+    acc1 += load8(a + i + 8) * load8(b + i + 8);
+  }
+  if (i + 8 <= n) {
+    acc0 += load8(a + i) * load8(b + i);
+    i += 8;
+  }
+  acc0 += acc1;
+  float s = ((acc0[0] + acc0[4]) + (acc0[1] + acc0[5])) + ((acc0[2] + acc0[6]) + (acc0[3] + acc0[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// y = y * c + p * x
+FRUGAL_INLINE void scale_axpy8(float c, float p, const float* x, float* y, int64_t n) {
+  const v8f cv = {c, c, c, c, c, c, c, c}, pv = {p, p, p, p, p, p, p, p};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) store8(y + i, load8(y + i) * cv + pv * load8(x + i));
+  for (; i < n; ++i) y[i] = y[i] * c + p * x[i];
+}
+
+FRUGAL_INLINE void axpy8(float p, const float* x, float* y, int64_t n) {
+  const v8f pv = {p, p, p, p, p, p, p, p};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) store8(y + i, load8(y + i) + pv * load8(x + i));
+  for (; i < n; ++i) y[i] += p * x[i];
+}
+
+}  // namespace
+
+namespace detail {
+
+// One block of positions [j0, j0 + nb) (f32 rows K, V with strides ks, vs)
+// for every query: scores, running max m, running sum l, output rescaled
+// and accumulated.
+FRUGAL_FLOAT_CLONES void flash_block(const AttentionQuery* qs, int64_t n_q, const float* K, int64_t ks,
+                                     const float* V, int64_t vs, int64_t j0, int64_t nb, int64_t dk, int64_t dv,
+                                     float scale, float* m, float* l, float* s) {
+  for (int64_t i = 0; i < n_q; ++i) {
+    const AttentionQuery& qq = qs[i];
+    const int64_t cnt = std::min(nb, qq.n - j0);
+    if (cnt <= 0) continue;
+    float bm = -INFINITY;
+    for (int64_t j = 0; j < cnt; ++j) {
+      s[j] = dot8(qq.q, K + j * ks, dk) * scale;
+      bm = std::max(bm, s[j]);
+    }
+    const float m_new = std::max(m[i], bm);
+    const float corr = std::exp(m[i] - m_new);  // 0 on the first block (m = -inf)
+    float sum = l[i] * corr;
+    // The first position of the block also rescales the output so far.
+    float p = std::exp(s[0] - m_new);
+    sum += p;
+    scale_axpy8(corr, p, V, qq.out, dv);
+    for (int64_t j = 1; j < cnt; ++j) {
+      p = std::exp(s[j] - m_new);
+      sum += p;
+      axpy8(p, V + j * vs, qq.out, dv);
+    }
+    l[i] = sum;
+    m[i] = m_new;
+  }
+}
+
+}  // namespace detail
+#pragma GCC diagnostic pop
+
+size_t flash_scratch_floats(int64_t n_queries, int64_t dk, int64_t dv) {
+  const int64_t dkp = cache_row_stride(CacheType::kQ8_0, dk), dvp = cache_row_stride(CacheType::kQ8_0, dv);
+  return static_cast<size_t>(kFlashBlock * (dkp + dvp) + kFlashBlock + 2 * n_queries);
+}
+
+void attend_flash(std::span<const AttentionQuery> queries, int64_t dk, const AttentionRows& rows, int64_t dv,
+                  float scale, float* scratch) {
+  const int64_t n_q = static_cast<int64_t>(queries.size());
+  const int64_t dkp = cache_row_stride(CacheType::kQ8_0, dk), dvp = cache_row_stride(CacheType::kQ8_0, dv);
+  float* kb = scratch;
+  float* vb = kb + kFlashBlock * dkp;
+  float* s = vb + kFlashBlock * dvp;
+  float* m = s + kFlashBlock;
+  float* l = m + n_q;
+  int64_t n_max = 0;
+  for (int64_t i = 0; i < n_q; ++i) {
+    n_max = std::max(n_max, queries[i].n);
+    m[i] = -INFINITY;
+    l[i] = 0;
+    std::fill(queries[i].out, queries[i].out + dv, 0.0f);
+  }
+  const bool direct = rows.type == CacheType::kF32;
+  // Latent attention: the value is the head of the key row; convert once.
+  const bool values_in_keys = rows.v == rows.k && rows.v_stride == rows.k_stride && dv <= dk;
+  for (int64_t j0 = 0; j0 < n_max; j0 += kFlashBlock) {
+    const int64_t nb = std::min(kFlashBlock, n_max - j0);
+    const float *K, *V;
+    int64_t ks, vs;
+    if (direct) {
+      K = static_cast<const float*>(rows.k) + j0 * rows.k_stride;
+      V = static_cast<const float*>(rows.v) + j0 * rows.v_stride;
+      ks = rows.k_stride;
+      vs = rows.v_stride;
+    } else {
+      for (int64_t j = 0; j < nb; ++j) {
+        cache_load(rows.type, cache_at(rows.type, rows.k, (j0 + j) * rows.k_stride), kb + j * dkp, dk);
+        if (!values_in_keys)
+          cache_load(rows.type, cache_at(rows.type, rows.v, (j0 + j) * rows.v_stride), vb + j * dvp, dv);
+      }
+      K = kb;
+      V = values_in_keys ? kb : vb;
+      ks = dkp;
+      vs = values_in_keys ? dkp : dvp;
+    }
+    detail::flash_block(queries.data(), n_q, K, ks, V, vs, j0, nb, dk, dv, scale, m, l, s);
+  }
+  for (int64_t i = 0; i < n_q; ++i) {
+    if (l[i] <= 0) continue;
+    const float inv = 1.0f / l[i];
+    for (int64_t c = 0; c < dv; ++c) queries[i].out[c] *= inv;
   }
 }
 

@@ -12,8 +12,23 @@
 
 namespace frugal::model {
 
-const char* kv_type_name(KvType t) { return t == KvType::kF32 ? "f32" : "f16"; }
-size_t kv_type_size(KvType t) { return t == KvType::kF32 ? 4 : 2; }
+const char* kv_type_name(KvType t) { return kernels::cache_type_name(t); }
+
+KvType kv_type_from_name(const std::string& name) {
+  for (KvType t : {KvType::kF32, KvType::kF16, KvType::kQ8_0})
+    if (name == kv_type_name(t)) return t;
+  fail("unknown KV cache type '", name, "' (expected f32, f16 or q8_0)");
+}
+
+std::string kv_type_unsupported(const ModelConfig& c, KvType t) {
+  // q8_0 blocks must not straddle heads: each key/value head starts a block.
+  // Latent attention keeps one row per position, so any width works.
+  if (t != KvType::kQ8_0 || c.is_mla()) return {};
+  if (c.head_dim % 32 != 0 || c.v_head_dim % 32 != 0)
+    return "a q8_0 KV cache needs key and value head sizes that are multiples of 32 (this model's are " +
+           std::to_string(c.head_dim) + " and " + std::to_string(c.v_head_dim) + ")";
+  return {};
+}
 
 int64_t kv_key_width(const ModelConfig& c) {
   return c.is_mla() ? c.kv_lora_rank + c.qk_rope_head_dim : c.n_embd_k();

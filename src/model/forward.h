@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "base/aligned_buffer.h"
@@ -31,16 +32,22 @@ struct BatchRow {
   bool want_logits = false;
 };
 
-using KvType = kernels::CacheType;  // kF32 or kF16
+using KvType = kernels::CacheType;  // kF32, kF16 or kQ8_0
 const char* kv_type_name(KvType t);
-size_t kv_type_size(KvType t);
+// "f32", "f16" or "q8_0"; anything else is a frugal::Error naming the choices.
+KvType kv_type_from_name(const std::string& name);
 
 // Entries per position per layer of the key and value rows (value 0 for MLA).
 int64_t kv_key_width(const ModelConfig& cfg);
 int64_t kv_value_width(const ModelConfig& cfg);
+// Empty if the model's cache rows can be stored as `t`, else why not.
+std::string kv_type_unsupported(const ModelConfig& cfg, KvType t);
 
 // One sequence's cache for one layer: capacity positions, key row p at
-// k + p * key_width elements of the store's type, value row likewise.
+// element p * kernels::cache_row_stride(type, key_width) of k (for f32 and
+// f16 the stride is the width; q8_0 rounds it up to whole blocks of 32),
+// value row likewise. A q8_0 store needs head offsets on block boundaries
+// (see kv_type_supported).
 struct KvSlice {
   void* k = nullptr;
   void* v = nullptr;

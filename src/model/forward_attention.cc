@@ -1,11 +1,14 @@
 // Self-attention of the standard architectures (llama, qwen2/3, qwen2moe,
 // qwen3moe, olmoe): q/k/v projections over all rows, optional biases and q/k
 // RMSNorm, RoPE, then each row's keys and values go into its sequence's cache
-// and each (row, head) attends causally over positions 0..pos.
+// and each (row, head) attends causally over positions 0..pos, through the
+// flash kernel (kernels/attention.h) in tiles of consecutive rows.
 #include <cmath>
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
-#include "base/fp16.h"
+#include "base/error.h"
 #include "kernels/attention.h"
 #include "model/forward_layers.h"
 
@@ -41,32 +44,80 @@ float attention_scale(const ModelConfig& c) {
   return base * mscale * mscale;
 }
 
-void* kv_at(KvType t, void* base, int64_t i) {
-  return static_cast<uint8_t*>(base) + static_cast<size_t>(i) * kv_type_size(t);
-}
+void* kv_at(KvType t, void* base, int64_t i) { return kernels::cache_at(t, base, i); }
 
-void kv_store_row(KvType t, void* dst, const float* src, int64_t n) {
-  if (t == KvType::kF32) {
-    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-  } else {
-    uint16_t* d = static_cast<uint16_t*>(dst);
-    for (int64_t i = 0; i < n; ++i) d[i] = f32_to_fp16(src[i]);
+void kv_store_row(KvType t, void* dst, const float* src, int64_t n) { kernels::cache_store(t, dst, src, n); }
+
+namespace {
+
+// Rows per tile: enough queries per cache block to amortise its conversion,
+// few enough that a long prefill makes many tasks.
+constexpr int64_t kTileRows = 16;
+
+struct Tile {
+  int64_t first = 0, n_rows = 0;  // batch rows [first, first + n_rows)
+  int32_t last_pos = 0;
+};
+
+}  // namespace
+
+void flash_attention(const AttentionLayout& a, KvType type, std::span<const BatchRow> rows, Forward::Scratch& s,
+                     ThreadPool* pool) {
+  const int64_t n = static_cast<int64_t>(rows.size());
+  std::vector<Tile> tiles;
+  for (int64_t r = 0; r < n; ++r) {
+    const BatchRow& row = rows[static_cast<size_t>(r)];
+    if (!tiles.empty()) {
+      Tile& t = tiles.back();
+      const BatchRow& prev = rows[static_cast<size_t>(t.first + t.n_rows - 1)];
+      if (t.n_rows < kTileRows && prev.seq == row.seq && prev.pos + 1 == row.pos) {
+        ++t.n_rows;
+        t.last_pos = row.pos;
+        continue;
+      }
+    }
+    tiles.push_back({r, 1, row.pos});
   }
-}
+  // The longest tiles first, so the short ones fill the gaps at the end.
+  std::stable_sort(tiles.begin(), tiles.end(), [](const Tile& x, const Tile& y) { return x.last_pos > y.last_pos; });
 
-void run_attention_tasks(std::span<const BatchRow> rows, int64_t n_head, Forward::Scratch& s, ThreadPool* pool,
-                         const std::function<void(int64_t r, int64_t h, float* scores)>& task) {
-  int32_t max_pos = 0;
-  for (const BatchRow& r : rows) max_pos = std::max(max_pos, r.pos);
+  // Split the heads of each tile so that there are a few tasks per thread.
   const int n_threads = pool ? pool->size() : 1;
-  if (s.thread_scores.size() < static_cast<size_t>(n_threads)) s.thread_scores.resize(n_threads);
-  for (int t = 0; t < n_threads; ++t) s.thread_scores[t].get(max_pos + 1);
-  const int64_t n_tasks = static_cast<int64_t>(rows.size()) * n_head;
-  auto body = [&](int64_t i, int thread) { task(i / n_head, i % n_head, s.thread_scores[thread].v.data()); };
+  const int64_t n_tiles = static_cast<int64_t>(tiles.size());
+  const int64_t per_tile = std::clamp<int64_t>((4 * n_threads + n_tiles - 1) / n_tiles, 1, a.n_head);
+  const int64_t head_chunk = (a.n_head + per_tile - 1) / per_tile;
+  const int64_t chunks = (a.n_head + head_chunk - 1) / head_chunk;
+  const int64_t group = a.n_head / a.n_kv_head;
+
+  if (s.thread_scores.size() < static_cast<size_t>(n_threads)) s.thread_scores.resize(static_cast<size_t>(n_threads));
+  const size_t scratch = kernels::flash_scratch_floats(kTileRows * std::min(group, head_chunk), a.dk, a.dv);
+  for (int t = 0; t < n_threads; ++t) s.thread_scores[static_cast<size_t>(t)].get(static_cast<int64_t>(scratch));
+
+  auto task = [&](int64_t i, int thread) {
+    const Tile& t = tiles[static_cast<size_t>(i / chunks)];
+    const int64_t h0 = (i % chunks) * head_chunk, h1 = std::min(a.n_head, h0 + head_chunk);
+    const KvSlice& sl = s.slices[static_cast<size_t>(t.first)];  // one sequence per tile
+    std::vector<kernels::AttentionQuery> qs;
+    for (int64_t g = h0 / group; g * group < h1; ++g) {
+      qs.clear();
+      for (int64_t h = std::max(h0, g * group); h < std::min(h1, (g + 1) * group); ++h)
+        for (int64_t r = t.first; r < t.first + t.n_rows; ++r)
+          qs.push_back({a.q + r * a.q_row + h * a.q_head, a.out + r * a.out_row + h * a.out_head,
+                        int64_t{rows[static_cast<size_t>(r)].pos} + 1});
+      kernels::AttentionRows ar;
+      ar.type = type;
+      ar.k = kv_at(type, sl.k, g * a.k_head);
+      ar.v = a.values_in_keys ? ar.k : kv_at(type, sl.v, g * a.v_head);
+      ar.k_stride = a.k_row;
+      ar.v_stride = a.v_row;
+      kernels::attend_flash(qs, a.dk, ar, a.dv, a.scale, s.thread_scores[static_cast<size_t>(thread)].v.data());
+    }
+  };
+  const int64_t n_tasks = n_tiles * chunks;
   if (pool && n_tasks > 1) {
-    pool->run(n_tasks, body);
+    pool->run(n_tasks, task);
   } else {
-    for (int64_t i = 0; i < n_tasks; ++i) body(i, 0);
+    for (int64_t i = 0; i < n_tasks; ++i) task(i, 0);
   }
 }
 
@@ -90,6 +141,8 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
 
   const kernels::RopeParams rp = rope_params(c);
   const KvType kt = kv.type();
+  FRUGAL_CHECK(kv_type_unsupported(c, kt).empty());
+  const int64_t k_row = kernels::cache_row_stride(kt, nk), v_row = kernels::cache_row_stride(kt, nv);
   s.slices.resize(static_cast<size_t>(n));
   for (int64_t r = 0; r < n; ++r) {
     float* qr = q + r * nq;
@@ -115,24 +168,27 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
     const BatchRow& row = rows[static_cast<size_t>(r)];
     const KvSlice sl = kv.slice(il, row.seq);
     s.slices[static_cast<size_t>(r)] = sl;
-    kv_store_row(kt, kv_at(kt, sl.k, int64_t{row.pos} * nk), kr, nk);
-    kv_store_row(kt, kv_at(kt, sl.v, int64_t{row.pos} * nv), vr, nv);
+    kv_store_row(kt, kv_at(kt, sl.k, int64_t{row.pos} * k_row), kr, nk);
+    kv_store_row(kt, kv_at(kt, sl.v, int64_t{row.pos} * v_row), vr, nv);
   }
 
-  const int64_t group = c.n_head / c.n_head_kv;
-  const float scale = attention_scale(c);
-  run_attention_tasks(rows, c.n_head, s, pool, [&](int64_t r, int64_t h, float* scores) {
-    const KvSlice& sl = s.slices[static_cast<size_t>(r)];
-    const int64_t kvh = h / group;
-    kernels::AttentionRows ar;
-    ar.type = kt;
-    ar.k = kv_at(kt, sl.k, kvh * hd);
-    ar.v = kv_at(kt, sl.v, kvh * vhd);
-    ar.k_stride = nk;
-    ar.v_stride = nv;
-    ar.n = int64_t{rows[static_cast<size_t>(r)].pos} + 1;
-    kernels::attend(q + r * nq + h * hd, hd, ar, vhd, scale, scores, att + r * n_att + h * vhd);
-  });
+  AttentionLayout al;
+  al.n_head = c.n_head;
+  al.n_kv_head = c.n_head_kv;
+  al.dk = hd;
+  al.dv = vhd;
+  al.scale = attention_scale(c);
+  al.q = q;
+  al.q_row = nq;
+  al.q_head = hd;
+  al.out = att;
+  al.out_row = n_att;
+  al.out_head = vhd;
+  al.k_row = k_row;
+  al.v_row = v_row;
+  al.k_head = hd;
+  al.v_head = vhd;
+  flash_attention(al, kt, rows, s, pool);
 
   matmul(L.wo, att, n_att, n, out, c.n_embd, pool);
 }

@@ -47,17 +47,36 @@ float attention_scale(const ModelConfig& cfg);
 
 // Writes a row of n floats into a cache entry of type t.
 void kv_store_row(KvType t, void* dst, const float* src, int64_t n);
-// Pointer to element i of a cache buffer of type t.
+// Pointer to element i of a cache buffer of type t (q8_0: i a multiple of 32).
 void* kv_at(KvType t, void* base, int64_t i);
+
+// Where one layer's queries, outputs and cached rows are, for
+// flash_attention: query of (row r, head h) at q + r * q_row + h * q_head,
+// output likewise; kv head g of a row's cache at element g * k_head (keys)
+// and g * v_head (values) of its sequence's slice, positions k_row / v_row
+// elements apart. Heads h of one kv head: h / (n_head / n_kv_head).
+struct AttentionLayout {
+  int64_t n_head = 0, n_kv_head = 0, dk = 0, dv = 0;
+  float scale = 1.0f;
+  const float* q = nullptr;
+  int64_t q_row = 0, q_head = 0;
+  float* out = nullptr;
+  int64_t out_row = 0, out_head = 0;
+  int64_t k_row = 0, v_row = 0, k_head = 0, v_head = 0;
+  bool values_in_keys = false;  // latent attention: the value is the head of the key row
+};
+// Every (row, head) attends causally to positions 0..pos of its sequence
+// (s.slices holds each row's slice). Rows of one sequence at consecutive
+// positions form tiles that walk the cache together; tiles x head ranges
+// are the parallel tasks.
+void flash_attention(const AttentionLayout& a, KvType type, std::span<const BatchRow> rows, Forward::Scratch& s,
+                     ThreadPool* pool);
 
 // Attention, standard (llama, qwen*, olmoe) and multi-head latent (deepseek2).
 void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows, KvStore& kv,
                      Forward::Scratch& s, ThreadPool* pool, float* out);
 void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows, KvStore& kv,
                          Forward::Scratch& s, ThreadPool* pool, float* out);
-// Runs the per-(row, head) attention tasks on the pool with per-thread scores.
-void run_attention_tasks(std::span<const BatchRow> rows, int64_t n_head, Forward::Scratch& s, ThreadPool* pool,
-                         const std::function<void(int64_t r, int64_t h, float* scores)>& task);
 
 // FFNs: dense SwiGLU (and shared experts), and the routed mixture of experts.
 void dense_ffn(const kernels::WeightMatrix& gate, const kernels::WeightMatrix& up,

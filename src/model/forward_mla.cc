@@ -82,6 +82,7 @@ void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> r
   matmul(L.wkv_a_mqa, xn, c.n_embd, n, kva, lw, pool);
   const kernels::RopeParams rp = rope_params(c);
   const KvType kt = kv.type();
+  const int64_t k_row = kernels::cache_row_stride(kt, lw);
   s.slices.resize(static_cast<size_t>(n));
   for (int64_t r = 0; r < n; ++r) {
     float* kr = kva + r * lw;
@@ -92,25 +93,30 @@ void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> r
     const BatchRow& row = rows[static_cast<size_t>(r)];
     const KvSlice sl = kv.slice(il, row.seq);
     s.slices[static_cast<size_t>(r)] = sl;
-    kv_store_row(kt, kv_at(kt, sl.k, int64_t{row.pos} * lw), kr, lw);
+    kv_store_row(kt, kv_at(kt, sl.k, int64_t{row.pos} * k_row), kr, lw);
   }
 
   float* q_latent = s.q_latent.get(n * H * lw);
   absorb_queries(c, L.wkv_b, q, n, q_latent, s, pool);
 
   float* att_latent = s.att_latent.get(n * H * rank);
-  const float scale = attention_scale(c);
-  run_attention_tasks(rows, H, s, pool, [&](int64_t r, int64_t h, float* scores) {
-    const KvSlice& sl = s.slices[static_cast<size_t>(r)];
-    kernels::AttentionRows ar;
-    ar.type = kt;
-    ar.k = sl.k;
-    ar.v = sl.k;  // the value is the latent: the first kv_lora_rank entries of the row
-    ar.k_stride = lw;
-    ar.v_stride = lw;
-    ar.n = int64_t{rows[static_cast<size_t>(r)].pos} + 1;
-    kernels::attend(q_latent + (r * H + h) * lw, lw, ar, rank, scale, scores, att_latent + (r * H + h) * rank);
-  });
+  // Every head attends to the same latent rows: one kv head for all.
+  AttentionLayout al;
+  al.n_head = H;
+  al.n_kv_head = 1;
+  al.dk = lw;
+  al.dv = rank;
+  al.scale = attention_scale(c);
+  al.q = q_latent;
+  al.q_row = H * lw;
+  al.q_head = lw;
+  al.out = att_latent;
+  al.out_row = H * rank;
+  al.out_head = rank;
+  al.k_row = k_row;
+  al.v_row = k_row;
+  al.values_in_keys = true;
+  flash_attention(al, kt, rows, s, pool);
 
   // Expand each head's latent output through its value rows of kv_b.
   float* att = s.att.get(n * H * vhd);

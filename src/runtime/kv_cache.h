@@ -1,5 +1,5 @@
 // The KV cache: per sequence slot and per layer, n_ctx key rows and value
-// rows (f32 or f16; for latent attention the compressed latent plus the rope
+// rows (f32, f16 or q8_0; for latent attention the compressed latent plus the rope
 // key, see model/forward.h). A slot's memory is allocated when the sequence
 // first uses it and left uninitialised: only positions below the sequence's
 // length are ever read, so the pages of unused positions are never touched.
@@ -14,6 +14,8 @@ namespace frugal::runtime {
 
 class KvCache : public model::KvStore {
  public:
+  // A q8_0 cache for a model whose heads do not start on 32-element blocks
+  // is a frugal::Error (model::kv_type_unsupported).
   KvCache(const model::ModelConfig& cfg, int64_t n_ctx, int64_t n_seq_max, model::KvType type);
 
   model::KvType type() const override { return type_; }
@@ -28,7 +30,8 @@ class KvCache : public model::KvStore {
   model::KvType type_;
   int64_t n_layer_, n_ctx_, n_seq_max_;
   int64_t k_width_, v_width_;
-  size_t layer_bytes_ = 0;  // keys then values of one layer
+  size_t k_bytes_ = 0, v_bytes_ = 0;  // one layer's keys, values
+  size_t layer_bytes_ = 0;             // keys then values of one layer
   size_t seq_bytes_ = 0;
   std::vector<std::unique_ptr<uint8_t[]>> slots_;
 };
