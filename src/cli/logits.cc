@@ -48,7 +48,7 @@ std::vector<int32_t> parse_ids(const std::string& text) {
 int run_logits(const LogitsArgs& a) {
   if (a.mode != "batch" && a.mode != "incremental" && a.mode != "chunked")
     fail("logits: --mode must be batch, incremental or chunked (got '", a.mode, "')");
-  if (a.kv_type != "f32" && a.kv_type != "f16") fail("logits: --kv-type must be f32 or f16");
+  const model::KvType kv_type = model::kv_type_from_name(a.kv_type);
   if (a.chunk <= 0) fail("logits: --chunk must be positive");
   const std::vector<int32_t> ids = parse_ids(a.tokens);
   if (a.threads > 0) ThreadPool::set_default_threads(a.threads);
@@ -61,7 +61,7 @@ int run_logits(const LogitsArgs& a) {
            " tokens");
   runtime::EngineOptions opts;
   opts.n_ctx = static_cast<int>(std::max<int64_t>(static_cast<int64_t>(ids.size()), std::min<int64_t>(m->config().n_ctx_train, 4096)));
-  opts.kv_type = a.kv_type == "f16" ? model::KvType::kF16 : model::KvType::kF32;
+  opts.kv_type = kv_type;
   runtime::Engine engine(*m, opts);
 
   const size_t step = a.mode == "batch" ? ids.size() : a.mode == "incremental" ? 1 : static_cast<size_t>(a.chunk);
@@ -93,7 +93,7 @@ const CommandRegistration kLogits{
                      "batch (one batch), incremental (one token at a time through the KV cache) or chunked; "
                      "default batch");
       app.add_option("--chunk", a->chunk, "tokens per batch in chunked mode (default 5)");
-      app.add_option("--kv-type", a->kv_type, "KV cache entries: f32 (default) or f16");
+      app.add_option("--kv-type", a->kv_type, "KV cache entries: f32 (default), f16 or q8_0");
       app.add_option("-t,--threads", a->threads, "threads (default: one per core)");
       return [a] { return run_logits(*a); };
     }};
