@@ -1,10 +1,8 @@
-// Known-answer blocks built by hand from the format definitions, round trips
-// and rejection of bad row lengths.
+// Known-answer blocks built by hand from the format definitions (the other
+// types: dequantize_kat_test.cc) and rejection of bad row lengths.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "base/error.h"
@@ -99,35 +97,7 @@ TEST(Dequantize, RejectsRowsNotAMultipleOfTheBlock) {
   EXPECT_THROW(quantize_row(TensorType::Q4_0, x.data(), buf.data(), 33), Error);
 }
 
-double relative_rms(const std::vector<float>& a, const std::vector<float>& b) {
-  double e = 0, s = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    e += (a[i] - b[i]) * (a[i] - b[i]);
-    s += a[i] * a[i];
-  }
-  return std::sqrt(e / s);
-}
-
-TEST(Quantize, RoundTripErrorGaussian) {
-  std::mt19937 rng(42);
-  std::normal_distribution<float> g;
-  const int64_t rows = 8, n = 512;
-  std::vector<float> x(rows * n);
-  for (auto& v : x) v = g(rng);
-  const struct { TensorType t; double bound; } cases[] = {
-      {TensorType::F16, 1e-3}, {TensorType::BF16, 5e-3}, {TensorType::Q8_0, 8e-3}, {TensorType::Q4_0, 0.12}};
-  for (const auto& c : cases) {
-    std::vector<uint8_t> q(rows * row_bytes(c.t, n));
-    std::vector<float> y(x.size());
-    quantize_rows(c.t, x.data(), q.data(), rows, n);
-    dequantize_rows(c.t, q.data(), y.data(), rows, n);
-    EXPECT_LT(relative_rms(x, y), c.bound) << tensor_type_name(c.t);
-    // Stable: quantising the dequantised values gives the same bytes back.
-    std::vector<uint8_t> q2(q.size());
-    quantize_rows(c.t, y.data(), q2.data(), rows, n);
-    EXPECT_EQ(q, q2) << tensor_type_name(c.t);
-  }
-}
+// Round trips of quantize_row are in quantize_test.cc.
 
 }  // namespace
 }  // namespace frugal::quant
