@@ -161,12 +161,42 @@ def attention(q, k, v, scale):
     return np.einsum("hts,shd->thd", p, v).reshape(T, -1)
 
 
-def swiglu(x, gate, up, down):
-    return (silu(x @ gate.T) * (x @ up.T)) @ down.T
+# Integer dot products (activation rounding, see ReferenceModel): weight type
+# -> activation block length; bf16 weights take bf16-rounded activations.
+ACT_BLOCK = {2: 32, 8: 32, 20: 32, 12: 256, 13: 256, 14: 256, 23: 256}
+BF16_TYPE = 30
+
+
+def round_activations(x, ttype):
+    """x as frugal's integer and bf16 kernels see it: per block of 32 (q4_0,
+    q8_0, iq4_nl) or 256 (q4_k, q5_k, q6_k, iq4_xs) values, int8 codes
+    round(x / d) with d = max|x| / 127 in float32; bf16 weights: x rounded to
+    bf16 (nearest even). Other weight types: x unchanged."""
+    if ttype == BF16_TYPE:
+        u = x.astype(np.float32).view(np.uint32).astype(np.uint64)
+        u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+        return u.astype(np.uint32).view(np.float32).astype(np.float64)
+    n = ACT_BLOCK.get(ttype)
+    if n is None:
+        return x
+    shape = x.shape
+    b = x.astype(np.float32).reshape(-1, shape[-1] // n, n)
+    d = np.abs(b).max(-1, keepdims=True) / np.float32(127)
+    with np.errstate(divide="ignore"):
+        inv = np.where(d > 0, np.float32(1) / d, np.float32(0)).astype(np.float32)
+    q = np.clip(np.rint(b * inv), -127, 127)
+    return (q.astype(np.float64) * d.astype(np.float64)).reshape(shape)
 
 
 class ReferenceModel:
-    def __init__(self, path):
+    """The model of a GGUF file. act_rounding=True also rounds the input of
+    every product with a quantised weight the way frugal's integer kernels
+    encode activations (round_activations): the definition of the model is
+    act_rounding=False; the option lets a test separate frugal's arithmetic
+    from that documented approximation."""
+
+    def __init__(self, path, act_rounding=False):
+        self.act_rounding = act_rounding
         self.file = GGUFFile(path)
         self.cfg = Config(self.file.metadata, self.file.has)
         self._cache = {}
@@ -192,6 +222,16 @@ class ReferenceModel:
     def has(self, name):
         return self.file.has(name)
 
+    def mm(self, x, name, expert=None):
+        """x @ W.T for the weight `name` (one expert's slice if given)."""
+        w = self.w(name) if expert is None else self.w(name)[expert]
+        if self.act_rounding:
+            x = round_activations(x, self.file.tensors[name].type)
+        return x @ w.T
+
+    def swiglu(self, x, gate, up, down, expert=None):
+        return self.mm(silu(self.mm(x, gate, expert)) * self.mm(x, up, expert), down, expert)
+
     # --- attention -------------------------------------------------------
     def _attention(self, il, x, pos):
         cfg = self.cfg
@@ -199,9 +239,9 @@ class ReferenceModel:
         if cfg.arch == "deepseek2":
             return self._mla(il, x, pos)
         T = x.shape[0]
-        q = x @ self.w(b + "attn_q.weight").T
-        k = x @ self.w(b + "attn_k.weight").T
-        v = x @ self.w(b + "attn_v.weight").T
+        q = self.mm(x, b + "attn_q.weight")
+        k = self.mm(x, b + "attn_k.weight")
+        v = self.mm(x, b + "attn_v.weight")
         if self.has(b + "attn_q.bias"):
             q = q + self.w(b + "attn_q.bias")
             k = k + self.w(b + "attn_k.bias")
@@ -220,7 +260,7 @@ class ReferenceModel:
         q = np.concatenate([rope_halves(q[..., :rd], pos, inv_freq, mag), q[..., rd:]], axis=-1)
         k = np.concatenate([rope_halves(k[..., :rd], pos, inv_freq, mag), k[..., rd:]], axis=-1)
         out = attention(q, k, v, 1.0 / math.sqrt(cfg.head_dim))
-        return out @ self.w(b + "attn_output.weight").T
+        return self.mm(out, b + "attn_output.weight")
 
     def _mla(self, il, x, pos):
         cfg = self.cfg
@@ -228,17 +268,21 @@ class ReferenceModel:
         T = x.shape[0]
         H, nope, rd, dv, r = cfg.n_head, cfg.nope_dim, cfg.rope_dim, cfg.v_head_dim, cfg.kv_lora_rank
         if cfg.q_lora_rank > 0:
-            q = rms_norm(x @ self.w(b + "attn_q_a.weight").T, self.w(b + "attn_q_a_norm.weight"), cfg.eps)
-            q = q @ self.w(b + "attn_q_b.weight").T
+            q = rms_norm(self.mm(x, b + "attn_q_a.weight"), self.w(b + "attn_q_a_norm.weight"), cfg.eps)
+            q = self.mm(q, b + "attn_q_b.weight")
         else:
-            q = x @ self.w(b + "attn_q.weight").T
+            q = self.mm(x, b + "attn_q.weight")
         q = q.reshape(T, H, nope + rd)
         q_nope, q_pe = q[..., :nope], q[..., nope:]
-        ckv = x @ self.w(b + "attn_kv_a_mqa.weight").T          # (T, r + rd)
+        ckv = self.mm(x, b + "attn_kv_a_mqa.weight")          # (T, r + rd)
         latent, k_pe = ckv[:, :r], ckv[:, r:].reshape(T, 1, rd)
-        kv = rms_norm(latent, self.w(b + "attn_kv_a_norm.weight"), cfg.eps) @ self.w(b + "attn_kv_b.weight").T
-        kv = kv.reshape(T, H, nope + dv)
-        k_nope, v = kv[..., :nope], kv[..., nope:]
+        latent = rms_norm(latent, self.w(b + "attn_kv_a_norm.weight"), cfg.eps)
+        # kv_b maps the latent to each head's key "nope" part and its value.
+        kv_b = self.w(b + "attn_kv_b.weight").reshape(H, nope + dv, r)
+        w_kn, w_v = kv_b[:, :nope], kv_b[:, nope:]
+        # Keys: kv_b's key rows applied to the latent (never rounded: frugal folds
+        # them into the query in f32).
+        k_nope = np.einsum("tr,hnr->thn", latent, w_kn)
         # The rope part holds interleaved pairs (x[2i], x[2i+1]): de-interleave,
         # then rotate halves.
         def deinterleave(t):
@@ -255,8 +299,15 @@ class ReferenceModel:
             # and the attention logits take mscale_all_dim's correction squared.
             m = cfg.attn_factor * (1.0 + cfg.yarn_log_mul * math.log(cfg.factor))
             scale *= m * m
-        out = attention(qh, kh, v, scale)
-        return out @ self.w(b + "attn_output.weight").T
+        s = np.einsum("thd,shd->hts", qh, kh) * scale
+        p = softmax(np.where(np.tril(np.ones((T, T), bool))[None], s, -np.inf), axis=-1)
+        # Values: sum_s p_s (W_v latent_s) = W_v (sum_s p_s latent_s); the second
+        # form is the product frugal runs (its input rounded with act_rounding).
+        ctx = np.einsum("hts,sr->thr", p, latent)
+        if self.act_rounding:
+            ctx = round_activations(ctx, self.file.tensors[b + "attn_kv_b.weight"].type)
+        out = np.einsum("thr,hvr->thv", ctx, w_v).reshape(T, H * dv)
+        return self.mm(out, b + "attn_output.weight")
 
     # --- feed-forward ----------------------------------------------------
     def _route(self, logits, bias):
@@ -286,19 +337,17 @@ class ReferenceModel:
         cfg = self.cfg
         b = f"blk.{il}."
         if not self.has(b + "ffn_gate_inp.weight"):
-            return swiglu(x, self.w(b + "ffn_gate.weight"), self.w(b + "ffn_up.weight"), self.w(b + "ffn_down.weight"))
+            return self.swiglu(x, b + "ffn_gate.weight", b + "ffn_up.weight", b + "ffn_down.weight")
         bias = self.w(b + "exp_probs_b.bias") if self.has(b + "exp_probs_b.bias") else None
-        ids, wts = self._route(x @ self.w(b + "ffn_gate_inp.weight").T, bias)
+        ids, wts = self._route(self.mm(x, b + "ffn_gate_inp.weight"), bias)
         self.routes[il] = ids
-        gate, up, down = (self.w(b + f"ffn_{n}_exps.weight") for n in ("gate", "up", "down"))
         out = np.zeros_like(x)
         for e in np.unique(ids):
             rows, slot = np.nonzero(ids == e)
-            y = swiglu(x[rows], gate[e], up[e], down[e])
+            y = self.swiglu(x[rows], b + "ffn_gate_exps.weight", b + "ffn_up_exps.weight", b + "ffn_down_exps.weight", e)
             out[rows] += wts[rows, slot][:, None] * y
         if self.has(b + "ffn_gate_shexp.weight"):
-            sh = swiglu(x, self.w(b + "ffn_gate_shexp.weight"), self.w(b + "ffn_up_shexp.weight"),
-                        self.w(b + "ffn_down_shexp.weight"))
+            sh = self.swiglu(x, b + "ffn_gate_shexp.weight", b + "ffn_up_shexp.weight", b + "ffn_down_shexp.weight")
             if self.has(b + "ffn_gate_inp_shexp.weight"):  # qwen2moe's gated shared expert
                 sh = sh * sigmoid(x @ self.w(b + "ffn_gate_inp_shexp.weight"))[:, None]
             out += sh
@@ -320,8 +369,7 @@ class ReferenceModel:
             x = x + self._attention(il, rms_norm(x, self.w(b + "attn_norm.weight"), cfg.eps), pos)
             x = x + self._ffn(il, rms_norm(x, self.w(b + "ffn_norm.weight"), cfg.eps))
         x = rms_norm(x, self.w("output_norm.weight"), cfg.eps)
-        head = self.w("token_embd.weight") if cfg.tied else self.w("output.weight")
-        return x @ head.T
+        return self.mm(x, "token_embd.weight" if cfg.tied else "output.weight")
 
     def mean_cross_entropy(self, tokens):
         """Mean over positions t < n-1 of -log p(tokens[t+1] | tokens[..t]), in nats."""
@@ -343,8 +391,8 @@ def routing_changes(a, b):
     return changed
 
 
-def load_model(path):
-    return ReferenceModel(path)
+def load_model(path, act_rounding=False):
+    return ReferenceModel(path, act_rounding)
 
 
 def greedy_continuation(model, prompt, n):
