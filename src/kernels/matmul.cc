@@ -50,33 +50,50 @@ void matmul_dequantizing(const WeightMatrix& W, const float* X, int64_t ldx, int
 
 }  // namespace
 
-void matmul_at_level(SimdLevel level, const WeightMatrix& W, const float* X, int64_t ldx, int64_t n_rows, float* Y,
-                     int64_t ldy, ThreadPool* pool) {
-  if (W.n_out < 0 || W.n_in < 0 || n_rows < 0) fail("matmul: negative size");
+void EncodedRows::encode(TensorType weight_type, const float* X, int64_t ldx, int64_t n_rows, int64_t n_in,
+                         ThreadPool* pool, SimdLevel level) {
+  if (n_rows < 0 || n_in < 0 || (n_rows > 1 && ldx < n_in)) fail("matmul: bad activation shape");
   if (level > detected_simd_level()) {
     fail("matmul: kernel level ", simd_level_name(level), " is not supported by this CPU");
   }
-  const size_t rb = row_bytes(W.type, static_cast<uint64_t>(W.n_in));  // throws on a partial block
-  if (W.n_out == 0 || n_rows == 0) return;
-  const TypeKernel* kernel = find_kernel(W.type, level);
-  if (!kernel) return matmul_dequantizing(W, X, ldx, n_rows, Y, ldy, pool);
-
-  // Activation rows in the kernel's encoding; f32 rows are used in place.
-  const void* act = X;
-  size_t act_stride = static_cast<size_t>(ldx) * sizeof(float);
-  thread_local std::vector<uint8_t> act_buffer;
-  if (kernel->act != ActFormat::kF32) {
-    act_stride = act_row_bytes(kernel->act, W.n_in);
-    act_buffer.resize(act_stride * static_cast<size_t>(n_rows));
-    uint8_t* dst = act_buffer.data();
-    run_parallel(pool, n_rows, 4, n_rows * W.n_in * 16, [&](int64_t r_begin, int64_t r_end, int) {
-      for (int64_t r = r_begin; r < r_end; ++r) encode_act_row(kernel->act, X + r * ldx, dst + r * act_stride, W.n_in);
-    });
-    act = dst;
+  row_bytes(weight_type, static_cast<uint64_t>(n_in));  // throws on a partial block
+  type_ = weight_type;
+  kernel_ = find_kernel(weight_type, level);
+  x_ = X;
+  ldx_ = ldx;
+  n_rows_ = n_rows;
+  n_in_ = n_in;
+  if (!kernel_ || kernel_->act == ActFormat::kF32) {
+    rows_ = reinterpret_cast<const uint8_t*>(X);
+    stride_ = static_cast<size_t>(ldx) * sizeof(float);
+    return;
   }
+  stride_ = act_row_bytes(kernel_->act, n_in);
+  storage_.resize(stride_ * static_cast<size_t>(n_rows));
+  uint8_t* dst = storage_.data();
+  const EncodeFn encode_row = act_encoder(level);
+  const ActFormat format = kernel_->act;
+  run_parallel(pool, n_rows, 4, n_rows * n_in * 4, [&](int64_t r_begin, int64_t r_end, int) {
+    for (int64_t r = r_begin; r < r_end; ++r) encode_row(format, X + r * ldx, dst + r * stride_, n_in);
+  });
+  rows_ = dst;
+}
 
+void matmul_encoded(const WeightMatrix& W, const EncodedRows& X, float* Y, int64_t ldy, ThreadPool* pool) {
+  if (W.n_out < 0) fail("matmul: negative size");
+  if (W.type != X.type_ || W.n_in != X.n_in_) {
+    fail("matmul: activations encoded for ", tensor_type_name(X.type_), " rows of ", X.n_in_, " used with ",
+         tensor_type_name(W.type), " rows of ", W.n_in);
+  }
+  const int64_t n_rows = X.n_rows_;
+  if (W.n_out == 0 || n_rows == 0) return;
+  if (!X.kernel_) return matmul_dequantizing(W, X.x_, X.ldx_, n_rows, Y, ldy, pool);
+
+  const RowDotFn dot = X.kernel_->dot;
+  const size_t rb = row_bytes(W.type, static_cast<uint64_t>(W.n_in));
+  const size_t act_stride = X.stride_;
   const auto* w = static_cast<const uint8_t*>(W.data);
-  const auto* a = static_cast<const uint8_t*>(act);
+  const uint8_t* a = X.rows_;
   const int64_t tile = std::max<int64_t>(4, static_cast<int64_t>(kTileBytes / std::max<size_t>(rb, 1)));
   auto body = [&](int64_t o_begin, int64_t o_end, int) {
     for (int64_t t0 = o_begin; t0 < o_end; t0 += tile) {
@@ -84,12 +101,20 @@ void matmul_at_level(SimdLevel level, const WeightMatrix& W, const float* X, int
       for (int64_t r0 = 0; r0 < n_rows; r0 += kMaxActRows) {
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxActRows, n_rows - r0));
         for (int64_t o = t0; o < t1; ++o) {
-          kernel->dot(w + o * rb, a + r0 * act_stride, act_stride, n_act, W.n_in, Y + r0 * ldy + o, ldy);
+          dot(w + o * rb, a + r0 * act_stride, act_stride, n_act, W.n_in, Y + r0 * ldy + o, ldy);
         }
       }
     }
   };
   run_parallel(pool, W.n_out, 8, W.n_out * W.n_in * n_rows, body);
+}
+
+void matmul_at_level(SimdLevel level, const WeightMatrix& W, const float* X, int64_t ldx, int64_t n_rows, float* Y,
+                     int64_t ldy, ThreadPool* pool) {
+  if (W.n_out < 0 || W.n_in < 0 || n_rows < 0) fail("matmul: negative size");
+  thread_local EncodedRows rows;
+  rows.encode(W.type, X, ldx, n_rows, W.n_in, pool, level);
+  matmul_encoded(W, rows, Y, ldy, pool);
 }
 
 void matmul(const WeightMatrix& W, const float* X, int64_t ldx, int64_t n_rows, float* Y, int64_t ldy,

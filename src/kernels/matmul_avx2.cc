@@ -25,11 +25,13 @@ namespace {
 }  // namespace avx2
 
 const TypeKernel* avx2_kernel(TensorType t) { return avx2::level_kernel(t); }
+EncodeFn avx2_encoder() { return avx2::encode_row; }
 
 }  // namespace frugal::kernels
 
 #else
 namespace frugal::kernels {
 const TypeKernel* avx2_kernel(TensorType) { return nullptr; }
+EncodeFn avx2_encoder() { return nullptr; }
 }  // namespace frugal::kernels
 #endif

@@ -62,11 +62,13 @@ const TypeKernel* avx512_kernel(TensorType t) {
   if (t == TensorType::BF16 && cpu_has_avx512_bf16()) return &avx512::kBF16Dot;
   return avx512::level_kernel(t);
 }
+EncodeFn avx512_encoder() { return avx512::encode_row; }
 
 }  // namespace frugal::kernels
 
 #else
 namespace frugal::kernels {
 const TypeKernel* avx512_kernel(TensorType) { return nullptr; }
+EncodeFn avx512_encoder() { return nullptr; }
 }  // namespace frugal::kernels
 #endif

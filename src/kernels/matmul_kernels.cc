@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "base/error.h"
 #include "kernels/matmul.h"
 #include "kernels/quantize_activations.h"
-#include "quant/quant.h"
 
 namespace frugal::kernels {
 
@@ -31,6 +29,13 @@ void encode_act_row(ActFormat f, const float* x, void* dst, int64_t n) {
   }
 }
 
+EncodeFn act_encoder(SimdLevel level) {
+  EncodeFn f = nullptr;
+  if (level == SimdLevel::kAvx512) f = avx512_encoder();
+  if (level == SimdLevel::kAvx2) f = avx2_encoder();
+  return f ? f : encode_act_row;
+}
+
 const TypeKernel* find_kernel(TensorType t, SimdLevel level) {
   switch (level) {
     case SimdLevel::kAvx512: return avx512_kernel(t);
@@ -40,14 +45,10 @@ const TypeKernel* find_kernel(TensorType t, SimdLevel level) {
   return nullptr;
 }
 
-double matmul_tolerance(const WeightMatrix& W, int64_t o, const float* x) {
-  const int64_t n = W.n_in;
-  std::vector<float> w(static_cast<size_t>(n));
-  const size_t rb = row_bytes(W.type, static_cast<uint64_t>(n));
-  quant::dequantize_row(W.type, static_cast<const uint8_t*>(W.data) + o * rb, w.data(), n);
+double matmul_tolerance(TensorType t, const float* w, const float* x, int64_t n) {
   double abs_dot = 0, act_err = 0;
   for (int64_t i = 0; i < n; ++i) abs_dot += std::fabs(static_cast<double>(w[i]) * x[i]);
-  const TypeKernel* k = scalar_kernel(W.type);
+  const TypeKernel* k = scalar_kernel(t);
   const ActFormat f = k ? k->act : ActFormat::kF32;
   if (f == ActFormat::kQ8_32 || f == ActFormat::kQ8_K) {
     const int64_t block = f == ActFormat::kQ8_32 ? 32 : quant::QK_K;

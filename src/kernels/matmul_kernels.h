@@ -26,8 +26,11 @@ enum class ActFormat {
 
 // Bytes of one encoded activation row of n values (n a multiple of the block).
 size_t act_row_bytes(ActFormat f, int64_t n);
-// Encodes one row of n floats.
+// Encodes one row of n floats (scalar code; for kF32 nothing to do).
 void encode_act_row(ActFormat f, const float* x, void* dst, int64_t n);
+using EncodeFn = void (*)(ActFormat f, const float* x, void* dst, int64_t n);
+// The encoder of a level: the same bytes as encode_act_row, faster.
+EncodeFn act_encoder(SimdLevel level);
 
 // y[r * y_stride] = dot(weight row w, activation row r) for r < n_act
 // (1 <= n_act <= kMaxActRows). w holds n_in / block_size blocks of the
@@ -48,5 +51,7 @@ const TypeKernel* find_kernel(TensorType t, SimdLevel level);
 const TypeKernel* scalar_kernel(TensorType t);
 const TypeKernel* avx2_kernel(TensorType t);
 const TypeKernel* avx512_kernel(TensorType t);
+EncodeFn avx2_encoder();
+EncodeFn avx512_encoder();
 
 }  // namespace frugal::kernels

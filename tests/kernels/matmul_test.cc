@@ -132,6 +132,8 @@ TEST(Matmul, EveryTypeAndLevelMatchesReference) {
       for (int64_t n_out : {1, 7, 37}) {
         const auto weights = random_weights(t, n_out, n_in, rng);
         const WeightMatrix W{t, weights.data(), n_out, n_in};
+        std::vector<float> deq(static_cast<size_t>(n_out * n_in));
+        quant::dequantize_rows(t, weights.data(), deq.data(), n_out, n_in);
         for (int64_t n_rows : {1, 2, 3, 5, 17, 64}) {
           const int64_t ldx = n_in + 3, ldy = n_out + 2;  // strides wider than the rows
           const auto X = random_rows(n_rows, ldx, rng);
@@ -146,7 +148,7 @@ TEST(Matmul, EveryTypeAndLevelMatchesReference) {
               matmul_at_level(level, W, X.data(), ldx, n_rows, Y.data(), ldy, p);
               for (int64_t r = 0; r < n_rows; ++r) {
                 for (int64_t o = 0; o < n_out; ++o) {
-                  const double bound = matmul_tolerance(W, o, X.data() + r * ldx);
+                  const double bound = matmul_tolerance(t, deq.data() + o * n_in, X.data() + r * ldx, n_in);
                   ASSERT_NEAR(Y[r * ldy + o], ref[r * ldy + o], bound) << "row " << r << " out " << o;
                 }
                 for (int64_t o = n_out; o < ldy; ++o) ASSERT_EQ(Y[r * ldy + o], -7.0f) << "wrote past n_out";
@@ -227,6 +229,50 @@ TEST(Matmul, ActivationEncodingRoundsWithinHalfAStep) {
   quantize_act_q8_32(zeros.data(), &z, 32);
   EXPECT_EQ(z.d, 0.0f);
   for (int8_t q : z.qs) EXPECT_EQ(q, 0);
+}
+
+// Each level's activation encoder writes the same bytes as the scalar one.
+TEST(Matmul, SimdActivationEncodersMatchTheScalarOne) {
+  std::mt19937 rng(test_seed() + 4);
+  const int64_t n = 768;
+  auto x = random_rows(1, n, rng);
+  for (int64_t i = 256; i < 288; ++i) x[i] = 0.0f;  // an all-zero block of 32
+  for (ActFormat f : {ActFormat::kQ8_32, ActFormat::kQ8_K, ActFormat::kBF16}) {
+    std::vector<uint8_t> want(act_row_bytes(f, n)), got(want.size(), 0xAB);
+    encode_act_row(f, x.data(), want.data(), n);
+    for (SimdLevel level : available_levels()) {
+      act_encoder(level)(f, x.data(), got.data(), n);
+      EXPECT_EQ(got, want) << "format " << static_cast<int>(f) << " level " << simd_level_name(level);
+    }
+  }
+}
+
+// One encoding of the rows serves several matrices and row slices of one.
+TEST(Matmul, EncodedRowsServeSeveralMatricesAndSlices) {
+  std::mt19937 rng(test_seed() + 5);
+  const int64_t n_out = 40, n_in = 512, n_rows = 3;
+  for (TensorType t : {TensorType::Q4_K, TensorType::Q8_0, TensorType::F16}) {
+    const auto w1 = random_weights(t, n_out, n_in, rng);
+    const auto w2 = random_weights(t, n_out, n_in, rng);
+    const auto X = random_rows(n_rows, n_in, rng);
+    EncodedRows rows;
+    rows.encode(t, X.data(), n_in, n_rows, n_in);
+    for (const auto* w : {&w1, &w2}) {
+      const WeightMatrix W{t, w->data(), n_out, n_in};
+      std::vector<float> whole(n_rows * n_out), sliced(n_rows * n_out);
+      matmul(W, X.data(), n_in, n_rows, whole.data(), n_out, nullptr);
+      const size_t rb = row_bytes(t, n_in);
+      for (int64_t b = 0; b < n_out; b += 16) {
+        const int64_t e = std::min(n_out, b + 16);
+        const WeightMatrix S{t, w->data() + b * rb, e - b, n_in};
+        matmul_encoded(S, rows, sliced.data() + b, n_out, nullptr);
+      }
+      EXPECT_EQ(sliced, whole) << tensor_type_name(t);
+    }
+    const std::vector<uint8_t> other(row_bytes(TensorType::Q6_K, n_in) * 2);
+    EXPECT_THROW(matmul_encoded(WeightMatrix{TensorType::Q6_K, other.data(), 2, n_in}, rows, nullptr, 2, nullptr),
+                 Error);
+  }
 }
 
 TEST(Matmul, TypesWithoutKernelsUseThePortablePath) {
