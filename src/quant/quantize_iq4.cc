@@ -22,13 +22,13 @@ void pack_halves(const uint8_t* q, uint8_t* qs) {
 float fit_group(const float* x, const float* importance, float sigma2, bool search, uint8_t* q) {
   float w[32];
   element_weights(x, importance, 32, sigma2, w);
-  return fit_grid(x, w, 32, kIQ4NLValues, search ? kSearchSteps : 0, q);
+  return fit_iq4(x, w, 32, search ? kSearchSteps : 0, q);
 }
 
 // Rounds each value of a group to the grid under scale d.
 void round_to_grid(const float* x, float d, uint8_t* q) {
   const float inv = d != 0 ? 1 / d : 0.0f;
-  for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(nearest_grid_index(kIQ4NLValues, x[j] * inv));
+  for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(nearest_iq4_index(x[j] * inv));
 }
 
 }  // namespace

@@ -3,17 +3,20 @@
 #include "quant/scale_search.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
 #include "base/error.h"
+#include "quant/blocks.h"
 
 namespace frugal::quant {
 namespace {
 
 constexpr int kMaxGroup = 256;
 
-// Weighted squared error of x against scale * L - min.
+// Weighted squared error of x against scale * L - min (the baseline's; the
+// candidates' errors come from their sums).
 float affine_error(const float* x, const float* w, int n, const uint8_t* L, float scale, float min) {
   float e = 0;
   for (int i = 0; i < n; ++i) {
@@ -56,6 +59,9 @@ AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const Affi
   if (search.steps <= 0) return best;
   float best_err = affine_error(x, w, n, L, best.scale, best.min);
 
+  // A candidate's error from its sums: sum w (a l + b - x)^2 expanded.
+  float swx2 = 0;
+  for (int i = 0; i < n; ++i) swx2 += w[i] * x[i] * x[i];
   uint8_t trial[kMaxGroup];
   for (int s = 0; s <= search.steps; ++s) {
     inv = (nmax + search.first + search.step * s) / range;
@@ -79,7 +85,7 @@ AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const Affi
       a = swlx / swl2;
     }
     if (!(a >= 0)) continue;
-    const float err = affine_error(x, w, n, trial, a, -b);
+    const float err = a * a * swl2 + 2 * a * b * swl + b * b * sw - 2 * a * swlx - 2 * b * swx + swx2;
     if (err < best_err) {
       best_err = err;
       best = {a, -b};
@@ -124,28 +130,38 @@ float fit_symmetric(const float* x, const float* w, int n, int nmax, int steps, 
   return best;
 }
 
-int nearest_grid_index(const int8_t* grid, float v) {
-  if (v <= grid[0]) return 0;
-  if (v >= grid[15]) return 15;
-  int lo = 0, hi = 15;
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    if (v < grid[mid]) hi = mid;
-    else lo = mid;
-  }
-  return v - grid[lo] < grid[hi] - v ? lo : hi;
+int nearest_iq4_index(float v) {
+  // Every midpoint between neighbouring grid entries is a multiple of 1/2, so
+  // the nearest entry is constant on each [k/2, (k+1)/2): a table indexed by
+  // floor(2 v) over the span where the answer is not simply an end.
+  constexpr int kLow = -256, kHigh = 228;  // floor(2 v) for v in [-128, 114)
+  static const auto table = [] {
+    std::array<uint8_t, kHigh - kLow> t{};
+    for (int k = kLow; k < kHigh; ++k) {
+      int best = 0;
+      for (int j = 1; j < 16; ++j)  // ties: the later (larger) entry
+        if (std::fabs(k / 2.0f - kIQ4NLValues[j]) <= std::fabs(k / 2.0f - kIQ4NLValues[best])) best = j;
+      t[static_cast<size_t>(k - kLow)] = static_cast<uint8_t>(best);
+    }
+    return t;
+  }();
+  if (!(v > -128.0f)) return 0;  // NaN too
+  if (v >= 114.0f) return 15;
+  int k = static_cast<int>(2 * v);  // truncates toward zero: step down for negative non-integers
+  if (static_cast<float>(k) > 2 * v) --k;
+  return table[static_cast<size_t>(k - kLow)];
 }
 
-float fit_grid(const float* x, const float* w, int n, const int8_t* grid, int steps, uint8_t* q) {
+float fit_iq4(const float* x, const float* w, int n, int steps, uint8_t* q) {
   FRUGAL_CHECK(n > 0 && n <= kMaxGroup);
+  const int8_t* grid = kIQ4NLValues;
   const float m = signed_absmax(x, n);
   if (m == 0) {
-    const auto zero = static_cast<uint8_t>(nearest_grid_index(grid, 0.0f));
-    std::memset(q, zero, static_cast<size_t>(n));
+    std::memset(q, nearest_iq4_index(0.0f), static_cast<size_t>(n));
     return 0.0f;
   }
   float inv = grid[0] / m;
-  for (int i = 0; i < n; ++i) q[i] = static_cast<uint8_t>(nearest_grid_index(grid, inv * x[i]));
+  for (int i = 0; i < n; ++i) q[i] = static_cast<uint8_t>(nearest_iq4_index(inv * x[i]));
   float best = 1.0f / inv;
   if (steps <= 0) return best;
   float best_score = -1;
@@ -154,7 +170,7 @@ float fit_grid(const float* x, const float* w, int n, const int8_t* grid, int st
     inv = (grid[0] + s) / m;
     float swgx = 0, swg2 = 0;
     for (int i = 0; i < n; ++i) {
-      const int k = nearest_grid_index(grid, inv * x[i]);
+      const int k = nearest_iq4_index(inv * x[i]);
       trial[i] = static_cast<uint8_t>(k);
       swgx += w[i] * grid[k] * x[i];
       swg2 += w[i] * grid[k] * grid[k];

@@ -30,19 +30,21 @@ AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const Affi
 // The returned scale carries the sign that makes that mapping work.
 float fit_symmetric(const float* x, const float* w, int n, int nmax, int steps, int8_t* L);
 
-// Fit x ~ scale * grid[q] for a sorted 16-entry grid whose first entry is the
-// most negative: candidates map the largest-magnitude value to grid[0] + s for
-// s in [-steps, steps].
-float fit_grid(const float* x, const float* w, int n, const int8_t* grid, int steps, uint8_t* q);
+// Fit x ~ scale * kIQ4NLValues[q]: candidates map the largest-magnitude value
+// to kIQ4NLValues[0] + s (the grid's most negative entry, moved) for s in
+// [-steps, steps].
+float fit_iq4(const float* x, const float* w, int n, int steps, uint8_t* q);
 
-// Index of the grid entry nearest v (grid sorted ascending, 16 entries).
-int nearest_grid_index(const int8_t* grid, float v);
+// Index of the kIQ4NLValues entry nearest v (ties go to the larger entry).
+int nearest_iq4_index(float v);
 
-// Round to nearest, clamped to [lo, hi].
+// Round to nearest (halves away from zero), clamped to [lo, hi]; NaN gives
+// lo. Inline arithmetic: a libm round() call per candidate per value would
+// dominate the scale searches.
 inline int round_clamp(float v, int lo, int hi) {
-  const float r = __builtin_roundf(v);
-  if (!(r >= static_cast<float>(lo))) return lo;  // also NaN
-  return r > static_cast<float>(hi) ? hi : static_cast<int>(r);
+  if (!(v > static_cast<float>(lo))) return lo;
+  if (v >= static_cast<float>(hi)) return hi;
+  return static_cast<int>(v >= 0 ? v + 0.5f : v - 0.5f);
 }
 
 // Per-element error weights for a group of n values. Without an importance

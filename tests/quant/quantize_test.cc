@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "base/error.h"
+#include "quant/blocks.h"
 #include "quant/quant.h"
+#include "quant/scale_search.h"
 
 namespace frugal::quant {
 namespace {
@@ -168,6 +170,25 @@ TEST(Quantize, ImportanceWeightsTheError) {
     dequantize_row(t, q.data(), weighted.data(), n);
     EXPECT_LT(important_error(weighted), important_error(plain)) << tensor_type_name(t);
   }
+}
+
+// The table lookup behind IQ4 rounding against a plain scan of the grid, on
+// random values and on every half-integer (where the midpoints lie).
+TEST(Quantize, NearestIQ4IndexMatchesAScan) {
+  auto scan = [](float v) {
+    int best = 0;
+    for (int j = 1; j < 16; ++j)
+      if (std::fabs(v - kIQ4NLValues[j]) <= std::fabs(v - kIQ4NLValues[best])) best = j;
+    return best;
+  };
+  std::mt19937 rng(test_seed() + 5);
+  std::uniform_real_distribution<float> u(-200.0f, 200.0f);
+  for (int i = 0; i < 100000; ++i) {
+    const float v = u(rng);
+    ASSERT_EQ(nearest_iq4_index(v), scan(v)) << v;
+  }
+  for (int k = -400; k <= 400; ++k) ASSERT_EQ(nearest_iq4_index(k / 2.0f), scan(k / 2.0f)) << k / 2.0f;
+  EXPECT_EQ(nearest_iq4_index(std::nanf("")), 0);
 }
 
 TEST(Quantize, ZeroRowsStayZero) {
