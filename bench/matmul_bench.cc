@@ -1,0 +1,110 @@
+// matmul per weight type and SIMD level:
+//   matvec/TYPE/LEVEL  one activation row (decode) over a weight matrix of
+//                      about 48 MiB (larger than the caches), one thread;
+//                      reports GB/s of weights streamed
+//   gemm/TYPE/LEVEL    64 rows (a prefill chunk) times 2048 x 512 weights,
+//                      one thread; reports GFLOP/s (2 flops per weight and row)
+//   matvec2t/TYPE/avx2|avx512  matvec on a pool of 2 threads (the bandwidth
+//                      two cores draw)
+// Run: frugal_microbench --benchmark_filter='matvec|gemm'
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/fp16.h"
+#include "base/thread_pool.h"
+#include "kernels/cpu_features.h"
+#include "kernels/matmul.h"
+#include "quant/quant.h"
+
+namespace frugal::kernels {
+namespace {
+
+const TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K,   TensorType::Q5_K,
+                             TensorType::Q6_K, TensorType::IQ4_XS, TensorType::BF16, TensorType::F16,
+                             TensorType::F32};
+
+// Weights quantised from normal values (the quantisers of the types this
+// build has), otherwise random bytes with every fp16 scale set to a small
+// finite value: the speed of a kernel does not depend on the codes.
+std::vector<uint8_t> weights(TensorType t, int64_t n_out, int64_t n_in) {
+  std::mt19937 rng(1);
+  const size_t rb = row_bytes(t, static_cast<uint64_t>(n_in));
+  std::vector<uint8_t> data(rb * static_cast<size_t>(n_out));
+  for (size_t i = 0; i + 4 <= data.size(); i += 4) {
+    const uint32_t v = rng();
+    std::memcpy(&data[i], &v, 4);
+  }
+  const uint16_t small = f32_to_fp16(0.01f);
+  const auto& info = tensor_type_info(t);
+  if (t == TensorType::F32) {
+    for (size_t i = 0; i < data.size() / 4; ++i) reinterpret_cast<float*>(data.data())[i] = 0.01f * (i % 7);
+  } else if (t == TensorType::F16 || t == TensorType::BF16) {
+    for (size_t i = 0; i < data.size() / 2; ++i) reinterpret_cast<uint16_t*>(data.data())[i] = small;
+  } else {
+    // Every fp16 field of the block formats used here sits at offset 0 or 2,
+    // except Q6_K's d at the end.
+    for (size_t b = 0; b < data.size() / info.block_bytes; ++b) {
+      uint8_t* p = data.data() + b * info.block_bytes;
+      if (t == TensorType::Q6_K) {
+        std::memcpy(p + info.block_bytes - 2, &small, 2);
+      } else {
+        std::memcpy(p, &small, 2);
+        if (t == TensorType::Q4_K || t == TensorType::Q5_K) std::memcpy(p + 2, &small, 2);
+      }
+    }
+  }
+  return data;
+}
+
+void run(benchmark::State& state, TensorType t, SimdLevel level, int64_t n_rows, int64_t n_out, int64_t n_in,
+         ThreadPool* pool = nullptr) {
+  const auto w = weights(t, n_out, n_in);
+  const WeightMatrix W{t, w.data(), n_out, n_in};
+  std::vector<float> x(static_cast<size_t>(n_rows * n_in)), y(static_cast<size_t>(n_rows * n_out));
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal;
+  for (float& v : x) v = normal(rng);
+  for (auto _ : state) {
+    matmul_at_level(level, W, x.data(), n_in, n_rows, y.data(), n_out, pool);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double iters = static_cast<double>(state.iterations());
+  if (n_rows == 1) {
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(w.size()) * iters / 1e9, benchmark::Counter::kIsRate);
+  } else {
+    state.counters["GFLOP/s"] =
+        benchmark::Counter(2.0 * n_rows * n_out * n_in * iters / 1e9, benchmark::Counter::kIsRate);
+  }
+}
+
+const bool registered = [] {
+  for (TensorType t : kTypes) {
+    for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+      if (level > detected_simd_level()) continue;
+      const std::string suffix = std::string(tensor_type_name(t)) + "/" + simd_level_name(level);
+      const int64_t n_in = 4096;
+      const int64_t n_out = (48ll << 20) / static_cast<int64_t>(row_bytes(t, n_in));
+      benchmark::RegisterBenchmark(("matvec/" + suffix).c_str(), [=](benchmark::State& s) {
+        run(s, t, level, 1, n_out, n_in);
+      })->Unit(benchmark::kMillisecond)->UseRealTime();
+      benchmark::RegisterBenchmark(("gemm/" + suffix).c_str(), [=](benchmark::State& s) {
+        run(s, t, level, 64, 512, 2048);
+      })->Unit(benchmark::kMillisecond)->UseRealTime();
+      if (level != SimdLevel::kScalar) {
+        benchmark::RegisterBenchmark(("matvec2t/" + suffix).c_str(), [=](benchmark::State& s) {
+          static ThreadPool pool(2);
+          run(s, t, level, 1, n_out, n_in, &pool);
+        })->Unit(benchmark::kMillisecond)->UseRealTime();
+      }
+    }
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace frugal::kernels
