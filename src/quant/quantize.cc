@@ -3,6 +3,7 @@
 // float types convert here.
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "base/error.h"
 #include "base/fp16.h"
@@ -13,6 +14,34 @@
 namespace frugal::quant {
 
 bool can_quantize(TensorType t) { return can_dequantize(t); }
+
+namespace {
+
+// Every type but F32/BF16 needs finite values within what its fp16 scales
+// can reach: a larger value would turn a stored scale into infinity and
+// decode as inf/NaN. For the one-scale symmetric types that is 65504 times
+// the largest integer; for F16 and the types with a min or a two-level scale
+// it is kept at the fp16 range itself (enough for all of them).
+float largest_value(TensorType t) {
+  constexpr float kHalfMax = 65504.0f;
+  switch (t) {
+    case TensorType::Q8_K: return std::numeric_limits<float>::max();
+    case TensorType::Q8_0: return kHalfMax * 127;
+    case TensorType::Q5_0: return kHalfMax * 16;
+    case TensorType::Q4_0: return kHalfMax * 8;
+    default: return kHalfMax;
+  }
+}
+
+void check_range(TensorType t, const float* x, int64_t n) {
+  if (t == TensorType::F32 || t == TensorType::BF16) return;
+  const float limit = largest_value(t);
+  for (int64_t i = 0; i < n; ++i)
+    if (!(std::fabs(x[i]) <= limit))
+      fail("quantize: value ", x[i], " at element ", i, " is outside the range ", tensor_type_name(t), " can hold");
+}
+
+}  // namespace
 
 void quantize_row(TensorType t, const float* x, void* dst, int64_t n, const float* importance) {
   QuantizeOptions o;
@@ -25,9 +54,7 @@ void quantize_row(TensorType t, const float* x, void* dst, int64_t n, const Quan
   if (n < 0) fail("quantize: negative row length ", n);
   row_bytes(t, static_cast<uint64_t>(n));  // throws when n is not a multiple of the block
   const int64_t nb = n / tensor_type_info(t).block_size;
-  if (t != TensorType::F32 && t != TensorType::F16 && t != TensorType::BF16)
-    for (int64_t i = 0; i < n; ++i)
-      if (!std::isfinite(x[i])) fail("quantize: value ", x[i], " at element ", i, " cannot be quantised to ", tensor_type_name(t));
+  check_range(t, x, n);
   switch (t) {
     case TensorType::F32: std::memcpy(dst, x, static_cast<size_t>(n) * 4); return;
     case TensorType::F16: {

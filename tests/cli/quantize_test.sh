@@ -51,10 +51,12 @@ done
 # A quantised file re-quantised: to another type, and with --keep-types
 # (its quantised tensors copied, byte for byte the same file but file_type).
 "$FRUGAL" -q quantize "$dir/q8_0.gguf" "$dir/q8_q4km.gguf" q4_k_m >/dev/null
-"$FRUGAL" inspect "$dir/q8_q4km.gguf" | grep -q q4_k || fail "q8_0 -> q4_k_m has no q4_k tensor"
+"$FRUGAL" inspect "$dir/q8_q4km.gguf" >"$dir/inspect"
+grep -q q4_k "$dir/inspect" || fail "q8_0 -> q4_k_m has no q4_k tensor"
 "$FRUGAL" quantize "$dir/q8_0.gguf" "$dir/kept.gguf" q4_k_m --keep-types >"$dir/out"
 grep -q "27 tensors (27 copied unchanged)" "$dir/out" || fail "--keep-types: $(cat "$dir/out")"
-"$FRUGAL" inspect "$dir/kept.gguf" | grep -q q4_k && fail "--keep-types re-quantised a tensor"
+"$FRUGAL" inspect "$dir/kept.gguf" >"$dir/inspect"
+grep -q q4_k "$dir/inspect" && fail "--keep-types re-quantised a tensor"
 
 expect_error "unknown quantisation type or recipe 'q9_z'" quantize "$dir/f32.gguf" "$dir/o.gguf" q9_z
 expect_error "'q8_k' is not a type a model file can be quantised to" quantize "$dir/f32.gguf" "$dir/o.gguf" q8_k

@@ -214,6 +214,14 @@ TEST(Quantize, RejectsBadRowsAndValues) {
   EXPECT_THROW(quantize_row(TensorType::Q4_K, x.data(), buf.data(), 256), Error);
   x[5] = INFINITY;
   EXPECT_THROW(quantize_row(TensorType::IQ4_NL, x.data(), buf.data(), 32), Error);
+  x[5] = 1e6f;  // beyond what the fp16 scales reach
+  EXPECT_THROW(quantize_row(TensorType::Q4_K, x.data(), buf.data(), 256), Error);
+  EXPECT_NO_THROW(quantize_row(TensorType::Q8_0, x.data(), buf.data(), 32));  // d = 1e6 / 127 fits
+  x[5] = 1e8f;
+  EXPECT_THROW(quantize_row(TensorType::Q8_0, x.data(), buf.data(), 32), Error);
+  EXPECT_THROW(quantize_row(TensorType::F16, x.data(), buf.data(), 32), Error);
+  EXPECT_NO_THROW(quantize_row(TensorType::BF16, x.data(), buf.data(), 32));
+  EXPECT_NO_THROW(quantize_row(TensorType::Q8_K, x.data(), buf.data(), 256));
   EXPECT_THROW(quantize_row(TensorType::IQ2_XXS, x.data(), buf.data(), 256), Error);
 }
 
