@@ -20,7 +20,10 @@ bool can_quantize(TensorType t);
 void dequantize_row(TensorType t, const void* src, float* dst, int64_t n);
 
 // n f32 values to `dst` (row_bytes(t, n) bytes). `importance` (may be null)
-// weights the error of each element in the scale search.
+// weights the error of each element in the scale search of the k-quants and
+// IQ4 types (the 32-value legacy types round to nearest and ignore it).
+// frugal::Error for a row length that is not a multiple of the block, and for
+// NaN, infinity or a value beyond what the type's fp16 scales can reach.
 void quantize_row(TensorType t, const float* src, void* dst, int64_t n, const float* importance = nullptr);
 
 // Options of the scale search. search = false sets every scale naively (the
