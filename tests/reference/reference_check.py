@@ -25,7 +25,7 @@ except ImportError:
                      " (Debian: apt-get install python3-numpy, listed in scripts/bootstrap)")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from frugal_ref import load_model, read_gguf, routing_changes, write_gguf  # noqa: E402
+from frugal_ref import load_model, read_gguf, routing_changes, stable_prefix, write_gguf  # noqa: E402
 from frugal_ref import gguf as gguf_format  # noqa: E402
 from frugal_ref.model import ACT_BLOCK, BF16_TYPE  # noqa: E402
 
@@ -41,6 +41,9 @@ ENCODED_TIE = 1e-2                   # greedy near-tie margin where activations 
 # for the unnormalised V3 variant), q4_k 1.25-1.6e-1: weight and activation
 # rounding through 2-3 layers of random weights, not an error of frugal (its
 # logits on the same weights match the reference to ~1e-7).
+# KV caches that round keys and values (f32 weights, measured on the tiny
+# models: f16 1.1-6.4e-4, q8_0 2.5e-3-1.3e-2 (qwen2's biased keys)).
+KV_TOL = {"f16": 2e-3, "q8_0": 3e-2}
 QUANT_TOL = {"f16": 5e-3, "q8_0": 3e-2, "q4_k": 0.25, "q4_k_m": 0.25}
 
 
@@ -94,9 +97,10 @@ def with_keys(src_path, keys, tag):
     return out
 
 
-def frugal_logits(workdir, path, tokens, mode="batch"):
+def frugal_logits(workdir, path, tokens, mode="batch", kv_type="f32"):
     out = os.path.join(workdir, "logits.bin")
-    frugal("logits", "-m", path, "--tokens", ",".join(map(str, tokens)), "-o", out, "--mode", mode, "-t", 2)
+    frugal("logits", "-m", path, "--tokens", ",".join(map(str, tokens)), "-o", out, "--mode", mode, "-t", 2,
+           "--kv-type", kv_type)
     return np.fromfile(out, dtype="<f4").astype(np.float64).reshape(len(tokens), -1)
 
 
@@ -203,7 +207,32 @@ def check_exact(workdir, path, ref, tokens):
     line += f"; cross-entropy {ce_ref:.4f} (frugal {ce_got:.4f})"
     if abs(ce_got - ce_ref) >= EXACT_TOL * max(1.0, abs(ce_ref)):
         raise CheckFailed(f"{line}: cross-entropy differs")
-    return line
+    return line + "; " + check_kv_types(workdir, path, ref, tokens, ref_logits)
+
+
+def check_kv_types(workdir, path, ref, tokens, ref_logits):
+    """The f16 and q8_0 KV caches round keys and values; over the positions
+    whose routing is more than 1e-3 from another choice in every layer (so
+    that rounding cannot move a token to other experts), the logits stay
+    within KV_TOL of the reference."""
+    ref.logits(tokens)
+    n = stable_prefix(ref, 1e-3)
+    if n == 0:
+        return "kv caches: not checked (the first token's routing is within 1e-3 of a tie)"
+    parts = []
+    for kv, tol in KV_TOL.items():
+        try:
+            got = frugal_logits(workdir, path, tokens[:n], kv_type=kv)
+        except CheckFailed as e:
+            if "KV cache needs" not in str(e):
+                raise
+            parts.append(f"{kv} refused (rows not a multiple of its block)")
+            continue
+        err = rel_err(got, ref_logits[:n])
+        parts.append(f"{kv} {err:.1e}")
+        if err >= tol:
+            raise CheckFailed(f"--kv-type {kv}: {err:.2e} over {n} positions, above {tol}")
+    return f"kv caches over {n} positions: " + ", ".join(parts)
 
 
 def check_encoded(workdir, path, ref, tokens, rng):

@@ -109,6 +109,7 @@ def test_v3_group_routing_example():
     rm = M.ReferenceModel.__new__(M.ReferenceModel)
     rm.cfg = types.SimpleNamespace(n_expert_used=2, gating=2, n_group=4, n_group_used=2, norm_topk=True,
                                    routed_scale=2.5)
+    rm.route_margins = []
     # 8 experts in 4 groups of 2. Scores s = sigmoid(l); choice = s + bias.
     s = np.array([[0.9, 0.1, 0.6, 0.6, 0.95, 0.0001, 0.5, 0.5]])
     logits = np.log(s / (1 - s))

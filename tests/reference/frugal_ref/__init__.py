@@ -11,6 +11,7 @@ so that the two can check each other.
     loss = m.mean_cross_entropy([256, 72, 101])
 """
 from .gguf import GGUFFile, read_gguf, write_gguf
-from .model import ReferenceModel, load_model, greedy_continuation, routing_changes
+from .model import ReferenceModel, load_model, greedy_continuation, routing_changes, stable_prefix
 
-__all__ = ["GGUFFile", "read_gguf", "write_gguf", "ReferenceModel", "load_model", "greedy_continuation", "routing_changes"]
+__all__ = ["GGUFFile", "read_gguf", "write_gguf", "ReferenceModel", "load_model", "greedy_continuation", "routing_changes",
+           "stable_prefix"]

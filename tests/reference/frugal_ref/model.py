@@ -201,6 +201,7 @@ class ReferenceModel:
         self.cfg = Config(self.file.metadata, self.file.has)
         self._cache = {}
         self.routes = {}
+        self.route_margins = []
         self.n_vocab = self.file.tensors["token_embd.weight"].dims[1]
 
     def w(self, name):
@@ -323,11 +324,20 @@ class ReferenceModel:
                 gs = np.sort(g, axis=-1)[..., -2:].sum(-1)
             else:  # V2: its best expert
                 gs = g.max(-1)
+            order = np.sort(gs, axis=-1)[:, ::-1]
+            group_margin = order[:, cfg.n_group_used - 1] - order[:, cfg.n_group_used]
             keep = np.argsort(-gs, axis=-1, kind="stable")[:, :cfg.n_group_used]
             mask = np.zeros((T, cfg.n_group), bool)
             np.put_along_axis(mask, keep, True, axis=-1)
             choice = np.where(np.repeat(mask, E // cfg.n_group, axis=-1), choice, -np.inf)
         ids = np.argsort(-choice, axis=-1, kind="stable")[:, :k]  # ties: lower id first
+        # How far each token is from choosing other experts (for callers that
+        # must know where a small perturbation could change the routing).
+        order = np.sort(choice, axis=-1)[:, ::-1]
+        margin = order[:, k - 1] - order[:, k] if k < E else np.full(T, np.inf)
+        if cfg.n_group > 1:
+            margin = np.minimum(margin, group_margin)
+        self.route_margins.append(margin)
         wts = np.take_along_axis(scores, ids, axis=-1)
         if cfg.norm_topk:
             wts = wts / wts.sum(-1, keepdims=True)
@@ -362,6 +372,7 @@ class ReferenceModel:
         cfg = self.cfg
         pos = np.arange(len(tokens), dtype=np.float64)
         self.routes = {}  # layer -> (n_tokens, k) expert ids chosen, for callers comparing routings
+        self.route_margins = []  # per MoE layer: (n_tokens,) gap between the k-th and the next choice
         self.n_last = len(tokens)
         x = self.w("token_embd.weight")[tokens]
         for il in range(cfg.n_layer):
@@ -389,6 +400,15 @@ def routing_changes(a, b):
     for il, ids in a.routes.items():
         changed |= (np.sort(ids, -1) != np.sort(b.routes[il], -1)).any(-1)
     return changed
+
+
+def stable_prefix(model, margin):
+    """Leading positions of the last logits() call whose routing, in every
+    layer, is more than `margin` (in router score units) from another choice."""
+    ok = np.ones(model.n_last, bool)
+    for m in model.route_margins:
+        ok &= m > margin
+    return int(np.argmin(ok)) if not ok.all() else model.n_last
 
 
 def load_model(path, act_rounding=False):
