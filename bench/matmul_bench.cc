@@ -4,6 +4,8 @@
 //                      reports GB/s of weights streamed
 //   gemm/TYPE/LEVEL    64 rows (a prefill chunk) times 2048 x 512 weights,
 //                      one thread; reports GFLOP/s (2 flops per weight and row)
+//   gemm4/TYPE/LEVEL   the same with 4 rows (a small expert batch in a MoE
+//                      prefill, or 4 sequences decoding together)
 //   matvec2t/TYPE/avx2|avx512  matvec on a pool of 2 threads (the bandwidth
 //                      two cores draw)
 // Run: frugal_microbench --benchmark_filter='matvec|gemm'
@@ -94,6 +96,9 @@ const bool registered = [] {
       })->Unit(benchmark::kMillisecond)->UseRealTime();
       benchmark::RegisterBenchmark(("gemm/" + suffix).c_str(), [=](benchmark::State& s) {
         run(s, t, level, 64, 512, 2048);
+      })->Unit(benchmark::kMillisecond)->UseRealTime();
+      benchmark::RegisterBenchmark(("gemm4/" + suffix).c_str(), [=](benchmark::State& s) {
+        run(s, t, level, 4, 512, 2048);
       })->Unit(benchmark::kMillisecond)->UseRealTime();
       if (level != SimdLevel::kScalar) {
         benchmark::RegisterBenchmark(("matvec2t/" + suffix).c_str(), [=](benchmark::State& s) {

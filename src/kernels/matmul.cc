@@ -95,7 +95,14 @@ void matmul_encoded(const WeightMatrix& W, const EncodedRows& X, float* Y, int64
   const auto* w = static_cast<const uint8_t*>(W.data);
   const uint8_t* a = X.rows_;
   const int64_t tile = std::max<int64_t>(4, static_cast<int64_t>(kTileBytes / std::max<size_t>(rb, 1)));
+  const GemmTileFn gemm_tile = n_rows >= kGemmMinRows ? X.kernel_->gemm_tile : nullptr;
   auto body = [&](int64_t o_begin, int64_t o_end, int) {
+    if (gemm_tile) {
+      // Whole tiles of 8 outputs, then the rest row by row.
+      for (; o_begin + kGemmTile <= o_end; o_begin += kGemmTile) {
+        gemm_tile(w + o_begin * rb, rb, a, act_stride, n_rows, W.n_in, Y + o_begin, ldy);
+      }
+    }
     for (int64_t t0 = o_begin; t0 < o_end; t0 += tile) {
       const int64_t t1 = std::min(o_end, t0 + tile);
       for (int64_t r0 = 0; r0 < n_rows; r0 += kMaxActRows) {
@@ -106,7 +113,8 @@ void matmul_encoded(const WeightMatrix& W, const EncodedRows& X, float* Y, int64
       }
     }
   };
-  run_parallel(pool, W.n_out, 8, W.n_out * W.n_in * n_rows, body);
+  // Chunks of whole gemm tiles where they are used.
+  run_parallel(pool, W.n_out, gemm_tile ? 4 * kGemmTile : 8, W.n_out * W.n_in * n_rows, body);
 }
 
 void matmul_at_level(SimdLevel level, const WeightMatrix& W, const float* X, int64_t ldx, int64_t n_rows, float* Y,

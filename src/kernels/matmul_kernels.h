@@ -38,9 +38,20 @@ EncodeFn act_encoder(SimdLevel level);
 using RowDotFn = void (*)(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
                           int64_t y_stride);
 
+// Prefill: kGemmTile consecutive weight rows (row stride w_stride bytes)
+// times all n_rows activation rows, y[r * ldy + k] for k < kGemmTile. The
+// weight rows are unpacked once into a cache-resident tile, interleaved so
+// that one int8 dot-product instruction serves all 8 outputs.
+inline constexpr int kGemmTile = 8;
+using GemmTileFn = void (*)(const void* w, size_t w_stride, const void* act, size_t act_stride, int64_t n_rows,
+                            int64_t n_in, float* y, int64_t ldy);
+// Rows at and above which matmul uses a kernel's GemmTileFn.
+inline constexpr int64_t kGemmMinRows = 4;
+
 struct TypeKernel {
   ActFormat act = ActFormat::kF32;
   RowDotFn dot = nullptr;
+  GemmTileFn gemm_tile = nullptr;  // optional (ActFormat::kQ8_32 only)
 };
 
 // The kernel for a weight type at a level, or nullptr where that level has
