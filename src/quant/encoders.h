@@ -8,6 +8,13 @@
 
 namespace frugal::quant {
 
+// The nibble packing of every 32-value group (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL,
+// each IQ4_XS sub-block): value j in the low nibble of byte j, value j + 16
+// in its high nibble.
+inline void pack_nibble_halves(const uint8_t* L, uint8_t* qs) {
+  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>((L[j] & 0xF) | ((L[j + 16] & 0xF) << 4));
+}
+
 // quantize_legacy.cc: 32-value blocks with one scale (and min).
 void encode_q4_0(const float* x, BlockQ4_0* y, int64_t nb);
 void encode_q4_1(const float* x, BlockQ4_1* y, int64_t nb);

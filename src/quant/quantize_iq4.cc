@@ -2,7 +2,6 @@
 // 16-entry grid kIQ4NLValues times a scale. IQ4_NL has one fp16 scale per 32
 // values; IQ4_XS packs 256 values with a 6-bit signed scale per 32 against
 // one fp16 factor.
-#include <cmath>
 #include <cstring>
 
 #include "base/fp16.h"
@@ -13,10 +12,6 @@ namespace frugal::quant {
 namespace {
 
 constexpr int kSearchSteps = 7;
-
-void pack_halves(const uint8_t* q, uint8_t* qs) {
-  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>(q[j] | (q[j + 16] << 4));
-}
 
 // Fits one 32-value group (weights: element_weights with the given sigma2).
 float fit_group(const float* x, const float* importance, float sigma2, bool search, uint8_t* q) {
@@ -41,7 +36,7 @@ void encode_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t nb, const QuantizeOpt
     y[i].d = f32_to_fp16(d);
     // Re-round under the stored (fp16) scale.
     round_to_grid(x, fp16_to_f32(y[i].d), q);
-    pack_halves(q, y[i].qs);
+    pack_nibble_halves(q, y[i].qs);
   }
 }
 
@@ -51,11 +46,10 @@ void encode_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t nb, const QuantizeOpt
   for (int64_t i = 0; i < nb; ++i, x += QK_K) {
     const float* imp = o.importance ? o.importance + i * QK_K : nullptr;
     const float sigma2 = 2 * mean_square(x, QK_K);
-    float scales[kSub], m = 0;
-    for (int ib = 0; ib < kSub; ++ib) {
+    float scales[kSub];
+    for (int ib = 0; ib < kSub; ++ib)
       scales[ib] = fit_group(x + 32 * ib, imp ? imp + 32 * ib : nullptr, sigma2, o.search, q);
-      if (std::fabs(scales[ib]) > std::fabs(m)) m = scales[ib];
-    }
+    const float m = signed_absmax(scales, kSub);
     // The largest sub-block scale goes to -32, the end of [-32, 31].
     y[i].d = f32_to_fp16(m / -32);
     const float d = fp16_to_f32(y[i].d);
@@ -67,7 +61,7 @@ void encode_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t nb, const QuantizeOpt
       y[i].scales_l[ib / 2] |= static_cast<uint8_t>((v & 0xF) << (4 * (ib % 2)));
       y[i].scales_h = static_cast<uint16_t>(y[i].scales_h | ((v >> 4) << (2 * ib)));
       round_to_grid(x + 32 * ib, d * ls, q);
-      pack_halves(q, y[i].qs + 16 * ib);
+      pack_nibble_halves(q, y[i].qs + 16 * ib);
     }
   }
 }

@@ -28,14 +28,6 @@ Factor fp16_factor(float v) {
 // Largest of non-negative values.
 float max_of(const float* v, int n) { return *std::max_element(v, v + n); }
 
-// Value of largest magnitude, with its sign.
-float signed_absmax(const float* v, int n) {
-  float m = 0;
-  for (int i = 0; i < n; ++i)
-    if (std::fabs(v[i]) > std::fabs(m)) m = v[i];
-  return m;
-}
-
 // An integer multiple of `unit` nearest v, as an integer in [lo, hi]; 0 when
 // the unit is 0 (the whole super-block is zero there).
 int quantise_scale(float v, float unit, int lo, int hi) {

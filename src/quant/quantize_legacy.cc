@@ -12,20 +12,6 @@
 namespace frugal::quant {
 namespace {
 
-// Value of largest magnitude, with its sign.
-float signed_absmax(const float* x, int n) {
-  float m = 0;
-  for (int j = 0; j < n; ++j)
-    if (std::fabs(x[j]) > std::fabs(m)) m = x[j];
-  return m;
-}
-
-// Nibble packing shared by the 32-value types: value j in the low nibble of
-// byte j, value j + 16 in its high nibble.
-void pack_halves(const uint8_t* L, uint8_t* qs) {
-  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>((L[j] & 0xF) | ((L[j + 16] & 0xF) << 4));
-}
-
 // Fifth bits of Q5_0 / Q5_1: bit j of the 32-bit qh is the top bit of value j.
 void pack_fifth_bits(const uint8_t* L, uint8_t* qh) {
   uint32_t bits = 0;
@@ -59,7 +45,7 @@ void encode_q4_0(const float* x, BlockQ4_0* y, int64_t nb) {
   uint8_t L[32];
   for (int64_t i = 0; i < nb; ++i, x += 32) {
     y[i].d = round_symmetric(x, 8, L);
-    pack_halves(L, y[i].qs);
+    pack_nibble_halves(L, y[i].qs);
   }
 }
 
@@ -67,7 +53,7 @@ void encode_q4_1(const float* x, BlockQ4_1* y, int64_t nb) {
   uint8_t L[32];
   for (int64_t i = 0; i < nb; ++i, x += 32) {
     round_affine(x, 15, L, y[i].d, y[i].m);
-    pack_halves(L, y[i].qs);
+    pack_nibble_halves(L, y[i].qs);
   }
 }
 
@@ -75,7 +61,7 @@ void encode_q5_0(const float* x, BlockQ5_0* y, int64_t nb) {
   uint8_t L[32];
   for (int64_t i = 0; i < nb; ++i, x += 32) {
     y[i].d = round_symmetric(x, 16, L);
-    pack_halves(L, y[i].qs);
+    pack_nibble_halves(L, y[i].qs);
     pack_fifth_bits(L, y[i].qh);
   }
 }
@@ -84,7 +70,7 @@ void encode_q5_1(const float* x, BlockQ5_1* y, int64_t nb) {
   uint8_t L[32];
   for (int64_t i = 0; i < nb; ++i, x += 32) {
     round_affine(x, 31, L, y[i].d, y[i].m);
-    pack_halves(L, y[i].qs);
+    pack_nibble_halves(L, y[i].qs);
     pack_fifth_bits(L, y[i].qh);
   }
 }

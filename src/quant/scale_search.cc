@@ -26,7 +26,8 @@ float affine_error(const float* x, const float* w, int n, const uint8_t* L, floa
   return e;
 }
 
-// Value of largest magnitude, with its sign (0 for an all-zero group).
+}  // namespace
+
 float signed_absmax(const float* x, int n) {
   float amax = 0, m = 0;
   for (int i = 0; i < n; ++i)
@@ -36,8 +37,6 @@ float signed_absmax(const float* x, int n) {
     }
   return m;
 }
-
-}  // namespace
 
 AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const AffineSearch& search, uint8_t* L) {
   FRUGAL_CHECK(n > 0 && n <= kMaxGroup);

@@ -54,6 +54,9 @@ inline int round_clamp(float v, int lo, int hi) {
 // the mean square of the surrounding super-block.
 void element_weights(const float* x, const float* importance, int n, float sigma2, float* w);
 
+// The value of largest magnitude, with its sign (0 for an all-zero group).
+float signed_absmax(const float* x, int n);
+
 // Mean of x^2 over n values.
 float mean_square(const float* x, int n);
 
