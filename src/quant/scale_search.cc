@@ -58,33 +58,43 @@ AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const Affi
   if (search.steps <= 0) return best;
   float best_err = affine_error(x, w, n, L, best.scale, best.min);
 
-  // A candidate's error from its sums: sum w (a l + b - x)^2 expanded.
-  float swx2 = 0;
-  for (int i = 0; i < n; ++i) swx2 += w[i] * x[i] * x[i];
+  // A candidate's error from its sums: sum w (a l + b - x)^2 expanded. The
+  // sums that do not depend on l are the same for every candidate.
+  float sw = 0, swx = 0, swx2 = 0;
+  for (int i = 0; i < n; ++i) {
+    sw += w[i];
+    swx += w[i] * x[i];
+    swx2 += w[i] * x[i] * x[i];
+  }
+  const float top = static_cast<float>(nmax);
   uint8_t trial[kMaxGroup];
   for (int s = 0; s <= search.steps; ++s) {
     inv = (nmax + search.first + search.step * s) / range;
-    float sw = 0, swl = 0, swl2 = 0, swx = 0, swlx = 0;
+    // Two accumulators per sum halve the add latency chains (this loop is
+    // nearly all of a k-quant's encoding time).
+    float swl[2] = {0, 0}, swl2[2] = {0, 0}, swlx[2] = {0, 0};
     for (int i = 0; i < n; ++i) {
-      const int l = round_clamp(inv * (x[i] - lo), 0, nmax);
-      trial[i] = static_cast<uint8_t>(l);
-      sw += w[i];
-      swl += w[i] * l;
-      swl2 += w[i] * l * l;
-      swx += w[i] * x[i];
-      swlx += w[i] * l * x[i];
+      // x >= lo, so t >= 0 up to rounding: clamp, then round half up.
+      const float t = std::min(std::max(inv * (x[i] - lo), 0.0f), top);
+      const int li = static_cast<int>(t + 0.5f);
+      trial[i] = static_cast<uint8_t>(li);
+      const float l = static_cast<float>(li), wl = w[i] * l;
+      swl[i & 1] += wl;
+      swl2[i & 1] += wl * l;
+      swlx[i & 1] += wl * x[i];
     }
+    const float sl = swl[0] + swl[1], sl2 = swl2[0] + swl2[1], slx = swlx[0] + swlx[1];
     // Least squares for x ~ a * l + b, with b <= 0 enforced by refitting a alone.
-    const float det = sw * swl2 - swl * swl;
+    const float det = sw * sl2 - sl * sl;
     if (!(det > 0)) continue;
-    float a = (sw * swlx - swl * swx) / det;
-    float b = (swl2 * swx - swl * swlx) / det;
+    float a = (sw * slx - sl * swx) / det;
+    float b = (sl2 * swx - sl * slx) / det;
     if (b > 0) {
       b = 0;
-      a = swlx / swl2;
+      a = slx / sl2;
     }
     if (!(a >= 0)) continue;
-    const float err = a * a * swl2 + 2 * a * b * swl + b * b * sw - 2 * a * swlx - 2 * b * swx + swx2;
+    const float err = a * a * sl2 + 2 * a * b * sl + b * b * sw - 2 * a * slx - 2 * b * swx + swx2;
     if (err < best_err) {
       best_err = err;
       best = {a, -b};
