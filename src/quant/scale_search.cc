@@ -14,6 +14,7 @@ namespace frugal::quant {
 namespace {
 
 constexpr int kMaxGroup = 256;
+constexpr int kLanes = 8;
 
 // Weighted squared error of x against scale * L - min (the baseline's; the
 // candidates' errors come from their sums).
@@ -39,7 +40,7 @@ float signed_absmax(const float* x, int n) {
 }
 
 AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const AffineSearch& search, uint8_t* L) {
-  FRUGAL_CHECK(n > 0 && n <= kMaxGroup);
+  FRUGAL_CHECK(n > 0 && n <= kMaxGroup && n % kLanes == 0);
   float lo = x[0], hi = x[0];
   for (int i = 1; i < n; ++i) {
     lo = std::min(lo, x[i]);
@@ -67,23 +68,30 @@ AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const Affi
     swx2 += w[i] * x[i] * x[i];
   }
   const float top = static_cast<float>(nmax);
-  uint8_t trial[kMaxGroup];
+  float trial[kMaxGroup];
   for (int s = 0; s <= search.steps; ++s) {
     inv = (nmax + search.first + search.step * s) / range;
-    // Two accumulators per sum halve the add latency chains (this loop is
-    // nearly all of a k-quant's encoding time).
-    float swl[2] = {0, 0}, swl2[2] = {0, 0}, swlx[2] = {0, 0};
-    for (int i = 0; i < n; ++i) {
-      // x >= lo, so t >= 0 up to rounding: clamp, then round half up.
-      const float t = std::min(std::max(inv * (x[i] - lo), 0.0f), top);
-      const int li = static_cast<int>(t + 0.5f);
-      trial[i] = static_cast<uint8_t>(li);
-      const float l = static_cast<float>(li), wl = w[i] * l;
-      swl[i & 1] += wl;
-      swl2[i & 1] += wl * l;
-      swlx[i & 1] += wl * x[i];
+    // Eight independent accumulators per sum, so the compiler can keep them
+    // in vector registers (this loop is nearly all of a k-quant's encoding
+    // time). Groups are multiples of 8 values.
+    float swl[kLanes] = {}, swl2[kLanes] = {}, swlx[kLanes] = {};
+    for (int i = 0; i < n; i += kLanes)
+      for (int k = 0; k < kLanes; ++k) {
+        // x >= lo, so the scaled value is >= 0 up to rounding: clamp, round half up.
+        const float t = std::min(std::max(inv * (x[i + k] - lo), 0.0f), top);
+        const float l = static_cast<float>(static_cast<int>(t + 0.5f));
+        trial[i + k] = l;
+        const float wl = w[i + k] * l;
+        swl[k] += wl;
+        swl2[k] += wl * l;
+        swlx[k] += wl * x[i + k];
+      }
+    float sl = 0, sl2 = 0, slx = 0;
+    for (int k = 0; k < kLanes; ++k) {
+      sl += swl[k];
+      sl2 += swl2[k];
+      slx += swlx[k];
     }
-    const float sl = swl[0] + swl[1], sl2 = swl2[0] + swl2[1], slx = swlx[0] + swlx[1];
     // Least squares for x ~ a * l + b, with b <= 0 enforced by refitting a alone.
     const float det = sw * sl2 - sl * sl;
     if (!(det > 0)) continue;
@@ -98,14 +106,14 @@ AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const Affi
     if (err < best_err) {
       best_err = err;
       best = {a, -b};
-      std::memcpy(L, trial, static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(trial[i]);
     }
   }
   return best;
 }
 
 float fit_symmetric(const float* x, const float* w, int n, int nmax, int steps, int8_t* L) {
-  FRUGAL_CHECK(n > 0 && n <= kMaxGroup);
+  FRUGAL_CHECK(n > 0 && n <= kMaxGroup && n % kLanes == 0);
   const float m = signed_absmax(x, n);
   if (m == 0) {
     std::memset(L, 0, static_cast<size_t>(n));
@@ -118,22 +126,33 @@ float fit_symmetric(const float* x, const float* w, int n, int nmax, int steps, 
   // With the least-squares scale swlx / swl2, the weighted error is
   // sum(w x^2) - swlx^2 / swl2: the best candidate maximises swlx^2 / swl2.
   float best_score = -1;
-  int8_t trial[kMaxGroup];
+  float trial[kMaxGroup];
+  const float lo = static_cast<float>(-nmax), hi = static_cast<float>(nmax - 1), shift = nmax + 0.5f;
   for (int s = -steps; s <= steps; ++s) {
     inv = -(nmax + 0.1f * s) / m;
+    // Laned sums as in fit_affine; rounding shifted to non-negative values so
+    // a truncating conversion rounds (halves up).
+    float lx[kLanes] = {}, l2[kLanes] = {};
+    for (int i = 0; i < n; i += kLanes)
+      for (int k = 0; k < kLanes; ++k) {
+        const float t = std::min(std::max(inv * x[i + k], lo), hi);
+        const float l = static_cast<float>(static_cast<int>(t + shift) - nmax);
+        trial[i + k] = l;
+        const float wl = w[i + k] * l;
+        lx[k] += wl * x[i + k];
+        l2[k] += wl * l;
+      }
     float swlx = 0, swl2 = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = round_clamp(inv * x[i], -nmax, nmax - 1);
-      trial[i] = static_cast<int8_t>(l);
-      swlx += w[i] * l * x[i];
-      swl2 += w[i] * l * l;
+    for (int k = 0; k < kLanes; ++k) {
+      swlx += lx[k];
+      swl2 += l2[k];
     }
     if (!(swl2 > 0)) continue;
     const float score = swlx * swlx / swl2;
     if (score > best_score) {
       best_score = score;
       best = swlx / swl2;
-      std::memcpy(L, trial, static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(trial[i]);
     }
   }
   return best;
