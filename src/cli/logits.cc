@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "cli/command.h"
+#include "cli/id_list.h"
 #include "model/model.h"
 #include "runtime/engine.h"
 
@@ -22,35 +23,12 @@ struct LogitsArgs {
   int chunk = 5;
 };
 
-std::vector<int32_t> parse_ids(const std::string& text) {
-  std::vector<int32_t> ids;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t j = text.find(',', i);
-    if (j == std::string::npos) j = text.size();
-    const std::string item = text.substr(i, j - i);
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (item.empty() || used != item.size() || v < 0 || v > INT32_MAX)
-      fail("logits: --tokens: '", item, "' is not a token id (expected comma-separated non-negative integers)");
-    ids.push_back(static_cast<int32_t>(v));
-    i = j + 1;
-  }
-  if (ids.empty()) fail("logits: --tokens is empty");
-  return ids;
-}
-
 int run_logits(const LogitsArgs& a) {
   if (a.mode != "batch" && a.mode != "incremental" && a.mode != "chunked")
     fail("logits: --mode must be batch, incremental or chunked (got '", a.mode, "')");
   const model::KvType kv_type = model::kv_type_from_name(a.kv_type);
   if (a.chunk <= 0) fail("logits: --chunk must be positive");
-  const std::vector<int32_t> ids = parse_ids(a.tokens);
+  const std::vector<int32_t> ids = parse_id_list(a.tokens, "logits: --tokens");
   if (a.threads > 0) ThreadPool::set_default_threads(a.threads);
 
   std::unique_ptr<model::Model> m = model::Model::load(a.model);

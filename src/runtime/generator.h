@@ -22,7 +22,12 @@ struct GenerateParams {
   std::vector<std::string> stop;    // stop strings (not emitted)
   bool stop_at_end_of_generation = true;  // stop at EOS/EOT tokens (not emitted)
   int n_batch = 512;                // prompt rows per forward call
-  int32_t seq = 0;                  // the Engine sequence to use (cleared first)
+  int32_t seq = 0;                  // the Engine sequence to use
+  // Prompt tokens already in seq's cache from an earlier call (a chat reusing
+  // its history): they are not computed again. 0: the sequence is cleared
+  // first. The caller guarantees the cache holds exactly these tokens; it must
+  // be the sequence's whole cache and shorter than the prompt.
+  int n_past = 0;
 };
 
 enum class StopReason { kLength, kEndOfGeneration, kStopString, kContextFull, kCancelled };
@@ -49,7 +54,8 @@ struct GenerateCallbacks {
 };
 
 // Runs one completion of `prompt` (ids, BOS included when wanted) on
-// params.seq. An empty prompt, an id outside the vocabulary, or a prompt that
+// params.seq. Afterwards the sequence's cache holds the prompt and every
+// generated token but the last. An empty prompt, an id outside the vocabulary, or a prompt that
 // leaves no room in the context -> frugal::Error.
 GenerateStats generate(Engine& engine, const tokenizer::Tokenizer& tok, std::span<const int32_t> prompt,
                        const GenerateParams& params, const GenerateCallbacks& callbacks);

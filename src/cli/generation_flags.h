@@ -1,0 +1,52 @@
+// The flags `frugal run` and `frugal chat` share (model, context, threads,
+// sampling, stop strings), and loading what they need: the model, its
+// tokenizer and an inference engine.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "runtime/engine.h"
+#include "runtime/generator.h"
+#include "tokenizer/tokenizer.h"
+
+namespace frugal::cli {
+
+struct GenerationFlags {
+  std::string model;  // empty: the default model
+  int n_predict = 128;
+  float temperature = 0.8f;
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  int repeat_last_n = 64;
+  float presence_penalty = 0;
+  float frequency_penalty = 0;
+  std::optional<uint64_t> seed;  // unset: a random seed (logged with -v)
+  std::vector<std::string> stop;
+  int threads = 0;
+  int n_ctx = 0;
+  std::string kv_type = "f16";
+};
+
+void add_generation_flags(CLI::App& app, GenerationFlags& f);
+
+// Sampling and stop settings from the flags (a random seed when none given).
+runtime::GenerateParams generate_params(const GenerationFlags& f);
+
+// The model, its tokenizer and an engine for one sequence.
+struct LoadedModel {
+  std::unique_ptr<model::Model> model;
+  std::optional<tokenizer::Tokenizer> tokenizer;
+  std::unique_ptr<runtime::Engine> engine;
+};
+LoadedModel load_for_generation(const GenerationFlags& f);
+
+// Prints "prompt: ... tok/s | generation: ... tok/s | stop: ..." to stderr.
+void print_generation_stats(const runtime::GenerateStats& s);
+
+}  // namespace frugal::cli

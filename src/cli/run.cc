@@ -1,0 +1,66 @@
+// frugal run: one completion of a prompt, streamed to stdout as it is made,
+// then the prompt and generation speeds on stderr.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "cli/command.h"
+#include "cli/generation_flags.h"
+#include "cli/id_list.h"
+
+namespace frugal::cli {
+namespace {
+
+struct RunArgs {
+  GenerationFlags gen;
+  std::string prompt, prompt_ids;
+  bool print_ids = false, no_bos = false, no_special = false;
+};
+
+int run_run(const RunArgs& a) {
+  if (a.prompt.empty() == a.prompt_ids.empty()) fail("run: give the prompt as text (-p) or as token ids (--prompt-ids), one of them");
+  const runtime::GenerateParams params = generate_params(a.gen);
+  LoadedModel m = load_for_generation(a.gen);
+  const tokenizer::Tokenizer& tok = *m.tokenizer;
+  const std::vector<int32_t> prompt =
+      a.prompt_ids.empty() ? tok.encode(a.prompt, tok.add_bos_default() && !a.no_bos, !a.no_special)
+                           : parse_id_list(a.prompt_ids, "run: --prompt-ids");
+
+  runtime::GenerateCallbacks cb;
+  bool first_id = true;
+  if (a.print_ids) {
+    cb.on_token = [&first_id](int32_t id) {
+      std::printf(first_id ? "%d" : " %d", id);
+      std::fflush(stdout);
+      first_id = false;
+    };
+  } else {
+    cb.on_text = [](std::string_view text) {
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fflush(stdout);
+      return true;
+    };
+  }
+  const runtime::GenerateStats stats = runtime::generate(*m.engine, tok, prompt, params, cb);
+  std::printf("\n");
+  print_generation_stats(stats);
+  return 0;
+}
+
+const CommandRegistration kRun{"run", "generate text from a prompt, streamed as it is made", [](CLI::App& app) {
+                                 auto a = std::make_shared<RunArgs>();
+                                 app.add_option("-p,--prompt", a->prompt, "the prompt text");
+                                 app.add_option("--prompt-ids", a->prompt_ids, "the prompt as token ids, comma separated");
+                                 app.add_flag("--print-ids", a->print_ids,
+                                              "print the generated token ids (space separated) instead of text");
+                                 app.add_flag("--no-bos", a->no_bos, "do not add the BOS token the model asks for");
+                                 app.add_flag("--no-special", a->no_special,
+                                              "treat special-token spellings in the prompt as plain text");
+                                 add_generation_flags(app, a->gen);
+                                 return [a] { return run_run(*a); };
+                               }};
+
+}  // namespace
+}  // namespace frugal::cli

@@ -1,0 +1,206 @@
+// The sampler on hand-built logits: each option changes exactly what it
+// should, draws follow the distribution, the same seed gives the same draws;
+// stop strings are held back across chunks and never shown.
+#include "runtime/sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <random>
+
+#include "base/error.h"
+
+namespace frugal::runtime {
+namespace {
+
+SamplingParams plain(float temp = 1.0f) {
+  SamplingParams p;
+  p.temperature = temp;
+  p.top_k = 0;
+  p.top_p = 1.0f;
+  p.min_p = 0.0f;
+  return p;
+}
+
+uint64_t fresh_seed() {
+  const uint64_t s = std::random_device{}();
+  std::printf("sampler test seed %llu\n", static_cast<unsigned long long>(s));
+  return s;
+}
+
+TEST(Sampler, GreedyTakesTheArgmaxLowestIdOnTies) {
+  const std::vector<float> logits = {0.5f, 3.0f, -1.0f, 3.0f, 2.9f};
+  Sampler s(plain(0.0f), 5);
+  EXPECT_EQ(s.sample(logits.data(), {}), 1);
+}
+
+TEST(Sampler, TopKNeverReturnsATokenOutsideTheK) {
+  const std::vector<float> logits = {1.0f, 0.9f, 0.8f, 0.7f, 0.6f, 0.5f};
+  SamplingParams p = plain();
+  p.top_k = 2;
+  p.seed = fresh_seed();
+  Sampler s(p, 6);
+  std::map<int32_t, int> seen;
+  for (int i = 0; i < 10000; ++i) ++seen[s.sample(logits.data(), {})];
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_GT(seen[0], 0);
+  EXPECT_GT(seen[1], 0);
+}
+
+TEST(Sampler, TopPKeepsTheSmallestSetReachingP) {
+  // Probabilities 0.5, 0.25, 0.125, 0.125.
+  const std::vector<float> logits = {std::log(0.5f), std::log(0.25f), std::log(0.125f), std::log(0.125f)};
+  SamplingParams p = plain();
+  p.top_p = 0.7f;
+  Sampler s(p, 4);
+  auto c = s.candidates(logits);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].first, 0);
+  EXPECT_EQ(c[1].first, 1);
+  EXPECT_NEAR(c[0].second, 2.0 / 3, 1e-6);
+  p.top_p = 0.75f;  // reached exactly at two tokens
+  EXPECT_EQ(Sampler(p, 4).candidates(logits).size(), 2u);
+  p.top_p = 0.76f;
+  EXPECT_EQ(Sampler(p, 4).candidates(logits).size(), 3u);
+}
+
+TEST(Sampler, MinPDropsTokensBelowTheFractionOfTheBest) {
+  const std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.15f), std::log(0.05f)};
+  SamplingParams p = plain();
+  p.min_p = 0.29f;  // floor 0.145: keeps 0.5, 0.3, 0.15
+  auto c = Sampler(p, 4).candidates(logits);
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[2].first, 2);
+  p.min_p = 0.31f;
+  EXPECT_EQ(Sampler(p, 4).candidates(logits).size(), 2u);
+}
+
+TEST(Sampler, DrawsFollowSoftmaxAtTheTemperature) {
+  const std::vector<float> logits = {1.0f, 0.0f, -0.5f, 2.0f};
+  for (float temp : {0.5f, 1.0f, 2.0f}) {
+    SamplingParams p = plain(temp);
+    p.seed = fresh_seed();
+    Sampler s(p, 4);
+    const int n = 40000;
+    std::vector<int> count(4);
+    for (int i = 0; i < n; ++i) ++count[static_cast<size_t>(s.sample(logits.data(), {}))];
+    double z = 0;
+    for (float l : logits) z += std::exp(l / temp);
+    for (size_t i = 0; i < 4; ++i) {
+      const double want = std::exp(logits[i] / temp) / z;
+      const double sd = std::sqrt(want * (1 - want) / n);
+      EXPECT_NEAR(count[i] / double(n), want, 5 * sd) << "temp " << temp << " token " << i;
+    }
+  }
+}
+
+TEST(Sampler, SameSeedSameDrawsOtherSeedOtherDraws) {
+  std::vector<float> logits(100);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = std::sin(float(i));
+  SamplingParams p = plain();
+  p.seed = 42;
+  Sampler a(p, 100), b(p, 100);
+  p.seed = 43;
+  Sampler c(p, 100);
+  std::vector<int32_t> da, db, dc;
+  for (int i = 0; i < 50; ++i) {
+    da.push_back(a.sample(logits.data(), {}));
+    db.push_back(b.sample(logits.data(), {}));
+    dc.push_back(c.sample(logits.data(), {}));
+  }
+  EXPECT_EQ(da, db);
+  EXPECT_NE(da, dc);
+}
+
+TEST(Sampler, PenaltiesChangeExactlyTheSeenTokens) {
+  SamplingParams p = plain();
+  p.repeat_penalty = 2.0f;
+  p.presence_penalty = 0.5f;
+  p.frequency_penalty = 0.25f;
+  p.repeat_last_n = 3;
+  Sampler s(p, 5);
+  std::vector<float> logits = {1.0f, -1.0f, 2.0f, 0.5f, 4.0f};
+  // Token 4 is outside the window of the last 3; 1 appears twice, 2 once.
+  const std::vector<int32_t> history = {4, 1, 2, 1};
+  s.apply_penalties(logits, history);
+  EXPECT_FLOAT_EQ(logits[0], 1.0f);
+  EXPECT_FLOAT_EQ(logits[1], -1.0f * 2 - 0.5f - 2 * 0.25f);
+  EXPECT_FLOAT_EQ(logits[2], 2.0f / 2 - 0.5f - 0.25f);
+  EXPECT_FLOAT_EQ(logits[3], 0.5f);
+  EXPECT_FLOAT_EQ(logits[4], 4.0f);
+}
+
+TEST(Sampler, LogitBiasAddsAndMinusInfinityBans) {
+  SamplingParams p = plain(0.0f);
+  p.logit_bias = {{2, -std::numeric_limits<float>::infinity()}, {0, 1.5f}};
+  Sampler s(p, 3);
+  const std::vector<float> logits = {0.0f, 1.0f, 5.0f};
+  EXPECT_EQ(s.sample(logits.data(), {}), 0);  // 2 banned, 0 lifted to 1.5 > 1
+  p.temperature = 1.0f;
+  p.seed = fresh_seed();
+  Sampler t(p, 3);
+  for (int i = 0; i < 2000; ++i) EXPECT_NE(t.sample(logits.data(), {}), 2);
+}
+
+TEST(Sampler, BadParametersAreErrors) {
+  SamplingParams p = plain();
+  p.top_p = 1.5f;
+  EXPECT_THROW(Sampler(p, 4), Error);
+  p = plain();
+  p.min_p = -0.1f;
+  EXPECT_THROW(Sampler(p, 4), Error);
+  p = plain();
+  p.repeat_penalty = 0;
+  EXPECT_THROW(Sampler(p, 4), Error);
+  p = plain();
+  p.logit_bias = {{4, 1.0f}};
+  EXPECT_THROW(Sampler(p, 4), Error);
+  p = plain(0.0f);
+  p.logit_bias = {{0, -INFINITY}, {1, -INFINITY}};
+  Sampler s(p, 2);
+  const std::vector<float> logits = {1.0f, 2.0f};
+  EXPECT_THROW(s.sample(logits.data(), {}), Error);
+}
+
+TEST(StopMatcher, HoldsBackPossibleStartsAndCutsAtTheStop) {
+  StopMatcher m({"</s>", "STOP"});
+  auto r = m.push("Hello <");
+  EXPECT_EQ(r.emit, "Hello ");
+  EXPECT_FALSE(r.stopped);
+  r = m.push("/");
+  EXPECT_EQ(r.emit, "");
+  r = m.push("x more ST");
+  EXPECT_EQ(r.emit, "</x more ");
+  r = m.push("OP and after");
+  EXPECT_EQ(r.emit, "");
+  EXPECT_TRUE(r.stopped);
+  EXPECT_TRUE(m.push("anything").stopped);
+  EXPECT_EQ(m.flush(), "");
+}
+
+TEST(StopMatcher, EarliestStopWinsAndFlushReturnsTheTail) {
+  StopMatcher m({"bc", "ab"});
+  auto r = m.push("xxabc");
+  EXPECT_EQ(r.emit, "xx");
+  EXPECT_TRUE(r.stopped);
+  StopMatcher n({"end"});
+  EXPECT_EQ(n.push("the en").emit, "the ");
+  EXPECT_EQ(n.flush(), "en");
+}
+
+TEST(StopMatcher, WorksOnUtf8AndWithoutStops) {
+  StopMatcher m({"。"});  // three bytes: E3 80 82
+  const std::string stop = "。";
+  auto r = m.push("日本" + stop.substr(0, 1));
+  EXPECT_EQ(r.emit, "日本");
+  r = m.push(stop.substr(1) + "後");
+  EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(r.emit, "");
+  StopMatcher none({});
+  EXPECT_EQ(none.push("abc").emit, "abc");
+}
+
+}  // namespace
+}  // namespace frugal::runtime
