@@ -78,7 +78,7 @@ AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const Affi
     for (int i = 0; i < n; i += kLanes)
       for (int k = 0; k < kLanes; ++k) {
         // x >= lo, so the scaled value is >= 0 up to rounding: clamp, round half up.
-        const float t = std::min(std::max(inv * (x[i + k] - lo), 0.0f), top);
+        const float t = std::min(top, std::max(0.0f, inv * (x[i + k] - lo)));  // NaN -> 0
         const float l = static_cast<float>(static_cast<int>(t + 0.5f));
         trial[i + k] = l;
         const float wl = w[i + k] * l;
@@ -135,7 +135,7 @@ float fit_symmetric(const float* x, const float* w, int n, int nmax, int steps, 
     float lx[kLanes] = {}, l2[kLanes] = {};
     for (int i = 0; i < n; i += kLanes)
       for (int k = 0; k < kLanes; ++k) {
-        const float t = std::min(std::max(inv * x[i + k], lo), hi);
+        const float t = std::min(hi, std::max(lo, inv * x[i + k]));  // NaN -> lo
         const float l = static_cast<float>(static_cast<int>(t + shift) - nmax);
         trial[i + k] = l;
         const float wl = w[i + k] * l;

@@ -196,6 +196,21 @@ TEST(Quantize, ZeroRowsStayZero) {
   for (const Case& c : kCases) EXPECT_EQ(dequantise(c.t, quantise(c.t, x)), x) << tensor_type_name(c.t);
 }
 
+// Subnormal and mixed-magnitude rows: the searches' inverse scales may
+// overflow; every type must still give finite values and never grow them.
+TEST(Quantize, TinyValuesStayFiniteAndSmall) {
+  std::vector<float> x(kRows * kCols);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = (i % 7 == 0 ? 3e-41f : 1e-44f) * (i % 2 ? 1.0f : -1.0f);
+  x[1] = 1e-38f;
+  for (const Case& c : kCases) {
+    const auto y = dequantise(c.t, quantise(c.t, x));
+    for (size_t i = 0; i < y.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(y[i])) << tensor_type_name(c.t) << " " << i;
+      ASSERT_LE(std::fabs(y[i]), 1e-37f) << tensor_type_name(c.t) << " " << i;
+    }
+  }
+}
+
 TEST(Quantize, RejectsBadRowsAndValues) {
   std::vector<uint8_t> buf(4096);
   std::vector<float> x(600, 1.0f);
