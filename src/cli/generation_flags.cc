@@ -13,7 +13,7 @@ namespace frugal::cli {
 
 void add_generation_flags(CLI::App& app, GenerationFlags& f) {
   app.add_option("-m,--model", f.model, "GGUF model file (default: the bundled models/default.gguf)");
-  app.add_option("-n,--n-predict", f.n_predict, "tokens to generate at most (-1: until the end or a full context; default 128)");
+  app.add_option("-n,--n-predict", f.n_predict, "tokens to generate at most (-1: until the end or a full context; default 128, chat 512)");
   app.add_option("--temp", f.temperature, "temperature; 0 = greedy (default 0.8)");
   app.add_option("--top-k", f.top_k, "keep the k most likely tokens; 0 = all (default 40)");
   app.add_option("--top-p", f.top_p, "keep the smallest set with this much probability; 1 = off (default 0.95)");

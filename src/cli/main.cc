@@ -34,7 +34,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every malformed command line exits 1, as
+    // every other error does (CLI11's own codes would vary by kind).
+    return app.exit(e) == 0 ? 0 : 1;
   }
   if (verbose) set_log_level(LogLevel::kDebug);
   if (quiet) set_log_level(LogLevel::kError);

@@ -1,5 +1,6 @@
 // apply_chat_template: tokenizer.chat_template rendered with the messages,
 // bos/eos token text and add_generation_prompt; a plain fallback without one.
+#include <atomic>
 #include <cstdio>
 
 #include "base/error.h"
@@ -22,7 +23,9 @@ std::string render_chat_template(const gguf::Metadata& md, nlohmann::ordered_jso
   if (!context.contains("bos_token")) context["bos_token"] = token_text(md, "tokenizer.ggml.bos_token_id");
   if (!context.contains("eos_token")) context["eos_token"] = token_text(md, "tokenizer.ggml.eos_token_id");
   if (!md.has("tokenizer.chat_template")) {
-    std::fprintf(stderr, "note: the model has no chat template; using plain 'role: content' lines\n");
+    static std::atomic<bool> noted{false};  // once per process, not once per turn of a chat
+    if (!noted.exchange(true))
+      std::fprintf(stderr, "note: the model has no chat template; using plain 'role: content' lines\n");
     std::string out;
     for (const auto& m : context.value("messages", nlohmann::ordered_json::array()))
       out += m.value("role", "user") + ": " + (m.contains("content") && m["content"].is_string() ? m["content"].get<std::string>() : "") + "\n";

@@ -1,0 +1,133 @@
+// frugal chat: a conversation through the model's chat template. Each line
+// read is a user turn; the answer streams to stdout. With input piped in it
+// answers each line in turn and exits at the end of the input. /reset clears
+// the history, /exit quits. The KV cache is kept between turns: when the new
+// prompt starts with everything already cached, only the rest is computed.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "cli/command.h"
+#include "cli/generation_flags.h"
+
+namespace frugal::cli {
+namespace {
+
+struct ChatArgs {
+  GenerationFlags gen;
+  std::string system;
+};
+
+bool starts_with(const std::vector<int32_t>& ids, const std::vector<int32_t>& prefix) {
+  return prefix.size() <= ids.size() && std::equal(prefix.begin(), prefix.end(), ids.begin());
+}
+
+class ChatSession {
+ public:
+  ChatSession(const ChatArgs& a, LoadedModel& m) : args_(a), m_(m), tok_(*m.tokenizer) {
+    params_ = generate_params(a.gen);
+    // Without a template the plain "role: content" format has no end-of-turn
+    // token: the next "user:" line is where the answer ends.
+    if (!m.model->file().metadata().has("tokenizer.chat_template")) params_.stop.push_back("\nuser:");
+    reset();
+  }
+
+  void reset() {
+    history_.clear();
+    cached_.clear();
+    if (!args_.system.empty()) history_.push_back({"system", args_.system, ""});
+  }
+
+  // One user turn; returns false when the turn failed (its message is dropped).
+  bool answer(const std::string& user) {
+    history_.push_back({"user", user, ""});
+    try {
+      const std::string text = tokenizer::apply_chat_template(m_.model->file().metadata(), history_, true);
+      const std::string bos = tok_.bos() >= 0 ? tok_.token_piece(tok_.bos()) : "";
+      const bool add_bos = tok_.add_bos_default() && (bos.empty() || text.rfind(bos, 0) != 0);
+      const std::vector<int32_t> prompt = tok_.encode(text, add_bos, true);
+      runtime::GenerateParams p = params_;
+      p.n_past = !cached_.empty() && cached_.size() < prompt.size() && starts_with(prompt, cached_)
+                     ? static_cast<int>(cached_.size())
+                     : 0;
+      std::string reply;
+      runtime::GenerateCallbacks cb;
+      cb.on_text = [&reply](std::string_view t) {
+        reply += t;
+        std::fwrite(t.data(), 1, t.size(), stdout);
+        std::fflush(stdout);
+        return true;
+      };
+      const runtime::GenerateStats s = runtime::generate(*m_.engine, tok_, prompt, p, cb);
+      std::printf("\n");
+      std::fflush(stdout);
+      log_stats(s, p.n_past);
+      // The cache now holds the prompt and every generated token but the last.
+      cached_ = prompt;
+      if (!s.tokens.empty()) cached_.insert(cached_.end(), s.tokens.begin(), s.tokens.end() - 1);
+      history_.push_back({"assistant", reply, ""});
+      return true;
+    } catch (const Error& e) {
+      history_.pop_back();
+      cached_.clear();
+      std::fprintf(stderr, "error: %s (/reset starts a new conversation)\n", e.what());
+      return false;
+    }
+  }
+
+ private:
+  static void log_stats(const runtime::GenerateStats& s, int n_past) {
+    std::fprintf(stderr, "[%d prompt tokens (%d reused from the cache), %.1f tok/s; %d generated, %.1f tok/s; stop: %s]\n",
+                 s.n_prompt, n_past, s.prompt_tokens_per_second(), s.n_generated, s.generation_tokens_per_second(),
+                 runtime::stop_reason_name(s.stop));
+  }
+
+  const ChatArgs& args_;
+  LoadedModel& m_;
+  const tokenizer::Tokenizer& tok_;
+  runtime::GenerateParams params_;
+  std::vector<tokenizer::ChatMessage> history_;
+  std::vector<int32_t> cached_;  // token ids in the engine's sequence 0
+};
+
+int run_chat(const ChatArgs& a) {
+  LoadedModel m = load_for_generation(a.gen);
+  ChatSession chat(a, m);
+  const bool interactive = isatty(STDIN_FILENO);
+  if (interactive) std::fprintf(stderr, "frugal chat: type a message; /reset clears the history, /exit quits\n");
+  bool failed = false;
+  std::string line;
+  while (true) {
+    if (interactive) {
+      std::printf("> ");
+      std::fflush(stdout);
+    }
+    if (!std::getline(std::cin, line)) break;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line == "/exit") break;
+    if (line == "/reset") {
+      chat.reset();
+      std::fprintf(stderr, "[history cleared]\n");
+      continue;
+    }
+    if (line.empty()) continue;
+    if (!chat.answer(line)) failed = true;
+  }
+  return failed && !interactive ? 1 : 0;
+}
+
+const CommandRegistration kChat{"chat", "chat with a model through its chat template", [](CLI::App& app) {
+                                  auto a = std::make_shared<ChatArgs>();
+                                  a->gen.n_predict = 512;
+                                  app.add_option("--system", a->system, "a system message opening the conversation");
+                                  add_generation_flags(app, a->gen);
+                                  return [a] { return run_chat(*a); };
+                                }};
+
+}  // namespace
+}  // namespace frugal::cli
