@@ -95,7 +95,7 @@ void matmul_encoded(const WeightMatrix& W, const EncodedRows& X, float* Y, int64
   const auto* w = static_cast<const uint8_t*>(W.data);
   const uint8_t* a = X.rows_;
   const int64_t tile = std::max<int64_t>(4, static_cast<int64_t>(kTileBytes / std::max<size_t>(rb, 1)));
-  const GemmTileFn gemm_tile = n_rows >= kGemmMinRows ? X.kernel_->gemm_tile : nullptr;
+  const GemmTileFn gemm_tile = n_rows >= X.kernel_->gemm_min_rows ? X.kernel_->gemm_tile : nullptr;
   auto body = [&](int64_t o_begin, int64_t o_end, int) {
     if (gemm_tile) {
       // Whole tiles of 8 outputs, then the rest row by row.

@@ -21,17 +21,20 @@ namespace {
 #define FRUGAL_VNNI 1
 #include "kernels/matmul_x86-inl.h"
 
-// --- prefill tiles of 8 outputs for the 32-value block types --------------
-// The 8 weight rows of a tile are unpacked to signed int8 and transposed so
-// that 32-bit lane k of vector g holds row k's values 4g..4g+3; then
-// vpdpbusd with the activation's 4 values 4g..4g+3 broadcast multiplies them
-// for all 8 outputs at once: 8 instructions per block and activation row for
-// 8 outputs, instead of one block's worth per output. vpdpbusd wants one
-// unsigned operand, so the activations go in as a + 128 (a xor 0x80) and
-// 128 * sum(q) per block and output, known from the tile, is taken off.
-// The integer sums are those of the scalar twin; only f32 rounding differs.
+// --- prefill tiles of 8 outputs ----------------------------------------------
+// The 8 weight rows of a tile are unpacked to signed int8 codes once and
+// transposed so that 32-bit lane k of vector g holds row k's codes 4g..4g+3
+// of a 32-value sub-block; vpdpbusd with the activation's 4 codes broadcast
+// then multiplies them for all 8 outputs at once: 8 instructions per
+// sub-block and activation row for 8 outputs, where the row kernels need 8
+// per output. vpdpbusd wants one unsigned operand, so the activations go in
+// as a + 128 (a xor 0x80) and 128 * sum(codes), known from the tile, is
+// taken off. The integer sums are the scalar twin's; only f32 rounding
+// differs. Each type says how its block becomes sub-blocks of signed codes
+// with f32 multipliers (one per 16 values) and, for Q4_K/Q5_K, minima that
+// multiply the activations' sums.
 
-// Lane k of the result = 32-bit word g of v[k]: an 8 x 8 transpose.
+// Lane k of out[g] = 32-bit word g of v[k]: an 8 x 8 transpose.
 FRUGAL_TARGET inline void transpose8x8(const __m256i v[8], __m256i out[8]) {
   __m256i t[8], u[8];
 #pragma GCC unroll 4
@@ -53,18 +56,76 @@ FRUGAL_TARGET inline void transpose8x8(const __m256i v[8], __m256i out[8]) {
   }
 }
 
-// One block of a tile: 8 interleaved code vectors, the 8 rows' scales and
-// -128 * (sum of each row's codes).
-struct alignas(32) TileBlock {
-  __m256i q[8];
-  __m256 scale;
-  __m256i offset;
+// One weight block as kSub sub-blocks of 32 signed codes; lo/hi: the
+// multipliers of values 0..15 and 16..31; mn: the minima (kMin types).
+template <int kSubBlocks, bool kMinima>
+struct Unpacked {
+  static constexpr int kSub = kSubBlocks;
+  static constexpr bool kMin = kMinima;
+  __m256i q[kSubBlocks];
+  float lo[kSubBlocks], hi[kSubBlocks], mn[kSubBlocks];
 };
 
-// Per-thread scratch: the tile, and the activation codes of 4 rows as a + 128.
-TileBlock* tile_buffer(size_t n_blocks) {
-  thread_local std::vector<TileBlock> buffer;
-  if (buffer.size() < n_blocks) buffer.resize(n_blocks);
+template <class Block>
+FRUGAL_TARGET inline void unpack_32(const Block& b, Unpacked<1, false>& u) {
+  u.q[0] = weights_s8(b);
+  u.lo[0] = u.hi[0] = half_to_f32(b.d);
+}
+FRUGAL_TARGET inline void unpack_block(const quant::BlockQ8_0& b, Unpacked<1, false>& u) { unpack_32(b, u); }
+FRUGAL_TARGET inline void unpack_block(const quant::BlockQ4_0& b, Unpacked<1, false>& u) { unpack_32(b, u); }
+FRUGAL_TARGET inline void unpack_block(const quant::BlockIQ4_NL& b, Unpacked<1, false>& u) { unpack_32(b, u); }
+
+template <class Block>
+FRUGAL_TARGET inline void unpack_q45k(const Block& b, Unpacked<8, true>& u) {
+  unpack_codes(b, u.q);
+  uint8_t sc[8], mn[8];
+  unpack_q4k_scales(b.scales, sc, mn);
+  const float d = half_to_f32(b.d), dmin = half_to_f32(b.dmin);
+  for (int j = 0; j < 8; ++j) {
+    u.lo[j] = u.hi[j] = d * sc[j];
+    u.mn[j] = dmin * mn[j];
+  }
+}
+FRUGAL_TARGET inline void unpack_block(const quant::BlockQ4_K& b, Unpacked<8, true>& u) { unpack_q45k(b, u); }
+FRUGAL_TARGET inline void unpack_block(const quant::BlockQ5_K& b, Unpacked<8, true>& u) { unpack_q45k(b, u); }
+
+FRUGAL_TARGET inline void unpack_block(const quant::BlockQ6_K& b, Unpacked<8, false>& u) {
+  unpack_codes(b, u.q);
+  const float d = half_to_f32(b.d);
+  for (int j = 0; j < 8; ++j) {
+    u.q[j] = _mm256_sub_epi8(u.q[j], _mm256_set1_epi8(32));
+    u.lo[j] = d * b.scales[2 * j];
+    u.hi[j] = d * b.scales[2 * j + 1];
+  }
+}
+
+FRUGAL_TARGET inline void unpack_block(const quant::BlockIQ4_XS& b, Unpacked<8, false>& u) {
+  unpack_codes(b, u.q);
+  const float d = half_to_f32(b.d);
+  for (int j = 0; j < 8; ++j) u.lo[j] = u.hi[j] = d * iq4xs_scale(b, j);
+}
+
+template <class Block> struct TileOf;
+template <> struct TileOf<quant::BlockQ8_0> { using U = Unpacked<1, false>; using Act = ActBlock32; };
+template <> struct TileOf<quant::BlockQ4_0> { using U = Unpacked<1, false>; using Act = ActBlock32; };
+template <> struct TileOf<quant::BlockIQ4_NL> { using U = Unpacked<1, false>; using Act = ActBlock32; };
+template <> struct TileOf<quant::BlockQ4_K> { using U = Unpacked<8, true>; using Act = BlockQ8_K; };
+template <> struct TileOf<quant::BlockQ5_K> { using U = Unpacked<8, true>; using Act = BlockQ8_K; };
+template <> struct TileOf<quant::BlockQ6_K> { using U = Unpacked<8, false>; using Act = BlockQ8_K; };
+template <> struct TileOf<quant::BlockIQ4_XS> { using U = Unpacked<8, false>; using Act = BlockQ8_K; };
+
+// One 32-value sub-block of the 8 rows of a tile.
+struct alignas(32) TileSub {
+  __m256i q[8];                  // interleaved codes
+  __m256i offset_lo, offset_hi;  // -128 * sum of codes 0..15 / 16..31, per row
+  __m256 lo, hi, mn;             // multipliers and minima, per row
+};
+
+// Per-thread scratch: the tile; the codes of 4 activation rows as a + 128
+// and their sums per 32 (for the minima).
+TileSub* tile_buffer(size_t n_sub) {
+  thread_local std::vector<TileSub> buffer;
+  if (buffer.size() < n_sub) buffer.resize(n_sub);
   return buffer.data();
 }
 uint8_t* flipped_buffer(size_t n) {
@@ -72,80 +133,125 @@ uint8_t* flipped_buffer(size_t n) {
   if (buffer.size() < n) buffer.resize(n);
   return buffer.data();
 }
+float* sums_buffer(size_t n) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
+FRUGAL_TARGET inline const int8_t* act_codes(const ActBlock32& a, int) { return a.qs; }
+FRUGAL_TARGET inline const int8_t* act_codes(const BlockQ8_K& a, int j) { return a.qs + 32 * j; }
 
 template <class Block>
-FRUGAL_TARGET void gemm_tile32(const void* w, size_t w_stride, const void* act, size_t act_stride, int64_t n_rows,
-                               int64_t n_in, float* y, int64_t ldy) {
-  constexpr int R = 4;
-  const int64_t nb = n_in / 32;
-  TileBlock* tile = tile_buffer(static_cast<size_t>(nb));
+FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, const void* act, size_t act_stride, int64_t n_rows,
+                             int64_t n_in, float* y, int64_t ldy) {
+  using U = typename TileOf<Block>::U;
+  using Act = typename TileOf<Block>::Act;
+  constexpr int S = U::kSub, R = 4;
+  const int64_t nb = n_in / (32 * S), n_sub = nb * S;
+  TileSub* tile = tile_buffer(static_cast<size_t>(n_sub));
   uint8_t* flipped = flipped_buffer(static_cast<size_t>(R * n_in));
+  float* sums = sums_buffer(static_cast<size_t>(R * n_sub));
   const __m256i ones = _mm256_set1_epi8(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
+
   for (int64_t b = 0; b < nb; ++b) {
-    __m256i v[8];
-    alignas(16) uint16_t d[8];
-    #pragma GCC unroll 8
+    U u[8];
     for (int k = 0; k < 8; ++k) {
-      const Block& blk = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + k * w_stride)[b];
-      v[k] = weights_s8(blk);
-      d[k] = blk.d;
+      unpack_block(reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + k * w_stride)[b], u[k]);
     }
-    transpose8x8(v, tile[b].q);
-    tile[b].scale = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d)));
-    // sum(q) per output lane: vpdpbusd of 1s with the signed codes.
-    __m256i sum = _mm256_setzero_si256();
-    #pragma GCC unroll 8
-    for (int g = 0; g < 8; ++g) sum = _mm256_dpbusd_epi32(sum, ones, tile[b].q[g]);
-    tile[b].offset = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum, 7));
+    for (int j = 0; j < S; ++j) {
+      TileSub& t = tile[b * S + j];
+      const __m256i v[8] = {u[0].q[j], u[1].q[j], u[2].q[j], u[3].q[j],
+                            u[4].q[j], u[5].q[j], u[6].q[j], u[7].q[j]};
+      transpose8x8(v, t.q);
+      __m256i sum_lo = _mm256_setzero_si256(), sum_hi = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; ++g) {
+        sum_lo = _mm256_dpbusd_epi32(sum_lo, ones, t.q[g]);
+        sum_hi = _mm256_dpbusd_epi32(sum_hi, ones, t.q[g + 4]);
+      }
+      t.offset_lo = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum_lo, 7));
+      t.offset_hi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum_hi, 7));
+      t.lo = _mm256_setr_ps(u[0].lo[j], u[1].lo[j], u[2].lo[j], u[3].lo[j], u[4].lo[j], u[5].lo[j], u[6].lo[j],
+                            u[7].lo[j]);
+      t.hi = _mm256_setr_ps(u[0].hi[j], u[1].hi[j], u[2].hi[j], u[3].hi[j], u[4].hi[j], u[5].hi[j], u[6].hi[j],
+                            u[7].hi[j]);
+      if constexpr (U::kMin) {
+        t.mn = _mm256_setr_ps(u[0].mn[j], u[1].mn[j], u[2].mn[j], u[3].mn[j], u[4].mn[j], u[5].mn[j],
+                              u[6].mn[j], u[7].mn[j]);
+      }
+    }
   }
+
   for (int64_t r0 = 0; r0 < n_rows; r0 += R) {
     const int n = static_cast<int>(std::min<int64_t>(R, n_rows - r0));
-    const ActBlock32* a[R];
+    const Act* a[R];
     // A short last group repeats its last row (computed, not stored).
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) a[r] = act_row<ActBlock32>(act, act_stride, static_cast<int>(r0 + std::min(r, n - 1)));
-    #pragma GCC unroll 8
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) a[r] = act_row<Act>(act, act_stride, static_cast<int>(r0 + std::min(r, n - 1)));
     for (int r = 0; r < R; ++r) {
       for (int64_t b = 0; b < nb; ++b) {
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(flipped + r * n_in + 32 * b),
-                            _mm256_xor_si256(load32(a[r][b].qs), flip));
+        for (int j = 0; j < S; ++j) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(flipped + r * n_in + 32 * (b * S + j)),
+                              _mm256_xor_si256(load32(act_codes(a[r][b], j)), flip));
+          if constexpr (U::kMin) {
+            sums[r * n_sub + b * S + j] =
+                static_cast<float>(a[r][b].bsums[2 * j] + a[r][b].bsums[2 * j + 1]);
+          }
+        }
       }
     }
     __m256 acc[R];
-    #pragma GCC unroll 8
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      const TileBlock& t = tile[b];
-      __m256i p[R][2];
-      #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        p[r][0] = t.offset;
-        p[r][1] = _mm256_setzero_si256();
-      }
-      #pragma GCC unroll 8
-      for (int g = 0; g < 8; ++g) {
-        const __m256i q = t.q[g];
-        #pragma GCC unroll 8
+      __m256 sub_acc[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) sub_acc[r] = _mm256_setzero_ps();
+      for (int j = 0; j < S; ++j) {
+        const TileSub& t = tile[b * S + j];
+        const uint8_t* codes = flipped + 32 * (b * S + j);
+        __m256i p[R][2];
+#pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-          int32_t word;
-          std::memcpy(&word, flipped + r * n_in + 32 * b + 4 * g, 4);
-          p[r][g & 1] = _mm256_dpbusd_epi32(p[r][g & 1], _mm256_set1_epi32(word), q);
+          p[r][0] = t.offset_lo;
+          p[r][1] = t.offset_hi;
+        }
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+          const __m256i q = t.q[g];
+#pragma GCC unroll 4
+          for (int r = 0; r < R; ++r) {
+            int32_t word;
+            std::memcpy(&word, codes + r * n_in + 4 * g, 4);
+            p[r][g / 4] = _mm256_dpbusd_epi32(p[r][g / 4], _mm256_set1_epi32(word), q);
+          }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          sub_acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p[r][0]), t.lo, sub_acc[r]);
+          sub_acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p[r][1]), t.hi, sub_acc[r]);
+          if constexpr (U::kMin) {
+            sub_acc[r] = _mm256_fnmadd_ps(t.mn, _mm256_set1_ps(sums[r * n_sub + b * S + j]), sub_acc[r]);
+          }
         }
       }
-      #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        const __m256 s = _mm256_mul_ps(t.scale, _mm256_set1_ps(a[r][b].d));
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(p[r][0], p[r][1])), s, acc[r]);
-      }
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(sub_acc[r], _mm256_set1_ps(a[r][b].d), acc[r]);
     }
     for (int r = 0; r < n; ++r) _mm256_storeu_ps(y + (r0 + r) * ldy, acc[r]);
   }
 }
 
-const TypeKernel kQ8_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ8_0>>, gemm_tile32<quant::BlockQ8_0>};
-const TypeKernel kQ4_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ4_0>>, gemm_tile32<quant::BlockQ4_0>};
+// Row thresholds from frugal_microbench gemm4/gemm (4, 8 and 64 rows).
+const TypeKernel kQ8_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ8_0>>, gemm_tile<quant::BlockQ8_0>, 8};
+const TypeKernel kQ4_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ4_0>>, gemm_tile<quant::BlockQ4_0>, 8};
 const TypeKernel kIQ4_NLGemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockIQ4_NL>>,
-                             gemm_tile32<quant::BlockIQ4_NL>};
+                             gemm_tile<quant::BlockIQ4_NL>, 8};
+const TypeKernel kQ4_KGemm{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ4_K>>, gemm_tile<quant::BlockQ4_K>, 16};
+const TypeKernel kQ5_KGemm{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ5_K>>, gemm_tile<quant::BlockQ5_K>, 16};
+const TypeKernel kQ6_KGemm{ActFormat::kQ8_K, by_rows<Q6K>, gemm_tile<quant::BlockQ6_K>, 16};
+const TypeKernel kIQ4_XSGemm{ActFormat::kQ8_K, by_rows<IQ4XS>, gemm_tile<quant::BlockIQ4_XS>, 16};
 
 #define FRUGAL_BF16_TARGET \
   __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512bf16")))
@@ -188,9 +294,16 @@ const TypeKernel kBF16Dot{ActFormat::kBF16, by_rows<BF16Dot>};
 
 const TypeKernel* avx512_kernel(TensorType t) {
   if (t == TensorType::BF16 && cpu_has_avx512_bf16()) return &avx512::kBF16Dot;
-  if (t == TensorType::Q8_0) return &avx512::kQ8_0Gemm;
-  if (t == TensorType::Q4_0) return &avx512::kQ4_0Gemm;
-  if (t == TensorType::IQ4_NL) return &avx512::kIQ4_NLGemm;
+  switch (t) {
+    case TensorType::Q8_0: return &avx512::kQ8_0Gemm;
+    case TensorType::Q4_0: return &avx512::kQ4_0Gemm;
+    case TensorType::IQ4_NL: return &avx512::kIQ4_NLGemm;
+    case TensorType::Q4_K: return &avx512::kQ4_KGemm;
+    case TensorType::Q5_K: return &avx512::kQ5_KGemm;
+    case TensorType::Q6_K: return &avx512::kQ6_KGemm;
+    case TensorType::IQ4_XS: return &avx512::kIQ4_XSGemm;
+    default: break;
+  }
   return avx512::level_kernel(t);
 }
 EncodeFn avx512_encoder() { return avx512::encode_row; }

@@ -45,13 +45,14 @@ using RowDotFn = void (*)(const void* w, const void* act, size_t act_stride, int
 inline constexpr int kGemmTile = 8;
 using GemmTileFn = void (*)(const void* w, size_t w_stride, const void* act, size_t act_stride, int64_t n_rows,
                             int64_t n_in, float* y, int64_t ldy);
-// Rows at and above which matmul uses a kernel's GemmTileFn.
-inline constexpr int64_t kGemmMinRows = 4;
 
 struct TypeKernel {
   ActFormat act = ActFormat::kF32;
   RowDotFn dot = nullptr;
-  GemmTileFn gemm_tile = nullptr;  // optional (ActFormat::kQ8_32 only)
+  GemmTileFn gemm_tile = nullptr;  // optional
+  // Rows from which gemm_tile beats the row kernel (unpacking a tile costs
+  // more for the k-quants, so they need more rows to pay it back).
+  int64_t gemm_min_rows = 0;
 };
 
 // The kernel for a weight type at a level, or nullptr where that level has

@@ -89,6 +89,49 @@ FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockIQ4_NL& b) {
   return _mm256_shuffle_epi8(iq4_codebook(), nibbles32(b.qs));
 }
 
+// The codes of a 256-value super-block as 8 vectors of 32, in value order,
+// as the format stores them before any offset: Q4_K 0..15, Q5_K 0..31,
+// Q6_K 0..63 (the -32 is applied by the caller), IQ4_XS the code book's
+// signed values. Shared by the row kernels and the prefill tiles.
+FRUGAL_TARGET inline void unpack_codes(const quant::BlockQ4_K& b, __m256i q[8]) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  for (int k = 0; k < 4; ++k) {
+    const __m256i bytes = load32(b.qs + 32 * k);
+    q[2 * k] = _mm256_and_si256(bytes, m4);
+    q[2 * k + 1] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
+  }
+}
+FRUGAL_TARGET inline void unpack_codes(const quant::BlockQ5_K& b, __m256i q[8]) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+  const __m256i qh = load32(b.qh);
+  for (int k = 0; k < 4; ++k) {
+    const __m256i bytes = load32(b.qs + 32 * k);
+    const __m256i hi_lo = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one), 4);
+    const __m256i hi_hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), one), 4);
+    q[2 * k] = _mm256_or_si256(_mm256_and_si256(bytes, m4), hi_lo);
+    q[2 * k + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4), hi_hi);
+  }
+}
+FRUGAL_TARGET inline void unpack_codes(const quant::BlockQ6_K& b, __m256i q[8]) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+  for (int half = 0; half < 2; ++half) {
+    const __m256i ql0 = load32(b.ql + 64 * half), ql1 = load32(b.ql + 64 * half + 32);
+    const __m256i qh = load32(b.qh + 32 * half);
+    __m256i* o = q + 4 * half;
+    o[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+    o[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+    o[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+    o[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+  }
+}
+FRUGAL_TARGET inline void unpack_codes(const quant::BlockIQ4_XS& b, __m256i q[8]) {
+  const __m256i table = iq4_codebook();
+  for (int j = 0; j < 8; ++j) q[j] = _mm256_shuffle_epi8(table, nibbles32(b.qs + 16 * j));
+}
+
 // Calls K::run<R> with R = n_act, so that the per-row accumulators are
 // compile-time arrays that live in registers.
 template <class K>
@@ -128,12 +171,11 @@ struct Block32 {
 // --- Q4_K and Q5_K ----------------------------------------------------------
 // dot = da * (d * sum_j sc_j * (q . a)_j - dmin * sum_j m_j * sum(a)_j),
 // the minima term from the activation's per-16 sums with one vpmaddwd.
-template <bool kFive, class Block>
+template <class Block>
 struct Q45K {
   template <int R>
   FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
     const auto* wb = static_cast<const Block*>(w);
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 acc[R], accm[R];
     FRUGAL_UNROLL for (int r = 0; r < R; ++r) acc[r] = accm[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n_in / QK_K; ++b) {
@@ -142,25 +184,15 @@ struct Q45K {
       const float d = half_to_f32(wb[b].d), dmin = half_to_f32(wb[b].dmin);
       __m128i mn8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
       const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));  // m0 m0 m1 m1 ...
-      __m256i qh = _mm256_setzero_si256();
-      if constexpr (kFive) qh = load32(wb[b].qh);
+      __m256i q[8];
+      unpack_codes(wb[b], q);
       __m256i isum[R];
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
-      for (int k = 0; k < 4; ++k) {
-        const __m256i bytes = load32(wb[b].qs + 32 * k);
-        __m256i lo = _mm256_and_si256(bytes, m4);
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
-        if constexpr (kFive) {
-          const __m256i one = _mm256_set1_epi8(1);
-          lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one), 4));
-          hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), one), 4));
-        }
-        const __m256i s_lo = prep_scale(_mm256_set1_epi32(sc[2 * k]));
-        const __m256i s_hi = prep_scale(_mm256_set1_epi32(sc[2 * k + 1]));
+      for (int j = 0; j < 8; ++j) {
+        const __m256i scale = prep_scale(_mm256_set1_epi32(sc[j]));
         FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
           const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
-          isum[r] = dot_u8s8_scaled(isum[r], lo, load32(a.qs + 64 * k), s_lo);
-          isum[r] = dot_u8s8_scaled(isum[r], hi, load32(a.qs + 64 * k + 32), s_hi);
+          isum[r] = dot_u8s8_scaled(isum[r], q[j], load32(a.qs + 32 * j), scale);
         }
       }
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
@@ -179,7 +211,6 @@ struct Q6K {
   template <int R>
   FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
     const auto* wb = static_cast<const quant::BlockQ6_K*>(w);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
     __m256 acc[R];
     FRUGAL_UNROLL for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n_in / QK_K; ++b) {
@@ -187,25 +218,13 @@ struct Q6K {
       const float d = half_to_f32(wk.d);
       __m256i isum[R];
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
-      for (int half = 0; half < 2; ++half) {
-        const __m256i ql0 = load32(wk.ql + 64 * half), ql1 = load32(wk.ql + 64 * half + 32);
-        const __m256i qh = load32(wk.qh + 32 * half);
-        const __m256i q[4] = {
-            _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4)),
-            _mm256_or_si256(_mm256_and_si256(ql1, m4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4)),
-        };
-        for (int g = 0; g < 4; ++g) {
-          const int k = 8 * half + 2 * g;
-          const __m256i scale = scale_pair(wk.scales[k], wk.scales[k + 1]);
-          FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
-            const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
-            isum[r] = dot_u8s8_scaled(isum[r], q[g], load32(a.qs + 128 * half + 32 * g), scale);
-          }
+      __m256i q[8];
+      unpack_codes(wk, q);
+      for (int j = 0; j < 8; ++j) {
+        const __m256i scale = scale_pair(wk.scales[2 * j], wk.scales[2 * j + 1]);
+        FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+          const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
+          isum[r] = dot_u8s8_scaled(isum[r], q[j], load32(a.qs + 32 * j), scale);
         }
       }
       // The -32 offset: 32 * sum_k sc_k * sum16(a)_k.
@@ -226,15 +245,16 @@ struct IQ4XS {
   template <int R>
   FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
     const auto* wb = static_cast<const quant::BlockIQ4_XS*>(w);
-    const __m256i table = iq4_codebook();
     __m256 acc[R];
     FRUGAL_UNROLL for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n_in / QK_K; ++b) {
       const float d = half_to_f32(wb[b].d);
       __m256i isum[R];
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+      __m256i q[8];
+      unpack_codes(wb[b], q);
       for (int j = 0; j < 8; ++j) {
-        const __m256i wq = _mm256_shuffle_epi8(table, nibbles32(wb[b].qs + 16 * j));
+        const __m256i wq = q[j];
         const __m256i wabs = _mm256_sign_epi8(wq, wq);
         const __m256i scale = prep_scale(_mm256_set1_epi32(iq4xs_scale(wb[b], j)));
         FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
@@ -305,8 +325,8 @@ struct FloatDot {
 const TypeKernel kQ8_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ8_0>>};
 const TypeKernel kQ4_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ4_0>>};
 const TypeKernel kIQ4_NL{ActFormat::kQ8_32, by_rows<Block32<quant::BlockIQ4_NL>>};
-const TypeKernel kQ4_K{ActFormat::kQ8_K, by_rows<Q45K<false, quant::BlockQ4_K>>};
-const TypeKernel kQ5_K{ActFormat::kQ8_K, by_rows<Q45K<true, quant::BlockQ5_K>>};
+const TypeKernel kQ4_K{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ4_K>>};
+const TypeKernel kQ5_K{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ5_K>>};
 const TypeKernel kQ6_K{ActFormat::kQ8_K, by_rows<Q6K>};
 const TypeKernel kIQ4_XS{ActFormat::kQ8_K, by_rows<IQ4XS>};
 const TypeKernel kF32{ActFormat::kF32, by_rows<FloatDot<LoadF32, LoadF32>>};
