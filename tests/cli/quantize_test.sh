@@ -48,6 +48,22 @@ assert np.isfinite(b).all() and err < float(sys.argv[4]), err
 PY
 done
 
+# Every architecture's tensor names go through the q4_k_m chooser and load.
+for arch in llama qwen2 qwen3 qwen2moe olmoe deepseek2; do
+  "$FRUGAL" -q synth --arch "$arch" --embd 256 --type f32 -o "$dir/$arch.gguf" >/dev/null
+  "$FRUGAL" -q quantize "$dir/$arch.gguf" "$dir/$arch.q.gguf" q4_k_m >/dev/null
+  "$FRUGAL" -q logits -m "$dir/$arch.gguf" --tokens 1,2,3,4 -o "$dir/$arch.bin"
+  "$FRUGAL" -q logits -m "$dir/$arch.q.gguf" --tokens 1,2,3,4 -o "$dir/$arch.q.bin"
+  /usr/bin/python3 - "$dir/$arch.bin" "$dir/$arch.q.bin" "$arch" <<'PY'
+import sys, numpy as np
+a = np.fromfile(sys.argv[1], dtype="<f4")
+b = np.fromfile(sys.argv[2], dtype="<f4")
+err = float(np.sqrt(np.mean((a - b) ** 2) / np.mean(a ** 2)))
+print(f"  {sys.argv[3]:9s} q4_k_m logits relative rms {err:.4f}")
+assert a.size == b.size and np.isfinite(b).all() and err < 0.35, err
+PY
+done
+
 # A quantised file re-quantised: to another type, and with --keep-types
 # (its quantised tensors copied, byte for byte the same file but file_type).
 "$FRUGAL" -q quantize "$dir/q8_0.gguf" "$dir/q8_q4km.gguf" q4_k_m >/dev/null
