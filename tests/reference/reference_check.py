@@ -34,7 +34,6 @@ PROMPT_LEN = 32
 GREEDY_PROMPT = 8
 GREEDY_LEN = 32
 EXACT_TOL = 1e-4                     # frugal vs the reference on the same weights
-ENCODED_TIE = 1e-2                   # greedy near-tie margin where activations are encoded (see check_encoded)
 # Logits of a quantised file vs the f32 reference (max|delta| / max|ref|, over
 # the positions before the first routing change). Measured on the tiny models
 # over 12 seeds with frugal's int8 activation encoding: q8_0 1.2-1.9e-2 (2.2e-2
@@ -43,7 +42,8 @@ ENCODED_TIE = 1e-2                   # greedy near-tie margin where activations 
 # logits on the same weights match the reference to ~1e-7).
 # KV caches that round keys and values (f32 weights, measured on the tiny
 # models: f16 1.1-6.4e-4, q8_0 2.5e-3-1.3e-2 (qwen2's biased keys)).
-KV_TOL = {"f16": 2e-3, "q8_0": 3e-2}
+# (bound, routing margin the compared positions keep).
+KV_TOL = {"f16": (2e-3, 1e-3), "q8_0": (3e-2, 1e-2)}
 QUANT_TOL = {"f16": 5e-3, "q8_0": 3e-2, "q4_k": 0.25, "q4_k_m": 0.25}
 
 
@@ -109,16 +109,20 @@ def rel_err(got, ref):
 
 
 def check_greedy(path, ref_model, prompt, margin=EXACT_TOL):
-    """frugal run's greedy continuation must be the reference's argmax at
-    every step. The reference scores frugal's own sequence in one pass; a
-    step where the two best logits are within the float32 noise (a near tie)
-    may go either way and is counted, not failed. Returns (steps, near ties)."""
-    out = frugal("run", "-m", path, "--prompt-ids", ",".join(map(str, prompt)), "--print-ids", "--temp", 0,
-                 "-n", GREEDY_LEN, "-t", 2)
+    """frugal run's greedy continuation (f32 KV cache, no BOS added) must be
+    the reference's argmax at every step. The reference scores frugal's own
+    sequence in one pass; a step where the two best logits are within
+    margin * max|logit| (float32 noise) is a near tie that may go either way
+    and is counted, not failed. frugal may stop early only on the end-of-sequence token.
+    Returns (steps, near ties)."""
+    out = frugal("run", "-m", path, "--prompt-ids", ",".join(map(str, prompt)), "--no-bos", "--print-ids",
+                 "--temp", 0, "-n", GREEDY_LEN, "-t", 2, "--kv-type", "f32")
     got = [int(t) for t in out.split()]
-    if len(got) != GREEDY_LEN:
-        raise CheckFailed(f"frugal run printed {len(got)} ids, expected {GREEDY_LEN}: {out!r}")
-    lg = ref_model.logits(prompt + got)[len(prompt) - 1:-1]
+    eos = ref_model.file.metadata.get("tokenizer.ggml.eos_token_id")
+    if not got or len(got) > GREEDY_LEN or (len(got) < GREEDY_LEN and got[-1] != eos):
+        raise CheckFailed(f"frugal run printed {len(got)} ids, expected {GREEDY_LEN} (or fewer ending in EOS {eos}): "
+                          f"{out!r}")
+    lg = ref_model.logits(prompt + got)[len(prompt) - 1:-1]  # row i predicts got[i]
     scale = np.abs(lg).max()
     ties = 0
     for step, (row, tok) in enumerate(zip(lg, got)):
@@ -179,13 +183,16 @@ def check_model(arch, preset="tiny", types=("f32", "q8_0"), synth_args=(), rope=
                 line += check_exact(workdir, path, ref, tokens)
             if ttype != "f32":
                 line += "; " + check_quantised(workdir, path, ref, f32_ref, ttype, tokens, f32_logits, rng)
-            if has_run:
-                prompt = rng.integers(0, ref.n_vocab, GREEDY_PROMPT).tolist()
-                margin = EXACT_TOL if not encodes_activations(ref) else ENCODED_TIE
-                steps, ties = check_greedy(path, ref, prompt, margin)
-                line += f"; greedy {steps} tokens agree" + (f" ({ties} near ties)" if ties else "")
-            else:
+            if not has_run:
                 line += "; greedy: not checked (this frugal has no `run --prompt-ids`)"
+            elif encodes_activations(ref):
+                # A rounding-boundary jump near a routing tie sends a token to other
+                # experts and the continuations part; check_encoded covers these types.
+                line += "; greedy: float weights only"
+            else:
+                prompt = rng.integers(0, ref.n_vocab, GREEDY_PROMPT).tolist()
+                steps, ties = check_greedy(path, ref, prompt)
+                line += f"; greedy {steps} tokens agree" + (f" ({ties} near ties)" if ties else "")
             print(line, flush=True)
 
 
@@ -212,15 +219,17 @@ def check_exact(workdir, path, ref, tokens):
 
 def check_kv_types(workdir, path, ref, tokens, ref_logits):
     """The f16 and q8_0 KV caches round keys and values; over the positions
-    whose routing is more than 1e-3 from another choice in every layer (so
-    that rounding cannot move a token to other experts), the logits stay
-    within KV_TOL of the reference."""
+    whose routing is more than a margin from another choice in every layer
+    (1e-3 for f16, 1e-2 for q8_0, in router score units, so that the rounding
+    cannot move a token to other experts), the logits stay within KV_TOL of
+    the reference."""
     ref.logits(tokens)
-    n = stable_prefix(ref, 1e-3)
-    if n == 0:
-        return "kv caches: not checked (the first token's routing is within 1e-3 of a tie)"
     parts = []
-    for kv, tol in KV_TOL.items():
+    for kv, (tol, margin) in KV_TOL.items():
+        n = stable_prefix(ref, margin)
+        if n == 0:
+            parts.append(f"{kv} not checked (the first token's routing is within {margin:g} of a tie)")
+            continue
         try:
             got = frugal_logits(workdir, path, tokens[:n], kv_type=kv)
         except CheckFailed as e:
@@ -229,10 +238,10 @@ def check_kv_types(workdir, path, ref, tokens, ref_logits):
             parts.append(f"{kv} refused (rows not a multiple of its block)")
             continue
         err = rel_err(got, ref_logits[:n])
-        parts.append(f"{kv} {err:.1e}")
+        parts.append(f"{kv} {err:.1e} over {n} positions")
         if err >= tol:
             raise CheckFailed(f"--kv-type {kv}: {err:.2e} over {n} positions, above {tol}")
-    return f"kv caches over {n} positions: " + ", ".join(parts)
+    return "kv caches: " + ", ".join(parts)
 
 
 def check_encoded(workdir, path, ref, tokens, rng):
