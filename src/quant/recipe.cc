@@ -77,7 +77,7 @@ const Recipe* find_recipe(std::string_view name) {
 bool is_recipe(std::string_view recipe_or_type) { return find_recipe(recipe_or_type) != nullptr; }
 
 TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view name, std::span<const int64_t> shape,
-                             int n_layer) {
+                             int n_layer, bool tied_output) {
   const Recipe* recipe = find_recipe(recipe_or_type);
   std::optional<TensorType> plain;
   if (!recipe) {
@@ -90,6 +90,7 @@ TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view n
   const std::string tag = recipe->name;
   const int layer = layer_of(name);
   if (name == "output.weight") return fit_row(TensorType::Q6_K, n, tag + ": output");
+  if (tied_output && name == "token_embd.weight") return fit_row(TensorType::Q6_K, n, tag + ": tied output");
   if (layer >= 0 && (contains(name, "attn_v.") || contains(name, "ffn_down")) && more_bits_layer(layer, n_layer))
     return fit_row(TensorType::Q6_K, n, tag + ": attn_v/ffn_down layer");
   return fit_row(recipe->base, n, tag);

@@ -16,8 +16,10 @@ struct TensorTypeChoice {
 };
 
 // shape in ggml order (shape[0] = row length). Unknown recipe/type -> frugal::Error.
+// tied_output: the model has no output.weight and multiplies by token_embd
+// instead, so the recipes give token_embd the output's type.
 TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view tensor_name,
-                             std::span<const int64_t> shape, int n_layer);
+                             std::span<const int64_t> shape, int n_layer, bool tied_output = false);
 
 // The recipes choose_type knows besides plain types: q4_k_m, q5_k_m.
 bool is_recipe(std::string_view recipe_or_type);

@@ -48,6 +48,7 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
   for (const auto& [key, value] : reader.metadata().entries()) writer.set(key, value);
   writer.set("general.file_type", gguf::Value::make_u32(summary.file_type));
 
+  const bool tied_output = reader.find_tensor("output.weight") == nullptr;
   bool any_quantized = false;
   for (const gguf::TensorInfo& t : reader.tensors()) {
     std::vector<int64_t> shape(t.shape.begin(), t.shape.end());
@@ -57,7 +58,7 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
     } else if (options.keep_quantized && !is_float(t.type)) {
       choice = {t.type, "copied: --keep-types"};
     } else {
-      choice = choose_type(options.recipe_or_type, t.name, shape, n_layer);
+      choice = choose_type(options.recipe_or_type, t.name, shape, n_layer, tied_output);
       if (choice.type == t.type) choice.reason += " (copied)";
     }
     any_quantized = any_quantized || !is_float(choice.type);

@@ -38,6 +38,13 @@ TEST(Recipe, Q5KMUsesQ5KWhereQ4KMUsesQ4K) {
   EXPECT_EQ(choose_type("q5_k_m", "output.weight", w, 16).type, TensorType::Q6_K);
 }
 
+TEST(Recipe, TiedEmbeddingGetsTheOutputType) {
+  const int64_t w[2] = {256, 512};
+  EXPECT_EQ(choose_type("q4_k_m", "token_embd.weight", w, 16, true).type, TensorType::Q6_K);
+  EXPECT_EQ(choose_type("q4_k_m", "token_embd.weight", w, 16, false).type, TensorType::Q4_K);
+  EXPECT_EQ(choose_type("q4_0", "token_embd.weight", w, 16, true).type, TensorType::Q4_0);  // plain types: no recipe
+}
+
 TEST(Recipe, FileTypeCodes) {
   EXPECT_EQ(file_type_code("f32"), 0u);
   EXPECT_EQ(file_type_code("f16"), 1u);
