@@ -264,11 +264,13 @@ struct BF16Dot {
                                      int64_t ys) {
     const auto* wp = static_cast<const uint16_t*>(w);
     __m256 acc0[R], acc1[R];
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
       const __m256bh w0 = (__m256bh)_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + i));
       const __m256bh w1 = (__m256bh)_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + i + 16));
+#pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const uint16_t* a = act_row<uint16_t>(act, stride, r);
         acc0[r] = _mm256_dpbf16_ps(acc0[r], w0, (__m256bh)_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)));
