@@ -62,7 +62,7 @@ LoadedModel load_for_generation(const GenerationFlags& f) {
 }
 
 void print_generation_stats(const runtime::GenerateStats& s) {
-  std::fprintf(stderr, "\nprompt: %d tokens in %.2f s (%.1f tok/s) | generation: %d tokens in %.2f s (%.1f tok/s) | stop: %s\n",
+  std::fprintf(stderr, "prompt: %d tokens in %.2f s (%.1f tok/s) | generation: %d tokens in %.2f s (%.1f tok/s) | stop: %s\n",
                s.n_prompt, s.prompt_seconds, s.prompt_tokens_per_second(), s.n_generated, s.generation_seconds,
                s.generation_tokens_per_second(), runtime::stop_reason_name(s.stop));
 }

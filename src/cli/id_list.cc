@@ -7,7 +7,7 @@
 
 namespace frugal::cli {
 
-std::vector<int32_t> parse_id_list(const std::string& text, const std::string& flag) {
+std::vector<int32_t> parse_id_list(const std::string& text, const std::string& flag, const std::string& what) {
   std::vector<int32_t> ids;
   size_t i = 0;
   while (i < text.size()) {
@@ -22,7 +22,7 @@ std::vector<int32_t> parse_id_list(const std::string& text, const std::string& f
       used = 0;
     }
     if (item.empty() || used != item.size() || v < 0 || v > INT32_MAX)
-      fail(flag, ": '", item, "' is not a token id (expected comma-separated non-negative integers)");
+      fail(flag, ": '", item, "' is not a ", what, " (expected comma-separated non-negative integers)");
     ids.push_back(static_cast<int32_t>(v));
     i = j + 1;
   }

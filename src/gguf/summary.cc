@@ -1,6 +1,7 @@
 #include "gguf/summary.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "base/error.h"
@@ -43,6 +44,7 @@ FileSummary summarize(const Reader& file) {
 
     if (s.moe && is_expert_tensor(t.name)) {
       s.expert_parameters += t.n_elements;
+      s.expert_bytes += t.n_bytes;
       s.active_parameters += scale(t.n_elements, s.expert_used_count, s.expert_count);
       s.bytes_per_token += scale(t.n_bytes, s.expert_used_count, s.expert_count);
       continue;
@@ -56,6 +58,15 @@ FileSummary summarize(const Reader& file) {
   for (const auto& [type, tt] : by_type) s.by_type.push_back(tt);
   std::stable_sort(s.by_type.begin(), s.by_type.end(), [](const auto& a, const auto& b) { return a.bytes > b.bytes; });
   return s;
+}
+
+double weight_bytes_per_step(const FileSummary& s, int batch) {
+  if (batch <= 0) return 0;
+  if (!s.moe || s.expert_count == 0) return static_cast<double>(s.bytes_per_token);
+  const double share = static_cast<double>(s.expert_used_count) / static_cast<double>(s.expert_count);
+  const double expert_per_token = static_cast<double>(s.expert_bytes) * share;
+  const double others = static_cast<double>(s.bytes_per_token) - expert_per_token;
+  return others + static_cast<double>(s.expert_bytes) * (1.0 - std::pow(1.0 - share, batch));
 }
 
 }  // namespace frugal::gguf

@@ -35,7 +35,14 @@ struct FileSummary {
   // the output projection is tied to it (no output.weight), when all of it is read.
   uint64_t bytes_per_token = 0;
   bool tied_output = false;
+  uint64_t expert_bytes = 0;  // all *_exps tensors' bytes
 };
+
+// Expected bytes of weights read by one decode step of `batch` tokens (one
+// per sequence), assuming routing spreads tokens uniformly over the experts:
+// each expert is read when at least one of the tokens chose it, with
+// probability 1 - (1 - used/count)^batch; everything else is read once.
+double weight_bytes_per_step(const FileSummary& s, int batch);
 
 // Throws frugal::Error when the expert keys are inconsistent (used > count).
 FileSummary summarize(const Reader& file);

@@ -56,4 +56,6 @@ int32_t Engine::sequence_length(int32_t seq) const {
   return seq_len_[static_cast<size_t>(seq)];
 }
 
+size_t Engine::kv_bytes_per_position() const { return kv_->bytes_per_sequence() / static_cast<size_t>(n_ctx_); }
+
 }  // namespace frugal::runtime

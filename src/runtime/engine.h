@@ -51,6 +51,10 @@ class Engine {
   void clear_sequence(int32_t seq);        // drop a sequence's cache
   int32_t sequence_length(int32_t seq) const;
 
+  // Bytes of KV cache one position of one sequence takes (all layers): what
+  // a decode step reads per cached position, for the bandwidth roofline.
+  size_t kv_bytes_per_position() const;
+
  private:
   const model::Model& model_;
   int n_ctx_ = 0;

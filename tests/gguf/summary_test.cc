@@ -57,6 +57,20 @@ TEST(GgufSummary, MoeCountsAndBytesPerToken) {
   EXPECT_EQ(s.by_type[0].tensors, 3u);
 }
 
+TEST(GgufSummary, WeightBytesPerDecodeStepGrowWithTheBatchTowardAllExperts) {
+  const Reader r = write_moe("steps", true, 2);
+  const FileSummary s = summarize(r);
+  const double experts = 128 * 34 + 128 * 18;  // both expert tensors, all 4 experts
+  EXPECT_EQ(s.expert_bytes, uint64_t(experts));
+  EXPECT_DOUBLE_EQ(weight_bytes_per_step(s, 1), double(s.bytes_per_token));
+  // Two tokens each choosing 2 of 4 experts: an expert is read unless both
+  // missed it, probability 1 - (1/2)^2 = 3/4.
+  const double others = double(s.bytes_per_token) - experts / 2;
+  EXPECT_DOUBLE_EQ(weight_bytes_per_step(s, 2), others + experts * 0.75);
+  EXPECT_NEAR(weight_bytes_per_step(s, 64), others + experts, 1e-6);
+  EXPECT_EQ(weight_bytes_per_step(s, 0), 0.0);
+}
+
 TEST(GgufSummary, TiedEmbeddingIsReadWhole) {
   const Reader r = write_moe("tied", false, 4);
   const FileSummary s = summarize(r);
