@@ -201,12 +201,12 @@ def encodes_activations(ref):
 
 
 def check_exact(workdir, path, ref, tokens):
-    """Float weights: every position of batch and incremental runs within
-    EXACT_TOL, and the mean cross-entropy."""
+    """Float weights: every position of batch, incremental and chunked runs
+    within EXACT_TOL, and the mean cross-entropy."""
     ref_logits = ref.logits(tokens)
-    got = {mode: frugal_logits(workdir, path, tokens, mode) for mode in ("batch", "incremental")}
+    got = {mode: frugal_logits(workdir, path, tokens, mode) for mode in ("batch", "incremental", "chunked")}
     errs = {mode: rel_err(g, ref_logits) for mode, g in got.items()}
-    line = f"batch {errs['batch']:.2e}, incremental {errs['incremental']:.2e}"
+    line = f"batch {errs['batch']:.2e}, incremental {errs['incremental']:.2e}, chunked {errs['chunked']:.2e}"
     if max(errs.values()) >= EXACT_TOL:
         raise CheckFailed(f"{line}: above {EXACT_TOL}")
     ce_ref = ref.mean_cross_entropy(tokens)
