@@ -4,6 +4,8 @@
 // against a build directory's libraries, so the same source times two
 // builds side by side (see docs/PERFORMANCE_NOTES.md):
 //   bench/moe_speed.sh BUILD_DIR MODEL.gguf [PROMPT_TOKENS] [DECODE_TOKENS] [THREADS] [KV_TYPE]
+// and, so a machine without the frugal binary's libraries can make its own
+// models: moe_speed synth ARCH PRESET LAYERS TYPE OUT.gguf
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,11 +13,30 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "gguf/value.h"
 #include "model/model.h"
+#include "model/presets.h"
+#include "model/synth.h"
 #include "runtime/engine.h"
 
 int main(int argc, char** argv) {
   using namespace frugal;
+  if (argc == 7 && std::string(argv[1]) == "synth") {
+    try {
+      model::ModelConfig cfg = model::find_preset(argv[2], argv[3]).config;
+      model::ConfigOverrides over;
+      over.n_layer = std::atoi(argv[4]);
+      model::apply_overrides(cfg, over);
+      model::SynthOptions so;
+      so.type = argv[5];
+      so.progress_label = "";
+      model::write_synth_model(cfg, gguf::Metadata{}, so, argv[6]);
+      return 0;
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "error: %s\n", ex.what());
+      return 1;
+    }
+  }
   if (argc < 2) {
     std::fprintf(stderr, "usage: moe_speed MODEL [prompt_tokens] [decode_tokens] [threads] [kv f32|f16|...]\n");
     return 2;
@@ -31,6 +52,9 @@ int main(int argc, char** argv) {
     o.n_ctx = n_prompt + n_decode + 1;
     o.pool = &pool;
     o.kv_type = kv == "f16" ? model::KvType::kF16 : model::KvType::kF32;
+#ifdef FRUGAL_MOE_SPEED_KV_NAMES  // trees that have q8_0 (the script checks)
+    o.kv_type = model::kv_type_from_name(kv);
+#endif
     runtime::Engine e(*m, o);
     const int32_t nv = e.n_vocab();
     std::vector<runtime::BatchRow> rows;

@@ -17,13 +17,22 @@ WeightMatrix weight_rows(const WeightMatrix& W, int64_t begin, int64_t end) {
   return s;
 }
 
+void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end,
+                  const EncodedRows& x_gate, const EncodedRows& x_up, float* H, int64_t ldh, float* up_scratch) {
+  const int64_t w = end - begin, n_rows = x_gate.n_rows();
+  if (w <= 0 || n_rows <= 0) return;
+  matmul_encoded(weight_rows(gate, begin, end), x_gate, H, ldh, nullptr);
+  matmul_encoded(weight_rows(up, begin, end), x_up, up_scratch, w, nullptr);
+  for (int64_t r = 0; r < n_rows; ++r) swiglu(H + r * ldh, up_scratch + r * w, H + r * ldh, w);
+}
+
 void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end, const float* X,
                   int64_t ldx, int64_t n_rows, float* H, int64_t ldh, float* up_scratch) {
-  const int64_t w = end - begin;
-  if (w <= 0 || n_rows <= 0) return;
-  matmul(weight_rows(gate, begin, end), X, ldx, n_rows, H, ldh, nullptr);
-  matmul(weight_rows(up, begin, end), X, ldx, n_rows, up_scratch, w, nullptr);
-  for (int64_t r = 0; r < n_rows; ++r) swiglu(H + r * ldh, up_scratch + r * w, H + r * ldh, w);
+  if (end <= begin || n_rows <= 0) return;
+  EncodedRows xg, xu;
+  xg.encode(gate.type, X, ldx, n_rows, gate.n_in);
+  if (up.type != gate.type) xu.encode(up.type, X, ldx, n_rows, up.n_in);
+  swiglu_slice(gate, up, begin, end, xg, up.type != gate.type ? xu : xg, H, ldh, up_scratch);
 }
 
 void swiglu_reference(const WeightMatrix& gate, const WeightMatrix& up, const float* X, int64_t ldx,

@@ -15,9 +15,15 @@ WeightMatrix weight_rows(const WeightMatrix& W, int64_t begin, int64_t end);
 
 // Gate and up fused with SiLU and the product, for output units
 // [begin, end): H[r, o - begin] = silu(gate_o . x_r) * (up_o . x_r) for
-// r < n_rows. The gate slice is written to H and the up slice to `up_scratch`
+// every encoded row r. x_gate / x_up: the input rows encoded for gate's and
+// up's weight type (the same object when the types agree), once for all
+// slices. The gate slice is written to H and the up slice to `up_scratch`
 // (at least n_rows * (end - begin) floats), then combined while both are hot
-// in cache. X: row stride ldx; H: row stride ldh. Single-threaded.
+// in cache. H: row stride ldh. Single-threaded.
+void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end,
+                  const EncodedRows& x_gate, const EncodedRows& x_up, float* H, int64_t ldh, float* up_scratch);
+
+// The same from f32 rows X (row stride ldx), encoding them for this call.
 void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end, const float* X,
                   int64_t ldx, int64_t n_rows, float* H, int64_t ldh, float* up_scratch);
 

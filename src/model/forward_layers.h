@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/forward.h"
 
@@ -35,7 +36,10 @@ struct Forward::Scratch {
   std::vector<KvSlice> slices;      // per row: its sequence's cache for the current layer
   std::vector<Buffer> thread_scores;  // per thread: attention scores
   std::vector<Buffer> thread_row;     // per thread: a dequantised weight row
-  std::vector<Buffer> thread_tmp;     // per thread: FFN slice and attention tile scratch
+  std::vector<Buffer> thread_tmp;     // per thread: FFN slice scratch
+  // Per FFN job: its input rows encoded for gate (and up, if typed
+  // differently) and its hidden rows encoded for down (forward_moe.cc).
+  std::vector<kernels::EncodedRows> enc_in, enc_in_up, enc_h;
 };
 
 // RoPE parameters of the model (YaRN, linear scaling, pairing) as llama.cpp

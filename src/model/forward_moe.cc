@@ -13,9 +13,12 @@
 // expert's gate/up/down once over its rows only.
 //
 // Scheduling: every chosen expert (and the shared experts, and a dense FFN)
-// is an FfnJob over its gathered rows. The layer is two parallel regions
-// over slices of all jobs at once, instead of one pool dispatch per matmul:
+// is an FfnJob over its gathered rows. The layer is a few parallel regions
+// over all jobs at once, instead of one pool dispatch per matmul:
+//   0. items (job): gather its rows, encode them once for the matmul kernels
+//      (int8 blocks for quantised weights); skipped when tiny (decode);
 //   1. items (job, slice of n_ff units): h = silu(gate x) * (up x), fused;
+//      a job's last slice encodes its h for down;
 //   2. items (slice of n_embd outputs): for every job in a fixed order,
 //      y = down h on those outputs, out[row] += weight * y.
 // The split is forced by the data: down needs all of a job's h. In region 1
@@ -24,6 +27,7 @@
 // job) and write disjoint columns of out, so the sums need no locks and add
 // up in the same order whatever the thread count or batch composition.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -41,11 +45,12 @@ namespace {
 // a shared expert or a dense FFN over all rows.
 struct FfnJob {
   kernels::WeightMatrix gate, up, down;
-  const float* x = nullptr;       // n_rows input rows, row stride n_embd
+  const float* x = nullptr;        // input rows (row stride n_embd), or gathered from src
   int64_t n_rows = 0;
-  float* h = nullptr;             // n_rows x n_ff: silu(gate x) * (up x)
-  const int64_t* rows = nullptr;  // output row of each input row (null: the same)
-  const float* weights = nullptr; // its weight in the sum (null: 1)
+  float* h = nullptr;              // n_rows x n_ff: silu(gate x) * (up x)
+  const int64_t* rows = nullptr;   // row of the batch of each input row (null: the same)
+  const float* weights = nullptr;  // its weight in the sum (null: 1)
+  float* gather_to = nullptr;      // if set: x is gathered here from rows of src first
 };
 
 // Slice widths: a multiple of 16 units (whole SIMD tiles for the matmul),
@@ -56,24 +61,48 @@ int64_t slice_width(int64_t n, int64_t items_wanted) {
   return std::min(w, n);
 }
 
-// out (n_rows x d) += the weighted outputs of every job: the two parallel
+void run_items(ThreadPool* pool, int64_t n_items, const std::function<void(int64_t, int)>& fn) {
+  if (pool && n_items > 1) {
+    pool->run(n_items, fn);
+  } else {
+    for (int64_t i = 0; i < n_items; ++i) fn(i, 0);
+  }
+}
+
+// out (n_rows x d) += the weighted outputs of every job: the parallel
 // regions described at the top of this file. out must hold the sum so far.
-void run_ffn_jobs(std::vector<FfnJob>& jobs, int64_t d, float* out, Forward::Scratch& s, ThreadPool* pool) {
+void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t d, float* out, Forward::Scratch& s,
+                  ThreadPool* pool) {
   if (jobs.empty()) return;
+  const size_t nj = jobs.size();
   const int n_threads = pool ? pool->size() : 1;
   if (s.thread_tmp.size() < static_cast<size_t>(n_threads)) s.thread_tmp.resize(static_cast<size_t>(n_threads));
-  auto run = [&](int64_t n_items, const std::function<void(int64_t, int)>& fn) {
-    if (pool && n_items > 1) {
-      pool->run(n_items, fn);
-    } else {
-      for (int64_t i = 0; i < n_items; ++i) fn(i, 0);
+  if (s.enc_in.size() < nj) {
+    s.enc_in.resize(nj);
+    s.enc_in_up.resize(nj);
+    s.enc_h.resize(nj);
+  }
+
+  // Region 0: each job's input rows gathered and encoded once for the
+  // gate/up kernels (in parallel over jobs when there is enough of it).
+  int64_t total_rows = 0;
+  for (const FfnJob& j : jobs) total_rows += j.n_rows;
+  auto prepare = [&](int64_t ji, int) {
+    FfnJob& j = jobs[static_cast<size_t>(ji)];
+    if (j.gather_to) {
+      for (int64_t i = 0; i < j.n_rows; ++i) std::copy_n(src + j.rows[i] * d, d, j.gather_to + i * d);
+      j.x = j.gather_to;
     }
+    s.enc_in[ji].encode(j.gate.type, j.x, d, j.n_rows, d);
+    if (j.up.type != j.gate.type) s.enc_in_up[ji].encode(j.up.type, j.x, d, j.n_rows, d);
   };
+  run_items(total_rows * d >= 64 * 1024 ? pool : nullptr, static_cast<int64_t>(nj), prepare);
 
   // Region 1: the items of the jobs with the most rows first, so the long
-  // items start early and the short ones fill the gaps at the end.
-  std::vector<size_t> order(jobs.size());
-  for (size_t j = 0; j < jobs.size(); ++j) order[j] = j;
+  // items start early and the short ones fill the gaps at the end. The
+  // thread that finishes a job's last slice encodes its h for down.
+  std::vector<size_t> order(nj);
+  for (size_t j = 0; j < nj; ++j) order[j] = j;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return jobs[a].n_rows > jobs[b].n_rows; });
   int64_t total_units = 0;
   for (const FfnJob& j : jobs) total_units += j.gate.n_out;
@@ -83,28 +112,36 @@ void run_ffn_jobs(std::vector<FfnJob>& jobs, int64_t d, float* out, Forward::Scr
     int64_t begin, end;
   };
   std::vector<Item> items;
+  std::vector<std::atomic<int64_t>> slices_left(nj);
   int64_t max_tmp = 0;
   for (size_t j : order) {
     const int64_t ff = jobs[j].gate.n_out;
-    for (int64_t b = 0; b < ff; b += w1) items.push_back({j, b, std::min(ff, b + w1)});
+    int64_t n_slices = 0;
+    for (int64_t b = 0; b < ff; b += w1, ++n_slices) items.push_back({j, b, std::min(ff, b + w1)});
+    slices_left[j].store(n_slices, std::memory_order_relaxed);
     max_tmp = std::max(max_tmp, jobs[j].n_rows * std::max(w1, int64_t{128}));
   }
   for (int t = 0; t < n_threads; ++t) s.thread_tmp[static_cast<size_t>(t)].get(max_tmp);
-  run(static_cast<int64_t>(items.size()), [&](int64_t i, int thread) {
+  run_items(pool, static_cast<int64_t>(items.size()), [&](int64_t i, int thread) {
     const Item& it = items[static_cast<size_t>(i)];
     const FfnJob& j = jobs[it.job];
     const int64_t ff = j.gate.n_out;
-    kernels::swiglu_slice(j.gate, j.up, it.begin, it.end, j.x, d, j.n_rows, j.h + it.begin, ff,
+    const kernels::EncodedRows& xg = s.enc_in[it.job];
+    const kernels::EncodedRows& xu = j.up.type != j.gate.type ? s.enc_in_up[it.job] : xg;
+    kernels::swiglu_slice(j.gate, j.up, it.begin, it.end, xg, xu, j.h + it.begin, ff,
                           s.thread_tmp[static_cast<size_t>(thread)].v.data());
+    if (slices_left[it.job].fetch_sub(1, std::memory_order_acq_rel) == 1)
+      s.enc_h[it.job].encode(j.down.type, j.h, ff, j.n_rows, ff);
   });
 
   // Region 2: slices of the output columns, each over every job in order.
   const int64_t w2 = slice_width(d, int64_t{8} * n_threads);
-  run((d + w2 - 1) / w2, [&](int64_t i, int thread) {
+  run_items(pool, (d + w2 - 1) / w2, [&](int64_t i, int thread) {
     const int64_t b = i * w2, e = std::min(d, b + w2), w = e - b;
     float* y = s.thread_tmp[static_cast<size_t>(thread)].v.data();
-    for (const FfnJob& j : jobs) {
-      kernels::matmul(kernels::weight_rows(j.down, b, e), j.h, j.gate.n_out, j.n_rows, y, w, nullptr);
+    for (size_t ji = 0; ji < nj; ++ji) {
+      const FfnJob& j = jobs[ji];
+      kernels::matmul_encoded(kernels::weight_rows(j.down, b, e), s.enc_h[ji], y, w, nullptr);
       for (int64_t r = 0; r < j.n_rows; ++r) {
         float* o = out + (j.rows ? j.rows[r] : r) * d + b;
         const float wt = j.weights ? j.weights[r] : 1.0f;
@@ -121,9 +158,9 @@ void dense_ffn(const kernels::WeightMatrix& gate, const kernels::WeightMatrix& u
                const kernels::WeightMatrix& down, const float* xn, int64_t n_rows, int64_t n_embd,
                Forward::Scratch& s, ThreadPool* pool, float* out) {
   std::vector<FfnJob> jobs(1);
-  jobs[0] = FfnJob{gate, up, down, xn, n_rows, s.gate.get(n_rows * gate.n_out), nullptr, nullptr};
+  jobs[0] = FfnJob{gate, up, down, xn, n_rows, s.gate.get(n_rows * gate.n_out), nullptr, nullptr, nullptr};
   std::fill(out, out + n_rows * n_embd, 0.0f);
-  run_ffn_jobs(jobs, n_embd, out, s, pool);
+  run_ffn_jobs(jobs, xn, n_embd, out, s, pool);
 }
 
 void route_row(const ModelConfig& c, const float* logits, const float* score_bias, int32_t* experts,
@@ -207,9 +244,8 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   for (int64_t e = 0; e < ne; ++e) {
     const int64_t b = start[e], cnt = start[e + 1] - start[e];
     if (cnt == 0) continue;  // never touched
-    for (int64_t i = 0; i < cnt; ++i) std::copy_n(xn + slot_row[b + i] * d, d, in + (b + i) * d);
-    jobs.push_back(FfnJob{L.gate_exps.expert(e), L.up_exps.expert(e), L.down_exps.expert(e), in + b * d, cnt,
-                          h + b * ff, slot_row.data() + b, slot_weight.data() + b});
+    jobs.push_back(FfnJob{L.gate_exps.expert(e), L.up_exps.expert(e), L.down_exps.expert(e), nullptr, cnt,
+                          h + b * ff, slot_row.data() + b, slot_weight.data() + b, in + b * d});
   }
   std::vector<float> shexp_weight;
   if (c.n_ff_shexp > 0) {
@@ -219,10 +255,10 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
         shexp_weight[r] = kernels::sigmoid(kernels::dot(xn + r * d, L.shexp_gate.data, d));
     }
     jobs.push_back(FfnJob{L.gate_shexp, L.up_shexp, L.down_shexp, xn, n_rows, s.up.get(n_rows * L.gate_shexp.n_out),
-                          nullptr, shexp_weight.empty() ? nullptr : shexp_weight.data()});
+                          nullptr, shexp_weight.empty() ? nullptr : shexp_weight.data(), nullptr});
   }
   std::fill(out, out + n_rows * d, 0.0f);
-  run_ffn_jobs(jobs, d, out, s, pool);
+  run_ffn_jobs(jobs, xn, d, out, s, pool);
 }
 
 }  // namespace frugal::model
