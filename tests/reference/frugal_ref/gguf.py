@@ -8,8 +8,6 @@ general.alignment (default 32), and the data section. Little-endian throughout.
 """
 import struct
 
-import numpy as np
-
 from . import dequant
 
 # Value types of the key-value section.

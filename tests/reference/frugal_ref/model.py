@@ -344,7 +344,6 @@ class ReferenceModel:
         return ids, wts * cfg.routed_scale
 
     def _ffn(self, il, x):
-        cfg = self.cfg
         b = f"blk.{il}."
         if not self.has(b + "ffn_gate_inp.weight"):
             return self.swiglu(x, b + "ffn_gate.weight", b + "ffn_up.weight", b + "ffn_down.weight")
