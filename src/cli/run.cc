@@ -45,6 +45,7 @@ int run_run(const RunArgs& a) {
   }
   const runtime::GenerateStats stats = runtime::generate(*m.engine, tok, prompt, params, cb);
   std::printf("\n");
+  std::fflush(stdout);  // the newline before the speeds on stderr
   print_generation_stats(stats);
   return 0;
 }
