@@ -164,6 +164,7 @@ SynthSummary write_synth_model(const ModelConfig& cfg_in, const gguf::Metadata& 
   gguf::Writer writer;
   config_to_metadata(*cfg, writer.metadata());
   writer.set("general.quantization_version", gguf::Value::make_u32(2));
+  writer.set("general.file_type", gguf::Value::make_u32(quant::file_type_code(opts.type)));
   if (tokenizer.entries().empty()) {
     add_byte_tokenizer(cfg->n_vocab, writer.metadata());
   } else {
@@ -176,7 +177,7 @@ SynthSummary write_synth_model(const ModelConfig& cfg_in, const gguf::Metadata& 
   SynthSummary summary;
   const uint64_t seed = opts.seed;
   for (const TensorSpec& spec : expected_tensors(*cfg)) {
-    const auto choice = quant::choose_type(opts.type, spec.name, spec.shape, int(cfg->n_layer));
+    const auto choice = quant::choose_type(opts.type, spec.name, spec.shape, int(cfg->n_layer), cfg->tied_output);
     const TensorType type = choice.type;
     if (!quant::can_quantize(type))
       fail("synth: tensor type ", tensor_type_name(type), " (for ", spec.name, ") cannot be quantised yet");
