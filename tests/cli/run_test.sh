@@ -52,6 +52,18 @@ expect_error "not a token id" run -m "$dir/m.gguf" --prompt-ids 1,x
 expect_error "outside the vocabulary" run -m "$dir/m.gguf" --prompt-ids 1,999999
 expect_error "top-p must be in" run -m "$dir/m.gguf" -p hi --top-p 2
 expect_error "no room in the context" run -m "$dir/m.gguf" -p "a long enough prompt" -c 8
-FRUGAL_MODEL="$dir/missing.gguf" expect_error "no default model found" run -p hi
-FRUGAL_MODEL="$dir/m.gguf" "$FRUGAL" run -p hi -n 2 --temp 0 >/dev/null 2>&1 || fail "FRUGAL_MODEL not used"
+# The default model: $FRUGAL_MODEL first (a missing file there is an error,
+# not a silent fallback), then models/default.gguf beside the build, then in
+# the checkout; with none of them, an error that names the paths tried.
+FRUGAL_MODEL="$dir/missing.gguf" expect_error "FRUGAL_MODEL names $dir/missing.gguf, which does not exist" run -p hi
+FRUGAL_MODEL="$dir/m.gguf" "$FRUGAL" run -p hi -n 2 --temp 0 >/dev/null 2>"$dir/err_env" || fail "FRUGAL_MODEL not used"
+grep -q 'prompt: 3 tokens' "$dir/err_env" || fail "FRUGAL_MODEL: unexpected run: $(cat "$dir/err_env")"
+if [[ -f $FRUGAL_SOURCE_DIR/models/default.gguf ]]; then
+  env -u FRUGAL_MODEL "$FRUGAL" run -p hi -n 1 --temp 0 >/dev/null 2>&1 || fail "the default model does not run"
+else
+  # A copy of the binary away from the checkout tries beside itself, then the checkout.
+  mkdir -p "$dir/x" && cp "$FRUGAL" "$dir/x/frugal"
+  FRUGAL="$dir/x/frugal" FRUGAL_MODEL= expect_error "no default model found" run -p hi
+  grep -q "tried: $dir/models/default.gguf, .*models/default.gguf" "$dir/err" || fail "paths tried not named: $(cat "$dir/err")"
+fi
 echo "run_test: ok"
