@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# frugal data from the command line: fortune files and plain text in, clean
+# deduplicated train/val files out, statistics on stderr, the same files on a
+# second run, clear errors for bad input.
+set -euo pipefail
+source "$(dirname "$0")/../lib/cli_test_lib.sh"
+
+mkdir -p "$dir/in/off"
+printf 'An apple a day keeps the doctor away.\n%%\nA stitch in time saves nine, they say.\n%%\nAn apple a day keeps the doctor away.\n%%\nCaf\x65\xcc\x81 au lait with a bell\x07 and a bad \xff byte.\n%%\n' >"$dir/in/proverbs"
+printf 'x\n' >"$dir/in/proverbs.dat"
+printf 'This rude fortune must never be read.\n%%\n' >"$dir/in/off/rude"
+printf 'First paragraph of the plain text file.\n\nSecond   paragraph,\twith odd   spacing.   \n' >"$dir/plain.txt"
+
+"$FRUGAL" data "$dir/in" "$dir/plain.txt" --val-fraction 0.3 --seed 1 -o "$dir/corpus" >"$dir/stdout" 2>"$dir/stderr" \
+  || { cat "$dir/stderr"; fail "data exited non-zero"; }
+grep -q "read 2 files" "$dir/stderr" || { cat "$dir/stderr"; fail "file count (index and off/ files must be skipped)"; }
+grep -q ", 6 documents" "$dir/stderr" || { cat "$dir/stderr"; fail "document count"; }
+grep -q "1 exact duplicates" "$dir/stderr" || { cat "$dir/stderr"; fail "exact duplicate count"; }
+grep -q "removed 1 invalid UTF-8 bytes, 1 control characters" "$dir/stderr" || { cat "$dir/stderr"; fail "cleaning counts"; }
+grep -q "kept 5 documents" "$dir/stderr" || { cat "$dir/stderr"; fail "kept count"; }
+all=$(cat "$dir/corpus/train.txt" "$dir/corpus/val.txt")
+grep -q "rude" <<<"$all" && fail "the offensive folder was read"
+[[ $(grep -c '^<|endoftext|>$' <<<"$all") -eq 5 ]] || fail "one separator line per document"
+grep -q "^Second paragraph, with odd spacing.$" <<<"$all" || fail "white space not normalised"
+grep -q $'^Caf\xc3\xa9 au lait with a bell and a bad  byte.$' <<<"$all" \
+  || grep -q $'^Caf\xc3\xa9 au lait with a bell and a bad byte.$' <<<"$all" || fail "NFC / control / invalid bytes"
+/usr/bin/python3 -c "import sys; [open(f, encoding='utf-8', errors='strict').read() for f in sys.argv[1:]]" \
+  "$dir/corpus/train.txt" "$dir/corpus/val.txt" || fail "output is not valid UTF-8"
+
+# Deterministic: a second run writes the same files.
+"$FRUGAL" -q data "$dir/in" "$dir/plain.txt" --val-fraction 0.3 --seed 1 -o "$dir/corpus2" >/dev/null 2>&1
+cmp -s "$dir/corpus/train.txt" "$dir/corpus2/train.txt" && cmp -s "$dir/corpus/val.txt" "$dir/corpus2/val.txt" \
+  || fail "two runs differ"
+
+expect_error "does not exist" data "$dir/missing" -o "$dir/x"
+expect_error "unknown split format 'words'" data "$dir/plain.txt" --split words -o "$dir/x"
+expect_error "val-fraction" data "$dir/plain.txt" --val-fraction 1.5 -o "$dir/x"
+expect_error "output" data "$dir/plain.txt"
+
+# The shared Shakespeare corpus, when present beside the project.
+shakes=${FRUGAL_SOURCE_DIR:-.}/../shared/data/tinyshakespeare.txt
+if [[ -f "$shakes" ]]; then
+  "$FRUGAL" data "$shakes" -o "$dir/sh" >/dev/null 2>"$dir/stderr"
+  grep -q "read 1 files" "$dir/stderr" || { cat "$dir/stderr"; fail "shakespeare"; }
+  [[ $(wc -c <"$dir/sh/train.txt") -gt 900000 ]] || fail "shakespeare train.txt too small"
+else
+  echo "skip: $shakes not found"
+fi
+echo "data_test: ok"
