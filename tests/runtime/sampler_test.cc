@@ -30,6 +30,23 @@ uint64_t fresh_seed() {
   return s;
 }
 
+// The generator is fixed by its published definition (splitmix64 seeding,
+// xoshiro256**), so a seed means the same draws on every machine and library.
+// These values come from a separate Python derivation of both algorithms.
+TEST(Rng, KnownAnswersForXoshiro256StarStarSeededBySplitmix64) {
+  Rng zero(0), answer(42);
+  for (uint64_t want : {0x99ec5f36cb75f2b4ull, 0xbf6e1f784956452aull, 0x1a5f849d4933e6e0ull, 0x6aa594f1262d2d2cull})
+    EXPECT_EQ(zero.next(), want);
+  for (uint64_t want : {0x15780b2e0c2ec716ull, 0x6104d9866d113a7eull, 0xae17533239e499a1ull, 0xecb8ad4703b360a1ull})
+    EXPECT_EQ(answer.next(), want);
+  Rng u(7);
+  for (int i = 0; i < 1000; ++i) {
+    const double x = u.uniform();
+    ASSERT_GE(x, 0.0);
+    ASSERT_LT(x, 1.0);
+  }
+}
+
 TEST(Sampler, GreedyTakesTheArgmaxLowestIdOnTies) {
   const std::vector<float> logits = {0.5f, 3.0f, -1.0f, 3.0f, 2.9f};
   Sampler s(plain(0.0f), 5);
@@ -93,6 +110,28 @@ TEST(Sampler, DrawsFollowSoftmaxAtTheTemperature) {
       const double sd = std::sqrt(want * (1 - want) / n);
       EXPECT_NEAR(count[i] / double(n), want, 5 * sd) << "temp " << temp << " token " << i;
     }
+  }
+}
+
+TEST(Sampler, DrawsFollowTheFilteredRenormalisedCandidates) {
+  // top-k 3 then temperature 0.7: draws follow the candidates' probabilities,
+  // which are softmax(logits / 0.7) over the three best only.
+  const std::vector<float> logits = {0.3f, 1.2f, -0.4f, 0.9f, 0.1f};
+  SamplingParams p = plain(0.7f);
+  p.top_k = 3;
+  p.seed = fresh_seed();
+  Sampler s(p, 5);
+  const auto c = s.candidates(logits);
+  ASSERT_EQ(c.size(), 3u);
+  double z = std::exp(1.2 / 0.7) + std::exp(0.9 / 0.7) + std::exp(0.3 / 0.7);
+  EXPECT_NEAR(c[0].second, std::exp(1.2 / 0.7) / z, 1e-6);
+  const int n = 30000;
+  std::map<int32_t, int> count;
+  for (int i = 0; i < n; ++i) ++count[s.sample(logits.data(), {})];
+  EXPECT_EQ(count.size(), 3u);
+  for (const auto& [id, prob] : c) {
+    const double sd = std::sqrt(prob * (1 - prob) / n);
+    EXPECT_NEAR(count[id] / double(n), prob, 5 * sd) << "token " << id;
   }
 }
 
@@ -188,6 +227,22 @@ TEST(StopMatcher, EarliestStopWinsAndFlushReturnsTheTail) {
   StopMatcher n({"end"});
   EXPECT_EQ(n.push("the en").emit, "the ");
   EXPECT_EQ(n.flush(), "en");
+}
+
+TEST(StopMatcher, ByteByByteWithAnOverlappingPrefix) {
+  // "aab" inside "xaaab": after "aa" the matcher must still find the stop
+  // starting one byte later, and show only "xa".
+  StopMatcher m({"aab"});
+  std::string shown;
+  bool stopped = false;
+  for (char ch : std::string("xaaab tail")) {
+    auto r = m.push(std::string_view(&ch, 1));
+    shown += r.emit;
+    stopped = stopped || r.stopped;
+  }
+  EXPECT_TRUE(stopped);
+  EXPECT_EQ(shown, "xa");
+  EXPECT_EQ(m.flush(), "");
 }
 
 TEST(StopMatcher, WorksOnUtf8AndWithoutStops) {
