@@ -1,0 +1,83 @@
+// Pre-tokenizer splits worked out by hand from each regex definition, and the
+// invariant every one must keep: the pieces put back together are the text,
+// for any input (random UTF-8 of all planes, and invalid bytes).
+#include "tokenizer/pretokenize.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "base/error.h"
+
+namespace frugal::tokenizer {
+namespace {
+
+std::vector<std::string> pieces(const std::string& name, const std::string& text) {
+  std::vector<std::string> out;
+  for (std::string_view p : make_pretokenizer(name)->split(text)) out.emplace_back(p);
+  return out;
+}
+
+using V = std::vector<std::string>;
+
+TEST(PreTokenize, Gpt2SplitsContractionsWordsNumbersAndSpaces) {
+  EXPECT_EQ(pieces("gpt-2", "I'll pay 42 dollars!!  ok"),
+            (V{"I", "'ll", " pay", " 42", " dollars", "!!", " ", " ok"}));
+}
+
+TEST(PreTokenize, Qwen2PutsEachDigitAlone) {
+  EXPECT_EQ(pieces("qwen2", "abc 2024"), (V{"abc", " ", "2", "0", "2", "4"}));
+  EXPECT_EQ(pieces("llama3", "abc 2024"), (V{"abc", " ", "202", "4"}));
+}
+
+TEST(PreTokenize, DeepseekLlmFollowsItsSplitSequence) {
+  // Newline alone; Latin words with their space; CJK run; digit run;
+  // full-width punctuation; the space before CJK stays a piece of its own.
+  EXPECT_EQ(pieces("deepseek-llm", "Hello world\n123 你好！"),
+            (V{"Hello", " world", "\n", "123", " ", "你好", "！"}));
+  // Trailing whitespace is one piece; Greek and Cyrillic are letters too.
+  EXPECT_EQ(pieces("deepseek-llm", "αβγ мир,  "), (V{"αβγ", " мир", ",", "  "}));
+}
+
+TEST(PreTokenize, PiecesAlwaysConcatenateToTheText) {
+  std::mt19937 rng(std::random_device{}());
+  const uint32_t seed = rng();
+  std::printf("pretokenize test seed %u\n", seed);
+  rng.seed(seed);
+  for (const char* name : {"default", "llama3", "qwen2", "deepseek-llm", "deepseek-v3", "gpt-4o"}) {
+    const auto pre = make_pretokenizer(name);
+    for (int trial = 0; trial < 200; ++trial) {
+      std::string text;
+      const int n = int(rng() % 40);
+      for (int i = 0; i < n; ++i) {
+        uint32_t cp;
+        switch (rng() % 5) {
+          case 0: cp = " \n\t'!1aZ"[rng() % 8]; break;
+          case 1: cp = 0x4E00 + rng() % 0x5000; break;     // CJK
+          case 2: cp = 0x1F300 + rng() % 0x300; break;    // emoji
+          case 3: cp = 0x80 + rng() % 0x700; break;       // Latin-1 .. Arabic
+          default: cp = 0x20 + rng() % 0x5F; break;       // ASCII
+        }
+        if (cp < 0x80) text += char(cp);
+        else if (cp < 0x800) text += {char(0xC0 | (cp >> 6)), char(0x80 | (cp & 0x3F))};
+        else if (cp < 0x10000)
+          text += {char(0xE0 | (cp >> 12)), char(0x80 | ((cp >> 6) & 0x3F)), char(0x80 | (cp & 0x3F))};
+        else
+          text += {char(0xF0 | (cp >> 18)), char(0x80 | ((cp >> 12) & 0x3F)), char(0x80 | ((cp >> 6) & 0x3F)),
+                   char(0x80 | (cp & 0x3F))};
+      }
+      if (trial % 10 == 0) text += "\xff\xfe";  // invalid UTF-8 is kept, not dropped
+      std::string joined;
+      for (std::string_view p : pre->split(text)) {
+        EXPECT_FALSE(p.empty()) << name;
+        joined += p;
+      }
+      EXPECT_EQ(joined, text) << name;
+    }
+  }
+}
+
+TEST(PreTokenize, UnknownNameIsAnError) { EXPECT_THROW(make_pretokenizer("no-such-pre"), Error); }
+
+}  // namespace
+}  // namespace frugal::tokenizer
