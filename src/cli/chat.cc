@@ -5,6 +5,7 @@
 // prompt starts with everything already cached, only the rest is computed.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -47,10 +48,15 @@ class ChatSession {
   bool answer(const std::string& user) {
     history_.push_back({"user", user, ""});
     try {
-      const std::string text = tokenizer::apply_chat_template(m_.model->file().metadata(), history_, true);
-      const std::string bos = tok_.bos() >= 0 ? tok_.token_piece(tok_.bos()) : "";
-      const bool add_bos = tok_.add_bos_default() && (bos.empty() || text.rfind(bos, 0) != 0);
-      const std::vector<int32_t> prompt = tok_.encode(text, add_bos, true);
+      std::vector<int32_t> prompt = render();
+      // A conversation longer than the context loses its oldest exchanges
+      // (the system message stays), keeping room for an answer.
+      const int n_ctx = m_.engine->n_ctx();
+      const int reserve = params_.n_predict > 0 ? std::min(params_.n_predict, n_ctx / 4) : n_ctx / 4;
+      while (static_cast<int>(prompt.size()) + reserve > n_ctx && drop_oldest_exchange()) {
+        std::fprintf(stderr, "[context full: the oldest exchange is dropped]\n");
+        prompt = render();
+      }
       runtime::GenerateParams p = params_;
       p.n_past = !cached_.empty() && cached_.size() < prompt.size() && starts_with(prompt, cached_)
                      ? static_cast<int>(cached_.size())
@@ -81,6 +87,24 @@ class ChatSession {
   }
 
  private:
+  // The history through the chat template, as token ids.
+  std::vector<int32_t> render() const {
+    const std::string text = tokenizer::apply_chat_template(m_.model->file().metadata(), history_, true);
+    const std::string bos = tok_.bos() >= 0 ? tok_.token_piece(tok_.bos()) : "";
+    const bool add_bos = tok_.add_bos_default() && (bos.empty() || text.rfind(bos, 0) != 0);
+    return tok_.encode(text, add_bos, true);
+  }
+
+  // Removes the first user message and the answer to it; false when the
+  // current question is all that is left.
+  bool drop_oldest_exchange() {
+    const size_t first = !history_.empty() && history_.front().role == "system" ? 1 : 0;
+    if (history_.size() < first + 3) return false;  // only the current user message
+    const size_t end = history_[first + 1].role == "assistant" ? first + 2 : first + 1;
+    history_.erase(history_.begin() + static_cast<std::ptrdiff_t>(first), history_.begin() + static_cast<std::ptrdiff_t>(end));
+    return true;
+  }
+
   static void log_stats(const runtime::GenerateStats& s, int n_past) {
     std::fprintf(stderr, "[%d prompt tokens (%d reused from the cache), %.1f tok/s; %d generated, %.1f tok/s; stop: %s]\n",
                  s.n_prompt, n_past, s.prompt_tokens_per_second(), s.n_generated, s.generation_tokens_per_second(),

@@ -24,6 +24,12 @@ mapfile -t answers <"$dir/out"
 [[ ${#answers[@]} -ge 3 ]] || fail "want 3 answer lines, got: $(cat "$dir/out")"
 [[ ${answers[0]} == "${answers[2]}" ]] || fail "answer after /reset differs: '${answers[0]}' vs '${answers[2]}'"
 
+# A conversation longer than the context drops its oldest exchanges and goes on.
+printf 'Hello there\nHow are you?\nWhat now?\n' |
+  "$FRUGAL" chat -m "$dir/q3.gguf" --temp 0 -n 12 -c 48 >"$dir/out3" 2>"$dir/err3" || fail "chat with a small context failed: $(cat "$dir/err3")"
+[[ $(grep -c 'generated' "$dir/err3") -eq 3 ]] || fail "want 3 answers with -c 48: $(cat "$dir/err3")"
+grep -q 'oldest exchange is dropped' "$dir/err3" || fail "no exchange dropped with -c 48: $(cat "$dir/err3")"
+
 # No template: the documented plain format, said once on stderr.
 "$FRUGAL" -q synth --arch qwen3moe --preset tiny --type q8_0 -o "$dir/plain.gguf"
 printf 'hi\nho\n' | "$FRUGAL" chat -m "$dir/plain.gguf" --temp 0 -n 4 >"$dir/out2" 2>"$dir/err2"
