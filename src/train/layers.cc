@@ -1,0 +1,230 @@
+#include "train/layers.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace frugal::train {
+
+void linear_forward(const float* x, const float* w, float* y, int64_t n, int64_t n_in, int64_t n_out) {
+  if (n == 0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(n_out),
+              static_cast<int>(n_in), 1.0f, x, static_cast<int>(n_in), w, static_cast<int>(n_in), 0.0f, y,
+              static_cast<int>(n_out));
+}
+
+void linear_backward(const float* d_y, const float* x, const float* w, float* d_x, float* d_w, int64_t n,
+                     int64_t n_in, int64_t n_out) {
+  if (n == 0) return;
+  if (d_x)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(n_in),
+                static_cast<int>(n_out), 1.0f, d_y, static_cast<int>(n_out), w, static_cast<int>(n_in), 1.0f, d_x,
+                static_cast<int>(n_in));
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(n_out), static_cast<int>(n_in),
+              static_cast<int>(n), 1.0f, d_y, static_cast<int>(n_out), x, static_cast<int>(n_in), 1.0f, d_w,
+              static_cast<int>(n_in));
+}
+
+void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t n, int64_t d, float eps) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* xr = x + r * d;
+    double ss = 0.0;
+    for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const float rs = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(d) + eps));
+    rstd[r] = rs;
+    float* yr = y + r * d;
+    for (int64_t i = 0; i < d; ++i) yr[i] = xr[i] * rs * w[i];
+  }
+}
+
+void rmsnorm_backward(const float* d_y, const float* x, const float* w, const float* rstd, float* d_x, float* d_w,
+                      int64_t n, int64_t d) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* xr = x + r * d;
+    const float* dyr = d_y + r * d;
+    const float rs = rstd[r];
+    // y_i = w_i x_i rs, rs = (mean(x^2) + eps)^(-1/2):
+    // dx_j = rs w_j dy_j - rs^3 x_j / d * sum_i(w_i dy_i x_i).
+    double dot = 0.0;
+    for (int64_t i = 0; i < d; ++i) dot += static_cast<double>(w[i]) * dyr[i] * xr[i];
+    const float c = static_cast<float>(dot) * rs * rs * rs / static_cast<float>(d);
+    float* dxr = d_x + r * d;
+    for (int64_t i = 0; i < d; ++i) {
+      dxr[i] += rs * w[i] * dyr[i] - c * xr[i];
+      d_w[i] += dyr[i] * xr[i] * rs;
+    }
+  }
+}
+
+void rope_table(int64_t n_ctx, int64_t head_dim, float freq_base, float* cos_sin) {
+  // The same angles as kernels::rope_angles (computed in double): pair i of
+  // a head turns by pos * base^(-2i / head_dim).
+  const int64_t half = head_dim / 2;
+  for (int64_t p = 0; p < n_ctx; ++p)
+    for (int64_t i = 0; i < half; ++i) {
+      const double theta =
+          static_cast<double>(p) * std::pow(static_cast<double>(freq_base), -2.0 * static_cast<double>(i) / head_dim);
+      cos_sin[p * head_dim + 2 * i] = static_cast<float>(std::cos(theta));
+      cos_sin[p * head_dim + 2 * i + 1] = static_cast<float>(std::sin(theta));
+    }
+}
+
+namespace {
+void rope_rotate(float* x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads, int64_t hd,
+                 float sign) {
+  const int64_t half = hd / 2;
+  for (int64_t r = 0; r < n; ++r) {
+    const float* cs = cos_sin + static_cast<int64_t>(pos[r]) * hd;
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* xh = x + (r * n_heads + h) * hd;
+      for (int64_t i = 0; i < half; ++i) {
+        const float c = cs[2 * i], s = sign * cs[2 * i + 1];
+        const float a = xh[i], b = xh[i + half];
+        xh[i] = a * c - b * s;
+        xh[i + half] = a * s + b * c;
+      }
+    }
+  }
+}
+}  // namespace
+
+void rope_forward(float* x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads, int64_t head_dim) {
+  rope_rotate(x, pos, cos_sin, n, n_heads, head_dim, 1.0f);
+}
+
+void rope_backward(float* d_x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads,
+                   int64_t head_dim) {
+  rope_rotate(d_x, pos, cos_sin, n, n_heads, head_dim, -1.0f);  // the transpose of a rotation
+}
+
+void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v, float* probs,
+                       float* out, ThreadPool* pool) {
+  const int64_t hd = s.head_dim, group = s.n_head / s.n_head_kv;
+  const int64_t q_stride = s.n_head * hd, kv_stride = s.n_head_kv * hd;
+  auto one = [&](int64_t task, int) {
+    const int64_t b = task / s.n_head, h = task % s.n_head, hk = h / group;
+    const int64_t row0 = b * s.t;
+    float* pr_all = probs + task * s.t * s.t;
+    for (int64_t i = 0; i < s.t; ++i) {
+      const float* qi = q + (row0 + i) * q_stride + h * hd;
+      float* pr = pr_all + i * s.t;
+      float mx = -INFINITY;
+      for (int64_t j = 0; j <= i; ++j) {
+        const float* kj = k + (row0 + j) * kv_stride + hk * hd;
+        float dot = 0.0f;
+        for (int64_t e = 0; e < hd; ++e) dot += qi[e] * kj[e];
+        pr[j] = dot * s.scale;
+        mx = std::max(mx, pr[j]);
+      }
+      float sum = 0.0f;
+      for (int64_t j = 0; j <= i; ++j) {
+        pr[j] = std::exp(pr[j] - mx);
+        sum += pr[j];
+      }
+      const float inv = 1.0f / sum;
+      for (int64_t j = 0; j <= i; ++j) pr[j] *= inv;
+      for (int64_t j = i + 1; j < s.t; ++j) pr[j] = 0.0f;
+      float* oi = out + (row0 + i) * q_stride + h * hd;
+      for (int64_t e = 0; e < hd; ++e) oi[e] = 0.0f;
+      for (int64_t j = 0; j <= i; ++j) {
+        const float* vj = v + (row0 + j) * kv_stride + hk * hd;
+        for (int64_t e = 0; e < hd; ++e) oi[e] += pr[j] * vj[e];
+      }
+    }
+  };
+  const int64_t n_tasks = s.n_seq * s.n_head;
+  if (pool) pool->run(n_tasks, one);
+  else for (int64_t t = 0; t < n_tasks; ++t) one(t, 0);
+}
+
+void attention_backward(const AttentionShape& s, const float* d_out, const float* q, const float* k, const float* v,
+                        const float* probs, float* d_q, float* d_k, float* d_v, ThreadPool* pool) {
+  const int64_t hd = s.head_dim, group = s.n_head / s.n_head_kv;
+  const int64_t q_stride = s.n_head * hd, kv_stride = s.n_head_kv * hd;
+  // One task per (sequence, kv head): the query heads sharing a kv head
+  // add into the same d_k/d_v, so they run in one task, in order.
+  auto one = [&](int64_t task, int) {
+    const int64_t b = task / s.n_head_kv, hk = task % s.n_head_kv;
+    const int64_t row0 = b * s.t;
+    std::vector<float> d_score(static_cast<size_t>(s.t));
+    for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
+      const float* pr_all = probs + (b * s.n_head + h) * s.t * s.t;
+      for (int64_t i = 0; i < s.t; ++i) {
+        const float* pr = pr_all + i * s.t;
+        const float* doi = d_out + (row0 + i) * q_stride + h * hd;
+        float sum = 0.0f;
+        for (int64_t j = 0; j <= i; ++j) {
+          const float* vj = v + (row0 + j) * kv_stride + hk * hd;
+          float* dvj = d_v + (row0 + j) * kv_stride + hk * hd;
+          float dp = 0.0f;
+          for (int64_t e = 0; e < hd; ++e) {
+            dp += doi[e] * vj[e];
+            dvj[e] += pr[j] * doi[e];
+          }
+          d_score[static_cast<size_t>(j)] = dp;
+          sum += pr[j] * dp;
+        }
+        const float* qi = q + (row0 + i) * q_stride + h * hd;
+        float* dqi = d_q + (row0 + i) * q_stride + h * hd;
+        for (int64_t j = 0; j <= i; ++j) {
+          const float ds = pr[j] * (d_score[static_cast<size_t>(j)] - sum) * s.scale;
+          const float* kj = k + (row0 + j) * kv_stride + hk * hd;
+          float* dkj = d_k + (row0 + j) * kv_stride + hk * hd;
+          for (int64_t e = 0; e < hd; ++e) {
+            dqi[e] += ds * kj[e];
+            dkj[e] += ds * qi[e];
+          }
+        }
+      }
+    }
+  };
+  const int64_t n_tasks = s.n_seq * s.n_head_kv;
+  if (pool) pool->run(n_tasks, one);
+  else for (int64_t t = 0; t < n_tasks; ++t) one(t, 0);
+}
+
+void swiglu_forward(const float* g, const float* u, float* h, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) h[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+void swiglu_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float sig = 1.0f / (1.0f + std::exp(-g[i]));
+    const float silu = g[i] * sig;
+    d_u[i] = d_h[i] * silu;
+    d_g[i] = d_h[i] * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
+  }
+}
+
+double cross_entropy_forward(const float* logits, const int32_t* targets, float* probs, int64_t n, int64_t n_vocab) {
+  double loss = 0.0;
+  for (int64_t r = 0; r < n; ++r) {
+    const float* lr = logits + r * n_vocab;
+    float* pr = probs + r * n_vocab;
+    float mx = lr[0];
+    for (int64_t i = 1; i < n_vocab; ++i) mx = std::max(mx, lr[i]);
+    double sum = 0.0;
+    for (int64_t i = 0; i < n_vocab; ++i) {
+      pr[i] = std::exp(lr[i] - mx);
+      sum += pr[i];
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t i = 0; i < n_vocab; ++i) pr[i] *= inv;
+    loss += -(static_cast<double>(lr[targets[r]]) - mx - std::log(sum));
+  }
+  return loss;
+}
+
+void cross_entropy_backward(const float* probs, const int32_t* targets, float* d_logits, int64_t n, int64_t n_vocab,
+                            float scale) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* pr = probs + r * n_vocab;
+    float* dr = d_logits + r * n_vocab;
+    for (int64_t i = 0; i < n_vocab; ++i) dr[i] = scale * pr[i];
+    dr[targets[r]] -= scale;
+  }
+}
+
+}  // namespace frugal::train

@@ -1,0 +1,56 @@
+// The training model's layers, forward and backward, on row-major f32 rows.
+// Backward functions ADD into the gradients they are given (d_in, d_weight),
+// so a gradient shared by several uses accumulates; callers zero them first.
+// Matrix products go through OpenBLAS (cblas_sgemm).
+#pragma once
+#include <cstdint>
+
+#include "base/thread_pool.h"
+
+namespace frugal::train {
+
+// y (n x n_out) = x (n x n_in) . W^T, W holding n_out rows of n_in.
+void linear_forward(const float* x, const float* w, float* y, int64_t n, int64_t n_in, int64_t n_out);
+// d_x += d_y . W;  d_w += d_y^T . x.  d_x may be null.
+void linear_backward(const float* d_y, const float* x, const float* w, float* d_x, float* d_w, int64_t n,
+                     int64_t n_in, int64_t n_out);
+
+// RMSNorm of n rows of width d: y = w * x / sqrt(mean(x^2) + eps); rstd gets
+// each row's 1 / sqrt(mean(x^2) + eps).
+void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t n, int64_t d, float eps);
+void rmsnorm_backward(const float* d_y, const float* x, const float* w, const float* rstd, float* d_x, float* d_w,
+                      int64_t n, int64_t d);
+
+// NeoX RoPE on n rows of n_heads heads of head_dim: pair (i, i + head_dim/2)
+// of a head at position pos[row] rotates by angle cos_sin (rope_table).
+// Forward rotates by +angle, backward (of a gradient) by -angle, in place.
+void rope_table(int64_t n_ctx, int64_t head_dim, float freq_base, float* cos_sin);  // n_ctx x head_dim
+void rope_forward(float* x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads, int64_t head_dim);
+void rope_backward(float* d_x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads,
+                   int64_t head_dim);
+
+// Causal multi-head attention over n_seq sequences of t rows each:
+// q (rows x n_head*hd), k and v (rows x n_head_kv*hd); GQA maps query head h
+// to kv head h / (n_head / n_head_kv). probs (n_seq x n_head x t x t) keeps
+// the softmax for backward; out is rows x n_head*hd.
+struct AttentionShape {
+  int64_t n_seq, t, n_head, n_head_kv, head_dim;
+  float scale;
+};
+void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v, float* probs,
+                       float* out, ThreadPool* pool);
+void attention_backward(const AttentionShape& s, const float* d_out, const float* q, const float* k, const float* v,
+                        const float* probs, float* d_q, float* d_k, float* d_v, ThreadPool* pool);
+
+// SwiGLU: h = silu(g) * u.
+void swiglu_forward(const float* g, const float* u, float* h, int64_t n);
+void swiglu_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n);
+
+// Softmax cross-entropy of n rows of n_vocab logits against targets:
+// probs gets the softmax, the return value is the sum of -log p[target].
+// Backward: d_logits = scale * (probs - onehot(target)).
+double cross_entropy_forward(const float* logits, const int32_t* targets, float* probs, int64_t n, int64_t n_vocab);
+void cross_entropy_backward(const float* probs, const int32_t* targets, float* d_logits, int64_t n, int64_t n_vocab,
+                            float scale);
+
+}  // namespace frugal::train

@@ -1,0 +1,116 @@
+#include "train/train_model.h"
+
+#include <cmath>
+
+#include "base/error.h"
+
+namespace frugal::train {
+
+model::ModelConfig make_config(const ModelShape& s) {
+  model::ModelConfig c;
+  c.arch = "qwen3moe";
+  c.name = "frugal-train";
+  c.n_vocab = s.n_vocab;
+  c.n_embd = s.n_embd;
+  c.n_layer = s.n_layer;
+  c.n_head = s.n_head;
+  c.n_head_kv = s.n_head_kv;
+  c.head_dim = c.v_head_dim = c.rope_dim = s.head_dim;
+  c.n_ctx_train = c.rope_orig_ctx = s.n_ctx;
+  c.n_expert = s.n_expert;
+  c.n_expert_used = s.n_expert_used;
+  c.n_ff_exp = s.n_ff_exp;
+  c.n_ff = s.n_ff_exp * s.n_expert_used;  // informational: the active FFN width
+  c.norm_eps = 1e-6f;
+  c.rope_freq_base = 10000.0f;
+  model::apply_architecture_defaults(c);
+  model::validate_config(c);
+  return c;
+}
+
+ParamLayout::ParamLayout(const model::ModelConfig& cfg) : cfg_(cfg) {
+  if (cfg.arch != "qwen3moe") fail("train: only the qwen3moe architecture can be trained (got '", cfg.arch, "')");
+  if (cfg.n_ff_shexp > 0) fail("train: shared experts are not part of the qwen3moe layout");
+  if (cfg.rope_dim != cfg.head_dim || cfg.v_head_dim != cfg.head_dim)
+    fail("train: rope_dim and v_head_dim must equal head_dim");
+  if (cfg.rope_scaling != model::RopeScaling::kNone) fail("train: RoPE scaling is not supported in training");
+  if (!cfg.expert_weights_norm) fail("train: qwen3moe renormalises the top-k weights (expert_weights_norm)");
+  for (const model::TensorSpec& spec : model::expected_tensors(cfg)) {
+    ParamTensor t;
+    t.name = spec.name;
+    t.shape = spec.shape;
+    t.role = spec.role;
+    t.layer = spec.layer;
+    t.offset = n_params_;
+    t.size = static_cast<size_t>(spec.n_elements());
+    n_params_ += t.size;
+    tensors_.push_back(std::move(t));
+  }
+  if (cfg.tied_output) fail("train: tied output is not supported (the model has its own output.weight)");
+}
+
+const ParamTensor& ParamLayout::find(const std::string& name) const {
+  for (const ParamTensor& t : tensors_)
+    if (t.name == name) return t;
+  fail("train: no tensor '", name, "' in the model");
+}
+
+ModelView ParamLayout::view(float* base) const {
+  ModelView v;
+  auto at = [&](const std::string& name) { return base + find(name).offset; };
+  v.token_embd = at("token_embd.weight");
+  v.output_norm = at("output_norm.weight");
+  v.output = at("output.weight");
+  for (int64_t il = 0; il < cfg_.n_layer; ++il) {
+    const std::string b = "blk." + std::to_string(il) + ".";
+    LayerView L;
+    L.attn_norm = at(b + "attn_norm.weight");
+    L.wq = at(b + "attn_q.weight");
+    L.wk = at(b + "attn_k.weight");
+    L.wv = at(b + "attn_v.weight");
+    L.q_norm = at(b + "attn_q_norm.weight");
+    L.k_norm = at(b + "attn_k_norm.weight");
+    L.wo = at(b + "attn_output.weight");
+    L.ffn_norm = at(b + "ffn_norm.weight");
+    L.router = at(b + "ffn_gate_inp.weight");
+    L.gate_exps = at(b + "ffn_gate_exps.weight");
+    L.up_exps = at(b + "ffn_up_exps.weight");
+    L.down_exps = at(b + "ffn_down_exps.weight");
+    v.layers.push_back(L);
+  }
+  return v;
+}
+
+uint64_t Rng::next_u64() {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+float Rng::uniform() { return static_cast<float>(next_u64() >> 40) * (1.0f / 16777216.0f); }
+
+float Rng::normal() {
+  // Box-Muller in double; u1 in (0, 1] so the log is finite.
+  const double u1 = (static_cast<double>(next_u64() >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+  const double u2 = static_cast<double>(next_u64() >> 11) * (1.0 / 9007199254740992.0);
+  return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+}
+
+void init_params(const ParamLayout& layout, uint64_t seed, float* params) {
+  const float resid_scale = 1.0f / std::sqrt(2.0f * static_cast<float>(layout.config().n_layer));
+  Rng rng(seed);
+  for (const ParamTensor& t : layout.tensors()) {
+    float* p = params + t.offset;
+    if (t.role == model::TensorRole::kNorm) {
+      for (size_t i = 0; i < t.size; ++i) p[i] = 1.0f;
+      continue;
+    }
+    float std_dev = 0.02f;
+    if (t.name.find("attn_output") != std::string::npos || t.name.find("ffn_down") != std::string::npos)
+      std_dev *= resid_scale;
+    for (size_t i = 0; i < t.size; ++i) p[i] = std_dev * rng.normal();
+  }
+}
+
+}  // namespace frugal::train

@@ -1,0 +1,101 @@
+// The training model: a decoder-only MoE transformer in the qwen3moe layout
+// (the architecture frugal serves): token embedding, per layer RMSNorm ->
+// attention (q/k/v projections, per-head q/k RMSNorm, NeoX RoPE, GQA, causal
+// softmax, output projection) -> residual -> RMSNorm -> MoE FFN (softmax
+// router, top-k renormalised, SwiGLU experts, dropless) -> residual; final
+// RMSNorm and an untied LM head. qwen3moe has no shared experts, so neither
+// does this model. One expert with top-1 is the dense baseline.
+//
+// Parameters live in one flat f32 array, tensor after tensor in the order
+// and ggml shapes of model::expected_tensors(config), so an F32 export is a
+// straight copy and a GGUF written by frugal can be loaded back for
+// fine-tuning. Gradients use the same layout.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+
+namespace frugal::train {
+
+// Hyperparameters a user chooses (the rest of model::ModelConfig follows).
+struct ModelShape {
+  int64_t n_vocab = 256;
+  int64_t n_embd = 128;
+  int64_t n_layer = 2;
+  int64_t n_head = 4;
+  int64_t n_head_kv = 2;
+  int64_t head_dim = 32;
+  int64_t n_expert = 4;
+  int64_t n_expert_used = 2;
+  int64_t n_ff_exp = 128;
+  int64_t n_ctx = 128;
+};
+
+// A qwen3moe ModelConfig of this shape (norm eps 1e-6, rope base 10000).
+model::ModelConfig make_config(const ModelShape& shape);
+
+// Where one tensor sits in the flat parameter array.
+struct ParamTensor {
+  std::string name;
+  std::vector<int64_t> shape;  // ggml order
+  model::TensorRole role;
+  int layer = -1;
+  size_t offset = 0;  // in floats
+  size_t size = 0;    // elements
+};
+
+// Views of one layer's tensors in a flat array (parameters or gradients).
+struct LayerView {
+  float* attn_norm;  // n_embd
+  float* wq;         // n_embd_q rows of n_embd
+  float* wk;         // n_embd_k rows of n_embd
+  float* wv;         // n_embd_v rows of n_embd
+  float* q_norm;     // head_dim
+  float* k_norm;     // head_dim
+  float* wo;         // n_embd rows of n_embd_q
+  float* ffn_norm;   // n_embd
+  float* router;     // n_expert rows of n_embd
+  float* gate_exps;  // per expert n_ff_exp rows of n_embd
+  float* up_exps;    // per expert n_ff_exp rows of n_embd
+  float* down_exps;  // per expert n_embd rows of n_ff_exp
+};
+struct ModelView {
+  float* token_embd;   // n_vocab rows of n_embd
+  float* output_norm;  // n_embd
+  float* output;       // n_vocab rows of n_embd
+  std::vector<LayerView> layers;
+};
+
+class ParamLayout {
+ public:
+  explicit ParamLayout(const model::ModelConfig& cfg);  // frugal::Error unless qwen3moe-trainable
+  const model::ModelConfig& config() const { return cfg_; }
+  const std::vector<ParamTensor>& tensors() const { return tensors_; }
+  size_t n_params() const { return n_params_; }
+  const ParamTensor& find(const std::string& name) const;  // frugal::Error if absent
+  ModelView view(float* base) const;
+
+ private:
+  model::ModelConfig cfg_;
+  std::vector<ParamTensor> tensors_;
+  size_t n_params_ = 0;
+};
+
+// Deterministic initialisation from a seed: weight matrices ~ N(0, 0.02)
+// (the residual outputs attn_output and ffn_down scaled by 1/sqrt(2 n_layer)),
+// norm weights 1.
+void init_params(const ParamLayout& layout, uint64_t seed, float* params);
+
+// A small deterministic random number generator (splitmix64 + Box-Muller),
+// the same on every platform.
+struct Rng {
+  uint64_t state;
+  explicit Rng(uint64_t seed) : state(seed) {}
+  uint64_t next_u64();
+  float uniform();  // [0, 1)
+  float normal();
+};
+
+}  // namespace frugal::train

@@ -1,0 +1,375 @@
+#include "train/transformer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "base/error.h"
+#include "train/layers.h"
+
+namespace frugal::train {
+
+namespace {
+using Buf = std::vector<float>;
+size_t sz(int64_t n) { return static_cast<size_t>(n); }
+void zero(Buf& b) { std::fill(b.begin(), b.end(), 0.0f); }
+}  // namespace
+
+// What one layer's forward pass keeps for its backward pass.
+struct LayerActs {
+  Buf x_in;                    // N x D: residual stream entering the layer
+  Buf attn_rstd, attn_normed;  // N; N x D
+  Buf q_pre, q_rstd, q;        // N x Q before q-norm; N x Hq; normed and rotated
+  Buf k_pre, k_rstd, k;        // N x K, N x Hkv, N x K
+  Buf v;                       // N x K
+  Buf probs;                   // n_seq x Hq x t x t attention weights
+  Buf att;                     // N x Q attention output (before attn_output)
+  Buf x_mid;                   // N x D: residual after attention
+  Buf ffn_rstd, ffn_normed;    // N; N x D
+  Buf router_probs, router_lse;          // N x E softmax; N logsumexp of the logits
+  std::vector<int32_t> sel_expert;       // N x k chosen experts
+  Buf sel_weight;                        // N x k renormalised weights
+  Buf sel_sum;                           // N: sum of the chosen probabilities
+  std::vector<int64_t> slot_of;          // N x k: position of (row, j) in expert order
+  std::vector<int64_t> slot_row;         // N*k slots in expert order: the row
+  std::vector<int64_t> expert_begin;     // E + 1 offsets into the slots
+  std::vector<double> load_share;        // E: f_e (for the aux-loss gradient)
+  Buf slot_x;                  // N*k x D: ffn_normed rows gathered in expert order
+  Buf gate_pre, up_pre, h;     // N*k x F
+  Buf expert_out;              // N*k x D: each slot's expert output (unweighted)
+};
+
+struct Transformer::Acts {
+  std::vector<LayerActs> layers;
+  std::vector<int32_t> tokens, targets, pos;
+  Buf x_final, final_rstd, final_normed;  // N x D, N, N x D
+  Buf logits, probs;                      // N x V
+  Buf rope;                               // t x head_dim
+  bool has_targets = false;
+  RouterOptions opts;
+  // Backward scratch, shared by the layers.
+  Buf d_resid, d_normed, d_att, d_q, d_k, d_v, d_q_pre, d_k_pre, d_router, d_slot_y, d_h, d_gate, d_up, d_slot_x;
+};
+
+Transformer::Transformer(const ParamLayout& layout, int64_t n_seq, int64_t t, ThreadPool* pool)
+    : layout_(layout), n_seq_(n_seq), t_(t), pool_(pool), a_(std::make_unique<Acts>()) {
+  const model::ModelConfig& c = layout.config();
+  if (n_seq <= 0 || t <= 0) fail("train: batch and sequence length must be positive");
+  if (t > c.n_ctx_train) fail("train: sequence length ", t, " exceeds the model's context ", c.n_ctx_train);
+  const int64_t N = n_seq * t, D = c.n_embd, Q = c.n_embd_q(), K = c.n_embd_k(), E = c.n_expert,
+                k = c.n_expert_used, F = c.n_ff_exp, V = c.n_vocab;
+  Acts& a = *a_;
+  a.layers.resize(sz(c.n_layer));
+  for (LayerActs& L : a.layers) {
+    L.x_in.resize(sz(N * D));
+    L.attn_rstd.resize(sz(N));
+    L.attn_normed.resize(sz(N * D));
+    L.q_pre.resize(sz(N * Q));
+    L.q_rstd.resize(sz(N * c.n_head));
+    L.q.resize(sz(N * Q));
+    L.k_pre.resize(sz(N * K));
+    L.k_rstd.resize(sz(N * c.n_head_kv));
+    L.k.resize(sz(N * K));
+    L.v.resize(sz(N * K));
+    L.probs.resize(sz(n_seq * c.n_head * t * t));
+    L.att.resize(sz(N * Q));
+    L.x_mid.resize(sz(N * D));
+    L.ffn_rstd.resize(sz(N));
+    L.ffn_normed.resize(sz(N * D));
+    L.router_probs.resize(sz(N * E));
+    L.router_lse.resize(sz(N));
+    L.sel_expert.resize(sz(N * k));
+    L.sel_weight.resize(sz(N * k));
+    L.sel_sum.resize(sz(N));
+    L.slot_of.resize(sz(N * k));
+    L.slot_row.resize(sz(N * k));
+    L.expert_begin.resize(sz(E + 1));
+    L.load_share.resize(sz(E));
+    L.slot_x.resize(sz(N * k * D));
+    L.gate_pre.resize(sz(N * k * F));
+    L.up_pre.resize(sz(N * k * F));
+    L.h.resize(sz(N * k * F));
+    L.expert_out.resize(sz(N * k * D));
+  }
+  a.tokens.resize(sz(N));
+  a.targets.resize(sz(N));
+  a.pos.resize(sz(N));
+  for (int64_t r = 0; r < N; ++r) a.pos[sz(r)] = static_cast<int32_t>(r % t);
+  a.x_final.resize(sz(N * D));
+  a.final_rstd.resize(sz(N));
+  a.final_normed.resize(sz(N * D));
+  a.logits.resize(sz(N * V));
+  a.probs.resize(sz(N * V));
+  a.rope.resize(sz(t * c.head_dim));
+  rope_table(t, c.head_dim, c.rope_freq_base, a.rope.data());
+}
+
+Transformer::~Transformer() = default;
+
+const float* Transformer::logits() const { return a_->logits.data(); }
+
+namespace {
+
+// Router for one layer: softmax, top-k by (p + bias), renormalised weights,
+// the expert-ordered slot lists; returns the layer's aux and z losses (before
+// their coefficients) and fills the token counts and entropy.
+void route(const model::ModelConfig& c, const float* router_logits, const float* bias, LayerActs& L, int64_t N,
+           double& aux, double& z, std::vector<int64_t>& counts, double& entropy, uint64_t& hash) {
+  const int64_t E = c.n_expert, k = c.n_expert_used;
+  std::vector<double> mean_p(sz(E), 0.0);
+  std::vector<std::pair<float, int32_t>> scored(sz(E));
+  counts.assign(sz(E), 0);
+  double z_sum = 0.0, ent_sum = 0.0;
+  for (int64_t r = 0; r < N; ++r) {
+    const float* lr = router_logits + r * E;
+    float* pr = L.router_probs.data() + r * E;
+    float mx = lr[0];
+    for (int64_t e = 1; e < E; ++e) mx = std::max(mx, lr[e]);
+    double sum = 0.0;
+    for (int64_t e = 0; e < E; ++e) sum += std::exp(static_cast<double>(lr[e] - mx));
+    const double lse = mx + std::log(sum);
+    L.router_lse[sz(r)] = static_cast<float>(lse);
+    z_sum += lse * lse;
+    for (int64_t e = 0; e < E; ++e) {
+      pr[e] = static_cast<float>(std::exp(static_cast<double>(lr[e]) - lse));
+      mean_p[sz(e)] += pr[e];
+      if (pr[e] > 0.0f) ent_sum -= pr[e] * std::log(static_cast<double>(pr[e]));
+      scored[sz(e)] = {pr[e] + (bias ? bias[e] : 0.0f), static_cast<int32_t>(e)};
+    }
+    // Highest score first; ties to the lower expert index (deterministic).
+    std::partial_sort(scored.begin(), scored.begin() + k, scored.end(), [](const auto& x, const auto& y) {
+      return x.first > y.first || (x.first == y.first && x.second < y.second);
+    });
+    float chosen = 0.0f;
+    for (int64_t j = 0; j < k; ++j) chosen += pr[scored[sz(j)].second];
+    L.sel_sum[sz(r)] = chosen;
+    for (int64_t j = 0; j < k; ++j) {
+      const int32_t e = scored[sz(j)].second;
+      L.sel_expert[sz(r * k + j)] = e;
+      L.sel_weight[sz(r * k + j)] = pr[e] / chosen;
+      ++counts[sz(e)];
+      hash = (hash ^ static_cast<uint64_t>(e + 1)) * 0x100000001B3ull;
+    }
+  }
+  // Slots in expert order (rows ascending within an expert).
+  L.expert_begin[0] = 0;
+  for (int64_t e = 0; e < E; ++e) L.expert_begin[sz(e + 1)] = L.expert_begin[sz(e)] + counts[sz(e)];
+  std::vector<int64_t> fill(L.expert_begin.begin(), L.expert_begin.end() - 1);
+  for (int64_t r = 0; r < N; ++r)
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t slot = fill[sz(L.sel_expert[sz(r * k + j)])]++;
+      L.slot_of[sz(r * k + j)] = slot;
+      L.slot_row[sz(slot)] = r;
+    }
+  aux = 0.0;
+  for (int64_t e = 0; e < E; ++e) {
+    L.load_share[sz(e)] = static_cast<double>(counts[sz(e)]) / static_cast<double>(N * k);
+    aux += L.load_share[sz(e)] * (mean_p[sz(e)] / static_cast<double>(N));
+  }
+  aux *= static_cast<double>(E);
+  z = z_sum / static_cast<double>(N);
+  entropy = ent_sum / static_cast<double>(N);
+}
+
+}  // namespace
+
+ForwardResult Transformer::forward(const float* params, const float* selection_bias, const int32_t* tokens,
+                                   const int32_t* targets, const RouterOptions& opts) {
+  const model::ModelConfig& c = layout_.config();
+  Acts& a = *a_;
+  const ModelView W = layout_.view(const_cast<float*>(params));
+  const int64_t N = n_seq_ * t_, D = c.n_embd, Q = c.n_embd_q(), K = c.n_embd_k(), E = c.n_expert,
+                k = c.n_expert_used, F = c.n_ff_exp, V = c.n_vocab, hd = c.head_dim;
+  for (int64_t r = 0; r < N; ++r) {
+    if (tokens[r] < 0 || tokens[r] >= V) fail("train: token id ", tokens[r], " out of range (vocab ", V, ")");
+    if (targets && (targets[r] < 0 || targets[r] >= V))
+      fail("train: target id ", targets[r], " out of range (vocab ", V, ")");
+  }
+  std::copy(tokens, tokens + N, a.tokens.begin());
+  a.has_targets = targets != nullptr;
+  if (targets) std::copy(targets, targets + N, a.targets.begin());
+  a.opts = opts;
+  ForwardResult res;
+  res.routing_hash = 0xCBF29CE484222325ull;
+  res.expert_tokens.resize(sz(c.n_layer));
+  res.router_entropy.resize(sz(c.n_layer));
+
+  // Embedding.
+  float* x = a.layers.empty() ? a.x_final.data() : a.layers[0].x_in.data();
+  for (int64_t r = 0; r < N; ++r) std::memcpy(x + r * D, W.token_embd + tokens[r] * D, sz(D) * sizeof(float));
+
+  const AttentionShape as{n_seq_, t_, c.n_head, c.n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+  Buf router_logits(sz(N * E)), attn_proj(sz(N * D)), ffn_acc(sz(N * D));
+  for (int64_t il = 0; il < c.n_layer; ++il) {
+    LayerActs& L = a.layers[sz(il)];
+    const LayerView& P = W.layers[sz(il)];
+    // Attention block.
+    rmsnorm_forward(L.x_in.data(), P.attn_norm, L.attn_normed.data(), L.attn_rstd.data(), N, D, c.norm_eps);
+    linear_forward(L.attn_normed.data(), P.wq, L.q_pre.data(), N, D, Q);
+    linear_forward(L.attn_normed.data(), P.wk, L.k_pre.data(), N, D, K);
+    linear_forward(L.attn_normed.data(), P.wv, L.v.data(), N, D, K);
+    rmsnorm_forward(L.q_pre.data(), P.q_norm, L.q.data(), L.q_rstd.data(), N * c.n_head, hd, c.norm_eps);
+    rmsnorm_forward(L.k_pre.data(), P.k_norm, L.k.data(), L.k_rstd.data(), N * c.n_head_kv, hd, c.norm_eps);
+    rope_forward(L.q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd);
+    rope_forward(L.k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd);
+    attention_forward(as, L.q.data(), L.k.data(), L.v.data(), L.probs.data(), L.att.data(), pool_);
+    linear_forward(L.att.data(), P.wo, attn_proj.data(), N, Q, D);
+    for (int64_t i = 0; i < N * D; ++i) L.x_mid[sz(i)] = L.x_in[sz(i)] + attn_proj[sz(i)];
+
+    // MoE block.
+    rmsnorm_forward(L.x_mid.data(), P.ffn_norm, L.ffn_normed.data(), L.ffn_rstd.data(), N, D, c.norm_eps);
+    linear_forward(L.ffn_normed.data(), P.router, router_logits.data(), N, D, E);
+    double aux = 0.0, z = 0.0;
+    route(c, router_logits.data(), selection_bias ? selection_bias + il * E : nullptr, L, N, aux, z,
+          res.expert_tokens[sz(il)], res.router_entropy[sz(il)], res.routing_hash);
+    res.aux_loss += opts.aux_coef * aux;
+    res.z_loss += opts.z_coef * z;
+    for (int64_t s = 0; s < N * k; ++s)
+      std::memcpy(L.slot_x.data() + s * D, L.ffn_normed.data() + L.slot_row[sz(s)] * D, sz(D) * sizeof(float));
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t s0 = L.expert_begin[sz(e)], n_e = L.expert_begin[sz(e + 1)] - s0;
+      if (n_e == 0) continue;
+      linear_forward(L.slot_x.data() + s0 * D, P.gate_exps + e * F * D, L.gate_pre.data() + s0 * F, n_e, D, F);
+      linear_forward(L.slot_x.data() + s0 * D, P.up_exps + e * F * D, L.up_pre.data() + s0 * F, n_e, D, F);
+      swiglu_forward(L.gate_pre.data() + s0 * F, L.up_pre.data() + s0 * F, L.h.data() + s0 * F, n_e * F);
+      linear_forward(L.h.data() + s0 * F, P.down_exps + e * D * F, L.expert_out.data() + s0 * D, n_e, F, D);
+    }
+    float* x_out = il + 1 < c.n_layer ? a.layers[sz(il + 1)].x_in.data() : a.x_final.data();
+    for (int64_t r = 0; r < N; ++r) {
+      float* xo = x_out + r * D;
+      std::memcpy(xo, L.x_mid.data() + r * D, sz(D) * sizeof(float));
+      for (int64_t j = 0; j < k; ++j) {
+        const float w = L.sel_weight[sz(r * k + j)];
+        const float* y = L.expert_out.data() + L.slot_of[sz(r * k + j)] * D;
+        for (int64_t i = 0; i < D; ++i) xo[i] += w * y[i];
+      }
+    }
+  }
+
+  rmsnorm_forward(a.x_final.data(), W.output_norm, a.final_normed.data(), a.final_rstd.data(), N, D, c.norm_eps);
+  linear_forward(a.final_normed.data(), W.output, a.logits.data(), N, D, V);
+  if (targets) res.ce_loss = cross_entropy_forward(a.logits.data(), targets, a.probs.data(), N, V) / static_cast<double>(N);
+  return res;
+}
+
+void Transformer::backward(const float* params, float* grads, float loss_scale) {
+  Acts& a = *a_;
+  if (!a.has_targets) fail("train: backward needs a forward pass with targets");
+  const model::ModelConfig& c = layout_.config();
+  const ModelView W = layout_.view(const_cast<float*>(params));
+  const ModelView G = layout_.view(grads);
+  const int64_t N = n_seq_ * t_, D = c.n_embd, Q = c.n_embd_q(), K = c.n_embd_k(), E = c.n_expert,
+                k = c.n_expert_used, F = c.n_ff_exp, V = c.n_vocab, hd = c.head_dim;
+  auto need = [](Buf& b, int64_t n) {
+    b.resize(sz(n));
+    zero(b);
+  };
+
+  // Head: cross-entropy -> logits -> output -> final norm.
+  Buf d_logits(sz(N * V));
+  cross_entropy_backward(a.probs.data(), a.targets.data(), d_logits.data(), N, V, loss_scale / static_cast<float>(N));
+  need(a.d_normed, N * D);
+  linear_backward(d_logits.data(), a.final_normed.data(), W.output, a.d_normed.data(), G.output, N, D, V);
+  need(a.d_resid, N * D);
+  rmsnorm_backward(a.d_normed.data(), a.x_final.data(), W.output_norm, a.final_rstd.data(), a.d_resid.data(),
+                   G.output_norm, N, D);
+
+  const AttentionShape as{n_seq_, t_, c.n_head, c.n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+  const float aux_scale = loss_scale * a.opts.aux_coef * static_cast<float>(E) / static_cast<float>(N);
+  const float z_scale = loss_scale * a.opts.z_coef * 2.0f / static_cast<float>(N);
+  for (int64_t il = c.n_layer - 1; il >= 0; --il) {
+    LayerActs& L = a.layers[sz(il)];
+    const LayerView& P = W.layers[sz(il)];
+    const LayerView& GP = G.layers[sz(il)];
+
+    // MoE block: x_out = x_mid + sum_j w_j y_j. d_resid holds d x_out and
+    // becomes d x_mid (the identity path plus what flows back through the norm).
+    need(a.d_slot_y, N * k * D);
+    need(a.d_router, N * E);
+    std::vector<float> g(sz(k)), d_p(sz(E));
+    for (int64_t r = 0; r < N; ++r) {
+      const float* dxo = a.d_resid.data() + r * D;
+      const float* pr = L.router_probs.data() + r * E;
+      float* dl = a.d_router.data() + r * E;
+      // d w_j = <d x_out, y_j>; w_j = p_j / S over the chosen j.
+      float g_dot_w = 0.0f;
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t slot = L.slot_of[sz(r * k + j)];
+        const float* y = L.expert_out.data() + slot * D;
+        float* dy = a.d_slot_y.data() + slot * D;
+        const float w = L.sel_weight[sz(r * k + j)];
+        float gj = 0.0f;
+        for (int64_t i = 0; i < D; ++i) {
+          gj += dxo[i] * y[i];
+          dy[i] = w * dxo[i];
+        }
+        g[sz(j)] = gj;
+        g_dot_w += gj * w;
+      }
+      // d p (chosen experts from the weights; every expert from the aux loss).
+      for (int64_t e = 0; e < E; ++e) d_p[sz(e)] = aux_scale * static_cast<float>(L.load_share[sz(e)]);
+      for (int64_t j = 0; j < k; ++j) d_p[sz(L.sel_expert[sz(r * k + j)])] += (g[sz(j)] - g_dot_w) / L.sel_sum[sz(r)];
+      float p_dot = 0.0f;
+      for (int64_t e = 0; e < E; ++e) p_dot += pr[e] * d_p[sz(e)];
+      const float z_lse = z_scale * L.router_lse[sz(r)];
+      for (int64_t e = 0; e < E; ++e) dl[e] = pr[e] * (d_p[sz(e)] - p_dot) + z_lse * pr[e];
+    }
+    need(a.d_slot_x, N * k * D);
+    need(a.d_h, N * k * F);
+    a.d_gate.resize(sz(N * k * F));
+    a.d_up.resize(sz(N * k * F));
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t s0 = L.expert_begin[sz(e)], n_e = L.expert_begin[sz(e + 1)] - s0;
+      if (n_e == 0) continue;
+      linear_backward(a.d_slot_y.data() + s0 * D, L.h.data() + s0 * F, P.down_exps + e * D * F,
+                      a.d_h.data() + s0 * F, GP.down_exps + e * D * F, n_e, F, D);
+      swiglu_backward(a.d_h.data() + s0 * F, L.gate_pre.data() + s0 * F, L.up_pre.data() + s0 * F,
+                      a.d_gate.data() + s0 * F, a.d_up.data() + s0 * F, n_e * F);
+      linear_backward(a.d_gate.data() + s0 * F, L.slot_x.data() + s0 * D, P.gate_exps + e * F * D,
+                      a.d_slot_x.data() + s0 * D, GP.gate_exps + e * F * D, n_e, D, F);
+      linear_backward(a.d_up.data() + s0 * F, L.slot_x.data() + s0 * D, P.up_exps + e * F * D,
+                      a.d_slot_x.data() + s0 * D, GP.up_exps + e * F * D, n_e, D, F);
+    }
+    need(a.d_normed, N * D);
+    for (int64_t s = 0; s < N * k; ++s) {
+      float* dn = a.d_normed.data() + L.slot_row[sz(s)] * D;
+      const float* dsx = a.d_slot_x.data() + s * D;
+      for (int64_t i = 0; i < D; ++i) dn[i] += dsx[i];
+    }
+    linear_backward(a.d_router.data(), L.ffn_normed.data(), P.router, a.d_normed.data(), GP.router, N, D, E);
+    rmsnorm_backward(a.d_normed.data(), L.x_mid.data(), P.ffn_norm, L.ffn_rstd.data(), a.d_resid.data(), GP.ffn_norm,
+                     N, D);
+
+    // Attention block: x_mid = x_in + att . Wo^T. d_resid becomes d x_in.
+    need(a.d_att, N * Q);
+    linear_backward(a.d_resid.data(), L.att.data(), P.wo, a.d_att.data(), GP.wo, N, Q, D);
+    need(a.d_q, N * Q);
+    need(a.d_k, N * K);
+    need(a.d_v, N * K);
+    attention_backward(as, a.d_att.data(), L.q.data(), L.k.data(), L.v.data(), L.probs.data(), a.d_q.data(),
+                       a.d_k.data(), a.d_v.data(), pool_);
+    rope_backward(a.d_q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd);
+    rope_backward(a.d_k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd);
+    need(a.d_q_pre, N * Q);
+    need(a.d_k_pre, N * K);
+    rmsnorm_backward(a.d_q.data(), L.q_pre.data(), P.q_norm, L.q_rstd.data(), a.d_q_pre.data(), GP.q_norm,
+                     N * c.n_head, hd);
+    rmsnorm_backward(a.d_k.data(), L.k_pre.data(), P.k_norm, L.k_rstd.data(), a.d_k_pre.data(), GP.k_norm,
+                     N * c.n_head_kv, hd);
+    need(a.d_normed, N * D);
+    linear_backward(a.d_q_pre.data(), L.attn_normed.data(), P.wq, a.d_normed.data(), GP.wq, N, D, Q);
+    linear_backward(a.d_k_pre.data(), L.attn_normed.data(), P.wk, a.d_normed.data(), GP.wk, N, D, K);
+    linear_backward(a.d_v.data(), L.attn_normed.data(), P.wv, a.d_normed.data(), GP.wv, N, D, K);
+    rmsnorm_backward(a.d_normed.data(), L.x_in.data(), P.attn_norm, L.attn_rstd.data(), a.d_resid.data(),
+                     GP.attn_norm, N, D);
+  }
+
+  // Embedding: each row's gradient goes to its token's row.
+  for (int64_t r = 0; r < N; ++r) {
+    float* ge = G.token_embd + a.tokens[sz(r)] * D;
+    const float* dr = a.d_resid.data() + r * D;
+    for (int64_t i = 0; i < D; ++i) ge[i] += dr[i];
+  }
+}
+
+}  // namespace frugal::train
