@@ -1,10 +1,12 @@
 // frugal bench: prompt processing and generation speed, generation as a share
 // of the memory-bandwidth roofline, and $ per million tokens, in a table in
 // the style of llama-bench (or JSON).
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/error.h"
@@ -20,14 +22,21 @@
 namespace frugal::cli {
 namespace {
 
-// A typical on-demand price for a 2-vCPU general-purpose cloud machine
-// (see docs/usage/bench.md for the source); --price-per-hour sets another.
-constexpr double kDefaultPricePerHour = 0.1008;
+// A typical on-demand price of one vCPU-hour of a general-purpose cloud
+// machine: $0.1008 an hour for 2 vCPUs (source and date in
+// docs/usage/bench.md). The default price is this times the logical CPUs of
+// the machine; --price-per-hour sets another.
+constexpr double kPricePerVcpuHour = 0.0504;
+
+double default_price_per_hour() {
+  const unsigned cpus = std::thread::hardware_concurrency();
+  return kPricePerVcpuHour * (cpus > 0 ? cpus : 1);
+}
 
 struct BenchArgs {
   std::string model, batches = "1";
   int n_prompt = 512, n_gen = 128, threads = 0, reps = 3, bandwidth_mib = 1024;
-  double price_per_hour = kDefaultPricePerHour, bandwidth_gbs = 0;
+  double price_per_hour = -1, bandwidth_gbs = 0;  // price < 0: default_price_per_hour()
   std::string kv_type = "f16";
   bool json = false;
 };
@@ -47,8 +56,13 @@ std::string main_type(const gguf::FileSummary& s) {
   return s.by_type.empty() ? "?" : tensor_type_name(s.by_type.front().type);
 }
 
-int run_bench(const BenchArgs& a) {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int run_bench(BenchArgs a) {
   if (a.threads < 0) fail("bench: --threads must not be negative");
+  if (a.price_per_hour == -1) a.price_per_hour = default_price_per_hour();
   if (a.price_per_hour < 0) fail("bench: --price-per-hour must not be negative");
   if (a.bandwidth_mib < 1) fail("bench: --bandwidth-mib must be at least 1");
   runtime::BenchOptions o;
@@ -62,7 +76,12 @@ int run_bench(const BenchArgs& a) {
   if (a.threads > 0) ThreadPool::set_default_threads(a.threads);
   ThreadPool& pool = ThreadPool::global();
 
+  // Load and first token are timed before anything else touches the file:
+  // with the file in the page cache this is the start-up a user waits for.
+  const auto t_load = std::chrono::steady_clock::now();
   std::unique_ptr<model::Model> m = model::Model::load(a.model);
+  const double load_seconds = seconds_since(t_load);
+  const double first_token_seconds = load_seconds + runtime::time_first_token(*m, o.kv_type);
   const gguf::FileSummary summary = gguf::summarize(m->file());
   double bandwidth = a.bandwidth_gbs * 1e9;
   if (bandwidth <= 0) {
@@ -84,6 +103,8 @@ int run_bench(const BenchArgs& a) {
     j["kv_type"] = a.kv_type;
     j["bandwidth_gb_per_s"] = bandwidth / 1e9;
     j["price_per_hour_usd"] = a.price_per_hour;
+    j["load_seconds"] = load_seconds;
+    j["first_token_seconds"] = first_token_seconds;
     j["results"] = nlohmann::ordered_json::array();
     for (const auto& r : results) {
       nlohmann::ordered_json x;
@@ -104,8 +125,9 @@ int run_bench(const BenchArgs& a) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  std::printf("memory read bandwidth: %.1f GB/s (%d threads)   price: $%.4f per hour\n\n", bandwidth / 1e9, pool.size(),
+  std::printf("memory read bandwidth: %.1f GB/s (%d threads)   price: $%.4f per hour\n", bandwidth / 1e9, pool.size(),
               a.price_per_hour);
+  std::printf("load: %.3f s   first token of work after: %.3f s\n\n", load_seconds, first_token_seconds);
   std::printf("| %-24s | %10s | %10s | %-6s | %7s | %-10s | %18s | %12s | %10s | %9s |\n", "model", "size", "params", "type",
               "threads", "test", "t/s", "t/s/stream", "roofline", "$/M tok");
   std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", std::string(24, '-').c_str(),
@@ -135,7 +157,7 @@ const CommandRegistration kBench{
       app.add_option("-b,--batch", a->batches, "sequences decoding together, comma separated (default 1)");
       app.add_option("-t,--threads", a->threads, "threads (default: one per core)");
       app.add_option("-r,--reps", a->reps, "timed repetitions after one warm-up (default 3)");
-      app.add_option("--price-per-hour", a->price_per_hour, "machine price in USD per hour (default 0.1008)");
+      app.add_option("--price-per-hour", a->price_per_hour, "machine price in USD per hour (default $0.0504 per logical CPU)");
       app.add_option("--kv-type", a->kv_type, "KV cache entries: f32, f16 (default) or q8_0");
       app.add_option("--bandwidth-gbs", a->bandwidth_gbs, "memory read bandwidth in GB/s (default: measured)");
       app.add_option("--bandwidth-mib", a->bandwidth_mib, "buffer for the bandwidth measurement (default 1024 MiB)");

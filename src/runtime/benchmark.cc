@@ -87,6 +87,18 @@ void finish(BenchResult& r) {
 
 }  // namespace
 
+double time_first_token(const model::Model& model, model::KvType kv_type) {
+  const double t0 = now_seconds();
+  EngineOptions eo;
+  eo.n_ctx = 16;
+  eo.kv_type = kv_type;
+  Engine e(model, eo);
+  std::vector<float> logits;
+  const std::vector<BatchRow> rows = {{0, 0, 0, true}};
+  e.forward(rows, logits);
+  return now_seconds() - t0;
+}
+
 std::vector<BenchResult> run_benchmark(const model::Model& model, const BenchOptions& o) {
   if (o.n_prompt < 0 || o.n_gen < 0) fail("bench: token counts must not be negative");
   if (o.reps <= 0) fail("bench: repetitions must be positive (got ", o.reps, ")");

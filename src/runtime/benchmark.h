@@ -34,6 +34,11 @@ struct BenchResult {
   double bytes_per_step = 0;        // expected weight + KV bytes one decode step reads (tg only)
 };
 
+// Seconds from a loaded model to the end of its first forward call: an
+// engine (KV cache) for one short sequence, then one token through every
+// layer. Added to the load time it is the time to the first token of work.
+double time_first_token(const model::Model& model, model::KvType kv_type);
+
 // Runs the tests on `model` with the global thread pool.
 std::vector<BenchResult> run_benchmark(const model::Model& model, const BenchOptions& opts);
 

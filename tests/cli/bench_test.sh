@@ -10,12 +10,17 @@ PY=/usr/bin/python3
 "$FRUGAL" -q bench -m "$dir/m.gguf" -p 32 -n 8 -b 1,3 -r 2 --bandwidth-mib 16 >"$dir/table"
 for t in pp32 tg8 "tg8 x3"; do grep -q "| $t " "$dir/table" || fail "no $t row: $(cat "$dir/table")"; done
 grep -q 'memory read bandwidth' "$dir/table" || fail "no bandwidth line"
+grep -q 'first token of work after' "$dir/table" || fail "no load line"
+# The default price is $0.0504 per logical CPU an hour.
+want_price=$("$PY" -c "import os; print('%.4f' % (0.0504 * os.cpu_count()))")
+grep -q "price: \$$want_price per hour" "$dir/table" || fail "default price not $want_price: $(head -1 "$dir/table")"
 
 "$FRUGAL" -q bench -m "$dir/m.gguf" -p 16 -n 4 -b 2 -r 1 --price-per-hour 3.6 --bandwidth-gbs 10 --json >"$dir/j.json"
 "$PY" - "$dir/j.json" <<'PYEOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["architecture"] == "olmoe" and j["bandwidth_gb_per_s"] == 10 and j["price_per_hour_usd"] == 3.6, j
+assert 0 < j["load_seconds"] <= j["first_token_seconds"], j
 tests = {r["test"]: r for r in j["results"]}
 assert set(tests) == {"pp16", "tg4 x2"}, tests.keys()
 for r in j["results"]:
