@@ -1,5 +1,5 @@
 // The kernels at the avx512 level: the same code as avx2 (matmul_x86-inl.h)
-// with vpdpbusd (AVX512_VNNI on 256-bit registers) for the int8 dot products,
+// with vpdpbusd/vpdpwssd (AVX512_VNNI on 256-bit registers) for the int8 dot products,
 // and, where the CPU has AVX512_BF16, vdpbf16ps for bf16 weights.
 #include "kernels/matmul_kernels.h"
 
