@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -30,8 +31,8 @@ bool starts_with(const std::vector<int32_t>& ids, const std::vector<int32_t>& pr
 
 class ChatSession {
  public:
-  ChatSession(const ChatArgs& a, LoadedModel& m) : args_(a), m_(m), tok_(*m.tokenizer) {
-    params_ = generate_params(a.gen);
+  ChatSession(const ChatArgs& a, LoadedModel& m, runtime::GenerateParams params)
+      : args_(a), m_(m), tok_(*m.tokenizer), params_(std::move(params)) {
     // Without a template the plain "role: content" format has no end-of-turn
     // token: the next "user:" line is where the answer ends.
     if (!m.model->file().metadata().has("tokenizer.chat_template")) params_.stop.push_back("\nuser:");
@@ -120,8 +121,9 @@ class ChatSession {
 };
 
 int run_chat(const ChatArgs& a) {
+  runtime::GenerateParams params = generate_params(a.gen);  // bad flags fail before the model loads
   LoadedModel m = load_for_generation(a.gen);
-  ChatSession chat(a, m);
+  ChatSession chat(a, m, std::move(params));
   const bool interactive = isatty(STDIN_FILENO);
   if (interactive) std::fprintf(stderr, "frugal chat: type a message; /reset clears the history, /exit quits\n");
   bool failed = false;

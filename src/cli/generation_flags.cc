@@ -43,6 +43,7 @@ runtime::GenerateParams generate_params(const GenerationFlags& f) {
   p.sampling.seed = f.seed ? *f.seed : std::random_device{}() ^ static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   log_debug("sampling seed ", p.sampling.seed);
   p.stop = f.stop;
+  runtime::check_sampling_params(p.sampling);  // before a large model is loaded
   return p;
 }
 

@@ -41,15 +41,19 @@ double Rng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
 // ---- Sampler ----------------------------------------------------------------
 
+void check_sampling_params(const SamplingParams& p) {
+  if (!std::isfinite(p.temperature)) fail("sampler: temperature must be a finite number");
+  if (!(p.top_p >= 0 && p.top_p <= 1)) fail("sampler: top-p must be in [0, 1] (got ", p.top_p, ")");
+  if (!(p.min_p >= 0 && p.min_p <= 1)) fail("sampler: min-p must be in [0, 1] (got ", p.min_p, ")");
+  if (!(p.repeat_penalty > 0) || !std::isfinite(p.repeat_penalty))
+    fail("sampler: repeat penalty must be positive (got ", p.repeat_penalty, ")");
+  if (!std::isfinite(p.presence_penalty) || !std::isfinite(p.frequency_penalty))
+    fail("sampler: presence and frequency penalties must be finite numbers");
+}
+
 Sampler::Sampler(SamplingParams params, int32_t n_vocab) : params_(std::move(params)), n_vocab_(n_vocab), rng_(params_.seed) {
   if (n_vocab_ <= 0) fail("sampler: the vocabulary is empty");
-  if (!std::isfinite(params_.temperature)) fail("sampler: temperature must be a finite number");
-  if (!(params_.top_p >= 0 && params_.top_p <= 1)) fail("sampler: top-p must be in [0, 1] (got ", params_.top_p, ")");
-  if (!(params_.min_p >= 0 && params_.min_p <= 1)) fail("sampler: min-p must be in [0, 1] (got ", params_.min_p, ")");
-  if (!(params_.repeat_penalty > 0) || !std::isfinite(params_.repeat_penalty))
-    fail("sampler: repeat penalty must be positive (got ", params_.repeat_penalty, ")");
-  if (!std::isfinite(params_.presence_penalty) || !std::isfinite(params_.frequency_penalty))
-    fail("sampler: presence and frequency penalties must be finite numbers");
+  check_sampling_params(params_);
   for (const auto& [id, bias] : params_.logit_bias) {
     if (id < 0 || id >= n_vocab_) fail("sampler: logit bias for token ", id, " outside the vocabulary of ", n_vocab_);
     if (std::isnan(bias)) fail("sampler: logit bias for token ", id, " is not a number");

@@ -29,6 +29,11 @@ struct SamplingParams {
   uint64_t seed = 0;
 };
 
+// The checks that need no vocabulary (temperature, top-p, min-p, penalties):
+// a bad value -> frugal::Error. The Sampler runs them too; a command line
+// runs them before loading a large model.
+void check_sampling_params(const SamplingParams& params);
+
 // A small, self-contained generator (xoshiro256** seeded by splitmix64): the
 // same seed gives the same draws on every platform and standard library.
 class Rng {
