@@ -1,0 +1,194 @@
+#include "train/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "base/error.h"
+#include "gguf/value_format.h"
+
+namespace frugal::train {
+
+namespace {
+
+constexpr char kMagic[8] = {'F', 'R', 'U', 'G', 'A', 'L', 'C', 'K'};
+constexpr uint32_t kVersion = 1;
+
+struct Fnv {
+  uint64_t h = 0xCBF29CE484222325ull;
+  void add(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001B3ull;
+  }
+  template <class T>
+  void add_value(const T& v) {
+    add(&v, sizeof(v));
+  }
+};
+
+// Appends bytes to a buffer and to the running checksum.
+struct Out {
+  std::vector<uint8_t> bytes;
+  template <class T>
+  void put(const T& v) {
+    put_raw(&v, sizeof(v));
+  }
+  void put_raw(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    bytes.insert(bytes.end(), b, b + n);
+  }
+};
+
+struct In {
+  const std::vector<uint8_t>& bytes;
+  const std::string& path;
+  size_t pos = 0;
+  void get_raw(void* p, size_t n) {
+    if (bytes.size() - pos < n) fail("checkpoint ", path, " is truncated");
+    std::memcpy(p, bytes.data() + pos, n);
+    pos += n;
+  }
+  template <class T>
+  T get() {
+    T v;
+    get_raw(&v, sizeof(v));
+    return v;
+  }
+};
+
+void write_all(int fd, const uint8_t* p, size_t n, const std::string& path) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail("checkpoint: writing ", path, ": ", std::strerror(errno));
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+}  // namespace
+
+uint64_t model_config_hash(const model::ModelConfig& cfg) {
+  gguf::Metadata md;
+  model::config_to_metadata(cfg, md);
+  Fnv f;
+  for (const auto& [key, value] : md.entries()) {
+    if (key == "general.name") continue;
+    f.add(key.data(), key.size());
+    const std::string text = gguf::format_value(value);
+    f.add(text.data(), text.size());
+  }
+  return f.h;
+}
+
+uint64_t run_options_hash(const TrainOptions& o) {
+  Fnv f;
+  f.add_value(o.steps);
+  f.add_value(o.batch);
+  f.add_value(o.seq_len);
+  f.add_value(o.accum);
+  f.add_value(o.clip);
+  f.add_value(o.schedule.lr);
+  f.add_value(o.schedule.warmup_steps);
+  f.add_value(o.schedule.min_lr_ratio);
+  f.add_value(o.adam.beta1);
+  f.add_value(o.adam.beta2);
+  f.add_value(o.adam.eps);
+  f.add_value(o.adam.weight_decay);
+  f.add_value(o.router.aux_coef);
+  f.add_value(o.router.z_coef);
+  f.add_value(o.bias_balance);
+  f.add_value(o.bias_rate);
+  f.add_value(o.seed);
+  return f.h;
+}
+
+void save_checkpoint(const std::string& path, Trainer& t) {
+  Out o;
+  o.put_raw(kMagic, sizeof(kMagic));
+  o.put(kVersion);
+  o.put(model_config_hash(t.layout().config()));
+  o.put(run_options_hash(t.options()));
+  o.put(t.steps_done());
+  o.put(t.optimizer().t());
+  const uint64_t n = t.params().size();
+  o.put(n);
+  o.put_raw(t.params().data(), n * sizeof(float));
+  o.put_raw(t.optimizer().m().data(), n * sizeof(float));
+  o.put_raw(t.optimizer().v().data(), n * sizeof(float));
+  const uint64_t nb = t.selection_bias().size();
+  o.put(nb);
+  o.put_raw(t.selection_bias().data(), nb * sizeof(float));
+  Fnv f;
+  f.add(o.bytes.data(), o.bytes.size());
+  o.put(f.h);
+
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("checkpoint: cannot create ", tmp, ": ", std::strerror(errno));
+  try {
+    write_all(fd, o.bytes.data(), o.bytes.size(), tmp);
+    if (::fsync(fd) != 0) fail("checkpoint: fsync ", tmp, ": ", std::strerror(errno));
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    fail("checkpoint: cannot rename ", tmp, " to ", path, ": ", std::strerror(errno));
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void load_checkpoint(const std::string& path, Trainer& t) {
+  std::FILE* fp = std::fopen(path.c_str(), "rb");
+  if (!fp) fail("checkpoint: cannot open ", path, ": ", std::strerror(errno));
+  std::vector<uint8_t> bytes;
+  uint8_t chunk[1 << 16];
+  size_t got;
+  while ((got = std::fread(chunk, 1, sizeof(chunk), fp)) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
+  std::fclose(fp);
+  if (bytes.size() < sizeof(kMagic) + 8 || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0)
+    fail("checkpoint ", path, " is not a frugal training checkpoint");
+  Fnv f;
+  f.add(bytes.data(), bytes.size() - 8);
+  uint64_t stored;
+  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
+  if (stored != f.h) fail("checkpoint ", path, " is corrupt (checksum mismatch)");
+
+  In in{bytes, path, sizeof(kMagic)};
+  const auto version = in.get<uint32_t>();
+  if (version != kVersion) fail("checkpoint ", path, " has version ", version, ", expected ", kVersion);
+  if (in.get<uint64_t>() != model_config_hash(t.layout().config()))
+    fail("checkpoint ", path, " was written for a different model configuration");
+  if (in.get<uint64_t>() != run_options_hash(t.options()))
+    fail("checkpoint ", path,
+         " was written with different training options (steps, batch, seq, accum, lr, warmup, clip, coefficients, "
+         "seed)");
+  const auto steps = in.get<int64_t>();
+  const auto adam_t = in.get<int64_t>();
+  const auto n = in.get<uint64_t>();
+  if (n != t.params().size()) fail("checkpoint ", path, " holds ", n, " parameters, the model has ", t.params().size());
+  in.get_raw(t.params().data(), n * sizeof(float));
+  in.get_raw(t.optimizer().m().data(), n * sizeof(float));
+  in.get_raw(t.optimizer().v().data(), n * sizeof(float));
+  const auto nb = in.get<uint64_t>();
+  if (nb != t.selection_bias().size()) fail("checkpoint ", path, " has a selection bias of the wrong size");
+  in.get_raw(t.selection_bias().data(), nb * sizeof(float));
+  t.set_steps_done(steps);
+  t.optimizer().set_t(adam_t);
+}
+
+}  // namespace frugal::train

@@ -1,0 +1,28 @@
+// Training checkpoints: parameters, AdamW moments and step count, the
+// routers' selection bias, the steps done (which is the data position: see
+// trainer.h) and two hashes, one of the model configuration and one of the
+// options that shape the run (seed, batch, schedule, ...), so a resumed run
+// continues exactly where the checkpoint left it or refuses clearly.
+//
+// Layout (little-endian): "FRUGALCK", u32 version, u64 model hash, u64 run
+// hash, i64 steps done, i64 optimizer t, u64 n_params, params, m, v (f32
+// each), u64 n_bias, bias, then u64 FNV-1a of every byte before it. Written
+// to PATH.tmp, fsync'd, renamed over PATH (and the directory fsync'd), so a
+// kill at any moment leaves the previous checkpoint or the new one.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "train/trainer.h"
+
+namespace frugal::train {
+
+uint64_t model_config_hash(const model::ModelConfig& cfg);
+uint64_t run_options_hash(const TrainOptions& opts);
+
+void save_checkpoint(const std::string& path, Trainer& trainer);
+// frugal::Error for a missing, truncated or corrupt file, or one written for
+// another model configuration or other run options.
+void load_checkpoint(const std::string& path, Trainer& trainer);
+
+}  // namespace frugal::train
