@@ -73,7 +73,7 @@ class ChatSession {
       const runtime::GenerateStats s = runtime::generate(*m_.engine, tok_, prompt, p, cb);
       std::printf("\n");
       std::fflush(stdout);
-      log_stats(s, p.n_past);
+      log_stats(s);
       // The cache now holds the prompt and every generated token but the last.
       cached_ = prompt;
       if (!s.tokens.empty()) cached_.insert(cached_.end(), s.tokens.begin(), s.tokens.end() - 1);
@@ -106,9 +106,9 @@ class ChatSession {
     return true;
   }
 
-  static void log_stats(const runtime::GenerateStats& s, int n_past) {
+  static void log_stats(const runtime::GenerateStats& s) {
     std::fprintf(stderr, "[%d prompt tokens (%d reused from the cache), %.1f tok/s; %d generated, %.1f tok/s; stop: %s]\n",
-                 s.n_prompt, n_past, s.prompt_tokens_per_second(), s.n_generated, s.generation_tokens_per_second(),
+                 s.n_prompt, s.n_reused, s.prompt_tokens_per_second(), s.n_generated, s.generation_tokens_per_second(),
                  runtime::stop_reason_name(s.stop));
   }
 

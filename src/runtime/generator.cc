@@ -47,6 +47,7 @@ GenerateStats generate(Engine& engine, const tokenizer::Tokenizer& tok, std::spa
   check_prompt(engine, prompt, params);
   GenerateStats stats;
   stats.n_prompt = static_cast<int>(prompt.size());
+  stats.n_reused = params.n_past;
   Sampler sampler(params.sampling, engine.n_vocab());
   StopMatcher stop(params.stop);
   tokenizer::StreamDecoder text(tok);

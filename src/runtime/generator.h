@@ -35,12 +35,16 @@ const char* stop_reason_name(StopReason r);  // "length", "eos", "stop", "contex
 
 struct GenerateStats {
   int n_prompt = 0;
+  int n_reused = 0;               // prompt tokens found in the cache (params.n_past), not computed
   int n_generated = 0;            // sampled tokens, the end-of-generation token included
   double prompt_seconds = 0;      // prefill up to the first logits
   double generation_seconds = 0;  // sampling and decoding after that
   StopReason stop = StopReason::kLength;
   std::vector<int32_t> tokens;    // the generated ids
-  double prompt_tokens_per_second() const { return prompt_seconds > 0 ? n_prompt / prompt_seconds : 0; }
+  // Over the prompt tokens computed, not those reused from the cache.
+  double prompt_tokens_per_second() const {
+    return prompt_seconds > 0 ? (n_prompt - n_reused) / prompt_seconds : 0;
+  }
   double generation_tokens_per_second() const {
     return generation_seconds > 0 ? n_generated / generation_seconds : 0;
   }

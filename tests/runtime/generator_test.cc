@@ -132,6 +132,8 @@ TEST(Generator, ReusesACachedPrefix) {
   longer.push_back(65);
   p.n_past = n_past;
   const GenerateStats reused = generate(e, *f.tok, longer, p, {});
+  EXPECT_EQ(reused.n_prompt, int(longer.size()));
+  EXPECT_EQ(reused.n_reused, n_past);
   Engine fresh(*f.m, {});
   p.n_past = 0;
   EXPECT_EQ(generate(fresh, *f.tok, longer, p, {}).tokens, reused.tokens);
