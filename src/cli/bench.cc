@@ -73,6 +73,7 @@ int run_bench(BenchArgs a) {
   o.batches.clear();
   for (int32_t b : parse_id_list(a.batches, "bench: -b", "batch size")) o.batches.push_back(b);
   o.progress = [](const std::string& s) { log_info("bench: ", s); };
+  runtime::check_bench_options(o);  // before the slow parts: loading, measuring bandwidth
   if (a.threads > 0) ThreadPool::set_default_threads(a.threads);
   ThreadPool& pool = ThreadPool::global();
 

@@ -99,12 +99,17 @@ double time_first_token(const model::Model& model, model::KvType kv_type) {
   return now_seconds() - t0;
 }
 
-std::vector<BenchResult> run_benchmark(const model::Model& model, const BenchOptions& o) {
+void check_bench_options(const BenchOptions& o) {
   if (o.n_prompt < 0 || o.n_gen < 0) fail("bench: token counts must not be negative");
   if (o.reps <= 0) fail("bench: repetitions must be positive (got ", o.reps, ")");
   if (o.n_batch <= 0) fail("bench: batch rows must be positive");
+  if (o.batches.empty()) fail("bench: no batch size given");
   for (int b : o.batches)
     if (b <= 0 || b > 1024) fail("bench: batch sizes must be in [1, 1024] (got ", b, ")");
+}
+
+std::vector<BenchResult> run_benchmark(const model::Model& model, const BenchOptions& o) {
+  check_bench_options(o);
   auto say = [&](const std::string& s) {
     if (o.progress) o.progress(s);
   };

@@ -39,6 +39,9 @@ struct BenchResult {
 // layer. Added to the load time it is the time to the first token of work.
 double time_first_token(const model::Model& model, model::KvType kv_type);
 
+// Fails with a clear error on options run_benchmark cannot run.
+void check_bench_options(const BenchOptions& o);
+
 // Runs the tests on `model` with the global thread pool.
 std::vector<BenchResult> run_benchmark(const model::Model& model, const BenchOptions& opts);
 
