@@ -228,3 +228,7 @@ void cross_entropy_backward(const float* probs, const int32_t* targets, float* d
 }
 
 }  // namespace frugal::train
+
+namespace frugal::train {
+void set_blas_threads(int n) { openblas_set_num_threads(n); }
+}  // namespace frugal::train

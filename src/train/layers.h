@@ -54,3 +54,8 @@ void cross_entropy_backward(const float* probs, const int32_t* targets, float* d
                             float scale);
 
 }  // namespace frugal::train
+
+namespace frugal::train {
+// Threads OpenBLAS uses inside each GEMM (fixed, so runs are deterministic).
+void set_blas_threads(int n);
+}  // namespace frugal::train

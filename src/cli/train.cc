@@ -1,0 +1,265 @@
+// frugal train: train (or fine-tune) a small qwen3moe MoE model on text files
+// and export it to GGUF. Progress lines on stderr, metrics as JSON lines,
+// atomic checkpoints that --resume continues from exactly.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/human_format.h"
+#include "cli/command.h"
+#include "gguf/reader.h"
+#include "tokenizer/hf_import.h"
+#include "tokenizer/tokenizer.h"
+#include "train/checkpoint.h"
+#include "train/corpus_tokens.h"
+#include "train/export.h"
+#include "train/layers.h"
+#include "train/trainer.h"
+
+namespace frugal::cli {
+namespace {
+
+struct TrainArgs {
+  std::vector<std::string> data, val_data;
+  std::string tokenizer, output, type = "f32", log, checkpoint, init;
+  train::ModelShape shape;
+  train::TrainOptions opts;
+  float val_split = 0.1f;
+  int threads = 0;
+  int64_t eval_every = 0, checkpoint_every = 0, print_every = 10;
+  bool resume = false;
+};
+
+gguf::Metadata load_tokenizer_keys(const std::string& path) {
+  gguf::Metadata md;
+  if (path.size() >= 5 && path.substr(path.size() - 5) == ".json") {
+    tokenizer::import_hf_tokenizer(path, md);
+    return md;
+  }
+  gguf::Reader r = gguf::Reader::open(path);
+  md = train::tokenizer_keys(r.metadata());
+  if (!md.has("tokenizer.ggml.tokens")) fail("train: ", path, " holds no tokenizer (tokenizer.ggml.* keys)");
+  return md;
+}
+
+std::string eta_text(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const long s = std::lround(seconds);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
+  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  return buf;
+}
+
+int run_train(TrainArgs& a) {
+  const auto type = parse_tensor_type(a.type);
+  if (!type || (*type != TensorType::F32 && *type != TensorType::F16 && *type != TensorType::Q8_0))
+    fail("train: --type must be f32, f16 or q8_0 (got '", a.type, "')");
+  if (a.data.empty()) fail("train: --data is required");
+  if (a.resume && a.checkpoint.empty()) fail("train: --resume needs --checkpoint FILE");
+  if (a.eval_every < 0 || a.checkpoint_every < 0 || a.print_every <= 0)
+    fail("train: --eval-every and --checkpoint-every must be >= 0, --print-every > 0");
+  if (!(a.val_split >= 0.0f && a.val_split < 0.5f)) fail("train: --val-split must be in [0, 0.5)");
+  if (a.threads < 0) fail("train: -t must be positive");
+  const int n_threads = a.threads > 0 ? a.threads : ThreadPool::available_cpus();
+  ThreadPool pool(n_threads);
+  train::set_blas_threads(n_threads);
+
+  // Tokenizer and model configuration (from --init's file, or the flags).
+  std::optional<train::ImportedModel> init;
+  gguf::Metadata tok_md;
+  model::ModelConfig cfg;
+  if (!a.init.empty()) {
+    init = train::import_gguf(a.init);
+    cfg = init->config;
+    tok_md = a.tokenizer.empty() ? init->tokenizer : load_tokenizer_keys(a.tokenizer);
+    if (a.opts.seq_len > cfg.n_ctx_train)
+      fail("train: --seq ", a.opts.seq_len, " exceeds the context ", cfg.n_ctx_train, " of ", a.init);
+  } else {
+    if (a.tokenizer.empty()) fail("train: --tokenizer is required (a GGUF with tokenizer keys or a tokenizer.json)");
+    tok_md = load_tokenizer_keys(a.tokenizer);
+  }
+  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_metadata(tok_md);
+  if (init) {
+    if (tok.n_vocab() > cfg.n_vocab)
+      fail("train: the tokenizer has ", tok.n_vocab(), " tokens, the model only ", cfg.n_vocab);
+  } else {
+    a.shape.n_vocab = tok.n_vocab();
+    a.shape.n_ctx = std::max(a.shape.n_ctx, a.opts.seq_len);
+    cfg = train::make_config(a.shape);
+  }
+
+  // Data.
+  std::vector<int32_t> train_ids = train::tokenize_files(a.data, tok), val_ids;
+  if (!a.val_data.empty()) {
+    val_ids = train::tokenize_files(a.val_data, tok);
+  } else if (a.val_split > 0.0f) {
+    const size_t n_val = static_cast<size_t>(static_cast<double>(train_ids.size()) * a.val_split);
+    if (n_val > static_cast<size_t>(a.opts.seq_len + 1)) {
+      val_ids.assign(train_ids.end() - static_cast<std::ptrdiff_t>(n_val), train_ids.end());
+      train_ids.resize(train_ids.size() - n_val);
+    }
+  }
+  if (a.eval_every > 0 && val_ids.empty()) fail("train: --eval-every needs validation data (too little text?)");
+
+  train::Trainer trainer(cfg, a.opts, std::move(train_ids), std::move(val_ids), &pool);
+  if (init) trainer.params() = init->params;
+  bool resumed = false;
+  if (a.resume && std::filesystem::exists(a.checkpoint)) {
+    train::load_checkpoint(a.checkpoint, trainer);
+    resumed = true;
+  }
+  std::fprintf(stderr,
+               "train: qwen3moe %lld layers, n_embd %lld, %lld heads (%lld kv) x %lld, %lld experts top-%lld x %lld, "
+               "vocab %lld, ctx %lld\n"
+               "train: %s parameters (%s active per token); %s training tokens; batch %lld x %lld x accum %lld; "
+               "%d threads%s\n",
+               (long long)cfg.n_layer, (long long)cfg.n_embd, (long long)cfg.n_head, (long long)cfg.n_head_kv,
+               (long long)cfg.head_dim, (long long)cfg.n_expert, (long long)cfg.n_expert_used,
+               (long long)cfg.n_ff_exp, (long long)cfg.n_vocab, (long long)cfg.n_ctx_train,
+               human_count(double(cfg.n_params())).c_str(), human_count(double(cfg.n_active_params())).c_str(),
+               human_count(double(trainer.train_tokens())).c_str(), (long long)a.opts.batch,
+               (long long)a.opts.seq_len, (long long)a.opts.accum, n_threads,
+               resumed ? (", resumed at step " + std::to_string(trainer.steps_done())).c_str() : "");
+
+  std::ofstream log;
+  if (!a.log.empty()) {
+    log.open(a.log, resumed ? std::ios::app : std::ios::trunc);
+    if (!log) fail("train: cannot write the metrics log '", a.log, "'");
+  }
+
+  using clock = std::chrono::steady_clock;
+  const auto t_start = clock::now();
+  auto t_window = t_start;
+  int64_t window_tokens = 0, window_steps = 0;
+  const int64_t first_step = trainer.steps_done();
+  double last_val = NAN;
+  while (trainer.steps_done() < a.opts.steps) {
+    const train::StepStats st = trainer.step();
+    window_tokens += st.tokens;
+    ++window_steps;
+    const bool last = st.step == a.opts.steps;
+    const bool eval_now = a.eval_every > 0 && (st.step % a.eval_every == 0 || last);
+    const bool print_now = st.step % a.print_every == 0 || last || eval_now;
+    if (print_now) {
+      const double secs = std::chrono::duration<double>(clock::now() - t_window).count();
+      const double tps = secs > 0 ? static_cast<double>(window_tokens) / secs : 0.0;
+      const double total_secs = std::chrono::duration<double>(clock::now() - t_start).count();
+      const double per_step = total_secs / static_cast<double>(st.step - first_step);
+      nlohmann::json rec;
+      rec["step"] = st.step;
+      rec["lr"] = st.lr;
+      rec["train_loss"] = st.loss;
+      rec["aux_loss"] = st.aux_loss;
+      rec["z_loss"] = st.z_loss;
+      rec["grad_norm"] = st.grad_norm;
+      rec["tokens_per_second"] = tps;
+      rec["val_loss"] = nullptr;
+      rec["val_ppl"] = nullptr;
+      rec["expert_load"] = st.expert_load;
+      rec["router_entropy"] = st.router_entropy;
+      std::string val_text;
+      if (eval_now) {
+        const train::EvalStats ev = trainer.evaluate();
+        last_val = ev.loss;
+        rec["val_loss"] = ev.loss;
+        rec["val_ppl"] = ev.ppl;
+        rec["expert_load"] = ev.expert_load;
+        rec["router_entropy"] = ev.router_entropy;
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "  val %.4f (ppl %.2f)", ev.loss, ev.ppl);
+        val_text = buf;
+        std::string loads;
+        for (size_t l = 0; l < ev.expert_load.size(); ++l) {
+          loads += "  L" + std::to_string(l) + " [";
+          for (size_t e = 0; e < ev.expert_load[l].size(); ++e) {
+            char b[16];
+            std::snprintf(b, sizeof b, "%s%.2f", e ? " " : "", ev.expert_load[l][e]);
+            loads += b;
+          }
+          char b[32];
+          std::snprintf(b, sizeof b, "] H %.2f", ev.router_entropy[l]);
+          loads += b;
+        }
+        val_text += "\n      expert load" + loads;
+      }
+      std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.2e  |g| %.2f  %.0f tok/s  ETA %s%s\n",
+                   (long long)st.step, (long long)a.opts.steps, st.loss, st.lr, st.grad_norm, tps,
+                   eta_text(per_step * static_cast<double>(a.opts.steps - st.step)).c_str(), val_text.c_str());
+      if (log.is_open()) {
+        log << rec.dump() << "\n";
+        log.flush();
+      }
+      t_window = clock::now();
+      window_tokens = 0;
+      window_steps = 0;
+    }
+    if (!a.checkpoint.empty() && ((a.checkpoint_every > 0 && st.step % a.checkpoint_every == 0) || last))
+      train::save_checkpoint(a.checkpoint, trainer);
+  }
+
+  train::export_gguf(a.output, trainer.layout(), trainer.params().data(), tok_md, *type);
+  const double total = std::chrono::duration<double>(clock::now() - t_start).count();
+  std::printf("wrote %s (%s, %s parameters) after %lld steps in %.1f s", a.output.c_str(), a.type.c_str(),
+              human_count(double(cfg.n_params())).c_str(), (long long)trainer.steps_done(), total);
+  if (std::isfinite(last_val)) std::printf(", validation loss %.4f", last_val);
+  std::printf("\n");
+  return 0;
+}
+
+const CommandRegistration kTrain{
+    "train", "train (or fine-tune) a small MoE model on text and export GGUF", [](CLI::App& app) {
+      auto a = std::make_shared<TrainArgs>();
+      app.add_option("--data", a->data, "training text files")->required();
+      app.add_option("--tokenizer", a->tokenizer, "a GGUF holding tokenizer.ggml.* keys, or a tokenizer.json");
+      app.add_option("--val-data", a->val_data, "validation text files (default: the last --val-split of --data)");
+      app.add_option("--val-split", a->val_split, "share of the data held out for validation (default 0.1)");
+      app.add_option("-o,--output", a->output, "output GGUF model")->required();
+      app.add_option("--type", a->type, "exported weight type: f32 (default), f16 or q8_0");
+      auto& s = a->shape;
+      app.add_option("--embd", s.n_embd, "model width (default 128)");
+      app.add_option("--layers", s.n_layer, "layers (default 2)");
+      app.add_option("--heads", s.n_head, "attention heads (default 4)");
+      app.add_option("--heads-kv", s.n_head_kv, "key/value heads (default 2)");
+      app.add_option("--head-dim", s.head_dim, "width of one head (default 32)");
+      app.add_option("--experts", s.n_expert, "experts per layer (default 4; 1 = dense)");
+      app.add_option("--experts-used", s.n_expert_used, "experts per token (default 2)");
+      app.add_option("--ff-exp", s.n_ff_exp, "expert FFN width (default 128)");
+      app.add_option("--ctx", s.n_ctx, "context length of the model (default: max(128, --seq))");
+      auto& o = a->opts;
+      app.add_option("--steps", o.steps, "optimizer steps (default 100)");
+      app.add_option("--batch", o.batch, "sequences per micro-batch (default 8)");
+      app.add_option("--seq", o.seq_len, "tokens per sequence (default 64)");
+      app.add_option("--accum", o.accum, "micro-batches per optimizer step (default 1)");
+      app.add_option("--lr", o.schedule.lr, "peak learning rate (default 3e-3)");
+      app.add_option("--min-lr-ratio", o.schedule.min_lr_ratio, "cosine floor as a share of --lr (default 0.1)");
+      app.add_option("--warmup", o.schedule.warmup_steps, "linear warm-up steps (default 0)");
+      app.add_option("--weight-decay", o.adam.weight_decay, "AdamW weight decay of matrices (default 0.1)");
+      app.add_option("--clip", o.clip, "global gradient norm limit, 0 = off (default 1)");
+      app.add_option("--aux-coef", o.router.aux_coef, "load-balancing loss coefficient (default 0.01)");
+      app.add_option("--z-coef", o.router.z_coef, "router z-loss coefficient (default 0.001)");
+      app.add_flag("--bias-balance", o.bias_balance, "auxiliary-loss-free balancing (per-expert selection bias)");
+      app.add_option("--bias-rate", o.bias_rate, "selection bias step per optimizer step (default 1e-3)");
+      app.add_option("--seed", o.seed, "random seed (initialisation and batches; default 1)");
+      app.add_option("--eval-batches", o.eval_batches, "validation batches per evaluation (default 4)");
+      app.add_option("-t,--threads", a->threads, "threads (default: one per core)");
+      app.add_option("--eval-every", a->eval_every, "evaluate every N steps (default 0: never)");
+      app.add_option("--print-every", a->print_every, "progress line every N steps (default 10)");
+      app.add_option("--log", a->log, "metrics as JSON lines");
+      app.add_option("--checkpoint", a->checkpoint, "checkpoint file (written at the end and every N steps)");
+      app.add_option("--checkpoint-every", a->checkpoint_every, "checkpoint every N steps (default 0: end only)");
+      app.add_flag("--resume", a->resume, "continue from --checkpoint when it exists");
+      app.add_option("--init", a->init, "start from this exported GGUF model (fine-tuning)");
+      return [a] { return run_train(*a); };
+    }};
+
+}  // namespace
+}  // namespace frugal::cli
