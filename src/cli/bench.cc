@@ -2,6 +2,7 @@
 // of the memory-bandwidth roofline, and $ per million tokens, in a table in
 // the style of llama-bench (or JSON).
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -36,7 +37,7 @@ double default_price_per_hour() {
 struct BenchArgs {
   std::string model, batches = "1";
   int n_prompt = 512, n_gen = 128, threads = 0, reps = 3, bandwidth_mib = 1024;
-  double price_per_hour = -1, bandwidth_gbs = 0;  // price < 0: default_price_per_hour()
+  double price_per_hour = std::nan(""), bandwidth_gbs = 0;  // price unset (NaN): default_price_per_hour()
   std::string kv_type = "f16";
   bool json = false;
 };
@@ -62,7 +63,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 int run_bench(BenchArgs a) {
   if (a.threads < 0) fail("bench: --threads must not be negative");
-  if (a.price_per_hour == -1) a.price_per_hour = default_price_per_hour();
+  if (std::isnan(a.price_per_hour)) a.price_per_hour = default_price_per_hour();
   if (a.price_per_hour < 0) fail("bench: --price-per-hour must not be negative");
   if (a.bandwidth_mib < 1) fail("bench: --bandwidth-mib must be at least 1");
   runtime::BenchOptions o;

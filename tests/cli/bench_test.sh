@@ -36,7 +36,7 @@ expect_error "batch sizes must be in" bench -m "$dir/m.gguf" -b 0 -p 8 -n 2
 expect_error "not a batch size" bench -m "$dir/m.gguf" -b 1,x
 expect_error "repetitions must be positive" bench -m "$dir/m.gguf" -r 0 -p 8 -n 2 --bandwidth-gbs 1
 expect_error "token counts must not be negative" bench -m "$dir/m.gguf" -n -1
-expect_error "price-per-hour must not be negative" bench -m "$dir/m.gguf" --price-per-hour -2 -p 8 -n 2 --bandwidth-gbs 1
+expect_error "price-per-hour must not be negative" bench -m "$dir/m.gguf" --price-per-hour -1 -p 8 -n 2 --bandwidth-gbs 1
 expect_error "threads must not be negative" bench -m "$dir/m.gguf" -t -3
 expect_error "Failed to open\|cannot open\|No such" bench -m "$dir/none.gguf"
 echo "bench_test: ok"
