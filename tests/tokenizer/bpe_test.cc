@@ -1,0 +1,210 @@
+// Byte-level BPE ("gpt2") on a hand-built vocabulary: 256 byte tokens in
+// GPT-2's byte-to-character spelling, a few merges whose ranks decide the
+// order, the pre-tokenizer's word boundaries that no merge crosses, special
+// tokens split out (longest first), and clear errors for broken metadata.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "base/error.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab_fixtures.h"
+
+namespace frugal::tokenizer {
+namespace {
+
+using testing::gpt2_spelling;
+using testing::VocabEntry;
+using Ids = std::vector<int32_t>;
+using Strings = std::vector<std::string>;
+
+struct BpeVocab {
+  std::vector<VocabEntry> tokens = testing::gpt2_byte_tokens();
+  Strings merges;
+  std::string pre = "default";
+
+  // Adds the merge "left right" (byte-level spellings) and its result token.
+  void merge(const std::string& left, const std::string& right, bool add_token = true) {
+    merges.push_back(gpt2_spelling(left) + " " + gpt2_spelling(right));
+    if (add_token) tokens.push_back({gpt2_spelling(left + right)});
+  }
+  void special(const std::string& text, TokenType type = TokenType::CONTROL) { tokens.push_back({text, type}); }
+  int32_t id(const std::string& text) const {
+    int32_t i = testing::id_in(tokens, gpt2_spelling(text));
+    if (i < 0) i = testing::id_in(tokens, text);  // specials are spelled as they are
+    EXPECT_GE(i, 0) << text;
+    return i;
+  }
+  gguf::Metadata metadata() const {
+    gguf::Metadata md;
+    testing::set_vocab(md, "gpt2", tokens);
+    md.erase("tokenizer.ggml.scores");
+    md.set("tokenizer.ggml.merges", gguf::Value::make_string_array(merges));
+    md.set("tokenizer.ggml.pre", gguf::Value::make_string(pre));
+    return md;
+  }
+  Tokenizer make() const { return Tokenizer::from_metadata(metadata()); }
+};
+
+Ids ids_of_bytes(const std::string& s) {
+  Ids out;
+  for (unsigned char c : s) out.push_back(int32_t(c));  // byte tokens have ids 0..255
+  return out;
+}
+
+TEST(BpeFixture, ByteSpellingFollowsGpt2) {
+  EXPECT_EQ(testing::gpt2_byte_char(' '), "Ġ");
+  EXPECT_EQ(testing::gpt2_byte_char('\n'), "Ċ");
+  EXPECT_EQ(testing::gpt2_byte_char('\t'), "ĉ");
+  EXPECT_EQ(testing::gpt2_byte_char(0), "Ā");
+  EXPECT_EQ(testing::gpt2_byte_char('A'), "A");
+  EXPECT_EQ(testing::gpt2_byte_char(0xAD), "Ń");  // soft hyphen: the last of the 68 remapped bytes
+  EXPECT_EQ(testing::gpt2_byte_char(0xE9), "é");
+}
+
+TEST(Bpe, LowestRankMergesFirst) {
+  BpeVocab a;
+  a.merge("b", "c");  // rank 0
+  a.merge("a", "b");  // rank 1
+  EXPECT_EQ(a.make().encode("abc", false, false), (Ids{'a', a.id("bc")}));
+  BpeVocab b;
+  b.merge("a", "b");
+  b.merge("b", "c");
+  EXPECT_EQ(b.make().encode("abc", false, false), (Ids{b.id("ab"), 'c'}));
+}
+
+TEST(Bpe, MergesChainIntoAWordWithItsSpace) {
+  BpeVocab v;
+  v.merge(" ", "t");
+  v.merge("h", "e");
+  v.merge(" t", "he");
+  Tokenizer tok = v.make();
+  EXPECT_EQ(tok.encode(" the", false, false), (Ids{v.id(" the")}));
+  EXPECT_EQ(tok.encode("the", false, false), (Ids{'t', v.id("he")}));
+  EXPECT_EQ(tok.encode("the the", false, false), (Ids{'t', v.id("he"), v.id(" the")}));
+  EXPECT_EQ(tok.token_piece(v.id(" the")), "Ġthe");
+  EXPECT_EQ(tok.token_bytes(v.id(" the")), " the");
+  EXPECT_EQ(tok.decode(tok.encode("the the", false, false)), "the the");
+}
+
+TEST(Bpe, NoMergeCrossesAPreTokenizerBoundary) {
+  BpeVocab v;
+  v.merge("o", " ");  // "o" then a space: the pre-tokenizer puts them in two words
+  v.merge("g", "o");
+  Tokenizer tok = v.make();
+  EXPECT_EQ(tok.encode("go on", false, false), (Ids{v.id("go"), ' ', 'o', 'n'}));
+}
+
+TEST(Bpe, AMergeWhoseResultIsNoTokenFallsBackToBytes) {
+  BpeVocab v;
+  v.merge("x", "y", /*add_token=*/false);
+  EXPECT_EQ(v.make().encode("xy", false, false), (Ids{'x', 'y'}));
+}
+
+TEST(Bpe, WholeWordTokensWinForLlama3) {
+  BpeVocab v;
+  v.tokens.push_back({"hello"});  // a token no merge reaches
+  v.pre = "llama3";
+  EXPECT_EQ(v.make().encode("hello", false, false), (Ids{v.id("hello")}));
+  v.pre = "default";
+  EXPECT_EQ(v.make().encode("hello", false, false), ids_of_bytes("hello"));
+}
+
+TEST(Bpe, SpecialTokensAreSplitOutLongestFirst) {
+  BpeVocab v;
+  v.special("<|endoftext|>");
+  v.special("<|im");  // a shorter special that is a prefix of the next
+  v.special("<|im_start|>");
+  v.special("<|im_end|>");
+  Tokenizer tok = v.make();
+  const int32_t eot = v.id("<|endoftext|>"), start = v.id("<|im_start|>"), end = v.id("<|im_end|>");
+  EXPECT_EQ(tok.encode("a<|endoftext|>b", false, true), (Ids{'a', eot, 'b'}));
+  EXPECT_EQ(tok.encode("<|im_start|>x<|im_end|>", false, true), (Ids{start, 'x', end}));
+  EXPECT_EQ(tok.encode("<|imx", false, true), (Ids{v.id("<|im"), 'x'}));
+  // Without parse_special the spelling is ordinary text.
+  EXPECT_EQ(tok.encode("a<|endoftext|>b", false, false), ids_of_bytes("a<|endoftext|>b"));
+  EXPECT_EQ(tok.decode(Ids{'a', eot, 'b'}), "a<|endoftext|>b");
+  EXPECT_TRUE(tok.is_end_of_generation(end));  // <|im_end|> as a control token ends a turn
+  EXPECT_FALSE(tok.is_end_of_generation(start));
+  EXPECT_FALSE(tok.is_end_of_generation('a'));
+}
+
+TEST(Bpe, UserDefinedTokensAreSplitOutToo) {
+  BpeVocab v;
+  v.special("<tool>", TokenType::USER_DEFINED);
+  v.special("<unused>", TokenType::UNUSED);  // unused tokens are never matched in text
+  Tokenizer tok = v.make();
+  EXPECT_EQ(tok.encode("a<tool>", false, true), (Ids{'a', v.id("<tool>")}));
+  EXPECT_EQ(tok.encode("<unused>", false, true), ids_of_bytes("<unused>"));
+}
+
+TEST(Bpe, BosAndEosIds) {
+  BpeVocab v;
+  v.special("<|endoftext|>");
+  gguf::Metadata md = v.metadata();
+  const int32_t eot = v.id("<|endoftext|>");
+  md.set("tokenizer.ggml.bos_token_id", gguf::Value::make_u32(uint32_t(eot)));
+  md.set("tokenizer.ggml.eos_token_id", gguf::Value::make_u32(uint32_t(eot)));
+  Tokenizer tok = Tokenizer::from_metadata(md);
+  EXPECT_FALSE(tok.add_bos_default());  // "gpt2" vocabularies add no BOS unless told to
+  EXPECT_EQ(tok.encode("hi", true, true), (Ids{eot, 'h', 'i'}));
+  EXPECT_TRUE(tok.is_end_of_generation(eot));
+  md.set("tokenizer.ggml.add_bos_token", gguf::Value::make_bool(true));
+  EXPECT_TRUE(Tokenizer::from_metadata(md).add_bos_default());
+}
+
+TEST(Bpe, RoundTripOfRandomBytesAndUtf8) {
+  BpeVocab v;
+  v.merge(" ", "t");
+  v.merge("h", "e");
+  v.merge(" t", "he");
+  v.merge("\xE4", "\xBD");  // a merge inside one Chinese character
+  v.special("<|endoftext|>");
+  Tokenizer tok = v.make();
+  std::mt19937 rng(11);
+  const Strings alphabet = {"the", " the", " ", "\n", "\r\n", "你", "好", "é", "😀", "123", "'s", "!?", "<|endoftext|>", "\t"};
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string s;
+    int n = int(rng() % 16);
+    for (int k = 0; k < n; ++k) s += alphabet[rng() % alphabet.size()];
+    if (trial % 3 == 0) s += char(0x80 | (rng() % 64));  // a stray continuation byte: still round trips
+    for (bool special : {false, true}) EXPECT_EQ(tok.decode(tok.encode(s, false, special)), s) << "text: '" << s << "'";
+  }
+}
+
+TEST(Bpe, BrokenMetadataIsAClearError) {
+  BpeVocab v;
+  auto message = [](const gguf::Metadata& md) {
+    try {
+      Tokenizer::from_metadata(md);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  gguf::Metadata md = v.metadata();
+  md.set("tokenizer.ggml.model", gguf::Value::make_string("bert"));
+  EXPECT_NE(message(md).find("bert"), std::string::npos) << message(md);
+  md = v.metadata();
+  md.set("tokenizer.ggml.pre", gguf::Value::make_string("no-such-pre"));
+  EXPECT_NE(message(md).find("no-such-pre"), std::string::npos) << message(md);
+  md = v.metadata();
+  md.set("tokenizer.ggml.token_type", gguf::Value::make_i32_array({1, 1, 1}));
+  EXPECT_NE(message(md).find("token_type"), std::string::npos) << message(md);
+  md = v.metadata();
+  md.set("tokenizer.ggml.eos_token_id", gguf::Value::make_u32(100000));
+  EXPECT_NE(message(md).find("eos_token_id"), std::string::npos) << message(md);
+  md = v.metadata();
+  md.set("tokenizer.ggml.tokens", gguf::Value::make_string_array({}));
+  EXPECT_THROW(Tokenizer::from_metadata(md), Error);
+  md = v.metadata();
+  md.erase("tokenizer.ggml.tokens");
+  EXPECT_THROW(Tokenizer::from_metadata(md), Error);
+  Tokenizer tok = v.make();
+  EXPECT_THROW(tok.decode(Ids{256}), Error);
+  EXPECT_THROW(tok.token_bytes(-5), Error);
+}
+
+}  // namespace
+}  // namespace frugal::tokenizer
