@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "base/error.h"
+#include "tokenizer/byte_level.h"
 #include "tokenizer/pretokenize.h"
 
 namespace frugal::tokenizer {
@@ -28,25 +29,6 @@ struct TokenizerImpl {
 };
 
 namespace {
-
-// GPT-2's reversible byte <-> printable unicode code point mapping.
-struct ByteMap {
-  std::string byte_to_utf8[256];
-  std::unordered_map<uint32_t, uint8_t> cp_to_byte;
-  ByteMap() {
-    int n = 0;
-    for (int b = 0; b < 256; ++b) {
-      bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-      uint32_t cp = printable ? uint32_t(b) : uint32_t(256 + n++);
-      std::string s;
-      if (cp < 0x80) s += char(cp);
-      else { s += char(0xC0 | (cp >> 6)); s += char(0x80 | (cp & 0x3F)); }
-      byte_to_utf8[b] = s;
-      cp_to_byte[cp] = uint8_t(b);
-    }
-  }
-};
-const ByteMap& byte_map() { static const ByteMap m; return m; }
 
 size_t utf8_len(unsigned char c) {
   if (c < 0x80) return 1;
