@@ -445,16 +445,19 @@ class Parser {
     while (is_op("**")) { int ln = line(); ++p_; l = binary("**", std::move(l), parse_unary(), ln); }
     return l;
   }
-  ExprPtr parse_unary() {
+  // As in Jinja, a filter or test applies to the signed operand: `-3 | abs` is 3.
+  ExprPtr parse_unary(bool with_filters = true) {
+    ExprPtr e;
     if (is_op("-") || is_op("+")) {
       int ln = line();
       auto u = make(Expr::Kind::Unary, ln);
       u->name = t_[p_++].text;
-      u->args.push_back(parse_unary());
-      return u;
+      u->args.push_back(parse_unary(false));
+      e = std::move(u);
+    } else {
+      e = parse_postfix(parse_primary());
     }
-    ExprPtr e = parse_postfix(parse_primary());
-    return parse_filters_and_tests(std::move(e));
+    return with_filters ? parse_filters_and_tests(std::move(e)) : std::move(e);
   }
 
   void parse_call_args(Expr& call) {
