@@ -78,53 +78,73 @@ void Sampler::apply_penalties(std::vector<float>& logits, std::span<const int32_
   }
 }
 
-std::vector<std::pair<int32_t, float>> Sampler::candidates(std::span<const float> penalised) const {
-  std::vector<std::pair<int32_t, float>> c;  // (token, logit), then (token, probability)
+namespace {
+// Highest logit first, lower id first among equals: a deterministic order.
+bool higher(const std::pair<int32_t, float>& a, const std::pair<int32_t, float>& b) {
+  return a.second > b.second || (a.second == b.second && a.first < b.first);
+}
+}  // namespace
+
+std::vector<std::pair<int32_t, float>> Sampler::filter(std::span<const float> penalised) const {
+  std::vector<std::pair<int32_t, float>> c;  // (token, logit)
   c.reserve(penalised.size());
   for (size_t i = 0; i < penalised.size(); ++i)
     if (penalised[i] > -std::numeric_limits<float>::infinity() && !std::isnan(penalised[i]))
       c.emplace_back(static_cast<int32_t>(i), penalised[i]);
   if (c.empty()) fail("sampler: every token is banned (all logits are -inf or NaN)");
-  // Highest logit first, lower id first among equals: a deterministic order.
-  auto higher = [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); };
   if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < c.size()) {
     std::nth_element(c.begin(), c.begin() + params_.top_k - 1, c.end(), higher);
     c.resize(static_cast<size_t>(params_.top_k));
   }
-  std::sort(c.begin(), c.end(), higher);
 
-  // Probabilities at temperature 1 for top-p and min-p (llama.cpp's order).
-  auto softmax = [&c](double inv_temp) {
-    const double max = c.front().second;
-    double sum = 0;
-    std::vector<double> p(c.size());
-    for (size_t i = 0; i < c.size(); ++i) sum += p[i] = std::exp((c[i].second - max) * inv_temp);
-    for (double& x : p) x /= sum;
-    return p;
-  };
-  std::vector<double> p = softmax(1.0);
-  size_t keep = c.size();
+  // Top-p and min-p both keep a most-likely prefix of the sorted candidates,
+  // judged on the probabilities at temperature 1 over what top-k left (llama.cpp's
+  // order); the result is the shorter prefix. Min-p needs no order, so it
+  // filters first; top-p then sorts only as far as its mass reaches: a whole
+  // vocabulary (top-k 0) is rarely sorted in full.
+  float max_logit = c.front().second;
+  for (const auto& e : c) max_logit = std::max(max_logit, e.second);
+  double sum = 0;
+  for (const auto& e : c) sum += std::exp(static_cast<double>(e.second) - max_logit);
+  if (params_.min_p > 0.0f) {
+    // p >= min_p * p_max  <=>  exp(l - max) >= min_p (p_max = 1 / sum).
+    std::erase_if(c, [&](const auto& e) { return std::exp(static_cast<double>(e.second) - max_logit) < params_.min_p; });
+  }
+  size_t sorted = 0, keep = c.size();
   if (params_.top_p < 1.0f) {
     double cum = 0;
-    for (size_t i = 0; i < c.size(); ++i) {
-      cum += p[i];
-      if (cum >= params_.top_p) {
-        keep = i + 1;
+    // Rounds of 64, 512, 4096, ... best; past half the candidates, all of them.
+    auto next = [&c](size_t m) { return m * 8 >= c.size() / 2 ? c.size() : m * 8; };
+    for (size_t m = std::min<size_t>(c.size(), 64);; m = next(m)) {
+      // The next m - sorted best in order: a selection, then a sort of those only.
+      const auto first = c.begin() + static_cast<std::ptrdiff_t>(sorted), mid = c.begin() + static_cast<std::ptrdiff_t>(m);
+      if (mid != c.end()) std::nth_element(first, mid - 1, c.end(), higher);
+      std::sort(first, mid, higher);
+      for (; sorted < m; ++sorted) {
+        cum += std::exp(static_cast<double>(c[sorted].second) - max_logit) / sum;
+        if (cum >= params_.top_p) break;
+      }
+      if (sorted < m) {
+        keep = sorted + 1;
         break;
       }
+      if (m == c.size()) break;
     }
   }
-  if (params_.min_p > 0.0f) {
-    const double floor = params_.min_p * p[0];
-    size_t n = 1;
-    while (n < keep && p[n] >= floor) ++n;
-    keep = n;
-  }
   c.resize(keep);
+  return c;
+}
 
-  const double temp = params_.temperature > 0 ? params_.temperature : 1.0;
-  p = softmax(1.0 / temp);
-  for (size_t i = 0; i < c.size(); ++i) c[i].second = static_cast<float>(p[i]);
+std::vector<std::pair<int32_t, float>> Sampler::candidates(std::span<const float> penalised) const {
+  std::vector<std::pair<int32_t, float>> c = filter(penalised);
+  std::sort(c.begin(), c.end(), higher);
+  // The temperature, then probabilities over what is kept.
+  const double inv_temp = params_.temperature > 0 ? 1.0 / params_.temperature : 1.0;
+  const double top = c.front().second;
+  double z = 0;
+  std::vector<double> q(c.size());
+  for (size_t i = 0; i < c.size(); ++i) z += q[i] = std::exp((c[i].second - top) * inv_temp);
+  for (size_t i = 0; i < c.size(); ++i) c[i].second = static_cast<float>(q[i] / z);
   return c;
 }
 
@@ -140,13 +160,36 @@ int32_t Sampler::sample(const float* logits, std::span<const int32_t> history) {
       fail("sampler: every token is banned (all logits are -inf or NaN)");
     return best;
   }
-  const auto c = candidates(scratch_);
-  double u = rng_.uniform(), cum = 0;
-  for (const auto& [id, prob] : c) {
-    cum += prob;
-    if (u < cum) return id;
+  // The draw walks the kept tokens in id order: that order does not depend on
+  // how the standard library's partial sorts arrange equal-ranked entries, so
+  // a seed gives the same token everywhere, and nothing is sorted in full.
+  // A few kept tokens are put in id order by a sort; many by a pass over the
+  // vocabulary.
+  std::vector<std::pair<int32_t, float>> c = filter(scratch_);
+  const bool dense = c.size() > static_cast<size_t>(n_vocab_) / 16;
+  if (dense) {
+    scratch_.assign(static_cast<size_t>(n_vocab_), -std::numeric_limits<float>::infinity());
+    for (const auto& [id, logit] : c) scratch_[static_cast<size_t>(id)] = logit;
+    c.clear();
+    for (int32_t id = 0; id < n_vocab_; ++id)
+      if (scratch_[static_cast<size_t>(id)] > -std::numeric_limits<float>::infinity())
+        c.emplace_back(id, scratch_[static_cast<size_t>(id)]);
+  } else {
+    std::sort(c.begin(), c.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   }
-  return c.back().first;  // rounding left u just above the last cumulative sum
+  const double inv_temp = 1.0 / params_.temperature;
+  float top = c.front().second;
+  for (const auto& e : c) top = std::max(top, e.second);
+  weights_.resize(c.size());
+  double z = 0;
+  for (size_t i = 0; i < c.size(); ++i) z += weights_[i] = std::exp((static_cast<double>(c[i].second) - top) * inv_temp);
+  const double target = rng_.uniform() * z;
+  double cum = 0;
+  for (size_t i = 0; i < c.size(); ++i) {
+    cum += weights_[i];
+    if (target < cum) return c[i].first;
+  }
+  return c.back().first;  // rounding left the target just above the last cumulative sum
 }
 
 // ---- StopMatcher ------------------------------------------------------------

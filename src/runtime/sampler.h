@@ -67,10 +67,14 @@ class Sampler {
   const SamplingParams& params() const { return params_; }
 
  private:
+  // The (token, logit) pairs top-k, top-p and min-p keep, in no set order.
+  std::vector<std::pair<int32_t, float>> filter(std::span<const float> penalised) const;
+
   SamplingParams params_;
   int32_t n_vocab_;
   Rng rng_;
   std::vector<float> scratch_;
+  std::vector<double> weights_;  // the kept tokens' weights, for the draw
 };
 
 // Stop strings over streamed text. push() returns the text that is safe to

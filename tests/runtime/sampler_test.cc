@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -81,6 +82,34 @@ TEST(Sampler, TopPKeepsTheSmallestSetReachingP) {
   EXPECT_EQ(Sampler(p, 4).candidates(logits).size(), 2u);
   p.top_p = 0.76f;
   EXPECT_EQ(Sampler(p, 4).candidates(logits).size(), 3u);
+}
+
+TEST(Sampler, TopPOverALargeVocabularyCutsWhereAFullSortWould) {
+  // 20000 tokens, logits in a shuffled order: top-p sorts in rounds, and must
+  // keep exactly the prefix a full sort gives, for cuts inside every round.
+  const int n = 20000;
+  std::vector<float> logits(n);
+  std::mt19937 shuffle(fresh_seed() & 0xffffffff);
+  std::vector<int> perm(n);
+  for (int i = 0; i < n; ++i) perm[size_t(i)] = i;
+  std::shuffle(perm.begin(), perm.end(), shuffle);
+  for (int i = 0; i < n; ++i) logits[size_t(perm[size_t(i)])] = -0.0005f * float(i);  // perm[i] is the i-th best
+  double z = 0;
+  for (float l : logits) z += std::exp(double(l));
+  for (float top_p : {0.001f, 0.01f, 0.1f, 0.5f, 0.9f, 0.999f}) {
+    SamplingParams p = plain();
+    p.top_p = top_p;
+    size_t want = 0;
+    double cum = 0;
+    while (want < size_t(n)) {
+      cum += std::exp(double(logits[size_t(perm[want])])) / z;
+      ++want;
+      if (cum >= top_p) break;
+    }
+    const auto c = Sampler(p, n).candidates(logits);
+    ASSERT_EQ(c.size(), want) << "top-p " << top_p;
+    for (size_t i = 0; i < c.size(); ++i) ASSERT_EQ(c[i].first, perm[i]) << "top-p " << top_p << " rank " << i;
+  }
 }
 
 TEST(Sampler, MinPDropsTokensBelowTheFractionOfTheBest) {
