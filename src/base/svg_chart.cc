@@ -8,213 +8,260 @@
 namespace frugal::svg {
 namespace {
 
-// A palette that stays distinguishable for the first ten series.
-const char* const kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                               "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-const char* color(size_t i) { return kColors[i % (sizeof kColors / sizeof kColors[0])]; }
+// Margins inside a panel: room for the title, tick labels and axis labels.
+constexpr double kLeft = 62, kRight = 16, kTop = 30, kBottom = 44;
 
-// Margins around the plot area: room for the title, tick labels and axis labels.
-constexpr int kLeft = 70, kRight = 170, kTop = 34, kBottom = 46;
-
-std::string fmt(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
+std::string num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f", v);
   return b;
 }
 
-// A tick label: few digits, exponent form only for very large or small values.
-std::string tick_label(double v) {
-  if (v == 0) return "0";
-  const double a = std::fabs(v);
-  if (a >= 1e6 || a < 1e-3) return fmt("%.0e", v);
-  std::string s = fmt("%.4g", v);
-  return s;
+std::string text(double x, double y, const std::string& s, const char* anchor = "middle", int size = 12,
+                 const std::string& extra = "") {
+  return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" font-size=\"" + std::to_string(size) +
+         "\" text-anchor=\"" + anchor + "\"" + extra + ">" + xml_escape(s) + "</text>\n";
 }
 
-struct Axis {
-  double lo, hi;
-  bool log;
-  double map(double v, double p0, double p1) const {
-    const double a = log ? std::log10(lo) : lo, b = log ? std::log10(hi) : hi;
-    const double t = ((log ? std::log10(v) : v) - a) / (b - a);
-    return p0 + t * (p1 - p0);
+std::string line(double x1, double y1, double x2, double y2, const std::string& style) {
+  return "<line x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" + num(y2) + "\" " +
+         style + "/>\n";
+}
+
+struct Range {
+  double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
+  void add(double v) {
+    if (std::isfinite(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
+  }
+  void finish() {
+    if (!(lo <= hi)) { lo = 0; hi = 1; }
+    if (lo == hi) { lo -= 0.5; hi += 0.5; }
   }
 };
 
-void widen(double& lo, double& hi) {
-  if (!(lo < hi)) {
-    const double d = lo == 0 ? 1 : std::fabs(lo) * 0.1;
-    lo -= d;
-    hi += d;
-  }
-}
-
-std::string frame(const std::string& title, const std::string& x_label, const std::string& y_label, int w, int h) {
+// Title, axes frame, axis labels and ticks of a panel; returns the plot area.
+struct Area { double x, y, w, h; };
+std::string frame(const std::string& title, const std::string& xl, const std::string& yl, double x, double y,
+                  double w, double h, Area& a) {
+  a = {x + kLeft, y + kTop, std::max(10.0, w - kLeft - kRight), std::max(10.0, h - kTop - kBottom)};
   std::string s;
-  s += "<rect x=\"0\" y=\"0\" width=\"" + std::to_string(w) + "\" height=\"" + std::to_string(h) + "\" fill=\"white\"/>\n";
-  s += "<text x=\"" + std::to_string(w / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">" +
-       escape_xml(title) + "</text>\n";
-  if (!x_label.empty())
-    s += "<text x=\"" + std::to_string(kLeft + (w - kLeft - kRight) / 2) + "\" y=\"" + std::to_string(h - 8) +
-         "\" text-anchor=\"middle\" font-size=\"12\">" + escape_xml(x_label) + "</text>\n";
-  if (!y_label.empty())
-    s += "<text transform=\"translate(16," + std::to_string(kTop + (h - kTop - kBottom) / 2) +
-         ") rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">" + escape_xml(y_label) + "</text>\n";
+  s += text(x + w / 2, y + 18, title, "middle", 14, " font-weight=\"bold\"");
+  s += "<rect x=\"" + num(a.x) + "\" y=\"" + num(a.y) + "\" width=\"" + num(a.w) + "\" height=\"" + num(a.h) +
+       "\" fill=\"none\" stroke=\"#333\"/>\n";
+  s += text(a.x + a.w / 2, y + h - 6, xl);
+  const double cy = a.y + a.h / 2, cx = x + 14;
+  s += text(cx, cy, yl, "middle", 12, " transform=\"rotate(-90 " + num(cx) + " " + num(cy) + ")\"");
   return s;
 }
 
-std::string legend(const std::vector<Series>& series, int w, bool bars) {
+std::string legend(const std::vector<Series>& series, const Area& a, bool boxes) {
   std::string s;
+  double ly = a.y + 8;
+  size_t longest = 0;
+  for (const auto& sr : series) longest = std::max(longest, sr.name.size());
+  const double lw = 34 + 6.5 * double(longest);
+  const double lx = a.x + a.w - lw - 6;
+  int n = 0;
   for (size_t i = 0; i < series.size(); ++i) {
-    const int y = kTop + 8 + static_cast<int>(i) * 18;
-    const int x = w - kRight + 12;
-    if (bars)
-      s += "<rect x=\"" + std::to_string(x) + "\" y=\"" + std::to_string(y - 8) + "\" width=\"18\" height=\"10\" fill=\"" +
-           color(i) + "\"/>";
-    else
-      s += "<line x1=\"" + std::to_string(x) + "\" y1=\"" + std::to_string(y - 3) + "\" x2=\"" + std::to_string(x + 18) +
-           "\" y2=\"" + std::to_string(y - 3) + "\" stroke=\"" + color(i) + "\" stroke-width=\"2\"" +
-           (series[i].dashed ? " stroke-dasharray=\"5,3\"" : "") + "/>";
-    s += "<text x=\"" + std::to_string(x + 24) + "\" y=\"" + std::to_string(y + 1) + "\" font-size=\"11\">" +
-         escape_xml(series[i].name) + "</text>\n";
+    if (series[i].name.empty()) continue;
+    const std::string color = series[i].color.empty() ? palette(i) : series[i].color;
+    const double yy = ly + 16 * n++;
+    if (boxes) {
+      s += "<rect x=\"" + num(lx) + "\" y=\"" + num(yy - 5) + "\" width=\"20\" height=\"10\" fill=\"" + color + "\"/>\n";
+    } else {
+      s += line(lx, yy, lx + 20, yy, "stroke=\"" + color + "\" stroke-width=\"2\"" +
+                                          (series[i].dashed ? std::string(" stroke-dasharray=\"6 3\"") : ""));
+    }
+    s += text(lx + 26, yy + 4, series[i].name, "start", 11);
   }
-  return s;
+  if (n == 0) return "";
+  return "<rect x=\"" + num(lx - 6) + "\" y=\"" + num(ly - 10) + "\" width=\"" + num(lw + 6) + "\" height=\"" +
+         num(16.0 * n + 4) + "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n" + s;
 }
 
 }  // namespace
 
-std::string escape_xml(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
+std::string palette(size_t i) {
+  static const char* const kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                        "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  return kColors[i % 10];
 }
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
   std::vector<double> ticks;
-  if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi) || target < 1) return ticks;
+  if (!(std::isfinite(lo) && std::isfinite(hi)) || hi <= lo || target < 1) return ticks;
   const double raw = (hi - lo) / target;
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 5.0, 10.0})
-    if (m * mag >= raw) {
-      step = m * mag;
-      break;
-    }
-  // Integer multiples of the step, so that errors do not accumulate.
-  for (double k = std::ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k += 1) ticks.push_back(k == 0 ? 0.0 : k * step);
+  double m = 1;
+  for (double cand : {1.0, 2.0, 5.0, 10.0}) {
+    m = cand;
+    if (m * mag >= raw) break;
+  }
+  // Tick k is k * m * mag; below 1, divide by the integer 1/mag so 0.6 is 6/10, not 3 * 0.2.
+  const double inv = mag < 1 ? std::round(1.0 / mag) : 0;
+  auto tick = [&](double k) { return inv > 0 ? k * m / inv : k * m * mag; };
+  const double step = m * mag;
+  for (double k = std::ceil(lo / step - 1e-9); tick(k) <= hi + step * 1e-9; k += 1) ticks.push_back(tick(k) == 0 ? 0.0 : tick(k));
   return ticks;
 }
 
-std::string line_chart(const LineChart& c, int w, int h) {
-  double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
-  auto usable = [&c](double x, double y) { return std::isfinite(x) && std::isfinite(y) && (!c.log_y || y > 0); };
-  for (const Series& s : c.series)
-    for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
-      if (usable(s.x[i], s.y[i])) {
-        xlo = std::min(xlo, s.x[i]);
-        xhi = std::max(xhi, s.x[i]);
-        ylo = std::min(ylo, s.y[i]);
-        yhi = std::max(yhi, s.y[i]);
-      }
-  std::string out = "<g>\n" + frame(c.title, c.x_label, c.y_label, w, h);
-  if (!std::isfinite(xlo)) return out + "<text x=\"" + std::to_string(w / 2) + "\" y=\"" + std::to_string(h / 2) +
-                                    "\" text-anchor=\"middle\" font-size=\"12\">no data</text>\n</g>\n";
-  widen(xlo, xhi);
-  if (c.log_y) {
-    ylo = std::pow(10.0, std::floor(std::log10(ylo)));
-    yhi = std::pow(10.0, std::ceil(std::log10(yhi)));
-    widen(ylo, yhi);
-  } else {
-    widen(ylo, yhi);
-    const double pad = (yhi - ylo) * 0.05;
-    ylo -= pad;
-    yhi += pad;
-  }
-  const Axis X{xlo, xhi, false}, Y{ylo, yhi, c.log_y};
-  const double px0 = kLeft, px1 = w - kRight, py0 = h - kBottom, py1 = kTop;
-  out += "<rect x=\"" + fmt("%.1f", px0) + "\" y=\"" + fmt("%.1f", py1) + "\" width=\"" + fmt("%.1f", px1 - px0) +
-         "\" height=\"" + fmt("%.1f", py0 - py1) + "\" fill=\"none\" stroke=\"#444\"/>\n";
-  for (double t : nice_ticks(xlo, xhi)) {
-    const double x = X.map(t, px0, px1);
-    out += "<line x1=\"" + fmt("%.1f", x) + "\" y1=\"" + fmt("%.1f", py0) + "\" x2=\"" + fmt("%.1f", x) + "\" y2=\"" +
-           fmt("%.1f", py1) + "\" stroke=\"#ddd\"/><text x=\"" + fmt("%.1f", x) + "\" y=\"" + fmt("%.1f", py0 + 16) +
-           "\" text-anchor=\"middle\" font-size=\"11\">" + tick_label(t) + "</text>\n";
-  }
-  std::vector<double> yt;
-  if (c.log_y)
-    for (double v = ylo; v <= yhi * 1.0001; v *= 10) yt.push_back(v);
-  else
-    yt = nice_ticks(ylo, yhi);
-  for (double t : yt) {
-    const double y = Y.map(t, py0, py1);
-    out += "<line x1=\"" + fmt("%.1f", px0) + "\" y1=\"" + fmt("%.1f", y) + "\" x2=\"" + fmt("%.1f", px1) + "\" y2=\"" +
-           fmt("%.1f", y) + "\" stroke=\"#ddd\"/><text x=\"" + fmt("%.1f", px0 - 6) + "\" y=\"" + fmt("%.1f", y + 4) +
-           "\" text-anchor=\"end\" font-size=\"11\">" + tick_label(t) + "</text>\n";
-  }
-  for (size_t k = 0; k < c.series.size(); ++k) {
-    const Series& s = c.series[k];
-    std::string points;
-    for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
-      if (usable(s.x[i], s.y[i]))
-        points += fmt("%.1f", X.map(s.x[i], px0, px1)) + "," + fmt("%.1f", Y.map(s.y[i], py0, py1)) + " ";
-    out += "<polyline class=\"series\" data-name=\"" + escape_xml(s.name) + "\" fill=\"none\" stroke=\"" + color(k) +
-           "\" stroke-width=\"1.8\"" + (s.dashed ? " stroke-dasharray=\"5,3\"" : "") + " points=\"" + points + "\"/>\n";
-  }
-  return out + legend(c.series, w, false) + "</g>\n";
+std::string tick_label(double v) {
+  char b[32];
+  if (v != 0 && (std::abs(v) >= 1e5 || std::abs(v) < 1e-3)) std::snprintf(b, sizeof b, "%.3g", v);
+  else std::snprintf(b, sizeof b, "%.6g", v);
+  return b;
 }
 
-std::string bar_chart(const BarChart& c, int w, int h) {
-  double yhi = 0;
-  for (const Series& s : c.series)
-    for (double v : s.y)
-      if (std::isfinite(v)) yhi = std::max(yhi, v);
-  std::string out = "<g>\n" + frame(c.title, "", c.y_label, w, h);
-  if (yhi <= 0 || c.categories.empty()) return out + "</g>\n";
-  yhi *= 1.08;
-  const Axis Y{0, yhi, false};
-  const double px0 = kLeft, px1 = w - kRight, py0 = h - kBottom, py1 = kTop;
-  out += "<rect x=\"" + fmt("%.1f", px0) + "\" y=\"" + fmt("%.1f", py1) + "\" width=\"" + fmt("%.1f", px1 - px0) +
-         "\" height=\"" + fmt("%.1f", py0 - py1) + "\" fill=\"none\" stroke=\"#444\"/>\n";
-  for (double t : nice_ticks(0, yhi)) {
-    const double y = Y.map(t, py0, py1);
-    out += "<line x1=\"" + fmt("%.1f", px0) + "\" y1=\"" + fmt("%.1f", y) + "\" x2=\"" + fmt("%.1f", px1) + "\" y2=\"" +
-           fmt("%.1f", y) + "\" stroke=\"#ddd\"/><text x=\"" + fmt("%.1f", px0 - 6) + "\" y=\"" + fmt("%.1f", y + 4) +
-           "\" text-anchor=\"end\" font-size=\"11\">" + tick_label(t) + "</text>\n";
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '"') out += "&quot;";
+    else out += c;
   }
-  const double group = (px1 - px0) / static_cast<double>(c.categories.size());
-  const double bar = group * 0.8 / static_cast<double>(std::max<size_t>(1, c.series.size()));
-  for (size_t j = 0; j < c.categories.size(); ++j) {
-    const double gx = px0 + group * static_cast<double>(j) + group * 0.1;
-    out += "<text x=\"" + fmt("%.1f", gx + group * 0.4) + "\" y=\"" + fmt("%.1f", py0 + 16) +
-           "\" text-anchor=\"middle\" font-size=\"11\">" + escape_xml(c.categories[j]) + "</text>\n";
-    for (size_t i = 0; i < c.series.size(); ++i) {
-      if (j >= c.series[i].y.size() || !std::isfinite(c.series[i].y[j])) continue;
-      const double v = c.series[i].y[j], y = Y.map(v, py0, py1);
-      out += "<rect class=\"bar\" x=\"" + fmt("%.1f", gx + bar * static_cast<double>(i)) + "\" y=\"" + fmt("%.1f", y) +
-             "\" width=\"" + fmt("%.1f", bar * 0.92) + "\" height=\"" + fmt("%.1f", py0 - y) + "\" fill=\"" + color(i) +
-             "\"><title>" + escape_xml(c.series[i].name) + ": " + tick_label(v) + "</title></rect>\n";
+  return out;
+}
+
+std::string draw_line_chart(const LineChart& c, double x, double y, double w, double h) {
+  Area a;
+  std::string s = frame(c.title, c.x_label, c.y_label, x, y, w, h, a);
+  Range rx, ry;
+  for (const auto& sr : c.series) {
+    for (size_t i = 0; i < sr.x.size() && i < sr.y.size(); ++i) {
+      if (std::isfinite(sr.x[i]) && std::isfinite(sr.y[i])) { rx.add(sr.x[i]); ry.add(sr.y[i]); }
     }
   }
-  return out + legend(c.series, w, true) + "</g>\n";
+  rx.finish();
+  ry.finish();
+  const double pad = (ry.hi - ry.lo) * 0.05;
+  ry.lo -= pad;
+  ry.hi += pad;
+  auto px = [&](double v) { return a.x + (v - rx.lo) / (rx.hi - rx.lo) * a.w; };
+  auto py = [&](double v) { return a.y + a.h - (v - ry.lo) / (ry.hi - ry.lo) * a.h; };
+  for (double t : nice_ticks(rx.lo, rx.hi)) {
+    s += line(px(t), a.y + a.h, px(t), a.y + a.h + 4, "stroke=\"#333\"");
+    s += line(px(t), a.y, px(t), a.y + a.h, "stroke=\"#eee\"");
+    s += text(px(t), a.y + a.h + 16, tick_label(t), "middle", 11);
+  }
+  for (double t : nice_ticks(ry.lo, ry.hi, 5)) {
+    s += line(a.x - 4, py(t), a.x, py(t), "stroke=\"#333\"");
+    s += line(a.x, py(t), a.x + a.w, py(t), "stroke=\"#eee\"");
+    s += text(a.x - 6, py(t) + 4, tick_label(t), "end", 11);
+  }
+  for (size_t k = 0; k < c.series.size(); ++k) {
+    const Series& sr = c.series[k];
+    const std::string color = sr.color.empty() ? palette(k) : sr.color;
+    std::string d;
+    bool pen_down = false;
+    size_t points = 0;
+    for (size_t i = 0; i < sr.x.size() && i < sr.y.size(); ++i) {
+      if (!std::isfinite(sr.x[i]) || !std::isfinite(sr.y[i])) continue;  // sparse series (validation) join up
+      d += (pen_down ? "L" : "M") + num(px(sr.x[i])) + " " + num(py(sr.y[i])) + " ";
+      pen_down = true;
+      ++points;
+    }
+    if (points == 0) continue;
+    s += "<path class=\"series\" data-name=\"" + xml_escape(sr.name) + "\" d=\"" + d + "\" fill=\"none\" stroke=\"" +
+         color + "\" stroke-width=\"1.8\"" + (sr.dashed ? " stroke-dasharray=\"6 3\"" : "") + "/>\n";
+    if (points == 1) {  // a single point shows as a dot
+      for (size_t i = 0; i < sr.x.size(); ++i)
+        if (std::isfinite(sr.x[i]) && std::isfinite(sr.y[i]))
+          s += "<circle cx=\"" + num(px(sr.x[i])) + "\" cy=\"" + num(py(sr.y[i])) + "\" r=\"3\" fill=\"" + color + "\"/>\n";
+    }
+  }
+  return "<g class=\"line-chart\">\n" + s + legend(c.series, a, false) + "</g>\n";
 }
 
-std::string document(const std::vector<std::string>& panels, int width, int panel_height) {
-  const int h = panel_height * static_cast<int>(std::max<size_t>(1, panels.size()));
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
-                    std::to_string(width) + "\" height=\"" + std::to_string(h) + "\" font-family=\"sans-serif\">\n";
-  for (size_t i = 0; i < panels.size(); ++i)
-    out += "<g transform=\"translate(0," + std::to_string(static_cast<int>(i) * panel_height) + ")\">\n" + panels[i] +
-           "</g>\n";
-  return out + "</svg>\n";
+std::string draw_bar_chart(const BarChart& c, double x, double y, double w, double h) {
+  Area a;
+  std::string s = frame(c.title, c.x_label, c.y_label, x, y, w, h, a);
+  Range ry;
+  ry.add(0);
+  for (const auto& sr : c.series) for (double v : sr.y) ry.add(v);
+  ry.finish();
+  ry.hi += (ry.hi - ry.lo) * 0.05;
+  auto py = [&](double v) { return a.y + a.h - (v - ry.lo) / (ry.hi - ry.lo) * a.h; };
+  for (double t : nice_ticks(ry.lo, ry.hi, 5)) {
+    s += line(a.x - 4, py(t), a.x + a.w, py(t), "stroke=\"#eee\"");
+    s += text(a.x - 6, py(t) + 4, tick_label(t), "end", 11);
+  }
+  const size_t n_cat = std::max<size_t>(1, c.categories.size()), n_ser = std::max<size_t>(1, c.series.size());
+  const double group = a.w / double(n_cat), bar = group * 0.8 / double(n_ser);
+  for (size_t i = 0; i < c.categories.size(); ++i) {
+    const double gx = a.x + group * double(i) + group * 0.1;
+    if (c.categories.size() <= 32 || i % (c.categories.size() / 16 + 1) == 0)
+      s += text(a.x + group * (double(i) + 0.5), a.y + a.h + 16, c.categories[i], "middle", 11);
+    for (size_t k = 0; k < c.series.size(); ++k) {
+      if (i >= c.series[k].y.size() || !std::isfinite(c.series[k].y[i])) continue;
+      const double v = c.series[k].y[i], top = py(std::max(v, 0.0)), bottom = py(std::min(v, 0.0));
+      // One series: a colour per category; several: a colour per series.
+      const std::string color = !c.series[k].color.empty() ? c.series[k].color : palette(c.series.size() == 1 ? i : k);
+      s += "<rect class=\"bar\" x=\"" + num(gx + bar * double(k)) + "\" y=\"" + num(top) + "\" width=\"" +
+           num(bar * 0.95) + "\" height=\"" + num(bottom - top) + "\" fill=\"" + color + "\"/>\n";
+    }
+  }
+  return "<g class=\"bar-chart\">\n" + s + legend(c.series, a, true) + "</g>\n";
+}
+
+std::string draw_heat_map(const HeatMap& c, double x, double y, double w, double h) {
+  Area a;
+  std::string s = frame(c.title, c.x_label, c.y_label, x, y, w, h, a);
+  a.w -= 80;  // room for the colour scale
+  Range r;
+  size_t n_cols = 0;
+  for (const auto& row : c.values) {
+    n_cols = std::max(n_cols, row.size());
+    for (double v : row) r.add(v);
+  }
+  r.finish();
+  const size_t n_rows = std::max<size_t>(1, c.values.size());
+  n_cols = std::max<size_t>(1, n_cols);
+  const double cw = a.w / double(n_cols), ch = a.h / double(n_rows);
+  // White (low) to dark blue (high).
+  auto color = [&](double v) {
+    const double t = std::clamp((v - r.lo) / (r.hi - r.lo), 0.0, 1.0);
+    char b[16];
+    std::snprintf(b, sizeof b, "#%02x%02x%02x", int(247 - t * (247 - 8)), int(251 - t * (251 - 48)),
+                  int(255 - t * (255 - 107)));
+    return std::string(b);
+  };
+  for (size_t i = 0; i < c.values.size(); ++i) {
+    for (size_t j = 0; j < c.values[i].size(); ++j) {
+      const double v = c.values[i][j];
+      s += "<rect class=\"cell\" x=\"" + num(a.x + cw * double(j)) + "\" y=\"" + num(a.y + ch * double(i)) +
+           "\" width=\"" + num(cw) + "\" height=\"" + num(ch) + "\" fill=\"" +
+           (std::isfinite(v) ? color(v) : std::string("#ccc")) + "\"><title>" +
+           xml_escape((i < c.row_labels.size() ? c.row_labels[i] : "") + " / " +
+                      (j < c.col_labels.size() ? c.col_labels[j] : "") + ": " + tick_label(v)) +
+           "</title></rect>\n";
+    }
+  }
+  const size_t label_every_col = n_cols / 16 + 1, label_every_row = n_rows / 16 + 1;
+  for (size_t j = 0; j < c.col_labels.size(); j += label_every_col)
+    s += text(a.x + cw * (double(j) + 0.5), a.y + a.h + 16, c.col_labels[j], "middle", 11);
+  for (size_t i = 0; i < c.row_labels.size(); i += label_every_row)
+    s += text(a.x - 6, a.y + ch * (double(i) + 0.5) + 4, c.row_labels[i], "end", 11);
+  // Colour scale.
+  const double sx = a.x + a.w + 14;
+  for (int k = 0; k < 20; ++k) {
+    const double v = r.hi - (r.hi - r.lo) * (k + 0.5) / 20;
+    s += "<rect x=\"" + num(sx) + "\" y=\"" + num(a.y + a.h * k / 20) + "\" width=\"12\" height=\"" +
+         num(a.h / 20 + 0.5) + "\" fill=\"" + color(v) + "\"/>\n";
+  }
+  char hi[32], lo[32];
+  std::snprintf(hi, sizeof hi, "%.3g", r.hi);
+  std::snprintf(lo, sizeof lo, "%.3g", r.lo);
+  s += text(sx + 16, a.y + 10, hi, "start", 10);
+  s += text(sx + 16, a.y + a.h, lo, "start", 10);
+  return "<g class=\"heat-map\">\n" + s + "</g>\n";
+}
+
+std::string svg_document(double width, double height, const std::string& body) {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+         num(width) + "\" height=\"" + num(height) + "\" viewBox=\"0 0 " + num(width) + " " + num(height) +
+         "\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n" + body + "</svg>\n";
 }
 
 }  // namespace frugal::svg

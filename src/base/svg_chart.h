@@ -1,6 +1,7 @@
-// Small, dependency-free SVG charts: line charts (loss curves, expert load
-// over training) and grouped bar charts (tokens per second per tool), with
-// axes, "nice" ticks and a legend. A document stacks several panels.
+// A small self-contained SVG chart writer: line charts (axes, "nice" ticks,
+// legend, solid or dashed series), grouped bar charts and heat maps, each drawn
+// into a rectangle of one SVG document, so that several panels make a figure.
+// Non-finite values are skipped (a line breaks there). No external library.
 #pragma once
 #include <string>
 #include <vector>
@@ -8,37 +9,47 @@
 namespace frugal::svg {
 
 struct Series {
-  std::string name;
-  std::vector<double> x, y;  // same length; non-finite points are skipped
+  std::string name;          // legend entry ("" for none)
+  std::vector<double> x, y;  // same length
+  std::string color;         // CSS colour; "" picks from the palette by index
   bool dashed = false;
 };
 
 struct LineChart {
   std::string title, x_label, y_label;
   std::vector<Series> series;
-  bool log_y = false;  // logarithmic y axis (values <= 0 skipped)
 };
 
-// Grouped bars: one group per category, one bar per series in each group
-// (series[i].y[j] is the bar of series i in category j; x is unused).
 struct BarChart {
-  std::string title, y_label;
-  std::vector<std::string> categories;
-  std::vector<Series> series;
+  std::string title, x_label, y_label;
+  std::vector<std::string> categories;  // one group of bars per category
+  std::vector<Series> series;           // y[i] is the bar of category i (x unused)
 };
 
-// Each returns an SVG group (<g>) of the given size, drawn at (0, 0).
-std::string line_chart(const LineChart& chart, int width, int height);
-std::string bar_chart(const BarChart& chart, int width, int height);
+struct HeatMap {
+  std::string title, x_label, y_label;
+  std::vector<std::string> row_labels, col_labels;
+  std::vector<std::vector<double>> values;  // values[row][col]
+};
 
-// A whole SVG document with the panels stacked top to bottom, each
-// `panel_height` high and `width` wide.
-std::string document(const std::vector<std::string>& panels, int width, int panel_height);
+// The i-th colour of the palette (cycles).
+std::string palette(size_t i);
 
-// Tick positions covering [lo, hi] at a 1-2-5 step, about `target` of them.
+// Tick positions from lo to hi: about `target` steps of 1, 2 or 5 times a power of ten.
 std::vector<double> nice_ticks(double lo, double hi, int target = 6);
 
-// Text safe inside SVG/XML (&, <, >, quotes escaped).
-std::string escape_xml(const std::string& s);
+// A number as a tick label: short, without trailing zeros ("0.25", "1e+04").
+std::string tick_label(double v);
+
+// Text escaped for XML (&, <, >, ").
+std::string xml_escape(const std::string& s);
+
+// Each draws into the rectangle (x, y, w, h) of the document and returns SVG elements.
+std::string draw_line_chart(const LineChart& c, double x, double y, double w, double h);
+std::string draw_bar_chart(const BarChart& c, double x, double y, double w, double h);
+std::string draw_heat_map(const HeatMap& c, double x, double y, double w, double h);
+
+// A whole SVG document of the given size around `body`.
+std::string svg_document(double width, double height, const std::string& body);
 
 }  // namespace frugal::svg

@@ -1,10 +1,10 @@
-// SVG charts: 1-2-5 ticks that cover the range, escaped text, one polyline per
-// series and one bar per value, and no points drawn for non-finite values.
-#include "base/svg_chart.h"
-
+// The SVG chart writer's building blocks: ticks, labels, escaping, and charts
+// that parse as XML-safe fragments with one element per point, bar or cell.
 #include <gtest/gtest.h>
 
 #include <cmath>
+
+#include "base/svg_chart.h"
 
 namespace frugal::svg {
 namespace {
@@ -15,46 +15,40 @@ size_t count(const std::string& s, const std::string& what) {
   return n;
 }
 
-void expect_ticks(const std::vector<double>& got, const std::vector<double>& want) {
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-12) << i;
-}
-
-TEST(SvgChart, NiceTicksUseOneTwoFiveSteps) {
-  expect_ticks(nice_ticks(0, 10, 5), {0, 2, 4, 6, 8, 10});
-  expect_ticks(nice_ticks(0.13, 0.61, 5), {0.2, 0.3, 0.4, 0.5, 0.6});
-  expect_ticks(nice_ticks(-3, 3, 3), {-2, 0, 2});
-  expect_ticks(nice_ticks(0.1, 0.5, 4), {0.1, 0.2, 0.3, 0.4, 0.5});
+TEST(SvgChart, NiceTicksAreRoundAndCoverTheRange) {
+  EXPECT_EQ(nice_ticks(0, 10, 5), (std::vector<double>{0, 2, 4, 6, 8, 10}));
+  EXPECT_EQ(nice_ticks(0.13, 0.91, 4), (std::vector<double>{0.2, 0.4, 0.6, 0.8}));
+  auto t = nice_ticks(-3.5, 1234, 6);
+  ASSERT_FALSE(t.empty());
+  EXPECT_EQ(t.front(), 0);
+  EXPECT_EQ(t[1], 500);  // 1234 / 6 is about 205: steps of 500
   EXPECT_TRUE(nice_ticks(1, 1).empty());
   EXPECT_TRUE(nice_ticks(0, NAN).empty());
 }
 
-TEST(SvgChart, EscapesText) { EXPECT_EQ(escape_xml("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;"); }
+TEST(SvgChart, LabelsAndEscaping) {
+  EXPECT_EQ(tick_label(0.25), "0.25");
+  EXPECT_EQ(tick_label(3000), "3000");
+  EXPECT_EQ(tick_label(0.0003), "0.0003");
+  EXPECT_EQ(tick_label(2e6), "2e+06");
+  EXPECT_EQ(xml_escape("a<b & \"c\">"), "a&lt;b &amp; &quot;c&quot;&gt;");
+}
 
-TEST(SvgChart, LineChartDrawsEverySeriesAndSkipsNonFinitePoints) {
-  LineChart c{"loss <train>", "step", "nats", {}, false};
-  c.series.push_back({"a", {0, 1, 2}, {3, 2, 1}, false});
-  c.series.push_back({"b", {0, 1, 2}, {3, NAN, 2}, true});
-  const std::string g = line_chart(c, 600, 300);
-  EXPECT_EQ(count(g, "<polyline"), 2u);
-  EXPECT_NE(g.find("loss &lt;train&gt;"), std::string::npos);
-  EXPECT_EQ(g.find("nan"), std::string::npos);
-  EXPECT_NE(g.find("stroke-dasharray"), std::string::npos);
-  const std::string doc = document({g, g}, 600, 300);
+TEST(SvgChart, ChartsDrawEverySeriesBarAndCell) {
+  LineChart lc{"Loss <nats>", "step", "loss", {{"train", {0, 1, 2}, {3, 2, 1}, "", false},
+                                               {"val", {0, 1, 2}, {NAN, 2.5, 1.5}, "", true}}};
+  std::string s = draw_line_chart(lc, 0, 0, 600, 300);
+  EXPECT_EQ(count(s, "class=\"series\""), 2u);
+  EXPECT_EQ(count(s, "stroke-dasharray=\"6 3\""), 2u);  // the dashed path and its legend entry
+  EXPECT_NE(s.find("Loss &lt;nats&gt;"), std::string::npos);
+  EXPECT_EQ(s.find("nan"), std::string::npos);
+  BarChart bc{"Speed", "log", "tok/s", {"moe", "dense"}, {{"", {}, {1200, 2000}, "", false}}};
+  EXPECT_EQ(count(draw_bar_chart(bc, 0, 0, 600, 300), "class=\"bar\""), 2u);
+  HeatMap hm{"Load", "expert", "layer", {"0", "1"}, {"0", "1", "2"}, {{0.2, 0.3, 0.5}, {0.4, 0.4, 0.2}}};
+  EXPECT_EQ(count(draw_heat_map(hm, 0, 0, 600, 300), "class=\"cell\""), 6u);
+  std::string doc = svg_document(600, 300, s);
   EXPECT_EQ(doc.rfind("<?xml", 0), 0u);
-  EXPECT_NE(doc.find("height=\"600\""), std::string::npos);
-}
-
-TEST(SvgChart, EmptyChartSaysNoData) {
-  LineChart c{"t", "x", "y", {{"s", {1}, {NAN}, false}}, true};
-  EXPECT_NE(line_chart(c, 400, 250).find("no data"), std::string::npos);
-}
-
-TEST(SvgChart, BarChartHasABarPerValue) {
-  BarChart b{"tok/s", "t/s", {"pp512", "tg128"}, {}};
-  b.series.push_back({"frugal", {}, {100, 20}, false});
-  b.series.push_back({"peer", {}, {50, NAN}, false});
-  EXPECT_EQ(count(bar_chart(b, 600, 300), "class=\"bar\""), 3u);
+  EXPECT_NE(doc.find("xmlns=\"http://www.w3.org/2000/svg\""), std::string::npos);
 }
 
 }  // namespace

@@ -1,42 +1,69 @@
 #!/usr/bin/env bash
-# frugal plot on hand-written training logs: a valid SVG with the loss curves
-# of each run, a chart per MoE layer's expert load and the router entropy;
-# bad logs are clear errors.
+# frugal plot on hand-written metrics logs: a valid SVG document with the loss
+# curves of both logs, the expert-load panels of the MoE log, the throughput
+# bars; clear errors for bad input.
 set -euo pipefail
 source "$(dirname "$0")/../lib/cli_test_lib.sh"
-PY=/usr/bin/python3
 
 cat >"$dir/moe.jsonl" <<'JSONL'
-{"step": 0, "lr": 0.0, "train_loss": 6.2, "val_loss": 6.3, "expert_load": [[0.5,0.3,0.1,0.1],[0.25,0.25,0.25,0.25]], "router_entropy": [1.2, 1.38]}
-{"step": 50, "lr": 0.001, "train_loss": 4.1}
+{"step": 0, "lr": 0.0001, "train_loss": 5.50, "tokens_per_second": 1200, "expert_load": [[0.40, 0.30, 0.20, 0.10], [0.25, 0.25, 0.25, 0.25]], "router_entropy": [1.20, 1.38]}
+{"step": 10, "lr": 0.0003, "train_loss": 4.10, "val_loss": 4.30, "val_ppl": 73.7, "tokens_per_second": 1250, "expert_load": [[0.35, 0.30, 0.20, 0.15], [0.30, 0.25, 0.25, 0.20]], "router_entropy": [1.25, 1.37]}
+{"step": 20, "lr": 0.0003, "train_loss": 3.40, "tokens_per_second": 1240, "expert_load": [[0.30, 0.28, 0.22, 0.20], [0.28, 0.26, 0.24, 0.22]], "router_entropy": [1.32, 1.38]}
 
-{"step": 100, "lr": 0.001, "train_loss": 3.2, "val_loss": 3.4, "expert_load": [[0.3,0.3,0.2,0.2],[0.2,0.3,0.25,0.25]], "router_entropy": [1.3, 1.37]}
+{"step": 30, "lr": 0.0002, "train_loss": 3.00, "val_loss": 3.20, "val_ppl": 24.5, "tokens_per_second": 1260, "expert_load": [[0.27, 0.26, 0.24, 0.23], [0.26, 0.25, 0.25, 0.24]], "router_entropy": [1.37, 1.38]}
 JSONL
 cat >"$dir/dense.jsonl" <<'JSONL'
-{"config": "a header line without a step is skipped"}
-{"step": 0, "train_loss": 6.3, "val_loss": 6.4}
-{"step": 100, "train_loss": 3.5, "val_loss": 3.7}
+{"step": 0, "lr": 0.0001, "train_loss": 5.50, "tokens_per_second": 2000}
+{"step": 10, "lr": 0.0003, "train_loss": 4.40, "val_loss": 4.60, "tokens_per_second": 2100}
+{"step": 20, "lr": 0.0003, "train_loss": 3.80, "tokens_per_second": 2050}
+{"step": 30, "lr": 0.0002, "train_loss": 3.50, "val_loss": 3.70, "tokens_per_second": 2080}
 JSONL
-"$FRUGAL" -q plot "$dir/moe.jsonl" "$dir/dense.jsonl" -o "$dir/out.svg"
-"$PY" - "$dir/out.svg" <<'PYEOF'
+
+"$FRUGAL" plot "$dir/moe.jsonl" "$dir/dense.jsonl" -o "$dir/fig.svg" >"$dir/stdout" 2>"$dir/stderr" || { cat "$dir/stderr"; fail "plot"; }
+grep -q "wrote $dir/fig.svg: 6 panels from 2 logs" "$dir/stdout" || { cat "$dir/stdout"; fail "summary"; }
+/usr/bin/python3 - "$dir/fig.svg" <<'PY'
 import sys, xml.etree.ElementTree as ET
 ns = {"s": "http://www.w3.org/2000/svg"}
-root = ET.parse(sys.argv[1]).getroot()
-lines = {p.get("data-name"): p.get("points").split() for p in root.iter("{http://www.w3.org/2000/svg}polyline")}
-titles = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
-# Loss: train and validation of both runs; expert load: 4 experts x 2 layers; entropy: 2 layers.
-for name, n in [("moe train", 3), ("moe validation", 2), ("dense train", 2), ("dense validation", 2)]:
-    assert len(lines[name]) == n, (name, lines.get(name))
-assert "moe: expert load, layer 0" in titles and "moe: expert load, layer 1" in titles, titles
-assert "moe: router entropy" in titles, titles
-assert sum(1 for _ in root.iter("{http://www.w3.org/2000/svg}polyline")) == 4 + 8 + 2
-PYEOF
+root = ET.parse(sys.argv[1]).getroot()          # raises on malformed XML
+assert root.tag == "{http://www.w3.org/2000/svg}svg", root.tag
+names = [p.get("data-name") for p in root.iter("{http://www.w3.org/2000/svg}path") if p.get("class") == "series"]
+for want in ["moe train", "moe val", "dense train", "dense val", "moe"]:
+    assert want in names, (want, names)
+# The training curve has one point per record, the validation curve one per record that has it.
+d = {p.get("data-name"): p.get("d") for p in root.iter("{http://www.w3.org/2000/svg}path")}
+assert d["moe train"].count("L") == 3 and d["moe train"].count("M") == 1, d["moe train"]
+assert d["moe val"].count("M") + d["moe val"].count("L") == 2, d["moe val"]
+texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+for want in ["Loss", "Learning rate", "Expert load imbalance (1 = balanced)", "Router entropy",
+             "Final expert load: moe", "Throughput (mean)", "step"]:
+    assert want in texts, (want, texts)
+cells = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("class") == "cell"]
+assert len(cells) == 8, len(cells)                # 2 layers x 4 experts
+bars = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("class") == "bar"]
+assert len(bars) == 2, len(bars)
+PY
+if command -v xmllint >/dev/null; then xmllint --noout "$dir/fig.svg" || fail "xmllint"; fi
 
-printf '{"step": 1, "train_loss": 2}\nnot json\n' >"$dir/bad.jsonl"
-expect_error "line 2 is not a JSON object" plot "$dir/bad.jsonl" -o "$dir/x.svg"
-printf '{"lr": 1}\n' >"$dir/nostep.jsonl"
-expect_error "has no metrics" plot "$dir/nostep.jsonl" -o "$dir/x.svg"
-printf '{"step": 1, "train_loss": "low"}\n' >"$dir/type.jsonl"
-expect_error "is not a number" plot "$dir/type.jsonl" -o "$dir/x.svg"
+# Labels name the logs; a dense log alone has no expert panels.
+"$FRUGAL" plot "$dir/dense.jsonl" --label baseline -o "$dir/d.svg" >"$dir/stdout"
+grep -q "3 panels from 1 log$" "$dir/stdout" || { cat "$dir/stdout"; fail "dense panels"; }
+grep -q 'data-name="train"' "$dir/d.svg" || fail "single-log legend"
+
+printf '{"step": 1, "train_loss": 2}\n{"step": 2, "train_loss": \n' >"$dir/bad.jsonl"
+expect_error "bad.jsonl:2: not valid JSON" plot "$dir/bad.jsonl" -o "$dir/x.svg"
+printf '{"train_loss": 2}\n' >"$dir/nostep.jsonl"
+expect_error 'nostep.jsonl:1: no "step"' plot "$dir/nostep.jsonl" -o "$dir/x.svg"
+printf '{"step": 1, "lr": 0.1}\n' >"$dir/noloss.jsonl"
+expect_error "no train_loss or val_loss" plot "$dir/noloss.jsonl" -o "$dir/x.svg"
+printf '{"step": 1, "train_loss": 2, "expert_load": [0.5, 0.5]}\n' >"$dir/shape.jsonl"
+expect_error '"expert_load" must be an array (per layer)' plot "$dir/shape.jsonl" -o "$dir/x.svg"
+printf '{"step": 1, "train_loss": "high"}\n' >"$dir/type.jsonl"
+expect_error '"train_loss" is not a number' plot "$dir/type.jsonl" -o "$dir/x.svg"
+printf '[1, 2]\n' >"$dir/array.jsonl"
+expect_error "must be a JSON object" plot "$dir/array.jsonl" -o "$dir/x.svg"
+: >"$dir/empty.jsonl"
+expect_error "holds no records" plot "$dir/empty.jsonl" -o "$dir/x.svg"
 expect_error "cannot open" plot "$dir/missing.jsonl" -o "$dir/x.svg"
+expect_error "--label" plot "$dir/moe.jsonl" "$dir/dense.jsonl" --label one -o "$dir/x.svg"
+[[ ! -e "$dir/x.svg" ]] || fail "a failed plot left a file"
 echo "plot_test: ok"
