@@ -200,7 +200,7 @@ FRUGAL_INLINE v8f load8(const float* p) {
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
-FRUGAL_INLINE void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof(v)); }
+FRUGAL_INLINE void store8(float* p, const v8f& v) { std::memcpy(p, &v, sizeof(v)); }
 
 FRUGAL_INLINE float dot8(const float* a, const float* b, int64_t n) {
   v8f acc0 = {}, acc1 = {};
