@@ -56,91 +56,93 @@ FRUGAL_TARGET inline void transpose8x8(const __m256i v[8], __m256i out[8]) {
   }
 }
 
-// One weight block as kSub sub-blocks of 32 signed codes; lo/hi: the
-// multipliers of values 0..15 and 16..31; mn: the minima (kMin types).
-template <int kSubBlocks, bool kMinima>
+// One weight block as kSub sub-blocks of 32 signed codes with integer
+// scales for values 0..15 (lo) and 16..31 (hi), integer minima (kMin), and
+// the block's f32 scale d (and dmin): value = d * sc * code - dmin * mn.
+// The integer sum I = sum_j (sc_lo,j P_lo,j + sc_hi,j P_hi,j) is exact, so it
+// equals the row kernels' (see the canonical assembly in matmul_x86-inl.h).
+template <int kSubBlocks, bool kMinima, bool kScaled>
 struct Unpacked {
   static constexpr int kSub = kSubBlocks;
-  static constexpr bool kMin = kMinima;
+  static constexpr bool kMin = kMinima, kScale = kScaled;
   __m256i q[kSubBlocks];
-  float lo[kSubBlocks], hi[kSubBlocks], mn[kSubBlocks];
+  int32_t lo[kSubBlocks], hi[kSubBlocks], mn[kSubBlocks];
+  float d, dmin;
 };
+using Unpacked32 = Unpacked<1, false, false>;
 
 template <class Block>
-FRUGAL_TARGET inline void unpack_32(const Block& b, Unpacked<1, false>& u) {
+FRUGAL_TARGET inline void unpack_32(const Block& b, Unpacked32& u) {
   u.q[0] = weights_s8(b);
-  u.lo[0] = u.hi[0] = half_to_f32(b.d);
+  u.d = half_to_f32(b.d);
 }
-FRUGAL_TARGET inline void unpack_block(const quant::BlockQ8_0& b, Unpacked<1, false>& u) { unpack_32(b, u); }
-FRUGAL_TARGET inline void unpack_block(const quant::BlockQ4_0& b, Unpacked<1, false>& u) { unpack_32(b, u); }
-FRUGAL_TARGET inline void unpack_block(const quant::BlockIQ4_NL& b, Unpacked<1, false>& u) { unpack_32(b, u); }
+FRUGAL_TARGET inline void unpack_block(const quant::BlockQ8_0& b, Unpacked32& u) { unpack_32(b, u); }
+FRUGAL_TARGET inline void unpack_block(const quant::BlockQ4_0& b, Unpacked32& u) { unpack_32(b, u); }
+FRUGAL_TARGET inline void unpack_block(const quant::BlockIQ4_NL& b, Unpacked32& u) { unpack_32(b, u); }
 
 template <class Block>
-FRUGAL_TARGET inline void unpack_q45k(const Block& b, Unpacked<8, true>& u) {
+FRUGAL_TARGET inline void unpack_q45k(const Block& b, Unpacked<8, true, true>& u) {
   unpack_codes(b, u.q);
   uint8_t sc[8], mn[8];
   unpack_q4k_scales(b.scales, sc, mn);
-  const float d = half_to_f32(b.d), dmin = half_to_f32(b.dmin);
   for (int j = 0; j < 8; ++j) {
-    u.lo[j] = u.hi[j] = d * sc[j];
-    u.mn[j] = dmin * mn[j];
+    u.lo[j] = u.hi[j] = sc[j];
+    u.mn[j] = mn[j];
   }
+  u.d = half_to_f32(b.d);
+  u.dmin = half_to_f32(b.dmin);
 }
-FRUGAL_TARGET inline void unpack_block(const quant::BlockQ4_K& b, Unpacked<8, true>& u) { unpack_q45k(b, u); }
-FRUGAL_TARGET inline void unpack_block(const quant::BlockQ5_K& b, Unpacked<8, true>& u) { unpack_q45k(b, u); }
+FRUGAL_TARGET inline void unpack_block(const quant::BlockQ4_K& b, Unpacked<8, true, true>& u) { unpack_q45k(b, u); }
+FRUGAL_TARGET inline void unpack_block(const quant::BlockQ5_K& b, Unpacked<8, true, true>& u) { unpack_q45k(b, u); }
 
-FRUGAL_TARGET inline void unpack_block(const quant::BlockQ6_K& b, Unpacked<8, false>& u) {
+FRUGAL_TARGET inline void unpack_block(const quant::BlockQ6_K& b, Unpacked<8, false, true>& u) {
   unpack_codes(b, u.q);
-  const float d = half_to_f32(b.d);
   for (int j = 0; j < 8; ++j) {
     u.q[j] = _mm256_sub_epi8(u.q[j], _mm256_set1_epi8(32));
-    u.lo[j] = d * b.scales[2 * j];
-    u.hi[j] = d * b.scales[2 * j + 1];
+    u.lo[j] = b.scales[2 * j];
+    u.hi[j] = b.scales[2 * j + 1];
   }
+  u.d = half_to_f32(b.d);
 }
 
-FRUGAL_TARGET inline void unpack_block(const quant::BlockIQ4_XS& b, Unpacked<8, false>& u) {
+FRUGAL_TARGET inline void unpack_block(const quant::BlockIQ4_XS& b, Unpacked<8, false, true>& u) {
   unpack_codes(b, u.q);
-  const float d = half_to_f32(b.d);
-  for (int j = 0; j < 8; ++j) u.lo[j] = u.hi[j] = d * iq4xs_scale(b, j);
+  for (int j = 0; j < 8; ++j) u.lo[j] = u.hi[j] = iq4xs_scale(b, j);
+  u.d = half_to_f32(b.d);
 }
 
 template <class Block> struct TileOf;
-template <> struct TileOf<quant::BlockQ8_0> { using U = Unpacked<1, false>; using Act = ActBlock32; };
-template <> struct TileOf<quant::BlockQ4_0> { using U = Unpacked<1, false>; using Act = ActBlock32; };
-template <> struct TileOf<quant::BlockIQ4_NL> { using U = Unpacked<1, false>; using Act = ActBlock32; };
-template <> struct TileOf<quant::BlockQ4_K> { using U = Unpacked<8, true>; using Act = BlockQ8_K; };
-template <> struct TileOf<quant::BlockQ5_K> { using U = Unpacked<8, true>; using Act = BlockQ8_K; };
-template <> struct TileOf<quant::BlockQ6_K> { using U = Unpacked<8, false>; using Act = BlockQ8_K; };
-template <> struct TileOf<quant::BlockIQ4_XS> { using U = Unpacked<8, false>; using Act = BlockQ8_K; };
+template <> struct TileOf<quant::BlockQ8_0> { using U = Unpacked32; using Act = ActBlock32; };
+template <> struct TileOf<quant::BlockQ4_0> { using U = Unpacked32; using Act = ActBlock32; };
+template <> struct TileOf<quant::BlockIQ4_NL> { using U = Unpacked32; using Act = ActBlock32; };
+template <> struct TileOf<quant::BlockQ4_K> { using U = Unpacked<8, true, true>; using Act = BlockQ8_K; };
+template <> struct TileOf<quant::BlockQ5_K> { using U = Unpacked<8, true, true>; using Act = BlockQ8_K; };
+template <> struct TileOf<quant::BlockQ6_K> { using U = Unpacked<8, false, true>; using Act = BlockQ8_K; };
+template <> struct TileOf<quant::BlockIQ4_XS> { using U = Unpacked<8, false, true>; using Act = BlockQ8_K; };
 
-// One 32-value sub-block of the 8 rows of a tile.
+// One 32-value sub-block of the 8 rows of a tile, and one block's scales.
 struct alignas(32) TileSub {
   __m256i q[8];                  // interleaved codes
   __m256i offset_lo, offset_hi;  // -128 * sum of codes 0..15 / 16..31, per row
-  __m256 lo, hi, mn;             // multipliers and minima, per row
+  __m256i lo, hi, mn;            // integer scales and minima, per row
+};
+struct alignas(32) TileScale {
+  __m256 d, dmin;
 };
 
 // Per-thread scratch: the tile; the codes of 4 activation rows as a + 128
 // and their sums per 32 (for the minima).
-TileSub* tile_buffer(size_t n_sub) {
-  thread_local std::vector<TileSub> buffer;
-  if (buffer.size() < n_sub) buffer.resize(n_sub);
-  return buffer.data();
-}
-uint8_t* flipped_buffer(size_t n) {
-  thread_local std::vector<uint8_t> buffer;
-  if (buffer.size() < n) buffer.resize(n);
-  return buffer.data();
-}
-float* sums_buffer(size_t n) {
-  thread_local std::vector<float> buffer;
+template <class T>
+T* scratch(size_t n) {
+  thread_local std::vector<T> buffer;
   if (buffer.size() < n) buffer.resize(n);
   return buffer.data();
 }
 
 FRUGAL_TARGET inline const int8_t* act_codes(const ActBlock32& a, int) { return a.qs; }
 FRUGAL_TARGET inline const int8_t* act_codes(const BlockQ8_K& a, int j) { return a.qs + 32 * j; }
+FRUGAL_TARGET inline int32_t act_sum32(const ActBlock32&, int) { return 0; }
+FRUGAL_TARGET inline int32_t act_sum32(const BlockQ8_K& a, int j) { return a.bsums[2 * j] + a.bsums[2 * j + 1]; }
 
 template <class Block>
 FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, const void* act, size_t act_stride, int64_t n_rows,
@@ -149,15 +151,21 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, const void* act, si
   using Act = typename TileOf<Block>::Act;
   constexpr int S = U::kSub, R = 4;
   const int64_t nb = n_in / (32 * S), n_sub = nb * S;
-  TileSub* tile = tile_buffer(static_cast<size_t>(n_sub));
-  uint8_t* flipped = flipped_buffer(static_cast<size_t>(R * n_in));
-  float* sums = sums_buffer(static_cast<size_t>(R * n_sub));
+  TileSub* tile = scratch<TileSub>(static_cast<size_t>(n_sub));
+  TileScale* scales = scratch<TileScale>(static_cast<size_t>(nb));
+  uint8_t* flipped = scratch<uint8_t>(static_cast<size_t>(R * n_in));
+  int32_t* sums = scratch<int32_t>(static_cast<size_t>(R * n_sub));
   const __m256i ones = _mm256_set1_epi8(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
 
   for (int64_t b = 0; b < nb; ++b) {
     U u[8];
     for (int k = 0; k < 8; ++k) {
       unpack_block(reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + k * w_stride)[b], u[k]);
+    }
+    scales[b].d = _mm256_setr_ps(u[0].d, u[1].d, u[2].d, u[3].d, u[4].d, u[5].d, u[6].d, u[7].d);
+    if constexpr (U::kMin) {
+      scales[b].dmin =
+          _mm256_setr_ps(u[0].dmin, u[1].dmin, u[2].dmin, u[3].dmin, u[4].dmin, u[5].dmin, u[6].dmin, u[7].dmin);
     }
     for (int j = 0; j < S; ++j) {
       TileSub& t = tile[b * S + j];
@@ -172,13 +180,15 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, const void* act, si
       }
       t.offset_lo = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum_lo, 7));
       t.offset_hi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum_hi, 7));
-      t.lo = _mm256_setr_ps(u[0].lo[j], u[1].lo[j], u[2].lo[j], u[3].lo[j], u[4].lo[j], u[5].lo[j], u[6].lo[j],
-                            u[7].lo[j]);
-      t.hi = _mm256_setr_ps(u[0].hi[j], u[1].hi[j], u[2].hi[j], u[3].hi[j], u[4].hi[j], u[5].hi[j], u[6].hi[j],
-                            u[7].hi[j]);
+      if constexpr (U::kScale) {
+        t.lo = _mm256_setr_epi32(u[0].lo[j], u[1].lo[j], u[2].lo[j], u[3].lo[j], u[4].lo[j], u[5].lo[j],
+                                 u[6].lo[j], u[7].lo[j]);
+        t.hi = _mm256_setr_epi32(u[0].hi[j], u[1].hi[j], u[2].hi[j], u[3].hi[j], u[4].hi[j], u[5].hi[j],
+                                 u[6].hi[j], u[7].hi[j]);
+      }
       if constexpr (U::kMin) {
-        t.mn = _mm256_setr_ps(u[0].mn[j], u[1].mn[j], u[2].mn[j], u[3].mn[j], u[4].mn[j], u[5].mn[j],
-                              u[6].mn[j], u[7].mn[j]);
+        t.mn = _mm256_setr_epi32(u[0].mn[j], u[1].mn[j], u[2].mn[j], u[3].mn[j], u[4].mn[j], u[5].mn[j],
+                                 u[6].mn[j], u[7].mn[j]);
       }
     }
   }
@@ -194,10 +204,7 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, const void* act, si
         for (int j = 0; j < S; ++j) {
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(flipped + r * n_in + 32 * (b * S + j)),
                               _mm256_xor_si256(load32(act_codes(a[r][b], j)), flip));
-          if constexpr (U::kMin) {
-            sums[r * n_sub + b * S + j] =
-                static_cast<float>(a[r][b].bsums[2 * j] + a[r][b].bsums[2 * j + 1]);
-          }
+          if constexpr (U::kMin) sums[r * n_sub + b * S + j] = act_sum32(a[r][b], j);
         }
       }
     }
@@ -205,9 +212,9 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, const void* act, si
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      __m256 sub_acc[R];
+      __m256i isum[R], msum[R];
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) sub_acc[r] = _mm256_setzero_ps();
+      for (int r = 0; r < R; ++r) isum[r] = msum[r] = _mm256_setzero_si256();
       for (int j = 0; j < S; ++j) {
         const TileSub& t = tile[b * S + j];
         const uint8_t* codes = flipped + 32 * (b * S + j);
@@ -229,15 +236,26 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, const void* act, si
         }
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-          sub_acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p[r][0]), t.lo, sub_acc[r]);
-          sub_acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p[r][1]), t.hi, sub_acc[r]);
+          if constexpr (U::kScale) {
+            isum[r] = _mm256_add_epi32(isum[r], _mm256_add_epi32(_mm256_mullo_epi32(p[r][0], t.lo),
+                                                                 _mm256_mullo_epi32(p[r][1], t.hi)));
+          } else {
+            isum[r] = _mm256_add_epi32(p[r][0], p[r][1]);
+          }
           if constexpr (U::kMin) {
-            sub_acc[r] = _mm256_fnmadd_ps(t.mn, _mm256_set1_ps(sums[r * n_sub + b * S + j]), sub_acc[r]);
+            msum[r] = _mm256_add_epi32(msum[r],
+                                       _mm256_mullo_epi32(t.mn, _mm256_set1_epi32(sums[r * n_sub + b * S + j])));
           }
         }
       }
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(sub_acc[r], _mm256_set1_ps(a[r][b].d), acc[r]);
+      for (int r = 0; r < R; ++r) {
+        const __m256 da = _mm256_set1_ps(a[r][b].d);
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_mul_ps(scales[b].d, da), acc[r]);
+        if constexpr (U::kMin) {
+          acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum[r]), _mm256_mul_ps(scales[b].dmin, da), acc[r]);
+        }
+      }
     }
     for (int r = 0; r < n; ++r) _mm256_storeu_ps(y + (r0 + r) * ldy, acc[r]);
   }

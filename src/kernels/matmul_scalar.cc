@@ -1,7 +1,9 @@
 // The scalar twins of the SIMD kernels: the same arithmetic (activations
-// encoded the same way, the same integer sums per block, the same scales),
-// in plain C++. They serve CPUs without AVX2 and are the yardstick each SIMD
+// encoded the same way, the same exact integer sums per block, assembled in
+// f32 with the same fused multiply-adds in the same order, see
+// matmul_x86-inl.h), in plain C++. They serve CPUs without AVX2 and are the yardstick each SIMD
 // kernel is tested against.
+#include <cmath>
 #include <cstring>
 
 #include "base/fp16.h"
@@ -49,7 +51,7 @@ void dot_block32(const void* w, const void* act, size_t act_stride, int n_act, i
       const ActBlock32& a = act_row<ActBlock32>(act, act_stride, r)[b];
       int32_t sum = 0;
       for (int i = 0; i < 32; ++i) sum += q[i] * a.qs[i];
-      acc[r] += dw * a.d * static_cast<float>(sum);
+      acc[r] = std::fma(static_cast<float>(sum), dw * a.d, acc[r]);
     }
   }
   for (int r = 0; r < n_act; ++r) y[r * y_stride] = acc[r];
@@ -86,7 +88,8 @@ void dot_q45k(const void* w, const void* act, size_t act_stride, int n_act, int6
         isum += sc[j] * s;
         msum += mn[j] * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
       }
-      acc[r] += a.d * d * static_cast<float>(isum) - a.d * dmin * static_cast<float>(msum);
+      acc[r] = std::fma(static_cast<float>(isum), d * a.d, acc[r]);
+      acc[r] = std::fma(-static_cast<float>(msum), dmin * a.d, acc[r]);
     }
   }
   for (int r = 0; r < n_act; ++r) y[r * y_stride] = acc[r];
@@ -119,7 +122,7 @@ void dot_q6k(const void* w, const void* act, size_t act_stride, int n_act, int64
         for (int l = 0; l < 16; ++l) s += q[k * 16 + l] * a.qs[k * 16 + l];
         isum += wb[b].scales[k] * (s - 32 * a.bsums[k]);
       }
-      acc[r] += a.d * d * static_cast<float>(isum);
+      acc[r] = std::fma(static_cast<float>(isum), d * a.d, acc[r]);
     }
   }
   for (int r = 0; r < n_act; ++r) y[r * y_stride] = acc[r];
@@ -147,7 +150,7 @@ void dot_iq4xs(const void* w, const void* act, size_t act_stride, int n_act, int
         for (int l = 0; l < 32; ++l) s += q[j * 32 + l] * a.qs[j * 32 + l];
         isum += iq4xs_scale(wb[b], j) * s;
       }
-      acc[r] += a.d * d * static_cast<float>(isum);
+      acc[r] = std::fma(static_cast<float>(isum), d * a.d, acc[r]);
     }
   }
   for (int r = 0; r < n_act; ++r) y[r * y_stride] = acc[r];

@@ -35,6 +35,38 @@ FRUGAL_TARGET inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// The canonical float assembly, shared by the row kernels, the prefill tiles
+// and the scalar twins, so that a row's result is the same bits whichever
+// kernel computes it (batch, chunked and one-token-at-a-time passes agree
+// exactly): per block, the exact integer sum I (and minima sum M), then
+// acc = fma(float(I), d * da, acc) [acc = fma(-float(M), dmin * da, acc)],
+// blocks in order. The row kernels keep their activation rows in the lanes
+// of one 128-bit accumulator.
+
+// The sums of R (<= 4) int32 vectors, in lanes 0..R-1 (exact).
+template <int R>
+FRUGAL_TARGET inline __m128i hsum_rows(const __m256i v[R]) {
+  const __m256i z = _mm256_setzero_si256();
+  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], R > 1 ? v[1] : z),
+                                      _mm256_hadd_epi32(R > 2 ? v[2] : z, R > 3 ? v[3] : z));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+// The activation scales of rows 0..R-1 of block b, in lanes.
+template <class Act, int R>
+FRUGAL_TARGET inline __m128 act_scales(const void* act, size_t stride, int64_t b) {
+  alignas(16) float d[4] = {0, 0, 0, 0};
+  for (int r = 0; r < R; ++r) d[r] = act_row<Act>(act, stride, r)[b].d;
+  return _mm_load_ps(d);
+}
+
+template <int R>
+FRUGAL_TARGET inline void store_rows(__m128 acc, float* y, int64_t ys) {
+  alignas(16) float out[4];
+  _mm_store_ps(out, acc);
+  for (int r = 0; r < R; ++r) y[r * ys] = out[r];
+}
+
 // acc (8 x int32) += the sums of 4 adjacent u8 * s8 products.
 FRUGAL_TARGET inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
 #if FRUGAL_VNNI
@@ -150,19 +182,19 @@ struct Block32 {
   template <int R>
   FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
     const auto* wb = static_cast<const Block*>(w);
-    __m256 acc[R];
-    FRUGAL_UNROLL for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n_in / 32; ++b) {
       const __m256i wq = weights_s8(wb[b]);
       const __m256i wabs = _mm256_sign_epi8(wq, wq);
-      const float dw = half_to_f32(wb[b].d);
+      __m256i p[R];
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
         const ActBlock32& a = act_row<ActBlock32>(act, stride, r)[b];
-        const __m256i p = dot_u8s8(_mm256_setzero_si256(), wabs, _mm256_sign_epi8(load32(a.qs), wq));
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * a.d), acc[r]);
+        p[r] = dot_u8s8(_mm256_setzero_si256(), wabs, _mm256_sign_epi8(load32(a.qs), wq));
       }
+      const __m128 scale = _mm_mul_ps(_mm_set1_ps(half_to_f32(wb[b].d)), act_scales<ActBlock32, R>(act, stride, b));
+      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum_rows<R>(p)), scale, acc);
     }
-    FRUGAL_UNROLL for (int r = 0; r < R; ++r) y[r * ys] = hsum(acc[r]);
+    store_rows<R>(acc, y, ys);
   }
 };
 
@@ -174,17 +206,15 @@ struct Q45K {
   template <int R>
   FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
     const auto* wb = static_cast<const Block*>(w);
-    __m256 acc[R], accm[R];
-    FRUGAL_UNROLL for (int r = 0; r < R; ++r) acc[r] = accm[r] = _mm256_setzero_ps();
+    __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n_in / QK_K; ++b) {
       alignas(16) uint8_t sc[8], mn[8];
       unpack_q4k_scales(wb[b].scales, sc, mn);
-      const float d = half_to_f32(wb[b].d), dmin = half_to_f32(wb[b].dmin);
       __m128i mn8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
       const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));  // m0 m0 m1 m1 ...
       __m256i q[8];
       unpack_codes(wb[b], q);
-      __m256i isum[R];
+      __m256i isum[R], msum[R];
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
       for (int j = 0; j < 8; ++j) {
         const __m256i scale = prep_scale(_mm256_set1_epi32(sc[j]));
@@ -194,13 +224,15 @@ struct Q45K {
         }
       }
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
-        const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
-        const __m256i msum = _mm256_madd_epi16(mins16, load32(a.bsums));
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_set1_ps(a.d * d), acc[r]);
-        accm[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(a.d * dmin), accm[r]);
+        msum[r] = _mm256_madd_epi16(mins16, load32(act_row<BlockQ8_K>(act, stride, r)[b].bsums));
       }
+      const __m128 da = act_scales<BlockQ8_K, R>(act, stride, b);
+      const __m128 d = _mm_mul_ps(_mm_set1_ps(half_to_f32(wb[b].d)), da);
+      const __m128 dmin = _mm_mul_ps(_mm_set1_ps(half_to_f32(wb[b].dmin)), da);
+      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum_rows<R>(isum)), d, acc);
+      acc = _mm_fnmadd_ps(_mm_cvtepi32_ps(hsum_rows<R>(msum)), dmin, acc);
     }
-    FRUGAL_UNROLL for (int r = 0; r < R; ++r) y[r * ys] = hsum(_mm256_sub_ps(acc[r], accm[r]));
+    store_rows<R>(acc, y, ys);
   }
 };
 
@@ -209,11 +241,9 @@ struct Q6K {
   template <int R>
   FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
     const auto* wb = static_cast<const quant::BlockQ6_K*>(w);
-    __m256 acc[R];
-    FRUGAL_UNROLL for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n_in / QK_K; ++b) {
       const quant::BlockQ6_K& wk = wb[b];
-      const float d = half_to_f32(wk.d);
       __m256i isum[R];
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
       __m256i q[8];
@@ -229,12 +259,12 @@ struct Q6K {
       const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk.scales)));
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
         const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
-        const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a.bsums)), 5);
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[r], offset)), _mm256_set1_ps(a.d * d),
-                                 acc[r]);
+        isum[r] = _mm256_sub_epi32(isum[r], _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a.bsums)), 5));
       }
+      const __m128 d = _mm_mul_ps(_mm_set1_ps(half_to_f32(wk.d)), act_scales<BlockQ8_K, R>(act, stride, b));
+      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum_rows<R>(isum)), d, acc);
     }
-    FRUGAL_UNROLL for (int r = 0; r < R; ++r) y[r * ys] = hsum(acc[r]);
+    store_rows<R>(acc, y, ys);
   }
 };
 
@@ -243,10 +273,8 @@ struct IQ4XS {
   template <int R>
   FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
     const auto* wb = static_cast<const quant::BlockIQ4_XS*>(w);
-    __m256 acc[R];
-    FRUGAL_UNROLL for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n_in / QK_K; ++b) {
-      const float d = half_to_f32(wb[b].d);
       __m256i isum[R];
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
       __m256i q[8];
@@ -260,12 +288,10 @@ struct IQ4XS {
           isum[r] = dot_u8s8_scaled(isum[r], wabs, _mm256_sign_epi8(load32(a.qs + 32 * j), wq), scale);
         }
       }
-      FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
-        const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_set1_ps(a.d * d), acc[r]);
-      }
+      const __m128 d = _mm_mul_ps(_mm_set1_ps(half_to_f32(wb[b].d)), act_scales<BlockQ8_K, R>(act, stride, b));
+      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum_rows<R>(isum)), d, acc);
     }
-    FRUGAL_UNROLL for (int r = 0; r < R; ++r) y[r * ys] = hsum(acc[r]);
+    store_rows<R>(acc, y, ys);
   }
 };
 

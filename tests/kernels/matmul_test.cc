@@ -253,6 +253,36 @@ TEST(Matmul, GemmTilesMatchTheScalarTwin) {
   }
 }
 
+// A row's result does not depend on the rows beside it: a batch, the same
+// rows one at a time and in other groupings give the same bits (so batch,
+// chunked and incremental passes of a model agree exactly), whichever of
+// row kernels and prefill tiles compute them.
+TEST(Matmul, ResultsDoNotDependOnTheBatch) {
+  std::mt19937 rng(test_seed() + 7);
+  ThreadPool pool(2);
+  for (TensorType t : kTypes) {
+    const int64_t n_in = input_sizes(t).back(), n_out = 37, n_rows = 40;
+    const auto weights = random_weights(t, n_out, n_in, rng);
+    const WeightMatrix W{t, weights.data(), n_out, n_in};
+    const auto X = random_rows(n_rows, n_in, rng);
+    for (SimdLevel level : available_levels()) {
+      SCOPED_TRACE(testing::Message() << tensor_type_name(t) << " level " << simd_level_name(level) << " seed "
+                                      << test_seed());
+      std::vector<float> batch(n_rows * n_out), single(n_rows * n_out), chunked(n_rows * n_out);
+      matmul_at_level(level, W, X.data(), n_in, n_rows, batch.data(), n_out, &pool);
+      for (int64_t r = 0; r < n_rows; ++r) {
+        matmul_at_level(level, W, X.data() + r * n_in, n_in, 1, single.data() + r * n_out, n_out, nullptr);
+      }
+      for (int64_t r = 0; r < n_rows; r += 13) {
+        const int64_t n = std::min<int64_t>(13, n_rows - r);
+        matmul_at_level(level, W, X.data() + r * n_in, n_in, n, chunked.data() + r * n_out, n_out, nullptr);
+      }
+      EXPECT_EQ(batch, single);
+      EXPECT_EQ(batch, chunked);
+    }
+  }
+}
+
 // The activation encodings against their definitions.
 TEST(Matmul, ActivationEncodingRoundsWithinHalfAStep) {
   std::mt19937 rng(test_seed() + 2);
