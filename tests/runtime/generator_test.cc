@@ -69,6 +69,26 @@ TEST(Generator, GreedyIsTheArgmaxChainOfTheEngine) {
   EXPECT_EQ(e.sequence_length(0), int32_t(kPrompt.size() + 11));
 }
 
+TEST(Generator, PrefillChunksDoNotChangeTheOutput) {
+  // The prompt in chunks of 1, 2 and 4 rows (n_batch) and in one batch: same
+  // greedy continuation, the cache the same length.
+  Fixture f;
+  GenerateParams p = greedy(8);
+  p.stop_at_end_of_generation = false;
+  Engine whole(*f.m, {});
+  const GenerateStats want = generate(whole, *f.tok, kPrompt, p, {});
+  for (int n_batch : {1, 2, 4}) {
+    Engine e(*f.m, {});
+    p.n_batch = n_batch;
+    const GenerateStats got = generate(e, *f.tok, kPrompt, p, {});
+    EXPECT_EQ(got.tokens, want.tokens) << "n_batch " << n_batch;
+    EXPECT_EQ(e.sequence_length(0), whole.sequence_length(0));
+  }
+  p.n_batch = 0;
+  Engine e(*f.m, {});
+  EXPECT_THROW(generate(e, *f.tok, kPrompt, p, {}), Error);
+}
+
 TEST(Generator, StopStringEndsTheTextBeforeIt) {
   Fixture f;
   Engine e(*f.m, {});
