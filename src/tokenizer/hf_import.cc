@@ -92,6 +92,11 @@ void import_hf_tokenizer(const std::string& path, gguf::Metadata& md) {
   flatten(tj.value("normalizer", json()), "normalizers", norm);
   flatten(tj.value("pre_tokenizer", json()), "pretokenizers", pre);
   bool prepend_space = false, metaspace = false;
+  std::string normalizer;  // a Unicode normal form, when the tokenizer asks for one
+  for (const json& n : norm) {
+    const std::string type = n.value("type", "");
+    if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") normalizer = type;
+  }
   for (const json& n : norm)
     if (n.value("type", "") == "Prepend" && n.value("prepend", "") == "\xE2\x96\x81") prepend_space = true;
   for (const json& p : pre)
@@ -150,6 +155,7 @@ void import_hf_tokenizer(const std::string& path, gguf::Metadata& md) {
     md.set("tokenizer.ggml.add_space_prefix", gguf::Value::make_bool(prepend_space));
   }
   md.set("tokenizer.ggml.merges", gguf::Value::make_string_array(merges));
+  if (!normalizer.empty()) md.set("tokenizer.ggml.normalizer", gguf::Value::make_string(normalizer));
 
   auto find_id = [&](const std::string& text) -> int64_t {
     if (text.empty()) return -1;

@@ -11,7 +11,8 @@ namespace frugal::tokenizer {
 // Sets tokenizer.ggml.model ("llama" for Metaspace/byte-fallback BPE, "gpt2"
 // for byte-level BPE), pre (detected from the pre-tokenizer regexes), tokens,
 // token_type, scores, merges, bos/eos/pad/unknown ids, add_bos_token,
-// add_space_prefix and tokenizer.chat_template. A tokenizer.json this cannot
+// add_space_prefix, normalizer (NFC/NFD/NFKC/NFKD, as tokenizer.ggml.normalizer)
+// and tokenizer.chat_template. A tokenizer.json this cannot
 // represent (another model type, an unknown pre-tokenizer) -> frugal::Error.
 void import_hf_tokenizer(const std::string& tokenizer_json_path, gguf::Metadata& md);
 

@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/normalize.h"
 #include "tokenizer/pretokenize.h"
 
 namespace frugal::tokenizer {
@@ -24,6 +25,7 @@ struct TokenizerImpl {
   int32_t bos = -1, eos = -1, unk = -1;
   bool add_bos = false, add_space_prefix = true;
   bool ignore_merges = false;  // byte-level BPE: whole-word tokens win (llama3, o200k)
+  Normalization normalization = Normalization::kNone;  // applied to text between special tokens
   std::unique_ptr<PreTokenizer> pre;
   int32_t byte_token[256];
 };
@@ -214,6 +216,7 @@ Tokenizer Tokenizer::from_metadata(const gguf::Metadata& md) {
     if (id >= 0 && t->types[id] == int32_t(TokenType::CONTROL)) t->end_ids.push_back(id);
   }
   t->add_bos = md.get_bool_or("tokenizer.ggml.add_bos_token", t->is_spm);
+  t->normalization = parse_normalization(md.get_string_or("tokenizer.ggml.normalizer", ""));
   for (size_t i = 0; i < n; ++i)
     if ((t->types[i] == int32_t(TokenType::CONTROL) || t->types[i] == int32_t(TokenType::USER_DEFINED) ||
          t->types[i] == int32_t(TokenType::UNKNOWN)) &&
@@ -231,8 +234,11 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
     if (t.bos < 0) fail("tokenizer: a BOS token was asked for but the vocabulary has none");
     out.push_back(t.bos);
   }
-  auto encode_fragment = [&](std::string_view frag) {
-    if (frag.empty()) return;
+  auto encode_fragment = [&](std::string_view raw_frag) {
+    if (raw_frag.empty()) return;
+    // Special tokens are never normalised; the text between them is (as Hugging Face does).
+    const std::string normalized = normalize(raw_frag, t.normalization);
+    const std::string_view frag = t.normalization == Normalization::kNone ? raw_frag : std::string_view(normalized);
     if (t.is_spm) {
       // Every text fragment (at the start or after a special token) gets the
       // SentencePiece space prefix, as Hugging Face and llama.cpp both do.

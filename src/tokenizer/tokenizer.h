@@ -24,7 +24,9 @@ struct TokenizerImpl;  // vocabulary, merges, pre-tokenizer (tokenizer.cc)
 class Tokenizer {
  public:
   // Reads tokenizer.ggml.model ("llama" or "gpt2"), tokens, token_type, scores,
-  // merges, pre, bos/eos/eot/eom/pad ids, add_bos_token, add_space_prefix.
+  // merges, pre, bos/eos/eot/eom/pad ids, add_bos_token, add_space_prefix and
+  // normalizer (frugal's key for a tokenizer.json normalizer: NFC, NFD, NFKC, NFKD;
+  // the text between special tokens is normalised before encoding).
   // Missing or inconsistent keys, or an unknown model/pre name -> frugal::Error.
   static Tokenizer from_metadata(const gguf::Metadata& md);
 
