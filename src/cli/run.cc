@@ -16,12 +16,13 @@ namespace {
 struct RunArgs {
   GenerationFlags gen;
   std::string prompt, prompt_ids;
-  bool print_ids = false, no_bos = false, no_special = false;
+  bool print_ids = false, no_bos = false, no_special = false, ignore_eos = false;
 };
 
 int run_run(const RunArgs& a) {
   if (a.prompt.empty() == a.prompt_ids.empty()) fail("run: give the prompt as text (-p) or as token ids (--prompt-ids), one of them");
-  const runtime::GenerateParams params = generate_params(a.gen);
+  runtime::GenerateParams params = generate_params(a.gen);
+  params.stop_at_end_of_generation = !a.ignore_eos;
   LoadedModel m = load_for_generation(a.gen);
   const tokenizer::Tokenizer& tok = *m.tokenizer;
   const std::vector<int32_t> prompt =
@@ -59,6 +60,8 @@ const CommandRegistration kRun{"run", "generate text from a prompt, streamed as 
                                  app.add_flag("--no-bos", a->no_bos, "do not add the BOS token the model asks for");
                                  app.add_flag("--no-special", a->no_special,
                                               "treat special-token spellings in the prompt as plain text");
+                                 app.add_flag("--ignore-eos", a->ignore_eos,
+                                              "go on past end-of-generation tokens (they are printed as text)");
                                  add_generation_flags(app, a->gen);
                                  return [a] { return run_run(*a); };
                                }};

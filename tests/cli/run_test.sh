@@ -11,8 +11,8 @@ PY=/usr/bin/python3
 # Greedy ids twice: identical, and each one the argmax of the logits of the
 # prompt extended by the ids before it (recomputed from scratch).
 prompt=256,72,101,108,108,111
-"$FRUGAL" run -m "$dir/m.gguf" --prompt-ids $prompt --print-ids --temp 0 -n 16 >"$dir/ids1" 2>"$dir/err1"
-"$FRUGAL" run -m "$dir/m.gguf" --prompt-ids $prompt --print-ids --temp 0 -n 16 >"$dir/ids2" 2>/dev/null
+"$FRUGAL" run -m "$dir/m.gguf" --prompt-ids $prompt --print-ids --temp 0 -n 16 --ignore-eos >"$dir/ids1" 2>"$dir/err1"
+"$FRUGAL" run -m "$dir/m.gguf" --prompt-ids $prompt --print-ids --temp 0 -n 16 --ignore-eos >"$dir/ids2" 2>/dev/null
 cmp "$dir/ids1" "$dir/ids2" || fail "greedy output differs between runs"
 grep -q 'generation: 16 tokens' "$dir/err1" || fail "no generation speed on stderr: $(cat "$dir/err1")"
 ids=$(tr ' ' ',' <"$dir/ids1" | tr -d '\n')
@@ -46,6 +46,13 @@ stop = sys.argv[3]
 want = full[:full.index(stop)] + "\n"
 assert cut == want, (cut, want)
 PYEOF
+
+# -n -1 runs until the context is full (--ignore-eos: a random model may pick
+# <|eos|>, which would end it first): 3 prompt tokens in 16 positions, 13
+# more computed, and one last token sampled from the last logits.
+"$FRUGAL" run -m "$dir/m.gguf" -p hi -n -1 -c 16 --temp 0 --print-ids --ignore-eos >"$dir/ctx" 2>"$dir/ctxerr"
+grep -q 'stop: context' "$dir/ctxerr" || fail "no context stop: $(cat "$dir/ctxerr")"
+[[ $(wc -w <"$dir/ctx") -eq 14 ]] || fail "want 14 ids before the context is full: $(cat "$dir/ctx")"
 
 expect_error "give the prompt" run -m "$dir/m.gguf"
 expect_error "not a token id" run -m "$dir/m.gguf" --prompt-ids 1,x
