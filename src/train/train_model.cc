@@ -8,7 +8,7 @@ namespace frugal::train {
 
 model::ModelConfig make_config(const ModelShape& s) {
   model::ModelConfig c;
-  c.arch = "qwen3moe";
+  c.arch = s.n_ff_shexp > 0 ? "qwen2moe" : "qwen3moe";
   c.name = "frugal-train";
   c.n_vocab = s.n_vocab;
   c.n_embd = s.n_embd;
@@ -23,18 +23,25 @@ model::ModelConfig make_config(const ModelShape& s) {
   c.n_ff = s.n_ff_exp * s.n_expert_used;  // informational: the active FFN width
   c.norm_eps = 1e-6f;
   c.rope_freq_base = 10000.0f;
+  if (s.n_ff_shexp > 0) {
+    c.n_ff_shexp = s.n_ff_shexp;
+    c.n_expert_shared = 1;
+  }
   model::apply_architecture_defaults(c);
   model::validate_config(c);
   return c;
 }
 
 ParamLayout::ParamLayout(const model::ModelConfig& cfg) : cfg_(cfg) {
-  if (cfg.arch != "qwen3moe") fail("train: only the qwen3moe architecture can be trained (got '", cfg.arch, "')");
-  if (cfg.n_ff_shexp > 0) fail("train: shared experts are not part of the qwen3moe layout");
+  if (cfg.arch != "qwen3moe" && cfg.arch != "qwen2moe")
+    fail("train: only the qwen3moe and qwen2moe architectures can be trained (got '", cfg.arch, "')");
+  if (cfg.arch == "qwen3moe" && cfg.n_ff_shexp > 0) fail("train: shared experts are not part of the qwen3moe layout");
+  if (cfg.arch == "qwen2moe" && cfg.n_ff_shexp > 0 && !cfg.shared_expert_gate)
+    fail("train: a qwen2moe shared expert needs its gate (ffn_gate_inp_shexp)");
+  if (!cfg.is_moe()) fail("train: the model has no experts (one expert with top-1 is the dense baseline)");
   if (cfg.rope_dim != cfg.head_dim || cfg.v_head_dim != cfg.head_dim)
     fail("train: rope_dim and v_head_dim must equal head_dim");
   if (cfg.rope_scaling != model::RopeScaling::kNone) fail("train: RoPE scaling is not supported in training");
-  if (!cfg.expert_weights_norm) fail("train: qwen3moe renormalises the top-k weights (expert_weights_norm)");
   for (const model::TensorSpec& spec : model::expected_tensors(cfg)) {
     ParamTensor t;
     t.name = spec.name;
@@ -58,6 +65,11 @@ const ParamTensor& ParamLayout::find(const std::string& name) const {
 ModelView ParamLayout::view(float* base) const {
   ModelView v;
   auto at = [&](const std::string& name) { return base + find(name).offset; };
+  auto maybe = [&](const std::string& name) -> float* {
+    for (const ParamTensor& t : tensors_)
+      if (t.name == name) return base + t.offset;
+    return nullptr;
+  };
   v.token_embd = at("token_embd.weight");
   v.output_norm = at("output_norm.weight");
   v.output = at("output.weight");
@@ -68,14 +80,21 @@ ModelView ParamLayout::view(float* base) const {
     L.wq = at(b + "attn_q.weight");
     L.wk = at(b + "attn_k.weight");
     L.wv = at(b + "attn_v.weight");
-    L.q_norm = at(b + "attn_q_norm.weight");
-    L.k_norm = at(b + "attn_k_norm.weight");
+    L.q_norm = maybe(b + "attn_q_norm.weight");
+    L.k_norm = maybe(b + "attn_k_norm.weight");
+    L.bq = maybe(b + "attn_q.bias");
+    L.bk = maybe(b + "attn_k.bias");
+    L.bv = maybe(b + "attn_v.bias");
     L.wo = at(b + "attn_output.weight");
     L.ffn_norm = at(b + "ffn_norm.weight");
     L.router = at(b + "ffn_gate_inp.weight");
     L.gate_exps = at(b + "ffn_gate_exps.weight");
     L.up_exps = at(b + "ffn_up_exps.weight");
     L.down_exps = at(b + "ffn_down_exps.weight");
+    L.shexp_gate_inp = maybe(b + "ffn_gate_inp_shexp.weight");
+    L.gate_shexp = maybe(b + "ffn_gate_shexp.weight");
+    L.up_shexp = maybe(b + "ffn_up_shexp.weight");
+    L.down_shexp = maybe(b + "ffn_down_shexp.weight");
     v.layers.push_back(L);
   }
   return v;
@@ -104,6 +123,10 @@ void init_params(const ParamLayout& layout, uint64_t seed, float* params) {
     float* p = params + t.offset;
     if (t.role == model::TensorRole::kNorm) {
       for (size_t i = 0; i < t.size; ++i) p[i] = 1.0f;
+      continue;
+    }
+    if (t.role == model::TensorRole::kBias) {
+      for (size_t i = 0; i < t.size; ++i) p[i] = 0.0f;
       continue;
     }
     float std_dev = 0.02f;

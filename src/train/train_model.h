@@ -3,8 +3,11 @@
 // attention (q/k/v projections, per-head q/k RMSNorm, NeoX RoPE, GQA, causal
 // softmax, output projection) -> residual -> RMSNorm -> MoE FFN (softmax
 // router, top-k renormalised, SwiGLU experts, dropless) -> residual; final
-// RMSNorm and an untied LM head. qwen3moe has no shared experts, so neither
-// does this model. One expert with top-1 is the dense baseline.
+// RMSNorm and an untied LM head. One expert with top-1 is the dense baseline.
+// qwen3moe has no shared expert; a model with one is written in the qwen2moe
+// layout instead (what GGUF readers know for it): q/k/v biases and no q/k
+// norm, a shared SwiGLU expert scaled by sigmoid(x . ffn_gate_inp_shexp), and
+// the top-k weights not renormalised (qwen2moe's router).
 //
 // Parameters live in one flat f32 array, tensor after tensor in the order
 // and ggml shapes of model::expected_tensors(config), so an F32 export is a
@@ -31,9 +34,11 @@ struct ModelShape {
   int64_t n_expert_used = 2;
   int64_t n_ff_exp = 128;
   int64_t n_ctx = 128;
+  int64_t n_ff_shexp = 0;  // shared expert FFN width; > 0 selects the qwen2moe layout
 };
 
-// A qwen3moe ModelConfig of this shape (norm eps 1e-6, rope base 10000).
+// A qwen3moe ModelConfig of this shape (qwen2moe with a shared expert; norm
+// eps 1e-6, rope base 10000).
 model::ModelConfig make_config(const ModelShape& shape);
 
 // Where one tensor sits in the flat parameter array.
@@ -52,14 +57,21 @@ struct LayerView {
   float* wq;         // n_embd_q rows of n_embd
   float* wk;         // n_embd_k rows of n_embd
   float* wv;         // n_embd_v rows of n_embd
-  float* q_norm;     // head_dim
-  float* k_norm;     // head_dim
+  float* q_norm;     // head_dim (null in qwen2moe)
+  float* k_norm;     // head_dim (null in qwen2moe)
+  float* bq;         // n_embd_q (q/k/v biases: qwen2moe only, else null)
+  float* bk;         // n_embd_k
+  float* bv;         // n_embd_k
   float* wo;         // n_embd rows of n_embd_q
   float* ffn_norm;   // n_embd
   float* router;     // n_expert rows of n_embd
   float* gate_exps;  // per expert n_ff_exp rows of n_embd
   float* up_exps;    // per expert n_ff_exp rows of n_embd
   float* down_exps;  // per expert n_embd rows of n_ff_exp
+  float* shexp_gate_inp;  // n_embd: the shared expert's sigmoid gate (null without one)
+  float* gate_shexp;      // n_ff_shexp rows of n_embd
+  float* up_shexp;        // n_ff_shexp rows of n_embd
+  float* down_shexp;      // n_embd rows of n_ff_shexp
 };
 struct ModelView {
   float* token_embd;   // n_vocab rows of n_embd
@@ -70,7 +82,7 @@ struct ModelView {
 
 class ParamLayout {
  public:
-  explicit ParamLayout(const model::ModelConfig& cfg);  // frugal::Error unless qwen3moe-trainable
+  explicit ParamLayout(const model::ModelConfig& cfg);  // frugal::Error unless qwen3moe/qwen2moe-trainable
   const model::ModelConfig& config() const { return cfg_; }
   const std::vector<ParamTensor>& tensors() const { return tensors_; }
   size_t n_params() const { return n_params_; }

@@ -13,6 +13,16 @@ namespace {
 using Buf = std::vector<float>;
 size_t sz(int64_t n) { return static_cast<size_t>(n); }
 void zero(Buf& b) { std::fill(b.begin(), b.end(), 0.0f); }
+
+// y (n rows of d) += b (qwen2moe's q/k/v biases); its backward sums d_y's rows.
+void add_bias(float* y, const float* b, int64_t n, int64_t d) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < d; ++i) y[r * d + i] += b[i];
+}
+void bias_backward(const float* d_y, float* d_b, int64_t n, int64_t d) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < d; ++i) d_b[i] += d_y[r * d + i];
+}
 }  // namespace
 
 // What one layer's forward pass keeps for its backward pass.
@@ -37,6 +47,9 @@ struct LayerActs {
   Buf slot_x;                  // N*k x D: ffn_normed rows gathered in expert order
   Buf gate_pre, up_pre, h;     // N*k x F
   Buf expert_out;              // N*k x D: each slot's expert output (unweighted)
+  Buf sh_gate_pre, sh_up_pre, sh_h;  // N x Fs: the shared expert (qwen2moe), when there is one
+  Buf sh_out;                  // N x D: its output (unscaled)
+  Buf sh_scale;                // N: sigmoid(ffn_normed . ffn_gate_inp_shexp)
 };
 
 struct Transformer::Acts {
@@ -49,6 +62,7 @@ struct Transformer::Acts {
   RouterOptions opts;
   // Backward scratch, shared by the layers.
   Buf d_resid, d_normed, d_att, d_q, d_k, d_v, d_q_pre, d_k_pre, d_router, d_slot_y, d_h, d_gate, d_up, d_slot_x;
+  Buf d_sh_out, d_sh_h, d_sh_gate, d_sh_up;
 };
 
 Transformer::Transformer(const ParamLayout& layout, int64_t n_seq, int64_t t, ThreadPool* pool)
@@ -90,6 +104,13 @@ Transformer::Transformer(const ParamLayout& layout, int64_t n_seq, int64_t t, Th
     L.up_pre.resize(sz(N * k * F));
     L.h.resize(sz(N * k * F));
     L.expert_out.resize(sz(N * k * D));
+    if (c.n_ff_shexp > 0) {
+      L.sh_gate_pre.resize(sz(N * c.n_ff_shexp));
+      L.sh_up_pre.resize(sz(N * c.n_ff_shexp));
+      L.sh_h.resize(sz(N * c.n_ff_shexp));
+      L.sh_out.resize(sz(N * D));
+      L.sh_scale.resize(sz(N));
+    }
   }
   a.tokens.resize(sz(N));
   a.targets.resize(sz(N));
@@ -140,8 +161,10 @@ void route(const model::ModelConfig& c, const float* router_logits, const float*
     std::partial_sort(scored.begin(), scored.begin() + k, scored.end(), [](const auto& x, const auto& y) {
       return x.first > y.first || (x.first == y.first && x.second < y.second);
     });
+    // qwen3moe renormalises the chosen probabilities; qwen2moe weighs by them as they are.
     float chosen = 0.0f;
     for (int64_t j = 0; j < k; ++j) chosen += pr[scored[sz(j)].second];
+    if (!c.expert_weights_norm) chosen = 1.0f;
     L.sel_sum[sz(r)] = chosen;
     for (int64_t j = 0; j < k; ++j) {
       const int32_t e = scored[sz(j)].second;
@@ -208,8 +231,18 @@ ForwardResult Transformer::forward(const float* params, const float* selection_b
     linear_forward(L.attn_normed.data(), P.wq, L.q_pre.data(), N, D, Q);
     linear_forward(L.attn_normed.data(), P.wk, L.k_pre.data(), N, D, K);
     linear_forward(L.attn_normed.data(), P.wv, L.v.data(), N, D, K);
-    rmsnorm_forward(L.q_pre.data(), P.q_norm, L.q.data(), L.q_rstd.data(), N * c.n_head, hd, c.norm_eps);
-    rmsnorm_forward(L.k_pre.data(), P.k_norm, L.k.data(), L.k_rstd.data(), N * c.n_head_kv, hd, c.norm_eps);
+    if (P.bq) {
+      add_bias(L.q_pre.data(), P.bq, N, Q);
+      add_bias(L.k_pre.data(), P.bk, N, K);
+      add_bias(L.v.data(), P.bv, N, K);
+    }
+    if (P.q_norm) {
+      rmsnorm_forward(L.q_pre.data(), P.q_norm, L.q.data(), L.q_rstd.data(), N * c.n_head, hd, c.norm_eps);
+      rmsnorm_forward(L.k_pre.data(), P.k_norm, L.k.data(), L.k_rstd.data(), N * c.n_head_kv, hd, c.norm_eps);
+    } else {
+      L.q = L.q_pre;
+      L.k = L.k_pre;
+    }
     rope_forward(L.q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd);
     rope_forward(L.k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd);
     attention_forward(as, L.q.data(), L.k.data(), L.v.data(), L.probs.data(), L.att.data(), pool_);
@@ -234,10 +267,28 @@ ForwardResult Transformer::forward(const float* params, const float* selection_b
       swiglu_forward(L.gate_pre.data() + s0 * F, L.up_pre.data() + s0 * F, L.h.data() + s0 * F, n_e * F);
       linear_forward(L.h.data() + s0 * F, P.down_exps + e * D * F, L.expert_out.data() + s0 * D, n_e, F, D);
     }
+    const int64_t Fs = c.n_ff_shexp;
+    if (P.gate_shexp) {
+      // The shared expert sees every row; a sigmoid gate scales its output.
+      linear_forward(L.ffn_normed.data(), P.gate_shexp, L.sh_gate_pre.data(), N, D, Fs);
+      linear_forward(L.ffn_normed.data(), P.up_shexp, L.sh_up_pre.data(), N, D, Fs);
+      swiglu_forward(L.sh_gate_pre.data(), L.sh_up_pre.data(), L.sh_h.data(), N * Fs);
+      linear_forward(L.sh_h.data(), P.down_shexp, L.sh_out.data(), N, Fs, D);
+      for (int64_t r = 0; r < N; ++r) {
+        float dot = 0.0f;
+        for (int64_t i = 0; i < D; ++i) dot += L.ffn_normed[sz(r * D + i)] * P.shexp_gate_inp[i];
+        L.sh_scale[sz(r)] = 1.0f / (1.0f + std::exp(-dot));
+      }
+    }
     float* x_out = il + 1 < c.n_layer ? a.layers[sz(il + 1)].x_in.data() : a.x_final.data();
     for (int64_t r = 0; r < N; ++r) {
       float* xo = x_out + r * D;
       std::memcpy(xo, L.x_mid.data() + r * D, sz(D) * sizeof(float));
+      if (P.gate_shexp) {
+        const float sc = L.sh_scale[sz(r)];
+        const float* ys = L.sh_out.data() + r * D;
+        for (int64_t i = 0; i < D; ++i) xo[i] += sc * ys[i];
+      }
       for (int64_t j = 0; j < k; ++j) {
         const float w = L.sel_weight[sz(r * k + j)];
         const float* y = L.expert_out.data() + L.slot_of[sz(r * k + j)] * D;
@@ -308,7 +359,9 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
       }
       // d p (chosen experts from the weights; every expert from the aux loss).
       for (int64_t e = 0; e < E; ++e) d_p[sz(e)] = aux_scale * static_cast<float>(L.load_share[sz(e)]);
-      for (int64_t j = 0; j < k; ++j) d_p[sz(L.sel_expert[sz(r * k + j)])] += (g[sz(j)] - g_dot_w) / L.sel_sum[sz(r)];
+      for (int64_t j = 0; j < k; ++j)
+        d_p[sz(L.sel_expert[sz(r * k + j)])] +=
+            c.expert_weights_norm ? (g[sz(j)] - g_dot_w) / L.sel_sum[sz(r)] : g[sz(j)];
       float p_dot = 0.0f;
       for (int64_t e = 0; e < E; ++e) p_dot += pr[e] * d_p[sz(e)];
       const float z_lse = z_scale * L.router_lse[sz(r)];
@@ -336,6 +389,38 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
       const float* dsx = a.d_slot_x.data() + s * D;
       for (int64_t i = 0; i < D; ++i) dn[i] += dsx[i];
     }
+    if (P.gate_shexp) {
+      // x_out += s * y_s with s = sigmoid(ffn_normed . gate): d y_s = s d x_out,
+      // d logit = <d x_out, y_s> s (1 - s).
+      const int64_t Fs = c.n_ff_shexp;
+      a.d_sh_out.resize(sz(N * D));
+      for (int64_t r = 0; r < N; ++r) {
+        const float* dxo = a.d_resid.data() + r * D;
+        const float* ys = L.sh_out.data() + r * D;
+        const float sc = L.sh_scale[sz(r)];
+        float ds = 0.0f;
+        for (int64_t i = 0; i < D; ++i) {
+          ds += dxo[i] * ys[i];
+          a.d_sh_out[sz(r * D + i)] = sc * dxo[i];
+        }
+        const float d_logit = ds * sc * (1.0f - sc);
+        float* dn = a.d_normed.data() + r * D;
+        const float* xn = L.ffn_normed.data() + r * D;
+        for (int64_t i = 0; i < D; ++i) {
+          dn[i] += d_logit * P.shexp_gate_inp[i];
+          GP.shexp_gate_inp[i] += d_logit * xn[i];
+        }
+      }
+      need(a.d_sh_h, N * Fs);
+      a.d_sh_gate.resize(sz(N * Fs));
+      a.d_sh_up.resize(sz(N * Fs));
+      linear_backward(a.d_sh_out.data(), L.sh_h.data(), P.down_shexp, a.d_sh_h.data(), GP.down_shexp, N, Fs, D);
+      swiglu_backward(a.d_sh_h.data(), L.sh_gate_pre.data(), L.sh_up_pre.data(), a.d_sh_gate.data(), a.d_sh_up.data(),
+                      N * Fs);
+      linear_backward(a.d_sh_gate.data(), L.ffn_normed.data(), P.gate_shexp, a.d_normed.data(), GP.gate_shexp, N, D,
+                      Fs);
+      linear_backward(a.d_sh_up.data(), L.ffn_normed.data(), P.up_shexp, a.d_normed.data(), GP.up_shexp, N, D, Fs);
+    }
     linear_backward(a.d_router.data(), L.ffn_normed.data(), P.router, a.d_normed.data(), GP.router, N, D, E);
     rmsnorm_backward(a.d_normed.data(), L.x_mid.data(), P.ffn_norm, L.ffn_rstd.data(), a.d_resid.data(), GP.ffn_norm,
                      N, D);
@@ -350,12 +435,22 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
                        a.d_k.data(), a.d_v.data(), pool_);
     rope_backward(a.d_q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd);
     rope_backward(a.d_k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd);
-    need(a.d_q_pre, N * Q);
-    need(a.d_k_pre, N * K);
-    rmsnorm_backward(a.d_q.data(), L.q_pre.data(), P.q_norm, L.q_rstd.data(), a.d_q_pre.data(), GP.q_norm,
-                     N * c.n_head, hd);
-    rmsnorm_backward(a.d_k.data(), L.k_pre.data(), P.k_norm, L.k_rstd.data(), a.d_k_pre.data(), GP.k_norm,
-                     N * c.n_head_kv, hd);
+    if (P.q_norm) {
+      need(a.d_q_pre, N * Q);
+      need(a.d_k_pre, N * K);
+      rmsnorm_backward(a.d_q.data(), L.q_pre.data(), P.q_norm, L.q_rstd.data(), a.d_q_pre.data(), GP.q_norm,
+                       N * c.n_head, hd);
+      rmsnorm_backward(a.d_k.data(), L.k_pre.data(), P.k_norm, L.k_rstd.data(), a.d_k_pre.data(), GP.k_norm,
+                       N * c.n_head_kv, hd);
+    } else {
+      a.d_q_pre = a.d_q;
+      a.d_k_pre = a.d_k;
+    }
+    if (P.bq) {
+      bias_backward(a.d_q_pre.data(), GP.bq, N, Q);
+      bias_backward(a.d_k_pre.data(), GP.bk, N, K);
+      bias_backward(a.d_v.data(), GP.bv, N, K);
+    }
     need(a.d_normed, N * D);
     linear_backward(a.d_q_pre.data(), L.attn_normed.data(), P.wq, a.d_normed.data(), GP.wq, N, D, Q);
     linear_backward(a.d_k_pre.data(), L.attn_normed.data(), P.wk, a.d_normed.data(), GP.wk, N, D, K);
