@@ -46,18 +46,26 @@ FRUGAL_TARGET inline float hsum(__m256 v) {
 // The sums of R (<= 4) int32 vectors, in lanes 0..R-1 (exact).
 template <int R>
 FRUGAL_TARGET inline __m128i hsum_rows(const __m256i v[R]) {
-  const __m256i z = _mm256_setzero_si256();
-  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], R > 1 ? v[1] : z),
-                                      _mm256_hadd_epi32(R > 2 ? v[2] : z, R > 3 ? v[3] : z));
-  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  if constexpr (R == 1) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v[0]), _mm256_extracti128_si256(v[0], 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    return _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  } else {
+    const __m256i z = _mm256_setzero_si256();
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]),
+                                        _mm256_hadd_epi32(R > 2 ? v[2] : z, R > 3 ? v[3] : z));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  }
 }
 
-// The activation scales of rows 0..R-1 of block b, in lanes.
+// The activation scales of rows 0..R-1 of block b, in lanes (built in
+// registers: a vector load of 4 scalar stores would stall on forwarding).
 template <class Act, int R>
 FRUGAL_TARGET inline __m128 act_scales(const void* act, size_t stride, int64_t b) {
-  alignas(16) float d[4] = {0, 0, 0, 0};
-  for (int r = 0; r < R; ++r) d[r] = act_row<Act>(act, stride, r)[b].d;
-  return _mm_load_ps(d);
+  const float d0 = act_row<Act>(act, stride, 0)[b].d;
+  if constexpr (R == 1) return _mm_set1_ps(d0);
+  return _mm_setr_ps(d0, R > 1 ? act_row<Act>(act, stride, 1)[b].d : 0.0f,
+                     R > 2 ? act_row<Act>(act, stride, 2)[b].d : 0.0f, R > 3 ? act_row<Act>(act, stride, 3)[b].d : 0.0f);
 }
 
 template <int R>
