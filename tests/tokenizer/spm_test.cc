@@ -122,6 +122,9 @@ TEST_F(Spm, BosAndSpecialTokens) {
   EXPECT_EQ(std::count(plain.begin(), plain.end(), 2), 0);
   EXPECT_EQ(tok.decode(plain), "hello</s>");
   EXPECT_EQ(tok.token_bytes(2), "</s>");  // control tokens render as their text
+  // Each text fragment after a special token gets the space prefix again (as
+  // llama.cpp and Llama 2's Prepend normalizer do).
+  EXPECT_EQ(tok.encode("hello</s>hello", false, true), (Ids{id(kSpace + "hello"), 2, id(kSpace + "hello")}));
 }
 
 TEST_F(Spm, RoundTripOfRandomUtf8) {
