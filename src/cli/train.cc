@@ -118,11 +118,11 @@ int run_train(TrainArgs& a) {
     resumed = true;
   }
   std::fprintf(stderr,
-               "train: qwen3moe %lld layers, n_embd %lld, %lld heads (%lld kv) x %lld, %lld experts top-%lld x %lld, "
+               "train: %s %lld layers, n_embd %lld, %lld heads (%lld kv) x %lld, %lld experts top-%lld x %lld, "
                "vocab %lld, ctx %lld\n"
                "train: %s parameters (%s active per token); %s training tokens; batch %lld x %lld x accum %lld; "
                "%d threads%s\n",
-               (long long)cfg.n_layer, (long long)cfg.n_embd, (long long)cfg.n_head, (long long)cfg.n_head_kv,
+               cfg.arch.c_str(), (long long)cfg.n_layer, (long long)cfg.n_embd, (long long)cfg.n_head, (long long)cfg.n_head_kv,
                (long long)cfg.head_dim, (long long)cfg.n_expert, (long long)cfg.n_expert_used,
                (long long)cfg.n_ff_exp, (long long)cfg.n_vocab, (long long)cfg.n_ctx_train,
                human_count(double(cfg.n_params())).c_str(), human_count(double(cfg.n_active_params())).c_str(),
@@ -233,6 +233,7 @@ const CommandRegistration kTrain{
       app.add_option("--experts", s.n_expert, "experts per layer (default 4; 1 = dense)");
       app.add_option("--experts-used", s.n_expert_used, "experts per token (default 2)");
       app.add_option("--ff-exp", s.n_ff_exp, "expert FFN width (default 128)");
+      app.add_option("--shared-ff", s.n_ff_shexp, "shared expert FFN width (default 0: none; > 0: qwen2moe layout)");
       app.add_option("--ctx", s.n_ctx, "context length of the model (default: max(128, --seq))");
       auto& o = a->opts;
       app.add_option("--steps", o.steps, "optimizer steps (default 100)");

@@ -8,7 +8,8 @@ batch after batch (--batch x --eval-batches windows, each once here). The
 reference (tests/reference/frugal_ref, written independently from the model
 definitions) computes the mean cross-entropy of the same windows from the
 exported f32 GGUF; the two must agree to 1e-4 relative. Run for an MoE model
-(top-2 of 4 experts, GQA) and for the dense baseline (one expert).
+(top-2 of 4 experts, GQA), the dense baseline (one expert) and a model with a
+shared expert (written in the qwen2moe layout).
 """
 import json
 import os
@@ -82,6 +83,7 @@ def main():
         small = ["--embd", "32", "--layers", "2", "--heads", "4", "--heads-kv", "2", "--head-dim", "8"]
         check(d, "moe", small + ["--experts", "4", "--experts-used", "2", "--ff-exp", "32"])
         check(d, "dense", small + ["--experts", "1", "--experts-used", "1", "--ff-exp", "64"])
+        check(d, "shared", small + ["--experts", "4", "--experts-used", "2", "--ff-exp", "32", "--shared-ff", "48"])
     print("ok")
 
 
