@@ -6,6 +6,7 @@
 #include <pcre2.h>
 
 #include <cstdint>
+#include <memory>
 
 #include "base/error.h"
 
@@ -91,15 +92,19 @@ class RegexPreTokenizer : public PreTokenizer {
     std::vector<std::string_view> pieces{text};
     for (pcre2_code* code : codes_) {
       std::vector<std::string_view> next;
-      for (std::string_view piece : pieces) split_one(code, piece, next);
+      // One match block per pattern, not per piece: its allocation cost more
+      // than matching the many short pieces of a multi-pattern split.
+      std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> md(
+          pcre2_match_data_create_from_pattern(code, nullptr), &pcre2_match_data_free);
+      for (std::string_view piece : pieces) split_one(code, md.get(), piece, next);
       pieces.swap(next);
     }
     return pieces;
   }
 
  private:
-  static void split_one(pcre2_code* code, std::string_view text, std::vector<std::string_view>& out) {
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
+  static void split_one(pcre2_code* code, pcre2_match_data* md, std::string_view text,
+                        std::vector<std::string_view>& out) {
     // Invalid UTF-8 must not reach PCRE2 unchecked: such text is kept whole
     // (byte-level BPE encodes it byte by byte anyway). Checked once here so
     // that each match need not re-check the whole subject.
@@ -121,7 +126,6 @@ class RegexPreTokenizer : public PreTokenizer {
       }
     }
     if (last < text.size()) out.push_back(text.substr(last));
-    pcre2_match_data_free(md);
   }
 
   std::vector<pcre2_code*> codes_;

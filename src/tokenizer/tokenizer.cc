@@ -10,6 +10,7 @@
 #include "tokenizer/byte_level.h"
 #include "tokenizer/normalize.h"
 #include "tokenizer/pretokenize.h"
+#include "tokenizer/special_matcher.h"
 
 namespace frugal::tokenizer {
 
@@ -20,7 +21,7 @@ struct TokenizerImpl {
   std::vector<float> scores;
   std::unordered_map<std::string, int32_t> piece_to_id;
   std::unordered_map<std::string, int32_t> merge_rank;  // "left right" -> rank
-  std::vector<int32_t> specials;                        // control/user-defined, longest first
+  SpecialMatcher specials;                              // control/user-defined, split out before BPE
   std::vector<int32_t> end_ids;
   int32_t bos = -1, eos = -1, unk = -1;
   bool add_bos = false, add_space_prefix = true;
@@ -218,12 +219,9 @@ Tokenizer Tokenizer::from_metadata(const gguf::Metadata& md) {
   t->add_bos = md.get_bool_or("tokenizer.ggml.add_bos_token", t->is_spm);
   t->normalization = parse_normalization(md.get_string_or("tokenizer.ggml.normalizer", ""));
   for (size_t i = 0; i < n; ++i)
-    if ((t->types[i] == int32_t(TokenType::CONTROL) || t->types[i] == int32_t(TokenType::USER_DEFINED) ||
-         t->types[i] == int32_t(TokenType::UNKNOWN)) &&
-        !t->pieces[i].empty())
-      t->specials.push_back(int32_t(i));
-  std::stable_sort(t->specials.begin(), t->specials.end(),
-                   [&](int32_t a, int32_t b) { return t->pieces[a].size() > t->pieces[b].size(); });
+    if (t->types[i] == int32_t(TokenType::CONTROL) || t->types[i] == int32_t(TokenType::USER_DEFINED) ||
+        t->types[i] == int32_t(TokenType::UNKNOWN))
+      t->specials.add(t->pieces[i], int32_t(i));  // the longest match wins; equal texts: the lowest id
   return Tokenizer(std::move(t));
 }
 
@@ -254,15 +252,11 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
   };
   size_t start = 0, i = 0;
   while (parse_special && i < text.size()) {
-    int32_t hit = -1;
-    for (int32_t id : t.specials) {
-      const std::string& p = t.pieces[id];
-      if (text.compare(i, p.size(), p) == 0) { hit = id; break; }
-    }
+    const auto [hit, length] = t.specials.match(text, i);
     if (hit < 0) { ++i; continue; }
     encode_fragment(text.substr(start, i - start));
     out.push_back(hit);
-    i += t.pieces[hit].size();
+    i += length;
     start = i;
   }
   encode_fragment(text.substr(start));
