@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "cli/command.h"
+#include "cli/default_model.h"
 #include "gguf/reader.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/hf_import.h"
@@ -46,10 +47,9 @@ int run_tokenize(const TokenizeArgs& a) {
   gguf::Metadata md;
   if (!a.tokenizer_json.empty()) {
     tokenizer::import_hf_tokenizer(a.tokenizer_json, md);
-  } else if (!a.model.empty()) {
-    md = gguf::Reader::open(a.model).metadata();
   } else {
-    fail("tokenize: give a model (-m FILE) or a tokenizer (--tokenizer-json FILE)");
+    // No -m: the bundled default model, as for run and chat.
+    md = gguf::Reader::open(resolve_model_path(a.model)).metadata();
   }
   if (a.chat_jsonl) {
     // One JSON context per input line -> the rendered chat template as a JSON string.
@@ -132,7 +132,7 @@ int run_tokenize(const TokenizeArgs& a) {
 const CommandRegistration kTokenize{
     "tokenize", "text -> token ids with a model's tokenizer (or a tokenizer.json)", [](CLI::App& app) {
       auto a = std::make_shared<TokenizeArgs>();
-      app.add_option("-m,--model", a->model, "GGUF model whose tokenizer.ggml.* keys to use");
+      app.add_option("-m,--model", a->model, "GGUF model whose tokenizer.ggml.* keys to use (default: the bundled models/default.gguf)");
       app.add_option("--tokenizer-json", a->tokenizer_json, "Hugging Face tokenizer.json instead of a model");
       app.add_option("-p,--prompt", a->prompt, "text to tokenize ('-': read stdin)");
       app.add_option("-f,--file", a->file, "read the text from a file");
