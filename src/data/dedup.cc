@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include "base/error.h"
+#include "base/mix64.h"
 
 namespace frugal::data {
 
@@ -30,15 +31,6 @@ std::string shingle_text(std::string_view text) {
 
 namespace {
 
-// splitmix64's finaliser: turns one shingle hash into the i-th independent hash.
-inline uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 
+#include "base/mix64.h"
 #include "base/error.h"
 #include "base/thread_pool.h"
 #include "gguf/writer.h"
@@ -15,16 +16,6 @@
 namespace frugal::model {
 namespace {
 
-// splitmix64's finaliser: a bijection on 64 bits with good avalanche, so
-// mix64(key + i * odd) is a counter-based generator indexed by i.
-inline uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
 
 constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
 

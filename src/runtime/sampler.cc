@@ -6,23 +6,18 @@
 #include <unordered_map>
 
 #include "base/error.h"
+#include "base/mix64.h"
 
 namespace frugal::runtime {
 
 // ---- Rng --------------------------------------------------------------------
 
 namespace {
-uint64_t splitmix64(uint64_t& x) {
-  uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 }  // namespace
 
 Rng::Rng(uint64_t seed) {
-  for (uint64_t& w : s_) w = splitmix64(seed);
+  for (uint64_t& w : s_) w = splitmix64_next(seed);
 }
 
 uint64_t Rng::next() {
