@@ -8,38 +8,19 @@
 #include "base/error.h"
 #include "model/forward_test_model.h"
 #include "runtime/engine.h"
+#include "runtime/engine_test_util.h"
 
 namespace frugal::runtime {
 namespace {
 
 using model::testing::TempModel;
 using model::testing::write_test_model;
+using testing::max_rel_diff;
+using testing::run_steps;
 
 const std::vector<int32_t> kPrompt = {256, 72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100, 33, 7, 300};
 const std::vector<int32_t> kOther = {256, 5, 17, 400, 90, 91, 92, 3, 260};
 
-// Logits of every token of `ids` (sequence `seq`), fed in batches of `step`.
-std::vector<float> run_steps(Engine& e, const std::vector<int32_t>& ids, size_t step, int32_t seq = 0) {
-  std::vector<float> all, logits;
-  for (size_t b = 0; b < ids.size(); b += step) {
-    std::vector<BatchRow> rows;
-    for (size_t i = b; i < std::min(ids.size(), b + step); ++i)
-      rows.push_back({seq, e.sequence_length(seq) + int32_t(i - b), ids[i], true});
-    e.forward(rows, logits);
-    all.insert(all.end(), logits.begin(), logits.end());
-  }
-  return all;
-}
-
-double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double mx = 0, scale = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    mx = std::max(mx, double(std::abs(a[i] - b[i])));
-    scale = std::max(scale, double(std::abs(a[i])));
-  }
-  return mx / std::max(scale, 1e-30);
-}
 
 struct ArchCase {
   std::string arch, preset;

@@ -13,12 +13,15 @@
 #include "base/error.h"
 #include "model/forward_test_model.h"
 #include "runtime/engine.h"
+#include "runtime/engine_test_util.h"
 
 namespace frugal::runtime {
 namespace {
 
 using model::testing::TempModel;
 using model::testing::write_test_model;
+using testing::max_rel_diff;
+using testing::run_steps;
 
 std::vector<int32_t> long_prompt(int32_t n_vocab, size_t n) {
   std::vector<int32_t> ids;
@@ -26,27 +29,6 @@ std::vector<int32_t> long_prompt(int32_t n_vocab, size_t n) {
   return ids;
 }
 
-std::vector<float> run_steps(Engine& e, const std::vector<int32_t>& ids, size_t step) {
-  std::vector<float> all, logits;
-  for (size_t b = 0; b < ids.size(); b += step) {
-    std::vector<BatchRow> rows;
-    for (size_t i = b; i < std::min(ids.size(), b + step); ++i)
-      rows.push_back({0, e.sequence_length(0) + int32_t(i - b), ids[i], true});
-    e.forward(rows, logits);
-    all.insert(all.end(), logits.begin(), logits.end());
-  }
-  return all;
-}
-
-double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double mx = 0, scale = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    mx = std::max(mx, double(std::abs(a[i] - b[i])));
-    scale = std::max(scale, double(std::abs(a[i])));
-  }
-  return mx / std::max(scale, 1e-30);
-}
 
 TEST(KvCache, LongPromptAgreesAcrossBatchingForEveryCacheType) {
   for (const auto& [arch, preset] : model::testing::tiny_presets()) {
