@@ -118,6 +118,17 @@ FRUGAL_TARGET inline __m256i iq4_codebook() {
 
 FRUGAL_TARGET inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
+// Decode streams each weight row once, in short runs (an expert's slice of
+// rows), where the hardware prefetcher starts late: the row kernels ask for
+// the lines kPrefetchBytes ahead of the block they start, covering its size.
+constexpr int64_t kPrefetchBytes = 1024;
+template <size_t kBytes>
+FRUGAL_TARGET inline void prefetch_block_ahead(const void* block) {
+  const char* p = static_cast<const char*>(block) + kPrefetchBytes;
+#pragma GCC unroll 8
+  for (size_t off = 0; off < kBytes + 63; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
+}
+
 // The 32 signed weights of a block.
 FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockQ8_0& b) { return load32(b.qs); }
 FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockQ4_0& b) {
@@ -133,6 +144,7 @@ FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockIQ4_NL& b) {
 // signed values. Shared by the row kernels and the prefill tiles.
 FRUGAL_TARGET inline void unpack_codes(const quant::BlockQ4_K& b, __m256i q[8]) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
+#pragma GCC unroll 4
   for (int k = 0; k < 4; ++k) {
     const __m256i bytes = load32(b.qs + 32 * k);
     q[2 * k] = _mm256_and_si256(bytes, m4);
@@ -142,6 +154,7 @@ FRUGAL_TARGET inline void unpack_codes(const quant::BlockQ4_K& b, __m256i q[8]) 
 FRUGAL_TARGET inline void unpack_codes(const quant::BlockQ5_K& b, __m256i q[8]) {
   const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
   const __m256i qh = load32(b.qh);
+#pragma GCC unroll 4
   for (int k = 0; k < 4; ++k) {
     const __m256i bytes = load32(b.qs + 32 * k);
     const __m256i hi_lo = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one), 4);
@@ -152,6 +165,7 @@ FRUGAL_TARGET inline void unpack_codes(const quant::BlockQ5_K& b, __m256i q[8]) 
 }
 FRUGAL_TARGET inline void unpack_codes(const quant::BlockQ6_K& b, __m256i q[8]) {
   const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+#pragma GCC unroll 2
   for (int half = 0; half < 2; ++half) {
     const __m256i ql0 = load32(b.ql + 64 * half), ql1 = load32(b.ql + 64 * half + 32);
     const __m256i qh = load32(b.qh + 32 * half);
@@ -167,6 +181,7 @@ FRUGAL_TARGET inline void unpack_codes(const quant::BlockQ6_K& b, __m256i q[8]) 
 }
 FRUGAL_TARGET inline void unpack_codes(const quant::BlockIQ4_XS& b, __m256i q[8]) {
   const __m256i table = iq4_codebook();
+#pragma GCC unroll 8
   for (int j = 0; j < 8; ++j) q[j] = _mm256_shuffle_epi8(table, nibbles32(b.qs + 16 * j));
 }
 
@@ -209,23 +224,83 @@ struct Block32 {
 // --- Q4_K and Q5_K ----------------------------------------------------------
 // dot = da * (d * sum_j sc_j * (q . a)_j - dmin * sum_j m_j * sum(a)_j),
 // the minima term from the activation's per-16 sums with one vpmaddwd.
+//
+// Decode runs these with one activation row, so the work per weight byte
+// decides the speed: the 6-bit scales are unpacked with a few 32-bit word
+// operations (as unpack_q4k_scales, all eight at once), each sub-block's
+// scale is one byte shuffle of a register, the loops over sub-blocks are
+// unrolled so the codes stay in registers, and one row's two horizontal
+// sums (codes and minima) share their reductions.
+
+// The 8 scales (bytes 0..7) and 8 minima (bytes 8..15) of a Q4_K/Q5_K
+// super-block: the same values as unpack_q4k_scales.
+FRUGAL_TARGET inline __m128i q4k_scales_mins(const uint8_t* q) {
+  uint32_t u[3];
+  std::memcpy(u, q, 12);
+  const uint32_t sc_lo = u[0] & 0x3F3F3F3F, mn_lo = u[1] & 0x3F3F3F3F;
+  // Bits 6-7 of byte j move to bits 4-5 of the same byte: (u >> 2) & 0x30.
+  const uint32_t sc_hi = (u[2] & 0x0F0F0F0F) | ((u[0] >> 2) & 0x30303030);
+  const uint32_t mn_hi = ((u[2] >> 4) & 0x0F0F0F0F) | ((u[1] >> 2) & 0x30303030);
+  return _mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), static_cast<int>(mn_lo),
+                        static_cast<int>(mn_hi));
+}
+
+// Byte-shuffle masks that broadcast int16 lane `lo` of a 128-bit half to the
+// low half and lane `hi` to the high half of a 256-bit register.
+FRUGAL_TARGET inline __m256i lane16_mask(int lo, int hi) {
+  return _mm256_setr_epi8(
+      static_cast<char>(2 * lo), static_cast<char>(2 * lo + 1), static_cast<char>(2 * lo), static_cast<char>(2 * lo + 1),
+      static_cast<char>(2 * lo), static_cast<char>(2 * lo + 1), static_cast<char>(2 * lo), static_cast<char>(2 * lo + 1),
+      static_cast<char>(2 * lo), static_cast<char>(2 * lo + 1), static_cast<char>(2 * lo), static_cast<char>(2 * lo + 1),
+      static_cast<char>(2 * lo), static_cast<char>(2 * lo + 1), static_cast<char>(2 * lo), static_cast<char>(2 * lo + 1),
+      static_cast<char>(2 * hi), static_cast<char>(2 * hi + 1), static_cast<char>(2 * hi), static_cast<char>(2 * hi + 1),
+      static_cast<char>(2 * hi), static_cast<char>(2 * hi + 1), static_cast<char>(2 * hi), static_cast<char>(2 * hi + 1),
+      static_cast<char>(2 * hi), static_cast<char>(2 * hi + 1), static_cast<char>(2 * hi), static_cast<char>(2 * hi + 1),
+      static_cast<char>(2 * hi), static_cast<char>(2 * hi + 1), static_cast<char>(2 * hi), static_cast<char>(2 * hi + 1));
+}
+
+// acc += float(I) * dI - float(M) * dM, lane by lane, for R rows: the
+// canonical assembly (fma of I, then fnma of M). For one row the two
+// horizontal sums share their steps.
+template <int R>
+FRUGAL_TARGET inline __m128 assemble_im(__m128 acc, const __m256i isum[R], const __m256i msum[R], __m128 dI,
+                                        __m128 dM) {
+  if constexpr (R == 1) {
+    const __m256i h = _mm256_hadd_epi32(isum[0], msum[0]);  // i01 i23 m01 m23 | i45 i67 m45 m67
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    s = _mm_hadd_epi32(s, s);  // I M I M
+    const __m128 f = _mm_cvtepi32_ps(s);
+    acc = _mm_fmadd_ps(f, dI, acc);
+    return _mm_fnmadd_ps(_mm_movehdup_ps(f), dM, acc);
+  } else {
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum_rows<R>(isum)), dI, acc);
+    return _mm_fnmadd_ps(_mm_cvtepi32_ps(hsum_rows<R>(msum)), dM, acc);
+  }
+}
+
 template <class Block>
 struct Q45K {
   template <int R>
   FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
     const auto* wb = static_cast<const Block*>(w);
+    __m256i mask[8];
+    FRUGAL_UNROLL for (int j = 0; j < 8; ++j) mask[j] = lane16_mask(j, j);
     __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n_in / QK_K; ++b) {
-      alignas(16) uint8_t sc[8], mn[8];
-      unpack_q4k_scales(wb[b].scales, sc, mn);
-      __m128i mn8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
+      prefetch_block_ahead<sizeof(Block)>(wb + b);
+      const __m128i sm = q4k_scales_mins(wb[b].scales);
+      // The int16 scales 0..7 in both 128-bit halves.
+      const __m256i sc16 = _mm256_cvtepu8_epi16(sm);
+      const __m256i sc = _mm256_permute2x128_si256(sc16, sc16, 0x00);
+      const __m128i mn8 = _mm_unpackhi_epi64(sm, sm);
       const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));  // m0 m0 m1 m1 ...
       __m256i q[8];
       unpack_codes(wb[b], q);
       __m256i isum[R], msum[R];
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+#pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
-        const __m256i scale = prep_scale(_mm256_set1_epi32(sc[j]));
+        const __m256i scale = _mm256_shuffle_epi8(sc, mask[j]);  // scale j in every int16 lane
         FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
           const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
           isum[r] = dot_u8s8_scaled(isum[r], q[j], load32(a.qs + 32 * j), scale);
@@ -237,8 +312,7 @@ struct Q45K {
       const __m128 da = act_scales<BlockQ8_K, R>(act, stride, b);
       const __m128 d = _mm_mul_ps(_mm_set1_ps(half_to_f32(wb[b].d)), da);
       const __m128 dmin = _mm_mul_ps(_mm_set1_ps(half_to_f32(wb[b].dmin)), da);
-      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum_rows<R>(isum)), d, acc);
-      acc = _mm_fnmadd_ps(_mm_cvtepi32_ps(hsum_rows<R>(msum)), dmin, acc);
+      acc = assemble_im<R>(acc, isum, msum, d, dmin);
     }
     store_rows<R>(acc, y, ys);
   }
@@ -249,22 +323,29 @@ struct Q6K {
   template <int R>
   FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
     const auto* wb = static_cast<const quant::BlockQ6_K*>(w);
+    // Sub-block j of 32 values takes scale 2j (values 0..15, low half) and
+    // 2j + 1 (values 16..31, high half); k = j % 4 within a group of 8 scales.
+    const __m256i mask[4] = {lane16_mask(0, 1), lane16_mask(2, 3), lane16_mask(4, 5), lane16_mask(6, 7)};
     __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n_in / QK_K; ++b) {
       const quant::BlockQ6_K& wk = wb[b];
+      prefetch_block_ahead<sizeof(quant::BlockQ6_K)>(&wk);
+      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk.scales)));
+      const __m256i sc_lo = _mm256_permute2x128_si256(sc16, sc16, 0x00);  // scales 0..7 in both halves
+      const __m256i sc_hi = _mm256_permute2x128_si256(sc16, sc16, 0x11);  // scales 8..15
       __m256i isum[R];
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
       __m256i q[8];
       unpack_codes(wk, q);
+#pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
-        const __m256i scale = scale_pair(wk.scales[2 * j], wk.scales[2 * j + 1]);
+        const __m256i scale = _mm256_shuffle_epi8(j < 4 ? sc_lo : sc_hi, mask[j % 4]);
         FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
           const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
           isum[r] = dot_u8s8_scaled(isum[r], q[j], load32(a.qs + 32 * j), scale);
         }
       }
       // The -32 offset: 32 * sum_k sc_k * sum16(a)_k.
-      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk.scales)));
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
         const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
         isum[r] = _mm256_sub_epi32(isum[r], _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a.bsums)), 5));
