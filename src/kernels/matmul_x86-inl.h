@@ -282,6 +282,9 @@ template <class Block>
 struct Q45K {
   template <int R>
   FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
+    // Few rows: two accumulator chains (even and odd sub-blocks) halve the
+    // latency of the integer sums; the sum is the same integer.
+    constexpr bool kSplit = R <= 2;
     const auto* wb = static_cast<const Block*>(w);
     __m256i mask[8];
     FRUGAL_UNROLL for (int j = 0; j < 8; ++j) mask[j] = lane16_mask(j, j);
@@ -296,15 +299,19 @@ struct Q45K {
       const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));  // m0 m0 m1 m1 ...
       __m256i q[8];
       unpack_codes(wb[b], q);
-      __m256i isum[R], msum[R];
-      FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+      __m256i isum[R], isum2[R], msum[R];
+      FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = isum2[r] = _mm256_setzero_si256();
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         const __m256i scale = _mm256_shuffle_epi8(sc, mask[j]);  // scale j in every int16 lane
         FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
           const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
-          isum[r] = dot_u8s8_scaled(isum[r], q[j], load32(a.qs + 32 * j), scale);
+          __m256i& sum = kSplit && (j & 1) ? isum2[r] : isum[r];
+          sum = dot_u8s8_scaled(sum, q[j], load32(a.qs + 32 * j), scale);
         }
+      }
+      if constexpr (kSplit) {
+        FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_add_epi32(isum[r], isum2[r]);
       }
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
         msum[r] = _mm256_madd_epi16(mins16, load32(act_row<BlockQ8_K>(act, stride, r)[b].bsums));
@@ -322,6 +329,9 @@ struct Q45K {
 struct Q6K {
   template <int R>
   FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
+    // Few rows: two accumulator chains (even and odd sub-blocks) halve the
+    // latency of the integer sums; the sum is the same integer.
+    constexpr bool kSplit = R <= 2;
     const auto* wb = static_cast<const quant::BlockQ6_K*>(w);
     // Sub-block j of 32 values takes scale 2j (values 0..15, low half) and
     // 2j + 1 (values 16..31, high half); k = j % 4 within a group of 8 scales.
@@ -333,8 +343,8 @@ struct Q6K {
       const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk.scales)));
       const __m256i sc_lo = _mm256_permute2x128_si256(sc16, sc16, 0x00);  // scales 0..7 in both halves
       const __m256i sc_hi = _mm256_permute2x128_si256(sc16, sc16, 0x11);  // scales 8..15
-      __m256i isum[R];
-      FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+      __m256i isum[R], isum2[R];
+      FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = isum2[r] = _mm256_setzero_si256();
       __m256i q[8];
       unpack_codes(wk, q);
 #pragma GCC unroll 8
@@ -342,8 +352,12 @@ struct Q6K {
         const __m256i scale = _mm256_shuffle_epi8(j < 4 ? sc_lo : sc_hi, mask[j % 4]);
         FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
           const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
-          isum[r] = dot_u8s8_scaled(isum[r], q[j], load32(a.qs + 32 * j), scale);
+          __m256i& sum = kSplit && (j & 1) ? isum2[r] : isum[r];
+          sum = dot_u8s8_scaled(sum, q[j], load32(a.qs + 32 * j), scale);
         }
+      }
+      if constexpr (kSplit) {
+        FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_add_epi32(isum[r], isum2[r]);
       }
       // The -32 offset: 32 * sum_k sc_k * sum16(a)_k.
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
