@@ -168,7 +168,9 @@ ModelConfig config_from_metadata(const Metadata& md) {
 ModelConfig config_from_file(const gguf::Reader& file) {
   ModelConfig c = config_from_metadata(file.metadata());
   c.tied_output = file.find_tensor("output.weight") == nullptr;
-  if (c.arch == "deepseek2" && c.is_moe()) {
+  // DeepSeek-V3's per-expert selection bias; frugal train writes the same
+  // tensor into qwen3moe/qwen2moe files trained with --bias-balance.
+  if ((c.arch == "deepseek2" || c.arch == "qwen3moe" || c.arch == "qwen2moe") && c.is_moe()) {
     const std::string bias = "blk." + std::to_string(c.n_leading_dense) + ".exp_probs_b.bias";
     c.expert_score_bias = file.find_tensor(bias) != nullptr;
   }
