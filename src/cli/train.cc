@@ -9,6 +9,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -59,16 +61,91 @@ std::string eta_text(double seconds) {
   return buf;
 }
 
+// A file will be written at `path`: its folder must exist (checked before any
+// work, not after a whole run).
+void check_writable_place(const std::string& path, const char* flag) {
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!std::filesystem::is_directory(dir))
+    fail("train: ", flag, " ", path, ": the folder ", dir.string(), " does not exist");
+}
+
+// Every flag checked before any work: a bad value is an error naming it.
+void validate_args(const TrainArgs& a) {
+  if (a.data.empty()) fail("train: --data is required");
+  const train::TrainOptions& o = a.opts;
+  if (o.steps <= 0) fail("train: --steps must be positive (got ", o.steps, ")");
+  if (o.batch <= 0) fail("train: --batch must be positive (got ", o.batch, ")");
+  if (o.seq_len <= 0) fail("train: --seq must be positive (got ", o.seq_len, ")");
+  if (o.accum <= 0) fail("train: --accum must be positive (got ", o.accum, ")");
+  if (!(o.schedule.lr > 0.0f) || !std::isfinite(o.schedule.lr))
+    fail("train: --lr must be a positive number (got ", o.schedule.lr, ")");
+  if (!(o.schedule.min_lr_ratio >= 0.0f && o.schedule.min_lr_ratio <= 1.0f))
+    fail("train: --min-lr-ratio must be in [0, 1] (got ", o.schedule.min_lr_ratio, ")");
+  if (o.schedule.warmup_steps < 0) fail("train: --warmup must be >= 0 (got ", o.schedule.warmup_steps, ")");
+  if (!(o.adam.weight_decay >= 0.0f) || !std::isfinite(o.adam.weight_decay))
+    fail("train: --weight-decay must be >= 0 (got ", o.adam.weight_decay, ")");
+  if (!(o.clip >= 0.0f)) fail("train: --clip must be >= 0 (0 = off; got ", o.clip, ")");
+  if (!(o.router.aux_coef >= 0.0f) || !std::isfinite(o.router.aux_coef))
+    fail("train: --aux-coef must be >= 0 (got ", o.router.aux_coef, ")");
+  if (!(o.router.z_coef >= 0.0f) || !std::isfinite(o.router.z_coef))
+    fail("train: --z-coef must be >= 0 (got ", o.router.z_coef, ")");
+  if (!(o.bias_rate >= 0.0f) || !std::isfinite(o.bias_rate) || (o.bias_balance && o.bias_rate == 0.0f))
+    fail("train: --bias-rate must be positive (got ", o.bias_rate, ")");
+  if (o.eval_batches <= 0) fail("train: --eval-batches must be positive (got ", o.eval_batches, ")");
+  if (a.init.empty()) {
+    const train::ModelShape& s = a.shape;
+    const std::pair<const char*, int64_t> positive[] = {
+        {"--embd", s.n_embd},       {"--layers", s.n_layer},    {"--heads", s.n_head},
+        {"--heads-kv", s.n_head_kv}, {"--head-dim", s.head_dim}, {"--experts", s.n_expert},
+        {"--experts-used", s.n_expert_used}, {"--ff-exp", s.n_ff_exp}};
+    for (const auto& [flag, value] : positive)
+      if (value <= 0) fail("train: ", flag, " must be positive (got ", value, ")");
+    if (s.n_expert_used > s.n_expert)
+      fail("train: --experts-used ", s.n_expert_used, " exceeds --experts ", s.n_expert);
+    if (s.n_head % s.n_head_kv != 0)
+      fail("train: --heads ", s.n_head, " must be a multiple of --heads-kv ", s.n_head_kv, " (n_head % n_head_kv)");
+    if (s.head_dim % 2 != 0) fail("train: --head-dim must be even (RoPE rotates pairs; got ", s.head_dim, ")");
+    if (s.n_ff_shexp < 0) fail("train: --shared-ff must be >= 0 (got ", s.n_ff_shexp, ")");
+    if (s.n_ctx < 0) fail("train: --ctx must be positive (got ", s.n_ctx, ")");
+    if (s.n_ctx > 0 && s.n_ctx < o.seq_len) fail("train: --ctx ", s.n_ctx, " is shorter than --seq ", o.seq_len);
+  }
+  if (!(a.val_split >= 0.0f && a.val_split < 0.5f)) fail("train: --val-split must be in [0, 0.5)");
+  if (a.threads < 0) fail("train: -t must be positive");
+  if (a.resume && a.checkpoint.empty()) fail("train: --resume needs --checkpoint FILE");
+  if (a.eval_every < 0 || a.checkpoint_every < 0 || a.print_every <= 0)
+    fail("train: --eval-every and --checkpoint-every must be >= 0, --print-every > 0");
+  check_writable_place(a.output, "-o");
+  if (!a.checkpoint.empty()) check_writable_place(a.checkpoint, "--checkpoint");
+  if (!a.log.empty()) check_writable_place(a.log, "--log");
+}
+
+// After a resume the metrics log keeps only the lines up to the checkpoint's
+// step (the steps after it are run again and logged again), so no step is
+// logged twice. A line cut short by a kill is dropped too.
+void truncate_log_to_step(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;  // no log yet
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const nlohmann::json rec = nlohmann::json::parse(line, nullptr, false);
+    if (rec.is_discarded() || !rec.is_object() || !rec.contains("step") || !rec["step"].is_number_integer()) continue;
+    if (rec["step"].get<int64_t>() <= step) kept += line + "\n";
+  }
+  in.close();
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out || !(out << kept) || !out.flush()) fail("train: cannot write the metrics log '", tmp, "'");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
 int run_train(TrainArgs& a) {
   const auto type = parse_tensor_type(a.type);
   if (!type || (*type != TensorType::F32 && *type != TensorType::F16 && *type != TensorType::Q8_0))
     fail("train: --type must be f32, f16 or q8_0 (got '", a.type, "')");
-  if (a.data.empty()) fail("train: --data is required");
-  if (a.resume && a.checkpoint.empty()) fail("train: --resume needs --checkpoint FILE");
-  if (a.eval_every < 0 || a.checkpoint_every < 0 || a.print_every <= 0)
-    fail("train: --eval-every and --checkpoint-every must be >= 0, --print-every > 0");
-  if (!(a.val_split >= 0.0f && a.val_split < 0.5f)) fail("train: --val-split must be in [0, 0.5)");
-  if (a.threads < 0) fail("train: -t must be positive");
+  validate_args(a);
   const int n_threads = a.threads > 0 ? a.threads : ThreadPool::available_cpus();
   ThreadPool pool(n_threads);
   train::set_blas_threads(n_threads);
@@ -93,9 +170,13 @@ int run_train(TrainArgs& a) {
       fail("train: the tokenizer has ", tok.n_vocab(), " tokens, the model only ", cfg.n_vocab);
   } else {
     a.shape.n_vocab = tok.n_vocab();
-    a.shape.n_ctx = std::max(a.shape.n_ctx, a.opts.seq_len);
+    if (a.shape.n_ctx == 0) a.shape.n_ctx = std::max<int64_t>(128, a.opts.seq_len);
     cfg = train::make_config(a.shape);
   }
+  train::check_export_type(train::ParamLayout(cfg), *type);  // before the run, not after it
+  if (init && !init->selection_bias.empty() && !a.opts.bias_balance)
+    fail("train: ", a.init, " routes with a per-expert selection bias (exp_probs_b, from --bias-balance); "
+         "fine-tune it with --bias-balance so the model keeps routing the way it was trained");
 
   // Data.
   std::vector<int32_t> train_ids = train::tokenize_files(a.data, tok), val_ids;
@@ -112,6 +193,7 @@ int run_train(TrainArgs& a) {
 
   train::Trainer trainer(cfg, a.opts, std::move(train_ids), std::move(val_ids), &pool);
   if (init) trainer.params() = init->params;
+  if (init && !init->selection_bias.empty()) trainer.selection_bias() = init->selection_bias;
   bool resumed = false;
   if (a.resume && std::filesystem::exists(a.checkpoint)) {
     train::load_checkpoint(a.checkpoint, trainer);
@@ -132,6 +214,7 @@ int run_train(TrainArgs& a) {
 
   std::ofstream log;
   if (!a.log.empty()) {
+    if (resumed) truncate_log_to_step(a.log, trainer.steps_done());
     log.open(a.log, resumed ? std::ios::app : std::ios::trunc);
     if (!log) fail("train: cannot write the metrics log '", a.log, "'");
   }
@@ -206,7 +289,11 @@ int run_train(TrainArgs& a) {
       train::save_checkpoint(a.checkpoint, trainer);
   }
 
-  train::export_gguf(a.output, trainer.layout(), trainer.params().data(), tok_md, *type);
+  // With --bias-balance the selection bias goes into the file (exp_probs_b),
+  // so the exported model routes exactly as the trained one.
+  const std::span<const float> bias =
+      a.opts.bias_balance ? std::span<const float>(trainer.selection_bias()) : std::span<const float>();
+  train::export_gguf(a.output, trainer.layout(), trainer.params().data(), tok_md, *type, bias);
   const double total = std::chrono::duration<double>(clock::now() - t_start).count();
   std::printf("wrote %s (%s, %s parameters) after %lld steps in %.1f s", a.output.c_str(), a.type.c_str(),
               human_count(double(cfg.n_params())).c_str(), (long long)trainer.steps_done(), total);
@@ -234,6 +321,7 @@ const CommandRegistration kTrain{
       app.add_option("--experts-used", s.n_expert_used, "experts per token (default 2)");
       app.add_option("--ff-exp", s.n_ff_exp, "expert FFN width (default 128)");
       app.add_option("--shared-ff", s.n_ff_shexp, "shared expert FFN width (default 0: none; > 0: qwen2moe layout)");
+      s.n_ctx = 0;  // unset: max(128, --seq)
       app.add_option("--ctx", s.n_ctx, "context length of the model (default: max(128, --seq))");
       auto& o = a->opts;
       app.add_option("--steps", o.steps, "optimizer steps (default 100)");
@@ -247,7 +335,8 @@ const CommandRegistration kTrain{
       app.add_option("--clip", o.clip, "global gradient norm limit, 0 = off (default 1)");
       app.add_option("--aux-coef", o.router.aux_coef, "load-balancing loss coefficient (default 0.01)");
       app.add_option("--z-coef", o.router.z_coef, "router z-loss coefficient (default 0.001)");
-      app.add_flag("--bias-balance", o.bias_balance, "auxiliary-loss-free balancing (per-expert selection bias)");
+      app.add_flag("--bias-balance", o.bias_balance,
+                   "auxiliary-loss-free balancing (per-expert selection bias, exported as blk.N.exp_probs_b.bias)");
       app.add_option("--bias-rate", o.bias_rate, "selection bias step per optimizer step (default 1e-3)");
       app.add_option("--seed", o.seed, "random seed (initialisation and batches; default 1)");
       app.add_option("--eval-batches", o.eval_batches, "validation batches per evaluation (default 4)");

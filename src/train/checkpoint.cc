@@ -17,7 +17,7 @@ namespace frugal::train {
 namespace {
 
 constexpr char kMagic[8] = {'F', 'R', 'U', 'G', 'A', 'L', 'C', 'K'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: the data hash
 
 struct Fnv {
   uint64_t h = 0xCBF29CE484222325ull;
@@ -110,12 +110,19 @@ uint64_t run_options_hash(const TrainOptions& o) {
   return f.h;
 }
 
+uint64_t training_data_hash(const std::vector<int32_t>& ids) {
+  Fnv f;
+  f.add(ids.data(), ids.size() * sizeof(int32_t));
+  return f.h;
+}
+
 void save_checkpoint(const std::string& path, Trainer& t) {
   Out o;
   o.put_raw(kMagic, sizeof(kMagic));
   o.put(kVersion);
   o.put(model_config_hash(t.layout().config()));
   o.put(run_options_hash(t.options()));
+  o.put(training_data_hash(t.train_token_ids()));
   o.put(t.steps_done());
   o.put(t.optimizer().t());
   const uint64_t n = t.params().size();
@@ -170,13 +177,18 @@ void load_checkpoint(const std::string& path, Trainer& t) {
 
   In in{bytes, path, sizeof(kMagic)};
   const auto version = in.get<uint32_t>();
-  if (version != kVersion) fail("checkpoint ", path, " has version ", version, ", expected ", kVersion);
+  if (version != kVersion)
+    fail("checkpoint ", path, " has version ", version, ", expected ", kVersion,
+         " (written by another frugal; start the run again without --resume)");
   if (in.get<uint64_t>() != model_config_hash(t.layout().config()))
     fail("checkpoint ", path, " was written for a different model configuration");
   if (in.get<uint64_t>() != run_options_hash(t.options()))
     fail("checkpoint ", path,
          " was written with different training options (steps, batch, seq, accum, lr, warmup, clip, coefficients, "
          "seed)");
+  if (in.get<uint64_t>() != training_data_hash(t.train_token_ids()))
+    fail("checkpoint ", path,
+         " was written for different training data (other --data files, contents, tokenizer or validation split)");
   const auto steps = in.get<int64_t>();
   const auto adam_t = in.get<int64_t>();
   const auto n = in.get<uint64_t>();

@@ -16,7 +16,9 @@ std::vector<int32_t> tokenize_files(const std::vector<std::string>& paths, const
     ss << in.rdbuf();
     const std::string text = ss.str();
     if (text.empty()) fail("train: data file '", path, "' is empty");
-    const std::vector<int32_t> part = tok.encode(text, false, false);
+    // Special tokens in the text are parsed: `frugal data` separates documents with an
+    // `<|endoftext|>` line, which must become the one control token, not 13 bytes of text.
+    const std::vector<int32_t> part = tok.encode(text, false, true);
     ids.insert(ids.end(), part.begin(), part.end());
     if (tok.eos() >= 0) ids.push_back(tok.eos());
   }

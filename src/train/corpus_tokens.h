@@ -1,5 +1,6 @@
-// Training text to token ids: files read whole, each tokenised once (no BOS,
-// special tokens not parsed), the documents joined by EOS where the
+// Training text to token ids: files read whole, each tokenised once (no BOS;
+// special tokens such as the `<|endoftext|>` separator lines of `frugal data`
+// parsed as their control tokens), the files joined by EOS where the
 // vocabulary has one.
 #pragma once
 #include <cstdint>

@@ -66,6 +66,7 @@ class Trainer {
   int64_t steps_done() const { return step_; }
   int64_t train_tokens() const { return static_cast<int64_t>(train_.size()); }
   int64_t val_tokens() const { return static_cast<int64_t>(val_.size()); }
+  const std::vector<int32_t>& train_token_ids() const { return train_; }
   void set_steps_done(int64_t s) { step_ = s; }
   std::vector<float>& params() { return params_; }
   std::vector<float>& selection_bias() { return bias_; }  // n_layer x n_expert
