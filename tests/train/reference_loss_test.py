@@ -8,8 +8,9 @@ batch after batch (--batch x --eval-batches windows, each once here). The
 reference (tests/reference/frugal_ref, written independently from the model
 definitions) computes the mean cross-entropy of the same windows from the
 exported f32 GGUF; the two must agree to 1e-4 relative. Run for an MoE model
-(top-2 of 4 experts, GQA), the dense baseline (one expert) and a model with a
-shared expert (written in the qwen2moe layout).
+(top-2 of 4 experts, GQA), the dense baseline (one expert), a model with a
+shared expert (written in the qwen2moe layout) and one trained with
+--bias-balance (its selection bias exported as blk.N.exp_probs_b.bias).
 """
 import json
 import os
@@ -84,6 +85,11 @@ def main():
         check(d, "moe", small + ["--experts", "4", "--experts-used", "2", "--ff-exp", "32"])
         check(d, "dense", small + ["--experts", "1", "--experts-used", "1", "--ff-exp", "64"])
         check(d, "shared", small + ["--experts", "4", "--experts-used", "2", "--ff-exp", "32", "--shared-ff", "48"])
+        # Auxiliary-loss-free balancing: the file carries the selection bias
+        # (exp_probs_b), which the reference applies as DeepSeek-V3 does; a large
+        # rate so the bias overrides router choices within 25 steps.
+        check(d, "bias-balanced", small + ["--experts", "4", "--experts-used", "2", "--ff-exp", "32",
+                                           "--aux-coef", "0", "--bias-balance", "--bias-rate", "0.05"])
     print("ok")
 
 
