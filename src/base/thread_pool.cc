@@ -92,17 +92,29 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::work(int thread) {
+constexpr uint64_t kClosed = 0xFFFFFFFFu;
+
+void ThreadPool::work(int thread, uint32_t job) {
   for (;;) {
-    const int64_t t = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (t >= n_tasks_) break;
-    try {
-      (*fn_)(t, thread);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mu_);
-      if (!error_) error_ = std::current_exception();
-      next_task_.store(n_tasks_, std::memory_order_relaxed);  // stop handing out work
+    uint64_t cur = ticket_.load(std::memory_order_acquire);
+    if ((cur >> 32) != job) return;
+    // n_tasks_ and fn_ may already belong to a later job; then run() has
+    // closed this one first, and the exchange below fails.
+    const int64_t n = n_tasks_.load(std::memory_order_acquire);
+    const auto* fn = fn_.load(std::memory_order_acquire);
+    const int64_t t = static_cast<int64_t>(cur & kClosed);
+    if (t >= n) return;
+    if (!ticket_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    if (!failed_.load(std::memory_order_relaxed)) {
+      try {
+        (*fn)(t, thread);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mu_);
+        if (!error_) error_ = std::current_exception();
+        failed_.store(true, std::memory_order_relaxed);  // the tasks not started are skipped
+      }
     }
+    done_.fetch_add(1, std::memory_order_acq_rel);
   }
 }
 
@@ -129,8 +141,7 @@ void ThreadPool::worker(int index) {
     }
     seen = g;
     if (stop_.load(std::memory_order_acquire)) return;
-    work(index);
-    pending_.fetch_sub(1, std::memory_order_release);
+    work(index, g);
   }
 }
 
@@ -147,28 +158,32 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t, int)>& f
     for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
     return;
   }
+  if (static_cast<uint64_t>(n_tasks) >= kClosed) fail("thread pool: too many tasks (", n_tasks, ")");
   std::lock_guard<std::mutex> lock(run_mu_);
-  fn_ = &fn;
-  n_tasks_ = n_tasks;
+  const uint32_t job = generation_.load(std::memory_order_relaxed) + 1;
+  n_tasks_.store(n_tasks, std::memory_order_release);
+  fn_.store(&fn, std::memory_order_release);
   error_ = nullptr;
-  next_task_.store(0, std::memory_order_relaxed);
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_seq_cst);  // publishes the job
+  failed_.store(false, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  ticket_.store(uint64_t{job} << 32, std::memory_order_release);
+  generation_.store(job, std::memory_order_seq_cst);  // publishes the job
   if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(generation_);
   {
     TaskScope scope(this, 0);
-    work(0);
+    work(0, job);
   }
-  // Wait for the workers' last tasks: spin briefly, then yield the core.
+  // Wait for the tasks other threads took: spin briefly, then yield the core.
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 1; pending_.load(std::memory_order_acquire) != 0; ++i) {
+  for (int i = 1; done_.load(std::memory_order_acquire) < n_tasks; ++i) {
     if (spin_ && (i & 63) != 0) {
       cpu_relax();
     } else if (!spin_ || std::chrono::steady_clock::now() - start > kSpin) {
       std::this_thread::yield();
     }
   }
-  fn_ = nullptr;
+  // Close the job before the next one rewrites n_tasks_ and fn_.
+  ticket_.store((uint64_t{job} << 32) | kClosed, std::memory_order_seq_cst);
   if (error_) {
     std::exception_ptr e = error_;
     error_ = nullptr;

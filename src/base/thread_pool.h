@@ -60,7 +60,7 @@ class ThreadPool {
 
  private:
   void worker(int index);
-  void work(int thread);
+  void work(int thread, uint32_t job);
 
   int n_threads_ = 1;
   bool spin_ = true;  // false when oversubscribed
@@ -68,13 +68,19 @@ class ThreadPool {
   std::mutex run_mu_;  // one job at a time from outside threads
 
   // The job. generation_ is the futex word: bumped once per job (and at
-  // shutdown); sleepers_ counts workers asleep on it.
+  // shutdown); sleepers_ counts workers asleep on it. ticket_ holds the
+  // job's generation (high 32 bits) and the next task to hand out (low 32
+  // bits; kClosed once the job is over), so a worker that wakes late can
+  // never take a task of a job it did not see start. run() waits for done_
+  // to reach n_tasks_, not for the workers: a worker the OS has not yet
+  // scheduled, and that took no task, holds nobody up.
   alignas(64) std::atomic<uint32_t> generation_{0};
   std::atomic<int> sleepers_{0};
-  alignas(64) std::atomic<int64_t> next_task_{0};
-  alignas(64) std::atomic<int> pending_{0};  // workers not yet done with the job
-  int64_t n_tasks_ = 0;
-  const std::function<void(int64_t, int)>* fn_ = nullptr;
+  alignas(64) std::atomic<uint64_t> ticket_{0};
+  alignas(64) std::atomic<int64_t> done_{0};  // tasks of the job finished (or skipped after an error)
+  std::atomic<int64_t> n_tasks_{0};
+  std::atomic<const std::function<void(int64_t, int)>*> fn_{nullptr};
+  std::atomic<bool> failed_{false};
   std::exception_ptr error_;
   std::mutex error_mu_;
   std::atomic<bool> stop_{false};
