@@ -3,13 +3,19 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace frugal {
 
+// Asks the kernel to start reading [p, p + n) of a file mapping into the page
+// cache now (asynchronously; whole pages around the range). Cheap for pages
+// already there.
+void advise_willneed(const void* p, size_t n);
+
 class MappedFile {
  public:
-  MappedFile() = default;
+  MappedFile();
   // Maps the whole file read-only; throws frugal::Error naming the path on failure.
   explicit MappedFile(const std::string& path);
   ~MappedFile();
@@ -24,8 +30,19 @@ class MappedFile {
   // Hint the kernel to read ahead (sequential load) or not (random expert access).
   void advise_willneed() const;
 
+  // Maps every page of the file into this process in the background, from
+  // the start of the file on, with n_threads threads (blocked on disk reads
+  // when the file is not in the page cache, so more threads than cores pay):
+  // the first pass over the weights then neither faults page by page nor
+  // waits on one disk read at a time. Memory stays the page cache's (no
+  // copy). Returns at once; a second call does nothing; destruction stops
+  // and joins the threads before unmapping.
+  void populate_in_background(int n_threads = 8) const;
+
  private:
+  struct Populator;
   void reset();
+  mutable std::unique_ptr<Populator> populator_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   std::string path_;

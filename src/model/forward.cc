@@ -38,6 +38,8 @@ int64_t kv_value_width(const ModelConfig& c) { return c.is_mla() ? 0 : c.n_embd_
 Forward::Forward(const Model& model) : model_(model), s_(std::make_unique<Scratch>()) {}
 Forward::~Forward() = default;
 
+void Forward::set_advise_experts(bool on) { s_->advise_experts = on; }
+
 void Forward::run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool, std::vector<float>& logits) {
   const ModelConfig& c = model_.config();
   const ModelWeights& w = model_.weights();

@@ -76,6 +76,13 @@ class Forward {
   // floats per row with want_logits, in row order.
   void run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool, std::vector<float>& logits);
 
+  // While on, each MoE layer asks the kernel to read its chosen experts'
+  // weights ahead (madvise WILLNEED) as soon as the routing is known, so a
+  // first pass over a model whose pages are not yet in memory reads them in
+  // parallel instead of one page fault at a time. Off by default (a few
+  // system calls per layer).
+  void set_advise_experts(bool on);
+
   struct Scratch;
 
  private:

@@ -40,6 +40,7 @@ struct Forward::Scratch {
   // Per FFN job: its input rows encoded for gate (and up, if typed
   // differently) and its hidden rows encoded for down (forward_moe.cc).
   std::vector<kernels::EncodedRows> enc_in, enc_in_up, enc_h;
+  bool advise_experts = false;  // Forward::set_advise_experts
 };
 
 // RoPE parameters of the model (YaRN, linear scaling, pairing) as llama.cpp

@@ -32,6 +32,7 @@
 #include <functional>
 #include <limits>
 
+#include "base/mapped_file.h"
 #include "kernels/ffn.h"
 #include "model/forward_layers.h"
 
@@ -246,6 +247,11 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
     if (cnt == 0) continue;  // never touched
     jobs.push_back(FfnJob{L.gate_exps.expert(e), L.up_exps.expert(e), L.down_exps.expert(e), nullptr, cnt,
                           h + b * ff, slot_row.data() + b, slot_weight.data() + b, in + b * d});
+  }
+  if (s.advise_experts) {
+    for (const FfnJob& j : jobs)
+      for (const kernels::WeightMatrix* w : {&j.gate, &j.up, &j.down})
+        advise_willneed(w->data, static_cast<size_t>(w->n_out) * row_bytes(w->type, static_cast<uint64_t>(w->n_in)));
   }
   std::vector<float> shexp_weight;
   if (c.n_ff_shexp > 0) {

@@ -8,6 +8,11 @@
 
 namespace frugal::runtime {
 
+namespace {
+// Below this the page faults of a first pass cost less than starting threads.
+constexpr size_t kPopulateMinBytes = size_t{64} << 20;
+}  // namespace
+
 Engine::Engine(const model::Model& model, EngineOptions opts) : model_(model) {
   const model::ModelConfig& c = model.config();
   if (opts.n_ctx < 0) fail("context length must not be negative (got ", opts.n_ctx, ")");
@@ -17,6 +22,19 @@ Engine::Engine(const model::Model& model, EngineOptions opts) : model_(model) {
   pool_ = opts.pool ? opts.pool : &ThreadPool::global();
   kv_ = std::make_unique<KvCache>(c, n_ctx_, n_seq_max_, opts.kv_type);
   forward_ = std::make_unique<model::Forward>(model);
+  // The first forward pass would fault the weights in page by page, and for
+  // pages not in the page cache wait on one disk read at a time. So: every
+  // tensor that each token uses (all but the routed experts) is asked for
+  // now, the chosen experts of each layer as soon as the first pass has
+  // routed them, and after that pass every page is mapped in the background
+  // (forward()). All of it stays the page cache's memory: nothing is copied.
+  const MappedFile* f = model.file().mapping();
+  warm_up_ = f && f->size() >= kPopulateMinBytes;
+  if (warm_up_) {
+    for (const gguf::TensorInfo& t : model.file().tensors())
+      if (t.name.find("_exps.") == std::string::npos) advise_willneed(t.data, t.n_bytes);
+    forward_->set_advise_experts(true);
+  }
   seq_len_.assign(static_cast<size_t>(n_seq_max_), 0);
 }
 
@@ -44,6 +62,11 @@ void Engine::forward(std::span<const BatchRow> rows, std::vector<float>& logits)
   }
   forward_->run(rows, *kv_, pool_, logits);
   for (const auto& [seq, len] : next) seq_len_[static_cast<size_t>(seq)] = len;
+  if (warm_up_) {
+    warm_up_ = false;
+    forward_->set_advise_experts(false);
+    model_.file().mapping()->populate_in_background();
+  }
 }
 
 void Engine::clear_sequence(int32_t seq) {

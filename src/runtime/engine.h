@@ -63,6 +63,7 @@ class Engine {
   std::unique_ptr<KvCache> kv_;
   std::unique_ptr<model::Forward> forward_;
   std::vector<int32_t> seq_len_;
+  bool warm_up_ = false;  // before the first forward() of a large mapped model (see the constructor)
 };
 
 }  // namespace frugal::runtime
