@@ -6,6 +6,8 @@
 //                      one thread; reports GFLOP/s (2 flops per weight and row)
 //   gemm4/TYPE/LEVEL   the same with 4 rows (a small expert batch in a MoE
 //                      prefill, or 4 sequences decoding together)
+//   gemm15, gemm16, gemm31, gemm32/TYPE/LEVEL  the same with 15-32 rows:
+//                      where the row kernels hand over to the prefill tiles
 //   matvec2t/TYPE/avx2|avx512  matvec on a pool of 2 threads (the bandwidth
 //                      two cores draw)
 // Run: frugal_microbench --benchmark_filter='matvec|gemm'
@@ -100,6 +102,12 @@ const bool registered = [] {
       benchmark::RegisterBenchmark(("gemm4/" + suffix).c_str(), [=](benchmark::State& s) {
         run(s, t, level, 4, 512, 2048);
       })->Unit(benchmark::kMillisecond)->UseRealTime();
+      // Either side of the k-quants' switch from row kernels to tiles.
+      for (int64_t rows : {15, 16, 31, 32}) {
+        benchmark::RegisterBenchmark(("gemm" + std::to_string(rows) + "/" + suffix).c_str(), [=](benchmark::State& s) {
+          run(s, t, level, rows, 512, 2048);
+        })->Unit(benchmark::kMillisecond)->UseRealTime();
+      }
       if (level != SimdLevel::kScalar) {
         benchmark::RegisterBenchmark(("matvec2t/" + suffix).c_str(), [=](benchmark::State& s) {
           static ThreadPool pool(2);
