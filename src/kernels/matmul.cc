@@ -90,6 +90,7 @@ void matmul_encoded(const WeightMatrix& W, const EncodedRows& X, float* Y, int64
   if (!X.kernel_) return matmul_dequantizing(W, X.x_, X.ldx_, n_rows, Y, ldy, pool);
 
   const RowDotFn dot = X.kernel_->dot;
+  const Rows4Fn dot4 = X.kernel_->dot4;
   const size_t rb = row_bytes(W.type, static_cast<uint64_t>(W.n_in));
   const size_t act_stride = X.stride_;
   const auto* w = static_cast<const uint8_t*>(W.data);
@@ -107,7 +108,11 @@ void matmul_encoded(const WeightMatrix& W, const EncodedRows& X, float* Y, int64
       const int64_t t1 = std::min(o_end, t0 + tile);
       for (int64_t r0 = 0; r0 < n_rows; r0 += kMaxActRows) {
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxActRows, n_rows - r0));
-        for (int64_t o = t0; o < t1; ++o) {
+        int64_t o = t0;
+        if (n_act == 1 && dot4) {  // one activation row (decode): four weight rows a call
+          for (; o + 4 <= t1; o += 4) dot4(w + o * rb, rb, a + r0 * act_stride, W.n_in, Y + r0 * ldy + o);
+        }
+        for (; o < t1; ++o) {
           dot(w + o * rb, a + r0 * act_stride, act_stride, n_act, W.n_in, Y + r0 * ldy + o, ldy);
         }
       }

@@ -46,6 +46,10 @@ inline constexpr int kGemmTile = 8;
 using GemmTileFn = void (*)(const void* w, size_t w_stride, const void* act, size_t act_stride, int64_t n_rows,
                             int64_t n_in, float* y, int64_t ldy);
 
+// y[k] = dot(weight row k, the activation row) for k < 4; weight row k
+// starts at w + k * w_stride bytes.
+using Rows4Fn = void (*)(const void* w, size_t w_stride, const void* act, int64_t n_in, float* y);
+
 struct TypeKernel {
   ActFormat act = ActFormat::kF32;
   RowDotFn dot = nullptr;
@@ -53,6 +57,9 @@ struct TypeKernel {
   // Rows from which gemm_tile beats the row kernel (unpacking a tile costs
   // more for the k-quants, so they need more rows to pay it back).
   int64_t gemm_min_rows = 0;
+  // Optional: 4 consecutive weight rows times one activation row, the same
+  // bits as 4 calls of dot (decode; see rows4 in matmul_x86-inl.h).
+  Rows4Fn dot4 = nullptr;
 };
 
 // The kernel for a weight type at a level, or nullptr where that level has

@@ -234,15 +234,19 @@ struct Block32 {
 
 // The 8 scales (bytes 0..7) and 8 minima (bytes 8..15) of a Q4_K/Q5_K
 // super-block: the same values as unpack_q4k_scales.
+// In vector registers: building the vector from general registers (vmovd,
+// vpinsrd) would load the one port that both this and the fp16 scale loads
+// need, which limited the decode kernels (llvm-mca, Zen 3). The 16-byte load
+// reads 4 bytes past the scales, which the codes that follow them hold.
 FRUGAL_TARGET inline __m128i q4k_scales_mins(const uint8_t* q) {
-  uint32_t u[3];
-  std::memcpy(u, q, 12);
-  const uint32_t sc_lo = u[0] & 0x3F3F3F3F, mn_lo = u[1] & 0x3F3F3F3F;
-  // Bits 6-7 of byte j move to bits 4-5 of the same byte: (u >> 2) & 0x30.
-  const uint32_t sc_hi = (u[2] & 0x0F0F0F0F) | ((u[0] >> 2) & 0x30303030);
-  const uint32_t mn_hi = ((u[2] >> 4) & 0x0F0F0F0F) | ((u[1] >> 2) & 0x30303030);
-  return _mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), static_cast<int>(mn_lo),
-                        static_cast<int>(mn_hi));
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));  // u0 u1 u2 -
+  // Lanes: sc_lo = u0 & 0x3F.., sc_hi = (u2 & 0x0F..) | ((u0 >> 2) & 0x30..),
+  //        mn_lo = u1 & 0x3F.., mn_hi = ((u2 >> 4) & 0x0F..) | ((u1 >> 2) & 0x30..).
+  const __m128i lo = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_setr_epi32(0, 0, 0, 4)),
+                                   _mm_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+  const __m128i hi = _mm_and_si128(_mm_srli_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0)), 2),
+                                   _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+  return _mm_or_si128(lo, hi);
 }
 
 // Byte-shuffle masks that broadcast int16 lane `lo` of a 128-bit half to the
@@ -449,13 +453,159 @@ struct FloatDot {
   }
 };
 
-const TypeKernel kQ8_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ8_0>>};
-const TypeKernel kQ4_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ4_0>>};
-const TypeKernel kIQ4_NL{ActFormat::kQ8_32, by_rows<Block32<quant::BlockIQ4_NL>>};
-const TypeKernel kQ4_K{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ4_K>>};
-const TypeKernel kQ5_K{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ5_K>>};
-const TypeKernel kQ6_K{ActFormat::kQ8_K, by_rows<Q6K>};
-const TypeKernel kIQ4_XS{ActFormat::kQ8_K, by_rows<IQ4XS>};
+// --- Four weight rows times one activation row (decode) ---------------------
+// With a single activation row the row kernels above spend most of each block
+// reducing its integer vector to one number and waiting on the loop-carried
+// float chain, with too little independent work to hide either (the Q4_K row
+// kernel ran at a third of its arithmetic peak). Four consecutive weight rows
+// at once reduce their four blocks in one hsum_rows<4> and keep the four
+// accumulators in the lanes of one register. Each lane does exactly what the
+// row kernel does for its row: the same exact integer sums per block, then
+// acc = fma(float(I), d * da, acc) [acc = fnma(float(M), dmin * da, acc)],
+// blocks in order, so the results are the same bits.
+//
+// A block type's `sums` gives the block's integer vectors (lanes that add up
+// to I, and to M where the format has minima), `d`/`dmin` its weight scales.
+template <class B>
+struct Q45KSums {
+  using Block = B;
+  using Act = BlockQ8_K;
+  static constexpr int64_t kValues = QK_K;
+  static constexpr bool kMin = true;
+  FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i& M) {
+    const __m128i sm = q4k_scales_mins(wk.scales);
+    const __m256i sc16 = _mm256_cvtepu8_epi16(sm);
+    const __m256i sc = _mm256_permute2x128_si256(sc16, sc16, 0x00);
+    const __m128i mn8 = _mm_unpackhi_epi64(sm, sm);
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
+    __m256i q[8];
+    unpack_codes(wk, q);
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j += 2) {
+      s0 = dot_u8s8_scaled(s0, q[j], load32(a.qs + 32 * j), _mm256_shuffle_epi8(sc, lane16_mask(j, j)));
+      s1 = dot_u8s8_scaled(s1, q[j + 1], load32(a.qs + 32 * j + 32), _mm256_shuffle_epi8(sc, lane16_mask(j + 1, j + 1)));
+    }
+    I = _mm256_add_epi32(s0, s1);
+    M = _mm256_madd_epi16(mins16, load32(a.bsums));
+  }
+  static constexpr size_t kScaleOffset = 0, kDLane = 0;  // d, then dmin
+};
+
+struct Q6KSums {
+  using Block = quant::BlockQ6_K;
+  using Act = BlockQ8_K;
+  static constexpr int64_t kValues = QK_K;
+  static constexpr bool kMin = false;
+  FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i&) {
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk.scales)));
+    const __m256i sc_lo = _mm256_permute2x128_si256(sc16, sc16, 0x00);
+    const __m256i sc_hi = _mm256_permute2x128_si256(sc16, sc16, 0x11);
+    __m256i q[8];
+    unpack_codes(wk, q);
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j += 2) {
+      const __m256i half = j < 4 ? sc_lo : sc_hi;
+      s0 = dot_u8s8_scaled(s0, q[j], load32(a.qs + 32 * j),
+                           _mm256_shuffle_epi8(half, lane16_mask(2 * (j % 4), 2 * (j % 4) + 1)));
+      s1 = dot_u8s8_scaled(s1, q[j + 1], load32(a.qs + 32 * j + 32),
+                           _mm256_shuffle_epi8(half, lane16_mask(2 * ((j + 1) % 4), 2 * ((j + 1) % 4) + 1)));
+    }
+    // The -32 offset: 32 * sum_k sc_k * sum16(a)_k.
+    I = _mm256_sub_epi32(_mm256_add_epi32(s0, s1), _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a.bsums)), 5));
+  }
+  static constexpr size_t kScaleOffset = 206, kDLane = 1;  // the last two scales, then d
+};
+
+template <class B>
+struct Block32Sums {
+  using Block = B;
+  using Act = ActBlock32;
+  static constexpr int64_t kValues = 32;
+  static constexpr bool kMin = false;
+  FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i&) {
+    const __m256i wq = weights_s8(wk);
+    I = dot_u8s8(_mm256_setzero_si256(), _mm256_sign_epi8(wq, wq), _mm256_sign_epi8(load32(a.qs), wq));
+  }
+  static constexpr size_t kScaleOffset = 0, kDLane = 0;  // d, then the next field
+};
+
+struct IQ4XSSums {
+  using Block = quant::BlockIQ4_XS;
+  using Act = BlockQ8_K;
+  static constexpr int64_t kValues = QK_K;
+  static constexpr bool kMin = false;
+  FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i&) {
+    __m256i q[8];
+    unpack_codes(wk, q);
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      const __m256i wabs = _mm256_sign_epi8(q[j], q[j]);
+      const __m256i scale = prep_scale(_mm256_set1_epi32(iq4xs_scale(wk, j)));
+      __m256i& s = j & 1 ? s1 : s0;
+      s = dot_u8s8_scaled(s, wabs, _mm256_sign_epi8(load32(a.qs + 32 * j), q[j]), scale);
+    }
+    I = _mm256_add_epi32(s0, s1);
+  }
+  static constexpr size_t kScaleOffset = 0, kDLane = 0;  // d, then the next field
+};
+
+// The fp16 weight scales of block b of four rows as 8 floats: the 4 bytes at
+// kScaleOffset of each row's block, row k's two halves in lanes 2k and 2k+1
+// (memory loads and shuffles only: see q4k_scales_mins).
+template <class S>
+FRUGAL_TARGET inline __m256 scale_words4(const typename S::Block* const wr[4], int64_t b) {
+  auto word = [&](int k) { return _mm_loadu_si32(reinterpret_cast<const uint8_t*>(wr[k] + b) + S::kScaleOffset); };
+  const __m128i w01 = _mm_unpacklo_epi32(word(0), word(1)), w23 = _mm_unpacklo_epi32(word(2), word(3));
+  return _mm256_cvtph_ps(_mm_unpacklo_epi64(w01, w23));
+}
+
+template <class S>
+FRUGAL_TARGET void rows4(const void* w, size_t w_stride, const void* act, int64_t n_in, float* y) {
+  using Block = typename S::Block;
+  const Block* wr[4];
+  for (int k = 0; k < 4; ++k) wr[k] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + k * w_stride);
+  const auto* a = static_cast<const typename S::Act*>(act);
+  constexpr int L = static_cast<int>(S::kDLane);
+  const __m256i d_first = _mm256_setr_epi32(L, L + 2, L + 4, L + 6, 1 - L, 3 - L, 5 - L, 7 - L);
+  __m128 acc = _mm_setzero_ps();
+  for (int64_t b = 0; b < n_in / S::kValues; ++b) {
+    // The four rows are read as four short interleaved streams, which the
+    // hardware prefetcher does not follow: the next four rows (contiguous
+    // bytes) are fetched in order, a 4-block share of them each block, so
+    // they are in cache when the next call starts.
+    {
+      const char* next = static_cast<const char*>(w) + 4 * w_stride + b * 4 * sizeof(Block);
+#pragma GCC unroll 16
+      for (size_t off = 0; off < 4 * sizeof(Block); off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+    }
+    __m256i I[4], M[4];
+    FRUGAL_UNROLL for (int k = 0; k < 4; ++k) S::sums(wr[k][b], a[b], I[k], M[k]);
+    const __m256 dd = _mm256_permutevar8x32_ps(scale_words4<S>(wr, b), d_first);  // d of rows 0-3, other half
+    const __m128 da = _mm_set1_ps(a[b].d);
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum_rows<4>(I)), _mm_mul_ps(_mm256_castps256_ps128(dd), da), acc);
+    if constexpr (S::kMin) {
+      const __m128 dmin = _mm256_extractf128_ps(dd, 1);
+      acc = _mm_fnmadd_ps(_mm_cvtepi32_ps(hsum_rows<4>(M)), _mm_mul_ps(dmin, da), acc);
+    }
+  }
+  _mm_storeu_ps(y, acc);
+}
+
+const TypeKernel kQ8_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ8_0>>, nullptr, 0,
+                       rows4<Block32Sums<quant::BlockQ8_0>>};
+const TypeKernel kQ4_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ4_0>>, nullptr, 0,
+                       rows4<Block32Sums<quant::BlockQ4_0>>};
+const TypeKernel kIQ4_NL{ActFormat::kQ8_32, by_rows<Block32<quant::BlockIQ4_NL>>, nullptr, 0,
+                         rows4<Block32Sums<quant::BlockIQ4_NL>>};
+const TypeKernel kQ4_K{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ4_K>>, nullptr, 0,
+                       rows4<Q45KSums<quant::BlockQ4_K>>};
+const TypeKernel kQ5_K{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ5_K>>, nullptr, 0,
+                       rows4<Q45KSums<quant::BlockQ5_K>>};
+const TypeKernel kQ6_K{ActFormat::kQ8_K, by_rows<Q6K>, nullptr, 0, rows4<Q6KSums>};
+const TypeKernel kIQ4_XS{ActFormat::kQ8_K, by_rows<IQ4XS>, nullptr, 0, rows4<IQ4XSSums>};
 const TypeKernel kF32{ActFormat::kF32, by_rows<FloatDot<LoadF32, LoadF32>>};
 const TypeKernel kF16{ActFormat::kF32, by_rows<FloatDot<LoadF16, LoadF32>>};
 const TypeKernel kBF16{ActFormat::kBF16, by_rows<FloatDot<LoadBF16, LoadBF16>>};

@@ -203,6 +203,37 @@ TEST(Matmul, SimdKernelsMatchTheirScalarTwins) {
   }
 }
 
+// The decode kernels over four weight rows give the same bits as the row
+// kernel called for each of the four rows (see rows4 in matmul_x86-inl.h).
+TEST(Matmul, FourRowKernelsMatchTheRowKernelExactly) {
+  std::mt19937 rng(test_seed() + 5);
+  int tested = 0;
+  for (TensorType t : kTypes) {
+    for (SimdLevel level : available_levels()) {
+      const TypeKernel* k = find_kernel(t, level);
+      if (!k->dot4) continue;
+      ++tested;
+      for (int64_t n_in : input_sizes(t)) {
+        const auto weights = random_weights(t, 4, n_in, rng);
+        const size_t rb = row_bytes(t, n_in);
+        const auto X = random_rows(1, n_in, rng);
+        std::vector<uint8_t> act(act_row_bytes(k->act, n_in));
+        encode_act_row(k->act, X.data(), act.data(), n_in);
+        float y4[4], y1[4];
+        k->dot4(weights.data(), rb, act.data(), n_in, y4);
+        for (int o = 0; o < 4; ++o) k->dot(weights.data() + o * rb, act.data(), act.size(), 1, n_in, &y1[o], 1);
+        for (int o = 0; o < 4; ++o) {
+          EXPECT_EQ(y4[o], y1[o]) << tensor_type_name(t) << " level " << simd_level_name(level) << " n_in " << n_in
+                                  << " row " << o << " seed " << test_seed();
+        }
+      }
+    }
+  }
+  if (detected_simd_level() >= SimdLevel::kAvx2) {
+    EXPECT_GT(tested, 0);
+  }
+}
+
 // The prefill tile kernels (8 outputs x all rows) against the scalar twin's
 // row kernel, on the same encoded activations.
 TEST(Matmul, GemmTilesMatchTheScalarTwin) {
