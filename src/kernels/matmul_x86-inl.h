@@ -102,6 +102,12 @@ FRUGAL_TARGET inline __m256i dot_u8s8_scaled(__m256i acc, __m256i u, __m256i s, 
 #endif
 }
 
+// An empty asm that the value must pass through: GCC otherwise reassociates
+// a long chain of integer vector additions into a tree, keeping every
+// product live at once, which spills them to the stack (32 stores a block in
+// the Q4_K kernel over 4 activation rows). The sums are exact either way.
+FRUGAL_TARGET inline void accumulate_in_order(__m256i& v) { __asm__("" : "+x"(v)); }
+
 FRUGAL_TARGET inline __m256i scale_pair(int lo, int hi) {
   return prep_scale(_mm256_set_m128i(_mm_set1_epi32(hi), _mm_set1_epi32(lo)));
 }
@@ -142,42 +148,40 @@ FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockIQ4_NL& b) {
 // as the format stores them before any offset: Q4_K 0..15, Q5_K 0..31,
 // Q6_K 0..63 (the -32 is applied by the caller), IQ4_XS the code book's
 // signed values. Shared by the row kernels and the prefill tiles.
-FRUGAL_TARGET inline void unpack_codes(const quant::BlockQ4_K& b, __m256i q[8]) {
+// unpack_pair gives sub-blocks 2p and 2p + 1 alone: the kernels over several
+// activation rows unpack a pair just before its dot products, so that the
+// eight code vectors are never live at once (which spilled to the stack).
+FRUGAL_TARGET inline void unpack_pair(const quant::BlockQ4_K& b, int p, __m256i& q0, __m256i& q1) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
-#pragma GCC unroll 4
-  for (int k = 0; k < 4; ++k) {
-    const __m256i bytes = load32(b.qs + 32 * k);
-    q[2 * k] = _mm256_and_si256(bytes, m4);
-    q[2 * k + 1] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
-  }
+  const __m256i bytes = load32(b.qs + 32 * p);
+  q0 = _mm256_and_si256(bytes, m4);
+  q1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
 }
-FRUGAL_TARGET inline void unpack_codes(const quant::BlockQ5_K& b, __m256i q[8]) {
+FRUGAL_TARGET inline void unpack_pair(const quant::BlockQ5_K& b, int p, __m256i& q0, __m256i& q1) {
   const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-  const __m256i qh = load32(b.qh);
-#pragma GCC unroll 4
-  for (int k = 0; k < 4; ++k) {
-    const __m256i bytes = load32(b.qs + 32 * k);
-    const __m256i hi_lo = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one), 4);
-    const __m256i hi_hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), one), 4);
-    q[2 * k] = _mm256_or_si256(_mm256_and_si256(bytes, m4), hi_lo);
-    q[2 * k + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4), hi_hi);
-  }
+  const __m256i qh = load32(b.qh), bytes = load32(b.qs + 32 * p);
+  const __m256i hi_lo = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one), 4);
+  const __m256i hi_hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4);
+  q0 = _mm256_or_si256(_mm256_and_si256(bytes, m4), hi_lo);
+  q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4), hi_hi);
 }
-FRUGAL_TARGET inline void unpack_codes(const quant::BlockQ6_K& b, __m256i q[8]) {
+FRUGAL_TARGET inline void unpack_pair(const quant::BlockQ6_K& b, int p, __m256i& q0, __m256i& q1) {
+  // Half h = p / 2 of the block: sub-blocks 4h..4h+3 take the low nibbles of
+  // ql[64h..64h+31], of ql[64h+32..], then their high nibbles, with 2-bit
+  // fields 0, 1, 2, 3 of qh[32h..32h+31] above them.
   const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
-#pragma GCC unroll 2
-  for (int half = 0; half < 2; ++half) {
-    const __m256i ql0 = load32(b.ql + 64 * half), ql1 = load32(b.ql + 64 * half + 32);
-    const __m256i qh = load32(b.qh + 32 * half);
-    __m256i* o = q + 4 * half;
-    o[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
-    o[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
-    o[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
-    o[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
-  }
+  const int half = p / 2, shift = 4 * (p % 2);
+  const __m256i ql0 = load32(b.ql + 64 * half), ql1 = load32(b.ql + 64 * half + 32);
+  const __m256i qh = load32(b.qh + 32 * half);
+  q0 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, shift), m4),
+                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * (p % 2) * 2), m3), 4));
+  q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, shift), m4),
+                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * (p % 2) * 2 + 2), m3), 4));
+}
+template <class Block>
+FRUGAL_TARGET inline void unpack_codes(const Block& b, __m256i q[8]) {
+#pragma GCC unroll 4
+  for (int p = 0; p < 4; ++p) unpack_pair(b, p, q[2 * p], q[2 * p + 1]);
 }
 FRUGAL_TARGET inline void unpack_codes(const quant::BlockIQ4_XS& b, __m256i q[8]) {
   const __m256i table = iq4_codebook();
@@ -301,17 +305,18 @@ struct Q45K {
       const __m256i sc = _mm256_permute2x128_si256(sc16, sc16, 0x00);
       const __m128i mn8 = _mm_unpackhi_epi64(sm, sm);
       const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));  // m0 m0 m1 m1 ...
-      __m256i q[8];
-      unpack_codes(wb[b], q);
       __m256i isum[R], isum2[R], msum[R];
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = isum2[r] = _mm256_setzero_si256();
+      __m256i q[2];
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
+        if (j % 2 == 0) unpack_pair(wb[b], j / 2, q[0], q[1]);
         const __m256i scale = _mm256_shuffle_epi8(sc, mask[j]);  // scale j in every int16 lane
         FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
           const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
           __m256i& sum = kSplit && (j & 1) ? isum2[r] : isum[r];
-          sum = dot_u8s8_scaled(sum, q[j], load32(a.qs + 32 * j), scale);
+          sum = dot_u8s8_scaled(sum, q[j % 2], load32(a.qs + 32 * j), scale);
+          accumulate_in_order(sum);
         }
       }
       if constexpr (kSplit) {
@@ -349,15 +354,16 @@ struct Q6K {
       const __m256i sc_hi = _mm256_permute2x128_si256(sc16, sc16, 0x11);  // scales 8..15
       __m256i isum[R], isum2[R];
       FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = isum2[r] = _mm256_setzero_si256();
-      __m256i q[8];
-      unpack_codes(wk, q);
+      __m256i q[2];
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
+        if (j % 2 == 0) unpack_pair(wk, j / 2, q[0], q[1]);
         const __m256i scale = _mm256_shuffle_epi8(j < 4 ? sc_lo : sc_hi, mask[j % 4]);
         FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
           const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
           __m256i& sum = kSplit && (j & 1) ? isum2[r] : isum[r];
-          sum = dot_u8s8_scaled(sum, q[j], load32(a.qs + 32 * j), scale);
+          sum = dot_u8s8_scaled(sum, q[j % 2], load32(a.qs + 32 * j), scale);
+          accumulate_in_order(sum);
         }
       }
       if constexpr (kSplit) {
@@ -393,6 +399,7 @@ struct IQ4XS {
         FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
           const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
           isum[r] = dot_u8s8_scaled(isum[r], wabs, _mm256_sign_epi8(load32(a.qs + 32 * j), wq), scale);
+          accumulate_in_order(isum[r]);
         }
       }
       const __m128 d = _mm_mul_ps(_mm_set1_ps(half_to_f32(wb[b].d)), act_scales<BlockQ8_K, R>(act, stride, b));
@@ -478,13 +485,15 @@ struct Q45KSums {
     const __m256i sc = _mm256_permute2x128_si256(sc16, sc16, 0x00);
     const __m128i mn8 = _mm_unpackhi_epi64(sm, sm);
     const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
-    __m256i q[8];
-    unpack_codes(wk, q);
     __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j += 2) {
-      s0 = dot_u8s8_scaled(s0, q[j], load32(a.qs + 32 * j), _mm256_shuffle_epi8(sc, lane16_mask(j, j)));
-      s1 = dot_u8s8_scaled(s1, q[j + 1], load32(a.qs + 32 * j + 32), _mm256_shuffle_epi8(sc, lane16_mask(j + 1, j + 1)));
+      __m256i q[2];
+      unpack_pair(wk, j / 2, q[0], q[1]);
+      s0 = dot_u8s8_scaled(s0, q[0], load32(a.qs + 32 * j), _mm256_shuffle_epi8(sc, lane16_mask(j, j)));
+      s1 = dot_u8s8_scaled(s1, q[1], load32(a.qs + 32 * j + 32), _mm256_shuffle_epi8(sc, lane16_mask(j + 1, j + 1)));
+      accumulate_in_order(s0);
+      accumulate_in_order(s1);
     }
     I = _mm256_add_epi32(s0, s1);
     M = _mm256_madd_epi16(mins16, load32(a.bsums));
@@ -501,16 +510,18 @@ struct Q6KSums {
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk.scales)));
     const __m256i sc_lo = _mm256_permute2x128_si256(sc16, sc16, 0x00);
     const __m256i sc_hi = _mm256_permute2x128_si256(sc16, sc16, 0x11);
-    __m256i q[8];
-    unpack_codes(wk, q);
     __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j += 2) {
       const __m256i half = j < 4 ? sc_lo : sc_hi;
-      s0 = dot_u8s8_scaled(s0, q[j], load32(a.qs + 32 * j),
+      __m256i q[2];
+      unpack_pair(wk, j / 2, q[0], q[1]);
+      s0 = dot_u8s8_scaled(s0, q[0], load32(a.qs + 32 * j),
                            _mm256_shuffle_epi8(half, lane16_mask(2 * (j % 4), 2 * (j % 4) + 1)));
-      s1 = dot_u8s8_scaled(s1, q[j + 1], load32(a.qs + 32 * j + 32),
+      s1 = dot_u8s8_scaled(s1, q[1], load32(a.qs + 32 * j + 32),
                            _mm256_shuffle_epi8(half, lane16_mask(2 * ((j + 1) % 4), 2 * ((j + 1) % 4) + 1)));
+      accumulate_in_order(s0);
+      accumulate_in_order(s1);
     }
     // The -32 offset: 32 * sum_k sc_k * sum16(a)_k.
     I = _mm256_sub_epi32(_mm256_add_epi32(s0, s1), _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a.bsums)), 5));
@@ -546,6 +557,7 @@ struct IQ4XSSums {
       const __m256i scale = prep_scale(_mm256_set1_epi32(iq4xs_scale(wk, j)));
       __m256i& s = j & 1 ? s1 : s0;
       s = dot_u8s8_scaled(s, wabs, _mm256_sign_epi8(load32(a.qs + 32 * j), q[j]), scale);
+      accumulate_in_order(s);
     }
     I = _mm256_add_epi32(s0, s1);
   }
