@@ -34,28 +34,6 @@ namespace {
 // with f32 multipliers (one per 16 values) and, for Q4_K/Q5_K, minima that
 // multiply the activations' sums.
 
-// Lane k of out[g] = 32-bit word g of v[k]: an 8 x 8 transpose.
-FRUGAL_TARGET inline void transpose8x8(const __m256i v[8], __m256i out[8]) {
-  __m256i t[8], u[8];
-#pragma GCC unroll 4
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_epi32(v[i], v[i + 1]);
-    t[i + 1] = _mm256_unpackhi_epi32(v[i], v[i + 1]);
-  }
-#pragma GCC unroll 2
-  for (int i = 0; i < 8; i += 4) {
-    u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
-    u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
-    u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
-    u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
-  }
-#pragma GCC unroll 4
-  for (int g = 0; g < 4; ++g) {
-    out[g] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x20);
-    out[g + 4] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x31);
-  }
-}
-
 // One weight block as kSub sub-blocks of 32 signed codes with integer
 // scales for values 0..15 (lo) and 16..31 (hi), integer minima (kMin), and
 // the block's f32 scale d (and dmin): value = d * sc * code - dmin * mn.
@@ -129,15 +107,6 @@ struct alignas(32) TileSub {
 struct alignas(32) TileScale {
   __m256 d, dmin;
 };
-
-// Per-thread scratch: the tile; the codes of 4 activation rows as a + 128
-// and their sums per 32 (for the minima).
-template <class T>
-T* scratch(size_t n) {
-  thread_local std::vector<T> buffer;
-  if (buffer.size() < n) buffer.resize(n);
-  return buffer.data();
-}
 
 FRUGAL_TARGET inline const int8_t* act_codes(const ActBlock32& a, int) { return a.qs; }
 FRUGAL_TARGET inline const int8_t* act_codes(const BlockQ8_K& a, int j) { return a.qs + 32 * j; }
