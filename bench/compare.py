@@ -37,7 +37,13 @@ def run_json(cmd):
         log(p.stderr[-4000:])
         raise SystemExit(f"compare: {cmd[0]} exited {p.returncode}")
     log(f"  ({time.time() - t0:.0f} s)")
-    return json.loads(p.stdout)
+    try:
+        return json.loads(p.stdout)
+    except json.JSONDecodeError:
+        # Some builds print warnings on stdout between the JSON lines ("WARNING: ..."):
+        # keep the lines that can be JSON.
+        kept = [ln for ln in p.stdout.splitlines() if not ln[:1].isalpha()]
+        return json.loads("\n".join(kept))
 
 
 def frugal_results(a, model):
@@ -206,6 +212,8 @@ def main():
     ap.add_argument("-r", type=int, default=2)
     ap.add_argument("--price-per-hour", type=float)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the (model, tool) results already in OUT/results.json and run only the rest")
     a = ap.parse_args()
     for spec in a.peer + a.model:
         if "=" not in spec:
@@ -220,17 +228,29 @@ def main():
         extra[tool] = args.split()
     os.makedirs(a.out, exist_ok=True)
     results = {}
+    old = {}
+    if a.resume and os.path.exists(os.path.join(a.out, "results.json")):
+        with open(os.path.join(a.out, "results.json")) as f:
+            old = json.load(f)
     for spec in a.model:
         name, model = spec.split("=", 1)
-        per_tool = {"frugal": frugal_results(a, model)}
+        done = old.get(name, {})
+        per_tool = {"frugal": done["frugal"] if "frugal" in done else frugal_results(a, model)}
+        results[name] = per_tool
+        with open(os.path.join(a.out, "results.json"), "w") as f:
+            json.dump({**old, **results}, f, indent=1)
         for p in a.peer:
             tool, binary = p.split("=", 1)
+            if tool in done and done[tool].get("tests"):
+                per_tool[tool] = done[tool]
+                continue
             try:
                 per_tool[tool] = peer_results(a, binary, model, extra.get(tool, []))
-            except SystemExit as e:  # a peer that fails on a file is reported, not fatal
+            except (SystemExit, ValueError) as e:  # a peer that fails on a file is reported, not fatal
                 log(f"compare: {tool} failed on {name}: {e}")
                 per_tool[tool] = {"raw": None, "tests": {}, "error": str(e)}
-        results[name] = per_tool
+            with open(os.path.join(a.out, "results.json"), "w") as f:  # after each tool: partial results survive
+                json.dump({**old, **results}, f, indent=1)
         with open(os.path.join(a.out, "results.json"), "w") as f:  # after each model: partial results survive
             json.dump(results, f, indent=1)
     md = tables(a, results)
