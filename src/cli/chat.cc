@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "cli/command.h"
 #include "cli/generation_flags.h"
+#include "tokenizer/chat_template.h"
 
 namespace frugal::cli {
 namespace {
@@ -90,10 +91,7 @@ class ChatSession {
  private:
   // The history through the chat template, as token ids.
   std::vector<int32_t> render() const {
-    const std::string text = tokenizer::apply_chat_template(m_.model->file().metadata(), history_, true);
-    const std::string bos = tok_.bos() >= 0 ? tok_.token_piece(tok_.bos()) : "";
-    const bool add_bos = tok_.add_bos_default() && (bos.empty() || text.rfind(bos, 0) != 0);
-    return tok_.encode(text, add_bos, true);
+    return tokenizer::encode_chat_prompt(tok_, tokenizer::apply_chat_template(m_.model->file().metadata(), history_, true));
   }
 
   // Removes the first user message and the answer to it; false when the

@@ -47,17 +47,19 @@ runtime::GenerateParams generate_params(const GenerationFlags& f) {
   return p;
 }
 
-LoadedModel load_for_generation(const GenerationFlags& f) {
+LoadedModel load_for_generation(const GenerationFlags& f, int n_seq_max) {
   if (f.threads < 0) fail("--threads must not be negative");
   if (f.n_ctx < 0) fail("--ctx-size must not be negative");
   const model::KvType kv_type = model::kv_type_from_name(f.kv_type);
   if (f.threads > 0) ThreadPool::set_default_threads(f.threads);
   LoadedModel m;
-  m.model = model::Model::load(resolve_model_path(f.model));
+  m.path = resolve_model_path(f.model);
+  m.model = model::Model::load(m.path);
   m.tokenizer.emplace(tokenizer::Tokenizer::from_metadata(m.model->file().metadata()));
   runtime::EngineOptions opts;
   opts.n_ctx = f.n_ctx;
   opts.kv_type = kv_type;
+  opts.n_seq_max = n_seq_max;
   m.engine = std::make_unique<runtime::Engine>(*m.model, opts);
   return m;
 }

@@ -38,13 +38,14 @@ void add_generation_flags(CLI::App& app, GenerationFlags& f);
 // Sampling and stop settings from the flags (a random seed when none given).
 runtime::GenerateParams generate_params(const GenerationFlags& f);
 
-// The model, its tokenizer and an engine for one sequence.
+// The model, its tokenizer and an engine for n_seq_max sequences.
 struct LoadedModel {
+  std::string path;  // the file loaded (the default model's when no -m)
   std::unique_ptr<model::Model> model;
   std::optional<tokenizer::Tokenizer> tokenizer;
   std::unique_ptr<runtime::Engine> engine;
 };
-LoadedModel load_for_generation(const GenerationFlags& f);
+LoadedModel load_for_generation(const GenerationFlags& f, int n_seq_max = 1);
 
 // Prints "prompt: ... tok/s | generation: ... tok/s | stop: ..." to stderr.
 void print_generation_stats(const runtime::GenerateStats& s);

@@ -54,4 +54,10 @@ std::string apply_chat_template(const gguf::Metadata& md, const std::vector<Chat
   return render_chat_template(md, {{"messages", messages}, {"add_generation_prompt", add_generation_prompt}});
 }
 
+std::vector<int32_t> encode_chat_prompt(const Tokenizer& tok, const std::string& rendered) {
+  const std::string bos = tok.bos() >= 0 ? tok.token_piece(tok.bos()) : "";
+  const bool add_bos = tok.add_bos_default() && (bos.empty() || rendered.rfind(bos, 0) != 0);
+  return tok.encode(rendered, add_bos, true);
+}
+
 }  // namespace frugal::tokenizer

@@ -1,0 +1,104 @@
+#include "runtime/completion.h"
+
+#include "base/error.h"
+
+namespace frugal::runtime {
+
+namespace {
+
+double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+void check_completion(std::span<const int32_t> prompt, const GenerateParams& params, int32_t n_vocab, int n_ctx,
+                      int n_seq_max) {
+  if (prompt.empty()) fail("generate: the prompt is empty (no tokens)");
+  for (size_t i = 0; i < prompt.size(); ++i)
+    if (prompt[i] < 0 || prompt[i] >= n_vocab)
+      fail("generate: prompt token ", i, " has id ", prompt[i], ", outside the vocabulary of ", n_vocab);
+  if (static_cast<int64_t>(prompt.size()) >= n_ctx)
+    fail("generate: the prompt has ", prompt.size(), " tokens and leaves no room in the context of ", n_ctx,
+         " (raise -c or shorten the prompt)");
+  if (params.n_batch <= 0) fail("generate: n_batch must be positive");
+  if (params.seq < 0 || params.seq >= n_seq_max) fail("generate: sequence ", params.seq, " out of range");
+  if (params.n_past < 0 || params.n_past >= static_cast<int64_t>(prompt.size()))
+    fail("generate: n_past ", params.n_past, " does not fit the prompt (", prompt.size(), " tokens)");
+}
+
+Completion::Completion(const tokenizer::Tokenizer& tok, int32_t n_vocab, int n_ctx, std::span<const int32_t> prompt,
+                       const GenerateParams& params)
+    : tok_(tok),
+      params_(params),
+      n_ctx_(n_ctx),
+      sampler_(params.sampling, n_vocab),
+      stop_(params.stop),
+      text_(tok),
+      history_(prompt.begin(), prompt.end()),
+      pos_(static_cast<int32_t>(prompt.size())),
+      t0_(std::chrono::steady_clock::now()) {
+  stats_.n_prompt = static_cast<int>(prompt.size());
+  stats_.n_reused = params.n_past;
+}
+
+bool Completion::emit(const std::string& piece, const GenerateCallbacks& callbacks) {
+  StopMatcher::Result r = stop_.push(piece);
+  if (!r.emit.empty() && callbacks.on_text && !callbacks.on_text(r.emit)) {
+    stats_.stop = StopReason::kCancelled;
+    return false;
+  }
+  if (r.stopped) {
+    stats_.stop = StopReason::kStopString;
+    return false;
+  }
+  return true;
+}
+
+bool Completion::advance(const float* logits, const GenerateCallbacks& callbacks) {
+  if (!started_) {
+    t1_ = std::chrono::steady_clock::now();
+    stats_.prompt_seconds = seconds_between(t0_, t1_);
+    started_ = true;
+  }
+  if (done_by_length()) {  // n_predict 0: nothing to sample
+    stats_.stop = StopReason::kLength;
+    return false;
+  }
+  const int32_t id = sampler_.sample(logits, history_);
+  ++stats_.n_generated;
+  stats_.tokens.push_back(id);
+  history_.push_back(id);
+  if (callbacks.on_token) callbacks.on_token(id);
+  if (params_.stop_at_end_of_generation && tok_.is_end_of_generation(id)) {
+    stats_.stop = StopReason::kEndOfGeneration;
+    return false;
+  }
+  if (!(open_ = emit(text_.push(id), callbacks))) return false;
+  if (done_by_length()) {
+    stats_.stop = StopReason::kLength;
+    return false;
+  }
+  if (pos_ >= n_ctx_) {
+    stats_.stop = StopReason::kContextFull;
+    return false;
+  }
+  feed_pos_ = pos_++;
+  return true;
+}
+
+void Completion::finish(const GenerateCallbacks& callbacks) {
+  if (open_) {
+    const StopReason reason = stats_.stop;
+    if (emit(text_.flush(), callbacks)) {
+      const std::string rest = stop_.flush();
+      if (!rest.empty() && callbacks.on_text && !callbacks.on_text(rest)) stats_.stop = StopReason::kCancelled;
+      else stats_.stop = reason;
+    }
+    open_ = false;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  stats_.generation_seconds = started_ ? seconds_between(t1_, now) : 0;
+}
+
+}  // namespace frugal::runtime

@@ -1,0 +1,107 @@
+#include "server/chat_page.h"
+
+namespace frugal::server {
+
+const std::string& chat_page_html() {
+  static const std::string page = R"HTML(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>frugal chat</title>
+<style>
+  body { font: 15px/1.45 system-ui, sans-serif; margin: 0; display: flex; flex-direction: column; height: 100vh; }
+  header { padding: 8px 14px; background: #234; color: #fff; display: flex; gap: 16px; align-items: baseline; }
+  header small { opacity: .75; }
+  #log { flex: 1; overflow-y: auto; padding: 14px; }
+  .msg { max-width: 52em; margin: 0 0 10px; padding: 8px 12px; border-radius: 8px; white-space: pre-wrap; }
+  .user { background: #e6eef7; margin-left: auto; }
+  .assistant { background: #f2f2f2; }
+  .error { background: #fbe3e3; }
+  form { display: flex; gap: 8px; padding: 10px 14px; border-top: 1px solid #ddd; }
+  textarea { flex: 1; font: inherit; height: 3.2em; }
+  label { font-size: 13px; }
+  input[type=number] { width: 4.5em; }
+</style>
+</head>
+<body>
+<header><b>frugal</b><small id="model">loading...</small><small id="speed"></small></header>
+<div id="log"></div>
+<form id="form">
+  <textarea id="input" placeholder="Message (Enter sends, Shift+Enter is a new line)"></textarea>
+  <div>
+    <label>temperature <input id="temp" type="number" value="0.8" step="0.1" min="0"></label><br>
+    <label>max tokens <input id="max" type="number" value="256" min="1"></label><br>
+    <button id="send">Send</button> <button id="reset" type="button">Reset</button>
+  </div>
+</form>
+<script>
+const log = document.getElementById('log'), input = document.getElementById('input');
+let history = [], busy = false;
+fetch('/v1/models').then(r => r.json()).then(j => {
+  const m = j.data[0];
+  document.getElementById('model').textContent = m.id + ' (context ' + m.meta.n_ctx + ')';
+});
+function bubble(role, text) {
+  const d = document.createElement('div');
+  d.className = 'msg ' + role;
+  d.textContent = text;
+  log.appendChild(d);
+  log.scrollTop = log.scrollHeight;
+  return d;
+}
+async function send() {
+  const text = input.value.trim();
+  if (!text || busy) return;
+  busy = true;
+  input.value = '';
+  history.push({role: 'user', content: text});
+  bubble('user', text);
+  const out = bubble('assistant', '');
+  const t0 = performance.now();
+  let n = 0, answer = '';
+  try {
+    const res = await fetch('/v1/chat/completions', {
+      method: 'POST', headers: {'Content-Type': 'application/json'},
+      body: JSON.stringify({messages: history, stream: true, stream_options: {include_usage: true},
+                            temperature: +document.getElementById('temp').value,
+                            max_tokens: +document.getElementById('max').value})});
+    if (!res.ok) throw new Error((await res.json()).error.message);
+    const reader = res.body.getReader(), dec = new TextDecoder();
+    let buf = '';
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, {stream: true});
+      let k;
+      while ((k = buf.indexOf('\n\n')) >= 0) {
+        const line = buf.slice(0, k); buf = buf.slice(k + 2);
+        if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
+        const j = JSON.parse(line.slice(6));
+        if (j.error) throw new Error(j.error.message);
+        if (j.usage) n = j.usage.completion_tokens;
+        const c = j.choices && j.choices[0] && j.choices[0].delta.content;
+        if (c) { answer += c; out.textContent = answer; log.scrollTop = log.scrollHeight; }
+      }
+    }
+    history.push({role: 'assistant', content: answer});
+    const s = (performance.now() - t0) / 1000;
+    document.getElementById('speed').textContent = n + ' tokens in ' + s.toFixed(1) + ' s';
+  } catch (e) {
+    history.pop();
+    out.className = 'msg error';
+    out.textContent = e.message;
+  }
+  busy = false;
+}
+document.getElementById('form').addEventListener('submit', e => { e.preventDefault(); send(); });
+input.addEventListener('keydown', e => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); send(); } });
+document.getElementById('reset').addEventListener('click', () => { history = []; log.textContent = ''; });
+</script>
+</body>
+</html>
+)HTML";
+  return page;
+}
+
+}  // namespace frugal::server

@@ -1,0 +1,35 @@
+#include "server/metrics.h"
+
+#include <cstdio>
+
+namespace frugal::server {
+
+namespace {
+
+void add(std::string& out, const char* name, const char* type, const char* help, double value) {
+  char line[64];
+  std::snprintf(line, sizeof line, "%.17g", value);
+  out += std::string("# HELP frugal_") + name + " " + help + "\n# TYPE frugal_" + name + " " + type + "\nfrugal_" +
+         name + " " + line + "\n";
+}
+
+}  // namespace
+
+std::string Metrics::prometheus_text() const {
+  std::string out;
+  add(out, "requests_total", "counter", "Completion requests accepted.", double(requests_total.load()));
+  add(out, "requests_rejected_total", "counter", "Completion requests answered with an error.",
+      double(requests_rejected.load()));
+  add(out, "requests_cancelled_total", "counter", "Completions stopped because the client went away.",
+      double(requests_cancelled.load()));
+  add(out, "prompt_tokens_total", "counter", "Prompt tokens computed.", double(prompt_tokens_total.load()));
+  add(out, "generated_tokens_total", "counter", "Tokens generated.", double(generated_tokens_total.load()));
+  add(out, "batches_total", "counter", "Forward passes run.", double(batches_total.load()));
+  add(out, "batch_rows_total", "counter", "Rows (tokens) over all forward passes.", double(batch_rows_total.load()));
+  add(out, "forward_seconds_total", "counter", "Time spent in forward passes.", forward_microseconds.load() * 1e-6);
+  add(out, "requests_running", "gauge", "Completions holding a sequence slot.", double(requests_running.load()));
+  add(out, "requests_queued", "gauge", "Completions waiting for a sequence slot.", double(requests_queued.load()));
+  return out;
+}
+
+}  // namespace frugal::server

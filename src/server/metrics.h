@@ -1,0 +1,26 @@
+// The server's counters and gauges, updated by the scheduler and the HTTP
+// handlers and read by GET /metrics in the Prometheus text format.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace frugal::server {
+
+struct Metrics {
+  std::atomic<uint64_t> requests_total{0};         // completions accepted into the queue
+  std::atomic<uint64_t> requests_rejected{0};      // 4xx/5xx answers to completion requests
+  std::atomic<uint64_t> requests_cancelled{0};     // clients that went away mid-answer
+  std::atomic<uint64_t> prompt_tokens_total{0};    // prompt tokens computed
+  std::atomic<uint64_t> generated_tokens_total{0};
+  std::atomic<uint64_t> batches_total{0};          // forward calls
+  std::atomic<uint64_t> batch_rows_total{0};       // rows over all forward calls
+  std::atomic<uint64_t> forward_microseconds{0};   // time inside forward calls
+  std::atomic<int64_t> requests_running{0};
+  std::atomic<int64_t> requests_queued{0};
+
+  // The Prometheus exposition text, every name prefixed "frugal_".
+  std::string prometheus_text() const;
+};
+
+}  // namespace frugal::server

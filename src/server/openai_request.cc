@@ -1,0 +1,229 @@
+#include "server/openai_request.h"
+
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "tokenizer/chat_template.h"
+
+namespace frugal::server {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+json parse_body(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) throw RequestError("", "the request body is not valid JSON");
+  if (!j.is_object()) throw RequestError("", "the request body must be a JSON object");
+  return j;
+}
+
+bool present(const json& j, const char* key) { return j.contains(key) && !j[key].is_null(); }
+
+double number(const json& j, const char* key, double def, double lo, double hi) {
+  if (!present(j, key)) return def;
+  if (!j[key].is_number()) throw RequestError(key, std::string(key) + " must be a number");
+  const double v = j[key].get<double>();
+  if (!std::isfinite(v) || v < lo || v > hi)
+    throw RequestError(key, std::string(key) + " must be between " + json(lo).dump() + " and " + json(hi).dump() +
+                                ", not " + j[key].dump());
+  return v;
+}
+
+int64_t integer(const json& j, const char* key, int64_t def, int64_t lo, int64_t hi) {
+  if (!present(j, key)) return def;
+  if (!j[key].is_number_integer()) throw RequestError(key, std::string(key) + " must be an integer");
+  const int64_t v = j[key].is_number_unsigned() && j[key].get<uint64_t>() > uint64_t(hi) ? hi + 1 : j[key].get<int64_t>();
+  if (v < lo || v > hi)
+    throw RequestError(key, std::string(key) + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                                ", not " + j[key].dump());
+  return v;
+}
+
+bool boolean(const json& j, const char* key, bool def) {
+  if (!present(j, key)) return def;
+  if (!j[key].is_boolean()) throw RequestError(key, std::string(key) + " must be true or false");
+  return j[key].get<bool>();
+}
+
+// Fields of the OpenAI API that frugal does not implement: refused when they
+// ask for something, accepted when they hold their "off" value.
+void refuse_unsupported(const json& j) {
+  auto refuse = [](const char* key, const std::string& why) {
+    throw RequestError(key, std::string(key) + " is not supported by this server" + why);
+  };
+  if (present(j, "logprobs") && j["logprobs"] != false && j["logprobs"] != 0) refuse("logprobs", "");
+  if (present(j, "top_logprobs") && j["top_logprobs"] != 0) refuse("top_logprobs", "");
+  if (present(j, "echo") && j["echo"] != false) refuse("echo", "");
+  if (present(j, "suffix") && j["suffix"] != "") refuse("suffix", " (no fill-in-the-middle)");
+  if (present(j, "best_of") && j["best_of"] != 1) refuse("best_of", "");
+  if (present(j, "tools") && !(j["tools"].is_array() && j["tools"].empty())) refuse("tools", " (no tool calling yet)");
+  if (present(j, "functions")) refuse("functions", " (no tool calling yet)");
+  if (present(j, "tool_choice") && j["tool_choice"] != "none") refuse("tool_choice", " (no tool calling yet)");
+  if (present(j, "response_format") &&
+      !(j["response_format"].is_object() && j["response_format"].value("type", "") == "text"))
+    refuse("response_format", " (no constrained decoding yet)");
+}
+
+std::vector<std::string> stop_strings(const json& j) {
+  std::vector<std::string> out;
+  if (!present(j, "stop")) return out;
+  const json& s = j["stop"];
+  if (s.is_string()) {
+    if (!s.get<std::string>().empty()) out.push_back(s.get<std::string>());
+    return out;
+  }
+  if (!s.is_array()) throw RequestError("stop", "stop must be a string or an array of strings");
+  for (const json& e : s) {
+    if (!e.is_string()) throw RequestError("stop", "stop must be a string or an array of strings");
+    if (!e.get<std::string>().empty()) out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+std::vector<std::pair<int32_t, float>> logit_bias(const json& j, int32_t n_vocab) {
+  std::vector<std::pair<int32_t, float>> out;
+  if (!present(j, "logit_bias")) return out;
+  const json& b = j["logit_bias"];
+  if (!b.is_object()) throw RequestError("logit_bias", "logit_bias must be an object of token id -> bias");
+  for (const auto& [key, value] : b.items()) {
+    char* end = nullptr;
+    const long id = std::strtol(key.c_str(), &end, 10);
+    if (key.empty() || *end != '\0' || id < 0 || id >= n_vocab)
+      throw RequestError("logit_bias", "logit_bias key \"" + key + "\" is not a token id of this model (0-" +
+                                           std::to_string(n_vocab - 1) + ")");
+    if (!value.is_number() || !std::isfinite(value.get<double>()) || std::abs(value.get<double>()) > 100)
+      throw RequestError("logit_bias", "logit_bias values must be numbers from -100 to 100");
+    out.emplace_back(static_cast<int32_t>(id), value.get<float>());
+  }
+  return out;
+}
+
+// The fields both endpoints share.
+runtime::GenerateParams generation_params(const json& j, const tokenizer::Tokenizer& tok,
+                                          const runtime::GenerateParams& defaults, const char* max_tokens_key) {
+  refuse_unsupported(j);
+  if (integer(j, "n", 1, 1, 1'000'000) != 1) throw RequestError("n", "n must be 1: one choice per request");
+  runtime::GenerateParams p = defaults;
+  const int64_t int_max = std::numeric_limits<int32_t>::max();
+  p.n_predict = static_cast<int>(integer(j, max_tokens_key, defaults.n_predict, 0, int_max));
+  if (present(j, "max_tokens") && std::string(max_tokens_key) != "max_tokens")
+    p.n_predict = static_cast<int>(integer(j, "max_tokens", p.n_predict, 0, int_max));
+  runtime::SamplingParams& s = p.sampling;
+  s.temperature = static_cast<float>(number(j, "temperature", s.temperature, 0, 100));
+  s.top_p = static_cast<float>(number(j, "top_p", s.top_p, 0, 1));
+  s.top_k = static_cast<int>(integer(j, "top_k", s.top_k, 0, int_max));
+  s.min_p = static_cast<float>(number(j, "min_p", s.min_p, 0, 1));
+  s.presence_penalty = static_cast<float>(number(j, "presence_penalty", s.presence_penalty, -2, 2));
+  s.frequency_penalty = static_cast<float>(number(j, "frequency_penalty", s.frequency_penalty, -2, 2));
+  s.repeat_penalty = static_cast<float>(number(j, "repeat_penalty", s.repeat_penalty, 1e-3, 100));
+  s.repeat_last_n = static_cast<int>(integer(j, "repeat_last_n", s.repeat_last_n, -1, int_max));
+  if (present(j, "seed")) {
+    if (!j["seed"].is_number_integer()) throw RequestError("seed", "seed must be an integer");
+    s.seed = j["seed"].is_number_unsigned() ? j["seed"].get<uint64_t>() : static_cast<uint64_t>(j["seed"].get<int64_t>());
+  }
+  s.logit_bias = logit_bias(j, tok.n_vocab());
+  p.stop = stop_strings(j);
+  p.stop_at_end_of_generation = !boolean(j, "ignore_eos", false);
+  return p;
+}
+
+void read_stream_flags(const json& j, CompletionRequest& r) {
+  r.stream = boolean(j, "stream", false);
+  if (present(j, "stream_options")) {
+    if (!j["stream_options"].is_object()) throw RequestError("stream_options", "stream_options must be an object");
+    r.include_usage = boolean(j["stream_options"], "include_usage", false);
+  }
+}
+
+std::vector<int32_t> token_ids(const json& a, const tokenizer::Tokenizer& tok) {
+  std::vector<int32_t> ids;
+  for (const json& e : a) {
+    if (!e.is_number_integer()) throw RequestError("prompt", "a token-id prompt must hold integers only");
+    const int64_t id = e.get<int64_t>();
+    if (id < 0 || id >= tok.n_vocab())
+      throw RequestError("prompt", "prompt token id " + std::to_string(id) + " is outside the vocabulary of " +
+                                       std::to_string(tok.n_vocab()));
+    ids.push_back(static_cast<int32_t>(id));
+  }
+  return ids;
+}
+
+// A message's content: a string, null, or an array of {"type": "text", "text": ...} parts.
+std::string message_text(const json& content, size_t index) {
+  const std::string where = "messages[" + std::to_string(index) + "].content";
+  if (content.is_null()) return "";
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) throw RequestError(where, where + " must be a string or an array of content parts");
+  std::string text;
+  for (const json& part : content) {
+    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+      throw RequestError(where, where + ": only {\"type\": \"text\", \"text\": ...} parts are supported (this model reads text)");
+    text += part["text"].get<std::string>();
+  }
+  return text;
+}
+
+}  // namespace
+
+CompletionRequest parse_completion_request(const std::string& body, const tokenizer::Tokenizer& tok,
+                                           const runtime::GenerateParams& defaults) {
+  const json j = parse_body(body);
+  CompletionRequest r;
+  r.params = generation_params(j, tok, defaults, "max_tokens");
+  r.seeded = present(j, "seed");
+  read_stream_flags(j, r);
+  if (!present(j, "prompt")) throw RequestError("prompt", "prompt is required");
+  json prompt = j["prompt"];
+  if (prompt.is_array() && prompt.size() == 1 && (prompt[0].is_string() || prompt[0].is_array())) prompt = prompt[0];
+  if (prompt.is_string()) {
+    r.prompt = tok.encode(prompt.get<std::string>(), tok.add_bos_default(), true);
+  } else if (prompt.is_array() && !prompt.empty() && !prompt[0].is_string() && !prompt[0].is_array()) {
+    r.prompt = token_ids(prompt, tok);
+  } else if (prompt.is_array() && prompt.size() > 1) {
+    throw RequestError("prompt", "one prompt per request: send the others as separate requests");
+  } else {
+    throw RequestError("prompt", "prompt must be a string or an array of token ids");
+  }
+  if (r.prompt.empty()) throw RequestError("prompt", "the prompt is empty");
+  return r;
+}
+
+CompletionRequest parse_chat_request(const std::string& body, const tokenizer::Tokenizer& tok,
+                                     const gguf::Metadata& md, const runtime::GenerateParams& defaults) {
+  const json j = parse_body(body);
+  CompletionRequest r;
+  r.chat = true;
+  r.params = generation_params(j, tok, defaults, "max_completion_tokens");
+  r.seeded = present(j, "seed");
+  read_stream_flags(j, r);
+  if (!present(j, "messages") || !j["messages"].is_array() || j["messages"].empty())
+    throw RequestError("messages", "messages must be a non-empty array");
+  json messages = json::array();
+  for (size_t i = 0; i < j["messages"].size(); ++i) {
+    const json& m = j["messages"][i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+      throw RequestError(where, where + " must be an object with a string role");
+    json out = {{"role", m["role"]}, {"content", message_text(m.value("content", json()), i)}};
+    if (m.contains("tool_calls")) out["tool_calls"] = m["tool_calls"];
+    if (m.contains("name")) out["name"] = m["name"];
+    messages.push_back(std::move(out));
+  }
+  std::string rendered;
+  try {
+    rendered = tokenizer::render_chat_template(md, {{"messages", messages}, {"add_generation_prompt", true}});
+  } catch (const std::exception& e) {
+    throw RequestError("messages", std::string("the chat template refused the messages: ") + e.what());
+  }
+  // Without a template the plain "role: content" lines have no end-of-turn
+  // token: the next "user:" line is where the answer ends (as in frugal chat).
+  if (!md.has("tokenizer.chat_template")) r.params.stop.push_back("\nuser:");
+  r.prompt = tokenizer::encode_chat_prompt(tok, rendered);
+  if (r.prompt.empty()) throw RequestError("messages", "the rendered conversation is empty");
+  return r;
+}
+
+}  // namespace frugal::server

@@ -1,0 +1,42 @@
+// OpenAI-style request bodies (POST /v1/completions, /v1/chat/completions)
+// read into a prompt and generation parameters. Every field is checked for
+// its type and range; a field frugal does not implement is refused by name
+// rather than ignored, so that a client never gets a silently different answer.
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gguf/value.h"
+#include "runtime/generator.h"
+#include "tokenizer/tokenizer.h"
+
+namespace frugal::server {
+
+// A bad request: answered with HTTP 400 and an OpenAI error body naming `param`.
+class RequestError : public std::runtime_error {
+ public:
+  RequestError(std::string param, const std::string& message, std::string code = "")
+      : std::runtime_error(message), param(std::move(param)), code(std::move(code)) {}
+  std::string param;  // the offending field ("" when the body as a whole is bad)
+  std::string code;   // an OpenAI error code such as "context_length_exceeded" ("" for none)
+};
+
+struct CompletionRequest {
+  bool chat = false;
+  bool stream = false;
+  bool include_usage = false;   // stream_options.include_usage: a last chunk with the usage
+  bool seeded = false;          // the request gave a seed
+  std::vector<int32_t> prompt;  // token ids, the chat template applied for chat
+  runtime::GenerateParams params;
+};
+
+// `defaults`: the server's own flags (sampling, max tokens), used for fields
+// the request leaves out. Throws RequestError.
+CompletionRequest parse_completion_request(const std::string& body, const tokenizer::Tokenizer& tok,
+                                           const runtime::GenerateParams& defaults);
+CompletionRequest parse_chat_request(const std::string& body, const tokenizer::Tokenizer& tok,
+                                     const gguf::Metadata& md, const runtime::GenerateParams& defaults);
+
+}  // namespace frugal::server

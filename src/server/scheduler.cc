@@ -1,0 +1,204 @@
+#include "server/scheduler.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "base/error.h"
+#include "base/log.h"
+
+namespace frugal::server {
+
+Job::Chunk Job::take(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  cv_.wait_for(lk, timeout, [&] { return done_ || !pending_.empty(); });
+  Chunk c;
+  c.text.swap(pending_);
+  c.done = done_;
+  return c;
+}
+
+void Job::push_text(std::string_view text) {
+  {
+    std::lock_guard lk(mu_);
+    pending_ += text;
+  }
+  cv_.notify_all();
+}
+
+void Job::end(const runtime::GenerateStats& stats, std::string error) {
+  {
+    std::lock_guard lk(mu_);
+    stats_ = stats;
+    error_ = std::move(error);
+    done_ = true;
+  }
+  cv_.notify_all();
+}
+
+Scheduler::Scheduler(runtime::Engine& engine, const tokenizer::Tokenizer& tok, SchedulerOptions opts, Metrics& metrics)
+    : engine_(engine), tok_(tok), opts_(opts), metrics_(metrics) {
+  if (opts_.n_batch < engine.n_seq_max())
+    fail("serve: the batch (", opts_.n_batch, " rows) must hold a row for each of the ", engine.n_seq_max(),
+         " parallel sequences");
+  if (opts_.max_queued < 0) fail("serve: the queue limit must not be negative");
+  for (int32_t s = engine.n_seq_max() - 1; s >= 0; --s) free_seqs_.push_back(s);
+  thread_ = std::thread([this] { loop(); });
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::stop() {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<Job> Scheduler::submit(std::vector<int32_t> prompt, runtime::GenerateParams params) {
+  params.seq = 0;
+  params.n_past = 0;
+  runtime::check_completion(prompt, params, engine_.n_vocab(), engine_.n_ctx(), engine_.n_seq_max());
+  auto job = std::make_shared<Job>();
+  job->prompt_ = std::move(prompt);
+  job->completion_.emplace(tok_, engine_.n_vocab(), engine_.n_ctx(), job->prompt_, params);  // checks sampling
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) fail("serve: the server is shutting down");
+    if (static_cast<int>(queue_.size()) >= opts_.max_queued)
+      throw QueueFull("the server is busy: " + std::to_string(queue_.size()) + " requests are waiting; retry later");
+    queue_.push_back(job);
+    metrics_.requests_queued = static_cast<int64_t>(queue_.size());
+  }
+  ++metrics_.requests_total;
+  cv_.notify_all();
+  return job;
+}
+
+void Scheduler::admit() {
+  while (!queue_.empty() && !free_seqs_.empty()) {
+    Running r;
+    r.job = std::move(queue_.front());
+    queue_.pop_front();
+    r.seq = free_seqs_.back();
+    free_seqs_.pop_back();
+    engine_.clear_sequence(r.seq);
+    // The prompt clock starts when the request gets its slot: queueing time
+    // is the server's load, not the model's speed.
+    r.job->completion_.emplace(tok_, engine_.n_vocab(), engine_.n_ctx(), r.job->prompt_, r.job->completion_->params());
+    running_.push_back(std::move(r));
+  }
+  metrics_.requests_queued = static_cast<int64_t>(queue_.size());
+  metrics_.requests_running = static_cast<int64_t>(running_.size());
+}
+
+void Scheduler::finish(Running& r, std::string error) {
+  runtime::Completion& c = *r.job->completion_;
+  if (error.empty() && !r.job->cancelled()) {
+    runtime::GenerateCallbacks cb;
+    cb.on_text = [&r](std::string_view t) {
+      r.job->push_text(t);
+      return !r.job->cancelled();
+    };
+    c.finish(cb);
+  } else {
+    c.cancel();
+    c.finish({});
+  }
+  if (r.job->cancelled()) ++metrics_.requests_cancelled;
+  metrics_.generated_tokens_total += static_cast<uint64_t>(c.stats().n_generated);
+  r.job->end(c.stats(), std::move(error));
+  engine_.clear_sequence(r.seq);
+  free_seqs_.push_back(r.seq);
+  r.job.reset();
+}
+
+void Scheduler::step() {
+  // Rows: a decode row for each running completion, then prompt chunks in
+  // arrival order with what is left of n_batch. owners[i]: the running entry
+  // whose logits are row i of logits_.
+  rows_.clear();
+  std::vector<size_t> owners;
+  int budget = opts_.n_batch;
+  for (size_t i = 0; i < running_.size(); ++i) {
+    Running& r = running_[i];
+    if (!r.decoding()) continue;
+    const runtime::Completion& c = *r.job->completion_;
+    rows_.push_back({r.seq, c.next_pos(), c.next_token(), true});
+    owners.push_back(i);
+    --budget;
+  }
+  std::vector<std::pair<size_t, size_t>> fed;  // (running index, prompt rows added)
+  for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
+    Running& r = running_[i];
+    if (r.decoding()) continue;
+    const std::vector<int32_t>& p = r.job->prompt_;
+    const size_t n = std::min(p.size() - r.fed, static_cast<size_t>(budget));
+    for (size_t k = r.fed; k < r.fed + n; ++k)
+      rows_.push_back({r.seq, static_cast<int32_t>(k), p[k], k + 1 == p.size()});
+    if (r.fed + n == p.size()) owners.push_back(i);
+    fed.emplace_back(i, n);
+    budget -= static_cast<int>(n);
+  }
+  if (rows_.empty()) return;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    engine_.forward(rows_, logits_);
+  } catch (const std::exception& e) {
+    // Rows are checked before any work, so the caches are unchanged; every
+    // completion in this batch fails with the reason rather than the server.
+    log_warn("serve: a batch failed: ", e.what());
+    for (Running& r : running_) finish(r, std::string("the batch failed: ") + e.what());
+    running_.clear();
+    return;
+  }
+  metrics_.forward_microseconds += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
+  ++metrics_.batches_total;
+  metrics_.batch_rows_total += rows_.size();
+  for (auto [i, n] : fed) {
+    running_[i].fed += n;
+    metrics_.prompt_tokens_total += n;
+  }
+
+  const int32_t n_vocab = engine_.n_vocab();
+  for (size_t k = 0; k < owners.size(); ++k) {
+    Running& r = running_[owners[k]];
+    runtime::GenerateCallbacks cb;
+    cb.on_text = [&r](std::string_view t) {
+      r.job->push_text(t);
+      return !r.job->cancelled();
+    };
+    if (!r.job->completion_->advance(logits_.data() + k * static_cast<size_t>(n_vocab), cb)) finish(r);
+  }
+  std::erase_if(running_, [](const Running& r) { return !r.job; });
+}
+
+void Scheduler::loop() {
+  while (true) {
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || !running_.empty(); });
+      if (stopping_) {
+        for (Running& r : running_) finish(r, "the server is shutting down");
+        running_.clear();
+        for (auto& job : queue_) job->end(job->completion_->stats(), "the server is shutting down");
+        queue_.clear();
+        metrics_.requests_queued = 0;
+        metrics_.requests_running = 0;
+        return;
+      }
+      admit();
+    }
+    for (Running& r : running_)
+      if (r.job->cancelled()) finish(r);
+    std::erase_if(running_, [](const Running& r) { return !r.job; });
+    step();
+    metrics_.requests_running = static_cast<int64_t>(running_.size());
+  }
+}
+
+}  // namespace frugal::server

@@ -1,0 +1,117 @@
+// Continuous batching: every request holds one of the engine's sequence
+// slots while it runs, and each forward call carries one decode row for every
+// running request plus chunks of the prompts being read, up to n_batch rows.
+// A request that arrives joins the next step; one that ends frees its slot at
+// once. Decode rows go first, so a long prompt arriving delays running
+// streams by at most one chunk per step (chunked prefill).
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/completion.h"
+#include "runtime/engine.h"
+#include "server/metrics.h"
+#include "tokenizer/tokenizer.h"
+
+namespace frugal::server {
+
+// One request's completion, shared by the HTTP handler (which reads its text)
+// and the scheduler thread (which writes it).
+class Job {
+ public:
+  struct Chunk {
+    std::string text;       // text made since the last take (may be empty)
+    bool done = false;      // the completion has ended: stats() and error() are final
+  };
+  // Waits up to `timeout` for new text or the end.
+  Chunk take(std::chrono::milliseconds timeout);
+  // Asks the scheduler to stop this completion (the client went away).
+  void cancel() { cancelled_ = true; }
+  bool cancelled() const { return cancelled_; }
+  const runtime::GenerateStats& stats() const { return stats_; }
+  const std::string& error() const { return error_; }  // non-empty: the completion failed
+
+ private:
+  friend class Scheduler;
+  void push_text(std::string_view text);
+  void end(const runtime::GenerateStats& stats, std::string error);
+
+  std::vector<int32_t> prompt_;
+  std::optional<runtime::Completion> completion_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string pending_;
+  bool done_ = false;
+  runtime::GenerateStats stats_;
+  std::string error_;
+  std::atomic<bool> cancelled_{false};
+};
+
+struct SchedulerOptions {
+  int n_batch = 512;      // rows per forward call at most (>= the engine's sequence slots)
+  int max_queued = 64;    // requests waiting for a slot before new ones are refused
+};
+
+class QueueFull : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Scheduler {
+ public:
+  // Starts the scheduling thread. The engine's sequence slots are the
+  // requests that run at once.
+  Scheduler(runtime::Engine& engine, const tokenizer::Tokenizer& tok, SchedulerOptions opts, Metrics& metrics);
+  ~Scheduler();  // stop()
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Checks the prompt and parameters (frugal::Error: the request is bad) and
+  // queues the completion (QueueFull: too many waiting). params.seq and
+  // params.n_past are the scheduler's to set.
+  std::shared_ptr<Job> submit(std::vector<int32_t> prompt, runtime::GenerateParams params);
+
+  // Ends the thread; queued and running completions end with an error.
+  void stop();
+
+  int n_ctx() const { return engine_.n_ctx(); }
+  int n_slots() const { return engine_.n_seq_max(); }
+
+ private:
+  struct Running {
+    std::shared_ptr<Job> job;
+    int32_t seq = 0;
+    size_t fed = 0;  // prompt rows already in the cache
+    bool decoding() const { return fed == job->prompt_.size(); }
+  };
+
+  void loop();
+  void admit();           // moves queued jobs into free slots (mu_ held)
+  void step();            // one forward call over the running jobs
+  void finish(Running& r, std::string error = "");
+
+  runtime::Engine& engine_;
+  const tokenizer::Tokenizer& tok_;
+  SchedulerOptions opts_;
+  Metrics& metrics_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  bool stopping_ = false;
+  std::vector<Running> running_;     // the scheduler thread's only
+  std::vector<int32_t> free_seqs_;
+  std::vector<runtime::BatchRow> rows_;
+  std::vector<float> logits_;
+  std::thread thread_;
+};
+
+}  // namespace frugal::server
