@@ -87,7 +87,8 @@ void Scheduler::admit() {
     engine_.clear_sequence(r.seq);
     // The prompt clock starts when the request gets its slot: queueing time
     // is the server's load, not the model's speed.
-    r.job->completion_.emplace(tok_, engine_.n_vocab(), engine_.n_ctx(), r.job->prompt_, r.job->completion_->params());
+    const runtime::GenerateParams params = r.job->completion_->params();  // a copy: emplace destroys the old one first
+    r.job->completion_.emplace(tok_, engine_.n_vocab(), engine_.n_ctx(), r.job->prompt_, params);
     running_.push_back(std::move(r));
   }
   metrics_.requests_queued = static_cast<int64_t>(queue_.size());
