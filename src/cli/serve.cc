@@ -1,8 +1,10 @@
 // frugal serve: the OpenAI-compatible HTTP server (src/server) over one
 // model, with --parallel requests decoded together by continuous batching.
-// Ctrl-C (SIGINT) or SIGTERM stops it: running answers end with an error event.
-#include <pthread.h>
+// Ctrl-C (SIGINT) or SIGTERM stops it: running answers end with an error.
 #include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +18,13 @@
 
 namespace frugal::cli {
 namespace {
+
+int g_stop_pipe[2] = {-1, -1};
+
+void on_stop_signal(int sig) {
+  const char c = static_cast<char>(sig);
+  [[maybe_unused]] ssize_t n = write(g_stop_pipe[1], &c, 1);
+}
 
 struct ServeArgs {
   GenerationFlags gen;
@@ -31,14 +40,6 @@ int run_serve(const ServeArgs& a) {
   if (a.parallel < 1) fail("serve: --parallel must be at least 1");
   if (a.n_batch < a.parallel) fail("serve: --batch (", a.n_batch, ") must be at least --parallel (", a.parallel, ")");
   runtime::GenerateParams defaults = generate_params(a.gen);  // bad flags fail before the model loads
-  // Signals go to one thread that waits for them; every thread started from
-  // here on (the model's pool, the scheduler, the HTTP workers) inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
   LoadedModel m = load_for_generation(a.gen, a.parallel);
   server::Metrics metrics;
   server::Scheduler scheduler(*m.engine, *m.tokenizer, {a.n_batch, a.max_queued}, metrics);
@@ -53,15 +54,27 @@ int run_serve(const ServeArgs& a) {
   std::fprintf(stderr, "frugal serve: %s on http://%s:%d (%d parallel, context %d, batch %d); Ctrl-C stops\n",
                opts.model_name.c_str(), a.host.c_str(), port, a.parallel, m.engine->n_ctx(), a.n_batch);
 
+  // SIGINT/SIGTERM write a byte to a pipe (all a handler may safely do);
+  // a thread reading it stops the server. A handler, not a blocked mask:
+  // libraries start threads of their own (OpenBLAS at load time) that no
+  // mask set here would cover.
+  if (pipe(g_stop_pipe) != 0) fail("serve: cannot create the stop pipe");
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    if (sig == SIGINT || sig == SIGTERM) std::fprintf(stderr, "frugal serve: stopping\n");
+    char sig = 0;
+    while (read(g_stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    if (sig != 0) std::fprintf(stderr, "frugal serve: stopping\n");
     http.stop();
   });
   http.listen();
   // listen() also returns when the socket fails: wake the waiter either way.
-  pthread_kill(waiter.native_handle(), SIGTERM);
+  const char zero = 0;
+  if (write(g_stop_pipe[1], &zero, 1) < 0) std::fprintf(stderr, "frugal serve: cannot wake the signal thread\n");
   waiter.join();
   scheduler.stop();
   return 0;

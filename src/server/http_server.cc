@@ -55,6 +55,12 @@ struct HttpServer::Impl {
 
 void HttpServer::Impl::routes() {
   http.set_payload_max_length(opts.max_body_bytes);
+  // SO_REUSEADDR only: httplib's default, SO_REUSEPORT, lets a second server
+  // bind a port already in use and take half of its connections.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+  });
   http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, {{"status", "ok"}}); });
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     json model = {{"id", opts.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "frugal"},
