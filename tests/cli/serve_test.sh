@@ -13,7 +13,7 @@ expect_error "top-p must be in" serve --top-p 3 --port 0
 
 "$FRUGAL" serve --port 0 -t 1 --parallel 2 >"$dir/out" 2>"$dir/serve.err" &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 port=""
 for _ in $(seq 1 100); do  # up to 10 s to load and bind
   port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$dir/serve.err")
@@ -41,7 +41,7 @@ assert r["usage"]["completion_tokens"] >= 1 and text.strip(), r
 print("completion:", repr(text))
 chunks, done = [], False
 with post("/v1/chat/completions", {"messages": [{"role": "user", "content": "Tell me a fortune."}],
-                                   "max_tokens": 16, "stream": True}) as s:
+                                   "max_tokens": 16, "stream": True, "temperature": 0}) as s:
     for line in s:
         line = line.decode().strip()
         if not line.startswith("data: "):
