@@ -159,7 +159,9 @@ std::string message_text(const json& content, size_t index) {
   if (!content.is_array()) throw RequestError(where, where + " must be a string or an array of content parts");
   std::string text;
   for (const json& part : content) {
-    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+    const bool text_part = part.is_object() && part.contains("type") && part["type"] == "text" &&
+                           part.contains("text") && part["text"].is_string();
+    if (!text_part)
       throw RequestError(where, where + ": only {\"type\": \"text\", \"text\": ...} parts are supported (this model reads text)");
     text += part["text"].get<std::string>();
   }

@@ -11,17 +11,8 @@ expect_error "--parallel must be at least 1" serve --parallel 0 --port 0
 expect_error "must be at least --parallel" serve --parallel 8 -b 4 --port 0
 expect_error "top-p must be in" serve --top-p 3 --port 0
 
-"$FRUGAL" serve --port 0 -t 1 --parallel 2 >"$dir/out" 2>"$dir/serve.err" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-port=""
-for _ in $(seq 1 100); do  # up to 10 s to load and bind
-  port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$dir/serve.err")
-  [[ -n "$port" ]] && break
-  kill -0 $pid 2>/dev/null || fail "serve exited early: $(cat "$dir/serve.err")"
-  sleep 0.1
-done
-[[ -n "$port" ]] || fail "serve printed no address: $(cat "$dir/serve.err")"
+start_serve --port 0 -t 1 --parallel 2
+pid=$serve_pid port=$serve_port
 grep -q "default on http" "$dir/serve.err" || fail "the default model is not the one served: $(cat "$dir/serve.err")"
 
 # The same port again: in use.

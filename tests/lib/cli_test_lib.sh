@@ -18,3 +18,21 @@ expect_error() {
   if [[ $rc -ne 1 ]]; then echo "FAIL: exit $rc (want 1) for: $*"; cat "$dir/err"; exit 1; fi
   if ! grep -q -- "$want" "$dir/err"; then echo "FAIL: no '$want' in stderr for: $*"; cat "$dir/err"; exit 1; fi
 }
+
+# start_serve args...: starts `frugal serve args...` in the background (its
+# stderr in $dir/serve.err), waits up to 10 s for it to print its address and
+# sets serve_pid and serve_port; the server is killed on exit. Pass --port 0
+# so that the kernel picks a free loopback port.
+start_serve() {
+  "$FRUGAL" serve "$@" >"$dir/serve.out" 2>"$dir/serve.err" &
+  serve_pid=$!
+  trap 'kill $serve_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+  serve_port=""
+  for _ in $(seq 1 100); do
+    serve_port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$dir/serve.err")
+    [[ -n "$serve_port" ]] && return 0
+    kill -0 $serve_pid 2>/dev/null || fail "serve exited early: $(cat "$dir/serve.err")"
+    sleep 0.1
+  done
+  fail "serve printed no address: $(cat "$dir/serve.err")"
+}

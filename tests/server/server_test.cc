@@ -228,6 +228,9 @@ TEST(Server, BadRequestsGetOpenAIErrorBodies) {
       {"/v1/chat/completions", R"({"messages": [{"content": "no role"}]})", 400, "messages[0]"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", 400,
        "messages[0].content"},
+      // A part whose type is not a string (it was a 500: the JSON library's type error).
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": [{"type": 1, "text": "x"}]}]})", 400,
+       "messages[0].content"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]})",
        400, "tools"},
       {"/v1/completions", "{\"prompt\": \"" + big + "\"}", 413, ""},

@@ -1,0 +1,86 @@
+// frugal serve read by the official OpenAI Node client (npm "openai"): every
+// call a user of that client makes against an OpenAI-compatible server must
+// parse, streams must assemble into the same text as the whole answer, and a
+// bad request must surface as the client's BadRequestError with its param.
+// Usage: node openai_client.js BASE_URL   (BASE_URL like http://127.0.0.1:PORT/v1)
+const OpenAI = require("openai");
+const assert = require("assert");
+
+async function main() {
+  const client = new OpenAI({ baseURL: process.argv[2], apiKey: "unused", maxRetries: 0, timeout: 60000 });
+
+  const models = await client.models.list();
+  const ids = models.data.map((m) => m.id);
+  assert.ok(ids.length >= 1, "no models listed");
+  const model = ids[0];
+
+  // Completions: whole and streamed, greedy, must agree token for token.
+  const prompt = "The secret of happiness is";
+  const whole = await client.completions.create({ model, prompt, max_tokens: 24, temperature: 0 });
+  assert.strictEqual(whole.object, "text_completion");
+  const text = whole.choices[0].text;
+  assert.ok(text.length > 0, "empty completion");
+  assert.ok(["stop", "length"].includes(whole.choices[0].finish_reason), whole.choices[0].finish_reason);
+  assert.ok(whole.usage.prompt_tokens > 0 && whole.usage.completion_tokens > 0, JSON.stringify(whole.usage));
+  assert.strictEqual(whole.usage.total_tokens, whole.usage.prompt_tokens + whole.usage.completion_tokens);
+
+  let streamed = "", finish = null, usage = null;
+  const s1 = await client.completions.create({ model, prompt, max_tokens: 24, temperature: 0, stream: true,
+                                               stream_options: { include_usage: true } });
+  for await (const chunk of s1) {
+    if (chunk.usage) usage = chunk.usage;
+    for (const c of chunk.choices) {
+      streamed += c.text || "";
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+  }
+  assert.strictEqual(streamed, text, "streamed completion differs from the whole one");
+  assert.strictEqual(finish, whole.choices[0].finish_reason);
+  assert.deepStrictEqual(usage, whole.usage, "streamed usage differs");
+
+  // Chat completions: whole and streamed.
+  const messages = [{ role: "system", content: "You answer briefly." }, { role: "user", content: "Tell me a fortune." }];
+  const chat = await client.chat.completions.create({ model, messages, max_tokens: 24, temperature: 0 });
+  assert.strictEqual(chat.object, "chat.completion");
+  const answer = chat.choices[0].message;
+  assert.strictEqual(answer.role, "assistant");
+  assert.ok(typeof answer.content === "string" && answer.content.length > 0, "empty chat answer");
+
+  let deltas = "", role = null;
+  const s2 = await client.chat.completions.create({ model, messages, max_tokens: 24, temperature: 0, stream: true });
+  for await (const chunk of s2) {
+    assert.strictEqual(chunk.object, "chat.completion.chunk");
+    for (const c of chunk.choices) {
+      if (c.delta.role) role = c.delta.role;
+      deltas += c.delta.content || "";
+    }
+  }
+  assert.strictEqual(role, "assistant");
+  assert.strictEqual(deltas, answer.content, "streamed chat differs from the whole answer");
+
+  // The same seed gives the same sampled answer.
+  const seeded = { model, prompt: "A fool", max_tokens: 16, temperature: 1, seed: 42 };
+  const a = await client.completions.create(seeded);
+  const b = await client.completions.create(seeded);
+  assert.strictEqual(a.choices[0].text, b.choices[0].text, "same seed, different text");
+
+  // Bad requests are the client's BadRequestError, naming the field.
+  for (const [body, param] of [[{ model, prompt, temperature: 7e3 }, "temperature"],
+                               [{ model, prompt, n: 3 }, "n"],
+                               [{ model, prompt: "" }, "prompt"]]) {
+    try {
+      await client.completions.create(body);
+      assert.fail("accepted " + JSON.stringify(body));
+    } catch (e) {
+      assert.ok(e instanceof OpenAI.BadRequestError, `${param}: ${e}`);
+      assert.strictEqual(e.status, 400);
+      assert.strictEqual(e.param, param, JSON.stringify(e.error));
+    }
+  }
+  console.log(JSON.stringify({ model, completion: text, chat: answer.content }));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
