@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/fp16.h"
+#include "kernels/cpu_features.h"
 #include "kernels/ops.h"
 #include "quant/quant.h"
 
@@ -90,7 +91,7 @@ __attribute__((target("avx,f16c"))) void f16_to_f32_f16c(const uint16_t* s, floa
     _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
   for (; i < n; ++i) d[i] = fp16_to_f32(s[i]);
 }
-const bool kHasF16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+const bool kHasF16c = cpu_has_f16c();
 #else
 const bool kHasF16c = false;
 void f16_to_f32_f16c(const uint16_t*, float*, int64_t) {}

@@ -23,6 +23,9 @@ SimdLevel detected_simd_level();
 // an unknown FRUGAL_KERNELS value is a frugal::Error.
 SimdLevel active_simd_level();
 
+// F16C (vcvtph2ps) with AVX: fp16 -> f32 eight at a time.
+bool cpu_has_f16c();
+
 // AVX512_BF16 (vdpbf16ps), used by the avx512 level for bf16 weights.
 bool cpu_has_avx512_bf16();
 
