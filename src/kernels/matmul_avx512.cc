@@ -21,6 +21,99 @@ namespace {
 #define FRUGAL_VNNI 1
 #include "kernels/matmul_x86-inl.h"
 
+// --- Q4_K decode on 512-bit registers ---------------------------------------
+// The four-row decode kernel (rows4) spends nearly all of a decode step in
+// its per-block sums. With 512-bit registers one register holds the codes of
+// two sub-blocks: 64 bytes of qs give sub-blocks (0, 2) in their low nibbles
+// and (1, 3) in their high ones, so a block takes 4 vpmaddubsw + 4 vpdpwssd
+// where the 256-bit sums take 8 + 8. The activations are paired the same way
+// (the same for the four rows: loaded once). The integer sums I and M are the
+// same integers as Q45KSums<BlockQ4_K>, so the results are the same bits.
+// (The zero-masked forms with a full mask are the plain instructions: GCC 12's
+// unmasked intrinsics start from an undefined register and warn about it.)
+FRUGAL_TARGET inline __m512i pair256(const int8_t* lo, const int8_t* hi) {
+  return _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(load32(lo)), load32(hi), 1);
+}
+// int16 lane `lo` of a 128-bit lane broadcast over the low 256 bits, `hi` over the high 256.
+FRUGAL_TARGET inline __m512i lane16_mask512(int lo, int hi) {
+  return _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(lane16_mask(lo, lo)), lane16_mask(hi, hi), 1);
+}
+
+// int16 lane k0..k3 of a 128-bit lane broadcast over 128-bit lane 0..3.
+FRUGAL_TARGET inline __m512i lane16_mask512_4(int k0, int k1, int k2, int k3) {
+  return _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(lane16_mask(k0, k1)), lane16_mask(k2, k3), 1);
+}
+
+struct Q4KSums512 {
+  using Block = quant::BlockQ4_K;
+  using Act = BlockQ8_K;
+  static constexpr int64_t kValues = QK_K;
+  static constexpr bool kMin = true;
+  FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i& M) {
+    const __m128i sm = q4k_scales_mins(wk.scales);
+    const __m256i sc16 = _mm256_cvtepu8_epi16(sm);  // 8 scales, then 8 minima, as int16
+    const __m512i sc = _mm512_maskz_broadcast_i32x4(0xFFFF, _mm256_castsi256_si128(sc16));
+    const __m128i mn8 = _mm_unpackhi_epi64(sm, sm);
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {  // sub-blocks 4h .. 4h + 3
+      const __m512i bytes = _mm512_loadu_si512(wk.qs + 64 * h);
+      const __m512i q_even = _mm512_and_si512(bytes, m4);                      // 4h, 4h + 2
+      const __m512i q_odd = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), m4);  // 4h + 1, 4h + 3
+      const int8_t* aq = a.qs + 128 * h;
+      s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(q_even, pair256(aq, aq + 64)),
+                               _mm512_shuffle_epi8(sc, lane16_mask512(4 * h, 4 * h + 2)));
+      s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(q_odd, pair256(aq + 32, aq + 96)),
+                               _mm512_shuffle_epi8(sc, lane16_mask512(4 * h + 1, 4 * h + 3)));
+    }
+    const __m512i s = _mm512_add_epi32(s0, s1);
+    I = _mm256_add_epi32(_mm512_maskz_extracti64x4_epi64(0xF, s, 0), _mm512_maskz_extracti64x4_epi64(0xF, s, 1));
+    M = _mm256_madd_epi16(mins16, load32(a.bsums));
+  }
+  static constexpr size_t kScaleOffset = 0, kDLane = 0;  // d, then dmin
+};
+
+// Q6_K the same way: the 64 bytes ql[64h..] give sub-blocks (4h, 4h + 1) in
+// their low nibbles and (4h + 2, 4h + 3) in their high ones, with the 2-bit
+// fields of qh[32h..] above them (fields 0 and 1 for the first pair, 2 and 3
+// for the second); the matching activations are 64 contiguous bytes. Each
+// 128-bit lane is 16 values with one int8 scale.
+struct Q6KSums512 {
+  using Block = quant::BlockQ6_K;
+  using Act = BlockQ8_K;
+  static constexpr int64_t kValues = QK_K;
+  static constexpr bool kMin = false;
+  FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i&) {
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk.scales)));
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      const __m512i sc = _mm512_maskz_broadcast_i32x4(0xFFFF, h ? _mm256_extracti128_si256(sc16, 1)
+                                                                 : _mm256_castsi256_si128(sc16));
+      const __m512i ql = _mm512_loadu_si512(wk.ql + 64 * h);
+      const __m256i qh = load32(wk.qh + 32 * h);
+      const __m512i qh2 = _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+      const __m512i q_lo = _mm512_or_si512(_mm512_and_si512(ql, m4),
+                                           _mm512_slli_epi16(_mm512_and_si512(qh2, m3), 4));
+      const __m512i q_hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh2, 4), m3), 4));
+      const int8_t* aq = a.qs + 128 * h;
+      s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(q_lo, _mm512_loadu_si512(aq)),
+                               _mm512_shuffle_epi8(sc, lane16_mask512_4(0, 1, 2, 3)));
+      s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(q_hi, _mm512_loadu_si512(aq + 64)),
+                               _mm512_shuffle_epi8(sc, lane16_mask512_4(4, 5, 6, 7)));
+    }
+    const __m512i s = _mm512_add_epi32(s0, s1);
+    const __m256i sum = _mm256_add_epi32(_mm512_maskz_extracti64x4_epi64(0xF, s, 0), _mm512_maskz_extracti64x4_epi64(0xF, s, 1));
+    // The -32 offset: 32 * sum_k sc_k * sum16(a)_k.
+    I = _mm256_sub_epi32(sum, _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a.bsums)), 5));
+  }
+  static constexpr size_t kScaleOffset = 206, kDLane = 1;  // the last two scales, then d
+};
+
 // --- prefill tiles of 8 outputs ----------------------------------------------
 // The 8 weight rows of a tile are unpacked to signed int8 codes once and
 // transposed so that 32-bit lane k of vector g holds row k's codes 4g..4g+3
@@ -238,10 +331,10 @@ const TypeKernel kQ4_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ4_0>>
 const TypeKernel kIQ4_NLGemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockIQ4_NL>>,
                              gemm_tile<quant::BlockIQ4_NL>, 8, rows4<Block32Sums<quant::BlockIQ4_NL>>};
 const TypeKernel kQ4_KGemm{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ4_K>>, gemm_tile<quant::BlockQ4_K>, 16,
-                           rows4<Q45KSums<quant::BlockQ4_K>>};
+                           rows4<Q4KSums512>};
 const TypeKernel kQ5_KGemm{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ5_K>>, gemm_tile<quant::BlockQ5_K>, 16,
                            rows4<Q45KSums<quant::BlockQ5_K>>};
-const TypeKernel kQ6_KGemm{ActFormat::kQ8_K, by_rows<Q6K>, gemm_tile<quant::BlockQ6_K>, 16, rows4<Q6KSums>};
+const TypeKernel kQ6_KGemm{ActFormat::kQ8_K, by_rows<Q6K>, gemm_tile<quant::BlockQ6_K>, 16, rows4<Q6KSums512>};
 const TypeKernel kIQ4_XSGemm{ActFormat::kQ8_K, by_rows<IQ4XS>, gemm_tile<quant::BlockIQ4_XS>, 16, rows4<IQ4XSSums>};
 
 #define FRUGAL_BF16_TARGET \
