@@ -63,7 +63,8 @@ void refuse_unsupported(const json& j) {
   if (present(j, "functions")) refuse("functions", " (no tool calling yet)");
   if (present(j, "tool_choice") && j["tool_choice"] != "none") refuse("tool_choice", " (no tool calling yet)");
   if (present(j, "response_format") &&
-      !(j["response_format"].is_object() && j["response_format"].value("type", "") == "text"))
+      !(j["response_format"].is_object() && j["response_format"].contains("type") &&
+        j["response_format"]["type"] == "text"))
     refuse("response_format", " (no constrained decoding yet)");
 }
 

@@ -231,6 +231,9 @@ TEST(Server, BadRequestsGetOpenAIErrorBodies) {
       // A part whose type is not a string (it was a 500: the JSON library's type error).
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": [{"type": 1, "text": "x"}]}]})", 400,
        "messages[0].content"},
+      // The same for response_format (found by fuzz/openai_request_fuzz.cc).
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": 99}})",
+       400, "response_format"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]})",
        400, "tools"},
       {"/v1/completions", "{\"prompt\": \"" + big + "\"}", 413, ""},
