@@ -52,6 +52,9 @@ void write_seeds(const std::string& dir) {
       R"({"messages": [{"role": "assistant", "content": null, "tool_calls": [{"id": "1"}]}, {"role": "user", "content": "x", "name": "n"}]})",
       R"({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}], "tools": []})",
       R"({"messages": [], "response_format": {"type": "json_object"}})",
+      // Past findings (each was a JSON type error that reached the client as a 500).
+      R"({"messages": [{"role": "user", "content": [{"type": 1, "text": "x"}]}]})",
+      R"({"messages": [], "response_format": {"type": 99}})",
   };
   int k = 0;
   auto put = [&](char endpoint, const std::string& body) {
