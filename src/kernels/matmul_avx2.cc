@@ -20,6 +20,7 @@ namespace {
 #define FRUGAL_TARGET __attribute__((target("avx2,fma,f16c")))
 #define FRUGAL_VNNI 0
 #include "kernels/matmul_x86-inl.h"
+#include "kernels/encode_x86-inl.h"
 #include "kernels/gemm_tile_avx2-inl.h"
 
 // Rows from which the tile beats the row kernels (frugal_microbench gemm15/16/31/32).

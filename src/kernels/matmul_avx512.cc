@@ -20,6 +20,7 @@ namespace {
 #define FRUGAL_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 #define FRUGAL_VNNI 1
 #include "kernels/matmul_x86-inl.h"
+#include "kernels/encode_x86-inl.h"
 
 // --- Q4_K decode on 512-bit registers ---------------------------------------
 // The four-row decode kernel (rows4) spends nearly all of a decode step in
@@ -31,17 +32,18 @@ namespace {
 // same integers as Q45KSums<BlockQ4_K>, so the results are the same bits.
 // (The zero-masked forms with a full mask are the plain instructions: GCC 12's
 // unmasked intrinsics start from an undefined register and warn about it.)
-FRUGAL_TARGET inline __m512i pair256(const int8_t* lo, const int8_t* hi) {
-  return _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(load32(lo)), load32(hi), 1);
+FRUGAL_TARGET inline __m512i join256(__m256i lo, __m256i hi) {
+  return _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(lo), hi, 1);
 }
-// int16 lane `lo` of a 128-bit lane broadcast over the low 256 bits, `hi` over the high 256.
-FRUGAL_TARGET inline __m512i lane16_mask512(int lo, int hi) {
-  return _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(lane16_mask(lo, lo)), lane16_mask(hi, hi), 1);
-}
-
+FRUGAL_TARGET inline __m512i pair256(const int8_t* lo, const int8_t* hi) { return join256(load32(lo), load32(hi)); }
 // int16 lane k0..k3 of a 128-bit lane broadcast over 128-bit lane 0..3.
-FRUGAL_TARGET inline __m512i lane16_mask512_4(int k0, int k1, int k2, int k3) {
-  return _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(lane16_mask(k0, k1)), lane16_mask(k2, k3), 1);
+FRUGAL_TARGET inline __m512i lane16_mask512(int k0, int k1, int k2, int k3) {
+  return join256(lane16_mask(k0, k1), lane16_mask(k2, k3));
+}
+FRUGAL_TARGET inline __m512i broadcast128(__m128i v) { return _mm512_maskz_broadcast_i32x4(0xFFFF, v); }
+// The 8 int32 lanes of the two 256-bit halves added (an exact integer sum).
+FRUGAL_TARGET inline __m256i add_halves(__m512i s) {
+  return _mm256_add_epi32(_mm512_maskz_extracti64x4_epi64(0xF, s, 0), _mm512_maskz_extracti64x4_epi64(0xF, s, 1));
 }
 
 struct Q4KSums512 {
@@ -52,7 +54,7 @@ struct Q4KSums512 {
   FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i& M) {
     const __m128i sm = q4k_scales_mins(wk.scales);
     const __m256i sc16 = _mm256_cvtepu8_epi16(sm);  // 8 scales, then 8 minima, as int16
-    const __m512i sc = _mm512_maskz_broadcast_i32x4(0xFFFF, _mm256_castsi256_si128(sc16));
+    const __m512i sc = broadcast128(_mm256_castsi256_si128(sc16));
     const __m128i mn8 = _mm_unpackhi_epi64(sm, sm);
     const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
     const __m512i m4 = _mm512_set1_epi8(0x0F);
@@ -64,12 +66,11 @@ struct Q4KSums512 {
       const __m512i q_odd = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), m4);  // 4h + 1, 4h + 3
       const int8_t* aq = a.qs + 128 * h;
       s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(q_even, pair256(aq, aq + 64)),
-                               _mm512_shuffle_epi8(sc, lane16_mask512(4 * h, 4 * h + 2)));
+                               _mm512_shuffle_epi8(sc, lane16_mask512(4 * h, 4 * h, 4 * h + 2, 4 * h + 2)));
       s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(q_odd, pair256(aq + 32, aq + 96)),
-                               _mm512_shuffle_epi8(sc, lane16_mask512(4 * h + 1, 4 * h + 3)));
+                               _mm512_shuffle_epi8(sc, lane16_mask512(4 * h + 1, 4 * h + 1, 4 * h + 3, 4 * h + 3)));
     }
-    const __m512i s = _mm512_add_epi32(s0, s1);
-    I = _mm256_add_epi32(_mm512_maskz_extracti64x4_epi64(0xF, s, 0), _mm512_maskz_extracti64x4_epi64(0xF, s, 1));
+    I = add_halves(_mm512_add_epi32(s0, s1));
     M = _mm256_madd_epi16(mins16, load32(a.bsums));
   }
   static constexpr size_t kScaleOffset = 0, kDLane = 0;  // d, then dmin
@@ -91,25 +92,23 @@ struct Q6KSums512 {
     __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
-      const __m512i sc = _mm512_maskz_broadcast_i32x4(0xFFFF, h ? _mm256_extracti128_si256(sc16, 1)
-                                                                 : _mm256_castsi256_si128(sc16));
+      const __m512i sc = broadcast128(h ? _mm256_extracti128_si256(sc16, 1) : _mm256_castsi256_si128(sc16));
       const __m512i ql = _mm512_loadu_si512(wk.ql + 64 * h);
       const __m256i qh = load32(wk.qh + 32 * h);
-      const __m512i qh2 = _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+      const __m512i qh2 = join256(qh, _mm256_srli_epi16(qh, 2));
       const __m512i q_lo = _mm512_or_si512(_mm512_and_si512(ql, m4),
                                            _mm512_slli_epi16(_mm512_and_si512(qh2, m3), 4));
       const __m512i q_hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
                                            _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh2, 4), m3), 4));
       const int8_t* aq = a.qs + 128 * h;
       s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(q_lo, _mm512_loadu_si512(aq)),
-                               _mm512_shuffle_epi8(sc, lane16_mask512_4(0, 1, 2, 3)));
+                               _mm512_shuffle_epi8(sc, lane16_mask512(0, 1, 2, 3)));
       s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(q_hi, _mm512_loadu_si512(aq + 64)),
-                               _mm512_shuffle_epi8(sc, lane16_mask512_4(4, 5, 6, 7)));
+                               _mm512_shuffle_epi8(sc, lane16_mask512(4, 5, 6, 7)));
     }
-    const __m512i s = _mm512_add_epi32(s0, s1);
-    const __m256i sum = _mm256_add_epi32(_mm512_maskz_extracti64x4_epi64(0xF, s, 0), _mm512_maskz_extracti64x4_epi64(0xF, s, 1));
     // The -32 offset: 32 * sum_k sc_k * sum16(a)_k.
-    I = _mm256_sub_epi32(sum, _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a.bsums)), 5));
+    I = _mm256_sub_epi32(add_halves(_mm512_add_epi32(s0, s1)),
+                         _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a.bsums)), 5));
   }
   static constexpr size_t kScaleOffset = 206, kDLane = 1;  // the last two scales, then d
 };

@@ -58,7 +58,7 @@ struct TypeKernel {
   // more for the k-quants, so they need more rows to pay it back).
   int64_t gemm_min_rows = 0;
   // Optional: 4 consecutive weight rows times one activation row, the same
-  // bits as 4 calls of dot (decode; see rows4 in matmul_x86-inl.h).
+  // bits as 4 calls of dot (decode; see rows4 in matmul_rows4_x86-inl.h).
   Rows4Fn dot4 = nullptr;
 };
 

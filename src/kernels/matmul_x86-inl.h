@@ -7,9 +7,15 @@
 // and including <immintrin.h>, <cstring>, base/fp16.h, kernels/block_unpack.h,
 // kernels/matmul_kernels.h and kernels/quantize_activations.h.
 //
+// This file: the shared helpers, the row kernels over 1-4 activation rows,
+// and the level's table of kernels by weight type. The four-row decode
+// kernels are in matmul_rows4_x86-inl.h (included below), the activation
+// encoding in encode_x86-inl.h.
+//
 // Every kernel computes what its scalar twin in matmul_scalar.cc computes:
 // the same integer sums per block, scaled the same way. Registers are 256
-// bits wide at both levels: a 32-value block fills one exactly.
+// bits wide at both levels (a 32-value block fills one exactly), except the
+// avx512 level's 512-bit Q4_K/Q6_K decode sums in matmul_avx512.cc.
 //
 // Integer products: weights unsigned (u8) times activations signed (s8).
 // Signed weights (Q8_0, Q4_0 after its -8, the IQ4 code books) go in as
@@ -490,151 +496,7 @@ T* scratch(size_t n) {
   return buffer.data();
 }
 
-// --- Four weight rows times one activation row (decode) ---------------------
-// With a single activation row the row kernels above spend most of each block
-// reducing its integer vector to one number and waiting on the loop-carried
-// float chain, with too little independent work to hide either (the Q4_K row
-// kernel ran at a third of its arithmetic peak). Four consecutive weight rows
-// at once reduce their four blocks in one hsum_rows<4> and keep the four
-// accumulators in the lanes of one register. Each lane does exactly what the
-// row kernel does for its row: the same exact integer sums per block, then
-// acc = fma(float(I), d * da, acc) [acc = fnma(float(M), dmin * da, acc)],
-// blocks in order, so the results are the same bits.
-//
-// A block type's `sums` gives the block's integer vectors (lanes that add up
-// to I, and to M where the format has minima), `d`/`dmin` its weight scales.
-template <class B>
-struct Q45KSums {
-  using Block = B;
-  using Act = BlockQ8_K;
-  static constexpr int64_t kValues = QK_K;
-  static constexpr bool kMin = true;
-  FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i& M) {
-    const __m128i sm = q4k_scales_mins(wk.scales);
-    const __m256i sc16 = _mm256_cvtepu8_epi16(sm);
-    const __m256i sc = _mm256_permute2x128_si256(sc16, sc16, 0x00);
-    const __m128i mn8 = _mm_unpackhi_epi64(sm, sm);
-    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
-    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j += 2) {
-      __m256i q[2];
-      unpack_pair(wk, j / 2, q[0], q[1]);
-      s0 = dot_u8s8_scaled(s0, q[0], load32(a.qs + 32 * j), _mm256_shuffle_epi8(sc, lane16_mask(j, j)));
-      s1 = dot_u8s8_scaled(s1, q[1], load32(a.qs + 32 * j + 32), _mm256_shuffle_epi8(sc, lane16_mask(j + 1, j + 1)));
-      accumulate_in_order(s0);
-      accumulate_in_order(s1);
-    }
-    I = _mm256_add_epi32(s0, s1);
-    M = _mm256_madd_epi16(mins16, load32(a.bsums));
-  }
-  static constexpr size_t kScaleOffset = 0, kDLane = 0;  // d, then dmin
-};
-
-struct Q6KSums {
-  using Block = quant::BlockQ6_K;
-  using Act = BlockQ8_K;
-  static constexpr int64_t kValues = QK_K;
-  static constexpr bool kMin = false;
-  FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i&) {
-    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk.scales)));
-    const __m256i sc_lo = _mm256_permute2x128_si256(sc16, sc16, 0x00);
-    const __m256i sc_hi = _mm256_permute2x128_si256(sc16, sc16, 0x11);
-    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j += 2) {
-      const __m256i half = j < 4 ? sc_lo : sc_hi;
-      __m256i q[2];
-      unpack_pair(wk, j / 2, q[0], q[1]);
-      s0 = dot_u8s8_scaled(s0, q[0], load32(a.qs + 32 * j),
-                           _mm256_shuffle_epi8(half, lane16_mask(2 * (j % 4), 2 * (j % 4) + 1)));
-      s1 = dot_u8s8_scaled(s1, q[1], load32(a.qs + 32 * j + 32),
-                           _mm256_shuffle_epi8(half, lane16_mask(2 * ((j + 1) % 4), 2 * ((j + 1) % 4) + 1)));
-      accumulate_in_order(s0);
-      accumulate_in_order(s1);
-    }
-    // The -32 offset: 32 * sum_k sc_k * sum16(a)_k.
-    I = _mm256_sub_epi32(_mm256_add_epi32(s0, s1), _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a.bsums)), 5));
-  }
-  static constexpr size_t kScaleOffset = 206, kDLane = 1;  // the last two scales, then d
-};
-
-template <class B>
-struct Block32Sums {
-  using Block = B;
-  using Act = ActBlock32;
-  static constexpr int64_t kValues = 32;
-  static constexpr bool kMin = false;
-  FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i&) {
-    const __m256i wq = weights_s8(wk);
-    I = dot_u8s8(_mm256_setzero_si256(), _mm256_sign_epi8(wq, wq), _mm256_sign_epi8(load32(a.qs), wq));
-  }
-  static constexpr size_t kScaleOffset = 0, kDLane = 0;  // d, then the next field
-};
-
-struct IQ4XSSums {
-  using Block = quant::BlockIQ4_XS;
-  using Act = BlockQ8_K;
-  static constexpr int64_t kValues = QK_K;
-  static constexpr bool kMin = false;
-  FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i&) {
-    __m256i q[8];
-    unpack_codes(wk, q);
-    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-      const __m256i wabs = _mm256_sign_epi8(q[j], q[j]);
-      const __m256i scale = prep_scale(_mm256_set1_epi32(iq4xs_scale(wk, j)));
-      __m256i& s = j & 1 ? s1 : s0;
-      s = dot_u8s8_scaled(s, wabs, _mm256_sign_epi8(load32(a.qs + 32 * j), q[j]), scale);
-      accumulate_in_order(s);
-    }
-    I = _mm256_add_epi32(s0, s1);
-  }
-  static constexpr size_t kScaleOffset = 0, kDLane = 0;  // d, then the next field
-};
-
-// The fp16 weight scales of block b of four rows as 8 floats: the 4 bytes at
-// kScaleOffset of each row's block, row k's two halves in lanes 2k and 2k+1
-// (memory loads and shuffles only: see q4k_scales_mins).
-template <class S>
-FRUGAL_TARGET inline __m256 scale_words4(const typename S::Block* const wr[4], int64_t b) {
-  auto word = [&](int k) { return _mm_loadu_si32(reinterpret_cast<const uint8_t*>(wr[k] + b) + S::kScaleOffset); };
-  const __m128i w01 = _mm_unpacklo_epi32(word(0), word(1)), w23 = _mm_unpacklo_epi32(word(2), word(3));
-  return _mm256_cvtph_ps(_mm_unpacklo_epi64(w01, w23));
-}
-
-template <class S>
-FRUGAL_TARGET void rows4(const void* w, size_t w_stride, const void* act, int64_t n_in, float* y) {
-  using Block = typename S::Block;
-  const Block* wr[4];
-  for (int k = 0; k < 4; ++k) wr[k] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + k * w_stride);
-  const auto* a = static_cast<const typename S::Act*>(act);
-  constexpr int L = static_cast<int>(S::kDLane);
-  const __m256i d_first = _mm256_setr_epi32(L, L + 2, L + 4, L + 6, 1 - L, 3 - L, 5 - L, 7 - L);
-  __m128 acc = _mm_setzero_ps();
-  for (int64_t b = 0; b < n_in / S::kValues; ++b) {
-    // The four rows are read as four short interleaved streams, which the
-    // hardware prefetcher does not follow: the next four rows (contiguous
-    // bytes) are fetched in order, a 4-block share of them each block, so
-    // they are in cache when the next call starts.
-    {
-      const char* next = static_cast<const char*>(w) + 4 * w_stride + b * 4 * sizeof(Block);
-#pragma GCC unroll 16
-      for (size_t off = 0; off < 4 * sizeof(Block); off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
-    }
-    __m256i I[4], M[4];
-    FRUGAL_UNROLL for (int k = 0; k < 4; ++k) S::sums(wr[k][b], a[b], I[k], M[k]);
-    const __m256 dd = _mm256_permutevar8x32_ps(scale_words4<S>(wr, b), d_first);  // d of rows 0-3, other half
-    const __m128 da = _mm_set1_ps(a[b].d);
-    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum_rows<4>(I)), _mm_mul_ps(_mm256_castps256_ps128(dd), da), acc);
-    if constexpr (S::kMin) {
-      const __m128 dmin = _mm256_extractf128_ps(dd, 1);
-      acc = _mm_fnmadd_ps(_mm_cvtepi32_ps(hsum_rows<4>(M)), _mm_mul_ps(dmin, da), acc);
-    }
-  }
-  _mm_storeu_ps(y, acc);
-}
+#include "kernels/matmul_rows4_x86-inl.h"
 
 const TypeKernel kQ8_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ8_0>>, nullptr, 0,
                        rows4<Block32Sums<quant::BlockQ8_0>>};
@@ -670,63 +532,3 @@ inline const TypeKernel* level_kernel(TensorType t) {
 }
 
 #undef FRUGAL_UNROLL
-
-// --- activation encoding (the twins of quantize_activations.cc) ----------
-// Same arithmetic as the scalar code: the scale max|x| / 127 and its inverse
-// computed in scalar f32, x * inverse rounded to nearest even (vcvtps2dq
-// under the default rounding mode, like nearbyint), so the codes are equal.
-
-FRUGAL_TARGET inline float abs_max(const float* x, int n) {
-  const __m256 sign = _mm256_set1_ps(-0.0f);
-  __m256 m = _mm256_setzero_ps();
-  for (int i = 0; i < n; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-// 32 floats times id, rounded, as 32 int8 in order.
-FRUGAL_TARGET inline __m256i quantize32(const float* x, __m256 id) {
-  const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), id));
-  const __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), id));
-  const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16), id));
-  const __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 24), id));
-  // The packs work within 128-bit halves; the permutation restores order.
-  const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
-  return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
-FRUGAL_TARGET inline float inverse_step(float d) { return d > 0 ? 1.0f / d : 0.0f; }
-
-FRUGAL_TARGET void encode_row(ActFormat f, const float* x, void* dst, int64_t n) {
-  if (f == ActFormat::kQ8_32) {
-    auto* y = static_cast<ActBlock32*>(dst);
-    for (int64_t b = 0; b < n / 32; ++b) {
-      const float d = abs_max(x + 32 * b, 32) / 127.0f;
-      y[b].d = d;
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), quantize32(x + 32 * b, _mm256_set1_ps(inverse_step(d))));
-    }
-  } else if (f == ActFormat::kQ8_K) {
-    auto* y = static_cast<BlockQ8_K*>(dst);
-    for (int64_t b = 0; b < n / QK_K; ++b) {
-      const float* xb = x + QK_K * b;
-      const float d = abs_max(xb, QK_K) / 127.0f;
-      const __m256 id = _mm256_set1_ps(inverse_step(d));
-      y[b].d = d;
-      for (int j = 0; j < QK_K / 32; ++j) {
-        const __m256i q = quantize32(xb + 32 * j, id);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs + 32 * j), q);
-        // Sums of 8 bytes each as (q + 128) with vpsadbw, then of 16.
-        alignas(32) int64_t s[4];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(s),
-                           _mm256_sad_epu8(_mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))),
-                                           _mm256_setzero_si256()));
-        y[b].bsums[2 * j] = static_cast<int16_t>(s[0] + s[1] - 16 * 128);
-        y[b].bsums[2 * j + 1] = static_cast<int16_t>(s[2] + s[3] - 16 * 128);
-      }
-    }
-  } else {
-    encode_act_row(f, x, dst, n);
-  }
-}

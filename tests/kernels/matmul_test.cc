@@ -204,7 +204,7 @@ TEST(Matmul, SimdKernelsMatchTheirScalarTwins) {
 }
 
 // The decode kernels over four weight rows give the same bits as the row
-// kernel called for each of the four rows (see rows4 in matmul_x86-inl.h).
+// kernel called for each of the four rows (see rows4 in matmul_rows4_x86-inl.h).
 TEST(Matmul, FourRowKernelsMatchTheRowKernelExactly) {
   std::mt19937 rng(test_seed() + 5);
   int tested = 0;
