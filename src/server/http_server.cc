@@ -26,9 +26,14 @@ std::string random_hex(size_t n) {
   return s;
 }
 
+// JSON text for the client. Generated text is valid UTF-8 by the time it gets
+// here (the stream decoder sees to it); replacing what is not, rather than
+// throwing, keeps a mistake anywhere else from ending a stream or the server.
+std::string json_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(json_text(body), "application/json");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& message, const std::string& type,
@@ -36,7 +41,30 @@ void send_error(httplib::Response& res, int status, const std::string& message, 
   send_json(res, status, error_body(message, type, param, code));
 }
 
-std::string sse(const json& j) { return "data: " + j.dump() + "\n\n"; }
+std::string sse(const json& j) { return "data: " + json_text(j) + "\n\n"; }
+
+// Writes the stream's next server-sent events: the role first (chat), then
+// text as it comes, then the finish reason, usage and [DONE]. False: the
+// client went away.
+bool next_events(Job& job, const ResponseHeader& h, bool include_usage, bool& sent_role, httplib::DataSink& sink) {
+  auto write = [&sink](const std::string& s) { return sink.write(s.data(), s.size()); };
+  if (!sent_role) {
+    sent_role = true;
+    return write(sse(role_chunk(h)));
+  }
+  const Job::Chunk c = job.take(kPoll);
+  if (!c.text.empty() && !write(sse(chunk_body(h, c.text, nullptr)))) return false;  // the client went away
+  if (!c.done) return true;
+  if (!job.error().empty()) {
+    if (!write(sse(error_body(job.error(), "server_error")))) return false;
+  } else {
+    if (!write(sse(chunk_body(h, "", finish_reason(job.stats().stop))))) return false;
+    if (include_usage && !write(sse(usage_chunk(h, job.stats())))) return false;
+  }
+  if (!write("data: [DONE]\n\n")) return false;
+  sink.done();
+  return true;
+}
 
 }  // namespace
 
@@ -134,23 +162,15 @@ void HttpServer::Impl::stream(httplib::Response& res, std::shared_ptr<Job> job, 
   res.set_header("Cache-Control", "no-cache");
   auto sent_role = std::make_shared<bool>(!h.chat);
   auto provider = [job, h, include_usage, sent_role](size_t, httplib::DataSink& sink) {
-    auto write = [&sink](const std::string& s) { return sink.write(s.data(), s.size()); };
-    if (!*sent_role) {
-      *sent_role = true;
-      return write(sse(role_chunk(h)));
+    // An exception here would escape the HTTP library's thread and end the
+    // process: a failure ends this stream, and only this stream.
+    try {
+      return next_events(*job, h, include_usage, *sent_role, sink);
+    } catch (const std::exception& e) {
+      log_warn("serve: a stream failed: ", e.what());
+      job->cancel();
+      return false;
     }
-    const Job::Chunk c = job->take(kPoll);
-    if (!c.text.empty() && !write(sse(chunk_body(h, c.text, nullptr)))) return false;  // the client went away
-    if (!c.done) return true;
-    if (!job->error().empty()) {
-      if (!write(sse(error_body(job->error(), "server_error")))) return false;
-    } else {
-      if (!write(sse(chunk_body(h, "", finish_reason(job->stats().stop))))) return false;
-      if (include_usage && !write(sse(usage_chunk(h, job->stats())))) return false;
-    }
-    if (!write("data: [DONE]\n\n")) return false;
-    sink.done();
-    return true;
   };
   // Called when the response ends, finished or not: a stream cut short
   // (the client closed it) stops its completion and frees the slot.

@@ -2,11 +2,14 @@
 // SentencePiece-style bigram merging ("llama") or byte-level BPE ("gpt2").
 #include "tokenizer/tokenizer.h"
 
+#include "base/utf8.h"
+
 #include <algorithm>
 #include <queue>
 #include <unordered_map>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/normalize.h"
 #include "tokenizer/pretokenize.h"
@@ -313,24 +316,9 @@ StreamDecoder::StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
 
 std::string StreamDecoder::push(int32_t id) {
   pending_ += tok_.token_bytes(id);
-  // Emit everything up to the last complete UTF-8 character.
-  size_t cut = pending_.size();
-  size_t k = pending_.size();
-  while (k > 0 && k + 4 > pending_.size() && (static_cast<unsigned char>(pending_[k - 1]) & 0xC0) == 0x80) --k;
-  if (k > 0) {
-    unsigned char lead = pending_[k - 1];
-    size_t need = utf8_len(lead);
-    if (need > 1 && (k - 1) + need > pending_.size()) cut = k - 1;
-  }
-  std::string out = pending_.substr(0, cut);
-  pending_.erase(0, cut);
-  return out;
+  return take_valid_utf8(pending_, false);
 }
 
-std::string StreamDecoder::flush() {
-  std::string out;
-  out.swap(pending_);
-  return out;
-}
+std::string StreamDecoder::flush() { return take_valid_utf8(pending_, true); }
 
 }  // namespace frugal::tokenizer

@@ -56,13 +56,15 @@ class Tokenizer {
   std::unique_ptr<TokenizerImpl> impl_;
 };
 
-// Streams text out token by token, never splitting a UTF-8 character: bytes of
-// an incomplete character are held back until the rest arrives (or flush()).
+// Streams text out token by token as valid UTF-8: bytes of an incomplete
+// character are held back until the rest arrives; bytes that can never make a
+// character (and, at flush(), an unfinished one) come out as U+FFFD. Clients
+// of the server and terminals are thus never sent broken text.
 class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tok);
   std::string push(int32_t id);
-  std::string flush();  // whatever is held back (possibly invalid UTF-8 bytes)
+  std::string flush();  // what is held back, an unfinished character as U+FFFD
 
  private:
   const Tokenizer& tok_;

@@ -33,8 +33,9 @@ struct ServerFixture {
   std::thread thread;
   int port = 0;
 
-  explicit ServerFixture(int parallel = 4, int max_queued = 64, size_t max_body = 8u << 20) {
-    model = model::Model::load(default_model_path());
+  explicit ServerFixture(int parallel = 4, int max_queued = 64, size_t max_body = 8u << 20,
+                         const std::string& model_path = default_model_path()) {
+    model = model::Model::load(model_path);
     tok.emplace(tokenizer::Tokenizer::from_metadata(model->file().metadata()));
     runtime::EngineOptions eo;
     eo.n_seq_max = parallel;

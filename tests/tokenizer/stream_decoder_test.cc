@@ -81,18 +81,36 @@ TEST(StreamDecoder, FlushGivesBackWhatIsHeld) {
   StreamDecoder d(tok);
   EXPECT_EQ(d.push(0xE4), "");
   EXPECT_EQ(d.push(0xBD), "");
-  EXPECT_EQ(d.flush(), "\xE4\xBD");
+  EXPECT_EQ(d.flush(), "\uFFFD");  // one unfinished character, one replacement
   EXPECT_EQ(d.flush(), "");
   EXPECT_EQ(d.push('x'), "x");  // usable again after a flush
 }
 
-TEST(StreamDecoder, InvalidBytesAreNotHeldForever) {
+TEST(StreamDecoder, InvalidBytesComeOutAsReplacementCharacters) {
   StreamVocab v;
   Tokenizer tok = v.make();
   StreamDecoder d(tok);
-  EXPECT_EQ(d.push(0xFF), "\xFF");  // no character starts with FF: nothing to wait for
+  EXPECT_EQ(d.push(0xFF), "\uFFFD");  // no character starts with FF: nothing to wait for
   EXPECT_EQ(d.push(0xC3), "");
-  EXPECT_EQ(d.push('z'), "\xC3z");  // the awaited continuation never came
+  EXPECT_EQ(d.push('z'), "\uFFFDz");  // the awaited continuation never came
+  EXPECT_EQ(d.push(0xA9), "\uFFFD");  // a continuation byte with no lead
+  EXPECT_EQ(d.push(0xED), "");
+  EXPECT_EQ(d.push(0xA0), "\uFFFD\uFFFD");  // ED A0: a surrogate, never a character (nor is A0 alone)
+  EXPECT_EQ(d.push(0x80), "\uFFFD");
+}
+
+TEST(StreamDecoder, EveryPieceOfRandomBytesIsValid) {
+  StreamVocab v;
+  Tokenizer tok = v.make();
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 500; ++trial) {
+    StreamDecoder d(tok);
+    for (int k = 0; k < 40; ++k) {
+      const int32_t id = rng() % 4 == 0 ? v.tokens.size() - 1 - rng() % 3 : int32_t(rng() % 256);
+      EXPECT_TRUE(valid_utf8(d.push(id))) << "trial " << trial;
+    }
+    EXPECT_TRUE(valid_utf8(d.flush())) << "trial " << trial;
+  }
 }
 
 TEST(StreamDecoder, PiecesAddUpToDecodeAndEachIsWholeCharacters) {
