@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "base/error.h"
+#include "tokenizer/utf8_scan.h"
 
 namespace frugal::tokenizer {
 namespace {
@@ -47,24 +48,6 @@ const char* kDeepseekLlm[] = {
     R"(\p{N}+)",
 };
 
-bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = s[i];
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    uint32_t cp = n == 1 ? c : (c & (0xFF >> (n + 1)));
-    for (size_t k = 1; k < n; ++k) {
-      unsigned char d = s[i + k];
-      if ((d & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    static const uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n;
-  }
-  return true;
-}
-
 class RegexPreTokenizer : public PreTokenizer {
  public:
   explicit RegexPreTokenizer(const std::vector<std::string>& patterns) {
@@ -88,8 +71,12 @@ class RegexPreTokenizer : public PreTokenizer {
   RegexPreTokenizer(const RegexPreTokenizer&) = delete;
   RegexPreTokenizer& operator=(const RegexPreTokenizer&) = delete;
 
-  std::vector<std::string_view> split(std::string_view text) const override {
-    std::vector<std::string_view> pieces{text};
+  std::vector<std::string_view> split(std::string_view original) const override {
+    // The regexes run on valid UTF-8 only: invalid bytes stand in as U+FFFD
+    // while matching, as in Hugging Face's tokenizers (which only ever see
+    // decoded strings), and the pieces are then mapped back to the bytes.
+    const Utf8Repair repair(original);
+    std::vector<std::string_view> pieces{repair.text()};
     for (pcre2_code* code : codes_) {
       std::vector<std::string_view> next;
       // One match block per pattern, not per piece: its allocation cost more
@@ -99,17 +86,14 @@ class RegexPreTokenizer : public PreTokenizer {
       for (std::string_view piece : pieces) split_one(code, md.get(), piece, next);
       pieces.swap(next);
     }
-    return pieces;
+    return repair.map_back(pieces);
   }
 
  private:
   static void split_one(pcre2_code* code, pcre2_match_data* md, std::string_view text,
                         std::vector<std::string_view>& out) {
-    // Invalid UTF-8 must not reach PCRE2 unchecked: such text is kept whole
-    // (byte-level BPE encodes it byte by byte anyway). Checked once here so
-    // that each match need not re-check the whole subject.
+    // `text` is valid UTF-8 (see split), so no match re-checks the subject.
     size_t pos = 0, last = 0;
-    if (!valid_utf8(text)) pos = text.size();
     while (pos < text.size()) {
       int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
       if (rc < 0) break;

@@ -2,16 +2,14 @@
 // SentencePiece-style bigram merging ("llama") or byte-level BPE ("gpt2").
 #include "tokenizer/tokenizer.h"
 
-#include "base/utf8.h"
-
 #include <algorithm>
-#include <queue>
 #include <unordered_map>
 
 #include "base/error.h"
 #include "base/utf8.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/normalize.h"
+#include "tokenizer/pair_merge.h"
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/special_matcher.h"
 
@@ -63,7 +61,8 @@ int32_t id_of(const TokenizerImpl& t, const std::string& piece) {
   return it == t.piece_to_id.end() ? -1 : it->second;
 }
 
-// Byte-level BPE of one pre-token: lowest-rank adjacent pair merged first.
+// Byte-level BPE of one pre-token: the lowest-rank adjacent pair merges first
+// (the leftmost among equals), whether or not the result is a token.
 void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t>& out) {
   const ByteMap& bm = byte_map();
   std::string whole;
@@ -72,19 +71,19 @@ void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t
     int32_t id = id_of(t, whole);
     if (id >= 0) { out.push_back(id); return; }
   }
-  std::vector<std::string> parts;
-  for (unsigned char c : word) parts.push_back(bm.byte_to_utf8[c]);
-  while (parts.size() > 1) {
-    int best = -1, best_rank = INT32_MAX;
-    for (size_t i = 0; i + 1 < parts.size(); ++i) {
-      auto it = t.merge_rank.find(parts[i] + " " + parts[i + 1]);
-      if (it != t.merge_rank.end() && it->second < best_rank) { best_rank = it->second; best = int(i); }
-    }
-    if (best < 0) break;
-    parts[best] += parts[best + 1];
-    parts.erase(parts.begin() + best + 1);
-  }
-  for (const std::string& p : parts) {
+  std::string key;  // "left right", reused: one allocation per word, not per pair
+  const auto rank_of = [&](std::string_view left, std::string_view right, double& priority) {
+    key.assign(left);
+    key += ' ';
+    key += right;
+    auto it = t.merge_rank.find(key);
+    if (it == t.merge_rank.end()) return false;
+    priority = -double(it->second);
+    return true;
+  };
+  std::string p;
+  for (const Span& s : merge_pairs(whole, rank_of)) {
+    p.assign(whole, s.offset, s.length);
     int32_t id = id_of(t, p);
     if (id >= 0) { out.push_back(id); continue; }
     // Not in the vocabulary: fall back to the single-byte tokens it is made of.
@@ -101,50 +100,26 @@ void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t
 // adjacent pair whose joined piece has the highest score; unknown pieces fall
 // back to <0xXX> byte tokens.
 void spm_text(const TokenizerImpl& t, std::string_view text, std::vector<int32_t>& out) {
-  struct Sym { int prev, next; size_t off, len; };
-  std::vector<Sym> sym;
-  for (size_t i = 0; i < text.size();) {
-    size_t n = std::min(utf8_len(text[i]), text.size() - i);
-    sym.push_back({int(sym.size()) - 1, int(sym.size()) + 1, i, n});
-    i += n;
-  }
-  if (sym.empty()) return;
-  sym.back().next = -1;
-  struct Bigram { int left, right; float score; size_t len; };
-  auto cmp = [](const Bigram& a, const Bigram& b) { return a.score < b.score || (a.score == b.score && a.left > b.left); };
-  std::priority_queue<Bigram, std::vector<Bigram>, decltype(cmp)> q(cmp);
-  auto try_add = [&](int l, int r) {
-    if (l < 0 || r < 0) return;
-    std::string piece(text.substr(sym[l].off, sym[l].len + sym[r].len));
+  std::string piece, key;  // reused across pairs
+  const auto score_of = [&](std::string_view left, std::string_view right, double& priority) {
+    piece.assign(left);
+    piece += right;
     int32_t id = id_of(t, piece);
-    if (id < 0) return;
-    float score = t.scores[id];
+    if (id < 0) return false;
+    priority = t.scores[size_t(id)];
     if (!t.merge_rank.empty()) {
       // Merges given (imported BPE vocabularies): merge order is the priority.
-      std::string pair(text.substr(sym[l].off, sym[l].len));
-      pair += ' ';
-      pair += text.substr(sym[r].off, sym[r].len);
-      auto it = t.merge_rank.find(pair);
-      if (it == t.merge_rank.end()) return;
-      score = -float(it->second);
+      key.assign(left);
+      key += ' ';
+      key += right;
+      auto it = t.merge_rank.find(key);
+      if (it == t.merge_rank.end()) return false;
+      priority = -double(it->second);
     }
-    q.push({l, r, score, piece.size()});
+    return true;
   };
-  for (size_t i = 1; i < sym.size(); ++i) try_add(int(i) - 1, int(i));
-  while (!q.empty()) {
-    Bigram b = q.top(); q.pop();
-    Sym& l = sym[b.left];
-    Sym& r = sym[b.right];
-    if (l.len == 0 || r.len == 0 || l.len + r.len != b.len) continue;  // stale
-    l.len += r.len;
-    r.len = 0;
-    l.next = r.next;
-    if (r.next >= 0) sym[r.next].prev = b.left;
-    try_add(l.prev, b.left);
-    try_add(b.left, l.next);
-  }
-  for (int i = 0; i >= 0; i = sym[i].next) {
-    std::string piece(text.substr(sym[i].off, sym[i].len));
+  for (const Span& s : merge_pairs(text, score_of)) {
+    piece.assign(text.substr(s.offset, s.length));
     int32_t id = id_of(t, piece);
     if (id >= 0) { out.push_back(id); continue; }
     for (unsigned char c : piece) {

@@ -208,3 +208,42 @@ TEST(Bpe, BrokenMetadataIsAClearError) {
 
 }  // namespace
 }  // namespace frugal::tokenizer
+
+namespace frugal::tokenizer {
+namespace {
+
+TEST(BpeHostileInput, AQuarterMegabyteOfSpacesMergesFully) {
+  // One pre-token of 2^18 spaces. Rescanning every pair after each merge took
+  // 70 s for 2^16 spaces and would take about 20 minutes here; the queue
+  // takes a fraction of a second. The merges double the run of spaces up to 8.
+  BpeVocab v;
+  v.merge(" ", " ");
+  v.merge("  ", "  ");
+  v.merge("    ", "    ");
+  const size_t n = size_t(1) << 18;
+  const Ids ids = v.make().encode(std::string(n, ' '), false, false);
+  ASSERT_EQ(ids.size(), n / 8);
+  EXPECT_TRUE(std::all_of(ids.begin(), ids.end(), [&](int32_t id) { return id == v.id("        "); }));
+}
+
+TEST(BpeHostileInput, ABadByteChangesOnlyItsOwnTokens) {
+  // The bad byte is a piece of its own, as U+FFFD would be; the words before
+  // it keep their merges (the whole text was one piece, merged across words).
+  BpeVocab v;
+  v.merge("e", " ");  // first in rank: merges across words when the text is one piece
+  v.merge(" ", "t");
+  v.merge("h", "e");
+  v.merge(" t", "he");
+  Tokenizer tok = v.make();
+  std::string good;
+  for (int i = 0; i < 200; ++i) good += "the the ";
+  const Ids clean = tok.encode(good + "x", false, false);
+  Ids bad = tok.encode(good + "x\xE9", false, false);
+  ASSERT_EQ(bad.size(), clean.size() + 1);
+  EXPECT_TRUE(std::equal(clean.begin(), clean.end(), bad.begin()));
+  EXPECT_EQ(bad.back(), 0xE9);  // the byte's own token: decoding gives the byte back
+  EXPECT_EQ(tok.decode(bad), good + "x\xE9");
+}
+
+}  // namespace
+}  // namespace frugal::tokenizer

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <random>
 
 #include "base/error.h"
@@ -78,6 +80,83 @@ TEST(PreTokenize, PiecesAlwaysConcatenateToTheText) {
 }
 
 TEST(PreTokenize, UnknownNameIsAnError) { EXPECT_THROW(make_pretokenizer("no-such-pre"), Error); }
+
+}  // namespace
+}  // namespace frugal::tokenizer
+
+namespace frugal::tokenizer {
+namespace {
+
+// Ill-formed byte sequences, as the maximal subparts a decoder turns into one
+// U+FFFD each (a UTF-8-encoded surrogate is three of them).
+const std::vector<std::vector<std::string>> kBad = {
+    {"\xE9"}, {"\xFF"}, {"\xC0"}, {"\xE2\x82"}, {"\xF0\x9F\x98"}, {"\xED", "\xA0", "\x80"}};
+const std::string kFffd = "\xEF\xBF\xBD";
+
+TEST(PreTokenizeInvalidUtf8, ABadByteSplitsTheTextLikeAReplacementCharacter) {
+  // Hugging Face's tokenizers see decoded text, where a Latin-1 byte is
+  // U+FFFD, a symbol: it splits there and the rest of the text is cut as usual.
+  EXPECT_EQ(pieces("gpt-2", "hello world, caf\xE9 ok"), (V{"hello", " world", ",", " caf", "\xE9", " ok"}));
+  EXPECT_EQ(pieces("gpt-2", "caf\xE9."), (V{"caf", "\xE9."}));
+  // A cut character is one unit (one U+FFFD), a stray continuation byte too.
+  EXPECT_EQ(pieces("gpt-2", "a\xE2\x82z"), (V{"a", "\xE2\x82", "z"}));
+  EXPECT_EQ(pieces("llama3", "x \x80y"), (V{"x", " \x80", "y"}));
+  EXPECT_EQ(pieces("qwen2", "12\xFF" "34"), (V{"1", "2", "\xFF", "3", "4"}));
+}
+
+TEST(PreTokenizeInvalidUtf8, OneBadByteLeavesTheRestOfALongTextAlone) {
+  // Used to turn the whole text into one piece (and its BPE quadratic).
+  std::string good;
+  for (int i = 0; i < 1000; ++i) good += "hello world, the quick brown fox. ";
+  for (const char* name : {"default", "llama3", "qwen2", "deepseek-llm", "deepseek-v3", "gpt-4o"}) {
+    const V before = pieces(name, good + "caf");
+    V after = pieces(name, good + "caf\xE9");
+    ASSERT_GE(after.size(), before.size()) << name;
+    EXPECT_TRUE(std::equal(before.begin(), before.end() - 1, after.begin())) << name;
+    EXPECT_LE(after.back().size(), 4u) << name;
+  }
+}
+
+TEST(PreTokenizeInvalidUtf8, SplitsAsTheTextWithReplacementCharacters) {
+  // Random text with ill-formed subparts: the pieces are those of the same
+  // text with each subpart decoded to U+FFFD, with the bytes put back.
+  std::mt19937 rng(5);
+  const char* words[] = {"the", " cat", "  ", "\n", "42", "你好", "é", "!?", "'s", " ", "x"};
+  for (const char* name : {"default", "llama3", "qwen2", "deepseek-llm", "deepseek-v3", "gpt-4o"}) {
+    const auto pre = make_pretokenizer(name);
+    for (int trial = 0; trial < 200; ++trial) {
+      std::string raw, decoded;
+      std::vector<std::string> originals;  // per U+FFFD, in order: the bytes it stands for
+      const int n = 1 + int(rng() % 12);
+      for (int i = 0; i < n; ++i) {
+        if (rng() % 3 == 0) {
+          for (const std::string& part : kBad[rng() % kBad.size()]) {
+            raw += part;
+            decoded += kFffd;
+            originals.push_back(part);
+          }
+        } else {
+          const char* w = words[rng() % std::size(words)];
+          raw += w;
+          decoded += w;
+        }
+      }
+      V want;
+      size_t next = 0;
+      for (std::string_view p : pre->split(decoded)) {
+        std::string piece;
+        for (size_t i = 0; i < p.size();) {
+          if (p.substr(i, 3) == kFffd) { piece += originals[next++]; i += 3; }
+          else piece += p[i++];
+        }
+        want.push_back(piece);
+      }
+      V got;
+      for (std::string_view p : pre->split(raw)) got.emplace_back(p);
+      EXPECT_EQ(got, want) << name << " text: " << ::testing::PrintToString(raw);
+    }
+  }
+}
 
 }  // namespace
 }  // namespace frugal::tokenizer

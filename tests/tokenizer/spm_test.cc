@@ -156,3 +156,26 @@ TEST_F(Spm, BadInputIsAClearError) {
 
 }  // namespace
 }  // namespace frugal::tokenizer
+
+namespace frugal::tokenizer {
+namespace {
+
+TEST_F(Spm, AnInvalidByteIsOneByteTokenAndLeavesItsNeighboursAlone) {
+  // 0xE9 leads a three-byte character: it used to swallow the two bytes after
+  // it (here the first two bytes of the escaped space), breaking "▁world".
+  EXPECT_EQ(tok.encode("hello\xE9 world", false, false),
+            (Ids{id(kSpace + "hello"), id("<0xE9>"), id(kSpace + "world")}));
+  EXPECT_EQ(tok.decode(tok.encode("hello\xE9 world", false, false)), "hello\xE9 world");
+}
+
+TEST_F(Spm, ALongRunOfOneCharacterMergesFully) {
+  // 2^18 "a": "aa" merges pairwise; quadratic merging would take many minutes.
+  Tokenizer plain = make(v, false);
+  const size_t n = size_t(1) << 18;
+  const Ids ids = plain.encode(std::string(n, 'a'), false, false);
+  ASSERT_EQ(ids.size(), n / 2);
+  EXPECT_TRUE(std::all_of(ids.begin(), ids.end(), [&](int32_t x) { return x == id("aa"); }));
+}
+
+}  // namespace
+}  // namespace frugal::tokenizer

@@ -1,0 +1,36 @@
+// The merge loop shared by SentencePiece and byte-level BPE: start from one
+// symbol per character and repeatedly join the adjacent pair that merges
+// first, until no pair can. Symbols live in a doubly linked list and the
+// candidate pairs in a priority queue, so a piece of n characters costs
+// O(n log n) whatever its content (a naive rescan of all pairs after each
+// merge is O(n^2): a megabyte of spaces would take hours).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+namespace frugal::tokenizer {
+
+// Says whether the pair (left, right) may merge and, if so, its priority:
+// the highest priority merges first; among equals the leftmost pair does.
+using PairPriority = std::function<bool(std::string_view left, std::string_view right, double& priority)>;
+
+struct Span {
+  size_t offset = 0, length = 0;
+};
+
+// Work done, for tests that check the cost stays O(n log n).
+struct MergeStats {
+  uint64_t pairs_scored = 0;  // calls of the priority function
+  uint64_t queue_pops = 0;    // candidates taken off the queue, stale ones included
+  uint64_t merges = 0;
+};
+
+// The symbols `text` ends as, in order, as byte ranges of `text`. Initial
+// symbols are the UTF-8 characters of `text`; each byte that belongs to no
+// well-formed character is a symbol of its own.
+std::vector<Span> merge_pairs(std::string_view text, const PairPriority& priority, MergeStats* stats = nullptr);
+
+}  // namespace frugal::tokenizer
