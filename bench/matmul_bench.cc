@@ -4,8 +4,9 @@
 //                      reports GB/s of weights streamed
 //   gemm/TYPE/LEVEL    64 rows (a prefill chunk) times 2048 x 512 weights,
 //                      one thread; reports GFLOP/s (2 flops per weight and row)
-//   gemm4/TYPE/LEVEL   the same with 4 rows (a small expert batch in a MoE
-//                      prefill, or 4 sequences decoding together)
+//   gemm2, gemm4/TYPE/LEVEL  the same with 2 or 4 rows (a small expert batch
+//                      in a MoE prefill, or sequences decoding together: at 16
+//                      sequences an expert of 64, top-8, gets 2 rows a step)
 //   gemm15, gemm16, gemm31, gemm32/TYPE/LEVEL  the same with 15-32 rows:
 //                      where the row kernels hand over to the prefill tiles
 //   matvec2t/TYPE/avx2|avx512  matvec on a pool of 2 threads (the bandwidth
@@ -104,9 +105,11 @@ const bool registered = [] {
       benchmark::RegisterBenchmark(("gemm/" + suffix).c_str(), [=](benchmark::State& s) {
         run(s, t, level, 64, 512, 2048);
       })->Unit(benchmark::kMillisecond)->UseRealTime();
-      benchmark::RegisterBenchmark(("gemm4/" + suffix).c_str(), [=](benchmark::State& s) {
-        run(s, t, level, 4, 512, 2048);
-      })->Unit(benchmark::kMillisecond)->UseRealTime();
+      for (int64_t rows : {2, 4}) {
+        benchmark::RegisterBenchmark(("gemm" + std::to_string(rows) + "/" + suffix).c_str(), [=](benchmark::State& s) {
+          run(s, t, level, rows, 512, 2048);
+        })->Unit(benchmark::kMillisecond)->UseRealTime();
+      }
       // Either side of the k-quants' switch from row kernels to tiles.
       for (int64_t rows : {15, 16, 31, 32}) {
         benchmark::RegisterBenchmark(("gemm" + std::to_string(rows) + "/" + suffix).c_str(), [=](benchmark::State& s) {

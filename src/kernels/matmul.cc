@@ -109,8 +109,10 @@ void matmul_encoded(const WeightMatrix& W, const EncodedRows& X, float* Y, int64
       for (int64_t r0 = 0; r0 < n_rows; r0 += kMaxActRows) {
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxActRows, n_rows - r0));
         int64_t o = t0;
-        if (n_act == 1 && dot4) {  // one activation row (decode): four weight rows a call
-          for (; o + 4 <= t1; o += 4) dot4(w + o * rb, rb, a + r0 * act_stride, W.n_in, Y + r0 * ldy + o);
+        if (dot4) {  // decode (a few activation rows): four weight rows a call
+          for (; o + 4 <= t1; o += 4) {
+            dot4(w + o * rb, rb, a + r0 * act_stride, act_stride, n_act, W.n_in, Y + r0 * ldy + o, ldy);
+          }
         }
         for (; o < t1; ++o) {
           dot(w + o * rb, a + r0 * act_stride, act_stride, n_act, W.n_in, Y + r0 * ldy + o, ldy);

@@ -51,27 +51,33 @@ struct Q4KSums512 {
   using Act = BlockQ8_K;
   static constexpr int64_t kValues = QK_K;
   static constexpr bool kMin = true;
-  FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i& M) {
+  template <int R>
+  FRUGAL_TARGET static void sums(const Block& wk, const Act* const a[R], __m256i I[R], __m256i M[R]) {
     const __m128i sm = q4k_scales_mins(wk.scales);
     const __m256i sc16 = _mm256_cvtepu8_epi16(sm);  // 8 scales, then 8 minima, as int16
     const __m512i sc = broadcast128(_mm256_castsi256_si128(sc16));
     const __m128i mn8 = _mm_unpackhi_epi64(sm, sm);
     const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    __m512i s0[R], s1[R];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) s0[r] = s1[r] = _mm512_setzero_si512();
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {  // sub-blocks 4h .. 4h + 3
       const __m512i bytes = _mm512_loadu_si512(wk.qs + 64 * h);
       const __m512i q_even = _mm512_and_si512(bytes, m4);                      // 4h, 4h + 2
       const __m512i q_odd = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), m4);  // 4h + 1, 4h + 3
-      const int8_t* aq = a.qs + 128 * h;
-      s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(q_even, pair256(aq, aq + 64)),
-                               _mm512_shuffle_epi8(sc, lane16_mask512(4 * h, 4 * h, 4 * h + 2, 4 * h + 2)));
-      s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(q_odd, pair256(aq + 32, aq + 96)),
-                               _mm512_shuffle_epi8(sc, lane16_mask512(4 * h + 1, 4 * h + 1, 4 * h + 3, 4 * h + 3)));
+      const __m512i c_even = _mm512_shuffle_epi8(sc, lane16_mask512(4 * h, 4 * h, 4 * h + 2, 4 * h + 2));
+      const __m512i c_odd = _mm512_shuffle_epi8(sc, lane16_mask512(4 * h + 1, 4 * h + 1, 4 * h + 3, 4 * h + 3));
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+        const int8_t* aq = a[r]->qs + 128 * h;
+        s0[r] = _mm512_dpwssd_epi32(s0[r], _mm512_maddubs_epi16(q_even, pair256(aq, aq + 64)), c_even);
+        s1[r] = _mm512_dpwssd_epi32(s1[r], _mm512_maddubs_epi16(q_odd, pair256(aq + 32, aq + 96)), c_odd);
+      }
     }
-    I = add_halves(_mm512_add_epi32(s0, s1));
-    M = _mm256_madd_epi16(mins16, load32(a.bsums));
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      I[r] = add_halves(_mm512_add_epi32(s0[r], s1[r]));
+      M[r] = _mm256_madd_epi16(mins16, load32(a[r]->bsums));
+    }
   }
   static constexpr size_t kScaleOffset = 0, kDLane = 0;  // d, then dmin
 };
@@ -86,10 +92,12 @@ struct Q6KSums512 {
   using Act = BlockQ8_K;
   static constexpr int64_t kValues = QK_K;
   static constexpr bool kMin = false;
-  FRUGAL_TARGET static void sums(const Block& wk, const Act& a, __m256i& I, __m256i&) {
+  template <int R>
+  FRUGAL_TARGET static void sums(const Block& wk, const Act* const a[R], __m256i I[R], __m256i*) {
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk.scales)));
     const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
-    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    __m512i s0[R], s1[R];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) s0[r] = s1[r] = _mm512_setzero_si512();
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const __m512i sc = broadcast128(h ? _mm256_extracti128_si256(sc16, 1) : _mm256_castsi256_si128(sc16));
@@ -100,15 +108,19 @@ struct Q6KSums512 {
                                            _mm512_slli_epi16(_mm512_and_si512(qh2, m3), 4));
       const __m512i q_hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
                                            _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh2, 4), m3), 4));
-      const int8_t* aq = a.qs + 128 * h;
-      s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(q_lo, _mm512_loadu_si512(aq)),
-                               _mm512_shuffle_epi8(sc, lane16_mask512(0, 1, 2, 3)));
-      s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(q_hi, _mm512_loadu_si512(aq + 64)),
-                               _mm512_shuffle_epi8(sc, lane16_mask512(4, 5, 6, 7)));
+      const __m512i c_lo = _mm512_shuffle_epi8(sc, lane16_mask512(0, 1, 2, 3));
+      const __m512i c_hi = _mm512_shuffle_epi8(sc, lane16_mask512(4, 5, 6, 7));
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+        const int8_t* aq = a[r]->qs + 128 * h;
+        s0[r] = _mm512_dpwssd_epi32(s0[r], _mm512_maddubs_epi16(q_lo, _mm512_loadu_si512(aq)), c_lo);
+        s1[r] = _mm512_dpwssd_epi32(s1[r], _mm512_maddubs_epi16(q_hi, _mm512_loadu_si512(aq + 64)), c_hi);
+      }
     }
     // The -32 offset: 32 * sum_k sc_k * sum16(a)_k.
-    I = _mm256_sub_epi32(add_halves(_mm512_add_epi32(s0, s1)),
-                         _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a.bsums)), 5));
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      I[r] = _mm256_sub_epi32(add_halves(_mm512_add_epi32(s0[r], s1[r])),
+                              _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a[r]->bsums)), 5));
+    }
   }
   static constexpr size_t kScaleOffset = 206, kDLane = 1;  // the last two scales, then d
 };

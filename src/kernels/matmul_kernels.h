@@ -46,9 +46,12 @@ inline constexpr int kGemmTile = 8;
 using GemmTileFn = void (*)(const void* w, size_t w_stride, const void* act, size_t act_stride, int64_t n_rows,
                             int64_t n_in, float* y, int64_t ldy);
 
-// y[k] = dot(weight row k, the activation row) for k < 4; weight row k
-// starts at w + k * w_stride bytes.
-using Rows4Fn = void (*)(const void* w, size_t w_stride, const void* act, int64_t n_in, float* y);
+// y[r * ldy + k] = dot(weight row k, activation row r) for k < 4 and
+// r < n_act (1 <= n_act <= kMaxActRows); weight row k starts at
+// w + k * w_stride bytes, activation row r at act + r * act_stride. Decode:
+// one row per sequence, or the few rows that chose one expert in a step.
+using Rows4Fn = void (*)(const void* w, size_t w_stride, const void* act, size_t act_stride, int n_act, int64_t n_in,
+                         float* y, int64_t ldy);
 
 struct TypeKernel {
   ActFormat act = ActFormat::kF32;

@@ -203,8 +203,10 @@ TEST(Matmul, SimdKernelsMatchTheirScalarTwins) {
   }
 }
 
-// The decode kernels over four weight rows give the same bits as the row
-// kernel called for each of the four rows (see rows4 in matmul_rows4_x86-inl.h).
+// The decode kernels over four weight rows and 1-4 activation rows give the
+// same bits as the row kernel called for each weight row and each activation
+// row alone (see rows4 in matmul_rows4_x86-inl.h): a sequence's logits do not
+// depend on which others share its step.
 TEST(Matmul, FourRowKernelsMatchTheRowKernelExactly) {
   std::mt19937 rng(test_seed() + 5);
   int tested = 0;
@@ -214,17 +216,24 @@ TEST(Matmul, FourRowKernelsMatchTheRowKernelExactly) {
       if (!k->dot4) continue;
       ++tested;
       for (int64_t n_in : input_sizes(t)) {
-        const auto weights = random_weights(t, 4, n_in, rng);
-        const size_t rb = row_bytes(t, n_in);
-        const auto X = random_rows(1, n_in, rng);
-        std::vector<uint8_t> act(act_row_bytes(k->act, n_in));
-        encode_act_row(k->act, X.data(), act.data(), n_in);
-        float y4[4], y1[4];
-        k->dot4(weights.data(), rb, act.data(), n_in, y4);
-        for (int o = 0; o < 4; ++o) k->dot(weights.data() + o * rb, act.data(), act.size(), 1, n_in, &y1[o], 1);
-        for (int o = 0; o < 4; ++o) {
-          EXPECT_EQ(y4[o], y1[o]) << tensor_type_name(t) << " level " << simd_level_name(level) << " n_in " << n_in
-                                  << " row " << o << " seed " << test_seed();
+        for (int n_act = 1; n_act <= kMaxActRows; ++n_act) {
+          const auto weights = random_weights(t, 4, n_in, rng);
+          const size_t rb = row_bytes(t, n_in);
+          const auto X = random_rows(n_act, n_in, rng);
+          const size_t stride = act_row_bytes(k->act, n_in);
+          std::vector<uint8_t> act(stride * n_act);
+          for (int r = 0; r < n_act; ++r) encode_act_row(k->act, X.data() + r * n_in, act.data() + r * stride, n_in);
+          constexpr int64_t ldy = 6;  // not 4: rows of y apart
+          float y4[kMaxActRows * ldy], y1;
+          k->dot4(weights.data(), rb, act.data(), stride, n_act, n_in, y4, ldy);
+          for (int r = 0; r < n_act; ++r) {
+            for (int o = 0; o < 4; ++o) {
+              k->dot(weights.data() + o * rb, act.data() + r * stride, stride, 1, n_in, &y1, 1);
+              EXPECT_EQ(y4[r * ldy + o], y1) << tensor_type_name(t) << " level " << simd_level_name(level) << " n_in "
+                                             << n_in << " activation row " << r << " of " << n_act << " weight row "
+                                             << o << " seed " << test_seed();
+            }
+          }
         }
       }
     }
