@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "base/utf8.h"
+
 namespace frugal::svg {
 namespace {
 
@@ -33,9 +35,27 @@ struct Range {
   void add(double v) {
     if (std::isfinite(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
   }
+  // Afterwards lo < hi, so positions are never NaN:
+  // a range too narrow for its magnitude (steps near 1e17, where adding 0.5
+  // changes nothing) is widened in proportion.
   void finish() {
     if (!(lo <= hi)) { lo = 0; hi = 1; }
-    if (lo == hi) { lo -= 0.5; hi += 0.5; }
+    const double max = std::numeric_limits<double>::max();
+    const double least = std::max(0.5, std::max(std::abs(lo), std::abs(hi)) * 1e-9);
+    if (hi - lo < least) {
+      const double mid = lo / 2 + hi / 2;
+      lo = std::max(mid - least, -max);
+      hi = std::min(mid + least, max);
+    }
+  }
+  // Where v lies between lo (0) and hi (1); halved first so that the
+  // differences of values near the largest double do not overflow.
+  double frac(double v) const { return (v / 2 - lo / 2) / (hi / 2 - lo / 2); }
+  // Room around the data, as shares of the range, kept within the doubles.
+  void pad(double below, double above) {
+    const double half_span = hi / 2 - lo / 2, max = std::numeric_limits<double>::max();
+    lo = std::max(lo - 2 * below * half_span, -max);
+    hi = std::min(hi + 2 * above * half_span, max);
   }
 };
 
@@ -101,6 +121,8 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
   const double inv = mag < 1 ? std::round(1.0 / mag) : 0;
   auto tick = [&](double k) { return inv > 0 ? k * m / inv : k * m * mag; };
   const double step = m * mag;
+  // Beyond 2^52 steps from zero, k += 1 no longer changes k: no ticks then.
+  if (!std::isfinite(step) || std::max(std::abs(lo), std::abs(hi)) / step > 0x1p52) return ticks;
   for (double k = std::ceil(lo / step - 1e-9); tick(k) <= hi + step * 1e-9; k += 1) ticks.push_back(tick(k) == 0 ? 0.0 : tick(k));
   return ticks;
 }
@@ -113,12 +135,16 @@ std::string tick_label(double v) {
 }
 
 std::string xml_escape(const std::string& s) {
+  // Labels come from file names and --label: any bytes. XML wants valid
+  // UTF-8 and no control characters other than tab, newline and return.
   std::string out;
-  for (char c : s) {
+  for (char c : to_valid_utf8(s)) {
+    const auto u = static_cast<unsigned char>(c);
     if (c == '&') out += "&amp;";
     else if (c == '<') out += "&lt;";
     else if (c == '>') out += "&gt;";
     else if (c == '"') out += "&quot;";
+    else if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') out += kReplacementCharacter;
     else out += c;
   }
   return out;
@@ -135,11 +161,9 @@ std::string draw_line_chart(const LineChart& c, double x, double y, double w, do
   }
   rx.finish();
   ry.finish();
-  const double pad = (ry.hi - ry.lo) * 0.05;
-  ry.lo -= pad;
-  ry.hi += pad;
-  auto px = [&](double v) { return a.x + (v - rx.lo) / (rx.hi - rx.lo) * a.w; };
-  auto py = [&](double v) { return a.y + a.h - (v - ry.lo) / (ry.hi - ry.lo) * a.h; };
+  ry.pad(0.05, 0.05);
+  auto px = [&](double v) { return a.x + rx.frac(v) * a.w; };
+  auto py = [&](double v) { return a.y + a.h - ry.frac(v) * a.h; };
   for (double t : nice_ticks(rx.lo, rx.hi)) {
     s += line(px(t), a.y + a.h, px(t), a.y + a.h + 4, "stroke=\"#333\"");
     s += line(px(t), a.y, px(t), a.y + a.h, "stroke=\"#eee\"");
@@ -181,8 +205,8 @@ std::string draw_bar_chart(const BarChart& c, double x, double y, double w, doub
   ry.add(0);
   for (const auto& sr : c.series) for (double v : sr.y) ry.add(v);
   ry.finish();
-  ry.hi += (ry.hi - ry.lo) * 0.05;
-  auto py = [&](double v) { return a.y + a.h - (v - ry.lo) / (ry.hi - ry.lo) * a.h; };
+  ry.pad(0, 0.05);
+  auto py = [&](double v) { return a.y + a.h - ry.frac(v) * a.h; };
   for (double t : nice_ticks(ry.lo, ry.hi, 5)) {
     s += line(a.x - 4, py(t), a.x + a.w, py(t), "stroke=\"#eee\"");
     s += text(a.x - 6, py(t) + 4, tick_label(t), "end", 11);
@@ -221,7 +245,7 @@ std::string draw_heat_map(const HeatMap& c, double x, double y, double w, double
   const double cw = a.w / double(n_cols), ch = a.h / double(n_rows);
   // White (low) to dark blue (high).
   auto color = [&](double v) {
-    const double t = std::clamp((v - r.lo) / (r.hi - r.lo), 0.0, 1.0);
+    const double t = std::clamp(r.frac(v), 0.0, 1.0);
     char b[16];
     std::snprintf(b, sizeof b, "#%02x%02x%02x", int(247 - t * (247 - 8)), int(251 - t * (251 - 48)),
                   int(255 - t * (255 - 107)));
@@ -246,7 +270,7 @@ std::string draw_heat_map(const HeatMap& c, double x, double y, double w, double
   // Colour scale.
   const double sx = a.x + a.w + 14;
   for (int k = 0; k < 20; ++k) {
-    const double v = r.hi - (r.hi - r.lo) * (k + 0.5) / 20;
+    const double v = r.hi - (r.hi / 2 - r.lo / 2) * (k + 0.5) / 10;
     s += "<rect x=\"" + num(sx) + "\" y=\"" + num(a.y + a.h * k / 20) + "\" width=\"12\" height=\"" +
          num(a.h / 20 + 0.5) + "\" fill=\"" + color(v) + "\"/>\n";
   }

@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "cli/command.h"
+#include "cli/error_text.h"
 #include "cli/generation_flags.h"
 #include "tokenizer/chat_template.h"
 
@@ -83,7 +84,7 @@ class ChatSession {
     } catch (const Error& e) {
       history_.pop_back();
       cached_.clear();
-      std::fprintf(stderr, "error: %s (/reset starts a new conversation)\n", e.what());
+      std::fprintf(stderr, "error: %s (/reset starts a new conversation)\n", error_text(e).c_str());
       return false;
     }
   }

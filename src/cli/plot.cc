@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/log.h"
+#include "base/output_file.h"
 #include "base/svg_chart.h"
 #include "cli/command.h"
 
@@ -62,6 +64,12 @@ Log read_log(const std::string& path, const std::string& name) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = path + ":" + std::to_string(line_no);
     json j = json::parse(line, nullptr, false);
+    // A training run killed while writing leaves its last line cut short
+    // (no newline after it): that record is dropped, as train --resume does.
+    if (j.is_discarded() && in.eof()) {
+      log_warn("plot: ", where, ": the last line is cut short (a killed run?); left out");
+      break;
+    }
     if (j.is_discarded()) fail("plot: ", where, ": not valid JSON");
     if (!j.is_object()) fail("plot: ", where, ": a line must be a JSON object");
     const double step = number_field(j, "step", where);
@@ -105,6 +113,12 @@ int run_plot(const std::vector<std::string>& files, std::vector<std::string> lab
   if (out.empty()) fail("plot: give the output file (-o FILE.svg)");
   if (!labels.empty() && labels.size() != files.size())
     fail("plot: ", labels.size(), " --label for ", files.size(), " logs (give one per log or none)");
+  // The figure must never replace a log it is drawn from.
+  for (const auto& f : files) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(f, out, ec))
+      fail("plot: the output '", out, "' is the metrics log '", f, "' itself; give another -o");
+  }
   std::vector<Log> logs;
   for (size_t i = 0; i < files.size(); ++i) {
     std::string name = labels.empty() ? std::filesystem::path(files[i]).stem().string() : labels[i];
@@ -171,10 +185,7 @@ int run_plot(const std::vector<std::string>& files, std::vector<std::string> lab
 
   std::string body;
   for (const auto& p : panels) body += p;
-  std::ofstream f(out, std::ios::binary);
-  f << svg::svg_document(width, panel_h * double(panels.size()), body);
-  f.close();
-  if (!f) fail("plot: cannot write '", out, "'");
+  write_output_file(out, svg::svg_document(width, panel_h * double(panels.size()), body));
   std::cout << "wrote " << out << ": " << panels.size() << " panels from " << logs.size() << " log"
             << (logs.size() > 1 ? "s" : "") << "\n";
   return 0;

@@ -2,12 +2,12 @@
 // Face tokenizer.json), ids -> text, and an encode-speed measurement.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "base/error.h"
+#include "base/read_file.h"
 #include "cli/command.h"
 #include "cli/default_model.h"
 #include "gguf/reader.h"
@@ -97,9 +97,7 @@ int run_tokenize(const TokenizeArgs& a) {
 
   std::string text;
   if (!a.file.empty()) {
-    std::ifstream in(a.file, std::ios::binary);
-    if (!in) fail("tokenize: cannot open '", a.file, "'");
-    text = read_all(in);
+    text = read_whole_file(a.file);
   } else if (a.prompt == "-") {
     text = read_all(std::cin);
   } else {
@@ -134,8 +132,9 @@ const CommandRegistration kTokenize{
       auto a = std::make_shared<TokenizeArgs>();
       app.add_option("-m,--model", a->model, "GGUF model whose tokenizer.ggml.* keys to use (default: the bundled models/default.gguf)");
       app.add_option("--tokenizer-json", a->tokenizer_json, "Hugging Face tokenizer.json instead of a model");
-      app.add_option("-p,--prompt", a->prompt, "text to tokenize ('-': read stdin)");
-      app.add_option("-f,--file", a->file, "read the text from a file");
+      auto* prompt = app.add_option("-p,--prompt", a->prompt, "text to tokenize ('-': read stdin)");
+      // One text only: with both, one of them would be silently ignored.
+      app.add_option("-f,--file", a->file, "read the text from a file")->excludes(prompt);
       app.add_flag("--ids", a->ids_only, "print only the ids, space separated");
       app.add_flag("--no-bos", a->no_bos, "do not add BOS even where the tokenizer asks for it");
       app.add_flag("--add-bos", a->add_bos, "add BOS even where the tokenizer does not ask for it");

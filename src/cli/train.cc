@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/file_lock.h"
 #include "base/human_format.h"
+#include "base/output_file.h"
 #include "cli/command.h"
 #include "gguf/reader.h"
 #include "tokenizer/hf_import.h"
@@ -68,6 +70,7 @@ void check_writable_place(const std::string& path, const char* flag) {
   if (dir.empty()) dir = ".";
   if (!std::filesystem::is_directory(dir))
     fail("train: ", flag, " ", path, ": the folder ", dir.string(), " does not exist");
+  if (std::filesystem::is_directory(path)) fail("train: ", flag, " ", path, " is a folder");
 }
 
 // Every flag checked before any work: a bad value is an error naming it.
@@ -133,12 +136,7 @@ void truncate_log_to_step(const std::string& path, int64_t step) {
     if (rec["step"].get<int64_t>() <= step) kept += line + "\n";
   }
   in.close();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out || !(out << kept) || !out.flush()) fail("train: cannot write the metrics log '", tmp, "'");
-  }
-  std::filesystem::rename(tmp, path);
+  write_output_file(path, kept);
 }
 
 int run_train(TrainArgs& a) {
@@ -146,6 +144,10 @@ int run_train(TrainArgs& a) {
   if (!type || (*type != TensorType::F32 && *type != TensorType::F16 && *type != TensorType::Q8_0))
     fail("train: --type must be f32, f16 or q8_0 (got '", a.type, "')");
   validate_args(a);
+  // Held for the whole run: a second trainer on this checkpoint stops here,
+  // before it could overwrite the first one's progress.
+  std::optional<FileLock> checkpoint_lock;
+  if (!a.checkpoint.empty()) checkpoint_lock.emplace(a.checkpoint, "train: the checkpoint");
   const int n_threads = a.threads > 0 ? a.threads : ThreadPool::available_cpus();
   ThreadPool pool(n_threads);
   train::set_blas_threads(n_threads);

@@ -4,13 +4,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "base/error.h"
 #include "base/log.h"
+#include "base/output_file.h"
+#include "base/read_file.h"
 #include "cli/command.h"
 #include "gguf/writer.h"
 #include "tokenizer/bpe_trainer.h"
@@ -25,24 +24,15 @@ struct TrainTokenizerArgs {
   int vocab_size = 0, min_frequency = 2;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("train-tokenizer: cannot open '", path, "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  if (!out) fail("train-tokenizer: cannot write '", path, "'");
-}
-
 int run_train_tokenizer(const TrainTokenizerArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   if (a.data.empty()) fail("train-tokenizer: give the training text (--data FILE...)");
+  // A folder is refused rather than walked: which of its files are text is
+  // for `frugal data` to decide (its train.txt is the input meant here).
+  for (const auto& path : a.data)
+    if (std::filesystem::is_directory(path))
+      fail("train-tokenizer: --data '", path, "' is a folder; give text files (frugal data ", path,
+           " -o CORPUS writes CORPUS/train.txt)");
   if (a.out.empty()) fail("train-tokenizer: give the output file (-o tokenizer.gguf)");
   if (a.vocab_size <= 0) fail("train-tokenizer: give a positive --vocab-size");
   if (!a.chat_template.empty() && a.chat_template != "chatml")
@@ -58,7 +48,7 @@ int run_train_tokenizer(const TrainTokenizerArgs& a) {
   uint64_t bytes = 0;
   std::string sample;  // the start of the text, to measure compression on
   for (const auto& path : a.data) {
-    std::string text = read_text(path);
+    std::string text = read_whole_file(path);
     bytes += text.size();
     if (sample.size() < (1u << 20)) sample += text.substr(0, (1u << 20) - sample.size());
     trainer.add_text(text);
@@ -75,9 +65,9 @@ int run_train_tokenizer(const TrainTokenizerArgs& a) {
     std::error_code ec;
     const auto parent = std::filesystem::path(a.json).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    write_text(a.json, tokenizer::vocab_to_tokenizer_json(v));
+    write_output_file(a.json, tokenizer::vocab_to_tokenizer_json(v));
     const auto cfg = std::filesystem::path(a.json).parent_path() / "tokenizer_config.json";
-    write_text(cfg.string(), tokenizer::vocab_to_tokenizer_config_json(v));
+    write_output_file(cfg.string(), tokenizer::vocab_to_tokenizer_config_json(v));
   }
 
   // How well the vocabulary compresses the text it learnt from.

@@ -2,12 +2,13 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <xxhash.h>
 
 #include "base/error.h"
 #include "base/human_format.h"
+#include "base/output_file.h"
+#include "base/read_file.h"
 #include "base/progress.h"
 #include "data/clean.h"
 #include "data/language.h"
@@ -20,15 +21,6 @@ bool is_validation(const std::string& text, double val_fraction, uint64_t seed) 
 }
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("data: cannot open '", path, "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail("data: cannot read '", path, "'");
-  return ss.str();
-}
 
 size_t count_chars(const std::string& s) {
   size_t n = 0;
@@ -44,7 +36,10 @@ CorpusStats build_corpus(const CorpusOptions& opts) {
   if (opts.out_dir.empty()) fail("data: no output folder (-o DIR)");
   if (!(opts.val_fraction >= 0.0 && opts.val_fraction < 1.0)) fail("data: --val-fraction must be in [0, 1)");
   if (opts.separator.find('\n') != std::string::npos) fail("data: the separator must be one line");
-  const std::vector<std::string> files = list_input_files(opts.inputs);
+  const std::string train_path = opts.out_dir + "/train.txt", val_path = opts.out_dir + "/val.txt";
+  // The output folder may lie inside an input folder (or be one): its files
+  // are this run's output, not input.
+  const std::vector<std::string> files = list_input_files(opts.inputs, {opts.out_dir, train_path, val_path});
   if (files.empty()) fail("data: the inputs hold no files");
   NearDedup near(opts.minhash);  // validates the MinHash parameters before any output
   ExactDedup exact;
@@ -52,19 +47,35 @@ CorpusStats build_corpus(const CorpusOptions& opts) {
   std::error_code ec;
   std::filesystem::create_directories(opts.out_dir, ec);
   if (ec) fail("data: cannot create folder '", opts.out_dir, "': ", ec.message());
-  const std::string train_path = opts.out_dir + "/train.txt", val_path = opts.out_dir + "/val.txt";
-  std::ofstream train(train_path, std::ios::binary), val(val_path, std::ios::binary);
-  if (!train || !val) fail("data: cannot write into '", opts.out_dir, "'");
+  // Replaced only at the end, so an input named explicitly that is an old
+  // output is read whole before it changes.
+  OutputFile train(train_path), val(val_path);
 
   CorpusStats st;
   st.files = files.size();
   uint64_t total_bytes = 0;
-  for (const auto& f : files) total_bytes += std::filesystem::file_size(f, ec);
+  for (const auto& f : files) {
+    // Only a regular file has a size; a device or pipe (/dev/null) counts as 0.
+    const uintmax_t size = std::filesystem::is_regular_file(f, ec) ? std::filesystem::file_size(f, ec) : 0;
+    if (!ec) total_bytes += size;
+  }
   Progress progress("cleaning", total_bytes, "B");
   for (const auto& path : files) {
-    const std::string raw = read_file(path);
+    std::string raw;
+    try {
+      raw = read_whole_file(path);
+    } catch (const Error& e) {
+      fail("data: ", e.what());
+    }
     st.bytes_in += raw.size();
-    for (std::string_view doc : split_documents(raw, opts.format)) {
+    // A corpus this command wrote (an earlier run's train.txt, named or found
+    // in a folder) is cut at its separator lines, so that each of its
+    // documents is cleaned and deduplicated on its own instead of the whole
+    // file becoming one document with separators inside.
+    const bool own_format = !opts.separator.empty() && has_line(raw, opts.separator);
+    st.corpus_files += own_format;
+    for (std::string_view doc : own_format ? split_at_separator(raw, opts.separator)
+                                           : split_documents(raw, opts.format)) {
       ++st.docs_in;
       CleanCounts cc;
       std::string text = clean_text(doc, &cc);
@@ -75,9 +86,13 @@ CorpusStats build_corpus(const CorpusOptions& opts) {
       if (opts.near_dedup && !near.insert(text)) { ++st.near_dups; continue; }
       ++st.languages[guess_language(text)];
       const bool to_val = is_validation(text, opts.val_fraction, opts.seed);
-      std::ofstream& out = to_val ? val : train;
-      out << text << '\n';
-      if (!opts.separator.empty()) out << opts.separator << '\n';
+      OutputFile& out = to_val ? val : train;
+      out.write(text);
+      out.write("\n");
+      if (!opts.separator.empty()) {
+        out.write(opts.separator);
+        out.write("\n");
+      }
       const uint64_t bytes = text.size() + 1 + (opts.separator.empty() ? 0 : opts.separator.size() + 1);
       if (to_val) { ++st.val_docs; st.val_bytes += bytes; }
       else { ++st.train_docs; st.train_bytes += bytes; }
@@ -85,9 +100,12 @@ CorpusStats build_corpus(const CorpusOptions& opts) {
     progress.add(raw.size());
   }
   progress.finish();
-  train.close();
-  val.close();
-  if (!train || !val) fail("data: writing into '", opts.out_dir, "' failed");
+  try {
+    train.commit();
+    val.commit();
+  } catch (const Error& e) {
+    fail("data: ", e.what());
+  }
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return st;
 }
@@ -95,7 +113,10 @@ CorpusStats build_corpus(const CorpusOptions& opts) {
 std::string format_stats(const CorpusStats& s) {
   std::ostringstream os;
   const uint64_t kept = s.train_docs + s.val_docs;
-  os << "read " << s.files << " files, " << human_bytes(s.bytes_in) << ", " << s.docs_in << " documents\n";
+  os << "read " << s.files << " files";
+  if (s.corpus_files > 0)
+    os << " (" << s.corpus_files << " written by frugal data, cut at their separator lines)";
+  os << ", " << human_bytes(s.bytes_in) << ", " << s.docs_in << " documents\n";
   os << "dropped " << s.too_short << " too short, " << s.exact_dups << " exact duplicates, " << s.near_dups
      << " near-duplicates; removed " << s.invalid_bytes << " invalid UTF-8 bytes, " << s.control_chars
      << " control characters\n";

@@ -27,6 +27,7 @@ struct CorpusOptions {
 
 struct CorpusStats {
   uint64_t files = 0, bytes_in = 0;
+  uint64_t corpus_files = 0;  // inputs in this command's own output format
   uint64_t docs_in = 0, too_short = 0, exact_dups = 0, near_dups = 0;
   uint64_t invalid_bytes = 0, control_chars = 0;
   uint64_t train_docs = 0, val_docs = 0, train_bytes = 0, val_bytes = 0;

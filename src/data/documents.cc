@@ -27,7 +27,14 @@ bool skipped_name(const std::string& name) {
   return ends_with(".dat") || ends_with(".u8");
 }
 
-void walk(const fs::path& dir, std::vector<std::string>& out) {
+bool is_skipped(const fs::path& entry, const std::vector<std::string>& skip) {
+  std::error_code ec;
+  for (const auto& s : skip)
+    if (fs::equivalent(entry, s, ec)) return true;
+  return false;
+}
+
+void walk(const fs::path& dir, const std::vector<std::string>& skip, std::vector<std::string>& out) {
   std::vector<fs::directory_entry> entries;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) entries.push_back(e);
@@ -36,9 +43,9 @@ void walk(const fs::path& dir, std::vector<std::string>& out) {
             [](const auto& a, const auto& b) { return a.path().filename() < b.path().filename(); });
   for (const auto& e : entries) {
     const std::string name = e.path().filename().string();
-    if (skipped_name(name) || e.is_symlink()) continue;
+    if (skipped_name(name) || e.is_symlink() || is_skipped(e.path(), skip)) continue;
     if (e.is_directory()) {
-      if (name != "off") walk(e.path(), out);
+      if (name != "off") walk(e.path(), skip, out);
     } else if (e.is_regular_file()) {
       out.push_back(e.path().string());
     }
@@ -89,24 +96,30 @@ std::vector<std::string_view> split_at_lines(std::string_view text, Pred is_sepa
 
 }  // namespace
 
-std::vector<std::string> list_input_files(const std::vector<std::string>& paths) {
+std::vector<std::string> list_input_files(const std::vector<std::string>& paths, const std::vector<std::string>& skip) {
   std::vector<std::string> out;
   for (const auto& p : paths) {
     std::error_code ec;
     auto st = fs::status(p, ec);
     if (ec || !fs::exists(st)) fail("data: input '", p, "' does not exist");
-    if (fs::is_directory(st)) walk(p, out);
+    if (fs::is_directory(st)) walk(p, skip, out);
     else out.push_back(p);
   }
   return out;
 }
 
-bool looks_like_fortune_file(std::string_view text) {
+bool has_line(std::string_view text, std::string_view wanted) {
   bool found = false;
   for_each_line(text, [&](std::string_view line, size_t, size_t) {
-    if (strip_cr(line) == "%") found = true;
+    if (strip_cr(line) == wanted) found = true;
   });
   return found;
+}
+
+bool looks_like_fortune_file(std::string_view text) { return has_line(text, "%"); }
+
+std::vector<std::string_view> split_at_separator(std::string_view text, std::string_view separator) {
+  return split_at_lines(text, [separator](std::string_view l) { return strip_cr(l) == separator; });
 }
 
 std::vector<std::string_view> split_documents(std::string_view text, SplitFormat format) {

@@ -23,10 +23,21 @@ SplitFormat parse_split_format(const std::string& name);
 // offensive fortunes), hidden entries and symbolic links (Debian's fortune
 // folders link the same file under two names). A path given explicitly is read
 // even when it is a link. A path that does not exist -> frugal::Error.
-std::vector<std::string> list_input_files(const std::vector<std::string>& paths);
+// A walk also leaves out the entries that are the same file or folder as one
+// in `skip` (the run's own output: reading it would feed the last run's
+// corpus back in as a document).
+std::vector<std::string> list_input_files(const std::vector<std::string>& paths,
+                                          const std::vector<std::string>& skip = {});
+
+// True when some line of text holds only `line` (a '\r' before the newline ignored).
+bool has_line(std::string_view text, std::string_view line);
 
 // True when some line of text holds only '%'.
 bool looks_like_fortune_file(std::string_view text);
+
+// The documents of a corpus that `frugal data` wrote: the pieces between
+// lines holding only `separator`.
+std::vector<std::string_view> split_at_separator(std::string_view text, std::string_view separator);
 
 // The documents of one file's text (raw, before cleaning). Empty pieces are left out.
 std::vector<std::string_view> split_documents(std::string_view text, SplitFormat format);

@@ -1,15 +1,11 @@
 #include "gguf/writer.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <algorithm>
 
 #include "base/error.h"
+#include "base/output_file.h"
 #include "base/progress.h"
 #include "gguf/reader.h"
 
@@ -59,30 +55,6 @@ void encode_value(Bytes& b, const Value& v, const std::string& key) {
 }
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
-
-void write_all(int fd, const void* data, size_t n, const std::string& path) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail("cannot write '", path, "': ", std::strerror(errno));
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-// Removes the temporary file unless the write completed.
-struct TmpFile {
-  std::string path;
-  int fd = -1;
-  bool keep = false;
-  ~TmpFile() {
-    if (fd >= 0) ::close(fd);
-    if (!keep) ::unlink(path.c_str());
-  }
-};
 
 }  // namespace
 
@@ -147,10 +119,8 @@ void Writer::write(const std::string& path, const std::string& label) const {
   }
   head.buf.resize(align_up(head.buf.size(), alignment_), '\0');
 
-  TmpFile tmp{path + ".tmp"};
-  tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (tmp.fd < 0) fail("cannot create '", tmp.path, "': ", std::strerror(errno));
-  write_all(tmp.fd, head.buf.data(), head.buf.size(), tmp.path);
+  OutputFile file(path);
+  file.write(head.buf.data(), head.buf.size());
 
   // One buffer, sized for the largest tensor, reused for every tensor.
   std::unique_ptr<uint8_t[]> buf(new uint8_t[std::max<uint64_t>(largest, 1)]);
@@ -161,33 +131,17 @@ void Writer::write(const std::string& path, const std::string& label) const {
     std::span<uint8_t> out(buf.get(), static_cast<size_t>(t.n_bytes));
     std::memset(out.data(), 0, out.size());
     t.produce(out);
-    write_all(tmp.fd, out.data(), out.size(), tmp.path);
+    file.write(out.data(), out.size());
     const uint64_t pad = align_up(t.n_bytes, alignment_) - t.n_bytes;
     for (uint64_t left = pad; left > 0;) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(left, sizeof zeros));
-      write_all(tmp.fd, zeros, n, tmp.path);
+      file.write(zeros, n);
       left -= n;
     }
     if (bar) bar->add(t.n_bytes);
   }
   if (bar) bar->finish();
-  if (::fsync(tmp.fd) != 0) fail("cannot sync '", tmp.path, "': ", std::strerror(errno));
-  if (::close(tmp.fd) != 0) {
-    tmp.fd = -1;
-    fail("cannot close '", tmp.path, "': ", std::strerror(errno));
-  }
-  tmp.fd = -1;
-  if (std::rename(tmp.path.c_str(), path.c_str()) != 0)
-    fail("cannot rename '", tmp.path, "' to '", path, "': ", std::strerror(errno));
-  tmp.keep = true;
-  // Make the rename itself durable.
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  file.commit();
 }
 
 }  // namespace frugal::gguf

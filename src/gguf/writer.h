@@ -1,8 +1,9 @@
 // GGUF writer (version 3): metadata in insertion order, tensor infos, then the
 // tensor data, each tensor aligned to general.alignment. Tensor data is
 // produced on demand at write time, one tensor at a time, so writing a 10 GB
-// model needs memory for its largest tensor only. Output goes to PATH.tmp,
-// then is fsync'd and renamed, so a crash never leaves a half file at PATH.
+// model needs memory for its largest tensor only. Output goes through
+// base/output_file.h: a regular file is replaced atomically (a crash never
+// leaves a half file at PATH), a device such as /dev/null is written in place.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -1,15 +1,13 @@
 #include "train/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
+#include "base/output_file.h"
 #include "gguf/value_format.h"
 
 namespace frugal::train {
@@ -60,18 +58,6 @@ struct In {
     return v;
   }
 };
-
-void write_all(int fd, const uint8_t* p, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail("checkpoint: writing ", path, ": ", std::strerror(errno));
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
 
 }  // namespace
 
@@ -137,25 +123,10 @@ void save_checkpoint(const std::string& path, Trainer& t) {
   f.add(o.bytes.data(), o.bytes.size());
   o.put(f.h);
 
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("checkpoint: cannot create ", tmp, ": ", std::strerror(errno));
   try {
-    write_all(fd, o.bytes.data(), o.bytes.size(), tmp);
-    if (::fsync(fd) != 0) fail("checkpoint: fsync ", tmp, ": ", std::strerror(errno));
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    fail("checkpoint: cannot rename ", tmp, " to ", path, ": ", std::strerror(errno));
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+    write_output_file(path, std::string_view(reinterpret_cast<const char*>(o.bytes.data()), o.bytes.size()));
+  } catch (const Error& e) {
+    fail("checkpoint: ", e.what());
   }
 }
 

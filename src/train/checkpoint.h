@@ -9,8 +9,9 @@
 // Layout (little-endian): "FRUGALCK", u32 version (2), u64 model hash, u64 run
 // hash, u64 data hash (FNV-1a of the training token ids as int32), i64 steps done, i64 optimizer t, u64 n_params, params, m, v (f32
 // each), u64 n_bias, bias, then u64 FNV-1a of every byte before it. Written
-// to PATH.tmp, fsync'd, renamed over PATH (and the directory fsync'd), so a
-// kill at any moment leaves the previous checkpoint or the new one.
+// through base/output_file.h (a temporary file, fsync'd and renamed over
+// PATH's target), so a kill at any moment leaves the previous checkpoint or
+// the new one. Two runs on one checkpoint are kept apart by the caller's lock.
 #pragma once
 #include <cstdint>
 #include <string>
