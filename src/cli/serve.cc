@@ -1,14 +1,18 @@
 // frugal serve: the OpenAI-compatible HTTP server (src/server) over one
 // model, with --parallel requests decoded together by continuous batching.
-// Ctrl-C (SIGINT) or SIGTERM stops it: running answers end with an error.
+// Ctrl-C (SIGINT) or SIGTERM stops it gracefully: no new connections,
+// streams end with an error event and [DONE], whole answers get up to
+// --shutdown-timeout to finish.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "base/error.h"
@@ -34,16 +38,76 @@ struct ServeArgs {
   int n_batch = 512;
   int max_queued = 64;
   std::string alias;
+  int http_threads = 0;  // 0: --parallel + --max-queue + 8
+  int max_connections = 4096;
+  double timeout_s = 60;
+  double keep_alive_s = 30;
+  double shutdown_timeout_s = 10;
+  std::string allowed_origins;
+  std::string api_key;
+  std::string api_key_file;
 };
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) {
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// Keys one a line (blank lines and lines starting with # skipped).
+std::vector<std::string> read_api_keys(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("serve: cannot read --api-key-file ", path);
+  std::vector<std::string> keys;
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    if (!line.empty() && line[0] != '#') keys.push_back(line);
+  }
+  if (keys.empty()) fail("serve: --api-key-file ", path, " holds no key");
+  return keys;
+}
+
+std::chrono::milliseconds seconds_flag(const char* name, double s) {
+  if (!(s > 0) || s > 86400) fail("serve: ", name, " must be more than 0 and at most 86400 seconds, not ", s);
+  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+}
+
+// Each connection is a file descriptor: allow as many as the hard limit
+// lets, for --max-connections and more (the soft limit is often 1,024).
+void raise_open_files_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
 
 int run_serve(const ServeArgs& a) {
   if (a.parallel < 1) fail("serve: --parallel must be at least 1");
   if (a.n_batch < a.parallel) fail("serve: --batch (", a.n_batch, ") must be at least --parallel (", a.parallel, ")");
+  if (a.max_queued < 0) fail("serve: --max-queue must not be negative");
+  if (a.http_threads < 0) fail("serve: --http-threads must be at least 1");
+  if (a.max_connections < 1) fail("serve: --max-connections must be at least 1");
+  if (!a.api_key.empty() && !a.api_key_file.empty()) fail("serve: give --api-key or --api-key-file, not both");
+  server::ServerOptions opts;
+  opts.timeout = seconds_flag("--timeout", a.timeout_s);
+  opts.idle_timeout = seconds_flag("--keep-alive-timeout", a.keep_alive_s);
+  const std::chrono::milliseconds grace = seconds_flag("--shutdown-timeout", a.shutdown_timeout_s);
+  opts.http_threads = a.http_threads > 0 ? a.http_threads : a.parallel + a.max_queued + 8;
+  opts.max_connections = static_cast<size_t>(a.max_connections);
+  opts.allowed_origins = split_commas(a.allowed_origins);
+  if (!a.api_key.empty()) opts.api_keys = {a.api_key};
+  if (!a.api_key_file.empty()) opts.api_keys = read_api_keys(a.api_key_file);
   runtime::GenerateParams defaults = generate_params(a.gen);  // bad flags fail before the model loads
+  raise_open_files_limit();
   LoadedModel m = load_for_generation(a.gen, a.parallel);
   server::Metrics metrics;
   server::Scheduler scheduler(*m.engine, *m.tokenizer, {a.n_batch, a.max_queued}, metrics);
-  server::ServerOptions opts;
   opts.host = a.host;
   opts.port = a.port;
   opts.defaults = defaults;
@@ -68,8 +132,12 @@ int run_serve(const ServeArgs& a) {
     char sig = 0;
     while (read(g_stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
-    if (sig != 0) std::fprintf(stderr, "frugal serve: stopping\n");
-    http.stop();
+    if (sig != 0) {
+      std::fprintf(stderr, "frugal serve: stopping (answers under way get up to %.0f s)\n", a.shutdown_timeout_s);
+      http.shutdown(grace);
+    } else {
+      http.stop();
+    }
   });
   http.listen();
   // listen() also returns when the socket fails: wake the waiter either way.
@@ -94,6 +162,23 @@ const CommandRegistration kServe{"serve", "an OpenAI-compatible HTTP server with
                                    app.add_option("--max-queue", a->max_queued,
                                                   "requests waiting for a slot before new ones get 503 (default 64)");
                                    app.add_option("--alias", a->alias, "model name in responses (default: the file name)");
+                                   app.add_option("--http-threads", a->http_threads,
+                                                  "completions answered at once, each on a thread (default: --parallel + "
+                                                  "--max-queue + 8)");
+                                   app.add_option("--max-connections", a->max_connections,
+                                                  "open client connections at most; more get 503 (default 4096)");
+                                   app.add_option("--timeout", a->timeout_s,
+                                                  "seconds for a request to arrive whole, and for a client to take "
+                                                  "more of its answer (default 60)");
+                                   app.add_option("--keep-alive-timeout", a->keep_alive_s,
+                                                  "seconds an idle connection stays open (default 30)");
+                                   app.add_option("--shutdown-timeout", a->shutdown_timeout_s,
+                                                  "seconds answers under way get to finish on SIGTERM (default 10)");
+                                   app.add_option("--allowed-origins", a->allowed_origins,
+                                                  "web origins allowed to call the server from a browser, comma-separated "
+                                                  "(\"*\": any; default: only the server's own page)");
+                                   app.add_option("--api-key", a->api_key, "the key clients must send as Authorization: Bearer KEY");
+                                   app.add_option("--api-key-file", a->api_key_file, "a file of keys, one a line");
                                    return [a] { return run_serve(*a); };
                                  }};
 

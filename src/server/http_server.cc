@@ -1,70 +1,36 @@
 #include "server/http_server.h"
 
-#include <httplib.h>
-
-#include <chrono>
-#include <ctime>
-#include <random>
+#include <thread>
 
 #include "base/error.h"
 #include "base/log.h"
+#include "server/access_policy.h"
 #include "server/chat_page.h"
-#include "server/openai_request.h"
+#include "server/completion_answer.h"
+#include "server/connection_loop.h"
 #include "server/openai_response.h"
+#include "server/worker_pool.h"
 
 namespace frugal::server {
 
 namespace {
 
-constexpr std::chrono::milliseconds kPoll{500};  // how often a waiting handler wakes to check its client
-
-std::string random_hex(size_t n) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* digits = "0123456789abcdef";
-  std::string s(n, '0');
-  for (char& c : s) c = digits[rng() & 15];
-  return s;
+void respond_json(Exchange& ex, int status, const json& body, HttpHeaders headers = {}) {
+  headers.emplace_back("Content-Type", "application/json");
+  ex.respond(status, std::move(headers), json_text(body));
 }
 
-// JSON text for the client. Generated text is valid UTF-8 by the time it gets
-// here (the stream decoder sees to it); replacing what is not, rather than
-// throwing, keeps a mistake anywhere else from ending a stream or the server.
-std::string json_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-void send_json(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(json_text(body), "application/json");
+void respond_error(Exchange& ex, int status, const std::string& message, HttpHeaders headers = {},
+                   const std::string& code = "", const std::string& type = "invalid_request_error") {
+  respond_json(ex, status, error_body(message, type, "", code), std::move(headers));
 }
 
-void send_error(httplib::Response& res, int status, const std::string& message, const std::string& type,
-                const std::string& param = "", const std::string& code = "") {
-  send_json(res, status, error_body(message, type, param, code));
-}
-
-std::string sse(const json& j) { return "data: " + json_text(j) + "\n\n"; }
-
-// Writes the stream's next server-sent events: the role first (chat), then
-// text as it comes, then the finish reason, usage and [DONE]. False: the
-// client went away.
-bool next_events(Job& job, const ResponseHeader& h, bool include_usage, bool& sent_role, httplib::DataSink& sink) {
-  auto write = [&sink](const std::string& s) { return sink.write(s.data(), s.size()); };
-  if (!sent_role) {
-    sent_role = true;
-    return write(sse(role_chunk(h)));
-  }
-  const Job::Chunk c = job.take(kPoll);
-  if (!c.text.empty() && !write(sse(chunk_body(h, c.text, nullptr)))) return false;  // the client went away
-  if (!c.done) return true;
-  if (!job.error().empty()) {
-    if (!write(sse(error_body(job.error(), "server_error")))) return false;
-  } else {
-    if (!write(sse(chunk_body(h, "", finish_reason(job.stats().stop))))) return false;
-    if (include_usage && !write(sse(usage_chunk(h, job.stats())))) return false;
-  }
-  if (!write("data: [DONE]\n\n")) return false;
-  sink.done();
-  return true;
-}
+// The page may run only its own inline script and style, and talk only to
+// this server: model output that slips into the page as markup cannot load
+// or send anything.
+constexpr const char* kPagePolicy =
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+    "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 }  // namespace
 
@@ -74,133 +40,137 @@ struct HttpServer::Impl {
   const gguf::Metadata& md;
   Metrics& metrics;
   ServerOptions opts;
-  httplib::Server http;
+  AccessOptions access;
+  std::atomic<bool> shutting_down{false};
+  std::unique_ptr<ConnectionLoop> loop;
+  std::unique_ptr<WorkerPool> pool;  // after loop: destroyed first, its threads joined before the loop goes
 
-  void routes();
-  void complete(const httplib::Request& req, httplib::Response& res, bool chat);
-  void stream(httplib::Response& res, std::shared_ptr<Job> job, ResponseHeader h, bool include_usage);
+  void handle(const std::shared_ptr<Exchange>& ex);
+  void route(const std::shared_ptr<Exchange>& ex, const HttpHeaders& cors);
+  json model_object() const;
 };
 
-void HttpServer::Impl::routes() {
-  http.set_payload_max_length(opts.max_body_bytes);
-  // SO_REUSEADDR only: httplib's default, SO_REUSEPORT, lets a second server
-  // bind a port already in use and take half of its connections.
-  http.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
-  });
-  http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, {{"status", "ok"}}); });
-  http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-    json model = {{"id", opts.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "frugal"},
-                  {"meta", {{"n_ctx", scheduler.n_ctx()}, {"n_vocab", tok.n_vocab()}, {"parallel", scheduler.n_slots()}}}};
-    send_json(res, 200, {{"object", "list"}, {"data", json::array({model})}});
-  });
-  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.prometheus_text(), "text/plain; version=0.0.4");
-  });
-  http.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(chat_page_html(), "text/html"); });
-  http.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& r) { complete(q, r, false); });
-  http.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) { complete(q, r, true); });
-  // Statuses httplib sets by itself (no route, a body too large, a bad
-  // request line) get an OpenAI error body too.
-  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    if (res.status == 404) send_error(res, 404, "no route " + req.method + " " + req.path, "invalid_request_error");
-    else if (res.status == 413) send_error(res, 413, "the request body is too large", "invalid_request_error");
-    else send_error(res, res.status, std::string("HTTP ") + std::to_string(res.status), "invalid_request_error");
-  });
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log_warn("serve: a request failed: ", what);
-    send_error(res, 500, what, "server_error");
-  });
+json HttpServer::Impl::model_object() const {
+  return {{"id", opts.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "frugal"},
+          {"meta", {{"n_ctx", scheduler.n_ctx()}, {"n_vocab", tok.n_vocab()}, {"parallel", scheduler.n_slots()}}}};
 }
 
-void HttpServer::Impl::complete(const httplib::Request& req, httplib::Response& res, bool chat) {
-  CompletionRequest r;
-  std::shared_ptr<Job> job;
-  try {
-    r = chat ? parse_chat_request(req.body, tok, md, opts.defaults) : parse_completion_request(req.body, tok, opts.defaults);
-    if (!r.seeded) r.params.sampling.seed = opts.random_seed ? std::random_device{}() * 0x9e3779b97f4a7c15ull + uint64_t(std::time(nullptr)) : opts.defaults.sampling.seed;
-    if (static_cast<int64_t>(r.prompt.size()) >= scheduler.n_ctx())
-      throw RequestError(chat ? "messages" : "prompt",
-                         "the prompt has " + std::to_string(r.prompt.size()) + " tokens and the context holds " +
-                             std::to_string(scheduler.n_ctx()) + " (prompt and answer together)",
-                         "context_length_exceeded");
-    job = scheduler.submit(r.prompt, r.params);
-  } catch (const RequestError& e) {
-    ++metrics.requests_rejected;
-    return send_error(res, 400, e.what(), "invalid_request_error", e.param, e.code);
-  } catch (const QueueFull& e) {
-    ++metrics.requests_rejected;
-    return send_error(res, 503, e.what(), "server_error", "", "server_busy");
-  } catch (const Error& e) {
-    ++metrics.requests_rejected;
-    return send_error(res, 400, e.what(), "invalid_request_error");
+// On the loop thread: every route but the completions answers at once.
+void HttpServer::Impl::handle(const std::shared_ptr<Exchange>& ex) {
+  const HttpRequest& q = ex->request();
+  AccessDecision d = check_access(q, access);
+  if (d.status != 0) {
+    if (d.status == 401 || d.status == 403) ++metrics.requests_refused_access;
+    return respond_json(*ex, d.status, error_body(d.message, "invalid_request_error", "", d.code), d.headers);
   }
-  ResponseHeader h{chat, (chat ? "chatcmpl-" : "cmpl-") + random_hex(24), static_cast<int64_t>(std::time(nullptr)),
-                   opts.model_name};
-  if (r.stream) return stream(res, std::move(job), std::move(h), r.include_usage);
-
-  std::string text;
-  Job::Chunk c;
-  do {
-    c = job->take(kPoll);
-    text += c.text;
-  } while (!c.done);
-  if (!job->error().empty()) return send_error(res, 500, job->error(), "server_error");
-  send_json(res, 200, completion_body(h, text, job->stats()));
+  if (q.method == "OPTIONS") {
+    HttpHeaders h = d.headers;
+    for (auto& kv : preflight_headers(q)) h.push_back(kv);
+    return ex->respond(204, std::move(h), "");
+  }
+  route(ex, d.headers);
 }
 
-void HttpServer::Impl::stream(httplib::Response& res, std::shared_ptr<Job> job, ResponseHeader h, bool include_usage) {
-  res.set_header("Cache-Control", "no-cache");
-  auto sent_role = std::make_shared<bool>(!h.chat);
-  auto provider = [job, h, include_usage, sent_role](size_t, httplib::DataSink& sink) {
-    // An exception here would escape the HTTP library's thread and end the
-    // process: a failure ends this stream, and only this stream.
-    try {
-      return next_events(*job, h, include_usage, *sent_role, sink);
-    } catch (const std::exception& e) {
-      log_warn("serve: a stream failed: ", e.what());
-      job->cancel();
-      return false;
-    }
-  };
-  // Called when the response ends, finished or not: a stream cut short
-  // (the client closed it) stops its completion and frees the slot.
-  auto releaser = [job](bool success) {
-    if (!success) job->cancel();
-  };
-  res.set_chunked_content_provider("text/event-stream", provider, releaser);
+void HttpServer::Impl::route(const std::shared_ptr<Exchange>& ex, const HttpHeaders& cors) {
+  const HttpRequest& q = ex->request();
+  const std::string& p = q.path;
+  const bool get = q.method == "GET" || q.method == "HEAD";
+  const bool completion = p == "/v1/completions" || p == "/v1/chat/completions";
+  const bool model_id = p.rfind("/v1/models/", 0) == 0 && p.size() > 11;
+  const bool known = completion || model_id || p == "/health" || p == "/metrics" || p == "/" || p == "/v1/models";
+  if (!known) return respond_error(*ex, 404, "no route " + q.method + " " + p, cors);
+  if (completion != (q.method == "POST") || (!completion && !get)) {
+    HttpHeaders h = cors;
+    h.emplace_back("Allow", completion ? "POST, OPTIONS" : "GET, HEAD, OPTIONS");
+    return respond_error(*ex, 405, q.method + " is not served on " + p + " (" + h.back().second + " are)", h);
+  }
+  if (p == "/health") return respond_json(*ex, 200, {{"status", "ok"}}, cors);
+  if (p == "/v1/models") return respond_json(*ex, 200, {{"object", "list"}, {"data", json::array({model_object()})}}, cors);
+  if (model_id) {
+    if (p.substr(11) == opts.model_name) return respond_json(*ex, 200, model_object(), cors);
+    return respond_error(*ex, 404, "the model '" + p.substr(11) + "' does not exist; this server serves '" + opts.model_name + "'",
+                         cors, "model_not_found");
+  }
+  if (p == "/metrics") {
+    metrics.http_connections = static_cast<int64_t>(loop->connections());
+    HttpHeaders h = cors;
+    h.emplace_back("Content-Type", "text/plain; version=0.0.4");
+    return ex->respond(200, std::move(h), metrics.prometheus_text());
+  }
+  if (p == "/") {
+    return ex->respond(200, {{"Content-Type", "text/html"}, {"Content-Security-Policy", kPagePolicy},
+                             {"X-Content-Type-Options", "nosniff"}},
+                       chat_page_html());
+  }
+  // A completion: read and decoded on a worker thread.
+  const bool chat = p == "/v1/chat/completions";
+  const bool queued = pool->try_submit([this, ex, chat, cors] {
+    const CompletionContext ctx{scheduler, tok, md, metrics, opts, shutting_down};
+    answer_completion(ctx, *ex, chat, cors);
+  });
+  if (!queued) {
+    ++metrics.requests_rejected;
+    respond_error(*ex, 503, "the server is busy: every HTTP thread is answering; retry later", cors, "server_busy",
+                  "server_error");
+  }
 }
 
 HttpServer::HttpServer(Scheduler& scheduler, const tokenizer::Tokenizer& tok, const gguf::Metadata& md, Metrics& metrics,
                        ServerOptions opts)
-    : impl_(new Impl{scheduler, tok, md, metrics, std::move(opts), {}}) {
-  impl_->routes();
+    : impl_(new Impl{scheduler, tok, md, metrics, std::move(opts), {}, {}, {}, {}}) {
+  Impl& m = *impl_;
+  m.access.allowed_origins = m.opts.allowed_origins;
+  m.access.api_keys = m.opts.api_keys;
+  LoopOptions lo;
+  lo.host = m.opts.host;
+  lo.port = m.opts.port;
+  lo.max_connections = m.opts.max_connections;
+  lo.request_timeout = m.opts.timeout;
+  lo.idle_timeout = m.opts.idle_timeout;
+  lo.limits.max_body_bytes = m.opts.max_body_bytes;
+  lo.error_body = [](int status, const std::string& message) {
+    return json_text(error_body(message, status >= 500 ? "server_error" : "invalid_request_error"));
+  };
+  m.loop = std::make_unique<ConnectionLoop>(std::move(lo), [this](std::shared_ptr<Exchange> ex) { impl_->handle(ex); });
+  m.pool = std::make_unique<WorkerPool>(m.opts.http_threads, static_cast<size_t>(m.opts.http_threads));
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  // Answers under way see their clients gone (stop closes every connection)
+  // and end; then the pool's threads join.
+  impl_->shutting_down = true;
+  impl_->loop->stop();
+  impl_->pool.reset();
+}
 
 int HttpServer::bind() {
-  const ServerOptions& o = impl_->opts;
-  if (o.port < 0 || o.port > 65535) fail("serve: --port must be 0-65535, not ", o.port);
-  if (o.port == 0) port_ = impl_->http.bind_to_any_port(o.host);
-  else port_ = impl_->http.bind_to_port(o.host, o.port) ? o.port : -1;
-  if (port_ <= 0) fail("serve: cannot listen on ", o.host, ":", o.port, " (in use, or not an address of this machine)");
+  port_ = impl_->loop->bind();
+  impl_->access.loopback_only_hosts = impl_->loop->loopback();
   return port_;
 }
 
-void HttpServer::listen() { impl_->http.listen_after_bind(); }
+void HttpServer::listen() { impl_->loop->run(); }
 
-void HttpServer::stop() {
-  if (impl_->http.is_running()) impl_->http.stop();
+void HttpServer::stop() { impl_->loop->stop(); }
+
+size_t HttpServer::connections() const { return impl_->loop->connections(); }
+
+void HttpServer::shutdown(std::chrono::milliseconds grace) {
+  Impl& m = *impl_;
+  m.shutting_down = true;
+  m.loop->stop_accepting();
+  using Clock = std::chrono::steady_clock;
+  auto wait_answered = [&](Clock::time_point until) {
+    while (m.loop->answering() > 0 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return m.loop->answering() == 0;
+  };
+  // Streams end at their next poll; whole answers may finish in the grace time.
+  if (!wait_answered(Clock::now() + grace)) {
+    log_info("serve: cancelling ", m.loop->answering(), " answers still running after the shutdown timeout");
+    m.scheduler.stop();  // what runs ends with an error, answered 503
+    wait_answered(Clock::now() + std::chrono::seconds(1));
+  }
+  m.loop->stop();
 }
 
 }  // namespace frugal::server

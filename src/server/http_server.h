@@ -1,12 +1,16 @@
 // frugal's OpenAI-compatible HTTP front end:
 //   POST /v1/completions, POST /v1/chat/completions (whole or streamed as
-//   server-sent events), GET /v1/models, GET /health, GET /metrics
-//   (Prometheus text), and GET / (a chat page).
-// Requests become Jobs on the Scheduler; errors are OpenAI error bodies with
-// a 4xx status for the client's mistakes and 5xx for the server's.
+//   server-sent events), GET /v1/models, GET /v1/models/{id}, GET /health,
+//   GET /metrics (Prometheus text), and GET / (a chat page).
+// Connections live on one event loop (connection_loop.h); completions run on
+// a pool of --http-threads threads, each holding one request while the
+// Scheduler decodes it. Errors are OpenAI error bodies with a 4xx status for
+// the client's mistakes and 5xx for the server's.
 #pragma once
+#include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gguf/value.h"
 #include "runtime/generator.h"
@@ -22,7 +26,13 @@ struct ServerOptions {
   std::string model_name;           // what /v1/models and every response report
   runtime::GenerateParams defaults; // for fields a request leaves out
   bool random_seed = true;          // a request without "seed" gets a fresh one (else defaults.sampling.seed)
-  size_t max_body_bytes = 8u << 20;
+  size_t max_body_bytes = 8u << 20; // for every transfer encoding
+  int http_threads = 64;            // completions answered at once (each holds a thread); as many more may wait
+  size_t max_connections = 4096;
+  std::chrono::milliseconds timeout{60000};       // a request must arrive whole within this; a stalled reader is dropped
+  std::chrono::milliseconds idle_timeout{30000};  // a keep-alive connection with no request
+  std::vector<std::string> allowed_origins;       // browser origins besides the server's own ("*": any)
+  std::vector<std::string> api_keys;              // none: open
 };
 
 class HttpServer {
@@ -35,10 +45,17 @@ class HttpServer {
 
   // Binds the address (frugal::Error when it cannot); returns the port.
   int bind();
-  // Serves until stop() (from any thread).
+  // Serves until stop() or shutdown() (from another thread).
   void listen();
+  // Closes every connection at once; listen() returns.
   void stop();
+  // The graceful stop: no new connections, streams end now with an error
+  // event and [DONE], whole answers get until `grace` to finish (then their
+  // completions are cancelled and they are answered 503); returns once every
+  // answer is written or the time is up, and listen() returns.
+  void shutdown(std::chrono::milliseconds grace);
   int port() const { return port_; }
+  size_t connections() const;
 
  private:
   struct Impl;

@@ -29,6 +29,9 @@ std::string Metrics::prometheus_text() const {
   add(out, "forward_seconds_total", "counter", "Time spent in forward passes.", forward_microseconds.load() * 1e-6);
   add(out, "requests_running", "gauge", "Completions holding a sequence slot.", double(requests_running.load()));
   add(out, "requests_queued", "gauge", "Completions waiting for a sequence slot.", double(requests_queued.load()));
+  add(out, "requests_refused_access_total", "counter", "Requests refused for their Host, Origin or API key.",
+      double(requests_refused_access.load()));
+  add(out, "http_connections", "gauge", "Open client connections.", double(http_connections.load()));
   return out;
 }
 

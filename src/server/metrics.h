@@ -18,6 +18,8 @@ struct Metrics {
   std::atomic<uint64_t> forward_microseconds{0};   // time inside forward calls
   std::atomic<int64_t> requests_running{0};
   std::atomic<int64_t> requests_queued{0};
+  std::atomic<uint64_t> requests_refused_access{0}; // 401/403: a bad Host, Origin or API key
+  std::atomic<int64_t> http_connections{0};         // open client connections (set when /metrics is read)
 
   // The Prometheus exposition text, every name prefixed "frugal_".
   std::string prometheus_text() const;

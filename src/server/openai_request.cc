@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "server/json_limits.h"
 #include "tokenizer/chat_template.h"
 
 namespace frugal::server {
@@ -14,6 +15,7 @@ namespace {
 using json = nlohmann::ordered_json;
 
 json parse_body(const std::string& body) {
+  if (auto why = json_out_of_bounds(body)) throw RequestError("", *why);
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded()) throw RequestError("", "the request body is not valid JSON");
   if (!j.is_object()) throw RequestError("", "the request body must be a JSON object");
