@@ -28,7 +28,7 @@ std::string human(uint64_t v, const std::string& unit) {
 void Progress::set_enabled(bool enabled) { g_enabled = enabled; }
 
 Progress::Progress(std::string label, uint64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(std::max<uint64_t>(total, 1)),
+    : label_(std::move(label)), unit_(std::move(unit)), total_(total),
       tty_(isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()) {
   last_draw_ = start_ - std::chrono::seconds(1);
 }
@@ -39,7 +39,8 @@ void Progress::update(uint64_t done) {
   done_ = std::min(done, total_);
   if (!g_enabled || finished_) return;
   auto now = std::chrono::steady_clock::now();
-  int decile = static_cast<int>(done_ * 10 / total_);
+  // No work at all (an empty input, /dev/null) is complete from the start.
+  int decile = total_ ? static_cast<int>(done_ * 10 / total_) : 10;
   if (tty_) {
     if (now - last_draw_ < std::chrono::milliseconds(100) && done_ < total_) return;
     last_draw_ = now;
@@ -61,7 +62,7 @@ void Progress::finish() {
 
 void Progress::draw(bool final_line) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  double frac = static_cast<double>(done_) / static_cast<double>(total_);
+  double frac = total_ ? static_cast<double>(done_) / static_cast<double>(total_) : 1.0;
   char eta[32] = "";
   if (!final_line && frac > 0.01) std::snprintf(eta, sizeof eta, " eta %.0fs", secs / frac - secs);
   if (tty_) {

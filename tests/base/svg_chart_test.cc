@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "base/svg_chart.h"
+#include "base/utf8.h"
 
 namespace frugal::svg {
 namespace {
@@ -49,6 +53,40 @@ TEST(SvgChart, ChartsDrawEverySeriesBarAndCell) {
   std::string doc = svg_document(600, 300, s);
   EXPECT_EQ(doc.rfind("<?xml", 0), 0u);
   EXPECT_NE(doc.find("xmlns=\"http://www.w3.org/2000/svg\""), std::string::npos);
+}
+
+// Labels are any bytes (file names, --label): the text stays valid UTF-8
+// without the control characters that XML forbids.
+TEST(SvgChart, EscapedTextIsValidXmlWhateverTheBytes) {
+  const std::string e = xml_escape("caf\xe9 \x01<\xff>&\"\tok");
+  EXPECT_TRUE(is_valid_utf8(e)) << e;
+  EXPECT_EQ(e.find('\x01'), std::string::npos);
+  EXPECT_NE(e.find("&lt;"), std::string::npos);
+  EXPECT_NE(e.find("&amp;&quot;\tok"), std::string::npos);
+}
+
+// Steps from 1e17 on differ by less than the old half-unit padding could
+// change, and values near the largest double overflow a plain difference:
+// neither may put NaN or infinity into the drawing.
+TEST(SvgChart, ExtremeRangesDrawFiniteCoordinates) {
+  const double big = 1.7e308;
+  const std::vector<std::pair<std::vector<double>, std::vector<double>>> cases = {
+      {{1e17, 1e17 + 1}, {2, 1.5}},
+      {{1e17, 1e17 + 64}, {2, 1.5}},
+      {{-big, big}, {big, -big}},
+      {{5, 5}, {big, big}},
+  };
+  for (const auto& [x, y] : cases) {
+    LineChart lc{"t", "step", "y", {{"a", x, y, "", false}}};
+    const std::string s = draw_line_chart(lc, 0, 0, 600, 300);
+    EXPECT_EQ(s.find("nan"), std::string::npos) << s;
+    EXPECT_EQ(s.find("inf"), std::string::npos) << s;
+    BarChart bc{"b", "log", "y", {"a", "b"}, {{"", {}, y, "", false}}};
+    const std::string b = draw_bar_chart(bc, 0, 0, 600, 300);
+    EXPECT_EQ(b.find("nan"), std::string::npos) << b;
+    EXPECT_EQ(b.find("inf"), std::string::npos) << b;
+  }
+  EXPECT_LE(nice_ticks(1e17, 1e17 + 64).size(), 20u);  // no endless loop where k + 1 == k
 }
 
 }  // namespace

@@ -32,6 +32,23 @@ grep -q $'^Caf\xc3\xa9 au lait with a bell and a bad  byte.$' <<<"$all" \
 cmp -s "$dir/corpus/train.txt" "$dir/corpus2/train.txt" && cmp -s "$dir/corpus/val.txt" "$dir/corpus2/val.txt" \
   || fail "two runs differ"
 
+# The output folder inside the input folder: the next run skips it, so it
+# reads the same file and writes the same corpus (no doubled documents).
+"$FRUGAL" data "$dir/in" --seed 1 -o "$dir/in/corpus" >/dev/null 2>&1 || fail "data into its input folder"
+cp "$dir/in/corpus/train.txt" "$dir/first.txt"
+"$FRUGAL" data "$dir/in" --seed 1 -o "$dir/in/corpus" >/dev/null 2>"$dir/stderr" || fail "second run"
+grep -q "read 1 files" "$dir/stderr" || { cat "$dir/stderr"; fail "the output folder was read as input"; }
+grep -q "kept 3 documents" "$dir/stderr" || { cat "$dir/stderr"; fail "the last corpus came back as documents"; }
+cmp -s "$dir/first.txt" "$dir/in/corpus/train.txt" || fail "the second run changed the corpus"
+# An earlier corpus under another name is cut at its separators: dedup sees its documents.
+"$FRUGAL" data "$dir/in" --seed 1 -o "$dir/in/corpus2" >/dev/null 2>"$dir/stderr" || fail "third run"
+grep -q "read 3 files ([12] written by frugal data" "$dir/stderr" || { cat "$dir/stderr"; fail "own format not recognised"; }
+grep -q "kept 3 documents" "$dir/stderr" || { cat "$dir/stderr"; fail "the earlier corpus doubled the documents"; }
+
+# A device as input: no absurd size in the progress line.
+"$FRUGAL" data /dev/null -o "$dir/null" >/dev/null 2>"$dir/stderr" || fail "data /dev/null"
+if grep -q "TiB" "$dir/stderr"; then cat "$dir/stderr"; fail "progress of /dev/null"; fi
+
 expect_error "does not exist" data "$dir/missing" -o "$dir/x"
 expect_error "unknown split format 'words'" data "$dir/plain.txt" --split words -o "$dir/x"
 expect_error "val-fraction" data "$dir/plain.txt" --val-fraction 1.5 -o "$dir/x"

@@ -66,4 +66,39 @@ expect_error "holds no records" plot "$dir/empty.jsonl" -o "$dir/x.svg"
 expect_error "cannot open" plot "$dir/missing.jsonl" -o "$dir/x.svg"
 expect_error "--label" plot "$dir/moe.jsonl" "$dir/dense.jsonl" --label one -o "$dir/x.svg"
 [[ ! -e "$dir/x.svg" ]] || fail "a failed plot left a file"
+# Hostile input. The figure may not replace the log it is drawn from (by any name).
+cp "$dir/dense.jsonl" "$dir/keep.jsonl"
+ln -s keep.jsonl "$dir/alias.jsonl"
+expect_error "is the metrics log" plot "$dir/keep.jsonl" -o "$dir/keep.jsonl"
+expect_error "is the metrics log" plot "$dir/moe.jsonl" "$dir/keep.jsonl" -o "$dir/alias.jsonl"
+cmp -s "$dir/dense.jsonl" "$dir/keep.jsonl" || fail "plot overwrote its input"
+
+# The last line cut short by a killed run is left out with a warning; a cut
+# line in the middle is still an error.
+{ cat "$dir/dense.jsonl"; printf '{"step": 40, "lr": 0.0002, "train_lo'; } >"$dir/cut.jsonl"
+"$FRUGAL" plot "$dir/cut.jsonl" -o "$dir/cut.svg" >"$dir/stdout" 2>"$dir/stderr" || { cat "$dir/stderr"; fail "a cut last line"; }
+grep -q "cut.jsonl:5: the last line is cut short" "$dir/stderr" || { cat "$dir/stderr"; fail "no warning for the cut line"; }
+
+# Labels and file names are any bytes: the SVG stays well-formed UTF-8.
+badname=$'\xff\xfe log\x01 <&">'
+cp "$dir/dense.jsonl" "$dir/$badname.jsonl"
+"$FRUGAL" plot "$dir/$badname.jsonl" "$dir/moe.jsonl" --label $'caf\xe9 \x02<b>' "$dir/$badname" -o "$dir/bytes.svg" >/dev/null \
+  || fail "plot with invalid UTF-8 labels"
+"$FRUGAL" plot "$dir/$badname.jsonl" -o "$dir/bytes2.svg" >/dev/null || fail "plot with an invalid UTF-8 file name"
+
+# Steps too large for a double's unit steps (>= 1e17) and extreme values draw no NaN.
+printf '{"step": 100000000000000000, "train_loss": 2}\n{"step": 100000000000000001, "train_loss": 1.5}\n' >"$dir/big.jsonl"
+printf '{"step": 1e300, "train_loss": 1e308}\n{"step": 1.0000000001e300, "train_loss": -1e308}\n' >"$dir/huge.jsonl"
+printf '{"step": 1e17, "train_loss": 2}\n{"step": 1.00000000000001e17, "train_loss": 1}\n' >"$dir/near.jsonl"
+for f in big huge near; do
+  "$FRUGAL" plot "$dir/$f.jsonl" -o "$dir/$f.svg" >/dev/null || fail "plot $f"
+done
+/usr/bin/python3 - "$dir/bytes.svg" "$dir/bytes2.svg" "$dir/big.svg" "$dir/huge.svg" "$dir/near.svg" <<'PY'
+import re, sys, xml.etree.ElementTree as ET
+for f in sys.argv[1:]:
+    root = ET.fromstring(open(f, "rb").read().decode("utf-8", errors="strict"))  # raises on either
+    for e in root.iter():
+        for k, v in e.attrib.items():
+            assert not re.search(r"(?i)(^|[^a-z])-?(nan|inf)", v), (f, e.tag, k, v)
+PY
 echo "plot_test: ok"

@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <string>
 #include <sstream>
 
 #include "base/error.h"
@@ -90,6 +92,60 @@ TEST(Corpus, PipelineDedupsAndSplits) {
   EXPECT_EQ(s2.val_docs, s.val_docs);
   o.val_fraction = 1.0;
   EXPECT_THROW(build_corpus(o), Error);
+  fs::remove_all(root);
+}
+
+std::multiset<std::string> documents_of(const std::string& corpus) {
+  std::multiset<std::string> docs;
+  for (size_t start = 0, end; (end = corpus.find("\n<|endoftext|>\n", start)) != std::string::npos; start = end + 15)
+    docs.insert(corpus.substr(start, end - start));
+  return docs;
+}
+
+// The output folder inside the input folder (or the same folder): a second
+// run must not read the first one's train.txt back as one more document.
+// A corpus of this format found elsewhere is cut at its separator lines, so
+// dedup sees each of its documents and drops them as the repeats they are.
+TEST(Corpus, OwnOutputIsNotReadBackAndOwnFormatIsDeduplicated) {
+  Progress::set_enabled(false);
+  fs::path root = fs::temp_directory_path() / ("frugal_corpus_own_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "in");
+  std::string text;
+  for (int i = 0; i < 30; ++i) text += "Document number " + std::to_string(i) + " has enough words to be kept.\n\n";
+  std::ofstream(root / "in" / "a.txt") << text;
+  std::ofstream(root / "in" / "z.txt") << "The last file's own paragraph, long enough.\n";
+  CorpusOptions o;
+  o.inputs = {(root / "in").string()};
+  o.out_dir = (root / "in" / "out").string();
+  o.val_fraction = 0.2;
+  o.near_dedup = false;  // the documents differ in one number only
+  const CorpusStats first = build_corpus(o);
+  EXPECT_EQ(first.files, 2u);
+  EXPECT_EQ(first.train_docs + first.val_docs, 31u);
+  const std::string train = slurp(root / "in" / "out" / "train.txt"), val = slurp(root / "in" / "out" / "val.txt");
+
+  const CorpusStats again = build_corpus(o);  // the output folder is skipped
+  EXPECT_EQ(again.files, 2u);
+  EXPECT_EQ(again.exact_dups, 0u);
+  EXPECT_EQ(slurp(root / "in" / "out" / "train.txt"), train);
+  EXPECT_EQ(slurp(root / "in" / "out" / "val.txt"), val);
+
+  o.out_dir = (root / "in" / "out2").string();  // now in/out is an earlier corpus among the inputs
+  const CorpusStats other = build_corpus(o);
+  EXPECT_EQ(other.files, 4u);
+  EXPECT_EQ(other.corpus_files, 2u);
+  EXPECT_EQ(other.exact_dups, 31u);  // every document of the old corpus seen by dedup
+  EXPECT_EQ(other.train_docs + other.val_docs, 31u);
+  EXPECT_EQ(documents_of(slurp(root / "in" / "out2" / "train.txt")), documents_of(train));
+  EXPECT_EQ(documents_of(slurp(root / "in" / "out2" / "val.txt")), documents_of(val));
+  fs::remove_all(root / "in" / "out2");
+
+  o.out_dir = (root / "in").string();  // the input folder itself
+  build_corpus(o);
+  const CorpusStats same = build_corpus(o);
+  EXPECT_EQ(same.corpus_files, 2u);  // in/out only: in/train.txt and in/val.txt are this run's output
+  EXPECT_EQ(documents_of(slurp(root / "in" / "train.txt")), documents_of(train));
   fs::remove_all(root);
 }
 

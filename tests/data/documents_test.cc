@@ -50,5 +50,26 @@ TEST(Documents, WalksFoldersSkippingIndexesLinksAndOffensive) {
   fs::remove_all(root);
 }
 
+TEST(Documents, AWalkSkipsTheGivenPathsAndCorporaSplitAtTheirSeparator) {
+  namespace fs = std::filesystem;
+  fs::path root = fs::temp_directory_path() / ("frugal_docs_skip_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "out");
+  for (auto p : {"a", "train.txt", "out/train.txt"}) std::ofstream(root / p) << "x";
+  // Named by another spelling of the same paths.
+  auto files = list_input_files({root.string()}, {(root / "out/../out").string(), (root / "./train.txt").string()});
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0], (root / "a").string());
+  fs::remove_all(root);
+
+  const std::string corpus = "first doc\n\nwith a paragraph\n<|endoftext|>\nsecond\r\n<|endoftext|>\r\n";
+  EXPECT_TRUE(has_line(corpus, "<|endoftext|>"));
+  EXPECT_FALSE(has_line("a <|endoftext|> inside a line\n", "<|endoftext|>"));
+  auto docs = split_at_separator(corpus, "<|endoftext|>");
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(docs[0], "first doc\n\nwith a paragraph\n");
+  EXPECT_EQ(docs[1], "second\r\n");
+}
+
 }  // namespace
 }  // namespace frugal::data
