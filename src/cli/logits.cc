@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
 #include "base/log.h"
+#include "base/output_file.h"
 #include "cli/command.h"
 #include "cli/id_list.h"
 #include "model/model.h"
@@ -53,10 +55,7 @@ int run_logits(const LogitsArgs& a) {
     all.insert(all.end(), logits.begin(), logits.end());
   }
 
-  std::FILE* f = std::fopen(a.output.c_str(), "wb");
-  if (!f) fail("logits: cannot open '", a.output, "' for writing");
-  const size_t written = std::fwrite(all.data(), sizeof(float), all.size(), f);
-  if (std::fclose(f) != 0 || written != all.size()) fail("logits: failed writing '", a.output, "'");
+  write_output_file(a.output, std::string_view(reinterpret_cast<const char*>(all.data()), all.size() * sizeof(float)));
   log_info("logits: ", ids.size(), " tokens x ", n_vocab, " vocab (", a.mode, ") -> ", a.output);
   return 0;
 }

@@ -3,7 +3,7 @@
 # target gets the new file), a FIFO (standing in for /dev/null and other
 # devices, which a test must not risk) is written through and stays a FIFO,
 # a folder is refused, and a second trainer on a checkpoint in use stops with
-# a clear error. Covers synth, quantize, train -o/--checkpoint/--log,
+# a clear error. Covers synth, quantize, logits, train -o/--checkpoint/--log,
 # train-tokenizer -o/--json, plot -o and data's train.txt/val.txt.
 set -euo pipefail
 source "${FRUGAL_SOURCE_DIR:?}/tests/lib/cli_test_lib.sh"
@@ -44,6 +44,8 @@ through_fifo synth.fifo "$FRUGAL" -q synth --arch llama -o "$dir/synth.fifo"
 check_linked q.gguf
 through_fifo q.fifo "$FRUGAL" -q quantize "$dir/synth.gguf" "$dir/q.fifo" q8_0
 expect_error "is a folder" synth --arch llama -o "$dir"
+"$FRUGAL" -q logits -m "$dir/synth.gguf" --tokens 1,2,3 -o "$(linked logits.bin)" || fail "logits through a link"
+check_linked logits.bin
 
 # train-tokenizer
 for i in $(seq 1 200); do echo "line $i: the quick brown fox jumps over the lazy dog"; done >"$dir/text.txt"
