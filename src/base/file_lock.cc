@@ -13,8 +13,25 @@
 
 namespace frugal {
 
-FileLock::FileLock(const std::string& path, const std::string& what)
-    : lock_path_(resolve_output_path(path) + ".lock") {
+FileLock::FileLock(const std::string& path, const std::string& what) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    // A device or FIFO: no lock file beside it (that would be a new file in
+    // /dev); the node itself is locked (opened without blocking on a FIFO).
+    lock_path_ = path;
+    owns_file_ = false;
+    fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd_ < 0) fail("cannot open '", path, "' for ", what, ": ", std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd_);
+      fd_ = -1;
+      if (err == EWOULDBLOCK) fail(what, " '", path, "' is in use by another process");
+      fail("cannot lock '", path, "' for ", what, ": ", std::strerror(err));
+    }
+    return;
+  }
+  lock_path_ = resolve_output_path(path) + ".lock";
   // The lock file is removed on release, so a process may lock a file that
   // another has just unlinked; it then sees the name point elsewhere and
   // tries again on the new one.
@@ -49,7 +66,7 @@ FileLock::FileLock(const std::string& path, const std::string& what)
 FileLock::~FileLock() {
   if (fd_ < 0) return;
   // Unlink while still holding the lock, so nobody locks a name that is going away.
-  ::unlink(lock_path_.c_str());
+  if (owns_file_) ::unlink(lock_path_.c_str());
   ::close(fd_);
 }
 

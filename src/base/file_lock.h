@@ -2,7 +2,8 @@
 // held while the object lives, so that two runs sharing one output (two
 // trainers on one checkpoint) fail clearly instead of overwriting each
 // other's work. The kernel drops the lock when the process dies, so a
-// killed run never leaves a stale lock behind.
+// killed run never leaves a stale lock behind. A device or FIFO is locked
+// itself, without a lock file beside it.
 #pragma once
 #include <string>
 
@@ -23,6 +24,7 @@ class FileLock {
  private:
   std::string lock_path_;
   int fd_ = -1;
+  bool owns_file_ = true;  // the PATH.lock file, removed on release
 };
 
 }  // namespace frugal

@@ -167,5 +167,20 @@ TEST(FileLock, OneHolderAtATime) {
   EXPECT_TRUE(fs::exists(again.lock_path()));
 }
 
+TEST(FileLock, ADeviceIsLockedWithoutALockFileBesideIt) {
+  ScratchDir d;  // a FIFO stands for a device: locking /dev/null would meet other tests running at once
+  const std::string fifo = d / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  {
+    FileLock lock(fifo, "the checkpoint");  // opening does not wait for a writer
+    EXPECT_EQ(lock.lock_path(), fifo);
+    EXPECT_THROW(FileLock(fifo, "the checkpoint"), Error);
+  }
+  EXPECT_EQ(d.entries(), 1u);  // no lock file made, the FIFO kept
+  struct stat st;
+  ASSERT_EQ(::stat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+}
+
 }  // namespace
 }  // namespace frugal
