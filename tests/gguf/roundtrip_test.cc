@@ -190,13 +190,13 @@ TEST(GgufRoundTrip, WriterRejectsBadTensorsAndLeavesNoFile) {
   EXPECT_THROW(w.add_tensor_data("ok", TensorType::F32, {32}, x), Error);
   EXPECT_THROW(Writer(3), Error);
 
-  // A producer that throws: no file at PATH and no PATH.tmp left behind.
+  // A producer that throws: no file at PATH and no temporary file (PATH.tmp.PID) left behind.
   const std::string path = temp_path("throwing");
   Writer t;
   t.add_tensor("t", TensorType::F32, {4}, [](std::span<uint8_t>) { fail("producer failed"); });
   EXPECT_THROW(t.write(path), Error);
   EXPECT_NE(::access(path.c_str(), F_OK), 0);
-  EXPECT_NE(::access((path + ".tmp").c_str(), F_OK), 0);
+  EXPECT_NE(::access((path + ".tmp." + std::to_string(::getpid())).c_str(), F_OK), 0);
 }
 
 TEST(GgufRoundTrip, MetadataSetKeepsOrderAndErase) {
