@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Inputs that used to be silently misread now give a clear error and exit 1:
-# a folder where a text file belongs (tokenize -f, train-tokenizer --data),
+# a folder where a text file belongs (tokenize -f, train-tokenizer --data,
+# train --data),
 # two texts at once (tokenize -p with -f), and malformed JSON, whose message
 # must not carry the JSON library's internal tags.
 set -euo pipefail
@@ -17,6 +18,7 @@ expect_error "excludes" tokenize -m "$dir/m.gguf" -f "$dir/texts/a.txt" -p "hell
 
 expect_error "is a folder" train-tokenizer --data "$dir/texts" --vocab-size 300 -o "$dir/tok.gguf"
 [[ ! -e "$dir/tok.gguf" ]] || fail "train-tokenizer wrote a vocabulary from a folder"
+expect_error "cannot read '$dir/texts': it is a folder" train --data "$dir/texts" --tokenizer "$dir/m.gguf" -o "$dir/x.gguf"
 
 # Malformed JSON: a clear error without "[json.exception...]".
 echo 'nope' >"$dir/bad.json"
