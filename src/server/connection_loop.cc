@@ -61,6 +61,12 @@ constexpr size_t kReadBytes = 64 << 10;   // one read() call
 constexpr int kReadsPerEvent = 4;         // reads per readiness event, so one fast sender cannot starve the rest
 constexpr int kAcceptsPerEvent = 256;
 constexpr std::chrono::milliseconds kSweepEvery{100};
+// After a refusal, the client may still be sending the body: closing with
+// unread bytes would reset the connection, and the reset can destroy the
+// refusal before the client reads it. So the write side closes first and
+// what still comes is read and dropped, for at most this long and this much.
+constexpr std::chrono::milliseconds kLinger{2000};
+constexpr size_t kLingerBytes = 4u << 20;
 
 bool is_loopback(const sockaddr_storage& a) {
   if (a.ss_family == AF_INET) {
@@ -88,6 +94,8 @@ struct ConnectionLoop::Conn {
   bool keep_alive = true;      // of the answer being written
   bool close_after = false;    // close once `out` is written (a refused request)
   bool continue_sent = false;  // "100 Continue" for the request being read
+  bool lingering = false;      // refused and answered: reading what the client still sends, then closing
+  size_t discarded = 0;        // bytes read and dropped while lingering
   Clock::time_point read_since;   // the connection went idle, or the request began
   Clock::time_point write_since;  // the last progress writing `out`
   uint32_t interest = 0;          // registered epoll events
@@ -274,7 +282,7 @@ void ConnectionLoop::watch(Conn& c) {
   uint32_t want = EPOLLRDHUP;
   // While an answer is under way the next request waits unread in the
   // socket; EPOLLRDHUP still says when the client goes away.
-  if (!c.exchange && !c.close_after) want |= EPOLLIN;
+  if ((!c.exchange && !c.close_after) || c.lingering) want |= EPOLLIN;
   if (!c.out.empty()) want |= EPOLLOUT;
   if (want == c.interest) return;
   epoll_event ev{};
@@ -303,6 +311,11 @@ bool ConnectionLoop::read_input(Conn& c) {
   char buf[kReadBytes];
   for (int i = 0; i < kReadsPerEvent; ++i) {
     const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+    if (n > 0 && c.lingering) {
+      c.discarded += static_cast<size_t>(n);
+      if (c.discarded > kLingerBytes) break;
+      continue;
+    }
     if (n > 0) {
       c.in.append(buf, static_cast<size_t>(n));
       if (static_cast<size_t>(n) < sizeof buf) break;
@@ -312,6 +325,13 @@ bool ConnectionLoop::read_input(Conn& c) {
     // End of stream or an error: whatever was half sent is dropped.
     close_conn(c.id);
     return false;
+  }
+  if (c.lingering) {
+    if (c.discarded > kLingerBytes) {
+      close_conn(c.id);
+      return false;
+    }
+    return true;
   }
   return process_input(c);
 }
@@ -362,9 +382,11 @@ bool ConnectionLoop::flush(Conn& c) {
     return false;
   }
   if (c.out.empty()) {
-    if (c.close_after) {
-      close_conn(c.id);
-      return false;
+    if (c.close_after && !c.lingering) {
+      ::shutdown(c.fd, SHUT_WR);
+      c.lingering = true;
+      c.in.clear();
+      c.read_since = Clock::now();
     }
     if (c.answer_queued) {
       // The answer is written out: the connection is idle again, or done.
@@ -433,7 +455,9 @@ void ConnectionLoop::sweep(Clock::time_point now) {
   }
   std::vector<uint64_t> expired, slow;
   for (auto& [id, c] : conns_) {
-    if (!c->out.empty()) {
+    if (c->lingering) {
+      if (now - c->read_since > kLinger) expired.push_back(id);
+    } else if (!c->out.empty()) {
       // The client stopped reading its answer.
       if (now - c->write_since > opts_.request_timeout) expired.push_back(id);
     } else if (!c->exchange && !c->close_after) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <httplib.h>
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -33,8 +34,10 @@ struct ServerFixture {
   std::thread thread;
   int port = 0;
 
+  // `tweak` changes the server's options before it starts (timeouts, origins, keys).
   explicit ServerFixture(int parallel = 4, int max_queued = 64, size_t max_body = 8u << 20,
-                         const std::string& model_path = default_model_path()) {
+                         const std::string& model_path = default_model_path(),
+                         const std::function<void(ServerOptions&)>& tweak = nullptr) {
     model = model::Model::load(model_path);
     tok.emplace(tokenizer::Tokenizer::from_metadata(model->file().metadata()));
     runtime::EngineOptions eo;
@@ -46,6 +49,8 @@ struct ServerFixture {
     so.port = 0;
     so.model_name = "default";
     so.max_body_bytes = max_body;
+    so.http_threads = parallel + max_queued + 8;  // as frugal serve sizes it
+    if (tweak) tweak(so);
     http = std::make_unique<HttpServer>(*scheduler, *tok, model->file().metadata(), metrics, so);
     port = http->bind();
     thread = std::thread([this] { http->listen(); });
