@@ -67,8 +67,13 @@ std::shared_ptr<Job> Scheduler::submit(std::vector<int32_t> prompt, runtime::Gen
   {
     std::lock_guard lk(mu_);
     if (stopping_) fail("serve: the server is shutting down");
-    if (static_cast<int>(queue_.size()) >= opts_.max_queued)
-      throw QueueFull("the server is busy: " + std::to_string(queue_.size()) + " requests are waiting; retry later");
+    // Requests that a free slot will take at the next step are not waiting:
+    // a burst that arrives before the scheduler thread wakes must not be
+    // refused while slots are free.
+    const int free_slots = std::max(0, engine_.n_seq_max() - n_running_.load());
+    if (static_cast<int>(queue_.size()) >= opts_.max_queued + free_slots)
+      throw QueueFull("the server is busy: " + std::to_string(queue_.size() - static_cast<size_t>(free_slots)) +
+                      " requests are waiting; retry later");
     queue_.push_back(job);
     metrics_.requests_queued = static_cast<int64_t>(queue_.size());
   }
@@ -84,6 +89,7 @@ void Scheduler::admit() {
     queue_.pop_front();
     r.seq = free_seqs_.back();
     free_seqs_.pop_back();
+    ++n_running_;
     engine_.clear_sequence(r.seq);
     // The prompt clock starts when the request gets its slot: queueing time
     // is the server's load, not the model's speed.
@@ -113,6 +119,7 @@ void Scheduler::finish(Running& r, std::string error) {
   r.job->end(c.stats(), std::move(error));
   engine_.clear_sequence(r.seq);
   free_seqs_.push_back(r.seq);
+  --n_running_;
   r.job.reset();
 }
 

@@ -109,6 +109,7 @@ class Scheduler {
   bool stopping_ = false;
   std::vector<Running> running_;     // the scheduler thread's only
   std::vector<int32_t> free_seqs_;
+  std::atomic<int> n_running_{0};    // jobs holding a slot (read by submit)
   std::vector<runtime::BatchRow> rows_;
   std::vector<float> logits_;
   std::thread thread_;

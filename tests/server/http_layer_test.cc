@@ -167,6 +167,27 @@ TEST(HttpLayer, EveryParallelSlotRunsAtOnce) {
   EXPECT_EQ(wait_metric(f, "requests_running", 0), 0u);
 }
 
+TEST(HttpLayer, TheQueueLimitHoldsWhateverTheParallelism) {
+  // With the HTTP library's 8 threads, 8 running requests left no thread to
+  // queue a ninth, so --max-queue never answered 503 at --parallel 8.
+  LongModel m;
+  ServerFixture f(8, 2, 8u << 20, m.path);
+  std::vector<int> clients;
+  for (int i = 0; i < 10; ++i) {
+    const int fd = connect_loopback(f.port);
+    ASSERT_GE(fd, 0);
+    clients.push_back(fd);
+    ASSERT_TRUE(send_all(fd, long_request(false, 4000)));
+  }
+  ASSERT_EQ(wait_metric(f, "requests_queued", 2), 2u);
+  EXPECT_EQ(f.metric("requests_running"), 8u);
+  const std::string r = round_trip(f.port, long_request(false, 4000), 30s);
+  EXPECT_EQ(status_of(r), 503) << r;
+  EXPECT_EQ(json::parse(body_of(r), nullptr, false)["error"]["code"], "server_busy") << r;
+  for (int fd : clients) ::close(fd);
+  EXPECT_EQ(wait_metric(f, "requests_running", 0), 0u);
+}
+
 TEST(HttpLayer, AWholeAnswerWhoseClientLeavesIsCancelled) {
   LongModel m;
   ServerFixture f(1, 64, 8u << 20, m.path);
@@ -341,6 +362,11 @@ TEST(HttpLayer, ModelsByIdAndWrongMethods) {
   EXPECT_NE(r.find("Allow: GET"), std::string::npos) << r;
   EXPECT_EQ(status_of(round_trip(f.port, request("DELETE", "/v1/models"))), 405);
   EXPECT_EQ(status_of(round_trip(f.port, request("GET", "/v2/nothing"))), 404);
+  // The chat page may talk only to this server.
+  r = round_trip(f.port, request("GET", "/"));
+  EXPECT_EQ(status_of(r), 200);
+  EXPECT_NE(r.find("Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'"), std::string::npos);
+  EXPECT_NE(r.find("connect-src 'self'"), std::string::npos);
   // HEAD: the head of GET's answer, no body.
   const int fd = connect_loopback(f.port);
   ASSERT_TRUE(send_all(fd, "HEAD /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
