@@ -133,7 +133,7 @@ int run_serve(const ServeArgs& a) {
     while (read(g_stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
     if (sig != 0) {
-      std::fprintf(stderr, "frugal serve: stopping (answers under way get up to %.0f s)\n", a.shutdown_timeout_s);
+      std::fprintf(stderr, "frugal serve: stopping (answers under way get up to %g s)\n", a.shutdown_timeout_s);
       http.shutdown(grace);
     } else {
       http.stop();

@@ -166,7 +166,7 @@ void HttpServer::shutdown(std::chrono::milliseconds grace) {
   };
   // Streams end at their next poll; whole answers may finish in the grace time.
   if (!wait_answered(Clock::now() + grace)) {
-    log_info("serve: cancelling ", m.loop->answering(), " answers still running after the shutdown timeout");
+    log_info("serve: cancelling the answers still running after the shutdown timeout (", m.loop->answering(), ")");
     m.scheduler.stop();  // what runs ends with an error, answered 503
     wait_answered(Clock::now() + std::chrono::seconds(1));
   }

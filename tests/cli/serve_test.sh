@@ -75,7 +75,7 @@ grep -q "stopping" "$dir/serve.err" || fail "no stopping message: $(cat "$dir/se
 # A graceful stop while answers are under way, on a model whose answers can
 # run for thousands of tokens.
 "$FRUGAL" synth --arch qwen3moe --ctx 4096 --type q8_0 -o "$dir/long.gguf" >/dev/null 2>&1
-start_serve --port 0 -t 1 --parallel 2 --shutdown-timeout 1 -m "$dir/long.gguf"
+start_serve --port 0 -t 1 --parallel 2 --shutdown-timeout 0.2 -m "$dir/long.gguf"
 pid=$serve_pid port=$serve_port
 "$PY" - "$port" "$pid" <<'PYEOF'
 import json, os, signal, socket, sys, threading, time, urllib.request, urllib.error

@@ -282,7 +282,7 @@ TEST(HttpLayer, ShutdownEndsStreamsWithAnErrorAndDone) {
   ASSERT_EQ(wait_metric(f, "requests_queued", 1), 1u);
 
   const auto t0 = Clock::now();
-  f.http->shutdown(300ms);
+  f.http->shutdown(100ms);
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
   EXPECT_LT(s, 10.0);  // the grace time and a second to write, on a quiet machine
   for (int i = 0; i < 2; ++i) {
