@@ -334,18 +334,23 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, const void* act, si
   }
 }
 
-// Row thresholds from frugal_microbench gemm4/gemm (4, 8 and 64 rows).
+// Row thresholds from frugal_microbench gemm4/gemm (4, 8 and 64 rows); for
+// Q4_K and Q6_K, whose four-row decode kernels run on 512-bit sums and take 4
+// activation rows at a time, from gemm15/16/31/32 (CPU time, one thread): those
+// kernels did 255 GFLOP/s at 15 and 31 rows where the tiles did 166-218 at 16
+// and 204-258 at 32; a whole 512-token prompt still runs faster in the tiles
+// (frugal bench pp512, olmoe-1b-7b q4_k_m).
 const TypeKernel kQ8_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ8_0>>, gemm_tile<quant::BlockQ8_0>, 8,
                            rows4<Block32Sums<quant::BlockQ8_0>>};
 const TypeKernel kQ4_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ4_0>>, gemm_tile<quant::BlockQ4_0>, 8,
                            rows4<Block32Sums<quant::BlockQ4_0>>};
 const TypeKernel kIQ4_NLGemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockIQ4_NL>>,
                              gemm_tile<quant::BlockIQ4_NL>, 8, rows4<Block32Sums<quant::BlockIQ4_NL>>};
-const TypeKernel kQ4_KGemm{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ4_K>>, gemm_tile<quant::BlockQ4_K>, 16,
+const TypeKernel kQ4_KGemm{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ4_K>>, gemm_tile<quant::BlockQ4_K>, 32,
                            rows4<Q4KSums512>};
 const TypeKernel kQ5_KGemm{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ5_K>>, gemm_tile<quant::BlockQ5_K>, 16,
                            rows4<Q45KSums<quant::BlockQ5_K>>};
-const TypeKernel kQ6_KGemm{ActFormat::kQ8_K, by_rows<Q6K>, gemm_tile<quant::BlockQ6_K>, 16, rows4<Q6KSums512>};
+const TypeKernel kQ6_KGemm{ActFormat::kQ8_K, by_rows<Q6K>, gemm_tile<quant::BlockQ6_K>, 32, rows4<Q6KSums512>};
 const TypeKernel kIQ4_XSGemm{ActFormat::kQ8_K, by_rows<IQ4XS>, gemm_tile<quant::BlockIQ4_XS>, 16, rows4<IQ4XSSums>};
 
 #define FRUGAL_BF16_TARGET \
