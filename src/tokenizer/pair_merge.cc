@@ -1,80 +1,85 @@
 #include "tokenizer/pair_merge.h"
 
-#include <queue>
+#include <bit>
+#include <limits>
 
+#include "base/error.h"
+#include "tokenizer/merge_queue.h"
 #include "tokenizer/utf8_scan.h"
 
 namespace frugal::tokenizer {
 namespace {
 
+constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
+
 struct Symbol {
-  int64_t prev, next;  // neighbours in the list, -1 at the ends
-  size_t offset, length;  // length 0: merged into its left neighbour
+  uint32_t prev, next;      // neighbours in the list, kNone at the ends
+  uint32_t offset, length;  // length 0: merged into its left neighbour
 };
 
-// A pair as it was when queued. It is stale once either side has changed
-// length (grown by a merge, or been merged away): a symbol only ever grows,
-// and its right neighbour changes only when it absorbs that neighbour.
-struct Candidate {
-  double priority;
-  int64_t left, right;
-  size_t left_length, right_length;
-};
-
-struct MergesFirst {
-  bool operator()(const Candidate& a, const Candidate& b) const {
-    if (a.priority != b.priority) return a.priority < b.priority;
-    return a.left > b.left;  // equal priority: the leftmost pair first
-  }
+// A pair as it was when queued (its left symbol is in the key). It is stale
+// once either side has changed length (grown by a merge, or been merged
+// away): a symbol only ever grows, and its right neighbour changes only when
+// it absorbs that neighbour.
+struct Pair {
+  uint32_t right, left_length, right_length;
 };
 
 }  // namespace
 
-std::vector<Span> merge_pairs(std::string_view text, const PairPriority& priority, MergeStats* stats) {
+uint32_t order_of_score(float score) {
+  // IEEE-754 bits made monotone as unsigned integers, then reversed.
+  const uint32_t bits = std::bit_cast<uint32_t>(score);
+  const uint32_t ascending = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  return ~ascending;
+}
+
+std::vector<Span> merge_pairs(std::string_view text, const PairOrder& order, MergeStats* stats) {
+  if (text.size() >= kNone) fail("tokenizer: a piece of ", text.size(), " bytes is too long to merge");
   MergeStats local;
   MergeStats& st = stats ? *stats : local;
   std::vector<Symbol> sym;
   for (size_t i = 0; i < text.size();) {
     size_t n = utf8_char_len(text, i);
     if (n == 0) n = 1;
-    sym.push_back({int64_t(sym.size()) - 1, int64_t(sym.size()) + 1, i, n});
+    sym.push_back({uint32_t(sym.size()) - 1, uint32_t(sym.size()) + 1, uint32_t(i), uint32_t(n)});
     i += n;
   }
   if (sym.empty()) return {};
-  sym.back().next = -1;
+  sym.front().prev = kNone;
+  sym.back().next = kNone;
 
-  std::vector<Candidate> storage;
-  storage.reserve(sym.size());
-  std::priority_queue<Candidate, std::vector<Candidate>, MergesFirst> queue(MergesFirst{}, std::move(storage));
-  auto consider = [&](int64_t l, int64_t r) {
-    if (l < 0 || r < 0) return;
-    const Symbol& a = sym[size_t(l)];
-    const Symbol& b = sym[size_t(r)];
-    double p = 0;
+  MergeQueue<Pair> queue;
+  auto consider = [&](uint32_t l, uint32_t r) {
+    if (l == kNone || r == kNone) return;
+    const Symbol& a = sym[l];
+    const Symbol& b = sym[r];
+    uint32_t o = 0;
     ++st.pairs_scored;
-    if (priority(text.substr(a.offset, a.length), text.substr(b.offset, b.length), p))
-      queue.push({p, l, r, a.length, b.length});
+    if (order(text.substr(a.offset, a.length), text.substr(b.offset, b.length), o))
+      queue.push((uint64_t(o) << 32) | l, {r, a.length, b.length});
   };
-  for (size_t i = 1; i < sym.size(); ++i) consider(int64_t(i) - 1, int64_t(i));
+  for (size_t i = 1; i < sym.size(); ++i) consider(uint32_t(i - 1), uint32_t(i));
 
   while (!queue.empty()) {
-    const Candidate c = queue.top();
-    queue.pop();
+    const auto c = queue.pop();
     ++st.queue_pops;
-    Symbol& l = sym[size_t(c.left)];
-    Symbol& r = sym[size_t(c.right)];
-    if (l.length != c.left_length || r.length != c.right_length || l.length == 0 || r.length == 0) continue;
+    const auto left = uint32_t(c.key & 0xFFFFFFFFu);
+    Symbol& l = sym[left];
+    Symbol& r = sym[c.payload.right];
+    if (l.length != c.payload.left_length || r.length != c.payload.right_length || l.length == 0 || r.length == 0)
+      continue;
     ++st.merges;
     l.length += r.length;
     r.length = 0;
     l.next = r.next;
-    if (r.next >= 0) sym[size_t(r.next)].prev = c.left;
-    consider(l.prev, c.left);
-    consider(c.left, l.next);
+    if (r.next != kNone) sym[r.next].prev = left;
+    consider(l.prev, left);
+    consider(left, l.next);
   }
 
   std::vector<Span> out;
-  for (int64_t i = 0; i >= 0; i = sym[size_t(i)].next) out.push_back({sym[size_t(i)].offset, sym[size_t(i)].length});
+  for (uint32_t i = 0; i != kNone; i = sym[i].next) out.push_back({sym[i].offset, sym[i].length});
   return out;
 }
 

@@ -13,9 +13,13 @@
 
 namespace frugal::tokenizer {
 
-// Says whether the pair (left, right) may merge and, if so, its priority:
-// the highest priority merges first; among equals the leftmost pair does.
-using PairPriority = std::function<bool(std::string_view left, std::string_view right, double& priority)>;
+// Says whether the pair (left, right) may merge and, if so, its order: the
+// lowest order merges first; among equals the leftmost pair does.
+using PairOrder = std::function<bool(std::string_view left, std::string_view right, uint32_t& order)>;
+
+// An order for a score where the highest score merges first (SentencePiece):
+// maps floats onto uint32 so that higher scores get lower orders.
+uint32_t order_of_score(float score);
 
 struct Span {
   size_t offset = 0, length = 0;
@@ -31,6 +35,7 @@ struct MergeStats {
 // The symbols `text` ends as, in order, as byte ranges of `text`. Initial
 // symbols are the UTF-8 characters of `text`; each byte that belongs to no
 // well-formed character is a symbol of its own.
-std::vector<Span> merge_pairs(std::string_view text, const PairPriority& priority, MergeStats* stats = nullptr);
+// A text longer than 4 GiB -> frugal::Error.
+std::vector<Span> merge_pairs(std::string_view text, const PairOrder& order, MergeStats* stats = nullptr);
 
 }  // namespace frugal::tokenizer

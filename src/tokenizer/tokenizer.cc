@@ -72,13 +72,13 @@ void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t
     if (id >= 0) { out.push_back(id); return; }
   }
   std::string key;  // "left right", reused: one allocation per word, not per pair
-  const auto rank_of = [&](std::string_view left, std::string_view right, double& priority) {
+  const auto rank_of = [&](std::string_view left, std::string_view right, uint32_t& order) {
     key.assign(left);
     key += ' ';
     key += right;
     auto it = t.merge_rank.find(key);
     if (it == t.merge_rank.end()) return false;
-    priority = -double(it->second);
+    order = uint32_t(it->second);
     return true;
   };
   std::string p;
@@ -101,12 +101,12 @@ void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t
 // back to <0xXX> byte tokens.
 void spm_text(const TokenizerImpl& t, std::string_view text, std::vector<int32_t>& out) {
   std::string piece, key;  // reused across pairs
-  const auto score_of = [&](std::string_view left, std::string_view right, double& priority) {
+  const auto score_of = [&](std::string_view left, std::string_view right, uint32_t& order) {
     piece.assign(left);
     piece += right;
     int32_t id = id_of(t, piece);
     if (id < 0) return false;
-    priority = t.scores[size_t(id)];
+    order = order_of_score(t.scores[size_t(id)]);
     if (!t.merge_rank.empty()) {
       // Merges given (imported BPE vocabularies): merge order is the priority.
       key.assign(left);
@@ -114,7 +114,7 @@ void spm_text(const TokenizerImpl& t, std::string_view text, std::vector<int32_t
       key += right;
       auto it = t.merge_rank.find(key);
       if (it == t.merge_rank.end()) return false;
-      priority = -double(it->second);
+      order = uint32_t(it->second);
     }
     return true;
   };

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
 #include <map>
 #include <random>
 #include <string>
@@ -13,9 +14,9 @@
 namespace frugal::tokenizer {
 namespace {
 
-using Table = std::map<std::string, double>;  // "left right" -> priority
+using Table = std::map<std::string, uint32_t>;  // "left right" -> merge order (lowest first)
 
-bool lookup(const Table& t, std::string_view l, std::string_view r, double& p) {
+bool lookup(const Table& t, std::string_view l, std::string_view r, uint32_t& p) {
   auto it = t.find(std::string(l) + " " + std::string(r));
   if (it == t.end()) return false;
   p = it->second;
@@ -28,10 +29,10 @@ std::vector<std::string> textbook(const std::string& text, const Table& t) {
   for (char c : text) parts.emplace_back(1, c);
   for (;;) {
     int best = -1;
-    double best_p = 0;
+    uint32_t best_p = 0;
     for (size_t i = 0; i + 1 < parts.size(); ++i) {
-      double p;
-      if (lookup(t, parts[i], parts[i + 1], p) && (best < 0 || p > best_p)) { best = int(i); best_p = p; }
+      uint32_t p;
+      if (lookup(t, parts[i], parts[i + 1], p) && (best < 0 || p < best_p)) { best = int(i); best_p = p; }
     }
     if (best < 0) return parts;
     parts[size_t(best)] += parts[size_t(best) + 1];
@@ -41,22 +42,26 @@ std::vector<std::string> textbook(const std::string& text, const Table& t) {
 
 std::vector<std::string> fast(const std::string& text, const Table& t, MergeStats* st = nullptr) {
   std::vector<std::string> out;
-  auto pr = [&](std::string_view l, std::string_view r, double& p) { return lookup(t, l, r, p); };
+  auto pr = [&](std::string_view l, std::string_view r, uint32_t& p) { return lookup(t, l, r, p); };
   for (const Span& s : merge_pairs(text, pr, st)) out.push_back(text.substr(s.offset, s.length));
   return out;
 }
 
 TEST(PairMerge, SameResultAsRescanningEveryPair) {
   std::mt19937 rng(7);
-  for (int trial = 0; trial < 300; ++trial) {
+  for (int trial = 0; trial < 600; ++trial) {
     // A random merge table over a 3-letter alphabet, built bottom up so that
-    // longer pieces can merge too; priorities repeat so ties are exercised.
+    // longer pieces can merge too. Half the tables are ordered as training
+    // makes them (a merge after those that made its parts: the queue's fast
+    // path), half at random with repeats (ties, and the queue's fallback).
+    const bool trained = trial % 2 == 0;
     Table t;
     std::vector<std::string> pieces = {"a", "b", "c"};
     for (int k = 0; k < 12; ++k) {
-      const std::string& l = pieces[rng() % pieces.size()];
-      const std::string& r = pieces[rng() % pieces.size()];
-      t[l + " " + r] = double(rng() % 5);
+      const std::string l = pieces[rng() % pieces.size()];
+      const std::string r = pieces[rng() % pieces.size()];
+      if (t.count(l + " " + r)) continue;
+      t[l + " " + r] = trained ? uint32_t(k) : uint32_t(rng() % 5);
       pieces.push_back(l + r);
     }
     std::string text;
@@ -67,7 +72,7 @@ TEST(PairMerge, SameResultAsRescanningEveryPair) {
 }
 
 TEST(PairMerge, TiesGoToTheLeftmostPair) {
-  const Table t = {{"a a", 1.0}};
+  const Table t = {{"a a", 1}};
   EXPECT_EQ(fast("aaa", t), (std::vector<std::string>{"aa", "a"}));
 }
 
@@ -83,7 +88,7 @@ TEST(PairMerge, WorkOnALongRunIsNLogNNotQuadratic) {
   Table t;
   std::string piece = "a";
   for (int k = 0; k < 6; ++k) {
-    t[piece + " " + piece] = -double(k);
+    t[piece + " " + piece] = uint32_t(k);
     piece += piece;
   }
   const size_t n = size_t(1) << 16;
@@ -94,6 +99,13 @@ TEST(PairMerge, WorkOnALongRunIsNLogNNotQuadratic) {
   EXPECT_EQ(st.merges, n - n / 64);
   EXPECT_LE(st.pairs_scored, 4 * n);
   EXPECT_LE(st.queue_pops, 4 * n);
+}
+
+TEST(PairMerge, ScoresMapToOrdersHighestFirst) {
+  const float scores[] = {-1e30f, -5.5f, -1.0f, -0.0f, 0.0f, 0.25f, 3.0f, 1e30f};
+  for (size_t i = 1; i < std::size(scores); ++i)
+    EXPECT_GE(order_of_score(scores[i - 1]), order_of_score(scores[i])) << scores[i];
+  EXPECT_GT(order_of_score(-1.0f), order_of_score(0.25f));
 }
 
 }  // namespace
