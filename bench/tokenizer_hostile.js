@@ -92,8 +92,9 @@ for (const name of names) {
       if (!valid) {
         ids = 'n/a (not UTF-8)';
       } else {
-        let small = bytes.subarray(0, 65536);
-        while ((small[small.length - 1] & 0xC0) === 0x80 || small[small.length - 1] >= 0xC0) small = small.subarray(0, small.length - 1);
+        let end = 65536;
+        while (end > 0 && (bytes[end] & 0xC0) === 0x80) --end;  // cut before a character, not inside one
+        const small = bytes.subarray(0, end);
         fs.writeFileSync(file, small);
         const got = frugal_run(json_path, file, ['--ids', '--no-bos']).trim().split(/\s+/).filter(Boolean).map(Number);
         const want = peer.encode(small.toString('utf8'), { add_special_tokens: false });

@@ -5,9 +5,10 @@
 // piece comes after the merge that made it, so every candidate pushed after
 // a pop has a larger key. For such monotone use a radix heap is much faster
 // than a binary heap on long pieces (a megabyte of spaces: buckets filled and
-// emptied in order instead of a million-entry heap walked at random). The
-// first key that breaks monotony (hand-made merge lists, SentencePiece
-// scores) moves everything to a binary heap, which takes any order.
+// emptied in order instead of a million-entry heap walked at random). A key
+// below the last one popped (hand-made merge lists, SentencePiece scores)
+// goes to a binary heap beside it: such keys are smaller than every key in
+// the radix heap, so that heap is emptied first and the order stays exact.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -31,23 +32,14 @@ class MergeQueue {
 
   void push(uint64_t key, const Payload& p) {
     ++size_;
-    if (!radix_) { heap_.push({key, p}); return; }
-    if (key < last_) {  // not monotone: a binary heap from here on
-      radix_ = false;
-      for (auto& b : buckets_) {
-        for (const Entry& e : b) heap_.push(e);
-        b.clear();
-      }
-      heap_.push({key, p});
-      return;
-    }
-    buckets_[bucket(key)].push_back({key, p});
+    if (key < last_) heap_.push({key, p});
+    else buckets_[bucket(key)].push_back({key, p});
   }
 
   // REQUIRES: !empty().
   Entry pop() {
     --size_;
-    if (!radix_) {
+    if (!heap_.empty()) {
       Entry e = heap_.top();
       heap_.pop();
       return e;
@@ -73,7 +65,6 @@ class MergeQueue {
   };
   size_t bucket(uint64_t key) const { return key == last_ ? 0 : size_t(64 - std::countl_zero(key ^ last_)); }
 
-  bool radix_ = true;
   uint64_t last_ = 0;
   size_t size_ = 0;
   std::array<std::vector<Entry>, 65> buckets_;
