@@ -36,6 +36,7 @@ struct Expr {
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
   bool negated = false;
   int line = 0;
+  int depth = 1;  // of the tree below and including this node (the parser bounds it)
 };
 
 struct Stmt;

@@ -9,6 +9,7 @@
 #include "tokenizer/jinja.h"
 #include "tokenizer/jinja_parser.h"
 #include "tokenizer/jinja_eval.h"
+#include "tokenizer/jinja_limits.h"
 
 namespace frugal::tokenizer::jinja {
 
@@ -18,9 +19,23 @@ struct Template::Parsed {
 
 namespace eval {
 
+Evaluator::Nest::Nest(Evaluator& ev, int line) : ev_(ev) {
+  if (++ev_.nesting_ > limits::kMaxEvalNesting) {
+    --ev_.nesting_;
+    err(line, "rendering nests too deeply (more than " + std::to_string(limits::kMaxEvalNesting) + " levels)");
+  }
+  if (++ev_.steps_ > limits::kMaxSteps) {
+    --ev_.nesting_;
+    err(line, "rendering takes more than " + std::to_string(limits::kMaxSteps) + " steps");
+  }
+}
+
 Flow Evaluator::exec(const Body& body, Scope& sc, std::string& out) {
   for (const StmtPtr& s : body) {
+    Nest nest(*this, s->line);
     Flow f = exec_one(*s, sc, out);
+    if (out.size() > limits::kMaxOutputBytes)
+      err(s->line, "the rendered text is longer than " + std::to_string(limits::kMaxOutputBytes) + " bytes");
     if (f != Flow::Normal) return f;
   }
   return Flow::Normal;
@@ -60,6 +75,7 @@ void Evaluator::assign(const Stmt& s, Scope& sc, Value v) {
   if (!s.target_attr.empty()) {
     const Value* ns = sc.find(s.targets[0]);
     if (!ns || !ns->is_object()) err(s.line, "cannot set '" + s.target_attr + "' on '" + s.targets[0] + "': not a namespace");
+    check_nesting(v, ns, s.line);
     const_cast<Value*>(ns)->set_member(s.target_attr, std::move(v));
     return;
   }
@@ -96,6 +112,7 @@ Flow Evaluator::exec_for(const Stmt& s, Scope& sc, std::string& out) {
   if (s.filter) {
     Array kept;
     for (const Value& item : items) {
+      Nest step(*this, s.line);  // an iteration is a step even when its body is empty
       Scope probe;
       probe.parent = &sc;
       bind(probe, item);
@@ -109,6 +126,7 @@ Flow Evaluator::exec_for(const Stmt& s, Scope& sc, std::string& out) {
   }
   const int64_t n = int64_t(items.size());
   for (int64_t k = 0; k < n; ++k) {
+    Nest step(*this, s.line);  // an iteration is a step even when its body is empty
     Scope inner;
     inner.parent = &sc;
     bind(inner, items[k]);
@@ -179,6 +197,7 @@ Template& Template::operator=(Template&&) noexcept = default;
 
 std::string Template::render(const nlohmann::ordered_json& context) const {
   eval::Scope globals;
+  eval::check_json_depth(context);
   if (context.is_object())
     for (auto it = context.begin(); it != context.end(); ++it) globals.vars[it.key()] = Value::from_json(it.value());
   eval::Evaluator ev(globals);

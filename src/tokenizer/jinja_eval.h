@@ -39,6 +39,13 @@ std::vector<std::string> py_split(const std::string& s, const Value* sep, int64_
 Value strings_to_array(const std::vector<std::string>& v);
 std::vector<int64_t> slice_indices(int64_t n, const Value& start, const Value& stop, const Value& step, int line);
 
+// Limits on values (jinja_bounds.cc): a string or list too large, or a
+// container about to hold itself or to nest too deeply -> frugal::Error.
+void check_size(const Value& v, int line);
+void check_nesting(const Value& inner, const Value* outer, int line);
+// The render context nests no deeper than a template's own values may.
+void check_json_depth(const nlohmann::ordered_json& context);
+
 class Evaluator {
  public:
   explicit Evaluator(Scope& globals) : globals_(globals) {}
@@ -46,7 +53,23 @@ class Evaluator {
 
  private:
   Scope& globals_;
-  int depth_ = 0;
+  int depth_ = 0;         // macro calls in progress
+  int nesting_ = 0;       // eval and exec calls in progress (jinja_limits.h)
+  long long steps_ = 0;   // expressions and statements evaluated so far
+
+  // One level of evaluator recursion and one step, for as long as it lives.
+  class Nest {
+   public:
+    Nest(Evaluator& ev, int line);
+    ~Nest() { --ev_.nesting_; }
+    Nest(const Nest&) = delete;
+    Nest& operator=(const Nest&) = delete;
+
+   private:
+    Evaluator& ev_;
+  };
+
+  Value eval_node(const Expr& e, Scope& sc);
 
   Flow exec_one(const Stmt& s, Scope& sc, std::string& out);
   void assign(const Stmt& s, Scope& sc, Value v);

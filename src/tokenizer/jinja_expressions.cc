@@ -9,10 +9,18 @@
 #include "tokenizer/jinja.h"
 #include "tokenizer/jinja_parser.h"
 #include "tokenizer/jinja_eval.h"
+#include "tokenizer/jinja_limits.h"
 
 namespace frugal::tokenizer::jinja::eval {
 
 Value Evaluator::eval(const Expr& e, Scope& sc) {
+  Nest nest(*this, e.line);
+  Value v = eval_node(e, sc);
+  check_size(v, e.line);
+  return v;
+}
+
+Value Evaluator::eval_node(const Expr& e, Scope& sc) {
   switch (e.kind) {
     case Expr::Kind::Literal: return e.value;
     case Expr::Kind::Name: return lookup(e.name, sc);
@@ -57,7 +65,9 @@ Value Evaluator::eval(const Expr& e, Scope& sc) {
     case Expr::Kind::Tuple: {
       Array a;
       for (const ExprPtr& x : e.args) a.push_back(eval(*x, sc));
-      return Value::array(std::move(a));
+      Value list = Value::array(std::move(a));
+      check_nesting(list, nullptr, e.line);
+      return list;
     }
     case Expr::Kind::Dict: {
       Value d = Value::object();
@@ -66,6 +76,7 @@ Value Evaluator::eval(const Expr& e, Scope& sc) {
         if (!key.is_string()) key = Value::string(to_output(key));
         d.set_member(key.s, eval(*e.args[k + 1], sc));
       }
+      check_nesting(d, nullptr, e.line);
       return d;
     }
     case Expr::Kind::Ternary:
@@ -159,7 +170,7 @@ bool Evaluator::call_global(const std::string& name, std::vector<Value>& args, K
     Array out;
     for (int64_t k = a; st > 0 ? k < b : k > b; k += st) {
       out.push_back(Value::integer(k));
-      if (out.size() > 10000000) err(line, "range() is too long");
+      if (out.size() > limits::kMaxListItems) err(line, "range() is too long");
     }
     r = Value::array(std::move(out));
     return true;
@@ -194,6 +205,8 @@ Value Evaluator::arith(const std::string& op, const Value& l, const Value& r, in
       err(line, std::string("cannot add a ") + l.kind_name() + " and a " + r.kind_name());
     }
     if (l.is_array() && r.is_array()) {
+      if (l.arr->size() + r.arr->size() > limits::kMaxListItems)
+        err(line, "'+' makes a list longer than the " + std::to_string(limits::kMaxListItems) + " items allowed");
       Array a = *l.arr;
       a.insert(a.end(), r.arr->begin(), r.arr->end());
       return Value::array(std::move(a));
@@ -201,6 +214,8 @@ Value Evaluator::arith(const std::string& op, const Value& l, const Value& r, in
   }
   if (op == "*" && l.is_string() && r.kind == Value::Kind::Int) {
     std::string out;
+    if (r.i > 0 && l.s.size() * size_t(std::min<int64_t>(r.i, 1000000)) > limits::kMaxStringBytes)
+      err(line, "'*' makes too long a string");
     for (int64_t k = 0; k < r.i && k < 1000000; ++k) out += l.s;
     return Value::string(out);
   }

@@ -91,6 +91,7 @@ Value Evaluator::call_method(const Value& obj, const std::string& m, std::vector
   if (obj.is_array()) {
     if (m == "append") {
       if (a.size() != 1) err(line, "append() takes one argument");
+      check_nesting(a[0], &obj, line);
       obj.arr->push_back(a[0]);
       return Value::none();
     }

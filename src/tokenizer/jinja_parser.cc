@@ -2,10 +2,12 @@
 // parsing with Jinja's operator precedence.
 #include "tokenizer/jinja_parser.h"
 
+#include <algorithm>
 #include <cctype>
 #include <string>
 
 #include "base/error.h"
+#include "tokenizer/jinja_limits.h"
 
 namespace frugal::tokenizer::jinja {
 namespace {
@@ -179,6 +181,37 @@ class Parser {
  private:
   std::vector<Token> t_;
   size_t p_ = 0;
+  int nesting_ = 0;
+
+  // Counts one level of parser recursion for as long as it lives.
+  class Nest {
+   public:
+    explicit Nest(Parser& p) : p_(p) {
+      if (++p_.nesting_ > limits::kMaxParseNesting)
+        fail("chat template: line ", p_.line(), ": nested too deeply (more than ", limits::kMaxParseNesting, " levels)");
+    }
+    ~Nest() { --p_.nesting_; }
+    Nest(const Nest&) = delete;
+    Nest& operator=(const Nest&) = delete;
+
+   private:
+    Parser& p_;
+  };
+
+  // Records a finished node's depth; a tree deeper than the evaluator may
+  // recurse is refused here, while it is still cheap to free.
+  ExprPtr seal(ExprPtr e) {
+    int below = 0;
+    for (const ExprPtr& a : e->args)
+      if (a) below = std::max(below, a->depth);
+    for (const auto& kv : e->kwargs)
+      if (kv.second) below = std::max(below, kv.second->depth);
+    e->depth = below + 1;
+    if (e->depth > limits::kMaxExpressionDepth)
+      fail("chat template: line ", e->line, ": expression nested too deeply (more than ", limits::kMaxExpressionDepth,
+           " levels)");
+    return e;
+  }
 
   const Token& peek(size_t k = 0) const {
     static const Token kEnd{Token::Kind::StmtClose, "<end of template>", 0};
@@ -205,6 +238,7 @@ class Parser {
   // Statements until one of `ends` (a tag name) is reached; that tag's name
   // is returned in `end` with the parser just after the tag name.
   Body parse_body(const std::vector<std::string>& ends, std::string& end) {
+    Nest nest(*this);
     Body body;
     while (!at_end()) {
       const Token& tk = peek();
@@ -325,7 +359,7 @@ class Parser {
       f->name = expect_name();
       f->args.push_back(nullptr);  // the block text goes here
       if (is_op("(")) parse_call_args(*f);
-      s->expr = std::move(f);
+      s->expr = seal(std::move(f));
       expect_stmt_close();
       std::string end;
       s->bodies.push_back(parse_body({"endfilter"}, end));
@@ -348,6 +382,7 @@ class Parser {
 
   // expr := or_expr ['if' or_expr ['else' expr]]
   ExprPtr parse_expr() {
+    Nest nest(*this);
     ExprPtr e = parse_or();
     if (is_name("if")) {
       int ln = line();
@@ -360,7 +395,7 @@ class Parser {
       t->args.push_back(std::move(cond));
       t->args.push_back(std::move(e));
       t->args.push_back(std::move(other));
-      return t;
+      return seal(std::move(t));
     }
     return e;
   }
@@ -372,7 +407,7 @@ class Parser {
     b->name = op;
     b->args.push_back(std::move(l));
     b->args.push_back(std::move(r));
-    return b;
+    return seal(std::move(b));
   }
   ExprPtr parse_or() {
     ExprPtr l = parse_and();
@@ -386,12 +421,13 @@ class Parser {
   }
   ExprPtr parse_not() {
     if (is_name("not")) {
+      Nest nest(*this);
       int ln = line();
       ++p_;
       auto u = make(Expr::Kind::Unary, ln);
       u->name = "not";
       u->args.push_back(parse_not());
-      return u;
+      return seal(std::move(u));
     }
     return parse_compare();
   }
@@ -449,11 +485,12 @@ class Parser {
   ExprPtr parse_unary(bool with_filters = true) {
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
+      Nest nest(*this);
       int ln = line();
       auto u = make(Expr::Kind::Unary, ln);
       u->name = t_[p_++].text;
       u->args.push_back(parse_unary(false));
-      e = std::move(u);
+      e = seal(std::move(u));
     } else {
       e = parse_postfix(parse_primary());
     }
@@ -485,7 +522,7 @@ class Parser {
         if (peek().kind == Token::Kind::Int) a->name = t_[p_++].text;  // x.0
         else a->name = expect_name();
         a->args.push_back(std::move(e));
-        e = std::move(a);
+        e = seal(std::move(a));
       } else if (is_op("[")) {
         ++p_;
         ExprPtr parts[3];
@@ -501,12 +538,12 @@ class Parser {
         x->args.push_back(std::move(e));
         if (!colons && !parts[0]) fail("chat template: line ", ln, ": empty subscript '[]'");
         for (int k = 0; k < (colons ? 3 : 1); ++k) x->args.push_back(std::move(parts[k]));
-        e = std::move(x);
+        e = seal(std::move(x));
       } else if (is_op("(")) {
         auto c = make(Expr::Kind::Call, ln);
         c->args.push_back(std::move(e));
         parse_call_args(*c);
-        e = std::move(c);
+        e = seal(std::move(c));
       } else {
         return e;
       }
@@ -522,7 +559,7 @@ class Parser {
         f->name = expect_name();
         f->args.push_back(std::move(e));
         if (is_op("(")) parse_call_args(*f);
-        e = parse_postfix(std::move(f));
+        e = parse_postfix(seal(std::move(f)));
       } else if (is_name("is")) {
         ++p_;
         auto t = make(Expr::Kind::Test, ln);
@@ -538,7 +575,7 @@ class Parser {
                     !is_name("else") && !is_name("is") && !is_name("in") && !is_name("not"))) {
           t->args.push_back(parse_primary());  // `x is divisibleby 3`, `x is sameas y`
         }
-        e = std::move(t);
+        e = seal(std::move(t));
       } else {
         return e;
       }
@@ -597,7 +634,7 @@ class Parser {
             t->args.push_back(parse_expr());
           }
           expect_op(")");
-          return t;
+          return seal(std::move(t));
         }
         if (tk.text == "[") {
           ++p_;
@@ -608,7 +645,7 @@ class Parser {
             else if (!is_op("]")) fail("chat template: line ", line(), ": expected ',' or ']' in list");
           }
           ++p_;
-          return l;
+          return seal(std::move(l));
         }
         if (tk.text == "{") {
           ++p_;
@@ -621,7 +658,7 @@ class Parser {
             else if (!is_op("}")) fail("chat template: line ", line(), ": expected ',' or '}' in dict");
           }
           ++p_;
-          return d;
+          return seal(std::move(d));
         }
         break;
       }
@@ -634,6 +671,8 @@ class Parser {
 }  // namespace
 
 Body parse_template(std::string_view source) {
+  if (source.size() > limits::kMaxSourceBytes)
+    fail("chat template: ", source.size(), " bytes is longer than the ", limits::kMaxSourceBytes, " allowed");
   return Parser(lex(preprocess(source))).parse_all();
 }
 

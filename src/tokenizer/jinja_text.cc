@@ -9,6 +9,7 @@
 #include "tokenizer/jinja.h"
 #include "tokenizer/jinja_parser.h"
 #include "tokenizer/jinja_eval.h"
+#include "tokenizer/jinja_limits.h"
 
 namespace frugal::tokenizer::jinja::eval {
 
@@ -50,6 +51,7 @@ std::string replace_all(const std::string& s, const std::string& from, const std
     for (const std::string& c : utf8_chars(s)) {
       out += c;
       if (count < 0 || n < count) { out += to; ++n; }
+      if (out.size() > limits::kMaxStringBytes) fail("chat template: replace() makes too long a string");
     }
     return out;
   }
@@ -60,6 +62,7 @@ std::string replace_all(const std::string& s, const std::string& from, const std
     size_t hit = s.find(from, pos);
     if (hit == std::string::npos || (count >= 0 && n >= count)) break;
     out += s.substr(pos, hit - pos) + to;
+    if (out.size() > limits::kMaxStringBytes) fail("chat template: replace() makes too long a string");
     pos = hit + from.size();
     ++n;
   }
