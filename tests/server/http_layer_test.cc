@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <random>
 #include <thread>
 
 #include "server/long_model.h"
@@ -37,9 +38,13 @@ std::string request(const std::string& method, const std::string& path, const st
   return r + "\r\n" + body;
 }
 
+// The body of the first response in `response` (its Content-Length, when it has one).
 std::string body_of(const std::string& response) {
   const size_t at = response.find("\r\n\r\n");
-  return at == std::string::npos ? "" : response.substr(at + 4);
+  if (at == std::string::npos) return "";
+  const size_t cl = response.find("Content-Length: ");
+  if (cl == std::string::npos || cl > at) return response.substr(at + 4);
+  return response.substr(at + 4, std::stoul(response.substr(cl + 16)));
 }
 
 // One request on a fresh connection: the whole response, or "" when none came within `timeout`.
@@ -300,6 +305,53 @@ TEST(HttpLayer, ShutdownEndsStreamsWithAnErrorAndDone) {
   for (int fd : streams) ::close(fd);
   ::close(whole);
   ::close(slow);
+}
+
+TEST(HttpLayer, HostileRequestsLeaveTheServerAnswering) {
+  ServerFixture f(4, 64, 4096);
+  const std::string good = json{{"prompt", "x"}, {"max_tokens", 1}}.dump();
+  const std::vector<std::string> bases = {
+      request("POST", "/v1/completions", good),
+      "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n",
+      request("GET", "/v1/models"),
+      request("POST", "/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1})"),
+  };
+  std::mt19937 rng(7);
+  const std::string alphabet = "\r\n :{}[]\",0123456789abcdef\x00\xff";
+  int answered = 0;
+  constexpr int kBatches = 20, kPerBatch = 100;  // 2,000 requests, 100 connections at a time
+  for (int b = 0; b < kBatches; ++b) {
+    std::vector<int> fds;
+    for (int i = 0; i < kPerBatch; ++i) {
+      std::string text = bases[rng() % bases.size()];
+      for (int m = 0, n = 1 + static_cast<int>(rng() % 3); m < n; ++m) {
+        const size_t at = rng() % text.size();
+        if (rng() % 2) text[at] = alphabet[rng() % alphabet.size()];
+        else text.insert(at, std::string(1 + rng() % 300, alphabet[rng() % alphabet.size()]));
+      }
+      const int fd = connect_loopback(f.port);
+      ASSERT_GE(fd, 0);
+      send_all(fd, text);
+      fds.push_back(fd);
+    }
+    // A short look for answers; a request left incomplete just waits.
+    const auto until = Clock::now() + 500ms;
+    for (int fd : fds) {
+      std::string buf;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+      if (read_until(fd, buf, has_whole_response, std::max(left, std::chrono::milliseconds(1))) && status_of(buf) != 0) {
+        ++answered;
+        // Whatever the status, the body is an OpenAI object or error.
+        EXPECT_TRUE(json::parse(body_of(buf), nullptr, false).is_object()) << buf.substr(0, 300);
+      }
+      ::close(fd);
+    }
+  }
+  EXPECT_GT(answered, 100);  // most mutations still make a whole request
+  // The server still answers correctly.
+  auto [status, body] = f.post("/v1/completions", json{{"prompt", "The meaning of life is"}, {"max_tokens", 4}, {"temperature", 0}});
+  EXPECT_EQ(status, 200) << body.dump();
+  EXPECT_EQ(body["usage"]["completion_tokens"], 4);
 }
 
 TEST(HttpLayer, HostAndOriginAreChecked) {

@@ -3,6 +3,8 @@
 // ambiguous framing refused, pipelined requests kept apart.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "server/http_request.h"
 
 namespace frugal::server {
@@ -150,6 +152,58 @@ TEST(HttpRequest, ConnectionAndExpectHeaders) {
   std::string old = "\r\nGET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";  // a stray empty line first is allowed
   EXPECT_EQ(q.feed(old), State::kDone);
   EXPECT_TRUE(q.request().keep_alive);
+}
+
+// Mutations of well-formed requests (bytes changed, dropped, repeated),
+// fed in pieces of random size: each ends complete within the limits,
+// refused with a status the server sends, or waiting for more.
+TEST(HttpRequest, TenThousandMutatedRequests) {
+  const std::vector<std::string> bases = {
+      "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+      "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 15\r\n\r\n{\"prompt\":\"a\"}",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n0\r\nT: v\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+  };
+  const std::string alphabet = "\r\n :;0123456789abcdefABCDEF\t\x7f\x00-/?";
+  std::mt19937 rng(42);
+  HttpLimits lim;
+  lim.max_head_bytes = 512;
+  lim.max_body_bytes = 256;
+  int done = 0, refused = 0, waiting = 0;
+  for (int i = 0; i < 10000; ++i) {
+    std::string text = bases[rng() % bases.size()];
+    for (int m = 0, n = 1 + static_cast<int>(rng() % 4); m < n && !text.empty(); ++m) {
+      const size_t at = rng() % text.size();
+      switch (rng() % 4) {
+        case 0: text[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: text.erase(at, 1 + rng() % 8); break;
+        case 2: text.insert(at, std::string(1 + rng() % 600, alphabet[rng() % alphabet.size()])); break;
+        default: text.insert(at, text.substr(0, std::min<size_t>(text.size(), 64))); break;
+      }
+    }
+    RequestParser p(lim);
+    std::string in;
+    const size_t piece = 1 + rng() % 64;
+    State s = State::kHead;
+    for (size_t at = 0; at < text.size() && s != State::kError; at += piece) {
+      in.append(text, at, piece);
+      while ((s = p.feed(in)) == State::kDone) {
+        ASSERT_LE(p.request().body.size(), lim.max_body_bytes);
+        ++done;
+        p.reset();
+      }
+    }
+    if (s == State::kError) {
+      ++refused;
+      const int st = p.error_status();
+      ASSERT_TRUE(st == 400 || st == 413 || st == 417 || st == 431 || st == 501 || st == 505) << st;
+    } else {
+      ++waiting;
+    }
+  }
+  EXPECT_GT(done, 1000);
+  EXPECT_GT(refused, 1000);
+  EXPECT_GT(waiting, 100);
 }
 
 }  // namespace
