@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -98,7 +99,9 @@ int run_serve(const ServeArgs& a) {
   opts.timeout = seconds_flag("--timeout", a.timeout_s);
   opts.idle_timeout = seconds_flag("--keep-alive-timeout", a.keep_alive_s);
   const std::chrono::milliseconds grace = seconds_flag("--shutdown-timeout", a.shutdown_timeout_s);
-  opts.http_threads = a.http_threads > 0 ? a.http_threads : a.parallel + a.max_queued + 8;
+  // Enough threads that every slot and every queue place can be in use at
+  // once; capped, since each is a stack, for a very long --max-queue.
+  opts.http_threads = a.http_threads > 0 ? a.http_threads : std::min(a.parallel + a.max_queued + 8, 1024);
   opts.max_connections = static_cast<size_t>(a.max_connections);
   opts.allowed_origins = split_commas(a.allowed_origins);
   if (!a.api_key.empty()) opts.api_keys = {a.api_key};
@@ -164,7 +167,7 @@ const CommandRegistration kServe{"serve", "an OpenAI-compatible HTTP server with
                                    app.add_option("--alias", a->alias, "model name in responses (default: the file name)");
                                    app.add_option("--http-threads", a->http_threads,
                                                   "completions answered at once, each on a thread (default: --parallel + "
-                                                  "--max-queue + 8)");
+                                                  "--max-queue + 8, at most 1024)");
                                    app.add_option("--max-connections", a->max_connections,
                                                   "open client connections at most; more get 503 (default 4096)");
                                    app.add_option("--timeout", a->timeout_s,

@@ -30,7 +30,9 @@ std::string response_head(int minor, int status, const HttpHeaders& headers, std
                           bool keep_alive) {
   std::string s = "HTTP/1." + std::to_string(minor) + " " + std::to_string(status) + " " + status_reason(status) + "\r\n";
   for (const auto& [k, v] : headers) s += k + ": " + v + "\r\n";
-  if (content_length) s += "Content-Length: " + std::to_string(*content_length) + "\r\n";
+  // A 204 has no body and may not say it has one (RFC 9110 8.6).
+  if (status == 204) {
+  } else if (content_length) s += "Content-Length: " + std::to_string(*content_length) + "\r\n";
   else if (minor == 1) s += "Transfer-Encoding: chunked\r\n";
   if (minor == 1 && !keep_alive) s += "Connection: close\r\n";
   if (minor == 0 && keep_alive) s += "Connection: keep-alive\r\n";

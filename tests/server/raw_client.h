@@ -82,10 +82,11 @@ inline int status_of(const std::string& buf) {
   return std::atoi(buf.substr(9, 3).c_str());
 }
 
-// A whole response with Content-Length is in buf.
+// A whole response is in buf (with Content-Length, chunked, or a 204).
 inline bool has_whole_response(const std::string& buf) {
   const size_t head_end = buf.find("\r\n\r\n");
   if (head_end == std::string::npos) return false;
+  if (buf.compare(9, 3, "204") == 0) return true;  // no body
   const size_t cl = buf.find("Content-Length: ");
   if (cl == std::string::npos || cl > head_end) return buf.find("0\r\n\r\n", head_end) != std::string::npos;
   return buf.size() >= head_end + 4 + std::stoul(buf.substr(cl + 16));
