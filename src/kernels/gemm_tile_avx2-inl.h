@@ -115,8 +115,8 @@ FRUGAL_TARGET inline __m256i bcast_int16_pair(int x, int y) {
 }
 
 template <class Block>
-FRUGAL_TARGET void gemm_tile_k(const void* w, size_t w_stride, const void* act, size_t act_stride, int64_t n_rows,
-                               int64_t n_in, float* y, int64_t ldy) {
+FRUGAL_TARGET void gemm_tile_k8(const void* w, size_t w_stride, const void* act, size_t act_stride, int64_t n_rows,
+                                int64_t n_in, float* y, int64_t ldy) {
   using F = KTileFormat<Block>;
   const int64_t nb = n_in / QK_K;
   KTileSub* sub = scratch<KTileSub>(static_cast<size_t>(nb * 8));
@@ -172,5 +172,16 @@ FRUGAL_TARGET void gemm_tile_k(const void* w, size_t w_stride, const void* act, 
       }
     }
     _mm256_storeu_ps(y + r * ldy, acc);
+  }
+}
+
+// The tiles of n_out weight rows one after another (the activations need no
+// preparation here: vpmaddubsw takes the signed codes as they are).
+template <class Block>
+FRUGAL_TARGET void gemm_tile_k(const void* w, size_t w_stride, int64_t n_out, const void* act, size_t act_stride,
+                               int64_t n_rows, int64_t n_in, float* y, int64_t ldy) {
+  for (int64_t o = 0; o < n_out; o += kGemmTile) {
+    gemm_tile_k8<Block>(static_cast<const uint8_t*>(w) + o * w_stride, w_stride, act, act_stride, n_rows, n_in, y + o,
+                        ldy);
   }
 }

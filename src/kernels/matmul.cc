@@ -99,10 +99,10 @@ void matmul_encoded(const WeightMatrix& W, const EncodedRows& X, float* Y, int64
   const GemmTileFn gemm_tile = n_rows >= X.kernel_->gemm_min_rows ? X.kernel_->gemm_tile : nullptr;
   auto body = [&](int64_t o_begin, int64_t o_end, int) {
     if (gemm_tile) {
-      // Whole tiles of 8 outputs, then the rest row by row.
-      for (; o_begin + kGemmTile <= o_end; o_begin += kGemmTile) {
-        gemm_tile(w + o_begin * rb, rb, a, act_stride, n_rows, W.n_in, Y + o_begin, ldy);
-      }
+      // Whole tiles of 8 outputs in one call, then the rest row by row.
+      const int64_t n_tiled = (o_end - o_begin) / kGemmTile * kGemmTile;
+      if (n_tiled > 0) gemm_tile(w + o_begin * rb, rb, n_tiled, a, act_stride, n_rows, W.n_in, Y + o_begin, ldy);
+      o_begin += n_tiled;
     }
     for (int64_t t0 = o_begin; t0 < o_end; t0 += tile) {
       const int64_t t1 = std::min(o_end, t0 + tile);

@@ -38,13 +38,15 @@ EncodeFn act_encoder(SimdLevel level);
 using RowDotFn = void (*)(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
                           int64_t y_stride);
 
-// Prefill: kGemmTile consecutive weight rows (row stride w_stride bytes)
-// times all n_rows activation rows, y[r * ldy + k] for k < kGemmTile. The
-// weight rows are unpacked once into a cache-resident tile, interleaved so
-// that one int8 dot-product instruction serves all 8 outputs.
+// Prefill: n_out consecutive weight rows (a multiple of kGemmTile, row
+// stride w_stride bytes) times all n_rows activation rows, y[r * ldy + k] for
+// k < n_out. Each kGemmTile weight rows are unpacked once into a
+// cache-resident tile, interleaved so that one int8 dot-product instruction
+// serves all 8 outputs; what the activations need (e.g. a sign flip) is done
+// once per call for all the tiles.
 inline constexpr int kGemmTile = 8;
-using GemmTileFn = void (*)(const void* w, size_t w_stride, const void* act, size_t act_stride, int64_t n_rows,
-                            int64_t n_in, float* y, int64_t ldy);
+using GemmTileFn = void (*)(const void* w, size_t w_stride, int64_t n_out, const void* act, size_t act_stride,
+                            int64_t n_rows, int64_t n_in, float* y, int64_t ldy);
 
 // y[r * ldy + k] = dot(weight row k, activation row r) for k < 4 and
 // r < n_act (1 <= n_act <= kMaxActRows); weight row k starts at

@@ -243,8 +243,8 @@ TEST(Matmul, FourRowKernelsMatchTheRowKernelExactly) {
   }
 }
 
-// The prefill tile kernels (8 outputs x all rows) against the scalar twin's
-// row kernel, on the same encoded activations.
+// The prefill tile kernels (two tiles of 8 outputs x all rows in one call)
+// against the scalar twin's row kernel, on the same encoded activations.
 TEST(Matmul, GemmTilesMatchTheScalarTwin) {
   std::mt19937 rng(test_seed() + 6);
   int tested = 0;
@@ -255,29 +255,30 @@ TEST(Matmul, GemmTilesMatchTheScalarTwin) {
       ++tested;
       for (int64_t n_in : input_sizes(t)) {
         const int64_t n_rows = 11;  // two groups of 4 and a short one
-        const auto weights = random_weights(t, kGemmTile, n_in, rng);
+        constexpr int64_t n_out = 2 * kGemmTile;  // two tiles in one call
+        const auto weights = random_weights(t, n_out, n_in, rng);
         const size_t rb = row_bytes(t, n_in);
         const auto X = random_rows(n_rows, n_in, rng);
         const size_t stride = act_row_bytes(k->act, n_in);
         std::vector<uint8_t> act(stride * n_rows);
         for (int64_t r = 0; r < n_rows; ++r) encode_act_row(k->act, X.data() + r * n_in, act.data() + r * stride, n_in);
-        const int64_t ldy = kGemmTile + 3;
+        const int64_t ldy = n_out + 3;
         std::vector<float> y(n_rows * ldy, -7.0f), want(n_rows * ldy, -7.0f);
-        k->gemm_tile(weights.data(), rb, act.data(), stride, n_rows, n_in, y.data(), ldy);
+        k->gemm_tile(weights.data(), rb, n_out, act.data(), stride, n_rows, n_in, y.data(), ldy);
         for (int64_t r = 0; r < n_rows; ++r) {
-          for (int o = 0; o < kGemmTile; ++o) {
+          for (int o = 0; o < n_out; ++o) {
             scalar_kernel(t)->dot(weights.data() + o * rb, act.data() + r * stride, stride, 1, n_in,
                                   &want[r * ldy + o], 1);
           }
         }
-        std::vector<float> deq(kGemmTile * n_in);
-        quant::dequantize_rows(t, weights.data(), deq.data(), kGemmTile, n_in);
+        std::vector<float> deq(n_out * n_in);
+        quant::dequantize_rows(t, weights.data(), deq.data(), n_out, n_in);
         for (int64_t r = 0; r < n_rows; ++r) {
           for (int64_t o = 0; o < ldy; ++o) {
             SCOPED_TRACE(testing::Message() << tensor_type_name(t) << " level " << simd_level_name(level) << " n_in "
                                             << n_in << " row " << r << " out " << o << " seed " << test_seed());
-            if (o >= kGemmTile) {
-              ASSERT_EQ(y[r * ldy + o], -7.0f) << "wrote past the tile";
+            if (o >= n_out) {
+              ASSERT_EQ(y[r * ldy + o], -7.0f) << "wrote past the tiles";
               continue;
             }
             double abs_dot = 0;
