@@ -2,17 +2,40 @@
 // call a user of that client makes against an OpenAI-compatible server must
 // parse, streams must assemble into the same text as the whole answer, and a
 // bad request must surface as the client's BadRequestError with its param.
-// Usage: node openai_client.js BASE_URL   (BASE_URL like http://127.0.0.1:PORT/v1)
+// Usage: node openai_client.js BASE_URL [API_KEY]   (BASE_URL like http://127.0.0.1:PORT/v1;
+// with API_KEY the server was started with --api-key API_KEY, and a wrong key
+// must surface as the client's AuthenticationError)
 const OpenAI = require("openai");
 const assert = require("assert");
 
 async function main() {
-  const client = new OpenAI({ baseURL: process.argv[2], apiKey: "unused", maxRetries: 0, timeout: 60000 });
+  const key = process.argv[3] || "unused";
+  const client = new OpenAI({ baseURL: process.argv[2], apiKey: key, maxRetries: 0, timeout: 60000 });
 
   const models = await client.models.list();
   const ids = models.data.map((m) => m.id);
   assert.ok(ids.length >= 1, "no models listed");
   const model = ids[0];
+  const retrieved = await client.models.retrieve(model);
+  assert.strictEqual(retrieved.id, model);
+  assert.strictEqual(retrieved.object, "model");
+  try {
+    await client.models.retrieve("no-such-model");
+    assert.fail("retrieved a model that is not served");
+  } catch (e) {
+    assert.ok(e instanceof OpenAI.NotFoundError, `${e}`);
+    assert.strictEqual(e.code, "model_not_found");
+  }
+  if (process.argv[3]) {
+    const stranger = new OpenAI({ baseURL: process.argv[2], apiKey: "sk-wrong", maxRetries: 0, timeout: 60000 });
+    try {
+      await stranger.completions.create({ model, prompt: "x", max_tokens: 1 });
+      assert.fail("a wrong API key was accepted");
+    } catch (e) {
+      assert.ok(e instanceof OpenAI.AuthenticationError, `${e}`);
+      assert.strictEqual(e.code, "invalid_api_key");
+    }
+  }
 
   // Completions: whole and streamed, greedy, must agree token for token.
   const prompt = "The secret of happiness is";
