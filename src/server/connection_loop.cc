@@ -11,47 +11,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <vector>
 
 #include "base/error.h"
 #include "base/log.h"
 
 namespace frugal::server {
-
-// What answering threads hand to the loop: bytes for a connection, and
-// whether the answer has ended. Shared with every Exchange, so that an
-// Exchange outliving the loop posts into a closed box rather than freed memory.
-struct Mailbox {
-  struct Letter {
-    uint64_t conn;
-    std::string bytes;
-    bool end;
-    bool keep_alive;
-  };
-  std::mutex mu;
-  std::vector<Letter> letters;  // guarded by mu
-  int wake_fd = -1;             // eventfd; guarded by mu once the loop runs
-  bool open = true;             // guarded by mu
-  std::atomic<bool> closing{false};  // stop_accepting(): answers close their connections
-  std::atomic<bool> stopping{false}; // stop(): run() returns
-
-  void post(Letter l) {
-    std::lock_guard lk(mu);
-    if (!open) return;
-    const bool was_empty = letters.empty();
-    letters.push_back(std::move(l));
-    if (was_empty) wake_locked();
-  }
-  void wake() {
-    std::lock_guard lk(mu);
-    if (open) wake_locked();
-  }
-  void wake_locked() {
-    const uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(wake_fd, &one, sizeof one);
-  }
-};
 
 namespace {
 
@@ -100,43 +65,6 @@ struct ConnectionLoop::Conn {
   Clock::time_point write_since;  // the last progress writing `out`
   uint32_t interest = 0;          // registered epoll events
 };
-
-// --- Exchange ---
-
-Exchange::Exchange(HttpRequest req, std::shared_ptr<Mailbox> mailbox, uint64_t conn)
-    : req_(std::move(req)), mailbox_(std::move(mailbox)), conn_(conn) {}
-
-void Exchange::post(std::string bytes, bool end) {
-  mailbox_->post({conn_, std::move(bytes), end, keep_alive_});
-}
-
-void Exchange::respond(int status, HttpHeaders headers, std::string body) {
-  if (ended_.exchange(true)) return;
-  keep_alive_ = req_.keep_alive && !mailbox_->closing.load();
-  std::string bytes = response_head(req_.minor, status, headers, body.size(), keep_alive_);
-  if (req_.method != "HEAD") bytes += body;
-  post(std::move(bytes), true);
-}
-
-void Exchange::start_stream(int status, HttpHeaders headers) {
-  if (ended_.load()) return;
-  // HTTP/1.0 has no chunked framing: the body ends when the connection does.
-  chunked_ = req_.minor == 1;
-  keep_alive_ = chunked_ && req_.keep_alive && !mailbox_->closing.load();
-  post(response_head(req_.minor, status, headers, std::nullopt, keep_alive_), false);
-}
-
-void Exchange::send(std::string_view data) {
-  if (ended_.load() || data.empty()) return;
-  post(chunked_ ? chunk(data) : std::string(data), false);
-}
-
-void Exchange::end_stream() {
-  if (ended_.exchange(true)) return;
-  post(chunked_ ? std::string(kLastChunk) : std::string(), true);
-}
-
-// --- ConnectionLoop ---
 
 ConnectionLoop::ConnectionLoop(LoopOptions opts, RequestHandler handler)
     : opts_(std::move(opts)), handler_(std::move(handler)), mailbox_(std::make_shared<Mailbox>()) {

@@ -17,44 +17,10 @@
 #include <string>
 #include <unordered_map>
 
+#include "server/exchange.h"
 #include "server/http_request.h"
-#include "server/http_response.h"
 
 namespace frugal::server {
-
-struct Mailbox;
-
-// One request and its answer. Thread-safe. Answer with respond(), or with
-// start_stream(), send()... and end_stream(); anything after the end is
-// dropped, and so is everything once the client has gone.
-class Exchange {
- public:
-  Exchange(HttpRequest req, std::shared_ptr<Mailbox> mailbox, uint64_t conn);
-  const HttpRequest& request() const { return req_; }
-
-  // A whole answer (a HEAD request gets the head only).
-  void respond(int status, HttpHeaders headers, std::string body);
-  // A streamed answer: the head now, the body as it comes.
-  void start_stream(int status, HttpHeaders headers);
-  void send(std::string_view data);
-  void end_stream();
-
-  // The connection closed before the answer was written out: stop working on it.
-  bool client_gone() const { return gone_.load(); }
-  bool ended() const { return ended_.load(); }
-
- private:
-  friend class ConnectionLoop;
-  void post(std::string bytes, bool end);
-
-  HttpRequest req_;
-  std::shared_ptr<Mailbox> mailbox_;
-  uint64_t conn_;
-  std::atomic<bool> gone_{false};
-  std::atomic<bool> ended_{false};
-  bool keep_alive_ = true;  // decided when the head is written
-  bool chunked_ = false;
-};
 
 struct LoopOptions {
   std::string host = "127.0.0.1";
