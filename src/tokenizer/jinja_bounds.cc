@@ -41,20 +41,24 @@ int depth_of(const Value& v, const void* forbidden, int limit, int line,
   return below + 1;
 }
 
-// Depth of a JSON value, at most limit + 1; the recursion stops there.
-int json_depth(const nlohmann::ordered_json& j, int limit) {
+// Depth of a JSON value, at most limit + 1 (the recursion stops there), and
+// the number of values in it counted into `values`.
+int json_depth(const nlohmann::ordered_json& j, int limit, size_t& values) {
+  ++values;
   if (!j.is_structured()) return 0;
   if (limit < 0) return 1;
   int below = 0;
-  for (const auto& x : j) below = std::max(below, json_depth(x, limit - 1));
+  for (const auto& x : j) below = std::max(below, json_depth(x, limit - 1, values));
   return below + 1;
 }
 
 }  // namespace
 
-void check_json_depth(const nlohmann::ordered_json& context) {
-  if (json_depth(context, limits::kMaxValueDepth) > limits::kMaxValueDepth + 1)
+size_t check_context(const nlohmann::ordered_json& context) {
+  size_t values = 0;
+  if (json_depth(context, limits::kMaxValueDepth, values) > limits::kMaxValueDepth + 1)
     fail("chat template: the messages and tools nest more than ", limits::kMaxValueDepth, " deep");
+  return values;
 }
 
 void check_size(const Value& v, int line) {

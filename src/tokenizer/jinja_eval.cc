@@ -24,9 +24,9 @@ Evaluator::Nest::Nest(Evaluator& ev, int line) : ev_(ev) {
     --ev_.nesting_;
     err(line, "rendering nests too deeply (more than " + std::to_string(limits::kMaxEvalNesting) + " levels)");
   }
-  if (++ev_.steps_ > limits::kMaxSteps) {
+  if (++ev_.steps_ > ev_.max_steps_) {
     --ev_.nesting_;
-    err(line, "rendering takes more than " + std::to_string(limits::kMaxSteps) + " steps");
+    err(line, "rendering takes more than " + std::to_string(ev_.max_steps_) + " steps");
   }
 }
 
@@ -197,10 +197,10 @@ Template& Template::operator=(Template&&) noexcept = default;
 
 std::string Template::render(const nlohmann::ordered_json& context) const {
   eval::Scope globals;
-  eval::check_json_depth(context);
+  const auto values = (long long)eval::check_context(context);
   if (context.is_object())
     for (auto it = context.begin(); it != context.end(); ++it) globals.vars[it.key()] = Value::from_json(it.value());
-  eval::Evaluator ev(globals);
+  eval::Evaluator ev(globals, limits::kBaseSteps + limits::kStepsPerContextValue * values);
   std::string out;
   ev.exec(parsed_->body, globals, out);
   return out;

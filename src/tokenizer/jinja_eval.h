@@ -43,19 +43,21 @@ std::vector<int64_t> slice_indices(int64_t n, const Value& start, const Value& s
 // container about to hold itself or to nest too deeply -> frugal::Error.
 void check_size(const Value& v, int line);
 void check_nesting(const Value& inner, const Value* outer, int line);
-// The render context nests no deeper than a template's own values may.
-void check_json_depth(const nlohmann::ordered_json& context);
+// The render context nests no deeper than a template's own values may;
+// returns how many values it holds (the step budget grows with them).
+size_t check_context(const nlohmann::ordered_json& context);
 
 class Evaluator {
  public:
-  explicit Evaluator(Scope& globals) : globals_(globals) {}
+  Evaluator(Scope& globals, long long max_steps) : globals_(globals), max_steps_(max_steps) {}
   Flow exec(const Body& body, Scope& sc, std::string& out);
 
  private:
   Scope& globals_;
   int depth_ = 0;         // macro calls in progress
   int nesting_ = 0;       // eval and exec calls in progress (jinja_limits.h)
-  long long steps_ = 0;   // expressions and statements evaluated so far
+  long long steps_ = 0;   // expressions, statements and loop iterations so far
+  long long max_steps_;
 
   // One level of evaluator recursion and one step, for as long as it lives.
   class Nest {

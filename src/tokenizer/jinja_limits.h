@@ -25,8 +25,11 @@ inline constexpr int kMaxValueDepth = 128;
 inline constexpr size_t kMaxStringBytes = size_t(64) << 20;
 inline constexpr size_t kMaxListItems = size_t(1) << 20;
 inline constexpr size_t kMaxOutputBytes = size_t(64) << 20;
-// Expressions and statements evaluated in one render: ends templates that
-// would loop for hours (nested range() loops) with an error instead.
-inline constexpr long long kMaxSteps = 1'000'000;
+// Expressions, statements and loop iterations evaluated in one render: a
+// base plus a share per value of the context, so that a long conversation
+// always renders while a template that would loop for hours (nested range()
+// loops) ends in an error within about a second.
+inline constexpr long long kBaseSteps = 100'000;
+inline constexpr long long kStepsPerContextValue = 200;
 
 }  // namespace frugal::tokenizer::jinja::limits
