@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "base/fp16.h"
@@ -206,16 +207,26 @@ template <> struct TileOf<quant::BlockIQ4_XS> { using U = Unpacked<8, false, tru
 struct alignas(32) TileSub {
   __m256i q[8];                  // interleaved codes
   __m256i offset_lo, offset_hi;  // -128 * sum of codes 0..15 / 16..31, per row
-  __m256i lo, hi, mn;            // integer scales and minima, per row
+  __m256i lo, hi;                // integer scales, per row
 };
 struct alignas(32) TileScale {
   __m256 d, dmin;
+  __m256i mn_pair[4];  // lane k: row k's minima of sub-blocks 2p and 2p + 1, as two int16
 };
+
+// One integer scale per 32 values (Q4_K, Q5_K, IQ4_XS; Q6_K has one per 16):
+// the two halves' dot products add up before one multiply by the scale.
+template <class Block>
+inline constexpr bool kScalePer32 = !std::is_same_v<Block, quant::BlockQ6_K>;
 
 FRUGAL_TARGET inline const int8_t* act_codes(const ActBlock32& a, int) { return a.qs; }
 FRUGAL_TARGET inline const int8_t* act_codes(const BlockQ8_K& a, int j) { return a.qs + 32 * j; }
-FRUGAL_TARGET inline int32_t act_sum32(const ActBlock32&, int) { return 0; }
-FRUGAL_TARGET inline int32_t act_sum32(const BlockQ8_K& a, int j) { return a.bsums[2 * j] + a.bsums[2 * j + 1]; }
+// The activation sums of sub-blocks 2p and 2p + 1 as two int16 in one word
+// (|sum| <= 32 * 127 fits), the other operand of vpmaddwd with mn_pair[p].
+FRUGAL_TARGET inline int32_t act_sum_pair(const BlockQ8_K& a, int p) {
+  const auto sum32 = [&](int j) { return static_cast<uint32_t>(a.bsums[2 * j] + a.bsums[2 * j + 1]) & 0xFFFF; };
+  return static_cast<int32_t>(sum32(2 * p) | (sum32(2 * p + 1) << 16));
+}
 
 template <class Block>
 FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, int64_t n_out, const void* act, size_t act_stride,
@@ -227,7 +238,7 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, int64_t n_out, cons
   TileSub* tile = scratch<TileSub>(static_cast<size_t>(n_sub));
   TileScale* scales = scratch<TileScale>(static_cast<size_t>(nb));
   uint8_t* flipped = scratch<uint8_t>(static_cast<size_t>(n_rows * n_in));
-  int32_t* sums = scratch<int32_t>(static_cast<size_t>(n_rows * n_sub));
+  int32_t* pairs = scratch<int32_t>(static_cast<size_t>(n_rows * nb * 4));  // act_sum_pair per row, block, p
   const __m256i ones = _mm256_set1_epi8(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
 
   // The activations as vpdpbusd's unsigned operand (and their sub-block sums),
@@ -239,7 +250,9 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, int64_t n_out, cons
       for (int j = 0; j < S; ++j) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(flipped + r * n_in + 32 * (b * S + j)),
                             _mm256_xor_si256(load32(act_codes(ar[b], j)), flip));
-        if constexpr (U::kMin) sums[r * n_sub + b * S + j] = act_sum32(ar[b], j);
+      }
+      if constexpr (U::kMin) {
+        for (int p = 0; p < S / 2; ++p) pairs[(r * nb + b) * 4 + p] = act_sum_pair(ar[b], p);
       }
     }
   }
@@ -255,6 +268,14 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, int64_t n_out, cons
       if constexpr (U::kMin) {
         scales[b].dmin =
             _mm256_setr_ps(u[0].dmin, u[1].dmin, u[2].dmin, u[3].dmin, u[4].dmin, u[5].dmin, u[6].dmin, u[7].dmin);
+        for (int p = 0; p < S / 2; ++p) {
+          alignas(32) int32_t lanes[8];
+          for (int k = 0; k < 8; ++k) {
+            lanes[k] = static_cast<int32_t>((static_cast<uint32_t>(u[k].mn[2 * p]) & 0xFFFF) |
+                                            (static_cast<uint32_t>(u[k].mn[2 * p + 1]) << 16));
+          }
+          scales[b].mn_pair[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+        }
       }
       for (int j = 0; j < S; ++j) {
         TileSub& t = tile[b * S + j];
@@ -275,10 +296,6 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, int64_t n_out, cons
           t.hi = _mm256_setr_epi32(u[0].hi[j], u[1].hi[j], u[2].hi[j], u[3].hi[j], u[4].hi[j], u[5].hi[j],
                                    u[6].hi[j], u[7].hi[j]);
         }
-        if constexpr (U::kMin) {
-          t.mn = _mm256_setr_epi32(u[0].mn[j], u[1].mn[j], u[2].mn[j], u[3].mn[j], u[4].mn[j], u[5].mn[j],
-                                   u[6].mn[j], u[7].mn[j]);
-        }
       }
     }
 
@@ -286,14 +303,14 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, int64_t n_out, cons
       const int n = static_cast<int>(std::min<int64_t>(R, n_rows - r0));
       const Act* a[R];
       const uint8_t* fr[R];  // row r's flipped codes
-      const int32_t* sr[R];  // and sub-block sums
+      const int32_t* pr[R];  // and sub-block sum pairs
       // A short last group repeats its last row (computed, not stored).
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const int64_t row = r0 + std::min(r, n - 1);
         a[r] = act_row<Act>(act, act_stride, static_cast<int>(row));
         fr[r] = flipped + row * n_in;
-        sr[r] = sums + row * n_sub;
+        pr[r] = pairs + row * nb * 4;
       }
       __m256 acc[R];
 #pragma GCC unroll 4
@@ -323,15 +340,24 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, int64_t n_out, cons
           }
 #pragma GCC unroll 4
           for (int r = 0; r < R; ++r) {
-            if constexpr (U::kScale) {
+            if constexpr (U::kScale && kScalePer32<Block>) {
+              isum[r] = _mm256_add_epi32(isum[r], _mm256_mullo_epi32(_mm256_add_epi32(p[r][0], p[r][1]), t.lo));
+            } else if constexpr (U::kScale) {
               isum[r] = _mm256_add_epi32(isum[r], _mm256_add_epi32(_mm256_mullo_epi32(p[r][0], t.lo),
                                                                    _mm256_mullo_epi32(p[r][1], t.hi)));
             } else {
               isum[r] = _mm256_add_epi32(p[r][0], p[r][1]);
             }
-            if constexpr (U::kMin) {
-              msum[r] = _mm256_add_epi32(msum[r],
-                                         _mm256_mullo_epi32(t.mn, _mm256_set1_epi32(sr[r][b * S + j])));
+          }
+        }
+        if constexpr (U::kMin) {
+          // M = sum_j mn_j * sum_j(a): four vpmaddwd over sub-block pairs.
+#pragma GCC unroll 4
+          for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+            for (int q = 0; q < S / 2; ++q) {
+              msum[r] = _mm256_add_epi32(msum[r], _mm256_madd_epi16(scales[b].mn_pair[q],
+                                                                    _mm256_set1_epi32(pr[r][b * 4 + q])));
             }
           }
         }
