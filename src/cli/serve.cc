@@ -131,16 +131,24 @@ int run_serve(const ServeArgs& a) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  std::thread waiter([&] {
-    char sig = 0;
-    while (read(g_stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+  auto next_byte = [] {
+    char c = 0;
+    while (read(g_stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
     }
-    if (sig != 0) {
-      std::fprintf(stderr, "frugal serve: stopping (answers under way get up to %g s)\n", a.shutdown_timeout_s);
-      http.shutdown(grace);
-    } else {
+    return c;
+  };
+  std::thread waiter([&] {
+    if (next_byte() == 0) return http.stop();  // listen() returned by itself
+    std::fprintf(stderr, "frugal serve: stopping (answers under way get up to %g s; Ctrl-C again stops at once)\n",
+                 a.shutdown_timeout_s);
+    std::thread graceful([&] { http.shutdown(grace); });
+    // The next byte is a second signal, or the zero written once listen()
+    // has returned.
+    if (next_byte() != 0) {
+      std::fprintf(stderr, "frugal serve: stopping now\n");
       http.stop();
     }
+    graceful.join();
   });
   http.listen();
   // listen() also returns when the socket fails: wake the waiter either way.

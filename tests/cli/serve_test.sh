@@ -99,7 +99,14 @@ t = threading.Thread(target=ask_whole)
 t.start()
 slow = socket.create_connection(("127.0.0.1", port))
 slow.sendall(b"GET /health HTTP/1.1\r\nHo")
-time.sleep(0.3)
+# The whole answer waits in the queue before the signal (bounded wait).
+for _ in range(200):
+    metrics = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+    if "\nfrugal_requests_queued 1\n" in metrics:
+        break
+    time.sleep(0.05)
+else:
+    raise SystemExit("the whole answer never reached the queue")
 t0 = time.time()
 os.kill(pid, signal.SIGTERM)
 for s in streams:
@@ -117,4 +124,24 @@ for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
 kill -0 $pid 2>/dev/null && fail "serve did not stop within 10 s of SIGTERM"
 set +e; wait $pid; rc=$?; set -e
 [[ $rc -eq 0 ]] || fail "serve exited $rc after a graceful stop: $(cat "$dir/serve.err")"
+
+# A second signal does not wait out a long --shutdown-timeout.
+start_serve --port 0 -t 1 --parallel 1 --shutdown-timeout 600 -m "$dir/long.gguf"
+pid=$serve_pid port=$serve_port
+curl -s -m 60 "http://127.0.0.1:$port/v1/completions" \
+  -d '{"prompt": "hi", "max_tokens": 4000, "ignore_eos": true}' >"$dir/whole.out" 2>/dev/null &
+curl_pid=$!
+for _ in $(seq 1 100); do
+  curl -s "http://127.0.0.1:$port/metrics" | grep -q '^frugal_requests_running 1' && break
+  sleep 0.05
+done
+kill -TERM $pid
+sleep 0.1
+kill -0 $pid 2>/dev/null || fail "serve did not wait for the answer under way"
+kill -TERM $pid 2>/dev/null || true
+for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && fail "serve did not stop within 10 s of a second SIGTERM"
+set +e; wait $pid; rc=$?; wait $curl_pid; set -e
+[[ $rc -eq 0 ]] || fail "serve exited $rc after a second SIGTERM: $(cat "$dir/serve.err")"
+grep -q "stopping now" "$dir/serve.err" || fail "no 'stopping now' message: $(cat "$dir/serve.err")"
 echo "serve_test: ok"

@@ -24,6 +24,10 @@ expect_error() {
 # sets serve_pid and serve_port; the server is killed on exit. Pass --port 0
 # so that the kernel picks a free loopback port.
 start_serve() {
+  # The file exists, empty, before the server starts: the loop below must
+  # neither fail to read it nor read a port from an earlier server's lines
+  # (the background process truncates it only when it gets to run).
+  : >"$dir/serve.err"
   "$FRUGAL" serve "$@" >"$dir/serve.out" 2>"$dir/serve.err" &
   serve_pid=$!
   trap 'kill $serve_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
