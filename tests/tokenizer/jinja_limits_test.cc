@@ -99,3 +99,23 @@ TEST(JinjaLimits, TimeIsBounded) {
 
 }  // namespace
 }  // namespace frugal::tokenizer
+
+namespace frugal::tokenizer {
+namespace {
+
+std::string render(const std::string& src) { return jinja::Template(src).render(json::object()); }
+
+TEST(JinjaLimits, IntegersThatOverflowContinueAsFloats) {
+  // Found by the chat template fuzzer: `2 ** 90` overflowed int64 (undefined behaviour).
+  EXPECT_EQ(render("{{ 2 ** 10 }}|{{ (-1) ** 65 }}|{{ 0 ** 0 }}"), "1024|-1|1");
+  EXPECT_EQ(render("{{ 2 ** 90 }}"), "1.2379400392853803e+27");
+  // Whole floats below 1e21 print with ".0" (jinja_value.h).
+  EXPECT_EQ(render("{{ 9223372036854775807 + 1 }}"), "9223372036854775808.0");
+  EXPECT_EQ(render("{{ -9223372036854775807 - 2 }}"), "-9223372036854775808.0");
+  EXPECT_EQ(render("{{ 3037000500 * 3037000500 }}"), "9223372037000249344.0");
+  EXPECT_EQ(render("{{ (-9223372036854775807 - 1) // -1 }}"), "9223372036854775808.0");
+  EXPECT_EQ(render("{{ -(-9223372036854775807 - 1) }}"), "9223372036854775808.0");
+}
+
+}  // namespace
+}  // namespace frugal::tokenizer
