@@ -319,7 +319,7 @@ TEST(HttpLayer, HostileRequestsLeaveTheServerAnswering) {
   std::mt19937 rng(7);
   const std::string alphabet = "\r\n :{}[]\",0123456789abcdef\x00\xff";
   int answered = 0;
-  constexpr int kBatches = 20, kPerBatch = 100;  // 2,000 requests, 100 connections at a time
+  constexpr int kBatches = 10, kPerBatch = 200;  // 2,000 requests, 200 connections at a time
   for (int b = 0; b < kBatches; ++b) {
     std::vector<int> fds;
     for (int i = 0; i < kPerBatch; ++i) {
