@@ -45,6 +45,7 @@ struct ServeArgs {
   double keep_alive_s = 30;
   double shutdown_timeout_s = 10;
   std::string allowed_origins;
+  std::string allowed_hosts;
   std::string api_key;
   std::string api_key_file;
 };
@@ -104,6 +105,7 @@ int run_serve(const ServeArgs& a) {
   opts.http_threads = a.http_threads > 0 ? a.http_threads : std::min(a.parallel + a.max_queued + 8, 1024);
   opts.max_connections = static_cast<size_t>(a.max_connections);
   opts.allowed_origins = split_commas(a.allowed_origins);
+  opts.allowed_hosts = split_commas(a.allowed_hosts);
   if (!a.api_key.empty()) opts.api_keys = {a.api_key};
   if (!a.api_key_file.empty()) opts.api_keys = read_api_keys(a.api_key_file);
   runtime::GenerateParams defaults = generate_params(a.gen);  // bad flags fail before the model loads
@@ -188,6 +190,9 @@ const CommandRegistration kServe{"serve", "an OpenAI-compatible HTTP server with
                                    app.add_option("--allowed-origins", a->allowed_origins,
                                                   "web origins allowed to call the server from a browser, comma-separated "
                                                   "(\"*\": any; default: only the server's own page)");
+                                   app.add_option("--allowed-hosts", a->allowed_hosts,
+                                                  "Host names accepted on loopback besides localhost, 127.0.0.1 "
+                                                  "and [::1] (a proxy's public name), comma-separated");
                                    app.add_option("--api-key", a->api_key, "the key clients must send as Authorization: Bearer KEY");
                                    app.add_option("--api-key-file", a->api_key_file, "a file of keys, one a line");
                                    return [a] { return run_serve(*a); };

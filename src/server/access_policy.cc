@@ -12,6 +12,12 @@ std::string lower(std::string s) {
   return s;
 }
 
+// The name in a Host header, without its port.
+std::string host_name(const std::string& host) {
+  if (!host.empty() && host[0] == '[') return host.substr(0, host.find(']') + 1);
+  return host.substr(0, host.find(':'));
+}
+
 // "localhost", "127.x.y.z" or "[::1]", with or without a port.
 bool names_loopback(std::string host) {
   host = lower(host);
@@ -53,10 +59,15 @@ bool same_secret(const std::string& a, const std::string& b) {
 AccessDecision check_access(const HttpRequest& req, const AccessOptions& opts) {
   AccessDecision d;
   const std::string* host = req.header("host");
-  if (opts.loopback_only_hosts && host && !names_loopback(*host)) {
+  const auto listed_host = [&] {
+    const std::string name = lower(host_name(*host));
+    return std::any_of(opts.allowed_hosts.begin(), opts.allowed_hosts.end(),
+                       [&](const std::string& h) { return lower(h) == name; });
+  };
+  if (opts.loopback_only_hosts && host && !names_loopback(*host) && !listed_host()) {
     d.status = 403;
     d.message = "the Host header names '" + *host +
-                "': this server listens on loopback and answers only to localhost, 127.0.0.1 and [::1]";
+                "': this server listens on loopback and answers only to localhost, 127.0.0.1, [::1] and --allowed-hosts";
     return d;
   }
   if (const std::string* origin = req.header("origin")) {

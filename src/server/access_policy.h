@@ -14,6 +14,7 @@ namespace frugal::server {
 
 struct AccessOptions {
   bool loopback_only_hosts = false;          // bound to loopback: Host must name this machine
+  std::vector<std::string> allowed_hosts;    // other Host names accepted then (a proxy's), without port
   std::vector<std::string> allowed_origins;  // browser origins allowed besides the server's own ("*": any)
   std::vector<std::string> api_keys;         // none: no key needed
 };

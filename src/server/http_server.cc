@@ -120,6 +120,7 @@ HttpServer::HttpServer(Scheduler& scheduler, const tokenizer::Tokenizer& tok, co
     : impl_(new Impl{scheduler, tok, md, metrics, std::move(opts), {}, {}, {}, {}}) {
   Impl& m = *impl_;
   m.access.allowed_origins = m.opts.allowed_origins;
+  m.access.allowed_hosts = m.opts.allowed_hosts;
   m.access.api_keys = m.opts.api_keys;
   LoopOptions lo;
   lo.host = m.opts.host;

@@ -32,6 +32,7 @@ struct ServerOptions {
   std::chrono::milliseconds timeout{60000};       // a request must arrive whole within this; a stalled reader is dropped
   std::chrono::milliseconds idle_timeout{30000};  // a keep-alive connection with no request
   std::vector<std::string> allowed_origins;       // browser origins besides the server's own ("*": any)
+  std::vector<std::string> allowed_hosts;         // Host names accepted on loopback besides localhost's
   std::vector<std::string> api_keys;              // none: open
 };
 

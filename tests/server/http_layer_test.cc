@@ -374,6 +374,11 @@ TEST(HttpLayer, HostAndOriginAreChecked) {
   EXPECT_EQ(r.find("Access-Control-Allow-Origin"), std::string::npos);
   EXPECT_EQ(status_of(round_trip(f.port, request("GET", "/health", "", "Host: localhost:8080\r\n"))), 200);
   EXPECT_EQ(status_of(round_trip(f.port, request("GET", "/health", "", "Host: [::1]:8080\r\n"))), 200);
+  // A name passed by a proxy in front, once listed.
+  ServerFixture g(1, 4, 8u << 20, testing::default_model_path(),
+                  [](ServerOptions& o) { o.allowed_hosts = {"chat.example.org"}; });
+  EXPECT_EQ(status_of(round_trip(g.port, request("GET", "/health", "", "Host: Chat.Example.org:443\r\n"))), 200);
+  EXPECT_EQ(status_of(round_trip(g.port, request("GET", "/health", "", "Host: example.org\r\n"))), 403);
   // HTTP/1.1 without a Host header is malformed.
   EXPECT_EQ(status_of(round_trip(f.port, "GET /health HTTP/1.1\r\n\r\n")), 400);
 }
