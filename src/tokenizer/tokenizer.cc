@@ -102,13 +102,9 @@ void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t
 void spm_text(const TokenizerImpl& t, std::string_view text, std::vector<int32_t>& out) {
   std::string piece, key;  // reused across pairs
   const auto score_of = [&](std::string_view left, std::string_view right, uint32_t& order) {
-    piece.assign(left);
-    piece += right;
-    int32_t id = id_of(t, piece);
-    if (id < 0) return false;
-    order = order_of_score(t.scores[size_t(id)]);
     if (!t.merge_rank.empty()) {
       // Merges given (imported BPE vocabularies): merge order is the priority.
+      // Looked up first: most adjacent pairs are no merge, and this fails fastest.
       key.assign(left);
       key += ' ';
       key += right;
@@ -116,6 +112,11 @@ void spm_text(const TokenizerImpl& t, std::string_view text, std::vector<int32_t
       if (it == t.merge_rank.end()) return false;
       order = uint32_t(it->second);
     }
+    piece.assign(left);
+    piece += right;
+    int32_t id = id_of(t, piece);
+    if (id < 0) return false;
+    if (t.merge_rank.empty()) order = order_of_score(t.scores[size_t(id)]);
     return true;
   };
   for (const Span& s : merge_pairs(text, score_of)) {
