@@ -1,15 +1,17 @@
 // Tokenizer conformance: frugal's ids for every corpus string must equal the
 // peer's (Hugging Face tokenizers' JavaScript port, with the same
-// tokenizer.json), and decode(encode(s)) must give s back.
+// tokenizer.json), and decode(encode(s)) must give s back; also on hostile
+// strings (hostile.js: U+FFFD beside words, long runs of one character).
 // Usage: node tokenize_compare.js FRUGAL_BINARY [tokenizer-name ...]
 'use strict';
 const { spawnSync } = require('child_process');
 const path = require('path');
 const { make_corpus } = require('./corpus');
+const { hostile_strings } = require('./hostile');
 
 const frugal = process.argv[2];
 const names = process.argv.length > 3 ? process.argv.slice(3) : ['qwen3', 'llama2', 'deepseek_v3', 'gptoss'];
-const corpus = make_corpus();
+const corpus = make_corpus().concat(hostile_strings());
 let failures = 0;
 
 for (const name of names) {
