@@ -7,7 +7,7 @@
 //   gemm2, gemm4/TYPE/LEVEL  the same with 2 or 4 rows (a small expert batch
 //                      in a MoE prefill, or sequences decoding together: at 16
 //                      sequences an expert of 64, top-8, gets 2 rows a step)
-//   gemm15, gemm16, gemm31, gemm32/TYPE/LEVEL  the same with 15-32 rows:
+//   gemm8 .. gemm32/TYPE/LEVEL  the same with 8, 12, 15, 16, 24, 31, 32 rows:
 //                      where the row kernels hand over to the prefill tiles
 //   matvec2t/TYPE/avx2|avx512  matvec on a pool of 2 threads (the bandwidth
 //                      two cores draw)
@@ -111,7 +111,7 @@ const bool registered = [] {
         })->Unit(benchmark::kMillisecond)->UseRealTime();
       }
       // Either side of the k-quants' switch from row kernels to tiles.
-      for (int64_t rows : {15, 16, 31, 32}) {
+      for (int64_t rows : {8, 12, 15, 16, 24, 31, 32}) {
         benchmark::RegisterBenchmark(("gemm" + std::to_string(rows) + "/" + suffix).c_str(), [=](benchmark::State& s) {
           run(s, t, level, rows, 512, 2048);
         })->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -203,15 +203,81 @@ template <> struct TileOf<quant::BlockQ5_K> { using U = Unpacked<8, true, true>;
 template <> struct TileOf<quant::BlockQ6_K> { using U = Unpacked<8, false, true>; using Act = BlockQ8_K; };
 template <> struct TileOf<quant::BlockIQ4_XS> { using U = Unpacked<8, false, true>; using Act = BlockQ8_K; };
 
-// One 32-value sub-block of the 8 rows of a tile, and one block's scales.
-struct alignas(32) TileSub {
-  __m256i q[8];                  // interleaved codes
-  __m256i offset_lo, offset_hi;  // -128 * sum of codes 0..15 / 16..31, per row
-  __m256i lo, hi;                // integer scales, per row
+// The integer and float lanes of a tile: 8 weight rows on 256-bit
+// registers, or 16 on 512-bit ones. With 16 rows each broadcast activation
+// word and each vpdpbusd serve twice the outputs, which halves the loads
+// that bound the 8-row loop; the arithmetic per output is the same, so a row
+// gets the same bits either way. (The zero-masked 512-bit forms with a full
+// mask are the plain instructions; see join256.)
+template <int W>
+struct Lanes;
+template <>
+struct Lanes<8> {
+  using I = __m256i;
+  using F = __m256;
+  FRUGAL_TARGET static I zero() { return _mm256_setzero_si256(); }
+  FRUGAL_TARGET static I load(const int32_t* p) { return _mm256_load_si256(reinterpret_cast<const I*>(p)); }
+  FRUGAL_TARGET static F load(const float* p) { return _mm256_load_ps(p); }
+  FRUGAL_TARGET static I add(I a, I b) { return _mm256_add_epi32(a, b); }
+  FRUGAL_TARGET static I mullo(I a, I b) { return _mm256_mullo_epi32(a, b); }
+  FRUGAL_TARGET static I madd16(I a, int32_t b) { return _mm256_madd_epi16(a, _mm256_set1_epi32(b)); }
+  FRUGAL_TARGET static I dpbusd(I acc, int32_t a, I q) { return _mm256_dpbusd_epi32(acc, _mm256_set1_epi32(a), q); }
+  FRUGAL_TARGET static I dpbusd(I acc, I a, I q) { return _mm256_dpbusd_epi32(acc, a, q); }
+  FRUGAL_TARGET static I neg_shl7(I a) { return _mm256_sub_epi32(zero(), _mm256_slli_epi32(a, 7)); }
+  FRUGAL_TARGET static I ones8() { return _mm256_set1_epi8(1); }
+  FRUGAL_TARGET static F fzero() { return _mm256_setzero_ps(); }
+  FRUGAL_TARGET static F fma(I i, F d, float da, F acc) {
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_mul_ps(d, _mm256_set1_ps(da)), acc);
+  }
+  FRUGAL_TARGET static F fnma(I i, F d, float da, F acc) {
+    return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(i), _mm256_mul_ps(d, _mm256_set1_ps(da)), acc);
+  }
+  FRUGAL_TARGET static void store(float* y, F v) { _mm256_storeu_ps(y, v); }
+  // Lane k of q[g]: row k's word g of the sub-block (rows' codes in v[k]).
+  FRUGAL_TARGET static void interleave(const __m256i v[8], I q[8]) { transpose8x8(v, q); }
 };
-struct alignas(32) TileScale {
-  __m256 d, dmin;
-  __m256i mn_pair[4];  // lane k: row k's minima of sub-blocks 2p and 2p + 1, as two int16
+template <>
+struct Lanes<16> {
+  using I = __m512i;
+  using F = __m512;
+  FRUGAL_TARGET static I zero() { return _mm512_setzero_si512(); }
+  FRUGAL_TARGET static I load(const int32_t* p) { return _mm512_load_si512(p); }
+  FRUGAL_TARGET static F load(const float* p) { return _mm512_load_ps(p); }
+  FRUGAL_TARGET static I add(I a, I b) { return _mm512_add_epi32(a, b); }
+  FRUGAL_TARGET static I mullo(I a, I b) { return _mm512_mullo_epi32(a, b); }
+  FRUGAL_TARGET static I madd16(I a, int32_t b) { return _mm512_madd_epi16(a, _mm512_set1_epi32(b)); }
+  FRUGAL_TARGET static I dpbusd(I acc, int32_t a, I q) { return _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(a), q); }
+  FRUGAL_TARGET static I dpbusd(I acc, I a, I q) { return _mm512_dpbusd_epi32(acc, a, q); }
+  FRUGAL_TARGET static I neg_shl7(I a) { return _mm512_sub_epi32(zero(), _mm512_maskz_slli_epi32(0xFFFF, a, 7)); }
+  FRUGAL_TARGET static I ones8() { return _mm512_set1_epi8(1); }
+  FRUGAL_TARGET static F fzero() { return _mm512_setzero_ps(); }
+  FRUGAL_TARGET static F fma(I i, F d, float da, F acc) {
+    return _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, i), _mm512_mul_ps(d, _mm512_set1_ps(da)), acc);
+  }
+  FRUGAL_TARGET static F fnma(I i, F d, float da, F acc) {
+    return _mm512_fnmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, i), _mm512_mul_ps(d, _mm512_set1_ps(da)), acc);
+  }
+  FRUGAL_TARGET static void store(float* y, F v) { _mm512_storeu_ps(y, v); }
+  FRUGAL_TARGET static void interleave(const __m256i v[16], I q[8]) {
+    __m256i lo[8], hi[8];
+    transpose8x8(v, lo);
+    transpose8x8(v + 8, hi);
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; ++g) q[g] = join256(lo[g], hi[g]);
+  }
+};
+
+// One 32-value sub-block of the W rows of a tile, and one block's scales.
+template <int W>
+struct alignas(64) TileSub {
+  typename Lanes<W>::I q[8];                  // interleaved codes
+  typename Lanes<W>::I offset_lo, offset_hi;  // -128 * sum of codes 0..15 / 16..31, per row
+  typename Lanes<W>::I lo, hi;                // integer scales, per row
+};
+template <int W>
+struct alignas(64) TileScale {
+  typename Lanes<W>::F d, dmin;
+  typename Lanes<W>::I mn_pair[4];  // lane k: row k's minima of sub-blocks 2p and 2p + 1, as two int16
 };
 
 // One integer scale per 32 values (Q4_K, Q5_K, IQ4_XS; Q6_K has one per 16):
@@ -228,18 +294,152 @@ FRUGAL_TARGET inline int32_t act_sum_pair(const BlockQ8_K& a, int p) {
   return static_cast<int32_t>(sum32(2 * p) | (sum32(2 * p + 1) << 16));
 }
 
+// The activations a tile call shares: codes as vpdpbusd's unsigned operand
+// (a xor 0x80) and, for types with minima, the sub-block sum pairs.
+struct TileActs {
+  const uint8_t* flipped;  // row r at r * n_in
+  const int32_t* pairs;    // row r, block b at (r * nb + b) * 4
+};
+
+// Unpacks W weight rows (from wt, row stride w_stride) into the tile.
+template <class Block, int W>
+FRUGAL_TARGET void prepare_tile(const uint8_t* wt, size_t w_stride, int64_t nb, TileSub<W>* tile,
+                                TileScale<W>* scales) {
+  using U = typename TileOf<Block>::U;
+  using V = Lanes<W>;
+  constexpr int S = U::kSub;
+  for (int64_t b = 0; b < nb; ++b) {
+    U u[W];
+    for (int k = 0; k < W; ++k) unpack_block(reinterpret_cast<const Block*>(wt + k * w_stride)[b], u[k]);
+    alignas(64) float f[W];
+    alignas(64) int32_t lanes[W];
+    for (int k = 0; k < W; ++k) f[k] = u[k].d;
+    scales[b].d = V::load(f);
+    if constexpr (U::kMin) {
+      for (int k = 0; k < W; ++k) f[k] = u[k].dmin;
+      scales[b].dmin = V::load(f);
+      for (int p = 0; p < S / 2; ++p) {
+        for (int k = 0; k < W; ++k) {
+          lanes[k] = static_cast<int32_t>((static_cast<uint32_t>(u[k].mn[2 * p]) & 0xFFFF) |
+                                          (static_cast<uint32_t>(u[k].mn[2 * p + 1]) << 16));
+        }
+        scales[b].mn_pair[p] = V::load(lanes);
+      }
+    }
+    for (int j = 0; j < S; ++j) {
+      TileSub<W>& t = tile[b * S + j];
+      __m256i v[W];
+      for (int k = 0; k < W; ++k) v[k] = u[k].q[j];
+      V::interleave(v, t.q);
+      typename V::I sum_lo = V::zero(), sum_hi = V::zero();
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; ++g) {
+        sum_lo = V::dpbusd(sum_lo, V::ones8(), t.q[g]);
+        sum_hi = V::dpbusd(sum_hi, V::ones8(), t.q[g + 4]);
+      }
+      t.offset_lo = V::neg_shl7(sum_lo);
+      t.offset_hi = V::neg_shl7(sum_hi);
+      if constexpr (U::kScale) {
+        for (int k = 0; k < W; ++k) lanes[k] = u[k].lo[j];
+        t.lo = V::load(lanes);
+        for (int k = 0; k < W; ++k) lanes[k] = u[k].hi[j];
+        t.hi = V::load(lanes);
+      }
+    }
+  }
+}
+
+// y[r * ldy + k] for the tile's W rows k and every activation row r, four
+// activation rows at a time (each activation word broadcast once for the W
+// outputs).
+template <class Block, int W>
+FRUGAL_TARGET void multiply_tile(const TileSub<W>* tile, const TileScale<W>* scales, const TileActs& x,
+                                 const void* act, size_t act_stride, int64_t n_rows, int64_t n_in, float* y,
+                                 int64_t ldy) {
+  using U = typename TileOf<Block>::U;
+  using Act = typename TileOf<Block>::Act;
+  using V = Lanes<W>;
+  using I = typename V::I;
+  constexpr int S = U::kSub, R = 4;
+  const int64_t nb = n_in / (32 * S);
+  for (int64_t r0 = 0; r0 < n_rows; r0 += R) {
+    const int n = static_cast<int>(std::min<int64_t>(R, n_rows - r0));
+    const Act* a[R];
+    const uint8_t* fr[R];  // row r's flipped codes
+    const int32_t* pr[R];  // and sub-block sum pairs
+    // A short last group repeats its last row (computed, not stored).
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const int64_t row = r0 + std::min(r, n - 1);
+      a[r] = act_row<Act>(act, act_stride, static_cast<int>(row));
+      fr[r] = x.flipped + row * n_in;
+      pr[r] = x.pairs + row * nb * 4;
+    }
+    typename V::F acc[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) acc[r] = V::fzero();
+    for (int64_t b = 0; b < nb; ++b) {
+      I isum[R], msum[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) isum[r] = msum[r] = V::zero();
+      for (int j = 0; j < S; ++j) {
+        const TileSub<W>& t = tile[b * S + j];
+        const int64_t at = 32 * (b * S + j);
+        I p[R][2];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          p[r][0] = t.offset_lo;
+          p[r][1] = t.offset_hi;
+        }
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+          const I q = t.q[g];
+#pragma GCC unroll 4
+          for (int r = 0; r < R; ++r) {
+            int32_t word;
+            std::memcpy(&word, fr[r] + at + 4 * g, 4);
+            p[r][g / 4] = V::dpbusd(p[r][g / 4], word, q);
+          }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          if constexpr (U::kScale && kScalePer32<Block>) {
+            isum[r] = V::add(isum[r], V::mullo(V::add(p[r][0], p[r][1]), t.lo));
+          } else if constexpr (U::kScale) {
+            isum[r] = V::add(isum[r], V::add(V::mullo(p[r][0], t.lo), V::mullo(p[r][1], t.hi)));
+          } else {
+            isum[r] = V::add(p[r][0], p[r][1]);
+          }
+        }
+      }
+      if constexpr (U::kMin) {
+        // M = sum_j mn_j * sum_j(a): four vpmaddwd over sub-block pairs.
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+          for (int q = 0; q < S / 2; ++q) msum[r] = V::add(msum[r], V::madd16(scales[b].mn_pair[q], pr[r][b * 4 + q]));
+        }
+      }
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        acc[r] = V::fma(isum[r], scales[b].d, a[r][b].d, acc[r]);
+        if constexpr (U::kMin) acc[r] = V::fnma(msum[r], scales[b].dmin, a[r][b].d, acc[r]);
+      }
+    }
+    for (int r = 0; r < n; ++r) V::store(y + (r0 + r) * ldy, acc[r]);
+  }
+}
+
 template <class Block>
 FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, int64_t n_out, const void* act, size_t act_stride,
                              int64_t n_rows, int64_t n_in, float* y, int64_t ldy) {
   using U = typename TileOf<Block>::U;
   using Act = typename TileOf<Block>::Act;
-  constexpr int S = U::kSub, R = 4;
+  constexpr int S = U::kSub;
   const int64_t nb = n_in / (32 * S), n_sub = nb * S;
-  TileSub* tile = scratch<TileSub>(static_cast<size_t>(n_sub));
-  TileScale* scales = scratch<TileScale>(static_cast<size_t>(nb));
   uint8_t* flipped = scratch<uint8_t>(static_cast<size_t>(n_rows * n_in));
-  int32_t* pairs = scratch<int32_t>(static_cast<size_t>(n_rows * nb * 4));  // act_sum_pair per row, block, p
-  const __m256i ones = _mm256_set1_epi8(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  int32_t* pairs = scratch<int32_t>(static_cast<size_t>(n_rows * nb * 4));
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
 
   // The activations as vpdpbusd's unsigned operand (and their sub-block sums),
   // once for every tile of the call: done per tile, this loop took a fifth of
@@ -256,143 +456,45 @@ FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, int64_t n_out, cons
       }
     }
   }
+  const TileActs x{flipped, pairs};
 
-  for (int64_t o = 0; o < n_out; o += kGemmTile) {
-    const uint8_t* wt = static_cast<const uint8_t*>(w) + o * w_stride;
-    for (int64_t b = 0; b < nb; ++b) {
-      U u[8];
-      for (int k = 0; k < 8; ++k) {
-        unpack_block(reinterpret_cast<const Block*>(wt + k * w_stride)[b], u[k]);
-      }
-      scales[b].d = _mm256_setr_ps(u[0].d, u[1].d, u[2].d, u[3].d, u[4].d, u[5].d, u[6].d, u[7].d);
-      if constexpr (U::kMin) {
-        scales[b].dmin =
-            _mm256_setr_ps(u[0].dmin, u[1].dmin, u[2].dmin, u[3].dmin, u[4].dmin, u[5].dmin, u[6].dmin, u[7].dmin);
-        for (int p = 0; p < S / 2; ++p) {
-          alignas(32) int32_t lanes[8];
-          for (int k = 0; k < 8; ++k) {
-            lanes[k] = static_cast<int32_t>((static_cast<uint32_t>(u[k].mn[2 * p]) & 0xFFFF) |
-                                            (static_cast<uint32_t>(u[k].mn[2 * p + 1]) << 16));
-          }
-          scales[b].mn_pair[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
-        }
-      }
-      for (int j = 0; j < S; ++j) {
-        TileSub& t = tile[b * S + j];
-        const __m256i v[8] = {u[0].q[j], u[1].q[j], u[2].q[j], u[3].q[j],
-                              u[4].q[j], u[5].q[j], u[6].q[j], u[7].q[j]};
-        transpose8x8(v, t.q);
-        __m256i sum_lo = _mm256_setzero_si256(), sum_hi = _mm256_setzero_si256();
-#pragma GCC unroll 4
-        for (int g = 0; g < 4; ++g) {
-          sum_lo = _mm256_dpbusd_epi32(sum_lo, ones, t.q[g]);
-          sum_hi = _mm256_dpbusd_epi32(sum_hi, ones, t.q[g + 4]);
-        }
-        t.offset_lo = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum_lo, 7));
-        t.offset_hi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum_hi, 7));
-        if constexpr (U::kScale) {
-          t.lo = _mm256_setr_epi32(u[0].lo[j], u[1].lo[j], u[2].lo[j], u[3].lo[j], u[4].lo[j], u[5].lo[j],
-                                   u[6].lo[j], u[7].lo[j]);
-          t.hi = _mm256_setr_epi32(u[0].hi[j], u[1].hi[j], u[2].hi[j], u[3].hi[j], u[4].hi[j], u[5].hi[j],
-                                   u[6].hi[j], u[7].hi[j]);
-        }
-      }
+  // Tiles of 16 weight rows, and one of 8 for an odd number of 8s.
+  const auto* wb = static_cast<const uint8_t*>(w);
+  int64_t o = 0;
+  if (n_out >= 16) {
+    TileSub<16>* tile = scratch<TileSub<16>>(static_cast<size_t>(n_sub));
+    TileScale<16>* scales = scratch<TileScale<16>>(static_cast<size_t>(nb));
+    for (; o + 16 <= n_out; o += 16) {
+      prepare_tile<Block, 16>(wb + o * w_stride, w_stride, nb, tile, scales);
+      multiply_tile<Block, 16>(tile, scales, x, act, act_stride, n_rows, n_in, y + o, ldy);
     }
-
-    for (int64_t r0 = 0; r0 < n_rows; r0 += R) {
-      const int n = static_cast<int>(std::min<int64_t>(R, n_rows - r0));
-      const Act* a[R];
-      const uint8_t* fr[R];  // row r's flipped codes
-      const int32_t* pr[R];  // and sub-block sum pairs
-      // A short last group repeats its last row (computed, not stored).
-#pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        const int64_t row = r0 + std::min(r, n - 1);
-        a[r] = act_row<Act>(act, act_stride, static_cast<int>(row));
-        fr[r] = flipped + row * n_in;
-        pr[r] = pairs + row * nb * 4;
-      }
-      __m256 acc[R];
-#pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
-      for (int64_t b = 0; b < nb; ++b) {
-        __m256i isum[R], msum[R];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) isum[r] = msum[r] = _mm256_setzero_si256();
-        for (int j = 0; j < S; ++j) {
-          const TileSub& t = tile[b * S + j];
-          const int64_t at = 32 * (b * S + j);
-          __m256i p[R][2];
-#pragma GCC unroll 4
-          for (int r = 0; r < R; ++r) {
-            p[r][0] = t.offset_lo;
-            p[r][1] = t.offset_hi;
-          }
-#pragma GCC unroll 8
-          for (int g = 0; g < 8; ++g) {
-            const __m256i q = t.q[g];
-#pragma GCC unroll 4
-            for (int r = 0; r < R; ++r) {
-              int32_t word;
-              std::memcpy(&word, fr[r] + at + 4 * g, 4);
-              p[r][g / 4] = _mm256_dpbusd_epi32(p[r][g / 4], _mm256_set1_epi32(word), q);
-            }
-          }
-#pragma GCC unroll 4
-          for (int r = 0; r < R; ++r) {
-            if constexpr (U::kScale && kScalePer32<Block>) {
-              isum[r] = _mm256_add_epi32(isum[r], _mm256_mullo_epi32(_mm256_add_epi32(p[r][0], p[r][1]), t.lo));
-            } else if constexpr (U::kScale) {
-              isum[r] = _mm256_add_epi32(isum[r], _mm256_add_epi32(_mm256_mullo_epi32(p[r][0], t.lo),
-                                                                   _mm256_mullo_epi32(p[r][1], t.hi)));
-            } else {
-              isum[r] = _mm256_add_epi32(p[r][0], p[r][1]);
-            }
-          }
-        }
-        if constexpr (U::kMin) {
-          // M = sum_j mn_j * sum_j(a): four vpmaddwd over sub-block pairs.
-#pragma GCC unroll 4
-          for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
-            for (int q = 0; q < S / 2; ++q) {
-              msum[r] = _mm256_add_epi32(msum[r], _mm256_madd_epi16(scales[b].mn_pair[q],
-                                                                    _mm256_set1_epi32(pr[r][b * 4 + q])));
-            }
-          }
-        }
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
-          const __m256 da = _mm256_set1_ps(a[r][b].d);
-          acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_mul_ps(scales[b].d, da), acc[r]);
-          if constexpr (U::kMin) {
-            acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum[r]), _mm256_mul_ps(scales[b].dmin, da), acc[r]);
-          }
-        }
-      }
-      for (int r = 0; r < n; ++r) _mm256_storeu_ps(y + (r0 + r) * ldy + o, acc[r]);
-    }
+  }
+  if (o < n_out) {
+    TileSub<8>* tile = scratch<TileSub<8>>(static_cast<size_t>(n_sub));
+    TileScale<8>* scales = scratch<TileScale<8>>(static_cast<size_t>(nb));
+    prepare_tile<Block, 8>(wb + o * w_stride, w_stride, nb, tile, scales);
+    multiply_tile<Block, 8>(tile, scales, x, act, act_stride, n_rows, n_in, y + o, ldy);
   }
 }
 
-// Row thresholds from frugal_microbench gemm4/gemm (4, 8 and 64 rows); for
-// Q4_K and Q6_K, whose four-row decode kernels run on 512-bit sums and take 4
-// activation rows at a time, from gemm15/16/31/32 (CPU time, one thread): those
-// kernels did 255 GFLOP/s at 15 and 31 rows where the tiles did 166-218 at 16
-// and 204-258 at 32; a whole 512-token prompt still runs faster in the tiles
-// (frugal bench pp512, olmoe-1b-7b q4_k_m).
-const TypeKernel kQ8_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ8_0>>, gemm_tile<quant::BlockQ8_0>, 8,
+// Rows from which the tiles (16 weight rows on 512-bit registers) beat the
+// four-row kernels over 4 activation rows, from frugal_microbench gemm2 ..
+// gemm32 with the tile forced and not (CPU time, one thread): Q8_0/Q4_0 149
+// against 124 GFLOP/s at 4 rows; IQ4_XS 167 against 150 at 8; Q5_K 192
+// against 178 at 12; Q6_K 272 against 254 at 16; Q4_K 246 against 262 at 16,
+// 292 against 247 at 24.
+const TypeKernel kQ8_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ8_0>>, gemm_tile<quant::BlockQ8_0>, 4,
                            rows4<Block32Sums<quant::BlockQ8_0>>};
-const TypeKernel kQ4_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ4_0>>, gemm_tile<quant::BlockQ4_0>, 8,
+const TypeKernel kQ4_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ4_0>>, gemm_tile<quant::BlockQ4_0>, 4,
                            rows4<Block32Sums<quant::BlockQ4_0>>};
 const TypeKernel kIQ4_NLGemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockIQ4_NL>>,
-                             gemm_tile<quant::BlockIQ4_NL>, 8, rows4<Block32Sums<quant::BlockIQ4_NL>>};
-const TypeKernel kQ4_KGemm{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ4_K>>, gemm_tile<quant::BlockQ4_K>, 32,
+                             gemm_tile<quant::BlockIQ4_NL>, 4, rows4<Block32Sums<quant::BlockIQ4_NL>>};
+const TypeKernel kQ4_KGemm{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ4_K>>, gemm_tile<quant::BlockQ4_K>, 20,
                            rows4<Q4KSums512>};
-const TypeKernel kQ5_KGemm{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ5_K>>, gemm_tile<quant::BlockQ5_K>, 16,
+const TypeKernel kQ5_KGemm{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ5_K>>, gemm_tile<quant::BlockQ5_K>, 12,
                            rows4<Q45KSums<quant::BlockQ5_K>>};
-const TypeKernel kQ6_KGemm{ActFormat::kQ8_K, by_rows<Q6K>, gemm_tile<quant::BlockQ6_K>, 32, rows4<Q6KSums512>};
-const TypeKernel kIQ4_XSGemm{ActFormat::kQ8_K, by_rows<IQ4XS>, gemm_tile<quant::BlockIQ4_XS>, 16, rows4<IQ4XSSums>};
+const TypeKernel kQ6_KGemm{ActFormat::kQ8_K, by_rows<Q6K>, gemm_tile<quant::BlockQ6_K>, 16, rows4<Q6KSums512>};
+const TypeKernel kIQ4_XSGemm{ActFormat::kQ8_K, by_rows<IQ4XS>, gemm_tile<quant::BlockIQ4_XS>, 8, rows4<IQ4XSSums>};
 
 #define FRUGAL_BF16_TARGET \
   __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512bf16")))
