@@ -15,6 +15,7 @@ constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
 struct Symbol {
   uint32_t prev, next;      // neighbours in the list, kNone at the ends
   uint32_t offset, length;  // length 0: merged into its left neighbour
+  int32_t tag;
 };
 
 // A pair as it was when queued (its left symbol is in the key). It is stale
@@ -23,6 +24,7 @@ struct Symbol {
 // it absorbs that neighbour.
 struct Pair {
   uint32_t right, left_length, right_length;
+  int32_t merged_tag;
 };
 
 }  // namespace
@@ -34,7 +36,8 @@ uint32_t order_of_score(float score) {
   return ~ascending;
 }
 
-std::vector<Span> merge_pairs(std::string_view text, const PairOrder& order, MergeStats* stats) {
+std::vector<Span> merge_pairs(std::string_view text, const InitialTag& initial, const PairOrder& order,
+                              MergeStats* stats) {
   if (text.size() >= kNone) fail("tokenizer: a piece of ", text.size(), " bytes is too long to merge");
   MergeStats local;
   MergeStats& st = stats ? *stats : local;
@@ -42,7 +45,7 @@ std::vector<Span> merge_pairs(std::string_view text, const PairOrder& order, Mer
   for (size_t i = 0; i < text.size();) {
     size_t n = utf8_char_len(text, i);
     if (n == 0) n = 1;
-    sym.push_back({uint32_t(sym.size()) - 1, uint32_t(sym.size()) + 1, uint32_t(i), uint32_t(n)});
+    sym.push_back({uint32_t(sym.size()) - 1, uint32_t(sym.size()) + 1, uint32_t(i), uint32_t(n), initial(text.substr(i, n))});
     i += n;
   }
   if (sym.empty()) return {};
@@ -55,9 +58,10 @@ std::vector<Span> merge_pairs(std::string_view text, const PairOrder& order, Mer
     const Symbol& a = sym[l];
     const Symbol& b = sym[r];
     uint32_t o = 0;
+    int32_t merged = -1;
     ++st.pairs_scored;
-    if (order(text.substr(a.offset, a.length), text.substr(b.offset, b.length), o))
-      queue.push((uint64_t(o) << 32) | l, {r, a.length, b.length});
+    if (order(text.substr(a.offset, a.length), a.tag, text.substr(b.offset, b.length), b.tag, o, merged))
+      queue.push((uint64_t(o) << 32) | l, {r, a.length, b.length, merged});
   };
   for (size_t i = 1; i < sym.size(); ++i) consider(uint32_t(i - 1), uint32_t(i));
 
@@ -71,6 +75,7 @@ std::vector<Span> merge_pairs(std::string_view text, const PairOrder& order, Mer
       continue;
     ++st.merges;
     l.length += r.length;
+    l.tag = c.payload.merged_tag;
     r.length = 0;
     l.next = r.next;
     if (r.next != kNone) sym[r.next].prev = left;
@@ -79,7 +84,7 @@ std::vector<Span> merge_pairs(std::string_view text, const PairOrder& order, Mer
   }
 
   std::vector<Span> out;
-  for (uint32_t i = 0; i != kNone; i = sym[i].next) out.push_back({sym[i].offset, sym[i].length});
+  for (uint32_t i = 0; i != kNone; i = sym[i].next) out.push_back({sym[i].offset, sym[i].length, sym[i].tag});
   return out;
 }
 

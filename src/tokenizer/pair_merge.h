@@ -13,9 +13,16 @@
 
 namespace frugal::tokenizer {
 
-// Says whether the pair (left, right) may merge and, if so, its order: the
-// lowest order merges first; among equals the leftmost pair does.
-using PairOrder = std::function<bool(std::string_view left, std::string_view right, uint32_t& order)>;
+// Each symbol carries a tag, the caller's name for its text (a token id, or
+// -1 when it is no token), so that pairs can be looked up by two integers
+// instead of by their text.
+using InitialTag = std::function<int32_t(std::string_view symbol)>;
+
+// Says whether the pair (left, right) may merge and, if so, its order (the
+// lowest order merges first; among equals the leftmost pair does) and the
+// tag of the merged symbol.
+using PairOrder = std::function<bool(std::string_view left, int32_t left_tag, std::string_view right,
+                                     int32_t right_tag, uint32_t& order, int32_t& merged_tag)>;
 
 // An order for a score where the highest score merges first (SentencePiece):
 // maps floats onto uint32 so that higher scores get lower orders.
@@ -23,6 +30,7 @@ uint32_t order_of_score(float score);
 
 struct Span {
   size_t offset = 0, length = 0;
+  int32_t tag = -1;
 };
 
 // Work done, for tests that check the cost stays O(n log n).
@@ -36,6 +44,7 @@ struct MergeStats {
 // symbols are the UTF-8 characters of `text`; each byte that belongs to no
 // well-formed character is a symbol of its own.
 // A text longer than 4 GiB -> frugal::Error.
-std::vector<Span> merge_pairs(std::string_view text, const PairOrder& order, MergeStats* stats = nullptr);
+std::vector<Span> merge_pairs(std::string_view text, const InitialTag& initial, const PairOrder& order,
+                              MergeStats* stats = nullptr);
 
 }  // namespace frugal::tokenizer

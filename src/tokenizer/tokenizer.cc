@@ -22,6 +22,14 @@ struct TokenizerImpl {
   std::vector<float> scores;
   std::unordered_map<std::string, int32_t> piece_to_id;
   std::unordered_map<std::string, int32_t> merge_rank;  // "left right" -> rank
+  // The merges whose two sides are tokens, by their ids: rank and the id of
+  // the merged piece (-1 when it is no token). Two integers hash and compare
+  // much faster than the text, which is what long pieces spend their time on.
+  struct IdMerge {
+    int32_t rank, result;
+  };
+  std::unordered_map<uint64_t, IdMerge> merge_by_ids;
+  bool every_merge_by_ids = true;  // false: a merge line with several spaces, found by text only
   SpecialMatcher specials;                              // control/user-defined, split out before BPE
   std::vector<int32_t> end_ids;
   int32_t bos = -1, eos = -1, unk = -1;
@@ -61,6 +69,33 @@ int32_t id_of(const TokenizerImpl& t, const std::string& piece) {
   return it == t.piece_to_id.end() ? -1 : it->second;
 }
 
+uint64_t id_pair(int32_t left, int32_t right) { return (uint64_t(uint32_t(left)) << 32) | uint32_t(right); }
+
+// The merge of two symbols: by their ids when both are tokens, else by their
+// text ("left right"). `merged` is the id of the joined piece (-1: no token).
+bool find_merge(const TokenizerImpl& t, std::string_view left, int32_t lt, std::string_view right, int32_t rt,
+                std::string& scratch, int32_t& rank, int32_t& merged) {
+  if (lt >= 0 && rt >= 0) {
+    auto it = t.merge_by_ids.find(id_pair(lt, rt));
+    if (it != t.merge_by_ids.end()) {
+      rank = it->second.rank;
+      merged = it->second.result;
+      return true;
+    }
+    if (t.every_merge_by_ids) return false;
+  }
+  scratch.assign(left);
+  scratch += ' ';
+  scratch += right;
+  auto it = t.merge_rank.find(scratch);
+  if (it == t.merge_rank.end()) return false;
+  rank = it->second;
+  scratch.assign(left);
+  scratch += right;
+  merged = id_of(t, scratch);
+  return true;
+}
+
 // Byte-level BPE of one pre-token: the lowest-rank adjacent pair merges first
 // (the leftmost among equals), whether or not the result is a token.
 void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t>& out) {
@@ -71,21 +106,25 @@ void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t
     int32_t id = id_of(t, whole);
     if (id >= 0) { out.push_back(id); return; }
   }
-  std::string key;  // "left right", reused: one allocation per word, not per pair
-  const auto rank_of = [&](std::string_view left, std::string_view right, uint32_t& order) {
-    key.assign(left);
-    key += ' ';
-    key += right;
-    auto it = t.merge_rank.find(key);
-    if (it == t.merge_rank.end()) return false;
-    order = uint32_t(it->second);
+  // A symbol starts as one byte's character: its token is that byte's.
+  const auto byte_token_of = [&](std::string_view ch) {
+    uint32_t cp = uint8_t(ch[0]);
+    if (ch.size() == 2) cp = ((cp & 0x1F) << 6) | (uint8_t(ch[1]) & 0x3F);
+    auto b = bm.cp_to_byte.find(cp);
+    return b == bm.cp_to_byte.end() ? -1 : t.byte_token[b->second];
+  };
+  std::string scratch;  // reused: one allocation per word, not per pair
+  const auto rank_of = [&](std::string_view left, int32_t lt, std::string_view right, int32_t rt, uint32_t& order,
+                           int32_t& merged) {
+    int32_t rank = 0;
+    if (!find_merge(t, left, lt, right, rt, scratch, rank, merged)) return false;
+    order = uint32_t(rank);
     return true;
   };
   std::string p;
-  for (const Span& s : merge_pairs(whole, rank_of)) {
+  for (const Span& s : merge_pairs(whole, byte_token_of, rank_of)) {
+    if (s.tag >= 0) { out.push_back(s.tag); continue; }
     p.assign(whole, s.offset, s.length);
-    int32_t id = id_of(t, p);
-    if (id >= 0) { out.push_back(id); continue; }
     // Not in the vocabulary: fall back to the single-byte tokens it is made of.
     for (uint32_t cp : code_points(p)) {
       auto b = bm.cp_to_byte.find(cp);
@@ -100,29 +139,36 @@ void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t
 // adjacent pair whose joined piece has the highest score; unknown pieces fall
 // back to <0xXX> byte tokens.
 void spm_text(const TokenizerImpl& t, std::string_view text, std::vector<int32_t>& out) {
-  std::string piece, key;  // reused across pairs
-  const auto score_of = [&](std::string_view left, std::string_view right, uint32_t& order) {
+  std::string piece;  // reused across pairs
+  std::string last_char;  // a one-entry memo: runs of one character look it up once
+  int32_t last_id = -1;
+  const auto token_of = [&](std::string_view ch) {
+    if (ch != last_char) {
+      last_char.assign(ch);
+      last_id = id_of(t, last_char);
+    }
+    return last_id;
+  };
+  const auto score_of = [&](std::string_view left, int32_t lt, std::string_view right, int32_t rt, uint32_t& order,
+                            int32_t& merged) {
     if (!t.merge_rank.empty()) {
-      // Merges given (imported BPE vocabularies): merge order is the priority.
-      // Looked up first: most adjacent pairs are no merge, and this fails fastest.
-      key.assign(left);
-      key += ' ';
-      key += right;
-      auto it = t.merge_rank.find(key);
-      if (it == t.merge_rank.end()) return false;
-      order = uint32_t(it->second);
+      // Merges given (imported BPE vocabularies): merge order is the priority,
+      // and the merged piece must be a token.
+      int32_t rank = 0;
+      if (!find_merge(t, left, lt, right, rt, piece, rank, merged) || merged < 0) return false;
+      order = uint32_t(rank);
+      return true;
     }
     piece.assign(left);
     piece += right;
-    int32_t id = id_of(t, piece);
-    if (id < 0) return false;
-    if (t.merge_rank.empty()) order = order_of_score(t.scores[size_t(id)]);
+    merged = id_of(t, piece);
+    if (merged < 0) return false;
+    order = order_of_score(t.scores[size_t(merged)]);
     return true;
   };
-  for (const Span& s : merge_pairs(text, score_of)) {
+  for (const Span& s : merge_pairs(text, token_of, score_of)) {
+    if (s.tag >= 0) { out.push_back(s.tag); continue; }
     piece.assign(text.substr(s.offset, s.length));
-    int32_t id = id_of(t, piece);
-    if (id >= 0) { out.push_back(id); continue; }
     for (unsigned char c : piece) {
       if (t.byte_token[c] >= 0) out.push_back(t.byte_token[c]);
       else if (t.unk >= 0) out.push_back(t.unk);
@@ -176,7 +222,19 @@ Tokenizer Tokenizer::from_metadata(const gguf::Metadata& md) {
   }
   if (md.has("tokenizer.ggml.merges")) {
     auto merges = md.get_string_array("tokenizer.ggml.merges");
-    for (size_t r = 0; r < merges.size(); ++r) t->merge_rank.emplace(merges[r], int32_t(r));
+    for (size_t r = 0; r < merges.size(); ++r) {
+      const std::string& m = merges[r];
+      t->merge_rank.emplace(m, int32_t(r));
+      const size_t space = m.find(' ');
+      if (space == std::string::npos) continue;
+      if (m.find(' ', space + 1) != std::string::npos) {  // which space splits it is known only from the text
+        t->every_merge_by_ids = false;
+        continue;
+      }
+      const int32_t a = id_of(*t, m.substr(0, space)), b = id_of(*t, m.substr(space + 1));
+      if (a >= 0 && b >= 0)
+        t->merge_by_ids.emplace(id_pair(a, b), TokenizerImpl::IdMerge{int32_t(r), id_of(*t, m.substr(0, space) + m.substr(space + 1))});
+    }
   }
   auto id_key = [&](const char* key) -> int32_t {
     if (!md.has(key)) return -1;

@@ -42,8 +42,18 @@ std::vector<std::string> textbook(const std::string& text, const Table& t) {
 
 std::vector<std::string> fast(const std::string& text, const Table& t, MergeStats* st = nullptr) {
   std::vector<std::string> out;
-  auto pr = [&](std::string_view l, std::string_view r, uint32_t& p) { return lookup(t, l, r, p); };
-  for (const Span& s : merge_pairs(text, pr, st)) out.push_back(text.substr(s.offset, s.length));
+  // Tags count the symbol's bytes, to check that each merge hands the right tag on.
+  auto initial = [](std::string_view c) { return int32_t(c.size()); };
+  auto pr = [&](std::string_view l, int32_t lt, std::string_view r, int32_t rt, uint32_t& p, int32_t& merged) {
+    EXPECT_EQ(size_t(lt), l.size());
+    EXPECT_EQ(size_t(rt), r.size());
+    merged = lt + rt;
+    return lookup(t, l, r, p);
+  };
+  for (const Span& s : merge_pairs(text, initial, pr, st)) {
+    out.push_back(text.substr(s.offset, s.length));
+    EXPECT_EQ(size_t(s.tag), s.length);
+  }
   return out;
 }
 
