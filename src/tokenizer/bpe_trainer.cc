@@ -1,6 +1,7 @@
 #include "tokenizer/bpe_trainer.h"
 
 #include <algorithm>
+#include <compare>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <unordered_map>
@@ -32,6 +33,21 @@ bool ignores_merges(const std::string& name) { return name == "llama3" || name =
 inline uint64_t pair_key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
 inline int32_t pair_left(uint64_t k) { return int32_t(k >> 32); }
 inline int32_t pair_right(uint64_t k) { return int32_t(k & 0xFFFFFFFFu); }
+
+constexpr uint32_t kNoSymbol = 0xFFFFFFFFu;
+
+// One symbol of a word being trained on: its token id (-1 once merged into
+// its left neighbour) and its neighbours' positions.
+struct Symbol {
+  int32_t id;
+  uint32_t prev, next;
+};
+
+// Where a pair occurs: the word and the position of its left symbol.
+struct Occurrence {
+  uint32_t word, pos;
+  auto operator<=>(const Occurrence&) const = default;
+};
 
 struct Candidate {
   int64_t count;
@@ -118,28 +134,34 @@ BpeVocab BpeTrainer::train() const {
   std::sort(sorted.begin(), sorted.end());
   v.words = counts_->words;
   v.unique_words = sorted.size();
-  std::vector<std::vector<int32_t>> words(sorted.size());
+  // Each word is a linked list of symbols, and each pair remembers where it
+  // occurs (word and position), so that a merge touches only its own
+  // occurrences and their neighbours: a word of a million digits costs a
+  // few steps per merge that happens in it, not a million.
+  std::vector<std::vector<Symbol>> words(sorted.size());
   std::vector<int64_t> freq(sorted.size());
   for (size_t w = 0; w < sorted.size(); ++w) {
-    for (unsigned char c : sorted[w].first) words[w].push_back(c);
+    const std::string& text = sorted[w].first;
+    if (text.size() >= kNoSymbol) fail("train-tokenizer: a word of ", text.size(), " bytes is too long");
+    for (size_t i = 0; i < text.size(); ++i)
+      words[w].push_back({int32_t(uint8_t(text[i])), i == 0 ? kNoSymbol : uint32_t(i - 1),
+                          i + 1 == text.size() ? kNoSymbol : uint32_t(i + 1)});
     freq[w] = sorted[w].second;
   }
   sorted.clear();
 
   std::unordered_map<uint64_t, int64_t> pair_count;
-  std::unordered_map<uint64_t, std::vector<uint32_t>> where;  // pair -> words that held it (may be stale)
+  std::unordered_map<uint64_t, std::vector<Occurrence>> where;  // may hold stale occurrences
   for (size_t w = 0; w < words.size(); ++w) {
     for (size_t i = 0; i + 1 < words[w].size(); ++i) {
-      const uint64_t k = pair_key(words[w][i], words[w][i + 1]);
+      const uint64_t k = pair_key(words[w][i].id, words[w][i + 1].id);
       pair_count[k] += freq[w];
-      where[k].push_back(uint32_t(w));
+      where[k].push_back({uint32_t(w), uint32_t(i)});
     }
   }
   std::priority_queue<Candidate> queue;
   for (const auto& [k, c] : pair_count) queue.push({c, k});
 
-  std::vector<uint32_t> visited(words.size(), 0);
-  uint32_t stamp = 0;
   std::unordered_set<uint64_t> new_pairs;
   while (int(v.tokens.size()) < opts_.vocab_size && !queue.empty()) {
     const Candidate top = queue.top();
@@ -158,31 +180,36 @@ BpeVocab BpeTrainer::train() const {
     v.token_types.push_back(int32_t(TokenType::NORMAL));
     v.merges.push_back(v.tokens[a] + " " + v.tokens[b]);
 
-    ++stamp;
     new_pairs.clear();
-    std::vector<uint32_t> holders = std::move(where[top.key]);
+    std::vector<Occurrence> occurrences = std::move(where[top.key]);
     where.erase(top.key);
-    for (uint32_t w : holders) {
-      if (visited[w] == stamp) continue;
-      visited[w] = stamp;
-      std::vector<int32_t>& s = words[w];
-      bool has = false;
-      for (size_t i = 0; i + 1 < s.size() && !has; ++i) has = s[i] == a && s[i + 1] == b;
-      if (!has) continue;
-      for (size_t i = 0; i + 1 < s.size(); ++i) pair_count[pair_key(s[i], s[i + 1])] -= freq[w];
-      size_t out = 0;
-      for (size_t i = 0; i < s.size();) {
-        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) { s[out++] = c; i += 2; }
-        else s[out++] = s[i++];
+    // Left to right within each word, so that overlapping occurrences
+    // ("a a a" for the pair a a) merge as a scan of the word would.
+    std::sort(occurrences.begin(), occurrences.end());
+    occurrences.erase(std::unique(occurrences.begin(), occurrences.end()), occurrences.end());
+    for (const Occurrence& o : occurrences) {
+      std::vector<Symbol>& s = words[o.word];
+      Symbol& x = s[o.pos];
+      if (x.id != a || x.next == kNoSymbol || s[x.next].id != b) continue;  // stale
+      const int64_t f = freq[o.word];
+      Symbol& y = s[x.next];
+      if (x.prev != kNoSymbol) pair_count[pair_key(s[x.prev].id, a)] -= f;
+      if (y.next != kNoSymbol) pair_count[pair_key(b, s[y.next].id)] -= f;
+      x.id = c;
+      x.next = y.next;
+      if (y.next != kNoSymbol) s[y.next].prev = o.pos;
+      y.id = -1;
+      if (x.prev != kNoSymbol) {
+        const uint64_t k = pair_key(s[x.prev].id, c);
+        pair_count[k] += f;
+        where[k].push_back({o.word, x.prev});
+        new_pairs.insert(k);
       }
-      s.resize(out);
-      for (size_t i = 0; i + 1 < s.size(); ++i) {
-        const uint64_t k = pair_key(s[i], s[i + 1]);
-        pair_count[k] += freq[w];
-        if (s[i] == c || s[i + 1] == c) {
-          where[k].push_back(w);
-          new_pairs.insert(k);
-        }
+      if (x.next != kNoSymbol) {
+        const uint64_t k = pair_key(c, s[x.next].id);
+        pair_count[k] += f;
+        where[k].push_back({o.word, o.pos});
+        new_pairs.insert(k);
       }
     }
     pair_count.erase(top.key);

@@ -186,3 +186,46 @@ TEST(BpeTrainer, BadOptionsAreClearErrors) {
 
 }  // namespace
 }  // namespace frugal::tokenizer
+
+namespace frugal::tokenizer {
+namespace {
+
+TEST(BpeTrainer, OverlappingPairsInRunsAgreeWithANaiveRecount) {
+  // Runs of one or two characters: occurrences of a pair overlap ("a a a"),
+  // and a merge must take them left to right as a scan of the word does.
+  std::string text;
+  for (int n : {1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 64}) text += std::string(size_t(n), 'a') + " ";
+  for (int n : {3, 6, 11, 40}) {
+    for (int k = 0; k < n; ++k) text += "ab";
+    text += " aab" + std::string(size_t(n), 'b') + " ";
+  }
+  BpeTrainOptions o;
+  o.vocab_size = 256 + 1 + 40;
+  BpeTrainer t(o);
+  t.add_text(text);
+  const BpeVocab v = t.train();
+  std::vector<std::string> words;
+  for (auto w : make_pretokenizer("default")->split(text)) words.emplace_back(w);
+  EXPECT_GE(v.merges.size(), 20u);
+  EXPECT_EQ(v.merges, naive_merges(words, int(v.merges.size())));
+}
+
+TEST(BpeTrainer, AHalfMegabyteWordTrains) {
+  // One pre-token of 2^19 random digits. Rescanning the whole word at every
+  // merge took about a second per 50 KB; the occurrences of each pair are
+  // now indexed, so this takes a fraction of a second.
+  std::mt19937 rng(3);
+  std::string digits;
+  for (size_t i = 0; i < (size_t(1) << 19); ++i) digits += char('0' + rng() % 10);
+  BpeTrainOptions o;
+  o.vocab_size = 256 + 1 + 1000;
+  BpeTrainer t(o);
+  t.add_text(digits);
+  const BpeVocab v = t.train();
+  ASSERT_EQ(v.merges.size(), 1000u);
+  for (const std::string& m : v.merges)
+    EXPECT_EQ(m.find_first_not_of("0123456789 "), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace frugal::tokenizer
