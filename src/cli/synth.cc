@@ -18,6 +18,7 @@ namespace {
 struct SynthArgs {
   std::string arch, preset = "tiny", type = "f16", output, tokenizer_json, name;
   uint64_t seed = 0;
+  double router_skew = 0;
   bool list = false;
   model::ConfigOverrides over;
 };
@@ -54,6 +55,7 @@ int run_synth(const SynthArgs& a) {
   model::SynthOptions opts;
   opts.type = a.type;
   opts.seed = a.seed;
+  opts.router_skew = a.router_skew;
   if (log_level() < LogLevel::kInfo) opts.progress_label = "";  // -q: errors only
   const auto t0 = std::chrono::steady_clock::now();
   const model::SynthSummary s = model::write_synth_model(cfg, tok, opts, a.output);
@@ -94,6 +96,9 @@ const CommandRegistration kSynth{
       app.add_option("--tokenizer", a->tokenizer_json,
                      "Hugging Face tokenizer.json to import (default: a byte-level vocabulary)");
       app.add_option("--name", a->name, "general.name (default: synth ARCH PRESET)");
+      app.add_option("--router-skew", a->router_skew,
+                     "expert popularity close to Zipf's law with this exponent, a ranking per layer (benchmarks "
+                     "of batched decoding; default 0: routers as random as their weights)");
       app.add_flag("--list", a->list, "list the presets and exit");
       auto& o = a->over;
       add_override(app, "--layers", o.n_layer, "number of layers");

@@ -39,6 +39,8 @@ Forward::Forward(const Model& model) : model_(model), s_(std::make_unique<Scratc
 Forward::~Forward() = default;
 
 void Forward::set_advise_experts(bool on) { s_->advise_experts = on; }
+const std::vector<uint64_t>& Forward::expert_rows() const { return s_->expert_rows; }
+void Forward::reset_expert_rows() { std::fill(s_->expert_rows.begin(), s_->expert_rows.end(), 0); }
 
 void Forward::run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool, std::vector<float>& logits) {
   const ModelConfig& c = model_.config();

@@ -83,6 +83,13 @@ class Forward {
   // system calls per layer).
   void set_advise_experts(bool on);
 
+  // How many rows each routed expert has been given since the last reset:
+  // element layer * n_expert + expert (empty before the first MoE layer ran).
+  // Benchmarks and tests read the routing through it (how skewed, how many
+  // experts a batch touches).
+  const std::vector<uint64_t>& expert_rows() const;
+  void reset_expert_rows();
+
   struct Scratch;
 
  private:

@@ -41,6 +41,7 @@ struct Forward::Scratch {
   // differently) and its hidden rows encoded for down (forward_moe.cc).
   std::vector<kernels::EncodedRows> enc_in, enc_in_up, enc_h;
   bool advise_experts = false;  // Forward::set_advise_experts
+  std::vector<uint64_t> expert_rows;  // Forward::expert_rows: layer * n_expert + expert
 };
 
 // RoPE parameters of the model (YaRN, linear scaling, pairing) as llama.cpp

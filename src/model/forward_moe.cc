@@ -226,6 +226,9 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   // Rows of each expert (counting sort by expert id).
   std::vector<int64_t> start(static_cast<size_t>(ne + 1), 0);
   for (int32_t e : s.sel_expert) ++start[e + 1];
+  const size_t n_counts = static_cast<size_t>(c.n_layer * ne);
+  if (s.expert_rows.size() != n_counts) s.expert_rows.assign(n_counts, 0);
+  for (int64_t e = 0; e < ne; ++e) s.expert_rows[static_cast<size_t>(il * ne + e)] += static_cast<uint64_t>(start[e + 1]);
   for (int64_t e = 0; e < ne; ++e) start[e + 1] += start[e];
   std::vector<int64_t> fill(start.begin(), start.end() - 1);
   std::vector<int64_t> slot_row(static_cast<size_t>(n_rows * k));

