@@ -1,5 +1,6 @@
 #include "base/utf8.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace frugal {
@@ -28,7 +29,35 @@ int sequence_rule(uint8_t lead, uint8_t& lo, uint8_t& hi) {
   return 0;  // 80..C1 (a continuation byte or an overlong lead), F5..FF
 }
 
+// How many bytes from s[i] belong to the character led there (want: its
+// length, 0 for a byte that leads nothing): all of them when it is whole, else
+// the lead and the continuation bytes that were fine.
+size_t good_prefix(std::string_view s, size_t i, size_t& want) {
+  uint8_t lo, hi;
+  want = static_cast<size_t>(sequence_rule(static_cast<uint8_t>(s[i]), lo, hi));
+  if (want <= 1) return want;
+  size_t k = 1;
+  while (k < want && i + k < s.size()) {
+    const auto b = static_cast<uint8_t>(s[i + k]);
+    if (!(k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF))) break;
+    ++k;
+  }
+  return k;
+}
+
 }  // namespace
+
+size_t utf8_char_len(std::string_view s, size_t i) {
+  size_t want = 0;
+  const size_t k = good_prefix(s, i, want);
+  return k == want ? k : 0;
+}
+
+size_t utf8_ill_formed_len(std::string_view s, size_t i) {
+  size_t want = 0;
+  const size_t k = good_prefix(s, i, want);
+  return k == 0 ? 1 : k;
+}
 
 std::string take_valid_utf8(std::string& pending, bool final) {
   std::string out;
@@ -36,35 +65,16 @@ std::string take_valid_utf8(std::string& pending, bool final) {
   const size_t n = pending.size();
   size_t i = 0;
   while (i < n) {
-    const auto lead = static_cast<uint8_t>(pending[i]);
-    uint8_t lo, hi;
-    const int len = sequence_rule(lead, lo, hi);
-    if (len == 1) {
-      out += static_cast<char>(lead);
-      ++i;
-      continue;
-    }
-    if (len == 0) {
-      out += kReplacementCharacter;
-      ++i;
-      continue;
-    }
-    // Count the bytes that continue this character correctly.
-    size_t k = 1;
-    while (k < static_cast<size_t>(len) && i + k < n) {
-      const auto b = static_cast<uint8_t>(pending[i + k]);
-      const bool ok = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
-      if (!ok) break;
-      ++k;
-    }
-    if (k == static_cast<size_t>(len)) {
-      out.append(pending, i, k);
-    } else if (i + k == n && !final) {
+    size_t want = 0;
+    const size_t k = good_prefix(pending, i, want);
+    if (k == want && k > 0) {
+      out.append(pending, i, k);  // a whole character
+    } else if (want > 1 && i + k == n && !final) {
       break;  // valid so far: the rest may come with the next token
     } else {
       out += kReplacementCharacter;  // the maximal subpart: the lead and its good continuations
     }
-    i += k;
+    i += std::max<size_t>(k, 1);
   }
   pending.erase(0, i);
   return out;

@@ -6,6 +6,7 @@
 // what never can be with U+FFFD, one per maximal ill-formed subpart (the
 // Unicode Standard's recommended practice, as WHATWG decoders do).
 #pragma once
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -23,5 +24,15 @@ std::string take_valid_utf8(std::string& pending, bool final);
 std::string to_valid_utf8(std::string_view bytes);
 
 bool is_valid_utf8(std::string_view bytes);
+
+// Length of the well-formed character starting at s[i] (1..4), or 0 when the
+// bytes there are ill-formed or cut short (Unicode Table 3-7: no overlongs,
+// surrogates or code points past U+10FFFF). REQUIRES: i < s.size().
+size_t utf8_char_len(std::string_view s, size_t i);
+
+// Length of the maximal ill-formed subpart starting at s[i]: the lead byte and
+// those of its continuation bytes that were still acceptable (1..3), the unit
+// that becomes one U+FFFD. REQUIRES: utf8_char_len(s, i) == 0.
+size_t utf8_ill_formed_len(std::string_view s, size_t i);
 
 }  // namespace frugal

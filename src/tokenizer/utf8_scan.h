@@ -7,18 +7,11 @@
 #include <string_view>
 #include <vector>
 
+#include "base/utf8.h"
+
 namespace frugal::tokenizer {
 
-// Length of the well-formed character starting at s[i] (1..4), or 0 when the
-// bytes there are ill-formed (Unicode Table 3-7: no overlongs, surrogates or
-// code points past U+10FFFF). REQUIRES: i < s.size().
-size_t utf8_char_len(std::string_view s, size_t i);
-
-// Length of the maximal ill-formed subpart starting at s[i]: the lead byte and
-// those of its continuation bytes that were still acceptable (1..3). This is
-// the unit that WHATWG decoders, and so the Hugging Face tokenizers that read
-// decoded strings, turn into one U+FFFD. REQUIRES: utf8_char_len(s, i) == 0.
-size_t utf8_ill_formed_len(std::string_view s, size_t i);
+// The character rules (utf8_char_len, utf8_ill_formed_len) are base/utf8.h's.
 
 // Text made valid for a regex engine, with a way back to the original bytes.
 // Each maximal ill-formed subpart becomes U+FFFD, so a pre-tokenizer regex
