@@ -1,5 +1,7 @@
 #include "server/http_server.h"
 
+#include <functional>
+#include <string_view>
 #include <thread>
 
 #include "base/error.h"
@@ -9,6 +11,7 @@
 #include "server/completion_answer.h"
 #include "server/connection_loop.h"
 #include "server/openai_response.h"
+#include "server/token_endpoints.h"
 #include "server/worker_pool.h"
 
 namespace frugal::server {
@@ -32,6 +35,31 @@ constexpr const char* kPagePolicy =
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
     "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+// Every route: what answers it, and whether it is a POST (else GET and HEAD).
+enum class Kind { kHealth, kMetrics, kPage, kModels, kModel, kCompletion, kChat, kTokenize, kDetokenize };
+struct Route {
+  std::string_view path;
+  Kind kind;
+  bool post;
+};
+constexpr Route kRoutes[] = {
+    {"/health", Kind::kHealth, false},
+    {"/metrics", Kind::kMetrics, false},
+    {"/", Kind::kPage, false},
+    {"/v1/models", Kind::kModels, false},
+    {"/v1/completions", Kind::kCompletion, true},
+    {"/v1/chat/completions", Kind::kChat, true},
+    {"/tokenize", Kind::kTokenize, true},      // llama-server's paths: it has no /v1/ form of these
+    {"/detokenize", Kind::kDetokenize, true},
+};
+constexpr Route kModelRoute{"/v1/models/{id}", Kind::kModel, false};
+
+const Route* find_route(std::string_view path) {
+  for (const Route& r : kRoutes)
+    if (r.path == path) return &r;
+  return nullptr;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -47,6 +75,8 @@ struct HttpServer::Impl {
 
   void handle(const std::shared_ptr<Exchange>& ex);
   void route(const std::shared_ptr<Exchange>& ex, const HttpHeaders& cors);
+  void on_worker(const std::shared_ptr<Exchange>& ex, const HttpHeaders& cors, bool completion,
+                 std::function<void()> work);
   json model_object() const;
 };
 
@@ -74,45 +104,59 @@ void HttpServer::Impl::handle(const std::shared_ptr<Exchange>& ex) {
 void HttpServer::Impl::route(const std::shared_ptr<Exchange>& ex, const HttpHeaders& cors) {
   const HttpRequest& q = ex->request();
   const std::string& p = q.path;
-  const bool get = q.method == "GET" || q.method == "HEAD";
-  const bool completion = p == "/v1/completions" || p == "/v1/chat/completions";
   const bool model_id = p.rfind("/v1/models/", 0) == 0 && p.size() > 11;
-  const bool known = completion || model_id || p == "/health" || p == "/metrics" || p == "/" || p == "/v1/models";
-  if (!known) return respond_error(*ex, 404, "no route " + q.method + " " + p, cors);
-  if (completion != (q.method == "POST") || (!completion && !get)) {
+  const Route* r = model_id ? &kModelRoute : find_route(p);
+  if (!r) return respond_error(*ex, 404, "no route " + q.method + " " + p, cors);
+  const bool post = q.method == "POST";
+  if (r->post != post || (!post && q.method != "GET" && q.method != "HEAD")) {
     HttpHeaders h = cors;
-    h.emplace_back("Allow", completion ? "POST, OPTIONS" : "GET, HEAD, OPTIONS");
+    h.emplace_back("Allow", r->post ? "POST, OPTIONS" : "GET, HEAD, OPTIONS");
     return respond_error(*ex, 405, q.method + " is not served on " + p + " (" + h.back().second + " are)", h);
   }
-  if (p == "/health") return respond_json(*ex, 200, {{"status", "ok"}}, cors);
-  if (p == "/v1/models") return respond_json(*ex, 200, {{"object", "list"}, {"data", json::array({model_object()})}}, cors);
-  if (model_id) {
-    if (p.substr(11) == opts.model_name) return respond_json(*ex, 200, model_object(), cors);
-    return respond_error(*ex, 404, "the model '" + p.substr(11) + "' does not exist; this server serves '" + opts.model_name + "'",
-                         cors, "model_not_found");
+  switch (r->kind) {
+    case Kind::kHealth:
+      return respond_json(*ex, 200, {{"status", "ok"}}, cors);
+    case Kind::kModels:
+      return respond_json(*ex, 200, {{"object", "list"}, {"data", json::array({model_object()})}}, cors);
+    case Kind::kModel:
+      if (p.substr(11) == opts.model_name) return respond_json(*ex, 200, model_object(), cors);
+      return respond_error(*ex, 404, "the model '" + p.substr(11) + "' does not exist; this server serves '" +
+                                         opts.model_name + "'",
+                           cors, "model_not_found");
+    case Kind::kMetrics: {
+      metrics.http_connections = static_cast<int64_t>(loop->connections());
+      HttpHeaders h = cors;
+      h.emplace_back("Content-Type", "text/plain; version=0.0.4");
+      return ex->respond(200, std::move(h), metrics.prometheus_text());
+    }
+    case Kind::kPage:
+      return ex->respond(200, {{"Content-Type", "text/html"}, {"Content-Security-Policy", kPagePolicy},
+                               {"X-Content-Type-Options", "nosniff"}},
+                         chat_page_html());
+    case Kind::kCompletion:
+    case Kind::kChat: {
+      const bool chat = r->kind == Kind::kChat;
+      return on_worker(ex, cors, true, [this, ex, chat, cors] {
+        const CompletionContext ctx{scheduler, tok, md, metrics, opts, shutting_down};
+        answer_completion(ctx, *ex, chat, cors);
+      });
+    }
+    case Kind::kTokenize:
+    case Kind::kDetokenize: {
+      const bool detokenize = r->kind == Kind::kDetokenize;
+      return on_worker(ex, cors, false, [this, ex, detokenize, cors] { answer_tokens(*ex, tok, detokenize, cors); });
+    }
   }
-  if (p == "/metrics") {
-    metrics.http_connections = static_cast<int64_t>(loop->connections());
-    HttpHeaders h = cors;
-    h.emplace_back("Content-Type", "text/plain; version=0.0.4");
-    return ex->respond(200, std::move(h), metrics.prometheus_text());
-  }
-  if (p == "/") {
-    return ex->respond(200, {{"Content-Type", "text/html"}, {"Content-Security-Policy", kPagePolicy},
-                             {"X-Content-Type-Options", "nosniff"}},
-                       chat_page_html());
-  }
-  // A completion: read and decoded on a worker thread.
-  const bool chat = p == "/v1/chat/completions";
-  const bool queued = pool->try_submit([this, ex, chat, cors] {
-    const CompletionContext ctx{scheduler, tok, md, metrics, opts, shutting_down};
-    answer_completion(ctx, *ex, chat, cors);
-  });
-  if (!queued) {
-    ++metrics.requests_rejected;
-    respond_error(*ex, 503, "the server is busy: every HTTP thread is answering; retry later", cors, "server_busy",
-                  "server_error");
-  }
+}
+
+// Work that may take long (decoding, or encoding a long text) leaves the
+// loop for a worker thread; when every thread is taken, a 503.
+void HttpServer::Impl::on_worker(const std::shared_ptr<Exchange>& ex, const HttpHeaders& cors, bool completion,
+                                 std::function<void()> work) {
+  if (pool->try_submit(std::move(work))) return;
+  if (completion) ++metrics.requests_rejected;
+  respond_error(*ex, 503, "the server is busy: every HTTP thread is answering; retry later", cors, "server_busy",
+                "server_error");
 }
 
 HttpServer::HttpServer(Scheduler& scheduler, const tokenizer::Tokenizer& tok, const gguf::Metadata& md, Metrics& metrics,

@@ -32,6 +32,10 @@ std::string Metrics::prometheus_text() const {
   add(out, "requests_refused_access_total", "counter", "Requests refused for their Host, Origin or API key.",
       double(requests_refused_access.load()));
   add(out, "http_connections", "gauge", "Open client connections.", double(http_connections.load()));
+  time_to_first_token.append_prometheus(out, "frugal_time_to_first_token_seconds",
+                                        "From a completion's queueing to its first sampled token.");
+  inter_token_latency.append_prometheus(out, "frugal_inter_token_latency_seconds",
+                                        "Between successive sampled tokens of one completion.");
   return out;
 }
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "server/latency_histogram.h"
+
 namespace frugal::server {
 
 struct Metrics {
@@ -20,6 +22,11 @@ struct Metrics {
   std::atomic<int64_t> requests_queued{0};
   std::atomic<uint64_t> requests_refused_access{0}; // 401/403: a bad Host, Origin or API key
   std::atomic<int64_t> http_connections{0};         // open client connections (set when /metrics is read)
+  // Per request, taken where the scheduler samples tokens: from the request's
+  // queueing to its first token (waiting for a slot and reading the prompt
+  // included: what its client waits), and between its successive tokens.
+  LatencyHistogram time_to_first_token;
+  LatencyHistogram inter_token_latency;
 
   // The Prometheus exposition text, every name prefixed "frugal_".
   std::string prometheus_text() const;

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
-#include "server/json_limits.h"
 #include "tokenizer/chat_template.h"
 
 namespace frugal::server {
@@ -13,42 +12,6 @@ namespace frugal::server {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-json parse_body(const std::string& body) {
-  if (auto why = json_out_of_bounds(body)) throw RequestError("", *why);
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) throw RequestError("", "the request body is not valid JSON");
-  if (!j.is_object()) throw RequestError("", "the request body must be a JSON object");
-  return j;
-}
-
-bool present(const json& j, const char* key) { return j.contains(key) && !j[key].is_null(); }
-
-double number(const json& j, const char* key, double def, double lo, double hi) {
-  if (!present(j, key)) return def;
-  if (!j[key].is_number()) throw RequestError(key, std::string(key) + " must be a number");
-  const double v = j[key].get<double>();
-  if (!std::isfinite(v) || v < lo || v > hi)
-    throw RequestError(key, std::string(key) + " must be between " + json(lo).dump() + " and " + json(hi).dump() +
-                                ", not " + j[key].dump());
-  return v;
-}
-
-int64_t integer(const json& j, const char* key, int64_t def, int64_t lo, int64_t hi) {
-  if (!present(j, key)) return def;
-  if (!j[key].is_number_integer()) throw RequestError(key, std::string(key) + " must be an integer");
-  const int64_t v = j[key].is_number_unsigned() && j[key].get<uint64_t>() > uint64_t(hi) ? hi + 1 : j[key].get<int64_t>();
-  if (v < lo || v > hi)
-    throw RequestError(key, std::string(key) + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                                ", not " + j[key].dump());
-  return v;
-}
-
-bool boolean(const json& j, const char* key, bool def) {
-  if (!present(j, key)) return def;
-  if (!j[key].is_boolean()) throw RequestError(key, std::string(key) + " must be true or false");
-  return j[key].get<bool>();
-}
 
 // Fields of the OpenAI API that frugal does not implement: refused when they
 // ask for something, accepted when they hold their "off" value.
@@ -141,19 +104,6 @@ void read_stream_flags(const json& j, CompletionRequest& r) {
   }
 }
 
-std::vector<int32_t> token_ids(const json& a, const tokenizer::Tokenizer& tok) {
-  std::vector<int32_t> ids;
-  for (const json& e : a) {
-    if (!e.is_number_integer()) throw RequestError("prompt", "a token-id prompt must hold integers only");
-    const int64_t id = e.get<int64_t>();
-    if (id < 0 || id >= tok.n_vocab())
-      throw RequestError("prompt", "prompt token id " + std::to_string(id) + " is outside the vocabulary of " +
-                                       std::to_string(tok.n_vocab()));
-    ids.push_back(static_cast<int32_t>(id));
-  }
-  return ids;
-}
-
 // A message's content: a string, null, or an array of {"type": "text", "text": ...} parts.
 std::string message_text(const json& content, size_t index) {
   const std::string where = "messages[" + std::to_string(index) + "].content";
@@ -175,7 +125,7 @@ std::string message_text(const json& content, size_t index) {
 
 CompletionRequest parse_completion_request(const std::string& body, const tokenizer::Tokenizer& tok,
                                            const runtime::GenerateParams& defaults) {
-  const json j = parse_body(body);
+  const json j = parse_object_body(body);
   CompletionRequest r;
   r.params = generation_params(j, tok, defaults, "max_tokens");
   r.seeded = present(j, "seed");
@@ -186,7 +136,7 @@ CompletionRequest parse_completion_request(const std::string& body, const tokeni
   if (prompt.is_string()) {
     r.prompt = tok.encode(prompt.get<std::string>(), tok.add_bos_default(), true);
   } else if (prompt.is_array() && !prompt.empty() && !prompt[0].is_string() && !prompt[0].is_array()) {
-    r.prompt = token_ids(prompt, tok);
+    r.prompt = token_ids(prompt, tok.n_vocab(), "prompt");
   } else if (prompt.is_array() && prompt.size() > 1) {
     throw RequestError("prompt", "one prompt per request: send the others as separate requests");
   } else {
@@ -198,7 +148,7 @@ CompletionRequest parse_completion_request(const std::string& body, const tokeni
 
 CompletionRequest parse_chat_request(const std::string& body, const tokenizer::Tokenizer& tok,
                                      const gguf::Metadata& md, const runtime::GenerateParams& defaults) {
-  const json j = parse_body(body);
+  const json j = parse_object_body(body);
   CompletionRequest r;
   r.chat = true;
   r.params = generation_params(j, tok, defaults, "max_completion_tokens");

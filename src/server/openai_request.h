@@ -4,24 +4,15 @@
 // rather than ignored, so that a client never gets a silently different answer.
 #pragma once
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "gguf/value.h"
 #include "runtime/generator.h"
+#include "server/request_fields.h"
 #include "tokenizer/tokenizer.h"
 
 namespace frugal::server {
-
-// A bad request: answered with HTTP 400 and an OpenAI error body naming `param`.
-class RequestError : public std::runtime_error {
- public:
-  RequestError(std::string param, const std::string& message, std::string code = "")
-      : std::runtime_error(message), param(std::move(param)), code(std::move(code)) {}
-  std::string param;  // the offending field ("" when the body as a whole is bad)
-  std::string code;   // an OpenAI error code such as "context_length_exceeded" ("" for none)
-};
 
 struct CompletionRequest {
   bool chat = false;

@@ -63,6 +63,7 @@ std::shared_ptr<Job> Scheduler::submit(std::vector<int32_t> prompt, runtime::Gen
   runtime::check_completion(prompt, params, engine_.n_vocab(), engine_.n_ctx(), engine_.n_seq_max());
   auto job = std::make_shared<Job>();
   job->prompt_ = std::move(prompt);
+  job->queued_at_ = std::chrono::steady_clock::now();
   job->completion_.emplace(tok_, engine_.n_vocab(), engine_.n_ctx(), job->prompt_, params);  // checks sampling
   {
     std::lock_guard lk(mu_);
@@ -123,6 +124,14 @@ void Scheduler::finish(Running& r, std::string error) {
   r.job.reset();
 }
 
+void Scheduler::time_token(Running& r) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto since = [&](std::chrono::steady_clock::time_point t) { return std::chrono::duration<double>(now - t).count(); };
+  if (r.last_token) metrics_.inter_token_latency.observe(since(*r.last_token));
+  else metrics_.time_to_first_token.observe(since(r.job->queued_at_));
+  r.last_token = now;
+}
+
 void Scheduler::step() {
   // Rows: a decode row for each running completion, then prompt chunks in
   // arrival order with what is left of n_batch. owners[i]: the running entry
@@ -180,6 +189,7 @@ void Scheduler::step() {
       r.job->push_text(t);
       return !r.job->cancelled();
     };
+    cb.on_token = [this, &r](int32_t) { time_token(r); };
     if (!r.job->completion_->advance(logits_.data() + k * static_cast<size_t>(n_vocab), cb)) finish(r);
   }
   std::erase_if(running_, [](const Running& r) { return !r.job; });

@@ -6,6 +6,7 @@
 // streams by at most one chunk per step (chunked prefill).
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -46,6 +47,7 @@ class Job {
 
   std::vector<int32_t> prompt_;
   std::optional<runtime::Completion> completion_;
+  std::chrono::steady_clock::time_point queued_at_;  // where time to first token starts
   std::mutex mu_;
   std::condition_variable cv_;
   std::string pending_;
@@ -90,6 +92,7 @@ class Scheduler {
     std::shared_ptr<Job> job;
     int32_t seq = 0;
     size_t fed = 0;  // prompt rows already in the cache
+    std::optional<std::chrono::steady_clock::time_point> last_token;  // when its last token was sampled
     bool decoding() const { return fed == job->prompt_.size(); }
   };
 
@@ -97,6 +100,7 @@ class Scheduler {
   void admit();           // moves queued jobs into free slots (mu_ held)
   void step();            // one forward call over the running jobs
   void finish(Running& r, std::string error = "");
+  void time_token(Running& r);  // a token was just sampled: the latency metrics
 
   runtime::Engine& engine_;
   const tokenizer::Tokenizer& tok_;
