@@ -17,22 +17,12 @@
 #include "base/thread_pool.h"
 #include "cli/command.h"
 #include "cli/id_list.h"
+#include "cli/machine_price.h"
 #include "gguf/summary.h"
 #include "runtime/benchmark.h"
 
 namespace frugal::cli {
 namespace {
-
-// A typical on-demand price of one vCPU-hour of a general-purpose cloud
-// machine: $0.1008 an hour for 2 vCPUs (source and date in
-// docs/usage/bench.md). The default price is this times the logical CPUs of
-// the machine; --price-per-hour sets another.
-constexpr double kPricePerVcpuHour = 0.0504;
-
-double default_price_per_hour() {
-  const unsigned cpus = std::thread::hardware_concurrency();
-  return kPricePerVcpuHour * (cpus > 0 ? cpus : 1);
-}
 
 struct BenchArgs {
   std::string model, batches = "1";
@@ -41,10 +31,6 @@ struct BenchArgs {
   std::string kv_type = "f16";
   bool json = false;
 };
-
-double usd_per_million(double price_per_hour, double tokens_per_second) {
-  return tokens_per_second > 0 ? price_per_hour / (tokens_per_second * 3600.0) * 1e6 : 0;
-}
 
 // Share of the roofline: decode steps per second achieved against
 // bandwidth / bytes read per step.
