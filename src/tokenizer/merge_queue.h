@@ -28,6 +28,13 @@ class MergeQueue {
     Payload payload;
   };
 
+  // `expected`: about how many entries will be queued at once (the initial
+  // pairs), reserved for the binary heap that non-monotone keys use.
+  explicit MergeQueue(size_t expected = 0) {
+    std::vector<Entry> storage;
+    storage.reserve(expected);
+    heap_ = std::priority_queue<Entry, std::vector<Entry>, Later>(Later{}, std::move(storage));
+  }
   bool empty() const { return size_ == 0; }
 
   void push(uint64_t key, const Payload& p) {

@@ -42,6 +42,7 @@ std::vector<Span> merge_pairs(std::string_view text, const InitialTag& initial, 
   MergeStats local;
   MergeStats& st = stats ? *stats : local;
   std::vector<Symbol> sym;
+  sym.reserve(text.size());  // at most one symbol a byte: no regrowth (a megabyte piece copied and faulted in again)
   for (size_t i = 0; i < text.size();) {
     size_t n = utf8_char_len(text, i);
     if (n == 0) n = 1;
@@ -52,7 +53,7 @@ std::vector<Span> merge_pairs(std::string_view text, const InitialTag& initial, 
   sym.front().prev = kNone;
   sym.back().next = kNone;
 
-  MergeQueue<Pair> queue;
+  MergeQueue<Pair> queue(sym.size());
   auto consider = [&](uint32_t l, uint32_t r) {
     if (l == kNone || r == kNone) return;
     const Symbol& a = sym[l];

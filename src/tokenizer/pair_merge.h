@@ -6,6 +6,7 @@
 // merge is O(n^2): a megabyte of spaces would take hours).
 #pragma once
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string_view>
@@ -34,6 +35,37 @@ struct Span {
 };
 
 // Work done, for tests that check the cost stays O(n log n).
+// A direct-mapped memo of a priority function's answers for callers whose
+// tags are token ids: the answer for two tokens then depends on the two ids
+// alone, and a run of one character (a megabyte of spaces) asks about the
+// same few pairs again and again. Negative tags are always computed.
+class PairMemo {
+ public:
+  template <class Compute>
+  bool find_or(int32_t left, int32_t right, uint32_t& order, int32_t& merged, Compute&& compute) {
+    if (left < 0 || right < 0) return compute(order, merged);
+    Entry& e = table_[((static_cast<uint32_t>(left) * 0x9E3779B1u) ^ static_cast<uint32_t>(right)) & (kSize - 1)];
+    if (e.left != left || e.right != right) {
+      e.ok = compute(e.order, e.merged);
+      e.left = left;
+      e.right = right;
+    }
+    order = e.order;
+    merged = e.merged;
+    return e.ok;
+  }
+
+ private:
+  static constexpr uint32_t kSize = 256;
+  struct Entry {
+    int32_t left = -1, right = -1;
+    bool ok = false;
+    uint32_t order = 0;
+    int32_t merged = -1;
+  };
+  std::array<Entry, kSize> table_;
+};
+
 struct MergeStats {
   uint64_t pairs_scored = 0;  // calls of the priority function
   uint64_t queue_pops = 0;    // candidates taken off the queue, stale ones included

@@ -114,12 +114,15 @@ void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t
     return b == bm.cp_to_byte.end() ? -1 : t.byte_token[b->second];
   };
   std::string scratch;  // reused: one allocation per word, not per pair
+  PairMemo memo;
   const auto rank_of = [&](std::string_view left, int32_t lt, std::string_view right, int32_t rt, uint32_t& order,
                            int32_t& merged) {
-    int32_t rank = 0;
-    if (!find_merge(t, left, lt, right, rt, scratch, rank, merged)) return false;
-    order = uint32_t(rank);
-    return true;
+    return memo.find_or(lt, rt, order, merged, [&](uint32_t& o, int32_t& m) {
+      int32_t rank = 0;
+      if (!find_merge(t, left, lt, right, rt, scratch, rank, m)) return false;
+      o = uint32_t(rank);
+      return true;
+    });
   };
   std::string p;
   for (const Span& s : merge_pairs(whole, byte_token_of, rank_of)) {
@@ -149,22 +152,25 @@ void spm_text(const TokenizerImpl& t, std::string_view text, std::vector<int32_t
     }
     return last_id;
   };
+  PairMemo memo;
   const auto score_of = [&](std::string_view left, int32_t lt, std::string_view right, int32_t rt, uint32_t& order,
                             int32_t& merged) {
-    if (!t.merge_rank.empty()) {
-      // Merges given (imported BPE vocabularies): merge order is the priority,
-      // and the merged piece must be a token.
-      int32_t rank = 0;
-      if (!find_merge(t, left, lt, right, rt, piece, rank, merged) || merged < 0) return false;
-      order = uint32_t(rank);
+    return memo.find_or(lt, rt, order, merged, [&](uint32_t& o, int32_t& m) {
+      if (!t.merge_rank.empty()) {
+        // Merges given (imported BPE vocabularies): merge order is the priority,
+        // and the merged piece must be a token.
+        int32_t rank = 0;
+        if (!find_merge(t, left, lt, right, rt, piece, rank, m) || m < 0) return false;
+        o = uint32_t(rank);
+        return true;
+      }
+      piece.assign(left);
+      piece += right;
+      m = id_of(t, piece);
+      if (m < 0) return false;
+      o = order_of_score(t.scores[size_t(m)]);
       return true;
-    }
-    piece.assign(left);
-    piece += right;
-    merged = id_of(t, piece);
-    if (merged < 0) return false;
-    order = order_of_score(t.scores[size_t(merged)]);
-    return true;
+    });
   };
   for (const Span& s : merge_pairs(text, token_of, score_of)) {
     if (s.tag >= 0) { out.push_back(s.tag); continue; }
