@@ -2,10 +2,12 @@
 // any body either becomes a request or throws RequestError (or frugal::Error),
 // which the server answers with a 400. Any other exception would reach the client as a 500 (or
 // worse), so it is reported as a finding; ASan/UBSan watch the rest, including
-// the chat template engine that renders the messages.
+// the chat template engine that renders the messages. The same for the bodies
+// of /tokenize and /detokenize (src/server/token_endpoints), whose answers
+// must also be valid UTF-8 JSON (there a frugal::Error would be a 500 too).
 //
-// The first input byte picks the endpoint (even: completions, odd: chat); the
-// rest is the body. The tokenizer, template and metadata are the bundled
+// The first input byte picks the endpoint (by its value mod 4: completions,
+// chat, tokenize, detokenize); the rest is the body. The tokenizer, template and metadata are the bundled
 // default model's (models/default.gguf, found from the working directory or
 // $FRUGAL_MODEL).
 //
@@ -23,6 +25,7 @@
 #include "base/error.h"
 #include "gguf/reader.h"
 #include "server/openai_request.h"
+#include "server/token_endpoints.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -60,8 +63,42 @@ void write_seeds(const std::string& dir) {
   auto put = [&](char endpoint, const std::string& body) {
     std::ofstream(dir + "/seed" + std::to_string(k++), std::ios::binary) << endpoint << body;
   };
+  const std::vector<std::string> tokenizes = {
+      R"({"content": "Hello, caf\u00e9 <|im_start|>", "with_pieces": true})",
+      R"({"content": ["a", 256, "b"], "add_special": true, "parse_special": false})",
+      R"({"content": [1.5, -1, 99999]})",
+  };
+  const std::vector<std::string> detokenizes = {
+      R"({"tokens": [72, 477, 111, 195]})",
+      R"({"tokens": [-1, 18446744073709551615, "x"]})",
+  };
   for (const auto& b : completions) put('\0', b);
   for (const auto& b : chats) put('\1', b);
+  for (const auto& b : tokenizes) put('\2', b);
+  for (const auto& b : detokenizes) put('\3', b);
+}
+
+// /tokenize or /detokenize: an answer in valid UTF-8, or a RequestError.
+void token_endpoint(bool detokenize, const std::string& body) {
+  try {
+    const auto answer = detokenize ? frugal::server::detokenize_response(body, g_ctx->tok)
+                                   : frugal::server::tokenize_response(body, g_ctx->tok);
+    // The strict encoder throws on a string that is not valid UTF-8 (the
+    // server's json_text would send U+FFFD instead: bytes lost unseen).
+    std::string text;
+    try {
+      text = answer.dump();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "a string in the answer is not valid UTF-8: %s\n", e.what());
+      std::abort();
+    }
+    g_sink = text.size();
+  } catch (const RequestError& e) {
+    g_sink = e.param.size();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: exception other than RequestError: %s\n", detokenize ? "detokenize" : "tokenize", e.what());
+    std::abort();
+  }
 }
 
 std::string default_model() {
@@ -92,6 +129,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const bool chat = data[0] & 1;
   const std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if (data[0] & 2) {
+    token_endpoint(chat, body);
+    return 0;
+  }
   try {
     const auto r = chat ? frugal::server::parse_chat_request(body, g_ctx->tok, g_ctx->file.metadata(), g_ctx->defaults)
                         : frugal::server::parse_completion_request(body, g_ctx->tok, g_ctx->defaults);
