@@ -86,8 +86,40 @@ std::string to_valid_utf8(std::string_view bytes) {
 }
 
 bool is_valid_utf8(std::string_view bytes) {
-  std::string pending(bytes);
-  return take_valid_utf8(pending, false) == bytes && pending.empty();
+  for (size_t i = 0; i < bytes.size();) {
+    const size_t n = utf8_char_len(bytes, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+size_t utf8_decode(std::string_view s, size_t i, uint32_t& cp) {
+  const size_t n = utf8_char_len(s, i);
+  if (n == 0) return 0;
+  static constexpr uint8_t kLeadBits[5] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+  uint32_t v = static_cast<uint8_t>(s[i]) & kLeadBits[n];
+  for (size_t k = 1; k < n; ++k) v = (v << 6) | (static_cast<uint8_t>(s[i + k]) & 0x3F);
+  cp = v;
+  return n;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
 }
 
 }  // namespace frugal

@@ -7,6 +7,7 @@
 // Unicode Standard's recommended practice, as WHATWG decoders do).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,13 @@ bool is_valid_utf8(std::string_view bytes);
 // bytes there are ill-formed or cut short (Unicode Table 3-7: no overlongs,
 // surrogates or code points past U+10FFFF). REQUIRES: i < s.size().
 size_t utf8_char_len(std::string_view s, size_t i);
+
+// utf8_char_len, and the code point of that character in cp (untouched when 0).
+size_t utf8_decode(std::string_view s, size_t i, uint32_t& cp);
+
+// Appends the UTF-8 form of cp (REQUIRES cp <= 0x10FFFF; a surrogate comes
+// out as the three bytes no decoder accepts).
+void append_utf8(std::string& out, uint32_t cp);
 
 // Length of the maximal ill-formed subpart starting at s[i]: the lead byte and
 // those of its continuation bytes that were still acceptable (1..3), the unit

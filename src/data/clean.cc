@@ -4,59 +4,11 @@
 #include <utf8proc.h>
 
 #include "base/error.h"
+#include "base/utf8.h"
 
 namespace frugal::data {
 
-int utf8_sequence(std::string_view s, uint32_t* cp) {
-  if (s.empty()) return 0;
-  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c = b(0);
-  if (c < 0x80) { *cp = c; return 1; }
-  int n;
-  uint32_t v, min;
-  if ((c & 0xE0) == 0xC0) { n = 2; v = c & 0x1F; min = 0x80; }
-  else if ((c & 0xF0) == 0xE0) { n = 3; v = c & 0x0F; min = 0x800; }
-  else if ((c & 0xF8) == 0xF0) { n = 4; v = c & 0x07; min = 0x10000; }
-  else return 0;
-  if (s.size() < static_cast<size_t>(n)) return 0;
-  for (int i = 1; i < n; ++i) {
-    if ((b(i) & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (b(i) & 0x3F);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-  *cp = v;
-  return n;
-}
-
-bool is_valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    uint32_t cp;
-    int n = utf8_sequence(s.substr(i), &cp);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
-
 namespace {
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
 
 // Pass 1: valid code points only, line ends unified to '\n', control
 // characters removed (backspace erasing the character before it), every kind
@@ -67,7 +19,7 @@ std::string drop_invalid_and_controls(std::string_view raw, CleanCounts& counts)
   size_t last_char_start = std::string::npos;  // start of the last code point written on this line
   for (size_t i = 0; i < raw.size();) {
     uint32_t cp;
-    int n = utf8_sequence(raw.substr(i), &cp);
+    const size_t n = utf8_decode(raw, i, cp);
     if (n == 0) { ++counts.invalid_bytes; ++i; continue; }
     i += n;
     if (cp == '\r') {

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/utf8.h"
+
 namespace frugal::data {
 
 struct CleanCounts {
@@ -18,11 +20,6 @@ struct CleanCounts {
 
 std::string clean_text(std::string_view raw, CleanCounts* counts = nullptr);
 
-// Length of the valid UTF-8 sequence at s[0] (1..4), or 0 when invalid
-// (truncated, overlong, a surrogate, beyond U+10FFFF). cp receives the code point.
-int utf8_sequence(std::string_view s, uint32_t* cp);
-
-// True when every byte of s belongs to a valid UTF-8 sequence.
-bool is_valid_utf8(std::string_view s);
+// UTF-8 validation and decoding: base/utf8.h (is_valid_utf8, utf8_decode).
 
 }  // namespace frugal::data

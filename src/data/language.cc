@@ -65,7 +65,7 @@ std::string guess_language(std::string_view text) {
   };
   for (size_t i = 0; i < text.size();) {
     uint32_t cp;
-    int n = utf8_sequence(text.substr(i), &cp);
+    const size_t n = utf8_decode(text, i, cp);
     if (n == 0) { ++i; end_word(); continue; }
     i += n;
     const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(cp));

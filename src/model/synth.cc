@@ -11,6 +11,7 @@
 
 #include "base/mix64.h"
 #include "base/error.h"
+#include "base/utf8.h"
 #include "base/thread_pool.h"
 #include "model/router_skew.h"
 #include "gguf/writer.h"
@@ -128,12 +129,7 @@ std::string byte_token_piece(uint8_t b) {
     cp = 256 + n;
   }
   std::string s;
-  if (cp < 0x80) {
-    s += char(cp);
-  } else {
-    s += char(0xc0 | (cp >> 6));
-    s += char(0x80 | (cp & 0x3f));
-  }
+  append_utf8(s, cp);
   return s;
 }
 

@@ -1,5 +1,7 @@
 #include "tokenizer/byte_level.h"
 
+#include "base/utf8.h"
+
 namespace frugal::tokenizer {
 
 ByteMap::ByteMap() {
@@ -7,10 +9,7 @@ ByteMap::ByteMap() {
   for (int b = 0; b < 256; ++b) {
     bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
     uint32_t cp = printable ? uint32_t(b) : uint32_t(256 + n++);
-    std::string s;
-    if (cp < 0x80) s += char(cp);
-    else { s += char(0xC0 | (cp >> 6)); s += char(0x80 | (cp & 0x3F)); }
-    byte_to_utf8[b] = s;
+    append_utf8(byte_to_utf8[b], cp);
     cp_to_byte[cp] = uint8_t(b);
   }
 }

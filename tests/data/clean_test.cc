@@ -23,7 +23,7 @@ TEST(Clean, ValidatorAgreesOnEveryPlane) {
     else if (cp < 0x10000) s = {char(0xE0 | (cp >> 12)), char(0x80 | ((cp >> 6) & 0x3F)), char(0x80 | (cp & 0x3F))};
     else s = {char(0xF0 | (cp >> 18)), char(0x80 | ((cp >> 12) & 0x3F)), char(0x80 | ((cp >> 6) & 0x3F)), char(0x80 | (cp & 0x3F))};
     uint32_t got = 0;
-    EXPECT_EQ(utf8_sequence(s, &got), static_cast<int>(s.size()));
+    EXPECT_EQ(utf8_decode(s, 0, got), s.size());
     EXPECT_EQ(got, cp);
   }
   EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // U+110000
