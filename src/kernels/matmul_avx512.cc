@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 #include <vector>
 
 #include "base/fp16.h"
@@ -194,14 +193,23 @@ FRUGAL_TARGET inline void unpack_block(const quant::BlockIQ4_XS& b, Unpacked<8, 
   u.d = half_to_f32(b.d);
 }
 
+// Per block type: its unpacked form, its activation blocks, and whether a
+// sub-block has one integer scale for its 32 values (then the two halves'
+// dot products add up before one multiply) or one per 16 (Q6_K).
 template <class Block> struct TileOf;
-template <> struct TileOf<quant::BlockQ8_0> { using U = Unpacked32; using Act = ActBlock32; };
-template <> struct TileOf<quant::BlockQ4_0> { using U = Unpacked32; using Act = ActBlock32; };
-template <> struct TileOf<quant::BlockIQ4_NL> { using U = Unpacked32; using Act = ActBlock32; };
-template <> struct TileOf<quant::BlockQ4_K> { using U = Unpacked<8, true, true>; using Act = BlockQ8_K; };
-template <> struct TileOf<quant::BlockQ5_K> { using U = Unpacked<8, true, true>; using Act = BlockQ8_K; };
-template <> struct TileOf<quant::BlockQ6_K> { using U = Unpacked<8, false, true>; using Act = BlockQ8_K; };
-template <> struct TileOf<quant::BlockIQ4_XS> { using U = Unpacked<8, false, true>; using Act = BlockQ8_K; };
+template <class U_, class Act_, bool kOneScale_>
+struct TileFormat {
+  using U = U_;
+  using Act = Act_;
+  static constexpr bool kOneScale = kOneScale_;
+};
+template <> struct TileOf<quant::BlockQ8_0> : TileFormat<Unpacked32, ActBlock32, true> {};
+template <> struct TileOf<quant::BlockQ4_0> : TileFormat<Unpacked32, ActBlock32, true> {};
+template <> struct TileOf<quant::BlockIQ4_NL> : TileFormat<Unpacked32, ActBlock32, true> {};
+template <> struct TileOf<quant::BlockQ4_K> : TileFormat<Unpacked<8, true, true>, BlockQ8_K, true> {};
+template <> struct TileOf<quant::BlockQ5_K> : TileFormat<Unpacked<8, true, true>, BlockQ8_K, true> {};
+template <> struct TileOf<quant::BlockQ6_K> : TileFormat<Unpacked<8, false, true>, BlockQ8_K, false> {};
+template <> struct TileOf<quant::BlockIQ4_XS> : TileFormat<Unpacked<8, false, true>, BlockQ8_K, true> {};
 
 // The integer and float lanes of a tile: 8 weight rows on 256-bit
 // registers, or 16 on 512-bit ones. With 16 rows each broadcast activation
@@ -272,18 +280,13 @@ template <int W>
 struct alignas(64) TileSub {
   typename Lanes<W>::I q[8];                  // interleaved codes
   typename Lanes<W>::I offset_lo, offset_hi;  // -128 * sum of codes 0..15 / 16..31, per row
-  typename Lanes<W>::I lo, hi;                // integer scales, per row
+  typename Lanes<W>::I lo, hi;                // integer scales, per row (hi: types with one per 16 values)
 };
 template <int W>
 struct alignas(64) TileScale {
   typename Lanes<W>::F d, dmin;
   typename Lanes<W>::I mn_pair[4];  // lane k: row k's minima of sub-blocks 2p and 2p + 1, as two int16
 };
-
-// One integer scale per 32 values (Q4_K, Q5_K, IQ4_XS; Q6_K has one per 16):
-// the two halves' dot products add up before one multiply by the scale.
-template <class Block>
-inline constexpr bool kScalePer32 = !std::is_same_v<Block, quant::BlockQ6_K>;
 
 FRUGAL_TARGET inline const int8_t* act_codes(const ActBlock32& a, int) { return a.qs; }
 FRUGAL_TARGET inline const int8_t* act_codes(const BlockQ8_K& a, int j) { return a.qs + 32 * j; }
@@ -342,8 +345,10 @@ FRUGAL_TARGET void prepare_tile(const uint8_t* wt, size_t w_stride, int64_t nb, 
       if constexpr (U::kScale) {
         for (int k = 0; k < W; ++k) lanes[k] = u[k].lo[j];
         t.lo = V::load(lanes);
-        for (int k = 0; k < W; ++k) lanes[k] = u[k].hi[j];
-        t.hi = V::load(lanes);
+        if constexpr (!TileOf<Block>::kOneScale) {
+          for (int k = 0; k < W; ++k) lanes[k] = u[k].hi[j];
+          t.hi = V::load(lanes);
+        }
       }
     }
   }
@@ -403,7 +408,7 @@ FRUGAL_TARGET void multiply_tile(const TileSub<W>* tile, const TileScale<W>* sca
         }
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-          if constexpr (U::kScale && kScalePer32<Block>) {
+          if constexpr (U::kScale && TileOf<Block>::kOneScale) {
             isum[r] = V::add(isum[r], V::mullo(V::add(p[r][0], p[r][1]), t.lo));
           } else if constexpr (U::kScale) {
             isum[r] = V::add(isum[r], V::add(V::mullo(p[r][0], t.lo), V::mullo(p[r][1], t.hi)));
