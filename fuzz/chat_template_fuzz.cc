@@ -27,6 +27,7 @@
 #include "base/error.h"
 #include "tokenizer/bpe_trainer.h"
 #include "tokenizer/jinja.h"
+#include "fuzz_seeds.h"
 
 namespace {
 
@@ -153,10 +154,7 @@ void write_seeds(const std::string& dir) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  if (const char* dir = std::getenv("FRUGAL_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  frugal::fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "gguf/reader.h"
 #include "gguf/writer.h"
+#include "fuzz_seeds.h"
 
 namespace {
 
@@ -105,15 +106,7 @@ void write_seeds(const std::string& dir) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  if (const char* dir = std::getenv("FRUGAL_FUZZ_WRITE_SEEDS")) {
-    try {
-      write_seeds(dir);
-    } catch (const frugal::Error& e) {
-      std::fprintf(stderr, "seed corpus: %s\n", e.what());
-      std::exit(1);
-    }
-    std::exit(0);
-  }
+  frugal::fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "server/http_request.h"
+#include "fuzz_seeds.h"
 
 namespace {
 
@@ -50,10 +51,7 @@ bool expected_status(int s) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  if (const char* dir = std::getenv("FRUGAL_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  frugal::fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

@@ -27,6 +27,7 @@
 #include "server/openai_request.h"
 #include "server/token_endpoints.h"
 #include "tokenizer/tokenizer.h"
+#include "fuzz_seeds.h"
 
 namespace {
 
@@ -109,10 +110,7 @@ std::string default_model() {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  if (const char* dir = std::getenv("FRUGAL_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  frugal::fuzz::write_seeds_if_asked(write_seeds);
   try {
     auto file = frugal::gguf::Reader::open(default_model());
     auto tok = frugal::tokenizer::Tokenizer::from_metadata(file.metadata());
