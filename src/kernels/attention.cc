@@ -244,9 +244,12 @@ FRUGAL_FLOAT_CLONES void flash_block(const AttentionQuery* qs, int64_t n_q, cons
   for (int64_t i = 0; i < n_q; ++i) {
     const AttentionQuery& qq = qs[i];
     const int64_t cnt = std::min(nb, qq.n - j0);
-    if (cnt <= 0) continue;
+    if (cnt <= 0 || qq.first >= j0 + nb) continue;
+    // Positions before the query's window weigh 0 (exp(-inf)).
+    const int64_t skip = std::max<int64_t>(0, qq.first - j0);
     float bm = -INFINITY;
-    for (int64_t j = 0; j < cnt; ++j) {
+    for (int64_t j = 0; j < skip; ++j) s[j] = -INFINITY;
+    for (int64_t j = skip; j < cnt; ++j) {
       s[j] = dot8(qq.q, K + j * ks, dk) * scale;
       bm = std::max(bm, s[j]);
     }
@@ -299,9 +302,10 @@ void attend_flash(std::span<const AttentionQuery> queries, int64_t dk, const Att
   float* s = vb + kFlashBlock * dvp;
   float* m = s + kFlashBlock;
   float* l = m + n_q;
-  int64_t n_max = 0;
+  int64_t n_max = 0, first_min = INT64_MAX;
   for (int64_t i = 0; i < n_q; ++i) {
     n_max = std::max(n_max, queries[i].n);
+    first_min = std::min(first_min, queries[i].first);
     m[i] = -INFINITY;
     l[i] = 0;
     std::fill(queries[i].out, queries[i].out + dv, 0.0f);
@@ -309,7 +313,9 @@ void attend_flash(std::span<const AttentionQuery> queries, int64_t dk, const Att
   const bool direct = rows.type == CacheType::kF32;
   // Latent attention: the value is the head of the key row; convert once.
   const bool values_in_keys = rows.v == rows.k && rows.v_stride == rows.k_stride && dv <= dk;
-  for (int64_t j0 = 0; j0 < n_max; j0 += kFlashBlock) {
+  // Blocks start at multiples of kFlashBlock whichever queries share the
+  // call, so a query's sums do not depend on its company.
+  for (int64_t j0 = std::max<int64_t>(0, first_min) / kFlashBlock * kFlashBlock; j0 < n_max; j0 += kFlashBlock) {
     const int64_t nb = std::min(kFlashBlock, n_max - j0);
     const float *K, *V;
     int64_t ks, vs;
@@ -332,6 +338,14 @@ void attend_flash(std::span<const AttentionQuery> queries, int64_t dk, const Att
     detail::flash_block(queries.data(), n_q, K, ks, V, vs, j0, nb, dk, dv, scale, m, l, s);
   }
   for (int64_t i = 0; i < n_q; ++i) {
+    const float sink = queries[i].sink;
+    if (sink > -INFINITY && l[i] > 0) {
+      // The sink joins the sum under the larger of the two maxima.
+      const float m_new = std::max(m[i], sink);
+      const float corr = std::exp(m[i] - m_new);
+      l[i] = l[i] * corr + std::exp(sink - m_new);
+      for (int64_t c = 0; c < dv; ++c) queries[i].out[c] *= corr;
+    }
     if (l[i] <= 0) continue;
     const float inv = 1.0f / l[i];
     for (int64_t c = 0; c < dv; ++c) queries[i].out[c] *= inv;

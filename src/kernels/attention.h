@@ -20,6 +20,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 
 namespace frugal::kernels {
@@ -58,12 +59,17 @@ void attend(const float* q, int64_t dk, const AttentionRows& rows, int64_t dv, f
 // The same in double precision, for tests.
 void attend_reference(const float* q, int64_t dk, const AttentionRows& rows, int64_t dv, float scale, float* out);
 
-// One query of a flash call: q (dk floats) attends to positions [0, n) of
-// the rows; out gets dv floats.
+// One query of a flash call: q (dk floats) attends to positions
+// [first, n) of the rows (first > 0: a sliding window); out gets dv floats.
+// A finite sink is a logit of its own in the softmax's denominator (an
+// "attention sink" that takes probability without contributing a value):
+// out = sum_j exp(s_j) v_j / (exp(sink) + sum_j exp(s_j)).
 struct AttentionQuery {
   const float* q = nullptr;
   float* out = nullptr;
   int64_t n = 0;
+  int64_t first = 0;
+  float sink = -std::numeric_limits<float>::infinity();
 };
 
 constexpr int64_t kFlashBlock = 64;

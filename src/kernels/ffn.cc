@@ -5,11 +5,15 @@
 
 #include "base/error.h"
 #include "kernels/ops.h"
+#include "quant/repack.h"
 
 namespace frugal::kernels {
 
 WeightMatrix weight_rows(const WeightMatrix& W, int64_t begin, int64_t end) {
   FRUGAL_CHECK(begin >= 0 && begin <= end && end <= W.n_out);
+  // Row-interleaved matrices split only between their 16-row groups.
+  const int64_t group = quant::interleaved_rows(W.type);
+  FRUGAL_CHECK(begin % group == 0 && (end % group == 0 || end == W.n_out));
   const size_t rb = row_bytes(W.type, static_cast<uint64_t>(W.n_in));
   WeightMatrix s = W;
   s.data = static_cast<const uint8_t*>(W.data) + static_cast<size_t>(begin) * rb;
@@ -19,11 +23,24 @@ WeightMatrix weight_rows(const WeightMatrix& W, int64_t begin, int64_t end) {
 
 void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end,
                   const EncodedRows& x_gate, const EncodedRows& x_up, float* H, int64_t ldh, float* up_scratch) {
+  swiglu_slice(gate, up, begin, end, x_gate, x_up, H, ldh, up_scratch, GluOptions{});
+}
+
+void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end,
+                  const EncodedRows& x_gate, const EncodedRows& x_up, float* H, int64_t ldh, float* up_scratch,
+                  const GluOptions& o) {
   const int64_t w = end - begin, n_rows = x_gate.n_rows();
   if (w <= 0 || n_rows <= 0) return;
   matmul_encoded(weight_rows(gate, begin, end), x_gate, H, ldh, nullptr);
   matmul_encoded(weight_rows(up, begin, end), x_up, up_scratch, w, nullptr);
-  for (int64_t r = 0; r < n_rows; ++r) swiglu(H + r * ldh, up_scratch + r * w, H + r * ldh, w);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    float* h = H + r * ldh;
+    float* u = up_scratch + r * w;
+    if (o.gate_bias) add(o.gate_bias + begin, h, w);
+    if (o.up_bias) add(o.up_bias + begin, u, w);
+    if (o.kind == GluKind::kSwigluOai) swiglu_oai(h, u, h, w);
+    else swiglu(h, u, h, w);
+  }
 }
 
 void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end, const float* X,

@@ -23,6 +23,20 @@ WeightMatrix weight_rows(const WeightMatrix& W, int64_t begin, int64_t end);
 void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end,
                   const EncodedRows& x_gate, const EncodedRows& x_up, float* H, int64_t ldh, float* up_scratch);
 
+// The gated unit and optional biases of a slice: h = act(gate x + gate_bias,
+// up x + up_bias), with act silu(g) * u or gpt-oss's clamped form
+// (ops.h: swiglu_oai). The biases cover all units (indexed by unit, not by
+// slice position); null: none.
+enum class GluKind { kSilu, kSwigluOai };
+struct GluOptions {
+  GluKind kind = GluKind::kSilu;
+  const float* gate_bias = nullptr;
+  const float* up_bias = nullptr;
+};
+void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end,
+                  const EncodedRows& x_gate, const EncodedRows& x_up, float* H, int64_t ldh, float* up_scratch,
+                  const GluOptions& options);
+
 // The same from f32 rows X (row stride ldx), encoding them for this call.
 void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end, const float* X,
                   int64_t ldx, int64_t n_rows, float* H, int64_t ldh, float* up_scratch);

@@ -20,6 +20,13 @@ inline float sigmoid(float x) { return 1.0f / (1.0f + __builtin_expf(-x)); }
 // out[i] = silu(gate[i]) * up[i]. out may alias gate or up.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
+// gpt-oss's clamped SwiGLU: with g = min(gate[i], limit) and
+// u = clamp(up[i], -limit, limit), out[i] = g * sigmoid(alpha * g) * (u + 1).
+// The model's constants are alpha 1.702 and limit 7. out may alias gate or up.
+inline constexpr float kSwigluOaiAlpha = 1.702f, kSwigluOaiLimit = 7.0f;
+void swiglu_oai(const float* gate, const float* up, float* out, int64_t n, float alpha = kSwigluOaiAlpha,
+                float limit = kSwigluOaiLimit);
+
 // y[i] += a * x[i]
 void axpy(float a, const float* x, float* y, int64_t n);
 // y[i] += x[i]

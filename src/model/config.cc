@@ -52,8 +52,8 @@ void set_count(Metadata& md, const std::string& key, int64_t v) {
 }  // namespace
 
 const std::vector<std::string>& supported_architectures() {
-  static const std::vector<std::string> archs = {"llama",    "qwen2", "qwen3",    "qwen2moe",
-                                                 "qwen3moe", "olmoe", "deepseek2"};
+  static const std::vector<std::string> archs = {"llama", "qwen2",     "qwen3",  "qwen2moe",
+                                                 "qwen3moe", "olmoe", "deepseek2", "gpt-oss"};
   return archs;
 }
 
@@ -69,14 +69,20 @@ void apply_architecture_defaults(ModelConfig& c) {
     fail("unknown architecture '", c.arch, "' (supported: ", list, ")");
   }
   c.rope_layout = arch_is(c, {"llama", "deepseek2"}) ? RopeLayout::kNormal : RopeLayout::kNeox;
-  c.attn_bias = arch_is(c, {"qwen2", "qwen2moe"});
+  c.attn_bias = arch_is(c, {"qwen2", "qwen2moe", "gpt-oss"});
+  // gpt-oss: biases everywhere, sinks, the clamped SwiGLU, its norm's name.
+  const bool oss = c.arch == "gpt-oss";
+  c.attn_out_bias = c.attn_sinks = c.router_bias = c.expert_bias = oss;
+  c.ffn_act = oss ? FfnActivation::kSwigluOai : FfnActivation::kSilu;
+  c.ffn_norm_name = oss ? "post_attention_norm" : "ffn_norm";
   c.qk_norm = arch_is(c, {"qwen3", "qwen3moe"}) ? QkNorm::kPerHead
               : arch_is(c, {"olmoe"})           ? QkNorm::kWhole
                                                 : QkNorm::kNone;
   c.shared_expert_gate = c.arch == "qwen2moe" && c.n_ff_shexp > 0;
-  // Mixtral (softmax over the top-k logits) and Qwen3-MoE renormalise the
-  // top-k weights; Qwen2-MoE and OLMoE do not. deepseek2 says so in a key.
-  if (c.arch != "deepseek2") c.expert_weights_norm = arch_is(c, {"llama", "qwen3moe"});
+  // Mixtral and gpt-oss (a softmax over the top-k logits, which is the same)
+  // and Qwen3-MoE renormalise the top-k weights; Qwen2-MoE and OLMoE do
+  // not. deepseek2 says so in a key.
+  if (c.arch != "deepseek2") c.expert_weights_norm = arch_is(c, {"llama", "qwen3moe", "gpt-oss"});
 }
 
 ModelConfig config_from_metadata(const Metadata& md) {
@@ -142,6 +148,9 @@ ModelConfig config_from_metadata(const Metadata& md) {
     c.qk_rope_head_dim = get_count(md, k("rope.dimension_count"));
     c.qk_nope_head_dim = c.head_dim - c.qk_rope_head_dim;
   }
+
+  // Sliding-window attention (every other layer).
+  if (c.arch == "gpt-oss") c.n_swa = get_count(md, k("attention.sliding_window"));
 
   // RoPE.
   c.rope_freq_base = get_float_or(md, k("rope.freq_base"), 10000.0f);
@@ -221,6 +230,7 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
     }
     md.set(k("expert_weights_norm"), Value::make_bool(c.expert_weights_norm));
   }
+  if (c.arch == "gpt-oss") set_count(md, k("attention.sliding_window"), c.n_swa);
   if (c.arch == "deepseek2") {
     if (c.q_lora_rank > 0) set_count(md, k("attention.q_lora_rank"), c.q_lora_rank);
     set_count(md, k("attention.kv_lora_rank"), c.kv_lora_rank);
@@ -279,6 +289,8 @@ void validate_config(const ModelConfig& c) {
     if (c.rope_dim != c.qk_rope_head_dim) fail("config: rope_dim must equal qk_rope_head_dim");
     if (c.q_lora_rank < 0) fail("config: q_lora_rank must not be negative");
   }
+  if (c.n_swa < 0) fail("config: n_swa must not be negative (got ", c.n_swa, ")");
+  if (c.expert_bias && !c.is_moe()) fail("config: expert biases without experts");
   if (c.rope_scaling != RopeScaling::kNone && !(c.rope_scaling_factor > 0.0f))
     fail("config: rope_scaling_factor must be positive");
 }
@@ -292,6 +304,7 @@ const char* tensor_role_name(TensorRole role) {
     case TensorRole::kBias: return "bias";
     case TensorRole::kRouter: return "router";
     case TensorRole::kExpert: return "expert";
+    case TensorRole::kExpertBias: return "expert bias";
     case TensorRole::kSharedExpert: return "shared expert";
     case TensorRole::kDenseFfn: return "dense ffn";
   }
@@ -349,14 +362,22 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
         add(b + "attn_k_norm.weight", {c.n_embd_k()}, R::kNorm, il);
       }
       add(b + "attn_output.weight", {c.n_head * c.v_head_dim, c.n_embd}, R::kAttention, il);
+      if (c.attn_out_bias) add(b + "attn_output.bias", {c.n_embd}, R::kBias, il);
+      if (c.attn_sinks) add(b + "attn_sinks.weight", {c.n_head}, R::kBias, il);
     }
-    add(b + "ffn_norm.weight", {c.n_embd}, R::kNorm, il);
+    add(b + c.ffn_norm_name + ".weight", {c.n_embd}, R::kNorm, il);
     if (c.layer_is_moe(il)) {
       add(b + "ffn_gate_inp.weight", {c.n_embd, c.n_expert}, R::kRouter, il);
+      if (c.router_bias) add(b + "ffn_gate_inp.bias", {c.n_expert}, R::kBias, il);
       if (c.expert_score_bias) add(b + "exp_probs_b.bias", {c.n_expert}, R::kBias, il);
       add(b + "ffn_gate_exps.weight", {c.n_embd, c.n_ff_exp, c.n_expert}, R::kExpert, il);
       add(b + "ffn_up_exps.weight", {c.n_embd, c.n_ff_exp, c.n_expert}, R::kExpert, il);
       add(b + "ffn_down_exps.weight", {c.n_ff_exp, c.n_embd, c.n_expert}, R::kExpert, il);
+      if (c.expert_bias) {
+        add(b + "ffn_gate_exps.bias", {c.n_ff_exp, c.n_expert}, R::kExpertBias, il);
+        add(b + "ffn_up_exps.bias", {c.n_ff_exp, c.n_expert}, R::kExpertBias, il);
+        add(b + "ffn_down_exps.bias", {c.n_embd, c.n_expert}, R::kExpertBias, il);
+      }
       if (c.n_ff_shexp > 0) {
         if (c.shared_expert_gate) add(b + "ffn_gate_inp_shexp.weight", {c.n_embd}, R::kRouter, il);
         add(b + "ffn_gate_shexp.weight", {c.n_embd, c.n_ff_shexp}, R::kSharedExpert, il);
@@ -381,7 +402,8 @@ int64_t ModelConfig::n_params() const {
 int64_t ModelConfig::n_active_params() const {
   int64_t n = 0;
   for (const auto& t : expected_tensors(*this)) {
-    if (t.role == TensorRole::kExpert) n += t.n_elements() / n_expert * n_expert_used;
+    if (t.role == TensorRole::kExpert || t.role == TensorRole::kExpertBias)
+      n += t.n_elements() / n_expert * n_expert_used;
     else n += t.n_elements();
   }
   return n;

@@ -27,12 +27,17 @@ enum class RopeScaling { kNone, kLinear, kYarn };
 // <arch>.expert_gating_func: how router logits become expert scores.
 enum class GatingFunc { kSoftmax = 1, kSigmoid = 2 };
 
+// The gated unit of the FFNs: kSilu h = silu(g) * u; kSwigluOai (gpt-oss)
+// h = g' * sigmoid(1.702 g') * (u' + 1) with g' = min(g, 7) and
+// u' = clamp(u, -7, 7).
+enum class FfnActivation { kSilu, kSwigluOai };
+
 // Query/key RMSNorm: none; per head over head_dim (qwen3, qwen3moe); over the
 // whole q (n_head*head_dim) and whole k (n_head_kv*head_dim) vectors (olmoe).
 enum class QkNorm { kNone, kPerHead, kWhole };
 
 struct ModelConfig {
-  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2
+  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss
   std::string name;  // general.name (informational)
 
   int64_t n_vocab = 0;
@@ -60,6 +65,9 @@ struct ModelConfig {
   int64_t n_group_used = 0;
   bool expert_score_bias = false;     // exp_probs_b.bias (DeepSeek-V3 selection bias)
   bool shared_expert_gate = false;    // qwen2moe: sigmoid(x . ffn_gate_inp_shexp) scales the shared expert
+  bool router_bias = false;           // gpt-oss: ffn_gate_inp.bias added to the router logits
+  bool expert_bias = false;           // gpt-oss: ffn_{gate,up,down}_exps.bias per expert
+  FfnActivation ffn_act = FfnActivation::kSilu;
 
   // Rotary position embedding.
   float rope_freq_base = 10000.0f;
@@ -81,14 +89,26 @@ struct ModelConfig {
 
   // Shape details fixed by the architecture (not GGUF keys; set from arch).
   bool tied_output = false;  // no output.weight: the LM head is token_embd (from the file's tensors)
-  bool attn_bias = false;    // attn_q/k/v.bias (qwen2 family)
+  bool attn_bias = false;    // attn_q/k/v.bias (qwen2 family, gpt-oss)
+  bool attn_out_bias = false;  // attn_output.bias (gpt-oss)
+  bool attn_sinks = false;   // attn_sinks.weight: one learned logit per head in the softmax's denominator (gpt-oss)
   QkNorm qk_norm = QkNorm::kNone;
+  // The FFN's pre-norm tensor: ffn_norm, or post_attention_norm (gpt-oss's
+  // converter names it after the Hugging Face module).
+  const char* ffn_norm_name = "ffn_norm";
+
+  // Sliding-window attention (gpt-oss: <arch>.attention.sliding_window):
+  // n_swa > 0 makes every even layer attend to its last n_swa positions
+  // only (the query's own included); odd layers attend to all.
+  int64_t n_swa = 0;
 
   bool is_moe() const { return n_expert > 0; }
   bool is_mla() const { return kv_lora_rank > 0; }
   // Whether layer il has a routed-expert FFN (false for dense models and
   // deepseek2's leading dense layers).
   bool layer_is_moe(int64_t il) const { return n_expert > 0 && il >= n_leading_dense; }
+  // Positions layer il attends to before the query's own (0: all).
+  int64_t layer_window(int64_t il) const { return n_swa > 0 && il % 2 == 0 ? n_swa : 0; }
   int64_t n_embd_q() const { return n_head * head_dim; }      // width of all query heads
   int64_t n_embd_k() const { return n_head_kv * head_dim; }   // width of all key heads
   int64_t n_embd_v() const { return n_head_kv * v_head_dim; } // width of all value heads
@@ -132,6 +152,7 @@ enum class TensorRole {
   kBias,          // attention biases, exp_probs_b
   kRouter,        // ffn_gate_inp, ffn_gate_inp_shexp
   kExpert,        // ffn_{gate,up,down}_exps
+  kExpertBias,    // ffn_{gate,up,down}_exps.bias (one row per expert)
   kSharedExpert,  // ffn_{gate,up,down}_shexp
   kDenseFfn,      // ffn_{gate,up,down}
 };

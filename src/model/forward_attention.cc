@@ -101,9 +101,14 @@ void flash_attention(const AttentionLayout& a, KvType type, std::span<const Batc
     for (int64_t g = h0 / group; g * group < h1; ++g) {
       qs.clear();
       for (int64_t h = std::max(h0, g * group); h < std::min(h1, (g + 1) * group); ++h)
-        for (int64_t r = t.first; r < t.first + t.n_rows; ++r)
-          qs.push_back({a.q + r * a.q_row + h * a.q_head, a.out + r * a.out_row + h * a.out_head,
-                        int64_t{rows[static_cast<size_t>(r)].pos} + 1});
+        for (int64_t r = t.first; r < t.first + t.n_rows; ++r) {
+          const int64_t n_keys = int64_t{rows[static_cast<size_t>(r)].pos} + 1;
+          kernels::AttentionQuery query{a.q + r * a.q_row + h * a.q_head, a.out + r * a.out_row + h * a.out_head,
+                                        n_keys};
+          if (a.window > 0) query.first = std::max<int64_t>(0, n_keys - a.window);
+          if (a.sinks) query.sink = a.sinks[h];
+          qs.push_back(query);
+        }
       kernels::AttentionRows ar;
       ar.type = type;
       ar.k = kv_at(type, sl.k, g * a.k_head);
@@ -188,9 +193,13 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
   al.v_row = v_row;
   al.k_head = hd;
   al.v_head = vhd;
+  al.window = c.layer_window(il);
+  al.sinks = L.sinks.data;
   flash_attention(al, kt, rows, s, pool);
 
   matmul(L.wo, att, n_att, n, out, c.n_embd, pool);
+  if (L.bo)
+    for (int64_t r = 0; r < n; ++r) kernels::add(L.bo.data, out + r * c.n_embd, c.n_embd);
 }
 
 }  // namespace frugal::model

@@ -70,8 +70,11 @@ struct AttentionLayout {
   int64_t out_row = 0, out_head = 0;
   int64_t k_row = 0, v_row = 0, k_head = 0, v_head = 0;
   bool values_in_keys = false;  // latent attention: the value is the head of the key row
+  int64_t window = 0;            // > 0: a row at pos attends to positions > pos - window only
+  const float* sinks = nullptr;  // per head: a logit in the softmax's denominator (or none)
 };
 // Every (row, head) attends causally to positions 0..pos of its sequence
+// (the last `window` of them when a.window > 0)
 // (s.slices holds each row's slice). Rows of one sequence at consecutive
 // positions form tiles that walk the cache together; tiles x head ranges
 // are the parallel tasks.

@@ -52,6 +52,8 @@ struct FfnJob {
   const int64_t* rows = nullptr;   // row of the batch of each input row (null: the same)
   const float* weights = nullptr;  // its weight in the sum (null: 1)
   float* gather_to = nullptr;      // if set: x is gathered here from rows of src first
+  kernels::GluOptions glu;         // the gated unit and gate/up biases (gpt-oss)
+  const float* down_bias = nullptr;  // added to down's output before weighting (gpt-oss)
 };
 
 // Slice widths: a multiple of 16 units (whole SIMD tiles for the matmul),
@@ -130,7 +132,7 @@ void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t d, float*
     const kernels::EncodedRows& xg = s.enc_in[it.job];
     const kernels::EncodedRows& xu = j.up.type != j.gate.type ? s.enc_in_up[it.job] : xg;
     kernels::swiglu_slice(j.gate, j.up, it.begin, it.end, xg, xu, j.h + it.begin, ff,
-                          s.thread_tmp[static_cast<size_t>(thread)].v.data());
+                          s.thread_tmp[static_cast<size_t>(thread)].v.data(), j.glu);
     if (slices_left[it.job].fetch_sub(1, std::memory_order_acq_rel) == 1)
       s.enc_h[it.job].encode(j.down.type, j.h, ff, j.n_rows, ff);
   });
@@ -147,7 +149,12 @@ void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t d, float*
         float* o = out + (j.rows ? j.rows[r] : r) * d + b;
         const float wt = j.weights ? j.weights[r] : 1.0f;
         const float* yr = y + r * w;
-        for (int64_t c = 0; c < w; ++c) o[c] += wt * yr[c];
+        if (j.down_bias) {
+          const float* db = j.down_bias + b;
+          for (int64_t c = 0; c < w; ++c) o[c] += wt * (yr[c] + db[c]);
+        } else {
+          for (int64_t c = 0; c < w; ++c) o[c] += wt * yr[c];
+        }
       }
     }
   });
@@ -218,6 +225,8 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   // Route every row.
   float* logits = s.router.get(n_rows * ne);
   matmul(L.router, xn, d, n_rows, logits, ne, pool);
+  if (L.router_bias)
+    for (int64_t r = 0; r < n_rows; ++r) kernels::add(L.router_bias.data, logits + r * ne, ne);
   s.sel_expert.resize(static_cast<size_t>(n_rows * k));
   s.sel_weight.resize(static_cast<size_t>(n_rows * k));
   for (int64_t r = 0; r < n_rows; ++r)
@@ -245,11 +254,19 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   float* in = s.ex_in.get(n_rows * k * d);
   float* h = s.gate.get(n_rows * k * ff);
   std::vector<FfnJob> jobs;
+  const kernels::GluKind kind =
+      c.ffn_act == FfnActivation::kSwigluOai ? kernels::GluKind::kSwigluOai : kernels::GluKind::kSilu;
   for (int64_t e = 0; e < ne; ++e) {
     const int64_t b = start[e], cnt = start[e + 1] - start[e];
     if (cnt == 0) continue;  // never touched
-    jobs.push_back(FfnJob{L.gate_exps.expert(e), L.up_exps.expert(e), L.down_exps.expert(e), nullptr, cnt,
-                          h + b * ff, slot_row.data() + b, slot_weight.data() + b, in + b * d});
+    FfnJob& j = jobs.emplace_back(FfnJob{L.gate_exps.expert(e), L.up_exps.expert(e), L.down_exps.expert(e), nullptr,
+                                         cnt, h + b * ff, slot_row.data() + b, slot_weight.data() + b, in + b * d});
+    j.glu.kind = kind;
+    if (L.gate_exps_b) {
+      j.glu.gate_bias = L.gate_exps_b.data + e * ff;
+      j.glu.up_bias = L.up_exps_b.data + e * ff;
+      j.down_bias = L.down_exps_b.data + e * d;
+    }
   }
   if (s.advise_experts) {
     for (const FfnJob& j : jobs)

@@ -131,9 +131,17 @@ void Model::bind() {
       }
     }
     L.wo = matrix(b + "attn_output.weight");
-    L.ffn_norm = vec(b + "ffn_norm.weight");
+    if (c.attn_out_bias) L.bo = vec(b + "attn_output.bias");
+    if (c.attn_sinks) L.sinks = vec(b + "attn_sinks.weight");
+    L.ffn_norm = vec(b + c.ffn_norm_name + ".weight");
     if (c.layer_is_moe(il)) {
       L.router = matrix(b + "ffn_gate_inp.weight");
+      if (c.router_bias) L.router_bias = vec(b + "ffn_gate_inp.bias");
+      if (c.expert_bias) {
+        L.gate_exps_b = vec(b + "ffn_gate_exps.bias");
+        L.up_exps_b = vec(b + "ffn_up_exps.bias");
+        L.down_exps_b = vec(b + "ffn_down_exps.bias");
+      }
       if (c.expert_score_bias) L.expert_score_bias = vec(b + "exp_probs_b.bias");
       L.gate_exps = experts(b + "ffn_gate_exps.weight");
       L.up_exps = experts(b + "ffn_up_exps.weight");

@@ -47,7 +47,9 @@ struct LayerWeights {
   ParamVector attn_norm;
   // Standard attention (llama, qwen*, olmoe).
   kernels::WeightMatrix wq, wk, wv, wo;
-  ParamVector bq, bk, bv;        // qwen2 family
+  ParamVector bq, bk, bv;        // qwen2 family, gpt-oss
+  ParamVector bo;                // gpt-oss: attn_output.bias
+  ParamVector sinks;             // gpt-oss: one logit per head (n_head)
   ParamVector q_norm, k_norm;    // qwen3 (per head, head_dim) / olmoe (whole vector)
   // Multi-head latent attention (deepseek2); wq is used when q_lora_rank == 0.
   kernels::WeightMatrix wq_a, wq_b, wkv_a_mqa, wkv_b;
@@ -60,6 +62,10 @@ struct LayerWeights {
   kernels::WeightMatrix router;      // n_expert rows of n_embd
   ParamVector expert_score_bias;     // deepseek-v3 exp_probs_b (selection only)
   ExpertStack gate_exps, up_exps, down_exps;
+  ParamVector router_bias;           // gpt-oss: added to the router logits
+  // gpt-oss: expert e's biases at data + e * n_ff_exp (gate, up) and
+  // data + e * n_embd (down).
+  ParamVector gate_exps_b, up_exps_b, down_exps_b;
   kernels::WeightMatrix gate_shexp, up_shexp, down_shexp;
   ParamVector shexp_gate;            // qwen2moe: sigmoid(x . shexp_gate) scales the shared expert
 };

@@ -231,6 +231,36 @@ std::vector<Preset> build_presets() {
     set_yarn(c, 40.0f, 4096, 0.1f);
     p.push_back(make("DeepSeek-V3 (671B): 256 experts top-8 in 8 groups, sigmoid router, 61 layers", c));
   }
+
+  // gpt-oss: attention with sinks and biases, even layers on a sliding
+  // window, YaRN, clamped SwiGLU experts with biases, softmax over the top-k.
+  {
+    ModelConfig c = base("gpt-oss", "tiny", 512, 128, 4, 4, 2, 256, 1e-5f, 150000.0f);
+    set_head_dim(c, 64);
+    c.n_ff = 64;
+    set_experts(c, 8, 4, 64);
+    c.n_swa = 8;
+    set_yarn(c, 4.0f, 64, 0.0f);
+    p.push_back(make("gpt-oss: 8 experts top-4, sinks, window 8 on even layers, YaRN, 4 layers, n_embd 128", c));
+  }
+  {
+    ModelConfig c = base("gpt-oss", "gpt-oss-20b", 201088, 2880, 24, 64, 8, 131072, 1e-5f, 150000.0f);
+    set_head_dim(c, 64);
+    c.n_ff = 2880;
+    set_experts(c, 32, 4, 2880);
+    c.n_swa = 128;
+    set_yarn(c, 32.0f, 4096, 0.0f);
+    p.push_back(make("gpt-oss-20b: 32 experts top-4, 24 layers, n_embd 2880, GQA 64/8, window 128", c));
+  }
+  {
+    ModelConfig c = base("gpt-oss", "gpt-oss-120b", 201088, 2880, 36, 64, 8, 131072, 1e-5f, 150000.0f);
+    set_head_dim(c, 64);
+    c.n_ff = 2880;
+    set_experts(c, 128, 4, 2880);
+    c.n_swa = 128;
+    set_yarn(c, 32.0f, 4096, 0.0f);
+    p.push_back(make("gpt-oss-120b: 128 experts top-4, 36 layers, n_embd 2880, GQA 64/8, window 128", c));
+  }
   return p;
 }
 

@@ -90,7 +90,7 @@ void skew_rows(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, do
 InitScale init_scale(const ModelConfig& cfg, const TensorSpec& spec) {
   switch (spec.role) {
     case TensorRole::kNorm: return {1.0f, 0.1f};
-    case TensorRole::kBias: return {0.0f, 0.1f};
+    case TensorRole::kBias: case TensorRole::kExpertBias: return {0.0f, 0.1f};
     // A tied table is also the LM head: at 1/sqrt(n_embd) its logits have
     // unit scale instead of echoing the input token with a margin of sqrt(n_embd).
     case TensorRole::kEmbedding: return {0.0f, cfg.tied_output ? 1.0f / std::sqrt(float(cfg.n_embd)) : 1.0f};

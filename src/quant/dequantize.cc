@@ -222,6 +222,15 @@ void deq_iq4_xs(const BlockIQ4_XS* b, float* y, int64_t nb) {
     }
   }
 }
+void deq_mxfp4(const BlockMXFP4* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += QK_MXFP4) {
+    const float d = mxfp4_scale(b[i].e);
+    for (int j = 0; j < QK_MXFP4 / 2; ++j) {
+      y[j] = d * kMXFP4Values[b[i].qs[j] & 0xF];
+      y[j + QK_MXFP4 / 2] = d * kMXFP4Values[b[i].qs[j] >> 4];
+    }
+  }
+}
 
 }  // namespace
 
@@ -231,7 +240,7 @@ bool can_dequantize(TensorType t) {
     case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1:
     case TensorType::Q8_0: case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::Q4_K:
     case TensorType::Q5_K: case TensorType::Q6_K: case TensorType::Q8_K:
-    case TensorType::IQ4_NL: case TensorType::IQ4_XS:
+    case TensorType::IQ4_NL: case TensorType::IQ4_XS: case TensorType::MXFP4:
       return true;
     default:
       return false;
@@ -268,6 +277,7 @@ void dequantize_row(TensorType t, const void* src, float* y, int64_t n) {
     case TensorType::Q8_K: return deq_q8_k(static_cast<const BlockQ8_K*>(src), y, nb);
     case TensorType::IQ4_NL: return deq_iq4_nl(static_cast<const BlockIQ4_NL*>(src), y, nb);
     case TensorType::IQ4_XS: return deq_iq4_xs(static_cast<const BlockIQ4_XS*>(src), y, nb);
+    case TensorType::MXFP4: return deq_mxfp4(static_cast<const BlockMXFP4*>(src), y, nb);
     default: fail("dequantize: unsupported tensor type ", tensor_type_name(t));
   }
 }

@@ -34,4 +34,7 @@ void encode_q8_k(const float* x, BlockQ8_K* y, int64_t nb);
 void encode_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t nb, const QuantizeOptions& o);
 void encode_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t nb, const QuantizeOptions& o);
 
+// quantize_mxfp4.cc: E2M1 values under a power-of-two scale.
+void encode_mxfp4(const float* x, BlockMXFP4* y, int64_t nb, const QuantizeOptions& o);
+
 }  // namespace frugal::quant

@@ -11,7 +11,8 @@
 namespace frugal::quant {
 
 // True for the types this module can dequantise (and quantise): F32, F16, BF16,
-// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL, IQ4_XS.
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL, IQ4_XS,
+// MXFP4.
 bool can_dequantize(TensorType t);
 bool can_quantize(TensorType t);
 

@@ -80,6 +80,7 @@ void quantize_row(TensorType t, const float* x, void* dst, int64_t n, const Quan
     case TensorType::Q8_K: return encode_q8_k(x, static_cast<BlockQ8_K*>(dst), nb);
     case TensorType::IQ4_NL: return encode_iq4_nl(x, static_cast<BlockIQ4_NL*>(dst), nb, o);
     case TensorType::IQ4_XS: return encode_iq4_xs(x, static_cast<BlockIQ4_XS*>(dst), nb, o);
+    case TensorType::MXFP4: return encode_mxfp4(x, static_cast<BlockMXFP4*>(dst), nb, o);
     default: fail("quantize: unsupported target type ", tensor_type_name(t));
   }
 }
