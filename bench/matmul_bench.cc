@@ -11,6 +11,8 @@
 //                      where the row kernels hand over to the prefill tiles
 //   matvec2t/TYPE/avx2|avx512  matvec on a pool of 2 threads (the bandwidth
 //                      two cores draw)
+// TYPE includes the row-interleaved q4_k_r16 and q6_k_r16 (quant/repack.h),
+// to set beside q4_k and q6_k.
 // Run: frugal_microbench --benchmark_filter='matvec|gemm'
 #include <benchmark/benchmark.h>
 
@@ -24,18 +26,24 @@
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "quant/quant.h"
+#include "quant/repack.h"
 
 namespace frugal::kernels {
 namespace {
 
 const TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K,   TensorType::Q5_K,
                              TensorType::Q6_K, TensorType::IQ4_XS, TensorType::BF16, TensorType::F16,
-                             TensorType::F32};
+                             TensorType::F32, TensorType::Q4_K_R16, TensorType::Q6_K_R16};
 
 // Weights quantised from normal values (the quantisers of the types this
 // build has), otherwise random bytes with every fp16 scale set to a small
 // finite value: the speed of a kernel does not depend on the codes.
 std::vector<uint8_t> weights(TensorType t, int64_t n_out, int64_t n_in) {
+  if (quant::base_type(t) != t) {  // a repacked type: its base type's rows, repacked
+    std::vector<uint8_t> data = weights(quant::base_type(t), n_out, n_in);
+    quant::repack_rows(quant::base_type(t), data.data(), data.data(), n_out, n_in);
+    return data;
+  }
   std::mt19937 rng(1);
   const size_t rb = row_bytes(t, static_cast<uint64_t>(n_in));
   std::vector<uint8_t> data(rb * static_cast<size_t>(n_out));
@@ -93,14 +101,14 @@ const bool registered = [] {
       if (level > detected_simd_level()) continue;
       const std::string suffix = std::string(tensor_type_name(t)) + "/" + simd_level_name(level);
       const int64_t n_in = 4096;
-      const int64_t n_out = (48ll << 20) / static_cast<int64_t>(row_bytes(t, n_in));
+      const int64_t n_out = (48ll << 20) / static_cast<int64_t>(row_bytes(t, n_in)) / 16 * 16;
       benchmark::RegisterBenchmark(("matvec/" + suffix).c_str(), [=](benchmark::State& s) {
         run(s, t, level, 1, n_out, n_in);
       })->Unit(benchmark::kMillisecond)->UseRealTime();
       // The same kernel on 8 MiB of weights, which stay in the last-level cache: its arithmetic
       // speed, to set beside matvec's speed from memory.
       benchmark::RegisterBenchmark(("matvec_llc/" + suffix).c_str(), [=](benchmark::State& s) {
-        run(s, t, level, 1, (8ll << 20) / static_cast<int64_t>(row_bytes(t, n_in)), n_in);
+        run(s, t, level, 1, (8ll << 20) / static_cast<int64_t>(row_bytes(t, n_in)) / 16 * 16, n_in);
       })->Unit(benchmark::kMillisecond)->UseRealTime();
       benchmark::RegisterBenchmark(("gemm/" + suffix).c_str(), [=](benchmark::State& s) {
         run(s, t, level, 64, 512, 2048);

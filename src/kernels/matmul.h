@@ -37,6 +37,9 @@ class EncodedRows {
 
   int64_t n_rows() const { return n_rows_; }
   int64_t n_in() const { return n_in_; }
+  // The f32 rows given to encode() and their stride.
+  const float* f32_rows() const { return x_; }
+  int64_t f32_stride() const { return ldx_; }
 
  private:
   friend void matmul_encoded(const WeightMatrix& W, const EncodedRows& X, float* Y, int64_t ldy, ThreadPool* pool);

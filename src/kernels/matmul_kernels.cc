@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "kernels/matmul.h"
 #include "kernels/quantize_activations.h"
+#include "quant/repack.h"
 
 namespace frugal::kernels {
 
@@ -48,7 +49,7 @@ const TypeKernel* find_kernel(TensorType t, SimdLevel level) {
 double matmul_tolerance(TensorType t, const float* w, const float* x, int64_t n) {
   double abs_dot = 0, act_err = 0;
   for (int64_t i = 0; i < n; ++i) abs_dot += std::fabs(static_cast<double>(w[i]) * x[i]);
-  const TypeKernel* k = scalar_kernel(t);
+  const TypeKernel* k = scalar_kernel(quant::base_type(t));
   const ActFormat f = k ? k->act : ActFormat::kF32;
   if (f == ActFormat::kQ8_32 || f == ActFormat::kQ8_K) {
     const int64_t block = f == ActFormat::kQ8_32 ? 32 : quant::QK_K;

@@ -55,6 +55,13 @@ using GemmTileFn = void (*)(const void* w, size_t w_stride, int64_t n_out, const
 using Rows4Fn = void (*)(const void* w, size_t w_stride, const void* act, size_t act_stride, int n_act, int64_t n_in,
                          float* y, int64_t ldy);
 
+// y[r * ldy + k] = dot(row k of a 16-row group, activation row r) for k < 16
+// and r < n_act (1 <= n_act <= kMaxActRows): the kernels of the
+// row-interleaved types (quant/repack.h), w pointing at the group's first
+// super-block.
+using Rows16Fn = void (*)(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
+                          int64_t ldy);
+
 struct TypeKernel {
   ActFormat act = ActFormat::kF32;
   RowDotFn dot = nullptr;
@@ -65,6 +72,8 @@ struct TypeKernel {
   // Optional: 4 consecutive weight rows times one activation row, the same
   // bits as 4 calls of dot (decode; see rows4 in matmul_rows4_x86-inl.h).
   Rows4Fn dot4 = nullptr;
+  // The row-interleaved types have this kernel only (no dot, gemm_tile).
+  Rows16Fn dot16 = nullptr;
 };
 
 // The kernel for a weight type at a level, or nullptr where that level has
@@ -75,6 +84,7 @@ const TypeKernel* find_kernel(TensorType t, SimdLevel level);
 const TypeKernel* scalar_kernel(TensorType t);
 const TypeKernel* avx2_kernel(TensorType t);
 const TypeKernel* avx512_kernel(TensorType t);
+const TypeKernel* avx512_repacked_kernel(TensorType t);  // the row-interleaved types
 EncodeFn avx2_encoder();
 EncodeFn avx512_encoder();
 

@@ -1,15 +1,14 @@
 #include <vector>
 
 #include "kernels/matmul.h"
-#include "quant/quant.h"
+#include "quant/repack.h"
 
 namespace frugal::kernels {
 
 void matmul_reference(const WeightMatrix& W, const float* X, int64_t ldx, int64_t n_rows, float* Y, int64_t ldy) {
-  const size_t rb = row_bytes(W.type, static_cast<uint64_t>(W.n_in));
   std::vector<float> row(static_cast<size_t>(W.n_in));
   for (int64_t o = 0; o < W.n_out; ++o) {
-    quant::dequantize_row(W.type, static_cast<const uint8_t*>(W.data) + o * rb, row.data(), W.n_in);
+    quant::dequantize_matrix_row(W.type, W.data, o, W.n_in, row.data());
     for (int64_t r = 0; r < n_rows; ++r) {
       const float* x = X + r * ldx;
       double acc = 0;

@@ -26,95 +26,20 @@
 #include "kernels/quantize_activations.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
+#include "random_data.h"
 
 namespace frugal::kernels {
 namespace {
 
+using test_data::available_levels;
+using test_data::random_rows;
+using test_data::random_scale;
+using test_data::random_weights;
+using test_data::test_seed;
+
 const TensorType kTypes[] = {TensorType::Q8_0,   TensorType::Q4_0, TensorType::Q4_K, TensorType::Q5_K,
                              TensorType::Q6_K,   TensorType::IQ4_XS, TensorType::IQ4_NL, TensorType::BF16,
                              TensorType::F16,    TensorType::F32};
-
-uint32_t test_seed() {
-  static const uint32_t seed = [] {
-    const char* env = std::getenv("FRUGAL_TEST_SEED");
-    const uint32_t s = env ? static_cast<uint32_t>(std::strtoul(env, nullptr, 10)) : std::random_device{}();
-    std::printf("matmul_test seed %u (FRUGAL_TEST_SEED=%u reproduces)\n", s, s);
-    return s;
-  }();
-  return seed;
-}
-
-std::vector<SimdLevel> available_levels() {
-  std::vector<SimdLevel> levels;
-  for (SimdLevel l : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
-    if (l <= detected_simd_level()) levels.push_back(l);
-  }
-  return levels;
-}
-
-// A random fp16 scale of magnitude ~[0.25, 1] * mag, either sign.
-uint16_t random_scale(std::mt19937& rng, float mag) {
-  std::uniform_real_distribution<float> u(0.25f, 1.0f);
-  return f32_to_fp16((rng() & 1 ? -1.0f : 1.0f) * u(rng) * mag);
-}
-
-// n_out rows of n_in weights of type t: random bits for the quantised codes
-// (every code, the extreme ones included), random finite fp16 scales, and
-// normal values for the float types.
-std::vector<uint8_t> random_weights(TensorType t, int64_t n_out, int64_t n_in, std::mt19937& rng) {
-  const size_t rb = row_bytes(t, static_cast<uint64_t>(n_in));
-  std::vector<uint8_t> data(rb * static_cast<size_t>(n_out));
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  const size_t n_values = static_cast<size_t>(n_out * n_in);
-  switch (t) {
-    case TensorType::F32:
-      for (size_t i = 0; i < n_values; ++i) reinterpret_cast<float*>(data.data())[i] = normal(rng);
-      return data;
-    case TensorType::F16:
-      for (size_t i = 0; i < n_values; ++i) reinterpret_cast<uint16_t*>(data.data())[i] = f32_to_fp16(normal(rng));
-      return data;
-    case TensorType::BF16:
-      for (size_t i = 0; i < n_values; ++i) reinterpret_cast<uint16_t*>(data.data())[i] = f32_to_bf16(normal(rng));
-      return data;
-    default: break;
-  }
-  for (uint8_t& b : data) b = static_cast<uint8_t>(rng());
-  const size_t n_blocks = data.size() / tensor_type_info(t).block_bytes;
-  for (size_t i = 0; i < n_blocks; ++i) {
-    void* p = data.data() + i * tensor_type_info(t).block_bytes;
-    switch (t) {
-      case TensorType::Q8_0: static_cast<quant::BlockQ8_0*>(p)->d = random_scale(rng, 0.01f); break;
-      case TensorType::Q4_0: static_cast<quant::BlockQ4_0*>(p)->d = random_scale(rng, 0.2f); break;
-      case TensorType::IQ4_NL: static_cast<quant::BlockIQ4_NL*>(p)->d = random_scale(rng, 0.01f); break;
-      case TensorType::IQ4_XS: static_cast<quant::BlockIQ4_XS*>(p)->d = random_scale(rng, 0.001f); break;
-      case TensorType::Q4_K: {
-        auto* b = static_cast<quant::BlockQ4_K*>(p);
-        b->d = random_scale(rng, 0.005f);
-        b->dmin = random_scale(rng, 0.005f);
-        break;
-      }
-      case TensorType::Q5_K: {
-        auto* b = static_cast<quant::BlockQ5_K*>(p);
-        b->d = random_scale(rng, 0.002f);
-        b->dmin = random_scale(rng, 0.002f);
-        break;
-      }
-      case TensorType::Q6_K: static_cast<quant::BlockQ6_K*>(p)->d = random_scale(rng, 0.0005f); break;
-      default: ADD_FAILURE() << "no generator for " << tensor_type_name(t);
-    }
-  }
-  return data;
-}
-
-std::vector<float> random_rows(int64_t n_rows, int64_t ld, std::mt19937& rng) {
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(n_rows * ld));
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const float row_scale = std::exp2(static_cast<float>(static_cast<int>(rng() % 9) - 4));  // rows of unequal size
-    for (int64_t i = 0; i < ld; ++i) x[r * ld + i] = normal(rng) * row_scale;
-  }
-  return x;
-}
 
 std::vector<int64_t> input_sizes(TensorType t) {
   switch (tensor_type_info(t).block_size) {

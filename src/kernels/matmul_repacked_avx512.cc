@@ -1,0 +1,215 @@
+// Kernels for the row-interleaved types (quant/repack.h) at the avx512 level:
+// one call multiplies a 16-row group with 1-4 activation rows.
+//
+// Each 64-byte load holds the same four values of all 16 rows (one 32-bit
+// lane a row); vpdpbusd with the activation's four int8 codes broadcast
+// multiplies them with the codes as unsigned bytes, so row k's sums build up
+// in lane k with no horizontal reduction. A sub-block's sum is multiplied by
+// its integer scale in its lane (vpmulld), the minima (Q4_K) by the
+// activation's sub-block sums (vpdpwssd), and the float step is the one of
+// the four-row kernels: acc = fma(float(I), d * da, acc), then
+// acc = fnma(float(M), dmin * da, acc), block by block. I and M are the same
+// integers as those kernels' sums, so the outputs are the same bits as the
+// base type's kernels on the unpacked rows (tests/kernels/repacked_test.cc).
+// (The zero-masked forms with a full mask are the plain instructions: GCC
+// 12 warns about its unmasked intrinsics of these.)
+#include "kernels/matmul_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include "quant/repack.h"
+
+namespace frugal::kernels {
+namespace avx512_repacked {
+namespace {
+#define FRUGAL_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+using quant::BlockQ4_K_R16;
+using quant::BlockQ6_K_R16;
+using quant::BlockQ8_K;
+
+FRUGAL_TARGET inline __m512i load64(const void* p) { return _mm512_loadu_si512(p); }
+// Four int8 codes of an activation, broadcast to every 32-bit lane.
+FRUGAL_TARGET inline __m512i quad(const int8_t* p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+// Byte s of every 32-bit lane, zero-extended.
+FRUGAL_TARGET inline __m512i lane_byte(__m512i v, int s) {
+  return s == 3 ? _mm512_maskz_srli_epi32(0xFFFF, v, 24) : _mm512_and_si512(_mm512_maskz_srli_epi32(0xFFFF, v, 8 * s), _mm512_set1_epi32(0xFF));
+}
+// Two int16 values as one 32-bit lane, broadcast.
+FRUGAL_TARGET inline __m512i pair16(int lo, int hi) {
+  return _mm512_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(lo) & 0xFFFF) | static_cast<uint32_t>(hi) << 16));
+}
+FRUGAL_TARGET inline __m512 halves(const uint16_t* p) {
+  return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+template <int R>
+FRUGAL_TARGET void q4k_run(const BlockQ4_K_R16* w, const BlockQ8_K* const a[R], int64_t nb, float* y, int64_t ldy) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F), m30 = _mm512_set1_epi8(0x30);
+  const __m512i even16 = _mm512_set1_epi32(0x00FF00FF);
+  __m512 acc[R];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const BlockQ4_K_R16& g = w[b];
+    // The packed 6-bit scales and minima of the 16 rows (see Q4_K's layout):
+    // bytes 0-3 of a lane are sub-blocks 0-3 (sc_lo, mn_lo) or 4-7 (sc_hi, mn_hi).
+    const __m512i A = load64(g.scales[0]), B = load64(g.scales[1]), C = load64(g.scales[2]);
+    const __m512i sc_lo = _mm512_and_si512(A, m6);
+    const __m512i sc_hi = _mm512_or_si512(_mm512_and_si512(C, m4), _mm512_and_si512(_mm512_srli_epi16(A, 2), m30));
+    const __m512i mn_lo = _mm512_and_si512(B, m6);
+    const __m512i mn_hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(C, 4), m4),
+                                          _mm512_and_si512(_mm512_srli_epi16(B, 2), m30));
+    __m512i I[R];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) I[r] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      const __m512i sc = lane_byte(j < 4 ? sc_lo : sc_hi, j % 4);
+      __m512i q[8];  // q[t]: values 32j + 4t .. 32j + 4t + 3 of each row
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t) {
+        const __m512i v = load64(g.qs[j][t]);
+        q[t] = _mm512_and_si512(v, m4);
+        q[t + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      }
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+        const int8_t* aq = a[r][b].qs + 32 * j;
+        __m512i s = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int t = 0; t < 8; ++t) s = _mm512_dpbusd_epi32(s, q[t], quad(aq + 4 * t));
+        I[r] = _mm512_add_epi32(I[r], _mm512_mullo_epi32(s, sc));
+      }
+    }
+    // M = sum_j mn_j * (sum of the activation's sub-block j), on int16 pairs:
+    // the even lanes' minima (0, 2), the odd ones' (1, 3), and so on.
+    const __m512i me_lo = _mm512_and_si512(mn_lo, even16), mo_lo = _mm512_srli_epi16(mn_lo, 8);
+    const __m512i me_hi = _mm512_and_si512(mn_hi, even16), mo_hi = _mm512_srli_epi16(mn_hi, 8);
+    const __m512 d = halves(g.d), dmin = halves(g.dmin);
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      const BlockQ8_K& ab = a[r][b];
+      int s[8];
+      for (int j = 0; j < 8; ++j) s[j] = ab.bsums[2 * j] + ab.bsums[2 * j + 1];
+      __m512i M = _mm512_madd_epi16(me_lo, pair16(s[0], s[2]));
+      M = _mm512_dpwssd_epi32(M, mo_lo, pair16(s[1], s[3]));
+      M = _mm512_dpwssd_epi32(M, me_hi, pair16(s[4], s[6]));
+      M = _mm512_dpwssd_epi32(M, mo_hi, pair16(s[5], s[7]));
+      const __m512 da = _mm512_set1_ps(ab.d);
+      acc[r] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, I[r]), _mm512_mul_ps(d, da), acc[r]);
+      acc[r] = _mm512_fnmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, M), _mm512_mul_ps(dmin, da), acc[r]);
+    }
+  }
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + r * ldy, acc[r]);
+}
+
+// The top two bits of quad q (q < 4) of a qh vector, moved to bits 4-5.
+FRUGAL_TARGET inline __m512i high_bits(__m512i h, int q) {
+  const __m512i m30 = _mm512_set1_epi8(0x30);
+  switch (q) {
+    case 0: return _mm512_and_si512(_mm512_slli_epi16(h, 4), m30);
+    case 1: return _mm512_and_si512(_mm512_slli_epi16(h, 2), m30);
+    case 2: return _mm512_and_si512(h, m30);
+    default: return _mm512_and_si512(_mm512_srli_epi16(h, 2), m30);
+  }
+}
+
+template <int R>
+FRUGAL_TARGET void q6k_run(const BlockQ6_K_R16* w, const BlockQ8_K* const a[R], int64_t nb, float* y, int64_t ldy) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 acc[R];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const BlockQ6_K_R16& g = w[b];
+    __m512i I[R];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) I[r] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      const __m512i h0 = load64(g.qh[j][0]), h1 = load64(g.qh[j][1]);
+      __m512i q[8];  // q[t]: values 32j + 4t .. 32j + 4t + 3 of each row (codes 0-63)
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t) {
+        const __m512i v = load64(g.ql[j][t]);
+        q[t] = _mm512_or_si512(_mm512_and_si512(v, m4), high_bits(h0, t));
+        q[t + 4] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), high_bits(h1, t));
+      }
+      const __m512i sc0 = _mm512_maskz_cvtepi8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(g.scales[2 * j])));
+      const __m512i sc1 =
+          _mm512_maskz_cvtepi8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(g.scales[2 * j + 1])));
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+        const BlockQ8_K& ab = a[r][b];
+        const int8_t* aq = ab.qs + 32 * j;
+        // Starting from -32 * (the activations' sum) takes the codes' offset off.
+        __m512i s0 = _mm512_set1_epi32(-32 * ab.bsums[2 * j]), s1 = _mm512_set1_epi32(-32 * ab.bsums[2 * j + 1]);
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) {
+          s0 = _mm512_dpbusd_epi32(s0, q[t], quad(aq + 4 * t));
+          s1 = _mm512_dpbusd_epi32(s1, q[t + 4], quad(aq + 16 + 4 * t));
+        }
+        I[r] = _mm512_add_epi32(I[r], _mm512_add_epi32(_mm512_mullo_epi32(s0, sc0), _mm512_mullo_epi32(s1, sc1)));
+      }
+    }
+    const __m512 d = halves(g.d);
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      const __m512 da = _mm512_set1_ps(a[r][b].d);
+      acc[r] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, I[r]), _mm512_mul_ps(d, da), acc[r]);
+    }
+  }
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + r * ldy, acc[r]);
+}
+
+// A Rows16Fn over run<R>: R = n_act as a compile-time count.
+template <class Group, template <int> class Run>
+FRUGAL_TARGET void rows16(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
+                          int64_t ldy) {
+  const auto* g = static_cast<const Group*>(w);
+  const int64_t nb = n_in / quant::QK_K;
+  const BlockQ8_K* a[kMaxActRows];
+  for (int r = 0; r < n_act; ++r)
+    a[r] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) + r * act_stride);
+  switch (n_act) {
+    case 1: return Run<1>::run(g, a, nb, y, ldy);
+    case 2: return Run<2>::run(g, a, nb, y, ldy);
+    case 3: return Run<3>::run(g, a, nb, y, ldy);
+    default: return Run<4>::run(g, a, nb, y, ldy);
+  }
+}
+template <int R>
+struct Q4K {
+  FRUGAL_TARGET static void run(const BlockQ4_K_R16* w, const BlockQ8_K* const* a, int64_t nb, float* y,
+                                int64_t ldy) {
+    q4k_run<R>(w, a, nb, y, ldy);
+  }
+};
+template <int R>
+struct Q6K {
+  FRUGAL_TARGET static void run(const BlockQ6_K_R16* w, const BlockQ8_K* const* a, int64_t nb, float* y,
+                                int64_t ldy) {
+    q6k_run<R>(w, a, nb, y, ldy);
+  }
+};
+
+const TypeKernel kQ4_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ4_K_R16, Q4K>};
+const TypeKernel kQ6_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ6_K_R16, Q6K>};
+
+#undef FRUGAL_TARGET
+}  // namespace
+}  // namespace avx512_repacked
+
+const TypeKernel* avx512_repacked_kernel(TensorType t) {
+  switch (t) {
+    case TensorType::Q4_K_R16: return &avx512_repacked::kQ4_K_R16;
+    case TensorType::Q6_K_R16: return &avx512_repacked::kQ6_K_R16;
+    default: return nullptr;
+  }
+}
+
+}  // namespace frugal::kernels
+
+#else
+namespace frugal::kernels {
+const TypeKernel* avx512_repacked_kernel(TensorType) { return nullptr; }
+}  // namespace frugal::kernels
+#endif
