@@ -47,7 +47,7 @@ runtime::GenerateParams generate_params(const GenerationFlags& f) {
   return p;
 }
 
-LoadedModel load_for_generation(const GenerationFlags& f, int n_seq_max) {
+LoadedModel load_for_generation(const GenerationFlags& f, int n_seq_max, int prefix_blocks) {
   if (f.threads < 0) fail("--threads must not be negative");
   if (f.n_ctx < 0) fail("--ctx-size must not be negative");
   const model::KvType kv_type = model::kv_type_from_name(f.kv_type);
@@ -60,6 +60,7 @@ LoadedModel load_for_generation(const GenerationFlags& f, int n_seq_max) {
   opts.n_ctx = f.n_ctx;
   opts.kv_type = kv_type;
   opts.n_seq_max = n_seq_max;
+  opts.prefix_blocks = prefix_blocks;
   m.engine = std::make_unique<runtime::Engine>(*m.model, opts);
   return m;
 }

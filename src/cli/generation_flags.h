@@ -45,7 +45,8 @@ struct LoadedModel {
   std::optional<tokenizer::Tokenizer> tokenizer;
   std::unique_ptr<runtime::Engine> engine;
 };
-LoadedModel load_for_generation(const GenerationFlags& f, int n_seq_max = 1);
+// prefix_blocks: see runtime::EngineOptions (0: no prefix cache, -1: the default pool).
+LoadedModel load_for_generation(const GenerationFlags& f, int n_seq_max = 1, int prefix_blocks = 0);
 
 // Prints "prompt: ... tok/s | generation: ... tok/s | stop: ..." to stderr.
 void print_generation_stats(const runtime::GenerateStats& s);

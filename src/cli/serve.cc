@@ -19,6 +19,7 @@
 #include "base/error.h"
 #include "cli/command.h"
 #include "cli/generation_flags.h"
+#include "runtime/prefix_cache.h"
 #include "server/http_server.h"
 
 namespace frugal::cli {
@@ -48,6 +49,8 @@ struct ServeArgs {
   std::string allowed_hosts;
   std::string api_key;
   std::string api_key_file;
+  bool no_prefix_cache = false;
+  int kv_blocks = 0;  // 0: a context's worth for each slot
 };
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -110,7 +113,9 @@ int run_serve(const ServeArgs& a) {
   if (!a.api_key_file.empty()) opts.api_keys = read_api_keys(a.api_key_file);
   runtime::GenerateParams defaults = generate_params(a.gen);  // bad flags fail before the model loads
   raise_open_files_limit();
-  LoadedModel m = load_for_generation(a.gen, a.parallel);
+  if (a.kv_blocks < 0) fail("serve: --kv-blocks must not be negative");
+  // -1: the engine's default pool, a whole context for every slot.
+  LoadedModel m = load_for_generation(a.gen, a.parallel, a.no_prefix_cache ? 0 : a.kv_blocks > 0 ? a.kv_blocks : -1);
   server::Metrics metrics;
   server::Scheduler scheduler(*m.engine, *m.tokenizer, {a.n_batch, a.max_queued}, metrics);
   opts.host = a.host;
@@ -122,6 +127,11 @@ int run_serve(const ServeArgs& a) {
   const int port = http.bind();
   std::fprintf(stderr, "frugal serve: %s on http://%s:%d (%d parallel, context %d, batch %d); Ctrl-C stops\n",
                opts.model_name.c_str(), a.host.c_str(), port, a.parallel, m.engine->n_ctx(), a.n_batch);
+  if (const runtime::PrefixCache* pc = m.engine->prefix_cache())
+    std::fprintf(stderr, "frugal serve: prefix cache of %d blocks of %d tokens (%.1f MiB at most)\n", pc->n_blocks(),
+                 pc->block_tokens(), double(pc->block_bytes()) * pc->n_blocks() / (1 << 20));
+  else
+    std::fprintf(stderr, "frugal serve: prefix cache off\n");
 
   // SIGINT/SIGTERM write a byte to a pipe (all a handler may safely do);
   // a thread reading it stops the server. A handler, not a blocked mask:
@@ -195,6 +205,11 @@ const CommandRegistration kServe{"serve", "an OpenAI-compatible HTTP server with
                                                   "and [::1] (a proxy's public name), comma-separated");
                                    app.add_option("--api-key", a->api_key, "the key clients must send as Authorization: Bearer KEY");
                                    app.add_option("--api-key-file", a->api_key_file, "a file of keys, one a line");
+                                   app.add_flag("--no-prefix-cache", a->no_prefix_cache,
+                                                "compute every prompt whole (no KV reuse across requests)");
+                                   app.add_option("--kv-blocks", a->kv_blocks,
+                                                  "prefix-cache blocks of 16 positions (default: a whole context per "
+                                                  "slot, --parallel x --ctx-size / 16)");
                                    return [a] { return run_serve(*a); };
                                  }};
 

@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "runtime/kv_cache.h"
+#include "runtime/prefix_cache.h"
 
 namespace frugal::runtime {
 
@@ -21,6 +22,14 @@ Engine::Engine(const model::Model& model, EngineOptions opts) : model_(model) {
   n_seq_max_ = opts.n_seq_max;
   pool_ = opts.pool ? opts.pool : &ThreadPool::global();
   kv_ = std::make_unique<KvCache>(c, n_ctx_, n_seq_max_, opts.kv_type);
+  if (opts.prefix_blocks < -1) fail("prefix cache: block count must be -1, 0 or positive (got ", opts.prefix_blocks, ")");
+  if (opts.prefix_blocks != 0) {
+    if (opts.prefix_block_tokens <= 0) fail("prefix cache: block size must be positive (got ", opts.prefix_block_tokens, ")");
+    const int64_t n_blocks = opts.prefix_blocks > 0 ? opts.prefix_blocks
+                                                    : std::max<int64_t>(1, int64_t{n_seq_max_} * n_ctx_ / opts.prefix_block_tokens);
+    prefix_ = std::make_unique<PrefixCache>(opts.prefix_block_tokens, static_cast<int>(n_blocks),
+                                            kv_->packed_bytes(opts.prefix_block_tokens));
+  }
   forward_ = std::make_unique<model::Forward>(model);
   // The first forward pass would fault the weights in page by page, and for
   // pages not in the page cache wait on one disk read at a time. So: every
@@ -77,6 +86,39 @@ void Engine::clear_sequence(int32_t seq) {
 int32_t Engine::sequence_length(int32_t seq) const {
   if (seq < 0 || seq >= n_seq_max_) fail("sequence id ", seq, " is out of range [0, ", n_seq_max_, ")");
   return seq_len_[static_cast<size_t>(seq)];
+}
+
+int32_t Engine::reuse_prefix(int32_t seq, std::span<const int32_t> tokens, std::vector<int32_t>& chain) {
+  if (seq < 0 || seq >= n_seq_max_) fail("sequence id ", seq, " is out of range [0, ", n_seq_max_, ")");
+  FRUGAL_CHECK(chain.empty() && seq_len_[static_cast<size_t>(seq)] == 0);
+  if (!prefix_ || tokens.empty()) return 0;
+  const int64_t bt = prefix_->block_tokens();
+  // The last token is always computed: its logits start the completion.
+  const int64_t limit = std::min<int64_t>(static_cast<int64_t>(tokens.size()) - 1, n_ctx_);
+  chain = prefix_->acquire_prefix(tokens, static_cast<size_t>(limit / bt));
+  for (size_t i = 0; i < chain.size(); ++i)
+    kv_->copy_in(seq, static_cast<int64_t>(i) * bt, bt, prefix_->data(chain[i]));
+  const int32_t n = static_cast<int32_t>(chain.size() * static_cast<size_t>(bt));
+  seq_len_[static_cast<size_t>(seq)] = n;
+  return n;
+}
+
+bool Engine::cache_block(int32_t seq, std::span<const int32_t> tokens, std::vector<int32_t>& chain) {
+  if (seq < 0 || seq >= n_seq_max_) fail("sequence id ", seq, " is out of range [0, ", n_seq_max_, ")");
+  if (!prefix_) return false;
+  const int64_t bt = prefix_->block_tokens();
+  const int64_t pos = static_cast<int64_t>(chain.size()) * bt;
+  FRUGAL_CHECK(static_cast<int64_t>(tokens.size()) == bt && pos + bt <= seq_len_[static_cast<size_t>(seq)]);
+  const PrefixCache::Added a = prefix_->add(chain.empty() ? -1 : chain.back(), tokens);
+  if (a.block < 0) return false;
+  if (a.fresh) kv_->copy_out(seq, pos, bt, prefix_->data(a.block));
+  chain.push_back(a.block);
+  return true;
+}
+
+void Engine::release_blocks(std::vector<int32_t>& chain) {
+  for (int32_t b : chain) prefix_->release(b);
+  chain.clear();
 }
 
 size_t Engine::kv_bytes_per_position() const { return kv_->bytes_per_sequence() / static_cast<size_t>(n_ctx_); }

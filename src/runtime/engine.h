@@ -15,6 +15,7 @@
 namespace frugal::runtime {
 
 class KvCache;
+class PrefixCache;
 
 // {seq, pos, token, want_logits}: see model/forward.h.
 using model::BatchRow;
@@ -25,6 +26,11 @@ struct EngineOptions {
   int n_seq_max = 1;                // sequences (ids 0 .. n_seq_max-1)
   ThreadPool* pool = nullptr;       // null: ThreadPool::global()
   KvType kv_type = KvType::kF32;    // cache entries: f32 (exact) or f16 (half the memory)
+  // Prefix caching across sequences (runtime/prefix_cache.h): blocks of
+  // prefix_block_tokens positions; 0 blocks: off; -1: a whole context for
+  // every sequence (n_seq_max * n_ctx / prefix_block_tokens).
+  int prefix_blocks = 0;
+  int prefix_block_tokens = 16;
 };
 
 class Engine {
@@ -51,6 +57,24 @@ class Engine {
   void clear_sequence(int32_t seq);        // drop a sequence's cache
   int32_t sequence_length(int32_t seq) const;
 
+  // The prefix cache (null when off). Its blocks are pinned by the chains
+  // below; release_blocks() unpins a chain.
+  const PrefixCache* prefix_cache() const { return prefix_.get(); }
+
+  // Starts an empty sequence from the longest cached prefix of `tokens` (whole
+  // blocks, at least one token of `tokens` left to compute): copies those
+  // blocks' rows in, sets the sequence's length and returns it; `chain`
+  // receives the blocks, pinned. 0 when nothing is cached or caching is off.
+  int32_t reuse_prefix(int32_t seq, std::span<const int32_t> tokens, std::vector<int32_t>& chain);
+
+  // Caches the sequence's next block: `tokens` are the block_tokens tokens at
+  // positions [chain.size() * block_tokens, ...), which must all be in the
+  // sequence's cache. Appends the block to `chain` (pinned); false when the
+  // pool has no room (the chain cannot grow).
+  bool cache_block(int32_t seq, std::span<const int32_t> tokens, std::vector<int32_t>& chain);
+
+  void release_blocks(std::vector<int32_t>& chain);  // unpins and empties
+
   // Bytes of KV cache one position of one sequence takes (all layers): what
   // a decode step reads per cached position, for the bandwidth roofline.
   size_t kv_bytes_per_position() const;
@@ -61,6 +85,7 @@ class Engine {
   int n_seq_max_ = 1;
   ThreadPool* pool_ = nullptr;
   std::unique_ptr<KvCache> kv_;
+  std::unique_ptr<PrefixCache> prefix_;
   std::unique_ptr<model::Forward> forward_;
   std::vector<int32_t> seq_len_;
   bool warm_up_ = false;  // before the first forward() of a large mapped model (see the constructor)

@@ -1,5 +1,6 @@
 #include "runtime/kv_cache.h"
 
+#include <cstring>
 #include <string>
 
 #include "base/error.h"
@@ -25,6 +26,45 @@ KvCache::KvCache(const model::ModelConfig& cfg, int64_t n_ctx, int64_t n_seq_max
   layer_bytes_ = k_bytes_ + v_bytes_;
   seq_bytes_ = layer_bytes_ * static_cast<size_t>(n_layer_);
   slots_.resize(static_cast<size_t>(n_seq_max));
+  k_row_bytes_ = kernels::cache_bytes(type, kernels::cache_row_stride(type, k_width_));
+  v_row_bytes_ = v_width_ > 0 ? kernels::cache_bytes(type, kernels::cache_row_stride(type, v_width_)) : 0;
+  position_bytes_ = (k_row_bytes_ + v_row_bytes_) * static_cast<size_t>(n_layer_);
+}
+
+namespace {
+// Copies n rows of each layer between a slot and a packed block; `to_slot`
+// says which way.
+void copy_rows(uint8_t* slot, size_t layer_bytes, size_t k_bytes, int64_t n_layer, size_t k_row, size_t v_row,
+               int64_t pos, int64_t n, uint8_t* packed, bool to_slot) {
+  const size_t nb = static_cast<size_t>(n);
+  for (int64_t l = 0; l < n_layer; ++l) {
+    uint8_t* base = slot + static_cast<size_t>(l) * layer_bytes;
+    uint8_t* k = base + static_cast<size_t>(pos) * k_row;
+    uint8_t* v = base + k_bytes + static_cast<size_t>(pos) * v_row;
+    uint8_t* pk = packed + static_cast<size_t>(l) * nb * (k_row + v_row);
+    uint8_t* pv = pk + nb * k_row;
+    if (to_slot) {
+      std::memcpy(k, pk, nb * k_row);
+      if (v_row) std::memcpy(v, pv, nb * v_row);
+    } else {
+      std::memcpy(pk, k, nb * k_row);
+      if (v_row) std::memcpy(pv, v, nb * v_row);
+    }
+  }
+}
+}  // namespace
+
+void KvCache::copy_out(int32_t seq, int64_t pos, int64_t n, uint8_t* dst) {
+  FRUGAL_CHECK(pos >= 0 && n >= 0 && pos + n <= n_ctx_);
+  uint8_t* slot = static_cast<uint8_t*>(slice(0, seq).k);
+  copy_rows(slot, layer_bytes_, k_bytes_, n_layer_, k_row_bytes_, v_row_bytes_, pos, n, dst, false);
+}
+
+void KvCache::copy_in(int32_t seq, int64_t pos, int64_t n, const uint8_t* src) {
+  FRUGAL_CHECK(pos >= 0 && n >= 0 && pos + n <= n_ctx_);
+  uint8_t* slot = static_cast<uint8_t*>(slice(0, seq).k);
+  copy_rows(slot, layer_bytes_, k_bytes_, n_layer_, k_row_bytes_, v_row_bytes_, pos, n, const_cast<uint8_t*>(src),
+            true);
 }
 
 model::KvSlice KvCache::slice(int64_t layer, int32_t seq) {

@@ -26,6 +26,12 @@ class KvCache : public model::KvStore {
   // Bytes one sequence slot takes once used.
   size_t bytes_per_sequence() const { return seq_bytes_; }
 
+  // The rows of n positions from pos of every layer, packed layer by layer
+  // (keys then values): what the prefix cache keeps of a block.
+  size_t packed_bytes(int64_t n) const { return static_cast<size_t>(n) * position_bytes_; }
+  void copy_out(int32_t seq, int64_t pos, int64_t n, uint8_t* dst);
+  void copy_in(int32_t seq, int64_t pos, int64_t n, const uint8_t* src);
+
  private:
   model::KvType type_;
   int64_t n_layer_, n_ctx_, n_seq_max_;
@@ -33,6 +39,8 @@ class KvCache : public model::KvStore {
   size_t k_bytes_ = 0, v_bytes_ = 0;  // one layer's keys, values
   size_t layer_bytes_ = 0;             // keys then values of one layer
   size_t seq_bytes_ = 0;
+  size_t k_row_bytes_ = 0, v_row_bytes_ = 0;  // one position's key row, value row
+  size_t position_bytes_ = 0;                 // both rows of one position, all layers
   std::vector<std::unique_ptr<uint8_t[]>> slots_;
 };
 

@@ -23,6 +23,16 @@ std::string Metrics::prometheus_text() const {
   add(out, "requests_cancelled_total", "counter", "Completions stopped because the client went away.",
       double(requests_cancelled.load()));
   add(out, "prompt_tokens_total", "counter", "Prompt tokens computed.", double(prompt_tokens_total.load()));
+  const uint64_t requested = prompt_tokens_requested_total.load(), cached = prompt_tokens_cached_total.load();
+  add(out, "prompt_tokens_requested_total", "counter", "Prompt tokens of the completions that got a slot.",
+      double(requested));
+  add(out, "prompt_tokens_cached_total", "counter", "Prompt tokens found in the prefix cache, not computed.",
+      double(cached));
+  add(out, "prefix_cache_hit_rate", "gauge", "Cached prompt tokens over prompt tokens, since the start.",
+      requested ? double(cached) / double(requested) : 0.0);
+  add(out, "kv_blocks_used", "gauge", "Prefix-cache blocks holding a cached prefix.", double(kv_blocks_used.load()));
+  add(out, "kv_blocks_total", "gauge", "Prefix-cache blocks in the pool (0: prefix caching off).",
+      double(kv_blocks_total.load()));
   add(out, "generated_tokens_total", "counter", "Tokens generated.", double(generated_tokens_total.load()));
   add(out, "batches_total", "counter", "Forward passes run.", double(batches_total.load()));
   add(out, "batch_rows_total", "counter", "Rows (tokens) over all forward passes.", double(batch_rows_total.load()));

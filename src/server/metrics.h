@@ -14,6 +14,10 @@ struct Metrics {
   std::atomic<uint64_t> requests_rejected{0};      // 4xx/5xx answers to completion requests
   std::atomic<uint64_t> requests_cancelled{0};     // clients that went away mid-answer
   std::atomic<uint64_t> prompt_tokens_total{0};    // prompt tokens computed
+  std::atomic<uint64_t> prompt_tokens_requested_total{0};  // prompt tokens of the requests that got a slot
+  std::atomic<uint64_t> prompt_tokens_cached_total{0};     // of those, found in the prefix cache
+  std::atomic<int64_t> kv_blocks_used{0};           // prefix-cache blocks holding a prefix
+  std::atomic<int64_t> kv_blocks_total{0};          // the pool's blocks (0: prefix caching off)
   std::atomic<uint64_t> generated_tokens_total{0};
   std::atomic<uint64_t> batches_total{0};          // forward calls
   std::atomic<uint64_t> batch_rows_total{0};       // rows over all forward calls

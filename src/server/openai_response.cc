@@ -24,7 +24,8 @@ const char* finish_reason(runtime::StopReason r) {
 json usage(const runtime::GenerateStats& s) {
   return {{"prompt_tokens", s.n_prompt},
           {"completion_tokens", s.n_generated},
-          {"total_tokens", s.n_prompt + s.n_generated}};
+          {"total_tokens", s.n_prompt + s.n_generated},
+          {"prompt_tokens_details", {{"cached_tokens", s.n_reused}}}};  // found in the prefix cache
 }
 
 json completion_body(const ResponseHeader& h, const std::string& text, const runtime::GenerateStats& s) {

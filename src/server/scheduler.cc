@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "runtime/prefix_cache.h"
 
 namespace frugal::server {
 
@@ -92,14 +93,48 @@ void Scheduler::admit() {
     free_seqs_.pop_back();
     ++n_running_;
     engine_.clear_sequence(r.seq);
+    // The longest cached prefix of the prompt is copied in, not computed;
+    // the completion counts it as reused (usage's cached_tokens).
+    const int32_t reused = engine_.reuse_prefix(r.seq, r.job->prompt_, r.blocks);
+    r.fed = static_cast<size_t>(reused);
+    metrics_.prompt_tokens_requested_total += r.job->prompt_.size();
+    metrics_.prompt_tokens_cached_total += static_cast<uint64_t>(reused);
     // The prompt clock starts when the request gets its slot: queueing time
     // is the server's load, not the model's speed.
-    const runtime::GenerateParams params = r.job->completion_->params();  // a copy: emplace destroys the old one first
+    runtime::GenerateParams params = r.job->completion_->params();  // a copy: emplace destroys the old one first
+    params.n_past = reused;
     r.job->completion_.emplace(tok_, engine_.n_vocab(), engine_.n_ctx(), r.job->prompt_, params);
     running_.push_back(std::move(r));
   }
   metrics_.requests_queued = static_cast<int64_t>(queue_.size());
   metrics_.requests_running = static_cast<int64_t>(running_.size());
+  count_blocks();
+}
+
+void Scheduler::count_blocks() {
+  const runtime::PrefixCache* pc = engine_.prefix_cache();
+  metrics_.kv_blocks_used = pc ? pc->n_used() : 0;
+  metrics_.kv_blocks_total = pc ? pc->n_blocks() : 0;
+}
+
+void Scheduler::cache_blocks(Running& r) {
+  const runtime::PrefixCache* pc = engine_.prefix_cache();
+  if (!pc || r.chain_closed) return;
+  const size_t bt = static_cast<size_t>(pc->block_tokens());
+  const std::vector<int32_t>& prompt = r.job->prompt_;
+  const std::vector<int32_t>& generated = r.job->completion_->stats().tokens;
+  const size_t cached = static_cast<size_t>(engine_.sequence_length(r.seq));
+  // Generated tokens are cached too (a conversation's next turn starts with
+  // this answer). Position p holds prompt[p], then generated[p - prompt size].
+  std::vector<int32_t> block(bt);
+  while (!r.chain_closed && (r.blocks.size() + 1) * bt <= cached) {
+    const size_t p0 = r.blocks.size() * bt;
+    for (size_t k = 0; k < bt; ++k) {
+      const size_t p = p0 + k;
+      block[k] = p < prompt.size() ? prompt[p] : generated[p - prompt.size()];
+    }
+    r.chain_closed = !engine_.cache_block(r.seq, block, r.blocks);
+  }
 }
 
 void Scheduler::finish(Running& r, std::string error) {
@@ -118,6 +153,7 @@ void Scheduler::finish(Running& r, std::string error) {
   if (r.job->cancelled()) ++metrics_.requests_cancelled;
   metrics_.generated_tokens_total += static_cast<uint64_t>(c.stats().n_generated);
   r.job->end(c.stats(), std::move(error));
+  engine_.release_blocks(r.blocks);
   engine_.clear_sequence(r.seq);
   free_seqs_.push_back(r.seq);
   --n_running_;
@@ -180,6 +216,7 @@ void Scheduler::step() {
     running_[i].fed += n;
     metrics_.prompt_tokens_total += n;
   }
+  for (Running& r : running_) cache_blocks(r);
 
   const int32_t n_vocab = engine_.n_vocab();
   for (size_t k = 0; k < owners.size(); ++k) {
@@ -193,6 +230,7 @@ void Scheduler::step() {
     if (!r.job->completion_->advance(logits_.data() + k * static_cast<size_t>(n_vocab), cb)) finish(r);
   }
   std::erase_if(running_, [](const Running& r) { return !r.job; });
+  count_blocks();
 }
 
 void Scheduler::loop() {

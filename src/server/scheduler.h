@@ -91,7 +91,9 @@ class Scheduler {
   struct Running {
     std::shared_ptr<Job> job;
     int32_t seq = 0;
-    size_t fed = 0;  // prompt rows already in the cache
+    size_t fed = 0;  // prompt rows already in the cache (the reused prefix included)
+    std::vector<int32_t> blocks;   // its prefix-cache chain, pinned: positions [0, blocks * block size)
+    bool chain_closed = false;     // the pool had no room: cache no more of this sequence
     std::optional<std::chrono::steady_clock::time_point> last_token;  // when its last token was sampled
     bool decoding() const { return fed == job->prompt_.size(); }
   };
@@ -101,6 +103,8 @@ class Scheduler {
   void step();            // one forward call over the running jobs
   void finish(Running& r, std::string error = "");
   void time_token(Running& r);  // a token was just sampled: the latency metrics
+  void cache_blocks(Running& r);  // offers the sequence's newly completed blocks to the prefix cache
+  void count_blocks();            // the KV block gauges
 
   runtime::Engine& engine_;
   const tokenizer::Tokenizer& tok_;
