@@ -32,6 +32,7 @@ Completion::Completion(const tokenizer::Tokenizer& tok, int32_t n_vocab, int n_c
     : tok_(tok),
       params_(params),
       n_ctx_(n_ctx),
+      n_vocab_(n_vocab),
       sampler_(params.sampling, n_vocab),
       stop_(params.stop),
       text_(tok),
@@ -40,6 +41,23 @@ Completion::Completion(const tokenizer::Tokenizer& tok, int32_t n_vocab, int n_c
       t0_(std::chrono::steady_clock::now()) {
   stats_.n_prompt = static_cast<int>(prompt.size());
   stats_.n_reused = params.n_past;
+  if (params.grammar) {
+    if (!params.trie || params.trie->n_vocab() != n_vocab) fail("generate: structured output needs the vocabulary's trie");
+    constraint_.emplace(params.grammar, params.trie);
+  }
+}
+
+int32_t Completion::choose(const float* logits) {
+  int32_t id = sampler_.sample(logits, history_);
+  if (!constraint_) return id;
+  // Most draws are allowed as they are; only a refused one pays for the mask
+  // and a second draw from the allowed tokens.
+  if (!constraint_->allows(id)) {
+    constraint_->mask(allowed_);
+    id = sampler_.sample(logits, history_, &allowed_);
+  }
+  constraint_->accept(id);
+  return id;
 }
 
 bool Completion::emit(const std::string& piece, const GenerateCallbacks& callbacks) {
@@ -65,16 +83,22 @@ bool Completion::advance(const float* logits, const GenerateCallbacks& callbacks
     stats_.stop = StopReason::kLength;
     return false;
   }
-  const int32_t id = sampler_.sample(logits, history_);
+  const int32_t id = choose(logits);
   ++stats_.n_generated;
   stats_.tokens.push_back(id);
   history_.push_back(id);
   if (callbacks.on_token) callbacks.on_token(id);
-  if (params_.stop_at_end_of_generation && tok_.is_end_of_generation(id)) {
+  if ((params_.stop_at_end_of_generation || constraint_) && tok_.is_end_of_generation(id)) {
     stats_.stop = StopReason::kEndOfGeneration;
     return false;
   }
+  if (params_.logprobs >= 0)
+    stats_.logprobs.push_back(token_logprob({logits, static_cast<size_t>(n_vocab_)}, id, params_.logprobs));
   if (!(open_ = emit(text_.push(id), callbacks))) return false;
+  if (constraint_ && constraint_->closed()) {  // the value is whole: nothing may follow
+    stats_.stop = StopReason::kEndOfGeneration;
+    return false;
+  }
   if (done_by_length()) {
     stats_.stop = StopReason::kLength;
     return false;

@@ -6,6 +6,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -48,13 +49,17 @@ class Completion {
 
  private:
   bool emit(const std::string& piece, const GenerateCallbacks& callbacks);
+  int32_t choose(const float* logits);
   bool done_by_length() const { return params_.n_predict >= 0 && stats_.n_generated >= params_.n_predict; }
 
   const tokenizer::Tokenizer& tok_;
   GenerateParams params_;
   int n_ctx_;
+  int32_t n_vocab_;
   Sampler sampler_;
   StopMatcher stop_;
+  std::optional<TokenConstraint> constraint_;  // structured output
+  std::vector<uint8_t> allowed_;               // the constraint's last mask
   tokenizer::StreamDecoder text_;
   std::vector<int32_t> history_;
   GenerateStats stats_;

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
+#include "runtime/token_constraint.h"
 #include "tokenizer/tokenizer.h"
 
 namespace frugal::runtime {
@@ -28,6 +30,13 @@ struct GenerateParams {
   // first. The caller guarantees the cache holds exactly these tokens; it must
   // be the sequence's whole cache and shorter than the prompt.
   int n_past = 0;
+  // >= 0: record each sampled token's log-probability and this many most
+  // likely alternatives (GenerateStats::logprobs). < 0: none.
+  int logprobs = -1;
+  // Structured output: only text of this grammar is generated, and the
+  // completion ends when the value is whole. Both set, or neither.
+  std::shared_ptr<const JsonGrammar> grammar;
+  std::shared_ptr<const TokenTrie> trie;
 };
 
 enum class StopReason { kLength, kEndOfGeneration, kStopString, kContextFull, kCancelled };
@@ -41,6 +50,7 @@ struct GenerateStats {
   double generation_seconds = 0;  // sampling and decoding after that
   StopReason stop = StopReason::kLength;
   std::vector<int32_t> tokens;    // the generated ids
+  std::vector<TokenLogprob> logprobs;  // params.logprobs >= 0: one per generated token but an end of generation
   // Over the prompt tokens computed, not those reused from the cache.
   double prompt_tokens_per_second() const {
     return prompt_seconds > 0 ? (n_prompt - n_reused) / prompt_seconds : 0;

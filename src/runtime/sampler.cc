@@ -143,9 +143,12 @@ std::vector<std::pair<int32_t, float>> Sampler::candidates(std::span<const float
   return c;
 }
 
-int32_t Sampler::sample(const float* logits, std::span<const int32_t> history) {
+int32_t Sampler::sample(const float* logits, std::span<const int32_t> history, const std::vector<uint8_t>* allowed) {
   scratch_.assign(logits, logits + n_vocab_);
   apply_penalties(scratch_, history);
+  if (allowed)
+    for (size_t i = 0; i < scratch_.size(); ++i)
+      if (!(*allowed)[i]) scratch_[i] = -std::numeric_limits<float>::infinity();
   if (params_.temperature <= 0) {
     int32_t best = -1;
     for (int32_t i = 0; i < n_vocab_; ++i)
@@ -185,6 +188,29 @@ int32_t Sampler::sample(const float* logits, std::span<const int32_t> history) {
     if (target < cum) return c[i].first;
   }
   return c.back().first;  // rounding left the target just above the last cumulative sum
+}
+
+// ---- Log-probabilities ------------------------------------------------------
+
+TokenLogprob token_logprob(std::span<const float> logits, int32_t id, int n_top) {
+  FRUGAL_CHECK(id >= 0 && static_cast<size_t>(id) < logits.size());
+  // log p_i = l_i - max - log(sum exp(l_j - max)), in double for the sum.
+  float top = -std::numeric_limits<float>::infinity();
+  for (float l : logits)
+    if (l > top) top = l;
+  double z = 0;
+  for (float l : logits) z += std::exp(static_cast<double>(l) - top);
+  const double log_z = std::log(z) + top;
+  auto lp = [&](float l) { return std::isnan(l) ? -std::numeric_limits<float>::infinity() : static_cast<float>(l - log_z); };
+  TokenLogprob out{.id = id, .logprob = lp(logits[static_cast<size_t>(id)]), .top = {}};
+  if (n_top <= 0) return out;
+  std::vector<std::pair<int32_t, float>> all;
+  all.reserve(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) all.emplace_back(static_cast<int32_t>(i), logits[i]);
+  const size_t k = std::min(all.size(), static_cast<size_t>(n_top));
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(), higher);
+  for (size_t i = 0; i < k; ++i) out.top.emplace_back(all[i].first, lp(all[i].second));
+  return out;
 }
 
 // ---- StopMatcher ------------------------------------------------------------

@@ -54,7 +54,9 @@ class Sampler {
   Sampler(SamplingParams params, int32_t n_vocab);
 
   // history: the tokens so far (prompt and generated) for the penalties.
-  int32_t sample(const float* logits, std::span<const int32_t> history);
+  // allowed: when given, only tokens with allowed[id] != 0 may be drawn
+  // (structured output), as if the others had a logit of -inf.
+  int32_t sample(const float* logits, std::span<const int32_t> history, const std::vector<uint8_t>* allowed = nullptr);
 
   // The logits after bias and penalties (what filtering starts from); for tests.
   void apply_penalties(std::vector<float>& logits, std::span<const int32_t> history) const;
@@ -76,6 +78,18 @@ class Sampler {
   std::vector<float> scratch_;
   std::vector<double> weights_;  // the kept tokens' weights, for the draw
 };
+
+// A sampled token's log-probability and the most likely alternatives, as the
+// OpenAI API reports them: from the model's own distribution (a log-softmax
+// of the raw logits), before logit bias, penalties, temperature, filtering
+// and any structured-output mask.
+struct TokenLogprob {
+  int32_t id = 0;
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;  // (token, logprob), most likely first, ties by lower id
+};
+// `n_top` alternatives (0 for none).
+TokenLogprob token_logprob(std::span<const float> logits, int32_t id, int n_top);
 
 // Stop strings over streamed text. push() returns the text that is safe to
 // show now: text that could still be the start of a stop string is held back

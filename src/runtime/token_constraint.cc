@@ -1,0 +1,110 @@
+#include "runtime/token_constraint.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "base/error.h"
+
+namespace frugal::runtime {
+
+using tokenizer::TokenType;
+
+TokenTrie::TokenTrie(const tokenizer::Tokenizer& tok, const gguf::Metadata& md) : n_vocab_(tok.n_vocab()) {
+  bytes_.resize(static_cast<size_t>(n_vocab_));
+  text_.assign(static_cast<size_t>(n_vocab_), 0);
+  std::vector<int64_t> types;
+  if (md.has("tokenizer.ggml.token_type")) types = md.get_int_array("tokenizer.ggml.token_type");
+  std::vector<int32_t> order;
+  for (int32_t id = 0; id < n_vocab_; ++id) {
+    if (tok.is_end_of_generation(id)) eog_.push_back(id);
+    const auto t = static_cast<size_t>(id) < types.size() ? static_cast<TokenType>(types[static_cast<size_t>(id)])
+                                                          : TokenType::NORMAL;
+    if (t == TokenType::CONTROL || t == TokenType::USER_DEFINED || t == TokenType::UNKNOWN || t == TokenType::UNUSED)
+      continue;
+    std::string b = tok.token_bytes(id);
+    if (b.empty()) continue;
+    bytes_[static_cast<size_t>(id)] = std::move(b);
+    text_[static_cast<size_t>(id)] = 1;
+    order.push_back(id);
+  }
+  // Sorted by bytes, each node's tokens and children are contiguous runs:
+  // nodes are laid out breadth first from ranges of the sorted list.
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return bytes(a) < bytes(b); });
+  struct Range {
+    size_t begin, end, depth;
+  };
+  std::vector<Range> ranges{{0, order.size(), 0}};
+  nodes_.push_back({});
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    const Range r = ranges[n];
+    size_t i = r.begin;
+    // Tokens that end here sort first (a prefix sorts before its extensions).
+    nodes_[n].first_token = static_cast<uint32_t>(ids_.size());
+    while (i < r.end && bytes(order[i]).size() == r.depth) ids_.push_back(order[i++]);
+    nodes_[n].n_tokens = static_cast<uint32_t>(ids_.size()) - nodes_[n].first_token;
+    nodes_[n].first_child = static_cast<uint32_t>(nodes_.size());
+    while (i < r.end) {
+      const uint8_t b = static_cast<uint8_t>(bytes(order[i])[r.depth]);
+      size_t j = i;
+      while (j < r.end && static_cast<uint8_t>(bytes(order[j])[r.depth]) == b) ++j;
+      nodes_.push_back({.byte = b});
+      ranges.push_back({i, j, r.depth + 1});
+      i = j;
+    }
+    nodes_[n].n_children = static_cast<uint32_t>(nodes_.size()) - nodes_[n].first_child;
+  }
+}
+
+std::shared_ptr<const TokenTrie> LazyTokenTrie::get() {
+  std::call_once(once_, [this] { trie_ = std::make_shared<const TokenTrie>(tok_, md_); });
+  return trie_;
+}
+
+TokenConstraint::TokenConstraint(std::shared_ptr<const JsonGrammar> grammar, std::shared_ptr<const TokenTrie> trie)
+    : grammar_(std::move(grammar)), trie_(std::move(trie)), m_(*grammar_) {}
+
+bool TokenConstraint::allows(int32_t id) const {
+  if (id < 0 || id >= trie_->n_vocab()) return false;
+  if (!trie_->has_text(id)) {
+    const auto& eog = trie_->end_of_generation();
+    return m_.complete() && std::find(eog.begin(), eog.end(), id) != eog.end();
+  }
+  JsonMatcher t(*grammar_);
+  t.assign(m_);
+  return t.feed(trie_->bytes(id));
+}
+
+void TokenConstraint::walk(uint32_t node, int depth, std::vector<uint8_t>& allowed) {
+  const TokenTrie::Node& n = trie_->nodes()[node];
+  if (states_.size() <= static_cast<size_t>(depth + 1)) states_.resize(static_cast<size_t>(depth + 2), JsonMatcher(*grammar_));
+  for (uint32_t c = n.first_child; c < n.first_child + n.n_children; ++c) {
+    const TokenTrie::Node& child = trie_->nodes()[c];
+    JsonMatcher& s = states_[static_cast<size_t>(depth + 1)];
+    s.assign(states_[static_cast<size_t>(depth)]);
+    if (!s.feed(child.byte)) continue;
+    for (uint32_t t = child.first_token; t < child.first_token + child.n_tokens; ++t)
+      allowed[static_cast<size_t>(trie_->token_at(t))] = 1;
+    if (child.n_children > 0) walk(c, depth + 1, allowed);
+  }
+}
+
+void TokenConstraint::mask(std::vector<uint8_t>& allowed) {
+  allowed.assign(static_cast<size_t>(trie_->n_vocab()), 0);
+  if (states_.empty()) states_.resize(1, JsonMatcher(*grammar_));
+  states_[0].assign(m_);
+  walk(0, 0, allowed);
+  bool any = false;
+  if (m_.complete())
+    for (int32_t id : trie_->end_of_generation()) allowed[static_cast<size_t>(id)] = 1, any = true;
+  any = any || std::find(allowed.begin(), allowed.end(), 1) != allowed.end();
+  if (!any)
+    fail("structured output: no token of the vocabulary can continue the JSON (the schema nests deeper than ",
+         JsonMatcher::kMaxDepth, " levels, or the vocabulary lacks the characters it needs)");
+}
+
+void TokenConstraint::accept(int32_t id) {
+  if (!trie_->has_text(id)) return;  // the end of generation
+  if (!m_.feed(trie_->bytes(id))) fail("structured output: token ", id, " does not continue the JSON");
+}
+
+}  // namespace frugal::runtime
