@@ -39,6 +39,7 @@ const TypeKernel* avx2_kernel(TensorType t) {
     case TensorType::Q4_K: return &avx2::kQ4_KTile;
     case TensorType::Q5_K: return &avx2::kQ5_KTile;
     case TensorType::Q6_K: return &avx2::kQ6_KTile;
+    case TensorType::MXFP4: return mxfp4_kernel(SimdLevel::kAvx2);
     default: return avx2::level_kernel(t);
   }
 }

@@ -86,6 +86,8 @@ const TypeKernel* avx2_kernel(TensorType t);
 const TypeKernel* avx512_kernel(TensorType t);
 const TypeKernel* avx512_repacked_kernel(TensorType t);  // the row-interleaved types
 EncodeFn avx2_encoder();
+// MXFP4 at each level (matmul_mxfp4_x86.cc), which the level tables return.
+const TypeKernel* mxfp4_kernel(SimdLevel level);
 EncodeFn avx512_encoder();
 
 }  // namespace frugal::kernels

@@ -38,6 +38,20 @@ void unpack(const quant::BlockIQ4_NL& b, int8_t q[32]) {
   }
 }
 
+// MXFP4: the doubled E2M1 values as int8 (kMXFP4Values) under a power-of-two scale.
+void unpack(const quant::BlockMXFP4& b, int8_t q[32]) {
+  for (int j = 0; j < 16; ++j) {
+    q[j] = quant::kMXFP4Values[b.qs[j] & 0xF];
+    q[j + 16] = quant::kMXFP4Values[b.qs[j] >> 4];
+  }
+}
+
+// The f32 scale of a 32-value block.
+float block_scale(const quant::BlockQ8_0& b) { return fp16_to_f32(b.d); }
+float block_scale(const quant::BlockQ4_0& b) { return fp16_to_f32(b.d); }
+float block_scale(const quant::BlockIQ4_NL& b) { return fp16_to_f32(b.d); }
+float block_scale(const quant::BlockMXFP4& b) { return quant::mxfp4_scale(b.e); }
+
 template <class Block>
 void dot_block32(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
                  int64_t y_stride) {
@@ -46,7 +60,7 @@ void dot_block32(const void* w, const void* act, size_t act_stride, int n_act, i
   for (int64_t b = 0; b < n_in / 32; ++b) {
     int8_t q[32];
     unpack(wb[b], q);
-    const float dw = fp16_to_f32(wb[b].d);
+    const float dw = block_scale(wb[b]);
     for (int r = 0; r < n_act; ++r) {
       const ActBlock32& a = act_row<ActBlock32>(act, act_stride, r)[b];
       int32_t sum = 0;
@@ -181,6 +195,7 @@ void dot_float(const void* w, const void* act, size_t act_stride, int n_act, int
 const TypeKernel kQ8_0{ActFormat::kQ8_32, dot_block32<quant::BlockQ8_0>};
 const TypeKernel kQ4_0{ActFormat::kQ8_32, dot_block32<quant::BlockQ4_0>};
 const TypeKernel kIQ4_NL{ActFormat::kQ8_32, dot_block32<quant::BlockIQ4_NL>};
+const TypeKernel kMXFP4{ActFormat::kQ8_32, dot_block32<quant::BlockMXFP4>};
 const TypeKernel kQ4_K{ActFormat::kQ8_K, dot_q45k<false, quant::BlockQ4_K>};
 const TypeKernel kQ5_K{ActFormat::kQ8_K, dot_q45k<true, quant::BlockQ5_K>};
 const TypeKernel kQ6_K{ActFormat::kQ8_K, dot_q6k};
@@ -196,6 +211,7 @@ const TypeKernel* scalar_kernel(TensorType t) {
     case TensorType::Q8_0: return &kQ8_0;
     case TensorType::Q4_0: return &kQ4_0;
     case TensorType::IQ4_NL: return &kIQ4_NL;
+    case TensorType::MXFP4: return &kMXFP4;
     case TensorType::Q4_K: return &kQ4_K;
     case TensorType::Q5_K: return &kQ5_K;
     case TensorType::Q6_K: return &kQ6_K;

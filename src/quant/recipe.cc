@@ -55,9 +55,16 @@ struct Recipe {
   const char* name;
   TensorType base;  // most tensors
   uint32_t file_type;
+  bool more_bits = true;         // output, attn_v / ffn_down on the more_bits_layer()s: Q6_K
+  bool experts_mxfp4 = false;    // routed experts (*_exps) in MXFP4
 };
-// Both give output, and attn_v / ffn_down on the more_bits_layer()s, Q6_K.
-constexpr Recipe kRecipes[] = {{"q4_k_m", TensorType::Q4_K, 15}, {"q5_k_m", TensorType::Q5_K, 17}};
+constexpr Recipe kRecipes[] = {
+    {.name = "q4_k_m", .base = TensorType::Q4_K, .file_type = 15},
+    {.name = "q5_k_m", .base = TensorType::Q5_K, .file_type = 17},
+    // As gpt-oss is published: its experts in MXFP4 (the format it was
+    // trained for), everything else q8_0 (llama.cpp's MOSTLY_MXFP4_MOE).
+    {.name = "mxfp4_moe", .base = TensorType::Q8_0, .file_type = 38, .more_bits = false, .experts_mxfp4 = true},
+};
 
 std::string lower(std::string_view s) {
   std::string r(s);
@@ -88,6 +95,8 @@ TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view n
   const int64_t n = shape[0];
   if (plain) return fit_row(*plain, n, "type");
   const std::string tag = recipe->name;
+  if (recipe->experts_mxfp4 && contains(name, "_exps.")) return fit_row(TensorType::MXFP4, n, tag + ": expert");
+  if (!recipe->more_bits) return fit_row(recipe->base, n, tag);
   const int layer = layer_of(name);
   if (name == "output.weight") return fit_row(TensorType::Q6_K, n, tag + ": output");
   if (tied_output && name == "token_embd.weight") return fit_row(TensorType::Q6_K, n, tag + ": tied output");
@@ -115,6 +124,7 @@ uint32_t file_type_code(std::string_view recipe_or_type) {
     case TensorType::Q6_K: return 18;
     case TensorType::IQ4_NL: return 25;
     case TensorType::IQ4_XS: return 30;
+    case TensorType::MXFP4: return 38;  // llama.cpp's MOSTLY_MXFP4_MOE, the nearest code
     case TensorType::BF16: return 32;
     default: fail("'", recipe_or_type, "' is not a type a model file can be quantised to");
   }

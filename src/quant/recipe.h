@@ -21,7 +21,8 @@ struct TensorTypeChoice {
 TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view tensor_name,
                              std::span<const int64_t> shape, int n_layer, bool tied_output = false);
 
-// The recipes choose_type knows besides plain types: q4_k_m, q5_k_m.
+// The recipes choose_type knows besides plain types: q4_k_m, q5_k_m,
+// mxfp4_moe (routed experts MXFP4, the rest q8_0).
 bool is_recipe(std::string_view recipe_or_type);
 
 // The value of general.file_type (the GGUF convention's "mostly X" code) for

@@ -16,14 +16,21 @@ block layouts of the format (ggml's type ids):
             and 8 scales: element l + 32k (k = 0..3, l < 32) takes the low or
             high nibble of ql[l + 32*(k&1)] (high for k >= 2) and bits 2k..2k+1
             of qh[l]; its scale is scales[l//16 + 2k].
+  MXFP4 (39) blocks of 32: one E8M0 byte e, 16 bytes of 4-bit E2M1 codes
+            packed as Q4_0's. Code c: sign bit 3, exponent bits 2..1,
+            mantissa bit 0; magnitude m/2 for exponent 0 (subnormal),
+            (1 + m/2) * 2^(exp - 1) otherwise (0, 0.5, 1, 1.5, 2, 3, 4, 6).
+            x = 2^(e - 127) * value (the OCP microscaling format).
 """
 import numpy as np
 
-F32, F16, Q4_0, Q8_0, Q4_K, Q6_K, BF16 = 0, 1, 2, 8, 12, 14, 30
+F32, F16, Q4_0, Q8_0, Q4_K, Q6_K, BF16, MXFP4 = 0, 1, 2, 8, 12, 14, 30, 39
 
 # type id -> (block size in elements, bytes per block)
-BLOCKS = {F32: (1, 4), F16: (1, 2), BF16: (1, 2), Q4_0: (32, 18), Q8_0: (32, 34), Q4_K: (256, 144), Q6_K: (256, 210)}
-NAMES = {F32: "f32", F16: "f16", BF16: "bf16", Q4_0: "q4_0", Q8_0: "q8_0", Q4_K: "q4_k", Q6_K: "q6_k"}
+BLOCKS = {F32: (1, 4), F16: (1, 2), BF16: (1, 2), Q4_0: (32, 18), Q8_0: (32, 34), Q4_K: (256, 144), Q6_K: (256, 210),
+          MXFP4: (32, 17)}
+NAMES = {F32: "f32", F16: "f16", BF16: "bf16", Q4_0: "q4_0", Q8_0: "q8_0", Q4_K: "q4_k", Q6_K: "q6_k",
+         MXFP4: "mxfp4"}
 
 
 def tensor_bytes(ttype, dims):
@@ -93,4 +100,11 @@ def dequantize(ttype, raw, n):
             scale = np.repeat(sc[:, :, 2 * k:2 * k + 2], 16, axis=2)  # l//16 picks scale 2k or 2k+1
             out[:, :, k, :] = d * scale * q
         return out.reshape(-1)
+    if ttype == MXFP4:
+        scale = np.ldexp(1.0, blocks[:, 0:1].astype(np.int64) - 127)
+        qs = blocks[:, 1:17]
+        code = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.int64)
+        exp, man = (code >> 1) & 3, (code & 1).astype(np.float64)
+        mag = np.where(exp == 0, man / 2, (1 + man / 2) * np.ldexp(1.0, exp - 1))
+        return (scale * np.where(code & 8, -mag, mag)).reshape(-1)
     raise ValueError(f"dequant: tensor type {ttype} is not supported by the reference")

@@ -25,6 +25,16 @@ Semantics follow each model's definition (paper / Hugging Face modelling):
   (used to choose, not to weigh), group-limited routing (V2: groups scored by
   their best expert; V3: by the sum of their two best), optional
   renormalisation and the routed scaling factor.
+- gpt-oss (OpenAI's gpt-oss, as the GGUF converter writes it): q/k/v and
+  output biases; each head's softmax denominator also holds exp(sink) for a
+  learned per-head logit (its "attention sink", a probability that goes to
+  no value); layers 0, 2, 4, ... attend to the last sliding_window positions
+  only (the query's own included), the others to all; the FFN's pre-norm is
+  named post_attention_norm; the router's logits have a bias, each token
+  takes the top-k logits and weighs those experts by a softmax over them;
+  each expert computes (with its biases) g = min(W_g x + b_g, 7),
+  u = clamp(W_u x + b_u, -7, 7), h = g * sigmoid(1.702 g) * (u + 1),
+  y = W_d h + b_d.
 - YaRN (any architecture whose keys ask for it): the frequencies of
   "YaRN: Efficient Context Window Extension" (interpolated below the
   correction range, original above, a linear ramp between), and cos/sin
@@ -37,7 +47,7 @@ import numpy as np
 
 from .gguf import GGUFFile
 
-NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe")
+NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss")
 ARCHS = ("llama", "deepseek2") + NEOX_ARCHS
 
 
@@ -76,6 +86,8 @@ class Config:
         # Routing: Mixtral and Qwen3-MoE renormalise the top-k weights, Qwen2-MoE
         # and OLMoE do not; a key overrides (DeepSeek always writes it).
         self.norm_topk = bool(key("expert_weights_norm", arch in ("llama", "qwen3moe")))
+        # gpt-oss: even layers attend to a sliding window.
+        self.n_swa = int(key("attention.sliding_window")) if arch == "gpt-oss" else 0
         self.routed_scale = float(key("expert_weights_scale", 1.0)) or 1.0
         self.gating = int(key("expert_gating_func", 1))
         self.n_group = int(key("expert_group_count", 0))
@@ -149,28 +161,34 @@ def rope_halves(x, positions, inv_freq, magnitude):
     return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
 
 
-def attention(q, k, v, scale):
-    """Causal attention. q (T, H, D), k (T, Hkv, D), v (T, Hkv, Dv) -> (T, H*Dv)."""
+def attention(q, k, v, scale, window=0, sinks=None):
+    """Causal attention. q (T, H, D), k (T, Hkv, D), v (T, Hkv, Dv) -> (T, H*Dv).
+    window > 0: query t sees keys s with t - s < window. sinks (H,): a logit
+    per head that joins each softmax's denominator without a value."""
     T, H, _ = q.shape
     group = H // k.shape[1]
     k = np.repeat(k, group, axis=1)
     v = np.repeat(v, group, axis=1)
     s = np.einsum("thd,shd->hts", q, k) * scale
-    s = np.where(np.tril(np.ones((T, T), bool))[None], s, -np.inf)
-    p = softmax(s, axis=-1)
+    t, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    visible = (j <= t) & ((t - j < window) if window > 0 else True)
+    s = np.where(visible[None], s, -np.inf)
+    if sinks is not None:
+        s = np.concatenate([s, np.broadcast_to(sinks[:, None, None], (H, T, 1))], axis=-1)
+    p = softmax(s, axis=-1)[..., :T]
     return np.einsum("hts,shd->thd", p, v).reshape(T, -1)
 
 
 # Integer dot products (activation rounding, see ReferenceModel): weight type
 # -> activation block length; bf16 weights take bf16-rounded activations.
-ACT_BLOCK = {2: 32, 8: 32, 20: 32, 12: 256, 13: 256, 14: 256, 23: 256}
+ACT_BLOCK = {2: 32, 8: 32, 20: 32, 39: 32, 12: 256, 13: 256, 14: 256, 23: 256}
 BF16_TYPE = 30
 
 
 def round_activations(x, ttype):
     """x as frugal's integer and bf16 kernels see it: per block of 32 (q4_0,
     q8_0, iq4_nl) or 256 (q4_k, q5_k, q6_k, iq4_xs) values, int8 codes
-    round(x / d) with d = max|x| / 127 in float32; bf16 weights: x rounded to
+    round(x / d) with d = max|x| / 127 in float32 (mxfp4 as q8_0); bf16 weights: x rounded to
     bf16 (nearest even). Other weight types: x unchanged."""
     if ttype == BF16_TYPE:
         u = x.astype(np.float32).view(np.uint32).astype(np.uint64)
@@ -260,8 +278,13 @@ class ReferenceModel:
         rd = cfg.rope_dim
         q = np.concatenate([rope_halves(q[..., :rd], pos, inv_freq, mag), q[..., rd:]], axis=-1)
         k = np.concatenate([rope_halves(k[..., :rd], pos, inv_freq, mag), k[..., rd:]], axis=-1)
-        out = attention(q, k, v, 1.0 / math.sqrt(cfg.head_dim))
-        return self.mm(out, b + "attn_output.weight")
+        window = cfg.n_swa if il % 2 == 0 else 0
+        sinks = self.w(b + "attn_sinks.weight") if self.has(b + "attn_sinks.weight") else None
+        out = attention(q, k, v, 1.0 / math.sqrt(cfg.head_dim), window, sinks)
+        out = self.mm(out, b + "attn_output.weight")
+        if self.has(b + "attn_output.bias"):
+            out = out + self.w(b + "attn_output.bias")
+        return out
 
     def _mla(self, il, x, pos):
         cfg = self.cfg
@@ -343,8 +366,34 @@ class ReferenceModel:
             wts = wts / wts.sum(-1, keepdims=True)
         return ids, wts * cfg.routed_scale
 
+    def _route_topk_softmax(self, logits):
+        """gpt-oss: the top-k logits, weighed by a softmax over those k."""
+        k = self.cfg.n_expert_used
+        ids = np.argsort(-logits, axis=-1, kind="stable")[:, :k]  # ties: lower id first
+        order = np.sort(logits, axis=-1)[:, ::-1]
+        self.route_margins.append(order[:, k - 1] - order[:, k] if k < logits.shape[1] else
+                                  np.full(len(logits), np.inf))
+        return ids, softmax(np.take_along_axis(logits, ids, axis=-1))
+
+    def _oss_expert(self, x, b, e):
+        """gpt-oss's expert e: biases, the clamped SwiGLU (alpha 1.702, limit 7)."""
+        g = self.mm(x, b + "ffn_gate_exps.weight", e) + self.w(b + "ffn_gate_exps.bias")[e]
+        u = self.mm(x, b + "ffn_up_exps.weight", e) + self.w(b + "ffn_up_exps.bias")[e]
+        g = np.minimum(g, 7.0)
+        u = np.clip(u, -7.0, 7.0)
+        h = g * sigmoid(1.702 * g) * (u + 1.0)
+        return self.mm(h, b + "ffn_down_exps.weight", e) + self.w(b + "ffn_down_exps.bias")[e]
+
     def _ffn(self, il, x):
         b = f"blk.{il}."
+        if self.cfg.arch == "gpt-oss":
+            ids, wts = self._route_topk_softmax(self.mm(x, b + "ffn_gate_inp.weight") + self.w(b + "ffn_gate_inp.bias"))
+            self.routes[il] = ids
+            out = np.zeros_like(x)
+            for e in np.unique(ids):
+                rows, slot = np.nonzero(ids == e)
+                out[rows] += wts[rows, slot][:, None] * self._oss_expert(x[rows], b, e)
+            return out
         if not self.has(b + "ffn_gate_inp.weight"):
             return self.swiglu(x, b + "ffn_gate.weight", b + "ffn_up.weight", b + "ffn_down.weight")
         bias = self.w(b + "exp_probs_b.bias") if self.has(b + "exp_probs_b.bias") else None
@@ -377,7 +426,8 @@ class ReferenceModel:
         for il in range(cfg.n_layer):
             b = f"blk.{il}."
             x = x + self._attention(il, rms_norm(x, self.w(b + "attn_norm.weight"), cfg.eps), pos)
-            x = x + self._ffn(il, rms_norm(x, self.w(b + "ffn_norm.weight"), cfg.eps))
+            norm = b + ("post_attention_norm.weight" if cfg.arch == "gpt-oss" else "ffn_norm.weight")
+            x = x + self._ffn(il, rms_norm(x, self.w(norm), cfg.eps))
         x = rms_norm(x, self.w("output_norm.weight"), cfg.eps)
         return self.mm(x, "token_embd.weight" if cfg.tied else "output.weight")
 
