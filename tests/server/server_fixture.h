@@ -34,14 +34,16 @@ struct ServerFixture {
   std::thread thread;
   int port = 0;
 
-  // `tweak` changes the server's options before it starts (timeouts, origins, keys).
+  // `tweak` changes the server's options before it starts (timeouts, origins,
+  // keys); prefix_blocks sizes the engine's prefix cache (0: off).
   explicit ServerFixture(int parallel = 4, int max_queued = 64, size_t max_body = 8u << 20,
                          const std::string& model_path = default_model_path(),
-                         const std::function<void(ServerOptions&)>& tweak = nullptr) {
+                         const std::function<void(ServerOptions&)>& tweak = nullptr, int prefix_blocks = 0) {
     model = model::Model::load(model_path);
     tok.emplace(tokenizer::Tokenizer::from_metadata(model->file().metadata()));
     runtime::EngineOptions eo;
     eo.n_seq_max = parallel;
+    eo.prefix_blocks = prefix_blocks;
     engine = std::make_unique<runtime::Engine>(*model, eo);
     scheduler = std::make_unique<Scheduler>(*engine, *tok, SchedulerOptions{512, max_queued}, metrics);
     ServerOptions so;
