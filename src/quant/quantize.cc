@@ -26,6 +26,7 @@ float largest_value(TensorType t) {
   constexpr float kHalfMax = 65504.0f;
   switch (t) {
     case TensorType::Q8_K: return std::numeric_limits<float>::max();
+    case TensorType::MXFP4: return std::numeric_limits<float>::max();  // scales reach 2^127
     case TensorType::Q8_0: return kHalfMax * 127;
     case TensorType::Q5_0: return kHalfMax * 16;
     case TensorType::Q4_0: return kHalfMax * 8;

@@ -39,7 +39,7 @@ using test_data::test_seed;
 
 const TensorType kTypes[] = {TensorType::Q8_0,   TensorType::Q4_0, TensorType::Q4_K, TensorType::Q5_K,
                              TensorType::Q6_K,   TensorType::IQ4_XS, TensorType::IQ4_NL, TensorType::BF16,
-                             TensorType::F16,    TensorType::F32};
+                             TensorType::F16,    TensorType::F32,    TensorType::MXFP4};
 
 std::vector<int64_t> input_sizes(TensorType t) {
   switch (tensor_type_info(t).block_size) {
