@@ -56,6 +56,13 @@ ordered_json value_json(const Value& v, size_t max_items) {
   return nullptr;
 }
 
+// Active parameters less an untied embedding table (a tied one is also the
+// LM head, which every token multiplies by whole).
+uint64_t active_without_embedding(const gguf::Reader& r, const gguf::FileSummary& s) {
+  const gguf::TensorInfo* e = r.find_tensor("token_embd.weight");
+  return e && !s.tied_output ? s.active_parameters - e->n_elements : s.active_parameters;
+}
+
 void print_text(const gguf::Reader& r, const gguf::FileSummary& s) {
   std::printf("file:          %s (%s)\n", r.path().c_str(), human_bytes(r.file_size()).c_str());
   std::printf("format:        GGUF v%u, alignment %u, tensor data at byte %llu\n", r.version(), r.alignment(),
@@ -96,6 +103,9 @@ void print_text(const gguf::Reader& r, const gguf::FileSummary& s) {
                 human_count(s.parameters).c_str(), human_count(s.active_parameters).c_str(),
                 s.parameters ? 100.0 * static_cast<double>(s.active_parameters) / static_cast<double>(s.parameters) : 0.0,
                 human_count(s.expert_parameters).c_str());
+    // Some model cards (gpt-oss) leave out the table a token only looks a row up in.
+    if (const uint64_t e = active_without_embedding(r, s); e != s.active_parameters)
+      std::printf("               %s active without the token embedding table\n", human_count(e).c_str());
   }
   std::printf("read/token:    %s of weights per decoded token (%s)\n", human_bytes(s.bytes_per_token).c_str(),
               s.tied_output ? "embedding tied to the output, read whole" : "one embedding row");
@@ -126,6 +136,7 @@ void print_json(const gguf::Reader& r, const gguf::FileSummary& s) {
   if (s.moe)
     j["moe"] = {{"expert_count", s.expert_count}, {"expert_used_count", s.expert_used_count},
                 {"total_parameters", s.parameters}, {"active_parameters", s.active_parameters},
+                {"active_parameters_without_embedding", active_without_embedding(r, s)},
                 {"expert_parameters", s.expert_parameters}};
   j["bytes_per_token"] = s.bytes_per_token;
   j["tied_output"] = s.tied_output;

@@ -88,7 +88,9 @@ void add_override(CLI::App& app, const std::string& flag, std::optional<T>& targ
 const CommandRegistration kSynth{
     "synth", "write a random-weight model of a real architecture and size", [](CLI::App& app) {
       auto a = std::make_shared<SynthArgs>();
-      app.add_option("--arch", a->arch, "architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2");
+      std::string archs;
+      for (const auto& name : model::supported_architectures()) archs += " " + name;
+      app.add_option("--arch", a->arch, "architecture:" + archs);
       app.add_option("--preset", a->preset, "size preset (frugal synth --list); default tiny");
       app.add_option("--type", a->type, "tensor type (f32 f16 bf16 q8_0 q4_0 ...) or recipe (q4_k_m); default f16");
       app.add_option("-o,--output", a->output, "output GGUF file");
