@@ -85,7 +85,11 @@ MappedFile::MappedFile() = default;
 MappedFile::~MappedFile() { reset(); }
 
 MappedFile::MappedFile(MappedFile&& o) noexcept
-    : populator_(std::move(o.populator_)), data_(o.data_), size_(o.size_), path_(std::move(o.path_)) {
+    : populator_(std::move(o.populator_)),
+      populate_skipped_(o.populate_skipped_.load()),
+      data_(o.data_),
+      size_(o.size_),
+      path_(std::move(o.path_)) {
   o.data_ = nullptr;
   o.size_ = 0;
 }
@@ -94,6 +98,7 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
   if (this != &o) {
     reset();
     populator_ = std::move(o.populator_);
+    populate_skipped_ = o.populate_skipped_.load();
     data_ = o.data_;
     size_ = o.size_;
     path_ = std::move(o.path_);
@@ -125,7 +130,7 @@ void advise_willneed(const void* p, size_t n) {
 void MappedFile::populate_in_background(int n_threads) const {
   static std::mutex mu;  // two engines of one model may start at once
   std::lock_guard<std::mutex> lock(mu);
-  if (!data_ || populator_ || n_threads <= 0) return;
+  if (!data_ || populator_ || n_threads <= 0 || populate_skipped_) return;
   populator_ = std::make_unique<Populator>(data_, size_, n_threads);
 }
 

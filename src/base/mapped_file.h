@@ -2,6 +2,7 @@
 // copied. Move-only; unmapped on destruction.
 #pragma once
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,11 +39,16 @@ class MappedFile {
   // copy). Returns at once; a second call does nothing; destruction stops
   // and joins the threads before unmapping.
   void populate_in_background(int n_threads = 8) const;
+  // Makes populate_in_background() do nothing: the user of the mapping has
+  // copied what it reads in bulk elsewhere (repacked weights) and released
+  // those pages, which populating would map again.
+  void skip_populate() const { populate_skipped_ = true; }
 
  private:
   struct Populator;
   void reset();
   mutable std::unique_ptr<Populator> populator_;
+  mutable std::atomic<bool> populate_skipped_{false};
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   std::string path_;

@@ -17,7 +17,7 @@ namespace {
 struct QuantizeArgs {
   std::string input, output, type;
   int threads = 0;
-  bool keep_types = false, verbose_list = false;
+  bool keep_types = false, verbose_list = false, repack = false;
 };
 
 int run_quantize(const QuantizeArgs& a) {
@@ -26,6 +26,7 @@ int run_quantize(const QuantizeArgs& a) {
   quant::RequantizeOptions opts;
   opts.recipe_or_type = a.type;
   opts.keep_quantized = a.keep_types;
+  opts.repack = a.repack;
   if (log_level() < LogLevel::kInfo) opts.progress_label = "";  // -q: errors only
   const auto t0 = std::chrono::steady_clock::now();
   const quant::RequantizeSummary s = quant::requantize_file(a.input, a.output, opts);
@@ -62,6 +63,9 @@ const CommandRegistration kQuantize{
       app.add_option("-t,--threads", a->threads, "threads (default: one per core)");
       app.add_flag("--keep-types", a->keep_types, "copy tensors that are already quantised as they are");
       app.add_flag("--list", a->verbose_list, "print every tensor's old and new type and why");
+      app.add_flag("--repack", a->repack,
+                   "store q4_k and q6_k matrices row-interleaved (q4_k_r16, q6_k_r16): loads with no repacking, "
+                   "read only by frugal");
       return [a] { return run_quantize(*a); };
     }};
 

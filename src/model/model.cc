@@ -5,7 +5,9 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "model/repack_weights.h"
 #include "quant/quant.h"
+#include "quant/repack.h"
 
 namespace frugal::model {
 namespace {
@@ -35,9 +37,15 @@ void validate_tensors(const ModelConfig& cfg, const gguf::Reader& file) {
     if (!same)
       fail(file.path(), ": tensor '", spec.name, "' has shape ", shape_str(t->shape), ", expected ",
            shape_str(spec.shape));
-    if (!quant::can_dequantize(t->type))
+    if (!quant::can_dequantize(quant::base_type(t->type)))
       fail(file.path(), ": tensor '", spec.name, "' has type ", tensor_type_name(t->type),
            ", which frugal cannot compute with");
+    // Row-interleaved matrices (frugal quantize --repack): whole groups of
+    // rows, and only where rows are not read one at a time.
+    if (quant::interleaved_rows(t->type) > 1 &&
+        (!quant::repack_allowed(spec.name) || spec.shape.size() < 2 || spec.shape[1] % quant::kRepackRows != 0))
+      fail(file.path(), ": tensor '", spec.name, "' of shape ", shape_str(spec.shape), " cannot be stored as ",
+           tensor_type_name(t->type));
     // Matrices are read row by row: the row length must fill whole blocks.
     if (spec.shape[0] % tensor_type_info(t->type).block_size != 0)
       fail(file.path(), ": tensor '", spec.name, "' of type ", tensor_type_name(t->type), " has row length ",
@@ -53,15 +61,20 @@ void validate_tensors(const ModelConfig& cfg, const gguf::Reader& file) {
 
 Model::Model(gguf::Reader file) : file_(std::move(file)) {}
 
-std::unique_ptr<Model> Model::load(const std::string& gguf_path) {
-  return from_reader(gguf::Reader::open(gguf_path));
+std::unique_ptr<Model> Model::load(const std::string& gguf_path, const LoadOptions& options) {
+  return from_reader(gguf::Reader::open(gguf_path), options);
 }
 
-std::unique_ptr<Model> Model::from_reader(gguf::Reader file) {
+std::unique_ptr<Model> Model::from_reader(gguf::Reader file, const LoadOptions& options) {
   std::unique_ptr<Model> m(new Model(std::move(file)));
   m->config_ = config_from_file(m->file_);
   validate_tensors(m->config_, m->file_);
   m->bind();
+  if (options.repack) {
+    const MappedFile* mapping = m->file_.mapping();
+    m->repacked_ = repack_weights(m->weights_, m->repacked_memory_, mapping != nullptr, options.threads);
+    if (mapping && m->repacked_.tensors > 0) mapping->skip_populate();
+  }
   return m;
 }
 

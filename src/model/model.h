@@ -13,11 +13,20 @@
 #include <string>
 #include <vector>
 
+#include "base/anonymous_memory.h"
 #include "gguf/reader.h"
 #include "kernels/matmul.h"
 #include "model/config.h"
 
 namespace frugal::model {
+
+// What load-time repacking did (model/repack_weights.h).
+struct RepackReport {
+  int64_t tensors = 0;  // matrices repacked (an expert stack counts once)
+  uint64_t bytes = 0;
+  double seconds = 0;
+  std::string skipped;  // why it did not run, when it could have
+};
 
 // A 1-D f32 parameter vector (norm weight, bias); data == nullptr when absent.
 struct ParamVector {
@@ -77,16 +86,26 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
 };
 
+struct LoadOptions {
+  // Repack the matrices whose types have a row-interleaved layout with
+  // kernels at this CPU's SIMD level (model/repack_weights.h), when the
+  // repacked copy fits in the memory available.
+  bool repack = true;
+  int threads = 0;  // for repacking; <= 0: one per core
+};
+
 class Model {
  public:
   // Maps the file, reads the configuration and binds and validates every tensor.
-  static std::unique_ptr<Model> load(const std::string& gguf_path);
+  static std::unique_ptr<Model> load(const std::string& gguf_path, const LoadOptions& options = {});
   // Same over an already opened file (tests parse files from memory).
-  static std::unique_ptr<Model> from_reader(gguf::Reader file);
+  static std::unique_ptr<Model> from_reader(gguf::Reader file, const LoadOptions& options = {});
 
   const ModelConfig& config() const { return config_; }
   const gguf::Reader& file() const { return file_; }
   const ModelWeights& weights() const { return weights_; }
+  // What load-time repacking did (zero tensors when it did not run).
+  const RepackReport& repacked() const { return repacked_; }
 
   // Copies token's embedding row (n_embd floats) to out; token must be in [0, n_vocab).
   void embed(int32_t token, float* out) const;
@@ -99,6 +118,8 @@ class Model {
   ModelConfig config_;
   ModelWeights weights_;
   std::vector<std::vector<float>> converted_;  // f32 copies of non-f32 1-D vectors
+  AnonymousMemory repacked_memory_;            // the repacked matrices, if any
+  RepackReport repacked_;
 };
 
 // Checks the file's tensors against expected_tensors(cfg): each must exist

@@ -1,7 +1,8 @@
 // Repacking of k-quant rows into 16-row groups and back (scalar; done once at
-// load or by `frugal quantize --repack`). Each group goes through the codes
-// of its rows: unpacked to one byte per value, then packed in the other
-// layout, so the two directions are each other's inverse by construction.
+// load or by `frugal quantize --repack`). Packing works on the base blocks'
+// bytes four at a time (it runs over whole models at load time, at several
+// GB/s); unpacking goes through one byte per code. The two are independent
+// spellings of the layouts, which the round-trip tests set against each other.
 #include "quant/repack.h"
 
 #include <cstring>
@@ -15,34 +16,16 @@ namespace {
 
 // --- one row's super-block as codes (one byte per value) ---------------------
 
-void q4k_codes(const BlockQ4_K& b, uint8_t code[QK_K]) {
-  for (int p = 0; p < 4; ++p)
-    for (int l = 0; l < 32; ++l) {
-      code[64 * p + l] = b.qs[32 * p + l] & 0x0F;
-      code[64 * p + 32 + l] = b.qs[32 * p + l] >> 4;
-    }
-}
 void q4k_from_codes(const uint8_t code[QK_K], BlockQ4_K& b) {
   for (int p = 0; p < 4; ++p)
     for (int l = 0; l < 32; ++l)
       b.qs[32 * p + l] = static_cast<uint8_t>(code[64 * p + l] | code[64 * p + 32 + l] << 4);
 }
 
-// Q6_K: in each 128-value half n, ql[64n + l] holds values 128n + l (low
-// nibble) and 128n + 64 + l (high), ql[64n + 32 + l] values 128n + 32 + l and
-// 128n + 96 + l, and qh[32n + l] the top bits of those four, two bits each.
-void q6k_codes(const BlockQ6_K& b, uint8_t code[QK_K]) {
-  for (int n = 0; n < 2; ++n)
-    for (int l = 0; l < 32; ++l) {
-      const uint8_t* ql = b.ql + 64 * n;
-      const int qh = b.qh[32 * n + l];
-      uint8_t* c = code + 128 * n;
-      c[l] = static_cast<uint8_t>((ql[l] & 0x0F) | ((qh >> 0) & 3) << 4);
-      c[l + 32] = static_cast<uint8_t>((ql[l + 32] & 0x0F) | ((qh >> 2) & 3) << 4);
-      c[l + 64] = static_cast<uint8_t>((ql[l] >> 4) | ((qh >> 4) & 3) << 4);
-      c[l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | ((qh >> 6) & 3) << 4);
-    }
-}
+// Q6_K from codes: in each 128-value half n, ql[64n + l] holds values
+// 128n + l (low nibble) and 128n + 64 + l (high), ql[64n + 32 + l] values
+// 128n + 32 + l and 128n + 96 + l, and qh[32n + l] the top bits of those
+// four, two bits each.
 void q6k_from_codes(const uint8_t code[QK_K], BlockQ6_K& b) {
   for (int n = 0; n < 2; ++n)
     for (int l = 0; l < 32; ++l) {
@@ -56,14 +39,7 @@ void q6k_from_codes(const uint8_t code[QK_K], BlockQ6_K& b) {
 
 // --- the interleaved code arrays (shared by both repacked types) -------------
 
-// Low nibbles: qs[j][g][4k + i] = code(k, 32j + 4g + i) | code(k, 32j + 16 + 4g + i) << 4.
-void put_nibbles(const uint8_t code[QK_K], int k, uint8_t qs[8][4][64]) {
-  for (int j = 0; j < 8; ++j)
-    for (int g = 0; g < 4; ++g)
-      for (int i = 0; i < 4; ++i)
-        qs[j][g][4 * k + i] =
-            static_cast<uint8_t>((code[32 * j + 4 * g + i] & 0x0F) | (code[32 * j + 16 + 4 * g + i] & 0x0F) << 4);
-}
+// The inverse of the packing's nibbles: codes of row k from qs[j][g][4k + i].
 void get_nibbles(const uint8_t qs[8][4][64], int k, uint8_t code[QK_K]) {
   for (int j = 0; j < 8; ++j)
     for (int g = 0; g < 4; ++g)
@@ -76,18 +52,38 @@ void get_nibbles(const uint8_t qs[8][4][64], int k, uint8_t code[QK_K]) {
 
 // --- one 16-row group of one super-block --------------------------------------
 
+// Four bytes from p as one word (little-endian lanes, as the layouts use).
+uint32_t word(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Nibble `high` of the four bytes at lo and at hi, as low and high nibbles.
+uint32_t nibble_pair(uint32_t lo, uint32_t hi, bool high) {
+  constexpr uint32_t kLow = 0x0F0F0F0Fu;
+  return high ? (lo >> 4 & kLow) | (hi & ~kLow) : (lo & kLow) | (hi & kLow) << 4;
+}
+
+// Straight from the Q4_K bytes (this runs over whole models at load time):
+// sub-block j's 32 codes are nibble j % 2 of qs[32 (j / 2) ..], values
+// 32j + 4g + i at byte 4g + i and 32j + 16 + 4g + i at byte 16 + 4g + i.
 void pack_q4k(const BlockQ4_K* const rows[16], BlockQ4_K_R16& out) {
-  uint8_t code[QK_K];
   for (int k = 0; k < 16; ++k) {
     const BlockQ4_K& b = *rows[k];
     out.d[k] = b.d;
     out.dmin[k] = b.dmin;
-    for (int s = 0; s < 3; ++s)
-      for (int i = 0; i < 4; ++i) out.scales[s][4 * k + i] = b.scales[4 * s + i];
-    q4k_codes(b, code);
-    put_nibbles(code, k, out.qs);
+    for (int s = 0; s < 3; ++s) std::memcpy(&out.scales[s][4 * k], b.scales + 4 * s, 4);
+    for (int j = 0; j < 8; ++j) {
+      const uint8_t* q = b.qs + 32 * (j / 2);
+      for (int g = 0; g < 4; ++g) {
+        const uint32_t v = nibble_pair(word(q + 4 * g), word(q + 16 + 4 * g), j % 2 == 1);
+        std::memcpy(&out.qs[j][g][4 * k], &v, 4);
+      }
+    }
   }
 }
+
 void unpack_q4k(const BlockQ4_K_R16& in, int k, BlockQ4_K& b) {
   uint8_t code[QK_K];
   b.d = in.d[k];
@@ -98,21 +94,28 @@ void unpack_q4k(const BlockQ4_K_R16& in, int k, BlockQ4_K& b) {
   q4k_from_codes(code, b);
 }
 
+// Q6_K straight from its bytes as well: sub-block j = 4n + m (n: 128-value
+// half) has its low four bits in nibble m / 2 of ql[64n + 32 (m % 2) ..] and
+// its top two at bit 2m of qh[32n ..].
 void pack_q6k(const BlockQ6_K* const rows[16], BlockQ6_K_R16& out) {
-  uint8_t code[QK_K];
   for (int k = 0; k < 16; ++k) {
     const BlockQ6_K& b = *rows[k];
     out.d[k] = b.d;
     for (int h = 0; h < 16; ++h) out.scales[h][k] = b.scales[h];
-    q6k_codes(b, code);
-    put_nibbles(code, k, out.ql);
-    for (int j = 0; j < 8; ++j)
-      for (int t = 0; t < 2; ++t)
-        for (int i = 0; i < 4; ++i) {
-          uint8_t v = 0;
-          for (int q = 0; q < 4; ++q) v = static_cast<uint8_t>(v | (code[32 * j + 16 * t + 4 * q + i] >> 4) << 2 * q);
-          out.qh[j][t][4 * k + i] = v;
-        }
+    for (int j = 0; j < 8; ++j) {
+      const int n = j / 4, m = j % 4;
+      const uint8_t* ql = b.ql + 64 * n + 32 * (m % 2);
+      const uint8_t* qh = b.qh + 32 * n;
+      for (int g = 0; g < 4; ++g) {
+        const uint32_t v = nibble_pair(word(ql + 4 * g), word(ql + 16 + 4 * g), m >= 2);
+        std::memcpy(&out.ql[j][g][4 * k], &v, 4);
+      }
+      for (int t = 0; t < 2; ++t) {
+        uint32_t v = 0;
+        for (int q = 0; q < 4; ++q) v |= (word(qh + 16 * t + 4 * q) >> 2 * m & 0x03030303u) << 2 * q;
+        std::memcpy(&out.qh[j][t][4 * k], &v, 4);
+      }
+    }
   }
 }
 void unpack_q6k(const BlockQ6_K_R16& in, int k, BlockQ6_K& b) {
@@ -214,6 +217,10 @@ void unpack_rows(TensorType repacked, const void* src, void* dst, int64_t n_rows
     case TensorType::Q6_K_R16: return Q6KLayout::unpack(src, dst, n_rows, n_in);
     default: fail("repack: ", tensor_type_name(repacked), " is not a repacked type");
   }
+}
+
+bool repack_allowed(std::string_view name) {
+  return name != "token_embd.weight" && !name.ends_with(".attn_kv_b.weight");
 }
 
 void extract_row(TensorType t, const void* matrix, int64_t row, int64_t n_in, void* out) {

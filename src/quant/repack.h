@@ -14,6 +14,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "gguf/tensor_type.h"
 #include "quant/blocks.h"
@@ -61,6 +62,11 @@ int64_t interleaved_rows(TensorType t);
 void repack_rows(TensorType base, const void* src, void* dst, int64_t n_rows, int64_t n_in);
 // The inverse: repacked rows back to rows of the base type.
 void unpack_rows(TensorType repacked, const void* src, void* dst, int64_t n_rows, int64_t n_in);
+
+// Whether a tensor of this name may be stored row-interleaved: not the ones
+// read a row at a time outside matrix products (token embeddings, MLA's
+// attn_kv_b, whose heads' rows are absorbed into the queries).
+bool repack_allowed(std::string_view tensor_name);
 
 // Row `row` of a matrix of n_in-value rows stored as `t` (any layout) as
 // base-type blocks in `out` (row_bytes(base_type(t), n_in) bytes).

@@ -11,6 +11,7 @@
 #include "gguf/writer.h"
 #include "quant/quant.h"
 #include "quant/recipe.h"
+#include "quant/repack.h"
 
 namespace frugal::quant {
 namespace {
@@ -61,6 +62,14 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
       choice = choose_type(options.recipe_or_type, t.name, shape, n_layer, tied_output);
       if (choice.type == t.type) choice.reason += " (copied)";
     }
+    // Rows in 16-row groups (of each expert, for a stack of experts).
+    const uint64_t group_rows = t.shape.size() >= 2 ? t.shape[1] : 1;
+    const bool repack = options.repack && repacked_type(choice.type) != choice.type && repack_allowed(t.name) &&
+                        group_rows % kRepackRows == 0;
+    if (repack) {
+      choice.type = repacked_type(choice.type);
+      choice.reason += ", repacked";
+    }
     any_quantized = any_quantized || !is_float(choice.type);
     const uint64_t n = t.shape.empty() ? 1 : t.shape[0];
     const uint64_t out_bytes = row_bytes(choice.type, n) * (t.n_elements / n);
@@ -71,12 +80,14 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
     const TensorType from = t.type, to = choice.type;
     const uint8_t* src = t.data;
     const int64_t rows = static_cast<int64_t>(t.n_elements / n);
+    const TensorType stored = base_type(to);
     writer.add_tensor(t.name, to, t.shape, [=](std::span<uint8_t> out) {
-      if (from == to) {
+      if (from == stored) {
         std::memcpy(out.data(), src, out.size());
       } else {
-        convert_rows(from, to, src, out.data(), rows, static_cast<int64_t>(n));
+        convert_rows(from, stored, src, out.data(), rows, static_cast<int64_t>(n));
       }
+      if (repack) repack_rows(stored, out.data(), out.data(), rows, static_cast<int64_t>(n));
     });
   }
   if (any_quantized) writer.set("general.quantization_version", gguf::Value::make_u32(2));

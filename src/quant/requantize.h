@@ -15,6 +15,9 @@ namespace frugal::quant {
 struct RequantizeOptions {
   std::string recipe_or_type;           // "q4_k_m", "q8_0", "f16", ...
   bool keep_quantized = false;          // tensors stored quantised already are copied as they are
+  // Store the matrices of types with a row-interleaved layout (Q4_K, Q6_K)
+  // in it (quant/repack.h): files only frugal reads, loaded with no repacking.
+  bool repack = false;
   std::string progress_label = "quantize";  // empty: no progress bar
 };
 

@@ -1,0 +1,100 @@
+// Row-interleaved weights in a whole model: a q4_k_m file repacked at load,
+// and the same file written by `frugal quantize --repack`, give the very
+// logits of the file as it is (the repacked kernels' sums are the base
+// kernels' integers), for prefill and decode rows, in MoE and dense layers.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "base/progress.h"
+#include "forward_test_model.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "model/presets.h"
+#include "model/repack_weights.h"
+#include "model/synth.h"
+#include "quant/repack.h"
+#include "quant/requantize.h"
+
+namespace frugal::model {
+namespace {
+
+using testing::OneSequenceKv;
+using testing::TempModel;
+
+// Logits of 9 prompt rows, then 1 decode row, on one sequence.
+std::vector<float> logits_of(const Model& m) {
+  OneSequenceKv kv(m.config(), 16);
+  Forward fwd(m);
+  std::vector<BatchRow> rows;
+  const int32_t tokens[] = {256, 72, 101, 108, 108, 111, 32, 119, 111};
+  for (int32_t i = 0; i < 9; ++i) rows.push_back({0, i, tokens[i], true});
+  std::vector<float> prompt, step;
+  fwd.run(rows, kv, nullptr, prompt);
+  const std::vector<BatchRow> next = {{0, 9, 114, true}};
+  fwd.run(next, kv, nullptr, step);
+  prompt.insert(prompt.end(), step.begin(), step.end());
+  return prompt;
+}
+
+TEST(RepackModel, SameLogitsRepackedAtLoadAndInTheFile) {
+  Progress::set_enabled(false);
+  for (const char* arch : {"olmoe", "llama"}) {
+    SCOPED_TRACE(arch);
+    ModelConfig cfg = find_preset(arch, "tiny").config;
+    ConfigOverrides o;  // rows of whole Q4_K blocks and 16-row groups
+    o.n_embd = 256;
+    o.n_head = 4;
+    o.n_head_kv = 4;
+    if (cfg.n_expert > 0) {
+      o.n_ff_exp = 256;
+    } else {
+      o.n_ff = 512;
+    }
+    apply_overrides(cfg, o);
+    TempModel plain(std::string("repack_plain_") + arch), packed(std::string("repack_file_") + arch);
+    SynthOptions so;
+    so.type = "q4_k_m";
+    so.seed = 5;
+    so.progress_label = "";
+    write_synth_model(cfg, gguf::Metadata{}, so, plain.path);
+
+    const auto as_is = Model::load(plain.path, {.repack = false});
+    EXPECT_EQ(as_is->repacked().tensors, 0);
+    const std::vector<float> want = logits_of(*as_is);
+
+    const auto at_load = Model::load(plain.path);
+    if (repacking_pays(TensorType::Q4_K)) {
+      EXPECT_GT(at_load->repacked().tensors, 0);
+      EXPECT_EQ(at_load->weights().layers[0].wq.type, TensorType::Q4_K_R16);
+    } else {
+      EXPECT_EQ(at_load->repacked().tensors, 0);
+    }
+    EXPECT_EQ(at_load->weights().token_embd.type, as_is->weights().token_embd.type);
+    EXPECT_EQ(logits_of(*at_load), want);
+
+    quant::RequantizeOptions ro;
+    ro.recipe_or_type = "q4_k_m";
+    ro.keep_quantized = true;
+    ro.repack = true;
+    ro.progress_label = "";
+    const quant::RequantizeSummary s = quant::requantize_file(plain.path, packed.path, ro);
+    int n_repacked = 0;
+    for (const auto& t : s.tensors) {
+      if (quant::interleaved_rows(t.to) > 1) ++n_repacked;
+      if (t.name == "token_embd.weight") {
+        EXPECT_EQ(quant::interleaved_rows(t.to), 1);
+      }
+    }
+    EXPECT_GT(n_repacked, 0);
+    const auto from_file = Model::load(packed.path, {.repack = false});
+    EXPECT_EQ(from_file->weights().layers[0].wq.type, TensorType::Q4_K_R16);
+    EXPECT_EQ(logits_of(*from_file), want);
+  }
+}
+
+}  // namespace
+}  // namespace frugal::model
