@@ -5,6 +5,7 @@
 #include <random>
 
 #include "base/error.h"
+#include "base/human_format.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "cli/default_model.h"
@@ -27,6 +28,7 @@ void add_generation_flags(CLI::App& app, GenerationFlags& f) {
   app.add_option("-t,--threads", f.threads, "threads (default: one per core)");
   app.add_option("-c,--ctx-size", f.n_ctx, "context length (default: the model's, at most 4096)");
   app.add_option("--kv-type", f.kv_type, "KV cache entries: f32, f16 (default) or q8_0");
+  app.add_flag("--no-repack", f.no_repack, "keep the file's row layout (no row-interleaved repacking at load)");
 }
 
 runtime::GenerateParams generate_params(const GenerationFlags& f) {
@@ -54,7 +56,12 @@ LoadedModel load_for_generation(const GenerationFlags& f, int n_seq_max, int pre
   if (f.threads > 0) ThreadPool::set_default_threads(f.threads);
   LoadedModel m;
   m.path = resolve_model_path(f.model);
-  m.model = model::Model::load(m.path);
+  m.model = model::Model::load(m.path, {.repack = !f.no_repack, .threads = ThreadPool::global().size()});
+  const model::RepackReport& r = m.model->repacked();
+  if (r.tensors > 0) {
+    log_debug("repacked ", r.tensors, " matrices (", human_bytes(static_cast<double>(r.bytes)), ") in ", r.seconds, " s");
+  }
+  if (!r.skipped.empty()) log_info("not repacked: ", r.skipped);
   m.tokenizer.emplace(tokenizer::Tokenizer::from_metadata(m.model->file().metadata()));
   runtime::EngineOptions opts;
   opts.n_ctx = f.n_ctx;
