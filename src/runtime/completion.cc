@@ -87,13 +87,15 @@ bool Completion::advance(const float* logits, const GenerateCallbacks& callbacks
   ++stats_.n_generated;
   stats_.tokens.push_back(id);
   history_.push_back(id);
+  const bool ends = (params_.stop_at_end_of_generation || constraint_) && tok_.is_end_of_generation(id);
+  // Recorded before on_token, so that a caller sees a token's log-probability no later than its text.
+  if (params_.logprobs >= 0 && !ends)
+    stats_.logprobs.push_back(token_logprob({logits, static_cast<size_t>(n_vocab_)}, id, params_.logprobs));
   if (callbacks.on_token) callbacks.on_token(id);
-  if ((params_.stop_at_end_of_generation || constraint_) && tok_.is_end_of_generation(id)) {
+  if (ends) {
     stats_.stop = StopReason::kEndOfGeneration;
     return false;
   }
-  if (params_.logprobs >= 0)
-    stats_.logprobs.push_back(token_logprob({logits, static_cast<size_t>(n_vocab_)}, id, params_.logprobs));
   if (!(open_ = emit(text_.push(id), callbacks))) return false;
   if (constraint_ && constraint_->closed()) {  // the value is whole: nothing may follow
     stats_.stop = StopReason::kEndOfGeneration;

@@ -83,6 +83,16 @@ void Engine::clear_sequence(int32_t seq) {
   seq_len_[static_cast<size_t>(seq)] = 0;
 }
 
+void Engine::copy_sequence(int32_t src, int32_t dst) {
+  const int32_t n = sequence_length(src);
+  (void)sequence_length(dst);  // range check
+  if (src == dst) return;
+  std::vector<uint8_t> rows(kv_->packed_bytes(n));
+  kv_->copy_out(src, 0, n, rows.data());
+  kv_->copy_in(dst, 0, n, rows.data());
+  seq_len_[static_cast<size_t>(dst)] = n;
+}
+
 int32_t Engine::sequence_length(int32_t seq) const {
   if (seq < 0 || seq >= n_seq_max_) fail("sequence id ", seq, " is out of range [0, ", n_seq_max_, ")");
   return seq_len_[static_cast<size_t>(seq)];

@@ -55,6 +55,8 @@ class Engine {
   void forward(std::span<const BatchRow> rows, std::vector<float>& logits);
 
   void clear_sequence(int32_t seq);        // drop a sequence's cache
+  // dst's cache becomes a copy of src's (n choices of one prompt, read once).
+  void copy_sequence(int32_t src, int32_t dst);
   int32_t sequence_length(int32_t seq) const;
 
   // The prefix cache (null when off). Its blocks are pinned by the chains

@@ -1,8 +1,10 @@
 #include "server/completion_answer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <random>
+#include <span>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -32,34 +34,96 @@ void respond_json(Exchange& ex, int status, const json& body, HttpHeaders header
   ex.respond(status, std::move(headers), json_text(body));
 }
 
-// Server-sent events: the role first (chat), text as it comes, then the
-// finish reason, usage and [DONE]; an error event and [DONE] when the
-// completion fails or the server stops.
-void stream(const CompletionContext& ctx, Exchange& ex, Job& job, const ResponseHeader& h, bool include_usage,
-            HttpHeaders headers) {
+// One request's choices as they are read: each choice's text and
+// log-probabilities so far, and where its text offsets stand.
+struct Choices {
+  const CompletionContext& ctx;
+  const CompletionRequest& r;
+  std::vector<std::shared_ptr<Job>> jobs;
+  std::vector<Choice> out;
+  std::vector<std::vector<runtime::TokenLogprob>> logprobs;
+  std::vector<size_t> offsets;
+  std::vector<bool> done;
+
+  Choices(const CompletionContext& c, const CompletionRequest& req, std::vector<std::shared_ptr<Job>> j)
+      : ctx(c), r(req), jobs(std::move(j)), out(jobs.size()), logprobs(jobs.size()),
+        offsets(jobs.size(), req.echo ? req.prompt_text.size() : 0), done(jobs.size(), false) {}
+
+  void cancel() {
+    for (auto& j : jobs) j->cancel();
+  }
+  bool all_done() const { return std::find(done.begin(), done.end(), false) == done.end(); }
+  const std::string* error() const {
+    for (const auto& j : jobs)
+      if (!j->error().empty()) return &j->error();
+    return nullptr;
+  }
+  // Null when not asked for; a chunk with no new token has none either.
+  json logprobs_of(std::span<const runtime::TokenLogprob> lps, size_t i, bool whole) {
+    if (r.params.logprobs < 0 || (lps.empty() && !whole)) return nullptr;
+    return logprobs_body(r.chat, ctx.tok, lps, offsets[i]);
+  }
+  // Waits up to kPoll for the next news of any choice; calls got(i, chunk)
+  // for each choice that has some.
+  template <class F>
+  void take(F got) {
+    bool waited = false;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (done[i]) continue;
+      // One choice: wait on it. Several: the first unfinished one waits a
+      // little, and the others are read as they are.
+      const auto wait = waited ? std::chrono::milliseconds(0) : jobs.size() == 1 ? kPoll : std::chrono::milliseconds(5);
+      waited = true;
+      Job::Chunk c = jobs[i]->take(wait);
+      done[i] = c.done;
+      got(i, c);
+    }
+  }
+  // The usage of all choices: the prompt once, every choice's tokens.
+  runtime::GenerateStats usage_stats() const {
+    runtime::GenerateStats s = jobs.front()->stats();
+    s.n_generated = 0;
+    for (const auto& j : jobs) s.n_generated += j->stats().n_generated;
+    return s;
+  }
+};
+
+// Server-sent events: per choice the role first (chat) and the echoed prompt
+// (completions), text and log-probabilities as they come, then each
+// choice's finish reason, the usage and [DONE]; an error event and [DONE]
+// when a completion fails or the server stops.
+void stream(const CompletionContext& ctx, Exchange& ex, Choices& cs, const ResponseHeader& h, HttpHeaders headers) {
   headers.emplace_back("Content-Type", "text/event-stream");
   headers.emplace_back("Cache-Control", "no-cache");
   ex.start_stream(200, std::move(headers));
-  if (h.chat) ex.send(sse(role_chunk(h)));
-  while (true) {
-    const Job::Chunk c = job.take(kPoll);
-    if (ex.client_gone()) return job.cancel();
-    if (!c.text.empty()) ex.send(sse(chunk_body(h, c.text, nullptr)));
-    if (c.done) {
-      if (!job.error().empty()) {
-        ex.send(sse(error_body(job.error(), "server_error")));
-      } else {
-        ex.send(sse(chunk_body(h, "", finish_reason(job.stats().stop))));
-        if (include_usage) ex.send(sse(usage_chunk(h, job.stats())));
+  for (size_t i = 0; i < cs.jobs.size(); ++i) {
+    if (h.chat) ex.send(sse(role_chunk(h, static_cast<int>(i))));
+    if (cs.r.echo) ex.send(sse(chunk_body(h, static_cast<int>(i), {cs.r.prompt_text, nullptr, nullptr})));
+  }
+  bool failed = false;
+  while (!cs.all_done() && !failed) {
+    cs.take([&](size_t i, Job::Chunk& c) {
+      if (failed) return;
+      const int index = static_cast<int>(i);
+      if (!c.text.empty() || !c.logprobs.empty())
+        ex.send(sse(chunk_body(h, index, {c.text, nullptr, cs.logprobs_of(c.logprobs, i, false)})));
+      if (!c.done) return;
+      if (!cs.jobs[i]->error().empty()) {
+        ex.send(sse(error_body(cs.jobs[i]->error(), "server_error")));
+        failed = true;
+        return;
       }
-      break;
-    }
-    if (ctx.shutting_down.load()) {
-      job.cancel();
+      ex.send(sse(chunk_body(h, index, {"", finish_reason(cs.jobs[i]->stats().stop), nullptr})));
+    });
+    if (ex.client_gone()) return cs.cancel();
+    if (failed) cs.cancel();
+    if (!failed && !cs.all_done() && ctx.shutting_down.load()) {
+      cs.cancel();
       ex.send(sse(error_body("the server is shutting down", "server_error", "", "server_shutting_down")));
-      break;
+      failed = true;
     }
   }
+  if (!failed && cs.r.include_usage) ex.send(sse(usage_chunk(h, cs.usage_stats())));
   ex.send("data: [DONE]\n\n");
   ex.end_stream();
 }
@@ -74,7 +138,7 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
     ++ctx.metrics.requests_rejected;
     respond_json(ex, status, error_body(message, type, param, code), headers);
   };
-  std::shared_ptr<Job> job;
+  std::vector<std::shared_ptr<Job>> jobs;
   CompletionRequest r;
   try {
     const std::string& body = ex.request().body;
@@ -83,6 +147,10 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
     if (!r.seeded)
       r.params.sampling.seed = ctx.opts.random_seed ? std::random_device{}() * 0x9e3779b97f4a7c15ull + uint64_t(std::time(nullptr))
                                                     : ctx.opts.defaults.sampling.seed;
+    if (r.n > ctx.scheduler.n_slots())
+      throw RequestError("n", "n must be at most " + std::to_string(ctx.scheduler.n_slots()) +
+                                  " here: the choices run at once, one per sequence slot (--parallel)");
+    if (r.params.grammar) r.params.trie = ctx.trie.get();
     if (static_cast<int64_t>(r.prompt.size()) >= ctx.scheduler.n_ctx())
       throw RequestError(chat ? "messages" : "prompt",
                          "the prompt has " + std::to_string(r.prompt.size()) + " tokens and the context holds " +
@@ -90,7 +158,10 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
                          "context_length_exceeded");
     if (ex.client_gone()) return;  // left while the body was read
     if (ctx.shutting_down.load()) return refuse(503, "the server is shutting down", "server_error", "", "server_shutting_down");
-    job = ctx.scheduler.submit(r.prompt, r.params);
+    // Choice i draws with seed + i: choice 0 is the answer n = 1 would give.
+    std::vector<runtime::GenerateParams> choices(static_cast<size_t>(r.n), r.params);
+    for (size_t i = 0; i < choices.size(); ++i) choices[i].sampling.seed += i;
+    jobs = ctx.scheduler.submit_choices(r.prompt, choices);
   } catch (const RequestError& e) {
     return refuse(400, e.what(), "invalid_request_error", e.param, e.code);
   } catch (const QueueFull& e) {
@@ -105,26 +176,34 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
 
   const ResponseHeader h{chat, (chat ? "chatcmpl-" : "cmpl-") + random_hex(24), static_cast<int64_t>(std::time(nullptr)),
                          ctx.opts.model_name};
+  Choices cs(ctx, r, std::move(jobs));
   try {
-    if (r.stream) return stream(ctx, ex, *job, h, r.include_usage, headers);
-    std::string text;
-    Job::Chunk c;
-    do {
-      c = job->take(kPoll);
+    if (r.stream) return stream(ctx, ex, cs, h, headers);
+    if (r.echo)
+      for (Choice& c : cs.out) c.text = r.prompt_text;
+    while (!cs.all_done()) {
+      cs.take([&](size_t i, Job::Chunk& c) {
+        cs.out[i].text += c.text;
+        cs.logprobs[i].insert(cs.logprobs[i].end(), c.logprobs.begin(), c.logprobs.end());
+      });
       // Nobody is waiting for the answer: stop at the next token.
-      if (ex.client_gone()) return job->cancel();
-      text += c.text;
-    } while (!c.done);
-    if (!job->error().empty()) {
+      if (ex.client_gone()) return cs.cancel();
+      if (cs.error()) cs.cancel();
+    }
+    if (const std::string* error = cs.error()) {
       const bool stopping = ctx.shutting_down.load();
       return respond_json(ex, stopping ? 503 : 500,
-                          error_body(job->error(), "server_error", "", stopping ? "server_shutting_down" : ""), headers);
+                          error_body(*error, "server_error", "", stopping ? "server_shutting_down" : ""), headers);
     }
-    respond_json(ex, 200, completion_body(h, text, job->stats()), headers);
+    for (size_t i = 0; i < cs.out.size(); ++i) {
+      cs.out[i].finish = finish_reason(cs.jobs[i]->stats().stop);
+      cs.out[i].logprobs = cs.logprobs_of(cs.logprobs[i], i, true);
+    }
+    respond_json(ex, 200, completion_body(h, cs.out, cs.usage_stats()), headers);
   } catch (const std::exception& e) {
     // A failure ends this answer, and only this one.
     log_warn("serve: an answer failed: ", e.what());
-    job->cancel();
+    cs.cancel();
     if (!ex.ended()) {
       if (r.stream) {
         ex.send(sse(error_body(e.what(), "server_error")));

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gguf/value.h"
+#include "runtime/token_constraint.h"
 #include "server/connection_loop.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -24,6 +25,7 @@ struct CompletionContext {
   Metrics& metrics;
   const ServerOptions& opts;
   const std::atomic<bool>& shutting_down;
+  runtime::LazyTokenTrie& trie;  // the vocabulary's bytes, for structured output
 };
 
 // `headers`: added to the answer (CORS). Never throws.

@@ -70,6 +70,7 @@ struct HttpServer::Impl {
   ServerOptions opts;
   AccessOptions access;
   std::atomic<bool> shutting_down{false};
+  runtime::LazyTokenTrie trie;  // built at the first request for structured output; outlives the threads below
   std::unique_ptr<ConnectionLoop> loop;
   std::unique_ptr<WorkerPool> pool;  // after loop: destroyed first, its threads joined before the loop goes
 
@@ -137,7 +138,7 @@ void HttpServer::Impl::route(const std::shared_ptr<Exchange>& ex, const HttpHead
     case Kind::kChat: {
       const bool chat = r->kind == Kind::kChat;
       return on_worker(ex, cors, true, [this, ex, chat, cors] {
-        const CompletionContext ctx{scheduler, tok, md, metrics, opts, shutting_down};
+        const CompletionContext ctx{scheduler, tok, md, metrics, opts, shutting_down, trie};
         answer_completion(ctx, *ex, chat, cors);
       });
     }
@@ -161,7 +162,7 @@ void HttpServer::Impl::on_worker(const std::shared_ptr<Exchange>& ex, const Http
 
 HttpServer::HttpServer(Scheduler& scheduler, const tokenizer::Tokenizer& tok, const gguf::Metadata& md, Metrics& metrics,
                        ServerOptions opts)
-    : impl_(new Impl{scheduler, tok, md, metrics, std::move(opts), {}, {}, {}, {}}) {
+    : impl_(new Impl{scheduler, tok, md, metrics, std::move(opts), {}, {}, {tok, md}, {}, {}}) {
   Impl& m = *impl_;
   m.access.allowed_origins = m.opts.allowed_origins;
   m.access.allowed_hosts = m.opts.allowed_hosts;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "tokenizer/chat_template.h"
 
 namespace frugal::server {
@@ -19,18 +20,38 @@ void refuse_unsupported(const json& j) {
   auto refuse = [](const char* key, const std::string& why) {
     throw RequestError(key, std::string(key) + " is not supported by this server" + why);
   };
-  if (present(j, "logprobs") && j["logprobs"] != false && j["logprobs"] != 0) refuse("logprobs", "");
-  if (present(j, "top_logprobs") && j["top_logprobs"] != 0) refuse("top_logprobs", "");
-  if (present(j, "echo") && j["echo"] != false) refuse("echo", "");
   if (present(j, "suffix") && j["suffix"] != "") refuse("suffix", " (no fill-in-the-middle)");
-  if (present(j, "best_of") && j["best_of"] != 1) refuse("best_of", "");
+  if (present(j, "best_of") && j["best_of"] != 1 && j["best_of"] != j.value("n", json(1))) refuse("best_of", "");
   if (present(j, "tools") && !(j["tools"].is_array() && j["tools"].empty())) refuse("tools", " (no tool calling yet)");
   if (present(j, "functions")) refuse("functions", " (no tool calling yet)");
   if (present(j, "tool_choice") && j["tool_choice"] != "none") refuse("tool_choice", " (no tool calling yet)");
-  if (present(j, "response_format") &&
-      !(j["response_format"].is_object() && j["response_format"].contains("type") &&
-        j["response_format"]["type"] == "text"))
-    refuse("response_format", " (no constrained decoding yet)");
+}
+
+// response_format: {"type": "text"}, {"type": "json_object"}, or
+// {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}:
+// the grammar the answer must follow (null for text).
+std::shared_ptr<const runtime::JsonGrammar> response_grammar(const json& j) {
+  if (!present(j, "response_format")) return nullptr;
+  const json& f = j["response_format"];
+  if (!f.is_object() || !f.contains("type") || !f["type"].is_string())
+    throw RequestError("response_format", "response_format must be an object with a type: text, json_object or json_schema");
+  const std::string type = f["type"].get<std::string>();
+  if (type == "text") return nullptr;
+  if (type == "json_object") return std::make_shared<const runtime::JsonGrammar>(runtime::json_object_grammar());
+  if (type != "json_schema")
+    throw RequestError("response_format", "response_format.type must be text, json_object or json_schema, not \"" + type + "\"");
+  if (!f.contains("json_schema") || !f["json_schema"].is_object())
+    throw RequestError("response_format", "response_format.json_schema must be an object with the schema");
+  const json& js = f["json_schema"];
+  if (js.contains("strict") && !js["strict"].is_boolean() && !js["strict"].is_null())
+    throw RequestError("response_format", "response_format.json_schema.strict must be true or false");
+  if (!js.contains("schema") || !(js["schema"].is_object() || js["schema"].is_boolean()))
+    throw RequestError("response_format", "response_format.json_schema.schema must be a JSON Schema object");
+  try {
+    return std::make_shared<const runtime::JsonGrammar>(runtime::compile_json_schema(js["schema"]));
+  } catch (const Error& e) {
+    throw RequestError("response_format", std::string("response_format.json_schema: ") + e.what());
+  }
 }
 
 std::vector<std::string> stop_strings(const json& j) {
@@ -71,7 +92,6 @@ std::vector<std::pair<int32_t, float>> logit_bias(const json& j, int32_t n_vocab
 runtime::GenerateParams generation_params(const json& j, const tokenizer::Tokenizer& tok,
                                           const runtime::GenerateParams& defaults, const char* max_tokens_key) {
   refuse_unsupported(j);
-  if (integer(j, "n", 1, 1, 1'000'000) != 1) throw RequestError("n", "n must be 1: one choice per request");
   runtime::GenerateParams p = defaults;
   const int64_t int_max = std::numeric_limits<int32_t>::max();
   p.n_predict = static_cast<int>(integer(j, max_tokens_key, defaults.n_predict, 0, int_max));
@@ -93,7 +113,28 @@ runtime::GenerateParams generation_params(const json& j, const tokenizer::Tokeni
   s.logit_bias = logit_bias(j, tok.n_vocab());
   p.stop = stop_strings(j);
   p.stop_at_end_of_generation = !boolean(j, "ignore_eos", false);
+  p.grammar = response_grammar(j);
   return p;
+}
+
+// The fields that add to what is returned: n, and logprobs in each
+// endpoint's form (chat: logprobs true and top_logprobs N; completions:
+// logprobs N).
+void read_outputs(const json& j, CompletionRequest& r) {
+  r.n = static_cast<int>(integer(j, "n", 1, 1, kMaxChoices));
+  if (r.chat) {
+    const bool want = boolean(j, "logprobs", false);
+    const int64_t top = integer(j, "top_logprobs", 0, 0, kMaxTopLogprobs);
+    if (present(j, "top_logprobs") && !want)
+      throw RequestError("top_logprobs", "top_logprobs needs logprobs: true");
+    r.params.logprobs = want ? static_cast<int>(top) : -1;
+  } else {
+    if (present(j, "top_logprobs")) throw RequestError("top_logprobs", "completions take logprobs: N (0-20), not top_logprobs");
+    if (present(j, "logprobs") && j["logprobs"].is_boolean())
+      throw RequestError("logprobs", "completions take logprobs as the number of alternatives per token (0-20)");
+    r.params.logprobs = present(j, "logprobs") ? static_cast<int>(integer(j, "logprobs", 0, 0, kMaxTopLogprobs)) : -1;
+    r.echo = boolean(j, "echo", false);
+  }
 }
 
 void read_stream_flags(const json& j, CompletionRequest& r) {
@@ -127,16 +168,21 @@ CompletionRequest parse_completion_request(const std::string& body, const tokeni
                                            const runtime::GenerateParams& defaults) {
   const json j = parse_object_body(body);
   CompletionRequest r;
+  if (present(j, "echo") && j["echo"] == true && present(j, "logprobs"))
+    throw RequestError("echo", "echo with logprobs is not supported (the prompt's tokens have no log-probabilities here)");
   r.params = generation_params(j, tok, defaults, "max_tokens");
   r.seeded = present(j, "seed");
   read_stream_flags(j, r);
+  read_outputs(j, r);
   if (!present(j, "prompt")) throw RequestError("prompt", "prompt is required");
   json prompt = j["prompt"];
   if (prompt.is_array() && prompt.size() == 1 && (prompt[0].is_string() || prompt[0].is_array())) prompt = prompt[0];
   if (prompt.is_string()) {
     r.prompt = tok.encode(prompt.get<std::string>(), tok.add_bos_default(), true);
+    r.prompt_text = prompt.get<std::string>();
   } else if (prompt.is_array() && !prompt.empty() && !prompt[0].is_string() && !prompt[0].is_array()) {
     r.prompt = token_ids(prompt, tok.n_vocab(), "prompt");
+    r.prompt_text = to_valid_utf8(tok.decode(r.prompt));
   } else if (prompt.is_array() && prompt.size() > 1) {
     throw RequestError("prompt", "one prompt per request: send the others as separate requests");
   } else {
@@ -151,9 +197,11 @@ CompletionRequest parse_chat_request(const std::string& body, const tokenizer::T
   const json j = parse_object_body(body);
   CompletionRequest r;
   r.chat = true;
+  if (present(j, "echo") && j["echo"] != false) throw RequestError("echo", "echo is a field of completions, not of chat");
   r.params = generation_params(j, tok, defaults, "max_completion_tokens");
   r.seeded = present(j, "seed");
   read_stream_flags(j, r);
+  read_outputs(j, r);
   if (!present(j, "messages") || !j["messages"].is_array() || j["messages"].empty())
     throw RequestError("messages", "messages must be a non-empty array");
   json messages = json::array();

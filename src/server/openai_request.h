@@ -20,8 +20,15 @@ struct CompletionRequest {
   bool include_usage = false;   // stream_options.include_usage: a last chunk with the usage
   bool seeded = false;          // the request gave a seed
   std::vector<int32_t> prompt;  // token ids, the chat template applied for chat
-  runtime::GenerateParams params;
+  runtime::GenerateParams params;  // params.logprobs, params.grammar: logprobs and response_format
+  int n = 1;                    // choices, each sampled with its own seed (seed + index)
+  bool echo = false;            // completions: the prompt's text before each choice's
+  std::string prompt_text;      // echo: the prompt as text
 };
+
+// The most choices (n) and top log-probabilities a request may ask for.
+inline constexpr int kMaxChoices = 128;
+inline constexpr int kMaxTopLogprobs = 20;
 
 // `defaults`: the server's own flags (sampling, max tokens), used for fields
 // the request leaves out. Throws RequestError.

@@ -1,5 +1,10 @@
 #include "server/openai_response.h"
 
+#include <cmath>
+#include <limits>
+
+#include "base/utf8.h"
+
 namespace frugal::server {
 
 namespace {
@@ -28,33 +33,79 @@ json usage(const runtime::GenerateStats& s) {
           {"prompt_tokens_details", {{"cached_tokens", s.n_reused}}}};  // found in the prefix cache
 }
 
-json completion_body(const ResponseHeader& h, const std::string& text, const runtime::GenerateStats& s) {
+json logprobs_body(bool chat, const tokenizer::Tokenizer& tok, std::span<const runtime::TokenLogprob> lps,
+                   size_t& offset) {
+  auto bytes_of = [](const std::string& b) {
+    json a = json::array();
+    for (char c : b) a.push_back(static_cast<uint8_t>(c));
+    return a;
+  };
+  // -inf (a token the model gives no chance) is not JSON: the lowest float.
+  auto finite = [](float lp) { return std::isfinite(lp) ? lp : std::numeric_limits<float>::lowest(); };
+  if (chat) {
+    json content = json::array();
+    for (const runtime::TokenLogprob& lp : lps) {
+      const std::string b = tok.token_bytes(lp.id);
+      json top = json::array();
+      for (const auto& [id, p] : lp.top) {
+        const std::string tb = tok.token_bytes(id);
+        top.push_back({{"token", to_valid_utf8(tb)}, {"logprob", finite(p)}, {"bytes", bytes_of(tb)}});
+      }
+      content.push_back({{"token", to_valid_utf8(b)}, {"logprob", finite(lp.logprob)}, {"bytes", bytes_of(b)},
+                         {"top_logprobs", std::move(top)}});
+    }
+    return {{"content", std::move(content)}, {"refusal", nullptr}};
+  }
+  json tokens = json::array(), token_logprobs = json::array(), top_logprobs = json::array(), offsets = json::array();
+  for (const runtime::TokenLogprob& lp : lps) {
+    const std::string b = tok.token_bytes(lp.id);
+    tokens.push_back(to_valid_utf8(b));
+    token_logprobs.push_back(finite(lp.logprob));
+    json top = json::object();
+    for (const auto& [id, p] : lp.top) top[to_valid_utf8(tok.token_bytes(id))] = finite(p);
+    top_logprobs.push_back(std::move(top));
+    offsets.push_back(offset);
+    offset += b.size();
+  }
+  return {{"tokens", std::move(tokens)},
+          {"token_logprobs", std::move(token_logprobs)},
+          {"top_logprobs", std::move(top_logprobs)},
+          {"text_offset", std::move(offsets)}};
+}
+
+json completion_body(const ResponseHeader& h, const std::vector<Choice>& choices, const runtime::GenerateStats& s) {
   json j = base(h, false);
-  json choice = {{"index", 0}};
-  if (h.chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
-  else choice["text"] = text;
-  choice["logprobs"] = nullptr;
-  choice["finish_reason"] = finish_reason(s.stop);
-  j["choices"] = json::array({choice});
+  j["choices"] = json::array();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const Choice& c = choices[i];
+    json choice = {{"index", i}};
+    if (h.chat) choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+    else choice["text"] = c.text;
+    choice["logprobs"] = c.logprobs;
+    choice["finish_reason"] = nullable(c.finish);
+    j["choices"].push_back(std::move(choice));
+  }
   j["usage"] = usage(s);
   return j;
 }
 
-json chunk_body(const ResponseHeader& h, const std::string& text, const char* finish) {
+json chunk_body(const ResponseHeader& h, int index, const Choice& c) {
   json j = base(h, true);
-  json choice = {{"index", 0}};
-  if (h.chat) choice["delta"] = finish && text.empty() ? json::object() : json{{"content", text}};
-  else choice["text"] = text;
-  choice["logprobs"] = nullptr;
-  choice["finish_reason"] = nullable(finish);
+  json choice = {{"index", index}};
+  if (h.chat) choice["delta"] = c.finish && c.text.empty() ? json::object() : json{{"content", c.text}};
+  else choice["text"] = c.text;
+  choice["logprobs"] = c.logprobs;
+  choice["finish_reason"] = nullable(c.finish);
   j["choices"] = json::array({choice});
   return j;
 }
 
-json role_chunk(const ResponseHeader& h) {
+json role_chunk(const ResponseHeader& h, int index) {
   json j = base(h, true);
-  j["choices"] = json::array(
-      {{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+  j["choices"] = json::array({{{"index", index},
+                               {"delta", {{"role", "assistant"}, {"content", ""}}},
+                               {"logprobs", nullptr},
+                               {"finish_reason", nullptr}}});
   return j;
 }
 

@@ -3,9 +3,12 @@
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "runtime/generator.h"
+#include "tokenizer/tokenizer.h"
 
 namespace frugal::server {
 
@@ -23,12 +26,29 @@ struct ResponseHeader {
 const char* finish_reason(runtime::StopReason r);
 
 json usage(const runtime::GenerateStats& s);
-// The whole answer (stream: false).
-json completion_body(const ResponseHeader& h, const std::string& text, const runtime::GenerateStats& s);
-// One streamed chunk: text so far unsent; finish: null until the last chunk.
-// A chat stream's first chunk carries the assistant role (role_chunk).
-json chunk_body(const ResponseHeader& h, const std::string& text, const char* finish);
-json role_chunk(const ResponseHeader& h);
+
+// Log-probabilities of sampled tokens in each endpoint's form. Chat:
+// {"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}]};
+// completions: {"tokens", "token_logprobs", "top_logprobs": [{token: logprob}],
+// "text_offset"}, offsets in bytes of the choice's text from `offset` on
+// (advanced past these tokens). A token that is not whole UTF-8 on its own
+// is shown with U+FFFD in its string; "bytes" (chat) holds its real bytes.
+json logprobs_body(bool chat, const tokenizer::Tokenizer& tok, std::span<const runtime::TokenLogprob> lps,
+                   size_t& offset);
+
+struct Choice {
+  std::string text;
+  const char* finish = nullptr;  // null while streaming
+  json logprobs;                 // null when not asked for
+};
+// The whole answer (stream: false): one choice per entry, index in order;
+// `s`: the usage (completion tokens of every choice).
+json completion_body(const ResponseHeader& h, const std::vector<Choice>& choices, const runtime::GenerateStats& s);
+// One streamed chunk of choice `index`: text so far unsent; finish: null
+// until the choice's last chunk. A chat stream's first chunk per choice
+// carries the assistant role (role_chunk).
+json chunk_body(const ResponseHeader& h, int index, const Choice& c);
+json role_chunk(const ResponseHeader& h, int index);
 // stream_options.include_usage: the chunk after the last choice, with no choices.
 json usage_chunk(const ResponseHeader& h, const runtime::GenerateStats& s);
 // {"error": {"message", "type", "param", "code"}}; param and code null when empty.

@@ -14,6 +14,7 @@ Job::Chunk Job::take(std::chrono::milliseconds timeout) {
   cv_.wait_for(lk, timeout, [&] { return done_ || !pending_.empty(); });
   Chunk c;
   c.text.swap(pending_);
+  c.logprobs.swap(pending_logprobs_);
   c.done = done_;
   return c;
 }
@@ -23,6 +24,16 @@ void Job::push_text(std::string_view text) {
     std::lock_guard lk(mu_);
     pending_ += text;
   }
+  cv_.notify_all();
+}
+
+void Job::push_logprobs(const std::vector<runtime::TokenLogprob>& all) {
+  if (all.size() <= logprobs_pushed_) return;
+  {
+    std::lock_guard lk(mu_);
+    pending_logprobs_.insert(pending_logprobs_.end(), all.begin() + static_cast<std::ptrdiff_t>(logprobs_pushed_), all.end());
+  }
+  logprobs_pushed_ = all.size();
   cv_.notify_all();
 }
 
@@ -59,13 +70,26 @@ void Scheduler::stop() {
 }
 
 std::shared_ptr<Job> Scheduler::submit(std::vector<int32_t> prompt, runtime::GenerateParams params) {
-  params.seq = 0;
-  params.n_past = 0;
-  runtime::check_completion(prompt, params, engine_.n_vocab(), engine_.n_ctx(), engine_.n_seq_max());
-  auto job = std::make_shared<Job>();
-  job->prompt_ = std::move(prompt);
-  job->queued_at_ = std::chrono::steady_clock::now();
-  job->completion_.emplace(tok_, engine_.n_vocab(), engine_.n_ctx(), job->prompt_, params);  // checks sampling
+  return submit_choices(std::move(prompt), {std::move(params)}).front();
+}
+
+std::vector<std::shared_ptr<Job>> Scheduler::submit_choices(std::vector<int32_t> prompt,
+                                                            const std::vector<runtime::GenerateParams>& choices) {
+  if (choices.empty() || static_cast<int>(choices.size()) > engine_.n_seq_max())
+    fail("serve: ", choices.size(), " choices, and ", engine_.n_seq_max(), " run at once at most");
+  std::vector<std::shared_ptr<Job>> jobs;
+  for (runtime::GenerateParams params : choices) {
+    params.seq = 0;
+    params.n_past = 0;
+    runtime::check_completion(prompt, params, engine_.n_vocab(), engine_.n_ctx(), engine_.n_seq_max());
+    auto job = std::make_shared<Job>();
+    job->prompt_ = prompt;
+    job->queued_at_ = std::chrono::steady_clock::now();
+    job->completion_.emplace(tok_, engine_.n_vocab(), engine_.n_ctx(), job->prompt_, params);  // checks sampling
+    if (!jobs.empty()) job->leader_ = jobs.front();
+    jobs.push_back(std::move(job));
+  }
+  jobs.front()->group_ = static_cast<int>(jobs.size());
   {
     std::lock_guard lk(mu_);
     if (stopping_) fail("serve: the server is shutting down");
@@ -76,16 +100,17 @@ std::shared_ptr<Job> Scheduler::submit(std::vector<int32_t> prompt, runtime::Gen
     if (static_cast<int>(queue_.size()) >= opts_.max_queued + free_slots)
       throw QueueFull("the server is busy: " + std::to_string(queue_.size() - static_cast<size_t>(free_slots)) +
                       " requests are waiting; retry later");
-    queue_.push_back(job);
+    for (const auto& job : jobs) queue_.push_back(job);
     metrics_.requests_queued = static_cast<int64_t>(queue_.size());
   }
   ++metrics_.requests_total;
   cv_.notify_all();
-  return job;
+  return jobs;
 }
 
 void Scheduler::admit() {
-  while (!queue_.empty() && !free_seqs_.empty()) {
+  // A group of choices takes its slots together (its followers queue right behind it).
+  while (!queue_.empty() && free_seqs_.size() >= static_cast<size_t>(queue_.front()->group_)) {
     Running r;
     r.job = std::move(queue_.front());
     queue_.pop_front();
@@ -168,6 +193,13 @@ void Scheduler::time_token(Running& r) {
   r.last_token = now;
 }
 
+bool Scheduler::waits_for_leader(const Running& r) const {
+  if (!r.job->leader_) return false;
+  for (const Running& l : running_)
+    if (l.job == r.job->leader_) return !l.decoding();
+  return false;  // the leader has gone (cancelled): this choice reads the prompt itself
+}
+
 void Scheduler::step() {
   // Rows: a decode row for each running completion, then prompt chunks in
   // arrival order with what is left of n_batch. owners[i]: the running entry
@@ -186,7 +218,7 @@ void Scheduler::step() {
   std::vector<std::pair<size_t, size_t>> fed;  // (running index, prompt rows added)
   for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
     Running& r = running_[i];
-    if (r.decoding()) continue;
+    if (r.decoding() || waits_for_leader(r)) continue;
     const std::vector<int32_t>& p = r.job->prompt_;
     const size_t n = std::min(p.size() - r.fed, static_cast<size_t>(budget));
     for (size_t k = r.fed; k < r.fed + n; ++k)
@@ -216,6 +248,22 @@ void Scheduler::step() {
     running_[i].fed += n;
     metrics_.prompt_tokens_total += n;
   }
+  // Choices whose leader has just read the prompt copy its cache and sample
+  // from its logits. rows[k]: the logits row of owners[k].
+  std::vector<size_t> rows(owners.size());
+  for (size_t k = 0; k < rows.size(); ++k) rows[k] = k;
+  for (size_t k = 0, n = owners.size(); k < n; ++k) {
+    const Running& l = running_[owners[k]];
+    if (l.job->completion_->stats().n_generated != 0) continue;  // a decode row, not the prompt's end
+    for (size_t i = 0; i < running_.size(); ++i) {
+      Running& f = running_[i];
+      if (f.job->leader_ != l.job || f.decoding()) continue;
+      engine_.copy_sequence(l.seq, f.seq);
+      f.fed = f.job->prompt_.size();
+      owners.push_back(i);
+      rows.push_back(k);
+    }
+  }
   for (Running& r : running_) cache_blocks(r);
 
   const int32_t n_vocab = engine_.n_vocab();
@@ -226,8 +274,18 @@ void Scheduler::step() {
       r.job->push_text(t);
       return !r.job->cancelled();
     };
-    cb.on_token = [this, &r](int32_t) { time_token(r); };
-    if (!r.job->completion_->advance(logits_.data() + k * static_cast<size_t>(n_vocab), cb)) finish(r);
+    cb.on_token = [this, &r](int32_t) {
+      time_token(r);
+      r.job->push_logprobs(r.job->completion_->stats().logprobs);  // before the token's text
+    };
+    bool more = false;
+    try {
+      more = r.job->completion_->advance(logits_.data() + rows[k] * static_cast<size_t>(n_vocab), cb);
+    } catch (const std::exception& e) {  // a sampling failure ends this completion only
+      finish(r, e.what());
+      continue;
+    }
+    if (!more) finish(r);
   }
   std::erase_if(running_, [](const Running& r) { return !r.job; });
   count_blocks();

@@ -30,6 +30,7 @@ class Job {
  public:
   struct Chunk {
     std::string text;       // text made since the last take (may be empty)
+    std::vector<runtime::TokenLogprob> logprobs;  // tokens sampled since the last take (params.logprobs >= 0)
     bool done = false;      // the completion has ended: stats() and error() are final
   };
   // Waits up to `timeout` for new text or the end.
@@ -43,6 +44,7 @@ class Job {
  private:
   friend class Scheduler;
   void push_text(std::string_view text);
+  void push_logprobs(const std::vector<runtime::TokenLogprob>& all);  // those after the ones already pushed
   void end(const runtime::GenerateStats& stats, std::string error);
 
   std::vector<int32_t> prompt_;
@@ -51,6 +53,12 @@ class Job {
   std::mutex mu_;
   std::condition_variable cv_;
   std::string pending_;
+  std::vector<runtime::TokenLogprob> pending_logprobs_;
+  size_t logprobs_pushed_ = 0;
+  // n choices of one prompt: the first choice's job leads, and the others
+  // copy its cache when its prompt is read instead of reading it again.
+  std::shared_ptr<Job> leader_;
+  int group_ = 1;  // the leader: jobs in its group (itself included), admitted together
   bool done_ = false;
   runtime::GenerateStats stats_;
   std::string error_;
@@ -80,6 +88,10 @@ class Scheduler {
   // queues the completion (QueueFull: too many waiting). params.seq and
   // params.n_past are the scheduler's to set.
   std::shared_ptr<Job> submit(std::vector<int32_t> prompt, runtime::GenerateParams params);
+  // n choices of one prompt (one params each, at most n_slots()): the prompt
+  // is read once and its cache copied to the other choices' slots.
+  std::vector<std::shared_ptr<Job>> submit_choices(std::vector<int32_t> prompt,
+                                                   const std::vector<runtime::GenerateParams>& choices);
 
   // Ends the thread; queued and running completions end with an error.
   void stop();
@@ -102,7 +114,8 @@ class Scheduler {
   void admit();           // moves queued jobs into free slots (mu_ held)
   void step();            // one forward call over the running jobs
   void finish(Running& r, std::string error = "");
-  void time_token(Running& r);  // a token was just sampled: the latency metrics
+  void time_token(Running& r);
+  bool waits_for_leader(const Running& r) const;  // a choice whose leader is still reading the prompt  // a token was just sampled: the latency metrics
   void cache_blocks(Running& r);  // offers the sequence's newly completed blocks to the prefix cache
   void count_blocks();            // the KV block gauges
 

@@ -87,10 +87,73 @@ async function main() {
   const b = await client.completions.create(seeded);
   assert.strictEqual(a.choices[0].text, b.choices[0].text, "same seed, different text");
 
+  // Log-probabilities, chat form: one entry per token, the streamed entries
+  // the whole answer's, each with its bytes.
+  const lpReq = { model, messages, max_tokens: 8, temperature: 0, logprobs: true, top_logprobs: 2 };
+  const lpWhole = await client.chat.completions.create(lpReq);
+  const entries = lpWhole.choices[0].logprobs.content;
+  assert.ok(entries.length >= 1, "no logprobs");
+  for (const t of entries) {
+    assert.ok(t.logprob <= 0 && t.top_logprobs.length === 2, JSON.stringify(t));
+    assert.strictEqual(t.token, t.top_logprobs[0].token, "greedy: the drawn token is the most likely");
+    assert.ok(Array.isArray(t.bytes));
+  }
+  const lpStreamed = [];
+  for await (const chunk of await client.chat.completions.create({ ...lpReq, stream: true }))
+    for (const c of chunk.choices) if (c.logprobs) lpStreamed.push(...c.logprobs.content);
+  assert.deepStrictEqual(lpStreamed, entries, "streamed logprobs differ");
+  // Completions form: tokens that make up the text, with offsets.
+  const lpText = await client.completions.create({ model, prompt, max_tokens: 8, temperature: 0, logprobs: 3 });
+  const l = lpText.choices[0].logprobs;
+  assert.strictEqual(l.tokens.join(""), lpText.choices[0].text);
+  assert.strictEqual(l.text_offset[0], 0);
+  assert.ok(l.top_logprobs.every((t) => Object.keys(t).length <= 3));
+
+  // n choices: whole and streamed agree per index; choice 0 is the n = 1 answer.
+  const nReq = { model, prompt: "A fool", max_tokens: 8, temperature: 1, seed: 9, n: 2 };
+  const nWhole = await client.completions.create(nReq);
+  assert.deepStrictEqual(nWhole.choices.map((c) => c.index), [0, 1]);
+  const single = await client.completions.create({ ...nReq, n: 1 });
+  assert.strictEqual(nWhole.choices[0].text, single.choices[0].text);
+  const nTexts = ["", ""];
+  for await (const chunk of await client.completions.create({ ...nReq, stream: true }))
+    for (const c of chunk.choices) nTexts[c.index] += c.text || "";
+  assert.deepStrictEqual(nTexts, nWhole.choices.map((c) => c.text), "streamed choices differ");
+
+  // Structured output: a strict JSON schema, whole and streamed, always parses and matches.
+  const schema = {
+    type: "object",
+    properties: { name: { type: "string", maxLength: 5 }, age: { type: "integer" },
+                  mood: { enum: ["happy", "sad"] } },
+    required: ["name", "age", "mood"], additionalProperties: false,
+  };
+  const format = { type: "json_schema", json_schema: { name: "person", strict: true, schema } };
+  const check = (text) => {
+    const v = JSON.parse(text);
+    assert.deepStrictEqual(Object.keys(v).sort(), ["age", "mood", "name"], text);
+    assert.ok(typeof v.name === "string" && [...v.name].length <= 5, text);
+    assert.ok(Number.isInteger(v.age) && ["happy", "sad"].includes(v.mood), text);
+  };
+  for (const seed of [1, 2, 3]) {
+    const sReq = { model, messages, max_tokens: 80, temperature: 1, seed, response_format: format };
+    const sWhole = await client.chat.completions.create(sReq);
+    assert.strictEqual(sWhole.choices[0].finish_reason, "stop");
+    check(sWhole.choices[0].message.content);
+    let sText = "";
+    for await (const chunk of await client.chat.completions.create({ ...sReq, stream: true }))
+      for (const c of chunk.choices) sText += c.delta.content || "";
+    assert.strictEqual(sText, sWhole.choices[0].message.content);
+    check(sText);
+  }
+
   // Bad requests are the client's BadRequestError, naming the field.
   for (const [body, param] of [[{ model, prompt, temperature: 7e3 }, "temperature"],
                                [{ model, prompt, n: 3 }, "n"],
-                               [{ model, prompt: "" }, "prompt"]]) {
+                               [{ model, prompt: "" }, "prompt"],
+                               [{ model, prompt, logprobs: 50 }, "logprobs"],
+                               [{ model, prompt, response_format: { type: "json_schema",
+                                   json_schema: { name: "x", schema: { type: "string", pattern: "a" } } } },
+                                "response_format"]]) {
     try {
       await client.completions.create(body);
       assert.fail("accepted " + JSON.stringify(body));
