@@ -144,6 +144,12 @@ void PrefixCache::release(int32_t id) {
   relist(id);
 }
 
+int PrefixCache::n_pinned() const {
+  int n = 0;
+  for (const Block& b : blocks_) n += b.refs > 0;
+  return n;
+}
+
 uint8_t* PrefixCache::data(int32_t block) {
   FRUGAL_CHECK(block >= 0 && block < n_blocks());
   return storage_.get() + static_cast<size_t>(block) * block_bytes_;

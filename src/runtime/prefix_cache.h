@@ -33,6 +33,7 @@ class PrefixCache {
   int block_tokens() const { return block_tokens_; }
   int n_blocks() const { return static_cast<int>(blocks_.size()); }
   int n_used() const { return n_used_; }  // blocks holding a cached prefix
+  int n_pinned() const;                   // of those, blocks some sequence holds
   size_t block_bytes() const { return block_bytes_; }
 
   // The cached blocks that begin `tokens`, in order, whole blocks only and at

@@ -177,8 +177,8 @@ void Scheduler::finish(Running& r, std::string error) {
   }
   if (r.job->cancelled()) ++metrics_.requests_cancelled;
   metrics_.generated_tokens_total += static_cast<uint64_t>(c.stats().n_generated);
+  engine_.release_blocks(r.blocks);  // before end(): whoever sees the job done sees its blocks unpinned
   r.job->end(c.stats(), std::move(error));
-  engine_.release_blocks(r.blocks);
   engine_.clear_sequence(r.seq);
   free_seqs_.push_back(r.seq);
   --n_running_;

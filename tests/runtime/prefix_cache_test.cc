@@ -119,6 +119,7 @@ TEST(PrefixCache, EvictsTheLeastRecentlyUsedLeafAndNeverAPinnedBlock) {
   EXPECT_TRUE(pc.acquire_prefix(b, 2).empty());
   EXPECT_EQ(pc.add(-1, std::vector<int32_t>{13, 14}).block, -1);
   EXPECT_EQ(pc.n_used(), 4);
+  EXPECT_EQ(pc.n_pinned(), 4);  // A whole and C whole
 }
 
 TEST(PrefixCache, BadSizesAreErrors) {

@@ -102,6 +102,7 @@ TEST(PrefixCacheServe, EvictionInATinyPoolKeepsAnswersRight) {
       EXPECT_LE(warm.engine->prefix_cache()->n_used(), 4);
     }
   EXPECT_GT(reused, 0);
+  EXPECT_EQ(warm.engine->prefix_cache()->n_pinned(), 0);
   EXPECT_EQ(warm.metrics.kv_blocks_used.load(), warm.engine->prefix_cache()->n_used());
 }
 
@@ -125,6 +126,7 @@ TEST(PrefixCacheServe, ConcurrentRequestsShareBlocksAndGetTheirOwnAnswers) {
   // All blocks are given back: nothing is pinned once the requests end.
   const runtime::PrefixCache* pc = warm.engine->prefix_cache();
   EXPECT_GT(pc->n_used(), 0);
+  EXPECT_EQ(pc->n_pinned(), 0);
 }
 
 TEST(PrefixCacheServe, UsageReportsCachedTokensWholeAndStreamed) {
