@@ -18,10 +18,13 @@ expect_error "--timeout must be more than 0" serve --timeout 0 --port 0
 expect_error "--shutdown-timeout must be more than 0" serve --shutdown-timeout -1 --port 0
 expect_error "not both" serve --api-key a --api-key-file /dev/null --port 0
 expect_error "cannot read --api-key-file" serve --api-key-file "$dir/none" --port 0
+expect_error "--kv-blocks must not be negative" serve --kv-blocks -1 --port 0
 
 start_serve --port 0 -t 1 --parallel 2
 pid=$serve_pid port=$serve_port
 grep -q "default on http" "$dir/serve.err" || fail "the default model is not the one served: $(cat "$dir/serve.err")"
+# The default prefix-cache pool: a whole context (128) for each of the 2 slots, in blocks of 16.
+grep -q "prefix cache of 16 blocks of 16 tokens" "$dir/serve.err" || fail "no default prefix cache: $(cat "$dir/serve.err")"
 
 # The listen backlog (Send-Q of a listening socket): a burst of connections
 # waits in it rather than being dropped and retried a second later.
