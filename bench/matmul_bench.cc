@@ -33,7 +33,7 @@ namespace {
 
 const TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K,   TensorType::Q5_K,
                              TensorType::Q6_K, TensorType::IQ4_XS, TensorType::BF16, TensorType::F16,
-                             TensorType::F32, TensorType::Q4_K_R16, TensorType::Q6_K_R16};
+                             TensorType::F32, TensorType::Q4_K_R16, TensorType::Q6_K_R16, TensorType::MXFP4};
 
 // Weights quantised from normal values (the quantisers of the types this
 // build has), otherwise random bytes with every fp16 scale set to a small

@@ -31,6 +31,15 @@ FRUGAL_TARGET inline __m128i hsum4(__m256i p0, __m256i p1, __m256i p2, __m256i p
   return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
+// mxfp4_scale of four bytes at once, the same bits: (e - 1) << 23 for
+// e >= 2, the subnormals 2^-128 and 2^-127 for e = 0 and 1.
+FRUGAL_TARGET inline __m128 scales4(uint8_t e0, uint8_t e1, uint8_t e2, uint8_t e3) {
+  const __m128i e = _mm_setr_epi32(e0, e1, e2, e3);
+  const __m128i normal = _mm_slli_epi32(_mm_sub_epi32(e, _mm_set1_epi32(1)), 23);
+  const __m128i subnormal = _mm_sllv_epi32(_mm_set1_epi32(0x00200000), e);
+  return _mm_castsi128_ps(_mm_blendv_epi8(normal, subnormal, _mm_cmplt_epi32(e, _mm_set1_epi32(2))));
+}
+
 FRUGAL_TARGET inline const ActBlock32* act_row(const void* act, size_t stride, int r) {
   return reinterpret_cast<const ActBlock32*>(static_cast<const uint8_t*>(act) + r * stride);
 }
@@ -79,8 +88,7 @@ FRUGAL_TARGET void dot4(const void* w, size_t w_stride, const void* act, size_t 
   for (int64_t b = 0; b < n_in / 32; ++b) {
     const __m256i w0 = weights_s8(wr[0][b]), w1 = weights_s8(wr[1][b]);
     const __m256i w2 = weights_s8(wr[2][b]), w3 = weights_s8(wr[3][b]);
-    const __m128 dw = _mm_setr_ps(quant::mxfp4_scale(wr[0][b].e), quant::mxfp4_scale(wr[1][b].e),
-                                  quant::mxfp4_scale(wr[2][b].e), quant::mxfp4_scale(wr[3][b].e));
+    const __m128 dw = scales4(wr[0][b].e, wr[1][b].e, wr[2][b].e, wr[3][b].e);
     for (int r = 0; r < n_act; ++r) {
       const ActBlock32& a = act_row(act, stride, r)[b];
       const __m128i s = hsum4(dot32(w0, a.qs), dot32(w1, a.qs), dot32(w2, a.qs), dot32(w3, a.qs));
