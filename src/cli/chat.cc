@@ -3,6 +3,10 @@
 // answers each line in turn and exits at the end of the input. /reset clears
 // the history, /exit quits. The KV cache is kept between turns: when the new
 // prompt starts with everything already cached, only the rest is computed.
+// A model that answers in the harmony format (gpt-oss: its vocabulary has
+// <|channel|> and <|message|>) streams its analysis channel to stderr as
+// reasoning and its final channel to stdout as the answer; only the answer
+// joins the history.
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +22,8 @@
 #include "cli/error_text.h"
 #include "cli/generation_flags.h"
 #include "tokenizer/chat_template.h"
+#include "tokenizer/harmony.h"
+#include "tokenizer/tokenizer.h"
 
 namespace frugal::cli {
 namespace {
@@ -31,6 +37,12 @@ bool starts_with(const std::vector<int32_t>& ids, const std::vector<int32_t>& pr
   return prefix.size() <= ids.size() && std::equal(prefix.begin(), prefix.end(), ids.begin());
 }
 
+bool speaks_harmony(const tokenizer::Tokenizer& tok) {
+  for (const char* marker : {"<|channel|>", "<|message|>"})
+    if (tok.encode(marker, false, true).size() != 1) return false;
+  return true;
+}
+
 class ChatSession {
  public:
   ChatSession(const ChatArgs& a, LoadedModel& m, runtime::GenerateParams params)
@@ -38,6 +50,13 @@ class ChatSession {
     // Without a template the plain "role: content" format has no end-of-turn
     // token: the next "user:" line is where the answer ends.
     if (!m.model->file().metadata().has("tokenizer.chat_template")) params_.stop.push_back("\nuser:");
+    if (harmony_) {
+      // <|end|> closes each message (the analysis before the answer), so
+      // the answer ends at <|return|> (or <|call|>, a tool call), not at
+      // the vocabulary's end-of-generation tokens.
+      params_.stop_at_end_of_generation = false;
+      for (const char* end : {"<|return|>", "<|call|>", "<|endoftext|>"}) params_.stop.push_back(end);
+    }
     reset();
   }
 
@@ -65,14 +84,30 @@ class ChatSession {
                      ? static_cast<int>(cached_.size())
                      : 0;
       std::string reply;
+      tokenizer::HarmonyParser harmony;
+      auto show = [&](const std::vector<tokenizer::HarmonyPiece>& pieces) {
+        for (const auto& piece : pieces) {
+          const bool answer = piece.channel == "final" && piece.recipient.empty();
+          if (answer) reply += piece.text;
+          std::FILE* to = answer ? stdout : stderr;
+          std::fwrite(piece.text.data(), 1, piece.text.size(), to);
+          if (piece.end && !answer) std::fputc('\n', to);
+          std::fflush(to);
+        }
+      };
       runtime::GenerateCallbacks cb;
-      cb.on_text = [&reply](std::string_view t) {
+      cb.on_text = [&](std::string_view t) {
+        if (harmony_) {
+          show(harmony.feed(t));
+          return true;
+        }
         reply += t;
         std::fwrite(t.data(), 1, t.size(), stdout);
         std::fflush(stdout);
         return true;
       };
       const runtime::GenerateStats s = runtime::generate(*m_.engine, tok_, prompt, p, cb);
+      if (harmony_) show(harmony.finish());
       std::printf("\n");
       std::fflush(stdout);
       log_stats(s);
@@ -115,6 +150,7 @@ class ChatSession {
   LoadedModel& m_;
   const tokenizer::Tokenizer& tok_;
   runtime::GenerateParams params_;
+  bool harmony_ = speaks_harmony(tok_);
   std::vector<tokenizer::ChatMessage> history_;
   std::vector<int32_t> cached_;  // token ids in the engine's sequence 0
 };
