@@ -37,11 +37,6 @@ bool starts_with(const std::vector<int32_t>& ids, const std::vector<int32_t>& pr
   return prefix.size() <= ids.size() && std::equal(prefix.begin(), prefix.end(), ids.begin());
 }
 
-bool speaks_harmony(const tokenizer::Tokenizer& tok) {
-  for (const char* marker : {"<|channel|>", "<|message|>"})
-    if (tok.encode(marker, false, true).size() != 1) return false;
-  return true;
-}
 
 class ChatSession {
  public:
@@ -55,7 +50,7 @@ class ChatSession {
       // the answer ends at <|return|> (or <|call|>, a tool call), not at
       // the vocabulary's end-of-generation tokens.
       params_.stop_at_end_of_generation = false;
-      for (const char* end : {"<|return|>", "<|call|>", "<|endoftext|>"}) params_.stop.push_back(end);
+      for (const std::string& end : tokenizer::harmony_stops()) params_.stop.push_back(end);
     }
     reset();
   }
@@ -150,7 +145,7 @@ class ChatSession {
   LoadedModel& m_;
   const tokenizer::Tokenizer& tok_;
   runtime::GenerateParams params_;
-  bool harmony_ = speaks_harmony(tok_);
+  bool harmony_ = tokenizer::speaks_harmony(tok_);
   std::vector<tokenizer::ChatMessage> history_;
   std::vector<int32_t> cached_;  // token ids in the engine's sequence 0
 };

@@ -166,7 +166,8 @@ void dense_ffn(const kernels::WeightMatrix& gate, const kernels::WeightMatrix& u
                const kernels::WeightMatrix& down, const float* xn, int64_t n_rows, int64_t n_embd,
                Forward::Scratch& s, ThreadPool* pool, float* out) {
   std::vector<FfnJob> jobs(1);
-  jobs[0] = FfnJob{gate, up, down, xn, n_rows, s.gate.get(n_rows * gate.n_out), nullptr, nullptr, nullptr};
+  jobs[0] = FfnJob{.gate = gate, .up = up, .down = down, .x = xn, .n_rows = n_rows, .h = s.gate.get(n_rows * gate.n_out),
+                   .rows = nullptr, .weights = nullptr, .gather_to = nullptr, .glu = {}, .down_bias = nullptr};
   std::fill(out, out + n_rows * n_embd, 0.0f);
   run_ffn_jobs(jobs, xn, n_embd, out, s, pool);
 }
@@ -259,14 +260,20 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   for (int64_t e = 0; e < ne; ++e) {
     const int64_t b = start[e], cnt = start[e + 1] - start[e];
     if (cnt == 0) continue;  // never touched
-    FfnJob& j = jobs.emplace_back(FfnJob{L.gate_exps.expert(e), L.up_exps.expert(e), L.down_exps.expert(e), nullptr,
-                                         cnt, h + b * ff, slot_row.data() + b, slot_weight.data() + b, in + b * d});
-    j.glu.kind = kind;
-    if (L.gate_exps_b) {
-      j.glu.gate_bias = L.gate_exps_b.data + e * ff;
-      j.glu.up_bias = L.up_exps_b.data + e * ff;
-      j.down_bias = L.down_exps_b.data + e * d;
-    }
+    const bool biased = static_cast<bool>(L.gate_exps_b);
+    jobs.push_back(FfnJob{.gate = L.gate_exps.expert(e),
+                          .up = L.up_exps.expert(e),
+                          .down = L.down_exps.expert(e),
+                          .x = nullptr,
+                          .n_rows = cnt,
+                          .h = h + b * ff,
+                          .rows = slot_row.data() + b,
+                          .weights = slot_weight.data() + b,
+                          .gather_to = in + b * d,
+                          .glu = {.kind = kind,
+                                  .gate_bias = biased ? L.gate_exps_b.data + e * ff : nullptr,
+                                  .up_bias = biased ? L.up_exps_b.data + e * ff : nullptr},
+                          .down_bias = biased ? L.down_exps_b.data + e * d : nullptr});
   }
   if (s.advise_experts) {
     for (const FfnJob& j : jobs)
@@ -280,8 +287,17 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
       for (int64_t r = 0; r < n_rows; ++r)
         shexp_weight[r] = kernels::sigmoid(kernels::dot(xn + r * d, L.shexp_gate.data, d));
     }
-    jobs.push_back(FfnJob{L.gate_shexp, L.up_shexp, L.down_shexp, xn, n_rows, s.up.get(n_rows * L.gate_shexp.n_out),
-                          nullptr, shexp_weight.empty() ? nullptr : shexp_weight.data(), nullptr});
+    jobs.push_back(FfnJob{.gate = L.gate_shexp,
+                          .up = L.up_shexp,
+                          .down = L.down_shexp,
+                          .x = xn,
+                          .n_rows = n_rows,
+                          .h = s.up.get(n_rows * L.gate_shexp.n_out),
+                          .rows = nullptr,
+                          .weights = shexp_weight.empty() ? nullptr : shexp_weight.data(),
+                          .gather_to = nullptr,
+                          .glu = {},
+                          .down_bias = nullptr});
   }
   std::fill(out, out + n_rows * d, 0.0f);
   run_ffn_jobs(jobs, xn, d, out, s, pool);

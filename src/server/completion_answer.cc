@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
+#include "tokenizer/harmony.h"
 
 namespace frugal::server {
 
@@ -44,10 +45,33 @@ struct Choices {
   std::vector<std::vector<runtime::TokenLogprob>> logprobs;
   std::vector<size_t> offsets;
   std::vector<bool> done;
+  // A harmony model's chat answers (gpt-oss): each choice's text split into
+  // the final channel (content) and the analysis channel (reasoning).
+  bool harmony;
+  std::vector<tokenizer::HarmonyParser> parsers;
 
-  Choices(const CompletionContext& c, const CompletionRequest& req, std::vector<std::shared_ptr<Job>> j)
+  Choices(const CompletionContext& c, const CompletionRequest& req, std::vector<std::shared_ptr<Job>> j, bool h)
       : ctx(c), r(req), jobs(std::move(j)), out(jobs.size()), logprobs(jobs.size()),
-        offsets(jobs.size(), req.echo ? req.prompt_text.size() : 0), done(jobs.size(), false) {}
+        offsets(jobs.size(), req.echo ? req.prompt_text.size() : 0), done(jobs.size(), false), harmony(h),
+        parsers(jobs.size()) {}
+
+  // New text of choice i as content and reasoning (all content without harmony).
+  Choice split(size_t i, const std::string& text, bool last) {
+    Choice c;
+    if (!harmony) {
+      c.text = text;
+      return c;
+    }
+    std::vector<tokenizer::HarmonyPiece> pieces = parsers[i].feed(text);
+    if (last)
+      for (auto& p : parsers[i].finish()) pieces.push_back(std::move(p));
+    for (const tokenizer::HarmonyPiece& p : pieces) {
+      if (!p.recipient.empty()) continue;  // tool calls: not yet returned as tool_calls
+      if (p.channel == "analysis") c.reasoning += p.text;
+      else if (p.channel == "final") c.text += p.text;
+    }
+    return c;
+  }
 
   void cancel() {
     for (auto& j : jobs) j->cancel();
@@ -98,22 +122,25 @@ void stream(const CompletionContext& ctx, Exchange& ex, Choices& cs, const Respo
   ex.start_stream(200, std::move(headers));
   for (size_t i = 0; i < cs.jobs.size(); ++i) {
     if (h.chat) ex.send(sse(role_chunk(h, static_cast<int>(i))));
-    if (cs.r.echo) ex.send(sse(chunk_body(h, static_cast<int>(i), {cs.r.prompt_text, nullptr, nullptr})));
+    if (cs.r.echo) ex.send(sse(chunk_body(h, static_cast<int>(i), {cs.r.prompt_text, nullptr, nullptr, ""})));
   }
   bool failed = false;
   while (!cs.all_done() && !failed) {
     cs.take([&](size_t i, Job::Chunk& c) {
       if (failed) return;
       const int index = static_cast<int>(i);
-      if (!c.text.empty() || !c.logprobs.empty())
-        ex.send(sse(chunk_body(h, index, {c.text, nullptr, cs.logprobs_of(c.logprobs, i, false)})));
+      Choice part = cs.split(i, c.text, c.done);
+      if (!part.text.empty() || !part.reasoning.empty() || !c.logprobs.empty()) {
+        part.logprobs = cs.logprobs_of(c.logprobs, i, false);
+        ex.send(sse(chunk_body(h, index, part)));
+      }
       if (!c.done) return;
       if (!cs.jobs[i]->error().empty()) {
         ex.send(sse(error_body(cs.jobs[i]->error(), "server_error")));
         failed = true;
         return;
       }
-      ex.send(sse(chunk_body(h, index, {"", finish_reason(cs.jobs[i]->stats().stop), nullptr})));
+      ex.send(sse(chunk_body(h, index, {"", finish_reason(cs.jobs[i]->stats().stop), nullptr, ""})));
     });
     if (ex.client_gone()) return cs.cancel();
     if (failed) cs.cancel();
@@ -151,6 +178,11 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
       throw RequestError("n", "n must be at most " + std::to_string(ctx.scheduler.n_slots()) +
                                   " here: the choices run at once, one per sequence slot (--parallel)");
     if (r.params.grammar) r.params.trie = ctx.trie.get();
+    if (chat && tokenizer::speaks_harmony(ctx.tok)) {
+      // The answer ends at <|return|> or <|call|>, not at the <|end|> after its analysis.
+      r.params.stop_at_end_of_generation = false;
+      for (const std::string& s : tokenizer::harmony_stops()) r.params.stop.push_back(s);
+    }
     if (static_cast<int64_t>(r.prompt.size()) >= ctx.scheduler.n_ctx())
       throw RequestError(chat ? "messages" : "prompt",
                          "the prompt has " + std::to_string(r.prompt.size()) + " tokens and the context holds " +
@@ -176,14 +208,16 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
 
   const ResponseHeader h{chat, (chat ? "chatcmpl-" : "cmpl-") + random_hex(24), static_cast<int64_t>(std::time(nullptr)),
                          ctx.opts.model_name};
-  Choices cs(ctx, r, std::move(jobs));
+  Choices cs(ctx, r, std::move(jobs), chat && tokenizer::speaks_harmony(ctx.tok));
   try {
     if (r.stream) return stream(ctx, ex, cs, h, headers);
     if (r.echo)
       for (Choice& c : cs.out) c.text = r.prompt_text;
     while (!cs.all_done()) {
       cs.take([&](size_t i, Job::Chunk& c) {
-        cs.out[i].text += c.text;
+        const Choice part = cs.split(i, c.text, c.done);
+        cs.out[i].text += part.text;
+        cs.out[i].reasoning += part.reasoning;
         cs.logprobs[i].insert(cs.logprobs[i].end(), c.logprobs.begin(), c.logprobs.end());
       });
       // Nobody is waiting for the answer: stop at the next token.

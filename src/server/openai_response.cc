@@ -79,8 +79,12 @@ json completion_body(const ResponseHeader& h, const std::vector<Choice>& choices
   for (size_t i = 0; i < choices.size(); ++i) {
     const Choice& c = choices[i];
     json choice = {{"index", i}};
-    if (h.chat) choice["message"] = {{"role", "assistant"}, {"content", c.text}};
-    else choice["text"] = c.text;
+    if (h.chat) {
+      choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+      if (!c.reasoning.empty()) choice["message"]["reasoning_content"] = c.reasoning;
+    } else {
+      choice["text"] = c.text;
+    }
     choice["logprobs"] = c.logprobs;
     choice["finish_reason"] = nullable(c.finish);
     j["choices"].push_back(std::move(choice));
@@ -92,8 +96,12 @@ json completion_body(const ResponseHeader& h, const std::vector<Choice>& choices
 json chunk_body(const ResponseHeader& h, int index, const Choice& c) {
   json j = base(h, true);
   json choice = {{"index", index}};
-  if (h.chat) choice["delta"] = c.finish && c.text.empty() ? json::object() : json{{"content", c.text}};
-  else choice["text"] = c.text;
+  if (h.chat) {
+    choice["delta"] = json::object();
+    if (!c.reasoning.empty()) choice["delta"]["reasoning_content"] = c.reasoning;
+    if (!(c.finish && c.text.empty()) && !(c.text.empty() && !c.reasoning.empty())) choice["delta"]["content"] = c.text;
+  }
+  if (!h.chat) choice["text"] = c.text;
   choice["logprobs"] = c.logprobs;
   choice["finish_reason"] = nullable(c.finish);
   j["choices"] = json::array({choice});

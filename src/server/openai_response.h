@@ -40,6 +40,9 @@ struct Choice {
   std::string text;
   const char* finish = nullptr;  // null while streaming
   json logprobs;                 // null when not asked for
+  // Chat with a harmony model (gpt-oss): its analysis channel, sent as
+  // "reasoning_content" beside "content" (the final channel) when not empty.
+  std::string reasoning;
 };
 // The whole answer (stream: false): one choice per entry, index in order;
 // `s`: the usage (completion tokens of every choice).

@@ -2,6 +2,8 @@
 // <|start|>, <|channel|>, <|message|>, <|end|>, <|return|> and <|call|>.
 #include "tokenizer/harmony.h"
 
+#include "tokenizer/tokenizer.h"
+
 #include <array>
 
 namespace frugal::tokenizer {
@@ -123,6 +125,17 @@ std::vector<HarmonyPiece> HarmonyParser::finish() {
   pending_.clear();
   state_ = State::kDone;
   return out;
+}
+
+bool speaks_harmony(const Tokenizer& tok) {
+  for (std::string_view marker : {kChannel, kMessage})
+    if (tok.encode(marker, false, true).size() != 1) return false;
+  return true;
+}
+
+const std::vector<std::string>& harmony_stops() {
+  static const std::vector<std::string> stops = {std::string(kReturn), std::string(kCall), "<|endoftext|>"};
+  return stops;
 }
 
 HarmonyAnswer parse_harmony(std::string_view text) {

@@ -54,4 +54,13 @@ struct HarmonyAnswer {
 };
 HarmonyAnswer parse_harmony(std::string_view text);
 
+class Tokenizer;
+// Whether a vocabulary speaks harmony: <|channel|> and <|message|> are
+// single special tokens in it.
+bool speaks_harmony(const Tokenizer& tok);
+// The stop strings that end a harmony answer: <|return|>, <|call|> (a tool
+// call), <|endoftext|>. Its <|end|> closes one message, not the answer, so
+// callers stop on these instead of the vocabulary's end-of-generation tokens.
+const std::vector<std::string>& harmony_stops();
+
 }  // namespace frugal::tokenizer

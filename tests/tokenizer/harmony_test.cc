@@ -7,6 +7,8 @@
 #include <string>
 
 #include "tokenizer/harmony.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab_fixtures.h"
 
 namespace frugal::tokenizer {
 namespace {
@@ -69,6 +71,23 @@ TEST(Harmony, TextOutsideTheFormatIsTheAnswer) {
   EXPECT_EQ(parse_harmony("<|channel|>final<|message|>done<|return|>trailing").final_text, "done");
   // A header never finished gives nothing.
   EXPECT_EQ(parse_harmony("<|channel|>analysis").analysis, "");
+}
+
+// A vocabulary speaks harmony when <|channel|> and <|message|> are its own
+// special tokens; spelled out in bytes they are text.
+TEST(Harmony, VocabulariesWithTheMarkersSpeakIt) {
+  for (bool with_markers : {false, true}) {
+    gguf::Metadata md;
+    std::vector<testing::VocabEntry> tokens = testing::gpt2_byte_tokens();
+    if (with_markers)
+      for (const char* m : {"<|channel|>", "<|message|>", "<|return|>"}) tokens.push_back({m, TokenType::CONTROL});
+    testing::set_vocab(md, "gpt2", tokens);
+    md.erase("tokenizer.ggml.scores");
+    md.set("tokenizer.ggml.merges", gguf::Value::make_string_array({}));
+    md.set("tokenizer.ggml.pre", gguf::Value::make_string("default"));
+    EXPECT_EQ(speaks_harmony(Tokenizer::from_metadata(md)), with_markers);
+  }
+  EXPECT_EQ(harmony_stops().front(), "<|return|>");
 }
 
 }  // namespace
