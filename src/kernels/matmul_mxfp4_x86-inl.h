@@ -120,4 +120,96 @@ FRUGAL_TARGET void dot4(const void* w, size_t w_stride, const void* act, size_t 
   }
 }
 
-const TypeKernel kMXFP4{.act = ActFormat::kQ8_32, .dot = dot, .dot4 = dot4};
+// Prefill: tiles of 8 weight rows times every activation row, with no
+// horizontal sums. Each tile's blocks are unpacked once into 8 vectors per
+// block whose 32-bit lane k holds weight row k's 4 values of one group (an
+// 8 x 8 transpose of 4-byte words), each value plus 16 so that it is
+// unsigned (4..28) for vpmaddubsw / vpdpbusd; an activation's 4 bytes of a
+// group broadcast to all lanes then give the 8 rows' partial sums in one
+// instruction. Sum (w + 16) a - 16 sum a is the block's exact integer sum
+// (no int16 saturation: 2 * 28 * 127 < 32768), so each output is assembled
+// as in the scalar twin: the same bits.
+FRUGAL_TARGET inline __m256i dot4bytes(__m256i acc, __m256i w_u8, __m256i a_s8) {
+  if constexpr (FRUGAL_VNNI) {
+    return _mm256_dpbusd_epi32(acc, w_u8, a_s8);
+  } else {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w_u8, a_s8), _mm256_set1_epi16(1)));
+  }
+}
+
+// v[k]: 8 dwords of row k -> out[g]: dword g of every row (lane k = row k).
+FRUGAL_TARGET inline void transpose8x8(const __m256i v[8], __m256i out[8]) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_epi32(v[i], v[i + 1]);
+    t[i + 1] = _mm256_unpackhi_epi32(v[i], v[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
+    u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+    u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+    u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int g = 0; g < 4; ++g) {
+    out[g] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x20);
+    out[g + 4] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x31);
+  }
+}
+
+FRUGAL_TARGET void gemm_tile(const void* w, size_t w_stride, int64_t n_out, const void* act, size_t act_stride,
+                             int64_t n_rows, int64_t n_in, float* y, int64_t ldy) {
+  const int64_t nb = n_in / 32;
+  thread_local std::vector<uint8_t> tile;  // per block 8 vectors of 32 bytes
+  thread_local std::vector<float> scales;  // per block the 8 rows' scales
+  thread_local std::vector<int32_t> act_sums;
+  tile.resize(static_cast<size_t>(nb * 8 * 32));
+  scales.resize(static_cast<size_t>(nb * 8));
+  act_sums.resize(static_cast<size_t>(n_rows * nb));
+  // Each activation block's sum times 16, once per call.
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const ActBlock32* a = act_row(act, act_stride, static_cast<int>(r));
+    for (int64_t b = 0; b < nb; ++b) {
+      int32_t sum = 0;
+      for (int i = 0; i < 32; ++i) sum += a[b].qs[i];
+      act_sums[static_cast<size_t>(r * nb + b)] = 16 * sum;
+    }
+  }
+  const __m256i offset = _mm256_set1_epi8(16);
+  for (int64_t o0 = 0; o0 + 8 <= n_out; o0 += 8) {
+    const quant::BlockMXFP4* wr[8];
+    for (int k = 0; k < 8; ++k)
+      wr[k] = reinterpret_cast<const quant::BlockMXFP4*>(static_cast<const uint8_t*>(w) + (o0 + k) * w_stride);
+    for (int64_t b = 0; b < nb; ++b) {
+      __m256i v[8];
+      for (int k = 0; k < 8; ++k) v[k] = _mm256_add_epi8(weights_s8(wr[k][b]), offset);
+      __m256i t[8];
+      transpose8x8(v, t);
+      for (int g = 0; g < 8; ++g)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(&tile[static_cast<size_t>((b * 8 + g) * 32)]), t[g]);
+      _mm_storeu_ps(&scales[static_cast<size_t>(b * 8)], scales4(wr[0][b].e, wr[1][b].e, wr[2][b].e, wr[3][b].e));
+      _mm_storeu_ps(&scales[static_cast<size_t>(b * 8 + 4)], scales4(wr[4][b].e, wr[5][b].e, wr[6][b].e, wr[7][b].e));
+    }
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const ActBlock32* a = act_row(act, act_stride, static_cast<int>(r));
+      const int32_t* sums = &act_sums[static_cast<size_t>(r * nb)];
+      __m256 acc = _mm256_setzero_ps();
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* t = &tile[static_cast<size_t>(b * 8 * 32)];
+        __m256i s = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+          int32_t word;
+          std::memcpy(&word, a[b].qs + 4 * g, 4);
+          s = dot4bytes(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32 * g)), _mm256_set1_epi32(word));
+        }
+        s = _mm256_sub_epi32(s, _mm256_set1_epi32(sums[b]));
+        const __m256 dw = _mm256_loadu_ps(&scales[static_cast<size_t>(b * 8)]);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a[b].d)), acc);
+      }
+      _mm256_storeu_ps(y + r * ldy + o0, acc);
+    }
+  }
+}
+
+const TypeKernel kMXFP4{
+    .act = ActFormat::kQ8_32, .dot = dot, .gemm_tile = gemm_tile, .gemm_min_rows = 8, .dot4 = dot4};

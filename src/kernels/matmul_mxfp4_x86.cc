@@ -16,6 +16,9 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <cstring>
+#include <vector>
+
 #include "kernels/quantize_activations.h"
 #include "quant/blocks.h"
 
