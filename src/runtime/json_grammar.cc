@@ -368,6 +368,15 @@ bool JsonMatcher::frame_accepts(const Frame& f) const {
   }
 }
 
+bool JsonMatcher::in_string_text(int64_t& room) const {
+  if (depth_ == 0) return false;
+  const Frame& f = stack_[static_cast<size_t>(depth_ - 1)];
+  const JsonNode& n = g_->nodes[static_cast<size_t>(f.node)];
+  if (n.kind != Kind::kString || f.phase != 1 || f.cont != 0) return false;
+  room = n.max_count - f.count;
+  return true;
+}
+
 bool JsonMatcher::complete() const { return closed() || (depth_ == 1 && frame_accepts(stack_[0])); }
 
 JsonMatcher::Step JsonMatcher::step(Frame& f, uint8_t b) {

@@ -79,6 +79,10 @@ class JsonMatcher {
   // Whole, and no byte can follow (the closing brace of the top object): the
   // generation must end here.
   bool closed() const { return depth_ == 0 && started_; }
+  // Inside a string's text, between characters: any run of characters
+  // without '"', '\\' or control characters may follow, up to `room` of
+  // them (false elsewhere).
+  bool in_string_text(int64_t& room) const;
 
  private:
   struct Frame {

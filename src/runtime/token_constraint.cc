@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "base/error.h"
+#include "base/utf8.h"
 
 namespace frugal::runtime {
 
@@ -27,32 +28,57 @@ TokenTrie::TokenTrie(const tokenizer::Tokenizer& tok, const gguf::Metadata& md) 
     text_[static_cast<size_t>(id)] = 1;
     order.push_back(id);
   }
-  // Sorted by bytes, each node's tokens and children are contiguous runs:
-  // nodes are laid out breadth first from ranges of the sorted list.
   std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return bytes(a) < bytes(b); });
+  plain_.assign(static_cast<size_t>(n_vocab_), 0);
+  std::vector<int32_t> others;
+  for (int32_t id : order) {
+    const std::string& b = bytes(id);
+    int64_t chars = 0;
+    bool plain = true;
+    for (size_t i = 0; i < b.size() && plain; ++chars) {
+      const size_t n = utf8_char_len(b, i);
+      plain = n > 0 && b[i] != '"' && b[i] != '\\' && static_cast<uint8_t>(b[i]) >= 0x20;
+      i += n;
+    }
+    if (plain) {
+      plain_[static_cast<size_t>(id)] = 1;
+      max_plain_chars_ = std::max(max_plain_chars_, chars);
+    } else {
+      others.push_back(id);
+    }
+  }
+  all_ = build(order);
+  others_ = build(others);
+}
+
+// Sorted by bytes, each node's tokens and children are contiguous runs of
+// `sorted`: nodes are laid out breadth first from ranges of it.
+TokenTrie::Trie TokenTrie::build(const std::vector<int32_t>& sorted) const {
+  Trie t;
   struct Range {
     size_t begin, end, depth;
   };
-  std::vector<Range> ranges{{0, order.size(), 0}};
-  nodes_.push_back({});
-  for (size_t n = 0; n < nodes_.size(); ++n) {
+  std::vector<Range> ranges{{0, sorted.size(), 0}};
+  t.nodes.push_back({});
+  for (size_t n = 0; n < t.nodes.size(); ++n) {
     const Range r = ranges[n];
     size_t i = r.begin;
     // Tokens that end here sort first (a prefix sorts before its extensions).
-    nodes_[n].first_token = static_cast<uint32_t>(ids_.size());
-    while (i < r.end && bytes(order[i]).size() == r.depth) ids_.push_back(order[i++]);
-    nodes_[n].n_tokens = static_cast<uint32_t>(ids_.size()) - nodes_[n].first_token;
-    nodes_[n].first_child = static_cast<uint32_t>(nodes_.size());
+    t.nodes[n].first_token = static_cast<uint32_t>(t.ids.size());
+    while (i < r.end && bytes(sorted[i]).size() == r.depth) t.ids.push_back(sorted[i++]);
+    t.nodes[n].n_tokens = static_cast<uint32_t>(t.ids.size()) - t.nodes[n].first_token;
+    t.nodes[n].first_child = static_cast<uint32_t>(t.nodes.size());
     while (i < r.end) {
-      const uint8_t b = static_cast<uint8_t>(bytes(order[i])[r.depth]);
+      const uint8_t b = static_cast<uint8_t>(bytes(sorted[i])[r.depth]);
       size_t j = i;
-      while (j < r.end && static_cast<uint8_t>(bytes(order[j])[r.depth]) == b) ++j;
-      nodes_.push_back({.byte = b});
+      while (j < r.end && static_cast<uint8_t>(bytes(sorted[j])[r.depth]) == b) ++j;
+      t.nodes.push_back({.byte = b});
       ranges.push_back({i, j, r.depth + 1});
       i = j;
     }
-    nodes_[n].n_children = static_cast<uint32_t>(nodes_.size()) - nodes_[n].first_child;
+    t.nodes[n].n_children = static_cast<uint32_t>(t.nodes.size()) - t.nodes[n].first_child;
   }
+  return t;
 }
 
 std::shared_ptr<const TokenTrie> LazyTokenTrie::get() {
@@ -74,25 +100,33 @@ bool TokenConstraint::allows(int32_t id) const {
   return t.feed(trie_->bytes(id));
 }
 
-void TokenConstraint::walk(uint32_t node, int depth, std::vector<uint8_t>& allowed) {
-  const TokenTrie::Node& n = trie_->nodes()[node];
+void TokenConstraint::walk(const TokenTrie::Trie& t, uint32_t node, int depth, std::vector<uint8_t>& allowed) {
+  const TokenTrie::Node& n = t.nodes[node];
   if (states_.size() <= static_cast<size_t>(depth + 1)) states_.resize(static_cast<size_t>(depth + 2), JsonMatcher(*grammar_));
   for (uint32_t c = n.first_child; c < n.first_child + n.n_children; ++c) {
-    const TokenTrie::Node& child = trie_->nodes()[c];
+    const TokenTrie::Node& child = t.nodes[c];
     JsonMatcher& s = states_[static_cast<size_t>(depth + 1)];
     s.assign(states_[static_cast<size_t>(depth)]);
     if (!s.feed(child.byte)) continue;
-    for (uint32_t t = child.first_token; t < child.first_token + child.n_tokens; ++t)
-      allowed[static_cast<size_t>(trie_->token_at(t))] = 1;
-    if (child.n_children > 0) walk(c, depth + 1, allowed);
+    for (uint32_t k = child.first_token; k < child.first_token + child.n_tokens; ++k)
+      allowed[static_cast<size_t>(t.ids[k])] = 1;
+    if (child.n_children > 0) walk(t, c, depth + 1, allowed);
   }
 }
 
 void TokenConstraint::mask(std::vector<uint8_t>& allowed) {
-  allowed.assign(static_cast<size_t>(trie_->n_vocab()), 0);
   if (states_.empty()) states_.resize(1, JsonMatcher(*grammar_));
   states_[0].assign(m_);
-  walk(0, 0, allowed);
+  int64_t room = 0;
+  if (m_.in_string_text(room) && room >= trie_->max_plain_chars()) {
+    // Inside a string with room for any plain token: those all go on, and
+    // only the others (quotes, escapes, control and partial characters) are tried.
+    allowed = trie_->plain_mask();
+    walk(trie_->others(), 0, 0, allowed);
+  } else {
+    allowed.assign(static_cast<size_t>(trie_->n_vocab()), 0);
+    walk(trie_->all(), 0, 0, allowed);
+  }
   bool any = false;
   if (m_.complete())
     for (int32_t id : trie_->end_of_generation()) allowed[static_cast<size_t>(id)] = 1, any = true;

@@ -33,19 +33,33 @@ class TokenTrie {
 
   struct Node {
     uint32_t first_child = 0, n_children = 0;  // children are nodes [first, first + n)
-    uint32_t first_token = 0, n_tokens = 0;    // ids_[first, first + n) end here
+    uint32_t first_token = 0, n_tokens = 0;    // ids[first, first + n) end here
     uint8_t byte = 0;                          // the byte that leads here from the parent
   };
-  const std::vector<Node>& nodes() const { return nodes_; }
-  int32_t token_at(uint32_t i) const { return ids_[i]; }
+  struct Trie {
+    std::vector<Node> nodes;   // nodes[0]: the root (the empty string)
+    std::vector<int32_t> ids;  // token ids by trie node
+  };
+  // Every token with text.
+  const Trie& all() const { return all_; }
+  // Plain text: whole UTF-8 characters, none of them '"', '\' or a control
+  // character. Inside a JSON string any of these may come next, as long as
+  // its characters fit, so a mask there starts from plain_mask() and walks
+  // only the other tokens (others()).
+  const std::vector<uint8_t>& plain_mask() const { return plain_; }
+  int64_t max_plain_chars() const { return max_plain_chars_; }
+  const Trie& others() const { return others_; }
 
  private:
+  Trie build(const std::vector<int32_t>& sorted) const;  // ids sorted by their bytes
+
   int32_t n_vocab_ = 0;
   std::vector<std::string> bytes_;
   std::vector<uint8_t> text_;
   std::vector<int32_t> eog_;
-  std::vector<Node> nodes_;   // nodes_[0]: the root (the empty string)
-  std::vector<int32_t> ids_;  // token ids by trie node
+  std::vector<uint8_t> plain_;
+  int64_t max_plain_chars_ = 0;
+  Trie all_, others_;
 };
 
 // Builds the trie on first use (a server pays for it only when a request
@@ -81,7 +95,7 @@ class TokenConstraint {
   bool complete() const { return m_.complete(); }
 
  private:
-  void walk(uint32_t node, int depth, std::vector<uint8_t>& allowed);
+  void walk(const TokenTrie::Trie& t, uint32_t node, int depth, std::vector<uint8_t>& allowed);
 
   std::shared_ptr<const JsonGrammar> grammar_;
   std::shared_ptr<const TokenTrie> trie_;

@@ -225,35 +225,48 @@ TEST(JsonGrammar, RefusesWhatItCannotEnforceByName) {
 }
 
 // On a real vocabulary: the trie's mask is exactly the tokens whose bytes the
-// matcher takes one by one, and generating with it gives valid JSON.
-TEST(TokenConstraint, MaskEqualsEachTokenTried) {
-  auto model = model::Model::load(std::string(FRUGAL_SOURCE_DIR) + "/models/default.gguf");
-  const auto tok = tokenizer::Tokenizer::from_metadata(model->file().metadata());
-  auto trie = std::make_shared<const TokenTrie>(tok, model->file().metadata());
-  auto g = std::make_shared<const JsonGrammar>(compile_json_schema(kPerson));
+// matcher takes one by one (inside unbounded strings too, where the mask
+// starts from the plain tokens), and generating with it gives valid JSON.
+std::string constrained_walk(const tokenizer::Tokenizer& tok, std::shared_ptr<const TokenTrie> trie,
+                             std::shared_ptr<const JsonGrammar> g, uint32_t seed) {
   TokenConstraint c(g, trie);
-  std::mt19937 rng(11);
+  std::mt19937 rng(seed);
   std::vector<uint8_t> mask;
   std::string text;
   for (int step = 0; step < 400 && !c.closed(); ++step) {
     c.mask(mask);
     std::vector<int32_t> ok;
     for (int32_t id = 0; id < tok.n_vocab(); ++id) {
-      ASSERT_EQ(mask[static_cast<size_t>(id)] != 0, c.allows(id)) << "token " << id << " after " << text;
-      if (mask[static_cast<size_t>(id)] && trie->has_text(id)) ok.push_back(id);
+      EXPECT_EQ(mask[static_cast<size_t>(id)] != 0, c.allows(id)) << "token " << id << " after " << text;
+      if (mask[static_cast<size_t>(id)] != 0 && trie->has_text(id)) ok.push_back(id);
     }
     if (ok.empty()) break;
-    // Prefer short tokens that close things, so that the text ends.
+    // Lean towards tokens that close things, so that the text ends.
     int32_t id = ok[rng() % ok.size()];
     for (int tries = 0; tries < 8 && trie->bytes(id).find_first_of("\"}]") == std::string::npos; ++tries)
       id = ok[rng() % ok.size()];
     c.accept(id);
     text += trie->bytes(id);
   }
-  ASSERT_TRUE(c.complete()) << text;
+  EXPECT_TRUE(c.complete()) << text;
+  return text;
+}
+
+TEST(TokenConstraint, MaskEqualsEachTokenTried) {
+  auto model = model::Model::load(std::string(FRUGAL_SOURCE_DIR) + "/models/default.gguf");
+  const auto tok = tokenizer::Tokenizer::from_metadata(model->file().metadata());
+  auto trie = std::make_shared<const TokenTrie>(tok, model->file().metadata());
+  EXPECT_GT(trie->max_plain_chars(), 1);
+  const std::string text = constrained_walk(tok, trie, std::make_shared<const JsonGrammar>(compile_json_schema(kPerson)), 11);
   const json v = json::parse(text, nullptr, false);
   ASSERT_FALSE(v.is_discarded()) << text;
   EXPECT_TRUE(valid(v, kPerson, kPerson)) << text;
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    const std::string any = constrained_walk(tok, trie, std::make_shared<const JsonGrammar>(json_object_grammar()), seed);
+    const json o = json::parse(any, nullptr, false);
+    ASSERT_FALSE(o.is_discarded()) << any;
+    EXPECT_TRUE(o.is_object());
+  }
 }
 
 }  // namespace
