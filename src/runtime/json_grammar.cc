@@ -28,7 +28,11 @@ class Compiler {
  public:
   explicit Compiler(const json& root) : root_(root) {}
 
-  JsonGrammar run() { return take(compile(root_, "#")); }
+  JsonGrammar run() {
+    const int32_t root = compile(root_, "#");
+    for (int32_t id = 0; id < static_cast<int32_t>(g_.nodes.size()); ++id) follow(id);  // no cycle of $refs alone
+    return take(root);
+  }
   JsonGrammar take(int32_t root) {
     g_.root = root;
     return std::move(g_);
@@ -64,6 +68,16 @@ class Compiler {
     return static_cast<int32_t>(g_.nodes.size() - 1);
   }
   JsonNode& node(int32_t id) { return g_.nodes[static_cast<size_t>(id)]; }
+
+  // The node a chain of $refs ends at (stopping before a definition still
+  // being compiled); a chain that comes back to itself names no value.
+  int32_t follow(int32_t id) {
+    for (size_t steps = 0; node(id).kind == Kind::kRef && !compiling_.count(node(id).items); ++steps) {
+      if (steps > g_.nodes.size()) fail("the schema: a $ref that leads only to $refs back to itself names no value");
+      id = node(id).items;
+    }
+    return id;
+  }
 
   [[noreturn]] static void refuse(const std::string& where, const std::string& what) {
     fail("the schema at ", where, ": ", what);
@@ -104,8 +118,7 @@ class Compiler {
     std::array<int32_t, 256> by{};
     by.fill(-1);
     for (int32_t a : alts) {
-      int32_t target = a;
-      while (node(target).kind == Kind::kRef && !compiling_.count(node(target).items)) target = node(target).items;
+      const int32_t target = follow(a);
       const JsonNode& n = node(target);
       if (n.kind == Kind::kUnion) {  // flattened: a union's alternatives are never unions
         for (size_t c = 0; c < 256; ++c)

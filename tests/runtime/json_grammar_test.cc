@@ -214,6 +214,9 @@ TEST(JsonGrammar, RefusesWhatItCannotEnforceByName) {
            {R"({"$ref":"#/$defs/missing"})", "missing"},
            {R"({"$ref":"http://example.com/s.json"})", "$ref"},
            {R"(false)", "false"},
+           {R"({"$ref":"#"})", "itself"},
+           {R"({"$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}},"anyOf":[{"$ref":"#/$defs/a"},{"type":"null"}]})",
+            "itself"},
        }) {
     try {
       compile_json_schema(json::parse(schema));
