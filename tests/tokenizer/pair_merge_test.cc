@@ -81,9 +81,35 @@ TEST(PairMerge, SameResultAsRescanningEveryPair) {
   }
 }
 
+TEST(PairMerge, LongPiecesSameResultAsRescanning) {
+  // Past PairMerger::kShortPiece symbols the queue does the work instead of
+  // the rescan; both must give the definition's result.
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    const bool trained = trial % 2 == 0;
+    Table t;
+    std::vector<std::string> pieces = {"a", "b", "c"};
+    for (int k = 0; k < 30; ++k) {
+      const std::string l = pieces[rng() % pieces.size()];
+      const std::string r = pieces[rng() % pieces.size()];
+      if (t.count(l + " " + r)) continue;
+      t[l + " " + r] = trained ? uint32_t(k) : uint32_t(rng() % 8);
+      pieces.push_back(l + r);
+    }
+    std::string text;
+    const int n = int(PairMerger::kShortPiece) + 1 + int(rng() % 300);
+    const int alphabet = 1 + int(rng() % 3);  // runs of one letter too
+    for (int i = 0; i < n; ++i) text += char('a' + rng() % alphabet);
+    EXPECT_EQ(fast(text, t), textbook(text, t)) << "text " << text;
+  }
+}
+
 TEST(PairMerge, TiesGoToTheLeftmostPair) {
   const Table t = {{"a a", 1}};
   EXPECT_EQ(fast("aaa", t), (std::vector<std::string>{"aa", "a"}));
+  std::vector<std::string> long_run(20, "aa");  // the same past the rescanned length
+  long_run.push_back("a");
+  EXPECT_EQ(fast(std::string(41, 'a'), t), long_run);
 }
 
 TEST(PairMerge, CharactersAndInvalidBytesAreTheStartingSymbols) {

@@ -100,6 +100,15 @@ TEST_F(Spm, ByteFallbackForCharactersWithoutAPiece) {
   EXPECT_EQ(tok.decode(tok.encode("é", false, false)), "é");
 }
 
+TEST_F(Spm, ACharacterWithoutAPieceStillMergesIntoAPieceThatHoldsIt) {
+  // "é" has no piece but "cé" has: the pair (c, é) is found by its text.
+  auto with = v;
+  with.push_back({"c\xC3\xA9", TokenType::NORMAL, -0.1f});
+  Tokenizer plain = make(with, false);
+  EXPECT_EQ(plain.encode("c\xC3\xA9", false, false), (Ids{testing::id_in(with, "c\xC3\xA9")}));
+  EXPECT_EQ(plain.encode("\xC3\xA9" "c", false, false), (Ids{id("<0xC3>"), id("<0xA9>"), id("c")}));
+}
+
 TEST_F(Spm, UnknownWithoutByteTokensAndAnErrorWithNeither) {
   auto no_bytes = spm_vocab(false);
   Tokenizer t = make(no_bytes);
