@@ -18,6 +18,7 @@ const std::string& chat_page_html() {
   .user { background: #e6eef7; margin-left: auto; }
   .assistant { background: #f2f2f2; }
   .error { background: #fbe3e3; }
+  .stopped { border-right: 3px solid #c90; }
   form { display: flex; gap: 8px; padding: 10px 14px; border-top: 1px solid #ddd; }
   textarea { flex: 1; font: inherit; height: 3.2em; }
   label { font-size: 13px; }
@@ -32,12 +33,14 @@ const std::string& chat_page_html() {
   <div>
     <label>temperature <input id="temp" type="number" value="0.8" step="0.1" min="0"></label><br>
     <label>max tokens <input id="max" type="number" value="256" min="1"></label><br>
-    <button id="send">Send</button> <button id="reset" type="button">Reset</button>
+    <button id="send">Send</button> <button id="stop" type="button" disabled>Stop</button>
+    <button id="reset" type="button">Reset</button>
   </div>
 </form>
 <script>
 const log = document.getElementById('log'), input = document.getElementById('input');
-let history = [], busy = false;
+const stop = document.getElementById('stop');
+let history = [], busy = false, controller = null;
 fetch('/v1/models').then(r => r.json()).then(j => {
   const m = j.data[0];
   document.getElementById('model').textContent = m.id + ' (context ' + m.meta.n_ctx + ')';
@@ -60,9 +63,13 @@ async function send() {
   const out = bubble('assistant', '');
   const t0 = performance.now();
   let n = 0, answer = '';
+  // Stop aborts the stream: the server sees the connection close and
+  // cancels the request at its next token; what came so far is kept.
+  controller = new AbortController();
+  stop.disabled = false;
   try {
     const res = await fetch('/v1/chat/completions', {
-      method: 'POST', headers: {'Content-Type': 'application/json'},
+      method: 'POST', headers: {'Content-Type': 'application/json'}, signal: controller.signal,
       body: JSON.stringify({messages: history, stream: true, stream_options: {include_usage: true},
                             temperature: +document.getElementById('temp').value,
                             max_tokens: +document.getElementById('max').value})});
@@ -81,19 +88,29 @@ async function send() {
         if (j.error) throw new Error(j.error.message);
         if (j.usage) n = j.usage.completion_tokens;
         const c = j.choices && j.choices[0] && j.choices[0].delta.content;
-        if (c) { answer += c; out.textContent = answer; log.scrollTop = log.scrollHeight; }
+        if (c) { answer += c; n++; out.textContent = answer; log.scrollTop = log.scrollHeight; }
       }
     }
     history.push({role: 'assistant', content: answer});
     const s = (performance.now() - t0) / 1000;
     document.getElementById('speed').textContent = n + ' tokens in ' + s.toFixed(1) + ' s';
   } catch (e) {
-    history.pop();
-    out.className = 'msg error';
-    out.textContent = e.message;
+    if (e.name === 'AbortError') {
+      history.push({role: 'assistant', content: answer});
+      out.classList.add('stopped');
+      const s = (performance.now() - t0) / 1000;
+      document.getElementById('speed').textContent = 'stopped after ' + n + ' tokens in ' + s.toFixed(1) + ' s';
+    } else {
+      history.pop();
+      out.className = 'msg error';
+      out.textContent = e.message;
+    }
   }
+  controller = null;
+  stop.disabled = true;
   busy = false;
 }
+stop.addEventListener('click', () => { if (controller) controller.abort(); });
 document.getElementById('form').addEventListener('submit', e => { e.preventDefault(); send(); });
 input.addEventListener('keydown', e => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); send(); } });
 document.getElementById('reset').addEventListener('click', () => { history = []; log.textContent = ''; });
