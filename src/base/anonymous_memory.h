@@ -1,7 +1,5 @@
-// Memory mapped from no file, in 2 MiB pages where the kernel gives them
-// (transparent huge pages on request): for large arrays made at load time,
-// such as repacked weights, which are streamed in full many times (fewer
-// TLB misses, fewer page faults to fill them). Move-only; unmapped on
+// Memory mapped from no file, its pages populated when it is made: for large
+// arrays made at load time, such as repacked weights. Move-only; unmapped on
 // destruction.
 #pragma once
 #include <cstddef>

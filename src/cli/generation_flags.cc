@@ -28,7 +28,9 @@ void add_generation_flags(CLI::App& app, GenerationFlags& f) {
   app.add_option("-t,--threads", f.threads, "threads (default: one per core)");
   app.add_option("-c,--ctx-size", f.n_ctx, "context length (default: the model's, at most 4096)");
   app.add_option("--kv-type", f.kv_type, "KV cache entries: f32, f16 (default) or q8_0");
-  app.add_flag("--no-repack", f.no_repack, "keep the file's row layout (no row-interleaved repacking at load)");
+  app.add_flag("--repack", f.repack,
+               "repack q4_k/q6_k matrices row-interleaved at load: faster products, seconds more to load "
+               "(frugal quantize --repack does it once)");
 }
 
 runtime::GenerateParams generate_params(const GenerationFlags& f) {
@@ -56,7 +58,7 @@ LoadedModel load_for_generation(const GenerationFlags& f, int n_seq_max, int pre
   if (f.threads > 0) ThreadPool::set_default_threads(f.threads);
   LoadedModel m;
   m.path = resolve_model_path(f.model);
-  m.model = model::Model::load(m.path, {.repack = !f.no_repack, .threads = ThreadPool::global().size()});
+  m.model = model::Model::load(m.path, {.repack = f.repack, .threads = ThreadPool::global().size()});
   const model::RepackReport& r = m.model->repacked();
   if (r.tensors > 0) {
     log_debug("repacked ", r.tensors, " matrices (", human_bytes(static_cast<double>(r.bytes)), ") in ", r.seconds, " s");

@@ -31,7 +31,7 @@ struct GenerationFlags {
   int threads = 0;
   int n_ctx = 0;
   std::string kv_type = "f16";
-  bool no_repack = false;  // keep the file's row layout (model/repack_weights.h)
+  bool repack = false;  // row-interleaved repacking at load (model/repack_weights.h)
 };
 
 void add_generation_flags(CLI::App& app, GenerationFlags& f);

@@ -89,8 +89,10 @@ struct ModelWeights {
 struct LoadOptions {
   // Repack the matrices whose types have a row-interleaved layout with
   // kernels at this CPU's SIMD level (model/repack_weights.h), when the
-  // repacked copy fits in the memory available.
-  bool repack = true;
+  // repacked copy fits in the memory available. Off by default: filling
+  // fresh memory with a whole model takes seconds (`frugal quantize --repack`
+  // does it once, ahead of time).
+  bool repack = false;
   int threads = 0;  // for repacking; <= 0: one per core
 };
 
