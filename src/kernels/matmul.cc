@@ -95,8 +95,8 @@ void matmul_interleaved(const WeightMatrix& W, const EncodedRows& X, const uint8
     if (kernel && kernel->dot16) {
       for (int64_t t0 = g_begin; t0 < g_end; t0 += tile) {
         const int64_t t1 = std::min(g_end, t0 + tile);
-        for (int64_t r0 = 0; r0 < n_rows; r0 += kMaxActRows) {
-          const int n_act = static_cast<int>(std::min<int64_t>(kMaxActRows, n_rows - r0));
+        for (int64_t r0 = 0; r0 < n_rows; r0 += kMaxActRows16) {
+          const int n_act = static_cast<int>(std::min<int64_t>(kMaxActRows16, n_rows - r0));
           for (int64_t g = t0; g < t1; ++g) {
             kernel->dot16(w + g * gb, a + r0 * act_stride, act_stride, n_act, n_in, Y + r0 * ldy + g * G, ldy);
           }

@@ -15,6 +15,9 @@
 namespace frugal::kernels {
 
 inline constexpr int kMaxActRows = 4;
+// The row-interleaved kernels take up to 8: their weight codes, unpacked
+// once per call, then serve twice as many rows of a prompt.
+inline constexpr int kMaxActRows16 = 8;
 
 // How activation rows are encoded for a weight type (quantize_activations.h).
 enum class ActFormat {
@@ -56,7 +59,7 @@ using Rows4Fn = void (*)(const void* w, size_t w_stride, const void* act, size_t
                          float* y, int64_t ldy);
 
 // y[r * ldy + k] = dot(row k of a 16-row group, activation row r) for k < 16
-// and r < n_act (1 <= n_act <= kMaxActRows): the kernels of the
+// and r < n_act (1 <= n_act <= kMaxActRows16): the kernels of the
 // row-interleaved types (quant/repack.h), w pointing at the group's first
 // super-block.
 using Rows16Fn = void (*)(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,

@@ -1,5 +1,5 @@
 // Kernels for the row-interleaved types (quant/repack.h) at the avx512 level:
-// one call multiplies a 16-row group with 1-4 activation rows.
+// one call multiplies a 16-row group with 1-8 activation rows.
 //
 // Each 64-byte load holds the same four values of all 16 rows (one 32-bit
 // lane a row); vpdpbusd with the activation's four int8 codes broadcast
@@ -66,7 +66,7 @@ FRUGAL_TARGET void q4k_run(const BlockQ4_K_R16* w, const BlockQ8_K* const a[R], 
   const __m512i m4 = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F), m30 = _mm512_set1_epi8(0x30);
   const __m512i even16 = _mm512_set1_epi32(0x00FF00FF);
   __m512 acc[R];
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const BlockQ4_K_R16& g = w[b];
     prefetch_ahead(w + b);
@@ -79,7 +79,7 @@ FRUGAL_TARGET void q4k_run(const BlockQ4_K_R16* w, const BlockQ8_K* const a[R], 
     const __m512i mn_hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(C, 4), m4),
                                           _mm512_and_si512(_mm512_srli_epi16(B, 2), m30));
     __m512i I[R];
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) I[r] = _mm512_setzero_si512();
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) I[r] = _mm512_setzero_si512();
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
       const __m512i sc = lane_byte(j < 4 ? sc_lo : sc_hi, j % 4);
@@ -90,7 +90,7 @@ FRUGAL_TARGET void q4k_run(const BlockQ4_K_R16* w, const BlockQ8_K* const a[R], 
         q[t] = _mm512_and_si512(v, m4);
         q[t + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
       }
-      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
         const int8_t* aq = a[r][b].qs + 32 * j;
         __m512i s = _mm512_setzero_si512();
 #pragma GCC unroll 8
@@ -103,7 +103,7 @@ FRUGAL_TARGET void q4k_run(const BlockQ4_K_R16* w, const BlockQ8_K* const a[R], 
     const __m512i me_lo = _mm512_and_si512(mn_lo, even16), mo_lo = _mm512_srli_epi16(mn_lo, 8);
     const __m512i me_hi = _mm512_and_si512(mn_hi, even16), mo_hi = _mm512_srli_epi16(mn_hi, 8);
     const __m512 d = halves(g.d), dmin = halves(g.dmin);
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
       const BlockQ8_K& ab = a[r][b];
       int s[8];
       for (int j = 0; j < 8; ++j) s[j] = ab.bsums[2 * j] + ab.bsums[2 * j + 1];
@@ -116,7 +116,7 @@ FRUGAL_TARGET void q4k_run(const BlockQ4_K_R16* w, const BlockQ8_K* const a[R], 
       acc[r] = _mm512_fnmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, M), _mm512_mul_ps(dmin, da), acc[r]);
     }
   }
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + r * ldy, acc[r]);
+  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + r * ldy, acc[r]);
 }
 
 // The top two bits of quad q (q < 4) of a qh vector, moved to bits 4-5.
@@ -134,12 +134,12 @@ template <int R>
 FRUGAL_TARGET void q6k_run(const BlockQ6_K_R16* w, const BlockQ8_K* const a[R], int64_t nb, float* y, int64_t ldy) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[R];
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const BlockQ6_K_R16& g = w[b];
     prefetch_ahead(w + b);
     __m512i I[R];
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) I[r] = _mm512_setzero_si512();
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) I[r] = _mm512_setzero_si512();
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
       const __m512i h0 = load64(g.qh[j][0]), h1 = load64(g.qh[j][1]);
@@ -153,7 +153,7 @@ FRUGAL_TARGET void q6k_run(const BlockQ6_K_R16* w, const BlockQ8_K* const a[R], 
       const __m512i sc0 = _mm512_maskz_cvtepi8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(g.scales[2 * j])));
       const __m512i sc1 =
           _mm512_maskz_cvtepi8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(g.scales[2 * j + 1])));
-      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
         const BlockQ8_K& ab = a[r][b];
         const int8_t* aq = ab.qs + 32 * j;
         // Starting from -32 * (the activations' sum) takes the codes' offset off.
@@ -167,12 +167,12 @@ FRUGAL_TARGET void q6k_run(const BlockQ6_K_R16* w, const BlockQ8_K* const a[R], 
       }
     }
     const __m512 d = halves(g.d);
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
       const __m512 da = _mm512_set1_ps(a[r][b].d);
       acc[r] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, I[r]), _mm512_mul_ps(d, da), acc[r]);
     }
   }
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + r * ldy, acc[r]);
+  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + r * ldy, acc[r]);
 }
 
 // A Rows16Fn over run<R>: R = n_act as a compile-time count.
@@ -181,14 +181,18 @@ FRUGAL_TARGET void rows16(const void* w, const void* act, size_t act_stride, int
                           int64_t ldy) {
   const auto* g = static_cast<const Group*>(w);
   const int64_t nb = n_in / quant::QK_K;
-  const BlockQ8_K* a[kMaxActRows];
+  const BlockQ8_K* a[kMaxActRows16];
   for (int r = 0; r < n_act; ++r)
     a[r] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) + r * act_stride);
   switch (n_act) {
     case 1: return Run<1>::run(g, a, nb, y, ldy);
     case 2: return Run<2>::run(g, a, nb, y, ldy);
     case 3: return Run<3>::run(g, a, nb, y, ldy);
-    default: return Run<4>::run(g, a, nb, y, ldy);
+    case 4: return Run<4>::run(g, a, nb, y, ldy);
+    case 5: return Run<5>::run(g, a, nb, y, ldy);
+    case 6: return Run<6>::run(g, a, nb, y, ldy);
+    case 7: return Run<7>::run(g, a, nb, y, ldy);
+    default: return Run<8>::run(g, a, nb, y, ldy);
   }
 }
 template <int R>

@@ -1,7 +1,7 @@
 // The row-interleaved types (quant/repack.h): repacking is lossless both ways
 // (and in place), one row can be read back from its group, and a product
 // with repacked weights gives the same bits as with the rows they came from,
-// at every SIMD level this CPU has, for 1-4 activation rows (decode and
+// at every SIMD level this CPU has, for 1-8 activation rows (decode and
 // batched decode) and beside matmul_reference for prefill-sized batches.
 #include <gtest/gtest.h>
 
