@@ -7,6 +7,7 @@
 #include "base/fp16.h"
 #include "base/thread_pool.h"
 #include "quant/blocks.h"
+#include "quant/iq_blocks.h"
 #include "quant/quant.h"
 
 namespace frugal::quant {
@@ -241,6 +242,7 @@ bool can_dequantize(TensorType t) {
     case TensorType::Q8_0: case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::Q4_K:
     case TensorType::Q5_K: case TensorType::Q6_K: case TensorType::Q8_K:
     case TensorType::IQ4_NL: case TensorType::IQ4_XS: case TensorType::MXFP4:
+    case TensorType::IQ2_XXS: case TensorType::IQ2_XS: case TensorType::IQ3_XXS:
       return true;
     default:
       return false;
@@ -278,6 +280,9 @@ void dequantize_row(TensorType t, const void* src, float* y, int64_t n) {
     case TensorType::IQ4_NL: return deq_iq4_nl(static_cast<const BlockIQ4_NL*>(src), y, nb);
     case TensorType::IQ4_XS: return deq_iq4_xs(static_cast<const BlockIQ4_XS*>(src), y, nb);
     case TensorType::MXFP4: return deq_mxfp4(static_cast<const BlockMXFP4*>(src), y, nb);
+    case TensorType::IQ2_XXS: return deq_iq2_xxs(static_cast<const BlockIQ2_XXS*>(src), y, nb);
+    case TensorType::IQ2_XS: return deq_iq2_xs(static_cast<const BlockIQ2_XS*>(src), y, nb);
+    case TensorType::IQ3_XXS: return deq_iq3_xxs(static_cast<const BlockIQ3_XXS*>(src), y, nb);
     default: fail("dequantize: unsupported tensor type ", tensor_type_name(t));
   }
 }

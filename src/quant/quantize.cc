@@ -9,6 +9,7 @@
 #include "base/fp16.h"
 #include "base/thread_pool.h"
 #include "quant/encoders.h"
+#include "quant/iq_blocks.h"
 #include "quant/quant.h"
 
 namespace frugal::quant {
@@ -82,6 +83,9 @@ void quantize_row(TensorType t, const float* x, void* dst, int64_t n, const Quan
     case TensorType::IQ4_NL: return encode_iq4_nl(x, static_cast<BlockIQ4_NL*>(dst), nb, o);
     case TensorType::IQ4_XS: return encode_iq4_xs(x, static_cast<BlockIQ4_XS*>(dst), nb, o);
     case TensorType::MXFP4: return encode_mxfp4(x, static_cast<BlockMXFP4*>(dst), nb, o);
+    case TensorType::IQ2_XXS: return encode_iq2_xxs(x, static_cast<BlockIQ2_XXS*>(dst), nb, o);
+    case TensorType::IQ2_XS: return encode_iq2_xs(x, static_cast<BlockIQ2_XS*>(dst), nb, o);
+    case TensorType::IQ3_XXS: return encode_iq3_xxs(x, static_cast<BlockIQ3_XXS*>(dst), nb, o);
     default: fail("quantize: unsupported target type ", tensor_type_name(t));
   }
 }

@@ -1,0 +1,67 @@
+// Scalar dequantisation of the lattice types, following the GGUF block
+// definitions: each value is (d * (0.5 + ls) * step) * grid byte * sign,
+// evaluated in float in that order, so that results are bit-exact.
+#include <cstring>
+
+#include "base/fp16.h"
+#include "quant/iq_blocks.h"
+#include "quant/iq_grids.h"
+
+namespace frugal::quant {
+namespace {
+
+uint32_t load_u32(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// 8 values of grid entry `g` (bytes) under scale db with sign byte s.
+void put8(float db, uint64_t g, uint8_t s, float* y) {
+  for (int j = 0; j < 8; ++j) y[j] = db * static_cast<float>(grid_byte(g, j)) * ((s >> j) & 1 ? -1.f : 1.f);
+}
+
+}  // namespace
+
+void deq_iq2_xxs(const BlockIQ2_XXS* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = fp16_to_f32(b[i].d);
+    for (int ib = 0; ib < QK_K / 32; ++ib) {
+      const uint32_t idx = load_u32(b[i].qs + 4 * ib), sg = load_u32(b[i].qs + 4 * ib + 2);
+      const float db = d * (0.5f + static_cast<float>(sg >> 28)) * 0.25f;
+      for (int l = 0; l < 4; ++l, y += 8) put8(db, kIQ2XXSGrid[(idx >> (8 * l)) & 255], iq_sign_byte(sg >> (7 * l)), y);
+    }
+  }
+}
+
+void deq_iq2_xs(const BlockIQ2_XS* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = fp16_to_f32(b[i].d);
+    for (int ib = 0; ib < QK_K / 32; ++ib) {
+      const float db[2] = {d * (0.5f + static_cast<float>(b[i].scales[ib] & 0xF)) * 0.25f,
+                           d * (0.5f + static_cast<float>(b[i].scales[ib] >> 4)) * 0.25f};
+      for (int l = 0; l < 4; ++l, y += 8) {
+        const uint16_t q = b[i].qs[4 * ib + l];
+        put8(db[l / 2], kIQ2XSGrid[q & 511], iq_sign_byte(q >> 9), y);
+      }
+    }
+  }
+}
+
+void deq_iq3_xxs(const BlockIQ3_XXS* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = fp16_to_f32(b[i].d);
+    const uint8_t* q = b[i].qs;
+    const uint8_t* ss = b[i].qs + QK_K / 4;
+    for (int ib = 0; ib < QK_K / 32; ++ib, q += 8) {
+      const uint32_t sg = load_u32(ss + 4 * ib);
+      const float db = d * (0.5f + static_cast<float>(sg >> 28)) * 0.5f;
+      for (int l = 0; l < 4; ++l, y += 8) {
+        const uint64_t g = kIQ3XXSGrid[q[2 * l]] | static_cast<uint64_t>(kIQ3XXSGrid[q[2 * l + 1]]) << 32;
+        put8(db, g, iq_sign_byte(sg >> (7 * l)), y);
+      }
+    }
+  }
+}
+
+}  // namespace frugal::quant

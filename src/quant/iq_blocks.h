@@ -1,0 +1,38 @@
+// Block layouts of the GGUF lattice types (IQ2_XXS, IQ2_XS, IQ3_XXS), byte
+// for byte as the format stores them, and their scalar decoders and
+// encoders (dequantize_iq.cc, quantize_iq.cc). Values come in groups of 8,
+// each a grid point (iq_grids.h) of magnitudes with 8 signs of which 7 are
+// stored (an even count of negatives); 32 values share a 4-bit scale on top
+// of the super-block's fp16 d.
+#pragma once
+#include <cstdint>
+
+#include "quant/blocks.h"
+#include "quant/quant.h"
+
+namespace frugal::quant {
+
+// 2.0625 bits per weight. Per 32 values, two little-endian u32: the first
+// holds four 8-bit grid indices, the second four 7-bit sign indices (bits
+// 7l..7l+6) and the scale ls in bits 28-31: value = d * (0.5 + ls) / 4 *
+// grid byte * sign.
+struct BlockIQ2_XXS { uint16_t d; uint16_t qs[QK_K / 8]; };
+// 2.3125 bits per weight. Per 8 values a u16: grid index (9 bits) | sign
+// index << 9; per 32 values a byte of two 4-bit scales, one per 16 values.
+struct BlockIQ2_XS { uint16_t d; uint16_t qs[QK_K / 8]; uint8_t scales[QK_K / 32]; };
+// 3.0625 bits per weight. qs: 64 grid indices (two 4-value points per 8
+// values), then per 32 values a little-endian u32 of four 7-bit sign
+// indices and the scale in bits 28-31: value = d * (0.5 + ls) / 2 * grid byte * sign.
+struct BlockIQ3_XXS { uint16_t d; uint8_t qs[3 * QK_K / 8]; };
+
+static_assert(sizeof(BlockIQ2_XXS) == 66 && sizeof(BlockIQ2_XS) == 74 && sizeof(BlockIQ3_XXS) == 98);
+
+void deq_iq2_xxs(const BlockIQ2_XXS* b, float* y, int64_t nb);
+void deq_iq2_xs(const BlockIQ2_XS* b, float* y, int64_t nb);
+void deq_iq3_xxs(const BlockIQ3_XXS* b, float* y, int64_t nb);
+
+void encode_iq2_xxs(const float* x, BlockIQ2_XXS* y, int64_t nb, const QuantizeOptions& o);
+void encode_iq2_xs(const float* x, BlockIQ2_XS* y, int64_t nb, const QuantizeOptions& o);
+void encode_iq3_xxs(const float* x, BlockIQ3_XXS* y, int64_t nb, const QuantizeOptions& o);
+
+}  // namespace frugal::quant
