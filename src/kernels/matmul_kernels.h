@@ -91,6 +91,8 @@ const TypeKernel* avx512_repacked_kernel(TensorType t);  // the row-interleaved 
 EncodeFn avx2_encoder();
 // MXFP4 at each level (matmul_mxfp4_x86.cc), which the level tables return.
 const TypeKernel* mxfp4_kernel(SimdLevel level);
+// The lattice types' scalar kernels (matmul_iq_scalar.cc), which the scalar table returns.
+const TypeKernel* iq_scalar_kernel(TensorType t);
 EncodeFn avx512_encoder();
 
 }  // namespace frugal::kernels

@@ -219,7 +219,7 @@ const TypeKernel* scalar_kernel(TensorType t) {
     case TensorType::F32: return &kF32;
     case TensorType::F16: return &kF16;
     case TensorType::BF16: return &kBF16;
-    default: return nullptr;
+    default: return iq_scalar_kernel(t);
   }
 }
 

@@ -1,0 +1,101 @@
+// Matrix products with the lattice weight types (IQ2_XXS, IQ2_XS, IQ3_XXS):
+// at every SIMD level this CPU has (the scalar level through their integer
+// kernels, the others through the dequantising path until they have kernels
+// of their own) against the f32 reference on the dequantised weights, within
+// the documented tolerance; and the scalar kernel called directly against a
+// double-precision dot product of the dequantised weights with the decoded
+// Q8_K activations.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "base/fp16.h"
+#include "kernels/matmul.h"
+#include "kernels/matmul_kernels.h"
+#include "quant/quant.h"
+#include "random_data.h"
+
+namespace frugal::kernels {
+namespace {
+
+const TensorType kTypes[] = {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ3_XXS};
+
+// Random blocks: every index and sign pattern is valid; d (the first two
+// bytes of each of these blocks) small and positive.
+std::vector<uint8_t> random_iq_weights(TensorType t, int64_t n_out, int64_t n_in, std::mt19937& rng) {
+  std::vector<uint8_t> data(row_bytes(t, static_cast<uint64_t>(n_in)) * static_cast<size_t>(n_out));
+  for (uint8_t& b : data) b = static_cast<uint8_t>(rng());
+  const size_t bb = tensor_type_info(t).block_bytes;
+  std::uniform_real_distribution<float> u(0.001f, 0.01f);
+  for (size_t i = 0; i < data.size() / bb; ++i) {
+    const uint16_t d = f32_to_fp16(u(rng));
+    std::memcpy(data.data() + i * bb, &d, 2);
+  }
+  return data;
+}
+
+TEST(IqMatmul, EveryLevelMatchesReference) {
+  std::mt19937 rng(test_data::test_seed() + 40);
+  for (TensorType t : kTypes) {
+    for (int64_t n_in : {256, 768}) {
+      for (int64_t n_out : {1, 9, 37}) {
+        const auto weights = random_iq_weights(t, n_out, n_in, rng);
+        const WeightMatrix W{t, weights.data(), n_out, n_in};
+        std::vector<float> deq(static_cast<size_t>(n_out * n_in));
+        quant::dequantize_rows(t, weights.data(), deq.data(), n_out, n_in);
+        for (int64_t n_rows : {1, 3, 17}) {
+          const auto X = test_data::random_rows(n_rows, n_in, rng);
+          std::vector<float> ref(static_cast<size_t>(n_rows * n_out));
+          matmul_reference(W, X.data(), n_in, n_rows, ref.data(), n_out);
+          for (SimdLevel level : test_data::available_levels()) {
+            SCOPED_TRACE(testing::Message() << tensor_type_name(t) << " level " << simd_level_name(level) << " n_in "
+                                            << n_in << " n_out " << n_out << " n_rows " << n_rows);
+            std::vector<float> Y(ref.size(), -7.0f);
+            matmul_at_level(level, W, X.data(), n_in, n_rows, Y.data(), n_out, nullptr);
+            for (int64_t r = 0; r < n_rows; ++r)
+              for (int64_t o = 0; o < n_out; ++o)
+                ASSERT_NEAR(Y[r * n_out + o], ref[r * n_out + o],
+                            matmul_tolerance(t, deq.data() + o * n_in, X.data() + r * n_in, n_in))
+                    << "row " << r << " out " << o;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(IqMatmul, ScalarKernelIsTheExactIntegerDot) {
+  std::mt19937 rng(test_data::test_seed() + 41);
+  for (TensorType t : kTypes) {
+    const TypeKernel* k = scalar_kernel(t);
+    ASSERT_NE(k, nullptr) << tensor_type_name(t);
+    ASSERT_EQ(k->act, ActFormat::kQ8_K);
+    const int64_t n_in = 512;
+    const auto w = random_iq_weights(t, 1, n_in, rng);
+    std::vector<float> deq(n_in);
+    quant::dequantize_row(t, w.data(), deq.data(), n_in);
+    const auto X = test_data::random_rows(kMaxActRows, n_in, rng);
+    const size_t stride = act_row_bytes(ActFormat::kQ8_K, n_in);
+    std::vector<uint8_t> act(stride * kMaxActRows);
+    for (int r = 0; r < kMaxActRows; ++r) encode_act_row(ActFormat::kQ8_K, X.data() + r * n_in, act.data() + r * stride, n_in);
+    float y[kMaxActRows * 2];
+    k->dot(w.data(), act.data(), stride, kMaxActRows, n_in, y, 2);
+    for (int r = 0; r < kMaxActRows; ++r) {
+      double want = 0, mag = 0;
+      for (int64_t b = 0; b < n_in / 256; ++b) {
+        const auto& a = reinterpret_cast<const quant::BlockQ8_K*>(act.data() + r * stride)[b];
+        for (int i = 0; i < 256; ++i) {
+          want += double(deq[b * 256 + i]) * a.d * a.qs[i];
+          mag += std::fabs(double(deq[b * 256 + i]) * a.d * a.qs[i]);
+        }
+      }
+      EXPECT_NEAR(y[r * 2], want, mag * 1e-6) << tensor_type_name(t) << " row " << r;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace frugal::kernels
