@@ -97,8 +97,10 @@ void matmul_interleaved(const WeightMatrix& W, const EncodedRows& X, const uint8
         const int64_t t1 = std::min(g_end, t0 + tile);
         for (int64_t r0 = 0; r0 < n_rows; r0 += kMaxActRows16) {
           const int n_act = static_cast<int>(std::min<int64_t>(kMaxActRows16, n_rows - r0));
-          for (int64_t g = t0; g < t1; ++g) {
-            kernel->dot16(w + g * gb, a + r0 * act_stride, act_stride, n_act, n_in, Y + r0 * ldy + g * G, ldy);
+          for (int64_t g = t0; g < t1; g += 2) {  // two groups a call where there are two
+            const int n_groups = static_cast<int>(std::min<int64_t>(2, t1 - g));
+            kernel->dot16(w + g * gb, a + r0 * act_stride, act_stride, n_act, n_groups, n_in, Y + r0 * ldy + g * G,
+                          ldy);
           }
         }
       }

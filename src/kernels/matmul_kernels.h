@@ -58,12 +58,12 @@ using GemmTileFn = void (*)(const void* w, size_t w_stride, int64_t n_out, const
 using Rows4Fn = void (*)(const void* w, size_t w_stride, const void* act, size_t act_stride, int n_act, int64_t n_in,
                          float* y, int64_t ldy);
 
-// y[r * ldy + k] = dot(row k of a 16-row group, activation row r) for k < 16
-// and r < n_act (1 <= n_act <= kMaxActRows16): the kernels of the
-// row-interleaved types (quant/repack.h), w pointing at the group's first
-// super-block.
-using Rows16Fn = void (*)(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
-                          int64_t ldy);
+// y[r * ldy + k] = dot(row k of n_groups consecutive 16-row groups,
+// activation row r) for k < 16 n_groups and r < n_act (1 <= n_act <=
+// kMaxActRows16, n_groups 1 or 2): the kernels of the row-interleaved types
+// (quant/repack.h), w pointing at the first group's first super-block.
+using Rows16Fn = void (*)(const void* w, const void* act, size_t act_stride, int n_act, int n_groups, int64_t n_in,
+                          float* y, int64_t ldy);
 
 struct TypeKernel {
   ActFormat act = ActFormat::kF32;
