@@ -215,6 +215,9 @@ def main():
     ap.add_argument("--frugal-args", default="",
                     help="extra frugal bench arguments (for example \"--repack\": repacking timed in the load)")
     ap.add_argument("--model", action="append", required=True, help="NAME=PATH of a GGUF model")
+    ap.add_argument("--frugal-model", action="append", default=[],
+                    help="NAME=PATH: the file frugal reads for model NAME (e.g. the same weights written by "
+                         "frugal quantize --repack); the peers read the --model file")
     ap.add_argument("-p", type=int, default=512)
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("-b", default="1,4,16", help="frugal's batch sizes")
@@ -245,7 +248,8 @@ def main():
     for spec in a.model:
         name, model = spec.split("=", 1)
         done = old.get(name, {})
-        per_tool = {"frugal": done["frugal"] if "frugal" in done else frugal_results(a, model)}
+        own = dict(s.split("=", 1) for s in a.frugal_model).get(name, model)
+        per_tool = {"frugal": done["frugal"] if "frugal" in done else frugal_results(a, own)}
         results[name] = per_tool
         with open(os.path.join(a.out, "results.json"), "w") as f:
             json.dump({**old, **results}, f, indent=1)
