@@ -1,9 +1,9 @@
-// Scalar dot kernels of the lattice types (IQ2_XXS, IQ2_XS, IQ3_XXS) against
+// Scalar dot kernels of the lattice types (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S) against
 // Q8_K activations. A 256-value block is unpacked once into int8 (grid
 // magnitude times sign) for all activation rows; each scale unit's integer
 // sum is weighted by 2 * ls + 1 (the format's 0.5 + ls, doubled), and the
-// block's sum is scaled by d * a.d / 8 (IQ2: (0.5 + ls) / 4) or / 4 (IQ3:
-// (0.5 + ls) / 2). Integer sums stay below 2^31: at most 32 * 62 * 127 * 31 * 8.
+// block's sum is scaled by d * a.d / 8 (IQ2: (0.5 + ls) / 4), / 4 (IQ3_XXS:
+// (0.5 + ls) / 2) or / 1 (IQ3_S: 1 + 2 ls). Integer sums stay below 2^31: at most 32 * 62 * 127 * 31 * 8.
 #include <cmath>
 #include <cstring>
 
@@ -63,6 +63,29 @@ void unpack(const quant::BlockIQ3_XXS& b, int8_t* q, int* mult) {
   }
 }
 
+void unpack(const quant::BlockIQ2_S& b, int8_t* q, int* mult) {
+  for (int ib = 0; ib < 8; ++ib) {
+    mult[2 * ib] = 2 * (b.scales[ib] & 0xF) + 1;
+    mult[2 * ib + 1] = 2 * (b.scales[ib] >> 4) + 1;
+    for (int l = 0; l < 4; ++l) {
+      const unsigned idx = b.qs[4 * ib + l] | ((b.qh[ib] >> (2 * l)) & 3u) << 8;
+      put8(quant::kIQ2SGrid[idx], b.qs[QK_K / 8 + 4 * ib + l], q + 32 * ib + 8 * l);
+    }
+  }
+}
+void unpack(const quant::BlockIQ3_S& b, int8_t* q, int* mult) {
+  for (int ib = 0; ib < 8; ++ib) {
+    mult[ib] = 2 * ((b.scales[ib / 2] >> (4 * (ib % 2))) & 0xF) + 1;
+    for (int l = 0; l < 4; ++l) {
+      const int k = 2 * l;
+      const unsigned i0 = b.qs[8 * ib + k] | ((b.qh[ib] >> k) & 1u) << 8;
+      const unsigned i1 = b.qs[8 * ib + k + 1] | ((b.qh[ib] >> (k + 1)) & 1u) << 8;
+      put8(quant::kIQ3SGrid[i0] | static_cast<uint64_t>(quant::kIQ3SGrid[i1]) << 32, b.signs[4 * ib + l],
+           q + 32 * ib + 8 * l);
+    }
+  }
+}
+
 template <class Block, int kUnit, int kDiv>
 void dot_iq(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y, int64_t y_stride) {
   const auto* wb = static_cast<const Block*>(w);
@@ -89,6 +112,8 @@ void dot_iq(const void* w, const void* act, size_t act_stride, int n_act, int64_
 const TypeKernel kIQ2_XXS{ActFormat::kQ8_K, dot_iq<quant::BlockIQ2_XXS, 32, 8>};
 const TypeKernel kIQ2_XS{ActFormat::kQ8_K, dot_iq<quant::BlockIQ2_XS, 16, 8>};
 const TypeKernel kIQ3_XXS{ActFormat::kQ8_K, dot_iq<quant::BlockIQ3_XXS, 32, 4>};
+const TypeKernel kIQ2_S{ActFormat::kQ8_K, dot_iq<quant::BlockIQ2_S, 16, 8>};
+const TypeKernel kIQ3_S{ActFormat::kQ8_K, dot_iq<quant::BlockIQ3_S, 32, 1>};
 
 }  // namespace
 
@@ -97,6 +122,8 @@ const TypeKernel* iq_scalar_kernel(TensorType t) {
     case TensorType::IQ2_XXS: return &kIQ2_XXS;
     case TensorType::IQ2_XS: return &kIQ2_XS;
     case TensorType::IQ3_XXS: return &kIQ3_XXS;
+    case TensorType::IQ2_S: return &kIQ2_S;
+    case TensorType::IQ3_S: return &kIQ3_S;
     default: return nullptr;
   }
 }

@@ -243,6 +243,7 @@ bool can_dequantize(TensorType t) {
     case TensorType::Q5_K: case TensorType::Q6_K: case TensorType::Q8_K:
     case TensorType::IQ4_NL: case TensorType::IQ4_XS: case TensorType::MXFP4:
     case TensorType::IQ2_XXS: case TensorType::IQ2_XS: case TensorType::IQ3_XXS:
+    case TensorType::IQ2_S: case TensorType::IQ3_S:
       return true;
     default:
       return false;
@@ -283,6 +284,8 @@ void dequantize_row(TensorType t, const void* src, float* y, int64_t n) {
     case TensorType::IQ2_XXS: return deq_iq2_xxs(static_cast<const BlockIQ2_XXS*>(src), y, nb);
     case TensorType::IQ2_XS: return deq_iq2_xs(static_cast<const BlockIQ2_XS*>(src), y, nb);
     case TensorType::IQ3_XXS: return deq_iq3_xxs(static_cast<const BlockIQ3_XXS*>(src), y, nb);
+    case TensorType::IQ2_S: return deq_iq2_s(static_cast<const BlockIQ2_S*>(src), y, nb);
+    case TensorType::IQ3_S: return deq_iq3_s(static_cast<const BlockIQ3_S*>(src), y, nb);
     default: fail("dequantize: unsupported tensor type ", tensor_type_name(t));
   }
 }

@@ -64,4 +64,34 @@ void deq_iq3_xxs(const BlockIQ3_XXS* b, float* y, int64_t nb) {
   }
 }
 
+void deq_iq2_s(const BlockIQ2_S* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = fp16_to_f32(b[i].d);
+    for (int ib = 0; ib < QK_K / 32; ++ib) {
+      const float db[2] = {d * (0.5f + static_cast<float>(b[i].scales[ib] & 0xF)) * 0.25f,
+                           d * (0.5f + static_cast<float>(b[i].scales[ib] >> 4)) * 0.25f};
+      for (int l = 0; l < 4; ++l, y += 8) {
+        const unsigned idx = b[i].qs[4 * ib + l] | ((b[i].qh[ib] >> (2 * l)) & 3u) << 8;
+        put8(db[l / 2], kIQ2SGrid[idx], b[i].qs[QK_K / 8 + 4 * ib + l], y);
+      }
+    }
+  }
+}
+
+void deq_iq3_s(const BlockIQ3_S* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = fp16_to_f32(b[i].d);
+    for (int ib = 0; ib < QK_K / 32; ++ib) {
+      const int ls = (b[i].scales[ib / 2] >> (4 * (ib % 2))) & 0xF;
+      const float db = d * static_cast<float>(1 + 2 * ls);
+      for (int l = 0; l < 4; ++l, y += 8) {
+        const int k = 2 * l;
+        const unsigned i0 = b[i].qs[8 * ib + k] | ((b[i].qh[ib] >> k) & 1u) << 8;
+        const unsigned i1 = b[i].qs[8 * ib + k + 1] | ((b[i].qh[ib] >> (k + 1)) & 1u) << 8;
+        put8(db, kIQ3SGrid[i0] | static_cast<uint64_t>(kIQ3SGrid[i1]) << 32, b[i].signs[4 * ib + l], y);
+      }
+    }
+  }
+}
+
 }  // namespace frugal::quant

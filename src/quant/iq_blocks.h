@@ -1,9 +1,10 @@
-// Block layouts of the GGUF lattice types (IQ2_XXS, IQ2_XS, IQ3_XXS), byte
+// Block layouts of the GGUF lattice types (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS,
+// IQ3_S), byte
 // for byte as the format stores them, and their scalar decoders and
 // encoders (dequantize_iq.cc, quantize_iq.cc). Values come in groups of 8,
 // each a grid point (iq_grids.h) of magnitudes with 8 signs of which 7 are
-// stored (an even count of negatives); 32 values share a 4-bit scale on top
-// of the super-block's fp16 d.
+// stored (an even count of negatives; IQ2_S and IQ3_S store all 8); 32 (or
+// 16) values share a 4-bit scale on top of the super-block's fp16 d.
 #pragma once
 #include <cstdint>
 
@@ -25,14 +26,35 @@ struct BlockIQ2_XS { uint16_t d; uint16_t qs[QK_K / 8]; uint8_t scales[QK_K / 32
 // indices and the scale in bits 28-31: value = d * (0.5 + ls) / 2 * grid byte * sign.
 struct BlockIQ3_XXS { uint16_t d; uint8_t qs[3 * QK_K / 8]; };
 
+// 2.5625 bits per weight. Per 8 values a 10-bit grid index (low 8 bits in
+// qs[0..31], the high 2 in qh, 2 bits per group) and an explicit sign byte
+// (qs[32..63]); per 16 values a 4-bit scale as IQ2_XS.
+struct BlockIQ2_S { uint16_t d; uint8_t qs[QK_K / 4]; uint8_t qh[QK_K / 32]; uint8_t scales[QK_K / 32]; };
+// 3.4375 bits per weight. Per 4 values a 9-bit index into the 512-point grid
+// (low 8 bits in qs, the 9th in qh, one byte per 32 values); an explicit
+// sign byte per 8; per 32 values a 4-bit scale: value = d * (1 + 2 ls) *
+// grid byte * sign.
+struct BlockIQ3_S {
+  uint16_t d;
+  uint8_t qs[QK_K / 4];
+  uint8_t qh[QK_K / 32];
+  uint8_t signs[QK_K / 8];
+  uint8_t scales[QK_K / 64];
+};
+
 static_assert(sizeof(BlockIQ2_XXS) == 66 && sizeof(BlockIQ2_XS) == 74 && sizeof(BlockIQ3_XXS) == 98);
+static_assert(sizeof(BlockIQ2_S) == 82 && sizeof(BlockIQ3_S) == 110);
 
 void deq_iq2_xxs(const BlockIQ2_XXS* b, float* y, int64_t nb);
 void deq_iq2_xs(const BlockIQ2_XS* b, float* y, int64_t nb);
 void deq_iq3_xxs(const BlockIQ3_XXS* b, float* y, int64_t nb);
+void deq_iq2_s(const BlockIQ2_S* b, float* y, int64_t nb);
+void deq_iq3_s(const BlockIQ3_S* b, float* y, int64_t nb);
 
 void encode_iq2_xxs(const float* x, BlockIQ2_XXS* y, int64_t nb, const QuantizeOptions& o);
 void encode_iq2_xs(const float* x, BlockIQ2_XS* y, int64_t nb, const QuantizeOptions& o);
 void encode_iq3_xxs(const float* x, BlockIQ3_XXS* y, int64_t nb, const QuantizeOptions& o);
+void encode_iq2_s(const float* x, BlockIQ2_S* y, int64_t nb, const QuantizeOptions& o);
+void encode_iq3_s(const float* x, BlockIQ3_S* y, int64_t nb, const QuantizeOptions& o);
 
 }  // namespace frugal::quant

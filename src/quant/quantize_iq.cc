@@ -1,8 +1,10 @@
-// Encoders of the lattice types (IQ2_XXS, IQ2_XS, IQ3_XXS). Each group of 8
+// Encoders of the lattice types (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S). Each group of 8
 // values becomes signs plus one grid point of magnitudes (two 4-value points
-// for IQ3_XXS); a scale unit (32 values, 16 for IQ2_XS) shares one scale.
+// for IQ3_XXS and IQ3_S); a scale unit (32 values, 16 for IQ2_XS and IQ2_S)
+// shares one scale.
 //
-// Signs: the format stores 7 of 8 and makes the count of negatives even, so
+// Signs: IQ2_S and IQ3_S store all 8. The others store 7 of 8 and make the
+// count of negatives even, so
 // a group with an odd count flips the sign of the value whose flip costs
 // least (smallest weight * |x|); that value's target magnitude becomes
 // -|x|, which the grid search then answers with its smallest magnitude.
@@ -106,6 +108,14 @@ const Grid& iq2xs_grid() {
   static const Grid g(kIQ2XSGrid, 8, {8, 25, 43});
   return g;
 }
+const Grid& iq2s_grid() {
+  static const Grid g(kIQ2SGrid, 8, {8, 25, 43});
+  return g;
+}
+const Grid& iq3s_grid() {
+  static const Grid g(kIQ3SGrid, 4, {1, 3, 5, 7, 9, 11, 13, 15});
+  return g;
+}
 const Grid& iq3xxs_grid() {
   static const Grid g(kIQ3XXSGrid, 4, {4, 12, 20, 28, 36, 44, 52, 62});
   return g;
@@ -117,12 +127,13 @@ constexpr int kMaxUnit = 32;
 struct Unit {
   int n = 0;
   float t[kMaxUnit], w[kMaxUnit];
-  uint8_t sign7[kMaxUnit / 8];  // 7-bit sign index per group
+  uint8_t signs[kMaxUnit / 8];  // sign bits per group (bit j: value j negative)
   int idx[kMaxUnit / 4];        // point per lookup (8 / elems per group)
   float scale = 0;              // per grid unit
 };
 
-void set_signs(const float* x, Unit& u) {
+// parity: the type stores 7 signs and needs an even count of negatives.
+void set_signs(const float* x, bool parity, Unit& u) {
   for (int g = 0; g < u.n / 8; ++g) {
     unsigned bits = 0;
     int neg = 0, cheapest = 0;
@@ -132,11 +143,11 @@ void set_signs(const float* x, Unit& u) {
       if (x[i] < 0) bits |= 1u << j, ++neg;
       if (u.w[i] * u.t[i] < u.w[8 * g + cheapest] * u.t[8 * g + cheapest]) cheapest = j;
     }
-    if (neg & 1) {
+    if (parity && (neg & 1)) {
       bits ^= 1u << cheapest;
       u.t[8 * g + cheapest] = -u.t[8 * g + cheapest];
     }
-    u.sign7[g] = static_cast<uint8_t>(bits & 127);
+    u.signs[g] = static_cast<uint8_t>(bits);
   }
 }
 
@@ -194,8 +205,8 @@ void search_unit(const Grid& grid, bool search, Unit& u) {
 
 // A super-block of 256 values in units of `unit` values: unit scales as
 // 4-bit ls under d (scale = d * (0.5 + ls) * step); fills units[].
-float encode_superblock(const Grid& grid, int unit, float step, const float* x, const float* importance, bool search,
-                        Unit* units, uint8_t* ls) {
+float encode_superblock(const Grid& grid, int unit, float step, bool parity, const float* x, const float* importance,
+                        bool search, Unit* units, uint8_t* ls) {
   const int n_units = QK_K / unit;
   const float sigma2 = 2 * mean_square(x, QK_K);
   float smax = 0;
@@ -203,7 +214,7 @@ float encode_superblock(const Grid& grid, int unit, float step, const float* x, 
     Unit& u = units[b];
     u.n = unit;
     element_weights(x + b * unit, importance ? importance + b * unit : nullptr, unit, sigma2, u.w);
-    set_signs(x + b * unit, u);
+    set_signs(x + b * unit, parity, u);
     search_unit(grid, search, u);
     smax = std::max(smax, u.scale);
   }
@@ -239,13 +250,13 @@ void encode_iq2_xxs(const float* x, BlockIQ2_XXS* y, int64_t nb, const QuantizeO
   uint8_t ls[QK_K / 32];
   for (int64_t i = 0; i < nb; ++i, x += QK_K) {
     const float* imp = o.importance ? o.importance + i * QK_K : nullptr;
-    const float d = encode_superblock(iq2xxs_grid(), 32, 0.25f, x, imp, o.search, units, ls);
+    const float d = encode_superblock(iq2xxs_grid(), 32, 0.25f, true, x, imp, o.search, units, ls);
     y[i].d = f32_to_fp16(d);
     for (int b = 0; b < QK_K / 32; ++b) {
       uint32_t idx = 0, sg = static_cast<uint32_t>(ls[b]) << 28;
       for (int l = 0; l < 4; ++l) {
         idx |= static_cast<uint32_t>(units[b].idx[l]) << (8 * l);
-        sg |= static_cast<uint32_t>(units[b].sign7[l]) << (7 * l);
+        sg |= static_cast<uint32_t>((units[b].signs[l] & 127u)) << (7 * l);
       }
       store_u32(y[i].qs + 4 * b, idx);
       store_u32(y[i].qs + 4 * b + 2, sg);
@@ -258,11 +269,11 @@ void encode_iq2_xs(const float* x, BlockIQ2_XS* y, int64_t nb, const QuantizeOpt
   uint8_t ls[QK_K / 16];
   for (int64_t i = 0; i < nb; ++i, x += QK_K) {
     const float* imp = o.importance ? o.importance + i * QK_K : nullptr;
-    const float d = encode_superblock(iq2xs_grid(), 16, 0.25f, x, imp, o.search, units, ls);
+    const float d = encode_superblock(iq2xs_grid(), 16, 0.25f, true, x, imp, o.search, units, ls);
     y[i].d = f32_to_fp16(d);
     for (int b = 0; b < QK_K / 16; ++b)
       for (int l = 0; l < 2; ++l)
-        y[i].qs[2 * b + l] = static_cast<uint16_t>(units[b].idx[l] | units[b].sign7[l] << 9);
+        y[i].qs[2 * b + l] = static_cast<uint16_t>(units[b].idx[l] | (units[b].signs[l] & 127u) << 9);
     for (int b = 0; b < QK_K / 32; ++b) y[i].scales[b] = static_cast<uint8_t>(ls[2 * b] | ls[2 * b + 1] << 4);
   }
 }
@@ -272,14 +283,55 @@ void encode_iq3_xxs(const float* x, BlockIQ3_XXS* y, int64_t nb, const QuantizeO
   uint8_t ls[QK_K / 32];
   for (int64_t i = 0; i < nb; ++i, x += QK_K) {
     const float* imp = o.importance ? o.importance + i * QK_K : nullptr;
-    const float d = encode_superblock(iq3xxs_grid(), 32, 0.5f, x, imp, o.search, units, ls);
+    const float d = encode_superblock(iq3xxs_grid(), 32, 0.5f, true, x, imp, o.search, units, ls);
     y[i].d = f32_to_fp16(d);
     for (int b = 0; b < QK_K / 32; ++b) {
       uint32_t sg = static_cast<uint32_t>(ls[b]) << 28;
       for (int l = 0; l < 8; ++l) y[i].qs[8 * b + l] = static_cast<uint8_t>(units[b].idx[l]);
-      for (int l = 0; l < 4; ++l) sg |= static_cast<uint32_t>(units[b].sign7[l]) << (7 * l);
+      for (int l = 0; l < 4; ++l) sg |= static_cast<uint32_t>((units[b].signs[l] & 127u)) << (7 * l);
       store_u32(y[i].qs + QK_K / 4 + 4 * b, sg);
     }
+  }
+}
+
+void encode_iq2_s(const float* x, BlockIQ2_S* y, int64_t nb, const QuantizeOptions& o) {
+  Unit units[QK_K / 16];
+  uint8_t ls[QK_K / 16];
+  for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+    const float* imp = o.importance ? o.importance + i * QK_K : nullptr;
+    const float d = encode_superblock(iq2s_grid(), 16, 0.25f, false, x, imp, o.search, units, ls);
+    y[i].d = f32_to_fp16(d);
+    std::memset(y[i].qh, 0, sizeof y[i].qh);
+    for (int b = 0; b < QK_K / 16; ++b)
+      for (int l = 0; l < 2; ++l) {
+        const int g = 2 * b + l;  // group of 8 in the super-block
+        const unsigned idx = static_cast<unsigned>(units[b].idx[l]);
+        y[i].qs[g] = static_cast<uint8_t>(idx & 255);
+        y[i].qh[g / 4] = static_cast<uint8_t>(y[i].qh[g / 4] | (idx >> 8) << (2 * (g % 4)));
+        y[i].qs[QK_K / 8 + g] = units[b].signs[l];
+      }
+    for (int b = 0; b < QK_K / 32; ++b) y[i].scales[b] = static_cast<uint8_t>(ls[2 * b] | ls[2 * b + 1] << 4);
+  }
+}
+
+void encode_iq3_s(const float* x, BlockIQ3_S* y, int64_t nb, const QuantizeOptions& o) {
+  Unit units[QK_K / 32];
+  uint8_t ls[QK_K / 32];
+  for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+    const float* imp = o.importance ? o.importance + i * QK_K : nullptr;
+    // value = d * (1 + 2 ls) * grid = d * (0.5 + ls) * 2 * grid
+    const float d = encode_superblock(iq3s_grid(), 32, 2.0f, false, x, imp, o.search, units, ls);
+    y[i].d = f32_to_fp16(d);
+    std::memset(y[i].qh, 0, sizeof y[i].qh);
+    for (int b = 0; b < QK_K / 32; ++b) {
+      for (int k = 0; k < 8; ++k) {
+        const unsigned idx = static_cast<unsigned>(units[b].idx[k]);
+        y[i].qs[8 * b + k] = static_cast<uint8_t>(idx & 255);
+        y[i].qh[b] = static_cast<uint8_t>(y[i].qh[b] | (idx >> 8) << k);
+      }
+      for (int l = 0; l < 4; ++l) y[i].signs[4 * b + l] = units[b].signs[l];
+    }
+    for (int b = 0; b < QK_K / 64; ++b) y[i].scales[b] = static_cast<uint8_t>(ls[2 * b] | ls[2 * b + 1] << 4);
   }
 }
 

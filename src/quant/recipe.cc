@@ -43,6 +43,7 @@ TensorTypeChoice fit_row(TensorType want, int64_t n, std::string reason) {
   switch (want) {
     case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::Q4_K: case TensorType::IQ4_XS:
     case TensorType::IQ2_XXS: case TensorType::IQ2_XS: case TensorType::IQ3_XXS:
+    case TensorType::IQ2_S: case TensorType::IQ3_S:
       fb = TensorType::Q4_0; break;
     case TensorType::Q5_K: fb = TensorType::Q5_0; break;
     case TensorType::Q6_K: case TensorType::Q8_K: fb = TensorType::Q8_0; break;
@@ -128,6 +129,8 @@ uint32_t file_type_code(std::string_view recipe_or_type) {
     case TensorType::IQ2_XXS: return 19;
     case TensorType::IQ2_XS: return 20;
     case TensorType::IQ3_XXS: return 23;
+    case TensorType::IQ3_S: return 26;
+    case TensorType::IQ2_S: return 28;
     case TensorType::MXFP4: return 38;  // llama.cpp's MOSTLY_MXFP4_MOE, the nearest code
     case TensorType::BF16: return 32;
     default: fail("'", recipe_or_type, "' is not a type a model file can be quantised to");

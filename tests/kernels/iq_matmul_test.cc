@@ -1,4 +1,5 @@
-// Matrix products with the lattice weight types (IQ2_XXS, IQ2_XS, IQ3_XXS):
+// Matrix products with the lattice weight types (IQ2_XXS, IQ2_XS, IQ2_S,
+// IQ3_XXS, IQ3_S):
 // at every SIMD level this CPU has (the scalar level through their integer
 // kernels, the others through the dequantising path until they have kernels
 // of their own) against the f32 reference on the dequantised weights, within
@@ -21,7 +22,8 @@
 namespace frugal::kernels {
 namespace {
 
-const TensorType kTypes[] = {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ3_XXS};
+const TensorType kTypes[] = {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ3_XXS, TensorType::IQ2_S,
+                             TensorType::IQ3_S};
 
 // Random blocks: every index and sign pattern is valid; d (the first two
 // bytes of each of these blocks) small and positive.
