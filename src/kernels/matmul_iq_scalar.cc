@@ -86,6 +86,36 @@ void unpack(const quant::BlockIQ3_S& b, int8_t* q, int* mult) {
   }
 }
 
+// IQ1_S: per 32 values (2 ls + 1) * (sum g q + delta * sum q), delta =
+// +-1/8: as integers (2 ls + 1) * (8 sum g q +- sum q), the block scaled by d * a.d / 8.
+void dot_iq1s(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
+              int64_t y_stride) {
+  const auto* wb = static_cast<const quant::BlockIQ1_S*>(w);
+  float acc[kMaxActRows] = {};
+  for (int64_t b = 0; b < n_in / QK_K; ++b) {
+    int8_t q[QK_K];
+    for (int ib = 0; ib < 8; ++ib)
+      for (int l = 0; l < 4; ++l) {
+        const uint64_t g = quant::kIQ1SGrid[wb[b].qs[4 * ib + l] | ((wb[b].qh[ib] >> (3 * l)) & 7u) << 8];
+        std::memcpy(q + 32 * ib + 8 * l, &g, 8);
+      }
+    const float d = fp16_to_f32(wb[b].d) * 0.125f;
+    for (int r = 0; r < n_act; ++r) {
+      const auto& a = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) + r * act_stride)[b];
+      int32_t isum = 0;
+      for (int ib = 0; ib < 8; ++ib) {
+        int32_t s = 0;
+        for (int l = 0; l < 32; ++l) s += q[32 * ib + l] * a.qs[32 * ib + l];
+        const int32_t qsum = a.bsums[2 * ib] + a.bsums[2 * ib + 1];
+        const unsigned qh = wb[b].qh[ib];
+        isum += (2 * static_cast<int>((qh >> 12) & 7) + 1) * (8 * s + (qh & 0x8000 ? -qsum : qsum));
+      }
+      acc[r] = std::fma(static_cast<float>(isum), d * a.d, acc[r]);
+    }
+  }
+  for (int r = 0; r < n_act; ++r) y[r * y_stride] = acc[r];
+}
+
 template <class Block, int kUnit, int kDiv>
 void dot_iq(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y, int64_t y_stride) {
   const auto* wb = static_cast<const Block*>(w);
@@ -114,6 +144,7 @@ const TypeKernel kIQ2_XS{ActFormat::kQ8_K, dot_iq<quant::BlockIQ2_XS, 16, 8>};
 const TypeKernel kIQ3_XXS{ActFormat::kQ8_K, dot_iq<quant::BlockIQ3_XXS, 32, 4>};
 const TypeKernel kIQ2_S{ActFormat::kQ8_K, dot_iq<quant::BlockIQ2_S, 16, 8>};
 const TypeKernel kIQ3_S{ActFormat::kQ8_K, dot_iq<quant::BlockIQ3_S, 32, 1>};
+const TypeKernel kIQ1_S{ActFormat::kQ8_K, dot_iq1s};
 
 }  // namespace
 
@@ -124,6 +155,7 @@ const TypeKernel* iq_scalar_kernel(TensorType t) {
     case TensorType::IQ3_XXS: return &kIQ3_XXS;
     case TensorType::IQ2_S: return &kIQ2_S;
     case TensorType::IQ3_S: return &kIQ3_S;
+    case TensorType::IQ1_S: return &kIQ1_S;
     default: return nullptr;
   }
 }

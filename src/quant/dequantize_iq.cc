@@ -78,6 +78,21 @@ void deq_iq2_s(const BlockIQ2_S* b, float* y, int64_t nb) {
   }
 }
 
+void deq_iq1_s(const BlockIQ1_S* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = fp16_to_f32(b[i].d);
+    for (int ib = 0; ib < QK_K / 32; ++ib) {
+      const unsigned qh = b[i].qh[ib];
+      const float dl = d * static_cast<float>(2 * ((qh >> 12) & 7) + 1);
+      const float delta = qh & 0x8000 ? -kIQ1Delta : kIQ1Delta;
+      for (int l = 0; l < 4; ++l, y += 8) {
+        const uint64_t g = kIQ1SGrid[b[i].qs[4 * ib + l] | ((qh >> (3 * l)) & 7u) << 8];
+        for (int j = 0; j < 8; ++j) y[j] = dl * (static_cast<float>(static_cast<int8_t>(grid_byte(g, j))) + delta);
+      }
+    }
+  }
+}
+
 void deq_iq3_s(const BlockIQ3_S* b, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const float d = fp16_to_f32(b[i].d);

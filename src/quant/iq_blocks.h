@@ -42,6 +42,15 @@ struct BlockIQ3_S {
   uint8_t scales[QK_K / 64];
 };
 
+// 1.5625 bits per weight. Per 8 values an 11-bit index into the 2048-point
+// grid of values -1, 0, 1 (low 8 bits in qs, high 3 in qh); per 32 values
+// a u16 qh: four 3-bit high parts, a 3-bit scale ls (bits 12-14) and the
+// sign of the shift (bit 15): value = d * (2 ls + 1) * (grid + delta),
+// delta = +-kIQ1Delta.
+inline constexpr float kIQ1Delta = 0.125f;
+struct BlockIQ1_S { uint16_t d; uint8_t qs[QK_K / 8]; uint16_t qh[QK_K / 32]; };
+
+static_assert(sizeof(BlockIQ1_S) == 50);
 static_assert(sizeof(BlockIQ2_XXS) == 66 && sizeof(BlockIQ2_XS) == 74 && sizeof(BlockIQ3_XXS) == 98);
 static_assert(sizeof(BlockIQ2_S) == 82 && sizeof(BlockIQ3_S) == 110);
 
@@ -50,11 +59,13 @@ void deq_iq2_xs(const BlockIQ2_XS* b, float* y, int64_t nb);
 void deq_iq3_xxs(const BlockIQ3_XXS* b, float* y, int64_t nb);
 void deq_iq2_s(const BlockIQ2_S* b, float* y, int64_t nb);
 void deq_iq3_s(const BlockIQ3_S* b, float* y, int64_t nb);
+void deq_iq1_s(const BlockIQ1_S* b, float* y, int64_t nb);
 
 void encode_iq2_xxs(const float* x, BlockIQ2_XXS* y, int64_t nb, const QuantizeOptions& o);
 void encode_iq2_xs(const float* x, BlockIQ2_XS* y, int64_t nb, const QuantizeOptions& o);
 void encode_iq3_xxs(const float* x, BlockIQ3_XXS* y, int64_t nb, const QuantizeOptions& o);
 void encode_iq2_s(const float* x, BlockIQ2_S* y, int64_t nb, const QuantizeOptions& o);
 void encode_iq3_s(const float* x, BlockIQ3_S* y, int64_t nb, const QuantizeOptions& o);
+void encode_iq1_s(const float* x, BlockIQ1_S* y, int64_t nb, const QuantizeOptions& o);  // quantize_iq1.cc
 
 }  // namespace frugal::quant

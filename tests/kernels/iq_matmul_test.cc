@@ -23,7 +23,7 @@ namespace frugal::kernels {
 namespace {
 
 const TensorType kTypes[] = {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ3_XXS, TensorType::IQ2_S,
-                             TensorType::IQ3_S};
+                             TensorType::IQ3_S,   TensorType::IQ1_S};
 
 // Random blocks: every index and sign pattern is valid; d (the first two
 // bytes of each of these blocks) small and positive.
