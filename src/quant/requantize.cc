@@ -28,8 +28,12 @@ void convert_rows(TensorType from, TensorType to, const uint8_t* src, uint8_t* d
     std::vector<uint64_t> raw((rb_in + 7) / 8);
     std::vector<float> values(static_cast<size_t>(n));
     for (int64_t r = begin; r < end; ++r) {
-      std::memcpy(raw.data(), src + r * rb_in, rb_in);
-      dequantize_row(from, raw.data(), values.data(), n);
+      if (interleaved_rows(from) > 1) {  // a repacked input: its row read back from its group
+        dequantize_matrix_row(from, src, r, n, values.data());
+      } else {
+        std::memcpy(raw.data(), src + r * rb_in, rb_in);
+        dequantize_row(from, raw.data(), values.data(), n);
+      }
       quantize_row(to, values.data(), dst + r * rb_out, n);
     }
   });
@@ -54,7 +58,7 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
   for (const gguf::TensorInfo& t : reader.tensors()) {
     std::vector<int64_t> shape(t.shape.begin(), t.shape.end());
     TensorTypeChoice choice;
-    if (!can_dequantize(t.type)) {
+    if (!can_dequantize(base_type(t.type))) {
       choice = {t.type, "copied: no dequantiser for " + std::string(tensor_type_name(t.type))};
     } else if (options.keep_quantized && !is_float(t.type)) {
       choice = {t.type, "copied: --keep-types"};
@@ -82,8 +86,10 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
     const int64_t rows = static_cast<int64_t>(t.n_elements / n);
     const TensorType stored = base_type(to);
     writer.add_tensor(t.name, to, t.shape, [=](std::span<uint8_t> out) {
-      if (from == stored) {
+      if (from == to || from == stored) {
         std::memcpy(out.data(), src, out.size());
+      } else if (base_type(from) == stored) {  // repacked rows back to their own type: exact
+        unpack_rows(from, src, out.data(), rows, static_cast<int64_t>(n));
       } else {
         convert_rows(from, stored, src, out.data(), rows, static_cast<int64_t>(n));
       }

@@ -1,16 +1,20 @@
 // Row-interleaved weights in a whole model: a q4_k_m file repacked at load,
 // and the same file written by `frugal quantize --repack`, give the very
 // logits of the file as it is (the repacked kernels' sums are the base
-// kernels' integers), for prefill and decode rows, in MoE and dense layers.
+// kernels' integers), for prefill and decode rows, in MoE and dense layers;
+// and requantising the repacked file without --repack gives back the
+// original tensors byte for byte.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "base/progress.h"
 #include "forward_test_model.h"
+#include "gguf/reader.h"
 #include "model/forward.h"
 #include "model/model.h"
 #include "model/presets.h"
@@ -93,6 +97,21 @@ TEST(RepackModel, SameLogitsRepackedAtLoadAndInTheFile) {
     const auto from_file = Model::load(packed.path, {.repack = false});
     EXPECT_EQ(from_file->weights().layers[0].wq.type, TensorType::Q4_K_R16);
     EXPECT_EQ(logits_of(*from_file), want);
+
+    // Requantised again without --repack, every tensor is the original's, byte for byte.
+    TempModel back(std::string("repack_back_") + arch);
+    ro.keep_quantized = false;
+    ro.repack = false;
+    quant::requantize_file(packed.path, back.path, ro);
+    const gguf::Reader a = gguf::Reader::open(plain.path), b = gguf::Reader::open(back.path);
+    ASSERT_EQ(a.tensors().size(), b.tensors().size());
+    for (const gguf::TensorInfo& t : a.tensors()) {
+      const gguf::TensorInfo* u = b.find_tensor(t.name);
+      ASSERT_NE(u, nullptr) << t.name;
+      EXPECT_EQ(u->type, t.type) << t.name;
+      ASSERT_EQ(u->n_bytes, t.n_bytes) << t.name;
+      EXPECT_EQ(0, std::memcmp(u->data, t.data, t.n_bytes)) << t.name;
+    }
   }
 }
 
