@@ -219,15 +219,17 @@ FRUGAL_TARGET void rows16(const void* w, const void* act, size_t act_stride, int
     default: return Run<8>::run(g, a, nb, n_groups, y, ldy);
   }
 }
-// Two groups in one pass where there are several activation rows (the
-// broadcasts then serve twice the weights: 64 rows x 2048x512, one thread,
-// 0.28 -> 0.23-0.25 ms; 4 rows 0.019 -> 0.014), one at a time for one row
-// (two at once measured slower there: 0.10 -> 0.12-0.15 ms from cache).
+// Two groups in one pass for prompt-sized calls (5-8 activation rows: each
+// broadcast then serves twice the weights; 64 rows x 2048x512 from cache,
+// one thread, 0.28 -> 0.24 ms), one at a time for decoding (1-4 rows), where
+// the weights come from memory and two at once measured slower: OLMoE shape,
+// 2 threads, 4 sequences 57-65 against 65-71 tok/s, 16 sequences 94-100
+// against 109-113.
 template <int R>
 struct Q4K {
   FRUGAL_TARGET static void run(const BlockQ4_K_R16* w, const BlockQ8_K* const* a, int64_t nb, int n_groups,
                                 float* y, int64_t ldy) {
-    if (n_groups == 2 && R > 1) return q4k_run<R, 2>(w, a, nb, y, ldy);
+    if (n_groups == 2 && R > 4) return q4k_run<R, 2>(w, a, nb, y, ldy);
     for (int gi = 0; gi < n_groups; ++gi) q4k_run<R, 1>(w + gi * nb, a, nb, y + 16 * gi, ldy);
   }
 };
