@@ -10,7 +10,7 @@
 //   gemm8 .. gemm32/TYPE/LEVEL  the same with 8, 12, 15, 16, 24, 31, 32 rows:
 //                      where the row kernels hand over to the prefill tiles
 //   matvec2t/TYPE/avx2|avx512  matvec on a pool of 2 threads (the bandwidth
-//                      two cores draw)
+//                      two cores draw); matvec2t_dram the same on 384 MiB
 // TYPE includes the row-interleaved q4_k_r16 and q6_k_r16 (quant/repack.h),
 // to set beside q4_k and q6_k.
 // Run: frugal_microbench --benchmark_filter='matvec|gemm'
@@ -128,6 +128,12 @@ const bool registered = [] {
         benchmark::RegisterBenchmark(("matvec2t/" + suffix).c_str(), [=](benchmark::State& s) {
           static ThreadPool pool(2);
           run(s, t, level, 1, n_out, n_in, &pool);
+        })->Unit(benchmark::kMillisecond)->UseRealTime();
+        // 384 MiB: far past any last-level cache (a 48 MiB matrix still finds part of itself in
+        // a 32 MiB L3 on two cores), the speed decoding gets from memory.
+        benchmark::RegisterBenchmark(("matvec2t_dram/" + suffix).c_str(), [=](benchmark::State& s) {
+          static ThreadPool pool(2);
+          run(s, t, level, 1, n_out * 8, n_in, &pool);
         })->Unit(benchmark::kMillisecond)->UseRealTime();
       }
     }

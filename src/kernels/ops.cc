@@ -3,6 +3,20 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/vec_math.h"
+
+// GCC function multiversioning by instruction set (see attention.cc for why
+// not by "arch=").
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define FRUGAL_OPS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FRUGAL_OPS_CLONES
+#endif
+
+// vec_math.h's 32-byte vectors pass between always-inlined functions only,
+// never across an ABI boundary: GCC's note about the AVX ABI does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace frugal::kernels {
 
 void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
@@ -28,8 +42,15 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-void swiglu(const float* gate, const float* up, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
+// Eight values at a time through the vector exponential (vec_math.h), the
+// tail padded into one more vector: a value's result is the same wherever a
+// slice boundary puts it. Compiled for AVX-512, AVX2 and baseline x86.
+FRUGAL_OPS_CLONES void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vec::store8(out + i, vec::swiglu8(vec::load8(gate + i), vec::load8(up + i)));
+  if (i < n)
+    vec::store_part(out + i, vec::swiglu8(vec::load_part(gate + i, n - i, 0.0f), vec::load_part(up + i, n - i, 0.0f)),
+                    n - i);
 }
 
 void swiglu_oai(const float* gate, const float* up, float* out, int64_t n, float alpha, float limit) {
@@ -40,12 +61,28 @@ void swiglu_oai(const float* gate, const float* up, float* out, int64_t n, float
   }
 }
 
-void axpy(float a, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+// Element-wise loops in eight-lane vectors: GCC's -O2 leaves loops whose
+// pointers may alias scalar. Each element gets the same multiply and add
+// in the vector part and the scalar tail.
+FRUGAL_OPS_CLONES void axpy(float a, const float* x, float* y, int64_t n) {
+  const vec::v8f av = vec::splat(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vec::store8(y + i, vec::load8(y + i) + av * vec::load8(x + i));
+  for (; i < n; ++i) y[i] += a * x[i];
 }
 
-void add(const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+FRUGAL_OPS_CLONES void add_scaled_biased(float a, const float* x, const float* bias, float* y, int64_t n) {
+  const vec::v8f av = vec::splat(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    vec::store8(y + i, vec::load8(y + i) + av * (vec::load8(x + i) + vec::load8(bias + i)));
+  for (; i < n; ++i) y[i] += a * (x[i] + bias[i]);
+}
+
+FRUGAL_OPS_CLONES void add(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vec::store8(y + i, vec::load8(y + i) + vec::load8(x + i));
+  for (; i < n; ++i) y[i] += x[i];
 }
 
 float dot(const float* a, const float* b, int64_t n) {

@@ -17,7 +17,8 @@ void softmax(float* x, int64_t n);
 inline float silu(float x) { return x / (1.0f + __builtin_expf(-x)); }
 inline float sigmoid(float x) { return 1.0f / (1.0f + __builtin_expf(-x)); }
 
-// out[i] = silu(gate[i]) * up[i]. out may alias gate or up.
+// out[i] = silu(gate[i]) * up[i], the exponential within 2 ulp (vec_math.h).
+// out may alias gate or up.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
 // gpt-oss's clamped SwiGLU: with g = min(gate[i], limit) and
@@ -31,6 +32,9 @@ void swiglu_oai(const float* gate, const float* up, float* out, int64_t n, float
 void axpy(float a, const float* x, float* y, int64_t n);
 // y[i] += x[i]
 void add(const float* x, float* y, int64_t n);
+
+// y[i] += a * (x[i] + bias[i])
+void add_scaled_biased(float a, const float* x, const float* bias, float* y, int64_t n);
 float dot(const float* a, const float* b, int64_t n);
 
 // How RoPE pairs the rotated dimensions of a head.

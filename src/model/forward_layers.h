@@ -37,6 +37,7 @@ struct Forward::Scratch {
   std::vector<Buffer> thread_scores;  // per thread: attention scores
   std::vector<Buffer> thread_row;     // per thread: a dequantised weight row
   std::vector<Buffer> thread_tmp;     // per thread: FFN slice scratch
+  std::vector<Buffer> thread_acc;     // per thread: a column slice of the FFN output, all rows
   // Per FFN job: its input rows encoded for gate (and up, if typed
   // differently) and its hidden rows encoded for down (forward_moe.cc).
   std::vector<kernels::EncodedRows> enc_in, enc_in_up, enc_h;

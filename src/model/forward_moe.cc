@@ -74,12 +74,13 @@ void run_items(ThreadPool* pool, int64_t n_items, const std::function<void(int64
 
 // out (n_rows x d) += the weighted outputs of every job: the parallel
 // regions described at the top of this file. out must hold the sum so far.
-void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t d, float* out, Forward::Scratch& s,
-                  ThreadPool* pool) {
+void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t n_rows, int64_t d, float* out,
+                  Forward::Scratch& s, ThreadPool* pool) {
   if (jobs.empty()) return;
   const size_t nj = jobs.size();
   const int n_threads = pool ? pool->size() : 1;
   if (s.thread_tmp.size() < static_cast<size_t>(n_threads)) s.thread_tmp.resize(static_cast<size_t>(n_threads));
+  if (s.thread_acc.size() < static_cast<size_t>(n_threads)) s.thread_acc.resize(static_cast<size_t>(n_threads));
   if (s.enc_in.size() < nj) {
     s.enc_in.resize(nj);
     s.enc_in_up.resize(nj);
@@ -138,25 +139,32 @@ void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t d, float*
   });
 
   // Region 2: slices of the output columns, each over every job in order.
+  // The weighted sums build up in a dense n_rows x w block per thread, then
+  // go into out once: out's rows are n_embd floats apart, so a slice of all
+  // of them maps onto a few cache sets, and adding into out job by job
+  // missed the caches on every row (4% of a 512-token prompt).
   const int64_t w2 = slice_width(d, int64_t{8} * n_threads);
+  for (int t = 0; t < n_threads; ++t) s.thread_acc[static_cast<size_t>(t)].get(n_rows * w2);
   run_items(pool, (d + w2 - 1) / w2, [&](int64_t i, int thread) {
     const int64_t b = i * w2, e = std::min(d, b + w2), w = e - b;
     float* y = s.thread_tmp[static_cast<size_t>(thread)].v.data();
+    float* acc = s.thread_acc[static_cast<size_t>(thread)].v.data();
+    std::fill(acc, acc + n_rows * w, 0.0f);
     for (size_t ji = 0; ji < nj; ++ji) {
       const FfnJob& j = jobs[ji];
       kernels::matmul_encoded(kernels::weight_rows(j.down, b, e), s.enc_h[ji], y, w, nullptr);
       for (int64_t r = 0; r < j.n_rows; ++r) {
-        float* o = out + (j.rows ? j.rows[r] : r) * d + b;
+        float* a = acc + (j.rows ? j.rows[r] : r) * w;
         const float wt = j.weights ? j.weights[r] : 1.0f;
         const float* yr = y + r * w;
         if (j.down_bias) {
-          const float* db = j.down_bias + b;
-          for (int64_t c = 0; c < w; ++c) o[c] += wt * (yr[c] + db[c]);
+          kernels::add_scaled_biased(wt, yr, j.down_bias + b, a, w);
         } else {
-          for (int64_t c = 0; c < w; ++c) o[c] += wt * yr[c];
+          kernels::axpy(wt, yr, a, w);
         }
       }
     }
+    for (int64_t r = 0; r < n_rows; ++r) kernels::add(acc + r * w, out + r * d + b, w);
   });
 }
 
@@ -169,7 +177,7 @@ void dense_ffn(const kernels::WeightMatrix& gate, const kernels::WeightMatrix& u
   jobs[0] = FfnJob{.gate = gate, .up = up, .down = down, .x = xn, .n_rows = n_rows, .h = s.gate.get(n_rows * gate.n_out),
                    .rows = nullptr, .weights = nullptr, .gather_to = nullptr, .glu = {}, .down_bias = nullptr};
   std::fill(out, out + n_rows * n_embd, 0.0f);
-  run_ffn_jobs(jobs, xn, n_embd, out, s, pool);
+  run_ffn_jobs(jobs, xn, n_rows, n_embd, out, s, pool);
 }
 
 void route_row(const ModelConfig& c, const float* logits, const float* score_bias, int32_t* experts,
@@ -300,7 +308,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                           .down_bias = nullptr});
   }
   std::fill(out, out + n_rows * d, 0.0f);
-  run_ffn_jobs(jobs, xn, d, out, s, pool);
+  run_ffn_jobs(jobs, xn, n_rows, d, out, s, pool);
 }
 
 }  // namespace frugal::model
