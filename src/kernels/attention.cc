@@ -21,7 +21,10 @@
 // Clones by instruction set, not "arch=": GCC resolves an "arch=haswell" clone
 // with a CPU-model test, which an AMD CPU never passes, so AMD machines ran
 // the SSE2 baseline (found on a Zen 3: attention 16% of a 512-token prefill).
-// No FMA clone is needed: ISO C++ mode does not contract a * b + c.
+// GCC contracts a * b + c into one fused multiply-add where the target has
+// it (C++ defaults to -ffp-contract=fast), so the AVX-512 clone rounds
+// differently from the others: results may differ between machines, never
+// between calls on one.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define FRUGAL_FLOAT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -212,21 +215,43 @@ FRUGAL_INLINE v8f load8(const float* p) {
 }
 FRUGAL_INLINE void store8(float* p, const v8f& v) { std::memcpy(p, &v, sizeof(v)); }
 
-FRUGAL_INLINE float dot8(const float* a, const float* b, int64_t n) {
-  v8f acc0 = {}, acc1 = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc0 += load8(a + i) * load8(b + i);
-    acc1 += load8(a + i + 8) * load8(b + i + 8);
+// s[j] = q . K_j for j in [j_begin, j_end): sixteen-lane partial sums over
+// the dimensions in order, keys four at a time (one load of q serves four
+// rows), summed across lanes by vec::hsum16's tree. A key's score is the
+// same bits in a group of four or alone (vec_math.h), so it never depends
+// on where the query's range starts or ends.
+FRUGAL_INLINE void dots16(const float* q, const float* K, int64_t ks, int64_t j_begin, int64_t j_end, int64_t dk,
+                          float* s) {
+  using vec::v16f;
+  const int64_t d16 = dk / 16 * 16, rest = dk - d16;
+  int64_t j = j_begin;
+  for (; j + 4 <= j_end; j += 4) {
+    const float* k0 = K + j * ks;
+    const float *k1 = k0 + ks, *k2 = k1 + ks, *k3 = k2 + ks;
+    v16f a0 = {}, a1 = {}, a2 = {}, a3 = {};
+    for (int64_t d = 0; d < d16; d += 16) {
+      const v16f qv = vec::load16(q + d);
+      a0 += qv * vec::load16(k0 + d);
+      a1 += qv * vec::load16(k1 + d);
+      a2 += qv * vec::load16(k2 + d);
+      a3 += qv * vec::load16(k3 + d);
+    }
+    if (rest) {
+      const v16f qv = vec::load16_part(q + d16, rest);
+      a0 += qv * vec::load16_part(k0 + d16, rest);
+      a1 += qv * vec::load16_part(k1 + d16, rest);
+      a2 += qv * vec::load16_part(k2 + d16, rest);
+      a3 += qv * vec::load16_part(k3 + d16, rest);
+    }
+    vec::hsum16x4(a0, a1, a2, a3, s + j);
   }
-  if (i + 8 <= n) {
-    acc0 += load8(a + i) * load8(b + i);
-    i += 8;
+  for (; j < j_end; ++j) {
+    const float* k0 = K + j * ks;
+    v16f a0 = {};
+    for (int64_t d = 0; d < d16; d += 16) a0 += vec::load16(q + d) * vec::load16(k0 + d);
+    if (rest) a0 += vec::load16_part(q + d16, rest) * vec::load16_part(k0 + d16, rest);
+    s[j] = vec::hsum16(a0);
   }
-  acc0 += acc1;
-  float s = ((acc0[0] + acc0[4]) + (acc0[1] + acc0[5])) + ((acc0[2] + acc0[6]) + (acc0[3] + acc0[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
 }
 
 FRUGAL_INLINE void axpy8(float p, const float* x, float* y, int64_t n) {
@@ -254,8 +279,9 @@ FRUGAL_FLOAT_CLONES void flash_block(const AttentionQuery* qs, int64_t n_q, cons
     const int64_t skip = std::max<int64_t>(0, qq.first - j0);
     float bm = -INFINITY;
     for (int64_t j = 0; j < skip; ++j) s[j] = -INFINITY;
+    dots16(qq.q, K, ks, skip, cnt, dk, s);
     for (int64_t j = skip; j < cnt; ++j) {
-      s[j] = dot8(qq.q, K + j * ks, dk) * scale;
+      s[j] *= scale;
       bm = std::max(bm, s[j]);
     }
     const float m_new = std::max(m[i], bm);
@@ -268,20 +294,40 @@ FRUGAL_FLOAT_CLONES void flash_block(const AttentionQuery* qs, int64_t n_q, cons
     for (; j8 + 8 <= cnt; j8 += 8) store8(s + j8, vec::exp8(load8(s + j8) - mv));
     if (j8 < cnt) vec::store_part(s + j8, vec::exp8(vec::load_part(s + j8, cnt - j8, 0.0f) - mv), cnt - j8);
     for (int64_t j = 0; j < cnt; ++j) sum += s[j];
-    // out = out * corr + sum_j p_j V_j, 64 output values at a time held in
-    // registers over the whole block (one load and store of out per block,
-    // not one per position), positions in order for every value.
+    // out = out * corr + sum_j p_j V_j, 128 (then 64) output values at a
+    // time held in registers over the whole block (one load and store of out
+    // per block, not one per position), positions in order for every value.
+    // The loops over registers carry unroll pragmas: rolled, GCC kept the
+    // accumulators in memory and the block was bound by store forwarding.
     int64_t c = 0;
+    for (; c + 128 <= dv; c += 128) {
+      using vec::v16f;
+      v16f acc[8];
+      const v16f cv = vec::splat16(corr);
+#pragma GCC unroll 8
+      for (int u = 0; u < 8; ++u) acc[u] = vec::load16(qq.out + c + 16 * u) * cv;
+      for (int64_t j = 0; j < cnt; ++j) {
+        const v16f pv = vec::splat16(s[j]);
+        const float* vr = V + j * vs + c;
+#pragma GCC unroll 8
+        for (int u = 0; u < 8; ++u) acc[u] = acc[u] + pv * vec::load16(vr + 16 * u);
+      }
+#pragma GCC unroll 8
+      for (int u = 0; u < 8; ++u) vec::store16(qq.out + c + 16 * u, acc[u]);
+    }
     for (; c + 64 <= dv; c += 64) {
       v8f acc[8];
       const v8f cv = {corr, corr, corr, corr, corr, corr, corr, corr};
+#pragma GCC unroll 8
       for (int u = 0; u < 8; ++u) acc[u] = load8(qq.out + c + 8 * u) * cv;
       for (int64_t j = 0; j < cnt; ++j) {
         const float pj = s[j];
         const v8f pv = {pj, pj, pj, pj, pj, pj, pj, pj};
         const float* vr = V + j * vs + c;
+#pragma GCC unroll 8
         for (int u = 0; u < 8; ++u) acc[u] = acc[u] + pv * load8(vr + 8 * u);
       }
+#pragma GCC unroll 8
       for (int u = 0; u < 8; ++u) store8(qq.out + c + 8 * u, acc[u]);
     }
     if (c < dv) {  // the rest of the values (head sizes not a multiple of 64)

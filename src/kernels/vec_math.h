@@ -5,11 +5,13 @@
 //
 // One AVX register, or two SSE registers on the baseline build; the
 // functions are always inlined, so a caller compiled for AVX-512 or AVX2
-// (target_clones) gets them in its own instruction set. The arithmetic is
-// explicit multiplies and adds in a fixed order (ISO C++ mode does not
-// contract a * b + c), so every build and every lane computes the same bits
-// for the same input: a value's result never depends on its neighbours or
-// on where a loop's vector part ends (callers pad the tail into a vector).
+// (target_clones) gets them in its own instruction set. Each lane's
+// arithmetic is a fixed sequence of operations, so every lane computes the
+// same bits for the same input: a value's result never depends on its
+// neighbours or on where a loop's vector part ends (callers pad the tail
+// into a vector). Where the target has FMA, GCC may fuse a multiply and an
+// add (C++ defaults to -ffp-contract=fast): results can differ between
+// machines, never between calls on one.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -78,6 +80,50 @@ FRUGAL_VEC_INLINE v8f exp8(v8f x) {
   y = x < splat(lo) ? splat(0.0f) : y;
   y = x > splat(hi) ? splat(std::numeric_limits<float>::infinity()) : y;
   return y;
+}
+
+// Sixteen-lane vectors: one AVX-512 register, two AVX or four SSE ones.
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+
+FRUGAL_VEC_INLINE v16f load16(const float* p) {
+  v16f v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+FRUGAL_VEC_INLINE void store16(float* p, const v16f& v) { std::memcpy(p, &v, sizeof(v)); }
+FRUGAL_VEC_INLINE v16f splat16(float x) { return v16f{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+FRUGAL_VEC_INLINE v16f load16_part(const float* p, int64_t n) {  // n < 16, the rest 0
+  float t[16] = {};
+  for (int64_t i = 0; i < n; ++i) t[i] = p[i];
+  return load16(t);
+}
+
+// The sum of a vector's lanes by halving: lanes (l, l + 8), then (l, l + 4),
+// (l, l + 2), (0, 1). hsum16x4 sums four vectors at once by the same tree
+// (each of its adds is one of hsum16's adds for one of the four), so a
+// value comes out the same bits whichever of the two summed it.
+FRUGAL_VEC_INLINE float hsum16(v16f v) {
+  float t[16];
+  std::memcpy(t, &v, sizeof(t));
+  float h[8], q[4];
+  for (int l = 0; l < 8; ++l) h[l] = t[l] + t[l + 8];
+  for (int l = 0; l < 4; ++l) q[l] = h[l] + h[l + 4];
+  return (q[0] + q[2]) + (q[1] + q[3]);
+}
+FRUGAL_VEC_INLINE void hsum16x4(v16f a0, v16f a1, v16f a2, v16f a3, float* out) {
+  // Halves: lanes 0-7 the first vector's l + (l + 8), lanes 8-15 the second's.
+  const v16i lo = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+  const v16i hi = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+  const v16f b01 = __builtin_shuffle(a0, a1, lo) + __builtin_shuffle(a0, a1, hi);
+  const v16f b23 = __builtin_shuffle(a2, a3, lo) + __builtin_shuffle(a2, a3, hi);
+  // Quarters: lanes 4t..4t+3 vector t's h[l] + h[l + 4].
+  const v16i q0 = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27};
+  const v16i q1 = {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31};
+  const v16f c = __builtin_shuffle(b01, b23, q0) + __builtin_shuffle(b01, b23, q1);
+  float t[16];
+  std::memcpy(t, &c, sizeof(t));
+  for (int k = 0; k < 4; ++k) out[k] = (t[4 * k] + t[4 * k + 2]) + (t[4 * k + 1] + t[4 * k + 3]);
 }
 
 // silu(g) * u lane by lane, with silu(g) = g / (1 + e^-g).

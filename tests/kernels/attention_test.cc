@@ -60,7 +60,7 @@ TEST(Attention, CacheRowsRoundTrip) {
 TEST(Attention, FlashMatchesReferenceForEveryCacheType) {
   const int64_t n_pos = 203, n_heads = 3;
   for (CacheType t : {CacheType::kF32, CacheType::kF16, CacheType::kQ8_0}) {
-    for (auto [dk, dv] : {std::pair<int64_t, int64_t>{40, 24}, {37, 53}, {64, 64}, {7, 3}}) {
+    for (auto [dk, dv] : {std::pair<int64_t, int64_t>{40, 24}, {37, 53}, {64, 64}, {7, 3}, {128, 128}, {200, 136}}) {
       const Cache K(t, n_pos, n_heads, dk, 11 + dk), V(t, n_pos, n_heads, dv, 12 + dv);
       AttentionRows rows;
       rows.type = t;
