@@ -113,6 +113,11 @@ const CommandRegistration kSynth{
       add_override(app, "--heads-kv", o.n_head_kv, "key/value heads");
       add_override(app, "--vocab", o.n_vocab, "vocabulary size");
       add_override(app, "--ctx", o.n_ctx, "training context length");
+      app.add_option_function<std::string>(
+             "--mla-kv-b", [&o](const std::string& v) { o.mla_split_kv_b = v == "split"; },
+             "deepseek2: store kv_b joint (attn_kv_b) or split (attn_k_b, attn_v_b, as current converters do); "
+             "the same seed gives the same weights either way")
+          ->check(CLI::IsMember({"joint", "split"}));
       return [a] { return run_synth(*a); };
     }};
 

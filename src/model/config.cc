@@ -147,6 +147,9 @@ ModelConfig config_from_metadata(const Metadata& md) {
     c.kv_lora_rank = get_count(md, k("attention.kv_lora_rank"));
     c.qk_rope_head_dim = get_count(md, k("rope.dimension_count"));
     c.qk_nope_head_dim = c.head_dim - c.qk_rope_head_dim;
+    // head_count_kv is 1 in those files (the latent is shared); every head
+    // reads it, so frugal counts MLA's kv heads as its query heads.
+    c.n_head_kv = c.n_head;
   }
 
   // Sliding-window attention (every other layer).
@@ -177,6 +180,11 @@ ModelConfig config_from_metadata(const Metadata& md) {
 ModelConfig config_from_file(const gguf::Reader& file) {
   ModelConfig c = config_from_metadata(file.metadata());
   c.tied_output = file.find_tensor("output.weight") == nullptr;
+  // Current DeepSeek-V3/R1 and Kimi-K2 files split attn_kv_b; a file with
+  // both keeps to the joint tensor.
+  if (c.is_mla())
+    c.mla_split_kv_b = file.find_tensor("blk.0.attn_kv_b.weight") == nullptr &&
+                       file.find_tensor("blk.0.attn_k_b.weight") != nullptr;
   // DeepSeek-V3's per-expert selection bias; frugal train writes the same
   // tensor into qwen3moe/qwen2moe files trained with --bias-balance.
   if ((c.arch == "deepseek2" || c.arch == "qwen3moe" || c.arch == "qwen2moe") && c.is_moe()) {
@@ -197,9 +205,19 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
   set_count(md, k("block_count"), c.n_layer);
   if (c.n_ff > 0) set_count(md, k("feed_forward_length"), c.n_ff);
   set_count(md, k("attention.head_count"), c.n_head);
-  set_count(md, k("attention.head_count_kv"), c.n_head_kv);
-  set_count(md, k("attention.key_length"), c.head_dim);
-  set_count(md, k("attention.value_length"), c.v_head_dim);
+  if (c.mla_split_kv_b) {
+    // As the converters that split kv_b describe MLA: one kv head over the
+    // cached latent and rope key, the per-head sizes in the *_mla keys.
+    set_count(md, k("attention.head_count_kv"), 1);
+    set_count(md, k("attention.key_length"), c.kv_lora_rank + c.qk_rope_head_dim);
+    set_count(md, k("attention.value_length"), c.kv_lora_rank);
+    set_count(md, k("attention.key_length_mla"), c.head_dim);
+    set_count(md, k("attention.value_length_mla"), c.v_head_dim);
+  } else {
+    set_count(md, k("attention.head_count_kv"), c.n_head_kv);
+    set_count(md, k("attention.key_length"), c.head_dim);
+    set_count(md, k("attention.value_length"), c.v_head_dim);
+  }
   md.set(k("attention.layer_norm_rms_epsilon"), Value::make_f32(c.norm_eps));
   md.set(k("rope.freq_base"), Value::make_f32(c.rope_freq_base));
   set_count(md, k("rope.dimension_count"), c.rope_dim);
@@ -289,6 +307,7 @@ void validate_config(const ModelConfig& c) {
     if (c.rope_dim != c.qk_rope_head_dim) fail("config: rope_dim must equal qk_rope_head_dim");
     if (c.q_lora_rank < 0) fail("config: q_lora_rank must not be negative");
   }
+  if (c.mla_split_kv_b && !c.is_mla()) fail("config: a split attn_kv_b without latent attention");
   if (c.n_swa < 0) fail("config: n_swa must not be negative (got ", c.n_swa, ")");
   if (c.expert_bias && !c.is_moe()) fail("config: expert biases without experts");
   if (c.rope_scaling != RopeScaling::kNone && !(c.rope_scaling_factor > 0.0f))
@@ -342,8 +361,13 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
       }
       add(b + "attn_kv_a_mqa.weight", {c.n_embd, c.kv_lora_rank + c.qk_rope_head_dim}, R::kAttention, il);
       add(b + "attn_kv_a_norm.weight", {c.kv_lora_rank}, R::kNorm, il);
-      add(b + "attn_kv_b.weight", {c.kv_lora_rank, c.n_head * (c.qk_nope_head_dim + c.v_head_dim)}, R::kAttention,
-          il);
+      if (c.mla_split_kv_b) {
+        add(b + "attn_k_b.weight", {c.qk_nope_head_dim, c.kv_lora_rank, c.n_head}, R::kAttention, il);
+        add(b + "attn_v_b.weight", {c.kv_lora_rank, c.v_head_dim, c.n_head}, R::kAttention, il);
+      } else {
+        add(b + "attn_kv_b.weight", {c.kv_lora_rank, c.n_head * (c.qk_nope_head_dim + c.v_head_dim)},
+            R::kAttention, il);
+      }
       add(b + "attn_output.weight", {c.n_head * c.v_head_dim, c.n_embd}, R::kAttention, il);
     } else {
       add(b + "attn_q.weight", {c.n_embd, c.n_embd_q()}, R::kAttention, il);

@@ -86,6 +86,14 @@ struct ModelConfig {
   int64_t kv_lora_rank = 0;
   int64_t qk_rope_head_dim = 0;
   int64_t qk_nope_head_dim = 0;
+  // How the latent's expansion is stored (from the tensors, like tied_output):
+  // false: one attn_kv_b [rank, n_head * (nope + v)]; true: split as current
+  // converters write it, attn_k_b [nope, rank, n_head] (per head: rank rows
+  // of nope, the key rows transposed, ready to absorb into the query) and
+  // attn_v_b [rank, v, n_head] (per head: the value rows). Files written with
+  // the split also describe MLA as one kv head of width rank + rope
+  // (attention.key_length) with the per-head sizes in the *_mla keys.
+  bool mla_split_kv_b = false;
 
   // Shape details fixed by the architecture (not GGUF keys; set from arch).
   bool tied_output = false;  // no output.weight: the LM head is token_embd (from the file's tensors)

@@ -2,7 +2,8 @@
 // come from one compressed latent per position: kv_a_mqa projects a row to
 // the latent (kv_lora_rank) and a shared rope key part (qk_rope_head_dim);
 // kv_b expands the normalised latent to each head's key "nope" part and value.
-// Only the latent and the roped key part are cached.
+// Only the latent and the roped key part are cached. Current converters store
+// kv_b split per head (attn_k_b with the key rows transposed, attn_v_b).
 //
 // Attention runs in latent space (kv_b absorbed): for head h with key
 // expansion Wk_h (nope x rank) and value expansion Wv_h (v_head_dim x rank),
@@ -11,6 +12,8 @@
 // so a cached row [c_j, kpe_j] serves as the key against [Wk_h^T q_nope, q_pe]
 // and its first kv_lora_rank entries as the value; the cost per cached
 // position is independent of the number of heads' full K/V widths.
+#include <algorithm>
+
 #include "kernels/attention.h"
 #include "model/forward_layers.h"
 #include "quant/quant.h"
@@ -97,7 +100,16 @@ void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> r
   }
 
   float* q_latent = s.q_latent.get(n * H * lw);
-  absorb_queries(c, L.wkv_b, q, n, q_latent, s, pool);
+  if (c.mla_split_kv_b) {
+    // k_b holds each head's key rows already transposed: one product per head.
+    for (int64_t h = 0; h < H; ++h) {
+      matmul(L.wk_b.expert(h), q + h * hd, H * hd, n, q_latent + h * lw, H * lw, pool);
+      for (int64_t r = 0; r < n; ++r)
+        std::copy_n(q + r * H * hd + h * hd + nope, c.qk_rope_head_dim, q_latent + (r * H + h) * lw + rank);
+    }
+  } else {
+    absorb_queries(c, L.wkv_b, q, n, q_latent, s, pool);
+  }
 
   float* att_latent = s.att_latent.get(n * H * rank);
   // Every head attends to the same latent rows: one kv head for all.
@@ -118,13 +130,16 @@ void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> r
   al.values_in_keys = true;
   flash_attention(al, kt, rows, s, pool);
 
-  // Expand each head's latent output through its value rows of kv_b.
+  // Expand each head's latent output through its value rows (of kv_b, or v_b).
   float* att = s.att.get(n * H * vhd);
-  const size_t rb = row_bytes(L.wkv_b.type, static_cast<uint64_t>(rank));
+  const size_t rb = c.mla_split_kv_b ? 0 : row_bytes(L.wkv_b.type, static_cast<uint64_t>(rank));
   for (int64_t h = 0; h < H; ++h) {
-    kernels::WeightMatrix wv{L.wkv_b.type,
-                             static_cast<const uint8_t*>(L.wkv_b.data) + static_cast<size_t>(h * (nope + vhd) + nope) * rb,
-                             vhd, rank};
+    const kernels::WeightMatrix wv =
+        c.mla_split_kv_b ? L.wv_b.expert(h)
+                         : kernels::WeightMatrix{L.wkv_b.type,
+                                                 static_cast<const uint8_t*>(L.wkv_b.data) +
+                                                     static_cast<size_t>(h * (nope + vhd) + nope) * rb,
+                                                 vhd, rank};
     matmul(wv, att_latent + h * rank, H * rank, n, att + h * vhd, H * vhd, pool);
   }
   matmul(L.wo, att, H * vhd, n, out, c.n_embd, pool);

@@ -128,7 +128,12 @@ void Model::bind() {
       }
       L.wkv_a_mqa = matrix(b + "attn_kv_a_mqa.weight");
       L.kv_a_norm = vec(b + "attn_kv_a_norm.weight");
-      L.wkv_b = matrix(b + "attn_kv_b.weight");
+      if (c.mla_split_kv_b) {
+        L.wk_b = experts(b + "attn_k_b.weight");
+        L.wv_b = experts(b + "attn_v_b.weight");
+      } else {
+        L.wkv_b = matrix(b + "attn_kv_b.weight");
+      }
     } else {
       L.wq = matrix(b + "attn_q.weight");
       L.wk = matrix(b + "attn_k.weight");

@@ -62,6 +62,10 @@ struct LayerWeights {
   ParamVector q_norm, k_norm;    // qwen3 (per head, head_dim) / olmoe (whole vector)
   // Multi-head latent attention (deepseek2); wq is used when q_lora_rank == 0.
   kernels::WeightMatrix wq_a, wq_b, wkv_a_mqa, wkv_b;
+  // Or kv_b split (config.mla_split_kv_b): one matrix per head, head h at
+  // .expert(h): k_b's has kv_lora_rank rows of qk_nope_head_dim, v_b's
+  // v_head_dim rows of kv_lora_rank.
+  ExpertStack wk_b, wv_b;
   ParamVector q_a_norm, kv_a_norm;
 
   ParamVector ffn_norm;

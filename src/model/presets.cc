@@ -232,6 +232,46 @@ std::vector<Preset> build_presets() {
     p.push_back(make("DeepSeek-V3 (671B): 256 experts top-8 in 8 groups, sigmoid router, 61 layers", c));
   }
 
+  // Kimi-K2: DeepSeek-V3's design with 384 experts, one leading dense layer,
+  // a single expert group, 64 heads; its files split kv_b.
+  {
+    ModelConfig c = base("deepseek2", "tiny-k2", 512, 128, 3, 4, 4, 256, 1e-6f, 50000.0f);
+    set_mla(c, 96, 64, 16, 32, 32);
+    c.mla_split_kv_b = true;
+    c.n_ff = 256;
+    set_experts(c, 12, 2, 64);
+    c.n_expert_shared = 1;
+    c.n_ff_shexp = 64;
+    c.n_leading_dense = 1;
+    c.gating = GatingFunc::kSigmoid;
+    c.expert_score_bias = true;
+    c.expert_weights_norm = true;
+    c.expert_weights_scale = 2.827f;
+    c.n_expert_groups = 1;
+    c.n_group_used = 1;
+    set_yarn(c, 4.0f, 64, 0.1f);
+    p.push_back(make("Kimi-K2 style: kv_b split into attn_k_b/attn_v_b, sigmoid router, one group, q_lora 96", c));
+  }
+  {
+    ModelConfig c = base("deepseek2", "kimi-k2", 163840, 7168, 61, 64, 64, 131072, 1e-6f, 50000.0f);
+    set_mla(c, 1536, 512, 64, 128, 128);
+    c.mla_split_kv_b = true;
+    c.n_ff = 18432;
+    set_experts(c, 384, 8, 2048);
+    c.n_expert_shared = 1;
+    c.n_ff_shexp = 2048;
+    c.n_leading_dense = 1;
+    c.gating = GatingFunc::kSigmoid;
+    c.expert_score_bias = true;
+    c.expert_weights_norm = true;
+    c.expert_weights_scale = 2.827f;
+    c.n_expert_groups = 1;
+    c.n_group_used = 1;
+    set_yarn(c, 32.0f, 4096, 0.1f);
+    c.yarn_beta_fast = c.yarn_beta_slow = 1.0f;
+    p.push_back(make("Kimi-K2 (1T): 384 experts top-8 + 1 shared, 61 layers, 64 heads, kv_b split", c));
+  }
+
   // gpt-oss: attention with sinks and biases, even layers on a sliding
   // window, YaRN, clamped SwiGLU experts with biases, softmax over the top-k.
   {
@@ -347,6 +387,10 @@ void apply_overrides(ModelConfig& c, const ConfigOverrides& o) {
     c.n_ff = c.n_ff_exp;
   }
   if (c.arch == "deepseek2") c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
+  if (o.mla_split_kv_b) {
+    if (!c.is_mla()) fail("--mla-kv-b: preset ", c.name, " has no latent attention");
+    c.mla_split_kv_b = *o.mla_split_kv_b;
+  }
   apply_architecture_defaults(c);  // deepseek2 keeps its expert_weights_norm (a key, not an arch fact)
   validate_config(c);
 }

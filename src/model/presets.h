@@ -32,6 +32,8 @@ std::string preset_names(std::string_view arch);
 struct ConfigOverrides {
   std::optional<int64_t> n_layer, n_embd, n_expert, n_expert_used, n_ff, n_ff_exp, n_head, n_head_kv, n_vocab,
       n_ctx;
+  // deepseek2: write kv_b split into attn_k_b / attn_v_b (true) or joint.
+  std::optional<bool> mla_split_kv_b;
 };
 
 // Applies the overrides and keeps derived dimensions consistent (head_dim

@@ -101,12 +101,46 @@ InitScale init_scale(const ModelConfig& cfg, const TensorSpec& spec) {
   return {0.0f, std};
 }
 
+namespace {
+
+// A split kv_b (attn_k_b, attn_v_b) holds the values of the attn_kv_b that
+// the same seed gives, so a file and its split twin compute the same function.
+// k_b row h*rank + r is column r of kv_b's key rows of head h; v_b row
+// h*v + i is kv_b row h*(nope + v) + nope + i.
+bool split_kv_b_rows(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, int64_t row_begin,
+                     int64_t row_end, float* out) {
+  const bool k_b = spec.name.ends_with(".attn_k_b.weight");
+  if (!k_b && !spec.name.ends_with(".attn_v_b.weight")) return false;
+  const int64_t rank = cfg.kv_lora_rank, nope = cfg.qk_nope_head_dim, v = cfg.v_head_dim;
+  const TensorSpec joint{.name = "blk." + std::to_string(spec.layer) + ".attn_kv_b.weight",
+                         .shape = {rank, cfg.n_head * (nope + v)},
+                         .role = spec.role,
+                         .layer = spec.layer};
+  if (!k_b) {
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      const int64_t src = r / v * (nope + v) + nope + r % v;
+      synth_rows(cfg, joint, seed, src, src + 1, out + (r - row_begin) * rank);
+    }
+    return true;
+  }
+  std::vector<float> key_rows(static_cast<size_t>(nope * rank));
+  for (int64_t h = row_begin / rank; h * rank < row_end; ++h) {
+    synth_rows(cfg, joint, seed, h * (nope + v), h * (nope + v) + nope, key_rows.data());
+    for (int64_t r = std::max(row_begin, h * rank); r < std::min(row_end, (h + 1) * rank); ++r)
+      for (int64_t j = 0; j < nope; ++j) out[(r - row_begin) * nope + j] = key_rows[j * rank + r % rank];
+  }
+  return true;
+}
+
+}  // namespace
+
 void synth_rows(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, int64_t row_begin, int64_t row_end,
                 float* out, double router_skew) {
   const int64_t n = spec.fan_in();
   const int64_t rows = spec.n_elements() / std::max<int64_t>(n, 1);
   if (row_begin < 0 || row_end > rows || row_begin > row_end)
     fail("synth: rows [", row_begin, ", ", row_end, ") out of range for ", spec.name, " (", rows, " rows)");
+  if (split_kv_b_rows(cfg, spec, seed, row_begin, row_end, out)) return;
   const InitScale s = init_scale(cfg, spec);
   const uint64_t key = tensor_key(seed, spec.name);
   for (int64_t r = row_begin; r < row_end; ++r) {

@@ -26,6 +26,11 @@ const char* kQwen2 =
 // GPT-4o (o200k): case-aware words with trailing contractions.
 const char* kO200k =
     R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// Kimi-K2: o200k's words, except that Han characters form runs of their own
+// (its definition excludes them from the letter classes by set intersection,
+// written here as a negative lookahead before each letter).
+const char* kKimiK2 =
+    R"(\p{Han}+|[^\r\n\p{L}\p{N}]?(?:(?!\p{Han})[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}])*(?:(?!\p{Han})[\p{Ll}\p{Lm}\p{Lo}\p{M}])+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?(?:(?!\p{Han})[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}])+(?:(?!\p{Han})[\p{Ll}\p{Lm}\p{Lo}\p{M}])*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 // DeepSeek V3: digits in groups of up to three, CJK runs, then GPT-style words.
 const char* kDeepseekV3[] = {
     R"(\p{N}{1,3})",
@@ -122,10 +127,11 @@ std::vector<std::string> pretokenizer_regexes(const std::string& name) {
   if (name == "llama3" || name == "llama-bpe") return {kLlama3};
   if (name == "qwen2") return {kQwen2};
   if (name == "gpt-4o" || name == "o200k") return {kO200k};
+  if (name == "kimi-k2") return {kKimiK2};
   if (name == "deepseek-v3") return {std::begin(kDeepseekV3), std::end(kDeepseekV3)};
   if (name == "deepseek-llm") return {std::begin(kDeepseekLlm), std::end(kDeepseekLlm)};
   fail("tokenizer: pre-tokenizer '", name,
-       "' is not supported (default, gpt-2, olmo, llama3, llama-bpe, qwen2, deepseek-llm, deepseek-v3, gpt-4o)");
+       "' is not supported (default, gpt-2, olmo, llama3, llama-bpe, qwen2, deepseek-llm, deepseek-v3, kimi-k2, gpt-4o)");
 }
 
 std::unique_ptr<PreTokenizer> make_pretokenizer(const std::string& name) {

@@ -233,6 +233,39 @@ TEST(ExpectedTensors, DeepSeekV2LiteLatentAttention) {
   EXPECT_NEAR(double(c.n_active_params()) / 1e9, 2.66, 0.3);
 }
 
+TEST(ExpectedTensors, KimiK2SplitsKvBPerHead) {
+  const ModelConfig& c = find_preset("deepseek2", "kimi-k2").config;
+  auto m = by_name(c);
+  EXPECT_EQ(m.count("blk.0.attn_kv_b.weight"), 0u);
+  EXPECT_EQ(m.at("blk.0.attn_k_b.weight").shape, (Shape{128, 512, 64}));  // per head: rank rows of nope
+  EXPECT_EQ(m.at("blk.0.attn_v_b.weight").shape, (Shape{512, 128, 64}));  // per head: v rows of rank
+  EXPECT_EQ(m.at("blk.0.ffn_gate.weight").shape, (Shape{7168, 18432}));   // one leading dense layer
+  EXPECT_EQ(m.at("blk.1.ffn_gate_exps.weight").shape, (Shape{7168, 2048, 384}));
+  EXPECT_EQ(m.at("blk.1.exp_probs_b.bias").shape, (Shape{384}));
+  // Kimi-K2: 1T parameters, 32B active.
+  EXPECT_NEAR(double(c.n_params()) / 1e12, 1.03, 0.01);
+  EXPECT_NEAR(double(c.n_active_params()) / 1e9, 32.9, 0.1);
+  // Written as those files describe MLA: one kv head of the latent and rope
+  // key, the per-head sizes in the *_mla keys; read back the same.
+  gguf::Metadata md;
+  config_to_metadata(c, md);
+  EXPECT_EQ(md.get_uint("deepseek2.attention.head_count_kv"), 1u);
+  EXPECT_EQ(md.get_uint("deepseek2.attention.key_length"), 576u);
+  EXPECT_EQ(md.get_uint("deepseek2.attention.value_length"), 512u);
+  EXPECT_EQ(md.get_uint("deepseek2.attention.key_length_mla"), 192u);
+  EXPECT_EQ(md.get_uint("deepseek2.attention.value_length_mla"), 128u);
+  EXPECT_EQ(md.get_uint("deepseek2.expert_gating_func"), 2u);
+  EXPECT_EQ(md.get_uint("deepseek2.leading_dense_block_count"), 1u);
+  EXPECT_TRUE(md.get_bool_or("deepseek2.expert_weights_norm", false));
+  const ModelConfig back = config_from_metadata(md);
+  EXPECT_EQ(back.n_head_kv, 64);
+  EXPECT_EQ(back.head_dim, 192);
+  EXPECT_EQ(back.v_head_dim, 128);
+  EXPECT_FLOAT_EQ(back.expert_weights_scale, 2.827f);
+  EXPECT_FLOAT_EQ(back.yarn_log_multiplier, 0.1f);
+  EXPECT_FLOAT_EQ(back.yarn_beta_fast, 1.0f);
+}
+
 TEST(ExpectedTensors, DeepSeekV3StyleRouterAndQLora) {
   const ModelConfig& c = find_preset("deepseek2", "tiny-v3").config;
   auto m = by_name(c);

@@ -68,6 +68,27 @@ TEST(ForwardModel, RejectsWrongShapeWithNameAndShapes) {
   }
 }
 
+TEST(ForwardModel, SplitKvBIsFoundAndCheckedByShape) {
+  const ModelConfig cfg = find_preset("deepseek2", "tiny-k2").config;
+  {
+    TempModel f("splitkvb");
+    write_test_model(cfg, f.path);
+    EXPECT_TRUE(Model::load(f.path)->config().mla_split_kv_b);
+  }
+  TempModel f("splitkvb_bad");
+  write_test_model(cfg, f.path, TensorType::F32, 1, [](const TensorSpec& s, std::vector<float>&, std::vector<uint64_t>& shape) {
+    if (s.name == "blk.2.attn_v_b.weight") std::swap(shape[0], shape[1]);
+  });
+  try {
+    Model::load(f.path);
+    FAIL() << "loaded a model with a wrong-shape attn_v_b";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("blk.2.attn_v_b.weight"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("expected [64, 32, 4]"), std::string::npos) << msg;
+  }
+}
+
 TEST(ForwardModel, RejectsWrongExpertCountInStack) {
   ModelConfig cfg = find_preset("olmoe", "tiny").config;
   TempModel f("wrongexperts");

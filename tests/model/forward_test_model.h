@@ -77,11 +77,11 @@ inline void write_test_model(const ModelConfig& cfg, const std::string& path, Te
 }
 
 // The tiny preset of each architecture (and the variants that switch on
-// different code: dense llama, DeepSeek-V3 routing).
+// different code: dense llama, DeepSeek-V3 routing, kv_b split as Kimi-K2's files).
 inline std::vector<std::pair<std::string, std::string>> tiny_presets() {
   return {{"llama", "tiny"},      {"llama", "tiny-dense"}, {"qwen2", "tiny"},     {"qwen3", "tiny"},
           {"qwen2moe", "tiny"},   {"qwen3moe", "tiny"},    {"olmoe", "tiny"},     {"deepseek2", "tiny"},
-          {"deepseek2", "tiny-v3"}, {"gpt-oss", "tiny"}};
+          {"deepseek2", "tiny-v3"}, {"deepseek2", "tiny-k2"}, {"gpt-oss", "tiny"}};
 }
 
 }  // namespace frugal::model::testing

@@ -11,4 +11,8 @@ main_for([
     dict(arch="deepseek2", preset="tiny"),
     # V3-like: q LoRA, sigmoid router with exp_probs_b, 4 groups use 2, renormalised, scale 2.5
     dict(arch="deepseek2", preset="tiny-v3"),
+    # Kimi-K2-like, kv_b split into attn_k_b/attn_v_b as current converters write it
+    dict(arch="deepseek2", preset="tiny-k2"),
+    # V2-Lite-like with the split layout
+    dict(arch="deepseek2", preset="tiny", synth_args=("--mla-kv-b", "split")),
 ])

@@ -41,12 +41,24 @@ TEST(PreTokenize, DeepseekLlmFollowsItsSplitSequence) {
   EXPECT_EQ(pieces("deepseek-llm", "αβγ мир,  "), (V{"αβγ", " мир", ",", "  "}));
 }
 
+TEST(PreTokenize, KimiK2KeepsHanRunsApartFromOtherLetters) {
+  // o200k counts Han characters as letters (Lo) and keeps them in the word;
+  // Kimi-K2 cuts them out as runs of their own. Numbers by three, a space
+  // before a number alone, contractions of any case.
+  EXPECT_EQ(pieces("gpt-4o", "Hello世界World"), (V{"Hello世界", "World"}));
+  EXPECT_EQ(pieces("kimi-k2", "Hello世界World 12345"), (V{"Hello", "世界", "World", " ", "123", "45"}));
+  EXPECT_EQ(pieces("kimi-k2", "I'LL see 東京's café\n\nok"),
+            (V{"I'LL", " see", " ", "東京", "'s", " café", "\n\n", "ok"}));
+  // Kana are letters but not Han: they stay with the word.
+  EXPECT_EQ(pieces("kimi-k2", "ひらがな漢字"), (V{"ひらがな", "漢字"}));
+}
+
 TEST(PreTokenize, PiecesAlwaysConcatenateToTheText) {
   std::mt19937 rng(std::random_device{}());
   const uint32_t seed = rng();
   std::printf("pretokenize test seed %u\n", seed);
   rng.seed(seed);
-  for (const char* name : {"default", "llama3", "qwen2", "deepseek-llm", "deepseek-v3", "gpt-4o"}) {
+  for (const char* name : {"default", "llama3", "qwen2", "deepseek-llm", "deepseek-v3", "kimi-k2", "gpt-4o"}) {
     const auto pre = make_pretokenizer(name);
     for (int trial = 0; trial < 200; ++trial) {
       std::string text;
@@ -108,7 +120,7 @@ TEST(PreTokenizeInvalidUtf8, OneBadByteLeavesTheRestOfALongTextAlone) {
   // Used to turn the whole text into one piece (and its BPE quadratic).
   std::string good;
   for (int i = 0; i < 1000; ++i) good += "hello world, the quick brown fox. ";
-  for (const char* name : {"default", "llama3", "qwen2", "deepseek-llm", "deepseek-v3", "gpt-4o"}) {
+  for (const char* name : {"default", "llama3", "qwen2", "deepseek-llm", "deepseek-v3", "kimi-k2", "gpt-4o"}) {
     const V before = pieces(name, good + "caf");
     V after = pieces(name, good + "caf\xE9");
     ASSERT_GE(after.size(), before.size()) << name;
@@ -122,7 +134,7 @@ TEST(PreTokenizeInvalidUtf8, SplitsAsTheTextWithReplacementCharacters) {
   // text with each subpart decoded to U+FFFD, with the bytes put back.
   std::mt19937 rng(5);
   const char* words[] = {"the", " cat", "  ", "\n", "42", "你好", "é", "!?", "'s", " ", "x"};
-  for (const char* name : {"default", "llama3", "qwen2", "deepseek-llm", "deepseek-v3", "gpt-4o"}) {
+  for (const char* name : {"default", "llama3", "qwen2", "deepseek-llm", "deepseek-v3", "kimi-k2", "gpt-4o"}) {
     const auto pre = make_pretokenizer(name);
     for (int trial = 0; trial < 200; ++trial) {
       std::string raw, decoded;

@@ -24,7 +24,9 @@ Semantics follow each model's definition (paper / Hugging Face modelling):
   shared experts, softmax (V2) or sigmoid (V3) scores, V3's selection bias
   (used to choose, not to weigh), group-limited routing (V2: groups scored by
   their best expert; V3: by the sum of their two best), optional
-  renormalisation and the routed scaling factor.
+  renormalisation and the routed scaling factor. kv_b joint (attn_kv_b) or
+  split as current converters write it (attn_k_b: each head's key rows
+  transposed; attn_v_b: its value rows).
 - gpt-oss (OpenAI's gpt-oss, as the GGUF converter writes it): q/k/v and
   output biases; each head's softmax denominator also holds exp(sink) for a
   learned per-head logit (its "attention sink", a probability that goes to
@@ -301,11 +303,24 @@ class ReferenceModel:
         ckv = self.mm(x, b + "attn_kv_a_mqa.weight")          # (T, r + rd)
         latent, k_pe = ckv[:, :r], ckv[:, r:].reshape(T, 1, rd)
         latent = rms_norm(latent, self.w(b + "attn_kv_a_norm.weight"), cfg.eps)
-        # kv_b maps the latent to each head's key "nope" part and its value.
-        kv_b = self.w(b + "attn_kv_b.weight").reshape(H, nope + dv, r)
-        w_kn, w_v = kv_b[:, :nope], kv_b[:, nope:]
-        # Keys: kv_b's key rows applied to the latent (never rounded: frugal folds
-        # them into the query in f32).
+        # kv_b maps the latent to each head's key "nope" part and its value;
+        # current files split it: attn_k_b (H, r, nope), each head's key rows
+        # transposed, and attn_v_b (H, dv, r).
+        split = not self.has(b + "attn_kv_b.weight")
+        if split:
+            w_kn = self.w(b + "attn_k_b.weight").reshape(H, r, nope).transpose(0, 2, 1)
+            w_v = self.w(b + "attn_v_b.weight").reshape(H, dv, r)
+            v_name = b + "attn_v_b.weight"
+        else:
+            kv_b = self.w(b + "attn_kv_b.weight").reshape(H, nope + dv, r)
+            w_kn, w_v = kv_b[:, :nope], kv_b[:, nope:]
+            v_name = b + "attn_kv_b.weight"
+        if split and self.act_rounding:
+            # frugal absorbs k_b into the query with a product over q_nope, whose
+            # input its integer kernels round; q . (W k) = (W^T q) . k.
+            q_nope = round_activations(q_nope, self.file.tensors[b + "attn_k_b.weight"].type)
+        # Keys: the key rows applied to the latent (joint kv_b: never rounded,
+        # frugal folds them into the query in f32).
         k_nope = np.einsum("tr,hnr->thn", latent, w_kn)
         # The rope part holds interleaved pairs (x[2i], x[2i+1]): de-interleave,
         # then rotate halves.
@@ -329,7 +344,7 @@ class ReferenceModel:
         # form is the product frugal runs (its input rounded with act_rounding).
         ctx = np.einsum("hts,sr->thr", p, latent)
         if self.act_rounding:
-            ctx = round_activations(ctx, self.file.tensors[b + "attn_kv_b.weight"].type)
+            ctx = round_activations(ctx, self.file.tensors[v_name].type)
         out = np.einsum("thr,hvr->thv", ctx, w_v).reshape(T, H * dv)
         return self.mm(out, b + "attn_output.weight")
 
