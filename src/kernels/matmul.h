@@ -3,6 +3,7 @@
 // the implementation picks the fastest kernel the CPU supports at run time.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -61,6 +62,17 @@ void matmul_encoded(const WeightMatrix& W, const EncodedRows& X, float* Y, int64
 // pool may be null (runs on the calling thread).
 void matmul(const WeightMatrix& W, const float* X, int64_t ldx, int64_t n_rows, float* Y, int64_t ldy,
             ThreadPool* pool);
+
+// Several products over the same input rows (attention's q, k and v): the
+// rows encoded once per weight type, and the output rows of every matrix
+// split over the pool in one parallel region, instead of an encoding and a
+// dispatch (with its idle tail) per matrix. Each Y gets what matmul() gives.
+struct MatmulOut {
+  WeightMatrix W;
+  float* Y = nullptr;
+  int64_t ldy = 0;
+};
+void matmul_group(std::span<const MatmulOut> outs, const float* X, int64_t ldx, int64_t n_rows, ThreadPool* pool);
 
 // The same product with the kernels of a given SIMD level (at most
 // detected_simd_level()), for tests and benchmarks that compare levels.

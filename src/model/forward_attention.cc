@@ -140,9 +140,8 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
   float* v = s.v.get(n * nv);
   float* att = s.att.get(n * n_att);
 
-  matmul(L.wq, xn, c.n_embd, n, q, nq, pool);
-  matmul(L.wk, xn, c.n_embd, n, k, nk, pool);
-  matmul(L.wv, xn, c.n_embd, n, v, nv, pool);
+  const kernels::MatmulOut qkv[] = {{L.wq, q, nq}, {L.wk, k, nk}, {L.wv, v, nv}};
+  kernels::matmul_group(qkv, xn, c.n_embd, n, pool);
 
   const kernels::RopeParams rp = rope_params(c);
   const KvType kt = kv.type();
