@@ -107,6 +107,9 @@ void print_text(const gguf::Reader& r, const gguf::FileSummary& s) {
     if (const uint64_t e = active_without_embedding(r, s); e != s.active_parameters)
       std::printf("               %s active without the token embedding table\n", human_count(e).c_str());
   }
+  if (s.nextn_parameters > 0)
+    std::printf("next-token:    %s in next-token-prediction blocks (not run); %s without them\n",
+                human_count(s.nextn_parameters).c_str(), human_count(s.parameters - s.nextn_parameters).c_str());
   std::printf("read/token:    %s of weights per decoded token (%s)\n", human_bytes(s.bytes_per_token).c_str(),
               s.tied_output ? "embedding tied to the output, read whole" : "one embedding row");
 }
@@ -137,7 +140,7 @@ void print_json(const gguf::Reader& r, const gguf::FileSummary& s) {
     j["moe"] = {{"expert_count", s.expert_count}, {"expert_used_count", s.expert_used_count},
                 {"total_parameters", s.parameters}, {"active_parameters", s.active_parameters},
                 {"active_parameters_without_embedding", active_without_embedding(r, s)},
-                {"expert_parameters", s.expert_parameters}};
+                {"expert_parameters", s.expert_parameters}, {"nextn_parameters", s.nextn_parameters}};
   j["bytes_per_token"] = s.bytes_per_token;
   j["tied_output"] = s.tied_output;
   // Metadata strings are not always valid UTF-8: replace bad bytes rather than fail.

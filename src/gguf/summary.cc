@@ -15,6 +15,15 @@ namespace {
 uint64_t scale(uint64_t x, uint64_t num, uint64_t den) {
   return static_cast<uint64_t>(static_cast<unsigned __int128>(x) * num / den);
 }
+
+// N of a "blk.N." tensor name; -1 for global tensors.
+int64_t block_of(const std::string& name) {
+  if (!name.starts_with("blk.")) return -1;
+  int64_t n = 0;
+  size_t i = 4;
+  for (; i < name.size() && name[i] >= '0' && name[i] <= '9' && n < (int64_t{1} << 40); ++i) n = n * 10 + (name[i] - '0');
+  return i > 4 && i < name.size() && name[i] == '.' ? n : -1;
+}
 }  // namespace
 
 FileSummary summarize(const Reader& file) {
@@ -30,6 +39,13 @@ FileSummary summarize(const Reader& file) {
     fail(file.path(), ": ", s.architecture, ".expert_used_count is ", s.expert_used_count, " with ", s.expert_count,
          " experts; expected 1 to ", s.expert_count);
   s.tied_output = file.find_tensor("output.weight") == nullptr;
+  // Blocks from here on are next-token-prediction heads (none: past any block).
+  int64_t first_nextn = int64_t{1} << 62;
+  if (!s.architecture.empty()) {
+    const uint64_t nextn = md.get_uint_or(s.architecture + ".nextn_predict_layers", 0);
+    const uint64_t blocks = md.get_uint_or(s.architecture + ".block_count", 0);
+    if (nextn > 0 && nextn <= blocks) first_nextn = static_cast<int64_t>(blocks - nextn);
+  }
 
   std::map<TensorType, TypeTotals> by_type;
   for (const auto& t : file.tensors()) {
@@ -42,6 +58,10 @@ FileSummary summarize(const Reader& file) {
     tt.parameters += t.n_elements;
     tt.bytes += t.n_bytes;
 
+    if (block_of(t.name) >= first_nextn) {
+      s.nextn_parameters += t.n_elements;
+      continue;
+    }
     if (s.moe && is_expert_tensor(t.name)) {
       s.expert_parameters += t.n_elements;
       s.expert_bytes += t.n_bytes;

@@ -29,6 +29,10 @@ struct FileSummary {
   uint64_t expert_count = 0, expert_used_count = 0;
   uint64_t expert_parameters = 0;  // in all *_exps tensors
   uint64_t active_parameters = 0;  // per token: everything but the unused experts' share
+  // In next-token-prediction blocks (<arch>.nextn_predict_layers: the last
+  // blocks of block_count), which a forward pass does not run: counted in
+  // parameters, not in active_parameters or bytes_per_token.
+  uint64_t nextn_parameters = 0;
 
   // Weight bytes read per decoded token: every tensor, expert tensors at
   // used/count of their size, and the embedding table as a single row unless

@@ -53,7 +53,7 @@ void set_count(Metadata& md, const std::string& key, int64_t v) {
 
 const std::vector<std::string>& supported_architectures() {
   static const std::vector<std::string> archs = {"llama", "qwen2",     "qwen3",  "qwen2moe",
-                                                 "qwen3moe", "olmoe", "deepseek2", "gpt-oss"};
+                                                 "qwen3moe", "olmoe", "deepseek2", "gpt-oss", "glm4moe"};
   return archs;
 }
 
@@ -69,20 +69,27 @@ void apply_architecture_defaults(ModelConfig& c) {
     fail("unknown architecture '", c.arch, "' (supported: ", list, ")");
   }
   c.rope_layout = arch_is(c, {"llama", "deepseek2"}) ? RopeLayout::kNormal : RopeLayout::kNeox;
-  c.attn_bias = arch_is(c, {"qwen2", "qwen2moe", "gpt-oss"});
+  c.attn_bias = arch_is(c, {"qwen2", "qwen2moe", "gpt-oss", "glm4moe"});
   // gpt-oss: biases everywhere, sinks, the clamped SwiGLU, its norm's name.
   const bool oss = c.arch == "gpt-oss";
   c.attn_out_bias = c.attn_sinks = c.router_bias = c.expert_bias = oss;
   c.ffn_act = oss ? FfnActivation::kSwigluOai : FfnActivation::kSilu;
-  c.ffn_norm_name = oss ? "post_attention_norm" : "ffn_norm";
+  // GLM-4.5: the converter names the FFN's pre-norm after Hugging Face's
+  // module too; per-head q/k norm in GLM-4.5 and not in GLM-4.5-Air (the
+  // tensors tell, see config_from_file); DeepSeek-V3's MoE description.
+  const bool glm = c.arch == "glm4moe";
+  c.ffn_norm_name = oss || glm ? "post_attention_norm" : "ffn_norm";
   c.qk_norm = arch_is(c, {"qwen3", "qwen3moe"}) ? QkNorm::kPerHead
               : arch_is(c, {"olmoe"})           ? QkNorm::kWhole
+              : glm                             ? c.qk_norm
                                                 : QkNorm::kNone;
+  c.deepseek_moe_keys = arch_is(c, {"deepseek2", "glm4moe"});
+  if (glm) c.expert_score_bias = c.is_moe();
   c.shared_expert_gate = c.arch == "qwen2moe" && c.n_ff_shexp > 0;
   // Mixtral and gpt-oss (a softmax over the top-k logits, which is the same)
   // and Qwen3-MoE renormalise the top-k weights; Qwen2-MoE and OLMoE do
-  // not. deepseek2 says so in a key.
-  if (c.arch != "deepseek2") c.expert_weights_norm = arch_is(c, {"llama", "qwen3moe", "gpt-oss"});
+  // not. deepseek2 and glm4moe say so in a key.
+  if (!c.deepseek_moe_keys) c.expert_weights_norm = arch_is(c, {"llama", "qwen3moe", "gpt-oss"});
 }
 
 ModelConfig config_from_metadata(const Metadata& md) {
@@ -95,6 +102,11 @@ ModelConfig config_from_metadata(const Metadata& md) {
   c.n_ctx_train = get_count(md, k("context_length"));
   c.n_embd = get_count(md, k("embedding_length"));
   c.n_layer = get_count(md, k("block_count"));
+  c.n_nextn_layer = get_count_or(md, k("nextn_predict_layers"), 0);
+  if (c.n_nextn_layer >= c.n_layer)
+    fail("metadata key '", k("nextn_predict_layers"), "' = ", c.n_nextn_layer, " leaves no block of the ", c.n_layer,
+         " to run");
+  c.n_layer -= c.n_nextn_layer;
   c.n_head = get_count(md, k("attention.head_count"));
   c.n_head_kv = get_count_or(md, k("attention.head_count_kv"), c.n_head);
   c.norm_eps = static_cast<float>(md.get_float(k("attention.layer_norm_rms_epsilon")));
@@ -119,20 +131,23 @@ ModelConfig config_from_metadata(const Metadata& md) {
     c.n_ff_exp = get_count_or(md, k("expert_feed_forward_length"), c.n_ff);
     if (c.n_ff_exp == 0) fail("metadata key '", k("expert_feed_forward_length"), "' is missing");
     c.n_leading_dense = get_count_or(md, k("leading_dense_block_count"), 0);
-    c.n_expert_shared = get_count_or(md, k("expert_shared_count"), 0);
+    // DeepSeek's and GLM's files always say how many shared experts they have.
+    c.n_expert_shared = c.deepseek_moe_keys ? get_count(md, k("expert_shared_count"))
+                                            : get_count_or(md, k("expert_shared_count"), 0);
     c.n_ff_shexp = get_count_or(md, k("expert_shared_feed_forward_length"), 0);
-    if (c.arch == "deepseek2") c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
+    if (c.deepseek_moe_keys) c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
     if (c.arch == "qwen2moe" && c.n_ff_shexp > 0) c.n_expert_shared = 1;
     c.expert_weights_scale = get_float_or(md, k("expert_weights_scale"), 1.0f);
     if (c.expert_weights_scale == 0.0f) c.expert_weights_scale = 1.0f;  // 0 means "unset" in older files
     c.expert_weights_norm = md.get_bool_or(k("expert_weights_norm"), c.expert_weights_norm);
-    const uint64_t gating = md.get_uint_or(k("expert_gating_func"), 1);
+    // Files of GLM-4.5 may lack the key; its router is a sigmoid.
+    const uint64_t gating = md.get_uint_or(k("expert_gating_func"), c.arch == "glm4moe" ? 2 : 1);
     if (gating != 1 && gating != 2)
       fail("metadata key '", k("expert_gating_func"), "' = ", gating, ": expected 1 (softmax) or 2 (sigmoid)");
     c.gating = gating == 2 ? GatingFunc::kSigmoid : GatingFunc::kSoftmax;
     c.n_expert_groups = get_count_or(md, k("expert_group_count"), 0);
     c.n_group_used = get_count_or(md, k("expert_group_used_count"), 0);
-    c.expert_score_bias = c.arch == "deepseek2" && c.gating == GatingFunc::kSigmoid;
+    c.expert_score_bias = (c.arch == "deepseek2" && c.gating == GatingFunc::kSigmoid) || c.arch == "glm4moe";
   }
   if (c.n_ff == 0 && (c.n_expert == 0 || c.n_leading_dense > 0))
     fail("metadata key '", k("feed_forward_length"), "' is missing");
@@ -182,6 +197,8 @@ ModelConfig config_from_file(const gguf::Reader& file) {
   c.tied_output = file.find_tensor("output.weight") == nullptr;
   // Current DeepSeek-V3/R1 and Kimi-K2 files split attn_kv_b; a file with
   // both keeps to the joint tensor.
+  // GLM-4.5 normalises each query and key head; GLM-4.5-Air does not.
+  if (c.arch == "glm4moe" && file.find_tensor("blk.0.attn_q_norm.weight") != nullptr) c.qk_norm = QkNorm::kPerHead;
   if (c.is_mla())
     c.mla_split_kv_b = file.find_tensor("blk.0.attn_kv_b.weight") == nullptr &&
                        file.find_tensor("blk.0.attn_k_b.weight") != nullptr;
@@ -202,7 +219,8 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
   set_count(md, k("vocab_size"), c.n_vocab);
   set_count(md, k("context_length"), c.n_ctx_train);
   set_count(md, k("embedding_length"), c.n_embd);
-  set_count(md, k("block_count"), c.n_layer);
+  set_count(md, k("block_count"), c.n_layer + c.n_nextn_layer);
+  if (c.n_nextn_layer > 0) set_count(md, k("nextn_predict_layers"), c.n_nextn_layer);
   if (c.n_ff > 0) set_count(md, k("feed_forward_length"), c.n_ff);
   set_count(md, k("attention.head_count"), c.n_head);
   if (c.mla_split_kv_b) {
@@ -238,7 +256,7 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
     set_count(md, k("expert_feed_forward_length"), c.n_ff_exp);
     if (c.arch == "qwen2moe" && c.n_ff_shexp > 0)
       set_count(md, k("expert_shared_feed_forward_length"), c.n_ff_shexp);
-    if (c.arch == "deepseek2") {
+    if (c.deepseek_moe_keys) {
       set_count(md, k("expert_shared_count"), c.n_expert_shared);
       set_count(md, k("leading_dense_block_count"), c.n_leading_dense);
       md.set(k("expert_weights_scale"), Value::make_f32(c.expert_weights_scale));
@@ -308,6 +326,7 @@ void validate_config(const ModelConfig& c) {
     if (c.q_lora_rank < 0) fail("config: q_lora_rank must not be negative");
   }
   if (c.mla_split_kv_b && !c.is_mla()) fail("config: a split attn_kv_b without latent attention");
+  if (c.n_nextn_layer < 0) fail("config: n_nextn_layer must not be negative (got ", c.n_nextn_layer, ")");
   if (c.n_swa < 0) fail("config: n_swa must not be negative (got ", c.n_swa, ")");
   if (c.expert_bias && !c.is_moe()) fail("config: expert biases without experts");
   if (c.rope_scaling != RopeScaling::kNone && !(c.rope_scaling_factor > 0.0f))
@@ -347,7 +366,7 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
   add("output_norm.weight", {c.n_embd}, R::kNorm, -1);
   if (!c.tied_output) add("output.weight", {c.n_embd, c.n_vocab}, R::kOutput, -1);
 
-  for (int il = 0; il < c.n_layer; ++il) {
+  for (int il = 0; il < c.n_layer + c.n_nextn_layer; ++il) {
     const std::string b = "blk." + std::to_string(il) + ".";
     add(b + "attn_norm.weight", {c.n_embd}, R::kNorm, il);
     if (c.is_mla()) {
@@ -413,19 +432,37 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
       add(b + "ffn_up.weight", {c.n_embd, c.n_ff}, R::kDenseFfn, il);
       add(b + "ffn_down.weight", {c.n_ff, c.n_embd}, R::kDenseFfn, il);
     }
+    if (il >= c.n_layer) {
+      // A next-token-prediction block: the last hidden state and the next
+      // token's embedding, each normalised, projected from 2 n_embd to n_embd
+      // into a block of its own (its shared head and embedding, when a file
+      // has them, are optional and not checked).
+      add(b + "nextn.eh_proj.weight", {2 * c.n_embd, c.n_embd}, R::kAttention, il);
+      add(b + "nextn.enorm.weight", {c.n_embd}, R::kNorm, il);
+      add(b + "nextn.hnorm.weight", {c.n_embd}, R::kNorm, il);
+    }
   }
   return out;
 }
 
 int64_t ModelConfig::n_params() const {
   int64_t n = 0;
-  for (const auto& t : expected_tensors(*this)) n += t.n_elements();
+  for (const auto& t : expected_tensors(*this))
+    if (t.layer < n_layer) n += t.n_elements();
+  return n;
+}
+
+int64_t ModelConfig::n_nextn_params() const {
+  int64_t n = 0;
+  for (const auto& t : expected_tensors(*this))
+    if (t.layer >= n_layer) n += t.n_elements();
   return n;
 }
 
 int64_t ModelConfig::n_active_params() const {
   int64_t n = 0;
   for (const auto& t : expected_tensors(*this)) {
+    if (t.layer >= n_layer) continue;  // next-token-prediction blocks do not run
     if (t.role == TensorRole::kExpert || t.role == TensorRole::kExpertBias)
       n += t.n_elements() / n_expert * n_expert_used;
     else n += t.n_elements();

@@ -37,12 +37,15 @@ enum class FfnActivation { kSilu, kSwigluOai };
 enum class QkNorm { kNone, kPerHead, kWhole };
 
 struct ModelConfig {
-  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss
+  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe
   std::string name;  // general.name (informational)
 
   int64_t n_vocab = 0;
   int64_t n_embd = 0;
-  int64_t n_layer = 0;
+  int64_t n_layer = 0;      // blocks that run (block_count less n_nextn_layer)
+  // <arch>.nextn_predict_layers (glm4moe): blocks after the n_layer that
+  // run, each a next-token-prediction (MTP) head: checked at load, not run.
+  int64_t n_nextn_layer = 0;
   int64_t n_head = 0;
   int64_t n_head_kv = 0;
   int64_t head_dim = 0;    // key length per head (deepseek2: qk_nope_head_dim + qk_rope_head_dim)
@@ -68,6 +71,10 @@ struct ModelConfig {
   bool router_bias = false;           // gpt-oss: ffn_gate_inp.bias added to the router logits
   bool expert_bias = false;           // gpt-oss: ffn_{gate,up,down}_exps.bias per expert
   FfnActivation ffn_act = FfnActivation::kSilu;
+  // DeepSeek's MoE description (deepseek2, glm4moe; set from arch): shared
+  // experts counted by expert_shared_count (n_ff_shexp = count * n_ff_exp),
+  // and the gating, weights norm/scale, group and leading-dense keys written.
+  bool deepseek_moe_keys = false;
 
   // Rotary position embedding.
   float rope_freq_base = 10000.0f;
@@ -120,9 +127,12 @@ struct ModelConfig {
   int64_t n_embd_q() const { return n_head * head_dim; }      // width of all query heads
   int64_t n_embd_k() const { return n_head_kv * head_dim; }   // width of all key heads
   int64_t n_embd_v() const { return n_head_kv * v_head_dim; } // width of all value heads
-  // Parameters in all tensors / used per token (routed experts: only top-k).
+  // Parameters of the model that runs, as model cards count them (the
+  // next-token-prediction blocks left out) / used per token (routed experts:
+  // only top-k) / in the next-token-prediction blocks.
   int64_t n_params() const;
   int64_t n_active_params() const;
+  int64_t n_nextn_params() const;
 };
 
 // The supported architectures, in a fixed order.

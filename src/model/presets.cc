@@ -272,6 +272,74 @@ std::vector<Preset> build_presets() {
     p.push_back(make("Kimi-K2 (1T): 384 experts top-8 + 1 shared, 61 layers, 64 heads, kv_b split", c));
   }
 
+  // glm4moe (GLM-4.5/4.6/4.5-Air): q/k/v biases, RoPE on half of each head
+  // (NeoX pairing), leading dense layers, a sigmoid router with a selection
+  // bias, renormalised top-k, one shared expert; one next-token-prediction
+  // block after the others (block_count counts it). GLM-4.5 and 4.6
+  // normalise each q/k head, 4.5-Air does not.
+  {
+    ModelConfig c = base("glm4moe", "tiny", 512, 128, 3, 4, 2, 256, 1e-5f, 1000000.0f);
+    set_head_dim(c, 64);
+    c.rope_dim = 32;
+    c.qk_norm = QkNorm::kPerHead;
+    c.n_ff = 256;
+    set_experts(c, 8, 2, 64);
+    c.n_expert_shared = 1;
+    c.n_ff_shexp = 64;
+    c.n_leading_dense = 1;
+    c.n_nextn_layer = 1;
+    c.gating = GatingFunc::kSigmoid;
+    c.expert_weights_norm = true;
+    c.expert_weights_scale = 2.5f;
+    p.push_back(make("GLM-4.5 style: partial RoPE (32 of 64), q/k/v biases, per-head q/k norm, 1 dense + 2 MoE "
+                     "layers, sigmoid router with bias, 1 shared expert, an MTP block",
+                     c));
+  }
+  {
+    ModelConfig c = base("glm4moe", "tiny-air", 512, 128, 3, 4, 2, 256, 1e-5f, 1000000.0f);
+    set_head_dim(c, 64);
+    c.rope_dim = 32;
+    c.n_ff = 256;
+    set_experts(c, 16, 2, 64);
+    c.n_expert_shared = 1;
+    c.n_ff_shexp = 64;
+    c.n_leading_dense = 1;
+    c.n_nextn_layer = 1;
+    c.gating = GatingFunc::kSigmoid;
+    c.expert_weights_norm = true;
+    p.push_back(make("GLM-4.5-Air style: as tiny without q/k norm, 16 experts top-2, routed scale 1", c));
+  }
+  {
+    ModelConfig c = base("glm4moe", "glm-4.5-air", 151552, 4096, 46, 96, 8, 131072, 1e-5f, 1000000.0f);
+    set_head_dim(c, 128);
+    c.rope_dim = 64;
+    c.n_ff = 10944;
+    set_experts(c, 128, 8, 1408);
+    c.n_expert_shared = 1;
+    c.n_ff_shexp = 1408;
+    c.n_leading_dense = 1;
+    c.n_nextn_layer = 1;
+    c.gating = GatingFunc::kSigmoid;
+    c.expert_weights_norm = true;
+    p.push_back(make("GLM-4.5-Air (106B): 128 experts top-8 + 1 shared, 46 layers + MTP, n_embd 4096, GQA 96/8", c));
+  }
+  {
+    ModelConfig c = base("glm4moe", "glm-4.5", 151552, 5120, 92, 96, 8, 131072, 1e-5f, 1000000.0f);
+    set_head_dim(c, 128);
+    c.rope_dim = 64;
+    c.qk_norm = QkNorm::kPerHead;
+    c.n_ff = 12288;
+    set_experts(c, 160, 8, 1536);
+    c.n_expert_shared = 1;
+    c.n_ff_shexp = 1536;
+    c.n_leading_dense = 3;
+    c.n_nextn_layer = 1;
+    c.gating = GatingFunc::kSigmoid;
+    c.expert_weights_norm = true;
+    c.expert_weights_scale = 2.5f;
+    p.push_back(make("GLM-4.5 (355B): 160 experts top-8 + 1 shared, 92 layers + MTP, q/k norm, n_embd 5120", c));
+  }
+
   // gpt-oss: attention with sinks and biases, even layers on a sliding
   // window, YaRN, clamped SwiGLU experts with biases, softmax over the top-k.
   {
@@ -386,7 +454,7 @@ void apply_overrides(ModelConfig& c, const ConfigOverrides& o) {
     if (o.n_ff && !o.n_ff_exp) c.n_ff_exp = c.n_ff;
     c.n_ff = c.n_ff_exp;
   }
-  if (c.arch == "deepseek2") c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
+  if (c.deepseek_moe_keys) c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
   if (o.mla_split_kv_b) {
     if (!c.is_mla()) fail("--mla-kv-b: preset ", c.name, " has no latent attention");
     c.mla_split_kv_b = *o.mla_split_kv_b;

@@ -79,6 +79,33 @@ TEST(GgufSummary, TiedEmbeddingIsReadWhole) {
   EXPECT_EQ(s.bytes_per_token, s.bytes);
 }
 
+TEST(GgufSummary, NextTokenPredictionBlocksAreCountedApart) {
+  // GLM-4.5's layout: block_count 12 of which the last (11) is a
+  // next-token-prediction block.
+  std::vector<uint8_t> zeros(64 * 1024);
+  Writer w;
+  w.set("general.architecture", Value::make_string("glm4moe"));
+  w.set("glm4moe.block_count", Value::make_u32(12));
+  w.set("glm4moe.nextn_predict_layers", Value::make_u32(1));
+  w.set("glm4moe.expert_count", Value::make_u32(4));
+  w.set("glm4moe.expert_used_count", Value::make_u32(2));
+  w.add_tensor_data("token_embd.weight", TensorType::F32, {32, 64}, zeros.data());
+  w.add_tensor_data("blk.1.attn_q.weight", TensorType::F32, {32, 32}, zeros.data());  // runs (not "blk.11")
+  w.add_tensor_data("blk.1.ffn_up_exps.weight", TensorType::F32, {32, 32, 4}, zeros.data());
+  w.add_tensor_data("blk.11.attn_q.weight", TensorType::F32, {32, 32}, zeros.data());
+  w.add_tensor_data("blk.11.ffn_up_exps.weight", TensorType::F32, {32, 32, 4}, zeros.data());
+  w.add_tensor_data("blk.11.nextn.eh_proj.weight", TensorType::F32, {64, 32}, zeros.data());
+  const std::string path = temp_path("nextn");
+  w.write(path);
+  Reader r = Reader::open(path);
+  ::unlink(path.c_str());
+  const FileSummary s = summarize(r);
+  EXPECT_EQ(s.parameters, 2048u + 1024 + 4096 + 1024 + 4096 + 2048);
+  EXPECT_EQ(s.nextn_parameters, 1024u + 4096 + 2048);
+  EXPECT_EQ(s.expert_parameters, 4096u);               // block 1's only
+  EXPECT_EQ(s.active_parameters, 2048u + 1024 + 2048);  // the MTP block is not run
+}
+
 TEST(GgufSummary, BadExpertUsedCountIsAnError) {
   const Reader r = write_moe("bad", true, 5);
   EXPECT_THROW(summarize(r), Error);

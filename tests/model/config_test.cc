@@ -71,6 +71,8 @@ TEST(Config, EveryPresetRoundTripsThroughMetadata) {
     config_to_metadata(p.config, md);
     EXPECT_EQ(md.get_string("general.architecture"), p.arch);
     ModelConfig back = config_from_metadata(md);
+    // GLM-4.5's q/k norm is told by the tensors (config_from_file), not a key.
+    if (p.arch == "glm4moe") back.qk_norm = p.config.qk_norm;
     expect_same(p.config, back, p.arch + "/" + p.name);
   }
 }
@@ -264,6 +266,64 @@ TEST(ExpectedTensors, KimiK2SplitsKvBPerHead) {
   EXPECT_FLOAT_EQ(back.expert_weights_scale, 2.827f);
   EXPECT_FLOAT_EQ(back.yarn_log_multiplier, 0.1f);
   EXPECT_FLOAT_EQ(back.yarn_beta_fast, 1.0f);
+}
+
+TEST(ExpectedTensors, Glm45AirLayersAndNextTokenBlock) {
+  const ModelConfig& c = find_preset("glm4moe", "glm-4.5-air").config;
+  auto m = by_name(c);
+  EXPECT_EQ(m.at("blk.0.attn_q.weight").shape, (Shape{4096, 96 * 128}));
+  EXPECT_EQ(m.at("blk.0.attn_q.bias").shape, (Shape{96 * 128}));
+  EXPECT_EQ(m.at("blk.0.attn_k.bias").shape, (Shape{8 * 128}));
+  EXPECT_EQ(m.count("blk.0.attn_q_norm.weight"), 0u);  // 4.5-Air has no q/k norm
+  EXPECT_EQ(m.at("blk.0.post_attention_norm.weight").shape, (Shape{4096}));
+  EXPECT_EQ(m.at("blk.0.ffn_gate.weight").shape, (Shape{4096, 10944}));  // one leading dense layer
+  EXPECT_EQ(m.at("blk.1.ffn_gate_exps.weight").shape, (Shape{4096, 1408, 128}));
+  EXPECT_EQ(m.at("blk.1.ffn_gate_shexp.weight").shape, (Shape{4096, 1408}));
+  EXPECT_EQ(m.at("blk.1.exp_probs_b.bias").shape, (Shape{128}));
+  // Block 46 is the next-token-prediction head: a whole MoE block and its projection.
+  EXPECT_EQ(m.at("blk.46.ffn_gate_exps.weight").shape, (Shape{4096, 1408, 128}));
+  EXPECT_EQ(m.at("blk.46.nextn.eh_proj.weight").shape, (Shape{2 * 4096, 4096}));
+  EXPECT_EQ(m.at("blk.46.nextn.enorm.weight").shape, (Shape{4096}));
+  EXPECT_EQ(m.count("blk.47.attn_norm.weight"), 0u);
+  EXPECT_EQ(c.rope_layout, RopeLayout::kNeox);
+  EXPECT_EQ(c.rope_dim, 64);
+  // GLM-4.5-Air: 106B parameters (without the MTP block), 12B active
+  // (without the embedding table and the LM head, as its card counts).
+  EXPECT_NEAR(double(c.n_params()) / 1e9, 106.85, 0.01);
+  EXPECT_NEAR(double(c.n_nextn_params()) / 1e9, 2.38, 0.01);
+  EXPECT_NEAR(double(c.n_active_params() - 2 * 151552 * 4096) / 1e9, 12.18, 0.01);
+  gguf::Metadata md;
+  config_to_metadata(c, md);
+  EXPECT_EQ(md.get_uint("glm4moe.block_count"), 47u);
+  EXPECT_EQ(md.get_uint("glm4moe.nextn_predict_layers"), 1u);
+  EXPECT_EQ(md.get_uint("glm4moe.expert_shared_count"), 1u);
+  EXPECT_EQ(md.get_uint("glm4moe.expert_gating_func"), 2u);
+  const ModelConfig back = config_from_metadata(md);
+  EXPECT_EQ(back.n_layer, 46);
+  EXPECT_EQ(back.n_nextn_layer, 1);
+  EXPECT_EQ(back.n_ff_shexp, 1408);
+  EXPECT_TRUE(back.expert_score_bias);
+  // A file without the gating key still routes by a sigmoid; a next-token
+  // count that leaves nothing to run is an error.
+  md.erase("glm4moe.expert_gating_func");
+  EXPECT_EQ(config_from_metadata(md).gating, GatingFunc::kSigmoid);
+  md.set("glm4moe.nextn_predict_layers", gguf::Value::make_u32(47));
+  EXPECT_NE(error_of([&] { config_from_metadata(md); }).find("nextn_predict_layers"), std::string::npos);
+  md.set("glm4moe.nextn_predict_layers", gguf::Value::make_u32(1));
+  md.erase("glm4moe.expert_shared_count");
+  EXPECT_NE(error_of([&] { config_from_metadata(md); }).find("glm4moe.expert_shared_count"), std::string::npos);
+}
+
+TEST(ExpectedTensors, Glm45PerHeadQkNorm) {
+  const ModelConfig& c = find_preset("glm4moe", "glm-4.5").config;
+  auto m = by_name(c);
+  EXPECT_EQ(m.at("blk.0.attn_q_norm.weight").shape, (Shape{128}));
+  EXPECT_EQ(m.at("blk.0.attn_k_norm.weight").shape, (Shape{128}));
+  EXPECT_EQ(m.at("blk.3.ffn_gate_exps.weight").shape, (Shape{5120, 1536, 160}));
+  EXPECT_EQ(m.count("blk.2.ffn_gate_exps.weight"), 0u);  // three leading dense layers
+  // GLM-4.5: 355B total (352.8B without the MTP block, 356.8B with it), 32B active.
+  EXPECT_NEAR(double(c.n_params()) / 1e9, 352.8, 0.1);
+  EXPECT_NEAR(double(c.n_active_params() - 2 * 151552 * 5120) / 1e9, 32.1, 0.1);
 }
 
 TEST(ExpectedTensors, DeepSeekV3StyleRouterAndQLora) {

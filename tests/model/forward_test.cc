@@ -14,6 +14,7 @@
 namespace frugal::model {
 namespace {
 
+using testing::OneSequenceKv;
 using testing::TempModel;
 using testing::write_test_model;
 
@@ -87,6 +88,40 @@ TEST(ForwardModel, SplitKvBIsFoundAndCheckedByShape) {
     EXPECT_NE(msg.find("blk.2.attn_v_b.weight"), std::string::npos) << msg;
     EXPECT_NE(msg.find("expected [64, 32, 4]"), std::string::npos) << msg;
   }
+}
+
+TEST(ForwardModel, Glm4moeNextTokenBlockIsCheckedNotRun) {
+  const ModelConfig cfg = find_preset("glm4moe", "tiny").config;
+  {
+    // The block after the three that run is validated at load: a wrong shape there is an error.
+    TempModel f("glmnextn_bad");
+    write_test_model(cfg, f.path, TensorType::F32, 1, [](const TensorSpec& s, std::vector<float>&, std::vector<uint64_t>& shape) {
+      if (s.name == "blk.3.nextn.eh_proj.weight") std::swap(shape[0], shape[1]);
+    });
+    try {
+      Model::load(f.path);
+      FAIL() << "loaded a model with a wrong-shape eh_proj";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("blk.3.nextn.eh_proj.weight"), std::string::npos) << e.what();
+    }
+  }
+  // Its values do not change the logits: it is not run.
+  std::vector<float> logits[2];
+  for (int i = 0; i < 2; ++i) {
+    TempModel f("glmnextn" + std::to_string(i));
+    write_test_model(cfg, f.path, TensorType::F32, 1, [i](const TensorSpec& s, std::vector<float>& v, std::vector<uint64_t>&) {
+      if (i == 1 && s.layer == 3) std::fill(v.begin(), v.end(), 1e30f);
+    });
+    const auto m = Model::load(f.path);
+    EXPECT_EQ(m->config().n_layer, 3);
+    EXPECT_EQ(m->config().qk_norm, QkNorm::kPerHead);
+    OneSequenceKv kv(m->config(), 8);
+    Forward fw(*m);
+    const std::vector<BatchRow> rows = {{0, 0, 5, true}, {0, 1, 9, true}};
+    fw.run(rows, kv, nullptr, logits[i]);
+  }
+  EXPECT_EQ(logits[0], logits[1]);
+  for (float x : logits[1]) ASSERT_TRUE(std::isfinite(x));
 }
 
 TEST(ForwardModel, RejectsWrongExpertCountInStack) {

@@ -81,7 +81,8 @@ inline void write_test_model(const ModelConfig& cfg, const std::string& path, Te
 inline std::vector<std::pair<std::string, std::string>> tiny_presets() {
   return {{"llama", "tiny"},      {"llama", "tiny-dense"}, {"qwen2", "tiny"},     {"qwen3", "tiny"},
           {"qwen2moe", "tiny"},   {"qwen3moe", "tiny"},    {"olmoe", "tiny"},     {"deepseek2", "tiny"},
-          {"deepseek2", "tiny-v3"}, {"deepseek2", "tiny-k2"}, {"gpt-oss", "tiny"}};
+          {"deepseek2", "tiny-v3"}, {"deepseek2", "tiny-k2"}, {"gpt-oss", "tiny"},
+          {"glm4moe", "tiny"},      {"glm4moe", "tiny-air"}};
 }
 
 }  // namespace frugal::model::testing

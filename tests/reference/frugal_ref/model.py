@@ -37,6 +37,15 @@ Semantics follow each model's definition (paper / Hugging Face modelling):
   each expert computes (with its biases) g = min(W_g x + b_g, 7),
   u = clamp(W_u x + b_u, -7, 7), h = g * sigmoid(1.702 g) * (u + 1),
   y = W_d h + b_d.
+- GLM-4.5 / 4.6 / 4.5-Air (glm4moe): q/k/v biases; GLM-4.5 normalises each
+  query and key head (RMSNorm over head_dim, after the biases), 4.5-Air has
+  no such norm; RoPE on the first rope_dim dimensions of each head only
+  (rotate_half over those, the rest passes through); the FFN's pre-norm is
+  named post_attention_norm; leading dense layers, then DeepSeek-V3's
+  routing (sigmoid scores, the exp_probs_b bias used to choose, top-k
+  renormalised, times the routed scaling factor) plus one shared expert;
+  the last nextn_predict_layers blocks of block_count are a next-token-
+  prediction head that the forward pass does not run.
 - YaRN (any architecture whose keys ask for it): the frequencies of
   "YaRN: Efficient Context Window Extension" (interpolated below the
   correction range, original above, a linear ramp between), and cos/sin
@@ -49,7 +58,7 @@ import numpy as np
 
 from .gguf import GGUFFile
 
-NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss")
+NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm4moe")
 ARCHS = ("llama", "deepseek2") + NEOX_ARCHS
 
 
@@ -71,7 +80,9 @@ class Config:
             return default
 
         self.n_embd = int(key("embedding_length"))
-        self.n_layer = int(key("block_count"))
+        # block_count also counts the next-token-prediction blocks (GLM-4.5),
+        # which come last and do not run.
+        self.n_layer = int(key("block_count")) - int(key("nextn_predict_layers", 0))
         self.n_head = int(key("attention.head_count"))
         self.n_head_kv = int(key("attention.head_count_kv", self.n_head))
         self.eps = float(key("attention.layer_norm_rms_epsilon"))
@@ -91,7 +102,7 @@ class Config:
         # gpt-oss: even layers attend to a sliding window.
         self.n_swa = int(key("attention.sliding_window")) if arch == "gpt-oss" else 0
         self.routed_scale = float(key("expert_weights_scale", 1.0)) or 1.0
-        self.gating = int(key("expert_gating_func", 1))
+        self.gating = int(key("expert_gating_func", 2 if arch == "glm4moe" else 1))
         self.n_group = int(key("expert_group_count", 0))
         self.n_group_used = int(key("expert_group_used_count", 0))
         self.rope_base = float(key("rope.freq_base", 10000.0))
@@ -273,7 +284,8 @@ class ReferenceModel:
         q = q.reshape(T, cfg.n_head, cfg.head_dim)
         k = k.reshape(T, cfg.n_head_kv, cfg.head_dim)
         v = v.reshape(T, cfg.n_head_kv, cfg.v_head_dim)
-        if cfg.arch in ("qwen3", "qwen3moe"):  # per-head q/k norm
+        if cfg.arch in ("qwen3", "qwen3moe") or (cfg.arch == "glm4moe" and self.has(b + "attn_q_norm.weight")):
+            # per-head q/k norm
             q = rms_norm(q, self.w(b + "attn_q_norm.weight"), cfg.eps)
             k = rms_norm(k, self.w(b + "attn_k_norm.weight"), cfg.eps)
         inv_freq, mag = rope_inv_freq(cfg, cfg.rope_dim)
@@ -441,7 +453,7 @@ class ReferenceModel:
         for il in range(cfg.n_layer):
             b = f"blk.{il}."
             x = x + self._attention(il, rms_norm(x, self.w(b + "attn_norm.weight"), cfg.eps), pos)
-            norm = b + ("post_attention_norm.weight" if cfg.arch == "gpt-oss" else "ffn_norm.weight")
+            norm = b + ("post_attention_norm.weight" if cfg.arch in ("gpt-oss", "glm4moe") else "ffn_norm.weight")
             x = x + self._ffn(il, rms_norm(x, self.w(norm), cfg.eps))
         x = rms_norm(x, self.w("output_norm.weight"), cfg.eps)
         return self.mm(x, "token_embd.weight" if cfg.tied else "output.weight")
