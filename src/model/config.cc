@@ -161,6 +161,10 @@ ModelConfig config_from_metadata(const Metadata& md) {
     c.q_lora_rank = get_count_or(md, k("attention.q_lora_rank"), 0);
     c.kv_lora_rank = get_count(md, k("attention.kv_lora_rank"));
     c.qk_rope_head_dim = get_count(md, k("rope.dimension_count"));
+    if (!md.has(k("attention.key_length_mla")) && c.head_dim == c.kv_lora_rank + c.qk_rope_head_dim)
+      fail("metadata key '", k("attention.key_length"), "' = ", c.head_dim,
+           " is the latent's width (kv_lora_rank + rope), and '", k("attention.key_length_mla"),
+           "', which should give the per-head key size, is missing");
     c.qk_nope_head_dim = c.head_dim - c.qk_rope_head_dim;
     // head_count_kv is 1 in those files (the latent is shared); every head
     // reads it, so frugal counts MLA's kv heads as its query heads.

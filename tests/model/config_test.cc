@@ -98,6 +98,9 @@ TEST(Config, DeepSeekMlaKeysOfNewerConverters) {
   EXPECT_EQ(back.head_dim, 192);
   EXPECT_EQ(back.v_head_dim, 128);
   EXPECT_EQ(back.qk_nope_head_dim, 128);
+  // The latent's width without the per-head size is an error naming the key.
+  md.erase("deepseek2.attention.key_length_mla");
+  EXPECT_NE(error_of([&] { config_from_metadata(md); }).find("deepseek2.attention.key_length_mla"), std::string::npos);
 }
 
 TEST(Config, UnknownArchitectureAndMissingKeysNameWhatIsWrong) {
