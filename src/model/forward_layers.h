@@ -38,6 +38,7 @@ struct Forward::Scratch {
   std::vector<Buffer> thread_row;     // per thread: a dequantised weight row
   std::vector<Buffer> thread_tmp;     // per thread: FFN slice scratch
   std::vector<Buffer> thread_acc;     // per thread: a column slice of the FFN output, all rows
+  Buffer down_y;                      // small batches: every job's down output, rows x n_embd
   // Per FFN job: its input rows encoded for gate (and up, if typed
   // differently) and its hidden rows encoded for down (forward_moe.cc).
   std::vector<kernels::EncodedRows> enc_in, enc_in_up, enc_h;
