@@ -16,7 +16,7 @@ class PreTokenizer {
   virtual std::vector<std::string_view> split(std::string_view text) const = 0;
 };
 
-// Names: default, gpt-2, gpt2, olmo, llama3, llama-bpe, qwen2, deepseek-llm,
+// Names: default, gpt-2, gpt2, olmo, llama3, llama-bpe, glm4, chatglm-bpe, qwen2, deepseek-llm,
 // deepseek-v3, kimi-k2, gpt-4o, o200k. Unknown name -> frugal::Error.
 std::unique_ptr<PreTokenizer> make_pretokenizer(const std::string& name);
 

@@ -30,6 +30,10 @@ TEST(PreTokenize, Gpt2SplitsContractionsWordsNumbersAndSpaces) {
 TEST(PreTokenize, Qwen2PutsEachDigitAlone) {
   EXPECT_EQ(pieces("qwen2", "abc 2024"), (V{"abc", " ", "2", "0", "2", "4"}));
   EXPECT_EQ(pieces("llama3", "abc 2024"), (V{"abc", " ", "202", "4"}));
+  // GLM-4.5's files name Llama 3's split glm4 (or chatglm-bpe).
+  for (const char* glm : {"glm4", "chatglm-bpe"})
+    EXPECT_EQ(pieces(glm, "I'LL pay 2024!\n"), pieces("llama3", "I'LL pay 2024!\n")) << glm;
+  EXPECT_EQ(pieces("glm4", "I'LL pay 2024!\n"), (V{"I", "'LL", " pay", " ", "202", "4", "!\n"}));
 }
 
 TEST(PreTokenize, DeepseekLlmFollowsItsSplitSequence) {
