@@ -113,8 +113,8 @@ void rope_angles(const RopeParams& p, int64_t pos, float* cos_sin) {
     mscale *= 1.0 + 0.1 * std::log(1.0 / p.freq_scale);
   }
   for (int64_t i = 0; i < half; ++i) {
-    const double theta_extrap =
-        static_cast<double>(pos) * std::pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_dims);
+    double theta_extrap = static_cast<double>(pos) * std::pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_dims);
+    if (p.freq_factors) theta_extrap /= static_cast<double>(p.freq_factors[i]);
     const double theta_interp = p.freq_scale * theta_extrap;
     double theta = theta_interp;
     if (p.ext_factor != 0.0f) {

@@ -58,6 +58,9 @@ struct RopeParams {
   float beta_slow = 1.0f;
   int64_t n_ctx_orig = 0;       // YaRN: original training context
   RopePairing pairing = RopePairing::kAdjacent;
+  // n_dims/2 divisors of each pair's frequency (rope_freqs.weight of llama
+  // 3.1 and llama4 files), or none.
+  const float* freq_factors = nullptr;
 };
 
 // cos_sin gets n_dims/2 (cos, sin) pairs for position pos: cos_sin[2i], cos_sin[2i+1].

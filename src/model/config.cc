@@ -53,7 +53,8 @@ void set_count(Metadata& md, const std::string& key, int64_t v) {
 
 const std::vector<std::string>& supported_architectures() {
   static const std::vector<std::string> archs = {"llama", "qwen2",     "qwen3",  "qwen2moe",
-                                                 "qwen3moe", "olmoe", "deepseek2", "gpt-oss", "glm4moe"};
+                                                 "qwen3moe", "olmoe", "deepseek2", "gpt-oss", "glm4moe",
+                                                 "llama4"};
   return archs;
 }
 
@@ -68,7 +69,7 @@ void apply_architecture_defaults(ModelConfig& c) {
     for (const auto& a : supported_architectures()) list += (list.empty() ? "" : ", ") + a;
     fail("unknown architecture '", c.arch, "' (supported: ", list, ")");
   }
-  c.rope_layout = arch_is(c, {"llama", "deepseek2"}) ? RopeLayout::kNormal : RopeLayout::kNeox;
+  c.rope_layout = arch_is(c, {"llama", "deepseek2", "llama4"}) ? RopeLayout::kNormal : RopeLayout::kNeox;
   c.attn_bias = arch_is(c, {"qwen2", "qwen2moe", "gpt-oss", "glm4moe"});
   // gpt-oss: biases everywhere, sinks, the clamped SwiGLU, its norm's name.
   const bool oss = c.arch == "gpt-oss";
@@ -81,8 +82,19 @@ void apply_architecture_defaults(ModelConfig& c) {
   c.ffn_norm_name = oss || glm ? "post_attention_norm" : "ffn_norm";
   c.qk_norm = arch_is(c, {"qwen3", "qwen3moe"}) ? QkNorm::kPerHead
               : arch_is(c, {"olmoe"})           ? QkNorm::kWhole
-              : glm                             ? c.qk_norm
+              : glm || c.arch == "llama4"       ? c.qk_norm
                                                 : QkNorm::kNone;
+  // llama4: NoPE layers every 4th, chunked attention on the others, the
+  // router's sigmoid weighing each expert's input; a shared expert as wide
+  // as a routed one.
+  const bool llama4 = c.arch == "llama4";
+  c.n_nope_layer_step = llama4 ? 4 : 0;
+  c.expert_weight_on_input = llama4;
+  if (llama4 && c.is_moe()) {
+    c.gating = GatingFunc::kSigmoid;
+    c.n_expert_shared = 1;
+    c.n_ff_shexp = c.n_ff_exp;
+  }
   c.deepseek_moe_keys = arch_is(c, {"deepseek2", "glm4moe"});
   if (glm) c.expert_score_bias = c.is_moe();
   c.shared_expert_gate = c.arch == "qwen2moe" && c.n_ff_shexp > 0;
@@ -149,7 +161,7 @@ ModelConfig config_from_metadata(const Metadata& md) {
     c.n_group_used = get_count_or(md, k("expert_group_used_count"), 0);
     c.expert_score_bias = (c.arch == "deepseek2" && c.gating == GatingFunc::kSigmoid) || c.arch == "glm4moe";
   }
-  if (c.n_ff == 0 && (c.n_expert == 0 || c.n_leading_dense > 0))
+  if (c.n_ff == 0 && (c.n_expert == 0 || c.n_leading_dense > 0 || c.n_moe_layer_step > 1))
     fail("metadata key '", k("feed_forward_length"), "' is missing");
 
   // Multi-head latent attention.
@@ -173,6 +185,16 @@ ModelConfig config_from_metadata(const Metadata& md) {
 
   // Sliding-window attention (every other layer).
   if (c.arch == "gpt-oss") c.n_swa = get_count(md, k("attention.sliding_window"));
+  if (c.arch == "llama4") {
+    if (c.is_moe()) c.n_moe_layer_step = get_count(md, k("interleave_moe_layer_step"));
+    // Published files carry neither key: 8192 for both (the chunk is frugal's
+    // key, for small test models). Scout normalises q/k on its RoPE layers,
+    // Maverick (128 experts) does not; no key says which.
+    c.n_attn_chunk = get_count_or(md, k("attention.chunk_size"), 8192);
+    c.attn_temp_scale = get_float_or(md, k("attention.temperature_scale"), 0.1f);
+    c.attn_temp_length = get_count_or(md, k("attention.temperature_length"), 8192);
+    c.qk_norm = c.n_expert == 128 ? QkNorm::kNone : QkNorm::kPerHeadUnweighted;
+  }
 
   // RoPE.
   c.rope_freq_base = get_float_or(md, k("rope.freq_base"), 10000.0f);
@@ -201,6 +223,7 @@ ModelConfig config_from_file(const gguf::Reader& file) {
   c.tied_output = file.find_tensor("output.weight") == nullptr;
   // Current DeepSeek-V3/R1 and Kimi-K2 files split attn_kv_b; a file with
   // both keeps to the joint tensor.
+  c.rope_freq_factors = file.find_tensor("rope_freqs.weight") != nullptr;
   // GLM-4.5 normalises each query and key head; GLM-4.5-Air does not.
   if (c.arch == "glm4moe" && file.find_tensor("blk.0.attn_q_norm.weight") != nullptr) c.qk_norm = QkNorm::kPerHead;
   if (c.is_mla())
@@ -271,6 +294,12 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
     md.set(k("expert_weights_norm"), Value::make_bool(c.expert_weights_norm));
   }
   if (c.arch == "gpt-oss") set_count(md, k("attention.sliding_window"), c.n_swa);
+  if (c.arch == "llama4") {
+    if (c.is_moe()) set_count(md, k("interleave_moe_layer_step"), c.n_moe_layer_step);
+    set_count(md, k("attention.chunk_size"), c.n_attn_chunk);
+    md.set(k("attention.temperature_scale"), Value::make_f32(c.attn_temp_scale));
+    set_count(md, k("attention.temperature_length"), c.attn_temp_length);
+  }
   if (c.arch == "deepseek2") {
     if (c.q_lora_rank > 0) set_count(md, k("attention.q_lora_rank"), c.q_lora_rank);
     set_count(md, k("attention.kv_lora_rank"), c.kv_lora_rank);
@@ -301,7 +330,7 @@ void validate_config(const ModelConfig& c) {
     fail("config: rope_dim ", c.rope_dim, " must be even and in (0, head_dim ", c.head_dim, "]");
   if (!c.is_mla() && c.n_head % c.n_head_kv != 0)
     fail("config: n_head ", c.n_head, " is not a multiple of n_head_kv ", c.n_head_kv);
-  const bool any_dense = !c.is_moe() || c.n_leading_dense > 0;
+  const bool any_dense = !c.is_moe() || c.n_leading_dense > 0 || c.n_moe_layer_step > 1;
   if (any_dense) positive(c.n_ff, "n_ff");
   if (c.is_moe()) {
     positive(c.n_ff_exp, "n_ff_exp");
@@ -330,6 +359,10 @@ void validate_config(const ModelConfig& c) {
     if (c.q_lora_rank < 0) fail("config: q_lora_rank must not be negative");
   }
   if (c.mla_split_kv_b && !c.is_mla()) fail("config: a split attn_kv_b without latent attention");
+  if (c.n_moe_layer_step < 0 || c.n_attn_chunk < 0 || c.n_nope_layer_step < 0)
+    fail("config: layer steps and the attention chunk must not be negative");
+  if (c.n_nope_layer_step > 0 && c.attn_temp_scale != 0.0f && c.attn_temp_length <= 0)
+    fail("config: attn_temp_length must be positive (got ", c.attn_temp_length, ")");
   if (c.n_nextn_layer < 0) fail("config: n_nextn_layer must not be negative (got ", c.n_nextn_layer, ")");
   if (c.n_swa < 0) fail("config: n_swa must not be negative (got ", c.n_swa, ")");
   if (c.expert_bias && !c.is_moe()) fail("config: expert biases without experts");
@@ -369,6 +402,7 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
   add("token_embd.weight", {c.n_embd, c.n_vocab}, R::kEmbedding, -1);
   add("output_norm.weight", {c.n_embd}, R::kNorm, -1);
   if (!c.tied_output) add("output.weight", {c.n_embd, c.n_vocab}, R::kOutput, -1);
+  if (c.rope_freq_factors) add("rope_freqs.weight", {c.rope_dim / 2}, R::kNorm, -1);
 
   for (int il = 0; il < c.n_layer + c.n_nextn_layer; ++il) {
     const std::string b = "blk." + std::to_string(il) + ".";

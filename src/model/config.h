@@ -33,11 +33,12 @@ enum class GatingFunc { kSoftmax = 1, kSigmoid = 2 };
 enum class FfnActivation { kSilu, kSwigluOai };
 
 // Query/key RMSNorm: none; per head over head_dim (qwen3, qwen3moe); over the
-// whole q (n_head*head_dim) and whole k (n_head_kv*head_dim) vectors (olmoe).
-enum class QkNorm { kNone, kPerHead, kWhole };
+// whole q (n_head*head_dim) and whole k (n_head_kv*head_dim) vectors (olmoe);
+// per head without a weight, on the RoPE layers only (llama4 Scout).
+enum class QkNorm { kNone, kPerHead, kWhole, kPerHeadUnweighted };
 
 struct ModelConfig {
-  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe
+  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe llama4
   std::string name;  // general.name (informational)
 
   int64_t n_vocab = 0;
@@ -75,6 +76,12 @@ struct ModelConfig {
   // experts counted by expert_shared_count (n_ff_shexp = count * n_ff_exp),
   // and the gating, weights norm/scale, group and leading-dense keys written.
   bool deepseek_moe_keys = false;
+  // llama4: <arch>.interleave_moe_layer_step: layer il has routed experts
+  // when (il + 1) % step == 0 (0 or 1: every layer), a dense FFN otherwise.
+  int64_t n_moe_layer_step = 0;
+  // llama4: each chosen expert's weight sigmoid(logit) scales its input rather
+  // than its output.
+  bool expert_weight_on_input = false;
 
   // Rotary position embedding.
   float rope_freq_base = 10000.0f;
@@ -116,12 +123,29 @@ struct ModelConfig {
   // n_swa > 0 makes every even layer attend to its last n_swa positions
   // only (the query's own included); odd layers attend to all.
   int64_t n_swa = 0;
+  // llama4: every n_nope_layer_step-th layer ((il + 1) % step == 0) has no
+  // RoPE and attends to all positions, its queries scaled by
+  // 1 + attn_temp_scale * ln(floor((pos + 1) / attn_temp_length) + 1);
+  // the others attend within chunks of n_attn_chunk positions.
+  int64_t n_nope_layer_step = 0;
+  int64_t n_attn_chunk = 0;
+  float attn_temp_scale = 0.0f;
+  int64_t attn_temp_length = 0;
+  // rope_freqs.weight (from the tensors, like tied_output): rope_dim/2
+  // factors that divide each pair's frequency (llama 3.1 and llama4 Scout).
+  bool rope_freq_factors = false;
 
   bool is_moe() const { return n_expert > 0; }
   bool is_mla() const { return kv_lora_rank > 0; }
   // Whether layer il has a routed-expert FFN (false for dense models and
   // deepseek2's leading dense layers).
-  bool layer_is_moe(int64_t il) const { return n_expert > 0 && il >= n_leading_dense; }
+  bool layer_is_moe(int64_t il) const {
+    return n_expert > 0 && il >= n_leading_dense && (n_moe_layer_step <= 1 || (il + 1) % n_moe_layer_step == 0);
+  }
+  // Whether layer il rotates its queries and keys (llama4's NoPE layers do not).
+  bool layer_has_rope(int64_t il) const { return n_nope_layer_step <= 0 || (il + 1) % n_nope_layer_step != 0; }
+  // Chunk length of layer il's attention (0: none).
+  int64_t layer_chunk(int64_t il) const { return layer_has_rope(il) ? n_attn_chunk : 0; }
   // Positions layer il attends to before the query's own (0: all).
   int64_t layer_window(int64_t il) const { return n_swa > 0 && il % 2 == 0 ? n_swa : 0; }
   int64_t n_embd_q() const { return n_head * head_dim; }      // width of all query heads

@@ -57,7 +57,8 @@ void Forward::run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool,
   for (int64_t r = 0; r < n; ++r) model_.embed(rows[r].token, x + r * d);
 
   // The rotation angles of each row's position, shared by every layer.
-  const kernels::RopeParams rp = rope_params(c);
+  kernels::RopeParams rp = rope_params(c);
+  rp.freq_factors = w.rope_freqs.data;
   float* rope = s.rope.get(n * c.rope_dim);
   for (int64_t r = 0; r < n; ++r) kernels::rope_angles(rp, rows[r].pos, rope + r * c.rope_dim);
 

@@ -106,6 +106,7 @@ void flash_attention(const AttentionLayout& a, KvType type, std::span<const Batc
           kernels::AttentionQuery query{a.q + r * a.q_row + h * a.q_head, a.out + r * a.out_row + h * a.out_head,
                                         n_keys};
           if (a.window > 0) query.first = std::max<int64_t>(0, n_keys - a.window);
+          if (a.chunk > 0) query.first = (n_keys - 1) / a.chunk * a.chunk;
           if (a.sinks) query.sink = a.sinks[h];
           qs.push_back(query);
         }
@@ -144,6 +145,7 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
   kernels::matmul_group(qkv, xn, c.n_embd, n, pool);
 
   const kernels::RopeParams rp = rope_params(c);
+  const bool rope = c.layer_has_rope(il);
   const KvType kt = kv.type();
   FRUGAL_CHECK(kv_type_unsupported(c, kt).empty());
   const int64_t k_row = kernels::cache_row_stride(kt, nk), v_row = kernels::cache_row_stride(kt, nv);
@@ -164,12 +166,23 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
     } else if (c.qk_norm == QkNorm::kWhole) {
       kernels::rmsnorm(qr, L.q_norm.data, qr, nq, c.norm_eps);
       kernels::rmsnorm(kr, L.k_norm.data, kr, nk, c.norm_eps);
+    } else if (c.qk_norm == QkNorm::kPerHeadUnweighted && rope) {
+      // A rotation keeps each head's norm: before or after RoPE is the same.
+      for (int64_t h = 0; h < c.n_head; ++h) kernels::rmsnorm(qr + h * hd, nullptr, qr + h * hd, hd, c.norm_eps);
+      for (int64_t h = 0; h < c.n_head_kv; ++h) kernels::rmsnorm(kr + h * hd, nullptr, kr + h * hd, hd, c.norm_eps);
     }
-    const float* cs = s.rope.v.data() + r * c.rope_dim;
-    for (int64_t h = 0; h < c.n_head; ++h) kernels::rope_apply(rp, cs, qr + h * hd);
-    for (int64_t h = 0; h < c.n_head_kv; ++h) kernels::rope_apply(rp, cs, kr + h * hd);
-
     const BatchRow& row = rows[static_cast<size_t>(r)];
+    if (rope) {
+      const float* cs = s.rope.v.data() + r * c.rope_dim;
+      for (int64_t h = 0; h < c.n_head; ++h) kernels::rope_apply(rp, cs, qr + h * hd);
+      for (int64_t h = 0; h < c.n_head_kv; ++h) kernels::rope_apply(rp, cs, kr + h * hd);
+    } else if (c.attn_temp_scale != 0.0f) {
+      // llama4's NoPE layers sharpen attention further into a long context.
+      const double steps = std::floor((row.pos + 1.0) / static_cast<double>(c.attn_temp_length));
+      const float t = static_cast<float>(1.0 + c.attn_temp_scale * std::log(steps + 1.0));
+      for (int64_t i = 0; i < nq; ++i) qr[i] *= t;
+    }
+
     const KvSlice sl = kv.slice(il, row.seq);
     s.slices[static_cast<size_t>(r)] = sl;
     kv_store_row(kt, kv_at(kt, sl.k, int64_t{row.pos} * k_row), kr, nk);
@@ -193,6 +206,7 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
   al.k_head = hd;
   al.v_head = vhd;
   al.window = c.layer_window(il);
+  al.chunk = c.layer_chunk(il);
   al.sinks = L.sinks.data;
   flash_attention(al, kt, rows, s, pool);
 

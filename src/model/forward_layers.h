@@ -73,6 +73,7 @@ struct AttentionLayout {
   int64_t k_row = 0, v_row = 0, k_head = 0, v_head = 0;
   bool values_in_keys = false;  // latent attention: the value is the head of the key row
   int64_t window = 0;            // > 0: a row at pos attends to positions > pos - window only
+  int64_t chunk = 0;             // > 0: a row at pos attends to its own chunk, positions >= pos / chunk * chunk
   const float* sinks = nullptr;  // per head: a logit in the softmax's denominator (or none)
 };
 // Every (row, head) attends causally to positions 0..pos of its sequence

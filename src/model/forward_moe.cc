@@ -9,6 +9,8 @@
 //   deepseek2 (V3): p = sigmoid(l); selection uses p + exp_probs_b (the bias
 //     picks experts, never weighs them); groups ranked by the sum of their
 //     two best biased scores; top-k; weights p renormalised; x scale.
+//   llama4: p = sigmoid(l); top-k (k = 1); p scales the expert's input, not
+//     its output (FfnJob::weight_input).
 // The MoE layer then groups the batch's rows by expert and runs each chosen
 // expert's gate/up/down once over its rows only.
 //
@@ -56,6 +58,7 @@ struct FfnJob {
   float* gather_to = nullptr;      // if set: x is gathered here from rows of src first
   kernels::GluOptions glu;         // the gated unit and gate/up biases (gpt-oss)
   const float* down_bias = nullptr;  // added to down's output before weighting (gpt-oss)
+  bool weight_input = false;  // llama4: the weights scale the gathered input rows; the outputs add with weight 1
 };
 
 // Slice widths: a multiple of 16 units (whole SIMD tiles for the matmul),
@@ -112,7 +115,7 @@ void down_small_batch(const std::vector<FfnJob>& jobs, int64_t n_rows, int64_t d
       const FfnJob& j = jobs[ji];
       for (int64_t r = 0; r < j.n_rows; ++r) {
         float* a = acc + (j.rows ? j.rows[r] : r) * w;
-        const float wt = j.weights ? j.weights[r] : 1.0f;
+        const float wt = j.weights && !j.weight_input ? j.weights[r] : 1.0f;
         const float* yr = ys + (first[ji] + r) * d + b;
         if (j.down_bias) {
           kernels::add_scaled_biased(wt, yr, j.down_bias + b, a, w);
@@ -148,6 +151,9 @@ void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t n_rows, i
     FfnJob& j = jobs[static_cast<size_t>(ji)];
     if (j.gather_to) {
       for (int64_t i = 0; i < j.n_rows; ++i) std::copy_n(src + j.rows[i] * d, d, j.gather_to + i * d);
+      if (j.weight_input)
+        for (int64_t i = 0; i < j.n_rows; ++i)
+          for (int64_t t = 0; t < d; ++t) j.gather_to[i * d + t] *= j.weights[i];
       j.x = j.gather_to;
     }
     s.enc_in[ji].encode(j.gate.type, j.x, d, j.n_rows, d);
@@ -211,7 +217,7 @@ void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t n_rows, i
       kernels::matmul_encoded(kernels::weight_rows(j.down, b, e), s.enc_h[ji], y, w, nullptr);
       for (int64_t r = 0; r < j.n_rows; ++r) {
         float* a = acc + (j.rows ? j.rows[r] : r) * w;
-        const float wt = j.weights ? j.weights[r] : 1.0f;
+        const float wt = j.weights && !j.weight_input ? j.weights[r] : 1.0f;
         const float* yr = y + r * w;
         if (j.down_bias) {
           kernels::add_scaled_biased(wt, yr, j.down_bias + b, a, w);
@@ -337,7 +343,8 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                           .glu = {.kind = kind,
                                   .gate_bias = biased ? L.gate_exps_b.data + e * ff : nullptr,
                                   .up_bias = biased ? L.up_exps_b.data + e * ff : nullptr},
-                          .down_bias = biased ? L.down_exps_b.data + e * d : nullptr});
+                          .down_bias = biased ? L.down_exps_b.data + e * d : nullptr,
+                          .weight_input = c.expert_weight_on_input});
   }
   if (s.advise_experts) {
     for (const FfnJob& j : jobs)

@@ -113,6 +113,7 @@ void Model::bind() {
   weights_.token_embd = matrix("token_embd.weight");
   weights_.output_norm = vec("output_norm.weight");
   weights_.output = c.tied_output ? weights_.token_embd : matrix("output.weight");
+  if (c.rope_freq_factors) weights_.rope_freqs = vec("rope_freqs.weight");
   weights_.layers.resize(static_cast<size_t>(c.n_layer));
   for (int64_t il = 0; il < c.n_layer; ++il) {
     LayerWeights& L = weights_.layers[static_cast<size_t>(il)];
@@ -143,7 +144,7 @@ void Model::bind() {
         L.bk = vec(b + "attn_k.bias");
         L.bv = vec(b + "attn_v.bias");
       }
-      if (c.qk_norm != QkNorm::kNone) {
+      if (c.qk_norm == QkNorm::kPerHead || c.qk_norm == QkNorm::kWhole) {
         L.q_norm = vec(b + "attn_q_norm.weight");
         L.k_norm = vec(b + "attn_k_norm.weight");
       }

@@ -87,6 +87,7 @@ struct ModelWeights {
   kernels::WeightMatrix token_embd;  // n_vocab rows of n_embd
   ParamVector output_norm;
   kernels::WeightMatrix output;      // LM head: n_vocab rows of n_embd (token_embd when tied)
+  ParamVector rope_freqs;            // rope_dim/2 frequency divisors (config.rope_freq_factors)
   std::vector<LayerWeights> layers;
 };
 

@@ -340,6 +340,64 @@ std::vector<Preset> build_presets() {
     p.push_back(make("GLM-4.5 (355B): 160 experts top-8 + 1 shared, 92 layers + MTP, q/k norm, n_embd 5120", c));
   }
 
+  // llama4 (Scout, Maverick): NoPE layers every 4th (attention over all
+  // positions, queries tempered by position), chunked attention on the others
+  // with an unweighted q/k norm (Scout), top-1 sigmoid routing that scales the
+  // expert's input, a shared expert, MoE and dense layers interleaved
+  // (Maverick). The tiny presets cut the chunk and the temperature length so
+  // that short prompts reach both.
+  {
+    ModelConfig c = base("llama4", "tiny", 512, 128, 4, 4, 2, 256, 1e-5f, 500000.0f);
+    set_head_dim(c, 32);
+    c.n_ff = 256;
+    set_experts(c, 8, 1, 64);
+    c.n_moe_layer_step = 2;
+    c.n_attn_chunk = 8;
+    c.attn_temp_scale = 0.1f;
+    c.attn_temp_length = 4;
+    c.rope_freq_factors = true;
+    c.qk_norm = QkNorm::kPerHeadUnweighted;
+    p.push_back(make("llama4: 4 layers (3 chunked by 8 with q/k norm, 1 NoPE), dense and MoE interleaved, 8 experts "
+                     "top-1 + shared, rope_freqs",
+                     c));
+  }
+  {
+    ModelConfig c = base("llama4", "tiny-scout", 512, 128, 4, 4, 2, 256, 1e-5f, 500000.0f);
+    set_head_dim(c, 32);
+    c.n_ff = 256;
+    set_experts(c, 16, 1, 64);
+    c.n_moe_layer_step = 1;
+    c.n_attn_chunk = 8;
+    c.attn_temp_scale = 0.1f;
+    c.attn_temp_length = 4;
+    c.qk_norm = QkNorm::kPerHeadUnweighted;
+    p.push_back(make("llama4 Scout style: every layer MoE (16 experts top-1 + shared), chunk 8, q/k norm", c));
+  }
+  {
+    ModelConfig c = base("llama4", "llama4-scout", 202048, 5120, 48, 40, 8, 10485760, 1e-5f, 500000.0f);
+    set_head_dim(c, 128);
+    c.n_ff = 16384;
+    set_experts(c, 16, 1, 8192);
+    c.n_moe_layer_step = 1;
+    c.n_attn_chunk = 8192;
+    c.attn_temp_scale = 0.1f;
+    c.attn_temp_length = 8192;
+    c.rope_freq_factors = true;
+    c.qk_norm = QkNorm::kPerHeadUnweighted;
+    p.push_back(make("Llama-4-Scout-17B-16E: 16 experts top-1 + shared, 48 layers, n_embd 5120, GQA 40/8", c));
+  }
+  {
+    ModelConfig c = base("llama4", "llama4-maverick", 202048, 5120, 48, 40, 8, 1048576, 1e-5f, 500000.0f);
+    set_head_dim(c, 128);
+    c.n_ff = 16384;
+    set_experts(c, 128, 1, 8192);
+    c.n_moe_layer_step = 2;
+    c.n_attn_chunk = 8192;
+    c.attn_temp_scale = 0.1f;
+    c.attn_temp_length = 8192;
+    p.push_back(make("Llama-4-Maverick-17B-128E: 128 experts top-1 + shared on every other layer, 48 layers", c));
+  }
+
   // gpt-oss: attention with sinks and biases, even layers on a sliding
   // window, YaRN, clamped SwiGLU experts with biases, softmax over the top-k.
   {
@@ -438,7 +496,7 @@ void apply_overrides(ModelConfig& c, const ConfigOverrides& o) {
   if (o.n_expert) {
     if (*o.n_expert == 0) {  // a dense model of the same architecture
       c.n_expert = c.n_expert_used = c.n_ff_exp = c.n_ff_shexp = c.n_expert_shared = c.n_leading_dense = 0;
-      c.n_expert_groups = c.n_group_used = 0;
+      c.n_expert_groups = c.n_group_used = c.n_moe_layer_step = 0;
       c.expert_score_bias = false;
       if (c.n_ff == 0) fail("--experts 0 needs --ff (this preset has no dense FFN width)");
     } else {

@@ -109,6 +109,21 @@ TEST(Ops, RopeLinearScalingDividesPositions) {
   for (int i = 0; i < 16; ++i) EXPECT_NEAR(y[i], want[i], 2e-5);
 }
 
+TEST(Ops, RopeFreqFactorsDivideEachPairsAngle) {
+  // rope_freqs.weight (llama 3.1, llama4 Scout): pair i turns at theta_i / factor_i.
+  RopeParams p;
+  p.n_dims = 8;
+  const float factors[4] = {1.0f, 2.0f, 4.0f, 0.5f};
+  p.freq_factors = factors;
+  std::vector<float> cs(8);
+  rope_angles(p, 7, cs.data());
+  for (int i = 0; i < 4; ++i) {
+    const double theta = 7.0 * std::pow(10000.0, -2.0 * i / 8) / factors[i];
+    EXPECT_NEAR(cs[2 * i], std::cos(theta), 1e-6) << i;
+    EXPECT_NEAR(cs[2 * i + 1], std::sin(theta), 1e-6) << i;
+  }
+}
+
 TEST(Ops, RopeYarnMixesInterpolationAndExtrapolation) {
   // YaRN: dims below the fast correction dim keep the original frequency,
   // dims above the slow one are interpolated by freq_scale, cos/sin get the

@@ -329,6 +329,52 @@ TEST(ExpectedTensors, Glm45PerHeadQkNorm) {
   EXPECT_NEAR(double(c.n_active_params() - 2 * 151552 * 5120) / 1e9, 32.1, 0.1);
 }
 
+TEST(ExpectedTensors, Llama4ScoutAndMaverick) {
+  const ModelConfig& scout = find_preset("llama4", "llama4-scout").config;
+  auto m = by_name(scout);
+  EXPECT_EQ(m.at("rope_freqs.weight").shape, (Shape{64}));
+  EXPECT_EQ(m.at("blk.0.ffn_gate_exps.weight").shape, (Shape{5120, 8192, 16}));  // every layer MoE
+  EXPECT_EQ(m.at("blk.0.ffn_gate_shexp.weight").shape, (Shape{5120, 8192}));
+  EXPECT_EQ(m.count("blk.0.attn_q_norm.weight"), 0u);  // Scout's q/k norm has no weight
+  EXPECT_EQ(scout.qk_norm, QkNorm::kPerHeadUnweighted);
+  EXPECT_TRUE(scout.layer_has_rope(2));
+  EXPECT_FALSE(scout.layer_has_rope(3));
+  EXPECT_EQ(scout.layer_chunk(0), 8192);
+  EXPECT_EQ(scout.layer_chunk(3), 0);
+  // Scout: 108B in its language model (the card's 109B counts the vision
+  // encoder too), 17B active.
+  EXPECT_NEAR(double(scout.n_params()) / 1e9, 107.8, 0.1);
+  EXPECT_NEAR(double(scout.n_active_params()) / 1e9, 17.2, 0.1);
+
+  const ModelConfig& mav = find_preset("llama4", "llama4-maverick").config;
+  auto mm = by_name(mav);
+  EXPECT_EQ(mm.at("blk.0.ffn_gate.weight").shape, (Shape{5120, 16384}));  // dense
+  EXPECT_EQ(mm.at("blk.1.ffn_gate_exps.weight").shape, (Shape{5120, 8192, 128}));
+  EXPECT_EQ(mm.count("blk.1.ffn_gate.weight"), 0u);
+  EXPECT_EQ(mm.count("rope_freqs.weight"), 0u);
+  // Maverick: 400B parameters, 17B active.
+  EXPECT_NEAR(double(mav.n_params()) / 1e9, 400.7, 0.1);
+  EXPECT_NEAR(double(mav.n_active_params()) / 1e9, 17.2, 0.1);
+  gguf::Metadata md;
+  config_to_metadata(mav, md);
+  EXPECT_EQ(md.get_uint("llama4.interleave_moe_layer_step"), 2u);
+  const ModelConfig back = config_from_metadata(md);
+  EXPECT_EQ(back.qk_norm, QkNorm::kNone);  // 128 experts: Maverick, no q/k norm
+  EXPECT_EQ(back.gating, GatingFunc::kSigmoid);
+  EXPECT_TRUE(back.expert_weight_on_input);
+  EXPECT_EQ(back.n_ff_shexp, 8192);
+  // Published files carry no chunk or temperature keys: 8192 and 0.1.
+  md.erase("llama4.attention.chunk_size");
+  md.erase("llama4.attention.temperature_scale");
+  md.erase("llama4.attention.temperature_length");
+  const ModelConfig plain = config_from_metadata(md);
+  EXPECT_EQ(plain.n_attn_chunk, 8192);
+  EXPECT_FLOAT_EQ(plain.attn_temp_scale, 0.1f);
+  EXPECT_EQ(plain.attn_temp_length, 8192);
+  md.erase("llama4.interleave_moe_layer_step");
+  EXPECT_NE(error_of([&] { config_from_metadata(md); }).find("llama4.interleave_moe_layer_step"), std::string::npos);
+}
+
 TEST(ExpectedTensors, DeepSeekV3StyleRouterAndQLora) {
   const ModelConfig& c = find_preset("deepseek2", "tiny-v3").config;
   auto m = by_name(c);

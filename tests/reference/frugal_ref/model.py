@@ -46,6 +46,18 @@ Semantics follow each model's definition (paper / Hugging Face modelling):
   renormalised, times the routed scaling factor) plus one shared expert;
   the last nextn_predict_layers blocks of block_count are a next-token-
   prediction head that the forward pass does not run.
+- Llama 4 (llama4): layers whose index + 1 is a multiple of 4 have no RoPE,
+  attend to every earlier position and scale their queries by
+  1 + temperature_scale * ln(floor((pos + 1) / temperature_length) + 1); the
+  others rotate q and k (pairs (x[2i], x[2i+1]) as the file stores them,
+  frequencies divided by rope_freqs.weight where present), normalise each
+  head without a weight (Scout; not Maverick's 128 experts) and attend only
+  within their chunk of positions; MoE layers (every interleave_moe_layer_step-
+  th) send each token to the top-k of the router's logits, the expert's input
+  scaled by sigmoid(logit), plus a shared expert on the unscaled input; the
+  other layers a dense SwiGLU.
+- Any architecture whose file has rope_freqs.weight (llama 3.1): each RoPE
+  frequency is divided by its factor.
 - YaRN (any architecture whose keys ask for it): the frequencies of
   "YaRN: Efficient Context Window Extension" (interpolated below the
   correction range, original above, a linear ramp between), and cos/sin
@@ -59,7 +71,7 @@ import numpy as np
 from .gguf import GGUFFile
 
 NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm4moe")
-ARCHS = ("llama", "deepseek2") + NEOX_ARCHS
+ARCHS = ("llama", "deepseek2", "llama4") + NEOX_ARCHS
 
 
 class Config:
@@ -120,6 +132,13 @@ class Config:
             self.rope_dim = int(key("rope.dimension_count"))
             self.nope_dim = self.head_dim - self.rope_dim
             self.n_shared = int(key("expert_shared_count", 0))
+        if arch == "llama4":
+            # Published files carry neither the chunk nor the temperature keys
+            # (8192 both); Maverick (128 experts) has no q/k norm, Scout has.
+            self.chunk = int(key("attention.chunk_size", 8192))
+            self.temp_scale = float(key("attention.temperature_scale", 0.1))
+            self.temp_length = int(key("attention.temperature_length", 8192))
+            self.l2_qk = self.n_expert != 128
         self.tied = not has_tensor("output.weight")
 
 
@@ -174,17 +193,18 @@ def rope_halves(x, positions, inv_freq, magnitude):
     return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
 
 
-def attention(q, k, v, scale, window=0, sinks=None):
+def attention(q, k, v, scale, window=0, sinks=None, chunk=0):
     """Causal attention. q (T, H, D), k (T, Hkv, D), v (T, Hkv, Dv) -> (T, H*Dv).
     window > 0: query t sees keys s with t - s < window. sinks (H,): a logit
-    per head that joins each softmax's denominator without a value."""
+    per head that joins each softmax's denominator without a value. chunk > 0:
+    query t sees only keys of its own chunk (s // chunk == t // chunk)."""
     T, H, _ = q.shape
     group = H // k.shape[1]
     k = np.repeat(k, group, axis=1)
     v = np.repeat(v, group, axis=1)
     s = np.einsum("thd,shd->hts", q, k) * scale
     t, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    visible = (j <= t) & ((t - j < window) if window > 0 else True)
+    visible = (j <= t) & ((t - j < window) if window > 0 else True) & ((j // chunk == t // chunk) if chunk else True)
     s = np.where(visible[None], s, -np.inf)
     if sinks is not None:
         s = np.concatenate([s, np.broadcast_to(sinks[:, None, None], (H, T, 1))], axis=-1)
@@ -265,11 +285,48 @@ class ReferenceModel:
         return self.mm(silu(self.mm(x, gate, expert)) * self.mm(x, up, expert), down, expert)
 
     # --- attention -------------------------------------------------------
+    def _inv_freq(self, dim):
+        """rope_inv_freq, each frequency divided by rope_freqs.weight where the file has it."""
+        inv_freq, mag = rope_inv_freq(self.cfg, dim)
+        if self.has("rope_freqs.weight"):
+            inv_freq = inv_freq / self.w("rope_freqs.weight")
+        return inv_freq, mag
+
+    def _llama4_attention(self, il, x, pos):
+        cfg = self.cfg
+        b = f"blk.{il}."
+        T, H, D = x.shape[0], cfg.n_head, cfg.head_dim
+        q = self.mm(x, b + "attn_q.weight").reshape(T, H, D)
+        k = self.mm(x, b + "attn_k.weight").reshape(T, cfg.n_head_kv, D)
+        v = self.mm(x, b + "attn_v.weight").reshape(T, cfg.n_head_kv, cfg.v_head_dim)
+        chunk = 0
+        if (il + 1) % 4 != 0:
+            # RoPE on the pairs (x[2i], x[2i+1]) as the file stores them: de-interleave
+            # both q and k the same way (dot products unchanged), then rotate halves.
+            def deinterleave(t):
+                return np.concatenate([t[..., 0::2], t[..., 1::2]], axis=-1)
+
+            inv_freq, _ = self._inv_freq(D)
+            q = rope_halves(deinterleave(q), pos, inv_freq, 1.0)
+            k = rope_halves(deinterleave(k), pos, inv_freq, 1.0)
+            if cfg.l2_qk:  # RMSNorm without a weight, per head
+                q = rms_norm(q, 1.0, cfg.eps)
+                k = rms_norm(k, 1.0, cfg.eps)
+            chunk = cfg.chunk
+        else:
+            # NoPE layer: all positions, queries tempered by their position.
+            t = 1.0 + cfg.temp_scale * np.log(np.floor((pos + 1.0) / cfg.temp_length) + 1.0)
+            q = q * t[:, None, None]
+        out = attention(q, k, v, 1.0 / math.sqrt(D), chunk=chunk)
+        return self.mm(out, b + "attn_output.weight")
+
     def _attention(self, il, x, pos):
         cfg = self.cfg
         b = f"blk.{il}."
         if cfg.arch == "deepseek2":
             return self._mla(il, x, pos)
+        if cfg.arch == "llama4":
+            return self._llama4_attention(il, x, pos)
         T = x.shape[0]
         q = self.mm(x, b + "attn_q.weight")
         k = self.mm(x, b + "attn_k.weight")
@@ -288,7 +345,7 @@ class ReferenceModel:
             # per-head q/k norm
             q = rms_norm(q, self.w(b + "attn_q_norm.weight"), cfg.eps)
             k = rms_norm(k, self.w(b + "attn_k_norm.weight"), cfg.eps)
-        inv_freq, mag = rope_inv_freq(cfg, cfg.rope_dim)
+        inv_freq, mag = self._inv_freq(cfg.rope_dim)
         rd = cfg.rope_dim
         q = np.concatenate([rope_halves(q[..., :rd], pos, inv_freq, mag), q[..., rd:]], axis=-1)
         k = np.concatenate([rope_halves(k[..., :rd], pos, inv_freq, mag), k[..., rd:]], axis=-1)
@@ -423,6 +480,22 @@ class ReferenceModel:
             return out
         if not self.has(b + "ffn_gate_inp.weight"):
             return self.swiglu(x, b + "ffn_gate.weight", b + "ffn_up.weight", b + "ffn_down.weight")
+        if self.cfg.arch == "llama4":
+            # The top-k logits; sigmoid(logit) scales the expert's input.
+            logits = self.mm(x, b + "ffn_gate_inp.weight")
+            k = self.cfg.n_expert_used
+            ids = np.argsort(-logits, axis=-1, kind="stable")[:, :k]
+            order = np.sort(logits, axis=-1)[:, ::-1]
+            self.route_margins.append(order[:, k - 1] - order[:, k])
+            self.routes[il] = ids
+            wts = sigmoid(np.take_along_axis(logits, ids, axis=-1))
+            out = np.zeros_like(x)
+            for e in np.unique(ids):
+                rows, slot = np.nonzero(ids == e)
+                out[rows] += self.swiglu(x[rows] * wts[rows, slot][:, None], b + "ffn_gate_exps.weight",
+                                         b + "ffn_up_exps.weight", b + "ffn_down_exps.weight", e)
+            return out + self.swiglu(x, b + "ffn_gate_shexp.weight", b + "ffn_up_shexp.weight",
+                                     b + "ffn_down_shexp.weight")
         bias = self.w(b + "exp_probs_b.bias") if self.has(b + "exp_probs_b.bias") else None
         ids, wts = self._route(self.mm(x, b + "ffn_gate_inp.weight"), bias)
         self.routes[il] = ids
