@@ -61,6 +61,28 @@ void set_yarn(ModelConfig& c, float factor, int64_t orig_ctx, float log_multipli
   c.yarn_beta_slow = 1.0f;
 }
 
+// DeepSeek-V3's routing, also Kimi-K2's and GLM-4.5's: one shared expert as
+// wide as a routed one, leading dense layers, sigmoid scores with a selection
+// bias, the top-k renormalised and scaled.
+void set_v3_routing(ModelConfig& c, int64_t leading_dense, float scale) {
+  c.n_expert_shared = 1;
+  c.n_ff_shexp = c.n_ff_exp;
+  c.n_leading_dense = leading_dense;
+  c.gating = GatingFunc::kSigmoid;
+  c.expert_score_bias = true;
+  c.expert_weights_norm = true;
+  c.expert_weights_scale = scale;
+}
+
+// llama4: routed experts every moe_step-th layer, RoPE layers attending in
+// chunks, NoPE layers tempering their queries (scale 0.1 per temp_length).
+void set_llama4(ModelConfig& c, int64_t moe_step, int64_t chunk, int64_t temp_length) {
+  c.n_moe_layer_step = moe_step;
+  c.n_attn_chunk = chunk;
+  c.attn_temp_scale = 0.1f;
+  c.attn_temp_length = temp_length;
+}
+
 Preset make(std::string description, ModelConfig c) {
   apply_architecture_defaults(c);
   validate_config(c);
@@ -189,13 +211,7 @@ std::vector<Preset> build_presets() {
     set_mla(c, 96, 64, 16, 32, 32);
     c.n_ff = 256;
     set_experts(c, 8, 2, 64);
-    c.n_expert_shared = 1;
-    c.n_ff_shexp = 64;
-    c.n_leading_dense = 1;
-    c.gating = GatingFunc::kSigmoid;
-    c.expert_score_bias = true;
-    c.expert_weights_norm = true;
-    c.expert_weights_scale = 2.5f;
+    set_v3_routing(c, 1, 2.5f);
     c.n_expert_groups = 4;
     c.n_group_used = 2;
     set_yarn(c, 4.0f, 64, 0.1f);
@@ -219,13 +235,7 @@ std::vector<Preset> build_presets() {
     set_mla(c, 1536, 512, 64, 128, 128);
     c.n_ff = 18432;
     set_experts(c, 256, 8, 2048);
-    c.n_expert_shared = 1;
-    c.n_ff_shexp = 2048;
-    c.n_leading_dense = 3;
-    c.gating = GatingFunc::kSigmoid;
-    c.expert_score_bias = true;
-    c.expert_weights_norm = true;
-    c.expert_weights_scale = 2.5f;
+    set_v3_routing(c, 3, 2.5f);
     c.n_expert_groups = 8;
     c.n_group_used = 4;
     set_yarn(c, 40.0f, 4096, 0.1f);
@@ -240,13 +250,7 @@ std::vector<Preset> build_presets() {
     c.mla_split_kv_b = true;
     c.n_ff = 256;
     set_experts(c, 12, 2, 64);
-    c.n_expert_shared = 1;
-    c.n_ff_shexp = 64;
-    c.n_leading_dense = 1;
-    c.gating = GatingFunc::kSigmoid;
-    c.expert_score_bias = true;
-    c.expert_weights_norm = true;
-    c.expert_weights_scale = 2.827f;
+    set_v3_routing(c, 1, 2.827f);
     c.n_expert_groups = 1;
     c.n_group_used = 1;
     set_yarn(c, 4.0f, 64, 0.1f);
@@ -258,13 +262,7 @@ std::vector<Preset> build_presets() {
     c.mla_split_kv_b = true;
     c.n_ff = 18432;
     set_experts(c, 384, 8, 2048);
-    c.n_expert_shared = 1;
-    c.n_ff_shexp = 2048;
-    c.n_leading_dense = 1;
-    c.gating = GatingFunc::kSigmoid;
-    c.expert_score_bias = true;
-    c.expert_weights_norm = true;
-    c.expert_weights_scale = 2.827f;
+    set_v3_routing(c, 1, 2.827f);
     c.n_expert_groups = 1;
     c.n_group_used = 1;
     set_yarn(c, 32.0f, 4096, 0.1f);
@@ -284,13 +282,8 @@ std::vector<Preset> build_presets() {
     c.qk_norm = QkNorm::kPerHead;
     c.n_ff = 256;
     set_experts(c, 8, 2, 64);
-    c.n_expert_shared = 1;
-    c.n_ff_shexp = 64;
-    c.n_leading_dense = 1;
+    set_v3_routing(c, 1, 2.5f);
     c.n_nextn_layer = 1;
-    c.gating = GatingFunc::kSigmoid;
-    c.expert_weights_norm = true;
-    c.expert_weights_scale = 2.5f;
     p.push_back(make("GLM-4.5 style: partial RoPE (32 of 64), q/k/v biases, per-head q/k norm, 1 dense + 2 MoE "
                      "layers, sigmoid router with bias, 1 shared expert, an MTP block",
                      c));
@@ -301,12 +294,8 @@ std::vector<Preset> build_presets() {
     c.rope_dim = 32;
     c.n_ff = 256;
     set_experts(c, 16, 2, 64);
-    c.n_expert_shared = 1;
-    c.n_ff_shexp = 64;
-    c.n_leading_dense = 1;
+    set_v3_routing(c, 1, 1.0f);
     c.n_nextn_layer = 1;
-    c.gating = GatingFunc::kSigmoid;
-    c.expert_weights_norm = true;
     p.push_back(make("GLM-4.5-Air style: as tiny without q/k norm, 16 experts top-2, routed scale 1", c));
   }
   {
@@ -315,12 +304,8 @@ std::vector<Preset> build_presets() {
     c.rope_dim = 64;
     c.n_ff = 10944;
     set_experts(c, 128, 8, 1408);
-    c.n_expert_shared = 1;
-    c.n_ff_shexp = 1408;
-    c.n_leading_dense = 1;
+    set_v3_routing(c, 1, 1.0f);
     c.n_nextn_layer = 1;
-    c.gating = GatingFunc::kSigmoid;
-    c.expert_weights_norm = true;
     p.push_back(make("GLM-4.5-Air (106B): 128 experts top-8 + 1 shared, 46 layers + MTP, n_embd 4096, GQA 96/8", c));
   }
   {
@@ -330,13 +315,8 @@ std::vector<Preset> build_presets() {
     c.qk_norm = QkNorm::kPerHead;
     c.n_ff = 12288;
     set_experts(c, 160, 8, 1536);
-    c.n_expert_shared = 1;
-    c.n_ff_shexp = 1536;
-    c.n_leading_dense = 3;
+    set_v3_routing(c, 3, 2.5f);
     c.n_nextn_layer = 1;
-    c.gating = GatingFunc::kSigmoid;
-    c.expert_weights_norm = true;
-    c.expert_weights_scale = 2.5f;
     p.push_back(make("GLM-4.5 (355B): 160 experts top-8 + 1 shared, 92 layers + MTP, q/k norm, n_embd 5120", c));
   }
 
@@ -351,10 +331,7 @@ std::vector<Preset> build_presets() {
     set_head_dim(c, 32);
     c.n_ff = 256;
     set_experts(c, 8, 1, 64);
-    c.n_moe_layer_step = 2;
-    c.n_attn_chunk = 8;
-    c.attn_temp_scale = 0.1f;
-    c.attn_temp_length = 4;
+    set_llama4(c, 2, 8, 4);
     c.rope_freq_factors = true;
     c.qk_norm = QkNorm::kPerHeadUnweighted;
     p.push_back(make("llama4: 4 layers (3 chunked by 8 with q/k norm, 1 NoPE), dense and MoE interleaved, 8 experts "
@@ -366,10 +343,7 @@ std::vector<Preset> build_presets() {
     set_head_dim(c, 32);
     c.n_ff = 256;
     set_experts(c, 16, 1, 64);
-    c.n_moe_layer_step = 1;
-    c.n_attn_chunk = 8;
-    c.attn_temp_scale = 0.1f;
-    c.attn_temp_length = 4;
+    set_llama4(c, 1, 8, 4);
     c.qk_norm = QkNorm::kPerHeadUnweighted;
     p.push_back(make("llama4 Scout style: every layer MoE (16 experts top-1 + shared), chunk 8, q/k norm", c));
   }
@@ -378,10 +352,7 @@ std::vector<Preset> build_presets() {
     set_head_dim(c, 128);
     c.n_ff = 16384;
     set_experts(c, 16, 1, 8192);
-    c.n_moe_layer_step = 1;
-    c.n_attn_chunk = 8192;
-    c.attn_temp_scale = 0.1f;
-    c.attn_temp_length = 8192;
+    set_llama4(c, 1, 8192, 8192);
     c.rope_freq_factors = true;
     c.qk_norm = QkNorm::kPerHeadUnweighted;
     p.push_back(make("Llama-4-Scout-17B-16E: 16 experts top-1 + shared, 48 layers, n_embd 5120, GQA 40/8", c));
@@ -391,10 +362,7 @@ std::vector<Preset> build_presets() {
     set_head_dim(c, 128);
     c.n_ff = 16384;
     set_experts(c, 128, 1, 8192);
-    c.n_moe_layer_step = 2;
-    c.n_attn_chunk = 8192;
-    c.attn_temp_scale = 0.1f;
-    c.attn_temp_length = 8192;
+    set_llama4(c, 2, 8192, 8192);
     p.push_back(make("Llama-4-Maverick-17B-128E: 128 experts top-1 + shared on every other layer, 48 layers", c));
   }
 

@@ -325,14 +325,14 @@ def mean_cross_entropy(logits, tokens):
     return float(np.mean(logz - lg[np.arange(len(lg)), np.asarray(tokens[1:])]))
 
 
-def main_for(cases):
-    """Entry point of a *_test.py: cases is a list of check_model kwargs."""
+def main_for(cases, check=None):
+    """Entry point of a *_test.py: cases is a list of kwargs of check (default check_model)."""
     if not FRUGAL or not os.access(FRUGAL, os.X_OK):
         raise SystemExit("set FRUGAL to the frugal binary (ctest does)")
     failed = 0
     for case in cases:
         try:
-            check_model(**case)
+            (check or check_model)(**case)
         except CheckFailed as e:
             failed += 1
             print("FAIL:", e, flush=True)
