@@ -11,17 +11,32 @@
 namespace frugal {
 namespace {
 
-// Sums 64-bit words with eight independent accumulators, so that the loop is
-// bound by loads, not by an addition chain. The clones let the compiler use
-// the widest vectors the CPU has, chosen at load time.
-__attribute__((target_clones("avx512f", "avx2", "default"))) uint64_t sum_words(const uint64_t* p,
-                                                                                           size_t n) {
-  uint64_t a[8] = {};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) a[k] += p[i + static_cast<size_t>(k)];
-  for (; i < n; ++i) a[0] += p[i];
-  return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
+// Sums 64-bit words in four streams at once (the four quarters of the
+// range), 64 bytes a load, each stream prefetched a few lines ahead: a
+// single stream of scalar loads left part of the memory system idle, and
+// the matmul kernels, which keep a super-block's loads in flight, read
+// faster than it measured (107% of its "roofline" at batch 1). The clones
+// let the compiler use the widest vectors the CPU has.
+typedef uint64_t v8u __attribute__((vector_size(64)));
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) uint64_t sum_words(const uint64_t* p, size_t n) {
+  constexpr size_t kLine = 8, kAhead = 8 * kLine;  // words a load, words prefetched ahead
+  const size_t quarter = n / 4 / kLine * kLine;
+  const uint64_t* s[4] = {p, p + quarter, p + 2 * quarter, p + 3 * quarter};
+  v8u acc[4] = {};
+  for (size_t i = 0; i < quarter; i += kLine) {
+    for (int k = 0; k < 4; ++k) {
+      __builtin_prefetch(s[k] + i + kAhead);
+      v8u v;
+      std::memcpy(&v, s[k] + i, sizeof(v));
+      acc[k] += v;
+    }
+  }
+  uint64_t total = 0;
+  for (int k = 0; k < 4; ++k)
+    for (int l = 0; l < 8; ++l) total += acc[k][l];
+  for (size_t i = 4 * quarter; i < n; ++i) total += p[i];
+  return total;
 }
 
 }  // namespace
