@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "kernels/vec_math.h"
 
@@ -77,6 +78,23 @@ FRUGAL_OPS_CLONES void add_scaled_biased(float a, const float* x, const float* b
   for (; i + 8 <= n; i += 8)
     vec::store8(y + i, vec::load8(y + i) + av * (vec::load8(x + i) + vec::load8(bias + i)));
   for (; i < n; ++i) y[i] += a * (x[i] + bias[i]);
+}
+
+FRUGAL_OPS_CLONES int64_t argmax(const float* x, int64_t n) {
+  // The largest value first (a NaN never compares greater), then where it
+  // first is: the same answer as a scalar scan keeping the first maximum.
+  float m = -std::numeric_limits<float>::infinity();
+  vec::v8f mv = vec::splat(m);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const vec::v8f v = vec::load8(x + i);
+    mv = v > mv ? v : mv;
+  }
+  for (int l = 0; l < 8; ++l) m = mv[l] > m ? mv[l] : m;
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  for (int64_t j = 0; j < n; ++j)
+    if (x[j] == m) return j;
+  return -1;
 }
 
 FRUGAL_OPS_CLONES void add(const float* x, float* y, int64_t n) {

@@ -37,6 +37,10 @@ void add(const float* x, float* y, int64_t n);
 void add_scaled_biased(float a, const float* x, const float* bias, float* y, int64_t n);
 float dot(const float* a, const float* b, int64_t n);
 
+// The first index of the largest value of x[0..n), NaNs skipped; -1 when
+// every value is NaN (or n is 0). Greedy decoding's pick, in vectors.
+int64_t argmax(const float* x, int64_t n);
+
 // How RoPE pairs the rotated dimensions of a head.
 enum class RopePairing {
   kAdjacent,  // (x[2i], x[2i+1]): llama's "normal" rope, deepseek2

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "base/error.h"
+#include "kernels/ops.h"
 #include "gguf/summary.h"
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
@@ -35,7 +36,7 @@ std::vector<int32_t> random_tokens(Rng& rng, int n, int32_t n_vocab) {
   return ids;
 }
 
-int32_t argmax(const float* row, int32_t n) { return static_cast<int32_t>(std::max_element(row, row + n) - row); }
+int32_t argmax(const float* row, int32_t n) { return static_cast<int32_t>(kernels::argmax(row, n)); }
 
 // One prompt of n tokens in batches of n_batch rows, logits for the last only.
 double time_prompt(Engine& e, const std::vector<int32_t>& ids, int n_batch) {

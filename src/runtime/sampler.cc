@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "base/error.h"
+#include "kernels/ops.h"
 #include "base/mix64.h"
 
 namespace frugal::runtime {
@@ -150,10 +151,7 @@ int32_t Sampler::sample(const float* logits, std::span<const int32_t> history, c
     for (size_t i = 0; i < scratch_.size(); ++i)
       if (!(*allowed)[i]) scratch_[i] = -std::numeric_limits<float>::infinity();
   if (params_.temperature <= 0) {
-    int32_t best = -1;
-    for (int32_t i = 0; i < n_vocab_; ++i)
-      if (!std::isnan(scratch_[static_cast<size_t>(i)]) && (best < 0 || scratch_[static_cast<size_t>(i)] > scratch_[static_cast<size_t>(best)]))
-        best = i;
+    const auto best = static_cast<int32_t>(kernels::argmax(scratch_.data(), n_vocab_));
     if (best < 0 || scratch_[static_cast<size_t>(best)] == -std::numeric_limits<float>::infinity())
       fail("sampler: every token is banned (all logits are -inf or NaN)");
     return best;

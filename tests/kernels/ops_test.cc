@@ -2,7 +2,9 @@
 // precision, on fresh random inputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <complex>
 #include <random>
 #include <vector>
@@ -182,6 +184,28 @@ TEST(Ops, AttentionMatchesReferenceF32AndF16) {
       }
     }
   }
+}
+
+TEST(Ops, ArgmaxTakesTheFirstLargestAndSkipsNaN) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  for (int64_t n : {1, 7, 8, 9, 50304}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (float& v : x) v = normal(rng);
+    const int64_t want = std::max_element(x.begin(), x.end()) - x.begin();
+    EXPECT_EQ(argmax(x.data(), n), want) << n;
+    // A tie later than the first maximum, and NaNs anywhere, change nothing.
+    x.push_back(x[static_cast<size_t>(want)]);
+    x[0] = std::numeric_limits<float>::quiet_NaN();
+    if (want != 0) {
+      EXPECT_EQ(argmax(x.data(), n + 1), want) << n;
+    }
+  }
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const float all_nan[3] = {nan, nan, nan}, minus_inf[3] = {nan, -inf, -inf};
+  EXPECT_EQ(argmax(all_nan, 3), -1);
+  EXPECT_EQ(argmax(minus_inf, 3), 1);
+  EXPECT_EQ(argmax(all_nan, 0), -1);
 }
 
 }  // namespace
