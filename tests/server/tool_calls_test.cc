@@ -1,0 +1,93 @@
+// Tool calls read back out of each family's text, whole and streamed: the
+// text split at every byte boundary (and fed one byte at a time) gives the
+// same content and calls as the whole.
+#include <gtest/gtest.h>
+
+#include "server/tool_calls.h"
+
+namespace frugal::server {
+namespace {
+
+struct Case {
+  const char* family;
+  std::string text;
+  std::string content;             // what lies outside the calls
+  std::vector<ToolCall> calls;
+};
+
+ToolCallPiece merged(ToolCallPiece a, ToolCallPiece b) {
+  a.content += b.content;
+  for (ToolCall& c : b.calls) a.calls.push_back(std::move(c));
+  return a;
+}
+
+void expect_same(const ToolCallPiece& got, const Case& want, const std::string& how) {
+  EXPECT_EQ(got.content, want.content) << want.family << " " << how;
+  ASSERT_EQ(got.calls.size(), want.calls.size()) << want.family << " " << how;
+  for (size_t i = 0; i < got.calls.size(); ++i) {
+    EXPECT_EQ(got.calls[i].name, want.calls[i].name) << want.family << " " << how;
+    EXPECT_EQ(got.calls[i].arguments, want.calls[i].arguments) << want.family << " " << how;
+  }
+}
+
+void check(const Case& c) {
+  const ToolCallFormat* f = tool_call_format(c.family);
+  ASSERT_NE(f, nullptr) << c.family;
+  expect_same(parse_tool_calls(*f, c.text), c, "whole");
+  for (size_t cut = 0; cut <= c.text.size(); ++cut) {
+    ToolCallParser p(*f);
+    ToolCallPiece got = p.feed(std::string_view(c.text).substr(0, cut));
+    got = merged(std::move(got), p.feed(std::string_view(c.text).substr(cut)));
+    expect_same(merged(std::move(got), p.finish()), c, "split at " + std::to_string(cut));
+  }
+  ToolCallParser p(*f);
+  ToolCallPiece got;
+  for (char ch : c.text) got = merged(std::move(got), p.feed(std::string_view(&ch, 1)));
+  expect_same(merged(std::move(got), p.finish()), c, "byte by byte");
+}
+
+const std::string kArgs = R"({"city":"Paris","unit":"°C"})";
+
+TEST(ToolCalls, Hermes) {
+  check({"hermes", "Let me look.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"°C\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>",
+         "Let me look.\n\n", {{"get_weather", kArgs}, {"now", "{}"}}});
+  // Not a call: given back as the text it was.
+  check({"hermes", "a <tool_call>{oops}</tool_call> b <tool_", "a <tool_call>{oops}</tool_call> b <tool_", {}});
+  check({"hermes", "no calls at all, <tool but not quite", "no calls at all, <tool but not quite", {}});
+}
+
+TEST(ToolCalls, DeepSeekV3) {
+  check({"deepseek-v3",
+         "Sure.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Paris\", \"unit\": \"°C\"}\n```<｜tool▁call▁end｜>"
+         "<｜tool▁call▁begin｜>function<｜tool▁sep｜>now\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+         "Sure.", {{"get_weather", kArgs}, {"now", "{}"}}});
+  // V3.1: NAME<｜tool▁sep｜>ARGS
+  check({"deepseek-v3", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\":\"Paris\",\"unit\":\"°C\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+         "", {{"get_weather", kArgs}}});
+}
+
+TEST(ToolCalls, Mistral) {
+  check({"mistral", "[TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"°C\"}}, {\"name\": \"now\", \"arguments\": {}}]",
+         "", {{"get_weather", kArgs}, {"now", "{}"}}});
+  check({"mistral", "[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\", \"unit\": \"°C\"}[TOOL_CALLS]now[ARGS]{}", "",
+         {{"get_weather", kArgs}, {"now", "{}"}}});
+  check({"mistral", "text then [TOOL_CALLS] not json", "text then [TOOL_CALLS] not json", {}});
+}
+
+TEST(ToolCalls, Llama) {
+  check({"llama3", "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"unit\": \"°C\"}}", "", {{"get_weather", kArgs}}});
+  check({"llama3", "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": \"{\\\"city\\\": \\\"Paris\\\", \\\"unit\\\": \\\"°C\\\"}\"}", "",
+         {{"get_weather", kArgs}}});
+  check({"llama3", "The answer is 4.", "The answer is 4.", {}});
+}
+
+TEST(ToolCalls, FormatFromTemplate) {
+  EXPECT_STREQ(tool_call_format_for_template("{{- '<tool_call>\\n' }}")->family, "hermes");
+  EXPECT_STREQ(tool_call_format_for_template("'<｜tool▁calls▁begin｜>'")->family, "deepseek-v3");
+  EXPECT_STREQ(tool_call_format_for_template("{{ '[TOOL_CALLS]' }}")->family, "mistral");
+  EXPECT_STREQ(tool_call_format_for_template("<|start_header_id|>ipython<|end_header_id|>")->family, "llama3");
+  EXPECT_EQ(tool_call_format_for_template("{{ messages[0].content }}"), nullptr);
+}
+
+}  // namespace
+}  // namespace frugal::server
