@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "cli/default_model.h"
+#include "model/lora.h"
 
 namespace frugal::cli {
 
@@ -31,6 +32,8 @@ void add_generation_flags(CLI::App& app, GenerationFlags& f) {
   app.add_flag("--repack", f.repack,
                "repack q4_k/q6_k matrices row-interleaved at load: faster products, seconds more to load "
                "(frugal quantize --repack does it once)");
+  app.add_option("--lora", f.lora, "apply a LoRA adapter (llama.cpp's GGUF adapter format)");
+  app.add_option("--lora-scale", f.lora_scale, "scale of the adapter's product (default 1: alpha / rank as trained)");
 }
 
 runtime::GenerateParams generate_params(const GenerationFlags& f) {
@@ -64,6 +67,12 @@ LoadedModel load_for_generation(const GenerationFlags& f, int n_seq_max, int pre
     log_debug("repacked ", r.tensors, " matrices (", human_bytes(static_cast<double>(r.bytes)), ") in ", r.seconds, " s");
   }
   if (!r.skipped.empty()) log_info("not repacked: ", r.skipped);
+  if (!f.lora.empty()) {
+    auto adapter = model::LoraAdapter::load(f.lora, *m.model, f.lora_scale);
+    log_info("LoRA adapter ", f.lora, ": ", adapter->targets().size(), " matrices, rank ", adapter->rank(),
+             ", scale ", adapter->scale());
+    m.model->set_lora(std::move(adapter));
+  }
   m.tokenizer.emplace(tokenizer::Tokenizer::from_metadata(m.model->file().metadata()));
   runtime::EngineOptions opts;
   opts.n_ctx = f.n_ctx;

@@ -32,6 +32,8 @@ struct GenerationFlags {
   int n_ctx = 0;
   std::string kv_type = "f16";
   bool repack = false;  // row-interleaved repacking at load (model/repack_weights.h)
+  std::string lora;       // a LoRA adapter (GGUF) applied to the model, or none
+  float lora_scale = 1.0f;
 };
 
 void add_generation_flags(CLI::App& app, GenerationFlags& f);

@@ -13,6 +13,7 @@
 #include "base/output_file.h"
 #include "cli/command.h"
 #include "cli/id_list.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "runtime/engine.h"
 
@@ -20,7 +21,8 @@ namespace frugal::cli {
 namespace {
 
 struct LogitsArgs {
-  std::string model, tokens, output, mode = "batch", kv_type = "f32";
+  std::string model, tokens, output, mode = "batch", kv_type = "f32", lora;
+  float lora_scale = 1.0f;
   int threads = 0;
   int chunk = 5;
 };
@@ -34,6 +36,7 @@ int run_logits(const LogitsArgs& a) {
   if (a.threads > 0) ThreadPool::set_default_threads(a.threads);
 
   std::unique_ptr<model::Model> m = model::Model::load(a.model);
+  if (!a.lora.empty()) m->set_lora(model::LoraAdapter::load(a.lora, *m, a.lora_scale));
   const int64_t n_vocab = m->config().n_vocab;
   for (size_t i = 0; i < ids.size(); ++i)
     if (ids[i] >= n_vocab)
@@ -72,6 +75,8 @@ const CommandRegistration kLogits{
       app.add_option("--chunk", a->chunk, "tokens per batch in chunked mode (default 5)");
       app.add_option("--kv-type", a->kv_type, "KV cache entries: f32 (default), f16 or q8_0");
       app.add_option("-t,--threads", a->threads, "threads (default: one per core)");
+      app.add_option("--lora", a->lora, "apply a LoRA adapter (llama.cpp's GGUF adapter format)");
+      app.add_option("--lora-scale", a->lora_scale, "scale of the adapter's product (default 1)");
       return [a] { return run_logits(*a); };
     }};
 

@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "kernels/attention.h"
 #include "model/forward_layers.h"
+#include "model/lora.h"
 
 namespace frugal::model {
 
@@ -143,6 +144,13 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
 
   const kernels::MatmulOut qkv[] = {{L.wq, q, nq}, {L.wk, k, nk}, {L.wv, v, nv}};
   kernels::matmul_group(qkv, xn, c.n_embd, n, pool);
+  const LoraAdapter* lora = m.lora();
+  const LayerLora* LL = lora ? &lora->layers()[static_cast<size_t>(il)] : nullptr;
+  if (LL) {
+    if (LL->wq) lora_apply(LL->wq, lora->scale(), xn, c.n_embd, n, q, nq, pool);
+    if (LL->wk) lora_apply(LL->wk, lora->scale(), xn, c.n_embd, n, k, nk, pool);
+    if (LL->wv) lora_apply(LL->wv, lora->scale(), xn, c.n_embd, n, v, nv, pool);
+  }
 
   const kernels::RopeParams rp = rope_params(c);
   const bool rope = c.layer_has_rope(il);
@@ -211,6 +219,7 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
   flash_attention(al, kt, rows, s, pool);
 
   matmul(L.wo, att, n_att, n, out, c.n_embd, pool);
+  if (LL && LL->wo) lora_apply(LL->wo, lora->scale(), att, n_att, n, out, c.n_embd, pool);
   if (L.bo)
     for (int64_t r = 0; r < n; ++r) kernels::add(L.bo.data, out + r * c.n_embd, c.n_embd);
 }

@@ -101,6 +101,8 @@ struct LoadOptions {
   int threads = 0;  // for repacking; <= 0: one per core
 };
 
+class LoraAdapter;
+
 class Model {
  public:
   // Maps the file, reads the configuration and binds and validates every tensor.
@@ -113,6 +115,10 @@ class Model {
   const ModelWeights& weights() const { return weights_; }
   // What load-time repacking did (zero tensors when it did not run).
   const RepackReport& repacked() const { return repacked_; }
+
+  // The LoRA adapter applied in the forward pass (model/lora.h), or null.
+  const LoraAdapter* lora() const { return lora_.get(); }
+  void set_lora(std::shared_ptr<const LoraAdapter> adapter) { lora_ = std::move(adapter); }
 
   // Copies token's embedding row (n_embd floats) to out; token must be in [0, n_vocab).
   void embed(int32_t token, float* out) const;
@@ -127,6 +133,7 @@ class Model {
   std::vector<std::vector<float>> converted_;  // f32 copies of non-f32 1-D vectors
   AnonymousMemory repacked_memory_;            // the repacked matrices, if any
   RepackReport repacked_;
+  std::shared_ptr<const LoraAdapter> lora_;
 };
 
 // Checks the file's tensors against expected_tensors(cfg): each must exist

@@ -1,0 +1,152 @@
+// Loading, applying and merging LoRA adapters (see lora.h).
+#include "model/lora.h"
+
+#include <algorithm>
+#include <map>
+
+#include "base/error.h"
+#include "gguf/writer.h"
+#include "model/model.h"
+#include "quant/quant.h"
+
+namespace frugal::model {
+
+namespace {
+
+constexpr std::string_view kSuffixA = ".lora_a", kSuffixB = ".lora_b";
+
+// The adaptable matrices of one layer: GGUF name part and field.
+struct LoraTarget {
+  const char* name;
+  LoraPair LayerLora::*pair;
+  kernels::WeightMatrix LayerWeights::*weight;
+};
+constexpr LoraTarget kTargets[] = {
+    {.name = "attn_q", .pair = &LayerLora::wq, .weight = &LayerWeights::wq},
+    {.name = "attn_k", .pair = &LayerLora::wk, .weight = &LayerWeights::wk},
+    {.name = "attn_v", .pair = &LayerLora::wv, .weight = &LayerWeights::wv},
+    {.name = "attn_output", .pair = &LayerLora::wo, .weight = &LayerWeights::wo},
+};
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::string base_name(int64_t layer, const LoraTarget& t) {
+  return "blk." + std::to_string(layer) + "." + t.name + ".weight";
+}
+
+kernels::WeightMatrix as_matrix(const gguf::TensorInfo& t) {
+  return {t.type, t.data, static_cast<int64_t>(t.rows()), static_cast<int64_t>(t.shape[0])};
+}
+
+}  // namespace
+
+std::unique_ptr<LoraAdapter> LoraAdapter::load(const std::string& path, const Model& base, float user_scale) {
+  return from_reader(gguf::Reader::open(path), base, user_scale);
+}
+
+std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const Model& base, float user_scale) {
+  std::unique_ptr<LoraAdapter> ad(new LoraAdapter(std::move(file)));
+  const gguf::Reader& f = ad->file_;
+  const gguf::Metadata& md = f.metadata();
+  const std::string& p = f.path();
+  if (md.get_string_or("general.type", "") != "adapter")
+    fail(p, ": not an adapter (general.type is '", md.get_string_or("general.type", ""), "', expected 'adapter')");
+  if (md.get_string_or("adapter.type", "") != "lora")
+    fail(p, ": not a LoRA adapter (adapter.type is '", md.get_string_or("adapter.type", ""), "', expected 'lora')");
+  const std::string arch = md.get_string_or("general.architecture", "");
+  if (!arch.empty() && arch != base.config().arch)
+    fail(p, ": adapter is for architecture '", arch, "', the model is '", base.config().arch, "'");
+  ad->alpha_ = static_cast<float>(md.get_float_or("adapter.lora.alpha", 0.0));
+
+  const int64_t n_layer = base.config().n_layer;
+  std::map<std::string, std::pair<const LoraTarget*, int64_t>, std::less<>> by_name;
+  for (int64_t il = 0; il < n_layer; ++il)
+    for (const LoraTarget& t : kTargets)
+      if ((base.weights().layers[static_cast<size_t>(il)].*t.weight).data) by_name[base_name(il, t)] = {&t, il};
+
+  ad->layers_.resize(static_cast<size_t>(n_layer));
+  std::map<std::string, int, std::less<>> seen;  // base name -> 1 (a), 2 (b), 3 (both)
+  for (const gguf::TensorInfo& t : f.tensors()) {
+    const bool is_a = ends_with(t.name, kSuffixA);
+    if (!is_a && !ends_with(t.name, kSuffixB))
+      fail(p, ": tensor '", t.name, "' is not a LoRA factor (names end in .lora_a or .lora_b)");
+    const std::string target = t.name.substr(0, t.name.size() - kSuffixA.size());
+    const auto it = by_name.find(target);
+    if (it == by_name.end())
+      fail(p, ": tensor '", t.name, "' adapts '", target, "', which this model has not or frugal cannot adapt ",
+           "(supported: the attention projections attn_q, attn_k, attn_v, attn_output)");
+    if (t.type != TensorType::F32 && t.type != TensorType::F16)
+      fail(p, ": tensor '", t.name, "' is ", tensor_type_name(t.type), "; LoRA factors must be f32 or f16");
+    const gguf::TensorInfo& w = base.file().tensor(target);
+    if (t.shape.size() != 2) fail(p, ": tensor '", t.name, "' must be 2-D");
+    const int64_t n_in = static_cast<int64_t>(w.shape[0]), n_out = static_cast<int64_t>(w.rows());
+    const int64_t rank = static_cast<int64_t>(is_a ? t.shape[1] : t.shape[0]);
+    const int64_t want0 = is_a ? n_in : rank, want1 = is_a ? rank : n_out;
+    if (rank <= 0 || static_cast<int64_t>(t.shape[0]) != want0 || static_cast<int64_t>(t.shape[1]) != want1)
+      fail(p, ": tensor '", t.name, "' has shape [", t.shape[0], ", ", t.shape[1], "], expected [", want0, ", ",
+           want1, "] for base '", target, "' of shape [", n_in, ", ", n_out, "]");
+    if (ad->rank_ == 0) ad->rank_ = rank;
+    if (rank != ad->rank_) fail(p, ": tensor '", t.name, "' has rank ", rank, ", others ", ad->rank_);
+    LoraPair& pair = ad->layers_[static_cast<size_t>(it->second.second)].*(it->second.first->pair);
+    (is_a ? pair.a : pair.b) = as_matrix(t);
+    int& s = seen[target];
+    if (s & (is_a ? 1 : 2)) fail(p, ": tensor '", t.name, "' appears twice");
+    s |= is_a ? 1 : 2;
+    if (s == 3) ad->targets_.push_back(target);
+  }
+  for (const auto& [name, s] : seen)
+    if (s != 3) fail(p, ": '", name, "' has a ", s == 1 ? ".lora_a" : ".lora_b", " tensor but not its pair");
+  if (ad->rank_ == 0) fail(p, ": the adapter has no tensors");
+  ad->scale_ = ad->alpha_ != 0 ? user_scale * ad->alpha_ / static_cast<float>(ad->rank_) : user_scale;
+  return ad;
+}
+
+void lora_apply(const LoraPair& p, float scale, const float* x, int64_t ldx, int64_t n_rows, float* y, int64_t ldy,
+                ThreadPool* pool) {
+  const int64_t rank = p.a.n_out, n_out = p.b.n_out;
+  std::vector<float> ax(static_cast<size_t>(n_rows * rank)), d(static_cast<size_t>(n_rows * n_out));
+  kernels::matmul(p.a, x, ldx, n_rows, ax.data(), rank, pool);
+  kernels::matmul(p.b, ax.data(), rank, n_rows, d.data(), n_out, pool);
+  for (int64_t r = 0; r < n_rows; ++r)
+    for (int64_t i = 0; i < n_out; ++i) y[r * ldy + i] += scale * d[static_cast<size_t>(r * n_out + i)];
+}
+
+void merge_lora(const Model& base, const LoraAdapter& adapter, const std::string& out_path) {
+  const gguf::Reader& bf = base.file();
+  gguf::Writer w(bf.alignment());
+  for (const auto& [key, value] : bf.metadata().entries())
+    if (key != "general.alignment") w.set(key, value);
+  const std::vector<std::string>& targets = adapter.targets();
+  for (const gguf::TensorInfo& t : bf.tensors()) {
+    if (std::find(targets.begin(), targets.end(), t.name) == targets.end()) {
+      w.add_tensor_data(t.name, t.type, t.shape, t.data);
+      continue;
+    }
+    const gguf::TensorInfo& ta = adapter.file().tensor(t.name + std::string(kSuffixA));
+    const gguf::TensorInfo& tb = adapter.file().tensor(t.name + std::string(kSuffixB));
+    const int64_t n_in = static_cast<int64_t>(t.shape[0]), n_out = static_cast<int64_t>(t.rows());
+    const int64_t rank = adapter.rank();
+    const float scale = adapter.scale();
+    w.add_tensor(t.name, TensorType::F32, t.shape, [&t, &ta, &tb, n_in, n_out, rank, scale](std::span<uint8_t> out) {
+      float* m = reinterpret_cast<float*>(out.data());
+      std::vector<float> a(static_cast<size_t>(rank * n_in)), b(static_cast<size_t>(n_out * rank));
+      quant::dequantize_rows(ta.type, ta.data, a.data(), rank, n_in);
+      quant::dequantize_rows(tb.type, tb.data, b.data(), n_out, rank);
+      // One row of W at a time, so the base is never held whole in f32 twice.
+      for (int64_t o = 0; o < n_out; ++o) {
+        float* row = m + o * n_in;
+        quant::dequantize_row(t.type, t.data + static_cast<size_t>(o) * row_bytes(t.type, n_in), row, n_in);
+        for (int64_t k = 0; k < rank; ++k) {
+          const float s = scale * b[static_cast<size_t>(o * rank + k)];
+          const float* ak = a.data() + k * n_in;
+          for (int64_t i = 0; i < n_in; ++i) row[i] += s * ak[i];
+        }
+      }
+    });
+  }
+  w.write(out_path);
+}
+
+}  // namespace frugal::model

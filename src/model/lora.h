@@ -1,0 +1,70 @@
+// LoRA adapters in llama.cpp's GGUF adapter format: general.type = "adapter",
+// adapter.type = "lora", adapter.lora.alpha, and for each adapted matrix W
+// (GGUF name N, e.g. "blk.0.attn_q.weight", shape [n_in, n_out]) two tensors
+// "N.lora_a" of shape [n_in, rank] and "N.lora_b" of shape [rank, n_out]
+// (ggml order). The adapted layer computes W x + scale * B (A x) with
+// scale = user_scale * alpha / rank (user_scale alone when alpha is 0).
+//
+// Applied at inference to the attention projections (q, k, v, output) of the
+// standard attention architectures. Any other tensor name in the file is a
+// load error naming it, so an adapter is never half applied.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "gguf/reader.h"
+#include "kernels/matmul.h"
+
+namespace frugal::model {
+
+class Model;
+
+// One adapted matrix: a is rank rows of n_in, b is n_out rows of rank.
+struct LoraPair {
+  kernels::WeightMatrix a, b;
+  explicit operator bool() const { return a.data != nullptr; }
+};
+
+struct LayerLora {
+  LoraPair wq, wk, wv, wo;
+};
+
+class LoraAdapter {
+ public:
+  // Maps the file and checks it against the base model: the keys, every
+  // tensor name (a matrix this adapter can adapt), the a/b pairing, types
+  // (f32 or f16) and shapes against the base tensor's. Errors name the file
+  // and the tensor.
+  static std::unique_ptr<LoraAdapter> load(const std::string& path, const Model& base, float user_scale = 1.0f);
+  static std::unique_ptr<LoraAdapter> from_reader(gguf::Reader file, const Model& base, float user_scale = 1.0f);
+
+  float alpha() const { return alpha_; }
+  int64_t rank() const { return rank_; }
+  float scale() const { return scale_; }  // user_scale * alpha / rank
+  const std::vector<LayerLora>& layers() const { return layers_; }
+  const gguf::Reader& file() const { return file_; }
+  // Base tensor name of each adapted matrix, in file order.
+  const std::vector<std::string>& targets() const { return targets_; }
+
+ private:
+  explicit LoraAdapter(gguf::Reader file) : file_(std::move(file)) {}
+  gguf::Reader file_;
+  float alpha_ = 0, scale_ = 1;
+  int64_t rank_ = 0;
+  std::vector<LayerLora> layers_;
+  std::vector<std::string> targets_;
+};
+
+// y (n_rows x ldy, first b.n_out columns) += scale * B (A x) for each row of x.
+void lora_apply(const LoraPair& p, float scale, const float* x, int64_t ldx, int64_t n_rows, float* y, int64_t ldy,
+                ThreadPool* pool);
+
+// Writes `base` with the adapter merged in: every adapted matrix becomes
+// W + scale * B A in f32, every other tensor and all metadata are copied as
+// they are.
+void merge_lora(const Model& base, const LoraAdapter& adapter, const std::string& out_path);
+
+}  // namespace frugal::model

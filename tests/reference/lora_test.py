@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""A LoRA adapter (llama.cpp's GGUF adapter format) applied by frugal to the attention
+projections of llama (dense and Mixtral-style) and qwen3moe gives
+the logits of the float64 reference whose weights have the adapter merged in
+(W + scale * B @ A, scale = lora_scale * alpha / rank); `frugal lora-merge`
+writes a model whose logits are the adapter-applied run's."""
+import os
+import struct
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_check import EXACT_TOL, frugal, frugal_logits, rel_err, synth  # noqa: E402
+from frugal_ref import load_model  # noqa: E402
+from frugal_ref import gguf as gguf_format  # noqa: E402
+
+RANK, ALPHA, LORA_SCALE = 4, 8.0, 0.5
+TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output")
+
+
+def _string(s):
+    b = s.encode("utf-8")
+    return struct.pack("<Q", len(b)) + b
+
+
+def write_adapter(path, arch, factors):
+    """factors: {tensor name: float32 array (rows, row length)}."""
+    md = [("general.architecture", gguf_format.STRING, arch), ("general.type", gguf_format.STRING, "adapter"),
+          ("adapter.type", gguf_format.STRING, "lora"), ("adapter.lora.alpha", gguf_format.FLOAT32, ALPHA)]
+    out = bytearray(b"GGUF" + struct.pack("<IQQ", 3, len(factors), len(md)))
+    for key, vtype, value in md:
+        out += _string(key) + struct.pack("<I", vtype)
+        out += _string(value) if vtype == gguf_format.STRING else struct.pack("<f", value)
+    offset, blobs = 0, []
+    for name, a in factors.items():
+        out += _string(name) + struct.pack("<I", 2) + struct.pack("<QQ", a.shape[1], a.shape[0])
+        out += struct.pack("<IQ", 0, offset)  # f32
+        blob = a.astype("<f4").tobytes()
+        blobs.append(blob)
+        offset += (len(blob) + 31) // 32 * 32
+    out += b"\0" * (-len(out) % 32)
+    for blob in blobs:
+        out += blob + b"\0" * (-len(blob) % 32)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+def main():
+    rng = np.random.default_rng(3)
+    tokens = [int(t) for t in rng.integers(0, 256, 24)]
+    with tempfile.TemporaryDirectory() as work:
+        for arch, preset in (("llama", "tiny-dense"), ("llama", "tiny"), ("qwen3moe", "tiny")):
+            base = synth(work, arch, preset, "f32")
+            ref = load_model(base)
+            factors = {}
+            scale = LORA_SCALE * ALPHA / RANK
+            for il in range(ref.cfg.n_layer):
+                for t in TARGETS:
+                    name = f"blk.{il}.{t}.weight"
+                    w = ref.file.tensor(name)  # GGUF row order
+                    a = rng.normal(0, 0.3, (RANK, w.shape[1])).astype(np.float32)
+                    b = rng.normal(0, 0.3, (w.shape[0], RANK)).astype(np.float32)
+                    factors[name + ".lora_a"], factors[name + ".lora_b"] = a, b
+                    merged = w + scale * (b.astype(np.float64) @ a.astype(np.float64))
+                    if arch == "llama" and t in ("attn_q", "attn_k"):
+                        merged = ref._unpermute(merged)
+                    ref._cache[name] = merged
+            adapter = os.path.join(work, f"{arch}-{preset}-adapter.gguf")
+            write_adapter(adapter, arch, factors)
+            want = ref.logits(tokens)
+            plain = frugal_logits(work, base, tokens)
+            out = os.path.join(work, "applied.bin")
+            frugal("logits", "-m", base, "--tokens", ",".join(map(str, tokens)), "-o", out, "-t", 2,
+                   "--kv-type", "f32", "--lora", adapter, "--lora-scale", LORA_SCALE)
+            got = np.fromfile(out, dtype="<f4").astype(np.float64).reshape(len(tokens), -1)
+            err = rel_err(got, want)
+            moved = rel_err(plain, want)
+            print(f"{arch}/{preset}: adapter applied vs float64 merged reference {err:.2e} "
+                  f"(base without adapter {moved:.2e})")
+            if not err < EXACT_TOL or not moved > 100 * EXACT_TOL:
+                raise SystemExit(f"{arch}/{preset}: LoRA logits off: {err:.2e} (adapter moved them {moved:.2e})")
+            merged_path = os.path.join(work, f"{arch}-{preset}-merged.gguf")
+            frugal("lora-merge", "-m", base, "--lora", adapter, "--lora-scale", LORA_SCALE, "-o", merged_path)
+            err_merged = rel_err(frugal_logits(work, merged_path, tokens), got)
+            print(f"{arch}/{preset}: lora-merge's model vs the adapter applied {err_merged:.2e}")
+            if not err_merged < EXACT_TOL:
+                raise SystemExit(f"{arch}/{preset}: merged model's logits off by {err_merged:.2e}")
+
+
+main()
