@@ -5,11 +5,13 @@
 #include <ctime>
 #include <random>
 #include <span>
+#include <utility>
 
 #include "base/error.h"
 #include "base/log.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
+#include "server/tool_calls.h"
 #include "tokenizer/harmony.h"
 
 namespace frugal::server {
@@ -35,6 +37,13 @@ void respond_json(Exchange& ex, int status, const json& body, HttpHeaders header
   ex.respond(status, std::move(headers), json_text(body));
 }
 
+// A harmony message to "functions.NAME": its content is the arguments.
+ToolCall harmony_tool_call(const std::string& recipient, const std::string& content) {
+  const json args = json::parse(content, nullptr, false);
+  return {.name = recipient.substr(std::string("functions.").size()),
+          .arguments = args.is_object() ? args.dump() : content};
+}
+
 // One request's choices as they are read: each choice's text and
 // log-probabilities so far, and where its text offsets stand.
 struct Choices {
@@ -49,26 +58,65 @@ struct Choices {
   // the final channel (content) and the analysis channel (reasoning).
   bool harmony;
   std::vector<tokenizer::HarmonyParser> parsers;
+  // Chat with tools: each choice's calls read out of its text (harmony:
+  // out of the messages that name a recipient), counted for their index.
+  const ToolCallFormat* tool_format;
+  std::vector<ToolCallParser> tool_parsers;
+  std::vector<int> n_calls;
+  std::vector<std::string> harmony_call;  // a harmony call's arguments so far
 
-  Choices(const CompletionContext& c, const CompletionRequest& req, std::vector<std::shared_ptr<Job>> j, bool h)
+  Choices(const CompletionContext& c, const CompletionRequest& req, std::vector<std::shared_ptr<Job>> j, bool h,
+          const ToolCallFormat* tf)
       : ctx(c), r(req), jobs(std::move(j)), out(jobs.size()), logprobs(jobs.size()),
         offsets(jobs.size(), req.echo ? req.prompt_text.size() : 0), done(jobs.size(), false), harmony(h),
-        parsers(jobs.size()) {}
+        parsers(jobs.size()), tool_format(tf), n_calls(jobs.size(), 0), harmony_call(jobs.size()) {
+    if (tf)
+      for (size_t i = 0; i < jobs.size(); ++i) tool_parsers.emplace_back(*tf);
+  }
+
+  // A call of choice i into c.tool_calls, with its index and a new id.
+  void add_call(size_t i, Choice& c, const ToolCall& call) {
+    if (c.tool_calls.is_null()) c.tool_calls = json::array();
+    c.tool_calls.push_back({{"index", n_calls[i]++},
+                            {"id", "call_" + random_hex(24)},
+                            {"type", "function"},
+                            {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
+  }
+  // "tool_calls" once a choice has called a tool.
+  const char* finish(size_t i) const {
+    return n_calls[i] > 0 ? "tool_calls" : finish_reason(jobs[i]->stats().stop);
+  }
 
   // New text of choice i as content and reasoning (all content without harmony).
   Choice split(size_t i, const std::string& text, bool last) {
     Choice c;
     if (!harmony) {
       c.text = text;
-      return c;
+    } else {
+      std::vector<tokenizer::HarmonyPiece> pieces = parsers[i].feed(text);
+      if (last)
+        for (auto& p : parsers[i].finish()) pieces.push_back(std::move(p));
+      for (const tokenizer::HarmonyPiece& p : pieces) {
+        if (!p.recipient.empty()) {
+          if (r.tool_choice != "none" && p.recipient.starts_with("functions.")) {
+            harmony_call[i] += p.text;
+            if (p.end) add_call(i, c, harmony_tool_call(p.recipient, std::exchange(harmony_call[i], "")));
+          }
+          continue;
+        }
+        if (p.channel == "analysis") c.reasoning += p.text;
+        else if (p.channel == "final") c.text += p.text;
+      }
     }
-    std::vector<tokenizer::HarmonyPiece> pieces = parsers[i].feed(text);
-    if (last)
-      for (auto& p : parsers[i].finish()) pieces.push_back(std::move(p));
-    for (const tokenizer::HarmonyPiece& p : pieces) {
-      if (!p.recipient.empty()) continue;  // tool calls: not yet returned as tool_calls
-      if (p.channel == "analysis") c.reasoning += p.text;
-      else if (p.channel == "final") c.text += p.text;
+    if (tool_format) {
+      ToolCallPiece t = tool_parsers[i].feed(c.text);
+      if (last) {
+        ToolCallPiece rest = tool_parsers[i].finish();
+        t.content += rest.content;
+        for (ToolCall& call : rest.calls) t.calls.push_back(std::move(call));
+      }
+      c.text = std::move(t.content);
+      for (const ToolCall& call : t.calls) add_call(i, c, call);
     }
     return c;
   }
@@ -122,7 +170,7 @@ void stream(const CompletionContext& ctx, Exchange& ex, Choices& cs, const Respo
   ex.start_stream(200, std::move(headers));
   for (size_t i = 0; i < cs.jobs.size(); ++i) {
     if (h.chat) ex.send(sse(role_chunk(h, static_cast<int>(i))));
-    if (cs.r.echo) ex.send(sse(chunk_body(h, static_cast<int>(i), {cs.r.prompt_text, nullptr, nullptr, ""})));
+    if (cs.r.echo) ex.send(sse(chunk_body(h, static_cast<int>(i), {cs.r.prompt_text, nullptr, nullptr, "", nullptr})));
   }
   bool failed = false;
   while (!cs.all_done() && !failed) {
@@ -130,9 +178,20 @@ void stream(const CompletionContext& ctx, Exchange& ex, Choices& cs, const Respo
       if (failed) return;
       const int index = static_cast<int>(i);
       Choice part = cs.split(i, c.text, c.done);
+      const json calls = std::exchange(part.tool_calls, nullptr);
       if (!part.text.empty() || !part.reasoning.empty() || !c.logprobs.empty()) {
         part.logprobs = cs.logprobs_of(c.logprobs, i, false);
         ex.send(sse(chunk_body(h, index, part)));
+      }
+      // Each call as OpenAI streams one: its id and name first, then its arguments.
+      for (const json& call : calls.is_null() ? json::array() : calls) {
+        Choice head;
+        head.tool_calls = json::array({call});
+        head.tool_calls[0]["function"]["arguments"] = "";
+        ex.send(sse(chunk_body(h, index, head)));
+        Choice args;
+        args.tool_calls = json::array({{{"index", call["index"]}, {"function", {{"arguments", call["function"]["arguments"]}}}}});
+        ex.send(sse(chunk_body(h, index, args)));
       }
       if (!c.done) return;
       if (!cs.jobs[i]->error().empty()) {
@@ -140,7 +199,9 @@ void stream(const CompletionContext& ctx, Exchange& ex, Choices& cs, const Respo
         failed = true;
         return;
       }
-      ex.send(sse(chunk_body(h, index, {"", finish_reason(cs.jobs[i]->stats().stop), nullptr, ""})));
+      Choice end;
+      end.finish = cs.finish(i);
+      ex.send(sse(chunk_body(h, index, end)));
     });
     if (ex.client_gone()) return cs.cancel();
     if (failed) cs.cancel();
@@ -208,7 +269,15 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
 
   const ResponseHeader h{chat, (chat ? "chatcmpl-" : "cmpl-") + random_hex(24), static_cast<int64_t>(std::time(nullptr)),
                          ctx.opts.model_name};
-  Choices cs(ctx, r, std::move(jobs), chat && tokenizer::speaks_harmony(ctx.tok));
+  // Tools: calls read back in the model's own format (harmony: from its
+  // messages' recipients), or one forced call's object.
+  const bool forced = r.tool_choice != "none" && r.tool_choice != "auto";
+  const bool harmony = chat && !forced && tokenizer::speaks_harmony(ctx.tok);
+  const ToolCallFormat* tool_format = nullptr;
+  if (forced) tool_format = &forced_tool_call_format();
+  else if (r.tool_choice == "auto" && !harmony && ctx.md.has("tokenizer.chat_template"))
+    tool_format = tool_call_format_for_template(ctx.md.get_string("tokenizer.chat_template"));
+  Choices cs(ctx, r, std::move(jobs), harmony, tool_format);
   try {
     if (r.stream) return stream(ctx, ex, cs, h, headers);
     if (r.echo)
@@ -218,6 +287,11 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
         const Choice part = cs.split(i, c.text, c.done);
         cs.out[i].text += part.text;
         cs.out[i].reasoning += part.reasoning;
+        for (json call : part.tool_calls.is_null() ? json::array() : part.tool_calls) {
+          call.erase("index");  // a whole answer's calls are in order
+          if (cs.out[i].tool_calls.is_null()) cs.out[i].tool_calls = json::array();
+          cs.out[i].tool_calls.push_back(std::move(call));
+        }
         cs.logprobs[i].insert(cs.logprobs[i].end(), c.logprobs.begin(), c.logprobs.end());
       });
       // Nobody is waiting for the answer: stop at the next token.
@@ -230,7 +304,7 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
                           error_body(*error, "server_error", "", stopping ? "server_shutting_down" : ""), headers);
     }
     for (size_t i = 0; i < cs.out.size(); ++i) {
-      cs.out[i].finish = finish_reason(cs.jobs[i]->stats().stop);
+      cs.out[i].finish = cs.finish(i);
       cs.out[i].logprobs = cs.logprobs_of(cs.logprobs[i], i, true);
     }
     respond_json(ex, 200, completion_body(h, cs.out, cs.usage_stats()), headers);

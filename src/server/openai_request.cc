@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "base/utf8.h"
+#include "server/tool_request.h"
 #include "tokenizer/chat_template.h"
 
 namespace frugal::server {
@@ -22,9 +23,10 @@ void refuse_unsupported(const json& j) {
   };
   if (present(j, "suffix") && j["suffix"] != "") refuse("suffix", " (no fill-in-the-middle)");
   if (present(j, "best_of") && j["best_of"] != 1 && j["best_of"] != j.value("n", json(1))) refuse("best_of", "");
-  if (present(j, "tools") && !(j["tools"].is_array() && j["tools"].empty())) refuse("tools", " (no tool calling yet)");
-  if (present(j, "functions")) refuse("functions", " (no tool calling yet)");
-  if (present(j, "tool_choice") && j["tool_choice"] != "none") refuse("tool_choice", " (no tool calling yet)");
+  // Tools belong to chat: a completions body that sends them is refused.
+  const bool chat = present(j, "messages");
+  if (!chat && present(j, "tools") && !(j["tools"].is_array() && j["tools"].empty())) refuse("tools", " on completions (use chat)");
+  if (!chat && present(j, "tool_choice") && j["tool_choice"] != "none") refuse("tool_choice", " on completions (use chat)");
 }
 
 // response_format: {"type": "text"}, {"type": "json_object"}, or
@@ -202,6 +204,12 @@ CompletionRequest parse_chat_request(const std::string& body, const tokenizer::T
   r.seeded = present(j, "seed");
   read_stream_flags(j, r);
   read_outputs(j, r);
+  const ToolRequest tools = read_tool_request(j);
+  r.tool_choice = tools.choice;
+  if (tools.grammar) {
+    if (r.params.grammar) throw RequestError("tool_choice", "tool_choice \"" + tools.choice + "\" forces a call; response_format cannot apply too");
+    r.params.grammar = tools.grammar;
+  }
   if (!present(j, "messages") || !j["messages"].is_array() || j["messages"].empty())
     throw RequestError("messages", "messages must be a non-empty array");
   json messages = json::array();
@@ -211,13 +219,15 @@ CompletionRequest parse_chat_request(const std::string& body, const tokenizer::T
     if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
       throw RequestError(where, where + " must be an object with a string role");
     json out = {{"role", m["role"]}, {"content", message_text(m.value("content", json()), i)}};
-    if (m.contains("tool_calls")) out["tool_calls"] = m["tool_calls"];
+    copy_message_tool_fields(m, where, out);
     if (m.contains("name")) out["name"] = m["name"];
     messages.push_back(std::move(out));
   }
   std::string rendered;
   try {
-    rendered = tokenizer::render_chat_template(md, {{"messages", messages}, {"add_generation_prompt", true}});
+    json context = {{"messages", messages}, {"add_generation_prompt", true}};
+    if (!tools.tools.is_null()) context["tools"] = tools.tools;
+    rendered = tokenizer::render_chat_template(md, std::move(context));
   } catch (const std::exception& e) {
     throw RequestError("messages", std::string("the chat template refused the messages: ") + e.what());
   }

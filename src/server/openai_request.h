@@ -24,6 +24,10 @@ struct CompletionRequest {
   int n = 1;                    // choices, each sampled with its own seed (seed + index)
   bool echo = false;            // completions: the prompt's text before each choice's
   std::string prompt_text;      // echo: the prompt as text
+  // tool_choice: "none" (plain text), "auto" (calls read back in the
+  // model's format), "required" or a function's name (one call forced by
+  // params.grammar as {"name", "arguments"}).
+  std::string tool_choice = "none";
 };
 
 // The most choices (n) and top log-probabilities a request may ask for.

@@ -82,6 +82,11 @@ json completion_body(const ResponseHeader& h, const std::vector<Choice>& choices
     if (h.chat) {
       choice["message"] = {{"role", "assistant"}, {"content", c.text}};
       if (!c.reasoning.empty()) choice["message"]["reasoning_content"] = c.reasoning;
+      if (!c.tool_calls.is_null()) {
+        // The text around the calls is kept unless it is only the blank lines between them.
+        if (c.text.find_first_not_of(" \t\r\n") == std::string::npos) choice["message"]["content"] = nullptr;
+        choice["message"]["tool_calls"] = c.tool_calls;
+      }
     } else {
       choice["text"] = c.text;
     }
@@ -99,7 +104,9 @@ json chunk_body(const ResponseHeader& h, int index, const Choice& c) {
   if (h.chat) {
     choice["delta"] = json::object();
     if (!c.reasoning.empty()) choice["delta"]["reasoning_content"] = c.reasoning;
-    if (!(c.finish && c.text.empty()) && !(c.text.empty() && !c.reasoning.empty())) choice["delta"]["content"] = c.text;
+    const bool other_news = !c.reasoning.empty() || !c.tool_calls.is_null();
+    if (!(c.finish && c.text.empty()) && !(c.text.empty() && other_news)) choice["delta"]["content"] = c.text;
+    if (!c.tool_calls.is_null()) choice["delta"]["tool_calls"] = c.tool_calls;
   }
   if (!h.chat) choice["text"] = c.text;
   choice["logprobs"] = c.logprobs;

@@ -43,6 +43,9 @@ struct Choice {
   // Chat with a harmony model (gpt-oss): its analysis channel, sent as
   // "reasoning_content" beside "content" (the final channel) when not empty.
   std::string reasoning;
+  // Chat with tools: the calls, [{"id", "type": "function", "function":
+  // {"name", "arguments"}}] (each with "index" when streamed); null when none.
+  json tool_calls = nullptr;
 };
 // The whole answer (stream: false): one choice per entry, index in order;
 // `s`: the usage (completion tokens of every choice).

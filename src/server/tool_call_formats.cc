@@ -102,6 +102,14 @@ bool read_deepseek(std::string_view body, std::vector<ToolCall>& out) {
   return true;
 }
 
+// A forced call: the whole answer is the object; the open marker { is its first byte.
+bool read_forced(std::string_view body, std::vector<ToolCall>& out) {
+  return read_named_object(json::parse("{" + std::string(body), nullptr, false), out);
+}
+
+constexpr ToolCallFormat kForced = {.family = "forced", .detect = "", .open = "{", .close = "",
+                                    .wrappers = {nullptr, nullptr}, .read = read_forced};
+
 // Checked in order: the first whose `detect` text is in the template wins
 // (gpt-oss speaks harmony and is recognised by its vocabulary first).
 constexpr ToolCallFormat kFormats[] = {
@@ -124,7 +132,10 @@ const ToolCallFormat* tool_call_format_for_template(std::string_view chat_templa
   return nullptr;
 }
 
+const ToolCallFormat& forced_tool_call_format() { return kForced; }
+
 const ToolCallFormat* tool_call_format(std::string_view family) {
+  if (family == kForced.family) return &kForced;
   for (const ToolCallFormat& f : kFormats)
     if (family == f.family) return &f;
   return nullptr;

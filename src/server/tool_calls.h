@@ -30,6 +30,9 @@ struct ToolCallFormat {
 
 // The format a chat template teaches, or null (no tool calls are read).
 const ToolCallFormat* tool_call_format_for_template(std::string_view chat_template);
+// The answer of tool_choice "required" or a named function: one JSON object
+// {"name": ..., "arguments": {...}} forced by a grammar, in any family.
+const ToolCallFormat& forced_tool_call_format();
 // By family name, for tests; null when unknown.
 const ToolCallFormat* tool_call_format(std::string_view family);
 

@@ -238,7 +238,7 @@ TEST(Server, BadRequestsGetOpenAIErrorBodies) {
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": 99}})",
        400, "response_format"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]})",
-       400, "tools"},
+       400, "tools[0].function"},
       {"/v1/completions", "{\"prompt\": \"" + big + "\"}", 413, ""},
       {"/v1/nothing", "{}", 404, ""},
   };
