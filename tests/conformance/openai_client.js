@@ -146,6 +146,40 @@ async function main() {
     check(sText);
   }
 
+  // Tools: a named function forced, whole and streamed as tool_calls deltas
+  // (id and name first, then the arguments), and a tool result sent back.
+  const tools = [{ type: "function", function: { name: "get_weather", description: "The weather in a city",
+    parameters: { type: "object", properties: { city: { enum: ["Paris", "Rome"] }, days: { type: "integer" } },
+                  required: ["city", "days"], additionalProperties: false } } }];
+  const tReq = { model, messages: [{ role: "user", content: "Weather in Paris?" }], tools, max_tokens: 200,
+                 temperature: 1, seed: 5, tool_choice: { type: "function", function: { name: "get_weather" } } };
+  const tWhole = await client.chat.completions.create(tReq);
+  assert.strictEqual(tWhole.choices[0].finish_reason, "tool_calls");
+  const call = tWhole.choices[0].message.tool_calls[0];
+  assert.ok(call.id.startsWith("call_") && call.type === "function", JSON.stringify(call));
+  assert.strictEqual(call.function.name, "get_weather");
+  const args = JSON.parse(call.function.arguments);
+  assert.ok(["Paris", "Rome"].includes(args.city) && Number.isInteger(args.days), call.function.arguments);
+  const tStreamed = [];
+  let tFinish = null;
+  for await (const chunk of await client.chat.completions.create({ ...tReq, stream: true }))
+    for (const c of chunk.choices) {
+      if (c.finish_reason) tFinish = c.finish_reason;
+      for (const d of c.delta.tool_calls || []) {
+        if (!tStreamed[d.index]) tStreamed[d.index] = { id: d.id, name: d.function.name, arguments: "" };
+        tStreamed[d.index].arguments += d.function.arguments || "";
+      }
+    }
+  assert.strictEqual(tFinish, "tool_calls");
+  assert.strictEqual(tStreamed.length, 1);
+  assert.ok(tStreamed[0].id.startsWith("call_"));
+  assert.deepStrictEqual([tStreamed[0].name, tStreamed[0].arguments], [call.function.name, call.function.arguments]);
+  const followUp = await client.chat.completions.create({
+    model, max_tokens: 8, tools, tool_choice: "none",
+    messages: [...tReq.messages, tWhole.choices[0].message,
+               { role: "tool", tool_call_id: call.id, content: "18 C, sunny" }] });
+  assert.ok(!followUp.choices[0].message.tool_calls, JSON.stringify(followUp.choices[0].message));
+
   // Bad requests are the client's BadRequestError, naming the field.
   for (const [body, param] of [[{ model, prompt, temperature: 7e3 }, "temperature"],
                                [{ model, prompt, n: 3 }, "n"],
