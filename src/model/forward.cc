@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "model/forward_layers.h"
+#include "model/lora.h"
 
 namespace frugal::model {
 
@@ -75,6 +76,11 @@ void Forward::run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool,
     for (int64_t r = 0; r < n; ++r) kernels::rmsnorm(x + r * d, L.ffn_norm.data, xn + r * d, d, c.norm_eps);
     if (c.layer_is_moe(il)) {
       moe_ffn(model_, il, n, s, pool, out);
+    } else if (const LayerLora* LL = model_.lora() ? &model_.lora()->layers()[static_cast<size_t>(il)] : nullptr;
+               LL && LL->adapts_ffn()) {
+      std::fill(out, out + n * d, 0.0f);
+      lora_swiglu(L.ffn_gate, L.ffn_up, L.ffn_down, LL->ffn_gate, LL->ffn_up, LL->ffn_down, model_.lora()->scale(), xn,
+                  n, nullptr, out, pool);
     } else {
       dense_ffn(L.ffn_gate, L.ffn_up, L.ffn_down, xn, n, d, s, pool, out);
     }

@@ -39,6 +39,7 @@
 #include "base/mapped_file.h"
 #include "kernels/ffn.h"
 #include "model/forward_layers.h"
+#include "model/lora.h"
 
 namespace frugal::model {
 
@@ -352,26 +353,33 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
         advise_willneed(w->data, static_cast<size_t>(w->n_out) * row_bytes(w->type, static_cast<uint64_t>(w->n_in)));
   }
   std::vector<float> shexp_weight;
+  // An adapted shared expert runs after the routed ones (lora_swiglu).
+  const LayerLora* LL = m.lora() ? &m.lora()->layers()[static_cast<size_t>(il)] : nullptr;
+  const bool adapted_shexp = LL && LL->adapts_shexp();
   if (c.n_ff_shexp > 0) {
     if (L.shexp_gate) {
       shexp_weight.resize(static_cast<size_t>(n_rows));
       for (int64_t r = 0; r < n_rows; ++r)
         shexp_weight[r] = kernels::sigmoid(kernels::dot(xn + r * d, L.shexp_gate.data, d));
     }
-    jobs.push_back(FfnJob{.gate = L.gate_shexp,
-                          .up = L.up_shexp,
-                          .down = L.down_shexp,
-                          .x = xn,
-                          .n_rows = n_rows,
-                          .h = s.up.get(n_rows * L.gate_shexp.n_out),
-                          .rows = nullptr,
-                          .weights = shexp_weight.empty() ? nullptr : shexp_weight.data(),
-                          .gather_to = nullptr,
-                          .glu = {},
-                          .down_bias = nullptr});
+    if (!adapted_shexp)
+      jobs.push_back(FfnJob{.gate = L.gate_shexp,
+                            .up = L.up_shexp,
+                            .down = L.down_shexp,
+                            .x = xn,
+                            .n_rows = n_rows,
+                            .h = s.up.get(n_rows * L.gate_shexp.n_out),
+                            .rows = nullptr,
+                            .weights = shexp_weight.empty() ? nullptr : shexp_weight.data(),
+                            .gather_to = nullptr,
+                            .glu = {},
+                            .down_bias = nullptr});
   }
   std::fill(out, out + n_rows * d, 0.0f);
   run_ffn_jobs(jobs, xn, n_rows, d, out, s, pool);
+  if (adapted_shexp)
+    lora_swiglu(L.gate_shexp, L.up_shexp, L.down_shexp, LL->gate_shexp, LL->up_shexp, LL->down_shexp,
+                m.lora()->scale(), xn, n_rows, shexp_weight.empty() ? nullptr : shexp_weight.data(), out, pool);
 }
 
 }  // namespace frugal::model

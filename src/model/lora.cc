@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "gguf/writer.h"
+#include "kernels/ops.h"
 #include "model/model.h"
 #include "quant/quant.h"
 
@@ -26,6 +27,12 @@ constexpr LoraTarget kTargets[] = {
     {.name = "attn_k", .pair = &LayerLora::wk, .weight = &LayerWeights::wk},
     {.name = "attn_v", .pair = &LayerLora::wv, .weight = &LayerWeights::wv},
     {.name = "attn_output", .pair = &LayerLora::wo, .weight = &LayerWeights::wo},
+    {.name = "ffn_gate", .pair = &LayerLora::ffn_gate, .weight = &LayerWeights::ffn_gate},
+    {.name = "ffn_up", .pair = &LayerLora::ffn_up, .weight = &LayerWeights::ffn_up},
+    {.name = "ffn_down", .pair = &LayerLora::ffn_down, .weight = &LayerWeights::ffn_down},
+    {.name = "ffn_gate_shexp", .pair = &LayerLora::gate_shexp, .weight = &LayerWeights::gate_shexp},
+    {.name = "ffn_up_shexp", .pair = &LayerLora::up_shexp, .weight = &LayerWeights::up_shexp},
+    {.name = "ffn_down_shexp", .pair = &LayerLora::down_shexp, .weight = &LayerWeights::down_shexp},
 };
 
 bool ends_with(std::string_view s, std::string_view suffix) {
@@ -76,7 +83,8 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
     const auto it = by_name.find(target);
     if (it == by_name.end())
       fail(p, ": tensor '", t.name, "' adapts '", target, "', which this model has not or frugal cannot adapt ",
-           "(supported: the attention projections attn_q, attn_k, attn_v, attn_output)");
+           "(supported: attn_q, attn_k, attn_v, attn_output, the dense ffn_gate/up/down and the shared experts' ",
+           "ffn_gate/up/down_shexp; not yet: routed experts, latent attention, the router)");
     if (t.type != TensorType::F32 && t.type != TensorType::F16)
       fail(p, ": tensor '", t.name, "' is ", tensor_type_name(t.type), "; LoRA factors must be f32 or f16");
     const gguf::TensorInfo& w = base.file().tensor(target);
@@ -111,6 +119,22 @@ void lora_apply(const LoraPair& p, float scale, const float* x, int64_t ldx, int
   kernels::matmul(p.b, ax.data(), rank, n_rows, d.data(), n_out, pool);
   for (int64_t r = 0; r < n_rows; ++r)
     for (int64_t i = 0; i < n_out; ++i) y[r * ldy + i] += scale * d[static_cast<size_t>(r * n_out + i)];
+}
+
+void lora_swiglu(const kernels::WeightMatrix& gate, const kernels::WeightMatrix& up, const kernels::WeightMatrix& down,
+                 const LoraPair& lora_gate, const LoraPair& lora_up, const LoraPair& lora_down, float scale,
+                 const float* x, int64_t n_rows, const float* weights, float* out, ThreadPool* pool) {
+  const int64_t d = gate.n_in, ff = gate.n_out, d_out = down.n_out;
+  std::vector<float> g(static_cast<size_t>(n_rows * ff)), u(g.size()), y(static_cast<size_t>(n_rows * d_out));
+  kernels::matmul(gate, x, d, n_rows, g.data(), ff, pool);
+  kernels::matmul(up, x, d, n_rows, u.data(), ff, pool);
+  if (lora_gate) lora_apply(lora_gate, scale, x, d, n_rows, g.data(), ff, pool);
+  if (lora_up) lora_apply(lora_up, scale, x, d, n_rows, u.data(), ff, pool);
+  kernels::swiglu(g.data(), u.data(), g.data(), n_rows * ff);
+  kernels::matmul(down, g.data(), ff, n_rows, y.data(), d_out, pool);
+  if (lora_down) lora_apply(lora_down, scale, g.data(), ff, n_rows, y.data(), d_out, pool);
+  for (int64_t r = 0; r < n_rows; ++r)
+    kernels::axpy(weights ? weights[r] : 1.0f, y.data() + r * d_out, out + r * d_out, d_out);
 }
 
 void merge_lora(const Model& base, const LoraAdapter& adapter, const std::string& out_path) {

@@ -6,8 +6,10 @@
 // scale = user_scale * alpha / rank (user_scale alone when alpha is 0).
 //
 // Applied at inference to the attention projections (q, k, v, output) of the
-// standard attention architectures. Any other tensor name in the file is a
-// load error naming it, so an adapter is never half applied.
+// standard attention architectures, the dense SwiGLU FFN and the shared
+// experts. Any other tensor name in the file (routed experts, latent
+// attention, the router) is a load error naming it, so an adapter is never
+// half applied.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -30,6 +32,10 @@ struct LoraPair {
 
 struct LayerLora {
   LoraPair wq, wk, wv, wo;
+  LoraPair ffn_gate, ffn_up, ffn_down;
+  LoraPair gate_shexp, up_shexp, down_shexp;
+  bool adapts_ffn() const { return ffn_gate || ffn_up || ffn_down; }
+  bool adapts_shexp() const { return gate_shexp || up_shexp || down_shexp; }
 };
 
 class LoraAdapter {
@@ -61,6 +67,13 @@ class LoraAdapter {
 // y (n_rows x ldy, first b.n_out columns) += scale * B (A x) for each row of x.
 void lora_apply(const LoraPair& p, float scale, const float* x, int64_t ldx, int64_t n_rows, float* y, int64_t ldy,
                 ThreadPool* pool);
+
+// out (n_rows x down.n_out) += weight[r] (1 when weights is null) *
+// down(silu(gate x) * up x) with each matrix's adapter product added (pairs
+// may be empty): the dense FFN or a shared expert of an adapted layer.
+void lora_swiglu(const kernels::WeightMatrix& gate, const kernels::WeightMatrix& up, const kernels::WeightMatrix& down,
+                 const LoraPair& lora_gate, const LoraPair& lora_up, const LoraPair& lora_down, float scale,
+                 const float* x, int64_t n_rows, const float* weights, float* out, ThreadPool* pool);
 
 // Writes `base` with the adapter merged in: every adapted matrix becomes
 // W + scale * B A in f32, every other tensor and all metadata are copied as

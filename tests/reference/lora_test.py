@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """A LoRA adapter (llama.cpp's GGUF adapter format) applied by frugal to the attention
-projections of llama (dense and Mixtral-style) and qwen3moe gives
+projections, the dense FFN and the shared experts of llama (dense and
+Mixtral-style), qwen3moe and qwen2moe (shared expert with its sigmoid gate) gives
 the logits of the float64 reference whose weights have the adapter merged in
 (W + scale * B @ A, scale = lora_scale * alpha / rank); `frugal lora-merge`
 writes a model whose logits are the adapter-applied run's."""
@@ -17,7 +18,8 @@ from frugal_ref import load_model  # noqa: E402
 from frugal_ref import gguf as gguf_format  # noqa: E402
 
 RANK, ALPHA, LORA_SCALE = 4, 8.0, 0.5
-TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output")
+TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "ffn_gate_shexp",
+           "ffn_up_shexp", "ffn_down_shexp")
 
 
 def _string(s):
@@ -51,7 +53,8 @@ def main():
     rng = np.random.default_rng(3)
     tokens = [int(t) for t in rng.integers(0, 256, 24)]
     with tempfile.TemporaryDirectory() as work:
-        for arch, preset in (("llama", "tiny-dense"), ("llama", "tiny"), ("qwen3moe", "tiny")):
+        for arch, preset in (("llama", "tiny-dense"), ("llama", "tiny"), ("qwen3moe", "tiny"),
+                              ("qwen2moe", "tiny")):
             base = synth(work, arch, preset, "f32")
             ref = load_model(base)
             factors = {}
@@ -59,6 +62,8 @@ def main():
             for il in range(ref.cfg.n_layer):
                 for t in TARGETS:
                     name = f"blk.{il}.{t}.weight"
+                    if not ref.has(name):
+                        continue
                     w = ref.file.tensor(name)  # GGUF row order
                     a = rng.normal(0, 0.3, (RANK, w.shape[1])).astype(np.float32)
                     b = rng.normal(0, 0.3, (w.shape[0], RANK)).astype(np.float32)
