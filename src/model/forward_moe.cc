@@ -328,7 +328,11 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   std::vector<FfnJob> jobs;
   const kernels::GluKind kind =
       c.ffn_act == FfnActivation::kSwigluOai ? kernels::GluKind::kSwigluOai : kernels::GluKind::kSilu;
-  for (int64_t e = 0; e < ne; ++e) {
+  // Adapted layers (model/lora.h) run their adapted experts after the
+  // fused jobs, one expert at a time.
+  const LayerLora* LL = m.lora() ? &m.lora()->layers()[static_cast<size_t>(il)] : nullptr;
+  const bool adapted_experts = LL && LL->adapts_experts();
+  for (int64_t e = 0; e < ne && !adapted_experts; ++e) {
     const int64_t b = start[e], cnt = start[e + 1] - start[e];
     if (cnt == 0) continue;  // never touched
     const bool biased = static_cast<bool>(L.gate_exps_b);
@@ -354,7 +358,6 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   }
   std::vector<float> shexp_weight;
   // An adapted shared expert runs after the routed ones (lora_swiglu).
-  const LayerLora* LL = m.lora() ? &m.lora()->layers()[static_cast<size_t>(il)] : nullptr;
   const bool adapted_shexp = LL && LL->adapts_shexp();
   if (c.n_ff_shexp > 0) {
     if (L.shexp_gate) {
@@ -380,6 +383,21 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   if (adapted_shexp)
     lora_swiglu(L.gate_shexp, L.up_shexp, L.down_shexp, LL->gate_shexp, LL->up_shexp, LL->down_shexp,
                 m.lora()->scale(), xn, n_rows, shexp_weight.empty() ? nullptr : shexp_weight.data(), out, pool);
+  if (adapted_experts) {
+    auto pair = [](const LoraStack& st, int64_t e) { return st ? st.expert(e) : LoraPair{}; };
+    std::vector<float> y;
+    for (int64_t e = 0; e < ne; ++e) {
+      const int64_t b = start[e], cnt = start[e + 1] - start[e];
+      if (cnt == 0) continue;
+      float* xe = in + b * d;
+      for (int64_t i = 0; i < cnt; ++i) std::copy_n(xn + slot_row[b + i] * d, d, xe + i * d);
+      y.assign(static_cast<size_t>(cnt * d), 0.0f);
+      lora_swiglu(L.gate_exps.expert(e), L.up_exps.expert(e), L.down_exps.expert(e), pair(LL->gate_exps, e),
+                  pair(LL->up_exps, e), pair(LL->down_exps, e), m.lora()->scale(), xe, cnt, slot_weight.data() + b,
+                  y.data(), pool);
+      for (int64_t i = 0; i < cnt; ++i) kernels::add(y.data() + i * d, out + slot_row[b + i] * d, d);
+    }
+  }
 }
 
 }  // namespace frugal::model

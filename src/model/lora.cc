@@ -19,8 +19,12 @@ constexpr std::string_view kSuffixA = ".lora_a", kSuffixB = ".lora_b";
 // The adaptable matrices of one layer: GGUF name part and field.
 struct LoraTarget {
   const char* name;
-  LoraPair LayerLora::*pair;
-  kernels::WeightMatrix LayerWeights::*weight;
+  LoraPair LayerLora::*pair = nullptr;
+  kernels::WeightMatrix LayerWeights::*weight = nullptr;
+  // Or an expert stack.
+  LoraStack LayerLora::*stack = nullptr;
+  ExpertStack LayerWeights::*experts = nullptr;
+  bool present(const LayerWeights& L) const { return weight ? (L.*weight).data != nullptr : (L.*experts).data != nullptr; }
 };
 constexpr LoraTarget kTargets[] = {
     {.name = "attn_q", .pair = &LayerLora::wq, .weight = &LayerWeights::wq},
@@ -33,7 +37,16 @@ constexpr LoraTarget kTargets[] = {
     {.name = "ffn_gate_shexp", .pair = &LayerLora::gate_shexp, .weight = &LayerWeights::gate_shexp},
     {.name = "ffn_up_shexp", .pair = &LayerLora::up_shexp, .weight = &LayerWeights::up_shexp},
     {.name = "ffn_down_shexp", .pair = &LayerLora::down_shexp, .weight = &LayerWeights::down_shexp},
+    {.name = "ffn_gate_exps", .stack = &LayerLora::gate_exps, .experts = &LayerWeights::gate_exps},
+    {.name = "ffn_up_exps", .stack = &LayerLora::up_exps, .experts = &LayerWeights::up_exps},
+    {.name = "ffn_down_exps", .stack = &LayerLora::down_exps, .experts = &LayerWeights::down_exps},
 };
+
+std::string shape_text(const std::vector<uint64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -43,8 +56,9 @@ std::string base_name(int64_t layer, const LoraTarget& t) {
   return "blk." + std::to_string(layer) + "." + t.name + ".weight";
 }
 
+// The first 2-D slice of a factor (expert 0's, for a 3-D one).
 kernels::WeightMatrix as_matrix(const gguf::TensorInfo& t) {
-  return {t.type, t.data, static_cast<int64_t>(t.rows()), static_cast<int64_t>(t.shape[0])};
+  return {t.type, t.data, static_cast<int64_t>(t.shape[1]), static_cast<int64_t>(t.shape[0])};
 }
 
 }  // namespace
@@ -71,7 +85,9 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
   std::map<std::string, std::pair<const LoraTarget*, int64_t>, std::less<>> by_name;
   for (int64_t il = 0; il < n_layer; ++il)
     for (const LoraTarget& t : kTargets)
-      if ((base.weights().layers[static_cast<size_t>(il)].*t.weight).data) by_name[base_name(il, t)] = {&t, il};
+      if (t.present(base.weights().layers[static_cast<size_t>(il)])) by_name[base_name(il, t)] = {&t, il};
+  const ModelConfig& c = base.config();
+  const bool plain_experts = !c.expert_bias && !c.expert_weight_on_input && c.ffn_act == FfnActivation::kSilu;
 
   ad->layers_.resize(static_cast<size_t>(n_layer));
   std::map<std::string, int, std::less<>> seen;  // base name -> 1 (a), 2 (b), 3 (both)
@@ -83,22 +99,37 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
     const auto it = by_name.find(target);
     if (it == by_name.end())
       fail(p, ": tensor '", t.name, "' adapts '", target, "', which this model has not or frugal cannot adapt ",
-           "(supported: attn_q, attn_k, attn_v, attn_output, the dense ffn_gate/up/down and the shared experts' ",
-           "ffn_gate/up/down_shexp; not yet: routed experts, latent attention, the router)");
+           "(supported: attn_q, attn_k, attn_v, attn_output, the dense ffn_gate/up/down, the shared experts' ",
+           "ffn_gate/up/down_shexp and the routed experts' ffn_gate/up/down_exps; not yet: latent attention, ",
+           "the router)");
     if (t.type != TensorType::F32 && t.type != TensorType::F16)
       fail(p, ": tensor '", t.name, "' is ", tensor_type_name(t.type), "; LoRA factors must be f32 or f16");
+    const LoraTarget& lt = *it->second.first;
+    if (lt.stack && !plain_experts)
+      fail(p, ": tensor '", t.name, "': adapters of ", c.arch, "'s routed experts (biased, input-weighted or not ",
+           "SiLU-gated) are not supported yet");
     const gguf::TensorInfo& w = base.file().tensor(target);
-    if (t.shape.size() != 2) fail(p, ": tensor '", t.name, "' must be 2-D");
-    const int64_t n_in = static_cast<int64_t>(w.shape[0]), n_out = static_cast<int64_t>(w.rows());
+    if (t.shape.size() != w.shape.size())
+      fail(p, ": tensor '", t.name, "' has ", t.shape.size(), " dimensions, its base '", target, "' ", w.shape.size());
+    const int64_t n_in = static_cast<int64_t>(w.shape[0]), n_out = static_cast<int64_t>(w.shape[1]);
     const int64_t rank = static_cast<int64_t>(is_a ? t.shape[1] : t.shape[0]);
     const int64_t want0 = is_a ? n_in : rank, want1 = is_a ? rank : n_out;
-    if (rank <= 0 || static_cast<int64_t>(t.shape[0]) != want0 || static_cast<int64_t>(t.shape[1]) != want1)
-      fail(p, ": tensor '", t.name, "' has shape [", t.shape[0], ", ", t.shape[1], "], expected [", want0, ", ",
-           want1, "] for base '", target, "' of shape [", n_in, ", ", n_out, "]");
+    if (rank <= 0 || static_cast<int64_t>(t.shape[0]) != want0 || static_cast<int64_t>(t.shape[1]) != want1 ||
+        (w.shape.size() == 3 && t.shape[2] != w.shape[2]))
+      fail(p, ": tensor '", t.name, "' has shape ", shape_text(t.shape), ", expected ",
+           shape_text(w.shape.size() == 3 ? std::vector<uint64_t>{uint64_t(want0), uint64_t(want1), w.shape[2]}
+                                           : std::vector<uint64_t>{uint64_t(want0), uint64_t(want1)}),
+           " for base '", target, "' of shape ", shape_text(w.shape));
     if (ad->rank_ == 0) ad->rank_ = rank;
     if (rank != ad->rank_) fail(p, ": tensor '", t.name, "' has rank ", rank, ", others ", ad->rank_);
-    LoraPair& pair = ad->layers_[static_cast<size_t>(it->second.second)].*(it->second.first->pair);
-    (is_a ? pair.a : pair.b) = as_matrix(t);
+    LayerLora& LL = ad->layers_[static_cast<size_t>(it->second.second)];
+    if (lt.stack) {
+      LoraStack& st = LL.*lt.stack;
+      (is_a ? st.first.a : st.first.b) = as_matrix(t);
+      (is_a ? st.a_bytes : st.b_bytes) = row_bytes(t.type, t.shape[0]) * t.shape[1];
+    } else {
+      (is_a ? (LL.*lt.pair).a : (LL.*lt.pair).b) = as_matrix(t);
+    }
     int& s = seen[target];
     if (s & (is_a ? 1 : 2)) fail(p, ": tensor '", t.name, "' appears twice");
     s |= is_a ? 1 : 2;
@@ -150,13 +181,17 @@ void merge_lora(const Model& base, const LoraAdapter& adapter, const std::string
     }
     const gguf::TensorInfo& ta = adapter.file().tensor(t.name + std::string(kSuffixA));
     const gguf::TensorInfo& tb = adapter.file().tensor(t.name + std::string(kSuffixB));
+    // An expert stack is n_expert matrices of n_per rows, expert e's factors
+    // at e * rank * n_in (a) and rows e * n_per... of b: b's row o is W's row o.
     const int64_t n_in = static_cast<int64_t>(t.shape[0]), n_out = static_cast<int64_t>(t.rows());
+    const int64_t n_per = static_cast<int64_t>(t.shape[1]);
     const int64_t rank = adapter.rank();
     const float scale = adapter.scale();
-    w.add_tensor(t.name, TensorType::F32, t.shape, [&t, &ta, &tb, n_in, n_out, rank, scale](std::span<uint8_t> out) {
+    w.add_tensor(t.name, TensorType::F32, t.shape, [&t, &ta, &tb, n_in, n_out, n_per, rank, scale](std::span<uint8_t> out) {
       float* m = reinterpret_cast<float*>(out.data());
-      std::vector<float> a(static_cast<size_t>(rank * n_in)), b(static_cast<size_t>(n_out * rank));
-      quant::dequantize_rows(ta.type, ta.data, a.data(), rank, n_in);
+      const int64_t n_expert = n_out / n_per;
+      std::vector<float> a(static_cast<size_t>(n_expert * rank * n_in)), b(static_cast<size_t>(n_out * rank));
+      quant::dequantize_rows(ta.type, ta.data, a.data(), n_expert * rank, n_in);
       quant::dequantize_rows(tb.type, tb.data, b.data(), n_out, rank);
       // One row of W at a time, so the base is never held whole in f32 twice.
       for (int64_t o = 0; o < n_out; ++o) {
@@ -164,7 +199,7 @@ void merge_lora(const Model& base, const LoraAdapter& adapter, const std::string
         quant::dequantize_row(t.type, t.data + static_cast<size_t>(o) * row_bytes(t.type, n_in), row, n_in);
         for (int64_t k = 0; k < rank; ++k) {
           const float s = scale * b[static_cast<size_t>(o * rank + k)];
-          const float* ak = a.data() + k * n_in;
+          const float* ak = a.data() + ((o / n_per) * rank + k) * n_in;
           for (int64_t i = 0; i < n_in; ++i) row[i] += s * ak[i];
         }
       }

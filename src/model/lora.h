@@ -6,10 +6,11 @@
 // scale = user_scale * alpha / rank (user_scale alone when alpha is 0).
 //
 // Applied at inference to the attention projections (q, k, v, output) of the
-// standard attention architectures, the dense SwiGLU FFN and the shared
-// experts. Any other tensor name in the file (routed experts, latent
-// attention, the router) is a load error naming it, so an adapter is never
-// half applied.
+// standard attention architectures, the dense SwiGLU FFN, the shared
+// experts and the routed experts (SiLU-gated, output-weighted ones: not
+// gpt-oss's biased experts nor llama4's input-weighted ones). Any other tensor
+// name in the file (latent attention, the router) is a load error naming it,
+// so an adapter is never half applied.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -30,12 +31,28 @@ struct LoraPair {
   explicit operator bool() const { return a.data != nullptr; }
 };
 
+// The factors of an expert stack (3-D tensors, one pair per expert, as
+// llama.cpp stores them): a is [n_in, rank, n_expert], b [rank, n_out, n_expert].
+struct LoraStack {
+  LoraPair first;  // expert 0's pair
+  size_t a_bytes = 0, b_bytes = 0;  // one expert's factor sizes
+  explicit operator bool() const { return static_cast<bool>(first); }
+  LoraPair expert(int64_t e) const {
+    LoraPair p = first;
+    p.a.data = static_cast<const uint8_t*>(p.a.data) + static_cast<size_t>(e) * a_bytes;
+    p.b.data = static_cast<const uint8_t*>(p.b.data) + static_cast<size_t>(e) * b_bytes;
+    return p;
+  }
+};
+
 struct LayerLora {
   LoraPair wq, wk, wv, wo;
   LoraPair ffn_gate, ffn_up, ffn_down;
   LoraPair gate_shexp, up_shexp, down_shexp;
+  LoraStack gate_exps, up_exps, down_exps;
   bool adapts_ffn() const { return ffn_gate || ffn_up || ffn_down; }
   bool adapts_shexp() const { return gate_shexp || up_shexp || down_shexp; }
+  bool adapts_experts() const { return gate_exps || up_exps || down_exps; }
 };
 
 class LoraAdapter {

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A LoRA adapter (llama.cpp's GGUF adapter format) applied by frugal to the attention
-projections, the dense FFN and the shared experts of llama (dense and
+projections, the dense FFN, the shared and the routed experts of llama (dense and
 Mixtral-style), qwen3moe and qwen2moe (shared expert with its sigmoid gate) gives
 the logits of the float64 reference whose weights have the adapter merged in
 (W + scale * B @ A, scale = lora_scale * alpha / rank); `frugal lora-merge`
@@ -19,7 +19,7 @@ from frugal_ref import gguf as gguf_format  # noqa: E402
 
 RANK, ALPHA, LORA_SCALE = 4, 8.0, 0.5
 TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "ffn_gate_shexp",
-           "ffn_up_shexp", "ffn_down_shexp")
+           "ffn_up_shexp", "ffn_down_shexp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps")
 
 
 def _string(s):
@@ -28,7 +28,7 @@ def _string(s):
 
 
 def write_adapter(path, arch, factors):
-    """factors: {tensor name: float32 array (rows, row length)}."""
+    """factors: {tensor name: float32 array ([n_expert,] rows, row length)}."""
     md = [("general.architecture", gguf_format.STRING, arch), ("general.type", gguf_format.STRING, "adapter"),
           ("adapter.type", gguf_format.STRING, "lora"), ("adapter.lora.alpha", gguf_format.FLOAT32, ALPHA)]
     out = bytearray(b"GGUF" + struct.pack("<IQQ", 3, len(factors), len(md)))
@@ -37,7 +37,7 @@ def write_adapter(path, arch, factors):
         out += _string(value) if vtype == gguf_format.STRING else struct.pack("<f", value)
     offset, blobs = 0, []
     for name, a in factors.items():
-        out += _string(name) + struct.pack("<I", 2) + struct.pack("<QQ", a.shape[1], a.shape[0])
+        out += _string(name) + struct.pack("<I", a.ndim) + b"".join(struct.pack("<Q", n) for n in reversed(a.shape))
         out += struct.pack("<IQ", 0, offset)  # f32
         blob = a.astype("<f4").tobytes()
         blobs.append(blob)
@@ -64,9 +64,10 @@ def main():
                     name = f"blk.{il}.{t}.weight"
                     if not ref.has(name):
                         continue
-                    w = ref.file.tensor(name)  # GGUF row order
-                    a = rng.normal(0, 0.3, (RANK, w.shape[1])).astype(np.float32)
-                    b = rng.normal(0, 0.3, (w.shape[0], RANK)).astype(np.float32)
+                    w = ref.file.tensor(name)  # GGUF row order; expert stacks (n_expert, n_out, n_in)
+                    lead = w.shape[:-2]
+                    a = rng.normal(0, 0.3, lead + (RANK, w.shape[-1])).astype(np.float32)
+                    b = rng.normal(0, 0.3, lead + (w.shape[-2], RANK)).astype(np.float32)
                     factors[name + ".lora_a"], factors[name + ".lora_b"] = a, b
                     merged = w + scale * (b.astype(np.float64) @ a.astype(np.float64))
                     if arch == "llama" and t in ("attn_q", "attn_k"):
