@@ -3,6 +3,7 @@
 // same content and calls as the whole.
 #include <gtest/gtest.h>
 
+#include "base/utf8.h"
 #include "server/tool_calls.h"
 
 namespace frugal::server {
@@ -79,6 +80,24 @@ TEST(ToolCalls, Llama) {
   check({"llama3", "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": \"{\\\"city\\\": \\\"Paris\\\", \\\"unit\\\": \\\"°C\\\"}\"}", "",
          {{"get_weather", kArgs}}});
   check({"llama3", "The answer is 4.", "The answer is 4.", {}});
+}
+
+// Text that arrives as whole characters leaves as whole characters: what is
+// held back is always the start of a marker, which starts a character.
+TEST(ToolCalls, ContentPiecesAreWholeCharacters) {
+  const std::string text = "日本<｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{}<｜tool▁call▁end｜>é<｜tool▁calls▁end｜>ü<｜tool";
+  ToolCallParser p(*tool_call_format("deepseek-v3"));
+  std::string content;
+  for (size_t at = 0; at < text.size();) {
+    const size_t n = utf8_char_len(text, at);
+    ASSERT_GT(n, 0u);
+    const ToolCallPiece piece = p.feed(std::string_view(text).substr(at, n));
+    EXPECT_TRUE(is_valid_utf8(piece.content)) << at;
+    content += piece.content;
+    at += n;
+  }
+  content += p.finish().content;
+  EXPECT_EQ(content, "日本éü<｜tool");
 }
 
 TEST(ToolCalls, FormatFromTemplate) {
