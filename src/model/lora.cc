@@ -168,6 +168,29 @@ void lora_swiglu(const kernels::WeightMatrix& gate, const kernels::WeightMatrix&
     kernels::axpy(weights ? weights[r] : 1.0f, y.data() + r * d_out, out + r * d_out, d_out);
 }
 
+void write_lora_adapter(const std::string& path, const std::string& arch, float alpha, int64_t rank,
+                        const std::vector<LoraFactors>& factors) {
+  gguf::Writer w;
+  w.set("general.architecture", gguf::Value::make_string(arch));
+  w.set("general.type", gguf::Value::make_string("adapter"));
+  w.set("adapter.type", gguf::Value::make_string("lora"));
+  w.set("adapter.lora.alpha", gguf::Value::make_f32(alpha));
+  const uint64_t r = static_cast<uint64_t>(rank);
+  for (const LoraFactors& f : factors) {
+    const uint64_t n_in = static_cast<uint64_t>(f.n_in), n_out = static_cast<uint64_t>(f.n_out);
+    const uint64_t ne = static_cast<uint64_t>(std::max<int64_t>(1, f.n_expert));
+    FRUGAL_CHECK(f.a.size() == ne * r * n_in && f.b.size() == ne * n_out * r);
+    std::vector<uint64_t> shape_a{n_in, r}, shape_b{r, n_out};
+    if (f.n_expert > 0) {
+      shape_a.push_back(ne);
+      shape_b.push_back(ne);
+    }
+    w.add_tensor_data(f.target + std::string(kSuffixA), TensorType::F32, shape_a, f.a.data());
+    w.add_tensor_data(f.target + std::string(kSuffixB), TensorType::F32, shape_b, f.b.data());
+  }
+  w.write(path);
+}
+
 void merge_lora(const Model& base, const LoraAdapter& adapter, const std::string& out_path) {
   const gguf::Reader& bf = base.file();
   gguf::Writer w(bf.alignment());

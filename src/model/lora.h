@@ -92,6 +92,19 @@ void lora_swiglu(const kernels::WeightMatrix& gate, const kernels::WeightMatrix&
                  const LoraPair& lora_gate, const LoraPair& lora_up, const LoraPair& lora_down, float scale,
                  const float* x, int64_t n_rows, const float* weights, float* out, ThreadPool* pool);
 
+// One adapted matrix's factors in f32, for writing an adapter: per expert,
+// a is rank rows of n_in and b n_out rows of rank (experts one after another).
+struct LoraFactors {
+  std::string target;     // the base tensor, e.g. "blk.0.attn_q.weight"
+  int64_t n_in = 0, n_out = 0;
+  int64_t n_expert = 0;   // 0: a 2-D matrix; else an expert stack (3-D factors)
+  std::vector<float> a, b;
+};
+// Writes an adapter file in llama.cpp's format (f32 factors) that
+// LoraAdapter::load reads back.
+void write_lora_adapter(const std::string& path, const std::string& arch, float alpha, int64_t rank,
+                        const std::vector<LoraFactors>& factors);
+
 // Writes `base` with the adapter merged in: every adapted matrix becomes
 // W + scale * B A in f32, every other tensor and all metadata are copied as
 // they are.

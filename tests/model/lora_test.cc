@@ -1,6 +1,7 @@
-// LoRA adapters: an adapter applied in the forward pass gives the logits of
-// the model with the adapter merged into its weights; bad adapters are
-// refused with errors naming the tensor.
+// LoRA adapters: an adapter written by write_lora_adapter and applied in the
+// forward pass gives the logits of the model with the adapter merged into its
+// weights (attention and routed experts of a Mixtral-style model); bad
+// adapters are refused with errors naming the tensor.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,42 +19,30 @@ namespace {
 using testing::OneSequenceKv;
 using testing::TempModel;
 
-struct Factor {
-  std::string name;
-  std::vector<uint64_t> shape;
-  std::vector<float> data;
-};
-
-// Random factors (large enough to move the logits well past the tolerance).
-std::vector<Factor> random_factors(const ModelConfig& c, int64_t rank, uint64_t seed) {
+// Random factors (large enough to move the logits well past the tolerance)
+// for the q, v and output projections of every layer, and the routed
+// experts' down matrices when the model has them.
+std::vector<LoraFactors> random_factors(const ModelConfig& c, int64_t rank, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> z(0.0f, 0.3f);
-  std::vector<Factor> out;
-  auto add = [&](const std::string& name, uint64_t n_in, uint64_t n_out) {
-    for (const auto& [suffix, shape] : {std::pair<std::string, std::vector<uint64_t>>{".lora_a", {n_in, uint64_t(rank)}},
-                                        {".lora_b", {uint64_t(rank), n_out}}}) {
-      Factor f{name + suffix, shape, std::vector<float>(shape[0] * shape[1])};
-      for (float& v : f.data) v = z(rng);
-      out.push_back(std::move(f));
-    }
+  std::vector<LoraFactors> out;
+  auto add = [&](const std::string& name, int64_t n_in, int64_t n_out, int64_t n_expert = 0) {
+    LoraFactors f{.target = name, .n_in = n_in, .n_out = n_out, .n_expert = n_expert, .a = {}, .b = {}};
+    const int64_t ne = std::max<int64_t>(1, n_expert);
+    f.a.resize(size_t(ne * rank * n_in));
+    f.b.resize(size_t(ne * n_out * rank));
+    for (float& v : f.a) v = z(rng);
+    for (float& v : f.b) v = z(rng);
+    out.push_back(std::move(f));
   };
   for (int64_t il = 0; il < c.n_layer; ++il) {
     const std::string b = "blk." + std::to_string(il) + ".";
-    add(b + "attn_q.weight", uint64_t(c.n_embd), uint64_t(c.n_embd_q()));
-    add(b + "attn_v.weight", uint64_t(c.n_embd), uint64_t(c.n_embd_v()));
-    add(b + "attn_output.weight", uint64_t(c.n_head * c.v_head_dim), uint64_t(c.n_embd));
+    add(b + "attn_q.weight", c.n_embd, c.n_embd_q());
+    add(b + "attn_v.weight", c.n_embd, c.n_embd_v());
+    add(b + "attn_output.weight", c.n_head * c.v_head_dim, c.n_embd);
+    if (c.layer_is_moe(il)) add(b + "ffn_down_exps.weight", c.n_ff_exp, c.n_embd, c.n_expert);
   }
   return out;
-}
-
-void write_adapter(const std::string& path, const std::string& arch, float alpha, const std::vector<Factor>& fs) {
-  gguf::Writer w;
-  w.set("general.architecture", gguf::Value::make_string(arch));
-  w.set("general.type", gguf::Value::make_string("adapter"));
-  w.set("adapter.type", gguf::Value::make_string("lora"));
-  w.set("adapter.lora.alpha", gguf::Value::make_f32(alpha));
-  for (const Factor& f : fs) w.add_tensor_data(f.name, TensorType::F32, f.shape, f.data.data());
-  w.write(path);
 }
 
 std::vector<float> logits_of(const Model& m) {
@@ -71,7 +60,7 @@ class LoraTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Progress::set_enabled(false);
-    cfg_ = find_preset("llama", "tiny-dense").config;
+    cfg_ = find_preset("llama", "tiny").config;  // Mixtral-style: attention and routed experts
     SynthOptions o;
     o.type = "f32";
     o.seed = 5;
@@ -83,11 +72,12 @@ class LoraTest : public ::testing::Test {
 };
 
 TEST_F(LoraTest, AppliedAdapterMatchesMergedWeights) {
-  write_adapter(adapter_.path, "llama", 8.0f, random_factors(cfg_, 4, 1));
+  write_lora_adapter(adapter_.path, "llama", 8.0f, 4, random_factors(cfg_, 4, 1));
   auto model = Model::load(base_.path);
   const std::vector<float> plain = logits_of(*model);
   auto adapter = LoraAdapter::load(adapter_.path, *model, 0.5f);
   EXPECT_EQ(adapter->rank(), 4);
+  EXPECT_EQ(adapter->targets().size(), size_t(4 * cfg_.n_layer));
   EXPECT_FLOAT_EQ(adapter->scale(), 0.5f * 8.0f / 4.0f);
   merge_lora(*model, *adapter, merged_.path);
   model->set_lora(std::move(adapter));
@@ -104,8 +94,8 @@ TEST_F(LoraTest, AppliedAdapterMatchesMergedWeights) {
 
 TEST_F(LoraTest, BadAdaptersAreRefusedNamingTheTensor) {
   auto model = Model::load(base_.path);
-  auto expect_error = [&](std::vector<Factor> fs, const std::string& want) {
-    write_adapter(adapter_.path, "llama", 8.0f, fs);
+  auto expect_error = [&](const std::vector<LoraFactors>& fs, const std::string& want, int64_t rank = 4) {
+    write_lora_adapter(adapter_.path, "llama", 8.0f, rank, fs);
     try {
       LoraAdapter::load(adapter_.path, *model);
       ADD_FAILURE() << "no error, expected one containing " << want;
@@ -113,19 +103,53 @@ TEST_F(LoraTest, BadAdaptersAreRefusedNamingTheTensor) {
       EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
     }
   };
-  std::vector<Factor> fs = random_factors(cfg_, 4, 2);
+  const std::vector<LoraFactors> fs = random_factors(cfg_, 4, 2);
   auto wrong_shape = fs;
-  wrong_shape[0].shape = {wrong_shape[0].shape[0] / 2, 8};
+  wrong_shape[0].n_in /= 2;
+  wrong_shape[0].a.resize(wrong_shape[0].a.size() / 2);
   expect_error(wrong_shape, "blk.0.attn_q.weight.lora_a' has shape");
+  auto wrong_experts = fs;
+  wrong_experts[3].n_expert -= 1;
+  wrong_experts[3].a.resize(wrong_experts[3].a.size() / size_t(cfg_.n_expert) * size_t(cfg_.n_expert - 1));
+  wrong_experts[3].b.resize(wrong_experts[3].b.size() / size_t(cfg_.n_expert) * size_t(cfg_.n_expert - 1));
+  expect_error(wrong_experts, "blk.0.ffn_down_exps.weight.lora_a' has shape");
+  auto flat_experts = fs;
+  flat_experts[3].n_out *= flat_experts[3].n_expert;
+  flat_experts[3].n_expert = 0;
+  flat_experts[3].a.resize(flat_experts[3].a.size() / size_t(cfg_.n_expert));
+  expect_error(flat_experts, "has 2 dimensions, its base 'blk.0.ffn_down_exps.weight' 3");
   auto unknown = fs;
-  unknown[0].name = "blk.0.attn_qq.weight.lora_a";
+  unknown[0].target = "blk.0.attn_qq.weight";
   expect_error(unknown, "blk.0.attn_qq.weight.lora_a");
-  auto unpaired = fs;
-  unpaired.pop_back();
-  expect_error(unpaired, "but not its pair");
   auto bad_layer = fs;
-  bad_layer[0].name = "blk.99.attn_q.weight.lora_a";
+  bad_layer[0].target = "blk.99.attn_q.weight";
   expect_error(bad_layer, "blk.99.attn_q.weight");
+  auto router = fs;
+  router[0].target = "blk.0.ffn_gate_inp.weight";
+  router[0].n_out = cfg_.n_expert;
+  router[0].b.resize(size_t(cfg_.n_expert * 4));
+  expect_error(router, "not yet: latent attention, the router");
+}
+
+TEST_F(LoraTest, UnpairedFactorIsRefused) {
+  auto model = Model::load(base_.path);
+  write_lora_adapter(adapter_.path, "llama", 8.0f, 4, random_factors(cfg_, 4, 3));
+  // Drop the last tensor (a .lora_b) by rewriting the file through the reader.
+  const gguf::Reader full = gguf::Reader::open(adapter_.path);
+  gguf::Writer w;
+  for (const auto& [key, value] : full.metadata().entries()) w.set(key, value);
+  for (size_t i = 0; i + 1 < full.tensors().size(); ++i) {
+    const gguf::TensorInfo& t = full.tensors()[i];
+    w.add_tensor_data(t.name, t.type, t.shape, t.data);
+  }
+  TempModel cut("lora_cut");
+  w.write(cut.path);
+  try {
+    LoraAdapter::load(cut.path, *model);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("but not its pair"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
