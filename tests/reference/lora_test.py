@@ -4,9 +4,11 @@ projections, the dense FFN, the shared and the routed experts of llama (dense an
 Mixtral-style), qwen3moe and qwen2moe (shared expert with its sigmoid gate) gives
 the logits of the float64 reference whose weights have the adapter merged in
 (W + scale * B @ A, scale = lora_scale * alpha / rank); `frugal lora-merge`
-writes a model whose logits are the adapter-applied run's."""
+writes a model whose logits (and `frugal run`'s greedy ids) are the
+adapter-applied run's."""
 import os
 import struct
+import subprocess
 import sys
 import tempfile
 
@@ -93,6 +95,17 @@ def main():
             print(f"{arch}/{preset}: lora-merge's model vs the adapter applied {err_merged:.2e}")
             if not err_merged < EXACT_TOL:
                 raise SystemExit(f"{arch}/{preset}: merged model's logits off by {err_merged:.2e}")
+            greedy = ("--prompt-ids", ",".join(map(str, tokens[:6])), "--print-ids", "--temp", 0, "-n", 12,
+                      "--kv-type", "f32", "-t", 2)
+            applied_ids = frugal("run", "-m", base, "--lora", adapter, "--lora-scale", LORA_SCALE, *greedy)
+            merged_ids = frugal("run", "-m", merged_path, *greedy)
+            if applied_ids.split() != merged_ids.split():
+                raise SystemExit(f"{arch}/{preset}: run --lora gave {applied_ids.strip()}, the merged model "
+                                 f"{merged_ids.strip()}")
+        bad = subprocess.run([os.environ["FRUGAL"], "run", "-m", base, "--lora", base, "-p", "x"],
+                             capture_output=True, text=True)
+        if bad.returncode == 0 or "not an adapter" not in bad.stderr:
+            raise SystemExit(f"run --lora with a model file: exit {bad.returncode}, {bad.stderr!r}")
 
 
 main()
