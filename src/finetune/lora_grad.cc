@@ -1,0 +1,56 @@
+// LoRA's products and the gradient through a frozen quantised matrix (see
+// lora_grad.h). Products go through OpenBLAS, as the training layers do.
+#include "finetune/lora_grad.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "quant/quant.h"
+
+namespace frugal::finetune {
+
+namespace {
+// Rows of W dequantised at a time: a few hundred KB of f32 for real widths.
+constexpr int64_t kRowBlock = 64;
+}  // namespace
+
+void frozen_linear_backward(const kernels::WeightMatrix& w, const float* d_y, int64_t n, float* d_x) {
+  const int64_t n_in = w.n_in, n_out = w.n_out;
+  const size_t row = row_bytes(w.type, static_cast<uint64_t>(n_in));
+  std::vector<float> block(static_cast<size_t>(kRowBlock * n_in));
+  for (int64_t o = 0; o < n_out; o += kRowBlock) {
+    const int64_t rows = std::min(kRowBlock, n_out - o);
+    quant::dequantize_rows(w.type, static_cast<const uint8_t*>(w.data) + static_cast<size_t>(o) * row, block.data(),
+                           rows, n_in);
+    // d_x (n x n_in) += d_y[:, o:o+rows] (n x rows) . block (rows x n_in)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(n_in),
+                static_cast<int>(rows), 1.0f, d_y + o, static_cast<int>(n_out), block.data(), static_cast<int>(n_in),
+                1.0f, d_x, static_cast<int>(n_in));
+  }
+}
+
+void lora_forward(const LoraWeights& l, const float* x, int64_t n, float* ax, float* y) {
+  const int N = static_cast<int>(n), in = static_cast<int>(l.n_in), out = static_cast<int>(l.n_out),
+            r = static_cast<int>(l.rank);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, r, in, 1.0f, x, in, l.a, in, 0.0f, ax, r);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, l.scale, ax, r, l.b, r, 1.0f, y, out);
+}
+
+void lora_backward(const LoraWeights& l, const float* x, const float* ax, const float* d_y, int64_t n, float* d_a,
+                   float* d_b, float* d_x) {
+  const int N = static_cast<int>(n), in = static_cast<int>(l.n_in), out = static_cast<int>(l.n_out),
+            r = static_cast<int>(l.rank);
+  // d_ax = scale * d_y B (n x rank)
+  std::vector<float> d_ax(static_cast<size_t>(n * l.rank));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, l.scale, d_y, out, l.b, r, 0.0f, d_ax.data(), r);
+  // d_b += scale * d_y^T ax (n_out x rank)
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, N, l.scale, d_y, out, ax, r, 1.0f, d_b, r);
+  // d_a += d_ax^T x (rank x n_in)
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, N, 1.0f, d_ax.data(), r, x, in, 1.0f, d_a, in);
+  // d_x += d_ax A (n x n_in)
+  if (d_x) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, r, 1.0f, d_ax.data(), r, l.a, in, 1.0f, d_x, in);
+}
+
+}  // namespace frugal::finetune
