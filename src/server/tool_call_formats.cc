@@ -43,9 +43,10 @@ bool read_hermes(std::string_view body, std::vector<ToolCall>& out) {
 }
 
 // Llama 3.1-3.3 and 4: {"name": ..., "parameters": {...}} as the whole
-// answer; the open marker {"name" is part of the object.
+// answer, its keys in either order; the open marker {" is part of the
+// object (an answer with other JSON in it is given back as text).
 bool read_llama_json(std::string_view body, std::vector<ToolCall>& out) {
-  std::string text = "{\"name\"";
+  std::string text = "{\"";
   text += trim(body);
   return read_named_object(json::parse(text, nullptr, false), out);
 }
@@ -120,7 +121,7 @@ constexpr ToolCallFormat kFormats[] = {
      .wrappers = {nullptr, nullptr}, .read = read_hermes},
     {.family = "mistral", .detect = "[TOOL_CALLS]", .open = "[TOOL_CALLS]", .close = "",
      .wrappers = {nullptr, nullptr}, .read = read_mistral},
-    {.family = "llama3", .detect = "ipython", .open = "{\"name\"", .close = "",
+    {.family = "llama3", .detect = "ipython", .open = "{\"", .close = "",
      .wrappers = {"<|python_tag|>", "<|python_start|>"}, .read = read_llama_json},
 };
 

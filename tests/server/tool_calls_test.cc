@@ -79,7 +79,9 @@ TEST(ToolCalls, Llama) {
   check({"llama3", "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"unit\": \"°C\"}}", "", {{"get_weather", kArgs}}});
   check({"llama3", "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": \"{\\\"city\\\": \\\"Paris\\\", \\\"unit\\\": \\\"°C\\\"}\"}", "",
          {{"get_weather", kArgs}}});
+  check({"llama3", "{\"parameters\": {\"city\": \"Paris\", \"unit\": \"°C\"}, \"name\": \"get_weather\"}", "", {{"get_weather", kArgs}}});
   check({"llama3", "The answer is 4.", "The answer is 4.", {}});
+  check({"llama3", "As JSON: {\"answer\": 4} and so on", "As JSON: {\"answer\": 4} and so on", {}});
 }
 
 // Text that arrives as whole characters leaves as whole characters: what is
