@@ -37,13 +37,6 @@ void respond_json(Exchange& ex, int status, const json& body, HttpHeaders header
   ex.respond(status, std::move(headers), json_text(body));
 }
 
-// A harmony message to "functions.NAME": its content is the arguments.
-ToolCall harmony_tool_call(const std::string& recipient, const std::string& content) {
-  const json args = json::parse(content, nullptr, false);
-  return {.name = recipient.substr(std::string("functions.").size()),
-          .arguments = args.is_object() ? args.dump() : content};
-}
-
 // One request's choices as they are read: each choice's text and
 // log-probabilities so far, and where its text offsets stand.
 struct Choices {
@@ -98,10 +91,8 @@ struct Choices {
         for (auto& p : parsers[i].finish()) pieces.push_back(std::move(p));
       for (const tokenizer::HarmonyPiece& p : pieces) {
         if (!p.recipient.empty()) {
-          if (r.tool_choice != "none" && p.recipient.starts_with("functions.")) {
-            harmony_call[i] += p.text;
-            if (p.end) add_call(i, c, harmony_tool_call(p.recipient, std::exchange(harmony_call[i], "")));
-          }
+          ToolCall call;
+          if (r.tool_choice != "none" && harmony_tool_call(p, harmony_call[i], call)) add_call(i, c, call);
           continue;
         }
         if (p.channel == "analysis") c.reasoning += p.text;

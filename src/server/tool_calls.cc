@@ -1,6 +1,7 @@
 #include "server/tool_calls.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace frugal::server {
 
@@ -79,6 +80,17 @@ ToolCallPiece ToolCallParser::finish() {
   pending_.clear();
   inside_ = false;
   return out;
+}
+
+bool harmony_tool_call(const tokenizer::HarmonyPiece& piece, std::string& pending, ToolCall& out) {
+  constexpr std::string_view kFunctions = "functions.";
+  if (!piece.recipient.starts_with(kFunctions)) return false;
+  pending += piece.text;
+  if (!piece.end) return false;
+  const nlohmann::ordered_json args = nlohmann::ordered_json::parse(pending, nullptr, false);
+  out = {.name = piece.recipient.substr(kFunctions.size()), .arguments = args.is_object() ? args.dump() : pending};
+  pending.clear();
+  return true;
 }
 
 ToolCallPiece parse_tool_calls(const ToolCallFormat& format, std::string_view text) {

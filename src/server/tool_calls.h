@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/harmony.h"
+
 namespace frugal::server {
 
 struct ToolCall {
@@ -56,6 +58,11 @@ class ToolCallParser {
   std::string pending_;
   bool inside_ = false;  // between open and close
 };
+
+// gpt-oss (harmony): a message to "functions.NAME" is a call, its content
+// the arguments. Each piece of such a message is added to `pending`; true
+// with the call in `out` at the message's end. Other pieces: false, untouched.
+bool harmony_tool_call(const tokenizer::HarmonyPiece& piece, std::string& pending, ToolCall& out);
 
 // A whole answer at once.
 ToolCallPiece parse_tool_calls(const ToolCallFormat& format, std::string_view text);

@@ -84,6 +84,29 @@ TEST(ToolCalls, Llama) {
   check({"llama3", "As JSON: {\"answer\": 4} and so on", "As JSON: {\"answer\": 4} and so on", {}});
 }
 
+// gpt-oss: the analysis is no call; the commentary message to
+// functions.get_weather is, whether the text comes whole or in two pieces.
+TEST(ToolCalls, Harmony) {
+  const std::string text =
+      "<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant<|channel|>commentary "
+      "to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Paris\", \"unit\": \"°C\"}<|call|>";
+  for (size_t cut = 0; cut <= text.size(); ++cut) {
+    tokenizer::HarmonyParser parser;
+    std::vector<tokenizer::HarmonyPiece> pieces = parser.feed(std::string_view(text).substr(0, cut));
+    for (auto& p : parser.feed(std::string_view(text).substr(cut))) pieces.push_back(std::move(p));
+    for (auto& p : parser.finish()) pieces.push_back(std::move(p));
+    std::string pending;
+    std::vector<ToolCall> calls;
+    for (const tokenizer::HarmonyPiece& p : pieces) {
+      ToolCall call;
+      if (harmony_tool_call(p, pending, call)) calls.push_back(call);
+    }
+    ASSERT_EQ(calls.size(), 1u) << cut;
+    EXPECT_EQ(calls[0].name, "get_weather");
+    EXPECT_EQ(calls[0].arguments, kArgs);
+  }
+}
+
 // Text that arrives as whole characters leaves as whole characters: what is
 // held back is always the start of a marker, which starts a character.
 TEST(ToolCalls, ContentPiecesAreWholeCharacters) {
