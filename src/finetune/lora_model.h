@@ -1,0 +1,52 @@
+// LoRA over a frozen base model: the loss of one example and the gradient
+// of every adapter factor, with the base's matrices left in their file
+// types (products by the inference kernels forward, a row block dequantised
+// at a time backward: finetune/lora_grad.h).
+//
+// Architectures: qwen3 (dense; per-head q/k RMSNorm, NeoX RoPE over the
+// whole head, no RoPE scaling). Adapted matrices: the attention projections
+// and the dense FFN's. Other architectures are refused with their name.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "finetune/sft_data.h"
+#include "model/lora.h"
+#include "model/model.h"
+
+namespace frugal::finetune {
+
+struct LoraShape {
+  int64_t rank = 16;
+  float alpha = 32.0f;
+  uint64_t seed = 0;  // A ~ N(0, 1/n_in) from it; B = 0, so training starts at the base
+};
+
+class LoraModel {
+ public:
+  LoraModel(const model::Model& base, const LoraShape& shape);
+  ~LoraModel();
+
+  // Every factor's values, then the same layout for gradients: per adapted
+  // matrix A (rank x n_in) then B (n_out x rank).
+  std::vector<float>& params() { return params_; }
+  std::vector<float>& grads() { return grads_; }
+
+  // Mean cross-entropy over the example's target tokens; with_grad adds its
+  // gradient to grads().
+  double loss(const SftExample& ex, bool with_grad);
+
+  // The factors, for model::write_lora_adapter.
+  std::vector<model::LoraFactors> factors() const;
+  const LoraShape& shape() const { return shape_; }
+
+  struct Slot;  // one adapted matrix
+ private:
+  const model::Model& base_;
+  LoraShape shape_;
+  std::vector<Slot> slots_;
+  std::vector<float> params_, grads_;
+};
+
+}  // namespace frugal::finetune
