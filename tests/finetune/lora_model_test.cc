@@ -10,6 +10,7 @@
 
 #include "base/progress.h"
 #include "finetune/lora_model.h"
+#include "finetune/trainer.h"
 #include "model/forward.h"
 #include "model/presets.h"
 #include "model/synth.h"
@@ -91,6 +92,25 @@ TEST(LoraModel, GradientsMatchFiniteDifferences) {
     checked += std::fabs(num) > 1e-3;
   }
   EXPECT_GT(checked, 10);  // most picks have a gradient worth checking
+}
+
+}  // namespace
+}  // namespace frugal::finetune
+
+namespace frugal::finetune {
+namespace {
+
+TEST(LoraModel, MemorisesATinySet) {
+  TinyQwen3 base;
+  LoraModel lm(*base.m, {.rank = 4, .alpha = 8.0f, .seed = 4});
+  const std::vector<SftExample> set = {example()};
+  std::vector<FinetuneStep> steps;
+  finetune(lm, set, set, {.epochs = 30, .lr = 1e-2f, .eval_every = 10},
+           [&](const FinetuneStep& s) { steps.push_back(s); });
+  ASSERT_EQ(steps.size(), 31u);
+  const double first = steps.front().val_loss, last = steps.back().val_loss;
+  EXPECT_TRUE(std::isnan(steps[5].val_loss));
+  EXPECT_LT(last, 0.5 * first) << first << " -> " << last;
 }
 
 }  // namespace

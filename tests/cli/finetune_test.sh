@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# frugal finetune on a tiny q8_0 qwen3: the validation loss falls on a
+# memorised set, the adapter it writes loads in `frugal run --lora` and
+# `frugal lora-merge`; bad data and unsupported models are clear errors.
+set -euo pipefail
+source "$(dirname "$0")/../lib/cli_test_lib.sh"
+
+"$FRUGAL" synth --arch qwen3 --preset tiny --type q8_0 -o "$dir/base.gguf" >/dev/null 2>&1
+cat >"$dir/data.jsonl" <<'JSONL'
+{"text": "The capital of France is Paris."}
+
+{"text": "Two plus two is four."}
+JSONL
+"$FRUGAL" finetune -m "$dir/base.gguf" --data "$dir/data.jsonl" -o "$dir/adapter.gguf" --rank 8 --alpha 16 \
+  --epochs 10 --lr 1e-2 --eval-every 5 >"$dir/stdout" 2>"$dir/stderr" || { cat "$dir/stderr"; fail "finetune"; }
+grep -q "adapter.gguf: 14 matrices, rank 8" "$dir/stdout" || { cat "$dir/stdout"; fail "summary"; }
+first=$(grep -o '^step 0/20 | val [0-9.]*' "$dir/stderr" | awk '{print $NF}')
+last=$(grep -o '^step 20/20 | loss [0-9.]* | val [0-9.]*' "$dir/stderr" | awk '{print $NF}')
+[ -n "$first" ] && [ -n "$last" ] || { cat "$dir/stderr"; fail "progress lines"; }
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a / 2) }' || fail "validation loss $first -> $last did not halve"
+
+"$FRUGAL" run -m "$dir/base.gguf" --lora "$dir/adapter.gguf" -p "The capital of" -n 4 --temp 0 >"$dir/run" 2>&1 \
+  || { cat "$dir/run"; fail "run --lora"; }
+"$FRUGAL" lora-merge -m "$dir/base.gguf" --lora "$dir/adapter.gguf" -o "$dir/merged.gguf" >/dev/null \
+  || fail "lora-merge"
+
+printf '%s\n' '{"text": "fine"}' '{"text": broken}' >"$dir/bad.jsonl"
+expect_error "bad.jsonl:2: not valid JSON" finetune -m "$dir/base.gguf" --data "$dir/bad.jsonl" -o "$dir/x.gguf"
+printf '%s\n' '{"messages": [{"role": "user", "content": "hi"}]}' >"$dir/noanswer.jsonl"
+expect_error "noanswer.jsonl:1: the conversation has no assistant message" finetune -m "$dir/base.gguf" \
+  --data "$dir/noanswer.jsonl" -o "$dir/x.gguf"
+"$FRUGAL" synth --arch llama --preset tiny --type q8_0 -o "$dir/llama.gguf" >/dev/null 2>&1
+expect_error "architecture 'llama' is not supported yet" finetune -m "$dir/llama.gguf" --data "$dir/data.jsonl" \
+  -o "$dir/x.gguf"
+echo "finetune_test: ok"
