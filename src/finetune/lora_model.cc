@@ -114,6 +114,13 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
     lora_backward(s.at(params_, scale), x, ax.data(), d_y, T, g_a, g_a + s.w->n_in * r, d_x);
   };
 
+  // y = RMSNorm(x) over rows of width, keeping each row's 1/rms for backward.
+  auto rmsnorm = [&](const float* x, const float* w, int64_t rows, int64_t width, F& y, F& rstd) {
+    y = zeros(rows * width);
+    rstd = zeros(rows);
+    train::rmsnorm_forward(x, w, y.data(), rstd.data(), rows, width, eps);
+  };
+
   struct Acts {
     F x, xn1, rstd1, q_raw, k_raw, rstd_q, rstd_k, q, k, v, probs, att, x_mid, xn2, rstd2, g, u, h;
     F ax[kTargets];
@@ -125,18 +132,12 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
     const model::LayerWeights& L = W.layers[static_cast<size_t>(il)];
     Acts& a = acts[static_cast<size_t>(il)];
     a.x = x;
-    a.xn1 = zeros(T * D);
-    a.rstd1 = zeros(T);
-    train::rmsnorm_forward(x.data(), L.attn_norm.data, a.xn1.data(), a.rstd1.data(), T, D, eps);
+    rmsnorm(x.data(), L.attn_norm.data, T, D, a.xn1, a.rstd1);
     linear(il, kQ, a.xn1.data(), a.q_raw, a.ax[kQ]);
     linear(il, kK, a.xn1.data(), a.k_raw, a.ax[kK]);
     linear(il, kV, a.xn1.data(), a.v, a.ax[kV]);
-    a.q = zeros(T * nq);
-    a.k = zeros(T * nk);
-    a.rstd_q = zeros(T * H);
-    a.rstd_k = zeros(T * HK);
-    train::rmsnorm_forward(a.q_raw.data(), L.q_norm.data, a.q.data(), a.rstd_q.data(), T * H, hd, eps);
-    train::rmsnorm_forward(a.k_raw.data(), L.k_norm.data, a.k.data(), a.rstd_k.data(), T * HK, hd, eps);
+    rmsnorm(a.q_raw.data(), L.q_norm.data, T * H, hd, a.q, a.rstd_q);
+    rmsnorm(a.k_raw.data(), L.k_norm.data, T * HK, hd, a.k, a.rstd_k);
     train::rope_forward(a.q.data(), pos.data(), rope.data(), T, H, hd);
     train::rope_forward(a.k.data(), pos.data(), rope.data(), T, HK, hd);
     a.probs = zeros(H * T * T);
@@ -146,9 +147,7 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
     linear(il, kO, a.att.data(), o, a.ax[kO]);
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
     a.x_mid = x;
-    a.xn2 = zeros(T * D);
-    a.rstd2 = zeros(T);
-    train::rmsnorm_forward(x.data(), L.ffn_norm.data, a.xn2.data(), a.rstd2.data(), T, D, eps);
+    rmsnorm(x.data(), L.ffn_norm.data, T, D, a.xn2, a.rstd2);
     linear(il, kGate, a.xn2.data(), a.g, a.ax[kGate]);
     linear(il, kUp, a.xn2.data(), a.u, a.ax[kUp]);
     a.h = zeros(T * FF);
@@ -168,8 +167,8 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
     }
   const int64_t n = static_cast<int64_t>(rows.size()), V = c.n_vocab;
   if (n == 0) fail("finetune: line ", ex.line, ": no target tokens");
-  F xnf = zeros(T * D), rstdf = zeros(T), sel = zeros(n * D), logits = zeros(n * V), probs = zeros(n * V);
-  train::rmsnorm_forward(x.data(), W.output_norm.data, xnf.data(), rstdf.data(), T, D, eps);
+  F xnf, rstdf, sel = zeros(n * D), logits = zeros(n * V), probs = zeros(n * V);
+  rmsnorm(x.data(), W.output_norm.data, T, D, xnf, rstdf);
   for (int64_t j = 0; j < n; ++j) std::copy_n(xnf.data() + rows[static_cast<size_t>(j)] * D, D, sel.data() + j * D);
   kernels::matmul(W.output, sel.data(), D, n, logits.data(), V, nullptr);
   const double loss = train::cross_entropy_forward(logits.data(), targets.data(), probs.data(), n, V) /
