@@ -57,7 +57,7 @@ const CommandRegistration kQuantize{
       app.add_option("input", a->input, "input GGUF file")->required();
       app.add_option("output", a->output, "output GGUF file")->required();
       app.add_option("type", a->type,
-                     "f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs iq3_s iq3_xxs iq2_s iq2_xs iq2_xxs iq1_s, "
+                     "f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs iq3_s iq3_xxs iq2_s iq2_xs iq2_xxs iq1_m iq1_s, "
                      "or a recipe: q4_k_m q5_k_m")
           ->required();
       app.add_option("-t,--threads", a->threads, "threads (default: one per core)");

@@ -116,6 +116,44 @@ void dot_iq1s(const void* w, const void* act, size_t act_stride, int n_act, int6
   for (int r = 0; r < n_act; ++r) y[r * y_stride] = acc[r];
 }
 
+// IQ1_M: the same per 8 values, with a shift sign per 8 and a scale per 16.
+void dot_iq1m(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
+              int64_t y_stride) {
+  const auto* wb = static_cast<const quant::BlockIQ1_M*>(w);
+  float acc[kMaxActRows] = {};
+  for (int64_t b = 0; b < n_in / QK_K; ++b) {
+    int8_t q[QK_K];
+    int neg[QK_K / 8], mult[QK_K / 16];
+    for (int g = 0; g < QK_K / 8; ++g) {
+      const unsigned nib = (wb[b].qh[g / 2] >> (4 * (g % 2))) & 0xF;
+      const uint64_t grid = quant::kIQ1SGrid[wb[b].qs[g] | (nib & 7u) << 8];
+      std::memcpy(q + 8 * g, &grid, 8);
+      neg[g] = nib & 8 ? 1 : 0;
+    }
+    for (int u = 0; u < QK_K / 16; ++u) mult[u] = 2 * quant::iq1_m_scale(wb[b], u) + 1;
+    const float d = quant::iq1_m_d(wb[b]) * 0.125f;
+    for (int r = 0; r < n_act; ++r) {
+      const auto& a = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) + r * act_stride)[b];
+      int32_t isum = 0;
+      for (int u = 0; u < QK_K / 16; ++u) {
+        int32_t s = 0;
+        for (int h = 0; h < 2; ++h) {
+          const int g = 2 * u + h;
+          int32_t gs = 0, qs = 0;
+          for (int l = 0; l < 8; ++l) {
+            gs += q[8 * g + l] * a.qs[8 * g + l];
+            qs += a.qs[8 * g + l];
+          }
+          s += 8 * gs + (neg[g] ? -qs : qs);
+        }
+        isum += mult[u] * s;
+      }
+      acc[r] = std::fma(static_cast<float>(isum), d * a.d, acc[r]);
+    }
+  }
+  for (int r = 0; r < n_act; ++r) y[r * y_stride] = acc[r];
+}
+
 template <class Block, int kUnit, int kDiv>
 void dot_iq(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y, int64_t y_stride) {
   const auto* wb = static_cast<const Block*>(w);
@@ -145,6 +183,7 @@ const TypeKernel kIQ3_XXS{ActFormat::kQ8_K, dot_iq<quant::BlockIQ3_XXS, 32, 4>};
 const TypeKernel kIQ2_S{ActFormat::kQ8_K, dot_iq<quant::BlockIQ2_S, 16, 8>};
 const TypeKernel kIQ3_S{ActFormat::kQ8_K, dot_iq<quant::BlockIQ3_S, 32, 1>};
 const TypeKernel kIQ1_S{ActFormat::kQ8_K, dot_iq1s};
+const TypeKernel kIQ1_M{ActFormat::kQ8_K, dot_iq1m};
 
 }  // namespace
 
@@ -156,6 +195,7 @@ const TypeKernel* iq_scalar_kernel(TensorType t) {
     case TensorType::IQ2_S: return &kIQ2_S;
     case TensorType::IQ3_S: return &kIQ3_S;
     case TensorType::IQ1_S: return &kIQ1_S;
+    case TensorType::IQ1_M: return &kIQ1_M;
     default: return nullptr;
   }
 }

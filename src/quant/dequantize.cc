@@ -243,7 +243,7 @@ bool can_dequantize(TensorType t) {
     case TensorType::Q5_K: case TensorType::Q6_K: case TensorType::Q8_K:
     case TensorType::IQ4_NL: case TensorType::IQ4_XS: case TensorType::MXFP4:
     case TensorType::IQ2_XXS: case TensorType::IQ2_XS: case TensorType::IQ3_XXS:
-    case TensorType::IQ2_S: case TensorType::IQ3_S: case TensorType::IQ1_S:
+    case TensorType::IQ2_S: case TensorType::IQ3_S: case TensorType::IQ1_S: case TensorType::IQ1_M:
       return true;
     default:
       return false;
@@ -287,6 +287,7 @@ void dequantize_row(TensorType t, const void* src, float* y, int64_t n) {
     case TensorType::IQ2_S: return deq_iq2_s(static_cast<const BlockIQ2_S*>(src), y, nb);
     case TensorType::IQ3_S: return deq_iq3_s(static_cast<const BlockIQ3_S*>(src), y, nb);
     case TensorType::IQ1_S: return deq_iq1_s(static_cast<const BlockIQ1_S*>(src), y, nb);
+    case TensorType::IQ1_M: return deq_iq1_m(static_cast<const BlockIQ1_M*>(src), y, nb);
     default: fail("dequantize: unsupported tensor type ", tensor_type_name(t));
   }
 }

@@ -93,6 +93,33 @@ void deq_iq1_s(const BlockIQ1_S* b, float* y, int64_t nb) {
   }
 }
 
+uint16_t iq1_m_word(const BlockIQ1_M& b, int k) {
+  uint16_t v;
+  std::memcpy(&v, b.scales + 2 * k, 2);
+  return v;
+}
+
+float iq1_m_d(const BlockIQ1_M& b) {
+  uint16_t bits = 0;
+  for (int k = 0; k < 4; ++k) bits = static_cast<uint16_t>(bits | (iq1_m_word(b, k) >> 12) << (4 * k));
+  return fp16_to_f32(bits);
+}
+
+int iq1_m_scale(const BlockIQ1_M& b, int unit) { return (iq1_m_word(b, unit / 4) >> (3 * (unit % 4))) & 7; }
+
+void deq_iq1_m(const BlockIQ1_M* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = iq1_m_d(b[i]);
+    for (int g = 0; g < QK_K / 8; ++g, y += 8) {
+      const float dl = d * static_cast<float>(2 * iq1_m_scale(b[i], g / 2) + 1);
+      const unsigned nib = (b[i].qh[g / 2] >> (4 * (g % 2))) & 0xF;
+      const float delta = nib & 8 ? -kIQ1Delta : kIQ1Delta;
+      const uint64_t grid = kIQ1SGrid[b[i].qs[g] | (nib & 7u) << 8];
+      for (int j = 0; j < 8; ++j) y[j] = dl * (static_cast<float>(static_cast<int8_t>(grid_byte(grid, j))) + delta);
+    }
+  }
+}
+
 void deq_iq3_s(const BlockIQ3_S* b, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const float d = fp16_to_f32(b[i].d);

@@ -50,7 +50,13 @@ struct BlockIQ3_S {
 inline constexpr float kIQ1Delta = 0.125f;
 struct BlockIQ1_S { uint16_t d; uint8_t qs[QK_K / 8]; uint16_t qh[QK_K / 32]; };
 
-static_assert(sizeof(BlockIQ1_S) == 50);
+// 1.75 bits per weight, no separate d: per 8 values an 11-bit index (low 8
+// bits in qs, high 3 in a nibble of qh whose 4th bit is the sign of that
+// group's shift); per 16 values a 3-bit scale, packed four to a u16 of
+// `scales` (bits 3k..3k+2), whose top nibbles together hold the fp16 d.
+struct BlockIQ1_M { uint8_t qs[QK_K / 8]; uint8_t qh[QK_K / 16]; uint8_t scales[QK_K / 32]; };
+
+static_assert(sizeof(BlockIQ1_S) == 50 && sizeof(BlockIQ1_M) == 56);
 static_assert(sizeof(BlockIQ2_XXS) == 66 && sizeof(BlockIQ2_XS) == 74 && sizeof(BlockIQ3_XXS) == 98);
 static_assert(sizeof(BlockIQ2_S) == 82 && sizeof(BlockIQ3_S) == 110);
 
@@ -60,6 +66,10 @@ void deq_iq3_xxs(const BlockIQ3_XXS* b, float* y, int64_t nb);
 void deq_iq2_s(const BlockIQ2_S* b, float* y, int64_t nb);
 void deq_iq3_s(const BlockIQ3_S* b, float* y, int64_t nb);
 void deq_iq1_s(const BlockIQ1_S* b, float* y, int64_t nb);
+void deq_iq1_m(const BlockIQ1_M* b, float* y, int64_t nb);
+// IQ1_M's d and the 3-bit scale of each of its 16 units.
+float iq1_m_d(const BlockIQ1_M& b);
+int iq1_m_scale(const BlockIQ1_M& b, int unit);
 
 void encode_iq2_xxs(const float* x, BlockIQ2_XXS* y, int64_t nb, const QuantizeOptions& o);
 void encode_iq2_xs(const float* x, BlockIQ2_XS* y, int64_t nb, const QuantizeOptions& o);
@@ -67,5 +77,6 @@ void encode_iq3_xxs(const float* x, BlockIQ3_XXS* y, int64_t nb, const QuantizeO
 void encode_iq2_s(const float* x, BlockIQ2_S* y, int64_t nb, const QuantizeOptions& o);
 void encode_iq3_s(const float* x, BlockIQ3_S* y, int64_t nb, const QuantizeOptions& o);
 void encode_iq1_s(const float* x, BlockIQ1_S* y, int64_t nb, const QuantizeOptions& o);  // quantize_iq1.cc
+void encode_iq1_m(const float* x, BlockIQ1_M* y, int64_t nb, const QuantizeOptions& o);  // quantize_iq1.cc
 
 }  // namespace frugal::quant

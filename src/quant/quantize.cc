@@ -89,6 +89,7 @@ void quantize_row(TensorType t, const float* x, void* dst, int64_t n, const Quan
     case TensorType::IQ2_S: return encode_iq2_s(x, static_cast<BlockIQ2_S*>(dst), nb, o);
     case TensorType::IQ3_S: return encode_iq3_s(x, static_cast<BlockIQ3_S*>(dst), nb, o);
     case TensorType::IQ1_S: return encode_iq1_s(x, static_cast<BlockIQ1_S*>(dst), nb, o);
+    case TensorType::IQ1_M: return encode_iq1_m(x, static_cast<BlockIQ1_M*>(dst), nb, o);
     default: fail("quantize: unsupported target type ", tensor_type_name(t));
   }
 }

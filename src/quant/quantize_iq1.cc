@@ -1,6 +1,7 @@
-// Encoder of IQ1_S: each group of 8 values is a point of the 2048-point grid
-// of values -1, 0, 1, shifted by a delta of +-1/8 shared by 32 values and
-// scaled by d * (2 ls + 1) with a 3-bit ls.
+// Encoders of IQ1_S and IQ1_M: each group of 8 values is a point of the
+// 2048-point grid of values -1, 0, 1, shifted by a delta of +-1/8 (shared by
+// 32 values in IQ1_S, per group in IQ1_M) and scaled by d * (2 ls + 1) with
+// a 3-bit ls per 32 values (IQ1_S) or per 16 (IQ1_M).
 //
 // Per 32 values, for each sign of the delta and several starting scales
 // (max |x| mapped to 0.6 to 1.3 of 1 + delta): each group's point is the
@@ -75,99 +76,149 @@ const Iq1Grid& iq1_grid() {
   return g;
 }
 
+// A scale unit: n values (32 for IQ1_S, 16 for IQ1_M) in groups of 8; the
+// shift is shared by the unit (IQ1_S) or chosen per group (IQ1_M).
 struct Unit1 {
+  int n = 32;
+  bool group_delta = false;
   float w[32];
   int idx[4];
-  float scale = 0, delta = kIQ1Delta;
+  float delta[4];
+  float scale = 0;
 };
 
-float pick(const float* x, const float* w, float s, float delta, int* idx) {
-  float total = 0, e;
-  for (int l = 0; l < 4; ++l) {
-    idx[l] = iq1_grid().nearest(x + 8 * l, w + 8 * l, s, delta, &e);
-    total += e;
+// Points (and, per group, shifts when u.group_delta) under scale s; unit
+// shift `delta` otherwise. Returns the weighted error.
+float pick(const float* x, const Unit1& u, float s, float delta, int* idx, float* deltas) {
+  float total = 0;
+  for (int l = 0; l < u.n / 8; ++l) {
+    float best = INFINITY;
+    for (float dl : {delta, -delta}) {
+      float e;
+      const int k = iq1_grid().nearest(x + 8 * l, u.w + 8 * l, s, dl, &e);
+      if (e < best) best = e, idx[l] = k, deltas[l] = dl;
+      if (!u.group_delta) break;
+    }
+    total += best;
   }
   return total;
 }
 
-float refit(const float* x, const float* w, float delta, const int* idx, float fallback) {
+float refit(const float* x, const Unit1& u, const int* idx, const float* deltas, float fallback) {
   double num = 0, den = 0;
-  for (int l = 0; l < 4; ++l)
+  for (int l = 0; l < u.n / 8; ++l)
     for (int j = 0; j < 8; ++j) {
-      const double g = iq1_grid().points[static_cast<size_t>(idx[l])][static_cast<size_t>(j)] + delta;
-      num += w[8 * l + j] * x[8 * l + j] * g;
-      den += w[8 * l + j] * g * g;
+      const double g = iq1_grid().points[static_cast<size_t>(idx[l])][static_cast<size_t>(j)] + deltas[l];
+      num += u.w[8 * l + j] * x[8 * l + j] * g;
+      den += u.w[8 * l + j] * g * g;
     }
   return den > 0 && num > 0 ? static_cast<float>(num / den) : fallback;
 }
 
 void search_unit(const float* x, bool search, Unit1& u) {
   float amax = 0;
-  for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+  for (int i = 0; i < u.n; ++i) amax = std::max(amax, std::fabs(x[i]));
   if (amax == 0) {
     u.scale = 0;
-    pick(x, u.w, 0, kIQ1Delta, u.idx);
+    pick(x, u, 0, kIQ1Delta, u.idx, u.delta);
     return;
   }
   const float base = amax / (1 + kIQ1Delta);
   float best = INFINITY;
   int idx[4];
+  float deltas[4];
   for (float delta : {kIQ1Delta, -kIQ1Delta}) {
+    if (u.group_delta && delta < 0) break;  // pick() tries both per group
     for (int step = 0; step <= 7; ++step) {
       if (!search && step != 4) continue;  // naive: max |x| to 1 + delta
       float s = base * (0.6f + 0.1f * static_cast<float>(step));
-      float e = pick(x, u.w, s, delta, idx);
+      float e = pick(x, u, s, delta, idx, deltas);
       if (search) {
-        s = refit(x, u.w, delta, idx, s);
-        e = pick(x, u.w, s, delta, idx);
+        s = refit(x, u, idx, deltas, s);
+        e = pick(x, u, s, delta, idx, deltas);
       }
       if (e < best) {
         best = e;
         u.scale = s;
-        u.delta = delta;
         std::memcpy(u.idx, idx, sizeof idx);
+        std::memcpy(u.delta, deltas, sizeof deltas);
       }
     }
   }
+}
+
+// Unit scales as d * (2 ls + 1), ls in 0..7: d (returned as the fp16 bits
+// both types store) and each unit's ls, chosen among the three nearest by
+// its error with points and shifts searched again.
+uint16_t fit_superblock(const float* x, const float* imp, bool search, Unit1* units, int n_units, int* ls) {
+  const float sigma2 = 2 * mean_square(x, QK_K);
+  float smax = 0;
+  for (int b = 0; b < n_units; ++b) {
+    const int n = units[b].n;
+    element_weights(x + n * b, imp ? imp + n * b : nullptr, n, sigma2, units[b].w);
+    search_unit(x + n * b, search, units[b]);
+    smax = std::max(smax, units[b].scale);
+  }
+  const uint16_t dbits = f32_to_fp16(smax / 15);
+  const float d = fp16_to_f32(dbits);
+  for (int b = 0; b < n_units; ++b) {
+    Unit1& u = units[b];
+    ls[b] = 0;
+    if (d <= 0) continue;
+    const int l0 = round_clamp((u.scale / d - 1) / 2, 0, 7);
+    float best = INFINITY;
+    int idx[4];
+    float deltas[4];
+    for (int l = std::max(0, l0 - 1); l <= std::min(7, l0 + 1); ++l) {
+      const float e = pick(x + u.n * b, u, d * static_cast<float>(2 * l + 1), u.delta[0], idx, deltas);
+      if (e < best) {
+        best = e;
+        ls[b] = l;
+        std::memcpy(u.idx, idx, sizeof idx);
+        std::memcpy(u.delta, deltas, sizeof deltas);
+      }
+    }
+  }
+  return dbits;
 }
 
 }  // namespace
 
 void encode_iq1_s(const float* x, BlockIQ1_S* y, int64_t nb, const QuantizeOptions& o) {
   Unit1 units[QK_K / 32];
+  int ls[QK_K / 32];
   for (int64_t i = 0; i < nb; ++i, x += QK_K) {
     const float* imp = o.importance ? o.importance + i * QK_K : nullptr;
-    const float sigma2 = 2 * mean_square(x, QK_K);
-    float smax = 0;
+    y[i].d = fit_superblock(x, imp, o.search, units, QK_K / 32, ls);
     for (int b = 0; b < QK_K / 32; ++b) {
-      element_weights(x + 32 * b, imp ? imp + 32 * b : nullptr, 32, sigma2, units[b].w);
-      search_unit(x + 32 * b, o.search, units[b]);
-      smax = std::max(smax, units[b].scale);
-    }
-    y[i].d = f32_to_fp16(smax / 15);
-    const float d = fp16_to_f32(y[i].d);
-    for (int b = 0; b < QK_K / 32; ++b) {
-      Unit1& u = units[b];
-      int ls = 0;
-      if (d > 0) {
-        const int l0 = round_clamp((u.scale / d - 1) / 2, 0, 7);
-        float best = INFINITY;
-        int idx[4];
-        for (int l = std::max(0, l0 - 1); l <= std::min(7, l0 + 1); ++l) {
-          const float e = pick(x + 32 * b, u.w, d * static_cast<float>(2 * l + 1), u.delta, idx);
-          if (e < best) {
-            best = e;
-            ls = l;
-            std::memcpy(u.idx, idx, sizeof idx);
-          }
-        }
-      }
-      unsigned qh = static_cast<unsigned>(ls) << 12 | (u.delta < 0 ? 0x8000u : 0u);
+      unsigned qh = static_cast<unsigned>(ls[b]) << 12 | (units[b].delta[0] < 0 ? 0x8000u : 0u);
       for (int l = 0; l < 4; ++l) {
-        y[i].qs[4 * b + l] = static_cast<uint8_t>(u.idx[l] & 255);
-        qh |= static_cast<unsigned>(u.idx[l] >> 8) << (3 * l);
+        y[i].qs[4 * b + l] = static_cast<uint8_t>(units[b].idx[l] & 255);
+        qh |= static_cast<unsigned>(units[b].idx[l] >> 8) << (3 * l);
       }
       y[i].qh[b] = static_cast<uint16_t>(qh);
+    }
+  }
+}
+
+void encode_iq1_m(const float* x, BlockIQ1_M* y, int64_t nb, const QuantizeOptions& o) {
+  Unit1 units[QK_K / 16];
+  for (Unit1& u : units) u.n = 16, u.group_delta = true;
+  int ls[QK_K / 16];
+  for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+    const float* imp = o.importance ? o.importance + i * QK_K : nullptr;
+    const uint16_t dbits = fit_superblock(x, imp, o.search, units, QK_K / 16, ls);
+    uint16_t sc[4] = {};
+    for (int b = 0; b < QK_K / 16; ++b) sc[b / 4] = static_cast<uint16_t>(sc[b / 4] | ls[b] << (3 * (b % 4)));
+    for (int k = 0; k < 4; ++k) sc[k] = static_cast<uint16_t>(sc[k] | ((dbits >> (4 * k)) & 0xF) << 12);
+    std::memcpy(y[i].scales, sc, sizeof sc);
+    for (int g = 0; g < QK_K / 8; ++g) {  // group g: unit g / 2, its group g % 2
+      const Unit1& u = units[g / 2];
+      const unsigned idx = static_cast<unsigned>(u.idx[g % 2]);
+      y[i].qs[g] = static_cast<uint8_t>(idx & 255);
+      const unsigned nib = (idx >> 8) | (u.delta[g % 2] < 0 ? 8u : 0u);
+      if (g % 2 == 0) y[i].qh[g / 2] = static_cast<uint8_t>(nib);
+      else y[i].qh[g / 2] = static_cast<uint8_t>(y[i].qh[g / 2] | nib << 4);
     }
   }
 }

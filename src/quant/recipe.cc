@@ -43,7 +43,7 @@ TensorTypeChoice fit_row(TensorType want, int64_t n, std::string reason) {
   switch (want) {
     case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::Q4_K: case TensorType::IQ4_XS:
     case TensorType::IQ2_XXS: case TensorType::IQ2_XS: case TensorType::IQ3_XXS:
-    case TensorType::IQ2_S: case TensorType::IQ3_S: case TensorType::IQ1_S:
+    case TensorType::IQ2_S: case TensorType::IQ3_S: case TensorType::IQ1_S: case TensorType::IQ1_M:
       fb = TensorType::Q4_0; break;
     case TensorType::Q5_K: fb = TensorType::Q5_0; break;
     case TensorType::Q6_K: case TensorType::Q8_K: fb = TensorType::Q8_0; break;
@@ -132,6 +132,7 @@ uint32_t file_type_code(std::string_view recipe_or_type) {
     case TensorType::IQ3_S: return 26;
     case TensorType::IQ2_S: return 28;
     case TensorType::IQ1_S: return 24;
+    case TensorType::IQ1_M: return 31;
     case TensorType::MXFP4: return 38;  // llama.cpp's MOSTLY_MXFP4_MOE, the nearest code
     case TensorType::BF16: return 32;
     default: fail("'", recipe_or_type, "' is not a type a model file can be quantised to");

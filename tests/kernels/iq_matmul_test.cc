@@ -1,5 +1,5 @@
 // Matrix products with the lattice weight types (IQ2_XXS, IQ2_XS, IQ2_S,
-// IQ3_XXS, IQ3_S):
+// IQ3_XXS, IQ3_S, IQ1_S, IQ1_M):
 // at every SIMD level this CPU has (the scalar level through their integer
 // kernels, the others through the dequantising path until they have kernels
 // of their own) against the f32 reference on the dequantised weights, within
@@ -23,10 +23,11 @@ namespace frugal::kernels {
 namespace {
 
 const TensorType kTypes[] = {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ3_XXS, TensorType::IQ2_S,
-                             TensorType::IQ3_S,   TensorType::IQ1_S};
+                             TensorType::IQ3_S,   TensorType::IQ1_S,  TensorType::IQ1_M};
 
-// Random blocks: every index and sign pattern is valid; d (the first two
-// bytes of each of these blocks) small and positive.
+// Random blocks: every index and sign pattern is valid; d small and
+// positive: the first two bytes of each block, or for IQ1_M the top nibbles
+// of the four u16 words of its scales (the block's last 8 bytes).
 std::vector<uint8_t> random_iq_weights(TensorType t, int64_t n_out, int64_t n_in, std::mt19937& rng) {
   std::vector<uint8_t> data(row_bytes(t, static_cast<uint64_t>(n_in)) * static_cast<size_t>(n_out));
   for (uint8_t& b : data) b = static_cast<uint8_t>(rng());
@@ -34,7 +35,17 @@ std::vector<uint8_t> random_iq_weights(TensorType t, int64_t n_out, int64_t n_in
   std::uniform_real_distribution<float> u(0.001f, 0.01f);
   for (size_t i = 0; i < data.size() / bb; ++i) {
     const uint16_t d = f32_to_fp16(u(rng));
-    std::memcpy(data.data() + i * bb, &d, 2);
+    if (t != TensorType::IQ1_M) {
+      std::memcpy(data.data() + i * bb, &d, 2);
+      continue;
+    }
+    uint8_t* scales = data.data() + (i + 1) * bb - 8;
+    for (int k = 0; k < 4; ++k) {
+      uint16_t word;
+      std::memcpy(&word, scales + 2 * k, 2);
+      word = static_cast<uint16_t>((word & 0x0FFF) | ((d >> (4 * k)) & 0xF) << 12);
+      std::memcpy(scales + 2 * k, &word, 2);
+    }
   }
   return data;
 }

@@ -121,7 +121,7 @@ TEST(Requantize, BadTypeFailsBeforeWritingAnything) {
   }
   RequantizeOptions o;
   o.progress_label = "";
-  for (const char* bad : {"q9_z", "q8_k", "iq1_m", ""}) {
+  for (const char* bad : {"q9_z", "q8_k", "tq1_0", ""}) {
     o.recipe_or_type = bad;
     EXPECT_THROW(requantize_file(f.in, f.out, o), Error) << bad;
     EXPECT_EQ(std::fopen(f.out.c_str(), "rb"), nullptr) << bad;
