@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""frugal's training gradients against PyTorch's autograd.
+
+train_gradient_dump runs one forward/backward pass of the training model on a
+random batch and writes the parameters, the losses and frugal's gradient of
+the total loss (cross-entropy + aux + z) for every parameter;
+tests/reference/torch_train_ref.py rebuilds the model in PyTorch (float64)
+from those parameters. Each loss part must agree to 1e-5 relative, and each
+tensor's gradient to 1e-5 in the norm-wise relative error
+||g_frugal - g_torch|| / ||g_torch|| (f32 against f64). Cases: dense (one
+expert), MoE (qwen3moe, renormalised top-k), a shared expert (qwen2moe layout,
+weights not renormalised), a selection bias (auxiliary-loss-free balancing),
+aux and z at their defaults (0.01, 0.001), without them, and large.
+Skipped (exit 0 with a message) where Debian's python3-torch is absent.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import torch  # noqa: F401
+except ImportError:
+    print("SKIP: PyTorch is absent (Debian: apt-get install python3-torch; scripts/install-test-peers)")
+    sys.exit(0)
+
+sys.path.insert(0, os.path.join(os.environ["FRUGAL_SOURCE_DIR"], "tests", "reference"))
+import numpy as np  # noqa: E402
+from torch_train_ref import gradients  # noqa: E402
+
+DUMP = os.path.join(os.environ["FRUGAL_BUILD_DIR"], "train_gradient_dump")
+TOL = 1e-5
+CASES = {
+    "dense": ["expert=1", "used=1", "ff=48"],
+    "moe": [],
+    "moe_8_top3_gqa4": ["expert=8", "used=3", "head=8", "head_kv=2", "head_dim=4"],
+    "moe_no_aux_z": ["aux=0", "z=0"],
+    "moe_large_aux_z": ["aux=0.5", "z=0.2"],
+    "selection_bias": ["bias=1"],
+    "shared_expert": ["shexp=24"],
+    "shared_expert_bias": ["shexp=24", "bias=1", "layer=3"],
+}
+
+failures = []
+with tempfile.TemporaryDirectory() as tmp:
+    for case, args in CASES.items():
+        path = os.path.join(tmp, case + ".bin")
+        subprocess.run([DUMP, path] + args, check=True)
+        head, pairs, losses = gradients(path)
+        worst = ("", 0.0)
+        for part, (fr, ref) in losses.items():
+            err = abs(fr - ref) / max(abs(ref), 1e-12) if ref != 0 else abs(fr)
+            if err > TOL:
+                failures.append(f"{case}: {part} loss {fr!r} vs PyTorch {ref!r} (rel {err:.2e})")
+        for name, (fr, ref) in pairs.items():
+            ref_norm = np.linalg.norm(ref)
+            err = np.linalg.norm(fr - ref) / ref_norm if ref_norm > 0 else np.linalg.norm(fr)
+            if err > worst[1]:
+                worst = (name, err)
+            if not err <= TOL:
+                failures.append(f"{case}: gradient of {name}: norm-wise relative error {err:.2e}")
+        print(f"{case}: {len(pairs)} tensors, ce {losses['ce'][0]:.6f}, worst gradient {worst[0]} {worst[1]:.2e}")
+if failures:
+    print("\n".join(failures))
+    sys.exit(1)
+print("all gradients agree with PyTorch to", TOL)
