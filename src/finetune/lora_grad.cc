@@ -50,7 +50,8 @@ void lora_backward(const LoraWeights& l, const float* x, const float* ax, const 
   // d_a += d_ax^T x (rank x n_in)
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, N, 1.0f, d_ax.data(), r, x, in, 1.0f, d_a, in);
   // d_x += d_ax A (n x n_in)
-  if (d_x) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, r, 1.0f, d_ax.data(), r, l.a, in, 1.0f, d_x, in);
+  if (d_x)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, r, 1.0f, d_ax.data(), r, l.a, in, 1.0f, d_x, in);
 }
 
 }  // namespace frugal::finetune

@@ -9,6 +9,8 @@
 
 #include "base/error.h"
 #include "finetune/lora_grad.h"
+#include "kernels/ops.h"
+#include "model/forward_layers.h"
 #include "train/layers.h"
 
 namespace frugal::finetune {
@@ -47,8 +49,11 @@ struct LoraModel::Slot {
 
 LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(base), shape_(shape) {
   const model::ModelConfig& c = base.config();
-  if (c.arch != "qwen3")
-    fail("finetune: architecture '", c.arch, "' is not supported yet (supported: qwen3)");
+  if (c.arch != "qwen3" && c.arch != "qwen3moe")
+    fail("finetune: architecture '", c.arch, "' is not supported yet (supported: qwen3, qwen3moe)");
+  if (c.arch == "qwen3moe" && (c.gating != model::GatingFunc::kSoftmax || !c.expert_weights_norm ||
+                               c.expert_weights_scale != 1.0f || c.n_ff_shexp > 0 || c.n_expert_groups > 1))
+    fail("finetune: this qwen3moe variant's routing is not supported yet");
   if (c.rope_dim != c.head_dim || c.rope_scaling != model::RopeScaling::kNone || c.qk_norm != model::QkNorm::kPerHead)
     fail("finetune: this qwen3 variant (partial or scaled RoPE) is not supported yet");
   if (shape.rank <= 0) fail("finetune: --rank must be positive");
@@ -59,6 +64,10 @@ LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(b
       s.target = "blk." + std::to_string(il) + "." + kTargetNames[t] + ".weight";
       s.w = &base_matrix(base.weights().layers[static_cast<size_t>(il)], t);
       s.rank = shape.rank;
+      if (!s.w->data) {  // an MoE layer's dense FFN: its experts stay frozen
+        slots_.push_back(std::move(s));
+        continue;
+      }
       s.offset = params_.size();
       std::normal_distribution<float> z(0.0f, 1.0f / std::sqrt(static_cast<float>(s.w->n_in)));
       for (int64_t i = 0; i < shape.rank * s.w->n_in; ++i) params_.push_back(z(rng));
@@ -73,6 +82,7 @@ LoraModel::~LoraModel() = default;
 std::vector<model::LoraFactors> LoraModel::factors() const {
   std::vector<model::LoraFactors> out;
   for (const Slot& s : slots_) {
+    if (!s.w->data) continue;
     const auto a = params_.begin() + static_cast<std::ptrdiff_t>(s.offset);
     const auto b = a + static_cast<std::ptrdiff_t>(s.w->n_in * s.rank);
     out.push_back({.target = s.target,
@@ -124,7 +134,73 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
   struct Acts {
     F x, xn1, rstd1, q_raw, k_raw, rstd_q, rstd_k, q, k, v, probs, att, x_mid, xn2, rstd2, g, u, h;
     F ax[kTargets];
+    // MoE layers: per row, its chosen experts and weights, and per (row,
+    // choice) the expert's gate, up, hidden and output rows.
+    std::vector<int32_t> experts;
+    F weights, eg, eu, eh, ey;
   };
+  // The routed experts (frozen): route_row as inference does (softmax,
+  // top-k, weights renormalised: a softmax over the chosen logits).
+  const int64_t E = c.n_expert, K = c.n_expert_used, FE = c.n_ff_exp;
+  auto moe_forward = [&](const model::LayerWeights& L, Acts& a, F& f) {
+    F logits = zeros(T * E);
+    kernels::matmul(L.router, a.xn2.data(), D, T, logits.data(), E, nullptr);
+    a.experts.assign(static_cast<size_t>(T * K), 0);
+    a.weights = zeros(T * K);
+    a.eg = zeros(T * K * FE);
+    a.eu = zeros(T * K * FE);
+    a.eh = zeros(T * K * FE);
+    a.ey = zeros(T * K * D);
+    f = zeros(T * D);
+    for (int64_t i = 0; i < T; ++i) {
+      model::route_row(c, logits.data() + i * E, nullptr, a.experts.data() + i * K, a.weights.data() + i * K);
+      for (int64_t j = 0; j < K; ++j) {
+        const int64_t e = a.experts[static_cast<size_t>(i * K + j)], s = i * K + j;
+        const float* xi = a.xn2.data() + i * D;
+        kernels::matmul(L.gate_exps.expert(e), xi, D, 1, a.eg.data() + s * FE, FE, nullptr);
+        kernels::matmul(L.up_exps.expert(e), xi, D, 1, a.eu.data() + s * FE, FE, nullptr);
+        train::swiglu_forward(a.eg.data() + s * FE, a.eu.data() + s * FE, a.eh.data() + s * FE, FE);
+        kernels::matmul(L.down_exps.expert(e), a.eh.data() + s * FE, FE, 1, a.ey.data() + s * D, D, nullptr);
+        kernels::axpy(a.weights[static_cast<size_t>(s)], a.ey.data() + s * D, f.data() + i * D, D);
+      }
+    }
+  };
+  // d_xn2 += the gradient of the MoE output d_f through the experts and
+  // through the weights into the router's logits.
+  auto moe_backward = [&](const model::LayerWeights& L, const Acts& a, const float* d_f, float* d_xn2) {
+    F d_logits = zeros(T * E), d_h = zeros(FE), d_g = zeros(FE), d_u = zeros(FE), d_y = zeros(D);
+    for (int64_t i = 0; i < T; ++i) {
+      const float* dfi = d_f + i * D;
+      std::vector<double> d_w(static_cast<size_t>(K));
+      double mean = 0;
+      for (int64_t j = 0; j < K; ++j) {
+        const int64_t s = i * K + j, e = a.experts[static_cast<size_t>(s)];
+        const float w = a.weights[static_cast<size_t>(s)];
+        double dw = 0;
+        for (int64_t k = 0; k < D; ++k) {
+          dw += double(dfi[k]) * a.ey[static_cast<size_t>(s * D + k)];
+          d_y[static_cast<size_t>(k)] = w * dfi[k];
+        }
+        d_w[static_cast<size_t>(j)] = dw;
+        mean += w * dw;
+        std::fill(d_h.begin(), d_h.end(), 0.0f);
+        std::fill(d_g.begin(), d_g.end(), 0.0f);
+        std::fill(d_u.begin(), d_u.end(), 0.0f);
+        frozen_linear_backward(L.down_exps.expert(e), d_y.data(), 1, d_h.data());
+        train::swiglu_backward(d_h.data(), a.eg.data() + s * FE, a.eu.data() + s * FE, d_g.data(), d_u.data(), FE);
+        frozen_linear_backward(L.gate_exps.expert(e), d_g.data(), 1, d_xn2 + i * D);
+        frozen_linear_backward(L.up_exps.expert(e), d_u.data(), 1, d_xn2 + i * D);
+      }
+      // w = softmax over the chosen logits: d_l_j = w_j (d_w_j - sum_k w_k d_w_k).
+      for (int64_t j = 0; j < K; ++j) {
+        const int64_t s = i * K + j;
+        d_logits[static_cast<size_t>(i * E + a.experts[static_cast<size_t>(s)])] +=
+            static_cast<float>(a.weights[static_cast<size_t>(s)] * (d_w[static_cast<size_t>(j)] - mean));
+      }
+    }
+    frozen_linear_backward(L.router, d_logits.data(), T, d_xn2);
+  };
+
   std::vector<Acts> acts(static_cast<size_t>(c.n_layer));
   F x = zeros(T * D);
   for (int64_t i = 0; i < T; ++i) base_.embed(ex.tokens[static_cast<size_t>(i)], x.data() + i * D);
@@ -148,12 +224,16 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
     a.x_mid = x;
     rmsnorm(x.data(), L.ffn_norm.data, T, D, a.xn2, a.rstd2);
-    linear(il, kGate, a.xn2.data(), a.g, a.ax[kGate]);
-    linear(il, kUp, a.xn2.data(), a.u, a.ax[kUp]);
-    a.h = zeros(T * FF);
-    train::swiglu_forward(a.g.data(), a.u.data(), a.h.data(), T * FF);
     F f;
-    linear(il, kDown, a.h.data(), f, a.ax[kDown]);
+    if (c.layer_is_moe(il)) {
+      moe_forward(L, a, f);
+    } else {
+      linear(il, kGate, a.xn2.data(), a.g, a.ax[kGate]);
+      linear(il, kUp, a.xn2.data(), a.u, a.ax[kUp]);
+      a.h = zeros(T * FF);
+      train::swiglu_forward(a.g.data(), a.u.data(), a.h.data(), T * FF);
+      linear(il, kDown, a.h.data(), f, a.ax[kDown]);
+    }
     for (size_t i = 0; i < x.size(); ++i) x[i] += f[i];
   }
 
@@ -186,11 +266,16 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
     const model::LayerWeights& L = W.layers[static_cast<size_t>(il)];
     Acts& a = acts[static_cast<size_t>(il)];
     // FFN: x_out = x_mid + down(swiglu(gate xn2, up xn2)).
-    F d_h = zeros(T * FF), d_g = zeros(T * FF), d_u = zeros(T * FF), d_xn2 = zeros(T * D);
-    linear_back(il, kDown, a.h.data(), a.ax[kDown], d_x.data(), d_h.data());
-    train::swiglu_backward(d_h.data(), a.g.data(), a.u.data(), d_g.data(), d_u.data(), T * FF);
-    linear_back(il, kGate, a.xn2.data(), a.ax[kGate], d_g.data(), d_xn2.data());
-    linear_back(il, kUp, a.xn2.data(), a.ax[kUp], d_u.data(), d_xn2.data());
+    F d_xn2 = zeros(T * D);
+    if (c.layer_is_moe(il)) {
+      moe_backward(L, a, d_x.data(), d_xn2.data());
+    } else {
+      F d_h = zeros(T * FF), d_g = zeros(T * FF), d_u = zeros(T * FF);
+      linear_back(il, kDown, a.h.data(), a.ax[kDown], d_x.data(), d_h.data());
+      train::swiglu_backward(d_h.data(), a.g.data(), a.u.data(), d_g.data(), d_u.data(), T * FF);
+      linear_back(il, kGate, a.xn2.data(), a.ax[kGate], d_g.data(), d_xn2.data());
+      linear_back(il, kUp, a.xn2.data(), a.ax[kUp], d_u.data(), d_xn2.data());
+    }
     train::rmsnorm_backward(d_xn2.data(), a.x_mid.data(), L.ffn_norm.data, a.rstd2.data(), d_x.data(), d_w.data(), T,
                             D);
     // Attention: x_mid = x + o(attention(rope(norm(q xn1)), rope(norm(k xn1)), v xn1)).

@@ -33,7 +33,8 @@ void finetune(LoraModel& m, const std::vector<SftExample>& train, const std::vec
       ++step;
       std::fill(g.begin(), g.end(), 0.0f);
       const double loss = m.loss(train[i], true);
-      const double c1 = 1.0 - std::pow(double(o.beta1), double(step)), c2 = 1.0 - std::pow(double(o.beta2), double(step));
+      const double c1 = 1.0 - std::pow(double(o.beta1), double(step));
+      const double c2 = 1.0 - std::pow(double(o.beta2), double(step));
       for (size_t k = 0; k < p.size(); ++k) {
         mom[k] = o.beta1 * mom[k] + (1.0f - o.beta1) * g[k];
         var[k] = o.beta2 * var[k] + (1.0f - o.beta2) * g[k] * g[k];

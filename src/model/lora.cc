@@ -24,7 +24,9 @@ struct LoraTarget {
   // Or an expert stack.
   LoraStack LayerLora::*stack = nullptr;
   ExpertStack LayerWeights::*experts = nullptr;
-  bool present(const LayerWeights& L) const { return weight ? (L.*weight).data != nullptr : (L.*experts).data != nullptr; }
+  bool present(const LayerWeights& L) const {
+    return weight ? (L.*weight).data != nullptr : (L.*experts).data != nullptr;
+  }
 };
 constexpr LoraTarget kTargets[] = {
     {.name = "attn_q", .pair = &LayerLora::wq, .weight = &LayerWeights::wq},
@@ -210,7 +212,7 @@ void merge_lora(const Model& base, const LoraAdapter& adapter, const std::string
     const int64_t n_per = static_cast<int64_t>(t.shape[1]);
     const int64_t rank = adapter.rank();
     const float scale = adapter.scale();
-    w.add_tensor(t.name, TensorType::F32, t.shape, [&t, &ta, &tb, n_in, n_out, n_per, rank, scale](std::span<uint8_t> out) {
+    auto merged = [&t, &ta, &tb, n_in, n_out, n_per, rank, scale](std::span<uint8_t> out) {
       float* m = reinterpret_cast<float*>(out.data());
       const int64_t n_expert = n_out / n_per;
       std::vector<float> a(static_cast<size_t>(n_expert * rank * n_in)), b(static_cast<size_t>(n_out * rank));
@@ -226,7 +228,8 @@ void merge_lora(const Model& base, const LoraAdapter& adapter, const std::string
           for (int64_t i = 0; i < n_in; ++i) row[i] += s * ak[i];
         }
       }
-    });
+    };
+    w.add_tensor(t.name, TensorType::F32, t.shape, merged);
   }
   w.write(out_path);
 }

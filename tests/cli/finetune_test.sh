@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# frugal finetune on a tiny q8_0 qwen3: the validation loss falls on a
+# frugal finetune on a tiny q8_0 qwen3 (and qwen3moe): the validation loss falls on a
 # memorised set, the adapter it writes loads in `frugal run --lora` and
 # `frugal lora-merge`; bad data and unsupported models are clear errors.
 set -euo pipefail
@@ -23,6 +23,13 @@ awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a / 2) }' || fail "validation
   || { cat "$dir/run"; fail "run --lora"; }
 "$FRUGAL" lora-merge -m "$dir/base.gguf" --lora "$dir/adapter.gguf" -o "$dir/merged.gguf" >/dev/null \
   || fail "lora-merge"
+
+"$FRUGAL" synth --arch qwen3moe --preset tiny --type q8_0 -o "$dir/moe.gguf" >/dev/null 2>&1
+"$FRUGAL" finetune -m "$dir/moe.gguf" --data "$dir/data.jsonl" -o "$dir/moe-adapter.gguf" --rank 4 --epochs 2 \
+  >"$dir/stdout" 2>"$dir/stderr" || { cat "$dir/stderr"; fail "finetune qwen3moe"; }
+grep -q "moe-adapter.gguf: 8 matrices, rank 4" "$dir/stdout" || { cat "$dir/stdout"; fail "qwen3moe summary"; }
+"$FRUGAL" run -m "$dir/moe.gguf" --lora "$dir/moe-adapter.gguf" -p "Two" -n 4 --temp 0 >"$dir/run" 2>&1 \
+  || { cat "$dir/run"; fail "run --lora qwen3moe"; }
 
 printf '%s\n' '{"text": "fine"}' '{"text": broken}' >"$dir/bad.jsonl"
 expect_error "bad.jsonl:2: not valid JSON" finetune -m "$dir/base.gguf" --data "$dir/bad.jsonl" -o "$dir/x.gguf"
