@@ -49,13 +49,13 @@ struct LoraModel::Slot {
 
 LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(base), shape_(shape) {
   const model::ModelConfig& c = base.config();
-  if (c.arch != "qwen3" && c.arch != "qwen3moe")
-    fail("finetune: architecture '", c.arch, "' is not supported yet (supported: qwen3, qwen3moe)");
-  if (c.arch == "qwen3moe" && (c.gating != model::GatingFunc::kSoftmax || !c.expert_weights_norm ||
+  if (c.arch != "qwen3" && c.arch != "qwen3moe" && c.arch != "llama")
+    fail("finetune: architecture '", c.arch, "' is not supported yet (supported: llama, qwen3, qwen3moe)");
+  if (c.n_expert > 0 && (c.gating != model::GatingFunc::kSoftmax || !c.expert_weights_norm ||
                                c.expert_weights_scale != 1.0f || c.n_ff_shexp > 0 || c.n_expert_groups > 1))
     fail("finetune: this qwen3moe variant's routing is not supported yet");
-  if (c.rope_dim != c.head_dim || c.rope_scaling != model::RopeScaling::kNone || c.qk_norm != model::QkNorm::kPerHead)
-    fail("finetune: this qwen3 variant (partial or scaled RoPE) is not supported yet");
+  if (c.qk_norm != model::QkNorm::kNone && c.qk_norm != model::QkNorm::kPerHead)
+    fail("finetune: this ", c.arch, " variant's q/k normalisation is not supported yet");
   if (shape.rank <= 0) fail("finetune: --rank must be positive");
   std::mt19937_64 rng(shape.seed);
   for (int64_t il = 0; il < c.n_layer; ++il)
@@ -101,12 +101,21 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
   const int64_t T = static_cast<int64_t>(ex.tokens.size()), D = c.n_embd, hd = c.head_dim;
   const int64_t H = c.n_head, HK = c.n_head_kv, nq = H * hd, nk = HK * hd, FF = c.n_ff, r = shape_.rank;
   const float scale = shape_.alpha / static_cast<float>(r), eps = c.norm_eps;
-  std::vector<int32_t> pos(static_cast<size_t>(T));
-  for (int64_t i = 0; i < T; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(i);
-  F rope = zeros(T * hd);
-  train::rope_table(T, hd, c.rope_freq_base, rope.data());
+  // RoPE as inference applies it (pairing, scaling, frequency factors);
+  // backward rotates by the transpose: the same table with sines negated.
+  kernels::RopeParams rp = model::rope_params(c);
+  rp.freq_factors = W.rope_freqs.data;
+  const int64_t rd = c.rope_dim;
+  F rope = zeros(T * rd), rope_back = zeros(T * rd);
+  for (int64_t i = 0; i < T; ++i) kernels::rope_angles(rp, i, rope.data() + i * rd);
+  for (size_t i = 0; i < rope.size(); ++i) rope_back[i] = i % 2 ? -rope[i] : rope[i];
+  auto rotate = [&](float* x, int64_t heads, const F& table) {
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t h = 0; h < heads; ++h) kernels::rope_apply(rp, table.data() + i * rd, x + (i * heads + h) * hd);
+  };
+  const bool qk_norm = c.qk_norm == model::QkNorm::kPerHead;
   const train::AttentionShape as{.n_seq = 1, .t = T, .n_head = H, .n_head_kv = HK, .head_dim = hd,
-                                 .scale = 1.0f / std::sqrt(static_cast<float>(hd))};
+                                 .scale = model::attention_scale(c)};
 
   // y = W x (+ the adapter), keeping A x for backward.
   auto linear = [&](int64_t il, int t, const float* x, F& y, F& ax) {
@@ -212,10 +221,15 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
     linear(il, kQ, a.xn1.data(), a.q_raw, a.ax[kQ]);
     linear(il, kK, a.xn1.data(), a.k_raw, a.ax[kK]);
     linear(il, kV, a.xn1.data(), a.v, a.ax[kV]);
-    rmsnorm(a.q_raw.data(), L.q_norm.data, T * H, hd, a.q, a.rstd_q);
-    rmsnorm(a.k_raw.data(), L.k_norm.data, T * HK, hd, a.k, a.rstd_k);
-    train::rope_forward(a.q.data(), pos.data(), rope.data(), T, H, hd);
-    train::rope_forward(a.k.data(), pos.data(), rope.data(), T, HK, hd);
+    if (qk_norm) {
+      rmsnorm(a.q_raw.data(), L.q_norm.data, T * H, hd, a.q, a.rstd_q);
+      rmsnorm(a.k_raw.data(), L.k_norm.data, T * HK, hd, a.k, a.rstd_k);
+    } else {
+      a.q = a.q_raw;
+      a.k = a.k_raw;
+    }
+    rotate(a.q.data(), H, rope);
+    rotate(a.k.data(), HK, rope);
     a.probs = zeros(H * T * T);
     a.att = zeros(T * nq);
     train::attention_forward(as, a.q.data(), a.k.data(), a.v.data(), a.probs.data(), a.att.data(), nullptr);
@@ -283,13 +297,17 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
     linear_back(il, kO, a.att.data(), a.ax[kO], d_x.data(), d_att.data());
     train::attention_backward(as, d_att.data(), a.q.data(), a.k.data(), a.v.data(), a.probs.data(), d_q.data(),
                               d_k.data(), d_v.data(), nullptr);
-    train::rope_backward(d_q.data(), pos.data(), rope.data(), T, H, hd);
-    train::rope_backward(d_k.data(), pos.data(), rope.data(), T, HK, hd);
-    F d_qr = zeros(T * nq), d_kr = zeros(T * nk), d_xn1 = zeros(T * D);
-    train::rmsnorm_backward(d_q.data(), a.q_raw.data(), L.q_norm.data, a.rstd_q.data(), d_qr.data(), d_w.data(), T * H,
-                            hd);
-    train::rmsnorm_backward(d_k.data(), a.k_raw.data(), L.k_norm.data, a.rstd_k.data(), d_kr.data(), d_w.data(),
-                            T * HK, hd);
+    rotate(d_q.data(), H, rope_back);
+    rotate(d_k.data(), HK, rope_back);
+    F d_qr = d_q, d_kr = d_k, d_xn1 = zeros(T * D);
+    if (qk_norm) {
+      std::fill(d_qr.begin(), d_qr.end(), 0.0f);
+      std::fill(d_kr.begin(), d_kr.end(), 0.0f);
+      train::rmsnorm_backward(d_q.data(), a.q_raw.data(), L.q_norm.data, a.rstd_q.data(), d_qr.data(), d_w.data(),
+                              T * H, hd);
+      train::rmsnorm_backward(d_k.data(), a.k_raw.data(), L.k_norm.data, a.rstd_k.data(), d_kr.data(), d_w.data(),
+                              T * HK, hd);
+    }
     linear_back(il, kQ, a.xn1.data(), a.ax[kQ], d_qr.data(), d_xn1.data());
     linear_back(il, kK, a.xn1.data(), a.ax[kK], d_kr.data(), d_xn1.data());
     linear_back(il, kV, a.xn1.data(), a.ax[kV], d_v.data(), d_xn1.data());

@@ -36,7 +36,7 @@ expect_error "bad.jsonl:2: not valid JSON" finetune -m "$dir/base.gguf" --data "
 printf '%s\n' '{"messages": [{"role": "user", "content": "hi"}]}' >"$dir/noanswer.jsonl"
 expect_error "noanswer.jsonl:1: the conversation has no assistant message" finetune -m "$dir/base.gguf" \
   --data "$dir/noanswer.jsonl" -o "$dir/x.gguf"
-"$FRUGAL" synth --arch llama --preset tiny --type q8_0 -o "$dir/llama.gguf" >/dev/null 2>&1
-expect_error "architecture 'llama' is not supported yet" finetune -m "$dir/llama.gguf" --data "$dir/data.jsonl" \
+"$FRUGAL" synth --arch olmoe --preset tiny --type q8_0 -o "$dir/olmoe.gguf" >/dev/null 2>&1
+expect_error "architecture 'olmoe' is not supported yet" finetune -m "$dir/olmoe.gguf" --data "$dir/data.jsonl" \
   -o "$dir/x.gguf"
 echo "finetune_test: ok"

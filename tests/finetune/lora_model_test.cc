@@ -1,5 +1,5 @@
-// LoRA over a frozen tiny qwen3 and qwen3moe (routed experts and router
-// frozen, the gradient flowing through both): with B = 0 the loss is the base model's
+// LoRA over a frozen tiny qwen3, qwen3moe and Mixtral-style llama (routed
+// experts and router frozen, the gradient flowing through both): with B = 0 the loss is the base model's
 // (frugal's inference forward pass); the adapter's gradients match central
 // finite differences of the loss.
 #include <gtest/gtest.h>
@@ -97,7 +97,7 @@ TEST_P(LoraModelArch, GradientsMatchFiniteDifferences) {
   EXPECT_GT(checked, 10);  // most picks have a gradient worth checking
 }
 
-INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe"));
+INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe", "llama"));
 
 }  // namespace
 }  // namespace frugal::finetune
