@@ -3,9 +3,11 @@
 // types (products by the inference kernels forward, a row block dequantised
 // at a time backward: finetune/lora_grad.h).
 //
-// Architectures: qwen3 (dense; per-head q/k RMSNorm, NeoX RoPE over the
-// whole head, no RoPE scaling). Adapted matrices: the attention projections
-// and the dense FFN's. Other architectures are refused with their name.
+// Architectures: llama (dense and Mixtral-style), qwen3 and qwen3moe, RoPE
+// as inference applies it. Adapted matrices: the attention projections and
+// the dense FFN's; routed experts and the router stay frozen (the gradient
+// flows through them and through the routing weights). Other architectures
+// are refused with their name.
 #pragma once
 #include <cstdint>
 #include <memory>
