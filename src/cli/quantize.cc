@@ -15,7 +15,7 @@ namespace frugal::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string input, output, type;
+  std::string input, output, type, imatrix;
   int threads = 0;
   bool keep_types = false, verbose_list = false, repack = false;
 };
@@ -27,6 +27,12 @@ int run_quantize(const QuantizeArgs& a) {
   opts.recipe_or_type = a.type;
   opts.keep_quantized = a.keep_types;
   opts.repack = a.repack;
+  quant::Imatrix imatrix;
+  if (!a.imatrix.empty()) {
+    imatrix = quant::read_imatrix(a.imatrix);
+    opts.imatrix = &imatrix;
+    opts.imatrix_path = a.imatrix;
+  }
   if (log_level() < LogLevel::kInfo) opts.progress_label = "";  // -q: errors only
   const auto t0 = std::chrono::steady_clock::now();
   const quant::RequantizeSummary s = quant::requantize_file(a.input, a.output, opts);
@@ -61,6 +67,9 @@ const CommandRegistration kQuantize{
                      "or a recipe: q4_k_m q5_k_m")
           ->required();
       app.add_option("-t,--threads", a->threads, "threads (default: one per core)");
+      app.add_option("--imatrix", a->imatrix,
+                     "importance matrix (GGUF or legacy .dat, from frugal imatrix or llama-imatrix) to weight the "
+                     "k-quant and IQ scale searches");
       app.add_flag("--keep-types", a->keep_types, "copy tensors that are already quantised as they are");
       app.add_flag("--list", a->verbose_list, "print every tensor's old and new type and why");
       app.add_flag("--repack", a->repack,

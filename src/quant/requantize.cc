@@ -20,8 +20,11 @@ bool is_float(TensorType t) { return t == TensorType::F32 || t == TensorType::F1
 
 // Converts the rows of one tensor from `from` to `to`. Each thread copies a
 // source row into its own aligned buffer first: a file's tensor data need not
-// be aligned to the block's fields.
-void convert_rows(TensorType from, TensorType to, const uint8_t* src, uint8_t* dst, int64_t rows, int64_t n) {
+// be aligned to the block's fields. `importance` (empty, or one vector of n
+// per matrix of a stack, each possibly empty) weights the rows' searches.
+void convert_rows(TensorType from, TensorType to, const uint8_t* src, uint8_t* dst, int64_t rows, int64_t n,
+                  const std::vector<std::vector<float>>& importance) {
+  const int64_t rows_per_mat = importance.empty() ? rows : rows / static_cast<int64_t>(importance.size());
   const size_t rb_in = row_bytes(from, static_cast<uint64_t>(n));
   const size_t rb_out = row_bytes(to, static_cast<uint64_t>(n));
   ThreadPool::global().parallel_for(rows, 1, [&](int64_t begin, int64_t end, int) {
@@ -34,7 +37,8 @@ void convert_rows(TensorType from, TensorType to, const uint8_t* src, uint8_t* d
         std::memcpy(raw.data(), src + r * rb_in, rb_in);
         dequantize_row(from, raw.data(), values.data(), n);
       }
-      quantize_row(to, values.data(), dst + r * rb_out, n);
+      const std::vector<float>* imp = importance.empty() ? nullptr : &importance[static_cast<size_t>(r / rows_per_mat)];
+      quantize_row(to, values.data(), dst + r * rb_out, n, imp && !imp->empty() ? imp->data() : nullptr);
     }
   });
 }
@@ -54,6 +58,7 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
   writer.set("general.file_type", gguf::Value::make_u32(summary.file_type));
 
   const bool tied_output = reader.find_tensor("output.weight") == nullptr;
+  uint32_t imatrix_used = 0;  // tensors quantised with importance
   bool any_quantized = false;
   for (const gguf::TensorInfo& t : reader.tensors()) {
     std::vector<int64_t> shape(t.shape.begin(), t.shape.end());
@@ -85,18 +90,32 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
     const uint8_t* src = t.data;
     const int64_t rows = static_cast<int64_t>(t.n_elements / n);
     const TensorType stored = base_type(to);
+    std::vector<std::vector<float>> importance;  // per matrix of a stack of experts
+    if (options.imatrix && from != stored && !is_float(stored)) {
+      const int64_t n_mat = t.shape.size() >= 3 ? static_cast<int64_t>(t.shape[2]) : 1;
+      for (int64_t k = 0; k < n_mat; ++k)
+        importance.push_back(options.imatrix->importance(t.name, k, n_mat, static_cast<int64_t>(n)));
+      if (!importance[0].empty()) ++imatrix_used;
+    }
     writer.add_tensor(t.name, to, t.shape, [=](std::span<uint8_t> out) {
       if (from == to || from == stored) {
         std::memcpy(out.data(), src, out.size());
       } else if (base_type(from) == stored) {  // repacked rows back to their own type: exact
         unpack_rows(from, src, out.data(), rows, static_cast<int64_t>(n));
       } else {
-        convert_rows(from, stored, src, out.data(), rows, static_cast<int64_t>(n));
+        convert_rows(from, stored, src, out.data(), rows, static_cast<int64_t>(n), importance);
       }
       if (repack) repack_rows(stored, out.data(), out.data(), rows, static_cast<int64_t>(n));
     });
   }
   if (any_quantized) writer.set("general.quantization_version", gguf::Value::make_u32(2));
+  if (options.imatrix) {  // the keys llama-quantize writes
+    writer.set("quantize.imatrix.file", gguf::Value::make_string(options.imatrix_path));
+    writer.set("quantize.imatrix.dataset",
+               gguf::Value::make_string(options.imatrix->datasets.empty() ? "" : options.imatrix->datasets[0]));
+    writer.set("quantize.imatrix.entries_count", gguf::Value::make_i32(static_cast<int32_t>(imatrix_used)));
+    writer.set("quantize.imatrix.chunks_count", gguf::Value::make_i32(static_cast<int32_t>(options.imatrix->chunk_count)));
+  }
   writer.write(out_path, options.progress_label);
   return summary;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gguf/tensor_type.h"
+#include "quant/imatrix_file.h"
 
 namespace frugal::quant {
 
@@ -19,6 +20,11 @@ struct RequantizeOptions {
   // in it (quant/repack.h): files only frugal reads, loaded with no repacking.
   bool repack = false;
   std::string progress_label = "quantize";  // empty: no progress bar
+  // Importance statistics (may be null): each matrix's mean squared input
+  // activations weight the scale searches of the types that search (k-quants,
+  // IQ types); tensors without an entry quantise as without.
+  const Imatrix* imatrix = nullptr;
+  std::string imatrix_path;  // recorded in the output's quantize.imatrix.file
 };
 
 struct RequantizedTensor {
