@@ -16,7 +16,7 @@ namespace frugal::cli {
 namespace {
 
 struct FinetuneArgs {
-  std::string model, data, val, output;
+  std::string model, data, val, output, targets = "attn,ffn";
   finetune::LoraShape shape;
   finetune::FinetuneOptions opts;
 };
@@ -24,11 +24,13 @@ struct FinetuneArgs {
 int run_finetune(const FinetuneArgs& a) {
   if (a.opts.epochs <= 0) fail("finetune: --epochs must be positive");
   if (!(a.opts.lr > 0)) fail("finetune: --lr must be positive");
+  finetune::LoraShape shape = a.shape;
+  finetune::parse_targets(a.targets, shape);
   const auto base = model::Model::load(a.model);
   const auto tok = tokenizer::Tokenizer::from_metadata(base->file().metadata());
   const auto train = finetune::read_sft_jsonl(a.data, tok, base->file().metadata());
   const auto val = a.val.empty() ? train : finetune::read_sft_jsonl(a.val, tok, base->file().metadata());
-  finetune::LoraModel lm(*base, a.shape);
+  finetune::LoraModel lm(*base, shape);
   const double adapter_bytes = static_cast<double>(lm.params().size()) * sizeof(float);
   std::fprintf(stderr,
                "finetune: %zu examples (%zu validation), rank %lld, alpha %g: %zu adapter values; memory: base file %s "
@@ -58,6 +60,8 @@ const CommandRegistration kFinetune{
       app.add_option("--val", a->val, "validation examples (default: the training set)");
       app.add_option("--rank", a->shape.rank, "adapter rank (default 16)");
       app.add_option("--alpha", a->shape.alpha, "adapter alpha: the product is scaled by alpha / rank (default 32)");
+      app.add_option("--targets", a->targets,
+                     "matrices to adapt: attn (q, k, v, output), ffn (dense FFN); default both");
       app.add_option("--epochs", a->opts.epochs, "passes over the data (default 1)");
       app.add_option("--lr", a->opts.lr, "AdamW learning rate (default 1e-3)");
       app.add_option("--weight-decay", a->opts.weight_decay, "AdamW weight decay (default 0)");

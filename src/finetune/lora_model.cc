@@ -45,7 +45,28 @@ struct LoraModel::Slot {
             .scale = scale};
   }
   int64_t rank = 0;
+  bool adapted = false;
 };
+
+void parse_targets(const std::string& list, LoraShape& shape) {
+  shape.attn = shape.ffn = false;
+  size_t begin = 0;
+  while (begin <= list.size()) {
+    size_t end = list.find(',', begin);
+    if (end == std::string::npos) end = list.size();
+    const std::string t = list.substr(begin, end - begin);
+    begin = end + 1;
+    if (t == "attn") {
+      shape.attn = true;
+    } else if (t == "ffn") {
+      shape.ffn = true;
+    } else if (t == "shared" || t == "experts" || t == "router") {
+      fail("finetune: --targets: '", t, "' is not supported yet (supported: attn, ffn)");
+    } else {
+      fail("finetune: --targets: unknown target '", t, "' (supported: attn, ffn)");
+    }
+  }
+}
 
 LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(base), shape_(shape) {
   const model::ModelConfig& c = base.config();
@@ -57,6 +78,7 @@ LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(b
   if (c.qk_norm != model::QkNorm::kNone && c.qk_norm != model::QkNorm::kPerHead)
     fail("finetune: this ", c.arch, " variant's q/k normalisation is not supported yet");
   if (shape.rank <= 0) fail("finetune: --rank must be positive");
+  if (!shape.attn && !shape.ffn) fail("finetune: no matrices to adapt");
   std::mt19937_64 rng(shape.seed);
   for (int64_t il = 0; il < c.n_layer; ++il)
     for (int t = 0; t < kTargets; ++t) {
@@ -64,7 +86,8 @@ LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(b
       s.target = "blk." + std::to_string(il) + "." + kTargetNames[t] + ".weight";
       s.w = &base_matrix(base.weights().layers[static_cast<size_t>(il)], t);
       s.rank = shape.rank;
-      if (!s.w->data) {  // an MoE layer's dense FFN: its experts stay frozen
+      s.adapted = s.w->data != nullptr && (t < kGate ? shape.attn : shape.ffn);
+      if (!s.adapted) {  // not a target, or an MoE layer's dense FFN (absent)
         slots_.push_back(std::move(s));
         continue;
       }
@@ -82,7 +105,7 @@ LoraModel::~LoraModel() = default;
 std::vector<model::LoraFactors> LoraModel::factors() const {
   std::vector<model::LoraFactors> out;
   for (const Slot& s : slots_) {
-    if (!s.w->data) continue;
+    if (!s.adapted) continue;
     const auto a = params_.begin() + static_cast<std::ptrdiff_t>(s.offset);
     const auto b = a + static_cast<std::ptrdiff_t>(s.w->n_in * s.rank);
     out.push_back({.target = s.target,
@@ -123,12 +146,13 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
     y = zeros(T * s.w->n_out);
     ax = zeros(T * r);
     kernels::matmul(*s.w, x, s.w->n_in, T, y.data(), s.w->n_out, nullptr);
-    lora_forward(s.at(params_, scale), x, T, ax.data(), y.data());
+    if (s.adapted) lora_forward(s.at(params_, scale), x, T, ax.data(), y.data());
   };
   // d_x += d_y W (+ the adapter's part); the factors' gradients added.
   auto linear_back = [&](int64_t il, int t, const float* x, const F& ax, const float* d_y, float* d_x) {
     const Slot& s = slots_[static_cast<size_t>(il * kTargets + t)];
     frozen_linear_backward(*s.w, d_y, T, d_x);
+    if (!s.adapted) return;
     float* g_a = grads_.data() + s.offset;
     lora_backward(s.at(params_, scale), x, ax.data(), d_y, T, g_a, g_a + s.w->n_in * r, d_x);
   };

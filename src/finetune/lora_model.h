@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "finetune/sft_data.h"
@@ -23,7 +24,13 @@ struct LoraShape {
   int64_t rank = 16;
   float alpha = 32.0f;
   uint64_t seed = 0;  // A ~ N(0, 1/n_in) from it; B = 0, so training starts at the base
+  bool attn = true;   // adapt the attention projections
+  bool ffn = true;    // adapt the dense FFNs
 };
+
+// "attn,ffn" (the --targets list) into shape's switches; the experts and the
+// router are named as not supported yet, anything else as unknown.
+void parse_targets(const std::string& list, LoraShape& shape);
 
 class LoraModel {
  public:

@@ -31,6 +31,12 @@ grep -q "moe-adapter.gguf: 8 matrices, rank 4" "$dir/stdout" || { cat "$dir/stdo
 "$FRUGAL" run -m "$dir/moe.gguf" --lora "$dir/moe-adapter.gguf" -p "Two" -n 4 --temp 0 >"$dir/run" 2>&1 \
   || { cat "$dir/run"; fail "run --lora qwen3moe"; }
 
+"$FRUGAL" finetune -m "$dir/base.gguf" --data "$dir/data.jsonl" -o "$dir/attn.gguf" --targets attn --rank 4 \
+  >"$dir/stdout" 2>/dev/null || fail "finetune --targets attn"
+grep -q "attn.gguf: 8 matrices, rank 4" "$dir/stdout" || { cat "$dir/stdout"; fail "--targets attn summary"; }
+expect_error "--targets: 'experts' is not supported yet" finetune -m "$dir/base.gguf" --data "$dir/data.jsonl" \
+  -o "$dir/x.gguf" --targets attn,experts
+
 printf '%s\n' '{"text": "fine"}' '{"text": broken}' >"$dir/bad.jsonl"
 expect_error "bad.jsonl:2: not valid JSON" finetune -m "$dir/base.gguf" --data "$dir/bad.jsonl" -o "$dir/x.gguf"
 printf '%s\n' '{"messages": [{"role": "user", "content": "hi"}]}' >"$dir/noanswer.jsonl"
