@@ -44,7 +44,7 @@ def rope(x, base=10000.0):
     half = hd // 2
     inv = base ** (-2.0 * torch.arange(half, dtype=torch.float64) / hd)
     ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
-    c, s = torch.cos(ang)[None, :, None, :], torch.sin(ang)[None, :, None, :]
+    c, s = (torch.cos(ang)[None, :, None, :].to(x.dtype), torch.sin(ang)[None, :, None, :].to(x.dtype))
     a, b = x[..., :half], x[..., half:]
     return torch.cat([a * c - b * s, a * s + b * c], -1)
 
@@ -54,7 +54,7 @@ def swiglu_ffn(x, g, u, d):
 
 
 def loss(head, W, bias, tokens, targets, eps=1e-6):
-    """Total loss (cross-entropy + aux + z) and its parts, as tensors."""
+    """Total loss (cross-entropy + aux + z) and its parts, as tensors of W's dtype."""
     B, T = int(head["batch"]), int(head["seq"])
     H, Hkv, hd = int(head["head"]), int(head["head_kv"]), int(head["head_dim"])
     E, k = int(head["expert"]), int(head["used"])
@@ -63,8 +63,9 @@ def loss(head, W, bias, tokens, targets, eps=1e-6):
     tgt = torch.as_tensor(targets.astype(np.int64))
     N = tok.numel()
     x = W["token_embd.weight"][tok]
-    aux_total = torch.zeros((), dtype=torch.float64)
-    z_total = torch.zeros((), dtype=torch.float64)
+    dt = x.dtype
+    aux_total = torch.zeros((), dtype=dt)
+    z_total = torch.zeros((), dtype=dt)
     mask = torch.ones(T, T, dtype=torch.bool).tril()
     il = 0
     while f"blk.{il}.attn_norm.weight" in W:
@@ -86,7 +87,7 @@ def loss(head, W, bias, tokens, targets, eps=1e-6):
         logits = hn @ p("ffn_gate_inp.weight").T
         probs = logits.softmax(-1)
         lse = torch.logsumexp(logits, -1)
-        score = probs.detach() + torch.as_tensor(bias[il].astype(np.float64))
+        score = probs.detach() + torch.as_tensor(bias[il]).to(dt)
         sel = score.topk(k, -1).indices  # N x k
         w = probs.gather(1, sel)
         if norm_w:
@@ -102,7 +103,7 @@ def loss(head, W, bias, tokens, targets, eps=1e-6):
             out = out + gate[:, None] * swiglu_ffn(hn, p("ffn_gate_shexp.weight"), p("ffn_up_shexp.weight"),
                                                     p("ffn_down_shexp.weight"))
         x = x + out
-        share = torch.bincount(sel.flatten(), minlength=E).double() / (N * k)  # a constant
+        share = torch.bincount(sel.flatten(), minlength=E).to(dt) / (N * k)  # a constant
         aux_total = aux_total + aux_coef * E * (share * probs.mean(0)).sum()
         z_total = z_total + z_coef * (lse * lse).mean()
         il += 1
