@@ -31,7 +31,37 @@
 namespace frugal::cli {
 namespace {
 
+// The model-shape flags: each sets one ModelShape field, and with --init each
+// must agree with the file's model (a disagreeing flag is an error, not ignored).
+struct ShapeFlag {
+  const char* flag;
+  int64_t train::ModelShape::*field;
+  const char* help;
+};
+constexpr ShapeFlag kShapeFlags[] = {
+    {.flag = "--embd", .field = &train::ModelShape::n_embd, .help = "model width (default 128)"},
+    {.flag = "--layers", .field = &train::ModelShape::n_layer, .help = "layers (default 2)"},
+    {.flag = "--heads", .field = &train::ModelShape::n_head, .help = "attention heads (default 4)"},
+    {.flag = "--heads-kv", .field = &train::ModelShape::n_head_kv, .help = "key/value heads (default 2)"},
+    {.flag = "--head-dim", .field = &train::ModelShape::head_dim, .help = "width of one head (default 32)"},
+    {.flag = "--experts", .field = &train::ModelShape::n_expert, .help = "experts per layer (default 4; 1 = dense)"},
+    {.flag = "--experts-used", .field = &train::ModelShape::n_expert_used, .help = "experts per token (default 2)"},
+    {.flag = "--ff-exp", .field = &train::ModelShape::n_ff_exp, .help = "expert FFN width (default 128)"},
+    {.flag = "--shared-ff", .field = &train::ModelShape::n_ff_shexp,
+     .help = "shared expert FFN width (default 0: none; > 0: qwen2moe layout)"},
+    {.flag = "--ctx", .field = &train::ModelShape::n_ctx, .help = "context length of the model (default: max(128, --seq))"},
+};
+
+// A loaded model's shape in the flags' terms.
+train::ModelShape shape_of(const model::ModelConfig& c) {
+  return {.n_vocab = c.n_vocab, .n_embd = c.n_embd, .n_layer = c.n_layer, .n_head = c.n_head,
+          .n_head_kv = c.n_head_kv, .head_dim = c.head_dim, .n_expert = c.n_expert,
+          .n_expert_used = c.n_expert_used, .n_ff_exp = c.n_ff_exp, .n_ctx = c.n_ctx_train,
+          .n_ff_shexp = c.n_ff_shexp};
+}
+
 struct TrainArgs {
+  std::vector<CLI::Option*> shape_options;  // parallel to kShapeFlags
   std::vector<std::string> data, val_data;
   std::string tokenizer, output, type = "f32", log, checkpoint, init;
   train::ModelShape shape;
@@ -159,6 +189,13 @@ int run_train(TrainArgs& a) {
   if (!a.init.empty()) {
     init = train::import_gguf(a.init);
     cfg = init->config;
+    const train::ModelShape file_shape = shape_of(cfg);
+    for (size_t i = 0; i < std::size(kShapeFlags); ++i) {
+      const ShapeFlag& f = kShapeFlags[i];
+      if (a.shape_options[i]->count() > 0 && a.shape.*f.field != file_shape.*f.field)
+        fail("train: ", f.flag, " ", a.shape.*f.field, " disagrees with ", a.init, " (", file_shape.*f.field,
+             "); --init takes the model's shape from the file: drop the flag or give the file's value");
+    }
     tok_md = a.tokenizer.empty() ? init->tokenizer : load_tokenizer_keys(a.tokenizer);
     if (a.opts.seq_len > cfg.n_ctx_train)
       fail("train: --seq ", a.opts.seq_len, " exceeds the context ", cfg.n_ctx_train, " of ", a.init);
@@ -313,18 +350,9 @@ const CommandRegistration kTrain{
       app.add_option("--val-split", a->val_split, "share of the data held out for validation (default 0.1)");
       app.add_option("-o,--output", a->output, "output GGUF model")->required();
       app.add_option("--type", a->type, "exported weight type: f32 (default), f16 or q8_0");
-      auto& s = a->shape;
-      app.add_option("--embd", s.n_embd, "model width (default 128)");
-      app.add_option("--layers", s.n_layer, "layers (default 2)");
-      app.add_option("--heads", s.n_head, "attention heads (default 4)");
-      app.add_option("--heads-kv", s.n_head_kv, "key/value heads (default 2)");
-      app.add_option("--head-dim", s.head_dim, "width of one head (default 32)");
-      app.add_option("--experts", s.n_expert, "experts per layer (default 4; 1 = dense)");
-      app.add_option("--experts-used", s.n_expert_used, "experts per token (default 2)");
-      app.add_option("--ff-exp", s.n_ff_exp, "expert FFN width (default 128)");
-      app.add_option("--shared-ff", s.n_ff_shexp, "shared expert FFN width (default 0: none; > 0: qwen2moe layout)");
-      s.n_ctx = 0;  // unset: max(128, --seq)
-      app.add_option("--ctx", s.n_ctx, "context length of the model (default: max(128, --seq))");
+      a->shape.n_ctx = 0;  // unset: max(128, --seq)
+      for (const ShapeFlag& f : kShapeFlags)
+        a->shape_options.push_back(app.add_option(f.flag, a->shape.*f.field, f.help));
       auto& o = a->opts;
       app.add_option("--steps", o.steps, "optimizer steps (default 100)");
       app.add_option("--batch", o.batch, "sequences per micro-batch (default 8)");

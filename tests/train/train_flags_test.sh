@@ -85,4 +85,9 @@ expect_error "fine-tune it with --bias-balance" train --init "$dir/bb.gguf" --da
 "$FRUGAL" train --init "$dir/bb.gguf" --data "$dir/text.txt" --steps 2 --batch 4 --seq 32 -t 1 --bias-balance \
   -o "$dir/ft.gguf" 2>/dev/null >/dev/null || fail "fine-tuning with --bias-balance failed"
 "$FRUGAL" inspect "$dir/ft.gguf" | grep -q "blk.0.exp_probs_b.bias" || fail "fine-tuned model lost its bias"
+# --init takes the shape from the file: a shape flag that disagrees is an error; one that agrees is accepted.
+expect_error "--experts 8 disagrees with" train --init "$dir/plain.gguf" --experts 8 --data "$dir/text.txt" --steps 1 --batch 4 --seq 32 -o "$dir/ft2.gguf"
+expect_error "--embd 64 disagrees with" train --init "$dir/plain.gguf" --embd 64 --data "$dir/text.txt" --steps 1 --batch 4 --seq 32 -o "$dir/ft2.gguf"
+"$FRUGAL" train --init "$dir/plain.gguf" --embd 32 --data "$dir/text.txt" --steps 1 --batch 4 --seq 32 -t 1 \
+  -o "$dir/ft2.gguf" 2>/dev/null >/dev/null || fail "--init with an agreeing --embd failed"
 echo "train flags: all checks passed"
