@@ -258,6 +258,19 @@ int run_train(TrainArgs& a) {
     if (!log) fail("train: cannot write the metrics log '", a.log, "'");
   }
 
+  // The untrained model's validation loss: the curve's starting point.
+  if (a.eval_every > 0 && trainer.steps_done() == 0) {
+    const train::EvalStats ev = trainer.evaluate();
+    std::fprintf(stderr, "step 0/%lld  val %.4f (ppl %.2f)\n", (long long)a.opts.steps, ev.loss, ev.ppl);
+    if (log.is_open()) {
+      const nlohmann::json rec = {{"step", 0},           {"lr", nullptr},          {"train_loss", nullptr},
+                                  {"aux_loss", nullptr}, {"z_loss", nullptr},      {"grad_norm", nullptr},
+                                  {"tokens_per_second", nullptr}, {"val_loss", ev.loss}, {"val_ppl", ev.ppl},
+                                  {"expert_load", ev.expert_load}, {"router_entropy", ev.router_entropy}};
+      log << rec.dump() << "\n";
+    }
+  }
+
   using clock = std::chrono::steady_clock;
   const auto t_start = clock::now();
   auto t_window = t_start;

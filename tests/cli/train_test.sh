@@ -30,7 +30,7 @@ for r in recs:
     for k in ("step", "lr", "train_loss", "val_loss", "val_ppl", "tokens_per_second", "expert_load", "router_entropy"):
         assert k in r, k
 evals = [r for r in recs if r["val_loss"] is not None]
-assert [r["step"] for r in evals] == [6, 12], evals
+assert [r["step"] for r in evals] == [0, 6, 12], evals  # step 0: the untrained model
 for r in evals:
     assert abs(math.exp(r["val_loss"]) - r["val_ppl"]) < 1e-6 * r["val_ppl"]
     assert len(r["expert_load"]) == 2 and all(len(l) == 4 for l in r["expert_load"])

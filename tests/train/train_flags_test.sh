@@ -90,4 +90,10 @@ expect_error "--experts 8 disagrees with" train --init "$dir/plain.gguf" --exper
 expect_error "--embd 64 disagrees with" train --init "$dir/plain.gguf" --embd 64 --data "$dir/text.txt" --steps 1 --batch 4 --seq 32 -o "$dir/ft2.gguf"
 "$FRUGAL" train --init "$dir/plain.gguf" --embd 32 --data "$dir/text.txt" --steps 1 --batch 4 --seq 32 -t 1 \
   -o "$dir/ft2.gguf" 2>/dev/null >/dev/null || fail "--init with an agreeing --embd failed"
+# With --eval-every, the untrained model is evaluated first: a step-0 record with a validation loss.
+"$FRUGAL" train "${run[@]}" --steps 2 --eval-every 2 --log "$dir/e0.jsonl" -o "$dir/e0.gguf" 2>"$dir/e0.txt" >/dev/null ||
+  fail "the run with --eval-every failed"
+grep -q "^step 0/2  val " "$dir/e0.txt" || fail "no step-0 evaluation line"
+head -n 1 "$dir/e0.jsonl" | grep -q '"step":0,' || fail "the log does not start with the step-0 record"
+head -n 1 "$dir/e0.jsonl" | grep -q '"val_loss":[0-9]' || fail "the step-0 record holds no validation loss"
 echo "train flags: all checks passed"
