@@ -29,6 +29,8 @@ import numpy as np  # noqa: E402
 from torch_train_ref import gradients  # noqa: E402
 
 DUMP = os.path.join(os.environ["FRUGAL_BUILD_DIR"], "train_gradient_dump")
+if not os.path.exists(DUMP):
+    sys.exit(f"{DUMP} is missing: build the train_gradient_dump target (part of the default build)")
 TOL = 1e-5
 CASES = {
     "dense": ["expert=1", "used=1", "ff=48"],
