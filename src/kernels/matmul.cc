@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_kernels.h"
+#include "kernels/matmul_observer.h"
 #include "quant/quant.h"
 #include "quant/repack.h"
 
@@ -155,8 +156,16 @@ void EncodedRows::encode(TensorType weight_type, const float* X, int64_t ldx, in
   rows_ = dst;
 }
 
+namespace {
+MatmulObserver* g_observer = nullptr;  // set_matmul_observer()
+}  // namespace
+
+void set_matmul_observer(MatmulObserver* o) { g_observer = o; }
+
 void matmul_encoded(const WeightMatrix& W, const EncodedRows& X, float* Y, int64_t ldy, ThreadPool* pool) {
   if (W.n_out < 0) fail("matmul: negative size");
+  if (g_observer) [[unlikely]]
+    g_observer->observe(W, X.x_, X.ldx_, X.n_rows_);
   if (W.type != X.type_ || W.n_in != X.n_in_) {
     fail("matmul: activations encoded for ", tensor_type_name(X.type_), " rows of ", X.n_in_, " used with ",
          tensor_type_name(W.type), " rows of ", W.n_in);

@@ -1,0 +1,99 @@
+// frugal imatrix: an importance matrix of a model over a calibration text
+// (runtime/imatrix_collector.h), in llama.cpp's GGUF imatrix format, for
+// `frugal quantize --imatrix` (or llama-quantize).
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "base/progress.h"
+#include "base/read_file.h"
+#include "cli/command.h"
+#include "cli/default_model.h"
+#include "model/model.h"
+#include "runtime/engine.h"
+#include "runtime/imatrix_collector.h"
+#include "runtime/perplexity.h"
+#include "tokenizer/tokenizer.h"
+
+namespace frugal::cli {
+namespace {
+
+constexpr int kRowsPerBatch = 512;  // chunks share one forward pass up to this many rows
+
+struct ImatrixArgs {
+  std::string model, text, output = "imatrix.gguf";
+  int n_ctx = 0, chunks = 0, threads = 0;
+};
+
+int run_imatrix(const ImatrixArgs& a) {
+  if (a.threads < 0) fail("imatrix: --threads must not be negative");
+  if (a.n_ctx < 0) fail("imatrix: --ctx-size must not be negative");
+  if (a.chunks < 0) fail("imatrix: --chunks must not be negative");
+  if (a.threads > 0) ThreadPool::set_default_threads(a.threads);
+  if (log_level() < LogLevel::kInfo) Progress::set_enabled(false);
+  const std::string text = read_whole_file(a.text);
+  const std::string path = resolve_model_path(a.model);
+  std::unique_ptr<model::Model> m = model::Model::load(path);
+
+  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_metadata(m->file().metadata());
+  const bool add_bos = tok.add_bos_default() && tok.bos() >= 0;
+  const std::vector<int32_t> tokens = tok.encode(text, add_bos, /*parse_special=*/false);
+  const int n_ctx = a.n_ctx > 0 ? a.n_ctx : static_cast<int>(std::min<int64_t>(512, m->config().n_ctx_train));
+  const runtime::ChunkPlan plan = runtime::plan_chunks(tokens.size(), n_ctx, a.chunks);
+
+  runtime::EngineOptions opts;
+  opts.n_ctx = plan.n_ctx;
+  opts.n_seq_max = std::clamp(kRowsPerBatch / plan.n_ctx, 1, plan.n_chunk);
+  runtime::Engine engine(*m, opts);
+  log_info("imatrix: ", plan.n_chunk, " chunks of ", plan.n_ctx, " tokens, ", opts.n_seq_max, " chunks per batch");
+
+  quant::Imatrix result;
+  {
+    runtime::ImatrixCollector collector(*m);
+    Progress bar("imatrix", static_cast<uint64_t>(plan.n_chunk), "");
+    std::vector<float> logits;
+    for (int c0 = 0; c0 < plan.n_chunk; c0 += engine.n_seq_max()) {
+      const int n = std::min(engine.n_seq_max(), plan.n_chunk - c0);
+      runtime::evaluate_chunks(engine, plan, tokens, add_bos ? tok.bos() : -1, c0, n, logits);
+      bar.update(static_cast<uint64_t>(c0 + n));
+    }
+    bar.finish();
+    result = collector.result();
+  }
+  const size_t slash = a.text.find_last_of('/');
+  result.datasets = {slash == std::string::npos ? a.text : a.text.substr(slash + 1)};
+  result.chunk_count = static_cast<uint32_t>(plan.n_chunk);
+  result.chunk_size = static_cast<uint32_t>(plan.n_ctx);
+  quant::write_imatrix(result, a.output);
+
+  int n_experts = 0, never = 0;
+  for (const auto& [name, e] : result.entries) {
+    if (e.n_mat == 1) continue;
+    n_experts += static_cast<int>(e.n_mat);
+    never += static_cast<int>(std::count(e.counts.begin(), e.counts.end(), 0.0f));
+  }
+  std::printf("wrote %s: %zu matrices, %d chunks of %d tokens", a.output.c_str(), result.entries.size(), plan.n_chunk,
+              plan.n_ctx);
+  if (n_experts > 0) std::printf(", %d of %d experts never reached", never, n_experts);
+  std::printf("\n");
+  return 0;
+}
+
+const CommandRegistration kImatrix{
+    "imatrix", "importance matrix of a model over a calibration text, for quantize --imatrix", [](CLI::App& app) {
+      auto a = std::make_shared<ImatrixArgs>();
+      app.add_option("-m,--model", a->model, "GGUF model file (default: the bundled model)");
+      app.add_option("-f,--file", a->text, "calibration text (UTF-8)")->required();
+      app.add_option("-o,--output", a->output, "output file (GGUF imatrix; default imatrix.gguf)");
+      app.add_option("-c,--ctx-size", a->n_ctx, "tokens per chunk (default: the model's context, at most 512)");
+      app.add_option("--chunks", a->chunks, "use at most this many chunks (default: all)");
+      app.add_option("-t,--threads", a->threads, "threads (default: one per core)");
+      return [a] { return run_imatrix(*a); };
+    }};
+
+}  // namespace
+}  // namespace frugal::cli
