@@ -84,7 +84,6 @@ FRUGAL_VEC_INLINE v8f exp8(v8f x) {
 
 // Sixteen-lane vectors: one AVX-512 register, two AVX or four SSE ones.
 typedef float v16f __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
 
 FRUGAL_VEC_INLINE v16f load16(const float* p) {
   v16f v;
@@ -113,14 +112,14 @@ FRUGAL_VEC_INLINE float hsum16(v16f v) {
 }
 FRUGAL_VEC_INLINE void hsum16x4(v16f a0, v16f a1, v16f a2, v16f a3, float* out) {
   // Halves: lanes 0-7 the first vector's l + (l + 8), lanes 8-15 the second's.
-  const v16i lo = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
-  const v16i hi = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
-  const v16f b01 = __builtin_shuffle(a0, a1, lo) + __builtin_shuffle(a0, a1, hi);
-  const v16f b23 = __builtin_shuffle(a2, a3, lo) + __builtin_shuffle(a2, a3, hi);
+  // (__builtin_shufflevector: GCC 12 and Clang both have it.)
+  const v16f b01 = __builtin_shufflevector(a0, a1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                   __builtin_shufflevector(a0, a1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const v16f b23 = __builtin_shufflevector(a2, a3, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                   __builtin_shufflevector(a2, a3, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
   // Quarters: lanes 4t..4t+3 vector t's h[l] + h[l + 4].
-  const v16i q0 = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27};
-  const v16i q1 = {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31};
-  const v16f c = __builtin_shuffle(b01, b23, q0) + __builtin_shuffle(b01, b23, q1);
+  const v16f c = __builtin_shufflevector(b01, b23, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+                 __builtin_shufflevector(b01, b23, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
   float t[16];
   std::memcpy(t, &c, sizeof(t));
   for (int k = 0; k < 4; ++k) out[k] = (t[4 * k] + t[4 * k + 2]) + (t[4 * k + 1] + t[4 * k + 3]);
