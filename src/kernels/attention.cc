@@ -200,20 +200,14 @@ void attend_reference(const float* q, int64_t dk, const AttentionRows& rows, int
 
 namespace {
 
-// Eight-lane float vectors (GCC/Clang vector extensions): one AVX register,
-// or two SSE registers on the baseline build. The helpers are always inlined
-// into the flash block (never called across an ABI boundary), so GCC's note
-// that a 32-byte vector argument changes the ABI without AVX does not apply.
+// The eight-lane vectors of vec_math.h, always inlined into the flash block
+// (never passed across an ABI boundary, so GCC's note about the AVX ABI does
+// not apply).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
-typedef float v8f __attribute__((vector_size(32)));
-
-FRUGAL_INLINE v8f load8(const float* p) {
-  v8f v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-FRUGAL_INLINE void store8(float* p, const v8f& v) { std::memcpy(p, &v, sizeof(v)); }
+using vec::load8;
+using vec::store8;
+using vec::v8f;
 
 // s[j] = q . K_j for j in [j_begin, j_end): sixteen-lane partial sums over
 // the dimensions in order, keys four at a time (one load of q serves four
