@@ -87,6 +87,22 @@ void run_items(ThreadPool* pool, int64_t n_items, const std::function<void(int64
   }
 }
 
+// acc (rows x w, the batch's rows) += weight * y for each of a job's rows
+// (input-weighted jobs: weight 1): y holds the job's outputs for columns
+// [b, b + w), row r at y + r * y_stride.
+void add_job_outputs(const FfnJob& j, const float* y, int64_t y_stride, int64_t b, int64_t w, float* acc) {
+  for (int64_t r = 0; r < j.n_rows; ++r) {
+    float* a = acc + (j.rows ? j.rows[r] : r) * w;
+    const float wt = j.weights && !j.weight_input ? j.weights[r] : 1.0f;
+    const float* yr = y + r * y_stride;
+    if (j.down_bias) {
+      kernels::add_scaled_biased(wt, yr, j.down_bias + b, a, w);
+    } else {
+      kernels::axpy(wt, yr, a, w);
+    }
+  }
+}
+
 // Region 2 of a small batch, in two parts: (a) items (job, wide slice of
 // down's outputs), each job's outputs into its own rows of a buffer: one
 // long stream of weights an item, where an item of the general form walks
@@ -112,19 +128,7 @@ void down_small_batch(const std::vector<FfnJob>& jobs, int64_t n_rows, int64_t d
     const int64_t b = i * w2, e = std::min(d, b + w2), w = e - b;
     float* acc = s.thread_acc[static_cast<size_t>(thread)].v.data();
     std::fill(acc, acc + n_rows * w, 0.0f);
-    for (size_t ji = 0; ji < nj; ++ji) {
-      const FfnJob& j = jobs[ji];
-      for (int64_t r = 0; r < j.n_rows; ++r) {
-        float* a = acc + (j.rows ? j.rows[r] : r) * w;
-        const float wt = j.weights && !j.weight_input ? j.weights[r] : 1.0f;
-        const float* yr = ys + (first[ji] + r) * d + b;
-        if (j.down_bias) {
-          kernels::add_scaled_biased(wt, yr, j.down_bias + b, a, w);
-        } else {
-          kernels::axpy(wt, yr, a, w);
-        }
-      }
-    }
+    for (size_t ji = 0; ji < nj; ++ji) add_job_outputs(jobs[ji], ys + first[ji] * d + b, d, b, w, acc);
     for (int64_t r = 0; r < n_rows; ++r) kernels::add(acc + r * w, out + r * d + b, w);
   });
 }
@@ -216,16 +220,7 @@ void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t n_rows, i
     for (size_t ji = 0; ji < nj; ++ji) {
       const FfnJob& j = jobs[ji];
       kernels::matmul_encoded(kernels::weight_rows(j.down, b, e), s.enc_h[ji], y, w, nullptr);
-      for (int64_t r = 0; r < j.n_rows; ++r) {
-        float* a = acc + (j.rows ? j.rows[r] : r) * w;
-        const float wt = j.weights && !j.weight_input ? j.weights[r] : 1.0f;
-        const float* yr = y + r * w;
-        if (j.down_bias) {
-          kernels::add_scaled_biased(wt, yr, j.down_bias + b, a, w);
-        } else {
-          kernels::axpy(wt, yr, a, w);
-        }
-      }
+      add_job_outputs(j, y, w, b, w, acc);
     }
     for (int64_t r = 0; r < n_rows; ++r) kernels::add(acc + r * w, out + r * d + b, w);
   });
