@@ -102,10 +102,12 @@ t = threading.Thread(target=ask_whole)
 t.start()
 slow = socket.create_connection(("127.0.0.1", port))
 slow.sendall(b"GET /health HTTP/1.1\r\nHo")
-# The whole answer waits in the queue before the signal (bounded wait).
+# The whole answer waits in the queue before the signal (bounded wait). Both
+# streams must hold their slots: a stream's first event can come before the
+# scheduler admits it, and a queued stream would pass for the whole answer.
 for _ in range(200):
     metrics = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
-    if "\nfrugal_requests_queued 1\n" in metrics:
+    if "\nfrugal_requests_queued 1\n" in metrics and "\nfrugal_requests_running 2\n" in metrics:
         break
     time.sleep(0.05)
 else:
