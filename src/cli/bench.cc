@@ -16,6 +16,7 @@
 #include "base/memory_bandwidth.h"
 #include "base/thread_pool.h"
 #include "cli/command.h"
+#include "cli/expert_parallel_flags.h"
 #include "cli/id_list.h"
 #include "cli/machine_price.h"
 #include "gguf/summary.h"
@@ -30,6 +31,7 @@ struct BenchArgs {
   double price_per_hour = std::nan(""), bandwidth_gbs = 0;  // price unset (NaN): default_price_per_hour()
   std::string kv_type = "f16";
   bool json = false, repack = false;
+  ExpertParallelFlags expert_parallel;
 };
 
 // Share of the roofline: decode steps per second achieved against
@@ -63,20 +65,26 @@ int run_bench(BenchArgs a) {
   runtime::check_bench_options(o);  // before the slow parts: loading, measuring bandwidth
   if (a.threads > 0) ThreadPool::set_default_threads(a.threads);
   ThreadPool& pool = ThreadPool::global();
+  dist::ProcessGroup* group = join_expert_parallel(a.expert_parallel);
 
   // Load and first token are timed before anything else touches the file:
   // with the file in the page cache this is the start-up a user waits for.
   const auto t_load = std::chrono::steady_clock::now();
   std::unique_ptr<model::Model> m = model::Model::load(a.model, {.repack = a.repack, .threads = pool.size()});
+  attach_expert_parallel(group, *m);
   const double load_seconds = seconds_since(t_load);
+  const auto t_attached = std::chrono::steady_clock::now();  // the expert-parallel report's span
   const double first_token_seconds = load_seconds + runtime::time_first_token(*m, o.kv_type);
   const gguf::FileSummary summary = gguf::summarize(m->file());
-  double bandwidth = a.bandwidth_gbs * 1e9;
+  double bandwidth = a.bandwidth_gbs * 1e9, bandwidth_seconds = 0;
   if (bandwidth <= 0) {
     log_info("bench: measuring memory read bandwidth (", a.bandwidth_mib, " MiB buffer, ", pool.size(), " threads)");
+    const auto t_bandwidth = std::chrono::steady_clock::now();
     bandwidth = measure_read_bandwidth(pool, static_cast<size_t>(a.bandwidth_mib) << 20).bytes_per_second;
+    bandwidth_seconds = seconds_since(t_bandwidth);
   }
   const std::vector<runtime::BenchResult> results = runtime::run_benchmark(*m, o);
+  report_expert_parallel(group, *m, seconds_since(t_attached) - bandwidth_seconds);
 
   const std::string name = a.model.substr(a.model.find_last_of('/') + 1);
   if (a.json) {
@@ -156,6 +164,7 @@ const CommandRegistration kBench{
       app.add_option("--bandwidth-mib", a->bandwidth_mib, "buffer for the bandwidth measurement (default 1024 MiB)");
       app.add_flag("--json", a->json, "print the results as JSON");
       app.add_flag("--repack", a->repack, "repack q4_k/q6_k matrices row-interleaved at load (timed in the load)");
+      add_expert_parallel_flags(app, a->expert_parallel);
       return [a] { return run_bench(*a); };
     }};
 

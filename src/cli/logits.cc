@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/output_file.h"
 #include "cli/command.h"
+#include "cli/expert_parallel_flags.h"
 #include "cli/id_list.h"
 #include "model/lora.h"
 #include "model/model.h"
@@ -25,6 +26,7 @@ struct LogitsArgs {
   float lora_scale = 1.0f;
   int threads = 0;
   int chunk = 5;
+  ExpertParallelFlags expert_parallel;
 };
 
 int run_logits(const LogitsArgs& a) {
@@ -34,8 +36,10 @@ int run_logits(const LogitsArgs& a) {
   if (a.chunk <= 0) fail("logits: --chunk must be positive");
   const std::vector<int32_t> ids = parse_id_list(a.tokens, "logits: --tokens");
   if (a.threads > 0) ThreadPool::set_default_threads(a.threads);
+  dist::ProcessGroup* group = join_expert_parallel(a.expert_parallel);
 
   std::unique_ptr<model::Model> m = model::Model::load(a.model);
+  attach_expert_parallel(group, *m);
   if (!a.lora.empty()) m->set_lora(model::LoraAdapter::load(a.lora, *m, a.lora_scale));
   const int64_t n_vocab = m->config().n_vocab;
   for (size_t i = 0; i < ids.size(); ++i)
@@ -58,6 +62,7 @@ int run_logits(const LogitsArgs& a) {
     all.insert(all.end(), logits.begin(), logits.end());
   }
 
+  if (group && group->rank() != 0) return 0;  // rank 0 writes the (same) logits
   write_output_file(a.output, std::string_view(reinterpret_cast<const char*>(all.data()), all.size() * sizeof(float)));
   log_info("logits: ", ids.size(), " tokens x ", n_vocab, " vocab (", a.mode, ") -> ", a.output);
   return 0;
@@ -77,6 +82,7 @@ const CommandRegistration kLogits{
       app.add_option("-t,--threads", a->threads, "threads (default: one per core)");
       app.add_option("--lora", a->lora, "apply a LoRA adapter (llama.cpp's GGUF adapter format)");
       app.add_option("--lora-scale", a->lora_scale, "scale of the adapter's product (default 1)");
+      add_expert_parallel_flags(app, a->expert_parallel);
       return [a] { return run_logits(*a); };
     }};
 

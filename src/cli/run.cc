@@ -1,5 +1,6 @@
 // frugal run: one completion of a prompt, streamed to stdout as it is made,
 // then the prompt and generation speeds on stderr.
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -7,6 +8,7 @@
 
 #include "base/error.h"
 #include "cli/command.h"
+#include "cli/expert_parallel_flags.h"
 #include "cli/generation_flags.h"
 #include "cli/id_list.h"
 
@@ -15,15 +17,21 @@ namespace {
 
 struct RunArgs {
   GenerationFlags gen;
+  ExpertParallelFlags expert_parallel;
   std::string prompt, prompt_ids;
   bool print_ids = false, no_bos = false, no_special = false, ignore_eos = false;
 };
 
 int run_run(const RunArgs& a) {
   if (a.prompt.empty() == a.prompt_ids.empty()) fail("run: give the prompt as text (-p) or as token ids (--prompt-ids), one of them");
+  dist::ProcessGroup* group = join_expert_parallel(a.expert_parallel);
   runtime::GenerateParams params = generate_params(a.gen);
   params.stop_at_end_of_generation = !a.ignore_eos;
+  // Every rank samples the same tokens: rank 0's seed.
+  if (group) params.sampling.seed = group->broadcast(params.sampling.seed);
   LoadedModel m = load_for_generation(a.gen);
+  attach_expert_parallel(group, *m.model);
+  const auto t0 = std::chrono::steady_clock::now();
   const tokenizer::Tokenizer& tok = *m.tokenizer;
   const std::vector<int32_t> prompt =
       a.prompt_ids.empty() ? tok.encode(a.prompt, tok.add_bos_default() && !a.no_bos, !a.no_special)
@@ -47,7 +55,8 @@ int run_run(const RunArgs& a) {
   const runtime::GenerateStats stats = runtime::generate(*m.engine, tok, prompt, params, cb);
   std::printf("\n");
   std::fflush(stdout);  // the newline before the speeds on stderr
-  print_generation_stats(stats);
+  if (!group || group->rank() == 0) print_generation_stats(stats);
+  report_expert_parallel(group, *m.model, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return 0;
 }
 
@@ -63,6 +72,7 @@ const CommandRegistration kRun{"run", "generate text from a prompt, streamed as 
                                  app.add_flag("--ignore-eos", a->ignore_eos,
                                               "go on past end-of-generation tokens (they are printed as text)");
                                  add_generation_flags(app, a->gen);
+                                 add_expert_parallel_flags(app, a->expert_parallel);
                                  return [a] { return run_run(*a); };
                                }};
 

@@ -38,6 +38,7 @@
 
 #include "base/mapped_file.h"
 #include "kernels/ffn.h"
+#include "model/expert_parallel.h"
 #include "model/forward_layers.h"
 #include "model/lora.h"
 
@@ -288,6 +289,12 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   const LayerWeights& L = m.weights().layers[static_cast<size_t>(il)];
   const int64_t ne = c.n_expert, k = c.n_expert_used, d = c.n_embd, ff = c.n_ff_exp;
   const float* xn = s.xn.v.data();
+  // Expert-parallel (model/expert_parallel.h): this process runs its own
+  // experts and, on the first rank, the shared ones; the partial outputs
+  // are summed over the ranks at the end.
+  ExpertParallel* ep = expert_parallel_of(m);
+  const ExpertRange mine = ep ? ep->owned(ne) : ExpertRange{0, ne};
+  const bool shared_here = c.n_ff_shexp > 0 && (!ep || ep->runs_shared_experts());
 
   // Route every row.
   float* logits = s.router.get(n_rows * ne);
@@ -329,7 +336,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   const bool adapted_experts = LL && LL->adapts_experts();
   for (int64_t e = 0; e < ne && !adapted_experts; ++e) {
     const int64_t b = start[e], cnt = start[e + 1] - start[e];
-    if (cnt == 0) continue;  // never touched
+    if (cnt == 0 || !mine.contains(e)) continue;  // never touched here
     const bool biased = static_cast<bool>(L.gate_exps_b);
     jobs.push_back(FfnJob{.gate = L.gate_exps.expert(e),
                           .up = L.up_exps.expert(e),
@@ -353,8 +360,8 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   }
   std::vector<float> shexp_weight;
   // An adapted shared expert runs after the routed ones (lora_swiglu).
-  const bool adapted_shexp = LL && LL->adapts_shexp();
-  if (c.n_ff_shexp > 0) {
+  const bool adapted_shexp = shared_here && LL && LL->adapts_shexp();
+  if (shared_here) {
     if (L.shexp_gate) {
       shexp_weight.resize(static_cast<size_t>(n_rows));
       for (int64_t r = 0; r < n_rows; ++r)
@@ -383,7 +390,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
     std::vector<float> y;
     for (int64_t e = 0; e < ne; ++e) {
       const int64_t b = start[e], cnt = start[e + 1] - start[e];
-      if (cnt == 0) continue;
+      if (cnt == 0 || !mine.contains(e)) continue;
       float* xe = in + b * d;
       for (int64_t i = 0; i < cnt; ++i) std::copy_n(xn + slot_row[b + i] * d, d, xe + i * d);
       y.assign(static_cast<size_t>(cnt * d), 0.0f);
@@ -393,6 +400,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
       for (int64_t i = 0; i < cnt; ++i) kernels::add(y.data() + i * d, out + slot_row[b + i] * d, d);
     }
   }
+  if (ep) ep->sum_partials(out, n_rows * d, il);
 }
 
 }  // namespace frugal::model

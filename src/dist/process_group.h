@@ -1,0 +1,44 @@
+// The distributed layer: the processes that `mpirun -np N frugal ...`
+// started, as one group. It implements model::ExpertParallel over
+// MPI_COMM_WORLD (src/dist/process_group_mpi.cc) when frugal is built with
+// OpenMPI (the CMake option FRUGAL_MPI, on when MPI is found); otherwise
+// join() is a clear error (process_group_none.cc). Nothing outside src/dist/
+// includes mpi.h.
+//
+// Every wait on the other ranks has a deadline: a rank that died or stalled
+// makes the others print which step they were waiting at and end the whole
+// job (MPI_Abort), instead of hanging.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "model/expert_parallel.h"
+
+namespace frugal::dist {
+
+// What a group's communication cost this rank since it joined.
+struct CommStats {
+  int64_t sums = 0;         // sum_partials calls (one per MoE layer per forward pass)
+  uint64_t bytes_sent = 0;  // by this rank, in them
+  double seconds = 0;       // in them, waiting for slower ranks included
+};
+
+class ProcessGroup : public model::ExpertParallel {
+ public:
+  // Joins the job (initialises MPI on the first call; later calls return the
+  // same group and ignore the argument). timeout_seconds: how long one
+  // collective may wait for the other ranks. Throws frugal::Error when frugal
+  // was built without MPI.
+  static ProcessGroup& join(double timeout_seconds);
+  // Whether this build has the MPI implementation.
+  static bool available();
+
+  // Rank 0's value, on every rank.
+  virtual uint64_t broadcast(uint64_t value) = 0;
+  // On rank 0: every rank's `values` (all of the same length), rank by rank;
+  // on the others: empty.
+  virtual std::vector<double> gather(const std::vector<double>& values) = 0;
+  virtual CommStats stats() const = 0;
+};
+
+}  // namespace frugal::dist

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# mpirun -np N frugal ... --expert-parallel on this machine (loopback only,
+# ranks oversubscribing the cores): for every MoE architecture, the logits
+# at 2 and 4 ranks equal one process's to f32 summation-order tolerance and
+# greedy ids are the same; only rank 0 prints; each rank maps (almost) none
+# of the other ranks' expert weights; a rank that dies or stalls ends the
+# job with a clear error instead of hanging it. Skipped, saying why, where
+# mpirun or frugal's MPI build is missing.
+set -euo pipefail
+source "$(dirname "$0")/../lib/cli_test_lib.sh"
+PY=/usr/bin/python3
+
+if ! command -v mpirun >/dev/null; then
+  echo "SKIP: mpirun not found (scripts/bootstrap installs openmpi-bin)"
+  exit 0
+fi
+"$FRUGAL" -q synth --arch qwen3moe --type q8_0 -o "$dir/probe.gguf" >/dev/null
+if ! "$FRUGAL" -q logits -m "$dir/probe.gguf" --tokens 1 -o "$dir/probe.bin" --expert-parallel 2>"$dir/probe.err"; then
+  if grep -q "built without OpenMPI" "$dir/probe.err"; then
+    echo "SKIP: this frugal was built without OpenMPI"
+    exit 0
+  fi
+  fail "one process with --expert-parallel: $(cat "$dir/probe.err")"
+fi
+
+# CI runs as root; only the loopback interface and shared memory between
+# ranks; no high-speed fabrics probed.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# ep N args...: frugal args... on N ranks, each one thread, killed after 120 s.
+ep() {
+  local n=$1; shift
+  timeout -k 5 120 mpirun --oversubscribe --bind-to none -np "$n" "$FRUGAL" "$@"
+}
+
+tokens=256,72,101,108,108,111,32,119,111,114,108,100,33
+for arch in llama qwen2moe qwen3moe olmoe deepseek2 gpt-oss; do
+  m="$dir/$arch.gguf"
+  "$FRUGAL" -q synth --arch "$arch" --type q8_0 -o "$m" >/dev/null
+  "$FRUGAL" -q logits -m "$m" --tokens "$tokens" -o "$dir/$arch.one.bin" -t 1
+  ep 2 -q logits -m "$m" --tokens "$tokens" -o "$dir/$arch.2.bin" -t 1 --expert-parallel
+  ep 4 -q logits -m "$m" --tokens "$tokens" -o "$dir/$arch.4.bin" -t 1 --expert-parallel
+  ep 2 -q logits -m "$m" --tokens "$tokens" -o "$dir/$arch.2inc.bin" -t 1 --mode incremental --expert-parallel
+  "$PY" - "$dir/$arch" <<'PYEOF'
+import sys, numpy as np
+base = sys.argv[1]
+one = np.fromfile(base + ".one.bin", dtype="<f4")
+assert one.size == 13 * 512 and np.isfinite(one).all(), one.size
+for run in ("2", "4", "2inc"):
+    got = np.fromfile(base + "." + run + ".bin", dtype="<f4")
+    assert got.shape == one.shape, (run, got.shape)
+    err = np.abs(got - one).max() / np.abs(one).max()
+    assert err < 1e-5, (base, run, err)
+PYEOF
+done
+
+# Greedy ids: the same as one process's, printed once (rank 0 only).
+m="$dir/deepseek2.gguf"
+"$FRUGAL" run -m "$m" --prompt-ids 256,72,101 --print-ids --temp 0 -n 12 --ignore-eos -t 1 >"$dir/ids.one" 2>/dev/null
+ep 2 run -m "$m" --prompt-ids 256,72,101 --print-ids --temp 0 -n 12 --ignore-eos -t 1 --expert-parallel \
+  >"$dir/ids.2" 2>"$dir/ids.2.err"
+cmp "$dir/ids.one" "$dir/ids.2" || fail "greedy ids differ: $(cat "$dir/ids.one") vs $(cat "$dir/ids.2")"
+[[ $(grep -c 'generation: 12 tokens' "$dir/ids.2.err") -eq 1 ]] || fail "want one speed line: $(cat "$dir/ids.2.err")"
+grep -q 'expert-parallel rank 1: experts 4\.\.7 ' "$dir/ids.2.err" || fail "no report of rank 1: $(cat "$dir/ids.2.err")"
+
+# Pages: each rank maps the pages of its own experts and (close to) none of
+# the others'. Each rank reads its own copy of the file, not in the page
+# cache at the start, as on machines of their own: on one machine, ranks
+# that share a file share its page cache, and the kernel maps pages that are
+# already cached around each fault (fault-around), the other rank's among
+# them. Experts of 1.6 MiB, so that the pages that share an edge are few.
+"$FRUGAL" -q synth --arch qwen3moe --type q8_0 --ff-exp 4096 -o "$dir/w0.gguf" >/dev/null
+cp "$dir/w0.gguf" "$dir/w1.gguf"
+"$PY" -c "
+import os, sys
+for p in sys.argv[1:]:
+    fd = os.open(p, os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)
+" "$dir/w0.gguf" "$dir/w1.gguf"
+bench=(bench -p 32 -n 4 -r 1 -t 1 --bandwidth-gbs 10 --expert-parallel)
+timeout -k 5 120 mpirun --oversubscribe --bind-to none -np 1 "$FRUGAL" "${bench[@]}" -m "$dir/w0.gguf" : \
+  -np 1 "$FRUGAL" "${bench[@]}" -m "$dir/w1.gguf" >"$dir/bench.out" 2>"$dir/bench.err"
+[[ $(grep -c '^| model' "$dir/bench.out") -eq 1 ]] || fail "want one table (rank 0's): $(cat "$dir/bench.out")"
+"$PY" - "$dir/bench.err" <<'PYEOF'
+import re, sys
+units = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+def size(s):
+    v, u = s.split()
+    return float(v) * units[u]
+lines = [l for l in open(sys.argv[1]) if l.startswith("expert-parallel rank")]
+assert len(lines) == 2, lines
+for l in lines:
+    m = re.search(r"own (.+?) of (.+?), others' (.+?) of (.+?) \|", l)
+    own, own_total, others, others_total = (size(g) for g in m.groups())
+    assert own > 0.5 * own_total, l
+    assert others < 0.05 * others_total, l
+PYEOF
+
+# A rank that exits, or stops answering, ends the whole job with an error.
+set +e
+FRUGAL_TEST_RANK_FAULT=exit:1 ep 2 run -m "$m" -p hi -n 4 -t 1 --expert-parallel \
+  >/dev/null 2>"$dir/exit.err"
+rc=$?
+set -e
+[[ $rc -ne 0 && $rc -ne 124 ]] || fail "a dead rank: exit $rc (124: hung): $(cat "$dir/exit.err")"
+grep -q 'FRUGAL_TEST_RANK_FAULT: exiting' "$dir/exit.err" || fail "rank 1 did not exit: $(cat "$dir/exit.err")"
+set +e
+FRUGAL_TEST_RANK_FAULT=stall:1 ep 2 run -m "$m" -p hi -n 4 -t 1 --expert-parallel --ep-timeout 3 \
+  >/dev/null 2>"$dir/stall.err"
+rc=$?
+set -e
+[[ $rc -ne 0 && $rc -ne 124 ]] || fail "a stalled rank: exit $rc (124: hung): $(cat "$dir/stall.err")"
+grep -q 'rank 0 of 2: exchanging partial sums after MoE layer [0-9]*: no answer from the other ranks in 3 s' "$dir/stall.err" ||
+  fail "no timeout message: $(cat "$dir/stall.err")"
+echo OK

@@ -1,0 +1,151 @@
+// Expert parallelism inside one process: N "ranks" are N threads, each with
+// its own copy of the model and its own share of the experts, summing their
+// partial MoE outputs through an in-memory group that adds them in rank
+// order as the MPI group does (src/dist/). Every MoE architecture's logits
+// must match the single-process forward pass to f32 summation-order
+// tolerance and be the same bits on every rank. The mpirun tests
+// (tests/dist/) check the same through real processes.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <barrier>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include "base/progress.h"
+#include "model/expert_parallel.h"
+#include "model/forward.h"
+#include "model/forward_test_model.h"
+#include "model/presets.h"
+#include "model/synth.h"
+
+namespace frugal::model {
+namespace {
+
+using testing::OneSequenceKv;
+
+TEST(ExpertShare, CoversEveryExpertOnceInNearEqualBlocks) {
+  for (int64_t ne : {1, 4, 7, 8, 64, 257}) {
+    for (int nr : {1, 2, 3, 4, 16}) {
+      int64_t next = 0, lo = ne, hi = 0;
+      for (int r = 0; r < nr; ++r) {
+        const ExpertRange e = expert_share(ne, r, nr);
+        EXPECT_EQ(e.begin, next) << ne << " over " << nr;
+        next = e.end;
+        lo = std::min(lo, e.end - e.begin);
+        hi = std::max(hi, e.end - e.begin);
+      }
+      EXPECT_EQ(next, ne);
+      EXPECT_LE(hi - lo, 1);
+    }
+  }
+  EXPECT_TRUE(expert_share(8, 1, 2).contains(4));
+  EXPECT_FALSE(expert_share(8, 1, 2).contains(3));
+}
+
+// The ranks of one process: sum_partials publishes each rank's buffer,
+// every rank adds all of them in rank order, and they write back only
+// after all have read.
+class ThreadGroup {
+ public:
+  explicit ThreadGroup(int n) : n_(n), parts_(static_cast<size_t>(n)), sync_(n) {}
+  class Rank : public ExpertParallel {
+   public:
+    Rank(ThreadGroup* g, int r) : g_(g), r_(r) {}
+    int rank() const override { return r_; }
+    int n_ranks() const override { return g_->n_; }
+    void sum_partials(float* data, int64_t n, int64_t) override {
+      g_->parts_[static_cast<size_t>(r_)] = data;
+      g_->sync_.arrive_and_wait();
+      std::vector<float> sum(g_->parts_[0], g_->parts_[0] + n);
+      for (int q = 1; q < g_->n_; ++q)
+        for (int64_t i = 0; i < n; ++i) sum[static_cast<size_t>(i)] += g_->parts_[static_cast<size_t>(q)][i];
+      g_->sync_.arrive_and_wait();
+      std::copy(sum.begin(), sum.end(), data);
+      ++sums;
+    }
+    int64_t sums = 0;
+
+   private:
+    ThreadGroup* g_;
+    int r_;
+  };
+
+ private:
+  int n_;
+  std::vector<float*> parts_;
+  std::barrier<> sync_;
+};
+
+// Logits of 8 prompt rows, then 3 decode steps (each a row of its own).
+std::vector<float> run_rows(const Model& m) {
+  OneSequenceKv kv(m.config(), 16);
+  Forward fwd(m);
+  const int32_t tokens[] = {256, 72, 101, 108, 108, 111, 32, 119, 111, 114, 108};
+  std::vector<BatchRow> rows;
+  for (int32_t i = 0; i < 8; ++i) rows.push_back({0, i, tokens[i], true});
+  std::vector<float> all, logits;
+  fwd.run(rows, kv, nullptr, logits);
+  all = logits;
+  for (int32_t i = 8; i < 11; ++i) {
+    const BatchRow row{0, i, tokens[i], true};
+    fwd.run(std::span(&row, 1), kv, nullptr, logits);
+    all.insert(all.end(), logits.begin(), logits.end());
+  }
+  return all;
+}
+
+TEST(ExpertParallel, EveryMoeArchitectureMatchesOneProcess) {
+  Progress::set_enabled(false);
+  int tested = 0;
+  for (const auto& p : all_presets()) {
+    if (p.name != "tiny" || !p.config.is_moe()) continue;
+    SCOPED_TRACE(p.arch);
+    const std::string path = (std::filesystem::temp_directory_path() /
+                              ("frugal_expert_parallel_" + std::to_string(::getpid()) + "_" + p.arch + ".gguf"))
+                                 .string();
+    SynthOptions opts;
+    opts.type = "q8_0";
+    opts.seed = 5;
+    opts.progress_label = "";
+    write_synth_model(p.config, gguf::Metadata{}, opts, path);
+    const std::vector<float> want = run_rows(*Model::load(path));
+    float scale = 0;
+    for (float v : want) scale = std::max(scale, std::abs(v));
+
+    for (int n_ranks : {2, 3}) {
+      SCOPED_TRACE(std::to_string(n_ranks) + " ranks");
+      ThreadGroup group(n_ranks);
+      std::vector<std::unique_ptr<Model>> models;
+      std::vector<std::unique_ptr<ThreadGroup::Rank>> ranks;
+      std::vector<std::vector<float>> got(static_cast<size_t>(n_ranks));
+      for (int r = 0; r < n_ranks; ++r) {
+        models.push_back(Model::load(path));
+        ranks.push_back(std::make_unique<ThreadGroup::Rank>(&group, r));
+        attach_expert_parallel(*models.back(), ranks.back().get());
+      }
+      std::vector<std::thread> threads;
+      for (int r = 0; r < n_ranks; ++r)
+        threads.emplace_back([&, r] { got[static_cast<size_t>(r)] = run_rows(*models[static_cast<size_t>(r)]); });
+      for (auto& t : threads) t.join();
+      for (int r = 0; r < n_ranks; ++r) attach_expert_parallel(*models[static_cast<size_t>(r)], nullptr);
+
+      int64_t moe_layers = 0;
+      for (int64_t il = 0; il < p.config.n_layer; ++il) moe_layers += p.config.layer_is_moe(il) ? 1 : 0;
+      EXPECT_EQ(ranks[0]->sums, 4 * moe_layers);  // one per MoE layer per forward pass
+      ASSERT_EQ(got[0].size(), want.size());
+      double err = 0;
+      for (size_t i = 0; i < want.size(); ++i) err = std::max(err, double(std::abs(got[0][i] - want[i])));
+      EXPECT_LT(err / scale, 1e-5) << "max abs difference " << err << " at logit scale " << scale;
+      for (int r = 1; r < n_ranks; ++r)
+        EXPECT_EQ(got[static_cast<size_t>(r)], got[0]) << "rank " << r << " differs from rank 0";
+    }
+    std::filesystem::remove(path);
+    ++tested;
+  }
+  EXPECT_GE(tested, 6);
+}
+
+}  // namespace
+}  // namespace frugal::model
