@@ -48,14 +48,14 @@ void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model
   const dist::CommStats c = group->stats();
   const std::vector<double> mine = {static_cast<double>(p.owned_bytes), static_cast<double>(p.owned_mapped),
                                     static_cast<double>(p.others_bytes), static_cast<double>(p.others_mapped),
-                                    static_cast<double>(c.sums), static_cast<double>(c.bytes_sent), c.seconds, seconds};
+                                    static_cast<double>(c.exchanges), static_cast<double>(c.bytes_sent), c.seconds, seconds};
   const std::vector<double> all = group->gather(mine);
   for (int r = 0; r < group->n_ranks() && !all.empty(); ++r) {
     const double* v = all.data() + static_cast<size_t>(r) * mine.size();
     const model::ExpertRange e = model::expert_share(model.config().n_expert, r, group->n_ranks());
     std::fprintf(stderr,
                  "expert-parallel rank %d: experts %lld..%lld | expert pages mapped: own %s of %s, others' %s of %s | "
-                 "sums: %.0f, %s sent, %.3f s of %.3f s (%.1f %%)\n",
+                 "exchanges: %.0f, %s sent, %.3f s of %.3f s (%.1f %%)\n",
                  r, static_cast<long long>(e.begin), static_cast<long long>(e.end - 1), human_bytes(v[1]).c_str(),
                  human_bytes(v[0]).c_str(), human_bytes(v[3]).c_str(), human_bytes(v[2]).c_str(), v[4],
                  human_bytes(v[5]).c_str(), v[6], v[7], v[7] > 0 ? 100.0 * v[6] / v[7] : 0.0);

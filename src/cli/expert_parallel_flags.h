@@ -29,7 +29,7 @@ void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model
 
 // On rank 0, one line per rank on stderr: the experts it owns, how much of
 // their weights and of the other ranks' it has mapped, and its time and
-// bytes in the per-layer sums. `seconds`: the wall time the report covers.
+// bytes in the per-layer exchanges. `seconds`: the wall time the report covers.
 // Every rank must call it (it gathers).
 void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model, double seconds);
 

@@ -18,8 +18,8 @@ namespace frugal::dist {
 
 // What a group's communication cost this rank since it joined.
 struct CommStats {
-  int64_t sums = 0;         // sum_partials calls (one per MoE layer per forward pass)
-  uint64_t bytes_sent = 0;  // by this rank, in them
+  int64_t exchanges = 0;    // share_blocks calls (one per MoE layer per forward pass)
+  uint64_t bytes_sent = 0;  // by this rank, in them (its block, to each other rank)
   double seconds = 0;       // in them, waiting for slower ranks included
 };
 

@@ -1,14 +1,14 @@
 // The distributed layer over OpenMPI: MPI_COMM_WORLD as an expert-parallel
 // group.
 //
-// sum_partials is a reduce-scatter then an all-gather, written out so that
-// the sum is deterministic: the n floats are cut into one contiguous chunk
-// per rank; an all-to-all sends each rank the chunk it owns from every
-// other rank; the owner adds the pieces in rank order (rank 0's + rank 1's
-// + ...); an all-gather gives every rank every summed chunk. Each float is
-// added by exactly one rank, so all ranks get the same bits, and the order
-// does not depend on message timing (MPI_Allreduce's order is the
-// library's choice). Each rank sends 2 (N - 1) / N of the n floats.
+// share_blocks is one MPI_Allgatherv in place: each rank sends the down
+// outputs of its experts' jobs (the rows routed to them, n_embd floats
+// each) to every other rank. Every rank then adds all the jobs' outputs in
+// the fixed job order itself (model/forward_moe.cc), which is why the
+// results are the same bits on every rank and as in one process; a sum
+// across ranks (MPI_Allreduce of partial sums) would add in another order,
+// and in a quantised model a last-bit difference in a layer's output can
+// change a later layer's expert choice.
 //
 // Collectives are the non-blocking forms, waited on with MPI_Test and a
 // deadline (MPI has no timeout of its own): past it, the rank says where it
@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -55,43 +56,27 @@ class MpiGroup final : public ProcessGroup {
   int n_ranks() const override { return size_; }
   CommStats stats() const override { return stats_; }
 
-  void sum_partials(float* data, int64_t n, int64_t layer) override {
+  void share_blocks(float* data, std::span<const int64_t> offsets, int64_t layer) override {
     if (fault_ && fault_rank_ == rank_) inject_test_fault(layer);
     if (size_ == 1) return;
     const auto t0 = Clock::now();
-    const int nr = size_;
-    counts_.resize(static_cast<size_t>(nr));
-    displs_.resize(static_cast<size_t>(nr));
-    for (int q = 0; q < nr; ++q) {
-      const int64_t b = n * q / nr, e = n * (q + 1) / nr;
-      displs_[static_cast<size_t>(q)] = static_cast<int>(b);
-      counts_[static_cast<size_t>(q)] = static_cast<int>(e - b);
+    counts_.resize(static_cast<size_t>(size_));
+    displs_.resize(static_cast<size_t>(size_));
+    if (offsets.size() != static_cast<size_t>(size_) + 1) die("layer " + std::to_string(layer) + ": wrong block count");
+    if (offsets.back() > INT32_MAX)
+      die("layer " + std::to_string(layer) + ": " + std::to_string(offsets.back()) +
+          " floats of expert outputs are too many for one exchange (use smaller batches)");
+    for (size_t q = 0; q < counts_.size(); ++q) {
+      displs_[q] = static_cast<int>(offsets[q]);
+      counts_[q] = static_cast<int>(offsets[q + 1] - offsets[q]);
     }
-    if (n > INT32_MAX) die("layer " + std::to_string(layer) + ": a partial sum of " + std::to_string(n) + " floats is too large for one exchange");
-    const int mine = counts_[static_cast<size_t>(rank_)];
-    pieces_.resize(static_cast<size_t>(nr) * static_cast<size_t>(mine));
-    piece_counts_.assign(static_cast<size_t>(nr), mine);
-    piece_displs_.resize(static_cast<size_t>(nr));
-    for (int q = 0; q < nr; ++q) piece_displs_[static_cast<size_t>(q)] = q * mine;
-
     MPI_Request req;
-    check(MPI_Ialltoallv(data, counts_.data(), displs_.data(), MPI_FLOAT, pieces_.data(), piece_counts_.data(),
-                         piece_displs_.data(), MPI_FLOAT, MPI_COMM_WORLD, &req),
-          "exchanging partial sums", layer);
-    wait(req, "exchanging partial sums", layer);
-    float* sum = data + displs_[static_cast<size_t>(rank_)];
-    for (int i = 0; i < mine; ++i) {
-      float acc = pieces_[static_cast<size_t>(i)];
-      for (int q = 1; q < nr; ++q) acc += pieces_[static_cast<size_t>(q) * static_cast<size_t>(mine) + static_cast<size_t>(i)];
-      sum[i] = acc;
-    }
     check(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts_.data(), displs_.data(), MPI_FLOAT,
                           MPI_COMM_WORLD, &req),
-          "gathering the sums", layer);
-    wait(req, "gathering the sums", layer);
-
-    ++stats_.sums;
-    stats_.bytes_sent += (static_cast<uint64_t>(n - mine) + static_cast<uint64_t>(mine) * static_cast<uint64_t>(nr - 1)) * sizeof(float);
+          "exchanging expert outputs", layer);
+    wait(req, "exchanging expert outputs", layer);
+    ++stats_.exchanges;
+    stats_.bytes_sent += static_cast<uint64_t>(counts_[static_cast<size_t>(rank_)]) * static_cast<uint64_t>(size_ - 1) * sizeof(float);
     stats_.seconds += seconds_since(t0);
   }
 
@@ -114,7 +99,7 @@ class MpiGroup final : public ProcessGroup {
 
  private:
   std::string where(const std::string& step, int64_t layer) const {
-    return layer >= 0 ? step + " after MoE layer " + std::to_string(layer) : step;
+    return layer >= 0 ? step + " in layer " + std::to_string(layer) : step;
   }
 
   [[noreturn]] void die(const std::string& why) const {
@@ -179,8 +164,7 @@ class MpiGroup final : public ProcessGroup {
   double timeout_;
   int rank_ = 0, size_ = 1;
   int fault_ = 0, fault_rank_ = -1;
-  std::vector<int> counts_, displs_, piece_counts_, piece_displs_;
-  std::vector<float> pieces_;
+  std::vector<int> counts_, displs_;
   CommStats stats_;
 };
 

@@ -2,16 +2,19 @@
 // run the same forward pass over the same rows; each computes only its own
 // share of the routed experts of every MoE layer, so each reads only those
 // experts' weights. Everything else (embeddings, attention, norms, router,
-// LM head) runs on every rank; the shared experts run on the first rank
-// only, so that they count once in the sum. After the expert jobs, each rank
-// holds a partial sum of the layer's output and sum_partials() adds the
-// partials of all ranks, leaving the same bits on every rank, so every rank
-// continues with the same residual stream and samples the same tokens.
+// shared experts, LM head) runs on every rank. In each MoE layer every rank
+// routes every row, computes its own experts' down outputs, and
+// share_blocks() gives every rank every other rank's; each rank then adds
+// all experts' weighted outputs in the one fixed order that a single
+// process uses. So the layer's output has the same bits on every rank and
+// as in one process, and every rank samples the same tokens as one process
+// would.
 //
 // The implementation over MPI lives in src/dist/; the model layer sees only
 // this interface.
 #pragma once
 #include <cstdint>
+#include <span>
 
 namespace frugal::model {
 
@@ -34,14 +37,14 @@ class ExpertParallel {
   virtual int rank() const = 0;
   virtual int n_ranks() const = 0;
 
-  // data: this rank's n floats of MoE layer `layer`'s output. On return it
-  // holds the sum over all ranks, added in rank order (rank 0's partial +
-  // rank 1's + ...), identical on every rank. Every rank calls it once per
-  // MoE layer with the same n (they run the same rows).
-  virtual void sum_partials(float* data, int64_t n, int64_t layer) = 0;
+  // data holds one block of floats per rank, rank q's at [offsets[q],
+  // offsets[q + 1]) (n_ranks() + 1 offsets, the same on every rank: the
+  // rows routed to each rank's experts, times n_embd); this rank has filled
+  // its own block. On return every block is filled, on every rank. Every
+  // rank calls it once per MoE layer of each forward pass.
+  virtual void share_blocks(float* data, std::span<const int64_t> offsets, int64_t layer) = 0;
 
   ExpertRange owned(int64_t n_expert) const { return expert_share(n_expert, rank(), n_ranks()); }
-  bool runs_shared_experts() const { return rank() == 0; }
 };
 
 // Bytes of the routed experts' weights (gate, up, down, every MoE layer)

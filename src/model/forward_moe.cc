@@ -36,6 +36,7 @@
 #include <functional>
 #include <limits>
 
+#include "base/error.h"
 #include "base/mapped_file.h"
 #include "kernels/ffn.h"
 #include "model/expert_parallel.h"
@@ -61,6 +62,16 @@ struct FfnJob {
   kernels::GluOptions glu;         // the gated unit and gate/up biases (gpt-oss)
   const float* down_bias = nullptr;  // added to down's output before weighting (gpt-oss)
   bool weight_input = false;  // llama4: the weights scale the gathered input rows; the outputs add with weight 1
+  bool remote = false;        // expert-parallel: another rank computes it; its down outputs arrive by exchange
+};
+
+// Expert-parallel (model/expert_parallel.h): jobs [rank_jobs[q],
+// rank_jobs[q + 1]) are rank q's routed experts, consecutive in job order;
+// the other ranks' down outputs come through ep after this rank's are made.
+struct JobExchange {
+  ExpertParallel* ep = nullptr;
+  int64_t layer = 0;
+  std::vector<size_t> rank_jobs;
 };
 
 // Slice widths: a multiple of 16 units (whole SIMD tiles for the matmul),
@@ -110,19 +121,31 @@ void add_job_outputs(const FfnJob& j, const float* y, int64_t y_stride, int64_t 
 // a short slice of every job's matrix; (b) items (slice of the output
 // columns): for every job in the fixed order, out[row] += weight * y. The
 // sums are the general form's, in the same order: the same bits.
+// Expert-parallel layers take this form at every batch size: between (a)
+// and (b) the ranks exchange their jobs' outputs, and every rank then adds
+// up all jobs in the one order, as a single process would.
 void down_small_batch(const std::vector<FfnJob>& jobs, int64_t n_rows, int64_t d, float* out, Forward::Scratch& s,
-                      ThreadPool* pool, int n_threads) {
+                      ThreadPool* pool, int n_threads, const JobExchange* exchange) {
   const size_t nj = jobs.size();
   std::vector<int64_t> first(nj + 1, 0);
   for (size_t ji = 0; ji < nj; ++ji) first[ji + 1] = first[ji] + jobs[ji].n_rows;
   float* ys = s.down_y.get(first[nj] * d);
-  const int64_t wa = slice_width(d, int64_t{8} * n_threads / static_cast<int64_t>(nj) + 1, kDecodeSlice);
+  std::vector<size_t> local;
+  for (size_t ji = 0; ji < nj; ++ji)
+    if (!jobs[ji].remote) local.push_back(ji);
+  const int64_t n_local = static_cast<int64_t>(local.size());
+  const int64_t wa = slice_width(d, int64_t{8} * n_threads / std::max<int64_t>(1, n_local) + 1, kDecodeSlice);
   const int64_t per_job = (d + wa - 1) / wa;
-  run_items(pool, static_cast<int64_t>(nj) * per_job, [&](int64_t i, int) {
-    const size_t ji = static_cast<size_t>(i / per_job);
+  run_items(pool, n_local * per_job, [&](int64_t i, int) {
+    const size_t ji = local[static_cast<size_t>(i / per_job)];
     const int64_t b = (i % per_job) * wa, e = std::min(d, b + wa);
     kernels::matmul_encoded(kernels::weight_rows(jobs[ji].down, b, e), s.enc_h[ji], ys + first[ji] * d + b, d, nullptr);
   });
+  if (exchange) {
+    std::vector<int64_t> offsets;
+    for (size_t j : exchange->rank_jobs) offsets.push_back(first[j] * d);
+    exchange->ep->share_blocks(ys, offsets, exchange->layer);
+  }
   const int64_t w2 = slice_width(d, int64_t{8} * n_threads);
   for (int t = 0; t < n_threads; ++t) s.thread_acc[static_cast<size_t>(t)].get(n_rows * w2);
   run_items(pool, (d + w2 - 1) / w2, [&](int64_t i, int thread) {
@@ -136,8 +159,9 @@ void down_small_batch(const std::vector<FfnJob>& jobs, int64_t n_rows, int64_t d
 
 // out (n_rows x d) += the weighted outputs of every job: the parallel
 // regions described at the top of this file. out must hold the sum so far.
+// Remote jobs (exchange set) are computed by other ranks.
 void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t n_rows, int64_t d, float* out,
-                  Forward::Scratch& s, ThreadPool* pool) {
+                  Forward::Scratch& s, ThreadPool* pool, const JobExchange* exchange = nullptr) {
   if (jobs.empty()) return;
   const size_t nj = jobs.size();
   const int n_threads = pool ? pool->size() : 1;
@@ -152,9 +176,10 @@ void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t n_rows, i
   // Region 0: each job's input rows gathered and encoded once for the
   // gate/up kernels (in parallel over jobs when there is enough of it).
   int64_t total_rows = 0;
-  for (const FfnJob& j : jobs) total_rows += j.n_rows;
+  for (const FfnJob& j : jobs) total_rows += j.remote ? 0 : j.n_rows;
   auto prepare = [&](int64_t ji, int) {
     FfnJob& j = jobs[static_cast<size_t>(ji)];
+    if (j.remote) return;
     if (j.gather_to) {
       for (int64_t i = 0; i < j.n_rows; ++i) std::copy_n(src + j.rows[i] * d, d, j.gather_to + i * d);
       if (j.weight_input)
@@ -174,7 +199,7 @@ void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t n_rows, i
   for (size_t j = 0; j < nj; ++j) order[j] = j;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return jobs[a].n_rows > jobs[b].n_rows; });
   int64_t total_units = 0;
-  for (const FfnJob& j : jobs) total_units += j.gate.n_out;
+  for (const FfnJob& j : jobs) total_units += j.remote ? 0 : j.gate.n_out;
   const bool small = total_rows * d <= kSmallBatchFloats;
   const int64_t w1 = slice_width(total_units, int64_t{8} * n_threads, small ? kDecodeSlice : 128);
   struct Item {
@@ -185,6 +210,7 @@ void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t n_rows, i
   std::vector<std::atomic<int64_t>> slices_left(nj);
   int64_t max_tmp = 0;
   for (size_t j : order) {
+    if (jobs[j].remote) continue;
     const int64_t ff = jobs[j].gate.n_out;
     int64_t n_slices = 0;
     for (int64_t b = 0; b < ff; b += w1, ++n_slices) items.push_back({j, b, std::min(ff, b + w1)});
@@ -204,7 +230,7 @@ void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t n_rows, i
       s.enc_h[it.job].encode(j.down.type, j.h, ff, j.n_rows, ff);
   });
 
-  if (small) return down_small_batch(jobs, n_rows, d, out, s, pool, n_threads);
+  if (small || exchange) return down_small_batch(jobs, n_rows, d, out, s, pool, n_threads, exchange);
 
   // Region 2: slices of the output columns, each over every job in order.
   // The weighted sums build up in a dense n_rows x w block per thread, then
@@ -289,12 +315,11 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   const LayerWeights& L = m.weights().layers[static_cast<size_t>(il)];
   const int64_t ne = c.n_expert, k = c.n_expert_used, d = c.n_embd, ff = c.n_ff_exp;
   const float* xn = s.xn.v.data();
-  // Expert-parallel (model/expert_parallel.h): this process runs its own
-  // experts and, on the first rank, the shared ones; the partial outputs
-  // are summed over the ranks at the end.
+  // Expert-parallel (model/expert_parallel.h): this process computes its
+  // own routed experts and receives the others' outputs.
   ExpertParallel* ep = expert_parallel_of(m);
   const ExpertRange mine = ep ? ep->owned(ne) : ExpertRange{0, ne};
-  const bool shared_here = c.n_ff_shexp > 0 && (!ep || ep->runs_shared_experts());
+  JobExchange exchange{.ep = ep, .layer = il, .rank_jobs = {}};
 
   // Route every row.
   float* logits = s.router.get(n_rows * ne);
@@ -334,9 +359,13 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   // fused jobs, one expert at a time.
   const LayerLora* LL = m.lora() ? &m.lora()->layers()[static_cast<size_t>(il)] : nullptr;
   const bool adapted_experts = LL && LL->adapts_experts();
+  if (ep && adapted_experts) fail("expert-parallel inference does not run LoRA-adapted experts");
   for (int64_t e = 0; e < ne && !adapted_experts; ++e) {
     const int64_t b = start[e], cnt = start[e + 1] - start[e];
-    if (cnt == 0 || !mine.contains(e)) continue;  // never touched here
+    while (ep && static_cast<int64_t>(exchange.rank_jobs.size()) < ep->n_ranks() &&
+           e == expert_share(ne, static_cast<int>(exchange.rank_jobs.size()), ep->n_ranks()).begin)
+      exchange.rank_jobs.push_back(jobs.size());
+    if (cnt == 0) continue;  // never touched
     const bool biased = static_cast<bool>(L.gate_exps_b);
     jobs.push_back(FfnJob{.gate = L.gate_exps.expert(e),
                           .up = L.up_exps.expert(e),
@@ -351,17 +380,20 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                                   .gate_bias = biased ? L.gate_exps_b.data + e * ff : nullptr,
                                   .up_bias = biased ? L.up_exps_b.data + e * ff : nullptr},
                           .down_bias = biased ? L.down_exps_b.data + e * d : nullptr,
-                          .weight_input = c.expert_weight_on_input});
+                          .weight_input = c.expert_weight_on_input,
+                          .remote = !mine.contains(e)});
   }
+  if (ep) exchange.rank_jobs.resize(static_cast<size_t>(ep->n_ranks()) + 1, jobs.size());
   if (s.advise_experts) {
     for (const FfnJob& j : jobs)
       for (const kernels::WeightMatrix* w : {&j.gate, &j.up, &j.down})
-        advise_willneed(w->data, static_cast<size_t>(w->n_out) * row_bytes(w->type, static_cast<uint64_t>(w->n_in)));
+        if (!j.remote)
+          advise_willneed(w->data, static_cast<size_t>(w->n_out) * row_bytes(w->type, static_cast<uint64_t>(w->n_in)));
   }
   std::vector<float> shexp_weight;
   // An adapted shared expert runs after the routed ones (lora_swiglu).
-  const bool adapted_shexp = shared_here && LL && LL->adapts_shexp();
-  if (shared_here) {
+  const bool adapted_shexp = LL && LL->adapts_shexp();
+  if (c.n_ff_shexp > 0) {
     if (L.shexp_gate) {
       shexp_weight.resize(static_cast<size_t>(n_rows));
       for (int64_t r = 0; r < n_rows; ++r)
@@ -381,7 +413,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                             .down_bias = nullptr});
   }
   std::fill(out, out + n_rows * d, 0.0f);
-  run_ffn_jobs(jobs, xn, n_rows, d, out, s, pool);
+  run_ffn_jobs(jobs, xn, n_rows, d, out, s, pool, ep ? &exchange : nullptr);
   if (adapted_shexp)
     lora_swiglu(L.gate_shexp, L.up_shexp, L.down_shexp, LL->gate_shexp, LL->up_shexp, LL->down_shexp,
                 m.lora()->scale(), xn, n_rows, shexp_weight.empty() ? nullptr : shexp_weight.data(), out, pool);
@@ -390,7 +422,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
     std::vector<float> y;
     for (int64_t e = 0; e < ne; ++e) {
       const int64_t b = start[e], cnt = start[e + 1] - start[e];
-      if (cnt == 0 || !mine.contains(e)) continue;
+      if (cnt == 0) continue;
       float* xe = in + b * d;
       for (int64_t i = 0; i < cnt; ++i) std::copy_n(xn + slot_row[b + i] * d, d, xe + i * d);
       y.assign(static_cast<size_t>(cnt * d), 0.0f);
@@ -400,7 +432,6 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
       for (int64_t i = 0; i < cnt; ++i) kernels::add(y.data() + i * d, out + slot_row[b + i] * d, d);
     }
   }
-  if (ep) ep->sum_partials(out, n_rows * d, il);
 }
 
 }  // namespace frugal::model
