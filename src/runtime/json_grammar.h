@@ -14,6 +14,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -45,6 +46,13 @@ struct JsonNode {
 struct JsonGrammar {
   std::vector<JsonNode> nodes;
   int32_t root = 0;
+  // Raw texts of which one must come before the value, matched as bytes
+  // (special tokens included); empty: the value comes at once. A forced tool
+  // call uses them for the function's name in its family's markers, each
+  // followed by that function's arguments: lead_in_values[i] is the value's
+  // grammar after lead_ins[i] (this one's nodes where it is null or absent).
+  std::vector<std::string> lead_ins{};
+  std::vector<std::shared_ptr<const JsonGrammar>> lead_in_values{};
 };
 
 // response_format {"type": "json_object"}: any JSON object.

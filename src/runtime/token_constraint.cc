@@ -20,8 +20,10 @@ TokenTrie::TokenTrie(const tokenizer::Tokenizer& tok, const gguf::Metadata& md) 
     if (tok.is_end_of_generation(id)) eog_.push_back(id);
     const auto t = static_cast<size_t>(id) < types.size() ? static_cast<TokenType>(types[static_cast<size_t>(id)])
                                                           : TokenType::NORMAL;
-    if (t == TokenType::CONTROL || t == TokenType::USER_DEFINED || t == TokenType::UNKNOWN || t == TokenType::UNUSED)
+    if (t == TokenType::CONTROL || t == TokenType::USER_DEFINED || t == TokenType::UNKNOWN || t == TokenType::UNUSED) {
+      bytes_[static_cast<size_t>(id)] = tok.token_bytes(id);
       continue;
+    }
     std::string b = tok.token_bytes(id);
     if (b.empty()) continue;
     bytes_[static_cast<size_t>(id)] = std::move(b);
@@ -87,10 +89,33 @@ std::shared_ptr<const TokenTrie> LazyTokenTrie::get() {
 }
 
 TokenConstraint::TokenConstraint(std::shared_ptr<const JsonGrammar> grammar, std::shared_ptr<const TokenTrie> trie)
-    : grammar_(std::move(grammar)), trie_(std::move(trie)), m_(*grammar_) {}
+    : grammar_(std::move(grammar)), trie_(std::move(trie)), m_(*grammar_),
+      lead_(grammar_->lead_ins.empty() ? kLeadDone : 0) {}
+
+bool TokenConstraint::lead_takes(const std::string& bytes, JsonMatcher& m, std::string& matched) const {
+  if (bytes.empty()) return false;
+  const std::string text = lead_text_ + bytes;
+  const JsonGrammar& g = *grammar_;
+  for (size_t k = 0; k < g.lead_ins.size(); ++k) {
+    const std::string& lead = g.lead_ins[k];
+    if (lead.starts_with(text)) return matched = text, true;
+    if (!text.starts_with(lead)) continue;
+    JsonMatcher t(k < g.lead_in_values.size() && g.lead_in_values[k] ? *g.lead_in_values[k] : g);
+    if (!t.feed(std::string_view(text).substr(lead.size()))) continue;
+    m.assign(t);
+    matched = lead;
+    return true;
+  }
+  return false;
+}
 
 bool TokenConstraint::allows(int32_t id) const {
   if (id < 0 || id >= trie_->n_vocab()) return false;
+  if (lead_ != kLeadDone) {
+    JsonMatcher m(*grammar_);
+    std::string matched;
+    return lead_takes(trie_->bytes(id), m, matched);
+  }
   if (!trie_->has_text(id)) {
     const auto& eog = trie_->end_of_generation();
     return m_.complete() && std::find(eog.begin(), eog.end(), id) != eog.end();
@@ -115,6 +140,14 @@ void TokenConstraint::walk(const TokenTrie::Trie& t, uint32_t node, int depth, s
 }
 
 void TokenConstraint::mask(std::vector<uint8_t>& allowed) {
+  if (lead_ != kLeadDone) {
+    // A few steps of a short text: every token is tried.
+    allowed.assign(static_cast<size_t>(trie_->n_vocab()), 0);
+    for (int32_t id = 0; id < trie_->n_vocab(); ++id) allowed[static_cast<size_t>(id)] = allows(id) ? 1 : 0;
+    if (std::find(allowed.begin(), allowed.end(), 1) == allowed.end())
+      fail("structured output: no token of the vocabulary can spell the text before the value");
+    return;
+  }
   if (states_.empty()) states_.resize(1, JsonMatcher(*grammar_));
   states_[0].assign(m_);
   int64_t room = 0;
@@ -137,6 +170,27 @@ void TokenConstraint::mask(std::vector<uint8_t>& allowed) {
 }
 
 void TokenConstraint::accept(int32_t id) {
+  if (lead_ != kLeadDone) {
+    JsonMatcher m(*grammar_);
+    std::string matched;
+    if (!lead_takes(trie_->bytes(id), m, matched)) fail("structured output: token ", id, " does not continue the text before the value");
+    const size_t len = lead_text_.size() + trie_->bytes(id).size();
+    const auto& leads = grammar_->lead_ins;
+    const auto whole = std::find(leads.begin(), leads.end(), matched);
+    if (matched.size() < len) {
+      m_.assign(m);  // the token ran on into the value
+      lead_ = kLeadDone;
+    } else if (whole != leads.end()) {
+      // The value's grammar after this lead-in, from its start.
+      const size_t k = static_cast<size_t>(whole - leads.begin());
+      const auto& values = grammar_->lead_in_values;
+      m_.assign(JsonMatcher(k < values.size() && values[k] ? *values[k] : *grammar_));
+      lead_ = kLeadDone;
+    } else {
+      lead_text_ = matched;
+    }
+    return;
+  }
   if (!trie_->has_text(id)) return;  // the end of generation
   if (!m_.feed(trie_->bytes(id))) fail("structured output: token ", id, " does not continue the JSON");
 }

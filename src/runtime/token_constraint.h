@@ -24,6 +24,7 @@ class TokenTrie {
  public:
   // Tokens with text (not control, user-defined, unknown or unused ones by
   // md's tokenizer.ggml.token_type) and the end-of-generation tokens.
+  // bytes() holds every token's bytes, special ones too (for lead-ins).
   TokenTrie(const tokenizer::Tokenizer& tok, const gguf::Metadata& md);
 
   int32_t n_vocab() const { return n_vocab_; }
@@ -91,16 +92,23 @@ class TokenConstraint {
   // Takes the chosen token (REQUIRES allows(id)).
   void accept(int32_t id);
   // No token can follow but the end: the completion is over.
-  bool closed() const { return m_.closed(); }
-  bool complete() const { return m_.complete(); }
+  bool closed() const { return lead_ == kLeadDone && m_.closed(); }
+  bool complete() const { return lead_ == kLeadDone && m_.complete(); }
 
  private:
+  static constexpr size_t kLeadDone = SIZE_MAX;
+  // Before the value: whether `bytes` after the lead-in text so far stays a
+  // prefix of a lead-in or completes one with a start of the value after it
+  // (that remainder then fed to `m`).
+  bool lead_takes(const std::string& bytes, JsonMatcher& m, std::string& matched) const;
   void walk(const TokenTrie::Trie& t, uint32_t node, int depth, std::vector<uint8_t>& allowed);
 
   std::shared_ptr<const JsonGrammar> grammar_;
   std::shared_ptr<const TokenTrie> trie_;
   JsonMatcher m_;
   std::vector<JsonMatcher> states_;  // the walk's state at each trie depth
+  std::string lead_text_;            // the lead-in's bytes so far
+  size_t lead_ = kLeadDone;          // 0 while a lead-in is being written
 };
 
 }  // namespace frugal::runtime

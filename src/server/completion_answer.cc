@@ -12,6 +12,7 @@
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "server/tool_calls.h"
+#include "server/tool_request.h"
 #include "tokenizer/harmony.h"
 
 namespace frugal::server {
@@ -52,37 +53,40 @@ struct Choices {
   bool harmony;
   std::vector<tokenizer::HarmonyParser> parsers;
   // Chat with tools: each choice's calls read out of its text (harmony:
-  // out of the messages that name a recipient), counted for their index.
+  // out of the messages that name a recipient), and the ids of their heads.
   const ToolCallFormat* tool_format;
   std::vector<ToolCallParser> tool_parsers;
-  std::vector<int> n_calls;
-  std::vector<std::string> harmony_call;  // a harmony call's arguments so far
+  std::vector<HarmonyCallReader> harmony_calls;
+  std::vector<std::vector<std::string>> call_ids;
+  std::vector<size_t> whole_calls;  // calls completed, per choice
+  std::vector<bool> began;          // the choice's text has begun (after a forced call's opening)
 
   Choices(const CompletionContext& c, const CompletionRequest& req, std::vector<std::shared_ptr<Job>> j, bool h,
           const ToolCallFormat* tf)
       : ctx(c), r(req), jobs(std::move(j)), out(jobs.size()), logprobs(jobs.size()),
         offsets(jobs.size(), req.echo ? req.prompt_text.size() : 0), done(jobs.size(), false), harmony(h),
-        parsers(jobs.size()), tool_format(tf), n_calls(jobs.size(), 0), harmony_call(jobs.size()) {
+        parsers(jobs.size()), tool_format(tf), harmony_calls(jobs.size()), call_ids(jobs.size()), whole_calls(jobs.size(), 0), began(jobs.size(), false) {
     if (tf)
       for (size_t i = 0; i < jobs.size(); ++i) tool_parsers.emplace_back(*tf);
   }
 
-  // A call of choice i into c.tool_calls, with its index and a new id.
-  void add_call(size_t i, Choice& c, const ToolCall& call) {
-    if (c.tool_calls.is_null()) c.tool_calls = json::array();
-    c.tool_calls.push_back({{"index", n_calls[i]++},
-                            {"id", "call_" + random_hex(24)},
-                            {"type", "function"},
-                            {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
-  }
-  // "tool_calls" once a choice has called a tool.
+  // "tool_calls" once a choice has called a tool, unless max_tokens or the
+  // context cut it ("length", as OpenAI's a call cut short).
   const char* finish(size_t i) const {
-    return n_calls[i] > 0 ? "tool_calls" : finish_reason(jobs[i]->stats().stop);
+    const char* reason = finish_reason(jobs[i]->stats().stop);
+    return !call_ids[i].empty() && std::string_view(reason) != "length" ? "tool_calls" : reason;
   }
 
-  // New text of choice i as content and reasoning (all content without harmony).
-  Choice split(size_t i, const std::string& text, bool last) {
+  // New text of choice i as content, reasoning and tool calls (all content
+  // without harmony or tools). The calls' heads get their ids here; whole
+  // calls go to c.tool_calls, their pieces to `deltas`.
+  Choice split(size_t i, std::string text, bool last, std::vector<ToolCallDelta>* deltas = nullptr) {
+    // A forced call's opening is in the prompt and its close comes after the
+    // answer: the readers take them as the answer's own text.
+    if (!began[i]) text = r.tool_prefill + text, began[i] = true;
+    if (last) text += r.tool_close;
     Choice c;
+    ToolCallPiece t;
     if (!harmony) {
       c.text = text;
     } else {
@@ -90,28 +94,37 @@ struct Choices {
       if (last)
         for (auto& p : parsers[i].finish()) pieces.push_back(std::move(p));
       for (const tokenizer::HarmonyPiece& p : pieces) {
-        if (!p.recipient.empty()) {
-          ToolCall call;
-          if (r.tool_choice != "none" && harmony_tool_call(p, harmony_call[i], call)) add_call(i, c, call);
+        const size_t before = t.deltas.size();
+        if (r.tool_choice != "none" && harmony_calls[i].feed(p, t)) {
+          for (size_t k = before; k < t.deltas.size(); ++k) t.deltas[k].content_at = c.text.size();
           continue;
         }
+        if (!p.recipient.empty()) continue;
         if (p.channel == "analysis") c.reasoning += p.text;
         else if (p.channel == "final") c.text += p.text;
       }
     }
     if (tool_format) {
-      ToolCallPiece t = tool_parsers[i].feed(c.text);
+      t = tool_parsers[i].feed(c.text);
       if (last) {
         ToolCallPiece rest = tool_parsers[i].finish();
+        for (ToolCallDelta& d : rest.deltas) d.content_at += t.content.size(), t.deltas.push_back(std::move(d));
         t.content += rest.content;
         for (ToolCall& call : rest.calls) t.calls.push_back(std::move(call));
       }
       c.text = std::move(t.content);
-      for (const ToolCall& call : t.calls) add_call(i, c, call);
     }
+    for (const ToolCallDelta& d : t.deltas)
+      if (!d.name.empty()) call_ids[i].push_back("call_" + random_hex(24));
+    for (const ToolCall& call : t.calls) {
+      if (c.tool_calls.is_null()) c.tool_calls = json::array();
+      c.tool_calls.push_back({{"id", call_ids[i][whole_calls[i]++]},
+                              {"type", "function"},
+                              {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
+    }
+    if (deltas) *deltas = std::move(t.deltas);
     return c;
   }
-
   void cancel() {
     for (auto& j : jobs) j->cancel();
   }
@@ -168,21 +181,42 @@ void stream(const CompletionContext& ctx, Exchange& ex, Choices& cs, const Respo
     cs.take([&](size_t i, Job::Chunk& c) {
       if (failed) return;
       const int index = static_cast<int>(i);
-      Choice part = cs.split(i, c.text, c.done);
-      const json calls = std::exchange(part.tool_calls, nullptr);
-      if (!part.text.empty() || !part.reasoning.empty() || !c.logprobs.empty()) {
-        part.logprobs = cs.logprobs_of(c.logprobs, i, false);
-        ex.send(sse(chunk_body(h, index, part)));
+      std::vector<ToolCallDelta> deltas;
+      const Choice part = cs.split(i, c.text, c.done, &deltas);
+      // The first chunk of this news carries its reasoning and log-probabilities.
+      Choice first;
+      first.reasoning = part.reasoning;
+      first.logprobs = cs.logprobs_of(c.logprobs, i, false);
+      bool first_sent = false;
+      auto send = [&](Choice out) {
+        if (!first_sent) out.reasoning = first.reasoning, out.logprobs = first.logprobs, first_sent = true;
+        ex.send(sse(chunk_body(h, index, out)));
+      };
+      size_t text_sent = 0;
+      // Each call as OpenAI streams one: its index, id, type and name first
+      // (arguments ""), then its arguments in fragments; the text around the
+      // calls in its place.
+      for (const ToolCallDelta& d : deltas) {
+        if (d.content_at > text_sent) {
+          Choice text;
+          text.text = part.text.substr(text_sent, d.content_at - text_sent);
+          send(std::move(text));
+          text_sent = d.content_at;
+        }
+        json call = {{"index", d.call}};
+        if (!d.name.empty()) {
+          call["id"] = cs.call_ids[i][static_cast<size_t>(d.call)];
+          call["type"] = "function";
+        }
+        call["function"] = d.name.empty() ? json{{"arguments", d.arguments}} : json{{"name", d.name}, {"arguments", ""}};
+        Choice piece;
+        piece.tool_calls = json::array({std::move(call)});
+        send(std::move(piece));
       }
-      // Each call as OpenAI streams one: its id and name first, then its arguments.
-      for (const json& call : calls.is_null() ? json::array() : calls) {
-        Choice head;
-        head.tool_calls = json::array({call});
-        head.tool_calls[0]["function"]["arguments"] = "";
-        ex.send(sse(chunk_body(h, index, head)));
-        Choice args;
-        args.tool_calls = json::array({{{"index", call["index"]}, {"function", {{"arguments", call["function"]["arguments"]}}}}});
-        ex.send(sse(chunk_body(h, index, args)));
+      if (text_sent < part.text.size() || (!first_sent && (!first.reasoning.empty() || !c.logprobs.empty()))) {
+        Choice rest;
+        rest.text = part.text.substr(text_sent);
+        send(std::move(rest));
       }
       if (!c.done) return;
       if (!cs.jobs[i]->error().empty()) {
@@ -263,9 +297,9 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
   // Tools: calls read back in the model's own format (harmony: from its
   // messages' recipients), or one forced call's object.
   const bool forced = r.tool_choice != "none" && r.tool_choice != "auto";
-  const bool harmony = chat && !forced && tokenizer::speaks_harmony(ctx.tok);
+  const bool harmony = chat && tokenizer::speaks_harmony(ctx.tok);
   const ToolCallFormat* tool_format = nullptr;
-  if (forced) tool_format = &forced_tool_call_format();
+  if (forced && !harmony) tool_format = &model_tool_call_format(ctx.md, ctx.tok);
   else if (r.tool_choice == "auto" && !harmony && ctx.md.has("tokenizer.chat_template"))
     tool_format = tool_call_format_for_template(ctx.md.get_string("tokenizer.chat_template"));
   Choices cs(ctx, r, std::move(jobs), harmony, tool_format);
@@ -278,10 +312,9 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
         const Choice part = cs.split(i, c.text, c.done);
         cs.out[i].text += part.text;
         cs.out[i].reasoning += part.reasoning;
-        for (json call : part.tool_calls.is_null() ? json::array() : part.tool_calls) {
-          call.erase("index");  // a whole answer's calls are in order
+        for (const json& call : part.tool_calls.is_null() ? json::array() : part.tool_calls) {
           if (cs.out[i].tool_calls.is_null()) cs.out[i].tool_calls = json::array();
-          cs.out[i].tool_calls.push_back(std::move(call));
+          cs.out[i].tool_calls.push_back(call);
         }
         cs.logprobs[i].insert(cs.logprobs[i].end(), c.logprobs.begin(), c.logprobs.end());
       });

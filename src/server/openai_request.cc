@@ -204,8 +204,10 @@ CompletionRequest parse_chat_request(const std::string& body, const tokenizer::T
   r.seeded = present(j, "seed");
   read_stream_flags(j, r);
   read_outputs(j, r);
-  const ToolRequest tools = read_tool_request(j);
+  const ToolRequest tools = read_tool_request(j, model_tool_call_format(md, tok));
   r.tool_choice = tools.choice;
+  r.tool_prefill = tools.prefill;
+  r.tool_close = tools.close;
   if (tools.grammar) {
     if (r.params.grammar) throw RequestError("tool_choice", "tool_choice \"" + tools.choice + "\" forces a call; response_format cannot apply too");
     r.params.grammar = tools.grammar;
@@ -234,6 +236,7 @@ CompletionRequest parse_chat_request(const std::string& body, const tokenizer::T
   // Without a template the plain "role: content" lines have no end-of-turn
   // token: the next "user:" line is where the answer ends (as in frugal chat).
   if (!md.has("tokenizer.chat_template")) r.params.stop.push_back("\nuser:");
+  rendered += r.tool_prefill;  // a forced call's opening, in the family's markers
   r.prompt = tokenizer::encode_chat_prompt(tok, rendered);
   if (r.prompt.empty()) throw RequestError("messages", "the rendered conversation is empty");
   return r;

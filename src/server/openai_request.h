@@ -28,6 +28,10 @@ struct CompletionRequest {
   // model's format), "required" or a function's name (one call forced by
   // params.grammar as {"name", "arguments"}).
   std::string tool_choice = "none";
+  // A forced call: the text after the generation prompt that opens it (in
+  // the prompt already) and the text that closes it, both part of the
+  // answer as its tool calls are read.
+  std::string tool_prefill, tool_close;
 };
 
 // The most choices (n) and top log-probabilities a request may ask for.

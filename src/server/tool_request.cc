@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "server/request_fields.h"
+#include "tokenizer/harmony.h"
 
 namespace frugal::server {
 
@@ -36,24 +37,50 @@ void check_tools(const json& tools) {
   }
 }
 
-// The one call a forced answer is: {"name": <one of names>, "arguments": <parameters>}.
-std::shared_ptr<const runtime::JsonGrammar> forced_call_grammar(const json& names, const json& parameters) {
+// A family's forced text with the function's name in it.
+std::string with_name(std::string_view text, const std::string& name) {
+  std::string out(text);
+  const size_t at = out.find("{name}");
+  if (at != std::string::npos) out.replace(at, 6, name);
+  return out;
+}
+
+// A function's arguments as a grammar: its parameters, or any object when
+// it gives none.
+runtime::JsonGrammar arguments_grammar(const json& function) {
+  const json parameters = function.value("parameters", json());
   json args = {{"type", "object"}};
   if (parameters.is_object() && parameters.contains("properties")) args = parameters;
-  const json schema = {{"type", "object"},
-                       {"properties", {{"name", {{"enum", names}}}, {"arguments", args}}},
-                       {"required", {"name", "arguments"}},
-                       {"additionalProperties", false}};
   try {
-    return std::make_shared<const runtime::JsonGrammar>(runtime::compile_json_schema(schema));
+    return runtime::compile_json_schema(args);
   } catch (const Error& e) {
     throw RequestError("tools", std::string("the function's parameters cannot be enforced: ") + e.what());
   }
 }
 
+// The one call a forced answer is, in the family's markers: one function's
+// name written into the prefill, or several names as lead-ins the model
+// chooses from, each followed by arguments matching its function's parameters.
+void force_call(ToolRequest& r, const std::vector<const json*>& functions, const ToolCallFormat& f) {
+  r.prefill = f.forced_open;
+  r.close = f.forced_close;
+  const std::string first = (*functions[0])["name"].get<std::string>();
+  if (functions.size() == 1) {
+    r.prefill += with_name(f.forced_name, first);
+    r.grammar = std::make_shared<const runtime::JsonGrammar>(arguments_grammar(*functions[0]));
+    return;
+  }
+  runtime::JsonGrammar g = arguments_grammar(*functions[0]);
+  for (const json* fn : functions) {
+    g.lead_ins.push_back(with_name(f.forced_name, (*fn)["name"].get<std::string>()));
+    g.lead_in_values.push_back(std::make_shared<const runtime::JsonGrammar>(arguments_grammar(*fn)));
+  }
+  r.grammar = std::make_shared<const runtime::JsonGrammar>(std::move(g));
+}
+
 }  // namespace
 
-ToolRequest read_tool_request(const json& body) {
+ToolRequest read_tool_request(const json& body, const ToolCallFormat& forced) {
   ToolRequest r;
   if (present(body, "functions")) throw RequestError("functions", "functions is deprecated: send tools instead");
   const bool has_tools = present(body, "tools") && !(body["tools"].is_array() && body["tools"].empty());
@@ -73,18 +100,24 @@ ToolRequest read_tool_request(const json& body) {
   if (r.choice != "none" && r.choice != "auto" && !has_tools)
     throw RequestError("tool_choice", "tool_choice \"" + r.choice + "\" needs tools");
   if (r.choice == "required") {
-    json names = json::array();
-    for (const json& t : r.tools) names.push_back(t["function"]["name"]);
-    // One tool: its parameters are enforced too; several: any object.
-    r.grammar = forced_call_grammar(names, r.tools.size() == 1 ? r.tools[0]["function"].value("parameters", json()) : json());
+    std::vector<const json*> functions;
+    for (const json& t : r.tools) functions.push_back(&t["function"]);
+    force_call(r, functions, forced);
   } else if (r.choice != "none" && r.choice != "auto") {
     const json* named = nullptr;
     for (const json& t : r.tools)
-      if (t["function"]["name"] == r.choice) named = &t;
+      if (t["function"]["name"] == r.choice) named = &t["function"];
     if (!named) throw RequestError("tool_choice", "tool_choice names \"" + r.choice + "\", which is not in tools");
-    r.grammar = forced_call_grammar(json::array({r.choice}), (*named)["function"].value("parameters", json()));
+    force_call(r, {named}, forced);
   }
   return r;
+}
+
+const ToolCallFormat& model_tool_call_format(const gguf::Metadata& md, const tokenizer::Tokenizer& tok) {
+  if (tokenizer::speaks_harmony(tok)) return harmony_tool_call_format();
+  if (md.has("tokenizer.chat_template"))
+    if (const ToolCallFormat* f = tool_call_format_for_template(md.get_string("tokenizer.chat_template"))) return *f;
+  return plain_tool_call_format();
 }
 
 void copy_message_tool_fields(const json& m, const std::string& where, json& out) {

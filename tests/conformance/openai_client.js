@@ -160,20 +160,47 @@ async function main() {
   assert.strictEqual(call.function.name, "get_weather");
   const args = JSON.parse(call.function.arguments);
   assert.ok(["Paris", "Rome"].includes(args.city) && Number.isInteger(args.days), call.function.arguments);
-  const tStreamed = [];
-  let tFinish = null;
-  for await (const chunk of await client.chat.completions.create({ ...tReq, stream: true }))
-    for (const c of chunk.choices) {
-      if (c.finish_reason) tFinish = c.finish_reason;
-      for (const d of c.delta.tool_calls || []) {
-        if (!tStreamed[d.index]) tStreamed[d.index] = { id: d.id, name: d.function.name, arguments: "" };
-        tStreamed[d.index].arguments += d.function.arguments || "";
+  // Streamed, each call's first delta has its index, id, type and name with
+  // arguments "", and its arguments follow in fragments as they are written;
+  // put together they are the whole answer's call.
+  const accumulate = async (req) => {
+    const calls = [];
+    let finish = null, fragments = 0;
+    for await (const chunk of await client.chat.completions.create({ ...req, stream: true }))
+      for (const c of chunk.choices) {
+        if (c.finish_reason) finish = c.finish_reason;
+        assert.ok(!c.delta.content, JSON.stringify(c.delta));  // no marker text leaks as content
+        for (const d of c.delta.tool_calls || []) {
+          if (!calls[d.index]) {
+            assert.ok(d.id.startsWith("call_") && d.type === "function" && d.function.arguments === "", JSON.stringify(d));
+            calls[d.index] = { id: d.id, name: d.function.name, arguments: "" };
+          } else {
+            assert.ok(d.id === undefined && d.function.name === undefined, JSON.stringify(d));
+            calls[d.index].arguments += d.function.arguments;
+            fragments++;
+          }
+        }
       }
-    }
-  assert.strictEqual(tFinish, "tool_calls");
-  assert.strictEqual(tStreamed.length, 1);
-  assert.ok(tStreamed[0].id.startsWith("call_"));
-  assert.deepStrictEqual([tStreamed[0].name, tStreamed[0].arguments], [call.function.name, call.function.arguments]);
+    return { calls, finish, fragments };
+  };
+  const tStreamed = await accumulate(tReq);
+  assert.strictEqual(tStreamed.finish, "tool_calls");
+  assert.strictEqual(tStreamed.calls.length, 1);
+  assert.ok(tStreamed.fragments > 1, "arguments in one piece");
+  assert.deepStrictEqual([tStreamed.calls[0].name, tStreamed.calls[0].arguments], [call.function.name, call.function.arguments]);
+  // The client's own stream helper puts the deltas together the same way.
+  const helper = await client.beta.chat.completions.stream(tReq).finalChatCompletion();
+  const hCall = helper.choices[0].message.tool_calls[0];
+  assert.deepStrictEqual([hCall.function.name, hCall.function.arguments], [call.function.name, call.function.arguments]);
+  // "required" with two tools: the model picks one; streamed equals whole.
+  const twoTools = [...tools, { type: "function", function: { name: "get_time",
+    parameters: { type: "object", properties: { zone: { enum: ["UTC", "CET"] } }, required: ["zone"] } } }];
+  const rReq = { ...tReq, tools: twoTools, tool_choice: "required", seed: 2 };
+  const rWhole = (await client.chat.completions.create(rReq)).choices[0].message.tool_calls[0];
+  assert.ok(["get_weather", "get_time"].includes(rWhole.function.name), JSON.stringify(rWhole));
+  JSON.parse(rWhole.function.arguments);
+  const rStreamed = await accumulate(rReq);
+  assert.deepStrictEqual([rStreamed.calls[0].name, rStreamed.calls[0].arguments], [rWhole.function.name, rWhole.function.arguments]);
   const followUp = await client.chat.completions.create({
     model, max_tokens: 8, tools, tool_choice: "none",
     messages: [...tReq.messages, tWhole.choices[0].message,

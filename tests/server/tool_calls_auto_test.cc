@@ -3,13 +3,9 @@
 // that shape by response_format, is read back as a call by the template's
 // format, whole and streamed; an answer of plain text stays content.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-
-#include "gguf/reader.h"
-#include "gguf/writer.h"
 #include "server/server_fixture.h"
+#include "server/templated_model.h"
 
 namespace frugal::server::testing {
 namespace {
@@ -20,21 +16,6 @@ constexpr const char* kLlamaTemplate =
     "{%- if tools %}ipython:{% for t in tools %} {{ t.function.name }}{% endfor %}\n{% endif %}"
     "{%- for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}"
     "{%- if add_generation_prompt %}assistant: {% endif %}";
-
-// The default model with the template above, in a temporary file.
-struct TemplatedModel {
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("frugal_tools_" + std::to_string(::getpid()) + ".gguf")).string();
-  TemplatedModel() {
-    const gguf::Reader in = gguf::Reader::open(default_model_path());
-    gguf::Writer w(in.alignment());
-    for (const auto& [key, value] : in.metadata().entries()) w.set(key, value);
-    w.set("tokenizer.chat_template", gguf::Value::make_string(kLlamaTemplate));
-    for (const gguf::TensorInfo& t : in.tensors()) w.add_tensor_data(t.name, t.type, t.shape, t.data);
-    w.write(path);
-  }
-  ~TemplatedModel() { std::filesystem::remove(path); }
-};
 
 const json kTools = json::array({{{"type", "function"},
                                   {"function", {{"name", "get_weather"}, {"parameters", {{"type", "object"}}}}}}});
@@ -56,7 +37,7 @@ json request(int seed, bool stream, bool held_to_a_call) {
 }
 
 TEST(ToolCallsAuto, CallsInTheTemplatesFormatAreReadBack) {
-  const TemplatedModel m;
+  const TemplatedModel m(kLlamaTemplate);
   ServerFixture f(2, 64, 8u << 20, m.path);
   for (int seed = 0; seed < 3; ++seed) {
     auto [status, body] = f.post("/v1/chat/completions", request(seed, false, true));

@@ -17,17 +17,41 @@ struct Case {
 };
 
 ToolCallPiece merged(ToolCallPiece a, ToolCallPiece b) {
+  for (ToolCallDelta& d : b.deltas) d.content_at += a.content.size(), a.deltas.push_back(std::move(d));
   a.content += b.content;
   for (ToolCall& c : b.calls) a.calls.push_back(std::move(c));
   return a;
 }
 
+// The calls as a streaming client puts them together from the deltas: a
+// head (name, no arguments) first, then fragments of its arguments; and
+// each call's place in the content.
 void expect_same(const ToolCallPiece& got, const Case& want, const std::string& how) {
   EXPECT_EQ(got.content, want.content) << want.family << " " << how;
   ASSERT_EQ(got.calls.size(), want.calls.size()) << want.family << " " << how;
   for (size_t i = 0; i < got.calls.size(); ++i) {
     EXPECT_EQ(got.calls[i].name, want.calls[i].name) << want.family << " " << how;
     EXPECT_EQ(got.calls[i].arguments, want.calls[i].arguments) << want.family << " " << how;
+  }
+  std::vector<ToolCall> streamed;
+  size_t at = 0;
+  for (const ToolCallDelta& d : got.deltas) {
+    EXPECT_GE(d.content_at, at) << want.family << " " << how;
+    at = d.content_at;
+    if (!d.name.empty()) {
+      EXPECT_EQ(d.call, static_cast<int>(streamed.size())) << want.family << " " << how;
+      EXPECT_EQ(d.arguments, "") << want.family << " " << how;
+      streamed.push_back({d.name, ""});
+      continue;
+    }
+    ASSERT_EQ(d.call + 1, static_cast<int>(streamed.size())) << want.family << " " << how;
+    EXPECT_FALSE(d.arguments.empty());
+    streamed.back().arguments += d.arguments;
+  }
+  ASSERT_EQ(streamed.size(), want.calls.size()) << want.family << " " << how;
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    EXPECT_EQ(streamed[i].name, want.calls[i].name) << want.family << " " << how;
+    EXPECT_EQ(streamed[i].arguments, want.calls[i].arguments) << want.family << " " << how;
   }
 }
 
@@ -95,15 +119,59 @@ TEST(ToolCalls, Harmony) {
     std::vector<tokenizer::HarmonyPiece> pieces = parser.feed(std::string_view(text).substr(0, cut));
     for (auto& p : parser.feed(std::string_view(text).substr(cut))) pieces.push_back(std::move(p));
     for (auto& p : parser.finish()) pieces.push_back(std::move(p));
-    std::string pending;
-    std::vector<ToolCall> calls;
-    for (const tokenizer::HarmonyPiece& p : pieces) {
-      ToolCall call;
-      if (harmony_tool_call(p, pending, call)) calls.push_back(call);
+    HarmonyCallReader reader;
+    ToolCallPiece got;
+    for (const tokenizer::HarmonyPiece& p : pieces) reader.feed(p, got);
+    expect_same(got, {"harmony", text, "", {{"get_weather", kArgs}}}, "split at " + std::to_string(cut));
+  }
+}
+
+// Arguments grow as the tokens come: fed a byte at a time, a call's
+// arguments arrive in many fragments, before its end marker.
+TEST(ToolCalls, ArgumentsStreamBeforeTheCallEnds) {
+  const std::string text = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"°C\"}}\n</tool_call>";
+  ToolCallParser p(*tool_call_format("hermes"));
+  int fragments = 0;
+  bool head = false;
+  for (size_t k = 0; k < text.size(); ++k) {
+    const ToolCallPiece piece = p.feed(std::string_view(text).substr(k, 1));
+    EXPECT_EQ(piece.content, "");
+    for (const ToolCallDelta& d : piece.deltas) {
+      if (!d.name.empty()) {
+        EXPECT_EQ(fragments, 0);
+        head = true;
+      } else {
+        EXPECT_TRUE(head);
+        ++fragments;
+      }
     }
-    ASSERT_EQ(calls.size(), 1u) << cut;
-    EXPECT_EQ(calls[0].name, "get_weather");
-    EXPECT_EQ(calls[0].arguments, kArgs);
+    if (text.compare(k + 1, 12, "</tool_call>") == 0) {
+      EXPECT_GT(fragments, 10) << "before the close marker";
+    }
+  }
+  EXPECT_TRUE(p.finish().calls.empty());
+}
+
+// A call the server forces is written in its family's own markers (the
+// forced texts of the table, then arguments): each family reads it back as
+// that one call, whole and streamed, with one function or a choice of several.
+TEST(ToolCalls, ForcedCallsReadBackInEveryFamily) {
+  const std::string args = R"({"city":"Paris","unit":"°C"})";
+  for (const ToolCallFormat* f : tool_call_formats()) {
+    std::string name_text = f->forced_name;
+    name_text.replace(name_text.find("{name}"), 6, "get_weather");
+    const std::string text = std::string(f->forced_open) + name_text + args + f->forced_close;
+    if (std::string_view(f->family) == "harmony") {
+      tokenizer::HarmonyParser parser;
+      std::vector<tokenizer::HarmonyPiece> pieces = parser.feed(text);
+      for (auto& piece : parser.finish()) pieces.push_back(std::move(piece));
+      HarmonyCallReader reader;
+      ToolCallPiece got;
+      for (const tokenizer::HarmonyPiece& piece : pieces) reader.feed(piece, got);
+      expect_same(got, {f->family, text, "", {{"get_weather", args}}}, "forced");
+      continue;
+    }
+    check({f->family, text, "", {{"get_weather", args}}});
   }
 }
 
