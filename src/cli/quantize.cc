@@ -1,5 +1,5 @@
 // frugal quantize IN.gguf OUT.gguf TYPE: re-encode a model's tensors to a
-// plain type or a recipe (q4_k_m, q5_k_m), streaming the output.
+// plain type or a recipe (q4_k_m, q3_k_m, iq2_xxs_mix, ...), streaming the output.
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "cli/command.h"
+#include "quant/recipe.h"
 #include "quant/requantize.h"
 
 namespace frugal::cli {
@@ -38,22 +39,32 @@ int run_quantize(const QuantizeArgs& a) {
   const quant::RequantizeSummary s = quant::requantize_file(a.input, a.output, opts);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  std::map<std::string, std::pair<int, uint64_t>> by_type;  // type -> tensors, bytes
+  struct TypeTotal {
+    int tensors = 0;
+    uint64_t bytes = 0, elements = 0;
+  };
+  std::map<std::string, TypeTotal> by_type;
   int copied = 0;
   for (const auto& t : s.tensors) {
     auto& e = by_type[tensor_type_name(t.to)];
-    e.first += 1;
-    e.second += t.bytes_out;
+    e.tensors += 1;
+    e.bytes += t.bytes_out;
+    e.elements += t.n_elements;
     if (t.from == t.to) ++copied;
     if (a.verbose_list)
       std::printf("  %-36s %-6s -> %-6s %10s  %s\n", t.name.c_str(), tensor_type_name(t.from), tensor_type_name(t.to),
                   human_bytes(double(t.bytes_out)).c_str(), t.reason.c_str());
   }
-  std::printf("wrote %s: %s, general.file_type %u, %zu tensors (%d copied unchanged), %s -> %s, %.1f s\n",
+  const double bits_per_weight = s.n_elements ? 8.0 * double(s.bytes_out) / double(s.n_elements) : 0.0;
+  const double all_elements = double(s.n_elements ? s.n_elements : 1);
+  std::printf("wrote %s: %s, general.file_type %u, %zu tensors (%d copied unchanged), %s -> %s (%.2f bits per weight), "
+              "%.1f s\n",
               a.output.c_str(), a.type.c_str(), s.file_type, s.tensors.size(), copied,
-              human_bytes(double(s.bytes_in)).c_str(), human_bytes(double(s.bytes_out)).c_str(), secs);
+              human_bytes(double(s.bytes_in)).c_str(), human_bytes(double(s.bytes_out)).c_str(),
+              bits_per_weight, secs);
   for (const auto& [type, e] : by_type)
-    std::printf("  %-6s %4d tensors  %s\n", type.c_str(), e.first, human_bytes(double(e.second)).c_str());
+    std::printf("  %-8s %4d tensors %11s  %5.1f%% of weights\n", type.c_str(), e.tensors,
+                human_bytes(double(e.bytes)).c_str(), 100.0 * double(e.elements) / all_elements);
   return 0;
 }
 
@@ -64,7 +75,7 @@ const CommandRegistration kQuantize{
       app.add_option("output", a->output, "output GGUF file")->required();
       app.add_option("type", a->type,
                      "f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs iq3_s iq3_xxs iq2_s iq2_xs iq2_xxs iq1_m iq1_s, "
-                     "or a recipe: q4_k_m q5_k_m")
+                     "or a recipe: " + quant::recipe_names())
           ->required();
       app.add_option("-t,--threads", a->threads, "threads (default: one per core)");
       app.add_option("--imatrix", a->imatrix,

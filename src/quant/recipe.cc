@@ -1,7 +1,7 @@
 // Per-tensor type choice. Norms, biases, routers and 1-D tensors stay F32
-// (small, and precision-critical); the _m recipes spend 6 bits on the tensors
-// whose error hurts most (attn_v, ffn_down on a subset of layers, output) and
-// their base type on the rest.
+// (small, and precision-critical); the recipes spend more bits on the tensors
+// whose error hurts most (output, attention, shared experts, ffn_down on some
+// layers) and their base type on the rest, the routed experts above all.
 #include "quant/recipe.h"
 
 #include <algorithm>
@@ -53,19 +53,70 @@ TensorTypeChoice fit_row(TensorType want, int64_t n, std::string reason) {
   return {fb, "row " + std::to_string(n) + " not a multiple of " + std::to_string(bs)};
 }
 
+// A recipe: the type of each role a tensor can play. A tensor that plays
+// several roles (an ffn_down of a first layer that is also a shared expert)
+// gets the one with the most bits per weight; a tensor with no role set by the
+// recipe gets the base type. Unset roles (nullopt) defer to the others.
 struct Recipe {
   const char* name;
-  TensorType base;  // most tensors
+  TensorType base;  // routed experts and every matrix no role below names
   uint32_t file_type;
-  bool more_bits = true;         // output, attn_v / ffn_down on the more_bits_layer()s: Q6_K
-  bool experts_mxfp4 = false;    // routed experts (*_exps) in MXFP4
+  std::optional<TensorType> output = std::nullopt;          // output.weight, and token_embd when tied to it
+  std::optional<TensorType> token_embd = std::nullopt;      // an untied token_embd
+  std::optional<TensorType> attention = std::nullopt;       // every attn_* matrix (MLA's q_a, kv_b, ... too)
+  std::optional<TensorType> attn_v = std::nullopt;          // the values: attn_v, MLA's attn_kv_b / attn_v_b
+  std::optional<TensorType> shared_experts = std::nullopt;  // ffn_*_shexp
+  std::optional<TensorType> ffn_down = std::nullopt;        // every ffn_down (dense, shared and routed)
+  std::optional<TensorType> first_ffn_down = std::nullopt;  // ffn_down in the first eighth of the layers (at least one)
+  std::optional<TensorType> more_bits = std::nullopt;       // attn_v and ffn_down on the more_bits_layer()s
+  std::optional<TensorType> routed_experts = std::nullopt;  // *_exps (else the base type)
 };
+
+// The llama.cpp file types of the same name set the file type codes (so the
+// files read as what they are); the per-tensor mixes follow the same idea
+// (output, attention values, early ffn_down at more bits) and, for MoE models,
+// keep all of attention and the shared experts above the routed experts:
+// those are a few percent of a large MoE's weights, read for every token.
 constexpr Recipe kRecipes[] = {
-    {.name = "q4_k_m", .base = TensorType::Q4_K, .file_type = 15},
-    {.name = "q5_k_m", .base = TensorType::Q5_K, .file_type = 17},
+    {.name = "q4_k_m", .base = TensorType::Q4_K, .file_type = 15, .output = TensorType::Q6_K,
+     .more_bits = TensorType::Q6_K},
+    {.name = "q5_k_m", .base = TensorType::Q5_K, .file_type = 17, .output = TensorType::Q6_K,
+     .more_bits = TensorType::Q6_K},
+    {.name = "q3_k_s", .base = TensorType::Q3_K, .file_type = 11, .output = TensorType::Q6_K,
+     .attention = TensorType::Q4_K, .shared_experts = TensorType::Q4_K, .first_ffn_down = TensorType::Q4_K},
+    {.name = "q3_k_m", .base = TensorType::Q3_K, .file_type = 12, .output = TensorType::Q6_K,
+     .attention = TensorType::Q4_K, .attn_v = TensorType::Q5_K, .shared_experts = TensorType::Q5_K,
+     .ffn_down = TensorType::Q4_K, .first_ffn_down = TensorType::Q5_K},
+    {.name = "q3_k_l", .base = TensorType::Q3_K, .file_type = 13, .output = TensorType::Q6_K,
+     .attention = TensorType::Q5_K, .shared_experts = TensorType::Q5_K, .ffn_down = TensorType::Q5_K},
+    {.name = "q2_k_s", .base = TensorType::Q2_K, .file_type = 21, .output = TensorType::Q6_K,
+     .attention = TensorType::Q3_K, .attn_v = TensorType::Q4_K, .shared_experts = TensorType::Q4_K,
+     .first_ffn_down = TensorType::Q4_K},
+    // The lattice mixes: named after their base type with _mix, since the
+    // plain names (iq2_xxs ...) stay one type for every matrix.
+    {.name = "iq1_s_mix", .base = TensorType::IQ1_S, .file_type = 24, .output = TensorType::Q5_K,
+     .token_embd = TensorType::Q2_K, .attention = TensorType::Q4_K, .shared_experts = TensorType::Q4_K,
+     .first_ffn_down = TensorType::Q2_K},
+    {.name = "iq1_m_mix", .base = TensorType::IQ1_M, .file_type = 31, .output = TensorType::Q5_K,
+     .token_embd = TensorType::Q2_K, .attention = TensorType::Q4_K, .shared_experts = TensorType::Q4_K,
+     .first_ffn_down = TensorType::Q2_K},
+    {.name = "iq2_xxs_mix", .base = TensorType::IQ2_XXS, .file_type = 19, .output = TensorType::Q5_K,
+     .token_embd = TensorType::Q2_K, .attention = TensorType::Q4_K, .shared_experts = TensorType::Q4_K,
+     .first_ffn_down = TensorType::Q2_K},
+    {.name = "iq2_xs_mix", .base = TensorType::IQ2_XS, .file_type = 20, .output = TensorType::Q5_K,
+     .token_embd = TensorType::Q2_K, .attention = TensorType::Q4_K, .shared_experts = TensorType::Q4_K,
+     .first_ffn_down = TensorType::Q2_K},
+    {.name = "iq2_s_mix", .base = TensorType::IQ2_S, .file_type = 28, .output = TensorType::Q5_K,
+     .token_embd = TensorType::IQ3_S, .attention = TensorType::Q4_K, .shared_experts = TensorType::Q4_K,
+     .first_ffn_down = TensorType::IQ3_S},
+    {.name = "iq3_xxs_mix", .base = TensorType::IQ3_XXS, .file_type = 23, .output = TensorType::Q5_K,
+     .token_embd = TensorType::IQ3_S, .attention = TensorType::Q4_K, .shared_experts = TensorType::Q4_K,
+     .first_ffn_down = TensorType::Q4_K},
+    {.name = "iq3_s_mix", .base = TensorType::IQ3_S, .file_type = 26, .output = TensorType::Q6_K,
+     .attention = TensorType::Q4_K, .shared_experts = TensorType::Q4_K, .first_ffn_down = TensorType::Q4_K},
     // As gpt-oss is published: its experts in MXFP4 (the format it was
     // trained for), everything else q8_0 (llama.cpp's MOSTLY_MXFP4_MOE).
-    {.name = "mxfp4_moe", .base = TensorType::Q8_0, .file_type = 38, .more_bits = false, .experts_mxfp4 = true},
+    {.name = "mxfp4_moe", .base = TensorType::Q8_0, .file_type = 38, .routed_experts = TensorType::MXFP4},
 };
 
 std::string lower(std::string_view s) {
@@ -81,9 +132,50 @@ const Recipe* find_recipe(std::string_view name) {
   return nullptr;
 }
 
+double bits_per_weight(TensorType t) {
+  const auto& info = tensor_type_info(t);
+  return 8.0 * info.block_bytes / info.block_size;
+}
+
+// The recipe's type for a matrix: of the roles the tensor plays that the
+// recipe sets, the one with the most bits per weight (the first on a tie).
+TensorTypeChoice choose_in_recipe(const Recipe& r, std::string_view name, int64_t n, int n_layer, bool tied_output) {
+  const int layer = layer_of(name);
+  const bool ffn_down = contains(name, "ffn_down");
+  const bool values = contains(name, "attn_v.") || contains(name, "attn_kv_b.") || contains(name, "attn_v_b.");
+  std::optional<TensorType> best;
+  const char* why = "";
+  auto consider = [&](const std::optional<TensorType>& type, const char* role, bool plays) {
+    if (!plays || !type) return;
+    if (!best || bits_per_weight(*type) > bits_per_weight(*best)) {
+      best = type;
+      why = role;
+    }
+  };
+  consider(r.output, "output", name == "output.weight");
+  consider(r.output, "tied output", tied_output && name == "token_embd.weight");
+  consider(r.token_embd, "token_embd", !tied_output && name == "token_embd.weight");
+  consider(r.attention, "attention", contains(name, ".attn_"));
+  consider(r.attn_v, "attention values", values);
+  consider(r.shared_experts, "shared expert", contains(name, "_shexp."));
+  consider(r.ffn_down, "ffn_down", ffn_down);
+  consider(r.first_ffn_down, "first layers' ffn_down", ffn_down && layer >= 0 && layer < std::max(1, n_layer / 8));
+  consider(r.more_bits, "attn_v/ffn_down layer",
+           layer >= 0 && (contains(name, "attn_v.") || ffn_down) && more_bits_layer(layer, n_layer));
+  consider(r.routed_experts, "expert", contains(name, "_exps."));
+  const std::string tag = r.name;
+  return best ? fit_row(*best, n, tag + ": " + why) : fit_row(r.base, n, tag);
+}
+
 }  // namespace
 
 bool is_recipe(std::string_view recipe_or_type) { return find_recipe(recipe_or_type) != nullptr; }
+
+std::string recipe_names() {
+  std::string names;
+  for (const Recipe& r : kRecipes) names += (names.empty() ? "" : " ") + std::string(r.name);
+  return names;
+}
 
 TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view name, std::span<const int64_t> shape,
                              int n_layer, bool tied_output) {
@@ -96,15 +188,7 @@ TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view n
   if (stays_f32(name, shape)) return {TensorType::F32, "norm/bias/router stays f32"};
   const int64_t n = shape[0];
   if (plain) return fit_row(*plain, n, "type");
-  const std::string tag = recipe->name;
-  if (recipe->experts_mxfp4 && contains(name, "_exps.")) return fit_row(TensorType::MXFP4, n, tag + ": expert");
-  if (!recipe->more_bits) return fit_row(recipe->base, n, tag);
-  const int layer = layer_of(name);
-  if (name == "output.weight") return fit_row(TensorType::Q6_K, n, tag + ": output");
-  if (tied_output && name == "token_embd.weight") return fit_row(TensorType::Q6_K, n, tag + ": tied output");
-  if (layer >= 0 && (contains(name, "attn_v.") || contains(name, "ffn_down")) && more_bits_layer(layer, n_layer))
-    return fit_row(TensorType::Q6_K, n, tag + ": attn_v/ffn_down layer");
-  return fit_row(recipe->base, n, tag);
+  return choose_in_recipe(*recipe, name, n, n_layer, tied_output);
 }
 
 uint32_t file_type_code(std::string_view recipe_or_type) {

@@ -21,9 +21,11 @@ struct TensorTypeChoice {
 TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view tensor_name,
                              std::span<const int64_t> shape, int n_layer, bool tied_output = false);
 
-// The recipes choose_type knows besides plain types: q4_k_m, q5_k_m,
-// mxfp4_moe (routed experts MXFP4, the rest q8_0).
+// The recipes choose_type knows besides plain types (recipe.cc's table:
+// q4_k_m, q3_k_m, iq2_xxs_mix, mxfp4_moe, ...).
 bool is_recipe(std::string_view recipe_or_type);
+// Their names, space-separated, in the table's order (for help texts).
+std::string recipe_names();
 
 // The value of general.file_type (the GGUF convention's "mostly X" code) for
 // a recipe or plain type; frugal::Error for a name that has none (q8_k is an

@@ -82,7 +82,8 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
     any_quantized = any_quantized || !is_float(choice.type);
     const uint64_t n = t.shape.empty() ? 1 : t.shape[0];
     const uint64_t out_bytes = row_bytes(choice.type, n) * (t.n_elements / n);
-    summary.tensors.push_back({t.name, t.type, choice.type, choice.reason, t.n_bytes, out_bytes});
+    summary.tensors.push_back({t.name, t.type, choice.type, choice.reason, t.n_bytes, out_bytes, t.n_elements});
+    summary.n_elements += t.n_elements;
     summary.bytes_in += t.n_bytes;
     summary.bytes_out += out_bytes;
 

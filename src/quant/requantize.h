@@ -32,11 +32,13 @@ struct RequantizedTensor {
   TensorType from, to;
   std::string reason;  // why `to` (from choose_type, or "copied")
   uint64_t bytes_in, bytes_out;
+  uint64_t n_elements;
 };
 
 struct RequantizeSummary {
   std::vector<RequantizedTensor> tensors;
   uint64_t bytes_in = 0, bytes_out = 0;
+  uint64_t n_elements = 0;  // of all tensors: 8 bytes_out / n_elements is the file's bits per weight
   uint32_t file_type = 0;
 };
 
