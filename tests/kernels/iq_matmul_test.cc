@@ -1,13 +1,15 @@
 // Matrix products with the lattice weight types (IQ2_XXS, IQ2_XS, IQ2_S,
 // IQ3_XXS, IQ3_S, IQ1_S, IQ1_M):
 // at every SIMD level this CPU has (the scalar level through their integer
-// kernels, the others through the dequantising path until they have kernels
-// of their own) against the f32 reference on the dequantised weights, within
-// the documented tolerance; and the scalar kernel called directly against a
-// double-precision dot product of the dequantised weights with the decoded
-// Q8_K activations.
+// kernels, the avx512 level through its kernels for IQ2_XXS, IQ2_XS and
+// IQ3_XXS, the rest through the dequantising path) against the f32
+// reference on the dequantised weights, within the documented tolerance; the
+// scalar kernel called directly against a double-precision dot product of the
+// dequantised weights with the decoded Q8_K activations; and the avx512
+// kernels against the scalar ones, bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -106,6 +108,40 @@ TEST(IqMatmul, ScalarKernelIsTheExactIntegerDot) {
         }
       }
       EXPECT_NEAR(y[r * 2], want, mag * 1e-6) << tensor_type_name(t) << " row " << r;
+    }
+  }
+}
+
+// The avx512 kernels sum the same integers as the scalar ones and scale them
+// the same way: equal bits for every count of activation rows, on rows of
+// one to five blocks whose codes and signs are random.
+TEST(IqMatmul, Avx512KernelsEqualScalarBitForBit) {
+  if (detected_simd_level() < SimdLevel::kAvx512) GTEST_SKIP() << "no avx512 level on this CPU";
+  std::mt19937 rng(test_data::test_seed() + 42);
+  for (TensorType t : {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ3_XXS}) {
+    const TypeKernel* simd = avx512_kernel(t);
+    ASSERT_NE(simd, nullptr) << tensor_type_name(t);
+    ASSERT_EQ(simd->act, ActFormat::kQ8_K);
+    for (int64_t n_in : {256, 512, 1280}) {
+      const auto w = random_iq_weights(t, 1, n_in, rng);
+      const auto X = test_data::random_rows(kMaxActRows, n_in, rng);
+      const size_t stride = act_row_bytes(ActFormat::kQ8_K, n_in);
+      std::vector<uint8_t> act(stride * kMaxActRows);
+      for (int r = 0; r < kMaxActRows; ++r)
+        encode_act_row(ActFormat::kQ8_K, X.data() + r * n_in, act.data() + r * stride, n_in);
+      for (int n_act = 1; n_act <= kMaxActRows; ++n_act) {
+        float want[kMaxActRows * 3], got[kMaxActRows * 3];
+        std::fill(std::begin(got), std::end(got), -7.0f);
+        scalar_kernel(t)->dot(w.data(), act.data(), stride, n_act, n_in, want, 3);
+        simd->dot(w.data(), act.data(), stride, n_act, n_in, got, 3);
+        for (int r = 0; r < n_act; ++r) {
+          uint32_t a, b;
+          std::memcpy(&a, &want[r * 3], 4);
+          std::memcpy(&b, &got[r * 3], 4);
+          EXPECT_EQ(a, b) << tensor_type_name(t) << " n_in " << n_in << " n_act " << n_act << " row " << r << ": "
+                          << want[r * 3] << " vs " << got[r * 3];
+        }
+      }
     }
   }
 }
