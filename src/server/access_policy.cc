@@ -84,8 +84,11 @@ AccessDecision check_access(const HttpRequest& req, const AccessOptions& opts) {
     }
   }
   // A preflight carries no credentials; /health is for load balancers and
-  // probes that hold no key.
-  if (!opts.api_keys.empty() && req.method != "OPTIONS" && req.path != "/health") {
+  // probes that hold no key; the chat page (GET /) is what a browser opens
+  // before it can send one: the page holds nothing but itself, and asks for
+  // the key for its requests.
+  const bool page = (req.method == "GET" || req.method == "HEAD") && req.path == "/";
+  if (!opts.api_keys.empty() && req.method != "OPTIONS" && req.path != "/health" && !page) {
     const std::string* auth = req.header("authorization");
     std::string given;
     if (auth && auth->size() > 7 && lower(auth->substr(0, 7)) == "bearer ") given = auth->substr(7);

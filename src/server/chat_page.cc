@@ -23,10 +23,13 @@ const std::string& chat_page_html() {
   textarea { flex: 1; font: inherit; height: 3.2em; }
   label { font-size: 13px; }
   input[type=number] { width: 4.5em; }
+  #keybox { margin-left: auto; font-size: 13px; }
+  #keybox input { width: 14em; }
 </style>
 </head>
 <body>
-<header><b>frugal</b><small id="model">loading...</small><small id="speed"></small></header>
+<header><b>frugal</b><small id="model">loading...</small><small id="speed"></small>
+<label id="keybox">API key <input id="key" type="password" autocomplete="off" placeholder="only if the server asks"></label></header>
 <div id="log"></div>
 <form id="form">
   <textarea id="input" placeholder="Message (Enter sends, Shift+Enter is a new line)"></textarea>
@@ -39,12 +42,31 @@ const std::string& chat_page_html() {
 </form>
 <script>
 const log = document.getElementById('log'), input = document.getElementById('input');
-const stop = document.getElementById('stop');
+const stop = document.getElementById('stop'), key = document.getElementById('key');
 let history = [], busy = false, controller = null;
-fetch('/v1/models').then(r => r.json()).then(j => {
-  const m = j.data[0];
-  document.getElementById('model').textContent = m.id + ' (context ' + m.meta.n_ctx + ')';
+// A server started with --api-key wants "Authorization: Bearer KEY" on every
+// request: the key typed here is sent so, and kept in this browser's storage
+// for this server (cleared by emptying the field).
+key.value = localStorage.getItem('frugal-api-key') || '';
+function auth() { return key.value.trim() ? {Authorization: 'Bearer ' + key.value.trim()} : {}; }
+function load_model() {
+  const label = document.getElementById('model');
+  fetch('/v1/models', {headers: auth()}).then(async r => {
+    if (r.status === 401) {
+      label.textContent = key.value.trim() ? 'the API key was refused' : 'this server needs an API key';
+      key.focus();
+      return;
+    }
+    const m = (await r.json()).data[0];
+    label.textContent = m.id + ' (context ' + m.meta.n_ctx + ')';
+  });
+}
+key.addEventListener('change', () => {
+  if (key.value.trim()) localStorage.setItem('frugal-api-key', key.value.trim());
+  else localStorage.removeItem('frugal-api-key');
+  load_model();
 });
+load_model();
 function bubble(role, text) {
   const d = document.createElement('div');
   d.className = 'msg ' + role;
@@ -69,7 +91,7 @@ async function send() {
   stop.disabled = false;
   try {
     const res = await fetch('/v1/chat/completions', {
-      method: 'POST', headers: {'Content-Type': 'application/json'}, signal: controller.signal,
+      method: 'POST', headers: {'Content-Type': 'application/json', ...auth()}, signal: controller.signal,
       body: JSON.stringify({messages: history, stream: true, stream_options: {include_usage: true},
                             temperature: +document.getElementById('temp').value,
                             max_tokens: +document.getElementById('max').value})});

@@ -480,6 +480,13 @@ TEST(HttpLayer, ApiKeys) {
   EXPECT_EQ(status_of(r), 200) << r;
   EXPECT_EQ(status_of(round_trip(f.port, request("GET", "/v1/models"))), 401);
   EXPECT_EQ(status_of(round_trip(f.port, request("GET", "/health"))), 200);
+  // The chat page opens without a key (a browser cannot send one yet) and
+  // asks for it; everything else under / still needs it.
+  r = round_trip(f.port, request("GET", "/"));
+  EXPECT_EQ(status_of(r), 200);
+  EXPECT_NE(r.find("id=\"key\""), std::string::npos);
+  EXPECT_EQ(status_of(round_trip(f.port, request("GET", "/metrics"))), 401);
+  EXPECT_EQ(status_of(round_trip(f.port, request("GET", "/v1/models/default"))), 401);
 }
 
 TEST(HttpLayer, SlowAndIdleConnectionsTimeOut) {
