@@ -18,14 +18,17 @@ void add_expert_parallel_flags(CLI::App& app, ExpertParallelFlags& f) {
                  "seconds a rank waits for the others at one exchange before ending the job (default 120)");
 }
 
-dist::ProcessGroup* join_expert_parallel(const ExpertParallelFlags& f) {
-  if (!f.on) return nullptr;
-  dist::ProcessGroup& g = dist::ProcessGroup::join(f.timeout_seconds);
+dist::ProcessGroup& join_ranks(double timeout_seconds) {
+  dist::ProcessGroup& g = dist::ProcessGroup::join(timeout_seconds);
   if (g.rank() != 0) {
-    if (!std::freopen("/dev/null", "w", stdout)) fail("expert-parallel: cannot silence rank ", g.rank(), "'s output");
+    if (!std::freopen("/dev/null", "w", stdout)) fail("cannot silence rank ", g.rank(), "'s output");
     set_log_level(LogLevel::kError);
   }
-  return &g;
+  return g;
+}
+
+dist::ProcessGroup* join_expert_parallel(const ExpertParallelFlags& f) {
+  return f.on ? &join_ranks(f.timeout_seconds) : nullptr;
 }
 
 void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model) {

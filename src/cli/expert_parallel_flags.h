@@ -20,6 +20,8 @@ void add_expert_parallel_flags(CLI::App& app, ExpertParallelFlags& f);
 // Joins the mpirun job when the flag is on (null when off). On ranks other
 // than 0, stdout goes to /dev/null and stderr carries errors only.
 dist::ProcessGroup* join_expert_parallel(const ExpertParallelFlags& f);
+// The same for any command that runs under mpirun (train --data-parallel).
+dist::ProcessGroup& join_ranks(double timeout_seconds);
 
 // Makes `model`'s forward passes expert-parallel through `group` (nothing
 // when null): each rank will read only its own experts' pages, so nothing

@@ -17,8 +17,10 @@
 #include "base/error.h"
 #include "base/file_lock.h"
 #include "base/human_format.h"
+#include "base/log.h"
 #include "base/output_file.h"
 #include "cli/command.h"
+#include "cli/expert_parallel_flags.h"
 #include "gguf/reader.h"
 #include "tokenizer/hf_import.h"
 #include "tokenizer/tokenizer.h"
@@ -70,6 +72,8 @@ struct TrainArgs {
   int threads = 0;
   int64_t eval_every = 0, checkpoint_every = 0, print_every = 10;
   bool resume = false;
+  bool data_parallel = false;  // under mpirun: this rank trains on its share of each batch
+  double rank_timeout = 120;
 };
 
 gguf::Metadata load_tokenizer_keys(const std::string& path) {
@@ -174,10 +178,16 @@ int run_train(TrainArgs& a) {
   if (!type || (*type != TensorType::F32 && *type != TensorType::F16 && *type != TensorType::Q8_0))
     fail("train: --type must be f32, f16 or q8_0 (got '", a.type, "')");
   validate_args(a);
+  // Data-parallel: every rank trains the same model on its share of each
+  // batch; rank 0 alone prints, logs, checkpoints and exports.
+  dist::ProcessGroup* group = a.data_parallel ? &join_ranks(a.rank_timeout) : nullptr;
+  if (group) a.opts.data_parallel = group;
+  const bool primary = !group || group->rank() == 0;
+  if (group) log_info("train: data-parallel over ", group->n_ranks(), " ranks, each ", a.opts.batch / group->n_ranks(), " of the ", a.opts.batch, " sequences of a batch");
   // Held for the whole run: a second trainer on this checkpoint stops here,
   // before it could overwrite the first one's progress.
   std::optional<FileLock> checkpoint_lock;
-  if (!a.checkpoint.empty()) checkpoint_lock.emplace(a.checkpoint, "train: the checkpoint");
+  if (!a.checkpoint.empty() && primary) checkpoint_lock.emplace(a.checkpoint, "train: the checkpoint");
   const int n_threads = a.threads > 0 ? a.threads : ThreadPool::available_cpus();
   ThreadPool pool(n_threads);
   train::set_blas_threads(n_threads);
@@ -238,7 +248,8 @@ int run_train(TrainArgs& a) {
     train::load_checkpoint(a.checkpoint, trainer);
     resumed = true;
   }
-  std::fprintf(stderr,
+  if (primary)
+    std::fprintf(stderr,
                "train: %s %lld layers, n_embd %lld, %lld heads (%lld kv) x %lld, %lld experts top-%lld x %lld, "
                "vocab %lld, ctx %lld\n"
                "train: %s parameters (%s active per token); %s training tokens; batch %lld x %lld x accum %lld; "
@@ -252,7 +263,7 @@ int run_train(TrainArgs& a) {
                resumed ? (", resumed at step " + std::to_string(trainer.steps_done())).c_str() : "");
 
   std::ofstream log;
-  if (!a.log.empty()) {
+  if (!a.log.empty() && primary) {
     if (resumed) truncate_log_to_step(a.log, trainer.steps_done());
     log.open(a.log, resumed ? std::ios::app : std::ios::trunc);
     if (!log) fail("train: cannot write the metrics log '", a.log, "'");
@@ -261,7 +272,7 @@ int run_train(TrainArgs& a) {
   // The untrained model's validation loss: the curve's starting point.
   if (a.eval_every > 0 && trainer.steps_done() == 0) {
     const train::EvalStats ev = trainer.evaluate();
-    std::fprintf(stderr, "step 0/%lld  val %.4f (ppl %.2f)\n", (long long)a.opts.steps, ev.loss, ev.ppl);
+    if (primary) std::fprintf(stderr, "step 0/%lld  val %.4f (ppl %.2f)\n", (long long)a.opts.steps, ev.loss, ev.ppl);
     if (log.is_open()) {
       const nlohmann::json rec = {{"step", 0},           {"lr", nullptr},          {"train_loss", nullptr},
                                   {"aux_loss", nullptr}, {"z_loss", nullptr},      {"grad_norm", nullptr},
@@ -326,7 +337,8 @@ int run_train(TrainArgs& a) {
         }
         val_text += "\n      expert load" + loads;
       }
-      std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.2e  |g| %.2f  %.0f tok/s  ETA %s%s\n",
+      if (primary)
+        std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.2e  |g| %.2f  %.0f tok/s  ETA %s%s\n",
                    (long long)st.step, (long long)a.opts.steps, st.loss, st.lr, st.grad_norm, tps,
                    eta_text(per_step * static_cast<double>(a.opts.steps - st.step)).c_str(), val_text.c_str());
       if (log.is_open()) {
@@ -337,7 +349,7 @@ int run_train(TrainArgs& a) {
       window_tokens = 0;
       window_steps = 0;
     }
-    if (!a.checkpoint.empty() && ((a.checkpoint_every > 0 && st.step % a.checkpoint_every == 0) || last))
+    if (!a.checkpoint.empty() && primary && ((a.checkpoint_every > 0 && st.step % a.checkpoint_every == 0) || last))
       train::save_checkpoint(a.checkpoint, trainer);
   }
 
@@ -345,7 +357,7 @@ int run_train(TrainArgs& a) {
   // so the exported model routes exactly as the trained one.
   const std::span<const float> bias =
       a.opts.bias_balance ? std::span<const float>(trainer.selection_bias()) : std::span<const float>();
-  train::export_gguf(a.output, trainer.layout(), trainer.params().data(), tok_md, *type, bias);
+  if (primary) train::export_gguf(a.output, trainer.layout(), trainer.params().data(), tok_md, *type, bias);
   const double total = std::chrono::duration<double>(clock::now() - t_start).count();
   std::printf("wrote %s (%s, %s parameters) after %lld steps in %.1f s", a.output.c_str(), a.type.c_str(),
               human_count(double(cfg.n_params())).c_str(), (long long)trainer.steps_done(), total);
@@ -390,6 +402,12 @@ const CommandRegistration kTrain{
       app.add_option("--checkpoint", a->checkpoint, "checkpoint file (written at the end and every N steps)");
       app.add_option("--checkpoint-every", a->checkpoint_every, "checkpoint every N steps (default 0: end only)");
       app.add_flag("--resume", a->resume, "continue from --checkpoint when it exists");
+      app.add_flag("--data-parallel", a->data_parallel,
+                   "under mpirun: each rank computes its share of every batch, gradients summed over the ranks "
+                   "(docs/DISTRIBUTED.md)");
+      app.add_option("--rank-timeout", a->rank_timeout,
+                     "with --data-parallel: seconds a rank waits for the others at one sum before ending the job "
+                     "(default 120)");
       app.add_option("--init", a->init, "start from this exported GGUF model (fine-tuning)");
       return [a] { return run_train(*a); };
     }};

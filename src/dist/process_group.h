@@ -1,6 +1,6 @@
 // The distributed layer: the processes that `mpirun -np N frugal ...`
-// started, as one group. It implements model::ExpertParallel over
-// MPI_COMM_WORLD (src/dist/process_group_mpi.cc) when frugal is built with
+// started, as one group. It implements model::ExpertParallel (inference)
+// and train::GradientSum (data-parallel training) over MPI_COMM_WORLD (src/dist/process_group_mpi.cc) when frugal is built with
 // OpenMPI (the CMake option FRUGAL_MPI, on when MPI is found); otherwise
 // join() is a clear error (process_group_none.cc). Nothing outside src/dist/
 // includes mpi.h.
@@ -13,18 +13,24 @@
 #include <vector>
 
 #include "model/expert_parallel.h"
+#include "train/data_parallel.h"
 
 namespace frugal::dist {
 
 // What a group's communication cost this rank since it joined.
 struct CommStats {
   int64_t exchanges = 0;    // share_blocks calls (one per MoE layer per forward pass)
-  uint64_t bytes_sent = 0;  // by this rank, in them (its block, to each other rank)
-  double seconds = 0;       // in them, waiting for slower ranks included
+  uint64_t bytes_sent = 0;  // by this rank, in them and in sums
+  double seconds = 0;       // in exchanges, waiting for slower ranks included
+  int64_t sums = 0;         // sum calls (training: gradients, losses)
+  double sum_seconds = 0;   // in them, waiting included
 };
 
-class ProcessGroup : public model::ExpertParallel {
+class ProcessGroup : public model::ExpertParallel, public train::GradientSum {
  public:
+  int rank() const override = 0;
+  int n_ranks() const override = 0;
+
   // Joins the job (initialises MPI on the first call; later calls return the
   // same group and ignore the argument). timeout_seconds: how long one
   // collective may wait for the other ranks. Throws frugal::Error when frugal

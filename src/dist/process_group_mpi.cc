@@ -10,12 +10,21 @@
 // and in a quantised model a last-bit difference in a layer's output can
 // change a later layer's expert choice.
 //
+// sum (data-parallel training's gradients) is a reduce-scatter and an
+// all-gather written out so that the sum is deterministic: the array is cut
+// into one chunk per rank; an all-to-all gives each rank every rank's copy
+// of its chunk; it adds them in rank order; an all-gather gives every rank
+// every summed chunk. Each value is added by one rank only, so every rank
+// gets the same bits (MPI_Allreduce's order is the library's choice), and
+// each rank sends 2 (N - 1) / N of the array.
+//
 // Collectives are the non-blocking forms, waited on with MPI_Test and a
 // deadline (MPI has no timeout of its own): past it, the rank says where it
 // waited and calls MPI_Abort, which ends every rank of the job.
 #include <mpi.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -57,7 +66,7 @@ class MpiGroup final : public ProcessGroup {
   CommStats stats() const override { return stats_; }
 
   void share_blocks(float* data, std::span<const int64_t> offsets, int64_t layer) override {
-    if (fault_ && fault_rank_ == rank_) inject_test_fault(layer);
+    if (fault_ && fault_rank_ == rank_ && ++collectives_ == fault_at_) inject_test_fault(layer);
     if (size_ == 1) return;
     const auto t0 = Clock::now();
     counts_.resize(static_cast<size_t>(size_));
@@ -80,6 +89,9 @@ class MpiGroup final : public ProcessGroup {
     stats_.seconds += seconds_since(t0);
   }
 
+  void sum(float* data, size_t n) override { sum_in_rank_order(data, n, MPI_FLOAT); }
+  void sum(double* data, size_t n) override { sum_in_rank_order(data, n, MPI_DOUBLE); }
+
   uint64_t broadcast(uint64_t value) override {
     MPI_Request req;
     check(MPI_Ibcast(&value, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), "broadcasting from rank 0", -1);
@@ -98,6 +110,52 @@ class MpiGroup final : public ProcessGroup {
   }
 
  private:
+  template <typename T>
+  void sum_in_rank_order(T* data, size_t n, MPI_Datatype type) {
+    if (fault_ && fault_rank_ == rank_ && ++collectives_ == fault_at_) inject_test_fault(-1);
+    if (size_ == 1) return;
+    const auto t0 = Clock::now();
+    // Pieces of at most 2^26 values, so that counts fit an int.
+    constexpr size_t kPiece = size_t{1} << 26;
+    const size_t nr = static_cast<size_t>(size_);
+    std::vector<int> counts(nr), displs(nr), piece_counts(nr), piece_displs(nr);
+    std::vector<T> pieces;
+    for (size_t at = 0; at < n; at += kPiece) {
+      const size_t len = std::min(kPiece, n - at);
+      T* part = data + at;
+      for (size_t q = 0; q < nr; ++q) {
+        const size_t b = len * q / nr, e = len * (q + 1) / nr;
+        displs[q] = static_cast<int>(b);
+        counts[q] = static_cast<int>(e - b);
+      }
+      const int mine = counts[static_cast<size_t>(rank_)];
+      pieces.resize(nr * static_cast<size_t>(mine));
+      for (size_t q = 0; q < nr; ++q) {
+        piece_counts[q] = mine;
+        piece_displs[q] = static_cast<int>(q) * mine;
+      }
+      MPI_Request req;
+      check(MPI_Ialltoallv(part, counts.data(), displs.data(), type, pieces.data(), piece_counts.data(),
+                           piece_displs.data(), type, MPI_COMM_WORLD, &req),
+            "summing gradients", -1);
+      wait(req, "summing gradients", -1);
+      T* out = part + displs[static_cast<size_t>(rank_)];
+      for (size_t i = 0; i < static_cast<size_t>(mine); ++i) {
+        T acc = pieces[i];
+        for (size_t q = 1; q < nr; ++q) acc += pieces[q * static_cast<size_t>(mine) + i];
+        out[i] = acc;
+      }
+      check(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, part, counts.data(), displs.data(), type,
+                            MPI_COMM_WORLD, &req),
+            "gathering summed gradients", -1);
+      wait(req, "gathering summed gradients", -1);
+      stats_.bytes_sent += (static_cast<uint64_t>(len) - static_cast<uint64_t>(mine) +
+                            static_cast<uint64_t>(mine) * (nr - 1)) * sizeof(T);
+    }
+    ++stats_.sums;
+    stats_.sum_seconds += seconds_since(t0);
+  }
+
   std::string where(const std::string& step, int64_t layer) const {
     return layer >= 0 ? step + " in layer " + std::to_string(layer) : step;
   }
@@ -141,9 +199,10 @@ class MpiGroup final : public ProcessGroup {
     }
   }
 
-  // FRUGAL_TEST_RANK_FAULT=exit:R or stall:R: rank R exits, or stops
-  // answering, at its first MoE layer. Only the tests set it (a dead or
-  // stuck rank must end the job with a clear error, not hang it).
+  // FRUGAL_TEST_RANK_FAULT=exit:R[:K] or stall:R[:K]: rank R exits, or
+  // stops answering, at its K-th exchange or sum (default: the first). Only
+  // the tests set it (a dead or stuck rank must end the job with a clear
+  // error, not hang it; a training run cut short resumes).
   void read_test_fault() {
     const char* f = std::getenv("FRUGAL_TEST_RANK_FAULT");
     if (!f) return;
@@ -152,10 +211,12 @@ class MpiGroup final : public ProcessGroup {
     if (colon == std::string::npos) return;
     fault_ = s.substr(0, colon) == "exit" ? 1 : s.substr(0, colon) == "stall" ? 2 : 0;
     fault_rank_ = std::atoi(s.c_str() + colon + 1);
+    const size_t second = s.find(':', colon + 1);
+    if (second != std::string::npos) fault_at_ = std::atoll(s.c_str() + second + 1);
   }
   [[noreturn]] void inject_test_fault(int64_t layer) const {
-    std::fprintf(stderr, "rank %d: FRUGAL_TEST_RANK_FAULT: %s at MoE layer %lld\n", rank_,
-                 fault_ == 1 ? "exiting" : "stalling", static_cast<long long>(layer));
+    std::fprintf(stderr, "rank %d: FRUGAL_TEST_RANK_FAULT: %s at %s %lld\n", rank_, fault_ == 1 ? "exiting" : "stalling",
+                 layer >= 0 ? "MoE layer" : "sum", static_cast<long long>(layer >= 0 ? layer : collectives_));
     std::fflush(stderr);
     if (fault_ == 1) std::_Exit(3);
     for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -164,6 +225,7 @@ class MpiGroup final : public ProcessGroup {
   double timeout_;
   int rank_ = 0, size_ = 1;
   int fault_ = 0, fault_rank_ = -1;
+  int64_t fault_at_ = 1, collectives_ = 0;
   std::vector<int> counts_, displs_;
   CommStats stats_;
 };

@@ -5,12 +5,21 @@
 // the step's load). Deterministic for a seed and thread count: batch k of
 // step s is drawn from an Rng seeded by (seed, s, k), so the data position is
 // the step counter and a resumed run draws exactly the batches it would have.
+//
+// Data-parallel (TrainOptions::data_parallel): rank r of N draws the same
+// micro-batches and computes sequences [r B/N, (r+1) B/N) of each; the
+// gradients, losses and expert counts are summed over the ranks before the
+// step, so every rank holds the same parameters, and the run follows one
+// process's at batch B up to the order of the sums. The load-balancing loss
+// is each rank's over its own share (its gradient is not linear in the
+// batch), so runs agree exactly only with --aux-coef 0.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "train/data_parallel.h"
 #include "train/optimizer.h"
 #include "train/transformer.h"
 
@@ -29,6 +38,7 @@ struct TrainOptions {
   float bias_rate = 1e-3f;    // bias change per step
   uint64_t seed = 1;
   int64_t eval_batches = 4;   // validation micro-batches per evaluation
+  GradientSum* data_parallel = nullptr;  // null: one process; batch must be a multiple of its n_ranks()
 };
 
 struct StepStats {
@@ -74,6 +84,9 @@ class Trainer {
 
  private:
   void sample_batch(uint64_t stream, std::vector<int32_t>& tokens, std::vector<int32_t>& targets) const;
+  // This rank's sequences of a micro-batch of opts.batch: [first, first + local_batch()).
+  int64_t local_batch() const;
+  int64_t first_sequence() const;
 
   ParamLayout layout_;
   TrainOptions opts_;

@@ -8,40 +8,17 @@
 # mpirun or frugal's MPI build is missing.
 set -euo pipefail
 source "$(dirname "$0")/../lib/cli_test_lib.sh"
+source "$(dirname "$0")/../lib/mpi_test_lib.sh"
 PY=/usr/bin/python3
-
-if ! command -v mpirun >/dev/null; then
-  echo "SKIP: mpirun not found (scripts/bootstrap installs openmpi-bin)"
-  exit 0
-fi
-"$FRUGAL" -q synth --arch qwen3moe --type q8_0 -o "$dir/probe.gguf" >/dev/null
-if ! "$FRUGAL" -q logits -m "$dir/probe.gguf" --tokens 1 -o "$dir/probe.bin" --expert-parallel 2>"$dir/probe.err"; then
-  if grep -q "built without OpenMPI" "$dir/probe.err"; then
-    echo "SKIP: this frugal was built without OpenMPI"
-    exit 0
-  fi
-  fail "one process with --expert-parallel: $(cat "$dir/probe.err")"
-fi
-
-# CI runs as root; only the loopback interface and shared memory between
-# ranks; no high-speed fabrics probed.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-# ep N args...: frugal args... on N ranks, each one thread, killed after 120 s.
-ep() {
-  local n=$1; shift
-  timeout -k 5 120 mpirun --oversubscribe --bind-to none -np "$n" "$FRUGAL" "$@"
-}
 
 tokens=256,72,101,108,108,111,32,119,111,114,108,100,33
 for arch in llama qwen2moe qwen3moe olmoe deepseek2 gpt-oss; do
   m="$dir/$arch.gguf"
   "$FRUGAL" -q synth --arch "$arch" --type q8_0 -o "$m" >/dev/null
   "$FRUGAL" -q logits -m "$m" --tokens "$tokens" -o "$dir/$arch.one.bin" -t 1
-  ep 2 -q logits -m "$m" --tokens "$tokens" -o "$dir/$arch.2.bin" -t 1 --expert-parallel
-  ep 4 -q logits -m "$m" --tokens "$tokens" -o "$dir/$arch.4.bin" -t 1 --expert-parallel
-  ep 2 -q logits -m "$m" --tokens "$tokens" -o "$dir/$arch.2inc.bin" -t 1 --mode incremental --expert-parallel
+  ranks 2 -q logits -m "$m" --tokens "$tokens" -o "$dir/$arch.2.bin" -t 1 --expert-parallel
+  ranks 4 -q logits -m "$m" --tokens "$tokens" -o "$dir/$arch.4.bin" -t 1 --expert-parallel
+  ranks 2 -q logits -m "$m" --tokens "$tokens" -o "$dir/$arch.2inc.bin" -t 1 --mode incremental --expert-parallel
   "$PY" - "$dir/$arch" <<'PYEOF'
 import sys, numpy as np
 base = sys.argv[1]
@@ -57,7 +34,7 @@ done
 # Greedy ids: the same as one process's, printed once (rank 0 only).
 m="$dir/deepseek2.gguf"
 "$FRUGAL" run -m "$m" --prompt-ids 256,72,101 --print-ids --temp 0 -n 12 --ignore-eos -t 1 >"$dir/ids.one" 2>/dev/null
-ep 2 run -m "$m" --prompt-ids 256,72,101 --print-ids --temp 0 -n 12 --ignore-eos -t 1 --expert-parallel \
+ranks 2 run -m "$m" --prompt-ids 256,72,101 --print-ids --temp 0 -n 12 --ignore-eos -t 1 --expert-parallel \
   >"$dir/ids.2" 2>"$dir/ids.2.err"
 cmp "$dir/ids.one" "$dir/ids.2" || fail "greedy ids differ: $(cat "$dir/ids.one") vs $(cat "$dir/ids.2")"
 [[ $(grep -c 'generation: 12 tokens' "$dir/ids.2.err") -eq 1 ]] || fail "want one speed line: $(cat "$dir/ids.2.err")"
@@ -97,14 +74,14 @@ PYEOF
 
 # A rank that exits, or stops answering, ends the whole job with an error.
 set +e
-FRUGAL_TEST_RANK_FAULT=exit:1 ep 2 run -m "$m" -p hi -n 4 -t 1 --expert-parallel \
+FRUGAL_TEST_RANK_FAULT=exit:1 ranks 2 run -m "$m" -p hi -n 4 -t 1 --expert-parallel \
   >/dev/null 2>"$dir/exit.err"
 rc=$?
 set -e
 [[ $rc -ne 0 && $rc -ne 124 ]] || fail "a dead rank: exit $rc (124: hung): $(cat "$dir/exit.err")"
 grep -q 'FRUGAL_TEST_RANK_FAULT: exiting' "$dir/exit.err" || fail "rank 1 did not exit: $(cat "$dir/exit.err")"
 set +e
-FRUGAL_TEST_RANK_FAULT=stall:1 ep 2 run -m "$m" -p hi -n 4 -t 1 --expert-parallel --ep-timeout 3 \
+FRUGAL_TEST_RANK_FAULT=stall:1 ranks 2 run -m "$m" -p hi -n 4 -t 1 --expert-parallel --ep-timeout 3 \
   >/dev/null 2>"$dir/stall.err"
 rc=$?
 set -e
