@@ -1,10 +1,10 @@
-// Dot kernels of the lattice types IQ2_XXS, IQ2_XS and IQ3_XXS at the avx512
-// level, against Q8_K activations: the same integer sums as their scalar
+// Dot kernels of the lattice types IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S
+// at the avx512 level, against Q8_K activations: the same integer sums as their scalar
 // twins (matmul_iq_scalar.cc), so the same bits.
 //
 // A block is taken 64 values at a time. The grid points of its eight groups
 // (table lookups) make one vector of unsigned magnitudes (at most 62); the
-// eight sign bytes make one 64-bit mask, under which the activations are
+// eight sign bytes (stored, or from 7-bit indices) make one 64-bit mask, under which the activations are
 // negated (they are within -127..127, so negation is exact); vpmaddubsw then
 // gives exact int16 pair sums (at most 2 * 62 * 127), and vpdpwssd weights
 // each pair by its unit's 2 ls + 1 and adds it to int32 lanes. The lanes'
@@ -123,6 +123,40 @@ FRUGAL_TARGET inline int32_t lane_total(__m512i s) {
   return _mm_cvtsi128_si32(_mm_add_epi32(q, _mm_shuffle_epi32(q, 0xB1)));
 }
 
+// IQ2_S: per 8 values a 10-bit grid index (8 bits in qs, 2 in qh) and an
+// explicit sign byte (qs[32..63]); the scales as IQ2_XS.
+FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ2_S& b, int k) {
+  const auto& g = quant::kIQ2SGrid;
+  auto e = [&](int j) {
+    const int ib = 2 * k + j / 4, l = j % 4;
+    return static_cast<int64_t>(g[b.qs[8 * k + j] | ((b.qh[ib] >> (2 * l)) & 3u) << 8]);
+  };
+  uint64_t neg;
+  std::memcpy(&neg, b.qs + QK_K / 8 + 8 * k, 8);
+  auto pair = [](int s) {
+    const int m = 2 * s + 1;
+    return m | m << 16;
+  };
+  const int s0 = b.scales[2 * k], s1 = b.scales[2 * k + 1];
+  const int m0 = pair(s0 & 15), m1 = pair(s0 >> 4), m2 = pair(s1 & 15), m3 = pair(s1 >> 4);
+  return {_mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0)), neg,
+          _mm512_set_epi32(m3, m3, m3, m3, m2, m2, m2, m2, m1, m1, m1, m1, m0, m0, m0, m0)};
+}
+
+// IQ3_S: per 4 values a 9-bit grid index (8 bits in qs, the 9th a bit of
+// qh: 16 of them for the 16 points here, added as 256 under a mask), an
+// explicit sign byte per 8 values, a 4-bit scale per 32 (two to a byte).
+FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ3_S& b, int k) {
+  const __m128i low8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16 * k));
+  const __m512i low = _mm512_maskz_cvtepu8_epi32(0xFFFF, low8);
+  const auto high = static_cast<__mmask16>(b.qh[2 * k] | b.qh[2 * k + 1] << 8);
+  const __m512i idx = _mm512_mask_add_epi32(low, high, low, _mm512_set1_epi32(256));
+  uint64_t neg;
+  std::memcpy(&neg, b.signs + 8 * k, 8);
+  return {_mm512_mask_i32gather_epi32(_mm512_setzero_si512(), 0xFFFF, idx, quant::kIQ3SGrid.data(), 4), neg,
+          unit_scales(2 * (b.scales[k] & 15) + 1, 2 * (b.scales[k] >> 4) + 1)};
+}
+
 // One weight row times R activation rows; kDiv as in the scalar kernel.
 template <class Block, int kDiv, int R>
 FRUGAL_TARGET void dot_rows(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
@@ -165,6 +199,8 @@ FRUGAL_TARGET void dot(const void* w, const void* act, size_t stride, int n_act,
 const TypeKernel kIQ2_XXS{ActFormat::kQ8_K, dot<quant::BlockIQ2_XXS, 8>};
 const TypeKernel kIQ2_XS{ActFormat::kQ8_K, dot<quant::BlockIQ2_XS, 8>};
 const TypeKernel kIQ3_XXS{ActFormat::kQ8_K, dot<quant::BlockIQ3_XXS, 4>};
+const TypeKernel kIQ2_S{ActFormat::kQ8_K, dot<quant::BlockIQ2_S, 8>};
+const TypeKernel kIQ3_S{ActFormat::kQ8_K, dot<quant::BlockIQ3_S, 1>};
 #undef FRUGAL_TARGET
 
 }  // namespace
@@ -175,6 +211,8 @@ const TypeKernel* iq_avx512_kernel(TensorType t) {
     case TensorType::IQ2_XXS: return &iq_avx512::kIQ2_XXS;
     case TensorType::IQ2_XS: return &iq_avx512::kIQ2_XS;
     case TensorType::IQ3_XXS: return &iq_avx512::kIQ3_XXS;
+    case TensorType::IQ2_S: return &iq_avx512::kIQ2_S;
+    case TensorType::IQ3_S: return &iq_avx512::kIQ3_S;
     default: return nullptr;
   }
 }

@@ -1,12 +1,12 @@
 // Matrix products with the lattice weight types (IQ2_XXS, IQ2_XS, IQ2_S,
 // IQ3_XXS, IQ3_S, IQ1_S, IQ1_M):
-// at every SIMD level this CPU has (the scalar level through their integer
-// kernels, the avx512 level through its kernels for IQ2_XXS, IQ2_XS and
-// IQ3_XXS, the rest through the dequantising path) against the f32
-// reference on the dequantised weights, within the documented tolerance; the
-// scalar kernel called directly against a double-precision dot product of the
-// dequantised weights with the decoded Q8_K activations; and the avx512
-// kernels against the scalar ones, bit for bit.
+// at every SIMD level this CPU has (the avx512 level through its kernels for
+// IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S, the other types and levels
+// through the scalar integer kernels) against the f32 reference on the
+// dequantised weights, within the documented tolerance; the scalar kernel
+// called directly against a double-precision dot product of the dequantised
+// weights with the decoded Q8_K activations; and the avx512 kernels against
+// the scalar ones, bit for bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -118,8 +118,10 @@ TEST(IqMatmul, ScalarKernelIsTheExactIntegerDot) {
 TEST(IqMatmul, Avx512KernelsEqualScalarBitForBit) {
   if (detected_simd_level() < SimdLevel::kAvx512) GTEST_SKIP() << "no avx512 level on this CPU";
   std::mt19937 rng(test_data::test_seed() + 42);
-  for (TensorType t : {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ3_XXS}) {
+  for (TensorType t : {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ2_S, TensorType::IQ3_XXS,
+                       TensorType::IQ3_S}) {
     const TypeKernel* simd = avx512_kernel(t);
+    ASSERT_NE(simd, scalar_kernel(t)) << tensor_type_name(t);
     ASSERT_NE(simd, nullptr) << tensor_type_name(t);
     ASSERT_EQ(simd->act, ActFormat::kQ8_K);
     for (int64_t n_in : {256, 512, 1280}) {
