@@ -65,6 +65,18 @@ FRUGAL_TARGET inline __m512i unit_scales(int m0, int m1) {
                                   _mm256_set1_epi16(static_cast<int16_t>(m1)), 1);
 }
 
+// 16-value units (IQ2_XS, IQ2_S): two bytes of two 4-bit scales each, as
+// 2 s + 1 in every int16 lane of the unit's 128-bit lane.
+FRUGAL_TARGET inline __m512i scales_of16(const uint8_t* two_bytes) {
+  auto pair = [](int s) {
+    const int m = 2 * s + 1;
+    return m | m << 16;
+  };
+  const int m0 = pair(two_bytes[0] & 15), m1 = pair(two_bytes[0] >> 4);
+  const int m2 = pair(two_bytes[1] & 15), m3 = pair(two_bytes[1] >> 4);
+  return _mm512_set_epi32(m3, m3, m3, m3, m2, m2, m2, m2, m1, m1, m1, m1, m0, m0, m0, m0);
+}
+
 // IQ2_XXS: per 32 values four grid-index bytes, then a word of four sign
 // indices and the scale; units 2k and 2k + 1.
 FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ2_XXS& b, int k) {
@@ -95,22 +107,14 @@ FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ3_XXS& b, int k) {
 }
 
 // IQ2_XS: per 8 values a u16 of a 9-bit grid index and a 7-bit sign index;
-// per 16 values a 4-bit scale (two to a byte): units 4k .. 4k + 3, one per
-// 128-bit lane.
+// per 16 values a 4-bit scale (two to a byte): units 4k .. 4k + 3.
 FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ2_XS& b, int k) {
   const uint16_t* q = b.qs + 8 * k;
   const auto& g = quant::kIQ2XSGrid;
   uint64_t neg = 0;
   for (int j = 0; j < 8; ++j) neg |= uint64_t{kSignBytes[q[j] >> 9]} << (8 * j);
   auto e = [&](int j) { return static_cast<int64_t>(g[q[j] & 511]); };
-  auto pair = [](int s) {  // the 4-bit scale s as 2 s + 1 in both int16 halves of an int32
-    const int m = 2 * s + 1;
-    return m | m << 16;
-  };
-  const int s0 = b.scales[2 * k], s1 = b.scales[2 * k + 1];
-  const int m0 = pair(s0 & 15), m1 = pair(s0 >> 4), m2 = pair(s1 & 15), m3 = pair(s1 >> 4);
-  return {_mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0)), neg,
-          _mm512_set_epi32(m3, m3, m3, m3, m2, m2, m2, m2, m1, m1, m1, m1, m0, m0, m0, m0)};
+  return {_mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0)), neg, scales_of16(b.scales + 2 * k)};
 }
 
 // The total of 16 int32 lanes (exact). The zero-masked extracts are the
@@ -133,14 +137,7 @@ FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ2_S& b, int k) {
   };
   uint64_t neg;
   std::memcpy(&neg, b.qs + QK_K / 8 + 8 * k, 8);
-  auto pair = [](int s) {
-    const int m = 2 * s + 1;
-    return m | m << 16;
-  };
-  const int s0 = b.scales[2 * k], s1 = b.scales[2 * k + 1];
-  const int m0 = pair(s0 & 15), m1 = pair(s0 >> 4), m2 = pair(s1 & 15), m3 = pair(s1 >> 4);
-  return {_mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0)), neg,
-          _mm512_set_epi32(m3, m3, m3, m3, m2, m2, m2, m2, m1, m1, m1, m1, m0, m0, m0, m0)};
+  return {_mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0)), neg, scales_of16(b.scales + 2 * k)};
 }
 
 // IQ3_S: per 4 values a 9-bit grid index (8 bits in qs, the 9th a bit of

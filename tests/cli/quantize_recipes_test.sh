@@ -15,8 +15,11 @@ source "$(dirname "$0")/../lib/cli_test_lib.sh"
 tokens=1,5,9,200,33,7,100,42
 "$FRUGAL" -q logits -m "$dir/qwen.gguf" --tokens "$tokens" -o "$dir/qwen.bin"
 
-logits_error() {  # model.bin reference.bin label bound
-  /usr/bin/python3 - "$@" <<'PY'
+# check_logits MODEL REFERENCE.bin LABEL BOUND: the model's logits are finite
+# and within BOUND (relative RMS) of the reference's.
+check_logits() {
+  "$FRUGAL" -q logits -m "$1" --tokens "$tokens" -o "$dir/check.bin"
+  /usr/bin/python3 - "$dir/check.bin" "$2" "$3" "$4" <<'PY'
 import sys, numpy as np
 a = np.fromfile(sys.argv[2], dtype="<f4")
 b = np.fromfile(sys.argv[1], dtype="<f4")
@@ -27,12 +30,21 @@ assert np.isfinite(b).all() and err < float(sys.argv[4]), err
 PY
 }
 
-# The type --list gives a tensor.
-type_of() { awk -v n="$1" '$1 == n { print $4 }' "$2"; }
-expect_type() {  # recipe tensor want listing
-  local got
-  got=$(type_of "$2" "$4")
-  [[ "$got" == "$3" ]] || fail "$1: $2 is '$got', expected $3"
+# quantize_listed MODEL RECIPE OUT: quantize with --list (into $dir/list);
+# prints the summary line (size and bits per weight).
+quantize_listed() {
+  "$FRUGAL" quantize "$1" "$3" "$2" --list -t 2 >"$dir/list" 2>"$dir/err"
+  grep -E "^wrote " "$dir/list" | sed -E 's/^wrote [^:]*: /  /; s/, [0-9.]+ s$//'
+}
+
+# expect_types RECIPE TENSOR=TYPE...: the types --list gave those tensors.
+expect_types() {
+  local recipe=$1 pair got
+  shift
+  for pair in "$@"; do
+    got=$(awk -v n="${pair%=*}" '$1 == n { print $4 }' "$dir/list")
+    [[ "$got" == "${pair#*=}" ]] || fail "$recipe: ${pair%=*} is '$got', expected ${pair#*=}"
+  done
 }
 
 # recipe, file_type, routed experts, blk.0 ffn_down, blk.1 ffn_down, attn_q,
@@ -48,22 +60,15 @@ cases=(
 )
 for c in "${cases[@]}"; do
   read -r recipe code experts down0 down1 attn values output bound <<<"$c"
-  "$FRUGAL" quantize "$dir/qwen.gguf" "$dir/$recipe.gguf" "$recipe" --list -t 2 >"$dir/list" 2>"$dir/err"
+  quantize_listed "$dir/qwen.gguf" "$recipe" "$dir/$recipe.gguf"
   grep -q "general.file_type $code," "$dir/list" || fail "$recipe: no file_type $code in: $(tail -8 "$dir/list")"
   grep -Eq "\(([0-9.]+) bits per weight\)" "$dir/list" || fail "$recipe: no bits per weight in the summary"
-  grep -E "^wrote " "$dir/list" | sed -E 's/^wrote [^:]*: /  /; s/, [0-9.]+ s$//'
-  expect_type "$recipe" blk.1.ffn_gate_exps.weight "$experts" "$dir/list"
-  expect_type "$recipe" blk.1.ffn_up_exps.weight "$experts" "$dir/list"
-  expect_type "$recipe" blk.0.ffn_down_exps.weight "$down0" "$dir/list"
-  expect_type "$recipe" blk.1.ffn_down_exps.weight "$down1" "$dir/list"
-  expect_type "$recipe" blk.1.attn_q.weight "$attn" "$dir/list"
-  expect_type "$recipe" blk.1.attn_v.weight "$values" "$dir/list"
-  expect_type "$recipe" output.weight "$output" "$dir/list"
-  expect_type "$recipe" blk.1.ffn_gate_inp.weight f32 "$dir/list"
+  expect_types "$recipe" blk.1.ffn_gate_exps.weight="$experts" blk.1.ffn_up_exps.weight="$experts" \
+    blk.0.ffn_down_exps.weight="$down0" blk.1.ffn_down_exps.weight="$down1" blk.1.attn_q.weight="$attn" \
+    blk.1.attn_v.weight="$values" output.weight="$output" blk.1.ffn_gate_inp.weight=f32
   "$FRUGAL" inspect "$dir/$recipe.gguf" >"$dir/inspect"
   grep -Eq "general.file_type +uint32 +$code\$" "$dir/inspect" || fail "$recipe: inspect shows no file_type $code"
-  "$FRUGAL" -q logits -m "$dir/$recipe.gguf" --tokens "$tokens" -o "$dir/$recipe.bin"
-  logits_error "$dir/$recipe.bin" "$dir/qwen.bin" "qwen3moe $recipe" "$bound"
+  check_logits "$dir/$recipe.gguf" "$dir/qwen.bin" "qwen3moe $recipe" "$bound"
 done
 
 # DeepSeek-style names: MLA attention and shared experts (ffn_*_shexp) above
@@ -72,14 +77,9 @@ done
 "$FRUGAL" -q logits -m "$dir/ds.gguf" --tokens "$tokens" -o "$dir/ds.bin"
 for c in "q3_k_m q3_k q5_k q4_k 0.3" "iq2_xxs_mix iq2_xxs q4_k q4_k 0.55"; do
   read -r recipe experts shexp attn bound <<<"$c"
-  "$FRUGAL" quantize "$dir/ds.gguf" "$dir/ds-$recipe.gguf" "$recipe" --list -t 2 >"$dir/list" 2>"$dir/err"
-  grep -E "^wrote " "$dir/list" | sed -E 's/^wrote [^:]*: /  /; s/, [0-9.]+ s$//'
-  expect_type "$recipe" blk.2.ffn_gate_exps.weight "$experts" "$dir/list"
-  expect_type "$recipe" blk.2.ffn_gate_shexp.weight "$shexp" "$dir/list"
-  expect_type "$recipe" blk.2.ffn_down_shexp.weight "$shexp" "$dir/list"
-  expect_type "$recipe" blk.2.attn_q.weight "$attn" "$dir/list"
-  expect_type "$recipe" blk.2.attn_kv_a_mqa.weight "$attn" "$dir/list"
-  "$FRUGAL" -q logits -m "$dir/ds-$recipe.gguf" --tokens "$tokens" -o "$dir/ds-$recipe.bin"
-  logits_error "$dir/ds-$recipe.bin" "$dir/ds.bin" "deepseek2 $recipe" "$bound"
+  quantize_listed "$dir/ds.gguf" "$recipe" "$dir/ds-$recipe.gguf"
+  expect_types "$recipe" blk.2.ffn_gate_exps.weight="$experts" blk.2.ffn_gate_shexp.weight="$shexp" \
+    blk.2.ffn_down_shexp.weight="$shexp" blk.2.attn_q.weight="$attn" blk.2.attn_kv_a_mqa.weight="$attn"
+  check_logits "$dir/ds-$recipe.gguf" "$dir/ds.bin" "deepseek2 $recipe" "$bound"
 done
 echo OK
