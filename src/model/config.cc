@@ -54,7 +54,7 @@ void set_count(Metadata& md, const std::string& key, int64_t v) {
 const std::vector<std::string>& supported_architectures() {
   static const std::vector<std::string> archs = {"llama", "qwen2",     "qwen3",  "qwen2moe",
                                                  "qwen3moe", "olmoe", "deepseek2", "gpt-oss", "glm4moe",
-                                                 "llama4"};
+                                                 "llama4", "qwen3next", "qwen35moe"};
   return archs;
 }
 
@@ -79,8 +79,15 @@ void apply_architecture_defaults(ModelConfig& c) {
   // module too; per-head q/k norm in GLM-4.5 and not in GLM-4.5-Air (the
   // tensors tell, see config_from_file); DeepSeek-V3's MoE description.
   const bool glm = c.arch == "glm4moe";
-  c.ffn_norm_name = oss || glm ? "post_attention_norm" : "ffn_norm";
-  c.qk_norm = arch_is(c, {"qwen3", "qwen3moe"}) ? QkNorm::kPerHead
+  // Qwen3-Next and Qwen3.5-MoE: Gated DeltaNet layers between gated full
+  // attention layers (per-head q/k norm), the FFN's pre-norm named
+  // post_attention_norm, a shared expert behind a sigmoid gate.
+  const bool hybrid = arch_is(c, {"qwen3next", "qwen35moe"});
+  c.attn_output_gate = hybrid;
+  c.ssm_split_proj = c.arch == "qwen35moe";
+  if (!hybrid) c.n_full_attn_interval = 0;
+  c.ffn_norm_name = oss || glm || hybrid ? "post_attention_norm" : "ffn_norm";
+  c.qk_norm = arch_is(c, {"qwen3", "qwen3moe", "qwen3next", "qwen35moe"}) ? QkNorm::kPerHead
               : arch_is(c, {"olmoe"})           ? QkNorm::kWhole
               : glm || c.arch == "llama4"       ? c.qk_norm
                                                 : QkNorm::kNone;
@@ -97,11 +104,12 @@ void apply_architecture_defaults(ModelConfig& c) {
   }
   c.deepseek_moe_keys = arch_is(c, {"deepseek2", "glm4moe"});
   if (glm) c.expert_score_bias = c.is_moe();
-  c.shared_expert_gate = c.arch == "qwen2moe" && c.n_ff_shexp > 0;
+  c.shared_expert_gate = arch_is(c, {"qwen2moe", "qwen3next", "qwen35moe"}) && c.n_ff_shexp > 0;
   // Mixtral and gpt-oss (a softmax over the top-k logits, which is the same)
   // and Qwen3-MoE renormalise the top-k weights; Qwen2-MoE and OLMoE do
   // not. deepseek2 and glm4moe say so in a key.
-  if (!c.deepseek_moe_keys) c.expert_weights_norm = arch_is(c, {"llama", "qwen3moe", "gpt-oss"});
+  if (!c.deepseek_moe_keys)
+    c.expert_weights_norm = arch_is(c, {"llama", "qwen3moe", "gpt-oss", "qwen3next", "qwen35moe"});
 }
 
 ModelConfig config_from_metadata(const Metadata& md) {
@@ -148,7 +156,7 @@ ModelConfig config_from_metadata(const Metadata& md) {
                                             : get_count_or(md, k("expert_shared_count"), 0);
     c.n_ff_shexp = get_count_or(md, k("expert_shared_feed_forward_length"), 0);
     if (c.deepseek_moe_keys) c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
-    if (c.arch == "qwen2moe" && c.n_ff_shexp > 0) c.n_expert_shared = 1;
+    if (arch_is(c, {"qwen2moe", "qwen3next", "qwen35moe"}) && c.n_ff_shexp > 0) c.n_expert_shared = 1;
     c.expert_weights_scale = get_float_or(md, k("expert_weights_scale"), 1.0f);
     if (c.expert_weights_scale == 0.0f) c.expert_weights_scale = 1.0f;  // 0 means "unset" in older files
     c.expert_weights_norm = md.get_bool_or(k("expert_weights_norm"), c.expert_weights_norm);
@@ -194,6 +202,21 @@ ModelConfig config_from_metadata(const Metadata& md) {
     c.attn_temp_scale = get_float_or(md, k("attention.temperature_scale"), 0.1f);
     c.attn_temp_length = get_count_or(md, k("attention.temperature_length"), 8192);
     c.qk_norm = c.n_expert == 128 ? QkNorm::kNone : QkNorm::kPerHeadUnweighted;
+  }
+
+  // Gated DeltaNet (qwen3next's files carry no interval key: every 4th
+  // layer is full attention).
+  if (c.attn_output_gate) {
+    c.n_full_attn_interval = get_count_or(md, k("full_attention_interval"), 4);
+    c.ssm_conv_kernel = get_count(md, k("ssm.conv_kernel"));
+    c.ssm_k_head_dim = get_count(md, k("ssm.state_size"));
+    c.ssm_n_k_head = get_count(md, k("ssm.group_count"));
+    c.ssm_n_v_head = get_count(md, k("ssm.time_step_rank"));
+    const int64_t inner = get_count(md, k("ssm.inner_size"));
+    if (c.ssm_n_v_head <= 0 || inner % c.ssm_n_v_head != 0)
+      fail("metadata key '", k("ssm.inner_size"), "' = ", inner, " is not a multiple of '", k("ssm.time_step_rank"),
+           "' = ", c.ssm_n_v_head);
+    c.ssm_v_head_dim = inner / c.ssm_n_v_head;
   }
 
   // RoPE.
@@ -281,8 +304,7 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
     set_count(md, k("expert_count"), c.n_expert);
     set_count(md, k("expert_used_count"), c.n_expert_used);
     set_count(md, k("expert_feed_forward_length"), c.n_ff_exp);
-    if (c.arch == "qwen2moe" && c.n_ff_shexp > 0)
-      set_count(md, k("expert_shared_feed_forward_length"), c.n_ff_shexp);
+    if (c.shared_expert_gate) set_count(md, k("expert_shared_feed_forward_length"), c.n_ff_shexp);
     if (c.deepseek_moe_keys) {
       set_count(md, k("expert_shared_count"), c.n_expert_shared);
       set_count(md, k("leading_dense_block_count"), c.n_leading_dense);
@@ -294,6 +316,14 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
     md.set(k("expert_weights_norm"), Value::make_bool(c.expert_weights_norm));
   }
   if (c.arch == "gpt-oss") set_count(md, k("attention.sliding_window"), c.n_swa);
+  if (c.attn_output_gate) {
+    set_count(md, k("full_attention_interval"), c.n_full_attn_interval);
+    set_count(md, k("ssm.conv_kernel"), c.ssm_conv_kernel);
+    set_count(md, k("ssm.state_size"), c.ssm_k_head_dim);
+    set_count(md, k("ssm.group_count"), c.ssm_n_k_head);
+    set_count(md, k("ssm.time_step_rank"), c.ssm_n_v_head);
+    set_count(md, k("ssm.inner_size"), c.ssm_n_v_head * c.ssm_v_head_dim);
+  }
   if (c.arch == "llama4") {
     if (c.is_moe()) set_count(md, k("interleave_moe_layer_step"), c.n_moe_layer_step);
     set_count(md, k("attention.chunk_size"), c.n_attn_chunk);
@@ -363,6 +393,17 @@ void validate_config(const ModelConfig& c) {
     fail("config: layer steps and the attention chunk must not be negative");
   if (c.n_nope_layer_step > 0 && c.attn_temp_scale != 0.0f && c.attn_temp_length <= 0)
     fail("config: attn_temp_length must be positive (got ", c.attn_temp_length, ")");
+  if (c.n_full_attn_interval < 0) fail("config: n_full_attn_interval must not be negative");
+  if (c.has_recurrent_layers()) {
+    positive(c.ssm_k_head_dim, "ssm_k_head_dim");
+    positive(c.ssm_v_head_dim, "ssm_v_head_dim");
+    positive(c.ssm_n_k_head, "ssm_n_k_head");
+    positive(c.ssm_n_v_head, "ssm_n_v_head");
+    if (c.ssm_conv_kernel < 1 || c.ssm_conv_kernel > 16)
+      fail("config: ssm_conv_kernel must be in [1, 16] (got ", c.ssm_conv_kernel, ")");
+    if (c.ssm_n_v_head % c.ssm_n_k_head != 0)
+      fail("config: ssm_n_v_head ", c.ssm_n_v_head, " is not a multiple of ssm_n_k_head ", c.ssm_n_k_head);
+  }
   if (c.n_nextn_layer < 0) fail("config: n_nextn_layer must not be negative (got ", c.n_nextn_layer, ")");
   if (c.n_swa < 0) fail("config: n_swa must not be negative (got ", c.n_swa, ")");
   if (c.expert_bias && !c.is_moe()) fail("config: expert biases without experts");
@@ -399,6 +440,25 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
     out.push_back({std::move(name), std::move(shape), role, layer});
   };
   using R = TensorRole;
+  // A Gated DeltaNet layer (see ModelConfig::ssm_split_proj for the layouts).
+  auto add_recurrent = [&](int il) {
+    const std::string b = "blk." + std::to_string(il) + ".";
+    const int64_t nk = c.ssm_n_k_head, nv = c.ssm_n_v_head, dk = c.ssm_k_head_dim, dv = c.ssm_v_head_dim;
+    if (c.ssm_split_proj) {
+      add(b + "attn_qkv.weight", {c.n_embd, c.ssm_conv_channels()}, R::kAttention, il);
+      add(b + "attn_gate.weight", {c.n_embd, nv * dv}, R::kAttention, il);
+      add(b + "ssm_beta.weight", {c.n_embd, nv}, R::kAttention, il);
+      add(b + "ssm_alpha.weight", {c.n_embd, nv}, R::kAttention, il);
+    } else {
+      add(b + "ssm_in.weight", {c.n_embd, 2 * nk * dk + 2 * nv * dv}, R::kAttention, il);
+      add(b + "ssm_ba.weight", {c.n_embd, 2 * nv}, R::kAttention, il);
+    }
+    add(b + "ssm_conv1d.weight", {c.ssm_conv_kernel, c.ssm_conv_channels()}, R::kAttention, il);
+    add(b + "ssm_dt.bias", {nv}, R::kBias, il);
+    add(b + "ssm_a", {nv}, R::kBias, il);
+    add(b + "ssm_norm.weight", {dv}, R::kNorm, il);
+    add(b + "ssm_out.weight", {nv * dv, c.n_embd}, R::kAttention, il);
+  };
   add("token_embd.weight", {c.n_embd, c.n_vocab}, R::kEmbedding, -1);
   add("output_norm.weight", {c.n_embd}, R::kNorm, -1);
   if (!c.tied_output) add("output.weight", {c.n_embd, c.n_vocab}, R::kOutput, -1);
@@ -407,7 +467,9 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
   for (int il = 0; il < c.n_layer + c.n_nextn_layer; ++il) {
     const std::string b = "blk." + std::to_string(il) + ".";
     add(b + "attn_norm.weight", {c.n_embd}, R::kNorm, il);
-    if (c.is_mla()) {
+    if (c.layer_is_recurrent(il)) {
+      add_recurrent(il);
+    } else if (c.is_mla()) {
       const int64_t q_width = c.n_head * c.head_dim;
       if (c.q_lora_rank > 0) {
         add(b + "attn_q_a.weight", {c.n_embd, c.q_lora_rank}, R::kAttention, il);
@@ -427,7 +489,7 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
       }
       add(b + "attn_output.weight", {c.n_head * c.v_head_dim, c.n_embd}, R::kAttention, il);
     } else {
-      add(b + "attn_q.weight", {c.n_embd, c.n_embd_q()}, R::kAttention, il);
+      add(b + "attn_q.weight", {c.n_embd, c.n_embd_q() * (c.attn_output_gate ? 2 : 1)}, R::kAttention, il);
       add(b + "attn_k.weight", {c.n_embd, c.n_embd_k()}, R::kAttention, il);
       add(b + "attn_v.weight", {c.n_embd, c.n_embd_v()}, R::kAttention, il);
       if (c.attn_bias) {

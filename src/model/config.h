@@ -38,7 +38,7 @@ enum class FfnActivation { kSilu, kSwigluOai };
 enum class QkNorm { kNone, kPerHead, kWhole, kPerHeadUnweighted };
 
 struct ModelConfig {
-  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe llama4
+  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe llama4 qwen3next qwen35moe
   std::string name;  // general.name (informational)
 
   int64_t n_vocab = 0;
@@ -134,6 +134,30 @@ struct ModelConfig {
   // rope_freqs.weight (from the tensors, like tied_output): rope_dim/2
   // factors that divide each pair's frequency (llama 3.1 and llama4 Scout).
   bool rope_freq_factors = false;
+  // Gated attention (qwen3next, qwen35moe): attn_q holds, per head, the
+  // query then as many gate logits; the heads' output is multiplied by
+  // sigmoid(gate) before attn_output.
+  bool attn_output_gate = false;
+
+  // Gated DeltaNet linear attention (qwen3next, qwen35moe): every layer
+  // whose index + 1 is not a multiple of n_full_attn_interval is recurrent
+  // (model/forward_deltanet.cc); the others are gated full attention.
+  // The <arch>.ssm.* keys: conv_kernel, state_size (key head width),
+  // group_count (key heads), time_step_rank (value heads), inner_size
+  // (value heads * value head width).
+  int64_t n_full_attn_interval = 0;  // 0: no recurrent layers
+  int64_t ssm_conv_kernel = 0;
+  int64_t ssm_k_head_dim = 0;
+  int64_t ssm_n_k_head = 0;
+  int64_t ssm_n_v_head = 0;
+  int64_t ssm_v_head_dim = 0;
+  // How the file lays out a recurrent layer. false (qwen3next): ssm_in
+  // holds per key head [q, k, v, z] of that head's group of value heads,
+  // ssm_ba per key head [beta, alpha] of its value heads, and value head h
+  // reads key head h / (n_v / n_k). true (qwen35moe): attn_qkv [all q, all k,
+  // all v], attn_gate z, ssm_beta and ssm_alpha apart, and value head h
+  // reads key head h % n_k.
+  bool ssm_split_proj = false;
 
   bool is_moe() const { return n_expert > 0; }
   bool is_mla() const { return kv_lora_rank > 0; }
@@ -144,6 +168,20 @@ struct ModelConfig {
   }
   // Whether layer il rotates its queries and keys (llama4's NoPE layers do not).
   bool layer_has_rope(int64_t il) const { return n_nope_layer_step <= 0 || (il + 1) % n_nope_layer_step != 0; }
+  // Whether layer il is a Gated DeltaNet layer (a recurrent state per
+  // sequence instead of keys and values per position).
+  bool layer_is_recurrent(int64_t il) const {
+    return n_full_attn_interval > 0 && il < n_layer && (il + 1) % n_full_attn_interval != 0;
+  }
+  bool has_recurrent_layers() const { return n_full_attn_interval > 1; }
+  // Channels of the recurrent layers' causal convolution (q, k and v).
+  int64_t ssm_conv_channels() const { return 2 * ssm_n_k_head * ssm_k_head_dim + ssm_n_v_head * ssm_v_head_dim; }
+  // Floats of one recurrent layer's state for one sequence: the last
+  // conv_kernel - 1 inputs of the convolution, then per value head a
+  // v_head_dim x k_head_dim matrix.
+  int64_t recurrent_state_floats() const {
+    return (ssm_conv_kernel - 1) * ssm_conv_channels() + ssm_n_v_head * ssm_v_head_dim * ssm_k_head_dim;
+  }
   // Chunk length of layer il's attention (0: none).
   int64_t layer_chunk(int64_t il) const { return layer_has_rope(il) ? n_attn_chunk : 0; }
   // Positions layer il attends to before the query's own (0: all).

@@ -36,6 +36,10 @@ int64_t kv_key_width(const ModelConfig& c) {
 }
 int64_t kv_value_width(const ModelConfig& c) { return c.is_mla() ? 0 : c.n_embd_v(); }
 
+float* KvStore::recurrent_state(int64_t layer, int32_t) {
+  fail("this KV store keeps no recurrent state (layer ", layer, " of the model is recurrent)");
+}
+
 Forward::Forward(const Model& model) : model_(model), s_(std::make_unique<Scratch>()) {}
 Forward::~Forward() = default;
 
@@ -66,7 +70,9 @@ void Forward::run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool,
   for (int64_t il = 0; il < c.n_layer; ++il) {
     const LayerWeights& L = w.layers[static_cast<size_t>(il)];
     for (int64_t r = 0; r < n; ++r) kernels::rmsnorm(x + r * d, L.attn_norm.data, xn + r * d, d, c.norm_eps);
-    if (c.is_mla()) {
+    if (c.layer_is_recurrent(il)) {
+      delta_net_layer(model_, il, rows, kv, s, pool, out);
+    } else if (c.is_mla()) {
       mla_attention_layer(model_, il, rows, kv, s, pool, out);
     } else {
       attention_layer(model_, il, rows, kv, s, pool, out);

@@ -59,6 +59,13 @@ class KvStore {
   virtual ~KvStore() = default;
   virtual KvType type() const = 0;
   virtual KvSlice slice(int64_t layer, int32_t seq) = 0;
+  // Recurrent layers (ModelConfig::layer_is_recurrent) keep no rows per
+  // position but one state per sequence: recurrent_state_floats() f32
+  // values, which the forward pass zeroes when the sequence's row at
+  // position 0 runs (so a cleared sequence starts afresh) and updates row by
+  // row. Stores for models without such layers need not override this (the
+  // default is an error).
+  virtual float* recurrent_state(int64_t layer, int32_t seq);
 };
 
 // Scratch buffers sized for the largest batch seen, reused between calls, and

@@ -142,14 +142,31 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
   float* v = s.v.get(n * nv);
   float* att = s.att.get(n * n_att);
 
-  const kernels::MatmulOut qkv[] = {{L.wq, q, nq}, {L.wk, k, nk}, {L.wv, v, nv}};
+  // Gated attention: attn_q gives per head the query then its gate logits,
+  // split apart below.
+  const int64_t nq_proj = c.attn_output_gate ? 2 * nq : nq;
+  float* q_proj = c.attn_output_gate ? s.q_a.get(n * nq_proj) : q;
+  const kernels::MatmulOut qkv[] = {{L.wq, q_proj, nq_proj}, {L.wk, k, nk}, {L.wv, v, nv}};
   kernels::matmul_group(qkv, xn, c.n_embd, n, pool);
   const LoraAdapter* lora = m.lora();
   const LayerLora* LL = lora ? &lora->layers()[static_cast<size_t>(il)] : nullptr;
   if (LL) {
-    if (LL->wq) lora_apply(LL->wq, lora->scale(), xn, c.n_embd, n, q, nq, pool);
+    if (LL->wq) lora_apply(LL->wq, lora->scale(), xn, c.n_embd, n, q_proj, nq_proj, pool);
     if (LL->wk) lora_apply(LL->wk, lora->scale(), xn, c.n_embd, n, k, nk, pool);
     if (LL->wv) lora_apply(LL->wv, lora->scale(), xn, c.n_embd, n, v, nv, pool);
+  }
+
+  float* gate = nullptr;
+  if (c.attn_output_gate) {
+    FRUGAL_CHECK(hd == vhd);
+    gate = s.attn_gate.get(n * nq);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t h = 0; h < c.n_head; ++h) {
+        const float* src = q_proj + r * nq_proj + h * 2 * hd;
+        std::memcpy(q + r * nq + h * hd, src, sizeof(float) * size_t(hd));
+        float* g = gate + r * nq + h * hd;
+        for (int64_t i = 0; i < hd; ++i) g[i] = kernels::sigmoid(src[hd + i]);
+      }
   }
 
   const kernels::RopeParams rp = rope_params(c);
@@ -217,6 +234,8 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
   al.chunk = c.layer_chunk(il);
   al.sinks = L.sinks.data;
   flash_attention(al, kt, rows, s, pool);
+  if (gate)
+    for (int64_t i = 0; i < n * n_att; ++i) att[i] *= gate[i];
 
   matmul(L.wo, att, n_att, n, out, c.n_embd, pool);
   if (LL && LL->wo) lora_apply(LL->wo, lora->scale(), att, n_att, n, out, c.n_embd, pool);

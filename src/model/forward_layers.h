@@ -30,6 +30,10 @@ struct Forward::Scratch {
   Buffer q_latent, att_latent;  // MLA: queries and outputs in latent space
   Buffer gate, up;              // FFN intermediates
   Buffer router;                // router logits, n_rows x n_expert
+  Buffer attn_gate;             // gated attention: sigmoid(gate) per head output
+  // Gated DeltaNet: the input projections as the file lays them out, then
+  // per row the conv input/output (q, k, v channels), z, beta, decay.
+  Buffer ssm_proj, ssm_proj2, ssm_qkv, ssm_conv, ssm_z, ssm_beta, ssm_decay;
   Buffer ex_in, ex_out;         // one expert's gathered rows and its output
   std::vector<int32_t> sel_expert;  // n_rows x n_expert_used chosen experts
   std::vector<float> sel_weight;    // and their weights
@@ -89,6 +93,10 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
                      Forward::Scratch& s, ThreadPool* pool, float* out);
 void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows, KvStore& kv,
                          Forward::Scratch& s, ThreadPool* pool, float* out);
+// Gated DeltaNet linear attention (qwen3next, qwen35moe): its state per
+// sequence in kv.recurrent_state (model/forward_deltanet.cc).
+void delta_net_layer(const Model& m, int64_t il, std::span<const BatchRow> rows, KvStore& kv, Forward::Scratch& s,
+                     ThreadPool* pool, float* out);
 
 // FFNs: dense SwiGLU (and shared experts), and the routed mixture of experts.
 void dense_ffn(const kernels::WeightMatrix& gate, const kernels::WeightMatrix& up,

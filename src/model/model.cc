@@ -119,7 +119,22 @@ void Model::bind() {
     LayerWeights& L = weights_.layers[static_cast<size_t>(il)];
     const std::string b = "blk." + std::to_string(il) + ".";
     L.attn_norm = vec(b + "attn_norm.weight");
-    if (c.is_mla()) {
+    if (c.layer_is_recurrent(il)) {
+      if (c.ssm_split_proj) {
+        L.wqkv = matrix(b + "attn_qkv.weight");
+        L.wgate = matrix(b + "attn_gate.weight");
+        L.ssm_beta = matrix(b + "ssm_beta.weight");
+        L.ssm_alpha = matrix(b + "ssm_alpha.weight");
+      } else {
+        L.ssm_in = matrix(b + "ssm_in.weight");
+        L.ssm_ba = matrix(b + "ssm_ba.weight");
+      }
+      L.ssm_conv = vec(b + "ssm_conv1d.weight");
+      L.ssm_dt = vec(b + "ssm_dt.bias");
+      L.ssm_a = vec(b + "ssm_a");
+      L.ssm_norm = vec(b + "ssm_norm.weight");
+      L.ssm_out = matrix(b + "ssm_out.weight");
+    } else if (c.is_mla()) {
       if (c.q_lora_rank > 0) {
         L.wq_a = matrix(b + "attn_q_a.weight");
         L.q_a_norm = vec(b + "attn_q_a_norm.weight");
@@ -149,7 +164,7 @@ void Model::bind() {
         L.k_norm = vec(b + "attn_k_norm.weight");
       }
     }
-    L.wo = matrix(b + "attn_output.weight");
+    if (!c.layer_is_recurrent(il)) L.wo = matrix(b + "attn_output.weight");
     if (c.attn_out_bias) L.bo = vec(b + "attn_output.bias");
     if (c.attn_sinks) L.sinks = vec(b + "attn_sinks.weight");
     L.ffn_norm = vec(b + c.ffn_norm_name + ".weight");

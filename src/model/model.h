@@ -67,6 +67,13 @@ struct LayerWeights {
   // v_head_dim rows of kv_lora_rank.
   ExpertStack wk_b, wv_b;
   ParamVector q_a_norm, kv_a_norm;
+  // Gated DeltaNet (ModelConfig::layer_is_recurrent): ssm_in (q, k, v, z
+  // grouped per key head) and ssm_ba, or as qwen35moe splits them, wqkv,
+  // wgate (z), ssm_beta and ssm_alpha; the causal convolution's taps
+  // (conv_kernel per channel), dt bias and A (negative) per value head, the
+  // output norm (v_head_dim) and projection.
+  kernels::WeightMatrix ssm_in, ssm_ba, wqkv, wgate, ssm_beta, ssm_alpha, ssm_out;
+  ParamVector ssm_conv, ssm_dt, ssm_a, ssm_norm;
 
   ParamVector ffn_norm;
   // Dense SwiGLU FFN (dense models, deepseek2 leading layers).

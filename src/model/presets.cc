@@ -83,6 +83,24 @@ void set_llama4(ModelConfig& c, int64_t moe_step, int64_t chunk, int64_t temp_le
   c.attn_temp_length = temp_length;
 }
 
+// Qwen3-Next / Qwen3.5-MoE: gated attention (head_dim wide heads, RoPE on
+// rope_dim of them) every interval-th layer, Gated DeltaNet between (nk key
+// heads of dk, nv value heads of dv, a convolution of 4), softmax routing
+// renormalised, a shared expert as wide as a routed one behind a sigmoid gate.
+void set_hybrid(ModelConfig& c, int64_t head_dim, int64_t rope_dim, int64_t interval, int64_t nk, int64_t nv,
+                int64_t dk, int64_t dv) {
+  set_head_dim(c, head_dim);
+  c.rope_dim = rope_dim;
+  c.n_full_attn_interval = interval;
+  c.ssm_conv_kernel = 4;
+  c.ssm_n_k_head = nk;
+  c.ssm_n_v_head = nv;
+  c.ssm_k_head_dim = dk;
+  c.ssm_v_head_dim = dv;
+  c.n_expert_shared = 1;
+  c.n_ff_shexp = c.n_ff_exp;
+}
+
 Preset make(std::string description, ModelConfig c) {
   apply_architecture_defaults(c);
   validate_config(c);
@@ -364,6 +382,35 @@ std::vector<Preset> build_presets() {
     set_experts(c, 128, 1, 8192);
     set_llama4(c, 2, 8192, 8192);
     p.push_back(make("Llama-4-Maverick-17B-128E: 128 experts top-1 + shared on every other layer, 48 layers", c));
+  }
+
+  // qwen3next (Qwen3-Next-80B-A3B) and qwen35moe (Qwen3.5-MoE, its layout of
+  // the recurrent layers' projections and a next-token-prediction block).
+  {
+    ModelConfig c = base("qwen3next", "tiny", 512, 128, 4, 4, 2, 256, 1e-6f, 10000000.0f);
+    set_experts(c, 8, 2, 64);
+    set_hybrid(c, 32, 16, 2, 2, 4, 32, 32);
+    p.push_back(make("Qwen3-Next style: 4 layers alternating Gated DeltaNet (2 key / 4 value heads of 32) and gated "
+                     "attention (RoPE on 16 of 32), 8 experts top-2 + gated shared expert",
+                     c));
+  }
+  {
+    ModelConfig c = base("qwen3next", "qwen3-next-80b-a3b", 151936, 2048, 48, 16, 2, 262144, 1e-6f, 10000000.0f);
+    c.n_ff = 5120;
+    set_experts(c, 512, 10, 512);
+    set_hybrid(c, 256, 64, 4, 16, 32, 128, 128);
+    p.push_back(make("Qwen3-Next-80B-A3B: 512 experts top-10 + shared, 48 layers (36 Gated DeltaNet, 12 gated "
+                     "attention), n_embd 2048",
+                     c));
+  }
+  {
+    ModelConfig c = base("qwen35moe", "tiny", 512, 128, 4, 4, 2, 256, 1e-6f, 10000000.0f);
+    set_experts(c, 8, 2, 64);
+    set_hybrid(c, 32, 16, 4, 2, 4, 32, 32);
+    c.n_nextn_layer = 1;
+    p.push_back(make("Qwen3.5-MoE style: 3 Gated DeltaNet layers (split projections) + 1 gated attention, 8 experts "
+                     "top-2 + gated shared expert, an MTP block",
+                     c));
   }
 
   // gpt-oss: attention with sinks and biases, even layers on a sliding

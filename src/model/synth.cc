@@ -43,7 +43,8 @@ inline float approx_normal(uint64_t key, uint64_t index) {
 }
 
 bool is_residual_output(const std::string& name) {
-  return name.find("attn_output") != std::string::npos || name.find("ffn_down") != std::string::npos;
+  return name.find("attn_output") != std::string::npos || name.find("ffn_down") != std::string::npos ||
+         name.find("ssm_out") != std::string::npos;
 }
 
 }  // namespace
@@ -88,6 +89,9 @@ void skew_rows(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, do
 }  // namespace
 
 InitScale init_scale(const ModelConfig& cfg, const TensorSpec& spec) {
+  // Gated DeltaNet's A = -exp(A_log) must be negative (decay below 1): about
+  // -0.5 keeps a state's memory over several positions.
+  if (spec.name.ends_with(".ssm_a")) return {-0.5f, 0.1f};
   switch (spec.role) {
     case TensorRole::kNorm: return {1.0f, 0.1f};
     case TensorRole::kBias: case TensorRole::kExpertBias: return {0.0f, 0.1f};

@@ -23,7 +23,9 @@ Engine::Engine(const model::Model& model, EngineOptions opts) : model_(model) {
   pool_ = opts.pool ? opts.pool : &ThreadPool::global();
   kv_ = std::make_unique<KvCache>(c, n_ctx_, n_seq_max_, opts.kv_type);
   if (opts.prefix_blocks < -1) fail("prefix cache: block count must be -1, 0 or positive (got ", opts.prefix_blocks, ")");
-  if (opts.prefix_blocks != 0) {
+  // A recurrent layer's state at a block's end cannot be rebuilt from the
+  // block's rows, so models with such layers (qwen3next) cache no prefixes.
+  if (opts.prefix_blocks != 0 && !c.has_recurrent_layers()) {
     if (opts.prefix_block_tokens <= 0) fail("prefix cache: block size must be positive (got ", opts.prefix_block_tokens, ")");
     const int64_t n_blocks = opts.prefix_blocks > 0 ? opts.prefix_blocks
                                                     : std::max<int64_t>(1, int64_t{n_seq_max_} * n_ctx_ / opts.prefix_block_tokens);
@@ -90,6 +92,7 @@ void Engine::copy_sequence(int32_t src, int32_t dst) {
   std::vector<uint8_t> rows(kv_->packed_bytes(n));
   kv_->copy_out(src, 0, n, rows.data());
   kv_->copy_in(dst, 0, n, rows.data());
+  kv_->copy_recurrent_states(src, dst);
   seq_len_[static_cast<size_t>(dst)] = n;
 }
 
@@ -131,6 +134,6 @@ void Engine::release_blocks(std::vector<int32_t>& chain) {
   chain.clear();
 }
 
-size_t Engine::kv_bytes_per_position() const { return kv_->bytes_per_sequence() / static_cast<size_t>(n_ctx_); }
+size_t Engine::kv_bytes_per_position() const { return kv_->packed_bytes(1); }
 
 }  // namespace frugal::runtime

@@ -28,7 +28,8 @@ struct EngineOptions {
   KvType kv_type = KvType::kF32;    // cache entries: f32 (exact) or f16 (half the memory)
   // Prefix caching across sequences (runtime/prefix_cache.h): blocks of
   // prefix_block_tokens positions; 0 blocks: off; -1: a whole context for
-  // every sequence (n_seq_max * n_ctx / prefix_block_tokens).
+  // every sequence (n_seq_max * n_ctx / prefix_block_tokens). Always off for
+  // models with recurrent layers (their state is not kept per position).
   int prefix_blocks = 0;
   int prefix_block_tokens = 16;
 };
@@ -54,7 +55,7 @@ class Engine {
   // then unchanged.
   void forward(std::span<const BatchRow> rows, std::vector<float>& logits);
 
-  void clear_sequence(int32_t seq);        // drop a sequence's cache
+  void clear_sequence(int32_t seq);        // drop a sequence's cache (and recurrent state)
   // dst's cache becomes a copy of src's (n choices of one prompt, read once).
   void copy_sequence(int32_t src, int32_t dst);
   int32_t sequence_length(int32_t seq) const;

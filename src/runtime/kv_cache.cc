@@ -24,11 +24,19 @@ KvCache::KvCache(const model::ModelConfig& cfg, int64_t n_ctx, int64_t n_seq_max
   k_bytes_ = kernels::cache_bytes(type, n_ctx * kernels::cache_row_stride(type, k_width_));
   v_bytes_ = v_width_ > 0 ? kernels::cache_bytes(type, n_ctx * kernels::cache_row_stride(type, v_width_)) : 0;
   layer_bytes_ = k_bytes_ + v_bytes_;
-  seq_bytes_ = layer_bytes_ * static_cast<size_t>(n_layer_);
+  for (int64_t l = 0; l < n_layer_; ++l) {
+    const bool recurrent = cfg.layer_is_recurrent(l);
+    row_layer_.push_back(recurrent ? -1 : n_row_layers_++);
+    state_layer_.push_back(recurrent ? n_state_layers_++ : -1);
+  }
+  state_bytes_ = n_state_layers_ > 0 ? sizeof(float) * static_cast<size_t>(cfg.recurrent_state_floats()) : 0;
+  // The states after the rows, on a float boundary (q8_0 rows are 34-byte blocks).
+  states_at_ = (layer_bytes_ * static_cast<size_t>(n_row_layers_) + 63) / 64 * 64;
+  seq_bytes_ = states_at_ + state_bytes_ * static_cast<size_t>(n_state_layers_);
   slots_.resize(static_cast<size_t>(n_seq_max));
   k_row_bytes_ = kernels::cache_bytes(type, kernels::cache_row_stride(type, k_width_));
   v_row_bytes_ = v_width_ > 0 ? kernels::cache_bytes(type, kernels::cache_row_stride(type, v_width_)) : 0;
-  position_bytes_ = (k_row_bytes_ + v_row_bytes_) * static_cast<size_t>(n_layer_);
+  position_bytes_ = (k_row_bytes_ + v_row_bytes_) * static_cast<size_t>(n_row_layers_);
 }
 
 namespace {
@@ -56,22 +64,36 @@ void copy_rows(uint8_t* slot, size_t layer_bytes, size_t k_bytes, int64_t n_laye
 
 void KvCache::copy_out(int32_t seq, int64_t pos, int64_t n, uint8_t* dst) {
   FRUGAL_CHECK(pos >= 0 && n >= 0 && pos + n <= n_ctx_);
-  uint8_t* slot = static_cast<uint8_t*>(slice(0, seq).k);
-  copy_rows(slot, layer_bytes_, k_bytes_, n_layer_, k_row_bytes_, v_row_bytes_, pos, n, dst, false);
+  copy_rows(slot(seq), layer_bytes_, k_bytes_, n_row_layers_, k_row_bytes_, v_row_bytes_, pos, n, dst, false);
 }
 
 void KvCache::copy_in(int32_t seq, int64_t pos, int64_t n, const uint8_t* src) {
   FRUGAL_CHECK(pos >= 0 && n >= 0 && pos + n <= n_ctx_);
-  uint8_t* slot = static_cast<uint8_t*>(slice(0, seq).k);
-  copy_rows(slot, layer_bytes_, k_bytes_, n_layer_, k_row_bytes_, v_row_bytes_, pos, n, const_cast<uint8_t*>(src),
-            true);
+  copy_rows(slot(seq), layer_bytes_, k_bytes_, n_row_layers_, k_row_bytes_, v_row_bytes_, pos, n,
+            const_cast<uint8_t*>(src), true);
+}
+
+uint8_t* KvCache::slot(int32_t seq) {
+  FRUGAL_CHECK(seq >= 0 && seq < n_seq_max_);
+  auto& slot = slots_[static_cast<size_t>(seq)];
+  if (!slot) slot.reset(new uint8_t[seq_bytes_]);  // uninitialised on purpose (see header)
+  return slot.get();
+}
+
+float* KvCache::recurrent_state(int64_t layer, int32_t seq) {
+  FRUGAL_CHECK(layer >= 0 && layer < n_layer_ && state_layer_[static_cast<size_t>(layer)] >= 0);
+  const size_t at = states_at_ + state_bytes_ * static_cast<size_t>(state_layer_[static_cast<size_t>(layer)]);
+  return reinterpret_cast<float*>(slot(seq) + at);
+}
+
+void KvCache::copy_recurrent_states(int32_t src, int32_t dst) {
+  if (n_state_layers_ == 0 || src == dst) return;
+  std::memcpy(slot(dst) + states_at_, slot(src) + states_at_, state_bytes_ * static_cast<size_t>(n_state_layers_));
 }
 
 model::KvSlice KvCache::slice(int64_t layer, int32_t seq) {
-  FRUGAL_CHECK(seq >= 0 && seq < n_seq_max_ && layer >= 0 && layer < n_layer_);
-  auto& slot = slots_[static_cast<size_t>(seq)];
-  if (!slot) slot.reset(new uint8_t[seq_bytes_]);  // uninitialised on purpose (see header)
-  uint8_t* base = slot.get() + static_cast<size_t>(layer) * layer_bytes_;
+  FRUGAL_CHECK(layer >= 0 && layer < n_layer_ && row_layer_[static_cast<size_t>(layer)] >= 0);
+  uint8_t* base = slot(seq) + static_cast<size_t>(row_layer_[static_cast<size_t>(layer)]) * layer_bytes_;
   model::KvSlice s;
   s.k = base;
   s.v = v_width_ > 0 ? base + k_bytes_ : nullptr;

@@ -53,6 +53,14 @@ void expect_same(const ModelConfig& a, const ModelConfig& b, const std::string& 
   EXPECT_EQ(a.qk_nope_head_dim, b.qk_nope_head_dim);
   EXPECT_EQ(a.attn_bias, b.attn_bias);
   EXPECT_EQ(a.qk_norm, b.qk_norm);
+  EXPECT_EQ(a.attn_output_gate, b.attn_output_gate);
+  EXPECT_EQ(a.n_full_attn_interval, b.n_full_attn_interval);
+  EXPECT_EQ(a.ssm_conv_kernel, b.ssm_conv_kernel);
+  EXPECT_EQ(a.ssm_k_head_dim, b.ssm_k_head_dim);
+  EXPECT_EQ(a.ssm_v_head_dim, b.ssm_v_head_dim);
+  EXPECT_EQ(a.ssm_n_k_head, b.ssm_n_k_head);
+  EXPECT_EQ(a.ssm_n_v_head, b.ssm_n_v_head);
+  EXPECT_EQ(a.ssm_split_proj, b.ssm_split_proj);
 }
 
 std::string error_of(const std::function<void()>& f) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "base/progress.h"
 #include "gguf/writer.h"
 #include "model/forward.h"
@@ -31,22 +32,35 @@ struct TempModel {
   TempModel& operator=(const TempModel&) = delete;
 };
 
-// An f32 cache for one sequence of up to n_ctx positions.
+// An f32 cache for one sequence of up to n_ctx positions (and the
+// recurrent layers' states).
 class OneSequenceKv : public KvStore {
  public:
   OneSequenceKv(const ModelConfig& c, int64_t n_ctx) : n_ctx_(n_ctx) {
     for (int64_t l = 0; l < c.n_layer; ++l) {
       k_.emplace_back(size_t(n_ctx * kv_key_width(c)));
       v_.emplace_back(size_t(n_ctx * std::max<int64_t>(1, kv_value_width(c))));
+      state_.emplace_back(c.layer_is_recurrent(l) ? size_t(c.recurrent_state_floats()) : 0);
     }
   }
   KvType type() const override { return KvType::kF32; }
   KvSlice slice(int64_t layer, int32_t) override { return {k_[size_t(layer)].data(), v_[size_t(layer)].data(), n_ctx_}; }
+  float* recurrent_state(int64_t layer, int32_t) override { return state_[size_t(layer)].data(); }
 
  private:
   int64_t n_ctx_;
-  std::vector<std::vector<float>> k_, v_;
+  std::vector<std::vector<float>> k_, v_, state_;
 };
+
+// The message of the frugal::Error that f throws ("" when it throws none).
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 // Per tensor: may change the f32 values (row-major, ggml order) and the shape.
 using TensorEdit = std::function<void(const TensorSpec& spec, std::vector<float>& values, std::vector<uint64_t>& shape)>;
@@ -78,12 +92,14 @@ inline void write_test_model(const ModelConfig& cfg, const std::string& path, Te
 
 // The tiny preset of each architecture (and the variants that switch on
 // different code: dense llama, DeepSeek-V3 routing, kv_b split as Kimi-K2's
-// files, GLM-4.5 with and without q/k norm, llama4 interleaved and all-MoE).
+// files, GLM-4.5 with and without q/k norm, llama4 interleaved and all-MoE,
+// Gated DeltaNet in both files' layouts).
 inline std::vector<std::pair<std::string, std::string>> tiny_presets() {
   return {{"llama", "tiny"},      {"llama", "tiny-dense"}, {"qwen2", "tiny"},     {"qwen3", "tiny"},
           {"qwen2moe", "tiny"},   {"qwen3moe", "tiny"},    {"olmoe", "tiny"},     {"deepseek2", "tiny"},
           {"deepseek2", "tiny-v3"}, {"deepseek2", "tiny-k2"}, {"gpt-oss", "tiny"},
-          {"glm4moe", "tiny"},      {"glm4moe", "tiny-air"},  {"llama4", "tiny"},    {"llama4", "tiny-scout"}};
+          {"glm4moe", "tiny"},      {"glm4moe", "tiny-air"},  {"llama4", "tiny"},    {"llama4", "tiny-scout"},
+          {"qwen3next", "tiny"},    {"qwen35moe", "tiny"}};
 }
 
 }  // namespace frugal::model::testing

@@ -27,7 +27,7 @@ except ImportError:
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from frugal_ref import load_model, read_gguf, routing_changes, stable_prefix, write_gguf  # noqa: E402
 from frugal_ref import gguf as gguf_format  # noqa: E402
-from frugal_ref.model import ACT_BLOCK, BF16_TYPE  # noqa: E402
+from frugal_ref.model import ACT_BLOCK, BF16_TYPE, HYBRID_ARCHS  # noqa: E402
 
 FRUGAL = os.environ.get("FRUGAL")
 PROMPT_LEN = 32
@@ -144,6 +144,11 @@ def quant_tolerance(ttype, ref):
     3.6e-1 on qwen2 tiny, so such models get twice the bound."""
     tol = QUANT_TOL[ttype]
     if ref.cfg.tied and ref.file.tensors["token_embd.weight"].type != 0:
+        tol *= 2
+    if ref.cfg.arch in HYBRID_ARCHS:
+        # A recurrent state carries every position's rounding forward: the
+        # reference itself on q8_0 weights differs from its f32 logits by up
+        # to 4.3e-2 (qwen3next tiny, 26 seeds; frugal matches it to 2e-7).
         tol *= 2
     return tol
 

@@ -146,6 +146,21 @@ TEST(PrefixCache, ReusedPrefixGivesTheColdLogitsForEveryArchitecture) {
     write_test_model(cfg, f.path);
     const auto m = model::Model::load(f.path);
     const int32_t nv = static_cast<int32_t>(m->config().n_vocab);
+    if (cfg.has_recurrent_layers()) {
+      // A recurrent state is not kept per position: no prefix is cached.
+      EngineOptions o;
+      o.n_ctx = 64;
+      o.prefix_blocks = 32;
+      o.prefix_block_tokens = 4;
+      Engine e(*m, o);
+      EXPECT_EQ(e.prefix_cache(), nullptr) << arch;
+      const std::vector<int32_t> a = tokens(nv, 8, 1);
+      std::vector<int32_t> chain;
+      EXPECT_EQ(e.reuse_prefix(0, a, chain), 0);
+      run_steps(e, a, 8);
+      EXPECT_FALSE(e.cache_block(0, block(a, 0, 4), chain));
+      continue;
+    }
     for (KvType kt : {KvType::kF32, KvType::kF16, KvType::kQ8_0}) {
       if (!model::kv_type_unsupported(m->config(), kt).empty()) continue;
       SCOPED_TRACE(arch + " " + preset + " " + model::kv_type_name(kt));

@@ -56,6 +56,14 @@ Semantics follow each model's definition (paper / Hugging Face modelling):
   th) send each token to the top-k of the router's logits, the expert's input
   scaled by sigmoid(logit), plus a shared expert on the unscaled input; the
   other layers a dense SwiGLU.
+- Qwen3-Next (qwen3next) and Qwen3.5-MoE (qwen35moe): layers whose index + 1
+  is a multiple of full_attention_interval (4 when the key is absent) are
+  gated attention: attn_q gives per head the query and as many gate logits,
+  per-head q/k norm, RoPE (rotate_half) on the first rope_dim dimensions,
+  and each head's output times sigmoid(gate); the others are Gated DeltaNet
+  (deltanet.py). The FFN's pre-norm is post_attention_norm; softmax routing,
+  top-k renormalised, plus the sigmoid-gated shared expert; qwen35moe's
+  next-token-prediction block (nextn_predict_layers) does not run.
 - Any architecture whose file has rope_freqs.weight (llama 3.1): each RoPE
   frequency is divided by its factor.
 - YaRN (any architecture whose keys ask for it): the frequencies of
@@ -68,9 +76,11 @@ import math
 
 import numpy as np
 
+from .deltanet import delta_net
 from .gguf import GGUFFile
 
-NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm4moe")
+HYBRID_ARCHS = ("qwen3next", "qwen35moe")
+NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm4moe") + HYBRID_ARCHS
 ARCHS = ("llama", "deepseek2", "llama4") + NEOX_ARCHS
 
 
@@ -110,7 +120,7 @@ class Config:
         self.n_leading_dense = int(key("leading_dense_block_count", 0))
         # Routing: Mixtral and Qwen3-MoE renormalise the top-k weights, Qwen2-MoE
         # and OLMoE do not; a key overrides (DeepSeek always writes it).
-        self.norm_topk = bool(key("expert_weights_norm", arch in ("llama", "qwen3moe")))
+        self.norm_topk = bool(key("expert_weights_norm", arch in ("llama", "qwen3moe") + HYBRID_ARCHS))
         # gpt-oss: even layers attend to a sliding window.
         self.n_swa = int(key("attention.sliding_window")) if arch == "gpt-oss" else 0
         self.routed_scale = float(key("expert_weights_scale", 1.0)) or 1.0
@@ -139,7 +149,16 @@ class Config:
             self.temp_scale = float(key("attention.temperature_scale", 0.1))
             self.temp_length = int(key("attention.temperature_length", 8192))
             self.l2_qk = self.n_expert != 128
+        if arch in HYBRID_ARCHS:
+            self.full_attn_interval = int(key("full_attention_interval", 4))
+            self.ssm_dk = int(key("ssm.state_size"))
+            self.ssm_n_k = int(key("ssm.group_count"))
+            self.ssm_n_v = int(key("ssm.time_step_rank"))
+            self.ssm_dv = int(key("ssm.inner_size")) // self.ssm_n_v
         self.tied = not has_tensor("output.weight")
+
+    def recurrent(self, il):
+        return self.arch in HYBRID_ARCHS and (il + 1) % self.full_attn_interval != 0
 
 
 def rms_norm(x, w, eps):
@@ -327,8 +346,15 @@ class ReferenceModel:
             return self._mla(il, x, pos)
         if cfg.arch == "llama4":
             return self._llama4_attention(il, x, pos)
+        if cfg.recurrent(il):
+            return delta_net(self, il, x)
         T = x.shape[0]
         q = self.mm(x, b + "attn_q.weight")
+        gate = None
+        if cfg.arch in HYBRID_ARCHS:  # per head: the query, then its gate logits
+            q = q.reshape(T, cfg.n_head, 2, cfg.head_dim)
+            gate = 1.0 / (1.0 + np.exp(-q[:, :, 1].reshape(T, -1)))
+            q = q[:, :, 0].reshape(T, -1)
         k = self.mm(x, b + "attn_k.weight")
         v = self.mm(x, b + "attn_v.weight")
         if self.has(b + "attn_q.bias"):
@@ -341,7 +367,7 @@ class ReferenceModel:
         q = q.reshape(T, cfg.n_head, cfg.head_dim)
         k = k.reshape(T, cfg.n_head_kv, cfg.head_dim)
         v = v.reshape(T, cfg.n_head_kv, cfg.v_head_dim)
-        if cfg.arch in ("qwen3", "qwen3moe") or (cfg.arch == "glm4moe" and self.has(b + "attn_q_norm.weight")):
+        if cfg.arch in ("qwen3", "qwen3moe") + HYBRID_ARCHS or (cfg.arch == "glm4moe" and self.has(b + "attn_q_norm.weight")):
             # per-head q/k norm
             q = rms_norm(q, self.w(b + "attn_q_norm.weight"), cfg.eps)
             k = rms_norm(k, self.w(b + "attn_k_norm.weight"), cfg.eps)
@@ -352,6 +378,8 @@ class ReferenceModel:
         window = cfg.n_swa if il % 2 == 0 else 0
         sinks = self.w(b + "attn_sinks.weight") if self.has(b + "attn_sinks.weight") else None
         out = attention(q, k, v, 1.0 / math.sqrt(cfg.head_dim), window, sinks)
+        if gate is not None:
+            out = out * gate
         out = self.mm(out, b + "attn_output.weight")
         if self.has(b + "attn_output.bias"):
             out = out + self.w(b + "attn_output.bias")
@@ -526,7 +554,8 @@ class ReferenceModel:
         for il in range(cfg.n_layer):
             b = f"blk.{il}."
             x = x + self._attention(il, rms_norm(x, self.w(b + "attn_norm.weight"), cfg.eps), pos)
-            norm = b + ("post_attention_norm.weight" if cfg.arch in ("gpt-oss", "glm4moe") else "ffn_norm.weight")
+            norm = b + ("post_attention_norm.weight" if cfg.arch in ("gpt-oss", "glm4moe") + HYBRID_ARCHS
+                        else "ffn_norm.weight")
             x = x + self._ffn(il, rms_norm(x, self.w(norm), cfg.eps))
         x = rms_norm(x, self.w("output_norm.weight"), cfg.eps)
         return self.mm(x, "token_embd.weight" if cfg.tied else "output.weight")
