@@ -128,6 +128,15 @@ struct Choices {
   void cancel() {
     for (auto& j : jobs) j->cancel();
   }
+  // echo: the prompt's text, with its tokens' log-probabilities when asked
+  // for (the first choice's job computed them; the prompt is read by then).
+  Choice echo() {
+    Choice c;
+    c.text = r.prompt_text;
+    if (r.params.logprobs >= 0)
+      c.logprobs = prompt_logprobs_body(ctx.tok, r.prompt, jobs.front()->prompt_logprobs());
+    return c;
+  }
   bool all_done() const { return std::find(done.begin(), done.end(), false) == done.end(); }
   const std::string* error() const {
     for (const auto& j : jobs)
@@ -174,13 +183,19 @@ void stream(const CompletionContext& ctx, Exchange& ex, Choices& cs, const Respo
   ex.start_stream(200, std::move(headers));
   for (size_t i = 0; i < cs.jobs.size(); ++i) {
     if (h.chat) ex.send(sse(role_chunk(h, static_cast<int>(i))));
-    if (cs.r.echo) ex.send(sse(chunk_body(h, static_cast<int>(i), {cs.r.prompt_text, nullptr, nullptr, "", nullptr})));
+    // The echo waits for the prompt's log-probabilities when they are asked for.
+    if (cs.r.echo && cs.r.params.logprobs < 0) ex.send(sse(chunk_body(h, static_cast<int>(i), cs.echo())));
   }
+  std::vector<bool> echoed(cs.jobs.size(), cs.r.params.logprobs < 0);
   bool failed = false;
   while (!cs.all_done() && !failed) {
     cs.take([&](size_t i, Job::Chunk& c) {
       if (failed) return;
       const int index = static_cast<int>(i);
+      if (cs.r.echo && !echoed[i] && (c.done || !c.text.empty() || !c.logprobs.empty())) {
+        ex.send(sse(chunk_body(h, index, cs.echo())));
+        echoed[i] = true;
+      }
       std::vector<ToolCallDelta> deltas;
       const Choice part = cs.split(i, c.text, c.done, &deltas);
       // The first chunk of this news carries its reasoning and log-probabilities.
@@ -279,7 +294,7 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
     // Choice i draws with seed + i: choice 0 is the answer n = 1 would give.
     std::vector<runtime::GenerateParams> choices(static_cast<size_t>(r.n), r.params);
     for (size_t i = 0; i < choices.size(); ++i) choices[i].sampling.seed += i;
-    jobs = ctx.scheduler.submit_choices(r.prompt, choices);
+    jobs = ctx.scheduler.submit_choices(r.prompt, choices, r.echo && r.params.logprobs >= 0 ? r.params.logprobs : -1);
   } catch (const RequestError& e) {
     return refuse(400, e.what(), "invalid_request_error", e.param, e.code);
   } catch (const QueueFull& e) {
@@ -306,7 +321,7 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
   try {
     if (r.stream) return stream(ctx, ex, cs, h, headers);
     if (r.echo)
-      for (Choice& c : cs.out) c.text = r.prompt_text;
+      for (Choice& c : cs.out) c.text = r.prompt_text;  // its log-probabilities come at the end
     while (!cs.all_done()) {
       cs.take([&](size_t i, Job::Chunk& c) {
         const Choice part = cs.split(i, c.text, c.done);
@@ -330,6 +345,7 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
     for (size_t i = 0; i < cs.out.size(); ++i) {
       cs.out[i].finish = cs.finish(i);
       cs.out[i].logprobs = cs.logprobs_of(cs.logprobs[i], i, true);
+      if (r.echo && r.params.logprobs >= 0) cs.out[i].logprobs = join_logprobs(cs.echo().logprobs, cs.out[i].logprobs);
     }
     respond_json(ex, 200, completion_body(h, cs.out, cs.usage_stats()), headers);
   } catch (const std::exception& e) {

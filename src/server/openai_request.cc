@@ -170,8 +170,6 @@ CompletionRequest parse_completion_request(const std::string& body, const tokeni
                                            const runtime::GenerateParams& defaults) {
   const json j = parse_object_body(body);
   CompletionRequest r;
-  if (present(j, "echo") && j["echo"] == true && present(j, "logprobs"))
-    throw RequestError("echo", "echo with logprobs is not supported (the prompt's tokens have no log-probabilities here)");
   r.params = generation_params(j, tok, defaults, "max_tokens");
   r.seeded = present(j, "seed");
   read_stream_flags(j, r);

@@ -73,6 +73,23 @@ json logprobs_body(bool chat, const tokenizer::Tokenizer& tok, std::span<const r
           {"text_offset", std::move(offsets)}};
 }
 
+json prompt_logprobs_body(const tokenizer::Tokenizer& tok, std::span<const int32_t> prompt,
+                          std::span<const runtime::TokenLogprob> prompt_lps) {
+  size_t offset = 0;
+  json first = logprobs_body(false, tok, std::vector<runtime::TokenLogprob>{{.id = prompt[0], .logprob = 0, .top = {}}}, offset);
+  first["token_logprobs"][0] = nullptr;
+  first["top_logprobs"][0] = nullptr;
+  return join_logprobs(std::move(first), logprobs_body(false, tok, prompt_lps, offset));
+}
+
+json join_logprobs(json a, const json& b) {
+  if (a.is_null()) return b;
+  if (b.is_null()) return a;
+  for (const char* key : {"tokens", "token_logprobs", "top_logprobs", "text_offset"})
+    for (const json& v : b[key]) a[key].push_back(v);
+  return a;
+}
+
 json completion_body(const ResponseHeader& h, const std::vector<Choice>& choices, const runtime::GenerateStats& s) {
   json j = base(h, false);
   j["choices"] = json::array();

@@ -36,6 +36,14 @@ json usage(const runtime::GenerateStats& s);
 json logprobs_body(bool chat, const tokenizer::Tokenizer& tok, std::span<const runtime::TokenLogprob> lps,
                    size_t& offset);
 
+// echo with logprobs (completions): the prompt's tokens in the form above,
+// the first with null log-probability and alternatives (nothing comes before
+// it), then `prompt_lps` (tokens 1..n-1); offsets from 0 over the tokens' bytes.
+json prompt_logprobs_body(const tokenizer::Tokenizer& tok, std::span<const int32_t> prompt,
+                          std::span<const runtime::TokenLogprob> prompt_lps);
+// Completions log-probabilities `b` after `a` (arrays joined).
+json join_logprobs(json a, const json& b);
+
 struct Choice {
   std::string text;
   const char* finish = nullptr;  // null while streaming

@@ -37,6 +37,11 @@ void Job::push_logprobs(const std::vector<runtime::TokenLogprob>& all) {
   cv_.notify_all();
 }
 
+std::vector<runtime::TokenLogprob> Job::prompt_logprobs() {
+  std::lock_guard lk(mu_);
+  return prompt_logprobs_;
+}
+
 void Job::end(const runtime::GenerateStats& stats, std::string error) {
   {
     std::lock_guard lk(mu_);
@@ -74,7 +79,8 @@ std::shared_ptr<Job> Scheduler::submit(std::vector<int32_t> prompt, runtime::Gen
 }
 
 std::vector<std::shared_ptr<Job>> Scheduler::submit_choices(std::vector<int32_t> prompt,
-                                                            const std::vector<runtime::GenerateParams>& choices) {
+                                                            const std::vector<runtime::GenerateParams>& choices,
+                                                            int prompt_top) {
   if (choices.empty() || static_cast<int>(choices.size()) > engine_.n_seq_max())
     fail("serve: ", choices.size(), " choices, and ", engine_.n_seq_max(), " run at once at most");
   std::vector<std::shared_ptr<Job>> jobs;
@@ -90,6 +96,7 @@ std::vector<std::shared_ptr<Job>> Scheduler::submit_choices(std::vector<int32_t>
     jobs.push_back(std::move(job));
   }
   jobs.front()->group_ = static_cast<int>(jobs.size());
+  jobs.front()->prompt_top_ = prompt_top;
   {
     std::lock_guard lk(mu_);
     if (stopping_) fail("serve: the server is shutting down");
@@ -120,7 +127,8 @@ void Scheduler::admit() {
     engine_.clear_sequence(r.seq);
     // The longest cached prefix of the prompt is copied in, not computed;
     // the completion counts it as reused (usage's cached_tokens).
-    const int32_t reused = engine_.reuse_prefix(r.seq, r.job->prompt_, r.blocks);
+    // (Not when the prompt's own log-probabilities are wanted: they come from its logits.)
+    const int32_t reused = r.job->prompt_top_ >= 0 ? 0 : engine_.reuse_prefix(r.seq, r.job->prompt_, r.blocks);
     r.fed = static_cast<size_t>(reused);
     metrics_.prompt_tokens_requested_total += r.job->prompt_.size();
     metrics_.prompt_tokens_cached_total += static_cast<uint64_t>(reused);
@@ -205,7 +213,9 @@ void Scheduler::step() {
   // arrival order with what is left of n_batch. owners[i]: the running entry
   // whose logits are row i of logits_.
   rows_.clear();
-  std::vector<size_t> owners;
+  std::vector<size_t> owners, owner_rows;  // owner_rows[k]: the logits row of owners[k]
+  std::vector<PromptScores> scores;
+  size_t logit_rows = 0;
   int budget = opts_.n_batch;
   for (size_t i = 0; i < running_.size(); ++i) {
     Running& r = running_[i];
@@ -213,6 +223,7 @@ void Scheduler::step() {
     const runtime::Completion& c = *r.job->completion_;
     rows_.push_back({r.seq, c.next_pos(), c.next_token(), true});
     owners.push_back(i);
+    owner_rows.push_back(logit_rows++);
     --budget;
   }
   std::vector<std::pair<size_t, size_t>> fed;  // (running index, prompt rows added)
@@ -221,9 +232,14 @@ void Scheduler::step() {
     if (r.decoding() || waits_for_leader(r)) continue;
     const std::vector<int32_t>& p = r.job->prompt_;
     const size_t n = std::min(p.size() - r.fed, static_cast<size_t>(budget));
-    for (size_t k = r.fed; k < r.fed + n; ++k)
-      rows_.push_back({r.seq, static_cast<int32_t>(k), p[k], k + 1 == p.size()});
-    if (r.fed + n == p.size()) owners.push_back(i);
+    const bool score = r.job->prompt_top_ >= 0;
+    if (score) scores.push_back({i, r.fed, logit_rows, n});
+    for (size_t k = r.fed; k < r.fed + n; ++k) {
+      const bool last = k + 1 == p.size();
+      rows_.push_back({r.seq, static_cast<int32_t>(k), p[k], last || score});
+      if (last) owners.push_back(i), owner_rows.push_back(logit_rows);
+      if (last || score) ++logit_rows;
+    }
     fed.emplace_back(i, n);
     budget -= static_cast<int>(n);
   }
@@ -250,8 +266,8 @@ void Scheduler::step() {
   }
   // Choices whose leader has just read the prompt copy its cache and sample
   // from its logits. rows[k]: the logits row of owners[k].
-  std::vector<size_t> rows(owners.size());
-  for (size_t k = 0; k < rows.size(); ++k) rows[k] = k;
+  for (const PromptScores& s : scores) score_prompt(s);
+  std::vector<size_t> rows = owner_rows;
   for (size_t k = 0, n = owners.size(); k < n; ++k) {
     const Running& l = running_[owners[k]];
     if (l.job->completion_->stats().n_generated != 0) continue;  // a decode row, not the prompt's end
@@ -261,7 +277,7 @@ void Scheduler::step() {
       engine_.copy_sequence(l.seq, f.seq);
       f.fed = f.job->prompt_.size();
       owners.push_back(i);
-      rows.push_back(k);
+      rows.push_back(owner_rows[k]);
     }
   }
   for (Running& r : running_) cache_blocks(r);
@@ -289,6 +305,20 @@ void Scheduler::step() {
   }
   std::erase_if(running_, [](const Running& r) { return !r.job; });
   count_blocks();
+}
+
+// Row j of a chunk (prompt position first_pos + j) gives the log-probability
+// of the prompt's next token.
+void Scheduler::score_prompt(const PromptScores& s) {
+  Job& job = *running_[s.running].job;
+  const size_t n_vocab = static_cast<size_t>(engine_.n_vocab());
+  std::vector<runtime::TokenLogprob> lps;
+  for (size_t j = 0; j < s.n && s.first_pos + j + 1 < job.prompt_.size(); ++j) {
+    const std::span<const float> logits(logits_.data() + (s.first_row + j) * n_vocab, n_vocab);
+    lps.push_back(runtime::token_logprob(logits, job.prompt_[s.first_pos + j + 1], job.prompt_top_));
+  }
+  std::lock_guard lk(job.mu_);
+  job.prompt_logprobs_.insert(job.prompt_logprobs_.end(), lps.begin(), lps.end());
 }
 
 void Scheduler::loop() {

@@ -40,6 +40,10 @@ class Job {
   bool cancelled() const { return cancelled_; }
   const runtime::GenerateStats& stats() const { return stats_; }
   const std::string& error() const { return error_; }  // non-empty: the completion failed
+  // echo with logprobs: the log-probability of each prompt token after the
+  // first (given the tokens before it), complete once the prompt is read,
+  // which is before the job's first text or its end.
+  std::vector<runtime::TokenLogprob> prompt_logprobs();
 
  private:
   friend class Scheduler;
@@ -48,6 +52,8 @@ class Job {
   void end(const runtime::GenerateStats& stats, std::string error);
 
   std::vector<int32_t> prompt_;
+  int prompt_top_ = -1;  // >= 0: the prompt's log-probabilities are wanted, with this many alternatives
+  std::vector<runtime::TokenLogprob> prompt_logprobs_;  // under mu_
   std::optional<runtime::Completion> completion_;
   std::chrono::steady_clock::time_point queued_at_;  // where time to first token starts
   std::mutex mu_;
@@ -90,8 +96,12 @@ class Scheduler {
   std::shared_ptr<Job> submit(std::vector<int32_t> prompt, runtime::GenerateParams params);
   // n choices of one prompt (one params each, at most n_slots()): the prompt
   // is read once and its cache copied to the other choices' slots.
+  // `prompt_top` >= 0: the first choice also gives the prompt's own
+  // log-probabilities (Job::prompt_logprobs); its prompt is then computed
+  // whole, not taken from the prefix cache.
   std::vector<std::shared_ptr<Job>> submit_choices(std::vector<int32_t> prompt,
-                                                   const std::vector<runtime::GenerateParams>& choices);
+                                                   const std::vector<runtime::GenerateParams>& choices,
+                                                   int prompt_top = -1);
 
   // Ends the thread; queued and running completions end with an error.
   void stop();
@@ -115,7 +125,12 @@ class Scheduler {
   void step();            // one forward call over the running jobs
   void finish(Running& r, std::string error = "");
   void time_token(Running& r);
-  bool waits_for_leader(const Running& r) const;  // a choice whose leader is still reading the prompt  // a token was just sampled: the latency metrics
+  bool waits_for_leader(const Running& r) const;
+  // Rows of a prompt chunk whose logits give the prompt's log-probabilities.
+  struct PromptScores {
+    size_t running, first_pos, first_row, n;
+  };
+  void score_prompt(const PromptScores& s);  // a choice whose leader is still reading the prompt  // a token was just sampled: the latency metrics
   void cache_blocks(Running& r);  // offers the sequence's newly completed blocks to the prefix cache
   void count_blocks();            // the KV block gauges
 

@@ -256,11 +256,7 @@ TEST(Echo, TheCompletionStartsWithThePrompt) {
   ids["echo"] = true;
   ids["max_tokens"] = 0;
   EXPECT_EQ(f.post("/v1/completions", ids).second["choices"][0]["text"], "Hello there");
-  // Refused: echo with logprobs, echo in chat.
-  json both = req;
-  both["echo"] = true;
-  both["logprobs"] = 2;
-  EXPECT_EQ(f.post("/v1/completions", both).second["error"]["param"], "echo");
+  // Refused: echo in chat (echo with logprobs: echo_logprobs_test.cc).
   EXPECT_EQ(f.post("/v1/chat/completions", json{{"messages", json::array({json{{"role", "user"}, {"content", "x"}}})},
                                                 {"echo", true}})
                 .second["error"]["param"],
