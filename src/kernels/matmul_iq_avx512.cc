@@ -4,23 +4,24 @@
 //
 // A block is taken 64 values at a time. The grid points of its eight groups
 // (table lookups) make one vector of unsigned magnitudes (at most 62); the
-// eight sign bytes (stored, or from 7-bit indices) make one 64-bit mask, under which the activations are
-// negated (they are within -127..127, so negation is exact); vpmaddubsw then
+// eight sign bytes (stored, or from 7-bit indices) make one 64-bit mask,
+// under which the activations are negated (they are within -127..127, so
+// negation is exact); vpmaddubsw then
 // gives exact int16 pair sums (at most 2 * 62 * 127), and vpdpwssd weights
 // each pair by its unit's 2 ls + 1 and adds it to int32 lanes. The lanes'
 // total is the block's integer sum, scaled as the scalar kernel scales it.
 // The magnitudes, masks and scales of a block are decoded once for all the
-// activation rows of a call.
+// activation rows of a call (the loop over blocks: matmul_iq_x86-inl.h).
 #include "kernels/matmul_kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#include <array>
 #include <cmath>
 #include <cstring>
 
 #include "base/fp16.h"
+#include "kernels/iq_sign_bits.h"
 #include "quant/iq_blocks.h"
 #include "quant/iq_grids.h"
 
@@ -32,19 +33,6 @@ namespace {
 using quant::BlockQ8_K;
 using quant::QK_K;
 
-// The sign byte of each 7-bit sign index (quant::iq_sign_byte), as a table.
-constexpr std::array<uint8_t, 128> kSignBytes = [] {
-  std::array<uint8_t, 128> t{};
-  for (unsigned i = 0; i < 128; ++i) t[i] = quant::iq_sign_byte(i);
-  return t;
-}();
-
-inline uint32_t load_u32(const void* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 // 64 values of a block: magnitudes (unsigned bytes), the values to negate
 // (bit i for value i), and the int16 weight of each pair of values.
 struct Chunk {
@@ -52,12 +40,6 @@ struct Chunk {
   __mmask64 negative;
   __m512i unit_scale;
 };
-
-// Four 7-bit sign indices (bits 0..27 of a word) as 32 mask bits.
-inline uint64_t signs32(uint32_t word) {
-  return uint64_t{kSignBytes[word & 127]} | uint64_t{kSignBytes[(word >> 7) & 127]} << 8 |
-         uint64_t{kSignBytes[(word >> 14) & 127]} << 16 | uint64_t{kSignBytes[(word >> 21) & 127]} << 24;
-}
 
 // int16 m0 in the low 256 bits, m1 in the high (32-value units).
 FRUGAL_TARGET inline __m512i unit_scales(int m0, int m1) {
@@ -81,13 +63,13 @@ FRUGAL_TARGET inline __m512i scales_of16(const uint8_t* two_bytes) {
 // indices and the scale; units 2k and 2k + 1.
 FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ2_XXS& b, int k) {
   const auto* q = reinterpret_cast<const uint8_t*>(b.qs) + 16 * k;
-  const uint32_t aux0 = load_u32(q + 4), aux1 = load_u32(q + 12);
+  const uint32_t aux0 = iq_load_u32(q + 4), aux1 = iq_load_u32(q + 12);
   const auto& g = quant::kIQ2XXSGrid;
   return {_mm512_set_epi64(static_cast<int64_t>(g[q[11]]), static_cast<int64_t>(g[q[10]]),
                            static_cast<int64_t>(g[q[9]]), static_cast<int64_t>(g[q[8]]),
                            static_cast<int64_t>(g[q[3]]), static_cast<int64_t>(g[q[2]]),
                            static_cast<int64_t>(g[q[1]]), static_cast<int64_t>(g[q[0]])),
-          signs32(aux0) | signs32(aux1) << 32,
+          iq_signs32(aux0) | iq_signs32(aux1) << 32,
           unit_scales(2 * static_cast<int>(aux0 >> 28) + 1, 2 * static_cast<int>(aux1 >> 28) + 1)};
 }
 
@@ -95,14 +77,14 @@ FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ2_XXS& b, int k) {
 // indices and the scale per 32 values; units 2k and 2k + 1.
 FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ3_XXS& b, int k) {
   const uint8_t* q = b.qs + 16 * k;
-  const uint32_t aux0 = load_u32(b.qs + QK_K / 4 + 8 * k), aux1 = load_u32(b.qs + QK_K / 4 + 8 * k + 4);
+  const uint32_t aux0 = iq_load_u32(b.qs + QK_K / 4 + 8 * k), aux1 = iq_load_u32(b.qs + QK_K / 4 + 8 * k + 4);
   // Sixteen 32-bit entries: one vpgatherdd (5% faster than sixteen loads
   // and inserts here; the 64-bit entries of the IQ2 grids are faster loaded
   // one by one, by 15-25%). The zero-masked forms with a full mask are the
   // plain instructions (GCC 12's unmasked ones warn, as in matmul_avx512.cc).
   const __m512i idx = _mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
   return {_mm512_mask_i32gather_epi32(_mm512_setzero_si512(), 0xFFFF, idx, quant::kIQ3XXSGrid.data(), 4),
-          signs32(aux0) | signs32(aux1) << 32,
+          iq_signs32(aux0) | iq_signs32(aux1) << 32,
           unit_scales(2 * static_cast<int>(aux0 >> 28) + 1, 2 * static_cast<int>(aux1 >> 28) + 1)};
 }
 
@@ -112,7 +94,7 @@ FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ2_XS& b, int k) {
   const uint16_t* q = b.qs + 8 * k;
   const auto& g = quant::kIQ2XSGrid;
   uint64_t neg = 0;
-  for (int j = 0; j < 8; ++j) neg |= uint64_t{kSignBytes[q[j] >> 9]} << (8 * j);
+  for (int j = 0; j < 8; ++j) neg |= uint64_t{kIqSignBytes[q[j] >> 9]} << (8 * j);
   auto e = [&](int j) { return static_cast<int64_t>(g[q[j] & 511]); };
   return {_mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0)), neg, scales_of16(b.scales + 2 * k)};
 }
@@ -154,65 +136,24 @@ FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ3_S& b, int k) {
           unit_scales(2 * (b.scales[k] & 15) + 1, 2 * (b.scales[k] >> 4) + 1)};
 }
 
-// One weight row times R activation rows; kDiv as in the scalar kernel.
-template <class Block, int kDiv, int R>
-FRUGAL_TARGET void dot_rows(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
-  const auto* wb = static_cast<const Block*>(w);
-  const BlockQ8_K* a[R];
-  for (int r = 0; r < R; ++r) a[r] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) + r * stride);
-  float acc[R] = {};
-  const __m512i zero = _mm512_setzero_si512();
-  for (int64_t b = 0; b < n_in / QK_K; ++b) {
-    __m512i sum[R];
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) sum[r] = zero;
-#pragma GCC unroll 4
-    for (int k = 0; k < QK_K / 64; ++k) {
-      const Chunk c = chunk(wb[b], k);
-      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
-        const __m512i av = _mm512_loadu_si512(a[r][b].qs + 64 * k);
-        const __m512i signed_av = _mm512_mask_sub_epi8(av, c.negative, zero, av);
-        sum[r] = _mm512_dpwssd_epi32(sum[r], _mm512_maddubs_epi16(c.magnitude, signed_av), c.unit_scale);
-      }
-    }
-    const float d = fp16_to_f32(wb[b].d) * (1.0f / kDiv);
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
-      const int32_t isum = lane_total(sum[r]);
-      acc[r] = std::fma(static_cast<float>(isum), d * a[r][b].d, acc[r]);
-    }
-  }
-  for (int r = 0; r < R; ++r) y[r * ys] = acc[r];
+// What the shared loop (matmul_iq_x86-inl.h) needs: 64 values a chunk,
+// int32 lanes of one 512-bit register per activation row.
+constexpr int kChunkValues = 64;
+using Acc = __m512i;
+FRUGAL_TARGET inline Acc acc_zero() { return _mm512_setzero_si512(); }
+FRUGAL_TARGET inline Acc accumulate(Acc sum, const Chunk& c, const int8_t* a) {
+  const __m512i av = _mm512_loadu_si512(a);
+  const __m512i signed_av = _mm512_mask_sub_epi8(av, c.negative, _mm512_setzero_si512(), av);
+  return _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(c.magnitude, signed_av), c.unit_scale);
 }
 
-template <class Block, int kDiv>
-FRUGAL_TARGET void dot(const void* w, const void* act, size_t stride, int n_act, int64_t n_in, float* y, int64_t ys) {
-  switch (n_act) {
-    case 1: return dot_rows<Block, kDiv, 1>(w, act, stride, n_in, y, ys);
-    case 2: return dot_rows<Block, kDiv, 2>(w, act, stride, n_in, y, ys);
-    case 3: return dot_rows<Block, kDiv, 3>(w, act, stride, n_in, y, ys);
-    default: return dot_rows<Block, kDiv, 4>(w, act, stride, n_in, y, ys);
-  }
-}
-
-const TypeKernel kIQ2_XXS{ActFormat::kQ8_K, dot<quant::BlockIQ2_XXS, 8>};
-const TypeKernel kIQ2_XS{ActFormat::kQ8_K, dot<quant::BlockIQ2_XS, 8>};
-const TypeKernel kIQ3_XXS{ActFormat::kQ8_K, dot<quant::BlockIQ3_XXS, 4>};
-const TypeKernel kIQ2_S{ActFormat::kQ8_K, dot<quant::BlockIQ2_S, 8>};
-const TypeKernel kIQ3_S{ActFormat::kQ8_K, dot<quant::BlockIQ3_S, 1>};
+#include "kernels/matmul_iq_x86-inl.h"
 #undef FRUGAL_TARGET
 
 }  // namespace
 }  // namespace iq_avx512
 
-const TypeKernel* iq_avx512_kernel(TensorType t) {
-  switch (t) {
-    case TensorType::IQ2_XXS: return &iq_avx512::kIQ2_XXS;
-    case TensorType::IQ2_XS: return &iq_avx512::kIQ2_XS;
-    case TensorType::IQ3_XXS: return &iq_avx512::kIQ3_XXS;
-    case TensorType::IQ2_S: return &iq_avx512::kIQ2_S;
-    case TensorType::IQ3_S: return &iq_avx512::kIQ3_S;
-    default: return nullptr;
-  }
-}
+const TypeKernel* iq_avx512_kernel(TensorType t) { return iq_avx512::level_iq_kernel(t); }
 
 }  // namespace frugal::kernels
 

@@ -1,12 +1,12 @@
 // Matrix products with the lattice weight types (IQ2_XXS, IQ2_XS, IQ2_S,
 // IQ3_XXS, IQ3_S, IQ1_S, IQ1_M):
-// at every SIMD level this CPU has (the avx512 level through its kernels for
-// IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S, the other types and levels
+// at every SIMD level this CPU has (the avx2 and avx512 levels through their
+// kernels for IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S, IQ1_S and IQ1_M
 // through the scalar integer kernels) against the f32 reference on the
 // dequantised weights, within the documented tolerance; the scalar kernel
 // called directly against a double-precision dot product of the dequantised
-// weights with the decoded Q8_K activations; and the avx512 kernels against
-// the scalar ones, bit for bit.
+// weights with the decoded Q8_K activations; and the SIMD kernels against the
+// scalar ones, bit for bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -112,40 +112,45 @@ TEST(IqMatmul, ScalarKernelIsTheExactIntegerDot) {
   }
 }
 
-// The avx512 kernels sum the same integers as the scalar ones and scale them
-// the same way: equal bits for every count of activation rows, on rows of
-// one to five blocks whose codes and signs are random.
-TEST(IqMatmul, Avx512KernelsEqualScalarBitForBit) {
-  if (detected_simd_level() < SimdLevel::kAvx512) GTEST_SKIP() << "no avx512 level on this CPU";
+// The avx2 and avx512 kernels sum the same integers as the scalar ones and
+// scale them the same way: equal bits for every count of activation rows, on
+// rows of one to five blocks whose codes and signs are random.
+TEST(IqMatmul, SimdKernelsEqualScalarBitForBit) {
   std::mt19937 rng(test_data::test_seed() + 42);
-  for (TensorType t : {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ2_S, TensorType::IQ3_XXS,
-                       TensorType::IQ3_S}) {
-    const TypeKernel* simd = avx512_kernel(t);
-    ASSERT_NE(simd, scalar_kernel(t)) << tensor_type_name(t);
-    ASSERT_NE(simd, nullptr) << tensor_type_name(t);
-    ASSERT_EQ(simd->act, ActFormat::kQ8_K);
-    for (int64_t n_in : {256, 512, 1280}) {
-      const auto w = random_iq_weights(t, 1, n_in, rng);
-      const auto X = test_data::random_rows(kMaxActRows, n_in, rng);
-      const size_t stride = act_row_bytes(ActFormat::kQ8_K, n_in);
-      std::vector<uint8_t> act(stride * kMaxActRows);
-      for (int r = 0; r < kMaxActRows; ++r)
-        encode_act_row(ActFormat::kQ8_K, X.data() + r * n_in, act.data() + r * stride, n_in);
-      for (int n_act = 1; n_act <= kMaxActRows; ++n_act) {
-        float want[kMaxActRows * 3], got[kMaxActRows * 3];
-        std::fill(std::begin(got), std::end(got), -7.0f);
-        scalar_kernel(t)->dot(w.data(), act.data(), stride, n_act, n_in, want, 3);
-        simd->dot(w.data(), act.data(), stride, n_act, n_in, got, 3);
-        for (int r = 0; r < n_act; ++r) {
-          uint32_t a, b;
-          std::memcpy(&a, &want[r * 3], 4);
-          std::memcpy(&b, &got[r * 3], 4);
-          EXPECT_EQ(a, b) << tensor_type_name(t) << " n_in " << n_in << " n_act " << n_act << " row " << r << ": "
-                          << want[r * 3] << " vs " << got[r * 3];
+  int checked = 0;
+  for (SimdLevel level : test_data::available_levels()) {
+    if (level == SimdLevel::kScalar) continue;
+    for (TensorType t : {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ2_S, TensorType::IQ3_XXS,
+                         TensorType::IQ3_S}) {
+      const TypeKernel* simd = find_kernel(t, level);
+      ASSERT_NE(simd, nullptr) << tensor_type_name(t);
+      ASSERT_NE(simd, scalar_kernel(t)) << tensor_type_name(t) << " at " << simd_level_name(level);
+      ASSERT_EQ(simd->act, ActFormat::kQ8_K);
+      ++checked;
+      for (int64_t n_in : {256, 512, 1280}) {
+        const auto w = random_iq_weights(t, 1, n_in, rng);
+        const auto X = test_data::random_rows(kMaxActRows, n_in, rng);
+        const size_t stride = act_row_bytes(ActFormat::kQ8_K, n_in);
+        std::vector<uint8_t> act(stride * kMaxActRows);
+        for (int r = 0; r < kMaxActRows; ++r)
+          encode_act_row(ActFormat::kQ8_K, X.data() + r * n_in, act.data() + r * stride, n_in);
+        for (int n_act = 1; n_act <= kMaxActRows; ++n_act) {
+          float want[kMaxActRows * 3], got[kMaxActRows * 3];
+          std::fill(std::begin(got), std::end(got), -7.0f);
+          scalar_kernel(t)->dot(w.data(), act.data(), stride, n_act, n_in, want, 3);
+          simd->dot(w.data(), act.data(), stride, n_act, n_in, got, 3);
+          for (int r = 0; r < n_act; ++r) {
+            uint32_t a, b;
+            std::memcpy(&a, &want[r * 3], 4);
+            std::memcpy(&b, &got[r * 3], 4);
+            EXPECT_EQ(a, b) << tensor_type_name(t) << " at " << simd_level_name(level) << " n_in " << n_in
+                            << " n_act " << n_act << " row " << r << ": " << want[r * 3] << " vs " << got[r * 3];
+          }
         }
       }
     }
   }
+  if (checked == 0) GTEST_SKIP() << "no SIMD level on this CPU";
 }
 
 }  // namespace

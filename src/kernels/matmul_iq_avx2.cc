@@ -1,0 +1,138 @@
+// Dot kernels of the lattice types IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S
+// at the avx2 level, against Q8_K activations: the same integer sums as their
+// scalar twins (matmul_iq_scalar.cc), so the same bits.
+//
+// A block is taken 32 values at a time: the grid points of four groups make
+// one register of unsigned magnitudes (at most 62); the four sign bytes are
+// spread to one byte a value (a shuffle, a test against each byte's bit) as
+// +-1, and vpsignb gives the activations the weights' signs (they are within
+// -127..127, so negation is exact); vpmaddubsw makes exact int16 pair sums
+// (at most 2 * 62 * 127), and vpmaddwd weights each pair by its unit's 2 ls + 1
+// into int32 lanes. The loop over blocks is the avx512 level's
+// (matmul_iq_x86-inl.h).
+#include "kernels/matmul_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "base/fp16.h"
+#include "kernels/iq_sign_bits.h"
+#include "quant/iq_blocks.h"
+#include "quant/iq_grids.h"
+
+namespace frugal::kernels {
+namespace iq_avx2 {
+namespace {
+#define FRUGAL_TARGET __attribute__((target("avx2,fma,f16c")))
+
+using quant::QK_K;
+
+// 32 values of a block: magnitudes (unsigned bytes), +-1 per value, and the
+// int16 weight of each pair of values.
+struct Chunk {
+  __m256i magnitude;
+  __m256i sign;
+  __m256i unit_scale;
+};
+
+// Bit i of 32 sign bits as byte i: -1 where set, else 1.
+FRUGAL_TARGET inline __m256i spread_signs(uint32_t bits) {
+  // Byte i takes sign byte i / 8 (each 128-bit lane holds all four), then its bit i % 8.
+  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
+                                          3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int32_t>(bits)), spread);
+  const __m256i negative = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+  return _mm256_or_si256(negative, _mm256_set1_epi8(1));
+}
+
+// One 32-value unit's scale, or two 16-value units' (low and high 128 bits).
+FRUGAL_TARGET inline __m256i scales32(int s) { return _mm256_set1_epi16(static_cast<int16_t>(2 * s + 1)); }
+FRUGAL_TARGET inline __m256i scales16(uint8_t two) {
+  return _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * (two & 15) + 1)),
+                           _mm_set1_epi16(static_cast<int16_t>(2 * (two >> 4) + 1)));
+}
+
+FRUGAL_TARGET inline __m256i grid64(uint64_t e0, uint64_t e1, uint64_t e2, uint64_t e3) {
+  return _mm256_setr_epi64x(static_cast<int64_t>(e0), static_cast<int64_t>(e1), static_cast<int64_t>(e2),
+                            static_cast<int64_t>(e3));
+}
+
+// IQ2_XXS unit k: four grid-index bytes, then a word of sign indices and the scale.
+FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ2_XXS& b, int k) {
+  const auto* q = reinterpret_cast<const uint8_t*>(b.qs) + 8 * k;
+  const uint32_t aux = iq_load_u32(q + 4);
+  const auto& g = quant::kIQ2XXSGrid;
+  return {grid64(g[q[0]], g[q[1]], g[q[2]], g[q[3]]), spread_signs(static_cast<uint32_t>(iq_signs32(aux))),
+          scales32(static_cast<int>(aux >> 28))};
+}
+
+// IQ3_XXS unit k: eight 4-value points, the sign and scale word after all indices.
+FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ3_XXS& b, int k) {
+  const uint8_t* q = b.qs + 8 * k;
+  const uint32_t aux = iq_load_u32(b.qs + QK_K / 4 + 4 * k);
+  const auto& g = quant::kIQ3XXSGrid;
+  auto e = [&](int j) { return static_cast<int32_t>(g[q[j]]); };
+  return {_mm256_setr_epi32(e(0), e(1), e(2), e(3), e(4), e(5), e(6), e(7)),
+          spread_signs(static_cast<uint32_t>(iq_signs32(aux))), scales32(static_cast<int>(aux >> 28))};
+}
+
+// IQ2_XS values 32k..32k+31: four u16 of a 9-bit index and a 7-bit sign index; two 16-value scales.
+FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ2_XS& b, int k) {
+  const uint16_t* q = b.qs + 4 * k;
+  const auto& g = quant::kIQ2XSGrid;
+  uint32_t neg = 0;
+  for (int j = 0; j < 4; ++j) neg |= uint32_t{kIqSignBytes[q[j] >> 9]} << (8 * j);
+  return {grid64(g[q[0] & 511], g[q[1] & 511], g[q[2] & 511], g[q[3] & 511]), spread_signs(neg),
+          scales16(b.scales[k])};
+}
+
+// IQ2_S values 32k..32k+31: 10-bit indices (2 bits each in qh[k]), stored sign bytes.
+FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ2_S& b, int k) {
+  const auto& g = quant::kIQ2SGrid;
+  auto e = [&](int l) { return g[b.qs[4 * k + l] | ((b.qh[k] >> (2 * l)) & 3u) << 8]; };
+  return {grid64(e(0), e(1), e(2), e(3)), spread_signs(iq_load_u32(b.qs + QK_K / 8 + 4 * k)),
+          scales16(b.scales[k])};
+}
+
+// IQ3_S values 32k..32k+31: eight 9-bit indices (the 9th bits in qh[k]), stored sign bytes.
+FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ3_S& b, int k) {
+  const auto& g = quant::kIQ3SGrid;
+  auto e = [&](int m) { return static_cast<int32_t>(g[b.qs[8 * k + m] | ((b.qh[k] >> m) & 1u) << 8]); };
+  return {_mm256_setr_epi32(e(0), e(1), e(2), e(3), e(4), e(5), e(6), e(7)),
+          spread_signs(iq_load_u32(b.signs + 4 * k)), scales32((b.scales[k / 2] >> (4 * (k % 2))) & 15)};
+}
+
+// What the shared loop needs: 32 values a chunk, eight int32 lanes per row.
+constexpr int kChunkValues = 32;
+using Acc = __m256i;
+FRUGAL_TARGET inline Acc acc_zero() { return _mm256_setzero_si256(); }
+FRUGAL_TARGET inline Acc accumulate(Acc sum, const Chunk& c, const int8_t* a) {
+  const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+  const __m256i pairs = _mm256_maddubs_epi16(c.magnitude, _mm256_sign_epi8(av, c.sign));
+  return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, c.unit_scale));
+}
+FRUGAL_TARGET inline int32_t lane_total(Acc s) {
+  __m128i q = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0x4E));
+  return _mm_cvtsi128_si32(_mm_add_epi32(q, _mm_shuffle_epi32(q, 0xB1)));
+}
+
+#include "kernels/matmul_iq_x86-inl.h"
+#undef FRUGAL_TARGET
+
+}  // namespace
+}  // namespace iq_avx2
+
+const TypeKernel* iq_avx2_kernel(TensorType t) { return iq_avx2::level_iq_kernel(t); }
+
+}  // namespace frugal::kernels
+
+#else
+namespace frugal::kernels {
+const TypeKernel* iq_avx2_kernel(TensorType) { return nullptr; }
+}  // namespace frugal::kernels
+#endif

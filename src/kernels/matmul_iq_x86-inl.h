@@ -1,0 +1,66 @@
+// The lattice types' dot kernels of one x86 level, included (inside the
+// level's own namespace) by matmul_iq_avx512.cc and matmul_iq_avx2.cc after
+// they define
+//   FRUGAL_TARGET        __attribute__((target(...))) for every function here
+//   kChunkValues         values a chunk of a block covers (64 or 32)
+//   Chunk, chunk(block, k) for each type: chunk k's magnitudes, signs and
+//                        unit scales, decoded once for all activation rows
+//   Acc, acc_zero(), accumulate(Acc, const Chunk&, const int8_t* a) and
+//   lane_total(Acc)      int32 lanes of a block's products with one row, and
+//                        their exact total
+// and including <immintrin.h>, <cmath>, base/fp16.h, kernels/matmul_kernels.h
+// and quant/iq_blocks.h. Each block's integer total is scaled as the scalar
+// kernel (matmul_iq_scalar.cc) scales it, so the results are its bits.
+
+// One weight row times R activation rows; kDiv as in the scalar kernel.
+template <class Block, int kDiv, int R>
+FRUGAL_TARGET void dot_rows(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
+  const auto* wb = static_cast<const Block*>(w);
+  const quant::BlockQ8_K* a[R];
+  for (int r = 0; r < R; ++r)
+    a[r] = reinterpret_cast<const quant::BlockQ8_K*>(static_cast<const uint8_t*>(act) + r * stride);
+  float acc[R] = {};
+  for (int64_t b = 0; b < n_in / quant::QK_K; ++b) {
+    Acc sum[R];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) sum[r] = acc_zero();
+#pragma GCC unroll 8
+    for (int k = 0; k < quant::QK_K / kChunkValues; ++k) {
+      const Chunk c = chunk(wb[b], k);
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) sum[r] =
+          accumulate(sum[r], c, a[r][b].qs + kChunkValues * k);
+    }
+    const float d = fp16_to_f32(wb[b].d) * (1.0f / kDiv);
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      acc[r] = std::fma(static_cast<float>(lane_total(sum[r])), d * a[r][b].d, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r * ys] = acc[r];
+}
+
+template <class Block, int kDiv>
+FRUGAL_TARGET void dot(const void* w, const void* act, size_t stride, int n_act, int64_t n_in, float* y, int64_t ys) {
+  switch (n_act) {
+    case 1: return dot_rows<Block, kDiv, 1>(w, act, stride, n_in, y, ys);
+    case 2: return dot_rows<Block, kDiv, 2>(w, act, stride, n_in, y, ys);
+    case 3: return dot_rows<Block, kDiv, 3>(w, act, stride, n_in, y, ys);
+    default: return dot_rows<Block, kDiv, 4>(w, act, stride, n_in, y, ys);
+  }
+}
+
+const TypeKernel kIQ2_XXS{ActFormat::kQ8_K, dot<quant::BlockIQ2_XXS, 8>};
+const TypeKernel kIQ2_XS{ActFormat::kQ8_K, dot<quant::BlockIQ2_XS, 8>};
+const TypeKernel kIQ3_XXS{ActFormat::kQ8_K, dot<quant::BlockIQ3_XXS, 4>};
+const TypeKernel kIQ2_S{ActFormat::kQ8_K, dot<quant::BlockIQ2_S, 8>};
+const TypeKernel kIQ3_S{ActFormat::kQ8_K, dot<quant::BlockIQ3_S, 1>};
+
+// The table of the level (its kernels for the five types).
+inline const TypeKernel* level_iq_kernel(TensorType t) {
+  switch (t) {
+    case TensorType::IQ2_XXS: return &kIQ2_XXS;
+    case TensorType::IQ2_XS: return &kIQ2_XS;
+    case TensorType::IQ3_XXS: return &kIQ3_XXS;
+    case TensorType::IQ2_S: return &kIQ2_S;
+    case TensorType::IQ3_S: return &kIQ3_S;
+    default: return nullptr;
+  }
+}
