@@ -134,7 +134,7 @@ struct Choices {
     Choice c;
     c.text = r.prompt_text;
     if (r.params.logprobs >= 0)
-      c.logprobs = prompt_logprobs_body(ctx.tok, r.prompt, jobs.front()->prompt_logprobs());
+      c.logprobs = prompt_logprobs_body(ctx.tok, r.prompt, jobs.front()->prompt_logprobs(), r.prompt_text);
     return c;
   }
   bool all_done() const { return std::find(done.begin(), done.end(), false) == done.end(); }

@@ -74,9 +74,11 @@ json logprobs_body(bool chat, const tokenizer::Tokenizer& tok, std::span<const r
 }
 
 json prompt_logprobs_body(const tokenizer::Tokenizer& tok, std::span<const int32_t> prompt,
-                          std::span<const runtime::TokenLogprob> prompt_lps) {
+                          std::span<const runtime::TokenLogprob> prompt_lps, const std::string& prompt_text) {
   size_t offset = 0;
   json first = logprobs_body(false, tok, std::vector<runtime::TokenLogprob>{{.id = prompt[0], .logprob = 0, .top = {}}}, offset);
+  const bool added_bos = prompt[0] == tok.bos() && !prompt_text.starts_with(tok.token_bytes(prompt[0]));
+  if (added_bos) offset = 0;
   first["token_logprobs"][0] = nullptr;
   first["top_logprobs"][0] = nullptr;
   return join_logprobs(std::move(first), logprobs_body(false, tok, prompt_lps, offset));

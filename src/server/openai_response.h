@@ -38,9 +38,11 @@ json logprobs_body(bool chat, const tokenizer::Tokenizer& tok, std::span<const r
 
 // echo with logprobs (completions): the prompt's tokens in the form above,
 // the first with null log-probability and alternatives (nothing comes before
-// it), then `prompt_lps` (tokens 1..n-1); offsets from 0 over the tokens' bytes.
+// it), then `prompt_lps` (tokens 1..n-1). Offsets are in the echoed
+// `prompt_text`: a BOS token the tokenizer added, not in the text, is at 0
+// and takes no room.
 json prompt_logprobs_body(const tokenizer::Tokenizer& tok, std::span<const int32_t> prompt,
-                          std::span<const runtime::TokenLogprob> prompt_lps);
+                          std::span<const runtime::TokenLogprob> prompt_lps, const std::string& prompt_text);
 // Completions log-probabilities `b` after `a` (arrays joined).
 json join_logprobs(json a, const json& b);
 

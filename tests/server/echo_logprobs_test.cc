@@ -40,15 +40,17 @@ void expect_prompt_entries(const json& lp, const std::vector<int32_t>& prompt, c
   ASSERT_GE(lp["tokens"].size(), prompt.size()) << lp.dump();
   EXPECT_TRUE(lp["token_logprobs"][0].is_null());
   EXPECT_TRUE(lp["top_logprobs"][0].is_null());
+  // Offsets are in the echoed text, which a BOS token the tokenizer added is not part of.
   size_t offset = 0;
   for (size_t k = 0; k < prompt.size(); ++k) {
     EXPECT_EQ(lp["tokens"][k], f.tok->token_bytes(prompt[k])) << k;
     EXPECT_EQ(lp["text_offset"][k], offset) << k;
-    offset += f.tok->token_bytes(prompt[k]).size();
+    if (k > 0 || prompt[0] != f.tok->bos()) offset += f.tok->token_bytes(prompt[k]).size();
     if (k == 0) continue;
     EXPECT_NEAR(lp["token_logprobs"][k].get<double>(), want[k - 1], 1e-4) << k;
     EXPECT_EQ(lp["top_logprobs"][k].size(), n_top) << k;
   }
+  EXPECT_EQ(offset, kPrompt.size());
 }
 
 TEST(EchoLogprobs, ThePromptsTokensComeFirst) {
