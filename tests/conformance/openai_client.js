@@ -207,6 +207,14 @@ async function main() {
                { role: "tool", tool_call_id: call.id, content: "18 C, sunny" }] });
   assert.ok(!followUp.choices[0].message.tool_calls, JSON.stringify(followUp.choices[0].message));
 
+  // echo with logprobs scores the prompt: its first token null, the others numbers.
+  const scored = await client.completions.create({ model, prompt, max_tokens: 0, echo: true, logprobs: 1 });
+  const lp = scored.choices[0].logprobs;
+  assert.strictEqual(scored.choices[0].text, prompt);
+  assert.strictEqual(lp.token_logprobs[0], null);
+  assert.ok(lp.token_logprobs.length > 1 && lp.token_logprobs.slice(1).every((x) => x <= 0), JSON.stringify(lp));
+  assert.strictEqual(lp.tokens.length, lp.text_offset.length);
+
   // Bad requests are the client's BadRequestError, naming the field.
   for (const [body, param] of [[{ model, prompt, temperature: 7e3 }, "temperature"],
                                [{ model, prompt, n: 3 }, "n"],

@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include "model/model.h"
 #include "server/openai_request.h"
@@ -23,6 +24,7 @@ std::string family_template(const std::string& name) {
   std::ifstream in(std::string(FRUGAL_SOURCE_DIR) + "/tests/server/family_templates/" + name + ".jinja");
   std::stringstream s;
   s << in.rdbuf();
+  if (s.str().empty()) throw std::runtime_error("tests/server/family_templates/" + name + ".jinja is missing");
   return s.str();
 }
 
@@ -73,10 +75,8 @@ void expect_one_call(const ToolCallPiece& got, const std::string& text) {
 
 TEST(FamilyTemplates, Llama3) {
   const std::string tmpl = family_template("llama3");
-  ASSERT_FALSE(tmpl.empty());
   const ToolCallFormat* f = tool_call_format_for_template(tmpl);
-  ASSERT_NE(f, nullptr);
-  EXPECT_STREQ(f->family, "llama3");
+  ASSERT_TRUE(f && std::string_view(f->family) == "llama3");
   const Rendered r = render(tmpl);
   EXPECT_NE(r.prompt.find("\"name\": \"get_weather\""), std::string::npos) << r.prompt;
   EXPECT_NE(r.prompt.find("The weather in a city"), std::string::npos);
@@ -94,10 +94,8 @@ TEST(FamilyTemplates, Llama3) {
 
 TEST(FamilyTemplates, Mistral) {
   const std::string tmpl = family_template("mistral");
-  ASSERT_FALSE(tmpl.empty());
   const ToolCallFormat* f = tool_call_format_for_template(tmpl);
-  ASSERT_NE(f, nullptr);
-  EXPECT_STREQ(f->family, "mistral");
+  ASSERT_TRUE(f && std::string_view(f->family) == "mistral");
   const Rendered r = render(tmpl);
   EXPECT_NE(r.prompt.find("[AVAILABLE_TOOLS] [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\""), std::string::npos) << r.prompt;
   EXPECT_NE(r.prompt.find("[TOOL_RESULTS] {\"content\": \"18 C, sunny\", \"call_id\": \"call_1\"}[/TOOL_RESULTS]"), std::string::npos) << r.prompt;
@@ -115,9 +113,7 @@ TEST(FamilyTemplates, Mistral) {
 // its calls are read from the harmony messages, and a forced call's text is
 // the commentary message the template writes.
 TEST(FamilyTemplates, GptOss) {
-  const std::string tmpl = family_template("gpt_oss");
-  ASSERT_FALSE(tmpl.empty());
-  const Rendered r = render(tmpl);
+  const Rendered r = render(family_template("gpt_oss"));
   EXPECT_NE(r.prompt.find("namespace functions {\n\n// The weather in a city\ntype get_weather = (_: {\"type\": \"object\""), std::string::npos) << r.prompt;
   EXPECT_NE(r.prompt.find("<|start|>functions.get_weather to=assistant<|channel|>commentary<|message|>18 C, sunny<|end|>"), std::string::npos) << r.prompt;
   EXPECT_TRUE(r.prompt.ends_with("<|start|>assistant")) << r.prompt;
