@@ -8,7 +8,7 @@ bool ProcessGroup::available() { return false; }
 
 ProcessGroup& ProcessGroup::join(double) {
   fail("this frugal was built without OpenMPI: install libopenmpi-dev and openmpi-bin (scripts/bootstrap does) and "
-       "rebuild to run with --expert-parallel under mpirun");
+       "rebuild to run under mpirun (--expert-parallel, --data-parallel)");
 }
 
 }  // namespace frugal::dist
