@@ -8,6 +8,7 @@
 #include "base/human_format.h"
 #include "base/log.h"
 #include "cli/command.h"
+#include "convert/convert.h"
 #include "model/presets.h"
 #include "model/synth.h"
 #include "tokenizer/hf_import.h"
@@ -16,7 +17,8 @@ namespace frugal::cli {
 namespace {
 
 struct SynthArgs {
-  std::string arch, preset = "tiny", type = "f16", output, tokenizer_json, name;
+  std::string arch, preset = "tiny", type = "f16", output, tokenizer_json, name, format = "gguf";
+  int shards = 1;
   uint64_t seed = 0;
   double router_skew = 0;
   bool list = false;
@@ -41,6 +43,17 @@ int run_synth(const SynthArgs& a) {
   model::ModelConfig cfg = model::find_preset(a.arch, a.preset).config;
   model::apply_overrides(cfg, a.over);
   cfg.name = a.name.empty() ? "synth " + a.arch + " " + a.preset : a.name;
+
+  if (a.format == "hf") {
+    if (!a.tokenizer_json.empty() || a.router_skew != 0)
+      fail("synth: --format hf writes the byte-level vocabulary and no router skew");
+    convert::write_hf_synth(cfg, a.seed, a.shards, a.output);
+    std::printf("wrote %s: %s %s as a Hugging Face checkpoint (f32 safetensors, %d file%s), seed %llu\n",
+                a.output.c_str(), cfg.arch.c_str(), a.preset.c_str(), a.shards, a.shards == 1 ? "" : "s",
+                (unsigned long long)a.seed);
+    return 0;
+  }
+  if (a.shards != 1) fail("synth: --shards goes with --format hf");
 
   gguf::Metadata tok;
   if (!a.tokenizer_json.empty()) {
@@ -93,7 +106,11 @@ const CommandRegistration kSynth{
       app.add_option("--arch", a->arch, "architecture:" + archs);
       app.add_option("--preset", a->preset, "size preset (frugal synth --list); default tiny");
       app.add_option("--type", a->type, "tensor type (f32 f16 bf16 q8_0 q4_0 ...) or recipe (q4_k_m); default f16");
-      app.add_option("-o,--output", a->output, "output GGUF file");
+      app.add_option("-o,--output", a->output, "output GGUF file (--format hf: folder)");
+      app.add_option("--format", a->format,
+                     "gguf, or hf: the same weights as a Hugging Face checkpoint folder (for frugal convert)")
+          ->check(CLI::IsMember({"gguf", "hf"}));
+      app.add_option("--shards", a->shards, "--format hf: safetensors files to spread the tensors over (default 1)");
       app.add_option("--seed", a->seed, "random seed (same seed, same file)");
       app.add_option("--tokenizer", a->tokenizer_json,
                      "Hugging Face tokenizer.json to import (default: a byte-level vocabulary)");

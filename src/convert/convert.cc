@@ -1,0 +1,156 @@
+// Hugging Face -> GGUF: every source tensor checked first, then streamed one
+// GGUF tensor at a time through the writer (memory: the largest tensor).
+#include "convert/convert.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "base/error.h"
+#include "base/read_file.h"
+#include "base/thread_pool.h"
+#include "convert/hf_layout.h"
+#include "convert/safetensors.h"
+#include "gguf/writer.h"
+#include "model/synth.h"
+#include "quant/quant.h"
+#include "quant/recipe.h"
+#include "tokenizer/hf_import.h"
+
+namespace frugal::convert {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// config.json's torch_dtype (newer files: dtype) as a safetensors dtype name;
+// "" when absent.
+std::string declared_dtype(const json& j, const std::string& where) {
+  const char* key = j.contains("torch_dtype") ? "torch_dtype" : j.contains("dtype") ? "dtype" : nullptr;
+  if (key == nullptr || j[key].is_null()) return "";
+  const std::string v = j[key].is_string() ? j[key].get<std::string>() : "";
+  if (v == "float32") return "F32";
+  if (v == "float16") return "F16";
+  if (v == "bfloat16") return "BF16";
+  fail(where, ": ", key, " '", j[key].dump(), "' is not one convert reads (float32, float16, bfloat16)");
+}
+
+json read_json(const fs::path& p) {
+  try {
+    return json::parse(read_whole_file(p.string()));
+  } catch (const json::exception& e) {
+    fail(p.string(), ": not valid JSON: ", e.what());
+  }
+}
+
+struct Planned {
+  model::TensorSpec spec;
+  HfSource source;
+  std::vector<const StTensor*> tensors;
+};
+
+}  // namespace
+
+ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& out, const ConvertOptions& opts) {
+  const fs::path dir(hf_dir);
+  if (!fs::is_directory(dir)) fail(hf_dir, ": not a folder");
+  const fs::path cfg_path = dir / "config.json";
+  if (!fs::exists(cfg_path)) fail(hf_dir, ": config.json is missing");
+  const json hf_cfg = read_json(cfg_path);
+  ConvertSummary sum;
+  sum.config = config_from_hf(hf_cfg, cfg_path.string());
+  model::ModelConfig& cfg = sum.config;
+  const HfFamily& fam = hf_family_for_class(hf_cfg["architectures"][0].get<std::string>());
+  sum.hf_class = fam.hf_class;
+  const std::string dtype = declared_dtype(hf_cfg, cfg_path.string());
+  const Checkpoint ck = Checkpoint::open(hf_dir);
+  sum.n_shards = ck.n_files();
+
+  gguf::Metadata tok;
+  const fs::path tok_path = dir / "tokenizer.json";
+  if (!fs::exists(tok_path)) fail(hf_dir, ": tokenizer.json is missing");
+  tokenizer::import_hf_tokenizer(tok_path.string(), tok);
+  const int64_t n_vocab = cfg.n_vocab;
+  sum.n_tokens = tok.get_string_array("tokenizer.ggml.tokens").size();
+  if (int64_t(sum.n_tokens) > n_vocab)
+    fail(tok_path.string(), ": ", sum.n_tokens, " tokens, more than config.json's vocab_size ", n_vocab);
+  model::fit_tokenizer_vocab(tok, cfg);  // pads to vocab_size as the published files do
+  sum.chat_template = tok.has("tokenizer.chat_template");
+
+  // Every source tensor is checked before anything is written.
+  std::vector<Planned> plan;
+  std::set<std::string> used;
+  for (const model::TensorSpec& spec : model::expected_tensors(cfg)) {
+    Planned p{.spec = spec, .source = hf_source(fam, cfg, spec), .tensors = {}};
+    for (const std::string& name : p.source.names) {
+      const StTensor* t = ck.find(name);
+      if (t == nullptr) fail(hf_dir, ": tensor '", name, "' (", spec.name, " of the GGUF) is missing");
+      if (t->shape != p.source.shape)
+        fail(t->file, ": tensor '", name, "' has shape ", shape_text(t->shape), " but config.json implies ",
+             shape_text(p.source.shape));
+      if (t->dtype == StDtype::kOther)
+        fail(t->file, ": tensor '", name, "' has dtype ", t->dtype_name, " (convert reads F32, F16 and BF16)");
+      if (!dtype.empty() && t->dtype_name != dtype)
+        fail(t->file, ": tensor '", name, "' has dtype ", t->dtype_name, " but config.json says ", dtype);
+      p.tensors.push_back(t);
+      used.insert(name);
+    }
+    plan.push_back(std::move(p));
+  }
+  for (const std::string& name : ck.names())
+    if (!used.contains(name) && !hf_tensor_is_ignored(name))
+      fail(ck.find(name)->file, ": tensor '", name, "' is not part of a ", fam.hf_class,
+           " model as config.json describes it");
+
+  gguf::Writer writer;
+  config_to_metadata(cfg, writer.metadata());
+  writer.set("general.quantization_version", gguf::Value::make_u32(2));
+  writer.set("general.file_type", gguf::Value::make_u32(quant::file_type_code(opts.type)));
+  for (const auto& [key, value] : tok.entries()) writer.set(key, value);
+
+  for (Planned& p : plan) {
+    const auto choice = quant::choose_type(opts.type, p.spec.name, p.spec.shape, int(cfg.n_layer), cfg.tied_output);
+    const TensorType type = choice.type;
+    if (!quant::can_quantize(type))
+      fail("convert: tensor type ", tensor_type_name(type), " (for ", p.spec.name, ") cannot be written yet");
+    const int64_t n = p.spec.fan_in(), rows = p.spec.n_elements() / n;
+    const uint64_t n_bytes = row_bytes(type, uint64_t(n)) * uint64_t(rows);
+    sum.n_tensors += 1;
+    sum.n_params += uint64_t(p.spec.n_elements());
+    sum.n_bytes += n_bytes;
+    auto shared = std::make_shared<const Planned>(std::move(p));
+    writer.add_tensor(shared->spec.name, type, std::vector<uint64_t>(shared->spec.shape.begin(), shared->spec.shape.end()),
+                      [shared, type, n, rows](std::span<uint8_t> dst) {
+                        const Planned& q = *shared;
+                        const size_t rb = row_bytes(type, uint64_t(n));
+                        FRUGAL_CHECK(dst.size() == rb * size_t(rows));
+                        const int64_t per_source = rows / int64_t(q.tensors.size());
+                        // Rows in chunks of about 8M values, read in parallel.
+                        const int64_t chunk = std::max<int64_t>(1, (int64_t{8} << 20) / n);
+                        std::vector<float> values(size_t(std::min(chunk, rows) * n));
+                        for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+                          const int64_t nr = std::min(chunk, rows - r0);
+                          ThreadPool::global().parallel_for(nr, std::max<int64_t>(1, 4096 / n), [&](int64_t b, int64_t e, int) {
+                            for (int64_t r = r0 + b; r < r0 + e; ++r) {
+                              const StTensor& t = *q.tensors[size_t(r / per_source)];
+                              const int64_t src = q.source.source_row(r % per_source);
+                              t.read_f32(src * n, std::span<float>(values.data() + (r - r0) * n, size_t(n)));
+                            }
+                          });
+                          quant::quantize_rows(type, values.data(), dst.data() + size_t(r0) * rb, nr, n);
+                        }
+                      });
+  }
+  writer.write(out, opts.progress_label);
+  return sum;
+}
+
+}  // namespace frugal::convert

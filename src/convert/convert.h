@@ -1,0 +1,40 @@
+// Hugging Face checkpoint folder -> GGUF file (`frugal convert`), and the
+// reverse for tests (`frugal synth --format hf`).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "model/config.h"
+
+namespace frugal::convert {
+
+struct ConvertOptions {
+  std::string type = "f16";                // a tensor type ("q8_0") or a recipe ("q4_k_m")
+  std::string progress_label = "convert";  // "" for no progress bar
+};
+
+struct ConvertSummary {
+  model::ModelConfig config;
+  std::string hf_class;
+  size_t n_tensors = 0;
+  size_t n_shards = 0;
+  uint64_t n_params = 0;
+  uint64_t n_bytes = 0;  // tensor data written
+  size_t n_tokens = 0;   // vocabulary
+  bool chat_template = false;
+};
+
+// Reads HF_DIR's config.json, safetensors (one file or the shards of
+// model.safetensors.index.json), tokenizer.json and tokenizer_config.json
+// and writes the GGUF at `out`, one tensor at a time, atomically. Every
+// tensor's presence, shape and dtype is checked before anything is written;
+// errors name the file and the tensor.
+ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& out, const ConvertOptions& opts);
+
+// Writes the random model that `frugal synth` writes for (cfg, seed) as a
+// Hugging Face folder: config.json, model.safetensors (n_shards > 1: that
+// many shards and model.safetensors.index.json), F32 weights, and the
+// byte-level vocabulary as tokenizer.json and tokenizer_config.json.
+void write_hf_synth(const model::ModelConfig& cfg, uint64_t seed, int n_shards, const std::string& dir);
+
+}  // namespace frugal::convert

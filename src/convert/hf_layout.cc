@@ -1,0 +1,251 @@
+// The Hugging Face layouts of the families `convert` reads: one table of
+// classes, one of per-layer tensor names, and config.json's keys.
+#include "convert/hf_layout.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <string_view>
+
+#include "base/error.h"
+
+namespace frugal::convert {
+namespace {
+
+using json = nlohmann::json;
+using model::ModelConfig;
+
+constexpr HfFamily kFamilies[] = {
+    {.hf_class = "LlamaForCausalLM", .arch = "llama", .model_type = "llama", .moe = false, .moe_block = "",
+     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = true},
+    {.hf_class = "MistralForCausalLM", .arch = "llama", .model_type = "mistral", .moe = false, .moe_block = "",
+     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = true},
+    {.hf_class = "MixtralForCausalLM", .arch = "llama", .model_type = "mixtral", .moe = true,
+     .moe_block = "block_sparse_moe", .exp_gate = "w1", .exp_up = "w3", .exp_down = "w2", .permute_qk = true},
+    {.hf_class = "Qwen2ForCausalLM", .arch = "qwen2", .model_type = "qwen2", .moe = false, .moe_block = "",
+     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false},
+    {.hf_class = "Qwen3ForCausalLM", .arch = "qwen3", .model_type = "qwen3", .moe = false, .moe_block = "",
+     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false},
+    {.hf_class = "Qwen3MoeForCausalLM", .arch = "qwen3moe", .model_type = "qwen3_moe", .moe = true,
+     .moe_block = "mlp", .exp_gate = "gate_proj", .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false},
+};
+
+// Per-layer tensors outside the experts: GGUF suffix after "blk.N." and the
+// Hugging Face name after "model.layers.N.". "{moe}" stands for the family's
+// MoE module.
+struct LayerName {
+  const char* gguf;
+  const char* hf;
+};
+constexpr LayerName kLayerNames[] = {
+    {.gguf = "attn_norm.weight", .hf = "input_layernorm.weight"},
+    {.gguf = "attn_q.weight", .hf = "self_attn.q_proj.weight"},
+    {.gguf = "attn_k.weight", .hf = "self_attn.k_proj.weight"},
+    {.gguf = "attn_v.weight", .hf = "self_attn.v_proj.weight"},
+    {.gguf = "attn_q.bias", .hf = "self_attn.q_proj.bias"},
+    {.gguf = "attn_k.bias", .hf = "self_attn.k_proj.bias"},
+    {.gguf = "attn_v.bias", .hf = "self_attn.v_proj.bias"},
+    {.gguf = "attn_output.weight", .hf = "self_attn.o_proj.weight"},
+    {.gguf = "attn_q_norm.weight", .hf = "self_attn.q_norm.weight"},
+    {.gguf = "attn_k_norm.weight", .hf = "self_attn.k_norm.weight"},
+    {.gguf = "ffn_norm.weight", .hf = "post_attention_layernorm.weight"},
+    {.gguf = "ffn_gate.weight", .hf = "mlp.gate_proj.weight"},
+    {.gguf = "ffn_up.weight", .hf = "mlp.up_proj.weight"},
+    {.gguf = "ffn_down.weight", .hf = "mlp.down_proj.weight"},
+    {.gguf = "ffn_gate_inp.weight", .hf = "{moe}.gate.weight"},
+};
+
+constexpr LayerName kGlobalNames[] = {
+    {.gguf = "token_embd.weight", .hf = "model.embed_tokens.weight"},
+    {.gguf = "output_norm.weight", .hf = "model.norm.weight"},
+    {.gguf = "output.weight", .hf = "lm_head.weight"},
+};
+
+std::string known_classes() {
+  std::string s;
+  for (const auto& f : kFamilies) s += (s.empty() ? "" : ", ") + std::string(f.hf_class);
+  return s;
+}
+
+// Strict readers of config.json keys.
+struct HfConfig {
+  const json& j;
+  const std::string& where;
+  bool has(const char* key) const { return j.contains(key) && !j[key].is_null(); }
+  int64_t count(const char* key) const {
+    if (!has(key)) fail(where, ": key '", key, "' is missing");
+    if (!j[key].is_number_integer() || j[key].get<int64_t>() < 0)
+      fail(where, ": key '", key, "' must be a non-negative integer");
+    return j[key].get<int64_t>();
+  }
+  int64_t count_or(const char* key, int64_t fallback) const { return has(key) ? count(key) : fallback; }
+  double number_or(const char* key, double fallback) const {
+    if (!has(key)) return fallback;
+    if (!j[key].is_number()) fail(where, ": key '", key, "' must be a number");
+    return j[key].get<double>();
+  }
+  bool flag_or(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    if (!j[key].is_boolean()) fail(where, ": key '", key, "' must be true or false");
+    return j[key].get<bool>();
+  }
+};
+
+// A float as the shortest decimal that reads back to it (1e-06, not
+// 9.999999974752427e-07), as Python's json writes Hugging Face's configs.
+double json_float(float f) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf - 1, f);
+  *r.ptr = '\0';
+  return std::strtod(buf, nullptr);
+}
+
+}  // namespace
+
+const HfFamily& hf_family_for_class(const std::string& hf_class) {
+  for (const auto& f : kFamilies)
+    if (hf_class == f.hf_class) return f;
+  fail("unknown architecture '", hf_class, "' (convert reads: ", known_classes(), ")");
+}
+
+const HfFamily& hf_family_for_config(const ModelConfig& cfg) {
+  for (const auto& f : kFamilies)
+    if (cfg.arch == f.arch && f.moe == cfg.is_moe()) return f;
+  fail("no Hugging Face layout for ", cfg.is_moe() ? "MoE " : "dense ", cfg.arch, " (known: ", known_classes(), ")");
+}
+
+ModelConfig config_from_hf(const json& j, const std::string& where) {
+  if (!j.is_object()) fail(where, ": not a JSON object");
+  if (!j.contains("architectures") || !j["architectures"].is_array() || j["architectures"].empty() ||
+      !j["architectures"][0].is_string())
+    fail(where, ": key 'architectures' is missing or not a list of class names");
+  const HfFamily* found = nullptr;
+  try {
+    found = &hf_family_for_class(j["architectures"][0].get<std::string>());
+  } catch (const Error& e) {
+    fail(where, ": ", e.what());
+  }
+  const HfFamily& fam = *found;
+  const HfConfig h{j, where};
+  ModelConfig c;
+  c.arch = fam.arch;
+  c.name = j.value("_name_or_path", "");
+  c.n_vocab = h.count("vocab_size");
+  c.n_embd = h.count("hidden_size");
+  c.n_layer = h.count("num_hidden_layers");
+  c.n_head = h.count("num_attention_heads");
+  if (c.n_head == 0) fail(where, ": key 'num_attention_heads' must be positive");
+  c.n_head_kv = h.count_or("num_key_value_heads", c.n_head);
+  c.head_dim = h.count_or("head_dim", c.n_embd / c.n_head);
+  c.v_head_dim = c.head_dim;
+  c.rope_dim = c.head_dim;
+  c.n_ff = h.count("intermediate_size");
+  c.n_ctx_train = h.count("max_position_embeddings");
+  c.norm_eps = float(h.number_or("rms_norm_eps", 1e-6));
+  c.rope_freq_base = float(h.number_or("rope_theta", 10000.0));
+  c.tied_output = h.flag_or("tie_word_embeddings", false);
+  if (h.has("hidden_act") && j["hidden_act"] != "silu")
+    fail(where, ": hidden_act ", j["hidden_act"].dump(), " is not converted (only silu)");
+  if (h.has("rope_scaling")) fail(where, ": rope_scaling ", j["rope_scaling"].dump(), " is not converted yet");
+  if (h.flag_or("use_sliding_window", false)) fail(where, ": use_sliding_window is not converted");
+  if (fam.permute_qk && h.flag_or("attention_bias", false)) fail(where, ": attention_bias is not converted for llama");
+  if (fam.moe) {
+    const bool mixtral = std::string_view(fam.moe_block) == "block_sparse_moe";
+    c.n_expert = h.count(mixtral ? "num_local_experts" : "num_experts");
+    c.n_expert_used = h.count("num_experts_per_tok");
+    c.n_ff_exp = mixtral ? c.n_ff : h.count("moe_intermediate_size");
+    if (!mixtral) {
+      if (h.count_or("decoder_sparse_step", 1) != 1) fail(where, ": decoder_sparse_step other than 1 is not converted");
+      if (h.has("mlp_only_layers") && !j["mlp_only_layers"].empty()) fail(where, ": mlp_only_layers is not converted");
+    }
+  }
+  model::apply_architecture_defaults(c);
+  if (fam.moe && h.has("norm_topk_prob")) c.expert_weights_norm = h.flag_or("norm_topk_prob", true);
+  try {
+    model::validate_config(c);
+  } catch (const Error& e) {
+    fail(where, ": ", e.what());
+  }
+  return c;
+}
+
+json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
+  const HfFamily& fam = hf_family_for_config(c);
+  json j = {
+      {"architectures", json::array({fam.hf_class})},
+      {"model_type", fam.model_type},
+      {"vocab_size", c.n_vocab},
+      {"hidden_size", c.n_embd},
+      {"num_hidden_layers", c.n_layer},
+      {"num_attention_heads", c.n_head},
+      {"num_key_value_heads", c.n_head_kv},
+      {"head_dim", c.head_dim},
+      {"intermediate_size", c.n_ff},
+      {"max_position_embeddings", c.n_ctx_train},
+      {"rms_norm_eps", json_float(c.norm_eps)},
+      {"rope_theta", json_float(c.rope_freq_base)},
+      {"tie_word_embeddings", c.tied_output},
+      {"hidden_act", "silu"},
+      {"torch_dtype", torch_dtype},
+  };
+  if (!c.name.empty()) j["_name_or_path"] = c.name;
+  if (fam.moe) {
+    const bool mixtral = std::string_view(fam.moe_block) == "block_sparse_moe";
+    j[mixtral ? "num_local_experts" : "num_experts"] = c.n_expert;
+    j["num_experts_per_tok"] = c.n_expert_used;
+    if (!mixtral) {
+      j["moe_intermediate_size"] = c.n_ff_exp;
+      j["norm_topk_prob"] = c.expert_weights_norm;
+      j["decoder_sparse_step"] = 1;
+    }
+  }
+  return j;
+}
+
+int64_t HfSource::source_row(int64_t r) const {
+  if (permute_heads <= 0) return r;
+  const int64_t per_head = shape[0] / permute_heads, half = per_head / 2;
+  const int64_t h = r / per_head, i = (r % per_head) / 2, j = r % 2;
+  return h * per_head + j * half + i;
+}
+
+HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::TensorSpec& spec) {
+  HfSource s;
+  // PyTorch's row-major shape is ggml's reversed.
+  s.shape.assign(spec.shape.rbegin(), spec.shape.rend());
+  for (const auto& g : kGlobalNames)
+    if (spec.name == g.gguf) {
+      s.names.push_back(g.hf);
+      return s;
+    }
+  const std::string layer = std::to_string(spec.layer);
+  const std::string prefix = "blk." + layer + ".";
+  if (spec.layer < 0 || !spec.name.starts_with(prefix)) fail("convert: no Hugging Face name for '", spec.name, "'");
+  const std::string suffix = spec.name.substr(prefix.size());
+  const std::string hf_prefix = "model.layers." + layer + ".";
+  const struct {
+    const char* gguf;
+    const char* hf;
+  } experts[] = {{"ffn_gate_exps.weight", fam.exp_gate}, {"ffn_up_exps.weight", fam.exp_up},
+                 {"ffn_down_exps.weight", fam.exp_down}};
+  for (const auto& e : experts)
+    if (fam.moe && suffix == e.gguf) {
+      s.shape.erase(s.shape.begin());  // one expert's [rows, row length]
+      for (int64_t x = 0; x < cfg.n_expert; ++x)
+        s.names.push_back(hf_prefix + fam.moe_block + ".experts." + std::to_string(x) + "." + e.hf + ".weight");
+      return s;
+    }
+  for (const auto& n : kLayerNames) {
+    if (suffix != n.gguf) continue;
+    std::string hf = n.hf;
+    if (hf.starts_with("{moe}")) hf = fam.moe_block + hf.substr(5);
+    s.names.push_back(hf_prefix + hf);
+    if (fam.permute_qk && suffix == "attn_q.weight") s.permute_heads = cfg.n_head;
+    if (fam.permute_qk && suffix == "attn_k.weight") s.permute_heads = cfg.n_head_kv;
+    return s;
+  }
+  fail("convert: no Hugging Face name for '", spec.name, "' in ", fam.hf_class, " checkpoints");
+}
+
+bool hf_tensor_is_ignored(const std::string& name) { return name.ends_with(".rotary_emb.inv_freq"); }
+
+}  // namespace frugal::convert

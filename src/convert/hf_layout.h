@@ -1,0 +1,62 @@
+// How Hugging Face checkpoints of each architecture name and lay out their
+// tensors and hyperparameters, and how those map to frugal's GGUF names
+// (model/config.h's expected_tensors). One table per family, read both ways:
+// `frugal convert` (Hugging Face -> GGUF) and `frugal synth --format hf`
+// (GGUF-named random weights -> a Hugging Face folder).
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+
+namespace frugal::convert {
+
+// A family of Hugging Face checkpoints that converts to one GGUF architecture.
+struct HfFamily {
+  const char* hf_class;   // config.json "architectures"[0]: "MixtralForCausalLM"
+  const char* arch;       // general.architecture: "llama"
+  const char* model_type; // config.json "model_type": "mixtral"
+  bool moe;               // routed experts (Mixtral) or dense (Llama) under one arch
+  const char* moe_block;  // the MoE module under each layer: "block_sparse_moe" or "mlp"
+  // Per-expert projection names (expert E: <moe_block>.experts.E.<name>.weight).
+  const char* exp_gate;
+  const char* exp_up;
+  const char* exp_down;
+  // llama's converter reorders the rows of q and k from Hugging Face's
+  // rotate-half layout to the interleaved pairs its RoPE rotates.
+  bool permute_qk;
+};
+
+// The family of a config.json's architecture class; frugal::Error naming the
+// class and the known ones otherwise.
+const HfFamily& hf_family_for_class(const std::string& hf_class);
+// The family frugal writes for a configuration (its arch, dense or MoE);
+// frugal::Error if none.
+const HfFamily& hf_family_for_config(const model::ModelConfig& cfg);
+
+// config.json -> configuration (`where` names the file in errors): missing
+// or inconsistent keys, and features convert does not carry (rope scaling,
+// sliding windows), are frugal::Error naming the key.
+model::ModelConfig config_from_hf(const nlohmann::json& cfg, const std::string& where);
+// Configuration -> config.json (torch_dtype as given).
+nlohmann::json config_to_hf(const model::ModelConfig& cfg, const std::string& torch_dtype);
+
+// Where the rows of one GGUF tensor come from. The GGUF tensor's rows (of
+// shape[0] elements each) are the rows of `names` one after the other (one
+// name, or one per expert when experts are stacked), each in the order
+// source_row() says.
+struct HfSource {
+  std::vector<std::string> names;
+  std::vector<int64_t> shape;  // of each source, row-major (PyTorch order)
+  int64_t permute_heads = 0;   // > 0: llama's q/k row order over this many heads
+  // The row of the concatenated sources that GGUF row r holds.
+  int64_t source_row(int64_t r) const;
+};
+HfSource hf_source(const HfFamily& family, const model::ModelConfig& cfg, const model::TensorSpec& spec);
+
+// Hugging Face tensors that carry nothing the GGUF needs (rotary tables).
+bool hf_tensor_is_ignored(const std::string& name);
+
+}  // namespace frugal::convert

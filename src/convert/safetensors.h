@@ -1,0 +1,84 @@
+// The safetensors format of Hugging Face checkpoints: an 8-byte little-endian
+// header length, a JSON header mapping each tensor name to its dtype, shape
+// and [begin, end) byte range in the data that follows, then the data. The
+// reader maps the file and checks every length, shape and range against the
+// file size before use: a truncated or hostile file is a frugal::Error naming
+// the file and the tensor, never a crash or an out-of-bounds read.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/mapped_file.h"
+
+namespace frugal::convert {
+
+// The element types frugal reads; kOther stands for any other (I64, F8_E4M3,
+// ...): such a tensor is listed, and reading it is an error naming its dtype.
+enum class StDtype { kF32, kF16, kBF16, kOther };
+const char* st_dtype_name(StDtype t);
+size_t st_dtype_bytes(StDtype t);
+
+struct StTensor {
+  std::string name;
+  StDtype dtype = StDtype::kF32;
+  std::string dtype_name;      // as the header spells it: "BF16"
+  std::vector<int64_t> shape;  // row-major, as PyTorch: shape.back() is contiguous
+  const uint8_t* data = nullptr;
+  uint64_t n_bytes = 0;
+  std::string file;  // the file it lives in (for messages)
+
+  int64_t n_elements() const;
+  // Elements [begin, begin + out.size()) as f32.
+  void read_f32(int64_t begin, std::span<float> out) const;
+};
+
+class SafetensorsFile {
+ public:
+  static SafetensorsFile open(const std::string& path);
+  // Parses a buffer the caller keeps alive (fuzzing, tests).
+  static SafetensorsFile parse(const uint8_t* data, size_t size, const std::string& name = "<memory>");
+
+  const std::vector<StTensor>& tensors() const { return tensors_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::shared_ptr<MappedFile> file_;
+  std::string path_;
+  std::vector<StTensor> tensors_;
+};
+
+// Every tensor of a checkpoint folder: the shards that
+// model.safetensors.index.json lists, or the one model.safetensors.
+class Checkpoint {
+ public:
+  static Checkpoint open(const std::string& dir);
+
+  const StTensor* find(std::string_view name) const;  // nullptr if absent
+  const StTensor& get(std::string_view name) const;   // frugal::Error naming the tensor if absent
+  // Names in sorted order.
+  std::vector<std::string> names() const;
+  size_t n_files() const { return files_.size(); }
+
+ private:
+  std::vector<SafetensorsFile> files_;
+  std::map<std::string, const StTensor*, std::less<>> index_;
+};
+
+// Writes a safetensors file (F32 or BF16 tensors), streamed one tensor at a
+// time through base/output_file.h (atomic replace). Producer fills the
+// tensor's bytes, little-endian in its dtype.
+struct StWriteTensor {
+  std::string name;
+  StDtype dtype = StDtype::kF32;
+  std::vector<int64_t> shape;
+  std::function<void(std::span<uint8_t>)> produce;
+};
+void write_safetensors(const std::string& path, const std::vector<StWriteTensor>& tensors);
+
+}  // namespace frugal::convert

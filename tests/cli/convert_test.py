@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""frugal convert: a Hugging Face checkpoint that `frugal synth --format hf`
+writes converts to the very file `frugal synth` writes for the same seed
+(byte for byte: metadata, tokenizer, tensor names, layout and data, at f32,
+f16 and q8_0; one safetensors file or shards), BF16 checkpoints convert to
+the BF16 tensors synth writes, and bad input is a clear error naming the
+file and the tensor, with nothing written."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+FRUGAL = os.environ.get("FRUGAL")
+sys.path.insert(0, os.path.join(os.environ.get("FRUGAL_SOURCE_DIR", "."), "tests", "reference"))
+from frugal_ref import read_gguf  # noqa: E402
+
+failures = []
+
+
+def run(*args):
+    return subprocess.run([FRUGAL, "-q", *map(str, args)], capture_output=True, text=True)
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def must(*args):
+    r = run(*args)
+    if r.returncode != 0:
+        raise SystemExit(f"frugal {' '.join(map(str, args))} exited {r.returncode}: {r.stderr.strip()}")
+    return r
+
+
+def same_file(a, b):
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        return fa.read() == fb.read()
+
+
+def round_trips(work):
+    for arch, preset, shards in [("llama", "tiny", 2), ("llama", "tiny-dense", 1), ("qwen3", "tiny", 3),
+                                 ("qwen3moe", "tiny", 2), ("qwen2", "tiny", 1)]:
+        hf = os.path.join(work, f"hf-{arch}-{preset}")
+        must("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--shards", shards, "--seed", 5, "-o", hf)
+        for ttype in ["f32", "f16", "q8_0"]:
+            direct = os.path.join(work, f"{arch}-{preset}-{ttype}.gguf")
+            converted = os.path.join(work, f"c-{arch}-{preset}-{ttype}.gguf")
+            must("synth", "--arch", arch, "--preset", preset, "--type", ttype, "--seed", 5, "-o", direct)
+            must("convert", hf, "--type", ttype, "-o", converted)
+            check(same_file(direct, converted), f"{arch} {preset} ({shards} shard(s)) at {ttype}: convert == synth")
+
+
+def write_safetensors(path, tensors):
+    """tensors: [(name, dtype name, shape, bytes)]."""
+    header, data = {}, b""
+    for name, dtype, shape, raw in tensors:
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text + data)
+
+
+def to_bf16(hf_src, hf_dst):
+    """A copy of an F32 checkpoint in BF16 (round to nearest even), torch_dtype bfloat16."""
+    shutil.copytree(hf_src, hf_dst)
+    path = os.path.join(hf_dst, "model.safetensors")
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    out = []
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b0, b1 = e["data_offsets"]
+        u = np.frombuffer(raw, "<u4", (b1 - b0) // 4, 8 + n + b0).astype(np.uint64)
+        bf = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2")
+        out.append((name, "BF16", e["shape"], bf.tobytes()))
+    write_safetensors(path, out)
+    cfg_path = os.path.join(hf_dst, "config.json")
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    cfg["torch_dtype"] = "bfloat16"
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f)
+
+
+def bf16_checkpoint(work):
+    hf = os.path.join(work, "hf-bf16-src")
+    must("synth", "--arch", "qwen3moe", "--preset", "tiny", "--format", "hf", "--seed", 9, "-o", hf)
+    to_bf16(hf, hf + "-bf16")
+    direct = os.path.join(work, "qwen3moe-bf16.gguf")
+    converted = os.path.join(work, "c-qwen3moe-bf16.gguf")
+    must("synth", "--arch", "qwen3moe", "--preset", "tiny", "--type", "bf16", "--seed", 9, "-o", direct)
+    must("convert", hf + "-bf16", "--type", "bf16", "-o", converted)
+    a, b = read_gguf(direct), read_gguf(converted)
+    # The BF16 tensors are the same rounding in both; norms and routers stay
+    # F32 in the GGUF, synth's exact and the checkpoint's rounded to BF16.
+    mats = [n for n in a.order if a.tensors[n].type == 30]
+    check(len(mats) > 0 and a.order == b.order and all(a.raw(n) == b.raw(n) for n in mats) and a.metadata == b.metadata,
+          f"BF16 checkpoint -> bf16 GGUF: {len(mats)} BF16 tensors equal synth's bits")
+    kept = [n for n in a.order if a.tensors[n].type == 0]
+    err = max(float(np.abs(a.tensor(n) - b.tensor(n)).max() / np.abs(a.tensor(n)).max()) for n in kept)
+    check(err < 2 ** -8, f"BF16 checkpoint: {len(kept)} F32 tensors within bf16 rounding ({err:.1e})")
+
+
+def bad_inputs(work):
+    src = os.path.join(work, "hf-bad-src")
+    must("synth", "--arch", "llama", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 3, "-o", src)
+    shard1 = "model-00001-of-00002.safetensors"
+    shard2 = "model-00002-of-00002.safetensors"
+
+    def edit_config(d, **keys):
+        p = os.path.join(d, "config.json")
+        with open(p) as f:
+            cfg = json.load(f)
+        cfg.update(keys)
+        with open(p, "w") as f:
+            json.dump(cfg, f)
+
+    def truncate(d, name, size):
+        p = os.path.join(d, name)
+        with open(p, "r+b") as f:
+            f.truncate(size if size >= 0 else os.path.getsize(p) + size)
+
+    def header_len(d, name, n):
+        p = os.path.join(d, name)
+        with open(p, "r+b") as f:
+            f.write(n.to_bytes(8, "little"))
+
+    cases = [
+        ("missing shard", lambda d: os.remove(os.path.join(d, shard2)), [shard2, "missing"]),
+        ("truncated header", lambda d: truncate(d, shard1, 100), [shard1, "truncated"]),
+        ("header length beyond the file", lambda d: header_len(d, shard2, 1 << 40), [shard2, "truncated"]),
+        ("truncated data", lambda d: truncate(d, shard2, -16), [shard2, "model.", "outside"]),
+        ("shorter than a header length", lambda d: truncate(d, shard1, 5), [shard1, "8-byte"]),
+        ("dtype disagrees with config.json", lambda d: edit_config(d, torch_dtype="bfloat16"),
+         ["model.", "dtype F32", "BF16"]),
+        ("shape disagrees with config.json", lambda d: edit_config(d, intermediate_size=96),
+         ["w1.weight", "shape [128, 128]", "[96, 128]"]),
+        ("unknown architecture", lambda d: edit_config(d, architectures=["FooForCausalLM"]),
+         ["config.json", "unknown architecture 'FooForCausalLM'"]),
+        ("missing tensor", lambda d: edit_config(d, num_hidden_layers=3), ["model.layers.2.", "missing"]),
+        ("extra tensor", lambda d: edit_config(d, num_hidden_layers=1), ["model.layers.1.", "not part of"]),
+        ("no config.json", lambda d: os.remove(os.path.join(d, "config.json")), ["config.json is missing"]),
+        ("no tokenizer.json", lambda d: os.remove(os.path.join(d, "tokenizer.json")), ["tokenizer.json is missing"]),
+    ]
+    for i, (what, damage, words) in enumerate(cases):
+        d = os.path.join(work, f"bad-{i}")
+        shutil.copytree(src, d)
+        damage(d)
+        out_dir = os.path.join(work, f"bad-out-{i}")
+        os.mkdir(out_dir)
+        r = run("convert", d, "-o", os.path.join(out_dir, "out.gguf"))
+        said = r.stderr.strip()
+        ok = r.returncode == 1 and said.startswith("error: ") and all(w in said for w in words)
+        ok = ok and os.listdir(out_dir) == [] and "Traceback" not in said
+        check(ok, f"{what}: exit {r.returncode}, nothing written, says: {said}")
+
+
+def main():
+    if not FRUGAL:
+        raise SystemExit("set FRUGAL to the frugal binary (ctest does)")
+    with tempfile.TemporaryDirectory() as work:
+        round_trips(work)
+        bf16_checkpoint(work)
+        bad_inputs(work)
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        sys.exit(1)
+    print("OK")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Reads a Hugging Face checkpoint folder with numpy alone (safetensors
+parsed here, names as Hugging Face spells them) and runs its forward pass in
+float64 as the Hugging Face modeling code defines it: rotate-half RoPE on the
+unpermuted q/k projections, Mixtral's and Qwen3-MoE's routers. Independent of
+frugal's name mapping, so `frugal convert`'s output can be checked against it."""
+import json
+import os
+
+import numpy as np
+
+from frugal_ref.model import attention, rms_norm, rope_halves, silu, softmax
+
+
+def _array(raw, base, entry):
+    b0, b1 = entry["data_offsets"]
+    shape = tuple(entry["shape"])
+    dtype = entry["dtype"]
+    if dtype == "F32":
+        a = np.frombuffer(raw, "<f4", (b1 - b0) // 4, base + b0)
+    elif dtype == "F16":
+        a = np.frombuffer(raw, "<f2", (b1 - b0) // 2, base + b0)
+    elif dtype == "BF16":
+        a = (np.frombuffer(raw, "<u2", (b1 - b0) // 2, base + b0).astype(np.uint32) << 16).view("<f4")
+    else:
+        raise ValueError(f"dtype {dtype}")
+    return a.astype(np.float64).reshape(shape)
+
+
+def read_checkpoint(folder):
+    """{name: float64 array in PyTorch's shape}."""
+    index = os.path.join(folder, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
+    else:
+        files = ["model.safetensors"]
+    out = {}
+    for name in files:
+        with open(os.path.join(folder, name), "rb") as f:
+            raw = f.read()
+        n = int.from_bytes(raw[:8], "little")
+        header = json.loads(raw[8:8 + n])
+        for tname, entry in header.items():
+            if tname != "__metadata__":
+                out[tname] = _array(raw, 8 + n, entry)
+    return out
+
+
+def hf_logits(folder, tokens):
+    """Logits (T, vocab) of the checkpoint for the token ids."""
+    with open(os.path.join(folder, "config.json")) as f:
+        cfg = json.load(f)
+    W = read_checkpoint(folder)
+    nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd = cfg.get("head_dim") or cfg["hidden_size"] // nh
+    eps = cfg["rms_norm_eps"]
+    inv_freq = cfg["rope_theta"] ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)
+    T = len(tokens)
+    pos = np.arange(T, dtype=np.float64)
+    x = W["model.embed_tokens.weight"][tokens]
+    for il in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{il}."
+
+        def proj(name, h):
+            y = h @ W[p + name + ".weight"].T
+            return y + W[p + name + ".bias"] if p + name + ".bias" in W else y
+
+        h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
+        q = proj("self_attn.q_proj", h).reshape(T, nh, hd)
+        k = proj("self_attn.k_proj", h).reshape(T, nkv, hd)
+        v = proj("self_attn.v_proj", h).reshape(T, nkv, hd)
+        if p + "self_attn.q_norm.weight" in W:
+            q = rms_norm(q, W[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
+        q = rope_halves(q, pos, inv_freq, 1.0)
+        k = rope_halves(k, pos, inv_freq, 1.0)
+        x = x + proj("self_attn.o_proj", attention(q, k, v, 1.0 / np.sqrt(hd)))
+        h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
+        if p + "block_sparse_moe.gate.weight" in W or p + "mlp.gate.weight" in W:
+            mixtral = p + "block_sparse_moe.gate.weight" in W
+            block = p + ("block_sparse_moe." if mixtral else "mlp.")
+            gate, up, down = ("w1", "w3", "w2") if mixtral else ("gate_proj", "up_proj", "down_proj")
+            probs = softmax(h @ W[block + "gate.weight"].T)
+            top_k = cfg["num_experts_per_tok"]
+            out = np.zeros_like(h)
+            for t in range(T):
+                chosen = np.argsort(-probs[t])[:top_k]
+                w = probs[t, chosen]
+                if mixtral or cfg.get("norm_topk_prob", False):
+                    w = w / w.sum()
+                for e, we in zip(chosen, w):
+                    e_ = f"{block}experts.{e}."
+                    g = W[e_ + gate + ".weight"] @ h[t]
+                    u = W[e_ + up + ".weight"] @ h[t]
+                    out[t] += we * (W[e_ + down + ".weight"] @ (silu(g) * u))
+            x = x + out
+        else:
+            g = h @ W[p + "mlp.gate_proj.weight"].T
+            u = h @ W[p + "mlp.up_proj.weight"].T
+            x = x + (silu(g) * u) @ W[p + "mlp.down_proj.weight"].T
+    x = rms_norm(x, W["model.norm.weight"], eps)
+    head = W["lm_head.weight"] if "lm_head.weight" in W else W["model.embed_tokens.weight"]
+    return x @ head.T
