@@ -14,19 +14,40 @@ namespace {
 using json = nlohmann::json;
 using model::ModelConfig;
 
+// Dense families leave the MoE fields empty.
+constexpr HfFamily kDense = {.hf_class = "", .arch = "", .model_type = "", .moe = false, .moe_block = "",
+                             .expert_count_key = "", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false,
+                             .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false};
+
+constexpr HfFamily dense(const char* hf_class, const char* arch, const char* model_type, bool permute_qk) {
+  HfFamily f = kDense;
+  f.hf_class = hf_class;
+  f.arch = arch;
+  f.model_type = model_type;
+  f.permute_qk = permute_qk;
+  return f;
+}
+
 constexpr HfFamily kFamilies[] = {
-    {.hf_class = "LlamaForCausalLM", .arch = "llama", .model_type = "llama", .moe = false, .moe_block = "",
-     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = true},
-    {.hf_class = "MistralForCausalLM", .arch = "llama", .model_type = "mistral", .moe = false, .moe_block = "",
-     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = true},
+    dense("LlamaForCausalLM", "llama", "llama", true),
+    dense("MistralForCausalLM", "llama", "mistral", true),
     {.hf_class = "MixtralForCausalLM", .arch = "llama", .model_type = "mixtral", .moe = true,
-     .moe_block = "block_sparse_moe", .exp_gate = "w1", .exp_up = "w3", .exp_down = "w2", .permute_qk = true},
-    {.hf_class = "Qwen2ForCausalLM", .arch = "qwen2", .model_type = "qwen2", .moe = false, .moe_block = "",
-     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false},
-    {.hf_class = "Qwen3ForCausalLM", .arch = "qwen3", .model_type = "qwen3", .moe = false, .moe_block = "",
-     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false},
+     .moe_block = "block_sparse_moe", .expert_count_key = "num_local_experts", .expert_ff_key = "",
+     .shared_ff_key = "", .norm_topk_key = false, .exp_gate = "w1", .exp_up = "w3", .exp_down = "w2",
+     .permute_qk = true},
+    dense("Qwen2ForCausalLM", "qwen2", "qwen2", false),
+    dense("Qwen3ForCausalLM", "qwen3", "qwen3", false),
+    {.hf_class = "Qwen2MoeForCausalLM", .arch = "qwen2moe", .model_type = "qwen2_moe", .moe = true,
+     .moe_block = "mlp", .expert_count_key = "num_experts", .expert_ff_key = "moe_intermediate_size",
+     .shared_ff_key = "shared_expert_intermediate_size", .norm_topk_key = true, .exp_gate = "gate_proj",
+     .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false},
     {.hf_class = "Qwen3MoeForCausalLM", .arch = "qwen3moe", .model_type = "qwen3_moe", .moe = true,
-     .moe_block = "mlp", .exp_gate = "gate_proj", .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false},
+     .moe_block = "mlp", .expert_count_key = "num_experts", .expert_ff_key = "moe_intermediate_size",
+     .shared_ff_key = "", .norm_topk_key = true, .exp_gate = "gate_proj", .exp_up = "up_proj",
+     .exp_down = "down_proj", .permute_qk = false},
+    {.hf_class = "OlmoeForCausalLM", .arch = "olmoe", .model_type = "olmoe", .moe = true, .moe_block = "mlp",
+     .expert_count_key = "num_experts", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = true,
+     .exp_gate = "gate_proj", .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false},
 };
 
 // Per-layer tensors outside the experts: GGUF suffix after "blk.N." and the
@@ -52,6 +73,10 @@ constexpr LayerName kLayerNames[] = {
     {.gguf = "ffn_up.weight", .hf = "mlp.up_proj.weight"},
     {.gguf = "ffn_down.weight", .hf = "mlp.down_proj.weight"},
     {.gguf = "ffn_gate_inp.weight", .hf = "{moe}.gate.weight"},
+    {.gguf = "ffn_gate_inp_shexp.weight", .hf = "mlp.shared_expert_gate.weight"},
+    {.gguf = "ffn_gate_shexp.weight", .hf = "mlp.shared_expert.gate_proj.weight"},
+    {.gguf = "ffn_up_shexp.weight", .hf = "mlp.shared_expert.up_proj.weight"},
+    {.gguf = "ffn_down_shexp.weight", .hf = "mlp.shared_expert.down_proj.weight"},
 };
 
 constexpr LayerName kGlobalNames[] = {
@@ -148,18 +173,17 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
   if (h.has("rope_scaling")) fail(where, ": rope_scaling ", j["rope_scaling"].dump(), " is not converted yet");
   if (h.flag_or("use_sliding_window", false)) fail(where, ": use_sliding_window is not converted");
   if (fam.permute_qk && h.flag_or("attention_bias", false)) fail(where, ": attention_bias is not converted for llama");
+  if (h.has("clip_qkv")) fail(where, ": clip_qkv is not converted");
   if (fam.moe) {
-    const bool mixtral = std::string_view(fam.moe_block) == "block_sparse_moe";
-    c.n_expert = h.count(mixtral ? "num_local_experts" : "num_experts");
+    c.n_expert = h.count(fam.expert_count_key);
     c.n_expert_used = h.count("num_experts_per_tok");
-    c.n_ff_exp = mixtral ? c.n_ff : h.count("moe_intermediate_size");
-    if (!mixtral) {
-      if (h.count_or("decoder_sparse_step", 1) != 1) fail(where, ": decoder_sparse_step other than 1 is not converted");
-      if (h.has("mlp_only_layers") && !j["mlp_only_layers"].empty()) fail(where, ": mlp_only_layers is not converted");
-    }
+    c.n_ff_exp = *fam.expert_ff_key ? h.count(fam.expert_ff_key) : c.n_ff;
+    if (*fam.shared_ff_key) c.n_ff_shexp = h.count_or(fam.shared_ff_key, 0);
+    if (h.count_or("decoder_sparse_step", 1) != 1) fail(where, ": decoder_sparse_step other than 1 is not converted");
+    if (h.has("mlp_only_layers") && !j["mlp_only_layers"].empty()) fail(where, ": mlp_only_layers is not converted");
   }
   model::apply_architecture_defaults(c);
-  if (fam.moe && h.has("norm_topk_prob")) c.expert_weights_norm = h.flag_or("norm_topk_prob", true);
+  if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
   try {
     model::validate_config(c);
   } catch (const Error& e) {
@@ -189,14 +213,11 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
   };
   if (!c.name.empty()) j["_name_or_path"] = c.name;
   if (fam.moe) {
-    const bool mixtral = std::string_view(fam.moe_block) == "block_sparse_moe";
-    j[mixtral ? "num_local_experts" : "num_experts"] = c.n_expert;
+    j[fam.expert_count_key] = c.n_expert;
     j["num_experts_per_tok"] = c.n_expert_used;
-    if (!mixtral) {
-      j["moe_intermediate_size"] = c.n_ff_exp;
-      j["norm_topk_prob"] = c.expert_weights_norm;
-      j["decoder_sparse_step"] = 1;
-    }
+    if (*fam.expert_ff_key) j[fam.expert_ff_key] = c.n_ff_exp;
+    if (*fam.shared_ff_key) j[fam.shared_ff_key] = c.n_ff_shexp;
+    if (fam.norm_topk_key) j["norm_topk_prob"] = c.expert_weights_norm;
   }
   return j;
 }
@@ -239,6 +260,7 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
     std::string hf = n.hf;
     if (hf.starts_with("{moe}")) hf = fam.moe_block + hf.substr(5);
     s.names.push_back(hf_prefix + hf);
+    if (suffix == "ffn_gate_inp_shexp.weight") s.shape = {1, cfg.n_embd};  // a Linear to one output
     if (fam.permute_qk && suffix == "attn_q.weight") s.permute_heads = cfg.n_head;
     if (fam.permute_qk && suffix == "attn_k.weight") s.permute_heads = cfg.n_head_kv;
     return s;

@@ -20,6 +20,14 @@ struct HfFamily {
   const char* model_type; // config.json "model_type": "mixtral"
   bool moe;               // routed experts (Mixtral) or dense (Llama) under one arch
   const char* moe_block;  // the MoE module under each layer: "block_sparse_moe" or "mlp"
+  // config.json keys of the MoE: the expert count, the expert width (""
+  // when intermediate_size is it), the shared expert's width ("" for none),
+  // whether norm_topk_prob says if the top-k weights are renormalised (else
+  // they always are).
+  const char* expert_count_key;
+  const char* expert_ff_key;
+  const char* shared_ff_key;
+  bool norm_topk_key;
   // Per-expert projection names (expert E: <moe_block>.experts.E.<name>.weight).
   const char* exp_gate;
   const char* exp_up;

@@ -1,14 +1,16 @@
 """Reads a Hugging Face checkpoint folder with numpy alone (safetensors
 parsed here, names as Hugging Face spells them) and runs its forward pass in
 float64 as the Hugging Face modeling code defines it: rotate-half RoPE on the
-unpermuted q/k projections, Mixtral's and Qwen3-MoE's routers. Independent of
+unpermuted q/k projections, per-head (Qwen3) or whole-vector (OLMoE) q/k
+norms, the routers of Mixtral, Qwen2-MoE (with its gated shared expert),
+Qwen3-MoE and OLMoE. Independent of
 frugal's name mapping, so `frugal convert`'s output can be checked against it."""
 import json
 import os
 
 import numpy as np
 
-from frugal_ref.model import attention, rms_norm, rope_halves, silu, softmax
+from frugal_ref.model import attention, rms_norm, rope_halves, sigmoid, silu, softmax
 
 
 def _array(raw, base, entry):
@@ -65,12 +67,23 @@ def hf_logits(folder, tokens):
             y = h @ W[p + name + ".weight"].T
             return y + W[p + name + ".bias"] if p + name + ".bias" in W else y
 
+        def mlp(prefix, h):
+            g = h @ W[prefix + "gate_proj.weight"].T
+            u = h @ W[prefix + "up_proj.weight"].T
+            return (silu(g) * u) @ W[prefix + "down_proj.weight"].T
+
         h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
-        q = proj("self_attn.q_proj", h).reshape(T, nh, hd)
-        k = proj("self_attn.k_proj", h).reshape(T, nkv, hd)
+        q = proj("self_attn.q_proj", h)
+        k = proj("self_attn.k_proj", h)
         v = proj("self_attn.v_proj", h).reshape(T, nkv, hd)
-        if p + "self_attn.q_norm.weight" in W:
-            q = rms_norm(q, W[p + "self_attn.q_norm.weight"], eps)
+        q_norm = W.get(p + "self_attn.q_norm.weight")
+        if q_norm is not None and q_norm.shape[0] == nh * hd:  # OLMoE: over the whole projection
+            q = rms_norm(q, q_norm, eps)
+            k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
+        q = q.reshape(T, nh, hd)
+        k = k.reshape(T, nkv, hd)
+        if q_norm is not None and q_norm.shape[0] == hd:  # Qwen3: per head
+            q = rms_norm(q, q_norm, eps)
             k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
         q = rope_halves(q, pos, inv_freq, 1.0)
         k = rope_halves(k, pos, inv_freq, 1.0)
@@ -93,11 +106,11 @@ def hf_logits(folder, tokens):
                     g = W[e_ + gate + ".weight"] @ h[t]
                     u = W[e_ + up + ".weight"] @ h[t]
                     out[t] += we * (W[e_ + down + ".weight"] @ (silu(g) * u))
+            if p + "mlp.shared_expert.gate_proj.weight" in W:  # Qwen2-MoE
+                out += sigmoid(h @ W[p + "mlp.shared_expert_gate.weight"].T) * mlp(p + "mlp.shared_expert.", h)
             x = x + out
         else:
-            g = h @ W[p + "mlp.gate_proj.weight"].T
-            u = h @ W[p + "mlp.up_proj.weight"].T
-            x = x + (silu(g) * u) @ W[p + "mlp.down_proj.weight"].T
+            x = x + mlp(p + "mlp.", h)
     x = rms_norm(x, W["model.norm.weight"], eps)
     head = W["lm_head.weight"] if "lm_head.weight" in W else W["model.embed_tokens.weight"]
     return x @ head.T

@@ -2,7 +2,7 @@
 """frugal on a converted Hugging Face checkpoint vs a float64 numpy forward
 that reads the checkpoint under its Hugging Face names (hf_checkpoint.py):
 the same logits at every position, for llama (Mixtral-style MoE and dense,
-whose q/k rows convert permutes), qwen3 and qwen3moe."""
+whose q/k rows convert permutes), qwen2, qwen3, qwen2moe, qwen3moe and olmoe."""
 import os
 import subprocess
 import sys
@@ -15,7 +15,8 @@ from hf_checkpoint import hf_logits  # noqa: E402
 
 FRUGAL = os.environ.get("FRUGAL")
 TOL = 1e-4  # max|delta| / max|ref|, f32 weights (frugal computes in f32)
-CASES = [("llama", "tiny"), ("llama", "tiny-dense"), ("qwen3", "tiny"), ("qwen3moe", "tiny"), ("qwen2", "tiny")]
+CASES = [("llama", "tiny"), ("llama", "tiny-dense"), ("qwen2", "tiny"), ("qwen3", "tiny"), ("qwen2moe", "tiny"),
+         ("qwen3moe", "tiny"), ("olmoe", "tiny")]
 
 
 def frugal(*args):
