@@ -1,4 +1,4 @@
-// Dot kernels of the lattice types IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S
+// Dot kernels of the lattice types IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S and IQ1_S
 // at the avx2 level, against Q8_K activations: the same integer sums as their
 // scalar twins (matmul_iq_scalar.cc), so the same bits.
 //
@@ -106,6 +106,24 @@ FRUGAL_TARGET inline Chunk chunk(const quant::BlockIQ3_S& b, int k) {
           spread_signs(iq_load_u32(b.signs + 4 * k)), scales32((b.scales[k / 2] >> (4 * (k % 2))) & 15)};
 }
 
+// IQ1_S: grid values g of -1, 0, 1 plus a shift of +-1/8 per 32 values. The
+// scalar kernel's integer per unit, (2 ls + 1) (8 sum g q + delta sum q), is
+// here 8 (2 ls + 1) sum (g + 1) q + (2 ls + 1) (delta - 8) sum q: g + 1 is
+// unsigned (0..2) for vpmaddubsw, and the sum of the activations comes from a
+// second vpmaddubsw against ones, weighted by the unit's shift factor.
+struct ShiftChunk {
+  __m256i magnitude;   // g + 1
+  __m256i unit_scale;  // 8 (2 ls + 1)
+  __m256i shift;       // (2 ls + 1) (delta - 8)
+};
+FRUGAL_TARGET inline ShiftChunk chunk(const quant::BlockIQ1_S& b, int k) {
+  const auto& g = quant::kIQ1SGrid;
+  auto e = [&](int l) { return g[b.qs[4 * k + l] | ((b.qh[k] >> (3 * l)) & 7u) << 8]; };
+  const int m = 2 * ((b.qh[k] >> 12) & 7) + 1, delta = b.qh[k] & 0x8000 ? -1 : 1;
+  return {_mm256_add_epi8(grid64(e(0), e(1), e(2), e(3)), _mm256_set1_epi8(1)),
+          _mm256_set1_epi16(static_cast<int16_t>(8 * m)), _mm256_set1_epi16(static_cast<int16_t>(m * (delta - 8)))};
+}
+
 // What the shared loop needs: 32 values a chunk, eight int32 lanes per row.
 constexpr int kChunkValues = 32;
 using Acc = __m256i;
@@ -115,13 +133,21 @@ FRUGAL_TARGET inline Acc accumulate(Acc sum, const Chunk& c, const int8_t* a) {
   const __m256i pairs = _mm256_maddubs_epi16(c.magnitude, _mm256_sign_epi8(av, c.sign));
   return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, c.unit_scale));
 }
+FRUGAL_TARGET inline Acc accumulate(Acc sum, const ShiftChunk& c, const int8_t* a) {
+  const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+  sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(c.magnitude, av), c.unit_scale));
+  const __m256i q_pairs = _mm256_maddubs_epi16(_mm256_set1_epi8(1), av);
+  return _mm256_add_epi32(sum, _mm256_madd_epi16(q_pairs, c.shift));
+}
 FRUGAL_TARGET inline int32_t lane_total(Acc s) {
   __m128i q = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
   q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0x4E));
   return _mm_cvtsi128_si32(_mm_add_epi32(q, _mm_shuffle_epi32(q, 0xB1)));
 }
 
+#define FRUGAL_IQ1_S 1
 #include "kernels/matmul_iq_x86-inl.h"
+#undef FRUGAL_IQ1_S
 #undef FRUGAL_TARGET
 
 }  // namespace

@@ -2,10 +2,13 @@
 // level's own namespace) by matmul_iq_avx512.cc and matmul_iq_avx2.cc after
 // they define
 //   FRUGAL_TARGET        __attribute__((target(...))) for every function here
+//   FRUGAL_IQ1_S         1 where the level has chunk() for IQ1_S (avx2; the
+//                        avx512 level takes avx2's IQ1_S kernel)
 //   kChunkValues         values a chunk of a block covers (64 or 32)
-//   Chunk, chunk(block, k) for each type: chunk k's magnitudes, signs and
-//                        unit scales, decoded once for all activation rows
-//   Acc, acc_zero(), accumulate(Acc, const Chunk&, const int8_t* a) and
+//   chunk(block, k)      for each type: chunk k's magnitudes, signs and unit
+//                        scales (a Chunk; IQ1_S's a ShiftChunk), decoded once
+//                        for all activation rows
+//   Acc, acc_zero(), accumulate(Acc, const Chunk& or ShiftChunk&, a) and
 //   lane_total(Acc)      int32 lanes of a block's products with one row, and
 //                        their exact total
 // and including <immintrin.h>, <cmath>, base/fp16.h, kernels/matmul_kernels.h
@@ -25,7 +28,7 @@ FRUGAL_TARGET void dot_rows(const void* w, const void* act, size_t stride, int64
     _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) sum[r] = acc_zero();
 #pragma GCC unroll 8
     for (int k = 0; k < quant::QK_K / kChunkValues; ++k) {
-      const Chunk c = chunk(wb[b], k);
+      const auto c = chunk(wb[b], k);
       _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) sum[r] =
           accumulate(sum[r], c, a[r][b].qs + kChunkValues * k);
     }
@@ -52,8 +55,11 @@ const TypeKernel kIQ2_XS{ActFormat::kQ8_K, dot<quant::BlockIQ2_XS, 8>};
 const TypeKernel kIQ3_XXS{ActFormat::kQ8_K, dot<quant::BlockIQ3_XXS, 4>};
 const TypeKernel kIQ2_S{ActFormat::kQ8_K, dot<quant::BlockIQ2_S, 8>};
 const TypeKernel kIQ3_S{ActFormat::kQ8_K, dot<quant::BlockIQ3_S, 1>};
+#if FRUGAL_IQ1_S
+const TypeKernel kIQ1_S{ActFormat::kQ8_K, dot<quant::BlockIQ1_S, 8>};
+#endif
 
-// The table of the level (its kernels for the five types).
+// The table of the level (its kernels for the five or six types).
 inline const TypeKernel* level_iq_kernel(TensorType t) {
   switch (t) {
     case TensorType::IQ2_XXS: return &kIQ2_XXS;
@@ -61,6 +67,9 @@ inline const TypeKernel* level_iq_kernel(TensorType t) {
     case TensorType::IQ3_XXS: return &kIQ3_XXS;
     case TensorType::IQ2_S: return &kIQ2_S;
     case TensorType::IQ3_S: return &kIQ3_S;
+#if FRUGAL_IQ1_S
+    case TensorType::IQ1_S: return &kIQ1_S;
+#endif
     default: return nullptr;
   }
 }
