@@ -55,6 +55,7 @@ struct Planned {
   model::TensorSpec spec;
   HfSource source;
   std::vector<const StTensor*> tensors;
+  std::vector<float> computed;  // a tensor the converter makes (rope_freqs), else empty
 };
 
 }  // namespace
@@ -89,7 +90,11 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   std::vector<Planned> plan;
   std::set<std::string> used;
   for (const model::TensorSpec& spec : model::expected_tensors(cfg)) {
-    Planned p{.spec = spec, .source = hf_source(fam, cfg, spec), .tensors = {}};
+    if (spec.name == "rope_freqs.weight") {
+      plan.push_back({.spec = spec, .source = {}, .tensors = {}, .computed = llama3_rope_factors(hf_cfg, cfg)});
+      continue;
+    }
+    Planned p{.spec = spec, .source = hf_source(fam, cfg, spec), .tensors = {}, .computed = {}};
     for (const std::string& name : p.source.names) {
       const StTensor* t = ck.find(name);
       if (t == nullptr) fail(hf_dir, ": tensor '", name, "' (", spec.name, " of the GGUF) is missing");
@@ -132,6 +137,11 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                         const Planned& q = *shared;
                         const size_t rb = row_bytes(type, uint64_t(n));
                         FRUGAL_CHECK(dst.size() == rb * size_t(rows));
+                        if (!q.computed.empty()) {
+                          FRUGAL_CHECK(int64_t(q.computed.size()) == n * rows);
+                          quant::quantize_rows(type, q.computed.data(), dst.data(), rows, n);
+                          return;
+                        }
                         const int64_t per_source = rows / int64_t(q.tensors.size());
                         // Rows in chunks of about 8M values, read in parallel.
                         const int64_t chunk = std::max<int64_t>(1, (int64_t{8} << 20) / n);

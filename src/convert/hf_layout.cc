@@ -3,6 +3,7 @@
 #include "convert/hf_layout.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <string_view>
 
@@ -124,7 +125,68 @@ double json_float(float f) {
   return std::strtod(buf, nullptr);
 }
 
+// rope_scaling: linear and YaRN as the rope.scaling.* keys, Llama 3.1's
+// as rope_freqs.weight (llama3_rope_factors); the rest is refused.
+void read_rope_scaling(const json& rs, const HfFamily& fam, const std::string& where, ModelConfig& c) {
+  if (!rs.is_object()) fail(where, ": rope_scaling is not an object");
+  const HfConfig r{rs, where};
+  const std::string type = rs.value("rope_type", rs.value("type", std::string()));
+  auto refuse_extra = [&](std::initializer_list<const char*> known) {
+    for (auto it = rs.begin(); it != rs.end(); ++it) {
+      bool ok = false;
+      for (const char* k : known) ok = ok || it.key() == k;
+      if (!ok) fail(where, ": rope_scaling key '", it.key(), "' (with rope_type ", type, ") is not converted");
+    }
+  };
+  const double factor = r.number_or("factor", 0.0);
+  if ((type == "linear" || type == "yarn" || type == "llama3") && !(factor >= 1.0))
+    fail(where, ": rope_scaling factor must be a number of at least 1");
+  if (type == "linear") {
+    refuse_extra({"rope_type", "type", "factor"});
+    c.rope_scaling = model::RopeScaling::kLinear;
+    c.rope_scaling_factor = float(factor);
+    c.rope_orig_ctx = c.n_ctx_train;
+  } else if (type == "yarn") {
+    refuse_extra({"rope_type", "type", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow"});
+    c.rope_scaling = model::RopeScaling::kYarn;
+    c.rope_scaling_factor = float(factor);
+    c.rope_orig_ctx = r.count_or("original_max_position_embeddings", c.n_ctx_train);
+    c.yarn_beta_fast = float(r.number_or("beta_fast", 32.0));
+    c.yarn_beta_slow = float(r.number_or("beta_slow", 1.0));
+  } else if (type == "llama3" && std::string_view(fam.arch) == "llama") {
+    refuse_extra({"rope_type", "type", "factor", "low_freq_factor", "high_freq_factor",
+                  "original_max_position_embeddings"});
+    c.rope_freq_factors = true;
+  } else if (type != "default") {
+    fail(where, ": rope_scaling type '", type, "' is not converted for ", fam.hf_class);
+  }
+}
+
 }  // namespace
+
+std::vector<float> llama3_rope_factors(const json& j, const ModelConfig& c) {
+  const json& rs = j["rope_scaling"];
+  const HfConfig r{rs, "config.json"};
+  const double factor = r.number_or("factor", 8.0), low = r.number_or("low_freq_factor", 1.0);
+  const double high = r.number_or("high_freq_factor", 4.0);
+  const double old_ctx = double(r.count_or("original_max_position_embeddings", 8192));
+  if (!(high > low)) fail("config.json: rope_scaling high_freq_factor must exceed low_freq_factor");
+  const double low_wavelen = old_ctx / low, high_wavelen = old_ctx / high;
+  std::vector<float> out;
+  for (int64_t i = 0; i < c.rope_dim / 2; ++i) {
+    const double freq = std::pow(double(c.rope_freq_base), -double(2 * i) / double(c.rope_dim));
+    const double wavelen = 2 * M_PI / freq;
+    if (wavelen < high_wavelen) {
+      out.push_back(1.0f);
+    } else if (wavelen > low_wavelen) {
+      out.push_back(float(factor));
+    } else {
+      const double smooth = (old_ctx / wavelen - low) / (high - low);
+      out.push_back(float(1.0 / ((1 - smooth) / factor + smooth)));
+    }
+  }
+  return out;
+}
 
 const HfFamily& hf_family_for_class(const std::string& hf_class) {
   for (const auto& f : kFamilies)
@@ -170,7 +232,6 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
   c.tied_output = h.flag_or("tie_word_embeddings", false);
   if (h.has("hidden_act") && j["hidden_act"] != "silu")
     fail(where, ": hidden_act ", j["hidden_act"].dump(), " is not converted (only silu)");
-  if (h.has("rope_scaling")) fail(where, ": rope_scaling ", j["rope_scaling"].dump(), " is not converted yet");
   if (h.flag_or("use_sliding_window", false)) fail(where, ": use_sliding_window is not converted");
   if (fam.permute_qk && h.flag_or("attention_bias", false)) fail(where, ": attention_bias is not converted for llama");
   if (h.has("clip_qkv")) fail(where, ": clip_qkv is not converted");
@@ -182,6 +243,7 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
     if (h.count_or("decoder_sparse_step", 1) != 1) fail(where, ": decoder_sparse_step other than 1 is not converted");
     if (h.has("mlp_only_layers") && !j["mlp_only_layers"].empty()) fail(where, ": mlp_only_layers is not converted");
   }
+  if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, where, c);
   model::apply_architecture_defaults(c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
   try {

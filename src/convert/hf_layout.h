@@ -48,6 +48,11 @@ const HfFamily& hf_family_for_config(const model::ModelConfig& cfg);
 // or inconsistent keys, and features convert does not carry (rope scaling,
 // sliding windows), are frugal::Error naming the key.
 model::ModelConfig config_from_hf(const nlohmann::json& cfg, const std::string& where);
+// Llama 3.1's rope_scaling ("rope_type": "llama3") as the per-pair
+// frequency divisors of rope_freqs.weight, computed as llama.cpp's converter
+// does (config_from_hf sets rope_freq_factors for it).
+std::vector<float> llama3_rope_factors(const nlohmann::json& cfg, const model::ModelConfig& c);
+
 // Configuration -> config.json (torch_dtype as given).
 nlohmann::json config_to_hf(const model::ModelConfig& cfg, const std::string& torch_dtype);
 

@@ -149,6 +149,8 @@ def bad_inputs(work):
          ["w1.weight", "shape [128, 128]", "[96, 128]"]),
         ("unknown architecture", lambda d: edit_config(d, architectures=["FooForCausalLM"]),
          ["config.json", "unknown architecture 'FooForCausalLM'"]),
+        ("unsupported rope_scaling", lambda d: edit_config(d, rope_scaling={"rope_type": "dynamic", "factor": 2.0}),
+         ["config.json", "rope_scaling type 'dynamic'"]),
         ("missing tensor", lambda d: edit_config(d, num_hidden_layers=3), ["model.layers.2.", "missing"]),
         ("extra tensor", lambda d: edit_config(d, num_hidden_layers=1), ["model.layers.1.", "not part of"]),
         ("no config.json", lambda d: os.remove(os.path.join(d, "config.json")), ["config.json is missing"]),

@@ -6,11 +6,13 @@ norms, the routers of Mixtral, Qwen2-MoE (with its gated shared expert),
 Qwen3-MoE and OLMoE. Independent of
 frugal's name mapping, so `frugal convert`'s output can be checked against it."""
 import json
+import math
 import os
+from types import SimpleNamespace
 
 import numpy as np
 
-from frugal_ref.model import attention, rms_norm, rope_halves, sigmoid, silu, softmax
+from frugal_ref.model import attention, rms_norm, rope_halves, rope_inv_freq, sigmoid, silu, softmax
 
 
 def _array(raw, base, entry):
@@ -48,15 +50,45 @@ def read_checkpoint(folder):
     return out
 
 
-def hf_logits(folder, tokens):
-    """Logits (T, vocab) of the checkpoint for the token ids."""
+def hf_inv_freq(cfg, dim):
+    """RoPE inverse frequencies and cos/sin magnitude as Hugging Face's
+    rope_scaling defines them: none, linear, yarn, llama3."""
+    base = cfg.get("rope_theta", 10000.0)
+    inv_freq = base ** (-np.arange(0, dim, 2, dtype=np.float64) / dim)
+    rs = cfg.get("rope_scaling") or {}
+    kind = rs.get("rope_type", rs.get("type", "default"))
+    if kind == "linear":
+        return inv_freq / rs["factor"], 1.0
+    if kind == "yarn":
+        return rope_inv_freq(SimpleNamespace(rope_base=base, scaling="yarn", factor=rs["factor"],
+                                             orig_ctx=rs.get("original_max_position_embeddings",
+                                                             cfg["max_position_embeddings"]),
+                                             beta_fast=rs.get("beta_fast", 32.0), beta_slow=rs.get("beta_slow", 1.0),
+                                             attn_factor=1.0), dim)
+    if kind == "llama3":
+        factor, low, high = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+        old = rs["original_max_position_embeddings"]
+        wavelen = 2 * math.pi / inv_freq
+        smooth = (old / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * inv_freq / factor + smooth * inv_freq
+        out = np.where(wavelen > old / low, inv_freq / factor, inv_freq)
+        medium = (wavelen >= old / high) & (wavelen <= old / low)
+        return np.where(medium, smoothed, out), 1.0
+    assert kind == "default", kind
+    return inv_freq, 1.0
+
+
+def hf_logits(folder, tokens, config_edit=None):
+    """Logits (T, vocab) of the checkpoint for the token ids (config.json's
+    keys replaced by config_edit's)."""
     with open(os.path.join(folder, "config.json")) as f:
         cfg = json.load(f)
+    cfg.update(config_edit or {})
     W = read_checkpoint(folder)
     nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     hd = cfg.get("head_dim") or cfg["hidden_size"] // nh
     eps = cfg["rms_norm_eps"]
-    inv_freq = cfg["rope_theta"] ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)
+    inv_freq, magnitude = hf_inv_freq(cfg, hd)
     T = len(tokens)
     pos = np.arange(T, dtype=np.float64)
     x = W["model.embed_tokens.weight"][tokens]
@@ -85,8 +117,8 @@ def hf_logits(folder, tokens):
         if q_norm is not None and q_norm.shape[0] == hd:  # Qwen3: per head
             q = rms_norm(q, q_norm, eps)
             k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
-        q = rope_halves(q, pos, inv_freq, 1.0)
-        k = rope_halves(k, pos, inv_freq, 1.0)
+        q = rope_halves(q, pos, inv_freq, magnitude)
+        k = rope_halves(k, pos, inv_freq, magnitude)
         x = x + proj("self_attn.o_proj", attention(q, k, v, 1.0 / np.sqrt(hd)))
         h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
         if p + "block_sparse_moe.gate.weight" in W or p + "mlp.gate.weight" in W:

@@ -2,7 +2,9 @@
 """frugal on a converted Hugging Face checkpoint vs a float64 numpy forward
 that reads the checkpoint under its Hugging Face names (hf_checkpoint.py):
 the same logits at every position, for llama (Mixtral-style MoE and dense,
-whose q/k rows convert permutes), qwen2, qwen3, qwen2moe, qwen3moe and olmoe."""
+whose q/k rows convert permutes), qwen2, qwen3, qwen2moe, qwen3moe and olmoe,
+and the rope_scaling types convert carries (llama3, linear, yarn)."""
+import json
 import os
 import subprocess
 import sys
@@ -15,8 +17,14 @@ from hf_checkpoint import hf_logits  # noqa: E402
 
 FRUGAL = os.environ.get("FRUGAL")
 TOL = 1e-4  # max|delta| / max|ref|, f32 weights (frugal computes in f32)
-CASES = [("llama", "tiny"), ("llama", "tiny-dense"), ("qwen2", "tiny"), ("qwen3", "tiny"), ("qwen2moe", "tiny"),
-         ("qwen3moe", "tiny"), ("olmoe", "tiny")]
+CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny", None), ("qwen3", "tiny", None),
+         ("qwen2moe", "tiny", None), ("qwen3moe", "tiny", None), ("olmoe", "tiny", None),
+         # rope_scaling, with an original context shorter than the prompt so that it matters:
+         # Llama 3.1's (convert writes rope_freqs.weight), linear, YaRN.
+         ("llama", "tiny-dense", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                  "high_freq_factor": 4.0, "original_max_position_embeddings": 16}),
+         ("llama", "tiny", {"type": "linear", "factor": 4.0}),
+         ("qwen3", "tiny", {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8})]
 
 
 def frugal(*args):
@@ -34,12 +42,18 @@ def main():
     rng = np.random.default_rng(seed)
     failed = 0
     with tempfile.TemporaryDirectory() as work:
-        for arch, preset in CASES:
-            hf = os.path.join(work, f"{arch}-{preset}")
+        for i, (arch, preset, rope_scaling) in enumerate(CASES):
+            hf = os.path.join(work, f"{arch}-{preset}-{i}")
             gguf = hf + ".gguf"
             frugal("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--seed", seed, "-o", hf)
+            if rope_scaling:
+                with open(os.path.join(hf, "config.json")) as f:
+                    cfg = json.load(f)
+                cfg["rope_scaling"] = rope_scaling
+                with open(os.path.join(hf, "config.json"), "w") as f:
+                    json.dump(cfg, f)
             frugal("convert", hf, "--type", "f32", "-o", gguf)
-            tokens = [int(t) for t in rng.integers(0, 512, 16)]
+            tokens = [int(t) for t in rng.integers(0, 512, 32)]
             out = os.path.join(work, "logits.bin")
             frugal("logits", "-m", gguf, "--tokens", ",".join(map(str, tokens)), "-o", out, "--mode", "batch",
                    "-t", 2, "--kv-type", "f32")
@@ -47,8 +61,15 @@ def main():
             ref = hf_logits(hf, tokens)
             err = float(np.abs(got - ref).max() / np.abs(ref).max())
             ok = err <= TOL
+            what = ""
+            if rope_scaling:  # the scaling must change the logits well beyond the tolerance
+                plain = hf_logits(hf, tokens, {"rope_scaling": None})
+                effect = float(np.abs(plain - ref).max() / np.abs(ref).max())
+                ok = ok and effect > 100 * TOL
+                what = (f" rope_scaling {rope_scaling.get('rope_type', rope_scaling.get('type'))}"
+                        f" (which changes the logits by {effect:.2e})")
             failed += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {arch} {preset}: logits rel err {err:.2e} (seed {seed})", flush=True)
+            print(f"{'ok  ' if ok else 'FAIL'} {arch} {preset}{what}: logits rel err {err:.2e} (seed {seed})", flush=True)
     if failed:
         print(f"{failed} case(s) failed; replay with FRUGAL_REF_SEED={seed}")
         sys.exit(1)
