@@ -36,7 +36,7 @@ const TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_
                              TensorType::Q6_K, TensorType::IQ4_XS, TensorType::BF16, TensorType::F16,
                              TensorType::F32, TensorType::Q4_K_R16, TensorType::Q6_K_R16, TensorType::MXFP4,
                              TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ3_XXS, TensorType::IQ2_S,
-                             TensorType::IQ3_S, TensorType::IQ1_S};
+                             TensorType::IQ3_S, TensorType::IQ1_S, TensorType::IQ1_M};
 
 // Weights quantised from normal values (the quantisers of the types this
 // build has), otherwise random bytes with every fp16 scale set to a small
@@ -62,11 +62,17 @@ std::vector<uint8_t> weights(TensorType t, int64_t n_out, int64_t n_in) {
     for (size_t i = 0; i < data.size() / 2; ++i) reinterpret_cast<uint16_t*>(data.data())[i] = small;
   } else {
     // Every fp16 field of the block formats used here sits at offset 0 or 2,
-    // except Q6_K's d at the end.
+    // except Q6_K's d at the end and IQ1_M's, spread over its scale words.
     for (size_t b = 0; b < data.size() / info.block_bytes; ++b) {
       uint8_t* p = data.data() + b * info.block_bytes;
       if (t == TensorType::Q6_K) {
         std::memcpy(p + info.block_bytes - 2, &small, 2);
+      } else if (t == TensorType::IQ1_M) {  // d in the top nibbles of the four scale words at the end
+        uint16_t words[4];
+        std::memcpy(words, p + info.block_bytes - 8, 8);
+        for (int k = 0; k < 4; ++k)
+          words[k] = static_cast<uint16_t>((words[k] & 0x0FFF) | ((small >> (4 * k)) & 0xF) << 12);
+        std::memcpy(p + info.block_bytes - 8, words, 8);
       } else {
         std::memcpy(p, &small, 2);
         if (t == TensorType::Q4_K || t == TensorType::Q5_K) std::memcpy(p + 2, &small, 2);

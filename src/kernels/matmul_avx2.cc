@@ -41,9 +41,7 @@ const TypeKernel* avx2_kernel(TensorType t) {
     case TensorType::Q6_K: return &avx2::kQ6_KTile;
     case TensorType::MXFP4: return mxfp4_kernel(SimdLevel::kAvx2);
     case TensorType::IQ2_XXS: case TensorType::IQ2_XS: case TensorType::IQ2_S: case TensorType::IQ3_XXS:
-    case TensorType::IQ3_S: case TensorType::IQ1_S: return iq_avx2_kernel(t);
-    // No SIMD kernel yet: the scalar integer kernel, 4-5x faster than dequantising rows.
-    case TensorType::IQ1_M: return iq_scalar_kernel(t);
+    case TensorType::IQ3_S: case TensorType::IQ1_S: case TensorType::IQ1_M: return iq_avx2_kernel(t);
     default: return avx2::level_kernel(t);
   }
 }

@@ -1,4 +1,4 @@
-// Dot kernels of the lattice types IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S and IQ1_S
+// Dot kernels of the lattice types IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S and IQ1_M
 // at the avx2 level, against Q8_K activations: the same integer sums as their
 // scalar twins (matmul_iq_scalar.cc), so the same bits.
 //
@@ -122,6 +122,30 @@ FRUGAL_TARGET inline ShiftChunk chunk(const quant::BlockIQ1_S& b, int k) {
   const int m = 2 * ((b.qh[k] >> 12) & 7) + 1, delta = b.qh[k] & 0x8000 ? -1 : 1;
   return {_mm256_add_epi8(grid64(e(0), e(1), e(2), e(3)), _mm256_set1_epi8(1)),
           _mm256_set1_epi16(static_cast<int16_t>(8 * m)), _mm256_set1_epi16(static_cast<int16_t>(m * (delta - 8)))};
+}
+
+// IQ1_M values 32k..32k+31: the same per group of 8, each group with its own
+// shift sign (the 4th bit of its qh nibble), a 3-bit scale per 16 values
+// (packed four to a u16 scale word).
+FRUGAL_TARGET inline ShiftChunk chunk(const quant::BlockIQ1_M& b, int k) {
+  uint16_t words[4];
+  std::memcpy(words, b.scales, sizeof words);
+  auto mult = [&](int unit) { return 2 * ((words[unit / 4] >> (3 * (unit % 4))) & 7) + 1; };
+  auto four_lanes = [](int v) {  // v in four int16 lanes
+    return static_cast<int64_t>(uint64_t{static_cast<uint16_t>(v)} * 0x0001000100010001ull);
+  };
+  uint64_t grid[4];
+  int64_t shift[4];
+  for (int h = 0; h < 4; ++h) {
+    const int group = 4 * k + h;
+    const unsigned nib = (b.qh[group / 2] >> (4 * (group % 2))) & 0xF;
+    grid[h] = quant::kIQ1SGrid[b.qs[group] | (nib & 7u) << 8];
+    shift[h] = four_lanes(mult(group / 2) * ((nib & 8 ? -1 : 1) - 8));
+  }
+  return {_mm256_add_epi8(grid64(grid[0], grid[1], grid[2], grid[3]), _mm256_set1_epi8(1)),
+          _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>(8 * mult(2 * k))),
+                            _mm_set1_epi16(static_cast<int16_t>(8 * mult(2 * k + 1)))),
+          _mm256_setr_epi64x(shift[0], shift[1], shift[2], shift[3])};
 }
 
 // What the shared loop needs: 32 values a chunk, eight int32 lanes per row.

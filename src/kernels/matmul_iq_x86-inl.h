@@ -2,8 +2,8 @@
 // level's own namespace) by matmul_iq_avx512.cc and matmul_iq_avx2.cc after
 // they define
 //   FRUGAL_TARGET        __attribute__((target(...))) for every function here
-//   FRUGAL_IQ1_S         1 where the level has chunk() for IQ1_S (avx2; the
-//                        avx512 level takes avx2's IQ1_S kernel)
+//   FRUGAL_IQ1_S         1 where the level has chunk() for IQ1_S and IQ1_M
+//                        (avx2; the avx512 level takes avx2's kernels for them)
 //   kChunkValues         values a chunk of a block covers (64 or 32)
 //   chunk(block, k)      for each type: chunk k's magnitudes, signs and unit
 //                        scales (a Chunk; IQ1_S's a ShiftChunk), decoded once
@@ -14,6 +14,13 @@
 // and including <immintrin.h>, <cmath>, base/fp16.h, kernels/matmul_kernels.h
 // and quant/iq_blocks.h. Each block's integer total is scaled as the scalar
 // kernel (matmul_iq_scalar.cc) scales it, so the results are its bits.
+
+// A block's d: its fp16 field, or IQ1_M's from the top nibbles of its scale words.
+template <class Block>
+inline float block_d(const Block& b) {
+  return fp16_to_f32(b.d);
+}
+inline float block_d(const quant::BlockIQ1_M& b) { return quant::iq1_m_d(b); }
 
 // One weight row times R activation rows; kDiv as in the scalar kernel.
 template <class Block, int kDiv, int R>
@@ -32,7 +39,7 @@ FRUGAL_TARGET void dot_rows(const void* w, const void* act, size_t stride, int64
       _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) sum[r] =
           accumulate(sum[r], c, a[r][b].qs + kChunkValues * k);
     }
-    const float d = fp16_to_f32(wb[b].d) * (1.0f / kDiv);
+    const float d = block_d(wb[b]) * (1.0f / kDiv);
     _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
       acc[r] = std::fma(static_cast<float>(lane_total(sum[r])), d * a[r][b].d, acc[r]);
     }
@@ -57,9 +64,10 @@ const TypeKernel kIQ2_S{ActFormat::kQ8_K, dot<quant::BlockIQ2_S, 8>};
 const TypeKernel kIQ3_S{ActFormat::kQ8_K, dot<quant::BlockIQ3_S, 1>};
 #if FRUGAL_IQ1_S
 const TypeKernel kIQ1_S{ActFormat::kQ8_K, dot<quant::BlockIQ1_S, 8>};
+const TypeKernel kIQ1_M{ActFormat::kQ8_K, dot<quant::BlockIQ1_M, 8>};
 #endif
 
-// The table of the level (its kernels for the five or six types).
+// The table of the level (its kernels for five or seven types).
 inline const TypeKernel* level_iq_kernel(TensorType t) {
   switch (t) {
     case TensorType::IQ2_XXS: return &kIQ2_XXS;
@@ -69,6 +77,7 @@ inline const TypeKernel* level_iq_kernel(TensorType t) {
     case TensorType::IQ3_S: return &kIQ3_S;
 #if FRUGAL_IQ1_S
     case TensorType::IQ1_S: return &kIQ1_S;
+    case TensorType::IQ1_M: return &kIQ1_M;
 #endif
     default: return nullptr;
   }

@@ -93,8 +93,8 @@ EncodeFn avx2_encoder();
 const TypeKernel* mxfp4_kernel(SimdLevel level);
 // The lattice types' scalar kernels (matmul_iq_scalar.cc), which the scalar table returns.
 const TypeKernel* iq_scalar_kernel(TensorType t);
-// IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S at the avx512 and avx2 levels
-// (matmul_iq_avx512.cc, matmul_iq_avx2.cc), which their tables return.
+// The lattice types (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M) at the avx512
+// and avx2 levels (matmul_iq_avx512.cc, matmul_iq_avx2.cc), which their tables return.
 const TypeKernel* iq_avx512_kernel(TensorType t);
 const TypeKernel* iq_avx2_kernel(TensorType t);
 EncodeFn avx512_encoder();

@@ -1,8 +1,7 @@
 // Matrix products with the lattice weight types (IQ2_XXS, IQ2_XS, IQ2_S,
 // IQ3_XXS, IQ3_S, IQ1_S, IQ1_M):
 // at every SIMD level this CPU has (the avx2 and avx512 levels through their
-// kernels for IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S and IQ1_S, IQ1_M
-// through its scalar integer kernel) against the f32 reference on the
+// kernels) against the f32 reference on the
 // dequantised weights, within the documented tolerance; the scalar kernel
 // called directly against a double-precision dot product of the dequantised
 // weights with the decoded Q8_K activations; and the SIMD kernels against the
@@ -121,7 +120,7 @@ TEST(IqMatmul, SimdKernelsEqualScalarBitForBit) {
   for (SimdLevel level : test_data::available_levels()) {
     if (level == SimdLevel::kScalar) continue;
     for (TensorType t : {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ2_S, TensorType::IQ3_XXS,
-                         TensorType::IQ3_S, TensorType::IQ1_S}) {
+                         TensorType::IQ3_S, TensorType::IQ1_S, TensorType::IQ1_M}) {
       const TypeKernel* simd = find_kernel(t, level);
       ASSERT_NE(simd, nullptr) << tensor_type_name(t);
       ASSERT_NE(simd, scalar_kernel(t)) << tensor_type_name(t) << " at " << simd_level_name(level);
