@@ -18,7 +18,7 @@ using model::ModelConfig;
 // Dense families leave the MoE fields empty.
 constexpr HfFamily kDense = {.hf_class = "", .arch = "", .model_type = "", .moe = false, .moe_block = "",
                              .expert_count_key = "", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false,
-                             .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false};
+                             .shared_block = "", .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false};
 
 constexpr HfFamily dense(const char* hf_class, const char* arch, const char* model_type, bool permute_qk) {
   HfFamily f = kDense;
@@ -34,21 +34,33 @@ constexpr HfFamily kFamilies[] = {
     dense("MistralForCausalLM", "llama", "mistral", true),
     {.hf_class = "MixtralForCausalLM", .arch = "llama", .model_type = "mixtral", .moe = true,
      .moe_block = "block_sparse_moe", .expert_count_key = "num_local_experts", .expert_ff_key = "",
-     .shared_ff_key = "", .norm_topk_key = false, .exp_gate = "w1", .exp_up = "w3", .exp_down = "w2",
+     .shared_ff_key = "", .norm_topk_key = false, .shared_block = "", .exp_gate = "w1", .exp_up = "w3", .exp_down = "w2",
      .permute_qk = true},
     dense("Qwen2ForCausalLM", "qwen2", "qwen2", false),
     dense("Qwen3ForCausalLM", "qwen3", "qwen3", false),
     {.hf_class = "Qwen2MoeForCausalLM", .arch = "qwen2moe", .model_type = "qwen2_moe", .moe = true,
      .moe_block = "mlp", .expert_count_key = "num_experts", .expert_ff_key = "moe_intermediate_size",
-     .shared_ff_key = "shared_expert_intermediate_size", .norm_topk_key = true, .exp_gate = "gate_proj",
+     .shared_ff_key = "shared_expert_intermediate_size", .norm_topk_key = true, .shared_block = "shared_expert",
+     .exp_gate = "gate_proj",
      .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false},
     {.hf_class = "Qwen3MoeForCausalLM", .arch = "qwen3moe", .model_type = "qwen3_moe", .moe = true,
      .moe_block = "mlp", .expert_count_key = "num_experts", .expert_ff_key = "moe_intermediate_size",
-     .shared_ff_key = "", .norm_topk_key = true, .exp_gate = "gate_proj", .exp_up = "up_proj",
+     .shared_ff_key = "", .norm_topk_key = true, .shared_block = "", .exp_gate = "gate_proj", .exp_up = "up_proj",
      .exp_down = "down_proj", .permute_qk = false},
     {.hf_class = "OlmoeForCausalLM", .arch = "olmoe", .model_type = "olmoe", .moe = true, .moe_block = "mlp",
      .expert_count_key = "num_experts", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = true,
-     .exp_gate = "gate_proj", .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false},
+     .shared_block = "", .exp_gate = "gate_proj", .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false},
+    // DeepSeek: the MoE keys are read by read_deepseek (n_shared_experts
+    // counts experts of moe_intermediate_size each); no q/k permutation (its
+    // RoPE pairs interleaved dimensions, as the GGUF's does).
+    {.hf_class = "DeepseekV2ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v2", .moe = true,
+     .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
+     .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
+     .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false},
+    {.hf_class = "DeepseekV3ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v3", .moe = true,
+     .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
+     .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
+     .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false},
 };
 
 // Per-layer tensors outside the experts: GGUF suffix after "blk.N." and the
@@ -74,10 +86,18 @@ constexpr LayerName kLayerNames[] = {
     {.gguf = "ffn_up.weight", .hf = "mlp.up_proj.weight"},
     {.gguf = "ffn_down.weight", .hf = "mlp.down_proj.weight"},
     {.gguf = "ffn_gate_inp.weight", .hf = "{moe}.gate.weight"},
+    {.gguf = "exp_probs_b.bias", .hf = "{moe}.gate.e_score_correction_bias"},
     {.gguf = "ffn_gate_inp_shexp.weight", .hf = "mlp.shared_expert_gate.weight"},
-    {.gguf = "ffn_gate_shexp.weight", .hf = "mlp.shared_expert.gate_proj.weight"},
-    {.gguf = "ffn_up_shexp.weight", .hf = "mlp.shared_expert.up_proj.weight"},
-    {.gguf = "ffn_down_shexp.weight", .hf = "mlp.shared_expert.down_proj.weight"},
+    {.gguf = "ffn_gate_shexp.weight", .hf = "mlp.{shared}.gate_proj.weight"},
+    {.gguf = "ffn_up_shexp.weight", .hf = "mlp.{shared}.up_proj.weight"},
+    {.gguf = "ffn_down_shexp.weight", .hf = "mlp.{shared}.down_proj.weight"},
+    // Multi-head latent attention (DeepSeek).
+    {.gguf = "attn_q_a.weight", .hf = "self_attn.q_a_proj.weight"},
+    {.gguf = "attn_q_a_norm.weight", .hf = "self_attn.q_a_layernorm.weight"},
+    {.gguf = "attn_q_b.weight", .hf = "self_attn.q_b_proj.weight"},
+    {.gguf = "attn_kv_a_mqa.weight", .hf = "self_attn.kv_a_proj_with_mqa.weight"},
+    {.gguf = "attn_kv_a_norm.weight", .hf = "self_attn.kv_a_layernorm.weight"},
+    {.gguf = "attn_kv_b.weight", .hf = "self_attn.kv_b_proj.weight"},
 };
 
 constexpr LayerName kGlobalNames[] = {
@@ -147,7 +167,20 @@ void read_rope_scaling(const json& rs, const HfFamily& fam, const std::string& w
     c.rope_scaling_factor = float(factor);
     c.rope_orig_ctx = c.n_ctx_train;
   } else if (type == "yarn") {
-    refuse_extra({"rope_type", "type", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow"});
+    const bool deepseek = std::string_view(fam.arch) == "deepseek2";
+    if (deepseek) {
+      // DeepSeek's YaRN: logits scaled by mscale_all_dim's correction squared
+      // (rope.scaling.yarn_log_multiplier = 0.1 * mscale_all_dim), cos/sin by
+      // mscale's over mscale_all_dim's, which frugal (as llama.cpp) takes as 1.
+      refuse_extra({"rope_type", "type", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow",
+                    "mscale", "mscale_all_dim"});
+      const double all_dim = r.number_or("mscale_all_dim", 0.0);
+      if (r.number_or("mscale", all_dim) != all_dim)
+        fail(where, ": rope_scaling mscale other than mscale_all_dim is not converted");
+      c.yarn_log_multiplier = float(0.1 * all_dim);
+    } else {
+      refuse_extra({"rope_type", "type", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow"});
+    }
     c.rope_scaling = model::RopeScaling::kYarn;
     c.rope_scaling_factor = float(factor);
     c.rope_orig_ctx = r.count_or("original_max_position_embeddings", c.n_ctx_train);
@@ -160,6 +193,41 @@ void read_rope_scaling(const json& rs, const HfFamily& fam, const std::string& w
   } else if (type != "default") {
     fail(where, ": rope_scaling type '", type, "' is not converted for ", fam.hf_class);
   }
+}
+
+// DeepSeek-V2/V3's latent attention and routing keys.
+void read_deepseek(const HfConfig& h, ModelConfig& c) {
+  const std::string& where = h.where;
+  c.q_lora_rank = h.count_or("q_lora_rank", 0);
+  c.kv_lora_rank = h.count("kv_lora_rank");
+  c.qk_rope_head_dim = h.count("qk_rope_head_dim");
+  c.qk_nope_head_dim = h.count("qk_nope_head_dim");
+  c.head_dim = c.qk_nope_head_dim + c.qk_rope_head_dim;
+  c.v_head_dim = h.count("v_head_dim");
+  c.rope_dim = c.qk_rope_head_dim;
+  c.n_head_kv = c.n_head;  // every head reads the shared latent
+  c.n_expert_shared = h.count_or("n_shared_experts", 0);
+  c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
+  c.n_leading_dense = h.count_or("first_k_dense_replace", 0);
+  if (h.count_or("moe_layer_freq", 1) != 1) fail(where, ": moe_layer_freq other than 1 is not converted");
+  c.expert_weights_scale = float(h.number_or("routed_scaling_factor", 1.0));
+  const std::string scoring = h.has("scoring_func") ? h.j["scoring_func"].get<std::string>() : "softmax";
+  const std::string method = h.has("topk_method") ? h.j["topk_method"].get<std::string>() : "greedy";
+  if (scoring != "softmax" && scoring != "sigmoid") fail(where, ": scoring_func '", scoring, "' is not converted");
+  c.gating = scoring == "sigmoid" ? model::GatingFunc::kSigmoid : model::GatingFunc::kSoftmax;
+  c.n_expert_groups = h.count_or("n_group", 0);
+  c.n_group_used = h.count_or("topk_group", 0);
+  if (method == "greedy") {
+    // Groups play no part in greedy selection; one group of all is the same.
+    if (c.n_expert_groups > 1) c.n_expert_groups = c.n_group_used = 0;
+  } else if (method != "group_limited_greedy" && method != "noaux_tc") {
+    fail(where, ": topk_method '", method, "' is not converted");
+  }
+  // noaux_tc chooses by score + e_score_correction_bias (exp_probs_b) over
+  // sigmoid scores; frugal pairs the bias with the sigmoid router.
+  c.expert_score_bias = method == "noaux_tc";
+  if (c.expert_score_bias != (c.gating == model::GatingFunc::kSigmoid))
+    fail(where, ": scoring_func ", scoring, " with topk_method ", method, " is not converted");
 }
 
 }  // namespace
@@ -195,6 +263,9 @@ const HfFamily& hf_family_for_class(const std::string& hf_class) {
 }
 
 const HfFamily& hf_family_for_config(const ModelConfig& cfg) {
+  // DeepSeek-V3's class for its bias-corrected sigmoid router (the two
+  // classes convert alike).
+  if (cfg.arch == "deepseek2" && cfg.expert_score_bias) return hf_family_for_class("DeepseekV3ForCausalLM");
   for (const auto& f : kFamilies)
     if (cfg.arch == f.arch && f.moe == cfg.is_moe()) return f;
   fail("no Hugging Face layout for ", cfg.is_moe() ? "MoE " : "dense ", cfg.arch, " (known: ", known_classes(), ")");
@@ -243,8 +314,9 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
     if (h.count_or("decoder_sparse_step", 1) != 1) fail(where, ": decoder_sparse_step other than 1 is not converted");
     if (h.has("mlp_only_layers") && !j["mlp_only_layers"].empty()) fail(where, ": mlp_only_layers is not converted");
   }
-  if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, where, c);
   model::apply_architecture_defaults(c);
+  if (std::string_view(fam.arch) == "deepseek2") read_deepseek(h, c);
+  if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
   try {
     model::validate_config(c);
@@ -280,6 +352,42 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     if (*fam.expert_ff_key) j[fam.expert_ff_key] = c.n_ff_exp;
     if (*fam.shared_ff_key) j[fam.shared_ff_key] = c.n_ff_shexp;
     if (fam.norm_topk_key) j["norm_topk_prob"] = c.expert_weights_norm;
+  }
+  if (c.is_mla()) {
+    if (c.q_lora_rank > 0) j["q_lora_rank"] = c.q_lora_rank;
+    else j["q_lora_rank"] = nullptr;
+    j["kv_lora_rank"] = c.kv_lora_rank;
+    j["qk_rope_head_dim"] = c.qk_rope_head_dim;
+    j["qk_nope_head_dim"] = c.qk_nope_head_dim;
+    j["v_head_dim"] = c.v_head_dim;
+    j.erase("head_dim");
+    j["n_shared_experts"] = c.n_expert_shared;
+    j["first_k_dense_replace"] = c.n_leading_dense;
+    j["moe_layer_freq"] = 1;
+    j["routed_scaling_factor"] = json_float(c.expert_weights_scale);
+    const bool sigmoid = c.gating == model::GatingFunc::kSigmoid;
+    j["scoring_func"] = sigmoid ? "sigmoid" : "softmax";
+    j["topk_method"] = c.expert_score_bias ? "noaux_tc" : c.n_expert_groups > 1 ? "group_limited_greedy" : "greedy";
+    j["n_group"] = c.n_expert_groups;
+    j["topk_group"] = c.n_group_used;
+  }
+  if (c.rope_scaling == model::RopeScaling::kLinear) {
+    j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", json_float(c.rope_scaling_factor)}};
+  } else if (c.rope_scaling == model::RopeScaling::kYarn) {
+    if (c.yarn_attn_factor != 1.0f) fail("no Hugging Face rope_scaling for a YaRN attn_factor other than 1");
+    j["rope_scaling"] = {{"rope_type", "yarn"},
+                         {"factor", json_float(c.rope_scaling_factor)},
+                         {"original_max_position_embeddings", c.rope_orig_ctx},
+                         {"beta_fast", json_float(c.yarn_beta_fast)},
+                         {"beta_slow", json_float(c.yarn_beta_slow)}};
+    if (c.is_mla()) {
+      // Read back as float(0.1 * mscale_all_dim): the short decimal when it
+      // reads back exactly, else the double that does.
+      double all_dim = json_float(c.yarn_log_multiplier * 10.0f);
+      if (float(0.1 * all_dim) != c.yarn_log_multiplier) all_dim = double(c.yarn_log_multiplier) / 0.1;
+      j["rope_scaling"]["mscale"] = all_dim;
+      j["rope_scaling"]["mscale_all_dim"] = all_dim;
+    }
   }
   return j;
 }
@@ -321,6 +429,7 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
     if (suffix != n.gguf) continue;
     std::string hf = n.hf;
     if (hf.starts_with("{moe}")) hf = fam.moe_block + hf.substr(5);
+    if (const size_t at = hf.find("{shared}"); at != std::string::npos) hf.replace(at, 8, fam.shared_block);
     s.names.push_back(hf_prefix + hf);
     if (suffix == "ffn_gate_inp_shexp.weight") s.shape = {1, cfg.n_embd};  // a Linear to one output
     if (fam.permute_qk && suffix == "attn_q.weight") s.permute_heads = cfg.n_head;

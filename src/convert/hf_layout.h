@@ -28,6 +28,9 @@ struct HfFamily {
   const char* expert_ff_key;
   const char* shared_ff_key;
   bool norm_topk_key;
+  // The shared expert's module under mlp: "shared_expert" (Qwen2-MoE) or
+  // "shared_experts" (DeepSeek).
+  const char* shared_block;
   // Per-expert projection names (expert E: <moe_block>.experts.E.<name>.weight).
   const char* exp_gate;
   const char* exp_up;

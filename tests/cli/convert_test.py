@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """frugal convert: a Hugging Face checkpoint that `frugal synth --format hf`
 writes converts to the very file `frugal synth` writes for the same seed
-(llama dense and Mixtral-style, qwen2, qwen3, qwen2moe, qwen3moe, olmoe;
+(llama dense and Mixtral-style, qwen2, qwen3, qwen2moe, qwen3moe, olmoe,
+deepseek2 V2-Lite and V3 style;
 byte for byte: metadata, tokenizer, tensor names, layout and data, at f32,
 f16 and q8_0; one safetensors file or shards), BF16 checkpoints convert to
 the BF16 tensors synth writes, and bad input is a clear error naming the
@@ -47,7 +48,7 @@ def same_file(a, b):
 def round_trips(work):
     for arch, preset, shards in [("llama", "tiny", 2), ("llama", "tiny-dense", 1), ("qwen3", "tiny", 3),
                                  ("qwen3moe", "tiny", 2), ("qwen2", "tiny", 1), ("qwen2moe", "tiny", 2),
-                                 ("olmoe", "tiny", 1)]:
+                                 ("olmoe", "tiny", 1), ("deepseek2", "tiny", 2), ("deepseek2", "tiny-v3", 1)]:
         hf = os.path.join(work, f"hf-{arch}-{preset}")
         must("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--shards", shards, "--seed", 5, "-o", hf)
         for ttype in ["f32", "f16", "q8_0"]:

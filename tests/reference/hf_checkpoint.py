@@ -3,7 +3,8 @@ parsed here, names as Hugging Face spells them) and runs its forward pass in
 float64 as the Hugging Face modeling code defines it: rotate-half RoPE on the
 unpermuted q/k projections, per-head (Qwen3) or whole-vector (OLMoE) q/k
 norms, the routers of Mixtral, Qwen2-MoE (with its gated shared expert),
-Qwen3-MoE and OLMoE. Independent of
+Qwen3-MoE, OLMoE and DeepSeek-V2/V3 (latent attention, group-limited and
+bias-corrected routing, shared experts, leading dense layers). Independent of
 frugal's name mapping, so `frugal convert`'s output can be checked against it."""
 import json
 import math
@@ -78,6 +79,92 @@ def hf_inv_freq(cfg, dim):
     return inv_freq, 1.0
 
 
+def mha(W, p, cfg, h, pos, proj):
+    """Grouped-query attention with rotate-half RoPE (Llama, Qwen, OLMoE)."""
+    T = h.shape[0]
+    nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd = cfg.get("head_dim") or cfg["hidden_size"] // nh
+    eps = cfg["rms_norm_eps"]
+    inv_freq, magnitude = hf_inv_freq(cfg, hd)
+    q = proj("self_attn.q_proj", h)
+    k = proj("self_attn.k_proj", h)
+    v = proj("self_attn.v_proj", h).reshape(T, nkv, hd)
+    q_norm = W.get(p + "self_attn.q_norm.weight")
+    if q_norm is not None and q_norm.shape[0] == nh * hd:  # OLMoE: over the whole projection
+        q = rms_norm(q, q_norm, eps)
+        k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
+    q = q.reshape(T, nh, hd)
+    k = k.reshape(T, nkv, hd)
+    if q_norm is not None and q_norm.shape[0] == hd:  # Qwen3: per head
+        q = rms_norm(q, q_norm, eps)
+        k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
+    q = rope_halves(q, pos, inv_freq, magnitude)
+    k = rope_halves(k, pos, inv_freq, magnitude)
+    return attention(q, k, v, 1.0 / np.sqrt(hd))
+
+
+def latent_attention(W, p, cfg, h, pos):
+    """DeepSeek-V2/V3's multi-head latent attention as its modeling code
+    writes it: keys and values expanded from the normalised latent by
+    kv_b_proj, RoPE on the last qk_rope_head_dim dimensions after turning
+    interleaved pairs into halves, YaRN's mscale_all_dim correction squared
+    on the logits (cos/sin scaled by mscale / mscale_all_dim)."""
+    T = h.shape[0]
+    H, nope, rd = cfg["num_attention_heads"], cfg["qk_nope_head_dim"], cfg["qk_rope_head_dim"]
+    dv, rank, eps = cfg["v_head_dim"], cfg["kv_lora_rank"], cfg["rms_norm_eps"]
+    a = p + "self_attn."
+    if cfg.get("q_lora_rank"):
+        q = rms_norm(h @ W[a + "q_a_proj.weight"].T, W[a + "q_a_layernorm.weight"], eps) @ W[a + "q_b_proj.weight"].T
+    else:
+        q = h @ W[a + "q_proj.weight"].T
+    q = q.reshape(T, H, nope + rd)
+    ckv = h @ W[a + "kv_a_proj_with_mqa.weight"].T
+    kv = (rms_norm(ckv[:, :rank], W[a + "kv_a_layernorm.weight"], eps) @ W[a + "kv_b_proj.weight"].T)
+    kv = kv.reshape(T, H, nope + dv)
+
+    def halves(t):
+        return np.concatenate([t[..., 0::2], t[..., 1::2]], axis=-1)
+
+    inv_freq, _ = hf_inv_freq(cfg, rd)
+    rs = cfg.get("rope_scaling") or {}
+    mscale = lambda m: 0.1 * m * math.log(rs["factor"]) + 1.0 if rs and rs["factor"] > 1 else 1.0  # noqa: E731
+    cos_sin_scale = mscale(rs.get("mscale", 1.0)) / mscale(rs.get("mscale_all_dim", 1.0)) if rs else 1.0
+    q_pe = rope_halves(halves(q[..., nope:]), pos, inv_freq, cos_sin_scale)
+    k_pe = rope_halves(halves(ckv[:, None, rank:]), pos, inv_freq, cos_sin_scale)
+    qh = np.concatenate([q[..., :nope], q_pe], axis=-1)
+    kh = np.concatenate([kv[..., :nope], np.broadcast_to(k_pe, (T, H, rd))], axis=-1)
+    scale = (nope + rd) ** -0.5
+    if rs:
+        scale *= mscale(rs.get("mscale_all_dim", 0.0)) ** 2
+    return attention(qh, kh, kv[..., nope:], scale)
+
+
+def route(cfg, logits, bias, renormalise):
+    """Chosen experts and their weights per token, as the Hugging Face routers
+    compute them: softmax (or DeepSeek's sigmoid) scores, DeepSeek's group
+    limit (a group scored by its best score, or with noaux_tc by its two best
+    biased scores), the bias used to choose only, renormalised top-k weights
+    and the routed scaling factor."""
+    top_k = cfg["num_experts_per_tok"]
+    scores = sigmoid(logits) if cfg.get("scoring_func") == "sigmoid" else softmax(logits)
+    choice = scores + bias if bias is not None else scores.copy()
+    n_group = cfg.get("n_group") or 1
+    method = cfg.get("topk_method", "greedy")
+    if n_group > 1 and method in ("group_limited_greedy", "noaux_tc"):
+        T, E = choice.shape
+        g = choice.reshape(T, n_group, E // n_group)
+        gs = np.sort(g, axis=-1)[..., -2:].sum(-1) if method == "noaux_tc" else g.max(-1)
+        keep = np.argsort(-gs, axis=-1, kind="stable")[:, :cfg["topk_group"]]
+        mask = np.zeros((T, n_group), bool)
+        np.put_along_axis(mask, keep, True, axis=-1)
+        choice = np.where(np.repeat(mask, E // n_group, axis=-1), choice, -np.inf)
+    ids = np.argsort(-choice, axis=-1, kind="stable")[:, :top_k]
+    weights = np.take_along_axis(scores, ids, axis=-1)
+    if renormalise and top_k > 1:
+        weights = weights / weights.sum(-1, keepdims=True)
+    return ids, weights * cfg.get("routed_scaling_factor", 1.0)
+
+
 def hf_logits(folder, tokens, config_edit=None):
     """Logits (T, vocab) of the checkpoint for the token ids (config.json's
     keys replaced by config_edit's)."""
@@ -85,10 +172,7 @@ def hf_logits(folder, tokens, config_edit=None):
         cfg = json.load(f)
     cfg.update(config_edit or {})
     W = read_checkpoint(folder)
-    nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    hd = cfg.get("head_dim") or cfg["hidden_size"] // nh
     eps = cfg["rms_norm_eps"]
-    inv_freq, magnitude = hf_inv_freq(cfg, hd)
     T = len(tokens)
     pos = np.arange(T, dtype=np.float64)
     x = W["model.embed_tokens.weight"][tokens]
@@ -105,41 +189,28 @@ def hf_logits(folder, tokens, config_edit=None):
             return (silu(g) * u) @ W[prefix + "down_proj.weight"].T
 
         h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
-        q = proj("self_attn.q_proj", h)
-        k = proj("self_attn.k_proj", h)
-        v = proj("self_attn.v_proj", h).reshape(T, nkv, hd)
-        q_norm = W.get(p + "self_attn.q_norm.weight")
-        if q_norm is not None and q_norm.shape[0] == nh * hd:  # OLMoE: over the whole projection
-            q = rms_norm(q, q_norm, eps)
-            k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
-        q = q.reshape(T, nh, hd)
-        k = k.reshape(T, nkv, hd)
-        if q_norm is not None and q_norm.shape[0] == hd:  # Qwen3: per head
-            q = rms_norm(q, q_norm, eps)
-            k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
-        q = rope_halves(q, pos, inv_freq, magnitude)
-        k = rope_halves(k, pos, inv_freq, magnitude)
-        x = x + proj("self_attn.o_proj", attention(q, k, v, 1.0 / np.sqrt(hd)))
+        if p + "self_attn.kv_a_proj_with_mqa.weight" in W:
+            x = x + proj("self_attn.o_proj", latent_attention(W, p, cfg, h, pos))
+        else:
+            x = x + proj("self_attn.o_proj", mha(W, p, cfg, h, pos, proj))
         h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
         if p + "block_sparse_moe.gate.weight" in W or p + "mlp.gate.weight" in W:
             mixtral = p + "block_sparse_moe.gate.weight" in W
             block = p + ("block_sparse_moe." if mixtral else "mlp.")
             gate, up, down = ("w1", "w3", "w2") if mixtral else ("gate_proj", "up_proj", "down_proj")
-            probs = softmax(h @ W[block + "gate.weight"].T)
-            top_k = cfg["num_experts_per_tok"]
+            ids, weights = route(cfg, h @ W[block + "gate.weight"].T, W.get(block + "gate.e_score_correction_bias"),
+                                 renormalise=mixtral or cfg.get("norm_topk_prob", False))
             out = np.zeros_like(h)
             for t in range(T):
-                chosen = np.argsort(-probs[t])[:top_k]
-                w = probs[t, chosen]
-                if mixtral or cfg.get("norm_topk_prob", False):
-                    w = w / w.sum()
-                for e, we in zip(chosen, w):
+                for e, we in zip(ids[t], weights[t]):
                     e_ = f"{block}experts.{e}."
                     g = W[e_ + gate + ".weight"] @ h[t]
                     u = W[e_ + up + ".weight"] @ h[t]
                     out[t] += we * (W[e_ + down + ".weight"] @ (silu(g) * u))
             if p + "mlp.shared_expert.gate_proj.weight" in W:  # Qwen2-MoE
                 out += sigmoid(h @ W[p + "mlp.shared_expert_gate.weight"].T) * mlp(p + "mlp.shared_expert.", h)
+            if p + "mlp.shared_experts.gate_proj.weight" in W:  # DeepSeek
+                out += mlp(p + "mlp.shared_experts.", h)
             x = x + out
         else:
             x = x + mlp(p + "mlp.", h)
