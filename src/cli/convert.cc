@@ -13,13 +13,14 @@ namespace frugal::cli {
 namespace {
 
 struct ConvertArgs {
-  std::string input, output, type = "f16";
+  std::string input, output, type = "f16", mla_kv_b = "joint";
 };
 
 int run_convert(const ConvertArgs& a) {
   if (a.output.empty()) fail("convert: -o FILE is required");
   convert::ConvertOptions opts;
   opts.type = a.type;
+  opts.mla_split_kv_b = a.mla_kv_b == "split";
   if (log_level() < LogLevel::kInfo) opts.progress_label = "";  // -q: errors only
   const auto t0 = std::chrono::steady_clock::now();
   const convert::ConvertSummary s = convert::convert_hf_to_gguf(a.input, a.output, opts);
@@ -42,6 +43,10 @@ const CommandRegistration kConvert{
       app.add_option("-o,--output", a->output, "output GGUF file (written atomically)");
       app.add_option("--type", a->type,
                      "tensor type (f32 f16 bf16 q8_0 ...) or recipe (" + quant::recipe_names() + "); default f16");
+      app.add_option("--mla-kv-b", a->mla_kv_b,
+                     "deepseek2: write kv_b_proj joint (attn_kv_b, default) or split (attn_k_b, attn_v_b, as current "
+                     "converters do)")
+          ->check(CLI::IsMember({"joint", "split"}));
       return [a] { return run_convert(*a); };
     }};
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -56,7 +57,31 @@ struct Planned {
   HfSource source;
   std::vector<const StTensor*> tensors;
   std::vector<float> computed;  // a tensor the converter makes (rope_freqs), else empty
+  // deepseek2's split kv_b: GGUF row r from the one kv_b_proj tensor.
+  std::function<void(const StTensor& kv_b, int64_t r, float* out)> gather;
 };
+
+// The joint attn_kv_b that a split attn_k_b / attn_v_b is cut from.
+model::TensorSpec joint_kv_b(const model::ModelConfig& c, int layer) {
+  return {.name = "blk." + std::to_string(layer) + ".attn_kv_b.weight",
+          .shape = {c.kv_lora_rank, c.n_head * (c.qk_nope_head_dim + c.v_head_dim)},
+          .role = model::TensorRole::kAttention,
+          .layer = layer};
+}
+
+// attn_k_b row h*rank + c is column c of head h's key rows of kv_b; attn_v_b
+// row h*v + i is kv_b row h*(nope + v) + nope + i (as synth's split).
+std::function<void(const StTensor&, int64_t, float*)> kv_b_gather(const model::ModelConfig& c, bool keys) {
+  const int64_t rank = c.kv_lora_rank, nope = c.qk_nope_head_dim, v = c.v_head_dim;
+  if (keys)
+    return [=](const StTensor& kv_b, int64_t r, float* out) {
+      const int64_t h = r / rank, col = r % rank;
+      for (int64_t j = 0; j < nope; ++j) kv_b.read_f32((h * (nope + v) + j) * rank + col, std::span<float>(out + j, 1));
+    };
+  return [=](const StTensor& kv_b, int64_t r, float* out) {
+    kv_b.read_f32((r / v * (nope + v) + nope + r % v) * rank, std::span<float>(out, size_t(rank)));
+  };
+}
 
 }  // namespace
 
@@ -69,6 +94,10 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   ConvertSummary sum;
   sum.config = config_from_hf(hf_cfg, cfg_path.string());
   model::ModelConfig& cfg = sum.config;
+  if (opts.mla_split_kv_b) {
+    if (!cfg.is_mla()) fail("convert: --mla-kv-b split is for latent attention (deepseek2), not ", cfg.arch);
+    cfg.mla_split_kv_b = true;
+  }
   const HfFamily& fam = hf_family_for_class(hf_cfg["architectures"][0].get<std::string>());
   sum.hf_class = fam.hf_class;
   const std::string dtype = declared_dtype(hf_cfg, cfg_path.string());
@@ -91,10 +120,16 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   std::set<std::string> used;
   for (const model::TensorSpec& spec : model::expected_tensors(cfg)) {
     if (spec.name == "rope_freqs.weight") {
-      plan.push_back({.spec = spec, .source = {}, .tensors = {}, .computed = llama3_rope_factors(hf_cfg, cfg)});
+      plan.push_back({.spec = spec, .source = {}, .tensors = {}, .computed = llama3_rope_factors(hf_cfg, cfg),
+                      .gather = nullptr});
       continue;
     }
-    Planned p{.spec = spec, .source = hf_source(fam, cfg, spec), .tensors = {}, .computed = {}};
+    const bool k_b = spec.name.ends_with(".attn_k_b.weight"), v_b = spec.name.ends_with(".attn_v_b.weight");
+    Planned p{.spec = spec,
+              .source = hf_source(fam, cfg, k_b || v_b ? joint_kv_b(cfg, spec.layer) : spec),
+              .tensors = {},
+              .computed = {},
+              .gather = k_b || v_b ? kv_b_gather(cfg, k_b) : nullptr};
     for (const std::string& name : p.source.names) {
       const StTensor* t = ck.find(name);
       if (t == nullptr) fail(hf_dir, ": tensor '", name, "' (", spec.name, " of the GGUF) is missing");
@@ -150,6 +185,10 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                           const int64_t nr = std::min(chunk, rows - r0);
                           ThreadPool::global().parallel_for(nr, std::max<int64_t>(1, 4096 / n), [&](int64_t b, int64_t e, int) {
                             for (int64_t r = r0 + b; r < r0 + e; ++r) {
+                              if (q.gather) {
+                                q.gather(*q.tensors[0], r, values.data() + (r - r0) * n);
+                                continue;
+                              }
                               const StTensor& t = *q.tensors[size_t(r / per_source)];
                               const int64_t src = q.source.source_row(r % per_source);
                               t.read_f32(src * n, std::span<float>(values.data() + (r - r0) * n, size_t(n)));

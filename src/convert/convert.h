@@ -11,6 +11,10 @@ namespace frugal::convert {
 struct ConvertOptions {
   std::string type = "f16";                // a tensor type ("q8_0") or a recipe ("q4_k_m")
   std::string progress_label = "convert";  // "" for no progress bar
+  // deepseek2: write kv_b_proj split into attn_k_b (each head's key rows
+  // transposed) and attn_v_b, as current converters do, instead of the
+  // joint attn_kv_b.
+  bool mla_split_kv_b = false;
 };
 
 struct ConvertSummary {
@@ -34,7 +38,9 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
 // Writes the random model that `frugal synth` writes for (cfg, seed) as a
 // Hugging Face folder: config.json, model.safetensors (n_shards > 1: that
 // many shards and model.safetensors.index.json), F32 weights, and the
-// byte-level vocabulary as tokenizer.json and tokenizer_config.json.
+// byte-level vocabulary as tokenizer.json and tokenizer_config.json. A
+// split kv_b (cfg.mla_split_kv_b) is written joint, as checkpoints hold it:
+// the same values, which convert --mla-kv-b split splits again.
 void write_hf_synth(const model::ModelConfig& cfg, uint64_t seed, int n_shards, const std::string& dir);
 
 }  // namespace frugal::convert

@@ -43,7 +43,9 @@ json byte_tokenizer_json() {
 }  // namespace
 
 void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shards, const std::string& dir) {
-  auto cfg = std::make_shared<const model::ModelConfig>(cfg_in);
+  auto joint = cfg_in;
+  joint.mla_split_kv_b = false;  // synth draws the split tensors from the joint one's values
+  auto cfg = std::make_shared<const model::ModelConfig>(joint);
   model::validate_config(*cfg);
   const HfFamily& fam = hf_family_for_config(*cfg);
   if (n_shards < 1) fail("synth: --shards must be at least 1");

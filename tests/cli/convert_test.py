@@ -57,6 +57,16 @@ def round_trips(work):
             must("synth", "--arch", arch, "--preset", preset, "--type", ttype, "--seed", 5, "-o", direct)
             must("convert", hf, "--type", ttype, "-o", converted)
             check(same_file(direct, converted), f"{arch} {preset} ({shards} shard(s)) at {ttype}: convert == synth")
+    # DeepSeek's kv_b split as current converters write it (tiny-k2 is split by default).
+    for preset in ["tiny", "tiny-v3", "tiny-k2"]:
+        hf = os.path.join(work, f"hf-split-{preset}")
+        must("synth", "--arch", "deepseek2", "--preset", preset, "--format", "hf", "--seed", 6, "-o", hf)
+        direct = os.path.join(work, f"split-{preset}.gguf")
+        converted = os.path.join(work, f"c-split-{preset}.gguf")
+        must("synth", "--arch", "deepseek2", "--preset", preset, "--mla-kv-b", "split", "--type", "f16", "--seed", 6,
+             "-o", direct)
+        must("convert", hf, "--mla-kv-b", "split", "-o", converted)
+        check(same_file(direct, converted), f"deepseek2 {preset} --mla-kv-b split: convert == synth")
 
 
 def write_safetensors(path, tensors):

@@ -3,7 +3,7 @@
 that reads the checkpoint under its Hugging Face names (hf_checkpoint.py):
 the same logits at every position, for llama (Mixtral-style MoE and dense,
 whose q/k rows convert permutes), qwen2, qwen3, qwen2moe, qwen3moe, olmoe and
-deepseek2 (V2-Lite and V3 style, with YaRN),
+deepseek2 (V2-Lite, V3 and Kimi-K2 style, with YaRN; kv_b joint and split),
 and the rope_scaling types convert carries (llama3, linear, yarn)."""
 import json
 import os
@@ -20,7 +20,7 @@ FRUGAL = os.environ.get("FRUGAL")
 TOL = 1e-4  # max|delta| / max|ref|, f32 weights (frugal computes in f32)
 CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny", None), ("qwen3", "tiny", None),
          ("qwen2moe", "tiny", None), ("qwen3moe", "tiny", None), ("olmoe", "tiny", None),
-         ("deepseek2", "tiny", None), ("deepseek2", "tiny-v3", None),
+         ("deepseek2", "tiny", None), ("deepseek2", "tiny-v3", None), ("deepseek2", "tiny-k2", None),
          # rope_scaling, with an original context shorter than the prompt so that it matters:
          # Llama 3.1's (convert writes rope_freqs.weight), linear, YaRN.
          ("llama", "tiny-dense", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
@@ -54,7 +54,8 @@ def main():
                 cfg["rope_scaling"] = rope_scaling
                 with open(os.path.join(hf, "config.json"), "w") as f:
                     json.dump(cfg, f)
-            frugal("convert", hf, "--type", "f32", "-o", gguf)
+            split = ["--mla-kv-b", "split"] if preset == "tiny-k2" else []  # attn_k_b/attn_v_b
+            frugal("convert", hf, "--type", "f32", *split, "-o", gguf)
             tokens = [int(t) for t in rng.integers(0, 512, 32)]
             out = os.path.join(work, "logits.bin")
             frugal("logits", "-m", gguf, "--tokens", ",".join(map(str, tokens)), "-o", out, "--mode", "batch",
