@@ -8,6 +8,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "base/read_file.h"
@@ -50,6 +52,17 @@ json read_json(const fs::path& p) {
   } catch (const json::exception& e) {
     fail(p.string(), ": not valid JSON: ", e.what());
   }
+}
+
+// Drops the pages of a source tensor from this process once its GGUF tensor
+// is written: the mapping is read-only, so the pages stay in (or leave) the
+// page cache as the kernel likes, and the resident size stays near the
+// tensor being converted instead of growing to the whole checkpoint.
+void release_pages(const StTensor& t) {
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (uintptr_t(t.data) + page - 1) / page * page;
+  const uintptr_t end = (uintptr_t(t.data) + t.n_bytes) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 struct Planned {
@@ -196,6 +209,7 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                           });
                           quant::quantize_rows(type, values.data(), dst.data() + size_t(r0) * rb, nr, n);
                         }
+                        for (const StTensor* t : q.tensors) release_pages(*t);
                       });
   }
   writer.write(out, opts.progress_label);
