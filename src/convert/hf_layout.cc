@@ -1,10 +1,7 @@
 // The Hugging Face layouts of the families `convert` reads: one table of
-// classes, one of per-layer tensor names, and config.json's keys.
+// classes and one of per-layer tensor names (config.json's keys: hf_config.cc).
 #include "convert/hf_layout.h"
 
-#include <charconv>
-#include <cmath>
-#include <cstdlib>
 #include <string_view>
 
 #include "base/error.h"
@@ -12,7 +9,6 @@
 namespace frugal::convert {
 namespace {
 
-using json = nlohmann::json;
 using model::ModelConfig;
 
 // Dense families leave the MoE fields empty.
@@ -112,149 +108,7 @@ std::string known_classes() {
   return s;
 }
 
-// Strict readers of config.json keys.
-struct HfConfig {
-  const json& j;
-  const std::string& where;
-  bool has(const char* key) const { return j.contains(key) && !j[key].is_null(); }
-  int64_t count(const char* key) const {
-    if (!has(key)) fail(where, ": key '", key, "' is missing");
-    if (!j[key].is_number_integer() || j[key].get<int64_t>() < 0)
-      fail(where, ": key '", key, "' must be a non-negative integer");
-    return j[key].get<int64_t>();
-  }
-  int64_t count_or(const char* key, int64_t fallback) const { return has(key) ? count(key) : fallback; }
-  double number_or(const char* key, double fallback) const {
-    if (!has(key)) return fallback;
-    if (!j[key].is_number()) fail(where, ": key '", key, "' must be a number");
-    return j[key].get<double>();
-  }
-  bool flag_or(const char* key, bool fallback) const {
-    if (!has(key)) return fallback;
-    if (!j[key].is_boolean()) fail(where, ": key '", key, "' must be true or false");
-    return j[key].get<bool>();
-  }
-};
-
-// A float as the shortest decimal that reads back to it (1e-06, not
-// 9.999999974752427e-07), as Python's json writes Hugging Face's configs.
-double json_float(float f) {
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf - 1, f);
-  *r.ptr = '\0';
-  return std::strtod(buf, nullptr);
-}
-
-// rope_scaling: linear and YaRN as the rope.scaling.* keys, Llama 3.1's
-// as rope_freqs.weight (llama3_rope_factors); the rest is refused.
-void read_rope_scaling(const json& rs, const HfFamily& fam, const std::string& where, ModelConfig& c) {
-  if (!rs.is_object()) fail(where, ": rope_scaling is not an object");
-  const HfConfig r{rs, where};
-  const std::string type = rs.value("rope_type", rs.value("type", std::string()));
-  auto refuse_extra = [&](std::initializer_list<const char*> known) {
-    for (auto it = rs.begin(); it != rs.end(); ++it) {
-      bool ok = false;
-      for (const char* k : known) ok = ok || it.key() == k;
-      if (!ok) fail(where, ": rope_scaling key '", it.key(), "' (with rope_type ", type, ") is not converted");
-    }
-  };
-  const double factor = r.number_or("factor", 0.0);
-  if ((type == "linear" || type == "yarn" || type == "llama3") && !(factor >= 1.0))
-    fail(where, ": rope_scaling factor must be a number of at least 1");
-  if (type == "linear") {
-    refuse_extra({"rope_type", "type", "factor"});
-    c.rope_scaling = model::RopeScaling::kLinear;
-    c.rope_scaling_factor = float(factor);
-    c.rope_orig_ctx = c.n_ctx_train;
-  } else if (type == "yarn") {
-    const bool deepseek = std::string_view(fam.arch) == "deepseek2";
-    if (deepseek) {
-      // DeepSeek's YaRN: logits scaled by mscale_all_dim's correction squared
-      // (rope.scaling.yarn_log_multiplier = 0.1 * mscale_all_dim), cos/sin by
-      // mscale's over mscale_all_dim's, which frugal (as llama.cpp) takes as 1.
-      refuse_extra({"rope_type", "type", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow",
-                    "mscale", "mscale_all_dim"});
-      const double all_dim = r.number_or("mscale_all_dim", 0.0);
-      if (r.number_or("mscale", all_dim) != all_dim)
-        fail(where, ": rope_scaling mscale other than mscale_all_dim is not converted");
-      c.yarn_log_multiplier = float(0.1 * all_dim);
-    } else {
-      refuse_extra({"rope_type", "type", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow"});
-    }
-    c.rope_scaling = model::RopeScaling::kYarn;
-    c.rope_scaling_factor = float(factor);
-    c.rope_orig_ctx = r.count_or("original_max_position_embeddings", c.n_ctx_train);
-    c.yarn_beta_fast = float(r.number_or("beta_fast", 32.0));
-    c.yarn_beta_slow = float(r.number_or("beta_slow", 1.0));
-  } else if (type == "llama3" && std::string_view(fam.arch) == "llama") {
-    refuse_extra({"rope_type", "type", "factor", "low_freq_factor", "high_freq_factor",
-                  "original_max_position_embeddings"});
-    c.rope_freq_factors = true;
-  } else if (type != "default") {
-    fail(where, ": rope_scaling type '", type, "' is not converted for ", fam.hf_class);
-  }
-}
-
-// DeepSeek-V2/V3's latent attention and routing keys.
-void read_deepseek(const HfConfig& h, ModelConfig& c) {
-  const std::string& where = h.where;
-  c.q_lora_rank = h.count_or("q_lora_rank", 0);
-  c.kv_lora_rank = h.count("kv_lora_rank");
-  c.qk_rope_head_dim = h.count("qk_rope_head_dim");
-  c.qk_nope_head_dim = h.count("qk_nope_head_dim");
-  c.head_dim = c.qk_nope_head_dim + c.qk_rope_head_dim;
-  c.v_head_dim = h.count("v_head_dim");
-  c.rope_dim = c.qk_rope_head_dim;
-  c.n_head_kv = c.n_head;  // every head reads the shared latent
-  c.n_expert_shared = h.count_or("n_shared_experts", 0);
-  c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
-  c.n_leading_dense = h.count_or("first_k_dense_replace", 0);
-  if (h.count_or("moe_layer_freq", 1) != 1) fail(where, ": moe_layer_freq other than 1 is not converted");
-  c.expert_weights_scale = float(h.number_or("routed_scaling_factor", 1.0));
-  const std::string scoring = h.has("scoring_func") ? h.j["scoring_func"].get<std::string>() : "softmax";
-  const std::string method = h.has("topk_method") ? h.j["topk_method"].get<std::string>() : "greedy";
-  if (scoring != "softmax" && scoring != "sigmoid") fail(where, ": scoring_func '", scoring, "' is not converted");
-  c.gating = scoring == "sigmoid" ? model::GatingFunc::kSigmoid : model::GatingFunc::kSoftmax;
-  c.n_expert_groups = h.count_or("n_group", 0);
-  c.n_group_used = h.count_or("topk_group", 0);
-  if (method == "greedy") {
-    // Groups play no part in greedy selection; one group of all is the same.
-    if (c.n_expert_groups > 1) c.n_expert_groups = c.n_group_used = 0;
-  } else if (method != "group_limited_greedy" && method != "noaux_tc") {
-    fail(where, ": topk_method '", method, "' is not converted");
-  }
-  // noaux_tc chooses by score + e_score_correction_bias (exp_probs_b) over
-  // sigmoid scores; frugal pairs the bias with the sigmoid router.
-  c.expert_score_bias = method == "noaux_tc";
-  if (c.expert_score_bias != (c.gating == model::GatingFunc::kSigmoid))
-    fail(where, ": scoring_func ", scoring, " with topk_method ", method, " is not converted");
-}
-
 }  // namespace
-
-std::vector<float> llama3_rope_factors(const json& j, const ModelConfig& c) {
-  const json& rs = j["rope_scaling"];
-  const HfConfig r{rs, "config.json"};
-  const double factor = r.number_or("factor", 8.0), low = r.number_or("low_freq_factor", 1.0);
-  const double high = r.number_or("high_freq_factor", 4.0);
-  const double old_ctx = double(r.count_or("original_max_position_embeddings", 8192));
-  if (!(high > low)) fail("config.json: rope_scaling high_freq_factor must exceed low_freq_factor");
-  const double low_wavelen = old_ctx / low, high_wavelen = old_ctx / high;
-  std::vector<float> out;
-  for (int64_t i = 0; i < c.rope_dim / 2; ++i) {
-    const double freq = std::pow(double(c.rope_freq_base), -double(2 * i) / double(c.rope_dim));
-    const double wavelen = 2 * M_PI / freq;
-    if (wavelen < high_wavelen) {
-      out.push_back(1.0f);
-    } else if (wavelen > low_wavelen) {
-      out.push_back(float(factor));
-    } else {
-      const double smooth = (old_ctx / wavelen - low) / (high - low);
-      out.push_back(float(1.0 / ((1 - smooth) / factor + smooth)));
-    }
-  }
-  return out;
-}
 
 const HfFamily& hf_family_for_class(const std::string& hf_class) {
   for (const auto& f : kFamilies)
@@ -269,127 +123,6 @@ const HfFamily& hf_family_for_config(const ModelConfig& cfg) {
   for (const auto& f : kFamilies)
     if (cfg.arch == f.arch && f.moe == cfg.is_moe()) return f;
   fail("no Hugging Face layout for ", cfg.is_moe() ? "MoE " : "dense ", cfg.arch, " (known: ", known_classes(), ")");
-}
-
-ModelConfig config_from_hf(const json& j, const std::string& where) {
-  if (!j.is_object()) fail(where, ": not a JSON object");
-  if (!j.contains("architectures") || !j["architectures"].is_array() || j["architectures"].empty() ||
-      !j["architectures"][0].is_string())
-    fail(where, ": key 'architectures' is missing or not a list of class names");
-  const HfFamily* found = nullptr;
-  try {
-    found = &hf_family_for_class(j["architectures"][0].get<std::string>());
-  } catch (const Error& e) {
-    fail(where, ": ", e.what());
-  }
-  const HfFamily& fam = *found;
-  const HfConfig h{j, where};
-  ModelConfig c;
-  c.arch = fam.arch;
-  c.name = j.value("_name_or_path", "");
-  c.n_vocab = h.count("vocab_size");
-  c.n_embd = h.count("hidden_size");
-  c.n_layer = h.count("num_hidden_layers");
-  c.n_head = h.count("num_attention_heads");
-  if (c.n_head == 0) fail(where, ": key 'num_attention_heads' must be positive");
-  c.n_head_kv = h.count_or("num_key_value_heads", c.n_head);
-  c.head_dim = h.count_or("head_dim", c.n_embd / c.n_head);
-  c.v_head_dim = c.head_dim;
-  c.rope_dim = c.head_dim;
-  c.n_ff = h.count("intermediate_size");
-  c.n_ctx_train = h.count("max_position_embeddings");
-  c.norm_eps = float(h.number_or("rms_norm_eps", 1e-6));
-  c.rope_freq_base = float(h.number_or("rope_theta", 10000.0));
-  c.tied_output = h.flag_or("tie_word_embeddings", false);
-  if (h.has("hidden_act") && j["hidden_act"] != "silu")
-    fail(where, ": hidden_act ", j["hidden_act"].dump(), " is not converted (only silu)");
-  if (h.flag_or("use_sliding_window", false)) fail(where, ": use_sliding_window is not converted");
-  if (fam.permute_qk && h.flag_or("attention_bias", false)) fail(where, ": attention_bias is not converted for llama");
-  if (h.has("clip_qkv")) fail(where, ": clip_qkv is not converted");
-  if (fam.moe) {
-    c.n_expert = h.count(fam.expert_count_key);
-    c.n_expert_used = h.count("num_experts_per_tok");
-    c.n_ff_exp = *fam.expert_ff_key ? h.count(fam.expert_ff_key) : c.n_ff;
-    if (*fam.shared_ff_key) c.n_ff_shexp = h.count_or(fam.shared_ff_key, 0);
-    if (h.count_or("decoder_sparse_step", 1) != 1) fail(where, ": decoder_sparse_step other than 1 is not converted");
-    if (h.has("mlp_only_layers") && !j["mlp_only_layers"].empty()) fail(where, ": mlp_only_layers is not converted");
-  }
-  model::apply_architecture_defaults(c);
-  if (std::string_view(fam.arch) == "deepseek2") read_deepseek(h, c);
-  if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, where, c);
-  if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
-  try {
-    model::validate_config(c);
-  } catch (const Error& e) {
-    fail(where, ": ", e.what());
-  }
-  return c;
-}
-
-json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
-  const HfFamily& fam = hf_family_for_config(c);
-  json j = {
-      {"architectures", json::array({fam.hf_class})},
-      {"model_type", fam.model_type},
-      {"vocab_size", c.n_vocab},
-      {"hidden_size", c.n_embd},
-      {"num_hidden_layers", c.n_layer},
-      {"num_attention_heads", c.n_head},
-      {"num_key_value_heads", c.n_head_kv},
-      {"head_dim", c.head_dim},
-      {"intermediate_size", c.n_ff},
-      {"max_position_embeddings", c.n_ctx_train},
-      {"rms_norm_eps", json_float(c.norm_eps)},
-      {"rope_theta", json_float(c.rope_freq_base)},
-      {"tie_word_embeddings", c.tied_output},
-      {"hidden_act", "silu"},
-      {"torch_dtype", torch_dtype},
-  };
-  if (!c.name.empty()) j["_name_or_path"] = c.name;
-  if (fam.moe) {
-    j[fam.expert_count_key] = c.n_expert;
-    j["num_experts_per_tok"] = c.n_expert_used;
-    if (*fam.expert_ff_key) j[fam.expert_ff_key] = c.n_ff_exp;
-    if (*fam.shared_ff_key) j[fam.shared_ff_key] = c.n_ff_shexp;
-    if (fam.norm_topk_key) j["norm_topk_prob"] = c.expert_weights_norm;
-  }
-  if (c.is_mla()) {
-    if (c.q_lora_rank > 0) j["q_lora_rank"] = c.q_lora_rank;
-    else j["q_lora_rank"] = nullptr;
-    j["kv_lora_rank"] = c.kv_lora_rank;
-    j["qk_rope_head_dim"] = c.qk_rope_head_dim;
-    j["qk_nope_head_dim"] = c.qk_nope_head_dim;
-    j["v_head_dim"] = c.v_head_dim;
-    j.erase("head_dim");
-    j["n_shared_experts"] = c.n_expert_shared;
-    j["first_k_dense_replace"] = c.n_leading_dense;
-    j["moe_layer_freq"] = 1;
-    j["routed_scaling_factor"] = json_float(c.expert_weights_scale);
-    const bool sigmoid = c.gating == model::GatingFunc::kSigmoid;
-    j["scoring_func"] = sigmoid ? "sigmoid" : "softmax";
-    j["topk_method"] = c.expert_score_bias ? "noaux_tc" : c.n_expert_groups > 1 ? "group_limited_greedy" : "greedy";
-    j["n_group"] = c.n_expert_groups;
-    j["topk_group"] = c.n_group_used;
-  }
-  if (c.rope_scaling == model::RopeScaling::kLinear) {
-    j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", json_float(c.rope_scaling_factor)}};
-  } else if (c.rope_scaling == model::RopeScaling::kYarn) {
-    if (c.yarn_attn_factor != 1.0f) fail("no Hugging Face rope_scaling for a YaRN attn_factor other than 1");
-    j["rope_scaling"] = {{"rope_type", "yarn"},
-                         {"factor", json_float(c.rope_scaling_factor)},
-                         {"original_max_position_embeddings", c.rope_orig_ctx},
-                         {"beta_fast", json_float(c.yarn_beta_fast)},
-                         {"beta_slow", json_float(c.yarn_beta_slow)}};
-    if (c.is_mla()) {
-      // Read back as float(0.1 * mscale_all_dim): the short decimal when it
-      // reads back exactly, else the double that does.
-      double all_dim = json_float(c.yarn_log_multiplier * 10.0f);
-      if (float(0.1 * all_dim) != c.yarn_log_multiplier) all_dim = double(c.yarn_log_multiplier) / 0.1;
-      j["rope_scaling"]["mscale"] = all_dim;
-      j["rope_scaling"]["mscale_all_dim"] = all_dim;
-    }
-  }
-  return j;
 }
 
 int64_t HfSource::source_row(int64_t r) const {
