@@ -158,6 +158,17 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
     }
     plan.push_back(std::move(p));
   }
+  for (const auto& [gguf_name, hf_name] : hf_optional_tensors(cfg)) {
+    const StTensor* t = ck.find(hf_name);
+    if (t == nullptr) continue;
+    if (t->dtype == StDtype::kOther)
+      fail(t->file, ": tensor '", hf_name, "' has dtype ", t->dtype_name, " (convert reads F32, F16 and BF16)");
+    model::TensorSpec spec{.name = gguf_name, .shape = {t->shape.rbegin(), t->shape.rend()},
+                           .role = model::TensorRole::kAttention, .layer = -1};
+    HfSource source{.names = {hf_name}, .shape = t->shape, .permute_heads = 0};
+    plan.push_back({.spec = spec, .source = source, .tensors = {t}, .computed = {}, .gather = nullptr});
+    used.insert(hf_name);
+  }
   for (const std::string& name : ck.names())
     if (!used.contains(name) && !hf_tensor_is_ignored(name))
       fail(ck.find(name)->file, ": tensor '", name, "' is not part of a ", fam.hf_class,

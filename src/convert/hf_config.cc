@@ -98,9 +98,13 @@ void read_rope_scaling(const json& rs, const HfFamily& fam, const std::string& w
   }
 }
 
+// DeepSeek's MoE keys (DeepSeek-V2/V3, GLM-4.5): shared experts of the
+// routed width, leading dense layers, the router's scores, group limit and
+// scaling.
+void read_deepseek_moe(const HfConfig& h, ModelConfig& c, const char* default_scoring, const char* default_method);
+
 // DeepSeek-V2/V3's latent attention and routing keys.
 void read_deepseek(const HfConfig& h, ModelConfig& c) {
-  const std::string& where = h.where;
   c.q_lora_rank = h.count_or("q_lora_rank", 0);
   c.kv_lora_rank = h.count("kv_lora_rank");
   c.qk_rope_head_dim = h.count("qk_rope_head_dim");
@@ -109,13 +113,32 @@ void read_deepseek(const HfConfig& h, ModelConfig& c) {
   c.v_head_dim = h.count("v_head_dim");
   c.rope_dim = c.qk_rope_head_dim;
   c.n_head_kv = c.n_head;  // every head reads the shared latent
+  read_deepseek_moe(h, c, "softmax", "greedy");
+}
+
+// GLM-4.5: partial RoPE, q/k/v biases, optional per-head q/k norm, the
+// next-token-prediction layers after num_hidden_layers, DeepSeek-V3's MoE
+// (its router always sigmoid with the correction bias).
+void read_glm(const HfConfig& h, ModelConfig& c) {
+  if (!h.flag_or("attention_bias", false)) fail(h.where, ": GLM-4.5 without attention_bias is not converted");
+  const double partial = h.number_or("partial_rotary_factor", 0.5);
+  c.rope_dim = int64_t(double(c.head_dim) * partial);
+  if (double(c.rope_dim) != double(c.head_dim) * partial || c.rope_dim % 2 != 0)
+    fail(h.where, ": partial_rotary_factor ", partial, " of head_dim ", c.head_dim, " is not an even whole number");
+  c.qk_norm = h.flag_or("use_qk_norm", false) ? model::QkNorm::kPerHead : model::QkNorm::kNone;
+  c.n_nextn_layer = h.count_or("num_nextn_predict_layers", 0);
+  read_deepseek_moe(h, c, "sigmoid", "noaux_tc");
+}
+
+void read_deepseek_moe(const HfConfig& h, ModelConfig& c, const char* default_scoring, const char* default_method) {
+  const std::string& where = h.where;
   c.n_expert_shared = h.count_or("n_shared_experts", 0);
   c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
   c.n_leading_dense = h.count_or("first_k_dense_replace", 0);
   if (h.count_or("moe_layer_freq", 1) != 1) fail(where, ": moe_layer_freq other than 1 is not converted");
   c.expert_weights_scale = float(h.number_or("routed_scaling_factor", 1.0));
-  const std::string scoring = h.has("scoring_func") ? h.j["scoring_func"].get<std::string>() : "softmax";
-  const std::string method = h.has("topk_method") ? h.j["topk_method"].get<std::string>() : "greedy";
+  const std::string scoring = h.has("scoring_func") ? h.j["scoring_func"].get<std::string>() : default_scoring;
+  const std::string method = h.has("topk_method") ? h.j["topk_method"].get<std::string>() : default_method;
   if (scoring != "softmax" && scoring != "sigmoid") fail(where, ": scoring_func '", scoring, "' is not converted");
   c.gating = scoring == "sigmoid" ? model::GatingFunc::kSigmoid : model::GatingFunc::kSoftmax;
   c.n_expert_groups = h.count_or("n_group", 0);
@@ -204,6 +227,7 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
   }
   model::apply_architecture_defaults(c);
   if (std::string_view(fam.arch) == "deepseek2") read_deepseek(h, c);
+  if (std::string_view(fam.arch) == "glm4moe") read_glm(h, c);
   if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
   try {
@@ -241,6 +265,20 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     if (*fam.shared_ff_key) j[fam.shared_ff_key] = c.n_ff_shexp;
     if (fam.norm_topk_key) j["norm_topk_prob"] = c.expert_weights_norm;
   }
+  if (c.deepseek_moe_keys && c.is_moe()) {
+    j["n_shared_experts"] = c.n_expert_shared;
+    j["first_k_dense_replace"] = c.n_leading_dense;
+    j["moe_layer_freq"] = 1;
+    j["routed_scaling_factor"] = json_float(c.expert_weights_scale);
+    j["n_group"] = c.n_expert_groups;
+    j["topk_group"] = c.n_group_used;
+  }
+  if (c.arch == "glm4moe") {
+    j["attention_bias"] = true;
+    j["partial_rotary_factor"] = json_float(float(c.rope_dim) / float(c.head_dim));
+    j["use_qk_norm"] = c.qk_norm == model::QkNorm::kPerHead;
+    j["num_nextn_predict_layers"] = c.n_nextn_layer;
+  }
   if (c.is_mla()) {
     if (c.q_lora_rank > 0) j["q_lora_rank"] = c.q_lora_rank;
     else j["q_lora_rank"] = nullptr;
@@ -249,15 +287,9 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     j["qk_nope_head_dim"] = c.qk_nope_head_dim;
     j["v_head_dim"] = c.v_head_dim;
     j.erase("head_dim");
-    j["n_shared_experts"] = c.n_expert_shared;
-    j["first_k_dense_replace"] = c.n_leading_dense;
-    j["moe_layer_freq"] = 1;
-    j["routed_scaling_factor"] = json_float(c.expert_weights_scale);
     const bool sigmoid = c.gating == model::GatingFunc::kSigmoid;
     j["scoring_func"] = sigmoid ? "sigmoid" : "softmax";
     j["topk_method"] = c.expert_score_bias ? "noaux_tc" : c.n_expert_groups > 1 ? "group_limited_greedy" : "greedy";
-    j["n_group"] = c.n_expert_groups;
-    j["topk_group"] = c.n_group_used;
   }
   if (c.rope_scaling == model::RopeScaling::kLinear) {
     j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", json_float(c.rope_scaling_factor)}};

@@ -53,6 +53,10 @@ constexpr HfFamily kFamilies[] = {
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
      .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false},
+    {.hf_class = "Glm4MoeForCausalLM", .arch = "glm4moe", .model_type = "glm4_moe", .moe = true, .moe_block = "mlp",
+     .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size", .shared_ff_key = "",
+     .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj", .exp_up = "up_proj",
+     .exp_down = "down_proj", .permute_qk = false},
     {.hf_class = "DeepseekV3ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v3", .moe = true,
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
@@ -78,6 +82,7 @@ constexpr LayerName kLayerNames[] = {
     {.gguf = "attn_q_norm.weight", .hf = "self_attn.q_norm.weight"},
     {.gguf = "attn_k_norm.weight", .hf = "self_attn.k_norm.weight"},
     {.gguf = "ffn_norm.weight", .hf = "post_attention_layernorm.weight"},
+    {.gguf = "post_attention_norm.weight", .hf = "post_attention_layernorm.weight"},
     {.gguf = "ffn_gate.weight", .hf = "mlp.gate_proj.weight"},
     {.gguf = "ffn_up.weight", .hf = "mlp.up_proj.weight"},
     {.gguf = "ffn_down.weight", .hf = "mlp.down_proj.weight"},
@@ -94,6 +99,18 @@ constexpr LayerName kLayerNames[] = {
     {.gguf = "attn_kv_a_mqa.weight", .hf = "self_attn.kv_a_proj_with_mqa.weight"},
     {.gguf = "attn_kv_a_norm.weight", .hf = "self_attn.kv_a_layernorm.weight"},
     {.gguf = "attn_kv_b.weight", .hf = "self_attn.kv_b_proj.weight"},
+    // A next-token-prediction layer (GLM-4.5) after the layers that run.
+    {.gguf = "nextn.eh_proj.weight", .hf = "eh_proj.weight"},
+    {.gguf = "nextn.enorm.weight", .hf = "enorm.weight"},
+    {.gguf = "nextn.hnorm.weight", .hf = "hnorm.weight"},
+};
+
+// Tensors of a next-token-prediction layer that frugal neither needs nor
+// checks, copied when the checkpoint has them (llama.cpp's names).
+constexpr LayerName kNextnOptional[] = {
+    {.gguf = "nextn.shared_head_head.weight", .hf = "shared_head.head.weight"},
+    {.gguf = "nextn.shared_head_norm.weight", .hf = "shared_head.norm.weight"},
+    {.gguf = "nextn.embed_tokens.weight", .hf = "embed_tokens.weight"},
 };
 
 constexpr LayerName kGlobalNames[] = {
@@ -170,6 +187,14 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
     return s;
   }
   fail("convert: no Hugging Face name for '", spec.name, "' in ", fam.hf_class, " checkpoints");
+}
+
+std::vector<std::pair<std::string, std::string>> hf_optional_tensors(const ModelConfig& cfg) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int64_t il = cfg.n_layer; il < cfg.n_layer + cfg.n_nextn_layer; ++il)
+    for (const auto& n : kNextnOptional)
+      out.emplace_back("blk." + std::to_string(il) + "." + n.gguf, "model.layers." + std::to_string(il) + "." + n.hf);
+  return out;
 }
 
 bool hf_tensor_is_ignored(const std::string& name) { return name.ends_with(".rotary_emb.inv_freq"); }

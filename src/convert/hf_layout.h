@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/config.h"
@@ -71,6 +72,11 @@ struct HfSource {
   int64_t source_row(int64_t r) const;
 };
 HfSource hf_source(const HfFamily& family, const model::ModelConfig& cfg, const model::TensorSpec& spec);
+
+// (GGUF name, Hugging Face name) of tensors copied when the checkpoint has
+// them and left out when not (the next-token-prediction layers' head,
+// norm and embedding).
+std::vector<std::pair<std::string, std::string>> hf_optional_tensors(const model::ModelConfig& cfg);
 
 // Hugging Face tensors that carry nothing the GGUF needs (rotary tables).
 bool hf_tensor_is_ignored(const std::string& name);

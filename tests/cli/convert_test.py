@@ -2,7 +2,7 @@
 """frugal convert: a Hugging Face checkpoint that `frugal synth --format hf`
 writes converts to the very file `frugal synth` writes for the same seed
 (llama dense and Mixtral-style, qwen2, qwen3, qwen2moe, qwen3moe, olmoe,
-deepseek2 V2-Lite and V3 style;
+deepseek2 V2-Lite and V3 style, glm4moe with its next-token-prediction layer;
 byte for byte: metadata, tokenizer, tensor names, layout and data, at f32,
 f16 and q8_0; one safetensors file or shards), BF16 checkpoints convert to
 the BF16 tensors synth writes, and bad input is a clear error naming the
@@ -48,7 +48,8 @@ def same_file(a, b):
 def round_trips(work):
     for arch, preset, shards in [("llama", "tiny", 2), ("llama", "tiny-dense", 1), ("qwen3", "tiny", 3),
                                  ("qwen3moe", "tiny", 2), ("qwen2", "tiny", 1), ("qwen2moe", "tiny", 2),
-                                 ("olmoe", "tiny", 1), ("deepseek2", "tiny", 2), ("deepseek2", "tiny-v3", 1)]:
+                                 ("olmoe", "tiny", 1), ("deepseek2", "tiny", 2), ("deepseek2", "tiny-v3", 1),
+                                 ("glm4moe", "tiny", 2), ("glm4moe", "tiny-air", 1)]:
         hf = os.path.join(work, f"hf-{arch}-{preset}")
         must("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--shards", shards, "--seed", 5, "-o", hf)
         for ttype in ["f32", "f16", "q8_0"]:
@@ -124,6 +125,35 @@ def bf16_checkpoint(work):
     check(err < 2 ** -8, f"BF16 checkpoint: {len(kept)} F32 tensors within bf16 rounding ({err:.1e})")
 
 
+def nextn_extras(work):
+    """GLM-4.5's next-token-prediction layer may carry its own head, norm and
+    embedding: copied under llama.cpp's names, and the file still loads."""
+    hf = os.path.join(work, "hf-glm-extras")
+    must("synth", "--arch", "glm4moe", "--preset", "tiny", "--format", "hf", "--seed", 2, "-o", hf)
+    path = os.path.join(hf, "model.safetensors")
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    tensors = [(name, e["dtype"], e["shape"], raw[8 + n + e["data_offsets"][0]:8 + n + e["data_offsets"][1]])
+               for name, e in header.items() if name != "__metadata__"]
+    rng = np.random.default_rng(2)
+    extras = {"shared_head.norm.weight": (128,), "shared_head.head.weight": (512, 128),
+              "embed_tokens.weight": (512, 128)}
+    values = {k: rng.standard_normal(shape).astype("<f4") for k, shape in extras.items()}
+    tensors += [(f"model.layers.3.{k}", "F32", list(v.shape), v.tobytes()) for k, v in values.items()]
+    write_safetensors(path, tensors)
+    out = os.path.join(work, "glm-extras.gguf")
+    must("convert", hf, "--type", "f32", "-o", out)
+    g = read_gguf(out)
+    names = {"shared_head.norm.weight": "blk.3.nextn.shared_head_norm.weight",
+             "shared_head.head.weight": "blk.3.nextn.shared_head_head.weight",
+             "embed_tokens.weight": "blk.3.nextn.embed_tokens.weight"}
+    same = all(g.has(names[k]) and np.array_equal(g.tensor(names[k]), v.astype(np.float64)) for k, v in values.items())
+    loads = run("logits", "-m", out, "--tokens", "1,2,3", "-o", os.path.join(work, "extras.bin")).returncode == 0
+    check(same and loads, "glm4moe next-token-prediction head, norm and embedding copied as nextn.*, file loads")
+
+
 def bad_inputs(work):
     src = os.path.join(work, "hf-bad-src")
     must("synth", "--arch", "llama", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 3, "-o", src)
@@ -186,6 +216,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         round_trips(work)
         bf16_checkpoint(work)
+        nextn_extras(work)
         bad_inputs(work)
     if failures:
         print(f"{len(failures)} check(s) failed")

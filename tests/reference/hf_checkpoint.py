@@ -3,8 +3,9 @@ parsed here, names as Hugging Face spells them) and runs its forward pass in
 float64 as the Hugging Face modeling code defines it: rotate-half RoPE on the
 unpermuted q/k projections, per-head (Qwen3) or whole-vector (OLMoE) q/k
 norms, the routers of Mixtral, Qwen2-MoE (with its gated shared expert),
-Qwen3-MoE, OLMoE and DeepSeek-V2/V3 (latent attention, group-limited and
-bias-corrected routing, shared experts, leading dense layers). Independent of
+Qwen3-MoE, OLMoE, DeepSeek-V2/V3 (latent attention, group-limited and
+bias-corrected routing, shared experts, leading dense layers) and GLM-4.5
+(partial RoPE, q/k/v biases; its next-token-prediction layer not run). Independent of
 frugal's name mapping, so `frugal convert`'s output can be checked against it."""
 import json
 import math
@@ -85,7 +86,8 @@ def mha(W, p, cfg, h, pos, proj):
     nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     hd = cfg.get("head_dim") or cfg["hidden_size"] // nh
     eps = cfg["rms_norm_eps"]
-    inv_freq, magnitude = hf_inv_freq(cfg, hd)
+    rd = int(hd * cfg.get("partial_rotary_factor", 1.0))  # GLM-4.5: RoPE on the first rd dimensions
+    inv_freq, magnitude = hf_inv_freq(cfg, rd)
     q = proj("self_attn.q_proj", h)
     k = proj("self_attn.k_proj", h)
     v = proj("self_attn.v_proj", h).reshape(T, nkv, hd)
@@ -98,8 +100,8 @@ def mha(W, p, cfg, h, pos, proj):
     if q_norm is not None and q_norm.shape[0] == hd:  # Qwen3: per head
         q = rms_norm(q, q_norm, eps)
         k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
-    q = rope_halves(q, pos, inv_freq, magnitude)
-    k = rope_halves(k, pos, inv_freq, magnitude)
+    q = np.concatenate([rope_halves(q[..., :rd], pos, inv_freq, magnitude), q[..., rd:]], axis=-1)
+    k = np.concatenate([rope_halves(k[..., :rd], pos, inv_freq, magnitude), k[..., rd:]], axis=-1)
     return attention(q, k, v, 1.0 / np.sqrt(hd))
 
 
@@ -171,6 +173,9 @@ def hf_logits(folder, tokens, config_edit=None):
     with open(os.path.join(folder, "config.json")) as f:
         cfg = json.load(f)
     cfg.update(config_edit or {})
+    if cfg.get("model_type") == "glm4_moe":  # GLM-4.5's router: DeepSeek-V3's, without the keys
+        cfg.setdefault("scoring_func", "sigmoid")
+        cfg.setdefault("topk_method", "noaux_tc")
     W = read_checkpoint(folder)
     eps = cfg["rms_norm_eps"]
     T = len(tokens)

@@ -3,7 +3,7 @@
 that reads the checkpoint under its Hugging Face names (hf_checkpoint.py):
 the same logits at every position, for llama (Mixtral-style MoE and dense,
 whose q/k rows convert permutes), qwen2, qwen3, qwen2moe, qwen3moe, olmoe and
-deepseek2 (V2-Lite, V3 and Kimi-K2 style, with YaRN; kv_b joint and split),
+deepseek2 (V2-Lite, V3 and Kimi-K2 style, with YaRN; kv_b joint and split), glm4moe (GLM-4.5 and -Air style),
 and the rope_scaling types convert carries (llama3, linear, yarn)."""
 import json
 import os
@@ -21,6 +21,7 @@ TOL = 1e-4  # max|delta| / max|ref|, f32 weights (frugal computes in f32)
 CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny", None), ("qwen3", "tiny", None),
          ("qwen2moe", "tiny", None), ("qwen3moe", "tiny", None), ("olmoe", "tiny", None),
          ("deepseek2", "tiny", None), ("deepseek2", "tiny-v3", None), ("deepseek2", "tiny-k2", None),
+         ("glm4moe", "tiny", None), ("glm4moe", "tiny-air", None),
          # rope_scaling, with an original context shorter than the prompt so that it matters:
          # Llama 3.1's (convert writes rope_freqs.weight), linear, YaRN.
          ("llama", "tiny-dense", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
