@@ -151,7 +151,10 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
              shape_text(p.source.shape));
       if (t->dtype == StDtype::kOther)
         fail(t->file, ": tensor '", name, "' has dtype ", t->dtype_name, " (convert reads F32, F16 and BF16)");
-      if (!dtype.empty() && t->dtype_name != dtype)
+      // Vectors kept in F32 beside BF16 matrices (DeepSeek-V3's and GLM-4.5's
+      // e_score_correction_bias) are what their authors meant.
+      const bool f32_vector = t->shape.size() == 1 && t->dtype == StDtype::kF32;
+      if (!dtype.empty() && t->dtype_name != dtype && !f32_vector)
         fail(t->file, ": tensor '", name, "' has dtype ", t->dtype_name, " but config.json says ", dtype);
       p.tensors.push_back(t);
       used.insert(name);

@@ -81,8 +81,9 @@ def write_safetensors(path, tensors):
         f.write(len(text).to_bytes(8, "little") + text + data)
 
 
-def to_bf16(hf_src, hf_dst):
-    """A copy of an F32 checkpoint in BF16 (round to nearest even), torch_dtype bfloat16."""
+def to_bf16(hf_src, hf_dst, keep_f32=lambda name, shape: False):
+    """A copy of an F32 checkpoint in BF16 (round to nearest even), torch_dtype
+    bfloat16; tensors keep_f32(name, shape) chooses stay F32."""
     shutil.copytree(hf_src, hf_dst)
     path = os.path.join(hf_dst, "model.safetensors")
     with open(path, "rb") as f:
@@ -94,6 +95,9 @@ def to_bf16(hf_src, hf_dst):
         if name == "__metadata__":
             continue
         b0, b1 = e["data_offsets"]
+        if keep_f32(name, e["shape"]):
+            out.append((name, "F32", e["shape"], raw[8 + n + b0:8 + n + b1]))
+            continue
         u = np.frombuffer(raw, "<u4", (b1 - b0) // 4, 8 + n + b0).astype(np.uint64)
         bf = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2")
         out.append((name, "BF16", e["shape"], bf.tobytes()))
@@ -101,7 +105,7 @@ def to_bf16(hf_src, hf_dst):
     cfg_path = os.path.join(hf_dst, "config.json")
     with open(cfg_path) as f:
         cfg = json.load(f)
-    cfg["torch_dtype"] = "bfloat16"
+    cfg["torch_dtype"] = "bfloat16"  # the F32 vectors above may stay F32 (see mixed_dtypes)
     with open(cfg_path, "w") as f:
         json.dump(cfg, f)
 
@@ -123,6 +127,21 @@ def bf16_checkpoint(work):
     kept = [n for n in a.order if a.tensors[n].type == 0]
     err = max(float(np.abs(a.tensor(n) - b.tensor(n)).max() / np.abs(a.tensor(n)).max()) for n in kept)
     check(err < 2 ** -8, f"BF16 checkpoint: {len(kept)} F32 tensors within bf16 rounding ({err:.1e})")
+
+
+def mixed_dtypes(work):
+    """A BF16 checkpoint whose vectors (norms, a router bias) are F32, as
+    DeepSeek-V3's e_score_correction_bias is, converts; an F32 matrix in it
+    does not."""
+    hf = os.path.join(work, "hf-mixed")
+    must("synth", "--arch", "deepseek2", "--preset", "tiny-v3", "--format", "hf", "--seed", 3, "-o", hf)
+    to_bf16(hf, hf + "-bf16", keep_f32=lambda name, shape: len(shape) == 1)
+    r = run("convert", hf + "-bf16", "-o", os.path.join(work, "mixed.gguf"))
+    check(r.returncode == 0, f"BF16 checkpoint with F32 vectors converts: {r.stderr.strip()[-200:]}")
+    to_bf16(hf, hf + "-bad", keep_f32=lambda name, shape: name == "lm_head.weight")
+    r = run("convert", hf + "-bad", "-o", os.path.join(work, "mixed-bad.gguf"))
+    check(r.returncode == 1 and "'lm_head.weight' has dtype F32 but config.json says BF16" in r.stderr,
+          f"BF16 checkpoint with an F32 matrix: {r.stderr.strip()}")
 
 
 def nextn_extras(work):
@@ -216,6 +235,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         round_trips(work)
         bf16_checkpoint(work)
+        mixed_dtypes(work)
         nextn_extras(work)
         bad_inputs(work)
     if failures:
