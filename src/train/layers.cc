@@ -72,31 +72,37 @@ void rope_table(int64_t n_ctx, int64_t head_dim, float freq_base, float* cos_sin
 }
 
 namespace {
+// NeoX pairs (i, i + hd/2); the normal layout pairs (2i, 2i + 1). Pair i
+// turns by the same angle in both.
 void rope_rotate(float* x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads, int64_t hd,
-                 float sign) {
+                 float sign, bool neox) {
   const int64_t half = hd / 2;
+  const int64_t first = neox ? 1 : 2, second = neox ? half : 1;  // pair i: (first * i, first * i + second)
   for (int64_t r = 0; r < n; ++r) {
     const float* cs = cos_sin + static_cast<int64_t>(pos[r]) * hd;
     for (int64_t h = 0; h < n_heads; ++h) {
       float* xh = x + (r * n_heads + h) * hd;
       for (int64_t i = 0; i < half; ++i) {
         const float c = cs[2 * i], s = sign * cs[2 * i + 1];
-        const float a = xh[i], b = xh[i + half];
-        xh[i] = a * c - b * s;
-        xh[i + half] = a * s + b * c;
+        float& a = xh[first * i];
+        float& b = xh[first * i + second];
+        const float a0 = a, b0 = b;
+        a = a0 * c - b0 * s;
+        b = a0 * s + b0 * c;
       }
     }
   }
 }
 }  // namespace
 
-void rope_forward(float* x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads, int64_t head_dim) {
-  rope_rotate(x, pos, cos_sin, n, n_heads, head_dim, 1.0f);
+void rope_forward(float* x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads, int64_t head_dim,
+                  bool neox) {
+  rope_rotate(x, pos, cos_sin, n, n_heads, head_dim, 1.0f, neox);
 }
 
 void rope_backward(float* d_x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads,
-                   int64_t head_dim) {
-  rope_rotate(d_x, pos, cos_sin, n, n_heads, head_dim, -1.0f);  // the transpose of a rotation
+                   int64_t head_dim, bool neox) {
+  rope_rotate(d_x, pos, cos_sin, n, n_heads, head_dim, -1.0f, neox);  // the transpose of a rotation
 }
 
 void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v, float* probs,

@@ -21,13 +21,15 @@ void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int6
 void rmsnorm_backward(const float* d_y, const float* x, const float* w, const float* rstd, float* d_x, float* d_w,
                       int64_t n, int64_t d);
 
-// NeoX RoPE on n rows of n_heads heads of head_dim: pair (i, i + head_dim/2)
-// of a head at position pos[row] rotates by angle cos_sin (rope_table).
+// RoPE on n rows of n_heads heads of head_dim: pair i of a head at position
+// pos[row] rotates by angle i of cos_sin (rope_table); the pair is
+// (i, i + head_dim/2) with neox (qwen*, olmoe), else (2i, 2i + 1) (llama).
 // Forward rotates by +angle, backward (of a gradient) by -angle, in place.
 void rope_table(int64_t n_ctx, int64_t head_dim, float freq_base, float* cos_sin);  // n_ctx x head_dim
-void rope_forward(float* x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads, int64_t head_dim);
+void rope_forward(float* x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads, int64_t head_dim,
+                  bool neox = true);
 void rope_backward(float* d_x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads,
-                   int64_t head_dim);
+                   int64_t head_dim, bool neox = true);
 
 // Causal multi-head attention over n_seq sequences of t rows each:
 // q (rows x n_head*hd), k and v (rows x n_head_kv*hd); GQA maps query head h

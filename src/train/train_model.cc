@@ -32,16 +32,31 @@ model::ModelConfig make_config(const ModelShape& s) {
   return c;
 }
 
-ParamLayout::ParamLayout(const model::ModelConfig& cfg) : cfg_(cfg) {
-  if (cfg.arch != "qwen3moe" && cfg.arch != "qwen2moe")
-    fail("train: only the qwen3moe and qwen2moe architectures can be trained (got '", cfg.arch, "')");
-  if (cfg.arch == "qwen3moe" && cfg.n_ff_shexp > 0) fail("train: shared experts are not part of the qwen3moe layout");
-  if (cfg.arch == "qwen2moe" && cfg.n_ff_shexp > 0 && !cfg.shared_expert_gate)
-    fail("train: a qwen2moe shared expert needs its gate (ffn_gate_inp_shexp)");
-  if (!cfg.is_moe()) fail("train: the model has no experts (one expert with top-1 is the dense baseline)");
-  if (cfg.rope_dim != cfg.head_dim || cfg.v_head_dim != cfg.head_dim)
+namespace {
+// What the training model cannot represent, by name (frugal::Error).
+void check_trainable(const model::ModelConfig& c) {
+  const bool arch_ok = c.arch == "qwen3moe" || c.arch == "qwen2moe" || c.arch == "olmoe" || c.arch == "llama";
+  if (!arch_ok)
+    fail("train: the ", c.arch, " architecture cannot be trained yet (trainable: qwen3moe, qwen2moe, olmoe, "
+         "Mixtral-style llama)");
+  if (!c.is_moe()) fail("train: the model has no experts (one expert with top-1 is the dense baseline)");
+  if (c.arch == "qwen3moe" && c.n_ff_shexp > 0) fail("train: shared experts are not part of the qwen3moe layout");
+  if (c.n_ff_shexp > 0 && !c.shared_expert_gate)
+    fail("train: a shared expert without its sigmoid gate (ffn_gate_inp_shexp) cannot be trained yet");
+  if (c.gating != model::GatingFunc::kSoftmax || c.n_expert_groups > 1 || c.expert_weights_scale != 1.0f)
+    fail("train: only the softmax router without groups or a routed scale can be trained");
+  if (c.n_leading_dense > 0 || c.n_moe_layer_step > 1) fail("train: every layer must be an MoE layer");
+  if (c.qk_norm == model::QkNorm::kPerHeadUnweighted) fail("train: unweighted q/k norm cannot be trained");
+  if (c.rope_dim != c.head_dim || c.v_head_dim != c.head_dim)
     fail("train: rope_dim and v_head_dim must equal head_dim");
-  if (cfg.rope_scaling != model::RopeScaling::kNone) fail("train: RoPE scaling is not supported in training");
+  if (c.rope_scaling != model::RopeScaling::kNone || c.rope_freq_factors)
+    fail("train: RoPE scaling is not supported in training");
+  if (c.tied_output) fail("train: tied output is not supported (the model has its own output.weight)");
+}
+}  // namespace
+
+ParamLayout::ParamLayout(const model::ModelConfig& cfg) : cfg_(cfg) {
+  check_trainable(cfg);
   for (const model::TensorSpec& spec : model::expected_tensors(cfg)) {
     ParamTensor t;
     t.name = spec.name;
@@ -53,7 +68,6 @@ ParamLayout::ParamLayout(const model::ModelConfig& cfg) : cfg_(cfg) {
     n_params_ += t.size;
     tensors_.push_back(std::move(t));
   }
-  if (cfg.tied_output) fail("train: tied output is not supported (the model has its own output.weight)");
 }
 
 const ParamTensor& ParamLayout::find(const std::string& name) const {

@@ -23,13 +23,23 @@ void bias_backward(const float* d_y, float* d_b, int64_t n, int64_t d) {
   for (int64_t r = 0; r < n; ++r)
     for (int64_t i = 0; i < d; ++i) d_b[i] += d_y[r * d + i];
 }
+
+// The q/k RMSNorm's rows over N tokens: one per head (qwen3moe: each head's
+// head_dim values) or one per token (olmoe: the whole q and k vectors).
+struct QkNormShape {
+  int64_t q_rows, q_width, k_rows, k_width;
+};
+QkNormShape qk_norm_shape(const model::ModelConfig& c, int64_t N) {
+  if (c.qk_norm == model::QkNorm::kWhole) return {N, c.n_embd_q(), N, c.n_embd_k()};
+  return {N * c.n_head, c.head_dim, N * c.n_head_kv, c.head_dim};
+}
 }  // namespace
 
 // What one layer's forward pass keeps for its backward pass.
 struct LayerActs {
   Buf x_in;                    // N x D: residual stream entering the layer
   Buf attn_rstd, attn_normed;  // N; N x D
-  Buf q_pre, q_rstd, q;        // N x Q before q-norm; N x Hq; normed and rotated
+  Buf q_pre, q_rstd, q;        // N x Q before q-norm; N x Hq (per head) or N; normed and rotated
   Buf k_pre, k_rstd, k;        // N x K, N x Hkv, N x K
   Buf v;                       // N x K
   Buf probs;                   // n_seq x Hq x t x t attention weights
@@ -237,14 +247,16 @@ ForwardResult Transformer::forward(const float* params, const float* selection_b
       add_bias(L.v.data(), P.bv, N, K);
     }
     if (P.q_norm) {
-      rmsnorm_forward(L.q_pre.data(), P.q_norm, L.q.data(), L.q_rstd.data(), N * c.n_head, hd, c.norm_eps);
-      rmsnorm_forward(L.k_pre.data(), P.k_norm, L.k.data(), L.k_rstd.data(), N * c.n_head_kv, hd, c.norm_eps);
+      const QkNormShape qs = qk_norm_shape(c, N);
+      rmsnorm_forward(L.q_pre.data(), P.q_norm, L.q.data(), L.q_rstd.data(), qs.q_rows, qs.q_width, c.norm_eps);
+      rmsnorm_forward(L.k_pre.data(), P.k_norm, L.k.data(), L.k_rstd.data(), qs.k_rows, qs.k_width, c.norm_eps);
     } else {
       L.q = L.q_pre;
       L.k = L.k_pre;
     }
-    rope_forward(L.q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd);
-    rope_forward(L.k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd);
+    const bool neox = c.rope_layout == model::RopeLayout::kNeox;
+    rope_forward(L.q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd, neox);
+    rope_forward(L.k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd, neox);
     attention_forward(as, L.q.data(), L.k.data(), L.v.data(), L.probs.data(), L.att.data(), pool_);
     linear_forward(L.att.data(), P.wo, attn_proj.data(), N, Q, D);
     for (int64_t i = 0; i < N * D; ++i) L.x_mid[sz(i)] = L.x_in[sz(i)] + attn_proj[sz(i)];
@@ -433,15 +445,17 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
     need(a.d_v, N * K);
     attention_backward(as, a.d_att.data(), L.q.data(), L.k.data(), L.v.data(), L.probs.data(), a.d_q.data(),
                        a.d_k.data(), a.d_v.data(), pool_);
-    rope_backward(a.d_q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd);
-    rope_backward(a.d_k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd);
+    const bool neox = c.rope_layout == model::RopeLayout::kNeox;
+    rope_backward(a.d_q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd, neox);
+    rope_backward(a.d_k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd, neox);
     if (P.q_norm) {
       need(a.d_q_pre, N * Q);
       need(a.d_k_pre, N * K);
+      const QkNormShape qs = qk_norm_shape(c, N);
       rmsnorm_backward(a.d_q.data(), L.q_pre.data(), P.q_norm, L.q_rstd.data(), a.d_q_pre.data(), GP.q_norm,
-                       N * c.n_head, hd);
+                       qs.q_rows, qs.q_width);
       rmsnorm_backward(a.d_k.data(), L.k_pre.data(), P.k_norm, L.k_rstd.data(), a.d_k_pre.data(), GP.k_norm,
-                       N * c.n_head_kv, hd);
+                       qs.k_rows, qs.k_width);
     } else {
       a.d_q_pre = a.d_q;
       a.d_k_pre = a.d_k;

@@ -1,6 +1,10 @@
 """PyTorch reference of frugal's training model (src/train/train_model.h),
 written from the model's definition: loss and autograd gradients of every
-parameter for one batch, in float64.
+parameter for one batch, in float64. The architectures it trains (qwen3moe,
+qwen2moe, olmoe, Mixtral-style llama) differ in what the dump's JSON line
+names: q/k norm (per head, whole vector, none), RoPE pairing and base, norm
+eps, q/k/v biases and a gated shared expert (from the tensors present), and
+whether the top-k weights are renormalised.
 
 Reads what train_gradient_dump writes: a JSON line (shape, losses, each
 tensor's name, ggml shape and offset into the flat parameter array), then the
@@ -38,8 +42,14 @@ def rmsnorm(x, w, eps):
     return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
 
 
-def rope(x, base=10000.0):
-    # x: B x T x H x hd; NeoX pairs (i, i + hd/2) turn by pos * base^(-2i/hd).
+def rope(x, base=10000.0, neox=True):
+    # x: B x T x H x hd; pair i turns by pos * base^(-2i/hd). NeoX pairs
+    # (i, i + hd/2) (qwen*, olmoe); llama pairs (2i, 2i + 1).
+    if not neox:
+        B, T, H, hd = x.shape
+        halves = x.view(B, T, H, hd // 2, 2).transpose(-1, -2).reshape(B, T, H, hd)
+        turned = rope(halves, base, True)
+        return turned.view(B, T, H, 2, hd // 2).transpose(-1, -2).reshape(B, T, H, hd)
     T, hd = x.shape[1], x.shape[-1]
     half = hd // 2
     inv = base ** (-2.0 * torch.arange(half, dtype=torch.float64) / hd)
@@ -53,8 +63,9 @@ def swiglu_ffn(x, g, u, d):
     return (F.silu(x @ g.T) * (x @ u.T)) @ d.T
 
 
-def loss(head, W, bias, tokens, targets, eps=1e-6):
+def loss(head, W, bias, tokens, targets):
     """Total loss (cross-entropy + aux + z) and its parts, as tensors of W's dtype."""
+    eps, base, neox, qk_norm = head["eps"], head["rope_base"], bool(head["rope_neox"]), head["qk_norm"]
     B, T = int(head["batch"]), int(head["seq"])
     H, Hkv, hd = int(head["head"]), int(head["head_kv"]), int(head["head_dim"])
     E, k = int(head["expert"]), int(head["used"])
@@ -74,10 +85,12 @@ def loss(head, W, bias, tokens, targets, eps=1e-6):
         q, kk, v = h @ p("attn_q.weight").T, h @ p("attn_k.weight").T, h @ p("attn_v.weight").T
         if p("attn_q.bias") is not None:
             q, kk, v = q + p("attn_q.bias"), kk + p("attn_k.bias"), v + p("attn_v.bias")
-        q, kk, v = q.view(B, T, H, hd), kk.view(B, T, Hkv, hd), v.view(B, T, Hkv, hd)
-        if p("attn_q_norm.weight") is not None:
+        if qk_norm == "whole":  # olmoe: over each token's whole q and k vectors
             q, kk = rmsnorm(q, p("attn_q_norm.weight"), eps), rmsnorm(kk, p("attn_k_norm.weight"), eps)
-        q, kk = rope(q), rope(kk)
+        q, kk, v = q.view(B, T, H, hd), kk.view(B, T, Hkv, hd), v.view(B, T, Hkv, hd)
+        if qk_norm == "head":  # qwen3moe: per head
+            q, kk = rmsnorm(q, p("attn_q_norm.weight"), eps), rmsnorm(kk, p("attn_k_norm.weight"), eps)
+        q, kk = rope(q, base, neox), rope(kk, base, neox)
         kk, v = kk.repeat_interleave(H // Hkv, dim=2), v.repeat_interleave(H // Hkv, dim=2)
         s = torch.einsum("bihd,bjhd->bhij", q, kk) / np.sqrt(hd)
         s = s.masked_fill(~mask, float("-inf")).softmax(-1)

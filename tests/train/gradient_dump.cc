@@ -4,8 +4,11 @@
 //
 // Usage: train_gradient_dump OUT [key=value ...] with keys vocab, embd, layer,
 // head, head_kv, head_dim, expert, used, ff, shexp, seq, batch, aux, z, bias
-// (1: a random selection bias), seed. OUT gets one JSON line (the shape, the
-// losses, each tensor's name, ggml shape and offset), then raw little-endian
+// (1: a random selection bias), seed; and init=MODEL.gguf: the model (any
+// architecture frugal trains) and its weights from that file, the shape keys
+// then taken from it. OUT gets one JSON line (the shape, the architecture's
+// details: norm eps, RoPE base and layout, q/k norm, the losses, each
+// tensor's name, ggml shape and offset), then raw little-endian
 // arrays: params f32, grads f32, selection bias f32 (layer x expert),
 // tokens i32, targets i32.
 #include <cstdio>
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "train/export.h"
 #include "train/train_model.h"
 #include "train/transformer.h"
 
@@ -27,8 +31,13 @@ int main(int argc, char** argv) try {
                                      {"head_dim", 8}, {"expert", 4}, {"used", 2},  {"ff", 16},   {"shexp", 0},
                                      {"seq", 8},     {"batch", 2},  {"aux", 0.01}, {"z", 0.001}, {"bias", 0},
                                      {"seed", 7}};
+  std::string init;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a.rfind("init=", 0) == 0) {
+      init = a.substr(5);
+      continue;
+    }
     const size_t eq = a.find('=');
     if (eq == std::string::npos || !v.count(a.substr(0, eq))) fail("bad argument '", a, "'");
     v[a.substr(0, eq)] = std::atof(a.c_str() + eq + 1);
@@ -37,10 +46,36 @@ int main(int argc, char** argv) try {
   ModelShape s{.n_vocab = I("vocab"), .n_embd = I("embd"), .n_layer = I("layer"), .n_head = I("head"),
                .n_head_kv = I("head_kv"), .head_dim = I("head_dim"), .n_expert = I("expert"),
                .n_expert_used = I("used"), .n_ff_exp = I("ff"), .n_ctx = I("seq"), .n_ff_shexp = I("shexp")};
-  const ParamLayout layout(make_config(s));
   const auto seed = static_cast<uint64_t>(I("seed"));
-  std::vector<float> params(layout.n_params()), grads(layout.n_params(), 0.0f);
-  init_params(layout, seed, params.data());
+  std::vector<float> params;
+  model::ModelConfig cfg;
+  if (init.empty()) {
+    cfg = make_config(s);
+  } else {
+    ImportedModel m = import_gguf(init);
+    cfg = m.config;
+    params = std::move(m.params);
+    // The file's shape, written to the JSON line for the reference.
+    v["vocab"] = static_cast<double>(cfg.n_vocab);
+    v["embd"] = static_cast<double>(cfg.n_embd);
+    v["layer"] = static_cast<double>(cfg.n_layer);
+    v["head"] = static_cast<double>(cfg.n_head);
+    v["head_kv"] = static_cast<double>(cfg.n_head_kv);
+    v["head_dim"] = static_cast<double>(cfg.head_dim);
+    v["expert"] = static_cast<double>(cfg.n_expert);
+    v["used"] = static_cast<double>(cfg.n_expert_used);
+    v["ff"] = static_cast<double>(cfg.n_ff_exp);
+    v["shexp"] = static_cast<double>(cfg.n_ff_shexp);
+    s.n_vocab = cfg.n_vocab;
+    s.n_layer = cfg.n_layer;
+    s.n_expert = cfg.n_expert;
+  }
+  const ParamLayout layout(cfg);
+  std::vector<float> grads(layout.n_params(), 0.0f);
+  if (params.empty()) {
+    params.resize(layout.n_params());
+    init_params(layout, seed, params.data());
+  }
   // Norm weights away from 1 so their gradients are tested in general position.
   Rng rng(seed + 1);
   for (const ParamTensor& t : layout.tensors())
@@ -66,9 +101,16 @@ int main(int argc, char** argv) try {
   if (!f) fail("cannot write ", argv[1]);
   std::string j = "{";
   for (const auto& [k, x] : v) j += "\"" + k + "\":" + std::to_string(x) + ",";
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "\"ce\":%.17g,\"aux_loss\":%.17g,\"z_loss\":%.17g,\"norm_w\":%d,\"tensors\":[",
-                res.ce_loss, res.aux_loss, res.z_loss, layout.config().expert_weights_norm ? 1 : 0);
+  const char* qk = cfg.qk_norm == model::QkNorm::kWhole     ? "whole"
+                   : cfg.qk_norm == model::QkNorm::kPerHead ? "head"
+                                                            : "none";
+  char buf[400];
+  std::snprintf(buf, sizeof buf,
+                "\"arch\":\"%s\",\"eps\":%.9g,\"rope_base\":%.9g,\"rope_neox\":%d,\"qk_norm\":\"%s\","
+                "\"ce\":%.17g,\"aux_loss\":%.17g,\"z_loss\":%.17g,\"norm_w\":%d,\"tensors\":[",
+                cfg.arch.c_str(), static_cast<double>(cfg.norm_eps), static_cast<double>(cfg.rope_freq_base),
+                cfg.rope_layout == model::RopeLayout::kNeox ? 1 : 0, qk, res.ce_loss, res.aux_loss, res.z_loss,
+                cfg.expert_weights_norm ? 1 : 0);
   j += buf;
   for (const ParamTensor& t : layout.tensors()) {
     j += "{\"name\":\"" + t.name + "\",\"offset\":" + std::to_string(t.offset) + ",\"shape\":[";

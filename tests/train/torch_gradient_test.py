@@ -10,7 +10,11 @@ tensor's gradient to 1e-5 in the norm-wise relative error
 ||g_frugal - g_torch|| / ||g_torch|| (f32 against f64). Cases: dense (one
 expert), MoE (qwen3moe, renormalised top-k), a shared expert (qwen2moe layout,
 weights not renormalised), a selection bias (auxiliary-loss-free balancing),
-aux and z at their defaults (0.01, 0.001), without them, and large.
+aux and z at their defaults (0.01, 0.001), without them, and large; and the
+tiny synth model (frugal synth --preset tiny, init=FILE) of every architecture
+the trainer continues: qwen3moe, qwen2moe (gated shared expert, q/k/v
+biases), olmoe (whole-vector q/k norm), Mixtral-style llama (llama's RoPE
+pairing, no q/k norm).
 Skipped (exit 0 with a message) where Debian's python3-torch is absent.
 """
 import os
@@ -43,8 +47,18 @@ CASES = {
     "shared_expert_bias": ["shexp=24", "bias=1", "layer=3"],
 }
 
+# Continued pre-training of each trainable architecture's synth tiny model.
+ARCHS = ["qwen3moe", "qwen2moe", "olmoe", "llama"]
+
 failures = []
 with tempfile.TemporaryDirectory() as tmp:
+    for arch in ARCHS:
+        model = os.path.join(tmp, arch + ".gguf")
+        made = subprocess.run([os.environ["FRUGAL"], "synth", "--arch", arch, "--preset", "tiny", "--type", "f32",
+                               "-o", model], capture_output=True, text=True)
+        if made.returncode != 0:
+            sys.exit(f"frugal synth --arch {arch} failed: {made.stderr}")
+        CASES["synth_" + arch] = ["init=" + model, "seq=6"]
     for case, args in CASES.items():
         path = os.path.join(tmp, case + ".bin")
         subprocess.run([DUMP, path] + args, check=True)
