@@ -8,6 +8,10 @@
 // layout instead (what GGUF readers know for it): q/k/v biases and no q/k
 // norm, a shared SwiGLU expert scaled by sigmoid(x . ffn_gate_inp_shexp), and
 // the top-k weights not renormalised (qwen2moe's router).
+// A file of another MoE architecture continues training as it is (--init):
+// olmoe (q/k RMSNorm over the whole q and k vectors, weights not
+// renormalised) and Mixtral-style llama (no q/k norm, llama's RoPE pairing);
+// ParamLayout refuses by name what the model cannot represent.
 //
 // Parameters live in one flat f32 array, tensor after tensor in the order
 // and ggml shapes of model::expected_tensors(config), so an F32 export is a
@@ -57,8 +61,8 @@ struct LayerView {
   float* wq;         // n_embd_q rows of n_embd
   float* wk;         // n_embd_k rows of n_embd
   float* wv;         // n_embd_v rows of n_embd
-  float* q_norm;     // head_dim (null in qwen2moe)
-  float* k_norm;     // head_dim (null in qwen2moe)
+  float* q_norm;     // head_dim (olmoe: n_embd_q; null in qwen2moe, llama)
+  float* k_norm;     // head_dim (olmoe: n_embd_k; null in qwen2moe, llama)
   float* bq;         // n_embd_q (q/k/v biases: qwen2moe only, else null)
   float* bk;         // n_embd_k
   float* bv;         // n_embd_k
@@ -82,7 +86,7 @@ struct ModelView {
 
 class ParamLayout {
  public:
-  explicit ParamLayout(const model::ModelConfig& cfg);  // frugal::Error unless qwen3moe/qwen2moe-trainable
+  explicit ParamLayout(const model::ModelConfig& cfg);  // frugal::Error unless trainable (see above)
   const model::ModelConfig& config() const { return cfg_; }
   const std::vector<ParamTensor>& tensors() const { return tensors_; }
   size_t n_params() const { return n_params_; }
