@@ -1,5 +1,6 @@
 #include "kernels/ffn.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -38,8 +39,13 @@ void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begi
     float* u = up_scratch + r * w;
     if (o.gate_bias) add(o.gate_bias + begin, h, w);
     if (o.up_bias) add(o.up_bias + begin, u, w);
-    if (o.kind == GluKind::kSwigluOai) swiglu_oai(h, u, h, w);
-    else swiglu(h, u, h, w);
+    if (o.kind == GluKind::kSwigluOai) {
+      swiglu_oai(h, u, h, w);
+    } else if (o.limit >= 1e-6f) {
+      for (int64_t i = 0; i < w; ++i) h[i] = std::min(silu(h[i]), o.limit) * std::clamp(u[i], -o.limit, o.limit);
+    } else {
+      swiglu(h, u, h, w);
+    }
   }
 }
 

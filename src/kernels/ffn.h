@@ -32,6 +32,8 @@ struct GluOptions {
   GluKind kind = GluKind::kSilu;
   const float* gate_bias = nullptr;
   const float* up_bias = nullptr;
+  // kSilu with limit > 0 (deepseek4): h = min(silu(g), limit) * clamp(u, -limit, limit).
+  float limit = 0.0f;
 };
 void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begin, int64_t end,
                   const EncodedRows& x_gate, const EncodedRows& x_up, float* H, int64_t ldh, float* up_scratch,

@@ -49,12 +49,81 @@ void set_count(Metadata& md, const std::string& key, int64_t v) {
   md.set(key, Value::make_u32(static_cast<uint32_t>(v)));
 }
 
+// A per-layer key that a file may give as one value for all layers or as an
+// array of at least n_layer values (the first n_layer are kept).
+std::vector<double> get_per_layer(const Metadata& md, const std::string& key, int64_t n_layer) {
+  const Value* v = md.find(key);
+  if (!v) fail("metadata key '", key, "' is missing");
+  if (v->type != gguf::ValueType::ARRAY) return std::vector<double>(static_cast<size_t>(n_layer), md.get_float(key));
+  std::vector<double> out = md.get_float_array(key);
+  if (static_cast<int64_t>(out.size()) < n_layer)
+    fail("metadata key '", key, "' has ", out.size(), " values, fewer than the ", n_layer, " layers");
+  out.resize(static_cast<size_t>(n_layer));
+  return out;
+}
+
+// DeepSeek-V4's keys (see ModelConfig's deepseek4 fields). block_count
+// counts the next-token-prediction blocks too; the per-layer arrays cover them.
+void read_deepseek4(const Metadata& md, const Keys& k, ModelConfig& c) {
+  const int64_t n_blocks = c.n_layer + c.n_nextn_layer;
+  c.q_lora_rank = get_count(md, k("attention.q_lora_rank"));
+  c.n_swa = get_count(md, k("attention.sliding_window"));
+  c.n_out_groups = get_count(md, k("attention.output_group_count"));
+  c.out_lora_rank = get_count(md, k("attention.output_lora_rank"));
+  c.compress_ratios.clear();
+  for (double r : get_per_layer(md, k("attention.compress_ratios"), n_blocks)) {
+    if (r < 0 || r != static_cast<double>(static_cast<int64_t>(r)) || r > 65536)
+      fail("metadata key '", k("attention.compress_ratios"), "' holds ", r, ", not a compression ratio");
+    c.compress_ratios.push_back(static_cast<int64_t>(r));
+  }
+  const float base = get_float_or(md, k("rope.freq_base"), 10000.0f);
+  c.compress_rope_base =
+      get_float_or(md, k("attention.compress_rope_freq_base"), get_float_or(md, k("rope.freq_base_swa"), base));
+  c.n_hc = get_count(md, k("hyper_connection.count"));
+  c.hc_sinkhorn_iters = get_count_or(md, k("hyper_connection.sinkhorn_iterations"), 3);
+  c.hc_eps = get_float_or(md, k("hyper_connection.epsilon"), c.norm_eps);
+  c.n_hash_layers = get_count_or(md, k("hash_layer_count"), 0);
+  if (std::find(c.compress_ratios.begin(), c.compress_ratios.end(), 4) != c.compress_ratios.end()) {
+    c.n_indexer_head = get_count(md, k("attention.indexer.head_count"));
+    c.indexer_head_dim = get_count(md, k("attention.indexer.key_length"));
+    c.indexer_top_k = get_count(md, k("attention.indexer.top_k"));
+  }
+  auto limits = [&](const std::string& key) {
+    std::vector<float> out;
+    for (double v : get_per_layer(md, key, n_blocks)) out.push_back(static_cast<float>(v));
+    return out;
+  };
+  c.swiglu_limit_exp = limits(k("swiglu_clamp_exp"));
+  c.swiglu_limit_shexp = md.has(k("swiglu_clamp_shexp")) ? limits(k("swiglu_clamp_shexp")) : c.swiglu_limit_exp;
+}
+
+void write_deepseek4(const ModelConfig& c, const Keys& k, Metadata& md) {
+  set_count(md, k("attention.q_lora_rank"), c.q_lora_rank);
+  set_count(md, k("attention.sliding_window"), c.n_swa);
+  set_count(md, k("attention.output_group_count"), c.n_out_groups);
+  set_count(md, k("attention.output_lora_rank"), c.out_lora_rank);
+  std::vector<int32_t> ratios(c.compress_ratios.begin(), c.compress_ratios.end());
+  md.set(k("attention.compress_ratios"), Value::make_i32_array(ratios));
+  md.set(k("attention.compress_rope_freq_base"), Value::make_f32(c.compress_rope_base));
+  set_count(md, k("hyper_connection.count"), c.n_hc);
+  set_count(md, k("hyper_connection.sinkhorn_iterations"), c.hc_sinkhorn_iters);
+  md.set(k("hyper_connection.epsilon"), Value::make_f32(c.hc_eps));
+  set_count(md, k("hash_layer_count"), c.n_hash_layers);
+  if (c.n_indexer_head > 0) {
+    set_count(md, k("attention.indexer.head_count"), c.n_indexer_head);
+    set_count(md, k("attention.indexer.key_length"), c.indexer_head_dim);
+    set_count(md, k("attention.indexer.top_k"), c.indexer_top_k);
+  }
+  md.set(k("swiglu_clamp_exp"), Value::make_f32_array(c.swiglu_limit_exp));
+  md.set(k("swiglu_clamp_shexp"), Value::make_f32_array(c.swiglu_limit_shexp));
+}
+
 }  // namespace
 
 const std::vector<std::string>& supported_architectures() {
   static const std::vector<std::string> archs = {"llama", "qwen2",     "qwen3",  "qwen2moe",
                                                  "qwen3moe", "olmoe", "deepseek2", "gpt-oss", "glm4moe",
-                                                 "llama4", "qwen3next", "qwen35moe"};
+                                                 "llama4", "qwen3next", "qwen35moe", "deepseek4"};
   return archs;
 }
 
@@ -69,11 +138,17 @@ void apply_architecture_defaults(ModelConfig& c) {
     for (const auto& a : supported_architectures()) list += (list.empty() ? "" : ", ") + a;
     fail("unknown architecture '", c.arch, "' (supported: ", list, ")");
   }
-  c.rope_layout = arch_is(c, {"llama", "deepseek2", "llama4"}) ? RopeLayout::kNormal : RopeLayout::kNeox;
+  c.rope_layout = arch_is(c, {"llama", "deepseek2", "llama4", "deepseek4"}) ? RopeLayout::kNormal : RopeLayout::kNeox;
   c.attn_bias = arch_is(c, {"qwen2", "qwen2moe", "gpt-oss", "glm4moe"});
   // gpt-oss: biases everywhere, sinks, the clamped SwiGLU, its norm's name.
   const bool oss = c.arch == "gpt-oss";
-  c.attn_out_bias = c.attn_sinks = c.router_bias = c.expert_bias = oss;
+  c.attn_out_bias = c.router_bias = c.expert_bias = oss;
+  // DeepSeek-V4: sinks and a sliding window in every layer, DeepSeek's MoE
+  // keys with sqrt-softplus scores and the selection bias (hyper-connections
+  // and the compressed attention: the deepseek4 fields, read from keys).
+  const bool dsv4 = c.arch == "deepseek4";
+  c.attn_sinks = oss || dsv4;
+  c.swa_every_layer = dsv4;
   c.ffn_act = oss ? FfnActivation::kSwigluOai : FfnActivation::kSilu;
   // GLM-4.5: the converter names the FFN's pre-norm after Hugging Face's
   // module too; per-head q/k norm in GLM-4.5 and not in GLM-4.5-Air (the
@@ -102,8 +177,8 @@ void apply_architecture_defaults(ModelConfig& c) {
     c.n_expert_shared = 1;
     c.n_ff_shexp = c.n_ff_exp;
   }
-  c.deepseek_moe_keys = arch_is(c, {"deepseek2", "glm4moe"});
-  if (glm) c.expert_score_bias = c.is_moe();
+  c.deepseek_moe_keys = arch_is(c, {"deepseek2", "glm4moe", "deepseek4"});
+  if (glm || dsv4) c.expert_score_bias = c.is_moe();
   c.shared_expert_gate = arch_is(c, {"qwen2moe", "qwen3next", "qwen35moe"}) && c.n_ff_shexp > 0;
   // Mixtral and gpt-oss (a softmax over the top-k logits, which is the same)
   // and Qwen3-MoE renormalise the top-k weights; Qwen2-MoE and OLMoE do
@@ -161,13 +236,16 @@ ModelConfig config_from_metadata(const Metadata& md) {
     if (c.expert_weights_scale == 0.0f) c.expert_weights_scale = 1.0f;  // 0 means "unset" in older files
     c.expert_weights_norm = md.get_bool_or(k("expert_weights_norm"), c.expert_weights_norm);
     // Files of GLM-4.5 may lack the key; its router is a sigmoid.
-    const uint64_t gating = md.get_uint_or(k("expert_gating_func"), c.arch == "glm4moe" ? 2 : 1);
-    if (gating != 1 && gating != 2)
-      fail("metadata key '", k("expert_gating_func"), "' = ", gating, ": expected 1 (softmax) or 2 (sigmoid)");
-    c.gating = gating == 2 ? GatingFunc::kSigmoid : GatingFunc::kSoftmax;
+    const uint64_t gating =
+        md.get_uint_or(k("expert_gating_func"), c.arch == "glm4moe" ? 2 : c.arch == "deepseek4" ? 4 : 1);
+    if (gating != 1 && gating != 2 && gating != 4)
+      fail("metadata key '", k("expert_gating_func"), "' = ", gating,
+           ": expected 1 (softmax), 2 (sigmoid) or 4 (sqrt of softplus)");
+    c.gating = static_cast<GatingFunc>(gating);
     c.n_expert_groups = get_count_or(md, k("expert_group_count"), 0);
     c.n_group_used = get_count_or(md, k("expert_group_used_count"), 0);
-    c.expert_score_bias = (c.arch == "deepseek2" && c.gating == GatingFunc::kSigmoid) || c.arch == "glm4moe";
+    c.expert_score_bias = (c.arch == "deepseek2" && c.gating == GatingFunc::kSigmoid) || c.arch == "glm4moe" ||
+                          c.arch == "deepseek4";
   }
   if (c.n_ff == 0 && (c.n_expert == 0 || c.n_leading_dense > 0 || c.n_moe_layer_step > 1))
     fail("metadata key '", k("feed_forward_length"), "' is missing");
@@ -193,6 +271,7 @@ ModelConfig config_from_metadata(const Metadata& md) {
 
   // Sliding-window attention (every other layer).
   if (c.arch == "gpt-oss") c.n_swa = get_count(md, k("attention.sliding_window"));
+  if (c.arch == "deepseek4") read_deepseek4(md, k, c);
   if (c.arch == "llama4") {
     if (c.is_moe()) c.n_moe_layer_step = get_count(md, k("interleave_moe_layer_step"));
     // Published files carry neither key: 8192 for both (the chunk is frugal's
@@ -309,7 +388,7 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
       set_count(md, k("expert_shared_count"), c.n_expert_shared);
       set_count(md, k("leading_dense_block_count"), c.n_leading_dense);
       md.set(k("expert_weights_scale"), Value::make_f32(c.expert_weights_scale));
-      md.set(k("expert_gating_func"), Value::make_u32(c.gating == GatingFunc::kSigmoid ? 2 : 1));
+      md.set(k("expert_gating_func"), Value::make_u32(static_cast<uint32_t>(c.gating)));
       set_count(md, k("expert_group_count"), c.n_expert_groups);
       set_count(md, k("expert_group_used_count"), c.n_group_used);
     }
@@ -334,7 +413,48 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
     if (c.q_lora_rank > 0) set_count(md, k("attention.q_lora_rank"), c.q_lora_rank);
     set_count(md, k("attention.kv_lora_rank"), c.kv_lora_rank);
   }
+  if (c.arch == "deepseek4") write_deepseek4(c, k, md);
 }
+
+namespace {
+
+template <class Positive>
+void validate_deepseek4(const ModelConfig& c, Positive positive) {
+  const size_t n_blocks = static_cast<size_t>(c.n_layer + c.n_nextn_layer);
+  positive(c.n_hc, "n_hc");
+  if (c.n_hc > 8) fail("config: n_hc ", c.n_hc, " is above 8");
+  positive(c.hc_sinkhorn_iters, "hc_sinkhorn_iters");
+  if (!(c.hc_eps >= 0.0f)) fail("config: hc_eps must not be negative");
+  positive(c.q_lora_rank, "q_lora_rank");
+  positive(c.n_swa, "n_swa");
+  positive(c.n_out_groups, "n_out_groups");
+  positive(c.out_lora_rank, "out_lora_rank");
+  if (!(c.compress_rope_base > 0.0f)) fail("config: compress_rope_base must be positive");
+  if (c.n_head_kv != 1) fail("config: deepseek4 has one key/value head (n_head_kv ", c.n_head_kv, ")");
+  if (c.v_head_dim != c.head_dim) fail("config: deepseek4's values are its keys (v_head_dim must equal head_dim)");
+  if (c.rope_dim >= c.head_dim) fail("config: deepseek4 rotates the last rope_dim of head_dim, fewer than all");
+  if ((c.n_head * c.head_dim) % c.n_out_groups != 0)
+    fail("config: n_head * head_dim ", c.n_head * c.head_dim, " is not a multiple of n_out_groups ", c.n_out_groups);
+  if (c.compress_ratios.size() != n_blocks || c.swiglu_limit_exp.size() != n_blocks ||
+      c.swiglu_limit_shexp.size() != n_blocks)
+    fail("config: deepseek4 needs a compression ratio and SwiGLU limits for each of the ", n_blocks, " blocks");
+  bool csa = false;
+  for (int64_t r : c.compress_ratios) {
+    if (r < 0) fail("config: compression ratios must not be negative");
+    csa = csa || r == 4;
+  }
+  if (csa) {
+    positive(c.n_indexer_head, "n_indexer_head");
+    positive(c.indexer_head_dim, "indexer_head_dim");
+    positive(c.indexer_top_k, "indexer_top_k");
+    if (c.rope_dim > c.indexer_head_dim) fail("config: rope_dim exceeds indexer_head_dim");
+  }
+  if (!c.is_moe()) fail("config: deepseek4 has experts");
+  if (c.n_hash_layers < 0 || c.n_hash_layers > c.n_layer)
+    fail("config: n_hash_layers ", c.n_hash_layers, " must be in [0, n_layer ", c.n_layer, "]");
+}
+
+}  // namespace
 
 void validate_config(const ModelConfig& c) {
   auto positive = [&](int64_t v, const char* field) {
@@ -405,6 +525,7 @@ void validate_config(const ModelConfig& c) {
       fail("config: ssm_n_v_head ", c.ssm_n_v_head, " is not a multiple of ssm_n_k_head ", c.ssm_n_k_head);
   }
   if (c.n_nextn_layer < 0) fail("config: n_nextn_layer must not be negative (got ", c.n_nextn_layer, ")");
+  if (c.arch == "deepseek4") validate_deepseek4(c, positive);
   if (c.n_swa < 0) fail("config: n_swa must not be negative (got ", c.n_swa, ")");
   if (c.expert_bias && !c.is_moe()) fail("config: expert biases without experts");
   if (c.rope_scaling != RopeScaling::kNone && !(c.rope_scaling_factor > 0.0f))
@@ -423,6 +544,7 @@ const char* tensor_role_name(TensorRole role) {
     case TensorRole::kExpertBias: return "expert bias";
     case TensorRole::kSharedExpert: return "shared expert";
     case TensorRole::kDenseFfn: return "dense ffn";
+    case TensorRole::kTokenExperts: return "token experts";
   }
   return "?";
 }
@@ -459,9 +581,56 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
     add(b + "ssm_norm.weight", {dv}, R::kNorm, il);
     add(b + "ssm_out.weight", {nv * dv, c.n_embd}, R::kAttention, il);
   };
+  // DeepSeek-V4's attention (ModelConfig's deepseek4 fields): low-rank
+  // queries, one shared key/value head, sinks, the grouped output; per
+  // compressing layer its compressor (kv and gate projections of ratio 4:
+  // two halves, the previous block's then the current one's; a position
+  // embedding of the gate per position in the block; the entries' norm) and
+  // on ratio 4 the indexer's query, head weights and its own compressor.
+  auto add_dsv4_attention = [&](int il) {
+    const std::string b = "blk." + std::to_string(il) + ".";
+    const int64_t hd = c.head_dim, qw = c.n_head * c.head_dim;
+    add(b + "attn_q_a.weight", {c.n_embd, c.q_lora_rank}, R::kAttention, il);
+    add(b + "attn_q_a_norm.weight", {c.q_lora_rank}, R::kNorm, il);
+    add(b + "attn_q_b.weight", {c.q_lora_rank, qw}, R::kAttention, il);
+    add(b + "attn_kv.weight", {c.n_embd, hd}, R::kAttention, il);
+    add(b + "attn_kv_a_norm.weight", {hd}, R::kNorm, il);
+    add(b + "attn_sinks.weight", {c.n_head}, R::kBias, il);
+    add(b + "attn_output_a.weight", {qw / c.n_out_groups, c.n_out_groups * c.out_lora_rank}, R::kAttention, il);
+    add(b + "attn_output_b.weight", {c.n_out_groups * c.out_lora_rank, c.n_embd}, R::kAttention, il);
+    const int64_t ratio = c.layer_compress_ratio(il);
+    auto add_compressor = [&](const std::string& p, int64_t width) {
+      const int64_t halves = ratio == 4 ? 2 : 1;
+      add(b + p + "_kv.weight", {c.n_embd, halves * width}, R::kAttention, il);
+      add(b + p + "_gate.weight", {c.n_embd, halves * width}, R::kAttention, il);
+      add(b + p + "_ape.weight", {halves * width, ratio}, R::kBias, il);
+      add(b + p + "_norm.weight", {width}, R::kNorm, il);
+    };
+    if (ratio > 0) add_compressor("attn_compressor", hd);
+    if (c.layer_has_indexer(il)) {
+      add(b + "indexer.attn_q_b.weight", {c.q_lora_rank, c.n_indexer_head * c.indexer_head_dim}, R::kAttention, il);
+      add(b + "indexer.proj.weight", {c.n_embd, c.n_indexer_head}, R::kAttention, il);
+      add_compressor("indexer_compressor", c.indexer_head_dim);
+    }
+  };
+  // Hyper-connections: per sublayer the mixing projection from the n_hc
+  // normalised streams to (pre, post, comb) logits, their base and the three
+  // scales; the head's (pre only, one scale).
+  const int64_t n_mix = c.n_hc * c.n_hc + 2 * c.n_hc;
+  auto add_hc = [&](const std::string& p, int il) {
+    add(p + "_fn.weight", {c.n_hc * c.n_embd, n_mix}, R::kAttention, il);
+    add(p + "_base.weight", {n_mix}, R::kBias, il);
+    add(p + "_scale.weight", {3}, R::kNorm, il);
+  };
+
   add("token_embd.weight", {c.n_embd, c.n_vocab}, R::kEmbedding, -1);
   add("output_norm.weight", {c.n_embd}, R::kNorm, -1);
   if (!c.tied_output) add("output.weight", {c.n_embd, c.n_vocab}, R::kOutput, -1);
+  if (c.has_hyper_connections()) {
+    add("output_hc_fn.weight", {c.n_hc * c.n_embd, c.n_hc}, R::kAttention, -1);
+    add("output_hc_base.weight", {c.n_hc}, R::kBias, -1);
+    add("output_hc_scale.weight", {1}, R::kNorm, -1);
+  }
   if (c.rope_freq_factors) add("rope_freqs.weight", {c.rope_dim / 2}, R::kNorm, -1);
 
   for (int il = 0; il < c.n_layer + c.n_nextn_layer; ++il) {
@@ -469,6 +638,10 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
     add(b + "attn_norm.weight", {c.n_embd}, R::kNorm, il);
     if (c.layer_is_recurrent(il)) {
       add_recurrent(il);
+    } else if (c.has_hyper_connections()) {
+      add_hc(b + "hc_attn", il);
+      add_hc(b + "hc_ffn", il);
+      add_dsv4_attention(il);
     } else if (c.is_mla()) {
       const int64_t q_width = c.n_head * c.head_dim;
       if (c.q_lora_rank > 0) {
@@ -512,7 +685,9 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
     if (c.layer_is_moe(il)) {
       add(b + "ffn_gate_inp.weight", {c.n_embd, c.n_expert}, R::kRouter, il);
       if (c.router_bias) add(b + "ffn_gate_inp.bias", {c.n_expert}, R::kBias, il);
-      if (c.expert_score_bias) add(b + "exp_probs_b.bias", {c.n_expert}, R::kBias, il);
+      if (c.expert_score_bias && !c.layer_is_hashed(il)) add(b + "exp_probs_b.bias", {c.n_expert}, R::kBias, il);
+      if (c.layer_is_hashed(il))
+        add(b + "ffn_gate_tid2eid.weight", {c.n_expert_used, c.n_vocab}, R::kTokenExperts, il);
       add(b + "ffn_gate_exps.weight", {c.n_embd, c.n_ff_exp, c.n_expert}, R::kExpert, il);
       add(b + "ffn_up_exps.weight", {c.n_embd, c.n_ff_exp, c.n_expert}, R::kExpert, il);
       add(b + "ffn_down_exps.weight", {c.n_ff_exp, c.n_embd, c.n_expert}, R::kExpert, il);
@@ -548,21 +723,21 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
 int64_t ModelConfig::n_params() const {
   int64_t n = 0;
   for (const auto& t : expected_tensors(*this))
-    if (t.layer < n_layer) n += t.n_elements();
+    if (t.layer < n_layer && t.role != TensorRole::kTokenExperts) n += t.n_elements();
   return n;
 }
 
 int64_t ModelConfig::n_nextn_params() const {
   int64_t n = 0;
   for (const auto& t : expected_tensors(*this))
-    if (t.layer >= n_layer) n += t.n_elements();
+    if (t.layer >= n_layer && t.role != TensorRole::kTokenExperts) n += t.n_elements();
   return n;
 }
 
 int64_t ModelConfig::n_active_params() const {
   int64_t n = 0;
   for (const auto& t : expected_tensors(*this)) {
-    if (t.layer >= n_layer) continue;  // next-token-prediction blocks do not run
+    if (t.layer >= n_layer || t.role == TensorRole::kTokenExperts) continue;  // MTP blocks do not run; a table is no parameter
     if (t.role == TensorRole::kExpert || t.role == TensorRole::kExpertBias)
       n += t.n_elements() / n_expert * n_expert_used;
     else n += t.n_elements();

@@ -24,8 +24,9 @@ enum class RopeLayout { kNormal, kNeox };
 // <arch>.rope.scaling.type: "none", "linear", "yarn".
 enum class RopeScaling { kNone, kLinear, kYarn };
 
-// <arch>.expert_gating_func: how router logits become expert scores.
-enum class GatingFunc { kSoftmax = 1, kSigmoid = 2 };
+// <arch>.expert_gating_func: how router logits become expert scores
+// (deepseek4: sqrt(softplus(l))).
+enum class GatingFunc { kSoftmax = 1, kSigmoid = 2, kSqrtSoftplus = 4 };
 
 // The gated unit of the FFNs: kSilu h = silu(g) * u; kSwigluOai (gpt-oss)
 // h = g' * sigmoid(1.702 g') * (u' + 1) with g' = min(g, 7) and
@@ -38,7 +39,7 @@ enum class FfnActivation { kSilu, kSwigluOai };
 enum class QkNorm { kNone, kPerHead, kWhole, kPerHeadUnweighted };
 
 struct ModelConfig {
-  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe llama4 qwen3next qwen35moe
+  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe llama4 qwen3next qwen35moe deepseek4
   std::string name;  // general.name (informational)
 
   int64_t n_vocab = 0;
@@ -159,6 +160,42 @@ struct ModelConfig {
   // reads key head h % n_k.
   bool ssm_split_proj = false;
 
+  // DeepSeek-V4 (deepseek4; model/forward_dsv4.cc).
+  // Hyper-connections: the residual stream is n_hc copies of n_embd; each
+  // sublayer reads a weighted sum of them and writes back through a mixing
+  // matrix made doubly stochastic by hc_sinkhorn_iters Sinkhorn steps
+  // (<arch>.hyper_connection.count, .sinkhorn_iterations, .epsilon).
+  int64_t n_hc = 0;  // 0: a plain residual stream
+  int64_t hc_sinkhorn_iters = 0;
+  float hc_eps = 0.0f;
+  // Attention of one shared key/value head (K = V, head_dim wide) over a
+  // sliding window of n_swa positions in every layer, plus compressed
+  // entries of the earlier positions: layer il's compress_ratios[il] = 0
+  // none; 4 (CSA) one entry per 4 positions pooled over 8 with overlap,
+  // chosen per query by a lightning indexer (n_indexer_head heads of
+  // indexer_head_dim, the indexer_top_k best); any other ratio r (HCA) one
+  // entry per r positions, all visible ones attended.
+  std::vector<int64_t> compress_ratios;
+  float compress_rope_base = 0.0f;  // their RoPE base (YaRN applies to those layers only)
+  int64_t n_indexer_head = 0;
+  int64_t indexer_head_dim = 0;
+  int64_t indexer_top_k = 0;
+  // The heads' output projected per group: n_out_groups groups of
+  // n_head * head_dim / n_out_groups values, each to out_lora_rank, then all
+  // to n_embd (attn_output_a, attn_output_b).
+  int64_t n_out_groups = 0;
+  int64_t out_lora_rank = 0;
+  // The first n_hash_layers MoE layers choose their experts by token id
+  // (ffn_gate_tid2eid) instead of by score.
+  int64_t n_hash_layers = 0;
+  // <arch>.swiglu_clamp_exp / _shexp: per layer, h = min(silu(g), L) *
+  // clamp(u, -L, L) in the routed experts / the shared expert and dense
+  // FFNs (0: no clamp).
+  std::vector<float> swiglu_limit_exp, swiglu_limit_shexp;
+  // Every layer attends within the sliding window (deepseek4); otherwise
+  // only the even layers (gpt-oss).
+  bool swa_every_layer = false;
+
   bool is_moe() const { return n_expert > 0; }
   bool is_mla() const { return kv_lora_rank > 0; }
   // Whether layer il has a routed-expert FFN (false for dense models and
@@ -185,7 +222,16 @@ struct ModelConfig {
   // Chunk length of layer il's attention (0: none).
   int64_t layer_chunk(int64_t il) const { return layer_has_rope(il) ? n_attn_chunk : 0; }
   // Positions layer il attends to before the query's own (0: all).
-  int64_t layer_window(int64_t il) const { return n_swa > 0 && il % 2 == 0 ? n_swa : 0; }
+  int64_t layer_window(int64_t il) const { return n_swa > 0 && (swa_every_layer || il % 2 == 0) ? n_swa : 0; }
+  // deepseek4: layer il's compression ratio (0: none), whether it is a CSA
+  // layer (ratio 4: overlapping blocks, the indexer), whether it chooses its
+  // experts by token id.
+  int64_t layer_compress_ratio(int64_t il) const {
+    return il >= 0 && il < static_cast<int64_t>(compress_ratios.size()) ? compress_ratios[static_cast<size_t>(il)] : 0;
+  }
+  bool layer_has_indexer(int64_t il) const { return layer_compress_ratio(il) == 4; }
+  bool layer_is_hashed(int64_t il) const { return il < n_hash_layers && layer_is_moe(il); }
+  bool has_hyper_connections() const { return n_hc > 0; }
   int64_t n_embd_q() const { return n_head * head_dim; }      // width of all query heads
   int64_t n_embd_k() const { return n_head_kv * head_dim; }   // width of all key heads
   int64_t n_embd_v() const { return n_head_kv * v_head_dim; } // width of all value heads
@@ -235,6 +281,7 @@ enum class TensorRole {
   kExpertBias,    // ffn_{gate,up,down}_exps.bias (one row per expert)
   kSharedExpert,  // ffn_{gate,up,down}_shexp
   kDenseFfn,      // ffn_{gate,up,down}
+  kTokenExperts,  // ffn_gate_tid2eid (deepseek4): i32 expert ids per token, not a parameter
 };
 const char* tensor_role_name(TensorRole role);
 

@@ -24,6 +24,9 @@ KvType kv_type_from_name(const std::string& name) {
 std::string kv_type_unsupported(const ModelConfig& c, KvType t) {
   // q8_0 blocks must not straddle heads: each key/value head starts a block.
   // Latent attention keeps one row per position, so any width works.
+  if (t == KvType::kQ8_0 && c.has_hyper_connections())
+    return "a q8_0 KV cache needs rows of keys and values alone; deepseek4's rows also hold its compressors' "
+           "gate scores (use f32 or f16)";
   if (t != KvType::kQ8_0 || c.is_mla()) return {};
   if (c.head_dim % 32 != 0 || c.v_head_dim % 32 != 0)
     return "a q8_0 KV cache needs key and value head sizes that are multiples of 32 (this model's are " +
@@ -32,9 +35,10 @@ std::string kv_type_unsupported(const ModelConfig& c, KvType t) {
 }
 
 int64_t kv_key_width(const ModelConfig& c) {
+  if (c.has_hyper_connections()) return dsv4_row_layout(c).width;
   return c.is_mla() ? c.kv_lora_rank + c.qk_rope_head_dim : c.n_embd_k();
 }
-int64_t kv_value_width(const ModelConfig& c) { return c.is_mla() ? 0 : c.n_embd_v(); }
+int64_t kv_value_width(const ModelConfig& c) { return c.is_mla() || c.has_hyper_connections() ? 0 : c.n_embd_v(); }
 
 float* KvStore::recurrent_state(int64_t layer, int32_t) {
   fail("this KV store keeps no recurrent state (layer ", layer, " of the model is recurrent)");
@@ -55,6 +59,10 @@ void Forward::run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool,
   const int64_t d = c.n_embd;
   logits.clear();
   if (n == 0) return;
+  if (c.has_hyper_connections()) {
+    dsv4_forward(model_, rows, kv, s, pool, logits);
+    return;
+  }
 
   float* x = s.x.get(n * d);
   float* xn = s.xn.get(n * d);

@@ -35,6 +35,8 @@ struct Forward::Scratch {
   // per row the conv input/output (q, k, v channels), z, beta, decay.
   Buffer ssm_proj, ssm_proj2, ssm_qkv, ssm_conv, ssm_z, ssm_beta, ssm_decay;
   Buffer ex_in, ex_out;         // one expert's gathered rows and its output
+  std::vector<int32_t> row_tokens;  // deepseek4: each row's token (its hash layers route by it)
+  Buffer hc_post, hc_comb, hc_mix, hc_normed;  // deepseek4: hyper-connection weights (forward_dsv4.cc)
   std::vector<int32_t> sel_expert;  // n_rows x n_expert_used chosen experts
   std::vector<float> sel_weight;    // and their weights
   std::vector<KvSlice> slices;      // per row: its sequence's cache for the current layer
@@ -108,5 +110,24 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
 // architecture's gating (see forward_moe.cc). Exposed for tests.
 void route_row(const ModelConfig& cfg, const float* logits, const float* score_bias, int32_t* experts,
                float* weights);
+// deepseek4's hash layers: the experts `ids` (the token's row of
+// ffn_gate_tid2eid) weighed by their scores as route_row weighs its choice.
+void route_row_by_token(const ModelConfig& cfg, const float* logits, const int32_t* ids, int32_t* experts,
+                        float* weights);
+float sqrt_softplus(float l);
+
+// DeepSeek-V4's forward pass (model/forward_dsv4.cc): hyper-connections,
+// the compressed sliding-window attention, its cache rows (dsv4_row_layout).
+void dsv4_forward(const Model& m, std::span<const BatchRow> rows, KvStore& kv, Forward::Scratch& s,
+                  ThreadPool* pool, std::vector<float>& logits);
+// Where deepseek4 keeps its per-position state in a cache row (elements):
+// the roped key/value (head_dim), the attention compressor's kv and gate
+// inputs of this position (comp_width each), the compressed entry of the
+// block this position ends (head_dim), then the indexer's likewise.
+struct Dsv4RowLayout {
+  int64_t kv = 0, comp_kv = 0, comp_score = 0, comp_entry = 0, idx_kv = 0, idx_score = 0, idx_entry = 0;
+  int64_t comp_width = 0, idx_width = 0, width = 0;
+};
+Dsv4RowLayout dsv4_row_layout(const ModelConfig& cfg);
 
 }  // namespace frugal::model

@@ -11,6 +11,9 @@
 //     two best biased scores; top-k; weights p renormalised; x scale.
 //   llama4: p = sigmoid(l); top-k (k = 1); p scales the expert's input, not
 //     its output (FfnJob::weight_input).
+//   deepseek4: p = sqrt(softplus(l)), chosen as V3's (p + exp_probs_b, no
+//     groups), or in the first hash layers the token's ids from
+//     ffn_gate_tid2eid; weights p renormalised, x scale; the SwiGLU clamped.
 // The MoE layer then groups the batch's rows by expert and runs each chosen
 // expert's gate/up/down once over its rows only.
 //
@@ -265,12 +268,20 @@ void dense_ffn(const kernels::WeightMatrix& gate, const kernels::WeightMatrix& u
   run_ffn_jobs(jobs, xn, n_rows, n_embd, out, s, pool);
 }
 
+float sqrt_softplus(float l) {
+  // softplus(l) = log(1 + e^l), written so that e^l cannot overflow.
+  const float sp = l > 0 ? l + std::log1p(std::exp(-l)) : std::log1p(std::exp(l));
+  return std::sqrt(sp);
+}
+
 void route_row(const ModelConfig& c, const float* logits, const float* score_bias, int32_t* experts,
                float* weights) {
   const int64_t ne = c.n_expert, k = c.n_expert_used;
   std::vector<float> prob(logits, logits + ne);
   if (c.gating == GatingFunc::kSigmoid) {
     for (float& p : prob) p = kernels::sigmoid(p);
+  } else if (c.gating == GatingFunc::kSqrtSoftplus) {
+    for (float& p : prob) p = sqrt_softplus(p);
   } else {
     kernels::softmax(prob.data(), ne);
   }
@@ -310,6 +321,23 @@ void route_row(const ModelConfig& c, const float* logits, const float* score_bia
   for (int64_t i = 0; i < k; ++i) weights[i] *= c.expert_weights_scale;
 }
 
+void route_row_by_token(const ModelConfig& c, const float* logits, const int32_t* ids, int32_t* experts,
+                        float* weights) {
+  const int64_t k = c.n_expert_used;
+  double sum = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    experts[i] = ids[i];
+    const float l = logits[ids[i]];
+    weights[i] = c.gating == GatingFunc::kSqrtSoftplus ? sqrt_softplus(l)
+                 : c.gating == GatingFunc::kSigmoid    ? kernels::sigmoid(l)
+                                                       : l;
+    sum += weights[i];
+  }
+  if (c.expert_weights_norm)
+    for (int64_t i = 0; i < k; ++i) weights[i] = static_cast<float>(weights[i] / sum);
+  for (int64_t i = 0; i < k; ++i) weights[i] *= c.expert_weights_scale;
+}
+
 void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, ThreadPool* pool, float* out) {
   const ModelConfig& c = m.config();
   const LayerWeights& L = m.weights().layers[static_cast<size_t>(il)];
@@ -328,8 +356,15 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
     for (int64_t r = 0; r < n_rows; ++r) kernels::add(L.router_bias.data, logits + r * ne, ne);
   s.sel_expert.resize(static_cast<size_t>(n_rows * k));
   s.sel_weight.resize(static_cast<size_t>(n_rows * k));
-  for (int64_t r = 0; r < n_rows; ++r)
-    route_row(c, logits + r * ne, L.expert_score_bias.data, s.sel_expert.data() + r * k, s.sel_weight.data() + r * k);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    if (L.tid2eid) {
+      route_row_by_token(c, logits + r * ne, L.tid2eid + s.row_tokens[static_cast<size_t>(r)] * k,
+                         s.sel_expert.data() + r * k, s.sel_weight.data() + r * k);
+    } else {
+      route_row(c, logits + r * ne, L.expert_score_bias.data, s.sel_expert.data() + r * k,
+                s.sel_weight.data() + r * k);
+    }
+  }
 
   // Rows of each expert (counting sort by expert id).
   std::vector<int64_t> start(static_cast<size_t>(ne + 1), 0);
@@ -355,6 +390,9 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   std::vector<FfnJob> jobs;
   const kernels::GluKind kind =
       c.ffn_act == FfnActivation::kSwigluOai ? kernels::GluKind::kSwigluOai : kernels::GluKind::kSilu;
+  // deepseek4's clamped SwiGLU, per layer (0: none).
+  const float limit_exp = c.swiglu_limit_exp.empty() ? 0.0f : c.swiglu_limit_exp[static_cast<size_t>(il)];
+  const float limit_shexp = c.swiglu_limit_shexp.empty() ? 0.0f : c.swiglu_limit_shexp[static_cast<size_t>(il)];
   // Adapted layers (model/lora.h) run their adapted experts after the
   // fused jobs, one expert at a time.
   const LayerLora* LL = m.lora() ? &m.lora()->layers()[static_cast<size_t>(il)] : nullptr;
@@ -378,7 +416,8 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                           .gather_to = in + b * d,
                           .glu = {.kind = kind,
                                   .gate_bias = biased ? L.gate_exps_b.data + e * ff : nullptr,
-                                  .up_bias = biased ? L.up_exps_b.data + e * ff : nullptr},
+                                  .up_bias = biased ? L.up_exps_b.data + e * ff : nullptr,
+                                  .limit = limit_exp},
                           .down_bias = biased ? L.down_exps_b.data + e * d : nullptr,
                           .weight_input = c.expert_weight_on_input,
                           .remote = !mine.contains(e)});
@@ -409,7 +448,8 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                             .rows = nullptr,
                             .weights = shexp_weight.empty() ? nullptr : shexp_weight.data(),
                             .gather_to = nullptr,
-                            .glu = {},
+                            .glu = {.kind = kernels::GluKind::kSilu, .gate_bias = nullptr, .up_bias = nullptr,
+                                    .limit = limit_shexp},
                             .down_bias = nullptr});
   }
   std::fill(out, out + n_rows * d, 0.0f);

@@ -37,6 +37,19 @@ void validate_tensors(const ModelConfig& cfg, const gguf::Reader& file) {
     if (!same)
       fail(file.path(), ": tensor '", spec.name, "' has shape ", shape_str(t->shape), ", expected ",
            shape_str(spec.shape));
+    if (spec.role == TensorRole::kTokenExperts) {
+      // An integer table, read as is: i32, each id a valid expert.
+      if (t->type != TensorType::I32)
+        fail(file.path(), ": tensor '", spec.name, "' has type ", tensor_type_name(t->type), ", expected i32");
+      const auto* ids = reinterpret_cast<const int32_t*>(t->data);
+      if (reinterpret_cast<uintptr_t>(ids) % alignof(int32_t) != 0)
+        fail(file.path(), ": tensor '", spec.name, "' data is not aligned to 4 bytes");
+      for (int64_t i = 0; i < spec.n_elements(); ++i)
+        if (ids[i] < 0 || ids[i] >= cfg.n_expert)
+          fail(file.path(), ": tensor '", spec.name, "' holds expert id ", ids[i], " at ", i, ", outside [0, ",
+               cfg.n_expert, ")");
+      continue;
+    }
     if (!quant::can_dequantize(quant::base_type(t->type)))
       fail(file.path(), ": tensor '", spec.name, "' has type ", tensor_type_name(t->type),
            ", which frugal cannot compute with");
@@ -114,6 +127,11 @@ void Model::bind() {
   weights_.output_norm = vec("output_norm.weight");
   weights_.output = c.tied_output ? weights_.token_embd : matrix("output.weight");
   if (c.rope_freq_factors) weights_.rope_freqs = vec("rope_freqs.weight");
+  if (c.has_hyper_connections()) {
+    weights_.hc_head_fn = matrix("output_hc_fn.weight");
+    weights_.hc_head_base = vec("output_hc_base.weight");
+    weights_.hc_head_scale = vec("output_hc_scale.weight");
+  }
   weights_.layers.resize(static_cast<size_t>(c.n_layer));
   for (int64_t il = 0; il < c.n_layer; ++il) {
     LayerWeights& L = weights_.layers[static_cast<size_t>(il)];
@@ -134,6 +152,34 @@ void Model::bind() {
       L.ssm_a = vec(b + "ssm_a");
       L.ssm_norm = vec(b + "ssm_norm.weight");
       L.ssm_out = matrix(b + "ssm_out.weight");
+    } else if (c.has_hyper_connections()) {
+      L.hc_attn_fn = matrix(b + "hc_attn_fn.weight");
+      L.hc_attn_base = vec(b + "hc_attn_base.weight");
+      L.hc_attn_scale = vec(b + "hc_attn_scale.weight");
+      L.hc_ffn_fn = matrix(b + "hc_ffn_fn.weight");
+      L.hc_ffn_base = vec(b + "hc_ffn_base.weight");
+      L.hc_ffn_scale = vec(b + "hc_ffn_scale.weight");
+      L.wq_a = matrix(b + "attn_q_a.weight");
+      L.q_a_norm = vec(b + "attn_q_a_norm.weight");
+      L.wq_b = matrix(b + "attn_q_b.weight");
+      L.wkv = matrix(b + "attn_kv.weight");
+      L.kv_a_norm = vec(b + "attn_kv_a_norm.weight");
+      L.wo_a = matrix(b + "attn_output_a.weight");
+      L.wo_b = matrix(b + "attn_output_b.weight");
+      if (c.layer_compress_ratio(il) > 0) {
+        L.comp_kv = matrix(b + "attn_compressor_kv.weight");
+        L.comp_gate = matrix(b + "attn_compressor_gate.weight");
+        L.comp_ape = vec(b + "attn_compressor_ape.weight");
+        L.comp_norm = vec(b + "attn_compressor_norm.weight");
+      }
+      if (c.layer_has_indexer(il)) {
+        L.idx_q_b = matrix(b + "indexer.attn_q_b.weight");
+        L.idx_proj = matrix(b + "indexer.proj.weight");
+        L.idx_comp_kv = matrix(b + "indexer_compressor_kv.weight");
+        L.idx_comp_gate = matrix(b + "indexer_compressor_gate.weight");
+        L.idx_comp_ape = vec(b + "indexer_compressor_ape.weight");
+        L.idx_comp_norm = vec(b + "indexer_compressor_norm.weight");
+      }
     } else if (c.is_mla()) {
       if (c.q_lora_rank > 0) {
         L.wq_a = matrix(b + "attn_q_a.weight");
@@ -164,7 +210,7 @@ void Model::bind() {
         L.k_norm = vec(b + "attn_k_norm.weight");
       }
     }
-    if (!c.layer_is_recurrent(il)) L.wo = matrix(b + "attn_output.weight");
+    if (!c.layer_is_recurrent(il) && !c.has_hyper_connections()) L.wo = matrix(b + "attn_output.weight");
     if (c.attn_out_bias) L.bo = vec(b + "attn_output.bias");
     if (c.attn_sinks) L.sinks = vec(b + "attn_sinks.weight");
     L.ffn_norm = vec(b + c.ffn_norm_name + ".weight");
@@ -176,7 +222,9 @@ void Model::bind() {
         L.up_exps_b = vec(b + "ffn_up_exps.bias");
         L.down_exps_b = vec(b + "ffn_down_exps.bias");
       }
-      if (c.expert_score_bias) L.expert_score_bias = vec(b + "exp_probs_b.bias");
+      if (c.expert_score_bias && !c.layer_is_hashed(il)) L.expert_score_bias = vec(b + "exp_probs_b.bias");
+      if (c.layer_is_hashed(il))
+        L.tid2eid = reinterpret_cast<const int32_t*>(info(b + "ffn_gate_tid2eid.weight").data);
       L.gate_exps = experts(b + "ffn_gate_exps.weight");
       L.up_exps = experts(b + "ffn_up_exps.weight");
       L.down_exps = experts(b + "ffn_down_exps.weight");

@@ -75,6 +75,23 @@ struct LayerWeights {
   kernels::WeightMatrix ssm_in, ssm_ba, wqkv, wgate, ssm_beta, ssm_alpha, ssm_out;
   ParamVector ssm_conv, ssm_dt, ssm_a, ssm_norm;
 
+  // DeepSeek-V4 (ModelConfig's deepseek4 fields): hyper-connection mixing
+  // for the attention and FFN sublayers (fn: n_mix rows of n_hc * n_embd;
+  // base: n_mix; scale: 3), the shared key/value projection (wkv: head_dim
+  // rows) and its norm (kv_a_norm), the grouped output (wo_a: n_out_groups *
+  // out_lora_rank rows of n_head * head_dim / n_out_groups, group g's rows
+  // from g * out_lora_rank; wo_b), the compressors (kv and gate, the gate's
+  // position embedding ape: ratio rows, and the entries' norm) of the
+  // attention and of the indexer, the indexer's query (idx_q_b) and head
+  // weights (idx_proj), and the hash layers' expert table (token t's
+  // n_expert_used ids at tid2eid + t * n_expert_used).
+  kernels::WeightMatrix hc_attn_fn, hc_ffn_fn;
+  ParamVector hc_attn_base, hc_attn_scale, hc_ffn_base, hc_ffn_scale;
+  kernels::WeightMatrix wkv, wo_a, wo_b;
+  kernels::WeightMatrix comp_kv, comp_gate, idx_comp_kv, idx_comp_gate, idx_q_b, idx_proj;
+  ParamVector comp_ape, comp_norm, idx_comp_ape, idx_comp_norm;
+  const int32_t* tid2eid = nullptr;
+
   ParamVector ffn_norm;
   // Dense SwiGLU FFN (dense models, deepseek2 leading layers).
   kernels::WeightMatrix ffn_gate, ffn_up, ffn_down;
@@ -95,6 +112,9 @@ struct ModelWeights {
   ParamVector output_norm;
   kernels::WeightMatrix output;      // LM head: n_vocab rows of n_embd (token_embd when tied)
   ParamVector rope_freqs;            // rope_dim/2 frequency divisors (config.rope_freq_factors)
+  // deepseek4: the head's hyper-connection weights (fn: n_hc rows of n_hc * n_embd).
+  kernels::WeightMatrix hc_head_fn;
+  ParamVector hc_head_base, hc_head_scale;
   std::vector<LayerWeights> layers;
 };
 

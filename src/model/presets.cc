@@ -4,6 +4,8 @@
 // milliseconds and keeps row lengths multiples of 32 (q8_0/q4_0 blocks).
 #include "model/presets.h"
 
+#include <algorithm>
+
 #include "base/error.h"
 
 namespace frugal::model {
@@ -99,6 +101,46 @@ void set_hybrid(ModelConfig& c, int64_t head_dim, int64_t rope_dim, int64_t inte
   c.ssm_v_head_dim = dv;
   c.n_expert_shared = 1;
   c.n_ff_shexp = c.n_ff_exp;
+}
+
+// DeepSeek-V4: one key/value head of head_dim (RoPE on its last rope_dim),
+// low-rank queries, the grouped output, a sliding window in every layer and
+// the layers' compression ratios, the indexer, n_hc hyper-connection
+// streams, sqrt-softplus routing with a selection bias (the first hash
+// layers by token id), one shared expert, the clamped SwiGLU.
+struct Dsv4Shape {
+  int64_t head_dim, rope_dim, q_lora, out_groups, out_lora, window, idx_heads, idx_dim, idx_top_k, hc, sinkhorn,
+      hash_layers;
+  std::vector<int64_t> ratios;
+  float swiglu_limit, routed_scale, compress_rope_base;
+};
+void set_dsv4(ModelConfig& c, const Dsv4Shape& sh) {
+  c.n_head_kv = 1;
+  c.head_dim = c.v_head_dim = sh.head_dim;
+  c.rope_dim = sh.rope_dim;
+  c.q_lora_rank = sh.q_lora;
+  c.n_out_groups = sh.out_groups;
+  c.out_lora_rank = sh.out_lora;
+  c.n_swa = sh.window;
+  c.n_indexer_head = sh.idx_heads;
+  c.indexer_head_dim = sh.idx_dim;
+  c.indexer_top_k = sh.idx_top_k;
+  c.n_hc = sh.hc;
+  c.hc_sinkhorn_iters = sh.sinkhorn;
+  c.hc_eps = 1e-6f;
+  c.n_hash_layers = sh.hash_layers;
+  c.compress_ratios = sh.ratios;
+  c.compress_rope_base = sh.compress_rope_base;
+  const size_t n_blocks = static_cast<size_t>(c.n_layer + c.n_nextn_layer);
+  c.compress_ratios.resize(n_blocks, 0);
+  c.swiglu_limit_exp.assign(n_blocks, sh.swiglu_limit);
+  c.swiglu_limit_shexp.assign(n_blocks, sh.swiglu_limit);
+  c.n_expert_shared = 1;
+  c.n_ff_shexp = c.n_ff_exp;
+  c.gating = GatingFunc::kSqrtSoftplus;
+  c.expert_score_bias = true;
+  c.expert_weights_norm = true;
+  c.expert_weights_scale = sh.routed_scale;
 }
 
 Preset make(std::string description, ModelConfig c) {
@@ -442,6 +484,33 @@ std::vector<Preset> build_presets() {
     set_yarn(c, 32.0f, 4096, 0.0f);
     p.push_back(make("gpt-oss-120b: 128 experts top-4, 36 layers, n_embd 2880, GQA 64/8, window 128", c));
   }
+
+  // deepseek4 (DeepSeek-V4).
+  {
+    ModelConfig c = base("deepseek4", "tiny", 512, 128, 4, 4, 1, 256, 1e-6f, 10000.0f);
+    set_experts(c, 8, 2, 64);
+    set_dsv4(c, {.head_dim = 64, .rope_dim = 16, .q_lora = 64, .out_groups = 2, .out_lora = 32, .window = 8,
+                 .idx_heads = 2, .idx_dim = 32, .idx_top_k = 3, .hc = 4, .sinkhorn = 5, .hash_layers = 1,
+                 .ratios = {0, 4, 8, 4}, .swiglu_limit = 1.5f, .routed_scale = 1.5f,
+                 .compress_rope_base = 40000.0f});
+    set_yarn(c, 4.0f, 64, 0.0f);
+    p.push_back(make("DeepSeek-V4 style: 4 hyper-connection streams, window 8, layers compressing by 0/4 (indexer, "
+                     "top-3)/8/4, 8 experts top-2 + 1 shared, a hash layer, YaRN on the compressing layers",
+                     c));
+  }
+  {
+    ModelConfig c = base("deepseek4", "deepseek-v4-flash", 129280, 4096, 43, 64, 1, 1048576, 1e-6f, 10000.0f);
+    set_experts(c, 256, 6, 2048);
+    std::vector<int64_t> ratios{0, 0};
+    for (int64_t il = 2; il < 43; ++il) ratios.push_back(il % 2 == 0 ? 4 : 128);
+    set_dsv4(c, {.head_dim = 512, .rope_dim = 64, .q_lora = 1024, .out_groups = 8, .out_lora = 1024, .window = 128,
+                 .idx_heads = 64, .idx_dim = 128, .idx_top_k = 512, .hc = 4, .sinkhorn = 20, .hash_layers = 3,
+                 .ratios = ratios, .swiglu_limit = 10.0f, .routed_scale = 1.5f, .compress_rope_base = 160000.0f});
+    set_yarn(c, 16.0f, 65536, 0.0f);
+    p.push_back(make("DeepSeek-V4-Flash (284B, 13B active): 256 experts top-6 + 1 shared, 43 layers (2 windowed, "
+                     "then CSA/HCA alternating), 64 heads of 512, 4 hyper-connection streams",
+                     c));
+  }
   return p;
 }
 
@@ -491,6 +560,16 @@ void apply_overrides(ModelConfig& c, const ConfigOverrides& o) {
   if (o.n_layer) {
     c.n_layer = *o.n_layer;
     if (c.n_leading_dense > c.n_layer) c.n_leading_dense = c.n_layer;
+    if (c.has_hyper_connections()) {
+      // deepseek4: the preset's ratios repeated, its limits kept, hash layers within.
+      const size_t n_blocks = static_cast<size_t>(c.n_layer + c.n_nextn_layer);
+      std::vector<int64_t> ratios;
+      for (size_t i = 0; i < n_blocks; ++i) ratios.push_back(c.compress_ratios[i % c.compress_ratios.size()]);
+      c.compress_ratios = ratios;
+      c.swiglu_limit_exp.resize(n_blocks, c.swiglu_limit_exp.back());
+      c.swiglu_limit_shexp.resize(n_blocks, c.swiglu_limit_shexp.back());
+      c.n_hash_layers = std::min(c.n_hash_layers, c.n_layer);
+    }
   }
   if (o.n_embd) c.n_embd = *o.n_embd;
   if (o.n_head) {

@@ -18,7 +18,8 @@ bool contains(std::string_view s, std::string_view part) { return s.find(part) !
 
 bool stays_f32(std::string_view name, std::span<const int64_t> shape) {
   return shape.size() < 2 || contains(name, "_norm") || contains(name, ".bias") ||
-         contains(name, "ffn_gate_inp") || contains(name, "exp_probs_b");
+         contains(name, "ffn_gate_inp") || contains(name, "exp_probs_b") || contains(name, "hc_") ||
+         contains(name, "_ape.");
 }
 
 int layer_of(std::string_view name) {
@@ -185,6 +186,7 @@ TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view n
     plain = parse_tensor_type(recipe_or_type);
     if (!plain) fail("unknown quantisation type or recipe '", recipe_or_type, "'");
   }
+  if (contains(name, "ffn_gate_tid2eid")) return {TensorType::I32, "expert ids stay i32"};  // deepseek4's hash table
   if (stays_f32(name, shape)) return {TensorType::F32, "norm/bias/router stays f32"};
   const int64_t n = shape[0];
   if (plain) return fit_row(*plain, n, "type");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -76,6 +77,17 @@ inline void write_test_model(const ModelConfig& cfg, const std::string& path, Te
   // The writer streams lazily: keep every tensor's bytes alive until write().
   auto store = std::make_shared<std::vector<std::vector<uint8_t>>>();
   for (const TensorSpec& spec : expected_tensors(cfg)) {
+    if (spec.role == TensorRole::kTokenExperts) {
+      // deepseek4's i32 table: token t's experts 3t, 3t + 1, ... (mod n_expert).
+      const int64_t k = spec.shape[0];
+      auto& bytes = store->emplace_back(static_cast<size_t>(spec.n_elements()) * sizeof(int32_t));
+      for (int64_t i = 0; i < spec.n_elements(); ++i) {
+        const int32_t id = static_cast<int32_t>((i / k * 3 + i % k) % cfg.n_expert);
+        std::memcpy(bytes.data() + i * sizeof(int32_t), &id, sizeof id);
+      }
+      w.add_tensor_data(spec.name, TensorType::I32, {uint64_t(spec.shape[0]), uint64_t(spec.shape[1])}, bytes.data());
+      continue;
+    }
     std::vector<float> values(static_cast<size_t>(spec.n_elements()));
     synth_rows(cfg, spec, seed, 0, spec.n_elements() / spec.fan_in(), values.data());
     std::vector<uint64_t> shape(spec.shape.begin(), spec.shape.end());
@@ -93,13 +105,13 @@ inline void write_test_model(const ModelConfig& cfg, const std::string& path, Te
 // The tiny preset of each architecture (and the variants that switch on
 // different code: dense llama, DeepSeek-V3 routing, kv_b split as Kimi-K2's
 // files, GLM-4.5 with and without q/k norm, llama4 interleaved and all-MoE,
-// Gated DeltaNet in both files' layouts).
+// Gated DeltaNet in both files' layouts, DeepSeek-V4).
 inline std::vector<std::pair<std::string, std::string>> tiny_presets() {
   return {{"llama", "tiny"},      {"llama", "tiny-dense"}, {"qwen2", "tiny"},     {"qwen3", "tiny"},
           {"qwen2moe", "tiny"},   {"qwen3moe", "tiny"},    {"olmoe", "tiny"},     {"deepseek2", "tiny"},
           {"deepseek2", "tiny-v3"}, {"deepseek2", "tiny-k2"}, {"gpt-oss", "tiny"},
           {"glm4moe", "tiny"},      {"glm4moe", "tiny-air"},  {"llama4", "tiny"},    {"llama4", "tiny-scout"},
-          {"qwen3next", "tiny"},    {"qwen35moe", "tiny"}};
+          {"qwen3next", "tiny"},    {"qwen35moe", "tiny"},   {"deepseek4", "tiny"}};
 }
 
 }  // namespace frugal::model::testing

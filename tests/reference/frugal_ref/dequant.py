@@ -25,11 +25,12 @@ block layouts of the format (ggml's type ids):
 import numpy as np
 
 F32, F16, Q4_0, Q8_0, Q4_K, Q6_K, BF16, MXFP4 = 0, 1, 2, 8, 12, 14, 30, 39
+I32 = 26  # integer tables (deepseek4's ffn_gate_tid2eid), read as exact float64
 
 # type id -> (block size in elements, bytes per block)
-BLOCKS = {F32: (1, 4), F16: (1, 2), BF16: (1, 2), Q4_0: (32, 18), Q8_0: (32, 34), Q4_K: (256, 144), Q6_K: (256, 210),
+BLOCKS = {F32: (1, 4), I32: (1, 4), F16: (1, 2), BF16: (1, 2), Q4_0: (32, 18), Q8_0: (32, 34), Q4_K: (256, 144), Q6_K: (256, 210),
           MXFP4: (32, 17)}
-NAMES = {F32: "f32", F16: "f16", BF16: "bf16", Q4_0: "q4_0", Q8_0: "q8_0", Q4_K: "q4_k", Q6_K: "q6_k",
+NAMES = {F32: "f32", I32: "i32", F16: "f16", BF16: "bf16", Q4_0: "q4_0", Q8_0: "q8_0", Q4_K: "q4_k", Q6_K: "q6_k",
          MXFP4: "mxfp4"}
 
 
@@ -54,6 +55,8 @@ def dequantize(ttype, raw, n):
     buf = np.frombuffer(raw, dtype=np.uint8)
     if ttype == F32:
         return buf.view("<f4").astype(np.float64)
+    if ttype == I32:
+        return buf.view("<i4").astype(np.float64)
     if ttype == F16:
         return buf.view("<f2").astype(np.float64)
     if ttype == BF16:

@@ -64,6 +64,9 @@ Semantics follow each model's definition (paper / Hugging Face modelling):
   (deltanet.py). The FFN's pre-norm is post_attention_norm; softmax routing,
   top-k renormalised, plus the sigmoid-gated shared expert; qwen35moe's
   next-token-prediction block (nextn_predict_layers) does not run.
+- DeepSeek-V4 (deepseek4): hyper-connections, the compressed sliding-window
+  attention with its indexer, hash-routed and sqrt-softplus MoE layers
+  (deepseek4.py).
 - Any architecture whose file has rope_freqs.weight (llama 3.1): each RoPE
   frequency is divided by its factor.
 - YaRN (any architecture whose keys ask for it): the frequencies of
@@ -81,7 +84,7 @@ from .gguf import GGUFFile
 
 HYBRID_ARCHS = ("qwen3next", "qwen35moe")
 NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm4moe") + HYBRID_ARCHS
-ARCHS = ("llama", "deepseek2", "llama4") + NEOX_ARCHS
+ARCHS = ("llama", "deepseek2", "llama4", "deepseek4") + NEOX_ARCHS
 
 
 class Config:
@@ -550,6 +553,9 @@ class ReferenceModel:
         self.routes = {}  # layer -> (n_tokens, k) expert ids chosen, for callers comparing routings
         self.route_margins = []  # per MoE layer: (n_tokens,) gap between the k-th and the next choice
         self.n_last = len(tokens)
+        if cfg.arch == "deepseek4":
+            from .deepseek4 import Deepseek4  # noqa: E402 (it builds on this module)
+            return Deepseek4(self).logits(tokens, pos)
         x = self.w("token_embd.weight")[tokens]
         for il in range(cfg.n_layer):
             b = f"blk.{il}."
