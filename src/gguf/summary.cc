@@ -49,14 +49,22 @@ FileSummary summarize(const Reader& file) {
 
   std::map<TensorType, TypeTotals> by_type;
   for (const auto& t : file.tensors()) {
+    // Integer tensors are lookup tables (deepseek4's expert ids per token),
+    // not parameters: one row is read per token.
+    const bool table = t.type == TensorType::I8 || t.type == TensorType::I16 || t.type == TensorType::I32 ||
+                       t.type == TensorType::I64;
     ++s.tensors;
-    s.parameters += t.n_elements;
+    if (!table) s.parameters += t.n_elements;
     s.bytes += t.n_bytes;
     auto& tt = by_type[t.type];
     tt.type = t.type;
     ++tt.tensors;
-    tt.parameters += t.n_elements;
+    if (!table) tt.parameters += t.n_elements;
     tt.bytes += t.n_bytes;
+    if (table) {
+      s.bytes_per_token += t.n_bytes / std::max<uint64_t>(1, t.rows());
+      continue;
+    }
 
     if (block_of(t.name) >= first_nextn) {
       s.nextn_parameters += t.n_elements;
