@@ -1,13 +1,23 @@
 // frugal finetune: a LoRA adapter trained over a frozen base model kept
 // memory-mapped in its own types, written in llama.cpp's adapter format.
+// Progress lines on stderr, metrics as JSON lines (frugal plot reads them),
+// atomic checkpoints that --resume continues from exactly.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "base/error.h"
+#include "base/file_lock.h"
 #include "base/human_format.h"
 #include "cli/command.h"
+#include "cli/metrics_log.h"
+#include "finetune/checkpoint.h"
 #include "finetune/trainer.h"
 #include "model/lora.h"
 #include "tokenizer/tokenizer.h"
@@ -16,14 +26,25 @@ namespace frugal::cli {
 namespace {
 
 struct FinetuneArgs {
-  std::string model, data, val, output, targets = "attn,ffn";
+  std::string model, data, val, output, targets = "attn,ffn", checkpoint, resume, log;
+  int64_t checkpoint_every = 0, print_every = 10;
   finetune::LoraShape shape;
   finetune::FinetuneOptions opts;
 };
 
-int run_finetune(const FinetuneArgs& a) {
+void validate(const FinetuneArgs& a) {
   if (a.opts.epochs <= 0) fail("finetune: --epochs must be positive");
   if (!(a.opts.lr > 0)) fail("finetune: --lr must be positive");
+  if (a.checkpoint_every < 0 || a.opts.eval_every < 0 || a.print_every <= 0 || a.opts.stop_at < 0)
+    fail("finetune: --checkpoint-every, --eval-every and --stop-after must be >= 0, --print-every > 0");
+  if (a.checkpoint_every > 0 && a.checkpoint.empty() && a.resume.empty())
+    fail("finetune: --checkpoint-every needs --checkpoint DIR");
+  if (a.opts.stop_at > 0 && a.checkpoint.empty() && a.resume.empty())
+    fail("finetune: --stop-after needs --checkpoint DIR (to --resume from)");
+}
+
+int run_finetune(FinetuneArgs& a) {
+  validate(a);
   finetune::LoraShape shape = a.shape;
   finetune::parse_targets(a.targets, shape);
   const auto base = model::Model::load(a.model);
@@ -31,19 +52,88 @@ int run_finetune(const FinetuneArgs& a) {
   const auto train = finetune::read_sft_jsonl(a.data, tok, base->file().metadata());
   const auto val = a.val.empty() ? train : finetune::read_sft_jsonl(a.val, tok, base->file().metadata());
   finetune::LoraModel lm(*base, shape);
+  const finetune::CheckpointKey key = finetune::checkpoint_key(base->config(), shape, a.opts, train);
+
+  // Checkpoints go to --checkpoint, else back to the folder resumed from;
+  // the folder is locked for the whole run, so a second run on it stops
+  // here instead of overwriting the first one's progress.
+  const std::string ck_dir = a.checkpoint.empty() ? a.resume : a.checkpoint;
+  if (!a.resume.empty() && !std::filesystem::exists(finetune::checkpoint_file(a.resume)))
+    fail("finetune: --resume ", a.resume, ": no checkpoint there (", finetune::checkpoint_file(a.resume),
+         " is missing)");
+  std::optional<FileLock> lock;
+  if (!ck_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(ck_dir, ec);
+    if (ec) fail("finetune: cannot create the checkpoint folder ", ck_dir, ": ", ec.message());
+    lock.emplace(finetune::checkpoint_file(ck_dir), "finetune: the checkpoint");
+  }
+  finetune::FinetuneState state;
+  if (!a.resume.empty()) finetune::load_checkpoint(a.resume, key, lm, state);
+  const int64_t total = finetune::total_steps(a.opts, train.size());
+
   const double adapter_bytes = static_cast<double>(lm.params().size()) * sizeof(float);
   std::fprintf(stderr,
                "finetune: %zu examples (%zu validation), rank %lld, alpha %g: %zu adapter values; memory: base file %s "
-               "(mapped) + adapter, gradients and AdamW moments %s + activations\n",
+               "(mapped) + adapter, gradients and AdamW moments %s + activations%s\n",
                train.size(), val.size(), static_cast<long long>(a.shape.rank), static_cast<double>(a.shape.alpha),
                lm.params().size(), human_bytes(static_cast<double>(base->file().file_size())).c_str(),
-               human_bytes(4 * adapter_bytes).c_str());
-  finetune::finetune(lm, train, val, a.opts, [](const finetune::FinetuneStep& s) {
-    std::fprintf(stderr, "step %lld/%lld", static_cast<long long>(s.step), static_cast<long long>(s.total));
-    if (!std::isnan(s.train_loss)) std::fprintf(stderr, " | loss %.4f", s.train_loss);
-    if (!std::isnan(s.val_loss)) std::fprintf(stderr, " | val %.4f", s.val_loss);
-    std::fprintf(stderr, "\n");
+               human_bytes(4 * adapter_bytes).c_str(),
+               state.step > 0 ? (", resumed at step " + std::to_string(state.step)).c_str() : "");
+
+  std::ofstream log;
+  if (!a.log.empty()) {
+    if (state.step > 0) truncate_log_to_step(a.log, state.step);
+    log.open(a.log, state.step > 0 ? std::ios::app : std::ios::trunc);
+    if (!log) fail("finetune: cannot write the metrics log '", a.log, "'");
+  }
+
+  using clock = std::chrono::steady_clock;
+  const auto t_start = clock::now();
+  auto t_step = t_start;
+  const int64_t first_step = state.step;
+  finetune::finetune(lm, train, val, a.opts, state, [&](const finetune::FinetuneStep& s) {
+    const auto now = clock::now();
+    const double secs = std::chrono::duration<double>(now - t_step).count();
+    t_step = now;
+    const bool evaluated = !std::isnan(s.val_loss);
+    nlohmann::json rec = {{"step", s.step}, {"lr", nullptr}, {"train_loss", nullptr}, {"tokens_per_second", nullptr},
+                          {"val_loss", nullptr}, {"val_ppl", nullptr}};
+    if (s.step > 0) {
+      rec["lr"] = a.opts.lr;
+      rec["train_loss"] = s.train_loss;
+      rec["tokens_per_second"] = secs > 0 ? static_cast<double>(s.tokens) / secs : 0.0;
+    }
+    if (evaluated) {
+      rec["val_loss"] = s.val_loss;
+      rec["val_ppl"] = std::exp(s.val_loss);
+    }
+    if (log.is_open()) {
+      log << rec.dump() << "\n";
+      log.flush();
+    }
+    if (s.step == 0 || evaluated || s.step % a.print_every == 0 || s.step == s.total || s.step == a.opts.stop_at) {
+      std::fprintf(stderr, "step %lld/%lld", static_cast<long long>(s.step), static_cast<long long>(s.total));
+      if (s.step > 0) std::fprintf(stderr, " | loss %.4f", s.train_loss);
+      if (evaluated) std::fprintf(stderr, " | val %.4f", s.val_loss);
+      if (s.step > first_step) {
+        const double elapsed = std::chrono::duration<double>(now - t_start).count();
+        const double per_step = elapsed / static_cast<double>(s.step - first_step);
+        std::fprintf(stderr, " | %.0f tok/s | ETA %s", rec["tokens_per_second"].get<double>(),
+                     eta_text(per_step * static_cast<double>(s.total - s.step)).c_str());
+      }
+      std::fprintf(stderr, "\n");
+    }
+    if (!ck_dir.empty() && s.step > 0 &&
+        ((a.checkpoint_every > 0 && s.step % a.checkpoint_every == 0) || s.step == s.total ||
+         s.step == a.opts.stop_at))
+      finetune::save_checkpoint(ck_dir, key, lm, base->config().arch, state);
   });
+  if (state.step < total) {
+    std::printf("stopped after step %lld of %lld; go on with --resume %s\n", static_cast<long long>(state.step),
+                static_cast<long long>(total), ck_dir.c_str());
+    return 0;
+  }
   model::write_lora_adapter(a.output, base->config().arch, a.shape.alpha, a.shape.rank, lm.factors());
   std::printf("%s: %zu matrices, rank %lld\n", a.output.c_str(), lm.factors().size(),
               static_cast<long long>(a.shape.rank));
@@ -67,6 +157,16 @@ const CommandRegistration kFinetune{
       app.add_option("--weight-decay", a->opts.weight_decay, "AdamW weight decay (default 0)");
       app.add_option("--eval-every", a->opts.eval_every, "steps between validation losses (default 10)");
       app.add_option("--seed", a->shape.seed, "seed of the A factors' initial values and the shuffle (default 0)");
+      app.add_option("--print-every", a->print_every, "progress line every N steps (default 10)");
+      app.add_option("--log", a->log, "metrics as JSON lines, one a step (frugal plot reads them)");
+      app.add_option("--checkpoint", a->checkpoint,
+                     "checkpoint folder (finetune.ckpt and adapter.gguf), written at the end and every N steps");
+      app.add_option("--checkpoint-every", a->checkpoint_every, "checkpoint every N steps (default 0: at the end)");
+      app.add_option("--resume", a->resume,
+                     "continue the run checkpointed in this folder (later checkpoints go there too, unless "
+                     "--checkpoint names another)");
+      app.add_option("--stop-after", a->opts.stop_at,
+                     "stop after this step, checkpointed, to go on later with --resume (default 0: run to the end)");
       return [a] {
         FinetuneArgs args = *a;
         args.opts.seed = a->shape.seed;

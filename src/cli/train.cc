@@ -21,6 +21,7 @@
 #include "base/output_file.h"
 #include "cli/command.h"
 #include "cli/expert_parallel_flags.h"
+#include "cli/metrics_log.h"
 #include "gguf/reader.h"
 #include "tokenizer/hf_import.h"
 #include "tokenizer/tokenizer.h"
@@ -88,15 +89,6 @@ gguf::Metadata load_tokenizer_keys(const std::string& path) {
   return md;
 }
 
-std::string eta_text(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "?";
-  const long s = std::lround(seconds);
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
-  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  return buf;
-}
-
 // A file will be written at `path`: its folder must exist (checked before any
 // work, not after a whole run).
 void check_writable_place(const std::string& path, const char* flag) {
@@ -155,22 +147,6 @@ void validate_args(const TrainArgs& a) {
   check_writable_place(a.output, "-o");
   if (!a.checkpoint.empty()) check_writable_place(a.checkpoint, "--checkpoint");
   if (!a.log.empty()) check_writable_place(a.log, "--log");
-}
-
-// After a resume the metrics log keeps only the lines up to the checkpoint's
-// step (the steps after it are run again and logged again), so no step is
-// logged twice. A line cut short by a kill is dropped too.
-void truncate_log_to_step(const std::string& path, int64_t step) {
-  std::ifstream in(path);
-  if (!in) return;  // no log yet
-  std::string kept, line;
-  while (std::getline(in, line)) {
-    const nlohmann::json rec = nlohmann::json::parse(line, nullptr, false);
-    if (rec.is_discarded() || !rec.is_object() || !rec.contains("step") || !rec["step"].is_number_integer()) continue;
-    if (rec["step"].get<int64_t>() <= step) kept += line + "\n";
-  }
-  in.close();
-  write_output_file(path, kept);
 }
 
 int run_train(TrainArgs& a) {

@@ -7,6 +7,8 @@
 #include <numeric>
 #include <random>
 
+#include "base/error.h"
+
 namespace frugal::finetune {
 
 double mean_loss(LoraModel& m, const std::vector<SftExample>& examples) {
@@ -15,34 +17,50 @@ double mean_loss(LoraModel& m, const std::vector<SftExample>& examples) {
   return sum / static_cast<double>(std::max<size_t>(1, examples.size()));
 }
 
+int64_t total_steps(const FinetuneOptions& o, size_t n_train) { return o.epochs * static_cast<int64_t>(n_train); }
+
 void finetune(LoraModel& m, const std::vector<SftExample>& train, const std::vector<SftExample>& val,
-              const FinetuneOptions& o, const std::function<void(const FinetuneStep&)>& on_step) {
+              const FinetuneOptions& o, FinetuneState& st, const std::function<void(const FinetuneStep&)>& on_step) {
   constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
   std::vector<float>& p = m.params();
   std::vector<float>& g = m.grads();
-  std::vector<float> mom(p.size(), 0.0f), var(p.size(), 0.0f);
-  const int64_t total = o.epochs * static_cast<int64_t>(train.size());
-  on_step({.step = 0, .total = total, .train_loss = kNone, .val_loss = mean_loss(m, val)});
+  if (st.m.empty()) st.m.assign(p.size(), 0.0f);
+  if (st.v.empty()) st.v.assign(p.size(), 0.0f);
+  if (st.m.size() != p.size() || st.v.size() != p.size()) fail("finetune: the optimizer state does not fit the adapter");
+  const int64_t total = total_steps(o, train.size());
+  if (st.step < 0 || st.step > total) fail("finetune: step ", st.step, " is outside the run's ", total, " steps");
+  if (st.step == 0) on_step({.step = 0, .total = total, .train_loss = kNone, .val_loss = mean_loss(m, val)});
+  const int64_t n = static_cast<int64_t>(train.size());
   std::vector<size_t> order(train.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::mt19937_64 rng(o.seed);
-  int64_t step = 0;
-  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
+  // Epochs before the resumed one: their permutations drawn and dropped, so
+  // the generator is where the uninterrupted run had it.
+  const int64_t first_epoch = n > 0 ? st.step / n : 0;
+  for (int64_t e = 0; e < first_epoch; ++e) std::shuffle(order.begin(), order.end(), rng);
+  for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     std::shuffle(order.begin(), order.end(), rng);
-    for (size_t i : order) {
-      ++step;
+    for (int64_t j = st.step - epoch * n; j < n; ++j) {
+      if (o.stop_at > 0 && st.step >= o.stop_at) return;
+      const SftExample& ex = train[order[static_cast<size_t>(j)]];
+      const int64_t step = ++st.step;
       std::fill(g.begin(), g.end(), 0.0f);
-      const double loss = m.loss(train[i], true);
+      const double loss = m.loss(ex, true);
       const double c1 = 1.0 - std::pow(double(o.beta1), double(step));
       const double c2 = 1.0 - std::pow(double(o.beta2), double(step));
       for (size_t k = 0; k < p.size(); ++k) {
-        mom[k] = o.beta1 * mom[k] + (1.0f - o.beta1) * g[k];
-        var[k] = o.beta2 * var[k] + (1.0f - o.beta2) * g[k] * g[k];
-        const double mh = mom[k] / c1, vh = var[k] / c2;
+        st.m[k] = o.beta1 * st.m[k] + (1.0f - o.beta1) * g[k];
+        st.v[k] = o.beta2 * st.v[k] + (1.0f - o.beta2) * g[k] * g[k];
+        const double mh = st.m[k] / c1, vh = st.v[k] / c2;
         p[k] -= static_cast<float>(o.lr * (mh / (std::sqrt(vh) + o.eps) + o.weight_decay * p[k]));
       }
       const bool eval = step == total || (o.eval_every > 0 && step % o.eval_every == 0);
-      on_step({.step = step, .total = total, .train_loss = loss, .val_loss = eval ? mean_loss(m, val) : kNone});
+      const auto tokens = static_cast<int64_t>(ex.tokens.size());
+      on_step({.step = step,
+               .total = total,
+               .train_loss = loss,
+               .val_loss = eval ? mean_loss(m, val) : kNone,
+               .tokens = tokens});
     }
   }
 }

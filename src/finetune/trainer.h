@@ -1,6 +1,12 @@
 // The fine-tuning loop: AdamW over the adapter's factors, one example a
 // step, examples shuffled each epoch; validation loss at step 0, every
 // eval_every steps and at the end.
+//
+// Resumable: the run's whole state is the factors, the AdamW moments and the
+// step count (FinetuneState). The shuffle is drawn from one generator seeded
+// by opts.seed, one permutation an epoch, so a resumed run replays the
+// permutations of the epochs up to its step and goes on with exactly the
+// examples, losses and updates the uninterrupted run has.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -18,19 +24,42 @@ struct FinetuneOptions {
   float weight_decay = 0.0f;
   int64_t eval_every = 10;  // steps between validation losses
   uint64_t seed = 0;        // of the shuffle
+  int64_t stop_at = 0;      // > 0: return after this step (the run's length is still epochs; resume goes on)
+};
+
+// What a checkpoint holds besides the factors: steps done and AdamW's
+// moments (empty before the first step).
+struct FinetuneState {
+  int64_t step = 0;
+  std::vector<float> m, v;
 };
 
 struct FinetuneStep {
   int64_t step = 0, total = 0;
   double train_loss = 0;  // of this step's example (NaN at step 0)
   double val_loss = 0;    // NaN when not evaluated at this step
+  int64_t tokens = 0;     // in this step's example (0 at step 0)
 };
 
 // Mean loss over examples.
 double mean_loss(LoraModel& m, const std::vector<SftExample>& examples);
 
-// Trains m's factors in place; on_step is called at step 0 and after every step.
+// Steps of the whole run: epochs x training examples.
+int64_t total_steps(const FinetuneOptions& opts, size_t n_train);
+
+// Trains m's factors in place from state (a fresh state: step 0, the
+// validation loss first), to the end of the run or opts.stop_at; on_step is
+// called at step 0 (fresh runs only) and after every step, with state
+// updated to that step (a checkpoint written from the callback resumes
+// there).
 void finetune(LoraModel& m, const std::vector<SftExample>& train, const std::vector<SftExample>& val,
-              const FinetuneOptions& opts, const std::function<void(const FinetuneStep&)>& on_step);
+              const FinetuneOptions& opts, FinetuneState& state,
+              const std::function<void(const FinetuneStep&)>& on_step);
+// A fresh run.
+inline void finetune(LoraModel& m, const std::vector<SftExample>& train, const std::vector<SftExample>& val,
+                     const FinetuneOptions& opts, const std::function<void(const FinetuneStep&)>& on_step) {
+  FinetuneState state;
+  finetune(m, train, val, opts, state, on_step);
+}
 
 }  // namespace frugal::finetune

@@ -24,6 +24,29 @@ awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a / 2) }' || fail "validation
 "$FRUGAL" lora-merge -m "$dir/base.gguf" --lora "$dir/adapter.gguf" -o "$dir/merged.gguf" >/dev/null \
   || fail "lora-merge"
 
+# Checkpoints: a run stopped after step 5 and resumed gives the uninterrupted
+# run's metrics (all but the timing) and the same adapter bytes; the log is
+# one frugal plot reads.
+printf '%s\n' '{"text": "Snow is cold and white."}' >>"$dir/data.jsonl"
+ft=(finetune -m "$dir/base.gguf" --data "$dir/data.jsonl" --rank 8 --alpha 16 --epochs 4 --lr 1e-2 --eval-every 4)
+"$FRUGAL" "${ft[@]}" -o "$dir/whole.gguf" --log "$dir/whole.jsonl" >/dev/null 2>&1 || fail "uninterrupted run"
+"$FRUGAL" "${ft[@]}" -o "$dir/parts.gguf" --log "$dir/parts.jsonl" --checkpoint "$dir/ck" --stop-after 5 \
+  >"$dir/stdout" 2>"$dir/stderr" || { cat "$dir/stderr"; fail "stopped run"; }
+grep -q "stopped after step 5 of 12; go on with --resume $dir/ck" "$dir/stdout" || { cat "$dir/stdout"; fail "stop"; }
+[ -f "$dir/ck/finetune.ckpt" ] && [ -f "$dir/ck/adapter.gguf" ] && [ ! -e "$dir/parts.gguf" ] || fail "checkpoint files"
+expect_error "was written with other options" "${ft[@]/1e-2/2e-2}" -o "$dir/x.gguf" --resume "$dir/ck"
+"$FRUGAL" "${ft[@]}" -o "$dir/parts.gguf" --log "$dir/parts.jsonl" --resume "$dir/ck" >/dev/null 2>"$dir/stderr" \
+  || { cat "$dir/stderr"; fail "resumed run"; }
+grep -q "resumed at step 5" "$dir/stderr" || { cat "$dir/stderr"; fail "resume line"; }
+grep -q '^step 12/12 | loss [0-9.]* | val [0-9.]* | [0-9]* tok/s | ETA ' "$dir/stderr" || { cat "$dir/stderr"; fail "progress"; }
+untimed() { sed 's/"tokens_per_second":[^,}]*//' "$1"; }
+[ "$(wc -l <"$dir/parts.jsonl")" -eq 13 ] || fail "the resumed log has $(wc -l <"$dir/parts.jsonl") lines, want 13"
+diff <(untimed "$dir/whole.jsonl") <(untimed "$dir/parts.jsonl") || fail "resumed metrics differ"
+cmp "$dir/whole.gguf" "$dir/parts.gguf" || fail "resumed adapter differs"
+"$FRUGAL" plot "$dir/parts.jsonl" -o "$dir/curve.svg" >/dev/null 2>&1 || fail "plot of the metrics log"
+expect_error "--stop-after needs --checkpoint DIR" "${ft[@]}" -o "$dir/x.gguf" --stop-after 3
+expect_error "no checkpoint there" "${ft[@]}" -o "$dir/x.gguf" --resume "$dir/nothing"
+
 "$FRUGAL" synth --arch qwen3moe --preset tiny --type q8_0 -o "$dir/moe.gguf" >/dev/null 2>&1
 "$FRUGAL" finetune -m "$dir/moe.gguf" --data "$dir/data.jsonl" -o "$dir/moe-adapter.gguf" --rank 4 --epochs 2 \
   >"$dir/stdout" 2>"$dir/stderr" || { cat "$dir/stderr"; fail "finetune qwen3moe"; }
