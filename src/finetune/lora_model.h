@@ -26,6 +26,9 @@ struct LoraShape {
   uint64_t seed = 0;  // A ~ N(0, 1/n_in) from it; B = 0, so training starts at the base
   bool attn = true;   // adapt the attention projections
   bool ffn = true;    // adapt the dense FFNs
+  bool shared = false;   // adapt the shared experts
+  bool experts = false;  // adapt the routed experts (a pair of factors per expert)
+  bool router = false;   // adapt the router
 };
 
 // "attn,ffn" (the --targets list) into shape's switches; the experts and the
@@ -40,6 +43,7 @@ class LoraModel {
   // Every factor's values, then the same layout for gradients: per adapted
   // matrix A (rank x n_in) then B (n_out x rank).
   std::vector<float>& params() { return params_; }
+  const std::vector<float>& params() const { return params_; }
   std::vector<float>& grads() { return grads_; }
 
   // Mean cross-entropy over the example's target tokens; with_grad adds its
