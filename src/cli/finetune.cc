@@ -151,7 +151,8 @@ const CommandRegistration kFinetune{
       app.add_option("--rank", a->shape.rank, "adapter rank (default 16)");
       app.add_option("--alpha", a->shape.alpha, "adapter alpha: the product is scaled by alpha / rank (default 32)");
       app.add_option("--targets", a->targets,
-                     "matrices to adapt: attn (q, k, v, output), ffn (dense FFN); default both");
+                     "matrices to adapt, comma-separated: attn (q, k, v, output), ffn (dense FFN), shared (shared "
+                     "experts), experts (routed experts, a pair of factors each), router; default attn,ffn");
       app.add_option("--epochs", a->opts.epochs, "passes over the data (default 1)");
       app.add_option("--lr", a->opts.lr, "AdamW learning rate (default 1e-3)");
       app.add_option("--weight-decay", a->opts.weight_decay, "AdamW weight decay (default 0)");

@@ -17,14 +17,33 @@ namespace frugal::finetune {
 
 namespace {
 
-// The adapted matrices of a layer, in parameter order.
-enum Target { kQ, kK, kV, kO, kGate, kUp, kDown, kTargets };
-constexpr const char* kTargetNames[kTargets] = {"attn_q", "attn_k", "attn_v", "attn_output",
-                                                "ffn_gate", "ffn_up", "ffn_down"};
+// The adapted matrices of a layer, in parameter order: the 2-D ones, then
+// the routed experts' stacks (a pair of factors per expert).
+enum Target {
+  kQ, kK, kV, kO, kGate, kUp, kDown, kGateSh, kUpSh, kDownSh, kRouter, kGateEx, kUpEx, kDownEx, kTargets
+};
+constexpr const char* kTargetNames[kTargets] = {
+    "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "ffn_gate_shexp",
+    "ffn_up_shexp", "ffn_down_shexp", "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"};
 
-const kernels::WeightMatrix& base_matrix(const model::LayerWeights& L, int t) {
-  const kernels::WeightMatrix* m[kTargets] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down};
-  return *m[t];
+// The base matrix of a 2-D target, or expert 0's of a stack.
+kernels::WeightMatrix base_matrix(const model::LayerWeights& L, int t) {
+  const kernels::WeightMatrix* m[kRouter + 1] = {&L.wq,        &L.wk,        &L.wv,         &L.wo,
+                                                 &L.ffn_gate,  &L.ffn_up,    &L.ffn_down,   &L.gate_shexp,
+                                                 &L.up_shexp,  &L.down_shexp, &L.router};
+  if (t <= kRouter) return *m[t];
+  const model::ExpertStack& st = t == kGateEx ? L.gate_exps : t == kUpEx ? L.up_exps : L.down_exps;
+  return st.data ? st.expert(0) : kernels::WeightMatrix{};
+}
+
+bool is_stack(int t) { return t >= kGateEx; }
+
+bool wanted(const LoraShape& s, int t) {
+  if (t < kGate) return s.attn;
+  if (t < kGateSh) return s.ffn;
+  if (t < kRouter) return s.shared;
+  if (t == kRouter) return s.router;
+  return s.experts;
 }
 
 using F = std::vector<float>;
@@ -34,13 +53,17 @@ F zeros(int64_t n) { return F(static_cast<size_t>(n), 0.0f); }
 
 struct LoraModel::Slot {
   std::string target;
-  const kernels::WeightMatrix* w = nullptr;
-  size_t offset = 0;  // of A in params; B follows
-  LoraWeights at(const std::vector<float>& p, float scale) const {
-    return {.a = p.data() + offset,
-            .b = p.data() + offset + static_cast<size_t>(w->n_in * rank),
-            .n_in = w->n_in,
-            .n_out = w->n_out,
+  kernels::WeightMatrix w;  // the base matrix (expert 0's for a stack)
+  int64_t n_expert = 0;     // 0: a 2-D matrix; else an expert stack
+  size_t offset = 0;        // of A in params (every expert's A, then every expert's B)
+  // Expert e's factors (e = 0 for a 2-D matrix).
+  LoraWeights at(const std::vector<float>& p, float scale, int64_t e = 0) const {
+    const size_t a_size = static_cast<size_t>(w.n_in * rank), b_size = static_cast<size_t>(w.n_out * rank);
+    const size_t n = static_cast<size_t>(std::max<int64_t>(1, n_expert));
+    return {.a = p.data() + offset + static_cast<size_t>(e) * a_size,
+            .b = p.data() + offset + n * a_size + static_cast<size_t>(e) * b_size,
+            .n_in = w.n_in,
+            .n_out = w.n_out,
             .rank = rank,
             .scale = scale};
   }
@@ -49,7 +72,7 @@ struct LoraModel::Slot {
 };
 
 void parse_targets(const std::string& list, LoraShape& shape) {
-  shape.attn = shape.ffn = false;
+  shape.attn = shape.ffn = shape.shared = shape.experts = shape.router = false;
   size_t begin = 0;
   while (begin <= list.size()) {
     size_t end = list.find(',', begin);
@@ -60,41 +83,54 @@ void parse_targets(const std::string& list, LoraShape& shape) {
       shape.attn = true;
     } else if (t == "ffn") {
       shape.ffn = true;
-    } else if (t == "shared" || t == "experts" || t == "router") {
-      fail("finetune: --targets: '", t, "' is not supported yet (supported: attn, ffn)");
+    } else if (t == "shared") {
+      shape.shared = true;
+    } else if (t == "experts") {
+      shape.experts = true;
+    } else if (t == "router") {
+      shape.router = true;
     } else {
-      fail("finetune: --targets: unknown target '", t, "' (supported: attn, ffn)");
+      fail("finetune: --targets: unknown target '", t, "' (supported: attn, ffn, shared, experts, router)");
     }
   }
 }
 
 LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(base), shape_(shape) {
   const model::ModelConfig& c = base.config();
-  if (c.arch != "qwen3" && c.arch != "qwen3moe" && c.arch != "llama")
-    fail("finetune: architecture '", c.arch, "' is not supported yet (supported: llama, qwen3, qwen3moe)");
-  if (c.n_expert > 0 && (c.gating != model::GatingFunc::kSoftmax || !c.expert_weights_norm ||
-                               c.expert_weights_scale != 1.0f || c.n_ff_shexp > 0 || c.n_expert_groups > 1))
-    fail("finetune: this qwen3moe variant's routing is not supported yet");
+  if (c.arch != "qwen3" && c.arch != "qwen3moe" && c.arch != "llama" && c.arch != "qwen2moe")
+    fail("finetune: architecture '", c.arch, "' is not supported yet (supported: llama, qwen3, qwen3moe, qwen2moe)");
+  if (c.n_expert > 0 && (c.gating != model::GatingFunc::kSoftmax || c.expert_score_bias || c.n_expert_groups > 1 ||
+                         c.expert_weight_on_input || c.expert_bias))
+    fail("finetune: this ", c.arch, " variant's routing is not supported yet");
+  if (c.n_ff_shexp > 0 && c.arch != "qwen2moe")
+    fail("finetune: shared experts are supported in qwen2moe only (this is ", c.arch, ")");
   if (c.qk_norm != model::QkNorm::kNone && c.qk_norm != model::QkNorm::kPerHead)
     fail("finetune: this ", c.arch, " variant's q/k normalisation is not supported yet");
   if (shape.rank <= 0) fail("finetune: --rank must be positive");
-  if (!shape.attn && !shape.ffn) fail("finetune: no matrices to adapt");
+  if (!shape.attn && !shape.ffn && !shape.shared && !shape.experts && !shape.router)
+    fail("finetune: no matrices to adapt");
+  if (shape.shared && c.n_ff_shexp == 0) fail("finetune: --targets shared: ", c.arch, " model has no shared experts");
+  if ((shape.experts || shape.router) && c.n_expert == 0)
+    fail("finetune: --targets experts/router: this ", c.arch, " model has no routed experts");
   std::mt19937_64 rng(shape.seed);
   for (int64_t il = 0; il < c.n_layer; ++il)
     for (int t = 0; t < kTargets; ++t) {
+      const model::LayerWeights& L = base.weights().layers[static_cast<size_t>(il)];
       Slot s;
       s.target = "blk." + std::to_string(il) + "." + kTargetNames[t] + ".weight";
-      s.w = &base_matrix(base.weights().layers[static_cast<size_t>(il)], t);
+      s.w = base_matrix(L, t);
+      s.n_expert = is_stack(t) ? c.n_expert : 0;
       s.rank = shape.rank;
-      s.adapted = s.w->data != nullptr && (t < kGate ? shape.attn : shape.ffn);
-      if (!s.adapted) {  // not a target, or an MoE layer's dense FFN (absent)
+      s.adapted = s.w.data != nullptr && wanted(shape, t);
+      if (!s.adapted) {  // not a target, or absent in this layer (an MoE layer's dense FFN, ...)
         slots_.push_back(std::move(s));
         continue;
       }
       s.offset = params_.size();
-      std::normal_distribution<float> z(0.0f, 1.0f / std::sqrt(static_cast<float>(s.w->n_in)));
-      for (int64_t i = 0; i < shape.rank * s.w->n_in; ++i) params_.push_back(z(rng));
-      params_.resize(params_.size() + static_cast<size_t>(s.w->n_out * shape.rank), 0.0f);
+      const int64_t n = std::max<int64_t>(1, s.n_expert);
+      std::normal_distribution<float> z(0.0f, 1.0f / std::sqrt(static_cast<float>(s.w.n_in)));
+      for (int64_t i = 0; i < n * shape.rank * s.w.n_in; ++i) params_.push_back(z(rng));
+      params_.resize(params_.size() + static_cast<size_t>(n * s.w.n_out * shape.rank), 0.0f);
       slots_.push_back(std::move(s));
     }
   grads_.assign(params_.size(), 0.0f);
@@ -106,14 +142,15 @@ std::vector<model::LoraFactors> LoraModel::factors() const {
   std::vector<model::LoraFactors> out;
   for (const Slot& s : slots_) {
     if (!s.adapted) continue;
+    const int64_t n = std::max<int64_t>(1, s.n_expert);
     const auto a = params_.begin() + static_cast<std::ptrdiff_t>(s.offset);
-    const auto b = a + static_cast<std::ptrdiff_t>(s.w->n_in * s.rank);
+    const auto b = a + static_cast<std::ptrdiff_t>(n * s.w.n_in * s.rank);
     out.push_back({.target = s.target,
-                   .n_in = s.w->n_in,
-                   .n_out = s.w->n_out,
-                   .n_expert = 0,
+                   .n_in = s.w.n_in,
+                   .n_out = s.w.n_out,
+                   .n_expert = s.n_expert,
                    .a = F(a, b),
-                   .b = F(b, b + static_cast<std::ptrdiff_t>(s.w->n_out * s.rank))});
+                   .b = F(b, b + static_cast<std::ptrdiff_t>(n * s.w.n_out * s.rank))});
   }
   return out;
 }
@@ -140,21 +177,42 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
   const train::AttentionShape as{.n_seq = 1, .t = T, .n_head = H, .n_head_kv = HK, .head_dim = hd,
                                  .scale = model::attention_scale(c)};
 
-  // y = W x (+ the adapter), keeping A x for backward.
-  auto linear = [&](int64_t il, int t, const float* x, F& y, F& ax) {
+  // Expert e's product (e = 0 for a 2-D matrix) over n rows:
+  // y = W x (+ the adapter), keeping A x (n x rank) for backward.
+  auto product = [&](int64_t il, int t, int64_t e, const float* x, int64_t n, float* y, float* ax) {
     const Slot& s = slots_[static_cast<size_t>(il * kTargets + t)];
-    y = zeros(T * s.w->n_out);
-    ax = zeros(T * r);
-    kernels::matmul(*s.w, x, s.w->n_in, T, y.data(), s.w->n_out, nullptr);
-    if (s.adapted) lora_forward(s.at(params_, scale), x, T, ax.data(), y.data());
+    kernels::WeightMatrix we = s.w;
+    if (is_stack(t)) {
+      const model::LayerWeights& L = W.layers[static_cast<size_t>(il)];
+      we = (t == kGateEx ? L.gate_exps : t == kUpEx ? L.up_exps : L.down_exps).expert(e);
+    }
+    kernels::matmul(we, x, we.n_in, n, y, we.n_out, nullptr);
+    if (s.adapted) lora_forward(s.at(params_, scale, e), x, n, ax, y);
   };
   // d_x += d_y W (+ the adapter's part); the factors' gradients added.
-  auto linear_back = [&](int64_t il, int t, const float* x, const F& ax, const float* d_y, float* d_x) {
+  auto product_back = [&](int64_t il, int t, int64_t e, const float* x, const float* ax, const float* d_y,
+                          int64_t n, float* d_x) {
     const Slot& s = slots_[static_cast<size_t>(il * kTargets + t)];
-    frozen_linear_backward(*s.w, d_y, T, d_x);
+    kernels::WeightMatrix we = s.w;
+    if (is_stack(t)) {
+      const model::LayerWeights& L = W.layers[static_cast<size_t>(il)];
+      we = (t == kGateEx ? L.gate_exps : t == kUpEx ? L.up_exps : L.down_exps).expert(e);
+    }
+    frozen_linear_backward(we, d_y, n, d_x);
     if (!s.adapted) return;
-    float* g_a = grads_.data() + s.offset;
-    lora_backward(s.at(params_, scale), x, ax.data(), d_y, T, g_a, g_a + s.w->n_in * r, d_x);
+    const LoraWeights lw = s.at(params_, scale, e);
+    lora_backward(lw, x, ax, d_y, n, grads_.data() + (lw.a - params_.data()), grads_.data() + (lw.b - params_.data()),
+                  d_x);
+  };
+  // The same over the example's T rows of a 2-D matrix.
+  auto linear = [&](int64_t il, int t, const float* x, F& y, F& ax) {
+    const Slot& s = slots_[static_cast<size_t>(il * kTargets + t)];
+    y = zeros(T * s.w.n_out);
+    ax = zeros(T * r);
+    product(il, t, 0, x, T, y.data(), ax.data());
+  };
+  auto linear_back = [&](int64_t il, int t, const float* x, const F& ax, const float* d_y, float* d_x) {
+    product_back(il, t, 0, x, ax.data(), d_y, T, d_x);
   };
 
   // y = RMSNorm(x) over rows of width, keeping each row's 1/rms for backward.
@@ -166,46 +224,61 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
 
   struct Acts {
     F x, xn1, rstd1, q_raw, k_raw, rstd_q, rstd_k, q, k, v, probs, att, x_mid, xn2, rstd2, g, u, h;
-    F ax[kTargets];
-    // MoE layers: per row, its chosen experts and weights, and per (row,
-    // choice) the expert's gate, up, hidden and output rows.
+    F ax[kTargets];  // A x of each adapted product (per (row, choice) for the expert stacks)
+    // MoE layers: the router's logits; per row, its chosen experts and
+    // weights, and per (row, choice) the expert's gate, up, hidden and output
+    // rows; the shared expert's gate, up, hidden and output rows and weights.
+    F logits;
     std::vector<int32_t> experts;
-    F weights, eg, eu, eh, ey;
+    F weights, eg, eu, eh, ey, sg, su, sh, sy, s_weight;
   };
-  // The routed experts (frozen): route_row as inference does (softmax,
-  // top-k, weights renormalised: a softmax over the chosen logits).
-  const int64_t E = c.n_expert, K = c.n_expert_used, FE = c.n_ff_exp;
-  auto moe_forward = [&](const model::LayerWeights& L, Acts& a, F& f) {
-    F logits = zeros(T * E);
-    kernels::matmul(L.router, a.xn2.data(), D, T, logits.data(), E, nullptr);
+  // The routed experts: route_row as inference does (a softmax over all
+  // experts, top-k, the weights renormalised over the chosen ones or not,
+  // times expert_weights_scale), then the shared expert (qwen2moe: weighed
+  // by sigmoid(x . shexp_gate)).
+  const int64_t E = c.n_expert, K = c.n_expert_used, FE = c.n_ff_exp, FS = c.n_ff_shexp;
+  auto moe_forward = [&](int64_t il, const model::LayerWeights& L, Acts& a, F& f) {
+    linear(il, kRouter, a.xn2.data(), a.logits, a.ax[kRouter]);
     a.experts.assign(static_cast<size_t>(T * K), 0);
     a.weights = zeros(T * K);
     a.eg = zeros(T * K * FE);
     a.eu = zeros(T * K * FE);
     a.eh = zeros(T * K * FE);
     a.ey = zeros(T * K * D);
+    for (int t : {kGateEx, kUpEx, kDownEx}) a.ax[t] = zeros(T * K * r);
     f = zeros(T * D);
     for (int64_t i = 0; i < T; ++i) {
-      model::route_row(c, logits.data() + i * E, nullptr, a.experts.data() + i * K, a.weights.data() + i * K);
+      model::route_row(c, a.logits.data() + i * E, nullptr, a.experts.data() + i * K, a.weights.data() + i * K);
       for (int64_t j = 0; j < K; ++j) {
         const int64_t e = a.experts[static_cast<size_t>(i * K + j)], s = i * K + j;
         const float* xi = a.xn2.data() + i * D;
-        kernels::matmul(L.gate_exps.expert(e), xi, D, 1, a.eg.data() + s * FE, FE, nullptr);
-        kernels::matmul(L.up_exps.expert(e), xi, D, 1, a.eu.data() + s * FE, FE, nullptr);
+        product(il, kGateEx, e, xi, 1, a.eg.data() + s * FE, a.ax[kGateEx].data() + s * r);
+        product(il, kUpEx, e, xi, 1, a.eu.data() + s * FE, a.ax[kUpEx].data() + s * r);
         train::swiglu_forward(a.eg.data() + s * FE, a.eu.data() + s * FE, a.eh.data() + s * FE, FE);
-        kernels::matmul(L.down_exps.expert(e), a.eh.data() + s * FE, FE, 1, a.ey.data() + s * D, D, nullptr);
+        product(il, kDownEx, e, a.eh.data() + s * FE, 1, a.ey.data() + s * D, a.ax[kDownEx].data() + s * r);
         kernels::axpy(a.weights[static_cast<size_t>(s)], a.ey.data() + s * D, f.data() + i * D, D);
       }
     }
+    if (FS == 0) return;
+    linear(il, kGateSh, a.xn2.data(), a.sg, a.ax[kGateSh]);
+    linear(il, kUpSh, a.xn2.data(), a.su, a.ax[kUpSh]);
+    a.sh = zeros(T * FS);
+    train::swiglu_forward(a.sg.data(), a.su.data(), a.sh.data(), T * FS);
+    linear(il, kDownSh, a.sh.data(), a.sy, a.ax[kDownSh]);
+    a.s_weight.assign(static_cast<size_t>(T), 1.0f);
+    for (int64_t i = 0; i < T; ++i) {
+      if (L.shexp_gate) a.s_weight[i] = kernels::sigmoid(kernels::dot(a.xn2.data() + i * D, L.shexp_gate.data, D));
+      kernels::axpy(a.s_weight[i], a.sy.data() + i * D, f.data() + i * D, D);
+    }
   };
-  // d_xn2 += the gradient of the MoE output d_f through the experts and
-  // through the weights into the router's logits.
-  auto moe_backward = [&](const model::LayerWeights& L, const Acts& a, const float* d_f, float* d_xn2) {
-    F d_logits = zeros(T * E), d_h = zeros(FE), d_g = zeros(FE), d_u = zeros(FE), d_y = zeros(D);
+  // d_xn2 += the gradient of the MoE output d_f through the experts, the
+  // weights into the router's logits, and the shared expert and its gate.
+  auto moe_backward = [&](int64_t il, const model::LayerWeights& L, const Acts& a, const float* d_f, float* d_xn2) {
+    F d_logits = zeros(T * E), d_h = zeros(FE), d_g = zeros(FE), d_u = zeros(FE), d_y = zeros(D), p(E);
+    const double ws = c.expert_weights_scale;
     for (int64_t i = 0; i < T; ++i) {
       const float* dfi = d_f + i * D;
       std::vector<double> d_w(static_cast<size_t>(K));
-      double mean = 0;
       for (int64_t j = 0; j < K; ++j) {
         const int64_t s = i * K + j, e = a.experts[static_cast<size_t>(s)];
         const float w = a.weights[static_cast<size_t>(s)];
@@ -214,24 +287,56 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
           dw += double(dfi[k]) * a.ey[static_cast<size_t>(s * D + k)];
           d_y[static_cast<size_t>(k)] = w * dfi[k];
         }
-        d_w[static_cast<size_t>(j)] = dw;
-        mean += w * dw;
+        d_w[static_cast<size_t>(j)] = dw * ws;  // d of the unscaled weight
         std::fill(d_h.begin(), d_h.end(), 0.0f);
         std::fill(d_g.begin(), d_g.end(), 0.0f);
         std::fill(d_u.begin(), d_u.end(), 0.0f);
-        frozen_linear_backward(L.down_exps.expert(e), d_y.data(), 1, d_h.data());
+        product_back(il, kDownEx, e, a.eh.data() + s * FE, a.ax[kDownEx].data() + s * r, d_y.data(), 1, d_h.data());
         train::swiglu_backward(d_h.data(), a.eg.data() + s * FE, a.eu.data() + s * FE, d_g.data(), d_u.data(), FE);
-        frozen_linear_backward(L.gate_exps.expert(e), d_g.data(), 1, d_xn2 + i * D);
-        frozen_linear_backward(L.up_exps.expert(e), d_u.data(), 1, d_xn2 + i * D);
+        const float* xi = a.xn2.data() + i * D;
+        product_back(il, kGateEx, e, xi, a.ax[kGateEx].data() + s * r, d_g.data(), 1, d_xn2 + i * D);
+        product_back(il, kUpEx, e, xi, a.ax[kUpEx].data() + s * r, d_u.data(), 1, d_xn2 + i * D);
       }
-      // w = softmax over the chosen logits: d_l_j = w_j (d_w_j - sum_k w_k d_w_k).
-      for (int64_t j = 0; j < K; ++j) {
-        const int64_t s = i * K + j;
-        d_logits[static_cast<size_t>(i * E + a.experts[static_cast<size_t>(s)])] +=
-            static_cast<float>(a.weights[static_cast<size_t>(s)] * (d_w[static_cast<size_t>(j)] - mean));
+      float* dli = d_logits.data() + i * E;
+      if (c.expert_weights_norm) {
+        // q = softmax over the chosen logits: d_l_j = q_j (d_q_j - sum_k q_k d_q_k).
+        double mean = 0;
+        for (int64_t j = 0; j < K; ++j) mean += a.weights[static_cast<size_t>(i * K + j)] / ws * d_w[j];
+        for (int64_t j = 0; j < K; ++j) {
+          const int64_t s = i * K + j;
+          dli[a.experts[static_cast<size_t>(s)]] +=
+              static_cast<float>(a.weights[static_cast<size_t>(s)] / ws * (d_w[static_cast<size_t>(j)] - mean));
+        }
+      } else {
+        // p = softmax over every expert, the chosen ones' p the weights:
+        // d_l_e = p_e (d_p_e - sum_chosen p_j d_p_j), d_p zero off the chosen.
+        std::copy_n(a.logits.data() + i * E, E, p.data());
+        kernels::softmax(p.data(), E);
+        double mean = 0;
+        for (int64_t j = 0; j < K; ++j) mean += p[a.experts[static_cast<size_t>(i * K + j)]] * d_w[j];
+        for (int64_t e = 0; e < E; ++e) dli[e] += static_cast<float>(-p[e] * mean);
+        for (int64_t j = 0; j < K; ++j) {
+          const int32_t e = a.experts[static_cast<size_t>(i * K + j)];
+          dli[e] += static_cast<float>(p[e] * d_w[j]);
+        }
       }
     }
-    frozen_linear_backward(L.router, d_logits.data(), T, d_xn2);
+    linear_back(il, kRouter, a.xn2.data(), a.ax[kRouter], d_logits.data(), d_xn2);
+    if (FS == 0) return;
+    // f += s_weight y_shared: d_y = s_weight d_f; d_s_weight = d_f . y, and
+    // through the sigmoid gate s (1 - s) x . shexp_gate into x.
+    F d_sy = zeros(T * D), d_sh = zeros(T * FS), d_sg = zeros(T * FS), d_su = zeros(T * FS);
+    for (int64_t i = 0; i < T; ++i) {
+      const float sw = a.s_weight[i];
+      for (int64_t k = 0; k < D; ++k) d_sy[i * D + k] = sw * d_f[i * D + k];
+      if (!L.shexp_gate) continue;
+      const double d_s = kernels::dot(d_f + i * D, a.sy.data() + i * D, D);
+      kernels::axpy(static_cast<float>(d_s * sw * (1.0 - sw)), L.shexp_gate.data, d_xn2 + i * D, D);
+    }
+    linear_back(il, kDownSh, a.sh.data(), a.ax[kDownSh], d_sy.data(), d_sh.data());
+    train::swiglu_backward(d_sh.data(), a.sg.data(), a.su.data(), d_sg.data(), d_su.data(), T * FS);
+    linear_back(il, kGateSh, a.xn2.data(), a.ax[kGateSh], d_sg.data(), d_xn2);
+    linear_back(il, kUpSh, a.xn2.data(), a.ax[kUpSh], d_su.data(), d_xn2);
   };
 
   std::vector<Acts> acts(static_cast<size_t>(c.n_layer));
@@ -245,6 +350,12 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
     linear(il, kQ, a.xn1.data(), a.q_raw, a.ax[kQ]);
     linear(il, kK, a.xn1.data(), a.k_raw, a.ax[kK]);
     linear(il, kV, a.xn1.data(), a.v, a.ax[kV]);
+    if (L.bq)  // frozen q/k/v biases (qwen2moe): the gradient passes them unchanged
+      for (int64_t i = 0; i < T; ++i) {
+        kernels::add(L.bq.data, a.q_raw.data() + i * nq, nq);
+        kernels::add(L.bk.data, a.k_raw.data() + i * nk, nk);
+        kernels::add(L.bv.data, a.v.data() + i * nk, nk);
+      }
     if (qk_norm) {
       rmsnorm(a.q_raw.data(), L.q_norm.data, T * H, hd, a.q, a.rstd_q);
       rmsnorm(a.k_raw.data(), L.k_norm.data, T * HK, hd, a.k, a.rstd_k);
@@ -264,7 +375,7 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
     rmsnorm(x.data(), L.ffn_norm.data, T, D, a.xn2, a.rstd2);
     F f;
     if (c.layer_is_moe(il)) {
-      moe_forward(L, a, f);
+      moe_forward(il, L, a, f);
     } else {
       linear(il, kGate, a.xn2.data(), a.g, a.ax[kGate]);
       linear(il, kUp, a.xn2.data(), a.u, a.ax[kUp]);
@@ -306,7 +417,7 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
     // FFN: x_out = x_mid + down(swiglu(gate xn2, up xn2)).
     F d_xn2 = zeros(T * D);
     if (c.layer_is_moe(il)) {
-      moe_backward(L, a, d_x.data(), d_xn2.data());
+      moe_backward(il, L, a, d_x.data(), d_xn2.data());
     } else {
       F d_h = zeros(T * FF), d_g = zeros(T * FF), d_u = zeros(T * FF);
       linear_back(il, kDown, a.h.data(), a.ax[kDown], d_x.data(), d_h.data());

@@ -3,11 +3,15 @@
 // types (products by the inference kernels forward, a row block dequantised
 // at a time backward: finetune/lora_grad.h).
 //
-// Architectures: llama (dense and Mixtral-style), qwen3 and qwen3moe, RoPE
-// as inference applies it. Adapted matrices: the attention projections and
-// the dense FFN's; routed experts and the router stay frozen (the gradient
-// flows through them and through the routing weights). Other architectures
-// are refused with their name.
+// Architectures: llama (dense and Mixtral-style), qwen3, qwen3moe and
+// qwen2moe (q/k/v biases, routing weights not renormalised, a shared expert
+// weighed by a sigmoid gate), RoPE as inference applies it. Adapted
+// matrices (LoraShape): the attention projections, the dense FFN, the
+// shared experts, the routed experts (a pair of factors per expert, stored
+// as llama.cpp's 3-D factors) and the router (its adapter added to the
+// logits before routing). What is not adapted stays frozen and the gradient
+// flows through it, the routing weights included. Other architectures are
+// refused with their name.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -31,8 +35,8 @@ struct LoraShape {
   bool router = false;   // adapt the router
 };
 
-// "attn,ffn" (the --targets list) into shape's switches; the experts and the
-// router are named as not supported yet, anything else as unknown.
+// "attn,ffn,shared,experts,router" (the --targets list) into shape's
+// switches; anything else is an error naming it.
 void parse_targets(const std::string& list, LoraShape& shape);
 
 class LoraModel {
@@ -41,7 +45,8 @@ class LoraModel {
   ~LoraModel();
 
   // Every factor's values, then the same layout for gradients: per adapted
-  // matrix A (rank x n_in) then B (n_out x rank).
+  // matrix A (rank x n_in) then B (n_out x rank); per expert stack every
+  // expert's A, then every expert's B.
   std::vector<float>& params() { return params_; }
   const std::vector<float>& params() const { return params_; }
   std::vector<float>& grads() { return grads_; }

@@ -352,6 +352,8 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   // Route every row.
   float* logits = s.router.get(n_rows * ne);
   matmul(L.router, xn, d, n_rows, logits, ne, pool);
+  const LayerLora* LL = m.lora() ? &m.lora()->layers()[static_cast<size_t>(il)] : nullptr;
+  if (LL && LL->router) lora_apply(LL->router, m.lora()->scale(), xn, d, n_rows, logits, ne, pool);
   if (L.router_bias)
     for (int64_t r = 0; r < n_rows; ++r) kernels::add(L.router_bias.data, logits + r * ne, ne);
   s.sel_expert.resize(static_cast<size_t>(n_rows * k));
@@ -395,7 +397,6 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   const float limit_shexp = c.swiglu_limit_shexp.empty() ? 0.0f : c.swiglu_limit_shexp[static_cast<size_t>(il)];
   // Adapted layers (model/lora.h) run their adapted experts after the
   // fused jobs, one expert at a time.
-  const LayerLora* LL = m.lora() ? &m.lora()->layers()[static_cast<size_t>(il)] : nullptr;
   const bool adapted_experts = LL && LL->adapts_experts();
   if (ep && adapted_experts) fail("expert-parallel inference does not run LoRA-adapted experts");
   for (int64_t e = 0; e < ne && !adapted_experts; ++e) {

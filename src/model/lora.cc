@@ -39,6 +39,7 @@ constexpr LoraTarget kTargets[] = {
     {.name = "ffn_gate_shexp", .pair = &LayerLora::gate_shexp, .weight = &LayerWeights::gate_shexp},
     {.name = "ffn_up_shexp", .pair = &LayerLora::up_shexp, .weight = &LayerWeights::up_shexp},
     {.name = "ffn_down_shexp", .pair = &LayerLora::down_shexp, .weight = &LayerWeights::down_shexp},
+    {.name = "ffn_gate_inp", .pair = &LayerLora::router, .weight = &LayerWeights::router},
     {.name = "ffn_gate_exps", .stack = &LayerLora::gate_exps, .experts = &LayerWeights::gate_exps},
     {.name = "ffn_up_exps", .stack = &LayerLora::up_exps, .experts = &LayerWeights::up_exps},
     {.name = "ffn_down_exps", .stack = &LayerLora::down_exps, .experts = &LayerWeights::down_exps},
@@ -102,8 +103,8 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
     if (it == by_name.end())
       fail(p, ": tensor '", t.name, "' adapts '", target, "', which this model has not or frugal cannot adapt ",
            "(supported: attn_q, attn_k, attn_v, attn_output, the dense ffn_gate/up/down, the shared experts' ",
-           "ffn_gate/up/down_shexp and the routed experts' ffn_gate/up/down_exps; not yet: latent attention, ",
-           "the router)");
+           "ffn_gate/up/down_shexp, the routed experts' ffn_gate/up/down_exps and the router's ffn_gate_inp; not ",
+           "yet: latent attention)");
     if (t.type != TensorType::F32 && t.type != TensorType::F16)
       fail(p, ": tensor '", t.name, "' is ", tensor_type_name(t.type), "; LoRA factors must be f32 or f16");
     const LoraTarget& lt = *it->second.first;

@@ -7,9 +7,10 @@
 //
 // Applied at inference to the attention projections (q, k, v, output) of the
 // standard attention architectures, the dense SwiGLU FFN, the shared
-// experts and the routed experts (SiLU-gated, output-weighted ones: not
-// gpt-oss's biased experts nor llama4's input-weighted ones). Any other tensor
-// name in the file (latent attention, the router) is a load error naming it,
+// experts, the routed experts (SiLU-gated, output-weighted ones: not
+// gpt-oss's biased experts nor llama4's input-weighted ones) and the router
+// (ffn_gate_inp, its logits adapted before routing). Any other tensor name in
+// the file (latent attention) is a load error naming it,
 // so an adapter is never half applied.
 #pragma once
 #include <cstdint>
@@ -50,6 +51,7 @@ struct LayerLora {
   LoraPair ffn_gate, ffn_up, ffn_down;
   LoraPair gate_shexp, up_shexp, down_shexp;
   LoraStack gate_exps, up_exps, down_exps;
+  LoraPair router;  // added to the router's logits before routing
   bool adapts_ffn() const { return ffn_gate || ffn_up || ffn_down; }
   bool adapts_shexp() const { return gate_shexp || up_shexp || down_shexp; }
   bool adapts_experts() const { return gate_exps || up_exps || down_exps; }

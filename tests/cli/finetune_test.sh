@@ -57,8 +57,22 @@ grep -q "moe-adapter.gguf: 8 matrices, rank 4" "$dir/stdout" || { cat "$dir/stdo
 "$FRUGAL" finetune -m "$dir/base.gguf" --data "$dir/data.jsonl" -o "$dir/attn.gguf" --targets attn --rank 4 \
   >"$dir/stdout" 2>/dev/null || fail "finetune --targets attn"
 grep -q "attn.gguf: 8 matrices, rank 4" "$dir/stdout" || { cat "$dir/stdout"; fail "--targets attn summary"; }
-expect_error "--targets: 'experts' is not supported yet" finetune -m "$dir/base.gguf" --data "$dir/data.jsonl" \
-  -o "$dir/x.gguf" --targets attn,experts
+expect_error "--targets: unknown target 'expert'" finetune -m "$dir/base.gguf" --data "$dir/data.jsonl" \
+  -o "$dir/x.gguf" --targets attn,expert
+expect_error "--targets experts/router: this qwen3 model has no routed experts" finetune -m "$dir/base.gguf" \
+  --data "$dir/data.jsonl" -o "$dir/x.gguf" --targets experts
+expect_error "--targets shared: qwen3moe model has no shared experts" finetune -m "$dir/moe.gguf" \
+  --data "$dir/data.jsonl" -o "$dir/x.gguf" --targets shared
+
+# The MoE targets on qwen2moe: shared experts, routed experts (per-expert
+# 3-D factors) and the router; the adapter loads in run --lora.
+"$FRUGAL" synth --arch qwen2moe --preset tiny --type q8_0 -o "$dir/q2moe.gguf" >/dev/null 2>&1
+"$FRUGAL" finetune -m "$dir/q2moe.gguf" --data "$dir/data.jsonl" -o "$dir/q2moe-adapter.gguf" --rank 4 --epochs 2 \
+  --targets attn,shared,experts,router >"$dir/stdout" 2>"$dir/stderr" || { cat "$dir/stderr"; fail "qwen2moe MoE targets"; }
+grep -q "q2moe-adapter.gguf: 22 matrices, rank 4" "$dir/stdout" || { cat "$dir/stdout"; fail "qwen2moe summary"; }
+"$FRUGAL" run -m "$dir/q2moe.gguf" --lora "$dir/q2moe-adapter.gguf" -p "Two" -n 4 --temp 0 >"$dir/run" 2>&1 \
+  || { cat "$dir/run"; fail "run --lora qwen2moe"; }
+grep -q "22 matrices, rank 4" "$dir/run" || { cat "$dir/run"; fail "run --lora qwen2moe summary"; }
 
 printf '%s\n' '{"text": "fine"}' '{"text": broken}' >"$dir/bad.jsonl"
 expect_error "bad.jsonl:2: not valid JSON" finetune -m "$dir/base.gguf" --data "$dir/bad.jsonl" -o "$dir/x.gguf"

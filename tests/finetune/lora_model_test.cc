@@ -44,17 +44,16 @@ SftExample example() {
 
 class LoraModelArch : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(LoraModelArch, StartsAtTheBaseModelsLoss) {
-  TinyQwen3 base(GetParam());
-  LoraModel lm(*base.m, {.rank = 4, .alpha = 8.0f, .seed = 1});
-  const SftExample ex = example();
-  model::testing::OneSequenceKv kv(base.m->config(), 16);
-  model::Forward fwd(*base.m);
+// The example's mean loss from frugal's inference forward pass (with the
+// model's adapter, if one is set).
+double forward_loss(const model::Model& m, const SftExample& ex) {
+  model::testing::OneSequenceKv kv(m.config(), 16);
+  model::Forward fwd(m);
   std::vector<model::BatchRow> rows;
   for (size_t i = 0; i < ex.tokens.size(); ++i) rows.push_back({0, int32_t(i), ex.tokens[i], true});
   std::vector<float> logits;
   fwd.run(rows, kv, nullptr, logits);
-  const int64_t V = base.m->config().n_vocab;
+  const int64_t V = m.config().n_vocab;
   double want = 0;
   int n = 0;
   for (size_t i = 0; i + 1 < ex.tokens.size(); ++i) {
@@ -66,13 +65,20 @@ TEST_P(LoraModelArch, StartsAtTheBaseModelsLoss) {
     want += -(double(l[ex.tokens[i + 1]]) - mx - std::log(sum));
     ++n;
   }
-  EXPECT_NEAR(lm.loss(ex, false), want / n, 1e-4);
+  return want / n;
 }
 
-TEST_P(LoraModelArch, GradientsMatchFiniteDifferences) {
+TEST_P(LoraModelArch, StartsAtTheBaseModelsLoss) {
   TinyQwen3 base(GetParam());
-  LoraModel lm(*base.m, {.rank = 4, .alpha = 8.0f, .seed = 2});
-  std::mt19937_64 rng(3);
+  LoraModel lm(*base.m, {.rank = 4, .alpha = 8.0f, .seed = 1});
+  EXPECT_NEAR(lm.loss(example(), false), forward_loss(*base.m, example()), 1e-4);
+}
+
+// Central finite differences of the loss against lm's gradients at random
+// parameters (half of them among those with a gradient, so that the
+// experts' many idle factors do not take every pick).
+void check_gradients(LoraModel& lm, uint64_t seed) {
+  std::mt19937_64 rng(seed);
   std::normal_distribution<float> z(0.0f, 0.05f);
   for (float& p : lm.params()) p += z(rng);  // B != 0, so A's gradient is not zero
   const SftExample ex = example();
@@ -81,9 +87,14 @@ TEST_P(LoraModelArch, GradientsMatchFiniteDifferences) {
   std::vector<float>& p = lm.params();
   const std::vector<float> g = lm.grads();
   std::uniform_int_distribution<size_t> pick(0, p.size() - 1);
+  std::vector<size_t> live;
+  for (size_t i = 0; i < g.size(); ++i)
+    if (std::fabs(g[i]) > 1e-3f) live.push_back(i);
+  ASSERT_FALSE(live.empty());
+  std::uniform_int_distribution<size_t> pick_live(0, live.size() - 1);
   int checked = 0;
   for (int trial = 0; trial < 40; ++trial) {
-    const size_t i = pick(rng);
+    const size_t i = trial % 2 ? live[pick_live(rng)] : pick(rng);
     const float keep = p[i], h = 3e-3f;
     p[i] = keep + h;
     const double up = lm.loss(ex, false);
@@ -97,7 +108,55 @@ TEST_P(LoraModelArch, GradientsMatchFiniteDifferences) {
   EXPECT_GT(checked, 10);  // most picks have a gradient worth checking
 }
 
-INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe", "llama"));
+TEST_P(LoraModelArch, GradientsMatchFiniteDifferences) {
+  TinyQwen3 base(GetParam());
+  LoraModel lm(*base.m, {.rank = 4, .alpha = 8.0f, .seed = 2});
+  check_gradients(lm, 3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe", "llama", "qwen2moe"));
+
+// The MoE targets: routed experts (a pair of factors per expert), shared
+// experts (qwen2moe's, with their sigmoid gate) and the router.
+struct MoeTargets {
+  const char* arch;
+  const char* targets;
+};
+class LoraMoeTargets : public ::testing::TestWithParam<MoeTargets> {};
+
+TEST_P(LoraMoeTargets, GradientsMatchFiniteDifferences) {
+  TinyQwen3 base(GetParam().arch);
+  LoraShape shape{.rank = 4, .alpha = 8.0f, .seed = 5};
+  parse_targets(GetParam().targets, shape);
+  LoraModel lm(*base.m, shape);
+  EXPECT_NEAR(lm.loss(example(), false), forward_loss(*base.m, example()), 1e-4);  // B = 0: the base
+  check_gradients(lm, 6);
+}
+
+// The adapter as written (llama.cpp's format: per-expert 3-D factors for
+// the stacks) and loaded by inference gives the training forward's loss.
+TEST_P(LoraMoeTargets, WrittenAdapterGivesTheTrainingLossAtInference) {
+  TinyQwen3 base(GetParam().arch);
+  LoraShape shape{.rank = 4, .alpha = 8.0f, .seed = 7};
+  parse_targets(GetParam().targets, shape);
+  LoraModel lm(*base.m, shape);
+  std::mt19937_64 rng(8);
+  std::normal_distribution<float> z(0.0f, 0.2f);
+  for (float& p : lm.params()) p += z(rng);
+  const double trained = lm.loss(example(), false);
+  model::testing::TempModel adapter("finetune_adapter_" + std::string(GetParam().arch));
+  model::write_lora_adapter(adapter.path, base.m->config().arch, shape.alpha, shape.rank, lm.factors());
+  const double before = forward_loss(*base.m, example());
+  base.m->set_lora(model::LoraAdapter::load(adapter.path, *base.m));
+  EXPECT_NEAR(forward_loss(*base.m, example()), trained, 1e-4);
+  EXPECT_GT(std::fabs(trained - before), 1e-2);  // the adapter moved the loss
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, LoraMoeTargets,
+                         ::testing::Values(MoeTargets{"qwen3moe", "experts"}, MoeTargets{"qwen3moe", "router"},
+                                           MoeTargets{"llama", "experts,router"},
+                                           MoeTargets{"qwen2moe", "shared"},
+                                           MoeTargets{"qwen2moe", "attn,shared,experts,router"}));
 
 }  // namespace
 }  // namespace frugal::finetune

@@ -21,7 +21,7 @@ using testing::TempModel;
 
 // Random factors (large enough to move the logits well past the tolerance)
 // for the q, v and output projections of every layer, and the routed
-// experts' down matrices when the model has them.
+// experts' down matrices and the router when the model has them.
 std::vector<LoraFactors> random_factors(const ModelConfig& c, int64_t rank, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> z(0.0f, 0.3f);
@@ -41,6 +41,7 @@ std::vector<LoraFactors> random_factors(const ModelConfig& c, int64_t rank, uint
     add(b + "attn_v.weight", c.n_embd, c.n_embd_v());
     add(b + "attn_output.weight", c.n_head * c.v_head_dim, c.n_embd);
     if (c.layer_is_moe(il)) add(b + "ffn_down_exps.weight", c.n_ff_exp, c.n_embd, c.n_expert);
+    if (c.layer_is_moe(il)) add(b + "ffn_gate_inp.weight", c.n_embd, c.n_expert);
   }
   return out;
 }
@@ -77,7 +78,7 @@ TEST_F(LoraTest, AppliedAdapterMatchesMergedWeights) {
   const std::vector<float> plain = logits_of(*model);
   auto adapter = LoraAdapter::load(adapter_.path, *model, 0.5f);
   EXPECT_EQ(adapter->rank(), 4);
-  EXPECT_EQ(adapter->targets().size(), size_t(4 * cfg_.n_layer));
+  EXPECT_EQ(adapter->targets().size(), size_t(5 * cfg_.n_layer));
   EXPECT_FLOAT_EQ(adapter->scale(), 0.5f * 8.0f / 4.0f);
   merge_lora(*model, *adapter, merged_.path);
   model->set_lora(std::move(adapter));
@@ -124,11 +125,12 @@ TEST_F(LoraTest, BadAdaptersAreRefusedNamingTheTensor) {
   auto bad_layer = fs;
   bad_layer[0].target = "blk.99.attn_q.weight";
   expect_error(bad_layer, "blk.99.attn_q.weight");
-  auto router = fs;
-  router[0].target = "blk.0.ffn_gate_inp.weight";
-  router[0].n_out = cfg_.n_expert;
-  router[0].b.resize(size_t(cfg_.n_expert * 4));
-  expect_error(router, "not yet: latent attention, the router");
+  auto latent = fs;
+  latent[0].target = "blk.0.attn_kv_a_mqa.weight";
+  expect_error(latent, "not yet: latent attention");
+  // The router is adapted (its logits before routing): random_factors has it.
+  write_lora_adapter(adapter_.path, "llama", 8.0f, 4, fs);
+  EXPECT_TRUE(LoraAdapter::load(adapter_.path, *model)->layers()[0].router);
 }
 
 TEST_F(LoraTest, UnpairedFactorIsRefused) {
