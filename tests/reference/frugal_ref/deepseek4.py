@@ -175,17 +175,29 @@ class Deepseek4:
             idx_score = np.einsum("th,thb->tb", iw, np.maximum(np.einsum("thd,bd->thb", iq, ik), 0.0))
         sinks = m.w(b + "attn_sinks.weight")
         out = np.zeros((T, H, hd))
+        if idx_score is not None:
+            # The indexer's choices count as routing (routing_changes, stable_prefix):
+            # another choice is a discontinuity, not an error.
+            chosen = np.full((T, dc.idx_top_k), -1)
+            margin = np.full(T, np.inf)
         for t in range(T):
             keys = [kv[max(0, t - dc.window + 1):t + 1]]
             if entries is not None:
                 visible = np.arange((t + 1) // ratio)
                 if idx_score is not None and len(visible) > dc.idx_top_k:
+                    order = np.sort(idx_score[t, visible])[::-1]
+                    margin[t] = order[dc.idx_top_k - 1] - order[dc.idx_top_k]
                     visible = np.sort(np.argsort(-idx_score[t, visible], kind="stable")[:dc.idx_top_k])
+                if idx_score is not None:
+                    chosen[t, :len(visible)] = visible
                 keys.append(entries[visible])
             k = np.concatenate(keys)
             s = np.einsum("hd,sd->hs", q[t], k) / math.sqrt(hd)
             p = softmax(np.concatenate([s, sinks[:, None]], axis=1), axis=1)[:, :-1]
             out[t] = p @ k
+        if idx_score is not None:
+            m.routes[("indexer", il)] = chosen
+            m.route_margins.append(margin)
         out = rope_tail(out, -pos, inv_freq)
         att = out.reshape(T, H * hd)
         # Each group of heads to out_lora, then all to n_embd.
