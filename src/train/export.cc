@@ -52,6 +52,7 @@ void export_gguf(const std::string& path, const ParamLayout& layout, const float
   }
   if (!selection_bias.empty()) {
     for (int64_t il = 0; il < cfg.n_layer; ++il) {
+      if (!cfg.layer_is_moe(il)) continue;  // a dense layer routes nothing (its entries stay 0)
       const float* src = selection_bias.data() + il * cfg.n_expert;
       const int64_t n = cfg.n_expert;
       w.add_tensor("blk." + std::to_string(il) + ".exp_probs_b.bias", TensorType::F32, {static_cast<uint64_t>(n)},
@@ -68,6 +69,7 @@ ImportedModel import_gguf(const std::string& path) {
   if (m.config.expert_score_bias) {  // the selection bias is not a trained parameter: kept apart
     m.selection_bias.resize(static_cast<size_t>(m.config.n_layer * m.config.n_expert));
     for (int64_t il = 0; il < m.config.n_layer; ++il) {
+      if (!m.config.layer_is_moe(il)) continue;
       const gguf::TensorInfo& info = file.tensor("blk." + std::to_string(il) + ".exp_probs_b.bias");
       if (info.type != TensorType::F32 || info.n_elements != static_cast<uint64_t>(m.config.n_expert))
         fail("train: ", path, ": blk.", il, ".exp_probs_b.bias must be ", m.config.n_expert, " F32 values");

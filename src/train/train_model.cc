@@ -35,22 +35,29 @@ model::ModelConfig make_config(const ModelShape& s) {
 namespace {
 // What the training model cannot represent, by name (frugal::Error).
 void check_trainable(const model::ModelConfig& c) {
-  const bool arch_ok = c.arch == "qwen3moe" || c.arch == "qwen2moe" || c.arch == "olmoe" || c.arch == "llama";
+  const bool arch_ok = c.arch == "qwen3moe" || c.arch == "qwen2moe" || c.arch == "olmoe" || c.arch == "llama" ||
+                       c.arch == "deepseek2";
   if (!arch_ok)
     fail("train: the ", c.arch, " architecture cannot be trained yet (trainable: qwen3moe, qwen2moe, olmoe, "
-         "Mixtral-style llama)");
+         "Mixtral-style llama, deepseek2)");
   if (!c.is_moe()) fail("train: the model has no experts (one expert with top-1 is the dense baseline)");
   if (c.arch == "qwen3moe" && c.n_ff_shexp > 0) fail("train: shared experts are not part of the qwen3moe layout");
-  if (c.n_ff_shexp > 0 && !c.shared_expert_gate)
-    fail("train: a shared expert without its sigmoid gate (ffn_gate_inp_shexp) cannot be trained yet");
-  if (c.gating != model::GatingFunc::kSoftmax || c.n_expert_groups > 1 || c.expert_weights_scale != 1.0f)
-    fail("train: only the softmax router without groups or a routed scale can be trained");
-  if (c.n_leading_dense > 0 || c.n_moe_layer_step > 1) fail("train: every layer must be an MoE layer");
+  if (c.n_ff_shexp > 0 && !c.shared_expert_gate && c.arch != "deepseek2")
+    fail("train: a ", c.arch, " shared expert without its sigmoid gate (ffn_gate_inp_shexp) cannot be trained");
+  if (c.gating != model::GatingFunc::kSoftmax && c.gating != model::GatingFunc::kSigmoid)
+    fail("train: only softmax and sigmoid routers can be trained");
+  if (c.n_moe_layer_step > 1) fail("train: interleaved dense and MoE layers cannot be trained yet");
   if (c.qk_norm == model::QkNorm::kPerHeadUnweighted) fail("train: unweighted q/k norm cannot be trained");
-  if (c.rope_dim != c.head_dim || c.v_head_dim != c.head_dim)
-    fail("train: rope_dim and v_head_dim must equal head_dim");
-  if (c.rope_scaling != model::RopeScaling::kNone || c.rope_freq_factors)
-    fail("train: RoPE scaling is not supported in training");
+  if (c.is_mla()) {
+    if (c.mla_split_kv_b)
+      fail("train: a split attn_kv_b (attn_k_b/attn_v_b) cannot be trained yet; convert with --mla-kv-b joint");
+    if (c.v_head_dim > c.head_dim) fail("train: latent attention needs v_head_dim <= the key width");
+  } else {
+    if (c.rope_dim != c.head_dim || c.v_head_dim != c.head_dim)
+      fail("train: rope_dim and v_head_dim must equal head_dim");
+  }
+  if (c.rope_scaling == model::RopeScaling::kLinear || c.rope_freq_factors)
+    fail("train: linear RoPE scaling and rope_freqs are not supported in training");
   if (c.tied_output) fail("train: tied output is not supported (the model has its own output.weight)");
 }
 }  // namespace
@@ -91,9 +98,9 @@ ModelView ParamLayout::view(float* base) const {
     const std::string b = "blk." + std::to_string(il) + ".";
     LayerView L;
     L.attn_norm = at(b + "attn_norm.weight");
-    L.wq = at(b + "attn_q.weight");
-    L.wk = at(b + "attn_k.weight");
-    L.wv = at(b + "attn_v.weight");
+    L.wq = maybe(b + "attn_q.weight");
+    L.wk = maybe(b + "attn_k.weight");
+    L.wv = maybe(b + "attn_v.weight");
     L.q_norm = maybe(b + "attn_q_norm.weight");
     L.k_norm = maybe(b + "attn_k_norm.weight");
     L.bq = maybe(b + "attn_q.bias");
@@ -101,14 +108,23 @@ ModelView ParamLayout::view(float* base) const {
     L.bv = maybe(b + "attn_v.bias");
     L.wo = at(b + "attn_output.weight");
     L.ffn_norm = at(b + "ffn_norm.weight");
-    L.router = at(b + "ffn_gate_inp.weight");
-    L.gate_exps = at(b + "ffn_gate_exps.weight");
-    L.up_exps = at(b + "ffn_up_exps.weight");
-    L.down_exps = at(b + "ffn_down_exps.weight");
+    L.router = maybe(b + "ffn_gate_inp.weight");
+    L.gate_exps = maybe(b + "ffn_gate_exps.weight");
+    L.up_exps = maybe(b + "ffn_up_exps.weight");
+    L.down_exps = maybe(b + "ffn_down_exps.weight");
     L.shexp_gate_inp = maybe(b + "ffn_gate_inp_shexp.weight");
     L.gate_shexp = maybe(b + "ffn_gate_shexp.weight");
     L.up_shexp = maybe(b + "ffn_up_shexp.weight");
     L.down_shexp = maybe(b + "ffn_down_shexp.weight");
+    L.wq_a = maybe(b + "attn_q_a.weight");
+    L.q_a_norm = maybe(b + "attn_q_a_norm.weight");
+    L.wq_b = maybe(b + "attn_q_b.weight");
+    L.wkv_a = maybe(b + "attn_kv_a_mqa.weight");
+    L.kv_a_norm = maybe(b + "attn_kv_a_norm.weight");
+    L.wkv_b = maybe(b + "attn_kv_b.weight");
+    L.ffn_gate = maybe(b + "ffn_gate.weight");
+    L.ffn_up = maybe(b + "ffn_up.weight");
+    L.ffn_down = maybe(b + "ffn_down.weight");
     v.layers.push_back(L);
   }
   return v;

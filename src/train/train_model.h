@@ -58,7 +58,7 @@ struct ParamTensor {
 // Views of one layer's tensors in a flat array (parameters or gradients).
 struct LayerView {
   float* attn_norm;  // n_embd
-  float* wq;         // n_embd_q rows of n_embd
+  float* wq;         // n_embd_q rows of n_embd (deepseek2 with a q rank: null)
   float* wk;         // n_embd_k rows of n_embd
   float* wv;         // n_embd_v rows of n_embd
   float* q_norm;     // head_dim (olmoe: n_embd_q; null in qwen2moe, llama)
@@ -76,6 +76,14 @@ struct LayerView {
   float* gate_shexp;      // n_ff_shexp rows of n_embd
   float* up_shexp;        // n_ff_shexp rows of n_embd
   float* down_shexp;      // n_embd rows of n_ff_shexp
+  // deepseek2's latent attention (train/mla.h; else null): wq_a (q_rank rows
+  // of n_embd), q_a_norm, wq_b (H*hd rows of q_rank) when queries are low
+  // rank; wkv_a (rank + rope rows of n_embd), kv_a_norm (rank), wkv_b
+  // (H*(nope + v) rows of rank). wk, wv are null.
+  float *wq_a, *q_a_norm, *wq_b, *wkv_a, *kv_a_norm, *wkv_b;
+  // A dense layer's SwiGLU FFN (deepseek2's leading layers; n_ff wide); the
+  // router and expert tensors are then null.
+  float *ffn_gate, *ffn_up, *ffn_down;
 };
 struct ModelView {
   float* token_embd;   // n_vocab rows of n_embd

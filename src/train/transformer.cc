@@ -5,7 +5,10 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "kernels/ops.h"
+#include "model/forward_layers.h"
 #include "train/layers.h"
+#include "train/mla.h"
 
 namespace frugal::train {
 
@@ -33,6 +36,19 @@ QkNormShape qk_norm_shape(const model::ModelConfig& c, int64_t N) {
   if (c.qk_norm == model::QkNorm::kWhole) return {N, c.n_embd_q(), N, c.n_embd_k()};
   return {N * c.n_head, c.head_dim, N * c.n_head_kv, c.head_dim};
 }
+
+// The FFN every row of a layer goes through, if any: a dense layer's
+// (deepseek2's leading layers) or the shared expert (gate_inp: qwen2moe's
+// sigmoid gate; null: deepseek2's, added as it is).
+struct AlwaysOnFfn {
+  float *gate = nullptr, *up = nullptr, *down = nullptr, *gate_inp = nullptr;
+  int64_t width = 0;
+};
+AlwaysOnFfn always_on_ffn(const model::ModelConfig& c, const LayerView& P) {
+  if (P.ffn_gate) return {P.ffn_gate, P.ffn_up, P.ffn_down, nullptr, c.n_ff};
+  if (P.gate_shexp) return {P.gate_shexp, P.up_shexp, P.down_shexp, P.shexp_gate_inp, c.n_ff_shexp};
+  return {};
+}
 }  // namespace
 
 // What one layer's forward pass keeps for its backward pass.
@@ -46,7 +62,10 @@ struct LayerActs {
   Buf att;                     // N x Q attention output (before attn_output)
   Buf x_mid;                   // N x D: residual after attention
   Buf ffn_rstd, ffn_normed;    // N; N x D
-  Buf router_probs, router_lse;          // N x E softmax; N logsumexp of the logits
+  MlaActs mla;                 // deepseek2's latent attention (instead of q..att above)
+  Buf router_logits;                     // N x E
+  Buf router_probs, router_lse;          // N x E scores (softmax or sigmoid); N logsumexp of the logits
+  Buf router_psum;                       // N: sum of the sigmoid scores (sigmoid routers)
   std::vector<int32_t> sel_expert;       // N x k chosen experts
   Buf sel_weight;                        // N x k renormalised weights
   Buf sel_sum;                           // N: sum of the chosen probabilities
@@ -57,9 +76,11 @@ struct LayerActs {
   Buf slot_x;                  // N*k x D: ffn_normed rows gathered in expert order
   Buf gate_pre, up_pre, h;     // N*k x F
   Buf expert_out;              // N*k x D: each slot's expert output (unweighted)
-  Buf sh_gate_pre, sh_up_pre, sh_h;  // N x Fs: the shared expert (qwen2moe), when there is one
+  // The FFN every row goes through: a shared expert (qwen2moe, deepseek2) or
+  // a dense layer's FFN (deepseek2's leading layers).
+  Buf sh_gate_pre, sh_up_pre, sh_h;  // N x its width
   Buf sh_out;                  // N x D: its output (unscaled)
-  Buf sh_scale;                // N: sigmoid(ffn_normed . ffn_gate_inp_shexp)
+  Buf sh_scale;                // N: sigmoid(ffn_normed . ffn_gate_inp_shexp) (qwen2moe), else 1
 };
 
 struct Transformer::Acts {
@@ -84,42 +105,50 @@ Transformer::Transformer(const ParamLayout& layout, int64_t n_seq, int64_t t, Th
                 k = c.n_expert_used, F = c.n_ff_exp, V = c.n_vocab;
   Acts& a = *a_;
   a.layers.resize(sz(c.n_layer));
-  for (LayerActs& L : a.layers) {
+  for (int64_t il = 0; il < c.n_layer; ++il) {
+    LayerActs& L = a.layers[sz(il)];
     L.x_in.resize(sz(N * D));
     L.attn_rstd.resize(sz(N));
     L.attn_normed.resize(sz(N * D));
-    L.q_pre.resize(sz(N * Q));
-    L.q_rstd.resize(sz(N * c.n_head));
-    L.q.resize(sz(N * Q));
-    L.k_pre.resize(sz(N * K));
-    L.k_rstd.resize(sz(N * c.n_head_kv));
-    L.k.resize(sz(N * K));
-    L.v.resize(sz(N * K));
-    L.probs.resize(sz(n_seq * c.n_head * t * t));
-    L.att.resize(sz(N * Q));
+    if (!c.is_mla()) {  // mla_forward sizes its own
+      L.q_pre.resize(sz(N * Q));
+      L.q_rstd.resize(sz(N * c.n_head));
+      L.q.resize(sz(N * Q));
+      L.k_pre.resize(sz(N * K));
+      L.k_rstd.resize(sz(N * c.n_head_kv));
+      L.k.resize(sz(N * K));
+      L.v.resize(sz(N * K));
+      L.probs.resize(sz(n_seq * c.n_head * t * t));
+      L.att.resize(sz(N * Q));
+    }
     L.x_mid.resize(sz(N * D));
     L.ffn_rstd.resize(sz(N));
     L.ffn_normed.resize(sz(N * D));
-    L.router_probs.resize(sz(N * E));
-    L.router_lse.resize(sz(N));
-    L.sel_expert.resize(sz(N * k));
-    L.sel_weight.resize(sz(N * k));
-    L.sel_sum.resize(sz(N));
-    L.slot_of.resize(sz(N * k));
-    L.slot_row.resize(sz(N * k));
-    L.expert_begin.resize(sz(E + 1));
-    L.load_share.resize(sz(E));
-    L.slot_x.resize(sz(N * k * D));
-    L.gate_pre.resize(sz(N * k * F));
-    L.up_pre.resize(sz(N * k * F));
-    L.h.resize(sz(N * k * F));
-    L.expert_out.resize(sz(N * k * D));
-    if (c.n_ff_shexp > 0) {
-      L.sh_gate_pre.resize(sz(N * c.n_ff_shexp));
-      L.sh_up_pre.resize(sz(N * c.n_ff_shexp));
-      L.sh_h.resize(sz(N * c.n_ff_shexp));
+    if (c.layer_is_moe(il)) {
+      L.router_logits.resize(sz(N * E));
+      L.router_probs.resize(sz(N * E));
+      L.router_lse.resize(sz(N));
+      L.router_psum.resize(sz(N));
+      L.sel_expert.resize(sz(N * k));
+      L.sel_weight.resize(sz(N * k));
+      L.sel_sum.resize(sz(N));
+      L.slot_of.resize(sz(N * k));
+      L.slot_row.resize(sz(N * k));
+      L.expert_begin.resize(sz(E + 1));
+      L.load_share.resize(sz(E));
+      L.slot_x.resize(sz(N * k * D));
+      L.gate_pre.resize(sz(N * k * F));
+      L.up_pre.resize(sz(N * k * F));
+      L.h.resize(sz(N * k * F));
+      L.expert_out.resize(sz(N * k * D));
+    }
+    const int64_t Fs = c.layer_is_moe(il) ? c.n_ff_shexp : c.n_ff;
+    if (Fs > 0) {
+      L.sh_gate_pre.resize(sz(N * Fs));
+      L.sh_up_pre.resize(sz(N * Fs));
+      L.sh_h.resize(sz(N * Fs));
       L.sh_out.resize(sz(N * D));
-      L.sh_scale.resize(sz(N));
+      L.sh_scale.assign(sz(N), 1.0f);
     }
   }
   a.tokens.resize(sz(N));
@@ -131,8 +160,11 @@ Transformer::Transformer(const ParamLayout& layout, int64_t n_seq, int64_t t, Th
   a.final_normed.resize(sz(N * D));
   a.logits.resize(sz(N * V));
   a.probs.resize(sz(N * V));
-  a.rope.resize(sz(t * c.head_dim));
-  rope_table(t, c.head_dim, c.rope_freq_base, a.rope.data());
+  // The rotation angles of positions 0..t-1 as inference computes them
+  // (model::rope_params: YaRN included), rope_dim/2 (cos, sin) pairs each.
+  const kernels::RopeParams rp = model::rope_params(c);
+  a.rope.resize(sz(t * c.rope_dim));
+  for (int64_t p = 0; p < t; ++p) kernels::rope_angles(rp, p, a.rope.data() + p * c.rope_dim);
 }
 
 Transformer::~Transformer() = default;
@@ -141,16 +173,24 @@ const float* Transformer::logits() const { return a_->logits.data(); }
 
 namespace {
 
-// Router for one layer: softmax, top-k by (p + bias), renormalised weights,
-// the expert-ordered slot lists; returns the layer's aux and z losses (before
-// their coefficients) and fills the token counts and entropy.
+// Router for one layer: scores p (softmax of the logits, or their sigmoid
+// for DeepSeek-V3's router); the top-k experts chosen as inference chooses
+// them (model::route_row: p + the selection bias, group limits); weights
+// scale * p_j, divided by the sum of the chosen p where the architecture
+// renormalises; the expert-ordered slot lists. The aux loss balances the
+// normalised scores q (q = p for softmax, p / sum p for sigmoid). Returns the
+// layer's aux and z losses (before their coefficients) and fills the token
+// counts and the entropy of q.
 void route(const model::ModelConfig& c, const float* router_logits, const float* bias, LayerActs& L, int64_t N,
            double& aux, double& z, std::vector<int64_t>& counts, double& entropy, uint64_t& hash) {
   const int64_t E = c.n_expert, k = c.n_expert_used;
-  std::vector<double> mean_p(sz(E), 0.0);
-  std::vector<std::pair<float, int32_t>> scored(sz(E));
+  const bool sigmoid = c.gating == model::GatingFunc::kSigmoid;
+  std::vector<double> mean_q(sz(E), 0.0);
+  std::vector<int32_t> chosen_e(sz(k));
+  std::vector<float> unused_w(sz(k));
   counts.assign(sz(E), 0);
   double z_sum = 0.0, ent_sum = 0.0;
+  std::copy(router_logits, router_logits + N * E, L.router_logits.begin());
   for (int64_t r = 0; r < N; ++r) {
     const float* lr = router_logits + r * E;
     float* pr = L.router_probs.data() + r * E;
@@ -161,25 +201,27 @@ void route(const model::ModelConfig& c, const float* router_logits, const float*
     const double lse = mx + std::log(sum);
     L.router_lse[sz(r)] = static_cast<float>(lse);
     z_sum += lse * lse;
+    double psum = 0.0;
     for (int64_t e = 0; e < E; ++e) {
-      pr[e] = static_cast<float>(std::exp(static_cast<double>(lr[e]) - lse));
-      mean_p[sz(e)] += pr[e];
-      if (pr[e] > 0.0f) ent_sum -= pr[e] * std::log(static_cast<double>(pr[e]));
-      scored[sz(e)] = {pr[e] + (bias ? bias[e] : 0.0f), static_cast<int32_t>(e)};
+      pr[e] = sigmoid ? static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(lr[e]))))
+                      : static_cast<float>(std::exp(static_cast<double>(lr[e]) - lse));
+      psum += pr[e];
     }
-    // Highest score first; ties to the lower expert index (deterministic).
-    std::partial_sort(scored.begin(), scored.begin() + k, scored.end(), [](const auto& x, const auto& y) {
-      return x.first > y.first || (x.first == y.first && x.second < y.second);
-    });
-    // qwen3moe renormalises the chosen probabilities; qwen2moe weighs by them as they are.
+    L.router_psum[sz(r)] = sigmoid ? static_cast<float>(psum) : 1.0f;
+    for (int64_t e = 0; e < E; ++e) {
+      const double q = sigmoid ? pr[e] / psum : pr[e];
+      mean_q[sz(e)] += q;
+      if (q > 0.0) ent_sum -= q * std::log(q);
+    }
+    model::route_row(c, lr, bias, chosen_e.data(), unused_w.data());
     float chosen = 0.0f;
-    for (int64_t j = 0; j < k; ++j) chosen += pr[scored[sz(j)].second];
+    for (int64_t j = 0; j < k; ++j) chosen += pr[chosen_e[sz(j)]];
     if (!c.expert_weights_norm) chosen = 1.0f;
     L.sel_sum[sz(r)] = chosen;
     for (int64_t j = 0; j < k; ++j) {
-      const int32_t e = scored[sz(j)].second;
+      const int32_t e = chosen_e[sz(j)];
       L.sel_expert[sz(r * k + j)] = e;
-      L.sel_weight[sz(r * k + j)] = pr[e] / chosen;
+      L.sel_weight[sz(r * k + j)] = c.expert_weights_scale * pr[e] / chosen;
       ++counts[sz(e)];
       hash = (hash ^ static_cast<uint64_t>(e + 1)) * 0x100000001B3ull;
     }
@@ -197,7 +239,7 @@ void route(const model::ModelConfig& c, const float* router_logits, const float*
   aux = 0.0;
   for (int64_t e = 0; e < E; ++e) {
     L.load_share[sz(e)] = static_cast<double>(counts[sz(e)]) / static_cast<double>(N * k);
-    aux += L.load_share[sz(e)] * (mean_p[sz(e)] / static_cast<double>(N));
+    aux += L.load_share[sz(e)] * (mean_q[sz(e)] / static_cast<double>(N));
   }
   aux *= static_cast<double>(E);
   z = z_sum / static_cast<double>(N);
@@ -231,13 +273,17 @@ ForwardResult Transformer::forward(const float* params, const float* selection_b
   float* x = a.layers.empty() ? a.x_final.data() : a.layers[0].x_in.data();
   for (int64_t r = 0; r < N; ++r) std::memcpy(x + r * D, W.token_embd + tokens[r] * D, sz(D) * sizeof(float));
 
-  const AttentionShape as{n_seq_, t_, c.n_head, c.n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
-  Buf router_logits(sz(N * E)), attn_proj(sz(N * D)), ffn_acc(sz(N * D));
+  const AttentionShape as{n_seq_, t_, c.n_head, c.n_head_kv, hd, model::attention_scale(c)};
+  const MlaShape ms{n_seq_, t_, a.pos.data(), a.rope.data()};
+  Buf router_logits(sz(N * E)), attn_proj(sz(N * D));
   for (int64_t il = 0; il < c.n_layer; ++il) {
     LayerActs& L = a.layers[sz(il)];
     const LayerView& P = W.layers[sz(il)];
     // Attention block.
     rmsnorm_forward(L.x_in.data(), P.attn_norm, L.attn_normed.data(), L.attn_rstd.data(), N, D, c.norm_eps);
+    if (c.is_mla()) {
+      mla_forward(c, P, ms, L.attn_normed.data(), L.mla, attn_proj.data(), pool_);
+    } else {
     linear_forward(L.attn_normed.data(), P.wq, L.q_pre.data(), N, D, Q);
     linear_forward(L.attn_normed.data(), P.wk, L.k_pre.data(), N, D, K);
     linear_forward(L.attn_normed.data(), P.wv, L.v.data(), N, D, K);
@@ -259,49 +305,56 @@ ForwardResult Transformer::forward(const float* params, const float* selection_b
     rope_forward(L.k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd, neox);
     attention_forward(as, L.q.data(), L.k.data(), L.v.data(), L.probs.data(), L.att.data(), pool_);
     linear_forward(L.att.data(), P.wo, attn_proj.data(), N, Q, D);
+    }
     for (int64_t i = 0; i < N * D; ++i) L.x_mid[sz(i)] = L.x_in[sz(i)] + attn_proj[sz(i)];
 
-    // MoE block.
+    // FFN block: routed experts (MoE layers) and the FFN every row goes through.
     rmsnorm_forward(L.x_mid.data(), P.ffn_norm, L.ffn_normed.data(), L.ffn_rstd.data(), N, D, c.norm_eps);
-    linear_forward(L.ffn_normed.data(), P.router, router_logits.data(), N, D, E);
-    double aux = 0.0, z = 0.0;
-    route(c, router_logits.data(), selection_bias ? selection_bias + il * E : nullptr, L, N, aux, z,
-          res.expert_tokens[sz(il)], res.router_entropy[sz(il)], res.routing_hash);
-    res.aux_loss += opts.aux_coef * aux;
-    res.z_loss += opts.z_coef * z;
-    for (int64_t s = 0; s < N * k; ++s)
-      std::memcpy(L.slot_x.data() + s * D, L.ffn_normed.data() + L.slot_row[sz(s)] * D, sz(D) * sizeof(float));
-    for (int64_t e = 0; e < E; ++e) {
-      const int64_t s0 = L.expert_begin[sz(e)], n_e = L.expert_begin[sz(e + 1)] - s0;
-      if (n_e == 0) continue;
-      linear_forward(L.slot_x.data() + s0 * D, P.gate_exps + e * F * D, L.gate_pre.data() + s0 * F, n_e, D, F);
-      linear_forward(L.slot_x.data() + s0 * D, P.up_exps + e * F * D, L.up_pre.data() + s0 * F, n_e, D, F);
-      swiglu_forward(L.gate_pre.data() + s0 * F, L.up_pre.data() + s0 * F, L.h.data() + s0 * F, n_e * F);
-      linear_forward(L.h.data() + s0 * F, P.down_exps + e * D * F, L.expert_out.data() + s0 * D, n_e, F, D);
-    }
-    const int64_t Fs = c.n_ff_shexp;
-    if (P.gate_shexp) {
-      // The shared expert sees every row; a sigmoid gate scales its output.
-      linear_forward(L.ffn_normed.data(), P.gate_shexp, L.sh_gate_pre.data(), N, D, Fs);
-      linear_forward(L.ffn_normed.data(), P.up_shexp, L.sh_up_pre.data(), N, D, Fs);
-      swiglu_forward(L.sh_gate_pre.data(), L.sh_up_pre.data(), L.sh_h.data(), N * Fs);
-      linear_forward(L.sh_h.data(), P.down_shexp, L.sh_out.data(), N, Fs, D);
-      for (int64_t r = 0; r < N; ++r) {
-        float dot = 0.0f;
-        for (int64_t i = 0; i < D; ++i) dot += L.ffn_normed[sz(r * D + i)] * P.shexp_gate_inp[i];
-        L.sh_scale[sz(r)] = 1.0f / (1.0f + std::exp(-dot));
+    const bool moe = P.router != nullptr;
+    if (moe) {
+      linear_forward(L.ffn_normed.data(), P.router, router_logits.data(), N, D, E);
+      double aux = 0.0, z = 0.0;
+      route(c, router_logits.data(), selection_bias ? selection_bias + il * E : nullptr, L, N, aux, z,
+            res.expert_tokens[sz(il)], res.router_entropy[sz(il)], res.routing_hash);
+      res.aux_loss += opts.aux_coef * aux;
+      res.z_loss += opts.z_coef * z;
+      for (int64_t s = 0; s < N * k; ++s)
+        std::memcpy(L.slot_x.data() + s * D, L.ffn_normed.data() + L.slot_row[sz(s)] * D, sz(D) * sizeof(float));
+      for (int64_t e = 0; e < E; ++e) {
+        const int64_t s0 = L.expert_begin[sz(e)], n_e = L.expert_begin[sz(e + 1)] - s0;
+        if (n_e == 0) continue;
+        linear_forward(L.slot_x.data() + s0 * D, P.gate_exps + e * F * D, L.gate_pre.data() + s0 * F, n_e, D, F);
+        linear_forward(L.slot_x.data() + s0 * D, P.up_exps + e * F * D, L.up_pre.data() + s0 * F, n_e, D, F);
+        swiglu_forward(L.gate_pre.data() + s0 * F, L.up_pre.data() + s0 * F, L.h.data() + s0 * F, n_e * F);
+        linear_forward(L.h.data() + s0 * F, P.down_exps + e * D * F, L.expert_out.data() + s0 * D, n_e, F, D);
       }
+    } else {
+      res.expert_tokens[sz(il)].assign(sz(E), 0);  // a dense layer routes nothing
+    }
+    const AlwaysOnFfn ao = always_on_ffn(c, P);
+    if (ao.width > 0) {
+      const int64_t Fs = ao.width;
+      linear_forward(L.ffn_normed.data(), ao.gate, L.sh_gate_pre.data(), N, D, Fs);
+      linear_forward(L.ffn_normed.data(), ao.up, L.sh_up_pre.data(), N, D, Fs);
+      swiglu_forward(L.sh_gate_pre.data(), L.sh_up_pre.data(), L.sh_h.data(), N * Fs);
+      linear_forward(L.sh_h.data(), ao.down, L.sh_out.data(), N, Fs, D);
+      if (ao.gate_inp)  // qwen2moe: a sigmoid gate scales the shared expert's output
+        for (int64_t r = 0; r < N; ++r) {
+          float dot = 0.0f;
+          for (int64_t i = 0; i < D; ++i) dot += L.ffn_normed[sz(r * D + i)] * ao.gate_inp[i];
+          L.sh_scale[sz(r)] = 1.0f / (1.0f + std::exp(-dot));
+        }
     }
     float* x_out = il + 1 < c.n_layer ? a.layers[sz(il + 1)].x_in.data() : a.x_final.data();
     for (int64_t r = 0; r < N; ++r) {
       float* xo = x_out + r * D;
       std::memcpy(xo, L.x_mid.data() + r * D, sz(D) * sizeof(float));
-      if (P.gate_shexp) {
+      if (ao.width > 0) {
         const float sc = L.sh_scale[sz(r)];
         const float* ys = L.sh_out.data() + r * D;
         for (int64_t i = 0; i < D; ++i) xo[i] += sc * ys[i];
       }
-      for (int64_t j = 0; j < k; ++j) {
+      for (int64_t j = 0; moe && j < k; ++j) {
         const float w = L.sel_weight[sz(r * k + j)];
         const float* y = L.expert_out.data() + L.slot_of[sz(r * k + j)] * D;
         for (int64_t i = 0; i < D; ++i) xo[i] += w * y[i];
@@ -337,7 +390,9 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
   rmsnorm_backward(a.d_normed.data(), a.x_final.data(), W.output_norm, a.final_rstd.data(), a.d_resid.data(),
                    G.output_norm, N, D);
 
-  const AttentionShape as{n_seq_, t_, c.n_head, c.n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+  const AttentionShape as{n_seq_, t_, c.n_head, c.n_head_kv, hd, model::attention_scale(c)};
+  const MlaShape ms{n_seq_, t_, a.pos.data(), a.rope.data()};
+  const bool sigmoid = c.gating == model::GatingFunc::kSigmoid;
   const float aux_scale = loss_scale * a.opts.aux_coef * static_cast<float>(E) / static_cast<float>(N);
   const float z_scale = loss_scale * a.opts.z_coef * 2.0f / static_cast<float>(N);
   for (int64_t il = c.n_layer - 1; il >= 0; --il) {
@@ -345,8 +400,11 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
     const LayerView& P = W.layers[sz(il)];
     const LayerView& GP = G.layers[sz(il)];
 
-    // MoE block: x_out = x_mid + sum_j w_j y_j. d_resid holds d x_out and
-    // becomes d x_mid (the identity path plus what flows back through the norm).
+    // FFN block: x_out = x_mid + sum_j w_j y_j (+ s y_s). d_resid holds d x_out
+    // and becomes d x_mid (the identity path plus what flows back through the norm).
+    const bool moe = P.router != nullptr;
+    need(a.d_normed, N * D);
+    if (moe) {
     need(a.d_slot_y, N * k * D);
     need(a.d_router, N * E);
     std::vector<float> g(sz(k)), d_p(sz(E));
@@ -354,7 +412,7 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
       const float* dxo = a.d_resid.data() + r * D;
       const float* pr = L.router_probs.data() + r * E;
       float* dl = a.d_router.data() + r * E;
-      // d w_j = <d x_out, y_j>; w_j = p_j / S over the chosen j.
+      // d w_j = <d x_out, y_j>; w_j = scale p_j / S over the chosen j.
       float g_dot_w = 0.0f;
       for (int64_t j = 0; j < k; ++j) {
         const int64_t slot = L.slot_of[sz(r * k + j)];
@@ -369,15 +427,32 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
         g[sz(j)] = gj;
         g_dot_w += gj * w;
       }
-      // d p (chosen experts from the weights; every expert from the aux loss).
-      for (int64_t e = 0; e < E; ++e) d_p[sz(e)] = aux_scale * static_cast<float>(L.load_share[sz(e)]);
+      // d p: every expert from the aux loss (through q = p / sum p for a
+      // sigmoid router), the chosen ones from their weights.
+      const float psum = L.router_psum[sz(r)];
+      float a_dot_q = 0.0f;
+      for (int64_t e = 0; e < E; ++e) {
+        d_p[sz(e)] = aux_scale * static_cast<float>(L.load_share[sz(e)]);
+        a_dot_q += d_p[sz(e)] * pr[e] / psum;
+      }
+      if (sigmoid)
+        for (int64_t e = 0; e < E; ++e) d_p[sz(e)] = (d_p[sz(e)] - a_dot_q) / psum;
+      const float scale = c.expert_weights_scale;
       for (int64_t j = 0; j < k; ++j)
         d_p[sz(L.sel_expert[sz(r * k + j)])] +=
-            c.expert_weights_norm ? (g[sz(j)] - g_dot_w) / L.sel_sum[sz(r)] : g[sz(j)];
-      float p_dot = 0.0f;
-      for (int64_t e = 0; e < E; ++e) p_dot += pr[e] * d_p[sz(e)];
-      const float z_lse = z_scale * L.router_lse[sz(r)];
-      for (int64_t e = 0; e < E; ++e) dl[e] = pr[e] * (d_p[sz(e)] - p_dot) + z_lse * pr[e];
+            c.expert_weights_norm ? (scale * g[sz(j)] - g_dot_w) / L.sel_sum[sz(r)] : scale * g[sz(j)];
+      // d logits: through the softmax or the sigmoid, plus the z-loss's
+      // z_scale lse softmax(l).
+      const float lse = L.router_lse[sz(r)], z_lse = z_scale * lse;
+      if (sigmoid) {
+        const float* lr = L.router_logits.data() + r * E;
+        for (int64_t e = 0; e < E; ++e)
+          dl[e] = d_p[sz(e)] * pr[e] * (1.0f - pr[e]) + z_lse * std::exp(lr[e] - lse);
+      } else {
+        float p_dot = 0.0f;
+        for (int64_t e = 0; e < E; ++e) p_dot += pr[e] * d_p[sz(e)];
+        for (int64_t e = 0; e < E; ++e) dl[e] = pr[e] * (d_p[sz(e)] - p_dot) + z_lse * pr[e];
+      }
     }
     need(a.d_slot_x, N * k * D);
     need(a.d_h, N * k * F);
@@ -395,16 +470,18 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
       linear_backward(a.d_up.data() + s0 * F, L.slot_x.data() + s0 * D, P.up_exps + e * F * D,
                       a.d_slot_x.data() + s0 * D, GP.up_exps + e * F * D, n_e, D, F);
     }
-    need(a.d_normed, N * D);
     for (int64_t s = 0; s < N * k; ++s) {
       float* dn = a.d_normed.data() + L.slot_row[sz(s)] * D;
       const float* dsx = a.d_slot_x.data() + s * D;
       for (int64_t i = 0; i < D; ++i) dn[i] += dsx[i];
     }
-    if (P.gate_shexp) {
-      // x_out += s * y_s with s = sigmoid(ffn_normed . gate): d y_s = s d x_out,
+    linear_backward(a.d_router.data(), L.ffn_normed.data(), P.router, a.d_normed.data(), GP.router, N, D, E);
+    }
+    const AlwaysOnFfn ao = always_on_ffn(c, P), g_ao = always_on_ffn(c, GP);
+    if (ao.width > 0) {
+      // x_out += s * y_s with s = sigmoid(ffn_normed . gate) (else 1): d y_s = s d x_out,
       // d logit = <d x_out, y_s> s (1 - s).
-      const int64_t Fs = c.n_ff_shexp;
+      const int64_t Fs = ao.width;
       a.d_sh_out.resize(sz(N * D));
       for (int64_t r = 0; r < N; ++r) {
         const float* dxo = a.d_resid.data() + r * D;
@@ -415,29 +492,35 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
           ds += dxo[i] * ys[i];
           a.d_sh_out[sz(r * D + i)] = sc * dxo[i];
         }
+        if (!ao.gate_inp) continue;
         const float d_logit = ds * sc * (1.0f - sc);
         float* dn = a.d_normed.data() + r * D;
         const float* xn = L.ffn_normed.data() + r * D;
         for (int64_t i = 0; i < D; ++i) {
-          dn[i] += d_logit * P.shexp_gate_inp[i];
-          GP.shexp_gate_inp[i] += d_logit * xn[i];
+          dn[i] += d_logit * ao.gate_inp[i];
+          g_ao.gate_inp[i] += d_logit * xn[i];
         }
       }
       need(a.d_sh_h, N * Fs);
       a.d_sh_gate.resize(sz(N * Fs));
       a.d_sh_up.resize(sz(N * Fs));
-      linear_backward(a.d_sh_out.data(), L.sh_h.data(), P.down_shexp, a.d_sh_h.data(), GP.down_shexp, N, Fs, D);
+      linear_backward(a.d_sh_out.data(), L.sh_h.data(), ao.down, a.d_sh_h.data(), g_ao.down, N, Fs, D);
       swiglu_backward(a.d_sh_h.data(), L.sh_gate_pre.data(), L.sh_up_pre.data(), a.d_sh_gate.data(), a.d_sh_up.data(),
                       N * Fs);
-      linear_backward(a.d_sh_gate.data(), L.ffn_normed.data(), P.gate_shexp, a.d_normed.data(), GP.gate_shexp, N, D,
-                      Fs);
-      linear_backward(a.d_sh_up.data(), L.ffn_normed.data(), P.up_shexp, a.d_normed.data(), GP.up_shexp, N, D, Fs);
+      linear_backward(a.d_sh_gate.data(), L.ffn_normed.data(), ao.gate, a.d_normed.data(), g_ao.gate, N, D, Fs);
+      linear_backward(a.d_sh_up.data(), L.ffn_normed.data(), ao.up, a.d_normed.data(), g_ao.up, N, D, Fs);
     }
-    linear_backward(a.d_router.data(), L.ffn_normed.data(), P.router, a.d_normed.data(), GP.router, N, D, E);
     rmsnorm_backward(a.d_normed.data(), L.x_mid.data(), P.ffn_norm, L.ffn_rstd.data(), a.d_resid.data(), GP.ffn_norm,
                      N, D);
 
     // Attention block: x_mid = x_in + att . Wo^T. d_resid becomes d x_in.
+    if (c.is_mla()) {
+      need(a.d_normed, N * D);
+      mla_backward(c, P, GP, ms, L.attn_normed.data(), L.mla, a.d_resid.data(), a.d_normed.data(), pool_);
+      rmsnorm_backward(a.d_normed.data(), L.x_in.data(), P.attn_norm, L.attn_rstd.data(), a.d_resid.data(),
+                       GP.attn_norm, N, D);
+      continue;
+    }
     need(a.d_att, N * Q);
     linear_backward(a.d_resid.data(), L.att.data(), P.wo, a.d_att.data(), GP.wo, N, Q, D);
     need(a.d_q, N * Q);

@@ -1,10 +1,13 @@
 """PyTorch reference of frugal's training model (src/train/train_model.h),
 written from the model's definition: loss and autograd gradients of every
 parameter for one batch, in float64. The architectures it trains (qwen3moe,
-qwen2moe, olmoe, Mixtral-style llama) differ in what the dump's JSON line
-names: q/k norm (per head, whole vector, none), RoPE pairing and base, norm
-eps, q/k/v biases and a gated shared expert (from the tensors present), and
-whether the top-k weights are renormalised.
+qwen2moe, olmoe, Mixtral-style llama, deepseek2) differ in what the dump's
+JSON line names: q/k norm (per head, whole vector, none), RoPE pairing and
+base, norm eps, softmax or sigmoid router, its groups and scale, whether the
+top-k weights are renormalised, and for latent attention its dimensions, the
+softmax scale and inference's RoPE angles (YaRN); and in the tensors present:
+q/k/v biases, shared experts with or without a gate, dense layers, latent
+attention's projections.
 
 Reads what train_gradient_dump writes: a JSON line (shape, losses, each
 tensor's name, ggml shape and offset into the flat parameter array), then the
@@ -63,13 +66,81 @@ def swiglu_ffn(x, g, u, d):
     return (F.silu(x @ g.T) * (x @ u.T)) @ d.T
 
 
+def attention(head, p, h, B, T, mask):
+    """The attention block of qwen3moe, qwen2moe, olmoe and llama: N x n_embd."""
+    eps, base, neox, qk_norm = head["eps"], head["rope_base"], bool(head["rope_neox"]), head["qk_norm"]
+    H, Hkv, hd = int(head["head"]), int(head["head_kv"]), int(head["head_dim"])
+    q, kk, v = h @ p("attn_q.weight").T, h @ p("attn_k.weight").T, h @ p("attn_v.weight").T
+    if p("attn_q.bias") is not None:
+        q, kk, v = q + p("attn_q.bias"), kk + p("attn_k.bias"), v + p("attn_v.bias")
+    if qk_norm == "whole":  # olmoe: over each token's whole q and k vectors
+        q, kk = rmsnorm(q, p("attn_q_norm.weight"), eps), rmsnorm(kk, p("attn_k_norm.weight"), eps)
+    q, kk, v = q.view(B, T, H, hd), kk.view(B, T, Hkv, hd), v.view(B, T, Hkv, hd)
+    if qk_norm == "head":  # qwen3moe: per head
+        q, kk = rmsnorm(q, p("attn_q_norm.weight"), eps), rmsnorm(kk, p("attn_k_norm.weight"), eps)
+    q, kk = rope(q, base, neox), rope(kk, base, neox)
+    kk, v = kk.repeat_interleave(H // Hkv, dim=2), v.repeat_interleave(H // Hkv, dim=2)
+    s = torch.einsum("bihd,bjhd->bhij", q, kk) / np.sqrt(hd)
+    s = s.masked_fill(~mask, float("-inf")).softmax(-1)
+    att = torch.einsum("bhij,bjhd->bihd", s, v).reshape(B * T, H * hd)
+    return att @ p("attn_output.weight").T
+
+
+def rope_table(x, cs):
+    """x: B x T x H x d; pairs (2i, 2i + 1) turned by the dumped (cos, sin)
+    table of inference's angles (T x d: YaRN included)."""
+    c, s = cs[:, 0::2][None, :, None, :], cs[:, 1::2][None, :, None, :]
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack([a * c - b * s, a * s + b * c], -1).flatten(-2)
+
+
+def latent_attention(head, p, h, B, T, mask):
+    """deepseek2's multi-head latent attention, unabsorbed: N x n_embd."""
+    eps = head["eps"]
+    H, hd, nope, rd, vd = int(head["head"]), int(head["head_dim"]), int(head["nope"]), int(head["rope_dim"]), int(
+        head["v_dim"])
+    cs = torch.tensor(np.array(head["rope_cs"], dtype=np.float64).reshape(-1, rd)[:T])
+    if p("attn_q_a.weight") is not None:
+        q = rmsnorm(h @ p("attn_q_a.weight").T, p("attn_q_a_norm.weight"), eps) @ p("attn_q_b.weight").T
+    else:
+        q = h @ p("attn_q.weight").T
+    q = q.view(B, T, H, hd)
+    q = torch.cat([q[..., :nope], rope_table(q[..., nope:], cs)], -1)
+    kva = h @ p("attn_kv_a_mqa.weight").T
+    rank = kva.shape[-1] - rd
+    c = rmsnorm(kva[:, :rank], p("attn_kv_a_norm.weight"), eps)
+    kpe = rope_table(kva[:, rank:].view(B, T, 1, rd), cs)
+    kv = (c @ p("attn_kv_b.weight").T).view(B, T, H, nope + vd)
+    kk = torch.cat([kv[..., :nope], kpe.expand(B, T, H, rd)], -1)
+    v = kv[..., nope:]
+    s = torch.einsum("bihd,bjhd->bhij", q, kk) * head["attn_scale"]
+    s = s.masked_fill(~mask, float("-inf")).softmax(-1)
+    att = torch.einsum("bhij,bjhd->bihd", s, v).reshape(B * T, H * vd)
+    return att @ p("attn_output.weight").T
+
+
+def choose(head, scores, k):
+    """The top-k experts by scores (N x E, the selection bias added), within
+    the n_group_used best groups where the router has groups (group score:
+    the best score, or the sum of the best two for a sigmoid router)."""
+    ng, used = int(head["groups"]), int(head["groups_used"])
+    if ng > 1:
+        N, E = scores.shape
+        g = scores.view(N, ng, E // ng)
+        top = g.topk(min(2, E // ng), -1).values
+        gs = top.sum(-1) if head["sigmoid"] else top[..., 0]
+        keep = torch.zeros(N, ng, dtype=torch.bool)
+        keep.scatter_(1, gs.topk(used, -1).indices, True)
+        scores = scores.masked_fill(~keep.repeat_interleave(E // ng, 1), float("-inf"))
+    return scores.topk(k, -1).indices
+
+
 def loss(head, W, bias, tokens, targets):
     """Total loss (cross-entropy + aux + z) and its parts, as tensors of W's dtype."""
-    eps, base, neox, qk_norm = head["eps"], head["rope_base"], bool(head["rope_neox"]), head["qk_norm"]
+    eps = head["eps"]
     B, T = int(head["batch"]), int(head["seq"])
-    H, Hkv, hd = int(head["head"]), int(head["head_kv"]), int(head["head_dim"])
     E, k = int(head["expert"]), int(head["used"])
-    aux_coef, z_coef, norm_w = head["aux"], head["z"], head["norm_w"]
+    aux_coef, z_coef, norm_w, sigmoid = head["aux"], head["z"], head["norm_w"], bool(head["sigmoid"])
     tok = torch.as_tensor(tokens.astype(np.int64))
     tgt = torch.as_tensor(targets.astype(np.int64))
     N = tok.numel()
@@ -82,29 +153,21 @@ def loss(head, W, bias, tokens, targets):
     while f"blk.{il}.attn_norm.weight" in W:
         p = lambda n: W.get(f"blk.{il}.{n}")  # noqa: E731
         h = rmsnorm(x, p("attn_norm.weight"), eps)
-        q, kk, v = h @ p("attn_q.weight").T, h @ p("attn_k.weight").T, h @ p("attn_v.weight").T
-        if p("attn_q.bias") is not None:
-            q, kk, v = q + p("attn_q.bias"), kk + p("attn_k.bias"), v + p("attn_v.bias")
-        if qk_norm == "whole":  # olmoe: over each token's whole q and k vectors
-            q, kk = rmsnorm(q, p("attn_q_norm.weight"), eps), rmsnorm(kk, p("attn_k_norm.weight"), eps)
-        q, kk, v = q.view(B, T, H, hd), kk.view(B, T, Hkv, hd), v.view(B, T, Hkv, hd)
-        if qk_norm == "head":  # qwen3moe: per head
-            q, kk = rmsnorm(q, p("attn_q_norm.weight"), eps), rmsnorm(kk, p("attn_k_norm.weight"), eps)
-        q, kk = rope(q, base, neox), rope(kk, base, neox)
-        kk, v = kk.repeat_interleave(H // Hkv, dim=2), v.repeat_interleave(H // Hkv, dim=2)
-        s = torch.einsum("bihd,bjhd->bhij", q, kk) / np.sqrt(hd)
-        s = s.masked_fill(~mask, float("-inf")).softmax(-1)
-        att = torch.einsum("bhij,bjhd->bihd", s, v).reshape(N, H * hd)
-        x = x + att @ p("attn_output.weight").T
+        block = latent_attention if p("attn_kv_a_mqa.weight") is not None else attention
+        x = x + block(head, p, h, B, T, mask)
         hn = rmsnorm(x, p("ffn_norm.weight"), eps)
+        if p("ffn_gate.weight") is not None:  # a dense layer (deepseek2's leading ones)
+            x = x + swiglu_ffn(hn, p("ffn_gate.weight"), p("ffn_up.weight"), p("ffn_down.weight"))
+            il += 1
+            continue
         logits = hn @ p("ffn_gate_inp.weight").T
-        probs = logits.softmax(-1)
+        probs = torch.sigmoid(logits) if sigmoid else logits.softmax(-1)
         lse = torch.logsumexp(logits, -1)
-        score = probs.detach() + torch.as_tensor(bias[il]).to(dt)
-        sel = score.topk(k, -1).indices  # N x k
+        sel = choose(head, probs.detach() + torch.as_tensor(np.array(bias[il])).to(dt), k)  # N x k
         w = probs.gather(1, sel)
         if norm_w:
             w = w / w.sum(-1, keepdim=True)
+        w = w * head["w_scale"]
         out = torch.zeros_like(x)
         G, U, D = p("ffn_gate_exps.weight"), p("ffn_up_exps.weight"), p("ffn_down_exps.weight")
         for e in range(E):
@@ -112,12 +175,14 @@ def loss(head, W, bias, tokens, targets):
             if rows.numel():
                 out = out.index_add(0, rows, w[rows, j, None] * swiglu_ffn(hn[rows], G[e], U[e], D[e]))
         if p("ffn_gate_shexp.weight") is not None:
-            gate = torch.sigmoid(hn @ p("ffn_gate_inp_shexp.weight"))
-            out = out + gate[:, None] * swiglu_ffn(hn, p("ffn_gate_shexp.weight"), p("ffn_up_shexp.weight"),
-                                                    p("ffn_down_shexp.weight"))
+            shared = swiglu_ffn(hn, p("ffn_gate_shexp.weight"), p("ffn_up_shexp.weight"), p("ffn_down_shexp.weight"))
+            if p("ffn_gate_inp_shexp.weight") is not None:  # qwen2moe's sigmoid gate
+                shared = torch.sigmoid(hn @ p("ffn_gate_inp_shexp.weight"))[:, None] * shared
+            out = out + shared
         x = x + out
         share = torch.bincount(sel.flatten(), minlength=E).to(dt) / (N * k)  # a constant
-        aux_total = aux_total + aux_coef * E * (share * probs.mean(0)).sum()
+        q = probs / probs.sum(-1, keepdim=True) if sigmoid else probs  # the balanced scores
+        aux_total = aux_total + aux_coef * E * (share * q.mean(0)).sum()
         z_total = z_total + z_coef * (lse * lse).mean()
         il += 1
     x = rmsnorm(x, W["output_norm.weight"], eps)

@@ -23,12 +23,18 @@
 namespace frugal::train {
 namespace {
 
-const char* const kArchs[] = {"qwen3moe", "qwen2moe", "olmoe", "llama"};
+// Architecture and preset: deepseek2's tiny is DeepSeek-V2-Lite's design
+// (softmax router, two shared experts, a leading dense layer, direct
+// queries), tiny-v3 DeepSeek-V3's (low-rank queries, sigmoid router in 4
+// groups of which 2 are used, scale 2.5).
+const std::pair<const char*, const char*> kArchs[] = {{"qwen3moe", "tiny"}, {"qwen2moe", "tiny"}, {"olmoe", "tiny"},
+                                                      {"llama", "tiny"},    {"deepseek2", "tiny"}, {"deepseek2", "tiny-v3"}};
 
-// The architecture's tiny preset with every size cut down (its details kept:
-// q/k norm kind, RoPE pairing, biases, shared expert, router).
-model::ModelConfig small_config(const std::string& arch, int64_t n_vocab) {
-  model::ModelConfig c = model::find_preset(arch, "tiny").config;
+// The architecture's preset with every size cut down (its details kept:
+// q/k norm kind, RoPE pairing and YaRN, biases, shared and dense FFNs, router).
+model::ModelConfig small_config(const std::pair<const char*, const char*>& arch_preset, int64_t n_vocab) {
+  const std::string arch = arch_preset.first;
+  model::ModelConfig c = model::find_preset(arch, arch_preset.second).config;
   c.n_vocab = n_vocab;
   c.n_embd = 32;
   c.n_layer = 2;
@@ -41,22 +47,38 @@ model::ModelConfig small_config(const std::string& arch, int64_t n_vocab) {
   c.n_ff = 16;
   if (c.n_ff_shexp > 0) c.n_ff_shexp = 24;
   c.n_ctx_train = c.rope_orig_ctx = 32;
+  if (c.is_mla()) {
+    c.n_layer = 3;  // the first dense
+    c.n_head_kv = c.n_head;
+    if (c.q_lora_rank > 0) c.q_lora_rank = 12;
+    c.kv_lora_rank = 16;
+    c.qk_rope_head_dim = c.rope_dim = 4;
+    c.qk_nope_head_dim = 8;
+    c.head_dim = 12;
+    c.v_head_dim = 6;
+    c.n_expert = 8;  // tiny-v3: 4 groups of 2
+    c.n_ff = 20;
+    c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
+    c.rope_orig_ctx = 8;  // YaRN stretches positions past 8
+    c.expert_score_bias = false;  // the selection bias is the trainer's, not a parameter
+  }
   model::validate_config(c);
   return c;
 }
 
 TEST(TrainArchitectures, GradientsOfEveryTensor) {
-  for (const char* arch : kArchs) {
-    SCOPED_TRACE(arch);
+  for (const auto& arch : kArchs) {
+    SCOPED_TRACE(std::string(arch.first) + " " + arch.second);
     expect_model_gradients(ParamLayout(small_config(arch, 13)), RouterOptions{});
   }
 }
 
 TEST(TrainArchitectures, ExportedModelRunsAsTrained) {
   ThreadPool pool(2);
-  for (const char* arch : kArchs) {
-    SCOPED_TRACE(arch);
-    const model::ModelConfig cfg = small_config(arch, 260);
+  for (const auto& ap : kArchs) {
+    SCOPED_TRACE(std::string(ap.first) + " " + ap.second);
+    const std::string arch = ap.first;
+    const model::ModelConfig cfg = small_config(ap, 260);
     TrainOptions o;
     o.steps = 4;
     o.batch = 2;
@@ -72,7 +94,7 @@ TEST(TrainArchitectures, ExportedModelRunsAsTrained) {
     gguf::Metadata tok;
     model::add_byte_tokenizer(260, tok);
     const std::string path = (std::filesystem::temp_directory_path() /
-                              ("frugal_arch_test_" + std::to_string(::getpid()) + "_" + arch + ".gguf"))
+                              ("frugal_arch_test_" + std::to_string(::getpid()) + "_" + arch + ap.second + ".gguf"))
                                  .string();
     export_gguf(path, t.layout(), t.params().data(), tok, TensorType::F32);
     const int64_t T = 16;
@@ -108,7 +130,7 @@ TEST(TrainArchitectures, ExportedModelRunsAsTrained) {
 }
 
 TEST(TrainArchitectures, UntrainableArchitecturesAreRefusedByName) {
-  for (const char* arch : {"deepseek2", "gpt-oss", "qwen3next"}) {
+  for (const char* arch : {"glm4moe", "gpt-oss", "qwen3next"}) {
     try {
       ParamLayout layout(model::find_preset(arch, "tiny").config);
       ADD_FAILURE() << arch << " accepted";

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "base/error.h"
+#include "kernels/ops.h"
+#include "model/forward_layers.h"
 #include "train/export.h"
 #include "train/train_model.h"
 #include "train/transformer.h"
@@ -47,7 +49,7 @@ int main(int argc, char** argv) try {
                .n_head_kv = I("head_kv"), .head_dim = I("head_dim"), .n_expert = I("expert"),
                .n_expert_used = I("used"), .n_ff_exp = I("ff"), .n_ctx = I("seq"), .n_ff_shexp = I("shexp")};
   const auto seed = static_cast<uint64_t>(I("seed"));
-  std::vector<float> params;
+  std::vector<float> params, file_bias;
   model::ModelConfig cfg;
   if (init.empty()) {
     cfg = make_config(s);
@@ -55,6 +57,8 @@ int main(int argc, char** argv) try {
     ImportedModel m = import_gguf(init);
     cfg = m.config;
     params = std::move(m.params);
+    file_bias = std::move(m.selection_bias);  // DeepSeek-V3's exp_probs_b: routes as the file does
+    if (!file_bias.empty()) v["bias"] = 1;
     // The file's shape, written to the JSON line for the reference.
     v["vocab"] = static_cast<double>(cfg.n_vocab);
     v["embd"] = static_cast<double>(cfg.n_embd);
@@ -82,8 +86,11 @@ int main(int argc, char** argv) try {
     if (t.role == model::TensorRole::kNorm || t.role == model::TensorRole::kBias)
       for (size_t i = 0; i < t.size; ++i) params[t.offset + i] += 0.1f * rng.normal();
   std::vector<float> bias(static_cast<size_t>(s.n_layer * s.n_expert), 0.0f);
-  if (I("bias"))
+  if (!file_bias.empty()) {
+    bias = file_bias;
+  } else if (I("bias")) {
     for (float& b : bias) b = 0.05f * rng.normal();
+  }
   const int64_t N = I("batch") * I("seq");
   std::vector<int32_t> tokens(static_cast<size_t>(N)), targets(static_cast<size_t>(N));
   for (int64_t r = 0; r < N; ++r) {
@@ -104,14 +111,34 @@ int main(int argc, char** argv) try {
   const char* qk = cfg.qk_norm == model::QkNorm::kWhole     ? "whole"
                    : cfg.qk_norm == model::QkNorm::kPerHead ? "head"
                                                             : "none";
-  char buf[400];
+  char buf[600];
   std::snprintf(buf, sizeof buf,
                 "\"arch\":\"%s\",\"eps\":%.9g,\"rope_base\":%.9g,\"rope_neox\":%d,\"qk_norm\":\"%s\","
-                "\"ce\":%.17g,\"aux_loss\":%.17g,\"z_loss\":%.17g,\"norm_w\":%d,\"tensors\":[",
+                "\"ce\":%.17g,\"aux_loss\":%.17g,\"z_loss\":%.17g,\"norm_w\":%d,\"sigmoid\":%d,"
+                "\"w_scale\":%.9g,\"groups\":%lld,\"groups_used\":%lld,\"nope\":%lld,\"rope_dim\":%lld,"
+                "\"v_dim\":%lld,\"attn_scale\":%.9g,",
                 cfg.arch.c_str(), static_cast<double>(cfg.norm_eps), static_cast<double>(cfg.rope_freq_base),
                 cfg.rope_layout == model::RopeLayout::kNeox ? 1 : 0, qk, res.ce_loss, res.aux_loss, res.z_loss,
-                cfg.expert_weights_norm ? 1 : 0);
+                cfg.expert_weights_norm ? 1 : 0, cfg.gating == model::GatingFunc::kSigmoid ? 1 : 0,
+                static_cast<double>(cfg.expert_weights_scale), static_cast<long long>(cfg.n_expert_groups),
+                static_cast<long long>(cfg.n_group_used), static_cast<long long>(cfg.qk_nope_head_dim),
+                static_cast<long long>(cfg.rope_dim), static_cast<long long>(cfg.v_head_dim),
+                static_cast<double>(model::attention_scale(cfg)));
   j += buf;
+  // The rotation angles as inference computes them (YaRN included):
+  // latent attention's reference rotates with these.
+  const kernels::RopeParams rp = model::rope_params(cfg);
+  std::vector<float> cs(static_cast<size_t>(cfg.rope_dim));
+  j += "\"rope_cs\":[";
+  for (int64_t p = 0; p < I("seq"); ++p) {
+    kernels::rope_angles(rp, p, cs.data());
+    for (float x : cs) {
+      std::snprintf(buf, sizeof buf, "%.9g,", static_cast<double>(x));
+      j += buf;
+    }
+  }
+  j.back() = ']';
+  j += ",\"tensors\":[";
   for (const ParamTensor& t : layout.tensors()) {
     j += "{\"name\":\"" + t.name + "\",\"offset\":" + std::to_string(t.offset) + ",\"shape\":[";
     for (size_t i = 0; i < t.shape.size(); ++i) j += (i ? "," : "") + std::to_string(t.shape[i]);

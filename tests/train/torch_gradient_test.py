@@ -14,7 +14,10 @@ aux and z at their defaults (0.01, 0.001), without them, and large; and the
 tiny synth model (frugal synth --preset tiny, init=FILE) of every architecture
 the trainer continues: qwen3moe, qwen2moe (gated shared expert, q/k/v
 biases), olmoe (whole-vector q/k norm), Mixtral-style llama (llama's RoPE
-pairing, no q/k norm).
+pairing, no q/k norm), deepseek2 as DeepSeek-V2-Lite (latent attention, a
+leading dense layer, two ungated shared experts, softmax router, YaRN) and as
+DeepSeek-V3 (low-rank queries, sigmoid router with its selection bias in 4
+groups of which 2 are used, renormalised and scaled by 2.5).
 Skipped (exit 0 with a message) where Debian's python3-torch is absent.
 """
 import os
@@ -48,17 +51,20 @@ CASES = {
 }
 
 # Continued pre-training of each trainable architecture's synth tiny model.
-ARCHS = ["qwen3moe", "qwen2moe", "olmoe", "llama"]
+ARCHS = [("qwen3moe", "tiny"), ("qwen2moe", "tiny"), ("olmoe", "tiny"), ("llama", "tiny"), ("deepseek2", "tiny"),
+         ("deepseek2", "tiny-v3")]
 
 failures = []
 with tempfile.TemporaryDirectory() as tmp:
-    for arch in ARCHS:
-        model = os.path.join(tmp, arch + ".gguf")
-        made = subprocess.run([os.environ["FRUGAL"], "synth", "--arch", arch, "--preset", "tiny", "--type", "f32",
+    for arch, preset in ARCHS:
+        model = os.path.join(tmp, arch + preset + ".gguf")
+        made = subprocess.run([os.environ["FRUGAL"], "synth", "--arch", arch, "--preset", preset, "--type", "f32",
                                "-o", model], capture_output=True, text=True)
         if made.returncode != 0:
             sys.exit(f"frugal synth --arch {arch} failed: {made.stderr}")
-        CASES["synth_" + arch] = ["init=" + model, "seq=6"]
+        CASES["synth_" + arch + ("" if preset == "tiny" else "_" + preset[5:])] = ["init=" + model, "seq=6"]
+    # The sigmoid router's aux and z gradients where they weigh.
+    CASES["synth_deepseek2_v3_large_aux_z"] = CASES["synth_deepseek2_v3"] + ["aux=0.5", "z=0.2"]
     for case, args in CASES.items():
         path = os.path.join(tmp, case + ".bin")
         subprocess.run([DUMP, path] + args, check=True)
