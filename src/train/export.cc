@@ -69,7 +69,7 @@ ImportedModel import_gguf(const std::string& path) {
   if (m.config.expert_score_bias) {  // the selection bias is not a trained parameter: kept apart
     m.selection_bias.resize(static_cast<size_t>(m.config.n_layer * m.config.n_expert));
     for (int64_t il = 0; il < m.config.n_layer; ++il) {
-      if (!m.config.layer_is_moe(il)) continue;
+      if (!m.config.layer_is_moe(il) || m.config.layer_is_hashed(il)) continue;  // hash layers have none
       const gguf::TensorInfo& info = file.tensor("blk." + std::to_string(il) + ".exp_probs_b.bias");
       if (info.type != TensorType::F32 || info.n_elements != static_cast<uint64_t>(m.config.n_expert))
         fail("train: ", path, ": blk.", il, ".exp_probs_b.bias must be ", m.config.n_expert, " F32 values");
