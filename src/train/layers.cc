@@ -238,3 +238,78 @@ void cross_entropy_backward(const float* probs, const int32_t* targets, float* d
 namespace frugal::train {
 void set_blas_threads(int n) { openblas_set_num_threads(n); }
 }  // namespace frugal::train
+
+namespace frugal::train {
+
+void router_backward(const RouterBackward& r, const float* d_out, float* d_slot_y, float* d_logits) {
+  const int64_t E = r.n_expert, k = r.k, D = r.d;
+  std::vector<float> g(static_cast<size_t>(k)), d_p(static_cast<size_t>(E));
+  for (int64_t row = 0; row < r.n; ++row) {
+    const float* dxo = d_out + row * D;
+    const float* pr = r.probs + row * E;
+    float* dl = d_logits + row * E;
+    // d w_j = <d x_out, y_j>.
+    float g_dot_w = 0.0f;
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t slot = r.slot_of[row * k + j];
+      const float* y = r.expert_out + slot * D;
+      float* dy = d_slot_y + slot * D;
+      const float w = r.weights[row * k + j];
+      float gj = 0.0f;
+      for (int64_t i = 0; i < D; ++i) {
+        gj += dxo[i] * y[i];
+        dy[i] = w * dxo[i];
+      }
+      g[static_cast<size_t>(j)] = gj;
+      g_dot_w += gj * w;
+    }
+    // d p: every expert from the aux loss (through q = p / sum p for a
+    // sigmoid router), the chosen ones from their weights.
+    const float psum = r.psum[row];
+    float a_dot_q = 0.0f;
+    for (int64_t e = 0; e < E; ++e) {
+      d_p[static_cast<size_t>(e)] = r.aux_scale * static_cast<float>(r.load_share[e]);
+      a_dot_q += d_p[static_cast<size_t>(e)] * pr[e] / psum;
+    }
+    if (r.sigmoid)
+      for (float& x : d_p) x = (x - a_dot_q) / psum;
+    for (int64_t j = 0; j < k; ++j)
+      d_p[static_cast<size_t>(r.experts[row * k + j])] +=
+          r.renormalise ? (r.scale * g[static_cast<size_t>(j)] - g_dot_w) / r.chosen_sum[row]
+                        : r.scale * g[static_cast<size_t>(j)];
+    // Through the softmax or the sigmoid, plus the z-loss.
+    const float lse = r.lse[row], z_lse = r.z_scale * lse;
+    if (r.sigmoid) {
+      const float* lr = r.logits + row * E;
+      for (int64_t e = 0; e < E; ++e)
+        dl[e] = d_p[static_cast<size_t>(e)] * pr[e] * (1.0f - pr[e]) + z_lse * std::exp(lr[e] - lse);
+    } else {
+      float p_dot = 0.0f;
+      for (int64_t e = 0; e < E; ++e) p_dot += pr[e] * d_p[static_cast<size_t>(e)];
+      for (int64_t e = 0; e < E; ++e) dl[e] = pr[e] * (d_p[static_cast<size_t>(e)] - p_dot) + z_lse * pr[e];
+    }
+  }
+}
+
+void scaled_output_backward(const float* d_out, const float* y, const float* s, const float* x, const float* gate_w,
+                            float* d_y, float* d_x, float* d_gate_w, int64_t n, int64_t d) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* dxo = d_out + r * d;
+    const float* yr = y + r * d;
+    const float sc = s[r];
+    float ds = 0.0f;
+    for (int64_t i = 0; i < d; ++i) {
+      ds += dxo[i] * yr[i];
+      d_y[r * d + i] = sc * dxo[i];
+    }
+    if (!gate_w) continue;
+    const float dl = ds * sc * (1.0f - sc);
+    const float* xr = x + r * d;
+    for (int64_t i = 0; i < d; ++i) {
+      d_x[r * d + i] += dl * gate_w[i];
+      d_gate_w[i] += dl * xr[i];
+    }
+  }
+}
+
+}  // namespace frugal::train

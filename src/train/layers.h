@@ -61,3 +61,37 @@ namespace frugal::train {
 // Threads OpenBLAS uses inside each GEMM (fixed, so runs are deterministic).
 void set_blas_threads(int n);
 }  // namespace frugal::train
+
+namespace frugal::train {
+
+// The MoE router's backward for n rows: from d_out (n x d, the gradient of
+// the layer's output x_out = x + sum_j w_j y_j) to each chosen slot's d y
+// (w_j d_out) and to the router logits. w_j = scale p_j / S (S the sum of
+// the chosen p when renormalised, else 1); p = softmax(logits) or
+// sigmoid(logits). The aux loss adds aux_scale * f_e to d q_e with q = p
+// (softmax) or p / sum p (sigmoid); the z-loss adds z_scale * lse *
+// softmax(logits).
+struct RouterBackward {
+  int64_t n, n_expert, k, d;
+  bool sigmoid, renormalise;
+  float scale, aux_scale, z_scale;
+  const float* probs;        // n x E: p
+  const float* logits;       // n x E
+  const float* lse;          // n: logsumexp of the logits
+  const float* psum;         // n: sum of p (sigmoid), else 1
+  const int32_t* experts;    // n x k chosen
+  const float* weights;      // n x k: w_j
+  const float* chosen_sum;   // n: S
+  const int64_t* slot_of;    // n x k: each choice's slot
+  const double* load_share;  // E: f_e
+  const float* expert_out;   // slots x d: each slot's expert output
+};
+void router_backward(const RouterBackward& r, const float* d_out, float* d_slot_y, float* d_logits);
+
+// out += s_r y_r with s_r = sigmoid(x_r . gate_w) (qwen2moe's shared-expert
+// gate) or 1 (gate_w null): d_y = s d_out; with a gate also d_x += dl gate_w
+// and d_gate_w += dl x, dl = <d_out, y> s (1 - s).
+void scaled_output_backward(const float* d_out, const float* y, const float* s, const float* x, const float* gate_w,
+                            float* d_y, float* d_x, float* d_gate_w, int64_t n, int64_t d);
+
+}  // namespace frugal::train

@@ -15,7 +15,6 @@ namespace frugal::train {
 namespace {
 using Buf = std::vector<float>;
 size_t sz(int64_t n) { return static_cast<size_t>(n); }
-void zero(Buf& b) { std::fill(b.begin(), b.end(), 0.0f); }
 
 // y (n rows of d) += b (qwen2moe's q/k/v biases); its backward sums d_y's rows.
 void add_bias(float* y, const float* b, int64_t n, int64_t d) {
@@ -368,190 +367,154 @@ ForwardResult Transformer::forward(const float* params, const float* selection_b
   return res;
 }
 
+namespace {
+
+// Backward of the routed experts: slot gradients d_slot_y (from the router's
+// backward) through each expert's down, SwiGLU, gate and up, the input rows'
+// gradients scattered back into d_normed.
+void experts_backward(const model::ModelConfig& c, const LayerActs& L, const LayerView& P, const LayerView& GP,
+                      Transformer::Acts& a, int64_t N) {
+  const int64_t D = c.n_embd, E = c.n_expert, k = c.n_expert_used, F = c.n_ff_exp;
+  a.d_slot_x.assign(sz(N * k * D), 0.0f);
+  a.d_h.assign(sz(N * k * F), 0.0f);
+  a.d_gate.resize(sz(N * k * F));
+  a.d_up.resize(sz(N * k * F));
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t s0 = L.expert_begin[sz(e)], n_e = L.expert_begin[sz(e + 1)] - s0;
+    if (n_e == 0) continue;
+    linear_backward(a.d_slot_y.data() + s0 * D, L.h.data() + s0 * F, P.down_exps + e * D * F, a.d_h.data() + s0 * F,
+                    GP.down_exps + e * D * F, n_e, F, D);
+    swiglu_backward(a.d_h.data() + s0 * F, L.gate_pre.data() + s0 * F, L.up_pre.data() + s0 * F,
+                    a.d_gate.data() + s0 * F, a.d_up.data() + s0 * F, n_e * F);
+    linear_backward(a.d_gate.data() + s0 * F, L.slot_x.data() + s0 * D, P.gate_exps + e * F * D,
+                    a.d_slot_x.data() + s0 * D, GP.gate_exps + e * F * D, n_e, D, F);
+    linear_backward(a.d_up.data() + s0 * F, L.slot_x.data() + s0 * D, P.up_exps + e * F * D,
+                    a.d_slot_x.data() + s0 * D, GP.up_exps + e * F * D, n_e, D, F);
+  }
+  for (int64_t s = 0; s < N * k; ++s) {
+    float* dn = a.d_normed.data() + L.slot_row[sz(s)] * D;
+    const float* dsx = a.d_slot_x.data() + s * D;
+    for (int64_t i = 0; i < D; ++i) dn[i] += dsx[i];
+  }
+}
+
+// Backward of the FFN every row goes through (shared expert or dense FFN):
+// d_out (the layer output's gradient) through its scale (and gate), down,
+// SwiGLU, gate and up, into d_normed.
+void always_on_ffn_backward(const AlwaysOnFfn& f, const AlwaysOnFfn& g, const LayerActs& L, Transformer::Acts& a,
+                            int64_t N, int64_t D) {
+  const int64_t Fs = f.width;
+  a.d_sh_out.resize(sz(N * D));
+  scaled_output_backward(a.d_resid.data(), L.sh_out.data(), L.sh_scale.data(), L.ffn_normed.data(), f.gate_inp,
+                         a.d_sh_out.data(), a.d_normed.data(), g.gate_inp, N, D);
+  a.d_sh_h.assign(sz(N * Fs), 0.0f);
+  a.d_sh_gate.resize(sz(N * Fs));
+  a.d_sh_up.resize(sz(N * Fs));
+  linear_backward(a.d_sh_out.data(), L.sh_h.data(), f.down, a.d_sh_h.data(), g.down, N, Fs, D);
+  swiglu_backward(a.d_sh_h.data(), L.sh_gate_pre.data(), L.sh_up_pre.data(), a.d_sh_gate.data(), a.d_sh_up.data(),
+                  N * Fs);
+  linear_backward(a.d_sh_gate.data(), L.ffn_normed.data(), f.gate, a.d_normed.data(), g.gate, N, D, Fs);
+  linear_backward(a.d_sh_up.data(), L.ffn_normed.data(), f.up, a.d_normed.data(), g.up, N, D, Fs);
+}
+
+// Backward of the (non-latent) attention from d_resid (the gradient of its
+// output projection's result) to d_normed (of the attention norm's output).
+void attention_backward_block(const model::ModelConfig& c, const LayerActs& L, const LayerView& P,
+                              const LayerView& GP, Transformer::Acts& a, const AttentionShape& as, int64_t N,
+                              ThreadPool* pool) {
+  const int64_t D = c.n_embd, Q = c.n_embd_q(), K = c.n_embd_k(), hd = c.head_dim;
+  a.d_att.assign(sz(N * Q), 0.0f);
+  linear_backward(a.d_resid.data(), L.att.data(), P.wo, a.d_att.data(), GP.wo, N, Q, D);
+  a.d_q.assign(sz(N * Q), 0.0f);
+  a.d_k.assign(sz(N * K), 0.0f);
+  a.d_v.assign(sz(N * K), 0.0f);
+  attention_backward(as, a.d_att.data(), L.q.data(), L.k.data(), L.v.data(), L.probs.data(), a.d_q.data(),
+                     a.d_k.data(), a.d_v.data(), pool);
+  const bool neox = c.rope_layout == model::RopeLayout::kNeox;
+  rope_backward(a.d_q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd, neox);
+  rope_backward(a.d_k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd, neox);
+  if (P.q_norm) {
+    a.d_q_pre.assign(sz(N * Q), 0.0f);
+    a.d_k_pre.assign(sz(N * K), 0.0f);
+    const QkNormShape qs = qk_norm_shape(c, N);
+    rmsnorm_backward(a.d_q.data(), L.q_pre.data(), P.q_norm, L.q_rstd.data(), a.d_q_pre.data(), GP.q_norm, qs.q_rows,
+                     qs.q_width);
+    rmsnorm_backward(a.d_k.data(), L.k_pre.data(), P.k_norm, L.k_rstd.data(), a.d_k_pre.data(), GP.k_norm, qs.k_rows,
+                     qs.k_width);
+  } else {
+    a.d_q_pre = a.d_q;
+    a.d_k_pre = a.d_k;
+  }
+  if (P.bq) {
+    bias_backward(a.d_q_pre.data(), GP.bq, N, Q);
+    bias_backward(a.d_k_pre.data(), GP.bk, N, K);
+    bias_backward(a.d_v.data(), GP.bv, N, K);
+  }
+  linear_backward(a.d_q_pre.data(), L.attn_normed.data(), P.wq, a.d_normed.data(), GP.wq, N, D, Q);
+  linear_backward(a.d_k_pre.data(), L.attn_normed.data(), P.wk, a.d_normed.data(), GP.wk, N, D, K);
+  linear_backward(a.d_v.data(), L.attn_normed.data(), P.wv, a.d_normed.data(), GP.wv, N, D, K);
+}
+
+}  // namespace
+
 void Transformer::backward(const float* params, float* grads, float loss_scale) {
   Acts& a = *a_;
   if (!a.has_targets) fail("train: backward needs a forward pass with targets");
   const model::ModelConfig& c = layout_.config();
   const ModelView W = layout_.view(const_cast<float*>(params));
   const ModelView G = layout_.view(grads);
-  const int64_t N = n_seq_ * t_, D = c.n_embd, Q = c.n_embd_q(), K = c.n_embd_k(), E = c.n_expert,
-                k = c.n_expert_used, F = c.n_ff_exp, V = c.n_vocab, hd = c.head_dim;
-  auto need = [](Buf& b, int64_t n) {
-    b.resize(sz(n));
-    zero(b);
-  };
+  const int64_t N = n_seq_ * t_, D = c.n_embd, E = c.n_expert, k = c.n_expert_used, V = c.n_vocab;
+  const AttentionShape as{n_seq_, t_, c.n_head, c.n_head_kv, c.head_dim, model::attention_scale(c)};
+  const MlaShape ms{n_seq_, t_, a.pos.data(), a.rope.data()};
 
   // Head: cross-entropy -> logits -> output -> final norm.
   Buf d_logits(sz(N * V));
   cross_entropy_backward(a.probs.data(), a.targets.data(), d_logits.data(), N, V, loss_scale / static_cast<float>(N));
-  need(a.d_normed, N * D);
+  a.d_normed.assign(sz(N * D), 0.0f);
   linear_backward(d_logits.data(), a.final_normed.data(), W.output, a.d_normed.data(), G.output, N, D, V);
-  need(a.d_resid, N * D);
+  a.d_resid.assign(sz(N * D), 0.0f);
   rmsnorm_backward(a.d_normed.data(), a.x_final.data(), W.output_norm, a.final_rstd.data(), a.d_resid.data(),
                    G.output_norm, N, D);
 
-  const AttentionShape as{n_seq_, t_, c.n_head, c.n_head_kv, hd, model::attention_scale(c)};
-  const MlaShape ms{n_seq_, t_, a.pos.data(), a.rope.data()};
-  const bool sigmoid = c.gating == model::GatingFunc::kSigmoid;
-  const float aux_scale = loss_scale * a.opts.aux_coef * static_cast<float>(E) / static_cast<float>(N);
-  const float z_scale = loss_scale * a.opts.z_coef * 2.0f / static_cast<float>(N);
+  // d_resid holds the gradient of the residual stream leaving the layer; each
+  // block's backward adds what flows back through its norm (the identity path
+  // keeps the rest), so it leaves as the gradient entering the layer.
   for (int64_t il = c.n_layer - 1; il >= 0; --il) {
-    LayerActs& L = a.layers[sz(il)];
+    const LayerActs& L = a.layers[sz(il)];
     const LayerView& P = W.layers[sz(il)];
     const LayerView& GP = G.layers[sz(il)];
 
-    // FFN block: x_out = x_mid + sum_j w_j y_j (+ s y_s). d_resid holds d x_out
-    // and becomes d x_mid (the identity path plus what flows back through the norm).
-    const bool moe = P.router != nullptr;
-    need(a.d_normed, N * D);
-    if (moe) {
-    need(a.d_slot_y, N * k * D);
-    need(a.d_router, N * E);
-    std::vector<float> g(sz(k)), d_p(sz(E));
-    for (int64_t r = 0; r < N; ++r) {
-      const float* dxo = a.d_resid.data() + r * D;
-      const float* pr = L.router_probs.data() + r * E;
-      float* dl = a.d_router.data() + r * E;
-      // d w_j = <d x_out, y_j>; w_j = scale p_j / S over the chosen j.
-      float g_dot_w = 0.0f;
-      for (int64_t j = 0; j < k; ++j) {
-        const int64_t slot = L.slot_of[sz(r * k + j)];
-        const float* y = L.expert_out.data() + slot * D;
-        float* dy = a.d_slot_y.data() + slot * D;
-        const float w = L.sel_weight[sz(r * k + j)];
-        float gj = 0.0f;
-        for (int64_t i = 0; i < D; ++i) {
-          gj += dxo[i] * y[i];
-          dy[i] = w * dxo[i];
-        }
-        g[sz(j)] = gj;
-        g_dot_w += gj * w;
-      }
-      // d p: every expert from the aux loss (through q = p / sum p for a
-      // sigmoid router), the chosen ones from their weights.
-      const float psum = L.router_psum[sz(r)];
-      float a_dot_q = 0.0f;
-      for (int64_t e = 0; e < E; ++e) {
-        d_p[sz(e)] = aux_scale * static_cast<float>(L.load_share[sz(e)]);
-        a_dot_q += d_p[sz(e)] * pr[e] / psum;
-      }
-      if (sigmoid)
-        for (int64_t e = 0; e < E; ++e) d_p[sz(e)] = (d_p[sz(e)] - a_dot_q) / psum;
-      const float scale = c.expert_weights_scale;
-      for (int64_t j = 0; j < k; ++j)
-        d_p[sz(L.sel_expert[sz(r * k + j)])] +=
-            c.expert_weights_norm ? (scale * g[sz(j)] - g_dot_w) / L.sel_sum[sz(r)] : scale * g[sz(j)];
-      // d logits: through the softmax or the sigmoid, plus the z-loss's
-      // z_scale lse softmax(l).
-      const float lse = L.router_lse[sz(r)], z_lse = z_scale * lse;
-      if (sigmoid) {
-        const float* lr = L.router_logits.data() + r * E;
-        for (int64_t e = 0; e < E; ++e)
-          dl[e] = d_p[sz(e)] * pr[e] * (1.0f - pr[e]) + z_lse * std::exp(lr[e] - lse);
-      } else {
-        float p_dot = 0.0f;
-        for (int64_t e = 0; e < E; ++e) p_dot += pr[e] * d_p[sz(e)];
-        for (int64_t e = 0; e < E; ++e) dl[e] = pr[e] * (d_p[sz(e)] - p_dot) + z_lse * pr[e];
-      }
+    // FFN block: x_out = x_mid + sum_j w_j y_j (+ s y_s).
+    a.d_normed.assign(sz(N * D), 0.0f);
+    if (P.router) {
+      a.d_slot_y.assign(sz(N * k * D), 0.0f);
+      a.d_router.assign(sz(N * E), 0.0f);
+      router_backward(
+          RouterBackward{.n = N, .n_expert = E, .k = k, .d = D,
+                         .sigmoid = c.gating == model::GatingFunc::kSigmoid, .renormalise = c.expert_weights_norm,
+                         .scale = c.expert_weights_scale,
+                         .aux_scale = loss_scale * a.opts.aux_coef * static_cast<float>(E) / static_cast<float>(N),
+                         .z_scale = loss_scale * a.opts.z_coef * 2.0f / static_cast<float>(N),
+                         .probs = L.router_probs.data(), .logits = L.router_logits.data(), .lse = L.router_lse.data(),
+                         .psum = L.router_psum.data(), .experts = L.sel_expert.data(), .weights = L.sel_weight.data(),
+                         .chosen_sum = L.sel_sum.data(), .slot_of = L.slot_of.data(),
+                         .load_share = L.load_share.data(), .expert_out = L.expert_out.data()},
+          a.d_resid.data(), a.d_slot_y.data(), a.d_router.data());
+      experts_backward(c, L, P, GP, a, N);
+      linear_backward(a.d_router.data(), L.ffn_normed.data(), P.router, a.d_normed.data(), GP.router, N, D, E);
     }
-    need(a.d_slot_x, N * k * D);
-    need(a.d_h, N * k * F);
-    a.d_gate.resize(sz(N * k * F));
-    a.d_up.resize(sz(N * k * F));
-    for (int64_t e = 0; e < E; ++e) {
-      const int64_t s0 = L.expert_begin[sz(e)], n_e = L.expert_begin[sz(e + 1)] - s0;
-      if (n_e == 0) continue;
-      linear_backward(a.d_slot_y.data() + s0 * D, L.h.data() + s0 * F, P.down_exps + e * D * F,
-                      a.d_h.data() + s0 * F, GP.down_exps + e * D * F, n_e, F, D);
-      swiglu_backward(a.d_h.data() + s0 * F, L.gate_pre.data() + s0 * F, L.up_pre.data() + s0 * F,
-                      a.d_gate.data() + s0 * F, a.d_up.data() + s0 * F, n_e * F);
-      linear_backward(a.d_gate.data() + s0 * F, L.slot_x.data() + s0 * D, P.gate_exps + e * F * D,
-                      a.d_slot_x.data() + s0 * D, GP.gate_exps + e * F * D, n_e, D, F);
-      linear_backward(a.d_up.data() + s0 * F, L.slot_x.data() + s0 * D, P.up_exps + e * F * D,
-                      a.d_slot_x.data() + s0 * D, GP.up_exps + e * F * D, n_e, D, F);
-    }
-    for (int64_t s = 0; s < N * k; ++s) {
-      float* dn = a.d_normed.data() + L.slot_row[sz(s)] * D;
-      const float* dsx = a.d_slot_x.data() + s * D;
-      for (int64_t i = 0; i < D; ++i) dn[i] += dsx[i];
-    }
-    linear_backward(a.d_router.data(), L.ffn_normed.data(), P.router, a.d_normed.data(), GP.router, N, D, E);
-    }
-    const AlwaysOnFfn ao = always_on_ffn(c, P), g_ao = always_on_ffn(c, GP);
-    if (ao.width > 0) {
-      // x_out += s * y_s with s = sigmoid(ffn_normed . gate) (else 1): d y_s = s d x_out,
-      // d logit = <d x_out, y_s> s (1 - s).
-      const int64_t Fs = ao.width;
-      a.d_sh_out.resize(sz(N * D));
-      for (int64_t r = 0; r < N; ++r) {
-        const float* dxo = a.d_resid.data() + r * D;
-        const float* ys = L.sh_out.data() + r * D;
-        const float sc = L.sh_scale[sz(r)];
-        float ds = 0.0f;
-        for (int64_t i = 0; i < D; ++i) {
-          ds += dxo[i] * ys[i];
-          a.d_sh_out[sz(r * D + i)] = sc * dxo[i];
-        }
-        if (!ao.gate_inp) continue;
-        const float d_logit = ds * sc * (1.0f - sc);
-        float* dn = a.d_normed.data() + r * D;
-        const float* xn = L.ffn_normed.data() + r * D;
-        for (int64_t i = 0; i < D; ++i) {
-          dn[i] += d_logit * ao.gate_inp[i];
-          g_ao.gate_inp[i] += d_logit * xn[i];
-        }
-      }
-      need(a.d_sh_h, N * Fs);
-      a.d_sh_gate.resize(sz(N * Fs));
-      a.d_sh_up.resize(sz(N * Fs));
-      linear_backward(a.d_sh_out.data(), L.sh_h.data(), ao.down, a.d_sh_h.data(), g_ao.down, N, Fs, D);
-      swiglu_backward(a.d_sh_h.data(), L.sh_gate_pre.data(), L.sh_up_pre.data(), a.d_sh_gate.data(), a.d_sh_up.data(),
-                      N * Fs);
-      linear_backward(a.d_sh_gate.data(), L.ffn_normed.data(), ao.gate, a.d_normed.data(), g_ao.gate, N, D, Fs);
-      linear_backward(a.d_sh_up.data(), L.ffn_normed.data(), ao.up, a.d_normed.data(), g_ao.up, N, D, Fs);
-    }
+    const AlwaysOnFfn ao = always_on_ffn(c, P);
+    if (ao.width > 0) always_on_ffn_backward(ao, always_on_ffn(c, GP), L, a, N, D);
     rmsnorm_backward(a.d_normed.data(), L.x_mid.data(), P.ffn_norm, L.ffn_rstd.data(), a.d_resid.data(), GP.ffn_norm,
                      N, D);
 
-    // Attention block: x_mid = x_in + att . Wo^T. d_resid becomes d x_in.
+    // Attention block: x_mid = x_in + attention(norm(x_in)).
+    a.d_normed.assign(sz(N * D), 0.0f);
     if (c.is_mla()) {
-      need(a.d_normed, N * D);
       mla_backward(c, P, GP, ms, L.attn_normed.data(), L.mla, a.d_resid.data(), a.d_normed.data(), pool_);
-      rmsnorm_backward(a.d_normed.data(), L.x_in.data(), P.attn_norm, L.attn_rstd.data(), a.d_resid.data(),
-                       GP.attn_norm, N, D);
-      continue;
-    }
-    need(a.d_att, N * Q);
-    linear_backward(a.d_resid.data(), L.att.data(), P.wo, a.d_att.data(), GP.wo, N, Q, D);
-    need(a.d_q, N * Q);
-    need(a.d_k, N * K);
-    need(a.d_v, N * K);
-    attention_backward(as, a.d_att.data(), L.q.data(), L.k.data(), L.v.data(), L.probs.data(), a.d_q.data(),
-                       a.d_k.data(), a.d_v.data(), pool_);
-    const bool neox = c.rope_layout == model::RopeLayout::kNeox;
-    rope_backward(a.d_q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd, neox);
-    rope_backward(a.d_k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd, neox);
-    if (P.q_norm) {
-      need(a.d_q_pre, N * Q);
-      need(a.d_k_pre, N * K);
-      const QkNormShape qs = qk_norm_shape(c, N);
-      rmsnorm_backward(a.d_q.data(), L.q_pre.data(), P.q_norm, L.q_rstd.data(), a.d_q_pre.data(), GP.q_norm,
-                       qs.q_rows, qs.q_width);
-      rmsnorm_backward(a.d_k.data(), L.k_pre.data(), P.k_norm, L.k_rstd.data(), a.d_k_pre.data(), GP.k_norm,
-                       qs.k_rows, qs.k_width);
     } else {
-      a.d_q_pre = a.d_q;
-      a.d_k_pre = a.d_k;
+      attention_backward_block(c, L, P, GP, a, as, N, pool_);
     }
-    if (P.bq) {
-      bias_backward(a.d_q_pre.data(), GP.bq, N, Q);
-      bias_backward(a.d_k_pre.data(), GP.bk, N, K);
-      bias_backward(a.d_v.data(), GP.bv, N, K);
-    }
-    need(a.d_normed, N * D);
-    linear_backward(a.d_q_pre.data(), L.attn_normed.data(), P.wq, a.d_normed.data(), GP.wq, N, D, Q);
-    linear_backward(a.d_k_pre.data(), L.attn_normed.data(), P.wk, a.d_normed.data(), GP.wk, N, D, K);
-    linear_backward(a.d_v.data(), L.attn_normed.data(), P.wv, a.d_normed.data(), GP.wv, N, D, K);
     rmsnorm_backward(a.d_normed.data(), L.x_in.data(), P.attn_norm, L.attn_rstd.data(), a.d_resid.data(),
                      GP.attn_norm, N, D);
   }
