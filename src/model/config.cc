@@ -320,8 +320,85 @@ ModelConfig config_from_metadata(const Metadata& md) {
   return c;
 }
 
+std::string tensor_alias(std::string_view arch, const std::string& name) {
+  if (arch != "deepseek4") return {};
+  auto ends = [&](std::string_view suffix) { return name.ends_with(suffix); };
+  auto replace = [&](std::string_view from, std::string_view to) {
+    const size_t at = name.rfind(from);
+    return at == std::string::npos ? std::string() : name.substr(0, at) + std::string(to) + name.substr(at + from.size());
+  };
+  if (name.starts_with("output_hc_")) return "hc_head_" + name.substr(10, name.size() - 10 - 7);  // drop ".weight"
+  if (name.find(".attn_compressor_ape.") != std::string::npos) return replace("attn_compressor_ape.weight", "attn_compress_ape");
+  if (name.find(".attn_compressor_") != std::string::npos) return replace("attn_compressor_", "attn_compress_");
+  if (name.find(".indexer_compressor_ape.") != std::string::npos)
+    return replace("indexer_compressor_ape.weight", "indexer.compress_ape");
+  if (name.find(".indexer_compressor_") != std::string::npos) return replace("indexer_compressor_", "indexer.compress_");
+  if (ends(".attn_kv.weight")) return replace("attn_kv.weight", "attn_kv_latent.weight");
+  if (ends(".exp_probs_b.bias")) return name.substr(0, name.size() - 5);
+  if (name.find(".hc_") != std::string::npos || ends(".attn_sinks.weight") || ends(".ffn_gate_tid2eid.weight"))
+    return name.substr(0, name.size() - 7);
+  return {};
+}
+
+const gguf::TensorInfo* find_model_tensor(const gguf::Reader& file, std::string_view arch, const std::string& name) {
+  if (const gguf::TensorInfo* t = file.find_tensor(name)) return t;
+  const std::string alias = tensor_alias(arch, name);
+  return alias.empty() ? nullptr : file.find_tensor(alias);
+}
+
+namespace {
+
+// deepseek4 files from some converters omit keys that their tensors or the
+// published shapes tell; a copy of the metadata with those filled in (keys
+// present are kept): the output groups and rank from attn_output_a/b, the
+// hash layers from the ffn_gate_tid2eid run, the streams from hc_attn_fn,
+// each layer's ratio from its compressor's position embedding, and for the
+// published block counts (43: V4-Flash, 61: V4-Pro) 20 Sinkhorn steps,
+// epsilon 1e-6 and the compressors' RoPE base 160000.
+Metadata deepseek4_keys_from_tensors(const gguf::Reader& file) {
+  Metadata md = file.metadata();
+  const Keys k{"deepseek4"};
+  auto find = [&](const std::string& name) { return find_model_tensor(file, "deepseek4", name); };
+  auto fill = [&](const std::string& key, Value v) {
+    if (!md.has(key)) md.set(key, std::move(v));
+  };
+  if (!md.has(k("block_count")) || !md.has(k("embedding_length")) || !md.has(k("attention.head_count"))) return md;
+  const int64_t n_blocks = get_count(md, k("block_count")), n_embd = get_count(md, k("embedding_length"));
+  const int64_t n_head = get_count(md, k("attention.head_count"));
+  const int64_t head_dim = get_count_or(md, k("attention.key_length"), 0);
+  const gguf::TensorInfo* oa = find("blk.0.attn_output_a.weight");
+  const gguf::TensorInfo* ob = find("blk.0.attn_output_b.weight");
+  if (oa && ob && oa->shape[0] > 0 && (n_head * head_dim) % static_cast<int64_t>(oa->shape[0]) == 0) {
+    const int64_t groups = n_head * head_dim / static_cast<int64_t>(oa->shape[0]);
+    if (groups > 0 && static_cast<int64_t>(ob->shape[0]) % groups == 0) {
+      fill(k("attention.output_group_count"), Value::make_u32(static_cast<uint32_t>(groups)));
+      fill(k("attention.output_lora_rank"), Value::make_u32(static_cast<uint32_t>(ob->shape[0] / groups)));
+    }
+  }
+  int64_t hashed = 0;
+  while (hashed < n_blocks && find("blk." + std::to_string(hashed) + ".ffn_gate_tid2eid.weight")) ++hashed;
+  fill(k("hash_layer_count"), Value::make_u32(static_cast<uint32_t>(hashed)));
+  if (const gguf::TensorInfo* fn = find("blk.0.hc_attn_fn.weight"); fn && n_embd > 0 && fn->shape[0] % n_embd == 0)
+    fill(k("hyper_connection.count"), Value::make_u32(static_cast<uint32_t>(fn->shape[0] / n_embd)));
+  std::vector<int32_t> ratios;
+  for (int64_t il = 0; il < n_blocks; ++il) {
+    const gguf::TensorInfo* ape = find("blk." + std::to_string(il) + ".attn_compressor_ape.weight");
+    ratios.push_back(ape && ape->shape.size() == 2 ? static_cast<int32_t>(ape->shape[1]) : 0);
+  }
+  fill(k("attention.compress_ratios"), Value::make_i32_array(ratios));
+  if (n_blocks == 43 || n_blocks == 61) {
+    fill(k("hyper_connection.sinkhorn_iterations"), Value::make_u32(20));
+    fill(k("hyper_connection.epsilon"), Value::make_f32(1e-6f));
+    fill(k("attention.compress_rope_freq_base"), Value::make_f32(160000.0f));
+  }
+  return md;
+}
+
+}  // namespace
+
 ModelConfig config_from_file(const gguf::Reader& file) {
-  ModelConfig c = config_from_metadata(file.metadata());
+  const bool dsv4 = file.metadata().get_string_or("general.architecture", "") == "deepseek4";
+  ModelConfig c = config_from_metadata(dsv4 ? deepseek4_keys_from_tensors(file) : file.metadata());
   c.tied_output = file.find_tensor("output.weight") == nullptr;
   // Current DeepSeek-V3/R1 and Kimi-K2 files split attn_kv_b; a file with
   // both keeps to the joint tensor.

@@ -13,6 +13,7 @@
 
 namespace frugal::gguf {
 class Reader;
+struct TensorInfo;
 }
 
 namespace frugal::model {
@@ -298,5 +299,14 @@ struct TensorSpec {
 // Every tensor a model of this configuration holds, in file order (global
 // tensors first, then block by block). Omits output.weight when tied_output.
 std::vector<TensorSpec> expected_tensors(const ModelConfig& cfg);
+
+// Another spelling of a tensor's name that files of the architecture use
+// ("" if none): deepseek4 files from some converters drop the .weight/.bias
+// suffix of small tensors and name the compressors attn_compress_* and
+// indexer.compress_*, the head's mixing hc_head_*, the key attn_kv_latent.
+// Loading looks for the name expected_tensors gives, then this one.
+std::string tensor_alias(std::string_view arch, const std::string& name);
+// The file's tensor of that name or of its alias (nullptr if neither).
+const gguf::TensorInfo* find_model_tensor(const gguf::Reader& file, std::string_view arch, const std::string& name);
 
 }  // namespace frugal::model

@@ -27,7 +27,7 @@ std::string shape_str(const std::vector<uint64_t>& s) {
 
 void validate_tensors(const ModelConfig& cfg, const gguf::Reader& file) {
   for (const TensorSpec& spec : expected_tensors(cfg)) {
-    const gguf::TensorInfo* t = file.find_tensor(spec.name);
+    const gguf::TensorInfo* t = find_model_tensor(file, cfg.arch, spec.name);
     if (!t)
       fail(file.path(), ": tensor '", spec.name, "' is missing (", cfg.arch, " expects shape ",
            shape_str(spec.shape), ")");
@@ -93,7 +93,10 @@ std::unique_ptr<Model> Model::from_reader(gguf::Reader file, const LoadOptions& 
 
 void Model::bind() {
   const ModelConfig& c = config_;
-  auto info = [&](const std::string& name) -> const gguf::TensorInfo& { return file_.tensor(name); };
+  auto info = [&](const std::string& name) -> const gguf::TensorInfo& {
+    const gguf::TensorInfo* t = find_model_tensor(file_, c.arch, name);
+    return t ? *t : file_.tensor(name);  // the latter throws, naming the tensor
+  };
   auto matrix = [&](const std::string& name) {
     const gguf::TensorInfo& t = info(name);
     return kernels::WeightMatrix{t.type, t.data, static_cast<int64_t>(t.rows()), static_cast<int64_t>(t.shape[0])};

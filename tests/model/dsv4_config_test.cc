@@ -8,6 +8,8 @@
 #include <map>
 
 #include "base/error.h"
+#include "gguf/reader.h"
+#include "gguf/writer.h"
 #include "model/config.h"
 #include "model/forward_test_model.h"
 #include "model/model.h"
@@ -130,11 +132,9 @@ TEST(Dsv4Config, BadTensorsAreNamed) {
   EXPECT_NE(msg.find("expert id 8"), std::string::npos) << msg;
 }
 
-// Logits of every position of one prompt, through a fresh f32 cache.
-std::vector<float> prompt_logits(const ModelConfig& cfg, const std::string& tag) {
-  testing::TempModel f("dsv4_feature_" + tag);
-  testing::write_test_model(cfg, f.path);
-  const auto m = Model::load(f.path);
+// Logits of every position of one prompt of a model file, through a fresh f32 cache.
+std::vector<float> file_logits(const std::string& path) {
+  const auto m = Model::load(path);
   testing::OneSequenceKv kv(m->config(), 32);
   Forward fw(*m);
   std::vector<BatchRow> rows;
@@ -142,6 +142,52 @@ std::vector<float> prompt_logits(const ModelConfig& cfg, const std::string& tag)
   std::vector<float> logits;
   fw.run(rows, kv, nullptr, logits);
   return logits;
+}
+
+std::vector<float> prompt_logits(const ModelConfig& cfg, const std::string& tag) {
+  testing::TempModel f("dsv4_feature_" + tag);
+  testing::write_test_model(cfg, f.path);
+  return file_logits(f.path);
+}
+
+TEST(Dsv4Config, OtherConvertersNamesAndOmittedKeysLoadTheSameModel) {
+  const ModelConfig cfg = find_preset("deepseek4", "tiny").config;
+  EXPECT_EQ(tensor_alias("deepseek4", "output_hc_fn.weight"), "hc_head_fn");
+  EXPECT_EQ(tensor_alias("deepseek4", "blk.3.hc_ffn_scale.weight"), "blk.3.hc_ffn_scale");
+  EXPECT_EQ(tensor_alias("deepseek4", "blk.1.attn_compressor_ape.weight"), "blk.1.attn_compress_ape");
+  EXPECT_EQ(tensor_alias("deepseek4", "blk.1.attn_compressor_kv.weight"), "blk.1.attn_compress_kv.weight");
+  EXPECT_EQ(tensor_alias("deepseek4", "blk.1.indexer_compressor_ape.weight"), "blk.1.indexer.compress_ape");
+  EXPECT_EQ(tensor_alias("deepseek4", "blk.1.indexer_compressor_norm.weight"), "blk.1.indexer.compress_norm.weight");
+  EXPECT_EQ(tensor_alias("deepseek4", "blk.0.attn_kv.weight"), "blk.0.attn_kv_latent.weight");
+  EXPECT_EQ(tensor_alias("deepseek4", "blk.2.exp_probs_b.bias"), "blk.2.exp_probs_b");
+  EXPECT_EQ(tensor_alias("deepseek4", "blk.0.ffn_gate_tid2eid.weight"), "blk.0.ffn_gate_tid2eid");
+  EXPECT_EQ(tensor_alias("deepseek4", "blk.0.ffn_up_exps.weight"), "");
+  EXPECT_EQ(tensor_alias("deepseek2", "blk.0.attn_kv.weight"), "");
+  testing::TempModel canonical("dsv4_canonical"), dialect("dsv4_dialect");
+  testing::write_test_model(cfg, canonical.path);
+  // The same tensors under the other names, without the keys the tensors tell.
+  const gguf::Reader src = gguf::Reader::open(canonical.path);
+  gguf::Writer w;
+  for (const auto& [key, value] : src.metadata().entries()) w.set(key, value);
+  for (const char* key : {"attention.output_group_count", "attention.output_lora_rank", "hash_layer_count",
+                          "hyper_connection.count", "attention.compress_ratios"})
+    w.metadata().erase(std::string("deepseek4.") + key);
+  for (const auto& t : src.tensors()) {
+    const std::string alias = tensor_alias("deepseek4", t.name);
+    w.add_tensor_data(alias.empty() ? t.name : alias, t.type, t.shape, t.data);
+  }
+  w.write(dialect.path);
+  const gguf::Reader back = gguf::Reader::open(dialect.path);
+  EXPECT_EQ(back.find_tensor("blk.1.attn_compressor_kv.weight"), nullptr);
+  EXPECT_NE(back.find_tensor("blk.1.attn_compress_kv.weight"), nullptr);
+  EXPECT_FALSE(back.metadata().has("deepseek4.attention.compress_ratios"));
+  const ModelConfig derived = config_from_file(back);
+  EXPECT_EQ(derived.compress_ratios, cfg.compress_ratios);
+  EXPECT_EQ(derived.n_hash_layers, 1);
+  EXPECT_EQ(derived.n_hc, 4);
+  EXPECT_EQ(derived.n_out_groups, 2);
+  EXPECT_EQ(derived.out_lora_rank, 32);
+  EXPECT_EQ(file_logits(dialect.path), file_logits(canonical.path));
 }
 
 double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
