@@ -511,6 +511,20 @@ std::vector<Preset> build_presets() {
                      "then CSA/HCA alternating), 64 heads of 512, 4 hyper-connection streams",
                      c));
   }
+  {
+    // The routed scale and the SwiGLU limit are Flash's (they change no size).
+    ModelConfig c = base("deepseek4", "deepseek-v4-pro", 129280, 7168, 61, 128, 1, 1048576, 1e-6f, 10000.0f);
+    set_experts(c, 384, 6, 3072);
+    std::vector<int64_t> ratios{128, 128};
+    for (int64_t il = 2; il < 61; ++il) ratios.push_back(il % 2 == 0 ? 4 : 128);
+    set_dsv4(c, {.head_dim = 512, .rope_dim = 64, .q_lora = 1536, .out_groups = 16, .out_lora = 1024, .window = 128,
+                 .idx_heads = 64, .idx_dim = 128, .idx_top_k = 1024, .hc = 4, .sinkhorn = 20, .hash_layers = 3,
+                 .ratios = ratios, .swiglu_limit = 10.0f, .routed_scale = 1.5f, .compress_rope_base = 160000.0f});
+    set_yarn(c, 16.0f, 65536, 0.0f);
+    p.push_back(make("DeepSeek-V4-Pro (1.6T, 49B active): 384 experts top-6 + 1 shared, 61 layers (2 HCA, then "
+                     "CSA/HCA alternating), 128 heads of 512, 4 hyper-connection streams",
+                     c));
+  }
   return p;
 }
 

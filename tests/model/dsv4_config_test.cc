@@ -63,6 +63,15 @@ TEST(Dsv4Config, FlashLayersTensorsAndSize) {
   EXPECT_NEAR(double(c.n_active_params() - 2 * 129280 * 4096) / 1e9, 12.8, 0.1);
 }
 
+TEST(Dsv4Config, ProSize) {
+  const ModelConfig& c = find_preset("deepseek4", "deepseek-v4-pro").config;
+  EXPECT_EQ(c.layer_compress_ratio(0), 128);
+  EXPECT_TRUE(c.layer_has_indexer(60));
+  // The card: 1.6T in total, 49B activated.
+  EXPECT_NEAR(double(c.n_params()) / 1e12, 1.573, 0.001);
+  EXPECT_NEAR(double(c.n_active_params()) / 1e9, 49.78, 0.01);
+}
+
 TEST(Dsv4Config, KeysRoundTripAndMissingOnesAreNamed) {
   const ModelConfig& c = find_preset("deepseek4", "tiny").config;
   gguf::Metadata md;
