@@ -399,6 +399,16 @@ Metadata deepseek4_keys_from_tensors(const gguf::Reader& file) {
 ModelConfig config_from_file(const gguf::Reader& file) {
   const bool dsv4 = file.metadata().get_string_or("general.architecture", "") == "deepseek4";
   ModelConfig c = config_from_metadata(dsv4 ? deepseek4_keys_from_tensors(file) : file.metadata());
+  // DeepSeek-V4-Flash files say nextn_predict_layers 1 over 43 blocks that
+  // are all regular: the prediction block ships in a file of its own. Blocks
+  // without the block's nextn tensors run.
+  if (dsv4 && c.n_nextn_layer > 0 &&
+      !file.find_tensor("blk." + std::to_string(c.n_layer) + ".nextn.eh_proj.weight")) {
+    c.n_layer += c.n_nextn_layer;
+    c.n_nextn_layer = 0;
+    c.n_hash_layers = std::min(c.n_hash_layers, c.n_layer);
+    validate_config(c);
+  }
   c.tied_output = file.find_tensor("output.weight") == nullptr;
   // Current DeepSeek-V3/R1 and Kimi-K2 files split attn_kv_b; a file with
   // both keeps to the joint tensor.

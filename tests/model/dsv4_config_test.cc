@@ -199,6 +199,21 @@ TEST(Dsv4Config, OtherConvertersNamesAndOmittedKeysLoadTheSameModel) {
   EXPECT_EQ(file_logits(dialect.path), file_logits(canonical.path));
 }
 
+TEST(Dsv4Config, NextTokenKeyWithoutItsBlockRunsEveryBlock) {
+  // As V4-Flash's files: nextn_predict_layers 1, yet every block a regular one.
+  const ModelConfig cfg = find_preset("deepseek4", "tiny").config;
+  testing::TempModel plain("dsv4_plain"), keyed("dsv4_keyed");
+  testing::write_test_model(cfg, plain.path);
+  const gguf::Reader src = gguf::Reader::open(plain.path);
+  gguf::Writer w;
+  for (const auto& [key, value] : src.metadata().entries()) w.set(key, value);
+  w.set("deepseek4.nextn_predict_layers", gguf::Value::make_u32(1));
+  for (const auto& t : src.tensors()) w.add_tensor_data(t.name, t.type, t.shape, t.data);
+  w.write(keyed.path);
+  EXPECT_EQ(config_from_file(gguf::Reader::open(keyed.path)).n_layer, 4);
+  EXPECT_EQ(file_logits(keyed.path), file_logits(plain.path));
+}
+
 double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double d = 0;
   for (size_t i = 0; i < a.size(); ++i) d = std::max(d, double(std::fabs(a[i] - b[i])));
