@@ -66,6 +66,7 @@ std::vector<double> get_per_layer(const Metadata& md, const std::string& key, in
 // counts the next-token-prediction blocks too; the per-layer arrays cover them.
 void read_deepseek4(const Metadata& md, const Keys& k, ModelConfig& c) {
   const int64_t n_blocks = c.n_layer + c.n_nextn_layer;
+  if (!md.has(k("attention.head_count_kv"))) c.n_head_kv = 1;  // one shared key/value head
   c.q_lora_rank = get_count(md, k("attention.q_lora_rank"));
   c.n_swa = get_count(md, k("attention.sliding_window"));
   c.n_out_groups = get_count(md, k("attention.output_group_count"));

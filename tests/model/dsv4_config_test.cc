@@ -90,6 +90,8 @@ TEST(Dsv4Config, KeysRoundTripAndMissingOnesAreNamed) {
   scalar.erase("deepseek4.swiglu_clamp_shexp");
   const ModelConfig s = config_from_metadata(scalar);
   EXPECT_EQ(s.swiglu_limit_shexp, std::vector<float>(4, 7.0f));
+  scalar.erase("deepseek4.attention.head_count_kv");
+  EXPECT_EQ(config_from_metadata(scalar).n_head_kv, 1);
   for (const char* key : {"deepseek4.hyper_connection.count", "deepseek4.attention.compress_ratios",
                           "deepseek4.attention.output_group_count", "deepseek4.attention.indexer.top_k",
                           "deepseek4.swiglu_clamp_exp", "deepseek4.attention.sliding_window"}) {
