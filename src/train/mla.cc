@@ -1,5 +1,7 @@
 #include "train/mla.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 
 #include "base/error.h"
@@ -19,6 +21,29 @@ Dims dims(const model::ModelConfig& c, const MlaShape& s) {
           c.kv_lora_rank, c.q_lora_rank};
 }
 void resize(std::vector<float>& b, int64_t n) { b.assign(sz(n), 0.0f); }
+
+// C (m x n, row stride ldc) = A (m x k, stride lda) . B, B as stored (k x n)
+// or transposed (n x k), both contiguous; accumulate adds to C.
+void gemm(bool trans_b, const float* a, int64_t lda, const float* b, float* c_, int64_t ldc, int64_t m, int64_t n,
+          int64_t k, bool accumulate) {
+  if (m == 0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b,
+              static_cast<int>(trans_b ? k : n), accumulate ? 1.0f : 0.0f, c_, static_cast<int>(ldc));
+}
+// W += A^T (k x m, stride lda) . B (m x n, stride ldb) into W (k x n) or, with
+// trans_w, W^T (W n x k).
+void gemm_grad(bool trans_w, const float* a, int64_t lda, const float* b, int64_t ldb, float* w, int64_t m,
+               int64_t n, int64_t k) {
+  if (m == 0) return;
+  if (trans_w) {  // W (n x k) += B^T A
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), static_cast<int>(m),
+                1.0f, b, static_cast<int>(ldb), a, static_cast<int>(lda), 1.0f, w, static_cast<int>(k));
+  } else {  // W (k x n) += A^T B
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(k), static_cast<int>(n), static_cast<int>(m),
+                1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), 1.0f, w, static_cast<int>(n));
+  }
+}
 }  // namespace
 
 void mla_forward(const model::ModelConfig& c, const LayerView& P, const MlaShape& s, const float* xn, MlaActs& a,
@@ -58,7 +83,16 @@ void mla_forward(const model::ModelConfig& c, const LayerView& P, const MlaShape
   rope_forward(a.k_pe.data(), s.pos, s.rope, N, 1, rdim, neox);
   const int64_t kvw = nope + vhd;
   resize(a.kv, N * H * kvw);
-  linear_forward(a.c_normed.data(), P.wkv_b, a.kv.data(), N, rank, H * kvw);
+  if (P.wkv_b) {
+    linear_forward(a.c_normed.data(), P.wkv_b, a.kv.data(), N, rank, H * kvw);
+  } else {  // split: head h's key part c . Kb_h (Kb_h: rank x nope), its value c . Vb_h^T
+    for (int64_t h = 0; h < H; ++h) {
+      gemm(false, a.c_normed.data(), rank, P.wk_b + h * rank * nope, a.kv.data() + h * kvw, H * kvw, N, nope, rank,
+           false);
+      gemm(true, a.c_normed.data(), rank, P.wv_b + h * vhd * rank, a.kv.data() + h * kvw + nope, H * kvw, N, vhd, rank,
+           false);
+    }
+  }
 
   // Each head's key [k_nope_h | k_pe] and value (padded to hd).
   resize(a.k, N * H * hd);
@@ -103,7 +137,19 @@ void mla_backward(const model::ModelConfig& c, const LayerView& P, const LayerVi
       for (int64_t i = 0; i < rdim; ++i) d_kpe[sz(r * rdim + i)] += dk[nope + i];
     }
   std::vector<float> d_c_normed(sz(N * rank), 0.0f), d_c(sz(N * rank), 0.0f);
-  linear_backward(d_kv.data(), a.c_normed.data(), P.wkv_b, d_c_normed.data(), GP.wkv_b, N, rank, H * kvw);
+  if (P.wkv_b) {
+    linear_backward(d_kv.data(), a.c_normed.data(), P.wkv_b, d_c_normed.data(), GP.wkv_b, N, rank, H * kvw);
+  } else {
+    for (int64_t h = 0; h < H; ++h) {
+      const float* dk = d_kv.data() + h * kvw;
+      const float* dv = dk + nope;
+      // d c += d k_h . Kb_h^T + d v_h . Vb_h; d Kb_h += c^T d k_h; d Vb_h += d v_h^T c.
+      gemm(true, dk, H * kvw, P.wk_b + h * rank * nope, d_c_normed.data(), rank, N, rank, nope, true);
+      gemm(false, dv, H * kvw, P.wv_b + h * vhd * rank, d_c_normed.data(), rank, N, rank, vhd, true);
+      gemm_grad(false, a.c_normed.data(), rank, dk, H * kvw, GP.wk_b + h * rank * nope, N, nope, rank);
+      gemm_grad(true, a.c_normed.data(), rank, dv, H * kvw, GP.wv_b + h * vhd * rank, N, vhd, rank);
+    }
+  }
   rmsnorm_backward(d_c_normed.data(), a.c_pre.data(), P.kv_a_norm, a.c_rstd.data(), d_c.data(), GP.kv_a_norm, N,
                    rank);
   rope_backward(d_kpe.data(), s.pos, s.rope, N, 1, rdim, neox);

@@ -49,8 +49,6 @@ void check_trainable(const model::ModelConfig& c) {
   if (c.n_moe_layer_step > 1) fail("train: interleaved dense and MoE layers cannot be trained yet");
   if (c.qk_norm == model::QkNorm::kPerHeadUnweighted) fail("train: unweighted q/k norm cannot be trained");
   if (c.is_mla()) {
-    if (c.mla_split_kv_b)
-      fail("train: a split attn_kv_b (attn_k_b/attn_v_b) cannot be trained yet; convert with --mla-kv-b joint");
     if (c.v_head_dim > c.head_dim) fail("train: latent attention needs v_head_dim <= the key width");
   } else {
     if (c.rope_dim != c.head_dim || c.v_head_dim != c.head_dim)
@@ -122,6 +120,8 @@ ModelView ParamLayout::view(float* base) const {
     L.wkv_a = maybe(b + "attn_kv_a_mqa.weight");
     L.kv_a_norm = maybe(b + "attn_kv_a_norm.weight");
     L.wkv_b = maybe(b + "attn_kv_b.weight");
+    L.wk_b = maybe(b + "attn_k_b.weight");
+    L.wv_b = maybe(b + "attn_v_b.weight");
     L.ffn_gate = maybe(b + "ffn_gate.weight");
     L.ffn_up = maybe(b + "ffn_up.weight");
     L.ffn_down = maybe(b + "ffn_down.weight");

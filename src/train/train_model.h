@@ -80,7 +80,9 @@ struct LayerView {
   // of n_embd), q_a_norm, wq_b (H*hd rows of q_rank) when queries are low
   // rank; wkv_a (rank + rope rows of n_embd), kv_a_norm (rank), wkv_b
   // (H*(nope + v) rows of rank). wk, wv are null.
-  float *wq_a, *q_a_norm, *wq_b, *wkv_a, *kv_a_norm, *wkv_b;
+  // Split files hold wk_b (per head rank rows of nope: the key rows
+  // transposed) and wv_b (per head v rows of rank) instead of wkv_b.
+  float *wq_a, *q_a_norm, *wq_b, *wkv_a, *kv_a_norm, *wkv_b, *wk_b, *wv_b;
   // A dense layer's SwiGLU FFN (deepseek2's leading layers; n_ff wide); the
   // router and expert tensors are then null.
   float *ffn_gate, *ffn_up, *ffn_down;

@@ -110,9 +110,13 @@ def latent_attention(head, p, h, B, T, mask):
     rank = kva.shape[-1] - rd
     c = rmsnorm(kva[:, :rank], p("attn_kv_a_norm.weight"), eps)
     kpe = rope_table(kva[:, rank:].view(B, T, 1, rd), cs)
-    kv = (c @ p("attn_kv_b.weight").T).view(B, T, H, nope + vd)
-    kk = torch.cat([kv[..., :nope], kpe.expand(B, T, H, rd)], -1)
-    v = kv[..., nope:]
+    if p("attn_kv_b.weight") is not None:
+        kv = (c @ p("attn_kv_b.weight").T).view(B, T, H, nope + vd)
+        k_nope, v = kv[..., :nope], kv[..., nope:]
+    else:  # split: attn_k_b per head rank x nope (the key rows transposed), attn_v_b per head v x rank
+        k_nope = torch.einsum("nr,hrj->nhj", c, p("attn_k_b.weight")).view(B, T, H, nope)
+        v = torch.einsum("nr,hvr->nhv", c, p("attn_v_b.weight")).view(B, T, H, vd)
+    kk = torch.cat([k_nope, kpe.expand(B, T, H, rd)], -1)
     s = torch.einsum("bihd,bjhd->bhij", q, kk) * head["attn_scale"]
     s = s.masked_fill(~mask, float("-inf")).softmax(-1)
     att = torch.einsum("bhij,bjhd->bihd", s, v).reshape(B * T, H * vd)

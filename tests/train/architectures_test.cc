@@ -26,9 +26,11 @@ namespace {
 // Architecture and preset: deepseek2's tiny is DeepSeek-V2-Lite's design
 // (softmax router, two shared experts, a leading dense layer, direct
 // queries), tiny-v3 DeepSeek-V3's (low-rank queries, sigmoid router in 4
-// groups of which 2 are used, scale 2.5).
+// groups of which 2 are used, scale 2.5), tiny-k2 Kimi-K2's (attn_kv_b split
+// into attn_k_b and attn_v_b).
 const std::pair<const char*, const char*> kArchs[] = {{"qwen3moe", "tiny"}, {"qwen2moe", "tiny"}, {"olmoe", "tiny"},
-                                                      {"llama", "tiny"},    {"deepseek2", "tiny"}, {"deepseek2", "tiny-v3"}};
+                                                      {"llama", "tiny"},    {"deepseek2", "tiny"}, {"deepseek2", "tiny-v3"},
+                                                      {"deepseek2", "tiny-k2"}};
 
 // The architecture's preset with every size cut down (its details kept:
 // q/k norm kind, RoPE pairing and YaRN, biases, shared and dense FFNs, router).

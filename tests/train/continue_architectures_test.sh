@@ -2,7 +2,7 @@
 # Continued pre-training of every MoE architecture the trainer takes, as a
 # user types it: frugal synth's tiny model of each (qwen3moe, qwen2moe with
 # its gated shared expert, olmoe, Mixtral-style llama, deepseek2 as
-# DeepSeek-V2-Lite and as DeepSeek-V3), frugal train --init
+# DeepSeek-V2-Lite, DeepSeek-V3 and Kimi-K2), frugal train --init
 # on text: the validation loss falls from its step-0 value; the export keeps
 # the architecture, continues again from exactly where it stopped (its step-0
 # validation loss is the first run's last) and runs in frugal run. An
@@ -17,12 +17,12 @@ val_at() {  # val_at STEP LOG: the validation loss printed at that step
   sed -n "s|^step $1/[0-9]* .*val \([0-9.]*\) .*|\1|p" "$2"
 }
 
-# ARCH:PRESET; deepseek2's tiny-v3 (DeepSeek-V3's sigmoid router) routes with
+# ARCH:PRESET; deepseek2's tiny-v3 and tiny-k2 (sigmoid routers) route with
 # a selection bias, which --bias-balance keeps moving.
-for ap in qwen3moe:tiny qwen2moe:tiny olmoe:tiny llama:tiny deepseek2:tiny deepseek2:tiny-v3; do
+for ap in qwen3moe:tiny qwen2moe:tiny olmoe:tiny llama:tiny deepseek2:tiny deepseek2:tiny-v3 deepseek2:tiny-k2; do
   arch=${ap%:*} preset=${ap#*:}
   extra=()
-  [[ $preset == tiny-v3 ]] && extra=(--bias-balance)
+  [[ $preset == tiny-v3 || $preset == tiny-k2 ]] && extra=(--bias-balance)
   "$FRUGAL" synth --arch "$arch" --preset "$preset" --type f32 -o "$dir/$arch.gguf" >/dev/null 2>&1
   "$FRUGAL" train --init "$dir/$arch.gguf" "${run[@]}" "${extra[@]}" --steps 12 --lr 3e-3 -o "$dir/$arch-1.gguf" 2>"$dir/err1" ||
     fail "$arch: train --init failed: $(cat "$dir/err1")"

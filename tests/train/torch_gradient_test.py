@@ -17,7 +17,8 @@ biases), olmoe (whole-vector q/k norm), Mixtral-style llama (llama's RoPE
 pairing, no q/k norm), deepseek2 as DeepSeek-V2-Lite (latent attention, a
 leading dense layer, two ungated shared experts, softmax router, YaRN) and as
 DeepSeek-V3 (low-rank queries, sigmoid router with its selection bias in 4
-groups of which 2 are used, renormalised and scaled by 2.5).
+groups of which 2 are used, renormalised and scaled by 2.5) and as Kimi-K2
+(attn_kv_b split into attn_k_b and attn_v_b).
 Skipped (exit 0 with a message) where Debian's python3-torch is absent.
 """
 import os
@@ -52,7 +53,7 @@ CASES = {
 
 # Continued pre-training of each trainable architecture's synth tiny model.
 ARCHS = [("qwen3moe", "tiny"), ("qwen2moe", "tiny"), ("olmoe", "tiny"), ("llama", "tiny"), ("deepseek2", "tiny"),
-         ("deepseek2", "tiny-v3")]
+         ("deepseek2", "tiny-v3"), ("deepseek2", "tiny-k2")]
 
 failures = []
 with tempfile.TemporaryDirectory() as tmp:
