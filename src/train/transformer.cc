@@ -247,13 +247,95 @@ void route(const model::ModelConfig& c, const float* router_logits, const float*
 
 }  // namespace
 
+namespace {
+
+// The (non-latent) attention of norm(x_in): q/k/v projections (+ biases),
+// q/k norm, RoPE, causal softmax attention, output projection into out.
+void attention_forward_block(const model::ModelConfig& c, LayerActs& L, const LayerView& P,
+                             const Transformer::Acts& a, const AttentionShape& as, int64_t N, float* out,
+                             ThreadPool* pool) {
+  const int64_t D = c.n_embd, Q = c.n_embd_q(), K = c.n_embd_k(), hd = c.head_dim;
+  linear_forward(L.attn_normed.data(), P.wq, L.q_pre.data(), N, D, Q);
+  linear_forward(L.attn_normed.data(), P.wk, L.k_pre.data(), N, D, K);
+  linear_forward(L.attn_normed.data(), P.wv, L.v.data(), N, D, K);
+  if (P.bq) {
+    add_bias(L.q_pre.data(), P.bq, N, Q);
+    add_bias(L.k_pre.data(), P.bk, N, K);
+    add_bias(L.v.data(), P.bv, N, K);
+  }
+  if (P.q_norm) {
+    const QkNormShape qs = qk_norm_shape(c, N);
+    rmsnorm_forward(L.q_pre.data(), P.q_norm, L.q.data(), L.q_rstd.data(), qs.q_rows, qs.q_width, c.norm_eps);
+    rmsnorm_forward(L.k_pre.data(), P.k_norm, L.k.data(), L.k_rstd.data(), qs.k_rows, qs.k_width, c.norm_eps);
+  } else {
+    L.q = L.q_pre;
+    L.k = L.k_pre;
+  }
+  const bool neox = c.rope_layout == model::RopeLayout::kNeox;
+  rope_forward(L.q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd, neox);
+  rope_forward(L.k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd, neox);
+  attention_forward(as, L.q.data(), L.k.data(), L.v.data(), L.probs.data(), L.att.data(), pool);
+  linear_forward(L.att.data(), P.wo, out, N, Q, D);
+}
+
+// Each routed expert over the rows routed to it (gathered in expert order).
+void experts_forward(const model::ModelConfig& c, LayerActs& L, const LayerView& P, int64_t N) {
+  const int64_t D = c.n_embd, E = c.n_expert, k = c.n_expert_used, F = c.n_ff_exp;
+  for (int64_t s = 0; s < N * k; ++s)
+    std::memcpy(L.slot_x.data() + s * D, L.ffn_normed.data() + L.slot_row[sz(s)] * D, sz(D) * sizeof(float));
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t s0 = L.expert_begin[sz(e)], n_e = L.expert_begin[sz(e + 1)] - s0;
+    if (n_e == 0) continue;
+    linear_forward(L.slot_x.data() + s0 * D, P.gate_exps + e * F * D, L.gate_pre.data() + s0 * F, n_e, D, F);
+    linear_forward(L.slot_x.data() + s0 * D, P.up_exps + e * F * D, L.up_pre.data() + s0 * F, n_e, D, F);
+    swiglu_forward(L.gate_pre.data() + s0 * F, L.up_pre.data() + s0 * F, L.h.data() + s0 * F, n_e * F);
+    linear_forward(L.h.data() + s0 * F, P.down_exps + e * D * F, L.expert_out.data() + s0 * D, n_e, F, D);
+  }
+}
+
+// The FFN every row goes through, and its sigmoid gate (qwen2moe) if any.
+void always_on_ffn_forward(const AlwaysOnFfn& f, LayerActs& L, int64_t N, int64_t D) {
+  const int64_t Fs = f.width;
+  linear_forward(L.ffn_normed.data(), f.gate, L.sh_gate_pre.data(), N, D, Fs);
+  linear_forward(L.ffn_normed.data(), f.up, L.sh_up_pre.data(), N, D, Fs);
+  swiglu_forward(L.sh_gate_pre.data(), L.sh_up_pre.data(), L.sh_h.data(), N * Fs);
+  linear_forward(L.sh_h.data(), f.down, L.sh_out.data(), N, Fs, D);
+  if (f.gate_inp)
+    for (int64_t r = 0; r < N; ++r) {
+      float dot = 0.0f;
+      for (int64_t i = 0; i < D; ++i) dot += L.ffn_normed[sz(r * D + i)] * f.gate_inp[i];
+      L.sh_scale[sz(r)] = 1.0f / (1.0f + std::exp(-dot));
+    }
+}
+
+// x_out = x_mid + s y_s + sum_j w_j y_j, row by row.
+void add_ffn_outputs(const model::ModelConfig& c, const LayerActs& L, bool routed, bool always_on, int64_t N,
+                     float* x_out) {
+  const int64_t D = c.n_embd, k = c.n_expert_used;
+  for (int64_t r = 0; r < N; ++r) {
+    float* xo = x_out + r * D;
+    std::memcpy(xo, L.x_mid.data() + r * D, sz(D) * sizeof(float));
+    if (always_on) {
+      const float sc = L.sh_scale[sz(r)];
+      const float* ys = L.sh_out.data() + r * D;
+      for (int64_t i = 0; i < D; ++i) xo[i] += sc * ys[i];
+    }
+    for (int64_t j = 0; routed && j < k; ++j) {
+      const float w = L.sel_weight[sz(r * k + j)];
+      const float* y = L.expert_out.data() + L.slot_of[sz(r * k + j)] * D;
+      for (int64_t i = 0; i < D; ++i) xo[i] += w * y[i];
+    }
+  }
+}
+
+}  // namespace
+
 ForwardResult Transformer::forward(const float* params, const float* selection_bias, const int32_t* tokens,
                                    const int32_t* targets, const RouterOptions& opts) {
   const model::ModelConfig& c = layout_.config();
   Acts& a = *a_;
   const ModelView W = layout_.view(const_cast<float*>(params));
-  const int64_t N = n_seq_ * t_, D = c.n_embd, Q = c.n_embd_q(), K = c.n_embd_k(), E = c.n_expert,
-                k = c.n_expert_used, F = c.n_ff_exp, V = c.n_vocab, hd = c.head_dim;
+  const int64_t N = n_seq_ * t_, D = c.n_embd, E = c.n_expert, V = c.n_vocab;
   for (int64_t r = 0; r < N; ++r) {
     if (tokens[r] < 0 || tokens[r] >= V) fail("train: token id ", tokens[r], " out of range (vocab ", V, ")");
     if (targets && (targets[r] < 0 || targets[r] >= V))
@@ -272,93 +354,39 @@ ForwardResult Transformer::forward(const float* params, const float* selection_b
   float* x = a.layers.empty() ? a.x_final.data() : a.layers[0].x_in.data();
   for (int64_t r = 0; r < N; ++r) std::memcpy(x + r * D, W.token_embd + tokens[r] * D, sz(D) * sizeof(float));
 
-  const AttentionShape as{n_seq_, t_, c.n_head, c.n_head_kv, hd, model::attention_scale(c)};
+  const AttentionShape as{n_seq_, t_, c.n_head, c.n_head_kv, c.head_dim, model::attention_scale(c)};
   const MlaShape ms{n_seq_, t_, a.pos.data(), a.rope.data()};
   Buf router_logits(sz(N * E)), attn_proj(sz(N * D));
   for (int64_t il = 0; il < c.n_layer; ++il) {
     LayerActs& L = a.layers[sz(il)];
     const LayerView& P = W.layers[sz(il)];
-    // Attention block.
+    // Attention block: x_mid = x_in + attention(norm(x_in)).
     rmsnorm_forward(L.x_in.data(), P.attn_norm, L.attn_normed.data(), L.attn_rstd.data(), N, D, c.norm_eps);
     if (c.is_mla()) {
       mla_forward(c, P, ms, L.attn_normed.data(), L.mla, attn_proj.data(), pool_);
     } else {
-    linear_forward(L.attn_normed.data(), P.wq, L.q_pre.data(), N, D, Q);
-    linear_forward(L.attn_normed.data(), P.wk, L.k_pre.data(), N, D, K);
-    linear_forward(L.attn_normed.data(), P.wv, L.v.data(), N, D, K);
-    if (P.bq) {
-      add_bias(L.q_pre.data(), P.bq, N, Q);
-      add_bias(L.k_pre.data(), P.bk, N, K);
-      add_bias(L.v.data(), P.bv, N, K);
-    }
-    if (P.q_norm) {
-      const QkNormShape qs = qk_norm_shape(c, N);
-      rmsnorm_forward(L.q_pre.data(), P.q_norm, L.q.data(), L.q_rstd.data(), qs.q_rows, qs.q_width, c.norm_eps);
-      rmsnorm_forward(L.k_pre.data(), P.k_norm, L.k.data(), L.k_rstd.data(), qs.k_rows, qs.k_width, c.norm_eps);
-    } else {
-      L.q = L.q_pre;
-      L.k = L.k_pre;
-    }
-    const bool neox = c.rope_layout == model::RopeLayout::kNeox;
-    rope_forward(L.q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd, neox);
-    rope_forward(L.k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd, neox);
-    attention_forward(as, L.q.data(), L.k.data(), L.v.data(), L.probs.data(), L.att.data(), pool_);
-    linear_forward(L.att.data(), P.wo, attn_proj.data(), N, Q, D);
+      attention_forward_block(c, L, P, a, as, N, attn_proj.data(), pool_);
     }
     for (int64_t i = 0; i < N * D; ++i) L.x_mid[sz(i)] = L.x_in[sz(i)] + attn_proj[sz(i)];
 
-    // FFN block: routed experts (MoE layers) and the FFN every row goes through.
+    // FFN block: x_out = x_mid + sum_j w_j y_j (routed experts) + s y_s (the
+    // FFN every row goes through).
     rmsnorm_forward(L.x_mid.data(), P.ffn_norm, L.ffn_normed.data(), L.ffn_rstd.data(), N, D, c.norm_eps);
-    const bool moe = P.router != nullptr;
-    if (moe) {
+    if (P.router) {
       linear_forward(L.ffn_normed.data(), P.router, router_logits.data(), N, D, E);
       double aux = 0.0, z = 0.0;
       route(c, router_logits.data(), selection_bias ? selection_bias + il * E : nullptr, L, N, aux, z,
             res.expert_tokens[sz(il)], res.router_entropy[sz(il)], res.routing_hash);
       res.aux_loss += opts.aux_coef * aux;
       res.z_loss += opts.z_coef * z;
-      for (int64_t s = 0; s < N * k; ++s)
-        std::memcpy(L.slot_x.data() + s * D, L.ffn_normed.data() + L.slot_row[sz(s)] * D, sz(D) * sizeof(float));
-      for (int64_t e = 0; e < E; ++e) {
-        const int64_t s0 = L.expert_begin[sz(e)], n_e = L.expert_begin[sz(e + 1)] - s0;
-        if (n_e == 0) continue;
-        linear_forward(L.slot_x.data() + s0 * D, P.gate_exps + e * F * D, L.gate_pre.data() + s0 * F, n_e, D, F);
-        linear_forward(L.slot_x.data() + s0 * D, P.up_exps + e * F * D, L.up_pre.data() + s0 * F, n_e, D, F);
-        swiglu_forward(L.gate_pre.data() + s0 * F, L.up_pre.data() + s0 * F, L.h.data() + s0 * F, n_e * F);
-        linear_forward(L.h.data() + s0 * F, P.down_exps + e * D * F, L.expert_out.data() + s0 * D, n_e, F, D);
-      }
+      experts_forward(c, L, P, N);
     } else {
       res.expert_tokens[sz(il)].assign(sz(E), 0);  // a dense layer routes nothing
     }
     const AlwaysOnFfn ao = always_on_ffn(c, P);
-    if (ao.width > 0) {
-      const int64_t Fs = ao.width;
-      linear_forward(L.ffn_normed.data(), ao.gate, L.sh_gate_pre.data(), N, D, Fs);
-      linear_forward(L.ffn_normed.data(), ao.up, L.sh_up_pre.data(), N, D, Fs);
-      swiglu_forward(L.sh_gate_pre.data(), L.sh_up_pre.data(), L.sh_h.data(), N * Fs);
-      linear_forward(L.sh_h.data(), ao.down, L.sh_out.data(), N, Fs, D);
-      if (ao.gate_inp)  // qwen2moe: a sigmoid gate scales the shared expert's output
-        for (int64_t r = 0; r < N; ++r) {
-          float dot = 0.0f;
-          for (int64_t i = 0; i < D; ++i) dot += L.ffn_normed[sz(r * D + i)] * ao.gate_inp[i];
-          L.sh_scale[sz(r)] = 1.0f / (1.0f + std::exp(-dot));
-        }
-    }
+    if (ao.width > 0) always_on_ffn_forward(ao, L, N, D);
     float* x_out = il + 1 < c.n_layer ? a.layers[sz(il + 1)].x_in.data() : a.x_final.data();
-    for (int64_t r = 0; r < N; ++r) {
-      float* xo = x_out + r * D;
-      std::memcpy(xo, L.x_mid.data() + r * D, sz(D) * sizeof(float));
-      if (ao.width > 0) {
-        const float sc = L.sh_scale[sz(r)];
-        const float* ys = L.sh_out.data() + r * D;
-        for (int64_t i = 0; i < D; ++i) xo[i] += sc * ys[i];
-      }
-      for (int64_t j = 0; moe && j < k; ++j) {
-        const float w = L.sel_weight[sz(r * k + j)];
-        const float* y = L.expert_out.data() + L.slot_of[sz(r * k + j)] * D;
-        for (int64_t i = 0; i < D; ++i) xo[i] += w * y[i];
-      }
-    }
+    add_ffn_outputs(c, L, P.router != nullptr, ao.width > 0, N, x_out);
   }
 
   rmsnorm_forward(a.x_final.data(), W.output_norm, a.final_normed.data(), a.final_rstd.data(), N, D, c.norm_eps);
