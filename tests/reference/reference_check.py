@@ -148,8 +148,10 @@ def quant_tolerance(ttype, ref):
     if ref.cfg.arch in HYBRID_ARCHS:
         # A recurrent state carries every position's rounding forward: the
         # reference itself on q8_0 weights differs from its f32 logits by up
-        # to 4.3e-2 (qwen3next tiny, 26 seeds; frugal matches it to 2e-7).
-        tol *= 2
+        # to 4.3e-2 (qwen3next tiny, 26 seeds; frugal matches it to 2e-7), and
+        # qwen35moe tiny's to 7.8e-2 at one seed (59492157) where 20 others
+        # gave 1.2-3.0e-2 (frugal again within 2e-7 of the reference).
+        tol *= 4
     return tol
 
 
