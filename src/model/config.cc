@@ -538,6 +538,10 @@ void validate_deepseek4(const ModelConfig& c, Positive positive) {
     if (c.rope_dim > c.indexer_head_dim) fail("config: rope_dim exceeds indexer_head_dim");
   }
   if (!c.is_moe()) fail("config: deepseek4 has experts");
+  // DeepSeek-V4's layers are all MoE (the first ones hash-routed).
+  if (c.n_leading_dense > 0)
+    fail("config: deepseek4 with leading dense layers (leading_dense_block_count ", c.n_leading_dense,
+         ") is not supported");
   if (c.n_hash_layers < 0 || c.n_hash_layers > c.n_layer)
     fail("config: n_hash_layers ", c.n_hash_layers, " must be in [0, n_layer ", c.n_layer, "]");
 }

@@ -99,6 +99,10 @@ TEST(Dsv4Config, KeysRoundTripAndMissingOnesAreNamed) {
     less.erase(key);
     EXPECT_NE(error_of([&] { config_from_metadata(less); }).find(key), std::string::npos) << key;
   }
+  gguf::Metadata dense = md;
+  dense.set("deepseek4.leading_dense_block_count", gguf::Value::make_u32(1));
+  dense.set("deepseek4.feed_forward_length", gguf::Value::make_u32(256));
+  EXPECT_NE(error_of([&] { config_from_metadata(dense); }).find("leading dense layers"), std::string::npos);
   md.set("deepseek4.attention.compress_ratios", gguf::Value::make_i32_array({0, 4}));
   EXPECT_NE(error_of([&] { config_from_metadata(md); }).find("fewer than the 4 layers"), std::string::npos);
 }
