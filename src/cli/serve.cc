@@ -51,7 +51,32 @@ struct ServeArgs {
   std::string api_key_file;
   bool no_prefix_cache = false;
   int kv_blocks = 0;  // 0: a context's worth for each slot
+  std::vector<std::string> loras;  // --lora NAME=FILE ..., or one FILE for every request
 };
+
+// --lora: NAME=FILE entries (adapters a request picks by "model"), or a
+// single FILE applied to every request (as run's --lora); the latter goes to
+// gen.lora.
+std::vector<std::pair<std::string, std::string>> named_adapters(const std::vector<std::string>& loras,
+                                                                GenerationFlags& gen) {
+  std::vector<std::pair<std::string, std::string>> named;
+  for (const std::string& s : loras) {
+    const size_t eq = s.find('=');
+    if (eq == std::string::npos) {
+      if (loras.size() != 1)
+        fail("serve: --lora ", s, ": with several adapters, name each: --lora NAME=FILE (a request's \"model\" "
+             "picks one)");
+      gen.lora = s;
+      continue;
+    }
+    const std::string name = s.substr(0, eq), file = s.substr(eq + 1);
+    if (name.empty() || file.empty()) fail("serve: --lora '", s, "': give NAME=FILE");
+    for (const auto& [other, _] : named)
+      if (other == name) fail("serve: --lora: the name '", name, "' is given twice");
+    named.emplace_back(name, file);
+  }
+  return named;
+}
 
 std::vector<std::string> split_commas(const std::string& s) {
   std::vector<std::string> out;
@@ -92,7 +117,9 @@ void raise_open_files_limit() {
   }
 }
 
-int run_serve(const ServeArgs& a) {
+int run_serve(const ServeArgs& args) {
+  ServeArgs a = args;
+  const auto named = named_adapters(a.loras, a.gen);
   if (a.parallel < 1) fail("serve: --parallel must be at least 1");
   if (a.n_batch < a.parallel) fail("serve: --batch (", a.n_batch, ") must be at least --parallel (", a.parallel, ")");
   if (a.max_queued < 0) fail("serve: --max-queue must not be negative");
@@ -123,6 +150,14 @@ int run_serve(const ServeArgs& a) {
   opts.defaults = defaults;
   opts.random_seed = !a.gen.seed.has_value();
   opts.model_name = !a.alias.empty() ? a.alias : std::filesystem::path(m.path).stem().string();
+  // One base in memory, the adapters beside it (each checked against it).
+  std::vector<std::unique_ptr<model::LoraAdapter>> adapters;
+  for (const auto& [name, file] : named) {
+    if (name == opts.model_name)
+      fail("serve: --lora ", name, "=", file, ": the base model is served as '", name, "'; give the adapter another name");
+    adapters.push_back(model::LoraAdapter::load(file, *m.model, a.gen.lora_scale));
+    opts.adapters.push_back({.name = name, .path = file, .lora = adapters.back().get()});
+  }
   server::HttpServer http(scheduler, *m.tokenizer, m.model->file().metadata(), metrics, opts);
   const int port = http.bind();
   std::fprintf(stderr, "frugal serve: %s on http://%s:%d (%d parallel, context %d, batch %d); Ctrl-C stops\n",
@@ -132,6 +167,10 @@ int run_serve(const ServeArgs& a) {
                  pc->block_tokens(), double(pc->block_bytes()) * pc->n_blocks() / (1 << 20));
   else
     std::fprintf(stderr, "frugal serve: prefix cache off\n");
+  for (const auto& ad : opts.adapters)
+    std::fprintf(stderr, "frugal serve: adapter %s: %s (%zu matrices, rank %lld, scale %g)\n", ad.name.c_str(),
+                 ad.path.c_str(), ad.lora->targets().size(), static_cast<long long>(ad.lora->rank()),
+                 static_cast<double>(ad.lora->scale()));
 
   // SIGINT/SIGTERM write a byte to a pipe (all a handler may safely do);
   // a thread reading it stops the server. A handler, not a blocked mask:
@@ -176,6 +215,10 @@ const CommandRegistration kServe{"serve", "an OpenAI-compatible HTTP server with
                                    auto a = std::make_shared<ServeArgs>();
                                    a->gen.n_predict = -1;
                                    add_generation_flags(app, a->gen);
+                                   app.remove_option(app.get_option("--lora"));
+                                   app.add_option("--lora", a->loras,
+                                                  "LoRA adapters as NAME=FILE (repeatable): a request whose \"model\" "
+                                                  "is NAME runs with that adapter; or one FILE for every request");
                                    app.add_option("--host", a->host, "address to listen on (default 127.0.0.1)");
                                    app.add_option("--port", a->port, "port (default 8080; 0: any free port)");
                                    app.add_option("--parallel", a->parallel,

@@ -68,6 +68,12 @@ void Forward::run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool,
   float* xn = s.xn.get(n * d);
   float* out = s.out.get(n * d);
   for (int64_t r = 0; r < n; ++r) model_.embed(rows[r].token, x + r * d);
+  s.row_lora.resize(static_cast<size_t>(n));
+  s.any_lora = false;
+  for (int64_t r = 0; r < n; ++r) {
+    s.row_lora[r] = rows[r].lora ? rows[r].lora : model_.lora();
+    s.any_lora = s.any_lora || s.row_lora[r];
+  }
 
   // The rotation angles of each row's position, shared by every layer.
   kernels::RopeParams rp = rope_params(c);
@@ -90,11 +96,15 @@ void Forward::run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool,
     for (int64_t r = 0; r < n; ++r) kernels::rmsnorm(x + r * d, L.ffn_norm.data, xn + r * d, d, c.norm_eps);
     if (c.layer_is_moe(il)) {
       moe_ffn(model_, il, n, s, pool, out);
-    } else if (const LayerLora* LL = model_.lora() ? &model_.lora()->layers()[static_cast<size_t>(il)] : nullptr;
-               LL && LL->adapts_ffn()) {
+    } else if (s.any_lora && any_adapts(s.row_lora, il, &LayerLora::adapts_ffn)) {
+      // Each run of rows with one adapter through its adapted FFN (rows
+      // without one through the same products, unadapted).
       std::fill(out, out + n * d, 0.0f);
-      lora_swiglu(L.ffn_gate, L.ffn_up, L.ffn_down, LL->ffn_gate, LL->ffn_up, LL->ffn_down, model_.lora()->scale(), xn,
-                  n, nullptr, out, pool);
+      for_each_run(n, [&](int64_t r) { return s.row_lora[r]; }, [&](const LoraAdapter* a, int64_t b, int64_t cnt) {
+        const LayerLora none, &LL = a ? a->layers()[static_cast<size_t>(il)] : none;
+        lora_swiglu(L.ffn_gate, L.ffn_up, L.ffn_down, LL.ffn_gate, LL.ffn_up, LL.ffn_down, a ? a->scale() : 1.0f,
+                    xn + b * d, cnt, nullptr, out + b * d, pool);
+      });
     } else {
       dense_ffn(L.ffn_gate, L.ffn_up, L.ffn_down, xn, n, d, s, pool, out);
     }

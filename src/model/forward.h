@@ -30,6 +30,10 @@ struct BatchRow {
   int32_t pos = 0;
   int32_t token = 0;
   bool want_logits = false;
+  // The row's LoRA adapter (model/lora.h); null: the model's own
+  // (Model::lora(), often none). Rows of one batch may differ: each row's
+  // products take its adapter's (the server's adapters chosen per request).
+  const LoraAdapter* lora = nullptr;
 };
 
 using KvType = kernels::CacheType;  // kF32, kF16 or kQ8_0

@@ -148,13 +148,19 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
   float* q_proj = c.attn_output_gate ? s.q_a.get(n * nq_proj) : q;
   const kernels::MatmulOut qkv[] = {{L.wq, q_proj, nq_proj}, {L.wk, k, nk}, {L.wv, v, nv}};
   kernels::matmul_group(qkv, xn, c.n_embd, n, pool);
-  const LoraAdapter* lora = m.lora();
-  const LayerLora* LL = lora ? &lora->layers()[static_cast<size_t>(il)] : nullptr;
-  if (LL) {
-    if (LL->wq) lora_apply(LL->wq, lora->scale(), xn, c.n_embd, n, q_proj, nq_proj, pool);
-    if (LL->wk) lora_apply(LL->wk, lora->scale(), xn, c.n_embd, n, k, nk, pool);
-    if (LL->wv) lora_apply(LL->wv, lora->scale(), xn, c.n_embd, n, v, nv, pool);
-  }
+  // Each run of rows with one adapter gets its adapter's products.
+  auto lora_runs = [&](auto apply) {
+    if (!s.any_lora) return;
+    for_each_run(n, [&](int64_t r) { return s.row_lora[r]; }, [&](const LoraAdapter* a, int64_t b, int64_t cnt) {
+      if (a) apply(a->layers()[static_cast<size_t>(il)], a->scale(), b, cnt);
+    });
+  };
+  lora_runs([&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+    const float* x = xn + b * c.n_embd;
+    if (LL.wq) lora_apply(LL.wq, scale, x, c.n_embd, cnt, q_proj + b * nq_proj, nq_proj, pool);
+    if (LL.wk) lora_apply(LL.wk, scale, x, c.n_embd, cnt, k + b * nk, nk, pool);
+    if (LL.wv) lora_apply(LL.wv, scale, x, c.n_embd, cnt, v + b * nv, nv, pool);
+  });
 
   float* gate = nullptr;
   if (c.attn_output_gate) {
@@ -238,7 +244,9 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
     for (int64_t i = 0; i < n * n_att; ++i) att[i] *= gate[i];
 
   matmul(L.wo, att, n_att, n, out, c.n_embd, pool);
-  if (LL && LL->wo) lora_apply(LL->wo, lora->scale(), att, n_att, n, out, c.n_embd, pool);
+  lora_runs([&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+    if (LL.wo) lora_apply(LL.wo, scale, att + b * n_att, n_att, cnt, out + b * c.n_embd, c.n_embd, pool);
+  });
   if (L.bo)
     for (int64_t r = 0; r < n; ++r) kernels::add(L.bo.data, out + r * c.n_embd, c.n_embd);
 }

@@ -35,6 +35,10 @@ struct Forward::Scratch {
   // per row the conv input/output (q, k, v channels), z, beta, decay.
   Buffer ssm_proj, ssm_proj2, ssm_qkv, ssm_conv, ssm_z, ssm_beta, ssm_decay;
   Buffer ex_in, ex_out;         // one expert's gathered rows and its output
+  // Each row's LoRA adapter (BatchRow::lora, else the model's; null: none),
+  // and whether any row has one.
+  std::vector<const LoraAdapter*> row_lora;
+  bool any_lora = false;
   std::vector<int32_t> row_tokens;  // deepseek4: each row's token (its hash layers route by it)
   Buffer hc_post, hc_comb, hc_mix, hc_normed;  // deepseek4: hyper-connection weights (forward_dsv4.cc)
   std::vector<int32_t> sel_expert;  // n_rows x n_expert_used chosen experts

@@ -352,8 +352,17 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   // Route every row.
   float* logits = s.router.get(n_rows * ne);
   matmul(L.router, xn, d, n_rows, logits, ne, pool);
-  const LayerLora* LL = m.lora() ? &m.lora()->layers()[static_cast<size_t>(il)] : nullptr;
-  if (LL && LL->router) lora_apply(LL->router, m.lora()->scale(), xn, d, n_rows, logits, ne, pool);
+  // Adapters run per run of rows with one adapter (model/lora.h).
+  auto row_adapter = [&](int64_t r) { return s.row_lora[static_cast<size_t>(r)]; };
+  const LayerLora none;
+  auto layer_of = [&](const LoraAdapter* a) -> const LayerLora& {
+    return a ? a->layers()[static_cast<size_t>(il)] : none;
+  };
+  if (s.any_lora && any_adapts(s.row_lora, il, &LayerLora::adapts_router))
+    for_each_run(n_rows, row_adapter, [&](const LoraAdapter* a, int64_t b, int64_t cnt) {
+      if (a && layer_of(a).router)
+        lora_apply(layer_of(a).router, a->scale(), xn + b * d, d, cnt, logits + b * ne, ne, pool);
+    });
   if (L.router_bias)
     for (int64_t r = 0; r < n_rows; ++r) kernels::add(L.router_bias.data, logits + r * ne, ne);
   s.sel_expert.resize(static_cast<size_t>(n_rows * k));
@@ -397,7 +406,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   const float limit_shexp = c.swiglu_limit_shexp.empty() ? 0.0f : c.swiglu_limit_shexp[static_cast<size_t>(il)];
   // Adapted layers (model/lora.h) run their adapted experts after the
   // fused jobs, one expert at a time.
-  const bool adapted_experts = LL && LL->adapts_experts();
+  const bool adapted_experts = s.any_lora && any_adapts(s.row_lora, il, &LayerLora::adapts_experts);
   if (ep && adapted_experts) fail("expert-parallel inference does not run LoRA-adapted experts");
   for (int64_t e = 0; e < ne && !adapted_experts; ++e) {
     const int64_t b = start[e], cnt = start[e + 1] - start[e];
@@ -432,7 +441,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   }
   std::vector<float> shexp_weight;
   // An adapted shared expert runs after the routed ones (lora_swiglu).
-  const bool adapted_shexp = LL && LL->adapts_shexp();
+  const bool adapted_shexp = s.any_lora && any_adapts(s.row_lora, il, &LayerLora::adapts_shexp);
   if (c.n_ff_shexp > 0) {
     if (L.shexp_gate) {
       shexp_weight.resize(static_cast<size_t>(n_rows));
@@ -456,8 +465,12 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   std::fill(out, out + n_rows * d, 0.0f);
   run_ffn_jobs(jobs, xn, n_rows, d, out, s, pool, ep ? &exchange : nullptr);
   if (adapted_shexp)
-    lora_swiglu(L.gate_shexp, L.up_shexp, L.down_shexp, LL->gate_shexp, LL->up_shexp, LL->down_shexp,
-                m.lora()->scale(), xn, n_rows, shexp_weight.empty() ? nullptr : shexp_weight.data(), out, pool);
+    for_each_run(n_rows, row_adapter, [&](const LoraAdapter* a, int64_t b, int64_t cnt) {
+      const LayerLora& LL = layer_of(a);
+      lora_swiglu(L.gate_shexp, L.up_shexp, L.down_shexp, LL.gate_shexp, LL.up_shexp, LL.down_shexp,
+                  a ? a->scale() : 1.0f, xn + b * d, cnt, shexp_weight.empty() ? nullptr : shexp_weight.data() + b,
+                  out + b * d, pool);
+    });
   if (adapted_experts) {
     auto pair = [](const LoraStack& st, int64_t e) { return st ? st.expert(e) : LoraPair{}; };
     std::vector<float> y;
@@ -467,9 +480,15 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
       float* xe = in + b * d;
       for (int64_t i = 0; i < cnt; ++i) std::copy_n(xn + slot_row[b + i] * d, d, xe + i * d);
       y.assign(static_cast<size_t>(cnt * d), 0.0f);
-      lora_swiglu(L.gate_exps.expert(e), L.up_exps.expert(e), L.down_exps.expert(e), pair(LL->gate_exps, e),
-                  pair(LL->up_exps, e), pair(LL->down_exps, e), m.lora()->scale(), xe, cnt, slot_weight.data() + b,
-                  y.data(), pool);
+      // The expert's rows (in row order) in runs of one adapter each.
+      for_each_run(cnt, [&](int64_t i) { return row_adapter(slot_row[b + i]); },
+                   [&](const LoraAdapter* a, int64_t i0, int64_t k) {
+                     const LayerLora& LL = layer_of(a);
+                     lora_swiglu(L.gate_exps.expert(e), L.up_exps.expert(e), L.down_exps.expert(e),
+                                 pair(LL.gate_exps, e), pair(LL.up_exps, e), pair(LL.down_exps, e),
+                                 a ? a->scale() : 1.0f, xe + i0 * d, k, slot_weight.data() + b + i0, y.data() + i0 * d,
+                                 pool);
+                   });
       for (int64_t i = 0; i < cnt; ++i) kernels::add(y.data() + i * d, out + slot_row[b + i] * d, d);
     }
   }

@@ -52,6 +52,7 @@ struct LayerLora {
   LoraPair gate_shexp, up_shexp, down_shexp;
   LoraStack gate_exps, up_exps, down_exps;
   LoraPair router;  // added to the router's logits before routing
+  bool adapts_router() const { return static_cast<bool>(router); }
   bool adapts_ffn() const { return ffn_gate || ffn_up || ffn_down; }
   bool adapts_shexp() const { return gate_shexp || up_shexp || down_shexp; }
   bool adapts_experts() const { return gate_exps || up_exps || down_exps; }
@@ -82,6 +83,28 @@ class LoraAdapter {
   std::vector<LayerLora> layers_;
   std::vector<std::string> targets_;
 };
+
+// Runs of consecutive items with the same key (a batch's rows by adapter):
+// f(key, first, count) for each, in order.
+template <class Key, class F>
+void for_each_run(int64_t n, Key key, F f) {
+  for (int64_t b = 0; b < n;) {
+    const auto k = key(b);
+    int64_t e = b + 1;
+    while (e < n && key(e) == k) ++e;
+    f(k, b, e - b);
+    b = e;
+  }
+}
+
+// Whether any of the adapters (null: none) adapts layer il as `adapts` says.
+inline bool any_adapts(const std::vector<const LoraAdapter*>& adapters, int64_t il,
+                       bool (LayerLora::*adapts)() const) {
+  for (const LoraAdapter* a : adapters)
+    if (a && (a->layers()[static_cast<size_t>(il)].*adapts)()) return true;
+  return false;
+}
+
 
 // y (n_rows x ldy, first b.n_out columns) += scale * B (A x) for each row of x.
 void lora_apply(const LoraPair& p, float scale, const float* x, int64_t ldx, int64_t n_rows, float* y, int64_t ldy,

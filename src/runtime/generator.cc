@@ -34,11 +34,11 @@ GenerateStats generate(Engine& engine, const tokenizer::Tokenizer& tok, std::spa
     const size_t end = std::min(prompt.size(), begin + static_cast<size_t>(params.n_batch));
     rows.clear();
     for (size_t i = begin; i < end; ++i)
-      rows.push_back({params.seq, static_cast<int32_t>(i), prompt[i], i + 1 == prompt.size()});
+      rows.push_back({params.seq, static_cast<int32_t>(i), prompt[i], i + 1 == prompt.size(), params.lora});
     engine.forward(rows, logits);
   }
   while (completion.advance(logits.data(), callbacks)) {
-    const BatchRow row{params.seq, completion.next_pos(), completion.next_token(), true};
+    const BatchRow row{params.seq, completion.next_pos(), completion.next_token(), true, params.lora};
     engine.forward(std::span<const BatchRow>(&row, 1), logits);
   }
   completion.finish(callbacks);

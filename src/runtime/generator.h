@@ -37,6 +37,9 @@ struct GenerateParams {
   // completion ends when the value is whole. Both set, or neither.
   std::shared_ptr<const JsonGrammar> grammar;
   std::shared_ptr<const TokenTrie> trie;
+  // The LoRA adapter this completion runs with (BatchRow::lora; null: the
+  // model's own). Owned by the caller (the server's named adapters).
+  const model::LoraAdapter* lora = nullptr;
 };
 
 enum class StopReason { kLength, kEndOfGeneration, kStopString, kContextFull, kCancelled };

@@ -268,10 +268,24 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
   };
   std::vector<std::shared_ptr<Job>> jobs;
   CompletionRequest r;
+  std::string served = ctx.opts.model_name;  // the base, or the adapter the request names
   try {
     const std::string& body = ex.request().body;
     r = chat ? parse_chat_request(body, ctx.tok, ctx.md, ctx.opts.defaults)
              : parse_completion_request(body, ctx.tok, ctx.opts.defaults);
+    // With adapters served, "model" picks the base or one of them.
+    if (!ctx.opts.adapters.empty() && !r.model.empty() && r.model != ctx.opts.model_name) {
+      const auto& ads = ctx.opts.adapters;
+      const auto it = std::find_if(ads.begin(), ads.end(), [&](const auto& a) { return a.name == r.model; });
+      if (it == ads.end()) {
+        std::string names = "'" + ctx.opts.model_name + "'";
+        for (const auto& a : ads) names += ", '" + a.name + "'";
+        return refuse(404, "the model '" + r.model + "' does not exist; this server serves " + names,
+                      "invalid_request_error", "model", "model_not_found");
+      }
+      r.params.lora = it->lora;
+      served = it->name;
+    }
     if (!r.seeded)
       r.params.sampling.seed = ctx.opts.random_seed ? std::random_device{}() * 0x9e3779b97f4a7c15ull + uint64_t(std::time(nullptr))
                                                     : ctx.opts.defaults.sampling.seed;
@@ -308,7 +322,7 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
   }
 
   const ResponseHeader h{chat, (chat ? "chatcmpl-" : "cmpl-") + random_hex(24), static_cast<int64_t>(std::time(nullptr)),
-                         ctx.opts.model_name};
+                         served};
   // Tools: calls read back in the model's own format (harmony: from its
   // messages' recipients), or one forced call's object.
   const bool forced = r.tool_choice != "none" && r.tool_choice != "auto";

@@ -78,12 +78,26 @@ struct HttpServer::Impl {
   void route(const std::shared_ptr<Exchange>& ex, const HttpHeaders& cors);
   void on_worker(const std::shared_ptr<Exchange>& ex, const HttpHeaders& cors, bool completion,
                  std::function<void()> work);
-  json model_object() const;
+  json model_object(const std::string& id) const;  // null when the server serves no model of that id
+  json models() const;
 };
 
-json HttpServer::Impl::model_object() const {
-  return {{"id", opts.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "frugal"},
-          {"meta", {{"n_ctx", scheduler.n_ctx()}, {"n_vocab", tok.n_vocab()}, {"parallel", scheduler.n_slots()}}}};
+json HttpServer::Impl::model_object(const std::string& id) const {
+  json meta = {{"n_ctx", scheduler.n_ctx()}, {"n_vocab", tok.n_vocab()}, {"parallel", scheduler.n_slots()}};
+  if (id != opts.model_name) {
+    const auto it = std::find_if(opts.adapters.begin(), opts.adapters.end(), [&](const auto& a) { return a.name == id; });
+    if (it == opts.adapters.end()) return nullptr;
+    meta["base"] = opts.model_name;
+    meta["lora"] = {{"file", it->path}, {"rank", it->lora->rank()}, {"scale", it->lora->scale()},
+                    {"matrices", it->lora->targets().size()}};
+  }
+  return {{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "frugal"}, {"meta", meta}};
+}
+
+json HttpServer::Impl::models() const {
+  json list = json::array({model_object(opts.model_name)});
+  for (const auto& a : opts.adapters) list.push_back(model_object(a.name));
+  return list;
 }
 
 // On the loop thread: every route but the completions answers at once.
@@ -118,12 +132,15 @@ void HttpServer::Impl::route(const std::shared_ptr<Exchange>& ex, const HttpHead
     case Kind::kHealth:
       return respond_json(*ex, 200, {{"status", "ok"}}, cors);
     case Kind::kModels:
-      return respond_json(*ex, 200, {{"object", "list"}, {"data", json::array({model_object()})}}, cors);
-    case Kind::kModel:
-      if (p.substr(11) == opts.model_name) return respond_json(*ex, 200, model_object(), cors);
-      return respond_error(*ex, 404, "the model '" + p.substr(11) + "' does not exist; this server serves '" +
-                                         opts.model_name + "'",
+      return respond_json(*ex, 200, {{"object", "list"}, {"data", models()}}, cors);
+    case Kind::kModel: {
+      const json m = model_object(p.substr(11));
+      if (!m.is_null()) return respond_json(*ex, 200, m, cors);
+      std::string names = "'" + opts.model_name + "'";
+      for (const auto& a : opts.adapters) names += ", '" + a.name + "'";
+      return respond_error(*ex, 404, "the model '" + p.substr(11) + "' does not exist; this server serves " + names,
                            cors, "model_not_found");
+    }
     case Kind::kMetrics: {
       metrics.http_connections = static_cast<int64_t>(loop->connections());
       HttpHeaders h = cors;

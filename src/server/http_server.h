@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gguf/value.h"
+#include "model/lora.h"
 #include "runtime/generator.h"
 #include "server/metrics.h"
 #include "server/scheduler.h"
@@ -24,6 +25,15 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                  // 0: any free port (port() says which)
   std::string model_name;           // what /v1/models and every response report
+  // Adapters served beside the base (frugal serve --lora NAME=FILE): a
+  // request whose "model" is NAME runs with that adapter (its rows' products
+  // in the same forward passes as the others'); /v1/models lists them. With
+  // none, "model" is not checked.
+  struct Adapter {
+    std::string name, path;
+    const model::LoraAdapter* lora = nullptr;
+  };
+  std::vector<Adapter> adapters;
   runtime::GenerateParams defaults; // for fields a request leaves out
   bool random_seed = true;          // a request without "seed" gets a fresh one (else defaults.sampling.seed)
   size_t max_body_bytes = 8u << 20; // for every transfer encoding

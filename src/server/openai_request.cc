@@ -140,6 +140,10 @@ void read_outputs(const json& j, CompletionRequest& r) {
 }
 
 void read_stream_flags(const json& j, CompletionRequest& r) {
+  if (present(j, "model")) {
+    if (!j["model"].is_string()) throw RequestError("model", "model must be a string");
+    r.model = j["model"].get<std::string>();
+  }
   r.stream = boolean(j, "stream", false);
   if (present(j, "stream_options")) {
     if (!j["stream_options"].is_object()) throw RequestError("stream_options", "stream_options must be an object");

@@ -19,6 +19,7 @@ struct CompletionRequest {
   bool stream = false;
   bool include_usage = false;   // stream_options.include_usage: a last chunk with the usage
   bool seeded = false;          // the request gave a seed
+  std::string model;            // the request's "model" (empty when left out): picks a served adapter
   std::vector<int32_t> prompt;  // token ids, the chat template applied for chat
   runtime::GenerateParams params;  // params.logprobs, params.grammar: logprobs and response_format
   int n = 1;                    // choices, each sampled with its own seed (seed + index)

@@ -127,8 +127,11 @@ void Scheduler::admit() {
     engine_.clear_sequence(r.seq);
     // The longest cached prefix of the prompt is copied in, not computed;
     // the completion counts it as reused (usage's cached_tokens).
-    // (Not when the prompt's own log-probabilities are wanted: they come from its logits.)
-    const int32_t reused = r.job->prompt_top_ >= 0 ? 0 : engine_.reuse_prefix(r.seq, r.job->prompt_, r.blocks);
+    // (Not when the prompt's own log-probabilities are wanted: they come from its logits.
+    // Nor for a request with its own adapter: the cache holds the base model's keys and values.)
+    const bool own_adapter = r.job->completion_->params().lora != nullptr;
+    const int32_t reused =
+        r.job->prompt_top_ >= 0 || own_adapter ? 0 : engine_.reuse_prefix(r.seq, r.job->prompt_, r.blocks);
     r.fed = static_cast<size_t>(reused);
     metrics_.prompt_tokens_requested_total += r.job->prompt_.size();
     metrics_.prompt_tokens_cached_total += static_cast<uint64_t>(reused);
@@ -152,7 +155,9 @@ void Scheduler::count_blocks() {
 
 void Scheduler::cache_blocks(Running& r) {
   const runtime::PrefixCache* pc = engine_.prefix_cache();
-  if (!pc || r.chain_closed) return;
+  // A request's own adapter makes keys and values the prefix cache must not
+  // give to others (it is keyed by tokens alone).
+  if (!pc || r.chain_closed || r.job->completion_->params().lora) return;
   const size_t bt = static_cast<size_t>(pc->block_tokens());
   const std::vector<int32_t>& prompt = r.job->prompt_;
   const std::vector<int32_t>& generated = r.job->completion_->stats().tokens;
@@ -221,7 +226,7 @@ void Scheduler::step() {
     Running& r = running_[i];
     if (!r.decoding()) continue;
     const runtime::Completion& c = *r.job->completion_;
-    rows_.push_back({r.seq, c.next_pos(), c.next_token(), true});
+    rows_.push_back({r.seq, c.next_pos(), c.next_token(), true, c.params().lora});
     owners.push_back(i);
     owner_rows.push_back(logit_rows++);
     --budget;
@@ -236,7 +241,7 @@ void Scheduler::step() {
     if (score) scores.push_back({i, r.fed, logit_rows, n});
     for (size_t k = r.fed; k < r.fed + n; ++k) {
       const bool last = k + 1 == p.size();
-      rows_.push_back({r.seq, static_cast<int32_t>(k), p[k], last || score});
+      rows_.push_back({r.seq, static_cast<int32_t>(k), p[k], last || score, r.job->completion_->params().lora});
       if (last) owners.push_back(i), owner_rows.push_back(logit_rows);
       if (last || score) ++logit_rows;
     }
