@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "base/fnv_hash.h"
 #include "base/output_file.h"
 #include "base/read_file.h"
 #include "train/checkpoint.h"
@@ -16,18 +17,6 @@ namespace {
 
 constexpr char kMagic[8] = {'F', 'R', 'U', 'G', 'A', 'L', 'F', 'T'};
 constexpr uint32_t kVersion = 1;
-
-struct Fnv {
-  uint64_t h = 0xCBF29CE484222325ull;
-  void add(const void* p, size_t n) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001B3ull;
-  }
-  template <class T>
-  void put(const T& v) {
-    add(&v, sizeof(v));
-  }
-};
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fnv_hash.h"
 #include "base/output_file.h"
 #include "gguf/value_format.h"
 
@@ -16,18 +17,6 @@ namespace {
 
 constexpr char kMagic[8] = {'F', 'R', 'U', 'G', 'A', 'L', 'C', 'K'};
 constexpr uint32_t kVersion = 2;  // 2: the data hash
-
-struct Fnv {
-  uint64_t h = 0xCBF29CE484222325ull;
-  void add(const void* p, size_t n) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001B3ull;
-  }
-  template <class T>
-  void add_value(const T& v) {
-    add(&v, sizeof(v));
-  }
-};
 
 // Appends bytes to a buffer and to the running checksum.
 struct Out {
@@ -76,23 +65,23 @@ uint64_t model_config_hash(const model::ModelConfig& cfg) {
 
 uint64_t run_options_hash(const TrainOptions& o) {
   Fnv f;
-  f.add_value(o.steps);
-  f.add_value(o.batch);
-  f.add_value(o.seq_len);
-  f.add_value(o.accum);
-  f.add_value(o.clip);
-  f.add_value(o.schedule.lr);
-  f.add_value(o.schedule.warmup_steps);
-  f.add_value(o.schedule.min_lr_ratio);
-  f.add_value(o.adam.beta1);
-  f.add_value(o.adam.beta2);
-  f.add_value(o.adam.eps);
-  f.add_value(o.adam.weight_decay);
-  f.add_value(o.router.aux_coef);
-  f.add_value(o.router.z_coef);
-  f.add_value(o.bias_balance);
-  f.add_value(o.bias_rate);
-  f.add_value(o.seed);
+  f.put(o.steps);
+  f.put(o.batch);
+  f.put(o.seq_len);
+  f.put(o.accum);
+  f.put(o.clip);
+  f.put(o.schedule.lr);
+  f.put(o.schedule.warmup_steps);
+  f.put(o.schedule.min_lr_ratio);
+  f.put(o.adam.beta1);
+  f.put(o.adam.beta2);
+  f.put(o.adam.eps);
+  f.put(o.adam.weight_decay);
+  f.put(o.router.aux_coef);
+  f.put(o.router.z_coef);
+  f.put(o.bias_balance);
+  f.put(o.bias_rate);
+  f.put(o.seed);
   return f.h;
 }
 
