@@ -108,7 +108,8 @@ std::vector<std::shared_ptr<Job>> Scheduler::submit_choices(std::vector<int32_t>
       throw QueueFull("the server is busy: " + std::to_string(queue_.size() - static_cast<size_t>(free_slots)) +
                       " requests are waiting; retry later");
     for (const auto& job : jobs) queue_.push_back(job);
-    metrics_.requests_queued = static_cast<int64_t>(queue_.size());
+    // The gauge counts what waits, as the refusal above does: not the burst a free slot takes next.
+    metrics_.requests_queued = std::max<int64_t>(0, static_cast<int64_t>(queue_.size()) - free_slots);
   }
   ++metrics_.requests_total;
   cv_.notify_all();
