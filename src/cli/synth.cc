@@ -19,6 +19,7 @@ namespace {
 struct SynthArgs {
   std::string arch, preset = "tiny", type = "f16", output, tokenizer_json, name, format = "gguf";
   int shards = 1;
+  int64_t fp8_block = 0;
   uint64_t seed = 0;
   double router_skew = 0;
   bool list = false;
@@ -47,13 +48,17 @@ int run_synth(const SynthArgs& a) {
   if (a.format == "hf") {
     if (!a.tokenizer_json.empty() || a.router_skew != 0)
       fail("synth: --format hf writes the byte-level vocabulary and no router skew");
-    convert::write_hf_synth(cfg, a.seed, a.shards, a.output);
-    std::printf("wrote %s: %s %s as a Hugging Face checkpoint (f32 safetensors, %d file%s), seed %llu\n",
-                a.output.c_str(), cfg.arch.c_str(), a.preset.c_str(), a.shards, a.shards == 1 ? "" : "s",
+    convert::write_hf_synth(cfg, a.seed, a.shards, a.output, a.fp8_block);
+    const std::string kind =
+        a.fp8_block > 0 ? "f32 and " + std::to_string(a.fp8_block) + "x" + std::to_string(a.fp8_block) + "-block fp8"
+                        : "f32";
+    std::printf("wrote %s: %s %s as a Hugging Face checkpoint (%s safetensors, %d file%s), seed %llu\n",
+                a.output.c_str(), cfg.arch.c_str(), a.preset.c_str(), kind.c_str(), a.shards, a.shards == 1 ? "" : "s",
                 (unsigned long long)a.seed);
     return 0;
   }
   if (a.shards != 1) fail("synth: --shards goes with --format hf");
+  if (a.fp8_block != 0) fail("synth: --fp8-block goes with --format hf");
 
   gguf::Metadata tok;
   if (!a.tokenizer_json.empty()) {
@@ -111,6 +116,9 @@ const CommandRegistration kSynth{
                      "gguf, or hf: the same weights as a Hugging Face checkpoint folder (for frugal convert)")
           ->check(CLI::IsMember({"gguf", "hf"}));
       app.add_option("--shards", a->shards, "--format hf: safetensors files to spread the tensors over (default 1)");
+      app.add_option("--fp8-block", a->fp8_block,
+                     "--format hf: projection matrices as float8_e4m3 with a scale per NxN block, as DeepSeek-V3's "
+                     "checkpoints (N = 128)");
       app.add_option("--seed", a->seed, "random seed (same seed, same file)");
       app.add_option("--tokenizer", a->tokenizer_json,
                      "Hugging Face tokenizer.json to import (default: a byte-level vocabulary)");

@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "base/read_file.h"
 #include "base/thread_pool.h"
+#include "convert/fp8_blocks.h"
 #include "convert/hf_layout.h"
 #include "convert/safetensors.h"
 #include "gguf/writer.h"
@@ -65,13 +66,17 @@ void release_pages(const StTensor& t) {
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
+// Elements [begin, begin + out.size()) of a source tensor as f32.
+using SourceReader = std::function<void(int64_t begin, std::span<float> out)>;
+
 struct Planned {
   model::TensorSpec spec;
   HfSource source;
   std::vector<const StTensor*> tensors;
+  std::vector<const StTensor*> scales;  // per tensor: its fp8 block scales, or nullptr
   std::vector<float> computed;  // a tensor the converter makes (rope_freqs), else empty
   // deepseek2's split kv_b: GGUF row r from the one kv_b_proj tensor.
-  std::function<void(const StTensor& kv_b, int64_t r, float* out)> gather;
+  std::function<void(const SourceReader& kv_b, int64_t r, float* out)> gather;
 };
 
 // The joint attn_kv_b that a split attn_k_b / attn_v_b is cut from.
@@ -84,15 +89,15 @@ model::TensorSpec joint_kv_b(const model::ModelConfig& c, int layer) {
 
 // attn_k_b row h*rank + c is column c of head h's key rows of kv_b; attn_v_b
 // row h*v + i is kv_b row h*(nope + v) + nope + i (as synth's split).
-std::function<void(const StTensor&, int64_t, float*)> kv_b_gather(const model::ModelConfig& c, bool keys) {
+std::function<void(const SourceReader&, int64_t, float*)> kv_b_gather(const model::ModelConfig& c, bool keys) {
   const int64_t rank = c.kv_lora_rank, nope = c.qk_nope_head_dim, v = c.v_head_dim;
   if (keys)
-    return [=](const StTensor& kv_b, int64_t r, float* out) {
+    return [=](const SourceReader& kv_b, int64_t r, float* out) {
       const int64_t h = r / rank, col = r % rank;
-      for (int64_t j = 0; j < nope; ++j) kv_b.read_f32((h * (nope + v) + j) * rank + col, std::span<float>(out + j, 1));
+      for (int64_t j = 0; j < nope; ++j) kv_b((h * (nope + v) + j) * rank + col, std::span<float>(out + j, 1));
     };
-  return [=](const StTensor& kv_b, int64_t r, float* out) {
-    kv_b.read_f32((r / v * (nope + v) + nope + r % v) * rank, std::span<float>(out, size_t(rank)));
+  return [=](const SourceReader& kv_b, int64_t r, float* out) {
+    kv_b((r / v * (nope + v) + nope + r % v) * rank, std::span<float>(out, size_t(rank)));
   };
 }
 
@@ -131,16 +136,42 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   // Every source tensor is checked before anything is written.
   std::vector<Planned> plan;
   std::set<std::string> used;
+  // float8_e4m3 matrices (DeepSeek-V3/R1, Kimi-K2) come with a scale per
+  // block, which config.json's quantization_config sizes.
+  const Fp8Blocks fp8 = fp8_blocks_from_config(hf_cfg, cfg_path.string());
+  auto check_dtype = [&](const StTensor& t) {
+    if (t.dtype == StDtype::kOther)
+      fail(t.file, ": tensor '", t.name, "' has dtype ", t.dtype_name, " (convert reads F32, F16, BF16 and F8_E4M3)");
+    if (t.dtype == StDtype::kF8E4M3 && !fp8.enabled())
+      fail(t.file, ": tensor '", t.name, "' has dtype F8_E4M3 but config.json has no quantization_config for fp8");
+    if (t.dtype == StDtype::kF8E4M3 && t.shape.size() != 2)
+      fail(t.file, ": tensor '", t.name, "' is F8_E4M3 but not a matrix (shape ", shape_text(t.shape), ")");
+  };
+  auto scale_of = [&](const StTensor& t) -> const StTensor* {
+    if (t.dtype != StDtype::kF8E4M3) return nullptr;
+    const std::string name = fp8_scale_name(t.name);
+    const StTensor* s = ck.find(name);
+    if (s == nullptr) fail(t.file, ": tensor '", name, "' (the block scales of this F8_E4M3 '", t.name, "') is missing");
+    const auto want = fp8_scale_shape(t.shape, fp8);
+    if (s->shape != want)
+      fail(s->file, ": tensor '", name, "' has shape ", shape_text(s->shape), " but ", shape_text(t.shape), " in ",
+           fp8.rows, "x", fp8.cols, " blocks needs ", shape_text(want));
+    if (s->dtype != StDtype::kF32 && s->dtype != StDtype::kBF16 && s->dtype != StDtype::kF16)
+      fail(s->file, ": tensor '", name, "' has dtype ", s->dtype_name, " (block scales are F32, BF16 or F16)");
+    used.insert(name);
+    return s;
+  };
   for (const model::TensorSpec& spec : model::expected_tensors(cfg)) {
     if (spec.name == "rope_freqs.weight") {
-      plan.push_back({.spec = spec, .source = {}, .tensors = {}, .computed = llama3_rope_factors(hf_cfg, cfg),
-                      .gather = nullptr});
+      plan.push_back({.spec = spec, .source = {}, .tensors = {}, .scales = {},
+                      .computed = llama3_rope_factors(hf_cfg, cfg), .gather = nullptr});
       continue;
     }
     const bool k_b = spec.name.ends_with(".attn_k_b.weight"), v_b = spec.name.ends_with(".attn_v_b.weight");
     Planned p{.spec = spec,
               .source = hf_source(fam, cfg, k_b || v_b ? joint_kv_b(cfg, spec.layer) : spec),
               .tensors = {},
+              .scales = {},
               .computed = {},
               .gather = k_b || v_b ? kv_b_gather(cfg, k_b) : nullptr};
     for (const std::string& name : p.source.names) {
@@ -149,14 +180,14 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
       if (t->shape != p.source.shape)
         fail(t->file, ": tensor '", name, "' has shape ", shape_text(t->shape), " but config.json implies ",
              shape_text(p.source.shape));
-      if (t->dtype == StDtype::kOther)
-        fail(t->file, ": tensor '", name, "' has dtype ", t->dtype_name, " (convert reads F32, F16 and BF16)");
+      check_dtype(*t);
       // Vectors kept in F32 beside BF16 matrices (DeepSeek-V3's and GLM-4.5's
       // e_score_correction_bias) are what their authors meant.
       const bool f32_vector = t->shape.size() == 1 && t->dtype == StDtype::kF32;
-      if (!dtype.empty() && t->dtype_name != dtype && !f32_vector)
+      if (!dtype.empty() && t->dtype_name != dtype && !f32_vector && t->dtype != StDtype::kF8E4M3)
         fail(t->file, ": tensor '", name, "' has dtype ", t->dtype_name, " but config.json says ", dtype);
       p.tensors.push_back(t);
+      p.scales.push_back(scale_of(*t));
       used.insert(name);
     }
     plan.push_back(std::move(p));
@@ -164,16 +195,16 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   for (const auto& [gguf_name, hf_name] : hf_optional_tensors(cfg)) {
     const StTensor* t = ck.find(hf_name);
     if (t == nullptr) continue;
-    if (t->dtype == StDtype::kOther)
-      fail(t->file, ": tensor '", hf_name, "' has dtype ", t->dtype_name, " (convert reads F32, F16 and BF16)");
+    check_dtype(*t);
     model::TensorSpec spec{.name = gguf_name, .shape = {t->shape.rbegin(), t->shape.rend()},
                            .role = model::TensorRole::kAttention, .layer = -1};
     HfSource source{.names = {hf_name}, .shape = t->shape, .permute_heads = 0};
-    plan.push_back({.spec = spec, .source = source, .tensors = {t}, .computed = {}, .gather = nullptr});
+    plan.push_back({.spec = spec, .source = source, .tensors = {t}, .scales = {scale_of(*t)}, .computed = {},
+                    .gather = nullptr});
     used.insert(hf_name);
   }
   for (const std::string& name : ck.names())
-    if (!used.contains(name) && !hf_tensor_is_ignored(name))
+    if (!used.contains(name) && !hf_tensor_is_ignored(fam, cfg, name))
       fail(ck.find(name)->file, ": tensor '", name, "' is not part of a ", fam.hf_class,
            " model as config.json describes it");
 
@@ -195,7 +226,7 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
     sum.n_bytes += n_bytes;
     auto shared = std::make_shared<const Planned>(std::move(p));
     writer.add_tensor(shared->spec.name, type, std::vector<uint64_t>(shared->spec.shape.begin(), shared->spec.shape.end()),
-                      [shared, type, n, rows](std::span<uint8_t> dst) {
+                      [shared, type, n, rows, fp8](std::span<uint8_t> dst) {
                         const Planned& q = *shared;
                         const size_t rb = row_bytes(type, uint64_t(n));
                         FRUGAL_CHECK(dst.size() == rb * size_t(rows));
@@ -212,18 +243,24 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                           const int64_t nr = std::min(chunk, rows - r0);
                           ThreadPool::global().parallel_for(nr, std::max<int64_t>(1, 4096 / n), [&](int64_t b, int64_t e, int) {
                             for (int64_t r = r0 + b; r < r0 + e; ++r) {
+                              const size_t k = q.gather ? 0 : size_t(r / per_source);
+                              const SourceReader read = [&q, k, &fp8](int64_t begin, std::span<float> out) {
+                                if (q.scales[k] != nullptr) read_fp8_scaled(*q.tensors[k], *q.scales[k], fp8, begin, out);
+                                else q.tensors[k]->read_f32(begin, out);
+                              };
                               if (q.gather) {
-                                q.gather(*q.tensors[0], r, values.data() + (r - r0) * n);
+                                q.gather(read, r, values.data() + (r - r0) * n);
                                 continue;
                               }
-                              const StTensor& t = *q.tensors[size_t(r / per_source)];
                               const int64_t src = q.source.source_row(r % per_source);
-                              t.read_f32(src * n, std::span<float>(values.data() + (r - r0) * n, size_t(n)));
+                              read(src * n, std::span<float>(values.data() + (r - r0) * n, size_t(n)));
                             }
                           });
                           quant::quantize_rows(type, values.data(), dst.data() + size_t(r0) * rb, nr, n);
                         }
                         for (const StTensor* t : q.tensors) release_pages(*t);
+                        for (const StTensor* t : q.scales)
+                          if (t != nullptr) release_pages(*t);
                       });
   }
   writer.write(out, opts.progress_label);

@@ -40,7 +40,10 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
 // many shards and model.safetensors.index.json), F32 weights, and the
 // byte-level vocabulary as tokenizer.json and tokenizer_config.json. A
 // split kv_b (cfg.mla_split_kv_b) is written joint, as checkpoints hold it:
-// the same values, which convert --mla-kv-b split splits again.
-void write_hf_synth(const model::ModelConfig& cfg, uint64_t seed, int n_shards, const std::string& dir);
+// the same values, which convert --mla-kv-b split splits again. fp8_block > 0:
+// the projection matrices (*_proj.weight) as float8_e4m3 with an F32 scale
+// per fp8_block x fp8_block block, as DeepSeek-V3/R1 checkpoints ship them.
+void write_hf_synth(const model::ModelConfig& cfg, uint64_t seed, int n_shards, const std::string& dir,
+                    int64_t fp8_block = 0);
 
 }  // namespace frugal::convert

@@ -52,7 +52,8 @@ constexpr HfFamily kFamilies[] = {
     {.hf_class = "DeepseekV2ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v2", .moe = true,
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
-     .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false},
+     .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false,
+     .drop_extra_layers = true},
     {.hf_class = "Glm4MoeForCausalLM", .arch = "glm4moe", .model_type = "glm4_moe", .moe = true, .moe_block = "mlp",
      .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size", .shared_ff_key = "",
      .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj", .exp_up = "up_proj",
@@ -60,7 +61,8 @@ constexpr HfFamily kFamilies[] = {
     {.hf_class = "DeepseekV3ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v3", .moe = true,
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
-     .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false},
+     .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false,
+     .drop_extra_layers = true},
 };
 
 // Per-layer tensors outside the experts: GGUF suffix after "blk.N." and the
@@ -197,6 +199,14 @@ std::vector<std::pair<std::string, std::string>> hf_optional_tensors(const Model
   return out;
 }
 
-bool hf_tensor_is_ignored(const std::string& name) { return name.ends_with(".rotary_emb.inv_freq"); }
+bool hf_tensor_is_ignored(const HfFamily& fam, const ModelConfig& cfg, const std::string& name) {
+  if (name.ends_with(".rotary_emb.inv_freq")) return true;
+  constexpr std::string_view kLayers = "model.layers.";
+  if (!fam.drop_extra_layers || !name.starts_with(kLayers)) return false;
+  int64_t layer = 0;
+  size_t i = kLayers.size();
+  for (; i < name.size() && name[i] >= '0' && name[i] <= '9' && layer < (int64_t{1} << 40); ++i) layer = layer * 10 + (name[i] - '0');
+  return i > kLayers.size() && i < name.size() && name[i] == '.' && layer >= cfg.n_layer;
+}
 
 }  // namespace frugal::convert

@@ -39,6 +39,9 @@ struct HfFamily {
   // llama's converter reorders the rows of q and k from Hugging Face's
   // rotate-half layout to the interleaved pairs its RoPE rotates.
   bool permute_qk;
+  // Layers numbered num_hidden_layers and up (DeepSeek-V3's multi-token
+  // prediction layer) are left out, as llama.cpp's converter leaves them.
+  bool drop_extra_layers = false;
 };
 
 // The family of a config.json's architecture class; frugal::Error naming the
@@ -78,7 +81,8 @@ HfSource hf_source(const HfFamily& family, const model::ModelConfig& cfg, const 
 // norm and embedding).
 std::vector<std::pair<std::string, std::string>> hf_optional_tensors(const model::ModelConfig& cfg);
 
-// Hugging Face tensors that carry nothing the GGUF needs (rotary tables).
-bool hf_tensor_is_ignored(const std::string& name);
+// Hugging Face tensors that carry nothing the GGUF needs: rotary tables, and
+// for families that drop them the layers after the configuration's n_layer.
+bool hf_tensor_is_ignored(const HfFamily& family, const model::ModelConfig& cfg, const std::string& name);
 
 }  // namespace frugal::convert

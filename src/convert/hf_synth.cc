@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/output_file.h"
 #include "convert/convert.h"
+#include "convert/fp8_blocks.h"
 #include "convert/hf_layout.h"
 #include "convert/safetensors.h"
 #include "model/synth.h"
@@ -42,7 +43,8 @@ json byte_tokenizer_json() {
 
 }  // namespace
 
-void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shards, const std::string& dir) {
+void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shards, const std::string& dir,
+                    int64_t fp8_block) {
   auto joint = cfg_in;
   joint.mla_split_kv_b = false;  // synth draws the split tensors from the joint one's values
   auto cfg = std::make_shared<const model::ModelConfig>(joint);
@@ -51,21 +53,49 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
   if (n_shards < 1) fail("synth: --shards must be at least 1");
   fs::create_directories(dir);
 
+  if (fp8_block < 0) fail("synth: --fp8-block must be positive");
+  const Fp8Blocks fp8{.rows = fp8_block, .cols = fp8_block};
   std::vector<StWriteTensor> tensors;
   for (const model::TensorSpec& spec : model::expected_tensors(*cfg)) {
     auto source = std::make_shared<const HfSource>(hf_source(fam, *cfg, spec));
     auto shared_spec = std::make_shared<const model::TensorSpec>(spec);
     const int64_t n = spec.fan_in(), per_source = spec.n_elements() / n / int64_t(source->names.size());
-    for (size_t k = 0; k < source->names.size(); ++k)
-      tensors.push_back({.name = source->names[k], .dtype = StDtype::kF32, .shape = source->shape,
-                         .produce = [cfg, source, shared_spec, seed, n, per_source, k](std::span<uint8_t> out) {
-                           float* dst = reinterpret_cast<float*>(out.data());
-                           // GGUF row r of this source goes to the row convert reads it from.
-                           for (int64_t r = 0; r < per_source; ++r) {
-                             const int64_t g = int64_t(k) * per_source + r;
-                             model::synth_rows(*cfg, *shared_spec, seed, g, g + 1, dst + source->source_row(r) * n);
-                           }
+    // Source k's values in its own (Hugging Face) row order.
+    auto values = [cfg, source, shared_spec, seed, n, per_source](size_t k, float* dst) {
+      // GGUF row r of this source goes to the row convert reads it from.
+      for (int64_t r = 0; r < per_source; ++r) {
+        const int64_t g = int64_t(k) * per_source + r;
+        model::synth_rows(*cfg, *shared_spec, seed, g, g + 1, dst + source->source_row(r) * n);
+      }
+    };
+    // The projections in fp8 blocks, as DeepSeek-V3's checkpoints hold them
+    // (embeddings, norms, routers and the head stay as they are).
+    const bool as_fp8 = fp8.enabled() && source->shape.size() == 2 && source->names[0].ends_with("_proj.weight");
+    for (size_t k = 0; k < source->names.size(); ++k) {
+      if (!as_fp8) {
+        tensors.push_back({.name = source->names[k], .dtype = StDtype::kF32, .shape = source->shape,
+                           .produce = [values, k](std::span<uint8_t> out) {
+                             values(k, reinterpret_cast<float*>(out.data()));
+                           }});
+        continue;
+      }
+      const int64_t rows = source->shape[0], cols = source->shape[1];
+      const auto scale_shape = fp8_scale_shape(source->shape, fp8);
+      auto quantized = [values, k, rows, cols, fp8, scale_shape](std::span<uint8_t> q, std::span<float> scales) {
+        std::vector<float> w(size_t(rows * cols));
+        values(k, w.data());
+        std::vector<uint8_t> q_tmp(q.empty() ? w.size() : 0);
+        std::vector<float> s_tmp(scales.empty() ? size_t(scale_shape[0] * scale_shape[1]) : 0);
+        quantize_fp8_blocks(w, rows, cols, fp8, q.empty() ? std::span<uint8_t>(q_tmp) : q,
+                            scales.empty() ? std::span<float>(s_tmp) : scales);
+      };
+      tensors.push_back({.name = source->names[k], .dtype = StDtype::kF8E4M3, .shape = source->shape,
+                         .produce = [quantized](std::span<uint8_t> out) { quantized(out, {}); }});
+      tensors.push_back({.name = fp8_scale_name(source->names[k]), .dtype = StDtype::kF32, .shape = scale_shape,
+                         .produce = [quantized](std::span<uint8_t> out) {
+                           quantized({}, std::span<float>(reinterpret_cast<float*>(out.data()), out.size() / 4));
                          }});
+    }
   }
   if (size_t(n_shards) > tensors.size()) fail("synth: ", n_shards, " shards for ", tensors.size(), " tensors");
 
@@ -82,7 +112,7 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
       std::vector<StWriteTensor> part(tensors.begin() + long(begin), tensors.begin() + long(end));
       for (const auto& t : part) {
         weight_map[t.name] = name;
-        uint64_t bytes = 4;
+        uint64_t bytes = st_dtype_bytes(t.dtype);
         for (int64_t d : t.shape) bytes *= uint64_t(d);
         total += bytes;
       }
@@ -91,7 +121,11 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
     json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
     write_output_file((fs::path(dir) / "model.safetensors.index.json").string(), index.dump(2) + "\n");
   }
-  write_output_file((fs::path(dir) / "config.json").string(), config_to_hf(*cfg, "float32").dump(2) + "\n");
+  json hf_cfg = config_to_hf(*cfg, "float32");
+  if (fp8.enabled())
+    hf_cfg["quantization_config"] = {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"},
+                                     {"weight_block_size", {fp8.rows, fp8.cols}}};
+  write_output_file((fs::path(dir) / "config.json").string(), hf_cfg.dump(2) + "\n");
   write_output_file((fs::path(dir) / "tokenizer.json").string(), byte_tokenizer_json().dump(2) + "\n");
   const json tok_cfg = {{"bos_token", "<|bos|>"}, {"eos_token", "<|eos|>"}, {"add_bos_token", true},
                         {"model_max_length", cfg->n_ctx_train}, {"tokenizer_class", "PreTrainedTokenizerFast"}};

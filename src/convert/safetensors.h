@@ -18,9 +18,10 @@
 
 namespace frugal::convert {
 
-// The element types frugal reads; kOther stands for any other (I64, F8_E4M3,
+// The element types frugal reads; kOther stands for any other (I64, U8,
 // ...): such a tensor is listed, and reading it is an error naming its dtype.
-enum class StDtype { kF32, kF16, kBF16, kOther };
+// kF8E4M3 is read with its block scales (convert/fp8_blocks.h), not alone.
+enum class StDtype { kF32, kF16, kBF16, kF8E4M3, kOther };
 const char* st_dtype_name(StDtype t);
 size_t st_dtype_bytes(StDtype t);
 

@@ -5,7 +5,8 @@ writes converts to the very file `frugal synth` writes for the same seed
 deepseek2 V2-Lite and V3 style, glm4moe with its next-token-prediction layer;
 byte for byte: metadata, tokenizer, tensor names, layout and data, at f32,
 f16 and q8_0; one safetensors file or shards), BF16 checkpoints convert to
-the BF16 tensors synth writes, and bad input is a clear error naming the
+the BF16 tensors synth writes, fp8 block-scaled ones (DeepSeek-V3's) to
+synth's weights within fp8's rounding, and bad input is a clear error naming the
 file and the tensor, with nothing written."""
 import json
 import os
@@ -173,6 +174,113 @@ def nextn_extras(work):
     check(same and loads, "glm4moe next-token-prediction head, norm and embedding copied as nextn.*, file loads")
 
 
+def read_safetensors(path):
+    """[(name, dtype name, shape, bytes)] in file order."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    return [(name, e["dtype"], e["shape"], raw[8 + n + e["data_offsets"][0]:8 + n + e["data_offsets"][1]])
+            for name, e in header.items() if name != "__metadata__"]
+
+
+def fp8_checkpoint(work):
+    """DeepSeek-V3's float8_e4m3 projections with a scale per block: the
+    converted tensors are the synth weights within fp8's rounding (the
+    others exactly), kv_b split from fp8 too; a missing or misshapen scale,
+    fp8 without quantization_config or another method are errors."""
+    hf = os.path.join(work, "hf-fp8")
+    must("synth", "--arch", "deepseek2", "--preset", "tiny-v3", "--format", "hf", "--fp8-block", 32, "--seed", 8,
+         "-o", hf)
+    for split in [[], ["--mla-kv-b", "split"]]:
+        direct = os.path.join(work, f"fp8-direct{len(split)}.gguf")
+        converted = os.path.join(work, f"fp8-converted{len(split)}.gguf")
+        must("synth", "--arch", "deepseek2", "--preset", "tiny-v3", "--type", "f32", "--seed", 8, *split, "-o", direct)
+        must("convert", hf, "--type", "f32", *split, "-o", converted)
+        a, b = read_gguf(direct), read_gguf(converted)
+        fp8_names = ["attn_q_a.", "attn_q_b.", "attn_kv_a_mqa.", "attn_kv_b.", "attn_k_b.", "attn_v_b.",
+                     "attn_output.", "_exps.", "_shexp.", "ffn_gate.", "ffn_up.", "ffn_down."]
+        rounded = [n for n in a.order if any(k in n for k in fp8_names) and "gate_inp" not in n]
+        exact = [n for n in a.order if n not in rounded]
+        err = max(float(np.abs(a.tensor(n) - b.tensor(n)).max() / np.abs(a.tensor(n)).max()) for n in rounded)
+        same = a.order == b.order and all(a.raw(n) == b.raw(n) for n in exact)
+        check(same and 0 < err <= 1 / 16, f"fp8 checkpoint {' '.join(split) or 'joint kv_b'}: {len(rounded)} tensors"
+              f" within fp8 rounding of synth's ({err:.1e}), {len(exact)} others equal")
+
+    shard = os.path.join(hf, "model.safetensors")
+    scale = "model.layers.1.mlp.experts.3.up_proj.weight_scale_inv"
+
+    def without_scale(d):
+        p = os.path.join(d, "model.safetensors")
+        write_safetensors(p, [t for t in read_safetensors(p) if t[0] != scale])
+
+    def misshapen_scale(d):
+        p = os.path.join(d, "model.safetensors")
+        write_safetensors(p, [(n, dt, [sh[1], sh[0]] if n == scale else sh, raw) for n, dt, sh, raw in read_safetensors(p)])
+
+    def edit_quant(d, quant):
+        p = os.path.join(d, "config.json")
+        with open(p) as f:
+            cfg = json.load(f)
+        cfg["quantization_config"] = quant
+        if quant is None:
+            del cfg["quantization_config"]
+        with open(p, "w") as f:
+            json.dump(cfg, f)
+
+    assert os.path.exists(shard)
+    cases = [("fp8 scale missing", without_scale, ["model.safetensors", "missing", scale]),
+             ("fp8 scale of the wrong shape", misshapen_scale, [scale, "shape [4, 2]", "needs [2, 4]"]),
+             ("fp8 without quantization_config", lambda d: edit_quant(d, None),
+              ["model.safetensors", "has dtype F8_E4M3 but config.json has no quantization_config"]),
+             ("another quantization method", lambda d: edit_quant(d, {"quant_method": "awq"}),
+              ["config.json", "quant_method 'awq' is not converted"]),
+             ("fp8 block size malformed", lambda d: edit_quant(d, {"quant_method": "fp8", "weight_block_size": [0]}),
+              ["config.json", "weight_block_size"])]
+    for i, (what, damage, words) in enumerate(cases):
+        d = os.path.join(work, f"bad-fp8-{i}")
+        shutil.copytree(hf, d)
+        damage(d)
+        out_dir = os.path.join(work, f"bad-fp8-out-{i}")
+        os.mkdir(out_dir)
+        r = run("convert", d, "-o", os.path.join(out_dir, "out.gguf"))
+        said = r.stderr.strip()
+        ok = r.returncode == 1 and said.startswith("error: ") and all(w in said for w in words)
+        check(ok and os.listdir(out_dir) == [], f"{what}: exit {r.returncode}, nothing written, says: {said}")
+
+
+def deepseek_mtp_layer(work):
+    """DeepSeek-V3's multi-token-prediction layer (model.layers.N for N at
+    num_hidden_layers, fp8 like the others) is left out, as llama.cpp's
+    converter leaves it: the file is synth's, byte for byte."""
+    hf = os.path.join(work, "hf-mtp")
+    must("synth", "--arch", "deepseek2", "--preset", "tiny-v3", "--format", "hf", "--fp8-block", 32, "--seed", 4,
+         "-o", hf)
+    path = os.path.join(hf, "model.safetensors")
+    tensors = read_safetensors(path)
+    extra = [(n.replace("model.layers.2.", "model.layers.3."), dt, sh, raw) for n, dt, sh, raw in tensors
+             if n.startswith("model.layers.2.")]
+    rng = np.random.default_rng(4)
+    eh = rng.standard_normal((128, 256)).astype("<f4")
+    extra += [("model.layers.3.eh_proj.weight", "F32", [128, 256], eh.tobytes()),
+              ("model.layers.3.enorm.weight", "F32", [128], np.ones(128, "<f4").tobytes())]
+    write_safetensors(path, tensors + extra)
+    with open(os.path.join(hf, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["num_nextn_predict_layers"] = 1
+    with open(os.path.join(hf, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    plain = os.path.join(work, "mtp-plain.gguf")
+    converted = os.path.join(work, "mtp.gguf")
+    hf_plain = hf + "-plain"
+    must("synth", "--arch", "deepseek2", "--preset", "tiny-v3", "--format", "hf", "--fp8-block", 32, "--seed", 4,
+         "-o", hf_plain)
+    must("convert", hf_plain, "-o", plain)
+    must("convert", hf, "-o", converted)
+    check(same_file(plain, converted), f"deepseek2 V3 with its multi-token-prediction layer ({len(extra)} tensors):"
+          " the layer left out, the file as without it")
+
+
 def bad_inputs(work):
     src = os.path.join(work, "hf-bad-src")
     must("synth", "--arch", "llama", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 3, "-o", src)
@@ -237,6 +345,8 @@ def main():
         bf16_checkpoint(work)
         mixed_dtypes(work)
         nextn_extras(work)
+        fp8_checkpoint(work)
+        deepseek_mtp_layer(work)
         bad_inputs(work)
     if failures:
         print(f"{len(failures)} check(s) failed")

@@ -1,8 +1,10 @@
 // The safetensors reader on files its writer makes, and on damaged headers:
 // each damage is a frugal::Error naming the file and (where there is one)
 // the tensor, never a crash.
+#include "convert/fp8_blocks.h"
 #include "convert/safetensors.h"
 
+#include <cmath>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -112,16 +114,60 @@ TEST(Safetensors, DamagedHeadersAreErrorsNamingFileAndTensor) {
 }
 
 TEST(Safetensors, OtherDtypesAreListedAndRefusedWhenRead) {
-  const auto bytes = with_header(R"({"s":{"dtype":"F8_E4M3","shape":[4],"data_offsets":[0,4]}})", 4);
-  const auto f = SafetensorsFile::parse(bytes.data(), bytes.size(), "f.safetensors");
-  ASSERT_EQ(f.tensors().size(), 1u);
-  std::vector<float> out(4);
-  try {
-    f.tensors()[0].read_f32(0, out);
-    FAIL() << "read an F8_E4M3 tensor";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("tensor 's' has dtype F8_E4M3"), std::string::npos) << e.what();
+  // F8_E4M3 alone too: its values mean nothing without the block scales.
+  for (const char* dtype : {"U8", "F8_E4M3"}) {
+    const auto bytes = with_header(std::string(R"({"s":{"dtype":")") + dtype +
+                                       R"(","shape":[4],"data_offsets":[0,4]}})",
+                                   4);
+    const auto f = SafetensorsFile::parse(bytes.data(), bytes.size(), "f.safetensors");
+    ASSERT_EQ(f.tensors().size(), 1u);
+    std::vector<float> out(4);
+    try {
+      f.tensors()[0].read_f32(0, out);
+      FAIL() << "read an " << dtype << " tensor";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("tensor 's' has dtype ") + dtype), std::string::npos)
+          << e.what();
+    }
   }
+}
+
+TEST(Fp8Blocks, DecodesAndEncodesEveryValue) {
+  EXPECT_EQ(fp8_e4m3_to_f32(0x38), 1.0f);
+  EXPECT_EQ(fp8_e4m3_to_f32(0x7e), 448.0f);
+  EXPECT_EQ(fp8_e4m3_to_f32(0xfe), -448.0f);
+  EXPECT_EQ(fp8_e4m3_to_f32(0x01), 0x1p-9f);  // the smallest subnormal
+  EXPECT_EQ(fp8_e4m3_to_f32(0x08), 0x1p-6f);  // the smallest normal
+  EXPECT_TRUE(std::isnan(fp8_e4m3_to_f32(0x7f)));
+  for (int b = 0; b < 256; ++b) {
+    if ((b & 127) == 127) continue;  // NaN
+    EXPECT_EQ(f32_to_fp8_e4m3(fp8_e4m3_to_f32(uint8_t(b))), b) << b;
+  }
+  EXPECT_EQ(f32_to_fp8_e4m3(1000.0f), 0x7e);   // saturates
+  EXPECT_EQ(f32_to_fp8_e4m3(1.0625f), 0x38);   // halfway between 1 and 1.125: to the even code
+  EXPECT_EQ(f32_to_fp8_e4m3(1.0626f), 0x39);
+}
+
+TEST(Fp8Blocks, ReadsEachBlockWithItsScale) {
+  // A 5x3 matrix in 2x2 blocks: scales [3, 2]; element (r, c) = code * scale.
+  const Fp8Blocks b{.rows = 2, .cols = 2};
+  ASSERT_EQ(fp8_scale_shape({5, 3}, b), (std::vector<int64_t>{3, 2}));
+  std::vector<float> w(15);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = float(i) - 7.0f;
+  std::vector<uint8_t> q(15);
+  std::vector<float> scales(6);
+  quantize_fp8_blocks(w, 5, 3, b, q, scales);
+  StTensor wt{.name = "w", .dtype = StDtype::kF8E4M3, .dtype_name = "F8_E4M3", .shape = {5, 3}, .data = q.data(),
+              .n_bytes = 15, .file = "f"};
+  StTensor st{.name = "s", .dtype = StDtype::kF32, .dtype_name = "F32", .shape = {3, 2},
+              .data = reinterpret_cast<const uint8_t*>(scales.data()), .n_bytes = 24, .file = "f"};
+  std::vector<float> out(15);
+  read_fp8_scaled(wt, st, b, 0, out);
+  for (size_t i = 0; i < w.size(); ++i) EXPECT_NEAR(out[i], w[i], std::fabs(w[i]) / 16 + 1e-6) << i;
+  EXPECT_EQ(out[14], 7.0f);  // each block's largest magnitude is exact
+  std::vector<float> part(4);
+  read_fp8_scaled(wt, st, b, 5, part);  // rows 1-2 across a block boundary
+  for (size_t i = 0; i < part.size(); ++i) EXPECT_EQ(part[i], out[5 + i]);
 }
 
 }  // namespace

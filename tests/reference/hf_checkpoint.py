@@ -27,13 +27,39 @@ def _array(raw, base, entry):
         a = np.frombuffer(raw, "<f2", (b1 - b0) // 2, base + b0)
     elif dtype == "BF16":
         a = (np.frombuffer(raw, "<u2", (b1 - b0) // 2, base + b0).astype(np.uint32) << 16).view("<f4")
+    elif dtype == "F8_E4M3":  # unscaled; read_checkpoint multiplies by the block scales
+        a = _FP8_E4M3[np.frombuffer(raw, "u1", b1 - b0, base + b0)]
     else:
         raise ValueError(f"dtype {dtype}")
     return a.astype(np.float64).reshape(shape)
 
 
+def _fp8_e4m3_values():
+    """The 256 values of float8_e4m3fn: sign, 4 exponent bits (bias 7), 3
+    mantissa bits, subnormals at exponent 0, NaN at 0x7f and 0xff."""
+    b = np.arange(256)
+    e, m = (b >> 3) & 15, (b & 7).astype(np.float64)
+    v = np.where(e == 0, m / 8 * 2.0 ** -6, (1 + m / 8) * 2.0 ** (e - 7))
+    v[(b & 127) == 127] = np.nan
+    return np.where(b & 128, -v, v)
+
+
+_FP8_E4M3 = _fp8_e4m3_values()
+
+
+def _apply_fp8_scales(out, block):
+    """DeepSeek-V3's fp8 checkpoints: W = fp8(W) * W_scale_inv per block."""
+    br, bc = block
+    for name in [n for n in out if n.endswith("_scale_inv")]:
+        scale = out.pop(name)
+        w = name[:-len("_scale_inv")]
+        r, c = out[w].shape
+        out[w] = out[w] * np.repeat(np.repeat(scale, br, axis=0), bc, axis=1)[:r, :c]
+
+
 def read_checkpoint(folder):
-    """{name: float64 array in PyTorch's shape}."""
+    """{name: float64 array in PyTorch's shape}; fp8 weights multiplied by
+    their block scales."""
     index = os.path.join(folder, "model.safetensors.index.json")
     if os.path.exists(index):
         with open(index) as f:
@@ -49,6 +75,11 @@ def read_checkpoint(folder):
         for tname, entry in header.items():
             if tname != "__metadata__":
                 out[tname] = _array(raw, 8 + n, entry)
+    with open(os.path.join(folder, "config.json")) as f:
+        quant = json.load(f).get("quantization_config")
+    if quant:
+        assert quant["quant_method"] == "fp8", quant
+        _apply_fp8_scales(out, quant["weight_block_size"])
     return out
 
 

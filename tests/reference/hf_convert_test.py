@@ -3,7 +3,8 @@
 that reads the checkpoint under its Hugging Face names (hf_checkpoint.py):
 the same logits at every position, for llama (Mixtral-style MoE and dense,
 whose q/k rows convert permutes), qwen2, qwen3, qwen2moe, qwen3moe, olmoe and
-deepseek2 (V2-Lite, V3 and Kimi-K2 style, with YaRN; kv_b joint and split), glm4moe (GLM-4.5 and -Air style),
+deepseek2 (V2-Lite, V3 and Kimi-K2 style, with YaRN; kv_b joint and split;
+V3 and K2 with fp8 block-scaled projections), glm4moe (GLM-4.5 and -Air style),
 and the rope_scaling types convert carries (llama3, linear, yarn)."""
 import json
 import os
@@ -27,7 +28,10 @@ CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny
          ("llama", "tiny-dense", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                   "high_freq_factor": 4.0, "original_max_position_embeddings": 16}),
          ("llama", "tiny", {"type": "linear", "factor": 4.0}),
-         ("qwen3", "tiny", {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8})]
+         ("qwen3", "tiny", {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8}),
+         # DeepSeek-V3's float8_e4m3 projections with a scale per block (32x32
+         # here so that the tiny matrices hold several), kv_b joint and split.
+         ("deepseek2", "tiny-v3", None, "--fp8-block", 32), ("deepseek2", "tiny-k2", None, "--fp8-block", 32)]
 
 
 def frugal(*args):
@@ -45,10 +49,10 @@ def main():
     rng = np.random.default_rng(seed)
     failed = 0
     with tempfile.TemporaryDirectory() as work:
-        for i, (arch, preset, rope_scaling) in enumerate(CASES):
+        for i, (arch, preset, rope_scaling, *synth_args) in enumerate(CASES):
             hf = os.path.join(work, f"{arch}-{preset}-{i}")
             gguf = hf + ".gguf"
-            frugal("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--seed", seed, "-o", hf)
+            frugal("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--seed", seed, *synth_args, "-o", hf)
             if rope_scaling:
                 with open(os.path.join(hf, "config.json")) as f:
                     cfg = json.load(f)
@@ -73,6 +77,7 @@ def main():
                 what = (f" rope_scaling {rope_scaling.get('rope_type', rope_scaling.get('type'))}"
                         f" (which changes the logits by {effect:.2e})")
             failed += not ok
+            what += " " + " ".join(map(str, synth_args)) if synth_args else ""
             print(f"{'ok  ' if ok else 'FAIL'} {arch} {preset}{what}: logits rel err {err:.2e} (seed {seed})", flush=True)
     if failed:
         print(f"{failed} case(s) failed; replay with FRUGAL_REF_SEED={seed}")
