@@ -18,6 +18,7 @@
 #include "gguf/writer.h"
 #include "quant/quant.h"
 #include "quant/recipe.h"
+#include "gguf/pre_tokenizer_name.h"
 
 namespace frugal::model {
 namespace {
@@ -190,7 +191,7 @@ void add_byte_tokenizer(int64_t n_vocab, gguf::Metadata& md) {
     types.push_back(5);  // UNUSED
   }
   md.set("tokenizer.ggml.model", gguf::Value::make_string("gpt2"));
-  md.set("tokenizer.ggml.pre", gguf::Value::make_string("default"));
+  md.set("tokenizer.ggml.pre", gguf::Value::make_string(gguf::pre_tokenizer_name_for_file("default")));
   md.set("tokenizer.ggml.tokens", gguf::Value::make_string_array(tokens));
   md.set("tokenizer.ggml.token_type", gguf::Value::make_i32_array(types));
   md.set("tokenizer.ggml.merges", gguf::Value::make_string_array({}));

@@ -12,6 +12,7 @@
 #include "quant/quant.h"
 #include "quant/recipe.h"
 #include "quant/repack.h"
+#include "gguf/pre_tokenizer_name.h"
 
 namespace frugal::quant {
 namespace {
@@ -55,6 +56,12 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
 
   gguf::Writer writer(reader.alignment());
   for (const auto& [key, value] : reader.metadata().entries()) writer.set(key, value);
+  // A file naming frugal's "default" split is written with the name other
+  // engines read as the same split (gguf/pre_tokenizer_name.h).
+  if (reader.metadata().has("tokenizer.ggml.pre")) {
+    const std::string pre = reader.metadata().get_string("tokenizer.ggml.pre");
+    writer.set("tokenizer.ggml.pre", gguf::Value::make_string(gguf::pre_tokenizer_name_for_file(pre)));
+  }
   writer.set("general.file_type", gguf::Value::make_u32(summary.file_type));
 
   const bool tied_output = reader.find_tensor("output.weight") == nullptr;

@@ -11,6 +11,7 @@
 #include "tokenizer/byte_level.h"
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/tokenizer.h"
+#include "gguf/pre_tokenizer_name.h"
 
 namespace frugal::tokenizer {
 
@@ -223,7 +224,7 @@ BpeVocab BpeTrainer::train() const {
 
 void vocab_to_metadata(const BpeVocab& v, gguf::Metadata& md) {
   md.set("tokenizer.ggml.model", gguf::Value::make_string("gpt2"));
-  md.set("tokenizer.ggml.pre", gguf::Value::make_string(v.pre));
+  md.set("tokenizer.ggml.pre", gguf::Value::make_string(gguf::pre_tokenizer_name_for_file(v.pre)));
   md.set("tokenizer.ggml.tokens", gguf::Value::make_string_array(v.tokens));
   md.set("tokenizer.ggml.token_type", gguf::Value::make_i32_array(v.token_types));
   md.set("tokenizer.ggml.merges", gguf::Value::make_string_array(v.merges));

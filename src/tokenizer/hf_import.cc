@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/tokenizer.h"
+#include "gguf/pre_tokenizer_name.h"
 
 namespace frugal::tokenizer {
 namespace {
@@ -144,7 +145,7 @@ void import_hf_tokenizer(const std::string& path, gguf::Metadata& md) {
   }
 
   md.set("tokenizer.ggml.model", gguf::Value::make_string(spm ? "llama" : "gpt2"));
-  if (!spm) md.set("tokenizer.ggml.pre", gguf::Value::make_string(detect_pre(pre)));
+  if (!spm) md.set("tokenizer.ggml.pre", gguf::Value::make_string(gguf::pre_tokenizer_name_for_file(detect_pre(pre))));
   md.set("tokenizer.ggml.tokens", gguf::Value::make_string_array(tokens));
   md.set("tokenizer.ggml.token_type", gguf::Value::make_i32_array(types));
   if (spm) {

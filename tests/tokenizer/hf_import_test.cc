@@ -64,7 +64,7 @@ TEST(HfImport, ByteLevelBpe) {
   gguf::Metadata md;
   import_hf_tokenizer(d.write(byte_level_json(), cfg), md);
   EXPECT_EQ(md.get_string("tokenizer.ggml.model"), "gpt2");
-  EXPECT_EQ(md.get_string("tokenizer.ggml.pre"), "default");
+  EXPECT_EQ(md.get_string("tokenizer.ggml.pre"), "gpt-2");
   Strings tokens = md.get_string_array("tokenizer.ggml.tokens");
   ASSERT_EQ(tokens.size(), 262u);  // id 259 is a hole
   EXPECT_EQ(tokens[258], "Ġthe");
