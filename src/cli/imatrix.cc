@@ -68,7 +68,13 @@ int run_imatrix(const ImatrixArgs& a) {
   result.datasets = {slash == std::string::npos ? a.text : a.text.substr(slash + 1)};
   result.chunk_count = static_cast<uint32_t>(plan.n_chunk);
   result.chunk_size = static_cast<uint32_t>(plan.n_ctx);
-  quant::write_imatrix(result, a.output);
+  // A name ending in .dat asks for the older format: the one that
+  // llama-imatrix writes and that some quantisers (ik_llama.cpp's) read only.
+  const bool legacy = a.output.size() >= 4 && a.output.compare(a.output.size() - 4, 4, ".dat") == 0;
+  if (legacy)
+    quant::write_imatrix_legacy(result, a.output);
+  else
+    quant::write_imatrix(result, a.output);
 
   int n_experts = 0, never = 0;
   for (const auto& [name, e] : result.entries) {
@@ -88,7 +94,7 @@ const CommandRegistration kImatrix{
       auto a = std::make_shared<ImatrixArgs>();
       app.add_option("-m,--model", a->model, "GGUF model file (default: the bundled model)");
       app.add_option("-f,--file", a->text, "calibration text (UTF-8)")->required();
-      app.add_option("-o,--output", a->output, "output file (GGUF imatrix; default imatrix.gguf)");
+      app.add_option("-o,--output", a->output, "output file (GGUF imatrix; a name ending in .dat: the older .dat format; default imatrix.gguf)");
       app.add_option("-c,--ctx-size", a->n_ctx, "tokens per chunk (default: the model's context, at most 512)");
       app.add_option("--chunks", a->chunks, "use at most this many chunks (default: all)");
       app.add_option("-t,--threads", a->threads, "threads (default: one per core)");

@@ -55,6 +55,31 @@ grep -Eq "quantize.imatrix.file +string +\"$dir/a.gguf\"" "$dir/inspect" || fail
 grep -Eq "quantize.imatrix.chunks_count +int32 +6" "$dir/inspect" || fail "no quantize.imatrix.chunks_count"
 cmp -s <(tail -c 100000 "$dir/q.gguf") <(tail -c 100000 "$dir/p.gguf") && fail "the imatrix changed nothing"
 
+# -o NAME.dat writes the older .dat format (the one llama-imatrix writes and
+# ik_llama.cpp's llama-quantize reads): entry count, then per entry the name,
+# a count and the sums; it reads back to the same per-expert importance, so
+# quantize gives the same file from either form.
+"$FRUGAL" -q imatrix -m "$dir/m.gguf" -f "$dir/text.txt" -c 64 --chunks 6 -o "$dir/a.dat" -t 2 >"$dir/out"
+grep -q "^wrote $dir/a.dat: " "$dir/out" || fail "output: $(cat "$dir/out")"
+/usr/bin/python3 - "$dir/a.dat" <<'PY'
+import struct, sys
+raw = open(sys.argv[1], "rb").read()
+assert raw[:4] != b"GGUF", "a .dat name wrote GGUF"
+(n,) = struct.unpack_from("<i", raw, 0)
+o = 4
+for _ in range(n):
+    (ln,) = struct.unpack_from("<i", raw, o); o += 4
+    name = raw[o:o + ln].decode(); o += ln
+    ncall, nval = struct.unpack_from("<ii", raw, o); o += 8 + 4 * nval
+    assert ncall > 0 and nval % 256 == 0, (name, ncall, nval)
+chunks, ln = struct.unpack_from("<ii", raw, o)
+assert chunks == 6 and raw[o + 8:o + 8 + ln] == b"text.txt", (chunks, raw[o + 8:])
+assert o + 8 + ln == len(raw)
+print(f"imatrix .dat: {n} entries")
+PY
+"$FRUGAL" quantize "$dir/m.gguf" "$dir/qd.gguf" q2_k --imatrix "$dir/a.dat" -t 2 >/dev/null
+cmp -s <(tail -c 100000 "$dir/q.gguf") <(tail -c 100000 "$dir/qd.gguf") || fail "the .dat imatrix quantised otherwise"
+
 expect_error "required" imatrix -m "$dir/m.gguf"
 echo "too short" >"$dir/short.txt"
 expect_error "needs at least" imatrix -m "$dir/m.gguf" -f "$dir/short.txt" -c 64
