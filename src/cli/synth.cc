@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "cli/command.h"
 #include "convert/convert.h"
+#include "convert/hf_layout.h"
 #include "model/presets.h"
 #include "model/synth.h"
 #include "tokenizer/hf_import.h"
@@ -49,10 +50,11 @@ int run_synth(const SynthArgs& a) {
     if (!a.tokenizer_json.empty() || a.router_skew != 0)
       fail("synth: --format hf writes the byte-level vocabulary and no router skew");
     convert::write_hf_synth(cfg, a.seed, a.shards, a.output, a.fp8_block);
-    const std::string kind =
-        a.fp8_block > 0 ? "f32 and " + std::to_string(a.fp8_block) + "x" + std::to_string(a.fp8_block) + "-block fp8"
-                        : "f32";
-    std::printf("wrote %s: %s %s as a Hugging Face checkpoint (%s safetensors, %d file%s), seed %llu\n",
+    std::string kind = "f32 safetensors";
+    if (a.fp8_block > 0)
+      kind += ", projections in " + std::to_string(a.fp8_block) + "x" + std::to_string(a.fp8_block) + "-block fp8";
+    if (convert::hf_family_for_config(cfg).stacked_mxfp4_experts) kind += ", experts in MXFP4";
+    std::printf("wrote %s: %s %s as a Hugging Face checkpoint (%s, %d file%s), seed %llu\n",
                 a.output.c_str(), cfg.arch.c_str(), a.preset.c_str(), kind.c_str(), a.shards, a.shards == 1 ? "" : "s",
                 (unsigned long long)a.seed);
     return 0;

@@ -16,6 +16,7 @@
 #include "base/thread_pool.h"
 #include "convert/fp8_blocks.h"
 #include "convert/hf_layout.h"
+#include "convert/mxfp4_layout.h"
 #include "convert/safetensors.h"
 #include "gguf/writer.h"
 #include "model/synth.h"
@@ -79,6 +80,24 @@ struct Planned {
   std::function<void(const SourceReader& kv_b, int64_t r, float* out)> gather;
 };
 
+// gpt-oss's MXFP4 experts: GGUF row R (expert R / rows, row R % rows) is
+// row (R % rows) * stride + offset of the expert's blocks and scales.
+void write_mxfp4(const Planned& q, std::span<uint8_t> dst, int64_t n, int64_t rows) {
+  const StTensor &blocks = *q.tensors[0], &scales = *q.tensors[1];
+  const int64_t n_blocks = n / quant::QK_MXFP4, per_expert = rows / q.source.shape[0];
+  const int64_t hf_rows = q.source.shape[1];
+  FRUGAL_CHECK(dst.size() == size_t(rows * n_blocks) * sizeof(quant::BlockMXFP4));
+  auto* out = reinterpret_cast<quant::BlockMXFP4*>(dst.data());
+  ThreadPool::global().parallel_for(rows, 64, [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; ++r) {
+      const int64_t hf_row = r / per_expert * hf_rows + r % per_expert * q.source.stride + q.source.offset;
+      for (int64_t k = 0; k < n_blocks; ++k)
+        mxfp4_block_from_hf(blocks.data + (hf_row * n_blocks + k) * 16, scales.data[hf_row * n_blocks + k],
+                            out[r * n_blocks + k]);
+    }
+  });
+}
+
 // The joint attn_kv_b that a split attn_k_b / attn_v_b is cut from.
 model::TensorSpec joint_kv_b(const model::ModelConfig& c, int layer) {
   return {.name = "blk." + std::to_string(layer) + ".attn_kv_b.weight",
@@ -140,8 +159,9 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   // block, which config.json's quantization_config sizes.
   const Fp8Blocks fp8 = fp8_blocks_from_config(hf_cfg, cfg_path.string());
   auto check_dtype = [&](const StTensor& t) {
-    if (t.dtype == StDtype::kOther)
-      fail(t.file, ": tensor '", t.name, "' has dtype ", t.dtype_name, " (convert reads F32, F16, BF16 and F8_E4M3)");
+    if (t.dtype == StDtype::kOther || t.dtype == StDtype::kU8)
+      fail(t.file, ": tensor '", t.name, "' has dtype ", t.dtype_name,
+           " (convert reads F32, F16, BF16, F8_E4M3, and U8 as gpt-oss's MXFP4 experts)");
     if (t.dtype == StDtype::kF8E4M3 && !fp8.enabled())
       fail(t.file, ": tensor '", t.name, "' has dtype F8_E4M3 but config.json has no quantization_config for fp8");
     if (t.dtype == StDtype::kF8E4M3 && t.shape.size() != 2)
@@ -177,6 +197,21 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
     for (const std::string& name : p.source.names) {
       const StTensor* t = ck.find(name);
       if (t == nullptr) fail(hf_dir, ": tensor '", name, "' (", spec.name, " of the GGUF) is missing");
+      if (p.source.mxfp4) {  // blocks, then their scales (one byte per block)
+        const bool blocks = name == p.source.names[0];
+        std::vector<int64_t> want = p.source.shape;
+        if (!blocks) want.pop_back();
+        if (t->shape != want)
+          fail(t->file, ": tensor '", name, "' has shape ", shape_text(t->shape), " but config.json implies ",
+               shape_text(want));
+        if (t->dtype_name != "U8")
+          fail(t->file, ": tensor '", name, "' has dtype ", t->dtype_name, " (MXFP4 ", blocks ? "blocks" : "scales",
+               " are U8)");
+        p.tensors.push_back(t);
+        p.scales.push_back(nullptr);
+        used.insert(name);
+        continue;
+      }
       if (t->shape != p.source.shape)
         fail(t->file, ": tensor '", name, "' has shape ", shape_text(t->shape), " but config.json implies ",
              shape_text(p.source.shape));
@@ -216,8 +251,9 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
 
   for (Planned& p : plan) {
     const auto choice = quant::choose_type(opts.type, p.spec.name, p.spec.shape, int(cfg.n_layer), cfg.tied_output);
-    const TensorType type = choice.type;
-    if (!quant::can_quantize(type))
+    // MXFP4 experts stay MXFP4: their blocks are copied, not requantised.
+    const TensorType type = p.source.mxfp4 ? TensorType::MXFP4 : choice.type;
+    if (!p.source.mxfp4 && !quant::can_quantize(type))
       fail("convert: tensor type ", tensor_type_name(type), " (for ", p.spec.name, ") cannot be written yet");
     const int64_t n = p.spec.fan_in(), rows = p.spec.n_elements() / n;
     const uint64_t n_bytes = row_bytes(type, uint64_t(n)) * uint64_t(rows);
@@ -230,6 +266,10 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                         const Planned& q = *shared;
                         const size_t rb = row_bytes(type, uint64_t(n));
                         FRUGAL_CHECK(dst.size() == rb * size_t(rows));
+                        if (q.source.mxfp4) {
+                          write_mxfp4(q, dst, n, rows);
+                          return;
+                        }
                         if (!q.computed.empty()) {
                           FRUGAL_CHECK(int64_t(q.computed.size()) == n * rows);
                           quant::quantize_rows(type, q.computed.data(), dst.data(), rows, n);
@@ -253,7 +293,13 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                                 continue;
                               }
                               const int64_t src = q.source.source_row(r % per_source);
-                              read(src * n, std::span<float>(values.data() + (r - r0) * n, size_t(n)));
+                              float* row = values.data() + (r - r0) * n;
+                              if (q.source.strided_elements) {  // gpt-oss's gate/up biases, interleaved
+                                const int64_t st = q.source.stride, begin = src * n * st + q.source.offset;
+                                for (int64_t i = 0; i < n; ++i) read(begin + i * st, std::span<float>(row + i, 1));
+                                continue;
+                              }
+                              read(src * n, std::span<float>(row, size_t(n)));
                             }
                           });
                           quant::quantize_rows(type, values.data(), dst.data() + size_t(r0) * rb, nr, n);

@@ -57,7 +57,9 @@ Fp8Blocks fp8_blocks_from_config(const nlohmann::json& cfg, const std::string& w
   const auto& q = cfg["quantization_config"];
   if (!q.is_object()) fail(where, ": quantization_config is not an object");
   const std::string method = q.value("quant_method", std::string());
-  if (method != "fp8") fail(where, ": quantization_config quant_method '", method, "' is not converted (only fp8)");
+  if (method == "mxfp4") return {};  // gpt-oss's experts: read as MXFP4 blocks (hf_layout.h)
+  if (method != "fp8")
+    fail(where, ": quantization_config quant_method '", method, "' is not converted (fp8, and mxfp4 for gpt-oss)");
   if (q.contains("fmt") && q["fmt"] != "e4m3") fail(where, ": quantization_config fmt ", q["fmt"].dump(), " is not converted (only e4m3)");
   const auto& bs = q.contains("weight_block_size") ? q["weight_block_size"] : nlohmann::json();
   if (!bs.is_array() || bs.size() != 2 || !bs[0].is_number_unsigned() || !bs[1].is_number_unsigned() ||

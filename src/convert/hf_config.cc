@@ -81,6 +81,12 @@ void read_rope_scaling(const json& rs, const HfFamily& fam, const std::string& w
       if (r.number_or("mscale", all_dim) != all_dim)
         fail(where, ": rope_scaling mscale other than mscale_all_dim is not converted");
       c.yarn_log_multiplier = float(0.1 * all_dim);
+    } else if (fam.stacked_mxfp4_experts) {
+      // gpt-oss says truncate: false (its correction range not rounded to
+      // whole dimensions); llama.cpp's converter drops the key and its
+      // engines round, and so does frugal.
+      refuse_extra({"rope_type", "type", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow",
+                    "truncate"});
     } else {
       refuse_extra({"rope_type", "type", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow"});
     }
@@ -128,6 +134,24 @@ void read_glm(const HfConfig& h, ModelConfig& c) {
   c.qk_norm = h.flag_or("use_qk_norm", false) ? model::QkNorm::kPerHead : model::QkNorm::kNone;
   c.n_nextn_layer = h.count_or("num_nextn_predict_layers", 0);
   read_deepseek_moe(h, c, "sigmoid", "noaux_tc");
+}
+
+// gpt-oss: a sliding window on the even layers (layer_types, when given,
+// must say so), biases, the SwiGLU clamped at 7.
+void read_gpt_oss(const HfConfig& h, ModelConfig& c) {
+  const std::string& where = h.where;
+  c.n_swa = h.count("sliding_window");
+  if (!h.flag_or("attention_bias", true)) fail(where, ": gpt-oss without attention_bias is not converted");
+  if (h.number_or("swiglu_limit", 7.0) != 7.0) fail(where, ": swiglu_limit other than 7 is not converted");
+  if (h.has("layer_types")) {
+    const json& types = h.j["layer_types"];
+    if (!types.is_array() || int64_t(types.size()) != c.n_layer)
+      fail(where, ": layer_types must list num_hidden_layers (", c.n_layer, ") entries");
+    for (size_t il = 0; il < types.size(); ++il)
+      if (types[il] != (il % 2 == 0 ? "sliding_attention" : "full_attention"))
+        fail(where, ": layer_types[", il, "] is ", types[il].dump(),
+             " (converted: sliding_attention on even layers, full_attention on odd ones)");
+  }
 }
 
 void read_deepseek_moe(const HfConfig& h, ModelConfig& c, const char* default_scoring, const char* default_method) {
@@ -228,6 +252,7 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
   model::apply_architecture_defaults(c);
   if (std::string_view(fam.arch) == "deepseek2") read_deepseek(h, c);
   if (std::string_view(fam.arch) == "glm4moe") read_glm(h, c);
+  if (fam.stacked_mxfp4_experts) read_gpt_oss(h, c);
   if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
   try {
@@ -278,6 +303,17 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     j["partial_rotary_factor"] = json_float(float(c.rope_dim) / float(c.head_dim));
     j["use_qk_norm"] = c.qk_norm == model::QkNorm::kPerHead;
     j["num_nextn_predict_layers"] = c.n_nextn_layer;
+  }
+  if (fam.stacked_mxfp4_experts) {
+    j["attention_bias"] = true;
+    j["sliding_window"] = c.n_swa;
+    json types = json::array();
+    for (int64_t il = 0; il < c.n_layer; ++il) types.push_back(il % 2 == 0 ? "sliding_attention" : "full_attention");
+    j["layer_types"] = types;
+    j["swiglu_limit"] = 7.0;
+    j["quantization_config"] = {{"quant_method", "mxfp4"},
+                                {"modules_to_not_convert", {"model.layers.*.self_attn", "model.layers.*.mlp.router",
+                                                            "model.embed_tokens", "lm_head"}}};
   }
   if (c.is_mla()) {
     if (c.q_lora_rank > 0) j["q_lora_rank"] = c.q_lora_rank;

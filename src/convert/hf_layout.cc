@@ -58,6 +58,12 @@ constexpr HfFamily kFamilies[] = {
      .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size", .shared_ff_key = "",
      .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj", .exp_up = "up_proj",
      .exp_down = "down_proj", .permute_qk = false},
+    // gpt-oss: the experts stacked (experts.gate_up_proj_blocks, ...), so no
+    // per-expert names; its router is mlp.router.
+    {.hf_class = "GptOssForCausalLM", .arch = "gpt-oss", .model_type = "gpt_oss", .moe = true, .moe_block = "mlp",
+     .expert_count_key = "num_local_experts", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false,
+     .shared_block = "", .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false,
+     .drop_extra_layers = false, .router = "router", .stacked_mxfp4_experts = true},
     {.hf_class = "DeepseekV3ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v3", .moe = true,
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
@@ -81,6 +87,8 @@ constexpr LayerName kLayerNames[] = {
     {.gguf = "attn_k.bias", .hf = "self_attn.k_proj.bias"},
     {.gguf = "attn_v.bias", .hf = "self_attn.v_proj.bias"},
     {.gguf = "attn_output.weight", .hf = "self_attn.o_proj.weight"},
+    {.gguf = "attn_output.bias", .hf = "self_attn.o_proj.bias"},
+    {.gguf = "attn_sinks.weight", .hf = "self_attn.sinks"},
     {.gguf = "attn_q_norm.weight", .hf = "self_attn.q_norm.weight"},
     {.gguf = "attn_k_norm.weight", .hf = "self_attn.k_norm.weight"},
     {.gguf = "ffn_norm.weight", .hf = "post_attention_layernorm.weight"},
@@ -88,7 +96,8 @@ constexpr LayerName kLayerNames[] = {
     {.gguf = "ffn_gate.weight", .hf = "mlp.gate_proj.weight"},
     {.gguf = "ffn_up.weight", .hf = "mlp.up_proj.weight"},
     {.gguf = "ffn_down.weight", .hf = "mlp.down_proj.weight"},
-    {.gguf = "ffn_gate_inp.weight", .hf = "{moe}.gate.weight"},
+    {.gguf = "ffn_gate_inp.weight", .hf = "{moe}.{router}.weight"},
+    {.gguf = "ffn_gate_inp.bias", .hf = "{moe}.{router}.bias"},
     {.gguf = "exp_probs_b.bias", .hf = "{moe}.gate.e_score_correction_bias"},
     {.gguf = "ffn_gate_inp_shexp.weight", .hf = "mlp.shared_expert_gate.weight"},
     {.gguf = "ffn_gate_shexp.weight", .hf = "mlp.{shared}.gate_proj.weight"},
@@ -120,6 +129,29 @@ constexpr LayerName kGlobalNames[] = {
     {.gguf = "output_norm.weight", .hf = "model.norm.weight"},
     {.gguf = "output.weight", .hf = "lm_head.weight"},
 };
+
+// gpt-oss's stacked experts: gate_up_proj (gate rows even, up rows odd) and
+// down_proj, each as MXFP4 _blocks and _scales, and their _bias.
+HfSource stacked_expert_source(const ModelConfig& cfg, const std::string& prefix, const std::string& suffix) {
+  HfSource s;
+  const bool down = suffix.starts_with("ffn_down_exps.");
+  const int64_t rows = down ? cfg.n_embd : 2 * cfg.n_ff_exp, row_len = down ? cfg.n_ff_exp : cfg.n_embd;
+  const std::string base = prefix + (down ? "down_proj" : "gate_up_proj");
+  s.stride = down ? 1 : 2;
+  s.offset = suffix.starts_with("ffn_up_exps.") ? 1 : 0;
+  if (suffix.ends_with(".bias")) {
+    s.names = {base + "_bias"};
+    s.shape = {cfg.n_expert, rows};
+    s.strided_elements = true;
+    return s;
+  }
+  if (!suffix.ends_with(".weight") || row_len % 32 != 0)
+    fail("convert: no gpt-oss Hugging Face name for '", suffix, "' (MXFP4 rows of ", row_len, ")");
+  s.names = {base + "_blocks", base + "_scales"};
+  s.shape = {cfg.n_expert, rows, row_len / 32, 16};
+  s.mxfp4 = true;
+  return s;
+}
 
 std::string known_classes() {
   std::string s;
@@ -170,6 +202,8 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
     const char* hf;
   } experts[] = {{"ffn_gate_exps.weight", fam.exp_gate}, {"ffn_up_exps.weight", fam.exp_up},
                  {"ffn_down_exps.weight", fam.exp_down}};
+  if (fam.stacked_mxfp4_experts && suffix.find("_exps.") != std::string::npos)
+    return stacked_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", suffix);
   for (const auto& e : experts)
     if (fam.moe && suffix == e.gguf) {
       s.shape.erase(s.shape.begin());  // one expert's [rows, row length]
@@ -182,6 +216,7 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
     std::string hf = n.hf;
     if (hf.starts_with("{moe}")) hf = fam.moe_block + hf.substr(5);
     if (const size_t at = hf.find("{shared}"); at != std::string::npos) hf.replace(at, 8, fam.shared_block);
+    if (const size_t at = hf.find("{router}"); at != std::string::npos) hf.replace(at, 8, fam.router);
     s.names.push_back(hf_prefix + hf);
     if (suffix == "ffn_gate_inp_shexp.weight") s.shape = {1, cfg.n_embd};  // a Linear to one output
     if (fam.permute_qk && suffix == "attn_q.weight") s.permute_heads = cfg.n_head;

@@ -42,6 +42,12 @@ struct HfFamily {
   // Layers numbered num_hidden_layers and up (DeepSeek-V3's multi-token
   // prediction layer) are left out, as llama.cpp's converter leaves them.
   bool drop_extra_layers = false;
+  // The router's module under the MoE block: "gate", or gpt-oss's "router".
+  const char* router = "gate";
+  // gpt-oss: each layer's experts as three stacked tensors, gate and up rows
+  // interleaved in experts.gate_up_proj, the weights in MXFP4 blocks
+  // (hf_source's mxfp4).
+  bool stacked_mxfp4_experts = false;
 };
 
 // The family of a config.json's architecture class; frugal::Error naming the
@@ -71,6 +77,15 @@ struct HfSource {
   std::vector<std::string> names;
   std::vector<int64_t> shape;  // of each source, row-major (PyTorch order)
   int64_t permute_heads = 0;   // > 0: llama's q/k row order over this many heads
+  // gpt-oss's experts.gate_up_proj interleaves gate and up: GGUF row r (or,
+  // for the biases, element i of a row) is source row (element) r * stride
+  // + offset of one expert.
+  int64_t stride = 1, offset = 0;
+  bool strided_elements = false;  // the stride picks elements of a row, not rows
+  // names[0] holds MXFP4 blocks [experts, rows, row / 32, 16] (U8) and
+  // names[1] their E8M0 scales [experts, rows, row / 32] (U8): copied into
+  // the GGUF's MXFP4 blocks, bit for bit.
+  bool mxfp4 = false;
   // The row of the concatenated sources that GGUF row r holds.
   int64_t source_row(int64_t r) const;
 };

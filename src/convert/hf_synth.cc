@@ -3,15 +3,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "base/output_file.h"
 #include "convert/convert.h"
 #include "convert/fp8_blocks.h"
+#include "convert/mxfp4_layout.h"
 #include "convert/hf_layout.h"
 #include "convert/safetensors.h"
 #include "model/synth.h"
+#include "quant/quant.h"
 
 namespace frugal::convert {
 namespace {
@@ -41,6 +44,58 @@ json byte_tokenizer_json() {
           {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}}}};
 }
 
+// gpt-oss's stacked experts: the Hugging Face tensors (MXFP4 blocks and
+// scales, or a bias) that interleave the rows or elements of `parts` (the
+// GGUF tensors whose source names[0] is the same; offset i for parts[i]).
+void add_stacked_experts(const std::shared_ptr<const model::ModelConfig>& cfg, uint64_t seed,
+                         const std::vector<model::TensorSpec>& parts, const HfSource& source,
+                         std::vector<StWriteTensor>& tensors) {
+  auto specs = std::make_shared<const std::vector<model::TensorSpec>>(parts);
+  const int64_t n_expert = source.shape[0], hf_rows = source.shape[1], stride = source.stride;
+  const int64_t n = parts[0].fan_in(), per_expert = parts[0].n_elements() / n / n_expert;
+  FRUGAL_CHECK(int64_t(parts.size()) == stride);
+  // GGUF row (e, r) of part k, as it appears in expert e's row r * stride + k.
+  auto row = [cfg, seed, specs, per_expert](int64_t k, int64_t e, int64_t r, float* dst) {
+    const int64_t g = e * per_expert + r;
+    model::synth_rows(*cfg, (*specs)[size_t(k)], seed, g, g + 1, dst);
+  };
+  if (!source.mxfp4) {  // a bias [experts, stride * n]
+    tensors.push_back({.name = source.names[0], .dtype = StDtype::kF32, .shape = source.shape,
+                       .produce = [row, n_expert, n, stride](std::span<uint8_t> out) {
+                         float* dst = reinterpret_cast<float*>(out.data());
+                         std::vector<float> values(static_cast<size_t>(n));
+                         for (int64_t e = 0; e < n_expert; ++e)
+                           for (int64_t k = 0; k < stride; ++k) {
+                             row(k, e, 0, values.data());
+                             for (int64_t i = 0; i < n; ++i) dst[(e * n + i) * stride + k] = values[size_t(i)];
+                           }
+                       }});
+    return;
+  }
+  const int64_t n_blocks = n / quant::QK_MXFP4;
+  // Every row quantised to MXFP4 as synth quantises it, then split into the
+  // checkpoint's blocks and scales.
+  auto produce = [row, n_expert, hf_rows, stride, n, n_blocks](uint8_t* blocks, uint8_t* scales) {
+    std::vector<float> values(static_cast<size_t>(n));
+    std::vector<quant::BlockMXFP4> q(static_cast<size_t>(n_blocks));
+    uint8_t scratch[16], scale_scratch = 0;
+    for (int64_t e = 0; e < n_expert; ++e)
+      for (int64_t hr = 0; hr < hf_rows; ++hr) {
+        row(hr % stride, e, hr / stride, values.data());
+        quant::quantize_rows(TensorType::MXFP4, values.data(), q.data(), 1, n);
+        const int64_t at = (e * hf_rows + hr) * n_blocks;
+        for (int64_t b = 0; b < n_blocks; ++b)
+          mxfp4_block_to_hf(q[size_t(b)], blocks ? blocks + (at + b) * 16 : scratch,
+                            scales ? scales + at + b : &scale_scratch);
+      }
+  };
+  tensors.push_back({.name = source.names[0], .dtype = StDtype::kU8, .shape = source.shape,
+                     .produce = [produce](std::span<uint8_t> out) { produce(out.data(), nullptr); }});
+  tensors.push_back({.name = source.names[1], .dtype = StDtype::kU8,
+                     .shape = {source.shape[0], source.shape[1], source.shape[2]},
+                     .produce = [produce](std::span<uint8_t> out) { produce(nullptr, out.data()); }});
+}
+
 }  // namespace
 
 void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shards, const std::string& dir,
@@ -56,8 +111,21 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
   if (fp8_block < 0) fail("synth: --fp8-block must be positive");
   const Fp8Blocks fp8{.rows = fp8_block, .cols = fp8_block};
   std::vector<StWriteTensor> tensors;
-  for (const model::TensorSpec& spec : model::expected_tensors(*cfg)) {
+  const std::vector<model::TensorSpec> specs = model::expected_tensors(*cfg);
+  std::set<std::string> stacked_done;
+  for (const model::TensorSpec& spec : specs) {
     auto source = std::make_shared<const HfSource>(hf_source(fam, *cfg, spec));
+    if (source->mxfp4 || source->strided_elements) {
+      if (!stacked_done.insert(source->names[0]).second) continue;
+      std::vector<model::TensorSpec> parts(size_t(source->stride));
+      for (const model::TensorSpec& other : specs)
+        if (other.layer == spec.layer) {
+          const HfSource o = hf_source(fam, *cfg, other);
+          if (o.names[0] == source->names[0]) parts[size_t(o.offset)] = other;
+        }
+      add_stacked_experts(cfg, seed, parts, *source, tensors);
+      continue;
+    }
     auto shared_spec = std::make_shared<const model::TensorSpec>(spec);
     const int64_t n = spec.fan_in(), per_source = spec.n_elements() / n / int64_t(source->names.size());
     // Source k's values in its own (Hugging Face) row order.

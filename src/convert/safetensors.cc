@@ -31,6 +31,7 @@ constexpr DtypeName kDtypes[] = {
     {.dtype = StDtype::kF16, .name = "F16", .bytes = 2},
     {.dtype = StDtype::kBF16, .name = "BF16", .bytes = 2},
     {.dtype = StDtype::kF8E4M3, .name = "F8_E4M3", .bytes = 1},
+    {.dtype = StDtype::kU8, .name = "U8", .bytes = 1},
 };
 
 // Bytes per element of the dtypes frugal does not read, so their ranges are
@@ -69,6 +70,7 @@ void StTensor::read_f32(int64_t begin, std::span<float> out) const {
   if (dtype == StDtype::kOther)
     fail(file, ": tensor '", name, "' has dtype ", dtype_name, ", which convert does not read (only F32, F16, BF16)");
   if (dtype == StDtype::kF8E4M3) fail(file, ": tensor '", name, "' has dtype F8_E4M3, read only with its block scales");
+  if (dtype == StDtype::kU8) fail(file, ": tensor '", name, "' has dtype U8, read only as MXFP4 blocks");
   const int64_t n = int64_t(out.size());
   FRUGAL_CHECK(begin >= 0 && begin + n <= n_elements());
   if (n == 0) return;  // memcpy's pointers must not be null, even for no bytes
@@ -83,6 +85,7 @@ void StTensor::read_f32(int64_t begin, std::span<float> out) const {
       for (int64_t i = 0; i < n; ++i) out[size_t(i)] = bf16_to_f32(load_u16(data + (begin + i) * 2));
       break;
     case StDtype::kF8E4M3:
+    case StDtype::kU8:
     case StDtype::kOther:
       break;
   }

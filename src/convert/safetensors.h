@@ -18,10 +18,11 @@
 
 namespace frugal::convert {
 
-// The element types frugal reads; kOther stands for any other (I64, U8,
+// The element types frugal reads; kOther stands for any other (I64, I16,
 // ...): such a tensor is listed, and reading it is an error naming its dtype.
-// kF8E4M3 is read with its block scales (convert/fp8_blocks.h), not alone.
-enum class StDtype { kF32, kF16, kBF16, kF8E4M3, kOther };
+// kF8E4M3 is read with its block scales (convert/fp8_blocks.h) and kU8 as
+// MXFP4 blocks and scales (convert/mxfp4_layout.h), not as values.
+enum class StDtype { kF32, kF16, kBF16, kF8E4M3, kU8, kOther };
 const char* st_dtype_name(StDtype t);
 size_t st_dtype_bytes(StDtype t);
 

@@ -6,7 +6,8 @@ deepseek2 V2-Lite and V3 style, glm4moe with its next-token-prediction layer;
 byte for byte: metadata, tokenizer, tensor names, layout and data, at f32,
 f16 and q8_0; one safetensors file or shards), BF16 checkpoints convert to
 the BF16 tensors synth writes, fp8 block-scaled ones (DeepSeek-V3's) to
-synth's weights within fp8's rounding, and bad input is a clear error naming the
+synth's weights within fp8's rounding, gpt-oss's MXFP4 experts to synth's
+MXFP4 bytes, and bad input is a clear error naming the
 file and the tensor, with nothing written."""
 import json
 import os
@@ -281,6 +282,72 @@ def deepseek_mtp_layer(work):
           " the layer left out, the file as without it")
 
 
+def gpt_oss(work):
+    """gpt-oss's MXFP4 experts (experts.gate_up_proj_blocks/_scales with gate
+    and up rows interleaved, down_proj_blocks/_scales, their biases) become
+    the GGUF's MXFP4 tensors bit for bit: at mxfp4_moe the file is synth's,
+    at f16 the experts are still synth's MXFP4 bytes; bad blocks are errors."""
+    hf = os.path.join(work, "hf-oss")
+    must("synth", "--arch", "gpt-oss", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 7, "-o", hf)
+    direct = os.path.join(work, "oss-direct.gguf")
+    converted = os.path.join(work, "oss-converted.gguf")
+    must("synth", "--arch", "gpt-oss", "--preset", "tiny", "--type", "mxfp4_moe", "--seed", 7, "-o", direct)
+    must("convert", hf, "--type", "mxfp4_moe", "-o", converted)
+    check(same_file(direct, converted), "gpt-oss tiny (2 shards) at mxfp4_moe: convert == synth")
+    must("convert", hf, "--type", "f16", "-o", converted)
+    a, b = read_gguf(direct), read_gguf(converted)
+    exps = [n for n in a.order if n.endswith("_exps.weight")]
+    check(len(exps) == 12 and all(b.tensors[n].type == 39 and a.raw(n) == b.raw(n) for n in exps),
+          f"gpt-oss at f16: the {len(exps)} expert tensors stay MXFP4, synth's bytes")
+
+    def retype(d, name, dtype, shape=None):
+        for f in os.listdir(d):
+            if f.endswith(".safetensors"):
+                p = os.path.join(d, f)
+                ts = read_safetensors(p)
+                if any(n == name for n, *_ in ts):
+                    write_safetensors(p, [(n, dtype if n == name else dt, shape if n == name and shape else sh, raw)
+                                          for n, dt, sh, raw in ts])
+
+    def drop(d, name):
+        for f in os.listdir(d):
+            if f.endswith(".safetensors"):
+                p = os.path.join(d, f)
+                write_safetensors(p, [t for t in read_safetensors(p) if t[0] != name])
+        p = os.path.join(d, "model.safetensors.index.json")
+        with open(p) as f:
+            index = json.load(f)
+        del index["weight_map"][name]
+        with open(p, "w") as f:
+            json.dump(index, f)
+
+    def layer_types(d):
+        p = os.path.join(d, "config.json")
+        with open(p) as f:
+            cfg = json.load(f)
+        cfg["layer_types"] = ["full_attention"] * 4
+        with open(p, "w") as f:
+            json.dump(cfg, f)
+
+    blocks = "model.layers.2.mlp.experts.gate_up_proj_blocks"
+    scales = "model.layers.1.mlp.experts.down_proj_scales"
+    cases = [("MXFP4 scales missing", lambda d: drop(d, scales), [scales, "missing"]),
+             ("MXFP4 blocks not U8", lambda d: retype(d, blocks, "I8"), [".safetensors", blocks, "dtype I8", "U8"]),
+             ("MXFP4 blocks of another shape", lambda d: retype(d, blocks, "U8", [8, 64, 8, 16]),
+              [".safetensors", blocks, "shape [8, 64, 8, 16]", "[8, 128, 4, 16]"]),
+             ("gpt-oss layer_types other than alternating", layer_types, ["config.json", "layer_types[0]"])]
+    for i, (what, damage, words) in enumerate(cases):
+        d = os.path.join(work, f"bad-oss-{i}")
+        shutil.copytree(hf, d)
+        damage(d)
+        out_dir = os.path.join(work, f"bad-oss-out-{i}")
+        os.mkdir(out_dir)
+        r = run("convert", d, "-o", os.path.join(out_dir, "out.gguf"))
+        said = r.stderr.strip()
+        ok = r.returncode == 1 and said.startswith("error: ") and all(w in said for w in words)
+        check(ok and os.listdir(out_dir) == [], f"{what}: exit {r.returncode}, nothing written, says: {said}")
+
+
 def bad_inputs(work):
     src = os.path.join(work, "hf-bad-src")
     must("synth", "--arch", "llama", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 3, "-o", src)
@@ -347,6 +414,7 @@ def main():
         nextn_extras(work)
         fp8_checkpoint(work)
         deepseek_mtp_layer(work)
+        gpt_oss(work)
         bad_inputs(work)
     if failures:
         print(f"{len(failures)} check(s) failed")

@@ -2,6 +2,7 @@
 // each damage is a frugal::Error naming the file and (where there is one)
 // the tensor, never a crash.
 #include "convert/fp8_blocks.h"
+#include "convert/mxfp4_layout.h"
 #include "convert/safetensors.h"
 
 #include <cmath>
@@ -115,7 +116,7 @@ TEST(Safetensors, DamagedHeadersAreErrorsNamingFileAndTensor) {
 
 TEST(Safetensors, OtherDtypesAreListedAndRefusedWhenRead) {
   // F8_E4M3 alone too: its values mean nothing without the block scales.
-  for (const char* dtype : {"U8", "F8_E4M3"}) {
+  for (const char* dtype : {"I8", "U8", "F8_E4M3"}) {
     const auto bytes = with_header(std::string(R"({"s":{"dtype":")") + dtype +
                                        R"(","shape":[4],"data_offsets":[0,4]}})",
                                    4);
@@ -168,6 +169,20 @@ TEST(Fp8Blocks, ReadsEachBlockWithItsScale) {
   std::vector<float> part(4);
   read_fp8_scaled(wt, st, b, 5, part);  // rows 1-2 across a block boundary
   for (size_t i = 0; i < part.size(); ++i) EXPECT_EQ(part[i], out[5 + i]);
+}
+
+TEST(Mxfp4Layout, CheckpointBlocksAndGgufBlocksHoldTheSameCodes) {
+  // Checkpoint byte j: code 2j low, 2j + 1 high; GGUF byte j: code j low, j + 16 high.
+  uint8_t hf[16];
+  for (int j = 0; j < 16; ++j) hf[j] = uint8_t((2 * j) % 16 | (((2 * j + 1) % 16) << 4));  // code i = i % 16
+  quant::BlockMXFP4 g{};
+  mxfp4_block_from_hf(hf, 130, g);
+  EXPECT_EQ(g.e, 130);
+  for (int j = 0; j < 16; ++j) EXPECT_EQ(g.qs[j], uint8_t(j | (j << 4))) << j;  // codes j and j + 16 are both j
+  uint8_t back[16], scale = 0;
+  mxfp4_block_to_hf(g, back, &scale);
+  EXPECT_EQ(scale, 130);
+  EXPECT_EQ(std::memcmp(back, hf, 16), 0);
 }
 
 }  // namespace

@@ -29,6 +29,8 @@ def _array(raw, base, entry):
         a = (np.frombuffer(raw, "<u2", (b1 - b0) // 2, base + b0).astype(np.uint32) << 16).view("<f4")
     elif dtype == "F8_E4M3":  # unscaled; read_checkpoint multiplies by the block scales
         a = _FP8_E4M3[np.frombuffer(raw, "u1", b1 - b0, base + b0)]
+    elif dtype == "U8":  # gpt-oss's MXFP4 blocks and scales: read_checkpoint decodes them
+        return np.frombuffer(raw, "u1", b1 - b0, base + b0).reshape(shape)
     else:
         raise ValueError(f"dtype {dtype}")
     return a.astype(np.float64).reshape(shape)
@@ -57,6 +59,21 @@ def _apply_fp8_scales(out, block):
         out[w] = out[w] * np.repeat(np.repeat(scale, br, axis=0), bc, axis=1)[:r, :c]
 
 
+# The E2M1 values of MXFP4's codes (OCP microscaling).
+_E2M1 = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0])
+
+
+def _decode_mxfp4(out):
+    """gpt-oss: X_blocks [E, rows, n/32, 16] (byte j of a block: code 2j low,
+    2j+1 high) and X_scales [E, rows, n/32] (2^(s - 127)) as X [E, rows, n]."""
+    for name in [n for n in out if n.endswith("_blocks")]:
+        base = name[:-len("_blocks")]
+        blocks, scales = out.pop(name), out.pop(base + "_scales")
+        codes = np.stack([blocks & 15, blocks >> 4], axis=-1).reshape(*blocks.shape[:-1], 32)
+        values = _E2M1[codes] * np.exp2(scales.astype(np.float64) - 127.0)[..., None]
+        out[base] = values.reshape(*blocks.shape[:-2], -1)
+
+
 def read_checkpoint(folder):
     """{name: float64 array in PyTorch's shape}; fp8 weights multiplied by
     their block scales."""
@@ -77,9 +94,11 @@ def read_checkpoint(folder):
                 out[tname] = _array(raw, 8 + n, entry)
     with open(os.path.join(folder, "config.json")) as f:
         quant = json.load(f).get("quantization_config")
-    if quant:
-        assert quant["quant_method"] == "fp8", quant
+    if quant and quant["quant_method"] == "fp8":
         _apply_fp8_scales(out, quant["weight_block_size"])
+    else:
+        assert not quant or quant["quant_method"] == "mxfp4", quant
+        _decode_mxfp4(out)
     return out
 
 
@@ -133,7 +152,30 @@ def mha(W, p, cfg, h, pos, proj):
         k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
     q = np.concatenate([rope_halves(q[..., :rd], pos, inv_freq, magnitude), q[..., rd:]], axis=-1)
     k = np.concatenate([rope_halves(k[..., :rd], pos, inv_freq, magnitude), k[..., rd:]], axis=-1)
-    return attention(q, k, v, 1.0 / np.sqrt(hd))
+    window = 0  # gpt-oss: sliding_window on the layers layer_types says
+    if cfg.get("layer_types") and cfg["layer_types"][int(p.split(".")[2])] == "sliding_attention":
+        window = cfg["sliding_window"]
+    return attention(q, k, v, 1.0 / np.sqrt(hd), window, W.get(p + "self_attn.sinks"))
+
+
+def gpt_oss_moe(W, p, cfg, h):
+    """gpt-oss's MoE as its modeling code writes it: router with a bias, a
+    softmax over the top-k logits, experts.gate_up_proj's even rows the gate
+    and odd rows the up projection (with biases), the SwiGLU clamped at
+    swiglu_limit with alpha 1.702 and (up + 1), down_proj with its bias."""
+    e_ = p + "mlp.experts."
+    logits = h @ W[p + "mlp.router.weight"].T + W[p + "mlp.router.bias"]
+    ids = np.argsort(-logits, axis=-1, kind="stable")[:, :cfg["num_experts_per_tok"]]
+    weights = softmax(np.take_along_axis(logits, ids, axis=-1))
+    limit = cfg.get("swiglu_limit", 7.0)
+    out = np.zeros_like(h)
+    for t in range(h.shape[0]):
+        for e, we in zip(ids[t], weights[t]):
+            gu = W[e_ + "gate_up_proj"][e] @ h[t] + W[e_ + "gate_up_proj_bias"][e]
+            gate, up = np.minimum(gu[0::2], limit), np.clip(gu[1::2], -limit, limit)
+            y = (up + 1) * gate * sigmoid(1.702 * gate)
+            out[t] += we * (W[e_ + "down_proj"][e] @ y + W[e_ + "down_proj_bias"][e])
+    return out
 
 
 def latent_attention(W, p, cfg, h, pos):
@@ -230,7 +272,9 @@ def hf_logits(folder, tokens, config_edit=None):
         else:
             x = x + proj("self_attn.o_proj", mha(W, p, cfg, h, pos, proj))
         h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
-        if p + "block_sparse_moe.gate.weight" in W or p + "mlp.gate.weight" in W:
+        if p + "mlp.router.weight" in W:
+            x = x + gpt_oss_moe(W, p, cfg, h)
+        elif p + "block_sparse_moe.gate.weight" in W or p + "mlp.gate.weight" in W:
             mixtral = p + "block_sparse_moe.gate.weight" in W
             block = p + ("block_sparse_moe." if mixtral else "mlp.")
             gate, up, down = ("w1", "w3", "w2") if mixtral else ("gate_proj", "up_proj", "down_proj")

@@ -5,6 +5,7 @@ the same logits at every position, for llama (Mixtral-style MoE and dense,
 whose q/k rows convert permutes), qwen2, qwen3, qwen2moe, qwen3moe, olmoe and
 deepseek2 (V2-Lite, V3 and Kimi-K2 style, with YaRN; kv_b joint and split;
 V3 and K2 with fp8 block-scaled projections), glm4moe (GLM-4.5 and -Air style),
+gpt-oss (its MXFP4 experts decoded from the checkpoint's blocks here),
 and the rope_scaling types convert carries (llama3, linear, yarn)."""
 import json
 import os
@@ -22,7 +23,7 @@ TOL = 1e-4  # max|delta| / max|ref|, f32 weights (frugal computes in f32)
 CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny", None), ("qwen3", "tiny", None),
          ("qwen2moe", "tiny", None), ("qwen3moe", "tiny", None), ("olmoe", "tiny", None),
          ("deepseek2", "tiny", None), ("deepseek2", "tiny-v3", None), ("deepseek2", "tiny-k2", None),
-         ("glm4moe", "tiny", None), ("glm4moe", "tiny-air", None),
+         ("glm4moe", "tiny", None), ("glm4moe", "tiny-air", None), ("gpt-oss", "tiny", None),
          # rope_scaling, with an original context shorter than the prompt so that it matters:
          # Llama 3.1's (convert writes rope_freqs.weight), linear, YaRN.
          ("llama", "tiny-dense", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
@@ -61,6 +62,9 @@ def main():
                     json.dump(cfg, f)
             split = ["--mla-kv-b", "split"] if preset == "tiny-k2" else []  # attn_k_b/attn_v_b
             frugal("convert", hf, "--type", "f32", *split, "-o", gguf)
+            if arch == "gpt-oss":  # MXFP4 experts stay MXFP4: decoded to f32 so that only the layout is compared
+                frugal("quantize", gguf, gguf + ".f32", "f32")
+                gguf += ".f32"
             tokens = [int(t) for t in rng.integers(0, 512, 32)]
             out = os.path.join(work, "logits.bin")
             frugal("logits", "-m", gguf, "--tokens", ",".join(map(str, tokens)), "-o", out, "--mode", "batch",
