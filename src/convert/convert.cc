@@ -268,6 +268,7 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                         FRUGAL_CHECK(dst.size() == rb * size_t(rows));
                         if (q.source.mxfp4) {
                           write_mxfp4(q, dst, n, rows);
+                          for (const StTensor* t : q.tensors) release_pages(*t);
                           return;
                         }
                         if (!q.computed.empty()) {
