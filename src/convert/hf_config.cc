@@ -70,7 +70,7 @@ void read_rope_scaling(const json& rs, const HfFamily& fam, const std::string& w
     c.rope_scaling_factor = float(factor);
     c.rope_orig_ctx = c.n_ctx_train;
   } else if (type == "yarn") {
-    const bool deepseek = std::string_view(fam.arch) == "deepseek2";
+    const bool deepseek = fam.keys == HfKeys::kDeepseek;
     if (deepseek) {
       // DeepSeek's YaRN: logits scaled by mscale_all_dim's correction squared
       // (rope.scaling.yarn_log_multiplier = 0.1 * mscale_all_dim), cos/sin by
@@ -81,7 +81,7 @@ void read_rope_scaling(const json& rs, const HfFamily& fam, const std::string& w
       if (r.number_or("mscale", all_dim) != all_dim)
         fail(where, ": rope_scaling mscale other than mscale_all_dim is not converted");
       c.yarn_log_multiplier = float(0.1 * all_dim);
-    } else if (fam.stacked_mxfp4_experts) {
+    } else if (fam.keys == HfKeys::kGptOss) {
       // gpt-oss says truncate: false (its correction range not rounded to
       // whole dimensions); llama.cpp's converter drops the key and its
       // engines round, and so does frugal.
@@ -95,7 +95,7 @@ void read_rope_scaling(const json& rs, const HfFamily& fam, const std::string& w
     c.rope_orig_ctx = r.count_or("original_max_position_embeddings", c.n_ctx_train);
     c.yarn_beta_fast = float(r.number_or("beta_fast", 32.0));
     c.yarn_beta_slow = float(r.number_or("beta_slow", 1.0));
-  } else if (type == "llama3" && std::string_view(fam.arch) == "llama") {
+  } else if (type == "llama3" && fam.llama3_rope) {
     refuse_extra({"rope_type", "type", "factor", "low_freq_factor", "high_freq_factor",
                   "original_max_position_embeddings"});
     c.rope_freq_factors = true;
@@ -250,9 +250,12 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
     if (h.has("mlp_only_layers") && !j["mlp_only_layers"].empty()) fail(where, ": mlp_only_layers is not converted");
   }
   model::apply_architecture_defaults(c);
-  if (std::string_view(fam.arch) == "deepseek2") read_deepseek(h, c);
-  if (std::string_view(fam.arch) == "glm4moe") read_glm(h, c);
-  if (fam.stacked_mxfp4_experts) read_gpt_oss(h, c);
+  switch (fam.keys) {
+    case HfKeys::kCommon: break;
+    case HfKeys::kDeepseek: read_deepseek(h, c); break;
+    case HfKeys::kGlm: read_glm(h, c); break;
+    case HfKeys::kGptOss: read_gpt_oss(h, c); break;
+  }
   if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
   try {
@@ -298,13 +301,13 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     j["n_group"] = c.n_expert_groups;
     j["topk_group"] = c.n_group_used;
   }
-  if (c.arch == "glm4moe") {
+  if (fam.keys == HfKeys::kGlm) {
     j["attention_bias"] = true;
     j["partial_rotary_factor"] = json_float(float(c.rope_dim) / float(c.head_dim));
     j["use_qk_norm"] = c.qk_norm == model::QkNorm::kPerHead;
     j["num_nextn_predict_layers"] = c.n_nextn_layer;
   }
-  if (fam.stacked_mxfp4_experts) {
+  if (fam.keys == HfKeys::kGptOss) {
     j["attention_bias"] = true;
     j["sliding_window"] = c.n_swa;
     json types = json::array();

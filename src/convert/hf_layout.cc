@@ -22,6 +22,7 @@ constexpr HfFamily dense(const char* hf_class, const char* arch, const char* mod
   f.arch = arch;
   f.model_type = model_type;
   f.permute_qk = permute_qk;
+  f.llama3_rope = permute_qk;  // the Llama family
   return f;
 }
 
@@ -31,7 +32,7 @@ constexpr HfFamily kFamilies[] = {
     {.hf_class = "MixtralForCausalLM", .arch = "llama", .model_type = "mixtral", .moe = true,
      .moe_block = "block_sparse_moe", .expert_count_key = "num_local_experts", .expert_ff_key = "",
      .shared_ff_key = "", .norm_topk_key = false, .shared_block = "", .exp_gate = "w1", .exp_up = "w3", .exp_down = "w2",
-     .permute_qk = true},
+     .permute_qk = true, .llama3_rope = true},
     dense("Qwen2ForCausalLM", "qwen2", "qwen2", false),
     dense("Qwen3ForCausalLM", "qwen3", "qwen3", false),
     {.hf_class = "Qwen2MoeForCausalLM", .arch = "qwen2moe", .model_type = "qwen2_moe", .moe = true,
@@ -53,22 +54,23 @@ constexpr HfFamily kFamilies[] = {
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
      .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false,
-     .drop_extra_layers = true},
+     .drop_extra_layers = true, .keys = HfKeys::kDeepseek},
     {.hf_class = "Glm4MoeForCausalLM", .arch = "glm4moe", .model_type = "glm4_moe", .moe = true, .moe_block = "mlp",
      .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size", .shared_ff_key = "",
      .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj", .exp_up = "up_proj",
-     .exp_down = "down_proj", .permute_qk = false},
+     .exp_down = "down_proj", .permute_qk = false, .keys = HfKeys::kGlm},
     // gpt-oss: the experts stacked (experts.gate_up_proj_blocks, ...), so no
     // per-expert names; its router is mlp.router.
     {.hf_class = "GptOssForCausalLM", .arch = "gpt-oss", .model_type = "gpt_oss", .moe = true, .moe_block = "mlp",
      .expert_count_key = "num_local_experts", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false,
      .shared_block = "", .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false,
-     .drop_extra_layers = false, .router = "router", .stacked_mxfp4_experts = true},
+     .drop_extra_layers = false, .router = "router", .stacked_mxfp4_experts = true, .keys = HfKeys::kGptOss},
     {.hf_class = "DeepseekV3ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v3", .moe = true,
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
      .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false,
-     .drop_extra_layers = true},
+     .drop_extra_layers = true, .keys = HfKeys::kDeepseek,
+     .for_score_bias = true},
 };
 
 // Per-layer tensors outside the experts: GGUF suffix after "blk.N." and the
@@ -169,10 +171,12 @@ const HfFamily& hf_family_for_class(const std::string& hf_class) {
 
 const HfFamily& hf_family_for_config(const ModelConfig& cfg) {
   // DeepSeek-V3's class for its bias-corrected sigmoid router (the two
-  // classes convert alike).
-  if (cfg.arch == "deepseek2" && cfg.expert_score_bias) return hf_family_for_class("DeepseekV3ForCausalLM");
+  // classes convert alike), else the first of the architecture.
+  const HfFamily* found = nullptr;
   for (const auto& f : kFamilies)
-    if (cfg.arch == f.arch && f.moe == cfg.is_moe()) return f;
+    if (cfg.arch == f.arch && f.moe == cfg.is_moe() && (found == nullptr || (f.for_score_bias && cfg.expert_score_bias)))
+      found = &f;
+  if (found != nullptr) return *found;
   fail("no Hugging Face layout for ", cfg.is_moe() ? "MoE " : "dense ", cfg.arch, " (known: ", known_classes(), ")");
 }
 

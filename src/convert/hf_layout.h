@@ -14,6 +14,14 @@
 
 namespace frugal::convert {
 
+// The config.json keys a family has beyond the shared ones (hf_config.cc).
+enum class HfKeys {
+  kCommon,
+  kDeepseek,  // latent attention and DeepSeek's MoE (n_shared_experts, groups, scoring_func, ...)
+  kGlm,       // DeepSeek-V3's MoE, partial_rotary_factor, use_qk_norm, next-token-prediction layers
+  kGptOss,    // sliding_window with layer_types, swiglu_limit
+};
+
 // A family of Hugging Face checkpoints that converts to one GGUF architecture.
 struct HfFamily {
   const char* hf_class;   // config.json "architectures"[0]: "MixtralForCausalLM"
@@ -48,6 +56,12 @@ struct HfFamily {
   // interleaved in experts.gate_up_proj, the weights in MXFP4 blocks
   // (hf_source's mxfp4).
   bool stacked_mxfp4_experts = false;
+  HfKeys keys = HfKeys::kCommon;
+  // rope_scaling of Llama 3.1's kind ("rope_type": "llama3") is carried.
+  bool llama3_rope = false;
+  // Of the classes of one architecture, the one synth writes for a router
+  // with a selection bias (DeepSeek-V3's beside V2's).
+  bool for_score_bias = false;
 };
 
 // The family of a config.json's architecture class; frugal::Error naming the
