@@ -48,6 +48,51 @@ struct AffineSuperBlock {
   uint8_t L[QK_K];
 };
 
+// Sub-block scales (or mins) v as integers q in [0, smax] times one fp16
+// factor. wt[j] is what an error e in v[j] costs the super-block's weighted
+// squared error, per e^2 (for a scale: the sum of w L^2 over its values; for
+// a min: the sum of w). The plain factor maps the largest value to smax;
+// factors up to 10% either side are tried, each refitted by weighted least
+// squares to the integers it gives and rounded to fp16, and the one with the
+// least weighted error is kept. A plain rounding wastes the few scale bits
+// on whichever value happens to be largest.
+Factor quantise_sub_scales(const float* v, const float* wt, int n, int smax, bool use_search, int* q) {
+  const float mx = max_of(v, n);
+  Factor best = fp16_factor(mx / smax);
+  for (int j = 0; j < n; ++j) q[j] = quantise_scale(v[j], best.value, 0, smax);
+  if (!use_search || !(mx > 0)) return best;
+  auto error_of = [&](float d, int* qj) {
+    float e = 0;
+    for (int j = 0; j < n; ++j) {
+      qj[j] = quantise_scale(v[j], d, 0, smax);
+      const float r = v[j] - d * qj[j];
+      e += wt[j] * r * r;
+    }
+    return e;
+  };
+  int trial[16];
+  float best_err = error_of(best.value, q);
+  for (int k = -10; k <= 10; ++k) {
+    const float inv = smax * (1.0f + 0.01f * k) / mx;
+    float sqv = 0, sqq = 0;
+    for (int j = 0; j < n; ++j) {
+      const int l = round_clamp(inv * v[j], 0, smax);
+      sqv += wt[j] * l * v[j];
+      sqq += wt[j] * l * l;
+    }
+    if (!(sqq > 0)) continue;
+    const Factor f = fp16_factor(sqv / sqq);
+    if (!(f.value > 0)) continue;
+    const float err = error_of(f.value, trial);
+    if (err < best_err) {
+      best_err = err;
+      best = f;
+      std::memcpy(q, trial, sizeof(int) * static_cast<size_t>(n));
+    }
+  }
+  return best;
+}
+
 // Fits sub-blocks of `group` values with integers in [0, nmax], quantises
 // their scales and mins to [0, smax] against two fp16 factors, and re-rounds
 // the values.
@@ -55,24 +100,54 @@ void encode_affine(const float* x, const float* importance, int group, int nmax,
                    const AffineSearch& search, bool use_search, AffineSuperBlock& out) {
   const int n_sub = QK_K / group;
   const float sigma2 = 2 * mean_square(x, QK_K);
-  float scales[16], mins[16], w[32];
+  float scales[16], mins[16], w[QK_K], scale_wt[16], min_wt[16];
   AffineSearch plan = search;
   if (!use_search) plan.steps = 0;
   for (int j = 0; j < n_sub; ++j) {
     const float* xs = x + j * group;
-    element_weights(xs, importance ? importance + j * group : nullptr, group, sigma2, w);
-    const AffineFit f = fit_affine(xs, w, group, nmax, plan, out.L + j * group);
+    float* ws = w + j * group;
+    element_weights(xs, importance ? importance + j * group : nullptr, group, sigma2, ws);
+    const uint8_t* L = out.L + j * group;
+    const AffineFit f = fit_affine(xs, ws, group, nmax, plan, out.L + j * group);
     scales[j] = f.scale;
     mins[j] = f.min;
+    scale_wt[j] = min_wt[j] = 0;
+    for (int i = 0; i < group; ++i) {
+      scale_wt[j] += ws[i] * L[i] * L[i];
+      min_wt[j] += ws[i];
+    }
   }
-  out.d = fp16_factor(max_of(scales, n_sub) / smax);
-  out.dmin = fp16_factor(max_of(mins, n_sub) / smax);
+  out.d = quantise_sub_scales(scales, scale_wt, n_sub, smax, use_search, out.scale);
+  out.dmin = quantise_sub_scales(mins, min_wt, n_sub, smax, use_search, out.min);
+  // Values re-rounded under each sub-block's stored scale and min. With the
+  // search on, the neighbouring integer scale and min (one up or down each)
+  // are tried too, and the pair with the least weighted error of the
+  // re-rounded values kept: rounding the scale and the min apart ignores how
+  // their errors combine.
+  const int reach = use_search ? 1 : 0;
   for (int j = 0; j < n_sub; ++j) {
-    out.scale[j] = quantise_scale(scales[j], out.d.value, 0, smax);
-    out.min[j] = quantise_scale(mins[j], out.dmin.value, 0, smax);
+    const float* xs = x + j * group;
+    const float* ws = w + j * group;
+    uint8_t* L = out.L + j * group;
+    const int sc0 = out.scale[j], mn0 = out.min[j];
+    float best_err = -1;
+    for (int sc = std::max(0, sc0 - reach); sc <= std::min(smax, sc0 + reach); ++sc)
+      for (int mn = std::max(0, mn0 - reach); mn <= std::min(smax, mn0 + reach); ++mn) {
+        const float dl = out.d.value * sc, ml = out.dmin.value * mn;
+        float err = 0;
+        for (int i = 0; i < group; ++i) {
+          const int l = dl != 0 ? round_clamp((xs[i] + ml) / dl, 0, nmax) : 0;
+          const float r = dl * l - ml - xs[i];
+          err += ws[i] * r * r;
+        }
+        if (best_err < 0 || err < best_err) {
+          best_err = err;
+          out.scale[j] = sc;
+          out.min[j] = mn;
+        }
+      }
     const float dl = out.d.value * out.scale[j], ml = out.dmin.value * out.min[j];
-    for (int i = j * group; i < (j + 1) * group; ++i)
-      out.L[i] = static_cast<uint8_t>(dl != 0 ? round_clamp((x[i] + ml) / dl, 0, nmax) : 0);
+    for (int i = 0; i < group; ++i) L[i] = static_cast<uint8_t>(dl != 0 ? round_clamp((xs[i] + ml) / dl, 0, nmax) : 0);
   }
 }
 
@@ -173,7 +248,7 @@ void encode_q3_k(const float* x, BlockQ3_K* y, int64_t nb, const QuantizeOptions
 void encode_q4_k(const float* x, BlockQ4_K* y, int64_t nb, const QuantizeOptions& o) {
   AffineSuperBlock sb;
   for (int64_t i = 0; i < nb; ++i, x += QK_K) {
-    encode_affine(x, importance_at(o, i), 32, 15, 63, {20, -1.0f, 0.1f}, o.search, sb);
+    encode_affine(x, importance_at(o, i), 32, 15, 63, {60, -1.5f, 0.05f}, o.search, sb);
     y[i].d = sb.d.bits;
     y[i].dmin = sb.dmin.bits;
     pack_scales_k4(sb.scale, sb.min, y[i].scales);

@@ -59,13 +59,11 @@ AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const Affi
   if (search.steps <= 0) return best;
   float best_err = affine_error(x, w, n, L, best.scale, best.min);
 
-  // A candidate's error from its sums: sum w (a l + b - x)^2 expanded. The
-  // sums that do not depend on l are the same for every candidate.
-  float sw = 0, swx = 0, swx2 = 0;
+  // The sums that do not depend on l are the same for every candidate.
+  float sw = 0, swx = 0;
   for (int i = 0; i < n; ++i) {
     sw += w[i];
     swx += w[i] * x[i];
-    swx2 += w[i] * x[i] * x[i];
   }
   const float top = static_cast<float>(nmax);
   float trial[kMaxGroup];
@@ -102,12 +100,50 @@ AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const Affi
       a = slx / sl2;
     }
     if (!(a >= 0)) continue;
-    const float err = a * a * sl2 + 2 * a * b * sl + b * b * sw - 2 * a * slx - 2 * b * swx + swx2;
+    // The error summed directly: from the expanded sums it is a small
+    // difference of large float terms, whose rounding picked a worse
+    // candidate often enough to cost KL divergence on trained weights.
+    float err = 0;
+    for (int i = 0; i < n; ++i) {
+      const float d = a * trial[i] + b - x[i];
+      err += w[i] * d * d;
+    }
     if (err < best_err) {
       best_err = err;
       best = {a, -b};
       for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(trial[i]);
     }
+  }
+  // Polish the winner: round every value again under its refitted scale and
+  // min (some now sit nearer another integer) and refit, while that lowers
+  // the error. Each round can only keep or lower it.
+  for (int round = 0; round < 4 && best.scale > 0; ++round) {
+    float sl = 0, sl2 = 0, slx = 0;
+    for (int i = 0; i < n; ++i) {
+      const float l = static_cast<float>(round_clamp((x[i] + best.min) / best.scale, 0, nmax));
+      trial[i] = l;
+      sl += w[i] * l;
+      sl2 += w[i] * l * l;
+      slx += w[i] * l * x[i];
+    }
+    const float det = sw * sl2 - sl * sl;
+    if (!(det > 0)) break;
+    float a = (sw * slx - sl * swx) / det;
+    float b = (sl2 * swx - sl * slx) / det;
+    if (b > 0) {
+      b = 0;
+      a = slx / sl2;
+    }
+    if (!(a > 0)) break;
+    float err = 0;
+    for (int i = 0; i < n; ++i) {
+      const float d = a * trial[i] + b - x[i];
+      err += w[i] * d * d;
+    }
+    if (!(err < best_err)) break;
+    best_err = err;
+    best = {a, -b};
+    for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(trial[i]);
   }
   return best;
 }
