@@ -101,8 +101,8 @@ AffineFit fit_affine(const float* x, const float* w, int n, int nmax, const Affi
     }
     if (!(a >= 0)) continue;
     // The error summed directly: from the expanded sums it is a small
-    // difference of large float terms, whose rounding picked a worse
-    // candidate often enough to cost KL divergence on trained weights.
+    // difference of large float terms, whose rounding can pick the worse of
+    // two close candidates.
     float err = 0;
     for (int i = 0; i < n; ++i) {
       const float d = a * trial[i] + b - x[i];
