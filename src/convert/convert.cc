@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -96,6 +97,25 @@ void write_mxfp4(const Planned& q, std::span<uint8_t> dst, int64_t n, int64_t ro
                             out[r * n_blocks + k]);
     }
   });
+}
+
+// gpt-oss checkpoints saved unquantised (fine-tunes): experts.gate_up_proj
+// [experts, n_embd, 2 n_ff] and down_proj [experts, n_ff, n_embd], each
+// expert's matrix transposed against the GGUF's rows: GGUF row r of an
+// expert is column r * stride + offset. Used when the MXFP4 blocks are absent.
+void plain_experts(Planned& p, const Checkpoint& ck) {
+  const std::string blocks = p.source.names[0];
+  const std::string plain = blocks.substr(0, blocks.size() - std::string_view("_blocks").size());
+  if (ck.find(plain) == nullptr) return;  // neither: the blocks are named as missing
+  const int64_t experts = p.source.shape[0], out = p.source.shape[1], in = p.source.shape[2] * 32;
+  const int64_t per_expert = out / p.source.stride, stride = p.source.stride, offset = p.source.offset;
+  p.source.names = {plain};
+  p.source.shape = {experts, in, out};
+  p.source.mxfp4 = false;
+  p.gather = [=](const SourceReader& read, int64_t r, float* dst) {
+    const int64_t e = r / per_expert, col = r % per_expert * stride + offset;
+    for (int64_t i = 0; i < in; ++i) read((e * in + i) * out + col, std::span<float>(dst + i, 1));
+  };
 }
 
 // The joint attn_kv_b that a split attn_k_b / attn_v_b is cut from.
@@ -194,6 +214,7 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
               .scales = {},
               .computed = {},
               .gather = k_b || v_b ? kv_b_gather(cfg, k_b) : nullptr};
+    if (p.source.mxfp4 && ck.find(p.source.names[0]) == nullptr) plain_experts(p, ck);
     for (const std::string& name : p.source.names) {
       const StTensor* t = ck.find(name);
       if (t == nullptr) fail(hf_dir, ": tensor '", name, "' (", spec.name, " of the GGUF) is missing");

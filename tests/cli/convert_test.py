@@ -300,6 +300,45 @@ def gpt_oss(work):
     check(len(exps) == 12 and all(b.tensors[n].type == 39 and a.raw(n) == b.raw(n) for n in exps),
           f"gpt-oss at f16: the {len(exps)} expert tensors stay MXFP4, synth's bytes")
 
+    # A checkpoint saved unquantised (as fine-tunes are): gate_up_proj
+    # [experts, n_embd, 2 n_ff] and down_proj [experts, n_ff, n_embd] in F32,
+    # the MXFP4 blocks' values; converts to the MXFP4 file's values decoded.
+    sys.path.insert(0, os.path.join(os.environ.get("FRUGAL_SOURCE_DIR", "."), "tests", "reference"))
+    from hf_checkpoint import read_checkpoint  # noqa: E402
+    plain = hf + "-plain"
+    shutil.copytree(hf, plain)
+    values = read_checkpoint(hf)
+    for f in os.listdir(plain):
+        if f.endswith(".safetensors"):
+            p = os.path.join(plain, f)
+            out = []
+            for n, dt, sh, raw in read_safetensors(p):
+                if n.endswith("_blocks"):
+                    v = values[n[:-len("_blocks")]].astype("<f4")
+                    out.append((n[:-len("_blocks")], "F32", list(v.shape), v.tobytes()))
+                elif not n.endswith("_scales"):
+                    out.append((n, dt, sh, raw))
+            write_safetensors(p, out)
+    os.remove(os.path.join(plain, "model.safetensors.index.json"))  # names changed: one file per shard is enough
+    shards = sorted(f for f in os.listdir(plain) if f.endswith(".safetensors"))
+    merged = [t for f in shards for t in read_safetensors(os.path.join(plain, f))]
+    for f in shards:
+        os.remove(os.path.join(plain, f))
+    write_safetensors(os.path.join(plain, "model.safetensors"), merged)
+    with open(os.path.join(plain, "config.json")) as f:
+        cfg = json.load(f)
+    del cfg["quantization_config"]
+    with open(os.path.join(plain, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    from_plain = os.path.join(work, "oss-plain.gguf")
+    decoded = os.path.join(work, "oss-decoded.gguf")
+    must("convert", plain, "--type", "f32", "-o", from_plain)
+    must("quantize", direct, decoded, "f32")
+    a, b = read_gguf(decoded), read_gguf(from_plain)
+    same = a.order == b.order and all(np.array_equal(a.tensor(n), b.tensor(n)) for n in exps)
+    check(same, f"gpt-oss saved unquantised (gate_up_proj transposed): the {len(exps)} expert tensors"
+          " are the MXFP4 checkpoint's values")
+
     def retype(d, name, dtype, shape=None):
         for f in os.listdir(d):
             if f.endswith(".safetensors"):

@@ -65,13 +65,14 @@ _E2M1 = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5
 
 def _decode_mxfp4(out):
     """gpt-oss: X_blocks [E, rows, n/32, 16] (byte j of a block: code 2j low,
-    2j+1 high) and X_scales [E, rows, n/32] (2^(s - 127)) as X [E, rows, n]."""
+    2j+1 high) and X_scales [E, rows, n/32] (2^(s - 127)) as X [E, n, rows],
+    the parameter Hugging Face's modeling code multiplies by (h @ X[e])."""
     for name in [n for n in out if n.endswith("_blocks")]:
         base = name[:-len("_blocks")]
         blocks, scales = out.pop(name), out.pop(base + "_scales")
         codes = np.stack([blocks & 15, blocks >> 4], axis=-1).reshape(*blocks.shape[:-1], 32)
         values = _E2M1[codes] * np.exp2(scales.astype(np.float64) - 127.0)[..., None]
-        out[base] = values.reshape(*blocks.shape[:-2], -1)
+        out[base] = values.reshape(*blocks.shape[:-2], -1).transpose(0, 2, 1)
 
 
 def read_checkpoint(folder):
@@ -171,10 +172,10 @@ def gpt_oss_moe(W, p, cfg, h):
     out = np.zeros_like(h)
     for t in range(h.shape[0]):
         for e, we in zip(ids[t], weights[t]):
-            gu = W[e_ + "gate_up_proj"][e] @ h[t] + W[e_ + "gate_up_proj_bias"][e]
+            gu = h[t] @ W[e_ + "gate_up_proj"][e] + W[e_ + "gate_up_proj_bias"][e]
             gate, up = np.minimum(gu[0::2], limit), np.clip(gu[1::2], -limit, limit)
             y = (up + 1) * gate * sigmoid(1.702 * gate)
-            out[t] += we * (W[e_ + "down_proj"][e] @ y + W[e_ + "down_proj_bias"][e])
+            out[t] += we * (y @ W[e_ + "down_proj"][e] + W[e_ + "down_proj_bias"][e])
     return out
 
 
