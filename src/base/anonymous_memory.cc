@@ -14,18 +14,17 @@ namespace frugal {
 
 namespace {
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23  // Linux 5.14
-#endif
-
 constexpr size_t kHugePage = size_t{2} << 20;
 
 // n bytes at a 2 MiB boundary, advised to be transparent huge pages before
-// any page is touched, then populated in one call. Weights are streamed
-// through gigabytes a step; with 4 KiB pages every 64 cache lines cost a
-// page walk. (Populating in the mmap call itself, as MAP_POPULATE does,
-// faults the pages before the advice can apply: that gave no huge pages.)
-// Returns null where the kernel refuses any of it.
+// any page is touched. Weights are streamed through gigabytes a step; with
+// 4 KiB pages every 64 cache lines cost a page walk. The pages are not
+// populated here: they come on first touch by the threads that fill the
+// memory, in parallel (4 GB on the 2-core VM of docs/BENCHMARKS.md: 3.4-5.4 s
+// populated in one MADV_POPULATE_WRITE call, 0.6-1.2 s faulted as two threads
+// fill it; small pages faulted one by one took 15 s). Populating in the mmap
+// call itself, as MAP_POPULATE does, would fault before the advice applies.
+// Returns null where the kernel refuses the mapping.
 uint8_t* map_huge(size_t n) {
   const size_t span = n + kHugePage;
   void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -38,13 +37,7 @@ uint8_t* map_huge(size_t n) {
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t tail = (end + page - 1) / page * page;
   if (span_end > tail) ::munmap(reinterpret_cast<void*>(tail), span_end - tail);
-  const size_t mapped = tail - begin;
-  auto* q = reinterpret_cast<void*>(begin);
-  ::madvise(q, mapped, MADV_HUGEPAGE);  // a kernel without THP says no: small pages then
-  if (::madvise(q, mapped, MADV_POPULATE_WRITE) != 0) {
-    ::munmap(q, mapped);
-    return nullptr;
-  }
+  ::madvise(reinterpret_cast<void*>(begin), tail - begin, MADV_HUGEPAGE);  // a kernel without THP says no: small pages then
   return reinterpret_cast<uint8_t*>(begin);
 }
 
@@ -52,21 +45,11 @@ uint8_t* map_huge(size_t n) {
 
 AnonymousMemory::AnonymousMemory(size_t n) {
   if (n == 0) return;
-  if (uint8_t* p = map_huge(n)) {
-    data_ = p;
-    size_ = n;
-    return;
-  }
-  // Older kernels (no MADV_POPULATE_WRITE): small pages, populated in the
-  // one call, since first touches page by page cost more (4 GiB on the
-  // 2-core VM of docs/BENCHMARKS.md: 4.6 s of system time populated, 7.1 s
-  // touched).
-  void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (p == MAP_FAILED) {
+  data_ = map_huge(n);
+  if (!data_) {
     const int e = errno;
     fail("cannot allocate ", human_bytes(n), ": ", std::strerror(e));
   }
-  data_ = static_cast<uint8_t*>(p);
   size_ = n;
 }
 

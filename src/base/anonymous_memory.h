@@ -1,6 +1,7 @@
-// Memory mapped from no file, its pages populated when it is made: for large
-// arrays made at load time, such as repacked weights. Move-only; unmapped on
-// destruction.
+// Memory mapped from no file, on transparent huge pages where the kernel
+// gives them, its pages made on first touch: for large arrays made at load
+// time, such as repacked or copied weights (fill it from several threads).
+// Move-only; unmapped on destruction.
 #pragma once
 #include <cstddef>
 #include <cstdint>

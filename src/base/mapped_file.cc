@@ -11,6 +11,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -78,7 +79,7 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     }
     data_ = static_cast<const uint8_t*>(p);
   }
-  ::close(fd);
+  fd_ = fd;
 }
 
 MappedFile::MappedFile() = default;
@@ -89,6 +90,7 @@ MappedFile::MappedFile(MappedFile&& o) noexcept
       populate_skipped_(o.populate_skipped_.load()),
       data_(o.data_),
       size_(o.size_),
+      fd_(std::exchange(o.fd_, -1)),
       path_(std::move(o.path_)) {
   o.data_ = nullptr;
   o.size_ = 0;
@@ -101,6 +103,7 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
     populate_skipped_ = o.populate_skipped_.load();
     data_ = o.data_;
     size_ = o.size_;
+    fd_ = std::exchange(o.fd_, -1);
     path_ = std::move(o.path_);
     o.data_ = nullptr;
     o.size_ = 0;
@@ -113,6 +116,21 @@ void MappedFile::reset() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
   data_ = nullptr;
   size_ = 0;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+void MappedFile::read(size_t offset, void* dst, size_t n) const {
+  if (offset > size_ || n > size_ - offset) fail("'", path_, "': read of ", n, " bytes at ", offset, " is past the end");
+  auto* out = static_cast<uint8_t*>(dst);
+  while (n > 0) {
+    const ssize_t r = ::pread(fd_, out, n, static_cast<off_t>(offset));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) fail("cannot read '", path_, "': ", r < 0 ? std::strerror(errno) : "the file was shortened");
+    out += r;
+    offset += static_cast<size_t>(r);
+    n -= static_cast<size_t>(r);
+  }
 }
 
 void MappedFile::advise_willneed() const {

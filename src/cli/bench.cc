@@ -30,7 +30,7 @@ struct BenchArgs {
   int n_prompt = 512, n_gen = 128, threads = 0, reps = 3, bandwidth_mib = 1024;
   double price_per_hour = std::nan(""), bandwidth_gbs = 0;  // price unset (NaN): default_price_per_hour()
   std::string kv_type = "f16";
-  bool json = false, repack = false;
+  bool json = false, repack = false, mmap = false;
   ExpertParallelFlags expert_parallel;
 };
 
@@ -70,7 +70,8 @@ int run_bench(BenchArgs a) {
   // Load and first token are timed before anything else touches the file:
   // with the file in the page cache this is the start-up a user waits for.
   const auto t_load = std::chrono::steady_clock::now();
-  std::unique_ptr<model::Model> m = model::Model::load(a.model, {.repack = a.repack, .threads = pool.size()});
+  std::unique_ptr<model::Model> m = model::Model::load(
+      a.model, {.repack = a.repack, .in_memory = !a.mmap && !a.expert_parallel.on, .threads = pool.size()});
   attach_expert_parallel(group, *m);
   const double load_seconds = seconds_since(t_load);
   const auto t_attached = std::chrono::steady_clock::now();  // the expert-parallel report's span
@@ -102,6 +103,7 @@ int run_bench(BenchArgs a) {
     j["load_seconds"] = load_seconds;
     j["repacked_bytes"] = m->repacked().bytes;
     j["repack_seconds"] = m->repacked().seconds;
+    j["copied_bytes"] = m->repacked().copied_bytes;
     j["first_token_seconds"] = first_token_seconds;
     j["results"] = nlohmann::ordered_json::array();
     for (const auto& r : results) {
@@ -125,10 +127,11 @@ int run_bench(BenchArgs a) {
   }
   std::printf("memory read bandwidth: %.1f GB/s (%d threads)   price: $%.4f per hour\n", bandwidth / 1e9, pool.size(),
               a.price_per_hour);
-  std::printf("load: %.3f s (repacking %s in %.3f s)   first token of work after: %.3f s\n\n", load_seconds,
-              human_bytes(static_cast<double>(m->repacked().bytes)).c_str(), m->repacked().seconds,
+  std::printf("load: %.3f s (repacking %s, copying %s into memory: %.3f s)   first token of work after: %.3f s\n\n",
+              load_seconds, human_bytes(static_cast<double>(m->repacked().bytes)).c_str(),
+              human_bytes(static_cast<double>(m->repacked().copied_bytes)).c_str(), m->repacked().seconds,
               first_token_seconds);
-  if (!m->repacked().skipped.empty()) log_info("bench: not repacked: ", m->repacked().skipped);
+  if (!m->repacked().skipped.empty()) log_info("bench: weights left in the file mapping: ", m->repacked().skipped);
   std::printf("| %-24s | %10s | %10s | %-6s | %7s | %-10s | %18s | %12s | %10s | %9s |\n", "model", "size", "params", "type",
               "threads", "test", "t/s", "t/s/stream", "roofline", "$/M tok");
   std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", std::string(24, '-').c_str(),
@@ -164,6 +167,7 @@ const CommandRegistration kBench{
       app.add_option("--bandwidth-mib", a->bandwidth_mib, "buffer for the bandwidth measurement (default 1024 MiB)");
       app.add_flag("--json", a->json, "print the results as JSON");
       app.add_flag("--repack", a->repack, "repack q4_k/q6_k matrices row-interleaved at load (timed in the load)");
+      app.add_flag("--mmap", a->mmap, "read the weights from the file mapping instead of copying them into memory on huge pages");
       add_expert_parallel_flags(app, a->expert_parallel);
       return [a] { return run_bench(*a); };
     }};

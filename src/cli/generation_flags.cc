@@ -32,6 +32,9 @@ void add_generation_flags(CLI::App& app, GenerationFlags& f) {
   app.add_flag("--repack", f.repack,
                "repack q4_k/q6_k matrices row-interleaved at load: faster products, seconds more to load "
                "(frugal quantize --repack does it once)");
+  app.add_flag("--mmap", f.mmap,
+               "read the weights from the file mapping (pages shared with other processes, models larger than "
+               "memory) instead of copying them into memory on huge pages at load (faster decoding)");
   app.add_option("--lora", f.lora, "apply a LoRA adapter (llama.cpp's GGUF adapter format)");
   app.add_option("--lora-scale", f.lora_scale, "scale of the adapter's product (default 1: alpha / rank as trained)");
 }
@@ -61,12 +64,13 @@ LoadedModel load_for_generation(const GenerationFlags& f, int n_seq_max, int pre
   if (f.threads > 0) ThreadPool::set_default_threads(f.threads);
   LoadedModel m;
   m.path = resolve_model_path(f.model);
-  m.model = model::Model::load(m.path, {.repack = f.repack, .threads = ThreadPool::global().size()});
+  m.model = model::Model::load(m.path, {.repack = f.repack, .in_memory = !f.mmap, .threads = ThreadPool::global().size()});
   const model::RepackReport& r = m.model->repacked();
-  if (r.tensors > 0) {
-    log_debug("repacked ", r.tensors, " matrices (", human_bytes(static_cast<double>(r.bytes)), ") in ", r.seconds, " s");
+  if (r.tensors > 0 || r.copied_bytes > 0) {
+    log_debug("repacked ", r.tensors, " matrices (", human_bytes(static_cast<double>(r.bytes)), "), copied ",
+              human_bytes(static_cast<double>(r.copied_bytes)), " into memory in ", r.seconds, " s");
   }
-  if (!r.skipped.empty()) log_info("not repacked: ", r.skipped);
+  if (!r.skipped.empty()) log_info("weights left in the file mapping: ", r.skipped);
   if (!f.lora.empty()) {
     auto adapter = model::LoraAdapter::load(f.lora, *m.model, f.lora_scale);
     log_info("LoRA adapter ", f.lora, ": ", adapter->targets().size(), " matrices, rank ", adapter->rank(),

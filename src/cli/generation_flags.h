@@ -32,6 +32,7 @@ struct GenerationFlags {
   int n_ctx = 0;
   std::string kv_type = "f16";
   bool repack = false;  // row-interleaved repacking at load (model/repack_weights.h)
+  bool mmap = false;    // weights read from the file mapping, not copied into memory on huge pages
   std::string lora;       // a LoRA adapter (GGUF) applied to the model, or none
   float lora_scale = 1.0f;
 };

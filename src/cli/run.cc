@@ -29,7 +29,9 @@ int run_run(const RunArgs& a) {
   params.stop_at_end_of_generation = !a.ignore_eos;
   // Every rank samples the same tokens: rank 0's seed.
   if (group) params.sampling.seed = group->broadcast(params.sampling.seed);
-  LoadedModel m = load_for_generation(a.gen);
+  GenerationFlags gen = a.gen;
+  gen.mmap = gen.mmap || group;  // each rank pages in only the experts it owns
+  LoadedModel m = load_for_generation(gen);
   attach_expert_parallel(group, *m.model);
   const auto t0 = std::chrono::steady_clock::now();
   const tokenizer::Tokenizer& tok = *m.tokenizer;

@@ -83,10 +83,14 @@ std::unique_ptr<Model> Model::from_reader(gguf::Reader file, const LoadOptions& 
   m->config_ = config_from_file(m->file_);
   validate_tensors(m->config_, m->file_);
   m->bind();
-  if (options.repack) {
+  if (options.repack || options.in_memory) {
     const MappedFile* mapping = m->file_.mapping();
-    m->repacked_ = repack_weights(m->weights_, m->repacked_memory_, mapping != nullptr, options.threads);
-    if (mapping && m->repacked_.tensors > 0) mapping->skip_populate();
+    m->repacked_ = place_weights(m->weights_, m->repacked_memory_,
+                                 {.repack = options.repack,
+                                  .copy = options.in_memory,
+                                  .file = mapping,
+                                  .n_threads = options.threads});
+    if (mapping && (m->repacked_.tensors > 0 || m->repacked_.copied_bytes > 0)) mapping->skip_populate();
   }
   return m;
 }

@@ -1,4 +1,4 @@
-// The read-only mapping: contents, errors, and the background population
+// The read-only mapping: contents, reads beside the mapping, errors, and the background population
 // (its threads never change what the mapping reads and are stopped and
 // joined on destruction or move, even mid-way).
 #include "base/mapped_file.h"
@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -50,6 +51,21 @@ TEST(MappedFile, PopulatingInTheBackgroundLeavesTheContents) {
     c = std::move(b);
     EXPECT_TRUE(contents_ok(c));
   }
+  std::remove(path.c_str());
+}
+
+TEST(MappedFile, ReadCopiesTheFileWithoutTheMapping) {
+  const std::string path = write_file("read", (size_t{3} << 20) + 777);
+  MappedFile a(path);
+  MappedFile f(std::move(a));  // the descriptor moves with the mapping
+  std::vector<uint8_t> got(f.size());
+  f.read(0, got.data(), got.size());
+  EXPECT_EQ(0, std::memcmp(got.data(), f.data(), f.size()));
+  uint8_t piece[100];
+  f.read(f.size() - 100, piece, 100);  // the very end
+  EXPECT_EQ(0, std::memcmp(piece, f.data() + f.size() - 100, 100));
+  EXPECT_THROW(f.read(f.size() - 99, piece, 100), Error);  // one past the end
+  EXPECT_THROW(f.read(f.size() + 1, piece, 0), Error);
   std::remove(path.c_str());
 }
 

@@ -2,13 +2,15 @@
 // and the same file written by `frugal quantize --repack`, give the very
 // logits of the file as it is (the repacked kernels' sums are the base
 // kernels' integers), for prefill and decode rows, in MoE and dense layers;
-// and requantising the repacked file without --repack gives back the
-// original tensors byte for byte.
+// weights copied into memory at load give them too; and requantising the
+// repacked file without --repack gives back the original tensors byte for
+// byte.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,31 @@ TEST(RepackModel, SameLogitsRepackedAtLoadAndInTheFile) {
     }
     EXPECT_EQ(at_load->weights().token_embd.type, as_is->weights().token_embd.type);
     EXPECT_EQ(logits_of(*at_load), want);
+
+    // Copied into memory as they are, and repacked with the rest copied:
+    // every matrix leaves the file mapping, the logits stay the same.
+    for (const bool repack : {false, true}) {
+      SCOPED_TRACE(repack ? "repacked and copied" : "copied");
+      const auto in_memory = Model::load(plain.path, {.repack = repack, .in_memory = true, .threads = 3});
+      const RepackReport& r = in_memory->repacked();
+      EXPECT_TRUE(r.skipped.empty()) << r.skipped;
+      EXPECT_GT(r.copied_bytes + r.bytes, 0u);
+      if (!repack) {
+        EXPECT_EQ(r.bytes, 0u);
+      }
+      const gguf::Reader& file = in_memory->file();
+      const uint8_t* begin = file.mapping()->data();
+      const uint8_t* end = begin + file.mapping()->size();
+      const LayerWeights& L = in_memory->weights().layers[0];
+      for (const void* p : std::initializer_list<const void*>{L.wq.data, L.wo.data, L.ffn_gate.data, L.gate_exps.data, L.down_exps.data}) {
+        if (!p) continue;
+        EXPECT_FALSE(p >= static_cast<const void*>(begin) && p < static_cast<const void*>(end));
+      }
+      const void* embd = in_memory->weights().token_embd.data;  // read row by row: left in the file
+      EXPECT_TRUE(embd >= static_cast<const void*>(begin) && embd < static_cast<const void*>(end));
+      EXPECT_EQ(r.tensors > 0, repack && repacking_pays(TensorType::Q4_K));
+      EXPECT_EQ(logits_of(*in_memory), want);
+    }
 
     quant::RequantizeOptions ro;
     ro.recipe_or_type = "q4_k_m";
