@@ -97,11 +97,15 @@ async function main() {
     check((await page.textContent('.msg.user')) === 'Tell me a <b>long</b> story' &&
           (await page.$$('#log b')).length === 0, 'the message with markup is shown as text');
 
-    // The next message is answered in full (a short one).
+    // The next message is answered in full (a short one). Its prompt holds the
+    // stopped answer, thousands of tokens the later a loaded machine let the
+    // page press Stop (CI once: 1,487 tokens, 23,477 characters, whose prompt
+    // took the one-thread server over 20 s): the wait allows for that.
     await page.fill('#max', '12');
     await page.fill('#input', 'And now a short one');
     await page.click('#send');
-    await page.waitForFunction(() => /^\d+ tokens in/.test(document.getElementById('speed').textContent));
+    await page.waitForFunction(() => /^\d+ tokens in/.test(document.getElementById('speed').textContent), null,
+                               { timeout: 120000 });
     const answers = await page.$$('.msg.assistant');
     check(answers.length === 2 && (await answers[1].textContent()).length > 0,
           `the next message is answered whole: "${await page.textContent('#speed')}"`);

@@ -20,7 +20,7 @@ if [ ! -f "$peers/node_modules/playwright-core/package.json" ]; then
 fi
 "$FRUGAL" synth --arch qwen3moe --preset tiny --ctx 32768 --seed 7 -o "$dir/tiny.gguf" >/dev/null 2>&1
 start_serve -m "$dir/tiny.gguf" --host 127.0.0.1 --port 0 -t 1 --parallel 2 -c 32768 --seed 1
-(cd "$peers" && timeout 90 node chat_page_browser.js "http://127.0.0.1:$serve_port" "$chromium" ${FRUGAL_SCREENSHOT:-})
+(cd "$peers" && timeout 240 node chat_page_browser.js "http://127.0.0.1:$serve_port" "$chromium" ${FRUGAL_SCREENSHOT:-})
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
 start_serve -m "$dir/tiny.gguf" --host 127.0.0.1 --port 0 -t 1 --parallel 2 -c 4096 --seed 1 --api-key sk-page-1
 (cd "$peers" && timeout 60 node chat_page_key.js "http://127.0.0.1:$serve_port" "$chromium" sk-page-1)
