@@ -89,7 +89,13 @@ std::string long_request(bool stream, int max_tokens, bool chat = false) {
 TEST(HttpLayer, IdleSlowAndStreamingClientsDoNotStarveTheServer) {
   constexpr int kIdle = 1000, kSlow = 100, kStreams = 256;
   if (!allow_open_files(2 * (kIdle + kSlow + kStreams) + 512)) GTEST_SKIP() << "the open-files limit is too low";
-  ServerFixture f(16, kStreams);
+  // The server's timeouts (tested on their own below) must not close the idle
+  // and slow clients while the streams run: under ASan on a loaded machine
+  // this test once took 33 s, past the 30 s default idle timeout.
+  ServerFixture f(16, kStreams, 8u << 20, testing::default_model_path(), [](ServerOptions& o) {
+    o.timeout = std::chrono::minutes(10);
+    o.idle_timeout = std::chrono::minutes(10);
+  });
   std::vector<int> idle, slow, streams;
   // Keep-alive connections that made one request and then wait, as pooled
   // clients do.
