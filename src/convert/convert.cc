@@ -101,18 +101,26 @@ void write_mxfp4(const Planned& q, std::span<uint8_t> dst, int64_t n, int64_t ro
 
 // gpt-oss checkpoints saved unquantised (fine-tunes): experts.gate_up_proj
 // [experts, n_embd, 2 n_ff] and down_proj [experts, n_ff, n_embd], each
-// expert's matrix transposed against the GGUF's rows: GGUF row r of an
-// expert is column r * stride + offset. Used when the MXFP4 blocks are absent.
+// expert's matrix transposed against the GGUF's rows (HfSource::transposed,
+// gate and up columns interleaved). Used when the MXFP4 blocks are absent.
 void plain_experts(Planned& p, const Checkpoint& ck) {
   const std::string blocks = p.source.names[0];
   const std::string plain = blocks.substr(0, blocks.size() - std::string_view("_blocks").size());
   if (ck.find(plain) == nullptr) return;  // neither: the blocks are named as missing
   const int64_t experts = p.source.shape[0], out = p.source.shape[1], in = p.source.shape[2] * 32;
-  const int64_t per_expert = out / p.source.stride, stride = p.source.stride, offset = p.source.offset;
   p.source.names = {plain};
   p.source.shape = {experts, in, out};
   p.source.mxfp4 = false;
-  p.gather = [=](const SourceReader& read, int64_t r, float* dst) {
+  p.source.transposed = true;
+}
+
+// A transposed source's GGUF row r: expert r / per_expert's column
+// (r % per_expert) * stride + offset.
+std::function<void(const SourceReader&, int64_t, float*)> transposed_gather(const model::TensorSpec& spec,
+                                                                           const HfSource& src) {
+  const int64_t experts = src.shape[0], in = src.shape[1], out = src.shape[2];
+  const int64_t per_expert = spec.n_elements() / spec.fan_in() / experts, stride = src.stride, offset = src.offset;
+  return [=](const SourceReader& read, int64_t r, float* dst) {
     const int64_t e = r / per_expert, col = r % per_expert * stride + offset;
     for (int64_t i = 0; i < in; ++i) read((e * in + i) * out + col, std::span<float>(dst + i, 1));
   };
@@ -204,7 +212,7 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   for (const model::TensorSpec& spec : model::expected_tensors(cfg)) {
     if (spec.name == "rope_freqs.weight") {
       plan.push_back({.spec = spec, .source = {}, .tensors = {}, .scales = {},
-                      .computed = llama3_rope_factors(hf_cfg, cfg), .gather = nullptr});
+                      .computed = llama3_rope_factors(hf_model_keys(hf_cfg), cfg), .gather = nullptr});
       continue;
     }
     const bool k_b = spec.name.ends_with(".attn_k_b.weight"), v_b = spec.name.ends_with(".attn_v_b.weight");
@@ -215,6 +223,7 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
               .computed = {},
               .gather = k_b || v_b ? kv_b_gather(cfg, k_b) : nullptr};
     if (p.source.mxfp4 && ck.find(p.source.names[0]) == nullptr) plain_experts(p, ck);
+    if (p.source.transposed) p.gather = transposed_gather(spec, p.source);
     for (const std::string& name : p.source.names) {
       const StTensor* t = ck.find(name);
       if (t == nullptr) fail(hf_dir, ": tensor '", name, "' (", spec.name, " of the GGUF) is missing");

@@ -43,6 +43,8 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
 // the same values, which convert --mla-kv-b split splits again. fp8_block > 0:
 // the projection matrices (*_proj.weight) as float8_e4m3 with an F32 scale
 // per fp8_block x fp8_block block, as DeepSeek-V3/R1 checkpoints ship them.
+// RoPE factors (rope_freqs.weight) are written as Llama 4 Scout's
+// rope_scaling, from which convert computes its own factors.
 void write_hf_synth(const model::ModelConfig& cfg, uint64_t seed, int n_shards, const std::string& dir,
                     int64_t fp8_block = 0);
 

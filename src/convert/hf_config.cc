@@ -154,6 +154,53 @@ void read_gpt_oss(const HfConfig& h, ModelConfig& c) {
   }
 }
 
+// Llama 4: MoE layers every interleave_moe_layer_step-th, NoPE layers every
+// 4th (no_rope_layers, when listed, must say so: 1 for a RoPE layer),
+// chunked attention on the others, the NoPE layers' queries tempered by
+// position (attn_temperature_tuning: attn_scale per floor_scale positions),
+// the unweighted q/k norm of the RoPE layers, which frugal's files (as
+// llama.cpp's) imply for every model but Maverick's 128 experts.
+void read_llama4(const HfConfig& h, ModelConfig& c) {
+  const std::string& where = h.where;
+  if (h.flag_or("attention_bias", false)) fail(where, ": Llama 4 with attention_bias is not converted");
+  c.n_moe_layer_step = h.count_or("interleave_moe_layer_step", 1);
+  if (c.n_moe_layer_step < 1) fail(where, ": interleave_moe_layer_step must be at least 1");
+  c.n_attn_chunk = h.count_or("attention_chunk_size", 8192);
+  if (h.count_or("no_rope_layer_interval", c.n_nope_layer_step) != c.n_nope_layer_step)
+    fail(where, ": no_rope_layer_interval other than ", c.n_nope_layer_step, " is not converted");
+  // Older configs say 4 for true.
+  bool tuning = true;
+  if (h.has("attn_temperature_tuning")) {
+    const json& v = h.j["attn_temperature_tuning"];
+    if (!v.is_boolean() && !v.is_number()) fail(where, ": attn_temperature_tuning must be true, false or a number");
+    tuning = v.is_boolean() ? v.get<bool>() : v.get<double>() != 0.0;
+  }
+  const double floor_scale = h.number_or("floor_scale", 8192.0);
+  c.attn_temp_length = int64_t(floor_scale);
+  if (double(c.attn_temp_length) != floor_scale || c.attn_temp_length < 1)
+    fail(where, ": floor_scale must be a positive whole number");
+  c.attn_temp_scale = tuning ? float(h.number_or("attn_scale", 0.1)) : 0.0f;
+  const bool qk_norm = h.flag_or("use_qk_norm", true);
+  if (qk_norm != (c.n_expert != 128))
+    fail(where, ": use_qk_norm ", qk_norm ? "true" : "false", " with ", c.n_expert,
+         " experts is not converted (llama4 files imply the q/k norm for every expert count but 128)");
+  c.qk_norm = qk_norm ? model::QkNorm::kPerHeadUnweighted : model::QkNorm::kNone;
+  // Per-layer lists that, when given, must agree with the pattern the file implies.
+  auto check_layers = [&](const char* key, auto expected) {
+    if (!h.has(key) || h.j[key].empty()) return;
+    json want = json::array();
+    for (int64_t il = 0; il < c.n_layer; ++il) want.push_back(expected(il));
+    if (h.j[key] != want) fail(where, ": ", key, " ", h.j[key].dump(), " is not converted (", want.dump(), " is)");
+  };
+  check_layers("no_rope_layers", [&](int64_t il) { return c.layer_has_rope(il) ? 1 : 0; });
+  json moe_layers = json::array();
+  for (int64_t il = 0; il < c.n_layer; ++il)
+    if (c.layer_is_moe(il)) moe_layers.push_back(il);
+  if (h.has("moe_layers") && h.j["moe_layers"] != moe_layers)
+    fail(where, ": moe_layers ", h.j["moe_layers"].dump(), " disagrees with interleave_moe_layer_step (",
+         moe_layers.dump(), ")");
+}
+
 void read_deepseek_moe(const HfConfig& h, ModelConfig& c, const char* default_scoring, const char* default_method) {
   const std::string& where = h.where;
   c.n_expert_shared = h.count_or("n_shared_experts", 0);
@@ -188,13 +235,14 @@ std::vector<float> llama3_rope_factors(const json& j, const ModelConfig& c) {
   const double factor = r.number_or("factor", 8.0), low = r.number_or("low_freq_factor", 1.0);
   const double high = r.number_or("high_freq_factor", 4.0);
   const double old_ctx = double(r.count_or("original_max_position_embeddings", 8192));
-  if (!(high > low)) fail("config.json: rope_scaling high_freq_factor must exceed low_freq_factor");
+  // Llama 4 Scout's has high == low: no band between the two wavelengths.
+  if (!(high >= low)) fail("config.json: rope_scaling high_freq_factor must not be below low_freq_factor");
   const double low_wavelen = old_ctx / low, high_wavelen = old_ctx / high;
   std::vector<float> out;
   for (int64_t i = 0; i < c.rope_dim / 2; ++i) {
     const double freq = std::pow(double(c.rope_freq_base), -double(2 * i) / double(c.rope_dim));
     const double wavelen = 2 * M_PI / freq;
-    if (wavelen < high_wavelen) {
+    if (wavelen < high_wavelen || (high == low && wavelen <= low_wavelen)) {
       out.push_back(1.0f);
     } else if (wavelen > low_wavelen) {
       out.push_back(float(factor));
@@ -206,48 +254,57 @@ std::vector<float> llama3_rope_factors(const json& j, const ModelConfig& c) {
   return out;
 }
 
-ModelConfig config_from_hf(const json& j, const std::string& where) {
-  if (!j.is_object()) fail(where, ": not a JSON object");
-  if (!j.contains("architectures") || !j["architectures"].is_array() || j["architectures"].empty() ||
-      !j["architectures"][0].is_string())
+const json& hf_model_keys(const json& cfg) {
+  return *hf_family_for_class(cfg.at("architectures").at(0).get<std::string>()).text_config ? cfg.at("text_config")
+                                                                                               : cfg;
+}
+
+ModelConfig config_from_hf(const json& root, const std::string& where) {
+  if (!root.is_object()) fail(where, ": not a JSON object");
+  if (!root.contains("architectures") || !root["architectures"].is_array() || root["architectures"].empty() ||
+      !root["architectures"][0].is_string())
     fail(where, ": key 'architectures' is missing or not a list of class names");
   const HfFamily* found = nullptr;
   try {
-    found = &hf_family_for_class(j["architectures"][0].get<std::string>());
+    found = &hf_family_for_class(root["architectures"][0].get<std::string>());
   } catch (const Error& e) {
     fail(where, ": ", e.what());
   }
   const HfFamily& fam = *found;
-  const HfConfig h{j, where};
+  if (*fam.text_config && (!root.contains("text_config") || !root["text_config"].is_object()))
+    fail(where, ": key 'text_config' is missing or not an object");
+  const json& j = hf_model_keys(root);
+  const std::string keys_where = *fam.text_config ? where + " text_config" : where;
+  const HfConfig h{j, keys_where};
   ModelConfig c;
   c.arch = fam.arch;
-  c.name = j.value("_name_or_path", "");
+  c.name = root.value("_name_or_path", "");
   c.n_vocab = h.count("vocab_size");
   c.n_embd = h.count("hidden_size");
   c.n_layer = h.count("num_hidden_layers");
   c.n_head = h.count("num_attention_heads");
-  if (c.n_head == 0) fail(where, ": key 'num_attention_heads' must be positive");
+  if (c.n_head == 0) fail(keys_where, ": key 'num_attention_heads' must be positive");
   c.n_head_kv = h.count_or("num_key_value_heads", c.n_head);
   c.head_dim = h.count_or("head_dim", c.n_embd / c.n_head);
   c.v_head_dim = c.head_dim;
   c.rope_dim = c.head_dim;
-  c.n_ff = h.count("intermediate_size");
+  c.n_ff = h.count(fam.dense_ff_key);
   c.n_ctx_train = h.count("max_position_embeddings");
   c.norm_eps = float(h.number_or("rms_norm_eps", 1e-6));
   c.rope_freq_base = float(h.number_or("rope_theta", 10000.0));
-  c.tied_output = h.flag_or("tie_word_embeddings", false);
+  c.tied_output = h.flag_or("tie_word_embeddings", HfConfig{root, where}.flag_or("tie_word_embeddings", false));
   if (h.has("hidden_act") && j["hidden_act"] != "silu")
-    fail(where, ": hidden_act ", j["hidden_act"].dump(), " is not converted (only silu)");
-  if (h.flag_or("use_sliding_window", false)) fail(where, ": use_sliding_window is not converted");
-  if (fam.permute_qk && h.flag_or("attention_bias", false)) fail(where, ": attention_bias is not converted for llama");
-  if (h.has("clip_qkv")) fail(where, ": clip_qkv is not converted");
+    fail(keys_where, ": hidden_act ", j["hidden_act"].dump(), " is not converted (only silu)");
+  if (h.flag_or("use_sliding_window", false)) fail(keys_where, ": use_sliding_window is not converted");
+  if (fam.permute_qk && h.flag_or("attention_bias", false)) fail(keys_where, ": attention_bias is not converted for llama");
+  if (h.has("clip_qkv")) fail(keys_where, ": clip_qkv is not converted");
   if (fam.moe) {
     c.n_expert = h.count(fam.expert_count_key);
     c.n_expert_used = h.count("num_experts_per_tok");
     c.n_ff_exp = *fam.expert_ff_key ? h.count(fam.expert_ff_key) : c.n_ff;
     if (*fam.shared_ff_key) c.n_ff_shexp = h.count_or(fam.shared_ff_key, 0);
-    if (h.count_or("decoder_sparse_step", 1) != 1) fail(where, ": decoder_sparse_step other than 1 is not converted");
-    if (h.has("mlp_only_layers") && !j["mlp_only_layers"].empty()) fail(where, ": mlp_only_layers is not converted");
+    if (h.count_or("decoder_sparse_step", 1) != 1) fail(keys_where, ": decoder_sparse_step other than 1 is not converted");
+    if (h.has("mlp_only_layers") && !j["mlp_only_layers"].empty()) fail(keys_where, ": mlp_only_layers is not converted");
   }
   model::apply_architecture_defaults(c);
   switch (fam.keys) {
@@ -255,13 +312,14 @@ ModelConfig config_from_hf(const json& j, const std::string& where) {
     case HfKeys::kDeepseek: read_deepseek(h, c); break;
     case HfKeys::kGlm: read_glm(h, c); break;
     case HfKeys::kGptOss: read_gpt_oss(h, c); break;
+    case HfKeys::kLlama4: read_llama4(h, c); break;
   }
-  if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, where, c);
+  if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, keys_where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
   try {
     model::validate_config(c);
   } catch (const Error& e) {
-    fail(where, ": ", e.what());
+    fail(keys_where, ": ", e.what());
   }
   return c;
 }
@@ -277,7 +335,6 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
       {"num_attention_heads", c.n_head},
       {"num_key_value_heads", c.n_head_kv},
       {"head_dim", c.head_dim},
-      {"intermediate_size", c.n_ff},
       {"max_position_embeddings", c.n_ctx_train},
       {"rms_norm_eps", json_float(c.norm_eps)},
       {"rope_theta", json_float(c.rope_freq_base)},
@@ -286,6 +343,7 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
       {"torch_dtype", torch_dtype},
   };
   if (!c.name.empty()) j["_name_or_path"] = c.name;
+  j[fam.dense_ff_key] = c.n_ff;  // before the experts' key, which may be intermediate_size
   if (fam.moe) {
     j[fam.expert_count_key] = c.n_expert;
     j["num_experts_per_tok"] = c.n_expert_used;
@@ -318,6 +376,22 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
                                 {"modules_to_not_convert", {"model.layers.*.self_attn", "model.layers.*.mlp.router",
                                                             "model.embed_tokens", "lm_head"}}};
   }
+  if (fam.keys == HfKeys::kLlama4) {
+    j["attention_bias"] = false;
+    j["interleave_moe_layer_step"] = c.n_moe_layer_step;
+    j["attention_chunk_size"] = c.n_attn_chunk;
+    j["attn_temperature_tuning"] = c.attn_temp_scale != 0.0f;
+    j["attn_scale"] = json_float(c.attn_temp_scale);
+    j["floor_scale"] = c.attn_temp_length;
+    j["use_qk_norm"] = c.qk_norm != model::QkNorm::kNone;
+    json no_rope = json::array(), moe_layers = json::array();
+    for (int64_t il = 0; il < c.n_layer; ++il) {
+      no_rope.push_back(c.layer_has_rope(il) ? 1 : 0);
+      if (c.layer_is_moe(il)) moe_layers.push_back(il);
+    }
+    j["no_rope_layers"] = no_rope;
+    j["moe_layers"] = moe_layers;
+  }
   if (c.is_mla()) {
     if (c.q_lora_rank > 0) j["q_lora_rank"] = c.q_lora_rank;
     else j["q_lora_rank"] = nullptr;
@@ -329,6 +403,12 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     const bool sigmoid = c.gating == model::GatingFunc::kSigmoid;
     j["scoring_func"] = sigmoid ? "sigmoid" : "softmax";
     j["topk_method"] = c.expert_score_bias ? "noaux_tc" : c.n_expert_groups > 1 ? "group_limited_greedy" : "greedy";
+  }
+  if (c.rope_freq_factors) {
+    // Checkpoints carry the factors as rope_scaling, from which convert
+    // computes them: Llama 4 Scout's (synth's random factors are not kept).
+    j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 16.0}, {"low_freq_factor", 1.0},
+                         {"high_freq_factor", 1.0}, {"original_max_position_embeddings", 8192}};
   }
   if (c.rope_scaling == model::RopeScaling::kLinear) {
     j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", json_float(c.rope_scaling_factor)}};
@@ -348,7 +428,15 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
       j["rope_scaling"]["mscale_all_dim"] = all_dim;
     }
   }
-  return j;
+  if (!*fam.text_config) return j;
+  // Multimodal (Llama 4): the language model's keys under text_config.
+  json text = j;
+  for (const char* key : {"architectures", "torch_dtype", "tie_word_embeddings", "_name_or_path"}) text.erase(key);
+  text["model_type"] = fam.text_config;
+  json root = {{"architectures", j["architectures"]}, {"model_type", fam.model_type}, {"text_config", text},
+               {"tie_word_embeddings", c.tied_output}, {"torch_dtype", torch_dtype}};
+  if (!c.name.empty()) root["_name_or_path"] = c.name;
+  return root;
 }
 
 }  // namespace frugal::convert

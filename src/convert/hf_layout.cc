@@ -65,6 +65,15 @@ constexpr HfFamily kFamilies[] = {
      .expert_count_key = "num_local_experts", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false,
      .shared_block = "", .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false,
      .drop_extra_layers = false, .router = "router", .stacked_mxfp4_experts = true, .keys = HfKeys::kGptOss},
+    // Llama 4 (Scout, Maverick): the language model of a multimodal
+    // checkpoint, its experts fused and transposed, its RoPE pairing
+    // interleaved dimensions as the GGUF's does (no q/k permutation).
+    {.hf_class = "Llama4ForConditionalGeneration", .arch = "llama4", .model_type = "llama4", .moe = true,
+     .moe_block = "feed_forward", .expert_count_key = "num_local_experts", .expert_ff_key = "intermediate_size",
+     .shared_ff_key = "", .norm_topk_key = false, .shared_block = "shared_expert", .exp_gate = "", .exp_up = "",
+     .exp_down = "", .permute_qk = false, .router = "router", .fused_experts = true, .keys = HfKeys::kLlama4,
+     .ffn_block = "feed_forward", .dense_ff_key = "intermediate_size_mlp", .prefix = "language_model.",
+     .text_config = "llama4_text", .skipped = {"vision_model.", "multi_modal_projector."}, .llama3_rope = true},
     {.hf_class = "DeepseekV3ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v3", .moe = true,
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
@@ -74,8 +83,8 @@ constexpr HfFamily kFamilies[] = {
 };
 
 // Per-layer tensors outside the experts: GGUF suffix after "blk.N." and the
-// Hugging Face name after "model.layers.N.". "{moe}" stands for the family's
-// MoE module.
+// Hugging Face name after "model.layers.N.". "{moe}", "{ffn}", "{shared}" and
+// "{router}" stand for the family's modules.
 struct LayerName {
   const char* gguf;
   const char* hf;
@@ -95,16 +104,16 @@ constexpr LayerName kLayerNames[] = {
     {.gguf = "attn_k_norm.weight", .hf = "self_attn.k_norm.weight"},
     {.gguf = "ffn_norm.weight", .hf = "post_attention_layernorm.weight"},
     {.gguf = "post_attention_norm.weight", .hf = "post_attention_layernorm.weight"},
-    {.gguf = "ffn_gate.weight", .hf = "mlp.gate_proj.weight"},
-    {.gguf = "ffn_up.weight", .hf = "mlp.up_proj.weight"},
-    {.gguf = "ffn_down.weight", .hf = "mlp.down_proj.weight"},
+    {.gguf = "ffn_gate.weight", .hf = "{ffn}.gate_proj.weight"},
+    {.gguf = "ffn_up.weight", .hf = "{ffn}.up_proj.weight"},
+    {.gguf = "ffn_down.weight", .hf = "{ffn}.down_proj.weight"},
     {.gguf = "ffn_gate_inp.weight", .hf = "{moe}.{router}.weight"},
     {.gguf = "ffn_gate_inp.bias", .hf = "{moe}.{router}.bias"},
     {.gguf = "exp_probs_b.bias", .hf = "{moe}.gate.e_score_correction_bias"},
-    {.gguf = "ffn_gate_inp_shexp.weight", .hf = "mlp.shared_expert_gate.weight"},
-    {.gguf = "ffn_gate_shexp.weight", .hf = "mlp.{shared}.gate_proj.weight"},
-    {.gguf = "ffn_up_shexp.weight", .hf = "mlp.{shared}.up_proj.weight"},
-    {.gguf = "ffn_down_shexp.weight", .hf = "mlp.{shared}.down_proj.weight"},
+    {.gguf = "ffn_gate_inp_shexp.weight", .hf = "{moe}.shared_expert_gate.weight"},
+    {.gguf = "ffn_gate_shexp.weight", .hf = "{moe}.{shared}.gate_proj.weight"},
+    {.gguf = "ffn_up_shexp.weight", .hf = "{moe}.{shared}.up_proj.weight"},
+    {.gguf = "ffn_down_shexp.weight", .hf = "{moe}.{shared}.down_proj.weight"},
     // Multi-head latent attention (DeepSeek).
     {.gguf = "attn_q_a.weight", .hf = "self_attn.q_a_proj.weight"},
     {.gguf = "attn_q_a_norm.weight", .hf = "self_attn.q_a_layernorm.weight"},
@@ -155,6 +164,27 @@ HfSource stacked_expert_source(const ModelConfig& cfg, const std::string& prefix
   return s;
 }
 
+// Llama 4's fused experts: gate and up the first and second halves of
+// gate_up_proj's columns, down down_proj's columns.
+HfSource fused_expert_source(const ModelConfig& cfg, const std::string& prefix, const std::string& suffix) {
+  HfSource s;
+  const bool down = suffix == "ffn_down_exps.weight";
+  if (!down && suffix != "ffn_gate_exps.weight" && suffix != "ffn_up_exps.weight")
+    fail("convert: no Llama 4 Hugging Face name for '", suffix, "'");
+  s.names = {prefix + (down ? "down_proj" : "gate_up_proj")};
+  s.shape = down ? std::vector<int64_t>{cfg.n_expert, cfg.n_ff_exp, cfg.n_embd}
+                 : std::vector<int64_t>{cfg.n_expert, cfg.n_embd, 2 * cfg.n_ff_exp};
+  s.offset = suffix == "ffn_up_exps.weight" ? cfg.n_ff_exp : 0;
+  s.transposed = true;
+  return s;
+}
+
+// Replaces every "{key}" in `s` by `value`.
+void substitute(std::string& s, std::string_view key, std::string_view value) {
+  for (size_t at = s.find(key); at != std::string::npos; at = s.find(key, at + value.size()))
+    s.replace(at, key.size(), value);
+}
+
 std::string known_classes() {
   std::string s;
   for (const auto& f : kFamilies) s += (s.empty() ? "" : ", ") + std::string(f.hf_class);
@@ -193,14 +223,14 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
   s.shape.assign(spec.shape.rbegin(), spec.shape.rend());
   for (const auto& g : kGlobalNames)
     if (spec.name == g.gguf) {
-      s.names.push_back(g.hf);
+      s.names.push_back(fam.prefix + std::string(g.hf));
       return s;
     }
   const std::string layer = std::to_string(spec.layer);
   const std::string prefix = "blk." + layer + ".";
   if (spec.layer < 0 || !spec.name.starts_with(prefix)) fail("convert: no Hugging Face name for '", spec.name, "'");
   const std::string suffix = spec.name.substr(prefix.size());
-  const std::string hf_prefix = "model.layers." + layer + ".";
+  const std::string hf_prefix = fam.prefix + ("model.layers." + layer + ".");
   const struct {
     const char* gguf;
     const char* hf;
@@ -208,6 +238,8 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
                  {"ffn_down_exps.weight", fam.exp_down}};
   if (fam.stacked_mxfp4_experts && suffix.find("_exps.") != std::string::npos)
     return stacked_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", suffix);
+  if (fam.fused_experts && suffix.find("_exps.") != std::string::npos)
+    return fused_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", suffix);
   for (const auto& e : experts)
     if (fam.moe && suffix == e.gguf) {
       s.shape.erase(s.shape.begin());  // one expert's [rows, row length]
@@ -218,9 +250,10 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
   for (const auto& n : kLayerNames) {
     if (suffix != n.gguf) continue;
     std::string hf = n.hf;
-    if (hf.starts_with("{moe}")) hf = fam.moe_block + hf.substr(5);
-    if (const size_t at = hf.find("{shared}"); at != std::string::npos) hf.replace(at, 8, fam.shared_block);
-    if (const size_t at = hf.find("{router}"); at != std::string::npos) hf.replace(at, 8, fam.router);
+    substitute(hf, "{moe}", fam.moe_block);
+    substitute(hf, "{ffn}", fam.ffn_block);
+    substitute(hf, "{shared}", fam.shared_block);
+    substitute(hf, "{router}", fam.router);
     s.names.push_back(hf_prefix + hf);
     if (suffix == "ffn_gate_inp_shexp.weight") s.shape = {1, cfg.n_embd};  // a Linear to one output
     if (fam.permute_qk && suffix == "attn_q.weight") s.permute_heads = cfg.n_head;
@@ -240,7 +273,9 @@ std::vector<std::pair<std::string, std::string>> hf_optional_tensors(const Model
 
 bool hf_tensor_is_ignored(const HfFamily& fam, const ModelConfig& cfg, const std::string& name) {
   if (name.ends_with(".rotary_emb.inv_freq")) return true;
-  constexpr std::string_view kLayers = "model.layers.";
+  for (std::string_view tower : fam.skipped)
+    if (!tower.empty() && name.starts_with(tower)) return true;
+  const std::string kLayers = fam.prefix + std::string("model.layers.");
   if (!fam.drop_extra_layers || !name.starts_with(kLayers)) return false;
   int64_t layer = 0;
   size_t i = kLayers.size();

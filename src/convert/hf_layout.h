@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,7 @@ enum class HfKeys {
   kDeepseek,  // latent attention and DeepSeek's MoE (n_shared_experts, groups, scoring_func, ...)
   kGlm,       // DeepSeek-V3's MoE, partial_rotary_factor, use_qk_norm, next-token-prediction layers
   kGptOss,    // sliding_window with layer_types, swiglu_limit
+  kLlama4,    // interleave_moe_layer_step, attention_chunk_size, temperature tuning, use_qk_norm, no_rope_layers
 };
 
 // A family of Hugging Face checkpoints that converts to one GGUF architecture.
@@ -56,7 +58,23 @@ struct HfFamily {
   // interleaved in experts.gate_up_proj, the weights in MXFP4 blocks
   // (hf_source's mxfp4).
   bool stacked_mxfp4_experts = false;
+  // Llama 4: each layer's experts as two stacked tensors,
+  // experts.gate_up_proj [experts, n_embd, 2 n_ff] (gate columns, then up)
+  // and experts.down_proj [experts, n_ff, n_embd], each expert's matrix the
+  // transpose of the GGUF's rows (hf_source's transposed).
+  bool fused_experts = false;
   HfKeys keys = HfKeys::kCommon;
+  // The dense FFN's module ("mlp"; Llama 4: "feed_forward") and its width's
+  // key (Llama 4: intermediate_size_mlp, intermediate_size being the experts').
+  const char* ffn_block = "mlp";
+  const char* dense_ff_key = "intermediate_size";
+  // Multimodal checkpoints (Llama 4): the language model's tensors under
+  // this prefix ("language_model."), its keys under config.json's
+  // text_config of this model_type ("" when at the top level), and the
+  // towers' tensors under these prefixes left out.
+  const char* prefix = "";
+  const char* text_config = "";
+  std::string_view skipped[2] = {};
   // rope_scaling of Llama 3.1's kind ("rope_type": "llama3") is carried.
   bool llama3_rope = false;
   // Of the classes of one architecture, the one synth writes for a router
@@ -75,6 +93,9 @@ const HfFamily& hf_family_for_config(const model::ModelConfig& cfg);
 // or inconsistent keys, and features convert does not carry (rope scaling,
 // sliding windows), are frugal::Error naming the key.
 model::ModelConfig config_from_hf(const nlohmann::json& cfg, const std::string& where);
+// The object of config.json that holds the language model's keys: its
+// text_config in multimodal checkpoints (Llama 4), else config.json itself.
+const nlohmann::json& hf_model_keys(const nlohmann::json& cfg);
 // Llama 3.1's rope_scaling ("rope_type": "llama3") as the per-pair
 // frequency divisors of rope_freqs.weight, computed as llama.cpp's converter
 // does (config_from_hf sets rope_freq_factors for it).
@@ -100,6 +121,10 @@ struct HfSource {
   // names[1] their E8M0 scales [experts, rows, row / 32] (U8): copied into
   // the GGUF's MXFP4 blocks, bit for bit.
   bool mxfp4 = false;
+  // names[0] holds each expert's matrix transposed, [experts, row length,
+  // columns]: element i of GGUF row r of expert e is element (e, i, r *
+  // stride + offset) (Llama 4's experts; gpt-oss's saved unquantised).
+  bool transposed = false;
   // The row of the concatenated sources that GGUF row r holds.
   int64_t source_row(int64_t r) const;
 };

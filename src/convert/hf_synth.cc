@@ -1,5 +1,6 @@
 // `frugal synth --format hf`: synth's random weights under Hugging Face names
-// and layout, the exact inverse of what convert does with them.
+// and layout, the exact inverse of what convert does with them (but for
+// rope_freqs.weight, which checkpoints hold as rope_scaling).
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -96,6 +97,28 @@ void add_stacked_experts(const std::shared_ptr<const model::ModelConfig>& cfg, u
                      .produce = [produce](std::span<uint8_t> out) { produce(nullptr, out.data()); }});
 }
 
+// Llama 4's fused experts: one tensor [experts, row length, columns] whose
+// columns are the GGUF rows of `parts` (their sources' stride and offset).
+void add_transposed_experts(const std::shared_ptr<const model::ModelConfig>& cfg, uint64_t seed,
+                            const std::vector<std::pair<model::TensorSpec, HfSource>>& parts,
+                            std::vector<StWriteTensor>& tensors) {
+  const HfSource& first = parts[0].second;
+  const int64_t in = first.shape[1], out = first.shape[2];
+  tensors.push_back({.name = first.names[0], .dtype = StDtype::kF32, .shape = first.shape,
+                     .produce = [cfg, seed, parts, in, out](std::span<uint8_t> bytes) {
+                       float* dst = reinterpret_cast<float*>(bytes.data());
+                       std::vector<float> row(static_cast<size_t>(in));
+                       for (const auto& [spec, src] : parts) {
+                         const int64_t rows = spec.n_elements() / in, per_expert = rows / src.shape[0];
+                         for (int64_t g = 0; g < rows; ++g) {
+                           model::synth_rows(*cfg, spec, seed, g, g + 1, row.data());
+                           const int64_t e = g / per_expert, col = g % per_expert * src.stride + src.offset;
+                           for (int64_t i = 0; i < in; ++i) dst[(e * in + i) * out + col] = row[size_t(i)];
+                         }
+                       }
+                     }});
+}
+
 }  // namespace
 
 void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shards, const std::string& dir,
@@ -114,7 +137,19 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
   const std::vector<model::TensorSpec> specs = model::expected_tensors(*cfg);
   std::set<std::string> stacked_done;
   for (const model::TensorSpec& spec : specs) {
+    // Checkpoints carry the RoPE factors as rope_scaling (config_to_hf's),
+    // from which convert computes this tensor.
+    if (spec.name == "rope_freqs.weight") continue;
     auto source = std::make_shared<const HfSource>(hf_source(fam, *cfg, spec));
+    if (source->transposed) {
+      if (!stacked_done.insert(source->names[0]).second) continue;
+      std::vector<std::pair<model::TensorSpec, HfSource>> parts;
+      for (const model::TensorSpec& other : specs)
+        if (other.layer == spec.layer)
+          if (HfSource o = hf_source(fam, *cfg, other); o.names[0] == source->names[0]) parts.emplace_back(other, o);
+      add_transposed_experts(cfg, seed, parts, tensors);
+      continue;
+    }
     if (source->mxfp4 || source->strided_elements) {
       if (!stacked_done.insert(source->names[0]).second) continue;
       std::vector<model::TensorSpec> parts(size_t(source->stride));

@@ -2,12 +2,14 @@
 """frugal convert: a Hugging Face checkpoint that `frugal synth --format hf`
 writes converts to the very file `frugal synth` writes for the same seed
 (llama dense and Mixtral-style, qwen2, qwen3, qwen2moe, qwen3moe, olmoe,
-deepseek2 V2-Lite and V3 style, glm4moe with its next-token-prediction layer;
+deepseek2 V2-Lite and V3 style, glm4moe with its next-token-prediction layer,
+llama4 Scout style;
 byte for byte: metadata, tokenizer, tensor names, layout and data, at f32,
 f16 and q8_0; one safetensors file or shards), BF16 checkpoints convert to
 the BF16 tensors synth writes, fp8 block-scaled ones (DeepSeek-V3's) to
 synth's weights within fp8's rounding, gpt-oss's MXFP4 experts to synth's
-MXFP4 bytes, and bad input is a clear error naming the
+MXFP4 bytes, Llama 4's multimodal checkpoints to synth's tensors (its
+RoPE factors computed from rope_scaling), and bad input is a clear error naming the
 file and the tensor, with nothing written."""
 import json
 import os
@@ -51,7 +53,7 @@ def round_trips(work):
     for arch, preset, shards in [("llama", "tiny", 2), ("llama", "tiny-dense", 1), ("qwen3", "tiny", 3),
                                  ("qwen3moe", "tiny", 2), ("qwen2", "tiny", 1), ("qwen2moe", "tiny", 2),
                                  ("olmoe", "tiny", 1), ("deepseek2", "tiny", 2), ("deepseek2", "tiny-v3", 1),
-                                 ("glm4moe", "tiny", 2), ("glm4moe", "tiny-air", 1)]:
+                                 ("glm4moe", "tiny", 2), ("glm4moe", "tiny-air", 1), ("llama4", "tiny-scout", 2)]:
         hf = os.path.join(work, f"hf-{arch}-{preset}")
         must("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--shards", shards, "--seed", 5, "-o", hf)
         for ttype in ["f32", "f16", "q8_0"]:
@@ -387,6 +389,86 @@ def gpt_oss(work):
         check(ok and os.listdir(out_dir) == [], f"{what}: exit {r.returncode}, nothing written, says: {said}")
 
 
+def llama4(work):
+    """Llama 4's multimodal checkpoint (text_config, language_model.* names,
+    fused transposed experts): Scout style converts to synth's file (in
+    round_trips) and runs to the same logits; the interleaved dense and MoE
+    layers with rope_scaling convert to synth's tensors but for
+    rope_freqs.weight, which is Scout's llama3 factors (1 below the 8192
+    wavelength, 16 above); vision tensors are left out; keys the file cannot
+    express are errors."""
+    hf = os.path.join(work, "hf-llama4")
+    must("synth", "--arch", "llama4", "--preset", "tiny", "--format", "hf", "--seed", 4, "-o", hf)
+    direct = os.path.join(work, "llama4-direct.gguf")
+    converted = os.path.join(work, "llama4-converted.gguf")
+    must("synth", "--arch", "llama4", "--preset", "tiny", "--type", "f32", "--seed", 4, "-o", direct)
+    must("convert", hf, "--type", "f32", "-o", converted)
+    a, b = read_gguf(direct), read_gguf(converted)
+    others = [n for n in a.order if n != "rope_freqs.weight"]
+    inv_freq = 500000.0 ** (-np.arange(0, 32, 2) / 32)
+    scout = np.where(2 * np.pi / inv_freq > 8192, 16.0, 1.0)
+    same = a.order == b.order and a.metadata == b.metadata and all(a.raw(n) == b.raw(n) for n in others)
+    check(same and np.array_equal(b.tensor("rope_freqs.weight"), scout),
+          f"llama4 tiny (MoE every 2nd layer, rope_scaling): {len(others)} tensors and the metadata synth's,"
+          " rope_freqs Scout's")
+
+    scout_hf = os.path.join(work, "hf-llama4-scout")
+    must("synth", "--arch", "llama4", "--preset", "tiny-scout", "--format", "hf", "--seed", 4, "-o", scout_hf)
+    scout_direct = os.path.join(work, "llama4-scout-direct.gguf")
+    scout_converted = os.path.join(work, "llama4-scout-converted.gguf")
+    must("synth", "--arch", "llama4", "--preset", "tiny-scout", "--type", "f32", "--seed", 4, "-o", scout_direct)
+    must("convert", scout_hf, "--type", "f32", "-o", scout_converted)
+    logits = []
+    for m in [scout_direct, scout_converted]:
+        out = m + ".logits"
+        must("logits", "-m", m, "--tokens", "1,5,9,200,3,77,12,8,300,41", "-o", out)
+        logits.append(np.fromfile(out, dtype="<f4"))
+    check(logits[0].size == 5120 and np.array_equal(logits[0], logits[1]),
+          "llama4 tiny-scout: the converted file's logits are synth's")
+
+    # A vision tower's tensors are left out.
+    with_vision = hf + "-vision"
+    shutil.copytree(hf, with_vision)
+    p = os.path.join(with_vision, "model.safetensors")
+    patch = np.ones((16, 8), "<f4")
+    write_safetensors(p, read_safetensors(p) + [
+        ("vision_model.patch_embedding.linear.weight", "F32", [16, 8], patch.tobytes()),
+        ("multi_modal_projector.linear_1.weight", "F32", [16, 8], patch.tobytes())])
+    vision_converted = os.path.join(work, "llama4-vision.gguf")
+    must("convert", with_vision, "--type", "f32", "-o", vision_converted)
+    check(same_file(vision_converted, converted), "llama4 with vision tensors: they are left out, the file as without")
+
+    def edit_text(d, **keys):
+        p = os.path.join(d, "config.json")
+        with open(p) as f:
+            cfg = json.load(f)
+        cfg["text_config"].update(keys)
+        if "drop" in keys:
+            del cfg["text_config"]
+        with open(p, "w") as f:
+            json.dump(cfg, f)
+
+    cases = [("llama4 without text_config", lambda d: edit_text(d, drop=True), ["config.json", "'text_config'"]),
+             ("llama4 q/k norm for 8 experts off", lambda d: edit_text(d, use_qk_norm=False),
+              ["config.json text_config", "use_qk_norm false with 8 experts"]),
+             ("llama4 NoPE layers elsewhere", lambda d: edit_text(d, no_rope_layers=[0, 1, 1, 1]),
+              ["config.json text_config", "no_rope_layers [0,1,1,1]"]),
+             ("llama4 moe_layers against the step", lambda d: edit_text(d, moe_layers=[0, 2]),
+              ["config.json text_config", "moe_layers [0,2]"]),
+             ("llama4 fused experts of another shape", lambda d: edit_text(d, intermediate_size=32),
+              ["language_model.model.layers.1.feed_forward.experts.", "shape [8, "])]
+    for i, (what, damage, words) in enumerate(cases):
+        d = os.path.join(work, f"bad-llama4-{i}")
+        shutil.copytree(hf, d)
+        damage(d)
+        out_dir = os.path.join(work, f"bad-llama4-out-{i}")
+        os.mkdir(out_dir)
+        r = run("convert", d, "-o", os.path.join(out_dir, "out.gguf"))
+        said = r.stderr.strip()
+        ok = r.returncode == 1 and said.startswith("error: ") and all(w in said for w in words)
+        check(ok and os.listdir(out_dir) == [], f"{what}: exit {r.returncode}, nothing written, says: {said}")
+
+
 def bad_inputs(work):
     src = os.path.join(work, "hf-bad-src")
     must("synth", "--arch", "llama", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 3, "-o", src)
@@ -454,6 +536,7 @@ def main():
         fp8_checkpoint(work)
         deepseek_mtp_layer(work)
         gpt_oss(work)
+        llama4(work)
         bad_inputs(work)
     if failures:
         print(f"{len(failures)} check(s) failed")

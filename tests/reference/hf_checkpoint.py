@@ -5,7 +5,9 @@ unpermuted q/k projections, per-head (Qwen3) or whole-vector (OLMoE) q/k
 norms, the routers of Mixtral, Qwen2-MoE (with its gated shared expert),
 Qwen3-MoE, OLMoE, DeepSeek-V2/V3 (latent attention, group-limited and
 bias-corrected routing, shared experts, leading dense layers) and GLM-4.5
-(partial RoPE, q/k/v biases; its next-token-prediction layer not run). Independent of
+(partial RoPE, q/k/v biases; its next-token-prediction layer not run), and
+Llama 4's language model (interleaved-pair RoPE, NoPE layers, chunked
+attention, sigmoid-weighted expert inputs, fused experts). Independent of
 frugal's name mapping, so `frugal convert`'s output can be checked against it."""
 import json
 import math
@@ -122,8 +124,9 @@ def hf_inv_freq(cfg, dim):
         factor, low, high = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
         old = rs["original_max_position_embeddings"]
         wavelen = 2 * math.pi / inv_freq
-        smooth = (old / wavelen - low) / (high - low)
-        smoothed = (1 - smooth) * inv_freq / factor + smooth * inv_freq
+        with np.errstate(divide="ignore", invalid="ignore"):  # Llama 4 Scout's high == low: no medium band
+            smooth = (old / wavelen - low) / (high - low)
+            smoothed = (1 - smooth) * inv_freq / factor + smooth * inv_freq
         out = np.where(wavelen > old / low, inv_freq / factor, inv_freq)
         medium = (wavelen >= old / high) & (wavelen <= old / low)
         return np.where(medium, smoothed, out), 1.0
@@ -241,6 +244,74 @@ def route(cfg, logits, bias, renormalise):
     return ids, weights * cfg.get("routed_scaling_factor", 1.0)
 
 
+def rope_pairs(x, pos, inv_freq):
+    """RoPE over interleaved pairs (x[2i], x[2i+1]) as complex numbers
+    rotated by pos * inv_freq[i] (Llama 4's apply_rotary_emb)."""
+    ang = pos[:, None, None] * inv_freq[None, None, :]
+    z = (x[..., 0::2] + 1j * x[..., 1::2]) * np.exp(1j * ang)
+    return np.stack([z.real, z.imag], axis=-1).reshape(x.shape)
+
+
+def llama4_logits(W, cfg, tokens):
+    """Llama 4's language model as its modeling code writes it: RoPE over
+    interleaved pairs on the layers no_rope_layers marks 1, each followed by
+    the weightless L2 norm of q and k when use_qk_norm, chunked attention on
+    those layers; the other (NoPE) layers attend to all positions with their
+    queries scaled by 1 + attn_scale * log(floor((pos + 1) / floor_scale) +
+    1) when attn_temperature_tuning; on moe_layers a top-k router whose
+    sigmoid scores scale each expert's input, experts.gate_up_proj [E, in, 2
+    n_ff] (gate columns first) and down_proj, plus the shared expert; dense
+    layers otherwise (intermediate_size_mlp wide)."""
+    eps, T = cfg["rms_norm_eps"], len(tokens)
+    nh, nkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    L = cfg["num_hidden_layers"]
+    step = cfg.get("interleave_moe_layer_step", 1)
+    moe_layers = cfg.get("moe_layers") or list(range(step - 1, L, step))
+    rope_layers = cfg.get("no_rope_layers") or [int((i + 1) % 4 != 0) for i in range(L)]
+    inv_freq, _ = hf_inv_freq(cfg, hd)
+    pos = np.arange(T, dtype=np.float64)
+    m = "language_model.model."
+    x = W[m + "embed_tokens.weight"][tokens]
+
+    def mlp(prefix, h):
+        return (silu(h @ W[prefix + "gate_proj.weight"].T) * (h @ W[prefix + "up_proj.weight"].T)) @ \
+            W[prefix + "down_proj.weight"].T
+
+    for il in range(L):
+        p = f"{m}layers.{il}."
+        h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
+        q = (h @ W[p + "self_attn.q_proj.weight"].T).reshape(T, nh, hd)
+        k = (h @ W[p + "self_attn.k_proj.weight"].T).reshape(T, nkv, hd)
+        v = (h @ W[p + "self_attn.v_proj.weight"].T).reshape(T, nkv, hd)
+        chunk = 0
+        if rope_layers[il]:
+            q, k = rope_pairs(q, pos, inv_freq), rope_pairs(k, pos, inv_freq)
+            if cfg.get("use_qk_norm", True):
+                q, k = rms_norm(q, np.ones(hd), eps), rms_norm(k, np.ones(hd), eps)
+            chunk = cfg.get("attention_chunk_size", 8192)
+        elif cfg.get("attn_temperature_tuning", True):
+            scale = np.log(np.floor((pos + 1.0) / cfg.get("floor_scale", 8192)) + 1.0) * cfg.get("attn_scale", 0.1) + 1
+            q = q * scale[:, None, None]
+        x = x + attention(q, k, v, hd ** -0.5, chunk=chunk) @ W[p + "self_attn.o_proj.weight"].T
+        h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
+        f = p + "feed_forward."
+        if il not in moe_layers:
+            x = x + mlp(f, h)
+            continue
+        logits = h @ W[f + "router.weight"].T
+        ids = np.argsort(-logits, axis=-1, kind="stable")[:, :cfg["num_experts_per_tok"]]
+        out = mlp(f + "shared_expert.", h)
+        n_ff = cfg["intermediate_size"]
+        for t in range(T):
+            for e in ids[t]:
+                xin = h[t] * sigmoid(logits[t, e])
+                gu = xin @ W[f + "experts.gate_up_proj"][e]
+                out[t] += (silu(gu[:n_ff]) * gu[n_ff:]) @ W[f + "experts.down_proj"][e]
+        x = x + out
+    x = rms_norm(x, W[m + "norm.weight"], eps)
+    return x @ W["language_model.lm_head.weight"].T
+
+
 def hf_logits(folder, tokens, config_edit=None):
     """Logits (T, vocab) of the checkpoint for the token ids (config.json's
     keys replaced by config_edit's)."""
@@ -251,6 +322,10 @@ def hf_logits(folder, tokens, config_edit=None):
         cfg.setdefault("scoring_func", "sigmoid")
         cfg.setdefault("topk_method", "noaux_tc")
     W = read_checkpoint(folder)
+    if "text_config" in cfg:  # Llama 4: the language model of a multimodal checkpoint
+        text = dict(cfg["text_config"])
+        text.update(config_edit or {})
+        return llama4_logits(W, text, tokens)
     eps = cfg["rms_norm_eps"]
     T = len(tokens)
     pos = np.arange(T, dtype=np.float64)
