@@ -328,9 +328,11 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                               if (q.source.strided_elements) {  // gpt-oss's gate/up biases, interleaved
                                 const int64_t st = q.source.stride, begin = src * n * st + q.source.offset;
                                 for (int64_t i = 0; i < n; ++i) read(begin + i * st, std::span<float>(row + i, 1));
-                                continue;
+                              } else {
+                                read(src * n, std::span<float>(row, size_t(n)));
                               }
-                              read(src * n, std::span<float>(row, size_t(n)));
+                              if (q.source.value != HfValue::kCopy)  // Qwen3-Next's norms and A_log
+                                for (int64_t i = 0; i < n; ++i) row[i] = hf_value_to_gguf(q.source.value, row[i]);
                             }
                           });
                           quant::quantize_rows(type, values.data(), dst.data() + size_t(r0) * rb, nr, n);

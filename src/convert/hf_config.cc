@@ -15,6 +15,14 @@ namespace {
 using json = nlohmann::json;
 using model::ModelConfig;
 
+// Qwen3-Next's layer_types: full_attention every n_full_attn_interval-th.
+json qwen3next_layer_types(const ModelConfig& c) {
+  json types = json::array();
+  for (int64_t il = 0; il < c.n_layer; ++il)
+    types.push_back((il + 1) % c.n_full_attn_interval == 0 ? "full_attention" : "linear_attention");
+  return types;
+}
+
 // Strict readers of config.json keys.
 struct HfConfig {
   const json& j;
@@ -122,15 +130,38 @@ void read_deepseek(const HfConfig& h, ModelConfig& c) {
   read_deepseek_moe(h, c, "softmax", "greedy");
 }
 
+// partial_rotary_factor: RoPE on that share of each head's dimensions.
+void read_partial_rotary(const HfConfig& h, ModelConfig& c, double fallback) {
+  const double partial = h.number_or("partial_rotary_factor", fallback);
+  c.rope_dim = int64_t(double(c.head_dim) * partial);
+  if (double(c.rope_dim) != double(c.head_dim) * partial || c.rope_dim % 2 != 0)
+    fail(h.where, ": partial_rotary_factor ", partial, " of head_dim ", c.head_dim, " is not an even whole number");
+}
+
+// Qwen3-Next: Gated DeltaNet layers (linear_*) with every
+// full_attention_interval-th layer gated full attention (layer_types, when
+// given, must say so), RoPE on partial_rotary_factor of each head.
+void read_qwen3next(const HfConfig& h, ModelConfig& c) {
+  const std::string& where = h.where;
+  if (h.flag_or("attention_bias", false)) fail(where, ": Qwen3-Next with attention_bias is not converted");
+  read_partial_rotary(h, c, 0.25);
+  c.n_full_attn_interval = h.count_or("full_attention_interval", 4);
+  c.ssm_conv_kernel = h.count("linear_conv_kernel_dim");
+  c.ssm_k_head_dim = h.count("linear_key_head_dim");
+  c.ssm_v_head_dim = h.count("linear_value_head_dim");
+  c.ssm_n_k_head = h.count("linear_num_key_heads");
+  c.ssm_n_v_head = h.count("linear_num_value_heads");
+  if (h.has("layer_types") && h.j["layer_types"] != qwen3next_layer_types(c))
+    fail(where, ": layer_types ", h.j["layer_types"].dump(), " is not converted (full_attention_interval ",
+         c.n_full_attn_interval, " implies ", qwen3next_layer_types(c).dump(), ")");
+}
+
 // GLM-4.5: partial RoPE, q/k/v biases, optional per-head q/k norm, the
 // next-token-prediction layers after num_hidden_layers, DeepSeek-V3's MoE
 // (its router always sigmoid with the correction bias).
 void read_glm(const HfConfig& h, ModelConfig& c) {
   if (!h.flag_or("attention_bias", false)) fail(h.where, ": GLM-4.5 without attention_bias is not converted");
-  const double partial = h.number_or("partial_rotary_factor", 0.5);
-  c.rope_dim = int64_t(double(c.head_dim) * partial);
-  if (double(c.rope_dim) != double(c.head_dim) * partial || c.rope_dim % 2 != 0)
-    fail(h.where, ": partial_rotary_factor ", partial, " of head_dim ", c.head_dim, " is not an even whole number");
+  read_partial_rotary(h, c, 0.5);
   c.qk_norm = h.flag_or("use_qk_norm", false) ? model::QkNorm::kPerHead : model::QkNorm::kNone;
   c.n_nextn_layer = h.count_or("num_nextn_predict_layers", 0);
   read_deepseek_moe(h, c, "sigmoid", "noaux_tc");
@@ -313,6 +344,7 @@ ModelConfig config_from_hf(const json& root, const std::string& where) {
     case HfKeys::kGlm: read_glm(h, c); break;
     case HfKeys::kGptOss: read_gpt_oss(h, c); break;
     case HfKeys::kLlama4: read_llama4(h, c); break;
+    case HfKeys::kQwen3Next: read_qwen3next(h, c); break;
   }
   if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, keys_where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
@@ -391,6 +423,19 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     }
     j["no_rope_layers"] = no_rope;
     j["moe_layers"] = moe_layers;
+  }
+  if (fam.keys == HfKeys::kQwen3Next) {
+    j["attention_bias"] = false;
+    j["partial_rotary_factor"] = json_float(float(c.rope_dim) / float(c.head_dim));
+    j["full_attention_interval"] = c.n_full_attn_interval;
+    j["layer_types"] = qwen3next_layer_types(c);
+    j["linear_conv_kernel_dim"] = c.ssm_conv_kernel;
+    j["linear_key_head_dim"] = c.ssm_k_head_dim;
+    j["linear_value_head_dim"] = c.ssm_v_head_dim;
+    j["linear_num_key_heads"] = c.ssm_n_k_head;
+    j["linear_num_value_heads"] = c.ssm_n_v_head;
+    j["decoder_sparse_step"] = 1;
+    j["mlp_only_layers"] = json::array();
   }
   if (c.is_mla()) {
     if (c.q_lora_rank > 0) j["q_lora_rank"] = c.q_lora_rank;

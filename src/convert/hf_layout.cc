@@ -2,6 +2,7 @@
 // classes and one of per-layer tensor names (config.json's keys: hf_config.cc).
 #include "convert/hf_layout.h"
 
+#include <cmath>
 #include <string_view>
 
 #include "base/error.h"
@@ -74,6 +75,15 @@ constexpr HfFamily kFamilies[] = {
      .exp_down = "", .permute_qk = false, .router = "router", .fused_experts = true, .keys = HfKeys::kLlama4,
      .ffn_block = "feed_forward", .dense_ff_key = "intermediate_size_mlp", .prefix = "language_model.",
      .text_config = "llama4_text", .skipped = {"vision_model.", "multi_modal_projector."}, .llama3_rope = true},
+    // Qwen3-Next: Gated DeltaNet layers (linear_attn.*) between gated full
+    // attention layers, Qwen2-MoE's experts and gated shared expert; its
+    // next-token-prediction module (mtp.*) left out, as llama.cpp's converter
+    // leaves it.
+    {.hf_class = "Qwen3NextForCausalLM", .arch = "qwen3next", .model_type = "qwen3_next", .moe = true,
+     .moe_block = "mlp", .expert_count_key = "num_experts", .expert_ff_key = "moe_intermediate_size",
+     .shared_ff_key = "shared_expert_intermediate_size", .norm_topk_key = true, .shared_block = "shared_expert",
+     .exp_gate = "gate_proj", .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false,
+     .keys = HfKeys::kQwen3Next, .skipped = {"mtp.", ""}, .zero_centered_norms = true},
     {.hf_class = "DeepseekV3ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v3", .moe = true,
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
@@ -88,6 +98,8 @@ constexpr HfFamily kFamilies[] = {
 struct LayerName {
   const char* gguf;
   const char* hf;
+  HfValue value = HfValue::kCopy;
+  bool norm_as_is = false;  // a norm a zero-centred family stores as it is
 };
 constexpr LayerName kLayerNames[] = {
     {.gguf = "attn_norm.weight", .hf = "input_layernorm.weight"},
@@ -121,6 +133,15 @@ constexpr LayerName kLayerNames[] = {
     {.gguf = "attn_kv_a_mqa.weight", .hf = "self_attn.kv_a_proj_with_mqa.weight"},
     {.gguf = "attn_kv_a_norm.weight", .hf = "self_attn.kv_a_layernorm.weight"},
     {.gguf = "attn_kv_b.weight", .hf = "self_attn.kv_b_proj.weight"},
+    // Gated DeltaNet (Qwen3-Next): in_proj_qkvz and in_proj_ba keep their
+    // per-key-head grouping, which is the GGUF's; conv1d [channels, 1, kernel].
+    {.gguf = "ssm_in.weight", .hf = "linear_attn.in_proj_qkvz.weight"},
+    {.gguf = "ssm_ba.weight", .hf = "linear_attn.in_proj_ba.weight"},
+    {.gguf = "ssm_conv1d.weight", .hf = "linear_attn.conv1d.weight"},
+    {.gguf = "ssm_dt.bias", .hf = "linear_attn.dt_bias"},
+    {.gguf = "ssm_a", .hf = "linear_attn.A_log", .value = HfValue::kNegExp},
+    {.gguf = "ssm_norm.weight", .hf = "linear_attn.norm.weight", .norm_as_is = true},
+    {.gguf = "ssm_out.weight", .hf = "linear_attn.out_proj.weight"},
     // A next-token-prediction layer (GLM-4.5) after the layers that run.
     {.gguf = "nextn.eh_proj.weight", .hf = "eh_proj.weight"},
     {.gguf = "nextn.enorm.weight", .hf = "enorm.weight"},
@@ -221,6 +242,7 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
   HfSource s;
   // PyTorch's row-major shape is ggml's reversed.
   s.shape.assign(spec.shape.rbegin(), spec.shape.rend());
+  if (fam.zero_centered_norms && spec.role == model::TensorRole::kNorm) s.value = HfValue::kPlusOne;
   for (const auto& g : kGlobalNames)
     if (spec.name == g.gguf) {
       s.names.push_back(fam.prefix + std::string(g.hf));
@@ -256,11 +278,40 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
     substitute(hf, "{router}", fam.router);
     s.names.push_back(hf_prefix + hf);
     if (suffix == "ffn_gate_inp_shexp.weight") s.shape = {1, cfg.n_embd};  // a Linear to one output
+    if (suffix == "ssm_conv1d.weight") s.shape = {cfg.ssm_conv_channels(), 1, cfg.ssm_conv_kernel};  // a Conv1d's
+    if (n.value != HfValue::kCopy) s.value = n.value;
+    if (n.norm_as_is) s.value = HfValue::kCopy;
     if (fam.permute_qk && suffix == "attn_q.weight") s.permute_heads = cfg.n_head;
     if (fam.permute_qk && suffix == "attn_k.weight") s.permute_heads = cfg.n_head_kv;
     return s;
   }
   fail("convert: no Hugging Face name for '", spec.name, "' in ", fam.hf_class, " checkpoints");
+}
+
+float hf_value_to_gguf(HfValue how, float hf) {
+  switch (how) {
+    case HfValue::kCopy: return hf;
+    case HfValue::kPlusOne: return hf + 1.0f;
+    case HfValue::kNegExp: return -float(std::exp(double(hf)));
+  }
+  return hf;
+}
+
+float hf_value_from_gguf(HfValue how, float gguf) {
+  switch (how) {
+    case HfValue::kCopy: return gguf;
+    case HfValue::kPlusOne: return gguf - 1.0f;  // exact for weights in [0.5, 2] (Sterbenz)
+    case HfValue::kNegExp: {
+      // log's float and its neighbours: one of them usually converts back
+      // exactly; where none does (exp's steps wider than A's), the nearest.
+      const float guess = float(std::log(-double(gguf)));
+      float best = guess, a = std::nextafter(std::nextafter(guess, -INFINITY), -INFINITY);
+      for (int k = 0; k < 5; ++k, a = std::nextafter(a, INFINITY))
+        if (std::abs(hf_value_to_gguf(how, a) - gguf) < std::abs(hf_value_to_gguf(how, best) - gguf)) best = a;
+      return best;
+    }
+  }
+  return gguf;
 }
 
 std::vector<std::pair<std::string, std::string>> hf_optional_tensors(const ModelConfig& cfg) {

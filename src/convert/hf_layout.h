@@ -22,6 +22,14 @@ enum class HfKeys {
   kGlm,       // DeepSeek-V3's MoE, partial_rotary_factor, use_qk_norm, next-token-prediction layers
   kGptOss,    // sliding_window with layer_types, swiglu_limit
   kLlama4,    // interleave_moe_layer_step, attention_chunk_size, temperature tuning, use_qk_norm, no_rope_layers
+  kQwen3Next, // linear_* (Gated DeltaNet), full_attention_interval with layer_types, partial_rotary_factor
+};
+
+// How a checkpoint's value becomes the GGUF's (hf_value_to_gguf).
+enum class HfValue {
+  kCopy,
+  kPlusOne,  // Qwen3-Next's RMSNorm multiplies by 1 + weight: the GGUF holds 1 + weight
+  kNegExp,   // Gated DeltaNet's A_log: the GGUF holds A = -exp(A_log)
 };
 
 // A family of Hugging Face checkpoints that converts to one GGUF architecture.
@@ -75,6 +83,9 @@ struct HfFamily {
   const char* prefix = "";
   const char* text_config = "";
   std::string_view skipped[2] = {};
+  // Qwen3-Next: every RMSNorm weight but the DeltaNet's gated norm is
+  // stored as weight - 1 (HfValue::kPlusOne).
+  bool zero_centered_norms = false;
   // rope_scaling of Llama 3.1's kind ("rope_type": "llama3") is carried.
   bool llama3_rope = false;
   // Of the classes of one architecture, the one synth writes for a router
@@ -125,10 +136,16 @@ struct HfSource {
   // columns]: element i of GGUF row r of expert e is element (e, i, r *
   // stride + offset) (Llama 4's experts; gpt-oss's saved unquantised).
   bool transposed = false;
+  HfValue value = HfValue::kCopy;
   // The row of the concatenated sources that GGUF row r holds.
   int64_t source_row(int64_t r) const;
 };
 HfSource hf_source(const HfFamily& family, const model::ModelConfig& cfg, const model::TensorSpec& spec);
+
+// A checkpoint's value as the GGUF holds it, and back (for synth: the value
+// that converts to exactly `gguf` where one does, else the nearest).
+float hf_value_to_gguf(HfValue how, float hf);
+float hf_value_from_gguf(HfValue how, float gguf);
 
 // (GGUF name, Hugging Face name) of tensors copied when the checkpoint has
 // them and left out when not (the next-token-prediction layers' head,

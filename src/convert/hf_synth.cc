@@ -168,7 +168,10 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
       // GGUF row r of this source goes to the row convert reads it from.
       for (int64_t r = 0; r < per_source; ++r) {
         const int64_t g = int64_t(k) * per_source + r;
-        model::synth_rows(*cfg, *shared_spec, seed, g, g + 1, dst + source->source_row(r) * n);
+        float* row = dst + source->source_row(r) * n;
+        model::synth_rows(*cfg, *shared_spec, seed, g, g + 1, row);
+        if (source->value != HfValue::kCopy)
+          for (int64_t i = 0; i < n; ++i) row[i] = hf_value_from_gguf(source->value, row[i]);
       }
     };
     // The projections in fp8 blocks, as DeepSeek-V3's checkpoints hold them

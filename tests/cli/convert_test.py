@@ -3,7 +3,7 @@
 writes converts to the very file `frugal synth` writes for the same seed
 (llama dense and Mixtral-style, qwen2, qwen3, qwen2moe, qwen3moe, olmoe,
 deepseek2 V2-Lite and V3 style, glm4moe with its next-token-prediction layer,
-llama4 Scout style;
+llama4 Scout style, qwen3next with its zero-centred norms and A_log;
 byte for byte: metadata, tokenizer, tensor names, layout and data, at f32,
 f16 and q8_0; one safetensors file or shards), BF16 checkpoints convert to
 the BF16 tensors synth writes, fp8 block-scaled ones (DeepSeek-V3's) to
@@ -53,7 +53,8 @@ def round_trips(work):
     for arch, preset, shards in [("llama", "tiny", 2), ("llama", "tiny-dense", 1), ("qwen3", "tiny", 3),
                                  ("qwen3moe", "tiny", 2), ("qwen2", "tiny", 1), ("qwen2moe", "tiny", 2),
                                  ("olmoe", "tiny", 1), ("deepseek2", "tiny", 2), ("deepseek2", "tiny-v3", 1),
-                                 ("glm4moe", "tiny", 2), ("glm4moe", "tiny-air", 1), ("llama4", "tiny-scout", 2)]:
+                                 ("glm4moe", "tiny", 2), ("glm4moe", "tiny-air", 1), ("llama4", "tiny-scout", 2),
+                                 ("qwen3next", "tiny", 2)]:
         hf = os.path.join(work, f"hf-{arch}-{preset}")
         must("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--shards", shards, "--seed", 5, "-o", hf)
         for ttype in ["f32", "f16", "q8_0"]:
@@ -469,6 +470,41 @@ def llama4(work):
         check(ok and os.listdir(out_dir) == [], f"{what}: exit {r.returncode}, nothing written, says: {said}")
 
 
+def qwen3next(work):
+    """Qwen3-Next: the checkpoint stores its RMSNorm weights less 1 and
+    A_log (round_trips: synth's file byte for byte); its next-token-prediction
+    module (mtp.*) is left out, the file as without it; layer_types other
+    than every full_attention_interval-th full attention is refused."""
+    hf = os.path.join(work, "hf-qwen3next")
+    must("synth", "--arch", "qwen3next", "--preset", "tiny", "--format", "hf", "--seed", 6, "-o", hf)
+    plain = os.path.join(work, "qwen3next.gguf")
+    must("convert", hf, "-o", plain)
+    with_mtp = hf + "-mtp"
+    shutil.copytree(hf, with_mtp)
+    p = os.path.join(with_mtp, "model.safetensors")
+    extra = np.ones((128, 256), "<f4")
+    write_safetensors(p, read_safetensors(p) + [("mtp.fc.weight", "F32", [128, 256], extra.tobytes()),
+                                                ("mtp.norm.weight", "F32", [128], np.ones(128, "<f4").tobytes())])
+    converted = os.path.join(work, "qwen3next-mtp.gguf")
+    must("convert", with_mtp, "-o", converted)
+    check(same_file(plain, converted), "qwen3next with mtp.* tensors: they are left out, the file as without")
+
+    d = os.path.join(work, "bad-qwen3next")
+    shutil.copytree(hf, d)
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["layer_types"] = ["linear_attention"] * 3 + ["full_attention"]
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    out_dir = os.path.join(work, "bad-qwen3next-out")
+    os.mkdir(out_dir)
+    r = run("convert", d, "-o", os.path.join(out_dir, "out.gguf"))
+    said = r.stderr.strip()
+    ok = r.returncode == 1 and "config.json: layer_types" in said and "full_attention_interval 2 implies" in said
+    check(ok and os.listdir(out_dir) == [], f"qwen3next layer_types against the interval: exit {r.returncode},"
+          f" nothing written, says: {said}")
+
+
 def bad_inputs(work):
     src = os.path.join(work, "hf-bad-src")
     must("synth", "--arch", "llama", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 3, "-o", src)
@@ -537,6 +573,7 @@ def main():
         deepseek_mtp_layer(work)
         gpt_oss(work)
         llama4(work)
+        qwen3next(work)
         bad_inputs(work)
     if failures:
         print(f"{len(failures)} check(s) failed")

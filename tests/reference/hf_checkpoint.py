@@ -7,7 +7,8 @@ Qwen3-MoE, OLMoE, DeepSeek-V2/V3 (latent attention, group-limited and
 bias-corrected routing, shared experts, leading dense layers) and GLM-4.5
 (partial RoPE, q/k/v biases; its next-token-prediction layer not run), and
 Llama 4's language model (interleaved-pair RoPE, NoPE layers, chunked
-attention, sigmoid-weighted expert inputs, fused experts). Independent of
+attention, sigmoid-weighted expert inputs, fused experts) and Qwen3-Next's
+(Gated DeltaNet, gated attention, zero-centred norms). Independent of
 frugal's name mapping, so `frugal convert`'s output can be checked against it."""
 import json
 import math
@@ -312,6 +313,95 @@ def llama4_logits(W, cfg, tokens):
     return x @ W["language_model.lm_head.weight"].T
 
 
+def qwen3next_logits(W, cfg, tokens):
+    """Qwen3-Next as its modeling code writes it: every RMSNorm multiplies
+    by 1 + weight (but the DeltaNet's gated norm, by weight); every
+    full_attention_interval-th layer gated attention (q_proj gives per head
+    the query then its gate, q/k norms, RoPE on the first
+    partial_rotary_factor of each head, the output times sigmoid(gate));
+    the others Gated DeltaNet: in_proj_qkvz per key head [q, k, v, z] of its
+    value heads, in_proj_ba per key head [b, a], the causal conv1d and silu
+    over [all q, all k, all v], q and k L2-normalised (q also by sqrt(dk)),
+    g = -exp(A_log) * softplus(a + dt_bias), beta = sigmoid(b), the delta
+    rule S = S e^g + k (beta (v - k S)), o = q S per value head (key head
+    h // r), then norm(o) * weight * silu(z) and out_proj; Qwen2-MoE's MoE with
+    its gated shared expert."""
+    eps, T = cfg["rms_norm_eps"], len(tokens)
+    nh, nkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    nk, nv = cfg["linear_num_key_heads"], cfg["linear_num_value_heads"]
+    dk, dv, K = cfg["linear_key_head_dim"], cfg["linear_value_head_dim"], cfg["linear_conv_kernel_dim"]
+    r = nv // nk
+    rd = int(hd * cfg.get("partial_rotary_factor", 0.25))
+    inv_freq, magnitude = hf_inv_freq(cfg, rd)
+    pos = np.arange(T, dtype=np.float64)
+    interval = cfg.get("full_attention_interval", 4)
+
+    def norm(x, w):
+        return rms_norm(x, 1.0 + w, eps)
+
+    def l2(x):
+        return x / np.sqrt(np.sum(x * x, axis=-1, keepdims=True) + 1e-6)
+
+    def mlp(prefix, h):
+        return (silu(h @ W[prefix + "gate_proj.weight"].T) * (h @ W[prefix + "up_proj.weight"].T)) @ \
+            W[prefix + "down_proj.weight"].T
+
+    x = W["model.embed_tokens.weight"][tokens]
+    for il in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{il}."
+        h = norm(x, W[p + "input_layernorm.weight"])
+        if (il + 1) % interval == 0:
+            a = p + "self_attn."
+            qg = (h @ W[a + "q_proj.weight"].T).reshape(T, nh, 2 * hd)
+            q, gate = qg[..., :hd], qg[..., hd:].reshape(T, nh * hd)
+            q = norm(q, W[a + "q_norm.weight"])
+            k = norm((h @ W[a + "k_proj.weight"].T).reshape(T, nkv, hd), W[a + "k_norm.weight"])
+            v = (h @ W[a + "v_proj.weight"].T).reshape(T, nkv, hd)
+            q = np.concatenate([rope_halves(q[..., :rd], pos, inv_freq, magnitude), q[..., rd:]], axis=-1)
+            k = np.concatenate([rope_halves(k[..., :rd], pos, inv_freq, magnitude), k[..., rd:]], axis=-1)
+            o = attention(q, k, v, hd ** -0.5) * sigmoid(gate)
+            x = x + o @ W[a + "o_proj.weight"].T
+        else:
+            a = p + "linear_attn."
+            qkvz = (h @ W[a + "in_proj_qkvz.weight"].T).reshape(T, nk, 2 * dk + 2 * r * dv)
+            ba = (h @ W[a + "in_proj_ba.weight"].T).reshape(T, nk, 2 * r)
+            q, k = qkvz[..., :dk], qkvz[..., dk:2 * dk]
+            v = qkvz[..., 2 * dk:2 * dk + r * dv].reshape(T, nv, dv)
+            z = qkvz[..., 2 * dk + r * dv:].reshape(T, nv, dv)
+            b, alpha = ba[..., :r].reshape(T, nv), ba[..., r:].reshape(T, nv)
+            mixed = np.concatenate([q.reshape(T, -1), k.reshape(T, -1), v.reshape(T, -1)], axis=-1)
+            w = W[a + "conv1d.weight"][:, 0, :]  # [channels, K], the last tap on the current position
+            padded = np.concatenate([np.zeros((K - 1, mixed.shape[1])), mixed], axis=0)
+            mixed = silu(sum(padded[j:j + T] * w[:, j] for j in range(K)))
+            q = l2(mixed[:, :nk * dk].reshape(T, nk, dk)) / np.sqrt(dk)
+            k = l2(mixed[:, nk * dk:2 * nk * dk].reshape(T, nk, dk))
+            v = mixed[:, 2 * nk * dk:].reshape(T, nv, dv)
+            beta = sigmoid(b)
+            sp = np.where(alpha + W[a + "dt_bias"] > 20, alpha + W[a + "dt_bias"],
+                          np.log1p(np.exp(np.minimum(alpha + W[a + "dt_bias"], 20))))
+            g = -np.exp(W[a + "A_log"]) * sp
+            S = np.zeros((nv, dk, dv))
+            o = np.zeros((T, nv, dv))
+            for t in range(T):
+                for hh in range(nv):
+                    kh = hh // r
+                    S[hh] *= np.exp(g[t, hh])
+                    delta = (v[t, hh] - k[t, kh] @ S[hh]) * beta[t, hh]
+                    S[hh] += np.outer(k[t, kh], delta)
+                    o[t, hh] = q[t, kh] @ S[hh]
+            o = rms_norm(o, W[a + "norm.weight"], eps) * silu(z)
+            x = x + o.reshape(T, -1) @ W[a + "out_proj.weight"].T
+        h = norm(x, W[p + "post_attention_layernorm.weight"])
+        ids, weights = route(cfg, h @ W[p + "mlp.gate.weight"].T, None, cfg.get("norm_topk_prob", False))
+        out = sigmoid(h @ W[p + "mlp.shared_expert_gate.weight"].T) * mlp(p + "mlp.shared_expert.", h)
+        for t in range(T):
+            for e, we in zip(ids[t], weights[t]):
+                out[t] += we * mlp(f"{p}mlp.experts.{e}.", h[t:t + 1])[0]
+        x = x + out
+    x = norm(x, W["model.norm.weight"])
+    return x @ W["lm_head.weight"].T
+
+
 def hf_logits(folder, tokens, config_edit=None):
     """Logits (T, vocab) of the checkpoint for the token ids (config.json's
     keys replaced by config_edit's)."""
@@ -326,6 +416,8 @@ def hf_logits(folder, tokens, config_edit=None):
         text = dict(cfg["text_config"])
         text.update(config_edit or {})
         return llama4_logits(W, text, tokens)
+    if cfg.get("model_type") == "qwen3_next":
+        return qwen3next_logits(W, cfg, tokens)
     eps = cfg["rms_norm_eps"]
     T = len(tokens)
     pos = np.arange(T, dtype=np.float64)

@@ -6,7 +6,7 @@ whose q/k rows convert permutes), qwen2, qwen3, qwen2moe, qwen3moe, olmoe and
 deepseek2 (V2-Lite, V3 and Kimi-K2 style, with YaRN; kv_b joint and split;
 V3 and K2 with fp8 block-scaled projections), glm4moe (GLM-4.5 and -Air style),
 gpt-oss (its MXFP4 experts decoded from the checkpoint's blocks here),
-llama4 (Scout style and with dense layers between the MoE ones),
+llama4 (Scout style and with dense layers between the MoE ones), qwen3next,
 and the rope_scaling types convert carries (llama3, linear, yarn)."""
 import json
 import os
@@ -27,6 +27,8 @@ CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny
          ("glm4moe", "tiny", None), ("glm4moe", "tiny-air", None), ("gpt-oss", "tiny", None),
          # Llama 4: Scout style, and MoE every 2nd layer with Scout's rope_scaling (llama3, high == low).
          ("llama4", "tiny-scout", None), ("llama4", "tiny", None),
+         # Qwen3-Next: Gated DeltaNet and gated attention layers, norms stored less 1, A_log.
+         ("qwen3next", "tiny", None),
          # rope_scaling, with an original context shorter than the prompt so that it matters:
          # Llama 3.1's (convert writes rope_freqs.weight), linear, YaRN.
          ("llama", "tiny-dense", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
