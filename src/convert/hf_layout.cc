@@ -27,6 +27,27 @@ constexpr HfFamily dense(const char* hf_class, const char* arch, const char* mod
   return f;
 }
 
+// Llama 4 (Scout, Maverick): the language model of a multimodal
+// checkpoint, its experts fused and transposed, its RoPE pairing
+// interleaved dimensions as the GGUF's does (no q/k permutation).
+constexpr HfFamily kLlama4 = {
+    .hf_class = "Llama4ForConditionalGeneration", .arch = "llama4", .model_type = "llama4", .moe = true,
+    .moe_block = "feed_forward", .expert_count_key = "num_local_experts", .expert_ff_key = "intermediate_size",
+    .shared_ff_key = "", .norm_topk_key = false, .shared_block = "shared_expert", .exp_gate = "", .exp_up = "",
+    .exp_down = "", .permute_qk = false, .router = "router", .fused_experts = true, .keys = HfKeys::kLlama4,
+    .ffn_block = "feed_forward", .dense_ff_key = "intermediate_size_mlp", .prefix = "language_model.",
+    .text_config = "llama4_text", .skipped = {"vision_model.", "multi_modal_projector."}, .llama3_rope = true};
+
+// A multimodal family's language model saved alone.
+constexpr HfFamily text_only(const HfFamily& f, const char* hf_class, const char* model_type) {
+  HfFamily t = f;
+  t.hf_class = hf_class;
+  t.model_type = model_type;
+  t.prefix = t.text_config = "";
+  t.skipped[0] = t.skipped[1] = "";
+  return t;
+}
+
 constexpr HfFamily kFamilies[] = {
     dense("LlamaForCausalLM", "llama", "llama", true),
     dense("MistralForCausalLM", "llama", "mistral", true),
@@ -66,15 +87,10 @@ constexpr HfFamily kFamilies[] = {
      .expert_count_key = "num_local_experts", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false,
      .shared_block = "", .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false,
      .drop_extra_layers = false, .router = "router", .stacked_mxfp4_experts = true, .keys = HfKeys::kGptOss},
-    // Llama 4 (Scout, Maverick): the language model of a multimodal
-    // checkpoint, its experts fused and transposed, its RoPE pairing
-    // interleaved dimensions as the GGUF's does (no q/k permutation).
-    {.hf_class = "Llama4ForConditionalGeneration", .arch = "llama4", .model_type = "llama4", .moe = true,
-     .moe_block = "feed_forward", .expert_count_key = "num_local_experts", .expert_ff_key = "intermediate_size",
-     .shared_ff_key = "", .norm_topk_key = false, .shared_block = "shared_expert", .exp_gate = "", .exp_up = "",
-     .exp_down = "", .permute_qk = false, .router = "router", .fused_experts = true, .keys = HfKeys::kLlama4,
-     .ffn_block = "feed_forward", .dense_ff_key = "intermediate_size_mlp", .prefix = "language_model.",
-     .text_config = "llama4_text", .skipped = {"vision_model.", "multi_modal_projector."}, .llama3_rope = true},
+    kLlama4,
+    // Llama 4's language model saved alone: its keys at the top level, no
+    // prefix, no towers.
+    text_only(kLlama4, "Llama4ForCausalLM", "llama4_text"),
     // Qwen3-Next: Gated DeltaNet layers (linear_attn.*) between gated full
     // attention layers, Qwen2-MoE's experts and gated shared expert; its
     // next-token-prediction module (mtp.*) left out, as llama.cpp's converter

@@ -396,8 +396,9 @@ def llama4(work):
     round_trips) and runs to the same logits; the interleaved dense and MoE
     layers with rope_scaling convert to synth's tensors but for
     rope_freqs.weight, which is Scout's llama3 factors (1 below the 8192
-    wavelength, 16 above); vision tensors are left out; keys the file cannot
-    express are errors."""
+    wavelength, 16 above); vision tensors are left out; the language model
+    saved alone (Llama4ForCausalLM) converts to the same file; keys the file
+    cannot express are errors."""
     hf = os.path.join(work, "hf-llama4")
     must("synth", "--arch", "llama4", "--preset", "tiny", "--format", "hf", "--seed", 4, "-o", hf)
     direct = os.path.join(work, "llama4-direct.gguf")
@@ -438,6 +439,24 @@ def llama4(work):
     vision_converted = os.path.join(work, "llama4-vision.gguf")
     must("convert", with_vision, "--type", "f32", "-o", vision_converted)
     check(same_file(vision_converted, converted), "llama4 with vision tensors: they are left out, the file as without")
+
+    # The language model saved alone (Llama4ForCausalLM): text_config's keys
+    # at the top level, the names without language_model.
+    text_only = hf + "-text"
+    os.mkdir(text_only)
+    for f in ["tokenizer.json", "tokenizer_config.json"]:
+        shutil.copy(os.path.join(hf, f), text_only)
+    with open(os.path.join(hf, "config.json")) as f:
+        cfg = json.load(f)
+    text = dict(cfg["text_config"], architectures=["Llama4ForCausalLM"], _name_or_path=cfg["_name_or_path"])
+    with open(os.path.join(text_only, "config.json"), "w") as f:
+        json.dump(text, f)
+    write_safetensors(os.path.join(text_only, "model.safetensors"),
+                      [(n[len("language_model."):], dt, sh, raw)
+                       for n, dt, sh, raw in read_safetensors(os.path.join(hf, "model.safetensors"))])
+    text_converted = os.path.join(work, "llama4-text.gguf")
+    must("convert", text_only, "--type", "f32", "-o", text_converted)
+    check(same_file(text_converted, converted), "llama4 saved as Llama4ForCausalLM: the same file")
 
     def edit_text(d, **keys):
         p = os.path.join(d, "config.json")
