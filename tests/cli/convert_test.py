@@ -49,6 +49,22 @@ def same_file(a, b):
         return fa.read() == fb.read()
 
 
+def refused(work, src, tag, cases):
+    """Each (what, damage, words): a copy of the checkpoint at src damaged so
+    is refused with exit 1, an error holding every word, nothing written."""
+    for i, (what, damage, words) in enumerate(cases):
+        d = os.path.join(work, f"bad-{tag}-{i}")
+        shutil.copytree(src, d)
+        damage(d)
+        out_dir = os.path.join(work, f"bad-{tag}-out-{i}")
+        os.mkdir(out_dir)
+        r = run("convert", d, "-o", os.path.join(out_dir, "out.gguf"))
+        said = r.stderr.strip()
+        ok = r.returncode == 1 and said.startswith("error: ") and all(w in said for w in words)
+        ok = ok and os.listdir(out_dir) == [] and "Traceback" not in said
+        check(ok, f"{what}: exit {r.returncode}, nothing written, says: {said}")
+
+
 def round_trips(work):
     for arch, preset, shards in [("llama", "tiny", 2), ("llama", "tiny-dense", 1), ("qwen3", "tiny", 3),
                                  ("qwen3moe", "tiny", 2), ("qwen2", "tiny", 1), ("qwen2moe", "tiny", 2),
@@ -241,16 +257,7 @@ def fp8_checkpoint(work):
               ["config.json", "quant_method 'awq' is not converted"]),
              ("fp8 block size malformed", lambda d: edit_quant(d, {"quant_method": "fp8", "weight_block_size": [0]}),
               ["config.json", "weight_block_size"])]
-    for i, (what, damage, words) in enumerate(cases):
-        d = os.path.join(work, f"bad-fp8-{i}")
-        shutil.copytree(hf, d)
-        damage(d)
-        out_dir = os.path.join(work, f"bad-fp8-out-{i}")
-        os.mkdir(out_dir)
-        r = run("convert", d, "-o", os.path.join(out_dir, "out.gguf"))
-        said = r.stderr.strip()
-        ok = r.returncode == 1 and said.startswith("error: ") and all(w in said for w in words)
-        check(ok and os.listdir(out_dir) == [], f"{what}: exit {r.returncode}, nothing written, says: {said}")
+    refused(work, hf, "fp8", cases)
 
 
 def deepseek_mtp_layer(work):
@@ -378,16 +385,7 @@ def gpt_oss(work):
              ("MXFP4 blocks of another shape", lambda d: retype(d, blocks, "U8", [8, 64, 8, 16]),
               [".safetensors", blocks, "shape [8, 64, 8, 16]", "[8, 128, 4, 16]"]),
              ("gpt-oss layer_types other than alternating", layer_types, ["config.json", "layer_types[0]"])]
-    for i, (what, damage, words) in enumerate(cases):
-        d = os.path.join(work, f"bad-oss-{i}")
-        shutil.copytree(hf, d)
-        damage(d)
-        out_dir = os.path.join(work, f"bad-oss-out-{i}")
-        os.mkdir(out_dir)
-        r = run("convert", d, "-o", os.path.join(out_dir, "out.gguf"))
-        said = r.stderr.strip()
-        ok = r.returncode == 1 and said.startswith("error: ") and all(w in said for w in words)
-        check(ok and os.listdir(out_dir) == [], f"{what}: exit {r.returncode}, nothing written, says: {said}")
+    refused(work, hf, "oss", cases)
 
 
 def llama4(work):
@@ -477,16 +475,7 @@ def llama4(work):
               ["config.json text_config", "moe_layers [0,2]"]),
              ("llama4 fused experts of another shape", lambda d: edit_text(d, intermediate_size=32),
               ["language_model.model.layers.1.feed_forward.experts.", "shape [8, "])]
-    for i, (what, damage, words) in enumerate(cases):
-        d = os.path.join(work, f"bad-llama4-{i}")
-        shutil.copytree(hf, d)
-        damage(d)
-        out_dir = os.path.join(work, f"bad-llama4-out-{i}")
-        os.mkdir(out_dir)
-        r = run("convert", d, "-o", os.path.join(out_dir, "out.gguf"))
-        said = r.stderr.strip()
-        ok = r.returncode == 1 and said.startswith("error: ") and all(w in said for w in words)
-        check(ok and os.listdir(out_dir) == [], f"{what}: exit {r.returncode}, nothing written, says: {said}")
+    refused(work, hf, "llama4", cases)
 
 
 def qwen3next(work):
@@ -508,20 +497,15 @@ def qwen3next(work):
     must("convert", with_mtp, "-o", converted)
     check(same_file(plain, converted), "qwen3next with mtp.* tensors: they are left out, the file as without")
 
-    d = os.path.join(work, "bad-qwen3next")
-    shutil.copytree(hf, d)
-    with open(os.path.join(d, "config.json")) as f:
-        cfg = json.load(f)
-    cfg["layer_types"] = ["linear_attention"] * 3 + ["full_attention"]
-    with open(os.path.join(d, "config.json"), "w") as f:
-        json.dump(cfg, f)
-    out_dir = os.path.join(work, "bad-qwen3next-out")
-    os.mkdir(out_dir)
-    r = run("convert", d, "-o", os.path.join(out_dir, "out.gguf"))
-    said = r.stderr.strip()
-    ok = r.returncode == 1 and "config.json: layer_types" in said and "full_attention_interval 2 implies" in said
-    check(ok and os.listdir(out_dir) == [], f"qwen3next layer_types against the interval: exit {r.returncode},"
-          f" nothing written, says: {said}")
+    def layer_types(d):
+        with open(os.path.join(d, "config.json")) as f:
+            cfg = json.load(f)
+        cfg["layer_types"] = ["linear_attention"] * 3 + ["full_attention"]
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(cfg, f)
+
+    refused(work, hf, "qwen3next", [("qwen3next layer_types against the interval", layer_types,
+                                     ["config.json: layer_types", "full_attention_interval 2 implies"])])
 
 
 def bad_inputs(work):
@@ -567,17 +551,7 @@ def bad_inputs(work):
         ("no config.json", lambda d: os.remove(os.path.join(d, "config.json")), ["config.json is missing"]),
         ("no tokenizer.json", lambda d: os.remove(os.path.join(d, "tokenizer.json")), ["tokenizer.json is missing"]),
     ]
-    for i, (what, damage, words) in enumerate(cases):
-        d = os.path.join(work, f"bad-{i}")
-        shutil.copytree(src, d)
-        damage(d)
-        out_dir = os.path.join(work, f"bad-out-{i}")
-        os.mkdir(out_dir)
-        r = run("convert", d, "-o", os.path.join(out_dir, "out.gguf"))
-        said = r.stderr.strip()
-        ok = r.returncode == 1 and said.startswith("error: ") and all(w in said for w in words)
-        ok = ok and os.listdir(out_dir) == [] and "Traceback" not in said
-        check(ok, f"{what}: exit {r.returncode}, nothing written, says: {said}")
+    refused(work, src, "input", cases)
 
 
 def main():
