@@ -52,6 +52,7 @@ struct ServeArgs {
   bool no_prefix_cache = false;
   int kv_blocks = 0;  // 0: a context's worth for each slot
   std::vector<std::string> loras;  // --lora NAME=FILE ..., or one FILE for every request
+  bool enable_admin = false;       // the adapter admin endpoints with no API key (loopback only)
 };
 
 // --lora: NAME=FILE entries (adapters a request picks by "model"), or a
@@ -150,13 +151,20 @@ int run_serve(const ServeArgs& args) {
   opts.defaults = defaults;
   opts.random_seed = !a.gen.seed.has_value();
   opts.model_name = !a.alias.empty() ? a.alias : std::filesystem::path(m.path).stem().string();
-  // One base in memory, the adapters beside it (each checked against it).
-  std::vector<std::unique_ptr<model::LoraAdapter>> adapters;
+  // One base in memory, the adapters beside it (each checked against it),
+  // and more added while it runs through the admin endpoints.
+  const model::Model& base = *m.model;
+  opts.load_adapter = [&base](const std::string& path, float scale) -> std::shared_ptr<const model::LoraAdapter> {
+    return model::LoraAdapter::load(path, base, scale);
+  };
+  opts.adapter_scale = a.gen.lora_scale;
+  opts.admin_without_key = a.enable_admin;
   for (const auto& [name, file] : named) {
     if (name == opts.model_name)
       fail("serve: --lora ", name, "=", file, ": the base model is served as '", name, "'; give the adapter another name");
-    adapters.push_back(model::LoraAdapter::load(file, *m.model, a.gen.lora_scale));
-    opts.adapters.push_back({.name = name, .path = file, .lora = adapters.back().get()});
+    if (!server::valid_adapter_name(name))
+      fail("serve: --lora ", name, "=", file, ": a name is 1 to 128 letters, digits, '.', '_', '-' or ':'");
+    opts.adapters.push_back({name, file, opts.load_adapter(file, a.gen.lora_scale)});
   }
   server::HttpServer http(scheduler, *m.tokenizer, m.model->file().metadata(), metrics, opts);
   const int port = http.bind();
@@ -167,6 +175,9 @@ int run_serve(const ServeArgs& args) {
                  pc->block_tokens(), double(pc->block_bytes()) * pc->n_blocks() / (1 << 20));
   else
     std::fprintf(stderr, "frugal serve: prefix cache off\n");
+  if (!opts.api_keys.empty() || opts.admin_without_key)
+    std::fprintf(stderr, "frugal serve: adapters can be added and removed at /lora-adapters%s\n",
+                 opts.api_keys.empty() ? " (no API key: anyone on this machine may)" : " (with the API key)");
   for (const auto& ad : opts.adapters)
     std::fprintf(stderr, "frugal serve: adapter %s: %s (%zu matrices, rank %lld, scale %g)\n", ad.name.c_str(),
                  ad.path.c_str(), ad.lora->targets().size(), static_cast<long long>(ad.lora->rank()),
@@ -248,6 +259,9 @@ const CommandRegistration kServe{"serve", "an OpenAI-compatible HTTP server with
                                                   "and [::1] (a proxy's public name), comma-separated");
                                    app.add_option("--api-key", a->api_key, "the key clients must send as Authorization: Bearer KEY");
                                    app.add_option("--api-key-file", a->api_key_file, "a file of keys, one a line");
+                                   app.add_flag("--enable-admin", a->enable_admin,
+                                                "with no API key, still serve the adapter admin endpoints "
+                                                "(/lora-adapters; loopback addresses only)");
                                    app.add_flag("--no-prefix-cache", a->no_prefix_cache,
                                                 "compute every prompt whole (no KV reuse across requests)");
                                    app.add_option("--kv-blocks", a->kv_blocks,

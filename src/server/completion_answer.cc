@@ -269,22 +269,22 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
   std::vector<std::shared_ptr<Job>> jobs;
   CompletionRequest r;
   std::string served = ctx.opts.model_name;  // the base, or the adapter the request names
+  ServedAdapter adapter;  // held until the jobs that use it are queued (they hold it from then on)
   try {
     const std::string& body = ex.request().body;
     r = chat ? parse_chat_request(body, ctx.tok, ctx.md, ctx.opts.defaults)
              : parse_completion_request(body, ctx.tok, ctx.opts.defaults);
-    // With adapters served, "model" picks the base or one of them.
-    if (!ctx.opts.adapters.empty() && !r.model.empty() && r.model != ctx.opts.model_name) {
-      const auto& ads = ctx.opts.adapters;
-      const auto it = std::find_if(ads.begin(), ads.end(), [&](const auto& a) { return a.name == r.model; });
-      if (it == ads.end()) {
-        std::string names = "'" + ctx.opts.model_name + "'";
-        for (const auto& a : ads) names += ", '" + a.name + "'";
-        return refuse(404, "the model '" + r.model + "' does not exist; this server serves " + names,
-                      "invalid_request_error", "model", "model_not_found");
-      }
-      r.params.lora = it->lora;
-      served = it->name;
+    // With adapters served, or ones that may come and go, "model" picks the
+    // base or one of them (a removed adapter's name is then refused rather
+    // than answered by the base).
+    const bool picks = ctx.opts.load_adapter || !ctx.adapters.list().empty();
+    if (picks && !r.model.empty() && r.model != ctx.opts.model_name) {
+      adapter = ctx.adapters.find(r.model);
+      if (!adapter.lora)
+        return refuse(404, unknown_model_message(r.model, ctx.opts.model_name, ctx.adapters), "invalid_request_error",
+                      "model", "model_not_found");
+      r.params.lora = adapter.lora.get();
+      served = adapter.name;
     }
     if (!r.seeded)
       r.params.sampling.seed = ctx.opts.random_seed ? std::random_device{}() * 0x9e3779b97f4a7c15ull + uint64_t(std::time(nullptr))
@@ -308,7 +308,8 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
     // Choice i draws with seed + i: choice 0 is the answer n = 1 would give.
     std::vector<runtime::GenerateParams> choices(static_cast<size_t>(r.n), r.params);
     for (size_t i = 0; i < choices.size(); ++i) choices[i].sampling.seed += i;
-    jobs = ctx.scheduler.submit_choices(r.prompt, choices, r.echo && r.params.logprobs >= 0 ? r.params.logprobs : -1);
+    jobs = ctx.scheduler.submit_choices(r.prompt, choices, r.echo && r.params.logprobs >= 0 ? r.params.logprobs : -1,
+                                        adapter.lora);
   } catch (const RequestError& e) {
     return refuse(400, e.what(), "invalid_request_error", e.param, e.code);
   } catch (const QueueFull& e) {

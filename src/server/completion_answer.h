@@ -10,6 +10,7 @@
 
 #include "gguf/value.h"
 #include "runtime/token_constraint.h"
+#include "server/adapter_registry.h"
 #include "server/connection_loop.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -24,6 +25,7 @@ struct CompletionContext {
   const gguf::Metadata& md;
   Metrics& metrics;
   const ServerOptions& opts;
+  const AdapterRegistry& adapters;  // the adapters served now (a request holds the one it uses)
   const std::atomic<bool>& shutting_down;
   runtime::LazyTokenTrie& trie;  // the vocabulary's bytes, for structured output
 };

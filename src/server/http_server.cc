@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "server/access_policy.h"
+#include "server/adapter_admin.h"
 #include "server/chat_page.h"
 #include "server/completion_answer.h"
 #include "server/connection_loop.h"
@@ -68,6 +69,7 @@ struct HttpServer::Impl {
   const gguf::Metadata& md;
   Metrics& metrics;
   ServerOptions opts;
+  AdapterRegistry adapters;  // opts.adapters at first, then as the admin endpoints change it
   AccessOptions access;
   std::atomic<bool> shutting_down{false};
   runtime::LazyTokenTrie trie;  // built at the first request for structured output; outlives the threads below
@@ -85,18 +87,17 @@ struct HttpServer::Impl {
 json HttpServer::Impl::model_object(const std::string& id) const {
   json meta = {{"n_ctx", scheduler.n_ctx()}, {"n_vocab", tok.n_vocab()}, {"parallel", scheduler.n_slots()}};
   if (id != opts.model_name) {
-    const auto it = std::find_if(opts.adapters.begin(), opts.adapters.end(), [&](const auto& a) { return a.name == id; });
-    if (it == opts.adapters.end()) return nullptr;
+    const ServedAdapter a = adapters.find(id);
+    if (!a.lora) return nullptr;
     meta["base"] = opts.model_name;
-    meta["lora"] = {{"file", it->path}, {"rank", it->lora->rank()}, {"scale", it->lora->scale()},
-                    {"matrices", it->lora->targets().size()}};
+    meta["lora"] = adapter_fields(a);
   }
   return {{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "frugal"}, {"meta", meta}};
 }
 
 json HttpServer::Impl::models() const {
   json list = json::array({model_object(opts.model_name)});
-  for (const auto& a : opts.adapters) list.push_back(model_object(a.name));
+  for (const ServedAdapter& a : adapters.list()) list.push_back(model_object(a.name));
   return list;
 }
 
@@ -119,6 +120,8 @@ void HttpServer::Impl::handle(const std::shared_ptr<Exchange>& ex) {
 void HttpServer::Impl::route(const std::shared_ptr<Exchange>& ex, const HttpHeaders& cors) {
   const HttpRequest& q = ex->request();
   const std::string& p = q.path;
+  if (is_adapter_admin_path(p))
+    return on_worker(ex, cors, false, [this, ex, cors] { answer_adapter_admin(*ex, cors, adapters, opts); });
   const bool model_id = p.rfind("/v1/models/", 0) == 0 && p.size() > 11;
   const Route* r = model_id ? &kModelRoute : find_route(p);
   if (!r) return respond_error(*ex, 404, "no route " + q.method + " " + p, cors);
@@ -136,10 +139,8 @@ void HttpServer::Impl::route(const std::shared_ptr<Exchange>& ex, const HttpHead
     case Kind::kModel: {
       const json m = model_object(p.substr(11));
       if (!m.is_null()) return respond_json(*ex, 200, m, cors);
-      std::string names = "'" + opts.model_name + "'";
-      for (const auto& a : opts.adapters) names += ", '" + a.name + "'";
-      return respond_error(*ex, 404, "the model '" + p.substr(11) + "' does not exist; this server serves " + names,
-                           cors, "model_not_found");
+      return respond_error(*ex, 404, unknown_model_message(p.substr(11), opts.model_name, adapters), cors,
+                           "model_not_found");
     }
     case Kind::kMetrics: {
       metrics.http_connections = static_cast<int64_t>(loop->connections());
@@ -155,7 +156,7 @@ void HttpServer::Impl::route(const std::shared_ptr<Exchange>& ex, const HttpHead
     case Kind::kChat: {
       const bool chat = r->kind == Kind::kChat;
       return on_worker(ex, cors, true, [this, ex, chat, cors] {
-        const CompletionContext ctx{scheduler, tok, md, metrics, opts, shutting_down, trie};
+        const CompletionContext ctx{scheduler, tok, md, metrics, opts, adapters, shutting_down, trie};
         answer_completion(ctx, *ex, chat, cors);
       });
     }
@@ -179,8 +180,10 @@ void HttpServer::Impl::on_worker(const std::shared_ptr<Exchange>& ex, const Http
 
 HttpServer::HttpServer(Scheduler& scheduler, const tokenizer::Tokenizer& tok, const gguf::Metadata& md, Metrics& metrics,
                        ServerOptions opts)
-    : impl_(new Impl{scheduler, tok, md, metrics, std::move(opts), {}, {}, {tok, md}, {}, {}}) {
+    : impl_(new Impl{scheduler, tok, md, metrics, std::move(opts), AdapterRegistry(), {}, {}, {tok, md}, {}, {}}) {
   Impl& m = *impl_;
+  for (const ServedAdapter& a : m.opts.adapters)
+    if (!m.adapters.add(a)) fail("serve: the adapter name '", a.name, "' is given twice");
   m.access.allowed_origins = m.opts.allowed_origins;
   m.access.allowed_hosts = m.opts.allowed_hosts;
   m.access.api_keys = m.opts.api_keys;
@@ -207,8 +210,13 @@ HttpServer::~HttpServer() {
 }
 
 int HttpServer::bind() {
-  port_ = impl_->loop->bind();
-  impl_->access.loopback_only_hosts = impl_->loop->loopback();
+  const int port = impl_->loop->bind();
+  const bool loopback = impl_->loop->loopback();
+  if (impl_->opts.admin_without_key && impl_->opts.api_keys.empty() && !loopback)
+    fail("serve: --enable-admin with no API key would let anyone who reaches ", impl_->opts.host,
+         " load files as adapters; listen on a loopback address or set --api-key");
+  port_ = port;
+  impl_->access.loopback_only_hosts = loopback;
   return port_;
 }
 

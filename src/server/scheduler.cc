@@ -80,7 +80,7 @@ std::shared_ptr<Job> Scheduler::submit(std::vector<int32_t> prompt, runtime::Gen
 
 std::vector<std::shared_ptr<Job>> Scheduler::submit_choices(std::vector<int32_t> prompt,
                                                             const std::vector<runtime::GenerateParams>& choices,
-                                                            int prompt_top) {
+                                                            int prompt_top, std::shared_ptr<const void> hold) {
   if (choices.empty() || static_cast<int>(choices.size()) > engine_.n_seq_max())
     fail("serve: ", choices.size(), " choices, and ", engine_.n_seq_max(), " run at once at most");
   std::vector<std::shared_ptr<Job>> jobs;
@@ -92,6 +92,7 @@ std::vector<std::shared_ptr<Job>> Scheduler::submit_choices(std::vector<int32_t>
     job->prompt_ = prompt;
     job->queued_at_ = std::chrono::steady_clock::now();
     job->completion_.emplace(tok_, engine_.n_vocab(), engine_.n_ctx(), job->prompt_, params);  // checks sampling
+    job->hold_ = hold;
     if (!jobs.empty()) job->leader_ = jobs.front();
     jobs.push_back(std::move(job));
   }

@@ -54,6 +54,7 @@ class Job {
   std::vector<int32_t> prompt_;
   int prompt_top_ = -1;  // >= 0: the prompt's log-probabilities are wanted, with this many alternatives
   std::vector<runtime::TokenLogprob> prompt_logprobs_;  // under mu_
+  std::shared_ptr<const void> hold_;  // declared before completion_, whose params point into it: destroyed after
   std::optional<runtime::Completion> completion_;
   std::chrono::steady_clock::time_point queued_at_;  // where time to first token starts
   std::mutex mu_;
@@ -98,10 +99,12 @@ class Scheduler {
   // is read once and its cache copied to the other choices' slots.
   // `prompt_top` >= 0: the first choice also gives the prompt's own
   // log-probabilities (Job::prompt_logprobs); its prompt is then computed
-  // whole, not taken from the prefix cache.
+  // whole, not taken from the prefix cache. `hold`: what the jobs keep alive
+  // while they live (the LoRA adapter their params point to, which the
+  // server may stop serving meanwhile).
   std::vector<std::shared_ptr<Job>> submit_choices(std::vector<int32_t> prompt,
                                                    const std::vector<runtime::GenerateParams>& choices,
-                                                   int prompt_top = -1);
+                                                   int prompt_top = -1, std::shared_ptr<const void> hold = nullptr);
 
   // Ends the thread; queued and running completions end with an error.
   void stop();

@@ -33,6 +33,7 @@ struct ServerFixture {
   std::unique_ptr<HttpServer> http;
   std::thread thread;
   int port = 0;
+  std::string bearer;  // sent as Authorization: Bearer by every client() when set
 
   // `tweak` changes the server's options before it starts (timeouts, origins,
   // keys); prefix_blocks sizes the engine's prefix cache (0: off).
@@ -66,6 +67,7 @@ struct ServerFixture {
   httplib::Client client() const {
     httplib::Client c("127.0.0.1", port);
     c.set_read_timeout(120, 0);
+    if (!bearer.empty()) c.set_bearer_token_auth(bearer);
     return c;
   }
 
