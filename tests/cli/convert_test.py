@@ -397,12 +397,16 @@ def llama4(work):
     wavelength, 16 above); vision tensors are left out; the language model
     saved alone (Llama4ForCausalLM) converts to the same file; keys the file
     cannot express are errors."""
-    hf = os.path.join(work, "hf-llama4")
-    must("synth", "--arch", "llama4", "--preset", "tiny", "--format", "hf", "--seed", 4, "-o", hf)
-    direct = os.path.join(work, "llama4-direct.gguf")
-    converted = os.path.join(work, "llama4-converted.gguf")
-    must("synth", "--arch", "llama4", "--preset", "tiny", "--type", "f32", "--seed", 4, "-o", direct)
-    must("convert", hf, "--type", "f32", "-o", converted)
+    def synth_both(preset):
+        """The preset's checkpoint, synth's f32 file and the checkpoint converted to f32."""
+        hf = os.path.join(work, f"hf-llama4-test-{preset}")  # not round_trips' folder
+        must("synth", "--arch", "llama4", "--preset", preset, "--format", "hf", "--seed", 4, "-o", hf)
+        direct, converted = (os.path.join(work, f"llama4-{preset}-{k}.gguf") for k in ["direct", "converted"])
+        must("synth", "--arch", "llama4", "--preset", preset, "--type", "f32", "--seed", 4, "-o", direct)
+        must("convert", hf, "--type", "f32", "-o", converted)
+        return hf, direct, converted
+
+    hf, direct, converted = synth_both("tiny")
     a, b = read_gguf(direct), read_gguf(converted)
     others = [n for n in a.order if n != "rope_freqs.weight"]
     inv_freq = 500000.0 ** (-np.arange(0, 32, 2) / 32)
@@ -412,12 +416,7 @@ def llama4(work):
           f"llama4 tiny (MoE every 2nd layer, rope_scaling): {len(others)} tensors and the metadata synth's,"
           " rope_freqs Scout's")
 
-    scout_hf = os.path.join(work, "hf-llama4-scout")
-    must("synth", "--arch", "llama4", "--preset", "tiny-scout", "--format", "hf", "--seed", 4, "-o", scout_hf)
-    scout_direct = os.path.join(work, "llama4-scout-direct.gguf")
-    scout_converted = os.path.join(work, "llama4-scout-converted.gguf")
-    must("synth", "--arch", "llama4", "--preset", "tiny-scout", "--type", "f32", "--seed", 4, "-o", scout_direct)
-    must("convert", scout_hf, "--type", "f32", "-o", scout_converted)
+    _, scout_direct, scout_converted = synth_both("tiny-scout")
     logits = []
     for m in [scout_direct, scout_converted]:
         out = m + ".logits"
