@@ -26,7 +26,7 @@ namespace frugal::cli {
 namespace {
 
 struct FinetuneArgs {
-  std::string model, data, val, output, targets = "attn,ffn", checkpoint, resume, log;
+  std::string model, data, val, output, targets = "attn,ffn", lora_experts = "each", checkpoint, resume, log;
   int64_t checkpoint_every = 0, print_every = 10;
   finetune::LoraShape shape;
   finetune::FinetuneOptions opts;
@@ -47,6 +47,7 @@ int run_finetune(FinetuneArgs& a) {
   validate(a);
   finetune::LoraShape shape = a.shape;
   finetune::parse_targets(a.targets, shape);
+  finetune::parse_expert_sharing(a.lora_experts, shape);
   const auto base = model::Model::load(a.model);
   const auto tok = tokenizer::Tokenizer::from_metadata(base->file().metadata());
   const auto train = finetune::read_sft_jsonl(a.data, tok, base->file().metadata());
@@ -153,6 +154,9 @@ const CommandRegistration kFinetune{
       app.add_option("--targets", a->targets,
                      "matrices to adapt, comma-separated: attn (q, k, v, output), ffn (dense FFN), shared (shared "
                      "experts), experts (routed experts, a pair of factors each), router; default attn,ffn");
+      app.add_option("--lora-experts", a->lora_experts,
+                     "routed experts' factors: each (a pair per expert, default) or shared (one pair for all of a "
+                     "layer's experts, written repeated per expert so every reader applies it to each)");
       app.add_option("--epochs", a->opts.epochs, "passes over the data (default 1)");
       app.add_option("--lr", a->opts.lr, "AdamW learning rate (default 1e-3)");
       app.add_option("--weight-decay", a->opts.weight_decay, "AdamW weight decay (default 0)");

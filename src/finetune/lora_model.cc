@@ -55,11 +55,16 @@ struct LoraModel::Slot {
   std::string target;
   kernels::WeightMatrix w;  // the base matrix (expert 0's for a stack)
   int64_t n_expert = 0;     // 0: a 2-D matrix; else an expert stack
+  bool shared = false;      // a stack whose experts share one pair of factors
   size_t offset = 0;        // of A in params (every expert's A, then every expert's B)
-  // Expert e's factors (e = 0 for a 2-D matrix).
+  // Pairs of factors in params: one per expert of a stack unless shared.
+  int64_t n_pairs() const { return shared ? 1 : std::max<int64_t>(1, n_expert); }
+  // Expert e's factors (e = 0 for a 2-D matrix; every expert's are the
+  // same pair when shared, so their gradients add up in it).
   LoraWeights at(const std::vector<float>& p, float scale, int64_t e = 0) const {
     const size_t a_size = static_cast<size_t>(w.n_in * rank), b_size = static_cast<size_t>(w.n_out * rank);
-    const size_t n = static_cast<size_t>(std::max<int64_t>(1, n_expert));
+    const size_t n = static_cast<size_t>(n_pairs());
+    if (shared) e = 0;
     return {.a = p.data() + offset + static_cast<size_t>(e) * a_size,
             .b = p.data() + offset + n * a_size + static_cast<size_t>(e) * b_size,
             .n_in = w.n_in,
@@ -70,6 +75,13 @@ struct LoraModel::Slot {
   int64_t rank = 0;
   bool adapted = false;
 };
+
+void parse_expert_sharing(const std::string& mode, LoraShape& shape) {
+  if (mode != "each" && mode != "shared")
+    fail("finetune: --lora-experts: '", mode, "' is neither 'each' (a pair of factors per expert) nor 'shared' (one "
+         "pair for all of a layer's experts)");
+  shape.shared_experts = mode == "shared";
+}
 
 void parse_targets(const std::string& list, LoraShape& shape) {
   shape.attn = shape.ffn = shape.shared = shape.experts = shape.router = false;
@@ -110,6 +122,8 @@ LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(b
   if (!shape.attn && !shape.ffn && !shape.shared && !shape.experts && !shape.router)
     fail("finetune: no matrices to adapt");
   if (shape.shared && c.n_ff_shexp == 0) fail("finetune: --targets shared: ", c.arch, " model has no shared experts");
+  if (shape.shared_experts && !shape.experts)
+    fail("finetune: --lora-experts shared: the routed experts are not adapted (add experts to --targets)");
   if ((shape.experts || shape.router) && c.n_expert == 0)
     fail("finetune: --targets experts/router: this ", c.arch, " model has no routed experts");
   std::mt19937_64 rng(shape.seed);
@@ -120,6 +134,7 @@ LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(b
       s.target = "blk." + std::to_string(il) + "." + kTargetNames[t] + ".weight";
       s.w = base_matrix(L, t);
       s.n_expert = is_stack(t) ? c.n_expert : 0;
+      s.shared = is_stack(t) && shape.shared_experts;
       s.rank = shape.rank;
       s.adapted = s.w.data != nullptr && wanted(shape, t);
       if (!s.adapted) {  // not a target, or absent in this layer (an MoE layer's dense FFN, ...)
@@ -127,7 +142,7 @@ LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(b
         continue;
       }
       s.offset = params_.size();
-      const int64_t n = std::max<int64_t>(1, s.n_expert);
+      const int64_t n = s.n_pairs();
       std::normal_distribution<float> z(0.0f, 1.0f / std::sqrt(static_cast<float>(s.w.n_in)));
       for (int64_t i = 0; i < n * shape.rank * s.w.n_in; ++i) params_.push_back(z(rng));
       params_.resize(params_.size() + static_cast<size_t>(n * s.w.n_out * shape.rank), 0.0f);
@@ -142,15 +157,22 @@ std::vector<model::LoraFactors> LoraModel::factors() const {
   std::vector<model::LoraFactors> out;
   for (const Slot& s : slots_) {
     if (!s.adapted) continue;
-    const int64_t n = std::max<int64_t>(1, s.n_expert);
     const auto a = params_.begin() + static_cast<std::ptrdiff_t>(s.offset);
-    const auto b = a + static_cast<std::ptrdiff_t>(n * s.w.n_in * s.rank);
-    out.push_back({.target = s.target,
-                   .n_in = s.w.n_in,
-                   .n_out = s.w.n_out,
-                   .n_expert = s.n_expert,
-                   .a = F(a, b),
-                   .b = F(b, b + static_cast<std::ptrdiff_t>(n * s.w.n_out * s.rank))});
+    const auto b = a + static_cast<std::ptrdiff_t>(s.n_pairs() * s.w.n_in * s.rank);
+    model::LoraFactors f{.target = s.target,
+                         .n_in = s.w.n_in,
+                         .n_out = s.w.n_out,
+                         .n_expert = s.n_expert,
+                         .a = F(a, b),
+                         .b = F(b, b + static_cast<std::ptrdiff_t>(s.n_pairs() * s.w.n_out * s.rank))};
+    if (s.shared) {  // the shared pair repeated for every expert: the format has a pair per expert
+      const F a1 = f.a, b1 = f.b;
+      for (int64_t e = 1; e < s.n_expert; ++e) {
+        f.a.insert(f.a.end(), a1.begin(), a1.end());
+        f.b.insert(f.b.end(), b1.begin(), b1.end());
+      }
+    }
+    out.push_back(std::move(f));
   }
   return out;
 }

@@ -7,8 +7,9 @@
 // qwen2moe (q/k/v biases, routing weights not renormalised, a shared expert
 // weighed by a sigmoid gate), RoPE as inference applies it. Adapted
 // matrices (LoraShape): the attention projections, the dense FFN, the
-// shared experts, the routed experts (a pair of factors per expert, stored
-// as llama.cpp's 3-D factors) and the router (its adapter added to the
+// shared experts, the routed experts (a pair of factors per expert, or one
+// pair for all of a layer's experts; stored as llama.cpp's 3-D factors) and
+// the router (its adapter added to the
 // logits before routing). What is not adapted stays frozen and the gradient
 // flows through it, the routing weights included. Other architectures are
 // refused with their name.
@@ -33,7 +34,16 @@ struct LoraShape {
   bool shared = false;   // adapt the shared experts
   bool experts = false;  // adapt the routed experts (a pair of factors per expert)
   bool router = false;   // adapt the router
+  // experts: one pair of factors shared by every expert of a layer's stack
+  // instead of one per expert (--lora-experts shared): n_expert times fewer
+  // values to train. Written as llama.cpp's per-expert 3-D factors with the
+  // pair repeated for each expert, so any reader of that format applies it
+  // to every expert.
+  bool shared_experts = false;
 };
+
+// "each" or "shared" (the --lora-experts value) into shape.shared_experts.
+void parse_expert_sharing(const std::string& mode, LoraShape& shape);
 
 // "attn,ffn,shared,experts,router" (the --targets list) into shape's
 // switches; anything else is an error naming it.
@@ -46,7 +56,8 @@ class LoraModel {
 
   // Every factor's values, then the same layout for gradients: per adapted
   // matrix A (rank x n_in) then B (n_out x rank); per expert stack every
-  // expert's A, then every expert's B.
+  // expert's A, then every expert's B (one A and one B when the experts
+  // share them).
   std::vector<float>& params() { return params_; }
   const std::vector<float>& params() const { return params_; }
   std::vector<float>& grads() { return grads_; }

@@ -73,6 +73,21 @@ grep -q "q2moe-adapter.gguf: 22 matrices, rank 4" "$dir/stdout" || { cat "$dir/s
 "$FRUGAL" run -m "$dir/q2moe.gguf" --lora "$dir/q2moe-adapter.gguf" -p "Two" -n 4 --temp 0 >"$dir/run" 2>&1 \
   || { cat "$dir/run"; fail "run --lora qwen2moe"; }
 grep -q "22 matrices, rank 4" "$dir/run" || { cat "$dir/run"; fail "run --lora qwen2moe summary"; }
+# --lora-experts shared: one pair of factors for all of a layer's experts
+# (fewer values to train), written repeated per expert: run --lora reads it.
+"$FRUGAL" finetune -m "$dir/q2moe.gguf" --data "$dir/data.jsonl" -o "$dir/q2moe-shared.gguf" --rank 4 --epochs 2 \
+  --targets attn,shared,experts,router --lora-experts shared >"$dir/stdout" 2>"$dir/stderr.shared" \
+  || { cat "$dir/stderr.shared"; fail "qwen2moe --lora-experts shared"; }
+values() { sed -n 's/.*alpha [0-9.]*: \([0-9]*\) adapter values.*/\1/p' "$1"; }
+[ "$(values "$dir/stderr.shared")" -lt "$(values "$dir/stderr")" ] \
+  || fail "shared experts train $(values "$dir/stderr.shared") values, a pair each $(values "$dir/stderr")"
+"$FRUGAL" run -m "$dir/q2moe.gguf" --lora "$dir/q2moe-shared.gguf" -p "Two" -n 4 --temp 0 >"$dir/run" 2>&1 \
+  || { cat "$dir/run"; fail "run --lora with shared expert factors"; }
+grep -q "22 matrices, rank 4" "$dir/run" || { cat "$dir/run"; fail "run --lora shared summary"; }
+expect_error "--lora-experts: 'some' is neither 'each'" finetune -m "$dir/q2moe.gguf" --data "$dir/data.jsonl" \
+  -o "$dir/x.gguf" --lora-experts some
+expect_error "--lora-experts shared: the routed experts are not adapted" finetune -m "$dir/q2moe.gguf" \
+  --data "$dir/data.jsonl" -o "$dir/x.gguf" --lora-experts shared
 
 printf '%s\n' '{"text": "fine"}' '{"text": broken}' >"$dir/bad.jsonl"
 expect_error "bad.jsonl:2: not valid JSON" finetune -m "$dir/base.gguf" --data "$dir/bad.jsonl" -o "$dir/x.gguf"

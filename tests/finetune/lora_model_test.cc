@@ -9,6 +9,7 @@
 #include <random>
 #include <unistd.h>
 
+#include "base/error.h"
 #include "base/progress.h"
 #include "finetune/lora_model.h"
 #include "finetune/trainer.h"
@@ -121,6 +122,7 @@ INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3
 struct MoeTargets {
   const char* arch;
   const char* targets;
+  bool shared_experts = false;  // --lora-experts shared: one pair of factors for all of a layer's experts
 };
 class LoraMoeTargets : public ::testing::TestWithParam<MoeTargets> {};
 
@@ -128,6 +130,7 @@ TEST_P(LoraMoeTargets, GradientsMatchFiniteDifferences) {
   TinyQwen3 base(GetParam().arch);
   LoraShape shape{.rank = 4, .alpha = 8.0f, .seed = 5};
   parse_targets(GetParam().targets, shape);
+  shape.shared_experts = GetParam().shared_experts;
   LoraModel lm(*base.m, shape);
   EXPECT_NEAR(lm.loss(example(), false), forward_loss(*base.m, example()), 1e-4);  // B = 0: the base
   check_gradients(lm, 6);
@@ -139,6 +142,7 @@ TEST_P(LoraMoeTargets, WrittenAdapterGivesTheTrainingLossAtInference) {
   TinyQwen3 base(GetParam().arch);
   LoraShape shape{.rank = 4, .alpha = 8.0f, .seed = 7};
   parse_targets(GetParam().targets, shape);
+  shape.shared_experts = GetParam().shared_experts;
   LoraModel lm(*base.m, shape);
   std::mt19937_64 rng(8);
   std::normal_distribution<float> z(0.0f, 0.2f);
@@ -156,7 +160,38 @@ INSTANTIATE_TEST_SUITE_P(Targets, LoraMoeTargets,
                          ::testing::Values(MoeTargets{"qwen3moe", "experts"}, MoeTargets{"qwen3moe", "router"},
                                            MoeTargets{"llama", "experts,router"},
                                            MoeTargets{"qwen2moe", "shared"},
-                                           MoeTargets{"qwen2moe", "attn,shared,experts,router"}));
+                                           MoeTargets{"qwen2moe", "attn,shared,experts,router"},
+                                           MoeTargets{"qwen3moe", "experts", true},
+                                           MoeTargets{"llama", "experts,router", true},
+                                           MoeTargets{"qwen2moe", "shared,experts", true}));
+
+// --lora-experts shared: one pair of factors per stack (n_expert times fewer
+// values than a pair per expert), written as the same pair for every expert.
+TEST(LoraModel, SharedExpertFactorsAreOnePairWrittenForEachExpert) {
+  TinyQwen3 base("qwen3moe");
+  LoraShape each{.rank = 4, .alpha = 8.0f, .seed = 1}, shared = each;
+  parse_targets("experts", each);
+  parse_targets("experts", shared);
+  parse_expert_sharing("shared", shared);
+  LoraModel lm_each(*base.m, each), lm_shared(*base.m, shared);
+  const int64_t E = base.m->config().n_expert;
+  ASSERT_GT(E, 1);
+  EXPECT_EQ(lm_each.params().size(), lm_shared.params().size() * size_t(E));
+  for (float& p : lm_shared.params()) p += 0.01f;
+  for (const model::LoraFactors& f : lm_shared.factors()) {
+    ASSERT_EQ(f.n_expert, E) << f.target;
+    const size_t a = f.a.size() / size_t(E), b = f.b.size() / size_t(E);
+    for (int64_t e = 1; e < E; ++e) {
+      EXPECT_TRUE(std::equal(f.a.begin(), f.a.begin() + long(a), f.a.begin() + long(e * a))) << f.target;
+      EXPECT_TRUE(std::equal(f.b.begin(), f.b.begin() + long(b), f.b.begin() + long(e * b))) << f.target;
+    }
+  }
+  LoraShape bad = each;
+  EXPECT_THROW(parse_expert_sharing("some", bad), Error);
+  parse_targets("attn", bad);
+  parse_expert_sharing("shared", bad);
+  EXPECT_THROW(LoraModel(*base.m, bad), Error);  // shared experts without adapting the experts
+}
 
 }  // namespace
 }  // namespace frugal::finetune
