@@ -119,6 +119,28 @@ void add_transposed_experts(const std::shared_ptr<const model::ModelConfig>& cfg
                      }});
 }
 
+// Shard s of n's file name (model.safetensors when n is 1).
+std::string shard_name(int s, int n) {
+  if (n == 1) return "model.safetensors";
+  char name[64];
+  std::snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", s + 1, n);
+  return name;
+}
+
+// A folder holding weights this checkpoint would not overwrite (another
+// shard count's files, or an index beside one file) would read as a mix of
+// two checkpoints: refused.
+void check_no_other_weights(const std::string& dir, int n_shards) {
+  std::set<std::string> ours;
+  for (int s = 0; s < n_shards; ++s) ours.insert(shard_name(s, n_shards));
+  if (n_shards > 1) ours.insert("model.safetensors.index.json");
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if ((name.ends_with(".safetensors") || name == "model.safetensors.index.json") && !ours.contains(name))
+      fail("synth: ", dir, " already holds ", name, ", which this checkpoint would not replace; use an empty folder");
+  }
+}
+
 }  // namespace
 
 void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shards, const std::string& dir,
@@ -130,6 +152,7 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
   const HfFamily& fam = hf_family_for_config(*cfg);
   if (n_shards < 1) fail("synth: --shards must be at least 1");
   fs::create_directories(dir);
+  check_no_other_weights(dir, n_shards);
 
   if (fp8_block < 0) fail("synth: --fp8-block must be positive");
   const Fp8Blocks fp8{.rows = fp8_block, .cols = fp8_block};
@@ -211,8 +234,7 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
     json weight_map = json::object();
     uint64_t total = 0;
     for (int s = 0; s < n_shards; ++s) {
-      char name[64];
-      std::snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", s + 1, n_shards);
+      const std::string name = shard_name(s, n_shards);
       const size_t begin = tensors.size() * size_t(s) / size_t(n_shards);
       const size_t end = tensors.size() * size_t(s + 1) / size_t(n_shards);
       std::vector<StWriteTensor> part(tensors.begin() + long(begin), tensors.begin() + long(end));

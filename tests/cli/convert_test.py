@@ -91,6 +91,16 @@ def round_trips(work):
         check(same_file(direct, converted), f"deepseek2 {preset} --mla-kv-b split: convert == synth")
 
 
+def synth_over_other_shards(work):
+    """synth --format hf refuses a folder holding weights it would not
+    replace (round_trips' two shards, under one file): read together they
+    would be a mix of two checkpoints."""
+    hf = os.path.join(work, "hf-llama4-tiny-scout")
+    r = run("synth", "--arch", "llama4", "--preset", "tiny-scout", "--format", "hf", "--seed", 4, "-o", hf)
+    check(r.returncode == 1 and "-tiny-scout already holds model" in r.stderr and "would not replace" in r.stderr,
+          f"synth --format hf over another shard count: exit {r.returncode}, says: {r.stderr.strip()}")
+
+
 def write_safetensors(path, tensors):
     """tensors: [(name, dtype name, shape, bytes)]."""
     header, data = {}, b""
@@ -558,6 +568,7 @@ def main():
         raise SystemExit("set FRUGAL to the frugal binary (ctest does)")
     with tempfile.TemporaryDirectory() as work:
         round_trips(work)
+        synth_over_other_shards(work)
         bf16_checkpoint(work)
         mixed_dtypes(work)
         nextn_extras(work)
