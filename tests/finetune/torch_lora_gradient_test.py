@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""frugal finetune's adapter gradients against PyTorch's autograd.
+
+The test LoraGradientDump.ForThePyTorchReference (test_finetune) computes the
+LoRA trainer's loss of one example and the gradient of every adapter factor
+over a frozen tiny synth model (f32), and writes them with the factors. Here
+the model is rebuilt in PyTorch (float64) from the GGUF file with
+tests/reference/torch_train_ref.py's layers, each adapted matrix replaced by
+W + scale * B A with A and B leaves (per expert for the routed experts, or
+one pair for all of a layer's experts with --lora-experts shared); the loss is
+the mean cross-entropy over the example's target tokens. The loss must agree
+to 1e-5 relative and each factor's gradient to TOL in the norm-wise relative
+error ||g_frugal - g_torch|| / ||g_torch|| (f32 against f64). Cases: qwen3
+(attention and dense FFN), qwen3moe, Mixtral-style llama and qwen2moe (gated
+shared expert, q/k/v biases) with their routed experts and router adapted, a
+pair per expert and shared. Skipped (exit 0 with a message) where Debian's
+python3-torch is absent.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import torch
+except ImportError:
+    print("SKIP: PyTorch is absent (Debian: apt-get install python3-torch; scripts/install-test-peers)")
+    sys.exit(0)
+
+sys.path.insert(0, os.path.join(os.environ["FRUGAL_SOURCE_DIR"], "tests", "reference"))
+import numpy as np  # noqa: E402
+from frugal_ref import read_gguf  # noqa: E402
+from torch_train_ref import loss as train_loss  # noqa: E402
+
+TEST = os.path.join(os.environ["FRUGAL_BUILD_DIR"], "test_finetune")
+if not os.path.exists(TEST):
+    sys.exit(f"{TEST} is missing: build the test_finetune target")
+TOL = 1e-5
+CASES = [("qwen3", "attn,ffn", "each"), ("qwen3moe", "attn,experts,router", "each"),
+         ("qwen3moe", "experts,router", "shared"), ("llama", "attn,experts,router", "each"),
+         ("llama", "attn,experts", "shared"), ("qwen2moe", "attn,shared,experts,router", "each"),
+         ("qwen2moe", "shared,experts", "shared")]
+
+
+def head_of(md, f):
+    """The dimensions and switches torch_train_ref's layers read."""
+    arch = md["general.architecture"]
+    key = lambda k, d=None: md.get(f"{arch}.{k}", d)  # noqa: E731
+    if key("rope.scaling.type", "none") != "none" or f.has("rope_freqs.weight"):
+        sys.exit(f"{arch}: the reference has no RoPE scaling or frequency factors")
+    H = int(key("attention.head_count"))
+    hd = int(key("attention.key_length", int(key("embedding_length")) // H))
+    if int(key("rope.dimension_count", hd)) != hd:
+        sys.exit(f"{arch}: the reference rotates whole heads")
+    return {"eps": float(key("attention.layer_norm_rms_epsilon")), "rope_base": float(key("rope.freq_base", 10000.0)),
+            "rope_neox": arch != "llama", "qk_norm": "head" if f.has("blk.0.attn_q_norm.weight") else "none",
+            "head": H, "head_kv": int(key("attention.head_count_kv", H)), "head_dim": hd, "batch": 1,
+            "expert": int(key("expert_count", 0)), "used": int(key("expert_used_count", 0)), "aux": 0.0, "z": 0.0,
+            "norm_w": bool(key("expert_weights_norm", arch in ("llama", "qwen3moe"))),
+            "w_scale": float(key("expert_weights_scale", 1.0)) or 1.0, "sigmoid": False, "groups": 1,
+            "groups_used": 1}
+
+
+def check(model, targets, experts, tmp):
+    dump = os.path.join(tmp, "dump.json")
+    env = dict(os.environ, FRUGAL_LORA_DUMP=dump, FRUGAL_LORA_MODEL=model, FRUGAL_LORA_TARGETS=targets,
+               FRUGAL_LORA_EXPERTS=experts)
+    run = subprocess.run([TEST, "--gtest_filter=LoraGradientDump.*"], env=env, capture_output=True, text=True)
+    if run.returncode != 0 or not os.path.exists(dump):
+        sys.exit(f"the gradient dump failed: {run.stdout}{run.stderr}")
+    with open(dump) as fd:
+        d = json.load(fd)
+    os.remove(dump)
+    f = read_gguf(model)
+    head = head_of(f.metadata, f)
+    W = {n: torch.tensor(f.tensor(n)) for n in f.tensors}
+    if "output.weight" not in W:
+        W["output.weight"] = W["token_embd.weight"]
+    scale = d["scale"]
+    leaves = {}
+    for fac in d["factors"]:
+        name, n_in, n_out, E = fac["target"], fac["n_in"], fac["n_out"], fac["n_expert"]
+        a, b = np.array(fac["a"], dtype=np.float64), np.array(fac["b"], dtype=np.float64)
+        if E == 0:
+            A = torch.tensor(a.reshape(-1, n_in), requires_grad=True)
+            B = torch.tensor(b.reshape(n_out, -1), requires_grad=True)
+            W[name] = W[name] + scale * B @ A
+        elif experts == "shared":  # one pair (written once per expert) for every expert
+            A = torch.tensor(a.reshape(E, -1, n_in)[0], requires_grad=True)
+            B = torch.tensor(b.reshape(E, n_out, -1)[0], requires_grad=True)
+            W[name] = W[name] + scale * (B @ A)[None]
+        else:
+            A = torch.tensor(a.reshape(E, -1, n_in), requires_grad=True)
+            B = torch.tensor(b.reshape(E, n_out, -1), requires_grad=True)
+            W[name] = W[name] + scale * B @ A
+        leaves[name] = (A, B)
+    tokens = np.array(d["tokens"], dtype=np.int64)
+    # Row i predicts token i + 1 where that token is a target (-100: ignored).
+    targets_ = np.array([tokens[i + 1] if i + 1 < len(tokens) and d["target"][i + 1] else -100
+                         for i in range(len(tokens))], dtype=np.int64)
+    head["seq"] = len(tokens)
+    bias = np.zeros((len([n for n in W if n.endswith("attn_norm.weight")]), max(1, head["expert"])))
+    total, _, _, _ = train_loss(head, W, bias, tokens, targets_)
+    total.backward()
+    errors = []
+    rel = abs(d["loss"] - total.item()) / abs(total.item())
+    if rel > 1e-5:
+        errors.append(f"loss {d['loss']!r} vs PyTorch {total.item()!r} (rel {rel:.2e})")
+    worst = ("", 0.0)
+    for g in d["grads"]:
+        name, E = g["target"], g["n_expert"]
+        A, B = leaves[name]
+        for part, leaf, flat in (("lora_a", A, g["a"]), ("lora_b", B, g["b"])):
+            ref = leaf.grad.numpy()
+            fr = np.array(flat, dtype=np.float64)
+            fr = fr.reshape((E,) + ref.shape)[0] if experts == "shared" and E else fr.reshape(ref.shape)
+            norm = np.linalg.norm(ref)
+            err = np.linalg.norm(fr - ref) / norm if norm > 0 else np.linalg.norm(fr)
+            if err > worst[1]:
+                worst = (f"{name}.{part}", err)
+            if err > TOL:
+                errors.append(f"{name}.{part}: gradient rel error {err:.2e} (|g| {norm:.3e})")
+    return errors, rel, worst, len(d["grads"])
+
+
+failures = []
+with tempfile.TemporaryDirectory() as tmp:
+    for arch, targets, experts in CASES:
+        model = os.path.join(tmp, arch + ".gguf")
+        if not os.path.exists(model):
+            made = subprocess.run([os.environ["FRUGAL"], "synth", "--arch", arch, "--preset", "tiny", "--type", "f32",
+                                   "-o", model], capture_output=True, text=True)
+            if made.returncode != 0:
+                sys.exit(f"frugal synth --arch {arch} failed: {made.stderr}")
+        errors, rel, worst, n = check(model, targets, experts, tmp)
+        case = f"{arch} --targets {targets} --lora-experts {experts}"
+        print(f"{case}: loss rel {rel:.1e}; {n} matrices, worst gradient {worst[0]} {worst[1]:.1e}")
+        failures += [f"{case}: {e}" for e in errors]
+if failures:
+    print("\n".join(failures))
+    sys.exit(1)
+print("torch_lora_gradient_test: ok")
