@@ -114,16 +114,26 @@ void plain_experts(Planned& p, const Checkpoint& ck) {
   p.source.transposed = true;
 }
 
-// A transposed source's GGUF row r: expert r / per_expert's column
-// (r % per_expert) * stride + offset.
-std::function<void(const SourceReader&, int64_t, float*)> transposed_gather(const model::TensorSpec& spec,
-                                                                           const HfSource& src) {
-  const int64_t experts = src.shape[0], in = src.shape[1], out = src.shape[2];
-  const int64_t per_expert = spec.n_elements() / spec.fan_in() / experts, stride = src.stride, offset = src.offset;
-  return [=](const SourceReader& read, int64_t r, float* dst) {
-    const int64_t e = r / per_expert, col = r % per_expert * stride + offset;
-    for (int64_t i = 0; i < in; ++i) read((e * in + i) * out + col, std::span<float>(dst + i, 1));
-  };
+// GGUF rows [r0, r0 + nr) of a transposed source (HfSource::transposed):
+// for each expert they span, one contiguous run of columns per source row,
+// read in parallel over the source rows, rather than a strided read per value.
+void read_transposed(const Planned& q, int64_t r0, int64_t nr, int64_t n, float* values) {
+  const StTensor& t = *q.tensors[0];
+  const int64_t experts = q.source.shape[0], in = q.source.shape[1], out = q.source.shape[2];
+  const int64_t per_expert = q.spec.n_elements() / n / experts, stride = q.source.stride;
+  FRUGAL_CHECK(in == n);
+  for (int64_t a = r0; a < r0 + nr;) {
+    const int64_t e = a / per_expert, b = std::min(r0 + nr, (e + 1) * per_expert);
+    const int64_t first = a % per_expert * stride + q.source.offset, span = (b - a - 1) * stride + 1;
+    ThreadPool::global().parallel_for(in, 16, [&](int64_t i0, int64_t i1, int) {
+      std::vector<float> buf(static_cast<size_t>(span));
+      for (int64_t i = i0; i < i1; ++i) {
+        t.read_f32((e * in + i) * out + first, buf);
+        for (int64_t k = 0; k < b - a; ++k) values[(a - r0 + k) * n + i] = buf[size_t(k * stride)];
+      }
+    });
+    a = b;
+  }
 }
 
 // The joint attn_kv_b that a split attn_k_b / attn_v_b is cut from.
@@ -223,7 +233,6 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
               .computed = {},
               .gather = k_b || v_b ? kv_b_gather(cfg, k_b) : nullptr};
     if (p.source.mxfp4 && ck.find(p.source.names[0]) == nullptr) plain_experts(p, ck);
-    if (p.source.transposed) p.gather = transposed_gather(spec, p.source);
     for (const std::string& name : p.source.names) {
       const StTensor* t = ck.find(name);
       if (t == nullptr) fail(hf_dir, ": tensor '", name, "' (", spec.name, " of the GGUF) is missing");
@@ -312,6 +321,11 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                         std::vector<float> values(size_t(std::min(chunk, rows) * n));
                         for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
                           const int64_t nr = std::min(chunk, rows - r0);
+                          if (q.source.transposed) {
+                            read_transposed(q, r0, nr, n, values.data());
+                            quant::quantize_rows(type, values.data(), dst.data() + size_t(r0) * rb, nr, n);
+                            continue;
+                          }
                           ThreadPool::global().parallel_for(nr, std::max<int64_t>(1, 4096 / n), [&](int64_t b, int64_t e, int) {
                             for (int64_t r = r0 + b; r < r0 + e; ++r) {
                               const size_t k = q.gather ? 0 : size_t(r / per_source);

@@ -207,7 +207,7 @@ HfSource fused_expert_source(const ModelConfig& cfg, const std::string& prefix, 
   HfSource s;
   const bool down = suffix == "ffn_down_exps.weight";
   if (!down && suffix != "ffn_gate_exps.weight" && suffix != "ffn_up_exps.weight")
-    fail("convert: no Llama 4 Hugging Face name for '", suffix, "'");
+    fail("convert: no fused-expert Hugging Face name for '", suffix, "'");
   s.names = {prefix + (down ? "down_proj" : "gate_up_proj")};
   s.shape = down ? std::vector<int64_t>{cfg.n_expert, cfg.n_ff_exp, cfg.n_embd}
                  : std::vector<int64_t>{cfg.n_expert, cfg.n_embd, 2 * cfg.n_ff_exp};
