@@ -22,16 +22,17 @@ import subprocess
 import sys
 import tempfile
 
-try:
-    import torch
-except ImportError:
+sys.path.insert(0, os.path.join(os.environ["FRUGAL_SOURCE_DIR"], "tests", "reference"))
+try:  # the reference's layers, in PyTorch
+    from torch_train_ref import loss as train_loss, torch
+except ModuleNotFoundError as e:
+    if e.name != "torch":
+        raise
     print("SKIP: PyTorch is absent (Debian: apt-get install python3-torch; scripts/install-test-peers)")
     sys.exit(0)
-
-sys.path.insert(0, os.path.join(os.environ["FRUGAL_SOURCE_DIR"], "tests", "reference"))
 import numpy as np  # noqa: E402
 from frugal_ref import read_gguf  # noqa: E402
-from torch_train_ref import loss as train_loss  # noqa: E402
+from reference_check import synth  # noqa: E402
 
 TEST = os.path.join(os.environ["FRUGAL_BUILD_DIR"], "test_finetune")
 if not os.path.exists(TEST):
@@ -127,13 +128,7 @@ def check(model, targets, experts, tmp):
 failures = []
 with tempfile.TemporaryDirectory() as tmp:
     for arch, targets, experts in CASES:
-        model = os.path.join(tmp, arch + ".gguf")
-        if not os.path.exists(model):
-            made = subprocess.run([os.environ["FRUGAL"], "synth", "--arch", arch, "--preset", "tiny", "--type", "f32",
-                                   "-o", model], capture_output=True, text=True)
-            if made.returncode != 0:
-                sys.exit(f"frugal synth --arch {arch} failed: {made.stderr}")
-        errors, rel, worst, n = check(model, targets, experts, tmp)
+        errors, rel, worst, n = check(synth(tmp, arch, "tiny", "f32"), targets, experts, tmp)
         case = f"{arch} --targets {targets} --lora-experts {experts}"
         print(f"{case}: loss rel {rel:.1e}; {n} matrices, worst gradient {worst[0]} {worst[1]:.1e}")
         failures += [f"{case}: {e}" for e in errors]
