@@ -22,6 +22,7 @@ bool AdapterRegistry::add(ServedAdapter a) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const ServedAdapter& b : adapters_)
     if (b.name == a.name) return false;
+  removed_.erase(a.name);
   adapters_.push_back(std::move(a));
   return true;
 }
@@ -31,7 +32,18 @@ bool AdapterRegistry::remove(const std::string& name) {
   const auto it = std::find_if(adapters_.begin(), adapters_.end(), [&](const ServedAdapter& a) { return a.name == name; });
   if (it == adapters_.end()) return false;
   adapters_.erase(it);  // requests that hold it keep it alive until they end
+  removed_.insert(name);
   return true;
+}
+
+bool AdapterRegistry::empty() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return adapters_.empty();
+}
+
+bool AdapterRegistry::removed(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return removed_.count(name) > 0;
 }
 
 bool valid_adapter_name(const std::string& name) {

@@ -6,6 +6,7 @@
 #pragma once
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,16 @@ class AdapterRegistry {
   bool add(ServedAdapter a);
   // False when no adapter has that name.
   bool remove(const std::string& name);
+  bool empty() const;
+  // Whether an adapter of that name was served and removed (and not added
+  // again): a request for it is refused even when no adapter is left, rather
+  // than answered by the base.
+  bool removed(const std::string& name) const;
 
  private:
   mutable std::mutex mu_;
   std::vector<ServedAdapter> adapters_;
+  std::set<std::string> removed_;
 };
 
 // Adapter names travel in URL paths (/v1/models/{id}, /lora-adapters/{name})

@@ -274,10 +274,10 @@ void answer_completion(const CompletionContext& ctx, Exchange& ex, bool chat, co
     const std::string& body = ex.request().body;
     r = chat ? parse_chat_request(body, ctx.tok, ctx.md, ctx.opts.defaults)
              : parse_completion_request(body, ctx.tok, ctx.opts.defaults);
-    // With adapters served, or ones that may come and go, "model" picks the
-    // base or one of them (a removed adapter's name is then refused rather
-    // than answered by the base).
-    const bool picks = ctx.opts.load_adapter || !ctx.adapters.list().empty();
+    // With adapters served, "model" picks the base or one of them; with none,
+    // any name runs the base (clients send their own), but a removed
+    // adapter's name is refused rather than answered by the base.
+    const bool picks = !ctx.adapters.empty() || ctx.adapters.removed(r.model);
     if (picks && !r.model.empty() && r.model != ctx.opts.model_name) {
       adapter = ctx.adapters.find(r.model);
       if (!adapter.lora)

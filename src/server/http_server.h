@@ -31,7 +31,8 @@ struct ServerOptions {
   // Adapters served beside the base from the start (frugal serve --lora
   // NAME=FILE): a request whose "model" is NAME runs with that adapter (its
   // rows' products in the same forward passes as the others'); /v1/models
-  // lists them. With none and the admin endpoints off, "model" is not checked.
+  // lists them. With none, "model" is not checked (but for the name of an
+  // adapter removed while the server runs).
   std::vector<ServedAdapter> adapters;
   // POST /lora-adapters loads files through this (checking them against the
   // base); null: adapters cannot be added while the server runs.

@@ -167,6 +167,21 @@ TEST(AdapterAdmin, AddedAdapterIsListedAndUsedThenRemoved) {
   EXPECT_EQ(s.complete("sky"), sky_text);
 }
 
+// With no adapter served any "model" runs the base, as before adapters
+// existed, except a removed adapter's name.
+TEST(AdapterAdmin, WithNoAdapterLeftARemovedNameIsStillRefused) {
+  AdapterFiles files;
+  AdminServer s({"sk-admin"});
+  const std::string base_text = s.complete("gpt-4o");
+  EXPECT_EQ(base_text, s.complete("default"));
+  ASSERT_EQ(s.add("sky", files.write("sky", 1)).first, 200);
+  EXPECT_EQ(s.f->post("/v1/completions", json{{"model", "gpt-4o"}, {"prompt", "x"}, {"max_tokens", 1}}).first, 404);
+  ASSERT_EQ(s.call("DELETE", "/lora-adapters/sky").first, 200);
+  auto gone = s.f->post("/v1/completions", json{{"model", "sky"}, {"prompt", "x"}, {"max_tokens", 1}});
+  EXPECT_EQ(gone.first, 404) << gone.second.dump();
+  EXPECT_EQ(s.complete("gpt-4o"), base_text);
+}
+
 TEST(AdapterAdmin, RemovingAnAdapterInUseLetsItsStreamsFinish) {
   AdapterFiles files;
   AdminServer s({"sk-admin"});
