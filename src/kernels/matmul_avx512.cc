@@ -160,6 +160,7 @@ FRUGAL_TARGET inline void unpack_32(const Block& b, Unpacked32& u) {
 }
 FRUGAL_TARGET inline void unpack_block(const quant::BlockQ8_0& b, Unpacked32& u) { unpack_32(b, u); }
 FRUGAL_TARGET inline void unpack_block(const quant::BlockQ4_0& b, Unpacked32& u) { unpack_32(b, u); }
+FRUGAL_TARGET inline void unpack_block(const quant::BlockQ5_0& b, Unpacked32& u) { unpack_32(b, u); }
 FRUGAL_TARGET inline void unpack_block(const quant::BlockIQ4_NL& b, Unpacked32& u) { unpack_32(b, u); }
 
 template <class Block>
@@ -205,6 +206,7 @@ struct TileFormat {
 };
 template <> struct TileOf<quant::BlockQ8_0> : TileFormat<Unpacked32, ActBlock32, true> {};
 template <> struct TileOf<quant::BlockQ4_0> : TileFormat<Unpacked32, ActBlock32, true> {};
+template <> struct TileOf<quant::BlockQ5_0> : TileFormat<Unpacked32, ActBlock32, true> {};
 template <> struct TileOf<quant::BlockIQ4_NL> : TileFormat<Unpacked32, ActBlock32, true> {};
 template <> struct TileOf<quant::BlockQ4_K> : TileFormat<Unpacked<8, true, true>, BlockQ8_K, true> {};
 template <> struct TileOf<quant::BlockQ5_K> : TileFormat<Unpacked<8, true, true>, BlockQ8_K, true> {};
@@ -492,6 +494,8 @@ const TypeKernel kQ8_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ8_0>>
                            rows4<Block32Sums<quant::BlockQ8_0>>};
 const TypeKernel kQ4_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ4_0>>, gemm_tile<quant::BlockQ4_0>, 4,
                            rows4<Block32Sums<quant::BlockQ4_0>>};
+const TypeKernel kQ5_0Gemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ5_0>>, gemm_tile<quant::BlockQ5_0>, 4,
+                           rows4<Block32Sums<quant::BlockQ5_0>>};
 const TypeKernel kIQ4_NLGemm{ActFormat::kQ8_32, by_rows<Block32<quant::BlockIQ4_NL>>,
                              gemm_tile<quant::BlockIQ4_NL>, 4, rows4<Block32Sums<quant::BlockIQ4_NL>>};
 const TypeKernel kQ4_KGemm{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ4_K>>, gemm_tile<quant::BlockQ4_K>, 20,
@@ -547,6 +551,7 @@ const TypeKernel* avx512_kernel(TensorType t) {
   switch (t) {
     case TensorType::Q8_0: return &avx512::kQ8_0Gemm;
     case TensorType::Q4_0: return &avx512::kQ4_0Gemm;
+    case TensorType::Q5_0: return &avx512::kQ5_0Gemm;
     case TensorType::IQ4_NL: return &avx512::kIQ4_NLGemm;
     case TensorType::Q4_K: return &avx512::kQ4_KGemm;
     case TensorType::Q5_K: return &avx512::kQ5_KGemm;

@@ -22,13 +22,22 @@ const Act* act_row(const void* act, size_t stride, int r) {
   return reinterpret_cast<const Act*>(static_cast<const uint8_t*>(act) + r * stride);
 }
 
-// --- 32-value blocks with one scale: Q8_0, Q4_0, IQ4_NL -------------------
+// --- 32-value blocks with one scale: Q8_0, Q4_0, Q5_0, IQ4_NL -------------------
 
 void unpack(const quant::BlockQ8_0& b, int8_t q[32]) { std::memcpy(q, b.qs, 32); }
 void unpack(const quant::BlockQ4_0& b, int8_t q[32]) {
   for (int j = 0; j < 16; ++j) {
     q[j] = static_cast<int8_t>((b.qs[j] & 0xF) - 8);
     q[j + 16] = static_cast<int8_t>((b.qs[j] >> 4) - 8);
+  }
+}
+// Q5_0: bit i of qh is value i's fifth bit; codes 0..31 less 16.
+void unpack(const quant::BlockQ5_0& b, int8_t q[32]) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  for (int j = 0; j < 16; ++j) {
+    q[j] = static_cast<int8_t>(((b.qs[j] & 0xF) | (qh >> j & 1) << 4) - 16);
+    q[j + 16] = static_cast<int8_t>(((b.qs[j] >> 4) | (qh >> (j + 16) & 1) << 4) - 16);
   }
 }
 void unpack(const quant::BlockIQ4_NL& b, int8_t q[32]) {
@@ -49,6 +58,7 @@ void unpack(const quant::BlockMXFP4& b, int8_t q[32]) {
 // The f32 scale of a 32-value block.
 float block_scale(const quant::BlockQ8_0& b) { return fp16_to_f32(b.d); }
 float block_scale(const quant::BlockQ4_0& b) { return fp16_to_f32(b.d); }
+float block_scale(const quant::BlockQ5_0& b) { return fp16_to_f32(b.d); }
 float block_scale(const quant::BlockIQ4_NL& b) { return fp16_to_f32(b.d); }
 float block_scale(const quant::BlockMXFP4& b) { return quant::mxfp4_scale(b.e); }
 
@@ -194,6 +204,7 @@ void dot_float(const void* w, const void* act, size_t act_stride, int n_act, int
 
 const TypeKernel kQ8_0{ActFormat::kQ8_32, dot_block32<quant::BlockQ8_0>};
 const TypeKernel kQ4_0{ActFormat::kQ8_32, dot_block32<quant::BlockQ4_0>};
+const TypeKernel kQ5_0{ActFormat::kQ8_32, dot_block32<quant::BlockQ5_0>};
 const TypeKernel kIQ4_NL{ActFormat::kQ8_32, dot_block32<quant::BlockIQ4_NL>};
 const TypeKernel kMXFP4{ActFormat::kQ8_32, dot_block32<quant::BlockMXFP4>};
 const TypeKernel kQ4_K{ActFormat::kQ8_K, dot_q45k<false, quant::BlockQ4_K>};
@@ -210,6 +221,7 @@ const TypeKernel* scalar_kernel(TensorType t) {
   switch (t) {
     case TensorType::Q8_0: return &kQ8_0;
     case TensorType::Q4_0: return &kQ4_0;
+    case TensorType::Q5_0: return &kQ5_0;
     case TensorType::IQ4_NL: return &kIQ4_NL;
     case TensorType::MXFP4: return &kMXFP4;
     case TensorType::Q4_K: return &kQ4_K;

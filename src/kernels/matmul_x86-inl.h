@@ -146,6 +146,19 @@ FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockQ8_0& b) { return load
 FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockQ4_0& b) {
   return _mm256_sub_epi8(nibbles32(b.qs), _mm256_set1_epi8(8));
 }
+// Q5_0: bit i of qh is the fifth bit of value i (value i < 16 in the low
+// nibble of qs[i], value i >= 16 in the high nibble of qs[i - 16]), codes
+// 0..31 less 16. Each byte i takes qh's byte i / 8 and tests its bit i % 8.
+FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockQ5_0& b) {
+  uint32_t qh;
+  __builtin_memcpy(&qh, b.qh, 4);
+  const __m256i byte_of = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3,
+                                           3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int32_t>(qh)), byte_of);
+  const __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+  return _mm256_sub_epi8(_mm256_or_si256(nibbles32(b.qs), high), _mm256_set1_epi8(16));
+}
 FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockIQ4_NL& b) {
   return _mm256_shuffle_epi8(iq4_codebook(), nibbles32(b.qs));
 }
@@ -209,7 +222,7 @@ FRUGAL_TARGET void by_rows(const void* w, const void* act, size_t stride, int n_
 }
 static_assert(kMaxActRows == 4);
 
-// --- 32-value blocks with one scale: Q8_0, Q4_0, IQ4_NL -------------------
+// --- 32-value blocks with one scale: Q8_0, Q4_0, Q5_0, IQ4_NL -------------------
 template <class Block>
 struct Block32 {
   template <int R>
@@ -502,6 +515,8 @@ const TypeKernel kQ8_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ8_0>>, nu
                        rows4<Block32Sums<quant::BlockQ8_0>>};
 const TypeKernel kQ4_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ4_0>>, nullptr, 0,
                        rows4<Block32Sums<quant::BlockQ4_0>>};
+const TypeKernel kQ5_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ5_0>>, nullptr, 0,
+                       rows4<Block32Sums<quant::BlockQ5_0>>};
 const TypeKernel kIQ4_NL{ActFormat::kQ8_32, by_rows<Block32<quant::BlockIQ4_NL>>, nullptr, 0,
                          rows4<Block32Sums<quant::BlockIQ4_NL>>};
 const TypeKernel kQ4_K{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ4_K>>, nullptr, 0,
@@ -519,6 +534,7 @@ inline const TypeKernel* level_kernel(TensorType t) {
   switch (t) {
     case TensorType::Q8_0: return &kQ8_0;
     case TensorType::Q4_0: return &kQ4_0;
+    case TensorType::Q5_0: return &kQ5_0;
     case TensorType::IQ4_NL: return &kIQ4_NL;
     case TensorType::Q4_K: return &kQ4_K;
     case TensorType::Q5_K: return &kQ5_K;

@@ -37,7 +37,7 @@ using test_data::random_scale;
 using test_data::random_weights;
 using test_data::test_seed;
 
-const TensorType kTypes[] = {TensorType::Q8_0,   TensorType::Q4_0, TensorType::Q4_K, TensorType::Q5_K,
+const TensorType kTypes[] = {TensorType::Q8_0,   TensorType::Q4_0, TensorType::Q5_0, TensorType::Q4_K, TensorType::Q5_K,
                              TensorType::Q6_K,   TensorType::IQ4_XS, TensorType::IQ4_NL, TensorType::BF16,
                              TensorType::F16,    TensorType::F32,    TensorType::MXFP4};
 
@@ -323,13 +323,15 @@ TEST(Matmul, EncodedRowsServeSeveralMatricesAndSlices) {
 
 TEST(Matmul, TypesWithoutKernelsUseThePortablePath) {
   std::mt19937 rng(test_seed() + 3);
-  // Q8_0 data reinterpreted is not valid Q5_0, so build Q5_0 from random bits with sane scales.
+  // Q8_0 data reinterpreted is not valid Q5_1, so build Q5_1 from random bits with sane scales.
   const int64_t n_out = 5, n_in = 64;
-  std::vector<uint8_t> w(row_bytes(TensorType::Q5_0, n_in) * n_out);
+  std::vector<uint8_t> w(row_bytes(TensorType::Q5_1, n_in) * n_out);
   for (auto& b : w) b = static_cast<uint8_t>(rng());
-  for (size_t i = 0; i < w.size() / sizeof(quant::BlockQ5_0); ++i)
-    reinterpret_cast<quant::BlockQ5_0*>(w.data())[i].d = random_scale(rng, 0.05f);
-  const WeightMatrix W{TensorType::Q5_0, w.data(), n_out, n_in};
+  for (size_t i = 0; i < w.size() / sizeof(quant::BlockQ5_1); ++i) {
+    reinterpret_cast<quant::BlockQ5_1*>(w.data())[i].d = random_scale(rng, 0.05f);
+    reinterpret_cast<quant::BlockQ5_1*>(w.data())[i].m = random_scale(rng, 0.05f);
+  }
+  const WeightMatrix W{TensorType::Q5_1, w.data(), n_out, n_in};
   const auto X = random_rows(3, n_in, rng);
   std::vector<float> y(3 * n_out), ref(3 * n_out);
   matmul(W, X.data(), n_in, 3, y.data(), n_out, nullptr);

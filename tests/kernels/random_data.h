@@ -68,6 +68,7 @@ inline std::vector<uint8_t> random_weights(TensorType t, int64_t n_out, int64_t 
     switch (t) {
       case TensorType::Q8_0: static_cast<quant::BlockQ8_0*>(p)->d = random_scale(rng, 0.01f); break;
       case TensorType::Q4_0: static_cast<quant::BlockQ4_0*>(p)->d = random_scale(rng, 0.2f); break;
+      case TensorType::Q5_0: static_cast<quant::BlockQ5_0*>(p)->d = random_scale(rng, 0.1f); break;
       case TensorType::IQ4_NL: static_cast<quant::BlockIQ4_NL*>(p)->d = random_scale(rng, 0.01f); break;
       // Scales 2^-9 .. 2^-3 (e 119..125; the codes hold the sign).
       case TensorType::MXFP4: static_cast<quant::BlockMXFP4*>(p)->e = static_cast<uint8_t>(119 + rng() % 7); break;
