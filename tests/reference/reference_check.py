@@ -108,13 +108,22 @@ def rel_err(got, ref):
     return float(np.abs(got - ref).max() / np.abs(ref).max())
 
 
+# Router scores closer than this to another choice are a routing near tie
+# for float32 (frugal) against float64 (the reference). glm4moe tiny's
+# sigmoid router: 4 of 40 random seeds gave a greedy continuation that
+# parted from the reference's after a position within 1e-6 of a tie.
+ROUTE_TIE = 1e-5
+
+
 def check_greedy(path, ref_model, prompt, margin=EXACT_TOL):
     """frugal run's greedy continuation (f32 KV cache, no BOS added) must be
     the reference's argmax at every step. The reference scores frugal's own
     sequence in one pass; a step where the two best logits are within
     margin * max|logit| (float32 noise) is a near tie that may go either way
     and is counted, not failed. frugal may stop early only on the end-of-sequence token.
-    Returns (steps, near ties)."""
+    A mismatch past the first position within ROUTE_TIE of a routing tie
+    ends the check there, counted as a near tie.
+    Returns (steps checked, near ties)."""
     out = frugal("run", "-m", path, "--prompt-ids", ",".join(map(str, prompt)), "--no-bos", "--print-ids",
                  "--temp", 0, "-n", GREEDY_LEN, "-t", 2, "--kv-type", "f32")
     got = [int(t) for t in out.split()]
@@ -123,6 +132,12 @@ def check_greedy(path, ref_model, prompt, margin=EXACT_TOL):
         raise CheckFailed(f"frugal run printed {len(got)} ids, expected {GREEDY_LEN} (or fewer ending in EOS {eos}): "
                           f"{out!r}")
     lg = ref_model.logits(prompt + got)[len(prompt) - 1:-1]  # row i predicts got[i]
+    # From the first position whose routing is within float32 noise of
+    # another choice on, frugal may send a token to other experts than the
+    # reference does: its logits there, and every later position's, may
+    # part from the reference's by far more than rounding (a sigmoid router
+    # of 8 experts did, once in many runs); the steps before are checked.
+    n_stable = stable_prefix(ref_model, ROUTE_TIE) - (len(prompt) - 1)
     scale = np.abs(lg).max()
     ties = 0
     for step, (row, tok) in enumerate(zip(lg, got)):
@@ -132,6 +147,8 @@ def check_greedy(path, ref_model, prompt, margin=EXACT_TOL):
         if row[best] - row[tok] <= margin * scale:
             ties += 1
             continue
+        if step >= n_stable:
+            return step, ties + 1
         raise CheckFailed(f"greedy step {step}: frugal chose {tok}, the reference {best} "
                           f"(logits {row[tok]:.6f} vs {row[best]:.6f}); frugal's ids {got}")
     return len(got), ties
@@ -198,7 +215,10 @@ def check_model(arch, preset="tiny", types=("f32", "q8_0"), synth_args=(), rope=
                 line += "; greedy: float weights only"
             else:
                 prompt = rng.integers(0, ref.n_vocab, GREEDY_PROMPT).tolist()
-                steps, ties = check_greedy(path, ref, prompt)
+                try:
+                    steps, ties = check_greedy(path, ref, prompt)
+                except CheckFailed as e:
+                    raise CheckFailed(f"{label} {ttype}: seed {seed}: {e}") from e
                 line += f"; greedy {steps} tokens agree" + (f" ({ties} near ties)" if ties else "")
             print(line, flush=True)
 
