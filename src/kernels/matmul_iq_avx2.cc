@@ -38,16 +38,10 @@ struct Chunk {
   __m256i unit_scale;
 };
 
+#include "kernels/bit_bytes_x86-inl.h"
+
 // Bit i of 32 sign bits as byte i: -1 where set, else 1.
-FRUGAL_TARGET inline __m256i spread_signs(uint32_t bits) {
-  // Byte i takes sign byte i / 8 (each 128-bit lane holds all four), then its bit i % 8.
-  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
-                                          3, 3, 3, 3, 3, 3, 3, 3);
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-  const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int32_t>(bits)), spread);
-  const __m256i negative = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
-  return _mm256_or_si256(negative, _mm256_set1_epi8(1));
-}
+FRUGAL_TARGET inline __m256i spread_signs(uint32_t bits) { return _mm256_or_si256(bit_bytes32(bits), _mm256_set1_epi8(1)); }
 
 // One 32-value unit's scale, or two 16-value units' (low and high 128 bits).
 FRUGAL_TARGET inline __m256i scales32(int s) { return _mm256_set1_epi16(static_cast<int16_t>(2 * s + 1)); }

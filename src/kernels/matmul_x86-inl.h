@@ -118,6 +118,8 @@ FRUGAL_TARGET inline __m256i scale_pair(int lo, int hi) {
   return prep_scale(_mm256_set_m128i(_mm_set1_epi32(hi), _mm_set1_epi32(lo)));
 }
 
+#include "kernels/bit_bytes_x86-inl.h"
+
 // 16 bytes of packed nibbles -> 32 bytes: low nibbles first, then high.
 FRUGAL_TARGET inline __m256i nibbles32(const uint8_t* qs) {
   const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
@@ -148,15 +150,11 @@ FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockQ4_0& b) {
 }
 // Q5_0: bit i of qh is the fifth bit of value i (value i < 16 in the low
 // nibble of qs[i], value i >= 16 in the high nibble of qs[i - 16]), codes
-// 0..31 less 16. Each byte i takes qh's byte i / 8 and tests its bit i % 8.
+// 0..31 less 16.
 FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockQ5_0& b) {
   uint32_t qh;
   __builtin_memcpy(&qh, b.qh, 4);
-  const __m256i byte_of = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3,
-                                           3, 3, 3, 3, 3, 3, 3);
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int32_t>(qh)), byte_of);
-  const __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+  const __m256i high = _mm256_and_si256(bit_bytes32(qh), _mm256_set1_epi8(0x10));
   return _mm256_sub_epi8(_mm256_or_si256(nibbles32(b.qs), high), _mm256_set1_epi8(16));
 }
 FRUGAL_TARGET inline __m256i weights_s8(const quant::BlockIQ4_NL& b) {
