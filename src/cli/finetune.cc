@@ -34,6 +34,7 @@ struct FinetuneArgs {
 
 void validate(const FinetuneArgs& a) {
   if (a.opts.epochs <= 0) fail("finetune: --epochs must be positive");
+  if (a.opts.batch <= 0) fail("finetune: --batch must be positive");
   if (!(a.opts.lr > 0)) fail("finetune: --lr must be positive");
   if (a.checkpoint_every < 0 || a.opts.eval_every < 0 || a.print_every <= 0 || a.opts.stop_at < 0)
     fail("finetune: --checkpoint-every, --eval-every and --stop-after must be >= 0, --print-every > 0");
@@ -75,9 +76,11 @@ int run_finetune(FinetuneArgs& a) {
 
   const double adapter_bytes = static_cast<double>(lm.params().size()) * sizeof(float);
   std::fprintf(stderr,
-               "finetune: %zu examples (%zu validation), rank %lld, alpha %g: %zu adapter values; memory: base file %s "
+               "finetune: %zu examples (%zu validation)%s, rank %lld, alpha %g: %zu adapter values; memory: base file %s "
                "(mapped) + adapter, gradients and AdamW moments %s + activations%s\n",
-               train.size(), val.size(), static_cast<long long>(a.shape.rank), static_cast<double>(a.shape.alpha),
+               train.size(), val.size(),
+               a.opts.batch > 1 ? (", " + std::to_string(a.opts.batch) + " a step").c_str() : "",
+               static_cast<long long>(a.shape.rank), static_cast<double>(a.shape.alpha),
                lm.params().size(), human_bytes(static_cast<double>(base->file().file_size())).c_str(),
                human_bytes(4 * adapter_bytes).c_str(),
                state.step > 0 ? (", resumed at step " + std::to_string(state.step)).c_str() : "");
@@ -158,6 +161,8 @@ const CommandRegistration kFinetune{
                      "routed experts' factors: each (a pair per expert, default) or shared (one pair for all of a "
                      "layer's experts, written repeated per expert so every reader applies it to each)");
       app.add_option("--epochs", a->opts.epochs, "passes over the data (default 1)");
+      app.add_option("--batch", a->opts.batch,
+                     "examples a step; the loss is the mean over all their target tokens (default 1)");
       app.add_option("--lr", a->opts.lr, "AdamW learning rate (default 1e-3)");
       app.add_option("--weight-decay", a->opts.weight_decay, "AdamW weight decay (default 0)");
       app.add_option("--eval-every", a->opts.eval_every, "steps between validation losses (default 10)");

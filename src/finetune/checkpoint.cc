@@ -26,7 +26,9 @@ CheckpointKey checkpoint_key(const model::ModelConfig& base, const LoraShape& s,
   for (auto v : {s.rank, o.epochs}) run.put(v);
   for (auto v : {s.alpha, o.lr, o.beta1, o.beta2, o.eps, o.weight_decay}) run.put(v);
   for (bool v : {s.attn, s.ffn, s.shared, s.experts, s.router}) run.put(v);
-  if (s.shared_experts) run.put(s.shared_experts);  // only when set: earlier checkpoints keep their key
+  // Only when set: earlier checkpoints keep their key.
+  if (s.shared_experts) run.put(s.shared_experts);
+  if (o.batch != 1) run.put(o.batch);
   run.put(s.seed);
   run.put(o.seed);
   Fnv data;
@@ -101,7 +103,7 @@ void load_checkpoint(const std::string& dir, const CheckpointKey& key, LoraModel
   if (get(uint64_t{}) != key.model) fail("finetune: checkpoint ", path, " was written for another base model");
   if (get(uint64_t{}) != key.run)
     fail("finetune: checkpoint ", path,
-          " was written with other options (rank, alpha, targets, --lora-experts, epochs, lr, weight decay, seed)");
+          " was written with other options (rank, alpha, targets, --lora-experts, epochs, batch, lr, weight decay, seed)");
   if (get(uint64_t{}) != key.data) fail("finetune: checkpoint ", path, " was written for other training data");
   const int64_t step = get(int64_t{});
   const uint64_t n = get(uint64_t{});

@@ -3,7 +3,7 @@
 //   DIR/finetune.ckpt  the adapter's factors, AdamW's moments, the steps done
 //                      and three hashes: the base model's configuration, the
 //                      options that shape the run (rank, alpha, targets,
-//                      epochs, lr, betas, eps, weight decay, seed) and the
+//                      epochs, batch, lr, betas, eps, weight decay, seed) and the
 //                      training examples (their tokens and targets), so a
 //                      resumed run continues exactly where the checkpoint
 //                      left it or refuses clearly;

@@ -177,7 +177,7 @@ std::vector<model::LoraFactors> LoraModel::factors() const {
   return out;
 }
 
-double LoraModel::loss(const SftExample& ex, bool with_grad) {
+double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) {
   const model::ModelConfig& c = base_.config();
   const model::ModelWeights& W = base_.weights();
   const int64_t T = static_cast<int64_t>(ex.tokens.size()), D = c.n_embd, hd = c.head_dim;
@@ -428,7 +428,8 @@ double LoraModel::loss(const SftExample& ex, bool with_grad) {
 
   // Backward.
   F d_logits = zeros(n * V), d_sel = zeros(n * D), d_xnf = zeros(T * D), d_x = zeros(T * D);
-  train::cross_entropy_backward(probs.data(), targets.data(), d_logits.data(), n, V, 1.0f / static_cast<float>(n));
+  train::cross_entropy_backward(probs.data(), targets.data(), d_logits.data(), n, V,
+                               grad_weight / static_cast<float>(n));
   frozen_linear_backward(W.output, d_logits.data(), n, d_sel.data());
   for (int64_t j = 0; j < n; ++j) std::copy_n(d_sel.data() + j * D, D, d_xnf.data() + rows[static_cast<size_t>(j)] * D);
   F d_w = zeros(std::max(D, hd));  // norm weights are frozen: their gradients are dropped here

@@ -63,8 +63,9 @@ class LoraModel {
   std::vector<float>& grads() { return grads_; }
 
   // Mean cross-entropy over the example's target tokens; with_grad adds its
-  // gradient to grads().
-  double loss(const SftExample& ex, bool with_grad);
+  // gradient, times grad_weight, to grads() (a batch weighs each example by
+  // its share of the batch's target tokens).
+  double loss(const SftExample& ex, bool with_grad, float grad_weight = 1.0f);
 
   // The factors, for model::write_lora_adapter.
   std::vector<model::LoraFactors> factors() const;

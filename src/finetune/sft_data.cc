@@ -55,6 +55,12 @@ SftExample conversation(const Json& messages, const std::string& where, const to
 
 }  // namespace
 
+int64_t target_count(const SftExample& ex) {
+  int64_t n = 0;
+  for (size_t i = 1; i < ex.target.size(); ++i) n += ex.target[i] != 0;
+  return n;
+}
+
 std::vector<SftExample> parse_sft_jsonl(const std::string& text, const std::string& path,
                                         const tokenizer::Tokenizer& tok, const gguf::Metadata& md) {
   std::vector<SftExample> out;

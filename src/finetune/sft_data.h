@@ -23,6 +23,10 @@ struct SftExample {
   int64_t line = 0;  // in the file, 1-based
 };
 
+// Tokens that count in ex's loss: those marked target after the first (the
+// first has nothing before it to be predicted from).
+int64_t target_count(const SftExample& ex);
+
 // metadata: the base model's (its tokenizer.chat_template renders messages).
 std::vector<SftExample> read_sft_jsonl(const std::string& path, const tokenizer::Tokenizer& tok,
                                        const gguf::Metadata& metadata);

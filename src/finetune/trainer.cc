@@ -17,11 +17,33 @@ double mean_loss(LoraModel& m, const std::vector<SftExample>& examples) {
   return sum / static_cast<double>(std::max<size_t>(1, examples.size()));
 }
 
-int64_t total_steps(const FinetuneOptions& o, size_t n_train) { return o.epochs * static_cast<int64_t>(n_train); }
+namespace {
+int64_t batches_per_epoch(const FinetuneOptions& o, size_t n_train) {
+  const int64_t b = std::max<int64_t>(1, o.batch);
+  return (static_cast<int64_t>(n_train) + b - 1) / b;
+}
+}  // namespace
+
+int64_t total_steps(const FinetuneOptions& o, size_t n_train) { return o.epochs * batches_per_epoch(o, n_train); }
+
+double batch_loss(LoraModel& m, const std::vector<const SftExample*>& batch, bool with_grad) {
+  int64_t tokens = 0;
+  for (const SftExample* ex : batch) {
+    if (target_count(*ex) == 0) fail("finetune: line ", ex->line, ": no target tokens");
+    tokens += target_count(*ex);
+  }
+  double sum = 0;
+  for (const SftExample* ex : batch) {
+    const double share = static_cast<double>(target_count(*ex)) / static_cast<double>(tokens);
+    sum += share * m.loss(*ex, with_grad, static_cast<float>(share));
+  }
+  return sum;
+}
 
 void finetune(LoraModel& m, const std::vector<SftExample>& train, const std::vector<SftExample>& val,
               const FinetuneOptions& o, FinetuneState& st, const std::function<void(const FinetuneStep&)>& on_step) {
   constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+  if (o.batch <= 0) fail("finetune: the batch size must be positive");
   std::vector<float>& p = m.params();
   std::vector<float>& g = m.grads();
   if (st.m.empty()) st.m.assign(p.size(), 0.0f);
@@ -30,22 +52,28 @@ void finetune(LoraModel& m, const std::vector<SftExample>& train, const std::vec
   const int64_t total = total_steps(o, train.size());
   if (st.step < 0 || st.step > total) fail("finetune: step ", st.step, " is outside the run's ", total, " steps");
   if (st.step == 0) on_step({.step = 0, .total = total, .train_loss = kNone, .val_loss = mean_loss(m, val)});
-  const int64_t n = static_cast<int64_t>(train.size());
+  const int64_t n = static_cast<int64_t>(train.size()), per_epoch = batches_per_epoch(o, train.size());
   std::vector<size_t> order(train.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::mt19937_64 rng(o.seed);
   // Epochs before the resumed one: their permutations drawn and dropped, so
   // the generator is where the uninterrupted run had it.
-  const int64_t first_epoch = n > 0 ? st.step / n : 0;
+  const int64_t first_epoch = per_epoch > 0 ? st.step / per_epoch : 0;
   for (int64_t e = 0; e < first_epoch; ++e) std::shuffle(order.begin(), order.end(), rng);
+  std::vector<const SftExample*> batch;
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     std::shuffle(order.begin(), order.end(), rng);
-    for (int64_t j = st.step - epoch * n; j < n; ++j) {
+    for (int64_t j = st.step - epoch * per_epoch; j < per_epoch; ++j) {
       if (o.stop_at > 0 && st.step >= o.stop_at) return;
-      const SftExample& ex = train[order[static_cast<size_t>(j)]];
+      batch.clear();
+      int64_t tokens = 0;
+      for (int64_t i = j * o.batch; i < std::min(n, (j + 1) * o.batch); ++i) {
+        batch.push_back(&train[order[static_cast<size_t>(i)]]);
+        tokens += static_cast<int64_t>(batch.back()->tokens.size());
+      }
       const int64_t step = ++st.step;
       std::fill(g.begin(), g.end(), 0.0f);
-      const double loss = m.loss(ex, true);
+      const double loss = batch_loss(m, batch, true);
       const double c1 = 1.0 - std::pow(double(o.beta1), double(step));
       const double c2 = 1.0 - std::pow(double(o.beta2), double(step));
       for (size_t k = 0; k < p.size(); ++k) {
@@ -55,7 +83,6 @@ void finetune(LoraModel& m, const std::vector<SftExample>& train, const std::vec
         p[k] -= static_cast<float>(o.lr * (mh / (std::sqrt(vh) + o.eps) + o.weight_decay * p[k]));
       }
       const bool eval = step == total || (o.eval_every > 0 && step % o.eval_every == 0);
-      const auto tokens = static_cast<int64_t>(ex.tokens.size());
       on_step({.step = step,
                .total = total,
                .train_loss = loss,

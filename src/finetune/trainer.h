@@ -1,6 +1,9 @@
-// The fine-tuning loop: AdamW over the adapter's factors, one example a
-// step, examples shuffled each epoch; validation loss at step 0, every
-// eval_every steps and at the end.
+// The fine-tuning loop: AdamW over the adapter's factors, opts.batch
+// examples a step (the last batch of an epoch holds what is left), examples
+// shuffled each epoch; validation loss at step 0, every eval_every steps and
+// at the end. A batch's loss is the mean over all its target tokens, as
+// PyTorch's cross-entropy over a padded batch gives it: each example weighs
+// its share of the batch's tokens.
 //
 // Resumable: the run's whole state is the factors, the AdamW moments and the
 // step count (FinetuneState). The shuffle is drawn from one generator seeded
@@ -19,6 +22,7 @@ namespace frugal::finetune {
 
 struct FinetuneOptions {
   int64_t epochs = 1;
+  int64_t batch = 1;  // examples a step
   float lr = 1e-3f;
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
   float weight_decay = 0.0f;
@@ -36,16 +40,21 @@ struct FinetuneState {
 
 struct FinetuneStep {
   int64_t step = 0, total = 0;
-  double train_loss = 0;  // of this step's example (NaN at step 0)
+  double train_loss = 0;  // of this step's batch (NaN at step 0)
   double val_loss = 0;    // NaN when not evaluated at this step
-  int64_t tokens = 0;     // in this step's example (0 at step 0)
+  int64_t tokens = 0;     // in this step's examples (0 at step 0)
 };
 
 // Mean loss over examples.
 double mean_loss(LoraModel& m, const std::vector<SftExample>& examples);
 
-// Steps of the whole run: epochs x training examples.
+// Steps of the whole run: epochs x batches an epoch (n_train / batch,
+// rounded up).
 int64_t total_steps(const FinetuneOptions& opts, size_t n_train);
+
+// The loss of a batch: the mean over all its examples' target tokens; with
+// with_grad its gradient is added to m.grads().
+double batch_loss(LoraModel& m, const std::vector<const SftExample*>& batch, bool with_grad);
 
 // Trains m's factors in place from state (a fresh state: step 0, the
 // validation loss first), to the end of the run or opts.stop_at; on_step is

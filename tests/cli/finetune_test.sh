@@ -44,6 +44,21 @@ untimed() { sed 's/"tokens_per_second":[^,}]*//' "$1"; }
 diff <(untimed "$dir/whole.jsonl") <(untimed "$dir/parts.jsonl") || fail "resumed metrics differ"
 cmp "$dir/whole.gguf" "$dir/parts.gguf" || fail "resumed adapter differs"
 "$FRUGAL" plot "$dir/parts.jsonl" -o "$dir/curve.svg" >/dev/null 2>&1 || fail "plot of the metrics log"
+# --batch 2 over the three examples: two steps an epoch (the second holds the
+# one left), stopped mid-epoch and resumed: the same metrics and adapter.
+ftb=("${ft[@]}" --batch 2)
+"$FRUGAL" "${ftb[@]}" -o "$dir/bwhole.gguf" --log "$dir/bwhole.jsonl" >/dev/null 2>"$dir/stderr" \
+  || { cat "$dir/stderr"; fail "batched run"; }
+grep -q "3 examples (3 validation), 2 a step" "$dir/stderr" || { cat "$dir/stderr"; fail "batch line"; }
+grep -q '^step 8/8 | loss' "$dir/stderr" || { cat "$dir/stderr"; fail "batched steps"; }
+"$FRUGAL" "${ftb[@]}" -o "$dir/bparts.gguf" --log "$dir/bparts.jsonl" --checkpoint "$dir/bck" --stop-after 3 \
+  >/dev/null 2>&1 || fail "stopped batched run"
+expect_error "was written with other options" "${ft[@]}" -o "$dir/x.gguf" --resume "$dir/bck"
+"$FRUGAL" "${ftb[@]}" -o "$dir/bparts.gguf" --log "$dir/bparts.jsonl" --resume "$dir/bck" >/dev/null 2>&1 \
+  || fail "resumed batched run"
+diff <(untimed "$dir/bwhole.jsonl") <(untimed "$dir/bparts.jsonl") || fail "resumed batched metrics differ"
+cmp "$dir/bwhole.gguf" "$dir/bparts.gguf" || fail "resumed batched adapter differs"
+expect_error "--batch must be positive" "${ft[@]}" -o "$dir/x.gguf" --batch 0
 expect_error "--stop-after needs --checkpoint DIR" "${ft[@]}" -o "$dir/x.gguf" --stop-after 3
 expect_error "no checkpoint there" "${ft[@]}" -o "$dir/x.gguf" --resume "$dir/nothing"
 

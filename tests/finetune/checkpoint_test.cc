@@ -56,36 +56,47 @@ struct TempDir {
 const LoraShape kShape{.rank = 4, .alpha = 8.0f, .seed = 3};
 const FinetuneOptions kOpts{.epochs = 3, .lr = 1e-2f, .weight_decay = 0.01f, .eval_every = 4, .seed = 7};
 
-TEST(FinetuneCheckpoint, ResumedRunMatchesTheUninterruptedOneBitForBit) {
+// Stopped after stop_at (mid-epoch), checkpointed, resumed in a new model:
+// the uninterrupted run's losses and factors bit for bit.
+void check_resume(const FinetuneOptions& opts, int64_t stop_at, size_t want_steps) {
   TinyBase base;
   const auto set = examples();
   std::vector<double> want, got;
   LoraModel whole(*base.m, kShape);
-  finetune(whole, set, set, kOpts, [&](const FinetuneStep& s) { want.push_back(s.train_loss); });
-  ASSERT_EQ(want.size(), 10u);
+  finetune(whole, set, set, opts, [&](const FinetuneStep& s) { want.push_back(s.train_loss); });
+  ASSERT_EQ(want.size(), want_steps + 1);
 
-  // Stopped after step 5 (mid-epoch), checkpointed, resumed in a new model.
   TempDir dir;
-  const CheckpointKey key = checkpoint_key(base.m->config(), kShape, kOpts, set);
+  const CheckpointKey key = checkpoint_key(base.m->config(), kShape, opts, set);
   {
     LoraModel first(*base.m, kShape);
-    FinetuneOptions o = kOpts;
-    o.stop_at = 5;
+    FinetuneOptions o = opts;
+    o.stop_at = stop_at;
     FinetuneState st;
     finetune(first, set, set, o, st, [&](const FinetuneStep& s) { got.push_back(s.train_loss); });
-    ASSERT_EQ(st.step, 5);
+    ASSERT_EQ(st.step, stop_at);
     save_checkpoint(dir.path, key, first, "qwen3", st);
   }
   EXPECT_TRUE(std::filesystem::exists(dir.path + "/adapter.gguf"));
   LoraModel second(*base.m, {.rank = 4, .alpha = 8.0f, .seed = 99});  // other initial A: overwritten
   FinetuneState st;
   load_checkpoint(dir.path, key, second, st);
-  EXPECT_EQ(st.step, 5);
-  finetune(second, set, set, kOpts, st, [&](const FinetuneStep& s) { got.push_back(s.train_loss); });
+  EXPECT_EQ(st.step, stop_at);
+  finetune(second, set, set, opts, st, [&](const FinetuneStep& s) { got.push_back(s.train_loss); });
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 1; i < want.size(); ++i) EXPECT_EQ(std::memcmp(&want[i], &got[i], sizeof(double)), 0) << "step " << i;
   ASSERT_EQ(whole.params().size(), second.params().size());
   EXPECT_EQ(std::memcmp(whole.params().data(), second.params().data(), whole.params().size() * sizeof(float)), 0);
+}
+
+TEST(FinetuneCheckpoint, ResumedRunMatchesTheUninterruptedOneBitForBit) { check_resume(kOpts, 5, 9); }
+
+// Batches of two over three examples: two steps an epoch (the second holds
+// one example); stopped after step 3, in the second epoch's second batch.
+TEST(FinetuneCheckpoint, ResumedBatchedRunMatchesTheUninterruptedOneBitForBit) {
+  FinetuneOptions o = kOpts;
+  o.batch = 2;
+  check_resume(o, 3, 6);
 }
 
 TEST(FinetuneCheckpoint, RefusesOtherOptionsDataAndDamage) {
@@ -112,6 +123,9 @@ TEST(FinetuneCheckpoint, RefusesOtherOptionsDataAndDamage) {
   LoraShape wider = kShape;
   wider.rank = 8;
   refused(checkpoint_key(base.m->config(), wider, kOpts, set), "with other options");
+  FinetuneOptions batched = kOpts;
+  batched.batch = 2;
+  refused(checkpoint_key(base.m->config(), kShape, batched, set), "with other options");
   auto fewer = set;
   fewer.pop_back();
   refused(checkpoint_key(base.m->config(), kShape, kOpts, fewer), "for other training data");
