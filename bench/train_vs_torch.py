@@ -75,7 +75,10 @@ def torch_tps(shape, threads, steps):
                   b + "attn_output.weight": mat(D, Q), b + "ffn_norm.weight": ones(D),
                   b + "ffn_gate_inp.weight": mat(E, D), b + "ffn_gate_exps.weight": mat(E, Fw, D),
                   b + "ffn_up_exps.weight": mat(E, Fw, D), b + "ffn_down_exps.weight": mat(E, D, Fw)})
-    head = dict(shape, aux=0.01, z=0.001, norm_w=1)
+    # The trainer's default model: qwen3moe's per-head q/k norms, NeoX RoPE, a
+    # softmax router without groups.
+    head = dict(shape, aux=0.01, z=0.001, norm_w=1, eps=1e-6, rope_base=10000.0, rope_neox=1, qk_norm="head",
+                sigmoid=0, w_scale=1.0, groups=1, groups_used=1)
     bias = np.zeros((shape["layer"], E), dtype=np.float32)
     opt = torch.optim.AdamW(W.values(), lr=1e-3, weight_decay=0.1)
     rng = np.random.default_rng(1)
