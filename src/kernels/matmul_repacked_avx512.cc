@@ -18,6 +18,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "kernels/quantize_activations.h"
 #include "quant/repack.h"
 
 namespace frugal::kernels {
@@ -25,6 +26,7 @@ namespace avx512_repacked {
 namespace {
 #define FRUGAL_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 
+using quant::BlockQ8_0_R16;
 using quant::BlockQ4_K_R16;
 using quant::BlockQ6_K_R16;
 using quant::BlockQ8_K;
@@ -53,9 +55,9 @@ FRUGAL_TARGET inline __m512 halves(const uint16_t* p) {
 // one stream came from memory no faster than the four-row kernels' (measured
 // on one core: 1.9 ms a 48 MiB Q4_K matrix either way; 1.5 ms with it, where
 // one and two blocks ahead gave 1.8 and 1.65).
-template <class Group>
+// (Q8_0_R16's groups are a quarter of Q4_K_R16's size: 16 ahead, about as far.)
+template <class Group, int kAhead = 4>
 FRUGAL_TARGET inline void prefetch_ahead(const Group* g) {
-  constexpr int kAhead = 4;
   const char* p = reinterpret_cast<const char*>(g + kAhead);
 #pragma GCC unroll 64
   for (size_t off = 0; off < sizeof(Group); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
@@ -218,16 +220,72 @@ FRUGAL_TARGET void q6k_run(const BlockQ6_K_R16* w, const BlockQ8_K* const a[R], 
   _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + r * ldy, acc[r]);
 }
 
+// Q8_0: the codes are signed on both sides, and vpdpbusd takes one side
+// unsigned, so the activation's codes go in with 128 added (a + 128 as
+// unsigned bytes, XOR 0x80) and 128 x (the sum of each row's codes in the
+// block), from the same instruction over a vector of 128s, comes off:
+// sum (a + 128) w - 128 sum w = sum a w, the exact integer of Q8_0's own
+// kernels, then acc = fma(float(I), d * da, acc) block by block as theirs.
+// G consecutive groups at once (prompt-sized calls): each broadcast then
+// serves G weight vectors.
+template <int R, int G>
+FRUGAL_TARGET void q80_run(const BlockQ8_0_R16* w, const ActBlock32* const a[R], int64_t nb, float* y, int64_t ldy) {
+  const __m512i k128 = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  alignas(32) int8_t shifted[R][32];  // this block's activation codes + 128, for the broadcasts
+  __m512 acc[G][R];
+  _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi)
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[gi][r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const BlockQ8_0_R16* g[G];
+    _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) {
+      g[gi] = w + gi * nb + b;
+      prefetch_ahead<BlockQ8_0_R16, 16>(g[gi]);
+    }
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r][b].qs));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(shifted[r]), _mm256_xor_si256(q, flip));
+    }
+    __m512i offset[G], s[G][R];
+    _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) {
+      offset[gi] = _mm512_setzero_si512();
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) s[gi][r] = _mm512_setzero_si512();
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; ++t) {
+      __m512i v[G];
+      _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) {
+        v[gi] = load64(g[gi]->qs[t]);
+        offset[gi] = _mm512_dpbusd_epi32(offset[gi], k128, v[gi]);
+      }
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+        const __m512i aq = quad(shifted[r] + 4 * t);
+        _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) s[gi][r] = _mm512_dpbusd_epi32(s[gi][r], aq, v[gi]);
+      }
+    }
+    _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) {
+      const __m512 d = halves(g[gi]->d);
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+        const __m512i I = _mm512_sub_epi32(s[gi][r], offset[gi]);
+        const __m512 da = _mm512_set1_ps(a[r][b].d);
+        acc[gi][r] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, I), _mm512_mul_ps(d, da), acc[gi][r]);
+      }
+    }
+  }
+  _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi)
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + r * ldy + 16 * gi, acc[gi][r]);
+}
+
 // A Rows16Fn over Run<R>::run(w, a, nb, n_groups, y, ldy): R = n_act as a
-// compile-time count.
-template <class Group, template <int> class Run>
+// compile-time count; Act is the activation block of kValues values.
+template <class Group, class Act, int64_t kValues, template <int> class Run>
 FRUGAL_TARGET void rows16(const void* w, const void* act, size_t act_stride, int n_act, int n_groups, int64_t n_in,
                           float* y, int64_t ldy) {
   const auto* g = static_cast<const Group*>(w);
-  const int64_t nb = n_in / quant::QK_K;
-  const BlockQ8_K* a[kMaxActRows16];
+  const int64_t nb = n_in / kValues;
+  const Act* a[kMaxActRows16];
   for (int r = 0; r < n_act; ++r)
-    a[r] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) + r * act_stride);
+    a[r] = reinterpret_cast<const Act*>(static_cast<const uint8_t*>(act) + r * act_stride);
   switch (n_act) {
     case 1: return Run<1>::run(g, a, nb, n_groups, y, ldy);
     case 2: return Run<2>::run(g, a, nb, n_groups, y, ldy);
@@ -254,6 +312,14 @@ struct Q4K {
   }
 };
 template <int R>
+struct Q80 {
+  FRUGAL_TARGET static void run(const BlockQ8_0_R16* w, const ActBlock32* const* a, int64_t nb, int n_groups,
+                                float* y, int64_t ldy) {
+    if (n_groups == 2 && R > 4) return q80_run<R, 2>(w, a, nb, y, ldy);
+    for (int gi = 0; gi < n_groups; ++gi) q80_run<R, 1>(w + gi * nb, a, nb, y + 16 * gi, ldy);
+  }
+};
+template <int R>
 struct Q6K {
   FRUGAL_TARGET static void run(const BlockQ6_K_R16* w, const BlockQ8_K* const* a, int64_t nb, int n_groups,
                                 float* y, int64_t ldy) {
@@ -261,8 +327,9 @@ struct Q6K {
   }
 };
 
-const TypeKernel kQ4_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ4_K_R16, Q4K>};
-const TypeKernel kQ6_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ6_K_R16, Q6K>};
+const TypeKernel kQ8_0_R16{.act = ActFormat::kQ8_32, .dot16 = rows16<BlockQ8_0_R16, ActBlock32, 32, Q80>};
+const TypeKernel kQ4_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ4_K_R16, BlockQ8_K, quant::QK_K, Q4K>};
+const TypeKernel kQ6_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ6_K_R16, BlockQ8_K, quant::QK_K, Q6K>};
 
 #undef FRUGAL_TARGET
 }  // namespace
@@ -270,6 +337,7 @@ const TypeKernel kQ6_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ6_K_R1
 
 const TypeKernel* avx512_repacked_kernel(TensorType t) {
   switch (t) {
+    case TensorType::Q8_0_R16: return &avx512_repacked::kQ8_0_R16;
     case TensorType::Q4_K_R16: return &avx512_repacked::kQ4_K_R16;
     case TensorType::Q6_K_R16: return &avx512_repacked::kQ6_K_R16;
     default: return nullptr;

@@ -1,4 +1,4 @@
-// Repacking of k-quant rows into 16-row groups and back (scalar; done once at
+// Repacking of Q8_0 and k-quant rows into 16-row groups and back (scalar; done once at
 // load or by `frugal quantize --repack`). Packing works on the base blocks'
 // bytes four at a time (it runs over whole models at load time, at several
 // GB/s); unpacking goes through one byte per code. The two are independent
@@ -133,15 +133,28 @@ void unpack_q6k(const BlockQ6_K_R16& in, int k, BlockQ6_K& b) {
   q6k_from_codes(code, b);
 }
 
-// The layouts of one repacked type: its base block, its group block, and the
-// packing of one super-block of 16 rows both ways.
-template <class Base, class Group, void (*kPack)(const Base* const[16], Group&),
+// Q8_0: the codes four at a time, one 32-bit word a row.
+void pack_q80(const BlockQ8_0* const rows[16], BlockQ8_0_R16& out) {
+  for (int k = 0; k < 16; ++k) {
+    out.d[k] = rows[k]->d;
+    for (int t = 0; t < 8; ++t) std::memcpy(&out.qs[t][4 * k], rows[k]->qs + 4 * t, 4);
+  }
+}
+void unpack_q80(const BlockQ8_0_R16& in, int k, BlockQ8_0& b) {
+  b.d = in.d[k];
+  for (int t = 0; t < 8; ++t)
+    for (int i = 0; i < 4; ++i) b.qs[4 * t + i] = in.qs[t][4 * k + i];
+}
+
+// The layouts of one repacked type: its base block (kValues values), its
+// group block, and the packing of one block of 16 rows both ways.
+template <class Base, class Group, int64_t kValues, void (*kPack)(const Base* const[16], Group&),
           void (*kUnpack)(const Group&, int, Base&)>
 struct Layout {
   // n_rows x n_in of base rows at src to groups at dst (may be src): one
   // group's rows are copied aside first, so in place is safe.
   static void repack(const void* src, void* dst, int64_t n_rows, int64_t n_in) {
-    const int64_t nb = n_in / QK_K;
+    const int64_t nb = n_in / kValues;
     std::vector<Base> rows(static_cast<size_t>(16 * nb));
     for (int64_t g = 0; g < n_rows / 16; ++g) {
       std::memcpy(rows.data(), static_cast<const Base*>(src) + g * 16 * nb, rows.size() * sizeof(Base));
@@ -156,7 +169,7 @@ struct Layout {
     }
   }
   static void unpack(const void* src, void* dst, int64_t n_rows, int64_t n_in) {
-    const int64_t nb = n_in / QK_K;
+    const int64_t nb = n_in / kValues;
     std::vector<Group> groups(static_cast<size_t>(nb));
     for (int64_t g = 0; g < n_rows / 16; ++g) {
       std::memcpy(groups.data(), static_cast<const Group*>(src) + g * nb, groups.size() * sizeof(Group));
@@ -166,13 +179,14 @@ struct Layout {
     }
   }
   static void row(const void* matrix, int64_t row, int64_t n_in, void* out) {
-    const int64_t nb = n_in / QK_K;
+    const int64_t nb = n_in / kValues;
     const Group* g = static_cast<const Group*>(matrix) + row / 16 * nb;
     for (int64_t b = 0; b < nb; ++b) kUnpack(g[b], static_cast<int>(row % 16), static_cast<Base*>(out)[b]);
   }
 };
-using Q4KLayout = Layout<BlockQ4_K, BlockQ4_K_R16, pack_q4k, unpack_q4k>;
-using Q6KLayout = Layout<BlockQ6_K, BlockQ6_K_R16, pack_q6k, unpack_q6k>;
+using Q80Layout = Layout<BlockQ8_0, BlockQ8_0_R16, QK8_0, pack_q80, unpack_q80>;
+using Q4KLayout = Layout<BlockQ4_K, BlockQ4_K_R16, QK_K, pack_q4k, unpack_q4k>;
+using Q6KLayout = Layout<BlockQ6_K, BlockQ6_K_R16, QK_K, pack_q6k, unpack_q6k>;
 
 void check_shape(TensorType t, int64_t n_rows, int64_t n_in) {
   if (n_rows < 0 || n_rows % kRepackRows != 0)
@@ -185,6 +199,7 @@ void check_shape(TensorType t, int64_t n_rows, int64_t n_in) {
 
 TensorType repacked_type(TensorType base) {
   switch (base) {
+    case TensorType::Q8_0: return TensorType::Q8_0_R16;
     case TensorType::Q4_K: return TensorType::Q4_K_R16;
     case TensorType::Q6_K: return TensorType::Q6_K_R16;
     default: return base;
@@ -193,6 +208,7 @@ TensorType repacked_type(TensorType base) {
 
 TensorType base_type(TensorType t) {
   switch (t) {
+    case TensorType::Q8_0_R16: return TensorType::Q8_0;
     case TensorType::Q4_K_R16: return TensorType::Q4_K;
     case TensorType::Q6_K_R16: return TensorType::Q6_K;
     default: return t;
@@ -204,6 +220,7 @@ int64_t interleaved_rows(TensorType t) { return base_type(t) == t ? 1 : kRepackR
 void repack_rows(TensorType base, const void* src, void* dst, int64_t n_rows, int64_t n_in) {
   check_shape(base, n_rows, n_in);
   switch (base) {
+    case TensorType::Q8_0: return Q80Layout::repack(src, dst, n_rows, n_in);
     case TensorType::Q4_K: return Q4KLayout::repack(src, dst, n_rows, n_in);
     case TensorType::Q6_K: return Q6KLayout::repack(src, dst, n_rows, n_in);
     default: fail("repack: ", tensor_type_name(base), " has no repacked layout");
@@ -213,6 +230,7 @@ void repack_rows(TensorType base, const void* src, void* dst, int64_t n_rows, in
 void unpack_rows(TensorType repacked, const void* src, void* dst, int64_t n_rows, int64_t n_in) {
   check_shape(repacked, n_rows, n_in);
   switch (repacked) {
+    case TensorType::Q8_0_R16: return Q80Layout::unpack(src, dst, n_rows, n_in);
     case TensorType::Q4_K_R16: return Q4KLayout::unpack(src, dst, n_rows, n_in);
     case TensorType::Q6_K_R16: return Q6KLayout::unpack(src, dst, n_rows, n_in);
     default: fail("repack: ", tensor_type_name(repacked), " is not a repacked type");
@@ -226,6 +244,7 @@ bool repack_allowed(std::string_view name) {
 void extract_row(TensorType t, const void* matrix, int64_t row, int64_t n_in, void* out) {
   const size_t rb = row_bytes(t, static_cast<uint64_t>(n_in));
   switch (t) {
+    case TensorType::Q8_0_R16: return Q80Layout::row(matrix, row, n_in, out);
     case TensorType::Q4_K_R16: return Q4KLayout::row(matrix, row, n_in, out);
     case TensorType::Q6_K_R16: return Q6KLayout::row(matrix, row, n_in, out);
     default: std::memcpy(out, static_cast<const uint8_t*>(matrix) + static_cast<size_t>(row) * rb, rb);

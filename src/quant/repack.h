@@ -1,5 +1,5 @@
-// Row-interleaved ("repacked") layouts of the k-quant types: 16 weight rows
-// stored together, super-block by super-block, so that one 512-bit register
+// Row-interleaved ("repacked") layouts of Q8_0, Q4_K and Q6_K: 16 weight rows
+// stored together, block by block, so that one 512-bit register
 // holds the same four codes of all 16 rows. A matrix product then multiplies
 // each group of four activation values, broadcast, with 16 rows at once and
 // keeps every row's sum in its own lane: no horizontal sums, scales applied
@@ -7,7 +7,7 @@
 // docs/KERNELS.md, "Repacked weights").
 //
 // The repacked types have the size of their base type (a 16-row group of
-// super-blocks is a permutation of the same bytes' information in as many
+// blocks is a permutation of the same bytes' information in as many
 // bytes), so a matrix can be repacked in place, group by group, and a file
 // written with them (`frugal quantize --repack`) records the layout in its
 // type ids, which other engines refuse rather than misread.
@@ -46,11 +46,19 @@ struct BlockQ6_K_R16 {
   uint8_t qh[8][2][64];
 };
 
+// One 32-value block of 16 Q8_0 rows: value = d[k] * code, the codes as in
+// Q8_0 (signed), qs[t][4k + i] = row k's code at value 4t + i.
+struct BlockQ8_0_R16 {
+  uint16_t d[16];
+  int8_t qs[8][64];
+};
+
+static_assert(sizeof(BlockQ8_0_R16) == 16 * sizeof(BlockQ8_0));
 static_assert(sizeof(BlockQ4_K_R16) == 16 * sizeof(BlockQ4_K));
 static_assert(sizeof(BlockQ6_K_R16) == 16 * sizeof(BlockQ6_K));
 
-// The repacked type of `base` (Q4_K -> Q4_K_R16, Q6_K -> Q6_K_R16), or base
-// itself when it has none.
+// The repacked type of `base` (Q8_0 -> Q8_0_R16, Q4_K -> Q4_K_R16, Q6_K ->
+// Q6_K_R16), or base itself when it has none.
 TensorType repacked_type(TensorType base);
 // The type a repacked type's rows are stored as (Q4_K_R16 -> Q4_K), or t.
 TensorType base_type(TensorType t);
