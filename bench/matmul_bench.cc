@@ -11,7 +11,7 @@
 //                      where the row kernels hand over to the prefill tiles
 //   matvec2t/TYPE/avx2|avx512  matvec on a pool of 2 threads (the bandwidth
 //                      two cores draw); matvec2t_dram the same on 384 MiB
-// TYPE includes the row-interleaved q8_0_r16, q4_k_r16 and q6_k_r16 (quant/repack.h),
+// TYPE includes the row-interleaved q5_0_r16, q8_0_r16, q4_k_r16 and q6_k_r16 (quant/repack.h),
 // to set beside q4_k and q6_k, and the lattice types (random codes under a
 // small d).
 // Run: frugal_microbench --benchmark_filter='matvec|gemm'
@@ -32,11 +32,12 @@
 namespace frugal::kernels {
 namespace {
 
-const TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K,   TensorType::Q5_K,
-                             TensorType::Q6_K, TensorType::IQ4_XS, TensorType::BF16, TensorType::F16,
-                             TensorType::F32, TensorType::Q8_0_R16, TensorType::Q4_K_R16, TensorType::Q6_K_R16, TensorType::MXFP4,
-                             TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ3_XXS, TensorType::IQ2_S,
-                             TensorType::IQ3_S, TensorType::IQ1_S, TensorType::IQ1_M};
+const TensorType kTypes[] = {TensorType::Q8_0,     TensorType::Q4_0,     TensorType::Q5_0,     TensorType::Q4_K,
+                             TensorType::Q5_K,     TensorType::Q6_K,     TensorType::IQ4_XS,   TensorType::BF16,
+                             TensorType::F16,      TensorType::F32,      TensorType::Q5_0_R16, TensorType::Q8_0_R16,
+                             TensorType::Q4_K_R16, TensorType::Q6_K_R16, TensorType::MXFP4,    TensorType::IQ2_XXS,
+                             TensorType::IQ2_XS,   TensorType::IQ3_XXS,  TensorType::IQ2_S,    TensorType::IQ3_S,
+                             TensorType::IQ1_S,    TensorType::IQ1_M};
 
 // Weights quantised from normal values (the quantisers of the types this
 // build has), otherwise random bytes with every fp16 scale set to a small

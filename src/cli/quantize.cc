@@ -84,8 +84,8 @@ const CommandRegistration kQuantize{
       app.add_flag("--keep-types", a->keep_types, "copy tensors that are already quantised as they are");
       app.add_flag("--list", a->verbose_list, "print every tensor's old and new type and why");
       app.add_flag("--repack", a->repack,
-                   "store q8_0, q4_k and q6_k matrices row-interleaved (q8_0_r16, q4_k_r16, q6_k_r16): loads with no "
-                   "repacking, "
+                   "store q5_0, q8_0, q4_k and q6_k matrices row-interleaved (q5_0_r16, q8_0_r16, q4_k_r16, "
+                   "q6_k_r16): loads with no repacking, "
                    "read only by frugal");
       return [a] { return run_quantize(*a); };
     }};

@@ -25,7 +25,7 @@ constexpr TensorTypeInfo kTypes[] = {
     {TensorType::F64, "f64", 1, 8},          {TensorType::IQ1_M, "iq1_m", 256, 56},
     {TensorType::BF16, "bf16", 1, 2},        {TensorType::TQ1_0, "tq1_0", 256, 54},
     {TensorType::TQ2_0, "tq2_0", 256, 66},   {TensorType::MXFP4, "mxfp4", 32, 17},
-    {TensorType::Q8_0_R16, "q8_0_r16", 32, 34},
+    {TensorType::Q5_0_R16, "q5_0_r16", 32, 22},  {TensorType::Q8_0_R16, "q8_0_r16", 32, 34},
     {TensorType::Q4_K_R16, "q4_k_r16", 256, 144}, {TensorType::Q6_K_R16, "q6_k_r16", 256, 210},
 };
 }  // namespace

@@ -16,9 +16,10 @@ enum class TensorType : uint32_t {
   IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22, IQ4_XS = 23,
   I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, BF16 = 30,
   TQ1_0 = 34, TQ2_0 = 35, MXFP4 = 39,
-  // frugal's row-interleaved layouts of Q8_0, Q4_K and Q6_K (quant/repack.h):
-  // ids outside ggml's and its forks' ranges, so other engines refuse such files.
-  Q8_0_R16 = 1008, Q4_K_R16 = 1012, Q6_K_R16 = 1014,
+  // frugal's row-interleaved layouts of Q5_0, Q8_0, Q4_K and Q6_K
+  // (quant/repack.h): ids outside ggml's and its forks' ranges, so other
+  // engines refuse such files.
+  Q5_0_R16 = 1006, Q8_0_R16 = 1008, Q4_K_R16 = 1012, Q6_K_R16 = 1014,
 };
 
 struct TensorTypeInfo {

@@ -26,6 +26,7 @@ namespace avx512_repacked {
 namespace {
 #define FRUGAL_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 
+using quant::BlockQ5_0_R16;
 using quant::BlockQ8_0_R16;
 using quant::BlockQ4_K_R16;
 using quant::BlockQ6_K_R16;
@@ -55,7 +56,7 @@ FRUGAL_TARGET inline __m512 halves(const uint16_t* p) {
 // one stream came from memory no faster than the four-row kernels' (measured
 // on one core: 1.9 ms a 48 MiB Q4_K matrix either way; 1.5 ms with it, where
 // one and two blocks ahead gave 1.8 and 1.65).
-// (Q8_0_R16's groups are a quarter of Q4_K_R16's size: 16 ahead, about as far.)
+// (The 32-value blocks' groups are smaller: as many ahead as make the same 9 KiB.)
 template <class Group, int kAhead = 4>
 FRUGAL_TARGET inline void prefetch_ahead(const Group* g) {
   const char* p = reinterpret_cast<const char*>(g + kAhead);
@@ -220,16 +221,30 @@ FRUGAL_TARGET void q6k_run(const BlockQ6_K_R16* w, const BlockQ8_K* const a[R], 
   _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + r * ldy, acc[r]);
 }
 
-// Q8_0: the codes are signed on both sides, and vpdpbusd takes one side
-// unsigned, so the activation's codes go in with 128 added (a + 128 as
+// The signed codes of values 4t .. 4t + 3 of the 16 rows of a 32-value block.
+FRUGAL_TARGET inline __m512i signed_quad(const BlockQ8_0_R16& g, int t) { return load64(g.qs[t]); }
+// Q5_0: the nibble (low for t < 4, high after) with the fifth bit, bit t of
+// each byte of qh, moved to bit 4; minus 16.
+FRUGAL_TARGET inline __m512i signed_quad(const BlockQ5_0_R16& g, int t) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m10 = _mm512_set1_epi8(0x10);
+  const __m512i v = load64(g.qs[t % 4]);
+  const __m512i nib = t < 4 ? _mm512_and_si512(v, m4) : _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+  const __m512i h = load64(g.qh);
+  const __m512i fifth = t <= 4 ? _mm512_and_si512(_mm512_slli_epi16(h, 4 - t), m10)
+                               : _mm512_and_si512(_mm512_srli_epi16(h, t - 4), m10);
+  return _mm512_sub_epi8(_mm512_or_si512(nib, fifth), m10);
+}
+
+// Q8_0 and Q5_0: the codes are signed on both sides, and vpdpbusd takes one
+// side unsigned, so the activation's codes go in with 128 added (a + 128 as
 // unsigned bytes, XOR 0x80) and 128 x (the sum of each row's codes in the
 // block), from the same instruction over a vector of 128s, comes off:
-// sum (a + 128) w - 128 sum w = sum a w, the exact integer of Q8_0's own
-// kernels, then acc = fma(float(I), d * da, acc) block by block as theirs.
-// G consecutive groups at once (prompt-sized calls): each broadcast then
-// serves G weight vectors.
-template <int R, int G>
-FRUGAL_TARGET void q80_run(const BlockQ8_0_R16* w, const ActBlock32* const a[R], int64_t nb, float* y, int64_t ldy) {
+// sum (a + 128) w - 128 sum w = sum a w, the exact integer of the base
+// types' own kernels, then acc = fma(float(I), d * da, acc) block by block
+// as theirs. G consecutive groups at once (prompt-sized calls): each
+// broadcast then serves G weight vectors.
+template <class Group, int R, int G>
+FRUGAL_TARGET void block32_run(const Group* w, const ActBlock32* const a[R], int64_t nb, float* y, int64_t ldy) {
   const __m512i k128 = _mm512_set1_epi8(static_cast<char>(0x80));
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   alignas(32) int8_t shifted[R][32];  // this block's activation codes + 128, for the broadcasts
@@ -237,10 +252,10 @@ FRUGAL_TARGET void q80_run(const BlockQ8_0_R16* w, const ActBlock32* const a[R],
   _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi)
       _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[gi][r] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const BlockQ8_0_R16* g[G];
+    const Group* g[G];
     _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) {
       g[gi] = w + gi * nb + b;
-      prefetch_ahead<BlockQ8_0_R16, 16>(g[gi]);
+      prefetch_ahead<Group, 9216 / sizeof(Group)>(g[gi]);
     }
     _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r][b].qs));
@@ -255,7 +270,7 @@ FRUGAL_TARGET void q80_run(const BlockQ8_0_R16* w, const ActBlock32* const a[R],
     for (int t = 0; t < 8; ++t) {
       __m512i v[G];
       _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) {
-        v[gi] = load64(g[gi]->qs[t]);
+        v[gi] = signed_quad(*g[gi], t);
         offset[gi] = _mm512_dpbusd_epi32(offset[gi], k128, v[gi]);
       }
       _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
@@ -311,13 +326,16 @@ struct Q4K {
     for (int gi = 0; gi < n_groups; ++gi) q4k_run<R, 1>(w + gi * nb, a, nb, y + 16 * gi, ldy);
   }
 };
-template <int R>
-struct Q80 {
-  FRUGAL_TARGET static void run(const BlockQ8_0_R16* w, const ActBlock32* const* a, int64_t nb, int n_groups,
-                                float* y, int64_t ldy) {
-    if (n_groups == 2 && R > 4) return q80_run<R, 2>(w, a, nb, y, ldy);
-    for (int gi = 0; gi < n_groups; ++gi) q80_run<R, 1>(w + gi * nb, a, nb, y + 16 * gi, ldy);
-  }
+template <class Group>
+struct Block32 {
+  template <int R>
+  struct Run {
+    FRUGAL_TARGET static void run(const Group* w, const ActBlock32* const* a, int64_t nb, int n_groups, float* y,
+                                  int64_t ldy) {
+      if (n_groups == 2 && R > 4) return block32_run<Group, R, 2>(w, a, nb, y, ldy);
+      for (int gi = 0; gi < n_groups; ++gi) block32_run<Group, R, 1>(w + gi * nb, a, nb, y + 16 * gi, ldy);
+    }
+  };
 };
 template <int R>
 struct Q6K {
@@ -327,7 +345,10 @@ struct Q6K {
   }
 };
 
-const TypeKernel kQ8_0_R16{.act = ActFormat::kQ8_32, .dot16 = rows16<BlockQ8_0_R16, ActBlock32, 32, Q80>};
+const TypeKernel kQ5_0_R16{.act = ActFormat::kQ8_32,
+                           .dot16 = rows16<BlockQ5_0_R16, ActBlock32, 32, Block32<BlockQ5_0_R16>::Run>};
+const TypeKernel kQ8_0_R16{.act = ActFormat::kQ8_32,
+                           .dot16 = rows16<BlockQ8_0_R16, ActBlock32, 32, Block32<BlockQ8_0_R16>::Run>};
 const TypeKernel kQ4_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ4_K_R16, BlockQ8_K, quant::QK_K, Q4K>};
 const TypeKernel kQ6_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ6_K_R16, BlockQ8_K, quant::QK_K, Q6K>};
 
@@ -337,6 +358,7 @@ const TypeKernel kQ6_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ6_K_R1
 
 const TypeKernel* avx512_repacked_kernel(TensorType t) {
   switch (t) {
+    case TensorType::Q5_0_R16: return &avx512_repacked::kQ5_0_R16;
     case TensorType::Q8_0_R16: return &avx512_repacked::kQ8_0_R16;
     case TensorType::Q4_K_R16: return &avx512_repacked::kQ4_K_R16;
     case TensorType::Q6_K_R16: return &avx512_repacked::kQ6_K_R16;

@@ -1,4 +1,4 @@
-// Repacking of Q8_0 and k-quant rows into 16-row groups and back (scalar; done once at
+// Repacking of Q5_0, Q8_0 and k-quant rows into 16-row groups and back (scalar; done once at
 // load or by `frugal quantize --repack`). Packing works on the base blocks'
 // bytes four at a time (it runs over whole models at load time, at several
 // GB/s); unpacking goes through one byte per code. The two are independent
@@ -146,6 +146,30 @@ void unpack_q80(const BlockQ8_0_R16& in, int k, BlockQ8_0& b) {
     for (int i = 0; i < 4; ++i) b.qs[4 * t + i] = in.qs[t][4 * k + i];
 }
 
+// Q5_0: the low-nibble bytes four at a time; the fifth bits regrouped so
+// that value 4t + i's is bit t of byte i.
+void pack_q50(const BlockQ5_0* const rows[16], BlockQ5_0_R16& out) {
+  for (int k = 0; k < 16; ++k) {
+    const BlockQ5_0& b = *rows[k];
+    out.d[k] = b.d;
+    for (int g = 0; g < 4; ++g) std::memcpy(&out.qs[g][4 * k], b.qs + 4 * g, 4);
+    const uint32_t h = word(b.qh);
+    for (int i = 0; i < 4; ++i) {
+      uint8_t v = 0;
+      for (int t = 0; t < 8; ++t) v = static_cast<uint8_t>(v | ((h >> (4 * t + i)) & 1) << t);
+      out.qh[4 * k + i] = v;
+    }
+  }
+}
+void unpack_q50(const BlockQ5_0_R16& in, int k, BlockQ5_0& b) {
+  b.d = in.d[k];
+  for (int g = 0; g < 4; ++g)
+    for (int i = 0; i < 4; ++i) b.qs[4 * g + i] = in.qs[g][4 * k + i];
+  uint32_t h = 0;
+  for (int v = 0; v < 32; ++v) h |= static_cast<uint32_t>((in.qh[4 * k + v % 4] >> (v / 4)) & 1) << v;
+  std::memcpy(b.qh, &h, 4);
+}
+
 // The layouts of one repacked type: its base block (kValues values), its
 // group block, and the packing of one block of 16 rows both ways.
 template <class Base, class Group, int64_t kValues, void (*kPack)(const Base* const[16], Group&),
@@ -184,6 +208,7 @@ struct Layout {
     for (int64_t b = 0; b < nb; ++b) kUnpack(g[b], static_cast<int>(row % 16), static_cast<Base*>(out)[b]);
   }
 };
+using Q50Layout = Layout<BlockQ5_0, BlockQ5_0_R16, QK5_0, pack_q50, unpack_q50>;
 using Q80Layout = Layout<BlockQ8_0, BlockQ8_0_R16, QK8_0, pack_q80, unpack_q80>;
 using Q4KLayout = Layout<BlockQ4_K, BlockQ4_K_R16, QK_K, pack_q4k, unpack_q4k>;
 using Q6KLayout = Layout<BlockQ6_K, BlockQ6_K_R16, QK_K, pack_q6k, unpack_q6k>;
@@ -199,6 +224,7 @@ void check_shape(TensorType t, int64_t n_rows, int64_t n_in) {
 
 TensorType repacked_type(TensorType base) {
   switch (base) {
+    case TensorType::Q5_0: return TensorType::Q5_0_R16;
     case TensorType::Q8_0: return TensorType::Q8_0_R16;
     case TensorType::Q4_K: return TensorType::Q4_K_R16;
     case TensorType::Q6_K: return TensorType::Q6_K_R16;
@@ -208,6 +234,7 @@ TensorType repacked_type(TensorType base) {
 
 TensorType base_type(TensorType t) {
   switch (t) {
+    case TensorType::Q5_0_R16: return TensorType::Q5_0;
     case TensorType::Q8_0_R16: return TensorType::Q8_0;
     case TensorType::Q4_K_R16: return TensorType::Q4_K;
     case TensorType::Q6_K_R16: return TensorType::Q6_K;
@@ -220,6 +247,7 @@ int64_t interleaved_rows(TensorType t) { return base_type(t) == t ? 1 : kRepackR
 void repack_rows(TensorType base, const void* src, void* dst, int64_t n_rows, int64_t n_in) {
   check_shape(base, n_rows, n_in);
   switch (base) {
+    case TensorType::Q5_0: return Q50Layout::repack(src, dst, n_rows, n_in);
     case TensorType::Q8_0: return Q80Layout::repack(src, dst, n_rows, n_in);
     case TensorType::Q4_K: return Q4KLayout::repack(src, dst, n_rows, n_in);
     case TensorType::Q6_K: return Q6KLayout::repack(src, dst, n_rows, n_in);
@@ -230,6 +258,7 @@ void repack_rows(TensorType base, const void* src, void* dst, int64_t n_rows, in
 void unpack_rows(TensorType repacked, const void* src, void* dst, int64_t n_rows, int64_t n_in) {
   check_shape(repacked, n_rows, n_in);
   switch (repacked) {
+    case TensorType::Q5_0_R16: return Q50Layout::unpack(src, dst, n_rows, n_in);
     case TensorType::Q8_0_R16: return Q80Layout::unpack(src, dst, n_rows, n_in);
     case TensorType::Q4_K_R16: return Q4KLayout::unpack(src, dst, n_rows, n_in);
     case TensorType::Q6_K_R16: return Q6KLayout::unpack(src, dst, n_rows, n_in);
@@ -244,6 +273,7 @@ bool repack_allowed(std::string_view name) {
 void extract_row(TensorType t, const void* matrix, int64_t row, int64_t n_in, void* out) {
   const size_t rb = row_bytes(t, static_cast<uint64_t>(n_in));
   switch (t) {
+    case TensorType::Q5_0_R16: return Q50Layout::row(matrix, row, n_in, out);
     case TensorType::Q8_0_R16: return Q80Layout::row(matrix, row, n_in, out);
     case TensorType::Q4_K_R16: return Q4KLayout::row(matrix, row, n_in, out);
     case TensorType::Q6_K_R16: return Q6KLayout::row(matrix, row, n_in, out);

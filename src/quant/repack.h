@@ -1,4 +1,4 @@
-// Row-interleaved ("repacked") layouts of Q8_0, Q4_K and Q6_K: 16 weight rows
+// Row-interleaved ("repacked") layouts of Q5_0, Q8_0, Q4_K and Q6_K: 16 weight rows
 // stored together, block by block, so that one 512-bit register
 // holds the same four codes of all 16 rows. A matrix product then multiplies
 // each group of four activation values, broadcast, with 16 rows at once and
@@ -53,12 +53,24 @@ struct BlockQ8_0_R16 {
   int8_t qs[8][64];
 };
 
+// One 32-value block of 16 Q5_0 rows: value = d[k] * (code - 16), code =
+// low four bits | fifth bit << 4. qs[g][4k + i] = row k's Q5_0 byte 4g + i
+// (value 4g + i in the low nibble, 16 + 4g + i in the high one); qh[4k + i]
+// bit t = the fifth bit of row k's value 4t + i, so that the fifth bits of
+// four consecutive values are one bit position of a 32-bit lane's bytes.
+struct BlockQ5_0_R16 {
+  uint16_t d[16];
+  uint8_t qh[64];
+  uint8_t qs[4][64];
+};
+
+static_assert(sizeof(BlockQ5_0_R16) == 16 * sizeof(BlockQ5_0));
 static_assert(sizeof(BlockQ8_0_R16) == 16 * sizeof(BlockQ8_0));
 static_assert(sizeof(BlockQ4_K_R16) == 16 * sizeof(BlockQ4_K));
 static_assert(sizeof(BlockQ6_K_R16) == 16 * sizeof(BlockQ6_K));
 
-// The repacked type of `base` (Q8_0 -> Q8_0_R16, Q4_K -> Q4_K_R16, Q6_K ->
-// Q6_K_R16), or base itself when it has none.
+// The repacked type of `base` (Q5_0 -> Q5_0_R16, Q8_0 -> Q8_0_R16, Q4_K ->
+// Q4_K_R16, Q6_K -> Q6_K_R16), or base itself when it has none.
 TensorType repacked_type(TensorType base);
 // The type a repacked type's rows are stored as (Q4_K_R16 -> Q4_K), or t.
 TensorType base_type(TensorType t);

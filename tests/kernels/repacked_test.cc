@@ -26,7 +26,7 @@ using test_data::random_rows;
 using test_data::random_weights;
 using test_data::test_seed;
 
-constexpr TensorType kBases[] = {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K};
+constexpr TensorType kBases[] = {TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K};
 
 TEST(Repack, RoundTripsAndReadsRowsBack) {
   std::mt19937 rng(test_seed() + 11);
@@ -71,17 +71,18 @@ TEST(Repack, RejectsPartialGroupsAndOtherTypes) {
 // Decode and batched decode (1-4 rows, and a few more in groups of 4): the
 // same bits as the base type's kernels, whose four-row kernels give every
 // output exactly, except where the base type multiplies that many rows with
-// its prefill tiles (Q8_0 from 4 rows at avx512), which round differently:
-// there, and for prefill sizes, within matmul_reference's tolerance. Q8_0
-// also at widths that are not a multiple of 256 (expert down matrices of
-// 1,408 columns are Q8_0 in llama.cpp's Q4_K_M).
+// its prefill tiles (Q8_0 and Q5_0 from 4 rows at avx512), which round
+// differently: there, and for prefill sizes, within matmul_reference's
+// tolerance. Q8_0 and Q5_0 also at widths that are not a multiple of 256
+// (expert down matrices of 1,408 columns are Q8_0 and Q5_0 in llama.cpp's
+// Q4_K_M).
 TEST(Repack, ProductsEqualTheBaseTypes) {
   std::mt19937 rng(test_seed() + 12);
   ThreadPool pool(2);
   for (TensorType base : kBases) {
     const TensorType packed = quant::repacked_type(base);
     std::vector<int64_t> widths = {256, 1280};
-    if (base == TensorType::Q8_0) widths.push_back(1408 + 32);
+    if (tensor_type_info(base).block_size == 32) widths.push_back(1408 + 32);
     for (int64_t n_in : widths) {
       for (int64_t n_out : {16, 80}) {
         const auto rows = random_weights(base, n_out, n_in, rng);
