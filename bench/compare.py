@@ -10,7 +10,11 @@ and repetitions, and writes:
   OUT/tps.svg        a bar chart of tokens per second per tool
 
 The peers are given as NAME=PATH to a llama-bench binary that was built
-beforehand; this script never builds anything. Only the standard library is
+beforehand; this script never builds anything. Batched decoding of a peer
+comes from its llama-batched-bench (--peer-batched NAME=PATH), which must be a
+build that feeds every sequence its own tokens: as shipped it feeds the same
+token to all of them, so they all route to the same experts and a MoE model's
+batches look far cheaper than real traffic. Only the standard library is
 used. Example:
 
   bench/compare.py --frugal build/frugal -t 2 -r 2 \
@@ -66,6 +70,29 @@ def peer_results(a, binary, model, extra):
         test = f"pp{r['n_prompt']}" if r["n_gen"] == 0 else f"tg{r['n_gen']}"
         out["tests"][test] = {"test": test, "tokens_per_second": r["avg_ts"], "tokens_per_second_sd": r["stddev_ts"]}
     return out
+
+
+def batched_results(a, binary, model, extra):
+    """Aggregate decoding speed at each batch size > 1 from llama-batched-bench's
+    table (columns PP, TG, B, N_KV, T_PP s, S_PP t/s, T_TG s, S_TG t/s, ...)."""
+    batches = [b for b in (int(x) for x in a.b.split(",")) if b > 1]
+    if not batches:
+        return {}
+    cmd = [binary, "-m", model, "-c", "2048", "-b", "2048", "-ub", "512", "-npp", "8", "-ntg", str(a.n),
+           "-npl", ",".join(map(str, batches)), "-t", str(a.t)] + extra
+    log("$", " ".join(cmd))
+    t0 = time.time()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"compare: {cmd[0]} exited {p.returncode}: {p.stdout[-2000:]}")
+    log(f"  ({time.time() - t0:.0f} s)")
+    tests = {}
+    for line in p.stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 8 and cells[2].isdigit() and int(cells[2]) in batches:
+            test = f"tg{a.n} x{cells[2]}"
+            tests[test] = {"test": test, "tokens_per_second": float(cells[7])}
+    return tests
 
 
 def fmt(x, sd=None, digits=2):
@@ -159,6 +186,14 @@ def targets(a, per_tool, bw, step1, batches):
         if mine and best:
             ratio = mine / best[0]
             out.append(verdict(ratio >= need, f"{what} ≥ {need}× the best peer ({best[1]}): {ratio:.2f}×"))
+    # Batched decoding with distinct sequences: >= 1.3x the best peer at each batch size.
+    for b in batches:
+        mine = fr.get(f"{tg} x{b}", {}).get("tokens_per_second")
+        best = max(((t[f"{tg} x{b}"]["tokens_per_second"], tool) for tool, t in peers.items() if t.get(f"{tg} x{b}")),
+                   default=None)
+        if b > 1 and mine and best:
+            ratio = mine / best[0]
+            out.append(verdict(ratio >= 1.3, f"{tg} x{b} aggregate ≥ 1.3× the best peer ({best[1]}): {ratio:.2f}×"))
     if 16 in batches and g1 and fr.get(f"{tg} x16"):
         ratio = fr[f"{tg} x16"]["tokens_per_second"] / g1
         out.append(verdict(ratio >= 4, f"aggregate generation at batch 16 ≥ 4× batch 1: {ratio:.2f}×"))
@@ -210,6 +245,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frugal", required=True, help="path of the frugal binary")
     ap.add_argument("--peer", action="append", default=[], help="NAME=PATH of a built llama-bench binary")
+    ap.add_argument("--peer-batched", action="append", default=[],
+                    help="NAME=PATH of that peer's llama-batched-bench, changed to feed distinct sequences: "
+                         "its aggregate decoding at -b's batch sizes above 1")
+    ap.add_argument("--peer-batched-args", action="append", default=[],
+                    help="NAME=ARGS: extra llama-batched-bench arguments for that peer (for example \"-rtr\")")
     ap.add_argument("--peer-args", action="append", default=[],
                     help="NAME=ARGS: extra llama-bench arguments for that peer (for example ik_llama.cpp=\"-rtr 1\")")
     ap.add_argument("--frugal-args", default="",
@@ -220,7 +260,7 @@ def main():
                          "frugal quantize --repack); the peers read the --model file")
     ap.add_argument("-p", type=int, default=512)
     ap.add_argument("-n", type=int, default=128)
-    ap.add_argument("-b", default="1,4,16", help="frugal's batch sizes")
+    ap.add_argument("-b", default="1,4,16", help="batch sizes (frugal bench, and the peers' batched bench above 1)")
     ap.add_argument("-t", type=int, default=2)
     ap.add_argument("-r", type=int, default=2)
     ap.add_argument("--price-per-hour", type=float)
@@ -228,10 +268,10 @@ def main():
     ap.add_argument("--resume", action="store_true",
                     help="keep the (model, tool) results already in OUT/results.json and run only the rest")
     a = ap.parse_args()
-    for spec in a.peer + a.model:
+    for spec in a.peer + a.model + a.peer_batched:
         if "=" not in spec:
             ap.error(f"expected NAME=PATH, got {spec!r}")
-    for spec in a.peer + a.model + [f"frugal={a.frugal}"]:
+    for spec in a.peer + a.model + a.peer_batched + [f"frugal={a.frugal}"]:
         path = spec.split("=", 1)[1]
         if not os.path.exists(path):
             ap.error(f"no such file: {path}")
@@ -239,6 +279,8 @@ def main():
     for spec in a.peer_args:
         tool, _, args = spec.partition("=")
         extra[tool] = args.split()
+    batched = dict(s.split("=", 1) for s in a.peer_batched)
+    batched_extra = {tool: args.split() for tool, _, args in (s.partition("=") for s in a.peer_batched_args)}
     os.makedirs(a.out, exist_ok=True)
     results = {}
     old = {}
@@ -260,6 +302,8 @@ def main():
                 continue
             try:
                 per_tool[tool] = peer_results(a, binary, model, extra.get(tool, []))
+                if tool in batched:
+                    per_tool[tool]["tests"].update(batched_results(a, batched[tool], model, batched_extra.get(tool, [])))
             except (SystemExit, ValueError) as e:  # a peer that fails on a file is reported, not fatal
                 log(f"compare: {tool} failed on {name}: {e}")
                 per_tool[tool] = {"raw": None, "tests": {}, "error": str(e)}
