@@ -289,7 +289,8 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   for (const auto& [key, value] : tok.entries()) writer.set(key, value);
 
   for (Planned& p : plan) {
-    const auto choice = quant::choose_type(opts.type, p.spec.name, p.spec.shape, int(cfg.n_layer), cfg.tied_output);
+    const auto choice = quant::choose_type(opts.type, p.spec.name, p.spec.shape, int(cfg.n_layer), cfg.tied_output,
+                                             cfg.n_expert > 0);
     // MXFP4 experts stay MXFP4: their blocks are copied, not requantised.
     const TensorType type = p.source.mxfp4 ? TensorType::MXFP4 : choice.type;
     if (!p.source.mxfp4 && !quant::can_quantize(type))

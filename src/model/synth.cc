@@ -282,7 +282,8 @@ SynthSummary write_synth_model(const ModelConfig& cfg_in, const gguf::Metadata& 
       add_token_experts(writer, *cfg, spec, seed, summary);
       continue;
     }
-    const auto choice = quant::choose_type(opts.type, spec.name, spec.shape, int(cfg->n_layer), cfg->tied_output);
+    const auto choice = quant::choose_type(opts.type, spec.name, spec.shape, int(cfg->n_layer), cfg->tied_output,
+                                             cfg->n_expert > 0);
     const TensorType type = choice.type;
     if (!quant::can_quantize(type))
       fail("synth: tensor type ", tensor_type_name(type), " (for ", spec.name, ") cannot be quantised yet");

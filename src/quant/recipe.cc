@@ -71,6 +71,12 @@ struct Recipe {
   std::optional<TensorType> first_ffn_down = std::nullopt;  // ffn_down in the first eighth of the layers (at least one)
   std::optional<TensorType> more_bits = std::nullopt;       // attn_v and ffn_down on the more_bits_layer()s
   std::optional<TensorType> routed_experts = std::nullopt;  // *_exps (else the base type)
+  // In a model with routed experts only: the attention output, and the keys
+  // and values (attn_k, attn_v, MLA's attn_kv_b / attn_k_b / attn_v_b).
+  // Attention is a few percent of such a model's weights, so more bits there
+  // cost little file size and buy much of the accuracy.
+  std::optional<TensorType> moe_attn_output = std::nullopt;
+  std::optional<TensorType> moe_keys_values = std::nullopt;
 };
 
 // The llama.cpp file types of the same name set the file type codes (so the
@@ -79,10 +85,13 @@ struct Recipe {
 // keep all of attention and the shared experts above the routed experts:
 // those are a few percent of a large MoE's weights, read for every token.
 constexpr Recipe kRecipes[] = {
+    // q4_k_m and q5_k_m as llama.cpp's Q4_K_M / Q5_K_M lay out an 8-expert
+    // model: attention output at Q5_K, keys and values at Q8_0 (here for MoE
+    // models of any expert count).
     {.name = "q4_k_m", .base = TensorType::Q4_K, .file_type = 15, .output = TensorType::Q6_K,
-     .more_bits = TensorType::Q6_K},
+     .more_bits = TensorType::Q6_K, .moe_attn_output = TensorType::Q5_K, .moe_keys_values = TensorType::Q8_0},
     {.name = "q5_k_m", .base = TensorType::Q5_K, .file_type = 17, .output = TensorType::Q6_K,
-     .more_bits = TensorType::Q6_K},
+     .more_bits = TensorType::Q6_K, .moe_attn_output = TensorType::Q5_K, .moe_keys_values = TensorType::Q8_0},
     {.name = "q3_k_s", .base = TensorType::Q3_K, .file_type = 11, .output = TensorType::Q6_K,
      .attention = TensorType::Q4_K, .shared_experts = TensorType::Q4_K, .first_ffn_down = TensorType::Q4_K},
     {.name = "q3_k_m", .base = TensorType::Q3_K, .file_type = 12, .output = TensorType::Q6_K,
@@ -140,10 +149,12 @@ double bits_per_weight(TensorType t) {
 
 // The recipe's type for a matrix: of the roles the tensor plays that the
 // recipe sets, the one with the most bits per weight (the first on a tie).
-TensorTypeChoice choose_in_recipe(const Recipe& r, std::string_view name, int64_t n, int n_layer, bool tied_output) {
+TensorTypeChoice choose_in_recipe(const Recipe& r, std::string_view name, int64_t n, int n_layer, bool tied_output,
+                                  bool moe) {
   const int layer = layer_of(name);
   const bool ffn_down = contains(name, "ffn_down");
   const bool values = contains(name, "attn_v.") || contains(name, "attn_kv_b.") || contains(name, "attn_v_b.");
+  const bool keys_values = values || contains(name, "attn_k.") || contains(name, "attn_k_b.");
   std::optional<TensorType> best;
   const char* why = "";
   auto consider = [&](const std::optional<TensorType>& type, const char* role, bool plays) {
@@ -164,6 +175,8 @@ TensorTypeChoice choose_in_recipe(const Recipe& r, std::string_view name, int64_
   consider(r.more_bits, "attn_v/ffn_down layer",
            layer >= 0 && (contains(name, "attn_v.") || ffn_down) && more_bits_layer(layer, n_layer));
   consider(r.routed_experts, "expert", contains(name, "_exps."));
+  consider(r.moe_attn_output, "MoE attention output", moe && contains(name, ".attn_output."));
+  consider(r.moe_keys_values, "MoE attention keys/values", moe && keys_values);
   const std::string tag = r.name;
   return best ? fit_row(*best, n, tag + ": " + why) : fit_row(r.base, n, tag);
 }
@@ -179,7 +192,7 @@ std::string recipe_names() {
 }
 
 TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view name, std::span<const int64_t> shape,
-                             int n_layer, bool tied_output) {
+                             int n_layer, bool tied_output, bool moe) {
   const Recipe* recipe = find_recipe(recipe_or_type);
   std::optional<TensorType> plain;
   if (!recipe) {
@@ -190,7 +203,7 @@ TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view n
   if (stays_f32(name, shape)) return {TensorType::F32, "norm/bias/router stays f32"};
   const int64_t n = shape[0];
   if (plain) return fit_row(*plain, n, "type");
-  return choose_in_recipe(*recipe, name, n, n_layer, tied_output);
+  return choose_in_recipe(*recipe, name, n, n_layer, tied_output, moe);
 }
 
 uint32_t file_type_code(std::string_view recipe_or_type) {

@@ -17,9 +17,11 @@ struct TensorTypeChoice {
 
 // shape in ggml order (shape[0] = row length). Unknown recipe/type -> frugal::Error.
 // tied_output: the model has no output.weight and multiplies by token_embd
-// instead, so the recipes give token_embd the output's type.
+// instead, so the recipes give token_embd the output's type. moe: the model
+// has routed experts (some recipes then keep its attention at more bits).
 TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view tensor_name,
-                             std::span<const int64_t> shape, int n_layer, bool tied_output = false);
+                             std::span<const int64_t> shape, int n_layer, bool tied_output = false,
+                             bool moe = false);
 
 // The recipes choose_type knows besides plain types (recipe.cc's table:
 // q4_k_m, q3_k_m, iq2_xxs_mix, mxfp4_moe, ...).

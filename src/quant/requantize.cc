@@ -65,6 +65,9 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
   writer.set("general.file_type", gguf::Value::make_u32(summary.file_type));
 
   const bool tied_output = reader.find_tensor("output.weight") == nullptr;
+  // Routed experts: the architecture's expert count, or stacked expert tensors.
+  bool moe = !arch.empty() && reader.metadata().get_uint_or(arch + ".expert_count", 0) > 0;
+  for (const gguf::TensorInfo& t : reader.tensors()) moe = moe || t.name.find("_exps.") != std::string::npos;
   uint32_t imatrix_used = 0;  // tensors quantised with importance
   bool any_quantized = false;
   for (const gguf::TensorInfo& t : reader.tensors()) {
@@ -75,7 +78,7 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
     } else if (options.keep_quantized && !is_float(t.type)) {
       choice = {t.type, "copied: --keep-types"};
     } else {
-      choice = choose_type(options.recipe_or_type, t.name, shape, n_layer, tied_output);
+      choice = choose_type(options.recipe_or_type, t.name, shape, n_layer, tied_output, moe);
       if (choice.type == t.type) choice.reason += " (copied)";
     }
     // Rows in 16-row groups (of each expert, for a stack of experts).

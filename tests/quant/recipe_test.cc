@@ -30,6 +30,26 @@ TEST(Recipe, PlainTypes) {
   EXPECT_THROW(choose_type("q9_z", "blk.0.attn_q.weight", w, 4), Error);
 }
 
+// In a model with routed experts, q4_k_m and q5_k_m keep the attention
+// output at Q5_K and the keys and values at Q8_0 (llama.cpp's layout for
+// 8-expert models); a dense model's attention follows the plain recipe.
+TEST(Recipe, KMRecipesKeepMoEAttentionAtMoreBits) {
+  const int64_t w[2] = {256, 512};
+  for (const char* recipe : {"q4_k_m", "q5_k_m"}) {
+    EXPECT_EQ(choose_type(recipe, "blk.5.attn_output.weight", w, 16, false, true).type, TensorType::Q5_K);
+    EXPECT_EQ(choose_type(recipe, "blk.5.attn_k.weight", w, 16, false, true).type, TensorType::Q8_0);
+    EXPECT_EQ(choose_type(recipe, "blk.5.attn_v.weight", w, 16, false, true).type, TensorType::Q8_0);
+    EXPECT_EQ(choose_type(recipe, "blk.0.attn_v.weight", w, 16, false, true).type, TensorType::Q8_0);  // over Q6_K
+    EXPECT_EQ(choose_type(recipe, "blk.5.attn_kv_b.weight", w, 16, false, true).type, TensorType::Q8_0);
+    EXPECT_EQ(choose_type(recipe, "output.weight", w, 16, false, true).type, TensorType::Q6_K);
+    EXPECT_EQ(choose_type(recipe, "blk.5.attn_k.weight", w, 16, false, false).type,
+              std::string(recipe) == "q4_k_m" ? TensorType::Q4_K : TensorType::Q5_K);
+  }
+  EXPECT_EQ(choose_type("q4_k_m", "blk.5.ffn_up_exps.weight", w, 16, false, true).type, TensorType::Q4_K);
+  EXPECT_EQ(choose_type("q4_k_m", "blk.5.attn_q.weight", w, 16, false, true).type, TensorType::Q4_K);
+  EXPECT_EQ(choose_type("q4_k_m", "blk.5.attn_output.weight", w, 16, false, false).type, TensorType::Q4_K);
+}
+
 TEST(Recipe, Q5KMUsesQ5KWhereQ4KMUsesQ4K) {
   const int64_t w[2] = {256, 512};
   EXPECT_TRUE(is_recipe("q5_k_m") && is_recipe("Q4_K_M") && !is_recipe("q4_k"));
