@@ -166,8 +166,8 @@ def targets(a, per_tool, bw, step1, batches):
     g1 = fr.get(tg, {}).get("tokens_per_second")
     if g1 and step1:
         roof = 100 * g1 * step1 / bw
-        out.append(verdict(roof >= 85, f"generation at batch 1 ≥ 85% of the roofline: {roof:.1f}%"
-                           + ("" if roof >= 85 else f" ({85 - roof:.1f} points short)")))
+        out.append(verdict(roof >= 90, f"generation at batch 1 ≥ 90% of the roofline: {roof:.1f}%"
+                           + ("" if roof >= 90 else f" ({90 - roof:.1f} points short)")))
     p1 = fr.get(pp, {}).get("tokens_per_second")
     for tool, t in peers.items():
         if g1 and t.get(tg):
