@@ -6,7 +6,7 @@
 // Per 32 values, for each sign of the delta and several starting scales
 // (max |x| mapped to 0.6 to 1.3 of 1 + delta): each group's point is the
 // per-value nearest of {-1, 0, 1} + delta when that combination is in the
-// grid (a table of all 3^8 combinations), else the best of a full scan;
+// grid, else the nearest grid point (iq1_nearest.h, an exact pruned search);
 // then the least-squares scale for those points, and points again; the
 // lowest weighted error wins. The super-block's fp16 d covers the largest
 // scale with ls = 7, and each unit's ls is chosen among the three nearest by
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/fp16.h"
+#include "quant/iq1_nearest.h"
 #include "quant/iq_blocks.h"
 #include "quant/iq_grids.h"
 #include "quant/scale_search.h"
@@ -24,57 +25,8 @@
 namespace frugal::quant {
 namespace {
 
-struct Iq1Grid {
-  std::vector<std::array<int8_t, 8>> points;
-  std::vector<int16_t> index_of;  // base-3 code (value + 1 per element) -> point, or -1
-
-  Iq1Grid() : index_of(6561, -1) {
-    for (size_t k = 0; k < kIQ1SGrid.size(); ++k) {
-      std::array<int8_t, 8> p{};
-      int code = 0, mul = 1;
-      for (int j = 0; j < 8; ++j) {
-        p[static_cast<size_t>(j)] = static_cast<int8_t>(grid_byte(kIQ1SGrid[k], j));
-        code += (p[static_cast<size_t>(j)] + 1) * mul;
-        mul *= 3;
-      }
-      points.push_back(p);
-      index_of[static_cast<size_t>(code)] = static_cast<int16_t>(k);
-    }
-  }
-
-  float error(const float* x, const float* w, float s, float delta, size_t k) const {
-    float e = 0;
-    for (int j = 0; j < 8; ++j) {
-      const float d = x[j] - s * (static_cast<float>(points[k][static_cast<size_t>(j)]) + delta);
-      e += w[j] * d * d;
-    }
-    return e;
-  }
-
-  int nearest(const float* x, const float* w, float s, float delta, float* err) const {
-    int code = 0, mul = 1;
-    for (int j = 0; j < 8; ++j) {
-      const float v = s > 0 ? x[j] / s - delta : 0.0f;
-      code += (v < -0.5f ? 0 : v < 0.5f ? 1 : 2) * mul;
-      mul *= 3;
-    }
-    int k = index_of[static_cast<size_t>(code)];
-    if (k < 0) {
-      float be = INFINITY;
-      for (size_t i = 0; i < points.size(); ++i) {
-        const float e = error(x, w, s, delta, i);
-        if (e < be) be = e, k = static_cast<int>(i);
-      }
-    }
-    *err = error(x, w, s, delta, static_cast<size_t>(k));
-    return k;
-  }
-};
-
-const Iq1Grid& iq1_grid() {
-  static const Iq1Grid g;
-  return g;
-}
+// Element j of grid point k.
+float point_value(int k, int j) { return static_cast<int8_t>(grid_byte(kIQ1SGrid[static_cast<size_t>(k)], j)); }
 
 // A scale unit: n values (32 for IQ1_S, 16 for IQ1_M) in groups of 8; the
 // shift is shared by the unit (IQ1_S) or chosen per group (IQ1_M).
@@ -95,7 +47,7 @@ float pick(const float* x, const Unit1& u, float s, float delta, int* idx, float
     float best = INFINITY;
     for (float dl : {delta, -delta}) {
       float e;
-      const int k = iq1_grid().nearest(x + 8 * l, u.w + 8 * l, s, dl, &e);
+      const int k = iq1_nearest_point(x + 8 * l, u.w + 8 * l, s, dl, &e);
       if (e < best) best = e, idx[l] = k, deltas[l] = dl;
       if (!u.group_delta) break;
     }
@@ -108,7 +60,7 @@ float refit(const float* x, const Unit1& u, const int* idx, const float* deltas,
   double num = 0, den = 0;
   for (int l = 0; l < u.n / 8; ++l)
     for (int j = 0; j < 8; ++j) {
-      const double g = iq1_grid().points[static_cast<size_t>(idx[l])][static_cast<size_t>(j)] + deltas[l];
+      const double g = point_value(idx[l], j) + deltas[l];
       num += u.w[8 * l + j] * x[8 * l + j] * g;
       den += u.w[8 * l + j] * g * g;
     }
