@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """frugal vs the float64 reference on k-quant files (Q4_K, and the q4_k_m
-recipe's mix of Q4_K and Q6_K): rows of 256 (the k-quant block), so the
+recipe's mix of Q4_K, Q5_K, Q6_K and Q8_0): rows of 256 (the k-quant block), so the
 tiny presets are widened to n_embd 256 (see reference_check.py)."""
 import os
 import sys

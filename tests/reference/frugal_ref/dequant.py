@@ -10,6 +10,9 @@ block layouts of the format (ggml's type ids):
             (scale, min) pairs for 8 sub-blocks of 32, 128 bytes of nibbles.
             Each 64 elements share 32 bytes: low nibbles are sub-block 2i,
             high nibbles sub-block 2i+1; x = d*scale*q - dmin*min.
+  Q5_K (13) super-blocks of 256: Q4_K's d, dmin and scales, then 32 bytes
+            qh, then Q4_K's 128 bytes of nibbles; element l of sub-block j
+            adds 16 to its nibble where bit j of qh[l] is set.
   Q6_K (14) super-blocks of 256: 128 bytes of low nibbles (ql), 64 bytes of
             high 2-bit pairs (qh), 16 int8 scales, f16 d; x = d*scale*(q - 32),
             q = 6 bits. Each half of 128 elements uses 64 bytes of ql, 32 of qh
@@ -24,14 +27,14 @@ block layouts of the format (ggml's type ids):
 """
 import numpy as np
 
-F32, F16, Q4_0, Q8_0, Q4_K, Q6_K, BF16, MXFP4 = 0, 1, 2, 8, 12, 14, 30, 39
+F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, BF16, MXFP4 = 0, 1, 2, 8, 12, 13, 14, 30, 39
 I32 = 26  # integer tables (deepseek4's ffn_gate_tid2eid), read as exact float64
 
 # type id -> (block size in elements, bytes per block)
-BLOCKS = {F32: (1, 4), I32: (1, 4), F16: (1, 2), BF16: (1, 2), Q4_0: (32, 18), Q8_0: (32, 34), Q4_K: (256, 144), Q6_K: (256, 210),
-          MXFP4: (32, 17)}
-NAMES = {F32: "f32", I32: "i32", F16: "f16", BF16: "bf16", Q4_0: "q4_0", Q8_0: "q8_0", Q4_K: "q4_k", Q6_K: "q6_k",
-         MXFP4: "mxfp4"}
+BLOCKS = {F32: (1, 4), I32: (1, 4), F16: (1, 2), BF16: (1, 2), Q4_0: (32, 18), Q8_0: (32, 34), Q4_K: (256, 144),
+          Q5_K: (256, 176), Q6_K: (256, 210), MXFP4: (32, 17)}
+NAMES = {F32: "f32", I32: "i32", F16: "f16", BF16: "bf16", Q4_0: "q4_0", Q8_0: "q8_0", Q4_K: "q4_k", Q5_K: "q5_k",
+         Q6_K: "q6_k", MXFP4: "mxfp4"}
 
 
 def tensor_bytes(ttype, dims):
@@ -72,11 +75,11 @@ def dequantize(ttype, raw, n):
         qs = blocks[:, 2:18]
         q = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float64) - 8.0
         return (d * q).reshape(-1)
-    if ttype == Q4_K:
+    if ttype in (Q4_K, Q5_K):
         d = _half(blocks[:, 0:2])
         dmin = _half(blocks[:, 2:4])
         s = blocks[:, 4:16].astype(np.int32)
-        qs = blocks[:, 16:144]
+        qs = blocks[:, 16:144] if ttype == Q4_K else blocks[:, 48:176]
         # 6-bit scale and min of sub-block j: j < 4 in the low 6 bits of
         # bytes j and j+4; j >= 4 in the nibbles of byte j+4 with their top
         # two bits in the top bits of bytes j-4 (scale) and j (min).
@@ -88,6 +91,9 @@ def dequantize(ttype, raw, n):
         mn[:, 4:] = (s[:, 8:12] >> 4) | ((s[:, 4:8] >> 6) << 4)
         q = qs.reshape(-1, 4, 32)  # 4 chunks of 32 bytes, each 64 elements
         nib = np.stack([q & 0x0F, q >> 4], axis=2).reshape(-1, 8, 32).astype(np.float64)  # sub-block order
+        if ttype == Q5_K:
+            qh = blocks[:, 16:48].astype(np.int32)
+            nib += 16.0 * ((qh[:, None, :] >> np.arange(8)[None, :, None]) & 1)
         x = d[:, :, None] * sc[:, :, None] * nib - dmin[:, :, None] * mn[:, :, None]
         return x.reshape(-1)
     if ttype == Q6_K:
