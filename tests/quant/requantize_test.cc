@@ -132,3 +132,49 @@ TEST(Requantize, BadTypeFailsBeforeWritingAnything) {
 
 }  // namespace
 }  // namespace frugal::quant
+
+namespace frugal::quant {
+namespace {
+
+// Relative RMS error of columns j % 16 == 0 (the ones the imatrix below
+// marks as barely used) over rows x cols values.
+double rare_column_error(const std::vector<float>& a, const std::vector<float>& b, int cols) {
+  std::vector<float> ra, rb;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (static_cast<int>(i % static_cast<size_t>(cols)) % 16 == 0) ra.push_back(a[i]), rb.push_back(b[i]);
+  return relative_rms(ra, rb);
+}
+
+// A column the calibration text barely activated is still encoded: with an
+// imatrix whose every 16th column has a thousandth of the others' mean
+// square, Q2_K keeps those columns' error near what it is without one,
+// while the well-used columns' error falls.
+TEST(Requantize, ImatrixFloorKeepsRarelyUsedColumns) {
+  Files f{temp_path("im_in.gguf"), temp_path("im_out.gguf")};
+  constexpr int kCols = 512, kRows = 64;
+  const auto w = gaussian(kCols * kRows, 7);
+  {
+    gguf::Writer wr(32);
+    wr.set("general.architecture", gguf::Value::make_string("llama"));
+    wr.add_tensor_data("blk.0.ffn_down.weight", TensorType::F32, {kCols, kRows}, w.data());
+    wr.write(f.in);
+  }
+  Imatrix m;
+  ImatrixEntry e{.n_in = kCols, .n_mat = 1, .in_sum2 = {}, .counts = {10}};
+  for (int j = 0; j < kCols; ++j) e.in_sum2.push_back(j % 16 == 0 ? 0.01f : 10.0f);
+  m.entries["blk.0.ffn_down.weight"] = e;
+  RequantizeOptions o;
+  o.recipe_or_type = "q2_k";
+  o.progress_label = "";
+  requantize_file(f.in, f.out, o);
+  const auto plain = read_floats(gguf::Reader::open(f.out), "blk.0.ffn_down.weight");
+  o.imatrix = &m;
+  requantize_file(f.in, f.out, o);
+  const auto weighted = read_floats(gguf::Reader::open(f.out), "blk.0.ffn_down.weight");
+  const double rare_plain = rare_column_error(w, plain, kCols), rare_weighted = rare_column_error(w, weighted, kCols);
+  EXPECT_LT(rare_weighted, 1.15 * rare_plain) << rare_plain;
+  EXPECT_LT(relative_rms(w, weighted), 1.05 * relative_rms(w, plain));
+}
+
+}  // namespace
+}  // namespace frugal::quant
