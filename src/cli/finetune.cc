@@ -28,11 +28,13 @@ namespace {
 struct FinetuneArgs {
   std::string model, data, val, output, targets = "attn,ffn", lora_experts = "each", checkpoint, resume, log;
   int64_t checkpoint_every = 0, print_every = 10;
+  bool eval_only = false;
   finetune::LoraShape shape;
   finetune::FinetuneOptions opts;
 };
 
 void validate(const FinetuneArgs& a) {
+  if (a.output.empty() && !a.eval_only) fail("finetune: -o ADAPTER.gguf is required (or --eval-only)");
   if (a.opts.epochs <= 0) fail("finetune: --epochs must be positive");
   if (a.opts.batch <= 0) fail("finetune: --batch must be positive");
   if (!(a.opts.lr > 0)) fail("finetune: --lr must be positive");
@@ -54,6 +56,12 @@ int run_finetune(FinetuneArgs& a) {
   const auto train = finetune::read_sft_jsonl(a.data, tok, base->file().metadata());
   const auto val = a.val.empty() ? train : finetune::read_sft_jsonl(a.val, tok, base->file().metadata());
   finetune::LoraModel lm(*base, shape);
+  if (a.eval_only) {  // the adapter starts at B = 0: the base model's own loss
+    const double loss = finetune::mean_loss(lm, val);
+    std::printf("%s: loss %.4f (ppl %.2f), the mean over %zu examples of their target tokens' mean\n",
+                a.val.empty() ? a.data.c_str() : a.val.c_str(), loss, std::exp(loss), val.size());
+    return 0;
+  }
   const finetune::CheckpointKey key = finetune::checkpoint_key(base->config(), shape, a.opts, train);
 
   // Checkpoints go to --checkpoint, else back to the folder resumed from;
@@ -150,7 +158,9 @@ const CommandRegistration kFinetune{
       app.add_option("-m,--model", a->model, "the base model (GGUF, any type; stays frozen)")->required();
       app.add_option("--data", a->data, "training examples: JSONL of {\"messages\": [...]} or {\"text\": ...}")
           ->required();
-      app.add_option("-o,--output", a->output, "the adapter to write (GGUF, llama.cpp's LoRA format)")->required();
+      app.add_option("-o,--output", a->output, "the adapter to write (GGUF, llama.cpp's LoRA format)");
+      app.add_flag("--eval-only", a->eval_only,
+                   "print the base model's loss on --val (else --data) and stop: no training, no -o");
       app.add_option("--val", a->val, "validation examples (default: the training set)");
       app.add_option("--rank", a->shape.rank, "adapter rank (default 16)");
       app.add_option("--alpha", a->shape.alpha, "adapter alpha: the product is scaled by alpha / rank (default 32)");

@@ -1,9 +1,10 @@
-// The forward and backward pass of LoRA over a frozen qwen3 base (see
+// The forward and backward pass of LoRA over a frozen base (see
 // lora_model.h): activations of one example kept per layer, the backward
 // pass in reverse through the frozen norms, attention and FFN (layer
 // functions of src/train), the frozen matrices through lora_grad.
 #include "finetune/lora_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -44,6 +45,44 @@ bool wanted(const LoraShape& s, int t) {
   if (t < kRouter) return s.shared;
   if (t == kRouter) return s.router;
   return s.experts;
+}
+
+// Every architecture frugal runs: those the forward and backward below
+// cover, and for the others what they lack, said in the refusal.
+struct ArchSupport {
+  const char* arch;
+  const char* missing = nullptr;  // null: supported
+};
+constexpr ArchSupport kArchs[] = {
+    {.arch = "llama"},
+    {.arch = "qwen2"},
+    {.arch = "qwen3"},
+    {.arch = "qwen2moe"},
+    {.arch = "qwen3moe"},
+    {.arch = "olmoe"},
+    {.arch = "deepseek2",
+     .missing = "multi-head latent attention: no backward through it over the frozen quantised weights, and "
+                "inference applies no adapter to its matrices"},
+    {.arch = "gpt-oss", .missing = "attention sinks, sliding-window layers and biased, clamped experts"},
+    {.arch = "glm4moe", .missing = "sigmoid routing with a score bias and RoPE on half of each head"},
+    {.arch = "llama4", .missing = "chunked attention with NoPE layers and experts weighted on their input"},
+    {.arch = "qwen3next", .missing = "Gated DeltaNet linear-attention layers"},
+    {.arch = "qwen35moe", .missing = "Gated DeltaNet linear-attention layers"},
+    {.arch = "deepseek4", .missing = "hyper-connection streams and compressed attention"},
+};
+
+void check_architecture(const std::string& arch) {
+  std::string supported;
+  const ArchSupport* found = nullptr;
+  for (const ArchSupport& a : kArchs) {
+    if (!a.missing) supported += std::string(supported.empty() ? "" : ", ") + a.arch;
+    if (arch == a.arch) found = &a;
+  }
+  if (found && !found->missing) return;
+  if (found)
+    fail("finetune: architecture '", arch, "' is not supported: the LoRA trainer lacks its ", found->missing,
+         " (supported: ", supported, ")");
+  fail("finetune: architecture '", arch, "' is not supported (supported: ", supported, ")");
 }
 
 using F = std::vector<float>;
@@ -109,14 +148,13 @@ void parse_targets(const std::string& list, LoraShape& shape) {
 
 LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(base), shape_(shape) {
   const model::ModelConfig& c = base.config();
-  if (c.arch != "qwen3" && c.arch != "qwen3moe" && c.arch != "llama" && c.arch != "qwen2moe")
-    fail("finetune: architecture '", c.arch, "' is not supported yet (supported: llama, qwen3, qwen3moe, qwen2moe)");
+  check_architecture(c.arch);
   if (c.n_expert > 0 && (c.gating != model::GatingFunc::kSoftmax || c.expert_score_bias || c.n_expert_groups > 1 ||
                          c.expert_weight_on_input || c.expert_bias))
     fail("finetune: this ", c.arch, " variant's routing is not supported yet");
   if (c.n_ff_shexp > 0 && c.arch != "qwen2moe")
     fail("finetune: shared experts are supported in qwen2moe only (this is ", c.arch, ")");
-  if (c.qk_norm != model::QkNorm::kNone && c.qk_norm != model::QkNorm::kPerHead)
+  if (c.qk_norm != model::QkNorm::kNone && c.qk_norm != model::QkNorm::kPerHead && c.qk_norm != model::QkNorm::kWhole)
     fail("finetune: this ", c.arch, " variant's q/k normalisation is not supported yet");
   if (shape.rank <= 0) fail("finetune: --rank must be positive");
   if (!shape.attn && !shape.ffn && !shape.shared && !shape.experts && !shape.router)
@@ -195,7 +233,11 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) 
     for (int64_t i = 0; i < T; ++i)
       for (int64_t h = 0; h < heads; ++h) kernels::rope_apply(rp, table.data() + i * rd, x + (i * heads + h) * hd);
   };
-  const bool qk_norm = c.qk_norm == model::QkNorm::kPerHead;
+  // q/k RMSNorm over each head's head_dim values (qwen3), or over the whole
+  // q and k vectors of a token (olmoe): rows of width qn/kn.
+  const bool qk_norm = c.qk_norm == model::QkNorm::kPerHead || c.qk_norm == model::QkNorm::kWhole;
+  const bool qk_whole = c.qk_norm == model::QkNorm::kWhole;
+  const int64_t qn = qk_whole ? nq : hd, kn = qk_whole ? nk : hd;
   const train::AttentionShape as{.n_seq = 1, .t = T, .n_head = H, .n_head_kv = HK, .head_dim = hd,
                                  .scale = model::attention_scale(c)};
 
@@ -246,13 +288,18 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) 
 
   struct Acts {
     F x, xn1, rstd1, q_raw, k_raw, rstd_q, rstd_k, q, k, v, probs, att, x_mid, xn2, rstd2, g, u, h;
-    F ax[kTargets];  // A x of each adapted product (per (row, choice) for the expert stacks)
+    F ax[kTargets];  // A x of each adapted product (per slot, in expert order, for the expert stacks)
     // MoE layers: the router's logits; per row, its chosen experts and
-    // weights, and per (row, choice) the expert's gate, up, hidden and output
-    // rows; the shared expert's gate, up, hidden and output rows and weights.
+    // weights. A slot is a (row i, choice j) pair, s = i K + j; order lists
+    // the slots grouped by expert (expert e's at first[e] .. first[e + 1]),
+    // so that each expert's matrices are read, and backward dequantised,
+    // once for all the rows routed to it. In that order: each slot's input
+    // row, and the expert's gate, up, hidden and output rows. Then the
+    // shared expert's gate, up, hidden and output rows and weights.
     F logits;
     std::vector<int32_t> experts;
-    F weights, eg, eu, eh, ey, sg, su, sh, sy, s_weight;
+    std::vector<int64_t> order, first;
+    F weights, ex, eg, eu, eh, ey, sg, su, sh, sy, s_weight;
   };
   // The routed experts: route_row as inference does (a softmax over all
   // experts, top-k, the weights renormalised over the chosen ones or not,
@@ -263,23 +310,33 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) 
     linear(il, kRouter, a.xn2.data(), a.logits, a.ax[kRouter]);
     a.experts.assign(static_cast<size_t>(T * K), 0);
     a.weights = zeros(T * K);
+    for (int64_t i = 0; i < T; ++i)
+      model::route_row(c, a.logits.data() + i * E, nullptr, a.experts.data() + i * K, a.weights.data() + i * K);
+    a.first.assign(static_cast<size_t>(E + 1), 0);
+    for (int32_t e : a.experts) ++a.first[static_cast<size_t>(e) + 1];
+    for (int64_t e = 0; e < E; ++e) a.first[e + 1] += a.first[e];
+    std::vector<int64_t> next(a.first.begin(), a.first.end() - 1);
+    a.order.assign(static_cast<size_t>(T * K), 0);
+    for (int64_t s = 0; s < T * K; ++s) a.order[static_cast<size_t>(next[a.experts[static_cast<size_t>(s)]]++)] = s;
+    a.ex = zeros(T * K * D);
+    for (int64_t q = 0; q < T * K; ++q) std::copy_n(a.xn2.data() + a.order[q] / K * D, D, a.ex.data() + q * D);
     a.eg = zeros(T * K * FE);
     a.eu = zeros(T * K * FE);
     a.eh = zeros(T * K * FE);
     a.ey = zeros(T * K * D);
     for (int t : {kGateEx, kUpEx, kDownEx}) a.ax[t] = zeros(T * K * r);
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t q = a.first[e], m = a.first[e + 1] - q;
+      if (m == 0) continue;
+      product(il, kGateEx, e, a.ex.data() + q * D, m, a.eg.data() + q * FE, a.ax[kGateEx].data() + q * r);
+      product(il, kUpEx, e, a.ex.data() + q * D, m, a.eu.data() + q * FE, a.ax[kUpEx].data() + q * r);
+      train::swiglu_forward(a.eg.data() + q * FE, a.eu.data() + q * FE, a.eh.data() + q * FE, m * FE);
+      product(il, kDownEx, e, a.eh.data() + q * FE, m, a.ey.data() + q * D, a.ax[kDownEx].data() + q * r);
+    }
     f = zeros(T * D);
-    for (int64_t i = 0; i < T; ++i) {
-      model::route_row(c, a.logits.data() + i * E, nullptr, a.experts.data() + i * K, a.weights.data() + i * K);
-      for (int64_t j = 0; j < K; ++j) {
-        const int64_t e = a.experts[static_cast<size_t>(i * K + j)], s = i * K + j;
-        const float* xi = a.xn2.data() + i * D;
-        product(il, kGateEx, e, xi, 1, a.eg.data() + s * FE, a.ax[kGateEx].data() + s * r);
-        product(il, kUpEx, e, xi, 1, a.eu.data() + s * FE, a.ax[kUpEx].data() + s * r);
-        train::swiglu_forward(a.eg.data() + s * FE, a.eu.data() + s * FE, a.eh.data() + s * FE, FE);
-        product(il, kDownEx, e, a.eh.data() + s * FE, 1, a.ey.data() + s * D, a.ax[kDownEx].data() + s * r);
-        kernels::axpy(a.weights[static_cast<size_t>(s)], a.ey.data() + s * D, f.data() + i * D, D);
-      }
+    for (int64_t q = 0; q < T * K; ++q) {
+      const int64_t s = a.order[q];
+      kernels::axpy(a.weights[static_cast<size_t>(s)], a.ey.data() + q * D, f.data() + s / K * D, D);
     }
     if (FS == 0) return;
     linear(il, kGateSh, a.xn2.data(), a.sg, a.ax[kGateSh]);
@@ -296,38 +353,48 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) 
   // d_xn2 += the gradient of the MoE output d_f through the experts, the
   // weights into the router's logits, and the shared expert and its gate.
   auto moe_backward = [&](int64_t il, const model::LayerWeights& L, const Acts& a, const float* d_f, float* d_xn2) {
-    F d_logits = zeros(T * E), d_h = zeros(FE), d_g = zeros(FE), d_u = zeros(FE), d_y = zeros(D), p(E);
+    F d_logits = zeros(T * E), p(E);
     const double ws = c.expert_weights_scale;
-    for (int64_t i = 0; i < T; ++i) {
-      const float* dfi = d_f + i * D;
-      std::vector<double> d_w(static_cast<size_t>(K));
-      for (int64_t j = 0; j < K; ++j) {
-        const int64_t s = i * K + j, e = a.experts[static_cast<size_t>(s)];
-        const float w = a.weights[static_cast<size_t>(s)];
-        double dw = 0;
-        for (int64_t k = 0; k < D; ++k) {
-          dw += double(dfi[k]) * a.ey[static_cast<size_t>(s * D + k)];
-          d_y[static_cast<size_t>(k)] = w * dfi[k];
-        }
-        d_w[static_cast<size_t>(j)] = dw * ws;  // d of the unscaled weight
-        std::fill(d_h.begin(), d_h.end(), 0.0f);
-        std::fill(d_g.begin(), d_g.end(), 0.0f);
-        std::fill(d_u.begin(), d_u.end(), 0.0f);
-        product_back(il, kDownEx, e, a.eh.data() + s * FE, a.ax[kDownEx].data() + s * r, d_y.data(), 1, d_h.data());
-        train::swiglu_backward(d_h.data(), a.eg.data() + s * FE, a.eu.data() + s * FE, d_g.data(), d_u.data(), FE);
-        const float* xi = a.xn2.data() + i * D;
-        product_back(il, kGateEx, e, xi, a.ax[kGateEx].data() + s * r, d_g.data(), 1, d_xn2 + i * D);
-        product_back(il, kUpEx, e, xi, a.ax[kUpEx].data() + s * r, d_u.data(), 1, d_xn2 + i * D);
+    // Per slot: the gradient of its expert's output (weight times d_f of
+    // its row) and of its unscaled routing weight (d_f . the output).
+    F d_ey = zeros(T * K * D), d_eh = zeros(T * K * FE), d_eg = zeros(T * K * FE), d_eu = zeros(T * K * FE),
+      d_ex = zeros(T * K * D);
+    std::vector<double> d_w(static_cast<size_t>(T * K));
+    for (int64_t q = 0; q < T * K; ++q) {
+      const int64_t s = a.order[q];
+      const float* dfi = d_f + s / K * D;
+      const float w = a.weights[static_cast<size_t>(s)];
+      double dw = 0;
+      for (int64_t k = 0; k < D; ++k) {
+        dw += double(dfi[k]) * a.ey[static_cast<size_t>(q * D + k)];
+        d_ey[static_cast<size_t>(q * D + k)] = w * dfi[k];
       }
+      d_w[static_cast<size_t>(s)] = dw * ws;
+    }
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t q = a.first[e], m = a.first[e + 1] - q;
+      if (m == 0) continue;
+      product_back(il, kDownEx, e, a.eh.data() + q * FE, a.ax[kDownEx].data() + q * r, d_ey.data() + q * D, m,
+                   d_eh.data() + q * FE);
+      train::swiglu_backward(d_eh.data() + q * FE, a.eg.data() + q * FE, a.eu.data() + q * FE, d_eg.data() + q * FE,
+                             d_eu.data() + q * FE, m * FE);
+      product_back(il, kGateEx, e, a.ex.data() + q * D, a.ax[kGateEx].data() + q * r, d_eg.data() + q * FE, m,
+                   d_ex.data() + q * D);
+      product_back(il, kUpEx, e, a.ex.data() + q * D, a.ax[kUpEx].data() + q * r, d_eu.data() + q * FE, m,
+                   d_ex.data() + q * D);
+    }
+    for (int64_t q = 0; q < T * K; ++q) kernels::add(d_ex.data() + q * D, d_xn2 + a.order[q] / K * D, D);
+    for (int64_t i = 0; i < T; ++i) {
+      const double* dwi = d_w.data() + i * K;  // this row's slots
       float* dli = d_logits.data() + i * E;
       if (c.expert_weights_norm) {
         // q = softmax over the chosen logits: d_l_j = q_j (d_q_j - sum_k q_k d_q_k).
         double mean = 0;
-        for (int64_t j = 0; j < K; ++j) mean += a.weights[static_cast<size_t>(i * K + j)] / ws * d_w[j];
+        for (int64_t j = 0; j < K; ++j) mean += a.weights[static_cast<size_t>(i * K + j)] / ws * dwi[j];
         for (int64_t j = 0; j < K; ++j) {
           const int64_t s = i * K + j;
           dli[a.experts[static_cast<size_t>(s)]] +=
-              static_cast<float>(a.weights[static_cast<size_t>(s)] / ws * (d_w[static_cast<size_t>(j)] - mean));
+              static_cast<float>(a.weights[static_cast<size_t>(s)] / ws * (dwi[j] - mean));
         }
       } else {
         // p = softmax over every expert, the chosen ones' p the weights:
@@ -335,11 +402,11 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) 
         std::copy_n(a.logits.data() + i * E, E, p.data());
         kernels::softmax(p.data(), E);
         double mean = 0;
-        for (int64_t j = 0; j < K; ++j) mean += p[a.experts[static_cast<size_t>(i * K + j)]] * d_w[j];
+        for (int64_t j = 0; j < K; ++j) mean += p[a.experts[static_cast<size_t>(i * K + j)]] * dwi[j];
         for (int64_t e = 0; e < E; ++e) dli[e] += static_cast<float>(-p[e] * mean);
         for (int64_t j = 0; j < K; ++j) {
           const int32_t e = a.experts[static_cast<size_t>(i * K + j)];
-          dli[e] += static_cast<float>(p[e] * d_w[j]);
+          dli[e] += static_cast<float>(p[e] * dwi[j]);
         }
       }
     }
@@ -379,8 +446,8 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) 
         kernels::add(L.bv.data, a.v.data() + i * nk, nk);
       }
     if (qk_norm) {
-      rmsnorm(a.q_raw.data(), L.q_norm.data, T * H, hd, a.q, a.rstd_q);
-      rmsnorm(a.k_raw.data(), L.k_norm.data, T * HK, hd, a.k, a.rstd_k);
+      rmsnorm(a.q_raw.data(), L.q_norm.data, T * nq / qn, qn, a.q, a.rstd_q);
+      rmsnorm(a.k_raw.data(), L.k_norm.data, T * nk / kn, kn, a.k, a.rstd_k);
     } else {
       a.q = a.q_raw;
       a.k = a.k_raw;
@@ -432,7 +499,7 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) 
                                grad_weight / static_cast<float>(n));
   frozen_linear_backward(W.output, d_logits.data(), n, d_sel.data());
   for (int64_t j = 0; j < n; ++j) std::copy_n(d_sel.data() + j * D, D, d_xnf.data() + rows[static_cast<size_t>(j)] * D);
-  F d_w = zeros(std::max(D, hd));  // norm weights are frozen: their gradients are dropped here
+  F d_w = zeros(std::max({D, hd, nq, nk}));  // norm weights are frozen: their gradients are dropped here
   train::rmsnorm_backward(d_xnf.data(), x.data(), W.output_norm.data, rstdf.data(), d_x.data(), d_w.data(), T, D);
   for (int64_t il = c.n_layer - 1; il >= 0; --il) {
     const model::LayerWeights& L = W.layers[static_cast<size_t>(il)];
@@ -462,9 +529,9 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) 
       std::fill(d_qr.begin(), d_qr.end(), 0.0f);
       std::fill(d_kr.begin(), d_kr.end(), 0.0f);
       train::rmsnorm_backward(d_q.data(), a.q_raw.data(), L.q_norm.data, a.rstd_q.data(), d_qr.data(), d_w.data(),
-                              T * H, hd);
+                              T * nq / qn, qn);
       train::rmsnorm_backward(d_k.data(), a.k_raw.data(), L.k_norm.data, a.rstd_k.data(), d_kr.data(), d_w.data(),
-                              T * HK, hd);
+                              T * nk / kn, kn);
     }
     linear_back(il, kQ, a.xn1.data(), a.ax[kQ], d_qr.data(), d_xn1.data());
     linear_back(il, kK, a.xn1.data(), a.ax[kK], d_kr.data(), d_xn1.data());

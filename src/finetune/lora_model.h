@@ -3,9 +3,11 @@
 // types (products by the inference kernels forward, a row block dequantised
 // at a time backward: finetune/lora_grad.h).
 //
-// Architectures: llama (dense and Mixtral-style), qwen3, qwen3moe and
+// Architectures: llama (dense and Mixtral-style), qwen3, qwen3moe,
 // qwen2moe (q/k/v biases, routing weights not renormalised, a shared expert
-// weighed by a sigmoid gate), RoPE as inference applies it. Adapted
+// weighed by a sigmoid gate) and olmoe (q/k RMSNorm over a token's whole q
+// and k vectors, routing weights not renormalised), RoPE as inference
+// applies it. Adapted
 // matrices (LoraShape): the attention projections, the dense FFN, the
 // shared experts, the routed experts (a pair of factors per expert, or one
 // pair for all of a layer's experts; stored as llama.cpp's 3-D factors) and

@@ -1,4 +1,4 @@
-// LoRA over a frozen tiny qwen3, qwen3moe and Mixtral-style llama (routed
+// LoRA over a frozen tiny qwen3, qwen3moe, qwen2moe, olmoe and Mixtral-style llama (routed
 // experts and router frozen, the gradient flowing through both): with B = 0 the loss is the base model's
 // (frugal's inference forward pass); the adapter's gradients match central
 // finite differences of the loss.
@@ -115,7 +115,8 @@ TEST_P(LoraModelArch, GradientsMatchFiniteDifferences) {
   check_gradients(lm, 3);
 }
 
-INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe", "llama", "qwen2moe"));
+INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe", "llama", "qwen2moe", "olmoe",
+                                                                   "qwen2"));
 
 // The MoE targets: routed experts (a pair of factors per expert), shared
 // experts (qwen2moe's, with their sigmoid gate) and the router.
@@ -163,7 +164,9 @@ INSTANTIATE_TEST_SUITE_P(Targets, LoraMoeTargets,
                                            MoeTargets{"qwen2moe", "attn,shared,experts,router"},
                                            MoeTargets{"qwen3moe", "experts", true},
                                            MoeTargets{"llama", "experts,router", true},
-                                           MoeTargets{"qwen2moe", "shared,experts", true}));
+                                           MoeTargets{"qwen2moe", "shared,experts", true},
+                                           MoeTargets{"olmoe", "attn,experts,router"},
+                                           MoeTargets{"olmoe", "experts", true}));
 
 // --lora-experts shared: one pair of factors per stack (n_expert times fewer
 // values than a pair per expert), written as the same pair for every expert.

@@ -11,9 +11,10 @@ one pair for all of a layer's experts with --lora-experts shared); the loss is
 the mean cross-entropy over the example's target tokens. The loss must agree
 to 1e-5 relative and each factor's gradient to TOL in the norm-wise relative
 error ||g_frugal - g_torch|| / ||g_torch|| (f32 against f64). Cases: qwen3
-(attention and dense FFN), qwen3moe, Mixtral-style llama and qwen2moe (gated
-shared expert, q/k/v biases) with their routed experts and router adapted, a
-pair per expert and shared. Skipped (exit 0 with a message) where Debian's
+(attention and dense FFN), qwen2 (q/k/v biases, a tied LM head), qwen3moe, Mixtral-style llama, qwen2moe (gated
+shared expert, q/k/v biases) and olmoe (q/k norm over each token's whole q and
+k vectors) with their routed experts and router adapted, a pair per expert and
+shared. Skipped (exit 0 with a message) where Debian's
 python3-torch is absent.
 """
 import json
@@ -38,10 +39,11 @@ TEST = os.path.join(os.environ["FRUGAL_BUILD_DIR"], "test_finetune")
 if not os.path.exists(TEST):
     sys.exit(f"{TEST} is missing: build the test_finetune target")
 TOL = 1e-5
-CASES = [("qwen3", "attn,ffn", "each"), ("qwen3moe", "attn,experts,router", "each"),
+CASES = [("qwen3", "attn,ffn", "each"), ("qwen2", "attn,ffn", "each"), ("qwen3moe", "attn,experts,router", "each"),
          ("qwen3moe", "experts,router", "shared"), ("llama", "attn,experts,router", "each"),
          ("llama", "attn,experts", "shared"), ("qwen2moe", "attn,shared,experts,router", "each"),
-         ("qwen2moe", "shared,experts", "shared")]
+         ("qwen2moe", "shared,experts", "shared"), ("olmoe", "attn,experts,router", "each"),
+         ("olmoe", "experts", "shared")]
 
 
 def head_of(md, f):
@@ -55,7 +57,7 @@ def head_of(md, f):
     if int(key("rope.dimension_count", hd)) != hd:
         sys.exit(f"{arch}: the reference rotates whole heads")
     return {"eps": float(key("attention.layer_norm_rms_epsilon")), "rope_base": float(key("rope.freq_base", 10000.0)),
-            "rope_neox": arch != "llama", "qk_norm": "head" if f.has("blk.0.attn_q_norm.weight") else "none",
+            "rope_neox": arch != "llama", "qk_norm": ("whole" if arch == "olmoe" else "head") if f.has("blk.0.attn_q_norm.weight") else "none",
             "head": H, "head_kv": int(key("attention.head_count_kv", H)), "head_dim": hd, "batch": 1,
             "expert": int(key("expert_count", 0)), "used": int(key("expert_used_count", 0)), "aux": 0.0, "z": 0.0,
             "norm_w": bool(key("expert_weights_norm", arch in ("llama", "qwen3moe"))),
