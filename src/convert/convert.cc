@@ -136,6 +136,13 @@ void read_transposed(const Planned& q, int64_t r0, int64_t nr, int64_t n, float*
   }
 }
 
+// Qwen3.5's value heads along a row (HfVHeads::columns: out_proj's
+// columns, dt_bias, A_log): GGUF element i is the checkpoint's source(i).
+void gather_columns(const HfVHeads& v, float* row, int64_t n) {
+  const std::vector<float> hf(row, row + n);
+  for (int64_t i = 0; i < n; ++i) row[i] = hf[size_t(v.source(i))];
+}
+
 // The joint attn_kv_b that a split attn_k_b / attn_v_b is cut from.
 model::TensorSpec joint_kv_b(const model::ModelConfig& c, int layer) {
   return {.name = "blk." + std::to_string(layer) + ".attn_kv_b.weight",
@@ -178,6 +185,14 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   const std::string dtype = declared_dtype(hf_cfg, cfg_path.string());
   const Checkpoint ck = Checkpoint::open(hf_dir);
   sum.n_shards = ck.n_files();
+  // A next-token-prediction block that config.json counts but the
+  // checkpoint does not hold (a language model re-saved without mtp.*):
+  // the file without it, which runs the same.
+  if (*fam.mtp_path && cfg.n_nextn_layer > 0) {
+    const std::vector<std::string> names = ck.names();
+    if (std::none_of(names.begin(), names.end(), [&](const std::string& n) { return n.starts_with(fam.mtp_path); }))
+      cfg.n_nextn_layer = 0;
+  }
 
   gguf::Metadata tok;
   const fs::path tok_path = dir / "tokenizer.json";
@@ -233,6 +248,10 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
               .computed = {},
               .gather = k_b || v_b ? kv_b_gather(cfg, k_b) : nullptr};
     if (p.source.mxfp4 && ck.find(p.source.names[0]) == nullptr) plain_experts(p, ck);
+    // Qwen3.5's experts stacked or one tensor each: whichever the checkpoint holds.
+    if (ck.find(p.source.names[0]) == nullptr)
+      if (auto other = hf_other_expert_layout(fam, cfg, spec); other && ck.find(other->names[0]) != nullptr)
+        p.source = std::move(*other);
     for (const std::string& name : p.source.names) {
       const StTensor* t = ck.find(name);
       if (t == nullptr) fail(hf_dir, ": tensor '", name, "' (", spec.name, " of the GGUF) is missing");
@@ -266,16 +285,19 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
     }
     plan.push_back(std::move(p));
   }
-  for (const auto& [gguf_name, hf_name] : hf_optional_tensors(cfg)) {
-    const StTensor* t = ck.find(hf_name);
+  for (const HfOptional& o : hf_optional_tensors(fam, cfg)) {
+    const StTensor* t = ck.find(o.hf);
     if (t == nullptr) continue;
     check_dtype(*t);
-    model::TensorSpec spec{.name = gguf_name, .shape = {t->shape.rbegin(), t->shape.rend()},
+    model::TensorSpec spec{.name = o.gguf, .shape = {t->shape.rbegin(), t->shape.rend()},
                            .role = model::TensorRole::kAttention, .layer = -1};
-    HfSource source{.names = {hf_name}, .shape = t->shape, .permute_heads = 0};
+    HfSource source;
+    source.names = {o.hf};
+    source.shape = t->shape;
+    source.value = o.value;
     plan.push_back({.spec = spec, .source = source, .tensors = {t}, .scales = {scale_of(*t)}, .computed = {},
                     .gather = nullptr});
-    used.insert(hf_name);
+    used.insert(o.hf);
   }
   for (const std::string& name : ck.names())
     if (!used.contains(name) && !hf_tensor_is_ignored(fam, cfg, name))
@@ -346,6 +368,7 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                               } else {
                                 read(src * n, std::span<float>(row, size_t(n)));
                               }
+                              if (q.source.v_heads.columns) gather_columns(q.source.v_heads, row, n);
                               if (q.source.value != HfValue::kCopy)  // Qwen3-Next's norms and A_log
                                 for (int64_t i = 0; i < n; ++i) row[i] = hf_value_to_gguf(q.source.value, row[i]);
                             }

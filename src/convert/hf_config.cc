@@ -140,12 +140,21 @@ void read_partial_rotary(const HfConfig& h, ModelConfig& c, double fallback) {
 
 // Qwen3-Next: Gated DeltaNet layers (linear_*) with every
 // full_attention_interval-th layer gated full attention (layer_types, when
-// given, must say so), RoPE on partial_rotary_factor of each head.
-void read_qwen3next(const HfConfig& h, ModelConfig& c) {
+// given, must say so; without the interval, its first full_attention layer
+// gives it), RoPE on partial_rotary_factor of each head (default as given).
+void read_qwen3next(const HfConfig& h, ModelConfig& c, double partial_rotary = 0.25) {
   const std::string& where = h.where;
   if (h.flag_or("attention_bias", false)) fail(where, ": Qwen3-Next with attention_bias is not converted");
-  read_partial_rotary(h, c, 0.25);
-  c.n_full_attn_interval = h.count_or("full_attention_interval", 4);
+  read_partial_rotary(h, c, partial_rotary);
+  int64_t interval = 4;
+  if (h.has("layer_types") && h.j["layer_types"].is_array())
+    for (size_t il = 0; il < h.j["layer_types"].size(); ++il)
+      if (h.j["layer_types"][il] == "full_attention") {
+        interval = int64_t(il) + 1;
+        break;
+      }
+  c.n_full_attn_interval = h.count_or("full_attention_interval", interval);
+  if (c.n_full_attn_interval < 1) fail(where, ": full_attention_interval must be at least 1");
   c.ssm_conv_kernel = h.count("linear_conv_kernel_dim");
   c.ssm_k_head_dim = h.count("linear_key_head_dim");
   c.ssm_v_head_dim = h.count("linear_value_head_dim");
@@ -154,6 +163,36 @@ void read_qwen3next(const HfConfig& h, ModelConfig& c) {
   if (h.has("layer_types") && h.j["layer_types"] != qwen3next_layer_types(c))
     fail(where, ": layer_types ", h.j["layer_types"].dump(), " is not converted (full_attention_interval ",
          c.n_full_attn_interval, " implies ", qwen3next_layer_types(c).dump(), ")");
+}
+
+// Qwen3.5-MoE: Qwen3-Next's keys, RoPE's base and share of each head in
+// rope_parameters (newer configs) or at the top level, the output gate
+// (attn_output_gate) always on, the next-token-prediction block's layers
+// (mtp_num_hidden_layers; one at most, sharing the embedding). Its
+// interleaved multimodal RoPE (mrope_section) rotates text as plain RoPE
+// does, every section at the token's position.
+void read_qwen35(const HfConfig& h, ModelConfig& c) {
+  const std::string& where = h.where;
+  double partial = 0.25;
+  if (h.has("rope_parameters")) {
+    const json& rp = h.j["rope_parameters"];
+    if (!rp.is_object()) fail(where, ": rope_parameters is not an object");
+    for (auto it = rp.begin(); it != rp.end(); ++it)
+      if (it.key() != "rope_type" && it.key() != "rope_theta" && it.key() != "partial_rotary_factor" &&
+          it.key() != "mrope_section" && it.key() != "mrope_interleaved")
+        fail(where, ": rope_parameters key '", it.key(), "' is not converted");
+    if (rp.value("rope_type", std::string("default")) != "default")
+      fail(where, ": rope_parameters rope_type ", rp["rope_type"].dump(), " is not converted (only default)");
+    const HfConfig r{rp, where + " rope_parameters"};
+    c.rope_freq_base = float(r.number_or("rope_theta", c.rope_freq_base));
+    partial = r.number_or("partial_rotary_factor", partial);
+  }
+  if (!h.flag_or("attn_output_gate", true)) fail(where, ": attn_output_gate false is not converted");
+  read_qwen3next(h, c, partial);
+  c.n_nextn_layer = h.count_or("mtp_num_hidden_layers", 0);
+  if (c.n_nextn_layer > 1) fail(where, ": mtp_num_hidden_layers ", c.n_nextn_layer, " is not converted (at most 1)");
+  if (h.flag_or("mtp_use_dedicated_embeddings", false))
+    fail(where, ": mtp_use_dedicated_embeddings true is not converted");
 }
 
 // GLM-4.5: partial RoPE, q/k/v biases, optional per-head q/k norm, the
@@ -319,7 +358,7 @@ ModelConfig config_from_hf(const json& root, const std::string& where) {
   c.head_dim = h.count_or("head_dim", c.n_embd / c.n_head);
   c.v_head_dim = c.head_dim;
   c.rope_dim = c.head_dim;
-  c.n_ff = h.count(fam.dense_ff_key);
+  c.n_ff = *fam.dense_ff_key ? h.count(fam.dense_ff_key) : 0;  // Qwen3.5-MoE: no dense FFN
   c.n_ctx_train = h.count("max_position_embeddings");
   c.norm_eps = float(h.number_or("rms_norm_eps", 1e-6));
   c.rope_freq_base = float(h.number_or("rope_theta", 10000.0));
@@ -345,6 +384,7 @@ ModelConfig config_from_hf(const json& root, const std::string& where) {
     case HfKeys::kGptOss: read_gpt_oss(h, c); break;
     case HfKeys::kLlama4: read_llama4(h, c); break;
     case HfKeys::kQwen3Next: read_qwen3next(h, c); break;
+    case HfKeys::kQwen35: read_qwen35(h, c); break;
   }
   if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, keys_where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
@@ -375,7 +415,7 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
       {"torch_dtype", torch_dtype},
   };
   if (!c.name.empty()) j["_name_or_path"] = c.name;
-  j[fam.dense_ff_key] = c.n_ff;  // before the experts' key, which may be intermediate_size
+  if (*fam.dense_ff_key) j[fam.dense_ff_key] = c.n_ff;  // before the experts' key, which may be intermediate_size
   if (fam.moe) {
     j[fam.expert_count_key] = c.n_expert;
     j["num_experts_per_tok"] = c.n_expert_used;
@@ -424,7 +464,7 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     j["no_rope_layers"] = no_rope;
     j["moe_layers"] = moe_layers;
   }
-  if (fam.keys == HfKeys::kQwen3Next) {
+  if (fam.keys == HfKeys::kQwen3Next || fam.keys == HfKeys::kQwen35) {
     j["attention_bias"] = false;
     j["partial_rotary_factor"] = json_float(float(c.rope_dim) / float(c.head_dim));
     j["full_attention_interval"] = c.n_full_attn_interval;
@@ -434,8 +474,22 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     j["linear_value_head_dim"] = c.ssm_v_head_dim;
     j["linear_num_key_heads"] = c.ssm_n_k_head;
     j["linear_num_value_heads"] = c.ssm_n_v_head;
-    j["decoder_sparse_step"] = 1;
-    j["mlp_only_layers"] = json::array();
+    if (fam.keys == HfKeys::kQwen3Next) {
+      j["decoder_sparse_step"] = 1;
+      j["mlp_only_layers"] = json::array();
+    }
+  }
+  if (fam.keys == HfKeys::kQwen35) {
+    // As the published configs write it: RoPE's keys in rope_parameters.
+    j["rope_parameters"] = {{"rope_type", "default"},
+                            {"rope_theta", j["rope_theta"]},
+                            {"partial_rotary_factor", j["partial_rotary_factor"]},
+                            {"mrope_interleaved", true}};
+    j.erase("rope_theta");
+    j.erase("partial_rotary_factor");
+    j.erase("full_attention_interval");
+    j["attn_output_gate"] = true;
+    j["mtp_num_hidden_layers"] = c.n_nextn_layer;
   }
   if (c.is_mla()) {
     if (c.q_lora_rank > 0) j["q_lora_rank"] = c.q_lora_rank;
@@ -474,7 +528,7 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     }
   }
   if (!*fam.text_config) return j;
-  // Multimodal (Llama 4): the language model's keys under text_config.
+  // Multimodal (Llama 4, Qwen3.5): the language model's keys under text_config.
   json text = j;
   for (const char* key : {"architectures", "torch_dtype", "tie_word_embeddings", "_name_or_path"}) text.erase(key);
   text["model_type"] = fam.text_config;

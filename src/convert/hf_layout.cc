@@ -35,18 +35,34 @@ constexpr HfFamily kLlama4 = {
     .moe_block = "feed_forward", .expert_count_key = "num_local_experts", .expert_ff_key = "intermediate_size",
     .shared_ff_key = "", .norm_topk_key = false, .shared_block = "shared_expert", .exp_gate = "", .exp_up = "",
     .exp_down = "", .permute_qk = false, .router = "router", .fused_experts = true, .keys = HfKeys::kLlama4,
-    .ffn_block = "feed_forward", .dense_ff_key = "intermediate_size_mlp", .prefix = "language_model.",
-    .text_config = "llama4_text", .skipped = {"vision_model.", "multi_modal_projector."}, .llama3_rope = true};
+    .ffn_block = "feed_forward", .dense_ff_key = "intermediate_size_mlp",
+    .model_path = "language_model.model.", .head_path = "language_model.lm_head.", .text_config = "llama4_text", .skipped = {"vision_model.", "multi_modal_projector."}, .llama3_rope = true};
 
 // A multimodal family's language model saved alone.
 constexpr HfFamily text_only(const HfFamily& f, const char* hf_class, const char* model_type) {
   HfFamily t = f;
   t.hf_class = hf_class;
   t.model_type = model_type;
-  t.prefix = t.text_config = "";
+  t.model_path = "model.";
+  t.head_path = "lm_head.";
+  t.text_config = "";
   t.skipped[0] = t.skipped[1] = "";
   return t;
 }
+
+// Qwen3.5-MoE: Qwen3-Next's layers with the Gated DeltaNet's projections
+// apart (in_proj_qkv, in_proj_z, in_proj_b, in_proj_a) and its value heads
+// grouped by key head, the experts stacked (or per expert), no dense FFN
+// key; the language model of a multimodal checkpoint (the vision tower,
+// model.visual.*, left out) with its next-token-prediction block (mtp.*).
+constexpr HfFamily kQwen35Moe = {
+    .hf_class = "Qwen3_5MoeForConditionalGeneration", .arch = "qwen35moe", .model_type = "qwen3_5_moe",
+    .moe = true, .moe_block = "mlp", .expert_count_key = "num_experts", .expert_ff_key = "moe_intermediate_size",
+    .shared_ff_key = "shared_expert_intermediate_size", .norm_topk_key = false, .shared_block = "shared_expert",
+    .exp_gate = "gate_proj", .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false,
+    .gate_up_experts = true, .keys = HfKeys::kQwen35, .dense_ff_key = "", .model_path = "model.language_model.",
+    .head_path = "lm_head.", .text_config = "qwen3_5_moe_text", .skipped = {"model.visual.", ""},
+    .zero_centered_norms = true, .grouped_v_heads = true, .mtp_path = "mtp."};
 
 constexpr HfFamily kFamilies[] = {
     dense("LlamaForCausalLM", "llama", "llama", true),
@@ -100,6 +116,9 @@ constexpr HfFamily kFamilies[] = {
      .shared_ff_key = "shared_expert_intermediate_size", .norm_topk_key = true, .shared_block = "shared_expert",
      .exp_gate = "gate_proj", .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false,
      .keys = HfKeys::kQwen3Next, .skipped = {"mtp.", ""}, .zero_centered_norms = true},
+    kQwen35Moe,
+    // Its language model saved alone: keys at the top level, model.* names.
+    text_only(kQwen35Moe, "Qwen3_5MoeForCausalLM", "qwen3_5_moe_text"),
     {.hf_class = "DeepseekV3ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v3", .moe = true,
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
@@ -158,6 +177,11 @@ constexpr LayerName kLayerNames[] = {
     {.gguf = "ssm_a", .hf = "linear_attn.A_log", .value = HfValue::kNegExp},
     {.gguf = "ssm_norm.weight", .hf = "linear_attn.norm.weight", .norm_as_is = true},
     {.gguf = "ssm_out.weight", .hf = "linear_attn.out_proj.weight"},
+    // Qwen3.5's Gated DeltaNet: the projections apart.
+    {.gguf = "attn_qkv.weight", .hf = "linear_attn.in_proj_qkv.weight"},
+    {.gguf = "attn_gate.weight", .hf = "linear_attn.in_proj_z.weight"},
+    {.gguf = "ssm_beta.weight", .hf = "linear_attn.in_proj_b.weight"},
+    {.gguf = "ssm_alpha.weight", .hf = "linear_attn.in_proj_a.weight"},
     // A next-token-prediction layer (GLM-4.5) after the layers that run.
     {.gguf = "nextn.eh_proj.weight", .hf = "eh_proj.weight"},
     {.gguf = "nextn.enorm.weight", .hf = "enorm.weight"},
@@ -172,10 +196,42 @@ constexpr LayerName kNextnOptional[] = {
     {.gguf = "nextn.embed_tokens.weight", .hf = "embed_tokens.weight"},
 };
 
+// Qwen3.5's next-token-prediction block (HfFamily::mtp_path): the GGUF's
+// per-block nextn tensors, one module each (its norm, the shared head's,
+// optional).
+constexpr LayerName kMtpNames[] = {
+    {.gguf = "nextn.eh_proj.weight", .hf = "fc.weight"},
+    {.gguf = "nextn.enorm.weight", .hf = "pre_fc_norm_embedding.weight"},
+    {.gguf = "nextn.hnorm.weight", .hf = "pre_fc_norm_hidden.weight"},
+};
+constexpr LayerName kMtpOptional = {.gguf = "nextn.shared_head_norm.weight", .hf = "norm.weight"};
+
+// "{model}" and "{head}": the family's model_path and head_path.
 constexpr LayerName kGlobalNames[] = {
-    {.gguf = "token_embd.weight", .hf = "model.embed_tokens.weight"},
-    {.gguf = "output_norm.weight", .hf = "model.norm.weight"},
-    {.gguf = "output.weight", .hf = "lm_head.weight"},
+    {.gguf = "token_embd.weight", .hf = "{model}embed_tokens.weight"},
+    {.gguf = "output_norm.weight", .hf = "{model}norm.weight"},
+    {.gguf = "output.weight", .hf = "{head}weight"},
+};
+
+// The Gated DeltaNet tensors whose value heads a grouped_v_heads family
+// reorders: heads of v_head_dim rows or columns (else one), after the q
+// and k channels (attn_qkv's rows, the convolution's channels) or from the
+// first.
+struct VHeadTensor {
+  const char* gguf;
+  bool v_width = false;
+  bool after_qk = false;
+  bool columns = false;
+};
+constexpr VHeadTensor kVHeadTensors[] = {
+    {.gguf = "attn_qkv.weight", .v_width = true, .after_qk = true},
+    {.gguf = "ssm_conv1d.weight", .v_width = true, .after_qk = true},
+    {.gguf = "attn_gate.weight", .v_width = true},
+    {.gguf = "ssm_beta.weight"},
+    {.gguf = "ssm_alpha.weight"},
+    {.gguf = "ssm_dt.bias", .columns = true},
+    {.gguf = "ssm_a", .columns = true},
+    {.gguf = "ssm_out.weight", .v_width = true, .columns = true},
 };
 
 // gpt-oss's stacked experts: gate_up_proj (gate rows even, up rows odd) and
@@ -216,6 +272,25 @@ HfSource fused_expert_source(const ModelConfig& cfg, const std::string& prefix, 
   return s;
 }
 
+// Qwen3.5's stacked experts: gate and up the first and second n_ff rows of
+// each expert's gate_up_proj, down down_proj as it is.
+HfSource gate_up_expert_source(const ModelConfig& cfg, const std::string& prefix, const std::string& suffix) {
+  HfSource s;
+  const bool down = suffix == "ffn_down_exps.weight";
+  if (!down && suffix != "ffn_gate_exps.weight" && suffix != "ffn_up_exps.weight")
+    fail("convert: no stacked-expert Hugging Face name for '", suffix, "'");
+  s.names = {prefix + (down ? "down_proj" : "gate_up_proj")};
+  if (down) {
+    s.shape = {cfg.n_expert, cfg.n_embd, cfg.n_ff_exp};
+    return s;
+  }
+  s.shape = {cfg.n_expert, 2 * cfg.n_ff_exp, cfg.n_embd};
+  s.block_rows = cfg.n_ff_exp;
+  s.block_stride = 2 * cfg.n_ff_exp;
+  s.block_offset = suffix == "ffn_up_exps.weight" ? cfg.n_ff_exp : 0;
+  return s;
+}
+
 // Replaces every "{key}" in `s` by `value`.
 void substitute(std::string& s, std::string_view key, std::string_view value) {
   for (size_t at = s.find(key); at != std::string::npos; at = s.find(key, at + value.size()))
@@ -247,12 +322,72 @@ const HfFamily& hf_family_for_config(const ModelConfig& cfg) {
   fail("no Hugging Face layout for ", cfg.is_moe() ? "MoE " : "dense ", cfg.arch, " (known: ", known_classes(), ")");
 }
 
+int64_t HfVHeads::source(int64_t i) const {
+  if (groups <= 0 || i < from) return i;
+  const int64_t head = (i - from) / width, within = (i - from) % width;
+  if (head >= groups * per_group) return i;
+  return from + (head % groups * per_group + head / groups) * width + within;
+}
+
 int64_t HfSource::source_row(int64_t r) const {
+  if (block_rows > 0) return r / block_rows * block_stride + block_offset + r % block_rows;
+  if (!v_heads.columns) r = v_heads.source(r);
   if (permute_heads <= 0) return r;
   const int64_t per_head = shape[0] / permute_heads, half = per_head / 2;
   const int64_t h = r / per_head, i = (r % per_head) / 2, j = r % 2;
   return h * per_head + j * half + i;
 }
+
+namespace {
+
+bool is_expert_tensor(const std::string& suffix) {
+  return suffix == "ffn_gate_exps.weight" || suffix == "ffn_up_exps.weight" || suffix == "ffn_down_exps.weight";
+}
+
+// Whether block `layer` is a family's next-token-prediction block under
+// mtp_path (its layers, tensors and expert layout apart).
+bool in_mtp_block(const HfFamily& fam, const ModelConfig& cfg, int layer) {
+  return *fam.mtp_path && layer >= cfg.n_layer;
+}
+
+// Where block `layer`'s tensors are: model_path's layers, or mtp_path's.
+std::string hf_layer_prefix(const HfFamily& fam, const ModelConfig& cfg, int layer) {
+  if (in_mtp_block(fam, cfg, layer)) return fam.mtp_path + ("layers." + std::to_string(layer - cfg.n_layer) + ".");
+  return fam.model_path + ("layers." + std::to_string(layer) + ".");
+}
+
+// One tensor per expert (Qwen2-MoE's layout): <moe>.experts.E.<name>.weight.
+HfSource per_expert_source(const HfFamily& fam, const ModelConfig& cfg, const model::TensorSpec& spec,
+                           const std::string& hf_prefix, const std::string& suffix) {
+  const struct {
+    const char* gguf;
+    const char* hf;
+  } experts[] = {{"ffn_gate_exps.weight", fam.exp_gate}, {"ffn_up_exps.weight", fam.exp_up},
+                 {"ffn_down_exps.weight", fam.exp_down}};
+  HfSource s;
+  s.shape.assign(spec.shape.rbegin() + 1, spec.shape.rend());  // one expert's [rows, row length]
+  for (const auto& e : experts)
+    if (suffix == e.gguf)
+      for (int64_t x = 0; x < cfg.n_expert; ++x)
+        s.names.push_back(hf_prefix + fam.moe_block + ".experts." + std::to_string(x) + "." + e.hf + ".weight");
+  FRUGAL_CHECK(!s.names.empty());
+  return s;
+}
+
+// A grouped_v_heads family's value-head order for a Gated DeltaNet tensor
+// (none for the others, or with as many value heads as key heads).
+HfVHeads v_heads_of(const ModelConfig& cfg, const std::string& suffix) {
+  for (const auto& t : kVHeadTensors)
+    if (suffix == t.gguf && cfg.ssm_n_k_head > 0 && cfg.ssm_n_v_head > cfg.ssm_n_k_head)
+      return {.groups = cfg.ssm_n_k_head,
+              .per_group = cfg.ssm_n_v_head / cfg.ssm_n_k_head,
+              .width = t.v_width ? cfg.ssm_v_head_dim : 1,
+              .from = t.after_qk ? 2 * cfg.ssm_n_k_head * cfg.ssm_k_head_dim : 0,
+              .columns = t.columns};
+  return {};
+}
+
+}  // namespace
 
 HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::TensorSpec& spec) {
   HfSource s;
@@ -261,30 +396,32 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
   if (fam.zero_centered_norms && spec.role == model::TensorRole::kNorm) s.value = HfValue::kPlusOne;
   for (const auto& g : kGlobalNames)
     if (spec.name == g.gguf) {
-      s.names.push_back(fam.prefix + std::string(g.hf));
+      std::string hf = g.hf;
+      substitute(hf, "{model}", fam.model_path);
+      substitute(hf, "{head}", fam.head_path);
+      s.names.push_back(hf);
       return s;
     }
-  const std::string layer = std::to_string(spec.layer);
-  const std::string prefix = "blk." + layer + ".";
+  const std::string prefix = "blk." + std::to_string(spec.layer) + ".";
   if (spec.layer < 0 || !spec.name.starts_with(prefix)) fail("convert: no Hugging Face name for '", spec.name, "'");
   const std::string suffix = spec.name.substr(prefix.size());
-  const std::string hf_prefix = fam.prefix + ("model.layers." + layer + ".");
-  const struct {
-    const char* gguf;
-    const char* hf;
-  } experts[] = {{"ffn_gate_exps.weight", fam.exp_gate}, {"ffn_up_exps.weight", fam.exp_up},
-                 {"ffn_down_exps.weight", fam.exp_down}};
+  const std::string hf_prefix = hf_layer_prefix(fam, cfg, spec.layer);
+  const bool mtp_block = in_mtp_block(fam, cfg, spec.layer);
+  if (mtp_block)
+    for (const auto& n : kMtpNames)
+      if (suffix == n.gguf) {
+        s.names.push_back(fam.mtp_path + std::string(n.hf));
+        return s;
+      }
   if (fam.stacked_mxfp4_experts && suffix.find("_exps.") != std::string::npos)
     return stacked_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", suffix);
   if (fam.fused_experts && suffix.find("_exps.") != std::string::npos)
     return fused_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", suffix);
-  for (const auto& e : experts)
-    if (fam.moe && suffix == e.gguf) {
-      s.shape.erase(s.shape.begin());  // one expert's [rows, row length]
-      for (int64_t x = 0; x < cfg.n_expert; ++x)
-        s.names.push_back(hf_prefix + fam.moe_block + ".experts." + std::to_string(x) + "." + e.hf + ".weight");
-      return s;
-    }
+  // Qwen3.5's published checkpoints stack the layers' experts and keep the
+  // next-token-prediction block's apart (hf_other_expert_layout: the other way).
+  if (fam.gate_up_experts && is_expert_tensor(suffix) && !mtp_block)
+    return gate_up_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", suffix);
+  if (fam.moe && is_expert_tensor(suffix)) return per_expert_source(fam, cfg, spec, hf_prefix, suffix);
   for (const auto& n : kLayerNames) {
     if (suffix != n.gguf) continue;
     std::string hf = n.hf;
@@ -299,9 +436,22 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
     if (n.norm_as_is) s.value = HfValue::kCopy;
     if (fam.permute_qk && suffix == "attn_q.weight") s.permute_heads = cfg.n_head;
     if (fam.permute_qk && suffix == "attn_k.weight") s.permute_heads = cfg.n_head_kv;
+    if (fam.grouped_v_heads) s.v_heads = v_heads_of(cfg, suffix);
     return s;
   }
   fail("convert: no Hugging Face name for '", spec.name, "' in ", fam.hf_class, " checkpoints");
+}
+
+std::optional<HfSource> hf_other_expert_layout(const HfFamily& fam, const ModelConfig& cfg,
+                                               const model::TensorSpec& spec) {
+  const std::string prefix = "blk." + std::to_string(spec.layer) + ".";
+  if (!fam.gate_up_experts || spec.layer < 0 || !spec.name.starts_with(prefix)) return std::nullopt;
+  const std::string suffix = spec.name.substr(prefix.size());
+  if (!is_expert_tensor(suffix)) return std::nullopt;
+  const std::string hf_prefix = hf_layer_prefix(fam, cfg, spec.layer);
+  if (in_mtp_block(fam, cfg, spec.layer))
+    return gate_up_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", suffix);
+  return per_expert_source(fam, cfg, spec, hf_prefix, suffix);
 }
 
 float hf_value_to_gguf(HfValue how, float hf) {
@@ -330,11 +480,18 @@ float hf_value_from_gguf(HfValue how, float gguf) {
   return gguf;
 }
 
-std::vector<std::pair<std::string, std::string>> hf_optional_tensors(const ModelConfig& cfg) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (int64_t il = cfg.n_layer; il < cfg.n_layer + cfg.n_nextn_layer; ++il)
+std::vector<HfOptional> hf_optional_tensors(const HfFamily& fam, const ModelConfig& cfg) {
+  std::vector<HfOptional> out;
+  for (int64_t il = cfg.n_layer; il < cfg.n_layer + cfg.n_nextn_layer; ++il) {
+    const std::string blk = "blk." + std::to_string(il) + ".";
+    if (*fam.mtp_path) {
+      out.push_back({.gguf = blk + kMtpOptional.gguf, .hf = fam.mtp_path + std::string(kMtpOptional.hf),
+                     .value = fam.zero_centered_norms ? HfValue::kPlusOne : HfValue::kCopy});
+      continue;
+    }
     for (const auto& n : kNextnOptional)
-      out.emplace_back("blk." + std::to_string(il) + "." + n.gguf, "model.layers." + std::to_string(il) + "." + n.hf);
+      out.push_back({.gguf = blk + n.gguf, .hf = "model.layers." + std::to_string(il) + "." + n.hf});
+  }
   return out;
 }
 
@@ -342,7 +499,10 @@ bool hf_tensor_is_ignored(const HfFamily& fam, const ModelConfig& cfg, const std
   if (name.ends_with(".rotary_emb.inv_freq")) return true;
   for (std::string_view tower : fam.skipped)
     if (!tower.empty() && name.starts_with(tower)) return true;
-  const std::string kLayers = fam.prefix + std::string("model.layers.");
+  // A next-token-prediction block that config.json does not count (or that
+  // the checkpoint lacks, see convert.cc).
+  if (*fam.mtp_path && cfg.n_nextn_layer == 0 && name.starts_with(fam.mtp_path)) return true;
+  const std::string kLayers = fam.model_path + std::string("layers.");
   if (!fam.drop_extra_layers || !name.starts_with(kLayers)) return false;
   int64_t layer = 0;
   size_t i = kLayers.size();

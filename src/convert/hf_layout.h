@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +24,7 @@ enum class HfKeys {
   kGptOss,    // sliding_window with layer_types, swiglu_limit
   kLlama4,    // interleave_moe_layer_step, attention_chunk_size, temperature tuning, use_qk_norm, no_rope_layers
   kQwen3Next, // linear_* (Gated DeltaNet), full_attention_interval with layer_types, partial_rotary_factor
+  kQwen35,    // Qwen3-Next's, rope_parameters, attn_output_gate, mtp_num_hidden_layers
 };
 
 // How a checkpoint's value becomes the GGUF's (hf_value_to_gguf).
@@ -66,6 +68,12 @@ struct HfFamily {
   // interleaved in experts.gate_up_proj, the weights in MXFP4 blocks
   // (hf_source's mxfp4).
   bool stacked_mxfp4_experts = false;
+  // Qwen3.5-MoE: each layer's experts as two stacked tensors,
+  // experts.gate_up_proj [experts, 2 n_ff, n_embd] (gate rows, then up)
+  // and experts.down_proj [experts, n_embd, n_ff], rows as the GGUF's
+  // (hf_source's block_rows); or per expert as Qwen2-MoE's, which convert
+  // reads as well (hf_other_expert_layout).
+  bool gate_up_experts = false;
   // Llama 4: each layer's experts as two stacked tensors,
   // experts.gate_up_proj [experts, n_embd, 2 n_ff] (gate columns, then up)
   // and experts.down_proj [experts, n_ff, n_embd], each expert's matrix the
@@ -76,16 +84,29 @@ struct HfFamily {
   // key (Llama 4: intermediate_size_mlp, intermediate_size being the experts').
   const char* ffn_block = "mlp";
   const char* dense_ff_key = "intermediate_size";
-  // Multimodal checkpoints (Llama 4): the language model's tensors under
-  // this prefix ("language_model."), its keys under config.json's
-  // text_config of this model_type ("" when at the top level), and the
-  // towers' tensors under these prefixes left out.
-  const char* prefix = "";
+  // Where the language model's tensors are: its embedding, layers and
+  // final norm under model_path, the output head under head_path
+  // (multimodal checkpoints: Llama 4's "language_model.model." and
+  // "language_model.lm_head.", Qwen3.5's "model.language_model." and
+  // "lm_head."); its keys under config.json's text_config of this
+  // model_type ("" when at the top level), and the towers' tensors under
+  // the prefixes of `skipped` left out.
+  const char* model_path = "model.";
+  const char* head_path = "lm_head.";
   const char* text_config = "";
   std::string_view skipped[2] = {};
   // Qwen3-Next: every RMSNorm weight but the DeltaNet's gated norm is
   // stored as weight - 1 (HfValue::kPlusOne).
   bool zero_centered_norms = false;
+  // Qwen3.5: the Gated DeltaNet's value heads grouped by key head in the
+  // checkpoint (head g * r + j reads key head g, r = value heads per key
+  // head), tiled in the GGUF (head j * key heads + g), as llama.cpp's
+  // converter reorders them (HfVHeads).
+  bool grouped_v_heads = false;
+  // Qwen3.5: the next-token-prediction block under this prefix ("mtp."):
+  // its layer K as <mtp_path>layers.K.*, its input projection and norms
+  // as <mtp_path>fc, pre_fc_norm_embedding, pre_fc_norm_hidden, norm.
+  const char* mtp_path = "";
   // rope_scaling of Llama 3.1's kind ("rope_type": "llama3") is carried.
   bool llama3_rope = false;
   // Of the classes of one architecture, the one synth writes for a router
@@ -115,6 +136,19 @@ std::vector<float> llama3_rope_factors(const nlohmann::json& cfg, const model::M
 // Configuration -> config.json (torch_dtype as given).
 nlohmann::json config_to_hf(const model::ModelConfig& cfg, const std::string& torch_dtype);
 
+// Qwen3.5's value-head order (HfFamily::grouped_v_heads) over a run of
+// `width` rows or columns per head from `from` on: GGUF head j * groups + g
+// is the checkpoint's head g * per_group + j.
+struct HfVHeads {
+  int64_t groups = 0;  // key heads; 0: no reordering
+  int64_t per_group = 1;
+  int64_t width = 1;
+  int64_t from = 0;
+  bool columns = false;  // the heads run along each row (out_proj, dt_bias, A_log), not over rows
+  // The checkpoint's index of GGUF index i (a row, or a column).
+  int64_t source(int64_t i) const;
+};
+
 // Where the rows of one GGUF tensor come from. The GGUF tensor's rows (of
 // shape[0] elements each) are the rows of `names` one after the other (one
 // name, or one per expert when experts are stacked), each in the order
@@ -136,21 +170,34 @@ struct HfSource {
   // columns]: element i of GGUF row r of expert e is element (e, i, r *
   // stride + offset) (Llama 4's experts; gpt-oss's saved unquantised).
   bool transposed = false;
+  // > 0: names[0] holds per expert block_stride rows, GGUF row r being
+  // row r % block_rows + block_offset of expert r / block_rows (Qwen3.5's
+  // experts.gate_up_proj).
+  int64_t block_rows = 0, block_stride = 0, block_offset = 0;
+  HfVHeads v_heads;
   HfValue value = HfValue::kCopy;
   // The row of the concatenated sources that GGUF row r holds.
   int64_t source_row(int64_t r) const;
 };
 HfSource hf_source(const HfFamily& family, const model::ModelConfig& cfg, const model::TensorSpec& spec);
+// The other layout a family's checkpoints may hold the experts' tensor in
+// (Qwen3.5: stacked or per expert), read when hf_source's is absent;
+// nullopt for other tensors and families.
+std::optional<HfSource> hf_other_expert_layout(const HfFamily& family, const model::ModelConfig& cfg,
+                                               const model::TensorSpec& spec);
 
 // A checkpoint's value as the GGUF holds it, and back (for synth: the value
 // that converts to exactly `gguf` where one does, else the nearest).
 float hf_value_to_gguf(HfValue how, float hf);
 float hf_value_from_gguf(HfValue how, float gguf);
 
-// (GGUF name, Hugging Face name) of tensors copied when the checkpoint has
-// them and left out when not (the next-token-prediction layers' head,
-// norm and embedding).
-std::vector<std::pair<std::string, std::string>> hf_optional_tensors(const model::ModelConfig& cfg);
+// Tensors copied when the checkpoint has them and left out when not (the
+// next-token-prediction layers' head, norm and embedding).
+struct HfOptional {
+  std::string gguf, hf;
+  HfValue value = HfValue::kCopy;
+};
+std::vector<HfOptional> hf_optional_tensors(const HfFamily& family, const model::ModelConfig& cfg);
 
 // Hugging Face tensors that carry nothing the GGUF needs: rotary tables, and
 // for families that drop them the layers after the configuration's n_layer.

@@ -119,6 +119,23 @@ void add_transposed_experts(const std::shared_ptr<const model::ModelConfig>& cfg
                      }});
 }
 
+// Qwen3.5's stacked experts: one tensor whose rows are the GGUF rows of
+// `parts` (gate and up) where their sources' source_row puts them.
+void add_row_blocks(const std::shared_ptr<const model::ModelConfig>& cfg, uint64_t seed,
+                    const std::vector<std::pair<model::TensorSpec, HfSource>>& parts,
+                    std::vector<StWriteTensor>& tensors) {
+  const HfSource& first = parts[0].second;
+  tensors.push_back({.name = first.names[0], .dtype = StDtype::kF32, .shape = first.shape,
+                     .produce = [cfg, seed, parts](std::span<uint8_t> bytes) {
+                       float* dst = reinterpret_cast<float*>(bytes.data());
+                       for (const auto& [spec, src] : parts) {
+                         const int64_t n = spec.fan_in(), rows = spec.n_elements() / n;
+                         for (int64_t g = 0; g < rows; ++g)
+                           model::synth_rows(*cfg, spec, seed, g, g + 1, dst + src.source_row(g) * n);
+                       }
+                     }});
+}
+
 // Shard s of n's file name (model.safetensors when n is 1).
 std::string shard_name(int s, int n) {
   if (n == 1) return "model.safetensors";
@@ -173,6 +190,15 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
       add_transposed_experts(cfg, seed, parts, tensors);
       continue;
     }
+    if (source->block_rows > 0) {
+      if (!stacked_done.insert(source->names[0]).second) continue;
+      std::vector<std::pair<model::TensorSpec, HfSource>> parts;
+      for (const model::TensorSpec& other : specs)
+        if (other.layer == spec.layer)
+          if (HfSource o = hf_source(fam, *cfg, other); o.names[0] == source->names[0]) parts.emplace_back(other, o);
+      add_row_blocks(cfg, seed, parts, tensors);
+      continue;
+    }
     if (source->mxfp4 || source->strided_elements) {
       if (!stacked_done.insert(source->names[0]).second) continue;
       std::vector<model::TensorSpec> parts(size_t(source->stride));
@@ -193,6 +219,10 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
         const int64_t g = int64_t(k) * per_source + r;
         float* row = dst + source->source_row(r) * n;
         model::synth_rows(*cfg, *shared_spec, seed, g, g + 1, row);
+        if (source->v_heads.columns) {  // GGUF element i to the checkpoint's source(i)
+          const std::vector<float> gguf(row, row + n);
+          for (int64_t i = 0; i < n; ++i) row[source->v_heads.source(i)] = gguf[size_t(i)];
+        }
         if (source->value != HfValue::kCopy)
           for (int64_t i = 0; i < n; ++i) row[i] = hf_value_from_gguf(source->value, row[i]);
       }

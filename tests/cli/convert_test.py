@@ -3,7 +3,9 @@
 writes converts to the very file `frugal synth` writes for the same seed
 (llama dense and Mixtral-style, qwen2, qwen3, qwen2moe, qwen3moe, olmoe,
 deepseek2 V2-Lite and V3 style, glm4moe with its next-token-prediction layer,
-llama4 Scout style, qwen3next with its zero-centred norms and A_log;
+llama4 Scout style, qwen3next with its zero-centred norms and A_log,
+qwen35moe with its stacked experts, value heads grouped by key head and
+next-token-prediction block;
 byte for byte: metadata, tokenizer, tensor names, layout and data, at f32,
 f16 and q8_0; one safetensors file or shards), BF16 checkpoints convert to
 the BF16 tensors synth writes, fp8 block-scaled ones (DeepSeek-V3's) to
@@ -70,7 +72,7 @@ def round_trips(work):
                                  ("qwen3moe", "tiny", 2), ("qwen2", "tiny", 1), ("qwen2moe", "tiny", 2),
                                  ("olmoe", "tiny", 1), ("deepseek2", "tiny", 2), ("deepseek2", "tiny-v3", 1),
                                  ("glm4moe", "tiny", 2), ("glm4moe", "tiny-air", 1), ("llama4", "tiny-scout", 2),
-                                 ("qwen3next", "tiny", 2)]:
+                                 ("qwen3next", "tiny", 2), ("qwen35moe", "tiny", 2)]:
         hf = os.path.join(work, f"hf-{arch}-{preset}")
         must("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--shards", shards, "--seed", 5, "-o", hf)
         for ttype in ["f32", "f16", "q8_0"]:
@@ -517,6 +519,123 @@ def qwen3next(work):
                                      ["config.json: layer_types", "full_attention_interval 2 implies"])])
 
 
+def qwen35moe(work):
+    """Qwen3.5-MoE's multimodal checkpoint (text_config, model.language_model.*
+    names, the layers' experts stacked, the next-token-prediction block's
+    mtp.* with its experts apart; round_trips: synth's file byte for byte):
+    every expert apart, or every one stacked, is the same file; the vision
+    tower is left out; the language model saved alone (Qwen3_5MoeForCausalLM,
+    model.* names) is the same file; mtp.norm becomes the block's
+    shared_head_norm (plus 1, a zero-centred norm); a checkpoint without mtp.*
+    converts without the block and runs to the same logits; keys and tensors
+    the file cannot express are errors."""
+    hf = os.path.join(work, "hf-qwen35moe")
+    must("synth", "--arch", "qwen35moe", "--preset", "tiny", "--format", "hf", "--seed", 7, "-o", hf)
+    plain = os.path.join(work, "qwen35moe.gguf")
+    must("convert", hf, "--type", "f32", "-o", plain)
+    tensors = read_safetensors(os.path.join(hf, "model.safetensors"))
+    names = [n for n, *_ in tensors]
+    check("model.language_model.layers.0.mlp.experts.gate_up_proj" in names and
+          "mtp.layers.0.mlp.experts.7.down_proj.weight" in names and "mtp.fc.weight" in names and
+          "model.language_model.layers.0.linear_attn.in_proj_qkv.weight" in names and "lm_head.weight" in names,
+          "qwen35moe checkpoint: stacked layer experts, mtp.* experts apart, model.language_model.* names")
+
+    def variant(tag, edit, config=None):
+        d = f"{hf}-{tag}"
+        shutil.copytree(hf, d)
+        write_safetensors(os.path.join(d, "model.safetensors"), edit(list(tensors)))
+        if config:
+            with open(os.path.join(d, "config.json")) as f:
+                cfg = json.load(f)
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(config(cfg), f)
+        out = os.path.join(work, f"qwen35moe-{tag}.gguf")
+        r = run("convert", d, "--type", "f32", "-o", out)
+        return out if r.returncode == 0 else r.stderr.strip()
+
+    def unstack(ts):
+        out = []
+        for name, dt, shape, raw in ts:
+            if not name.endswith((".experts.gate_up_proj", ".experts.down_proj")):
+                out.append((name, dt, shape, raw))
+                continue
+            a = np.frombuffer(raw, "<f4").reshape(shape)
+            base = name.rsplit(".", 1)[0]
+            for e in range(shape[0]):
+                if name.endswith("gate_up_proj"):
+                    half = shape[1] // 2
+                    for part, rows in [("gate_proj", a[e, :half]), ("up_proj", a[e, half:])]:
+                        out.append((f"{base}.{e}.{part}.weight", dt, list(rows.shape), rows.tobytes()))
+                else:
+                    out.append((f"{base}.{e}.down_proj.weight", dt, list(a[e].shape), a[e].tobytes()))
+        return out
+
+    def stack_mtp(ts):
+        keep = [t for t in ts if not t[0].startswith("mtp.layers.0.mlp.experts.")]
+        w = {n: np.frombuffer(raw, "<f4").reshape(shape) for n, _, shape, raw in ts}
+        e = lambda i, part: w[f"mtp.layers.0.mlp.experts.{i}.{part}.weight"]  # noqa: E731
+        gate_up = np.stack([np.concatenate([e(i, "gate_proj"), e(i, "up_proj")]) for i in range(8)])
+        down = np.stack([e(i, "down_proj") for i in range(8)])
+        return keep + [("mtp.layers.0.mlp.experts.gate_up_proj", "F32", list(gate_up.shape), gate_up.tobytes()),
+                       ("mtp.layers.0.mlp.experts.down_proj", "F32", list(down.shape), down.tobytes())]
+
+    out = variant("apart", unstack)
+    check(out.endswith(".gguf") and same_file(out, plain), f"qwen35moe with every expert apart: the same file ({out})")
+    out = variant("stacked", stack_mtp)
+    check(out.endswith(".gguf") and same_file(out, plain), f"qwen35moe with every expert stacked: the same file ({out})")
+    patch = np.ones((16, 8), "<f4")
+    out = variant("vision", lambda ts: ts + [("model.visual.patch_embed.proj.weight", "F32", [16, 8], patch.tobytes()),
+                                             ("model.visual.merger.linear_fc1.weight", "F32", [16, 8], patch.tobytes())])
+    check(out.endswith(".gguf") and same_file(out, plain), f"qwen35moe with a vision tower: left out, the same file")
+
+    def text_config(cfg):
+        return dict(cfg["text_config"], architectures=["Qwen3_5MoeForCausalLM"], _name_or_path=cfg["_name_or_path"],
+                    tie_word_embeddings=cfg["tie_word_embeddings"], torch_dtype=cfg["torch_dtype"])
+    out = variant("text", lambda ts: [(n.replace("model.language_model.", "model."), *rest) for n, *rest in ts],
+                  text_config)
+    check(out.endswith(".gguf") and same_file(out, plain), f"qwen35moe saved as Qwen3_5MoeForCausalLM: the same file")
+
+    norm = np.full(128, 0.25, "<f4")
+    out = variant("mtp-norm", lambda ts: ts + [("mtp.norm.weight", "F32", [128], norm.tobytes())])
+    g = read_gguf(out) if out.endswith(".gguf") else None
+    check(g is not None and np.array_equal(g.tensor("blk.4.nextn.shared_head_norm.weight"), np.full(128, 1.25)),
+          "qwen35moe mtp.norm: copied as blk.4.nextn.shared_head_norm.weight, plus 1")
+
+    out = variant("no-mtp", lambda ts: [t for t in ts if not t[0].startswith("mtp.")])
+    a = read_gguf(plain)
+    b = read_gguf(out) if out.endswith(".gguf") else None
+    same = b is not None and b.order == [n for n in a.order if not n.startswith("blk.4.")] and \
+        all(a.raw(n) == b.raw(n) for n in b.order) and b.metadata["qwen35moe.block_count"] == 4
+    logits = []
+    for m in [plain, out]:
+        if m.endswith(".gguf"):
+            must("logits", "-m", m, "--tokens", "1,5,9,200,3,77,12,8", "-o", m + ".logits")
+            logits.append(np.fromfile(m + ".logits", dtype="<f4"))
+    check(same and len(logits) == 2 and np.array_equal(logits[0], logits[1]),
+          "qwen35moe without mtp.*: the file without blk.4 (4 blocks), the same logits")
+
+    def edit_text(d, **keys):
+        p = os.path.join(d, "config.json")
+        with open(p) as f:
+            cfg = json.load(f)
+        cfg["text_config"].update(keys)
+        with open(p, "w") as f:
+            json.dump(cfg, f)
+
+    refused(work, hf, "qwen35moe", [
+        ("qwen35moe two mtp layers", lambda d: edit_text(d, mtp_num_hidden_layers=2),
+         ["config.json text_config", "mtp_num_hidden_layers 2"]),
+        ("qwen35moe YaRN", lambda d: edit_text(d, rope_parameters={"rope_type": "yarn", "rope_theta": 1e7}),
+         ["config.json text_config", "rope_type \"yarn\""]),
+        ("qwen35moe layer_types against each other", lambda d: edit_text(
+            d, layer_types=["linear_attention", "full_attention", "full_attention", "full_attention"]),
+         ["config.json text_config: layer_types", "full_attention_interval 2 implies"]),
+        ("qwen35moe stacked experts of another shape", lambda d: edit_text(d, moe_intermediate_size=32),
+         ["model.language_model.layers.0.mlp.experts.gate_up_proj", "shape [8, 128, 128]", "[8, 64, 128]"]),
+        ("qwen35moe without the output gate", lambda d: edit_text(d, attn_output_gate=False),
+         ["config.json text_config", "attn_output_gate false"])])
+
+
 def bad_inputs(work):
     src = os.path.join(work, "hf-bad-src")
     must("synth", "--arch", "llama", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 3, "-o", src)
@@ -577,6 +696,7 @@ def main():
         gpt_oss(work)
         llama4(work)
         qwen3next(work)
+        qwen35moe(work)
         bad_inputs(work)
     if failures:
         print(f"{len(failures)} check(s) failed")

@@ -7,8 +7,10 @@ Qwen3-MoE, OLMoE, DeepSeek-V2/V3 (latent attention, group-limited and
 bias-corrected routing, shared experts, leading dense layers) and GLM-4.5
 (partial RoPE, q/k/v biases; its next-token-prediction layer not run), and
 Llama 4's language model (interleaved-pair RoPE, NoPE layers, chunked
-attention, sigmoid-weighted expert inputs, fused experts) and Qwen3-Next's
-(Gated DeltaNet, gated attention, zero-centred norms). Independent of
+attention, sigmoid-weighted expert inputs, fused experts), Qwen3-Next's
+(Gated DeltaNet, gated attention, zero-centred norms) and Qwen3.5-MoE's
+(the same layers with the DeltaNet's projections apart and the experts
+stacked, in a multimodal checkpoint). Independent of
 frugal's name mapping, so `frugal convert`'s output can be checked against it."""
 import json
 import math
@@ -313,7 +315,7 @@ def llama4_logits(W, cfg, tokens):
     return x @ W["language_model.lm_head.weight"].T
 
 
-def qwen3next_logits(W, cfg, tokens):
+def qwen3next_logits(W, cfg, tokens, model="model.", split=False):
     """Qwen3-Next as its modeling code writes it: every RMSNorm multiplies
     by 1 + weight (but the DeltaNet's gated norm, by weight); every
     full_attention_interval-th layer gated attention (q_proj gives per head
@@ -325,7 +327,12 @@ def qwen3next_logits(W, cfg, tokens):
     g = -exp(A_log) * softplus(a + dt_bias), beta = sigmoid(b), the delta
     rule S = S e^g + k (beta (v - k S)), o = q S per value head (key head
     h // r), then norm(o) * weight * silu(z) and out_proj; Qwen2-MoE's MoE with
-    its gated shared expert."""
+    its gated shared expert. split (Qwen3.5-MoE): in_proj_qkv gives [all q,
+    all k, all v] (value heads in the same grouped order), in_proj_z,
+    in_proj_b and in_proj_a the rest; the experts stacked as
+    experts.gate_up_proj [E, 2 n_ff, n_embd] (gate rows, then up) and
+    experts.down_proj, the top-k weights always renormalised; the layers
+    under `model`."""
     eps, T = cfg["rms_norm_eps"], len(tokens)
     nh, nkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
     nk, nv = cfg["linear_num_key_heads"], cfg["linear_num_value_heads"]
@@ -335,6 +342,8 @@ def qwen3next_logits(W, cfg, tokens):
     inv_freq, magnitude = hf_inv_freq(cfg, rd)
     pos = np.arange(T, dtype=np.float64)
     interval = cfg.get("full_attention_interval", 4)
+    full = cfg.get("layer_types") or ["full_attention" if (il + 1) % interval == 0 else "linear_attention"
+                                      for il in range(cfg["num_hidden_layers"])]
 
     def norm(x, w):
         return rms_norm(x, 1.0 + w, eps)
@@ -346,11 +355,18 @@ def qwen3next_logits(W, cfg, tokens):
         return (silu(h @ W[prefix + "gate_proj.weight"].T) * (h @ W[prefix + "up_proj.weight"].T)) @ \
             W[prefix + "down_proj.weight"].T
 
-    x = W["model.embed_tokens.weight"][tokens]
+    def expert(p, e, h):
+        if p + "mlp.experts.gate_up_proj" not in W:
+            return mlp(f"{p}mlp.experts.{e}.", h)
+        gu = W[p + "mlp.experts.gate_up_proj"][e] @ h[0]
+        n_ff = gu.shape[0] // 2
+        return (W[p + "mlp.experts.down_proj"][e] @ (silu(gu[:n_ff]) * gu[n_ff:]))[None]
+
+    x = W[model + "embed_tokens.weight"][tokens]
     for il in range(cfg["num_hidden_layers"]):
-        p = f"model.layers.{il}."
+        p = f"{model}layers.{il}."
         h = norm(x, W[p + "input_layernorm.weight"])
-        if (il + 1) % interval == 0:
+        if full[il] == "full_attention":
             a = p + "self_attn."
             qg = (h @ W[a + "q_proj.weight"].T).reshape(T, nh, 2 * hd)
             q, gate = qg[..., :hd], qg[..., hd:].reshape(T, nh * hd)
@@ -363,13 +379,18 @@ def qwen3next_logits(W, cfg, tokens):
             x = x + o @ W[a + "o_proj.weight"].T
         else:
             a = p + "linear_attn."
-            qkvz = (h @ W[a + "in_proj_qkvz.weight"].T).reshape(T, nk, 2 * dk + 2 * r * dv)
-            ba = (h @ W[a + "in_proj_ba.weight"].T).reshape(T, nk, 2 * r)
-            q, k = qkvz[..., :dk], qkvz[..., dk:2 * dk]
-            v = qkvz[..., 2 * dk:2 * dk + r * dv].reshape(T, nv, dv)
-            z = qkvz[..., 2 * dk + r * dv:].reshape(T, nv, dv)
-            b, alpha = ba[..., :r].reshape(T, nv), ba[..., r:].reshape(T, nv)
-            mixed = np.concatenate([q.reshape(T, -1), k.reshape(T, -1), v.reshape(T, -1)], axis=-1)
+            if split:
+                mixed = h @ W[a + "in_proj_qkv.weight"].T
+                z = (h @ W[a + "in_proj_z.weight"].T).reshape(T, nv, dv)
+                b, alpha = h @ W[a + "in_proj_b.weight"].T, h @ W[a + "in_proj_a.weight"].T
+            else:
+                qkvz = (h @ W[a + "in_proj_qkvz.weight"].T).reshape(T, nk, 2 * dk + 2 * r * dv)
+                ba = (h @ W[a + "in_proj_ba.weight"].T).reshape(T, nk, 2 * r)
+                q, k = qkvz[..., :dk], qkvz[..., dk:2 * dk]
+                v = qkvz[..., 2 * dk:2 * dk + r * dv].reshape(T, nv, dv)
+                z = qkvz[..., 2 * dk + r * dv:].reshape(T, nv, dv)
+                b, alpha = ba[..., :r].reshape(T, nv), ba[..., r:].reshape(T, nv)
+                mixed = np.concatenate([q.reshape(T, -1), k.reshape(T, -1), v.reshape(T, -1)], axis=-1)
             w = W[a + "conv1d.weight"][:, 0, :]  # [channels, K], the last tap on the current position
             padded = np.concatenate([np.zeros((K - 1, mixed.shape[1])), mixed], axis=0)
             mixed = silu(sum(padded[j:j + T] * w[:, j] for j in range(K)))
@@ -392,13 +413,13 @@ def qwen3next_logits(W, cfg, tokens):
             o = rms_norm(o, W[a + "norm.weight"], eps) * silu(z)
             x = x + o.reshape(T, -1) @ W[a + "out_proj.weight"].T
         h = norm(x, W[p + "post_attention_layernorm.weight"])
-        ids, weights = route(cfg, h @ W[p + "mlp.gate.weight"].T, None, cfg.get("norm_topk_prob", False))
+        ids, weights = route(cfg, h @ W[p + "mlp.gate.weight"].T, None, split or cfg.get("norm_topk_prob", False))
         out = sigmoid(h @ W[p + "mlp.shared_expert_gate.weight"].T) * mlp(p + "mlp.shared_expert.", h)
         for t in range(T):
             for e, we in zip(ids[t], weights[t]):
-                out[t] += we * mlp(f"{p}mlp.experts.{e}.", h[t:t + 1])[0]
+                out[t] += we * expert(p, e, h[t:t + 1])[0]
         x = x + out
-    x = norm(x, W["model.norm.weight"])
+    x = norm(x, W[model + "norm.weight"])
     return x @ W["lm_head.weight"].T
 
 
@@ -412,6 +433,13 @@ def hf_logits(folder, tokens, config_edit=None):
         cfg.setdefault("scoring_func", "sigmoid")
         cfg.setdefault("topk_method", "noaux_tc")
     W = read_checkpoint(folder)
+    if cfg.get("model_type") == "qwen3_5_moe":  # the language model of a multimodal checkpoint
+        text = dict(cfg["text_config"])
+        rope = text.pop("rope_parameters", {})
+        text.setdefault("rope_theta", rope.get("rope_theta", 10000.0))
+        text.setdefault("partial_rotary_factor", rope.get("partial_rotary_factor", 0.25))
+        text.update(config_edit or {})
+        return qwen3next_logits(W, text, tokens, model="model.language_model.", split=True)
     if "text_config" in cfg:  # Llama 4: the language model of a multimodal checkpoint
         text = dict(cfg["text_config"])
         text.update(config_edit or {})

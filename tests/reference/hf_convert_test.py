@@ -7,7 +7,8 @@ deepseek2 (V2-Lite, V3 and Kimi-K2 style, with YaRN; kv_b joint and split;
 V3 and K2 with fp8 block-scaled projections), glm4moe (GLM-4.5 and -Air style),
 gpt-oss (its MXFP4 experts decoded from the checkpoint's blocks here),
 llama4 (Scout style and with dense layers between the MoE ones), qwen3next,
-and the rope_scaling types convert carries (llama3, linear, yarn)."""
+qwen35moe (its value heads grouped by key head in the checkpoint, tiled in
+the file), and the rope_scaling types convert carries (llama3, linear, yarn)."""
 import json
 import os
 import subprocess
@@ -29,6 +30,8 @@ CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny
          ("llama4", "tiny-scout", None), ("llama4", "tiny", None),
          # Qwen3-Next: Gated DeltaNet and gated attention layers, norms stored less 1, A_log.
          ("qwen3next", "tiny", None),
+         # Qwen3.5-MoE: the DeltaNet's projections apart, value heads grouped by key head, experts stacked.
+         ("qwen35moe", "tiny", None),
          # rope_scaling, with an original context shorter than the prompt so that it matters:
          # Llama 3.1's (convert writes rope_freqs.weight), linear, YaRN.
          ("llama", "tiny-dense", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
