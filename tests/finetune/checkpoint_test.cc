@@ -12,25 +12,14 @@
 
 #include "base/error.h"
 #include "base/progress.h"
-#include "model/forward_test_model.h"
-#include "model/presets.h"
-#include "model/synth.h"
+#include "finetune/tiny_base.h"
 
 namespace frugal::finetune {
 namespace {
 
-struct TinyBase {
-  model::testing::TempModel file{"finetune_checkpoint"};
-  std::unique_ptr<model::Model> m;
-  TinyBase() {
-    Progress::set_enabled(false);
-    model::SynthOptions o;
-    o.type = "q8_0";
-    o.seed = 5;
-    o.progress_label = "";
-    model::write_synth_model(model::find_preset("qwen3", "tiny").config, gguf::Metadata{}, o, file.path);
-    m = model::Model::load(file.path);
-  }
+// The base of these tests: tiny qwen3, Q8_0.
+struct TinyBase : testing::TinyBase {
+  TinyBase() : testing::TinyBase("finetune_checkpoint", "qwen3", 5) {}
 };
 
 std::vector<SftExample> examples() {
