@@ -181,22 +181,16 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
     // from which convert computes this tensor.
     if (spec.name == "rope_freqs.weight") continue;
     auto source = std::make_shared<const HfSource>(hf_source(fam, *cfg, spec));
-    if (source->transposed) {
+    if (source->transposed || source->block_rows > 0) {  // one checkpoint tensor holds several of these
       if (!stacked_done.insert(source->names[0]).second) continue;
       std::vector<std::pair<model::TensorSpec, HfSource>> parts;
       for (const model::TensorSpec& other : specs)
         if (other.layer == spec.layer)
           if (HfSource o = hf_source(fam, *cfg, other); o.names[0] == source->names[0]) parts.emplace_back(other, o);
-      add_transposed_experts(cfg, seed, parts, tensors);
-      continue;
-    }
-    if (source->block_rows > 0) {
-      if (!stacked_done.insert(source->names[0]).second) continue;
-      std::vector<std::pair<model::TensorSpec, HfSource>> parts;
-      for (const model::TensorSpec& other : specs)
-        if (other.layer == spec.layer)
-          if (HfSource o = hf_source(fam, *cfg, other); o.names[0] == source->names[0]) parts.emplace_back(other, o);
-      add_row_blocks(cfg, seed, parts, tensors);
+      if (source->transposed)
+        add_transposed_experts(cfg, seed, parts, tensors);
+      else
+        add_row_blocks(cfg, seed, parts, tensors);
       continue;
     }
     if (source->mxfp4 || source->strided_elements) {
