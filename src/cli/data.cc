@@ -15,6 +15,7 @@ struct DataArgs {
   std::vector<std::string> inputs;
   bool fortunes = false;
   std::string format = "auto";
+  std::string markup = "auto";
   data::CorpusOptions opts;
   bool no_near = false;
 };
@@ -26,6 +27,7 @@ int run_data(DataArgs& a) {
   opts.inputs = a.inputs;
   if (a.fortunes) opts.inputs.push_back(kFortuneDir);
   opts.format = data::parse_split_format(a.format);
+  opts.markup = data::parse_markup_mode(a.markup);
   opts.near_dedup = !a.no_near;
   const bool quiet = log_level() < LogLevel::kInfo;  // -q: only errors on stderr
   if (quiet) Progress::set_enabled(false);
@@ -43,6 +45,9 @@ const CommandRegistration kData{
       app.add_flag("--fortunes", a->fortunes, std::string("add every fortune file under ") + kFortuneDir);
       app.add_option("-o,--output", a->opts.out_dir, "output folder (train.txt, val.txt)")->required();
       app.add_option("--split", a->format, "how a file becomes documents: auto, fortune, paragraphs, lines, file");
+      app.add_option("--markup", a->markup,
+                     "which inputs are HTML/XML (tags stripped, paragraphs kept): auto (.html .htm .xhtml .xml), html (all), text (none)");
+      app.add_flag("--drop-code", a->opts.markup_opts.drop_code, "leave out <pre> blocks (code listings) of HTML/XML inputs");
       app.add_option("--val-fraction", a->opts.val_fraction, "share of documents for validation (default 0.05)");
       app.add_option("--seed", a->opts.seed, "seed of the train/validation choice");
       app.add_option("--min-chars", a->opts.min_chars, "drop cleaned documents shorter than this (default 16)");

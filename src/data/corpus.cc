@@ -68,6 +68,11 @@ CorpusStats build_corpus(const CorpusOptions& opts) {
       fail("data: ", e.what());
     }
     st.bytes_in += raw.size();
+    const size_t raw_size = raw.size();
+    if (is_markup_file(path, opts.markup)) {
+      raw = markup_to_text(raw, opts.markup_opts);
+      ++st.markup_files;
+    }
     // A corpus this command wrote (an earlier run's train.txt, named or found
     // in a folder) is cut at its separator lines, so that each of its
     // documents is cleaned and deduplicated on its own instead of the whole
@@ -97,7 +102,7 @@ CorpusStats build_corpus(const CorpusOptions& opts) {
       if (to_val) { ++st.val_docs; st.val_bytes += bytes; }
       else { ++st.train_docs; st.train_bytes += bytes; }
     }
-    progress.add(raw.size());
+    progress.add(raw_size);
   }
   progress.finish();
   try {
@@ -116,6 +121,7 @@ std::string format_stats(const CorpusStats& s) {
   os << "read " << s.files << " files";
   if (s.corpus_files > 0)
     os << " (" << s.corpus_files << " written by frugal data, cut at their separator lines)";
+  if (s.markup_files > 0) os << " (" << s.markup_files << " read as HTML/XML)";
   os << ", " << human_bytes(s.bytes_in) << ", " << s.docs_in << " documents\n";
   os << "dropped " << s.too_short << " too short, " << s.exact_dups << " exact duplicates, " << s.near_dups
      << " near-duplicates; removed " << s.invalid_bytes << " invalid UTF-8 bytes, " << s.control_chars

@@ -10,12 +10,15 @@
 
 #include "data/dedup.h"
 #include "data/documents.h"
+#include "data/markup.h"
 
 namespace frugal::data {
 
 struct CorpusOptions {
   std::vector<std::string> inputs;        // files or folders
   SplitFormat format = SplitFormat::kAuto;
+  MarkupMode markup = MarkupMode::kAuto;  // which inputs are HTML/XML, turned to text before splitting
+  MarkupOptions markup_opts;
   std::string out_dir;                    // receives train.txt and val.txt
   double val_fraction = 0.05;             // share of documents in val.txt
   uint64_t seed = 0;                      // picks which documents go to validation
@@ -28,6 +31,7 @@ struct CorpusOptions {
 struct CorpusStats {
   uint64_t files = 0, bytes_in = 0;
   uint64_t corpus_files = 0;  // inputs in this command's own output format
+  uint64_t markup_files = 0;  // inputs read as HTML/XML
   uint64_t docs_in = 0, too_short = 0, exact_dups = 0, near_dups = 0;
   uint64_t invalid_bytes = 0, control_chars = 0;
   uint64_t train_docs = 0, val_docs = 0, train_bytes = 0, val_bytes = 0;
