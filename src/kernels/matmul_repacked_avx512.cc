@@ -51,17 +51,25 @@ FRUGAL_TARGET inline __m512 halves(const uint16_t* p) {
   return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-// Fetches the super-block four blocks on (the groups of a matrix follow
-// each other, so this runs on into the next group): without it a group's
-// one stream came from memory no faster than the four-row kernels' (measured
-// on one core: 1.9 ms a 48 MiB Q4_K matrix either way; 1.5 ms with it, where
-// one and two blocks ahead gave 1.8 and 1.65).
-// (The 32-value blocks' groups are smaller: as many ahead as make the same 9 KiB.)
-template <class Group, int kAhead = 4>
+// Fetches the group's bytes about 18 KiB on (the groups of a matrix follow
+// each other, so this runs on into the next group; for every layout the
+// same distance, as many whole blocks as make it), into L2 (prefetcht1):
+// one contiguous stream a thread is otherwise read no faster than the
+// four-row kernels' four. Into L1 (prefetcht0, 9 KiB ahead as first
+// written) the requests held the L1 miss buffers that the loads then
+// waited on: measured on the 2-core EPYC VM, 384 MiB from memory, two
+// threads, Q6_K_R16 17 GB/s with prefetcht0 at any distance (no prefetch at
+// all: the same) against 25-38 GB/s with prefetcht1 at 4-12 blocks; end to
+// end on the OLMoE-shape file, alternating builds, batch 1 / 4 / 16
+// sequences 28-29 / 43-44 / 63-67 tok/s with prefetcht0 against 37-42 /
+// 65-71 / 101-107 with prefetcht1 at 8 Q4_K blocks (4-12 within noise of
+// each other, 16 and 24 lower at 4 sequences).
+constexpr size_t kPrefetchAheadBytes = 8 * sizeof(BlockQ4_K_R16);
+template <class Group>
 FRUGAL_TARGET inline void prefetch_ahead(const Group* g) {
-  const char* p = reinterpret_cast<const char*>(g + kAhead);
+  const char* p = reinterpret_cast<const char*>(g + kPrefetchAheadBytes / sizeof(Group));
 #pragma GCC unroll 64
-  for (size_t off = 0; off < sizeof(Group); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
+  for (size_t off = 0; off < sizeof(Group); off += 64) _mm_prefetch(p + off, _MM_HINT_T1);
 }
 
 // The eight sub-blocks of a super-block, unrolled by how many accumulator
@@ -255,7 +263,7 @@ FRUGAL_TARGET void block32_run(const Group* w, const ActBlock32* const a[R], int
     const Group* g[G];
     _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) {
       g[gi] = w + gi * nb + b;
-      prefetch_ahead<Group, 9216 / sizeof(Group)>(g[gi]);
+      prefetch_ahead(g[gi]);
     }
     _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r][b].qs));
