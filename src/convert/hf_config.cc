@@ -189,6 +189,18 @@ void read_qwen35(const HfConfig& h, ModelConfig& c) {
   }
   if (!h.flag_or("attn_output_gate", true)) fail(where, ": attn_output_gate false is not converted");
   read_qwen3next(h, c, partial);
+  if (h.has("rope_parameters") && h.j["rope_parameters"].contains("mrope_section")) {
+    const json& ms = h.j["rope_parameters"]["mrope_section"];
+    int64_t sum = 0;
+    bool ok = ms.is_array() && !ms.empty() && ms.size() <= 4;
+    for (size_t i = 0; ok && i < ms.size(); ++i) {
+      ok = ms[i].is_number_integer() && ms[i].get<int64_t>() >= 0;
+      if (ok) sum += c.rope_sections[i] = ms[i].get<int64_t>();
+    }
+    if (!ok || sum != c.rope_dim / 2)
+      fail(where, ": rope_parameters mrope_section ", ms.dump(), " does not split the ", c.rope_dim / 2,
+           " rotary pairs into at most 4 sections");
+  }
   c.n_nextn_layer = h.count_or("mtp_num_hidden_layers", 0);
   if (c.n_nextn_layer > 1) fail(where, ": mtp_num_hidden_layers ", c.n_nextn_layer, " is not converted (at most 1)");
   if (h.flag_or("mtp_use_dedicated_embeddings", false))
@@ -485,6 +497,10 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
                             {"rope_theta", j["rope_theta"]},
                             {"partial_rotary_factor", j["partial_rotary_factor"]},
                             {"mrope_interleaved", true}};
+    const std::array<int64_t, 4> sections = rope_sections(c);
+    json ms = json::array();
+    for (int i = 0; i < (sections[3] ? 4 : 3); ++i) ms.push_back(sections[size_t(i)]);
+    j["rope_parameters"]["mrope_section"] = ms;
     j.erase("rope_theta");
     j.erase("partial_rotary_factor");
     j.erase("full_attention_interval");

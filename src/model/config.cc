@@ -134,6 +134,12 @@ bool is_supported_architecture(std::string_view arch) {
   return std::find(a.begin(), a.end(), arch) != a.end();
 }
 
+std::array<int64_t, 4> rope_sections(const ModelConfig& c) {
+  if (c.rope_sections != std::array<int64_t, 4>{}) return c.rope_sections;
+  const int64_t pairs = c.rope_dim / 2, first = (pairs + 2) / 3, second = (pairs - first + 1) / 2;
+  return {first, second, pairs - first - second, 0};
+}
+
 void apply_architecture_defaults(ModelConfig& c) {
   if (!is_supported_architecture(c.arch)) {
     std::string list;
@@ -303,6 +309,16 @@ ModelConfig config_from_metadata(const Metadata& md) {
   // RoPE.
   c.rope_freq_base = get_float_or(md, k("rope.freq_base"), 10000.0f);
   c.rope_dim = get_count_or(md, k("rope.dimension_count"), c.head_dim);
+  if (c.ssm_split_proj && md.has(k("rope.dimension_sections"))) {
+    const std::vector<int64_t> s = md.get_int_array(k("rope.dimension_sections"));
+    int64_t sum = 0;
+    for (int64_t v : s) sum += v;
+    if (s.empty() || s.size() > 4 || std::any_of(s.begin(), s.end(), [](int64_t v) { return v < 0; }) ||
+        sum != c.rope_dim / 2)
+      fail("metadata key '", k("rope.dimension_sections"), "' does not split the ", c.rope_dim / 2,
+           " rotary pairs of '", k("rope.dimension_count"), "' into at most 4 sections");
+    std::copy(s.begin(), s.end(), c.rope_sections.begin());
+  }
   const std::string scaling = md.get_string_or(k("rope.scaling.type"), "none");
   if (scaling == "none") c.rope_scaling = RopeScaling::kNone;
   else if (scaling == "linear") c.rope_scaling = RopeScaling::kLinear;
@@ -457,6 +473,10 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
   md.set(k("attention.layer_norm_rms_epsilon"), Value::make_f32(c.norm_eps));
   md.set(k("rope.freq_base"), Value::make_f32(c.rope_freq_base));
   set_count(md, k("rope.dimension_count"), c.rope_dim);
+  if (c.ssm_split_proj) {
+    const std::array<int64_t, 4> s = rope_sections(c);
+    md.set(k("rope.dimension_sections"), Value::make_i32_array({int32_t(s[0]), int32_t(s[1]), int32_t(s[2]), int32_t(s[3])}));
+  }
   if (c.rope_scaling != RopeScaling::kNone) {
     md.set(k("rope.scaling.type"), Value::make_string(scaling_name(c.rope_scaling)));
     md.set(k("rope.scaling.factor"), Value::make_f32(c.rope_scaling_factor));

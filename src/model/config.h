@@ -4,6 +4,7 @@
 // configuration must hold. The forward pass, the numpy references, `synth`,
 // `train` and `inspect` all size themselves from this one description.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -140,6 +141,12 @@ struct ModelConfig {
   // query then as many gate logits; the heads' output is multiplied by
   // sigmoid(gate) before attn_output.
   bool attn_output_gate = false;
+  // qwen35moe's interleaved multimodal RoPE: rotary pairs per section (text,
+  // height, width, unused; <arch>.rope.dimension_sections, summing to
+  // rope_dim/2). Text puts every section at the token's position, which is
+  // plain RoPE, so the forward pass never reads it; it is kept so that files
+  // round-trip and other engines, whose loaders require it, read frugal's.
+  std::array<int64_t, 4> rope_sections{};
 
   // Gated DeltaNet linear attention (qwen3next, qwen35moe): every layer
   // whose index + 1 is not a multiple of n_full_attn_interval is recurrent
@@ -270,6 +277,11 @@ void config_to_metadata(const ModelConfig& cfg, gguf::Metadata& md);
 // n_expert_used <= n_expert, rope_dim <= head_dim, ...); frugal::Error naming
 // the field otherwise.
 void validate_config(const ModelConfig& cfg);
+
+// qwen35moe's RoPE sections: cfg.rope_sections when a file or checkpoint
+// gave them, else the split Qwen3.5's checkpoints use (rope_dim/2 pairs in
+// thirds, the larger ones first: 64 rotated dimensions -> 11, 11, 10, 0).
+std::array<int64_t, 4> rope_sections(const ModelConfig& cfg);
 
 enum class TensorRole {
   kEmbedding,     // token_embd

@@ -622,6 +622,14 @@ def qwen35moe(work):
         with open(p, "w") as f:
             json.dump(cfg, f)
 
+    def edit_mrope(d, sections):
+        p = os.path.join(d, "config.json")
+        with open(p) as f:
+            cfg = json.load(f)
+        cfg["text_config"]["rope_parameters"]["mrope_section"] = sections
+        with open(p, "w") as f:
+            json.dump(cfg, f)
+
     refused(work, hf, "qwen35moe", [
         ("qwen35moe two mtp layers", lambda d: edit_text(d, mtp_num_hidden_layers=2),
          ["config.json text_config", "mtp_num_hidden_layers 2"]),
@@ -633,7 +641,9 @@ def qwen35moe(work):
         ("qwen35moe stacked experts of another shape", lambda d: edit_text(d, moe_intermediate_size=32),
          ["model.language_model.layers.0.mlp.experts.gate_up_proj", "shape [8, 128, 128]", "[8, 64, 128]"]),
         ("qwen35moe without the output gate", lambda d: edit_text(d, attn_output_gate=False),
-         ["config.json text_config", "attn_output_gate false"])])
+         ["config.json text_config", "attn_output_gate false"]),
+        ("qwen35moe RoPE sections that do not add up", lambda d: edit_mrope(d, [1, 1, 1, 1, 1]),
+         ["config.json text_config", "mrope_section [1,1,1,1,1]", "rotary pairs"])])
 
 
 def bad_inputs(work):

@@ -15,6 +15,7 @@ void expect_same(const ModelConfig& a, const ModelConfig& b, const std::string& 
   SCOPED_TRACE(what);
   EXPECT_EQ(a.arch, b.arch);
   EXPECT_EQ(a.n_vocab, b.n_vocab);
+  EXPECT_EQ(rope_sections(a), rope_sections(b));
   EXPECT_EQ(a.n_embd, b.n_embd);
   EXPECT_EQ(a.n_layer, b.n_layer);
   EXPECT_EQ(a.n_head, b.n_head);
@@ -453,6 +454,21 @@ TEST(Presets, OverridesKeepDerivedDimensionsConsistent) {
   ConfigOverrides oz;
   oz.n_layer = 0;
   EXPECT_NE(error_of([&] { apply_overrides(bad, oz); }).find("--layers"), std::string::npos);
+}
+
+// llama.cpp's loader requires qwen35moe.rope.dimension_sections; Qwen3.5's
+// checkpoints split their 32 rotary pairs 11, 11, 10.
+TEST(Config, Qwen35MoeWritesRopeSections) {
+  ModelConfig c = find_preset("qwen35moe", "tiny").config;
+  c.head_dim = 256;
+  c.rope_dim = 64;
+  gguf::Metadata md;
+  config_to_metadata(c, md);
+  EXPECT_EQ(md.get_int_array("qwen35moe.rope.dimension_sections"), (std::vector<int64_t>{11, 11, 10, 0}));
+  md.set("qwen35moe.rope.dimension_sections", gguf::Value::make_i32_array({12, 10, 10}));
+  EXPECT_EQ(config_from_metadata(md).rope_sections, (std::array<int64_t, 4>{12, 10, 10, 0}));
+  md.set("qwen35moe.rope.dimension_sections", gguf::Value::make_i32_array({11, 11, 11, 0}));
+  EXPECT_NE(error_of([&] { config_from_metadata(md); }).find("rope.dimension_sections"), std::string::npos);
 }
 
 }  // namespace
