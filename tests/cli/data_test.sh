@@ -49,7 +49,20 @@ grep -q "kept 3 documents" "$dir/stderr" || { cat "$dir/stderr"; fail "the earli
 "$FRUGAL" data /dev/null -o "$dir/null" >/dev/null 2>"$dir/stderr" || fail "data /dev/null"
 if grep -q "TiB" "$dir/stderr"; then cat "$dir/stderr"; fail "progress of /dev/null"; fi
 
+# HTML by its name: tags and the head go, entities decode, <pre> kept or (--drop-code) dropped.
+printf '<html><head><title>Page</title></head><body><p>Fish &amp; chips\nare <em>served</em> hot.</p>\n<pre>x = [1, 2, 3]\nprint(x)</pre></body></html>\n' >"$dir/page.html"
+"$FRUGAL" data "$dir/page.html" --val-fraction 0 -o "$dir/html" >/dev/null 2>"$dir/stderr" || fail "data page.html"
+grep -q "(1 read as HTML/XML)" "$dir/stderr" || { cat "$dir/stderr"; fail "html not read as markup"; }
+grep -qx "Fish & chips are served hot." "$dir/html/train.txt" || { cat "$dir/html/train.txt"; fail "html to text"; }
+grep -qx "print(x)" "$dir/html/train.txt" || fail "<pre> not kept"
+grep -q "Page" "$dir/html/train.txt" && fail "the head was kept"
+"$FRUGAL" data "$dir/page.html" --drop-code --val-fraction 0 -o "$dir/html2" >/dev/null 2>&1 || fail "--drop-code"
+grep -q "print" "$dir/html2/train.txt" && fail "--drop-code kept the <pre> block"
+"$FRUGAL" data "$dir/page.html" --markup text --val-fraction 0 -o "$dir/html3" >/dev/null 2>&1 || fail "--markup text"
+grep -q "<em>served</em>" "$dir/html3/train.txt" || fail "--markup text stripped tags"
+
 expect_error "does not exist" data "$dir/missing" -o "$dir/x"
+expect_error "unknown markup mode 'md'" data "$dir/page.html" --markup md -o "$dir/x"
 expect_error "unknown split format 'words'" data "$dir/plain.txt" --split words -o "$dir/x"
 expect_error "val-fraction" data "$dir/plain.txt" --val-fraction 1.5 -o "$dir/x"
 expect_error "output" data "$dir/plain.txt"
