@@ -137,8 +137,9 @@ constexpr std::array<NamedEntity, 44> kEntities{{
 
 // Decodes the entity at text[pos] == '&' into out; returns the characters consumed (0: not an entity).
 size_t decode_entity(std::string_view text, size_t pos, std::string& out) {
-  const size_t semi = text.find(';', pos + 1);
-  if (semi == std::string_view::npos || semi - pos > 12) return 0;
+  // Entities are short: look for the ';' only that far, or a text with many '&' and few ';' is quadratic.
+  const size_t semi = text.substr(0, std::min(text.size(), pos + 13)).find(';', pos + 1);
+  if (semi == std::string_view::npos) return 0;
   const std::string_view body = text.substr(pos + 1, semi - pos - 1);
   if (body.size() >= 2 && body[0] == '#') {
     const bool hex = body[1] == 'x' || body[1] == 'X';
@@ -238,7 +239,7 @@ std::string markup_to_text(std::string_view m, const MarkupOptions& opts) {
       continue;
     }
     if (c != '<') {
-      const size_t next = std::min(m.find('<', pos + 1), m.find('&', pos + 1));
+      const size_t next = m.find_first_of("<&", pos + 1);  // one scan: two find()s would be quadratic
       const size_t end = next == std::string_view::npos ? m.size() : next;
       if (drop_name.empty()) out.text(m.substr(pos, end - pos), pre_depth > 0);
       pos = end;
