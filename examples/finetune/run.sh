@@ -40,7 +40,10 @@ serve_and_score() {  # serve_and_score PORT MODEL [--lora NAME=FILE] -- ADAPTER:
   shift
   "$bin" serve -m "$model" --port "$port" --temp 0 "${args[@]}" >"serve-$port.log" 2>&1 &
   local pid=$!
-  for _ in $(seq 100); do curl -sf "localhost:$port/health" >/dev/null && break; sleep 0.2; done
+  # Up to a minute to load: on a busy machine a niced server may wait long for a core.
+  local up=0
+  for _ in $(seq 300); do curl -sf "localhost:$port/health" >/dev/null && up=1 && break; sleep 0.2; done
+  if [ "$up" = 0 ]; then echo "frugal serve on port $port did not start: see serve-$port.log" >&2; kill "$pid"; exit 1; fi
   for pair in "$@"; do
     python3 "$src/examples/finetune/quote_task.py" score test.jsonl --url "http://127.0.0.1:$port" \
       --model "${pair%%:*}" --label "${pair#*:}" --show 3
