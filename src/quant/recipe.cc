@@ -16,10 +16,12 @@ namespace {
 
 bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
 
+// Also the recurrent layers' short convolution (ssm_conv1d, a few values a
+// channel): llama.cpp's kernel for it reads f32 only, as its converter writes it.
 bool stays_f32(std::string_view name, std::span<const int64_t> shape) {
   return shape.size() < 2 || contains(name, "_norm") || contains(name, ".bias") ||
          contains(name, "ffn_gate_inp") || contains(name, "exp_probs_b") || contains(name, "hc_") ||
-         contains(name, "_ape.");
+         contains(name, "_ape.") || contains(name, "ssm_conv1d");
 }
 
 int layer_of(std::string_view name) {

@@ -27,6 +27,10 @@ TEST(Recipe, PlainTypes) {
   EXPECT_EQ(choose_type("q8_0", "blk.0.attn_q.weight", odd, 4).type, TensorType::F16);
   EXPECT_EQ(choose_type("q6_k", "blk.0.attn_q.weight", w, 4).type, TensorType::Q8_0);
   EXPECT_EQ(choose_type("q4_0", "output_norm.weight", norm, 4).type, TensorType::F32);
+  // The recurrent layers' convolution stays f32 at any type: llama.cpp reads it only so.
+  const int64_t conv[2] = {4, 768};
+  EXPECT_EQ(choose_type("f16", "blk.0.ssm_conv1d.weight", conv, 4).type, TensorType::F32);
+  EXPECT_EQ(choose_type("q4_k_m", "blk.0.ssm_conv1d.weight", conv, 4).type, TensorType::F32);
   EXPECT_THROW(choose_type("q9_z", "blk.0.attn_q.weight", w, 4), Error);
 }
 
