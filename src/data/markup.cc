@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "base/error.h"
+#include "base/utf8.h"
 
 namespace frugal::data {
 
@@ -98,23 +99,11 @@ bool is_dropped_role(std::string_view attrs) {
   return role == "navigation" || role == "search" || role == "banner" || role == "contentinfo";
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
+// An entity's code point as UTF-8; NUL, surrogates and values past U+10FFFF
+// (which a numeric reference can spell) become U+FFFD.
+void append_code_point(std::string& out, uint32_t cp) {
   if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
+  append_utf8(out, cp);
 }
 
 struct NamedEntity {
@@ -148,12 +137,12 @@ size_t decode_entity(std::string_view text, size_t pos, std::string& out) {
     char* end = nullptr;
     const unsigned long cp = std::strtoul(digits.c_str(), &end, hex ? 16 : 10);
     if (*end != '\0') return 0;
-    append_utf8(out, cp > 0x10FFFF ? 0xFFFD : static_cast<uint32_t>(cp));
+    append_code_point(out, cp > 0x10FFFF ? 0xFFFD : static_cast<uint32_t>(cp));
     return semi - pos + 1;
   }
   for (const auto& e : kEntities)
     if (body == e.name) {
-      if (e.cp != 0xAD) append_utf8(out, e.cp);  // a soft hyphen shows nothing
+      if (e.cp != 0xAD) append_code_point(out, e.cp);  // a soft hyphen shows nothing
       return semi - pos + 1;
     }
   return 0;
