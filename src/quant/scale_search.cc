@@ -256,13 +256,15 @@ float mean_square(const float* x, int n) {
   return n > 0 ? s / n : 0.0f;
 }
 
-void element_weights(const float* x, const float* importance, int n, float sigma2, float* w) {
-  if (importance) {
-    for (int i = 0; i < n; ++i) w[i] = importance[i] * std::sqrt(sigma2 + x[i] * x[i]);
-    return;
+void element_weights(const float* x, const float* importance, int n, float sigma2, ErrorWeights form, float* w) {
+  if (form == ErrorWeights::kSigma) {
+    for (int i = 0; i < n; ++i) w[i] = std::sqrt(sigma2 + x[i] * x[i]);
+  } else {
+    const float rms = std::sqrt(mean_square(x, n));
+    for (int i = 0; i < n; ++i) w[i] = rms + std::fabs(x[i]);
   }
-  const float rms = std::sqrt(mean_square(x, n));
-  for (int i = 0; i < n; ++i) w[i] = rms + std::fabs(x[i]);
+  if (importance)
+    for (int i = 0; i < n; ++i) w[i] *= importance[i];
 }
 
 }  // namespace frugal::quant

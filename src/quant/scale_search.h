@@ -47,12 +47,27 @@ inline int round_clamp(float v, int lo, int hi) {
   return static_cast<int>(v >= 0 ? v + 0.5f : v - 0.5f);
 }
 
-// Per-element error weights for a group of n values. Without an importance
-// vector: rms + |x|, so large values count more but small ones still count
-// (measured: this gives a lower plain RMS error than |x| or x^2 weights for
-// every type). With one: importance * sqrt(sigma2 + x^2), sigma2 being twice
-// the mean square of the surrounding super-block.
-void element_weights(const float* x, const float* importance, int n, float sigma2, float* w);
+// How the values of a group weigh against each other in a scale search.
+enum class ErrorWeights {
+  kMagnitude,  // rms + |x|, rms over the group: large values count more, small ones still count
+  kSigma,      // sqrt(sigma2 + x^2), sigma2 twice the mean square of the surrounding super-block
+};
+
+// Per-element error weights for a group of n values: the form's weight times
+// the value's importance (1 without an importance vector).
+void element_weights(const float* x, const float* importance, int n, float sigma2, ErrorWeights form, float* w);
+
+// The form most types use: kMagnitude without an importance vector
+// (measured: a lower plain RMS error than |x| or x^2 weights for every
+// type), kSigma with one (llama.cpp's weighting of the importance matrix).
+// Some types choose their own (quantize_kquants.cc, quantize_iq1.cc), by
+// the KL divergence each gives on a trained model (docs/QUANTIZATION.md).
+inline ErrorWeights default_error_weights(const float* importance) {
+  return importance ? ErrorWeights::kSigma : ErrorWeights::kMagnitude;
+}
+inline void element_weights(const float* x, const float* importance, int n, float sigma2, float* w) {
+  element_weights(x, importance, n, sigma2, default_error_weights(importance), w);
+}
 
 // The value of largest magnitude, with its sign (0 for an all-zero group).
 float signed_absmax(const float* x, int n);

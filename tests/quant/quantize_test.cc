@@ -172,6 +172,31 @@ TEST(Quantize, ImportanceWeightsTheError) {
   }
 }
 
+// Each type weighs its search's errors in one form with an importance
+// vector and in one without (quant/scale_search.h: ErrorWeights). Where the
+// forms are the same an importance of 1 everywhere changes no byte; where
+// they differ it does. Q4_K weighs sqrt(sigma2 + x^2) either way, Q2_K and
+// the IQ1 types rms + |x| either way (docs/QUANTIZATION.md has the KL
+// divergences that chose them); the others change form with the importance.
+TEST(Quantize, UniformImportanceIsNoImportanceWhereTheFormIsShared) {
+  struct Case {
+    TensorType t;
+    bool same;
+  };
+  const Case cases[] = {{TensorType::Q2_K, true},  {TensorType::Q4_K, true},   {TensorType::IQ1_S, true},
+                        {TensorType::IQ1_M, true}, {TensorType::Q3_K, false},  {TensorType::Q5_K, false},
+                        {TensorType::Q6_K, false}, {TensorType::IQ2_XXS, false}};
+  const int64_t n = 256 * 8;
+  const auto x = draw(Dist::Gaussian, n, 6);
+  const std::vector<float> ones(n, 1.0f);
+  for (const Case& c : cases) {
+    std::vector<uint8_t> plain(row_bytes(c.t, n)), uniform(row_bytes(c.t, n));
+    quantize_row(c.t, x.data(), plain.data(), n);
+    quantize_row(c.t, x.data(), uniform.data(), n, ones.data());
+    EXPECT_EQ(plain == uniform, c.same) << tensor_type_name(c.t);
+  }
+}
+
 // The table lookup behind IQ4 rounding against a plain scan of the grid, on
 // random values and on every half-integer (where the midpoints lie).
 TEST(Quantize, NearestIQ4IndexMatchesAScan) {
