@@ -20,7 +20,13 @@ template <class Block>
 inline float block_d(const Block& b) {
   return fp16_to_f32(b.d);
 }
-inline float block_d(const quant::BlockIQ1_M& b) { return quant::iq1_m_d(b); }
+// IQ1_M's (quant::iq1_m_d) inline: the top nibble of each of its four scale words.
+inline float block_d(const quant::BlockIQ1_M& b) {
+  uint64_t w;
+  std::memcpy(&w, b.scales, sizeof w);
+  const auto bits = static_cast<uint16_t>(((w >> 12) & 0xF) | ((w >> 24) & 0xF0) | ((w >> 36) & 0xF00) | ((w >> 48) & 0xF000));
+  return fp16_to_f32(bits);
+}
 
 // One weight row times R activation rows; kDiv as in the scalar kernel.
 template <class Block, int kDiv, int R>

@@ -119,6 +119,65 @@ void dot_q45k(const void* w, const void* act, size_t act_stride, int n_act, int6
   for (int r = 0; r < n_act; ++r) y[r * y_stride] = acc[r];
 }
 
+// The 2-bit codes of Q2_K and Q3_K: value e in byte (e / 128) * 32 + e % 32
+// of qs, at bit 2 * ((e % 128) / 32).
+uint8_t two_bit_code(const uint8_t* qs, int e) {
+  return static_cast<uint8_t>((qs[(e / 128) * 32 + e % 32] >> (2 * ((e % 128) / 32))) & 3);
+}
+
+// Q2_K: value = d * sc_k * q - dmin * m_k in sub-block k of 16, q in 0..3.
+// dot = da * (d * sum_k sc_k * (q . a)_k - dmin * sum_k m_k * sum(a)_k).
+void dot_q2k(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
+             int64_t y_stride) {
+  const auto* wb = static_cast<const quant::BlockQ2_K*>(w);
+  float acc[kMaxActRows] = {};
+  for (int64_t b = 0; b < n_in / QK_K; ++b) {
+    uint8_t q[QK_K];
+    for (int e = 0; e < QK_K; ++e) q[e] = two_bit_code(wb[b].qs, e);
+    const float d = fp16_to_f32(wb[b].d), dmin = fp16_to_f32(wb[b].dmin);
+    for (int r = 0; r < n_act; ++r) {
+      const BlockQ8_K& a = act_row<BlockQ8_K>(act, act_stride, r)[b];
+      int32_t isum = 0, msum = 0;
+      for (int k = 0; k < 16; ++k) {
+        int32_t s = 0;
+        for (int l = 0; l < 16; ++l) s += q[k * 16 + l] * a.qs[k * 16 + l];
+        isum += (wb[b].scales[k] & 0xF) * s;
+        msum += (wb[b].scales[k] >> 4) * a.bsums[k];
+      }
+      acc[r] = std::fma(static_cast<float>(isum), d * a.d, acc[r]);
+      acc[r] = std::fma(-static_cast<float>(msum), dmin * a.d, acc[r]);
+    }
+  }
+  for (int r = 0; r < n_act; ++r) y[r * y_stride] = acc[r];
+}
+
+// Q3_K: value = d * sc_k * (q - 4) in sub-block k of 16, q in 0..7 (the
+// 2-bit code and, above it, bit e / 32 of hmask[e % 32]), sc_k in -32..31.
+void dot_q3k(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
+             int64_t y_stride) {
+  const auto* wb = static_cast<const quant::BlockQ3_K*>(w);
+  float acc[kMaxActRows] = {};
+  for (int64_t b = 0; b < n_in / QK_K; ++b) {
+    uint8_t q[QK_K];
+    for (int e = 0; e < QK_K; ++e)
+      q[e] = static_cast<uint8_t>(two_bit_code(wb[b].qs, e) | (((wb[b].hmask[e % 32] >> (e / 32)) & 1) << 2));
+    int8_t sc[16];
+    unpack_q3k_scales(wb[b].scales, sc);
+    const float d = fp16_to_f32(wb[b].d);
+    for (int r = 0; r < n_act; ++r) {
+      const BlockQ8_K& a = act_row<BlockQ8_K>(act, act_stride, r)[b];
+      int32_t isum = 0;
+      for (int k = 0; k < 16; ++k) {
+        int32_t s = 0;
+        for (int l = 0; l < 16; ++l) s += q[k * 16 + l] * a.qs[k * 16 + l];
+        isum += sc[k] * (s - 4 * a.bsums[k]);
+      }
+      acc[r] = std::fma(static_cast<float>(isum), d * a.d, acc[r]);
+    }
+  }
+  for (int r = 0; r < n_act; ++r) y[r * y_stride] = acc[r];
+}
+
 // Q6_K: value = d * sc[e / 16] * (q - 32), q in 0..63.
 void dot_q6k(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
              int64_t y_stride) {
@@ -207,6 +266,8 @@ const TypeKernel kQ4_0{ActFormat::kQ8_32, dot_block32<quant::BlockQ4_0>};
 const TypeKernel kQ5_0{ActFormat::kQ8_32, dot_block32<quant::BlockQ5_0>};
 const TypeKernel kIQ4_NL{ActFormat::kQ8_32, dot_block32<quant::BlockIQ4_NL>};
 const TypeKernel kMXFP4{ActFormat::kQ8_32, dot_block32<quant::BlockMXFP4>};
+const TypeKernel kQ2_K{ActFormat::kQ8_K, dot_q2k};
+const TypeKernel kQ3_K{ActFormat::kQ8_K, dot_q3k};
 const TypeKernel kQ4_K{ActFormat::kQ8_K, dot_q45k<false, quant::BlockQ4_K>};
 const TypeKernel kQ5_K{ActFormat::kQ8_K, dot_q45k<true, quant::BlockQ5_K>};
 const TypeKernel kQ6_K{ActFormat::kQ8_K, dot_q6k};
@@ -224,6 +285,8 @@ const TypeKernel* scalar_kernel(TensorType t) {
     case TensorType::Q5_0: return &kQ5_0;
     case TensorType::IQ4_NL: return &kIQ4_NL;
     case TensorType::MXFP4: return &kMXFP4;
+    case TensorType::Q2_K: return &kQ2_K;
+    case TensorType::Q3_K: return &kQ3_K;
     case TensorType::Q4_K: return &kQ4_K;
     case TensorType::Q5_K: return &kQ5_K;
     case TensorType::Q6_K: return &kQ6_K;

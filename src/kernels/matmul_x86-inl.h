@@ -398,6 +398,93 @@ struct Q6K {
   }
 };
 
+// --- Q2_K and Q3_K: sixteen sub-blocks of 16, 2-bit codes (Q3_K: and a third
+// bit above them) ----------------------------------------------------------
+// Values 32j..32j+31 (j = 4h + p): bits 2p..2p+1 of qs[32h..32h+31], and for
+// Q3_K bit j of hmask[0..31]; codes 0..3 (Q2_K), 0..7 (Q3_K, the -4 applied
+// from the activation sums as Q6_K's -32).
+FRUGAL_TARGET inline __m256i two_bit_codes(const uint8_t* qs, int j) {
+  return _mm256_and_si256(_mm256_srli_epi16(load32(qs + 32 * (j / 4)), 2 * (j % 4)), _mm256_set1_epi8(3));
+}
+
+// Q3_K's sixteen scales, bias removed (-32..31), as int16 (unpack_q3k_scales).
+FRUGAL_TARGET inline __m256i q3k_scales16(const uint8_t* q) {
+  const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q));
+  const __m128i low = _mm_and_si128(_mm_unpacklo_epi64(v, _mm_srli_epi16(v, 4)), _mm_set1_epi8(0x0F));
+  uint32_t top;
+  __builtin_memcpy(&top, q + 8, 4);
+  // Byte 4g + k: bits 2g..2g+1 of byte 8 + k.
+  const __m128i high = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(static_cast<int>(top)), _mm_setr_epi32(0, 2, 4, 6)),
+                                     _mm_set1_epi8(3));
+  const __m128i sc = _mm_sub_epi8(_mm_or_si128(low, _mm_slli_epi16(high, 4)), _mm_set1_epi8(32));
+  return _mm256_cvtepi8_epi16(sc);
+}
+
+template <bool kQ3>
+struct Q23K {
+  using Block = std::conditional_t<kQ3, quant::BlockQ3_K, quant::BlockQ2_K>;
+  template <int R>
+  FRUGAL_TARGET static void run(const void* w, const void* act, size_t stride, int64_t n_in, float* y, int64_t ys) {
+    constexpr bool kSplit = R <= 2;
+    const auto* wb = static_cast<const Block*>(w);
+    const __m256i mask[4] = {lane16_mask(0, 1), lane16_mask(2, 3), lane16_mask(4, 5), lane16_mask(6, 7)};
+    __m128 acc = _mm_setzero_ps();
+    for (int64_t b = 0; b < n_in / QK_K; ++b) {
+      const Block& wk = wb[b];
+      prefetch_block_ahead<sizeof(Block)>(&wk);
+      __m256i sc16, mins16, hmask;
+      if constexpr (kQ3) {
+        sc16 = q3k_scales16(wk.scales);
+        hmask = load32(wk.hmask);
+      } else {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wk.scales));
+        const __m128i m4 = _mm_set1_epi8(0x0F);
+        sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(v, m4));
+        mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), m4));
+      }
+      const __m256i sc_lo = _mm256_permute2x128_si256(sc16, sc16, 0x00);  // scales 0..7 in both halves
+      const __m256i sc_hi = _mm256_permute2x128_si256(sc16, sc16, 0x11);  // scales 8..15
+      __m256i isum[R], isum2[R];
+      FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = isum2[r] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        __m256i q = two_bit_codes(wk.qs, j);
+        if constexpr (kQ3) {
+          q = _mm256_or_si256(q, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hmask, j), _mm256_set1_epi8(1)), 2));
+        }
+        const __m256i scale = _mm256_shuffle_epi8(j < 4 ? sc_lo : sc_hi, mask[j % 4]);
+        FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+          const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
+          __m256i& sum = kSplit && (j & 1) ? isum2[r] : isum[r];
+          sum = dot_u8s8_scaled(sum, q, load32(a.qs + 32 * j), scale);
+          accumulate_in_order(sum);
+        }
+      }
+      if constexpr (kSplit) {
+        FRUGAL_UNROLL for (int r = 0; r < R; ++r) isum[r] = _mm256_add_epi32(isum[r], isum2[r]);
+      }
+      const __m128 da = act_scales<BlockQ8_K, R>(act, stride, b);
+      const __m128 d = _mm_mul_ps(_mm_set1_ps(half_to_f32(wk.d)), da);
+      if constexpr (kQ3) {
+        // The -4 offset: 4 * sum_k sc_k * sum16(a)_k.
+        FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+          const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, r)[b];
+          isum[r] = _mm256_sub_epi32(isum[r], _mm256_slli_epi32(_mm256_madd_epi16(sc16, load32(a.bsums)), 2));
+        }
+        acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum_rows<R>(isum)), d, acc);
+      } else {
+        __m256i msum[R];
+        FRUGAL_UNROLL for (int r = 0; r < R; ++r) {
+          msum[r] = _mm256_madd_epi16(mins16, load32(act_row<BlockQ8_K>(act, stride, r)[b].bsums));
+        }
+        const __m128 dmin = _mm_mul_ps(_mm_set1_ps(half_to_f32(wk.dmin)), da);
+        acc = assemble_im<R>(acc, isum, msum, d, dmin);
+      }
+    }
+    store_rows<R>(acc, y, ys);
+  }
+};
+
 // --- IQ4_XS: value = d * scale_j * codebook[q] in sub-block j of 32 -------
 struct IQ4XS {
   template <int R>
@@ -517,6 +604,8 @@ const TypeKernel kQ5_0{ActFormat::kQ8_32, by_rows<Block32<quant::BlockQ5_0>>, nu
                        rows4<Block32Sums<quant::BlockQ5_0>>};
 const TypeKernel kIQ4_NL{ActFormat::kQ8_32, by_rows<Block32<quant::BlockIQ4_NL>>, nullptr, 0,
                          rows4<Block32Sums<quant::BlockIQ4_NL>>};
+const TypeKernel kQ2_K{ActFormat::kQ8_K, by_rows<Q23K<false>>};
+const TypeKernel kQ3_K{ActFormat::kQ8_K, by_rows<Q23K<true>>};
 const TypeKernel kQ4_K{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ4_K>>, nullptr, 0,
                        rows4<Q45KSums<quant::BlockQ4_K>>};
 const TypeKernel kQ5_K{ActFormat::kQ8_K, by_rows<Q45K<quant::BlockQ5_K>>, nullptr, 0,
@@ -534,6 +623,8 @@ inline const TypeKernel* level_kernel(TensorType t) {
     case TensorType::Q4_0: return &kQ4_0;
     case TensorType::Q5_0: return &kQ5_0;
     case TensorType::IQ4_NL: return &kIQ4_NL;
+    case TensorType::Q2_K: return &kQ2_K;
+    case TensorType::Q3_K: return &kQ3_K;
     case TensorType::Q4_K: return &kQ4_K;
     case TensorType::Q5_K: return &kQ5_K;
     case TensorType::Q6_K: return &kQ6_K;

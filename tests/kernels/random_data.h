@@ -73,6 +73,13 @@ inline std::vector<uint8_t> random_weights(TensorType t, int64_t n_out, int64_t 
       // Scales 2^-9 .. 2^-3 (e 119..125; the codes hold the sign).
       case TensorType::MXFP4: static_cast<quant::BlockMXFP4*>(p)->e = static_cast<uint8_t>(119 + rng() % 7); break;
       case TensorType::IQ4_XS: static_cast<quant::BlockIQ4_XS*>(p)->d = random_scale(rng, 0.001f); break;
+      case TensorType::Q2_K: {
+        auto* b = static_cast<quant::BlockQ2_K*>(p);
+        b->d = random_scale(rng, 0.02f);
+        b->dmin = random_scale(rng, 0.02f);
+        break;
+      }
+      case TensorType::Q3_K: static_cast<quant::BlockQ3_K*>(p)->d = random_scale(rng, 0.005f); break;
       case TensorType::Q4_K: {
         auto* b = static_cast<quant::BlockQ4_K*>(p);
         b->d = random_scale(rng, 0.005f);

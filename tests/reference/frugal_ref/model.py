@@ -236,13 +236,13 @@ def attention(q, k, v, scale, window=0, sinks=None, chunk=0):
 
 # Integer dot products (activation rounding, see ReferenceModel): weight type
 # -> activation block length; bf16 weights take bf16-rounded activations.
-ACT_BLOCK = {2: 32, 8: 32, 20: 32, 39: 32, 12: 256, 13: 256, 14: 256, 23: 256}
+ACT_BLOCK = {2: 32, 8: 32, 20: 32, 39: 32, 10: 256, 11: 256, 12: 256, 13: 256, 14: 256, 23: 256}
 BF16_TYPE = 30
 
 
 def round_activations(x, ttype):
     """x as frugal's integer and bf16 kernels see it: per block of 32 (q4_0,
-    q8_0, iq4_nl) or 256 (q4_k, q5_k, q6_k, iq4_xs) values, int8 codes
+    q8_0, iq4_nl) or 256 (q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs) values, int8 codes
     round(x / d) with d = max|x| / 127 in float32 (mxfp4 as q8_0); bf16 weights: x rounded to
     bf16 (nearest even). Other weight types: x unchanged."""
     if ttype == BF16_TYPE:
