@@ -125,6 +125,15 @@ uint8_t two_bit_code(const uint8_t* qs, int e) {
   return static_cast<uint8_t>((qs[(e / 128) * 32 + e % 32] >> (2 * ((e % 128) / 32))) & 3);
 }
 
+// The sixteen 16-value integer dot products of a super-block's unpacked
+// codes with its activation block (the k-quants with scales per 16).
+void sums16(const uint8_t* q, const BlockQ8_K& a, int32_t s[16]) {
+  for (int k = 0; k < 16; ++k) {
+    s[k] = 0;
+    for (int l = 0; l < 16; ++l) s[k] += q[k * 16 + l] * a.qs[k * 16 + l];
+  }
+}
+
 // Q2_K: value = d * sc_k * q - dmin * m_k in sub-block k of 16, q in 0..3.
 // dot = da * (d * sum_k sc_k * (q . a)_k - dmin * sum_k m_k * sum(a)_k).
 void dot_q2k(const void* w, const void* act, size_t act_stride, int n_act, int64_t n_in, float* y,
@@ -137,11 +146,10 @@ void dot_q2k(const void* w, const void* act, size_t act_stride, int n_act, int64
     const float d = fp16_to_f32(wb[b].d), dmin = fp16_to_f32(wb[b].dmin);
     for (int r = 0; r < n_act; ++r) {
       const BlockQ8_K& a = act_row<BlockQ8_K>(act, act_stride, r)[b];
-      int32_t isum = 0, msum = 0;
+      int32_t s[16], isum = 0, msum = 0;
+      sums16(q, a, s);
       for (int k = 0; k < 16; ++k) {
-        int32_t s = 0;
-        for (int l = 0; l < 16; ++l) s += q[k * 16 + l] * a.qs[k * 16 + l];
-        isum += (wb[b].scales[k] & 0xF) * s;
+        isum += (wb[b].scales[k] & 0xF) * s[k];
         msum += (wb[b].scales[k] >> 4) * a.bsums[k];
       }
       acc[r] = std::fma(static_cast<float>(isum), d * a.d, acc[r]);
@@ -166,12 +174,9 @@ void dot_q3k(const void* w, const void* act, size_t act_stride, int n_act, int64
     const float d = fp16_to_f32(wb[b].d);
     for (int r = 0; r < n_act; ++r) {
       const BlockQ8_K& a = act_row<BlockQ8_K>(act, act_stride, r)[b];
-      int32_t isum = 0;
-      for (int k = 0; k < 16; ++k) {
-        int32_t s = 0;
-        for (int l = 0; l < 16; ++l) s += q[k * 16 + l] * a.qs[k * 16 + l];
-        isum += sc[k] * (s - 4 * a.bsums[k]);
-      }
+      int32_t s[16], isum = 0;
+      sums16(q, a, s);
+      for (int k = 0; k < 16; ++k) isum += sc[k] * (s[k] - 4 * a.bsums[k]);
       acc[r] = std::fma(static_cast<float>(isum), d * a.d, acc[r]);
     }
   }
@@ -199,12 +204,9 @@ void dot_q6k(const void* w, const void* act, size_t act_stride, int n_act, int64
     const float d = fp16_to_f32(wb[b].d);
     for (int r = 0; r < n_act; ++r) {
       const BlockQ8_K& a = act_row<BlockQ8_K>(act, act_stride, r)[b];
-      int32_t isum = 0;
-      for (int k = 0; k < 16; ++k) {
-        int32_t s = 0;
-        for (int l = 0; l < 16; ++l) s += q[k * 16 + l] * a.qs[k * 16 + l];
-        isum += wb[b].scales[k] * (s - 32 * a.bsums[k]);
-      }
+      int32_t s[16], isum = 0;
+      sums16(q, a, s);
+      for (int k = 0; k < 16; ++k) isum += wb[b].scales[k] * (s[k] - 32 * a.bsums[k]);
       acc[r] = std::fma(static_cast<float>(isum), d * a.d, acc[r]);
     }
   }

@@ -41,6 +41,14 @@ inline uint16_t random_scale(std::mt19937& rng, float mag) {
   return f32_to_fp16((rng() & 1 ? -1.0f : 1.0f) * u(rng) * mag);
 }
 
+// The super-block scale and minimum scale of Q2_K, Q4_K and Q5_K.
+template <class Block>
+void random_d_dmin(void* p, std::mt19937& rng, float mag) {
+  auto* b = static_cast<Block*>(p);
+  b->d = random_scale(rng, mag);
+  b->dmin = random_scale(rng, mag);
+}
+
 // n_out rows of n_in weights of type t: random bits for the quantised codes
 // (every code, the extreme ones included), random finite fp16 scales, and
 // normal values for the float types.
@@ -73,25 +81,10 @@ inline std::vector<uint8_t> random_weights(TensorType t, int64_t n_out, int64_t 
       // Scales 2^-9 .. 2^-3 (e 119..125; the codes hold the sign).
       case TensorType::MXFP4: static_cast<quant::BlockMXFP4*>(p)->e = static_cast<uint8_t>(119 + rng() % 7); break;
       case TensorType::IQ4_XS: static_cast<quant::BlockIQ4_XS*>(p)->d = random_scale(rng, 0.001f); break;
-      case TensorType::Q2_K: {
-        auto* b = static_cast<quant::BlockQ2_K*>(p);
-        b->d = random_scale(rng, 0.02f);
-        b->dmin = random_scale(rng, 0.02f);
-        break;
-      }
+      case TensorType::Q2_K: random_d_dmin<quant::BlockQ2_K>(p, rng, 0.02f); break;
       case TensorType::Q3_K: static_cast<quant::BlockQ3_K*>(p)->d = random_scale(rng, 0.005f); break;
-      case TensorType::Q4_K: {
-        auto* b = static_cast<quant::BlockQ4_K*>(p);
-        b->d = random_scale(rng, 0.005f);
-        b->dmin = random_scale(rng, 0.005f);
-        break;
-      }
-      case TensorType::Q5_K: {
-        auto* b = static_cast<quant::BlockQ5_K*>(p);
-        b->d = random_scale(rng, 0.002f);
-        b->dmin = random_scale(rng, 0.002f);
-        break;
-      }
+      case TensorType::Q4_K: random_d_dmin<quant::BlockQ4_K>(p, rng, 0.005f); break;
+      case TensorType::Q5_K: random_d_dmin<quant::BlockQ5_K>(p, rng, 0.002f); break;
       case TensorType::Q6_K: static_cast<quant::BlockQ6_K*>(p)->d = random_scale(rng, 0.0005f); break;
       default: ADD_FAILURE() << "no generator for " << tensor_type_name(t);
     }
