@@ -17,6 +17,7 @@
 #include "base/read_file.h"
 #include "cli/command.h"
 #include "cli/default_model.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "runtime/engine.h"
 #include "runtime/kl_divergence.h"
@@ -29,7 +30,8 @@ namespace {
 constexpr int kRowsPerBatch = 512;  // chunks share one forward pass up to this many rows
 
 struct PerplexityArgs {
-  std::string model, text, base;
+  std::string model, text, base, lora;
+  float lora_scale = 1.0f;
   int n_ctx = 0, chunks = 0, threads = 0;
   bool kl = false, json = false;
 };
@@ -96,6 +98,8 @@ int run_perplexity(const PerplexityArgs& a) {
 
   const std::string path = resolve_model_path(a.model);
   std::unique_ptr<model::Model> m = model::Model::load(path);
+  // An adapter is scored as the model it makes, without writing a merged copy.
+  if (!a.lora.empty()) m->set_lora(model::LoraAdapter::load(a.lora, *m, a.lora_scale));
   const int n_vocab = static_cast<int>(m->config().n_vocab);
 
   std::vector<int32_t> tokens;
@@ -132,6 +136,7 @@ int run_perplexity(const PerplexityArgs& a) {
 
   nlohmann::ordered_json j;
   j["model"] = path;
+  if (!a.lora.empty()) j["lora"] = a.lora;
   j["n_ctx"] = plan.n_ctx;
   j["chunks"] = plan.n_chunk;
   j["tokens_scored"] = static_cast<size_t>(plan.n_chunk) * static_cast<size_t>(plan.scored_per_chunk());
@@ -239,6 +244,8 @@ const CommandRegistration kPerplexity{
       app.add_flag("--kl-divergence", a->kl, "compare this model with the base file (tokens come from the file)");
       app.add_flag("--json", a->json, "print the results as JSON");
       app.add_option("-t,--threads", a->threads, "threads (default: one per core)");
+      app.add_option("--lora", a->lora, "score the model with this LoRA adapter applied (llama.cpp's GGUF adapter format)");
+      app.add_option("--lora-scale", a->lora_scale, "scale of the adapter's product (default 1: alpha / rank as trained)");
       return [a] { return run_perplexity(*a); };
     }};
 

@@ -30,6 +30,18 @@ expect_error "-o ADAPTER.gguf is required (or --eval-only)" finetune -m "$dir/ba
 "$FRUGAL" lora-merge -m "$dir/base.gguf" --lora "$dir/adapter.gguf" -o "$dir/merged.gguf" >/dev/null \
   || fail "lora-merge"
 
+# perplexity --lora scores the adapted model without a merged copy: on the
+# fine-tuning text far below the base's, and level with the merged model's
+# (which re-quantises the adapted weights to the base's q8_0).
+for i in 1 2 3 4 5 6; do echo "The capital of France is Paris. Two plus two is four."; done >"$dir/ft.txt"
+ppl() { "$FRUGAL" -q perplexity "$@" -f "$dir/ft.txt" -c 16 --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["ppl"])'; }
+p_base=$(ppl -m "$dir/base.gguf") || fail "perplexity of the base"
+p_lora=$(ppl -m "$dir/base.gguf" --lora "$dir/adapter.gguf") || fail "perplexity --lora"
+p_merged=$(ppl -m "$dir/merged.gguf") || fail "perplexity of the merged model"
+awk -v b="$p_base" -v l="$p_lora" -v m="$p_merged" 'BEGIN { d = l / m - 1; exit !(l < b / 10 && d < 0.005 && d > -0.005) }' \
+  || fail "perplexity --lora $p_lora: want under a tenth of the base's $p_base and within 0.5% of the merged $p_merged"
+expect_error "data.jsonl: not a GGUF file" perplexity -m "$dir/base.gguf" --lora "$dir/data.jsonl" -f "$dir/ft.txt" -c 16
+
 # Checkpoints: a run stopped after step 5 and resumed gives the uninterrupted
 # run's metrics (all but the timing) and the same adapter bytes; the log is
 # one frugal plot reads.
