@@ -60,11 +60,11 @@ constexpr ArchSupport kArchs[] = {
     {.arch = "qwen2moe"},
     {.arch = "qwen3moe"},
     {.arch = "olmoe"},
+    {.arch = "glm4moe"},
     {.arch = "deepseek2",
      .missing = "multi-head latent attention: no backward through it over the frozen quantised weights, and "
                 "inference applies no adapter to its matrices"},
     {.arch = "gpt-oss", .missing = "attention sinks, sliding-window layers and biased, clamped experts"},
-    {.arch = "glm4moe", .missing = "sigmoid routing with a score bias and RoPE on half of each head"},
     {.arch = "llama4", .missing = "chunked attention with NoPE layers and experts weighted on their input"},
     {.arch = "qwen3next", .missing = "Gated DeltaNet linear-attention layers"},
     {.arch = "qwen35moe", .missing = "Gated DeltaNet linear-attention layers"},
@@ -149,11 +149,16 @@ void parse_targets(const std::string& list, LoraShape& shape) {
 LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(base), shape_(shape) {
   const model::ModelConfig& c = base.config();
   check_architecture(c.arch);
-  if (c.n_expert > 0 && (c.gating != model::GatingFunc::kSoftmax || c.expert_score_bias || c.n_expert_groups > 1 ||
-                         c.expert_weight_on_input || c.expert_bias))
+  // Routing: a softmax over every expert or a sigmoid per expert; the
+  // selection bias and the expert groups only choose (the gradient flows
+  // through the chosen experts' scores alone).
+  if (c.n_expert > 0 && ((c.gating != model::GatingFunc::kSoftmax && c.gating != model::GatingFunc::kSigmoid) ||
+                         c.expert_weight_on_input || c.expert_bias || c.ffn_act != model::FfnActivation::kSilu ||
+                         !c.swiglu_limit_exp.empty() || !c.swiglu_limit_shexp.empty()))
     fail("finetune: this ", c.arch, " variant's routing is not supported yet");
-  if (c.n_ff_shexp > 0 && c.arch != "qwen2moe")
-    fail("finetune: shared experts are supported in qwen2moe only (this is ", c.arch, ")");
+  if (c.v_head_dim != c.head_dim)
+    fail("finetune: value heads of ", c.v_head_dim, " values beside key heads of ", c.head_dim,
+         " are not supported yet");
   if (c.qk_norm != model::QkNorm::kNone && c.qk_norm != model::QkNorm::kPerHead && c.qk_norm != model::QkNorm::kWhole)
     fail("finetune: this ", c.arch, " variant's q/k normalisation is not supported yet");
   if (shape.rank <= 0) fail("finetune: --rank must be positive");
@@ -215,14 +220,16 @@ std::vector<model::LoraFactors> LoraModel::factors() const {
   return out;
 }
 
-double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) {
+double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, std::vector<float>* all_logits) {
   const model::ModelConfig& c = base_.config();
   const model::ModelWeights& W = base_.weights();
   const int64_t T = static_cast<int64_t>(ex.tokens.size()), D = c.n_embd, hd = c.head_dim;
   const int64_t H = c.n_head, HK = c.n_head_kv, nq = H * hd, nk = HK * hd, FF = c.n_ff, r = shape_.rank;
   const float scale = shape_.alpha / static_cast<float>(r), eps = c.norm_eps;
-  // RoPE as inference applies it (pairing, scaling, frequency factors);
-  // backward rotates by the transpose: the same table with sines negated.
+  // RoPE as inference applies it (pairing, scaling, frequency factors, on
+  // the first rope_dim values of each head: glm4moe rotates half of each,
+  // the rest passes unturned); backward rotates by the transpose: the same
+  // table with sines negated.
   kernels::RopeParams rp = model::rope_params(c);
   rp.freq_factors = W.rope_freqs.data;
   const int64_t rd = c.rope_dim;
@@ -302,16 +309,19 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) 
     F weights, ex, eg, eu, eh, ey, sg, su, sh, sy, s_weight;
   };
   // The routed experts: route_row as inference does (a softmax over all
-  // experts, top-k, the weights renormalised over the chosen ones or not,
-  // times expert_weights_scale), then the shared expert (qwen2moe: weighed
-  // by sigmoid(x . shexp_gate)).
+  // experts or a sigmoid per expert (glm4moe), top-k of the scores plus the
+  // selection bias where the layer has one (exp_probs_b: it chooses, never
+  // weighs), the chosen scores renormalised or not, times
+  // expert_weights_scale), then the shared expert (qwen2moe: weighed by
+  // sigmoid(x . shexp_gate); glm4moe: weight 1).
   const int64_t E = c.n_expert, K = c.n_expert_used, FE = c.n_ff_exp, FS = c.n_ff_shexp;
   auto moe_forward = [&](int64_t il, const model::LayerWeights& L, Acts& a, F& f) {
     linear(il, kRouter, a.xn2.data(), a.logits, a.ax[kRouter]);
     a.experts.assign(static_cast<size_t>(T * K), 0);
     a.weights = zeros(T * K);
     for (int64_t i = 0; i < T; ++i)
-      model::route_row(c, a.logits.data() + i * E, nullptr, a.experts.data() + i * K, a.weights.data() + i * K);
+      model::route_row(c, a.logits.data() + i * E, L.expert_score_bias.data, a.experts.data() + i * K,
+                       a.weights.data() + i * K);
     a.first.assign(static_cast<size_t>(E + 1), 0);
     for (int32_t e : a.experts) ++a.first[static_cast<size_t>(e) + 1];
     for (int64_t e = 0; e < E; ++e) a.first[e + 1] += a.first[e];
@@ -387,7 +397,22 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) 
     for (int64_t i = 0; i < T; ++i) {
       const double* dwi = d_w.data() + i * K;  // this row's slots
       float* dli = d_logits.data() + i * E;
-      if (c.expert_weights_norm) {
+      if (c.gating == model::GatingFunc::kSigmoid) {
+        // p_e = sigmoid(l_e) per expert, the chosen ones' p the weights, or
+        // u_j = p_j / S with S their sum when renormalised:
+        // d_p_j = (d_u_j - sum_k u_k d_u_k) / S; d_l_j = p_j (1 - p_j) d_p_j.
+        double sum = 0, mean = 0;
+        for (int64_t j = 0; j < K; ++j) {
+          p[j] = kernels::sigmoid(a.logits[static_cast<size_t>(i * E + a.experts[static_cast<size_t>(i * K + j)])]);
+          sum += p[j];
+        }
+        if (c.expert_weights_norm)
+          for (int64_t j = 0; j < K; ++j) mean += p[j] / sum * dwi[j];
+        for (int64_t j = 0; j < K; ++j) {
+          const double dp = c.expert_weights_norm ? (dwi[j] - mean) / sum : dwi[j];
+          dli[a.experts[static_cast<size_t>(i * K + j)]] += static_cast<float>(dp * p[j] * (1.0 - p[j]));
+        }
+      } else if (c.expert_weights_norm) {
         // q = softmax over the chosen logits: d_l_j = q_j (d_q_j - sum_k q_k d_q_k).
         double mean = 0;
         for (int64_t j = 0; j < K; ++j) mean += a.weights[static_cast<size_t>(i * K + j)] / ws * dwi[j];
@@ -439,7 +464,7 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) 
     linear(il, kQ, a.xn1.data(), a.q_raw, a.ax[kQ]);
     linear(il, kK, a.xn1.data(), a.k_raw, a.ax[kK]);
     linear(il, kV, a.xn1.data(), a.v, a.ax[kV]);
-    if (L.bq)  // frozen q/k/v biases (qwen2moe): the gradient passes them unchanged
+    if (L.bq)  // frozen q/k/v biases (qwen2, qwen2moe, glm4moe): the gradient passes them unchanged
       for (int64_t i = 0; i < T; ++i) {
         kernels::add(L.bq.data, a.q_raw.data() + i * nq, nq);
         kernels::add(L.bk.data, a.k_raw.data() + i * nk, nk);
@@ -487,6 +512,10 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight) 
   if (n == 0) fail("finetune: line ", ex.line, ": no target tokens");
   F xnf, rstdf, sel = zeros(n * D), logits = zeros(n * V), probs = zeros(n * V);
   rmsnorm(x.data(), W.output_norm.data, T, D, xnf, rstdf);
+  if (all_logits) {
+    all_logits->assign(static_cast<size_t>(T * V), 0.0f);
+    kernels::matmul(W.output, xnf.data(), D, T, all_logits->data(), V, nullptr);
+  }
   for (int64_t j = 0; j < n; ++j) std::copy_n(xnf.data() + rows[static_cast<size_t>(j)] * D, D, sel.data() + j * D);
   kernels::matmul(W.output, sel.data(), D, n, logits.data(), V, nullptr);
   const double loss = train::cross_entropy_forward(logits.data(), targets.data(), probs.data(), n, V) /

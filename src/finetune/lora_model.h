@@ -3,11 +3,13 @@
 // types (products by the inference kernels forward, a row block dequantised
 // at a time backward: finetune/lora_grad.h).
 //
-// Architectures: llama (dense and Mixtral-style), qwen3, qwen3moe,
+// Architectures: llama (dense and Mixtral-style), qwen2, qwen3, qwen3moe,
 // qwen2moe (q/k/v biases, routing weights not renormalised, a shared expert
-// weighed by a sigmoid gate) and olmoe (q/k RMSNorm over a token's whole q
-// and k vectors, routing weights not renormalised), RoPE as inference
-// applies it. Adapted
+// weighed by a sigmoid gate), olmoe (q/k RMSNorm over a token's whole q
+// and k vectors, routing weights not renormalised) and glm4moe (q/k/v
+// biases, RoPE on part of each head, leading dense layers, a sigmoid router
+// whose selection bias only chooses, renormalised and scaled weights, an
+// ungated shared expert), RoPE as inference applies it. Adapted
 // matrices (LoraShape): the attention projections, the dense FFN, the
 // shared experts, the routed experts (a pair of factors per expert, or one
 // pair for all of a layer's experts; stored as llama.cpp's 3-D factors) and
@@ -66,8 +68,10 @@ class LoraModel {
 
   // Mean cross-entropy over the example's target tokens; with_grad adds its
   // gradient, times grad_weight, to grads() (a batch weighs each example by
-  // its share of the batch's target tokens).
-  double loss(const SftExample& ex, bool with_grad, float grad_weight = 1.0f);
+  // its share of the batch's target tokens). all_logits, if given, gets the
+  // logits of every position (T x n_vocab), as inference computes them.
+  double loss(const SftExample& ex, bool with_grad, float grad_weight = 1.0f,
+              std::vector<float>* all_logits = nullptr);
 
   // The factors, for model::write_lora_adapter.
   std::vector<model::LoraFactors> factors() const;

@@ -1,9 +1,10 @@
-// LoRA over a frozen tiny qwen3, qwen3moe, qwen2moe, olmoe and Mixtral-style llama (routed
-// experts and router frozen, the gradient flowing through both): with B = 0 the loss is the base model's
-// (frugal's inference forward pass); the adapter's gradients match central
-// finite differences of the loss.
+// LoRA over a frozen tiny qwen3, qwen2, qwen3moe, qwen2moe, olmoe, Mixtral-style llama and
+// glm4moe (routed experts and router frozen, the gradient flowing through both): with B = 0 the
+// logits and the loss are the base model's (frugal's inference forward pass); the adapter's
+// gradients match central finite differences of the loss.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -21,16 +22,26 @@
 namespace frugal::finetune {
 namespace {
 
+// "arch/preset" as a file name.
+std::string file_name(std::string name) {
+  std::replace(name.begin(), name.end(), '/', '-');
+  return name;
+}
+
+// A tiny synth model: "arch" (its tiny preset) or "arch/preset".
 struct TinyQwen3 {
   model::testing::TempModel file;
   std::unique_ptr<model::Model> m;
-  explicit TinyQwen3(const std::string& arch = "qwen3") : file("finetune_" + arch) {
+  explicit TinyQwen3(const std::string& name = "qwen3", const std::string& type = "f32")
+      : file("finetune_" + file_name(name) + "_" + type) {
     Progress::set_enabled(false);
+    const size_t slash = name.find('/');
+    const std::string arch = name.substr(0, slash), preset = slash == std::string::npos ? "tiny" : name.substr(slash + 1);
     model::SynthOptions o;
-    o.type = "f32";
+    o.type = type;
     o.seed = 9;
     o.progress_label = "";
-    model::write_synth_model(model::find_preset(arch, "tiny").config, gguf::Metadata{}, o, file.path);
+    model::write_synth_model(model::find_preset(arch, preset).config, gguf::Metadata{}, o, file.path);
     m = model::Model::load(file.path);
   }
 };
@@ -45,15 +56,21 @@ SftExample example() {
 
 class LoraModelArch : public ::testing::TestWithParam<const char*> {};
 
-// The example's mean loss from frugal's inference forward pass (with the
-// model's adapter, if one is set).
-double forward_loss(const model::Model& m, const SftExample& ex) {
+// The logits of every position of the example from frugal's inference
+// forward pass (with the model's adapter, if one is set).
+std::vector<float> forward_logits(const model::Model& m, const SftExample& ex) {
   model::testing::OneSequenceKv kv(m.config(), 16);
   model::Forward fwd(m);
   std::vector<model::BatchRow> rows;
   for (size_t i = 0; i < ex.tokens.size(); ++i) rows.push_back({0, int32_t(i), ex.tokens[i], true});
   std::vector<float> logits;
   fwd.run(rows, kv, nullptr, logits);
+  return logits;
+}
+
+// The example's mean loss from frugal's inference forward pass.
+double forward_loss(const model::Model& m, const SftExample& ex) {
+  const std::vector<float> logits = forward_logits(m, ex);
   const int64_t V = m.config().n_vocab;
   double want = 0;
   int n = 0;
@@ -69,22 +86,46 @@ double forward_loss(const model::Model& m, const SftExample& ex) {
   return want / n;
 }
 
-TEST_P(LoraModelArch, StartsAtTheBaseModelsLoss) {
-  TinyQwen3 base(GetParam());
-  LoraModel lm(*base.m, {.rank = 4, .alpha = 8.0f, .seed = 1});
-  EXPECT_NEAR(lm.loss(example(), false), forward_loss(*base.m, example()), 1e-4);
+// With B = 0 the training forward gives inference's logits at every
+// position (to 1e-4 of the largest) and its loss (1e-4), in f32 and over
+// Q8_0 weights.
+void expect_base_logits(const std::string& name, const std::string& type) {
+  TinyQwen3 base(name, type);
+  LoraShape shape{.rank = 4, .alpha = 8.0f, .seed = 1};
+  if (base.m->config().is_moe()) parse_targets("attn,ffn,shared,experts,router", shape);
+  if (base.m->config().n_ff_shexp == 0) shape.shared = false;
+  LoraModel lm(*base.m, shape);
+  std::vector<float> got;
+  EXPECT_NEAR(lm.loss(example(), false, 1.0f, &got), forward_loss(*base.m, example()), 1e-4) << name << " " << type;
+  const std::vector<float> want = forward_logits(*base.m, example());
+  ASSERT_EQ(got.size(), want.size());
+  float top = 0, diff = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    top = std::max(top, std::fabs(want[i]));
+    diff = std::max(diff, std::fabs(got[i] - want[i]));
+  }
+  EXPECT_LT(diff, 1e-4f * top) << name << " " << type << ": logits differ by " << diff << " (largest " << top << ")";
+}
+
+TEST_P(LoraModelArch, StartsAtTheBaseModelsLogits) {
+  expect_base_logits(GetParam(), "f32");
+  expect_base_logits(GetParam(), "q8_0");
 }
 
 // Central finite differences of the loss against lm's gradients at random
 // parameters (half of them among those with a gradient, so that the
-// experts' many idle factors do not take every pick).
+// experts' many idle factors do not take every pick). The loss is smooth
+// only between routing choices: where a step changes a token's chosen
+// experts, the two one-sided differences part (their sum, the curvature
+// term h^2 L'' otherwise, holds the jump), and the step is retried three
+// times smaller, down to 1e-4.
 void check_gradients(LoraModel& lm, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> z(0.0f, 0.05f);
   for (float& p : lm.params()) p += z(rng);  // B != 0, so A's gradient is not zero
   const SftExample ex = example();
   std::fill(lm.grads().begin(), lm.grads().end(), 0.0f);
-  lm.loss(ex, true);
+  const double at = lm.loss(ex, true);
   std::vector<float>& p = lm.params();
   const std::vector<float> g = lm.grads();
   std::uniform_int_distribution<size_t> pick(0, p.size() - 1);
@@ -96,13 +137,17 @@ void check_gradients(LoraModel& lm, uint64_t seed) {
   int checked = 0;
   for (int trial = 0; trial < 40; ++trial) {
     const size_t i = trial % 2 ? live[pick_live(rng)] : pick(rng);
-    const float keep = p[i], h = 3e-3f;
-    p[i] = keep + h;
-    const double up = lm.loss(ex, false);
-    p[i] = keep - h;
-    const double down = lm.loss(ex, false);
-    p[i] = keep;
-    const double num = (up - down) / (2.0 * h);
+    const float keep = p[i];
+    double num = 0;
+    for (float h = 3e-3f; h > 0.9e-4f; h /= 3) {
+      p[i] = keep + h;
+      const double up = lm.loss(ex, false);
+      p[i] = keep - h;
+      const double down = lm.loss(ex, false);
+      p[i] = keep;
+      num = (up - down) / (2.0 * h);
+      if (std::fabs(up + down - 2 * at) < 1e-5 + 0.2 * std::fabs(up - down)) break;  // no routing jump
+    }
     EXPECT_NEAR(g[i], num, 2e-3 + 0.05 * std::fabs(num)) << "param " << i;
     checked += std::fabs(num) > 1e-3;
   }
@@ -115,8 +160,10 @@ TEST_P(LoraModelArch, GradientsMatchFiniteDifferences) {
   check_gradients(lm, 3);
 }
 
+// glm4moe: GLM-4.5's tiny preset (per-head q/k norm, routed scale 2.5)
+// and GLM-4.5-Air's (no q/k norm, 16 experts, scale 1).
 INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe", "llama", "qwen2moe", "olmoe",
-                                                                   "qwen2"));
+                                                                   "qwen2", "glm4moe", "glm4moe/tiny-air"));
 
 // The MoE targets: routed experts (a pair of factors per expert), shared
 // experts (qwen2moe's, with their sigmoid gate) and the router.
@@ -149,7 +196,7 @@ TEST_P(LoraMoeTargets, WrittenAdapterGivesTheTrainingLossAtInference) {
   std::normal_distribution<float> z(0.0f, 0.2f);
   for (float& p : lm.params()) p += z(rng);
   const double trained = lm.loss(example(), false);
-  model::testing::TempModel adapter("finetune_adapter_" + std::string(GetParam().arch));
+  model::testing::TempModel adapter("finetune_adapter_" + file_name(GetParam().arch));
   model::write_lora_adapter(adapter.path, base.m->config().arch, shape.alpha, shape.rank, lm.factors());
   const double before = forward_loss(*base.m, example());
   base.m->set_lora(model::LoraAdapter::load(adapter.path, *base.m));
@@ -166,7 +213,10 @@ INSTANTIATE_TEST_SUITE_P(Targets, LoraMoeTargets,
                                            MoeTargets{"llama", "experts,router", true},
                                            MoeTargets{"qwen2moe", "shared,experts", true},
                                            MoeTargets{"olmoe", "attn,experts,router"},
-                                           MoeTargets{"olmoe", "experts", true}));
+                                           MoeTargets{"olmoe", "experts", true},
+                                           MoeTargets{"glm4moe", "attn,ffn,shared,experts,router"},
+                                           MoeTargets{"glm4moe", "shared,experts", true},
+                                           MoeTargets{"glm4moe/tiny-air", "experts,router"}));
 
 // --lora-experts shared: one pair of factors per stack (n_expert times fewer
 // values than a pair per expert), written as the same pair for every expert.
@@ -213,6 +263,21 @@ TEST(LoraModel, MemorisesATinySet) {
   const double first = steps.front().val_loss, last = steps.back().val_loss;
   EXPECT_TRUE(std::isnan(steps[5].val_loss));
   EXPECT_LT(last, 0.5 * first) << first << " -> " << last;
+}
+
+// glm4moe over Q8_0 weights, every target: a few steps lower the loss.
+TEST(LoraModel, Glm4moeStepsLowerTheLoss) {
+  TinyQwen3 base("glm4moe", "q8_0");
+  LoraShape shape{.rank = 4, .alpha = 8.0f, .seed = 4};
+  parse_targets("attn,ffn,shared,experts,router", shape);
+  LoraModel lm(*base.m, shape);
+  const std::vector<SftExample> set = {example()};
+  std::vector<FinetuneStep> steps;
+  finetune(lm, set, set, {.epochs = 10, .lr = 1e-2f, .eval_every = 10},
+           [&](const FinetuneStep& s) { steps.push_back(s); });
+  ASSERT_EQ(steps.size(), 11u);
+  const double first = steps.front().val_loss, last = steps.back().val_loss;
+  EXPECT_LT(last, 0.7 * first) << first << " -> " << last;
 }
 
 }  // namespace

@@ -12,9 +12,12 @@ the mean cross-entropy over the example's target tokens. The loss must agree
 to 1e-5 relative and each factor's gradient to TOL in the norm-wise relative
 error ||g_frugal - g_torch|| / ||g_torch|| (f32 against f64). Cases: qwen3
 (attention and dense FFN), qwen2 (q/k/v biases, a tied LM head), qwen3moe, Mixtral-style llama, qwen2moe (gated
-shared expert, q/k/v biases) and olmoe (q/k norm over each token's whole q and
-k vectors) with their routed experts and router adapted, a pair per expert and
-shared. Skipped (exit 0 with a message) where Debian's
+shared expert, q/k/v biases), olmoe (q/k norm over each token's whole q and
+k vectors) and glm4moe (GLM-4.5's and GLM-4.5-Air's tiny presets: RoPE on half
+of each head, q/k/v biases, a leading dense layer, a sigmoid router whose
+selection bias only chooses, renormalised weights times the routed scale, an
+ungated shared expert) with their routed experts and router adapted, a pair
+per expert and shared. Skipped (exit 0 with a message) where Debian's
 python3-torch is absent.
 """
 import json
@@ -43,7 +46,8 @@ CASES = [("qwen3", "attn,ffn", "each"), ("qwen2", "attn,ffn", "each"), ("qwen3mo
          ("qwen3moe", "experts,router", "shared"), ("llama", "attn,experts,router", "each"),
          ("llama", "attn,experts", "shared"), ("qwen2moe", "attn,shared,experts,router", "each"),
          ("qwen2moe", "shared,experts", "shared"), ("olmoe", "attn,experts,router", "each"),
-         ("olmoe", "experts", "shared")]
+         ("olmoe", "experts", "shared"), ("glm4moe", "attn,ffn,shared,experts,router", "each"),
+         ("glm4moe", "shared,experts,router", "shared"), ("glm4moe/tiny-air", "attn,experts,router", "each")]
 
 
 def head_of(md, f):
@@ -54,15 +58,19 @@ def head_of(md, f):
         sys.exit(f"{arch}: the reference has no RoPE scaling or frequency factors")
     H = int(key("attention.head_count"))
     hd = int(key("attention.key_length", int(key("embedding_length")) // H))
-    if int(key("rope.dimension_count", hd)) != hd:
-        sys.exit(f"{arch}: the reference rotates whole heads")
+    if int(key("attention.value_length", hd)) != hd:
+        sys.exit(f"{arch}: the reference has value heads as wide as key heads")
+    groups = int(key("expert_group_count", 0) or 1)
     return {"eps": float(key("attention.layer_norm_rms_epsilon")), "rope_base": float(key("rope.freq_base", 10000.0)),
-            "rope_neox": arch != "llama", "qk_norm": ("whole" if arch == "olmoe" else "head") if f.has("blk.0.attn_q_norm.weight") else "none",
+            "rope_neox": arch != "llama", "rope_dim": int(key("rope.dimension_count", hd)),
+            "qk_norm": ("whole" if arch == "olmoe" else "head") if f.has("blk.0.attn_q_norm.weight") else "none",
             "head": H, "head_kv": int(key("attention.head_count_kv", H)), "head_dim": hd, "batch": 1,
+            "layer": int(key("block_count")) - int(key("nextn_predict_layers", 0)),
             "expert": int(key("expert_count", 0)), "used": int(key("expert_used_count", 0)), "aux": 0.0, "z": 0.0,
             "norm_w": bool(key("expert_weights_norm", arch in ("llama", "qwen3moe"))),
-            "w_scale": float(key("expert_weights_scale", 1.0)) or 1.0, "sigmoid": False, "groups": 1,
-            "groups_used": 1}
+            "w_scale": float(key("expert_weights_scale", 1.0)) or 1.0,
+            "sigmoid": int(key("expert_gating_func", 2 if arch == "glm4moe" else 1)) == 2, "groups": groups,
+            "groups_used": int(key("expert_group_used_count", 0) or 1) if groups > 1 else 1}
 
 
 def check(model, targets, experts, tmp):
@@ -103,7 +111,11 @@ def check(model, targets, experts, tmp):
     targets_ = np.array([tokens[i + 1] if i + 1 < len(tokens) and d["target"][i + 1] else -100
                          for i in range(len(tokens))], dtype=np.int64)
     head["seq"] = len(tokens)
-    bias = np.zeros((len([n for n in W if n.endswith("attn_norm.weight")]), max(1, head["expert"])))
+    # The selection bias (glm4moe's exp_probs_b): it chooses the experts, never weighs them.
+    bias = np.zeros((head["layer"], max(1, head["expert"])))
+    for il in range(head["layer"]):
+        if f"blk.{il}.exp_probs_b.bias" in W:
+            bias[il] = W[f"blk.{il}.exp_probs_b.bias"].numpy()
     total, _, _, _ = train_loss(head, W, bias, tokens, targets_)
     total.backward()
     errors = []
@@ -129,9 +141,10 @@ def check(model, targets, experts, tmp):
 
 failures = []
 with tempfile.TemporaryDirectory() as tmp:
-    for arch, targets, experts in CASES:
-        errors, rel, worst, n = check(synth(tmp, arch, "tiny", "f32"), targets, experts, tmp)
-        case = f"{arch} --targets {targets} --lora-experts {experts}"
+    for name, targets, experts in CASES:
+        arch, _, preset = name.partition("/")
+        errors, rel, worst, n = check(synth(tmp, arch, preset or "tiny", "f32"), targets, experts, tmp)
+        case = f"{name} --targets {targets} --lora-experts {experts}"
         print(f"{case}: loss rel {rel:.1e}; {n} matrices, worst gradient {worst[0]} {worst[1]:.1e}")
         failures += [f"{case}: {e}" for e in errors]
 if failures:

@@ -1,9 +1,9 @@
 """PyTorch reference of frugal's training model (src/train/train_model.h),
 written from the model's definition: loss and autograd gradients of every
 parameter for one batch, in float64. The architectures it trains (qwen3moe,
-qwen2moe, olmoe, Mixtral-style llama, deepseek2) differ in what the dump's
-JSON line names: q/k norm (per head, whole vector, none), RoPE pairing and
-base, norm eps, softmax or sigmoid router, its groups and scale, whether the
+qwen2moe, olmoe, Mixtral-style llama, deepseek2; glm4moe for the LoRA
+trainer's reference) differ in what the dump's JSON line names: q/k norm
+(per head, whole vector, none), RoPE pairing, base and rotated dimensions, norm eps, softmax or sigmoid router, its groups and scale, whether the
 top-k weights are renormalised, and for latent attention its dimensions, the
 softmax scale and inference's RoPE angles (YaRN); and in the tensors present:
 q/k/v biases, shared experts with or without a gate, dense layers, latent
@@ -45,9 +45,13 @@ def rmsnorm(x, w, eps):
     return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
 
 
-def rope(x, base=10000.0, neox=True):
+def rope(x, base=10000.0, neox=True, n_dims=None):
     # x: B x T x H x hd; pair i turns by pos * base^(-2i/hd). NeoX pairs
-    # (i, i + hd/2) (qwen*, olmoe); llama pairs (2i, 2i + 1).
+    # (i, i + hd/2) (qwen*, olmoe); llama pairs (2i, 2i + 1). With n_dims
+    # (glm4moe: half of each head) only the first n_dims values turn, as
+    # pairs of those, and the rest pass unturned.
+    if n_dims is not None and n_dims < x.shape[-1]:
+        return torch.cat([rope(x[..., :n_dims], base, neox), x[..., n_dims:]], -1)
     if not neox:
         B, T, H, hd = x.shape
         halves = x.view(B, T, H, hd // 2, 2).transpose(-1, -2).reshape(B, T, H, hd)
@@ -78,7 +82,8 @@ def attention(head, p, h, B, T, mask):
     q, kk, v = q.view(B, T, H, hd), kk.view(B, T, Hkv, hd), v.view(B, T, Hkv, hd)
     if qk_norm == "head":  # qwen3moe: per head
         q, kk = rmsnorm(q, p("attn_q_norm.weight"), eps), rmsnorm(kk, p("attn_k_norm.weight"), eps)
-    q, kk = rope(q, base, neox), rope(kk, base, neox)
+    rd = int(head.get("rope_dim", hd))
+    q, kk = rope(q, base, neox, rd), rope(kk, base, neox, rd)
     kk, v = kk.repeat_interleave(H // Hkv, dim=2), v.repeat_interleave(H // Hkv, dim=2)
     s = torch.einsum("bihd,bjhd->bhij", q, kk) / np.sqrt(hd)
     s = s.masked_fill(~mask, float("-inf")).softmax(-1)
@@ -154,12 +159,15 @@ def loss(head, W, bias, tokens, targets):
     z_total = torch.zeros((), dtype=dt)
     mask = torch.ones(T, T, dtype=torch.bool).tril()
     il = 0
-    while f"blk.{il}.attn_norm.weight" in W:
+    n_layer = int(head.get("layer", 1 << 30))  # glm4moe's next-token-prediction block after them does not run
+    while f"blk.{il}.attn_norm.weight" in W and il < n_layer:
         p = lambda n: W.get(f"blk.{il}.{n}")  # noqa: E731
         h = rmsnorm(x, p("attn_norm.weight"), eps)
         block = latent_attention if p("attn_kv_a_mqa.weight") is not None else attention
         x = x + block(head, p, h, B, T, mask)
-        hn = rmsnorm(x, p("ffn_norm.weight"), eps)
+        # The FFN's pre-norm: ffn_norm, or post_attention_norm as glm4moe's converter names it.
+        ffn_norm = p("ffn_norm.weight") if p("ffn_norm.weight") is not None else p("post_attention_norm.weight")
+        hn = rmsnorm(x, ffn_norm, eps)
         if p("ffn_gate.weight") is not None:  # a dense layer (deepseek2's leading ones)
             x = x + swiglu_ffn(hn, p("ffn_gate.weight"), p("ffn_up.weight"), p("ffn_down.weight"))
             il += 1
