@@ -72,7 +72,7 @@ int run_bench(BenchArgs a) {
   const auto t_load = std::chrono::steady_clock::now();
   std::unique_ptr<model::Model> m = model::Model::load(
       a.model, {.repack = a.repack, .in_memory = !a.mmap && !a.expert_parallel.on, .threads = pool.size()});
-  attach_expert_parallel(group, *m);
+  attach_expert_parallel(group, *m, a.expert_parallel);
   const double load_seconds = seconds_since(t_load);
   const auto t_attached = std::chrono::steady_clock::now();  // the expert-parallel report's span
   const double first_token_seconds = load_seconds + runtime::time_first_token(*m, o.kv_type);

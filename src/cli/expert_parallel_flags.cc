@@ -1,6 +1,10 @@
 #include "cli/expert_parallel_flags.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
+#include <string>
 
 #include "base/error.h"
 #include "base/human_format.h"
@@ -16,6 +20,9 @@ void add_expert_parallel_flags(CLI::App& app, ExpertParallelFlags& f) {
                "(docs/DISTRIBUTED.md)");
   app.add_option("--ep-timeout", f.timeout_seconds,
                  "seconds a rank waits for the others at one exchange before ending the job (default 120)");
+  app.add_option("--expert-placement", f.placement,
+                 "with --expert-parallel: each rank computes the experts this placement file gives it (frugal "
+                 "placement writes one; default: a contiguous block of each layer's experts)");
 }
 
 dist::ProcessGroup& join_ranks(double timeout_seconds) {
@@ -28,41 +35,106 @@ dist::ProcessGroup& join_ranks(double timeout_seconds) {
 }
 
 dist::ProcessGroup* join_expert_parallel(const ExpertParallelFlags& f) {
+  if (!f.on && !f.placement.empty()) fail("--expert-placement needs --expert-parallel (under mpirun)");
   return f.on ? &join_ranks(f.timeout_seconds) : nullptr;
 }
 
-void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model) {
+namespace {
+
+// "a" or "a-b": the least and most of v over the model's MoE layers.
+template <class Fn>
+std::string over_layers(const model::ModelConfig& c, Fn&& v) {
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (int64_t il = 0; il < c.n_layer; ++il)
+    if (c.layer_is_moe(il)) lo = std::min<int64_t>(lo, v(il)), hi = std::max<int64_t>(hi, v(il));
+  if (lo > hi) return "0";
+  return lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi);
+}
+
+// What rank r holds: "experts 0..31" (a contiguous block in every layer) or
+// "experts: 17 a layer, 1 of them replicated".
+std::string holdings(const model::ModelConfig& c, const model::ExpertPlacement& p, int r) {
+  if (p.is_contiguous()) {
+    const model::ExpertRange e = model::expert_share(c.n_expert, r, p.n_ranks());
+    return "experts " + std::to_string(e.begin) + ".." + std::to_string(e.end - 1);
+  }
+  const std::string held = over_layers(c, [&](int64_t il) { return static_cast<int64_t>(p.experts_of(r, il).size()); });
+  const std::string shared = over_layers(c, [&](int64_t il) {
+    int64_t n = 0;
+    for (int64_t e = 0; e < c.n_expert; ++e) n += p.holds(r, il, e) && p.holders(il, e).size() > 1 ? 1 : 0;
+    return n;
+  });
+  return "experts: " + held + " a layer" + (shared == "0" ? "" : ", " + shared + " of them replicated");
+}
+
+}  // namespace
+
+void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model, const ExpertParallelFlags& f) {
   if (!group) return;
-  if (!model.config().is_moe()) fail("--expert-parallel: ", model.file().path(), " has no routed experts");
+  const model::ModelConfig& c = model.config();
+  if (!c.is_moe()) fail("--expert-parallel: ", model.file().path(), " has no routed experts");
   if (model.repacked().tensors > 0)
     fail("--expert-parallel: repacking at load reads every expert's weights; run without --repack "
          "(or repack the file once with frugal quantize --repack)");
-  if (const MappedFile* f = model.file().mapping()) f->skip_populate();
-  model::attach_expert_parallel(model, group);
-  const model::ExpertRange mine = group->owned(model.config().n_expert);
-  model::advise_expert_pages(model, mine);
-  log_info("expert-parallel: rank ", group->rank(), " of ", group->n_ranks(), " owns experts ", mine.begin, "..",
-           mine.end - 1, " of ", model.config().n_expert, " in every MoE layer");
+  model::ExpertPlacement placement = model::ExpertPlacement::contiguous(c.n_layer, c.n_expert, group->n_ranks());
+  std::string how;
+  if (!f.placement.empty()) {
+    const model::PlacementFile pf = model::read_placement_file(f.placement);
+    bool replanned = false;
+    try {
+      placement = model::placement_for(pf, c, group->n_ranks(), &replanned);
+    } catch (const Error& e) {
+      fail("--expert-placement ", f.placement, ": ", e.what());
+    }
+    how = ", placed by " + f.placement + " (rows measured over " + (pf.source.empty() ? "?" : pf.source) + ", " +
+          std::to_string(pf.tokens) + " tokens";
+    if (replanned)
+      how += "; made for " + std::to_string(pf.n_ranks) + " ranks, placed again for " +
+             std::to_string(group->n_ranks()) + " with " + std::to_string(pf.replicas_per_rank) + " replicas a rank";
+    how += ")";
+  }
+  if (const MappedFile* m = model.file().mapping()) m->skip_populate();
+  model::advise_expert_pages(model, placement, group->rank());
+  const std::string held = holdings(c, placement, group->rank());
+  if (placement.is_contiguous())
+    log_info("expert-parallel: rank ", group->rank(), " of ", group->n_ranks(), " owns ", held, " of ", c.n_expert,
+             " in every MoE layer", how);
+  else
+    log_info("expert-parallel: rank ", group->rank(), " of ", group->n_ranks(), " holds ", held, " (of ", c.n_expert,
+             ")", how);
+  model::attach_expert_parallel(model, group, std::move(placement));
 }
 
 void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model, double seconds) {
   if (!group) return;
-  const model::ExpertPagesMapped p = model::expert_pages_mapped(model, group->owned(model.config().n_expert));
+  const model::ExpertPlacement* placement = model::expert_placement_of(model);
+  if (!placement) return;
+  const model::ExpertPagesMapped p = model::expert_pages_mapped(model, *placement, group->rank());
   const dist::CommStats c = group->stats();
+  const double rows = static_cast<double>(c.floats_computed) / static_cast<double>(model.config().n_embd);
   const std::vector<double> mine = {static_cast<double>(p.owned_bytes), static_cast<double>(p.owned_mapped),
                                     static_cast<double>(p.others_bytes), static_cast<double>(p.others_mapped),
-                                    static_cast<double>(c.exchanges), static_cast<double>(c.bytes_sent), c.seconds, seconds};
+                                    static_cast<double>(c.exchanges), static_cast<double>(c.bytes_sent), c.seconds, seconds,
+                                    rows};
   const std::vector<double> all = group->gather(mine);
-  for (int r = 0; r < group->n_ranks() && !all.empty(); ++r) {
+  if (all.empty()) return;
+  double max_rows = 0, sum_rows = 0;
+  for (int r = 0; r < group->n_ranks(); ++r) {
     const double* v = all.data() + static_cast<size_t>(r) * mine.size();
-    const model::ExpertRange e = model::expert_share(model.config().n_expert, r, group->n_ranks());
+    max_rows = std::max(max_rows, v[8]);
+    sum_rows += v[8];
     std::fprintf(stderr,
-                 "expert-parallel rank %d: experts %lld..%lld | expert pages mapped: own %s of %s, others' %s of %s | "
+                 "expert-parallel rank %d: %s | rows computed %.0f | expert pages mapped: own %s of %s, others' %s of %s | "
                  "exchanges: %.0f, %s sent, %.3f s of %.3f s (%.1f %%)\n",
-                 r, static_cast<long long>(e.begin), static_cast<long long>(e.end - 1), human_bytes(v[1]).c_str(),
+                 r, holdings(model.config(), *placement, r).c_str(), v[8], human_bytes(v[1]).c_str(),
                  human_bytes(v[0]).c_str(), human_bytes(v[3]).c_str(), human_bytes(v[2]).c_str(), v[4],
                  human_bytes(v[5]).c_str(), v[6], v[7], v[7] > 0 ? 100.0 * v[6] / v[7] : 0.0);
   }
+  const double mean = sum_rows / group->n_ranks();
+  std::fprintf(stderr,
+               "expert-parallel: rows computed per rank, all MoE layers: busiest %.0f, mean %.1f, max/mean %.3f (%s)\n",
+               max_rows, mean, mean > 0 ? max_rows / mean : 0.0,
+               placement->is_contiguous() ? "contiguous placement" : "the file's placement");
 }
 
 }  // namespace frugal::cli

@@ -4,6 +4,7 @@
 // model/expert_parallel.h and dist/process_group.h). Rank 0 alone prints.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "dist/process_group.h"
 #include "model/model.h"
@@ -13,6 +14,7 @@ namespace frugal::cli {
 struct ExpertParallelFlags {
   bool on = false;
   double timeout_seconds = 120;
+  std::string placement;  // --expert-placement FILE (frugal placement's); empty: contiguous blocks
 };
 
 void add_expert_parallel_flags(CLI::App& app, ExpertParallelFlags& f);
@@ -24,15 +26,18 @@ dist::ProcessGroup* join_expert_parallel(const ExpertParallelFlags& f);
 dist::ProcessGroup& join_ranks(double timeout_seconds);
 
 // Makes `model`'s forward passes expert-parallel through `group` (nothing
-// when null): each rank will read only its own experts' pages, so nothing
-// maps the whole file ahead; repacked weights are refused (repacking reads
-// every expert). Call before the first forward pass.
-void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model);
+// when null), each rank computing the experts of the placement file that
+// f.placement names, or a contiguous block of each layer's: each rank will
+// read only its own experts' pages, so nothing maps the whole file ahead;
+// repacked weights are refused (repacking reads every expert). Call before
+// the first forward pass.
+void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model, const ExpertParallelFlags& f);
 
-// On rank 0, one line per rank on stderr: the experts it owns, how much of
-// their weights and of the other ranks' it has mapped, and its time and
-// bytes in the per-layer exchanges. `seconds`: the wall time the report covers.
-// Every rank must call it (it gathers).
+// On rank 0, one line per rank on stderr: the experts it owns, the rows
+// they computed, how much of their weights and of the other ranks' it has
+// mapped, and its time and bytes in the per-layer exchanges; then the
+// busiest rank's rows against the mean. `seconds`: the wall time the report
+// covers. Every rank must call it (it gathers).
 void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model, double seconds);
 
 }  // namespace frugal::cli

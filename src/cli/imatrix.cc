@@ -14,15 +14,11 @@
 #include "cli/command.h"
 #include "cli/default_model.h"
 #include "model/model.h"
-#include "runtime/engine.h"
+#include "runtime/calibration.h"
 #include "runtime/imatrix_collector.h"
-#include "runtime/perplexity.h"
-#include "tokenizer/tokenizer.h"
 
 namespace frugal::cli {
 namespace {
-
-constexpr int kRowsPerBatch = 512;  // chunks share one forward pass up to this many rows
 
 struct ImatrixArgs {
   std::string model, text, output = "imatrix.gguf";
@@ -39,29 +35,15 @@ int run_imatrix(const ImatrixArgs& a) {
   const std::string path = resolve_model_path(a.model);
   std::unique_ptr<model::Model> m = model::Model::load(path);
 
-  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_metadata(m->file().metadata());
-  const bool add_bos = tok.add_bos_default() && tok.bos() >= 0;
-  const std::vector<int32_t> tokens = tok.encode(text, add_bos, /*parse_special=*/false);
-  const int n_ctx = a.n_ctx > 0 ? a.n_ctx : static_cast<int>(std::min<int64_t>(512, m->config().n_ctx_train));
-  const runtime::ChunkPlan plan = runtime::plan_chunks(tokens.size(), n_ctx, a.chunks);
-
-  runtime::EngineOptions opts;
-  opts.n_ctx = plan.n_ctx;
-  opts.n_seq_max = std::clamp(kRowsPerBatch / plan.n_ctx, 1, plan.n_chunk);
-  runtime::Engine engine(*m, opts);
-  log_info("imatrix: ", plan.n_chunk, " chunks of ", plan.n_ctx, " tokens, ", opts.n_seq_max, " chunks per batch");
+  const runtime::CalibrationText calib = runtime::calibration_text(*m, text, a.n_ctx, a.chunks);
+  const runtime::ChunkPlan& plan = calib.plan;
+  const std::unique_ptr<runtime::Engine> engine = runtime::calibration_engine(*m, plan);
+  log_info("imatrix: ", plan.n_chunk, " chunks of ", plan.n_ctx, " tokens, ", engine->n_seq_max(), " chunks per batch");
 
   quant::Imatrix result;
   {
     runtime::ImatrixCollector collector(*m);
-    Progress bar("imatrix", static_cast<uint64_t>(plan.n_chunk), "");
-    std::vector<float> logits;
-    for (int c0 = 0; c0 < plan.n_chunk; c0 += engine.n_seq_max()) {
-      const int n = std::min(engine.n_seq_max(), plan.n_chunk - c0);
-      runtime::evaluate_chunks(engine, plan, tokens, add_bos ? tok.bos() : -1, c0, n, logits);
-      bar.update(static_cast<uint64_t>(c0 + n));
-    }
-    bar.finish();
+    runtime::run_calibration(*engine, calib, "imatrix");
     result = collector.result();
   }
   const size_t slash = a.text.find_last_of('/');

@@ -2,6 +2,9 @@
 // metadata key (long arrays and strings summarised), each tensor's type,
 // shape and size, totals by type; for Mixture-of-Experts models the total and
 // per-token active parameters; and the weight bytes read per decoded token.
+// frugal inspect --placement FILE [-m MODEL] [--ranks N] [--replicas R]: an
+// expert placement file (frugal placement's), layer by layer: each rank's
+// experts and rows under the contiguous default and under the placement.
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -12,6 +15,8 @@
 #include "gguf/reader.h"
 #include "gguf/summary.h"
 #include "gguf/value_format.h"
+#include "model/config.h"
+#include "model/expert_placement.h"
 
 namespace frugal::cli {
 namespace {
@@ -147,13 +152,128 @@ void print_json(const gguf::Reader& r, const gguf::FileSummary& s) {
   std::puts(j.dump(2, ' ', false, ordered_json::error_handler_t::replace).c_str());
 }
 
+// "0..15": a run of consecutive experts; a list otherwise, the replicated
+// ones marked *.
+std::string expert_list(const std::vector<int64_t>& es, const std::vector<int>& copies) {
+  bool run = !es.empty();
+  for (size_t i = 0; i + 1 < es.size(); ++i) run = run && es[i + 1] == es[i] + 1;
+  for (int64_t e : es) run = run && copies[static_cast<size_t>(e)] == 1;
+  if (run) return std::to_string(es.front()) + ".." + std::to_string(es.back());
+  std::string s;
+  for (int64_t e : es) s += (s.empty() ? "" : " ") + std::to_string(e) + (copies[static_cast<size_t>(e)] > 1 ? "*" : "");
+  return s;
+}
+
+struct PlacementView {
+  std::string file, model;
+  int ranks = 0, replicas = -1;  // 0 / -1: the file's
+};
+
+int print_placement(const PlacementView& v) {
+  model::PlacementFile f = model::read_placement_file(v.file);
+  const int ranks = v.ranks > 0 ? v.ranks : f.n_ranks;
+  const int replicas = v.replicas >= 0 ? v.replicas : f.replicas_per_rank;
+  if (v.ranks < 0) fail("inspect: --ranks must be at least 1");
+  const bool again = ranks != f.n_ranks || replicas != f.replicas_per_rank;
+  if (again) model::place(f, ranks, replicas);
+  // Bytes of one copy of an expert of each layer (its gate, up and down, and biases).
+  std::vector<uint64_t> expert_bytes;
+  if (!v.model.empty()) {
+    const gguf::Reader r = gguf::Reader::open(v.model);
+    const model::ModelConfig c = model::config_from_file(r);
+    try {
+      (void)model::placement_for(f, c, ranks);
+    } catch (const Error& e) {
+      fail("inspect: ", v.file, " and ", v.model, ": ", e.what());
+    }
+    expert_bytes.assign(f.layers.size(), 0);
+    for (size_t i = 0; i < f.layers.size(); ++i) {
+      const std::string prefix = "blk." + std::to_string(f.layers[i]) + ".";
+      for (const auto& t : r.tensors())
+        if (t.name.rfind(prefix, 0) == 0 && t.name.find("_exps.") != std::string::npos)
+          expert_bytes[i] += t.n_bytes / static_cast<uint64_t>(f.n_expert);
+    }
+  }
+
+  std::printf("placement:     %s\n", v.file.c_str());
+  std::printf("measured:      %s%s%zu MoE layers x %lld experts (%lld used per token), rows over %s, %llu tokens\n",
+              f.model.c_str(), f.architecture.empty() ? ": " : (" (" + f.architecture + "): ").c_str(), f.layers.size(),
+              static_cast<long long>(f.n_expert), static_cast<long long>(f.n_expert_used),
+              f.source.empty() ? "?" : f.source.c_str(), static_cast<unsigned long long>(f.tokens));
+  std::printf("ranks:         %d, %d replica%s a rank%s\n", ranks, replicas, replicas == 1 ? "" : "s",
+              again ? " (placed again from the counts; the file places them for other figures)" : "");
+  const model::LayerAssignment contiguous = model::contiguous_layer(f.n_expert, ranks);
+  std::vector<uint64_t> total_c(static_cast<size_t>(ranks), 0), total_p(static_cast<size_t>(ranks), 0);
+  std::vector<uint64_t> bytes_c(static_cast<size_t>(ranks), 0), bytes_p(static_cast<size_t>(ranks), 0);
+  double sum_c = 0, sum_p = 0, worst_c = 0, worst_p = 0;
+  for (size_t i = 0; i < f.layers.size(); ++i) {
+    const model::LayerAssignment& a = f.placement[i];
+    const std::vector<uint64_t> rc = model::rank_rows(f.rows[i], contiguous), rp = model::rank_rows(f.rows[i], a);
+    const double ic = model::imbalance(rc), ip = model::imbalance(rp);
+    sum_c += ic, sum_p += ip, worst_c = std::max(worst_c, ic), worst_p = std::max(worst_p, ip);
+    uint64_t rows = 0;
+    for (uint64_t n : f.rows[i]) rows += n;
+    std::vector<int> copies(static_cast<size_t>(f.n_expert), 0), ones(static_cast<size_t>(f.n_expert), 1);
+    for (const auto& list : a)
+      for (int64_t e : list) ++copies[static_cast<size_t>(e)];
+    std::printf("\nlayer %lld: %llu rows; busiest rank / mean: contiguous %.3f, placed %.3f\n",
+                static_cast<long long>(f.layers[i]), static_cast<unsigned long long>(rows), ic, ip);
+    for (int r = 0; r < ranks; ++r) {
+      const size_t q = static_cast<size_t>(r);
+      total_c[q] += rc[q], total_p[q] += rp[q];
+      if (!expert_bytes.empty()) {
+        bytes_c[q] += contiguous[q].size() * expert_bytes[i];
+        bytes_p[q] += a[q].size() * expert_bytes[i];
+      }
+      std::printf("  rank %d: contiguous %8llu rows (%s) | placed %8llu rows, %zu experts: %s\n", r,
+                  static_cast<unsigned long long>(rc[q]), expert_list(contiguous[q], ones).c_str(),
+                  static_cast<unsigned long long>(rp[q]), a[q].size(), expert_list(a[q], copies).c_str());
+    }
+  }
+  const double nl = static_cast<double>(std::max<size_t>(1, f.layers.size()));
+  std::printf("\nall %zu MoE layers: busiest rank / mean, layer average (worst layer): contiguous %.3f (%.3f), placed "
+              "%.3f (%.3f)\n",
+              f.layers.size(), sum_c / nl, worst_c, sum_p / nl, worst_p);
+  std::printf("rows per rank, all layers: contiguous");
+  for (uint64_t n : total_c) std::printf(" %llu", static_cast<unsigned long long>(n));
+  std::printf(" | placed");
+  for (uint64_t n : total_p) std::printf(" %llu", static_cast<unsigned long long>(n));
+  std::printf("\n");
+  if (!expert_bytes.empty()) {
+    std::printf("expert weights per rank (%s): contiguous", v.model.c_str());
+    for (uint64_t n : bytes_c) std::printf(" %s", human_bytes(static_cast<double>(n)).c_str());
+    std::printf(" | placed");
+    for (uint64_t n : bytes_p) std::printf(" %s", human_bytes(static_cast<double>(n)).c_str());
+    std::printf("\n");
+  }
+  return 0;
+}
+
 CommandRegistration reg("inspect", "show a GGUF file's metadata, tensors, parameter counts and bytes per token",
                         [](CLI::App& app) -> std::function<int()> {
                           auto path = std::make_shared<std::string>();
                           auto json = std::make_shared<bool>(false);
-                          app.add_option("file", *path, "GGUF file")->required();
+                          auto pv = std::make_shared<PlacementView>();
+                          app.add_option("file", *path, "GGUF file");
                           app.add_flag("--json", *json, "print JSON instead of text");
-                          return [path, json]() {
+                          app.add_option("--placement", pv->file,
+                                         "show an expert placement file (frugal placement's) layer by layer instead");
+                          app.add_option("-m,--model", pv->model,
+                                         "with --placement: the model, to check the file against and to count each "
+                                         "rank's expert bytes");
+                          app.add_option("--ranks", pv->ranks,
+                                         "with --placement: place the file's counts on this many ranks");
+                          app.add_option("--replicas", pv->replicas,
+                                         "with --placement: extra expert copies per rank (default: the file's)");
+                          return [path, json, pv]() {
+                            if (!pv->file.empty()) {
+                              if (!path->empty() && pv->model.empty()) pv->model = *path;
+                              if (*json) fail("inspect: --placement prints text (the placement file is JSON itself)");
+                              return print_placement(*pv);
+                            }
+                            if (path->empty()) fail("inspect: give a GGUF file (or --placement FILE)");
+                            if (!pv->model.empty() || pv->ranks != 0 || pv->replicas >= 0)
+                              fail("inspect: -m, --ranks and --replicas go with --placement");
                             const gguf::Reader r = gguf::Reader::open(*path);
                             const gguf::FileSummary s = gguf::summarize(r);
                             if (*json)

@@ -39,7 +39,7 @@ int run_logits(const LogitsArgs& a) {
   dist::ProcessGroup* group = join_expert_parallel(a.expert_parallel);
 
   std::unique_ptr<model::Model> m = model::Model::load(a.model);
-  attach_expert_parallel(group, *m);
+  attach_expert_parallel(group, *m, a.expert_parallel);
   if (!a.lora.empty()) m->set_lora(model::LoraAdapter::load(a.lora, *m, a.lora_scale));
   const int64_t n_vocab = m->config().n_vocab;
   for (size_t i = 0; i < ids.size(); ++i)

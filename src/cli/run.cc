@@ -32,7 +32,7 @@ int run_run(const RunArgs& a) {
   GenerationFlags gen = a.gen;
   gen.mmap = gen.mmap || group;  // each rank pages in only the experts it owns
   LoadedModel m = load_for_generation(gen);
-  attach_expert_parallel(group, *m.model);
+  attach_expert_parallel(group, *m.model, a.expert_parallel);
   const auto t0 = std::chrono::steady_clock::now();
   const tokenizer::Tokenizer& tok = *m.tokenizer;
   const std::vector<int32_t> prompt =

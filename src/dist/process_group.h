@@ -22,6 +22,7 @@ struct CommStats {
   int64_t exchanges = 0;    // share_blocks calls (one per MoE layer per forward pass)
   uint64_t bytes_sent = 0;  // by this rank, in them and in sums
   double seconds = 0;       // in exchanges, waiting for slower ranks included
+  uint64_t floats_computed = 0;  // in its own blocks of the exchanges: rows its experts computed x n_embd
   int64_t sums = 0;         // sum calls (training: gradients, losses)
   double sum_seconds = 0;   // in them, waiting included
 };

@@ -67,6 +67,8 @@ class MpiGroup final : public ProcessGroup {
 
   void share_blocks(float* data, std::span<const int64_t> offsets, int64_t layer) override {
     if (fault_ && fault_rank_ == rank_ && ++collectives_ == fault_at_) inject_test_fault(layer);
+    if (offsets.size() == static_cast<size_t>(size_) + 1)
+      stats_.floats_computed += static_cast<uint64_t>(offsets[static_cast<size_t>(rank_) + 1] - offsets[static_cast<size_t>(rank_)]);
     if (size_ == 1) return;
     const auto t0 = Clock::now();
     counts_.resize(static_cast<size_t>(size_));

@@ -10,26 +10,22 @@
 // as in one process, and every rank samples the same tokens as one process
 // would.
 //
+// Which rank computes which experts is an ExpertPlacement
+// (model/expert_placement.h): by default a contiguous block of every layer's
+// experts per rank; a measured placement gives each rank any set, and may
+// hold an expert on several ranks, which then split its rows.
+//
 // The implementation over MPI lives in src/dist/; the model layer sees only
 // this interface.
 #pragma once
 #include <cstdint>
 #include <span>
 
+#include "model/expert_placement.h"
+
 namespace frugal::model {
 
 class Model;
-
-// Experts [begin, end) of every MoE layer.
-struct ExpertRange {
-  int64_t begin = 0, end = 0;
-  bool contains(int64_t e) const { return e >= begin && e < end; }
-};
-
-// Rank `rank` of `n_ranks` owns a contiguous block of the n_expert experts;
-// block sizes differ by at most one (the first n_expert % n_ranks ranks hold
-// one more). REQUIRES: 0 <= rank < n_ranks.
-ExpertRange expert_share(int64_t n_expert, int rank, int n_ranks);
 
 class ExpertParallel {
  public:
@@ -39,37 +35,42 @@ class ExpertParallel {
 
   // data holds one block of floats per rank, rank q's at [offsets[q],
   // offsets[q + 1]) (n_ranks() + 1 offsets, the same on every rank: the
-  // rows routed to each rank's experts, times n_embd); this rank has filled
+  // rows each rank's experts compute, times n_embd); this rank has filled
   // its own block. On return every block is filled, on every rank. Every
   // rank calls it once per MoE layer of each forward pass.
   virtual void share_blocks(float* data, std::span<const int64_t> offsets, int64_t layer) = 0;
-
-  ExpertRange owned(int64_t n_expert) const { return expert_share(n_expert, rank(), n_ranks()); }
 };
 
 // Bytes of the routed experts' weights (gate, up, down, every MoE layer)
 // that this process has mapped (pages present in its page table), split
-// into those of the experts it owns and those of other ranks' experts: a
-// rank that reads only its own experts has (close to) zero of the latter.
+// into those of the experts rank `rank` holds under `placement` and those
+// of the other experts: a rank that reads only its own experts has (close
+// to) zero of the latter.
 struct ExpertPagesMapped {
   uint64_t owned_bytes = 0, owned_mapped = 0;
   uint64_t others_bytes = 0, others_mapped = 0;
 };
-ExpertPagesMapped expert_pages_mapped(const Model& model, ExpertRange owned);
+ExpertPagesMapped expert_pages_mapped(const Model& model, const ExpertPlacement& placement, int rank);
 
-// Prepares the file's mapping for a rank that reads only `owned`: no
-// read-around anywhere (a page fault would otherwise read its neighbours
-// from disk too, other ranks' experts among them), and what the rank will
-// read, every tensor but the routed experts and its own experts, asked
-// for ahead, in the background.
-void advise_expert_pages(const Model& model, ExpertRange owned);
+// Prepares the file's mapping for rank `rank`, which reads only its own
+// experts under `placement`: no read-around anywhere (a page fault would
+// otherwise read its neighbours from disk too, other ranks' experts among
+// them), and what the rank will read, every tensor but the routed experts
+// and its own experts, asked for ahead, in the background.
+void advise_expert_pages(const Model& model, const ExpertPlacement& placement, int rank);
 
 // Makes every forward pass over `model` expert-parallel through `group`
-// (null: back to computing every expert). Kept beside the model rather than
-// in it, so that loading, the engine and the benchmarks need not know; set
-// it before the first forward pass. `group` must outlive its use.
+// (null: back to computing every expert), each rank computing the experts
+// `placement` gives it (the contiguous default when absent). Kept beside the
+// model rather than in it, so that loading, the engine and the benchmarks
+// need not know; set it before the first forward pass. `group` must outlive
+// its use. frugal::Error when the placement is for another rank count,
+// expert count or number of layers.
 void attach_expert_parallel(const Model& model, ExpertParallel* group);
+void attach_expert_parallel(const Model& model, ExpertParallel* group, ExpertPlacement placement);
 // The group attached to `model`, or null.
 ExpertParallel* expert_parallel_of(const Model& model);
+// The placement attached with it (valid while attached), or null.
+const ExpertPlacement* expert_placement_of(const Model& model);
 
 }  // namespace frugal::model

@@ -68,13 +68,16 @@ struct FfnJob {
   bool remote = false;        // expert-parallel: another rank computes it; its down outputs arrive by exchange
 };
 
-// Expert-parallel (model/expert_parallel.h): jobs [rank_jobs[q],
-// rank_jobs[q + 1]) are rank q's routed experts, consecutive in job order;
-// the other ranks' down outputs come through ep after this rank's are made.
+// Expert-parallel (model/expert_parallel.h): job j is computed by rank
+// job_rank[j] (jobs past the end of job_rank, the shared experts, by every
+// rank); the other ranks' down outputs come through ep after this rank's are
+// made. The exchange buffer holds the jobs' outputs rank by rank (each
+// rank's jobs in job order), which under the contiguous placement is job
+// order itself; the sum reads them in job order whatever the placement.
 struct JobExchange {
   ExpertParallel* ep = nullptr;
   int64_t layer = 0;
-  std::vector<size_t> rank_jobs;
+  std::vector<int> job_rank;
 };
 
 // Slice widths: a multiple of 16 units (whole SIMD tiles for the matmul),
@@ -130,8 +133,31 @@ void add_job_outputs(const FfnJob& j, const float* y, int64_t y_stride, int64_t 
 void down_small_batch(const std::vector<FfnJob>& jobs, int64_t n_rows, int64_t d, float* out, Forward::Scratch& s,
                       ThreadPool* pool, int n_threads, const JobExchange* exchange) {
   const size_t nj = jobs.size();
+  // Job ji's output rows start at row first[ji] of ys; first[nj]: all rows.
   std::vector<int64_t> first(nj + 1, 0);
-  for (size_t ji = 0; ji < nj; ++ji) first[ji + 1] = first[ji] + jobs[ji].n_rows;
+  std::vector<int64_t> offsets;  // the exchange's blocks, in floats
+  if (exchange) {
+    const size_t nr = static_cast<size_t>(exchange->ep->n_ranks());
+    std::vector<int64_t> at(nr + 1, 0);
+    for (size_t ji = 0; ji < exchange->job_rank.size(); ++ji)
+      at[static_cast<size_t>(exchange->job_rank[ji]) + 1] += jobs[ji].n_rows;
+    for (size_t q = 0; q < nr; ++q) at[q + 1] += at[q];
+    for (int64_t v : at) offsets.push_back(v * d);
+    int64_t every = at[nr];  // the jobs every rank runs go after the blocks
+    for (size_t ji = 0; ji < nj; ++ji) {
+      if (ji < exchange->job_rank.size()) {
+        int64_t& next = at[static_cast<size_t>(exchange->job_rank[ji])];
+        first[ji] = next;
+        next += jobs[ji].n_rows;
+      } else {
+        first[ji] = every;
+        every += jobs[ji].n_rows;
+      }
+    }
+    first[nj] = every;
+  } else {
+    for (size_t ji = 0; ji < nj; ++ji) first[ji + 1] = first[ji] + jobs[ji].n_rows;
+  }
   float* ys = s.down_y.get(first[nj] * d);
   std::vector<size_t> local;
   for (size_t ji = 0; ji < nj; ++ji)
@@ -144,11 +170,7 @@ void down_small_batch(const std::vector<FfnJob>& jobs, int64_t n_rows, int64_t d
     const int64_t b = (i % per_job) * wa, e = std::min(d, b + wa);
     kernels::matmul_encoded(kernels::weight_rows(jobs[ji].down, b, e), s.enc_h[ji], ys + first[ji] * d + b, d, nullptr);
   });
-  if (exchange) {
-    std::vector<int64_t> offsets;
-    for (size_t j : exchange->rank_jobs) offsets.push_back(first[j] * d);
-    exchange->ep->share_blocks(ys, offsets, exchange->layer);
-  }
+  if (exchange) exchange->ep->share_blocks(ys, offsets, exchange->layer);
   const int64_t w2 = slice_width(d, int64_t{8} * n_threads);
   for (int t = 0; t < n_threads; ++t) s.thread_acc[static_cast<size_t>(t)].get(n_rows * w2);
   run_items(pool, (d + w2 - 1) / w2, [&](int64_t i, int thread) {
@@ -343,11 +365,14 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   const LayerWeights& L = m.weights().layers[static_cast<size_t>(il)];
   const int64_t ne = c.n_expert, k = c.n_expert_used, d = c.n_embd, ff = c.n_ff_exp;
   const float* xn = s.xn.v.data();
-  // Expert-parallel (model/expert_parallel.h): this process computes its
-  // own routed experts and receives the others' outputs.
+  // Expert-parallel (model/expert_parallel.h): this process computes the
+  // routed experts its placement gives it (its share of the rows of the
+  // replicated ones) and receives the others' outputs.
   ExpertParallel* ep = expert_parallel_of(m);
-  const ExpertRange mine = ep ? ep->owned(ne) : ExpertRange{0, ne};
-  JobExchange exchange{.ep = ep, .layer = il, .rank_jobs = {}};
+  const ExpertPlacement* placement = ep ? expert_placement_of(m) : nullptr;
+  if (ep && !placement) fail("expert-parallel: no placement attached");
+  const int my_rank = ep ? ep->rank() : 0;
+  JobExchange exchange{.ep = ep, .layer = il, .job_rank = {}};
 
   // Route every row.
   float* logits = s.router.get(n_rows * ne);
@@ -409,30 +434,38 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   const bool adapted_experts = s.any_lora && any_adapts(s.row_lora, il, &LayerLora::adapts_experts);
   if (ep && adapted_experts) fail("expert-parallel inference does not run LoRA-adapted experts");
   for (int64_t e = 0; e < ne && !adapted_experts; ++e) {
-    const int64_t b = start[e], cnt = start[e + 1] - start[e];
-    while (ep && static_cast<int64_t>(exchange.rank_jobs.size()) < ep->n_ranks() &&
-           e == expert_share(ne, static_cast<int>(exchange.rank_jobs.size()), ep->n_ranks()).begin)
-      exchange.rank_jobs.push_back(jobs.size());
+    const int64_t cnt = start[e + 1] - start[e];
     if (cnt == 0) continue;  // never touched
     const bool biased = static_cast<bool>(L.gate_exps_b);
-    jobs.push_back(FfnJob{.gate = L.gate_exps.expert(e),
-                          .up = L.up_exps.expert(e),
-                          .down = L.down_exps.expert(e),
-                          .x = nullptr,
-                          .n_rows = cnt,
-                          .h = h + b * ff,
-                          .rows = slot_row.data() + b,
-                          .weights = slot_weight.data() + b,
-                          .gather_to = in + b * d,
-                          .glu = {.kind = kind,
-                                  .gate_bias = biased ? L.gate_exps_b.data + e * ff : nullptr,
-                                  .up_bias = biased ? L.up_exps_b.data + e * ff : nullptr,
-                                  .limit = limit_exp},
-                          .down_bias = biased ? L.down_exps_b.data + e * d : nullptr,
-                          .weight_input = c.expert_weight_on_input,
-                          .remote = !mine.contains(e)});
+    // One job, or under expert parallelism one per copy of the expert: its
+    // j-th holder computes the j-th run of its rows (replica_rows). A row's
+    // outputs then come from one job of the expert, and the sum adds the
+    // expert's jobs in turn: each row's sum is the single process's.
+    const std::span<const int> holders =
+        placement ? placement->holders(il, e) : std::span<const int>(&my_rank, 1);
+    const int copies = static_cast<int>(holders.size());
+    for (int j = 0; j < copies; ++j) {
+      const int64_t b = start[e] + replica_begin(cnt, j, copies), n = replica_rows(cnt, j, copies);
+      if (n == 0) continue;
+      jobs.push_back(FfnJob{.gate = L.gate_exps.expert(e),
+                            .up = L.up_exps.expert(e),
+                            .down = L.down_exps.expert(e),
+                            .x = nullptr,
+                            .n_rows = n,
+                            .h = h + b * ff,
+                            .rows = slot_row.data() + b,
+                            .weights = slot_weight.data() + b,
+                            .gather_to = in + b * d,
+                            .glu = {.kind = kind,
+                                    .gate_bias = biased ? L.gate_exps_b.data + e * ff : nullptr,
+                                    .up_bias = biased ? L.up_exps_b.data + e * ff : nullptr,
+                                    .limit = limit_exp},
+                            .down_bias = biased ? L.down_exps_b.data + e * d : nullptr,
+                            .weight_input = c.expert_weight_on_input,
+                            .remote = holders[static_cast<size_t>(j)] != my_rank});
+      if (ep) exchange.job_rank.push_back(holders[static_cast<size_t>(j)]);
+    }
   }
-  if (ep) exchange.rank_jobs.resize(static_cast<size_t>(ep->n_ranks()) + 1, jobs.size());
   if (s.advise_experts) {
     for (const FfnJob& j : jobs)
       for (const kernels::WeightMatrix* w : {&j.gate, &j.up, &j.down})

@@ -136,4 +136,6 @@ void Engine::release_blocks(std::vector<int32_t>& chain) {
 
 size_t Engine::kv_bytes_per_position() const { return kv_->packed_bytes(1); }
 
+const std::vector<uint64_t>& Engine::expert_rows() const { return forward_->expert_rows(); }
+
 }  // namespace frugal::runtime

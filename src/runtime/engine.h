@@ -82,6 +82,11 @@ class Engine {
   // a decode step reads per cached position, for the bandwidth roofline.
   size_t kv_bytes_per_position() const;
 
+  // Rows routed to each routed expert by the forward passes so far, at
+  // layer * n_expert + expert (empty before the first MoE layer ran):
+  // model::Forward::expert_rows.
+  const std::vector<uint64_t>& expert_rows() const;
+
  private:
   const model::Model& model_;
   int n_ctx_ = 0;

@@ -2,7 +2,8 @@
 # mpirun -np N frugal ... --expert-parallel on this machine (loopback only,
 # ranks oversubscribing the cores): for every MoE architecture, the logits
 # at 2 and 4 ranks are the same bits as one process's and so are greedy
-# ids; only rank 0 prints; each rank maps (almost) none
+# ids, under the contiguous default and under a measured placement file;
+# only rank 0 prints; each rank maps (almost) none
 # of the other ranks' expert weights; a rank that dies or stalls ends the
 # job with a clear error instead of hanging it. Skipped, saying why, where
 # mpirun or frugal's MPI build is missing.
@@ -30,6 +31,33 @@ for run in ("2", "4", "2inc"):
     assert np.array_equal(got, one), (base, run, np.abs(got - one).max())
 PYEOF
 done
+
+# A measured placement (frugal placement over a text, on a model whose
+# routers favour some experts): each rank computes the experts the file
+# gives it, non-contiguous and the hottest replicated, and the logits are
+# still one process's bits, at the file's 2 ranks and placed again at 4.
+m="$dir/skew.gguf"
+"$FRUGAL" -q synth --arch qwen3moe --type q8_0 --router-skew 1.2 -o "$m" >/dev/null
+"$PY" -c '
+import random
+random.seed(7)
+words = ["the", "king", "of", "a", "night", "sword", "love", "and", "rain", "house", "to", "sea"]
+print(" ".join(random.choice(words) for _ in range(1200)))' >"$dir/calib.txt"
+"$FRUGAL" -q placement -m "$m" -f "$dir/calib.txt" -c 64 --chunks 8 --ranks 2 --replicas 1 -o "$dir/p.json" -t 1 >/dev/null
+"$FRUGAL" -q logits -m "$m" --tokens "$tokens" -o "$dir/skew.one.bin" -t 1
+ranks 2 logits -m "$m" --tokens "$tokens" -o "$dir/skew.2.bin" -t 1 --expert-parallel --expert-placement "$dir/p.json" \
+  2>"$dir/skew.2.err"
+ranks 4 -q logits -m "$m" --tokens "$tokens" -o "$dir/skew.4.bin" -t 1 --expert-parallel --expert-placement "$dir/p.json"
+cmp "$dir/skew.one.bin" "$dir/skew.2.bin" || fail "2 ranks under a placement file: logits differ"
+cmp "$dir/skew.one.bin" "$dir/skew.4.bin" || fail "4 ranks under a placement file made for 2: logits differ"
+grep -q "expert-parallel: rank 0 of 2 holds experts: .* a layer.*, placed by $dir/p.json (rows measured over calib.txt" \
+  "$dir/skew.2.err" || fail "no placement line: $(cat "$dir/skew.2.err")"
+ranks 2 run -m "$m" --prompt-ids 256,72,101 --print-ids --temp 0 -n 6 --ignore-eos -t 1 --expert-parallel \
+  --expert-placement "$dir/p.json" >/dev/null 2>"$dir/skew.run.err"
+grep -q "^expert-parallel rank 1: experts: .* a layer.* | rows computed [0-9]* | " "$dir/skew.run.err" ||
+  fail "no report of rank 1: $(cat "$dir/skew.run.err")"
+grep -q "^expert-parallel: rows computed per rank, all MoE layers: .* (the file's placement)" "$dir/skew.run.err" ||
+  fail "no balance line: $(cat "$dir/skew.run.err")"
 
 # Greedy ids: the same as one process's, printed once (rank 0 only).
 m="$dir/deepseek2.gguf"

@@ -10,8 +10,10 @@
 #include <barrier>
 #include <cmath>
 #include <filesystem>
+#include <numeric>
 #include <thread>
 
+#include "base/error.h"
 #include "base/progress.h"
 #include "model/expert_parallel.h"
 #include "model/forward.h"
@@ -77,8 +79,10 @@ class ThreadGroup {
   std::barrier<> sync_;
 };
 
-// Logits of 8 prompt rows, then 3 decode steps (each a row of its own).
-std::vector<float> run_rows(const Model& m) {
+// Logits of 8 prompt rows, then 3 decode steps (each a row of its own);
+// `counts`, if given, receives the rows routed to each expert
+// (Forward::expert_rows).
+std::vector<float> run_rows(const Model& m, std::vector<uint64_t>* counts = nullptr) {
   OneSequenceKv kv(m.config(), 16);
   Forward fwd(m);
   const int32_t tokens[] = {256, 72, 101, 108, 108, 111, 32, 119, 111, 114, 108};
@@ -92,7 +96,47 @@ std::vector<float> run_rows(const Model& m) {
     fwd.run(std::span(&row, 1), kv, nullptr, logits);
     all.insert(all.end(), logits.begin(), logits.end());
   }
+  if (counts) *counts = fwd.expert_rows();
   return all;
+}
+
+// Runs the model on n_ranks threads under `placement` (null: the contiguous
+// default); the logits of every rank, and the exchanges rank 0 made.
+std::vector<std::vector<float>> run_ranks(const std::string& path, int n_ranks, const ExpertPlacement* placement,
+                                          int64_t* exchanges) {
+  ThreadGroup group(n_ranks);
+  std::vector<std::unique_ptr<Model>> models;
+  std::vector<std::unique_ptr<ThreadGroup::Rank>> ranks;
+  std::vector<std::vector<float>> got(static_cast<size_t>(n_ranks));
+  for (int r = 0; r < n_ranks; ++r) {
+    models.push_back(Model::load(path));
+    ranks.push_back(std::make_unique<ThreadGroup::Rank>(&group, r));
+    if (placement)
+      attach_expert_parallel(*models.back(), ranks.back().get(), *placement);
+    else
+      attach_expert_parallel(*models.back(), ranks.back().get());
+  }
+  std::vector<std::thread> threads;
+  for (int r = 0; r < n_ranks; ++r)
+    threads.emplace_back([&, r] { got[static_cast<size_t>(r)] = run_rows(*models[static_cast<size_t>(r)]); });
+  for (auto& t : threads) t.join();
+  for (int r = 0; r < n_ranks; ++r) attach_expert_parallel(*models[static_cast<size_t>(r)], nullptr);
+  *exchanges = ranks[0]->exchanges;
+  return got;
+}
+
+std::string synth_path(const std::string& what, const std::string& arch) {
+  return (std::filesystem::temp_directory_path() /
+          ("frugal_expert_parallel_" + what + std::to_string(::getpid()) + "_" + arch + ".gguf"))
+      .string();
+}
+
+void write_tiny(const ModelConfig& c, const std::string& path) {
+  SynthOptions opts;
+  opts.type = "q8_0";
+  opts.seed = 5;
+  opts.progress_label = "";
+  write_synth_model(c, gguf::Metadata{}, opts, path);
 }
 
 TEST(ExpertParallel, EveryMoeArchitectureMatchesOneProcess) {
@@ -101,36 +145,17 @@ TEST(ExpertParallel, EveryMoeArchitectureMatchesOneProcess) {
   for (const auto& p : all_presets()) {
     if (p.name != "tiny" || !p.config.is_moe()) continue;
     SCOPED_TRACE(p.arch);
-    const std::string path = (std::filesystem::temp_directory_path() /
-                              ("frugal_expert_parallel_" + std::to_string(::getpid()) + "_" + p.arch + ".gguf"))
-                                 .string();
-    SynthOptions opts;
-    opts.type = "q8_0";
-    opts.seed = 5;
-    opts.progress_label = "";
-    write_synth_model(p.config, gguf::Metadata{}, opts, path);
+    const std::string path = synth_path("", p.arch);
+    write_tiny(p.config, path);
     const std::vector<float> want = run_rows(*Model::load(path));
 
     for (int n_ranks : {2, 3}) {
       SCOPED_TRACE(std::to_string(n_ranks) + " ranks");
-      ThreadGroup group(n_ranks);
-      std::vector<std::unique_ptr<Model>> models;
-      std::vector<std::unique_ptr<ThreadGroup::Rank>> ranks;
-      std::vector<std::vector<float>> got(static_cast<size_t>(n_ranks));
-      for (int r = 0; r < n_ranks; ++r) {
-        models.push_back(Model::load(path));
-        ranks.push_back(std::make_unique<ThreadGroup::Rank>(&group, r));
-        attach_expert_parallel(*models.back(), ranks.back().get());
-      }
-      std::vector<std::thread> threads;
-      for (int r = 0; r < n_ranks; ++r)
-        threads.emplace_back([&, r] { got[static_cast<size_t>(r)] = run_rows(*models[static_cast<size_t>(r)]); });
-      for (auto& t : threads) t.join();
-      for (int r = 0; r < n_ranks; ++r) attach_expert_parallel(*models[static_cast<size_t>(r)], nullptr);
-
+      int64_t exchanges = 0;
+      const std::vector<std::vector<float>> got = run_ranks(path, n_ranks, nullptr, &exchanges);
       int64_t moe_layers = 0;
       for (int64_t il = 0; il < p.config.n_layer; ++il) moe_layers += p.config.layer_is_moe(il) ? 1 : 0;
-      EXPECT_EQ(ranks[0]->exchanges, 4 * moe_layers);  // one per MoE layer per forward pass
+      EXPECT_EQ(exchanges, 4 * moe_layers);  // one per MoE layer per forward pass
       for (int r = 0; r < n_ranks; ++r)
         EXPECT_EQ(got[static_cast<size_t>(r)], want) << "rank " << r << " differs from one process";
     }
@@ -138,6 +163,88 @@ TEST(ExpertParallel, EveryMoeArchitectureMatchesOneProcess) {
     ++tested;
   }
   EXPECT_GE(tested, 6);
+}
+
+// Placements other than contiguous blocks: the experts balanced by the rows
+// the single process routed to them (measured), the same with the hottest
+// experts replicated (their rows split between the copies), every expert on
+// every rank (every expert's rows split), and experts dealt round-robin
+// (rank r: e % N == r). Every rank's logits are still the single process's.
+TEST(ExpertParallel, MeasuredAndReplicatedPlacementsMatchOneProcess) {
+  Progress::set_enabled(false);
+  int tested = 0;
+  for (const auto& p : all_presets()) {
+    if (p.name != "tiny" || !p.config.is_moe()) continue;
+    SCOPED_TRACE(p.arch);
+    const ModelConfig& c = p.config;
+    const std::string path = synth_path("placed_", p.arch);
+    write_tiny(c, path);
+    std::vector<uint64_t> counts;
+    const std::vector<float> want = run_rows(*Model::load(path), &counts);
+    ASSERT_EQ(counts.size(), static_cast<size_t>(c.n_layer * c.n_expert));
+    int64_t moe_layers = 0;
+    for (int64_t il = 0; il < c.n_layer; ++il) moe_layers += c.layer_is_moe(il) ? 1 : 0;
+
+    for (int n_ranks : {2, 3}) {
+      struct Case {
+        std::string name;
+        std::vector<LayerAssignment> layers;
+      };
+      std::vector<Case> cases = {{"measured", {}}, {"replicated", {}}, {"everywhere", {}}, {"round-robin", {}}};
+      for (Case& k : cases) k.layers.resize(static_cast<size_t>(c.n_layer));
+      bool split = false;  // some replicated expert got rows on two ranks
+      for (int64_t il = 0; il < c.n_layer; ++il) {
+        if (!c.layer_is_moe(il)) continue;
+        const std::span<const uint64_t> rows(counts.data() + il * c.n_expert, static_cast<size_t>(c.n_expert));
+        const size_t l = static_cast<size_t>(il);
+        cases[0].layers[l] = balance_layer(rows, n_ranks, 0);
+        cases[1].layers[l] = balance_layer(rows, n_ranks, 2);
+        for (int r = 0; r < n_ranks; ++r) {
+          std::vector<int64_t> all(static_cast<size_t>(c.n_expert)), dealt;
+          std::iota(all.begin(), all.end(), int64_t{0});
+          for (int64_t e = r; e < c.n_expert; e += n_ranks) dealt.push_back(e);
+          cases[2].layers[l].push_back(all);
+          cases[3].layers[l].push_back(dealt);
+        }
+        std::vector<int> copies(static_cast<size_t>(c.n_expert), 0);
+        for (const auto& list : cases[1].layers[l])
+          for (int64_t e : list) ++copies[static_cast<size_t>(e)];
+        for (int64_t e = 0; e < c.n_expert; ++e) split = split || (copies[static_cast<size_t>(e)] > 1 && rows[e] >= 2);
+      }
+      EXPECT_TRUE(split) << "the replicated case splits no expert's rows";
+      for (const Case& k : cases) {
+        SCOPED_TRACE(k.name + ", " + std::to_string(n_ranks) + " ranks");
+        const ExpertPlacement placement = ExpertPlacement::from_assignments(c.n_expert, n_ranks, k.layers);
+        if (k.name != "measured") EXPECT_FALSE(placement.is_contiguous());
+        int64_t exchanges = 0;
+        const std::vector<std::vector<float>> got = run_ranks(path, n_ranks, &placement, &exchanges);
+        EXPECT_EQ(exchanges, 4 * moe_layers);
+        for (int r = 0; r < n_ranks; ++r)
+          EXPECT_EQ(got[static_cast<size_t>(r)], want) << "rank " << r << " differs from one process";
+      }
+    }
+    std::filesystem::remove(path);
+    ++tested;
+  }
+  EXPECT_GE(tested, 6);
+}
+
+TEST(ExpertParallel, APlacementForAnotherShapeIsRefused) {
+  const std::string path = synth_path("refused_", "qwen3moe");
+  ModelConfig c;
+  for (const auto& p : all_presets())
+    if (p.name == "tiny" && p.arch == "qwen3moe") c = p.config;
+  write_tiny(c, path);
+  const auto m = Model::load(path);
+  ThreadGroup group(2);
+  ThreadGroup::Rank rank(&group, 0);
+  EXPECT_THROW(attach_expert_parallel(*m, &rank, ExpertPlacement::contiguous(c.n_layer, c.n_expert, 3)), Error);
+  EXPECT_THROW(attach_expert_parallel(*m, &rank, ExpertPlacement::contiguous(c.n_layer, c.n_expert + 1, 2)), Error);
+  attach_expert_parallel(*m, &rank, ExpertPlacement::contiguous(c.n_layer, c.n_expert, 2));
+  EXPECT_NE(expert_placement_of(*m), nullptr);
+  attach_expert_parallel(*m, nullptr);
+  EXPECT_EQ(expert_placement_of(*m), nullptr);
+  std::filesystem::remove(path);
 }
 
 }  // namespace
