@@ -140,6 +140,10 @@ const CommandRegistration kSynth{
       add_override(app, "--heads-kv", o.n_head_kv, "key/value heads");
       add_override(app, "--vocab", o.n_vocab, "vocabulary size");
       add_override(app, "--ctx", o.n_ctx, "training context length");
+      add_override(app, "--ssm-head-dim", o.ssm_head_dim,
+                   "qwen3next, qwen35moe: Gated DeltaNet key and value head width");
+      add_override(app, "--attn-interval", o.full_attn_interval,
+                   "qwen3next, qwen35moe: every n-th layer full attention, the others Gated DeltaNet");
       app.add_option_function<std::string>(
              "--mla-kv-b", [&o](const std::string& v) { o.mla_split_kv_b = v == "split"; },
              "deepseek2: store kv_b joint (attn_kv_b) or split (attn_k_b, attn_v_b, as current converters do); "

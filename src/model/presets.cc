@@ -570,6 +570,14 @@ void apply_overrides(ModelConfig& c, const ConfigOverrides& o) {
   positive(o.n_vocab, "--vocab");
   positive(o.n_ctx, "--ctx");
   if (o.n_expert && *o.n_expert < 0) fail("--experts must not be negative (got ", *o.n_expert, ")");
+  positive(o.ssm_head_dim, "--ssm-head-dim");
+  if (o.full_attn_interval && *o.full_attn_interval < 2)
+    fail("--attn-interval must be at least 2 (got ", *o.full_attn_interval, "): every layer would be full attention");
+  if ((o.ssm_head_dim || o.full_attn_interval) && !c.has_recurrent_layers())
+    fail(o.ssm_head_dim ? "--ssm-head-dim" : "--attn-interval", ": preset ", c.arch, " ", c.name,
+         " has no Gated DeltaNet layers (qwen3next, qwen35moe have)");
+  if (o.ssm_head_dim) c.ssm_k_head_dim = c.ssm_v_head_dim = *o.ssm_head_dim;
+  if (o.full_attn_interval) c.n_full_attn_interval = *o.full_attn_interval;
 
   if (o.n_layer) {
     c.n_layer = *o.n_layer;

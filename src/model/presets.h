@@ -34,6 +34,9 @@ struct ConfigOverrides {
       n_ctx;
   // deepseek2: write kv_b split into attn_k_b / attn_v_b (true) or joint.
   std::optional<bool> mla_split_kv_b;
+  // qwen3next / qwen35moe: the Gated DeltaNet's key and value head width, and
+  // the full-attention layer interval (every n-th layer; the others recurrent).
+  std::optional<int64_t> ssm_head_dim, full_attn_interval;
 };
 
 // Applies the overrides and keeps derived dimensions consistent (head_dim

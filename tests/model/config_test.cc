@@ -456,6 +456,41 @@ TEST(Presets, OverridesKeepDerivedDimensionsConsistent) {
   EXPECT_NE(error_of([&] { apply_overrides(bad, oz); }).find("--layers"), std::string::npos);
 }
 
+// --ssm-head-dim and --attn-interval (the shapes the peer check in
+// tests/model/llama_cpp_deltanet_test.sh needs: ik_llama.cpp's DeltaNet
+// kernel is right for heads of 64 and 128 only, and its qwen3next loader
+// puts full attention on every 4th layer whatever the file says).
+TEST(Presets, HybridOverridesSetTheDeltaNetShape) {
+  ModelConfig c = find_preset("qwen3next", "tiny").config;
+  ConfigOverrides o;
+  o.ssm_head_dim = 64;
+  o.full_attn_interval = 4;
+  apply_overrides(c, o);
+  EXPECT_EQ(c.ssm_k_head_dim, 64);
+  EXPECT_EQ(c.ssm_v_head_dim, 64);
+  EXPECT_EQ(c.head_dim, 32);  // the attention layers keep theirs
+  EXPECT_EQ(c.ssm_conv_channels(), 2 * 2 * 64 + 4 * 64);
+  EXPECT_TRUE(c.layer_is_recurrent(0));
+  EXPECT_TRUE(c.layer_is_recurrent(1));
+  EXPECT_TRUE(c.layer_is_recurrent(2));
+  EXPECT_FALSE(c.layer_is_recurrent(3));
+  gguf::Metadata md;
+  config_to_metadata(c, md);
+  const ModelConfig back = config_from_metadata(md);
+  EXPECT_EQ(back.ssm_k_head_dim, 64);
+  EXPECT_EQ(back.ssm_v_head_dim, 64);
+  EXPECT_EQ(back.n_full_attn_interval, 4);
+
+  ModelConfig dense = find_preset("qwen3moe", "tiny").config;
+  ConfigOverrides od;
+  od.ssm_head_dim = 64;
+  EXPECT_NE(error_of([&] { apply_overrides(dense, od); }).find("no Gated DeltaNet"), std::string::npos);
+  ModelConfig q35 = find_preset("qwen35moe", "tiny").config;
+  ConfigOverrides oi;
+  oi.full_attn_interval = 1;
+  EXPECT_NE(error_of([&] { apply_overrides(q35, oi); }).find("--attn-interval"), std::string::npos);
+}
+
 // llama.cpp's loader requires qwen35moe.rope.dimension_sections; Qwen3.5's
 // checkpoints split their 32 rotary pairs 11, 11, 10.
 TEST(Config, Qwen35MoeWritesRopeSections) {
