@@ -130,10 +130,16 @@ void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model
                  human_bytes(v[0]).c_str(), human_bytes(v[3]).c_str(), human_bytes(v[2]).c_str(), v[4],
                  human_bytes(v[5]).c_str(), v[6], v[7], v[7] > 0 ? 100.0 * v[6] / v[7] : 0.0);
   }
+  // Each exchange waits for its busiest rank: summed over the exchanges,
+  // its rows against an even share's.
+  const double n_embd = static_cast<double>(model.config().n_embd);
+  const double busiest = static_cast<double>(c.floats_busiest) / n_embd;
+  const double even = static_cast<double>(c.floats_all) / n_embd / group->n_ranks();
   const double mean = sum_rows / group->n_ranks();
   std::fprintf(stderr,
-               "expert-parallel: rows computed per rank, all MoE layers: busiest %.0f, mean %.1f, max/mean %.3f (%s)\n",
-               max_rows, mean, mean > 0 ? max_rows / mean : 0.0,
+               "expert-parallel: rows computed per rank: busiest %.0f, mean %.1f, max/mean %.3f; the busiest rank's of "
+               "each exchange, summed: %.0f, %.3f x the mean (%s)\n",
+               max_rows, mean, mean > 0 ? max_rows / mean : 0.0, busiest, even > 0 ? busiest / even : 0.0,
                placement->is_contiguous() ? "contiguous placement" : "the file's placement");
 }
 

@@ -23,6 +23,8 @@ struct CommStats {
   uint64_t bytes_sent = 0;  // by this rank, in them and in sums
   double seconds = 0;       // in exchanges, waiting for slower ranks included
   uint64_t floats_computed = 0;  // in its own blocks of the exchanges: rows its experts computed x n_embd
+  uint64_t floats_busiest = 0;   // the largest rank's block of each exchange, summed (the same on every rank)
+  uint64_t floats_all = 0;       // every rank's blocks of each exchange, summed (the same on every rank)
   int64_t sums = 0;         // sum calls (training: gradients, losses)
   double sum_seconds = 0;   // in them, waiting included
 };

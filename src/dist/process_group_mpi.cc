@@ -67,8 +67,13 @@ class MpiGroup final : public ProcessGroup {
 
   void share_blocks(float* data, std::span<const int64_t> offsets, int64_t layer) override {
     if (fault_ && fault_rank_ == rank_ && ++collectives_ == fault_at_) inject_test_fault(layer);
-    if (offsets.size() == static_cast<size_t>(size_) + 1)
+    if (offsets.size() == static_cast<size_t>(size_) + 1) {
+      int64_t busiest = 0;
+      for (size_t q = 0; q + 1 < offsets.size(); ++q) busiest = std::max(busiest, offsets[q + 1] - offsets[q]);
       stats_.floats_computed += static_cast<uint64_t>(offsets[static_cast<size_t>(rank_) + 1] - offsets[static_cast<size_t>(rank_)]);
+      stats_.floats_busiest += static_cast<uint64_t>(busiest);
+      stats_.floats_all += static_cast<uint64_t>(offsets.back() - offsets.front());
+    }
     if (size_ == 1) return;
     const auto t0 = Clock::now();
     counts_.resize(static_cast<size_t>(size_));

@@ -56,7 +56,7 @@ ranks 2 run -m "$m" --prompt-ids 256,72,101 --print-ids --temp 0 -n 6 --ignore-e
   --expert-placement "$dir/p.json" >/dev/null 2>"$dir/skew.run.err"
 grep -q "^expert-parallel rank 1: experts: .* a layer.* | rows computed [0-9]* | " "$dir/skew.run.err" ||
   fail "no report of rank 1: $(cat "$dir/skew.run.err")"
-grep -q "^expert-parallel: rows computed per rank, all MoE layers: .* (the file's placement)" "$dir/skew.run.err" ||
+grep -q "^expert-parallel: rows computed per rank: busiest [0-9]*, .* x the mean (the file.s placement)" "$dir/skew.run.err" ||
   fail "no balance line: $(cat "$dir/skew.run.err")"
 
 # Greedy ids: the same as one process's, printed once (rank 0 only).
