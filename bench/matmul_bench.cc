@@ -35,7 +35,7 @@ namespace {
 const TensorType kTypes[] = {TensorType::Q8_0,     TensorType::Q4_0,     TensorType::Q5_0,     TensorType::Q4_K,
                              TensorType::Q5_K,     TensorType::Q6_K,     TensorType::IQ4_XS,   TensorType::BF16,
                              TensorType::F16,      TensorType::F32,      TensorType::Q5_0_R16, TensorType::Q8_0_R16,
-                             TensorType::Q4_K_R16, TensorType::Q6_K_R16, TensorType::MXFP4,    TensorType::IQ2_XXS,
+                             TensorType::Q4_K_R16, TensorType::Q5_K_R16, TensorType::Q6_K_R16, TensorType::MXFP4,    TensorType::IQ2_XXS,
                              TensorType::IQ2_XS,   TensorType::IQ3_XXS,  TensorType::IQ2_S,    TensorType::IQ3_S,
                              TensorType::IQ1_S,    TensorType::IQ1_M};
 

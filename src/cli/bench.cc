@@ -166,7 +166,7 @@ const CommandRegistration kBench{
       app.add_option("--bandwidth-gbs", a->bandwidth_gbs, "memory read bandwidth in GB/s (default: measured)");
       app.add_option("--bandwidth-mib", a->bandwidth_mib, "buffer for the bandwidth measurement (default 1024 MiB)");
       app.add_flag("--json", a->json, "print the results as JSON");
-      app.add_flag("--repack", a->repack, "repack q4_k/q6_k matrices row-interleaved at load (timed in the load)");
+      app.add_flag("--repack", a->repack, "repack q4_k/q5_k/q6_k/q8_0/q5_0 matrices row-interleaved at load (timed in the load)");
       app.add_flag("--mmap", a->mmap, "read the weights from the file mapping instead of copying them into memory on huge pages");
       add_expert_parallel_flags(app, a->expert_parallel);
       return [a] { return run_bench(*a); };

@@ -30,7 +30,7 @@ void add_generation_flags(CLI::App& app, GenerationFlags& f) {
   app.add_option("-c,--ctx-size", f.n_ctx, "context length (default: the model's, at most 4096)");
   app.add_option("--kv-type", f.kv_type, "KV cache entries: f32, f16 (default) or q8_0");
   app.add_flag("--repack", f.repack,
-               "repack q4_k/q6_k matrices row-interleaved at load: faster products, seconds more to load "
+               "repack q4_k/q5_k/q6_k/q8_0/q5_0 matrices row-interleaved at load: faster products, seconds more to load "
                "(frugal quantize --repack does it once)");
   app.add_flag("--mmap", f.mmap,
                "read the weights from the file mapping (pages shared with other processes, models larger than "

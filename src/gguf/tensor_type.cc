@@ -27,6 +27,7 @@ constexpr TensorTypeInfo kTypes[] = {
     {TensorType::TQ2_0, "tq2_0", 256, 66},   {TensorType::MXFP4, "mxfp4", 32, 17},
     {TensorType::Q5_0_R16, "q5_0_r16", 32, 22},  {TensorType::Q8_0_R16, "q8_0_r16", 32, 34},
     {TensorType::Q4_K_R16, "q4_k_r16", 256, 144}, {TensorType::Q6_K_R16, "q6_k_r16", 256, 210},
+    {TensorType::Q5_K_R16, "q5_k_r16", 256, 176},
 };
 }  // namespace
 

@@ -19,7 +19,7 @@ enum class TensorType : uint32_t {
   // frugal's row-interleaved layouts of Q5_0, Q8_0, Q4_K and Q6_K
   // (quant/repack.h): ids outside ggml's and its forks' ranges, so other
   // engines refuse such files.
-  Q5_0_R16 = 1006, Q8_0_R16 = 1008, Q4_K_R16 = 1012, Q6_K_R16 = 1014,
+  Q5_0_R16 = 1006, Q8_0_R16 = 1008, Q4_K_R16 = 1012, Q5_K_R16 = 1013, Q6_K_R16 = 1014,
 };
 
 struct TensorTypeInfo {

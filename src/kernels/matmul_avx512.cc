@@ -561,7 +561,8 @@ const TypeKernel* avx512_kernel(TensorType t) {
     case TensorType::MXFP4: return mxfp4_kernel(SimdLevel::kAvx512);
     case TensorType::IQ2_XXS: case TensorType::IQ2_XS: case TensorType::IQ3_XXS: case TensorType::IQ2_S:
     case TensorType::IQ3_S: case TensorType::IQ1_S: case TensorType::IQ1_M: return iq_avx512_kernel(t);
-    case TensorType::Q5_0_R16: case TensorType::Q8_0_R16: case TensorType::Q4_K_R16: case TensorType::Q6_K_R16:
+    case TensorType::Q5_0_R16: case TensorType::Q8_0_R16: case TensorType::Q4_K_R16: case TensorType::Q5_K_R16:
+    case TensorType::Q6_K_R16:
       return avx512_repacked_kernel(t);
     default: break;
   }

@@ -29,6 +29,7 @@ namespace {
 using quant::BlockQ5_0_R16;
 using quant::BlockQ8_0_R16;
 using quant::BlockQ4_K_R16;
+using quant::BlockQ5_K_R16;
 using quant::BlockQ6_K_R16;
 using quant::BlockQ8_K;
 
@@ -92,10 +93,23 @@ FRUGAL_TARGET inline __attribute__((always_inline)) void for_sub_blocks(F&& f) {
   }
 }
 
-// G consecutive groups (32 rows for G = 2) at once: each activation
-// broadcast then serves G weight vectors.
-template <int R, int G>
-FRUGAL_TARGET void q4k_run(const BlockQ4_K_R16* w, const BlockQ8_K* const a[R], int64_t nb, float* y, int64_t ldy) {
+// The codes of qs[j][t] (lo: values 32j + 4t.., hi: 32j + 16 + 4t..) as
+// the low nibbles give them (Q4_K), or with each fifth bit added as 16
+// (Q5_K: one masked byte add a vector, the mask read straight from qh).
+FRUGAL_TARGET inline void add_fifth_bits(const BlockQ4_K_R16&, int, int, __m512i&, __m512i&) {}
+FRUGAL_TARGET inline void add_fifth_bits(const BlockQ5_K_R16& g, int j, int t, __m512i& lo, __m512i& hi) {
+  const __m512i k16 = _mm512_set1_epi8(16);
+  uint64_t m_lo, m_hi;
+  __builtin_memcpy(&m_lo, g.qh[j][t], 8);
+  __builtin_memcpy(&m_hi, g.qh[j][t] + 8, 8);
+  lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(m_lo), lo, k16);
+  hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(m_hi), hi, k16);
+}
+
+// Q4_K and Q5_K (Group: their 16-row blocks), G consecutive groups (32 rows
+// for G = 2) at once: each activation broadcast then serves G weight vectors.
+template <class Group, int R, int G>
+FRUGAL_TARGET void q45k_run(const Group* w, const BlockQ8_K* const a[R], int64_t nb, float* y, int64_t ldy) {
   const __m512i m4 = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F), m30 = _mm512_set1_epi8(0x30);
   const __m512i even16 = _mm512_set1_epi32(0x00FF00FF);
   __m512 acc[G][R];
@@ -105,7 +119,7 @@ FRUGAL_TARGET void q4k_run(const BlockQ4_K_R16* w, const BlockQ8_K* const a[R], 
     // The packed 6-bit scales and minima of the 16 rows (see Q4_K's layout):
     // bytes 0-3 of a lane are sub-blocks 0-3 (sc_lo, mn_lo) or 4-7 (sc_hi, mn_hi).
     __m512i sc_lo[G], sc_hi[G];
-    const BlockQ4_K_R16* g[G];
+    const Group* g[G];
     _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) {
       g[gi] = w + gi * nb + b;
       prefetch_ahead(g[gi]);
@@ -127,6 +141,7 @@ FRUGAL_TARGET void q4k_run(const BlockQ4_K_R16* w, const BlockQ8_K* const a[R], 
           const __m512i v = load64(g[gi]->qs[j][t]);
           lo[gi] = _mm512_and_si512(v, m4);
           hi[gi] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+          add_fifth_bits(*g[gi], j, t, lo[gi], hi[gi]);
         }
         _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
           const int8_t* aq = a[r][b].qs + 32 * j + 4 * t;
@@ -326,13 +341,16 @@ FRUGAL_TARGET void rows16(const void* w, const void* act, size_t act_stride, int
 // the weights come from memory and two at once measured slower: OLMoE shape,
 // 2 threads, 4 sequences 57-65 against 65-71 tok/s, 16 sequences 94-100
 // against 109-113.
-template <int R>
-struct Q4K {
-  FRUGAL_TARGET static void run(const BlockQ4_K_R16* w, const BlockQ8_K* const* a, int64_t nb, int n_groups,
-                                float* y, int64_t ldy) {
-    if (n_groups == 2 && R > 4) return q4k_run<R, 2>(w, a, nb, y, ldy);
-    for (int gi = 0; gi < n_groups; ++gi) q4k_run<R, 1>(w + gi * nb, a, nb, y + 16 * gi, ldy);
-  }
+template <class Group>
+struct Q45K {
+  template <int R>
+  struct Run {
+    FRUGAL_TARGET static void run(const Group* w, const BlockQ8_K* const* a, int64_t nb, int n_groups, float* y,
+                                  int64_t ldy) {
+      if (n_groups == 2 && R > 4) return q45k_run<Group, R, 2>(w, a, nb, y, ldy);
+      for (int gi = 0; gi < n_groups; ++gi) q45k_run<Group, R, 1>(w + gi * nb, a, nb, y + 16 * gi, ldy);
+    }
+  };
 };
 template <class Group>
 struct Block32 {
@@ -357,7 +375,10 @@ const TypeKernel kQ5_0_R16{.act = ActFormat::kQ8_32,
                            .dot16 = rows16<BlockQ5_0_R16, ActBlock32, 32, Block32<BlockQ5_0_R16>::Run>};
 const TypeKernel kQ8_0_R16{.act = ActFormat::kQ8_32,
                            .dot16 = rows16<BlockQ8_0_R16, ActBlock32, 32, Block32<BlockQ8_0_R16>::Run>};
-const TypeKernel kQ4_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ4_K_R16, BlockQ8_K, quant::QK_K, Q4K>};
+const TypeKernel kQ4_K_R16{.act = ActFormat::kQ8_K,
+                           .dot16 = rows16<BlockQ4_K_R16, BlockQ8_K, quant::QK_K, Q45K<BlockQ4_K_R16>::Run>};
+const TypeKernel kQ5_K_R16{.act = ActFormat::kQ8_K,
+                           .dot16 = rows16<BlockQ5_K_R16, BlockQ8_K, quant::QK_K, Q45K<BlockQ5_K_R16>::Run>};
 const TypeKernel kQ6_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ6_K_R16, BlockQ8_K, quant::QK_K, Q6K>};
 
 #undef FRUGAL_TARGET
@@ -369,6 +390,7 @@ const TypeKernel* avx512_repacked_kernel(TensorType t) {
     case TensorType::Q5_0_R16: return &avx512_repacked::kQ5_0_R16;
     case TensorType::Q8_0_R16: return &avx512_repacked::kQ8_0_R16;
     case TensorType::Q4_K_R16: return &avx512_repacked::kQ4_K_R16;
+    case TensorType::Q5_K_R16: return &avx512_repacked::kQ5_K_R16;
     case TensorType::Q6_K_R16: return &avx512_repacked::kQ6_K_R16;
     default: return nullptr;
   }

@@ -16,10 +16,20 @@ namespace {
 
 // --- one row's super-block as codes (one byte per value) ---------------------
 
-void q4k_from_codes(const uint8_t code[QK_K], BlockQ4_K& b) {
+// Q4_K's and Q5_K's low four bits of each code; Q5_K's fifth bit of value
+// 32j + l is bit j of qh[l].
+template <class Block>
+void nibbles_from_codes(const uint8_t code[QK_K], Block& b) {
   for (int p = 0; p < 4; ++p)
     for (int l = 0; l < 32; ++l)
-      b.qs[32 * p + l] = static_cast<uint8_t>(code[64 * p + l] | code[64 * p + 32 + l] << 4);
+      b.qs[32 * p + l] = static_cast<uint8_t>((code[64 * p + l] & 0x0F) | (code[64 * p + 32 + l] & 0x0F) << 4);
+}
+void q5k_fifth_bits_from_codes(const uint8_t code[QK_K], BlockQ5_K& b) {
+  for (int l = 0; l < 32; ++l) {
+    uint8_t h = 0;
+    for (int j = 0; j < 8; ++j) h = static_cast<uint8_t>(h | (code[32 * j + l] >> 4) << j);
+    b.qh[l] = h;
+  }
 }
 
 // Q6_K from codes: in each 128-value half n, ql[64n + l] holds values
@@ -68,30 +78,70 @@ uint32_t nibble_pair(uint32_t lo, uint32_t hi, bool high) {
 // Straight from the Q4_K bytes (this runs over whole models at load time):
 // sub-block j's 32 codes are nibble j % 2 of qs[32 (j / 2) ..], values
 // 32j + 4g + i at byte 4g + i and 32j + 16 + 4g + i at byte 16 + 4g + i.
-void pack_q4k(const BlockQ4_K* const rows[16], BlockQ4_K_R16& out) {
-  for (int k = 0; k < 16; ++k) {
-    const BlockQ4_K& b = *rows[k];
-    out.d[k] = b.d;
-    out.dmin[k] = b.dmin;
-    for (int s = 0; s < 3; ++s) std::memcpy(&out.scales[s][4 * k], b.scales + 4 * s, 4);
-    for (int j = 0; j < 8; ++j) {
-      const uint8_t* q = b.qs + 32 * (j / 2);
-      for (int g = 0; g < 4; ++g) {
-        const uint32_t v = nibble_pair(word(q + 4 * g), word(q + 16 + 4 * g), j % 2 == 1);
-        std::memcpy(&out.qs[j][g][4 * k], &v, 4);
-      }
+// Q5_K's low four bits, scales and minima are laid out as Q4_K's: both
+// types pack those fields into row k of a group alike.
+template <class Block, class Group>
+void pack_nibbles_scales(const Block& b, int k, Group& out) {
+  out.d[k] = b.d;
+  out.dmin[k] = b.dmin;
+  for (int s = 0; s < 3; ++s) std::memcpy(&out.scales[s][4 * k], b.scales + 4 * s, 4);
+  for (int j = 0; j < 8; ++j) {
+    const uint8_t* q = b.qs + 32 * (j / 2);
+    for (int g = 0; g < 4; ++g) {
+      const uint32_t v = nibble_pair(word(q + 4 * g), word(q + 16 + 4 * g), j % 2 == 1);
+      std::memcpy(&out.qs[j][g][4 * k], &v, 4);
     }
   }
 }
-
-void unpack_q4k(const BlockQ4_K_R16& in, int k, BlockQ4_K& b) {
-  uint8_t code[QK_K];
+template <class Group, class Block>
+void unpack_nibbles_scales(const Group& in, int k, Block& b, uint8_t code[QK_K]) {
   b.d = in.d[k];
   b.dmin = in.dmin[k];
   for (int s = 0; s < 3; ++s)
     for (int i = 0; i < 4; ++i) b.scales[4 * s + i] = in.scales[s][4 * k + i];
   get_nibbles(in.qs, k, code);
-  q4k_from_codes(code, b);
+}
+
+void pack_q4k(const BlockQ4_K* const rows[16], BlockQ4_K_R16& out) {
+  for (int k = 0; k < 16; ++k) pack_nibbles_scales(*rows[k], k, out);
+}
+void unpack_q4k(const BlockQ4_K_R16& in, int k, BlockQ4_K& b) {
+  uint8_t code[QK_K];
+  unpack_nibbles_scales(in, k, b, code);
+  nibbles_from_codes(code, b);
+}
+
+// Q5_K: the fifth bit of row k's value 32j + 4t + i (bit j of qh[4t + i])
+// to bit 4k + i of mask qh[j][t][0..7], of value 32j + 16 + 4t + i (bit j of
+// qh[16 + 4t + i]) to the same bit of mask qh[j][t][8..15].
+void pack_q5k(const BlockQ5_K* const rows[16], BlockQ5_K_R16& out) {
+  std::memset(out.qh, 0, sizeof out.qh);
+  for (int k = 0; k < 16; ++k) {
+    const BlockQ5_K& b = *rows[k];
+    pack_nibbles_scales(b, k, out);
+    for (int j = 0; j < 8; ++j)
+      for (int t = 0; t < 4; ++t)
+        for (int i = 0; i < 4; ++i) {
+          const int n = 4 * k + i;
+          out.qh[j][t][n / 8] = static_cast<uint8_t>(out.qh[j][t][n / 8] | ((b.qh[4 * t + i] >> j) & 1) << n % 8);
+          out.qh[j][t][8 + n / 8] =
+              static_cast<uint8_t>(out.qh[j][t][8 + n / 8] | ((b.qh[16 + 4 * t + i] >> j) & 1) << n % 8);
+        }
+  }
+}
+void unpack_q5k(const BlockQ5_K_R16& in, int k, BlockQ5_K& b) {
+  uint8_t code[QK_K];
+  unpack_nibbles_scales(in, k, b, code);
+  for (int j = 0; j < 8; ++j)
+    for (int t = 0; t < 4; ++t)
+      for (int i = 0; i < 4; ++i) {
+        const int n = 4 * k + i;
+        code[32 * j + 4 * t + i] = static_cast<uint8_t>(code[32 * j + 4 * t + i] | ((in.qh[j][t][n / 8] >> n % 8) & 1) << 4);
+        code[32 * j + 16 + 4 * t + i] =
+            static_cast<uint8_t>(code[32 * j + 16 + 4 * t + i] | ((in.qh[j][t][8 + n / 8] >> n % 8) & 1) << 4);
+      }
+  nibbles_from_codes(code, b);
+  q5k_fifth_bits_from_codes(code, b);
 }
 
 // Q6_K straight from its bytes as well: sub-block j = 4n + m (n: 128-value
@@ -211,6 +261,7 @@ struct Layout {
 using Q50Layout = Layout<BlockQ5_0, BlockQ5_0_R16, QK5_0, pack_q50, unpack_q50>;
 using Q80Layout = Layout<BlockQ8_0, BlockQ8_0_R16, QK8_0, pack_q80, unpack_q80>;
 using Q4KLayout = Layout<BlockQ4_K, BlockQ4_K_R16, QK_K, pack_q4k, unpack_q4k>;
+using Q5KLayout = Layout<BlockQ5_K, BlockQ5_K_R16, QK_K, pack_q5k, unpack_q5k>;
 using Q6KLayout = Layout<BlockQ6_K, BlockQ6_K_R16, QK_K, pack_q6k, unpack_q6k>;
 
 void check_shape(TensorType t, int64_t n_rows, int64_t n_in) {
@@ -227,6 +278,7 @@ TensorType repacked_type(TensorType base) {
     case TensorType::Q5_0: return TensorType::Q5_0_R16;
     case TensorType::Q8_0: return TensorType::Q8_0_R16;
     case TensorType::Q4_K: return TensorType::Q4_K_R16;
+    case TensorType::Q5_K: return TensorType::Q5_K_R16;
     case TensorType::Q6_K: return TensorType::Q6_K_R16;
     default: return base;
   }
@@ -237,6 +289,7 @@ TensorType base_type(TensorType t) {
     case TensorType::Q5_0_R16: return TensorType::Q5_0;
     case TensorType::Q8_0_R16: return TensorType::Q8_0;
     case TensorType::Q4_K_R16: return TensorType::Q4_K;
+    case TensorType::Q5_K_R16: return TensorType::Q5_K;
     case TensorType::Q6_K_R16: return TensorType::Q6_K;
     default: return t;
   }
@@ -250,6 +303,7 @@ void repack_rows(TensorType base, const void* src, void* dst, int64_t n_rows, in
     case TensorType::Q5_0: return Q50Layout::repack(src, dst, n_rows, n_in);
     case TensorType::Q8_0: return Q80Layout::repack(src, dst, n_rows, n_in);
     case TensorType::Q4_K: return Q4KLayout::repack(src, dst, n_rows, n_in);
+    case TensorType::Q5_K: return Q5KLayout::repack(src, dst, n_rows, n_in);
     case TensorType::Q6_K: return Q6KLayout::repack(src, dst, n_rows, n_in);
     default: fail("repack: ", tensor_type_name(base), " has no repacked layout");
   }
@@ -261,6 +315,7 @@ void unpack_rows(TensorType repacked, const void* src, void* dst, int64_t n_rows
     case TensorType::Q5_0_R16: return Q50Layout::unpack(src, dst, n_rows, n_in);
     case TensorType::Q8_0_R16: return Q80Layout::unpack(src, dst, n_rows, n_in);
     case TensorType::Q4_K_R16: return Q4KLayout::unpack(src, dst, n_rows, n_in);
+    case TensorType::Q5_K_R16: return Q5KLayout::unpack(src, dst, n_rows, n_in);
     case TensorType::Q6_K_R16: return Q6KLayout::unpack(src, dst, n_rows, n_in);
     default: fail("repack: ", tensor_type_name(repacked), " is not a repacked type");
   }
@@ -276,6 +331,7 @@ void extract_row(TensorType t, const void* matrix, int64_t row, int64_t n_in, vo
     case TensorType::Q5_0_R16: return Q50Layout::row(matrix, row, n_in, out);
     case TensorType::Q8_0_R16: return Q80Layout::row(matrix, row, n_in, out);
     case TensorType::Q4_K_R16: return Q4KLayout::row(matrix, row, n_in, out);
+    case TensorType::Q5_K_R16: return Q5KLayout::row(matrix, row, n_in, out);
     case TensorType::Q6_K_R16: return Q6KLayout::row(matrix, row, n_in, out);
     default: std::memcpy(out, static_cast<const uint8_t*>(matrix) + static_cast<size_t>(row) * rb, rb);
   }

@@ -1,4 +1,4 @@
-// Row-interleaved ("repacked") layouts of Q5_0, Q8_0, Q4_K and Q6_K: 16 weight rows
+// Row-interleaved ("repacked") layouts of Q5_0, Q8_0, Q4_K, Q5_K and Q6_K: 16 weight rows
 // stored together, block by block, so that one 512-bit register
 // holds the same four codes of all 16 rows. A matrix product then multiplies
 // each group of four activation values, broadcast, with 16 rows at once and
@@ -35,6 +35,18 @@ struct BlockQ4_K_R16 {
   uint8_t qs[8][4][64];
 };
 
+// One super-block of 16 Q5_K rows: Q4_K_R16's fields, the fifth bit of
+// each code in qh. qh[j][t] is two 64-bit masks, one bit a byte of qs[j][t]:
+// bytes 0-7 the low nibbles' fifth bits (bit 4k + i: row k, value 32j + 4t
+// + i), bytes 8-15 the high ones' (value 32j + 16 + 4t + i), so that a
+// kernel adds 16 to exactly the bytes of the mask in one masked instruction.
+struct BlockQ5_K_R16 {
+  uint16_t d[16], dmin[16];
+  uint8_t scales[3][64];
+  uint8_t qh[8][4][16];
+  uint8_t qs[8][4][64];
+};
+
 // One super-block of 16 Q6_K rows: value = d[k] * scale * (code - 32).
 struct BlockQ6_K_R16 {
   uint16_t d[16];
@@ -67,10 +79,11 @@ struct BlockQ5_0_R16 {
 static_assert(sizeof(BlockQ5_0_R16) == 16 * sizeof(BlockQ5_0));
 static_assert(sizeof(BlockQ8_0_R16) == 16 * sizeof(BlockQ8_0));
 static_assert(sizeof(BlockQ4_K_R16) == 16 * sizeof(BlockQ4_K));
+static_assert(sizeof(BlockQ5_K_R16) == 16 * sizeof(BlockQ5_K));
 static_assert(sizeof(BlockQ6_K_R16) == 16 * sizeof(BlockQ6_K));
 
 // The repacked type of `base` (Q5_0 -> Q5_0_R16, Q8_0 -> Q8_0_R16, Q4_K ->
-// Q4_K_R16, Q6_K -> Q6_K_R16), or base itself when it has none.
+// Q4_K_R16, Q5_K -> Q5_K_R16, Q6_K -> Q6_K_R16), or base itself when it has none.
 TensorType repacked_type(TensorType base);
 // The type a repacked type's rows are stored as (Q4_K_R16 -> Q4_K), or t.
 TensorType base_type(TensorType t);

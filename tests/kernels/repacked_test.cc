@@ -26,7 +26,8 @@ using test_data::random_rows;
 using test_data::random_weights;
 using test_data::test_seed;
 
-constexpr TensorType kBases[] = {TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K};
+constexpr TensorType kBases[] = {TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q5_K,
+                                 TensorType::Q6_K};
 
 TEST(Repack, RoundTripsAndReadsRowsBack) {
   std::mt19937 rng(test_seed() + 11);
@@ -64,7 +65,7 @@ TEST(Repack, RoundTripsAndReadsRowsBack) {
 TEST(Repack, RejectsPartialGroupsAndOtherTypes) {
   std::vector<uint8_t> buf(row_bytes(TensorType::Q4_K, 256) * 16);
   EXPECT_THROW(quant::repack_rows(TensorType::Q4_K, buf.data(), buf.data(), 8, 256), Error);
-  EXPECT_THROW(quant::repack_rows(TensorType::Q5_K, buf.data(), buf.data(), 16, 256), Error);
+  EXPECT_THROW(quant::repack_rows(TensorType::Q3_K, buf.data(), buf.data(), 16, 256), Error);
   EXPECT_THROW(quant::unpack_rows(TensorType::Q4_K, buf.data(), buf.data(), 16, 256), Error);
 }
 
