@@ -3,12 +3,18 @@
 // Ctrl-C (SIGINT) or SIGTERM stops it gracefully: no new connections,
 // streams end with an error event and [DONE], whole answers get up to
 // --shutdown-timeout to finish.
+//
+// Under mpirun with --expert-parallel, rank 0 serves and the other ranks
+// follow its engine (runtime/engine_journal.h): every forward pass its
+// scheduler runs, every rank runs too, each computing its share of the
+// routed experts.
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -18,7 +24,9 @@
 
 #include "base/error.h"
 #include "cli/command.h"
+#include "cli/expert_parallel_flags.h"
 #include "cli/generation_flags.h"
+#include "runtime/engine_journal.h"
 #include "runtime/prefix_cache.h"
 #include "server/http_server.h"
 
@@ -34,6 +42,7 @@ void on_stop_signal(int sig) {
 
 struct ServeArgs {
   GenerationFlags gen;
+  ExpertParallelFlags expert_parallel;
   std::string host = "127.0.0.1";
   int port = 8080;
   int parallel = 4;
@@ -103,6 +112,31 @@ std::vector<std::string> read_api_keys(const std::string& path) {
   return keys;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Rank 0's messages to the other ranks (runtime/engine_journal.h).
+runtime::JournalChannel journal_channel(dist::ProcessGroup& group) {
+  return [&group](std::vector<uint8_t>& bytes) { group.broadcast(bytes, "waiting for rank 0's next batch"); };
+}
+
+// Rank 0 says it is alive four times within the other ranks' deadline.
+std::chrono::milliseconds keep_alive(const ServeArgs& a) {
+  return std::chrono::milliseconds(static_cast<int64_t>(a.expert_parallel.timeout_seconds * 1000 / 4));
+}
+
+// A rank other than 0: runs every forward pass rank 0's server runs, until
+// rank 0 stops. Signals are rank 0's to act on (mpirun passes Ctrl-C on to
+// every rank): this rank ends when rank 0 says so.
+int follow_rank0(dist::ProcessGroup& group, LoadedModel& m, std::chrono::steady_clock::time_point t_attached) {
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  if (!runtime::follow_engine(*m.engine, journal_channel(group))) fail("serve: rank 0 stopped on an error");
+  report_expert_parallel(&group, *m.model, seconds_since(t_attached));
+  return 0;
+}
+
 std::chrono::milliseconds seconds_flag(const char* name, double s) {
   if (!(s > 0) || s > 86400) fail("serve: ", name, " must be more than 0 and at most 86400 seconds, not ", s);
   return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
@@ -142,8 +176,18 @@ int run_serve(const ServeArgs& args) {
   runtime::GenerateParams defaults = generate_params(a.gen);  // bad flags fail before the model loads
   raise_open_files_limit();
   if (a.kv_blocks < 0) fail("serve: --kv-blocks must not be negative");
+  dist::ProcessGroup* group = join_expert_parallel(a.expert_parallel);
+  if (group && (!a.gen.lora.empty() || !named.empty()))
+    fail("serve --expert-parallel: LoRA adapters are not served across ranks; run without --lora");
+  a.gen.mmap = a.gen.mmap || group;  // each rank pages in only the experts it owns
   // -1: the engine's default pool, a whole context for every slot.
   LoadedModel m = load_for_generation(a.gen, a.parallel, a.no_prefix_cache ? 0 : a.kv_blocks > 0 ? a.kv_blocks : -1);
+  attach_expert_parallel(group, *m.model, a.expert_parallel);
+  const auto t_attached = std::chrono::steady_clock::now();
+  if (group && group->rank() != 0) return follow_rank0(*group, m, t_attached);
+  // Rank 0 sends its engine's every step to the other ranks.
+  std::unique_ptr<runtime::EngineJournal> journal;
+  if (group) journal = std::make_unique<runtime::EngineJournal>(*m.engine, journal_channel(*group), keep_alive(a));
   server::Metrics metrics;
   server::Scheduler scheduler(*m.engine, *m.tokenizer, {a.n_batch, a.max_queued}, metrics);
   opts.host = a.host;
@@ -154,9 +198,11 @@ int run_serve(const ServeArgs& args) {
   // One base in memory, the adapters beside it (each checked against it),
   // and more added while it runs through the admin endpoints.
   const model::Model& base = *m.model;
-  opts.load_adapter = [&base](const std::string& path, float scale) -> std::shared_ptr<const model::LoraAdapter> {
-    return model::LoraAdapter::load(path, base, scale);
-  };
+  // (None under --expert-parallel: the other ranks could not apply them.)
+  if (!group)
+    opts.load_adapter = [&base](const std::string& path, float scale) -> std::shared_ptr<const model::LoraAdapter> {
+      return model::LoraAdapter::load(path, base, scale);
+    };
   opts.adapter_scale = a.gen.lora_scale;
   opts.admin_without_key = a.enable_admin;
   for (const auto& [name, file] : named) {
@@ -218,6 +264,10 @@ int run_serve(const ServeArgs& args) {
   if (write(g_stop_pipe[1], &zero, 1) < 0) std::fprintf(stderr, "frugal serve: cannot wake the signal thread\n");
   waiter.join();
   scheduler.stop();
+  if (journal) {
+    journal->stop(true);
+    report_expert_parallel(group, *m.model, seconds_since(t_attached));
+  }
   return 0;
 }
 
@@ -226,6 +276,7 @@ const CommandRegistration kServe{"serve", "an OpenAI-compatible HTTP server with
                                    auto a = std::make_shared<ServeArgs>();
                                    a->gen.n_predict = -1;
                                    add_generation_flags(app, a->gen);
+                                   add_expert_parallel_flags(app, a->expert_parallel);
                                    app.remove_option(app.get_option("--lora"));
                                    app.add_option("--lora", a->loras,
                                                   "LoRA adapters as NAME=FILE (repeatable): a request whose \"model\" "

@@ -44,6 +44,9 @@ class ProcessGroup : public model::ExpertParallel, public train::GradientSum {
 
   // Rank 0's value, on every rank.
   virtual uint64_t broadcast(uint64_t value) = 0;
+  // Rank 0's bytes, on every rank (the others' `bytes` are replaced).
+  // `step` says what a rank that waits too long was waiting for.
+  virtual void broadcast(std::vector<uint8_t>& bytes, const char* step) = 0;
   // On rank 0: every rank's `values` (all of the same length), rank by rank;
   // on the others: empty.
   virtual std::vector<double> gather(const std::vector<double>& values) = 0;

@@ -106,6 +106,18 @@ class MpiGroup final : public ProcessGroup {
     return value;
   }
 
+  void broadcast(std::vector<uint8_t>& bytes, const char* step) override {
+    uint64_t size = bytes.size();
+    MPI_Request req;
+    check(MPI_Ibcast(&size, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req), step, -1);
+    wait(req, step, -1);
+    if (size > INT32_MAX) die(std::string(step) + ": a message of " + std::to_string(size) + " bytes is too long");
+    bytes.resize(size);
+    if (size == 0) return;
+    check(MPI_Ibcast(bytes.data(), static_cast<int>(size), MPI_BYTE, 0, MPI_COMM_WORLD, &req), step, -1);
+    wait(req, step, -1);
+  }
+
   std::vector<double> gather(const std::vector<double>& values) override {
     std::vector<double> all(rank_ == 0 ? values.size() * static_cast<size_t>(size_) : 0);
     MPI_Request req;

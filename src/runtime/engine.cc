@@ -1,9 +1,11 @@
 #include "runtime/engine.h"
 
 #include <algorithm>
+#include <mutex>
 #include <unordered_map>
 
 #include "base/error.h"
+#include "runtime/engine_journal.h"
 #include "runtime/kv_cache.h"
 #include "runtime/prefix_cache.h"
 
@@ -71,6 +73,10 @@ void Engine::forward(std::span<const BatchRow> rows, std::vector<float>& logits)
       fail("batch row ", i, ": sequence ", r.seq, " position ", r.pos, " is past the context length ", n_ctx_);
     ++it->second;
   }
+  // The followers get the rows once they are known to be good, and run the
+  // pass with this one (its expert exchanges talk to them).
+  std::unique_lock<std::mutex> followers;
+  if (journal_) followers = journal_->forward(rows);
   forward_->run(rows, *kv_, pool_, logits);
   for (const auto& [seq, len] : next) seq_len_[static_cast<size_t>(seq)] = len;
   if (warm_up_) {
@@ -83,6 +89,7 @@ void Engine::forward(std::span<const BatchRow> rows, std::vector<float>& logits)
 void Engine::clear_sequence(int32_t seq) {
   if (seq < 0 || seq >= n_seq_max_) fail("sequence id ", seq, " is out of range [0, ", n_seq_max_, ")");
   seq_len_[static_cast<size_t>(seq)] = 0;
+  if (journal_) journal_->clear_sequence(seq);
 }
 
 void Engine::copy_sequence(int32_t src, int32_t dst) {
@@ -94,6 +101,7 @@ void Engine::copy_sequence(int32_t src, int32_t dst) {
   kv_->copy_in(dst, 0, n, rows.data());
   kv_->copy_recurrent_states(src, dst);
   seq_len_[static_cast<size_t>(dst)] = n;
+  if (journal_) journal_->copy_sequence(src, dst);
 }
 
 int32_t Engine::sequence_length(int32_t seq) const {
@@ -113,6 +121,7 @@ int32_t Engine::reuse_prefix(int32_t seq, std::span<const int32_t> tokens, std::
     kv_->copy_in(seq, static_cast<int64_t>(i) * bt, bt, prefix_->data(chain[i]));
   const int32_t n = static_cast<int32_t>(chain.size() * static_cast<size_t>(bt));
   seq_len_[static_cast<size_t>(seq)] = n;
+  if (journal_) journal_->reuse_prefix(seq, tokens, chain, n);
   return n;
 }
 
@@ -123,6 +132,7 @@ bool Engine::cache_block(int32_t seq, std::span<const int32_t> tokens, std::vect
   const int64_t pos = static_cast<int64_t>(chain.size()) * bt;
   FRUGAL_CHECK(static_cast<int64_t>(tokens.size()) == bt && pos + bt <= seq_len_[static_cast<size_t>(seq)]);
   const PrefixCache::Added a = prefix_->add(chain.empty() ? -1 : chain.back(), tokens);
+  if (journal_) journal_->cache_block(seq, tokens, chain, a.block);
   if (a.block < 0) return false;
   if (a.fresh) kv_->copy_out(seq, pos, bt, prefix_->data(a.block));
   chain.push_back(a.block);
@@ -130,6 +140,7 @@ bool Engine::cache_block(int32_t seq, std::span<const int32_t> tokens, std::vect
 }
 
 void Engine::release_blocks(std::vector<int32_t>& chain) {
+  if (journal_ && !chain.empty()) journal_->release_blocks(chain);
   for (int32_t b : chain) prefix_->release(b);
   chain.clear();
 }

@@ -14,6 +14,7 @@
 
 namespace frugal::runtime {
 
+class EngineJournal;
 class KvCache;
 class PrefixCache;
 
@@ -82,6 +83,11 @@ class Engine {
   // a decode step reads per cached position, for the bandwidth roofline.
   size_t kv_bytes_per_position() const;
 
+  // Records every later change of this engine's state and every forward
+  // pass in `journal` (null: none), which sends them to engines that follow
+  // this one (runtime/engine_journal.h). The journal attaches itself.
+  void set_journal(EngineJournal* journal) { journal_ = journal; }
+
   // Rows routed to each routed expert by the forward passes so far, at
   // layer * n_expert + expert (empty before the first MoE layer ran):
   // model::Forward::expert_rows.
@@ -96,6 +102,7 @@ class Engine {
   std::unique_ptr<PrefixCache> prefix_;
   std::unique_ptr<model::Forward> forward_;
   std::vector<int32_t> seq_len_;
+  EngineJournal* journal_ = nullptr;
   bool warm_up_ = false;  // before the first forward() of a large mapped model (see the constructor)
 };
 

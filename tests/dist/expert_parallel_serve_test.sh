@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# mpirun -np 2 frugal serve --expert-parallel on this machine (loopback
+# only): rank 0 serves HTTP and the other rank runs every forward pass with
+# it. Several concurrent completions (streamed and whole, n = 2 choices, a
+# second round that reuses cached prefixes) give the same tokens as one
+# process's server at temperature 0; SIGTERM to rank 0 ends both ranks with
+# status 0 and the end-of-run report; a rank that stalls ends the job with
+# a clear error. Skipped, saying why, where mpirun or frugal's MPI build is
+# missing.
+set -euo pipefail
+source "$(dirname "$0")/../lib/cli_test_lib.sh"
+source "$(dirname "$0")/../lib/mpi_test_lib.sh"
+PY=/usr/bin/python3
+
+m="$dir/moe.gguf"
+"$FRUGAL" -q synth --arch qwen3moe --type q8_0 -o "$m" >/dev/null
+serve_flags=(-m "$m" --port 0 -t 1 --parallel 3 --ctx-size 256)
+
+# ask PORT OUT: two rounds of six concurrent requests; OUT gets each answer's
+# tokens and text, in request order.
+ask() {
+  "$PY" - "$1" "$2" <<'PYEOF'
+import json, sys, threading, urllib.request
+base, out = f"http://127.0.0.1:{sys.argv[1]}", sys.argv[2]
+words = "the king of a night sword love and rain house to sea".split()
+def prompt(i):
+    return " ".join(words[(i * 5 + k) % len(words)] for k in range(8 + 9 * i))
+def ask(i, results):
+    body = {"prompt": prompt(i), "max_tokens": 10 + i, "temperature": 0, "ignore_eos": True, "logprobs": 0,
+            "stream": i % 2 == 1}
+    if i == 4:
+        body["n"] = 2
+    req = urllib.request.Request(base + "/v1/completions", json.dumps(body).encode(),
+                                 {"Content-Type": "application/json"})
+    choices = {}
+    with urllib.request.urlopen(req, timeout=100) as r:
+        if not body["stream"]:
+            for c in json.load(r)["choices"]:
+                choices[c["index"]] = [c["text"], c["logprobs"]["tokens"]]
+        else:
+            for line in r:
+                line = line.decode().strip()
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                for c in json.loads(line[6:])["choices"]:
+                    got = choices.setdefault(c["index"], ["", []])
+                    got[0] += c["text"]
+                    got[1] += (c.get("logprobs") or {}).get("tokens", [])
+    results[i] = [choices[k] for k in sorted(choices)]
+answers = []
+for round in range(2):
+    results = {}
+    threads = [threading.Thread(target=ask, args=(i, results)) for i in range(6)]
+    for t in threads: t.start()
+    for t in threads: t.join(120)
+    assert len(results) == 6, sorted(results)
+    answers += [results[i] for i in range(6)]
+for a in answers:
+    for text, tokens in a:
+        assert len(tokens) >= 10 and "".join(tokens) == text, (text, tokens)
+metrics = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+cached = [l for l in metrics.split("\n") if l.startswith("frugal_prompt_tokens_cached_total ")]
+assert cached and int(cached[0].split()[1]) > 0, cached
+json.dump(answers, open(out, "w"), indent=1)
+PYEOF
+}
+
+start_serve "${serve_flags[@]}"
+ask "$serve_port" "$dir/one.json"
+kill -TERM "$serve_pid"
+wait "$serve_pid" || fail "one process's server exited $?"
+
+# start_ranks [env...]: the 2-rank server in the background (mpirun's
+# stderr in $dir/ranks.err); sets ranks_pid and ranks_port.
+start_ranks() {
+  : >"$dir/ranks.err"
+  env "$@" timeout -k 5 120 mpirun --oversubscribe --bind-to none -np 2 "$FRUGAL" serve "${serve_flags[@]}" \
+    --expert-parallel --ep-timeout 3 >"$dir/ranks.out" 2>"$dir/ranks.err" &
+  ranks_pid=$!
+  trap 'kill $ranks_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+  ranks_port=""
+  for _ in $(seq 1 300); do
+    ranks_port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$dir/ranks.err")
+    [[ -n "$ranks_port" ]] && return 0
+    kill -0 $ranks_pid 2>/dev/null || fail "the ranks exited early: $(cat "$dir/ranks.err")"
+    sleep 0.1
+  done
+  fail "rank 0 printed no address: $(cat "$dir/ranks.err")"
+}
+
+start_ranks
+# Idle for longer than --ep-timeout: rank 0's keep-alives hold the job.
+sleep 4
+ask "$ranks_port" "$dir/two.json"
+cmp "$dir/one.json" "$dir/two.json" || fail "2 ranks answer otherwise than one process: $(diff "$dir/one.json" "$dir/two.json" | head -20)"
+# SIGTERM to rank 0 (the process listening on the port) stops both ranks.
+rank0=$(ss -ltnpH "sport = :$ranks_port" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+[[ -n "$rank0" ]] || fail "no process listens on $ranks_port"
+kill -TERM "$rank0"
+set +e; wait "$ranks_pid"; rc=$?; set -e
+[[ $rc -eq 0 ]] || fail "the ranks exited $rc after SIGTERM to rank 0: $(cat "$dir/ranks.err")"
+grep -q "^expert-parallel rank 1: experts 4\.\.7 | rows computed [1-9][0-9]* " "$dir/ranks.err" ||
+  fail "no report of rank 1: $(cat "$dir/ranks.err")"
+
+# A rank that stalls at its first expert exchange: rank 0 ends the job.
+start_ranks FRUGAL_TEST_RANK_FAULT=stall:1
+set +e
+curl -s -m 60 "http://127.0.0.1:$ranks_port/v1/completions" -d '{"prompt": "hi", "max_tokens": 4}' >/dev/null
+wait "$ranks_pid"; rc=$?
+set -e
+[[ $rc -ne 0 && $rc -ne 124 ]] || fail "a stalled rank: exit $rc (124: hung): $(cat "$dir/ranks.err")"
+grep -q 'rank 0 of 2: exchanging expert outputs in layer 0: no answer from the other ranks in 3 s' "$dir/ranks.err" ||
+  fail "no timeout message: $(cat "$dir/ranks.err")"
+echo OK
