@@ -61,10 +61,10 @@ constexpr ArchSupport kArchs[] = {
     {.arch = "qwen3moe"},
     {.arch = "olmoe"},
     {.arch = "glm4moe"},
+    {.arch = "gpt-oss"},
     {.arch = "deepseek2",
      .missing = "multi-head latent attention: no backward through it over the frozen quantised weights, and "
                 "inference applies no adapter to its matrices"},
-    {.arch = "gpt-oss", .missing = "attention sinks, sliding-window layers and biased, clamped experts"},
     {.arch = "llama4", .missing = "chunked attention with NoPE layers and experts weighted on their input"},
     {.arch = "qwen3next", .missing = "Gated DeltaNet linear-attention layers"},
     {.arch = "qwen35moe", .missing = "Gated DeltaNet linear-attention layers"},
@@ -153,8 +153,7 @@ LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(b
   // selection bias and the expert groups only choose (the gradient flows
   // through the chosen experts' scores alone).
   if (c.n_expert > 0 && ((c.gating != model::GatingFunc::kSoftmax && c.gating != model::GatingFunc::kSigmoid) ||
-                         c.expert_weight_on_input || c.expert_bias || c.ffn_act != model::FfnActivation::kSilu ||
-                         !c.swiglu_limit_exp.empty() || !c.swiglu_limit_shexp.empty()))
+                         c.expert_weight_on_input || !c.swiglu_limit_exp.empty() || !c.swiglu_limit_shexp.empty()))
     fail("finetune: this ", c.arch, " variant's routing is not supported yet");
   if (c.v_head_dim != c.head_dim)
     fail("finetune: value heads of ", c.v_head_dim, " values beside key heads of ", c.head_dim,
@@ -315,8 +314,11 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
   // expert_weights_scale), then the shared expert (qwen2moe: weighed by
   // sigmoid(x . shexp_gate); glm4moe: weight 1).
   const int64_t E = c.n_expert, K = c.n_expert_used, FE = c.n_ff_exp, FS = c.n_ff_shexp;
+  const bool oai = c.ffn_act == model::FfnActivation::kSwigluOai;  // gpt-oss's routed experts
   auto moe_forward = [&](int64_t il, const model::LayerWeights& L, Acts& a, F& f) {
     linear(il, kRouter, a.xn2.data(), a.logits, a.ax[kRouter]);
+    if (L.router_bias)  // gpt-oss: frozen, after the adapter as inference adds it
+      for (int64_t i = 0; i < T; ++i) kernels::add(L.router_bias.data, a.logits.data() + i * E, E);
     a.experts.assign(static_cast<size_t>(T * K), 0);
     a.weights = zeros(T * K);
     for (int64_t i = 0; i < T; ++i)
@@ -340,8 +342,19 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
       if (m == 0) continue;
       product(il, kGateEx, e, a.ex.data() + q * D, m, a.eg.data() + q * FE, a.ax[kGateEx].data() + q * r);
       product(il, kUpEx, e, a.ex.data() + q * D, m, a.eu.data() + q * FE, a.ax[kUpEx].data() + q * r);
-      train::swiglu_forward(a.eg.data() + q * FE, a.eu.data() + q * FE, a.eh.data() + q * FE, m * FE);
+      if (L.gate_exps_b)  // gpt-oss: each expert's frozen biases, before the gated unit
+        for (int64_t i = q; i < q + m; ++i) {
+          kernels::add(L.gate_exps_b.data + e * FE, a.eg.data() + i * FE, FE);
+          kernels::add(L.up_exps_b.data + e * FE, a.eu.data() + i * FE, FE);
+        }
+      if (oai) {
+        kernels::swiglu_oai(a.eg.data() + q * FE, a.eu.data() + q * FE, a.eh.data() + q * FE, m * FE);
+      } else {
+        train::swiglu_forward(a.eg.data() + q * FE, a.eu.data() + q * FE, a.eh.data() + q * FE, m * FE);
+      }
       product(il, kDownEx, e, a.eh.data() + q * FE, m, a.ey.data() + q * D, a.ax[kDownEx].data() + q * r);
+      if (L.down_exps_b)  // the output's bias is weighed with it
+        for (int64_t i = q; i < q + m; ++i) kernels::add(L.down_exps_b.data + e * D, a.ey.data() + i * D, D);
     }
     f = zeros(T * D);
     for (int64_t q = 0; q < T * K; ++q) {
@@ -386,8 +399,9 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
       if (m == 0) continue;
       product_back(il, kDownEx, e, a.eh.data() + q * FE, a.ax[kDownEx].data() + q * r, d_ey.data() + q * D, m,
                    d_eh.data() + q * FE);
-      train::swiglu_backward(d_eh.data() + q * FE, a.eg.data() + q * FE, a.eu.data() + q * FE, d_eg.data() + q * FE,
-                             d_eu.data() + q * FE, m * FE);
+      (oai ? train::swiglu_oai_backward : train::swiglu_backward)(d_eh.data() + q * FE, a.eg.data() + q * FE,
+                                                                  a.eu.data() + q * FE, d_eg.data() + q * FE,
+                                                                  d_eu.data() + q * FE, m * FE);
       product_back(il, kGateEx, e, a.ex.data() + q * D, a.ax[kGateEx].data() + q * r, d_eg.data() + q * FE, m,
                    d_ex.data() + q * D);
       product_back(il, kUpEx, e, a.ex.data() + q * D, a.ax[kUpEx].data() + q * r, d_eu.data() + q * FE, m,
@@ -481,9 +495,13 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
     rotate(a.k.data(), HK, rope);
     a.probs = zeros(H * T * T);
     a.att = zeros(T * nq);
-    train::attention_forward(as, a.q.data(), a.k.data(), a.v.data(), a.probs.data(), a.att.data(), nullptr);
+    // gpt-oss: a window on its even layers, and each head's sink logit.
+    train::attention_forward(as, a.q.data(), a.k.data(), a.v.data(), a.probs.data(), a.att.data(), nullptr,
+                             c.layer_window(il), L.sinks.data);
     F o;
     linear(il, kO, a.att.data(), o, a.ax[kO]);
+    if (L.bo)  // gpt-oss: attn_output's frozen bias
+      for (int64_t i = 0; i < T; ++i) kernels::add(L.bo.data, o.data() + i * D, D);
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
     a.x_mid = x;
     rmsnorm(x.data(), L.ffn_norm.data, T, D, a.xn2, a.rstd2);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "kernels/glu.h"
 #include "kernels/ops.h"
 #include "quant/repack.h"
 
@@ -34,18 +35,18 @@ void swiglu_slice(const WeightMatrix& gate, const WeightMatrix& up, int64_t begi
   if (w <= 0 || n_rows <= 0) return;
   matmul_encoded(weight_rows(gate, begin, end), x_gate, H, ldh, nullptr);
   matmul_encoded(weight_rows(up, begin, end), x_up, up_scratch, w, nullptr);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    float* h = H + r * ldh;
-    float* u = up_scratch + r * w;
-    if (o.gate_bias) add(o.gate_bias + begin, h, w);
-    if (o.up_bias) add(o.up_bias + begin, u, w);
-    if (o.kind == GluKind::kSwigluOai) {
-      swiglu_oai(h, u, h, w);
-    } else if (o.limit >= 1e-6f) {
-      for (int64_t i = 0; i < w; ++i) h[i] = std::min(silu(h[i]), o.limit) * std::clamp(u[i], -o.limit, o.limit);
-    } else {
-      swiglu(h, u, h, w);
-    }
+  for (int64_t r = 0; r < n_rows; ++r) glu_row(H + r * ldh, up_scratch + r * w, begin, w, o);
+}
+
+void glu_row(float* h, float* u, int64_t begin, int64_t w, const GluOptions& o) {
+  if (o.gate_bias) add(o.gate_bias + begin, h, w);
+  if (o.up_bias) add(o.up_bias + begin, u, w);
+  if (o.kind == GluKind::kSwigluOai) {
+    swiglu_oai(h, u, h, w);
+  } else if (o.limit >= 1e-6f) {
+    for (int64_t i = 0; i < w; ++i) h[i] = std::min(silu(h[i]), o.limit) * std::clamp(u[i], -o.limit, o.limit);
+  } else {
+    swiglu(h, u, h, w);
   }
 }
 

@@ -433,10 +433,17 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   // fused jobs, one expert at a time.
   const bool adapted_experts = s.any_lora && any_adapts(s.row_lora, il, &LayerLora::adapts_experts);
   if (ep && adapted_experts) fail("expert-parallel inference does not run LoRA-adapted experts");
+  // Expert e's gated unit: gpt-oss's biases and clamped unit, deepseek4's clamp.
+  const bool biased = static_cast<bool>(L.gate_exps_b);
+  auto expert_glu = [&](int64_t e) {
+    return kernels::GluOptions{.kind = kind,
+                               .gate_bias = biased ? L.gate_exps_b.data + e * ff : nullptr,
+                               .up_bias = biased ? L.up_exps_b.data + e * ff : nullptr,
+                               .limit = limit_exp};
+  };
   for (int64_t e = 0; e < ne && !adapted_experts; ++e) {
     const int64_t cnt = start[e + 1] - start[e];
     if (cnt == 0) continue;  // never touched
-    const bool biased = static_cast<bool>(L.gate_exps_b);
     // One job, or under expert parallelism one per copy of the expert: its
     // j-th holder computes the j-th run of its rows (replica_rows). A row's
     // outputs then come from one job of the expert, and the sum adds the
@@ -456,10 +463,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                             .rows = slot_row.data() + b,
                             .weights = slot_weight.data() + b,
                             .gather_to = in + b * d,
-                            .glu = {.kind = kind,
-                                    .gate_bias = biased ? L.gate_exps_b.data + e * ff : nullptr,
-                                    .up_bias = biased ? L.up_exps_b.data + e * ff : nullptr,
-                                    .limit = limit_exp},
+                            .glu = expert_glu(e),
                             .down_bias = biased ? L.down_exps_b.data + e * d : nullptr,
                             .weight_input = c.expert_weight_on_input,
                             .remote = holders[static_cast<size_t>(j)] != my_rank});
@@ -502,7 +506,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
       const LayerLora& LL = layer_of(a);
       lora_swiglu(L.gate_shexp, L.up_shexp, L.down_shexp, LL.gate_shexp, LL.up_shexp, LL.down_shexp,
                   a ? a->scale() : 1.0f, xn + b * d, cnt, shexp_weight.empty() ? nullptr : shexp_weight.data() + b,
-                  out + b * d, pool);
+                  out + b * d, pool, {.limit = limit_shexp});
     });
   if (adapted_experts) {
     auto pair = [](const LoraStack& st, int64_t e) { return st ? st.expert(e) : LoraPair{}; };
@@ -520,7 +524,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                      lora_swiglu(L.gate_exps.expert(e), L.up_exps.expert(e), L.down_exps.expert(e),
                                  pair(LL.gate_exps, e), pair(LL.up_exps, e), pair(LL.down_exps, e),
                                  a ? a->scale() : 1.0f, xe + i0 * d, k, slot_weight.data() + b + i0, y.data() + i0 * d,
-                                 pool);
+                                 pool, expert_glu(e), biased ? L.down_exps_b.data + e * d : nullptr);
                    });
       for (int64_t i = 0; i < cnt; ++i) kernels::add(y.data() + i * d, out + slot_row[b + i] * d, d);
     }

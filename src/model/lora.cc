@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "gguf/writer.h"
+#include "kernels/glu.h"
 #include "kernels/ops.h"
 #include "model/model.h"
 #include "quant/quant.h"
@@ -90,7 +91,7 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
     for (const LoraTarget& t : kTargets)
       if (t.present(base.weights().layers[static_cast<size_t>(il)])) by_name[base_name(il, t)] = {&t, il};
   const ModelConfig& c = base.config();
-  const bool plain_experts = !c.expert_bias && !c.expert_weight_on_input && c.ffn_act == FfnActivation::kSilu;
+  const bool plain_experts = !c.expert_weight_on_input;
 
   ad->layers_.resize(static_cast<size_t>(n_layer));
   std::map<std::string, int, std::less<>> seen;  // base name -> 1 (a), 2 (b), 3 (both)
@@ -109,8 +110,8 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
       fail(p, ": tensor '", t.name, "' is ", tensor_type_name(t.type), "; LoRA factors must be f32 or f16");
     const LoraTarget& lt = *it->second.first;
     if (lt.stack && !plain_experts)
-      fail(p, ": tensor '", t.name, "': adapters of ", c.arch, "'s routed experts (biased, input-weighted or not ",
-           "SiLU-gated) are not supported yet");
+      fail(p, ": tensor '", t.name, "': adapters of ", c.arch, "'s routed experts (input-weighted) are not ",
+           "supported yet");
     const gguf::TensorInfo& w = base.file().tensor(target);
     if (t.shape.size() != w.shape.size())
       fail(p, ": tensor '", t.name, "' has ", t.shape.size(), " dimensions, its base '", target, "' ", w.shape.size());
@@ -157,18 +158,25 @@ void lora_apply(const LoraPair& p, float scale, const float* x, int64_t ldx, int
 
 void lora_swiglu(const kernels::WeightMatrix& gate, const kernels::WeightMatrix& up, const kernels::WeightMatrix& down,
                  const LoraPair& lora_gate, const LoraPair& lora_up, const LoraPair& lora_down, float scale,
-                 const float* x, int64_t n_rows, const float* weights, float* out, ThreadPool* pool) {
+                 const float* x, int64_t n_rows, const float* weights, float* out, ThreadPool* pool,
+                 const kernels::GluOptions& glu, const float* down_bias) {
   const int64_t d = gate.n_in, ff = gate.n_out, d_out = down.n_out;
   std::vector<float> g(static_cast<size_t>(n_rows * ff)), u(g.size()), y(static_cast<size_t>(n_rows * d_out));
   kernels::matmul(gate, x, d, n_rows, g.data(), ff, pool);
   kernels::matmul(up, x, d, n_rows, u.data(), ff, pool);
   if (lora_gate) lora_apply(lora_gate, scale, x, d, n_rows, g.data(), ff, pool);
   if (lora_up) lora_apply(lora_up, scale, x, d, n_rows, u.data(), ff, pool);
-  kernels::swiglu(g.data(), u.data(), g.data(), n_rows * ff);
+  for (int64_t r = 0; r < n_rows; ++r) kernels::glu_row(g.data() + r * ff, u.data() + r * ff, 0, ff, glu);
   kernels::matmul(down, g.data(), ff, n_rows, y.data(), d_out, pool);
   if (lora_down) lora_apply(lora_down, scale, g.data(), ff, n_rows, y.data(), d_out, pool);
-  for (int64_t r = 0; r < n_rows; ++r)
-    kernels::axpy(weights ? weights[r] : 1.0f, y.data() + r * d_out, out + r * d_out, d_out);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float w = weights ? weights[r] : 1.0f;
+    if (down_bias) {
+      kernels::add_scaled_biased(w, y.data() + r * d_out, down_bias, out + r * d_out, d_out);
+    } else {
+      kernels::axpy(w, y.data() + r * d_out, out + r * d_out, d_out);
+    }
+  }
 }
 
 void write_lora_adapter(const std::string& path, const std::string& arch, float alpha, int64_t rank,

@@ -7,8 +7,8 @@
 //
 // Applied at inference to the attention projections (q, k, v, output) of the
 // standard attention architectures, the dense SwiGLU FFN, the shared
-// experts, the routed experts (SiLU-gated, output-weighted ones: not
-// gpt-oss's biased experts nor llama4's input-weighted ones) and the router
+// experts, the routed experts (output-weighted ones, gpt-oss's biased and
+// clamped ones included: not llama4's input-weighted ones) and the router
 // (ffn_gate_inp, its logits adapted before routing). Any other tensor name in
 // the file (latent attention) is a load error naming it,
 // so an adapter is never half applied.
@@ -20,6 +20,7 @@
 
 #include "base/thread_pool.h"
 #include "gguf/reader.h"
+#include "kernels/ffn.h"
 #include "kernels/matmul.h"
 
 namespace frugal::model {
@@ -112,10 +113,14 @@ void lora_apply(const LoraPair& p, float scale, const float* x, int64_t ldx, int
 
 // out (n_rows x down.n_out) += weight[r] (1 when weights is null) *
 // down(silu(gate x) * up x) with each matrix's adapter product added (pairs
-// may be empty): the dense FFN or a shared expert of an adapted layer.
+// may be empty): the dense FFN, a shared expert or a routed expert of an
+// adapted layer. glu: the gated unit and the gate/up biases added before it
+// (gpt-oss's experts: kernels/ffn.h); down_bias: added to down's output
+// before the weight.
 void lora_swiglu(const kernels::WeightMatrix& gate, const kernels::WeightMatrix& up, const kernels::WeightMatrix& down,
                  const LoraPair& lora_gate, const LoraPair& lora_up, const LoraPair& lora_down, float scale,
-                 const float* x, int64_t n_rows, const float* weights, float* out, ThreadPool* pool);
+                 const float* x, int64_t n_rows, const float* weights, float* out, ThreadPool* pool,
+                 const kernels::GluOptions& glu = {}, const float* down_bias = nullptr);
 
 // One adapted matrix's factors in f32, for writing an adapter: per expert,
 // a is rank rows of n_in and b n_out rows of rank (experts one after another).

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/ops.h"
+
 namespace frugal::train {
 
 void linear_forward(const float* x, const float* w, float* y, int64_t n, int64_t n_in, int64_t n_out) {
@@ -106,7 +108,7 @@ void rope_backward(float* d_x, const int32_t* pos, const float* cos_sin, int64_t
 }
 
 void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v, float* probs,
-                       float* out, ThreadPool* pool) {
+                       float* out, ThreadPool* pool, int64_t window, const float* sinks) {
   const int64_t hd = s.head_dim, group = s.n_head / s.n_head_kv;
   const int64_t q_stride = s.n_head * hd, kv_stride = s.n_head_kv * hd;
   auto one = [&](int64_t task, int) {
@@ -116,25 +118,27 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
     for (int64_t i = 0; i < s.t; ++i) {
       const float* qi = q + (row0 + i) * q_stride + h * hd;
       float* pr = pr_all + i * s.t;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j <= i; ++j) {
+      const int64_t first = window > 0 ? std::max<int64_t>(0, i + 1 - window) : 0;
+      float mx = sinks ? sinks[h] : -INFINITY;
+      for (int64_t j = 0; j < first; ++j) pr[j] = 0.0f;
+      for (int64_t j = first; j <= i; ++j) {
         const float* kj = k + (row0 + j) * kv_stride + hk * hd;
         float dot = 0.0f;
         for (int64_t e = 0; e < hd; ++e) dot += qi[e] * kj[e];
         pr[j] = dot * s.scale;
         mx = std::max(mx, pr[j]);
       }
-      float sum = 0.0f;
-      for (int64_t j = 0; j <= i; ++j) {
+      float sum = sinks ? std::exp(sinks[h] - mx) : 0.0f;
+      for (int64_t j = first; j <= i; ++j) {
         pr[j] = std::exp(pr[j] - mx);
         sum += pr[j];
       }
       const float inv = 1.0f / sum;
-      for (int64_t j = 0; j <= i; ++j) pr[j] *= inv;
+      for (int64_t j = first; j <= i; ++j) pr[j] *= inv;
       for (int64_t j = i + 1; j < s.t; ++j) pr[j] = 0.0f;
       float* oi = out + (row0 + i) * q_stride + h * hd;
       for (int64_t e = 0; e < hd; ++e) oi[e] = 0.0f;
-      for (int64_t j = 0; j <= i; ++j) {
+      for (int64_t j = first; j <= i; ++j) {
         const float* vj = v + (row0 + j) * kv_stride + hk * hd;
         for (int64_t e = 0; e < hd; ++e) oi[e] += pr[j] * vj[e];
       }
@@ -201,6 +205,16 @@ void swiglu_backward(const float* d_h, const float* g, const float* u, float* d_
     const float silu = g[i] * sig;
     d_u[i] = d_h[i] * silu;
     d_g[i] = d_h[i] * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
+  }
+}
+
+void swiglu_oai_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n) {
+  const float alpha = kernels::kSwigluOaiAlpha, limit = kernels::kSwigluOaiLimit;
+  for (int64_t i = 0; i < n; ++i) {
+    const float gc = std::min(g[i], limit), uc = std::clamp(u[i], -limit, limit);
+    const float sig = 1.0f / (1.0f + std::exp(-alpha * gc));
+    d_u[i] = u[i] > -limit && u[i] < limit ? d_h[i] * gc * sig : 0.0f;
+    d_g[i] = g[i] < limit ? d_h[i] * (uc + 1.0f) * sig * (1.0f + alpha * gc * (1.0f - sig)) : 0.0f;
   }
 }
 

@@ -34,19 +34,27 @@ void rope_backward(float* d_x, const int32_t* pos, const float* cos_sin, int64_t
 // Causal multi-head attention over n_seq sequences of t rows each:
 // q (rows x n_head*hd), k and v (rows x n_head_kv*hd); GQA maps query head h
 // to kv head h / (n_head / n_head_kv). probs (n_seq x n_head x t x t) keeps
-// the softmax for backward; out is rows x n_head*hd.
+// the softmax for backward; out is rows x n_head*hd. window > 0: row i
+// attends to rows i - window + 1 .. i only (gpt-oss's sliding-window
+// layers); sinks (one logit per head, gpt-oss) join each softmax's
+// denominator with no value. Backward needs neither: probs hold both, and a
+// frozen sink adds nothing to the softmax's backward.
 struct AttentionShape {
   int64_t n_seq, t, n_head, n_head_kv, head_dim;
   float scale;
 };
 void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v, float* probs,
-                       float* out, ThreadPool* pool);
+                       float* out, ThreadPool* pool, int64_t window = 0, const float* sinks = nullptr);
 void attention_backward(const AttentionShape& s, const float* d_out, const float* q, const float* k, const float* v,
                         const float* probs, float* d_q, float* d_k, float* d_v, ThreadPool* pool);
 
 // SwiGLU: h = silu(g) * u.
 void swiglu_forward(const float* g, const float* u, float* h, int64_t n);
 void swiglu_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n);
+// gpt-oss's gated unit (kernels::swiglu_oai, forward): h = g' sigmoid(alpha
+// g') (u' + 1), g' = min(g, limit), u' = clamp(u, -limit, limit); the
+// gradient is zero where the clamps hold.
+void swiglu_oai_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n);
 
 // Softmax cross-entropy of n rows of n_vocab logits against targets:
 // probs gets the softmax, the return value is the sum of -log p[target].

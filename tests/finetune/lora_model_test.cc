@@ -1,7 +1,7 @@
-// LoRA over a frozen tiny qwen3, qwen2, qwen3moe, qwen2moe, olmoe, Mixtral-style llama and
-// glm4moe (routed experts and router frozen, the gradient flowing through both): with B = 0 the
-// logits and the loss are the base model's (frugal's inference forward pass); the adapter's
-// gradients match central finite differences of the loss.
+// LoRA over a frozen tiny qwen3, qwen2, qwen3moe, qwen2moe, olmoe, Mixtral-style llama,
+// glm4moe and gpt-oss (routed experts and router frozen, the gradient flowing through both):
+// with B = 0 the logits and the loss are the base model's (frugal's inference forward pass);
+// the adapter's gradients match central finite differences of the loss.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -161,9 +161,10 @@ TEST_P(LoraModelArch, GradientsMatchFiniteDifferences) {
 }
 
 // glm4moe: GLM-4.5's tiny preset (per-head q/k norm, routed scale 2.5)
-// and GLM-4.5-Air's (no q/k norm, 16 experts, scale 1).
+// and GLM-4.5-Air's (no q/k norm, 16 experts, scale 1). gpt-oss: sinks, a
+// window of 8 (the example's last row drops its first key), YaRN, biases.
 INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe", "llama", "qwen2moe", "olmoe",
-                                                                   "qwen2", "glm4moe", "glm4moe/tiny-air"));
+                                                                   "qwen2", "glm4moe", "glm4moe/tiny-air", "gpt-oss"));
 
 // The MoE targets: routed experts (a pair of factors per expert), shared
 // experts (qwen2moe's, with their sigmoid gate) and the router.
@@ -216,7 +217,9 @@ INSTANTIATE_TEST_SUITE_P(Targets, LoraMoeTargets,
                                            MoeTargets{"olmoe", "experts", true},
                                            MoeTargets{"glm4moe", "attn,ffn,shared,experts,router"},
                                            MoeTargets{"glm4moe", "shared,experts", true},
-                                           MoeTargets{"glm4moe/tiny-air", "experts,router"}));
+                                           MoeTargets{"glm4moe/tiny-air", "experts,router"},
+                                           MoeTargets{"gpt-oss", "attn,experts,router"},
+                                           MoeTargets{"gpt-oss", "experts", true}));
 
 // --lora-experts shared: one pair of factors per stack (n_expert times fewer
 // values than a pair per expert), written as the same pair for every expert.

@@ -16,8 +16,10 @@ shared expert, q/k/v biases), olmoe (q/k norm over each token's whole q and
 k vectors) and glm4moe (GLM-4.5's and GLM-4.5-Air's tiny presets: RoPE on half
 of each head, q/k/v biases, a leading dense layer, a sigmoid router whose
 selection bias only chooses, renormalised weights times the routed scale, an
-ungated shared expert) with their routed experts and router adapted, a pair
-per expert and shared. Skipped (exit 0 with a message) where Debian's
+ungated shared expert) and gpt-oss (attention sinks, a window of 8 on the
+even layers over a 12-token example, YaRN, biases on attn_output, the router
+and the experts, the clamped gated unit) with their routed experts and router
+adapted, a pair per expert and shared. Skipped (exit 0 with a message) where Debian's
 python3-torch is absent.
 """
 import json
@@ -36,6 +38,7 @@ except ModuleNotFoundError as e:
     sys.exit(0)
 import numpy as np  # noqa: E402
 from frugal_ref import read_gguf  # noqa: E402
+from frugal_ref.model import Config, rope_inv_freq  # noqa: E402
 from reference_check import synth  # noqa: E402
 
 TEST = os.path.join(os.environ["FRUGAL_BUILD_DIR"], "test_finetune")
@@ -47,15 +50,18 @@ CASES = [("qwen3", "attn,ffn", "each"), ("qwen2", "attn,ffn", "each"), ("qwen3mo
          ("llama", "attn,experts", "shared"), ("qwen2moe", "attn,shared,experts,router", "each"),
          ("qwen2moe", "shared,experts", "shared"), ("olmoe", "attn,experts,router", "each"),
          ("olmoe", "experts", "shared"), ("glm4moe", "attn,ffn,shared,experts,router", "each"),
-         ("glm4moe", "shared,experts,router", "shared"), ("glm4moe/tiny-air", "attn,experts,router", "each")]
+         ("glm4moe", "shared,experts,router", "shared"), ("glm4moe/tiny-air", "attn,experts,router", "each"),
+         ("gpt-oss", "attn,experts,router", "each"), ("gpt-oss", "experts", "shared")]
 
 
 def head_of(md, f):
     """The dimensions and switches torch_train_ref's layers read."""
     arch = md["general.architecture"]
     key = lambda k, d=None: md.get(f"{arch}.{k}", d)  # noqa: E731
-    if key("rope.scaling.type", "none") != "none" or f.has("rope_freqs.weight"):
-        sys.exit(f"{arch}: the reference has no RoPE scaling or frequency factors")
+    if key("rope.scaling.type", "none") not in ("none", "yarn") or f.has("rope_freqs.weight"):
+        sys.exit(f"{arch}: the reference has no linear RoPE scaling or frequency factors")
+    cfg = Config(md, f.has)
+    inv_freq, magnitude = rope_inv_freq(cfg, cfg.rope_dim)  # YaRN's (gpt-oss), else the plain ones
     H = int(key("attention.head_count"))
     hd = int(key("attention.key_length", int(key("embedding_length")) // H))
     if int(key("attention.value_length", hd)) != hd:
@@ -67,7 +73,9 @@ def head_of(md, f):
             "head": H, "head_kv": int(key("attention.head_count_kv", H)), "head_dim": hd, "batch": 1,
             "layer": int(key("block_count")) - int(key("nextn_predict_layers", 0)),
             "expert": int(key("expert_count", 0)), "used": int(key("expert_used_count", 0)), "aux": 0.0, "z": 0.0,
-            "norm_w": bool(key("expert_weights_norm", arch in ("llama", "qwen3moe"))),
+            "norm_w": bool(key("expert_weights_norm", arch in ("llama", "qwen3moe", "gpt-oss"))),
+            "rope_inv_freq": [float(v) for v in inv_freq], "rope_mag": float(magnitude),
+            "swa": int(key("attention.sliding_window", 0)) if arch == "gpt-oss" else 0,
             "w_scale": float(key("expert_weights_scale", 1.0)) or 1.0,
             "sigmoid": int(key("expert_gating_func", 2 if arch == "glm4moe" else 1)) == 2, "groups": groups,
             "groups_used": int(key("expert_group_used_count", 0) or 1) if groups > 1 else 1}

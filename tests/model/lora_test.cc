@@ -1,7 +1,7 @@
 // LoRA adapters: an adapter written by write_lora_adapter and applied in the
 // forward pass gives the logits of the model with the adapter merged into its
-// weights (attention and routed experts of a Mixtral-style model); bad
-// adapters are refused with errors naming the tensor.
+// weights (attention and routed experts of a Mixtral-style model and of
+// gpt-oss); bad adapters are refused with errors naming the tensor.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -57,40 +57,68 @@ std::vector<float> logits_of(const Model& m) {
   return logits;
 }
 
+// A tiny synth preset in f32, written to path; its configuration.
+ModelConfig synth_tiny(const std::string& arch, const std::string& path) {
+  Progress::set_enabled(false);
+  const ModelConfig c = find_preset(arch, "tiny").config;
+  SynthOptions o;
+  o.type = "f32";
+  o.seed = 5;
+  o.progress_label = "";
+  write_synth_model(c, gguf::Metadata{}, o, path);
+  return c;
+}
+
 class LoraTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    Progress::set_enabled(false);
-    cfg_ = find_preset("llama", "tiny").config;  // Mixtral-style: attention and routed experts
-    SynthOptions o;
-    o.type = "f32";
-    o.seed = 5;
-    o.progress_label = "";
-    write_synth_model(cfg_, gguf::Metadata{}, o, base_.path);
-  }
+  void SetUp() override { cfg_ = synth_tiny("llama", base_.path); }  // Mixtral-style: attention and routed experts
   ModelConfig cfg_;
   TempModel base_{"lora_base"}, adapter_{"lora_adapter"}, merged_{"lora_merged"};
 };
 
-TEST_F(LoraTest, AppliedAdapterMatchesMergedWeights) {
-  write_lora_adapter(adapter_.path, "llama", 8.0f, 4, random_factors(cfg_, 4, 1));
-  auto model = Model::load(base_.path);
+// The adapter applied gives the merged model's logits (1e-4), not the base's.
+void expect_applied_equals_merged(const ModelConfig& cfg, const std::string& base, const std::string& adapter_path,
+                                  const std::string& merged_path) {
+  write_lora_adapter(adapter_path, cfg.arch, 8.0f, 4, random_factors(cfg, 4, 1));
+  auto model = Model::load(base);
   const std::vector<float> plain = logits_of(*model);
-  auto adapter = LoraAdapter::load(adapter_.path, *model, 0.5f);
+  auto adapter = LoraAdapter::load(adapter_path, *model, 0.5f);
   EXPECT_EQ(adapter->rank(), 4);
-  EXPECT_EQ(adapter->targets().size(), size_t(5 * cfg_.n_layer));
+  size_t targets = 0;  // as random_factors picks them
+  for (int64_t il = 0; il < cfg.n_layer; ++il) targets += cfg.layer_is_moe(il) ? 5 : 3;
+  EXPECT_EQ(adapter->targets().size(), targets);
   EXPECT_FLOAT_EQ(adapter->scale(), 0.5f * 8.0f / 4.0f);
-  merge_lora(*model, *adapter, merged_.path);
+  merge_lora(*model, *adapter, merged_path);
   model->set_lora(std::move(adapter));
   const std::vector<float> applied = logits_of(*model);
-  const std::vector<float> merged = logits_of(*Model::load(merged_.path));
+  const std::vector<float> merged = logits_of(*Model::load(merged_path));
   ASSERT_EQ(applied.size(), merged.size());
   double moved = 0;
   for (size_t i = 0; i < applied.size(); ++i) {
-    EXPECT_NEAR(applied[i], merged[i], 1e-4) << i;
+    EXPECT_NEAR(applied[i], merged[i], 1e-4) << cfg.arch << " " << i;
     moved = std::max(moved, double(std::fabs(applied[i] - plain[i])));
   }
-  EXPECT_GT(moved, 0.05);  // the adapter changed the model
+  EXPECT_GT(moved, 0.05) << cfg.arch;  // the adapter changed the model
+}
+
+TEST_F(LoraTest, AppliedAdapterMatchesMergedWeights) {
+  expect_applied_equals_merged(cfg_, base_.path, adapter_.path, merged_.path);
+}
+
+// gpt-oss's routed experts keep their biases and clamped gated unit under an
+// adapter; llama4's, weighted on their input, are refused.
+TEST_F(LoraTest, GptOssExpertsAdaptedLlama4Refused) {
+  TempModel oss("lora_gpt_oss"), llama4("lora_llama4");
+  expect_applied_equals_merged(synth_tiny("gpt-oss", oss.path), oss.path, adapter_.path, merged_.path);
+  const ModelConfig c = synth_tiny("llama4", llama4.path);
+  write_lora_adapter(adapter_.path, "llama4", 8.0f, 4, random_factors(c, 4, 2));
+  try {
+    LoraAdapter::load(adapter_.path, *Model::load(llama4.path));
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("routed experts (input-weighted) are not supported yet"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(LoraTest, BadAdaptersAreRefusedNamingTheTensor) {

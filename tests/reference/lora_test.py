@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """A LoRA adapter (llama.cpp's GGUF adapter format) applied by frugal to the attention
 projections, the dense FFN, the shared and the routed experts of llama (dense and
-Mixtral-style), qwen3moe, qwen2moe (shared expert with its sigmoid gate) and glm4moe
+Mixtral-style), qwen3moe, qwen2moe (shared expert with its sigmoid gate), glm4moe
 (GLM-4.5's and GLM-4.5-Air's tiny presets: a leading dense layer, an ungated shared
-expert, the sigmoid router with its selection bias) gives
+expert, the sigmoid router with its selection bias) and gpt-oss (experts with biases
+and the clamped gated unit, attention sinks, a window on the even layers) gives
 the logits of the float64 reference whose weights have the adapter merged in
 (W + scale * B @ A, scale = lora_scale * alpha / rank); `frugal lora-merge`
 writes a model whose logits (and `frugal run`'s greedy ids) are the
@@ -58,7 +59,8 @@ def main():
     tokens = [int(t) for t in rng.integers(0, 256, 24)]
     with tempfile.TemporaryDirectory() as work:
         for arch, preset in (("llama", "tiny-dense"), ("llama", "tiny"), ("qwen3moe", "tiny"),
-                              ("qwen2moe", "tiny"), ("glm4moe", "tiny"), ("glm4moe", "tiny-air")):
+                              ("qwen2moe", "tiny"), ("glm4moe", "tiny"), ("glm4moe", "tiny-air"),
+                              ("gpt-oss", "tiny")):
             base = synth(work, arch, preset, "f32")
             ref = load_model(base)
             factors = {}

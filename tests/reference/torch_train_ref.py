@@ -2,8 +2,10 @@
 written from the model's definition: loss and autograd gradients of every
 parameter for one batch, in float64. The architectures it trains (qwen3moe,
 qwen2moe, olmoe, Mixtral-style llama, deepseek2; glm4moe for the LoRA
-trainer's reference) differ in what the dump's JSON line names: q/k norm
-(per head, whole vector, none), RoPE pairing, base and rotated dimensions, norm eps, softmax or sigmoid router, its groups and scale, whether the
+trainer's reference, and gpt-oss: attention sinks, a window on the even layers,
+biases on attn_output, the router and the experts, its clamped gated unit)
+differ in what the dump's JSON line names: q/k norm (per head, whole vector,
+none), RoPE pairing, base, rotated dimensions and YaRN's frequencies, norm eps, softmax or sigmoid router, its groups and scale, whether the
 top-k weights are renormalised, and for latent attention its dimensions, the
 softmax scale and inference's RoPE angles (YaRN); and in the tensors present:
 q/k/v biases, shared experts with or without a gate, dense layers, latent
@@ -45,29 +47,40 @@ def rmsnorm(x, w, eps):
     return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
 
 
-def rope(x, base=10000.0, neox=True, n_dims=None):
+def rope(x, base=10000.0, neox=True, n_dims=None, inv_freq=None, magnitude=1.0):
     # x: B x T x H x hd; pair i turns by pos * base^(-2i/hd). NeoX pairs
     # (i, i + hd/2) (qwen*, olmoe); llama pairs (2i, 2i + 1). With n_dims
     # (glm4moe: half of each head) only the first n_dims values turn, as
-    # pairs of those, and the rest pass unturned.
+    # pairs of those, and the rest pass unturned. inv_freq and magnitude:
+    # other frequencies and a cos/sin magnitude (gpt-oss's YaRN).
     if n_dims is not None and n_dims < x.shape[-1]:
-        return torch.cat([rope(x[..., :n_dims], base, neox), x[..., n_dims:]], -1)
+        return torch.cat([rope(x[..., :n_dims], base, neox, None, inv_freq, magnitude), x[..., n_dims:]], -1)
     if not neox:
         B, T, H, hd = x.shape
         halves = x.view(B, T, H, hd // 2, 2).transpose(-1, -2).reshape(B, T, H, hd)
-        turned = rope(halves, base, True)
+        turned = rope(halves, base, True, None, inv_freq, magnitude)
         return turned.view(B, T, H, 2, hd // 2).transpose(-1, -2).reshape(B, T, H, hd)
     T, hd = x.shape[1], x.shape[-1]
     half = hd // 2
     inv = base ** (-2.0 * torch.arange(half, dtype=torch.float64) / hd)
+    if inv_freq is not None:
+        inv = torch.as_tensor(np.asarray(inv_freq, dtype=np.float64))
     ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
-    c, s = (torch.cos(ang)[None, :, None, :].to(x.dtype), torch.sin(ang)[None, :, None, :].to(x.dtype))
+    c, s = (torch.cos(ang)[None, :, None, :].to(x.dtype) * magnitude,
+            torch.sin(ang)[None, :, None, :].to(x.dtype) * magnitude)
     a, b = x[..., :half], x[..., half:]
     return torch.cat([a * c - b * s, a * s + b * c], -1)
 
 
 def swiglu_ffn(x, g, u, d):
     return (F.silu(x @ g.T) * (x @ u.T)) @ d.T
+
+
+def oai_ffn(x, g, u, d, gb, ub, db, alpha=1.702, limit=7.0):
+    """gpt-oss's expert: biases, then g' sigmoid(alpha g') (u' + 1) with g' =
+    min(g, limit), u' = clamp(u, -limit, limit), then down and its bias."""
+    gg, uu = (x @ g.T + gb).clamp(max=limit), (x @ u.T + ub).clamp(-limit, limit)
+    return (gg * torch.sigmoid(alpha * gg) * (uu + 1.0)) @ d.T + db
 
 
 def attention(head, p, h, B, T, mask):
@@ -83,12 +96,19 @@ def attention(head, p, h, B, T, mask):
     if qk_norm == "head":  # qwen3moe: per head
         q, kk = rmsnorm(q, p("attn_q_norm.weight"), eps), rmsnorm(kk, p("attn_k_norm.weight"), eps)
     rd = int(head.get("rope_dim", hd))
-    q, kk = rope(q, base, neox, rd), rope(kk, base, neox, rd)
+    inv, mag = head.get("rope_inv_freq"), float(head.get("rope_mag", 1.0))
+    q, kk = rope(q, base, neox, rd, inv, mag), rope(kk, base, neox, rd, inv, mag)
     kk, v = kk.repeat_interleave(H // Hkv, dim=2), v.repeat_interleave(H // Hkv, dim=2)
     s = torch.einsum("bihd,bjhd->bhij", q, kk) / np.sqrt(hd)
-    s = s.masked_fill(~mask, float("-inf")).softmax(-1)
+    s = s.masked_fill(~mask, float("-inf"))
+    if p("attn_sinks.weight") is not None:  # gpt-oss: a logit per head in the denominator, without a value
+        sink = p("attn_sinks.weight")[None, :, None, None].expand(B, H, T, 1)
+        s = torch.cat([s, sink], -1).softmax(-1)[..., :T]
+    else:
+        s = s.softmax(-1)
     att = torch.einsum("bhij,bjhd->bihd", s, v).reshape(B * T, H * hd)
-    return att @ p("attn_output.weight").T
+    out = att @ p("attn_output.weight").T
+    return out + p("attn_output.bias") if p("attn_output.bias") is not None else out
 
 
 def rope_table(x, cs):
@@ -164,7 +184,10 @@ def loss(head, W, bias, tokens, targets):
         p = lambda n: W.get(f"blk.{il}.{n}")  # noqa: E731
         h = rmsnorm(x, p("attn_norm.weight"), eps)
         block = latent_attention if p("attn_kv_a_mqa.weight") is not None else attention
-        x = x + block(head, p, h, B, T, mask)
+        swa = int(head.get("swa", 0))  # gpt-oss: the even layers see their last swa positions only
+        ar = torch.arange(T)
+        window = (ar[:, None] - ar[None, :] < swa) if swa > 0 and il % 2 == 0 else torch.ones(T, T, dtype=torch.bool)
+        x = x + block(head, p, h, B, T, mask & window)
         # The FFN's pre-norm: ffn_norm, or post_attention_norm as glm4moe's converter names it.
         ffn_norm = p("ffn_norm.weight") if p("ffn_norm.weight") is not None else p("post_attention_norm.weight")
         hn = rmsnorm(x, ffn_norm, eps)
@@ -173,6 +196,8 @@ def loss(head, W, bias, tokens, targets):
             il += 1
             continue
         logits = hn @ p("ffn_gate_inp.weight").T
+        if p("ffn_gate_inp.bias") is not None:  # gpt-oss
+            logits = logits + p("ffn_gate_inp.bias")
         probs = torch.sigmoid(logits) if sigmoid else logits.softmax(-1)
         lse = torch.logsumexp(logits, -1)
         sel = choose(head, probs.detach() + torch.as_tensor(np.array(bias[il])).to(dt), k)  # N x k
@@ -182,10 +207,13 @@ def loss(head, W, bias, tokens, targets):
         w = w * head["w_scale"]
         out = torch.zeros_like(x)
         G, U, D = p("ffn_gate_exps.weight"), p("ffn_up_exps.weight"), p("ffn_down_exps.weight")
+        GB, UB, DB = p("ffn_gate_exps.bias"), p("ffn_up_exps.bias"), p("ffn_down_exps.bias")
         for e in range(E):
             rows, j = (sel == e).nonzero(as_tuple=True)
             if rows.numel():
-                out = out.index_add(0, rows, w[rows, j, None] * swiglu_ffn(hn[rows], G[e], U[e], D[e]))
+                y = (oai_ffn(hn[rows], G[e], U[e], D[e], GB[e], UB[e], DB[e]) if GB is not None
+                     else swiglu_ffn(hn[rows], G[e], U[e], D[e]))
+                out = out.index_add(0, rows, w[rows, j, None] * y)
         if p("ffn_gate_shexp.weight") is not None:
             shared = swiglu_ffn(hn, p("ffn_gate_shexp.weight"), p("ffn_up_shexp.weight"), p("ffn_down_shexp.weight"))
             if p("ffn_gate_inp_shexp.weight") is not None:  # qwen2moe's sigmoid gate

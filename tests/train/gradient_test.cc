@@ -8,6 +8,7 @@
 #include <functional>
 #include <vector>
 
+#include "kernels/ops.h"
 #include "train/layers.h"
 #include "train/model_gradient_check.h"
 #include "train/transformer.h"
@@ -125,6 +126,59 @@ TEST(TrainGradient, SwiGlu) {
   swiglu_backward(c.data(), g.data(), u.data(), dg.data(), du.data(), n);
   expect_gradient(g, dg, loss, "swiglu gate");
   expect_gradient(u, du, loss, "swiglu up");
+}
+
+// gpt-oss's attention: a window of 3 positions and a sink logit per head
+// (the LoRA trainer's); backward is the plain one over the kept softmax.
+TEST(TrainGradient, WindowedAttentionWithSinks) {
+  Rng rng(6);
+  const AttentionShape s{2, 6, 4, 2, 8, 1.0f / std::sqrt(8.0f)};
+  const int64_t rows = s.n_seq * s.t;
+  auto q = random_vec(rng, rows * s.n_head * s.head_dim), k = random_vec(rng, rows * s.n_head_kv * s.head_dim),
+       v = random_vec(rng, rows * s.n_head_kv * s.head_dim), c = random_vec(rng, rows * s.n_head * s.head_dim);
+  const std::vector<float> sinks = random_vec(rng, s.n_head);
+  std::vector<float> probs(s.n_seq * s.n_head * s.t * s.t), out(q.size());
+  auto loss = [&] {
+    attention_forward(s, q.data(), k.data(), v.data(), probs.data(), out.data(), nullptr, 3, sinks.data());
+    return probe(out, c);
+  };
+  loss();
+  for (int64_t i = 0; i < s.t; ++i) {  // row i's weights: rows i-2..i, summing to less than 1 (the sink's share)
+    double sum = 0;
+    for (int64_t j = 0; j < s.t; ++j) {
+      const float w = probs[static_cast<size_t>(i * s.t + j)];
+      if (j < i - 2 || j > i) EXPECT_EQ(w, 0.0f) << i << " " << j;
+      sum += w;
+    }
+    EXPECT_LT(sum, 1.0);
+  }
+  std::vector<float> dq(q.size(), 0.0f), dk(k.size(), 0.0f), dv(v.size(), 0.0f);
+  attention_backward(s, c.data(), q.data(), k.data(), v.data(), probs.data(), dq.data(), dk.data(), dv.data(), nullptr);
+  expect_gradient(q, dq, loss, "windowed attention q");
+  expect_gradient(k, dk, loss, "windowed attention k");
+  expect_gradient(v, dv, loss, "windowed attention v");
+}
+
+// gpt-oss's clamped unit (kernels::swiglu_oai forward): values on both sides
+// of the clamps at +-7, none within the step of them.
+TEST(TrainGradient, SwiGluOai) {
+  Rng rng(7);
+  const int64_t n = 24;
+  auto g = random_vec(rng, n, 6.0f), u = random_vec(rng, n, 6.0f), c = random_vec(rng, n);
+  for (std::vector<float>* x : {&g, &u})
+    for (float& e : *x)
+      if (std::fabs(std::fabs(e) - 7.0f) < 0.1f) e += 0.3f;
+  std::vector<float> h(n), dg(n), du(n);
+  auto loss = [&] {
+    kernels::swiglu_oai(g.data(), u.data(), h.data(), n);
+    return probe(h, c);
+  };
+  swiglu_oai_backward(c.data(), g.data(), u.data(), dg.data(), du.data(), n);
+  int clamped = 0;
+  for (int64_t i = 0; i < n; ++i) clamped += g[i] > 7.0f || std::fabs(u[i]) > 7.0f;
+  EXPECT_GT(clamped, 2);
+  expect_gradient(g, dg, loss, "swiglu_oai gate");
+  expect_gradient(u, du, loss, "swiglu_oai up");
 }
 
 TEST(TrainGradient, CrossEntropy) {
