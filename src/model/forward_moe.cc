@@ -516,6 +516,12 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
       if (cnt == 0) continue;
       float* xe = in + b * d;
       for (int64_t i = 0; i < cnt; ++i) std::copy_n(xn + slot_row[b + i] * d, d, xe + i * d);
+      // llama4: the weight scales the expert's input (as the fused jobs do),
+      // its output adds with weight 1.
+      const bool on_input = c.expert_weight_on_input;
+      if (on_input)
+        for (int64_t i = 0; i < cnt; ++i)
+          for (int64_t t = 0; t < d; ++t) xe[i * d + t] *= slot_weight[b + i];
       y.assign(static_cast<size_t>(cnt * d), 0.0f);
       // The expert's rows (in row order) in runs of one adapter each.
       for_each_run(cnt, [&](int64_t i) { return row_adapter(slot_row[b + i]); },
@@ -523,8 +529,9 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                      const LayerLora& LL = layer_of(a);
                      lora_swiglu(L.gate_exps.expert(e), L.up_exps.expert(e), L.down_exps.expert(e),
                                  pair(LL.gate_exps, e), pair(LL.up_exps, e), pair(LL.down_exps, e),
-                                 a ? a->scale() : 1.0f, xe + i0 * d, k, slot_weight.data() + b + i0, y.data() + i0 * d,
-                                 pool, expert_glu(e), biased ? L.down_exps_b.data + e * d : nullptr);
+                                 a ? a->scale() : 1.0f, xe + i0 * d, k,
+                                 on_input ? nullptr : slot_weight.data() + b + i0, y.data() + i0 * d, pool,
+                                 expert_glu(e), biased ? L.down_exps_b.data + e * d : nullptr);
                    });
       for (int64_t i = 0; i < cnt; ++i) kernels::add(y.data() + i * d, out + slot_row[b + i] * d, d);
     }

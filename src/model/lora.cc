@@ -90,8 +90,6 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
   for (int64_t il = 0; il < n_layer; ++il)
     for (const LoraTarget& t : kTargets)
       if (t.present(base.weights().layers[static_cast<size_t>(il)])) by_name[base_name(il, t)] = {&t, il};
-  const ModelConfig& c = base.config();
-  const bool plain_experts = !c.expert_weight_on_input;
 
   ad->layers_.resize(static_cast<size_t>(n_layer));
   std::map<std::string, int, std::less<>> seen;  // base name -> 1 (a), 2 (b), 3 (both)
@@ -109,9 +107,6 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
     if (t.type != TensorType::F32 && t.type != TensorType::F16)
       fail(p, ": tensor '", t.name, "' is ", tensor_type_name(t.type), "; LoRA factors must be f32 or f16");
     const LoraTarget& lt = *it->second.first;
-    if (lt.stack && !plain_experts)
-      fail(p, ": tensor '", t.name, "': adapters of ", c.arch, "'s routed experts (input-weighted) are not ",
-           "supported yet");
     const gguf::TensorInfo& w = base.file().tensor(target);
     if (t.shape.size() != w.shape.size())
       fail(p, ": tensor '", t.name, "' has ", t.shape.size(), " dimensions, its base '", target, "' ", w.shape.size());

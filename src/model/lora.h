@@ -7,8 +7,8 @@
 //
 // Applied at inference to the attention projections (q, k, v, output) of the
 // standard attention architectures, the dense SwiGLU FFN, the shared
-// experts, the routed experts (output-weighted ones, gpt-oss's biased and
-// clamped ones included: not llama4's input-weighted ones) and the router
+// experts, the routed experts (gpt-oss's biased and clamped ones and
+// llama4's, weighted on their input, included) and the router
 // (ffn_gate_inp, its logits adapted before routing). Any other tensor name in
 // the file (latent attention) is a load error naming it,
 // so an adapter is never half applied.

@@ -3,8 +3,9 @@
 projections, the dense FFN, the shared and the routed experts of llama (dense and
 Mixtral-style), qwen3moe, qwen2moe (shared expert with its sigmoid gate), glm4moe
 (GLM-4.5's and GLM-4.5-Air's tiny presets: a leading dense layer, an ungated shared
-expert, the sigmoid router with its selection bias) and gpt-oss (experts with biases
-and the clamped gated unit, attention sinks, a window on the even layers) gives
+expert, the sigmoid router with its selection bias), gpt-oss (experts with biases
+and the clamped gated unit, attention sinks, a window on the even layers) and llama4
+(top-1 sigmoid experts weighted on their input, dense and MoE layers interleaved) gives
 the logits of the float64 reference whose weights have the adapter merged in
 (W + scale * B @ A, scale = lora_scale * alpha / rank); `frugal lora-merge`
 writes a model whose logits (and `frugal run`'s greedy ids) are the
@@ -60,7 +61,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         for arch, preset in (("llama", "tiny-dense"), ("llama", "tiny"), ("qwen3moe", "tiny"),
                               ("qwen2moe", "tiny"), ("glm4moe", "tiny"), ("glm4moe", "tiny-air"),
-                              ("gpt-oss", "tiny")):
+                              ("gpt-oss", "tiny"), ("llama4", "tiny")):
             base = synth(work, arch, preset, "f32")
             ref = load_model(base)
             factors = {}
