@@ -341,25 +341,23 @@ FRUGAL_TARGET void rows16(const void* w, const void* act, size_t act_stride, int
 // the weights come from memory and two at once measured slower: OLMoE shape,
 // 2 threads, 4 sequences 57-65 against 65-71 tok/s, 16 sequences 94-100
 // against 109-113.
-template <class Group>
-struct Q45K {
+// (groups_run: q45k_run or block32_run, by the activation's block.)
+template <class Group, int R, int G>
+FRUGAL_TARGET inline void groups_run(const Group* w, const BlockQ8_K* const* a, int64_t nb, float* y, int64_t ldy) {
+  q45k_run<Group, R, G>(w, a, nb, y, ldy);
+}
+template <class Group, int R, int G>
+FRUGAL_TARGET inline void groups_run(const Group* w, const ActBlock32* const* a, int64_t nb, float* y, int64_t ldy) {
+  block32_run<Group, R, G>(w, a, nb, y, ldy);
+}
+template <class Group, class Act>
+struct OneOrTwoGroups {
   template <int R>
   struct Run {
-    FRUGAL_TARGET static void run(const Group* w, const BlockQ8_K* const* a, int64_t nb, int n_groups, float* y,
+    FRUGAL_TARGET static void run(const Group* w, const Act* const* a, int64_t nb, int n_groups, float* y,
                                   int64_t ldy) {
-      if (n_groups == 2 && R > 4) return q45k_run<Group, R, 2>(w, a, nb, y, ldy);
-      for (int gi = 0; gi < n_groups; ++gi) q45k_run<Group, R, 1>(w + gi * nb, a, nb, y + 16 * gi, ldy);
-    }
-  };
-};
-template <class Group>
-struct Block32 {
-  template <int R>
-  struct Run {
-    FRUGAL_TARGET static void run(const Group* w, const ActBlock32* const* a, int64_t nb, int n_groups, float* y,
-                                  int64_t ldy) {
-      if (n_groups == 2 && R > 4) return block32_run<Group, R, 2>(w, a, nb, y, ldy);
-      for (int gi = 0; gi < n_groups; ++gi) block32_run<Group, R, 1>(w + gi * nb, a, nb, y + 16 * gi, ldy);
+      if (n_groups == 2 && R > 4) return groups_run<Group, R, 2>(w, a, nb, y, ldy);
+      for (int gi = 0; gi < n_groups; ++gi) groups_run<Group, R, 1>(w + gi * nb, a, nb, y + 16 * gi, ldy);
     }
   };
 };
@@ -371,14 +369,14 @@ struct Q6K {
   }
 };
 
-const TypeKernel kQ5_0_R16{.act = ActFormat::kQ8_32,
-                           .dot16 = rows16<BlockQ5_0_R16, ActBlock32, 32, Block32<BlockQ5_0_R16>::Run>};
-const TypeKernel kQ8_0_R16{.act = ActFormat::kQ8_32,
-                           .dot16 = rows16<BlockQ8_0_R16, ActBlock32, 32, Block32<BlockQ8_0_R16>::Run>};
-const TypeKernel kQ4_K_R16{.act = ActFormat::kQ8_K,
-                           .dot16 = rows16<BlockQ4_K_R16, BlockQ8_K, quant::QK_K, Q45K<BlockQ4_K_R16>::Run>};
-const TypeKernel kQ5_K_R16{.act = ActFormat::kQ8_K,
-                           .dot16 = rows16<BlockQ5_K_R16, BlockQ8_K, quant::QK_K, Q45K<BlockQ5_K_R16>::Run>};
+using Q50Groups = OneOrTwoGroups<BlockQ5_0_R16, ActBlock32>;
+using Q80Groups = OneOrTwoGroups<BlockQ8_0_R16, ActBlock32>;
+using Q4KGroups = OneOrTwoGroups<BlockQ4_K_R16, BlockQ8_K>;
+using Q5KGroups = OneOrTwoGroups<BlockQ5_K_R16, BlockQ8_K>;
+const TypeKernel kQ5_0_R16{.act = ActFormat::kQ8_32, .dot16 = rows16<BlockQ5_0_R16, ActBlock32, 32, Q50Groups::Run>};
+const TypeKernel kQ8_0_R16{.act = ActFormat::kQ8_32, .dot16 = rows16<BlockQ8_0_R16, ActBlock32, 32, Q80Groups::Run>};
+const TypeKernel kQ4_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ4_K_R16, BlockQ8_K, quant::QK_K, Q4KGroups::Run>};
+const TypeKernel kQ5_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ5_K_R16, BlockQ8_K, quant::QK_K, Q5KGroups::Run>};
 const TypeKernel kQ6_K_R16{.act = ActFormat::kQ8_K, .dot16 = rows16<BlockQ6_K_R16, BlockQ8_K, quant::QK_K, Q6K>};
 
 #undef FRUGAL_TARGET
