@@ -78,14 +78,8 @@ start_ranks() {
     --expert-parallel --ep-timeout 3 >"$dir/ranks.out" 2>"$dir/ranks.err" &
   ranks_pid=$!
   trap 'kill $ranks_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-  ranks_port=""
-  for _ in $(seq 1 300); do
-    ranks_port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$dir/ranks.err")
-    [[ -n "$ranks_port" ]] && return 0
-    kill -0 $ranks_pid 2>/dev/null || fail "the ranks exited early: $(cat "$dir/ranks.err")"
-    sleep 0.1
-  done
-  fail "rank 0 printed no address: $(cat "$dir/ranks.err")"
+  wait_for_address $ranks_pid "$dir/ranks.err" 300 "the 2-rank server"
+  ranks_port=$address_port
 }
 
 start_ranks

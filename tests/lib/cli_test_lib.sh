@@ -31,12 +31,21 @@ start_serve() {
   "$FRUGAL" serve "$@" >"$dir/serve.out" 2>"$dir/serve.err" &
   serve_pid=$!
   trap 'kill $serve_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-  serve_port=""
-  for _ in $(seq 1 100); do
-    serve_port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$dir/serve.err")
-    [[ -n "$serve_port" ]] && return 0
-    kill -0 $serve_pid 2>/dev/null || fail "serve exited early: $(cat "$dir/serve.err")"
+  wait_for_address $serve_pid "$dir/serve.err" 100 serve
+  serve_port=$address_port
+}
+
+# wait_for_address PID ERRFILE TRIES NAME: sets address_port to the port of
+# the http://127.0.0.1:PORT a server prints on ERRFILE, polling TRIES times
+# 0.1 s apart; fails, with ERRFILE, if PID exits first or nothing comes.
+wait_for_address() {
+  local pid=$1 err=$2 tries=$3 name=$4
+  address_port=""
+  for _ in $(seq 1 "$tries"); do
+    address_port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$err")
+    [[ -n "$address_port" ]] && return 0
+    kill -0 "$pid" 2>/dev/null || fail "$name exited early: $(cat "$err")"
     sleep 0.1
   done
-  fail "serve printed no address: $(cat "$dir/serve.err")"
+  fail "$name printed no address: $(cat "$err")"
 }
