@@ -215,7 +215,9 @@ TEST(ExpertParallel, MeasuredAndReplicatedPlacementsMatchOneProcess) {
       for (const Case& k : cases) {
         SCOPED_TRACE(k.name + ", " + std::to_string(n_ranks) + " ranks");
         const ExpertPlacement placement = ExpertPlacement::from_assignments(c.n_expert, n_ranks, k.layers);
-        if (k.name != "measured") EXPECT_FALSE(placement.is_contiguous());
+        if (k.name != "measured") {
+          EXPECT_FALSE(placement.is_contiguous());
+        }
         int64_t exchanges = 0;
         const std::vector<std::vector<float>> got = run_ranks(path, n_ranks, &placement, &exchanges);
         EXPECT_EQ(exchanges, 4 * moe_layers);
