@@ -36,12 +36,13 @@ enum class GatingFunc { kSoftmax = 1, kSigmoid = 2, kSqrtSoftplus = 4 };
 enum class FfnActivation { kSilu, kSwigluOai };
 
 // Query/key RMSNorm: none; per head over head_dim (qwen3, qwen3moe); over the
-// whole q (n_head*head_dim) and whole k (n_head_kv*head_dim) vectors (olmoe);
+// whole q (n_head*head_dim) and whole k (n_head_kv*head_dim) vectors (olmoe,
+// minimax-m2);
 // per head without a weight, on the RoPE layers only (llama4 Scout).
 enum class QkNorm { kNone, kPerHead, kWhole, kPerHeadUnweighted };
 
 struct ModelConfig {
-  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe llama4 qwen3next qwen35moe deepseek4
+  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe llama4 qwen3next qwen35moe deepseek4 minimax-m2
   std::string name;  // general.name (informational)
 
   int64_t n_vocab = 0;

@@ -76,6 +76,14 @@ void set_v3_routing(ModelConfig& c, int64_t leading_dense, float scale) {
   c.expert_weights_scale = scale;
 }
 
+// MiniMax-M2's routing: sigmoid scores, the selection bias, the top-k
+// renormalised and not scaled.
+void set_minimax_routing(ModelConfig& c) {
+  c.gating = GatingFunc::kSigmoid;
+  c.expert_score_bias = true;
+  c.expert_weights_norm = true;
+}
+
 // llama4: routed experts every moe_step-th layer, RoPE layers attending in
 // chunks, NoPE layers tempering their queries (scale 0.1 per temp_length).
 void set_llama4(ModelConfig& c, int64_t moe_step, int64_t chunk, int64_t temp_length) {
@@ -525,6 +533,34 @@ std::vector<Preset> build_presets() {
                      "CSA/HCA alternating), 128 heads of 512, 4 hyper-connection streams",
                      c));
   }
+
+  // minimax-m2 (MiniMax-M2, M2.1): RMSNorm over the whole q and whole k
+  // vectors, RoPE (NeoX pairing) on the first rotary_dim of each head, a
+  // sigmoid router whose selection bias chooses only, the top-k
+  // renormalised, no shared expert; the converter writes the expert width
+  // as feed_forward_length too.
+  {
+    ModelConfig c = base("minimax-m2", "tiny", 512, 128, 2, 4, 2, 256, 1e-6f, 5000000.0f);
+    set_head_dim(c, 64);
+    c.rope_dim = 32;
+    c.n_ff = 64;
+    set_experts(c, 16, 4, 64);
+    set_minimax_routing(c);
+    p.push_back(make("MiniMax-M2 style: whole-vector q/k norm, RoPE on 32 of 64, GQA 4/2, sigmoid router with "
+                     "bias, top-4 of 16 renormalised, 2 layers, n_embd 128",
+                     c));
+  }
+  {
+    ModelConfig c = base("minimax-m2", "minimax-m2", 200064, 3072, 62, 48, 8, 196608, 1e-6f, 5000000.0f);
+    set_head_dim(c, 128);
+    c.rope_dim = 64;
+    c.n_ff = 1536;
+    set_experts(c, 256, 8, 1536);
+    set_minimax_routing(c);
+    p.push_back(make("MiniMax-M2 / M2.1 (230B, 10B active): 256 experts top-8, 62 layers, n_embd 3072, GQA 48/8 of "
+                     "128, RoPE on 64",
+                     c));
+  }
   return p;
 }
 
@@ -556,7 +592,7 @@ const Preset& find_preset(std::string_view arch, std::string_view name) {
 void apply_overrides(ModelConfig& c, const ConfigOverrides& o) {
   const bool derived_head_dim = !c.is_mla() && c.head_dim * c.n_head == c.n_embd;
   const bool mha = c.n_head_kv == c.n_head;
-  const bool expert_width_is_ff = c.is_moe() && (c.arch == "llama" || c.arch == "olmoe");
+  const bool expert_width_is_ff = c.is_moe() && (c.arch == "llama" || c.arch == "olmoe" || c.arch == "minimax-m2");
   auto positive = [](const std::optional<int64_t>& v, const char* flag) {
     if (v && *v <= 0) fail(flag, " must be positive (got ", *v, ")");
   };
@@ -624,7 +660,7 @@ void apply_overrides(ModelConfig& c, const ConfigOverrides& o) {
   if (o.n_ff) c.n_ff = *o.n_ff;
   if (o.n_ff_exp) c.n_ff_exp = *o.n_ff_exp;
   if (expert_width_is_ff && c.is_moe()) {
-    // llama/olmoe files size their experts with feed_forward_length.
+    // llama/olmoe files size their experts with feed_forward_length (minimax-m2's say it twice).
     if (o.n_ff && !o.n_ff_exp) c.n_ff_exp = c.n_ff;
     c.n_ff = c.n_ff_exp;
   }

@@ -127,12 +127,13 @@ std::vector<std::string> pretokenizer_regexes(const std::string& name) {
   // GLM-4/4.5's (glm4, chatglm-bpe) is Llama 3's split.
   if (name == "llama3" || name == "llama-bpe" || name == "glm4" || name == "chatglm-bpe") return {kLlama3};
   if (name == "qwen2") return {kQwen2};
-  if (name == "gpt-4o" || name == "o200k" || name == "llama4") return {kO200k};
+  // MiniMax-M2's tokenizer.json splits as GPT-4o's does.
+  if (name == "gpt-4o" || name == "o200k" || name == "llama4" || name == "minimax-m2") return {kO200k};
   if (name == "kimi-k2") return {kKimiK2};
   if (name == "deepseek-v3") return {std::begin(kDeepseekV3), std::end(kDeepseekV3)};
   if (name == "deepseek-llm") return {std::begin(kDeepseekLlm), std::end(kDeepseekLlm)};
   fail("tokenizer: pre-tokenizer '", name,
-       "' is not supported (default, gpt-2, olmo, llama3, llama-bpe, qwen2, glm4, chatglm-bpe, deepseek-llm, deepseek-v3, kimi-k2, gpt-4o, llama4)");
+       "' is not supported (default, gpt-2, olmo, llama3, llama-bpe, qwen2, glm4, chatglm-bpe, deepseek-llm, deepseek-v3, kimi-k2, gpt-4o, llama4, minimax-m2)");
 }
 
 std::unique_ptr<PreTokenizer> make_pretokenizer(const std::string& name) {

@@ -17,7 +17,7 @@ class PreTokenizer {
 };
 
 // Names: default, gpt-2, gpt2, olmo, llama3, llama-bpe, glm4, chatglm-bpe, qwen2, deepseek-llm,
-// deepseek-v3, kimi-k2, gpt-4o, o200k, llama4. Unknown name -> frugal::Error.
+// deepseek-v3, kimi-k2, gpt-4o, o200k, llama4, minimax-m2. Unknown name -> frugal::Error.
 std::unique_ptr<PreTokenizer> make_pretokenizer(const std::string& name);
 
 // The regexes applied in order for a name (each splits the pieces of the one before).

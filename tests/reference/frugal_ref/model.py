@@ -64,6 +64,11 @@ Semantics follow each model's definition (paper / Hugging Face modelling):
   (deltanet.py). The FFN's pre-norm is post_attention_norm; softmax routing,
   top-k renormalised, plus the sigmoid-gated shared expert; qwen35moe's
   next-token-prediction block (nextn_predict_layers) does not run.
+- MiniMax-M2 / M2.1 (minimax-m2): RMSNorm over the whole q and whole k
+  projection (as OLMoE), RoPE (rotate_half) on the first rope_dim dimensions
+  of each head, grouped-query attention; each token goes to the top-k of
+  sigmoid(router logits) + exp_probs_b (the bias chooses, never weighs),
+  the chosen sigmoids renormalised to sum to 1; no shared expert.
 - DeepSeek-V4 (deepseek4): hyper-connections, the compressed sliding-window
   attention with its indexer, hash-routed and sqrt-softplus MoE layers
   (deepseek4.py).
@@ -83,7 +88,7 @@ from .deltanet import delta_net
 from .gguf import GGUFFile
 
 HYBRID_ARCHS = ("qwen3next", "qwen35moe")
-NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm4moe") + HYBRID_ARCHS
+NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm4moe", "minimax-m2") + HYBRID_ARCHS
 ARCHS = ("llama", "deepseek2", "llama4", "deepseek4") + NEOX_ARCHS
 
 
@@ -123,11 +128,11 @@ class Config:
         self.n_leading_dense = int(key("leading_dense_block_count", 0))
         # Routing: Mixtral and Qwen3-MoE renormalise the top-k weights, Qwen2-MoE
         # and OLMoE do not; a key overrides (DeepSeek always writes it).
-        self.norm_topk = bool(key("expert_weights_norm", arch in ("llama", "qwen3moe") + HYBRID_ARCHS))
+        self.norm_topk = bool(key("expert_weights_norm", arch in ("llama", "qwen3moe", "minimax-m2") + HYBRID_ARCHS))
         # gpt-oss: even layers attend to a sliding window.
         self.n_swa = int(key("attention.sliding_window")) if arch == "gpt-oss" else 0
         self.routed_scale = float(key("expert_weights_scale", 1.0)) or 1.0
-        self.gating = int(key("expert_gating_func", 2 if arch == "glm4moe" else 1))
+        self.gating = int(key("expert_gating_func", 2 if arch in ("glm4moe", "minimax-m2") else 1))
         self.n_group = int(key("expert_group_count", 0))
         self.n_group_used = int(key("expert_group_used_count", 0))
         self.rope_base = float(key("rope.freq_base", 10000.0))
@@ -364,7 +369,7 @@ class ReferenceModel:
             q = q + self.w(b + "attn_q.bias")
             k = k + self.w(b + "attn_k.bias")
             v = v + self.w(b + "attn_v.bias")
-        if cfg.arch == "olmoe":  # whole-vector q/k norm
+        if cfg.arch in ("olmoe", "minimax-m2"):  # whole-vector q/k norm
             q = rms_norm(q, self.w(b + "attn_q_norm.weight"), cfg.eps)
             k = rms_norm(k, self.w(b + "attn_k_norm.weight"), cfg.eps)
         q = q.reshape(T, cfg.n_head, cfg.head_dim)
