@@ -218,6 +218,34 @@ void read_glm(const HfConfig& h, ModelConfig& c) {
   read_deepseek_moe(h, c, "sigmoid", "noaux_tc");
 }
 
+// MiniMax-M2: RoPE on rotary_dim of each head (or partial_rotary_factor's
+// share), the q/k norm over whole vectors, a sigmoid router with its
+// selection bias, full attention in every layer, no shared expert; what
+// its configs can say otherwise is refused.
+void read_minimax(const HfConfig& h, ModelConfig& c) {
+  const std::string& where = h.where;
+  if (h.has("rotary_dim")) c.rope_dim = h.count("rotary_dim");
+  else read_partial_rotary(h, c, 1.0);
+  if (h.flag_or("attention_bias", false)) fail(where, ": MiniMax-M2 with attention_bias is not converted");
+  if (!h.flag_or("use_qk_norm", true)) fail(where, ": MiniMax-M2 without use_qk_norm is not converted");
+  if (h.has("qk_norm_type") && h.j["qk_norm_type"] != "per_layer")
+    fail(where, ": qk_norm_type ", h.j["qk_norm_type"].dump(), " is not converted (per_layer is)");
+  if (h.has("scoring_func") && h.j["scoring_func"] != "sigmoid")
+    fail(where, ": scoring_func ", h.j["scoring_func"].dump(), " is not converted (MiniMax-M2's router is a sigmoid)");
+  if (!h.flag_or("use_routing_bias", true)) fail(where, ": MiniMax-M2 without use_routing_bias is not converted");
+  if (h.count_or("shared_intermediate_size", 0) != 0)
+    fail(where, ": shared_intermediate_size other than 0 (a shared expert) is not converted");
+  if (h.has("attn_type_list")) {
+    const json& types = h.j["attn_type_list"];
+    if (!types.is_array() || int64_t(types.size()) != c.n_layer)
+      fail(where, ": attn_type_list must list num_hidden_layers (", c.n_layer, ") entries");
+    for (size_t il = 0; il < types.size(); ++il)
+      if (types[il] != 1)
+        fail(where, ": attn_type_list[", il, "] is ", types[il].dump(), " (converted: 1, full attention, in every layer)");
+  }
+  c.gating = model::GatingFunc::kSigmoid;
+}
+
 // gpt-oss: a sliding window on the even layers (layer_types, when given,
 // must say so), biases, the SwiGLU clamped at 7.
 void read_gpt_oss(const HfConfig& h, ModelConfig& c) {
@@ -397,6 +425,7 @@ ModelConfig config_from_hf(const json& root, const std::string& where) {
     case HfKeys::kLlama4: read_llama4(h, c); break;
     case HfKeys::kQwen3Next: read_qwen3next(h, c); break;
     case HfKeys::kQwen35: read_qwen35(h, c); break;
+    case HfKeys::kMiniMax: read_minimax(h, c); break;
   }
   if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, keys_where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
@@ -448,6 +477,17 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     j["partial_rotary_factor"] = json_float(float(c.rope_dim) / float(c.head_dim));
     j["use_qk_norm"] = c.qk_norm == model::QkNorm::kPerHead;
     j["num_nextn_predict_layers"] = c.n_nextn_layer;
+  }
+  if (fam.keys == HfKeys::kMiniMax) {
+    if (c.gating != model::GatingFunc::kSigmoid || !c.expert_score_bias || !c.expert_weights_norm)
+      fail("no Hugging Face MiniMax-M2 config for a router other than its renormalised, bias-chosen sigmoid");
+    j["rotary_dim"] = c.rope_dim;
+    j["scoring_func"] = "sigmoid";
+    j["use_qk_norm"] = true;
+    j["qk_norm_type"] = "per_layer";
+    j["use_routing_bias"] = true;
+    j["shared_intermediate_size"] = 0;
+    j["attn_type_list"] = json(std::vector<int>(size_t(c.n_layer), 1));
   }
   if (fam.keys == HfKeys::kGptOss) {
     j["attention_bias"] = true;

@@ -119,6 +119,13 @@ constexpr HfFamily kFamilies[] = {
     kQwen35Moe,
     // Its language model saved alone: keys at the top level, model.* names.
     text_only(kQwen35Moe, "Qwen3_5MoeForCausalLM", "qwen3_5_moe_text"),
+    // MiniMax-M2 / M2.1: Mixtral's module names (its w1/w3/w2 experts),
+    // intermediate_size the experts' width, the selection bias in the MoE
+    // block itself; always renormalised.
+    {.hf_class = "MiniMaxM2ForCausalLM", .arch = "minimax-m2", .model_type = "minimax_m2", .moe = true,
+     .moe_block = "block_sparse_moe", .expert_count_key = "num_local_experts", .expert_ff_key = "",
+     .shared_ff_key = "", .norm_topk_key = false, .shared_block = "", .exp_gate = "w1", .exp_up = "w3",
+     .exp_down = "w2", .permute_qk = false, .score_bias_at = "", .keys = HfKeys::kMiniMax},
     {.hf_class = "DeepseekV3ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v3", .moe = true,
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
@@ -128,8 +135,8 @@ constexpr HfFamily kFamilies[] = {
 };
 
 // Per-layer tensors outside the experts: GGUF suffix after "blk.N." and the
-// Hugging Face name after "model.layers.N.". "{moe}", "{ffn}", "{shared}" and
-// "{router}" stand for the family's modules.
+// Hugging Face name after "model.layers.N.". "{moe}", "{ffn}", "{shared}",
+// "{router}" and "{score_bias_at}" stand for the family's modules.
 struct LayerName {
   const char* gguf;
   const char* hf;
@@ -156,7 +163,7 @@ constexpr LayerName kLayerNames[] = {
     {.gguf = "ffn_down.weight", .hf = "{ffn}.down_proj.weight"},
     {.gguf = "ffn_gate_inp.weight", .hf = "{moe}.{router}.weight"},
     {.gguf = "ffn_gate_inp.bias", .hf = "{moe}.{router}.bias"},
-    {.gguf = "exp_probs_b.bias", .hf = "{moe}.gate.e_score_correction_bias"},
+    {.gguf = "exp_probs_b.bias", .hf = "{moe}.{score_bias_at}e_score_correction_bias"},
     {.gguf = "ffn_gate_inp_shexp.weight", .hf = "{moe}.shared_expert_gate.weight"},
     {.gguf = "ffn_gate_shexp.weight", .hf = "{moe}.{shared}.gate_proj.weight"},
     {.gguf = "ffn_up_shexp.weight", .hf = "{moe}.{shared}.up_proj.weight"},
@@ -429,6 +436,7 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
     substitute(hf, "{ffn}", fam.ffn_block);
     substitute(hf, "{shared}", fam.shared_block);
     substitute(hf, "{router}", fam.router);
+    substitute(hf, "{score_bias_at}", fam.score_bias_at);
     s.names.push_back(hf_prefix + hf);
     if (suffix == "ffn_gate_inp_shexp.weight") s.shape = {1, cfg.n_embd};  // a Linear to one output
     if (suffix == "ssm_conv1d.weight") s.shape = {cfg.ssm_conv_channels(), 1, cfg.ssm_conv_kernel};  // a Conv1d's

@@ -25,6 +25,7 @@ enum class HfKeys {
   kLlama4,    // interleave_moe_layer_step, attention_chunk_size, temperature tuning, use_qk_norm, no_rope_layers
   kQwen3Next, // linear_* (Gated DeltaNet), full_attention_interval with layer_types, partial_rotary_factor
   kQwen35,    // Qwen3-Next's, rope_parameters, attn_output_gate, mtp_num_hidden_layers
+  kMiniMax,   // rotary_dim, scoring_func, use_qk_norm, use_routing_bias, attn_type_list
 };
 
 // How a checkpoint's value becomes the GGUF's (hf_value_to_gguf).
@@ -64,6 +65,10 @@ struct HfFamily {
   bool drop_extra_layers = false;
   // The router's module under the MoE block: "gate", or gpt-oss's "router".
   const char* router = "gate";
+  // Where the router's selection bias (e_score_correction_bias) is under
+  // the MoE block: in the router's module ("gate.": DeepSeek-V3, GLM-4.5)
+  // or in the block itself ("": MiniMax-M2).
+  const char* score_bias_at = "gate.";
   // gpt-oss: each layer's experts as three stacked tensors, gate and up rows
   // interleaved in experts.gate_up_proj, the weights in MXFP4 blocks
   // (hf_source's mxfp4).

@@ -221,9 +221,11 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
           for (int64_t i = 0; i < n; ++i) row[i] = hf_value_from_gguf(source->value, row[i]);
       }
     };
-    // The projections in fp8 blocks, as DeepSeek-V3's checkpoints hold them
-    // (embeddings, norms, routers and the head stay as they are).
-    const bool as_fp8 = fp8.enabled() && source->shape.size() == 2 && source->names[0].ends_with("_proj.weight");
+    // The projections in fp8 blocks, as DeepSeek-V3's and MiniMax-M2's
+    // checkpoints hold them (the experts' too, whatever their names: w1, w3,
+    // w2); embeddings, norms, routers and the head stay as they are.
+    const bool as_fp8 = fp8.enabled() && source->shape.size() == 2 &&
+                        (source->names[0].ends_with("_proj.weight") || spec.role == model::TensorRole::kExpert);
     for (size_t k = 0; k < source->names.size(); ++k) {
       if (!as_fp8) {
         tensors.push_back({.name = source->names[k], .dtype = StDtype::kF32, .shape = source->shape,

@@ -5,7 +5,8 @@ writes converts to the very file `frugal synth` writes for the same seed
 deepseek2 V2-Lite and V3 style, glm4moe with its next-token-prediction layer,
 llama4 Scout style, qwen3next with its zero-centred norms and A_log,
 qwen35moe with its stacked experts, value heads grouped by key head and
-next-token-prediction block;
+next-token-prediction block, minimax-m2 with Mixtral's module names and
+its selection bias in the MoE block;
 byte for byte: metadata, tokenizer, tensor names, layout and data, at f32,
 f16 and q8_0; one safetensors file or shards), BF16 checkpoints convert to
 the BF16 tensors synth writes, fp8 block-scaled ones (DeepSeek-V3's) to
@@ -72,7 +73,7 @@ def round_trips(work):
                                  ("qwen3moe", "tiny", 2), ("qwen2", "tiny", 1), ("qwen2moe", "tiny", 2),
                                  ("olmoe", "tiny", 1), ("deepseek2", "tiny", 2), ("deepseek2", "tiny-v3", 1),
                                  ("glm4moe", "tiny", 2), ("glm4moe", "tiny-air", 1), ("llama4", "tiny-scout", 2),
-                                 ("qwen3next", "tiny", 2), ("qwen35moe", "tiny", 2)]:
+                                 ("qwen3next", "tiny", 2), ("qwen35moe", "tiny", 2), ("minimax-m2", "tiny", 2)]:
         hf = os.path.join(work, f"hf-{arch}-{preset}")
         must("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--shards", shards, "--seed", 5, "-o", hf)
         for ttype in ["f32", "f16", "q8_0"]:
@@ -646,6 +647,53 @@ def qwen35moe(work):
          ["config.json text_config", "mrope_section [1,1,1,1,1]", "rotary pairs"])])
 
 
+def minimax_m2(work):
+    """MiniMax-M2 (round_trips: synth's file byte for byte): its float8
+    experts (w1/w3/w2, named unlike DeepSeek's) convert within fp8's
+    rounding; what its configs may say that the architecture does not
+    compute (a softmax router, lightning-attention layers, a shared expert,
+    no q/k norm, no selection bias) is refused by key."""
+    hf = os.path.join(work, "hf-minimax")
+    must("synth", "--arch", "minimax-m2", "--preset", "tiny", "--format", "hf", "--seed", 7, "-o", hf)
+    fp8 = os.path.join(work, "hf-minimax-fp8")
+    must("synth", "--arch", "minimax-m2", "--preset", "tiny", "--format", "hf", "--seed", 7, "--fp8-block", 32,
+         "-o", fp8)
+    names = [n for n, *_ in read_safetensors(os.path.join(fp8, "model.safetensors"))]
+    check("model.layers.0.block_sparse_moe.experts.0.w1.weight_scale_inv" in names and
+          "model.layers.0.block_sparse_moe.e_score_correction_bias" in names,
+          "minimax-m2 fp8 checkpoint: experts' w1 with block scales, the selection bias in the MoE block")
+    plain, scaled = os.path.join(work, "minimax.gguf"), os.path.join(work, "minimax-fp8.gguf")
+    must("convert", hf, "--type", "f32", "-o", plain)
+    must("convert", fp8, "--type", "f32", "-o", scaled)
+    a, b = read_gguf(plain), read_gguf(scaled)
+    fp8_names = ["attn_q.", "attn_k.", "attn_v.", "attn_output.", "_exps."]
+    rounded = [n for n in a.order if any(k in n for k in fp8_names)]
+    exact = [n for n in a.order if n not in rounded]
+    err = max(float(np.abs(a.tensor(n) - b.tensor(n)).max() / np.abs(a.tensor(n)).max()) for n in rounded)
+    same = a.order == b.order and all(a.raw(n) == b.raw(n) for n in exact)
+    check(same and 0 < err <= 1 / 16, f"minimax-m2 fp8 checkpoint: {len(rounded)} tensors within fp8 rounding of "
+          f"the plain checkpoint's ({err:.1e}), {len(exact)} others equal")
+
+    def edit(d, **keys):
+        p = os.path.join(d, "config.json")
+        with open(p) as f:
+            cfg = json.load(f)
+        cfg.update(keys)
+        with open(p, "w") as f:
+            json.dump(cfg, f)
+
+    refused(work, hf, "minimax", [
+        ("minimax-m2 softmax router", lambda d: edit(d, scoring_func="softmax"), ["config.json", "scoring_func"]),
+        ("minimax-m2 lightning attention layer", lambda d: edit(d, attn_type_list=[0, 1]),
+         ["config.json", "attn_type_list[0] is 0"]),
+        ("minimax-m2 shared expert", lambda d: edit(d, shared_intermediate_size=64),
+         ["config.json", "shared_intermediate_size"]),
+        ("minimax-m2 without q/k norm", lambda d: edit(d, use_qk_norm=False), ["config.json", "use_qk_norm"]),
+        ("minimax-m2 without the routing bias", lambda d: edit(d, use_routing_bias=False),
+         ["config.json", "use_routing_bias"]),
+    ])
+
+
 def bad_inputs(work):
     src = os.path.join(work, "hf-bad-src")
     must("synth", "--arch", "llama", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 3, "-o", src)
@@ -707,6 +755,7 @@ def main():
         llama4(work)
         qwen3next(work)
         qwen35moe(work)
+        minimax_m2(work)
         bad_inputs(work)
     if failures:
         print(f"{len(failures)} check(s) failed")

@@ -143,13 +143,14 @@ def mha(W, p, cfg, h, pos, proj):
     nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     hd = cfg.get("head_dim") or cfg["hidden_size"] // nh
     eps = cfg["rms_norm_eps"]
-    rd = int(hd * cfg.get("partial_rotary_factor", 1.0))  # GLM-4.5: RoPE on the first rd dimensions
+    # GLM-4.5, MiniMax-M2: RoPE on the first rd dimensions
+    rd = cfg.get("rotary_dim") or int(hd * cfg.get("partial_rotary_factor", 1.0))
     inv_freq, magnitude = hf_inv_freq(cfg, rd)
     q = proj("self_attn.q_proj", h)
     k = proj("self_attn.k_proj", h)
     v = proj("self_attn.v_proj", h).reshape(T, nkv, hd)
     q_norm = W.get(p + "self_attn.q_norm.weight")
-    if q_norm is not None and q_norm.shape[0] == nh * hd:  # OLMoE: over the whole projection
+    if q_norm is not None and q_norm.shape[0] == nh * hd:  # OLMoE, MiniMax-M2: over the whole projection
         q = rms_norm(q, q_norm, eps)
         k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
     q = q.reshape(T, nh, hd)
@@ -474,7 +475,9 @@ def hf_logits(folder, tokens, config_edit=None):
             mixtral = p + "block_sparse_moe.gate.weight" in W
             block = p + ("block_sparse_moe." if mixtral else "mlp.")
             gate, up, down = ("w1", "w3", "w2") if mixtral else ("gate_proj", "up_proj", "down_proj")
-            ids, weights = route(cfg, h @ W[block + "gate.weight"].T, W.get(block + "gate.e_score_correction_bias"),
+            # The selection bias: DeepSeek's in the router, MiniMax-M2's in the block.
+            bias = W.get(block + "gate.e_score_correction_bias", W.get(block + "e_score_correction_bias"))
+            ids, weights = route(cfg, h @ W[block + "gate.weight"].T, bias,
                                  renormalise=mixtral or cfg.get("norm_topk_prob", False))
             out = np.zeros_like(h)
             for t in range(T):

@@ -8,7 +8,7 @@ V3 and K2 with fp8 block-scaled projections), glm4moe (GLM-4.5 and -Air style),
 gpt-oss (its MXFP4 experts decoded from the checkpoint's blocks here),
 llama4 (Scout style and with dense layers between the MoE ones), qwen3next,
 qwen35moe (its value heads grouped by key head in the checkpoint, tiled in
-the file), and the rope_scaling types convert carries (llama3, linear, yarn)."""
+the file), minimax-m2 (plain and with fp8 block-scaled projections), and the rope_scaling types convert carries (llama3, linear, yarn)."""
 import json
 import os
 import subprocess
@@ -32,6 +32,8 @@ CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny
          ("qwen3next", "tiny", None),
          # Qwen3.5-MoE: the DeltaNet's projections apart, value heads grouped by key head, experts stacked.
          ("qwen35moe", "tiny", None),
+         # MiniMax-M2: Mixtral's module names, whole-vector q/k norm, rotary_dim, the bias in the MoE block.
+         ("minimax-m2", "tiny", None),
          # rope_scaling, with an original context shorter than the prompt so that it matters:
          # Llama 3.1's (convert writes rope_freqs.weight), linear, YaRN.
          ("llama", "tiny-dense", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
@@ -40,7 +42,9 @@ CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny
          ("qwen3", "tiny", {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8}),
          # DeepSeek-V3's float8_e4m3 projections with a scale per block (32x32
          # here so that the tiny matrices hold several), kv_b joint and split.
-         ("deepseek2", "tiny-v3", None, "--fp8-block", 32), ("deepseek2", "tiny-k2", None, "--fp8-block", 32)]
+         ("deepseek2", "tiny-v3", None, "--fp8-block", 32), ("deepseek2", "tiny-k2", None, "--fp8-block", 32),
+         # MiniMax-M2's published weights are float8_e4m3 in 128x128 blocks too.
+         ("minimax-m2", "tiny", None, "--fp8-block", 32)]
 
 
 def frugal(*args):
