@@ -62,10 +62,10 @@ constexpr ArchSupport kArchs[] = {
     {.arch = "olmoe"},
     {.arch = "glm4moe"},
     {.arch = "gpt-oss"},
+    {.arch = "llama4"},
     {.arch = "deepseek2",
      .missing = "multi-head latent attention: no backward through it over the frozen quantised weights, and "
                 "inference applies no adapter to its matrices"},
-    {.arch = "llama4", .missing = "chunked attention with NoPE layers and experts weighted on their input"},
     {.arch = "qwen3next", .missing = "Gated DeltaNet linear-attention layers"},
     {.arch = "qwen35moe", .missing = "Gated DeltaNet linear-attention layers"},
     {.arch = "deepseek4", .missing = "hyper-connection streams and compressed attention"},
@@ -153,12 +153,13 @@ LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(b
   // selection bias and the expert groups only choose (the gradient flows
   // through the chosen experts' scores alone).
   if (c.n_expert > 0 && ((c.gating != model::GatingFunc::kSoftmax && c.gating != model::GatingFunc::kSigmoid) ||
-                         c.expert_weight_on_input || !c.swiglu_limit_exp.empty() || !c.swiglu_limit_shexp.empty()))
+                         !c.swiglu_limit_exp.empty() || !c.swiglu_limit_shexp.empty()))
     fail("finetune: this ", c.arch, " variant's routing is not supported yet");
   if (c.v_head_dim != c.head_dim)
     fail("finetune: value heads of ", c.v_head_dim, " values beside key heads of ", c.head_dim,
          " are not supported yet");
-  if (c.qk_norm != model::QkNorm::kNone && c.qk_norm != model::QkNorm::kPerHead && c.qk_norm != model::QkNorm::kWhole)
+  if (c.qk_norm != model::QkNorm::kNone && c.qk_norm != model::QkNorm::kPerHead && c.qk_norm != model::QkNorm::kWhole &&
+      c.qk_norm != model::QkNorm::kPerHeadUnweighted)
     fail("finetune: this ", c.arch, " variant's q/k normalisation is not supported yet");
   if (shape.rank <= 0) fail("finetune: --rank must be positive");
   if (!shape.attn && !shape.ffn && !shape.shared && !shape.experts && !shape.router)
@@ -240,10 +241,27 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
       for (int64_t h = 0; h < heads; ++h) kernels::rope_apply(rp, table.data() + i * rd, x + (i * heads + h) * hd);
   };
   // q/k RMSNorm over each head's head_dim values (qwen3), or over the whole
-  // q and k vectors of a token (olmoe): rows of width qn/kn.
-  const bool qk_norm = c.qk_norm == model::QkNorm::kPerHead || c.qk_norm == model::QkNorm::kWhole;
+  // q and k vectors of a token (olmoe): rows of width qn/kn. llama4's is per
+  // head without a weight (ones here), on its RoPE layers only.
+  const bool qk_unweighted = c.qk_norm == model::QkNorm::kPerHeadUnweighted;
+  auto qk_norm_in = [&](int64_t il) {
+    return c.qk_norm == model::QkNorm::kPerHead || c.qk_norm == model::QkNorm::kWhole ||
+           (qk_unweighted && c.layer_has_rope(il));
+  };
+  const F ones(static_cast<size_t>(hd), 1.0f);
   const bool qk_whole = c.qk_norm == model::QkNorm::kWhole;
   const int64_t qn = qk_whole ? nq : hd, kn = qk_whole ? nk : hd;
+  // llama4's NoPE layers temper each query by its position instead of
+  // rotating it: t = 1 + scale ln(floor((pos + 1) / length) + 1); backward
+  // scales d_q by the same t.
+  auto temper = [&](float* x) {
+    if (c.attn_temp_scale == 0.0f) return;
+    for (int64_t i = 0; i < T; ++i) {
+      const double steps = std::floor((i + 1.0) / static_cast<double>(c.attn_temp_length));
+      const float t = static_cast<float>(1.0 + c.attn_temp_scale * std::log(steps + 1.0));
+      for (int64_t e = 0; e < nq; ++e) x[i * nq + e] *= t;
+    }
+  };
   const train::AttentionShape as{.n_seq = 1, .t = T, .n_head = H, .n_head_kv = HK, .head_dim = hd,
                                  .scale = model::attention_scale(c)};
 
@@ -315,6 +333,7 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
   // sigmoid(x . shexp_gate); glm4moe: weight 1).
   const int64_t E = c.n_expert, K = c.n_expert_used, FE = c.n_ff_exp, FS = c.n_ff_shexp;
   const bool oai = c.ffn_act == model::FfnActivation::kSwigluOai;  // gpt-oss's routed experts
+  const bool on_input = c.expert_weight_on_input;                  // llama4's
   auto moe_forward = [&](int64_t il, const model::LayerWeights& L, Acts& a, F& f) {
     linear(il, kRouter, a.xn2.data(), a.logits, a.ax[kRouter]);
     if (L.router_bias)  // gpt-oss: frozen, after the adapter as inference adds it
@@ -332,6 +351,9 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
     for (int64_t s = 0; s < T * K; ++s) a.order[static_cast<size_t>(next[a.experts[static_cast<size_t>(s)]]++)] = s;
     a.ex = zeros(T * K * D);
     for (int64_t q = 0; q < T * K; ++q) std::copy_n(a.xn2.data() + a.order[q] / K * D, D, a.ex.data() + q * D);
+    if (on_input)  // llama4: the weight scales the expert's input; its output adds with weight 1
+      for (int64_t q = 0; q < T * K; ++q)
+        for (int64_t k = 0; k < D; ++k) a.ex[static_cast<size_t>(q * D + k)] *= a.weights[a.order[q]];
     a.eg = zeros(T * K * FE);
     a.eu = zeros(T * K * FE);
     a.eh = zeros(T * K * FE);
@@ -359,7 +381,7 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
     f = zeros(T * D);
     for (int64_t q = 0; q < T * K; ++q) {
       const int64_t s = a.order[q];
-      kernels::axpy(a.weights[static_cast<size_t>(s)], a.ey.data() + q * D, f.data() + s / K * D, D);
+      kernels::axpy(on_input ? 1.0f : a.weights[static_cast<size_t>(s)], a.ey.data() + q * D, f.data() + s / K * D, D);
     }
     if (FS == 0) return;
     linear(il, kGateSh, a.xn2.data(), a.sg, a.ax[kGateSh]);
@@ -379,14 +401,16 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
     F d_logits = zeros(T * E), p(E);
     const double ws = c.expert_weights_scale;
     // Per slot: the gradient of its expert's output (weight times d_f of
-    // its row) and of its unscaled routing weight (d_f . the output).
+    // its row) and of its unscaled routing weight (d_f . the output). On
+    // the input (llama4): the output's gradient is d_f, the weight's
+    // d_input . the unscaled input, after the experts' backward.
     F d_ey = zeros(T * K * D), d_eh = zeros(T * K * FE), d_eg = zeros(T * K * FE), d_eu = zeros(T * K * FE),
       d_ex = zeros(T * K * D);
     std::vector<double> d_w(static_cast<size_t>(T * K));
     for (int64_t q = 0; q < T * K; ++q) {
       const int64_t s = a.order[q];
       const float* dfi = d_f + s / K * D;
-      const float w = a.weights[static_cast<size_t>(s)];
+      const float w = on_input ? 1.0f : a.weights[static_cast<size_t>(s)];
       double dw = 0;
       for (int64_t k = 0; k < D; ++k) {
         dw += double(dfi[k]) * a.ey[static_cast<size_t>(q * D + k)];
@@ -407,7 +431,15 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
       product_back(il, kUpEx, e, a.ex.data() + q * D, a.ax[kUpEx].data() + q * r, d_eu.data() + q * FE, m,
                    d_ex.data() + q * D);
     }
-    for (int64_t q = 0; q < T * K; ++q) kernels::add(d_ex.data() + q * D, d_xn2 + a.order[q] / K * D, D);
+    for (int64_t q = 0; q < T * K; ++q) {
+      const int64_t s = a.order[q];
+      if (!on_input) {
+        kernels::add(d_ex.data() + q * D, d_xn2 + s / K * D, D);
+        continue;
+      }
+      kernels::axpy(a.weights[static_cast<size_t>(s)], d_ex.data() + q * D, d_xn2 + s / K * D, D);
+      d_w[static_cast<size_t>(s)] = kernels::dot(d_ex.data() + q * D, a.xn2.data() + s / K * D, D) * ws;
+    }
     for (int64_t i = 0; i < T; ++i) {
       const double* dwi = d_w.data() + i * K;  // this row's slots
       float* dli = d_logits.data() + i * E;
@@ -484,20 +516,26 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
         kernels::add(L.bk.data, a.k_raw.data() + i * nk, nk);
         kernels::add(L.bv.data, a.v.data() + i * nk, nk);
       }
+    const bool qk_norm = qk_norm_in(il);
     if (qk_norm) {
-      rmsnorm(a.q_raw.data(), L.q_norm.data, T * nq / qn, qn, a.q, a.rstd_q);
-      rmsnorm(a.k_raw.data(), L.k_norm.data, T * nk / kn, kn, a.k, a.rstd_k);
+      rmsnorm(a.q_raw.data(), qk_unweighted ? ones.data() : L.q_norm.data, T * nq / qn, qn, a.q, a.rstd_q);
+      rmsnorm(a.k_raw.data(), qk_unweighted ? ones.data() : L.k_norm.data, T * nk / kn, kn, a.k, a.rstd_k);
     } else {
       a.q = a.q_raw;
       a.k = a.k_raw;
     }
-    rotate(a.q.data(), H, rope);
-    rotate(a.k.data(), HK, rope);
+    if (c.layer_has_rope(il)) {
+      rotate(a.q.data(), H, rope);
+      rotate(a.k.data(), HK, rope);
+    } else {
+      temper(a.q.data());
+    }
     a.probs = zeros(H * T * T);
     a.att = zeros(T * nq);
-    // gpt-oss: a window on its even layers, and each head's sink logit.
+    // gpt-oss: a window on its even layers, and each head's sink logit;
+    // llama4: chunks on its RoPE layers.
     train::attention_forward(as, a.q.data(), a.k.data(), a.v.data(), a.probs.data(), a.att.data(), nullptr,
-                             c.layer_window(il), L.sinks.data);
+                             c.layer_window(il), L.sinks.data, c.layer_chunk(il));
     F o;
     linear(il, kO, a.att.data(), o, a.ax[kO]);
     if (L.bo)  // gpt-oss: attn_output's frozen bias
@@ -569,16 +607,22 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
     linear_back(il, kO, a.att.data(), a.ax[kO], d_x.data(), d_att.data());
     train::attention_backward(as, d_att.data(), a.q.data(), a.k.data(), a.v.data(), a.probs.data(), d_q.data(),
                               d_k.data(), d_v.data(), nullptr);
-    rotate(d_q.data(), H, rope_back);
-    rotate(d_k.data(), HK, rope_back);
+    if (c.layer_has_rope(il)) {
+      rotate(d_q.data(), H, rope_back);
+      rotate(d_k.data(), HK, rope_back);
+    } else {
+      temper(d_q.data());
+    }
     F d_qr = d_q, d_kr = d_k, d_xn1 = zeros(T * D);
-    if (qk_norm) {
+    if (qk_norm_in(il)) {
+      const float* wq = qk_unweighted ? ones.data() : L.q_norm.data;
+      const float* wk = qk_unweighted ? ones.data() : L.k_norm.data;
       std::fill(d_qr.begin(), d_qr.end(), 0.0f);
       std::fill(d_kr.begin(), d_kr.end(), 0.0f);
-      train::rmsnorm_backward(d_q.data(), a.q_raw.data(), L.q_norm.data, a.rstd_q.data(), d_qr.data(), d_w.data(),
-                              T * nq / qn, qn);
-      train::rmsnorm_backward(d_k.data(), a.k_raw.data(), L.k_norm.data, a.rstd_k.data(), d_kr.data(), d_w.data(),
-                              T * nk / kn, kn);
+      train::rmsnorm_backward(d_q.data(), a.q_raw.data(), wq, a.rstd_q.data(), d_qr.data(), d_w.data(), T * nq / qn,
+                              qn);
+      train::rmsnorm_backward(d_k.data(), a.k_raw.data(), wk, a.rstd_k.data(), d_kr.data(), d_w.data(), T * nk / kn,
+                              kn);
     }
     linear_back(il, kQ, a.xn1.data(), a.ax[kQ], d_qr.data(), d_xn1.data());
     linear_back(il, kK, a.xn1.data(), a.ax[kK], d_kr.data(), d_xn1.data());

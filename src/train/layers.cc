@@ -108,7 +108,7 @@ void rope_backward(float* d_x, const int32_t* pos, const float* cos_sin, int64_t
 }
 
 void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v, float* probs,
-                       float* out, ThreadPool* pool, int64_t window, const float* sinks) {
+                       float* out, ThreadPool* pool, int64_t window, const float* sinks, int64_t chunk) {
   const int64_t hd = s.head_dim, group = s.n_head / s.n_head_kv;
   const int64_t q_stride = s.n_head * hd, kv_stride = s.n_head_kv * hd;
   auto one = [&](int64_t task, int) {
@@ -118,7 +118,9 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
     for (int64_t i = 0; i < s.t; ++i) {
       const float* qi = q + (row0 + i) * q_stride + h * hd;
       float* pr = pr_all + i * s.t;
-      const int64_t first = window > 0 ? std::max<int64_t>(0, i + 1 - window) : 0;
+      const int64_t first = chunk > 0    ? i / chunk * chunk
+                            : window > 0 ? std::max<int64_t>(0, i + 1 - window)
+                                         : 0;
       float mx = sinks ? sinks[h] : -INFINITY;
       for (int64_t j = 0; j < first; ++j) pr[j] = 0.0f;
       for (int64_t j = first; j <= i; ++j) {

@@ -36,15 +36,17 @@ void rope_backward(float* d_x, const int32_t* pos, const float* cos_sin, int64_t
 // to kv head h / (n_head / n_head_kv). probs (n_seq x n_head x t x t) keeps
 // the softmax for backward; out is rows x n_head*hd. window > 0: row i
 // attends to rows i - window + 1 .. i only (gpt-oss's sliding-window
-// layers); sinks (one logit per head, gpt-oss) join each softmax's
-// denominator with no value. Backward needs neither: probs hold both, and a
-// frozen sink adds nothing to the softmax's backward.
+// layers); chunk > 0: to the rows of its own chunk of that many up to i
+// (llama4's chunked layers); sinks (one logit per head, gpt-oss) join each
+// softmax's denominator with no value. Backward needs none of them: probs
+// hold them, and a frozen sink adds nothing to the softmax's backward.
 struct AttentionShape {
   int64_t n_seq, t, n_head, n_head_kv, head_dim;
   float scale;
 };
 void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v, float* probs,
-                       float* out, ThreadPool* pool, int64_t window = 0, const float* sinks = nullptr);
+                       float* out, ThreadPool* pool, int64_t window = 0, const float* sinks = nullptr,
+                       int64_t chunk = 0);
 void attention_backward(const AttentionShape& s, const float* d_out, const float* q, const float* k, const float* v,
                         const float* probs, float* d_q, float* d_k, float* d_v, ThreadPool* pool);
 

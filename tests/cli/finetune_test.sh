@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# frugal finetune on a tiny q8_0 qwen3 (and qwen3moe, qwen2moe, olmoe, glm4moe, gpt-oss): the validation loss falls on a
+# frugal finetune on a tiny q8_0 qwen3 (and qwen3moe, qwen2moe, olmoe, glm4moe, gpt-oss, llama4): the validation loss falls on a
 # memorised set, the adapter it writes loads in `frugal run --lora` and
 # `frugal lora-merge`; bad data and unsupported models are clear errors.
 set -euo pipefail
@@ -180,8 +180,11 @@ adapted_moe glm glm4moe attn,ffn,shared,experts,router 29
 # gpt-oss (attention sinks, a window of 8 on the even layers, biased
 # experts with the clamped gated unit, the router's bias).
 adapted_moe oss gpt-oss attn,experts,router 32
+# llama4 (chunked attention, a NoPE layer, top-1 sigmoid experts weighted on
+# their input, dense and MoE layers interleaved) with every target.
+adapted_moe l4 llama4 attn,ffn,shared,experts,router 36
 # Architectures the trainer does not cover: refused, saying what it lacks.
-"$FRUGAL" synth --arch llama4 --preset tiny --type q8_0 -o "$dir/llama4.gguf" >/dev/null 2>&1
-expect_error "architecture 'llama4' is not supported: the LoRA trainer lacks its chunked attention" finetune \
-  -m "$dir/llama4.gguf" --data "$dir/data.jsonl" -o "$dir/x.gguf"
+"$FRUGAL" synth --arch qwen3next --preset tiny --type q8_0 -o "$dir/qwen3next.gguf" >/dev/null 2>&1
+expect_error "architecture 'qwen3next' is not supported: the LoRA trainer lacks its Gated DeltaNet" finetune \
+  -m "$dir/qwen3next.gguf" --data "$dir/data.jsonl" -o "$dir/x.gguf"
 echo "finetune_test: ok"

@@ -16,9 +16,12 @@ shared expert, q/k/v biases), olmoe (q/k norm over each token's whole q and
 k vectors) and glm4moe (GLM-4.5's and GLM-4.5-Air's tiny presets: RoPE on half
 of each head, q/k/v biases, a leading dense layer, a sigmoid router whose
 selection bias only chooses, renormalised weights times the routed scale, an
-ungated shared expert) and gpt-oss (attention sinks, a window of 8 on the
+ungated shared expert), gpt-oss (attention sinks, a window of 8 on the
 even layers over a 12-token example, YaRN, biases on attn_output, the router
-and the experts, the clamped gated unit) with their routed experts and router
+and the experts, the clamped gated unit) and llama4 (chunks of 8, a NoPE layer
+tempering its queries, an unweighted per-head q/k norm on the RoPE layers,
+RoPE frequency divisors, top-1 sigmoid experts weighted on their input, dense
+and MoE layers interleaved) with their routed experts and router
 adapted, a pair per expert and shared. Skipped (exit 0 with a message) where Debian's
 python3-torch is absent.
 """
@@ -51,25 +54,35 @@ CASES = [("qwen3", "attn,ffn", "each"), ("qwen2", "attn,ffn", "each"), ("qwen3mo
          ("qwen2moe", "shared,experts", "shared"), ("olmoe", "attn,experts,router", "each"),
          ("olmoe", "experts", "shared"), ("glm4moe", "attn,ffn,shared,experts,router", "each"),
          ("glm4moe", "shared,experts,router", "shared"), ("glm4moe/tiny-air", "attn,experts,router", "each"),
-         ("gpt-oss", "attn,experts,router", "each"), ("gpt-oss", "experts", "shared")]
+         ("gpt-oss", "attn,experts,router", "each"), ("gpt-oss", "experts", "shared"),
+         ("llama4", "attn,ffn,shared,experts,router", "each"), ("llama4/tiny-scout", "experts,router", "shared")]
 
 
 def head_of(md, f):
     """The dimensions and switches torch_train_ref's layers read."""
     arch = md["general.architecture"]
     key = lambda k, d=None: md.get(f"{arch}.{k}", d)  # noqa: E731
-    if key("rope.scaling.type", "none") not in ("none", "yarn") or f.has("rope_freqs.weight"):
-        sys.exit(f"{arch}: the reference has no linear RoPE scaling or frequency factors")
+    if key("rope.scaling.type", "none") not in ("none", "yarn"):
+        sys.exit(f"{arch}: the reference has no linear RoPE scaling")
     cfg = Config(md, f.has)
     inv_freq, magnitude = rope_inv_freq(cfg, cfg.rope_dim)  # YaRN's (gpt-oss), else the plain ones
+    if f.has("rope_freqs.weight"):  # llama4's frequency divisors
+        inv_freq = inv_freq / np.asarray(f.tensor("rope_freqs.weight"), dtype=np.float64)
+    llama4 = arch == "llama4"
     H = int(key("attention.head_count"))
     hd = int(key("attention.key_length", int(key("embedding_length")) // H))
     if int(key("attention.value_length", hd)) != hd:
         sys.exit(f"{arch}: the reference has value heads as wide as key heads")
     groups = int(key("expert_group_count", 0) or 1)
     return {"eps": float(key("attention.layer_norm_rms_epsilon")), "rope_base": float(key("rope.freq_base", 10000.0)),
-            "rope_neox": arch != "llama", "rope_dim": int(key("rope.dimension_count", hd)),
-            "qk_norm": ("whole" if arch == "olmoe" else "head") if f.has("blk.0.attn_q_norm.weight") else "none",
+            "rope_neox": arch not in ("llama", "llama4"), "rope_dim": int(key("rope.dimension_count", hd)),
+            "qk_norm": ("whole" if arch == "olmoe" else "head") if f.has("blk.0.attn_q_norm.weight")
+            else "head_unweighted" if llama4 and int(key("expert_count", 0)) != 128 else "none",
+            # llama4: NoPE layers every 4th tempering their queries, chunks on the others, the
+            # routing weight on the expert's input.
+            "nope_step": 4 if llama4 else 0, "chunk": int(key("attention.chunk_size", 8192)) if llama4 else 0,
+            "temp_scale": float(key("attention.temperature_scale", 0.1)) if llama4 else 0.0,
+            "temp_length": int(key("attention.temperature_length", 8192)), "weight_on_input": llama4,
             "head": H, "head_kv": int(key("attention.head_count_kv", H)), "head_dim": hd, "batch": 1,
             "layer": int(key("block_count")) - int(key("nextn_predict_layers", 0)),
             "expert": int(key("expert_count", 0)), "used": int(key("expert_used_count", 0)), "aux": 0.0, "z": 0.0,
@@ -77,7 +90,7 @@ def head_of(md, f):
             "rope_inv_freq": [float(v) for v in inv_freq], "rope_mag": float(magnitude),
             "swa": int(key("attention.sliding_window", 0)) if arch == "gpt-oss" else 0,
             "w_scale": float(key("expert_weights_scale", 1.0)) or 1.0,
-            "sigmoid": int(key("expert_gating_func", 2 if arch == "glm4moe" else 1)) == 2, "groups": groups,
+            "sigmoid": int(key("expert_gating_func", 2 if arch in ("glm4moe", "llama4") else 1)) == 2, "groups": groups,
             "groups_used": int(key("expert_group_used_count", 0) or 1) if groups > 1 else 1}
 
 

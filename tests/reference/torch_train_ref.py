@@ -2,8 +2,10 @@
 written from the model's definition: loss and autograd gradients of every
 parameter for one batch, in float64. The architectures it trains (qwen3moe,
 qwen2moe, olmoe, Mixtral-style llama, deepseek2; glm4moe for the LoRA
-trainer's reference, and gpt-oss: attention sinks, a window on the even layers,
-biases on attn_output, the router and the experts, its clamped gated unit)
+trainer's reference, gpt-oss: attention sinks, a window on the even layers,
+biases on attn_output, the router and the experts, its clamped gated unit, and
+llama4: chunks, NoPE layers tempering their queries, experts weighted on their
+input)
 differ in what the dump's JSON line names: q/k norm (per head, whole vector,
 none), RoPE pairing, base, rotated dimensions and YaRN's frequencies, norm eps, softmax or sigmoid router, its groups and scale, whether the
 top-k weights are renormalised, and for latent attention its dimensions, the
@@ -83,8 +85,10 @@ def oai_ffn(x, g, u, d, gb, ub, db, alpha=1.702, limit=7.0):
     return (gg * torch.sigmoid(alpha * gg) * (uu + 1.0)) @ d.T + db
 
 
-def attention(head, p, h, B, T, mask):
-    """The attention block of qwen3moe, qwen2moe, olmoe and llama: N x n_embd."""
+def attention(head, p, h, B, T, mask, nope=False):
+    """The attention block of qwen3moe, qwen2moe, olmoe and llama: N x n_embd.
+    nope (llama4's NoPE layers): no rotation and no q/k norm; the queries
+    tempered by position instead."""
     eps, base, neox, qk_norm = head["eps"], head["rope_base"], bool(head["rope_neox"]), head["qk_norm"]
     H, Hkv, hd = int(head["head"]), int(head["head_kv"]), int(head["head_dim"])
     q, kk, v = h @ p("attn_q.weight").T, h @ p("attn_k.weight").T, h @ p("attn_v.weight").T
@@ -95,9 +99,17 @@ def attention(head, p, h, B, T, mask):
     q, kk, v = q.view(B, T, H, hd), kk.view(B, T, Hkv, hd), v.view(B, T, Hkv, hd)
     if qk_norm == "head":  # qwen3moe: per head
         q, kk = rmsnorm(q, p("attn_q_norm.weight"), eps), rmsnorm(kk, p("attn_k_norm.weight"), eps)
+    if qk_norm == "head_unweighted" and not nope:  # llama4: per head, no weight, RoPE layers only
+        q, kk = rmsnorm(q, 1.0, eps), rmsnorm(kk, 1.0, eps)
     rd = int(head.get("rope_dim", hd))
     inv, mag = head.get("rope_inv_freq"), float(head.get("rope_mag", 1.0))
-    q, kk = rope(q, base, neox, rd, inv, mag), rope(kk, base, neox, rd, inv, mag)
+    if nope:
+        if head.get("temp_scale", 0.0):
+            pos = torch.arange(T, dtype=torch.float64)
+            t = 1.0 + head["temp_scale"] * torch.log(torch.floor((pos + 1) / head["temp_length"]) + 1)
+            q = q * t[None, :, None, None].to(q.dtype)
+    else:
+        q, kk = rope(q, base, neox, rd, inv, mag), rope(kk, base, neox, rd, inv, mag)
     kk, v = kk.repeat_interleave(H // Hkv, dim=2), v.repeat_interleave(H // Hkv, dim=2)
     s = torch.einsum("bihd,bjhd->bhij", q, kk) / np.sqrt(hd)
     s = s.masked_fill(~mask, float("-inf"))
@@ -187,7 +199,14 @@ def loss(head, W, bias, tokens, targets):
         swa = int(head.get("swa", 0))  # gpt-oss: the even layers see their last swa positions only
         ar = torch.arange(T)
         window = (ar[:, None] - ar[None, :] < swa) if swa > 0 and il % 2 == 0 else torch.ones(T, T, dtype=torch.bool)
-        x = x + block(head, p, h, B, T, mask & window)
+        step, chunk = int(head.get("nope_step", 0)), int(head.get("chunk", 0))
+        nope = step > 0 and (il + 1) % step == 0  # llama4: no RoPE, all positions; chunks on the others
+        if step > 0 and not nope and chunk > 0:
+            window = ar[:, None] // chunk == ar[None, :] // chunk
+        if nope:
+            x = x + attention(head, p, h, B, T, mask & window, nope=True)
+        else:
+            x = x + block(head, p, h, B, T, mask & window)
         # The FFN's pre-norm: ffn_norm, or post_attention_norm as glm4moe's converter names it.
         ffn_norm = p("ffn_norm.weight") if p("ffn_norm.weight") is not None else p("post_attention_norm.weight")
         hn = rmsnorm(x, ffn_norm, eps)
@@ -211,6 +230,9 @@ def loss(head, W, bias, tokens, targets):
         for e in range(E):
             rows, j = (sel == e).nonzero(as_tuple=True)
             if rows.numel():
+                if head.get("weight_on_input"):  # llama4: the weight scales the input, the output adds as is
+                    out = out.index_add(0, rows, swiglu_ffn(w[rows, j, None] * hn[rows], G[e], U[e], D[e]))
+                    continue
                 y = (oai_ffn(hn[rows], G[e], U[e], D[e], GB[e], UB[e], DB[e]) if GB is not None
                      else swiglu_ffn(hn[rows], G[e], U[e], D[e]))
                 out = out.index_add(0, rows, w[rows, j, None] * y)
