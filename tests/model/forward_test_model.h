@@ -63,7 +63,8 @@ inline std::string error_of(const std::function<void()>& f) {
   return "";
 }
 
-// Per tensor: may change the f32 values (row-major, ggml order) and the shape.
+// Per tensor: may change the f32 values (row-major, ggml order) and the
+// shape; emptying the shape leaves the tensor out of the file.
 using TensorEdit = std::function<void(const TensorSpec& spec, std::vector<float>& values, std::vector<uint64_t>& shape)>;
 
 // Writes cfg's tensors (synth values for `seed`) of `type` (row lengths that
@@ -92,6 +93,7 @@ inline void write_test_model(const ModelConfig& cfg, const std::string& path, Te
     synth_rows(cfg, spec, seed, 0, spec.n_elements() / spec.fan_in(), values.data());
     std::vector<uint64_t> shape(spec.shape.begin(), spec.shape.end());
     if (edit) edit(spec, values, shape);
+    if (shape.empty()) continue;
     TensorType t = type;
     if (spec.shape.size() == 1 || shape[0] % tensor_type_info(t).block_size != 0) t = TensorType::F32;
     const uint64_t rows = values.size() / shape[0];
@@ -105,13 +107,13 @@ inline void write_test_model(const ModelConfig& cfg, const std::string& path, Te
 // The tiny preset of each architecture (and the variants that switch on
 // different code: dense llama, DeepSeek-V3 routing, kv_b split as Kimi-K2's
 // files, GLM-4.5 with and without q/k norm, llama4 interleaved and all-MoE,
-// Gated DeltaNet in both files' layouts, DeepSeek-V4).
+// Gated DeltaNet in both files' layouts, DeepSeek-V4, MiniMax-M2).
 inline std::vector<std::pair<std::string, std::string>> tiny_presets() {
   return {{"llama", "tiny"},      {"llama", "tiny-dense"}, {"qwen2", "tiny"},     {"qwen3", "tiny"},
           {"qwen2moe", "tiny"},   {"qwen3moe", "tiny"},    {"olmoe", "tiny"},     {"deepseek2", "tiny"},
           {"deepseek2", "tiny-v3"}, {"deepseek2", "tiny-k2"}, {"gpt-oss", "tiny"},
           {"glm4moe", "tiny"},      {"glm4moe", "tiny-air"},  {"llama4", "tiny"},    {"llama4", "tiny-scout"},
-          {"qwen3next", "tiny"},    {"qwen35moe", "tiny"},   {"deepseek4", "tiny"}};
+          {"qwen3next", "tiny"},    {"qwen35moe", "tiny"},   {"deepseek4", "tiny"},   {"minimax-m2", "tiny"}};
 }
 
 }  // namespace frugal::model::testing

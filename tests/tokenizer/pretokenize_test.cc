@@ -51,6 +51,7 @@ TEST(PreTokenize, KimiK2KeepsHanRunsApartFromOtherLetters) {
   // before a number alone, contractions of any case.
   EXPECT_EQ(pieces("gpt-4o", "Hello世界World"), (V{"Hello世界", "World"}));
   EXPECT_EQ(pieces("llama4", "Hello世界World"), pieces("gpt-4o", "Hello世界World"));  // Llama 4 names o200k's split
+  EXPECT_EQ(pieces("minimax-m2", "I'LL see 12345\n\nok"), (V{"I'LL", " see", " ", "123", "45", "\n\n", "ok"}));
   EXPECT_EQ(pieces("kimi-k2", "Hello世界World 12345"), (V{"Hello", "世界", "World", " ", "123", "45"}));
   EXPECT_EQ(pieces("kimi-k2", "I'LL see 東京's café\n\nok"),
             (V{"I'LL", " see", " ", "東京", "'s", " café", "\n\n", "ok"}));
