@@ -47,6 +47,18 @@ def must(*args):
     return r
 
 
+def edit_config(d, change=None, **keys):
+    """Rewrites d/config.json: keys merged at its top level, then change(cfg)."""
+    p = os.path.join(d, "config.json")
+    with open(p) as f:
+        cfg = json.load(f)
+    cfg.update(keys)
+    if change:
+        change(cfg)
+    with open(p, "w") as f:
+        json.dump(cfg, f)
+
+
 def same_file(a, b):
     with open(a, "rb") as fa, open(b, "rb") as fb:
         return fa.read() == fb.read()
@@ -252,14 +264,11 @@ def fp8_checkpoint(work):
         write_safetensors(p, [(n, dt, [sh[1], sh[0]] if n == scale else sh, raw) for n, dt, sh, raw in read_safetensors(p)])
 
     def edit_quant(d, quant):
-        p = os.path.join(d, "config.json")
-        with open(p) as f:
-            cfg = json.load(f)
-        cfg["quantization_config"] = quant
-        if quant is None:
-            del cfg["quantization_config"]
-        with open(p, "w") as f:
-            json.dump(cfg, f)
+        def change(cfg):
+            cfg["quantization_config"] = quant
+            if quant is None:
+                del cfg["quantization_config"]
+        edit_config(d, change)
 
     assert os.path.exists(shard)
     cases = [("fp8 scale missing", without_scale, ["model.safetensors", "missing", scale]),
@@ -469,14 +478,11 @@ def llama4(work):
     check(same_file(text_converted, converted), "llama4 saved as Llama4ForCausalLM: the same file")
 
     def edit_text(d, **keys):
-        p = os.path.join(d, "config.json")
-        with open(p) as f:
-            cfg = json.load(f)
-        cfg["text_config"].update(keys)
-        if "drop" in keys:
-            del cfg["text_config"]
-        with open(p, "w") as f:
-            json.dump(cfg, f)
+        def change(cfg):
+            cfg["text_config"].update(keys)
+            if "drop" in keys:
+                del cfg["text_config"]
+        edit_config(d, change)
 
     cases = [("llama4 without text_config", lambda d: edit_text(d, drop=True), ["config.json", "'text_config'"]),
              ("llama4 q/k norm for 8 experts off", lambda d: edit_text(d, use_qk_norm=False),
@@ -616,20 +622,10 @@ def qwen35moe(work):
           "qwen35moe without mtp.*: the file without blk.4 (4 blocks), the same logits")
 
     def edit_text(d, **keys):
-        p = os.path.join(d, "config.json")
-        with open(p) as f:
-            cfg = json.load(f)
-        cfg["text_config"].update(keys)
-        with open(p, "w") as f:
-            json.dump(cfg, f)
+        edit_config(d, lambda cfg: cfg["text_config"].update(keys))
 
     def edit_mrope(d, sections):
-        p = os.path.join(d, "config.json")
-        with open(p) as f:
-            cfg = json.load(f)
-        cfg["text_config"]["rope_parameters"]["mrope_section"] = sections
-        with open(p, "w") as f:
-            json.dump(cfg, f)
+        edit_config(d, lambda cfg: cfg["text_config"]["rope_parameters"].update(mrope_section=sections))
 
     refused(work, hf, "qwen35moe", [
         ("qwen35moe two mtp layers", lambda d: edit_text(d, mtp_num_hidden_layers=2),
@@ -674,22 +670,14 @@ def minimax_m2(work):
     check(same and 0 < err <= 1 / 16, f"minimax-m2 fp8 checkpoint: {len(rounded)} tensors within fp8 rounding of "
           f"the plain checkpoint's ({err:.1e}), {len(exact)} others equal")
 
-    def edit(d, **keys):
-        p = os.path.join(d, "config.json")
-        with open(p) as f:
-            cfg = json.load(f)
-        cfg.update(keys)
-        with open(p, "w") as f:
-            json.dump(cfg, f)
-
     refused(work, hf, "minimax", [
-        ("minimax-m2 softmax router", lambda d: edit(d, scoring_func="softmax"), ["config.json", "scoring_func"]),
-        ("minimax-m2 lightning attention layer", lambda d: edit(d, attn_type_list=[0, 1]),
+        ("minimax-m2 softmax router", lambda d: edit_config(d, scoring_func="softmax"), ["config.json", "scoring_func"]),
+        ("minimax-m2 lightning attention layer", lambda d: edit_config(d, attn_type_list=[0, 1]),
          ["config.json", "attn_type_list[0] is 0"]),
-        ("minimax-m2 shared expert", lambda d: edit(d, shared_intermediate_size=64),
+        ("minimax-m2 shared expert", lambda d: edit_config(d, shared_intermediate_size=64),
          ["config.json", "shared_intermediate_size"]),
-        ("minimax-m2 without q/k norm", lambda d: edit(d, use_qk_norm=False), ["config.json", "use_qk_norm"]),
-        ("minimax-m2 without the routing bias", lambda d: edit(d, use_routing_bias=False),
+        ("minimax-m2 without q/k norm", lambda d: edit_config(d, use_qk_norm=False), ["config.json", "use_qk_norm"]),
+        ("minimax-m2 without the routing bias", lambda d: edit_config(d, use_routing_bias=False),
          ["config.json", "use_routing_bias"]),
     ])
 
@@ -699,14 +687,6 @@ def bad_inputs(work):
     must("synth", "--arch", "llama", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 3, "-o", src)
     shard1 = "model-00001-of-00002.safetensors"
     shard2 = "model-00002-of-00002.safetensors"
-
-    def edit_config(d, **keys):
-        p = os.path.join(d, "config.json")
-        with open(p) as f:
-            cfg = json.load(f)
-        cfg.update(keys)
-        with open(p, "w") as f:
-            json.dump(cfg, f)
 
     def truncate(d, name, size):
         p = os.path.join(d, name)
