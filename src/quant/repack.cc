@@ -119,14 +119,18 @@ void pack_q5k(const BlockQ5_K* const rows[16], BlockQ5_K_R16& out) {
   for (int k = 0; k < 16; ++k) {
     const BlockQ5_K& b = *rows[k];
     pack_nibbles_scales(b, k, out);
+    // Bits 4k .. 4k + 3 of a mask: a nibble of byte k / 2, from bit j of
+    // four qh bytes read as one word.
+    auto nibble = [](uint32_t w, int j) {
+      w = w >> j & 0x01010101u;
+      return static_cast<uint8_t>((w | w >> 7 | w >> 14 | w >> 21) & 0x0F);
+    };
     for (int j = 0; j < 8; ++j)
-      for (int t = 0; t < 4; ++t)
-        for (int i = 0; i < 4; ++i) {
-          const int n = 4 * k + i;
-          out.qh[j][t][n / 8] = static_cast<uint8_t>(out.qh[j][t][n / 8] | ((b.qh[4 * t + i] >> j) & 1) << n % 8);
-          out.qh[j][t][8 + n / 8] =
-              static_cast<uint8_t>(out.qh[j][t][8 + n / 8] | ((b.qh[16 + 4 * t + i] >> j) & 1) << n % 8);
-        }
+      for (int t = 0; t < 4; ++t) {
+        out.qh[j][t][k / 2] = static_cast<uint8_t>(out.qh[j][t][k / 2] | nibble(word(b.qh + 4 * t), j) << 4 * (k % 2));
+        out.qh[j][t][8 + k / 2] =
+            static_cast<uint8_t>(out.qh[j][t][8 + k / 2] | nibble(word(b.qh + 16 + 4 * t), j) << 4 * (k % 2));
+      }
   }
 }
 void unpack_q5k(const BlockQ5_K_R16& in, int k, BlockQ5_K& b) {
