@@ -18,14 +18,10 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/cli_test_lib.sh"
 
-cli=${FRUGAL_PEER_LLAMA_CLI:-}
-if [[ -z "$cli" ]]; then
-  echo "SKIP: FRUGAL_PEER_LLAMA_CLI does not name a llama-cli (optional: FRUGAL_PEER_LLAMA_PERPLEXITY)"
-  exit 0
-fi
-[[ -x "$cli" ]] || fail "FRUGAL_PEER_LLAMA_CLI=$cli is not an executable"
-ppl_bin=${FRUGAL_PEER_LLAMA_PERPLEXITY:-}
-[[ -z "$ppl_bin" || -x "$ppl_bin" ]] || fail "FRUGAL_PEER_LLAMA_PERPLEXITY=$ppl_bin is not an executable"
+use_peer FRUGAL_PEER_LLAMA_CLI "FRUGAL_PEER_LLAMA_CLI does not name a llama-cli (optional: FRUGAL_PEER_LLAMA_PERPLEXITY)"
+cli=$peer_bin
+use_peer FRUGAL_PEER_LLAMA_PERPLEXITY
+ppl_bin=$peer_bin
 src=${FRUGAL_SOURCE_DIR:?source directory}
 
 "$FRUGAL" quantize "$src/models/default.gguf" "$dir/base.gguf" f32 >/dev/null 2>&1 || fail "quantize to f32"

@@ -7,6 +7,22 @@ trap 'rm -rf "$dir"' EXIT
 
 fail() { echo "FAIL: $*"; exit 1; }
 
+# use_peer VAR [SKIP_MESSAGE]: peer_bin = the executable that environment
+# variable VAR names (another engine's binary, for the tests set beside one).
+# VAR unset: with a message, SKIP and exit 0; without, peer_bin is empty (an
+# optional peer). A path that is not an executable fails.
+use_peer() {
+  peer_bin=${!1:-}
+  if [[ -z "$peer_bin" ]]; then
+    if [[ $# -ge 2 ]]; then
+      echo "SKIP: $2"
+      exit 0
+    fi
+    return 0
+  fi
+  [[ -x "$peer_bin" ]] || fail "$1=$peer_bin is not an executable"
+}
+
 # expect_error "message part" args...: frugal must exit 1 and say the message
 # part on stderr (a crash, a hang-free success or another exit code fails).
 expect_error() {

@@ -27,12 +27,8 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/cli_test_lib.sh"
 
-ppl_bin=${FRUGAL_PEER_LLAMA_PERPLEXITY:-}
-if [[ -z "$ppl_bin" ]]; then
-  echo "SKIP: FRUGAL_PEER_LLAMA_PERPLEXITY does not name ik_llama.cpp's llama-perplexity"
-  exit 0
-fi
-[[ -x "$ppl_bin" ]] || fail "FRUGAL_PEER_LLAMA_PERPLEXITY=$ppl_bin is not an executable"
+use_peer FRUGAL_PEER_LLAMA_PERPLEXITY "FRUGAL_PEER_LLAMA_PERPLEXITY does not name ik_llama.cpp's llama-perplexity"
+ppl_bin=$peer_bin
 src=${FRUGAL_SOURCE_DIR:?source directory}
 # About 90 chunks of 128 tokens (the synth models' vocabulary is byte-level).
 head -c 12000 "$src/docs/TESTING.md" >"$dir/text.txt"
