@@ -10,7 +10,8 @@
 //   gemm8 .. gemm32/TYPE/LEVEL  the same with 8, 12, 15, 16, 24, 31, 32 rows:
 //                      where the row kernels hand over to the prefill tiles
 //   matvec2t/TYPE/avx2|avx512  matvec on a pool of 2 threads (the bandwidth
-//                      two cores draw); matvec2t_dram the same on 384 MiB
+//                      two cores draw); matvec2t_dram the same on 384 MiB;
+//                      rows2x2t_dram, rows4x2t_dram with 2 and 4 activation rows
 // TYPE includes the row-interleaved q5_0_r16, q8_0_r16, q4_k_r16 and q6_k_r16 (quant/repack.h),
 // to set beside q4_k and q6_k, and the lattice types (random codes under a
 // small d).
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "base/anonymous_memory.h"
 #include "base/fp16.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu_features.h"
@@ -85,7 +87,10 @@ std::vector<uint8_t> weights(TensorType t, int64_t n_out, int64_t n_in) {
 
 void run(benchmark::State& state, TensorType t, SimdLevel level, int64_t n_rows, int64_t n_out, int64_t n_in,
          ThreadPool* pool = nullptr) {
-  const auto w = weights(t, n_out, n_in);
+  // In 2 MiB pages where the system gives them, as the engine holds a model's weights.
+  const auto bytes = weights(t, n_out, n_in);
+  AnonymousMemory w(bytes.size());
+  std::memcpy(w.data(), bytes.data(), bytes.size());
   const WeightMatrix W{t, w.data(), n_out, n_in};
   std::vector<float> x(static_cast<size_t>(n_rows * n_in)), y(static_cast<size_t>(n_rows * n_out));
   std::mt19937 rng(2);
@@ -97,9 +102,10 @@ void run(benchmark::State& state, TensorType t, SimdLevel level, int64_t n_rows,
     benchmark::ClobberMemory();
   }
   const double iters = static_cast<double>(state.iterations());
-  if (n_rows == 1) {
+  if (n_rows == 1 || pool) {
     state.counters["GB/s"] = benchmark::Counter(static_cast<double>(w.size()) * iters / 1e9, benchmark::Counter::kIsRate);
-  } else {
+  }
+  if (n_rows > 1) {
     state.counters["GFLOP/s"] =
         benchmark::Counter(2.0 * n_rows * n_out * n_in * iters / 1e9, benchmark::Counter::kIsRate);
   }
@@ -145,6 +151,17 @@ const bool registered = [] {
           static ThreadPool pool(2);
           run(s, t, level, 1, n_out * 8, n_in, &pool);
         })->Unit(benchmark::kMillisecond)->UseRealTime();
+        // The same with 2 and 4 activation rows (sequences decoding together, an expert chosen
+        // by several of them): where a kernel's arithmetic and its reads from memory must overlap.
+        for (int64_t rows : {2, 4}) {
+          benchmark::RegisterBenchmark(("rows" + std::to_string(rows) + "x2t_dram/" + suffix).c_str(),
+                                       [=](benchmark::State& s) {
+                                         static ThreadPool pool(2);
+                                         run(s, t, level, rows, n_out * 8, n_in, &pool);
+                                       })
+              ->Unit(benchmark::kMillisecond)
+              ->UseRealTime();
+        }
       }
     }
   }
