@@ -246,6 +246,20 @@ void read_minimax(const HfConfig& h, ModelConfig& c) {
   c.gating = model::GatingFunc::kSigmoid;
 }
 
+// dots.llm1: no attention biases, DeepSeek-V3's MoE keys with its router
+// always a sigmoid choosing by score plus the correction bias.
+void read_dots1(const HfConfig& h, ModelConfig& c) {
+  const std::string& where = h.where;
+  if (h.flag_or("attention_bias", false)) fail(where, ": dots.llm1 with attention_bias is not converted");
+  if (h.has("scoring_func") && h.j["scoring_func"] != "sigmoid")
+    fail(where, ": scoring_func ", h.j["scoring_func"].dump(), " is not converted (dots.llm1's router is a sigmoid)");
+  if (h.has("topk_method") && h.j["topk_method"] != "noaux_tc")
+    fail(where, ": topk_method ", h.j["topk_method"].dump(), " is not converted (dots.llm1 chooses as noaux_tc)");
+  read_deepseek_moe(h, c, "sigmoid", "noaux_tc");
+  // Its configs say n_group 1, topk_group 1: one group of all, no limit.
+  if (c.n_expert_groups <= 1) c.n_expert_groups = c.n_group_used = 0;
+}
+
 // gpt-oss: a sliding window on the even layers (layer_types, when given,
 // must say so), biases, the SwiGLU clamped at 7.
 void read_gpt_oss(const HfConfig& h, ModelConfig& c) {
@@ -426,6 +440,7 @@ ModelConfig config_from_hf(const json& root, const std::string& where) {
     case HfKeys::kQwen3Next: read_qwen3next(h, c); break;
     case HfKeys::kQwen35: read_qwen35(h, c); break;
     case HfKeys::kMiniMax: read_minimax(h, c); break;
+    case HfKeys::kDots1: read_dots1(h, c); break;
   }
   if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, keys_where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
@@ -488,6 +503,13 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     j["use_routing_bias"] = true;
     j["shared_intermediate_size"] = 0;
     j["attn_type_list"] = json(std::vector<int>(size_t(c.n_layer), 1));
+  }
+  if (fam.keys == HfKeys::kDots1) {
+    if (c.gating != model::GatingFunc::kSigmoid || !c.expert_score_bias)
+      fail("no Hugging Face dots.llm1 config for a router other than its bias-chosen sigmoid");
+    j["attention_bias"] = false;
+    j["scoring_func"] = "sigmoid";
+    if (c.n_expert_groups <= 1) j["n_group"] = j["topk_group"] = 1;  // as its configs say no group limit
   }
   if (fam.keys == HfKeys::kGptOss) {
     j["attention_bias"] = true;

@@ -126,6 +126,11 @@ constexpr HfFamily kFamilies[] = {
      .moe_block = "block_sparse_moe", .expert_count_key = "num_local_experts", .expert_ff_key = "",
      .shared_ff_key = "", .norm_topk_key = false, .shared_block = "", .exp_gate = "w1", .exp_up = "w3",
      .exp_down = "w2", .permute_qk = false, .score_bias_at = "", .keys = HfKeys::kMiniMax},
+    // dots.llm1: Qwen3's attention, DeepSeek-V3's MoE module names and keys.
+    {.hf_class = "Dots1ForCausalLM", .arch = "dots1", .model_type = "dots1", .moe = true, .moe_block = "mlp",
+     .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size", .shared_ff_key = "",
+     .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj", .exp_up = "up_proj",
+     .exp_down = "down_proj", .permute_qk = false, .keys = HfKeys::kDots1},
     {.hf_class = "DeepseekV3ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v3", .moe = true,
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",

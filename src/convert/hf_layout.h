@@ -26,6 +26,7 @@ enum class HfKeys {
   kQwen3Next, // linear_* (Gated DeltaNet), full_attention_interval with layer_types, partial_rotary_factor
   kQwen35,    // Qwen3-Next's, rope_parameters, attn_output_gate, mtp_num_hidden_layers
   kMiniMax,   // rotary_dim, scoring_func, use_qk_norm, use_routing_bias, attn_type_list
+  kDots1,     // DeepSeek-V3's MoE (a sigmoid router only), attention_bias
 };
 
 // How a checkpoint's value becomes the GGUF's (hf_value_to_gguf).

@@ -126,7 +126,7 @@ const std::vector<std::string>& supported_architectures() {
   static const std::vector<std::string> archs = {"llama", "qwen2",     "qwen3",  "qwen2moe",
                                                  "qwen3moe", "olmoe", "deepseek2", "gpt-oss", "glm4moe",
                                                  "llama4", "qwen3next", "qwen35moe", "deepseek4",
-                                                 "minimax-m2"};
+                                                 "minimax-m2", "dots1"};
   return archs;
 }
 
@@ -171,7 +171,7 @@ void apply_architecture_defaults(ModelConfig& c) {
   c.ssm_split_proj = c.arch == "qwen35moe";
   if (!hybrid) c.n_full_attn_interval = 0;
   c.ffn_norm_name = oss || glm || hybrid ? "post_attention_norm" : "ffn_norm";
-  c.qk_norm = arch_is(c, {"qwen3", "qwen3moe", "qwen3next", "qwen35moe"}) ? QkNorm::kPerHead
+  c.qk_norm = arch_is(c, {"qwen3", "qwen3moe", "qwen3next", "qwen35moe", "dots1"}) ? QkNorm::kPerHead
               : arch_is(c, {"olmoe", "minimax-m2"}) ? QkNorm::kWhole
               : glm || c.arch == "llama4"       ? c.qk_norm
                                                 : QkNorm::kNone;
@@ -186,13 +186,18 @@ void apply_architecture_defaults(ModelConfig& c) {
     c.n_expert_shared = 1;
     c.n_ff_shexp = c.n_ff_exp;
   }
-  c.deepseek_moe_keys = arch_is(c, {"deepseek2", "glm4moe", "deepseek4"});
+  // dots.llm1 (dots1): per-head q/k norm (above) in GQA attention, and
+  // DeepSeek-V3's MoE with its keys: leading dense layers, shared experts,
+  // a sigmoid router (its gating key may be absent) with the selection
+  // bias, the top-k renormalised as a key says and scaled.
+  const bool dots = c.arch == "dots1";
+  c.deepseek_moe_keys = arch_is(c, {"deepseek2", "glm4moe", "deepseek4", "dots1"});
   // MiniMax-M2: whole-vector q/k norm (above), partial RoPE, a sigmoid
   // router (its gating key, as GLM-4.5's, may be absent) whose selection
   // bias chooses only, the top-k renormalised, no shared expert; its files
   // carry none of DeepSeek's MoE keys.
   const bool minimax = c.arch == "minimax-m2";
-  if (glm || dsv4 || minimax) c.expert_score_bias = c.is_moe();
+  if (glm || dsv4 || minimax || dots) c.expert_score_bias = c.is_moe();
   c.shared_expert_gate = arch_is(c, {"qwen2moe", "qwen3next", "qwen35moe"}) && c.n_ff_shexp > 0;
   // Mixtral and gpt-oss (a softmax over the top-k logits, which is the same)
   // and Qwen3-MoE and MiniMax-M2 renormalise the top-k weights; Qwen2-MoE and OLMoE do
@@ -249,9 +254,9 @@ ModelConfig config_from_metadata(const Metadata& md) {
     c.expert_weights_scale = get_float_or(md, k("expert_weights_scale"), 1.0f);
     if (c.expert_weights_scale == 0.0f) c.expert_weights_scale = 1.0f;  // 0 means "unset" in older files
     c.expert_weights_norm = md.get_bool_or(k("expert_weights_norm"), c.expert_weights_norm);
-    // Files of GLM-4.5 and MiniMax-M2 may lack the key; their router is a sigmoid.
+    // Files of GLM-4.5, MiniMax-M2 and dots.llm1 may lack the key; their router is a sigmoid.
     const uint64_t gating = md.get_uint_or(
-        k("expert_gating_func"), arch_is(c, {"glm4moe", "minimax-m2"}) ? 2 : c.arch == "deepseek4" ? 4 : 1);
+        k("expert_gating_func"), arch_is(c, {"glm4moe", "minimax-m2", "dots1"}) ? 2 : c.arch == "deepseek4" ? 4 : 1);
     if (gating != 1 && gating != 2 && gating != 4)
       fail("metadata key '", k("expert_gating_func"), "' = ", gating,
            ": expected 1 (softmax), 2 (sigmoid) or 4 (sqrt of softplus)");
@@ -259,7 +264,7 @@ ModelConfig config_from_metadata(const Metadata& md) {
     c.n_expert_groups = get_count_or(md, k("expert_group_count"), 0);
     c.n_group_used = get_count_or(md, k("expert_group_used_count"), 0);
     c.expert_score_bias = (c.arch == "deepseek2" && c.gating == GatingFunc::kSigmoid) ||
-                          arch_is(c, {"glm4moe", "deepseek4", "minimax-m2"});
+                          arch_is(c, {"glm4moe", "deepseek4", "minimax-m2", "dots1"});
   }
   if (c.n_ff == 0 && (c.n_expert == 0 || c.n_leading_dense > 0 || c.n_moe_layer_step > 1))
     fail("metadata key '", k("feed_forward_length"), "' is missing");

@@ -35,14 +35,14 @@ enum class GatingFunc { kSoftmax = 1, kSigmoid = 2, kSqrtSoftplus = 4 };
 // u' = clamp(u, -7, 7).
 enum class FfnActivation { kSilu, kSwigluOai };
 
-// Query/key RMSNorm: none; per head over head_dim (qwen3, qwen3moe); over the
+// Query/key RMSNorm: none; per head over head_dim (qwen3, qwen3moe, dots1); over the
 // whole q (n_head*head_dim) and whole k (n_head_kv*head_dim) vectors (olmoe,
 // minimax-m2);
 // per head without a weight, on the RoPE layers only (llama4 Scout).
 enum class QkNorm { kNone, kPerHead, kWhole, kPerHeadUnweighted };
 
 struct ModelConfig {
-  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe llama4 qwen3next qwen35moe deepseek4 minimax-m2
+  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe llama4 qwen3next qwen35moe deepseek4 minimax-m2 dots1
   std::string name;  // general.name (informational)
 
   int64_t n_vocab = 0;
@@ -76,7 +76,7 @@ struct ModelConfig {
   bool router_bias = false;           // gpt-oss: ffn_gate_inp.bias added to the router logits
   bool expert_bias = false;           // gpt-oss: ffn_{gate,up,down}_exps.bias per expert
   FfnActivation ffn_act = FfnActivation::kSilu;
-  // DeepSeek's MoE description (deepseek2, glm4moe; set from arch): shared
+  // DeepSeek's MoE description (deepseek2, glm4moe, dots1; set from arch): shared
   // experts counted by expert_shared_count (n_ff_shexp = count * n_ff_exp),
   // and the gating, weights norm/scale, group and leading-dense keys written.
   bool deepseek_moe_keys = false;

@@ -63,12 +63,17 @@ void set_yarn(ModelConfig& c, float factor, int64_t orig_ctx, float log_multipli
   c.yarn_beta_slow = 1.0f;
 }
 
+// DeepSeek-style shared experts: n of them, each as wide as a routed expert.
+void set_shared_experts(ModelConfig& c, int64_t n) {
+  c.n_expert_shared = n;
+  c.n_ff_shexp = n * c.n_ff_exp;
+}
+
 // DeepSeek-V3's routing, also Kimi-K2's and GLM-4.5's: one shared expert as
 // wide as a routed one, leading dense layers, sigmoid scores with a selection
 // bias, the top-k renormalised and scaled.
 void set_v3_routing(ModelConfig& c, int64_t leading_dense, float scale) {
-  c.n_expert_shared = 1;
-  c.n_ff_shexp = c.n_ff_exp;
+  set_shared_experts(c, 1);
   c.n_leading_dense = leading_dense;
   c.gating = GatingFunc::kSigmoid;
   c.expert_score_bias = true;
@@ -559,6 +564,33 @@ std::vector<Preset> build_presets() {
     set_minimax_routing(c);
     p.push_back(make("MiniMax-M2 / M2.1 (230B, 10B active): 256 experts top-8, 62 layers, n_embd 3072, GQA 48/8 of "
                      "128, RoPE on 64",
+                     c));
+  }
+
+  // dots1 (rednote dots.llm1): per-head q/k norm, NeoX RoPE over whole
+  // heads, a leading dense layer, then DeepSeek-V3's MoE: a sigmoid router
+  // with the selection bias, the top-k renormalised and scaled by 2.5, two
+  // shared experts as wide as a routed one each.
+  {
+    ModelConfig c = base("dots1", "tiny", 512, 128, 3, 4, 2, 256, 1e-5f, 10000000.0f);
+    set_head_dim(c, 64);
+    c.n_ff = 256;
+    set_experts(c, 8, 2, 64);
+    set_v3_routing(c, 1, 2.5f);
+    set_shared_experts(c, 2);
+    p.push_back(make("dots.llm1 style: per-head q/k norm, GQA 4/2 of 64, 1 dense + 2 MoE layers, sigmoid router "
+                     "with bias, top-2 of 8 renormalised x 2.5, 2 shared experts",
+                     c));
+  }
+  {
+    ModelConfig c = base("dots1", "dots.llm1", 152064, 4096, 62, 32, 32, 32768, 1e-5f, 10000000.0f);
+    set_head_dim(c, 128);
+    c.n_ff = 10944;
+    set_experts(c, 128, 6, 1408);
+    set_v3_routing(c, 1, 2.5f);
+    set_shared_experts(c, 2);
+    p.push_back(make("dots.llm1 (142B, 14B active): 128 experts top-6 + 2 shared, 62 layers (1 dense), n_embd 4096, "
+                     "32 heads of 128",
                      c));
   }
   return p;

@@ -6,7 +6,8 @@ deepseek2 V2-Lite and V3 style, glm4moe with its next-token-prediction layer,
 llama4 Scout style, qwen3next with its zero-centred norms and A_log,
 qwen35moe with its stacked experts, value heads grouped by key head and
 next-token-prediction block, minimax-m2 with Mixtral's module names and
-its selection bias in the MoE block;
+its selection bias in the MoE block, dots1 with DeepSeek-V3's MoE under
+Qwen3's attention;
 byte for byte: metadata, tokenizer, tensor names, layout and data, at f32,
 f16 and q8_0; one safetensors file or shards), BF16 checkpoints convert to
 the BF16 tensors synth writes, fp8 block-scaled ones (DeepSeek-V3's) to
@@ -85,7 +86,8 @@ def round_trips(work):
                                  ("qwen3moe", "tiny", 2), ("qwen2", "tiny", 1), ("qwen2moe", "tiny", 2),
                                  ("olmoe", "tiny", 1), ("deepseek2", "tiny", 2), ("deepseek2", "tiny-v3", 1),
                                  ("glm4moe", "tiny", 2), ("glm4moe", "tiny-air", 1), ("llama4", "tiny-scout", 2),
-                                 ("qwen3next", "tiny", 2), ("qwen35moe", "tiny", 2), ("minimax-m2", "tiny", 2)]:
+                                 ("qwen3next", "tiny", 2), ("qwen35moe", "tiny", 2), ("minimax-m2", "tiny", 2),
+                                 ("dots1", "tiny", 2)]:
         hf = os.path.join(work, f"hf-{arch}-{preset}")
         must("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--shards", shards, "--seed", 5, "-o", hf)
         for ttype in ["f32", "f16", "q8_0"]:
@@ -682,6 +684,20 @@ def minimax_m2(work):
     ])
 
 
+def dots1(work):
+    """dots.llm1 (round_trips: synth's file byte for byte): what its configs
+    may say that the architecture does not compute (a softmax router, another
+    top-k method, attention biases, MoE layers at a stride) is refused by key."""
+    hf = os.path.join(work, "hf-dots1")
+    must("synth", "--arch", "dots1", "--preset", "tiny", "--format", "hf", "--seed", 7, "-o", hf)
+    refused(work, hf, "dots1", [
+        ("dots1 softmax router", lambda d: edit_config(d, scoring_func="softmax"), ["config.json", "scoring_func"]),
+        ("dots1 greedy top-k", lambda d: edit_config(d, topk_method="greedy"), ["config.json", "topk_method"]),
+        ("dots1 attention biases", lambda d: edit_config(d, attention_bias=True), ["config.json", "attention_bias"]),
+        ("dots1 MoE every other layer", lambda d: edit_config(d, moe_layer_freq=2), ["config.json", "moe_layer_freq"]),
+    ])
+
+
 def bad_inputs(work):
     src = os.path.join(work, "hf-bad-src")
     must("synth", "--arch", "llama", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 3, "-o", src)
@@ -736,6 +752,7 @@ def main():
         qwen3next(work)
         qwen35moe(work)
         minimax_m2(work)
+        dots1(work)
         bad_inputs(work)
     if failures:
         print(f"{len(failures)} check(s) failed")

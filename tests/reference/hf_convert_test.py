@@ -8,7 +8,8 @@ V3 and K2 with fp8 block-scaled projections), glm4moe (GLM-4.5 and -Air style),
 gpt-oss (its MXFP4 experts decoded from the checkpoint's blocks here),
 llama4 (Scout style and with dense layers between the MoE ones), qwen3next,
 qwen35moe (its value heads grouped by key head in the checkpoint, tiled in
-the file), minimax-m2 (plain and with fp8 block-scaled projections), and the rope_scaling types convert carries (llama3, linear, yarn)."""
+the file), minimax-m2 (plain and with fp8 block-scaled projections), dots1,
+and the rope_scaling types convert carries (llama3, linear, yarn)."""
 import json
 import os
 import subprocess
@@ -34,6 +35,8 @@ CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny
          ("qwen35moe", "tiny", None),
          # MiniMax-M2: Mixtral's module names, whole-vector q/k norm, rotary_dim, the bias in the MoE block.
          ("minimax-m2", "tiny", None),
+         # dots.llm1: per-head q/k norm, DeepSeek-V3's MoE with two shared experts and a routed scale.
+         ("dots1", "tiny", None),
          # rope_scaling, with an original context shorter than the prompt so that it matters:
          # Llama 3.1's (convert writes rope_freqs.weight), linear, YaRN.
          ("llama", "tiny-dense", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,

@@ -69,6 +69,11 @@ Semantics follow each model's definition (paper / Hugging Face modelling):
   of each head, grouped-query attention; each token goes to the top-k of
   sigmoid(router logits) + exp_probs_b (the bias chooses, never weighs),
   the chosen sigmoids renormalised to sum to 1; no shared expert.
+- dots.llm1 (dots1): Qwen3's attention (RMSNorm per query and key head,
+  rotate_half RoPE, grouped-query attention) with DeepSeek-V3's MoE: leading
+  dense layers, then sigmoid(router logits) + exp_probs_b choosing the top-k,
+  the chosen sigmoids renormalised (expert_weights_norm) and scaled
+  (expert_weights_scale), plus the shared experts' SwiGLU.
 - DeepSeek-V4 (deepseek4): hyper-connections, the compressed sliding-window
   attention with its indexer, hash-routed and sqrt-softplus MoE layers
   (deepseek4.py).
@@ -88,7 +93,8 @@ from .deltanet import delta_net
 from .gguf import GGUFFile
 
 HYBRID_ARCHS = ("qwen3next", "qwen35moe")
-NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm4moe", "minimax-m2") + HYBRID_ARCHS
+NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm4moe", "minimax-m2",
+              "dots1") + HYBRID_ARCHS
 ARCHS = ("llama", "deepseek2", "llama4", "deepseek4") + NEOX_ARCHS
 
 
@@ -132,7 +138,7 @@ class Config:
         # gpt-oss: even layers attend to a sliding window.
         self.n_swa = int(key("attention.sliding_window")) if arch == "gpt-oss" else 0
         self.routed_scale = float(key("expert_weights_scale", 1.0)) or 1.0
-        self.gating = int(key("expert_gating_func", 2 if arch in ("glm4moe", "minimax-m2") else 1))
+        self.gating = int(key("expert_gating_func", 2 if arch in ("glm4moe", "minimax-m2", "dots1") else 1))
         self.n_group = int(key("expert_group_count", 0))
         self.n_group_used = int(key("expert_group_used_count", 0))
         self.rope_base = float(key("rope.freq_base", 10000.0))
@@ -375,7 +381,8 @@ class ReferenceModel:
         q = q.reshape(T, cfg.n_head, cfg.head_dim)
         k = k.reshape(T, cfg.n_head_kv, cfg.head_dim)
         v = v.reshape(T, cfg.n_head_kv, cfg.v_head_dim)
-        if cfg.arch in ("qwen3", "qwen3moe") + HYBRID_ARCHS or (cfg.arch == "glm4moe" and self.has(b + "attn_q_norm.weight")):
+        if cfg.arch in ("qwen3", "qwen3moe", "dots1") + HYBRID_ARCHS or (
+                cfg.arch == "glm4moe" and self.has(b + "attn_q_norm.weight")):
             # per-head q/k norm
             q = rms_norm(q, self.w(b + "attn_q_norm.weight"), cfg.eps)
             k = rms_norm(k, self.w(b + "attn_k_norm.weight"), cfg.eps)
