@@ -12,32 +12,62 @@
 #include "finetune/lora_grad.h"
 #include "kernels/ops.h"
 #include "model/forward_layers.h"
+#include "quant/quant.h"
 #include "train/layers.h"
+#include "train/mla.h"
 
 namespace frugal::finetune {
 
 namespace {
 
-// The adapted matrices of a layer, in parameter order: the 2-D ones, then
-// the routed experts' stacks (a pair of factors per expert).
+// The adapted matrices of a layer, in parameter order: the attention's
+// (deepseek2's latent attention: q_a, q_b, kv_a_mqa, and a split file's
+// per-head k_b and v_b stacks), the 2-D FFN ones, then the routed experts'
+// stacks (a pair of factors per expert).
 enum Target {
-  kQ, kK, kV, kO, kGate, kUp, kDown, kGateSh, kUpSh, kDownSh, kRouter, kGateEx, kUpEx, kDownEx, kTargets
+  kQ, kK, kV, kO, kQA, kQB, kKvA, kKB, kVB, kGate, kUp, kDown, kGateSh, kUpSh, kDownSh, kRouter, kGateEx, kUpEx,
+  kDownEx, kTargets
 };
 constexpr const char* kTargetNames[kTargets] = {
-    "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "ffn_gate_shexp",
-    "ffn_up_shexp", "ffn_down_shexp", "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"};
+    "attn_q",   "attn_k",       "attn_v",         "attn_output",    "attn_q_a",       "attn_q_b",      "attn_kv_a_mqa",
+    "attn_k_b", "attn_v_b",     "ffn_gate",       "ffn_up",         "ffn_down",       "ffn_gate_shexp", "ffn_up_shexp",
+    "ffn_down_shexp", "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"};
 
-// The base matrix of a 2-D target, or expert 0's of a stack.
-kernels::WeightMatrix base_matrix(const model::LayerWeights& L, int t) {
-  const kernels::WeightMatrix* m[kRouter + 1] = {&L.wq,        &L.wk,        &L.wv,         &L.wo,
-                                                 &L.ffn_gate,  &L.ffn_up,    &L.ffn_down,   &L.gate_shexp,
-                                                 &L.up_shexp,  &L.down_shexp, &L.router};
-  if (t <= kRouter) return *m[t];
-  const model::ExpertStack& st = t == kGateEx ? L.gate_exps : t == kUpEx ? L.up_exps : L.down_exps;
-  return st.data ? st.expert(0) : kernels::WeightMatrix{};
+bool is_stack(int t) { return t >= kGateEx || t == kKB || t == kVB; }
+
+// A stack target's matrices: the routed experts', or k_b's and v_b's heads.
+const model::ExpertStack& stack_of(const model::LayerWeights& L, int t) {
+  switch (t) {
+    case kKB: return L.wk_b;
+    case kVB: return L.wv_b;
+    case kGateEx: return L.gate_exps;
+    case kUpEx: return L.up_exps;
+    default: return L.down_exps;
+  }
 }
 
-bool is_stack(int t) { return t >= kGateEx; }
+// The base matrix of a 2-D target, or expert (head) 0's of a stack.
+kernels::WeightMatrix base_matrix(const model::LayerWeights& L, int t) {
+  if (is_stack(t)) return stack_of(L, t).data ? stack_of(L, t).expert(0) : kernels::WeightMatrix{};
+  const kernels::WeightMatrix* m[kRouter + 1] = {
+      &L.wq,        &L.wk,       &L.wv,       &L.wo,      &L.wq_a,     &L.wq_b,     &L.wkv_a_mqa, nullptr,
+      nullptr,      &L.ffn_gate, &L.ffn_up,   &L.ffn_down, &L.gate_shexp, &L.up_shexp, &L.down_shexp, &L.router};
+  return *m[t];
+}
+
+// The latent attention's matrices as targets (head h of k_b and v_b).
+int mla_target(train::MlaMatrix m) {
+  switch (m) {
+    case train::MlaMatrix::kQ: return kQ;
+    case train::MlaMatrix::kQA: return kQA;
+    case train::MlaMatrix::kQB: return kQB;
+    case train::MlaMatrix::kKvA: return kKvA;
+    case train::MlaMatrix::kKB: return kKB;
+    case train::MlaMatrix::kVB: return kVB;
+    case train::MlaMatrix::kO: return kO;
+  }
+  return kO;
+}
 
 bool wanted(const LoraShape& s, int t) {
   if (t < kGate) return s.attn;
@@ -63,9 +93,7 @@ constexpr ArchSupport kArchs[] = {
     {.arch = "glm4moe"},
     {.arch = "gpt-oss"},
     {.arch = "llama4"},
-    {.arch = "deepseek2",
-     .missing = "multi-head latent attention: no backward through it over the frozen quantised weights, and "
-                "inference applies no adapter to its matrices"},
+    {.arch = "deepseek2"},
     {.arch = "qwen3next", .missing = "Gated DeltaNet linear-attention layers"},
     {.arch = "qwen35moe", .missing = "Gated DeltaNet linear-attention layers"},
     {.arch = "deepseek4", .missing = "hyper-connection streams and compressed attention"},
@@ -155,7 +183,7 @@ LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(b
   if (c.n_expert > 0 && ((c.gating != model::GatingFunc::kSoftmax && c.gating != model::GatingFunc::kSigmoid) ||
                          !c.swiglu_limit_exp.empty() || !c.swiglu_limit_shexp.empty()))
     fail("finetune: this ", c.arch, " variant's routing is not supported yet");
-  if (c.v_head_dim != c.head_dim)
+  if (!c.is_mla() && c.v_head_dim != c.head_dim)
     fail("finetune: value heads of ", c.v_head_dim, " values beside key heads of ", c.head_dim,
          " are not supported yet");
   if (c.qk_norm != model::QkNorm::kNone && c.qk_norm != model::QkNorm::kPerHead && c.qk_norm != model::QkNorm::kWhole &&
@@ -176,8 +204,8 @@ LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(b
       Slot s;
       s.target = "blk." + std::to_string(il) + "." + kTargetNames[t] + ".weight";
       s.w = base_matrix(L, t);
-      s.n_expert = is_stack(t) ? c.n_expert : 0;
-      s.shared = is_stack(t) && shape.shared_experts;
+      s.n_expert = t == kKB || t == kVB ? c.n_head : is_stack(t) ? c.n_expert : 0;
+      s.shared = t >= kGateEx && shape.shared_experts;
       s.rank = shape.rank;
       s.adapted = s.w.data != nullptr && wanted(shape, t);
       if (!s.adapted) {  // not a target, or absent in this layer (an MoE layer's dense FFN, ...)
@@ -269,11 +297,7 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
   // y = W x (+ the adapter), keeping A x (n x rank) for backward.
   auto product = [&](int64_t il, int t, int64_t e, const float* x, int64_t n, float* y, float* ax) {
     const Slot& s = slots_[static_cast<size_t>(il * kTargets + t)];
-    kernels::WeightMatrix we = s.w;
-    if (is_stack(t)) {
-      const model::LayerWeights& L = W.layers[static_cast<size_t>(il)];
-      we = (t == kGateEx ? L.gate_exps : t == kUpEx ? L.up_exps : L.down_exps).expert(e);
-    }
+    const kernels::WeightMatrix we = is_stack(t) ? stack_of(W.layers[static_cast<size_t>(il)], t).expert(e) : s.w;
     kernels::matmul(we, x, we.n_in, n, y, we.n_out, nullptr);
     if (s.adapted) lora_forward(s.at(params_, scale, e), x, n, ax, y);
   };
@@ -281,11 +305,7 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
   auto product_back = [&](int64_t il, int t, int64_t e, const float* x, const float* ax, const float* d_y,
                           int64_t n, float* d_x) {
     const Slot& s = slots_[static_cast<size_t>(il * kTargets + t)];
-    kernels::WeightMatrix we = s.w;
-    if (is_stack(t)) {
-      const model::LayerWeights& L = W.layers[static_cast<size_t>(il)];
-      we = (t == kGateEx ? L.gate_exps : t == kUpEx ? L.up_exps : L.down_exps).expert(e);
-    }
+    const kernels::WeightMatrix we = is_stack(t) ? stack_of(W.layers[static_cast<size_t>(il)], t).expert(e) : s.w;
     frozen_linear_backward(we, d_y, n, d_x);
     if (!s.adapted) return;
     const LoraWeights lw = s.at(params_, scale, e);
@@ -324,6 +344,7 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
     std::vector<int32_t> experts;
     std::vector<int64_t> order, first;
     F weights, ex, eg, eu, eh, ey, sg, su, sh, sy, s_weight;
+    train::MlaActs mla;  // deepseek2's latent attention (instead of q_raw .. att)
   };
   // The routed experts: route_row as inference does (a softmax over all
   // experts or a sigmoid per expert (glm4moe), top-k of the scores plus the
@@ -499,14 +520,74 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
     linear_back(il, kUpSh, a.xn2.data(), a.ax[kUpSh], d_su.data(), d_xn2);
   };
 
-  std::vector<Acts> acts(static_cast<size_t>(c.n_layer));
-  F x = zeros(T * D);
-  for (int64_t i = 0; i < T; ++i) base_.embed(ex.tokens[static_cast<size_t>(i)], x.data() + i * D);
-  for (int64_t il = 0; il < c.n_layer; ++il) {
+  // deepseek2's latent attention: train/mla.h's forward and backward (the
+  // full trainer's too), in the absorbed form inference runs, through this
+  // layer's frozen matrices and their adapters. A x of each product is kept
+  // in the layer's ax (per head for k_b and v_b, head h's rows at h T r).
+  // A file with kv_b joint has no k_b/v_b to adapt: its key rows, used
+  // transposed (q_lat = Wk_h^T q_nope, dequantised as inference absorbs
+  // them), and its value rows stay frozen.
+  std::vector<int32_t> pos(static_cast<size_t>(T));
+  for (int64_t i = 0; i < T; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  const train::MlaShape ms{.n_seq = 1, .t = T, .pos = pos.data(), .rope = rope.data()};
+  F mla_norm_grads = zeros(std::max(c.q_lora_rank, c.kv_lora_rank));  // frozen: dropped
+  auto mla_products = [&](int64_t il, Acts& a) {
     const model::LayerWeights& L = W.layers[static_cast<size_t>(il)];
-    Acts& a = acts[static_cast<size_t>(il)];
-    a.x = x;
-    rmsnorm(x.data(), L.attn_norm.data, T, D, a.xn1, a.rstd1);
+    const int64_t rank = c.kv_lora_rank, nope = c.qk_nope_head_dim, kvw = nope + c.v_head_dim;
+    const size_t rb = L.wkv_b.data ? row_bytes(L.wkv_b.type, static_cast<uint64_t>(rank)) : 0;
+    // Joint kv_b: head h's key rows (nope of rank), or its value rows.
+    auto kv_b_rows = [&L, rb, kvw](int64_t h, int64_t first, int64_t n) {
+      return kernels::WeightMatrix{.type = L.wkv_b.type,
+                                   .data = static_cast<const uint8_t*>(L.wkv_b.data) +
+                                           static_cast<size_t>(h * kvw + first) * rb,
+                                   .n_out = n,
+                                   .n_in = L.wkv_b.n_in};
+    };
+    const bool joint = L.wkv_b.data != nullptr;
+    train::MlaProducts w;
+    w.forward = [&, il, joint, kv_b_rows, nope, rank](train::MlaMatrix m, int64_t h, const float* x, int64_t n,
+                                                       float* y) {
+      if (joint && m == train::MlaMatrix::kKB) {  // y = x Wk_h
+        std::fill_n(y, n * rank, 0.0f);
+        frozen_linear_backward(kv_b_rows(h, 0, nope), x, n, y);
+        return;
+      }
+      if (joint && m == train::MlaMatrix::kVB) {
+        kernels::matmul(kv_b_rows(h, nope, c.v_head_dim), x, rank, n, y, c.v_head_dim, nullptr);
+        return;
+      }
+      const int t = mla_target(m);
+      if (h == 0) a.ax[t] = zeros((is_stack(t) ? c.n_head : 1) * n * r);
+      product(il, t, h, x, n, y, a.ax[t].data() + h * n * r);
+    };
+    w.backward = [&, il, joint, kv_b_rows, nope, rank](train::MlaMatrix m, int64_t h, const float* x,
+                                                        const float* d_y, int64_t n, float* d_x) {
+      if (joint && m == train::MlaMatrix::kKB) {  // d_x += d_y Wk_h^T, Wk_h's rows dequantised
+        const kernels::WeightMatrix wk = kv_b_rows(h, 0, nope);
+        F row = zeros(rank);
+        for (int64_t j = 0; j < nope; ++j) {
+          quant::dequantize_row(wk.type, static_cast<const uint8_t*>(wk.data) + static_cast<size_t>(j) * rb,
+                                row.data(), rank);
+          for (int64_t i = 0; i < n; ++i) d_x[i * nope + j] += kernels::dot(d_y + i * rank, row.data(), rank);
+        }
+        return;
+      }
+      if (joint && m == train::MlaMatrix::kVB) {
+        frozen_linear_backward(kv_b_rows(h, nope, c.v_head_dim), d_y, n, d_x);
+        return;
+      }
+      const int t = mla_target(m);
+      product_back(il, t, h, x, a.ax[t].data() + h * n * r, d_y, n, d_x);
+    };
+    w.q_a_norm = L.q_a_norm.data;
+    w.kv_a_norm = L.kv_a_norm.data;
+    w.d_q_a_norm = w.d_kv_a_norm = mla_norm_grads.data();
+    return w;
+  };
+
+  // The other architectures' attention: x += o(attention(rope(norm(q xn1)),
+  // rope(norm(k xn1)), v xn1)).
+  auto attention = [&](int64_t il, const model::LayerWeights& L, Acts& a, F& x) {
     linear(il, kQ, a.xn1.data(), a.q_raw, a.ax[kQ]);
     linear(il, kK, a.xn1.data(), a.k_raw, a.ax[kK]);
     linear(il, kV, a.xn1.data(), a.v, a.ax[kV]);
@@ -541,6 +622,52 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
     if (L.bo)  // gpt-oss: attn_output's frozen bias
       for (int64_t i = 0; i < T; ++i) kernels::add(L.bo.data, o.data() + i * D, D);
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+  };
+
+  // Its backward: d_xn1 += the gradient from d_x through it.
+  auto attention_back = [&](int64_t il, const model::LayerWeights& L, const Acts& a, const F& d_x, F& d_xn1) {
+    F d_w = zeros(std::max(nq, nk));  // q/k norm weights are frozen: their gradients are dropped here
+    F d_att = zeros(T * nq), d_q = zeros(T * nq), d_k = zeros(T * nk), d_v = zeros(T * nk);
+    linear_back(il, kO, a.att.data(), a.ax[kO], d_x.data(), d_att.data());
+    train::attention_backward(as, d_att.data(), a.q.data(), a.k.data(), a.v.data(), a.probs.data(), d_q.data(),
+                              d_k.data(), d_v.data(), nullptr);
+    if (c.layer_has_rope(il)) {
+      rotate(d_q.data(), H, rope_back);
+      rotate(d_k.data(), HK, rope_back);
+    } else {
+      temper(d_q.data());
+    }
+    F d_qr = d_q, d_kr = d_k;
+    if (qk_norm_in(il)) {
+      const float* wq = qk_unweighted ? ones.data() : L.q_norm.data;
+      const float* wk = qk_unweighted ? ones.data() : L.k_norm.data;
+      std::fill(d_qr.begin(), d_qr.end(), 0.0f);
+      std::fill(d_kr.begin(), d_kr.end(), 0.0f);
+      train::rmsnorm_backward(d_q.data(), a.q_raw.data(), wq, a.rstd_q.data(), d_qr.data(), d_w.data(), T * nq / qn,
+                              qn);
+      train::rmsnorm_backward(d_k.data(), a.k_raw.data(), wk, a.rstd_k.data(), d_kr.data(), d_w.data(), T * nk / kn,
+                              kn);
+    }
+    linear_back(il, kQ, a.xn1.data(), a.ax[kQ], d_qr.data(), d_xn1.data());
+    linear_back(il, kK, a.xn1.data(), a.ax[kK], d_kr.data(), d_xn1.data());
+    linear_back(il, kV, a.xn1.data(), a.ax[kV], d_v.data(), d_xn1.data());
+  };
+
+  std::vector<Acts> acts(static_cast<size_t>(c.n_layer));
+  F x = zeros(T * D);
+  for (int64_t i = 0; i < T; ++i) base_.embed(ex.tokens[static_cast<size_t>(i)], x.data() + i * D);
+  for (int64_t il = 0; il < c.n_layer; ++il) {
+    const model::LayerWeights& L = W.layers[static_cast<size_t>(il)];
+    Acts& a = acts[static_cast<size_t>(il)];
+    a.x = x;
+    rmsnorm(x.data(), L.attn_norm.data, T, D, a.xn1, a.rstd1);
+    if (c.is_mla()) {
+      F o = zeros(T * D);
+      train::mla_forward(c, mla_products(il, a), ms, a.xn1.data(), a.mla, o.data(), nullptr);
+      for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+    } else {
+      attention(il, L, a, x);
+    }
     a.x_mid = x;
     rmsnorm(x.data(), L.ffn_norm.data, T, D, a.xn2, a.rstd2);
     F f;
@@ -602,31 +729,13 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
     }
     train::rmsnorm_backward(d_xn2.data(), a.x_mid.data(), L.ffn_norm.data, a.rstd2.data(), d_x.data(), d_w.data(), T,
                             D);
-    // Attention: x_mid = x + o(attention(rope(norm(q xn1)), rope(norm(k xn1)), v xn1)).
-    F d_att = zeros(T * nq), d_q = zeros(T * nq), d_k = zeros(T * nk), d_v = zeros(T * nk);
-    linear_back(il, kO, a.att.data(), a.ax[kO], d_x.data(), d_att.data());
-    train::attention_backward(as, d_att.data(), a.q.data(), a.k.data(), a.v.data(), a.probs.data(), d_q.data(),
-                              d_k.data(), d_v.data(), nullptr);
-    if (c.layer_has_rope(il)) {
-      rotate(d_q.data(), H, rope_back);
-      rotate(d_k.data(), HK, rope_back);
+    // Attention: x_mid = x + attention(xn1).
+    F d_xn1 = zeros(T * D);
+    if (c.is_mla()) {
+      train::mla_backward(c, mla_products(il, a), ms, a.xn1.data(), a.mla, d_x.data(), d_xn1.data(), nullptr);
     } else {
-      temper(d_q.data());
+      attention_back(il, L, a, d_x, d_xn1);
     }
-    F d_qr = d_q, d_kr = d_k, d_xn1 = zeros(T * D);
-    if (qk_norm_in(il)) {
-      const float* wq = qk_unweighted ? ones.data() : L.q_norm.data;
-      const float* wk = qk_unweighted ? ones.data() : L.k_norm.data;
-      std::fill(d_qr.begin(), d_qr.end(), 0.0f);
-      std::fill(d_kr.begin(), d_kr.end(), 0.0f);
-      train::rmsnorm_backward(d_q.data(), a.q_raw.data(), wq, a.rstd_q.data(), d_qr.data(), d_w.data(), T * nq / qn,
-                              qn);
-      train::rmsnorm_backward(d_k.data(), a.k_raw.data(), wk, a.rstd_k.data(), d_kr.data(), d_w.data(), T * nk / kn,
-                              kn);
-    }
-    linear_back(il, kQ, a.xn1.data(), a.ax[kQ], d_qr.data(), d_xn1.data());
-    linear_back(il, kK, a.xn1.data(), a.ax[kK], d_kr.data(), d_xn1.data());
-    linear_back(il, kV, a.xn1.data(), a.ax[kV], d_v.data(), d_xn1.data());
     train::rmsnorm_backward(d_xn1.data(), a.x.data(), L.attn_norm.data, a.rstd1.data(), d_x.data(), d_w.data(), T, D);
   }
   return loss;

@@ -9,8 +9,12 @@
 // and k vectors, routing weights not renormalised) and glm4moe (q/k/v
 // biases, RoPE on part of each head, leading dense layers, a sigmoid router
 // whose selection bias only chooses, renormalised and scaled weights, an
-// ungated shared expert), RoPE as inference applies it. Adapted
-// matrices (LoraShape): the attention projections, the dense FFN, the
+// ungated shared expert), gpt-oss, llama4 and deepseek2 (latent attention,
+// train/mla.h, in the absorbed form inference runs; kv_b joint or split
+// per head), RoPE as inference applies it. Adapted
+// matrices (LoraShape): the attention projections (deepseek2's q or q_a and
+// q_b, kv_a_mqa, output, and a split file's k_b and v_b, a pair of factors
+// per head), the dense FFN, the
 // shared experts, the routed experts (a pair of factors per expert, or one
 // pair for all of a layer's experts; stored as llama.cpp's 3-D factors) and
 // the router (its adapter added to the

@@ -12,9 +12,15 @@
 // so a cached row [c_j, kpe_j] serves as the key against [Wk_h^T q_nope, q_pe]
 // and its first kv_lora_rank entries as the value; the cost per cached
 // position is independent of the number of heads' full K/V widths.
+//
+// LoRA adapters (model/lora.h) add their products to q (or q_a and q_b),
+// kv_a_mqa and output, and to each head's k_b and v_b products of a split
+// file: those are the products this form runs, so an adapter trained on
+// this form (finetune) is applied as it was trained.
 #include <algorithm>
 
 #include "kernels/attention.h"
+#include "model/lora.h"
 #include "model/forward_layers.h"
 #include "quant/quant.h"
 
@@ -66,23 +72,44 @@ void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> r
   const int64_t H = c.n_head, hd = c.head_dim, nope = c.qk_nope_head_dim, vhd = c.v_head_dim;
   const int64_t rank = c.kv_lora_rank, lw = rank + c.qk_rope_head_dim;
   float* xn = s.xn.v.data();
+  const int64_t D = c.n_embd, qr = c.q_lora_rank;
+  // Each run of rows with one adapter gets its adapter's products.
+  auto lora_runs = [&](auto apply) {
+    if (!s.any_lora) return;
+    for_each_run(n, [&](int64_t r) { return s.row_lora[static_cast<size_t>(r)]; },
+                 [&](const LoraAdapter* a, int64_t b, int64_t cnt) {
+                   if (a) apply(a->layers()[static_cast<size_t>(il)], a->scale(), b, cnt);
+                 });
+  };
 
   // Queries: directly, or through the low-rank q_a -> norm -> q_b.
   float* q = s.q.get(n * H * hd);
   if (c.q_lora_rank > 0) {
     float* qa = s.q_a.get(n * c.q_lora_rank);
     matmul(L.wq_a, xn, c.n_embd, n, qa, c.q_lora_rank, pool);
+    lora_runs([&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+      if (LL.wq_a) lora_apply(LL.wq_a, scale, xn + b * D, D, cnt, qa + b * qr, qr, pool);
+    });
     for (int64_t r = 0; r < n; ++r)
       kernels::rmsnorm(qa + r * c.q_lora_rank, L.q_a_norm.data, qa + r * c.q_lora_rank, c.q_lora_rank, c.norm_eps);
     matmul(L.wq_b, qa, c.q_lora_rank, n, q, H * hd, pool);
+    lora_runs([&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+      if (LL.wq_b) lora_apply(LL.wq_b, scale, qa + b * qr, qr, cnt, q + b * H * hd, H * hd, pool);
+    });
   } else {
     matmul(L.wq, xn, c.n_embd, n, q, H * hd, pool);
+    lora_runs([&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+      if (LL.wq) lora_apply(LL.wq, scale, xn + b * D, D, cnt, q + b * H * hd, H * hd, pool);
+    });
   }
 
   // The compressed latent and the shared rope key part, normalised and roped:
   // exactly the row the cache keeps.
   float* kva = s.k.get(n * lw);
   matmul(L.wkv_a_mqa, xn, c.n_embd, n, kva, lw, pool);
+  lora_runs([&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+    if (LL.wkv_a) lora_apply(LL.wkv_a, scale, xn + b * D, D, cnt, kva + b * lw, lw, pool);
+  });
   const kernels::RopeParams rp = rope_params(c);
   const KvType kt = kv.type();
   const int64_t k_row = kernels::cache_row_stride(kt, lw);
@@ -104,6 +131,11 @@ void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> r
     // k_b holds each head's key rows already transposed: one product per head.
     for (int64_t h = 0; h < H; ++h) {
       matmul(L.wk_b.expert(h), q + h * hd, H * hd, n, q_latent + h * lw, H * lw, pool);
+      lora_runs([&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+        if (LL.wk_b)
+          lora_apply(LL.wk_b.expert(h), scale, q + b * H * hd + h * hd, H * hd, cnt, q_latent + b * H * lw + h * lw,
+                     H * lw, pool);
+      });
       for (int64_t r = 0; r < n; ++r)
         std::copy_n(q + r * H * hd + h * hd + nope, c.qk_rope_head_dim, q_latent + (r * H + h) * lw + rank);
     }
@@ -141,8 +173,16 @@ void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> r
                                                      static_cast<size_t>(h * (nope + vhd) + nope) * rb,
                                                  vhd, rank};
     matmul(wv, att_latent + h * rank, H * rank, n, att + h * vhd, H * vhd, pool);
+    lora_runs([&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+      if (LL.wv_b)
+        lora_apply(LL.wv_b.expert(h), scale, att_latent + b * H * rank + h * rank, H * rank, cnt,
+                   att + b * H * vhd + h * vhd, H * vhd, pool);
+    });
   }
   matmul(L.wo, att, H * vhd, n, out, c.n_embd, pool);
+  lora_runs([&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+    if (LL.wo) lora_apply(LL.wo, scale, att + b * H * vhd, H * vhd, cnt, out + b * D, D, pool);
+  });
 }
 
 }  // namespace frugal::model

@@ -6,11 +6,14 @@
 // scale = user_scale * alpha / rank (user_scale alone when alpha is 0).
 //
 // Applied at inference to the attention projections (q, k, v, output) of the
-// standard attention architectures, the dense SwiGLU FFN, the shared
+// standard attention architectures, deepseek2's latent attention (q or
+// q_a and q_b, kv_a_mqa, output, and a split file's per-head k_b and v_b,
+// 3-D factors as the experts'), the dense SwiGLU FFN, the shared
 // experts, the routed experts (gpt-oss's biased and clamped ones and
 // llama4's, weighted on their input, included) and the router
 // (ffn_gate_inp, its logits adapted before routing). Any other tensor name in
-// the file (latent attention) is a load error naming it,
+// the file (a joint attn_kv_b: its key rows enter the absorbed attention
+// transposed) is a load error naming it,
 // so an adapter is never half applied.
 #pragma once
 #include <cstdint>
@@ -49,6 +52,8 @@ struct LoraStack {
 
 struct LayerLora {
   LoraPair wq, wk, wv, wo;
+  LoraPair wq_a, wq_b, wkv_a;  // latent attention (deepseek2)
+  LoraStack wk_b, wv_b;        // a split kv_b's heads: a pair of factors per head
   LoraPair ffn_gate, ffn_up, ffn_down;
   LoraPair gate_shexp, up_shexp, down_shexp;
   LoraStack gate_exps, up_exps, down_exps;

@@ -16,9 +16,9 @@ size_t sz(int64_t n) { return static_cast<size_t>(n); }
 struct Dims {
   int64_t N, D, H, hd, nope, rdim, vhd, rank, q_rank;
 };
-Dims dims(const model::ModelConfig& c, const MlaShape& s) {
-  return {s.n_seq * s.t, c.n_embd, c.n_head, c.head_dim, c.qk_nope_head_dim, c.qk_rope_head_dim, c.v_head_dim,
-          c.kv_lora_rank, c.q_lora_rank};
+Dims dims(const model::ModelConfig& c, int64_t N) {
+  return {N, c.n_embd, c.n_head, c.head_dim, c.qk_nope_head_dim, c.qk_rope_head_dim, c.v_head_dim, c.kv_lora_rank,
+          c.q_lora_rank};
 }
 void resize(std::vector<float>& b, int64_t n) { b.assign(sz(n), 0.0f); }
 
@@ -31,148 +31,204 @@ void gemm(bool trans_b, const float* a, int64_t lda, const float* b, float* c_, 
               static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b,
               static_cast<int>(trans_b ? k : n), accumulate ? 1.0f : 0.0f, c_, static_cast<int>(ldc));
 }
-// W += A^T (k x m, stride lda) . B (m x n, stride ldb) into W (k x n) or, with
-// trans_w, W^T (W n x k).
-void gemm_grad(bool trans_w, const float* a, int64_t lda, const float* b, int64_t ldb, float* w, int64_t m,
-               int64_t n, int64_t k) {
-  if (m == 0) return;
-  if (trans_w) {  // W (n x k) += B^T A
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), static_cast<int>(m),
-                1.0f, b, static_cast<int>(ldb), a, static_cast<int>(lda), 1.0f, w, static_cast<int>(k));
-  } else {  // W (k x n) += A^T B
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(k), static_cast<int>(n), static_cast<int>(m),
-                1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), 1.0f, w, static_cast<int>(n));
-  }
+
+// Columns [col, col + width) of n rows of stride ld, to and from n
+// contiguous rows of width (a head's part of a row).
+void gather(const float* src, int64_t ld, int64_t col, int64_t width, int64_t n, float* dst) {
+  for (int64_t r = 0; r < n; ++r) std::copy_n(src + r * ld + col, width, dst + r * width);
+}
+void scatter(const float* src, int64_t width, int64_t n, float* dst, int64_t ld, int64_t col) {
+  for (int64_t r = 0; r < n; ++r) std::copy_n(src + r * width, width, dst + r * ld + col);
 }
 }  // namespace
 
-void mla_forward(const model::ModelConfig& c, const LayerView& P, const MlaShape& s, const float* xn, MlaActs& a,
+MlaMatrixShape mla_matrix_shape(const model::ModelConfig& c, MlaMatrix m) {
+  const int64_t D = c.n_embd, q = c.n_head * c.head_dim, rank = c.kv_lora_rank;
+  switch (m) {
+    case MlaMatrix::kQ: return {D, q};
+    case MlaMatrix::kQA: return {D, c.q_lora_rank};
+    case MlaMatrix::kQB: return {c.q_lora_rank, q};
+    case MlaMatrix::kKvA: return {D, rank + c.qk_rope_head_dim};
+    case MlaMatrix::kKB: return {c.qk_nope_head_dim, rank};
+    case MlaMatrix::kVB: return {rank, c.v_head_dim};
+    case MlaMatrix::kO: return {c.n_head * c.v_head_dim, D};
+  }
+  fail("train: unknown latent attention matrix");
+}
+
+MlaProducts f32_mla_products(const model::ModelConfig& c, const LayerView& P, const LayerView* GP) {
+  const int64_t nope = c.qk_nope_head_dim, vhd = c.v_head_dim, rank = c.kv_lora_rank, kvw = nope + vhd;
+  // The matrix's rows (head h's for kKB, kVB) in a layer view; joint:
+  // whether they are kv_b's key rows (nope rows of rank), used transposed.
+  struct Rows {
+    float* w;
+    bool joint_keys;
+  };
+  auto rows = [=](const LayerView& V, MlaMatrix m, int64_t h) -> Rows {
+    switch (m) {
+      case MlaMatrix::kQ: return {V.wq, false};
+      case MlaMatrix::kQA: return {V.wq_a, false};
+      case MlaMatrix::kQB: return {V.wq_b, false};
+      case MlaMatrix::kKvA: return {V.wkv_a, false};
+      case MlaMatrix::kO: return {V.wo, false};
+      case MlaMatrix::kKB:
+        return P.wkv_b ? Rows{V.wkv_b + h * kvw * rank, true} : Rows{V.wk_b + h * rank * nope, false};
+      case MlaMatrix::kVB: return {P.wkv_b ? V.wkv_b + (h * kvw + nope) * rank : V.wv_b + h * vhd * rank, false};
+    }
+    fail("train: unknown latent attention matrix");
+  };
+  MlaProducts w;
+  w.forward = [=](MlaMatrix m, int64_t h, const float* x, int64_t n, float* y) {
+    const auto [n_in, n_out] = mla_matrix_shape(c, m);
+    const Rows r = rows(P, m, h);
+    if (r.joint_keys) {  // y = x Wk_h, Wk_h nope x rank
+      gemm(false, x, n_in, r.w, y, n_out, n, n_out, n_in, false);
+    } else {
+      linear_forward(x, r.w, y, n, n_in, n_out);
+    }
+  };
+  w.backward = [=](MlaMatrix m, int64_t h, const float* x, const float* d_y, int64_t n, float* d_x) {
+    const auto [n_in, n_out] = mla_matrix_shape(c, m);
+    const Rows r = rows(P, m, h), g = rows(*GP, m, h);
+    if (r.joint_keys) {  // d_x += d_y Wk_h^T; d_Wk_h += x^T d_y
+      gemm(true, d_y, n_out, r.w, d_x, n_in, n, n_in, n_out, true);
+      if (n > 0)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(n_in), static_cast<int>(n_out),
+                    static_cast<int>(n), 1.0f, x, static_cast<int>(n_in), d_y, static_cast<int>(n_out), 1.0f, g.w,
+                    static_cast<int>(n_out));
+    } else {
+      linear_backward(d_y, x, r.w, d_x, g.w, n, n_in, n_out);
+    }
+  };
+  w.q_a_norm = P.q_a_norm;
+  w.kv_a_norm = P.kv_a_norm;
+  w.d_q_a_norm = GP ? GP->q_a_norm : nullptr;
+  w.d_kv_a_norm = GP ? GP->kv_a_norm : nullptr;
+  return w;
+}
+
+void mla_forward(const model::ModelConfig& c, const MlaProducts& w, const MlaShape& s, const float* xn, MlaActs& a,
                  float* out, ThreadPool* pool) {
-  const auto [N, D, H, hd, nope, rdim, vhd, rank, q_rank] = dims(c, s);
+  const auto [N, D, H, hd, nope, rdim, vhd, rank, q_rank] = dims(c, s.n_seq * s.t);
   const bool neox = c.rope_layout == model::RopeLayout::kNeox;
+  const int64_t lw = rank + rdim;
   // Queries, and their rope parts rotated in place (gathered to rows of rdim).
   resize(a.q, N * H * hd);
   if (q_rank > 0) {
     resize(a.q_a, N * q_rank);
     resize(a.q_a_rstd, N);
     resize(a.q_a_normed, N * q_rank);
-    linear_forward(xn, P.wq_a, a.q_a.data(), N, D, q_rank);
-    rmsnorm_forward(a.q_a.data(), P.q_a_norm, a.q_a_normed.data(), a.q_a_rstd.data(), N, q_rank, c.norm_eps);
-    linear_forward(a.q_a_normed.data(), P.wq_b, a.q.data(), N, q_rank, H * hd);
+    w.forward(MlaMatrix::kQA, 0, xn, N, a.q_a.data());
+    rmsnorm_forward(a.q_a.data(), w.q_a_norm, a.q_a_normed.data(), a.q_a_rstd.data(), N, q_rank, c.norm_eps);
+    w.forward(MlaMatrix::kQB, 0, a.q_a_normed.data(), N, a.q.data());
   } else {
-    linear_forward(xn, P.wq, a.q.data(), N, D, H * hd);
+    w.forward(MlaMatrix::kQ, 0, xn, N, a.q.data());
   }
   std::vector<float> pe(sz(N * H * rdim));
-  for (int64_t r = 0; r < N * H; ++r) std::copy_n(a.q.data() + r * hd + nope, rdim, pe.data() + r * rdim);
+  gather(a.q.data(), hd, nope, rdim, N * H, pe.data());
   rope_forward(pe.data(), s.pos, s.rope, N, H, rdim, neox);
-  for (int64_t r = 0; r < N * H; ++r) std::copy_n(pe.data() + r * rdim, rdim, a.q.data() + r * hd + nope);
+  scatter(pe.data(), rdim, N * H, a.q.data(), hd, nope);
 
-  // The latent and the shared rope key part.
-  const int64_t lw = rank + rdim;
-  std::vector<float> kva(sz(N * lw));
-  linear_forward(xn, P.wkv_a, kva.data(), N, D, lw);
+  // The key row of each position, [c | k_pe] normed and rotated (what
+  // inference caches), and its value row [c | 0] (padded to the key width
+  // for the shared attention kernel).
+  std::vector<float> kva(sz(N * lw)), k_pe(sz(N * rdim)), c_normed(sz(N * rank));
+  w.forward(MlaMatrix::kKvA, 0, xn, N, kva.data());
   resize(a.c_pre, N * rank);
-  resize(a.k_pe, N * rdim);
-  for (int64_t r = 0; r < N; ++r) {
-    std::copy_n(kva.data() + r * lw, rank, a.c_pre.data() + r * rank);
-    std::copy_n(kva.data() + r * lw + rank, rdim, a.k_pe.data() + r * rdim);
-  }
   resize(a.c_rstd, N);
-  resize(a.c_normed, N * rank);
-  rmsnorm_forward(a.c_pre.data(), P.kv_a_norm, a.c_normed.data(), a.c_rstd.data(), N, rank, c.norm_eps);
-  rope_forward(a.k_pe.data(), s.pos, s.rope, N, 1, rdim, neox);
-  const int64_t kvw = nope + vhd;
-  resize(a.kv, N * H * kvw);
-  if (P.wkv_b) {
-    linear_forward(a.c_normed.data(), P.wkv_b, a.kv.data(), N, rank, H * kvw);
-  } else {  // split: head h's key part c . Kb_h (Kb_h: rank x nope), its value c . Vb_h^T
-    for (int64_t h = 0; h < H; ++h) {
-      gemm(false, a.c_normed.data(), rank, P.wk_b + h * rank * nope, a.kv.data() + h * kvw, H * kvw, N, nope, rank,
-           false);
-      gemm(true, a.c_normed.data(), rank, P.wv_b + h * vhd * rank, a.kv.data() + h * kvw + nope, H * kvw, N, vhd, rank,
-           false);
-    }
-  }
+  gather(kva.data(), lw, 0, rank, N, a.c_pre.data());
+  gather(kva.data(), lw, rank, rdim, N, k_pe.data());
+  rmsnorm_forward(a.c_pre.data(), w.kv_a_norm, c_normed.data(), a.c_rstd.data(), N, rank, c.norm_eps);
+  rope_forward(k_pe.data(), s.pos, s.rope, N, 1, rdim, neox);
+  resize(a.k, N * lw);
+  resize(a.v, N * lw);
+  scatter(c_normed.data(), rank, N, a.k.data(), lw, 0);
+  scatter(k_pe.data(), rdim, N, a.k.data(), lw, rank);
+  scatter(c_normed.data(), rank, N, a.v.data(), lw, 0);
 
-  // Each head's key [k_nope_h | k_pe] and value (padded to hd).
-  resize(a.k, N * H * hd);
-  resize(a.v, N * H * hd);
-  for (int64_t r = 0; r < N; ++r)
-    for (int64_t h = 0; h < H; ++h) {
-      const float* kvh = a.kv.data() + (r * H + h) * kvw;
-      std::copy_n(kvh, nope, a.k.data() + (r * H + h) * hd);
-      std::copy_n(a.k_pe.data() + r * rdim, rdim, a.k.data() + (r * H + h) * hd + nope);
-      std::copy_n(kvh + nope, vhd, a.v.data() + (r * H + h) * hd);
-    }
-  const AttentionShape as{s.n_seq, s.t, H, H, hd, model::attention_scale(c)};
+  // Each head's query in latent space: [Wk_h^T q_nope_h | q_pe_h].
+  resize(a.q_full, N * H * lw);
+  std::vector<float> qn(sz(N * nope)), ql(sz(N * rank));
+  for (int64_t h = 0; h < H; ++h) {
+    gather(a.q.data(), H * hd, h * hd, nope, N, qn.data());
+    w.forward(MlaMatrix::kKB, h, qn.data(), N, ql.data());
+    scatter(ql.data(), rank, N, a.q_full.data(), H * lw, h * lw);
+    gather(a.q.data(), H * hd, h * hd + nope, rdim, N, pe.data());
+    scatter(pe.data(), rdim, N, a.q_full.data(), H * lw, h * lw + rank);
+  }
+  const AttentionShape as{s.n_seq, s.t, H, 1, lw, model::attention_scale(c)};
   resize(a.probs, s.n_seq * H * s.t * s.t);
-  resize(a.att, N * H * hd);
-  attention_forward(as, a.q.data(), a.k.data(), a.v.data(), a.probs.data(), a.att.data(), pool);
+  resize(a.att, N * H * lw);
+  attention_forward(as, a.q_full.data(), a.k.data(), a.v.data(), a.probs.data(), a.att.data(), pool);
+
+  // Each head's latent output expanded to its value, then attn_output.
   resize(a.att_v, N * H * vhd);
-  for (int64_t r = 0; r < N * H; ++r) std::copy_n(a.att.data() + r * hd, vhd, a.att_v.data() + r * vhd);
-  linear_forward(a.att_v.data(), P.wo, out, N, H * vhd, D);
+  std::vector<float> vo(sz(N * vhd));
+  for (int64_t h = 0; h < H; ++h) {
+    gather(a.att.data(), H * lw, h * lw, rank, N, ql.data());
+    w.forward(MlaMatrix::kVB, h, ql.data(), N, vo.data());
+    scatter(vo.data(), vhd, N, a.att_v.data(), H * vhd, h * vhd);
+  }
+  w.forward(MlaMatrix::kO, 0, a.att_v.data(), N, out);
 }
 
-void mla_backward(const model::ModelConfig& c, const LayerView& P, const LayerView& GP, const MlaShape& s,
-                  const float* xn, const MlaActs& a, const float* d_out, float* d_xn, ThreadPool* pool) {
-  const auto [N, D, H, hd, nope, rdim, vhd, rank, q_rank] = dims(c, s);
+void mla_backward(const model::ModelConfig& c, const MlaProducts& w, const MlaShape& s, const float* xn,
+                  const MlaActs& a, const float* d_out, float* d_xn, ThreadPool* pool) {
+  const auto [N, D, H, hd, nope, rdim, vhd, rank, q_rank] = dims(c, s.n_seq * s.t);
   const bool neox = c.rope_layout == model::RopeLayout::kNeox;
-  const int64_t kvw = nope + vhd, lw = rank + rdim;
-  std::vector<float> d_att_v(sz(N * H * vhd), 0.0f), d_att(sz(N * H * hd), 0.0f);
-  linear_backward(d_out, a.att_v.data(), P.wo, d_att_v.data(), GP.wo, N, H * vhd, D);
-  for (int64_t r = 0; r < N * H; ++r) std::copy_n(d_att_v.data() + r * vhd, vhd, d_att.data() + r * hd);
-  std::vector<float> d_q(sz(N * H * hd), 0.0f), d_k(sz(N * H * hd), 0.0f), d_v(sz(N * H * hd), 0.0f);
-  const AttentionShape as{s.n_seq, s.t, H, H, hd, model::attention_scale(c)};
-  attention_backward(as, d_att.data(), a.q.data(), a.k.data(), a.v.data(), a.probs.data(), d_q.data(), d_k.data(),
-                     d_v.data(), pool);
-
-  // Keys and values back to kv_b's expansion and the shared rope key part.
-  std::vector<float> d_kv(sz(N * H * kvw)), d_kpe(sz(N * rdim), 0.0f);
-  for (int64_t r = 0; r < N; ++r)
-    for (int64_t h = 0; h < H; ++h) {
-      const float* dk = d_k.data() + (r * H + h) * hd;
-      float* dkv = d_kv.data() + (r * H + h) * kvw;
-      std::copy_n(dk, nope, dkv);
-      std::copy_n(d_v.data() + (r * H + h) * hd, vhd, dkv + nope);
-      for (int64_t i = 0; i < rdim; ++i) d_kpe[sz(r * rdim + i)] += dk[nope + i];
-    }
-  std::vector<float> d_c_normed(sz(N * rank), 0.0f), d_c(sz(N * rank), 0.0f);
-  if (P.wkv_b) {
-    linear_backward(d_kv.data(), a.c_normed.data(), P.wkv_b, d_c_normed.data(), GP.wkv_b, N, rank, H * kvw);
-  } else {
-    for (int64_t h = 0; h < H; ++h) {
-      const float* dk = d_kv.data() + h * kvw;
-      const float* dv = dk + nope;
-      // d c += d k_h . Kb_h^T + d v_h . Vb_h; d Kb_h += c^T d k_h; d Vb_h += d v_h^T c.
-      gemm(true, dk, H * kvw, P.wk_b + h * rank * nope, d_c_normed.data(), rank, N, rank, nope, true);
-      gemm(false, dv, H * kvw, P.wv_b + h * vhd * rank, d_c_normed.data(), rank, N, rank, vhd, true);
-      gemm_grad(false, a.c_normed.data(), rank, dk, H * kvw, GP.wk_b + h * rank * nope, N, nope, rank);
-      gemm_grad(true, a.c_normed.data(), rank, dv, H * kvw, GP.wv_b + h * vhd * rank, N, vhd, rank);
-    }
+  const int64_t lw = rank + rdim;
+  std::vector<float> d_att_v(sz(N * H * vhd), 0.0f), d_att(sz(N * H * lw), 0.0f);
+  w.backward(MlaMatrix::kO, 0, a.att_v.data(), d_out, N, d_att_v.data());
+  std::vector<float> lat(sz(N * rank)), d_lat(sz(N * rank)), d_vo(sz(N * vhd));
+  for (int64_t h = 0; h < H; ++h) {
+    gather(a.att.data(), H * lw, h * lw, rank, N, lat.data());
+    gather(d_att_v.data(), H * vhd, h * vhd, vhd, N, d_vo.data());
+    std::fill(d_lat.begin(), d_lat.end(), 0.0f);
+    w.backward(MlaMatrix::kVB, h, lat.data(), d_vo.data(), N, d_lat.data());
+    scatter(d_lat.data(), rank, N, d_att.data(), H * lw, h * lw);
   }
-  rmsnorm_backward(d_c_normed.data(), a.c_pre.data(), P.kv_a_norm, a.c_rstd.data(), d_c.data(), GP.kv_a_norm, N,
+  std::vector<float> d_qf(sz(N * H * lw), 0.0f), d_k(sz(N * lw), 0.0f), d_v(sz(N * lw), 0.0f);
+  const AttentionShape as{s.n_seq, s.t, H, 1, lw, model::attention_scale(c)};
+  attention_backward(as, d_att.data(), a.q_full.data(), a.k.data(), a.v.data(), a.probs.data(), d_qf.data(),
+                     d_k.data(), d_v.data(), pool);
+
+  // The key and value rows back to the latent and the shared rope key part.
+  std::vector<float> d_kva(sz(N * lw), 0.0f), d_c_normed(sz(N * rank)), d_c(sz(N * rank), 0.0f),
+      d_kpe(sz(N * rdim));
+  for (int64_t r = 0; r < N; ++r)
+    for (int64_t i = 0; i < rank; ++i) d_c_normed[sz(r * rank + i)] = d_k[sz(r * lw + i)] + d_v[sz(r * lw + i)];
+  gather(d_k.data(), lw, rank, rdim, N, d_kpe.data());
+  rmsnorm_backward(d_c_normed.data(), a.c_pre.data(), w.kv_a_norm, a.c_rstd.data(), d_c.data(), w.d_kv_a_norm, N,
                    rank);
   rope_backward(d_kpe.data(), s.pos, s.rope, N, 1, rdim, neox);
-  std::vector<float> d_kva(sz(N * lw));
-  for (int64_t r = 0; r < N; ++r) {
-    std::copy_n(d_c.data() + r * rank, rank, d_kva.data() + r * lw);
-    std::copy_n(d_kpe.data() + r * rdim, rdim, d_kva.data() + r * lw + rank);
-  }
-  // xn is the input of the kv_a product; the latent row was [c_pre | k_pe before rope].
-  linear_backward(d_kva.data(), xn, P.wkv_a, d_xn, GP.wkv_a, N, D, lw);
+  scatter(d_c.data(), rank, N, d_kva.data(), lw, 0);
+  scatter(d_kpe.data(), rdim, N, d_kva.data(), lw, rank);
+  w.backward(MlaMatrix::kKvA, 0, xn, d_kva.data(), N, d_xn);
 
-  // Queries: the rope parts turned back, then the projections.
-  std::vector<float> pe(sz(N * H * rdim));
-  for (int64_t r = 0; r < N * H; ++r) std::copy_n(d_q.data() + r * hd + nope, rdim, pe.data() + r * rdim);
-  rope_backward(pe.data(), s.pos, s.rope, N, H, rdim, neox);
-  for (int64_t r = 0; r < N * H; ++r) std::copy_n(pe.data() + r * rdim, rdim, d_q.data() + r * hd + nope);
+  // Queries: each head's latent part back through Wk_h^T, its rope part
+  // turned back, then the projections.
+  std::vector<float> d_q(sz(N * H * hd), 0.0f), qn(sz(N * nope)), d_qn(sz(N * nope)), pe(sz(N * rdim));
+  for (int64_t h = 0; h < H; ++h) {
+    gather(a.q.data(), H * hd, h * hd, nope, N, qn.data());
+    gather(d_qf.data(), H * lw, h * lw, rank, N, d_lat.data());
+    std::fill(d_qn.begin(), d_qn.end(), 0.0f);
+    w.backward(MlaMatrix::kKB, h, qn.data(), d_lat.data(), N, d_qn.data());
+    scatter(d_qn.data(), nope, N, d_q.data(), H * hd, h * hd);
+    gather(d_qf.data(), H * lw, h * lw + rank, rdim, N, pe.data());
+    scatter(pe.data(), rdim, N, d_q.data(), H * hd, h * hd + nope);
+  }
+  std::vector<float> d_pe(sz(N * H * rdim));
+  gather(d_q.data(), hd, nope, rdim, N * H, d_pe.data());
+  rope_backward(d_pe.data(), s.pos, s.rope, N, H, rdim, neox);
+  scatter(d_pe.data(), rdim, N * H, d_q.data(), hd, nope);
   if (q_rank > 0) {
     std::vector<float> d_qa_n(sz(N * q_rank), 0.0f), d_qa(sz(N * q_rank), 0.0f);
-    linear_backward(d_q.data(), a.q_a_normed.data(), P.wq_b, d_qa_n.data(), GP.wq_b, N, q_rank, H * hd);
-    rmsnorm_backward(d_qa_n.data(), a.q_a.data(), P.q_a_norm, a.q_a_rstd.data(), d_qa.data(), GP.q_a_norm, N, q_rank);
-    linear_backward(d_qa.data(), xn, P.wq_a, d_xn, GP.wq_a, N, D, q_rank);
+    w.backward(MlaMatrix::kQB, 0, a.q_a_normed.data(), d_q.data(), N, d_qa_n.data());
+    rmsnorm_backward(d_qa_n.data(), a.q_a.data(), w.q_a_norm, a.q_a_rstd.data(), d_qa.data(), w.d_q_a_norm, N,
+                     q_rank);
+    w.backward(MlaMatrix::kQA, 0, xn, d_qa.data(), N, d_xn);
   } else {
-    linear_backward(d_q.data(), xn, P.wq, d_xn, GP.wq, N, D, H * hd);
+    w.backward(MlaMatrix::kQ, 0, xn, d_q.data(), N, d_xn);
   }
 }
 

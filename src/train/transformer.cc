@@ -363,7 +363,7 @@ ForwardResult Transformer::forward(const float* params, const float* selection_b
     // Attention block: x_mid = x_in + attention(norm(x_in)).
     rmsnorm_forward(L.x_in.data(), P.attn_norm, L.attn_normed.data(), L.attn_rstd.data(), N, D, c.norm_eps);
     if (c.is_mla()) {
-      mla_forward(c, P, ms, L.attn_normed.data(), L.mla, attn_proj.data(), pool_);
+      mla_forward(c, f32_mla_products(c, P, nullptr), ms, L.attn_normed.data(), L.mla, attn_proj.data(), pool_);
     } else {
       attention_forward_block(c, L, P, a, as, N, attn_proj.data(), pool_);
     }
@@ -539,7 +539,8 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
     // Attention block: x_mid = x_in + attention(norm(x_in)).
     a.d_normed.assign(sz(N * D), 0.0f);
     if (c.is_mla()) {
-      mla_backward(c, P, GP, ms, L.attn_normed.data(), L.mla, a.d_resid.data(), a.d_normed.data(), pool_);
+      mla_backward(c, f32_mla_products(c, P, &GP), ms, L.attn_normed.data(), L.mla, a.d_resid.data(),
+                   a.d_normed.data(), pool_);
     } else {
       attention_backward_block(c, L, P, GP, a, as, N, pool_);
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# frugal finetune on a tiny q8_0 qwen3 (and qwen3moe, qwen2moe, olmoe, glm4moe, gpt-oss, llama4): the validation loss falls on a
+# frugal finetune on a tiny q8_0 qwen3 (and qwen3moe, qwen2moe, olmoe, glm4moe, gpt-oss, llama4, deepseek2): the validation loss falls on a
 # memorised set, the adapter it writes loads in `frugal run --lora` and
 # `frugal lora-merge`; bad data and unsupported models are clear errors.
 set -euo pipefail
@@ -138,9 +138,9 @@ grep -q "olmoe-adapter.gguf: 16 matrices, rank 4" "$dir/stdout" || { cat "$dir/s
 # its matrices; the adapter applied by frugal logits gives lora-merge's
 # model's logits, and not the base's, and run --lora lora-merge's model's
 # greedy text.
-adapted_moe() {  # name arch targets matrices
-  local n=$1 arch=$2 targets=$3 matrices=$4
-  "$FRUGAL" synth --arch "$arch" --preset tiny --type q8_0 -o "$dir/$n.gguf" >/dev/null 2>&1
+adapted_moe() {  # name arch targets matrices [preset]
+  local n=$1 arch=$2 targets=$3 matrices=$4 preset=${5:-tiny}
+  "$FRUGAL" synth --arch "$arch" --preset "$preset" --type q8_0 -o "$dir/$n.gguf" >/dev/null 2>&1
   "$FRUGAL" finetune -m "$dir/$n.gguf" --data "$dir/data.jsonl" -o "$dir/$n-adapter.gguf" --rank 4 --epochs 4 \
     --lr 1e-2 --eval-every 12 --targets "$targets" >"$dir/stdout" 2>"$dir/stderr" \
     || { cat "$dir/stderr"; fail "finetune $arch"; }
@@ -183,6 +183,13 @@ adapted_moe oss gpt-oss attn,experts,router 32
 # llama4 (chunked attention, a NoPE layer, top-1 sigmoid experts weighted on
 # their input, dense and MoE layers interleaved) with every target.
 adapted_moe l4 llama4 attn,ffn,shared,experts,router 36
+# deepseek2: latent attention with kv_b joint (DeepSeek-V2-Lite's design: q,
+# kv_a_mqa and output adapted, kv_b frozen), a leading dense layer, two
+# shared experts, the softmax router; and split into per-head k_b/v_b
+# (Kimi-K2's: q_a, q_b, kv_a_mqa, k_b, v_b and output adapted), the
+# biased sigmoid router and its routed scale.
+adapted_moe ds2 deepseek2 attn,ffn,shared,experts,router 26
+adapted_moe k2 deepseek2 attn,shared,experts,router 32 tiny-k2
 # Architectures the trainer does not cover: refused, saying what it lacks.
 "$FRUGAL" synth --arch qwen3next --preset tiny --type q8_0 -o "$dir/qwen3next.gguf" >/dev/null 2>&1
 expect_error "architecture 'qwen3next' is not supported: the LoRA trainer lacks its Gated DeltaNet" finetune \

@@ -1,5 +1,5 @@
 // LoRA over a frozen tiny qwen3, qwen2, qwen3moe, qwen2moe, olmoe, Mixtral-style llama,
-// glm4moe, gpt-oss and llama4 (routed experts and router frozen, the gradient flowing through both):
+// glm4moe, gpt-oss, llama4 and deepseek2 (routed experts and router frozen, the gradient flowing through both):
 // with B = 0 the logits and the loss are the base model's (frugal's inference forward pass);
 // the adapter's gradients match central finite differences of the loss.
 #include <gtest/gtest.h>
@@ -170,10 +170,16 @@ TEST_P(LoraModelArch, GradientsMatchFiniteDifferences) {
 // window of 8 (the example's last row drops its first key), YaRN, biases.
 // llama4: chunks of 8 (the last row starts a chunk), a NoPE layer tempering
 // its queries, top-1 sigmoid experts weighted on their input, dense and MoE
-// layers interleaved (tiny) or every layer MoE (tiny-scout).
+// layers interleaved (tiny) or every layer MoE (tiny-scout). deepseek2:
+// latent attention with kv_b joint (tiny: DeepSeek-V2-Lite's, direct
+// queries, a softmax router, a leading dense layer, two shared experts) or
+// split into k_b/v_b (tiny-k2: Kimi-K2's), low-rank queries (tiny-v3,
+// tiny-k2), sigmoid routers with a selection bias and a routed scale (V3's
+// in 4 groups of which 2 are used), YaRN.
 INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe", "llama", "qwen2moe", "olmoe",
                                                                    "qwen2", "glm4moe", "glm4moe/tiny-air", "gpt-oss",
-                                                                   "llama4", "llama4/tiny-scout"));
+                                                                   "llama4", "llama4/tiny-scout", "deepseek2",
+                                                                   "deepseek2/tiny-v3", "deepseek2/tiny-k2"));
 
 // The MoE targets: routed experts (a pair of factors per expert), shared
 // experts (qwen2moe's, with their sigmoid gate) and the router.
@@ -230,7 +236,10 @@ INSTANTIATE_TEST_SUITE_P(Targets, LoraMoeTargets,
                                            MoeTargets{"gpt-oss", "attn,experts,router"},
                                            MoeTargets{"gpt-oss", "experts", true},
                                            MoeTargets{"llama4", "attn,ffn,shared,experts,router"},
-                                           MoeTargets{"llama4/tiny-scout", "experts,router", true}));
+                                           MoeTargets{"llama4/tiny-scout", "experts,router", true},
+                                           MoeTargets{"deepseek2", "attn,ffn,shared,experts,router"},
+                                           MoeTargets{"deepseek2/tiny-v3", "attn,experts,router"},
+                                           MoeTargets{"deepseek2/tiny-k2", "attn,shared,experts", true}));
 
 // --lora-experts shared: one pair of factors per stack (n_expert times fewer
 // values than a pair per expert), written as the same pair for every expert.

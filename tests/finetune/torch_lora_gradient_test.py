@@ -21,11 +21,16 @@ even layers over a 12-token example, YaRN, biases on attn_output, the router
 and the experts, the clamped gated unit) and llama4 (chunks of 8, a NoPE layer
 tempering its queries, an unweighted per-head q/k norm on the RoPE layers,
 RoPE frequency divisors, top-1 sigmoid experts weighted on their input, dense
-and MoE layers interleaved) with their routed experts and router
-adapted, a pair per expert and shared. Skipped (exit 0 with a message) where Debian's
+and MoE layers interleaved) and deepseek2 (latent attention over a joint
+attn_kv_b (tiny) or a split attn_k_b/attn_v_b with their per-head factors
+(tiny-k2), low-rank queries (tiny-v3, tiny-k2), DeepSeek's YaRN, a leading
+dense layer, shared experts, softmax or biased sigmoid routers in groups,
+the routed scale; the reference attends unabsorbed) with their routed
+experts and router adapted, a pair per expert and shared. Skipped (exit 0 with a message) where Debian's
 python3-torch is absent.
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -55,7 +60,9 @@ CASES = [("qwen3", "attn,ffn", "each"), ("qwen2", "attn,ffn", "each"), ("qwen3mo
          ("olmoe", "experts", "shared"), ("glm4moe", "attn,ffn,shared,experts,router", "each"),
          ("glm4moe", "shared,experts,router", "shared"), ("glm4moe/tiny-air", "attn,experts,router", "each"),
          ("gpt-oss", "attn,experts,router", "each"), ("gpt-oss", "experts", "shared"),
-         ("llama4", "attn,ffn,shared,experts,router", "each"), ("llama4/tiny-scout", "experts,router", "shared")]
+         ("llama4", "attn,ffn,shared,experts,router", "each"), ("llama4/tiny-scout", "experts,router", "shared"),
+         ("deepseek2", "attn,ffn,shared,experts,router", "each"), ("deepseek2/tiny-v3", "attn,experts,router", "each"),
+         ("deepseek2/tiny-k2", "attn,shared,experts", "shared")]
 
 
 def head_of(md, f):
@@ -71,10 +78,23 @@ def head_of(md, f):
     llama4 = arch == "llama4"
     H = int(key("attention.head_count"))
     hd = int(key("attention.key_length", int(key("embedding_length")) // H))
-    if int(key("attention.value_length", hd)) != hd:
+    mla = f.has("blk.0.attn_kv_a_mqa.weight")
+    hd = int(key("attention.key_length_mla", hd))  # a split file's key_length is the latent's width
+    if not mla and int(key("attention.value_length", hd)) != hd:
         sys.exit(f"{arch}: the reference has value heads as wide as key heads")
     groups = int(key("expert_group_count", 0) or 1)
-    return {"eps": float(key("attention.layer_norm_rms_epsilon")), "rope_base": float(key("rope.freq_base", 10000.0)),
+    latent = {}
+    if mla:  # deepseek2: the rope part's (cos, sin) pairs at 64 positions, the YaRN-corrected softmax scale
+        rd = cfg.rope_dim
+        mla_freq, _ = rope_inv_freq(cfg, rd)  # DeepSeek's YaRN keeps cos/sin at unit magnitude
+        ang = np.arange(64, dtype=np.float64)[:, None] * mla_freq[None, :]
+        scale = 1.0 / math.sqrt(hd)
+        if cfg.scaling == "yarn" and cfg.factor > 1:
+            scale *= (cfg.attn_factor * (1.0 + cfg.yarn_log_mul * math.log(cfg.factor))) ** 2
+        latent = {"nope": hd - rd, "v_dim": int(key("attention.value_length_mla", key("attention.value_length"))),
+                  "attn_scale": scale,
+                  "rope_cs": np.stack([np.cos(ang), np.sin(ang)], -1).reshape(-1).tolist()}
+    return latent | {"eps": float(key("attention.layer_norm_rms_epsilon")), "rope_base": float(key("rope.freq_base", 10000.0)),
             "rope_neox": arch not in ("llama", "llama4"), "rope_dim": int(key("rope.dimension_count", hd)),
             "qk_norm": ("whole" if arch == "olmoe" else "head") if f.has("blk.0.attn_q_norm.weight")
             else "head_unweighted" if llama4 and int(key("expert_count", 0)) != 128 else "none",
@@ -118,7 +138,7 @@ def check(model, targets, experts, tmp):
             A = torch.tensor(a.reshape(-1, n_in), requires_grad=True)
             B = torch.tensor(b.reshape(n_out, -1), requires_grad=True)
             W[name] = W[name] + scale * B @ A
-        elif experts == "shared":  # one pair (written once per expert) for every expert
+        elif experts == "shared" and "_exps." in name:  # one pair (written once per expert) for every expert
             A = torch.tensor(a.reshape(E, -1, n_in)[0], requires_grad=True)
             B = torch.tensor(b.reshape(E, n_out, -1)[0], requires_grad=True)
             W[name] = W[name] + scale * (B @ A)[None]
@@ -150,7 +170,8 @@ def check(model, targets, experts, tmp):
         for part, leaf, flat in (("lora_a", A, g["a"]), ("lora_b", B, g["b"])):
             ref = leaf.grad.numpy()
             fr = np.array(flat, dtype=np.float64)
-            fr = fr.reshape((E,) + ref.shape)[0] if experts == "shared" and E else fr.reshape(ref.shape)
+            shared = experts == "shared" and E and "_exps." in name  # k_b/v_b: a pair per head, never shared
+            fr = fr.reshape((E,) + ref.shape)[0] if shared else fr.reshape(ref.shape)
             norm = np.linalg.norm(ref)
             err = np.linalg.norm(fr - ref) / norm if norm > 0 else np.linalg.norm(fr)
             if err > worst[1]:
