@@ -60,7 +60,7 @@ train::ModelShape shape_of(const model::ModelConfig& c) {
   return {.n_vocab = c.n_vocab, .n_embd = c.n_embd, .n_layer = c.n_layer, .n_head = c.n_head,
           .n_head_kv = c.n_head_kv, .head_dim = c.head_dim, .n_expert = c.n_expert,
           .n_expert_used = c.n_expert_used, .n_ff_exp = c.n_ff_exp, .n_ctx = c.n_ctx_train,
-          .n_ff_shexp = c.n_ff_shexp};
+          .n_ff_shexp = c.n_ff_shexp, .arch = c.arch};
 }
 
 struct TrainArgs {
@@ -138,6 +138,11 @@ void validate_args(const TrainArgs& a) {
     if (s.n_ff_shexp < 0) fail("train: --shared-ff must be >= 0 (got ", s.n_ff_shexp, ")");
     if (s.n_ctx < 0) fail("train: --ctx must be positive (got ", s.n_ctx, ")");
     if (s.n_ctx > 0 && s.n_ctx < o.seq_len) fail("train: --ctx ", s.n_ctx, " is shorter than --seq ", o.seq_len);
+    // An unknown --arch, or a shared expert its layout has no place for:
+    // refused here, before the tokenizer and the data are read.
+    train::ModelShape probe = s;
+    probe.n_ctx = std::max<int64_t>({probe.n_ctx, 128, o.seq_len});
+    train::make_config(probe);
   }
   if (!(a.val_split >= 0.0f && a.val_split < 0.5f)) fail("train: --val-split must be in [0, 0.5)");
   if (a.threads < 0) fail("train: -t must be positive");
@@ -182,6 +187,9 @@ int run_train(TrainArgs& a) {
         fail("train: ", f.flag, " ", a.shape.*f.field, " disagrees with ", a.init, " (", file_shape.*f.field,
              "); --init takes the model's shape from the file: drop the flag or give the file's value");
     }
+    if (!a.shape.arch.empty() && a.shape.arch != cfg.arch)
+      fail("train: --arch ", a.shape.arch, " disagrees with ", a.init, " (", cfg.arch,
+           "); --init keeps the file's architecture: drop the flag or give the file's");
     tok_md = a.tokenizer.empty() ? init->tokenizer : load_tokenizer_keys(a.tokenizer);
     if (a.opts.seq_len > cfg.n_ctx_train)
       fail("train: --seq ", a.opts.seq_len, " exceeds the context ", cfg.n_ctx_train, " of ", a.init);
@@ -385,6 +393,11 @@ const CommandRegistration kTrain{
                      "with --data-parallel: seconds a rank waits for the others at one sum before ending the job "
                      "(default 120)");
       app.add_option("--init", a->init, "start from this exported GGUF model (fine-tuning)");
+      std::string archs;
+      for (const train::NewModelArchitecture& n : train::kNewModelArchitectures)
+        archs += (archs.empty() ? "" : ", ") + std::string(n.arch);
+      app.add_option("--arch", a->shape.arch,
+                     "layout of a new model: " + archs + " (default qwen3moe; qwen2moe with --shared-ff)");
       return [a] { return run_train(*a); };
     }};
 

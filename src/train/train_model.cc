@@ -6,9 +6,27 @@
 
 namespace frugal::train {
 
+const NewModelArchitecture kNewModelArchitectures[4] = {
+    {.arch = "qwen3moe", .differs = "(the default)"},
+    {.arch = "qwen2moe", .differs = "q/k/v biases, no q/k norm, a gated shared expert (--shared-ff), weights not renormalised"},
+    {.arch = "olmoe", .differs = "q and k each RMS-normed as one vector, weights not renormalised"},
+    {.arch = "llama", .differs = "Mixtral's layout: no q/k norm, llama's RoPE pairing"},
+};
+
 model::ModelConfig make_config(const ModelShape& s) {
   model::ModelConfig c;
-  c.arch = s.n_ff_shexp > 0 ? "qwen2moe" : "qwen3moe";
+  c.arch = !s.arch.empty() ? s.arch : s.n_ff_shexp > 0 ? "qwen2moe" : "qwen3moe";
+  bool known = false;
+  std::string names;
+  for (const NewModelArchitecture& a : kNewModelArchitectures) {
+    known = known || c.arch == a.arch;
+    names += (names.empty() ? "" : ", ") + std::string(a.arch);
+  }
+  if (!known)
+    fail("train: --arch ", c.arch, " cannot be made from scratch (", names,
+         "; a file of another trainable architecture continues with --init)");
+  if (s.n_ff_shexp > 0 && c.arch != "qwen2moe")
+    fail("train: the ", c.arch, " layout has no shared expert (--shared-ff needs --arch qwen2moe)");
   c.name = "frugal-train";
   c.n_vocab = s.n_vocab;
   c.n_embd = s.n_embd;

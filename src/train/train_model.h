@@ -10,8 +10,10 @@
 // the top-k weights not renormalised (qwen2moe's router).
 // A file of another MoE architecture continues training as it is (--init):
 // olmoe (q/k RMSNorm over the whole q and k vectors, weights not
-// renormalised) and Mixtral-style llama (no q/k norm, llama's RoPE pairing);
-// ParamLayout refuses by name what the model cannot represent.
+// renormalised), Mixtral-style llama (no q/k norm, llama's RoPE pairing) and
+// deepseek2; new models are made in the olmoe and llama layouts too
+// (ModelShape::arch); ParamLayout refuses by name what the model cannot
+// represent.
 //
 // Parameters live in one flat f32 array, tensor after tensor in the order
 // and ggml shapes of model::expected_tensors(config), so an F32 export is a
@@ -39,10 +41,23 @@ struct ModelShape {
   int64_t n_ff_exp = 128;
   int64_t n_ctx = 128;
   int64_t n_ff_shexp = 0;  // shared expert FFN width; > 0 selects the qwen2moe layout
+  // The layout of a new model: one of kNewModelArchitectures; empty: qwen3moe
+  // (qwen2moe with a shared expert).
+  std::string arch;
 };
 
-// A qwen3moe ModelConfig of this shape (qwen2moe with a shared expert; norm
-// eps 1e-6, rope base 10000).
+// The architectures a model can be made in from scratch, and what each
+// changes against qwen3moe (deepseek2's latent attention has shape choices
+// of its own: such models come from files, --init).
+struct NewModelArchitecture {
+  const char* arch;
+  const char* differs;
+};
+extern const NewModelArchitecture kNewModelArchitectures[4];
+
+// A ModelConfig of this shape in shape.arch's layout (norm eps 1e-6, rope
+// base 10000). Errors name an unknown architecture or a shared expert the
+// layout has no place for.
 model::ModelConfig make_config(const ModelShape& shape);
 
 // Where one tensor sits in the flat parameter array.

@@ -9,8 +9,9 @@ reference (tests/reference/frugal_ref, written independently from the model
 definitions) computes the mean cross-entropy of the same windows from the
 exported f32 GGUF; the two must agree to 1e-4 relative. Run for an MoE model
 (top-2 of 4 experts, GQA), the dense baseline (one expert), a model with a
-shared expert (written in the qwen2moe layout) and one trained with
---bias-balance (its selection bias exported as blk.N.exp_probs_b.bias).
+shared expert (written in the qwen2moe layout), one trained with
+--bias-balance (its selection bias exported as blk.N.exp_probs_b.bias), and
+new models made in the olmoe and Mixtral-style llama layouts (--arch).
 """
 import json
 import os
@@ -90,6 +91,11 @@ def main():
         # rate so the bias overrides router choices within 25 steps.
         check(d, "bias-balanced", small + ["--experts", "4", "--experts-used", "2", "--ff-exp", "32",
                                            "--aux-coef", "0", "--bias-balance", "--bias-rate", "0.05"])
+        # New models in the other layouts (--arch; "shared" above is qwen2moe's):
+        # the reference reads each file by its own architecture's rules.
+        moe = small + ["--experts", "4", "--experts-used", "2", "--ff-exp", "32"]
+        check(d, "arch-olmoe", moe + ["--arch", "olmoe"])
+        check(d, "arch-llama", moe + ["--arch", "llama"])
     print("ok")
 
 

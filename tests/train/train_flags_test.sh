@@ -41,6 +41,9 @@ refused "--ctx 16 is shorter than --seq 32" --seq 32 --ctx 16 -o "$dir/x.gguf"
 refused "--ctx must be" --ctx -4 -o "$dir/x.gguf"
 refused "--head-dim must be even" --head-dim 7 -o "$dir/x.gguf"
 refused "multiples of 32" --embd 48 --type q8_0 --steps 3 -o "$dir/x.gguf"
+refused "--arch deepseek2 cannot be made from scratch" --arch deepseek2 -o "$dir/x.gguf"
+refused "--arch nope cannot be made from scratch" --arch nope -o "$dir/x.gguf"
+refused "the olmoe layout has no shared expert" --arch olmoe --shared-ff 32 -o "$dir/x.gguf"
 refused "does not exist" --steps 3 -o "$dir/no/such/folder/x.gguf"
 refused "does not exist" --steps 3 --checkpoint "$dir/no/ck" -o "$dir/x.gguf"
 [[ ! -e $dir/x.gguf ]] || fail "a refused run wrote its output"
@@ -88,6 +91,7 @@ expect_error "fine-tune it with --bias-balance" train --init "$dir/bb.gguf" --da
 # --init takes the shape from the file: a shape flag that disagrees is an error; one that agrees is accepted.
 expect_error "--experts 8 disagrees with" train --init "$dir/plain.gguf" --experts 8 --data "$dir/text.txt" --steps 1 --batch 4 --seq 32 -o "$dir/ft2.gguf"
 expect_error "--embd 64 disagrees with" train --init "$dir/plain.gguf" --embd 64 --data "$dir/text.txt" --steps 1 --batch 4 --seq 32 -o "$dir/ft2.gguf"
+expect_error "--arch olmoe disagrees with" train --init "$dir/plain.gguf" --arch olmoe --data "$dir/text.txt" --steps 1 --batch 4 --seq 32 -o "$dir/ft2.gguf"
 "$FRUGAL" train --init "$dir/plain.gguf" --embd 32 --data "$dir/text.txt" --steps 1 --batch 4 --seq 32 -t 1 \
   -o "$dir/ft2.gguf" 2>/dev/null >/dev/null || fail "--init with an agreeing --embd failed"
 # With --eval-every, the untrained model is evaluated first: a step-0 record with a validation loss.
