@@ -5,7 +5,9 @@ Mixtral-style), qwen3moe, qwen2moe (shared expert with its sigmoid gate), glm4mo
 (GLM-4.5's and GLM-4.5-Air's tiny presets: a leading dense layer, an ungated shared
 expert, the sigmoid router with its selection bias), gpt-oss (experts with biases
 and the clamped gated unit, attention sinks, a window on the even layers) and llama4
-(top-1 sigmoid experts weighted on their input, dense and MoE layers interleaved) gives
+(top-1 sigmoid experts weighted on their input, dense and MoE layers interleaved) and
+deepseek2 (latent attention's q or q_a/q_b, kv_a_mqa, output and a split file's per-head
+k_b/v_b, 3-D factors as the experts'; DeepSeek-V2-Lite's, V3's and Kimi-K2's tiny presets) gives
 the logits of the float64 reference whose weights have the adapter merged in
 (W + scale * B @ A, scale = lora_scale * alpha / rank); `frugal lora-merge`
 writes a model whose logits (and `frugal run`'s greedy ids) are the
@@ -24,7 +26,8 @@ from frugal_ref import load_model  # noqa: E402
 from frugal_ref import gguf as gguf_format  # noqa: E402
 
 RANK, ALPHA, LORA_SCALE = 4, 8.0, 0.5
-TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "ffn_gate_shexp",
+TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output", "attn_q_a", "attn_q_b", "attn_kv_a_mqa", "attn_k_b",
+           "attn_v_b", "ffn_gate", "ffn_up", "ffn_down", "ffn_gate_shexp",
            "ffn_up_shexp", "ffn_down_shexp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps")
 
 
@@ -61,7 +64,8 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         for arch, preset in (("llama", "tiny-dense"), ("llama", "tiny"), ("qwen3moe", "tiny"),
                               ("qwen2moe", "tiny"), ("glm4moe", "tiny"), ("glm4moe", "tiny-air"),
-                              ("gpt-oss", "tiny"), ("llama4", "tiny")):
+                              ("gpt-oss", "tiny"), ("llama4", "tiny"), ("deepseek2", "tiny"),
+                              ("deepseek2", "tiny-v3"), ("deepseek2", "tiny-k2")):
             base = synth(work, arch, preset, "f32")
             ref = load_model(base)
             factors = {}
