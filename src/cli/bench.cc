@@ -73,6 +73,10 @@ int run_bench(BenchArgs a) {
   std::unique_ptr<model::Model> m = model::Model::load(
       a.model, {.repack = a.repack, .in_memory = !a.mmap && !a.expert_parallel.on, .threads = pool.size()});
   attach_expert_parallel(group, *m, a.expert_parallel);
+  if (group && a.expert_parallel.attention_dp) {
+    o.rank = group->rank();  // each rank decodes its share of the sequences
+    o.n_ranks = group->n_ranks();
+  }
   const double load_seconds = seconds_since(t_load);
   const auto t_attached = std::chrono::steady_clock::now();  // the expert-parallel report's span
   const double first_token_seconds = load_seconds + runtime::time_first_token(*m, o.kv_type);
@@ -168,7 +172,7 @@ const CommandRegistration kBench{
       app.add_flag("--json", a->json, "print the results as JSON");
       app.add_flag("--repack", a->repack, "repack q4_k/q5_k/q6_k/q8_0/q5_0 matrices row-interleaved at load (timed in the load)");
       app.add_flag("--mmap", a->mmap, "read the weights from the file mapping instead of copying them into memory on huge pages");
-      add_expert_parallel_flags(app, a->expert_parallel);
+      add_expert_parallel_flags(app, a->expert_parallel, true);
       return [a] { return run_bench(*a); };
     }};
 

@@ -14,7 +14,7 @@
 
 namespace frugal::cli {
 
-void add_expert_parallel_flags(CLI::App& app, ExpertParallelFlags& f) {
+void add_expert_parallel_flags(CLI::App& app, ExpertParallelFlags& f, bool attention_dp) {
   app.add_flag("--expert-parallel", f.on,
                "under mpirun: each rank computes its share of the routed experts and reads only their weights "
                "(docs/DISTRIBUTED.md)");
@@ -23,6 +23,10 @@ void add_expert_parallel_flags(CLI::App& app, ExpertParallelFlags& f) {
   app.add_option("--expert-placement", f.placement,
                  "with --expert-parallel: each rank computes the experts this placement file gives it (frugal "
                  "placement writes one; default: a contiguous block of each layer's experts)");
+  if (!attention_dp) return;
+  app.add_flag("--attention-dp", f.attention_dp,
+               "with --expert-parallel: each rank takes its own share of the sequences through attention (its own "
+               "KV cache) and sends each row only to its experts' ranks (all-to-all; docs/DISTRIBUTED.md)");
 }
 
 dist::ProcessGroup& join_ranks(double timeout_seconds) {
@@ -36,6 +40,7 @@ dist::ProcessGroup& join_ranks(double timeout_seconds) {
 
 dist::ProcessGroup* join_expert_parallel(const ExpertParallelFlags& f) {
   if (!f.on && !f.placement.empty()) fail("--expert-placement needs --expert-parallel (under mpirun)");
+  if (!f.on && f.attention_dp) fail("--attention-dp needs --expert-parallel (under mpirun)");
   return f.on ? &join_ranks(f.timeout_seconds) : nullptr;
 }
 
@@ -103,6 +108,7 @@ void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model
     log_info("expert-parallel: rank ", group->rank(), " of ", group->n_ranks(), " holds ", held, " (of ", c.n_expert,
              ")", how);
   model::attach_expert_parallel(model, group, std::move(placement));
+  model::set_attention_data_parallel(model, f.attention_dp);
 }
 
 void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model, double seconds) {
@@ -115,14 +121,16 @@ void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model
   const std::vector<double> mine = {static_cast<double>(p.owned_bytes), static_cast<double>(p.owned_mapped),
                                     static_cast<double>(p.others_bytes), static_cast<double>(p.others_mapped),
                                     static_cast<double>(c.exchanges), static_cast<double>(c.bytes_sent), c.seconds, seconds,
-                                    rows};
+                                    rows, static_cast<double>(c.all_to_all_bytes), static_cast<double>(c.tokens_served)};
   const std::vector<double> all = group->gather(mine);
   if (all.empty()) return;
-  double max_rows = 0, sum_rows = 0;
+  double max_rows = 0, sum_rows = 0, a2a_bytes = 0, tokens = 0;
   for (int r = 0; r < group->n_ranks(); ++r) {
     const double* v = all.data() + static_cast<size_t>(r) * mine.size();
     max_rows = std::max(max_rows, v[8]);
     sum_rows += v[8];
+    a2a_bytes += v[9];
+    tokens += v[10];
     std::fprintf(stderr,
                  "expert-parallel rank %d: %s | rows computed %.0f | expert pages mapped: own %s of %s, others' %s of %s | "
                  "exchanges: %.0f, %s sent, %.3f s of %.3f s (%.1f %%)\n",
@@ -130,9 +138,20 @@ void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model
                  human_bytes(v[0]).c_str(), human_bytes(v[3]).c_str(), human_bytes(v[2]).c_str(), v[4],
                  human_bytes(v[5]).c_str(), v[6], v[7], v[7] > 0 ? 100.0 * v[6] / v[7] : 0.0);
   }
+  const double n_embd = static_cast<double>(model.config().n_embd);
+  if (model::attention_data_parallel(model)) {
+    // Against the all-gather mode, where every expert output row goes to
+    // the N - 1 other ranks: k x n_embd x 4 x (N - 1) bytes per token.
+    const double gather = static_cast<double>(model.config().n_expert_used) * n_embd * sizeof(float) * (group->n_ranks() - 1);
+    std::fprintf(stderr,
+                 "attention data-parallel: rows computed per rank: busiest %.0f, mean %.1f; all-to-all sent %s per "
+                 "token per MoE layer (all ranks, both ways, over %.0f token-layers), the all-gather design %s\n",
+                 max_rows, sum_rows / group->n_ranks(), human_bytes(tokens > 0 ? a2a_bytes / tokens : 0).c_str(), tokens,
+                 human_bytes(gather).c_str());
+    return;
+  }
   // Each exchange waits for its busiest rank: summed over the exchanges,
   // its rows against an even share's.
-  const double n_embd = static_cast<double>(model.config().n_embd);
   const double busiest = static_cast<double>(c.floats_busiest) / n_embd;
   const double even = static_cast<double>(c.floats_all) / n_embd / group->n_ranks();
   const double mean = sum_rows / group->n_ranks();

@@ -15,12 +15,16 @@ struct ExpertParallelFlags {
   bool on = false;
   double timeout_seconds = 120;
   std::string placement;  // --expert-placement FILE (frugal placement's); empty: contiguous blocks
+  bool attention_dp = false;  // --attention-dp: each rank its own share of the sequences (model/expert_parallel.h)
 };
 
-void add_expert_parallel_flags(CLI::App& app, ExpertParallelFlags& f);
+// attention_dp: the command also takes --attention-dp (those that run
+// batches of several sequences: bench, logits).
+void add_expert_parallel_flags(CLI::App& app, ExpertParallelFlags& f, bool attention_dp = false);
 
 // Joins the mpirun job when the flag is on (null when off). On ranks other
 // than 0, stdout goes to /dev/null and stderr carries errors only.
+// --attention-dp without --expert-parallel is an error.
 dist::ProcessGroup* join_expert_parallel(const ExpertParallelFlags& f);
 // The same for any command that runs under mpirun (train --data-parallel).
 dist::ProcessGroup& join_ranks(double timeout_seconds);
@@ -29,8 +33,9 @@ dist::ProcessGroup& join_ranks(double timeout_seconds);
 // when null), each rank computing the experts of the placement file that
 // f.placement names, or a contiguous block of each layer's: each rank will
 // read only its own experts' pages, so nothing maps the whole file ahead;
-// repacked weights are refused (repacking reads every expert). Call before
-// the first forward pass.
+// repacked weights are refused (repacking reads every expert). Turns on
+// attention data-parallel with f.attention_dp. Call before the first
+// forward pass.
 void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model, const ExpertParallelFlags& f);
 
 // On rank 0, one line per rank on stderr: the experts it owns, the rows

@@ -19,12 +19,15 @@ namespace frugal::dist {
 
 // What a group's communication cost this rank since it joined.
 struct CommStats {
-  int64_t exchanges = 0;    // share_blocks calls (one per MoE layer per forward pass)
+  int64_t exchanges = 0;    // share_blocks and all_to_all calls (one or two per MoE layer per forward pass)
   uint64_t bytes_sent = 0;  // by this rank, in them and in sums
   double seconds = 0;       // in exchanges, waiting for slower ranks included
-  uint64_t floats_computed = 0;  // in its own blocks of the exchanges: rows its experts computed x n_embd
+  uint64_t floats_computed = 0;  // rows its experts computed x n_embd (in its own blocks, or sent back)
   uint64_t floats_busiest = 0;   // the largest rank's block of each exchange, summed (the same on every rank)
   uint64_t floats_all = 0;       // every rank's blocks of each exchange, summed (the same on every rank)
+  int64_t all_to_alls = 0;       // all_to_all calls (attention data-parallel: two per MoE layer per forward pass)
+  uint64_t all_to_all_bytes = 0;  // sent by this rank in them to other ranks (also in bytes_sent)
+  uint64_t tokens_served = 0;     // the rows of its batches they served, summed over the MoE layers
   int64_t sums = 0;         // sum calls (training: gradients, losses)
   double sum_seconds = 0;   // in them, waiting included
 };

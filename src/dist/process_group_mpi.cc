@@ -10,6 +10,11 @@
 // and in a quantised model a last-bit difference in a layer's output can
 // change a later layer's expert choice.
 //
+// all_to_all (attention data-parallel, model/moe_dispatch.h) is an
+// MPI_Ialltoall of the counts, when the receiver does not know them, and an
+// MPI_Ialltoallv of the blocks: each row goes only to the ranks of its
+// experts, and their outputs only back to the row's rank.
+//
 // sum (data-parallel training's gradients) is a reduce-scatter and an
 // all-gather written out so that the sum is deterministic: the array is cut
 // into one chunk per rank; an all-to-all gives each rank every rank's copy
@@ -93,6 +98,61 @@ class MpiGroup final : public ProcessGroup {
     wait(req, "exchanging expert outputs", layer);
     ++stats_.exchanges;
     stats_.bytes_sent += static_cast<uint64_t>(counts_[static_cast<size_t>(rank_)]) * static_cast<uint64_t>(size_ - 1) * sizeof(float);
+    stats_.seconds += seconds_since(t0);
+  }
+
+  // The counts (one per pair of ranks) by MPI_Ialltoall when not known,
+  // then the blocks by MPI_Ialltoallv. One rank: the block to itself.
+  void all_to_all(std::span<const float> send, std::span<const int64_t> send_counts, std::vector<float>& recv,
+                  std::vector<int64_t>& recv_counts, int64_t layer, int64_t tokens) override {
+    if (fault_ && fault_rank_ == rank_ && ++collectives_ == fault_at_) inject_test_fault(layer);
+    const size_t nr = static_cast<size_t>(size_);
+    const bool way_back = !recv_counts.empty();
+    const std::string step = way_back ? "returning expert outputs" : "sending rows to their experts' ranks";
+    int64_t total_sent = 0;
+    for (int64_t c : send_counts) total_sent += c;
+    if (send_counts.size() != nr || static_cast<size_t>(total_sent) != send.size() || (way_back && recv_counts.size() != nr))
+      die(where(step, layer) + ": wrong block counts");
+    const auto t0 = Clock::now();
+    if (!way_back) {
+      recv_counts.assign(nr, 0);
+      if (size_ == 1) {
+        recv_counts[0] = send_counts[0];
+      } else {
+        MPI_Request req;
+        check(MPI_Ialltoall(send_counts.data(), 1, MPI_INT64_T, recv_counts.data(), 1, MPI_INT64_T, MPI_COMM_WORLD, &req),
+              step, layer);
+        wait(req, step, layer);
+      }
+    }
+    int64_t total = 0;
+    for (int64_t c : recv_counts) total += c;
+    recv.resize(static_cast<size_t>(total));
+    if (size_ == 1) {
+      std::copy(send.begin(), send.end(), recv.begin());
+    } else {
+      if (total_sent > INT32_MAX || total > INT32_MAX)
+        die(where(step, layer) + ": " + std::to_string(std::max(total_sent, total)) +
+            " floats are too many for one exchange (use smaller batches)");
+      std::vector<int> sc(nr), sd(nr), rc(nr), rd(nr);
+      for (size_t q = 0, s_at = 0, r_at = 0; q < nr; ++q) {
+        sc[q] = static_cast<int>(send_counts[q]), sd[q] = static_cast<int>(s_at), s_at += send_counts[q];
+        rc[q] = static_cast<int>(recv_counts[q]), rd[q] = static_cast<int>(r_at), r_at += recv_counts[q];
+      }
+      MPI_Request req;
+      check(MPI_Ialltoallv(send.data(), sc.data(), sd.data(), MPI_FLOAT, recv.data(), rc.data(), rd.data(), MPI_FLOAT,
+                           MPI_COMM_WORLD, &req),
+            step, layer);
+      wait(req, step, layer);
+    }
+    const uint64_t to_others =
+        static_cast<uint64_t>(total_sent - send_counts[static_cast<size_t>(rank_)]) * sizeof(float);
+    ++stats_.exchanges;
+    ++stats_.all_to_alls;
+    stats_.all_to_all_bytes += to_others;
+    stats_.bytes_sent += to_others;
+    stats_.tokens_served += static_cast<uint64_t>(tokens);
+    if (way_back) stats_.floats_computed += static_cast<uint64_t>(total_sent);
     stats_.seconds += seconds_since(t0);
   }
 

@@ -22,6 +22,7 @@ struct Attached {
   const Model* model;
   ExpertParallel* group;
   std::shared_ptr<const ExpertPlacement> placement;
+  bool attention_dp = false;
 };
 std::mutex attached_mutex;
 std::vector<Attached> attached;
@@ -63,8 +64,27 @@ void attach_expert_parallel(const Model& model, ExpertParallel* group, ExpertPla
   }
   std::lock_guard lock(attached_mutex);
   std::erase_if(attached, [&](const Attached& a) { return a.model == &model; });
-  if (group) attached.push_back({&model, group, std::make_shared<const ExpertPlacement>(std::move(placement))});
+  if (group) attached.push_back({&model, group, std::make_shared<const ExpertPlacement>(std::move(placement)), false});
 }
+
+void set_attention_data_parallel(const Model& model, bool on) {
+  std::lock_guard lock(attached_mutex);
+  for (Attached& a : attached)
+    if (a.model == &model) {
+      a.attention_dp = on;
+      return;
+    }
+  if (on) fail("attention data-parallel needs an expert-parallel group attached to the model");
+}
+
+bool attention_data_parallel(const Model& model) {
+  std::lock_guard lock(attached_mutex);
+  for (const Attached& a : attached)
+    if (a.model == &model) return a.attention_dp;
+  return false;
+}
+
+ExpertRange sequence_share(int64_t n_seq, int rank, int n_ranks) { return expert_share(n_seq, rank, n_ranks); }
 
 ExpertParallel* expert_parallel_of(const Model& model) {
   std::lock_guard lock(attached_mutex);

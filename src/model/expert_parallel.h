@@ -15,11 +15,22 @@
 // experts per rank; a measured placement gives each rank any set, and may
 // hold an expert on several ranks, which then split its rows.
 //
+// Attention data-parallel (set_attention_data_parallel) changes what the
+// ranks hold: each rank's forward passes carry only its own share of the
+// batch's sequences (their embeddings, attention and KV cache, router and
+// shared experts), and in each MoE layer a row goes only to the ranks that
+// hold its chosen experts, once per rank, by an all-to-all with counts
+// (all_to_all); those ranks compute their experts over every rank's rows
+// they received and send each row's outputs back the same way, and the
+// row's own rank adds them in the single process's expert order, so each
+// sequence's logits are still one process's bits (model/moe_dispatch.h).
+//
 // The implementation over MPI lives in src/dist/; the model layer sees only
 // this interface.
 #pragma once
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "model/expert_placement.h"
 
@@ -39,7 +50,24 @@ class ExpertParallel {
   // its own block. On return every block is filled, on every rank. Every
   // rank calls it once per MoE layer of each forward pass.
   virtual void share_blocks(float* data, std::span<const int64_t> offsets, int64_t layer) = 0;
+
+  // Sends block q of `send` (send_counts[q] floats; the blocks one after
+  // another in rank order, this rank's own included) to rank q; `recv`
+  // gets, in rank order, the block every rank sent to this one, recv_counts[q]
+  // floats from rank q. When recv_counts is empty on entry the ranks first
+  // exchange their counts and fill it (the way there); on the way back the
+  // caller knows them and passes them. `tokens`: the rows of this rank's
+  // batch that the exchange serves (the report's bytes per token; 0 on the
+  // way back). Every rank calls it as often as the others.
+  virtual void all_to_all(std::span<const float> send, std::span<const int64_t> send_counts, std::vector<float>& recv,
+                          std::vector<int64_t>& recv_counts, int64_t layer, int64_t tokens) = 0;
 };
+
+// The sequences [begin, end) of a batch of n_seq that rank `rank` of
+// `n_ranks` owns under attention data-parallel: contiguous blocks that
+// differ by at most one, the first ranks holding the extra ones (a rank may
+// own none).
+ExpertRange sequence_share(int64_t n_seq, int rank, int n_ranks);
 
 // Bytes of the routed experts' weights (gate, up, down, every MoE layer)
 // that this process has mapped (pages present in its page table), split
@@ -72,5 +100,12 @@ void attach_expert_parallel(const Model& model, ExpertParallel* group, ExpertPla
 ExpertParallel* expert_parallel_of(const Model& model);
 // The placement attached with it (valid while attached), or null.
 const ExpertPlacement* expert_placement_of(const Model& model);
+// Turns attention data-parallel on or off for the group attached to
+// `model` (frugal::Error when none is): from then on every rank must run
+// the same number of forward passes, each over its own rows, none
+// included (a rank without rows still computes its experts for the
+// others). Set before the first forward pass.
+void set_attention_data_parallel(const Model& model, bool on);
+bool attention_data_parallel(const Model& model);
 
 }  // namespace frugal::model

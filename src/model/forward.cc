@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "model/forward_layers.h"
+#include "model/expert_parallel.h"
 #include "model/lora.h"
 
 namespace frugal::model {
@@ -58,7 +59,15 @@ void Forward::run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool,
   const int64_t n = static_cast<int64_t>(rows.size());
   const int64_t d = c.n_embd;
   logits.clear();
-  if (n == 0) return;
+  if (n == 0) {
+    // Attention data-parallel: a rank without rows still computes its
+    // experts over the other ranks' rows, layer by layer with them (every
+    // layer of deepseek4's is a MoE layer).
+    if (attention_data_parallel(model_))
+      for (int64_t il = 0; il < c.n_layer; ++il)
+        if (c.layer_is_moe(il) || c.has_hyper_connections()) moe_ffn(model_, il, 0, s, pool, nullptr);
+    return;
+  }
   if (c.has_hyper_connections()) {
     dsv4_forward(model_, rows, kv, s, pool, logits);
     return;

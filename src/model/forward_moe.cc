@@ -45,6 +45,7 @@
 #include "model/expert_parallel.h"
 #include "model/forward_layers.h"
 #include "model/lora.h"
+#include "model/moe_dispatch.h"
 
 namespace frugal::model {
 
@@ -74,10 +75,13 @@ struct FfnJob {
 // made. The exchange buffer holds the jobs' outputs rank by rank (each
 // rank's jobs in job order), which under the contiguous placement is job
 // order itself; the sum reads them in job order whatever the placement.
+// Under attention data-parallel the routed jobs are all remote and their
+// outputs have come back already (returned: job after job, model/moe_dispatch.h).
 struct JobExchange {
   ExpertParallel* ep = nullptr;
   int64_t layer = 0;
   std::vector<int> job_rank;
+  const float* returned = nullptr;
 };
 
 // Slice widths: a multiple of 16 units (whole SIMD tiles for the matmul),
@@ -129,14 +133,15 @@ void add_job_outputs(const FfnJob& j, const float* y, int64_t y_stride, int64_t 
 // sums are the general form's, in the same order: the same bits.
 // Expert-parallel layers take this form at every batch size: between (a)
 // and (b) the ranks exchange their jobs' outputs, and every rank then adds
-// up all jobs in the one order, as a single process would.
+// up all jobs in the one order, as a single process would. With `outputs`
+// set, part (a) writes there, job after job, and (b) is left out.
 void down_small_batch(const std::vector<FfnJob>& jobs, int64_t n_rows, int64_t d, float* out, Forward::Scratch& s,
-                      ThreadPool* pool, int n_threads, const JobExchange* exchange) {
+                      ThreadPool* pool, int n_threads, const JobExchange* exchange, float* outputs) {
   const size_t nj = jobs.size();
   // Job ji's output rows start at row first[ji] of ys; first[nj]: all rows.
   std::vector<int64_t> first(nj + 1, 0);
   std::vector<int64_t> offsets;  // the exchange's blocks, in floats
-  if (exchange) {
+  if (exchange && !exchange->returned) {
     const size_t nr = static_cast<size_t>(exchange->ep->n_ranks());
     std::vector<int64_t> at(nr + 1, 0);
     for (size_t ji = 0; ji < exchange->job_rank.size(); ++ji)
@@ -158,7 +163,7 @@ void down_small_batch(const std::vector<FfnJob>& jobs, int64_t n_rows, int64_t d
   } else {
     for (size_t ji = 0; ji < nj; ++ji) first[ji + 1] = first[ji] + jobs[ji].n_rows;
   }
-  float* ys = s.down_y.get(first[nj] * d);
+  float* ys = outputs ? outputs : s.down_y.get(first[nj] * d);
   std::vector<size_t> local;
   for (size_t ji = 0; ji < nj; ++ji)
     if (!jobs[ji].remote) local.push_back(ji);
@@ -170,7 +175,17 @@ void down_small_batch(const std::vector<FfnJob>& jobs, int64_t n_rows, int64_t d
     const int64_t b = (i % per_job) * wa, e = std::min(d, b + wa);
     kernels::matmul_encoded(kernels::weight_rows(jobs[ji].down, b, e), s.enc_h[ji], ys + first[ji] * d + b, d, nullptr);
   });
-  if (exchange) exchange->ep->share_blocks(ys, offsets, exchange->layer);
+  if (outputs) return;
+  if (exchange && exchange->returned) {
+    const float* next = exchange->returned;
+    for (size_t ji = 0; ji < nj; ++ji)
+      if (jobs[ji].remote) {
+        std::copy_n(next, jobs[ji].n_rows * d, ys + first[ji] * d);
+        next += jobs[ji].n_rows * d;
+      }
+  } else if (exchange) {
+    exchange->ep->share_blocks(ys, offsets, exchange->layer);
+  }
   const int64_t w2 = slice_width(d, int64_t{8} * n_threads);
   for (int t = 0; t < n_threads; ++t) s.thread_acc[static_cast<size_t>(t)].get(n_rows * w2);
   run_items(pool, (d + w2 - 1) / w2, [&](int64_t i, int thread) {
@@ -184,9 +199,12 @@ void down_small_batch(const std::vector<FfnJob>& jobs, int64_t n_rows, int64_t d
 
 // out (n_rows x d) += the weighted outputs of every job: the parallel
 // regions described at the top of this file. out must hold the sum so far.
-// Remote jobs (exchange set) are computed by other ranks.
+// Remote jobs (exchange set) are computed by other ranks. With `outputs`
+// set, each job's down outputs go there instead, job after job, unweighted
+// and without bias, and out is not touched.
 void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t n_rows, int64_t d, float* out,
-                  Forward::Scratch& s, ThreadPool* pool, const JobExchange* exchange = nullptr) {
+                  Forward::Scratch& s, ThreadPool* pool, const JobExchange* exchange = nullptr,
+                  float* outputs = nullptr) {
   if (jobs.empty()) return;
   const size_t nj = jobs.size();
   const int n_threads = pool ? pool->size() : 1;
@@ -255,7 +273,7 @@ void run_ffn_jobs(std::vector<FfnJob>& jobs, const float* src, int64_t n_rows, i
       s.enc_h[it.job].encode(j.down.type, j.h, ff, j.n_rows, ff);
   });
 
-  if (small || exchange) return down_small_batch(jobs, n_rows, d, out, s, pool, n_threads, exchange);
+  if (small || exchange || outputs) return down_small_batch(jobs, n_rows, d, out, s, pool, n_threads, exchange, outputs);
 
   // Region 2: slices of the output columns, each over every job in order.
   // The weighted sums build up in a dense n_rows x w block per thread, then
@@ -372,11 +390,14 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   const ExpertPlacement* placement = ep ? expert_placement_of(m) : nullptr;
   if (ep && !placement) fail("expert-parallel: no placement attached");
   const int my_rank = ep ? ep->rank() : 0;
-  JobExchange exchange{.ep = ep, .layer = il, .job_rank = {}};
+  // Attention data-parallel: these rows are this rank's own; every routed
+  // job's rows go to its rank and come back (model/moe_dispatch.h).
+  const bool own_rows = ep && attention_data_parallel(m);
+  JobExchange exchange{.ep = ep, .layer = il, .job_rank = {}, .returned = nullptr};
 
   // Route every row.
   float* logits = s.router.get(n_rows * ne);
-  matmul(L.router, xn, d, n_rows, logits, ne, pool);
+  if (n_rows > 0) matmul(L.router, xn, d, n_rows, logits, ne, pool);
   // Adapters run per run of rows with one adapter (model/lora.h).
   auto row_adapter = [&](int64_t r) { return s.row_lora[static_cast<size_t>(r)]; };
   const LayerLora none;
@@ -424,6 +445,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   float* in = s.ex_in.get(n_rows * k * d);
   float* h = s.gate.get(n_rows * k * ff);
   std::vector<FfnJob> jobs;
+  std::vector<RoutedJob> routed;  // attention data-parallel: the routed jobs, to their ranks
   const kernels::GluKind kind =
       c.ffn_act == FfnActivation::kSwigluOai ? kernels::GluKind::kSwigluOai : kernels::GluKind::kSilu;
   // deepseek4's clamped SwiGLU, per layer (0: none).
@@ -466,8 +488,10 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                             .glu = expert_glu(e),
                             .down_bias = biased ? L.down_exps_b.data + e * d : nullptr,
                             .weight_input = c.expert_weight_on_input,
-                            .remote = holders[static_cast<size_t>(j)] != my_rank});
+                            .remote = own_rows || holders[static_cast<size_t>(j)] != my_rank});
       if (ep) exchange.job_rank.push_back(holders[static_cast<size_t>(j)]);
+      if (own_rows) routed.push_back({.expert = e, .rank = holders[static_cast<size_t>(j)], .rows = slot_row.data() + b,
+                                      .weights = slot_weight.data() + b, .n_rows = n});
     }
   }
   if (s.advise_experts) {
@@ -479,7 +503,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   std::vector<float> shexp_weight;
   // An adapted shared expert runs after the routed ones (lora_swiglu).
   const bool adapted_shexp = s.any_lora && any_adapts(s.row_lora, il, &LayerLora::adapts_shexp);
-  if (c.n_ff_shexp > 0) {
+  if (c.n_ff_shexp > 0 && n_rows > 0) {
     if (L.shexp_gate) {
       shexp_weight.resize(static_cast<size_t>(n_rows));
       for (int64_t r = 0; r < n_rows; ++r)
@@ -498,6 +522,31 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                             .glu = {.kind = kernels::GluKind::kSilu, .gate_bias = nullptr, .up_bias = nullptr,
                                     .limit = limit_shexp},
                             .down_bias = nullptr});
+  }
+  std::vector<float> returned;
+  if (own_rows) {
+    // This rank's experts over the rows every rank sent it: one job per
+    // expert, as over its own rows, the outputs straight back.
+    auto compute = [&](const float* x, int64_t n_x, std::span<const ExpertWork> work, float* outputs) {
+      int64_t total = 0;
+      for (const ExpertWork& w : work) total += static_cast<int64_t>(w.rows.size());
+      std::vector<float> gathered(static_cast<size_t>(total * d)), hidden(static_cast<size_t>(total * ff));
+      std::vector<FfnJob> held;
+      int64_t b = 0;
+      for (const ExpertWork& w : work) {
+        const int64_t e = w.expert, n = static_cast<int64_t>(w.rows.size());
+        if (e < 0 || e >= ne || !placement->holds(my_rank, il, e))
+          fail("expert exchange in layer ", il, ": rows for expert ", e, ", which rank ", my_rank, " does not hold");
+        held.push_back(FfnJob{.gate = L.gate_exps.expert(e), .up = L.up_exps.expert(e), .down = L.down_exps.expert(e),
+                              .x = nullptr, .n_rows = n, .h = hidden.data() + b * ff, .rows = w.rows.data(),
+                              .weights = w.weights.data(), .gather_to = gathered.data() + b * d, .glu = expert_glu(e),
+                              .down_bias = nullptr, .weight_input = c.expert_weight_on_input});
+        b += n;
+      }
+      run_ffn_jobs(held, x, n_x, d, nullptr, s, pool, nullptr, outputs);
+    };
+    returned = exchange_expert_rows(*ep, il, routed, xn, n_rows, d, k, compute);
+    exchange.returned = returned.data();
   }
   std::fill(out, out + n_rows * d, 0.0f);
   run_ffn_jobs(jobs, xn, n_rows, d, out, s, pool, ep ? &exchange : nullptr);

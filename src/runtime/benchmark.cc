@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "kernels/ops.h"
 #include "gguf/summary.h"
+#include "model/expert_parallel.h"
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
 
@@ -38,15 +39,17 @@ std::vector<int32_t> random_tokens(Rng& rng, int n, int32_t n_vocab) {
 
 int32_t argmax(const float* row, int32_t n) { return static_cast<int32_t>(kernels::argmax(row, n)); }
 
-// One prompt of n tokens in batches of n_batch rows, logits for the last only.
-double time_prompt(Engine& e, const std::vector<int32_t>& ids, int n_batch) {
+// One prompt of n tokens in batches of n_batch rows, logits for the last
+// only. A rank that does not own the prompt (attention data-parallel) runs
+// the same passes without rows.
+double time_prompt(Engine& e, const std::vector<int32_t>& ids, int n_batch, bool owned) {
   std::vector<float> logits;
   std::vector<BatchRow> rows;
   e.clear_sequence(0);
   const double t0 = now_seconds();
   for (size_t b = 0; b < ids.size(); b += static_cast<size_t>(n_batch)) {
     rows.clear();
-    for (size_t i = b; i < std::min(ids.size(), b + static_cast<size_t>(n_batch)); ++i)
+    for (size_t i = b; i < std::min(ids.size(), b + static_cast<size_t>(n_batch)) && owned; ++i)
       rows.push_back({0, static_cast<int32_t>(i), ids[i], i + 1 == ids.size()});
     e.forward(rows, logits);
   }
@@ -54,27 +57,33 @@ double time_prompt(Engine& e, const std::vector<int32_t>& ids, int n_batch) {
 }
 
 // `batch` sequences each decode n_gen tokens together, one row per sequence
-// per step, after a short untimed prefill (kPrefill tokens each).
+// per step, after a short untimed prefill (kPrefill tokens each). This
+// engine holds sequences [own.begin, own.end) of them (all, in one
+// process), as its sequences 0, 1, ...; the prompts are drawn for all, so
+// that every rank draws the same.
 constexpr int kPrefill = 8;
-double time_generation(Engine& e, Rng& rng, int batch, int n_gen) {
+double time_generation(Engine& e, Rng& rng, int batch, model::ExpertRange own, int n_gen) {
   const int32_t nv = e.n_vocab();
+  const int n_own = static_cast<int>(own.end - own.begin);
   std::vector<float> logits;
   std::vector<BatchRow> rows;
   for (int s = 0; s < batch; ++s) {
-    e.clear_sequence(s);
-    rows.clear();
     const auto ids = random_tokens(rng, kPrefill, nv);
-    for (int i = 0; i < kPrefill; ++i) rows.push_back({s, i, ids[static_cast<size_t>(i)], i + 1 == kPrefill});
-    e.forward(rows, logits);
+    if (!own.contains(s)) continue;
+    const int32_t seq = s - static_cast<int32_t>(own.begin);
+    e.clear_sequence(seq);
+    for (int i = 0; i < kPrefill; ++i) rows.push_back({seq, i, ids[static_cast<size_t>(i)], i + 1 == kPrefill});
   }
+  e.forward(rows, logits);
   std::vector<int32_t> next(static_cast<size_t>(batch), 0);
   for (int s = 0; s < batch; ++s) next[static_cast<size_t>(s)] = static_cast<int32_t>(rng.next() % static_cast<uint64_t>(nv));
   const double t0 = now_seconds();
   for (int step = 0; step < n_gen; ++step) {
     rows.clear();
-    for (int s = 0; s < batch; ++s) rows.push_back({s, kPrefill + step, next[static_cast<size_t>(s)], true});
+    for (int s = 0; s < n_own; ++s) rows.push_back({s, kPrefill + step, next[static_cast<size_t>(own.begin + s)], true});
     e.forward(rows, logits);
-    for (int s = 0; s < batch; ++s) next[static_cast<size_t>(s)] = argmax(logits.data() + static_cast<size_t>(s) * static_cast<size_t>(nv), nv);
+    for (int s = 0; s < n_own; ++s)
+      next[static_cast<size_t>(own.begin + s)] = argmax(logits.data() + static_cast<size_t>(s) * static_cast<size_t>(nv), nv);
   }
   return now_seconds() - t0;
 }
@@ -107,6 +116,7 @@ void check_bench_options(const BenchOptions& o) {
   if (o.batches.empty()) fail("bench: no batch size given");
   for (int b : o.batches)
     if (b <= 0 || b > 1024) fail("bench: batch sizes must be in [1, 1024] (got ", b, ")");
+  if (o.n_ranks < 1 || o.rank < 0 || o.rank >= o.n_ranks) fail("bench: rank ", o.rank, " of ", o.n_ranks);
 }
 
 std::vector<BenchResult> run_benchmark(const model::Model& model, const BenchOptions& o) {
@@ -129,7 +139,7 @@ std::vector<BenchResult> run_benchmark(const model::Model& model, const BenchOpt
     const auto ids = random_tokens(rng, o.n_prompt, n_vocab);
     for (int rep = 0; rep <= o.reps; ++rep) {
       say(r.test + (rep == 0 ? ": warm-up" : ": run " + std::to_string(rep) + "/" + std::to_string(o.reps)));
-      const double s = time_prompt(e, ids, o.n_batch);
+      const double s = time_prompt(e, ids, o.n_batch, model::sequence_share(1, o.rank, o.n_ranks).contains(0));
       if (rep > 0) r.seconds.push_back(s);  // run 0 warms caches and the page cache
     }
     finish(r);
@@ -141,7 +151,8 @@ std::vector<BenchResult> run_benchmark(const model::Model& model, const BenchOpt
     for (int b : o.batches) {
       EngineOptions eo;
       eo.n_ctx = kPrefill + o.n_gen;
-      eo.n_seq_max = b;
+      const model::ExpertRange own = model::sequence_share(b, o.rank, o.n_ranks);
+      eo.n_seq_max = static_cast<int>(std::max<int64_t>(1, own.end - own.begin));
       eo.kv_type = o.kv_type;
       Engine e(model, eo);
       BenchResult r;
@@ -154,7 +165,7 @@ std::vector<BenchResult> run_benchmark(const model::Model& model, const BenchOpt
                          static_cast<double>(b) * (kPrefill + o.n_gen / 2.0) * static_cast<double>(e.kv_bytes_per_position());
       for (int rep = 0; rep <= o.reps; ++rep) {
         say(r.test + (rep == 0 ? ": warm-up" : ": run " + std::to_string(rep) + "/" + std::to_string(o.reps)));
-        const double s = time_generation(e, rng, b, o.n_gen);
+        const double s = time_generation(e, rng, b, own, o.n_gen);
         if (rep > 0) r.seconds.push_back(s);
       }
       finish(r);

@@ -22,6 +22,11 @@ struct BenchOptions {
   model::KvType kv_type = model::KvType::kF16;
   uint64_t seed = 1;              // for the random prompt tokens
   std::function<void(const std::string&)> progress;  // a line per step, may be empty
+  // Attention data-parallel (model/expert_parallel.h): this process is rank
+  // `rank` of `n_ranks`, and decodes only its share of each batch's
+  // sequences (model::sequence_share; the prompt test's one sequence is rank
+  // 0's), in step with the others. Every rank must run the same options.
+  int rank = 0, n_ranks = 1;
 };
 
 struct BenchResult {

@@ -3,7 +3,9 @@
 // their experts' outputs through an in-memory group (the MPI group of
 // src/dist/ does it with MPI_Allgatherv). Every MoE architecture's logits
 // must be the same bits as the single-process forward pass's, on every
-// rank. The mpirun tests (tests/dist/) check the same through processes.
+// rank; and under attention data-parallel (each rank its own sequences, rows
+// to the experts' ranks by all-to-all), every sequence's. The mpirun tests
+// (tests/dist/) check the same through processes.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -50,7 +52,7 @@ TEST(ExpertShare, CoversEveryExpertOnceInNearEqualBlocks) {
 // overwrite its buffer) before all have copied.
 class ThreadGroup {
  public:
-  explicit ThreadGroup(int n) : n_(n), parts_(static_cast<size_t>(n)), sync_(n) {}
+  explicit ThreadGroup(int n) : n_(n), parts_(static_cast<size_t>(n)), sends_(static_cast<size_t>(n)), sync_(n) {}
   class Rank : public ExpertParallel {
    public:
     Rank(ThreadGroup* g, int r) : g_(g), r_(r) {}
@@ -66,7 +68,27 @@ class ThreadGroup {
       g_->sync_.arrive_and_wait();
       ++exchanges;
     }
-    int64_t exchanges = 0;
+    // Publishes this rank's blocks; each rank reads its block of every
+    // rank's, in rank order; none goes on before all have read.
+    void all_to_all(std::span<const float> send, std::span<const int64_t> send_counts, std::vector<float>& recv,
+                    std::vector<int64_t>& recv_counts, int64_t, int64_t) override {
+      g_->sends_[static_cast<size_t>(r_)] = {send.data(), send_counts};
+      g_->sync_.arrive_and_wait();
+      const bool known = !recv_counts.empty();
+      recv.clear();
+      for (int q = 0; q < g_->n_; ++q) {
+        const auto& [data, counts] = g_->sends_[static_cast<size_t>(q)];
+        int64_t at = 0;
+        for (int p = 0; p < r_; ++p) at += counts[static_cast<size_t>(p)];
+        const int64_t n = counts[static_cast<size_t>(r_)];
+        if (known) EXPECT_EQ(recv_counts[static_cast<size_t>(q)], n) << "counts of the way back";
+        else recv_counts.push_back(n);
+        recv.insert(recv.end(), data + at, data + at + n);
+      }
+      g_->sync_.arrive_and_wait();
+      ++all_to_alls;
+    }
+    int64_t exchanges = 0, all_to_alls = 0;
 
    private:
     ThreadGroup* g_;
@@ -76,6 +98,7 @@ class ThreadGroup {
  private:
   int n_;
   std::vector<float*> parts_;
+  std::vector<std::pair<const float*, std::span<const int64_t>>> sends_;  // all_to_all: each rank's blocks
   std::barrier<> sync_;
 };
 
@@ -229,6 +252,131 @@ TEST(ExpertParallel, MeasuredAndReplicatedPlacementsMatchOneProcess) {
     ++tested;
   }
   EXPECT_GE(tested, 6);
+}
+
+// A cache per sequence (the one-sequence cache of forward_test_model.h).
+class SequencesKv : public KvStore {
+ public:
+  SequencesKv(const ModelConfig& c, int64_t n_seq, int64_t n_ctx) {
+    for (int64_t i = 0; i < n_seq; ++i) seqs_.push_back(std::make_unique<OneSequenceKv>(c, n_ctx));
+  }
+  KvType type() const override { return KvType::kF32; }
+  KvSlice slice(int64_t layer, int32_t seq) override { return seqs_[static_cast<size_t>(seq)]->slice(layer, 0); }
+  float* recurrent_state(int64_t layer, int32_t seq) override {
+    return seqs_[static_cast<size_t>(seq)]->recurrent_state(layer, 0);
+  }
+
+ private:
+  std::vector<std::unique_ptr<OneSequenceKv>> seqs_;
+};
+
+// Sequence s of n: a prompt of 2 + 2s tokens, then 3 decode steps.
+std::vector<int32_t> sequence_tokens(int s) {
+  std::vector<int32_t> t;
+  for (int i = 0; i < 5 + 2 * s; ++i) t.push_back((37 * s + 11 * i + 256) % 300);
+  return t;
+}
+
+// Sequences [own.begin, own.end) of a batch: every prompt in one pass, then
+// 3 passes of a row per sequence. The logits of each own sequence, its rows
+// in order.
+std::vector<std::vector<float>> run_sequences(const Model& m, ExpertRange own) {
+  const int64_t n_own = own.end - own.begin;
+  SequencesKv kv(m.config(), std::max<int64_t>(1, n_own), 32);
+  Forward fwd(m);
+  std::vector<std::vector<float>> got(static_cast<size_t>(n_own));
+  std::vector<float> logits;
+  const int64_t nv = m.config().n_vocab;
+  auto pass = [&](int first, int count) {  // positions [first, first + count) of each sequence
+    std::vector<BatchRow> rows;
+    for (int64_t s = own.begin; s < own.end; ++s) {
+      const std::vector<int32_t> t = sequence_tokens(static_cast<int>(s));
+      const int prompt = static_cast<int>(t.size()) - 3;
+      for (int i = first < 0 ? 0 : prompt + first; i < (first < 0 ? prompt : prompt + first + count); ++i)
+        rows.push_back({static_cast<int32_t>(s - own.begin), i, t[static_cast<size_t>(i)], true});
+    }
+    fwd.run(rows, kv, nullptr, logits);
+    for (size_t r = 0; r < rows.size(); ++r)
+      got[static_cast<size_t>(rows[r].seq)].insert(got[static_cast<size_t>(rows[r].seq)].end(),
+                                                   logits.begin() + static_cast<ptrdiff_t>(r) * nv,
+                                                   logits.begin() + static_cast<ptrdiff_t>(r + 1) * nv);
+  };
+  pass(-1, 0);
+  for (int step = 0; step < 3; ++step) pass(step, 1);
+  return got;
+}
+
+// Attention data-parallel: each rank (thread) holds its own share of the
+// sequences, with its own caches; rows go to their experts' ranks by
+// all_to_all and back. Every sequence's logits are one process's bits, for
+// every MoE architecture, shares uneven or empty, and placements with
+// replicated experts (rows of one expert computed on several ranks).
+TEST(ExpertParallel, AttentionDataParallelMatchesOneProcess) {
+  Progress::set_enabled(false);
+  int tested = 0;
+  for (const auto& p : all_presets()) {
+    if (p.name != "tiny" || !p.config.is_moe()) continue;
+    SCOPED_TRACE(p.arch);
+    const ModelConfig& c = p.config;
+    const std::string path = synth_path("dp_", p.arch);
+    write_tiny(c, path);
+    int64_t moe_layers = 0;
+    for (int64_t il = 0; il < c.n_layer; ++il) moe_layers += c.layer_is_moe(il) ? 1 : 0;
+    struct Case {
+      int n_seq, n_ranks;
+      bool everywhere;  // every expert on every rank (else contiguous blocks)
+    };
+    for (const Case& k : {Case{3, 2, false}, Case{2, 3, false}, Case{5, 3, false}, Case{3, 2, true}}) {
+      SCOPED_TRACE(std::to_string(k.n_seq) + " sequences, " + std::to_string(k.n_ranks) + " ranks" +
+                   (k.everywhere ? ", every expert everywhere" : ""));
+      const std::vector<std::vector<float>> want = run_sequences(*Model::load(path), {0, k.n_seq});
+      std::vector<LayerAssignment> layers(static_cast<size_t>(c.n_layer));
+      if (k.everywhere)
+        for (int64_t il = 0; il < c.n_layer; ++il) {
+          std::vector<int64_t> all(static_cast<size_t>(c.n_expert));
+          std::iota(all.begin(), all.end(), int64_t{0});
+          if (c.layer_is_moe(il)) layers[static_cast<size_t>(il)].assign(static_cast<size_t>(k.n_ranks), all);
+        }
+      const ExpertPlacement placement = ExpertPlacement::from_assignments(c.n_expert, k.n_ranks, layers);
+      ThreadGroup group(k.n_ranks);
+      std::vector<std::unique_ptr<Model>> models;
+      std::vector<std::unique_ptr<ThreadGroup::Rank>> ranks;
+      std::vector<std::vector<std::vector<float>>> got(static_cast<size_t>(k.n_ranks));
+      for (int r = 0; r < k.n_ranks; ++r) {
+        models.push_back(Model::load(path));
+        ranks.push_back(std::make_unique<ThreadGroup::Rank>(&group, r));
+        attach_expert_parallel(*models.back(), ranks.back().get(), placement);
+        set_attention_data_parallel(*models.back(), true);
+      }
+      std::vector<std::thread> threads;
+      for (int r = 0; r < k.n_ranks; ++r)
+        threads.emplace_back([&, r] {
+          got[static_cast<size_t>(r)] = run_sequences(*models[static_cast<size_t>(r)], sequence_share(k.n_seq, r, k.n_ranks));
+        });
+      for (auto& t : threads) t.join();
+      for (int r = 0; r < k.n_ranks; ++r) {
+        const ExpertRange own = sequence_share(k.n_seq, r, k.n_ranks);
+        for (int64_t s = own.begin; s < own.end; ++s)
+          EXPECT_EQ(got[static_cast<size_t>(r)][static_cast<size_t>(s - own.begin)], want[static_cast<size_t>(s)])
+              << "sequence " << s << " on rank " << r << " differs from one process";
+        EXPECT_EQ(ranks[static_cast<size_t>(r)]->all_to_alls, 2 * 4 * moe_layers);  // two per MoE layer per pass
+        EXPECT_EQ(ranks[static_cast<size_t>(r)]->exchanges, 0);
+        attach_expert_parallel(*models[static_cast<size_t>(r)], nullptr);
+      }
+    }
+    std::filesystem::remove(path);
+    ++tested;
+  }
+  EXPECT_GE(tested, 6);
+}
+
+TEST(ExpertParallel, SequenceSharesCoverEverySequenceOnce) {
+  EXPECT_EQ(sequence_share(3, 0, 2).begin, 0);
+  EXPECT_EQ(sequence_share(3, 0, 2).end, 2);
+  EXPECT_EQ(sequence_share(3, 1, 2).begin, 2);
+  EXPECT_EQ(sequence_share(3, 1, 2).end, 3);
+  const ExpertRange none = sequence_share(2, 2, 3);
+  EXPECT_EQ(none.end - none.begin, 0);
 }
 
 TEST(ExpertParallel, APlacementForAnotherShapeIsRefused) {
