@@ -143,7 +143,8 @@ const CommandRegistration kTokenize{
     "tokenize", "text -> token ids with a model's tokenizer (or a tokenizer.json)", [](CLI::App& app) {
       auto a = std::make_shared<TokenizeArgs>();
       app.add_option("-m,--model", a->model, "GGUF model whose tokenizer.ggml.* keys to use (default: the bundled models/default.gguf)");
-      app.add_option("--tokenizer-json", a->tokenizer_json, "Hugging Face tokenizer.json instead of a model");
+      app.add_option("--tokenizer-json", a->tokenizer_json,
+                     "Hugging Face tokenizer.json (or a tiktoken vocabulary, tiktoken.model) instead of a model");
       auto* prompt = app.add_option("-p,--prompt", a->prompt, "text to tokenize ('-': read stdin)");
       // One text only: with both, one of them would be silently ignored.
       app.add_option("-f,--file", a->file, "read the text from a file")->excludes(prompt);

@@ -79,7 +79,7 @@ struct TrainArgs {
 
 gguf::Metadata load_tokenizer_keys(const std::string& path) {
   gguf::Metadata md;
-  if (path.size() >= 5 && path.substr(path.size() - 5) == ".json") {
+  if (path.ends_with(".json") || tokenizer::is_tiktoken_file(path)) {
     tokenizer::import_hf_tokenizer(path, md);
     return md;
   }

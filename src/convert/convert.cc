@@ -195,8 +195,10 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   }
 
   gguf::Metadata tok;
-  const fs::path tok_path = dir / "tokenizer.json";
-  if (!fs::exists(tok_path)) fail(hf_dir, ": tokenizer.json is missing");
+  // tokenizer.json, or a tiktoken vocabulary where a model ships that instead (Kimi-K2).
+  fs::path tok_path = dir / "tokenizer.json";
+  if (!fs::exists(tok_path) && fs::exists(dir / "tiktoken.model")) tok_path = dir / "tiktoken.model";
+  if (!fs::exists(tok_path)) fail(hf_dir, ": tokenizer.json is missing (and there is no tiktoken.model)");
   tokenizer::import_hf_tokenizer(tok_path.string(), tok);
   const int64_t n_vocab = cfg.n_vocab;
   sum.n_tokens = tok.get_string_array("tokenizer.ggml.tokens").size();

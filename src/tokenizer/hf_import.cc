@@ -1,6 +1,8 @@
 // tokenizer.json -> tokenizer.ggml.* metadata.
 #include "tokenizer/hf_import.h"
 
+#include "tokenizer/hf_tokenizer_config.h"
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -16,18 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-json read_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("tokenizer: cannot open '", path, "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return json::parse(ss.str());
-  } catch (const json::exception& e) {
-    fail("tokenizer: '", path, "' is not valid JSON: ", e.what());
-  }
-}
-
 // All parts of a (possibly Sequence) normalizer / pre-tokenizer / decoder.
 void flatten(const json& j, const char* seq_key, std::vector<json>& out) {
   if (!j.is_object()) return;
@@ -36,13 +26,6 @@ void flatten(const json& j, const char* seq_key, std::vector<json>& out) {
   } else {
     out.push_back(j);
   }
-}
-
-// A special-token entry of tokenizer_config.json: a string or {"content": ...}.
-std::string token_text(const json& j) {
-  if (j.is_string()) return j.get<std::string>();
-  if (j.is_object() && j.contains("content") && j["content"].is_string()) return j["content"].get<std::string>();
-  return "";
 }
 
 std::string detect_pre(const std::vector<json>& pre_parts) {
@@ -77,11 +60,63 @@ std::string detect_pre(const std::vector<json>& pre_parts) {
 
 }  // namespace
 
+json read_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("tokenizer: cannot open '", path, "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return json::parse(ss.str());
+  } catch (const json::exception& e) {
+    fail("tokenizer: '", path, "' is not valid JSON: ", e.what());
+  }
+}
+
+json read_tokenizer_config(const std::string& vocab_path) {
+  const std::filesystem::path cfg_path = std::filesystem::path(vocab_path).parent_path() / "tokenizer_config.json";
+  return std::filesystem::exists(cfg_path) ? read_json_file(cfg_path.string()) : json::object();
+}
+
+std::string special_token_text(const json& j) {
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_object() && j.contains("content") && j["content"].is_string()) return j["content"].get<std::string>();
+  return "";
+}
+
+void apply_tokenizer_config(const json& cfg, const std::vector<std::string>& tokens, gguf::Metadata& md) {
+  auto find_id = [&](const std::string& text) -> int64_t {
+    if (text.empty()) return -1;
+    for (size_t i = 0; i < tokens.size(); ++i)
+      if (tokens[i] == text) return int64_t(i);
+    return -1;
+  };
+  auto set_id = [&](const char* key, const char* cfg_key) {
+    if (!cfg.contains(cfg_key)) return;
+    int64_t id = find_id(special_token_text(cfg[cfg_key]));
+    if (id >= 0) md.set(key, gguf::Value::make_u32(uint32_t(id)));
+  };
+  set_id("tokenizer.ggml.bos_token_id", "bos_token");
+  set_id("tokenizer.ggml.eos_token_id", "eos_token");
+  set_id("tokenizer.ggml.padding_token_id", "pad_token");
+  set_id("tokenizer.ggml.unknown_token_id", "unk_token");
+  bool add_bos = cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean() ? cfg["add_bos_token"].get<bool>() : false;
+  md.set("tokenizer.ggml.add_bos_token", gguf::Value::make_bool(add_bos));
+  if (cfg.contains("chat_template")) {
+    const json& ct = cfg["chat_template"];
+    if (ct.is_string()) {
+      md.set("tokenizer.chat_template", gguf::Value::make_string(ct.get<std::string>()));
+    } else if (ct.is_array()) {
+      for (const json& named : ct)
+        if (named.value("name", "") == "default")
+          md.set("tokenizer.chat_template", gguf::Value::make_string(named.value("template", "")));
+    }
+  }
+}
+
 void import_hf_tokenizer(const std::string& path, gguf::Metadata& md) {
-  json tj = read_json(path);
-  json cfg = json::object();
-  std::filesystem::path cfg_path = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
-  if (std::filesystem::exists(cfg_path)) cfg = read_json(cfg_path.string());
+  if (is_tiktoken_file(path)) return import_tiktoken(path, md);
+  json tj = read_json_file(path);
+  const json cfg = read_tokenizer_config(path);
 
   if (!tj.contains("model") || !tj["model"].is_object()) fail("tokenizer: '", path, "' has no \"model\" object");
   const json& model = tj["model"];
@@ -158,33 +193,7 @@ void import_hf_tokenizer(const std::string& path, gguf::Metadata& md) {
   md.set("tokenizer.ggml.merges", gguf::Value::make_string_array(merges));
   if (!normalizer.empty()) md.set("tokenizer.ggml.normalizer", gguf::Value::make_string(normalizer));
 
-  auto find_id = [&](const std::string& text) -> int64_t {
-    if (text.empty()) return -1;
-    for (size_t i = 0; i < tokens.size(); ++i)
-      if (tokens[i] == text) return int64_t(i);
-    return -1;
-  };
-  auto set_id = [&](const char* key, const char* cfg_key) {
-    if (!cfg.contains(cfg_key)) return;
-    int64_t id = find_id(token_text(cfg[cfg_key]));
-    if (id >= 0) md.set(key, gguf::Value::make_u32(uint32_t(id)));
-  };
-  set_id("tokenizer.ggml.bos_token_id", "bos_token");
-  set_id("tokenizer.ggml.eos_token_id", "eos_token");
-  set_id("tokenizer.ggml.padding_token_id", "pad_token");
-  set_id("tokenizer.ggml.unknown_token_id", "unk_token");
-  bool add_bos = cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean() ? cfg["add_bos_token"].get<bool>() : false;
-  md.set("tokenizer.ggml.add_bos_token", gguf::Value::make_bool(add_bos));
-  if (cfg.contains("chat_template")) {
-    const json& ct = cfg["chat_template"];
-    if (ct.is_string()) {
-      md.set("tokenizer.chat_template", gguf::Value::make_string(ct.get<std::string>()));
-    } else if (ct.is_array()) {
-      for (const json& named : ct)
-        if (named.value("name", "") == "default")
-          md.set("tokenizer.chat_template", gguf::Value::make_string(named.value("template", "")));
-    }
-  }
+  apply_tokenizer_config(cfg, tokens, md);
 }
 
 }  // namespace frugal::tokenizer
