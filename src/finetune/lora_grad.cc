@@ -54,4 +54,26 @@ void lora_backward(const LoraWeights& l, const float* x, const float* ax, const 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, r, 1.0f, d_ax.data(), r, l.a, in, 1.0f, d_x, in);
 }
 
+void lora_forward_transposed(const LoraWeights& l, const float* x, int64_t n, float* xb, float* y) {
+  const int N = static_cast<int>(n), in = static_cast<int>(l.n_in), out = static_cast<int>(l.n_out),
+            r = static_cast<int>(l.rank);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, 1.0f, x, out, l.b, r, 0.0f, xb, r);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, r, l.scale, xb, r, l.a, in, 1.0f, y, in);
+}
+
+void lora_backward_transposed(const LoraWeights& l, const float* x, const float* xb, const float* d_y, int64_t n,
+                              float* d_a, float* d_b, float* d_x) {
+  const int N = static_cast<int>(n), in = static_cast<int>(l.n_in), out = static_cast<int>(l.n_out),
+            r = static_cast<int>(l.rank);
+  // u = scale * d_y A^T (n x rank)
+  std::vector<float> u(static_cast<size_t>(n * l.rank));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, r, in, l.scale, d_y, in, l.a, in, 0.0f, u.data(), r);
+  // d_a += scale * xb^T d_y (rank x n_in)
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, N, l.scale, xb, r, d_y, in, 1.0f, d_a, in);
+  // d_b += x^T u (n_out x rank)
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, N, 1.0f, x, out, u.data(), r, 1.0f, d_b, r);
+  // d_x += u B^T (n x n_out)
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, 1.0f, u.data(), r, l.b, r, 1.0f, d_x, out);
+}
+
 }  // namespace frugal::finetune

@@ -32,4 +32,13 @@ void lora_forward(const LoraWeights& l, const float* x, int64_t n, float* ax, fl
 void lora_backward(const LoraWeights& l, const float* x, const float* ax, const float* d_y, int64_t n, float* d_a,
                    float* d_b, float* d_x);
 
+// The adapted matrix used transposed, y = x (W + scale B A) over rows x of
+// n_out (deepseek2's kv_b key rows, folded into the queries): y (n x n_in)
+// += scale * (x B) A; xb (n x rank) keeps x B for backward.
+void lora_forward_transposed(const LoraWeights& l, const float* x, int64_t n, float* xb, float* y);
+// d_a += scale * xb^T d_y; d_b += scale * x^T (d_y A^T); d_x (n x n_out) +=
+// scale * (d_y A^T) B^T.
+void lora_backward_transposed(const LoraWeights& l, const float* x, const float* xb, const float* d_y, int64_t n,
+                              float* d_a, float* d_b, float* d_x);
+
 }  // namespace frugal::finetune

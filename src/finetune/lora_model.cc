@@ -21,17 +21,18 @@ namespace frugal::finetune {
 namespace {
 
 // The adapted matrices of a layer, in parameter order: the attention's
-// (deepseek2's latent attention: q_a, q_b, kv_a_mqa, and a split file's
-// per-head k_b and v_b stacks), the 2-D FFN ones, then the routed experts'
-// stacks (a pair of factors per expert).
+// (deepseek2's latent attention: q_a, q_b, kv_a_mqa, a joint kv_b, or a
+// split file's per-head k_b and v_b stacks), the 2-D FFN ones, then the
+// routed experts' stacks (a pair of factors per expert).
 enum Target {
-  kQ, kK, kV, kO, kQA, kQB, kKvA, kKB, kVB, kGate, kUp, kDown, kGateSh, kUpSh, kDownSh, kRouter, kGateEx, kUpEx,
-  kDownEx, kTargets
+  kQ, kK, kV, kO, kQA, kQB, kKvA, kKvB, kKB, kVB, kGate, kUp, kDown, kGateSh, kUpSh, kDownSh, kRouter, kGateEx,
+  kUpEx, kDownEx, kTargets
 };
 constexpr const char* kTargetNames[kTargets] = {
-    "attn_q",   "attn_k",       "attn_v",         "attn_output",    "attn_q_a",       "attn_q_b",      "attn_kv_a_mqa",
-    "attn_k_b", "attn_v_b",     "ffn_gate",       "ffn_up",         "ffn_down",       "ffn_gate_shexp", "ffn_up_shexp",
-    "ffn_down_shexp", "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"};
+    "attn_q",         "attn_k",        "attn_v",        "attn_output",   "attn_q_a",       "attn_q_b",
+    "attn_kv_a_mqa",  "attn_kv_b",     "attn_k_b",      "attn_v_b",      "ffn_gate",       "ffn_up",
+    "ffn_down",       "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp", "ffn_gate_inp",  "ffn_gate_exps",
+    "ffn_up_exps",    "ffn_down_exps"};
 
 bool is_stack(int t) { return t >= kGateEx || t == kKB || t == kVB; }
 
@@ -50,8 +51,9 @@ const model::ExpertStack& stack_of(const model::LayerWeights& L, int t) {
 kernels::WeightMatrix base_matrix(const model::LayerWeights& L, int t) {
   if (is_stack(t)) return stack_of(L, t).data ? stack_of(L, t).expert(0) : kernels::WeightMatrix{};
   const kernels::WeightMatrix* m[kRouter + 1] = {
-      &L.wq,        &L.wk,       &L.wv,       &L.wo,      &L.wq_a,     &L.wq_b,     &L.wkv_a_mqa, nullptr,
-      nullptr,      &L.ffn_gate, &L.ffn_up,   &L.ffn_down, &L.gate_shexp, &L.up_shexp, &L.down_shexp, &L.router};
+      &L.wq,       &L.wk,        &L.wv,         &L.wo,       &L.wq_a,     &L.wq_b,       &L.wkv_a_mqa, &L.wkv_b,
+      nullptr,     nullptr,      &L.ffn_gate,   &L.ffn_up,   &L.ffn_down, &L.gate_shexp, &L.up_shexp,  &L.down_shexp,
+      &L.router};
   return *m[t];
 }
 
@@ -524,9 +526,8 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
   // full trainer's too), in the absorbed form inference runs, through this
   // layer's frozen matrices and their adapters. A x of each product is kept
   // in the layer's ax (per head for k_b and v_b, head h's rows at h T r).
-  // A file with kv_b joint has no k_b/v_b to adapt: its key rows, used
-  // transposed (q_lat = Wk_h^T q_nope, dequantised as inference absorbs
-  // them), and its value rows stay frozen.
+  // A joint kv_b's key rows are used transposed (q_lat = Wk_h^T q_nope,
+  // dequantised as inference absorbs them), and so is its adapter's part.
   std::vector<int32_t> pos(static_cast<size_t>(T));
   for (int64_t i = 0; i < T; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(i);
   const train::MlaShape ms{.n_seq = 1, .t = T, .pos = pos.data(), .rope = rope.data()};
@@ -544,24 +545,39 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
                                    .n_in = L.wkv_b.n_in};
     };
     const bool joint = L.wkv_b.data != nullptr;
+    // A joint kv_b's adapter W + scale B A on head h's key or value rows
+    // (those rows of B), and what its backward keeps: x B of the key rows
+    // (used transposed) at 2h n r, A x of the value rows at (2h + 1) n r.
+    const Slot& kv_b = slots_[static_cast<size_t>(il * kTargets + kKvB)];
+    auto kv_b_lora = [&kv_b, this, scale, kvw, r](int64_t h, int64_t first, int64_t n_rows) {
+      LoraWeights l = kv_b.at(params_, scale);
+      l.b += (h * kvw + first) * r;
+      l.n_out = n_rows;
+      return l;
+    };
+    auto kv_b_kept = [&a, r](int64_t h, bool value, int64_t n) { return a.ax[kKvB].data() + (2 * h + value) * n * r; };
+    auto grad_of = [this](const float* p) { return grads_.data() + (p - params_.data()); };
     train::MlaProducts w;
-    w.forward = [&, il, joint, kv_b_rows, nope, rank](train::MlaMatrix m, int64_t h, const float* x, int64_t n,
-                                                       float* y) {
+    w.forward = [&, il, joint, kv_b_rows, kv_b_lora, kv_b_kept, nope, rank](train::MlaMatrix m, int64_t h,
+                                                                             const float* x, int64_t n, float* y) {
       if (joint && m == train::MlaMatrix::kKB) {  // y = x Wk_h
         std::fill_n(y, n * rank, 0.0f);
         frozen_linear_backward(kv_b_rows(h, 0, nope), x, n, y);
+        if (h == 0) a.ax[kKvB] = zeros(2 * c.n_head * n * r);
+        if (kv_b.adapted) lora_forward_transposed(kv_b_lora(h, 0, nope), x, n, kv_b_kept(h, false, n), y);
         return;
       }
       if (joint && m == train::MlaMatrix::kVB) {
         kernels::matmul(kv_b_rows(h, nope, c.v_head_dim), x, rank, n, y, c.v_head_dim, nullptr);
+        if (kv_b.adapted) lora_forward(kv_b_lora(h, nope, c.v_head_dim), x, n, kv_b_kept(h, true, n), y);
         return;
       }
       const int t = mla_target(m);
       if (h == 0) a.ax[t] = zeros((is_stack(t) ? c.n_head : 1) * n * r);
       product(il, t, h, x, n, y, a.ax[t].data() + h * n * r);
     };
-    w.backward = [&, il, joint, kv_b_rows, nope, rank](train::MlaMatrix m, int64_t h, const float* x,
-                                                        const float* d_y, int64_t n, float* d_x) {
+    w.backward = [&, il, joint, kv_b_rows, kv_b_lora, kv_b_kept, grad_of, nope, rank](
+                     train::MlaMatrix m, int64_t h, const float* x, const float* d_y, int64_t n, float* d_x) {
       if (joint && m == train::MlaMatrix::kKB) {  // d_x += d_y Wk_h^T, Wk_h's rows dequantised
         const kernels::WeightMatrix wk = kv_b_rows(h, 0, nope);
         F row = zeros(rank);
@@ -570,10 +586,16 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
                                 row.data(), rank);
           for (int64_t i = 0; i < n; ++i) d_x[i * nope + j] += kernels::dot(d_y + i * rank, row.data(), rank);
         }
+        if (!kv_b.adapted) return;
+        const LoraWeights l = kv_b_lora(h, 0, nope);
+        lora_backward_transposed(l, x, kv_b_kept(h, false, n), d_y, n, grad_of(l.a), grad_of(l.b), d_x);
         return;
       }
       if (joint && m == train::MlaMatrix::kVB) {
         frozen_linear_backward(kv_b_rows(h, nope, c.v_head_dim), d_y, n, d_x);
+        if (!kv_b.adapted) return;
+        const LoraWeights l = kv_b_lora(h, nope, c.v_head_dim);
+        lora_backward(l, x, kv_b_kept(h, true, n), d_y, n, grad_of(l.a), grad_of(l.b), d_x);
         return;
       }
       const int t = mla_target(m);

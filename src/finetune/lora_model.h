@@ -13,7 +13,7 @@
 // train/mla.h, in the absorbed form inference runs; kv_b joint or split
 // per head), RoPE as inference applies it. Adapted
 // matrices (LoraShape): the attention projections (deepseek2's q or q_a and
-// q_b, kv_a_mqa, output, and a split file's k_b and v_b, a pair of factors
+// q_b, kv_a_mqa, output, and kv_b or a split file's k_b and v_b, a pair of factors
 // per head), the dense FFN, the
 // shared experts, the routed experts (a pair of factors per expert, or one
 // pair for all of a layer's experts; stored as llama.cpp's 3-D factors) and

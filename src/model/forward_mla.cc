@@ -14,9 +14,11 @@
 // position is independent of the number of heads' full K/V widths.
 //
 // LoRA adapters (model/lora.h) add their products to q (or q_a and q_b),
-// kv_a_mqa and output, and to each head's k_b and v_b products of a split
-// file: those are the products this form runs, so an adapter trained on
-// this form (finetune) is applied as it was trained.
+// kv_a_mqa and output, to each head's k_b and v_b products of a split file,
+// and a joint kv_b's W + s B A is absorbed as W is: its key rows' part
+// s A^T (B_hk^T q_nope) added to each head's latent query, its value rows'
+// part to each head's value; so an adapter trained on this form (finetune)
+// is applied as it was trained.
 #include <algorithm>
 
 #include "kernels/attention.h"
@@ -59,6 +61,28 @@ void absorb_queries(const ModelConfig& c, const kernels::WeightMatrix& kv_b, con
     pool->run(H, head);
   } else {
     for (int64_t h = 0; h < H; ++h) head(h, 0);
+  }
+}
+
+// q_latent[r, h, 0:rank] += scale (q_nope[r, h] . B_hk) A: the adapter of a
+// joint kv_b (B's rows as kv_b's) on head h's key rows, absorbed as they are.
+void absorb_query_adapter(const ModelConfig& c, const LoraPair& p, float scale, const float* q, int64_t n_rows,
+                          float* q_latent) {
+  const int64_t rank = c.kv_lora_rank, nope = c.qk_nope_head_dim, lw = rank + c.qk_rope_head_dim;
+  const int64_t hd = c.head_dim, H = c.n_head, kvw = nope + c.v_head_dim, r = p.a.n_out;
+  std::vector<float> a(static_cast<size_t>(r * rank)), b_hk(static_cast<size_t>(nope * r)), t(static_cast<size_t>(r));
+  quant::dequantize_rows(p.a.type, p.a.data, a.data(), r, rank);
+  const size_t rb = row_bytes(p.b.type, static_cast<uint64_t>(r));
+  for (int64_t h = 0; h < H; ++h) {
+    quant::dequantize_rows(p.b.type, static_cast<const uint8_t*>(p.b.data) + static_cast<size_t>(h * kvw) * rb,
+                           b_hk.data(), nope, r);
+    for (int64_t row = 0; row < n_rows; ++row) {
+      const float* qn = q + row * H * hd + h * hd;
+      std::fill(t.begin(), t.end(), 0.0f);
+      for (int64_t j = 0; j < nope; ++j) kernels::axpy(qn[j], b_hk.data() + j * r, t.data(), r);
+      for (int64_t k = 0; k < r; ++k)
+        kernels::axpy(scale * t[static_cast<size_t>(k)], a.data() + k * rank, q_latent + (row * H + h) * lw, rank);
+    }
   }
 }
 
@@ -141,6 +165,9 @@ void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> r
     }
   } else {
     absorb_queries(c, L.wkv_b, q, n, q_latent, s, pool);
+    lora_runs([&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+      if (LL.wkv_b) absorb_query_adapter(c, LL.wkv_b, scale, q + b * H * hd, cnt, q_latent + b * H * lw);
+    });
   }
 
   float* att_latent = s.att_latent.get(n * H * rank);
@@ -174,9 +201,15 @@ void mla_attention_layer(const Model& m, int64_t il, std::span<const BatchRow> r
                                                  vhd, rank};
     matmul(wv, att_latent + h * rank, H * rank, n, att + h * vhd, H * vhd, pool);
     lora_runs([&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
-      if (LL.wv_b)
-        lora_apply(LL.wv_b.expert(h), scale, att_latent + b * H * rank + h * rank, H * rank, cnt,
-                   att + b * H * vhd + h * vhd, H * vhd, pool);
+      LoraPair vp = c.mla_split_kv_b ? LL.wv_b.expert(h) : LL.wkv_b;
+      if (!vp) return;
+      if (!c.mla_split_kv_b) {  // a joint kv_b's adapter: the rows of B for head h's values
+        const size_t b_row = row_bytes(vp.b.type, static_cast<uint64_t>(vp.b.n_in));
+        vp.b.data = static_cast<const uint8_t*>(vp.b.data) + static_cast<size_t>(h * (nope + vhd) + nope) * b_row;
+        vp.b.n_out = vhd;
+      }
+      lora_apply(vp, scale, att_latent + b * H * rank + h * rank, H * rank, cnt, att + b * H * vhd + h * vhd,
+                 H * vhd, pool);
     });
   }
   matmul(L.wo, att, H * vhd, n, out, c.n_embd, pool);

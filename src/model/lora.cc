@@ -37,6 +37,7 @@ constexpr LoraTarget kTargets[] = {
     {.name = "attn_q_a", .pair = &LayerLora::wq_a, .weight = &LayerWeights::wq_a},
     {.name = "attn_q_b", .pair = &LayerLora::wq_b, .weight = &LayerWeights::wq_b},
     {.name = "attn_kv_a_mqa", .pair = &LayerLora::wkv_a, .weight = &LayerWeights::wkv_a_mqa},
+    {.name = "attn_kv_b", .pair = &LayerLora::wkv_b, .weight = &LayerWeights::wkv_b},
     {.name = "attn_k_b", .stack = &LayerLora::wk_b, .experts = &LayerWeights::wk_b},
     {.name = "attn_v_b", .stack = &LayerLora::wv_b, .experts = &LayerWeights::wv_b},
     {.name = "ffn_gate", .pair = &LayerLora::ffn_gate, .weight = &LayerWeights::ffn_gate},
@@ -107,8 +108,8 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
     if (it == by_name.end())
       fail(p, ": tensor '", t.name, "' adapts '", target, "', which this model has not or frugal cannot adapt ",
            "(supported: attn_q, attn_k, attn_v, attn_output, latent attention's attn_q_a, attn_q_b, attn_kv_a_mqa, ",
-           "attn_k_b and attn_v_b, the dense ffn_gate/up/down, the shared experts' ffn_gate/up/down_shexp, the ",
-           "routed experts' ffn_gate/up/down_exps and the router's ffn_gate_inp; not a joint attn_kv_b)");
+           "attn_kv_b, attn_k_b and attn_v_b, the dense ffn_gate/up/down, the shared experts' ",
+           "ffn_gate/up/down_shexp, the routed experts' ffn_gate/up/down_exps and the router's ffn_gate_inp)");
     if (t.type != TensorType::F32 && t.type != TensorType::F16)
       fail(p, ": tensor '", t.name, "' is ", tensor_type_name(t.type), "; LoRA factors must be f32 or f16");
     const LoraTarget& lt = *it->second.first;

@@ -7,13 +7,12 @@
 //
 // Applied at inference to the attention projections (q, k, v, output) of the
 // standard attention architectures, deepseek2's latent attention (q or
-// q_a and q_b, kv_a_mqa, output, and a split file's per-head k_b and v_b,
-// 3-D factors as the experts'), the dense SwiGLU FFN, the shared
+// q_a and q_b, kv_a_mqa, output, kv_b, or a split file's per-head k_b and
+// v_b, 3-D factors as the experts'), the dense SwiGLU FFN, the shared
 // experts, the routed experts (gpt-oss's biased and clamped ones and
 // llama4's, weighted on their input, included) and the router
 // (ffn_gate_inp, its logits adapted before routing). Any other tensor name in
-// the file (a joint attn_kv_b: its key rows enter the absorbed attention
-// transposed) is a load error naming it,
+// the file is a load error naming it,
 // so an adapter is never half applied.
 #pragma once
 #include <cstdint>
@@ -52,7 +51,7 @@ struct LoraStack {
 
 struct LayerLora {
   LoraPair wq, wk, wv, wo;
-  LoraPair wq_a, wq_b, wkv_a;  // latent attention (deepseek2)
+  LoraPair wq_a, wq_b, wkv_a, wkv_b;  // latent attention (deepseek2)
   LoraStack wk_b, wv_b;        // a split kv_b's heads: a pair of factors per head
   LoraPair ffn_gate, ffn_up, ffn_down;
   LoraPair gate_shexp, up_shexp, down_shexp;

@@ -184,11 +184,11 @@ adapted_moe oss gpt-oss attn,experts,router 32
 # their input, dense and MoE layers interleaved) with every target.
 adapted_moe l4 llama4 attn,ffn,shared,experts,router 36
 # deepseek2: latent attention with kv_b joint (DeepSeek-V2-Lite's design: q,
-# kv_a_mqa and output adapted, kv_b frozen), a leading dense layer, two
-# shared experts, the softmax router; and split into per-head k_b/v_b
-# (Kimi-K2's: q_a, q_b, kv_a_mqa, k_b, v_b and output adapted), the
-# biased sigmoid router and its routed scale.
-adapted_moe ds2 deepseek2 attn,ffn,shared,experts,router 26
+# kv_a_mqa, kv_b and output adapted), a leading dense layer, two shared
+# experts, the softmax router; and split into per-head k_b/v_b (Kimi-K2's:
+# q_a, q_b, kv_a_mqa, k_b, v_b and output adapted), the biased sigmoid
+# router and its routed scale.
+adapted_moe ds2 deepseek2 attn,ffn,shared,experts,router 29
 adapted_moe k2 deepseek2 attn,shared,experts,router 32 tiny-k2
 # Architectures the trainer does not cover: refused, saying what it lacks.
 "$FRUGAL" synth --arch qwen3next --preset tiny --type q8_0 -o "$dir/qwen3next.gguf" >/dev/null 2>&1

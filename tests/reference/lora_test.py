@@ -6,8 +6,8 @@ Mixtral-style), qwen3moe, qwen2moe (shared expert with its sigmoid gate), glm4mo
 expert, the sigmoid router with its selection bias), gpt-oss (experts with biases
 and the clamped gated unit, attention sinks, a window on the even layers) and llama4
 (top-1 sigmoid experts weighted on their input, dense and MoE layers interleaved) and
-deepseek2 (latent attention's q or q_a/q_b, kv_a_mqa, output and a split file's per-head
-k_b/v_b, 3-D factors as the experts'; DeepSeek-V2-Lite's, V3's and Kimi-K2's tiny presets) gives
+deepseek2 (latent attention's q or q_a/q_b, kv_a_mqa, output, and kv_b or a split file's
+per-head k_b/v_b, 3-D factors as the experts'; DeepSeek-V2-Lite's, V3's and Kimi-K2's tiny presets) gives
 the logits of the float64 reference whose weights have the adapter merged in
 (W + scale * B @ A, scale = lora_scale * alpha / rank); `frugal lora-merge`
 writes a model whose logits (and `frugal run`'s greedy ids) are the
@@ -26,7 +26,7 @@ from frugal_ref import load_model  # noqa: E402
 from frugal_ref import gguf as gguf_format  # noqa: E402
 
 RANK, ALPHA, LORA_SCALE = 4, 8.0, 0.5
-TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output", "attn_q_a", "attn_q_b", "attn_kv_a_mqa", "attn_k_b",
+TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output", "attn_q_a", "attn_q_b", "attn_kv_a_mqa", "attn_kv_b", "attn_k_b",
            "attn_v_b", "ffn_gate", "ffn_up", "ffn_down", "ffn_gate_shexp",
            "ffn_up_shexp", "ffn_down_shexp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps")
 
