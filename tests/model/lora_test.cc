@@ -146,9 +146,9 @@ TEST_F(LoraTest, BadAdaptersAreRefusedNamingTheTensor) {
   auto bad_layer = fs;
   bad_layer[0].target = "blk.99.attn_q.weight";
   expect_error(bad_layer, "blk.99.attn_q.weight");
-  auto latent = fs;
+  auto latent = fs;  // a latent attention matrix on a model without one
   latent[0].target = "blk.0.attn_kv_a_mqa.weight";
-  expect_error(latent, "not yet: latent attention");
+  expect_error(latent, "adapts 'blk.0.attn_kv_a_mqa.weight', which this model has not");
   // The router is adapted (its logits before routing): random_factors has it.
   write_lora_adapter(adapter_.path, "llama", 8.0f, 4, fs);
   EXPECT_TRUE(LoraAdapter::load(adapter_.path, *model)->layers()[0].router);
