@@ -1,6 +1,7 @@
 // config.json <-> configuration for the families of hf_layout.h: the keys
 // every family shares, the MoE keys its table row names, DeepSeek's latent
 // attention and routing keys, and rope_scaling.
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -260,6 +261,30 @@ void read_dots1(const HfConfig& h, ModelConfig& c) {
   if (c.n_expert_groups <= 1) c.n_expert_groups = c.n_group_used = 0;
 }
 
+// ERNIE-4.5-MoE: MoE layers from moe_layer_start_index to the last, every
+// moe_layer_interval-th, shared experts of the routed width, a softmax
+// router whose correction bias chooses, the top-k always renormalised; no
+// biases; what its configs can say otherwise is refused.
+void read_ernie(const HfConfig& h, ModelConfig& c) {
+  const std::string& where = h.where;
+  if (h.flag_or("use_bias", false)) fail(where, ": ERNIE-4.5 with use_bias is not converted");
+  if (!h.flag_or("moe_use_aux_free", true))
+    fail(where, ": moe_use_aux_free false (no e_score_correction_bias) is not converted");
+  c.n_leading_dense = h.count_or("moe_layer_start_index", 0);
+  c.n_moe_layer_step = h.count_or("moe_layer_interval", 1);
+  if (c.n_moe_layer_step < 1) fail(where, ": moe_layer_interval must be at least 1");
+  if (h.has("moe_layer_end_index")) {
+    const json& end = h.j["moe_layer_end_index"];
+    if (!end.is_number_integer() || (end.get<int64_t>() != -1 && end.get<int64_t>() != c.n_layer - 1))
+      fail(where, ": moe_layer_end_index ", end.dump(), " is not converted (MoE layers run to the last, ",
+           c.n_layer - 1, ", or -1)");
+  }
+  c.n_expert_shared = h.count_or("moe_num_shared_experts", 0);
+  c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
+  c.gating = model::GatingFunc::kSoftmax;
+  c.expert_weights_norm = true;
+}
+
 // gpt-oss: a sliding window on the even layers (layer_types, when given,
 // must say so), biases, the SwiGLU clamped at 7.
 void read_gpt_oss(const HfConfig& h, ModelConfig& c) {
@@ -424,7 +449,7 @@ ModelConfig config_from_hf(const json& root, const std::string& where) {
   if (h.has("clip_qkv")) fail(keys_where, ": clip_qkv is not converted");
   if (fam.moe) {
     c.n_expert = h.count(fam.expert_count_key);
-    c.n_expert_used = h.count("num_experts_per_tok");
+    c.n_expert_used = h.count(fam.expert_used_key);
     c.n_ff_exp = *fam.expert_ff_key ? h.count(fam.expert_ff_key) : c.n_ff;
     if (*fam.shared_ff_key) c.n_ff_shexp = h.count_or(fam.shared_ff_key, 0);
     if (h.count_or("decoder_sparse_step", 1) != 1) fail(keys_where, ": decoder_sparse_step other than 1 is not converted");
@@ -441,6 +466,7 @@ ModelConfig config_from_hf(const json& root, const std::string& where) {
     case HfKeys::kQwen35: read_qwen35(h, c); break;
     case HfKeys::kMiniMax: read_minimax(h, c); break;
     case HfKeys::kDots1: read_dots1(h, c); break;
+    case HfKeys::kErnie: read_ernie(h, c); break;
   }
   if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, keys_where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
@@ -474,7 +500,7 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
   if (*fam.dense_ff_key) j[fam.dense_ff_key] = c.n_ff;  // before the experts' key, which may be intermediate_size
   if (fam.moe) {
     j[fam.expert_count_key] = c.n_expert;
-    j["num_experts_per_tok"] = c.n_expert_used;
+    j[fam.expert_used_key] = c.n_expert_used;
     if (*fam.expert_ff_key) j[fam.expert_ff_key] = c.n_ff_exp;
     if (*fam.shared_ff_key) j[fam.shared_ff_key] = c.n_ff_shexp;
     if (fam.norm_topk_key) j["norm_topk_prob"] = c.expert_weights_norm;
@@ -510,6 +536,15 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     j["attention_bias"] = false;
     j["scoring_func"] = "sigmoid";
     if (c.n_expert_groups <= 1) j["n_group"] = j["topk_group"] = 1;  // as its configs say no group limit
+  }
+  if (fam.keys == HfKeys::kErnie) {
+    if (c.gating != model::GatingFunc::kSoftmax || !c.expert_score_bias || !c.expert_weights_norm)
+      fail("no Hugging Face ERNIE-4.5 config for a router other than its renormalised, bias-chosen softmax");
+    j["use_bias"] = false;
+    j["moe_layer_start_index"] = c.n_leading_dense;
+    j["moe_layer_end_index"] = c.n_layer - 1;
+    j["moe_layer_interval"] = std::max<int64_t>(c.n_moe_layer_step, 1);
+    j["moe_num_shared_experts"] = c.n_expert_shared;
   }
   if (fam.keys == HfKeys::kGptOss) {
     j["attention_bias"] = true;

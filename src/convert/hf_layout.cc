@@ -131,6 +131,14 @@ constexpr HfFamily kFamilies[] = {
      .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size", .shared_ff_key = "",
      .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj", .exp_up = "up_proj",
      .exp_down = "down_proj", .permute_qk = false, .keys = HfKeys::kDots1},
+    // ERNIE-4.5-MoE (21B-A3B, 300B-A47B): the selection bias in the MoE
+    // block's moe_statics, a [1, experts] row; its next-token-prediction
+    // modules (model.mtp_*) left out, as llama.cpp's converter leaves them.
+    {.hf_class = "Ernie4_5_MoeForCausalLM", .arch = "ernie4_5-moe", .model_type = "ernie4_5_moe", .moe = true,
+     .moe_block = "mlp", .expert_count_key = "moe_num_experts", .expert_ff_key = "moe_intermediate_size",
+     .shared_ff_key = "", .norm_topk_key = false, .shared_block = "shared_experts", .exp_gate = "gate_proj",
+     .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false, .score_bias_at = "moe_statics.",
+     .score_bias_row = true, .expert_used_key = "moe_k", .keys = HfKeys::kErnie, .skipped = {"model.mtp_", ""}},
     {.hf_class = "DeepseekV3ForCausalLM", .arch = "deepseek2", .model_type = "deepseek_v3", .moe = true,
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
@@ -444,6 +452,7 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
     substitute(hf, "{score_bias_at}", fam.score_bias_at);
     s.names.push_back(hf_prefix + hf);
     if (suffix == "ffn_gate_inp_shexp.weight") s.shape = {1, cfg.n_embd};  // a Linear to one output
+    if (suffix == "exp_probs_b.bias" && fam.score_bias_row) s.shape = {1, cfg.n_expert};
     if (suffix == "ssm_conv1d.weight") s.shape = {cfg.ssm_conv_channels(), 1, cfg.ssm_conv_kernel};  // a Conv1d's
     if (n.value != HfValue::kCopy) s.value = n.value;
     if (n.norm_as_is) s.value = HfValue::kCopy;

@@ -27,6 +27,7 @@ enum class HfKeys {
   kQwen35,    // Qwen3-Next's, rope_parameters, attn_output_gate, mtp_num_hidden_layers
   kMiniMax,   // rotary_dim, scoring_func, use_qk_norm, use_routing_bias, attn_type_list
   kDots1,     // DeepSeek-V3's MoE (a sigmoid router only), attention_bias
+  kErnie,     // moe_layer_start_index/end_index/interval, moe_num_shared_experts, use_bias
 };
 
 // How a checkpoint's value becomes the GGUF's (hf_value_to_gguf).
@@ -70,6 +71,11 @@ struct HfFamily {
   // the MoE block: in the router's module ("gate.": DeepSeek-V3, GLM-4.5)
   // or in the block itself ("": MiniMax-M2).
   const char* score_bias_at = "gate.";
+  // ERNIE-4.5: the selection bias as one row of a [1, experts] matrix
+  // (moe_statics.e_score_correction_bias), not a vector.
+  bool score_bias_row = false;
+  // The config.json key of the experts each token uses (ERNIE-4.5: moe_k).
+  const char* expert_used_key = "num_experts_per_tok";
   // gpt-oss: each layer's experts as three stacked tensors, gate and up rows
   // interleaved in experts.gate_up_proj, the weights in MXFP4 blocks
   // (hf_source's mxfp4).

@@ -126,7 +126,7 @@ const std::vector<std::string>& supported_architectures() {
   static const std::vector<std::string> archs = {"llama", "qwen2",     "qwen3",  "qwen2moe",
                                                  "qwen3moe", "olmoe", "deepseek2", "gpt-oss", "glm4moe",
                                                  "llama4", "qwen3next", "qwen35moe", "deepseek4",
-                                                 "minimax-m2", "dots1"};
+                                                 "minimax-m2", "dots1", "ernie4_5-moe"};
   return archs;
 }
 
@@ -147,7 +147,8 @@ void apply_architecture_defaults(ModelConfig& c) {
     for (const auto& a : supported_architectures()) list += (list.empty() ? "" : ", ") + a;
     fail("unknown architecture '", c.arch, "' (supported: ", list, ")");
   }
-  c.rope_layout = arch_is(c, {"llama", "deepseek2", "llama4", "deepseek4"}) ? RopeLayout::kNormal : RopeLayout::kNeox;
+  c.rope_layout =
+      arch_is(c, {"llama", "deepseek2", "llama4", "deepseek4", "ernie4_5-moe"}) ? RopeLayout::kNormal : RopeLayout::kNeox;
   c.attn_bias = arch_is(c, {"qwen2", "qwen2moe", "gpt-oss", "glm4moe"});
   // gpt-oss: biases everywhere, sinks, the clamped SwiGLU, its norm's name.
   const bool oss = c.arch == "gpt-oss";
@@ -197,13 +198,24 @@ void apply_architecture_defaults(ModelConfig& c) {
   // bias chooses only, the top-k renormalised, no shared expert; its files
   // carry none of DeepSeek's MoE keys.
   const bool minimax = c.arch == "minimax-m2";
-  if (glm || dsv4 || minimax || dots) c.expert_score_bias = c.is_moe();
+  // ERNIE-4.5-MoE: RoPE on interleaved pairs (above) with no q/k norm or
+  // biases, leading dense layers and MoE layers at a stride
+  // (interleave_moe_layer_step), a softmax router whose correction bias
+  // chooses only, the top-k renormalised, shared experts as wide as the
+  // file says, ungated.
+  const bool ernie = c.arch == "ernie4_5-moe";
+  c.moe_step_key = llama4 || ernie;
+  c.leading_dense_key = c.deepseek_moe_keys || ernie;
+  c.shared_width_key = ernie;
+  if (glm || dsv4 || minimax || dots || ernie) c.expert_score_bias = c.is_moe();
   c.shared_expert_gate = arch_is(c, {"qwen2moe", "qwen3next", "qwen35moe"}) && c.n_ff_shexp > 0;
+  c.shared_width_key = c.shared_width_key || c.shared_expert_gate;
   // Mixtral and gpt-oss (a softmax over the top-k logits, which is the same)
   // and Qwen3-MoE and MiniMax-M2 renormalise the top-k weights; Qwen2-MoE and OLMoE do
   // not. deepseek2 and glm4moe say so in a key.
   if (!c.deepseek_moe_keys)
-    c.expert_weights_norm = arch_is(c, {"llama", "qwen3moe", "gpt-oss", "qwen3next", "qwen35moe", "minimax-m2"});
+    c.expert_weights_norm =
+        arch_is(c, {"llama", "qwen3moe", "gpt-oss", "qwen3next", "qwen35moe", "minimax-m2", "ernie4_5-moe"});
 }
 
 ModelConfig config_from_metadata(const Metadata& md) {
@@ -245,6 +257,7 @@ ModelConfig config_from_metadata(const Metadata& md) {
     c.n_ff_exp = get_count_or(md, k("expert_feed_forward_length"), c.n_ff);
     if (c.n_ff_exp == 0) fail("metadata key '", k("expert_feed_forward_length"), "' is missing");
     c.n_leading_dense = get_count_or(md, k("leading_dense_block_count"), 0);
+    if (c.moe_step_key) c.n_moe_layer_step = get_count(md, k("interleave_moe_layer_step"));
     // DeepSeek's and GLM's files always say how many shared experts they have.
     c.n_expert_shared = c.deepseek_moe_keys ? get_count(md, k("expert_shared_count"))
                                             : get_count_or(md, k("expert_shared_count"), 0);
@@ -264,7 +277,7 @@ ModelConfig config_from_metadata(const Metadata& md) {
     c.n_expert_groups = get_count_or(md, k("expert_group_count"), 0);
     c.n_group_used = get_count_or(md, k("expert_group_used_count"), 0);
     c.expert_score_bias = (c.arch == "deepseek2" && c.gating == GatingFunc::kSigmoid) ||
-                          arch_is(c, {"glm4moe", "deepseek4", "minimax-m2", "dots1"});
+                          arch_is(c, {"glm4moe", "deepseek4", "minimax-m2", "dots1", "ernie4_5-moe"});
   }
   if (c.n_ff == 0 && (c.n_expert == 0 || c.n_leading_dense > 0 || c.n_moe_layer_step > 1))
     fail("metadata key '", k("feed_forward_length"), "' is missing");
@@ -292,7 +305,6 @@ ModelConfig config_from_metadata(const Metadata& md) {
   if (c.arch == "gpt-oss") c.n_swa = get_count(md, k("attention.sliding_window"));
   if (c.arch == "deepseek4") read_deepseek4(md, k, c);
   if (c.arch == "llama4") {
-    if (c.is_moe()) c.n_moe_layer_step = get_count(md, k("interleave_moe_layer_step"));
     // Published files carry neither key: 8192 for both (the chunk is frugal's
     // key, for small test models). Scout normalises q/k on its RoPE layers,
     // Maverick (128 experts) does not; no key says which.
@@ -503,7 +515,11 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
     set_count(md, k("expert_count"), c.n_expert);
     set_count(md, k("expert_used_count"), c.n_expert_used);
     set_count(md, k("expert_feed_forward_length"), c.n_ff_exp);
-    if (c.shared_expert_gate) set_count(md, k("expert_shared_feed_forward_length"), c.n_ff_shexp);
+    if (c.shared_width_key) set_count(md, k("expert_shared_feed_forward_length"), c.n_ff_shexp);
+    // ERNIE-4.5's converter writes the count beside the width (an ungated shared FFN).
+    if (c.shared_width_key && !c.shared_expert_gate) set_count(md, k("expert_shared_count"), c.n_expert_shared);
+    if (c.moe_step_key) set_count(md, k("interleave_moe_layer_step"), c.n_moe_layer_step);
+    if (c.leading_dense_key && !c.deepseek_moe_keys) set_count(md, k("leading_dense_block_count"), c.n_leading_dense);
     if (c.deepseek_moe_keys) {
       set_count(md, k("expert_shared_count"), c.n_expert_shared);
       set_count(md, k("leading_dense_block_count"), c.n_leading_dense);
@@ -526,7 +542,6 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
     set_count(md, k("ssm.inner_size"), c.ssm_n_v_head * c.ssm_v_head_dim);
   }
   if (c.arch == "llama4") {
-    if (c.is_moe()) set_count(md, k("interleave_moe_layer_step"), c.n_moe_layer_step);
     set_count(md, k("attention.chunk_size"), c.n_attn_chunk);
     md.set(k("attention.temperature_scale"), Value::make_f32(c.attn_temp_scale));
     set_count(md, k("attention.temperature_length"), c.attn_temp_length);

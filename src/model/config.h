@@ -20,7 +20,7 @@ struct TensorInfo;
 namespace frugal::model {
 
 // How RoPE pairs the dimensions of a head: kNormal rotates (x[2i], x[2i+1])
-// (llama, deepseek2); kNeox rotates (x[i], x[i + rope_dim/2]) (qwen*, olmoe).
+// (llama, deepseek2, ernie4_5-moe); kNeox rotates (x[i], x[i + rope_dim/2]) (qwen*, olmoe).
 enum class RopeLayout { kNormal, kNeox };
 
 // <arch>.rope.scaling.type: "none", "linear", "yarn".
@@ -42,7 +42,7 @@ enum class FfnActivation { kSilu, kSwigluOai };
 enum class QkNorm { kNone, kPerHead, kWhole, kPerHeadUnweighted };
 
 struct ModelConfig {
-  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe llama4 qwen3next qwen35moe deepseek4 minimax-m2 dots1
+  std::string arch;  // general.architecture: llama qwen2 qwen3 qwen2moe qwen3moe olmoe deepseek2 gpt-oss glm4moe llama4 qwen3next qwen35moe deepseek4 minimax-m2 dots1 ernie4_5-moe
   std::string name;  // general.name (informational)
 
   int64_t n_vocab = 0;
@@ -86,6 +86,14 @@ struct ModelConfig {
   // llama4: each chosen expert's weight sigmoid(logit) scales its input rather
   // than its output.
   bool expert_weight_on_input = false;
+  // Key traits (set from arch): interleave_moe_layer_step read and written
+  // (llama4, ernie4_5-moe); leading_dense_block_count written (DeepSeek's
+  // MoE, ernie4_5-moe); expert_shared_feed_forward_length written (the gated
+  // shared experts of qwen2moe, qwen3next, qwen35moe; ernie4_5-moe's, with
+  // expert_shared_count).
+  bool moe_step_key = false;
+  bool leading_dense_key = false;
+  bool shared_width_key = false;
 
   // Rotary position embedding.
   float rope_freq_base = 10000.0f;

@@ -89,6 +89,17 @@ void set_minimax_routing(ModelConfig& c) {
   c.expert_weights_norm = true;
 }
 
+// ERNIE-4.5-MoE's routing: after leading_dense layers, experts every
+// moe_step-th layer chosen by softmax scores plus the correction bias,
+// weighed by the scores renormalised.
+void set_ernie_routing(ModelConfig& c, int64_t leading_dense, int64_t moe_step) {
+  c.n_leading_dense = leading_dense;
+  c.n_moe_layer_step = moe_step;
+  c.gating = GatingFunc::kSoftmax;
+  c.expert_score_bias = true;
+  c.expert_weights_norm = true;
+}
+
 // llama4: routed experts every moe_step-th layer, RoPE layers attending in
 // chunks, NoPE layers tempering their queries (scale 0.1 per temp_length).
 void set_llama4(ModelConfig& c, int64_t moe_step, int64_t chunk, int64_t temp_length) {
@@ -591,6 +602,34 @@ std::vector<Preset> build_presets() {
     set_shared_experts(c, 2);
     p.push_back(make("dots.llm1 (142B, 14B active): 128 experts top-6 + 2 shared, 62 layers (1 dense), n_embd 4096, "
                      "32 heads of 128",
+                     c));
+  }
+
+  // ernie4_5-moe (Baidu ERNIE-4.5 MoE): RoPE on interleaved pairs, no q/k
+  // norm, leading dense layers then MoE layers every moe_step-th, a softmax
+  // router whose correction bias chooses only, the top-k renormalised,
+  // ungated shared experts; the embedding tied to the head in 21B-A3B.
+  {
+    ModelConfig c = base("ernie4_5-moe", "tiny", 512, 128, 4, 4, 2, 256, 1e-5f, 500000.0f);
+    set_head_dim(c, 64);
+    c.n_ff = 256;
+    set_experts(c, 8, 2, 64);
+    set_shared_experts(c, 2);
+    set_ernie_routing(c, 1, 2);
+    p.push_back(make("ERNIE-4.5-MoE style: interleaved RoPE, GQA 4/2 of 64, layers dense/MoE alternating, softmax "
+                     "router with bias, top-2 of 8 renormalised, 2 shared experts",
+                     c));
+  }
+  {
+    ModelConfig c = base("ernie4_5-moe", "ernie-4.5-21b-a3b", 103424, 2560, 28, 20, 4, 131072, 1e-5f, 500000.0f);
+    set_head_dim(c, 128);
+    c.n_ff = 12288;
+    set_experts(c, 64, 6, 1536);
+    set_shared_experts(c, 2);
+    set_ernie_routing(c, 1, 1);
+    c.tied_output = true;
+    p.push_back(make("ERNIE-4.5-21B-A3B (21B, 3B active): 64 experts top-6 + 2 shared, 28 layers (1 dense), n_embd "
+                     "2560, GQA 20/4 of 128, tied embedding",
                      c));
   }
   return p;

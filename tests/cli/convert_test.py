@@ -7,7 +7,7 @@ llama4 Scout style, qwen3next with its zero-centred norms and A_log,
 qwen35moe with its stacked experts, value heads grouped by key head and
 next-token-prediction block, minimax-m2 with Mixtral's module names and
 its selection bias in the MoE block, dots1 with DeepSeek-V3's MoE under
-Qwen3's attention;
+Qwen3's attention, ernie4_5-moe with its dense and MoE layers alternating;
 byte for byte: metadata, tokenizer, tensor names, layout and data, at f32,
 f16 and q8_0; one safetensors file or shards), BF16 checkpoints convert to
 the BF16 tensors synth writes, fp8 block-scaled ones (DeepSeek-V3's) to
@@ -87,7 +87,7 @@ def round_trips(work):
                                  ("olmoe", "tiny", 1), ("deepseek2", "tiny", 2), ("deepseek2", "tiny-v3", 1),
                                  ("glm4moe", "tiny", 2), ("glm4moe", "tiny-air", 1), ("llama4", "tiny-scout", 2),
                                  ("qwen3next", "tiny", 2), ("qwen35moe", "tiny", 2), ("minimax-m2", "tiny", 2),
-                                 ("dots1", "tiny", 2)]:
+                                 ("dots1", "tiny", 2), ("ernie4_5-moe", "tiny", 2)]:
         hf = os.path.join(work, f"hf-{arch}-{preset}")
         must("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--shards", shards, "--seed", 5, "-o", hf)
         for ttype in ["f32", "f16", "q8_0"]:
@@ -698,6 +698,26 @@ def dots1(work):
     ])
 
 
+def ernie4_5_moe(work):
+    """ERNIE-4.5-MoE (round_trips: synth's file byte for byte): its
+    next-token-prediction modules are left out; what its configs may say
+    that the architecture does not compute (biases, MoE layers that stop
+    before the last, no correction bias) is refused by key."""
+    hf = os.path.join(work, "hf-ernie")
+    must("synth", "--arch", "ernie4_5-moe", "--preset", "tiny", "--format", "hf", "--seed", 7, "-o", hf)
+    names = [n for n, *_ in read_safetensors(os.path.join(hf, "model.safetensors"))]
+    check("model.layers.1.mlp.moe_statics.e_score_correction_bias" in names and
+          "model.layers.2.mlp.gate_proj.weight" in names,
+          "ernie4_5-moe checkpoint: the selection bias in moe_statics, layer 2 dense")
+    refused(work, hf, "ernie", [
+        ("ernie4_5-moe biases", lambda d: edit_config(d, use_bias=True), ["config.json", "use_bias"]),
+        ("ernie4_5-moe MoE layers ending early", lambda d: edit_config(d, moe_layer_end_index=2),
+         ["config.json", "moe_layer_end_index 2"]),
+        ("ernie4_5-moe without the correction bias", lambda d: edit_config(d, moe_use_aux_free=False),
+         ["config.json", "moe_use_aux_free"]),
+    ])
+
+
 def bad_inputs(work):
     src = os.path.join(work, "hf-bad-src")
     must("synth", "--arch", "llama", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 3, "-o", src)
@@ -753,6 +773,7 @@ def main():
         qwen35moe(work)
         minimax_m2(work)
         dots1(work)
+        ernie4_5_moe(work)
         bad_inputs(work)
     if failures:
         print(f"{len(failures)} check(s) failed")

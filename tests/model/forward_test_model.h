@@ -107,14 +107,15 @@ inline void write_test_model(const ModelConfig& cfg, const std::string& path, Te
 // The tiny preset of each architecture (and the variants that switch on
 // different code: dense llama, DeepSeek-V3 routing, kv_b split as Kimi-K2's
 // files, GLM-4.5 with and without q/k norm, llama4 interleaved and all-MoE,
-// Gated DeltaNet in both files' layouts, DeepSeek-V4, MiniMax-M2, dots.llm1).
+// Gated DeltaNet in both files' layouts, DeepSeek-V4, MiniMax-M2, dots.llm1,
+// ERNIE-4.5-MoE).
 inline std::vector<std::pair<std::string, std::string>> tiny_presets() {
   return {{"llama", "tiny"},      {"llama", "tiny-dense"}, {"qwen2", "tiny"},     {"qwen3", "tiny"},
           {"qwen2moe", "tiny"},   {"qwen3moe", "tiny"},    {"olmoe", "tiny"},     {"deepseek2", "tiny"},
           {"deepseek2", "tiny-v3"}, {"deepseek2", "tiny-k2"}, {"gpt-oss", "tiny"},
           {"glm4moe", "tiny"},      {"glm4moe", "tiny-air"},  {"llama4", "tiny"},    {"llama4", "tiny-scout"},
           {"qwen3next", "tiny"},    {"qwen35moe", "tiny"},   {"deepseek4", "tiny"},   {"minimax-m2", "tiny"},
-          {"dots1", "tiny"}};
+          {"dots1", "tiny"},        {"ernie4_5-moe", "tiny"}};
 }
 
 }  // namespace frugal::model::testing

@@ -158,8 +158,13 @@ def mha(W, p, cfg, h, pos, proj):
     if q_norm is not None and q_norm.shape[0] == hd:  # Qwen3: per head
         q = rms_norm(q, q_norm, eps)
         k = rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
-    q = np.concatenate([rope_halves(q[..., :rd], pos, inv_freq, magnitude), q[..., rd:]], axis=-1)
-    k = np.concatenate([rope_halves(k[..., :rd], pos, inv_freq, magnitude), k[..., rd:]], axis=-1)
+    if cfg.get("model_type") == "ernie4_5_moe":  # ERNIE-4.5: RoPE over interleaved pairs (x[2i], x[2i+1])
+        def rope(x, pos, inv_freq, magnitude):
+            return rope_pairs(x, pos, inv_freq) * magnitude
+    else:
+        rope = rope_halves
+    q = np.concatenate([rope(q[..., :rd], pos, inv_freq, magnitude), q[..., rd:]], axis=-1)
+    k = np.concatenate([rope(k[..., :rd], pos, inv_freq, magnitude), k[..., rd:]], axis=-1)
     window = 0  # gpt-oss: sliding_window on the layers layer_types says
     if cfg.get("layer_types") and cfg["layer_types"][int(p.split(".")[2])] == "sliding_attention":
         window = cfg["sliding_window"]
@@ -433,6 +438,9 @@ def hf_logits(folder, tokens, config_edit=None):
     if cfg.get("model_type") == "glm4_moe":  # GLM-4.5's router: DeepSeek-V3's, without the keys
         cfg.setdefault("scoring_func", "sigmoid")
         cfg.setdefault("topk_method", "noaux_tc")
+    if cfg.get("model_type") == "ernie4_5_moe":  # its router's keys, always renormalised
+        cfg["num_experts_per_tok"] = cfg["moe_k"]
+        cfg["norm_topk_prob"] = True
     W = read_checkpoint(folder)
     if cfg.get("model_type") == "qwen3_5_moe":  # the language model of a multimodal checkpoint
         text = dict(cfg["text_config"])
@@ -475,8 +483,11 @@ def hf_logits(folder, tokens, config_edit=None):
             mixtral = p + "block_sparse_moe.gate.weight" in W
             block = p + ("block_sparse_moe." if mixtral else "mlp.")
             gate, up, down = ("w1", "w3", "w2") if mixtral else ("gate_proj", "up_proj", "down_proj")
-            # The selection bias: DeepSeek's in the router, MiniMax-M2's in the block.
-            bias = W.get(block + "gate.e_score_correction_bias", W.get(block + "e_score_correction_bias"))
+            # The selection bias: DeepSeek's in the router, MiniMax-M2's in the
+            # block, ERNIE-4.5's in the block's moe_statics (a [1, experts] row).
+            bias = W.get(block + "gate.e_score_correction_bias", W.get(block + "e_score_correction_bias",
+                                                                        W.get(block + "moe_statics.e_score_correction_bias")))
+            bias = None if bias is None else bias.reshape(-1)
             ids, weights = route(cfg, h @ W[block + "gate.weight"].T, bias,
                                  renormalise=mixtral or cfg.get("norm_topk_prob", False))
             out = np.zeros_like(h)

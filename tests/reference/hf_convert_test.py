@@ -8,7 +8,7 @@ V3 and K2 with fp8 block-scaled projections), glm4moe (GLM-4.5 and -Air style),
 gpt-oss (its MXFP4 experts decoded from the checkpoint's blocks here),
 llama4 (Scout style and with dense layers between the MoE ones), qwen3next,
 qwen35moe (its value heads grouped by key head in the checkpoint, tiled in
-the file), minimax-m2 (plain and with fp8 block-scaled projections), dots1,
+the file), minimax-m2 (plain and with fp8 block-scaled projections), dots1, ernie4_5-moe,
 and the rope_scaling types convert carries (llama3, linear, yarn)."""
 import json
 import os
@@ -37,6 +37,8 @@ CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny
          ("minimax-m2", "tiny", None),
          # dots.llm1: per-head q/k norm, DeepSeek-V3's MoE with two shared experts and a routed scale.
          ("dots1", "tiny", None),
+         # ERNIE-4.5-MoE: interleaved RoPE, dense and MoE layers alternating, the bias in moe_statics.
+         ("ernie4_5-moe", "tiny", None),
          # rope_scaling, with an original context shorter than the prompt so that it matters:
          # Llama 3.1's (convert writes rope_freqs.weight), linear, YaRN.
          ("llama", "tiny-dense", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,

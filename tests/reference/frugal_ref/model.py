@@ -74,6 +74,12 @@ Semantics follow each model's definition (paper / Hugging Face modelling):
   dense layers, then sigmoid(router logits) + exp_probs_b choosing the top-k,
   the chosen sigmoids renormalised (expert_weights_norm) and scaled
   (expert_weights_scale), plus the shared experts' SwiGLU.
+- ERNIE-4.5-MoE (ernie4_5-moe): RoPE on the interleaved pairs of each head
+  (as the file stores them: no reordering), grouped-query attention without
+  q/k norm; dense FFNs on the leading layers and between the MoE layers
+  (every interleave_moe_layer_step-th); softmax(router logits) +
+  exp_probs_b choosing the top-k, the chosen softmax scores renormalised,
+  plus the shared experts' SwiGLU.
 - DeepSeek-V4 (deepseek4): hyper-connections, the compressed sliding-window
   attention with its indexer, hash-routed and sqrt-softplus MoE layers
   (deepseek4.py).
@@ -95,7 +101,10 @@ from .gguf import GGUFFile
 HYBRID_ARCHS = ("qwen3next", "qwen35moe")
 NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm4moe", "minimax-m2",
               "dots1") + HYBRID_ARCHS
-ARCHS = ("llama", "deepseek2", "llama4", "deepseek4") + NEOX_ARCHS
+# RoPE on the interleaved pairs (x[2i], x[2i+1]) as the file stores them
+# (llama's files are instead reordered back to rotate-half at load).
+PAIRS_ARCHS = ("ernie4_5-moe",)
+ARCHS = ("llama", "deepseek2", "llama4", "deepseek4") + NEOX_ARCHS + PAIRS_ARCHS
 
 
 class Config:
@@ -134,7 +143,8 @@ class Config:
         self.n_leading_dense = int(key("leading_dense_block_count", 0))
         # Routing: Mixtral and Qwen3-MoE renormalise the top-k weights, Qwen2-MoE
         # and OLMoE do not; a key overrides (DeepSeek always writes it).
-        self.norm_topk = bool(key("expert_weights_norm", arch in ("llama", "qwen3moe", "minimax-m2") + HYBRID_ARCHS))
+        self.norm_topk = bool(key("expert_weights_norm",
+                                  arch in ("llama", "qwen3moe", "minimax-m2", "ernie4_5-moe") + HYBRID_ARCHS))
         # gpt-oss: even layers attend to a sliding window.
         self.n_swa = int(key("attention.sliding_window")) if arch == "gpt-oss" else 0
         self.routed_scale = float(key("expert_weights_scale", 1.0)) or 1.0
@@ -224,6 +234,11 @@ def rope_halves(x, positions, inv_freq, magnitude):
     half = x.shape[-1] // 2
     x1, x2 = x[..., :half], x[..., half:]
     return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+
+
+def deinterleave(t):
+    """The pairs (x[2i], x[2i+1]) of the last axis as halves (x[i], x[i + dim/2])."""
+    return np.concatenate([t[..., 0::2], t[..., 1::2]], axis=-1)
 
 
 def attention(q, k, v, scale, window=0, sinks=None, chunk=0):
@@ -336,9 +351,6 @@ class ReferenceModel:
         if (il + 1) % 4 != 0:
             # RoPE on the pairs (x[2i], x[2i+1]) as the file stores them: de-interleave
             # both q and k the same way (dot products unchanged), then rotate halves.
-            def deinterleave(t):
-                return np.concatenate([t[..., 0::2], t[..., 1::2]], axis=-1)
-
             inv_freq, _ = self._inv_freq(D)
             q = rope_halves(deinterleave(q), pos, inv_freq, 1.0)
             k = rope_halves(deinterleave(k), pos, inv_freq, 1.0)
@@ -386,6 +398,8 @@ class ReferenceModel:
             # per-head q/k norm
             q = rms_norm(q, self.w(b + "attn_q_norm.weight"), cfg.eps)
             k = rms_norm(k, self.w(b + "attn_k_norm.weight"), cfg.eps)
+        if cfg.arch in PAIRS_ARCHS:  # de-interleave q and k alike (dot products unchanged)
+            q, k = deinterleave(q), deinterleave(k)
         inv_freq, mag = self._inv_freq(cfg.rope_dim)
         rd = cfg.rope_dim
         q = np.concatenate([rope_halves(q[..., :rd], pos, inv_freq, mag), q[..., rd:]], axis=-1)
@@ -436,9 +450,6 @@ class ReferenceModel:
         k_nope = np.einsum("tr,hnr->thn", latent, w_kn)
         # The rope part holds interleaved pairs (x[2i], x[2i+1]): de-interleave,
         # then rotate halves.
-        def deinterleave(t):
-            return np.concatenate([t[..., 0::2], t[..., 1::2]], axis=-1)
-
         inv_freq, _ = rope_inv_freq(cfg, rd)
         q_pe = rope_halves(deinterleave(q_pe), pos, inv_freq, 1.0)
         k_pe = rope_halves(deinterleave(k_pe), pos, inv_freq, 1.0)
