@@ -31,6 +31,21 @@ void frozen_linear_backward(const kernels::WeightMatrix& w, const float* d_y, in
   }
 }
 
+void frozen_linear_f32(const kernels::WeightMatrix& w, const float* x, int64_t n, float* y) {
+  const int64_t n_in = w.n_in, n_out = w.n_out;
+  const size_t row = row_bytes(w.type, static_cast<uint64_t>(n_in));
+  std::vector<float> block(static_cast<size_t>(kRowBlock * n_in));
+  for (int64_t o = 0; o < n_out; o += kRowBlock) {
+    const int64_t rows = std::min(kRowBlock, n_out - o);
+    quant::dequantize_rows(w.type, static_cast<const uint8_t*>(w.data) + static_cast<size_t>(o) * row, block.data(),
+                           rows, n_in);
+    // y[:, o:o+rows] (n x rows) += x (n x n_in) . block^T
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(rows),
+                static_cast<int>(n_in), 1.0f, x, static_cast<int>(n_in), block.data(), static_cast<int>(n_in), 1.0f,
+                y + o, static_cast<int>(n_out));
+  }
+}
+
 void lora_forward(const LoraWeights& l, const float* x, int64_t n, float* ax, float* y) {
   const int N = static_cast<int>(n), in = static_cast<int>(l.n_in), out = static_cast<int>(l.n_out),
             r = static_cast<int>(l.rank);

@@ -17,6 +17,11 @@ namespace frugal::finetune {
 // quant::dequantize_row reads).
 void frozen_linear_backward(const kernels::WeightMatrix& w, const float* d_y, int64_t n, float* d_x);
 
+// y (n x W.n_out) += x (n x W.n_in) . W^T in f32, W dequantised a block of
+// rows at a time: the product without the activation rounding of the
+// inference kernels (the gradient through a matrix used transposed).
+void frozen_linear_f32(const kernels::WeightMatrix& w, const float* x, int64_t n, float* y);
+
 // One adapter's f32 factors: a is rank rows of n_in, b n_out rows of rank.
 struct LoraWeights {
   const float* a = nullptr;

@@ -12,7 +12,6 @@
 #include "finetune/lora_grad.h"
 #include "kernels/ops.h"
 #include "model/forward_layers.h"
-#include "quant/quant.h"
 #include "train/layers.h"
 #include "train/mla.h"
 
@@ -576,16 +575,10 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
       if (h == 0) a.ax[t] = zeros((is_stack(t) ? c.n_head : 1) * n * r);
       product(il, t, h, x, n, y, a.ax[t].data() + h * n * r);
     };
-    w.backward = [&, il, joint, kv_b_rows, kv_b_lora, kv_b_kept, grad_of, nope, rank](
+    w.backward = [&, il, joint, kv_b_rows, kv_b_lora, kv_b_kept, grad_of, nope](
                      train::MlaMatrix m, int64_t h, const float* x, const float* d_y, int64_t n, float* d_x) {
       if (joint && m == train::MlaMatrix::kKB) {  // d_x += d_y Wk_h^T, Wk_h's rows dequantised
-        const kernels::WeightMatrix wk = kv_b_rows(h, 0, nope);
-        F row = zeros(rank);
-        for (int64_t j = 0; j < nope; ++j) {
-          quant::dequantize_row(wk.type, static_cast<const uint8_t*>(wk.data) + static_cast<size_t>(j) * rb,
-                                row.data(), rank);
-          for (int64_t i = 0; i < n; ++i) d_x[i * nope + j] += kernels::dot(d_y + i * rank, row.data(), rank);
-        }
+        frozen_linear_f32(kv_b_rows(h, 0, nope), d_y, n, d_x);
         if (!kv_b.adapted) return;
         const LoraWeights l = kv_b_lora(h, 0, nope);
         lora_backward_transposed(l, x, kv_b_kept(h, false, n), d_y, n, grad_of(l.a), grad_of(l.b), d_x);

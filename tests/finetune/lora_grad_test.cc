@@ -3,7 +3,8 @@
 // loss computed in double from the dequantised W): d_x (through the frozen
 // matrix, a row block at a time, plus the adapter's part), d_A and d_B; and
 // the same for the matrix used transposed, y = x (W + scale * B A) over rows
-// of n_out (deepseek2's kv_b key rows folded into its queries).
+// of n_out (deepseek2's kv_b key rows folded into its queries), its frozen
+// part's gradient by frozen_linear_f32.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -123,21 +124,19 @@ TEST(LoraGrad, MatchesFiniteDifferencesOverQuantisedBase) {
 TEST(LoraGrad, TransposedMatchesFiniteDifferences) {
   Case k = make_case();
   const LoraWeights l{.a = k.a.data(), .b = k.b.data(), .n_in = kIn, .n_out = kOut, .rank = kRank, .scale = k.scale};
+  const kernels::WeightMatrix wm{TensorType::Q8_0, k.wq.data(), kOut, kIn};
+  // The frozen part, xt W, is W's backward product.
   std::vector<float> y(kRows * kIn, 0.0f), xb(kRows * kRank);
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int64_t i = 0; i < kIn; ++i)
-      for (int64_t o = 0; o < kOut; ++o) y[r * kIn + i] += k.xt[r * kOut + o] * k.w[o * kIn + i];
+  frozen_linear_backward(wm, k.xt.data(), kRows, y.data());
   lora_forward_transposed(l, k.xt.data(), kRows, xb.data(), y.data());
   double l_fwd = 0;
   for (size_t i = 0; i < y.size(); ++i) l_fwd += double(k.ct[i]) * y[i];
   EXPECT_NEAR(l_fwd, loss_transposed(k), 1e-3 * std::fabs(loss_transposed(k)) + 1e-3);
 
-  // The frozen part's gradient, d_xt += ct W^T, here directly; the adapter's
-  // by lora_backward_transposed.
+  // The frozen part's gradient, d_xt += ct W^T, by frozen_linear_f32; the
+  // adapter's by lora_backward_transposed.
   std::vector<float> d_x(kRows * kOut, 0.0f), d_a(kRank * kIn, 0.0f), d_b(kOut * kRank, 0.0f);
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int64_t o = 0; o < kOut; ++o)
-      for (int64_t i = 0; i < kIn; ++i) d_x[r * kOut + o] += k.ct[r * kIn + i] * k.w[o * kIn + i];
+  frozen_linear_f32(wm, k.ct.data(), kRows, d_x.data());
   lora_backward_transposed(l, k.xt.data(), xb.data(), k.ct.data(), kRows, d_a.data(), d_b.data(), d_x.data());
   for (size_t i = 0; i < d_x.size(); i += 7)
     EXPECT_NEAR(d_x[i], numeric(k, k.xt, i, loss_transposed), 2e-3) << "d_x " << i;
