@@ -709,6 +709,20 @@ def ernie4_5_moe(work):
     check("model.layers.1.mlp.moe_statics.e_score_correction_bias" in names and
           "model.layers.2.mlp.gate_proj.weight" in names,
           "ernie4_5-moe checkpoint: the selection bias in moe_statics, layer 2 dense")
+    # Its published checkpoints carry next-token-prediction modules, which
+    # convert leaves out: the same file as without them.
+    mtp = os.path.join(work, "hf-ernie-mtp")
+    shutil.copytree(hf, mtp)
+    path = os.path.join(mtp, "model.safetensors")
+    rng = np.random.default_rng(3)
+    extras = [("model.mtp_linear_proj.0.weight", (128, 256)), ("model.mtp_emb_norm.0.weight", (128,)),
+              ("model.mtp_block.0.input_layernorm.weight", (128,))]
+    write_safetensors(path, read_safetensors(path) + [
+        (name, "F32", shape, rng.standard_normal(shape).astype("<f4").tobytes()) for name, shape in extras])
+    plain, with_mtp = os.path.join(work, "ernie.gguf"), os.path.join(work, "ernie-mtp.gguf")
+    must("convert", hf, "-o", plain)
+    must("convert", mtp, "-o", with_mtp)
+    check(same_file(plain, with_mtp), "ernie4_5-moe next-token-prediction modules (model.mtp_*) left out")
     refused(work, hf, "ernie", [
         ("ernie4_5-moe biases", lambda d: edit_config(d, use_bias=True), ["config.json", "use_bias"]),
         ("ernie4_5-moe MoE layers ending early", lambda d: edit_config(d, moe_layer_end_index=2),
