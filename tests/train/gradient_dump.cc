@@ -47,7 +47,7 @@ int main(int argc, char** argv) try {
   auto I = [&](const char* k) { return static_cast<int64_t>(v[k]); };
   ModelShape s{.n_vocab = I("vocab"), .n_embd = I("embd"), .n_layer = I("layer"), .n_head = I("head"),
                .n_head_kv = I("head_kv"), .head_dim = I("head_dim"), .n_expert = I("expert"),
-               .n_expert_used = I("used"), .n_ff_exp = I("ff"), .n_ctx = I("seq"), .n_ff_shexp = I("shexp")};
+               .n_expert_used = I("used"), .n_ff_exp = I("ff"), .n_ctx = I("seq"), .n_ff_shexp = I("shexp"), .arch = ""};
   const auto seed = static_cast<uint64_t>(I("seed"));
   std::vector<float> params, file_bias;
   model::ModelConfig cfg;
