@@ -37,13 +37,10 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.environ["FRUGAL_SOURCE_DIR"], "tests", "reference"))
-try:  # the reference's layers, in PyTorch
-    from torch_train_ref import loss as train_loss, torch
-except ModuleNotFoundError as e:
-    if e.name != "torch":
-        raise
-    print("SKIP: PyTorch is absent (Debian: apt-get install python3-torch; scripts/install-test-peers)")
-    sys.exit(0)
+from torch_check import Gradients, TOL, finish, rel_error, require_torch  # noqa: E402
+
+torch = require_torch()
+from torch_train_ref import loss as train_loss  # noqa: E402
 import numpy as np  # noqa: E402
 from frugal_ref import read_gguf  # noqa: E402
 from frugal_ref.model import Config, rope_inv_freq  # noqa: E402
@@ -52,7 +49,6 @@ from reference_check import synth  # noqa: E402
 TEST = os.path.join(os.environ["FRUGAL_BUILD_DIR"], "test_finetune")
 if not os.path.exists(TEST):
     sys.exit(f"{TEST} is missing: build the test_finetune target")
-TOL = 1e-5
 CASES = [("qwen3", "attn,ffn", "each"), ("qwen2", "attn,ffn", "each"), ("qwen3moe", "attn,experts,router", "each"),
          ("qwen3moe", "experts,router", "shared"), ("llama", "attn,experts,router", "each"),
          ("llama", "attn,experts", "shared"), ("qwen2moe", "attn,shared,experts,router", "each"),
@@ -160,10 +156,10 @@ def check(model, targets, experts, tmp):
     total, _, _, _ = train_loss(head, W, bias, tokens, targets_)
     total.backward()
     errors = []
-    rel = abs(d["loss"] - total.item()) / abs(total.item())
-    if rel > 1e-5:
+    rel = rel_error(d["loss"], total.item())
+    if rel > TOL:
         errors.append(f"loss {d['loss']!r} vs PyTorch {total.item()!r} (rel {rel:.2e})")
-    worst = ("", 0.0)
+    grads = Gradients()
     for g in d["grads"]:
         name, E = g["target"], g["n_expert"]
         A, B = leaves[name]
@@ -172,13 +168,8 @@ def check(model, targets, experts, tmp):
             fr = np.array(flat, dtype=np.float64)
             shared = experts == "shared" and E and "_exps." in name  # k_b/v_b: a pair per head, never shared
             fr = fr.reshape((E,) + ref.shape)[0] if shared else fr.reshape(ref.shape)
-            norm = np.linalg.norm(ref)
-            err = np.linalg.norm(fr - ref) / norm if norm > 0 else np.linalg.norm(fr)
-            if err > worst[1]:
-                worst = (f"{name}.{part}", err)
-            if err > TOL:
-                errors.append(f"{name}.{part}: gradient rel error {err:.2e} (|g| {norm:.3e})")
-    return errors, rel, worst, len(d["grads"])
+            grads.check(f"{name}.{part}", fr, ref)
+    return errors + grads.errors, rel, grads.worst, len(d["grads"])
 
 
 failures = []
@@ -189,7 +180,4 @@ with tempfile.TemporaryDirectory() as tmp:
         case = f"{name} --targets {targets} --lora-experts {experts}"
         print(f"{case}: loss rel {rel:.1e}; {n} matrices, worst gradient {worst[0]} {worst[1]:.1e}")
         failures += [f"{case}: {e}" for e in errors]
-if failures:
-    print("\n".join(failures))
-    sys.exit(1)
-print("torch_lora_gradient_test: ok")
+finish(failures, "torch_lora_gradient_test: ok")

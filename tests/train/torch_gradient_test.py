@@ -26,20 +26,15 @@ import subprocess
 import sys
 import tempfile
 
-try:
-    import torch  # noqa: F401
-except ImportError:
-    print("SKIP: PyTorch is absent (Debian: apt-get install python3-torch; scripts/install-test-peers)")
-    sys.exit(0)
-
 sys.path.insert(0, os.path.join(os.environ["FRUGAL_SOURCE_DIR"], "tests", "reference"))
-import numpy as np  # noqa: E402
+from torch_check import Gradients, TOL, finish, rel_error, require_torch  # noqa: E402
+
+require_torch()
 from torch_train_ref import gradients  # noqa: E402
 
 DUMP = os.path.join(os.environ["FRUGAL_BUILD_DIR"], "train_gradient_dump")
 if not os.path.exists(DUMP):
     sys.exit(f"{DUMP} is missing: build the train_gradient_dump target (part of the default build)")
-TOL = 1e-5
 CASES = {
     "dense": ["expert=1", "used=1", "ff=48"],
     "moe": [],
@@ -70,20 +65,14 @@ with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, case + ".bin")
         subprocess.run([DUMP, path] + args, check=True)
         head, pairs, losses = gradients(path)
-        worst = ("", 0.0)
         for part, (fr, ref) in losses.items():
-            err = abs(fr - ref) / max(abs(ref), 1e-12) if ref != 0 else abs(fr)
-            if err > TOL:
-                failures.append(f"{case}: {part} loss {fr!r} vs PyTorch {ref!r} (rel {err:.2e})")
-        for name, (fr, ref) in pairs.items():
-            ref_norm = np.linalg.norm(ref)
-            err = np.linalg.norm(fr - ref) / ref_norm if ref_norm > 0 else np.linalg.norm(fr)
-            if err > worst[1]:
-                worst = (name, err)
+            err = rel_error(fr, ref)
             if not err <= TOL:
-                failures.append(f"{case}: gradient of {name}: norm-wise relative error {err:.2e}")
-        print(f"{case}: {len(pairs)} tensors, ce {losses['ce'][0]:.6f}, worst gradient {worst[0]} {worst[1]:.2e}")
-if failures:
-    print("\n".join(failures))
-    sys.exit(1)
-print("all gradients agree with PyTorch to", TOL)
+                failures.append(f"{case}: {part} loss {fr!r} vs PyTorch {ref!r} (rel {err:.2e})")
+        grads = Gradients()
+        for name, (fr, ref) in pairs.items():
+            grads.check(name, fr, ref)
+        failures += [f"{case}: {e}" for e in grads.errors]
+        print(f"{case}: {grads.count} tensors, ce {losses['ce'][0]:.6f}, worst gradient {grads.worst[0]} "
+              f"{grads.worst[1]:.2e}")
+finish(failures, f"all gradients agree with PyTorch to {TOL}")
