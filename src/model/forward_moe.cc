@@ -494,12 +494,15 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                                       .weights = slot_weight.data() + b, .n_rows = n});
     }
   }
-  if (s.advise_experts) {
-    for (const FfnJob& j : jobs)
+  // The jobs' weights asked for ahead (Forward::set_advise_experts).
+  auto advise = [&](const std::vector<FfnJob>& js) {
+    if (!s.advise_experts) return;
+    for (const FfnJob& j : js)
       for (const kernels::WeightMatrix* w : {&j.gate, &j.up, &j.down})
         if (!j.remote)
           advise_willneed(w->data, static_cast<size_t>(w->n_out) * row_bytes(w->type, static_cast<uint64_t>(w->n_in)));
-  }
+  };
+  advise(jobs);
   std::vector<float> shexp_weight;
   // An adapted shared expert runs after the routed ones (lora_swiglu).
   const bool adapted_shexp = s.any_lora && any_adapts(s.row_lora, il, &LayerLora::adapts_shexp);
@@ -543,6 +546,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                               .down_bias = nullptr, .weight_input = c.expert_weight_on_input});
         b += n;
       }
+      advise(held);
       run_ffn_jobs(held, x, n_x, d, nullptr, s, pool, nullptr, outputs);
     };
     returned = exchange_expert_rows(*ep, il, routed, xn, n_rows, d, k, compute);
