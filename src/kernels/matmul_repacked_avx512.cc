@@ -54,23 +54,29 @@ FRUGAL_TARGET inline __m512 halves(const uint16_t* p) {
 
 // Fetches the group's bytes about 18 KiB on (the groups of a matrix follow
 // each other, so this runs on into the next group; for every layout the
-// same distance, as many whole blocks as make it), into L2 (prefetcht1):
+// same distance, as many whole blocks as make it), into L1 (prefetcht0):
 // one contiguous stream a thread is otherwise read no faster than the
-// four-row kernels' four. Into L1 (prefetcht0, 9 KiB ahead as first
-// written) the requests held the L1 miss buffers that the loads then
-// waited on: measured on the 2-core EPYC VM, 384 MiB from memory, two
-// threads, Q6_K_R16 17 GB/s with prefetcht0 at any distance (no prefetch at
-// all: the same) against 25-38 GB/s with prefetcht1 at 4-12 blocks; end to
-// end on the OLMoE-shape file, alternating builds, batch 1 / 4 / 16
-// sequences 28-29 / 43-44 / 63-67 tok/s with prefetcht0 against 37-42 /
-// 65-71 / 101-107 with prefetcht1 at 8 Q4_K blocks (4-12 within noise of
-// each other, 16 and 24 lower at 4 sequences).
+// four-row kernels' four. Measured with the weights in 2 MiB pages
+// (alternating builds, machine stopped), prefetcht0 against prefetcht1:
+// from memory, two threads, 1.5 GiB at 2,048 inputs, Q4_K_R16 1 / 2 rows
+// 63-64 / 61-63 GB/s against 54-58 / 52-56, Q6_K_R16 1 / 2 / 4 rows 39-58 /
+// 27-38 / 31-41 against 30-51 / 24-32 / 29-35, 4 rows of Q4_K_R16 and
+// Q8_0_R16 equal; end to end, batch 1 on the OLMoE-shape file 41.5 against
+// 37.7 tok/s (medians of 5 rounds, prefetcht0 ahead or level in each), 4 /
+// 16 sequences 64.0 / 104.3 against 61.9 / 100.6 (4 rounds), the
+// Qwen1.5-MoE shape 21.4 against 20.0 at batch 1 and 39.9 against 39.5 at 4
+// sequences (3 rounds). The first version prefetched into L1 9 KiB ahead
+// and measured the other way (Q6_K_R16 17 GB/s against 25-38 with
+// prefetcht1; end to end 28-29 / 43-44 / 63-67 tok/s at batch 1 / 4 / 16
+// against 37-42 / 65-71 / 101-107), so prefetcht1 at 8 Q4_K blocks had been
+// kept (4-12 blocks within noise of each other, 16 and 24 lower at 4
+// sequences).
 constexpr size_t kPrefetchAheadBytes = 8 * sizeof(BlockQ4_K_R16);
 template <class Group>
 FRUGAL_TARGET inline void prefetch_ahead(const Group* g) {
   const char* p = reinterpret_cast<const char*>(g + kPrefetchAheadBytes / sizeof(Group));
 #pragma GCC unroll 64
-  for (size_t off = 0; off < sizeof(Group); off += 64) _mm_prefetch(p + off, _MM_HINT_T1);
+  for (size_t off = 0; off < sizeof(Group); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
 }
 // With four live accumulator rows (R x G) the Q4_K/Q5_K kernel issues the
 // lines of prefetch_ahead an eighth at a time, one part per sub-block,
@@ -88,7 +94,7 @@ template <class Group>
 FRUGAL_TARGET inline void prefetch_ahead_part(const Group* g, int part) {
   const char* p = reinterpret_cast<const char*>(g + kPrefetchAheadBytes / sizeof(Group));
   constexpr int kLines = static_cast<int>((sizeof(Group) + 63) / 64);
-  for (int l = part * kLines / 8; l < (part + 1) * kLines / 8; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T1);
+  for (int l = part * kLines / 8; l < (part + 1) * kLines / 8; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
 }
 
 // The eight sub-blocks of a super-block, unrolled by how many accumulator
