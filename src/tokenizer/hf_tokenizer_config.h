@@ -4,6 +4,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gguf/value.h"
@@ -23,5 +24,10 @@ std::string special_token_text(const nlohmann::json& j);
 // tokenizer_config.json gives, looked up in `tokens`), add_bos_token and
 // tokenizer.chat_template.
 void apply_tokenizer_config(const nlohmann::json& cfg, const std::vector<std::string>& tokens, gguf::Metadata& md);
+
+// import_tiktoken on a tiktoken file's text (`path` names it in errors) and
+// its tokenizer_config.json, already read (`cfg_where` names it).
+void tiktoken_to_metadata(std::string_view text, const std::string& path, const nlohmann::json& cfg,
+                          const std::string& cfg_where, gguf::Metadata& md);
 
 }  // namespace frugal::tokenizer

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -19,6 +20,13 @@ namespace frugal::tokenizer {
 namespace {
 
 using nlohmann::json;
+
+// Real vocabularies' tokens are at most 128 bytes (o200k_base, cl100k_base),
+// their ranks dense. The bounds keep a hostile file's cost in line with its
+// size: recovering a token's merge is quadratic in its length, and ids are
+// allocated up to the largest.
+constexpr size_t kMaxTokenBytes = 512;
+constexpr int64_t kMaxUnusedIds = 65536;
 
 // The tokenizer classes whose tiktoken vocabularies frugal reads, by the
 // Python module auto_map names, and the pre-tokenizer each splits text with
@@ -115,10 +123,25 @@ bool is_tiktoken_file(const std::string& path) {
 void import_tiktoken(const std::string& path, gguf::Metadata& md) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("tokenizer: cannot open '", path, "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  const json cfg = read_tokenizer_config(path);
+  const std::string cfg_where = (std::filesystem::path(path).parent_path() / "tokenizer_config.json").string();
+  if (cfg.empty()) fail("tokenizer: ", cfg_where, " is missing (it names the tokenizer class and the special tokens)");
+  tiktoken_to_metadata(text.str(), path, cfg, cfg_where, md);
+}
+
+void tiktoken_to_metadata(std::string_view text, const std::string& path, const json& cfg,
+                          const std::string& cfg_where, gguf::Metadata& md) {
   std::vector<std::string> by_rank;  // the token bytes of each rank
   std::unordered_map<std::string, int64_t> rank_of;
+  std::vector<std::pair<int64_t, std::string>> read;  // (rank, bytes) as the lines give them
   std::string line, bytes;
-  for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
+  size_t at = 0;
+  for (int64_t line_no = 1; at < text.size(); ++line_no) {
+    const size_t end = std::min(text.find('\n', at), text.size());
+    line.assign(text.substr(at, end - at));
+    at = end + 1;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
     const size_t sp = line.find(' ');
@@ -132,13 +155,24 @@ void import_tiktoken(const std::string& path, gguf::Metadata& md) {
     }
     if (rank < 0 || rank > (1 << 24) || !decode_base64(std::string_view(line).substr(0, sp), bytes))
       fail("tokenizer: ", path, " line ", line_no, ": not \"BASE64 RANK\"");
-    if (size_t(rank) >= by_rank.size()) by_rank.resize(size_t(rank) + 1);
-    if (!by_rank[size_t(rank)].empty()) fail("tokenizer: ", path, " line ", line_no, ": rank ", rank, " given twice");
+    if (bytes.size() > kMaxTokenBytes)
+      fail("tokenizer: ", path, " line ", line_no, ": a token of ", bytes.size(), " bytes (at most ", kMaxTokenBytes,
+           ")");
     if (!rank_of.emplace(bytes, rank).second)
       fail("tokenizer: ", path, " line ", line_no, ": the same bytes as rank ", rank_of[bytes]);
-    by_rank[size_t(rank)] = bytes;
+    read.emplace_back(rank, bytes);
   }
-  if (by_rank.empty()) fail("tokenizer: ", path, " holds no tokens");
+  if (read.empty()) fail("tokenizer: ", path, " holds no tokens");
+  int64_t max_rank = 0;
+  for (const auto& [rank, b] : read) max_rank = std::max(max_rank, rank);
+  if (max_rank >= int64_t(read.size()) + kMaxUnusedIds)
+    fail("tokenizer: ", path, ": rank ", max_rank, " leaves more than ", kMaxUnusedIds, " of the ", max_rank + 1,
+         " ids unused");
+  by_rank.resize(size_t(max_rank) + 1);
+  for (auto& [rank, b] : read) {
+    if (!by_rank[size_t(rank)].empty()) fail("tokenizer: ", path, ": rank ", rank, " given twice");
+    by_rank[size_t(rank)] = std::move(b);
+  }
   for (int b = 0; b < 256; ++b)
     if (!rank_of.contains(std::string(1, char(b))))
       fail("tokenizer: ", path, ": byte ", b, " is not a token (a byte-level vocabulary needs all 256)");
@@ -162,9 +196,6 @@ void import_tiktoken(const std::string& path, gguf::Metadata& md) {
     }
   }
 
-  const json cfg = read_tokenizer_config(path);
-  const std::string cfg_where = (std::filesystem::path(path).parent_path() / "tokenizer_config.json").string();
-  if (cfg.empty()) fail("tokenizer: ", cfg_where, " is missing (it names the tokenizer class and the special tokens)");
   const std::string pre = pre_tokenizer_of(cfg, cfg_where);
   if (cfg.contains("added_tokens_decoder")) {
     const json& added = cfg["added_tokens_decoder"];
@@ -178,20 +209,22 @@ void import_tiktoken(const std::string& path, gguf::Metadata& md) {
       } catch (const std::exception&) {
         id = -1;
       }
-      const std::string text = special_token_text(it.value());
-      if (id < 0 || id > (1 << 24) || text.empty())
+      const std::string special = special_token_text(it.value());
+      if (id < 0 || id > (1 << 24) || special.empty())
         fail("tokenizer: ", cfg_where, ": added token '", it.key(), "' is not an id with a content");
+      if (id >= int64_t(by_rank.size()) + kMaxUnusedIds)
+        fail("tokenizer: ", cfg_where, ": added token ", id, " leaves more than ", kMaxUnusedIds, " ids unused");
       if (size_t(id) < by_rank.size() && !by_rank[size_t(id)].empty())
-        fail("tokenizer: ", cfg_where, ": added token ", id, " '", text, "' takes the id of a vocabulary token");
+        fail("tokenizer: ", cfg_where, ": added token ", id, " '", special, "' takes the id of a vocabulary token");
       if (size_t(id) >= tokens.size()) {
         const size_t old = tokens.size();
         tokens.resize(size_t(id) + 1);
         types.resize(size_t(id) + 1, int32_t(TokenType::UNUSED));
         for (size_t k = old; k < tokens.size(); ++k) tokens[k] = "[PAD" + std::to_string(k) + "]";
       }
-      tokens[size_t(id)] = text;
-      const bool special = it.value().is_object() && it.value().value("special", false);
-      types[size_t(id)] = int32_t(special ? TokenType::CONTROL : TokenType::USER_DEFINED);
+      tokens[size_t(id)] = special;
+      const bool control = it.value().is_object() && it.value().value("special", false);
+      types[size_t(id)] = int32_t(control ? TokenType::CONTROL : TokenType::USER_DEFINED);
     }
   }
 

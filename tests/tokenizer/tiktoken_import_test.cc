@@ -130,6 +130,10 @@ TEST(TiktokenImport, ErrorsNameTheProblem) {
   expect_error("missing-byte", no_a, kimi_config(300), "byte 97 is not a token");
   expect_error("unreachable", good + base64("xyz") + " " + std::to_string(n) + "\n", kimi_config(n + 1),
                "no merge of lower ranks makes this token");
+  expect_error("long-token", good + base64(std::string(513, 'a')) + " 300\n", kimi_config(n + 100),
+               "a token of 513 bytes (at most 512)");
+  expect_error("sparse", good + base64("xy") + " 70000\n", kimi_config(n), "ids unused");
+  expect_error("far-special", good, kimi_config(n + 70000), "ids unused");
   expect_error("no-config", good, json(), "tokenizer_config.json is missing");
   expect_error("other-class", good, json{{"auto_map", {{"AutoTokenizer", {"tokenization_other.Tok", nullptr}}}}},
                "tokenization_other.Tok");
