@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/base64.h"
 #include "base/error.h"
 #include "fuzz_seeds.h"
 #include "tokenizer/hf_tokenizer_config.h"
@@ -22,28 +23,14 @@ const char* kConfig = R"({"auto_map": {"AutoTokenizer": ["tokenization_kimi.TikT
   "added_tokens_decoder": {"300": {"content": "[BOS]", "special": true}, "301": {"content": "[EOS]", "special": true}},
   "bos_token": "[BOS]", "eos_token": "[EOS]"})";
 
-std::string base64(const std::string& bytes) {
-  static const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    uint32_t w = uint32_t(uint8_t(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) w |= uint32_t(uint8_t(bytes[i + 1])) << 8;
-    if (i + 2 < bytes.size()) w |= uint32_t(uint8_t(bytes[i + 2]));
-    out += digits[w >> 18 & 63];
-    out += digits[w >> 12 & 63];
-    out += i + 1 < bytes.size() ? digits[w >> 6 & 63] : '=';
-    out += i + 2 < bytes.size() ? digits[w & 63] : '=';
-  }
-  return out;
-}
 
 // The 256 bytes (in reverse order) and a few merged tokens, as one file.
 void write_seeds(const std::string& dir) {
   std::string lines;
   int rank = 0;
-  for (int b = 255; b >= 0; --b) lines += base64(std::string(1, char(b))) + " " + std::to_string(rank++) + "\n";
+  for (int b = 255; b >= 0; --b) lines += frugal::encode_base64(std::string(1, char(b))) + " " + std::to_string(rank++) + "\n";
   for (const char* t : {"th", "he", "the", " t", " the", "in", "ing", "\xe4\xbd", "\xe4\xbd\xa0"})
-    lines += base64(t) + " " + std::to_string(rank++) + "\n";
+    lines += frugal::encode_base64(t) + " " + std::to_string(rank++) + "\n";
   std::ofstream(dir + "/tiktoken.model", std::ios::binary) << lines;
 }
 

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/base64.h"
 #include "base/error.h"
 #include "gguf/pre_tokenizer_name.h"
 #include "tokenizer/byte_level.h"
@@ -38,38 +39,6 @@ struct TiktokenClass {
 constexpr TiktokenClass kTiktokenClasses[] = {
     {.module = "tokenization_kimi", .pre = "kimi-k2"},
 };
-
-// Standard base64 (with = padding), or false.
-bool decode_base64(std::string_view s, std::string& out) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  out.clear();
-  if (s.empty() || s.size() % 4 != 0) return false;
-  for (size_t i = 0; i < s.size(); i += 4) {
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char c = s[i + k];
-      if (c == '=' && i + 4 == s.size() && k >= 2) {
-        v[k] = 0;
-        ++pad;
-      } else if (pad > 0 || (v[k] = value(c)) < 0) {
-        return false;
-      }
-    }
-    const uint32_t w = uint32_t(v[0]) << 18 | uint32_t(v[1]) << 12 | uint32_t(v[2]) << 6 | uint32_t(v[3]);
-    out.push_back(char(w >> 16));
-    if (pad < 2) out.push_back(char(w >> 8 & 0xFF));
-    if (pad < 1) out.push_back(char(w & 0xFF));
-  }
-  return true;
-}
 
 // The pre-tokenizer of the tokenizer class tokenizer_config.json names.
 std::string pre_tokenizer_of(const json& cfg, const std::string& cfg_where) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/base64.h"
 #include "base/error.h"
 #include "tokenizer/hf_import.h"
 #include "tokenizer/tokenizer.h"
@@ -23,20 +24,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Strings = std::vector<std::string>;
 
-std::string base64(const std::string& bytes) {
-  static const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    uint32_t w = uint32_t(uint8_t(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) w |= uint32_t(uint8_t(bytes[i + 1])) << 8;
-    if (i + 2 < bytes.size()) w |= uint32_t(uint8_t(bytes[i + 2]));
-    out += digits[w >> 18 & 63];
-    out += digits[w >> 12 & 63];
-    out += i + 1 < bytes.size() ? digits[w >> 6 & 63] : '=';
-    out += i + 2 < bytes.size() ? digits[w & 63] : '=';
-  }
-  return out;
-}
 
 // Kimi-K2's tokenizer class, two special tokens after the ranks, [BOS]/[EOS].
 json kimi_config(int64_t first_special) {
@@ -70,8 +57,8 @@ struct TiktokenDir {
 std::string small_vocab(int64_t& n_ranks) {
   std::string lines;
   int64_t r = 0;
-  for (int b = 255; b >= 0; --b) lines += base64(std::string(1, char(b))) + " " + std::to_string(r++) + "\n";
-  for (const char* t : {"th", "he", "the", "e ", "the "}) lines += base64(t) + " " + std::to_string(r++) + "\n";
+  for (int b = 255; b >= 0; --b) lines += encode_base64(std::string(1, char(b))) + " " + std::to_string(r++) + "\n";
+  for (const char* t : {"th", "he", "the", "e ", "the "}) lines += encode_base64(t) + " " + std::to_string(r++) + "\n";
   n_ranks = r;
   return lines;
 }
@@ -121,18 +108,18 @@ TEST(TiktokenImport, ErrorsNameTheProblem) {
     }
   };
   expect_error("malformed", good + "not-base64! 300\n", kimi_config(n), "not \"BASE64 RANK\"");
-  expect_error("no-rank", good + base64("xy") + "\n", kimi_config(n), "not \"BASE64 RANK\"");
-  expect_error("twice", good + base64("xy") + " 256\n", kimi_config(n), "rank 256 given twice");
-  expect_error("same-bytes", good + base64("th") + " 400\n", kimi_config(n), "the same bytes as rank 256");
+  expect_error("no-rank", good + encode_base64("xy") + "\n", kimi_config(n), "not \"BASE64 RANK\"");
+  expect_error("twice", good + encode_base64("xy") + " 256\n", kimi_config(n), "rank 256 given twice");
+  expect_error("same-bytes", good + encode_base64("th") + " 400\n", kimi_config(n), "the same bytes as rank 256");
   std::string no_a;
   for (int b = 0; b < 256; ++b)
-    if (b != 'a') no_a += base64(std::string(1, char(b))) + " " + std::to_string(b) + "\n";
+    if (b != 'a') no_a += encode_base64(std::string(1, char(b))) + " " + std::to_string(b) + "\n";
   expect_error("missing-byte", no_a, kimi_config(300), "byte 97 is not a token");
-  expect_error("unreachable", good + base64("xyz") + " " + std::to_string(n) + "\n", kimi_config(n + 1),
+  expect_error("unreachable", good + encode_base64("xyz") + " " + std::to_string(n) + "\n", kimi_config(n + 1),
                "no merge of lower ranks makes this token");
-  expect_error("long-token", good + base64(std::string(513, 'a')) + " 300\n", kimi_config(n + 100),
+  expect_error("long-token", good + encode_base64(std::string(513, 'a')) + " 300\n", kimi_config(n + 100),
                "a token of 513 bytes (at most 512)");
-  expect_error("sparse", good + base64("xy") + " 70000\n", kimi_config(n), "ids unused");
+  expect_error("sparse", good + encode_base64("xy") + " 70000\n", kimi_config(n), "ids unused");
   expect_error("far-special", good, kimi_config(n + 70000), "ids unused");
   expect_error("no-config", good, json(), "tokenizer_config.json is missing");
   expect_error("other-class", good, json{{"auto_map", {{"AutoTokenizer", {"tokenization_other.Tok", nullptr}}}}},
