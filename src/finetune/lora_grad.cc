@@ -14,36 +14,39 @@ namespace frugal::finetune {
 namespace {
 // Rows of W dequantised at a time: a few hundred KB of f32 for real widths.
 constexpr int64_t kRowBlock = 64;
+
+// fn(o, rows, block) for each block of up to kRowBlock rows of W from row
+// o, dequantised to f32 (rows x n_in).
+template <class Fn>
+void for_each_row_block(const kernels::WeightMatrix& w, Fn&& fn) {
+  const int64_t n_in = w.n_in, n_out = w.n_out;
+  const size_t row = row_bytes(w.type, static_cast<uint64_t>(n_in));
+  std::vector<float> block(static_cast<size_t>(kRowBlock * n_in));
+  for (int64_t o = 0; o < n_out; o += kRowBlock) {
+    const int64_t rows = std::min(kRowBlock, n_out - o);
+    quant::dequantize_rows(w.type, static_cast<const uint8_t*>(w.data) + static_cast<size_t>(o) * row, block.data(),
+                           rows, n_in);
+    fn(o, rows, block.data());
+  }
+}
 }  // namespace
 
 void frozen_linear_backward(const kernels::WeightMatrix& w, const float* d_y, int64_t n, float* d_x) {
-  const int64_t n_in = w.n_in, n_out = w.n_out;
-  const size_t row = row_bytes(w.type, static_cast<uint64_t>(n_in));
-  std::vector<float> block(static_cast<size_t>(kRowBlock * n_in));
-  for (int64_t o = 0; o < n_out; o += kRowBlock) {
-    const int64_t rows = std::min(kRowBlock, n_out - o);
-    quant::dequantize_rows(w.type, static_cast<const uint8_t*>(w.data) + static_cast<size_t>(o) * row, block.data(),
-                           rows, n_in);
+  const int n_in = static_cast<int>(w.n_in), n_out = static_cast<int>(w.n_out);
+  for_each_row_block(w, [&](int64_t o, int64_t rows, const float* block) {
     // d_x (n x n_in) += d_y[:, o:o+rows] (n x rows) . block (rows x n_in)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(n_in),
-                static_cast<int>(rows), 1.0f, d_y + o, static_cast<int>(n_out), block.data(), static_cast<int>(n_in),
-                1.0f, d_x, static_cast<int>(n_in));
-  }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), n_in, static_cast<int>(rows), 1.0f,
+                d_y + o, n_out, block, n_in, 1.0f, d_x, n_in);
+  });
 }
 
 void frozen_linear_f32(const kernels::WeightMatrix& w, const float* x, int64_t n, float* y) {
-  const int64_t n_in = w.n_in, n_out = w.n_out;
-  const size_t row = row_bytes(w.type, static_cast<uint64_t>(n_in));
-  std::vector<float> block(static_cast<size_t>(kRowBlock * n_in));
-  for (int64_t o = 0; o < n_out; o += kRowBlock) {
-    const int64_t rows = std::min(kRowBlock, n_out - o);
-    quant::dequantize_rows(w.type, static_cast<const uint8_t*>(w.data) + static_cast<size_t>(o) * row, block.data(),
-                           rows, n_in);
+  const int n_in = static_cast<int>(w.n_in), n_out = static_cast<int>(w.n_out);
+  for_each_row_block(w, [&](int64_t o, int64_t rows, const float* block) {
     // y[:, o:o+rows] (n x rows) += x (n x n_in) . block^T
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(rows),
-                static_cast<int>(n_in), 1.0f, x, static_cast<int>(n_in), block.data(), static_cast<int>(n_in), 1.0f,
-                y + o, static_cast<int>(n_out));
-  }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(rows), n_in, 1.0f, x,
+                n_in, block, n_in, 1.0f, y + o, n_out);
+  });
 }
 
 void lora_forward(const LoraWeights& l, const float* x, int64_t n, float* ax, float* y) {
