@@ -121,16 +121,19 @@ void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model
   const std::vector<double> mine = {static_cast<double>(p.owned_bytes), static_cast<double>(p.owned_mapped),
                                     static_cast<double>(p.others_bytes), static_cast<double>(p.others_mapped),
                                     static_cast<double>(c.exchanges), static_cast<double>(c.bytes_sent), c.seconds, seconds,
-                                    rows, static_cast<double>(c.all_to_all_bytes), static_cast<double>(c.tokens_served)};
+                                    rows, static_cast<double>(c.all_to_all_bytes), static_cast<double>(c.tokens_served),
+                                    static_cast<double>(c.moves), static_cast<double>(c.moved_bytes)};
   const std::vector<double> all = group->gather(mine);
   if (all.empty()) return;
-  double max_rows = 0, sum_rows = 0, a2a_bytes = 0, tokens = 0;
+  double max_rows = 0, sum_rows = 0, a2a_bytes = 0, tokens = 0, moves = 0, moved = 0;
   for (int r = 0; r < group->n_ranks(); ++r) {
     const double* v = all.data() + static_cast<size_t>(r) * mine.size();
     max_rows = std::max(max_rows, v[8]);
     sum_rows += v[8];
     a2a_bytes += v[9];
     tokens += v[10];
+    moves = std::max(moves, v[11]);
+    moved += v[12];
     std::fprintf(stderr,
                  "expert-parallel rank %d: %s | rows computed %.0f | expert pages mapped: own %s of %s, others' %s of %s | "
                  "exchanges: %.0f, %s sent, %.3f s of %.3f s (%.1f %%)\n",
@@ -148,6 +151,9 @@ void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model
                  "token per MoE layer (all ranks, both ways, over %.0f token-layers), the all-gather design %s\n",
                  max_rows, sum_rows / group->n_ranks(), human_bytes(tokens > 0 ? a2a_bytes / tokens : 0).c_str(), tokens,
                  human_bytes(gather).c_str());
+    if (moves > 0)  // serving: logits to rank 0, KV rows between ranks (runtime/engine_spread.cc)
+      std::fprintf(stderr, "attention data-parallel serving: logits and KV rows moved between ranks: %s in %.0f exchanges\n",
+                   human_bytes(moved).c_str(), moves);
     return;
   }
   // Each exchange waits for its busiest rank: summed over the exchanges,

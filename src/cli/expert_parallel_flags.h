@@ -19,7 +19,7 @@ struct ExpertParallelFlags {
 };
 
 // attention_dp: the command also takes --attention-dp (those that run
-// batches of several sequences: bench, logits).
+// batches of several sequences: bench, logits, serve, run).
 void add_expert_parallel_flags(CLI::App& app, ExpertParallelFlags& f, bool attention_dp = false);
 
 // Joins the mpirun job when the flag is on (null when off). On ranks other

@@ -7,7 +7,10 @@
 // Under mpirun with --expert-parallel, rank 0 serves and the other ranks
 // follow its engine (runtime/engine_journal.h): every forward pass its
 // scheduler runs, every rank runs too, each computing its share of the
-// routed experts.
+// routed experts. With --attention-dp as well, each request's slot is
+// computed on one rank (runtime::Engine::spread_sequences): its attention,
+// KV cache, router, shared experts and LM head run there, and its logits
+// come to rank 0, where the scheduler samples.
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -183,6 +186,7 @@ int run_serve(const ServeArgs& args) {
   // -1: the engine's default pool, a whole context for every slot.
   LoadedModel m = load_for_generation(a.gen, a.parallel, a.no_prefix_cache ? 0 : a.kv_blocks > 0 ? a.kv_blocks : -1);
   attach_expert_parallel(group, *m.model, a.expert_parallel);
+  if (group && a.expert_parallel.attention_dp) m.engine->spread_sequences(*group);
   const auto t_attached = std::chrono::steady_clock::now();
   if (group && group->rank() != 0) return follow_rank0(*group, m, t_attached);
   // Rank 0 sends its engine's every step to the other ranks.
@@ -276,7 +280,7 @@ const CommandRegistration kServe{"serve", "an OpenAI-compatible HTTP server with
                                    auto a = std::make_shared<ServeArgs>();
                                    a->gen.n_predict = -1;
                                    add_generation_flags(app, a->gen);
-                                   add_expert_parallel_flags(app, a->expert_parallel);
+                                   add_expert_parallel_flags(app, a->expert_parallel, true);
                                    app.remove_option(app.get_option("--lora"));
                                    app.add_option("--lora", a->loras,
                                                   "LoRA adapters as NAME=FILE (repeatable): a request whose \"model\" "

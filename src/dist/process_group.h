@@ -28,6 +28,8 @@ struct CommStats {
   int64_t all_to_alls = 0;       // all_to_all calls (attention data-parallel: two per MoE layer per forward pass)
   uint64_t all_to_all_bytes = 0;  // sent by this rank in them to other ranks (also in bytes_sent)
   uint64_t tokens_served = 0;     // the rows of its batches they served, summed over the MoE layers
+  int64_t moves = 0;              // move_blocks calls (attention data-parallel serving: logits, KV rows)
+  uint64_t moved_bytes = 0;       // sent by this rank in them to other ranks (also in bytes_sent)
   int64_t sums = 0;         // sum calls (training: gradients, losses)
   double sum_seconds = 0;   // in them, waiting included
 };

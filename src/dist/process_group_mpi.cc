@@ -13,7 +13,9 @@
 // all_to_all (attention data-parallel, model/moe_dispatch.h) is an
 // MPI_Ialltoall of the counts, when the receiver does not know them, and an
 // MPI_Ialltoallv of the blocks: each row goes only to the ranks of its
-// experts, and their outputs only back to the row's rank.
+// experts, and their outputs only back to the row's rank. move_blocks is
+// the same exchange for the serving engine's logits and KV rows, counted
+// apart (CommStats::moves).
 //
 // sum (data-parallel training's gradients) is a reduce-scatter and an
 // all-gather written out so that the sum is deterministic: the array is cut
@@ -101,59 +103,30 @@ class MpiGroup final : public ProcessGroup {
     stats_.seconds += seconds_since(t0);
   }
 
-  // The counts (one per pair of ranks) by MPI_Ialltoall when not known,
-  // then the blocks by MPI_Ialltoallv. One rank: the block to itself.
   void all_to_all(std::span<const float> send, std::span<const int64_t> send_counts, std::vector<float>& recv,
                   std::vector<int64_t>& recv_counts, int64_t layer, int64_t tokens) override {
     if (fault_ && fault_rank_ == rank_ && ++collectives_ == fault_at_) inject_test_fault(layer);
-    const size_t nr = static_cast<size_t>(size_);
     const bool way_back = !recv_counts.empty();
-    const std::string step = way_back ? "returning expert outputs" : "sending rows to their experts' ranks";
-    int64_t total_sent = 0;
-    for (int64_t c : send_counts) total_sent += c;
-    if (send_counts.size() != nr || static_cast<size_t>(total_sent) != send.size() || (way_back && recv_counts.size() != nr))
-      die(where(step, layer) + ": wrong block counts");
     const auto t0 = Clock::now();
-    if (!way_back) {
-      recv_counts.assign(nr, 0);
-      if (size_ == 1) {
-        recv_counts[0] = send_counts[0];
-      } else {
-        MPI_Request req;
-        check(MPI_Ialltoall(send_counts.data(), 1, MPI_INT64_T, recv_counts.data(), 1, MPI_INT64_T, MPI_COMM_WORLD, &req),
-              step, layer);
-        wait(req, step, layer);
-      }
-    }
-    int64_t total = 0;
-    for (int64_t c : recv_counts) total += c;
-    recv.resize(static_cast<size_t>(total));
-    if (size_ == 1) {
-      std::copy(send.begin(), send.end(), recv.begin());
-    } else {
-      if (total_sent > INT32_MAX || total > INT32_MAX)
-        die(where(step, layer) + ": " + std::to_string(std::max(total_sent, total)) +
-            " floats are too many for one exchange (use smaller batches)");
-      std::vector<int> sc(nr), sd(nr), rc(nr), rd(nr);
-      for (size_t q = 0, s_at = 0, r_at = 0; q < nr; ++q) {
-        sc[q] = static_cast<int>(send_counts[q]), sd[q] = static_cast<int>(s_at), s_at += send_counts[q];
-        rc[q] = static_cast<int>(recv_counts[q]), rd[q] = static_cast<int>(r_at), r_at += recv_counts[q];
-      }
-      MPI_Request req;
-      check(MPI_Ialltoallv(send.data(), sc.data(), sd.data(), MPI_FLOAT, recv.data(), rc.data(), rd.data(), MPI_FLOAT,
-                           MPI_COMM_WORLD, &req),
-            step, layer);
-      wait(req, step, layer);
-    }
-    const uint64_t to_others =
-        static_cast<uint64_t>(total_sent - send_counts[static_cast<size_t>(rank_)]) * sizeof(float);
+    const uint64_t to_others = exchange_blocks(
+        send, send_counts, recv, recv_counts, way_back ? "returning expert outputs" : "sending rows to their experts' ranks",
+        layer);
     ++stats_.exchanges;
     ++stats_.all_to_alls;
     stats_.all_to_all_bytes += to_others;
     stats_.bytes_sent += to_others;
     stats_.tokens_served += static_cast<uint64_t>(tokens);
-    if (way_back) stats_.floats_computed += static_cast<uint64_t>(total_sent);
+    if (way_back) stats_.floats_computed += static_cast<uint64_t>(send.size());
     stats_.seconds += seconds_since(t0);
+  }
+
+  void move_blocks(std::span<const float> send, std::span<const int64_t> send_counts, std::vector<float>& recv,
+                   std::vector<int64_t>& recv_counts, const char* step) override {
+    recv_counts.clear();
+    const uint64_t to_others = exchange_blocks(send, send_counts, recv, recv_counts, step, -1);
+    ++stats_.moves;
+    stats_.moved_bytes += to_others;
+    stats_.bytes_sent += to_others;
   }
 
   void sum(float* data, size_t n) override { sum_in_rank_order(data, n, MPI_FLOAT); }
@@ -233,6 +206,52 @@ class MpiGroup final : public ProcessGroup {
     }
     ++stats_.sums;
     stats_.sum_seconds += seconds_since(t0);
+  }
+
+  // The counts (one per pair of ranks) by MPI_Ialltoall when recv_counts
+  // is empty, then the blocks by MPI_Ialltoallv. One rank: the block to
+  // itself. Returns the bytes this rank sent to other ranks.
+  uint64_t exchange_blocks(std::span<const float> send, std::span<const int64_t> send_counts, std::vector<float>& recv,
+                           std::vector<int64_t>& recv_counts, const std::string& step, int64_t layer) {
+    const size_t nr = static_cast<size_t>(size_);
+    const bool counts_known = !recv_counts.empty();
+    int64_t total_sent = 0;
+    for (int64_t c : send_counts) total_sent += c;
+    if (send_counts.size() != nr || static_cast<size_t>(total_sent) != send.size() ||
+        (counts_known && recv_counts.size() != nr))
+      die(where(step, layer) + ": wrong block counts");
+    if (!counts_known) {
+      recv_counts.assign(nr, 0);
+      if (size_ == 1) {
+        recv_counts[0] = send_counts[0];
+      } else {
+        MPI_Request req;
+        check(MPI_Ialltoall(send_counts.data(), 1, MPI_INT64_T, recv_counts.data(), 1, MPI_INT64_T, MPI_COMM_WORLD, &req),
+              step, layer);
+        wait(req, step, layer);
+      }
+    }
+    int64_t total = 0;
+    for (int64_t c : recv_counts) total += c;
+    recv.resize(static_cast<size_t>(total));
+    if (size_ == 1) {
+      std::copy(send.begin(), send.end(), recv.begin());
+      return 0;
+    }
+    if (total_sent > INT32_MAX || total > INT32_MAX)
+      die(where(step, layer) + ": " + std::to_string(std::max(total_sent, total)) +
+          " floats are too many for one exchange (use smaller batches)");
+    std::vector<int> sc(nr), sd(nr), rc(nr), rd(nr);
+    for (size_t q = 0, s_at = 0, r_at = 0; q < nr; ++q) {
+      sc[q] = static_cast<int>(send_counts[q]), sd[q] = static_cast<int>(s_at), s_at += send_counts[q];
+      rc[q] = static_cast<int>(recv_counts[q]), rd[q] = static_cast<int>(r_at), r_at += recv_counts[q];
+    }
+    MPI_Request req;
+    check(MPI_Ialltoallv(send.data(), sc.data(), sd.data(), MPI_FLOAT, recv.data(), rc.data(), rd.data(), MPI_FLOAT,
+                         MPI_COMM_WORLD, &req),
+          step, layer);
+    wait(req, step, layer);
+    return static_cast<uint64_t>(total_sent - send_counts[static_cast<size_t>(rank_)]) * sizeof(float);
   }
 
   std::string where(const std::string& step, int64_t layer) const {

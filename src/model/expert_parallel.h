@@ -61,6 +61,18 @@ class ExpertParallel {
   // way back). Every rank calls it as often as the others.
   virtual void all_to_all(std::span<const float> send, std::span<const int64_t> send_counts, std::vector<float>& recv,
                           std::vector<int64_t>& recv_counts, int64_t layer, int64_t tokens) = 0;
+
+  // The same exchange outside the MoE layers (recv_counts always filled by
+  // a count exchange first): the serving engine's logits to rank 0 and its
+  // KV rows between ranks (runtime/engine.h). Counted apart from the expert
+  // exchanges where the group keeps figures. `step`: what a rank that waits
+  // too long was waiting for.
+  virtual void move_blocks(std::span<const float> send, std::span<const int64_t> send_counts, std::vector<float>& recv,
+                           std::vector<int64_t>& recv_counts, const char* step) {
+    (void)step;
+    recv_counts.clear();
+    all_to_all(send, send_counts, recv, recv_counts, -1, 0);
+  }
 };
 
 // The sequences [begin, end) of a batch of n_seq that rank `rank` of

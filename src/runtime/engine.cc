@@ -77,7 +77,12 @@ void Engine::forward(std::span<const BatchRow> rows, std::vector<float>& logits)
   // pass with this one (its expert exchanges talk to them).
   std::unique_lock<std::mutex> followers;
   if (journal_) followers = journal_->forward(rows);
-  forward_->run(rows, *kv_, pool_, logits);
+  if (spread_) {
+    run_kv_moves();
+    forward_spread(rows, logits);
+  } else {
+    forward_->run(rows, *kv_, pool_, logits);
+  }
   for (const auto& [seq, len] : next) seq_len_[static_cast<size_t>(seq)] = len;
   if (warm_up_) {
     warm_up_ = false;
@@ -96,10 +101,14 @@ void Engine::copy_sequence(int32_t src, int32_t dst) {
   const int32_t n = sequence_length(src);
   (void)sequence_length(dst);  // range check
   if (src == dst) return;
-  std::vector<uint8_t> rows(kv_->packed_bytes(n));
-  kv_->copy_out(src, 0, n, rows.data());
-  kv_->copy_in(dst, 0, n, rows.data());
-  kv_->copy_recurrent_states(src, dst);
+  if (spread_) {
+    kv_moves_.push_back({.kind = KvMove::kCopy, .seq = src, .dst = dst, .n = n, .blocks = {}});
+  } else {
+    std::vector<uint8_t> rows(kv_->packed_bytes(n));
+    kv_->copy_out(src, 0, n, rows.data());
+    kv_->copy_in(dst, 0, n, rows.data());
+    kv_->copy_recurrent_states(src, dst);
+  }
   seq_len_[static_cast<size_t>(dst)] = n;
   if (journal_) journal_->copy_sequence(src, dst);
 }
@@ -117,8 +126,11 @@ int32_t Engine::reuse_prefix(int32_t seq, std::span<const int32_t> tokens, std::
   // The last token is always computed: its logits start the completion.
   const int64_t limit = std::min<int64_t>(static_cast<int64_t>(tokens.size()) - 1, n_ctx_);
   chain = prefix_->acquire_prefix(tokens, static_cast<size_t>(limit / bt));
-  for (size_t i = 0; i < chain.size(); ++i)
-    kv_->copy_in(seq, static_cast<int64_t>(i) * bt, bt, prefix_->data(chain[i]));
+  if (spread_ && !chain.empty())
+    kv_moves_.push_back({.kind = KvMove::kReuse, .seq = seq, .blocks = chain});
+  else
+    for (size_t i = 0; i < chain.size(); ++i)
+      kv_->copy_in(seq, static_cast<int64_t>(i) * bt, bt, prefix_->data(chain[i]));
   const int32_t n = static_cast<int32_t>(chain.size() * static_cast<size_t>(bt));
   seq_len_[static_cast<size_t>(seq)] = n;
   if (journal_) journal_->reuse_prefix(seq, tokens, chain, n);
@@ -134,7 +146,10 @@ bool Engine::cache_block(int32_t seq, std::span<const int32_t> tokens, std::vect
   const PrefixCache::Added a = prefix_->add(chain.empty() ? -1 : chain.back(), tokens);
   if (journal_) journal_->cache_block(seq, tokens, chain, a.block);
   if (a.block < 0) return false;
-  if (a.fresh) kv_->copy_out(seq, pos, bt, prefix_->data(a.block));
+  if (a.fresh && spread_)
+    kv_moves_.push_back({.kind = KvMove::kFill, .seq = seq, .n = static_cast<int32_t>(pos), .blocks = {a.block}});
+  else if (a.fresh)
+    kv_->copy_out(seq, pos, bt, prefix_->data(a.block));
   chain.push_back(a.block);
   return true;
 }

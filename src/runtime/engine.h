@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "model/expert_parallel.h"
 #include "model/forward.h"
 #include "model/model.h"
 
@@ -88,6 +89,22 @@ class Engine {
   // this one (runtime/engine_journal.h). The journal attaches itself.
   void set_journal(EngineJournal* journal) { journal_ = journal; }
 
+  // Attention data-parallel serving (engine_spread.cc): sequence s is
+  // computed on rank owner(s) = s % n_ranks of `group` (the model's
+  // expert-parallel group, with attention data-parallel on). Every rank's
+  // engine then takes the same calls in the same order (rank 0's scheduler,
+  // the others through the journal): forward() gets every rank's rows, runs
+  // the rows of this rank's sequences, and gathers the logits on rank 0 (in
+  // row order; the other ranks get none). The KV rows of a sequence live on
+  // its rank alone; what moves them (copy_sequence across ranks, a
+  // prefix-cache block made on one rank and reused on another, sent to
+  // every rank once when cached) runs at the start of the next forward(),
+  // in the order asked, since only there do all ranks meet. Refused for
+  // models with recurrent layers (their states would have to move too).
+  void spread_sequences(model::ExpertParallel& group);
+  // The rank that computes sequence `seq` (0 unless spread).
+  int owner(int32_t seq) const { return spread_ ? seq % spread_->n_ranks() : 0; }
+
   // Rows routed to each routed expert by the forward passes so far, at
   // layer * n_expert + expert (empty before the first MoE layer ran):
   // model::Forward::expert_rows.
@@ -103,6 +120,22 @@ class Engine {
   std::unique_ptr<model::Forward> forward_;
   std::vector<int32_t> seq_len_;
   EngineJournal* journal_ = nullptr;
+
+  // Attention data-parallel serving (engine_spread.cc).
+  // A KV move waiting for the next forward(): a copy of a sequence's rows
+  // (kCopy), blocks copied into a sequence (kReuse), a block filled from a
+  // sequence and sent to every rank (kFill).
+  struct KvMove {
+    enum Kind { kCopy, kReuse, kFill } kind;
+    int32_t seq = 0, dst = 0;       // kCopy: from seq to dst
+    int32_t n = 0;                  // kCopy: positions; kFill: the block's first position
+    std::vector<int32_t> blocks;    // kReuse: the chain; kFill: the block
+  };
+  bool mine(int32_t seq) const { return owner(seq) == (spread_ ? spread_->rank() : 0); }
+  void run_kv_moves();
+  void forward_spread(std::span<const BatchRow> rows, std::vector<float>& logits);
+  model::ExpertParallel* spread_ = nullptr;
+  std::vector<KvMove> kv_moves_;
   bool warm_up_ = false;  // before the first forward() of a large mapped model (see the constructor)
 };
 

@@ -117,14 +117,36 @@ std::vector<std::shared_ptr<Job>> Scheduler::submit_choices(std::vector<int32_t>
   return jobs;
 }
 
+// Under attention data-parallel serving each slot is computed on one rank
+// (Engine::owner): a new request goes to the rank with the fewest running,
+// so that the ranks' shares of every step stay even. Otherwise, and among
+// a rank's slots, the slot freed last.
+int32_t Scheduler::take_free_slot() {
+  std::vector<int> live;
+  for (const Running& r : running_) {
+    const size_t q = static_cast<size_t>(engine_.owner(r.seq));
+    if (live.size() <= q) live.resize(q + 1, 0);
+    ++live[q];
+  }
+  auto live_on = [&](int32_t seq) {
+    const size_t q = static_cast<size_t>(engine_.owner(seq));
+    return q < live.size() ? live[q] : 0;
+  };
+  size_t best = free_seqs_.size() - 1;
+  for (size_t i = free_seqs_.size() - 1; i-- > 0;)
+    if (live_on(free_seqs_[i]) < live_on(free_seqs_[best])) best = i;
+  const int32_t seq = free_seqs_[best];
+  free_seqs_.erase(free_seqs_.begin() + static_cast<std::ptrdiff_t>(best));
+  return seq;
+}
+
 void Scheduler::admit() {
   // A group of choices takes its slots together (its followers queue right behind it).
   while (!queue_.empty() && free_seqs_.size() >= static_cast<size_t>(queue_.front()->group_)) {
     Running r;
     r.job = std::move(queue_.front());
     queue_.pop_front();
-    r.seq = free_seqs_.back();
-    free_seqs_.pop_back();
+    r.seq = take_free_slot();
     ++n_running_;
     engine_.clear_sequence(r.seq);
     // The longest cached prefix of the prompt is copied in, not computed;

@@ -125,6 +125,7 @@ class Scheduler {
 
   void loop();
   void admit();           // moves queued jobs into free slots (mu_ held)
+  int32_t take_free_slot();  // a free slot, on the rank with the fewest running (Engine::owner)
   void step();            // one forward call over the running jobs
   void finish(Running& r, std::string error = "");
   void time_token(Running& r);

@@ -5,7 +5,10 @@
 # second round that reuses cached prefixes) give the same tokens as one
 # process's server at temperature 0; SIGTERM to rank 0 ends both ranks with
 # status 0 and the end-of-run report; a rank that stalls ends the job with
-# a clear error. Skipped, saying why, where mpirun or frugal's MPI build is
+# a clear error. The same requests through 2 ranks with --attention-dp
+# (each request's slot computed on one rank, logits gathered on rank 0, KV
+# rows moved for n choices and reused prefixes across ranks) give the same
+# tokens too. Skipped, saying why, where mpirun or frugal's MPI build is
 # missing.
 set -euo pipefail
 source "$(dirname "$0")/../lib/cli_test_lib.sh"
@@ -71,11 +74,13 @@ kill -TERM "$serve_pid"
 wait "$serve_pid" || fail "one process's server exited $?"
 
 # start_ranks [env...]: the 2-rank server in the background (mpirun's
-# stderr in $dir/ranks.err); sets ranks_pid and ranks_port.
+# stderr in $dir/ranks.err), with the flags in rank_flags; sets ranks_pid
+# and ranks_port.
+rank_flags=()
 start_ranks() {
   : >"$dir/ranks.err"
   env "$@" timeout -k 5 120 mpirun --oversubscribe --bind-to none -np 2 "$FRUGAL" serve "${serve_flags[@]}" \
-    --expert-parallel --ep-timeout 3 >"$dir/ranks.out" 2>"$dir/ranks.err" &
+    --expert-parallel --ep-timeout 3 "${rank_flags[@]}" >"$dir/ranks.out" 2>"$dir/ranks.err" &
   ranks_pid=$!
   trap 'kill $ranks_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
   wait_for_address $ranks_pid "$dir/ranks.err" 300 "the 2-rank server"
@@ -88,13 +93,29 @@ sleep 4
 ask "$ranks_port" "$dir/two.json"
 cmp "$dir/one.json" "$dir/two.json" || fail "2 ranks answer otherwise than one process: $(diff "$dir/one.json" "$dir/two.json" | head -20)"
 # SIGTERM to rank 0 (the process listening on the port) stops both ranks.
-rank0=$(ss -ltnpH "sport = :$ranks_port" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
-[[ -n "$rank0" ]] || fail "no process listens on $ranks_port"
-kill -TERM "$rank0"
-set +e; wait "$ranks_pid"; rc=$?; set -e
-[[ $rc -eq 0 ]] || fail "the ranks exited $rc after SIGTERM to rank 0: $(cat "$dir/ranks.err")"
-grep -q "^expert-parallel rank 1: experts 4\.\.7 | rows computed [1-9][0-9]* " "$dir/ranks.err" ||
-  fail "no report of rank 1: $(cat "$dir/ranks.err")"
+stop_ranks() {
+  local rank0 rc
+  rank0=$(ss -ltnpH "sport = :$ranks_port" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+  [[ -n "$rank0" ]] || fail "no process listens on $ranks_port"
+  kill -TERM "$rank0"
+  set +e; wait "$ranks_pid"; rc=$?; set -e
+  [[ $rc -eq 0 ]] || fail "the ranks exited $rc after SIGTERM to rank 0: $(cat "$dir/ranks.err")"
+  grep -q "^expert-parallel rank 1: experts 4\.\.7 | rows computed [1-9][0-9]* " "$dir/ranks.err" ||
+    fail "no report of rank 1: $(cat "$dir/ranks.err")"
+}
+stop_ranks
+
+# Attention data-parallel: each request on one rank, the same answers.
+rank_flags=(--attention-dp)
+start_ranks
+sleep 4
+ask "$ranks_port" "$dir/dp.json"
+cmp "$dir/one.json" "$dir/dp.json" ||
+  fail "2 ranks with --attention-dp answer otherwise than one process: $(diff "$dir/one.json" "$dir/dp.json" | head -20)"
+stop_ranks
+grep -q "^attention data-parallel serving: logits and KV rows moved between ranks: " "$dir/ranks.err" ||
+  fail "no report of the logits and KV rows moved: $(cat "$dir/ranks.err")"
+rank_flags=()
 
 # A rank that stalls at its first expert exchange: rank 0 ends the job.
 start_ranks FRUGAL_TEST_RANK_FAULT=stall:1
