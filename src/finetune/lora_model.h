@@ -33,6 +33,8 @@
 
 namespace frugal::finetune {
 
+struct LoraSlot;  // one adapted matrix (finetune/lora_slot.h)
+
 struct LoraShape {
   int64_t rank = 16;
   float alpha = 32.0f;
@@ -81,11 +83,10 @@ class LoraModel {
   std::vector<model::LoraFactors> factors() const;
   const LoraShape& shape() const { return shape_; }
 
-  struct Slot;  // one adapted matrix
  private:
   const model::Model& base_;
   LoraShape shape_;
-  std::vector<Slot> slots_;
+  std::vector<LoraSlot> slots_;
   std::vector<float> params_, grads_;
 };
 

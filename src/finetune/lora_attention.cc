@@ -1,0 +1,130 @@
+// The adapted attention's forward and backward (see lora_attention.h).
+#include "finetune/lora_attention.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/ops.h"
+#include "model/forward_layers.h"
+#include "train/layers.h"
+
+namespace frugal::finetune {
+
+namespace {
+
+// q/k RMSNorm over each head's head_dim values (qwen3), or over the whole
+// q and k vectors of a token (olmoe): rows of width qn/kn. llama4's is per
+// head without a weight (ones), on its RoPE layers only.
+struct QkNorm {
+  explicit QkNorm(const model::ModelConfig& c)
+      : c(c),
+        unweighted(c.qk_norm == model::QkNorm::kPerHeadUnweighted),
+        ones(static_cast<size_t>(c.head_dim), 1.0f),
+        qn(c.qk_norm == model::QkNorm::kWhole ? c.n_head * c.head_dim : c.head_dim),
+        kn(c.qk_norm == model::QkNorm::kWhole ? c.n_head_kv * c.head_dim : c.head_dim) {}
+  bool in(int64_t il) const {
+    return c.qk_norm == model::QkNorm::kPerHead || c.qk_norm == model::QkNorm::kWhole ||
+           (unweighted && c.layer_has_rope(il));
+  }
+  const float* q_weight(const model::LayerWeights& L) const { return unweighted ? ones.data() : L.q_norm.data; }
+  const float* k_weight(const model::LayerWeights& L) const { return unweighted ? ones.data() : L.k_norm.data; }
+  const model::ModelConfig& c;
+  const bool unweighted;
+  const F ones;
+  const int64_t qn, kn;
+};
+
+// llama4's NoPE layers temper each query by its position instead of
+// rotating it: t = 1 + scale ln(floor((pos + 1) / length) + 1); backward
+// scales d_q by the same t.
+void temper(const LoraPass& p, float* x) {
+  const model::ModelConfig& c = p.c;
+  if (c.attn_temp_scale == 0.0f) return;
+  const int64_t nq = c.n_head * c.head_dim;
+  for (int64_t i = 0; i < p.T; ++i) {
+    const double steps = std::floor((i + 1.0) / static_cast<double>(c.attn_temp_length));
+    const float t = static_cast<float>(1.0 + c.attn_temp_scale * std::log(steps + 1.0));
+    for (int64_t e = 0; e < nq; ++e) x[i * nq + e] *= t;
+  }
+}
+
+train::AttentionShape shape_of(const LoraPass& p) {
+  const model::ModelConfig& c = p.c;
+  return {.n_seq = 1, .t = p.T, .n_head = c.n_head, .n_head_kv = c.n_head_kv, .head_dim = c.head_dim,
+          .scale = model::attention_scale(c)};
+}
+
+}  // namespace
+
+void attention_forward(const LoraPass& p, int64_t il, const F& xn1, AttentionActs& a, Kept& ax, F& x) {
+  const model::ModelConfig& c = p.c;
+  const model::LayerWeights& L = p.W.layers[static_cast<size_t>(il)];
+  const int64_t T = p.T, D = c.n_embd, H = c.n_head, HK = c.n_head_kv, nq = H * c.head_dim, nk = HK * c.head_dim;
+  p.linear(il, kQ, xn1.data(), a.q_raw, ax[kQ]);
+  p.linear(il, kK, xn1.data(), a.k_raw, ax[kK]);
+  p.linear(il, kV, xn1.data(), a.v, ax[kV]);
+  if (L.bq)  // frozen q/k/v biases (qwen2, qwen2moe, glm4moe): the gradient passes them unchanged
+    for (int64_t i = 0; i < T; ++i) {
+      kernels::add(L.bq.data, a.q_raw.data() + i * nq, nq);
+      kernels::add(L.bk.data, a.k_raw.data() + i * nk, nk);
+      kernels::add(L.bv.data, a.v.data() + i * nk, nk);
+    }
+  const QkNorm qk(c);
+  if (qk.in(il)) {
+    p.rmsnorm(a.q_raw.data(), qk.q_weight(L), T * nq / qk.qn, qk.qn, a.q, a.rstd_q);
+    p.rmsnorm(a.k_raw.data(), qk.k_weight(L), T * nk / qk.kn, qk.kn, a.k, a.rstd_k);
+  } else {
+    a.q = a.q_raw;
+    a.k = a.k_raw;
+  }
+  if (c.layer_has_rope(il)) {
+    p.rotate(a.q.data(), H, p.rope);
+    p.rotate(a.k.data(), HK, p.rope);
+  } else {
+    temper(p, a.q.data());
+  }
+  a.probs = zeros(H * T * T);
+  a.att = zeros(T * nq);
+  // gpt-oss: a window on its even layers, and each head's sink logit;
+  // llama4: chunks on its RoPE layers.
+  train::attention_forward(shape_of(p), a.q.data(), a.k.data(), a.v.data(), a.probs.data(), a.att.data(), nullptr,
+                           c.layer_window(il), L.sinks.data, c.layer_chunk(il));
+  F o;
+  p.linear(il, kO, a.att.data(), o, ax[kO]);
+  if (L.bo)  // gpt-oss: attn_output's frozen bias
+    for (int64_t i = 0; i < T; ++i) kernels::add(L.bo.data, o.data() + i * D, D);
+  for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+}
+
+void attention_backward(const LoraPass& p, int64_t il, const F& xn1, const AttentionActs& a, const Kept& ax,
+                        const F& d_x, F& d_xn1) {
+  const model::ModelConfig& c = p.c;
+  const model::LayerWeights& L = p.W.layers[static_cast<size_t>(il)];
+  const int64_t T = p.T, H = c.n_head, HK = c.n_head_kv, nq = H * c.head_dim, nk = HK * c.head_dim;
+  F d_w = zeros(std::max(nq, nk));  // q/k norm weights are frozen: their gradients are dropped here
+  F d_att = zeros(T * nq), d_q = zeros(T * nq), d_k = zeros(T * nk), d_v = zeros(T * nk);
+  p.linear_back(il, kO, a.att.data(), ax[kO], d_x.data(), d_att.data());
+  train::attention_backward(shape_of(p), d_att.data(), a.q.data(), a.k.data(), a.v.data(), a.probs.data(),
+                            d_q.data(), d_k.data(), d_v.data(), nullptr);
+  if (c.layer_has_rope(il)) {
+    p.rotate(d_q.data(), H, p.rope_back);
+    p.rotate(d_k.data(), HK, p.rope_back);
+  } else {
+    temper(p, d_q.data());
+  }
+  F d_qr = d_q, d_kr = d_k;
+  const QkNorm qk(c);
+  if (qk.in(il)) {
+    std::fill(d_qr.begin(), d_qr.end(), 0.0f);
+    std::fill(d_kr.begin(), d_kr.end(), 0.0f);
+    train::rmsnorm_backward(d_q.data(), a.q_raw.data(), qk.q_weight(L), a.rstd_q.data(), d_qr.data(), d_w.data(),
+                            T * nq / qk.qn, qk.qn);
+    train::rmsnorm_backward(d_k.data(), a.k_raw.data(), qk.k_weight(L), a.rstd_k.data(), d_kr.data(), d_w.data(),
+                            T * nk / qk.kn, qk.kn);
+  }
+  p.linear_back(il, kQ, xn1.data(), ax[kQ], d_qr.data(), d_xn1.data());
+  p.linear_back(il, kK, xn1.data(), ax[kK], d_kr.data(), d_xn1.data());
+  p.linear_back(il, kV, xn1.data(), ax[kV], d_v.data(), d_xn1.data());
+}
+
+}  // namespace frugal::finetune
