@@ -20,9 +20,10 @@ const { make_corpus } = require('./corpus');
 const { hostile_strings } = require('./hostile');
 
 const frugal = process.argv[2];
-// \p{Han} read as the Script_Extensions property, as PCRE2 reads a bare
-// script name: U+3002 (。), whose script is Common, is Han there.
-const han = '\\p{Script_Extensions=Han}';
+// \p{Han} is the Script property, as tiktoken's Rust regular expressions
+// read a bare script name: U+3002 (。), whose script is Common, is not Han
+// (under Script_Extensions it would be).
+const han = '\\p{Script=Han}';
 const upper = `(?:(?!${han})[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}])`;
 const lower = `(?:(?!${han})[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}])`;
 const contraction = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";

@@ -57,6 +57,10 @@ TEST(PreTokenize, KimiK2KeepsHanRunsApartFromOtherLetters) {
             (V{"I'LL", " see", " ", "東京", "'s", " café", "\n\n", "ok"}));
   // Kana are letters but not Han: they stay with the word.
   EXPECT_EQ(pieces("kimi-k2", "ひらがな漢字"), (V{"ひらがな", "漢字"}));
+  // Han is the Script property, as Kimi-K2's own tokenizer (tiktoken's Rust
+  // expressions) reads \p{Han}: CJK punctuation (script Common, though its
+  // Script_Extensions include Han) is not part of a Han run.
+  EXPECT_EQ(pieces("kimi-k2", "中文。「好」"), (V{"中文", "。「", "好", "」"}));
 }
 
 TEST(PreTokenize, PiecesAlwaysConcatenateToTheText) {
