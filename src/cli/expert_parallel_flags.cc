@@ -1,5 +1,7 @@
 #include "cli/expert_parallel_flags.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <climits>
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include "base/log.h"
 #include "base/mapped_file.h"
 #include "model/expert_parallel.h"
+#include "runtime/engine.h"
 
 namespace frugal::cli {
 
@@ -109,6 +112,31 @@ void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model
              ")", how);
   model::attach_expert_parallel(model, group, std::move(placement));
   model::set_attention_data_parallel(model, f.attention_dp);
+}
+
+namespace {
+// Rank 0's messages to the other ranks (runtime/engine_journal.h).
+runtime::JournalChannel journal_channel(dist::ProcessGroup& group) {
+  return [&group](std::vector<uint8_t>& bytes) { group.broadcast(bytes, "waiting for rank 0's next batch"); };
+}
+}  // namespace
+
+std::unique_ptr<runtime::EngineJournal> lead_ranks(dist::ProcessGroup* group, runtime::Engine& engine,
+                                                   const ExpertParallelFlags& f) {
+  if (!group) return nullptr;
+  // Rank 0 says it is alive four times within the other ranks' deadline.
+  const auto keep_alive = std::chrono::milliseconds(static_cast<int64_t>(f.timeout_seconds * 1000 / 4));
+  return std::make_unique<runtime::EngineJournal>(engine, journal_channel(*group), keep_alive);
+}
+
+int follow_rank0(dist::ProcessGroup& group, runtime::Engine& engine, const model::Model& model,
+                 std::chrono::steady_clock::time_point seconds_from, const char* what) {
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  if (!runtime::follow_engine(engine, journal_channel(group))) fail(what, ": rank 0 stopped on an error");
+  report_expert_parallel(&group, model,
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - seconds_from).count());
+  return 0;
 }
 
 void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model, double seconds) {

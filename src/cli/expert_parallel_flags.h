@@ -4,10 +4,13 @@
 // model/expert_parallel.h and dist/process_group.h). Rank 0 alone prints.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <memory>
 #include <string>
 
 #include "dist/process_group.h"
 #include "model/model.h"
+#include "runtime/engine_journal.h"
 
 namespace frugal::cli {
 
@@ -37,6 +40,20 @@ dist::ProcessGroup& join_ranks(double timeout_seconds);
 // attention data-parallel with f.attention_dp. Call before the first
 // forward pass.
 void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model, const ExpertParallelFlags& f);
+
+// Rank 0's engine leading the other ranks' (runtime/engine_journal.h):
+// every forward pass and cache operation of `engine` is sent to them, with
+// a keep-alive four times within f.timeout_seconds while idle. Null when
+// `group` is. Under attention data-parallel the engine must already spread
+// its sequences (runtime::Engine::spread_sequences).
+std::unique_ptr<runtime::EngineJournal> lead_ranks(dist::ProcessGroup* group, runtime::Engine& engine,
+                                                   const ExpertParallelFlags& f);
+// A rank other than 0: runs every forward pass rank 0's engine runs, until
+// rank 0 stops, then reports (report_expert_parallel over `seconds_from`).
+// Signals are rank 0's to act on (mpirun passes Ctrl-C on to every rank):
+// this rank ends when rank 0 says so. `what` names the command in errors.
+int follow_rank0(dist::ProcessGroup& group, runtime::Engine& engine, const model::Model& model,
+                 std::chrono::steady_clock::time_point seconds_from, const char* what);
 
 // On rank 0, one line per rank on stderr: the experts it owns, the rows
 // they computed, how much of their weights and of the other ranks' it has

@@ -119,27 +119,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Rank 0's messages to the other ranks (runtime/engine_journal.h).
-runtime::JournalChannel journal_channel(dist::ProcessGroup& group) {
-  return [&group](std::vector<uint8_t>& bytes) { group.broadcast(bytes, "waiting for rank 0's next batch"); };
-}
-
-// Rank 0 says it is alive four times within the other ranks' deadline.
-std::chrono::milliseconds keep_alive(const ServeArgs& a) {
-  return std::chrono::milliseconds(static_cast<int64_t>(a.expert_parallel.timeout_seconds * 1000 / 4));
-}
-
-// A rank other than 0: runs every forward pass rank 0's server runs, until
-// rank 0 stops. Signals are rank 0's to act on (mpirun passes Ctrl-C on to
-// every rank): this rank ends when rank 0 says so.
-int follow_rank0(dist::ProcessGroup& group, LoadedModel& m, std::chrono::steady_clock::time_point t_attached) {
-  signal(SIGINT, SIG_IGN);
-  signal(SIGTERM, SIG_IGN);
-  if (!runtime::follow_engine(*m.engine, journal_channel(group))) fail("serve: rank 0 stopped on an error");
-  report_expert_parallel(&group, *m.model, seconds_since(t_attached));
-  return 0;
-}
-
 std::chrono::milliseconds seconds_flag(const char* name, double s) {
   if (!(s > 0) || s > 86400) fail("serve: ", name, " must be more than 0 and at most 86400 seconds, not ", s);
   return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
@@ -188,10 +167,9 @@ int run_serve(const ServeArgs& args) {
   attach_expert_parallel(group, *m.model, a.expert_parallel);
   if (group && a.expert_parallel.attention_dp) m.engine->spread_sequences(*group);
   const auto t_attached = std::chrono::steady_clock::now();
-  if (group && group->rank() != 0) return follow_rank0(*group, m, t_attached);
+  if (group && group->rank() != 0) return follow_rank0(*group, *m.engine, *m.model, t_attached, "serve");
   // Rank 0 sends its engine's every step to the other ranks.
-  std::unique_ptr<runtime::EngineJournal> journal;
-  if (group) journal = std::make_unique<runtime::EngineJournal>(*m.engine, journal_channel(*group), keep_alive(a));
+  const std::unique_ptr<runtime::EngineJournal> journal = lead_ranks(group, *m.engine, a.expert_parallel);
   server::Metrics metrics;
   server::Scheduler scheduler(*m.engine, *m.tokenizer, {a.n_batch, a.max_queued}, metrics);
   opts.host = a.host;

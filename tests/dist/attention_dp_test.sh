@@ -6,7 +6,8 @@
 # (one batch and one token at a time; 3 sequences over 2 ranks, 3 over 4 so
 # that a rank has none, 1 over 2); bench decodes batches with a rank's share
 # each and reports the bytes per token; the flag alone is refused; a
-# stalled rank ends the job. Also runs ProcessGroup::all_to_all's own check
+# stalled rank ends the job; run with several prompts gives each prompt's
+# greedy tokens alone. Also runs ProcessGroup::all_to_all's own check
 # at 1, 2 and 3 ranks. Skipped, saying why, where mpirun or frugal's MPI
 # build is missing.
 set -euo pipefail
@@ -67,9 +68,26 @@ grep -q '| tg4 x3 ' "$dir/bench.out" || fail "no tg4 x3 row: $(cat "$dir/bench.o
 grep -q '^attention data-parallel: rows computed per rank: busiest [0-9]*, mean [0-9.]*; all-to-all sent .* per token per MoE layer (all ranks, both ways, over [0-9]* token-layers), the all-gather design 1.00 KiB$' \
   "$dir/bench.err" || fail "no attention data-parallel line: $(cat "$dir/bench.err")"
 
-# The flag needs --expert-parallel; frugal run does not take it.
+# run with several prompts (ids with ';', text with -p repeated), decoded
+# together: each prompt's greedy tokens are those it gets alone in one
+# process, in one process and through 2 ranks with --attention-dp (3
+# prompts: two on rank 0, one on rank 1).
+run_flags=(-m "$m" --temp 0 --ignore-eos -n 8 -t 1)
+IFS=';' read -ra alone <<<"$three"
+for p in "${alone[@]}"; do "$FRUGAL" -q run "${run_flags[@]}" --prompt-ids "$p" --print-ids; done >"$dir/run.alone"
+"$FRUGAL" -q run "${run_flags[@]}" --prompt-ids "$three" --print-ids >"$dir/run.one"
+ranks 2 -q run "${run_flags[@]}" --prompt-ids "$three" --print-ids --expert-parallel --attention-dp >"$dir/run.dp"
+[[ $(wc -l <"$dir/run.alone") -eq 3 && $(wc -w <"$dir/run.alone") -eq 24 ]] || fail "run alone: $(cat "$dir/run.alone")"
+cmp "$dir/run.alone" "$dir/run.one" || fail "3 prompts together differ from each alone: $(cat "$dir/run.one")"
+cmp "$dir/run.alone" "$dir/run.dp" || fail "3 prompts over 2 ranks differ from each alone: $(cat "$dir/run.dp")"
+"$FRUGAL" -q run "${run_flags[@]}" -p "the sea and" -p "hello world, this is" >"$dir/text.one"
+ranks 2 -q run "${run_flags[@]}" -p "the sea and" -p "hello world, this is" --expert-parallel --attention-dp >"$dir/text.dp"
+[[ $(grep -c '^--- prompt [12] ---$' "$dir/text.one") -eq 2 ]] || fail "run's two completions: $(cat "$dir/text.one")"
+cmp "$dir/text.one" "$dir/text.dp" || fail "2 text prompts over 2 ranks differ: $(diff "$dir/text.one" "$dir/text.dp")"
+
+# The flag needs --expert-parallel.
 expect_error '--attention-dp needs --expert-parallel' bench -m "$m" -n 4 -p 0 --attention-dp
-expect_error 'attention-dp' run -m "$m" -p hi -n 2 --expert-parallel --attention-dp
+expect_error '--attention-dp needs --expert-parallel' run -m "$m" -p hi -n 2 --attention-dp
 
 # A rank that stalls at its first all-to-all ends the job with the step named.
 set +e
