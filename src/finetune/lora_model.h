@@ -11,7 +11,12 @@
 // whose selection bias only chooses, renormalised and scaled weights, an
 // ungated shared expert), gpt-oss, llama4 and deepseek2 (latent attention,
 // train/mla.h, in the absorbed form inference runs; kv_b joint or split
-// per head), RoPE as inference applies it. Adapted
+// per head), minimax-m2 (q/k RMSNorm over the whole q and k vectors,
+// partial RoPE, a sigmoid router with a selection bias), dots1 (per-head
+// q/k norm, DeepSeek-V3's MoE) and ernie4_5-moe (RoPE on interleaved pairs,
+// dense and MoE layers alternating, a softmax router whose selection bias
+// only chooses, ungated shared experts), RoPE as inference applies it.
+// The passes are per layer (lora_layer.h). Adapted
 // matrices (LoraShape): the attention projections (deepseek2's q or q_a and
 // q_b, kv_a_mqa, output, and kv_b or a split file's k_b and v_b, a pair of factors
 // per head), the dense FFN, the

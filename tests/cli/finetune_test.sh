@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# frugal finetune on a tiny q8_0 qwen3 (and qwen3moe, qwen2moe, olmoe, glm4moe, gpt-oss, llama4, deepseek2): the validation loss falls on a
+# frugal finetune on a tiny q8_0 qwen3 (and qwen3moe, qwen2moe, olmoe, glm4moe, gpt-oss, llama4, deepseek2,
+# minimax-m2, dots1, ernie4_5-moe): the validation loss falls on a
 # memorised set, the adapter it writes loads in `frugal run --lora` and
 # `frugal lora-merge`; bad data and unsupported models are clear errors.
 set -euo pipefail
@@ -190,6 +191,15 @@ adapted_moe l4 llama4 attn,ffn,shared,experts,router 36
 # router and its routed scale.
 adapted_moe ds2 deepseek2 attn,ffn,shared,experts,router 29
 adapted_moe k2 deepseek2 attn,shared,experts,router 32 tiny-k2
+# minimax-m2 (q/k norm over a token's whole q and k, RoPE on half of each
+# head, a sigmoid router with a selection bias, renormalised, no shared expert).
+adapted_moe mm minimax-m2 attn,experts,router 16
+# dots1 (per-head q/k norm, a leading dense layer, a biased sigmoid router
+# times the routed scale, two shared experts) with every target.
+adapted_moe dots dots1 attn,ffn,shared,experts,router 29
+# ernie4_5-moe (RoPE on interleaved pairs, dense and MoE layers alternating,
+# a softmax router whose selection bias only chooses, ungated shared experts).
+adapted_moe ern ernie4_5-moe attn,ffn,shared,experts,router 36
 # Architectures the trainer does not cover: refused, saying what it lacks.
 "$FRUGAL" synth --arch qwen3next --preset tiny --type q8_0 -o "$dir/qwen3next.gguf" >/dev/null 2>&1
 expect_error "architecture 'qwen3next' is not supported: the LoRA trainer lacks its Gated DeltaNet" finetune \

@@ -1,5 +1,6 @@
 // LoRA over a frozen tiny qwen3, qwen2, qwen3moe, qwen2moe, olmoe, Mixtral-style llama,
-// glm4moe, gpt-oss, llama4 and deepseek2 (routed experts and router frozen, the gradient flowing through both):
+// glm4moe, gpt-oss, llama4, deepseek2, minimax-m2, dots1 and ernie4_5-moe (routed experts and router
+// frozen, the gradient flowing through both):
 // with B = 0 the logits and the loss are the base model's (frugal's inference forward pass);
 // the adapter's gradients match central finite differences of the loss.
 #include <gtest/gtest.h>
@@ -175,11 +176,18 @@ TEST_P(LoraModelArch, GradientsMatchFiniteDifferences) {
 // queries, a softmax router, a leading dense layer, two shared experts) or
 // split into k_b/v_b (tiny-k2: Kimi-K2's), low-rank queries (tiny-v3,
 // tiny-k2), sigmoid routers with a selection bias and a routed scale (V3's
-// in 4 groups of which 2 are used), YaRN.
+// in 4 groups of which 2 are used), YaRN. minimax-m2: q/k norm over a
+// token's whole q and k, RoPE on half of each head, a sigmoid router with
+// a selection bias, renormalised. dots1: per-head q/k norm, a leading dense
+// layer, sigmoid routing with a selection bias and the routed scale, shared
+// experts. ernie4_5-moe: RoPE on interleaved pairs, dense and MoE layers
+// alternating, a softmax router whose selection bias only chooses,
+// renormalised, ungated shared experts.
 INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe", "llama", "qwen2moe", "olmoe",
                                                                    "qwen2", "glm4moe", "glm4moe/tiny-air", "gpt-oss",
                                                                    "llama4", "llama4/tiny-scout", "deepseek2",
-                                                                   "deepseek2/tiny-v3", "deepseek2/tiny-k2"));
+                                                                   "deepseek2/tiny-v3", "deepseek2/tiny-k2",
+                                                                   "minimax-m2", "dots1", "ernie4_5-moe"));
 
 // The MoE targets: routed experts (a pair of factors per expert), shared
 // experts (qwen2moe's, with their sigmoid gate) and the router.
@@ -239,7 +247,13 @@ INSTANTIATE_TEST_SUITE_P(Targets, LoraMoeTargets,
                                            MoeTargets{"llama4/tiny-scout", "experts,router", true},
                                            MoeTargets{"deepseek2", "attn,ffn,shared,experts,router"},
                                            MoeTargets{"deepseek2/tiny-v3", "attn,experts,router"},
-                                           MoeTargets{"deepseek2/tiny-k2", "attn,shared,experts", true}));
+                                           MoeTargets{"deepseek2/tiny-k2", "attn,shared,experts", true},
+                                           MoeTargets{"minimax-m2", "attn,experts,router"},
+                                           MoeTargets{"minimax-m2", "experts", true},
+                                           MoeTargets{"dots1", "attn,ffn,shared,experts,router"},
+                                           MoeTargets{"dots1", "shared,experts", true},
+                                           MoeTargets{"ernie4_5-moe", "attn,ffn,shared,experts,router"},
+                                           MoeTargets{"ernie4_5-moe", "shared,experts,router", true}));
 
 // --lora-experts shared: one pair of factors per stack (n_expert times fewer
 // values than a pair per expert), written as the same pair for every expert.

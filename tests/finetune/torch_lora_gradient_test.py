@@ -25,7 +25,12 @@ and MoE layers interleaved) and deepseek2 (latent attention over a joint
 attn_kv_b (tiny) or a split attn_k_b/attn_v_b with their per-head factors
 (tiny-k2), low-rank queries (tiny-v3, tiny-k2), DeepSeek's YaRN, a leading
 dense layer, shared experts, softmax or biased sigmoid routers in groups,
-the routed scale; the reference attends unabsorbed) with their routed
+the routed scale; the reference attends unabsorbed), minimax-m2 (q/k norm over a token's whole q and k,
+RoPE on half of each head, a sigmoid router with a selection bias, renormalised), dots1
+(per-head q/k norm, a leading dense layer, a biased sigmoid router times the routed scale,
+shared experts) and ernie4_5-moe (RoPE on interleaved pairs, dense and MoE layers
+alternating, a softmax router whose selection bias only chooses, renormalised, ungated
+shared experts) with their routed
 experts and router adapted, a pair per expert and shared. Skipped (exit 0 with a message) where Debian's
 python3-torch is absent.
 """
@@ -58,7 +63,10 @@ CASES = [("qwen3", "attn,ffn", "each"), ("qwen2", "attn,ffn", "each"), ("qwen3mo
          ("gpt-oss", "attn,experts,router", "each"), ("gpt-oss", "experts", "shared"),
          ("llama4", "attn,ffn,shared,experts,router", "each"), ("llama4/tiny-scout", "experts,router", "shared"),
          ("deepseek2", "attn,ffn,shared,experts,router", "each"), ("deepseek2/tiny-v3", "attn,experts,router", "each"),
-         ("deepseek2/tiny-k2", "attn,shared,experts", "shared")]
+         ("deepseek2/tiny-k2", "attn,shared,experts", "shared"), ("minimax-m2", "attn,experts,router", "each"),
+         ("minimax-m2", "experts", "shared"), ("dots1", "attn,ffn,shared,experts,router", "each"),
+         ("dots1", "shared,experts", "shared"), ("ernie4_5-moe", "attn,ffn,shared,experts,router", "each"),
+         ("ernie4_5-moe", "shared,experts,router", "shared")]
 
 
 def head_of(md, f):
@@ -91,8 +99,8 @@ def head_of(md, f):
                   "attn_scale": scale,
                   "rope_cs": np.stack([np.cos(ang), np.sin(ang)], -1).reshape(-1).tolist()}
     return latent | {"eps": float(key("attention.layer_norm_rms_epsilon")), "rope_base": float(key("rope.freq_base", 10000.0)),
-            "rope_neox": arch not in ("llama", "llama4"), "rope_dim": int(key("rope.dimension_count", hd)),
-            "qk_norm": ("whole" if arch == "olmoe" else "head") if f.has("blk.0.attn_q_norm.weight")
+            "rope_neox": arch not in ("llama", "llama4", "ernie4_5-moe"), "rope_dim": int(key("rope.dimension_count", hd)),
+            "qk_norm": ("whole" if arch in ("olmoe", "minimax-m2") else "head") if f.has("blk.0.attn_q_norm.weight")
             else "head_unweighted" if llama4 and int(key("expert_count", 0)) != 128 else "none",
             # llama4: NoPE layers every 4th tempering their queries, chunks on the others, the
             # routing weight on the expert's input.
@@ -102,11 +110,13 @@ def head_of(md, f):
             "head": H, "head_kv": int(key("attention.head_count_kv", H)), "head_dim": hd, "batch": 1,
             "layer": int(key("block_count")) - int(key("nextn_predict_layers", 0)),
             "expert": int(key("expert_count", 0)), "used": int(key("expert_used_count", 0)), "aux": 0.0, "z": 0.0,
-            "norm_w": bool(key("expert_weights_norm", arch in ("llama", "qwen3moe", "gpt-oss"))),
+            "norm_w": bool(key("expert_weights_norm",
+                               arch in ("llama", "qwen3moe", "gpt-oss", "minimax-m2", "ernie4_5-moe"))),
             "rope_inv_freq": [float(v) for v in inv_freq], "rope_mag": float(magnitude),
             "swa": int(key("attention.sliding_window", 0)) if arch == "gpt-oss" else 0,
             "w_scale": float(key("expert_weights_scale", 1.0)) or 1.0,
-            "sigmoid": int(key("expert_gating_func", 2 if arch in ("glm4moe", "llama4") else 1)) == 2, "groups": groups,
+            "sigmoid": int(key("expert_gating_func", 2 if arch in ("glm4moe", "llama4", "minimax-m2", "dots1") else 1)) == 2,
+            "groups": groups,
             "groups_used": int(key("expert_group_used_count", 0) or 1) if groups > 1 else 1}
 
 

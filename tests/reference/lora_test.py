@@ -7,7 +7,10 @@ expert, the sigmoid router with its selection bias), gpt-oss (experts with biase
 and the clamped gated unit, attention sinks, a window on the even layers) and llama4
 (top-1 sigmoid experts weighted on their input, dense and MoE layers interleaved) and
 deepseek2 (latent attention's q or q_a/q_b, kv_a_mqa, output, and kv_b or a split file's
-per-head k_b/v_b, 3-D factors as the experts'; DeepSeek-V2-Lite's, V3's and Kimi-K2's tiny presets) gives
+per-head k_b/v_b, 3-D factors as the experts'; DeepSeek-V2-Lite's, V3's and Kimi-K2's tiny presets),
+minimax-m2 (whole-vector q/k norm, partial RoPE, the biased sigmoid router), dots1 (per-head q/k norm,
+a leading dense layer, shared experts) and ernie4_5-moe (interleaved RoPE, dense and MoE layers
+alternating, ungated shared experts) gives
 the logits of the float64 reference whose weights have the adapter merged in
 (W + scale * B @ A, scale = lora_scale * alpha / rank); `frugal lora-merge`
 writes a model whose logits (and `frugal run`'s greedy ids) are the
@@ -65,7 +68,8 @@ def main():
         for arch, preset in (("llama", "tiny-dense"), ("llama", "tiny"), ("qwen3moe", "tiny"),
                               ("qwen2moe", "tiny"), ("glm4moe", "tiny"), ("glm4moe", "tiny-air"),
                               ("gpt-oss", "tiny"), ("llama4", "tiny"), ("deepseek2", "tiny"),
-                              ("deepseek2", "tiny-v3"), ("deepseek2", "tiny-k2")):
+                              ("deepseek2", "tiny-v3"), ("deepseek2", "tiny-k2"), ("minimax-m2", "tiny"),
+                              ("dots1", "tiny"), ("ernie4_5-moe", "tiny")):
             base = synth(work, arch, preset, "f32")
             ref = load_model(base)
             factors = {}
