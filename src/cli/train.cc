@@ -393,11 +393,9 @@ const CommandRegistration kTrain{
                      "with --data-parallel: seconds a rank waits for the others at one sum before ending the job "
                      "(default 120)");
       app.add_option("--init", a->init, "start from this exported GGUF model (fine-tuning)");
-      std::string archs;
-      for (const train::NewModelArchitecture& n : train::kNewModelArchitectures)
-        archs += (archs.empty() ? "" : ", ") + std::string(n.arch);
       app.add_option("--arch", a->shape.arch,
-                     "layout of a new model: " + archs + " (default qwen3moe; qwen2moe with --shared-ff)");
+                     "layout of a new model: " + train::new_model_architecture_names() +
+                         " (default qwen3moe; qwen2moe with --shared-ff)");
       return [a] { return run_train(*a); };
     }};
 

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "gguf/reader.h"
+#include "model/architectures.h"
 
 namespace frugal::model {
 namespace {
@@ -30,10 +31,6 @@ int64_t get_count_or(const Metadata& md, const std::string& key, int64_t def) {
 
 float get_float_or(const Metadata& md, const std::string& key, float def) {
   return static_cast<float>(md.get_float_or(key, def));
-}
-
-bool arch_is(const ModelConfig& c, std::initializer_list<std::string_view> names) {
-  return std::find(names.begin(), names.end(), c.arch) != names.end();
 }
 
 const char* scaling_name(RopeScaling s) {
@@ -123,17 +120,15 @@ void write_deepseek4(const ModelConfig& c, const Keys& k, Metadata& md) {
 }  // namespace
 
 const std::vector<std::string>& supported_architectures() {
-  static const std::vector<std::string> archs = {"llama", "qwen2",     "qwen3",  "qwen2moe",
-                                                 "qwen3moe", "olmoe", "deepseek2", "gpt-oss", "glm4moe",
-                                                 "llama4", "qwen3next", "qwen35moe", "deepseek4",
-                                                 "minimax-m2", "dots1", "ernie4_5-moe"};
+  static const std::vector<std::string> archs = [] {
+    std::vector<std::string> names;
+    for (const Architecture& a : architectures()) names.emplace_back(a.name);
+    return names;
+  }();
   return archs;
 }
 
-bool is_supported_architecture(std::string_view arch) {
-  const auto& a = supported_architectures();
-  return std::find(a.begin(), a.end(), arch) != a.end();
-}
+bool is_supported_architecture(std::string_view arch) { return find_architecture(arch) != nullptr; }
 
 std::array<int64_t, 4> rope_sections(const ModelConfig& c) {
   if (c.rope_sections != std::array<int64_t, 4>{}) return c.rope_sections;
@@ -142,86 +137,45 @@ std::array<int64_t, 4> rope_sections(const ModelConfig& c) {
 }
 
 void apply_architecture_defaults(ModelConfig& c) {
-  if (!is_supported_architecture(c.arch)) {
-    std::string list;
-    for (const auto& a : supported_architectures()) list += (list.empty() ? "" : ", ") + a;
-    fail("unknown architecture '", c.arch, "' (supported: ", list, ")");
+  const Architecture& a = architecture(c.arch);
+  c.rope_layout = a.rope_layout;
+  c.attn_bias = a.attn_bias;
+  c.attn_out_bias = a.attn_out_bias;
+  c.router_bias = a.router_bias;
+  c.expert_bias = a.expert_bias;
+  c.attn_sinks = a.attn_sinks;
+  c.swa_every_layer = a.sliding_window == SlidingWindow::kEveryLayer;
+  c.ffn_act = a.ffn_act;
+  c.attn_output_gate = a.deltanet_keys;
+  c.ssm_split_proj = a.ssm_split_proj;
+  if (!a.deltanet_keys) c.n_full_attn_interval = 0;
+  c.ffn_norm_name = a.ffn_norm_name;
+  // GLM-4.5's tensors and Llama 4's expert count decide (config_from_file, config_from_metadata).
+  if (!a.qk_norm_from_tensors && !a.llama4_keys) c.qk_norm = a.qk_norm;
+  c.n_nope_layer_step = a.nope_layer_step;
+  c.expert_weight_on_input = a.expert_weight_on_input;
+  if (c.is_moe()) {
+    if (a.gating_fixed) c.gating = a.gating;
+    if (a.shared_expert == SharedExpert::kRoutedWidth) {
+      c.n_expert_shared = 1;
+      c.n_ff_shexp = c.n_ff_exp;
+    }
   }
-  c.rope_layout =
-      arch_is(c, {"llama", "deepseek2", "llama4", "deepseek4", "ernie4_5-moe"}) ? RopeLayout::kNormal : RopeLayout::kNeox;
-  c.attn_bias = arch_is(c, {"qwen2", "qwen2moe", "gpt-oss", "glm4moe"});
-  // gpt-oss: biases everywhere, sinks, the clamped SwiGLU, its norm's name.
-  const bool oss = c.arch == "gpt-oss";
-  c.attn_out_bias = c.router_bias = c.expert_bias = oss;
-  // DeepSeek-V4: sinks and a sliding window in every layer, DeepSeek's MoE
-  // keys with sqrt-softplus scores and the selection bias (hyper-connections
-  // and the compressed attention: the deepseek4 fields, read from keys).
-  const bool dsv4 = c.arch == "deepseek4";
-  c.attn_sinks = oss || dsv4;
-  c.swa_every_layer = dsv4;
-  c.ffn_act = oss ? FfnActivation::kSwigluOai : FfnActivation::kSilu;
-  // GLM-4.5: the converter names the FFN's pre-norm after Hugging Face's
-  // module too; per-head q/k norm in GLM-4.5 and not in GLM-4.5-Air (the
-  // tensors tell, see config_from_file); DeepSeek-V3's MoE description.
-  const bool glm = c.arch == "glm4moe";
-  // Qwen3-Next and Qwen3.5-MoE: Gated DeltaNet layers between gated full
-  // attention layers (per-head q/k norm), the FFN's pre-norm named
-  // post_attention_norm, a shared expert behind a sigmoid gate.
-  const bool hybrid = arch_is(c, {"qwen3next", "qwen35moe"});
-  c.attn_output_gate = hybrid;
-  c.ssm_split_proj = c.arch == "qwen35moe";
-  if (!hybrid) c.n_full_attn_interval = 0;
-  c.ffn_norm_name = oss || glm || hybrid ? "post_attention_norm" : "ffn_norm";
-  c.qk_norm = arch_is(c, {"qwen3", "qwen3moe", "qwen3next", "qwen35moe", "dots1"}) ? QkNorm::kPerHead
-              : arch_is(c, {"olmoe", "minimax-m2"}) ? QkNorm::kWhole
-              : glm || c.arch == "llama4"       ? c.qk_norm
-                                                : QkNorm::kNone;
-  // llama4: NoPE layers every 4th, chunked attention on the others, the
-  // router's sigmoid weighing each expert's input; a shared expert as wide
-  // as a routed one.
-  const bool llama4 = c.arch == "llama4";
-  c.n_nope_layer_step = llama4 ? 4 : 0;
-  c.expert_weight_on_input = llama4;
-  if (llama4 && c.is_moe()) {
-    c.gating = GatingFunc::kSigmoid;
-    c.n_expert_shared = 1;
-    c.n_ff_shexp = c.n_ff_exp;
-  }
-  // dots.llm1 (dots1): per-head q/k norm (above) in GQA attention, and
-  // DeepSeek-V3's MoE with its keys: leading dense layers, shared experts,
-  // a sigmoid router (its gating key may be absent) with the selection
-  // bias, the top-k renormalised as a key says and scaled.
-  const bool dots = c.arch == "dots1";
-  c.deepseek_moe_keys = arch_is(c, {"deepseek2", "glm4moe", "deepseek4", "dots1"});
-  // MiniMax-M2: whole-vector q/k norm (above), partial RoPE, a sigmoid
-  // router (its gating key, as GLM-4.5's, may be absent) whose selection
-  // bias chooses only, the top-k renormalised, no shared expert; its files
-  // carry none of DeepSeek's MoE keys.
-  const bool minimax = c.arch == "minimax-m2";
-  // ERNIE-4.5-MoE: RoPE on interleaved pairs (above) with no q/k norm or
-  // biases, leading dense layers and MoE layers at a stride
-  // (interleave_moe_layer_step), a softmax router whose correction bias
-  // chooses only, the top-k renormalised, shared experts as wide as the
-  // file says, ungated.
-  const bool ernie = c.arch == "ernie4_5-moe";
-  c.moe_step_key = llama4 || ernie;
-  c.leading_dense_key = c.deepseek_moe_keys || ernie;
-  c.shared_width_key = ernie;
-  if (glm || dsv4 || minimax || dots || ernie) c.expert_score_bias = c.is_moe();
-  c.shared_expert_gate = arch_is(c, {"qwen2moe", "qwen3next", "qwen35moe"}) && c.n_ff_shexp > 0;
-  c.shared_width_key = c.shared_width_key || c.shared_expert_gate;
-  // Mixtral and gpt-oss (a softmax over the top-k logits, which is the same)
-  // and Qwen3-MoE and MiniMax-M2 renormalise the top-k weights; Qwen2-MoE and OLMoE do
-  // not. deepseek2 and glm4moe say so in a key.
-  if (!c.deepseek_moe_keys)
-    c.expert_weights_norm =
-        arch_is(c, {"llama", "qwen3moe", "gpt-oss", "qwen3next", "qwen35moe", "minimax-m2", "ernie4_5-moe"});
+  c.deepseek_moe_keys = a.deepseek_moe_keys;
+  c.moe_step_key = a.moe_step_key;
+  c.leading_dense_key = a.leading_dense_key;
+  if (a.score_bias == ScoreBias::kAlways) c.expert_score_bias = c.is_moe();
+  c.shared_expert_gate = a.shared_expert == SharedExpert::kGated && c.n_ff_shexp > 0;
+  c.shared_width_key = a.shared_width_key || c.shared_expert_gate;
+  // Files with DeepSeek's MoE keys say in a key whether the top-k is renormalised.
+  if (!c.deepseek_moe_keys) c.expert_weights_norm = a.expert_weights_norm;
 }
 
 ModelConfig config_from_metadata(const Metadata& md) {
   ModelConfig c;
   c.arch = md.get_string("general.architecture");
-  apply_architecture_defaults(c);  // rejects an unknown architecture early
+  const Architecture& a = architecture(c.arch);  // rejects an unknown architecture early
+  apply_architecture_defaults(c);
   c.name = md.get_string_or("general.name", "");
   const Keys k{c.arch};
 
@@ -263,27 +217,26 @@ ModelConfig config_from_metadata(const Metadata& md) {
                                             : get_count_or(md, k("expert_shared_count"), 0);
     c.n_ff_shexp = get_count_or(md, k("expert_shared_feed_forward_length"), 0);
     if (c.deepseek_moe_keys) c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
-    if (arch_is(c, {"qwen2moe", "qwen3next", "qwen35moe"}) && c.n_ff_shexp > 0) c.n_expert_shared = 1;
+    if (a.shared_expert == SharedExpert::kGated && c.n_ff_shexp > 0) c.n_expert_shared = 1;
     c.expert_weights_scale = get_float_or(md, k("expert_weights_scale"), 1.0f);
     if (c.expert_weights_scale == 0.0f) c.expert_weights_scale = 1.0f;  // 0 means "unset" in older files
     c.expert_weights_norm = md.get_bool_or(k("expert_weights_norm"), c.expert_weights_norm);
     // Files of GLM-4.5, MiniMax-M2 and dots.llm1 may lack the key; their router is a sigmoid.
-    const uint64_t gating = md.get_uint_or(
-        k("expert_gating_func"), arch_is(c, {"glm4moe", "minimax-m2", "dots1"}) ? 2 : c.arch == "deepseek4" ? 4 : 1);
+    const uint64_t gating = md.get_uint_or(k("expert_gating_func"), static_cast<uint64_t>(a.gating));
     if (gating != 1 && gating != 2 && gating != 4)
       fail("metadata key '", k("expert_gating_func"), "' = ", gating,
            ": expected 1 (softmax), 2 (sigmoid) or 4 (sqrt of softplus)");
     c.gating = static_cast<GatingFunc>(gating);
     c.n_expert_groups = get_count_or(md, k("expert_group_count"), 0);
     c.n_group_used = get_count_or(md, k("expert_group_used_count"), 0);
-    c.expert_score_bias = (c.arch == "deepseek2" && c.gating == GatingFunc::kSigmoid) ||
-                          arch_is(c, {"glm4moe", "deepseek4", "minimax-m2", "dots1", "ernie4_5-moe"});
+    c.expert_score_bias = a.score_bias == ScoreBias::kAlways ||
+                          (a.score_bias == ScoreBias::kSigmoidThenTensor && c.gating == GatingFunc::kSigmoid);
   }
   if (c.n_ff == 0 && (c.n_expert == 0 || c.n_leading_dense > 0 || c.n_moe_layer_step > 1))
     fail("metadata key '", k("feed_forward_length"), "' is missing");
 
   // Multi-head latent attention.
-  if (c.arch == "deepseek2") {
+  if (a.mla_keys) {
     // Newer converters describe MLA as multi-query attention over the latent
     // (key_length = kv_lora_rank + rope) and keep the per-head sizes in *_mla keys.
     c.head_dim = get_count_or(md, k("attention.key_length_mla"), c.head_dim);
@@ -302,9 +255,9 @@ ModelConfig config_from_metadata(const Metadata& md) {
   }
 
   // Sliding-window attention (every other layer).
-  if (c.arch == "gpt-oss") c.n_swa = get_count(md, k("attention.sliding_window"));
-  if (c.arch == "deepseek4") read_deepseek4(md, k, c);
-  if (c.arch == "llama4") {
+  if (a.sliding_window == SlidingWindow::kEvenLayers) c.n_swa = get_count(md, k("attention.sliding_window"));
+  if (a.deepseek4_keys) read_deepseek4(md, k, c);
+  if (a.llama4_keys) {
     // Published files carry neither key: 8192 for both (the chunk is frugal's
     // key, for small test models). Scout normalises q/k on its RoPE layers,
     // Maverick (128 experts) does not; no key says which.
@@ -362,7 +315,8 @@ ModelConfig config_from_metadata(const Metadata& md) {
 }
 
 std::string tensor_alias(std::string_view arch, const std::string& name) {
-  if (arch != "deepseek4") return {};
+  const Architecture* a = find_architecture(arch);
+  if (a == nullptr || !a->tensor_aliases) return {};
   auto ends = [&](std::string_view suffix) { return name.ends_with(suffix); };
   auto replace = [&](std::string_view from, std::string_view to) {
     const size_t at = name.rfind(from);
@@ -396,10 +350,10 @@ namespace {
 // each layer's ratio from its compressor's position embedding, and for the
 // published block counts (43: V4-Flash, 61: V4-Pro) 20 Sinkhorn steps,
 // epsilon 1e-6 and the compressors' RoPE base 160000.
-Metadata deepseek4_keys_from_tensors(const gguf::Reader& file) {
+Metadata deepseek4_keys_from_tensors(const gguf::Reader& file, std::string_view arch) {
   Metadata md = file.metadata();
-  const Keys k{"deepseek4"};
-  auto find = [&](const std::string& name) { return find_model_tensor(file, "deepseek4", name); };
+  const Keys k{std::string(arch)};
+  auto find = [&](const std::string& name) { return find_model_tensor(file, arch, name); };
   auto fill = [&](const std::string& key, Value v) {
     if (!md.has(key)) md.set(key, std::move(v));
   };
@@ -438,8 +392,10 @@ Metadata deepseek4_keys_from_tensors(const gguf::Reader& file) {
 }  // namespace
 
 ModelConfig config_from_file(const gguf::Reader& file) {
-  const bool dsv4 = file.metadata().get_string_or("general.architecture", "") == "deepseek4";
-  ModelConfig c = config_from_metadata(dsv4 ? deepseek4_keys_from_tensors(file) : file.metadata());
+  const std::string arch = file.metadata().get_string_or("general.architecture", "");
+  const Architecture* a = find_architecture(arch);
+  const bool dsv4 = a != nullptr && a->deepseek4_keys;
+  ModelConfig c = config_from_metadata(dsv4 ? deepseek4_keys_from_tensors(file, arch) : file.metadata());
   // DeepSeek-V4-Flash files say nextn_predict_layers 1 over 43 blocks that
   // are all regular: the prediction block ships in a file of its own. Blocks
   // without the block's nextn tensors run.
@@ -455,13 +411,13 @@ ModelConfig config_from_file(const gguf::Reader& file) {
   // both keeps to the joint tensor.
   c.rope_freq_factors = file.find_tensor("rope_freqs.weight") != nullptr;
   // GLM-4.5 normalises each query and key head; GLM-4.5-Air does not.
-  if (c.arch == "glm4moe" && file.find_tensor("blk.0.attn_q_norm.weight") != nullptr) c.qk_norm = QkNorm::kPerHead;
+  if (a->qk_norm_from_tensors && file.find_tensor("blk.0.attn_q_norm.weight") != nullptr) c.qk_norm = QkNorm::kPerHead;
   if (c.is_mla())
     c.mla_split_kv_b = file.find_tensor("blk.0.attn_kv_b.weight") == nullptr &&
                        file.find_tensor("blk.0.attn_k_b.weight") != nullptr;
   // DeepSeek-V3's per-expert selection bias; frugal train writes the same
   // tensor into qwen3moe/qwen2moe files trained with --bias-balance.
-  if ((c.arch == "deepseek2" || c.arch == "qwen3moe" || c.arch == "qwen2moe") && c.is_moe()) {
+  if ((a->score_bias == ScoreBias::kTensor || a->score_bias == ScoreBias::kSigmoidThenTensor) && c.is_moe()) {
     const std::string bias = "blk." + std::to_string(c.n_leading_dense) + ".exp_probs_b.bias";
     c.expert_score_bias = file.find_tensor(bias) != nullptr;
   }
@@ -470,6 +426,7 @@ ModelConfig config_from_file(const gguf::Reader& file) {
 
 void config_to_metadata(const ModelConfig& c, Metadata& md) {
   validate_config(c);
+  const Architecture& a = architecture(c.arch);
   const Keys k{c.arch};
   md.set("general.architecture", Value::make_string(c.arch));
   md.set("general.name", Value::make_string(c.name.empty() ? c.arch : c.name));
@@ -529,10 +486,10 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
       set_count(md, k("expert_group_used_count"), c.n_group_used);
     }
     // MiniMax-M2's converter writes the router's function without DeepSeek's other keys.
-    if (c.arch == "minimax-m2") md.set(k("expert_gating_func"), Value::make_u32(static_cast<uint32_t>(c.gating)));
+    if (a.gating_key) md.set(k("expert_gating_func"), Value::make_u32(static_cast<uint32_t>(c.gating)));
     md.set(k("expert_weights_norm"), Value::make_bool(c.expert_weights_norm));
   }
-  if (c.arch == "gpt-oss") set_count(md, k("attention.sliding_window"), c.n_swa);
+  if (a.sliding_window == SlidingWindow::kEvenLayers) set_count(md, k("attention.sliding_window"), c.n_swa);
   if (c.attn_output_gate) {
     set_count(md, k("full_attention_interval"), c.n_full_attn_interval);
     set_count(md, k("ssm.conv_kernel"), c.ssm_conv_kernel);
@@ -541,16 +498,16 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
     set_count(md, k("ssm.time_step_rank"), c.ssm_n_v_head);
     set_count(md, k("ssm.inner_size"), c.ssm_n_v_head * c.ssm_v_head_dim);
   }
-  if (c.arch == "llama4") {
+  if (a.llama4_keys) {
     set_count(md, k("attention.chunk_size"), c.n_attn_chunk);
     md.set(k("attention.temperature_scale"), Value::make_f32(c.attn_temp_scale));
     set_count(md, k("attention.temperature_length"), c.attn_temp_length);
   }
-  if (c.arch == "deepseek2") {
+  if (a.mla_keys) {
     if (c.q_lora_rank > 0) set_count(md, k("attention.q_lora_rank"), c.q_lora_rank);
     set_count(md, k("attention.kv_lora_rank"), c.kv_lora_rank);
   }
-  if (c.arch == "deepseek4") write_deepseek4(c, k, md);
+  if (a.deepseek4_keys) write_deepseek4(c, k, md);
 }
 
 namespace {
@@ -602,11 +559,7 @@ void validate_config(const ModelConfig& c) {
     if (v <= 0) fail("config: ", field, " must be positive (got ", v, ")");
     if (v > (int64_t{1} << 31)) fail("config: ", field, " = ", v, " is too large");
   };
-  if (!is_supported_architecture(c.arch)) {
-    ModelConfig probe;
-    probe.arch = c.arch;
-    apply_architecture_defaults(probe);  // throws with the list of architectures
-  }
+  const Architecture& a = architecture(c.arch);  // throws with the list of architectures
   positive(c.n_vocab, "n_vocab");
   positive(c.n_embd, "n_embd");
   positive(c.n_layer, "n_layer");
@@ -640,7 +593,7 @@ void validate_config(const ModelConfig& c) {
   } else if (c.n_expert_used != 0) {
     fail("config: n_expert_used ", c.n_expert_used, " without experts");
   }
-  if (c.arch == "deepseek2") {
+  if (a.mla_keys) {
     positive(c.kv_lora_rank, "kv_lora_rank");
     positive(c.qk_rope_head_dim, "qk_rope_head_dim");
     positive(c.qk_nope_head_dim, "qk_nope_head_dim");
@@ -666,7 +619,7 @@ void validate_config(const ModelConfig& c) {
       fail("config: ssm_n_v_head ", c.ssm_n_v_head, " is not a multiple of ssm_n_k_head ", c.ssm_n_k_head);
   }
   if (c.n_nextn_layer < 0) fail("config: n_nextn_layer must not be negative (got ", c.n_nextn_layer, ")");
-  if (c.arch == "deepseek4") validate_deepseek4(c, positive);
+  if (a.deepseek4_keys) validate_deepseek4(c, positive);
   if (c.n_swa < 0) fail("config: n_swa must not be negative (got ", c.n_swa, ")");
   if (c.expert_bias && !c.is_moe()) fail("config: expert biases without experts");
   if (c.rope_scaling != RopeScaling::kNone && !(c.rope_scaling_factor > 0.0f))

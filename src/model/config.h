@@ -76,7 +76,7 @@ struct ModelConfig {
   bool router_bias = false;           // gpt-oss: ffn_gate_inp.bias added to the router logits
   bool expert_bias = false;           // gpt-oss: ffn_{gate,up,down}_exps.bias per expert
   FfnActivation ffn_act = FfnActivation::kSilu;
-  // DeepSeek's MoE description (deepseek2, glm4moe, dots1; set from arch): shared
+  // DeepSeek's MoE description (deepseek2, glm4moe, deepseek4, dots1): shared
   // experts counted by expert_shared_count (n_ff_shexp = count * n_ff_exp),
   // and the gating, weights norm/scale, group and leading-dense keys written.
   bool deepseek_moe_keys = false;
@@ -86,7 +86,7 @@ struct ModelConfig {
   // llama4: each chosen expert's weight sigmoid(logit) scales its input rather
   // than its output.
   bool expert_weight_on_input = false;
-  // Key traits (set from arch): interleave_moe_layer_step read and written
+  // Key traits (from the table of architectures): interleave_moe_layer_step read and written
   // (llama4, ernie4_5-moe); leading_dense_block_count written (DeepSeek's
   // MoE, ernie4_5-moe); expert_shared_feed_forward_length written (the gated
   // shared experts of qwen2moe, qwen3next, qwen35moe; ernie4_5-moe's, with
@@ -121,7 +121,7 @@ struct ModelConfig {
   // (attention.key_length) with the per-head sizes in the *_mla keys.
   bool mla_split_kv_b = false;
 
-  // Shape details fixed by the architecture (not GGUF keys; set from arch).
+  // Shape details fixed by the architecture (not GGUF keys; from its table entry).
   bool tied_output = false;  // no output.weight: the LM head is token_embd (from the file's tensors)
   bool attn_bias = false;    // attn_q/k/v.bias (qwen2 family, gpt-oss)
   bool attn_out_bias = false;  // attn_output.bias (gpt-oss)
@@ -260,12 +260,12 @@ struct ModelConfig {
   int64_t n_nextn_params() const;
 };
 
-// The supported architectures, in a fixed order.
+// The supported architectures, in the order of model/architectures.h's table.
 const std::vector<std::string>& supported_architectures();
 bool is_supported_architecture(std::string_view arch);
 
-// Fills the fixed-by-architecture fields (rope layout, biases, q/k norm,
-// gating defaults) for cfg.arch; unknown arch -> frugal::Error.
+// Fills the fixed-by-architecture fields from cfg.arch's entry in the table
+// of architectures; unknown arch -> frugal::Error listing the supported ones.
 void apply_architecture_defaults(ModelConfig& cfg);
 
 // Reads general.architecture and the <arch>.* keys. n_vocab comes from

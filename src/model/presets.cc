@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "base/error.h"
+#include "model/architectures.h"
 
 namespace frugal::model {
 namespace {
@@ -650,11 +651,7 @@ std::string preset_names(std::string_view arch) {
 }
 
 const Preset& find_preset(std::string_view arch, std::string_view name) {
-  if (!is_supported_architecture(arch)) {
-    ModelConfig probe;
-    probe.arch = std::string(arch);
-    apply_architecture_defaults(probe);  // throws, listing the architectures
-  }
+  architecture(arch);  // throws, listing the architectures
   for (const auto& p : all_presets())
     if (p.arch == arch && p.name == name) return p;
   fail("unknown preset '", name, "' for architecture ", arch, " (available: ", preset_names(arch), ")");
@@ -663,7 +660,7 @@ const Preset& find_preset(std::string_view arch, std::string_view name) {
 void apply_overrides(ModelConfig& c, const ConfigOverrides& o) {
   const bool derived_head_dim = !c.is_mla() && c.head_dim * c.n_head == c.n_embd;
   const bool mha = c.n_head_kv == c.n_head;
-  const bool expert_width_is_ff = c.is_moe() && (c.arch == "llama" || c.arch == "olmoe" || c.arch == "minimax-m2");
+  const bool expert_width_is_ff = c.is_moe() && architecture(c.arch).experts_sized_by_ff;
   auto positive = [](const std::optional<int64_t>& v, const char* flag) {
     if (v && *v <= 0) fail(flag, " must be positive (got ", *v, ")");
   };

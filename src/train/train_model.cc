@@ -3,30 +3,28 @@
 #include <cmath>
 
 #include "base/error.h"
+#include "model/architectures.h"
 
 namespace frugal::train {
 
-const NewModelArchitecture kNewModelArchitectures[4] = {
-    {.arch = "qwen3moe", .differs = "(the default)"},
-    {.arch = "qwen2moe", .differs = "q/k/v biases, no q/k norm, a gated shared expert (--shared-ff), weights not renormalised"},
-    {.arch = "olmoe", .differs = "q and k each RMS-normed as one vector, weights not renormalised"},
-    {.arch = "llama", .differs = "Mixtral's layout: no q/k norm, llama's RoPE pairing"},
-};
+std::string new_model_architecture_names() {
+  return model::architecture_names([](const model::Architecture& a) { return a.training == model::Training::kNew; });
+}
 
 model::ModelConfig make_config(const ModelShape& s) {
   model::ModelConfig c;
   c.arch = !s.arch.empty() ? s.arch : s.n_ff_shexp > 0 ? "qwen2moe" : "qwen3moe";
-  bool known = false;
-  std::string names;
-  for (const NewModelArchitecture& a : kNewModelArchitectures) {
-    known = known || c.arch == a.arch;
-    names += (names.empty() ? "" : ", ") + std::string(a.arch);
-  }
-  if (!known)
-    fail("train: --arch ", c.arch, " cannot be made from scratch (", names,
+  const model::Architecture* a = model::find_architecture(c.arch);
+  if (a == nullptr || a->training != model::Training::kNew)
+    fail("train: --arch ", c.arch, " cannot be made from scratch (", new_model_architecture_names(),
          "; a file of another trainable architecture continues with --init)");
-  if (s.n_ff_shexp > 0 && c.arch != "qwen2moe")
-    fail("train: the ", c.arch, " layout has no shared expert (--shared-ff needs --arch qwen2moe)");
+  // A new model's shared expert is the gated one (ffn_gate_inp_shexp).
+  if (s.n_ff_shexp > 0 && a->shared_expert != model::SharedExpert::kGated)
+    fail("train: the ", c.arch, " layout has no shared expert (--shared-ff needs --arch ",
+         model::architecture_names([](const model::Architecture& n) {
+           return n.training == model::Training::kNew && n.shared_expert == model::SharedExpert::kGated;
+         }),
+         ")");
   c.name = "frugal-train";
   c.n_vocab = s.n_vocab;
   c.n_embd = s.n_embd;
@@ -53,15 +51,14 @@ model::ModelConfig make_config(const ModelShape& s) {
 namespace {
 // What the training model cannot represent, by name (frugal::Error).
 void check_trainable(const model::ModelConfig& c) {
-  const bool arch_ok = c.arch == "qwen3moe" || c.arch == "qwen2moe" || c.arch == "olmoe" || c.arch == "llama" ||
-                       c.arch == "deepseek2";
-  if (!arch_ok)
-    fail("train: the ", c.arch, " architecture cannot be trained yet (trainable: qwen3moe, qwen2moe, olmoe, "
-         "Mixtral-style llama, deepseek2)");
+  const model::Architecture& a = model::architecture(c.arch);
+  if (a.training == model::Training::kNo)
+    fail("train: the ", c.arch, " architecture cannot be trained yet (trainable: ",
+         model::architecture_names([](const model::Architecture& t) { return t.training != model::Training::kNo; }),
+         ")");
   if (!c.is_moe()) fail("train: the model has no experts (one expert with top-1 is the dense baseline)");
-  if (c.arch == "qwen3moe" && c.n_ff_shexp > 0) fail("train: shared experts are not part of the qwen3moe layout");
-  if (c.n_ff_shexp > 0 && !c.shared_expert_gate && c.arch != "deepseek2")
-    fail("train: a ", c.arch, " shared expert without its sigmoid gate (ffn_gate_inp_shexp) cannot be trained");
+  if (c.n_ff_shexp > 0 && a.shared_expert == model::SharedExpert::kNone)
+    fail("train: shared experts are not part of the ", c.arch, " layout");
   if (c.gating != model::GatingFunc::kSoftmax && c.gating != model::GatingFunc::kSigmoid)
     fail("train: only softmax and sigmoid routers can be trained");
   if (c.n_moe_layer_step > 1) fail("train: interleaved dense and MoE layers cannot be trained yet");

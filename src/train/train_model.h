@@ -41,19 +41,15 @@ struct ModelShape {
   int64_t n_ff_exp = 128;
   int64_t n_ctx = 128;
   int64_t n_ff_shexp = 0;  // shared expert FFN width; > 0 selects the qwen2moe layout
-  // The layout of a new model: one of kNewModelArchitectures; empty: qwen3moe
-  // (qwen2moe with a shared expert).
+  // The layout of a new model: one of new_model_architecture_names(); empty:
+  // qwen3moe (qwen2moe with a shared expert).
   std::string arch;
 };
 
-// The architectures a model can be made in from scratch, and what each
-// changes against qwen3moe (deepseek2's latent attention has shape choices
-// of its own: such models come from files, --init).
-struct NewModelArchitecture {
-  const char* arch;
-  const char* differs;
-};
-extern const NewModelArchitecture kNewModelArchitectures[4];
+// The architectures a model can be made in from scratch (Training::kNew in
+// model/architectures.cc), "llama, qwen2moe, ..." (deepseek2's latent
+// attention has shape choices of its own: such models come from files, --init).
+std::string new_model_architecture_names();
 
 // A ModelConfig of this shape in shape.arch's layout (norm eps 1e-6, rope
 // base 10000). Errors name an unknown architecture or a shared expert the
