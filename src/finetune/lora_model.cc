@@ -15,49 +15,21 @@
 #include "finetune/lora_pass.h"
 #include "finetune/lora_slot.h"
 #include "kernels/matmul.h"
+#include "model/architectures.h"
 #include "train/layers.h"
 
 namespace frugal::finetune {
 
 namespace {
 
-// Every architecture frugal runs: those the forward and backward below
-// cover, and for the others what they lack, said in the refusal.
-struct ArchSupport {
-  const char* arch;
-  const char* missing = nullptr;  // null: supported
-};
-constexpr ArchSupport kArchs[] = {
-    {.arch = "llama"},
-    {.arch = "qwen2"},
-    {.arch = "qwen3"},
-    {.arch = "qwen2moe"},
-    {.arch = "qwen3moe"},
-    {.arch = "olmoe"},
-    {.arch = "glm4moe"},
-    {.arch = "gpt-oss"},
-    {.arch = "llama4"},
-    {.arch = "deepseek2"},
-    {.arch = "minimax-m2"},
-    {.arch = "dots1"},
-    {.arch = "ernie4_5-moe"},
-    {.arch = "qwen3next", .missing = "Gated DeltaNet linear-attention layers"},
-    {.arch = "qwen35moe", .missing = "Gated DeltaNet linear-attention layers"},
-    {.arch = "deepseek4", .missing = "hyper-connection streams and compressed attention"},
-};
-
+// Every architecture frugal runs but those whose table entry says what the
+// LoRA trainer lacks for them (model/architectures.cc).
 void check_architecture(const std::string& arch) {
-  std::string supported;
-  const ArchSupport* found = nullptr;
-  for (const ArchSupport& a : kArchs) {
-    if (!a.missing) supported += std::string(supported.empty() ? "" : ", ") + a.arch;
-    if (arch == a.arch) found = &a;
-  }
-  if (found && !found->missing) return;
-  if (found)
-    fail("finetune: architecture '", arch, "' is not supported: the LoRA trainer lacks its ", found->missing,
-         " (supported: ", supported, ")");
-  fail("finetune: architecture '", arch, "' is not supported (supported: ", supported, ")");
+  const model::Architecture& a = model::architecture(arch);
+  if (!a.finetune_lacks) return;
+  fail("finetune: architecture '", arch, "' is not supported: the LoRA trainer lacks its ", a.finetune_lacks,
+       " (supported: ", model::architecture_names([](const model::Architecture& x) { return !x.finetune_lacks; }),
+       ")");
 }
 
 }  // namespace

@@ -85,7 +85,8 @@ constexpr Architecture kArchitectures[] = {
      .ffn_norm_name = "post_attention_norm",
      .expert_weights_norm = true,
      .shared_expert = SharedExpert::kGated,
-     .deltanet_keys = true},
+     .deltanet_keys = true,
+     .finetune_lacks = "Gated DeltaNet linear-attention layers"},
     // Qwen3.5-MoE: Qwen3-Next with the recurrent projections apart.
     {.name = "qwen35moe",
      .rope_layout = RopeLayout::kNeox,
@@ -94,7 +95,8 @@ constexpr Architecture kArchitectures[] = {
      .expert_weights_norm = true,
      .shared_expert = SharedExpert::kGated,
      .deltanet_keys = true,
-     .ssm_split_proj = true},
+     .ssm_split_proj = true,
+     .finetune_lacks = "Gated DeltaNet linear-attention layers"},
     // DeepSeek-V4: sinks and a window in every layer, DeepSeek's MoE with
     // sqrt-softplus scores and the selection bias (hyper-connections and the
     // compressed attention in its own keys).
@@ -107,7 +109,8 @@ constexpr Architecture kArchitectures[] = {
      .deepseek_moe_keys = true,
      .leading_dense_key = true,
      .deepseek4_keys = true,
-     .tensor_aliases = true},
+     .tensor_aliases = true,
+     .finetune_lacks = "hyper-connection streams and compressed attention"},
     // MiniMax-M2: whole-vector q/k norm, partial RoPE, a sigmoid router whose
     // selection bias chooses only, the top-k renormalised.
     {.name = "minimax-m2",

@@ -114,6 +114,9 @@ struct Architecture {
   bool ssm_split_proj = false;
 
   Training training = Training::kNo;
+  // What `frugal finetune`'s LoRA trainer lacks for the family, said in its
+  // refusal; null where it covers it.
+  const char* finetune_lacks = nullptr;
 };
 
 // Every supported architecture, in a fixed order (synth's lists, presets).
