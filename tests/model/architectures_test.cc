@@ -14,11 +14,14 @@
 #include "gguf/reader.h"
 #include "model/architectures.h"
 #include "model/config.h"
+#include "model/forward_test_model.h"
 #include "model/presets.h"
 #include "model/synth.h"
 
 namespace frugal::model {
 namespace {
+
+using testing::error_of;
 
 // The fields of a config that its architecture fixes, by name (a map, so
 // that a failure prints which differ).
@@ -48,15 +51,6 @@ std::map<std::string, std::string> traits_of(const ModelConfig& c) {
           {"ssm_split_proj", n(c.ssm_split_proj)},
           {"n_expert_shared", n(c.n_expert_shared)},
           {"n_ff_shexp", n(c.n_ff_shexp)}};
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(Architectures, TableListsEachNameOnceInSupportedOrder) {

@@ -6,10 +6,13 @@
 
 #include "base/error.h"
 #include "model/config.h"
+#include "model/forward_test_model.h"
 #include "model/presets.h"
 
 namespace frugal::model {
 namespace {
+
+using testing::error_of;
 
 void expect_same(const ModelConfig& a, const ModelConfig& b, const std::string& what) {
   SCOPED_TRACE(what);
@@ -62,15 +65,6 @@ void expect_same(const ModelConfig& a, const ModelConfig& b, const std::string& 
   EXPECT_EQ(a.ssm_n_k_head, b.ssm_n_k_head);
   EXPECT_EQ(a.ssm_n_v_head, b.ssm_n_v_head);
   EXPECT_EQ(a.ssm_split_proj, b.ssm_split_proj);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(Config, EveryPresetRoundTripsThroughMetadata) {

@@ -16,17 +16,9 @@
 namespace frugal::model {
 namespace {
 
+using testing::error_of;
 using testing::TempModel;
 using testing::write_test_model;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(GptOss, TensorsAndShapes) {
   const ModelConfig c = find_preset("gpt-oss", "tiny").config;
