@@ -8,8 +8,8 @@
 # a clear error. The same requests through 2 ranks with --attention-dp
 # (each request's slot computed on one rank, logits gathered on rank 0, KV
 # rows moved for n choices and reused prefixes across ranks) give the same
-# tokens too. Skipped, saying why, where mpirun or frugal's MPI build is
-# missing.
+# tokens too, after a stream cancelled by its client. Skipped, saying why,
+# where mpirun or frugal's MPI build is missing.
 set -euo pipefail
 source "$(dirname "$0")/../lib/cli_test_lib.sh"
 source "$(dirname "$0")/../lib/mpi_test_lib.sh"
@@ -106,12 +106,17 @@ stop_ranks() {
 stop_ranks
 
 # Attention data-parallel: each request on one rank, the same answers.
+# A stream whose client leaves after its first bytes is cancelled first.
 rank_flags=(--attention-dp)
 start_ranks
 sleep 4
+timeout 60 curl -sN "http://127.0.0.1:$ranks_port/v1/completions" \
+  -d '{"prompt": "the king of", "max_tokens": 200, "ignore_eos": true, "stream": true}' | head -c 1 >/dev/null || true
 ask "$ranks_port" "$dir/dp.json"
 cmp "$dir/one.json" "$dir/dp.json" ||
   fail "2 ranks with --attention-dp answer otherwise than one process: $(diff "$dir/one.json" "$dir/dp.json" | head -20)"
+curl -s "http://127.0.0.1:$ranks_port/metrics" | grep -q '^frugal_requests_cancelled_total 1$' ||
+  fail "the stream left by its client was not cancelled: $(curl -s "http://127.0.0.1:$ranks_port/metrics" | grep cancel)"
 stop_ranks
 grep -q "^attention data-parallel serving: logits and KV rows moved between ranks: " "$dir/ranks.err" ||
   fail "no report of the logits and KV rows moved: $(cat "$dir/ranks.err")"
