@@ -16,6 +16,7 @@
 #include "base/file_lock.h"
 #include "base/human_format.h"
 #include "cli/command.h"
+#include "cli/expert_parallel_flags.h"
 #include "cli/metrics_log.h"
 #include "finetune/checkpoint.h"
 #include "finetune/trainer.h"
@@ -29,6 +30,8 @@ struct FinetuneArgs {
   std::string model, data, val, output, targets = "attn,ffn", lora_experts = "each", checkpoint, resume, log;
   int64_t checkpoint_every = 0, print_every = 10;
   bool eval_only = false;
+  bool data_parallel = false;  // under mpirun: this rank computes its share of each batch
+  double rank_timeout = 120;
   finetune::LoraShape shape;
   finetune::FinetuneOptions opts;
 };
@@ -44,6 +47,8 @@ void validate(const FinetuneArgs& a) {
     fail("finetune: --checkpoint-every needs --checkpoint DIR");
   if (a.opts.stop_at > 0 && a.checkpoint.empty() && a.resume.empty())
     fail("finetune: --stop-after needs --checkpoint DIR (to --resume from)");
+  if (a.data_parallel && a.eval_only) fail("finetune: --eval-only runs in one process: drop --data-parallel");
+  if (!(a.rank_timeout > 0)) fail("finetune: --rank-timeout must be positive");
 }
 
 int run_finetune(FinetuneArgs& a) {
@@ -63,6 +68,12 @@ int run_finetune(FinetuneArgs& a) {
     return 0;
   }
   const finetune::CheckpointKey key = finetune::checkpoint_key(base->config(), shape, a.opts, train);
+  // Data-parallel: every rank trains the same factors on its share of each
+  // batch; rank 0 alone prints, logs, checkpoints and writes the adapter
+  // (every rank reads --resume's folder).
+  dist::ProcessGroup* group = a.data_parallel ? &join_ranks(a.rank_timeout) : nullptr;
+  a.opts.data_parallel = group;
+  const bool primary = !group || group->rank() == 0;
 
   // Checkpoints go to --checkpoint, else back to the folder resumed from;
   // the folder is locked for the whole run, so a second run on it stops
@@ -72,7 +83,7 @@ int run_finetune(FinetuneArgs& a) {
     fail("finetune: --resume ", a.resume, ": no checkpoint there (", finetune::checkpoint_file(a.resume),
          " is missing)");
   std::optional<FileLock> lock;
-  if (!ck_dir.empty()) {
+  if (!ck_dir.empty() && primary) {
     std::error_code ec;
     std::filesystem::create_directories(ck_dir, ec);
     if (ec) fail("finetune: cannot create the checkpoint folder ", ck_dir, ": ", ec.message());
@@ -83,7 +94,8 @@ int run_finetune(FinetuneArgs& a) {
   const int64_t total = finetune::total_steps(a.opts, train.size());
 
   const double adapter_bytes = static_cast<double>(lm.params().size()) * sizeof(float);
-  std::fprintf(stderr,
+  if (primary)
+    std::fprintf(stderr,
                "finetune: %zu examples (%zu validation)%s, rank %lld, alpha %g: %zu adapter values; memory: base file %s "
                "(mapped) + adapter, gradients and AdamW moments %s + activations%s\n",
                train.size(), val.size(),
@@ -92,9 +104,12 @@ int run_finetune(FinetuneArgs& a) {
                lm.params().size(), human_bytes(static_cast<double>(base->file().file_size())).c_str(),
                human_bytes(4 * adapter_bytes).c_str(),
                state.step > 0 ? (", resumed at step " + std::to_string(state.step)).c_str() : "");
+  if (group && primary)
+    std::fprintf(stderr, "finetune: data-parallel over %d ranks, example i of each batch on rank i mod %d\n",
+                 group->n_ranks(), group->n_ranks());
 
   std::ofstream log;
-  if (!a.log.empty()) {
+  if (!a.log.empty() && primary) {
     if (state.step > 0) truncate_log_to_step(a.log, state.step);
     log.open(a.log, state.step > 0 ? std::ios::app : std::ios::trunc);
     if (!log) fail("finetune: cannot write the metrics log '", a.log, "'");
@@ -105,6 +120,7 @@ int run_finetune(FinetuneArgs& a) {
   auto t_step = t_start;
   const int64_t first_step = state.step;
   finetune::finetune(lm, train, val, a.opts, state, [&](const finetune::FinetuneStep& s) {
+    if (!primary) return;
     const auto now = clock::now();
     const double secs = std::chrono::duration<double>(now - t_step).count();
     t_step = now;
@@ -141,6 +157,7 @@ int run_finetune(FinetuneArgs& a) {
          s.step == a.opts.stop_at))
       finetune::save_checkpoint(ck_dir, key, lm, base->config().arch, state);
   });
+  if (!primary) return 0;
   if (state.step < total) {
     std::printf("stopped after step %lld of %lld; go on with --resume %s\n", static_cast<long long>(state.step),
                 static_cast<long long>(total), ck_dir.c_str());
@@ -185,6 +202,12 @@ const CommandRegistration kFinetune{
       app.add_option("--resume", a->resume,
                      "continue the run checkpointed in this folder (later checkpoints go there too, unless "
                      "--checkpoint names another)");
+      app.add_flag("--data-parallel", a->data_parallel,
+                   "under mpirun: each rank computes its share of every batch's examples, gradients summed over the "
+                   "ranks (docs/DISTRIBUTED.md)");
+      app.add_option("--rank-timeout", a->rank_timeout,
+                     "with --data-parallel: seconds a rank waits for the others at one sum before ending the job "
+                     "(default 120)");
       app.add_option("--stop-after", a->opts.stop_at,
                      "stop after this step, checkpointed, to go on later with --resume (default 0: run to the end)");
       return [a] {

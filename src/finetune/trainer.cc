@@ -11,9 +11,18 @@
 
 namespace frugal::finetune {
 
-double mean_loss(LoraModel& m, const std::vector<SftExample>& examples) {
+namespace {
+// Whether example i (of a batch or a validation set) is this rank's.
+bool mine(size_t i, const train::GradientSum* dp) {
+  return !dp || static_cast<int>(i % static_cast<size_t>(dp->n_ranks())) == dp->rank();
+}
+}  // namespace
+
+double mean_loss(LoraModel& m, const std::vector<SftExample>& examples, train::GradientSum* dp) {
   double sum = 0;
-  for (const SftExample& ex : examples) sum += m.loss(ex, false);
+  for (size_t i = 0; i < examples.size(); ++i)
+    if (mine(i, dp)) sum += m.loss(examples[i], false);
+  if (dp) dp->sum(&sum, 1);
   return sum / static_cast<double>(std::max<size_t>(1, examples.size()));
 }
 
@@ -26,16 +35,18 @@ int64_t batches_per_epoch(const FinetuneOptions& o, size_t n_train) {
 
 int64_t total_steps(const FinetuneOptions& o, size_t n_train) { return o.epochs * batches_per_epoch(o, n_train); }
 
-double batch_loss(LoraModel& m, const std::vector<const SftExample*>& batch, bool with_grad) {
+double batch_loss(LoraModel& m, const std::vector<const SftExample*>& batch, bool with_grad,
+                  const train::GradientSum* dp) {
   int64_t tokens = 0;
   for (const SftExample* ex : batch) {
     if (target_count(*ex) == 0) fail("finetune: line ", ex->line, ": no target tokens");
     tokens += target_count(*ex);
   }
   double sum = 0;
-  for (const SftExample* ex : batch) {
-    const double share = static_cast<double>(target_count(*ex)) / static_cast<double>(tokens);
-    sum += share * m.loss(*ex, with_grad, static_cast<float>(share));
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!mine(i, dp)) continue;
+    const double share = static_cast<double>(target_count(*batch[i])) / static_cast<double>(tokens);
+    sum += share * m.loss(*batch[i], with_grad, static_cast<float>(share));
   }
   return sum;
 }
@@ -51,7 +62,8 @@ void finetune(LoraModel& m, const std::vector<SftExample>& train, const std::vec
   if (st.m.size() != p.size() || st.v.size() != p.size()) fail("finetune: the optimizer state does not fit the adapter");
   const int64_t total = total_steps(o, train.size());
   if (st.step < 0 || st.step > total) fail("finetune: step ", st.step, " is outside the run's ", total, " steps");
-  if (st.step == 0) on_step({.step = 0, .total = total, .train_loss = kNone, .val_loss = mean_loss(m, val)});
+  train::GradientSum* dp = o.data_parallel;
+  if (st.step == 0) on_step({.step = 0, .total = total, .train_loss = kNone, .val_loss = mean_loss(m, val, dp)});
   const int64_t n = static_cast<int64_t>(train.size()), per_epoch = batches_per_epoch(o, train.size());
   std::vector<size_t> order(train.size());
   std::iota(order.begin(), order.end(), size_t{0});
@@ -73,7 +85,11 @@ void finetune(LoraModel& m, const std::vector<SftExample>& train, const std::vec
       }
       const int64_t step = ++st.step;
       std::fill(g.begin(), g.end(), 0.0f);
-      const double loss = batch_loss(m, batch, true);
+      double loss = batch_loss(m, batch, true, dp);
+      if (dp) {
+        dp->sum(g.data(), g.size());
+        dp->sum(&loss, 1);
+      }
       const double c1 = 1.0 - std::pow(double(o.beta1), double(step));
       const double c2 = 1.0 - std::pow(double(o.beta2), double(step));
       for (size_t k = 0; k < p.size(); ++k) {
@@ -86,7 +102,7 @@ void finetune(LoraModel& m, const std::vector<SftExample>& train, const std::vec
       on_step({.step = step,
                .total = total,
                .train_loss = loss,
-               .val_loss = eval ? mean_loss(m, val) : kNone,
+               .val_loss = eval ? mean_loss(m, val, dp) : kNone,
                .tokens = tokens});
     }
   }

@@ -10,6 +10,14 @@
 // by opts.seed, one permutation an epoch, so a resumed run replays the
 // permutations of the epochs up to its step and goes on with exactly the
 // examples, losses and updates the uninterrupted run has.
+//
+// Data-parallel (FinetuneOptions::data_parallel): every rank draws the same
+// batches and computes the examples of each that are its own (example i of
+// a batch on rank i mod N), each weighed by its share of the whole batch's
+// target tokens; the gradients and losses are summed over the ranks before
+// the AdamW step, so every rank holds the same factors, which are one
+// process's up to the order of the additions. Validation: each rank its
+// share of the examples, summed.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -17,6 +25,7 @@
 #include <vector>
 
 #include "finetune/lora_model.h"
+#include "train/data_parallel.h"
 
 namespace frugal::finetune {
 
@@ -29,6 +38,7 @@ struct FinetuneOptions {
   int64_t eval_every = 10;  // steps between validation losses
   uint64_t seed = 0;        // of the shuffle
   int64_t stop_at = 0;      // > 0: return after this step (the run's length is still epochs; resume goes on)
+  train::GradientSum* data_parallel = nullptr;  // null: one process
 };
 
 // What a checkpoint holds besides the factors: steps done and AdamW's
@@ -45,16 +55,18 @@ struct FinetuneStep {
   int64_t tokens = 0;     // in this step's examples (0 at step 0)
 };
 
-// Mean loss over examples.
-double mean_loss(LoraModel& m, const std::vector<SftExample>& examples);
+// Mean loss over examples (with dp: each rank its share, summed over the ranks).
+double mean_loss(LoraModel& m, const std::vector<SftExample>& examples, train::GradientSum* dp = nullptr);
 
 // Steps of the whole run: epochs x batches an epoch (n_train / batch,
 // rounded up).
 int64_t total_steps(const FinetuneOptions& opts, size_t n_train);
 
 // The loss of a batch: the mean over all its examples' target tokens; with
-// with_grad its gradient is added to m.grads().
-double batch_loss(LoraModel& m, const std::vector<const SftExample*>& batch, bool with_grad);
+// with_grad its gradient is added to m.grads(). With dp, this rank's part of
+// both: its own examples' terms (the caller sums them over the ranks).
+double batch_loss(LoraModel& m, const std::vector<const SftExample*>& batch, bool with_grad,
+                  const train::GradientSum* dp = nullptr);
 
 // Trains m's factors in place from state (a fresh state: step 0, the
 // validation loss first), to the end of the run or opts.stop_at; on_step is
