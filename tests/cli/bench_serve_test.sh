@@ -19,12 +19,23 @@ expect_error "--max-tokens 'x'" bench-serve --url http://127.0.0.1:1 --max-token
 expect_error "--timeout must be more than 0" bench-serve --url http://127.0.0.1:1 --timeout 0
 expect_error "--price-per-hour must not be negative" bench-serve --url http://127.0.0.1:1 --price-per-hour -1
 
-# A dead server: nothing listens on the port (one the kernel just gave out
-# and took back): refused at once, not after the request timeout.
-dead=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# A dead server: nothing listens on the port: refused at once, not after the
+# request timeout. The port stays bound (without listening) while it is
+# used, so no other test's server can be given it meanwhile.
+"$PY" - "$dir/dead.port" <<'PYEOF' &
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0))
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+time.sleep(30)
+PYEOF
+dead_pid=$!
+trap 'kill $dead_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 1 50); do [[ -s "$dir/dead.port" ]] && break; sleep 0.1; done
+dead=$(cat "$dir/dead.port")
 start=$SECONDS
 expect_error "cannot connect to 127.0.0.1:$dead" bench-serve --url "http://127.0.0.1:$dead" --timeout 60
 (( SECONDS - start < 10 )) || fail "a dead server took $((SECONDS - start)) s"
+kill $dead_pid 2>/dev/null || true
 
 # A server that accepts and never answers: every request ends at --timeout.
 "$PY" - "$dir/mute.port" <<'PYEOF' &
