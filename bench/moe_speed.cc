@@ -14,6 +14,7 @@
 
 #include "base/thread_pool.h"
 #include "gguf/value.h"
+#include "model/config_overrides.h"
 #include "model/model.h"
 #include "model/presets.h"
 #include "model/synth.h"

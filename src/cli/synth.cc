@@ -10,6 +10,7 @@
 #include "cli/command.h"
 #include "convert/convert.h"
 #include "convert/hf_layout.h"
+#include "model/config_overrides.h"
 #include "model/presets.h"
 #include "model/synth.h"
 #include "tokenizer/hf_import.h"

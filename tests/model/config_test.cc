@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "model/config.h"
+#include "model/config_overrides.h"
 #include "model/forward_test_model.h"
 #include "model/presets.h"
 

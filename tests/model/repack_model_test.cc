@@ -17,6 +17,7 @@
 #include "base/progress.h"
 #include "forward_test_model.h"
 #include "gguf/reader.h"
+#include "model/config_overrides.h"
 #include "model/forward.h"
 #include "model/model.h"
 #include "model/presets.h"

@@ -2,6 +2,7 @@
 // the calibrated biases meet them on fresh router noise, and a model written
 // with them routes its tokens that way through the forward pass (first
 // layer: the stream is still close to the embeddings there).
+#include "model/config_overrides.h"
 #include "model/router_skew.h"
 
 #include <gtest/gtest.h>

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "base/progress.h"
+#include "model/config_overrides.h"
 #include "model/forward.h"
 #include "model/presets.h"
 #include "model/synth.h"
