@@ -145,6 +145,7 @@ void apply_architecture_defaults(ModelConfig& c) {
   c.expert_bias = a.expert_bias;
   c.attn_sinks = a.attn_sinks;
   c.swa_every_layer = a.sliding_window == SlidingWindow::kEveryLayer;
+  c.yarn_scale_in_softmax = a.yarn_scale_in_softmax;
   c.ffn_act = a.ffn_act;
   c.attn_output_gate = a.deltanet_keys;
   c.ssm_split_proj = a.ssm_split_proj;

@@ -212,6 +212,9 @@ struct ModelConfig {
   // Every layer attends within the sliding window (deepseek4); otherwise
   // only the even layers (gpt-oss).
   bool swa_every_layer = false;
+  // YaRN's magnitude correction goes into the softmax scale instead of the
+  // rotation (deepseek2; attention_scale and rope_params).
+  bool yarn_scale_in_softmax = false;
 
   bool is_moe() const { return n_expert > 0; }
   bool is_mla() const { return kv_lora_rank > 0; }

@@ -10,22 +10,12 @@
 
 #include "base/error.h"
 #include "kernels/attention.h"
-#include "model/architectures.h"
 #include "model/forward_layers.h"
 #include "model/lora.h"
 
 namespace frugal::model {
 
 using kernels::matmul;
-
-namespace {
-// deepseek2 corrects YaRN's magnitude in the softmax scale, not in the
-// rotation (a config of no known architecture, as some tests build: neither).
-bool yarn_scale_in_softmax(const ModelConfig& c) {
-  const Architecture* a = find_architecture(c.arch);
-  return a != nullptr && a->yarn_scale_in_softmax;
-}
-}  // namespace
 
 kernels::RopeParams rope_params(const ModelConfig& c) {
   kernels::RopeParams p;
@@ -38,7 +28,7 @@ kernels::RopeParams rope_params(const ModelConfig& c) {
   p.beta_fast = c.yarn_beta_fast;
   p.beta_slow = c.yarn_beta_slow;
   p.n_ctx_orig = c.rope_orig_ctx > 0 ? c.rope_orig_ctx : c.n_ctx_train;
-  if (yarn_scale_in_softmax(c)) {
+  if (c.yarn_scale_in_softmax) {
     // DeepSeek puts YaRN's magnitude correction into the softmax scale
     // (attention_scale), so the rotation itself must not scale: this factor
     // cancels the 1 + 0.1 ln(1/freq_scale) that YaRN applies to cos/sin.
@@ -49,7 +39,7 @@ kernels::RopeParams rope_params(const ModelConfig& c) {
 
 float attention_scale(const ModelConfig& c) {
   const float base = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  if (!yarn_scale_in_softmax(c)) return base;
+  if (!c.yarn_scale_in_softmax) return base;
   const float freq_scale = c.rope_scaling == RopeScaling::kNone ? 1.0f : 1.0f / c.rope_scaling_factor;
   const float mscale = c.yarn_attn_factor * (1.0f + c.yarn_log_multiplier * std::log(1.0f / freq_scale));
   return base * mscale * mscale;
