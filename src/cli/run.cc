@@ -31,6 +31,12 @@ struct RunArgs {
   bool print_ids = false, no_bos = false, no_special = false, ignore_eos = false;
 };
 
+// How many prompts the flags give: each -p, and each ';'-separated list of --prompt-ids.
+int count_prompts(const RunArgs& a) {
+  const int lists = a.prompt_ids.empty() ? 0 : 1 + static_cast<int>(std::count(a.prompt_ids.begin(), a.prompt_ids.end(), ';'));
+  return static_cast<int>(a.prompts.size()) + lists;
+}
+
 std::vector<std::vector<int32_t>> prompt_tokens(const RunArgs& a, const tokenizer::Tokenizer& tok) {
   std::vector<std::vector<int32_t>> prompts;
   for (const std::string& p : a.prompts)
@@ -49,9 +55,7 @@ std::vector<std::vector<int32_t>> prompt_tokens(const RunArgs& a, const tokenize
 // leads the other ranks' engines. Each completion is printed whole, in the
 // order of the prompts (ids one line each with --print-ids).
 int run_prompts(const RunArgs& a, dist::ProcessGroup* group, runtime::GenerateParams params, const GenerationFlags& gen) {
-  const int n_prompts =
-      static_cast<int>(a.prompts.size()) + (a.prompt_ids.empty() ? 0 : 1 + static_cast<int>(std::count(
-                                                                              a.prompt_ids.begin(), a.prompt_ids.end(), ';')));
+  const int n_prompts = count_prompts(a);
   LoadedModel m = load_for_generation(gen, n_prompts);
   attach_expert_parallel(group, *m.model, a.expert_parallel);
   if (group && a.expert_parallel.attention_dp) m.engine->spread_sequences(*group);
@@ -115,9 +119,7 @@ int run_run(const RunArgs& a) {
   if (group) params.sampling.seed = group->broadcast(params.sampling.seed);
   GenerationFlags gen = a.gen;
   gen.mmap = gen.mmap || group;  // each rank pages in only the experts it owns
-  const bool several = a.prompts.size() + (a.prompt_ids.empty() ? 0 : 1) > 1 ||
-                       a.prompt_ids.find(';') != std::string::npos;
-  if (several || a.expert_parallel.attention_dp) return run_prompts(a, group, params, gen);
+  if (count_prompts(a) > 1 || a.expert_parallel.attention_dp) return run_prompts(a, group, params, gen);
   LoadedModel m = load_for_generation(gen);
   attach_expert_parallel(group, *m.model, a.expert_parallel);
   const auto t0 = std::chrono::steady_clock::now();
