@@ -48,7 +48,9 @@ inline constexpr int8_t kMXFP4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, 
 // The multiplier of kMXFP4Values under scale byte e: 2^(e - 127) / 2, exact
 // for every byte (2^-128 and 2^-127 are float subnormals; 255 gives 2^127:
 // GGUF files use the byte as a plain exponent, not the OCP NaN code).
-inline float mxfp4_scale(uint8_t e) {
+// constexpr so that the CUDA kernels call this same definition
+// (src/cuda/block_decode.h, nvcc --expt-relaxed-constexpr).
+constexpr float mxfp4_scale(uint8_t e) {
   return std::bit_cast<float>(e < 2 ? (uint32_t{0x00200000} << e) : (static_cast<uint32_t>(e - 1) << 23));
 }
 
