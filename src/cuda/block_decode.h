@@ -1,6 +1,7 @@
-// The quantised block decoders of the CUDA backend, written once for the
-// kernels and the host (host_device.h). Every supported type is read in
-// units of 16 consecutive values that share one scale and one offset:
+// The block decoders of the CUDA backend, written once for the kernels and
+// the host (host_device.h). Every supported type is read in units of 16
+// consecutive values; F32, F16 and BF16 rows as plain values, the quantised
+// types as int8 codes that share one scale and one offset:
 //   value[i] = d * q[i] - m,   q[i] an int8 code
 // which covers the k-quants' sub-block scales and minima (Q4_K, Q5_K: 32
 // values per scale; Q6_K: 16), the single scale of Q8_0 and MXFP4 blocks,
@@ -39,15 +40,18 @@ inline constexpr uint64_t kMXFP4High = pack_code_book(quant::kMXFP4Values + 8);
 FRUGAL_HD int iq4nl_value(int code) { return byte_of(code < 8 ? kIQ4NLLow : kIQ4NLHigh, code & 7); }
 FRUGAL_HD int mxfp4_value(int code) { return byte_of(code < 8 ? kMXFP4Low : kMXFP4High, code & 7); }
 
-// The 6-bit scale and minimum of 32-value sub-block j of Q4_K and Q5_K.
-FRUGAL_HD void k4_scale_min(const uint8_t* s, int j, int& scale, int& min) {
-  if (j < 4) {
-    scale = s[j] & 63;
-    min = s[j + 4] & 63;
-  } else {
-    scale = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-    min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-  }
+// Q4_K and Q5_K alike: the scale and minimum of unit u's 32-value sub-block
+// and its 4-bit codes. In 64-value chunk c the low nibbles of qs[32c..32c+31]
+// are sub-block 2c, the high nibbles sub-block 2c + 1.
+template <class Block>
+FRUGAL_HD void decode_k4_nibbles(const Block& b, int u, DecodedUnit& out) {
+  const int sub = u / 2, chunk = u / 4, shift = 4 * (sub % 2);
+  uint8_t scale = 0, min = 0;
+  quant::scale_min_k4(sub, b.scales, scale, min);
+  out.d = half_bits_to_float(b.d) * static_cast<float>(scale);
+  out.m = half_bits_to_float(b.dmin) * static_cast<float>(min);
+  const uint8_t* qs = b.qs + 32 * chunk + 16 * (u % 2);
+  for (int i = 0; i < kUnitValues; ++i) out.q[i] = static_cast<int8_t>((qs[i] >> shift) & 0xF);
 }
 
 // Per block type: values per block and decode_unit(block, u, out) for unit
@@ -88,42 +92,29 @@ struct BlockCodec<RowBF16> {
   }
 };
 
-// Q4_K: four 64-value chunks; in chunk c the low nibbles of qs[32c..32c+31]
-// are sub-block 2c, the high nibbles sub-block 2c + 1.
 template <>
 struct BlockCodec<quant::BlockQ4_K> {
   static constexpr int kValues = quant::QK_K;
   static constexpr int kUnits = kValues / kUnitValues;
   static constexpr bool kInt8Codes = true;
   static FRUGAL_HD void decode_unit(const quant::BlockQ4_K& b, int u, DecodedUnit& out) {
-    const int sub = u / 2, chunk = u / 4, shift = 4 * (sub % 2);
-    int scale, min;
-    k4_scale_min(b.scales, sub, scale, min);
-    out.d = half_bits_to_float(b.d) * static_cast<float>(scale);
-    out.m = half_bits_to_float(b.dmin) * static_cast<float>(min);
-    const uint8_t* qs = b.qs + 32 * chunk + 16 * (u % 2);
-    for (int i = 0; i < kUnitValues; ++i) out.q[i] = static_cast<int8_t>((qs[i] >> shift) & 0xF);
+    decode_k4_nibbles(b, u, out);
   }
 };
 
 // Q5_K: Q4_K's nibbles plus a fifth bit from qh: bit 2c of qh[l] for the low
-// nibbles of chunk c, bit 2c + 1 for the high ones (l the index in the chunk's 32).
+// nibbles of chunk c, bit 2c + 1 for the high ones (l the index in the
+// chunk's 32), that is bit `sub-block` of qh[l].
 template <>
 struct BlockCodec<quant::BlockQ5_K> {
   static constexpr int kValues = quant::QK_K;
   static constexpr int kUnits = kValues / kUnitValues;
   static constexpr bool kInt8Codes = true;
   static FRUGAL_HD void decode_unit(const quant::BlockQ5_K& b, int u, DecodedUnit& out) {
-    const int sub = u / 2, chunk = u / 4, shift = 4 * (sub % 2), l0 = 16 * (u % 2);
-    int scale, min;
-    k4_scale_min(b.scales, sub, scale, min);
-    out.d = half_bits_to_float(b.d) * static_cast<float>(scale);
-    out.m = half_bits_to_float(b.dmin) * static_cast<float>(min);
-    const uint8_t* qs = b.qs + 32 * chunk + l0;
-    const uint8_t* qh = b.qh + l0;
-    for (int i = 0; i < kUnitValues; ++i) {
-      out.q[i] = static_cast<int8_t>(((qs[i] >> shift) & 0xF) | (((qh[i] >> sub) & 1) << 4));
-    }
+    decode_k4_nibbles(b, u, out);
+    const int sub = u / 2;
+    const uint8_t* qh = b.qh + 16 * (u % 2);
+    for (int i = 0; i < kUnitValues; ++i) out.q[i] = static_cast<int8_t>(out.q[i] | (((qh[i] >> sub) & 1) << 4));
   }
 };
 

@@ -15,17 +15,6 @@ namespace {
 
 float h(uint16_t bits) { return fp16_to_f32(bits); }
 
-// The 6-bit scale and min of sub-block j in the packed 12-byte k-quant scales.
-void scale_min_k4(int j, const uint8_t* q, uint8_t& d, uint8_t& m) {
-  if (j < 4) {
-    d = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
 void deq_q4_0(const BlockQ4_0* b, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += QK4_0) {
     const float d = h(b[i].d);
