@@ -94,7 +94,7 @@ int run(const Options& o) {
         d_x.upload(x.data(), x.size() * sizeof(float));
         const MatvecArgs args{.type = t, .d_weights = d_w.data(), .rows = o.rows, .n = o.n, .d_x = d_x.as<float>(),
                               .batch = batch, .d_y = d_y.as<float>(), .accumulation = acc,
-                              .d_scratch = d_scratch.data()};
+                              .d_scratch = d_scratch.data(), .scratch_bytes = d_scratch.bytes()};
         matvec(args);  // warm-up
         synchronize();
         DeviceTimer timer;

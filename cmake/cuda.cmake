@@ -15,11 +15,16 @@ if(NOT FRUGAL_SANITIZE AND NOT FRUGAL_FUZZ)
   endif()
 endif()
 option(FRUGAL_CUDA "Build the CUDA backend (src/cuda) and its tests" ${frugal_cuda_default})
-if(FRUGAL_CUDA AND (FRUGAL_SANITIZE OR FRUGAL_FUZZ))
-  message(FATAL_ERROR "FRUGAL_CUDA cannot be combined with FRUGAL_SANITIZE or FRUGAL_FUZZ")
-endif()
 if(NOT FRUGAL_CUDA)
   return()
+endif()
+if(FRUGAL_SANITIZE OR FRUGAL_FUZZ)
+  message(FATAL_ERROR "FRUGAL_CUDA cannot be combined with FRUGAL_SANITIZE or FRUGAL_FUZZ")
+endif()
+check_language(CUDA)  # the search is cached: a second call costs nothing
+if(NOT CMAKE_CUDA_COMPILER)
+  message(FATAL_ERROR "FRUGAL_CUDA is ON but CMake finds no nvcc: put it on PATH, set CMAKE_CUDA_COMPILER, "
+                      "or configure with -DFRUGAL_CUDA=OFF")
 endif()
 
 # One architecture keeps the device compile short (about a minute on two

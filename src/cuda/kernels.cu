@@ -4,7 +4,7 @@
 // out on the device: threads, warps and the reduction.
 #include "cuda/kernels.h"
 
-#include <type_traits>
+#include <algorithm>
 
 #include "base/error.h"
 #include "cuda/block_types.h"
@@ -111,8 +111,10 @@ void quantize_activations(const float* d_x, void* d_blocks, int batch, int64_t n
   FRUGAL_CUDA_CHECK_LAUNCH("quantize_activations_kernel");
 }
 
+// The activation rows go in launches of up to kMaxBatch rows (the sums a
+// lane keeps in registers), each reading the weights once.
 void matvec(const MatvecArgs& a) {
-  if (a.batch < 1 || a.batch > kMaxBatch) fail("cuda::matvec: batch ", a.batch, " is outside 1..", kMaxBatch);
+  if (a.batch < 1) fail("cuda::matvec: batch ", a.batch, " (at least 1 activation row)");
   if (a.rows <= 0) fail("cuda::matvec: ", a.rows, " rows");
   const bool known = BlockTypes::visit(a.type, [&](auto tag) {
     using Block = typename decltype(tag)::type;
@@ -120,20 +122,31 @@ void matvec(const MatvecArgs& a) {
     const auto* w = static_cast<const Block*>(a.d_weights);
     const unsigned grid = grid_for(a.rows, kRowsPerBlock);
     if (a.accumulation == Accumulation::F32) {
-      const ActRows<float> x{.data = a.d_x, .stride = a.n, .batch = a.batch};
-      matvec_kernel<Block, float><<<grid, kThreadsPerBlock>>>(w, blocks_per_row, a.rows, a.n, x, a.d_y);
-      FRUGAL_CUDA_CHECK_LAUNCH("matvec_kernel<f32>");
+      for (int b0 = 0; b0 < a.batch; b0 += kMaxBatch) {
+        const ActRows<float> x{.data = a.d_x + b0 * a.n, .stride = a.n, .batch = std::min(kMaxBatch, a.batch - b0)};
+        matvec_kernel<Block, float><<<grid, kThreadsPerBlock>>>(w, blocks_per_row, a.rows, a.n, x,
+                                                                a.d_y + b0 * a.rows);
+        FRUGAL_CUDA_CHECK_LAUNCH("matvec_kernel<f32>");
+      }
       return;
     }
     if constexpr (!BlockCodec<Block>::kInt8Codes) {
       fail("cuda::matvec: int8 accumulation needs a quantised type, not ", tensor_type_name(a.type));
     } else {
-      if (a.d_scratch == nullptr) fail("cuda::matvec: int8 accumulation needs d_scratch");
+      const size_t need = matvec_scratch_bytes(a.batch, a.n);
+      if (a.d_scratch == nullptr || a.scratch_bytes < need) {
+        fail("cuda::matvec: int8 accumulation needs ", need, " bytes of d_scratch, not ", a.scratch_bytes);
+      }
       quantize_activations(a.d_x, a.d_scratch, a.batch, a.n);
-      const ActRows<ActBlockQ8> x{
-          .data = static_cast<const ActBlockQ8*>(a.d_scratch), .stride = a.n / kActBlockValues, .batch = a.batch};
-      matvec_kernel<Block, ActBlockQ8><<<grid, kThreadsPerBlock>>>(w, blocks_per_row, a.rows, a.n, x, a.d_y);
-      FRUGAL_CUDA_CHECK_LAUNCH("matvec_kernel<int8>");
+      const int64_t stride = a.n / kActBlockValues;
+      for (int b0 = 0; b0 < a.batch; b0 += kMaxBatch) {
+        const ActRows<ActBlockQ8> x{.data = static_cast<const ActBlockQ8*>(a.d_scratch) + b0 * stride,
+                                    .stride = stride,
+                                    .batch = std::min(kMaxBatch, a.batch - b0)};
+        matvec_kernel<Block, ActBlockQ8><<<grid, kThreadsPerBlock>>>(w, blocks_per_row, a.rows, a.n, x,
+                                                                     a.d_y + b0 * a.rows);
+        FRUGAL_CUDA_CHECK_LAUNCH("matvec_kernel<int8>");
+      }
     }
   });
   if (!known) fail_type(a.type, "cuda::matvec");

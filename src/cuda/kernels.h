@@ -2,7 +2,8 @@
 // pointers named d_* are device memory (runtime.h's DeviceBuffer); the calls
 // are asynchronous on the default stream and check their launch. Bad
 // arguments (a type outside block_types.h, a row length that is not a whole
-// number of blocks, a batch outside 1..kMaxBatch) throw frugal::Error.
+// number of blocks, no activation rows, too little scratch) throw
+// frugal::Error.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -26,7 +27,8 @@ enum class Accumulation {
 
 // y[b][r] = sum_i W[r][i] x[b][i] for b < batch, r < rows: W rows x n of type
 // `type`, x batch x n f32 (row stride n), y batch x rows f32 (row stride rows).
-// One warp per output row; each weight unit is read once for all the batch.
+// One warp per output row; each launch takes up to 8 activation rows
+// (matvec_row.h's kMaxBatch) and reads every weight once for all of them.
 struct MatvecArgs {
   TensorType type = TensorType::F32;
   const void* d_weights = nullptr;
@@ -35,9 +37,10 @@ struct MatvecArgs {
   int batch = 1;
   float* d_y = nullptr;
   Accumulation accumulation = Accumulation::F32;
-  // Int8 only: device memory of at least matvec_scratch_bytes(batch, n) for
-  // the quantised activations.
+  // Int8 only: device memory of scratch_bytes >= matvec_scratch_bytes(batch,
+  // n) for the quantised activations.
   void* d_scratch = nullptr;
+  size_t scratch_bytes = 0;
 };
 size_t matvec_scratch_bytes(int batch, int64_t n);
 void matvec(const MatvecArgs& args);

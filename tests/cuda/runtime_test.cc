@@ -49,9 +49,16 @@ TEST(CudaRuntime, AnEmptyBufferNeedsNoDevice) {
 
 TEST(CudaKernels, BadArgumentsAreRefusedBeforeTheDevice) {
   float y = 0, x = 0;
-  MatvecArgs a{.type = TensorType::Q4_K, .d_weights = &y, .rows = 1, .n = 256, .d_x = &x, .batch = 9, .d_y = &y};
-  EXPECT_NE(error_of([&] { matvec(a); }).find("batch 9 is outside 1..8"), std::string::npos);
-  a.batch = 1;
+  MatvecArgs a{.type = TensorType::Q4_K, .d_weights = &y, .rows = 1, .n = 256, .d_x = &x, .batch = 0, .d_y = &y};
+  EXPECT_NE(error_of([&] { matvec(a); }).find("batch 0 (at least 1 activation row)"), std::string::npos);
+  a.batch = 9;
+  a.accumulation = Accumulation::Int8;
+  // 9 rows of 256 values: 9 x 8 int8 blocks of 36 bytes.
+  EXPECT_NE(error_of([&] { matvec(a); }).find("needs 2592 bytes of d_scratch, not 0"), std::string::npos);
+  a.d_scratch = &y;
+  a.scratch_bytes = matvec_scratch_bytes(9, 256) - 1;
+  EXPECT_NE(error_of([&] { matvec(a); }).find("needs 2592 bytes of d_scratch, not 2591"), std::string::npos);
+  a.accumulation = Accumulation::F32;
   a.n = 200;
   EXPECT_NE(error_of([&] { matvec(a); }).find("not a whole number of 256-value blocks"), std::string::npos);
   a.type = TensorType::Q2_K;
