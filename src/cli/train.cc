@@ -75,6 +75,7 @@ struct TrainArgs {
   bool resume = false;
   bool data_parallel = false;  // under mpirun: this rank trains on its share of each batch
   double rank_timeout = 120;
+  double dp_bucket_mb = 4;  // with --data-parallel: gradient sum bucket size (0: one sum after the backward pass)
 };
 
 gguf::Metadata load_tokenizer_keys(const std::string& path) {
@@ -146,6 +147,8 @@ void validate_args(const TrainArgs& a) {
   }
   if (!(a.val_split >= 0.0f && a.val_split < 0.5f)) fail("train: --val-split must be in [0, 0.5)");
   if (a.threads < 0) fail("train: -t must be positive");
+  if (!(a.dp_bucket_mb >= 0) || a.dp_bucket_mb > 1e6)
+    fail("train: --dp-bucket-mb must be between 0 and 1e6 (got ", a.dp_bucket_mb, ")");
   if (a.resume && a.checkpoint.empty()) fail("train: --resume needs --checkpoint FILE");
   if (a.eval_every < 0 || a.checkpoint_every < 0 || a.print_every <= 0)
     fail("train: --eval-every and --checkpoint-every must be >= 0, --print-every > 0");
@@ -163,6 +166,7 @@ int run_train(TrainArgs& a) {
   // batch; rank 0 alone prints, logs, checkpoints and exports.
   dist::ProcessGroup* group = a.data_parallel ? &join_ranks(a.rank_timeout) : nullptr;
   if (group) a.opts.data_parallel = group;
+  a.opts.dp_bucket_bytes = static_cast<size_t>(a.dp_bucket_mb * 1e6);
   const bool primary = !group || group->rank() == 0;
   if (group) log_info("train: data-parallel over ", group->n_ranks(), " ranks, each ", a.opts.batch / group->n_ranks(), " of the ", a.opts.batch, " sequences of a batch");
   // Held for the whole run: a second trainer on this checkpoint stops here,
@@ -392,6 +396,9 @@ const CommandRegistration kTrain{
       app.add_option("--rank-timeout", a->rank_timeout,
                      "with --data-parallel: seconds a rank waits for the others at one sum before ending the job "
                      "(default 120)");
+      app.add_option("--dp-bucket-mb", a->dp_bucket_mb,
+                     "with --data-parallel: sum the gradient in buckets of this many MB as the backward pass "
+                     "finishes them, overlapping it (default 4; 0: one sum after the pass)");
       app.add_option("--init", a->init, "start from this exported GGUF model (fine-tuning)");
       app.add_option("--arch", a->shape.arch,
                      "layout of a new model: " + train::new_model_architecture_names() +

@@ -23,7 +23,14 @@
 // of its chunk; it adds them in rank order; an all-gather gives every rank
 // every summed chunk. Each value is added by one rank only, so every rank
 // gets the same bits (MPI_Allreduce's order is the library's choice), and
-// each rank sends 2 (N - 1) / N of the array.
+// each rank sends 2 (N - 1) / N of the array. A value's sum does not depend
+// on how the array was cut, so a gradient summed in buckets (start_sum, as
+// the backward pass finishes them) gets the bits of one sum of the whole.
+// Sums run as a queue: start_sum starts a bucket's all-to-all; progress()
+// and wait_sums() test the queue in order, add a bucket whose all-to-all has
+// landed and start its all-gather. The all-to-alls and the all-gathers each
+// have a communicator of their own (duplicates of MPI_COMM_WORLD), on which
+// every rank starts them in bucket order, as MPI requires of collectives.
 //
 // Collectives are the non-blocking forms, waited on with MPI_Test and a
 // deadline (MPI has no timeout of its own): past it, the rank says where it
@@ -35,6 +42,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -60,12 +68,18 @@ class MpiGroup final : public ProcessGroup {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    // Duplicates keep their error handler (errors returned as codes).
+    MPI_Comm_dup(MPI_COMM_WORLD, &scatter_comm_);
+    MPI_Comm_dup(MPI_COMM_WORLD, &gather_comm_);
     read_test_fault();
   }
   ~MpiGroup() override {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (!finalized) MPI_Finalize();
+    if (finalized) return;
+    MPI_Comm_free(&scatter_comm_);
+    MPI_Comm_free(&gather_comm_);
+    MPI_Finalize();
   }
 
   int rank() const override { return rank_; }
@@ -129,8 +143,20 @@ class MpiGroup final : public ProcessGroup {
     stats_.bytes_sent += to_others;
   }
 
-  void sum(float* data, size_t n) override { sum_in_rank_order(data, n, MPI_FLOAT); }
-  void sum(double* data, size_t n) override { sum_in_rank_order(data, n, MPI_DOUBLE); }
+  void sum(float* data, size_t n) override { wait_sums(start(data, n, MPI_FLOAT)); }
+  void sum(double* data, size_t n) override { wait_sums(start(data, n, MPI_DOUBLE)); }
+  SumHandle start_sum(float* data, size_t n) override { return start(data, n, MPI_FLOAT); }
+
+  void progress() override {
+    if (!queue_.empty()) advance_sums();
+  }
+
+  void wait_sums(SumHandle h) override {
+    if (fault_ && fault_rank_ == rank_ && ++collectives_ == fault_at_) inject_test_fault(-1);
+    const auto t0 = Clock::now();
+    wait_until([&] { return advance_sums() > h; }, "summing gradients", -1);
+    stats_.sum_seconds += seconds_since(t0);
+  }
 
   uint64_t broadcast(uint64_t value) override {
     MPI_Request req;
@@ -162,50 +188,100 @@ class MpiGroup final : public ProcessGroup {
   }
 
  private:
+  // One piece of a sum under way: its all-to-all (stage 0), then its
+  // all-gather (stage 1), then done.
+  struct QueuedSum {
+    int64_t id = 0;
+    char* data = nullptr;  // the piece, in the caller's array
+    MPI_Datatype type = MPI_FLOAT;
+    std::vector<int> counts, displs, piece_counts, piece_displs;
+    std::vector<char> pieces;  // every rank's copy of this rank's chunk
+    MPI_Request req = MPI_REQUEST_NULL;
+    int stage = 0;
+  };
+
+  // Queues the sum of data (n values) in pieces of at most 2^26 values, so
+  // that counts fit an int, and starts each piece's all-to-all. Returns the
+  // last piece's id.
   template <typename T>
-  void sum_in_rank_order(T* data, size_t n, MPI_Datatype type) {
-    if (fault_ && fault_rank_ == rank_ && ++collectives_ == fault_at_) inject_test_fault(-1);
-    if (size_ == 1) return;
-    const auto t0 = Clock::now();
-    // Pieces of at most 2^26 values, so that counts fit an int.
+  SumHandle start(T* data, size_t n, MPI_Datatype type) {
+    if (size_ == 1 || n == 0) return next_id_ - 1;
     constexpr size_t kPiece = size_t{1} << 26;
     const size_t nr = static_cast<size_t>(size_);
-    std::vector<int> counts(nr), displs(nr), piece_counts(nr), piece_displs(nr);
-    std::vector<T> pieces;
     for (size_t at = 0; at < n; at += kPiece) {
       const size_t len = std::min(kPiece, n - at);
-      T* part = data + at;
-      for (size_t q = 0; q < nr; ++q) {
-        const size_t b = len * q / nr, e = len * (q + 1) / nr;
-        displs[q] = static_cast<int>(b);
-        counts[q] = static_cast<int>(e - b);
+      QueuedSum q;
+      q.id = next_id_++;
+      q.data = reinterpret_cast<char*>(data + at);
+      q.type = type;
+      q.counts.resize(nr), q.displs.resize(nr), q.piece_counts.resize(nr), q.piece_displs.resize(nr);
+      for (size_t r = 0; r < nr; ++r) {
+        const size_t b = len * r / nr, e = len * (r + 1) / nr;
+        q.displs[r] = static_cast<int>(b);
+        q.counts[r] = static_cast<int>(e - b);
       }
-      const int mine = counts[static_cast<size_t>(rank_)];
-      pieces.resize(nr * static_cast<size_t>(mine));
-      for (size_t q = 0; q < nr; ++q) {
-        piece_counts[q] = mine;
-        piece_displs[q] = static_cast<int>(q) * mine;
+      const int mine = q.counts[static_cast<size_t>(rank_)];
+      for (size_t r = 0; r < nr; ++r) {
+        q.piece_counts[r] = mine;
+        q.piece_displs[r] = static_cast<int>(r) * mine;
       }
-      MPI_Request req;
-      check(MPI_Ialltoallv(part, counts.data(), displs.data(), type, pieces.data(), piece_counts.data(),
-                           piece_displs.data(), type, MPI_COMM_WORLD, &req),
+      q.pieces.resize(nr * static_cast<size_t>(mine) * sizeof(T));
+      check(MPI_Ialltoallv(q.data, q.counts.data(), q.displs.data(), type, q.pieces.data(), q.piece_counts.data(),
+                           q.piece_displs.data(), type, scatter_comm_, &q.req),
             "summing gradients", -1);
-      wait(req, "summing gradients", -1);
-      T* out = part + displs[static_cast<size_t>(rank_)];
-      for (size_t i = 0; i < static_cast<size_t>(mine); ++i) {
-        T acc = pieces[i];
-        for (size_t q = 1; q < nr; ++q) acc += pieces[q * static_cast<size_t>(mine) + i];
-        out[i] = acc;
-      }
-      check(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, part, counts.data(), displs.data(), type,
-                            MPI_COMM_WORLD, &req),
-            "gathering summed gradients", -1);
-      wait(req, "gathering summed gradients", -1);
       stats_.bytes_sent += (static_cast<uint64_t>(len) - static_cast<uint64_t>(mine) +
                             static_cast<uint64_t>(mine) * (nr - 1)) * sizeof(T);
+      ++stats_.sums;
+      queue_.push_back(std::move(q));
     }
-    ++stats_.sums;
-    stats_.sum_seconds += seconds_since(t0);
+    return next_id_ - 1;
+  }
+
+  // Moves the queue on without waiting: in queue order, a piece whose
+  // all-to-all has landed is added (its chunk, in rank order) and its
+  // all-gather started; a piece whose all-gather has landed leaves the queue.
+  // All-gathers start in queue order (every rank starts them in the same
+  // order on gather_comm_), so the first piece still in its all-to-all
+  // stops the walk. Returns the id of the oldest piece not done.
+  int64_t advance_sums() {
+    bool gathers_may_start = true;
+    for (QueuedSum& q : queue_) {
+      if (q.stage == 2) continue;
+      int done = 0;
+      check(MPI_Test(&q.req, &done, MPI_STATUS_IGNORE), q.stage == 0 ? "summing gradients" : "gathering summed gradients",
+            -1);
+      if (!done) {
+        if (q.stage == 0) gathers_may_start = false;
+        continue;
+      }
+      if (q.stage == 1) {
+        q.stage = 2;
+        continue;
+      }
+      if (q.stage != 0 || !gathers_may_start) continue;
+      if (q.type == MPI_FLOAT) add_in_rank_order<float>(q);
+      else add_in_rank_order<double>(q);
+      check(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, q.data, q.counts.data(), q.displs.data(), q.type,
+                            gather_comm_, &q.req),
+            "gathering summed gradients", -1);
+      q.stage = 1;
+    }
+    while (!queue_.empty() && queue_.front().stage == 2) queue_.pop_front();
+    return queue_.empty() ? next_id_ : queue_.front().id;
+  }
+
+  // This rank's chunk of q: every rank's copy added in rank order, so that
+  // each value's sum is the same bits however the array was cut.
+  template <typename T>
+  void add_in_rank_order(QueuedSum& q) {
+    const size_t nr = static_cast<size_t>(size_), mine = static_cast<size_t>(q.counts[static_cast<size_t>(rank_)]);
+    const T* pieces = reinterpret_cast<const T*>(q.pieces.data());
+    T* out = reinterpret_cast<T*>(q.data) + q.displs[static_cast<size_t>(rank_)];
+    for (size_t i = 0; i < mine; ++i) {
+      T acc = pieces[i];
+      for (size_t r = 1; r < nr; ++r) acc += pieces[r * mine + i];
+      out[i] = acc;
+    }
   }
 
   // The counts (one per pair of ranks) by MPI_Ialltoall when recv_counts
@@ -273,15 +349,25 @@ class MpiGroup final : public ProcessGroup {
     die(where(step, layer) + ": " + std::string(text, static_cast<size_t>(len)));
   }
 
-  // Polls req until done. Short waits spin (a decode step's exchange takes
-  // microseconds); longer ones yield the core and then sleep, since ranks
-  // may share cores (several ranks on one machine).
+  // Polls req until done.
   void wait(MPI_Request& req, const std::string& step, int64_t layer) const {
+    wait_until(
+        [&] {
+          int done = 0;
+          check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), step, layer);
+          return done != 0;
+        },
+        step, layer);
+  }
+
+  // Polls done() until it holds. Short waits spin (a decode step's exchange
+  // takes microseconds); longer ones yield the core and then sleep, since
+  // ranks may share cores (several ranks on one machine).
+  template <typename Done>
+  void wait_until(Done&& done, const std::string& step, int64_t layer) const {
     const auto t0 = Clock::now();
     for (int64_t i = 0;; ++i) {
-      int done = 0;
-      check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), step, layer);
-      if (done) return;
+      if (done()) return;
       if (i < 64) continue;
       const double waited = seconds_since(t0);
       if (waited > timeout_) {
@@ -326,6 +412,10 @@ class MpiGroup final : public ProcessGroup {
   int64_t fault_at_ = 1, collectives_ = 0;
   std::vector<int> counts_, displs_;
   CommStats stats_;
+  // Sums under way, oldest first, and the communicators of their two halves.
+  std::deque<QueuedSum> queue_;
+  int64_t next_id_ = 0;
+  MPI_Comm scatter_comm_ = MPI_COMM_NULL, gather_comm_ = MPI_COMM_NULL;
 };
 
 }  // namespace

@@ -70,6 +70,8 @@ Trainer::Trainer(const model::ModelConfig& cfg, const TrainOptions& opts, std::v
   if (!val_.empty() && static_cast<int64_t>(val_.size()) <= opts.seq_len + 1)
     fail("train: the validation data has ", val_.size(), " tokens; a sequence needs ", opts.seq_len + 1);
   opts_.schedule.total_steps = opts.steps;
+  if (opts.data_parallel)
+    buckets_ = std::make_unique<GradientBuckets>(layout_, *opts.data_parallel, opts.dp_bucket_bytes);
   init_params(layout_, opts.seed, params_.data());
 }
 
@@ -108,7 +110,12 @@ StepStats Trainer::step() {
     sample_batch(static_cast<uint64_t>(step_) * 1000003ull + static_cast<uint64_t>(m), tokens, targets);
     const ForwardResult r = model_.forward(params_.data(), opts_.bias_balance ? bias_.data() : nullptr,
                                            tokens.data(), targets.data(), opts_.router);
-    model_.backward(params_.data(), grads_.data(), scale);
+    if (buckets_ && m + 1 == opts_.accum) {
+      buckets_->begin(grads_.data());
+      model_.backward(params_.data(), grads_.data(), scale, [&](int64_t layer) { buckets_->layer_done(layer); });
+    } else {
+      model_.backward(params_.data(), grads_.data(), scale);
+    }
     st.loss += r.ce_loss * scale;
     st.aux_loss += r.aux_loss * scale;
     st.z_loss += r.z_loss * scale;
@@ -116,7 +123,7 @@ StepStats Trainer::step() {
     for (size_t l = 0; l < entropy.size(); ++l) entropy[l] += r.router_entropy[l] * scale;
   }
   if (GradientSum* dp = opts_.data_parallel) {
-    dp->sum(grads_.data(), grads_.size());
+    buckets_->finish();
     sum_over_ranks(dp, {&st.loss, &st.aux_loss, &st.z_loss}, entropy, counts);
   }
   if (!std::isfinite(st.loss)) fail("train: the loss is not finite at step ", step_ + 1, " (learning rate too high?)");

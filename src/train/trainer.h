@@ -12,7 +12,9 @@
 // step, so every rank holds the same parameters, and the run follows one
 // process's at batch B up to the order of the sums. The load-balancing loss
 // is each rank's over its own share (its gradient is not linear in the
-// batch), so runs agree exactly only with --aux-coef 0.
+// batch), so runs agree exactly only with --aux-coef 0. The gradient's sum
+// runs in buckets during the last micro-batch's backward pass (its earlier
+// micro-batches add to the same gradients, which are final only then).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -20,6 +22,7 @@
 
 #include "base/thread_pool.h"
 #include "train/data_parallel.h"
+#include "train/gradient_buckets.h"
 #include "train/optimizer.h"
 #include "train/transformer.h"
 
@@ -39,6 +42,9 @@ struct TrainOptions {
   uint64_t seed = 1;
   int64_t eval_batches = 4;   // validation micro-batches per evaluation
   GradientSum* data_parallel = nullptr;  // null: one process; batch must be a multiple of its n_ranks()
+  // Data-parallel: the gradient is summed in buckets of this size as the
+  // backward pass finishes them (gradient_buckets.h); 0: one sum after it.
+  size_t dp_bucket_bytes = size_t{4} << 20;
 };
 
 struct StepStats {
@@ -95,6 +101,7 @@ class Trainer {
   Transformer model_;
   std::vector<float> params_, grads_, bias_;
   AdamW adam_;
+  std::unique_ptr<GradientBuckets> buckets_;  // data-parallel only
   int64_t step_ = 0;
 };
 

@@ -485,7 +485,8 @@ void attention_backward_block(const model::ModelConfig& c, const LayerActs& L, c
 
 }  // namespace
 
-void Transformer::backward(const float* params, float* grads, float loss_scale) {
+void Transformer::backward(const float* params, float* grads, float loss_scale,
+                           const std::function<void(int64_t layer)>& done) {
   Acts& a = *a_;
   if (!a.has_targets) fail("train: backward needs a forward pass with targets");
   const model::ModelConfig& c = layout_.config();
@@ -503,6 +504,7 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
   a.d_resid.assign(sz(N * D), 0.0f);
   rmsnorm_backward(a.d_normed.data(), a.x_final.data(), W.output_norm, a.final_rstd.data(), a.d_resid.data(),
                    G.output_norm, N, D);
+  if (done) done(kHeadGradients);
 
   // d_resid holds the gradient of the residual stream leaving the layer; each
   // block's backward adds what flows back through its norm (the identity path
@@ -546,6 +548,7 @@ void Transformer::backward(const float* params, float* grads, float loss_scale) 
     }
     rmsnorm_backward(a.d_normed.data(), L.x_in.data(), P.attn_norm, L.attn_rstd.data(), a.d_resid.data(),
                      GP.attn_norm, N, D);
+    if (done) done(il);
   }
 
   // Embedding: each row's gradient goes to its token's row.

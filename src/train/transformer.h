@@ -14,6 +14,7 @@
 //   z (router z-loss, ST-MoE) = z_coef * mean over tokens of logsumexp(logits)^2.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -50,8 +51,14 @@ class Transformer {
   ForwardResult forward(const float* params, const float* selection_bias, const int32_t* tokens,
                         const int32_t* targets, const RouterOptions& opts);
   // Adds loss_scale * d(total loss)/d(params) to grads; needs the last
-  // forward() with targets.
-  void backward(const float* params, float* grads, float loss_scale);
+  // forward() with targets. done (may be empty) is told each time a part of
+  // grads is final, in the order the pass finishes them: the head (output
+  // norm and output: kHeadGradients), then each layer from the last to the
+  // first; the token embedding is final when backward returns. A
+  // data-parallel trainer starts summing a part there, while the pass goes on.
+  static constexpr int64_t kHeadGradients = -1;
+  void backward(const float* params, float* grads, float loss_scale,
+                const std::function<void(int64_t layer)>& done = {});
 
   const float* logits() const;  // n_seq*t rows x n_vocab, from the last forward
 
