@@ -73,7 +73,7 @@ int run_bench(BenchArgs a) {
   std::unique_ptr<model::Model> m = model::Model::load(
       a.model, {.repack = a.repack, .in_memory = !a.mmap && !a.expert_parallel.on, .threads = pool.size()});
   attach_expert_parallel(group, *m, a.expert_parallel);
-  if (group && a.expert_parallel.attention_dp) {
+  if (group && a.expert_parallel.rows_by_all_to_all()) {
     o.rank = group->rank();  // each rank decodes its share of the sequences
     o.n_ranks = group->n_ranks();
   }

@@ -30,6 +30,10 @@ void add_expert_parallel_flags(CLI::App& app, ExpertParallelFlags& f, bool atten
   app.add_flag("--attention-dp", f.attention_dp,
                "with --expert-parallel: each rank takes its own share of the sequences through attention (its own "
                "KV cache) and sends each row only to its experts' ranks (all-to-all; docs/DISTRIBUTED.md)");
+  app.add_flag("--attention-first-rank", f.attention_first,
+               "with --expert-parallel: attention, the KV cache, router, shared experts and LM head run on rank 0 "
+               "alone, which sends each row to its experts' ranks; the other ranks hold routed experts only "
+               "(docs/DISTRIBUTED.md)");
 }
 
 dist::ProcessGroup& join_ranks(double timeout_seconds) {
@@ -44,6 +48,9 @@ dist::ProcessGroup& join_ranks(double timeout_seconds) {
 dist::ProcessGroup* join_expert_parallel(const ExpertParallelFlags& f) {
   if (!f.on && !f.placement.empty()) fail("--expert-placement needs --expert-parallel (under mpirun)");
   if (!f.on && f.attention_dp) fail("--attention-dp needs --expert-parallel (under mpirun)");
+  if (!f.on && f.attention_first) fail("--attention-first-rank needs --expert-parallel (under mpirun)");
+  if (f.attention_dp && f.attention_first)
+    fail("--attention-dp and --attention-first-rank: choose one (each rank its share of the sequences, or rank 0 all)");
   return f.on ? &join_ranks(f.timeout_seconds) : nullptr;
 }
 
@@ -102,7 +109,7 @@ void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model
     how += ")";
   }
   if (const MappedFile* m = model.file().mapping()) m->skip_populate();
-  model::advise_expert_pages(model, placement, group->rank());
+  model::advise_expert_pages(model, placement, group->rank(), f.attention_first && group->rank() != 0);
   const std::string held = holdings(c, placement, group->rank());
   if (placement.is_contiguous())
     log_info("expert-parallel: rank ", group->rank(), " of ", group->n_ranks(), " owns ", held, " of ", c.n_expert,
@@ -111,7 +118,8 @@ void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model
     log_info("expert-parallel: rank ", group->rank(), " of ", group->n_ranks(), " holds ", held, " (of ", c.n_expert,
              ")", how);
   model::attach_expert_parallel(model, group, std::move(placement));
-  model::set_attention_data_parallel(model, f.attention_dp);
+  model::set_attention_data_parallel(model, f.rows_by_all_to_all(),
+                                     f.attention_first ? model::AttentionRanks::kFirst : model::AttentionRanks::kShared);
 }
 
 namespace {
@@ -150,7 +158,8 @@ void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model
                                     static_cast<double>(p.others_bytes), static_cast<double>(p.others_mapped),
                                     static_cast<double>(c.exchanges), static_cast<double>(c.bytes_sent), c.seconds, seconds,
                                     rows, static_cast<double>(c.all_to_all_bytes), static_cast<double>(c.tokens_served),
-                                    static_cast<double>(c.moves), static_cast<double>(c.moved_bytes)};
+                                    static_cast<double>(c.moves), static_cast<double>(c.moved_bytes),
+                                    static_cast<double>(p.rest_bytes), static_cast<double>(p.rest_mapped)};
   const std::vector<double> all = group->gather(mine);
   if (all.empty()) return;
   double max_rows = 0, sum_rows = 0, a2a_bytes = 0, tokens = 0, moves = 0, moved = 0;
@@ -164,9 +173,10 @@ void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model
     moved += v[12];
     std::fprintf(stderr,
                  "expert-parallel rank %d: %s | rows computed %.0f | expert pages mapped: own %s of %s, others' %s of %s | "
-                 "exchanges: %.0f, %s sent, %.3f s of %.3f s (%.1f %%)\n",
+                 "other weights mapped: %s of %s | exchanges: %.0f, %s sent, %.3f s of %.3f s (%.1f %%)\n",
                  r, holdings(model.config(), *placement, r).c_str(), v[8], human_bytes(v[1]).c_str(),
-                 human_bytes(v[0]).c_str(), human_bytes(v[3]).c_str(), human_bytes(v[2]).c_str(), v[4],
+                 human_bytes(v[0]).c_str(), human_bytes(v[3]).c_str(), human_bytes(v[2]).c_str(),
+                 human_bytes(v[14]).c_str(), human_bytes(v[13]).c_str(), v[4],
                  human_bytes(v[5]).c_str(), v[6], v[7], v[7] > 0 ? 100.0 * v[6] / v[7] : 0.0);
   }
   const double n_embd = static_cast<double>(model.config().n_embd);
@@ -174,10 +184,11 @@ void report_expert_parallel(dist::ProcessGroup* group, const model::Model& model
     // Against the all-gather mode, where every expert output row goes to
     // the N - 1 other ranks: k x n_embd x 4 x (N - 1) bytes per token.
     const double gather = static_cast<double>(model.config().n_expert_used) * n_embd * sizeof(float) * (group->n_ranks() - 1);
+    const bool first = model::attention_ranks(model) == model::AttentionRanks::kFirst;
     std::fprintf(stderr,
-                 "attention data-parallel: rows computed per rank: busiest %.0f, mean %.1f; all-to-all sent %s per "
+                 "%s: rows computed per rank: busiest %.0f, mean %.1f; all-to-all sent %s per "
                  "token per MoE layer (all ranks, both ways, over %.0f token-layers), the all-gather design %s\n",
-                 max_rows, sum_rows / group->n_ranks(), human_bytes(tokens > 0 ? a2a_bytes / tokens : 0).c_str(), tokens,
+                 first ? "attention on rank 0" : "attention data-parallel", max_rows, sum_rows / group->n_ranks(), human_bytes(tokens > 0 ? a2a_bytes / tokens : 0).c_str(), tokens,
                  human_bytes(gather).c_str());
     if (moves > 0)  // serving: logits to rank 0, KV rows between ranks (runtime/engine_spread.cc)
       std::fprintf(stderr, "attention data-parallel serving: logits and KV rows moved between ranks: %s in %.0f exchanges\n",

@@ -19,15 +19,21 @@ struct ExpertParallelFlags {
   double timeout_seconds = 120;
   std::string placement;  // --expert-placement FILE (frugal placement's); empty: contiguous blocks
   bool attention_dp = false;  // --attention-dp: each rank its own share of the sequences (model/expert_parallel.h)
+  bool attention_first = false;  // --attention-first-rank: every sequence on rank 0, experts only elsewhere
+  // Rows travel to their experts' ranks by all-to-all (either flag above):
+  // the engine places sequences on ranks (runtime::Engine::spread_sequences).
+  bool rows_by_all_to_all() const { return attention_dp || attention_first; }
 };
 
-// attention_dp: the command also takes --attention-dp (those that run
-// batches of several sequences: bench, logits, serve, run).
+// attention_dp: the command also takes --attention-dp and
+// --attention-first-rank (those that run batches of several sequences:
+// bench, logits, serve, run).
 void add_expert_parallel_flags(CLI::App& app, ExpertParallelFlags& f, bool attention_dp = false);
 
 // Joins the mpirun job when the flag is on (null when off). On ranks other
 // than 0, stdout goes to /dev/null and stderr carries errors only.
-// --attention-dp without --expert-parallel is an error.
+// --attention-dp or --attention-first-rank without --expert-parallel, or
+// both, is an error.
 dist::ProcessGroup* join_expert_parallel(const ExpertParallelFlags& f);
 // The same for any command that runs under mpirun (train --data-parallel).
 dist::ProcessGroup& join_ranks(double timeout_seconds);
@@ -37,8 +43,9 @@ dist::ProcessGroup& join_ranks(double timeout_seconds);
 // f.placement names, or a contiguous block of each layer's: each rank will
 // read only its own experts' pages, so nothing maps the whole file ahead;
 // repacked weights are refused (repacking reads every expert). Turns on
-// attention data-parallel with f.attention_dp. Call before the first
-// forward pass.
+// attention data-parallel with f.attention_dp, or with every sequence on
+// rank 0 with f.attention_first (the other ranks then read no weights but
+// their experts'). Call before the first forward pass.
 void attach_expert_parallel(dist::ProcessGroup* group, const model::Model& model, const ExpertParallelFlags& f);
 
 // Rank 0's engine leading the other ranks' (runtime/engine_journal.h):

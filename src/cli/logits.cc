@@ -61,8 +61,9 @@ int run_logits(const LogitsArgs& a) {
         fail("logits: --tokens: token id ", seqs[s][i], " (item ", i + 1, seqs.size() > 1 ? " of sequence " + std::to_string(s + 1) : "",
              ") is out of range: the model has ", n_vocab, " tokens");
   // This process's sequences: all, or under attention data-parallel its share.
-  const bool dp = group && a.expert_parallel.attention_dp;
-  const model::ExpertRange own = dp ? model::sequence_share(static_cast<int64_t>(seqs.size()), group->rank(), group->n_ranks())
+  const bool dp = group && a.expert_parallel.rows_by_all_to_all();
+  const model::ExpertRange own = dp ? model::sequence_share(static_cast<int64_t>(seqs.size()), group->rank(), group->n_ranks(),
+                                                             model::attention_ranks(*m))
                                     : model::ExpertRange{0, static_cast<int64_t>(seqs.size())};
   runtime::EngineOptions opts;
   opts.n_ctx = static_cast<int>(std::max<int64_t>(static_cast<int64_t>(max_len), std::min<int64_t>(m->config().n_ctx_train, 4096)));

@@ -58,7 +58,7 @@ int run_prompts(const RunArgs& a, dist::ProcessGroup* group, runtime::GeneratePa
   const int n_prompts = count_prompts(a);
   LoadedModel m = load_for_generation(gen, n_prompts);
   attach_expert_parallel(group, *m.model, a.expert_parallel);
-  if (group && a.expert_parallel.attention_dp) m.engine->spread_sequences(*group);
+  if (group && a.expert_parallel.rows_by_all_to_all()) m.engine->spread_sequences(*group);
   const auto t0 = std::chrono::steady_clock::now();
   if (group && group->rank() != 0) return follow_rank0(*group, *m.engine, *m.model, t0, "run");
   const std::unique_ptr<runtime::EngineJournal> journal = lead_ranks(group, *m.engine, a.expert_parallel);
@@ -119,7 +119,7 @@ int run_run(const RunArgs& a) {
   if (group) params.sampling.seed = group->broadcast(params.sampling.seed);
   GenerationFlags gen = a.gen;
   gen.mmap = gen.mmap || group;  // each rank pages in only the experts it owns
-  if (count_prompts(a) > 1 || a.expert_parallel.attention_dp) return run_prompts(a, group, params, gen);
+  if (count_prompts(a) > 1 || a.expert_parallel.rows_by_all_to_all()) return run_prompts(a, group, params, gen);
   LoadedModel m = load_for_generation(gen);
   attach_expert_parallel(group, *m.model, a.expert_parallel);
   const auto t0 = std::chrono::steady_clock::now();

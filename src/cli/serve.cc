@@ -10,7 +10,8 @@
 // routed experts. With --attention-dp as well, each request's slot is
 // computed on one rank (runtime::Engine::spread_sequences): its attention,
 // KV cache, router, shared experts and LM head run there, and its logits
-// come to rank 0, where the scheduler samples.
+// come to rank 0, where the scheduler samples. With --attention-first-rank
+// every slot is rank 0's, and the other ranks compute routed experts only.
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -165,7 +166,7 @@ int run_serve(const ServeArgs& args) {
   // -1: the engine's default pool, a whole context for every slot.
   LoadedModel m = load_for_generation(a.gen, a.parallel, a.no_prefix_cache ? 0 : a.kv_blocks > 0 ? a.kv_blocks : -1);
   attach_expert_parallel(group, *m.model, a.expert_parallel);
-  if (group && a.expert_parallel.attention_dp) m.engine->spread_sequences(*group);
+  if (group && a.expert_parallel.rows_by_all_to_all()) m.engine->spread_sequences(*group);
   const auto t_attached = std::chrono::steady_clock::now();
   if (group && group->rank() != 0) return follow_rank0(*group, *m.engine, *m.model, t_attached, "serve");
   // Rank 0 sends its engine's every step to the other ranks.

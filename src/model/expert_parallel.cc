@@ -23,6 +23,7 @@ struct Attached {
   ExpertParallel* group;
   std::shared_ptr<const ExpertPlacement> placement;
   bool attention_dp = false;
+  AttentionRanks attention_ranks = AttentionRanks::kShared;
 };
 std::mutex attached_mutex;
 std::vector<Attached> attached;
@@ -67,11 +68,12 @@ void attach_expert_parallel(const Model& model, ExpertParallel* group, ExpertPla
   if (group) attached.push_back({&model, group, std::make_shared<const ExpertPlacement>(std::move(placement)), false});
 }
 
-void set_attention_data_parallel(const Model& model, bool on) {
+void set_attention_data_parallel(const Model& model, bool on, AttentionRanks ranks) {
   std::lock_guard lock(attached_mutex);
   for (Attached& a : attached)
     if (a.model == &model) {
       a.attention_dp = on;
+      a.attention_ranks = on ? ranks : AttentionRanks::kShared;
       return;
     }
   if (on) fail("attention data-parallel needs an expert-parallel group attached to the model");
@@ -84,7 +86,17 @@ bool attention_data_parallel(const Model& model) {
   return false;
 }
 
-ExpertRange sequence_share(int64_t n_seq, int rank, int n_ranks) { return expert_share(n_seq, rank, n_ranks); }
+AttentionRanks attention_ranks(const Model& model) {
+  std::lock_guard lock(attached_mutex);
+  for (const Attached& a : attached)
+    if (a.model == &model) return a.attention_ranks;
+  return AttentionRanks::kShared;
+}
+
+ExpertRange sequence_share(int64_t n_seq, int rank, int n_ranks, AttentionRanks ranks) {
+  if (ranks == AttentionRanks::kFirst) return rank == 0 ? ExpertRange{0, n_seq} : ExpertRange{0, 0};
+  return expert_share(n_seq, rank, n_ranks);
+}
 
 ExpertParallel* expert_parallel_of(const Model& model) {
   std::lock_guard lock(attached_mutex);
@@ -100,13 +112,14 @@ const ExpertPlacement* expert_placement_of(const Model& model) {
   return nullptr;
 }
 
-void advise_expert_pages(const Model& model, const ExpertPlacement& placement, int rank) {
+void advise_expert_pages(const Model& model, const ExpertPlacement& placement, int rank, bool experts_only) {
   const MappedFile* f = model.file().mapping();
   if (!f) return;
   // Hints: a failure changes no result.
   ::madvise(const_cast<uint8_t*>(f->data()), f->size(), MADV_RANDOM);
-  for (const gguf::TensorInfo& t : model.file().tensors())
-    if (t.name.find("_exps.") == std::string::npos) advise_willneed(t.data, t.n_bytes);
+  if (!experts_only)
+    for (const gguf::TensorInfo& t : model.file().tensors())
+      if (t.name.find("_exps.") == std::string::npos) advise_willneed(t.data, t.n_bytes);
   const auto& layers = model.weights().layers;
   for (size_t il = 0; il < layers.size() && static_cast<int64_t>(il) < placement.n_layer(); ++il)
     for (const ExpertStack* st : {&layers[il].gate_exps, &layers[il].up_exps, &layers[il].down_exps})
@@ -120,6 +133,11 @@ void advise_expert_pages(const Model& model, const ExpertPlacement& placement, i
 
 ExpertPagesMapped expert_pages_mapped(const Model& model, const ExpertPlacement& placement, int rank) {
   ExpertPagesMapped r;
+  for (const gguf::TensorInfo& t : model.file().tensors())
+    if (t.name.find("_exps.") == std::string::npos) {
+      r.rest_bytes += t.n_bytes;
+      r.rest_mapped += present_bytes(t.data, t.n_bytes);
+    }
   const auto& layers = model.weights().layers;
   for (size_t il = 0; il < layers.size() && static_cast<int64_t>(il) < placement.n_layer(); ++il) {
     for (const ExpertStack* st : {&layers[il].gate_exps, &layers[il].up_exps, &layers[il].down_exps}) {

@@ -75,29 +75,42 @@ class ExpertParallel {
   }
 };
 
+// Which ranks run attention (and the KV cache, router, shared experts and
+// LM head) when the rows go to the experts by all-to-all
+// (set_attention_data_parallel): every rank over its own share of the
+// sequences, or rank 0 over all of them while the other ranks hold and
+// compute routed experts only, never reading the rest of the model's
+// weights nor keeping a KV cache (the other ranks can then be machines with
+// memory for experts alone).
+enum class AttentionRanks { kShared, kFirst };
+
 // The sequences [begin, end) of a batch of n_seq that rank `rank` of
-// `n_ranks` owns under attention data-parallel: contiguous blocks that
-// differ by at most one, the first ranks holding the extra ones (a rank may
-// own none).
-ExpertRange sequence_share(int64_t n_seq, int rank, int n_ranks);
+// `n_ranks` owns: kShared, contiguous blocks that differ by at most one,
+// the first ranks holding the extra ones (a rank may own none); kFirst,
+// all of them on rank 0.
+ExpertRange sequence_share(int64_t n_seq, int rank, int n_ranks, AttentionRanks ranks = AttentionRanks::kShared);
 
 // Bytes of the routed experts' weights (gate, up, down, every MoE layer)
 // that this process has mapped (pages present in its page table), split
 // into those of the experts rank `rank` holds under `placement` and those
 // of the other experts: a rank that reads only its own experts has (close
-// to) zero of the latter.
+// to) zero of the latter. `rest`: the file's other tensors (attention,
+// norms, router, shared experts, embeddings, LM head), which a rank that
+// holds experts only (AttentionRanks::kFirst) leaves (close to) unread.
 struct ExpertPagesMapped {
   uint64_t owned_bytes = 0, owned_mapped = 0;
   uint64_t others_bytes = 0, others_mapped = 0;
+  uint64_t rest_bytes = 0, rest_mapped = 0;
 };
 ExpertPagesMapped expert_pages_mapped(const Model& model, const ExpertPlacement& placement, int rank);
 
 // Prepares the file's mapping for rank `rank`, which reads only its own
 // experts under `placement`: no read-around anywhere (a page fault would
 // otherwise read its neighbours from disk too, other ranks' experts among
-// them), and what the rank will read, every tensor but the routed experts
-// and its own experts, asked for ahead, in the background.
-void advise_expert_pages(const Model& model, const ExpertPlacement& placement, int rank);
+// them), and what the rank will read asked for ahead, in the background:
+// its own experts and, unless it holds experts only (`experts_only`),
+// every other tensor but the routed experts.
+void advise_expert_pages(const Model& model, const ExpertPlacement& placement, int rank, bool experts_only = false);
 
 // Makes every forward pass over `model` expert-parallel through `group`
 // (null: back to computing every expert), each rank computing the experts
@@ -117,7 +130,10 @@ const ExpertPlacement* expert_placement_of(const Model& model);
 // the same number of forward passes, each over its own rows, none
 // included (a rank without rows still computes its experts for the
 // others). Set before the first forward pass.
-void set_attention_data_parallel(const Model& model, bool on);
+// `ranks`: where the sequences go (AttentionRanks).
+void set_attention_data_parallel(const Model& model, bool on, AttentionRanks ranks = AttentionRanks::kShared);
 bool attention_data_parallel(const Model& model);
+// The placement of sequences set with it (kShared when off).
+AttentionRanks attention_ranks(const Model& model);
 
 }  // namespace frugal::model

@@ -104,7 +104,13 @@ double time_first_token(const model::Model& model, model::KvType kv_type) {
   eo.kv_type = kv_type;
   Engine e(model, eo);
   std::vector<float> logits;
-  const std::vector<BatchRow> rows = {{0, 0, 0, true}};
+  // Under attention data-parallel the token is the row of the rank that
+  // owns sequence 0; the others run its MoE layers with it.
+  const model::ExpertParallel* ep = model::expert_parallel_of(model);
+  const bool owned = !ep || !model::attention_data_parallel(model) ||
+                     model::sequence_share(1, ep->rank(), ep->n_ranks(), model::attention_ranks(model)).contains(0);
+  std::vector<BatchRow> rows;
+  if (owned) rows.push_back({0, 0, 0, true});
   e.forward(rows, logits);
   return now_seconds() - t0;
 }
@@ -126,6 +132,7 @@ std::vector<BenchResult> run_benchmark(const model::Model& model, const BenchOpt
   };
   Rng rng(o.seed);
   std::vector<BenchResult> out;
+  const model::AttentionRanks ranks = model::attention_ranks(model);
   const int32_t n_vocab = static_cast<int32_t>(model.config().n_vocab);
 
   if (o.n_prompt > 0) {
@@ -139,7 +146,7 @@ std::vector<BenchResult> run_benchmark(const model::Model& model, const BenchOpt
     const auto ids = random_tokens(rng, o.n_prompt, n_vocab);
     for (int rep = 0; rep <= o.reps; ++rep) {
       say(r.test + (rep == 0 ? ": warm-up" : ": run " + std::to_string(rep) + "/" + std::to_string(o.reps)));
-      const double s = time_prompt(e, ids, o.n_batch, model::sequence_share(1, o.rank, o.n_ranks).contains(0));
+      const double s = time_prompt(e, ids, o.n_batch, model::sequence_share(1, o.rank, o.n_ranks, ranks).contains(0));
       if (rep > 0) r.seconds.push_back(s);  // run 0 warms caches and the page cache
     }
     finish(r);
@@ -151,7 +158,7 @@ std::vector<BenchResult> run_benchmark(const model::Model& model, const BenchOpt
     for (int b : o.batches) {
       EngineOptions eo;
       eo.n_ctx = kPrefill + o.n_gen;
-      const model::ExpertRange own = model::sequence_share(b, o.rank, o.n_ranks);
+      const model::ExpertRange own = model::sequence_share(b, o.rank, o.n_ranks, ranks);
       eo.n_seq_max = static_cast<int>(std::max<int64_t>(1, own.end - own.begin));
       eo.kv_type = o.kv_type;
       Engine e(model, eo);

@@ -91,7 +91,9 @@ class Engine {
 
   // Attention data-parallel serving (engine_spread.cc): sequence s is
   // computed on rank owner(s) = s % n_ranks of `group` (the model's
-  // expert-parallel group, with attention data-parallel on). Every rank's
+  // expert-parallel group, with attention data-parallel on), or on rank 0
+  // whatever s when the model's attention runs there alone
+  // (model::AttentionRanks::kFirst). Every rank's
   // engine then takes the same calls in the same order (rank 0's scheduler,
   // the others through the journal): forward() gets every rank's rows, runs
   // the rows of this rank's sequences, and gathers the logits on rank 0 (in
@@ -103,7 +105,7 @@ class Engine {
   // models with recurrent layers (their states would have to move too).
   void spread_sequences(model::ExpertParallel& group);
   // The rank that computes sequence `seq` (0 unless spread).
-  int owner(int32_t seq) const { return spread_ ? seq % spread_->n_ranks() : 0; }
+  int owner(int32_t seq) const { return spread_ && !first_rank_only_ ? seq % spread_->n_ranks() : 0; }
 
   // Rows routed to each routed expert by the forward passes so far, at
   // layer * n_expert + expert (empty before the first MoE layer ran):
@@ -135,6 +137,7 @@ class Engine {
   void run_kv_moves();
   void forward_spread(std::span<const BatchRow> rows, std::vector<float>& logits);
   model::ExpertParallel* spread_ = nullptr;
+  bool first_rank_only_ = false;  // every sequence on rank 0 (model::AttentionRanks::kFirst)
   std::vector<KvMove> kv_moves_;
   bool warm_up_ = false;  // before the first forward() of a large mapped model (see the constructor)
 };

@@ -1,7 +1,7 @@
 // Attention data-parallel serving (Engine::spread_sequences, engine.h): each
-// rank computes the rows of its own sequences, rank 0 gets every sampled
-// row's logits, and KV rows move between ranks only where a sequence's rows
-// are wanted on another rank (n choices copied from one slot to others, a
+// rank computes the rows of its own sequences (or rank 0 all of them),
+// rank 0 gets every sampled row's logits, and KV rows move between ranks
+// only where a sequence's rows are wanted on another rank (n choices copied from one slot to others, a
 // cached prefix block reused by a sequence of another rank).
 //
 // Why logits travel to rank 0 rather than tokens back from each rank: the
@@ -12,6 +12,7 @@
 // every rank. The price is n_vocab x 4 bytes per sampled row of another
 // rank per step (docs/DISTRIBUTED.md gives the figures).
 #include <cstring>
+#include <utility>
 
 #include "base/error.h"
 #include "runtime/engine.h"
@@ -37,6 +38,7 @@ void Engine::spread_sequences(model::ExpertParallel& group) {
   if (!model::attention_data_parallel(model_) || model::expert_parallel_of(model_) != &group)
     fail("attention data-parallel serving needs the model attached to the group with attention data-parallel on");
   spread_ = &group;
+  first_rank_only_ = model::attention_ranks(model_) == model::AttentionRanks::kFirst;
 }
 
 void Engine::run_kv_moves() {
@@ -76,7 +78,7 @@ void Engine::run_kv_moves() {
           kv_->copy_out(m.seq, m.n, bt, block);
           std::memcpy(bytes.data(), block, bytes.size());
         }
-        if (n_ranks == 1) break;
+        if (n_ranks == 1 || first_rank_only_) break;  // no other rank will ever attend over it
         const std::vector<float> send = as_floats(bytes);
         for (int q = 0; q < n_ranks; ++q)
           send_counts[static_cast<size_t>(q)] = mine(m.seq) && q != spread_->rank() ? static_cast<int64_t>(send.size()) : 0;
@@ -101,6 +103,10 @@ void Engine::forward_spread(std::span<const BatchRow> rows, std::vector<float>& 
     if (mine(r.seq)) own.push_back(r);
   std::vector<float> own_logits;
   forward_->run(own, *kv_, pool_, own_logits);
+  if (first_rank_only_) {  // rank 0 ran every row, in the batch's order
+    logits = spread_->rank() == 0 ? std::move(own_logits) : std::vector<float>{};
+    return;
+  }
   // Every rank's logits to rank 0, rank by rank, each in its row order.
   std::vector<int64_t> send_counts(static_cast<size_t>(spread_->n_ranks()), 0), recv_counts;
   send_counts[0] = static_cast<int64_t>(own_logits.size());

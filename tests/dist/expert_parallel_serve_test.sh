@@ -8,7 +8,8 @@
 # a clear error. The same requests through 2 ranks with --attention-dp
 # (each request's slot computed on one rank, logits gathered on rank 0, KV
 # rows moved for n choices and reused prefixes across ranks) give the same
-# tokens too, after a stream cancelled by its client. Skipped, saying why,
+# tokens too, after a stream cancelled by its client, and with
+# --attention-first-rank (every slot on rank 0). Skipped, saying why,
 # where mpirun or frugal's MPI build is missing.
 set -euo pipefail
 source "$(dirname "$0")/../lib/cli_test_lib.sh"
@@ -120,6 +121,15 @@ curl -s "http://127.0.0.1:$ranks_port/metrics" | grep -q '^frugal_requests_cance
 stop_ranks
 grep -q "^attention data-parallel serving: logits and KV rows moved between ranks: " "$dir/ranks.err" ||
   fail "no report of the logits and KV rows moved: $(cat "$dir/ranks.err")"
+
+# Attention on rank 0 alone: every request's slot there, rank 1 computing
+# routed experts only; the same answers.
+rank_flags=(--attention-first-rank)
+start_ranks
+ask "$ranks_port" "$dir/first.json"
+cmp "$dir/one.json" "$dir/first.json" ||
+  fail "2 ranks with --attention-first-rank answer otherwise than one process: $(diff "$dir/one.json" "$dir/first.json" | head -20)"
+stop_ranks
 rank_flags=()
 
 # A rank that stalls at its first expert exchange: rank 0 ends the job.

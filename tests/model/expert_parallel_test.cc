@@ -325,10 +325,13 @@ TEST(ExpertParallel, AttentionDataParallelMatchesOneProcess) {
     struct Case {
       int n_seq, n_ranks;
       bool everywhere;  // every expert on every rank (else contiguous blocks)
+      AttentionRanks attention = AttentionRanks::kShared;
     };
-    for (const Case& k : {Case{3, 2, false}, Case{2, 3, false}, Case{5, 3, false}, Case{3, 2, true}}) {
+    for (const Case& k : {Case{3, 2, false}, Case{2, 3, false}, Case{5, 3, false}, Case{3, 2, true},
+                          Case{3, 2, false, AttentionRanks::kFirst}, Case{5, 3, false, AttentionRanks::kFirst}}) {
       SCOPED_TRACE(std::to_string(k.n_seq) + " sequences, " + std::to_string(k.n_ranks) + " ranks" +
-                   (k.everywhere ? ", every expert everywhere" : ""));
+                   (k.everywhere ? ", every expert everywhere" : "") +
+                   (k.attention == AttentionRanks::kFirst ? ", attention on rank 0" : ""));
       const std::vector<std::vector<float>> want = run_sequences(*Model::load(path), {0, k.n_seq});
       std::vector<LayerAssignment> layers(static_cast<size_t>(c.n_layer));
       if (k.everywhere)
@@ -346,16 +349,17 @@ TEST(ExpertParallel, AttentionDataParallelMatchesOneProcess) {
         models.push_back(Model::load(path));
         ranks.push_back(std::make_unique<ThreadGroup::Rank>(&group, r));
         attach_expert_parallel(*models.back(), ranks.back().get(), placement);
-        set_attention_data_parallel(*models.back(), true);
+        set_attention_data_parallel(*models.back(), true, k.attention);
       }
       std::vector<std::thread> threads;
       for (int r = 0; r < k.n_ranks; ++r)
         threads.emplace_back([&, r] {
-          got[static_cast<size_t>(r)] = run_sequences(*models[static_cast<size_t>(r)], sequence_share(k.n_seq, r, k.n_ranks));
+          got[static_cast<size_t>(r)] =
+              run_sequences(*models[static_cast<size_t>(r)], sequence_share(k.n_seq, r, k.n_ranks, k.attention));
         });
       for (auto& t : threads) t.join();
       for (int r = 0; r < k.n_ranks; ++r) {
-        const ExpertRange own = sequence_share(k.n_seq, r, k.n_ranks);
+        const ExpertRange own = sequence_share(k.n_seq, r, k.n_ranks, k.attention);
         for (int64_t s = own.begin; s < own.end; ++s)
           EXPECT_EQ(got[static_cast<size_t>(r)][static_cast<size_t>(s - own.begin)], want[static_cast<size_t>(s)])
               << "sequence " << s << " on rank " << r << " differs from one process";
@@ -377,6 +381,11 @@ TEST(ExpertParallel, SequenceSharesCoverEverySequenceOnce) {
   EXPECT_EQ(sequence_share(3, 1, 2).end, 3);
   const ExpertRange none = sequence_share(2, 2, 3);
   EXPECT_EQ(none.end - none.begin, 0);
+  // Attention on rank 0 alone: every sequence there, none elsewhere.
+  EXPECT_EQ(sequence_share(3, 0, 2, AttentionRanks::kFirst).begin, 0);
+  EXPECT_EQ(sequence_share(3, 0, 2, AttentionRanks::kFirst).end, 3);
+  const ExpertRange first_none = sequence_share(3, 1, 2, AttentionRanks::kFirst);
+  EXPECT_EQ(first_none.end - first_none.begin, 0);
 }
 
 TEST(ExpertParallel, APlacementForAnotherShapeIsRefused) {
