@@ -50,7 +50,8 @@ FRUGAL_HD void decode_k4_nibbles(const Block& b, int u, DecodedUnit& out) {
   quant::scale_min_k4(sub, b.scales, scale, min);
   out.d = half_bits_to_float(b.d) * static_cast<float>(scale);
   out.m = half_bits_to_float(b.dmin) * static_cast<float>(min);
-  const uint8_t* qs = b.qs + 32 * chunk + 16 * (u % 2);
+  uint8_t qs[kUnitValues];
+  load16_u8(b.qs + 32 * chunk + 16 * (u % 2), qs);  // 16-byte aligned: 144- and 176-byte blocks
   for (int i = 0; i < kUnitValues; ++i) out.q[i] = static_cast<int8_t>((qs[i] >> shift) & 0xF);
 }
 
@@ -113,7 +114,8 @@ struct BlockCodec<quant::BlockQ5_K> {
   static FRUGAL_HD void decode_unit(const quant::BlockQ5_K& b, int u, DecodedUnit& out) {
     decode_k4_nibbles(b, u, out);
     const int sub = u / 2;
-    const uint8_t* qh = b.qh + 16 * (u % 2);
+    uint8_t qh[kUnitValues];
+    load16_u8(b.qh + 16 * (u % 2), qh);
     for (int i = 0; i < kUnitValues; ++i) out.q[i] = static_cast<int8_t>(out.q[i] | (((qh[i] >> sub) & 1) << 4));
   }
 };

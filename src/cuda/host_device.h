@@ -63,6 +63,48 @@ FRUGAL_HD int dot4_i8(int a, int b, int acc) {
 #endif
 }
 
+// Wide loads where the caller knows the alignment (the kernels check their
+// pointers: kernels.cu). On the device one to four 128-bit or 32-bit loads
+// instead of a load a byte or a float; on the host plain copies.
+// 16 floats from 16-byte aligned memory.
+FRUGAL_HD void load16_f32(const float* p, float* out) {
+#if defined(__CUDA_ARCH__)
+  const float4* v = reinterpret_cast<const float4*>(p);
+  for (int k = 0; k < 4; ++k) {
+    const float4 f = v[k];
+    out[4 * k] = f.x;
+    out[4 * k + 1] = f.y;
+    out[4 * k + 2] = f.z;
+    out[4 * k + 3] = f.w;
+  }
+#else
+  std::memcpy(out, p, 16 * sizeof(float));
+#endif
+}
+
+// 16 bytes from 16-byte aligned memory.
+FRUGAL_HD void load16_u8(const uint8_t* p, uint8_t* out) {
+#if defined(__CUDA_ARCH__)
+  const uint4 v = *reinterpret_cast<const uint4*>(p);
+  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+  for (int i = 0; i < 16; ++i) out[i] = static_cast<uint8_t>(w[i / 4] >> (8 * (i % 4)));
+#else
+  std::memcpy(out, p, 16);
+#endif
+}
+
+// Four int8 values from 4-byte aligned memory as one int (the lowest address
+// in the lowest byte, as pack4_i8 packs them).
+FRUGAL_HD int load4_i8(const int8_t* p) {
+#if defined(__CUDA_ARCH__)
+  return *reinterpret_cast<const int*>(p);
+#else
+  int v;
+  std::memcpy(&v, p, 4);
+  return v;
+#endif
+}
+
 // Four int8 values as one int, lowest address in the lowest byte.
 FRUGAL_HD int pack4_i8(const int8_t* q) {
   return static_cast<int>(static_cast<uint32_t>(static_cast<uint8_t>(q[0])) |

@@ -5,6 +5,7 @@
 #include "cuda/kernels.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "base/error.h"
 #include "cuda/block_types.h"
@@ -70,6 +71,14 @@ int64_t blocks_in_row(TensorType t, int64_t n, const char* what) {
   return n / kValues;
 }
 
+// The wide loads of host_device.h: weights and f32 activations 16-byte
+// aligned (as cudaMalloc gives them), int8 activation blocks 4-byte aligned.
+void check_aligned(const void* p, size_t alignment, const char* what, const char* name) {
+  if (reinterpret_cast<uintptr_t>(p) % alignment != 0) {
+    fail(what, ": ", name, " must be ", alignment, "-byte aligned (", p, ")");
+  }
+}
+
 [[noreturn]] void fail_type(TensorType t, const char* what) {
   fail(what, ": the CUDA backend has no kernel for ", tensor_type_name(t));
 }
@@ -90,6 +99,7 @@ void dequantize(TensorType t, const void* d_src, float* d_dst, int64_t rows, int
   const bool known = BlockTypes::visit(t, [&](auto tag) {
     using Block = typename decltype(tag)::type;
     if (rows < 0) fail("cuda::dequantize: ", rows, " rows");
+    check_aligned(d_src, 16, "cuda::dequantize", "d_src");
     const int64_t n_units = rows * blocks_in_row<Block>(t, n, "cuda::dequantize") * BlockCodec<Block>::kUnits;
     if (n_units == 0) return;
     dequantize_kernel<Block><<<grid_for(n_units, kThreadsPerBlock), kThreadsPerBlock>>>(
@@ -119,6 +129,8 @@ void matvec(const MatvecArgs& a) {
   const bool known = BlockTypes::visit(a.type, [&](auto tag) {
     using Block = typename decltype(tag)::type;
     const int64_t blocks_per_row = blocks_in_row<Block>(a.type, a.n, "cuda::matvec");
+    check_aligned(a.d_weights, 16, "cuda::matvec", "d_weights");
+    check_aligned(a.d_x, 16, "cuda::matvec", "d_x");
     const auto* w = static_cast<const Block*>(a.d_weights);
     const unsigned grid = grid_for(a.rows, kRowsPerBlock);
     if (a.accumulation == Accumulation::F32) {
@@ -137,6 +149,7 @@ void matvec(const MatvecArgs& a) {
       if (a.d_scratch == nullptr || a.scratch_bytes < need) {
         fail("cuda::matvec: int8 accumulation needs ", need, " bytes of d_scratch, not ", a.scratch_bytes);
       }
+      check_aligned(a.d_scratch, 4, "cuda::matvec", "d_scratch");
       quantize_activations(a.d_x, a.d_scratch, a.batch, a.n);
       const int64_t stride = a.n / kActBlockValues;
       for (int b0 = 0; b0 < a.batch; b0 += kMaxBatch) {

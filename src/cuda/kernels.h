@@ -2,8 +2,8 @@
 // pointers named d_* are device memory (runtime.h's DeviceBuffer); the calls
 // are asynchronous on the default stream and check their launch. Bad
 // arguments (a type outside block_types.h, a row length that is not a whole
-// number of blocks, no activation rows, too little scratch) throw
-// frugal::Error.
+// number of blocks, no activation rows, too little scratch, a weight or
+// activation pointer that is not 16-byte aligned) throw frugal::Error.
 #pragma once
 #include <cstddef>
 #include <cstdint>

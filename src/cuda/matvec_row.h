@@ -81,7 +81,8 @@ FRUGAL_HD void unit_dot(const Block* row, int64_t g, const ActRows<float>& x, fl
     FRUGAL_UNROLL
     for (int r = 0; r < kMaxBatch; ++r) {
       if (r >= x.batch) break;
-      const float* xs = x.data + r * x.stride + g * kUnitValues;
+      float xs[kUnitValues];
+      load16_f32(x.data + r * x.stride + g * kUnitValues, xs);
       float qx = 0.0f, sx = 0.0f;
       for (int i = 0; i < kUnitValues; ++i) {
         qx += static_cast<float>(unit.q[i]) * xs[i];
@@ -95,7 +96,8 @@ FRUGAL_HD void unit_dot(const Block* row, int64_t g, const ActRows<float>& x, fl
     FRUGAL_UNROLL
     for (int r = 0; r < kMaxBatch; ++r) {
       if (r >= x.batch) break;
-      const float* xs = x.data + r * x.stride + g * kUnitValues;
+      float xs[kUnitValues];
+      load16_f32(x.data + r * x.stride + g * kUnitValues, xs);
       float s = 0.0f;
       for (int i = 0; i < kUnitValues; ++i) s += w[i] * xs[i];
       sums[r] += s;
@@ -119,7 +121,7 @@ FRUGAL_HD void unit_dot(const Block* row, int64_t g, const ActRows<ActBlockQ8>& 
     const int8_t* qa = a.qs + kUnitValues * (g % 2);
     int sum_qa = 0, sum_a = 0;
     for (int i = 0; i < kUnitValues / 4; ++i) {
-      const int packed_a = pack4_i8(qa + 4 * i);
+      const int packed_a = load4_i8(qa + 4 * i);  // 4-byte aligned: 36-byte blocks, codes at 4
       sum_qa = dot4_i8(packed_q[i], packed_a, sum_qa);
       sum_a = dot4_i8(0x01010101, packed_a, sum_a);
     }

@@ -48,14 +48,14 @@ TEST(CudaRuntime, AnEmptyBufferNeedsNoDevice) {
 }
 
 TEST(CudaKernels, BadArgumentsAreRefusedBeforeTheDevice) {
-  float y = 0, x = 0;
-  MatvecArgs a{.type = TensorType::Q4_K, .d_weights = &y, .rows = 1, .n = 256, .d_x = &x, .batch = 0, .d_y = &y};
+  alignas(16) float y[4] = {}, x[4] = {};
+  MatvecArgs a{.type = TensorType::Q4_K, .d_weights = y, .rows = 1, .n = 256, .d_x = x, .batch = 0, .d_y = y};
   EXPECT_NE(error_of([&] { matvec(a); }).find("batch 0 (at least 1 activation row)"), std::string::npos);
   a.batch = 9;
   a.accumulation = Accumulation::Int8;
   // 9 rows of 256 values: 9 x 8 int8 blocks of 36 bytes.
   EXPECT_NE(error_of([&] { matvec(a); }).find("needs 2592 bytes of d_scratch, not 0"), std::string::npos);
-  a.d_scratch = &y;
+  a.d_scratch = y;
   a.scratch_bytes = matvec_scratch_bytes(9, 256) - 1;
   EXPECT_NE(error_of([&] { matvec(a); }).find("needs 2592 bytes of d_scratch, not 2591"), std::string::npos);
   a.accumulation = Accumulation::F32;
@@ -67,7 +67,12 @@ TEST(CudaKernels, BadArgumentsAreRefusedBeforeTheDevice) {
   a.n = 64;
   a.accumulation = Accumulation::Int8;
   EXPECT_NE(error_of([&] { matvec(a); }).find("int8 accumulation needs a quantised type"), std::string::npos);
-  EXPECT_NE(error_of([&] { dequantize(TensorType::Q3_K, &y, &y, 1, 256); }).find("no kernel for q3_k"),
+  EXPECT_NE(error_of([&] { dequantize(TensorType::Q3_K, y, y, 1, 256); }).find("no kernel for q3_k"),
+            std::string::npos);
+  a.accumulation = Accumulation::F32;
+  a.d_x = x + 1;
+  EXPECT_NE(error_of([&] { matvec(a); }).find("d_x must be 16-byte aligned"), std::string::npos);
+  EXPECT_NE(error_of([&] { dequantize(TensorType::Q4_K, y + 2, y, 1, 256); }).find("d_src must be 16-byte aligned"),
             std::string::npos);
   EXPECT_FALSE(kernel_supports(TensorType::Q4_0));
   EXPECT_TRUE(kernel_supports(TensorType::MXFP4));
