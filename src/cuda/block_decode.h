@@ -11,6 +11,7 @@
 // quant/dequantize.cc, which the host tests compare against bit for bit.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda/host_device.h"
 #include "quant/blocks.h"
@@ -64,40 +65,42 @@ struct BlockCodec;
 
 // F32, F16 and BF16 rows seen as blocks of 16 values, so that one kernel
 // template reads every type in the same units.
-struct RowF32 { float v[kUnitValues]; };
-struct RowF16 { uint16_t v[kUnitValues]; };
-struct RowBF16 { uint16_t v[kUnitValues]; };
+enum class FloatKind { F32, F16, BF16 };
+template <FloatKind K>
+struct FloatRow {
+  std::conditional_t<K == FloatKind::F32, float, uint16_t> v[kUnitValues];
+};
+using RowF32 = FloatRow<FloatKind::F32>;
+using RowF16 = FloatRow<FloatKind::F16>;
+using RowBF16 = FloatRow<FloatKind::BF16>;
 
-template <>
-struct BlockCodec<RowF32> {
+template <FloatKind K>
+struct BlockCodec<FloatRow<K>> {
   static constexpr int kValues = kUnitValues, kUnits = 1;
   static constexpr bool kInt8Codes = false;
-  static FRUGAL_HD void decode_values(const RowF32& b, int, float* out) {
-    for (int i = 0; i < kUnitValues; ++i) out[i] = b.v[i];
-  }
-};
-template <>
-struct BlockCodec<RowF16> {
-  static constexpr int kValues = kUnitValues, kUnits = 1;
-  static constexpr bool kInt8Codes = false;
-  static FRUGAL_HD void decode_values(const RowF16& b, int, float* out) {
-    for (int i = 0; i < kUnitValues; ++i) out[i] = half_bits_to_float(b.v[i]);
-  }
-};
-template <>
-struct BlockCodec<RowBF16> {
-  static constexpr int kValues = kUnitValues, kUnits = 1;
-  static constexpr bool kInt8Codes = false;
-  static FRUGAL_HD void decode_values(const RowBF16& b, int, float* out) {
-    for (int i = 0; i < kUnitValues; ++i) out[i] = bits_as_float(static_cast<uint32_t>(b.v[i]) << 16);
+  static FRUGAL_HD void decode_values(const FloatRow<K>& b, int, float* out) {
+    for (int i = 0; i < kUnitValues; ++i) {
+      if constexpr (K == FloatKind::F32) {
+        out[i] = b.v[i];
+      } else if constexpr (K == FloatKind::F16) {
+        out[i] = half_bits_to_float(b.v[i]);
+      } else {
+        out[i] = bits_as_float(static_cast<uint32_t>(b.v[i]) << 16);
+      }
+    }
   }
 };
 
-template <>
-struct BlockCodec<quant::BlockQ4_K> {
-  static constexpr int kValues = quant::QK_K;
+// What every quantised codec shares: Values values a block, int8 codes.
+template <int Values>
+struct Int8Codec {
+  static constexpr int kValues = Values;
   static constexpr int kUnits = kValues / kUnitValues;
   static constexpr bool kInt8Codes = true;
+};
+
+template <>
+struct BlockCodec<quant::BlockQ4_K> : Int8Codec<quant::QK_K> {
   static FRUGAL_HD void decode_unit(const quant::BlockQ4_K& b, int u, DecodedUnit& out) {
     decode_k4_nibbles(b, u, out);
   }
@@ -107,10 +110,7 @@ struct BlockCodec<quant::BlockQ4_K> {
 // nibbles of chunk c, bit 2c + 1 for the high ones (l the index in the
 // chunk's 32), that is bit `sub-block` of qh[l].
 template <>
-struct BlockCodec<quant::BlockQ5_K> {
-  static constexpr int kValues = quant::QK_K;
-  static constexpr int kUnits = kValues / kUnitValues;
-  static constexpr bool kInt8Codes = true;
+struct BlockCodec<quant::BlockQ5_K> : Int8Codec<quant::QK_K> {
   static FRUGAL_HD void decode_unit(const quant::BlockQ5_K& b, int u, DecodedUnit& out) {
     decode_k4_nibbles(b, u, out);
     const int sub = u / 2;
@@ -125,10 +125,7 @@ struct BlockCodec<quant::BlockQ5_K> {
 // its high 2 from bits 2k of qh[32h + l]; codes less 32, a signed 8-bit
 // scale per 16 values.
 template <>
-struct BlockCodec<quant::BlockQ6_K> {
-  static constexpr int kValues = quant::QK_K;
-  static constexpr int kUnits = kValues / kUnitValues;
-  static constexpr bool kInt8Codes = true;
+struct BlockCodec<quant::BlockQ6_K> : Int8Codec<quant::QK_K> {
   static FRUGAL_HD void decode_unit(const quant::BlockQ6_K& b, int u, DecodedUnit& out) {
     const int half = u / 8, quarter = (u % 8) / 2, l0 = 16 * (u % 2);
     out.d = half_bits_to_float(b.d) * static_cast<float>(b.scales[8 * half + u % 2 + 2 * quarter]);
@@ -143,10 +140,7 @@ struct BlockCodec<quant::BlockQ6_K> {
 };
 
 template <>
-struct BlockCodec<quant::BlockQ8_0> {
-  static constexpr int kValues = quant::QK8_0;
-  static constexpr int kUnits = kValues / kUnitValues;
-  static constexpr bool kInt8Codes = true;
+struct BlockCodec<quant::BlockQ8_0> : Int8Codec<quant::QK8_0> {
   static FRUGAL_HD void decode_unit(const quant::BlockQ8_0& b, int u, DecodedUnit& out) {
     out.d = half_bits_to_float(b.d);
     out.m = 0.0f;
@@ -158,10 +152,7 @@ struct BlockCodec<quant::BlockQ8_0> {
 // scales_l, high 2 in scales_h) less 32; the low nibbles of its 16 bytes are
 // its first 16 values, the high nibbles the next 16, through the code book.
 template <>
-struct BlockCodec<quant::BlockIQ4_XS> {
-  static constexpr int kValues = quant::QK_K;
-  static constexpr int kUnits = kValues / kUnitValues;
-  static constexpr bool kInt8Codes = true;
+struct BlockCodec<quant::BlockIQ4_XS> : Int8Codec<quant::QK_K> {
   static FRUGAL_HD void decode_unit(const quant::BlockIQ4_XS& b, int u, DecodedUnit& out) {
     const int sub = u / 2, shift = 4 * (u % 2);
     const int ls = ((b.scales_l[sub / 2] >> 4 * (sub % 2)) & 0xF) | (((b.scales_h >> 2 * sub) & 3) << 4);
@@ -174,10 +165,7 @@ struct BlockCodec<quant::BlockIQ4_XS> {
 
 // MXFP4: the low nibbles are values 0-15, the high ones 16-31.
 template <>
-struct BlockCodec<quant::BlockMXFP4> {
-  static constexpr int kValues = quant::QK_MXFP4;
-  static constexpr int kUnits = kValues / kUnitValues;
-  static constexpr bool kInt8Codes = true;
+struct BlockCodec<quant::BlockMXFP4> : Int8Codec<quant::QK_MXFP4> {
   static FRUGAL_HD void decode_unit(const quant::BlockMXFP4& b, int u, DecodedUnit& out) {
     out.d = quant::mxfp4_scale(b.e);  // constexpr, so callable on the device
     out.m = 0.0f;

@@ -17,6 +17,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda/block_decode.h"
 
@@ -69,39 +70,47 @@ struct ActRows {
   int batch;  // 1..kMaxBatch
 };
 
+// A decoded unit of float-row weights: the values themselves.
+struct FloatUnit {
+  float w[kUnitValues];
+};
+
+template <class Block>
+FRUGAL_HD void decode(const Block& b, int u, DecodedUnit& out) {
+  BlockCodec<Block>::decode_unit(b, u, out);
+}
+template <class Block>
+FRUGAL_HD void decode(const Block& b, int u, FloatUnit& out) {
+  BlockCodec<Block>::decode_values(b, u, out.w);
+}
+
+// One unit's dot product with 16 f32 activations.
+FRUGAL_HD float dot16(const DecodedUnit& unit, const float* xs) {
+  float qx = 0.0f, sx = 0.0f;
+  for (int i = 0; i < kUnitValues; ++i) {
+    qx += static_cast<float>(unit.q[i]) * xs[i];
+    sx += xs[i];
+  }
+  return unit.d * qx - unit.m * sx;
+}
+FRUGAL_HD float dot16(const FloatUnit& unit, const float* xs) {
+  float s = 0.0f;
+  for (int i = 0; i < kUnitValues; ++i) s += unit.w[i] * xs[i];
+  return s;
+}
+
 // Weight unit g (global index in the row) times every f32 activation row.
 template <class Block>
 FRUGAL_HD void unit_dot(const Block* row, int64_t g, const ActRows<float>& x, float* sums) {
   using Codec = BlockCodec<Block>;
-  const Block& b = row[g / Codec::kUnits];
-  const int u = static_cast<int>(g % Codec::kUnits);
-  if constexpr (Codec::kInt8Codes) {
-    DecodedUnit unit;
-    Codec::decode_unit(b, u, unit);
-    FRUGAL_UNROLL
-    for (int r = 0; r < kMaxBatch; ++r) {
-      if (r >= x.batch) break;
-      float xs[kUnitValues];
-      load16_f32(x.data + r * x.stride + g * kUnitValues, xs);
-      float qx = 0.0f, sx = 0.0f;
-      for (int i = 0; i < kUnitValues; ++i) {
-        qx += static_cast<float>(unit.q[i]) * xs[i];
-        sx += xs[i];
-      }
-      sums[r] += unit.d * qx - unit.m * sx;
-    }
-  } else {
-    float w[kUnitValues];
-    Codec::decode_values(b, u, w);
-    FRUGAL_UNROLL
-    for (int r = 0; r < kMaxBatch; ++r) {
-      if (r >= x.batch) break;
-      float xs[kUnitValues];
-      load16_f32(x.data + r * x.stride + g * kUnitValues, xs);
-      float s = 0.0f;
-      for (int i = 0; i < kUnitValues; ++i) s += w[i] * xs[i];
-      sums[r] += s;
-    }
+  std::conditional_t<Codec::kInt8Codes, DecodedUnit, FloatUnit> unit;
+  decode(row[g / Codec::kUnits], static_cast<int>(g % Codec::kUnits), unit);
+  FRUGAL_UNROLL
+  for (int r = 0; r < kMaxBatch; ++r) {
+    if (r >= x.batch) break;
+    float xs[kUnitValues];
+    load16_f32(x.data + r * x.stride + g * kUnitValues, xs);
+    sums[r] += dot16(unit, xs);
   }
 }
 
