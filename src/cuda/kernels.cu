@@ -115,6 +115,8 @@ size_t matvec_scratch_bytes(int batch, int64_t n) {
 
 void quantize_activations(const float* d_x, void* d_blocks, int batch, int64_t n) {
   if (n <= 0 || n % kActBlockValues != 0) fail("cuda::quantize_activations: a row of ", n, " is not whole blocks of 32");
+  if (batch < 1) fail("cuda::quantize_activations: batch ", batch, " (at least 1 row)");
+  check_aligned(d_blocks, 4, "cuda::quantize_activations", "d_blocks");
   const int64_t n_blocks = batch * (n / kActBlockValues);
   quantize_activations_kernel<<<grid_for(n_blocks, kThreadsPerBlock), kThreadsPerBlock>>>(
       d_x, static_cast<ActBlockQ8*>(d_blocks), n_blocks);
@@ -149,7 +151,6 @@ void matvec(const MatvecArgs& a) {
       if (a.d_scratch == nullptr || a.scratch_bytes < need) {
         fail("cuda::matvec: int8 accumulation needs ", need, " bytes of d_scratch, not ", a.scratch_bytes);
       }
-      check_aligned(a.d_scratch, 4, "cuda::matvec", "d_scratch");
       quantize_activations(a.d_x, a.d_scratch, a.batch, a.n);
       const int64_t stride = a.n / kActBlockValues;
       for (int b0 = 0; b0 < a.batch; b0 += kMaxBatch) {

@@ -11,6 +11,9 @@ namespace frugal::cuda {
 void check(int code, const char* call, const char* file, int line) {
   if (code == cudaSuccess) return;
   const auto e = static_cast<cudaError_t>(code);
+  // The runtime keeps a failed call's error as the "last error" too; clear it,
+  // or the next launch check would report this failure again.
+  cudaGetLastError();
   fail("CUDA error ", cudaGetErrorName(e), " (", cudaGetErrorString(e), ") in ", call, " at ", file, ":", line);
 }
 

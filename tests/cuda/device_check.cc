@@ -106,6 +106,12 @@ TEST(CudaDevice, AFailedCallIsAnErrorWithItsPlace) {
     EXPECT_NE(std::string(e.what()).find("cudaMalloc"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("runtime.cc:"), std::string::npos) << e.what();
   }
+  // The failure is not left behind for the next launch to report.
+  const std::vector<float> x(64, 1.0f);
+  const DeviceBuffer d_x = upload(x.data(), x.size() * sizeof(float));
+  DeviceBuffer d_q(matvec_scratch_bytes(2, 32));
+  EXPECT_NO_THROW(quantize_activations(d_x.as<float>(), d_q.data(), 2, 32));
+  synchronize();
 }
 
 }  // namespace

@@ -74,6 +74,8 @@ TEST(CudaKernels, BadArgumentsAreRefusedBeforeTheDevice) {
   EXPECT_NE(error_of([&] { matvec(a); }).find("d_x must be 16-byte aligned"), std::string::npos);
   EXPECT_NE(error_of([&] { dequantize(TensorType::Q4_K, y + 2, y, 1, 256); }).find("d_src must be 16-byte aligned"),
             std::string::npos);
+  EXPECT_NE(error_of([&] { quantize_activations(x, y, 0, 32); }).find("batch 0"), std::string::npos);
+  EXPECT_NE(error_of([&] { quantize_activations(x, y, 1, 48); }).find("not whole blocks of 32"), std::string::npos);
   EXPECT_FALSE(kernel_supports(TensorType::Q4_0));
   EXPECT_TRUE(kernel_supports(TensorType::MXFP4));
   EXPECT_TRUE(supports_int8(TensorType::IQ4_XS));
