@@ -54,13 +54,15 @@ if [[ -z $nvcc ]]; then
   note "no nvcc on PATH or in /usr/local/cuda/bin: nothing to build"
   exit 1
 fi
+generator=(-G Ninja)
+command -v ninja >/dev/null || generator=(-G "Unix Makefiles")
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 note "gpu_check: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $jobs cores, nvcc $nvcc, build $build"
 
 step nvidia-smi 5 nvidia-smi
 rm -rf "$build"
-step configure 60 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFRUGAL_CUDA=ON \
+step configure 60 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DFRUGAL_CUDA=ON \
   -DCMAKE_CUDA_COMPILER="$nvcc" "${launcher[@]}" || { cat "$summary"; exit 1; }
 step build-cuda 60 cmake --build "$build" -j"$jobs" --target test_cuda cuda_device_check frugal_gpu_bench ||
   { tail -30 "$out/build-cuda.log"; cat "$summary"; exit 1; }
