@@ -36,6 +36,10 @@ endif()
 if(NOT DEFINED CMAKE_CUDA_HOST_COMPILER)
   set(CMAKE_CUDA_HOST_COMPILER ${CMAKE_CXX_COMPILER})
 endif()
+# nvcc through the same launcher (ccache) as the C++ compiler, if one is set.
+if(CMAKE_CXX_COMPILER_LAUNCHER AND NOT DEFINED CMAKE_CUDA_COMPILER_LAUNCHER)
+  set(CMAKE_CUDA_COMPILER_LAUNCHER ${CMAKE_CXX_COMPILER_LAUNCHER})
+endif()
 enable_language(CUDA)
 # C++20 for the device code too. CMake 3.25 knows nvcc's -std=c++20 flag
 # only from 3.26 on, so it is named here.
