@@ -1,9 +1,10 @@
-// GPU matrix-vector throughput of the CUDA kernels (src/cuda/kernels.h): for
-// every type of the backend, at 1, 4 and 8 activation rows and with each
-// accumulation the type has, the GPU time of one product and the bytes it
-// must move (the weights once, the activations and the outputs) per second,
-// as GB/s and as a share of a stated bandwidth: the device's reported peak,
-// or --bandwidth-gbs. Exits 77 (the tests' skip code) without a device.
+// GPU throughput of the CUDA kernels (src/cuda/kernels.h): for every type of
+// the backend, the dequantisation of the whole matrix to f32, and matvec at
+// 1, 4 and 8 activation rows with each accumulation the type has. For each,
+// the GPU time of one call and the bytes it must move (the weights once, the
+// activations and the outputs) per second, as GB/s and as a share of a stated
+// bandwidth: the device's reported peak, or --bandwidth-gbs. Exits 77 (the
+// tests' skip code) without a device.
 //
 //   frugal_gpu_bench [--rows R] [--n N] [--iterations I] [--bandwidth-gbs B]
 #include <cstdio>
@@ -65,6 +66,23 @@ std::vector<uint8_t> weights(TensorType t, const Options& o, std::mt19937& rng) 
   return all;
 }
 
+// Mean GPU microseconds of f() over `iterations` calls, after one warm-up.
+template <class F>
+double gpu_us(int iterations, F&& f) {
+  f();
+  synchronize();
+  DeviceTimer timer;
+  timer.start();
+  for (int i = 0; i < iterations; ++i) f();
+  return 1e3 * timer.stop_ms() / iterations;
+}
+
+void print_row(TensorType t, const char* op, const std::string& batch, double bytes, double us, double bandwidth) {
+  const double gbs = bytes / (us * 1e3);
+  std::printf("%-7s %-7s %5s %10.1f %9.1f %8.1f %7.1f\n", tensor_type_name(t), op, batch.c_str(), bytes / (1 << 20),
+              us, gbs, 100.0 * gbs / bandwidth);
+}
+
 int run(const Options& o) {
   const DeviceCount count = device_count();
   if (count.count == 0) {
@@ -77,13 +95,18 @@ int run(const Options& o) {
   std::printf("matvec %lld x %lld, %d iterations each; %% of %.0f GB/s (%s)\n", static_cast<long long>(o.rows),
               static_cast<long long>(o.n), o.iterations, bandwidth,
               o.bandwidth_gbs > 0 ? "--bandwidth-gbs" : "the device's reported peak");
-  std::printf("%-7s %-5s %5s %10s %9s %8s %7s\n", "type", "acc", "batch", "MiB", "us", "GB/s", "% peak");
+  std::printf("%-7s %-7s %5s %10s %9s %8s %7s\n", "type", "op", "batch", "MiB", "us", "GB/s", "% peak");
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (TensorType t : block_types()) {
     const std::vector<uint8_t> w = weights(t, o, rng);
     DeviceBuffer d_w(w.size());
     d_w.upload(w.data(), w.size());
+    {
+      DeviceBuffer d_out(static_cast<size_t>(o.rows * o.n) * sizeof(float));
+      const double us = gpu_us(o.iterations, [&] { dequantize(t, d_w.data(), d_out.as<float>(), o.rows, o.n); });
+      print_row(t, "dequant", "-", static_cast<double>(w.size() + d_out.bytes()), us, bandwidth);
+    }
     for (Accumulation acc : {Accumulation::F32, Accumulation::Int8}) {
       if (acc == Accumulation::Int8 && !supports_int8(t)) continue;
       for (int batch : {1, 4, 8}) {
@@ -95,17 +118,9 @@ int run(const Options& o) {
         const MatvecArgs args{.type = t, .d_weights = d_w.data(), .rows = o.rows, .n = o.n, .d_x = d_x.as<float>(),
                               .batch = batch, .d_y = d_y.as<float>(), .accumulation = acc,
                               .d_scratch = d_scratch.data(), .scratch_bytes = d_scratch.bytes()};
-        matvec(args);  // warm-up
-        synchronize();
-        DeviceTimer timer;
-        timer.start();
-        for (int i = 0; i < o.iterations; ++i) matvec(args);
-        const double us = 1e3 * timer.stop_ms() / o.iterations;
-        const double bytes = static_cast<double>(w.size() + x.size() * sizeof(float) + d_y.bytes());
-        const double gbs = bytes / (us * 1e3);
-        std::printf("%-7s %-5s %5d %10.1f %9.1f %8.1f %7.1f\n", tensor_type_name(t),
-                    acc == Accumulation::Int8 ? "int8" : "f32", batch, bytes / (1 << 20), us, gbs,
-                    100.0 * gbs / bandwidth);
+        const double us = gpu_us(o.iterations, [&] { matvec(args); });
+        print_row(t, acc == Accumulation::Int8 ? "int8" : "f32", std::to_string(batch),
+                  static_cast<double>(w.size() + x.size() * sizeof(float) + d_y.bytes()), us, bandwidth);
       }
     }
   }
@@ -118,7 +133,7 @@ int main(int argc, char** argv) {
   try {
     return run(parse(argc, argv));
   } catch (const frugal::Error& e) {
-    std::fprintf(stderr, "gpu_matvec: %s\n", e.what());
+    std::fprintf(stderr, "%s\n", e.what());
     return 1;
   }
 }
