@@ -95,8 +95,11 @@ void DeviceBuffer::download(void* host, size_t bytes) const {
 DeviceTimer::DeviceTimer() {
   cudaEvent_t a = nullptr, b = nullptr;
   FRUGAL_CUDA_CHECK(cudaEventCreate(&a));
+  if (const cudaError_t e = cudaEventCreate(&b); e != cudaSuccess) {
+    cudaEventDestroy(a);  // no destructor runs for a constructor that throws
+    check(e, "cudaEventCreate(&b)", __FILE__, __LINE__);
+  }
   start_ = a;
-  FRUGAL_CUDA_CHECK(cudaEventCreate(&b));
   stop_ = b;
 }
 
