@@ -66,7 +66,8 @@ train::ModelShape shape_of(const model::ModelConfig& c) {
 struct TrainArgs {
   std::vector<CLI::Option*> shape_options;  // parallel to kShapeFlags
   std::vector<std::string> data, val_data;
-  std::string tokenizer, output, type = "f32", log, checkpoint, init;
+  std::string tokenizer, output, type = "f32", log, checkpoint, init, write_tokens;
+  CLI::Option* val_split_option = nullptr;
   train::ModelShape shape;
   train::TrainOptions opts;
   float val_split = 0.1f;
@@ -152,6 +153,12 @@ void validate_args(const TrainArgs& a) {
   if (a.resume && a.checkpoint.empty()) fail("train: --resume needs --checkpoint FILE");
   if (a.eval_every < 0 || a.checkpoint_every < 0 || a.print_every <= 0)
     fail("train: --eval-every and --checkpoint-every must be >= 0, --print-every > 0");
+  if (!a.write_tokens.empty()) {
+    if (a.data_parallel) fail("train: --write-tokens runs in one process: drop --data-parallel");
+    check_writable_place(a.write_tokens, "--write-tokens");
+    return;  // the run stops once the file is written: nothing else is made
+  }
+  if (a.output.empty()) fail("train: -o is required (the model to write)");
   check_writable_place(a.output, "-o");
   if (!a.checkpoint.empty()) check_writable_place(a.checkpoint, "--checkpoint");
   if (!a.log.empty()) check_writable_place(a.log, "--log");
@@ -215,20 +222,47 @@ int run_train(TrainArgs& a) {
     fail("train: ", a.init, " routes with a per-expert selection bias (exp_probs_b, from --bias-balance); "
          "fine-tune it with --bias-balance so the model keeps routing the way it was trained");
 
-  // Data.
-  std::vector<int32_t> train_ids = train::tokenize_files(a.data, tok), val_ids;
-  if (!a.val_data.empty()) {
-    val_ids = train::tokenize_files(a.val_data, tok);
-  } else if (a.val_split > 0.0f) {
-    const size_t n_val = static_cast<size_t>(static_cast<double>(train_ids.size()) * a.val_split);
-    if (n_val > static_cast<size_t>(a.opts.seq_len + 1)) {
-      val_ids.assign(train_ids.end() - static_cast<std::ptrdiff_t>(n_val), train_ids.end());
-      train_ids.resize(train_ids.size() - n_val);
+  // Data: text tokenised here, or a token file (--write-tokens) read at
+  // offsets, each rank its own sequences' windows only.
+  train::TokenStream train_data, val_data;
+  std::string token_file;
+  if (a.data.size() == 1 && train::TokenFile::is_one(a.data[0])) {
+    if (!a.val_data.empty() || a.val_split_option->count() > 0)
+      fail("train: ", a.data[0], " is a token file, which holds its validation ids: drop --val-data and --val-split");
+    train::TokenFile f = train::TokenFile::open(a.data[0]);
+    if (f.n_vocab != tok.n_vocab())
+      fail("train: token file ", a.data[0], " was written with a vocabulary of ", f.n_vocab, " tokens; the tokenizer has ",
+           tok.n_vocab());
+    train_data = std::move(f.train);
+    val_data = std::move(f.val);
+    token_file = a.data[0];
+  } else {
+    for (const std::string& path : a.data)
+      if (train::TokenFile::is_one(path))
+        fail("train: ", path, " is a token file: give it as the only --data");
+    std::vector<int32_t> train_ids = train::tokenize_files(a.data, tok), val_ids;
+    if (!a.val_data.empty()) {
+      val_ids = train::tokenize_files(a.val_data, tok);
+    } else if (a.val_split > 0.0f) {
+      const size_t n_val = static_cast<size_t>(static_cast<double>(train_ids.size()) * a.val_split);
+      if (n_val > static_cast<size_t>(a.opts.seq_len + 1)) {
+        val_ids.assign(train_ids.end() - static_cast<std::ptrdiff_t>(n_val), train_ids.end());
+        train_ids.resize(train_ids.size() - n_val);
+      }
     }
+    if (!a.write_tokens.empty()) {
+      train::TokenFile::write(a.write_tokens, train_ids, val_ids, tok.n_vocab());
+      std::printf("wrote %s (%zu training and %zu validation token ids)\n", a.write_tokens.c_str(), train_ids.size(),
+                  val_ids.size());
+      return 0;
+    }
+    train_data = std::move(train_ids);
+    val_data = std::move(val_ids);
   }
-  if (a.eval_every > 0 && val_ids.empty()) fail("train: --eval-every needs validation data (too little text?)");
+  if (!a.write_tokens.empty()) fail("train: --data ", a.data[0], " is a token file already");
+  if (a.eval_every > 0 && val_data.empty()) fail("train: --eval-every needs validation data (too little text?)");
 
-  train::Trainer trainer(cfg, a.opts, std::move(train_ids), std::move(val_ids), &pool);
+  train::Trainer trainer(cfg, a.opts, std::move(train_data), std::move(val_data), &pool);
   if (init) trainer.params() = init->params;
   if (init && !init->selection_bias.empty()) trainer.selection_bias() = init->selection_bias;
   bool resumed = false;
@@ -343,6 +377,20 @@ int run_train(TrainArgs& a) {
 
   // With --bias-balance the selection bias goes into the file (exp_probs_b),
   // so the exported model routes exactly as the trained one.
+  // What each rank read of a token file: under --data-parallel, its own
+  // sequences' windows (docs/DISTRIBUTED.md); rank 0 says it for all.
+  if (!token_file.empty()) {
+    const std::vector<double> mine = {static_cast<double>(trainer.train_stream().ids_read()),
+                                      static_cast<double>(trainer.val_stream().ids_read())};
+    const std::vector<double> all = group ? group->gather(mine) : mine;
+    std::string train_read, val_read;
+    for (size_t r = 0; r + 1 < all.size(); r += 2) {
+      train_read += (r ? " " : "") + std::to_string(static_cast<int64_t>(all[r]));
+      val_read += (r ? " " : "") + std::to_string(static_cast<int64_t>(all[r + 1]));
+    }
+    log_info("train: ids read of the ", trainer.train_tokens() + trainer.val_tokens(), " in ", token_file,
+             group ? ", rank by rank" : "", ": training ", train_read, ", validation ", val_read);
+  }
   const std::span<const float> bias =
       a.opts.bias_balance ? std::span<const float>(trainer.selection_bias()) : std::span<const float>();
   if (primary) train::export_gguf(a.output, trainer.layout(), trainer.params().data(), tok_md, *type, bias);
@@ -357,11 +405,15 @@ int run_train(TrainArgs& a) {
 const CommandRegistration kTrain{
     "train", "train (or fine-tune) a small MoE model on text and export GGUF", [](CLI::App& app) {
       auto a = std::make_shared<TrainArgs>();
-      app.add_option("--data", a->data, "training text files")->required();
+      app.add_option("--data", a->data, "training text files, or one token file (--write-tokens)")->required();
       app.add_option("--tokenizer", a->tokenizer, "a GGUF holding tokenizer.ggml.* keys, or a tokenizer.json");
       app.add_option("--val-data", a->val_data, "validation text files (default: the last --val-split of --data)");
-      app.add_option("--val-split", a->val_split, "share of the data held out for validation (default 0.1)");
-      app.add_option("-o,--output", a->output, "output GGUF model")->required();
+      a->val_split_option =
+          app.add_option("--val-split", a->val_split, "share of the data held out for validation (default 0.1)");
+      app.add_option("-o,--output", a->output, "output GGUF model (required unless --write-tokens)");
+      app.add_option("--write-tokens", a->write_tokens,
+                     "tokenise --data (and --val-data or --val-split) into this token file and stop; a later "
+                     "--data FILE reads it at offsets, each data-parallel rank only its own sequences");
       app.add_option("--type", a->type, "exported weight type: f32 (default), f16 or q8_0");
       a->shape.n_ctx = 0;  // unset: max(128, --seq)
       for (const ShapeFlag& f : kShapeFlags)

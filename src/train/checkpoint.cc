@@ -97,7 +97,7 @@ void save_checkpoint(const std::string& path, Trainer& t) {
   o.put(kVersion);
   o.put(model_config_hash(t.layout().config()));
   o.put(run_options_hash(t.options()));
-  o.put(training_data_hash(t.train_token_ids()));
+  o.put(t.train_stream().hash());
   o.put(t.steps_done());
   o.put(t.optimizer().t());
   const uint64_t n = t.params().size();
@@ -146,7 +146,7 @@ void load_checkpoint(const std::string& path, Trainer& t) {
     fail("checkpoint ", path,
          " was written with different training options (steps, batch, seq, accum, lr, warmup, clip, coefficients, "
          "seed)");
-  if (in.get<uint64_t>() != training_data_hash(t.train_token_ids()))
+  if (in.get<uint64_t>() != t.train_stream().hash())
     fail("checkpoint ", path,
          " was written for different training data (other --data files, contents, tokenizer or validation split)");
   const auto steps = in.get<int64_t>();

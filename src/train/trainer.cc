@@ -39,6 +39,12 @@ std::vector<std::vector<double>> shares(const std::vector<std::vector<int64_t>>&
   return out;
 }
 
+// A window of T + 1 ids: the sequence's T tokens and, one later, its targets.
+void split_window(const std::vector<int32_t>& window, int32_t* tokens, int32_t* targets) {
+  std::copy(window.begin(), window.end() - 1, tokens);
+  std::copy(window.begin() + 1, window.end(), targets);
+}
+
 void add_counts(std::vector<std::vector<int64_t>>& sum, const std::vector<std::vector<int64_t>>& add) {
   if (sum.empty()) {
     sum = add;
@@ -49,8 +55,8 @@ void add_counts(std::vector<std::vector<int64_t>>& sum, const std::vector<std::v
 }
 }  // namespace
 
-Trainer::Trainer(const model::ModelConfig& cfg, const TrainOptions& opts, std::vector<int32_t> train_tokens,
-                 std::vector<int32_t> val_tokens, ThreadPool* pool)
+Trainer::Trainer(const model::ModelConfig& cfg, const TrainOptions& opts, TokenStream train_tokens,
+                 TokenStream val_tokens, ThreadPool* pool)
     : layout_(cfg),
       opts_(opts),
       train_(std::move(train_tokens)),
@@ -86,14 +92,13 @@ void Trainer::sample_batch(uint64_t stream, std::vector<int32_t>& tokens, std::v
   const uint64_t n_starts = train_.size() - sz(T);  // a window needs T + 1 tokens
   tokens.resize(sz(B * T));
   targets.resize(sz(B * T));
-  for (int64_t g = 0; g < opts_.batch; ++g) {  // every window is drawn, this rank's kept
+  std::vector<int32_t> window(sz(T + 1));
+  for (int64_t g = 0; g < opts_.batch; ++g) {  // every window is drawn, this rank's read
     const size_t start = sz(static_cast<int64_t>(rng.next_u64() % n_starts));
     const int64_t b = g - first;
     if (b < 0 || b >= B) continue;
-    for (int64_t i = 0; i < T; ++i) {
-      tokens[sz(b * T + i)] = train_[start + sz(i)];
-      targets[sz(b * T + i)] = train_[start + sz(i) + 1];
-    }
+    train_.read(start, window.size(), window.data());
+    split_window(window, tokens.data() + b * T, targets.data() + b * T);
   }
 }
 
@@ -160,17 +165,15 @@ EvalStats Trainer::evaluate() {
   const int64_t n_windows = std::min<int64_t>(static_cast<int64_t>(val_.size() - 1) / T, B * opts_.eval_batches);
   const int64_t n_batches = std::max<int64_t>(1, n_windows / B);
   const double share = 1.0 / static_cast<double>(n_ranks(opts_));
-  std::vector<int32_t> tokens(sz(local * T)), targets(sz(local * T));
+  std::vector<int32_t> tokens(sz(local * T)), targets(sz(local * T)), window(sz(T + 1));
   std::vector<std::vector<int64_t>> counts;
   std::vector<double> entropy(sz(c.n_layer), 0.0);
   double loss_sum = 0.0;
   for (int64_t bi = 0; bi < n_batches; ++bi) {
     for (int64_t b = 0; b < local; ++b) {
       const size_t start = sz(((bi * B + first + b) % std::max<int64_t>(1, n_windows)) * T);
-      for (int64_t i = 0; i < T; ++i) {
-        tokens[sz(b * T + i)] = val_[start + sz(i)];
-        targets[sz(b * T + i)] = val_[start + sz(i) + 1];
-      }
+      val_.read(start, window.size(), window.data());
+      split_window(window, tokens.data() + b * T, targets.data() + b * T);
     }
     const ForwardResult r = model_.forward(params_.data(), opts_.bias_balance ? bias_.data() : nullptr,
                                            tokens.data(), targets.data(), opts_.router);

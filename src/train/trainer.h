@@ -7,12 +7,13 @@
 // the step counter and a resumed run draws exactly the batches it would have.
 //
 // Data-parallel (TrainOptions::data_parallel): rank r of N draws the same
-// micro-batches and computes sequences [r B/N, (r+1) B/N) of each; the
-// gradients, losses and expert counts are summed over the ranks before the
-// step, so every rank holds the same parameters, and the run follows one
-// process's at batch B up to the order of the sums. The load-balancing loss
-// is each rank's over its own share (its gradient is not linear in the
-// batch), so runs agree exactly only with --aux-coef 0. The gradient's sum
+// micro-batches and computes sequences [r B/N, (r+1) B/N) of each, reading
+// only those sequences' windows of the token stream (of a token file: only
+// those bytes); the gradients, losses and expert counts are summed over the
+// ranks before the step, so every rank holds the same parameters, and the
+// run follows one process's at batch B up to the order of the sums. The
+// load-balancing loss is each rank's over its own share (its gradient is
+// not linear in the batch), so runs agree exactly only with --aux-coef 0. The gradient's sum
 // runs in buckets during the last micro-batch's backward pass (its earlier
 // micro-batches add to the same gradients, which are final only then).
 #pragma once
@@ -24,6 +25,7 @@
 #include "train/data_parallel.h"
 #include "train/gradient_buckets.h"
 #include "train/optimizer.h"
+#include "train/token_stream.h"
 #include "train/transformer.h"
 
 namespace frugal::train {
@@ -71,8 +73,8 @@ class Trainer {
  public:
   // Fresh parameters from opts.seed. The token streams must each hold more
   // than seq_len + 1 tokens (val may be empty: no evaluation).
-  Trainer(const model::ModelConfig& cfg, const TrainOptions& opts, std::vector<int32_t> train_tokens,
-          std::vector<int32_t> val_tokens, ThreadPool* pool);
+  Trainer(const model::ModelConfig& cfg, const TrainOptions& opts, TokenStream train_tokens, TokenStream val_tokens,
+          ThreadPool* pool);
 
   StepStats step();
   EvalStats evaluate();
@@ -82,7 +84,8 @@ class Trainer {
   int64_t steps_done() const { return step_; }
   int64_t train_tokens() const { return static_cast<int64_t>(train_.size()); }
   int64_t val_tokens() const { return static_cast<int64_t>(val_.size()); }
-  const std::vector<int32_t>& train_token_ids() const { return train_; }
+  const TokenStream& train_stream() const { return train_; }
+  const TokenStream& val_stream() const { return val_; }
   void set_steps_done(int64_t s) { step_ = s; }
   std::vector<float>& params() { return params_; }
   std::vector<float>& selection_bias() { return bias_; }  // n_layer x n_expert
@@ -96,7 +99,7 @@ class Trainer {
 
   ParamLayout layout_;
   TrainOptions opts_;
-  std::vector<int32_t> train_, val_;
+  TokenStream train_, val_;
   ThreadPool* pool_;
   Transformer model_;
   std::vector<float> params_, grads_, bias_;

@@ -110,7 +110,7 @@ void check_buckets(const ModelShape& s) {
 
 ModelShape small_shape() {
   return {.n_vocab = 40, .n_embd = 16, .n_layer = 3, .n_head = 2, .n_head_kv = 1, .head_dim = 8, .n_expert = 4,
-          .n_expert_used = 2, .n_ff_exp = 12, .n_ctx = 8};
+          .n_expert_used = 2, .n_ff_exp = 12, .n_ctx = 8, .n_ff_shexp = 0, .arch = ""};
 }
 
 TEST(GradientBuckets, EachBucketStartsWithItsFinalGradients) { check_buckets(small_shape()); }
