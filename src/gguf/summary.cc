@@ -5,24 +5,14 @@
 #include <map>
 
 #include "base/error.h"
+#include "gguf/tensor_names.h"
 
 namespace frugal::gguf {
-
-bool is_expert_tensor(const std::string& name) { return name.find("_exps.") != std::string::npos; }
 
 namespace {
 // x * num / den without overflow (num <= den, so the result fits).
 uint64_t scale(uint64_t x, uint64_t num, uint64_t den) {
   return static_cast<uint64_t>(static_cast<unsigned __int128>(x) * num / den);
-}
-
-// N of a "blk.N." tensor name; -1 for global tensors.
-int64_t block_of(const std::string& name) {
-  if (!name.starts_with("blk.")) return -1;
-  int64_t n = 0;
-  size_t i = 4;
-  for (; i < name.size() && name[i] >= '0' && name[i] <= '9' && n < (int64_t{1} << 40); ++i) n = n * 10 + (name[i] - '0');
-  return i > 4 && i < name.size() && name[i] == '.' ? n : -1;
 }
 }  // namespace
 
@@ -38,7 +28,7 @@ FileSummary summarize(const Reader& file) {
   if (s.moe && (s.expert_used_count == 0 || s.expert_used_count > s.expert_count))
     fail(file.path(), ": ", s.architecture, ".expert_used_count is ", s.expert_used_count, " with ", s.expert_count,
          " experts; expected 1 to ", s.expert_count);
-  s.tied_output = file.find_tensor("output.weight") == nullptr;
+  s.tied_output = file.find_tensor(tensor_name(TensorId::kOutput)) == nullptr;
   // Blocks from here on are next-token-prediction heads (none: past any block).
   int64_t first_nextn = int64_t{1} << 62;
   if (!s.architecture.empty()) {
@@ -66,7 +56,7 @@ FileSummary summarize(const Reader& file) {
       continue;
     }
 
-    if (block_of(t.name) >= first_nextn) {
+    if (tensor_block(t.name) >= first_nextn) {
       s.nextn_parameters += t.n_elements;
       continue;
     }
@@ -78,7 +68,7 @@ FileSummary summarize(const Reader& file) {
       continue;
     }
     s.active_parameters += t.n_elements;
-    if (t.name == "token_embd.weight" && !s.tied_output)
+    if (is_tensor(t.name, TensorId::kTokenEmbd) && !s.tied_output)
       s.bytes_per_token += t.n_bytes / t.rows();  // one row looked up per token
     else
       s.bytes_per_token += t.n_bytes;

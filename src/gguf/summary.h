@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gguf/reader.h"
+#include "gguf/tensor_names.h"
 
 namespace frugal::gguf {
 
@@ -50,8 +51,5 @@ double weight_bytes_per_step(const FileSummary& s, int batch);
 
 // Throws frugal::Error when the expert keys are inconsistent (used > count).
 FileSummary summarize(const Reader& file);
-
-// True for routed-expert tensors (ffn_up_exps.weight, ffn_down_exps.bias, ...).
-bool is_expert_tensor(const std::string& name);
 
 }  // namespace frugal::gguf
