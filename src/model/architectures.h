@@ -67,7 +67,7 @@ struct Architecture {
   // FFN.
   FfnActivation ffn_act = FfnActivation::kSilu;
   // The FFN's pre-norm tensor (some converters name it after Hugging Face's module).
-  const char* ffn_norm_name = "ffn_norm";
+  gguf::TensorId ffn_norm = gguf::TensorId::kFfnNorm;
   // Mixtral, olmoe, minimax-m2: feed_forward_length sizes the experts too
   // (synth's --ff sets both); the others have expert_feed_forward_length.
   bool experts_sized_by_ff = false;
@@ -114,6 +114,10 @@ struct Architecture {
   bool ssm_split_proj = false;
 
   Training training = Training::kNo;
+  // `frugal train` without --arch makes a new model of the default family:
+  // the one with a gated shared expert when --shared-ff asks for one, else
+  // the one without.
+  bool train_default = false;
   // What `frugal finetune`'s LoRA trainer lacks for the family, said in its
   // refusal; null where it covers it.
   const char* finetune_lacks = nullptr;

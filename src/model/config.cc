@@ -150,7 +150,7 @@ void apply_architecture_defaults(ModelConfig& c) {
   c.attn_output_gate = a.deltanet_keys;
   c.ssm_split_proj = a.ssm_split_proj;
   if (!a.deltanet_keys) c.n_full_attn_interval = 0;
-  c.ffn_norm_name = a.ffn_norm_name;
+  c.ffn_norm = a.ffn_norm;
   // GLM-4.5's tensors and Llama 4's expert count decide (config_from_file, config_from_metadata).
   if (!a.qk_norm_from_tensors && !a.llama4_keys) c.qk_norm = a.qk_norm;
   c.n_nope_layer_step = a.nope_layer_step;
@@ -318,22 +318,8 @@ ModelConfig config_from_metadata(const Metadata& md) {
 std::string tensor_alias(std::string_view arch, const std::string& name) {
   const Architecture* a = find_architecture(arch);
   if (a == nullptr || !a->tensor_aliases) return {};
-  auto ends = [&](std::string_view suffix) { return name.ends_with(suffix); };
-  auto replace = [&](std::string_view from, std::string_view to) {
-    const size_t at = name.rfind(from);
-    return at == std::string::npos ? std::string() : name.substr(0, at) + std::string(to) + name.substr(at + from.size());
-  };
-  if (name.starts_with("output_hc_")) return "hc_head_" + name.substr(10, name.size() - 10 - 7);  // drop ".weight"
-  if (name.find(".attn_compressor_ape.") != std::string::npos) return replace("attn_compressor_ape.weight", "attn_compress_ape");
-  if (name.find(".attn_compressor_") != std::string::npos) return replace("attn_compressor_", "attn_compress_");
-  if (name.find(".indexer_compressor_ape.") != std::string::npos)
-    return replace("indexer_compressor_ape.weight", "indexer.compress_ape");
-  if (name.find(".indexer_compressor_") != std::string::npos) return replace("indexer_compressor_", "indexer.compress_");
-  if (ends(".attn_kv.weight")) return replace("attn_kv.weight", "attn_kv_latent.weight");
-  if (ends(".exp_probs_b.bias")) return name.substr(0, name.size() - 5);
-  if (name.find(".hc_") != std::string::npos || ends(".attn_sinks.weight") || ends(".ffn_gate_tid2eid.weight"))
-    return name.substr(0, name.size() - 7);
-  return {};
+  const auto ref = gguf::parse_tensor_name(name);
+  return ref ? gguf::tensor_alias_name(ref->id, ref->block) : std::string();
 }
 
 const gguf::TensorInfo* find_model_tensor(const gguf::Reader& file, std::string_view arch, const std::string& name) {
@@ -362,8 +348,8 @@ Metadata deepseek4_keys_from_tensors(const gguf::Reader& file, std::string_view 
   const int64_t n_blocks = get_count(md, k("block_count")), n_embd = get_count(md, k("embedding_length"));
   const int64_t n_head = get_count(md, k("attention.head_count"));
   const int64_t head_dim = get_count_or(md, k("attention.key_length"), 0);
-  const gguf::TensorInfo* oa = find("blk.0.attn_output_a.weight");
-  const gguf::TensorInfo* ob = find("blk.0.attn_output_b.weight");
+  const gguf::TensorInfo* oa = find(gguf::tensor_name(TensorId::kAttnOutputA, 0));
+  const gguf::TensorInfo* ob = find(gguf::tensor_name(TensorId::kAttnOutputB, 0));
   if (oa && ob && oa->shape[0] > 0 && (n_head * head_dim) % static_cast<int64_t>(oa->shape[0]) == 0) {
     const int64_t groups = n_head * head_dim / static_cast<int64_t>(oa->shape[0]);
     if (groups > 0 && static_cast<int64_t>(ob->shape[0]) % groups == 0) {
@@ -372,13 +358,13 @@ Metadata deepseek4_keys_from_tensors(const gguf::Reader& file, std::string_view 
     }
   }
   int64_t hashed = 0;
-  while (hashed < n_blocks && find("blk." + std::to_string(hashed) + ".ffn_gate_tid2eid.weight")) ++hashed;
+  while (hashed < n_blocks && find(gguf::tensor_name(TensorId::kFfnGateTid2eid, hashed))) ++hashed;
   fill(k("hash_layer_count"), Value::make_u32(static_cast<uint32_t>(hashed)));
-  if (const gguf::TensorInfo* fn = find("blk.0.hc_attn_fn.weight"); fn && n_embd > 0 && fn->shape[0] % n_embd == 0)
+  if (const gguf::TensorInfo* fn = find(gguf::tensor_name(TensorId::kHcAttnFn, 0)); fn && n_embd > 0 && fn->shape[0] % n_embd == 0)
     fill(k("hyper_connection.count"), Value::make_u32(static_cast<uint32_t>(fn->shape[0] / n_embd)));
   std::vector<int32_t> ratios;
   for (int64_t il = 0; il < n_blocks; ++il) {
-    const gguf::TensorInfo* ape = find("blk." + std::to_string(il) + ".attn_compressor_ape.weight");
+    const gguf::TensorInfo* ape = find(gguf::tensor_name(TensorId::kAttnCompressorApe, il));
     ratios.push_back(ape && ape->shape.size() == 2 ? static_cast<int32_t>(ape->shape[1]) : 0);
   }
   fill(k("attention.compress_ratios"), Value::make_i32_array(ratios));
@@ -401,25 +387,25 @@ ModelConfig config_from_file(const gguf::Reader& file) {
   // are all regular: the prediction block ships in a file of its own. Blocks
   // without the block's nextn tensors run.
   if (dsv4 && c.n_nextn_layer > 0 &&
-      !file.find_tensor("blk." + std::to_string(c.n_layer) + ".nextn.eh_proj.weight")) {
+      !file.find_tensor(gguf::tensor_name(TensorId::kNextnEhProj, c.n_layer))) {
     c.n_layer += c.n_nextn_layer;
     c.n_nextn_layer = 0;
     c.n_hash_layers = std::min(c.n_hash_layers, c.n_layer);
     validate_config(c);
   }
-  c.tied_output = file.find_tensor("output.weight") == nullptr;
+  c.tied_output = file.find_tensor(gguf::tensor_name(TensorId::kOutput)) == nullptr;
   // Current DeepSeek-V3/R1 and Kimi-K2 files split attn_kv_b; a file with
   // both keeps to the joint tensor.
-  c.rope_freq_factors = file.find_tensor("rope_freqs.weight") != nullptr;
+  c.rope_freq_factors = file.find_tensor(gguf::tensor_name(TensorId::kRopeFreqs)) != nullptr;
   // GLM-4.5 normalises each query and key head; GLM-4.5-Air does not.
-  if (a->qk_norm_from_tensors && file.find_tensor("blk.0.attn_q_norm.weight") != nullptr) c.qk_norm = QkNorm::kPerHead;
+  if (a->qk_norm_from_tensors && file.find_tensor(gguf::tensor_name(TensorId::kAttnQNorm, 0)) != nullptr) c.qk_norm = QkNorm::kPerHead;
   if (c.is_mla())
-    c.mla_split_kv_b = file.find_tensor("blk.0.attn_kv_b.weight") == nullptr &&
-                       file.find_tensor("blk.0.attn_k_b.weight") != nullptr;
+    c.mla_split_kv_b = file.find_tensor(gguf::tensor_name(TensorId::kAttnKvB, 0)) == nullptr &&
+                       file.find_tensor(gguf::tensor_name(TensorId::kAttnKB, 0)) != nullptr;
   // DeepSeek-V3's per-expert selection bias; frugal train writes the same
   // tensor into qwen3moe/qwen2moe files trained with --bias-balance.
   if ((a->score_bias == ScoreBias::kTensor || a->score_bias == ScoreBias::kSigmoidThenTensor) && c.is_moe()) {
-    const std::string bias = "blk." + std::to_string(c.n_leading_dense) + ".exp_probs_b.bias";
+    const std::string bias = gguf::tensor_name(TensorId::kExpProbsB, c.n_leading_dense);
     c.expert_score_bias = file.find_tensor(bias) != nullptr;
   }
   return c;

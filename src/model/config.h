@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gguf/tensor_names.h"
 #include "gguf/value.h"
 
 namespace frugal::gguf {
@@ -129,7 +130,7 @@ struct ModelConfig {
   QkNorm qk_norm = QkNorm::kNone;
   // The FFN's pre-norm tensor: ffn_norm, or post_attention_norm (gpt-oss's
   // converter names it after the Hugging Face module).
-  const char* ffn_norm_name = "ffn_norm";
+  gguf::TensorId ffn_norm = gguf::TensorId::kFfnNorm;
 
   // Sliding-window attention (gpt-oss: <arch>.attention.sliding_window):
   // n_swa > 0 makes every even layer attend to its last n_swa positions
@@ -295,26 +296,17 @@ void validate_config(const ModelConfig& cfg);
 // thirds, the larger ones first: 64 rotated dimensions -> 11, 11, 10, 0).
 std::array<int64_t, 4> rope_sections(const ModelConfig& cfg);
 
-enum class TensorRole {
-  kEmbedding,     // token_embd
-  kOutput,        // output (LM head)
-  kNorm,          // any RMSNorm weight
-  kAttention,     // q/k/v/output projections, MLA low-rank projections
-  kBias,          // attention biases, exp_probs_b
-  kRouter,        // ffn_gate_inp, ffn_gate_inp_shexp
-  kExpert,        // ffn_{gate,up,down}_exps
-  kExpertBias,    // ffn_{gate,up,down}_exps.bias (one row per expert)
-  kSharedExpert,  // ffn_{gate,up,down}_shexp
-  kDenseFfn,      // ffn_{gate,up,down}
-  kTokenExperts,  // ffn_gate_tid2eid (deepseek4): i32 expert ids per token, not a parameter
-};
-const char* tensor_role_name(TensorRole role);
+// Tensor names and roles come from the table in gguf/tensor_names.h.
+using gguf::TensorId;
+using gguf::TensorRole;
+using gguf::tensor_role_name;
 
 struct TensorSpec {
   std::string name;              // "blk.3.attn_q.weight"
   std::vector<int64_t> shape;    // ggml order: shape[0] is the row length
   TensorRole role;
   int layer = -1;                // block index, -1 for global tensors
+  TensorId id = TensorId::kCount;  // its entry in the table of tensor names
   int64_t n_elements() const;
   // Input features of one row (shape[0]); for weights used as x·W this is the fan-in.
   int64_t fan_in() const { return shape.empty() ? 0 : shape[0]; }

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/mapped_file.h"
 #include "base/resident_pages.h"
+#include "gguf/tensor_names.h"
 #include "model/model.h"
 
 namespace frugal::model {
@@ -119,7 +120,7 @@ void advise_expert_pages(const Model& model, const ExpertPlacement& placement, i
   ::madvise(const_cast<uint8_t*>(f->data()), f->size(), MADV_RANDOM);
   if (!experts_only)
     for (const gguf::TensorInfo& t : model.file().tensors())
-      if (t.name.find("_exps.") == std::string::npos) advise_willneed(t.data, t.n_bytes);
+      if (!gguf::is_expert_tensor(t.name)) advise_willneed(t.data, t.n_bytes);
   const auto& layers = model.weights().layers;
   for (size_t il = 0; il < layers.size() && static_cast<int64_t>(il) < placement.n_layer(); ++il)
     for (const ExpertStack* st : {&layers[il].gate_exps, &layers[il].up_exps, &layers[il].down_exps})
@@ -134,7 +135,7 @@ void advise_expert_pages(const Model& model, const ExpertPlacement& placement, i
 ExpertPagesMapped expert_pages_mapped(const Model& model, const ExpertPlacement& placement, int rank) {
   ExpertPagesMapped r;
   for (const gguf::TensorInfo& t : model.file().tensors())
-    if (t.name.find("_exps.") == std::string::npos) {
+    if (!gguf::is_expert_tensor(t.name)) {
       r.rest_bytes += t.n_bytes;
       r.rest_mapped += present_bytes(t.data, t.n_bytes);
     }

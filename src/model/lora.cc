@@ -17,9 +17,9 @@ namespace {
 
 constexpr std::string_view kSuffixA = ".lora_a", kSuffixB = ".lora_b";
 
-// The adaptable matrices of one layer: GGUF name part and field.
+// The adaptable matrices of one layer: the tensor and its field.
 struct LoraTarget {
-  const char* name;
+  TensorId id;
   LoraPair LayerLora::*pair = nullptr;
   kernels::WeightMatrix LayerWeights::*weight = nullptr;
   // Or an expert stack.
@@ -30,26 +30,26 @@ struct LoraTarget {
   }
 };
 constexpr LoraTarget kTargets[] = {
-    {.name = "attn_q", .pair = &LayerLora::wq, .weight = &LayerWeights::wq},
-    {.name = "attn_k", .pair = &LayerLora::wk, .weight = &LayerWeights::wk},
-    {.name = "attn_v", .pair = &LayerLora::wv, .weight = &LayerWeights::wv},
-    {.name = "attn_output", .pair = &LayerLora::wo, .weight = &LayerWeights::wo},
-    {.name = "attn_q_a", .pair = &LayerLora::wq_a, .weight = &LayerWeights::wq_a},
-    {.name = "attn_q_b", .pair = &LayerLora::wq_b, .weight = &LayerWeights::wq_b},
-    {.name = "attn_kv_a_mqa", .pair = &LayerLora::wkv_a, .weight = &LayerWeights::wkv_a_mqa},
-    {.name = "attn_kv_b", .pair = &LayerLora::wkv_b, .weight = &LayerWeights::wkv_b},
-    {.name = "attn_k_b", .stack = &LayerLora::wk_b, .experts = &LayerWeights::wk_b},
-    {.name = "attn_v_b", .stack = &LayerLora::wv_b, .experts = &LayerWeights::wv_b},
-    {.name = "ffn_gate", .pair = &LayerLora::ffn_gate, .weight = &LayerWeights::ffn_gate},
-    {.name = "ffn_up", .pair = &LayerLora::ffn_up, .weight = &LayerWeights::ffn_up},
-    {.name = "ffn_down", .pair = &LayerLora::ffn_down, .weight = &LayerWeights::ffn_down},
-    {.name = "ffn_gate_shexp", .pair = &LayerLora::gate_shexp, .weight = &LayerWeights::gate_shexp},
-    {.name = "ffn_up_shexp", .pair = &LayerLora::up_shexp, .weight = &LayerWeights::up_shexp},
-    {.name = "ffn_down_shexp", .pair = &LayerLora::down_shexp, .weight = &LayerWeights::down_shexp},
-    {.name = "ffn_gate_inp", .pair = &LayerLora::router, .weight = &LayerWeights::router},
-    {.name = "ffn_gate_exps", .stack = &LayerLora::gate_exps, .experts = &LayerWeights::gate_exps},
-    {.name = "ffn_up_exps", .stack = &LayerLora::up_exps, .experts = &LayerWeights::up_exps},
-    {.name = "ffn_down_exps", .stack = &LayerLora::down_exps, .experts = &LayerWeights::down_exps},
+    {.id = TensorId::kAttnQ, .pair = &LayerLora::wq, .weight = &LayerWeights::wq},
+    {.id = TensorId::kAttnK, .pair = &LayerLora::wk, .weight = &LayerWeights::wk},
+    {.id = TensorId::kAttnV, .pair = &LayerLora::wv, .weight = &LayerWeights::wv},
+    {.id = TensorId::kAttnOutput, .pair = &LayerLora::wo, .weight = &LayerWeights::wo},
+    {.id = TensorId::kAttnQA, .pair = &LayerLora::wq_a, .weight = &LayerWeights::wq_a},
+    {.id = TensorId::kAttnQB, .pair = &LayerLora::wq_b, .weight = &LayerWeights::wq_b},
+    {.id = TensorId::kAttnKvAMqa, .pair = &LayerLora::wkv_a, .weight = &LayerWeights::wkv_a_mqa},
+    {.id = TensorId::kAttnKvB, .pair = &LayerLora::wkv_b, .weight = &LayerWeights::wkv_b},
+    {.id = TensorId::kAttnKB, .stack = &LayerLora::wk_b, .experts = &LayerWeights::wk_b},
+    {.id = TensorId::kAttnVB, .stack = &LayerLora::wv_b, .experts = &LayerWeights::wv_b},
+    {.id = TensorId::kFfnGate, .pair = &LayerLora::ffn_gate, .weight = &LayerWeights::ffn_gate},
+    {.id = TensorId::kFfnUp, .pair = &LayerLora::ffn_up, .weight = &LayerWeights::ffn_up},
+    {.id = TensorId::kFfnDown, .pair = &LayerLora::ffn_down, .weight = &LayerWeights::ffn_down},
+    {.id = TensorId::kFfnGateShexp, .pair = &LayerLora::gate_shexp, .weight = &LayerWeights::gate_shexp},
+    {.id = TensorId::kFfnUpShexp, .pair = &LayerLora::up_shexp, .weight = &LayerWeights::up_shexp},
+    {.id = TensorId::kFfnDownShexp, .pair = &LayerLora::down_shexp, .weight = &LayerWeights::down_shexp},
+    {.id = TensorId::kFfnGateInp, .pair = &LayerLora::router, .weight = &LayerWeights::router},
+    {.id = TensorId::kFfnGateExps, .stack = &LayerLora::gate_exps, .experts = &LayerWeights::gate_exps},
+    {.id = TensorId::kFfnUpExps, .stack = &LayerLora::up_exps, .experts = &LayerWeights::up_exps},
+    {.id = TensorId::kFfnDownExps, .stack = &LayerLora::down_exps, .experts = &LayerWeights::down_exps},
 };
 
 std::string shape_text(const std::vector<uint64_t>& shape) {
@@ -62,9 +62,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-std::string base_name(int64_t layer, const LoraTarget& t) {
-  return "blk." + std::to_string(layer) + "." + t.name + ".weight";
-}
+std::string base_name(int64_t layer, const LoraTarget& t) { return gguf::tensor_name(t.id, layer); }
 
 // The first 2-D slice of a factor (expert 0's, for a 3-D one).
 kernels::WeightMatrix as_matrix(const gguf::TensorInfo& t) {

@@ -97,16 +97,19 @@ std::unique_ptr<Model> Model::from_reader(gguf::Reader file, const LoadOptions& 
 
 void Model::bind() {
   const ModelConfig& c = config_;
-  auto info = [&](const std::string& name) -> const gguf::TensorInfo& {
+  using enum TensorId;
+  // A tensor of the table, global (block -1) or of a block.
+  auto info = [&](TensorId id, int64_t block = -1) -> const gguf::TensorInfo& {
+    const std::string name = gguf::tensor_name(id, block);
     const gguf::TensorInfo* t = find_model_tensor(file_, c.arch, name);
     return t ? *t : file_.tensor(name);  // the latter throws, naming the tensor
   };
-  auto matrix = [&](const std::string& name) {
-    const gguf::TensorInfo& t = info(name);
+  auto matrix = [&](TensorId id, int64_t block = -1) {
+    const gguf::TensorInfo& t = info(id, block);
     return kernels::WeightMatrix{t.type, t.data, static_cast<int64_t>(t.rows()), static_cast<int64_t>(t.shape[0])};
   };
-  auto vec = [&](const std::string& name) {
-    const gguf::TensorInfo& t = info(name);
+  auto vec = [&](TensorId id, int64_t block = -1) {
+    const gguf::TensorInfo& t = info(id, block);
     ParamVector v;
     v.n = static_cast<int64_t>(t.n_elements);
     if (t.type == TensorType::F32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0) {
@@ -118,8 +121,8 @@ void Model::bind() {
     }
     return v;
   };
-  auto experts = [&](const std::string& name) {
-    const gguf::TensorInfo& t = info(name);
+  auto experts = [&](TensorId id, int64_t block = -1) {
+    const gguf::TensorInfo& t = info(id, block);
     ExpertStack s;
     s.type = t.type;
     s.data = t.data;
@@ -130,121 +133,120 @@ void Model::bind() {
     return s;
   };
 
-  weights_.token_embd = matrix("token_embd.weight");
-  weights_.output_norm = vec("output_norm.weight");
-  weights_.output = c.tied_output ? weights_.token_embd : matrix("output.weight");
-  if (c.rope_freq_factors) weights_.rope_freqs = vec("rope_freqs.weight");
+  weights_.token_embd = matrix(kTokenEmbd);
+  weights_.output_norm = vec(kOutputNorm);
+  weights_.output = c.tied_output ? weights_.token_embd : matrix(kOutput);
+  if (c.rope_freq_factors) weights_.rope_freqs = vec(kRopeFreqs);
   if (c.has_hyper_connections()) {
-    weights_.hc_head_fn = matrix("output_hc_fn.weight");
-    weights_.hc_head_base = vec("output_hc_base.weight");
-    weights_.hc_head_scale = vec("output_hc_scale.weight");
+    weights_.hc_head_fn = matrix(kOutputHcFn);
+    weights_.hc_head_base = vec(kOutputHcBase);
+    weights_.hc_head_scale = vec(kOutputHcScale);
   }
   weights_.layers.resize(static_cast<size_t>(c.n_layer));
   for (int64_t il = 0; il < c.n_layer; ++il) {
     LayerWeights& L = weights_.layers[static_cast<size_t>(il)];
-    const std::string b = "blk." + std::to_string(il) + ".";
-    L.attn_norm = vec(b + "attn_norm.weight");
+    L.attn_norm = vec(kAttnNorm, il);
     if (c.layer_is_recurrent(il)) {
       if (c.ssm_split_proj) {
-        L.wqkv = matrix(b + "attn_qkv.weight");
-        L.wgate = matrix(b + "attn_gate.weight");
-        L.ssm_beta = matrix(b + "ssm_beta.weight");
-        L.ssm_alpha = matrix(b + "ssm_alpha.weight");
+        L.wqkv = matrix(kAttnQkv, il);
+        L.wgate = matrix(kAttnGate, il);
+        L.ssm_beta = matrix(kSsmBeta, il);
+        L.ssm_alpha = matrix(kSsmAlpha, il);
       } else {
-        L.ssm_in = matrix(b + "ssm_in.weight");
-        L.ssm_ba = matrix(b + "ssm_ba.weight");
+        L.ssm_in = matrix(kSsmIn, il);
+        L.ssm_ba = matrix(kSsmBa, il);
       }
-      L.ssm_conv = vec(b + "ssm_conv1d.weight");
-      L.ssm_dt = vec(b + "ssm_dt.bias");
-      L.ssm_a = vec(b + "ssm_a");
-      L.ssm_norm = vec(b + "ssm_norm.weight");
-      L.ssm_out = matrix(b + "ssm_out.weight");
+      L.ssm_conv = vec(kSsmConv1d, il);
+      L.ssm_dt = vec(kSsmDt, il);
+      L.ssm_a = vec(kSsmA, il);
+      L.ssm_norm = vec(kSsmNorm, il);
+      L.ssm_out = matrix(kSsmOut, il);
     } else if (c.has_hyper_connections()) {
-      L.hc_attn_fn = matrix(b + "hc_attn_fn.weight");
-      L.hc_attn_base = vec(b + "hc_attn_base.weight");
-      L.hc_attn_scale = vec(b + "hc_attn_scale.weight");
-      L.hc_ffn_fn = matrix(b + "hc_ffn_fn.weight");
-      L.hc_ffn_base = vec(b + "hc_ffn_base.weight");
-      L.hc_ffn_scale = vec(b + "hc_ffn_scale.weight");
-      L.wq_a = matrix(b + "attn_q_a.weight");
-      L.q_a_norm = vec(b + "attn_q_a_norm.weight");
-      L.wq_b = matrix(b + "attn_q_b.weight");
-      L.wkv = matrix(b + "attn_kv.weight");
-      L.kv_a_norm = vec(b + "attn_kv_a_norm.weight");
-      L.wo_a = matrix(b + "attn_output_a.weight");
-      L.wo_b = matrix(b + "attn_output_b.weight");
+      L.hc_attn_fn = matrix(kHcAttnFn, il);
+      L.hc_attn_base = vec(kHcAttnBase, il);
+      L.hc_attn_scale = vec(kHcAttnScale, il);
+      L.hc_ffn_fn = matrix(kHcFfnFn, il);
+      L.hc_ffn_base = vec(kHcFfnBase, il);
+      L.hc_ffn_scale = vec(kHcFfnScale, il);
+      L.wq_a = matrix(kAttnQA, il);
+      L.q_a_norm = vec(kAttnQANorm, il);
+      L.wq_b = matrix(kAttnQB, il);
+      L.wkv = matrix(kAttnKv, il);
+      L.kv_a_norm = vec(kAttnKvANorm, il);
+      L.wo_a = matrix(kAttnOutputA, il);
+      L.wo_b = matrix(kAttnOutputB, il);
       if (c.layer_compress_ratio(il) > 0) {
-        L.comp_kv = matrix(b + "attn_compressor_kv.weight");
-        L.comp_gate = matrix(b + "attn_compressor_gate.weight");
-        L.comp_ape = vec(b + "attn_compressor_ape.weight");
-        L.comp_norm = vec(b + "attn_compressor_norm.weight");
+        L.comp_kv = matrix(kAttnCompressorKv, il);
+        L.comp_gate = matrix(kAttnCompressorGate, il);
+        L.comp_ape = vec(kAttnCompressorApe, il);
+        L.comp_norm = vec(kAttnCompressorNorm, il);
       }
       if (c.layer_has_indexer(il)) {
-        L.idx_q_b = matrix(b + "indexer.attn_q_b.weight");
-        L.idx_proj = matrix(b + "indexer.proj.weight");
-        L.idx_comp_kv = matrix(b + "indexer_compressor_kv.weight");
-        L.idx_comp_gate = matrix(b + "indexer_compressor_gate.weight");
-        L.idx_comp_ape = vec(b + "indexer_compressor_ape.weight");
-        L.idx_comp_norm = vec(b + "indexer_compressor_norm.weight");
+        L.idx_q_b = matrix(kIndexerQB, il);
+        L.idx_proj = matrix(kIndexerProj, il);
+        L.idx_comp_kv = matrix(kIndexerCompressorKv, il);
+        L.idx_comp_gate = matrix(kIndexerCompressorGate, il);
+        L.idx_comp_ape = vec(kIndexerCompressorApe, il);
+        L.idx_comp_norm = vec(kIndexerCompressorNorm, il);
       }
     } else if (c.is_mla()) {
       if (c.q_lora_rank > 0) {
-        L.wq_a = matrix(b + "attn_q_a.weight");
-        L.q_a_norm = vec(b + "attn_q_a_norm.weight");
-        L.wq_b = matrix(b + "attn_q_b.weight");
+        L.wq_a = matrix(kAttnQA, il);
+        L.q_a_norm = vec(kAttnQANorm, il);
+        L.wq_b = matrix(kAttnQB, il);
       } else {
-        L.wq = matrix(b + "attn_q.weight");
+        L.wq = matrix(kAttnQ, il);
       }
-      L.wkv_a_mqa = matrix(b + "attn_kv_a_mqa.weight");
-      L.kv_a_norm = vec(b + "attn_kv_a_norm.weight");
+      L.wkv_a_mqa = matrix(kAttnKvAMqa, il);
+      L.kv_a_norm = vec(kAttnKvANorm, il);
       if (c.mla_split_kv_b) {
-        L.wk_b = experts(b + "attn_k_b.weight");
-        L.wv_b = experts(b + "attn_v_b.weight");
+        L.wk_b = experts(kAttnKB, il);
+        L.wv_b = experts(kAttnVB, il);
       } else {
-        L.wkv_b = matrix(b + "attn_kv_b.weight");
+        L.wkv_b = matrix(kAttnKvB, il);
       }
     } else {
-      L.wq = matrix(b + "attn_q.weight");
-      L.wk = matrix(b + "attn_k.weight");
-      L.wv = matrix(b + "attn_v.weight");
+      L.wq = matrix(kAttnQ, il);
+      L.wk = matrix(kAttnK, il);
+      L.wv = matrix(kAttnV, il);
       if (c.attn_bias) {
-        L.bq = vec(b + "attn_q.bias");
-        L.bk = vec(b + "attn_k.bias");
-        L.bv = vec(b + "attn_v.bias");
+        L.bq = vec(kAttnQBias, il);
+        L.bk = vec(kAttnKBias, il);
+        L.bv = vec(kAttnVBias, il);
       }
       if (c.qk_norm == QkNorm::kPerHead || c.qk_norm == QkNorm::kWhole) {
-        L.q_norm = vec(b + "attn_q_norm.weight");
-        L.k_norm = vec(b + "attn_k_norm.weight");
+        L.q_norm = vec(kAttnQNorm, il);
+        L.k_norm = vec(kAttnKNorm, il);
       }
     }
-    if (!c.layer_is_recurrent(il) && !c.has_hyper_connections()) L.wo = matrix(b + "attn_output.weight");
-    if (c.attn_out_bias) L.bo = vec(b + "attn_output.bias");
-    if (c.attn_sinks) L.sinks = vec(b + "attn_sinks.weight");
-    L.ffn_norm = vec(b + c.ffn_norm_name + ".weight");
+    if (!c.layer_is_recurrent(il) && !c.has_hyper_connections()) L.wo = matrix(kAttnOutput, il);
+    if (c.attn_out_bias) L.bo = vec(kAttnOutputBias, il);
+    if (c.attn_sinks) L.sinks = vec(kAttnSinks, il);
+    L.ffn_norm = vec(c.ffn_norm, il);
     if (c.layer_is_moe(il)) {
-      L.router = matrix(b + "ffn_gate_inp.weight");
-      if (c.router_bias) L.router_bias = vec(b + "ffn_gate_inp.bias");
+      L.router = matrix(kFfnGateInp, il);
+      if (c.router_bias) L.router_bias = vec(kFfnGateInpBias, il);
       if (c.expert_bias) {
-        L.gate_exps_b = vec(b + "ffn_gate_exps.bias");
-        L.up_exps_b = vec(b + "ffn_up_exps.bias");
-        L.down_exps_b = vec(b + "ffn_down_exps.bias");
+        L.gate_exps_b = vec(kFfnGateExpsBias, il);
+        L.up_exps_b = vec(kFfnUpExpsBias, il);
+        L.down_exps_b = vec(kFfnDownExpsBias, il);
       }
-      if (c.expert_score_bias && !c.layer_is_hashed(il)) L.expert_score_bias = vec(b + "exp_probs_b.bias");
+      if (c.expert_score_bias && !c.layer_is_hashed(il)) L.expert_score_bias = vec(kExpProbsB, il);
       if (c.layer_is_hashed(il))
-        L.tid2eid = reinterpret_cast<const int32_t*>(info(b + "ffn_gate_tid2eid.weight").data);
-      L.gate_exps = experts(b + "ffn_gate_exps.weight");
-      L.up_exps = experts(b + "ffn_up_exps.weight");
-      L.down_exps = experts(b + "ffn_down_exps.weight");
+        L.tid2eid = reinterpret_cast<const int32_t*>(info(kFfnGateTid2eid, il).data);
+      L.gate_exps = experts(kFfnGateExps, il);
+      L.up_exps = experts(kFfnUpExps, il);
+      L.down_exps = experts(kFfnDownExps, il);
       if (c.n_ff_shexp > 0) {
-        if (c.shared_expert_gate) L.shexp_gate = vec(b + "ffn_gate_inp_shexp.weight");
-        L.gate_shexp = matrix(b + "ffn_gate_shexp.weight");
-        L.up_shexp = matrix(b + "ffn_up_shexp.weight");
-        L.down_shexp = matrix(b + "ffn_down_shexp.weight");
+        if (c.shared_expert_gate) L.shexp_gate = vec(kFfnGateInpShexp, il);
+        L.gate_shexp = matrix(kFfnGateShexp, il);
+        L.up_shexp = matrix(kFfnUpShexp, il);
+        L.down_shexp = matrix(kFfnDownShexp, il);
       }
     } else {
-      L.ffn_gate = matrix(b + "ffn_gate.weight");
-      L.ffn_up = matrix(b + "ffn_up.weight");
-      L.ffn_down = matrix(b + "ffn_down.weight");
+      L.ffn_gate = matrix(kFfnGate, il);
+      L.ffn_up = matrix(kFfnUp, il);
+      L.ffn_down = matrix(kFfnDown, il);
     }
   }
 }

@@ -8,23 +8,6 @@
 
 namespace frugal::model {
 
-const char* tensor_role_name(TensorRole role) {
-  switch (role) {
-    case TensorRole::kEmbedding: return "embedding";
-    case TensorRole::kOutput: return "output";
-    case TensorRole::kNorm: return "norm";
-    case TensorRole::kAttention: return "attention";
-    case TensorRole::kBias: return "bias";
-    case TensorRole::kRouter: return "router";
-    case TensorRole::kExpert: return "expert";
-    case TensorRole::kExpertBias: return "expert bias";
-    case TensorRole::kSharedExpert: return "shared expert";
-    case TensorRole::kDenseFfn: return "dense ffn";
-    case TensorRole::kTokenExperts: return "token experts";
-  }
-  return "?";
-}
-
 int64_t TensorSpec::n_elements() const {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
@@ -34,28 +17,32 @@ int64_t TensorSpec::n_elements() const {
 std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
   validate_config(c);
   std::vector<TensorSpec> out;
-  auto add = [&](std::string name, std::vector<int64_t> shape, TensorRole role, int layer) {
-    out.push_back({std::move(name), std::move(shape), role, layer});
+  // Name and role from the table of tensor names; layer -1 for global ones.
+  auto add = [&](TensorId id, std::vector<int64_t> shape, int layer) {
+    out.push_back({.name = gguf::tensor_name(id, layer),
+                   .shape = std::move(shape),
+                   .role = gguf::tensor_role(id),
+                   .layer = layer,
+                   .id = id});
   };
-  using R = TensorRole;
+  using enum TensorId;
   // A Gated DeltaNet layer (see ModelConfig::ssm_split_proj for the layouts).
   auto add_recurrent = [&](int il) {
-    const std::string b = "blk." + std::to_string(il) + ".";
     const int64_t nk = c.ssm_n_k_head, nv = c.ssm_n_v_head, dk = c.ssm_k_head_dim, dv = c.ssm_v_head_dim;
     if (c.ssm_split_proj) {
-      add(b + "attn_qkv.weight", {c.n_embd, c.ssm_conv_channels()}, R::kAttention, il);
-      add(b + "attn_gate.weight", {c.n_embd, nv * dv}, R::kAttention, il);
-      add(b + "ssm_beta.weight", {c.n_embd, nv}, R::kAttention, il);
-      add(b + "ssm_alpha.weight", {c.n_embd, nv}, R::kAttention, il);
+      add(kAttnQkv, {c.n_embd, c.ssm_conv_channels()}, il);
+      add(kAttnGate, {c.n_embd, nv * dv}, il);
+      add(kSsmBeta, {c.n_embd, nv}, il);
+      add(kSsmAlpha, {c.n_embd, nv}, il);
     } else {
-      add(b + "ssm_in.weight", {c.n_embd, 2 * nk * dk + 2 * nv * dv}, R::kAttention, il);
-      add(b + "ssm_ba.weight", {c.n_embd, 2 * nv}, R::kAttention, il);
+      add(kSsmIn, {c.n_embd, 2 * nk * dk + 2 * nv * dv}, il);
+      add(kSsmBa, {c.n_embd, 2 * nv}, il);
     }
-    add(b + "ssm_conv1d.weight", {c.ssm_conv_kernel, c.ssm_conv_channels()}, R::kAttention, il);
-    add(b + "ssm_dt.bias", {nv}, R::kBias, il);
-    add(b + "ssm_a", {nv}, R::kBias, il);
-    add(b + "ssm_norm.weight", {dv}, R::kNorm, il);
-    add(b + "ssm_out.weight", {nv * dv, c.n_embd}, R::kAttention, il);
+    add(kSsmConv1d, {c.ssm_conv_kernel, c.ssm_conv_channels()}, il);
+    add(kSsmDt, {nv}, il);
+    add(kSsmA, {nv}, il);
+    add(kSsmNorm, {dv}, il);
+    add(kSsmOut, {nv * dv, c.n_embd}, il);
   };
   // DeepSeek-V4's attention (ModelConfig's deepseek4 fields): low-rank
   // queries, one shared key/value head, sinks, the grouped output; per
@@ -64,133 +51,134 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
   // embedding of the gate per position in the block; the entries' norm) and
   // on ratio 4 the indexer's query, head weights and its own compressor.
   auto add_dsv4_attention = [&](int il) {
-    const std::string b = "blk." + std::to_string(il) + ".";
     const int64_t hd = c.head_dim, qw = c.n_head * c.head_dim;
-    add(b + "attn_q_a.weight", {c.n_embd, c.q_lora_rank}, R::kAttention, il);
-    add(b + "attn_q_a_norm.weight", {c.q_lora_rank}, R::kNorm, il);
-    add(b + "attn_q_b.weight", {c.q_lora_rank, qw}, R::kAttention, il);
-    add(b + "attn_kv.weight", {c.n_embd, hd}, R::kAttention, il);
-    add(b + "attn_kv_a_norm.weight", {hd}, R::kNorm, il);
-    add(b + "attn_sinks.weight", {c.n_head}, R::kBias, il);
-    add(b + "attn_output_a.weight", {qw / c.n_out_groups, c.n_out_groups * c.out_lora_rank}, R::kAttention, il);
-    add(b + "attn_output_b.weight", {c.n_out_groups * c.out_lora_rank, c.n_embd}, R::kAttention, il);
+    add(kAttnQA, {c.n_embd, c.q_lora_rank}, il);
+    add(kAttnQANorm, {c.q_lora_rank}, il);
+    add(kAttnQB, {c.q_lora_rank, qw}, il);
+    add(kAttnKv, {c.n_embd, hd}, il);
+    add(kAttnKvANorm, {hd}, il);
+    add(kAttnSinks, {c.n_head}, il);
+    add(kAttnOutputA, {qw / c.n_out_groups, c.n_out_groups * c.out_lora_rank}, il);
+    add(kAttnOutputB, {c.n_out_groups * c.out_lora_rank, c.n_embd}, il);
     const int64_t ratio = c.layer_compress_ratio(il);
-    auto add_compressor = [&](const std::string& p, int64_t width) {
-      const int64_t halves = ratio == 4 ? 2 : 1;
-      add(b + p + "_kv.weight", {c.n_embd, halves * width}, R::kAttention, il);
-      add(b + p + "_gate.weight", {c.n_embd, halves * width}, R::kAttention, il);
-      add(b + p + "_ape.weight", {halves * width, ratio}, R::kBias, il);
-      add(b + p + "_norm.weight", {width}, R::kNorm, il);
+    struct Compressor {
+      TensorId kv, gate, ape, norm;
     };
-    if (ratio > 0) add_compressor("attn_compressor", hd);
+    auto add_compressor = [&](const Compressor& t, int64_t width) {
+      const int64_t halves = ratio == 4 ? 2 : 1;
+      add(t.kv, {c.n_embd, halves * width}, il);
+      add(t.gate, {c.n_embd, halves * width}, il);
+      add(t.ape, {halves * width, ratio}, il);
+      add(t.norm, {width}, il);
+    };
+    if (ratio > 0) add_compressor({kAttnCompressorKv, kAttnCompressorGate, kAttnCompressorApe, kAttnCompressorNorm}, hd);
     if (c.layer_has_indexer(il)) {
-      add(b + "indexer.attn_q_b.weight", {c.q_lora_rank, c.n_indexer_head * c.indexer_head_dim}, R::kAttention, il);
-      add(b + "indexer.proj.weight", {c.n_embd, c.n_indexer_head}, R::kAttention, il);
-      add_compressor("indexer_compressor", c.indexer_head_dim);
+      add(kIndexerQB, {c.q_lora_rank, c.n_indexer_head * c.indexer_head_dim}, il);
+      add(kIndexerProj, {c.n_embd, c.n_indexer_head}, il);
+      add_compressor({kIndexerCompressorKv, kIndexerCompressorGate, kIndexerCompressorApe, kIndexerCompressorNorm},
+                     c.indexer_head_dim);
     }
   };
   // Hyper-connections: per sublayer the mixing projection from the n_hc
   // normalised streams to (pre, post, comb) logits, their base and the three
   // scales; the head's (pre only, one scale).
   const int64_t n_mix = c.n_hc * c.n_hc + 2 * c.n_hc;
-  auto add_hc = [&](const std::string& p, int il) {
-    add(p + "_fn.weight", {c.n_hc * c.n_embd, n_mix}, R::kAttention, il);
-    add(p + "_base.weight", {n_mix}, R::kBias, il);
-    add(p + "_scale.weight", {3}, R::kNorm, il);
+  auto add_hc = [&](TensorId fn, TensorId base, TensorId scale, int il) {
+    add(fn, {c.n_hc * c.n_embd, n_mix}, il);
+    add(base, {n_mix}, il);
+    add(scale, {3}, il);
   };
 
-  add("token_embd.weight", {c.n_embd, c.n_vocab}, R::kEmbedding, -1);
-  add("output_norm.weight", {c.n_embd}, R::kNorm, -1);
-  if (!c.tied_output) add("output.weight", {c.n_embd, c.n_vocab}, R::kOutput, -1);
+  add(kTokenEmbd, {c.n_embd, c.n_vocab}, -1);
+  add(kOutputNorm, {c.n_embd}, -1);
+  if (!c.tied_output) add(kOutput, {c.n_embd, c.n_vocab}, -1);
   if (c.has_hyper_connections()) {
-    add("output_hc_fn.weight", {c.n_hc * c.n_embd, c.n_hc}, R::kAttention, -1);
-    add("output_hc_base.weight", {c.n_hc}, R::kBias, -1);
-    add("output_hc_scale.weight", {1}, R::kNorm, -1);
+    add(kOutputHcFn, {c.n_hc * c.n_embd, c.n_hc}, -1);
+    add(kOutputHcBase, {c.n_hc}, -1);
+    add(kOutputHcScale, {1}, -1);
   }
-  if (c.rope_freq_factors) add("rope_freqs.weight", {c.rope_dim / 2}, R::kNorm, -1);
+  if (c.rope_freq_factors) add(kRopeFreqs, {c.rope_dim / 2}, -1);
 
   for (int il = 0; il < c.n_layer + c.n_nextn_layer; ++il) {
-    const std::string b = "blk." + std::to_string(il) + ".";
-    add(b + "attn_norm.weight", {c.n_embd}, R::kNorm, il);
+    add(kAttnNorm, {c.n_embd}, il);
     if (c.layer_is_recurrent(il)) {
       add_recurrent(il);
     } else if (c.has_hyper_connections()) {
-      add_hc(b + "hc_attn", il);
-      add_hc(b + "hc_ffn", il);
+      add_hc(kHcAttnFn, kHcAttnBase, kHcAttnScale, il);
+      add_hc(kHcFfnFn, kHcFfnBase, kHcFfnScale, il);
       add_dsv4_attention(il);
     } else if (c.is_mla()) {
       const int64_t q_width = c.n_head * c.head_dim;
       if (c.q_lora_rank > 0) {
-        add(b + "attn_q_a.weight", {c.n_embd, c.q_lora_rank}, R::kAttention, il);
-        add(b + "attn_q_a_norm.weight", {c.q_lora_rank}, R::kNorm, il);
-        add(b + "attn_q_b.weight", {c.q_lora_rank, q_width}, R::kAttention, il);
+        add(kAttnQA, {c.n_embd, c.q_lora_rank}, il);
+        add(kAttnQANorm, {c.q_lora_rank}, il);
+        add(kAttnQB, {c.q_lora_rank, q_width}, il);
       } else {
-        add(b + "attn_q.weight", {c.n_embd, q_width}, R::kAttention, il);
+        add(kAttnQ, {c.n_embd, q_width}, il);
       }
-      add(b + "attn_kv_a_mqa.weight", {c.n_embd, c.kv_lora_rank + c.qk_rope_head_dim}, R::kAttention, il);
-      add(b + "attn_kv_a_norm.weight", {c.kv_lora_rank}, R::kNorm, il);
+      add(kAttnKvAMqa, {c.n_embd, c.kv_lora_rank + c.qk_rope_head_dim}, il);
+      add(kAttnKvANorm, {c.kv_lora_rank}, il);
       if (c.mla_split_kv_b) {
-        add(b + "attn_k_b.weight", {c.qk_nope_head_dim, c.kv_lora_rank, c.n_head}, R::kAttention, il);
-        add(b + "attn_v_b.weight", {c.kv_lora_rank, c.v_head_dim, c.n_head}, R::kAttention, il);
+        add(kAttnKB, {c.qk_nope_head_dim, c.kv_lora_rank, c.n_head}, il);
+        add(kAttnVB, {c.kv_lora_rank, c.v_head_dim, c.n_head}, il);
       } else {
-        add(b + "attn_kv_b.weight", {c.kv_lora_rank, c.n_head * (c.qk_nope_head_dim + c.v_head_dim)},
-            R::kAttention, il);
+        add(kAttnKvB, {c.kv_lora_rank, c.n_head * (c.qk_nope_head_dim + c.v_head_dim)}, il);
       }
-      add(b + "attn_output.weight", {c.n_head * c.v_head_dim, c.n_embd}, R::kAttention, il);
+      add(kAttnOutput, {c.n_head * c.v_head_dim, c.n_embd}, il);
     } else {
-      add(b + "attn_q.weight", {c.n_embd, c.n_embd_q() * (c.attn_output_gate ? 2 : 1)}, R::kAttention, il);
-      add(b + "attn_k.weight", {c.n_embd, c.n_embd_k()}, R::kAttention, il);
-      add(b + "attn_v.weight", {c.n_embd, c.n_embd_v()}, R::kAttention, il);
+      add(kAttnQ, {c.n_embd, c.n_embd_q() * (c.attn_output_gate ? 2 : 1)}, il);
+      add(kAttnK, {c.n_embd, c.n_embd_k()}, il);
+      add(kAttnV, {c.n_embd, c.n_embd_v()}, il);
       if (c.attn_bias) {
-        add(b + "attn_q.bias", {c.n_embd_q()}, R::kBias, il);
-        add(b + "attn_k.bias", {c.n_embd_k()}, R::kBias, il);
-        add(b + "attn_v.bias", {c.n_embd_v()}, R::kBias, il);
+        add(kAttnQBias, {c.n_embd_q()}, il);
+        add(kAttnKBias, {c.n_embd_k()}, il);
+        add(kAttnVBias, {c.n_embd_v()}, il);
       }
       if (c.qk_norm == QkNorm::kPerHead) {
-        add(b + "attn_q_norm.weight", {c.head_dim}, R::kNorm, il);
-        add(b + "attn_k_norm.weight", {c.head_dim}, R::kNorm, il);
+        add(kAttnQNorm, {c.head_dim}, il);
+        add(kAttnKNorm, {c.head_dim}, il);
       } else if (c.qk_norm == QkNorm::kWhole) {
-        add(b + "attn_q_norm.weight", {c.n_embd_q()}, R::kNorm, il);
-        add(b + "attn_k_norm.weight", {c.n_embd_k()}, R::kNorm, il);
+        add(kAttnQNorm, {c.n_embd_q()}, il);
+        add(kAttnKNorm, {c.n_embd_k()}, il);
       }
-      add(b + "attn_output.weight", {c.n_head * c.v_head_dim, c.n_embd}, R::kAttention, il);
-      if (c.attn_out_bias) add(b + "attn_output.bias", {c.n_embd}, R::kBias, il);
-      if (c.attn_sinks) add(b + "attn_sinks.weight", {c.n_head}, R::kBias, il);
+      add(kAttnOutput, {c.n_head * c.v_head_dim, c.n_embd}, il);
+      if (c.attn_out_bias) add(kAttnOutputBias, {c.n_embd}, il);
+      if (c.attn_sinks) add(kAttnSinks, {c.n_head}, il);
     }
-    add(b + c.ffn_norm_name + ".weight", {c.n_embd}, R::kNorm, il);
+    add(c.ffn_norm, {c.n_embd}, il);
     if (c.layer_is_moe(il)) {
-      add(b + "ffn_gate_inp.weight", {c.n_embd, c.n_expert}, R::kRouter, il);
-      if (c.router_bias) add(b + "ffn_gate_inp.bias", {c.n_expert}, R::kBias, il);
-      if (c.expert_score_bias && !c.layer_is_hashed(il)) add(b + "exp_probs_b.bias", {c.n_expert}, R::kBias, il);
+      add(kFfnGateInp, {c.n_embd, c.n_expert}, il);
+      if (c.router_bias) add(kFfnGateInpBias, {c.n_expert}, il);
+      if (c.expert_score_bias && !c.layer_is_hashed(il)) add(kExpProbsB, {c.n_expert}, il);
       if (c.layer_is_hashed(il))
-        add(b + "ffn_gate_tid2eid.weight", {c.n_expert_used, c.n_vocab}, R::kTokenExperts, il);
-      add(b + "ffn_gate_exps.weight", {c.n_embd, c.n_ff_exp, c.n_expert}, R::kExpert, il);
-      add(b + "ffn_up_exps.weight", {c.n_embd, c.n_ff_exp, c.n_expert}, R::kExpert, il);
-      add(b + "ffn_down_exps.weight", {c.n_ff_exp, c.n_embd, c.n_expert}, R::kExpert, il);
+        add(kFfnGateTid2eid, {c.n_expert_used, c.n_vocab}, il);
+      add(kFfnGateExps, {c.n_embd, c.n_ff_exp, c.n_expert}, il);
+      add(kFfnUpExps, {c.n_embd, c.n_ff_exp, c.n_expert}, il);
+      add(kFfnDownExps, {c.n_ff_exp, c.n_embd, c.n_expert}, il);
       if (c.expert_bias) {
-        add(b + "ffn_gate_exps.bias", {c.n_ff_exp, c.n_expert}, R::kExpertBias, il);
-        add(b + "ffn_up_exps.bias", {c.n_ff_exp, c.n_expert}, R::kExpertBias, il);
-        add(b + "ffn_down_exps.bias", {c.n_embd, c.n_expert}, R::kExpertBias, il);
+        add(kFfnGateExpsBias, {c.n_ff_exp, c.n_expert}, il);
+        add(kFfnUpExpsBias, {c.n_ff_exp, c.n_expert}, il);
+        add(kFfnDownExpsBias, {c.n_embd, c.n_expert}, il);
       }
       if (c.n_ff_shexp > 0) {
-        if (c.shared_expert_gate) add(b + "ffn_gate_inp_shexp.weight", {c.n_embd}, R::kRouter, il);
-        add(b + "ffn_gate_shexp.weight", {c.n_embd, c.n_ff_shexp}, R::kSharedExpert, il);
-        add(b + "ffn_up_shexp.weight", {c.n_embd, c.n_ff_shexp}, R::kSharedExpert, il);
-        add(b + "ffn_down_shexp.weight", {c.n_ff_shexp, c.n_embd}, R::kSharedExpert, il);
+        if (c.shared_expert_gate) add(kFfnGateInpShexp, {c.n_embd}, il);
+        add(kFfnGateShexp, {c.n_embd, c.n_ff_shexp}, il);
+        add(kFfnUpShexp, {c.n_embd, c.n_ff_shexp}, il);
+        add(kFfnDownShexp, {c.n_ff_shexp, c.n_embd}, il);
       }
     } else {
-      add(b + "ffn_gate.weight", {c.n_embd, c.n_ff}, R::kDenseFfn, il);
-      add(b + "ffn_up.weight", {c.n_embd, c.n_ff}, R::kDenseFfn, il);
-      add(b + "ffn_down.weight", {c.n_ff, c.n_embd}, R::kDenseFfn, il);
+      add(kFfnGate, {c.n_embd, c.n_ff}, il);
+      add(kFfnUp, {c.n_embd, c.n_ff}, il);
+      add(kFfnDown, {c.n_ff, c.n_embd}, il);
     }
     if (il >= c.n_layer) {
       // A next-token-prediction block: the last hidden state and the next
       // token's embedding, each normalised, projected from 2 n_embd to n_embd
       // into a block of its own (its shared head and embedding, when a file
       // has them, are optional and not checked).
-      add(b + "nextn.eh_proj.weight", {2 * c.n_embd, c.n_embd}, R::kAttention, il);
-      add(b + "nextn.enorm.weight", {c.n_embd}, R::kNorm, il);
-      add(b + "nextn.hnorm.weight", {c.n_embd}, R::kNorm, il);
+      add(kNextnEhProj, {2 * c.n_embd, c.n_embd}, il);
+      add(kNextnEnorm, {c.n_embd}, il);
+      add(kNextnHnorm, {c.n_embd}, il);
     }
   }
   return out;

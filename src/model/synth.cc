@@ -44,11 +44,6 @@ inline float approx_normal(uint64_t key, uint64_t index) {
   return ((sum + 2.0f) * (1.0f / 65536.0f) - 2.0f) * 1.7320508f;  // var of each uniform: 1/12
 }
 
-bool is_residual_output(const std::string& name) {
-  return name.find("attn_output") != std::string::npos || name.find("ffn_down") != std::string::npos ||
-         name.find("ssm_out") != std::string::npos;
-}
-
 }  // namespace
 
 namespace {
@@ -93,7 +88,7 @@ void skew_rows(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, do
 InitScale init_scale(const ModelConfig& cfg, const TensorSpec& spec) {
   // Gated DeltaNet's A = -exp(A_log) must be negative (decay below 1): about
   // -0.5 keeps a state's memory over several positions.
-  if (spec.name.ends_with(".ssm_a")) return {-0.5f, 0.1f};
+  if (spec.id == TensorId::kSsmA) return {-0.5f, 0.1f};
   switch (spec.role) {
     case TensorRole::kNorm: return {1.0f, 0.1f};
     case TensorRole::kBias: case TensorRole::kExpertBias: return {0.0f, 0.1f};
@@ -103,7 +98,7 @@ InitScale init_scale(const ModelConfig& cfg, const TensorSpec& spec) {
     default: break;
   }
   float std = 1.0f / std::sqrt(float(spec.fan_in()));
-  if (is_residual_output(spec.name)) std /= std::sqrt(2.0f * float(cfg.n_layer));
+  if (gguf::tensor_info(spec.id).residual) std /= std::sqrt(2.0f * float(cfg.n_layer));
   return {0.0f, std};
 }
 
@@ -115,13 +110,14 @@ namespace {
 // h*v + i is kv_b row h*(nope + v) + nope + i.
 bool split_kv_b_rows(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, int64_t row_begin,
                      int64_t row_end, float* out) {
-  const bool k_b = spec.name.ends_with(".attn_k_b.weight");
-  if (!k_b && !spec.name.ends_with(".attn_v_b.weight")) return false;
+  const bool k_b = spec.id == TensorId::kAttnKB;
+  if (!k_b && spec.id != TensorId::kAttnVB) return false;
   const int64_t rank = cfg.kv_lora_rank, nope = cfg.qk_nope_head_dim, v = cfg.v_head_dim;
-  const TensorSpec joint{.name = "blk." + std::to_string(spec.layer) + ".attn_kv_b.weight",
+  const TensorSpec joint{.name = gguf::tensor_name(TensorId::kAttnKvB, spec.layer),
                          .shape = {rank, cfg.n_head * (nope + v)},
                          .role = spec.role,
-                         .layer = spec.layer};
+                         .layer = spec.layer,
+                         .id = TensorId::kAttnKvB};
   if (!k_b) {
     for (int64_t r = row_begin; r < row_end; ++r) {
       const int64_t src = r / v * (nope + v) + nope + r % v;

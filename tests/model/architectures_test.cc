@@ -35,7 +35,7 @@ std::map<std::string, std::string> traits_of(const ModelConfig& c) {
           {"qk_norm", n(c.qk_norm)},
           {"n_nope_layer_step", n(c.n_nope_layer_step)},
           {"ffn_act", n(c.ffn_act)},
-          {"ffn_norm_name", c.ffn_norm_name},
+          {"ffn_norm", gguf::tensor_stem(c.ffn_norm)},
           {"gating", n(c.gating)},
           {"expert_weights_norm", n(c.expert_weights_norm)},
           {"router_bias", n(c.router_bias)},
@@ -98,7 +98,7 @@ TEST(Architectures, TinyPresetHasItsEntrysTraits) {
     }
     EXPECT_EQ(c.n_nope_layer_step, a.nope_layer_step);
     EXPECT_EQ(c.ffn_act, a.ffn_act);
-    EXPECT_STREQ(c.ffn_norm_name, a.ffn_norm_name);
+    EXPECT_EQ(c.ffn_norm, a.ffn_norm);
     EXPECT_EQ(c.router_bias, a.router_bias);
     EXPECT_EQ(c.expert_bias, a.expert_bias);
     EXPECT_EQ(c.expert_weight_on_input, a.expert_weight_on_input);
