@@ -391,6 +391,11 @@ int run_train(TrainArgs& a) {
     log_info("train: ids read of the ", trainer.train_tokens() + trainer.val_tokens(), " in ", token_file,
              group ? ", rank by rank" : "", ": training ", train_read, ", validation ", val_read);
   }
+  if (group) {
+    const dist::CommStats cs = group->stats();
+    log_info("train: rank 0 started ", cs.sums, " sums (gradient buckets, losses), sent ",
+             human_bytes(static_cast<double>(cs.bytes_sent)), ", waited ", cs.sum_seconds, " s for them");
+  }
   const std::span<const float> bias =
       a.opts.bias_balance ? std::span<const float>(trainer.selection_bias()) : std::span<const float>();
   if (primary) train::export_gguf(a.output, trainer.layout(), trainer.params().data(), tok_md, *type, bias);
