@@ -10,27 +10,22 @@
 #include <string>
 
 #include "base/error.h"
+#include "gguf/tensor_names.h"
 
 namespace frugal::quant {
 namespace {
 
-bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
+using gguf::TensorId;
 
-// Also the recurrent layers' short convolution (ssm_conv1d, a few values a
-// channel): llama.cpp's kernel for it reads f32 only, as its converter writes it.
-bool stays_f32(std::string_view name, std::span<const int64_t> shape) {
-  return shape.size() < 2 || contains(name, "_norm") || contains(name, ".bias") ||
-         contains(name, "ffn_gate_inp") || contains(name, "exp_probs_b") || contains(name, "hc_") ||
-         contains(name, "_ape.") || contains(name, "ssm_conv1d");
-}
+// What the table of tensor names says of a name (by its own name or another
+// converter's): nullopt for a tensor no architecture holds, which the
+// recipes treat as a plain matrix.
+std::optional<gguf::TensorRef> tensor_of(std::string_view name) { return gguf::parse_tensor_name(name, true); }
 
-int layer_of(std::string_view name) {
-  if (name.substr(0, 4) != "blk.") return -1;
-  int v = 0;
-  size_t i = 4;
-  if (i >= name.size() || name[i] < '0' || name[i] > '9') return -1;
-  for (; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i) v = v * 10 + (name[i] - '0');
-  return v;
+// 1-D tensors, and the table's f32 tensors (norms, biases, routers, the
+// recurrent layers' short convolution, the hyper-connections' mixing).
+bool stays_f32(const std::optional<gguf::TensorRef>& t, std::span<const int64_t> shape) {
+  return shape.size() < 2 || (t && gguf::tensor_stays_f32(t->id));
 }
 
 // First and last eighth of the layers, and every third layer in between.
@@ -151,12 +146,14 @@ double bits_per_weight(TensorType t) {
 
 // The recipe's type for a matrix: of the roles the tensor plays that the
 // recipe sets, the one with the most bits per weight (the first on a tie).
-TensorTypeChoice choose_in_recipe(const Recipe& r, std::string_view name, int64_t n, int n_layer, bool tied_output,
-                                  bool moe) {
-  const int layer = layer_of(name);
-  const bool ffn_down = contains(name, "ffn_down");
-  const bool values = contains(name, "attn_v.") || contains(name, "attn_kv_b.") || contains(name, "attn_v_b.");
-  const bool keys_values = values || contains(name, "attn_k.") || contains(name, "attn_k_b.");
+TensorTypeChoice choose_in_recipe(const Recipe& r, const std::optional<gguf::TensorRef>& t, int64_t n, int n_layer,
+                                  bool tied_output, bool moe) {
+  const int layer = t ? static_cast<int>(t->block) : -1;
+  auto is = [&](TensorId id) { return t && t->id == id; };
+  const gguf::TensorNameInfo* info = t ? &gguf::tensor_info(t->id) : nullptr;
+  const bool ffn_down = info && info->ffn_down;
+  const bool values = info && info->kv == gguf::KvPart::kValues;
+  const bool keys_values = info && info->kv != gguf::KvPart::kNone;
   std::optional<TensorType> best;
   const char* why = "";
   auto consider = [&](const std::optional<TensorType>& type, const char* role, bool plays) {
@@ -166,18 +163,18 @@ TensorTypeChoice choose_in_recipe(const Recipe& r, std::string_view name, int64_
       why = role;
     }
   };
-  consider(r.output, "output", name == "output.weight");
-  consider(r.output, "tied output", tied_output && name == "token_embd.weight");
-  consider(r.token_embd, "token_embd", !tied_output && name == "token_embd.weight");
-  consider(r.attention, "attention", contains(name, ".attn_"));
+  consider(r.output, "output", is(TensorId::kOutput));
+  consider(r.output, "tied output", tied_output && is(TensorId::kTokenEmbd));
+  consider(r.token_embd, "token_embd", !tied_output && is(TensorId::kTokenEmbd));
+  consider(r.attention, "attention", info && info->recipe_attention);
   consider(r.attn_v, "attention values", values);
-  consider(r.shared_experts, "shared expert", contains(name, "_shexp."));
+  consider(r.shared_experts, "shared expert", info && info->role == gguf::TensorRole::kSharedExpert);
   consider(r.ffn_down, "ffn_down", ffn_down);
   consider(r.first_ffn_down, "first layers' ffn_down", ffn_down && layer >= 0 && layer < std::max(1, n_layer / 8));
   consider(r.more_bits, "attn_v/ffn_down layer",
-           layer >= 0 && (contains(name, "attn_v.") || ffn_down) && more_bits_layer(layer, n_layer));
-  consider(r.routed_experts, "expert", contains(name, "_exps."));
-  consider(r.moe_attn_output, "MoE attention output", moe && contains(name, ".attn_output."));
+           layer >= 0 && (is(TensorId::kAttnV) || ffn_down) && more_bits_layer(layer, n_layer));
+  consider(r.routed_experts, "expert", info && info->role == gguf::TensorRole::kExpert);
+  consider(r.moe_attn_output, "MoE attention output", moe && is(TensorId::kAttnOutput));
   consider(r.moe_keys_values, "MoE attention keys/values", moe && keys_values);
   const std::string tag = r.name;
   return best ? fit_row(*best, n, tag + ": " + why) : fit_row(r.base, n, tag);
@@ -201,11 +198,13 @@ TensorTypeChoice choose_type(std::string_view recipe_or_type, std::string_view n
     plain = parse_tensor_type(recipe_or_type);
     if (!plain) fail("unknown quantisation type or recipe '", recipe_or_type, "'");
   }
-  if (contains(name, "ffn_gate_tid2eid")) return {TensorType::I32, "expert ids stay i32"};  // deepseek4's hash table
-  if (stays_f32(name, shape)) return {TensorType::F32, "norm/bias/router stays f32"};
+  const auto t = tensor_of(name);
+  if (t && gguf::tensor_role(t->id) == gguf::TensorRole::kTokenExperts)
+    return {TensorType::I32, "expert ids stay i32"};  // deepseek4's hash table
+  if (stays_f32(t, shape)) return {TensorType::F32, "norm/bias/router stays f32"};
   const int64_t n = shape[0];
   if (plain) return fit_row(*plain, n, "type");
-  return choose_in_recipe(*recipe, name, n, n_layer, tied_output, moe);
+  return choose_in_recipe(*recipe, t, n, n_layer, tied_output, moe);
 }
 
 uint32_t file_type_code(std::string_view recipe_or_type) {

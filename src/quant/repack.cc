@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "gguf/tensor_names.h"
 #include "quant/quant.h"
 
 namespace frugal::quant {
@@ -326,7 +327,8 @@ void unpack_rows(TensorType repacked, const void* src, void* dst, int64_t n_rows
 }
 
 bool repack_allowed(std::string_view name) {
-  return name != "token_embd.weight" && !name.ends_with(".attn_kv_b.weight");
+  const auto t = gguf::parse_tensor_name(name);
+  return !t || (t->id != gguf::TensorId::kTokenEmbd && t->id != gguf::TensorId::kAttnKvB);
 }
 
 void extract_row(TensorType t, const void* matrix, int64_t row, int64_t n_in, void* out) {

@@ -8,6 +8,8 @@
 #include "base/error.h"
 #include "base/thread_pool.h"
 #include "gguf/reader.h"
+#include "gguf/summary.h"
+#include "gguf/tensor_names.h"
 #include "gguf/writer.h"
 #include "quant/quant.h"
 #include "quant/recipe.h"
@@ -87,10 +89,10 @@ RequantizeSummary requantize_file(const std::string& in_path, const std::string&
   }
   writer.set("general.file_type", gguf::Value::make_u32(summary.file_type));
 
-  const bool tied_output = reader.find_tensor("output.weight") == nullptr;
+  const bool tied_output = reader.find_tensor(gguf::tensor_name(gguf::TensorId::kOutput)) == nullptr;
   // Routed experts: the architecture's expert count, or stacked expert tensors.
   bool moe = !arch.empty() && reader.metadata().get_uint_or(arch + ".expert_count", 0) > 0;
-  for (const gguf::TensorInfo& t : reader.tensors()) moe = moe || t.name.find("_exps.") != std::string::npos;
+  for (const gguf::TensorInfo& t : reader.tensors()) moe = moe || gguf::is_expert_tensor(t.name);
   uint32_t imatrix_used = 0;  // tensors quantised with importance
   bool any_quantized = false;
   for (const gguf::TensorInfo& t : reader.tensors()) {
