@@ -55,7 +55,7 @@ void export_gguf(const std::string& path, const ParamLayout& layout, const float
       if (!cfg.layer_is_moe(il)) continue;  // a dense layer routes nothing (its entries stay 0)
       const float* src = selection_bias.data() + il * cfg.n_expert;
       const int64_t n = cfg.n_expert;
-      w.add_tensor("blk." + std::to_string(il) + ".exp_probs_b.bias", TensorType::F32, {static_cast<uint64_t>(n)},
+      w.add_tensor(gguf::tensor_name(model::TensorId::kExpProbsB, il), TensorType::F32, {static_cast<uint64_t>(n)},
                    [src, n](std::span<uint8_t> out) { std::memcpy(out.data(), src, static_cast<size_t>(n) * 4); });
     }
   }
@@ -70,9 +70,10 @@ ImportedModel import_gguf(const std::string& path) {
     m.selection_bias.resize(static_cast<size_t>(m.config.n_layer * m.config.n_expert));
     for (int64_t il = 0; il < m.config.n_layer; ++il) {
       if (!m.config.layer_is_moe(il) || m.config.layer_is_hashed(il)) continue;  // hash layers have none
-      const gguf::TensorInfo& info = file.tensor("blk." + std::to_string(il) + ".exp_probs_b.bias");
+      const std::string name = gguf::tensor_name(model::TensorId::kExpProbsB, il);
+      const gguf::TensorInfo& info = file.tensor(name);
       if (info.type != TensorType::F32 || info.n_elements != static_cast<uint64_t>(m.config.n_expert))
-        fail("train: ", path, ": blk.", il, ".exp_probs_b.bias must be ", m.config.n_expert, " F32 values");
+        fail("train: ", path, ": ", name, " must be ", m.config.n_expert, " F32 values");
       std::memcpy(m.selection_bias.data() + il * m.config.n_expert, info.data,
                   static_cast<size_t>(m.config.n_expert) * 4);
     }

@@ -11,9 +11,18 @@ std::string new_model_architecture_names() {
   return model::architecture_names([](const model::Architecture& a) { return a.training == model::Training::kNew; });
 }
 
+namespace {
+// The family a new model without --arch takes (Architecture::train_default).
+std::string default_architecture(bool shared_expert) {
+  for (const model::Architecture& a : model::architectures())
+    if (a.train_default && (a.shared_expert == model::SharedExpert::kGated) == shared_expert) return a.name;
+  fail("train: no default architecture", shared_expert ? " with a shared expert" : "");
+}
+}  // namespace
+
 model::ModelConfig make_config(const ModelShape& s) {
   model::ModelConfig c;
-  c.arch = !s.arch.empty() ? s.arch : s.n_ff_shexp > 0 ? "qwen2moe" : "qwen3moe";
+  c.arch = !s.arch.empty() ? s.arch : default_architecture(s.n_ff_shexp > 0);
   const model::Architecture* a = model::find_architecture(c.arch);
   if (a == nullptr || a->training != model::Training::kNew)
     fail("train: --arch ", c.arch, " cannot be made from scratch (", new_model_architecture_names(),
@@ -83,6 +92,7 @@ ParamLayout::ParamLayout(const model::ModelConfig& cfg) : cfg_(cfg) {
     t.shape = spec.shape;
     t.role = spec.role;
     t.layer = spec.layer;
+    t.id = spec.id;
     t.offset = n_params_;
     t.size = static_cast<size_t>(spec.n_elements());
     n_params_ += t.size;
@@ -98,48 +108,50 @@ const ParamTensor& ParamLayout::find(const std::string& name) const {
 
 ModelView ParamLayout::view(float* base) const {
   ModelView v;
-  auto at = [&](const std::string& name) { return base + find(name).offset; };
-  auto maybe = [&](const std::string& name) -> float* {
+  using enum model::TensorId;
+  // A tensor of the table, global (block -1) or of a block; maybe: null when absent.
+  auto at = [&](model::TensorId id, int64_t block = -1) { return base + find(gguf::tensor_name(id, block)).offset; };
+  auto maybe = [&](model::TensorId id, int64_t block = -1) -> float* {
+    const std::string name = gguf::tensor_name(id, block);
     for (const ParamTensor& t : tensors_)
       if (t.name == name) return base + t.offset;
     return nullptr;
   };
-  v.token_embd = at("token_embd.weight");
-  v.output_norm = at("output_norm.weight");
-  v.output = at("output.weight");
+  v.token_embd = at(kTokenEmbd);
+  v.output_norm = at(kOutputNorm);
+  v.output = at(kOutput);
   for (int64_t il = 0; il < cfg_.n_layer; ++il) {
-    const std::string b = "blk." + std::to_string(il) + ".";
     LayerView L;
-    L.attn_norm = at(b + "attn_norm.weight");
-    L.wq = maybe(b + "attn_q.weight");
-    L.wk = maybe(b + "attn_k.weight");
-    L.wv = maybe(b + "attn_v.weight");
-    L.q_norm = maybe(b + "attn_q_norm.weight");
-    L.k_norm = maybe(b + "attn_k_norm.weight");
-    L.bq = maybe(b + "attn_q.bias");
-    L.bk = maybe(b + "attn_k.bias");
-    L.bv = maybe(b + "attn_v.bias");
-    L.wo = at(b + "attn_output.weight");
-    L.ffn_norm = at(b + "ffn_norm.weight");
-    L.router = maybe(b + "ffn_gate_inp.weight");
-    L.gate_exps = maybe(b + "ffn_gate_exps.weight");
-    L.up_exps = maybe(b + "ffn_up_exps.weight");
-    L.down_exps = maybe(b + "ffn_down_exps.weight");
-    L.shexp_gate_inp = maybe(b + "ffn_gate_inp_shexp.weight");
-    L.gate_shexp = maybe(b + "ffn_gate_shexp.weight");
-    L.up_shexp = maybe(b + "ffn_up_shexp.weight");
-    L.down_shexp = maybe(b + "ffn_down_shexp.weight");
-    L.wq_a = maybe(b + "attn_q_a.weight");
-    L.q_a_norm = maybe(b + "attn_q_a_norm.weight");
-    L.wq_b = maybe(b + "attn_q_b.weight");
-    L.wkv_a = maybe(b + "attn_kv_a_mqa.weight");
-    L.kv_a_norm = maybe(b + "attn_kv_a_norm.weight");
-    L.wkv_b = maybe(b + "attn_kv_b.weight");
-    L.wk_b = maybe(b + "attn_k_b.weight");
-    L.wv_b = maybe(b + "attn_v_b.weight");
-    L.ffn_gate = maybe(b + "ffn_gate.weight");
-    L.ffn_up = maybe(b + "ffn_up.weight");
-    L.ffn_down = maybe(b + "ffn_down.weight");
+    L.attn_norm = at(kAttnNorm, il);
+    L.wq = maybe(kAttnQ, il);
+    L.wk = maybe(kAttnK, il);
+    L.wv = maybe(kAttnV, il);
+    L.q_norm = maybe(kAttnQNorm, il);
+    L.k_norm = maybe(kAttnKNorm, il);
+    L.bq = maybe(kAttnQBias, il);
+    L.bk = maybe(kAttnKBias, il);
+    L.bv = maybe(kAttnVBias, il);
+    L.wo = at(kAttnOutput, il);
+    L.ffn_norm = at(cfg_.ffn_norm, il);
+    L.router = maybe(kFfnGateInp, il);
+    L.gate_exps = maybe(kFfnGateExps, il);
+    L.up_exps = maybe(kFfnUpExps, il);
+    L.down_exps = maybe(kFfnDownExps, il);
+    L.shexp_gate_inp = maybe(kFfnGateInpShexp, il);
+    L.gate_shexp = maybe(kFfnGateShexp, il);
+    L.up_shexp = maybe(kFfnUpShexp, il);
+    L.down_shexp = maybe(kFfnDownShexp, il);
+    L.wq_a = maybe(kAttnQA, il);
+    L.q_a_norm = maybe(kAttnQANorm, il);
+    L.wq_b = maybe(kAttnQB, il);
+    L.wkv_a = maybe(kAttnKvAMqa, il);
+    L.kv_a_norm = maybe(kAttnKvANorm, il);
+    L.wkv_b = maybe(kAttnKvB, il);
+    L.wk_b = maybe(kAttnKB, il);
+    L.wv_b = maybe(kAttnVB, il);
+    L.ffn_gate = maybe(kFfnGate, il);
+    L.ffn_up = maybe(kFfnUp, il);
+    L.ffn_down = maybe(kFfnDown, il);
     v.layers.push_back(L);
   }
   return v;
@@ -175,8 +187,7 @@ void init_params(const ParamLayout& layout, uint64_t seed, float* params) {
       continue;
     }
     float std_dev = 0.02f;
-    if (t.name.find("attn_output") != std::string::npos || t.name.find("ffn_down") != std::string::npos)
-      std_dev *= resid_scale;
+    if (gguf::tensor_info(t.id).residual) std_dev *= resid_scale;
     for (size_t i = 0; i < t.size; ++i) p[i] = std_dev * rng.normal();
   }
 }

@@ -62,6 +62,7 @@ struct ParamTensor {
   std::vector<int64_t> shape;  // ggml order
   model::TensorRole role;
   int layer = -1;
+  model::TensorId id = model::TensorId::kCount;  // its entry in the table of tensor names
   size_t offset = 0;  // in floats
   size_t size = 0;    // elements
 };
