@@ -93,7 +93,7 @@ LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(b
     for (int t = 0; t < kTargets; ++t) {
       const model::LayerWeights& L = base.weights().layers[static_cast<size_t>(il)];
       LoraSlot s;
-      s.target = "blk." + std::to_string(il) + "." + target_name(t) + ".weight";
+      s.target = gguf::tensor_name(target_tensor(t), il);
       s.w = base_matrix(L, t);
       s.n_expert = t == kKB || t == kVB ? c.n_head : is_stack(t) ? c.n_expert : 0;
       s.shared = t >= kGateEx && shape.shared_experts;

@@ -5,15 +5,15 @@ namespace frugal::finetune {
 
 namespace {
 
-constexpr const char* kTargetNames[kTargets] = {
-    "attn_q",         "attn_k",        "attn_v",        "attn_output",   "attn_q_a",       "attn_q_b",
-    "attn_kv_a_mqa",  "attn_kv_b",     "attn_k_b",      "attn_v_b",      "ffn_gate",       "ffn_up",
-    "ffn_down",       "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp", "ffn_gate_inp",  "ffn_gate_exps",
-    "ffn_up_exps",    "ffn_down_exps"};
+using enum model::TensorId;
+constexpr model::TensorId kTargetTensors[kTargets] = {
+    kAttnQ,    kAttnK,    kAttnV,        kAttnOutput,   kAttnQA,       kAttnQB,     kAttnKvAMqa,
+    kAttnKvB,  kAttnKB,   kAttnVB,       kFfnGate,      kFfnUp,        kFfnDown,    kFfnGateShexp,
+    kFfnUpShexp, kFfnDownShexp, kFfnGateInp, kFfnGateExps, kFfnUpExps, kFfnDownExps};
 
 }  // namespace
 
-const char* target_name(int t) { return kTargetNames[t]; }
+model::TensorId target_tensor(int t) { return kTargetTensors[t]; }
 
 bool is_stack(int t) { return t >= kGateEx || t == kKB || t == kVB; }
 

@@ -24,8 +24,8 @@ enum Target {
   kUpEx, kDownEx, kTargets
 };
 
-// The tensor name's middle part of target t ("attn_q", ...).
-const char* target_name(int t);
+// The base tensor of target t (its entry in the table of tensor names).
+model::TensorId target_tensor(int t);
 
 // A stack target: the routed experts', or k_b's and v_b's heads.
 bool is_stack(int t);
