@@ -145,10 +145,11 @@ void gather_columns(const HfVHeads& v, float* row, int64_t n) {
 
 // The joint attn_kv_b that a split attn_k_b / attn_v_b is cut from.
 model::TensorSpec joint_kv_b(const model::ModelConfig& c, int layer) {
-  return {.name = "blk." + std::to_string(layer) + ".attn_kv_b.weight",
+  return {.name = gguf::tensor_name(model::TensorId::kAttnKvB, layer),
           .shape = {c.kv_lora_rank, c.n_head * (c.qk_nope_head_dim + c.v_head_dim)},
-          .role = model::TensorRole::kAttention,
-          .layer = layer};
+          .role = gguf::tensor_role(model::TensorId::kAttnKvB),
+          .layer = layer,
+          .id = model::TensorId::kAttnKvB};
 }
 
 // attn_k_b row h*rank + c is column c of head h's key rows of kv_b; attn_v_b
@@ -237,12 +238,12 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
     return s;
   };
   for (const model::TensorSpec& spec : model::expected_tensors(cfg)) {
-    if (spec.name == "rope_freqs.weight") {
+    if (spec.id == model::TensorId::kRopeFreqs) {
       plan.push_back({.spec = spec, .source = {}, .tensors = {}, .scales = {},
                       .computed = llama3_rope_factors(hf_model_keys(hf_cfg), cfg), .gather = nullptr});
       continue;
     }
-    const bool k_b = spec.name.ends_with(".attn_k_b.weight"), v_b = spec.name.ends_with(".attn_v_b.weight");
+    const bool k_b = spec.id == model::TensorId::kAttnKB, v_b = spec.id == model::TensorId::kAttnVB;
     Planned p{.spec = spec,
               .source = hf_source(fam, cfg, k_b || v_b ? joint_kv_b(cfg, spec.layer) : spec),
               .tensors = {},
@@ -291,8 +292,11 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
     const StTensor* t = ck.find(o.hf);
     if (t == nullptr) continue;
     check_dtype(*t);
-    model::TensorSpec spec{.name = o.gguf, .shape = {t->shape.rbegin(), t->shape.rend()},
-                           .role = model::TensorRole::kAttention, .layer = -1};
+    model::TensorSpec spec{.name = gguf::tensor_name(o.tensor, o.block),
+                           .shape = {t->shape.rbegin(), t->shape.rend()},
+                           .role = gguf::tensor_role(o.tensor),
+                           .layer = static_cast<int>(o.block),
+                           .id = o.tensor};
     HfSource source;
     source.names = {o.hf};
     source.shape = t->shape;

@@ -147,90 +147,92 @@ constexpr HfFamily kFamilies[] = {
      .for_score_bias = true},
 };
 
-// Per-layer tensors outside the experts: GGUF suffix after "blk.N." and the
-// Hugging Face name after "model.layers.N.". "{moe}", "{ffn}", "{shared}",
-// "{router}" and "{score_bias_at}" stand for the family's modules.
+using enum model::TensorId;
+
+// Per-layer tensors outside the experts: the GGUF tensor (of block N) and
+// the Hugging Face name after "model.layers.N.". "{moe}", "{ffn}",
+// "{shared}", "{router}" and "{score_bias_at}" stand for the family's modules.
 struct LayerName {
-  const char* gguf;
+  model::TensorId tensor;
   const char* hf;
   HfValue value = HfValue::kCopy;
   bool norm_as_is = false;  // a norm a zero-centred family stores as it is
 };
 constexpr LayerName kLayerNames[] = {
-    {.gguf = "attn_norm.weight", .hf = "input_layernorm.weight"},
-    {.gguf = "attn_q.weight", .hf = "self_attn.q_proj.weight"},
-    {.gguf = "attn_k.weight", .hf = "self_attn.k_proj.weight"},
-    {.gguf = "attn_v.weight", .hf = "self_attn.v_proj.weight"},
-    {.gguf = "attn_q.bias", .hf = "self_attn.q_proj.bias"},
-    {.gguf = "attn_k.bias", .hf = "self_attn.k_proj.bias"},
-    {.gguf = "attn_v.bias", .hf = "self_attn.v_proj.bias"},
-    {.gguf = "attn_output.weight", .hf = "self_attn.o_proj.weight"},
-    {.gguf = "attn_output.bias", .hf = "self_attn.o_proj.bias"},
-    {.gguf = "attn_sinks.weight", .hf = "self_attn.sinks"},
-    {.gguf = "attn_q_norm.weight", .hf = "self_attn.q_norm.weight"},
-    {.gguf = "attn_k_norm.weight", .hf = "self_attn.k_norm.weight"},
-    {.gguf = "ffn_norm.weight", .hf = "post_attention_layernorm.weight"},
-    {.gguf = "post_attention_norm.weight", .hf = "post_attention_layernorm.weight"},
-    {.gguf = "ffn_gate.weight", .hf = "{ffn}.gate_proj.weight"},
-    {.gguf = "ffn_up.weight", .hf = "{ffn}.up_proj.weight"},
-    {.gguf = "ffn_down.weight", .hf = "{ffn}.down_proj.weight"},
-    {.gguf = "ffn_gate_inp.weight", .hf = "{moe}.{router}.weight"},
-    {.gguf = "ffn_gate_inp.bias", .hf = "{moe}.{router}.bias"},
-    {.gguf = "exp_probs_b.bias", .hf = "{moe}.{score_bias_at}e_score_correction_bias"},
-    {.gguf = "ffn_gate_inp_shexp.weight", .hf = "{moe}.shared_expert_gate.weight"},
-    {.gguf = "ffn_gate_shexp.weight", .hf = "{moe}.{shared}.gate_proj.weight"},
-    {.gguf = "ffn_up_shexp.weight", .hf = "{moe}.{shared}.up_proj.weight"},
-    {.gguf = "ffn_down_shexp.weight", .hf = "{moe}.{shared}.down_proj.weight"},
+    {.tensor = kAttnNorm, .hf = "input_layernorm.weight"},
+    {.tensor = kAttnQ, .hf = "self_attn.q_proj.weight"},
+    {.tensor = kAttnK, .hf = "self_attn.k_proj.weight"},
+    {.tensor = kAttnV, .hf = "self_attn.v_proj.weight"},
+    {.tensor = kAttnQBias, .hf = "self_attn.q_proj.bias"},
+    {.tensor = kAttnKBias, .hf = "self_attn.k_proj.bias"},
+    {.tensor = kAttnVBias, .hf = "self_attn.v_proj.bias"},
+    {.tensor = kAttnOutput, .hf = "self_attn.o_proj.weight"},
+    {.tensor = kAttnOutputBias, .hf = "self_attn.o_proj.bias"},
+    {.tensor = kAttnSinks, .hf = "self_attn.sinks"},
+    {.tensor = kAttnQNorm, .hf = "self_attn.q_norm.weight"},
+    {.tensor = kAttnKNorm, .hf = "self_attn.k_norm.weight"},
+    {.tensor = kFfnNorm, .hf = "post_attention_layernorm.weight"},
+    {.tensor = kPostAttentionNorm, .hf = "post_attention_layernorm.weight"},
+    {.tensor = kFfnGate, .hf = "{ffn}.gate_proj.weight"},
+    {.tensor = kFfnUp, .hf = "{ffn}.up_proj.weight"},
+    {.tensor = kFfnDown, .hf = "{ffn}.down_proj.weight"},
+    {.tensor = kFfnGateInp, .hf = "{moe}.{router}.weight"},
+    {.tensor = kFfnGateInpBias, .hf = "{moe}.{router}.bias"},
+    {.tensor = kExpProbsB, .hf = "{moe}.{score_bias_at}e_score_correction_bias"},
+    {.tensor = kFfnGateInpShexp, .hf = "{moe}.shared_expert_gate.weight"},
+    {.tensor = kFfnGateShexp, .hf = "{moe}.{shared}.gate_proj.weight"},
+    {.tensor = kFfnUpShexp, .hf = "{moe}.{shared}.up_proj.weight"},
+    {.tensor = kFfnDownShexp, .hf = "{moe}.{shared}.down_proj.weight"},
     // Multi-head latent attention (DeepSeek).
-    {.gguf = "attn_q_a.weight", .hf = "self_attn.q_a_proj.weight"},
-    {.gguf = "attn_q_a_norm.weight", .hf = "self_attn.q_a_layernorm.weight"},
-    {.gguf = "attn_q_b.weight", .hf = "self_attn.q_b_proj.weight"},
-    {.gguf = "attn_kv_a_mqa.weight", .hf = "self_attn.kv_a_proj_with_mqa.weight"},
-    {.gguf = "attn_kv_a_norm.weight", .hf = "self_attn.kv_a_layernorm.weight"},
-    {.gguf = "attn_kv_b.weight", .hf = "self_attn.kv_b_proj.weight"},
+    {.tensor = kAttnQA, .hf = "self_attn.q_a_proj.weight"},
+    {.tensor = kAttnQANorm, .hf = "self_attn.q_a_layernorm.weight"},
+    {.tensor = kAttnQB, .hf = "self_attn.q_b_proj.weight"},
+    {.tensor = kAttnKvAMqa, .hf = "self_attn.kv_a_proj_with_mqa.weight"},
+    {.tensor = kAttnKvANorm, .hf = "self_attn.kv_a_layernorm.weight"},
+    {.tensor = kAttnKvB, .hf = "self_attn.kv_b_proj.weight"},
     // Gated DeltaNet (Qwen3-Next): in_proj_qkvz and in_proj_ba keep their
     // per-key-head grouping, which is the GGUF's; conv1d [channels, 1, kernel].
-    {.gguf = "ssm_in.weight", .hf = "linear_attn.in_proj_qkvz.weight"},
-    {.gguf = "ssm_ba.weight", .hf = "linear_attn.in_proj_ba.weight"},
-    {.gguf = "ssm_conv1d.weight", .hf = "linear_attn.conv1d.weight"},
-    {.gguf = "ssm_dt.bias", .hf = "linear_attn.dt_bias"},
-    {.gguf = "ssm_a", .hf = "linear_attn.A_log", .value = HfValue::kNegExp},
-    {.gguf = "ssm_norm.weight", .hf = "linear_attn.norm.weight", .norm_as_is = true},
-    {.gguf = "ssm_out.weight", .hf = "linear_attn.out_proj.weight"},
+    {.tensor = kSsmIn, .hf = "linear_attn.in_proj_qkvz.weight"},
+    {.tensor = kSsmBa, .hf = "linear_attn.in_proj_ba.weight"},
+    {.tensor = kSsmConv1d, .hf = "linear_attn.conv1d.weight"},
+    {.tensor = kSsmDt, .hf = "linear_attn.dt_bias"},
+    {.tensor = kSsmA, .hf = "linear_attn.A_log", .value = HfValue::kNegExp},
+    {.tensor = kSsmNorm, .hf = "linear_attn.norm.weight", .norm_as_is = true},
+    {.tensor = kSsmOut, .hf = "linear_attn.out_proj.weight"},
     // Qwen3.5's Gated DeltaNet: the projections apart.
-    {.gguf = "attn_qkv.weight", .hf = "linear_attn.in_proj_qkv.weight"},
-    {.gguf = "attn_gate.weight", .hf = "linear_attn.in_proj_z.weight"},
-    {.gguf = "ssm_beta.weight", .hf = "linear_attn.in_proj_b.weight"},
-    {.gguf = "ssm_alpha.weight", .hf = "linear_attn.in_proj_a.weight"},
+    {.tensor = kAttnQkv, .hf = "linear_attn.in_proj_qkv.weight"},
+    {.tensor = kAttnGate, .hf = "linear_attn.in_proj_z.weight"},
+    {.tensor = kSsmBeta, .hf = "linear_attn.in_proj_b.weight"},
+    {.tensor = kSsmAlpha, .hf = "linear_attn.in_proj_a.weight"},
     // A next-token-prediction layer (GLM-4.5) after the layers that run.
-    {.gguf = "nextn.eh_proj.weight", .hf = "eh_proj.weight"},
-    {.gguf = "nextn.enorm.weight", .hf = "enorm.weight"},
-    {.gguf = "nextn.hnorm.weight", .hf = "hnorm.weight"},
+    {.tensor = kNextnEhProj, .hf = "eh_proj.weight"},
+    {.tensor = kNextnEnorm, .hf = "enorm.weight"},
+    {.tensor = kNextnHnorm, .hf = "hnorm.weight"},
 };
 
 // Tensors of a next-token-prediction layer that frugal neither needs nor
 // checks, copied when the checkpoint has them (llama.cpp's names).
 constexpr LayerName kNextnOptional[] = {
-    {.gguf = "nextn.shared_head_head.weight", .hf = "shared_head.head.weight"},
-    {.gguf = "nextn.shared_head_norm.weight", .hf = "shared_head.norm.weight"},
-    {.gguf = "nextn.embed_tokens.weight", .hf = "embed_tokens.weight"},
+    {.tensor = kNextnSharedHeadHead, .hf = "shared_head.head.weight"},
+    {.tensor = kNextnSharedHeadNorm, .hf = "shared_head.norm.weight"},
+    {.tensor = kNextnEmbedTokens, .hf = "embed_tokens.weight"},
 };
 
 // Qwen3.5's next-token-prediction block (HfFamily::mtp_path): the GGUF's
 // per-block nextn tensors, one module each (its norm, the shared head's,
 // optional).
 constexpr LayerName kMtpNames[] = {
-    {.gguf = "nextn.eh_proj.weight", .hf = "fc.weight"},
-    {.gguf = "nextn.enorm.weight", .hf = "pre_fc_norm_embedding.weight"},
-    {.gguf = "nextn.hnorm.weight", .hf = "pre_fc_norm_hidden.weight"},
+    {.tensor = kNextnEhProj, .hf = "fc.weight"},
+    {.tensor = kNextnEnorm, .hf = "pre_fc_norm_embedding.weight"},
+    {.tensor = kNextnHnorm, .hf = "pre_fc_norm_hidden.weight"},
 };
-constexpr LayerName kMtpOptional = {.gguf = "nextn.shared_head_norm.weight", .hf = "norm.weight"};
+constexpr LayerName kMtpOptional = {.tensor = kNextnSharedHeadNorm, .hf = "norm.weight"};
 
 // "{model}" and "{head}": the family's model_path and head_path.
 constexpr LayerName kGlobalNames[] = {
-    {.gguf = "token_embd.weight", .hf = "{model}embed_tokens.weight"},
-    {.gguf = "output_norm.weight", .hf = "{model}norm.weight"},
-    {.gguf = "output.weight", .hf = "{head}weight"},
+    {.tensor = kTokenEmbd, .hf = "{model}embed_tokens.weight"},
+    {.tensor = kOutputNorm, .hf = "{model}norm.weight"},
+    {.tensor = kOutput, .hf = "{head}weight"},
 };
 
 // The Gated DeltaNet tensors whose value heads a grouped_v_heads family
@@ -238,39 +240,44 @@ constexpr LayerName kGlobalNames[] = {
 // and k channels (attn_qkv's rows, the convolution's channels) or from the
 // first.
 struct VHeadTensor {
-  const char* gguf;
+  model::TensorId tensor;
   bool v_width = false;
   bool after_qk = false;
   bool columns = false;
 };
 constexpr VHeadTensor kVHeadTensors[] = {
-    {.gguf = "attn_qkv.weight", .v_width = true, .after_qk = true},
-    {.gguf = "ssm_conv1d.weight", .v_width = true, .after_qk = true},
-    {.gguf = "attn_gate.weight", .v_width = true},
-    {.gguf = "ssm_beta.weight"},
-    {.gguf = "ssm_alpha.weight"},
-    {.gguf = "ssm_dt.bias", .columns = true},
-    {.gguf = "ssm_a", .columns = true},
-    {.gguf = "ssm_out.weight", .v_width = true, .columns = true},
+    {.tensor = kAttnQkv, .v_width = true, .after_qk = true},
+    {.tensor = kSsmConv1d, .v_width = true, .after_qk = true},
+    {.tensor = kAttnGate, .v_width = true},
+    {.tensor = kSsmBeta},
+    {.tensor = kSsmAlpha},
+    {.tensor = kSsmDt, .columns = true},
+    {.tensor = kSsmA, .columns = true},
+    {.tensor = kSsmOut, .v_width = true, .columns = true},
 };
 
 // gpt-oss's stacked experts: gate_up_proj (gate rows even, up rows odd) and
 // down_proj, each as MXFP4 _blocks and _scales, and their _bias.
-HfSource stacked_expert_source(const ModelConfig& cfg, const std::string& prefix, const std::string& suffix) {
+// The routed experts' tensor `id` is: its down, up or gate projection (weight or bias).
+bool is_down(model::TensorId id) { return id == kFfnDownExps || id == kFfnDownExpsBias; }
+bool is_up(model::TensorId id) { return id == kFfnUpExps || id == kFfnUpExpsBias; }
+
+HfSource stacked_expert_source(const ModelConfig& cfg, const std::string& prefix, model::TensorId id) {
   HfSource s;
-  const bool down = suffix.starts_with("ffn_down_exps.");
+  const bool down = is_down(id);
   const int64_t rows = down ? cfg.n_embd : 2 * cfg.n_ff_exp, row_len = down ? cfg.n_ff_exp : cfg.n_embd;
   const std::string base = prefix + (down ? "down_proj" : "gate_up_proj");
   s.stride = down ? 1 : 2;
-  s.offset = suffix.starts_with("ffn_up_exps.") ? 1 : 0;
-  if (suffix.ends_with(".bias")) {
+  s.offset = is_up(id) ? 1 : 0;
+  if (gguf::tensor_role(id) == model::TensorRole::kExpertBias) {
     s.names = {base + "_bias"};
     s.shape = {cfg.n_expert, rows};
     s.strided_elements = true;
     return s;
   }
-  if (!suffix.ends_with(".weight") || row_len % 32 != 0)
-    fail("convert: no gpt-oss Hugging Face name for '", suffix, "' (MXFP4 rows of ", row_len, ")");
+  if (row_len % 32 != 0)
+    fail("convert: no gpt-oss Hugging Face name for '", gguf::tensor_stem(id), gguf::tensor_info(id).suffix,
+         "' (MXFP4 rows of ", row_len, ")");
   s.names = {base + "_blocks", base + "_scales"};
   s.shape = {cfg.n_expert, rows, row_len / 32, 16};
   s.mxfp4 = true;
@@ -279,26 +286,26 @@ HfSource stacked_expert_source(const ModelConfig& cfg, const std::string& prefix
 
 // Llama 4's fused experts: gate and up the first and second halves of
 // gate_up_proj's columns, down down_proj's columns.
-HfSource fused_expert_source(const ModelConfig& cfg, const std::string& prefix, const std::string& suffix) {
+HfSource fused_expert_source(const ModelConfig& cfg, const std::string& prefix, model::TensorId id) {
   HfSource s;
-  const bool down = suffix == "ffn_down_exps.weight";
-  if (!down && suffix != "ffn_gate_exps.weight" && suffix != "ffn_up_exps.weight")
-    fail("convert: no fused-expert Hugging Face name for '", suffix, "'");
+  const bool down = id == kFfnDownExps;
+  if (!down && id != kFfnGateExps && id != kFfnUpExps)
+    fail("convert: no fused-expert Hugging Face name for '", gguf::tensor_stem(id), gguf::tensor_info(id).suffix, "'");
   s.names = {prefix + (down ? "down_proj" : "gate_up_proj")};
   s.shape = down ? std::vector<int64_t>{cfg.n_expert, cfg.n_ff_exp, cfg.n_embd}
                  : std::vector<int64_t>{cfg.n_expert, cfg.n_embd, 2 * cfg.n_ff_exp};
-  s.offset = suffix == "ffn_up_exps.weight" ? cfg.n_ff_exp : 0;
+  s.offset = id == kFfnUpExps ? cfg.n_ff_exp : 0;
   s.transposed = true;
   return s;
 }
 
 // Qwen3.5's stacked experts: gate and up the first and second n_ff rows of
 // each expert's gate_up_proj, down down_proj as it is.
-HfSource gate_up_expert_source(const ModelConfig& cfg, const std::string& prefix, const std::string& suffix) {
+HfSource gate_up_expert_source(const ModelConfig& cfg, const std::string& prefix, model::TensorId id) {
   HfSource s;
-  const bool down = suffix == "ffn_down_exps.weight";
-  if (!down && suffix != "ffn_gate_exps.weight" && suffix != "ffn_up_exps.weight")
-    fail("convert: no stacked-expert Hugging Face name for '", suffix, "'");
+  const bool down = id == kFfnDownExps;
+  if (!down && id != kFfnGateExps && id != kFfnUpExps)
+    fail("convert: no stacked-expert Hugging Face name for '", gguf::tensor_stem(id), gguf::tensor_info(id).suffix, "'");
   s.names = {prefix + (down ? "down_proj" : "gate_up_proj")};
   if (down) {
     s.shape = {cfg.n_expert, cfg.n_embd, cfg.n_ff_exp};
@@ -307,7 +314,7 @@ HfSource gate_up_expert_source(const ModelConfig& cfg, const std::string& prefix
   s.shape = {cfg.n_expert, 2 * cfg.n_ff_exp, cfg.n_embd};
   s.block_rows = cfg.n_ff_exp;
   s.block_stride = 2 * cfg.n_ff_exp;
-  s.block_offset = suffix == "ffn_up_exps.weight" ? cfg.n_ff_exp : 0;
+  s.block_offset = id == kFfnUpExps ? cfg.n_ff_exp : 0;
   return s;
 }
 
@@ -360,9 +367,8 @@ int64_t HfSource::source_row(int64_t r) const {
 
 namespace {
 
-bool is_expert_tensor(const std::string& suffix) {
-  return suffix == "ffn_gate_exps.weight" || suffix == "ffn_up_exps.weight" || suffix == "ffn_down_exps.weight";
-}
+// A routed expert's weight (its bias aside).
+bool is_expert_weight(model::TensorId id) { return gguf::tensor_role(id) == model::TensorRole::kExpert; }
 
 // Whether block `layer` is a family's next-token-prediction block under
 // mtp_path (its layers, tensors and expert layout apart).
@@ -378,16 +384,15 @@ std::string hf_layer_prefix(const HfFamily& fam, const ModelConfig& cfg, int lay
 
 // One tensor per expert (Qwen2-MoE's layout): <moe>.experts.E.<name>.weight.
 HfSource per_expert_source(const HfFamily& fam, const ModelConfig& cfg, const model::TensorSpec& spec,
-                           const std::string& hf_prefix, const std::string& suffix) {
+                           const std::string& hf_prefix) {
   const struct {
-    const char* gguf;
+    model::TensorId tensor;
     const char* hf;
-  } experts[] = {{"ffn_gate_exps.weight", fam.exp_gate}, {"ffn_up_exps.weight", fam.exp_up},
-                 {"ffn_down_exps.weight", fam.exp_down}};
+  } experts[] = {{kFfnGateExps, fam.exp_gate}, {kFfnUpExps, fam.exp_up}, {kFfnDownExps, fam.exp_down}};
   HfSource s;
   s.shape.assign(spec.shape.rbegin() + 1, spec.shape.rend());  // one expert's [rows, row length]
   for (const auto& e : experts)
-    if (suffix == e.gguf)
+    if (spec.id == e.tensor)
       for (int64_t x = 0; x < cfg.n_expert; ++x)
         s.names.push_back(hf_prefix + fam.moe_block + ".experts." + std::to_string(x) + "." + e.hf + ".weight");
   FRUGAL_CHECK(!s.names.empty());
@@ -396,9 +401,9 @@ HfSource per_expert_source(const HfFamily& fam, const ModelConfig& cfg, const mo
 
 // A grouped_v_heads family's value-head order for a Gated DeltaNet tensor
 // (none for the others, or with as many value heads as key heads).
-HfVHeads v_heads_of(const ModelConfig& cfg, const std::string& suffix) {
+HfVHeads v_heads_of(const ModelConfig& cfg, model::TensorId id) {
   for (const auto& t : kVHeadTensors)
-    if (suffix == t.gguf && cfg.ssm_n_k_head > 0 && cfg.ssm_n_v_head > cfg.ssm_n_k_head)
+    if (id == t.tensor && cfg.ssm_n_k_head > 0 && cfg.ssm_n_v_head > cfg.ssm_n_k_head)
       return {.groups = cfg.ssm_n_k_head,
               .per_group = cfg.ssm_n_v_head / cfg.ssm_n_k_head,
               .width = t.v_width ? cfg.ssm_v_head_dim : 1,
@@ -415,35 +420,35 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
   s.shape.assign(spec.shape.rbegin(), spec.shape.rend());
   if (fam.zero_centered_norms && spec.role == model::TensorRole::kNorm) s.value = HfValue::kPlusOne;
   for (const auto& g : kGlobalNames)
-    if (spec.name == g.gguf) {
+    if (spec.id == g.tensor) {
       std::string hf = g.hf;
       substitute(hf, "{model}", fam.model_path);
       substitute(hf, "{head}", fam.head_path);
       s.names.push_back(hf);
       return s;
     }
-  const std::string prefix = "blk." + std::to_string(spec.layer) + ".";
-  if (spec.layer < 0 || !spec.name.starts_with(prefix)) fail("convert: no Hugging Face name for '", spec.name, "'");
-  const std::string suffix = spec.name.substr(prefix.size());
+  if (spec.layer < 0 || !gguf::tensor_info(spec.id).per_block)
+    fail("convert: no Hugging Face name for '", spec.name, "'");
+  const model::TensorId id = spec.id;
   const std::string hf_prefix = hf_layer_prefix(fam, cfg, spec.layer);
   const bool mtp_block = in_mtp_block(fam, cfg, spec.layer);
   if (mtp_block)
     for (const auto& n : kMtpNames)
-      if (suffix == n.gguf) {
+      if (id == n.tensor) {
         s.names.push_back(fam.mtp_path + std::string(n.hf));
         return s;
       }
-  if (fam.stacked_mxfp4_experts && suffix.find("_exps.") != std::string::npos)
-    return stacked_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", suffix);
-  if (fam.fused_experts && suffix.find("_exps.") != std::string::npos)
-    return fused_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", suffix);
+  const bool routed = spec.role == model::TensorRole::kExpert || spec.role == model::TensorRole::kExpertBias;
+  if (fam.stacked_mxfp4_experts && routed)
+    return stacked_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", id);
+  if (fam.fused_experts && routed) return fused_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", id);
   // Qwen3.5's published checkpoints stack the layers' experts and keep the
   // next-token-prediction block's apart (hf_other_expert_layout: the other way).
-  if (fam.gate_up_experts && is_expert_tensor(suffix) && !mtp_block)
-    return gate_up_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", suffix);
-  if (fam.moe && is_expert_tensor(suffix)) return per_expert_source(fam, cfg, spec, hf_prefix, suffix);
+  if (fam.gate_up_experts && is_expert_weight(id) && !mtp_block)
+    return gate_up_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", id);
+  if (fam.moe && is_expert_weight(id)) return per_expert_source(fam, cfg, spec, hf_prefix);
   for (const auto& n : kLayerNames) {
-    if (suffix != n.gguf) continue;
+    if (id != n.tensor) continue;
     std::string hf = n.hf;
     substitute(hf, "{moe}", fam.moe_block);
     substitute(hf, "{ffn}", fam.ffn_block);
@@ -451,14 +456,14 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
     substitute(hf, "{router}", fam.router);
     substitute(hf, "{score_bias_at}", fam.score_bias_at);
     s.names.push_back(hf_prefix + hf);
-    if (suffix == "ffn_gate_inp_shexp.weight") s.shape = {1, cfg.n_embd};  // a Linear to one output
-    if (suffix == "exp_probs_b.bias" && fam.score_bias_row) s.shape = {1, cfg.n_expert};
-    if (suffix == "ssm_conv1d.weight") s.shape = {cfg.ssm_conv_channels(), 1, cfg.ssm_conv_kernel};  // a Conv1d's
+    if (id == kFfnGateInpShexp) s.shape = {1, cfg.n_embd};  // a Linear to one output
+    if (id == kExpProbsB && fam.score_bias_row) s.shape = {1, cfg.n_expert};
+    if (id == kSsmConv1d) s.shape = {cfg.ssm_conv_channels(), 1, cfg.ssm_conv_kernel};  // a Conv1d's
     if (n.value != HfValue::kCopy) s.value = n.value;
     if (n.norm_as_is) s.value = HfValue::kCopy;
-    if (fam.permute_qk && suffix == "attn_q.weight") s.permute_heads = cfg.n_head;
-    if (fam.permute_qk && suffix == "attn_k.weight") s.permute_heads = cfg.n_head_kv;
-    if (fam.grouped_v_heads) s.v_heads = v_heads_of(cfg, suffix);
+    if (fam.permute_qk && id == kAttnQ) s.permute_heads = cfg.n_head;
+    if (fam.permute_qk && id == kAttnK) s.permute_heads = cfg.n_head_kv;
+    if (fam.grouped_v_heads) s.v_heads = v_heads_of(cfg, id);
     return s;
   }
   fail("convert: no Hugging Face name for '", spec.name, "' in ", fam.hf_class, " checkpoints");
@@ -466,14 +471,11 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
 
 std::optional<HfSource> hf_other_expert_layout(const HfFamily& fam, const ModelConfig& cfg,
                                                const model::TensorSpec& spec) {
-  const std::string prefix = "blk." + std::to_string(spec.layer) + ".";
-  if (!fam.gate_up_experts || spec.layer < 0 || !spec.name.starts_with(prefix)) return std::nullopt;
-  const std::string suffix = spec.name.substr(prefix.size());
-  if (!is_expert_tensor(suffix)) return std::nullopt;
+  if (!fam.gate_up_experts || spec.layer < 0 || !is_expert_weight(spec.id)) return std::nullopt;
   const std::string hf_prefix = hf_layer_prefix(fam, cfg, spec.layer);
   if (in_mtp_block(fam, cfg, spec.layer))
-    return gate_up_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", suffix);
-  return per_expert_source(fam, cfg, spec, hf_prefix, suffix);
+    return gate_up_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", spec.id);
+  return per_expert_source(fam, cfg, spec, hf_prefix);
 }
 
 float hf_value_to_gguf(HfValue how, float hf) {
@@ -505,14 +507,13 @@ float hf_value_from_gguf(HfValue how, float gguf) {
 std::vector<HfOptional> hf_optional_tensors(const HfFamily& fam, const ModelConfig& cfg) {
   std::vector<HfOptional> out;
   for (int64_t il = cfg.n_layer; il < cfg.n_layer + cfg.n_nextn_layer; ++il) {
-    const std::string blk = "blk." + std::to_string(il) + ".";
     if (*fam.mtp_path) {
-      out.push_back({.gguf = blk + kMtpOptional.gguf, .hf = fam.mtp_path + std::string(kMtpOptional.hf),
+      out.push_back({.tensor = kMtpOptional.tensor, .block = il, .hf = fam.mtp_path + std::string(kMtpOptional.hf),
                      .value = fam.zero_centered_norms ? HfValue::kPlusOne : HfValue::kCopy});
       continue;
     }
     for (const auto& n : kNextnOptional)
-      out.push_back({.gguf = blk + n.gguf, .hf = "model.layers." + std::to_string(il) + "." + n.hf});
+      out.push_back({.tensor = n.tensor, .block = il, .hf = "model.layers." + std::to_string(il) + "." + n.hf});
   }
   return out;
 }

@@ -206,7 +206,9 @@ float hf_value_from_gguf(HfValue how, float gguf);
 // Tensors copied when the checkpoint has them and left out when not (the
 // next-token-prediction layers' head, norm and embedding).
 struct HfOptional {
-  std::string gguf, hf;
+  model::TensorId tensor;  // of block `block`
+  int64_t block = 0;
+  std::string hf;
   HfValue value = HfValue::kCopy;
 };
 std::vector<HfOptional> hf_optional_tensors(const HfFamily& family, const model::ModelConfig& cfg);

@@ -179,7 +179,7 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
   for (const model::TensorSpec& spec : specs) {
     // Checkpoints carry the RoPE factors as rope_scaling (config_to_hf's),
     // from which convert computes this tensor.
-    if (spec.name == "rope_freqs.weight") continue;
+    if (spec.id == model::TensorId::kRopeFreqs) continue;
     auto source = std::make_shared<const HfSource>(hf_source(fam, *cfg, spec));
     if (source->transposed || source->block_rows > 0) {  // one checkpoint tensor holds several of these
       if (!stacked_done.insert(source->names[0]).second) continue;
