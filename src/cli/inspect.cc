@@ -64,7 +64,7 @@ ordered_json value_json(const Value& v, size_t max_items) {
 // Active parameters less an untied embedding table (a tied one is also the
 // LM head, which every token multiplies by whole).
 uint64_t active_without_embedding(const gguf::Reader& r, const gguf::FileSummary& s) {
-  const gguf::TensorInfo* e = r.find_tensor("token_embd.weight");
+  const gguf::TensorInfo* e = r.find_tensor(gguf::tensor_name(gguf::TensorId::kTokenEmbd));
   return e && !s.tied_output ? s.active_parameters - e->n_elements : s.active_parameters;
 }
 
@@ -188,9 +188,8 @@ int print_placement(const PlacementView& v) {
     }
     expert_bytes.assign(f.layers.size(), 0);
     for (size_t i = 0; i < f.layers.size(); ++i) {
-      const std::string prefix = "blk." + std::to_string(f.layers[i]) + ".";
       for (const auto& t : r.tensors())
-        if (t.name.rfind(prefix, 0) == 0 && t.name.find("_exps.") != std::string::npos)
+        if (gguf::tensor_block(t.name) == f.layers[i] && gguf::is_expert_tensor(t.name))
           expert_bytes[i] += t.n_bytes / static_cast<uint64_t>(f.n_expert);
     }
   }

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "base/error.h"
+#include "gguf/tensor_names.h"
 #include "runtime/engine_journal.h"
 #include "runtime/kv_cache.h"
 #include "runtime/prefix_cache.h"
@@ -45,7 +46,7 @@ Engine::Engine(const model::Model& model, EngineOptions opts) : model_(model) {
   warm_up_ = f && f->size() >= kPopulateMinBytes;
   if (warm_up_) {
     for (const gguf::TensorInfo& t : model.file().tensors())
-      if (t.name.find("_exps.") == std::string::npos) advise_willneed(t.data, t.n_bytes);
+      if (!gguf::is_expert_tensor(t.name)) advise_willneed(t.data, t.n_bytes);
     forward_->set_advise_experts(true);
   }
   seq_len_.assign(static_cast<size_t>(n_seq_max_), 0);
