@@ -46,7 +46,7 @@ struct TrainOptions {
   GradientSum* data_parallel = nullptr;  // null: one process; batch must be a multiple of its n_ranks()
   // Data-parallel: the gradient is summed in buckets of this size as the
   // backward pass finishes them (gradient_buckets.h); 0: one sum after it.
-  size_t dp_bucket_bytes = size_t{4} << 20;
+  size_t dp_bucket_bytes = 4000000;  // --dp-bucket-mb 4
 };
 
 struct StepStats {
