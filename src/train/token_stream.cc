@@ -29,6 +29,7 @@ static_assert(sizeof(Header) == 48);
 struct TokenStream::File {
   int fd = -1;
   std::string path;
+  int64_t n_vocab = 0;
   ~File() {
     if (fd >= 0) ::close(fd);
   }
@@ -52,6 +53,11 @@ void TokenStream::read(size_t start, size_t n, int32_t* out) const {
     if (got <= 0) fail("train: reading ", file_->path, ": ", got < 0 ? std::strerror(errno) : "the file got shorter");
     at += got, left -= static_cast<size_t>(got), pos += got;
   }
+  // An id a damaged file holds would index past the embedding.
+  for (size_t i = 0; i < n; ++i)
+    if (out[i] < 0 || out[i] >= file_->n_vocab)
+      fail("train: token file ", file_->path, " holds the id ", out[i], " (training or validation id ", start + i,
+           "), outside its vocabulary of ", file_->n_vocab, " (damaged?)");
 }
 
 uint64_t TokenStream::hash() const { return file_ ? file_hash_ : training_data_hash(ids_); }
@@ -81,6 +87,8 @@ TokenFile TokenFile::open(const std::string& path) {
       static_cast<uint64_t>(end) != sizeof h + (h.n_train + h.n_val) * sizeof(int32_t))
     fail("train: token file ", path, " is ", end, " bytes; its header says ", h.n_train, " training and ", h.n_val,
          " validation ids (truncated or corrupt)");
+  if (h.n_vocab <= 0) fail("train: token file ", path, " has a vocabulary of ", h.n_vocab, " tokens (corrupt)");
+  file->n_vocab = h.n_vocab;
   TokenFile tf;
   tf.path = path;
   tf.n_vocab = h.n_vocab;

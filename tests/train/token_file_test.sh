@@ -45,6 +45,14 @@ expect_error "is a token file already" train --data "$dir/corpus.tok" --tokenize
   --write-tokens "$dir/again.tok"
 head -c 100 "$dir/corpus.tok" >"$dir/short.tok"
 expect_error "truncated or corrupt" train --data "$dir/short.tok" "${common[@]}" --steps 1 -o "$dir/x.gguf"
+# An id past the vocabulary (a damaged file) is an error when its window is read, not a crash:
+# here the first validation id (after the 48-byte header and the training ids), read by the
+# step-0 evaluation.
+n_train=$(sed -n 's/^wrote .* (\([0-9]*\) training and .*/\1/p' "$dir/w.out")
+cp "$dir/corpus.tok" "$dir/bad.tok"
+printf '\xff\xff\xff\x7f' | dd of="$dir/bad.tok" bs=1 seek=$((48 + 4 * n_train)) conv=notrunc status=none
+expect_error "holds the id 2147483647 (training or validation id 0), outside its vocabulary" \
+  train --data "$dir/bad.tok" "${common[@]}" --steps 1 -o "$dir/x.gguf"
 expect_error "-o is required" train --data "$dir/corpus.tok" "${common[@]}" --steps 1
 "$FRUGAL" synth --arch qwen3moe --type f32 --vocab 300 -o "$dir/tok300.gguf" >/dev/null
 expect_error "was written with a vocabulary of" train --data "$dir/corpus.tok" --tokenizer "$dir/tok300.gguf" \
