@@ -48,23 +48,11 @@ int run_placement(const PlacementArgs& a) {
            " chunks per batch");
   runtime::run_calibration(*engine, calib, "placement");
 
-  model::PlacementFile f;
+  model::PlacementFile f = model::measured_placement(c, engine->expert_rows());
   f.model = a.model.empty() ? path : a.model;
-  f.architecture = c.arch;
   const size_t slash = a.text.find_last_of('/');
   f.source = slash == std::string::npos ? a.text : a.text.substr(slash + 1);
   f.tokens = static_cast<uint64_t>(calib.plan.n_chunk) * static_cast<uint64_t>(calib.plan.n_ctx);
-  f.n_expert = c.n_expert;
-  f.n_expert_used = c.n_expert_used;
-  const std::vector<uint64_t>& counts = engine->expert_rows();
-  for (int64_t il = 0; il < c.n_layer; ++il) {
-    if (!c.layer_is_moe(il)) continue;
-    f.layers.push_back(il);
-    std::vector<uint64_t> rows(static_cast<size_t>(c.n_expert), 0);
-    if (counts.size() == static_cast<size_t>(c.n_layer * c.n_expert))
-      std::copy_n(counts.begin() + il * c.n_expert, c.n_expert, rows.begin());
-    f.rows.push_back(std::move(rows));
-  }
   model::place(f, a.ranks, a.replicas);
   model::write_placement_file(f, a.output);
 

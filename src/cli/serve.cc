@@ -204,9 +204,13 @@ int run_serve(const ServeArgs& args) {
                  pc->block_tokens(), double(pc->block_bytes()) * pc->n_blocks() / (1 << 20));
   else
     std::fprintf(stderr, "frugal serve: prefix cache off\n");
-  if (!opts.api_keys.empty() || opts.admin_without_key)
-    std::fprintf(stderr, "frugal serve: adapters can be added and removed at /lora-adapters%s\n",
-                 opts.api_keys.empty() ? " (no API key: anyone on this machine may)" : " (with the API key)");
+  if (!opts.api_keys.empty() || opts.admin_without_key) {
+    const char* who = opts.api_keys.empty() ? " (no API key: anyone on this machine may)" : " (with the API key)";
+    if (opts.load_adapter) std::fprintf(stderr, "frugal serve: adapters can be added and removed at /lora-adapters%s\n", who);
+    if (m.model->config().is_moe())
+      std::fprintf(stderr, "frugal serve: the rows each expert received, as a placement file, at /expert-placement%s\n",
+                   who);
+  }
   for (const auto& ad : opts.adapters)
     std::fprintf(stderr, "frugal serve: adapter %s: %s (%zu matrices, rank %lld, scale %g)\n", ad.name.c_str(),
                  ad.path.c_str(), ad.lora->targets().size(), static_cast<long long>(ad.lora->rank()),

@@ -160,6 +160,27 @@ double imbalance(std::span<const uint64_t> loads) {
   return static_cast<double>(*std::max_element(loads.begin(), loads.end())) / (sum / static_cast<double>(loads.size()));
 }
 
+PlacementFile measured_placement(const ModelConfig& c, std::span<const uint64_t> counts) {
+  PlacementFile f;
+  f.architecture = c.arch;
+  f.n_expert = c.n_expert;
+  f.n_expert_used = c.n_expert_used;
+  const bool counted = counts.size() == static_cast<size_t>(c.n_layer * c.n_expert);
+  for (int64_t il = 0; il < c.n_layer; ++il) {
+    if (!c.layer_is_moe(il)) continue;
+    f.layers.push_back(il);
+    std::vector<uint64_t> rows(static_cast<size_t>(c.n_expert), 0);
+    if (counted) std::copy_n(counts.begin() + il * c.n_expert, c.n_expert, rows.begin());
+    f.rows.push_back(std::move(rows));
+  }
+  if (!f.rows.empty() && c.n_expert_used > 0) {
+    uint64_t sum = 0;
+    for (uint64_t r : f.rows.front()) sum += r;
+    f.tokens = sum / static_cast<uint64_t>(c.n_expert_used);
+  }
+  return f;
+}
+
 void place(PlacementFile& f, int n_ranks, int replicas_per_rank) {
   if (n_ranks < 1) fail("placement: --ranks must be at least 1 (got ", n_ranks, ")");
   if (replicas_per_rank < 0) fail("placement: --replicas must not be negative (got ", replicas_per_rank, ")");

@@ -124,6 +124,13 @@ struct PlacementFile {
   std::vector<LayerAssignment> placement;  // per entry of `layers`
 };
 
+// The measured part of a placement file (architecture, experts, MoE layers
+// and their experts' rows) from the rows each routed expert received,
+// counts[layer * n_expert + expert] (Engine::expert_rows; empty, or of
+// another size, when no MoE layer has run: every row 0). tokens: the first
+// MoE layer's rows over n_expert_used.
+PlacementFile measured_placement(const ModelConfig& c, std::span<const uint64_t> counts);
+
 // Fills f.placement from f.rows for n_ranks and replicas_per_rank.
 void place(PlacementFile& f, int n_ranks, int replicas_per_rank);
 

@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "server/admin_gate.h"
 #include "server/completion_answer.h"
 #include "server/openai_response.h"
 
@@ -93,16 +94,8 @@ json adapter_fields(const ServedAdapter& a) {
 void answer_adapter_admin(Exchange& ex, const HttpHeaders& cors, AdapterRegistry& adapters, const ServerOptions& opts) {
   const HttpRequest& q = ex.request();
   try {
-    if (opts.api_keys.empty() && !opts.admin_without_key)
-      throw Refusal{403,
-                    "the adapter admin endpoints are off: start frugal serve with --api-key (or --api-key-file), or "
-                    "with --enable-admin on a loopback address",
-                    "admin_disabled", ""};
-    // A web page could otherwise make a visitor's browser load files on
-    // this server; scripts and tools send no Origin.
-    if (q.header("origin"))
-      throw Refusal{403, "the adapter admin endpoints do not answer browsers (the request has an Origin header)",
-                    "admin_disabled", ""};
+    if (const auto refusal = admin_refusal(q, opts, "the adapter admin endpoints"))
+      throw Refusal{403, *refusal, "admin_disabled", ""};
     const bool collection = q.path == kCollection;
     const std::string name = collection ? "" : q.path.substr(kCollection.size() + 1);
     const bool read = q.method == "GET" || q.method == "HEAD";

@@ -4,10 +4,8 @@
 //   POST   /lora-adapters         {"name", "path", "scale"?}: loads the file
 //                                 (checked against the base) and serves it as "name"
 //   DELETE /lora-adapters/{name}  stops serving it; requests already using it finish with it
-// They read files on the server's disk, so they are for the operator: on only
-// behind an API key, or with --enable-admin on a loopback address; and never
-// for browsers (a request with an Origin header is refused), whatever
-// --allowed-origins says.
+// They read files on the server's disk, so they are for the operator: behind
+// server/admin_gate.h.
 #pragma once
 #include <string>
 

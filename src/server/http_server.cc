@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "server/access_policy.h"
 #include "server/adapter_admin.h"
+#include "server/placement_endpoint.h"
 #include "server/chat_page.h"
 #include "server/completion_answer.h"
 #include "server/connection_loop.h"
@@ -122,6 +123,8 @@ void HttpServer::Impl::route(const std::shared_ptr<Exchange>& ex, const HttpHead
   const std::string& p = q.path;
   if (is_adapter_admin_path(p))
     return on_worker(ex, cors, false, [this, ex, cors] { answer_adapter_admin(*ex, cors, adapters, opts); });
+  if (p == kPlacementPath)  // waits for the forward call under way
+    return on_worker(ex, cors, false, [this, ex, cors] { answer_expert_placement(*ex, cors, scheduler, opts); });
   const bool model_id = p.rfind("/v1/models/", 0) == 0 && p.size() > 11;
   const Route* r = model_id ? &kModelRoute : find_route(p);
   if (!r) return respond_error(*ex, 404, "no route " + q.method + " " + p, cors);

@@ -1,8 +1,9 @@
 // frugal's OpenAI-compatible HTTP front end:
 //   POST /v1/completions, POST /v1/chat/completions (whole or streamed as
 //   server-sent events), GET /v1/models, GET /v1/models/{id}, GET /health,
-//   GET /metrics (Prometheus text), GET / (a chat page), and the adapter
-//   admin endpoints under /lora-adapters (adapter_admin.h).
+//   GET /metrics (Prometheus text), GET / (a chat page), and the operator's
+//   endpoints: adapter admin under /lora-adapters (adapter_admin.h) and
+//   GET /expert-placement (placement_endpoint.h).
 // Connections live on one event loop (connection_loop.h); completions run on
 // a pool of --http-threads threads, each holding one request while the
 // Scheduler decodes it. Errors are OpenAI error bodies with a 4xx status for

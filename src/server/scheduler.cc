@@ -237,6 +237,11 @@ bool Scheduler::waits_for_leader(const Running& r) const {
   return false;  // the leader has gone (cancelled): this choice reads the prompt itself
 }
 
+std::vector<uint64_t> Scheduler::expert_rows() {
+  std::lock_guard step_lock(step_mu_);
+  return engine_.expert_rows();
+}
+
 void Scheduler::step() {
   // Rows: a decode row for each running completion, then prompt chunks in
   // arrival order with what is left of n_batch. owners[i]: the running entry
@@ -369,7 +374,10 @@ void Scheduler::loop() {
     for (Running& r : running_)
       if (r.job->cancelled()) finish(r);
     std::erase_if(running_, [](const Running& r) { return !r.job; });
-    step();
+    {
+      std::lock_guard step_lock(step_mu_);
+      step();
+    }
     metrics_.requests_running = static_cast<int64_t>(running_.size());
   }
 }

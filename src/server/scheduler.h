@@ -58,6 +58,7 @@ class Job {
   std::optional<runtime::Completion> completion_;
   std::chrono::steady_clock::time_point queued_at_;  // where time to first token starts
   std::mutex mu_;
+  std::mutex step_mu_;  // held through each step(): the engine's counts are read between steps
   std::condition_variable cv_;
   std::string pending_;
   std::vector<runtime::TokenLogprob> pending_logprobs_;
@@ -111,6 +112,10 @@ class Scheduler {
 
   int n_ctx() const { return engine_.n_ctx(); }
   int n_slots() const { return engine_.n_seq_max(); }
+  const model::Model& model() const { return engine_.model(); }
+  // The rows routed to each expert since the server started
+  // (runtime::Engine::expert_rows), read between two forward calls.
+  std::vector<uint64_t> expert_rows();
 
  private:
   struct Running {
@@ -144,6 +149,7 @@ class Scheduler {
   Metrics& metrics_;
 
   std::mutex mu_;
+  std::mutex step_mu_;  // held through each step(): the engine's counts are read between steps
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;
   bool stopping_ = false;
