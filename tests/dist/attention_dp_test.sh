@@ -4,10 +4,11 @@
 # attention with its own KV cache, and MoE rows travel to their experts'
 # ranks by all-to-all. Every sequence's logits equal one process's bits
 # (one batch and one token at a time; 3 sequences over 2 ranks, 3 over 4 so
-# that a rank has none, 1 over 2); bench decodes batches with a rank's share
-# each and reports the bytes per token; the flag alone is refused; a
-# stalled rank ends the job; run with several prompts gives each prompt's
-# greedy tokens alone. Also runs ProcessGroup::all_to_all's own check
+# that a rank has none, 1 over 2; and with --attention-first-rank, every
+# sequence on rank 0, at 2 and 3 ranks); bench decodes batches with a
+# rank's share each and reports the bytes per token; the flag alone is
+# refused; a stalled rank ends the job; run with several prompts gives each
+# prompt's greedy tokens alone. Also runs ProcessGroup::all_to_all's own check
 # at 1, 2 and 3 ranks. Skipped, saying why, where mpirun or frugal's MPI
 # build is missing.
 set -euo pipefail
@@ -29,11 +30,13 @@ for arch in qwen3moe deepseek2 gpt-oss; do
   "$FRUGAL" -q synth --arch "$arch" --type q8_0 -o "$m" >/dev/null
   for mode in batch incremental; do
     "$FRUGAL" -q logits -m "$m" --tokens "$three" --mode "$mode" -o "$dir/$arch.$mode.one.bin" -t 1
-    for n in 2 4; do
-      ranks "$n" -q logits -m "$m" --tokens "$three" --mode "$mode" -o "$dir/$arch.$mode.$n.bin" -t 1 \
-        --expert-parallel --attention-dp
-      cmp "$dir/$arch.$mode.one.bin" "$dir/$arch.$mode.$n.bin" ||
-        fail "$arch, $mode, $n ranks: logits differ from one process's"
+    # Each rank its share (at 4 ranks one has none), or every sequence on rank 0.
+    for run in "2 --attention-dp" "4 --attention-dp" "2 --attention-first-rank" "3 --attention-first-rank"; do
+      read -r n flag <<<"$run"
+      ranks "$n" -q logits -m "$m" --tokens "$three" --mode "$mode" -o "$dir/$arch.$mode.$n$flag.bin" -t 1 \
+        --expert-parallel "$flag"
+      cmp "$dir/$arch.$mode.one.bin" "$dir/$arch.$mode.$n$flag.bin" ||
+        fail "$arch, $mode, $n ranks, $flag: logits differ from one process's"
     done
   done
   # The three sequences run together are each the sequence alone (the

@@ -2,10 +2,10 @@
 # mpirun -np N frugal ... --expert-parallel --attention-first-rank on this
 # machine (loopback only): rank 0 runs every sequence through attention
 # (the only KV cache) and sends each MoE row to its experts' ranks; the
-# other ranks hold routed experts only. Every sequence's logits equal one
-# process's bits (3 sequences at 2 and 3 ranks, one batch and one token at
-# a time); run's several prompts give each prompt's greedy tokens alone;
-# bench reports per rank; a rank other than 0 maps (close to) none of the
+# other ranks hold routed experts only. (Every sequence's logits equal to
+# one process's bits: attention_dp_test.sh, beside --attention-dp's.) Run's
+# several prompts give each prompt's greedy tokens alone; bench reports per
+# rank; a rank other than 0 maps (close to) none of the
 # weights but its own experts', rank 0 maps them; the flag without
 # --expert-parallel, or with --attention-dp, is refused. Skipped, saying
 # why, where mpirun or frugal's MPI build is missing.
@@ -15,23 +15,11 @@ source "$(dirname "$0")/../lib/mpi_test_lib.sh"
 PY=/usr/bin/python3
 
 three='256,72,101,108,108,111,32;119,111,114,108,100,33,10,65,66;67,68'
-for arch in qwen3moe deepseek2 gpt-oss; do
-  m="$dir/$arch.gguf"
-  "$FRUGAL" -q synth --arch "$arch" --type q8_0 -o "$m" >/dev/null
-  for mode in batch incremental; do
-    "$FRUGAL" -q logits -m "$m" --tokens "$three" --mode "$mode" -o "$dir/$arch.$mode.one.bin" -t 1
-    for n in 2 3; do
-      ranks "$n" -q logits -m "$m" --tokens "$three" --mode "$mode" -o "$dir/$arch.$mode.$n.bin" -t 1 \
-        --expert-parallel --attention-first-rank
-      cmp "$dir/$arch.$mode.one.bin" "$dir/$arch.$mode.$n.bin" ||
-        fail "$arch, $mode, $n ranks: logits differ from one process's"
-    done
-  done
-done
 
 # run with three prompts decoded together: each prompt's greedy tokens
 # alone, in one process and through 2 ranks.
 m="$dir/qwen3moe.gguf"
+"$FRUGAL" -q synth --arch qwen3moe --type q8_0 -o "$m" >/dev/null
 run_flags=(-m "$m" --temp 0 --ignore-eos -n 8 -t 1)
 IFS=';' read -ra alone <<<"$three"
 for p in "${alone[@]}"; do "$FRUGAL" -q run "${run_flags[@]}" --prompt-ids "$p" --print-ids; done >"$dir/run.alone"
@@ -63,24 +51,15 @@ bench=(bench -p 32 -n 4 -b 1,2 -r 1 -t 1 --bandwidth-gbs 10 --expert-parallel --
 timeout -k 5 120 mpirun --oversubscribe --bind-to none -np 1 "$FRUGAL" "${bench[@]}" -m "$dir/w0.gguf" : \
   -np 1 "$FRUGAL" "${bench[@]}" -m "$dir/w1.gguf" >"$dir/pages.out" 2>"$dir/pages.err" ||
   fail "bench on two copies: $(cat "$dir/pages.err")"
-"$PY" - "$dir/pages.err" <<'PYEOF'
-import re, sys
-units = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
-def size(s):
-    v, u = s.split()
-    return float(v) * units[u]
-lines = [l for l in open(sys.argv[1]) if l.startswith("expert-parallel rank")]
-assert len(lines) == 2, lines
-for rank, l in enumerate(lines):
-    m = re.search(r"own (.+?) of (.+?), others' (.+?) of (.+?) \| other weights mapped: (.+?) of (.+?) \|", l)
-    own, own_total, others, others_total, rest, rest_total = (size(g) for g in m.groups())
-    assert own > 0.5 * own_total, l
-    assert others < 0.05 * others_total, l
-    if rank == 0:
-        assert rest > 0.5 * rest_total, l
-    else:
-        assert rest < 0.05 * rest_total, l
-    print(l.strip())
+PYTHONPATH="$(dirname "$0")/../lib" "$PY" - "$dir/pages.err" <<'PYEOF'
+import sys, ep_report
+pages = ep_report.rank_pages(sys.argv[1])
+assert len(pages) == 2, pages
+for rank, p in enumerate(pages):
+    assert p["own"] > 0.5 * p["own_total"], p["line"]
+    assert p["others"] < 0.05 * p["others_total"], p["line"]
+    # Rank 0 reads the rest of the model; rank 1 (close to) none of it.
+    assert (p["rest"] > 0.5 * p["rest_total"]) if rank == 0 else (p["rest"] < 0.05 * p["rest_total"]), p["line"]
 PYEOF
 
 expect_error '--attention-first-rank needs --expert-parallel' bench -m "$m" -n 4 -p 0 --attention-first-rank

@@ -85,19 +85,13 @@ bench=(bench -p 32 -n 4 -r 1 -t 1 --bandwidth-gbs 10 --expert-parallel)
 timeout -k 5 120 mpirun --oversubscribe --bind-to none -np 1 "$FRUGAL" "${bench[@]}" -m "$dir/w0.gguf" : \
   -np 1 "$FRUGAL" "${bench[@]}" -m "$dir/w1.gguf" >"$dir/bench.out" 2>"$dir/bench.err"
 [[ $(grep -c '^| model' "$dir/bench.out") -eq 1 ]] || fail "want one table (rank 0's): $(cat "$dir/bench.out")"
-"$PY" - "$dir/bench.err" <<'PYEOF'
-import re, sys
-units = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
-def size(s):
-    v, u = s.split()
-    return float(v) * units[u]
-lines = [l for l in open(sys.argv[1]) if l.startswith("expert-parallel rank")]
-assert len(lines) == 2, lines
-for l in lines:
-    m = re.search(r"own (.+?) of (.+?), others' (.+?) of (.+?) \|", l)
-    own, own_total, others, others_total = (size(g) for g in m.groups())
-    assert own > 0.5 * own_total, l
-    assert others < 0.05 * others_total, l
+PYTHONPATH="$(dirname "$0")/../lib" "$PY" - "$dir/bench.err" <<'PYEOF'
+import sys, ep_report
+pages = ep_report.rank_pages(sys.argv[1])
+assert len(pages) == 2, pages
+for p in pages:
+    assert p["own"] > 0.5 * p["own_total"], p["line"]
+    assert p["others"] < 0.05 * p["others_total"], p["line"]
 PYEOF
 
 # A rank that exits, or stops answering, ends the whole job with an error.
