@@ -5,7 +5,11 @@
 namespace frugal::train {
 
 GradientBuckets::GradientBuckets(const ParamLayout& layout, GradientSum& sum, size_t bucket_bytes)
-    : layout_(layout), sum_(sum), bucket_values_(bucket_bytes / sizeof(float)) {
+    : layout_(layout),
+      sum_(sum),
+      bucket_values_(bucket_bytes / sizeof(float)),
+      output_norm_(layout.find("output_norm.weight").offset),
+      output_(layout.find("output.weight").offset) {
   // A size under one value still means buckets (of one tensor each), not
   // the one sum that 0 asks for.
   if (bucket_bytes > 0 && bucket_values_ == 0) bucket_values_ = 1;
@@ -15,19 +19,19 @@ void GradientBuckets::begin(float* grads) {
   grads_ = grads;
   started_.assign(layout_.tensors().size(), false);
   lo_ = hi_ = 0;
-  any_started_ = false;
 }
 
 void GradientBuckets::layer_done(int64_t layer) {
   if (bucket_values_ == 0) return;
-  // The head is every tensor outside the layers but the token embedding,
-  // whose gradient the pass adds last. The layout's order is kept
-  // backwards: a layer's tensors then join a bucket that grows downwards.
-  const size_t embd = layout_.find("token_embd.weight").offset;
+  // The head is the output norm and the output (the pass's first part);
+  // any other tensor outside the layers waits for finish(). The layout's
+  // order is kept backwards: a layer's tensors then join a bucket that
+  // grows downwards.
   const auto& ts = layout_.tensors();
   for (size_t i = ts.size(); i-- > 0;) {
     const ParamTensor& t = ts[i];
-    const bool in_part = layer == Transformer::kHeadGradients ? t.layer < 0 && t.offset != embd : t.layer == layer;
+    const bool in_part = layer == Transformer::kHeadGradients ? t.offset == output_norm_ || t.offset == output_
+                                                              : t.layer == layer;
     if (in_part && !started_[i]) {
       started_[i] = true;
       add_tensor(t);
@@ -54,7 +58,6 @@ void GradientBuckets::add_tensor(const ParamTensor& t) {
 void GradientBuckets::start_bucket() {
   if (hi_ == lo_) return;
   last_ = sum_.start_sum(grads_ + lo_, hi_ - lo_);
-  any_started_ = true;
   lo_ = hi_ = 0;
 }
 

@@ -42,11 +42,11 @@ class GradientBuckets {
   const ParamLayout& layout_;
   GradientSum& sum_;
   size_t bucket_values_;  // 0: one sum of the whole array at finish()
+  size_t output_norm_, output_;  // offsets of the head's tensors
   float* grads_ = nullptr;
   std::vector<bool> started_;     // per tensor of the layout: its sum has started (or it is in the bucket)
   size_t lo_ = 0, hi_ = 0;        // the bucket being filled: [lo_, hi_) of the array
   GradientSum::SumHandle last_ = -1;
-  bool any_started_ = false;
 };
 
 }  // namespace frugal::train

@@ -115,6 +115,15 @@ ModelShape small_shape() {
 
 TEST(GradientBuckets, EachBucketStartsWithItsFinalGradients) { check_buckets(small_shape()); }
 
+TEST(GradientBuckets, OtherLayoutsToo) {
+  for (const char* arch : {"llama", "olmoe"}) {
+    SCOPED_TRACE(arch);
+    ModelShape s = small_shape();
+    s.arch = arch;
+    check_buckets(s);
+  }
+}
+
 TEST(GradientBuckets, SharedExpertLayoutToo) {
   ModelShape s = small_shape();
   s.n_ff_shexp = 16;  // qwen2moe: biases and the shared expert's tensors
