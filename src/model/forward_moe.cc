@@ -34,6 +34,7 @@
 // job) and write disjoint columns of out, so the sums need no locks and add
 // up in the same order whatever the thread count or batch composition.
 #include <algorithm>
+#include <numeric>
 #include <atomic>
 #include <cmath>
 #include <functional>
@@ -451,10 +452,40 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   // deepseek4's clamped SwiGLU, per layer (0: none).
   const float limit_exp = c.swiglu_limit_exp.empty() ? 0.0f : c.swiglu_limit_exp[static_cast<size_t>(il)];
   const float limit_shexp = c.swiglu_limit_shexp.empty() ? 0.0f : c.swiglu_limit_shexp[static_cast<size_t>(il)];
-  // Adapted layers (model/lora.h) run their adapted experts after the
-  // fused jobs, one expert at a time.
+  // Adapted layers (model/lora.h): a row whose adapter adapts this layer's
+  // experts runs them after the fused jobs, one expert at a time
+  // (lora_swiglu); every other row of the batch (no adapter, or one that
+  // leaves these experts alone) stays in the fused jobs, as it runs alone.
+  // Each expert's slots hold those plain rows first, then the adapted ones
+  // (a stable partition: each part keeps its row order).
   const bool adapted_experts = s.any_lora && any_adapts(s.row_lora, il, &LayerLora::adapts_experts);
   if (ep && adapted_experts) fail("expert-parallel inference does not run LoRA-adapted experts");
+  std::vector<int64_t> n_plain(static_cast<size_t>(ne));
+  for (int64_t e = 0; e < ne; ++e) n_plain[static_cast<size_t>(e)] = start[e + 1] - start[e];
+  if (adapted_experts) {
+    auto adapted_row = [&](int64_t r) {
+      const LoraAdapter* a = row_adapter(r);
+      return a && layer_of(a).adapts_experts();
+    };
+    std::vector<int64_t> order;
+    std::vector<int64_t> rows_in_order;
+    std::vector<float> weights_in_order;
+    for (int64_t e = 0; e < ne; ++e) {
+      order.resize(static_cast<size_t>(start[e + 1] - start[e]));
+      std::iota(order.begin(), order.end(), start[e]);
+      const auto adapted_from = std::stable_partition(order.begin(), order.end(),
+                                                      [&](int64_t i) { return !adapted_row(slot_row[i]); });
+      n_plain[static_cast<size_t>(e)] = adapted_from - order.begin();
+      rows_in_order.clear();
+      weights_in_order.clear();
+      for (int64_t i : order) {
+        rows_in_order.push_back(slot_row[i]);
+        weights_in_order.push_back(slot_weight[i]);
+      }
+      std::copy(rows_in_order.begin(), rows_in_order.end(), slot_row.begin() + start[e]);
+      std::copy(weights_in_order.begin(), weights_in_order.end(), slot_weight.begin() + start[e]);
+    }
+  }
   // Expert e's gated unit: gpt-oss's biases and clamped unit, deepseek4's clamp.
   const bool biased = static_cast<bool>(L.gate_exps_b);
   auto expert_glu = [&](int64_t e) {
@@ -463,9 +494,9 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
                                .up_bias = biased ? L.up_exps_b.data + e * ff : nullptr,
                                .limit = limit_exp};
   };
-  for (int64_t e = 0; e < ne && !adapted_experts; ++e) {
-    const int64_t cnt = start[e + 1] - start[e];
-    if (cnt == 0) continue;  // never touched
+  for (int64_t e = 0; e < ne; ++e) {
+    const int64_t cnt = n_plain[static_cast<size_t>(e)];
+    if (cnt == 0) continue;  // never touched (or only by adapted rows)
     // One job, or under expert parallelism one per copy of the expert: its
     // j-th holder computes the j-th run of its rows (replica_rows). A row's
     // outputs then come from one job of the expert, and the sum adds the
@@ -565,7 +596,7 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
     auto pair = [](const LoraStack& st, int64_t e) { return st ? st.expert(e) : LoraPair{}; };
     std::vector<float> y;
     for (int64_t e = 0; e < ne; ++e) {
-      const int64_t b = start[e], cnt = start[e + 1] - start[e];
+      const int64_t b = start[e] + n_plain[static_cast<size_t>(e)], cnt = start[e + 1] - b;
       if (cnt == 0) continue;
       float* xe = in + b * d;
       for (int64_t i = 0; i < cnt; ++i) std::copy_n(xn + slot_row[b + i] * d, d, xe + i * d);

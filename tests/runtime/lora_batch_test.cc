@@ -2,7 +2,8 @@
 // requests with different adapters in the same forward pass): each
 // sequence's logits equal those of the sequence run alone with its adapter,
 // on a model with attention, shared experts, routed experts and a router
-// to adapt (qwen2moe), and a Mixtral-style llama.
+// to adapt (qwen2moe), and a Mixtral-style llama; the rows whose adapter
+// leaves the routed experts alone get alone's bits.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -101,6 +102,10 @@ TEST_P(LoraBatch, FourAdaptersInOneBatchMatchEachAlone) {
     together[s].insert(together[s].end(), logits.begin() + int64_t(r) * nv, logits.begin() + int64_t(r + 1) * nv);
   }
   for (size_t s = 0; s < prompts.size(); ++s) EXPECT_LT(max_rel_diff(alone[s], together[s]), 1e-5) << "sequence " << s;
+  // Rows whose adapter leaves the routed experts alone (adapter 3's, the
+  // base's) keep the fused expert path among adapted rows: alone's bits.
+  EXPECT_EQ(alone[3], together[3]);
+  EXPECT_EQ(alone[4], together[4]);
   // The adapters matter: adapter 0's logits differ from the base's.
   Engine base(*m, o);
   const auto plain = testing::run_steps(base, prompts[0], prompts[0].size());
