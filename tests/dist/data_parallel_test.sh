@@ -11,8 +11,7 @@ source "$(dirname "$0")/../lib/cli_test_lib.sh"
 source "$(dirname "$0")/../lib/mpi_test_lib.sh"
 PY=/usr/bin/python3
 
-"$FRUGAL" synth --arch qwen3moe --type f32 -o "$dir/tok.gguf" >/dev/null
-for i in $(seq 1 1500); do echo "line $i: the quick brown fox jumps over the lazy dog $((i % 7))"; done >"$dir/text.txt"
+source "$(dirname "$0")/../lib/dp_corpus.sh"
 train=(train --data "$dir/text.txt" --tokenizer "$dir/tok.gguf" --embd 32 --layers 2 --heads 4 --heads-kv 2
        --head-dim 8 --experts 4 --experts-used 2 --ff-exp 32 --batch 4 --seq 32 --lr 3e-3 --warmup 3 --seed 5 -t 1)
 
