@@ -4,7 +4,9 @@
 # FRUGAL_CUDA=ON, builds the CUDA targets, prints nvidia-smi, runs the CUDA
 # tests (the device kernels against the CPU reference), compute-sanitizer's
 # memcheck over them when it is installed, the matrix-vector benchmark, and
-# last builds frugal itself. Each step's output goes to $OUT/<step>.log and
+# last builds frugal itself. Libraries that the GPU machine's image lacks
+# come from .gpu-debs/ when present (bench/gpu_carry.sh, run here first;
+# the device call carries the folder). Each step's output goes to $OUT/<step>.log and
 # one line per step to $OUT/summary.txt; the whole run stops itself after
 # FRUGAL_GPU_CHECK_SECONDS (480) seconds, skipping the steps that no longer
 # fit. Exit status 0 when every step that ran passed.
@@ -54,6 +56,39 @@ if [[ -z $nvcc ]]; then
   note "no nvcc on PATH or in /usr/local/cuda/bin: nothing to build"
   exit 1
 fi
+# The libraries frugal's build links, carried from the development machine
+# (bench/gpu_carry.sh) where the image lacks them: unpacked under .gpu-root
+# (a .deb is an ar archive holding data.tar.*; python3 reads both, so no
+# dpkg is needed), found through CMake's prefix, pkg-config's sysroot and
+# the loader's path. The image's own C library, C++ runtime and compilers
+# are used.
+carried=()
+if compgen -G ".gpu-debs/*.deb" >/dev/null; then
+  root=$PWD/.gpu-root
+  rm -rf "$root"
+  python3 - "$root" .gpu-debs/*.deb <<'PYEOF' || { note "could not unpack .gpu-debs"; exit 1; }
+import io, sys, tarfile
+root, debs = sys.argv[1], sys.argv[2:]
+for deb in debs:
+    data = open(deb, "rb").read()
+    assert data[:8] == b"!<arch>\n", deb
+    at = 8
+    while at + 60 <= len(data):
+        name, size = data[at:at + 16].decode().strip().rstrip("/"), int(data[at + 48:at + 58].decode())
+        body = data[at + 60:at + 60 + size]
+        if name.startswith("data.tar"):
+            with tarfile.open(fileobj=io.BytesIO(body)) as t:
+                t.extractall(root, filter="tar") if hasattr(tarfile, "tar_filter") else t.extractall(root)
+        at += 60 + size + (size & 1)
+PYEOF
+  lib=$root/usr/lib/x86_64-linux-gnu
+  export PKG_CONFIG_SYSROOT_DIR=$root
+  export PKG_CONFIG_LIBDIR=$lib/pkgconfig:$root/usr/share/pkgconfig
+  export LD_LIBRARY_PATH=$lib:$lib/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  command -v pkg-config >/dev/null || export PATH=$PATH:$root/usr/bin
+  carried=(-DCMAKE_PREFIX_PATH="$root/usr" -DCMAKE_LIBRARY_PATH="$lib/openblas-pthread")
+  note "carried libraries: $(ls .gpu-debs/*.deb | wc -l) packages unpacked under $root"
+fi
 generator=(-G Ninja)
 command -v ninja >/dev/null || generator=(-G "Unix Makefiles")
 launcher=()
@@ -63,7 +98,7 @@ note "gpu_check: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $jobs co
 step nvidia-smi 5 nvidia-smi
 rm -rf "$build"
 step configure 60 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DFRUGAL_CUDA=ON \
-  -DCMAKE_CUDA_COMPILER="$nvcc" "${launcher[@]}" || { cat "$summary"; exit 1; }
+  -DCMAKE_CUDA_COMPILER="$nvcc" "${launcher[@]}" "${carried[@]}" || { tail -30 "$out/configure.log"; cat "$summary"; exit 1; }
 step build-cuda 60 cmake --build "$build" -j"$jobs" --target test_cuda cuda_device_check frugal_gpu_bench ||
   { tail -30 "$out/build-cuda.log"; cat "$summary"; exit 1; }
 step ctest-cuda 30 ctest --test-dir "$build" -L cuda --output-on-failure
