@@ -6,10 +6,10 @@
 # memcheck over them when it is installed, the matrix-vector benchmark, and
 # last builds frugal itself. Libraries that the GPU machine's image lacks
 # come from .gpu-debs/ when present (bench/gpu_carry.sh, run here first;
-# the device call carries the folder). Each step's output goes to $OUT/<step>.log and
-# one line per step to $OUT/summary.txt; the whole run stops itself after
-# FRUGAL_GPU_CHECK_SECONDS (480) seconds, skipping the steps that no longer
-# fit. Exit status 0 when every step that ran passed.
+# the device call carries the folder). Each step's output goes to
+# $OUT/<step>.log and one line per step to $OUT/summary.txt; the whole run
+# stops itself after FRUGAL_GPU_CHECK_SECONDS (480) seconds, skipping the
+# steps that no longer fit. Exit status 0 when every step that ran passed.
 #
 #   OUT=/tmp/gpu bench/gpu_check.sh
 #   FRUGAL_GPU_BANDWIDTH_GBS=3350 bench/gpu_check.sh   # % of this instead of the reported peak
