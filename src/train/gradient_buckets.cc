@@ -1,5 +1,6 @@
 #include "train/gradient_buckets.h"
 
+#include "gguf/tensor_names.h"
 #include "train/transformer.h"
 
 namespace frugal::train {
@@ -8,8 +9,8 @@ GradientBuckets::GradientBuckets(const ParamLayout& layout, GradientSum& sum, si
     : layout_(layout),
       sum_(sum),
       bucket_values_(bucket_bytes / sizeof(float)),
-      output_norm_(layout.find("output_norm.weight").offset),
-      output_(layout.find("output.weight").offset) {
+      output_norm_(layout.find(gguf::tensor_name(gguf::TensorId::kOutputNorm)).offset),
+      output_(layout.find(gguf::tensor_name(gguf::TensorId::kOutput)).offset) {
   // A size under one value still means buckets (of one tensor each), not
   // the one sum that 0 asks for.
   if (bucket_bytes > 0 && bucket_values_ == 0) bucket_values_ = 1;
