@@ -58,8 +58,15 @@ int run_finetune(FinetuneArgs& a) {
   finetune::parse_expert_sharing(a.lora_experts, shape);
   const auto base = model::Model::load(a.model);
   const auto tok = tokenizer::Tokenizer::from_metadata(base->file().metadata());
-  const auto train = finetune::read_sft_jsonl(a.data, tok, base->file().metadata());
-  const auto val = a.val.empty() ? train : finetune::read_sft_jsonl(a.val, tok, base->file().metadata());
+  // Data-parallel: every rank trains the same factors on its share of each
+  // batch, reading and tokenising only its own examples (example j of a
+  // file on rank j mod N); rank 0 alone prints, logs, checkpoints and
+  // writes the adapter (every rank reads --resume's folder).
+  dist::ProcessGroup* group = a.data_parallel ? &join_ranks(a.rank_timeout) : nullptr;
+  const int share = group ? group->rank() : 0, n_shares = group ? group->n_ranks() : 1;
+  const auto train = finetune::read_sft_jsonl(a.data, tok, base->file().metadata(), share, n_shares);
+  const auto val =
+      a.val.empty() ? train : finetune::read_sft_jsonl(a.val, tok, base->file().metadata(), share, n_shares);
   finetune::LoraModel lm(*base, shape);
   if (a.eval_only) {  // the adapter starts at B = 0: the base model's own loss
     const double loss = finetune::mean_loss(lm, val);
@@ -68,10 +75,6 @@ int run_finetune(FinetuneArgs& a) {
     return 0;
   }
   const finetune::CheckpointKey key = finetune::checkpoint_key(base->config(), shape, a.opts, train);
-  // Data-parallel: every rank trains the same factors on its share of each
-  // batch; rank 0 alone prints, logs, checkpoints and writes the adapter
-  // (every rank reads --resume's folder).
-  dist::ProcessGroup* group = a.data_parallel ? &join_ranks(a.rank_timeout) : nullptr;
   a.opts.data_parallel = group;
   const bool primary = !group || group->rank() == 0;
 
@@ -104,9 +107,23 @@ int run_finetune(FinetuneArgs& a) {
                lm.params().size(), human_bytes(static_cast<double>(base->file().file_size())).c_str(),
                human_bytes(4 * adapter_bytes).c_str(),
                state.step > 0 ? (", resumed at step " + std::to_string(state.step)).c_str() : "");
-  if (group && primary)
-    std::fprintf(stderr, "finetune: data-parallel over %d ranks, example i of each batch on rank i mod %d\n",
-                 group->n_ranks(), group->n_ranks());
+  if (group) {
+    // The examples each rank read and tokenised, gathered by a sum.
+    std::vector<double> read(static_cast<size_t>(2 * group->n_ranks()), 0.0);
+    for (const auto* set : {&train, &val})
+      for (const finetune::SftExample& ex : *set)
+        read[static_cast<size_t>(2 * group->rank() + (set == &train ? 0 : 1))] += finetune::is_read(ex) ? 1 : 0;
+    group->sum(read.data(), read.size());
+    std::string per_rank;
+    for (int r = 0; r < group->n_ranks(); ++r)
+      per_rank += " " + std::to_string(static_cast<int64_t>(read[static_cast<size_t>(2 * r)])) + "/" +
+                  std::to_string(static_cast<int64_t>(read[static_cast<size_t>(2 * r + 1)]));
+    if (primary)
+      std::fprintf(stderr,
+                   "finetune: data-parallel over %d ranks, example j of a file on rank j mod %d; read and tokenised "
+                   "per rank (training/validation):%s\n",
+                   group->n_ranks(), group->n_ranks(), per_rank.c_str());
+  }
 
   std::ofstream log;
   if (!a.log.empty() && primary) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/fnv_hash.h"
 #include "base/read_file.h"
 #include "tokenizer/chat_template.h"
 
@@ -62,7 +63,9 @@ int64_t target_count(const SftExample& ex) {
 }
 
 std::vector<SftExample> parse_sft_jsonl(const std::string& text, const std::string& path,
-                                        const tokenizer::Tokenizer& tok, const gguf::Metadata& md) {
+                                        const tokenizer::Tokenizer& tok, const gguf::Metadata& md, int share,
+                                        int n_shares) {
+  if (n_shares < 1 || share < 0 || share >= n_shares) fail("finetune: share ", share, " of ", n_shares);
   std::vector<SftExample> out;
   size_t begin = 0;
   for (int64_t line = 1; begin < text.size(); ++line) {
@@ -71,6 +74,13 @@ std::vector<SftExample> parse_sft_jsonl(const std::string& text, const std::stri
     const std::string s = text.substr(begin, end - begin);
     begin = end + 1;
     if (s.find_first_not_of(" \t\r") == std::string::npos) continue;
+    Fnv line_hash;
+    line_hash.add(s.data(), s.size());
+    const uint64_t hash = line_hash.h;
+    if (static_cast<int64_t>(out.size()) % n_shares != share) {  // another rank's
+      out.push_back({.tokens = {}, .target = {}, .line = line, .text_hash = hash});
+      continue;
+    }
     const std::string where = path + ":" + std::to_string(line);
     Json j;
     try {
@@ -91,6 +101,7 @@ std::vector<SftExample> parse_sft_jsonl(const std::string& text, const std::stri
     }
     if (ex.tokens.size() < 2) fail(where, ": the example has fewer than two tokens");
     ex.line = line;
+    ex.text_hash = hash;
     out.push_back(std::move(ex));
   }
   if (out.empty()) fail(path, ": no examples");
@@ -98,8 +109,8 @@ std::vector<SftExample> parse_sft_jsonl(const std::string& text, const std::stri
 }
 
 std::vector<SftExample> read_sft_jsonl(const std::string& path, const tokenizer::Tokenizer& tok,
-                                       const gguf::Metadata& md) {
-  return parse_sft_jsonl(read_whole_file(path), path, tok, md);
+                                       const gguf::Metadata& md, int share, int n_shares) {
+  return parse_sft_jsonl(read_whole_file(path), path, tok, md, share, n_shares);
 }
 
 }  // namespace frugal::finetune

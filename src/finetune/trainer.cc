@@ -11,17 +11,10 @@
 
 namespace frugal::finetune {
 
-namespace {
-// Whether example i (of a batch or a validation set) is this rank's.
-bool mine(size_t i, const train::GradientSum* dp) {
-  return !dp || static_cast<int>(i % static_cast<size_t>(dp->n_ranks())) == dp->rank();
-}
-}  // namespace
-
 double mean_loss(LoraModel& m, const std::vector<SftExample>& examples, train::GradientSum* dp) {
   double sum = 0;
-  for (size_t i = 0; i < examples.size(); ++i)
-    if (mine(i, dp)) sum += m.loss(examples[i], false);
+  for (const SftExample& ex : examples)
+    if (is_read(ex)) sum += m.loss(ex, false);
   if (dp) dp->sum(&sum, 1);
   return sum / static_cast<double>(std::max<size_t>(1, examples.size()));
 }
@@ -36,17 +29,20 @@ int64_t batches_per_epoch(const FinetuneOptions& o, size_t n_train) {
 int64_t total_steps(const FinetuneOptions& o, size_t n_train) { return o.epochs * batches_per_epoch(o, n_train); }
 
 double batch_loss(LoraModel& m, const std::vector<const SftExample*>& batch, bool with_grad,
-                  const train::GradientSum* dp) {
-  int64_t tokens = 0;
+                  train::GradientSum* dp) {
+  // The batch's target tokens: this process's examples', summed over the ranks.
+  double tokens = 0;
   for (const SftExample* ex : batch) {
+    if (!is_read(*ex)) continue;
     if (target_count(*ex) == 0) fail("finetune: line ", ex->line, ": no target tokens");
-    tokens += target_count(*ex);
+    tokens += static_cast<double>(target_count(*ex));
   }
+  if (dp) dp->sum(&tokens, 1);
   double sum = 0;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (!mine(i, dp)) continue;
-    const double share = static_cast<double>(target_count(*batch[i])) / static_cast<double>(tokens);
-    sum += share * m.loss(*batch[i], with_grad, static_cast<float>(share));
+  for (const SftExample* ex : batch) {
+    if (!is_read(*ex)) continue;
+    const double share = static_cast<double>(target_count(*ex)) / tokens;
+    sum += share * m.loss(*ex, with_grad, static_cast<float>(share));
   }
   return sum;
 }
@@ -78,18 +74,19 @@ void finetune(LoraModel& m, const std::vector<SftExample>& train, const std::vec
     for (int64_t j = st.step - epoch * per_epoch; j < per_epoch; ++j) {
       if (o.stop_at > 0 && st.step >= o.stop_at) return;
       batch.clear();
-      int64_t tokens = 0;
-      for (int64_t i = j * o.batch; i < std::min(n, (j + 1) * o.batch); ++i) {
+      for (int64_t i = j * o.batch; i < std::min(n, (j + 1) * o.batch); ++i)
         batch.push_back(&train[order[static_cast<size_t>(i)]]);
-        tokens += static_cast<int64_t>(batch.back()->tokens.size());
-      }
       const int64_t step = ++st.step;
       std::fill(g.begin(), g.end(), 0.0f);
-      double loss = batch_loss(m, batch, true, dp);
+      // loss and tokens: this process's examples', summed over the ranks.
+      double sums[2] = {batch_loss(m, batch, true, dp), 0.0};
+      for (const SftExample* ex : batch) sums[1] += static_cast<double>(ex->tokens.size());
       if (dp) {
         dp->sum(g.data(), g.size());
-        dp->sum(&loss, 1);
+        dp->sum(sums, 2);
       }
+      const double loss = sums[0];
+      const auto tokens = static_cast<int64_t>(sums[1]);
       const double c1 = 1.0 - std::pow(double(o.beta1), double(step));
       const double c2 = 1.0 - std::pow(double(o.beta2), double(step));
       for (size_t k = 0; k < p.size(); ++k) {

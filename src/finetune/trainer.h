@@ -12,12 +12,12 @@
 // examples, losses and updates the uninterrupted run has.
 //
 // Data-parallel (FinetuneOptions::data_parallel): every rank draws the same
-// batches and computes the examples of each that are its own (example i of
-// a batch on rank i mod N), each weighed by its share of the whole batch's
-// target tokens; the gradients and losses are summed over the ranks before
-// the AdamW step, so every rank holds the same factors, which are one
-// process's up to the order of the additions. Validation: each rank its
-// share of the examples, summed.
+// batches and computes the examples of each that it read (example j of the
+// file on rank j mod N: sft_data.h's share, is_read), each weighed by its
+// share of the whole batch's target tokens (summed over the ranks); the
+// gradients and losses are summed over the ranks before the AdamW step, so
+// every rank holds the same factors, which are one process's up to the
+// order of the additions. Validation: each rank its own examples, summed.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -55,7 +55,7 @@ struct FinetuneStep {
   int64_t tokens = 0;     // in this step's examples (0 at step 0)
 };
 
-// Mean loss over examples (with dp: each rank its share, summed over the ranks).
+// Mean loss over examples (those this process read; with dp, summed over the ranks).
 double mean_loss(LoraModel& m, const std::vector<SftExample>& examples, train::GradientSum* dp = nullptr);
 
 // Steps of the whole run: epochs x batches an epoch (n_train / batch,
@@ -63,10 +63,12 @@ double mean_loss(LoraModel& m, const std::vector<SftExample>& examples, train::G
 int64_t total_steps(const FinetuneOptions& opts, size_t n_train);
 
 // The loss of a batch: the mean over all its examples' target tokens; with
-// with_grad its gradient is added to m.grads(). With dp, this rank's part of
-// both: its own examples' terms (the caller sums them over the ranks).
+// with_grad its gradient is added to m.grads(). Only the examples this
+// process read count (all, in one process); with dp, the batch's target
+// tokens are summed over the ranks and the loss and gradient are this
+// rank's part (the caller sums them over the ranks).
 double batch_loss(LoraModel& m, const std::vector<const SftExample*>& batch, bool with_grad,
-                  const train::GradientSum* dp = nullptr);
+                  train::GradientSum* dp = nullptr);
 
 // Trains m's factors in place from state (a fresh state: step 0, the
 // validation loss first), to the end of the run or opts.stop_at; on_step is

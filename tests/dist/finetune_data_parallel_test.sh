@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# mpirun -np N frugal finetune --data-parallel on this machine: with one
-# example a step (rank 0 computes it, the others add zeros) the adapter at 2
-# ranks is one process's byte for byte; with batches of 3 (uneven shares at
-# 2 ranks, one example a rank at 3) every step's training and validation
-# losses follow one process's within 1e-4 relative: the gradients are summed
-# in another order, and AdamW divides each factor's gradient by its own size,
-# so a factor whose gradient almost cancels moves by a share of the learning
-# rate that the order decides (measured: the training losses within 2e-8, a
-# validation loss at a single step within 1.3e-5). Only rank 0 prints, logs
+# mpirun -np N frugal finetune --data-parallel on this machine: each rank
+# reads and tokenises only its own examples (line j of the file on rank j
+# mod N: 4 and 3 of the 7 at 2 ranks, 3, 2 and 2 at 3); with one example a
+# step (its rank computes it, the others add zeros) the adapter at 2 ranks
+# is one process's byte for byte; with batches of 3 every step's training
+# and validation losses follow one process's within 1e-3 relative: the
+# gradients are summed in another order, AdamW divides each factor's
+# gradient by its own size (a factor whose gradient almost cancels moves by
+# a share of the learning rate that the order decides), and a token whose
+# router scores two experts almost alike may then pick the other one
+# (measured: the training losses within 1e-11, one validation loss 1.0e-4
+# off, the next step's back within 3e-9). Only rank 0 prints, logs
 # and writes the adapter; a run stopped at 2 ranks after step 2 resumes in
 # one process; the adapter made at 2 ranks gives one process's greedy text.
 # Skipped, saying why, where mpirun or frugal's MPI build is missing.
@@ -37,7 +40,10 @@ ranks 3 "${ft[@]}" --log "$dir/three.jsonl" -o "$dir/three.gguf" --data-parallel
   || fail "3 ranks: $(tail -20 "$dir/three.err")"
 [[ $(grep -c 'matrices, rank 4' "$dir/two.out") -eq 1 ]] || fail "want one adapter line (rank 0's): $(cat "$dir/two.out")"
 [[ $(grep -c '^step 6/6' "$dir/two.err") -eq 1 ]] || fail "want one progress line a step: $(cat "$dir/two.err")"
-grep -q "data-parallel over 2 ranks" "$dir/two.err" || fail "no data-parallel line: $(cat "$dir/two.err")"
+grep -q "data-parallel over 2 ranks, example j of a file on rank j mod 2; read and tokenised per rank (training/validation): 4/4 3/3$" \
+  "$dir/two.err" || fail "no data-parallel line with 4 and 3 examples read: $(cat "$dir/two.err")"
+grep -q "read and tokenised per rank (training/validation): 3/3 2/2 2/2$" "$dir/three.err" ||
+  fail "3 ranks: want 3, 2 and 2 examples read: $(cat "$dir/three.err")"
 
 # One example a step: the same bytes.
 one_step=(finetune -m "$dir/base.gguf" --data "$dir/data.jsonl" --rank 4 --alpha 8 --targets attn,experts,router
@@ -69,7 +75,7 @@ def same(name):
             if a is None:
                 assert b is None, (name, step, key, b)
                 continue
-            assert abs(a - b) <= 1e-4 * abs(a), (name, step, key, a, b)
+            assert abs(a - b) <= 1e-3 * abs(a), (name, step, key, a, b)
 same("two")
 same("three")
 same("res")

@@ -1,6 +1,6 @@
 // Fine-tuning data: conversations rendered through the model's chat template
-// with the loss on the assistant turns only, plain text, and bad lines
-// refused with their line number.
+// with the loss on the assistant turns only, plain text, bad lines refused
+// with their line number, and a data-parallel rank's share of the lines.
 #include <gtest/gtest.h>
 
 #include "base/error.h"
@@ -63,6 +63,37 @@ TEST(SftData, BadLinesNameTheirLine) {
                "assistant message");
   expect_error("{\"messages\": [{\"role\": \"user\"}]}\n", "d.jsonl:1: message 1 must be an object");
   expect_error("\n\n", "d.jsonl: no examples");
+}
+
+// A data-parallel rank's share: it reads example j (blank lines not
+// counted) when j mod n is its own; of the others it keeps the line and the
+// hash, the same as a whole read's, and their mistakes are their readers'.
+TEST(SftData, ASharePerRankReadsItsOwnLines) {
+  const gguf::Metadata md = chat_metadata();
+  const auto tok = tokenizer::Tokenizer::from_metadata(md);
+  const std::string data = "{\"text\": \"zero\"}\n\n{\"text\": \"one\"}\n{\"text\": \"two\"}\n{\"text\": 4}\n";
+  const std::string good = data.substr(0, data.rfind("{\"text\": 4}"));
+  const auto whole = parse_sft_jsonl(good, "d.jsonl", tok, md);
+  ASSERT_EQ(whole.size(), 3u);
+  for (int share = 0; share < 2; ++share) {
+    const auto part = parse_sft_jsonl(good, "d.jsonl", tok, md, share, 2);
+    ASSERT_EQ(part.size(), whole.size());
+    for (size_t j = 0; j < part.size(); ++j) {
+      EXPECT_EQ(is_read(part[j]), static_cast<int>(j % 2) == share) << "example " << j << ", share " << share;
+      EXPECT_EQ(part[j].line, whole[j].line);
+      EXPECT_EQ(part[j].text_hash, whole[j].text_hash);
+      if (is_read(part[j])) EXPECT_EQ(part[j].tokens, whole[j].tokens);
+    }
+  }
+  EXPECT_NE(whole[0].text_hash, whole[1].text_hash);
+  // Line 5, example 3: share 1's to read and report, not share 0's.
+  EXPECT_EQ(parse_sft_jsonl(data, "d.jsonl", tok, md, 0, 2).size(), 4u);
+  try {
+    parse_sft_jsonl(data, "d.jsonl", tok, md, 1, 2);
+    ADD_FAILURE() << "share 1 read line 5 without an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("d.jsonl:5: \"text\" must be a string"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
