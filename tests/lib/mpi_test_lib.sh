@@ -8,6 +8,11 @@ if ! command -v mpirun >/dev/null; then
   echo "SKIP: mpirun not found (scripts/bootstrap installs openmpi-bin)"
   exit 0
 fi
+# Each test's own OpenMPI session directory: tests that start mpirun at the
+# same time (ctest -j) otherwise race to make and remove the one shared
+# /tmp/ompi.HOST.UID ("mkdir ... File exists", orte_init failed).
+mkdir -p "$dir/ompi"
+export OMPI_MCA_orte_tmpdir_base="$dir/ompi" PRTE_MCA_prte_tmpdir_base="$dir/ompi"
 "$FRUGAL" -q synth --arch qwen3moe --type q8_0 -o "$dir/probe.gguf" >/dev/null
 if ! "$FRUGAL" -q logits -m "$dir/probe.gguf" --tokens 1 -o "$dir/probe.bin" --expert-parallel 2>"$dir/probe.err"; then
   if grep -q "built without OpenMPI" "$dir/probe.err"; then
