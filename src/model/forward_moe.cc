@@ -34,7 +34,6 @@
 // job) and write disjoint columns of out, so the sums need no locks and add
 // up in the same order whatever the thread count or batch composition.
 #include <algorithm>
-#include <numeric>
 #include <atomic>
 #include <cmath>
 #include <functional>
@@ -431,15 +430,35 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   if (s.expert_rows.size() != n_counts) s.expert_rows.assign(n_counts, 0);
   for (int64_t e = 0; e < ne; ++e) s.expert_rows[static_cast<size_t>(il * ne + e)] += static_cast<uint64_t>(start[e + 1]);
   for (int64_t e = 0; e < ne; ++e) start[e + 1] += start[e];
+  // Adapted layers (model/lora.h): a row whose adapter adapts this layer's
+  // experts runs them after the fused jobs, one expert at a time
+  // (lora_swiglu); every other row of the batch (no adapter, or one that
+  // leaves these experts alone) stays in the fused jobs, as it runs alone.
+  // Each expert's slots hold those n_plain rows first, then the adapted
+  // ones, each part in row order (the fill runs over the plain rows, then
+  // over the adapted ones).
+  const bool adapted_experts = s.any_lora && any_adapts(s.row_lora, il, &LayerLora::adapts_experts);
+  if (ep && adapted_experts) fail("expert-parallel inference does not run LoRA-adapted experts");
+  auto adapted_row = [&](int64_t r) {
+    const LoraAdapter* a = row_adapter(r);
+    return a && layer_of(a).adapts_experts();
+  };
   std::vector<int64_t> fill(start.begin(), start.end() - 1);
   std::vector<int64_t> slot_row(static_cast<size_t>(n_rows * k));
   std::vector<float> slot_weight(static_cast<size_t>(n_rows * k));
-  for (int64_t r = 0; r < n_rows; ++r)
-    for (int64_t i = 0; i < k; ++i) {
-      const int32_t e = s.sel_expert[r * k + i];
-      slot_row[fill[e]] = r;
-      slot_weight[fill[e]++] = s.sel_weight[r * k + i];
+  std::vector<int64_t> n_plain(static_cast<size_t>(ne));
+  for (int pass = 0; pass < (adapted_experts ? 2 : 1); ++pass) {
+    for (int64_t r = 0; r < n_rows; ++r) {
+      if (adapted_experts && adapted_row(r) != (pass == 1)) continue;
+      for (int64_t i = 0; i < k; ++i) {
+        const int32_t e = s.sel_expert[r * k + i];
+        slot_row[fill[e]] = r;
+        slot_weight[fill[e]++] = s.sel_weight[r * k + i];
+      }
     }
+    if (pass == 0)
+      for (int64_t e = 0; e < ne; ++e) n_plain[static_cast<size_t>(e)] = fill[e] - start[e];
+  }
 
   // One job per chosen expert over its rows, gathered contiguously; then
   // the shared experts over all rows (qwen2moe weighs theirs by a sigmoid gate).
@@ -452,40 +471,6 @@ void moe_ffn(const Model& m, int64_t il, int64_t n_rows, Forward::Scratch& s, Th
   // deepseek4's clamped SwiGLU, per layer (0: none).
   const float limit_exp = c.swiglu_limit_exp.empty() ? 0.0f : c.swiglu_limit_exp[static_cast<size_t>(il)];
   const float limit_shexp = c.swiglu_limit_shexp.empty() ? 0.0f : c.swiglu_limit_shexp[static_cast<size_t>(il)];
-  // Adapted layers (model/lora.h): a row whose adapter adapts this layer's
-  // experts runs them after the fused jobs, one expert at a time
-  // (lora_swiglu); every other row of the batch (no adapter, or one that
-  // leaves these experts alone) stays in the fused jobs, as it runs alone.
-  // Each expert's slots hold those plain rows first, then the adapted ones
-  // (a stable partition: each part keeps its row order).
-  const bool adapted_experts = s.any_lora && any_adapts(s.row_lora, il, &LayerLora::adapts_experts);
-  if (ep && adapted_experts) fail("expert-parallel inference does not run LoRA-adapted experts");
-  std::vector<int64_t> n_plain(static_cast<size_t>(ne));
-  for (int64_t e = 0; e < ne; ++e) n_plain[static_cast<size_t>(e)] = start[e + 1] - start[e];
-  if (adapted_experts) {
-    auto adapted_row = [&](int64_t r) {
-      const LoraAdapter* a = row_adapter(r);
-      return a && layer_of(a).adapts_experts();
-    };
-    std::vector<int64_t> order;
-    std::vector<int64_t> rows_in_order;
-    std::vector<float> weights_in_order;
-    for (int64_t e = 0; e < ne; ++e) {
-      order.resize(static_cast<size_t>(start[e + 1] - start[e]));
-      std::iota(order.begin(), order.end(), start[e]);
-      const auto adapted_from = std::stable_partition(order.begin(), order.end(),
-                                                      [&](int64_t i) { return !adapted_row(slot_row[i]); });
-      n_plain[static_cast<size_t>(e)] = adapted_from - order.begin();
-      rows_in_order.clear();
-      weights_in_order.clear();
-      for (int64_t i : order) {
-        rows_in_order.push_back(slot_row[i]);
-        weights_in_order.push_back(slot_weight[i]);
-      }
-      std::copy(rows_in_order.begin(), rows_in_order.end(), slot_row.begin() + start[e]);
-      std::copy(weights_in_order.begin(), weights_in_order.end(), slot_weight.begin() + start[e]);
-    }
-  }
   // Expert e's gated unit: gpt-oss's biases and clamped unit, deepseek4's clamp.
   const bool biased = static_cast<bool>(L.gate_exps_b);
   auto expert_glu = [&](int64_t e) {
