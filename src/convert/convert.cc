@@ -3,6 +3,7 @@
 #include "convert/convert.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -97,6 +98,18 @@ void write_mxfp4(const Planned& q, std::span<uint8_t> dst, int64_t n, int64_t ro
                             out[r * n_blocks + k]);
     }
   });
+}
+
+// DeepSeek-V4's token -> experts table: [vocab, k] in the checkpoint is the
+// GGUF's {k, vocab} I32, element for element (ids checked when planned).
+void write_ids(const StTensor& t, std::span<uint8_t> dst) {
+  const std::vector<int64_t> ids = t.read_ids();
+  FRUGAL_CHECK(dst.size() == ids.size() * sizeof(int32_t));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const int32_t v = int32_t(ids[i]);
+    std::memcpy(dst.data() + i * sizeof v, &v, sizeof v);
+  }
+  release_pages(t);
 }
 
 // gpt-oss checkpoints saved unquantised (fine-tunes): experts.gate_up_proj
@@ -214,8 +227,14 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   // float8_e4m3 matrices (DeepSeek-V3/R1, Kimi-K2) come with a scale per
   // block, which config.json's quantization_config sizes.
   const Fp8Blocks fp8 = fp8_blocks_from_config(hf_cfg, cfg_path.string());
-  auto check_dtype = [&](const StTensor& t) {
-    if (t.dtype == StDtype::kOther || t.dtype == StDtype::kU8)
+  // ids: a token -> experts table (DeepSeek-V4's tid2eid), integers
+  // rather than values.
+  auto check_dtype = [&](const StTensor& t, bool ids = false) {
+    const bool integer = t.dtype == StDtype::kI32 || t.dtype == StDtype::kI64;
+    if (ids && !integer)
+      fail(t.file, ": tensor '", t.name, "' has dtype ", t.dtype_name, " (a token -> experts table is I32 or I64)");
+    if (ids) return;
+    if (t.dtype == StDtype::kOther || t.dtype == StDtype::kU8 || integer)
       fail(t.file, ": tensor '", t.name, "' has dtype ", t.dtype_name,
            " (convert reads F32, F16, BF16, F8_E4M3, and U8 as gpt-oss's MXFP4 experts)");
     if (t.dtype == StDtype::kF8E4M3 && !fp8.enabled())
@@ -276,11 +295,18 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
       if (t->shape != p.source.shape)
         fail(t->file, ": tensor '", name, "' has shape ", shape_text(t->shape), " but config.json implies ",
              shape_text(p.source.shape));
-      check_dtype(*t);
+      const bool ids = spec.role == model::TensorRole::kTokenExperts;
+      check_dtype(*t, ids);
+      if (ids)
+        for (int64_t e : t->read_ids())
+          if (e < 0 || e >= cfg.n_expert)
+            fail(t->file, ": tensor '", name, "' holds expert id ", e, " of ", cfg.n_expert, " experts");
       // Vectors kept in F32 beside BF16 matrices (DeepSeek-V3's and GLM-4.5's
-      // e_score_correction_bias) are what their authors meant.
-      const bool f32_vector = t->shape.size() == 1 && t->dtype == StDtype::kF32;
-      if (!dtype.empty() && t->dtype_name != dtype && !f32_vector && t->dtype != StDtype::kF8E4M3)
+      // e_score_correction_bias), and the tensors the GGUF keeps in F32 too
+      // (DeepSeek-V4's hyper-connection mixing), are what their authors meant.
+      const bool kept_f32 =
+          t->dtype == StDtype::kF32 && (t->shape.size() == 1 || gguf::tensor_stays_f32(spec.id));
+      if (!ids && !dtype.empty() && t->dtype_name != dtype && !kept_f32 && t->dtype != StDtype::kF8E4M3)
         fail(t->file, ": tensor '", name, "' has dtype ", t->dtype_name, " but config.json says ", dtype);
       p.tensors.push_back(t);
       p.scales.push_back(scale_of(*t));
@@ -321,12 +347,13 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                                              cfg.n_expert > 0);
     // MXFP4 experts stay MXFP4: their blocks are copied, not requantised.
     const TensorType type = p.source.mxfp4 ? TensorType::MXFP4 : choice.type;
-    if (!p.source.mxfp4 && !quant::can_quantize(type))
+    const bool ids = type == TensorType::I32;  // a token -> experts table, copied
+    if (!p.source.mxfp4 && !ids && !quant::can_quantize(type))
       fail("convert: tensor type ", tensor_type_name(type), " (for ", p.spec.name, ") cannot be written yet");
     const int64_t n = p.spec.fan_in(), rows = p.spec.n_elements() / n;
     const uint64_t n_bytes = row_bytes(type, uint64_t(n)) * uint64_t(rows);
     sum.n_tensors += 1;
-    sum.n_params += uint64_t(p.spec.n_elements());
+    if (!ids) sum.n_params += uint64_t(p.spec.n_elements());
     sum.n_bytes += n_bytes;
     auto shared = std::make_shared<const Planned>(std::move(p));
     writer.add_tensor(shared->spec.name, type, std::vector<uint64_t>(shared->spec.shape.begin(), shared->spec.shape.end()),
@@ -334,6 +361,10 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                         const Planned& q = *shared;
                         const size_t rb = row_bytes(type, uint64_t(n));
                         FRUGAL_CHECK(dst.size() == rb * size_t(rows));
+                        if (type == TensorType::I32) {
+                          write_ids(*q.tensors[0], dst);
+                          return;
+                        }
                         if (q.source.mxfp4) {
                           write_mxfp4(q, dst, n, rows);
                           for (const StTensor* t : q.tensors) release_pages(*t);

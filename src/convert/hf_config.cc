@@ -79,7 +79,7 @@ void read_rope_scaling(const json& rs, const HfFamily& fam, const std::string& w
     c.rope_scaling_factor = float(factor);
     c.rope_orig_ctx = c.n_ctx_train;
   } else if (type == "yarn") {
-    const bool deepseek = fam.keys == HfKeys::kDeepseek;
+    const bool deepseek = fam.keys == HfKeys::kDeepseek || fam.keys == HfKeys::kDeepseekV4;
     if (deepseek) {
       // DeepSeek's YaRN: logits scaled by mscale_all_dim's correction squared
       // (rope.scaling.yarn_log_multiplier = 0.1 * mscale_all_dim), cos/sin by
@@ -285,6 +285,71 @@ void read_ernie(const HfConfig& h, ModelConfig& c) {
   c.expert_weights_norm = true;
 }
 
+// The first of `keys` config.json has (DeepSeek-V4's indexer keys are
+// spelled two ways), or nullptr.
+const char* first_key(const HfConfig& h, std::initializer_list<const char*> keys) {
+  for (const char* k : keys)
+    if (h.has(k)) return k;
+  return nullptr;
+}
+
+// DeepSeek-V4: one key/value head of head_dim with RoPE on its last
+// qk_rope_head_dim, low-rank queries, the grouped output (o_groups of
+// o_lora_rank), a sliding window in every layer, each layer's compression
+// ratio (compress_ratios; a list that also counts the next-token-prediction
+// layers is cut to the layers kept), the lightning indexer where a ratio is
+// 4, hc_mult hyper-connection streams, a sqrt-softplus router with the
+// selection bias (the first num_hash_layers layers by token id), shared
+// experts of the routed width, the SwiGLU clamped at swiglu_limit.
+void read_deepseek4(const HfConfig& h, ModelConfig& c) {
+  const std::string& where = h.where;
+  if (c.n_head_kv != 1) fail(where, ": num_key_value_heads ", c.n_head_kv, " is not converted (DeepSeek-V4 has 1)");
+  c.v_head_dim = c.head_dim;
+  c.rope_dim = h.count("qk_rope_head_dim");
+  c.q_lora_rank = h.count("q_lora_rank");
+  c.n_out_groups = h.count("o_groups");
+  c.out_lora_rank = h.count("o_lora_rank");
+  c.n_swa = h.count("sliding_window");
+  const json& ratios = h.j.contains("compress_ratios") ? h.j["compress_ratios"] : json();
+  if (!ratios.is_array() || int64_t(ratios.size()) < c.n_layer)
+    fail(where, ": key 'compress_ratios' must list at least num_hidden_layers (", c.n_layer, ") ratios");
+  c.compress_ratios.clear();
+  for (int64_t il = 0; il < c.n_layer; ++il) {
+    const json& r = ratios[size_t(il)];
+    if (!r.is_number_integer() || r.get<int64_t>() < 0) fail(where, ": compress_ratios[", il, "] is not a ratio");
+    c.compress_ratios.push_back(r.get<int64_t>());
+  }
+  c.compress_rope_base = float(h.number_or("compress_rope_theta", c.rope_freq_base));
+  if (std::find(c.compress_ratios.begin(), c.compress_ratios.end(), 4) != c.compress_ratios.end()) {
+    auto indexer = [&](std::initializer_list<const char*> keys) {
+      const char* k = first_key(h, keys);
+      if (k == nullptr) fail(where, ": key '", *keys.begin(), "' is missing (a layer compresses by 4)");
+      return h.count(k);
+    };
+    c.n_indexer_head = indexer({"index_n_heads", "num_indexer_heads"});
+    c.indexer_head_dim = indexer({"index_head_dim", "indexer_head_dim"});
+    c.indexer_top_k = indexer({"index_topk", "indexer_topk"});
+  }
+  c.n_hc = h.count("hc_mult");
+  c.hc_sinkhorn_iters = h.count("hc_sinkhorn_iters");
+  c.hc_eps = float(h.number_or("hc_eps", 1e-6));
+  c.n_hash_layers = h.count_or("num_hash_layers", 0);
+  const float limit = float(h.number_or("swiglu_limit", 0.0));
+  c.swiglu_limit_exp.assign(size_t(c.n_layer), limit);
+  c.swiglu_limit_shexp = c.swiglu_limit_exp;
+  if (h.has("scoring_func") && h.j["scoring_func"] != "sqrtsoftplus")
+    fail(where, ": scoring_func ", h.j["scoring_func"].dump(), " is not converted (DeepSeek-V4's is sqrtsoftplus)");
+  if (h.has("topk_method") && h.j["topk_method"] != "noaux_tc")
+    fail(where, ": topk_method ", h.j["topk_method"].dump(), " is not converted (DeepSeek-V4 chooses as noaux_tc)");
+  if (h.count_or("n_group", 1) > 1) fail(where, ": n_group above 1 is not converted for DeepSeek-V4");
+  c.n_expert_shared = h.count_or("n_shared_experts", 0);
+  c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
+  c.n_leading_dense = h.count_or("first_k_dense_replace", 0);
+  c.expert_weights_scale = float(h.number_or("routed_scaling_factor", 1.0));
+  c.gating = model::GatingFunc::kSqrtSoftplus;
+  c.expert_score_bias = true;
+}
+
 // gpt-oss: a sliding window on the even layers (layer_types, when given,
 // must say so), biases, the SwiGLU clamped at 7.
 void read_gpt_oss(const HfConfig& h, ModelConfig& c) {
@@ -374,6 +439,35 @@ void read_deepseek_moe(const HfConfig& h, ModelConfig& c, const char* default_sc
   c.expert_score_bias = method == "noaux_tc";
   if (c.expert_score_bias != (c.gating == model::GatingFunc::kSigmoid))
     fail(where, ": scoring_func ", scoring, " with topk_method ", method, " is not converted");
+}
+
+// DeepSeek-V4's keys as its configs spell them (read_deepseek4).
+void write_deepseek4(const ModelConfig& c, json& j) {
+  const float limit = c.swiglu_limit_exp.empty() ? 0.0f : c.swiglu_limit_exp[0];
+  for (const auto* limits : {&c.swiglu_limit_exp, &c.swiglu_limit_shexp})
+    for (float l : *limits)
+      if (l != limit) fail("no Hugging Face DeepSeek-V4 config for SwiGLU limits that differ by layer");
+  if (c.gating != model::GatingFunc::kSqrtSoftplus || !c.expert_score_bias || !c.expert_weights_norm)
+    fail("no Hugging Face DeepSeek-V4 config for a router other than its renormalised, bias-chosen sqrt-softplus");
+  j["qk_rope_head_dim"] = c.rope_dim;
+  j["q_lora_rank"] = c.q_lora_rank;
+  j["o_groups"] = c.n_out_groups;
+  j["o_lora_rank"] = c.out_lora_rank;
+  j["sliding_window"] = c.n_swa;
+  j["compress_ratios"] = std::vector<int64_t>(c.compress_ratios.begin(), c.compress_ratios.begin() + c.n_layer);
+  j["compress_rope_theta"] = json_float(c.compress_rope_base);
+  if (c.n_indexer_head > 0) {
+    j["index_n_heads"] = c.n_indexer_head;
+    j["index_head_dim"] = c.indexer_head_dim;
+    j["index_topk"] = c.indexer_top_k;
+  }
+  j["hc_mult"] = c.n_hc;
+  j["hc_sinkhorn_iters"] = c.hc_sinkhorn_iters;
+  j["hc_eps"] = json_float(c.hc_eps);
+  j["num_hash_layers"] = c.n_hash_layers;
+  j["swiglu_limit"] = json_float(limit);
+  j["scoring_func"] = "sqrtsoftplus";
+  j["topk_method"] = "noaux_tc";
 }
 
 }  // namespace
@@ -467,6 +561,7 @@ ModelConfig config_from_hf(const json& root, const std::string& where) {
     case HfKeys::kMiniMax: read_minimax(h, c); break;
     case HfKeys::kDots1: read_dots1(h, c); break;
     case HfKeys::kErnie: read_ernie(h, c); break;
+    case HfKeys::kDeepseekV4: read_deepseek4(h, c); break;
   }
   if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, keys_where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
@@ -546,6 +641,7 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     j["moe_layer_interval"] = std::max<int64_t>(c.n_moe_layer_step, 1);
     j["moe_num_shared_experts"] = c.n_expert_shared;
   }
+  if (fam.keys == HfKeys::kDeepseekV4) write_deepseek4(c, j);
   if (fam.keys == HfKeys::kGptOss) {
     j["attention_bias"] = true;
     j["sliding_window"] = c.n_swa;
@@ -631,7 +727,7 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
                          {"original_max_position_embeddings", c.rope_orig_ctx},
                          {"beta_fast", json_float(c.yarn_beta_fast)},
                          {"beta_slow", json_float(c.yarn_beta_slow)}};
-    if (c.is_mla()) {
+    if (c.is_mla() || c.yarn_log_multiplier != 0.0f) {
       // Read back as float(0.1 * mscale_all_dim): the short decimal when it
       // reads back exactly, else the double that does.
       double all_dim = json_float(c.yarn_log_multiplier * 10.0f);

@@ -64,6 +64,24 @@ constexpr HfFamily kQwen35Moe = {
     .head_path = "lm_head.", .text_config = "qwen3_5_moe_text", .skipped = {"model.visual.", ""},
     .zero_centered_norms = true, .grouped_v_heads = true, .mtp_path = "mtp."};
 
+// DeepSeek-V4 (Flash, Pro): DeepSeek's own module names (hf_names_dsv4.cc)
+// at the top level (embed, layers.N.*, norm, head), the experts as
+// ffn.experts.E.w1/w3/w2, no dense FFN; its next-token-prediction module
+// (mtp.*) left out.
+constexpr HfFamily kDeepseekV4 = {
+    .hf_class = "DeepseekV4ForCausalLM", .arch = "deepseek4", .model_type = "deepseek_v4", .moe = true,
+    .moe_block = "ffn", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
+    .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "w1", .exp_up = "w3",
+    .exp_down = "w2", .permute_qk = false, .keys = HfKeys::kDeepseekV4, .dense_ff_key = "", .model_path = "",
+    .head_path = "head.", .skipped = {"mtp.", ""}, .naming = &kDeepseekV4Naming};
+
+// Another class name for a family's checkpoints.
+constexpr HfFamily also_named(const HfFamily& f, const char* hf_class) {
+  HfFamily a = f;
+  a.hf_class = hf_class;
+  return a;
+}
+
 constexpr HfFamily kFamilies[] = {
     dense("LlamaForCausalLM", "llama", "llama", true),
     dense("MistralForCausalLM", "llama", "mistral", true),
@@ -145,6 +163,9 @@ constexpr HfFamily kFamilies[] = {
      .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false,
      .drop_extra_layers = true, .keys = HfKeys::kDeepseek,
      .for_score_bias = true},
+    kDeepseekV4,
+    also_named(kDeepseekV4, "DeepseekV4FlashForCausalLM"),
+    also_named(kDeepseekV4, "DeepseekV4ProForCausalLM"),
 };
 
 using enum model::TensorId;
@@ -152,12 +173,7 @@ using enum model::TensorId;
 // Per-layer tensors outside the experts: the GGUF tensor (of block N) and
 // the Hugging Face name after "model.layers.N.". "{moe}", "{ffn}",
 // "{shared}", "{router}" and "{score_bias_at}" stand for the family's modules.
-struct LayerName {
-  model::TensorId tensor;
-  const char* hf;
-  HfValue value = HfValue::kCopy;
-  bool norm_as_is = false;  // a norm a zero-centred family stores as it is
-};
+using LayerName = HfTensorName;
 constexpr LayerName kLayerNames[] = {
     {.tensor = kAttnNorm, .hf = "input_layernorm.weight"},
     {.tensor = kAttnQ, .hf = "self_attn.q_proj.weight"},
@@ -419,7 +435,9 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
   // PyTorch's row-major shape is ggml's reversed.
   s.shape.assign(spec.shape.rbegin(), spec.shape.rend());
   if (fam.zero_centered_norms && spec.role == model::TensorRole::kNorm) s.value = HfValue::kPlusOne;
-  for (const auto& g : kGlobalNames)
+  const std::span<const HfTensorName> global_names = fam.naming ? fam.naming->global : kGlobalNames;
+  const std::span<const HfTensorName> layer_names = fam.naming ? fam.naming->layer : kLayerNames;
+  for (const auto& g : global_names)
     if (spec.id == g.tensor) {
       std::string hf = g.hf;
       substitute(hf, "{model}", fam.model_path);
@@ -447,7 +465,7 @@ HfSource hf_source(const HfFamily& fam, const ModelConfig& cfg, const model::Ten
   if (fam.gate_up_experts && is_expert_weight(id) && !mtp_block)
     return gate_up_expert_source(cfg, hf_prefix + fam.moe_block + ".experts.", id);
   if (fam.moe && is_expert_weight(id)) return per_expert_source(fam, cfg, spec, hf_prefix);
-  for (const auto& n : kLayerNames) {
+  for (const auto& n : layer_names) {
     if (id != n.tensor) continue;
     std::string hf = n.hf;
     substitute(hf, "{moe}", fam.moe_block);

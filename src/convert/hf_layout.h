@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,6 +29,7 @@ enum class HfKeys {
   kMiniMax,   // rotary_dim, scoring_func, use_qk_norm, use_routing_bias, attn_type_list
   kDots1,     // DeepSeek-V3's MoE (a sigmoid router only), attention_bias
   kErnie,     // moe_layer_start_index/end_index/interval, moe_num_shared_experts, use_bias
+  kDeepseekV4, // hc_*, o_groups, o_lora_rank, sliding_window, compress_*, index_*, num_hash_layers, swiglu_limit
 };
 
 // How a checkpoint's value becomes the GGUF's (hf_value_to_gguf).
@@ -36,6 +38,24 @@ enum class HfValue {
   kPlusOne,  // Qwen3-Next's RMSNorm multiplies by 1 + weight: the GGUF holds 1 + weight
   kNegExp,   // Gated DeltaNet's A_log: the GGUF holds A = -exp(A_log)
 };
+
+// One tensor's name in a checkpoint: a global tensor's whole name, or a
+// block's after its layer prefix ("model.layers.N.").
+struct HfTensorName {
+  model::TensorId tensor;
+  const char* hf;
+  HfValue value = HfValue::kCopy;
+  bool norm_as_is = false;  // a norm a zero-centred family stores as it is
+};
+
+// The names of a family whose checkpoints are not laid out as transformers'
+// modules (DeepSeek-V4's own: embed, layers.N.attn.wq_a, ...), in place of
+// the shared tables of hf_layout.cc.
+struct HfNaming {
+  std::span<const HfTensorName> global;
+  std::span<const HfTensorName> layer;
+};
+extern const HfNaming kDeepseekV4Naming;  // hf_names_dsv4.cc
 
 // A family of Hugging Face checkpoints that converts to one GGUF architecture.
 struct HfFamily {
@@ -124,6 +144,8 @@ struct HfFamily {
   // Of the classes of one architecture, the one synth writes for a router
   // with a selection bias (DeepSeek-V3's beside V2's).
   bool for_score_bias = false;
+  // Its own tensor names (nullptr: the shared tables).
+  const HfNaming* naming = nullptr;
 };
 
 // The family of a config.json's architecture class; frugal::Error naming the

@@ -2,6 +2,7 @@
 // and layout, the exact inverse of what convert does with them (but for
 // rope_freqs.weight, which checkpoints hold as rope_scaling).
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -181,6 +182,15 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
     // from which convert computes this tensor.
     if (spec.id == model::TensorId::kRopeFreqs) continue;
     auto source = std::make_shared<const HfSource>(hf_source(fam, *cfg, spec));
+    if (spec.role == model::TensorRole::kTokenExperts) {  // DeepSeek-V4's hash table: I32, as synth's
+      tensors.push_back({.name = source->names[0], .dtype = StDtype::kI32, .shape = source->shape,
+                         .produce = [cfg, spec, seed](std::span<uint8_t> out) {
+                           std::vector<int32_t> ids(out.size() / sizeof(int32_t));
+                           model::synth_token_experts(*cfg, spec, seed, ids);
+                           std::memcpy(out.data(), ids.data(), out.size());
+                         }});
+      continue;
+    }
     if (source->transposed || source->block_rows > 0) {  // one checkpoint tensor holds several of these
       if (!stacked_done.insert(source->names[0]).second) continue;
       std::vector<std::pair<model::TensorSpec, HfSource>> parts;

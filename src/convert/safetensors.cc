@@ -32,6 +32,8 @@ constexpr DtypeName kDtypes[] = {
     {.dtype = StDtype::kBF16, .name = "BF16", .bytes = 2},
     {.dtype = StDtype::kF8E4M3, .name = "F8_E4M3", .bytes = 1},
     {.dtype = StDtype::kU8, .name = "U8", .bytes = 1},
+    {.dtype = StDtype::kI32, .name = "I32", .bytes = 4},
+    {.dtype = StDtype::kI64, .name = "I64", .bytes = 8},
 };
 
 // Bytes per element of the dtypes frugal does not read, so their ranges are
@@ -71,6 +73,8 @@ void StTensor::read_f32(int64_t begin, std::span<float> out) const {
     fail(file, ": tensor '", name, "' has dtype ", dtype_name, ", which convert does not read (only F32, F16, BF16)");
   if (dtype == StDtype::kF8E4M3) fail(file, ": tensor '", name, "' has dtype F8_E4M3, read only with its block scales");
   if (dtype == StDtype::kU8) fail(file, ": tensor '", name, "' has dtype U8, read only as MXFP4 blocks");
+  if (dtype == StDtype::kI32 || dtype == StDtype::kI64)
+    fail(file, ": tensor '", name, "' has dtype ", dtype_name, ", read only as expert ids");
   const int64_t n = int64_t(out.size());
   FRUGAL_CHECK(begin >= 0 && begin + n <= n_elements());
   if (n == 0) return;  // memcpy's pointers must not be null, even for no bytes
@@ -86,9 +90,27 @@ void StTensor::read_f32(int64_t begin, std::span<float> out) const {
       break;
     case StDtype::kF8E4M3:
     case StDtype::kU8:
+    case StDtype::kI32:
+    case StDtype::kI64:
     case StDtype::kOther:
       break;
   }
+}
+
+std::vector<int64_t> StTensor::read_ids() const {
+  if (dtype != StDtype::kI32 && dtype != StDtype::kI64)
+    fail(file, ": tensor '", name, "' has dtype ", dtype_name, " where integer ids (I32 or I64) belong");
+  std::vector<int64_t> out(static_cast<size_t>(n_elements()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (dtype == StDtype::kI32) {
+      int32_t v;
+      std::memcpy(&v, data + i * 4, 4);  // little-endian host
+      out[i] = v;
+    } else {
+      std::memcpy(&out[i], data + i * 8, 8);
+    }
+  }
+  return out;
 }
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {

@@ -20,9 +20,10 @@ namespace frugal::convert {
 
 // The element types frugal reads; kOther stands for any other (I64, I16,
 // ...): such a tensor is listed, and reading it is an error naming its dtype.
-// kF8E4M3 is read with its block scales (convert/fp8_blocks.h) and kU8 as
-// MXFP4 blocks and scales (convert/mxfp4_layout.h), not as values.
-enum class StDtype { kF32, kF16, kBF16, kF8E4M3, kU8, kOther };
+// kF8E4M3 is read with its block scales (convert/fp8_blocks.h), kU8 as
+// MXFP4 blocks and scales (convert/mxfp4_layout.h), and kI32/kI64 as
+// integers (read_ids: DeepSeek-V4's token -> experts tables), not as values.
+enum class StDtype { kF32, kF16, kBF16, kF8E4M3, kU8, kI32, kI64, kOther };
 const char* st_dtype_name(StDtype t);
 size_t st_dtype_bytes(StDtype t);
 
@@ -38,6 +39,8 @@ struct StTensor {
   int64_t n_elements() const;
   // Elements [begin, begin + out.size()) as f32.
   void read_f32(int64_t begin, std::span<float> out) const;
+  // Every element of an I32 or I64 tensor as int64.
+  std::vector<int64_t> read_ids() const;
 };
 
 class SafetensorsFile {

@@ -224,26 +224,30 @@ void fit_tokenizer_vocab(gguf::Metadata& md, ModelConfig& cfg) {
   if (has_scores) md.set("tokenizer.ggml.scores", gguf::Value::make_f32_array(scores));
 }
 
+void synth_token_experts(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, std::span<int32_t> out) {
+  const int64_t k = spec.shape[0], n_tokens = spec.shape[1], ne = cfg.n_expert;
+  FRUGAL_CHECK(out.size() == size_t(k * n_tokens));
+  const uint64_t key = tensor_key(seed, spec.name);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const int64_t start = int64_t(mix64(key + uint64_t(t) * kGolden) % uint64_t(ne));
+    for (int64_t j = 0; j < k; ++j) out[size_t(t * k + j)] = int32_t((start + j) % ne);
+  }
+}
+
 namespace {
 
-// deepseek4's hash layers: token t's n_expert_used distinct experts,
-// consecutive ids from a hashed start (i32, not quantised).
+// deepseek4's hash layers: the table as i32, not quantised.
 void add_token_experts(gguf::Writer& writer, const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed,
                        SynthSummary& summary) {
-  const int64_t k = spec.shape[0], n_tokens = spec.shape[1], ne = cfg.n_expert;
-  const uint64_t key = tensor_key(seed, spec.name);
+  const int64_t k = spec.shape[0], n_tokens = spec.shape[1];
   const uint64_t n_bytes = uint64_t(k * n_tokens) * sizeof(int32_t);
   summary.tensors.push_back({spec.name, TensorType::I32, spec.shape, n_bytes});
   writer.add_tensor(spec.name, TensorType::I32, {uint64_t(k), uint64_t(n_tokens)},
-                    [k, n_tokens, ne, key](std::span<uint8_t> out) {
+                    [cfg, spec, seed, k, n_tokens](std::span<uint8_t> out) {
                       FRUGAL_CHECK(out.size() == size_t(k * n_tokens) * sizeof(int32_t));
-                      for (int64_t t = 0; t < n_tokens; ++t) {
-                        const int64_t start = int64_t(mix64(key + uint64_t(t) * kGolden) % uint64_t(ne));
-                        for (int64_t j = 0; j < k; ++j) {
-                          const int32_t id = int32_t((start + j) % ne);
-                          std::memcpy(out.data() + size_t(t * k + j) * sizeof(int32_t), &id, sizeof id);
-                        }
-                      }
+                      std::vector<int32_t> ids(size_t(k * n_tokens));
+                      synth_token_experts(cfg, spec, seed, ids);
+                      std::memcpy(out.data(), ids.data(), out.size());
                     });
 }
 

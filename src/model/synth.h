@@ -5,6 +5,7 @@
 // and the same seed always gives the same file, byte for byte.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,12 @@ InitScale init_scale(const ModelConfig& cfg, const TensorSpec& spec);
 // and the routers' weights on it are set for it.
 void synth_rows(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, int64_t row_begin, int64_t row_end,
                 float* out, double router_skew = 0);
+
+// A deepseek4 hash layer's token -> experts table (ffn_gate_tid2eid,
+// TensorRole::kTokenExperts): token t's n_expert_used distinct experts,
+// consecutive ids from a hashed start, out[t * k + j]. Deterministic in
+// (seed, spec.name).
+void synth_token_experts(const ModelConfig& cfg, const TensorSpec& spec, uint64_t seed, std::span<int32_t> out);
 
 // The default vocabulary: the 256 byte tokens in GPT-2's byte-to-unicode
 // mapping (ids 0..255, NORMAL), <|bos|> 256 and <|eos|> 257 (CONTROL), then

@@ -5,7 +5,8 @@ writes converts to the very file `frugal synth` writes for the same seed
 deepseek2 V2-Lite and V3 style, glm4moe with its next-token-prediction layer,
 llama4 Scout style, qwen3next with its zero-centred norms and A_log,
 qwen35moe with its stacked experts, value heads grouped by key head and
-next-token-prediction block, minimax-m2 with Mixtral's module names and
+next-token-prediction block, deepseek4 under DeepSeek-V4's own module
+names with its hash table as I32, minimax-m2 with Mixtral's module names and
 its selection bias in the MoE block, dots1 with DeepSeek-V3's MoE under
 Qwen3's attention, ernie4_5-moe with its dense and MoE layers alternating;
 byte for byte: metadata, tokenizer, tensor names, layout and data, at f32,
@@ -87,7 +88,7 @@ def round_trips(work):
                                  ("olmoe", "tiny", 1), ("deepseek2", "tiny", 2), ("deepseek2", "tiny-v3", 1),
                                  ("glm4moe", "tiny", 2), ("glm4moe", "tiny-air", 1), ("llama4", "tiny-scout", 2),
                                  ("qwen3next", "tiny", 2), ("qwen35moe", "tiny", 2), ("minimax-m2", "tiny", 2),
-                                 ("dots1", "tiny", 2), ("ernie4_5-moe", "tiny", 2)]:
+                                 ("dots1", "tiny", 2), ("ernie4_5-moe", "tiny", 2), ("deepseek4", "tiny", 2)]:
         hf = os.path.join(work, f"hf-{arch}-{preset}")
         must("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--shards", shards, "--seed", 5, "-o", hf)
         for ttype in ["f32", "f16", "q8_0"]:
@@ -143,8 +144,8 @@ def to_bf16(hf_src, hf_dst, keep_f32=lambda name, shape: False):
         if name == "__metadata__":
             continue
         b0, b1 = e["data_offsets"]
-        if keep_f32(name, e["shape"]):
-            out.append((name, "F32", e["shape"], raw[8 + n + b0:8 + n + b1]))
+        if keep_f32(name, e["shape"]) or e["dtype"] != "F32":  # integer tables stay as they are
+            out.append((name, e["dtype"], e["shape"], raw[8 + n + b0:8 + n + b1]))
             continue
         u = np.frombuffer(raw, "<u4", (b1 - b0) // 4, 8 + n + b0).astype(np.uint64)
         bf = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2")
@@ -732,6 +733,70 @@ def ernie4_5_moe(work):
     ])
 
 
+def deepseek4(work):
+    """DeepSeek-V4 (round_trips: synth's file byte for byte): its
+    checkpoints' names (embed, layers.N.attn.*, ffn.*, hc_*), the hash
+    layer's tid2eid as I32; in BF16 with the hyper-connections' mixing kept
+    F32 as DeepSeek ships it; its next-token-prediction module (mtp.*) left
+    out; a missing or misshapen tensor, an expert id out of range, a float
+    table and keys the architecture does not compute are refused by name."""
+    hf = os.path.join(work, "hf-dsv4")
+    must("synth", "--arch", "deepseek4", "--preset", "tiny", "--format", "hf", "--seed", 7, "-o", hf)
+    st = os.path.join(hf, "model.safetensors")
+    tensors = read_safetensors(st)
+    kinds = {n: (dt, sh) for n, dt, sh, _ in tensors}
+    check(kinds.get("layers.0.ffn.gate.tid2eid") == ("I32", [512, 2]) and kinds.get("hc_head_fn", ("",))[0] == "F32"
+          and "layers.1.attn.indexer.compressor.ape" in kinds and "layers.3.ffn.experts.7.w2.weight" in kinds
+          and "layers.1.ffn.gate.bias" in kinds and "layers.0.ffn.gate.bias" not in kinds,
+          "deepseek4 checkpoint: DeepSeek-V4's names, tid2eid I32 [vocab, k] in the hash layer, the bias elsewhere")
+    bf16 = hf + "-bf16"
+    to_bf16(hf, bf16, keep_f32=lambda name, shape: len(shape) == 1 or "hc_" in name or name.endswith(".ape"))
+    r = run("convert", bf16, "-o", os.path.join(work, "dsv4-bf16.gguf"))
+    check(r.returncode == 0, f"deepseek4 BF16 checkpoint with F32 hyper-connections converts: {r.stderr.strip()[-200:]}")
+    mtp = hf + "-mtp"
+    shutil.copytree(hf, mtp)
+    rng = np.random.default_rng(3)
+    extras = [("mtp.0.e_proj.weight", (128, 128)), ("mtp.0.enorm.weight", (128,)), ("mtp.0.hc_head_fn", (4, 512))]
+    write_safetensors(os.path.join(mtp, "model.safetensors"), tensors + [
+        (name, "F32", shape, rng.standard_normal(shape).astype("<f4").tobytes()) for name, shape in extras])
+    plain, with_mtp = os.path.join(work, "dsv4.gguf"), os.path.join(work, "dsv4-mtp.gguf")
+    must("convert", hf, "-o", plain)
+    must("convert", mtp, "-o", with_mtp)
+    check(same_file(plain, with_mtp), "deepseek4 next-token-prediction module (mtp.*) left out")
+
+    def rewrite(d, change):
+        p = os.path.join(d, "model.safetensors")
+        write_safetensors(p, [t for t in map(change, read_safetensors(p)) if t is not None])
+
+    ape = "layers.1.attn.compressor.ape"
+    table = "layers.0.ffn.gate.tid2eid"
+
+    def bad_id(t):
+        if t[0] != table:
+            return t
+        ids = np.frombuffer(t[3], "<i4").copy()
+        ids[5] = 8
+        return t[0], t[1], t[2], ids.tobytes()
+
+    refused(work, hf, "dsv4", [
+        ("deepseek4 tensor missing", lambda d: rewrite(d, lambda t: None if t[0] == ape else t),
+         [ape, "blk.1.attn_compressor_ape.weight", "missing"]),
+        ("deepseek4 tensor of the wrong shape",
+         lambda d: rewrite(d, lambda t: (t[0], t[1], t[2][::-1], t[3]) if t[0] == "layers.0.hc_attn_fn" else t),
+         ["model.safetensors", "'layers.0.hc_attn_fn' has shape [512, 24]", "[24, 512]"]),
+        ("deepseek4 expert id out of range", lambda d: rewrite(d, bad_id),
+         ["model.safetensors", table, "expert id 8 of 8 experts"]),
+        ("deepseek4 hash table in floats",
+         lambda d: rewrite(d, lambda t: (t[0], "F32", t[2], t[3]) if t[0] == table else t),
+         ["model.safetensors", table, "dtype F32", "I32 or I64"]),
+        ("deepseek4 softmax router", lambda d: edit_config(d, scoring_func="softmax"), ["config.json", "scoring_func"]),
+        ("deepseek4 compress_ratios short", lambda d: edit_config(d, compress_ratios=[0, 4]),
+         ["config.json", "compress_ratios"]),
+        ("deepseek4 two key/value heads", lambda d: edit_config(d, num_key_value_heads=2),
+         ["config.json", "num_key_value_heads 2"]),
+    ])
+
+
 def bad_inputs(work):
     src = os.path.join(work, "hf-bad-src")
     must("synth", "--arch", "llama", "--preset", "tiny", "--format", "hf", "--shards", 2, "--seed", 3, "-o", src)
@@ -788,6 +853,7 @@ def main():
         minimax_m2(work)
         dots1(work)
         ernie4_5_moe(work)
+        deepseek4(work)
         bad_inputs(work)
     if failures:
         print(f"{len(failures)} check(s) failed")

@@ -10,7 +10,8 @@ Llama 4's language model (interleaved-pair RoPE, NoPE layers, chunked
 attention, sigmoid-weighted expert inputs, fused experts), Qwen3-Next's
 (Gated DeltaNet, gated attention, zero-centred norms) and Qwen3.5-MoE's
 (the same layers with the DeltaNet's projections apart and the experts
-stacked, in a multimodal checkpoint). Independent of
+stacked, in a multimodal checkpoint), and DeepSeek-V4's (its own module
+names mapped here onto frugal_ref.deepseek4's arithmetic). Independent of
 frugal's name mapping, so `frugal convert`'s output can be checked against it."""
 import json
 import math
@@ -19,6 +20,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from frugal_ref.deepseek4 import Deepseek4
 from frugal_ref.model import attention, rms_norm, rope_halves, rope_inv_freq, sigmoid, silu, softmax
 
 
@@ -36,6 +38,9 @@ def _array(raw, base, entry):
         a = _FP8_E4M3[np.frombuffer(raw, "u1", b1 - b0, base + b0)]
     elif dtype == "U8":  # gpt-oss's MXFP4 blocks and scales: read_checkpoint decodes them
         return np.frombuffer(raw, "u1", b1 - b0, base + b0).reshape(shape)
+    elif dtype in ("I32", "I64"):  # DeepSeek-V4's token -> experts tables stay integers
+        size = 4 if dtype == "I32" else 8
+        return np.frombuffer(raw, f"<i{size}", (b1 - b0) // size, base + b0).astype(np.int64).reshape(shape)
     else:
         raise ValueError(f"dtype {dtype}")
     return a.astype(np.float64).reshape(shape)
@@ -429,6 +434,83 @@ def qwen3next_logits(W, cfg, tokens, model="model.", split=False):
     return x @ W["lm_head.weight"].T
 
 
+# DeepSeek-V4's checkpoint names (DeepSeek's inference modules: no "model."
+# prefix, attn.* and ffn.*, the hyper-connections' parameters bare) for the
+# GGUF names frugal_ref.deepseek4 asks for; blocks' after "layers.N.".
+_DSV4_GLOBAL = {"token_embd.weight": "embed.weight", "output_norm.weight": "norm.weight",
+                "output.weight": "head.weight", "output_hc_fn.weight": "hc_head_fn",
+                "output_hc_base.weight": "hc_head_base", "output_hc_scale.weight": "hc_head_scale"}
+_DSV4_LAYER = {
+    "attn_norm.weight": "attn_norm.weight", "ffn_norm.weight": "ffn_norm.weight",
+    "hc_attn_fn.weight": "hc_attn_fn", "hc_attn_base.weight": "hc_attn_base", "hc_attn_scale.weight": "hc_attn_scale",
+    "hc_ffn_fn.weight": "hc_ffn_fn", "hc_ffn_base.weight": "hc_ffn_base", "hc_ffn_scale.weight": "hc_ffn_scale",
+    "attn_sinks.weight": "attn.attn_sink", "attn_q_a.weight": "attn.wq_a.weight",
+    "attn_q_a_norm.weight": "attn.q_norm.weight", "attn_q_b.weight": "attn.wq_b.weight",
+    "attn_kv.weight": "attn.wkv.weight", "attn_kv_a_norm.weight": "attn.kv_norm.weight",
+    "attn_output_a.weight": "attn.wo_a.weight", "attn_output_b.weight": "attn.wo_b.weight",
+    "indexer.attn_q_b.weight": "attn.indexer.wq_b.weight", "indexer.proj.weight": "attn.indexer.weights_proj.weight",
+    "ffn_gate_inp.weight": "ffn.gate.weight", "exp_probs_b.bias": "ffn.gate.bias",
+    "ffn_gate_tid2eid.weight": "ffn.gate.tid2eid", "ffn_gate_shexp.weight": "ffn.shared_experts.w1.weight",
+    "ffn_up_shexp.weight": "ffn.shared_experts.w3.weight", "ffn_down_shexp.weight": "ffn.shared_experts.w2.weight",
+}
+for _gguf, _hf in [("attn_compressor", "attn.compressor"), ("indexer_compressor", "attn.indexer.compressor")]:
+    _DSV4_LAYER.update({f"{_gguf}_kv.weight": f"{_hf}.wkv.weight", f"{_gguf}_gate.weight": f"{_hf}.wgate.weight",
+                        f"{_gguf}_ape.weight": f"{_hf}.ape", f"{_gguf}_norm.weight": f"{_hf}.norm.weight"})
+_DSV4_EXPERTS = {"ffn_gate_exps.weight": "w1", "ffn_up_exps.weight": "w3", "ffn_down_exps.weight": "w2"}
+
+
+class _Dsv4Checkpoint:
+    """What frugal_ref.deepseek4 reads of a model (w, mm, cfg, the file's
+    metadata) over a DeepSeek-V4 checkpoint: its tensors by their own names
+    (each expert's ffn.experts.E.w1/w3/w2 stacked), its config.json keys as
+    the deepseek4 keys they stand for."""
+
+    def __init__(self, W, cfg):
+        self.W, self.act_rounding, self.routes, self.route_margins = W, False, {}, []
+        self._stacked = {}
+        self.n_expert = cfg["n_routed_experts"]
+        rs = cfg.get("rope_scaling") or {}
+        assert not rs.get("mscale_all_dim"), "reference: DeepSeek-V4 with mscale_all_dim"
+        self.cfg = SimpleNamespace(
+            eps=cfg["rms_norm_eps"], n_layer=cfg["num_hidden_layers"], n_head=cfg["num_attention_heads"],
+            head_dim=cfg["head_dim"], rope_dim=cfg["qk_rope_head_dim"], n_expert_used=cfg["num_experts_per_tok"],
+            norm_topk=cfg.get("norm_topk_prob", False), routed_scale=cfg.get("routed_scaling_factor", 1.0),
+            rope_base=cfg.get("rope_theta", 10000.0), scaling=rs.get("rope_type", rs.get("type", "none")),
+            factor=rs.get("factor", 1.0),
+            orig_ctx=rs.get("original_max_position_embeddings", cfg["max_position_embeddings"]),
+            beta_fast=rs.get("beta_fast", 32.0), beta_slow=rs.get("beta_slow", 1.0), attn_factor=1.0)
+        L = cfg["num_hidden_layers"]
+        keys = {"block_count": L, "hyper_connection.count": cfg["hc_mult"],
+                "hyper_connection.sinkhorn_iterations": cfg["hc_sinkhorn_iters"],
+                "hyper_connection.epsilon": cfg.get("hc_eps", 1e-6), "attention.q_lora_rank": cfg["q_lora_rank"],
+                "attention.sliding_window": cfg["sliding_window"], "attention.output_group_count": cfg["o_groups"],
+                "attention.output_lora_rank": cfg["o_lora_rank"],
+                "attention.compress_ratios": cfg["compress_ratios"][:L],
+                "attention.compress_rope_freq_base": cfg["compress_rope_theta"],
+                "hash_layer_count": cfg.get("num_hash_layers", 0), "swiglu_clamp_exp": cfg["swiglu_limit"],
+                "expert_shared_count": cfg.get("n_shared_experts", 0)}
+        if 4 in cfg["compress_ratios"][:L]:
+            keys.update({"attention.indexer.head_count": cfg["index_n_heads"],
+                         "attention.indexer.key_length": cfg["index_head_dim"],
+                         "attention.indexer.top_k": cfg["index_topk"]})
+        self.file = SimpleNamespace(metadata={"deepseek4." + k: v for k, v in keys.items()})
+
+    def w(self, name):
+        if not name.startswith("blk."):
+            return self.W[_DSV4_GLOBAL[name]]
+        _, il, rest = name.split(".", 2)
+        if rest in _DSV4_EXPERTS:
+            if name not in self._stacked:
+                self._stacked[name] = np.stack([self.W[f"layers.{il}.ffn.experts.{e}.{_DSV4_EXPERTS[rest]}.weight"]
+                                                for e in range(self.n_expert)])
+            return self._stacked[name]
+        return self.W[f"layers.{il}.{_DSV4_LAYER[rest]}"]
+
+    def mm(self, x, name, expert=None):
+        w = self.w(name) if expert is None else self.w(name)[expert]
+        return x @ w.T
+
+
 def hf_logits(folder, tokens, config_edit=None):
     """Logits (T, vocab) of the checkpoint for the token ids (config.json's
     keys replaced by config_edit's)."""
@@ -455,6 +537,8 @@ def hf_logits(folder, tokens, config_edit=None):
         return llama4_logits(W, text, tokens)
     if cfg.get("model_type") == "qwen3_next":
         return qwen3next_logits(W, cfg, tokens)
+    if cfg.get("model_type") == "deepseek_v4":
+        return Deepseek4(_Dsv4Checkpoint(W, cfg)).logits(tokens, np.arange(len(tokens), dtype=np.float64))
     eps = cfg["rms_norm_eps"]
     T = len(tokens)
     pos = np.arange(T, dtype=np.float64)

@@ -9,6 +9,7 @@ gpt-oss (its MXFP4 experts decoded from the checkpoint's blocks here),
 llama4 (Scout style and with dense layers between the MoE ones), qwen3next,
 qwen35moe (its value heads grouped by key head in the checkpoint, tiled in
 the file), minimax-m2 (plain and with fp8 block-scaled projections), dots1, ernie4_5-moe,
+deepseek4 (DeepSeek-V4's names, through frugal_ref.deepseek4's arithmetic),
 and the rope_scaling types convert carries (llama3, linear, yarn)."""
 import json
 import os
@@ -39,6 +40,8 @@ CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny
          ("dots1", "tiny", None),
          # ERNIE-4.5-MoE: interleaved RoPE, dense and MoE layers alternating, the bias in moe_statics.
          ("ernie4_5-moe", "tiny", None),
+         # DeepSeek-V4: its own module names, hyper-connections, compressors, the indexer, a hash layer.
+         ("deepseek4", "tiny", None),
          # rope_scaling, with an original context shorter than the prompt so that it matters:
          # Llama 3.1's (convert writes rope_freqs.weight), linear, YaRN.
          ("llama", "tiny-dense", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
