@@ -54,13 +54,53 @@ train::AttentionShape shape_of(const LoraPass& p) {
           .scale = model::attention_scale(c)};
 }
 
+// Gated attention: attn_q's rows hold per head the query's head_dim values
+// then its gate's; q gets the former, gate their sigmoid.
+void split_gated_query(const LoraPass& p, const F& qg, F& q, F& gate) {
+  const model::ModelConfig& c = p.c;
+  const int64_t hd = c.head_dim, nq = c.n_head * hd;
+  q = zeros(p.T * nq);
+  gate = zeros(p.T * nq);
+  for (int64_t i = 0; i < p.T; ++i)
+    for (int64_t h = 0; h < c.n_head; ++h) {
+      const float* src = qg.data() + i * 2 * nq + h * 2 * hd;
+      std::copy_n(src, hd, q.data() + i * nq + h * hd);
+      for (int64_t e = 0; e < hd; ++e) gate[static_cast<size_t>(i * nq + h * hd + e)] = kernels::sigmoid(src[hd + e]);
+    }
+}
+
+// Its backward: attn_q's row gradients from the query's and the gate
+// logits' (d_att times the output before the gate, times sigmoid').
+F gated_query_back(const LoraPass& p, const AttentionActs& a, const F& d_q, const F& d_att) {
+  const model::ModelConfig& c = p.c;
+  const int64_t hd = c.head_dim, nq = c.n_head * hd;
+  F d_qg = zeros(p.T * 2 * nq);
+  for (int64_t i = 0; i < p.T; ++i)
+    for (int64_t h = 0; h < c.n_head; ++h) {
+      float* dst = d_qg.data() + i * 2 * nq + h * 2 * hd;
+      const int64_t at = i * nq + h * hd;
+      std::copy_n(d_q.data() + at, hd, dst);
+      for (int64_t e = 0; e < hd; ++e) {
+        const size_t u = static_cast<size_t>(at + e);
+        dst[hd + e] = d_att[u] * a.att_raw[u] * a.gate[u] * (1.0f - a.gate[u]);
+      }
+    }
+  return d_qg;
+}
+
 }  // namespace
 
 void attention_forward(const LoraPass& p, int64_t il, const F& xn1, AttentionActs& a, Kept& ax, F& x) {
   const model::ModelConfig& c = p.c;
   const model::LayerWeights& L = p.W.layers[static_cast<size_t>(il)];
   const int64_t T = p.T, D = c.n_embd, H = c.n_head, HK = c.n_head_kv, nq = H * c.head_dim, nk = HK * c.head_dim;
-  p.linear(il, kQ, xn1.data(), a.q_raw, ax[kQ]);
+  if (c.attn_output_gate) {
+    F qg;
+    p.linear(il, kQ, xn1.data(), qg, ax[kQ]);
+    split_gated_query(p, qg, a.q_raw, a.gate);
+  } else {
+    p.linear(il, kQ, xn1.data(), a.q_raw, ax[kQ]);
+  }
   p.linear(il, kK, xn1.data(), a.k_raw, ax[kK]);
   p.linear(il, kV, xn1.data(), a.v, ax[kV]);
   if (L.bq)  // frozen q/k/v biases (qwen2, qwen2moe, glm4moe): the gradient passes them unchanged
@@ -89,6 +129,10 @@ void attention_forward(const LoraPass& p, int64_t il, const F& xn1, AttentionAct
   // llama4: chunks on its RoPE layers.
   train::attention_forward(shape_of(p), a.q.data(), a.k.data(), a.v.data(), a.probs.data(), a.att.data(), nullptr,
                            c.layer_window(il), L.sinks.data, c.layer_chunk(il));
+  if (c.attn_output_gate) {
+    a.att_raw = a.att;
+    for (size_t i = 0; i < a.att.size(); ++i) a.att[i] *= a.gate[i];
+  }
   F o;
   p.linear(il, kO, a.att.data(), o, ax[kO]);
   if (L.bo)  // gpt-oss: attn_output's frozen bias
@@ -104,7 +148,10 @@ void attention_backward(const LoraPass& p, int64_t il, const F& xn1, const Atten
   F d_w = zeros(std::max(nq, nk));  // q/k norm weights are frozen: their gradients are dropped here
   F d_att = zeros(T * nq), d_q = zeros(T * nq), d_k = zeros(T * nk), d_v = zeros(T * nk);
   p.linear_back(il, kO, a.att.data(), ax[kO], d_x.data(), d_att.data());
-  train::attention_backward(shape_of(p), d_att.data(), a.q.data(), a.k.data(), a.v.data(), a.probs.data(),
+  F d_raw = d_att;  // the gradient of the output before the gate
+  if (c.attn_output_gate)
+    for (size_t i = 0; i < d_raw.size(); ++i) d_raw[i] *= a.gate[i];
+  train::attention_backward(shape_of(p), d_raw.data(), a.q.data(), a.k.data(), a.v.data(), a.probs.data(),
                             d_q.data(), d_k.data(), d_v.data(), nullptr);
   if (c.layer_has_rope(il)) {
     p.rotate(d_q.data(), H, p.rope_back);
@@ -122,7 +169,12 @@ void attention_backward(const LoraPass& p, int64_t il, const F& xn1, const Atten
     train::rmsnorm_backward(d_k.data(), a.k_raw.data(), qk.k_weight(L), a.rstd_k.data(), d_kr.data(), d_w.data(),
                             T * nk / qk.kn, qk.kn);
   }
-  p.linear_back(il, kQ, xn1.data(), ax[kQ], d_qr.data(), d_xn1.data());
+  if (c.attn_output_gate) {
+    const F d_qg = gated_query_back(p, a, d_qr, d_att);
+    p.linear_back(il, kQ, xn1.data(), ax[kQ], d_qg.data(), d_xn1.data());
+  } else {
+    p.linear_back(il, kQ, xn1.data(), ax[kQ], d_qr.data(), d_xn1.data());
+  }
   p.linear_back(il, kK, xn1.data(), ax[kK], d_kr.data(), d_xn1.data());
   p.linear_back(il, kV, xn1.data(), ax[kV], d_v.data(), d_xn1.data());
 }

@@ -35,7 +35,9 @@ void layer_forward(const LoraPass& p, int64_t il, LayerActs& a, F& x) {
   const model::LayerWeights& L = p.W.layers[static_cast<size_t>(il)];
   a.x = x;
   p.rmsnorm(x.data(), L.attn_norm.data, p.T, c.n_embd, a.xn1, a.rstd1);
-  if (c.is_mla()) {
+  if (c.layer_is_recurrent(il)) {
+    delta_net_forward(p, il, a.xn1, a.dn, a.ax, x);
+  } else if (c.is_mla()) {
     latent_attention_forward(p, il, a.xn1, a.mla, a.ax, x);
   } else {
     attention_forward(p, il, a.xn1, a.attn, a.ax, x);
@@ -67,7 +69,9 @@ void layer_backward(const LoraPass& p, int64_t il, LayerActs& a, F& d_x) {
                           D);
   // Attention: x_mid = x + attention(xn1).
   F d_xn1 = zeros(T * D);
-  if (c.is_mla()) {
+  if (c.layer_is_recurrent(il)) {
+    delta_net_backward(p, il, a.xn1, a.dn, a.ax, d_x, d_xn1);
+  } else if (c.is_mla()) {
     latent_attention_backward(p, il, a.xn1, a.mla, a.ax, d_x, d_xn1);
   } else {
     attention_backward(p, il, a.xn1, a.attn, a.ax, d_x, d_xn1);

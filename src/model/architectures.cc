@@ -87,8 +87,7 @@ constexpr Architecture kArchitectures[] = {
      .ffn_norm = gguf::TensorId::kPostAttentionNorm,
      .expert_weights_norm = true,
      .shared_expert = SharedExpert::kGated,
-     .deltanet_keys = true,
-     .finetune_lacks = "Gated DeltaNet linear-attention layers"},
+     .deltanet_keys = true},
     // Qwen3.5-MoE: Qwen3-Next with the recurrent projections apart.
     {.name = "qwen35moe",
      .rope_layout = RopeLayout::kNeox,
@@ -97,8 +96,7 @@ constexpr Architecture kArchitectures[] = {
      .expert_weights_norm = true,
      .shared_expert = SharedExpert::kGated,
      .deltanet_keys = true,
-     .ssm_split_proj = true,
-     .finetune_lacks = "Gated DeltaNet linear-attention layers"},
+     .ssm_split_proj = true},
     // DeepSeek-V4: sinks and a window in every layer, DeepSeek's MoE with
     // sqrt-softplus scores and the selection bias (hyper-connections and the
     // compressed attention in its own keys).

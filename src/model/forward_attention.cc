@@ -149,12 +149,7 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
   const kernels::MatmulOut qkv[] = {{L.wq, q_proj, nq_proj}, {L.wk, k, nk}, {L.wv, v, nv}};
   kernels::matmul_group(qkv, xn, c.n_embd, n, pool);
   // Each run of rows with one adapter gets its adapter's products.
-  auto lora_runs = [&](auto apply) {
-    if (!s.any_lora) return;
-    for_each_run(n, [&](int64_t r) { return s.row_lora[r]; }, [&](const LoraAdapter* a, int64_t b, int64_t cnt) {
-      if (a) apply(a->layers()[static_cast<size_t>(il)], a->scale(), b, cnt);
-    });
-  };
+  auto lora_runs = [&](auto apply) { for_each_lora_run(s, il, n, apply); };
   lora_runs([&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
     const float* x = xn + b * c.n_embd;
     if (LL.wq) lora_apply(LL.wq, scale, x, c.n_embd, cnt, q_proj + b * nq_proj, nq_proj, pool);

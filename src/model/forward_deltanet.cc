@@ -20,19 +20,12 @@
 #include <vector>
 
 #include "base/error.h"
+#include "model/deltanet_math.h"
 #include "model/forward_layers.h"
+#include "model/lora.h"
 
 namespace frugal::model {
 namespace {
-
-float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
-
-void l2_normalize(float* x, int64_t n, float eps, float scale) {
-  double ss = 0;
-  for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
-  const float f = static_cast<float>(scale / std::sqrt(ss + eps));
-  for (int64_t i = 0; i < n; ++i) x[i] *= f;
-}
 
 // The rows of each sequence, in batch order.
 std::vector<std::vector<int64_t>> rows_by_sequence(std::span<const BatchRow> rows) {
@@ -59,7 +52,6 @@ void delta_net_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
   const LayerWeights& L = m.weights().layers[static_cast<size_t>(il)];
   const int64_t n = static_cast<int64_t>(rows.size());
   const int64_t nk = c.ssm_n_k_head, nv = c.ssm_n_v_head, dk = c.ssm_k_head_dim, dv = c.ssm_v_head_dim;
-  const int64_t r = nv / nk;  // value heads per key head
   const int64_t C = c.ssm_conv_channels(), K = c.ssm_conv_kernel, nz = nv * dv;
   const float* xn = s.xn.v.data();
   float* qkv = s.ssm_qkv.get(n * C);
@@ -70,38 +62,33 @@ void delta_net_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
   // Projections, into [q all heads, k all heads, v all heads], z, beta and
   // the raw alpha (in decay) per row, value heads in one order: h = g * r + j
   // for the grouped layout, as the file orders them for the split one.
+  // An adapter's products are added to the projections as the file lays
+  // them out (ssm_in, ssm_ba or the split four), before the layout moves.
   if (c.ssm_split_proj) {
     const kernels::MatmulOut outs[] = {{L.wqkv, qkv, C}, {L.wgate, z, nz}, {L.ssm_beta, beta, nv},
                                        {L.ssm_alpha, decay, nv}};
     kernels::matmul_group(outs, xn, c.n_embd, n, pool);
+    for_each_lora_run(s, il, n, [&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+      const float* x = xn + b * c.n_embd;
+      if (LL.wqkv) lora_apply(LL.wqkv, scale, x, c.n_embd, cnt, qkv + b * C, C, pool);
+      if (LL.wgate) lora_apply(LL.wgate, scale, x, c.n_embd, cnt, z + b * nz, nz, pool);
+      if (LL.ssm_beta) lora_apply(LL.ssm_beta, scale, x, c.n_embd, cnt, beta + b * nv, nv, pool);
+      if (LL.ssm_alpha) lora_apply(LL.ssm_alpha, scale, x, c.n_embd, cnt, decay + b * nv, nv, pool);
+    });
   } else {
     const int64_t width = 2 * nk * dk + 2 * nz;
     float* mixed = s.ssm_proj.get(n * width);
     float* ba = s.ssm_proj2.get(n * 2 * nv);
     const kernels::MatmulOut outs[] = {{L.ssm_in, mixed, width}, {L.ssm_ba, ba, 2 * nv}};
     kernels::matmul_group(outs, xn, c.n_embd, n, pool);
-    const int64_t group = 2 * dk + 2 * r * dv;  // one key head's [q, k, v, z]
-    for (int64_t row = 0; row < n; ++row) {
-      const float* src = mixed + row * width;
-      float* dst = qkv + row * C;
-      for (int64_t g = 0; g < nk; ++g) {
-        const float* gs = src + g * group;
-        std::memcpy(dst + g * dk, gs, sizeof(float) * size_t(dk));
-        std::memcpy(dst + nk * dk + g * dk, gs + dk, sizeof(float) * size_t(dk));
-        std::memcpy(dst + 2 * nk * dk + g * r * dv, gs + 2 * dk, sizeof(float) * size_t(r * dv));
-        std::memcpy(z + row * nz + g * r * dv, gs + 2 * dk + r * dv, sizeof(float) * size_t(r * dv));
-        for (int64_t j = 0; j < r; ++j) {
-          beta[row * nv + g * r + j] = ba[row * 2 * nv + g * 2 * r + j];
-          decay[row * nv + g * r + j] = ba[row * 2 * nv + g * 2 * r + r + j];
-        }
-      }
-    }
+    for_each_lora_run(s, il, n, [&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+      const float* x = xn + b * c.n_embd;
+      if (LL.ssm_in) lora_apply(LL.ssm_in, scale, x, c.n_embd, cnt, mixed + b * width, width, pool);
+      if (LL.ssm_ba) lora_apply(LL.ssm_ba, scale, x, c.n_embd, cnt, ba + b * 2 * nv, 2 * nv, pool);
+    });
+    delta_net_regroup(c, n, mixed, ba, qkv, z, beta, decay, true);
   }
-  for (int64_t i = 0; i < n * nv; ++i) {
-    const int64_t h = i % nv;
-    beta[i] = kernels::sigmoid(beta[i]);
-    decay[i] = std::exp(softplus(decay[i] + L.ssm_dt.data[h]) * L.ssm_a.data[h]);
-  }
+  delta_net_gates(L, n, nv, beta, decay);
 
   // Each sequence's state; zeroed where the sequence starts.
   const auto seq_rows = rows_by_sequence(rows);
@@ -148,22 +135,14 @@ void delta_net_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
   float* o = s.att.get(n * nz);
   auto delta_task = [&](int64_t t, int) {
     const int64_t q = t / nv, h = t % nv;
-    const int64_t kh = c.ssm_split_proj ? h % nk : h / r;
+    const int64_t kh = delta_net_key_head(c, h);
     float* S = state[static_cast<size_t>(q)] + conv_floats + h * dv * dk;
     for (int64_t row : seq_rows[static_cast<size_t>(q)]) {
       const float* y = conv + row * C;
       const float* qh = y + kh * dk;
       const float* kk = y + nk * dk + kh * dk;
       const float* vh = y + 2 * nk * dk + h * dv;
-      const float dcy = decay[row * nv + h], b = beta[row * nv + h];
-      float* oh = o + row * nz + h * dv;
-      for (int64_t i = 0; i < dv; ++i) {
-        float* Si = S + i * dk;
-        for (int64_t j = 0; j < dk; ++j) Si[j] *= dcy;
-        const float u = b * (vh[i] - kernels::dot(Si, kk, dk));
-        kernels::axpy(u, kk, Si, dk);
-        oh[i] = kernels::dot(Si, qh, dk);
-      }
+      delta_rule_step(S, qh, kk, vh, decay[row * nv + h], beta[row * nv + h], dv, dk, o + row * nz + h * dv);
     }
   };
   if (pool && n_seq * nv > 1) pool->run(n_seq * nv, delta_task);
@@ -178,6 +157,9 @@ void delta_net_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
       for (int64_t i = 0; i < dv; ++i) oh[i] *= kernels::silu(zh[i]);
     }
   kernels::matmul(L.ssm_out, o, nz, n, out, c.n_embd, pool);
+  for_each_lora_run(s, il, n, [&](const LayerLora& LL, float scale, int64_t b, int64_t cnt) {
+    if (LL.ssm_out) lora_apply(LL.ssm_out, scale, o + b * nz, nz, cnt, out + b * c.n_embd, c.n_embd, pool);
+  });
 }
 
 }  // namespace frugal::model

@@ -11,6 +11,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/forward.h"
+#include "model/lora.h"
 
 namespace frugal::model {
 
@@ -93,6 +94,18 @@ struct AttentionLayout {
 // are the parallel tasks.
 void flash_attention(const AttentionLayout& a, KvType type, std::span<const BatchRow> rows, Forward::Scratch& s,
                      ThreadPool* pool);
+
+// Each run of the batch's rows that share an adapter: apply(layer il's
+// LayerLora, its scale, the run's first row, its row count); rows without
+// an adapter are skipped.
+template <class Apply>
+void for_each_lora_run(const Forward::Scratch& s, int64_t il, int64_t n, Apply apply) {
+  if (!s.any_lora) return;
+  for_each_run(n, [&](int64_t r) { return s.row_lora[static_cast<size_t>(r)]; },
+               [&](const LoraAdapter* a, int64_t b, int64_t cnt) {
+                 if (a) apply(a->layers()[static_cast<size_t>(il)], a->scale(), b, cnt);
+               });
+}
 
 // Attention, standard (llama, qwen*, olmoe) and multi-head latent (deepseek2).
 void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows, KvStore& kv,

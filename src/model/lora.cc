@@ -40,6 +40,13 @@ constexpr LoraTarget kTargets[] = {
     {.id = TensorId::kAttnKvB, .pair = &LayerLora::wkv_b, .weight = &LayerWeights::wkv_b},
     {.id = TensorId::kAttnKB, .stack = &LayerLora::wk_b, .experts = &LayerWeights::wk_b},
     {.id = TensorId::kAttnVB, .stack = &LayerLora::wv_b, .experts = &LayerWeights::wv_b},
+    {.id = TensorId::kSsmIn, .pair = &LayerLora::ssm_in, .weight = &LayerWeights::ssm_in},
+    {.id = TensorId::kSsmBa, .pair = &LayerLora::ssm_ba, .weight = &LayerWeights::ssm_ba},
+    {.id = TensorId::kAttnQkv, .pair = &LayerLora::wqkv, .weight = &LayerWeights::wqkv},
+    {.id = TensorId::kAttnGate, .pair = &LayerLora::wgate, .weight = &LayerWeights::wgate},
+    {.id = TensorId::kSsmBeta, .pair = &LayerLora::ssm_beta, .weight = &LayerWeights::ssm_beta},
+    {.id = TensorId::kSsmAlpha, .pair = &LayerLora::ssm_alpha, .weight = &LayerWeights::ssm_alpha},
+    {.id = TensorId::kSsmOut, .pair = &LayerLora::ssm_out, .weight = &LayerWeights::ssm_out},
     {.id = TensorId::kFfnGate, .pair = &LayerLora::ffn_gate, .weight = &LayerWeights::ffn_gate},
     {.id = TensorId::kFfnUp, .pair = &LayerLora::ffn_up, .weight = &LayerWeights::ffn_up},
     {.id = TensorId::kFfnDown, .pair = &LayerLora::ffn_down, .weight = &LayerWeights::ffn_down},
@@ -106,7 +113,8 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
     if (it == by_name.end())
       fail(p, ": tensor '", t.name, "' adapts '", target, "', which this model has not or frugal cannot adapt ",
            "(supported: attn_q, attn_k, attn_v, attn_output, latent attention's attn_q_a, attn_q_b, attn_kv_a_mqa, ",
-           "attn_kv_b, attn_k_b and attn_v_b, the dense ffn_gate/up/down, the shared experts' ",
+           "attn_kv_b, attn_k_b and attn_v_b, Gated DeltaNet's ssm_in, ssm_ba, attn_qkv, attn_gate, ssm_beta, ",
+           "ssm_alpha and ssm_out, the dense ffn_gate/up/down, the shared experts' ",
            "ffn_gate/up/down_shexp, the routed experts' ffn_gate/up/down_exps and the router's ffn_gate_inp)");
     if (t.type != TensorType::F32 && t.type != TensorType::F16)
       fail(p, ": tensor '", t.name, "' is ", tensor_type_name(t.type), "; LoRA factors must be f32 or f16");

@@ -8,7 +8,8 @@
 // Applied at inference to the attention projections (q, k, v, output) of the
 // standard attention architectures, deepseek2's latent attention (q or
 // q_a and q_b, kv_a_mqa, output, kv_b, or a split file's per-head k_b and
-// v_b, 3-D factors as the experts'), the dense SwiGLU FFN, the shared
+// v_b, 3-D factors as the experts'), the Gated DeltaNet layers' in- and
+// output projections (qwen3next, qwen35moe), the dense SwiGLU FFN, the shared
 // experts, the routed experts (gpt-oss's biased and clamped ones and
 // llama4's, weighted on their input, included) and the router
 // (ffn_gate_inp, its logits adapted before routing). Any other tensor name in
@@ -53,6 +54,9 @@ struct LayerLora {
   LoraPair wq, wk, wv, wo;
   LoraPair wq_a, wq_b, wkv_a, wkv_b;  // latent attention (deepseek2)
   LoraStack wk_b, wv_b;        // a split kv_b's heads: a pair of factors per head
+  // Gated DeltaNet's projections (qwen3next: ssm_in, ssm_ba; qwen35moe:
+  // attn_qkv, attn_gate, ssm_beta, ssm_alpha) and its output.
+  LoraPair ssm_in, ssm_ba, wqkv, wgate, ssm_beta, ssm_alpha, ssm_out;
   LoraPair ffn_gate, ffn_up, ffn_down;
   LoraPair gate_shexp, up_shexp, down_shexp;
   LoraStack gate_exps, up_exps, down_exps;

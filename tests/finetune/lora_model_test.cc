@@ -1,5 +1,6 @@
 // LoRA over a frozen tiny qwen3, qwen2, qwen3moe, qwen2moe, olmoe, Mixtral-style llama,
-// glm4moe, gpt-oss, llama4, deepseek2, minimax-m2, dots1 and ernie4_5-moe (routed experts and router
+// glm4moe, gpt-oss, llama4, deepseek2, minimax-m2, dots1, ernie4_5-moe, qwen3next and qwen35moe (routed
+// experts and router
 // frozen, the gradient flowing through both):
 // with B = 0 the logits and the loss are the base model's (frugal's inference forward pass);
 // the adapter's gradients match central finite differences of the loss.
@@ -182,12 +183,17 @@ TEST_P(LoraModelArch, GradientsMatchFiniteDifferences) {
 // layer, sigmoid routing with a selection bias and the routed scale, shared
 // experts. ernie4_5-moe: RoPE on interleaved pairs, dense and MoE layers
 // alternating, a softmax router whose selection bias only chooses,
-// renormalised, ungated shared experts.
+// renormalised, ungated shared experts. qwen3next and qwen35moe: Gated
+// DeltaNet layers (joint or split in-projections, the convolution, the
+// delta rule over the example's 9 rows, the gated norm) beside gated
+// attention (an output gate per head, RoPE on half of each head), a
+// softmax router renormalised and a sigmoid-gated shared expert.
 INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe", "llama", "qwen2moe", "olmoe",
                                                                    "qwen2", "glm4moe", "glm4moe/tiny-air", "gpt-oss",
                                                                    "llama4", "llama4/tiny-scout", "deepseek2",
                                                                    "deepseek2/tiny-v3", "deepseek2/tiny-k2",
-                                                                   "minimax-m2", "dots1", "ernie4_5-moe"));
+                                                                   "minimax-m2", "dots1", "ernie4_5-moe",
+                                                                   "qwen3next", "qwen35moe"));
 
 // The MoE targets: routed experts (a pair of factors per expert), shared
 // experts (qwen2moe's, with their sigmoid gate) and the router.
@@ -253,7 +259,11 @@ INSTANTIATE_TEST_SUITE_P(Targets, LoraMoeTargets,
                                            MoeTargets{"dots1", "attn,ffn,shared,experts,router"},
                                            MoeTargets{"dots1", "shared,experts", true},
                                            MoeTargets{"ernie4_5-moe", "attn,ffn,shared,experts,router"},
-                                           MoeTargets{"ernie4_5-moe", "shared,experts,router", true}));
+                                           MoeTargets{"ernie4_5-moe", "shared,experts,router", true},
+                                           MoeTargets{"qwen3next", "attn,shared,experts,router"},
+                                           MoeTargets{"qwen3next", "attn"},
+                                           MoeTargets{"qwen35moe", "attn,shared,experts,router"},
+                                           MoeTargets{"qwen35moe", "attn,shared,experts", true}));
 
 // --lora-experts shared: one pair of factors per stack (n_expert times fewer
 // values than a pair per expert), written as the same pair for every expert.

@@ -30,7 +30,9 @@ RoPE on half of each head, a sigmoid router with a selection bias, renormalised)
 (per-head q/k norm, a leading dense layer, a biased sigmoid router times the routed scale,
 shared experts) and ernie4_5-moe (RoPE on interleaved pairs, dense and MoE layers
 alternating, a softmax router whose selection bias only chooses, renormalised, ungated
-shared experts) with their routed
+shared experts), qwen3next and qwen35moe (Gated DeltaNet layers, joint or split in-projections,
+tests/reference/torch_deltanet.py, beside attention with an output gate per head, a gated shared
+expert) with their routed
 experts and router adapted, a pair per expert and shared. Skipped (exit 0 with a message) where Debian's
 python3-torch is absent.
 """
@@ -66,7 +68,9 @@ CASES = [("qwen3", "attn,ffn", "each"), ("qwen2", "attn,ffn", "each"), ("qwen3mo
          ("deepseek2/tiny-k2", "attn,shared,experts", "shared"), ("minimax-m2", "attn,experts,router", "each"),
          ("minimax-m2", "experts", "shared"), ("dots1", "attn,ffn,shared,experts,router", "each"),
          ("dots1", "shared,experts", "shared"), ("ernie4_5-moe", "attn,ffn,shared,experts,router", "each"),
-         ("ernie4_5-moe", "shared,experts,router", "shared")]
+         ("ernie4_5-moe", "shared,experts,router", "shared"), ("qwen3next", "attn,shared,experts,router", "each"),
+         ("qwen3next", "attn", "each"), ("qwen35moe", "attn,shared,experts,router", "each"),
+         ("qwen35moe", "attn,experts", "shared")]
 
 
 def head_of(md, f):
@@ -87,6 +91,7 @@ def head_of(md, f):
     if not mla and int(key("attention.value_length", hd)) != hd:
         sys.exit(f"{arch}: the reference has value heads as wide as key heads")
     groups = int(key("expert_group_count", 0) or 1)
+    q_norm = any(n.endswith(".attn_q_norm.weight") for n in f.tensors)  # blk.0 may be a Gated DeltaNet layer
     latent = {}
     if mla:  # deepseek2: the rope part's (cos, sin) pairs at 64 positions, the YaRN-corrected softmax scale
         rd = cfg.rope_dim
@@ -98,9 +103,15 @@ def head_of(md, f):
         latent = {"nope": hd - rd, "v_dim": int(key("attention.value_length_mla", key("attention.value_length"))),
                   "attn_scale": scale,
                   "rope_cs": np.stack([np.cos(ang), np.sin(ang)], -1).reshape(-1).tolist()}
-    return latent | {"eps": float(key("attention.layer_norm_rms_epsilon")), "rope_base": float(key("rope.freq_base", 10000.0)),
+    hybrid = {}
+    if f.has("blk.0.ssm_conv1d.weight"):  # qwen3next, qwen35moe: Gated DeltaNet layers, gated attention
+        n_v = int(key("ssm.time_step_rank"))
+        hybrid = {"full_attn_interval": int(key("full_attention_interval", 4)), "attn_gate": True,
+                  "ssm_nk": int(key("ssm.group_count")), "ssm_nv": n_v, "ssm_dk": int(key("ssm.state_size")),
+                  "ssm_dv": int(key("ssm.inner_size")) // n_v}
+    return latent | hybrid | {"eps": float(key("attention.layer_norm_rms_epsilon")), "rope_base": float(key("rope.freq_base", 10000.0)),
             "rope_neox": arch not in ("llama", "llama4", "ernie4_5-moe"), "rope_dim": int(key("rope.dimension_count", hd)),
-            "qk_norm": ("whole" if arch in ("olmoe", "minimax-m2") else "head") if f.has("blk.0.attn_q_norm.weight")
+            "qk_norm": ("whole" if arch in ("olmoe", "minimax-m2") else "head") if q_norm
             else "head_unweighted" if llama4 and int(key("expert_count", 0)) != 128 else "none",
             # llama4: NoPE layers every 4th tempering their queries, chunks on the others, the
             # routing weight on the expert's input.
@@ -111,7 +122,8 @@ def head_of(md, f):
             "layer": int(key("block_count")) - int(key("nextn_predict_layers", 0)),
             "expert": int(key("expert_count", 0)), "used": int(key("expert_used_count", 0)), "aux": 0.0, "z": 0.0,
             "norm_w": bool(key("expert_weights_norm",
-                               arch in ("llama", "qwen3moe", "gpt-oss", "minimax-m2", "ernie4_5-moe"))),
+                               arch in ("llama", "qwen3moe", "gpt-oss", "minimax-m2", "ernie4_5-moe", "qwen3next",
+                                        "qwen35moe"))),
             "rope_inv_freq": [float(v) for v in inv_freq], "rope_mag": float(magnitude),
             "swa": int(key("attention.sliding_window", 0)) if arch == "gpt-oss" else 0,
             "w_scale": float(key("expert_weights_scale", 1.0)) or 1.0,

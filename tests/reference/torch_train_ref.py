@@ -5,7 +5,8 @@ qwen2moe, olmoe, Mixtral-style llama, deepseek2; glm4moe for the LoRA
 trainer's reference, gpt-oss: attention sinks, a window on the even layers,
 biases on attn_output, the router and the experts, its clamped gated unit, and
 llama4: chunks, NoPE layers tempering their queries, experts weighted on their
-input)
+input; qwen3next and qwen35moe for the LoRA trainer's: Gated DeltaNet layers,
+torch_deltanet.py, beside attention with an output gate per head)
 differ in what the dump's JSON line names: q/k norm (per head, whole vector,
 none), RoPE pairing, base, rotated dimensions and YaRN's frequencies, norm eps, softmax or sigmoid router, its groups and scale, whether the
 top-k weights are renormalised, and for latent attention its dimensions, the
@@ -21,6 +22,7 @@ import json
 
 import numpy as np
 import torch
+from torch_deltanet import delta_net
 
 F = torch.nn.functional
 
@@ -92,6 +94,10 @@ def attention(head, p, h, B, T, mask, nope=False):
     eps, base, neox, qk_norm = head["eps"], head["rope_base"], bool(head["rope_neox"]), head["qk_norm"]
     H, Hkv, hd = int(head["head"]), int(head["head_kv"]), int(head["head_dim"])
     q, kk, v = h @ p("attn_q.weight").T, h @ p("attn_k.weight").T, h @ p("attn_v.weight").T
+    gate = None
+    if head.get("attn_gate"):  # qwen3next, qwen35moe: per head the query, then its output gate's logits
+        qg = q.view(B * T, H, 2, hd)
+        q, gate = qg[:, :, 0].reshape(B * T, H * hd), torch.sigmoid(qg[:, :, 1].reshape(B * T, H * hd))
     if p("attn_q.bias") is not None:
         q, kk, v = q + p("attn_q.bias"), kk + p("attn_k.bias"), v + p("attn_v.bias")
     if qk_norm == "whole":  # olmoe: over each token's whole q and k vectors
@@ -119,6 +125,8 @@ def attention(head, p, h, B, T, mask, nope=False):
     else:
         s = s.softmax(-1)
     att = torch.einsum("bhij,bjhd->bihd", s, v).reshape(B * T, H * hd)
+    if gate is not None:
+        att = att * gate
     out = att @ p("attn_output.weight").T
     return out + p("attn_output.bias") if p("attn_output.bias") is not None else out
 
@@ -203,7 +211,10 @@ def loss(head, W, bias, tokens, targets):
         nope = step > 0 and (il + 1) % step == 0  # llama4: no RoPE, all positions; chunks on the others
         if step > 0 and not nope and chunk > 0:
             window = ar[:, None] // chunk == ar[None, :] // chunk
-        if nope:
+        interval = int(head.get("full_attn_interval", 0))
+        if interval and (il + 1) % interval:  # a Gated DeltaNet layer (one sequence)
+            x = x + delta_net(head, p, h)
+        elif nope:
             x = x + attention(head, p, h, B, T, mask & window, nope=True)
         else:
             x = x + block(head, p, h, B, T, mask & window)
