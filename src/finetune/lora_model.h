@@ -15,9 +15,12 @@
 // partial RoPE, a sigmoid router with a selection bias), dots1 (per-head
 // q/k norm, DeepSeek-V3's MoE) and ernie4_5-moe (RoPE on interleaved pairs,
 // dense and MoE layers alternating, a softmax router whose selection bias
-// only chooses, ungated shared experts), RoPE as inference applies it.
+// only chooses, ungated shared experts), qwen3next and qwen35moe (Gated
+// DeltaNet layers, lora_deltanet.h, between attention layers with an
+// output gate; a gated shared expert), RoPE as inference applies it.
 // The passes are per layer (lora_layer.h). Adapted
-// matrices (LoraShape): the attention projections (deepseek2's q or q_a and
+// matrices (LoraShape): the attention projections (the Gated DeltaNet's
+// in-projections and ssm_out; deepseek2's q or q_a and
 // q_b, kv_a_mqa, output, and kv_b or a split file's k_b and v_b, a pair of factors
 // per head), the dense FFN, the
 // shared experts, the routed experts (a pair of factors per expert, or one

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # frugal finetune on a tiny q8_0 qwen3 (and qwen3moe, qwen2moe, olmoe, glm4moe, gpt-oss, llama4, deepseek2,
-# minimax-m2, dots1, ernie4_5-moe): the validation loss falls on a
+# minimax-m2, dots1, ernie4_5-moe, qwen3next, qwen35moe): the validation loss falls on a
 # memorised set, the adapter it writes loads in `frugal run --lora` and
 # `frugal lora-merge`; bad data and unsupported models are clear errors.
 set -euo pipefail
@@ -200,8 +200,13 @@ adapted_moe dots dots1 attn,ffn,shared,experts,router 29
 # ernie4_5-moe (RoPE on interleaved pairs, dense and MoE layers alternating,
 # a softmax router whose selection bias only chooses, ungated shared experts).
 adapted_moe ern ernie4_5-moe attn,ffn,shared,experts,router 36
+# qwen3next (Gated DeltaNet layers with the joint ssm_in/ssm_ba, gated
+# attention, a sigmoid-gated shared expert) and qwen35moe (the DeltaNet's
+# projections apart: attn_qkv, attn_gate, ssm_beta, ssm_alpha) with every target.
+adapted_moe qn qwen3next attn,shared,experts,router 42
+adapted_moe q35 qwen35moe attn,shared,experts,router 47
 # Architectures the trainer does not cover: refused, saying what it lacks.
-"$FRUGAL" synth --arch qwen3next --preset tiny --type q8_0 -o "$dir/qwen3next.gguf" >/dev/null 2>&1
-expect_error "architecture 'qwen3next' is not supported: the LoRA trainer lacks its Gated DeltaNet" finetune \
-  -m "$dir/qwen3next.gguf" --data "$dir/data.jsonl" -o "$dir/x.gguf"
+"$FRUGAL" synth --arch deepseek4 --preset tiny --type q8_0 -o "$dir/deepseek4.gguf" >/dev/null 2>&1
+expect_error "architecture 'deepseek4' is not supported: the LoRA trainer lacks its hyper-connection streams" finetune \
+  -m "$dir/deepseek4.gguf" --data "$dir/data.jsonl" -o "$dir/x.gguf"
 echo "finetune_test: ok"
