@@ -121,7 +121,8 @@ const CommandRegistration kSynth{
       app.add_option("--shards", a->shards, "--format hf: safetensors files to spread the tensors over (default 1)");
       app.add_option("--fp8-block", a->fp8_block,
                      "--format hf: projection matrices as float8_e4m3 with a scale per NxN block, as DeepSeek-V3's "
-                     "checkpoints (N = 128)");
+                     "checkpoints (N = 128); deepseek4: power-of-two F8_E8M0 scales and the experts in FP4, as "
+                     "DeepSeek-V4's");
       app.add_option("--seed", a->seed, "random seed (same seed, same file)");
       app.add_option("--tokenizer", a->tokenizer_json,
                      "Hugging Face tokenizer.json to import (default: a byte-level vocabulary)");

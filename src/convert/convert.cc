@@ -76,7 +76,8 @@ struct Planned {
   model::TensorSpec spec;
   HfSource source;
   std::vector<const StTensor*> tensors;
-  std::vector<const StTensor*> scales;  // per tensor: its fp8 block scales, or nullptr
+  std::vector<const StTensor*> scales;  // per tensor: its fp8 (or FP4) block scales, or nullptr
+  bool fp4 = false;  // the tensors are FP4 experts (HfFamily::fp4_experts), copied into MXFP4 blocks
   std::vector<float> computed;  // a tensor the converter makes (rope_freqs), else empty
   // deepseek2's split kv_b: GGUF row r from the one kv_b_proj tensor.
   std::function<void(const SourceReader& kv_b, int64_t r, float* out)> gather;
@@ -96,6 +97,22 @@ void write_mxfp4(const Planned& q, std::span<uint8_t> dst, int64_t n, int64_t ro
       for (int64_t k = 0; k < n_blocks; ++k)
         mxfp4_block_from_hf(blocks.data + (hf_row * n_blocks + k) * 16, scales.data[hf_row * n_blocks + k],
                             out[r * n_blocks + k]);
+    }
+  });
+}
+
+// DeepSeek-V4's FP4 experts: GGUF row R is row R % rows of expert R / rows,
+// each run of 16 bytes and its scale one MXFP4 block (mxfp4_layout.h).
+void write_fp4_experts(const Planned& q, std::span<uint8_t> dst, int64_t n, int64_t rows) {
+  const int64_t n_blocks = n / quant::QK_MXFP4, per_expert = rows / int64_t(q.tensors.size());
+  FRUGAL_CHECK(dst.size() == size_t(rows * n_blocks) * sizeof(quant::BlockMXFP4));
+  auto* out = reinterpret_cast<quant::BlockMXFP4*>(dst.data());
+  ThreadPool::global().parallel_for(rows, 64, [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; ++r) {
+      const StTensor &w = *q.tensors[size_t(r / per_expert)], &s = *q.scales[size_t(r / per_expert)];
+      const int64_t at = r % per_expert * n_blocks;
+      for (int64_t k = 0; k < n_blocks; ++k)
+        mxfp4_block_from_hf(w.data + (at + k) * 16, s.data[at + k], out[r * n_blocks + k]);
     }
   });
 }
@@ -234,9 +251,11 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
     if (ids && !integer)
       fail(t.file, ": tensor '", t.name, "' has dtype ", t.dtype_name, " (a token -> experts table is I32 or I64)");
     if (ids) return;
-    if (t.dtype == StDtype::kOther || t.dtype == StDtype::kU8 || integer)
+    if (t.dtype == StDtype::kOther || t.dtype == StDtype::kU8 || t.dtype == StDtype::kI8 ||
+        t.dtype == StDtype::kE8M0 || integer)
       fail(t.file, ": tensor '", t.name, "' has dtype ", t.dtype_name,
-           " (convert reads F32, F16, BF16, F8_E4M3, and U8 as gpt-oss's MXFP4 experts)");
+           " (convert reads F32, F16, BF16, F8_E4M3 with block scales, U8 as gpt-oss's MXFP4 experts and I8 as "
+           "DeepSeek-V4's FP4 experts)");
     if (t.dtype == StDtype::kF8E4M3 && !fp8.enabled())
       fail(t.file, ": tensor '", t.name, "' has dtype F8_E4M3 but config.json has no quantization_config for fp8");
     if (t.dtype == StDtype::kF8E4M3 && t.shape.size() != 2)
@@ -244,15 +263,33 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   };
   auto scale_of = [&](const StTensor& t) -> const StTensor* {
     if (t.dtype != StDtype::kF8E4M3) return nullptr;
-    const std::string name = fp8_scale_name(t.name);
+    const std::string name = fp8_scale_name(t.name, fam.fp8_scales);
     const StTensor* s = ck.find(name);
     if (s == nullptr) fail(t.file, ": tensor '", name, "' (the block scales of this F8_E4M3 '", t.name, "') is missing");
     const auto want = fp8_scale_shape(t.shape, fp8);
     if (s->shape != want)
       fail(s->file, ": tensor '", name, "' has shape ", shape_text(s->shape), " but ", shape_text(t.shape), " in ",
            fp8.rows, "x", fp8.cols, " blocks needs ", shape_text(want));
-    if (s->dtype != StDtype::kF32 && s->dtype != StDtype::kBF16 && s->dtype != StDtype::kF16)
-      fail(s->file, ": tensor '", name, "' has dtype ", s->dtype_name, " (block scales are F32, BF16 or F16)");
+    if (s->dtype != StDtype::kF32 && s->dtype != StDtype::kBF16 && s->dtype != StDtype::kF16 &&
+        s->dtype != StDtype::kE8M0)
+      fail(s->file, ": tensor '", name, "' has dtype ", s->dtype_name, " (block scales are F32, BF16, F16 or F8_E8M0)");
+    used.insert(name);
+    return s;
+  };
+  // An FP4 expert (HfFamily::fp4_experts): I8 [rows, cols / 2] and its E8M0
+  // scales [rows, cols / 32]; `shape` is the expert's [rows, cols].
+  auto fp4_scales_of = [&](const StTensor& t, const std::vector<int64_t>& shape) -> const StTensor* {
+    const std::vector<int64_t> packed{shape[0], shape[1] / 2}, scales{shape[0], shape[1] / 32};
+    if (t.dtype != StDtype::kI8) fail(t.file, ": tensor '", t.name, "' has dtype ", t.dtype_name, " beside I8 (FP4) experts");
+    if (shape[1] % 32 != 0 || t.shape != packed)
+      fail(t.file, ": tensor '", t.name, "' has shape ", shape_text(t.shape), " but FP4 pairs of ", shape_text(shape),
+           " need ", shape_text(packed), " (in blocks of 32)");
+    const std::string name = fp8_scale_name(t.name, fam.fp8_scales);
+    const StTensor* s = ck.find(name);
+    if (s == nullptr) fail(t.file, ": tensor '", name, "' (the block scales of this FP4 '", t.name, "') is missing");
+    if (s->shape != scales || s->dtype != StDtype::kE8M0)
+      fail(s->file, ": tensor '", name, "' is ", s->dtype_name, " ", shape_text(s->shape), " but FP4 scales of '",
+           t.name, "' are F8_E8M0 ", shape_text(scales));
     used.insert(name);
     return s;
   };
@@ -274,9 +311,20 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
     if (ck.find(p.source.names[0]) == nullptr)
       if (auto other = hf_other_expert_layout(fam, cfg, spec); other && ck.find(other->names[0]) != nullptr)
         p.source = std::move(*other);
+    // DeepSeek-V4's FP4 experts, whose first tensor says so.
+    if (const StTensor* first = ck.find(p.source.names[0]); fam.fp4_experts && first != nullptr &&
+                                                            first->dtype == StDtype::kI8 &&
+                                                            spec.role == model::TensorRole::kExpert)
+      p.fp4 = true;
     for (const std::string& name : p.source.names) {
       const StTensor* t = ck.find(name);
       if (t == nullptr) fail(hf_dir, ": tensor '", name, "' (", spec.name, " of the GGUF) is missing");
+      if (p.fp4) {
+        p.tensors.push_back(t);
+        p.scales.push_back(fp4_scales_of(*t, p.source.shape));
+        used.insert(name);
+        continue;
+      }
       if (p.source.mxfp4) {  // blocks, then their scales (one byte per block)
         const bool blocks = name == p.source.names[0];
         std::vector<int64_t> want = p.source.shape;
@@ -346,9 +394,10 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
     const auto choice = quant::choose_type(opts.type, p.spec.name, p.spec.shape, int(cfg.n_layer), cfg.tied_output,
                                              cfg.n_expert > 0);
     // MXFP4 experts stay MXFP4: their blocks are copied, not requantised.
-    const TensorType type = p.source.mxfp4 ? TensorType::MXFP4 : choice.type;
+    const bool mxfp4 = p.source.mxfp4 || p.fp4;
+    const TensorType type = mxfp4 ? TensorType::MXFP4 : choice.type;
     const bool ids = type == TensorType::I32;  // a token -> experts table, copied
-    if (!p.source.mxfp4 && !ids && !quant::can_quantize(type))
+    if (!mxfp4 && !ids && !quant::can_quantize(type))
       fail("convert: tensor type ", tensor_type_name(type), " (for ", p.spec.name, ") cannot be written yet");
     const int64_t n = p.spec.fan_in(), rows = p.spec.n_elements() / n;
     const uint64_t n_bytes = row_bytes(type, uint64_t(n)) * uint64_t(rows);
@@ -365,9 +414,12 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                           write_ids(*q.tensors[0], dst);
                           return;
                         }
-                        if (q.source.mxfp4) {
-                          write_mxfp4(q, dst, n, rows);
+                        if (q.source.mxfp4 || q.fp4) {
+                          if (q.fp4) write_fp4_experts(q, dst, n, rows);
+                          else write_mxfp4(q, dst, n, rows);
                           for (const StTensor* t : q.tensors) release_pages(*t);
+                          for (const StTensor* t : q.scales)
+                            if (t != nullptr) release_pages(*t);
                           return;
                         }
                         if (!q.computed.empty()) {

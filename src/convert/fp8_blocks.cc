@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <string_view>
 
 #include "base/error.h"
 
@@ -68,7 +69,12 @@ Fp8Blocks fp8_blocks_from_config(const nlohmann::json& cfg, const std::string& w
   return {.rows = bs[0].get<int64_t>(), .cols = bs[1].get<int64_t>()};
 }
 
-std::string fp8_scale_name(const std::string& weight) { return weight + "_scale_inv"; }
+std::string fp8_scale_name(const std::string& weight, Fp8ScaleName how) {
+  if (how == Fp8ScaleName::kScaleInv) return weight + "_scale_inv";
+  const std::string_view kWeight = ".weight";
+  const bool suffixed = weight.ends_with(kWeight);
+  return weight.substr(0, weight.size() - (suffixed ? kWeight.size() : 0)) + ".scale";
+}
 
 std::vector<int64_t> fp8_scale_shape(const std::vector<int64_t>& s, const Fp8Blocks& b) {
   FRUGAL_CHECK(s.size() == 2 && b.enabled());
@@ -93,7 +99,7 @@ void read_fp8_scaled(const StTensor& w, const StTensor& scale_inv, const Fp8Bloc
 }
 
 void quantize_fp8_blocks(std::span<const float> w, int64_t rows, int64_t cols, const Fp8Blocks& b,
-                         std::span<uint8_t> q, std::span<float> scale_inv) {
+                         std::span<uint8_t> q, std::span<float> scale_inv, bool pow2_scales) {
   const int64_t sr = ceil_div(rows, b.rows), sc = ceil_div(cols, b.cols);
   FRUGAL_CHECK(int64_t(w.size()) == rows * cols && int64_t(q.size()) == rows * cols &&
                int64_t(scale_inv.size()) == sr * sc);
@@ -103,7 +109,8 @@ void quantize_fp8_blocks(std::span<const float> w, int64_t rows, int64_t cols, c
       float amax = 0;
       for (int64_t r = br * b.rows; r < r1; ++r)
         for (int64_t c = bc * b.cols; c < c1; ++c) amax = std::max(amax, std::fabs(w[size_t(r * cols + c)]));
-      const float scale = amax > 0 ? amax / 448.0f : 1.0f;
+      float scale = amax > 0 ? amax / 448.0f : 1.0f;
+      if (pow2_scales) scale = std::exp2(std::ceil(std::log2(scale)));
       scale_inv[size_t(br * sc + bc)] = scale;
       for (int64_t r = br * b.rows; r < r1; ++r)
         for (int64_t c = bc * b.cols; c < c1; ++c)

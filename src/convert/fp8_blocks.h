@@ -29,8 +29,11 @@ struct Fp8Blocks {
 };
 Fp8Blocks fp8_blocks_from_config(const nlohmann::json& cfg, const std::string& where);
 
-// The scale tensor's name for a weight: "X.weight" -> "X.weight_scale_inv".
-std::string fp8_scale_name(const std::string& weight);
+// How a checkpoint names a weight's block scales: DeepSeek-V3's F32
+// "X.weight_scale_inv", or DeepSeek-V4's "X.scale" (F8_E8M0 powers of two).
+enum class Fp8ScaleName { kScaleInv, kScale };
+// The scale tensor's name for a weight: "X.weight" -> "X.weight_scale_inv" (or "X.scale").
+std::string fp8_scale_name(const std::string& weight, Fp8ScaleName how = Fp8ScaleName::kScaleInv);
 // The scale's shape a weight of shape [rows, cols] needs.
 std::vector<int64_t> fp8_scale_shape(const std::vector<int64_t>& weight_shape, const Fp8Blocks& b);
 
@@ -39,8 +42,10 @@ void read_fp8_scaled(const StTensor& w, const StTensor& scale_inv, const Fp8Bloc
                      std::span<float> out);
 
 // A row-major [rows, cols] matrix as F8_E4M3 bytes and its scales (each
-// block's largest magnitude maps to 448), as checkpoints are made.
+// block's largest magnitude maps to 448, or with pow2_scales to at most
+// 448 by the power of two above, as DeepSeek-V4's E8M0 scales), as
+// checkpoints are made.
 void quantize_fp8_blocks(std::span<const float> w, int64_t rows, int64_t cols, const Fp8Blocks& b,
-                         std::span<uint8_t> q, std::span<float> scale_inv);
+                         std::span<uint8_t> q, std::span<float> scale_inv, bool pow2_scales = false);
 
 }  // namespace frugal::convert

@@ -67,13 +67,15 @@ constexpr HfFamily kQwen35Moe = {
 // DeepSeek-V4 (Flash, Pro): DeepSeek's own module names (hf_names_dsv4.cc)
 // at the top level (embed, layers.N.*, norm, head), the experts as
 // ffn.experts.E.w1/w3/w2, no dense FFN; its next-token-prediction module
-// (mtp.*) left out.
+// (mtp.*) left out. Published with fp8 projections (X.scale beside X.weight)
+// and FP4 experts.
 constexpr HfFamily kDeepseekV4 = {
     .hf_class = "DeepseekV4ForCausalLM", .arch = "deepseek4", .model_type = "deepseek_v4", .moe = true,
     .moe_block = "ffn", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
     .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "w1", .exp_up = "w3",
     .exp_down = "w2", .permute_qk = false, .keys = HfKeys::kDeepseekV4, .dense_ff_key = "", .model_path = "",
-    .head_path = "head.", .skipped = {"mtp.", ""}, .naming = &kDeepseekV4Naming};
+    .head_path = "head.", .skipped = {"mtp.", ""}, .naming = &kDeepseekV4Naming,
+    .fp8_scales = Fp8ScaleName::kScale, .fp4_experts = true};
 
 // Another class name for a family's checkpoints.
 constexpr HfFamily also_named(const HfFamily& f, const char* hf_class) {

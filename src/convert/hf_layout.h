@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "convert/fp8_blocks.h"
 #include "model/config.h"
 
 namespace frugal::convert {
@@ -146,6 +147,12 @@ struct HfFamily {
   bool for_score_bias = false;
   // Its own tensor names (nullptr: the shared tables).
   const HfNaming* naming = nullptr;
+  // Its fp8 checkpoints: how the block scales are named, and whether the
+  // routed experts are FP4 instead (DeepSeek-V4: I8 [rows, cols / 2], two
+  // E2M1 codes a byte as gpt-oss's blocks, an E8M0 scale per 32 columns,
+  // copied into MXFP4 blocks).
+  Fp8ScaleName fp8_scales = Fp8ScaleName::kScaleInv;
+  bool fp4_experts = false;
 };
 
 // The family of a config.json's architecture class; frugal::Error naming the

@@ -2,7 +2,9 @@
 // and layout, the exact inverse of what convert does with them (but for
 // rope_freqs.weight, which checkpoints hold as rope_scaling).
 #include <cstdio>
+#include <cmath>
 #include <cstring>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -46,6 +48,37 @@ json byte_tokenizer_json() {
           {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}}}};
 }
 
+// One row of n values quantised to MXFP4 as synth quantises it, as a
+// checkpoint's n / 32 blocks of 16 code bytes and their n / 32 scale bytes
+// (either nullptr: not wanted).
+void mxfp4_row_to_hf(const float* row, int64_t n, uint8_t* blocks, uint8_t* scales) {
+  const int64_t n_blocks = n / quant::QK_MXFP4;
+  std::vector<quant::BlockMXFP4> q(static_cast<size_t>(n_blocks));
+  quant::quantize_rows(TensorType::MXFP4, row, q.data(), 1, n);
+  uint8_t scratch[16], scale_scratch = 0;
+  for (int64_t b = 0; b < n_blocks; ++b)
+    mxfp4_block_to_hf(q[size_t(b)], blocks ? blocks + b * 16 : scratch, scales ? scales + b : &scale_scratch);
+}
+
+// DeepSeek-V4's FP4 expert `name` (values: its [rows, cols] matrix): I8
+// [rows, cols / 2] codes and F8_E8M0 [rows, cols / 32] scales.
+void add_fp4_expert(const std::function<void(float*)>& values, int64_t rows, int64_t cols, const std::string& name,
+                    const std::string& scale_name, std::vector<StWriteTensor>& tensors) {
+  if (cols % quant::QK_MXFP4 != 0) fail("synth: FP4 expert '", name, "' has rows of ", cols, ", not in blocks of 32");
+  auto produce = [values, rows, cols](uint8_t* blocks, uint8_t* scales) {
+    std::vector<float> w(size_t(rows * cols));
+    values(w.data());
+    const int64_t n_blocks = cols / quant::QK_MXFP4;
+    for (int64_t r = 0; r < rows; ++r)
+      mxfp4_row_to_hf(w.data() + r * cols, cols, blocks ? blocks + r * n_blocks * 16 : nullptr,
+                      scales ? scales + r * n_blocks : nullptr);
+  };
+  tensors.push_back({.name = name, .dtype = StDtype::kI8, .shape = {rows, cols / 2},
+                     .produce = [produce](std::span<uint8_t> out) { produce(out.data(), nullptr); }});
+  tensors.push_back({.name = scale_name, .dtype = StDtype::kE8M0, .shape = {rows, cols / quant::QK_MXFP4},
+                     .produce = [produce](std::span<uint8_t> out) { produce(nullptr, out.data()); }});
+}
+
 // gpt-oss's stacked experts: the Hugging Face tensors (MXFP4 blocks and
 // scales, or a bias) that interleave the rows or elements of `parts` (the
 // GGUF tensors whose source names[0] is the same; offset i for parts[i]).
@@ -79,16 +112,11 @@ void add_stacked_experts(const std::shared_ptr<const model::ModelConfig>& cfg, u
   // checkpoint's blocks and scales.
   auto produce = [row, n_expert, hf_rows, stride, n, n_blocks](uint8_t* blocks, uint8_t* scales) {
     std::vector<float> values(static_cast<size_t>(n));
-    std::vector<quant::BlockMXFP4> q(static_cast<size_t>(n_blocks));
-    uint8_t scratch[16], scale_scratch = 0;
     for (int64_t e = 0; e < n_expert; ++e)
       for (int64_t hr = 0; hr < hf_rows; ++hr) {
         row(hr % stride, e, hr / stride, values.data());
-        quant::quantize_rows(TensorType::MXFP4, values.data(), q.data(), 1, n);
         const int64_t at = (e * hf_rows + hr) * n_blocks;
-        for (int64_t b = 0; b < n_blocks; ++b)
-          mxfp4_block_to_hf(q[size_t(b)], blocks ? blocks + (at + b) * 16 : scratch,
-                            scales ? scales + at + b : &scale_scratch);
+        mxfp4_row_to_hf(values.data(), n, blocks ? blocks + at * 16 : nullptr, scales ? scales + at : nullptr);
       }
   };
   tensors.push_back({.name = source.names[0], .dtype = StDtype::kU8, .shape = source.shape,
@@ -234,9 +262,22 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
     // The projections in fp8 blocks, as DeepSeek-V3's and MiniMax-M2's
     // checkpoints hold them (the experts' too, whatever their names: w1, w3,
     // w2); embeddings, norms, routers and the head stay as they are.
+    // DeepSeek-V4's: its experts in FP4, its projections (named without
+    // _proj) in fp8 with power-of-two scales as F8_E8M0.
+    const bool fp4 = fp8.enabled() && fam.fp4_experts && spec.role == model::TensorRole::kExpert;
+    const bool v4_projection = fam.fp4_experts && (spec.role == model::TensorRole::kAttention ||
+                                                   spec.role == model::TensorRole::kSharedExpert) &&
+                               !gguf::tensor_stays_f32(spec.id);
     const bool as_fp8 = fp8.enabled() && source->shape.size() == 2 &&
-                        (source->names[0].ends_with("_proj.weight") || spec.role == model::TensorRole::kExpert);
+                        (source->names[0].ends_with("_proj.weight") || spec.role == model::TensorRole::kExpert ||
+                         v4_projection);
+    const bool e8m0 = fam.fp8_scales == Fp8ScaleName::kScale;
     for (size_t k = 0; k < source->names.size(); ++k) {
+      if (fp4) {
+        add_fp4_expert([values, k](float* dst) { values(k, dst); }, source->shape[0], source->shape[1],
+                       source->names[k], fp8_scale_name(source->names[k], fam.fp8_scales), tensors);
+        continue;
+      }
       if (!as_fp8) {
         tensors.push_back({.name = source->names[k], .dtype = StDtype::kF32, .shape = source->shape,
                            .produce = [values, k](std::span<uint8_t> out) {
@@ -246,17 +287,27 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
       }
       const int64_t rows = source->shape[0], cols = source->shape[1];
       const auto scale_shape = fp8_scale_shape(source->shape, fp8);
-      auto quantized = [values, k, rows, cols, fp8, scale_shape](std::span<uint8_t> q, std::span<float> scales) {
+      auto quantized = [values, k, rows, cols, fp8, scale_shape, e8m0](std::span<uint8_t> q, std::span<float> scales) {
         std::vector<float> w(size_t(rows * cols));
         values(k, w.data());
         std::vector<uint8_t> q_tmp(q.empty() ? w.size() : 0);
         std::vector<float> s_tmp(scales.empty() ? size_t(scale_shape[0] * scale_shape[1]) : 0);
         quantize_fp8_blocks(w, rows, cols, fp8, q.empty() ? std::span<uint8_t>(q_tmp) : q,
-                            scales.empty() ? std::span<float>(s_tmp) : scales);
+                            scales.empty() ? std::span<float>(s_tmp) : scales, e8m0);
       };
       tensors.push_back({.name = source->names[k], .dtype = StDtype::kF8E4M3, .shape = source->shape,
                          .produce = [quantized](std::span<uint8_t> out) { quantized(out, {}); }});
-      tensors.push_back({.name = fp8_scale_name(source->names[k]), .dtype = StDtype::kF32, .shape = scale_shape,
+      const std::string scale_name = fp8_scale_name(source->names[k], fam.fp8_scales);
+      if (e8m0) {  // each power of two as its exponent byte
+        tensors.push_back({.name = scale_name, .dtype = StDtype::kE8M0, .shape = scale_shape,
+                           .produce = [quantized](std::span<uint8_t> out) {
+                             std::vector<float> scales(out.size());
+                             quantized({}, scales);
+                             for (size_t i = 0; i < out.size(); ++i) out[i] = uint8_t(std::ilogb(scales[i]) + 127);
+                           }});
+        continue;
+      }
+      tensors.push_back({.name = scale_name, .dtype = StDtype::kF32, .shape = scale_shape,
                          .produce = [quantized](std::span<uint8_t> out) {
                            quantized({}, std::span<float>(reinterpret_cast<float*>(out.data()), out.size() / 4));
                          }});
@@ -289,6 +340,7 @@ void write_hf_synth(const model::ModelConfig& cfg_in, uint64_t seed, int n_shard
   if (fp8.enabled())
     hf_cfg["quantization_config"] = {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"},
                                      {"weight_block_size", {fp8.rows, fp8.cols}}};
+  if (fp8.enabled() && fam.fp8_scales == Fp8ScaleName::kScale) hf_cfg["quantization_config"]["scale_fmt"] = "ue8m0";
   write_output_file((fs::path(dir) / "config.json").string(), hf_cfg.dump(2) + "\n");
   write_output_file((fs::path(dir) / "tokenizer.json").string(), byte_tokenizer_json().dump(2) + "\n");
   const json tok_cfg = {{"bos_token", "<|bos|>"}, {"eos_token", "<|eos|>"}, {"add_bos_token", true},

@@ -2,6 +2,8 @@
 #include "convert/safetensors.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -34,6 +36,8 @@ constexpr DtypeName kDtypes[] = {
     {.dtype = StDtype::kU8, .name = "U8", .bytes = 1},
     {.dtype = StDtype::kI32, .name = "I32", .bytes = 4},
     {.dtype = StDtype::kI64, .name = "I64", .bytes = 8},
+    {.dtype = StDtype::kE8M0, .name = "F8_E8M0", .bytes = 1},
+    {.dtype = StDtype::kI8, .name = "I8", .bytes = 1},
 };
 
 // Bytes per element of the dtypes frugal does not read, so their ranges are
@@ -75,6 +79,7 @@ void StTensor::read_f32(int64_t begin, std::span<float> out) const {
   if (dtype == StDtype::kU8) fail(file, ": tensor '", name, "' has dtype U8, read only as MXFP4 blocks");
   if (dtype == StDtype::kI32 || dtype == StDtype::kI64)
     fail(file, ": tensor '", name, "' has dtype ", dtype_name, ", read only as expert ids");
+  if (dtype == StDtype::kI8) fail(file, ": tensor '", name, "' has dtype I8, read only as FP4 experts with their scales");
   const int64_t n = int64_t(out.size());
   FRUGAL_CHECK(begin >= 0 && begin + n <= n_elements());
   if (n == 0) return;  // memcpy's pointers must not be null, even for no bytes
@@ -88,8 +93,14 @@ void StTensor::read_f32(int64_t begin, std::span<float> out) const {
     case StDtype::kBF16:
       for (int64_t i = 0; i < n; ++i) out[size_t(i)] = bf16_to_f32(load_u16(data + (begin + i) * 2));
       break;
+    case StDtype::kE8M0:  // 255 is NaN
+      for (int64_t i = 0; i < n; ++i)
+        out[size_t(i)] = data[begin + i] == 255 ? std::numeric_limits<float>::quiet_NaN()
+                                                : std::ldexp(1.0f, int(data[begin + i]) - 127);
+      break;
     case StDtype::kF8E4M3:
     case StDtype::kU8:
+    case StDtype::kI8:
     case StDtype::kI32:
     case StDtype::kI64:
     case StDtype::kOther:

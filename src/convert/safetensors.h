@@ -21,9 +21,12 @@ namespace frugal::convert {
 // The element types frugal reads; kOther stands for any other (I64, I16,
 // ...): such a tensor is listed, and reading it is an error naming its dtype.
 // kF8E4M3 is read with its block scales (convert/fp8_blocks.h), kU8 as
-// MXFP4 blocks and scales (convert/mxfp4_layout.h), and kI32/kI64 as
+// MXFP4 blocks and scales (convert/mxfp4_layout.h), kI8 as DeepSeek-V4's
+// FP4 experts (two E2M1 codes a byte, with their scales), and kI32/kI64 as
 // integers (read_ids: DeepSeek-V4's token -> experts tables), not as values.
-enum class StDtype { kF32, kF16, kBF16, kF8E4M3, kU8, kI32, kI64, kOther };
+// kE8M0 (F8_E8M0, DeepSeek-V4's block scales) reads as the power of two
+// 2^(byte - 127).
+enum class StDtype { kF32, kF16, kBF16, kF8E4M3, kU8, kI32, kI64, kE8M0, kI8, kOther };
 const char* st_dtype_name(StDtype t);
 size_t st_dtype_bytes(StDtype t);
 

@@ -778,6 +778,47 @@ def deepseek4(work):
         ids[5] = 8
         return t[0], t[1], t[2], ids.tobytes()
 
+    # As published: projections in fp8 blocks with F8_E8M0 scales named X.scale, experts in FP4 (I8).
+    fp8 = hf + "-fp8"
+    must("synth", "--arch", "deepseek4", "--preset", "tiny", "--format", "hf", "--seed", 7, "--fp8-block", 32, "-o", fp8)
+    kinds = {n: (dt, sh) for n, dt, sh, _ in read_safetensors(os.path.join(fp8, "model.safetensors"))}
+    check(kinds.get("layers.1.attn.wq_a.weight", ("",))[0] == "F8_E4M3" and
+          kinds.get("layers.1.attn.wq_a.scale") == ("F8_E8M0", [2, 4]) and
+          kinds.get("layers.1.ffn.experts.0.w1.weight") == ("I8", [64, 64]) and
+          kinds.get("layers.1.ffn.experts.0.w1.scale") == ("F8_E8M0", [64, 4]) and
+          kinds.get("layers.1.hc_attn_fn", ("",))[0] == "F32",
+          "deepseek4 fp8 checkpoint: fp8 projections with F8_E8M0 X.scale, FP4 experts I8 with a scale per 32")
+    plain32, fp8_32 = os.path.join(work, "dsv4-plain32.gguf"), os.path.join(work, "dsv4-fp8.gguf")
+    must("convert", hf, "--type", "f32", "-o", plain32)
+    must("convert", fp8, "--type", "f32", "-o", fp8_32)
+    must("quantize", fp8_32, fp8_32 + ".f32", "f32")  # the MXFP4 experts as values
+    a, b, c = read_gguf(plain32), read_gguf(fp8_32), read_gguf(fp8_32 + ".f32")
+    experts = [n for n in a.order if "_exps." in n]
+    fp8_names = [n for n in a.order if a.tensors[n].type != b.tensors[n].type or not (a.raw(n) == b.raw(n))]
+    fp8_names = [n for n in fp8_names if n not in experts]
+
+    def err(names):
+        return max(float(np.abs(a.tensor(n) - c.tensor(n)).max() / np.abs(a.tensor(n)).max()) for n in names)
+
+    check(all(b.tensors[n].type == 39 for n in experts) and 0 < err(fp8_names) <= 1 / 16 and
+          0 < err(experts) <= 1 / 4 and len(fp8_names) == sum(dt == "F8_E4M3" for dt, _ in kinds.values()),
+          f"deepseek4 fp8 checkpoint: {len(experts)} expert tensors MXFP4 (within {err(experts):.1e}), "
+          f"{len(fp8_names)} fp8 tensors within fp8 rounding ({err(fp8_names):.1e}), the others equal")
+    w1 = "layers.1.ffn.experts.3.w1"
+    refused(work, fp8, "dsv4-fp8", [
+        ("deepseek4 FP4 scale missing", lambda d: rewrite(d, lambda t: None if t[0] == w1 + ".scale" else t),
+         ["model.safetensors", w1 + ".scale", "missing", w1 + ".weight"]),
+        ("deepseek4 FP4 expert of the wrong shape",
+         lambda d: rewrite(d, lambda t: (t[0], t[1], [32, 128], t[3]) if t[0] == w1 + ".weight" else t),
+         ["model.safetensors", w1 + ".weight", "shape [32, 128]", "need [64, 64]"]),
+        ("deepseek4 FP4 scale in floats",
+         lambda d: rewrite(d, lambda t: (t[0], "F32", [64, 1], t[3]) if t[0] == w1 + ".scale" else t),
+         ["model.safetensors", w1 + ".scale", "F8_E8M0 [64, 4]"]),
+        ("deepseek4 fp8 scale missing",
+         lambda d: rewrite(d, lambda t: None if t[0] == "layers.2.attn.wo_b.scale" else t),
+         ["model.safetensors", "layers.2.attn.wo_b.scale", "missing"]),
+    ])
+
     refused(work, hf, "dsv4", [
         ("deepseek4 tensor missing", lambda d: rewrite(d, lambda t: None if t[0] == ape else t),
          [ape, "blk.1.attn_compressor_ape.weight", "missing"]),

@@ -171,6 +171,30 @@ TEST(Fp8Blocks, ReadsEachBlockWithItsScale) {
   for (size_t i = 0; i < part.size(); ++i) EXPECT_EQ(part[i], out[5 + i]);
 }
 
+TEST(Fp8Blocks, DeepseekV4ScalesArePowersOfTwoNamedBesideTheWeight) {
+  EXPECT_EQ(fp8_scale_name("layers.0.attn.wq_a.weight"), "layers.0.attn.wq_a.weight_scale_inv");
+  EXPECT_EQ(fp8_scale_name("layers.0.attn.wq_a.weight", Fp8ScaleName::kScale), "layers.0.attn.wq_a.scale");
+  // E8M0: byte b is 2^(b - 127), 255 NaN.
+  const uint8_t bytes[] = {127, 130, 120, 255};
+  StTensor e{.name = "s", .dtype = StDtype::kE8M0, .dtype_name = "F8_E8M0", .shape = {4}, .data = bytes,
+             .n_bytes = 4, .file = "f"};
+  std::vector<float> v(4);
+  e.read_f32(0, v);
+  EXPECT_EQ(v[0], 1.0f);
+  EXPECT_EQ(v[1], 8.0f);
+  EXPECT_EQ(v[2], 0x1p-7f);
+  EXPECT_TRUE(std::isnan(v[3]));
+  // pow2_scales: each block's scale the power of two at or above amax / 448.
+  const Fp8Blocks b{.rows = 1, .cols = 2};
+  const std::vector<float> w = {100.0f, -900.0f, 0.5f, 0.25f};
+  std::vector<uint8_t> q(4);
+  std::vector<float> scales(2);
+  quantize_fp8_blocks(w, 2, 2, b, q, scales, true);
+  EXPECT_EQ(scales[0], 4.0f);  // 900 / 448 = 2.01 -> 4
+  EXPECT_EQ(scales[1], 0x1p-9f);  // 0.5 / 448 = 2^-9.8 -> 2^-9
+  EXPECT_EQ(fp8_e4m3_to_f32(q[1]) * scales[0], -896.0f);  // -225 to the nearest fp8, 224
+}
+
 TEST(Mxfp4Layout, CheckpointBlocksAndGgufBlocksHoldTheSameCodes) {
   // Checkpoint byte j: code 2j low, 2j + 1 high; GGUF byte j: code j low, j + 16 high.
   uint8_t hf[16];

@@ -38,6 +38,10 @@ def _array(raw, base, entry):
         a = _FP8_E4M3[np.frombuffer(raw, "u1", b1 - b0, base + b0)]
     elif dtype == "U8":  # gpt-oss's MXFP4 blocks and scales: read_checkpoint decodes them
         return np.frombuffer(raw, "u1", b1 - b0, base + b0).reshape(shape)
+    elif dtype == "F8_E8M0":  # DeepSeek-V4's block scales: 2^(byte - 127)
+        a = np.exp2(np.frombuffer(raw, "u1", b1 - b0, base + b0).astype(np.float64) - 127.0)
+    elif dtype == "I8":  # DeepSeek-V4's FP4 experts: read_checkpoint decodes them with their scales
+        return np.frombuffer(raw, "u1", b1 - b0, base + b0).reshape(shape)
     elif dtype in ("I32", "I64"):  # DeepSeek-V4's token -> experts tables stay integers
         size = 4 if dtype == "I32" else 8
         return np.frombuffer(raw, f"<i{size}", (b1 - b0) // size, base + b0).astype(np.int64).reshape(shape)
@@ -67,6 +71,23 @@ def _apply_fp8_scales(out, block):
         w = name[:-len("_scale_inv")]
         r, c = out[w].shape
         out[w] = out[w] * np.repeat(np.repeat(scale, br, axis=0), bc, axis=1)[:r, :c]
+
+
+def _apply_scales(out, block):
+    """DeepSeek-V4's X.scale beside X.weight: fp8 weights times their
+    block's scale, as _apply_fp8_scales; FP4 experts (I8 [rows, cols / 2],
+    byte j holding code 2j low and 2j + 1 high) as E2M1 values times the
+    scale of each 32 columns."""
+    br, bc = block
+    for name in [n for n in out if n.endswith(".scale")]:
+        scale = out.pop(name)
+        w = name[:-len(".scale")] + ".weight"
+        if out[w].dtype == np.uint8:
+            codes = np.stack([out[w] & 15, out[w] >> 4], axis=-1).reshape(out[w].shape[0], -1)
+            out[w] = _E2M1[codes] * np.repeat(scale, 32, axis=1)
+        else:
+            r, c = out[w].shape
+            out[w] = out[w] * np.repeat(np.repeat(scale, br, axis=0), bc, axis=1)[:r, :c]
 
 
 # The E2M1 values of MXFP4's codes (OCP microscaling).
@@ -107,6 +128,7 @@ def read_checkpoint(folder):
         quant = json.load(f).get("quantization_config")
     if quant and quant["quant_method"] == "fp8":
         _apply_fp8_scales(out, quant["weight_block_size"])
+        _apply_scales(out, quant["weight_block_size"])
     else:
         assert not quant or quant["quant_method"] == "mxfp4", quant
         _decode_mxfp4(out)

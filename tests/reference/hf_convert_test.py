@@ -9,7 +9,8 @@ gpt-oss (its MXFP4 experts decoded from the checkpoint's blocks here),
 llama4 (Scout style and with dense layers between the MoE ones), qwen3next,
 qwen35moe (its value heads grouped by key head in the checkpoint, tiled in
 the file), minimax-m2 (plain and with fp8 block-scaled projections), dots1, ernie4_5-moe,
-deepseek4 (DeepSeek-V4's names, through frugal_ref.deepseek4's arithmetic),
+deepseek4 (DeepSeek-V4's names, through frugal_ref.deepseek4's arithmetic; plain, and with
+fp8 projections under E8M0 scales and FP4 experts as its published checkpoints),
 and the rope_scaling types convert carries (llama3, linear, yarn)."""
 import json
 import os
@@ -52,7 +53,9 @@ CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny
          # here so that the tiny matrices hold several), kv_b joint and split.
          ("deepseek2", "tiny-v3", None, "--fp8-block", 32), ("deepseek2", "tiny-k2", None, "--fp8-block", 32),
          # MiniMax-M2's published weights are float8_e4m3 in 128x128 blocks too.
-         ("minimax-m2", "tiny", None, "--fp8-block", 32)]
+         ("minimax-m2", "tiny", None, "--fp8-block", 32),
+         # DeepSeek-V4's: fp8 projections with power-of-two F8_E8M0 scales (X.scale), FP4 experts.
+         ("deepseek4", "tiny", None, "--fp8-block", 32)]
 
 
 def frugal(*args):
@@ -82,7 +85,8 @@ def main():
                     json.dump(cfg, f)
             split = ["--mla-kv-b", "split"] if preset == "tiny-k2" else []  # attn_k_b/attn_v_b
             frugal("convert", hf, "--type", "f32", *split, "-o", gguf)
-            if arch == "gpt-oss":  # MXFP4 experts stay MXFP4: decoded to f32 so that only the layout is compared
+            if arch == "gpt-oss" or (arch == "deepseek4" and synth_args):
+                # MXFP4 (and DeepSeek-V4's FP4) experts stay MXFP4: decoded to f32 so that only the layout is compared
                 frugal("quantize", gguf, gguf + ".f32", "f32")
                 gguf += ".f32"
             tokens = [int(t) for t in rng.integers(0, 512, 32)]
