@@ -454,7 +454,8 @@ void write_deepseek4(const ModelConfig& c, json& j) {
   j["o_groups"] = c.n_out_groups;
   j["o_lora_rank"] = c.out_lora_rank;
   j["sliding_window"] = c.n_swa;
-  j["compress_ratios"] = std::vector<int64_t>(c.compress_ratios.begin(), c.compress_ratios.begin() + c.n_layer);
+  const size_t n_ratios = std::min(c.compress_ratios.size(), size_t(c.n_layer));  // the layers that run
+  j["compress_ratios"] = std::vector<int64_t>(c.compress_ratios.begin(), c.compress_ratios.begin() + long(n_ratios));
   j["compress_rope_theta"] = json_float(c.compress_rope_base);
   if (c.n_indexer_head > 0) {
     j["index_n_heads"] = c.n_indexer_head;
