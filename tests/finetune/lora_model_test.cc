@@ -126,11 +126,10 @@ TEST_P(LoraModelArch, StartsAtTheBaseModelsLogits) {
 // experts, the two one-sided differences part (their sum, the curvature
 // term h^2 L'' otherwise, holds the jump), and the step is retried three
 // times smaller, down to 1e-4.
-void check_gradients(LoraModel& lm, uint64_t seed) {
+void check_gradients(LoraModel& lm, uint64_t seed, const SftExample& ex = example()) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> z(0.0f, 0.05f);
   for (float& p : lm.params()) p += z(rng);  // B != 0, so A's gradient is not zero
-  const SftExample ex = example();
   std::fill(lm.grads().begin(), lm.grads().end(), 0.0f);
   const double at = lm.loss(ex, true);
   std::vector<float>& p = lm.params();
@@ -165,6 +164,23 @@ TEST_P(LoraModelArch, GradientsMatchFiniteDifferences) {
   TinyQwen3 base(GetParam());
   LoraModel lm(*base.m, {.rank = 4, .alpha = 8.0f, .seed = 2});
   check_gradients(lm, 3);
+}
+
+// The Gated DeltaNet's backward keeps a state every ceil(sqrt(T)) rows and
+// replays the rows between: over 11 tokens, spans of 4, 4 and 3 rows (the
+// 9-token example's are 3 alike), and the loss still matches inference's.
+TEST(LoraModel, DeltaNetReplaysUnevenSpans) {
+  SftExample ex = example();
+  ex.tokens.insert(ex.tokens.end(), {114, 108});
+  ex.target.insert(ex.target.end(), {1, 1});
+  for (const char* arch : {"qwen3next", "qwen35moe"}) {
+    TinyQwen3 base(arch);
+    LoraShape shape{.rank = 4, .alpha = 8.0f, .seed = 2};
+    parse_targets("attn", shape);
+    LoraModel lm(*base.m, shape);
+    EXPECT_NEAR(lm.loss(ex, false), forward_loss(*base.m, ex), 1e-4) << arch;
+    check_gradients(lm, 4, ex);
+  }
 }
 
 // glm4moe: GLM-4.5's tiny preset (per-head q/k norm, routed scale 2.5)
