@@ -395,8 +395,8 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                                              cfg.n_expert > 0);
     // MXFP4 experts stay MXFP4: their blocks are copied, not requantised.
     const bool mxfp4 = p.source.mxfp4 || p.fp4;
-    const TensorType type = mxfp4 ? TensorType::MXFP4 : choice.type;
-    const bool ids = type == TensorType::I32;  // a token -> experts table, copied
+    const bool ids = p.spec.role == model::TensorRole::kTokenExperts;  // a token -> experts table, copied as I32
+    const TensorType type = mxfp4 ? TensorType::MXFP4 : ids ? TensorType::I32 : choice.type;
     if (!mxfp4 && !ids && !quant::can_quantize(type))
       fail("convert: tensor type ", tensor_type_name(type), " (for ", p.spec.name, ") cannot be written yet");
     const int64_t n = p.spec.fan_in(), rows = p.spec.n_elements() / n;
@@ -410,7 +410,7 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
                         const Planned& q = *shared;
                         const size_t rb = row_bytes(type, uint64_t(n));
                         FRUGAL_CHECK(dst.size() == rb * size_t(rows));
-                        if (type == TensorType::I32) {
+                        if (q.spec.role == model::TensorRole::kTokenExperts) {
                           write_ids(*q.tensors[0], dst);
                           return;
                         }
