@@ -82,7 +82,9 @@ TEST(SftData, ASharePerRankReadsItsOwnLines) {
       EXPECT_EQ(is_read(part[j]), static_cast<int>(j % 2) == share) << "example " << j << ", share " << share;
       EXPECT_EQ(part[j].line, whole[j].line);
       EXPECT_EQ(part[j].text_hash, whole[j].text_hash);
-      if (is_read(part[j])) EXPECT_EQ(part[j].tokens, whole[j].tokens);
+      if (is_read(part[j])) {
+        EXPECT_EQ(part[j].tokens, whole[j].tokens);
+      }
     }
   }
   EXPECT_NE(whole[0].text_hash, whole[1].text_hash);
