@@ -176,6 +176,9 @@ std::vector<float> llama3_rope_factors(const nlohmann::json& cfg, const model::M
 
 // Configuration -> config.json (torch_dtype as given).
 nlohmann::json config_to_hf(const model::ModelConfig& cfg, const std::string& torch_dtype);
+// Qwen3-Next's layer_types: full_attention every n_full_attn_interval-th
+// layer, linear_attention the others (read and written alike).
+nlohmann::json qwen3next_layer_types(const model::ModelConfig& c);
 
 // Qwen3.5's value-head order (HfFamily::grouped_v_heads) over a run of
 // `width` rows or columns per head from `from` on: GGUF head j * groups + g
