@@ -158,6 +158,9 @@ std::string draw_line_chart(const LineChart& c, double x, double y, double w, do
     for (size_t i = 0; i < sr.x.size() && i < sr.y.size(); ++i) {
       if (std::isfinite(sr.x[i]) && std::isfinite(sr.y[i])) { rx.add(sr.x[i]); ry.add(sr.y[i]); }
     }
+    for (size_t i = 0; i < sr.x.size() && i < sr.lo.size() && i < sr.hi.size(); ++i) {
+      if (std::isfinite(sr.x[i])) { ry.add(sr.lo[i]); ry.add(sr.hi[i]); }
+    }
   }
   rx.finish();
   ry.finish();
@@ -173,6 +176,19 @@ std::string draw_line_chart(const LineChart& c, double x, double y, double w, do
     s += line(a.x - 4, py(t), a.x, py(t), "stroke=\"#333\"");
     s += line(a.x, py(t), a.x + a.w, py(t), "stroke=\"#eee\"");
     s += text(a.x - 6, py(t) + 4, tick_label(t), "end", 11);
+  }
+  // Bands first, so that every line is drawn over them: along hi, back along lo.
+  for (size_t k = 0; k < c.series.size(); ++k) {
+    const Series& sr = c.series[k];
+    std::vector<size_t> at;
+    for (size_t i = 0; i < sr.x.size() && i < sr.lo.size() && i < sr.hi.size(); ++i)
+      if (std::isfinite(sr.x[i]) && std::isfinite(sr.lo[i]) && std::isfinite(sr.hi[i])) at.push_back(i);
+    if (at.size() < 2) continue;
+    std::string d;
+    for (size_t j = 0; j < at.size(); ++j) d += (j ? "L" : "M") + num(px(sr.x[at[j]])) + " " + num(py(sr.hi[at[j]])) + " ";
+    for (size_t j = at.size(); j-- > 0;) d += "L" + num(px(sr.x[at[j]])) + " " + num(py(sr.lo[at[j]])) + " ";
+    s += "<path class=\"band\" data-name=\"" + xml_escape(sr.name) + "\" d=\"" + d + "Z\" fill=\"" +
+         (sr.color.empty() ? palette(k) : sr.color) + "\" fill-opacity=\"0.18\" stroke=\"none\"/>\n";
   }
   for (size_t k = 0; k < c.series.size(); ++k) {
     const Series& sr = c.series[k];

@@ -1,5 +1,5 @@
 // A small self-contained SVG chart writer: line charts (axes, "nice" ticks,
-// legend, solid or dashed series), grouped bar charts and heat maps, each drawn
+// legend, solid or dashed series, optional shaded bands), grouped bar charts and heat maps, each drawn
 // into a rectangle of one SVG document, so that several panels make a figure.
 // Non-finite values are skipped (a line breaks there). No external library.
 #pragma once
@@ -13,6 +13,9 @@ struct Series {
   std::vector<double> x, y;  // same length
   std::string color;         // CSS colour; "" picks from the palette by index
   bool dashed = false;
+  // Optional: a shaded band from lo to hi under the line (the spread of several
+  // runs); empty for none, else the same length as x.
+  std::vector<double> lo = {}, hi = {};
 };
 
 struct LineChart {

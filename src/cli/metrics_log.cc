@@ -18,17 +18,21 @@ std::string eta_text(double seconds) {
   return buf;
 }
 
-void truncate_log_to_step(const std::string& path, int64_t step) {
+double truncate_log_to_step(const std::string& path, int64_t step) {
   std::ifstream in(path);
-  if (!in) return;  // no log yet
+  if (!in) return 0.0;  // no log yet
   std::string kept, line;
+  double seconds = 0.0;
   while (std::getline(in, line)) {
     const nlohmann::json rec = nlohmann::json::parse(line, nullptr, false);
     if (rec.is_discarded() || !rec.is_object() || !rec.contains("step") || !rec["step"].is_number_integer()) continue;
-    if (rec["step"].get<int64_t>() <= step) kept += line + "\n";
+    if (rec["step"].get<int64_t>() > step) continue;
+    kept += line + "\n";
+    if (rec.contains("seconds") && rec["seconds"].is_number()) seconds = rec["seconds"].get<double>();
   }
   in.close();
   write_output_file(path, kept);
+  return seconds;
 }
 
 }  // namespace frugal::cli

@@ -285,8 +285,11 @@ int run_train(TrainArgs& a) {
                resumed ? (", resumed at step " + std::to_string(trainer.steps_done())).c_str() : "");
 
   std::ofstream log;
+  // Training time so far, evaluation left out: the x axis of loss against
+  // wall-clock time (frugal plot --x seconds), carried over a resume by the log.
+  double train_seconds = 0.0;
   if (!a.log.empty() && primary) {
-    if (resumed) truncate_log_to_step(a.log, trainer.steps_done());
+    if (resumed) train_seconds = truncate_log_to_step(a.log, trainer.steps_done());
     log.open(a.log, resumed ? std::ios::app : std::ios::trunc);
     if (!log) fail("train: cannot write the metrics log '", a.log, "'");
   }
@@ -296,7 +299,8 @@ int run_train(TrainArgs& a) {
     const train::EvalStats ev = trainer.evaluate();
     if (primary) std::fprintf(stderr, "step 0/%lld  val %.4f (ppl %.2f)\n", (long long)a.opts.steps, ev.loss, ev.ppl);
     if (log.is_open()) {
-      const nlohmann::json rec = {{"step", 0},           {"lr", nullptr},          {"train_loss", nullptr},
+      const nlohmann::json rec = {{"step", 0},           {"tokens", 0},            {"seconds", 0.0},
+                                  {"lr", nullptr},       {"train_loss", nullptr},
                                   {"aux_loss", nullptr}, {"z_loss", nullptr},      {"grad_norm", nullptr},
                                   {"tokens_per_second", nullptr}, {"val_loss", ev.loss}, {"val_ppl", ev.ppl},
                                   {"expert_load", ev.expert_load}, {"router_entropy", ev.router_entropy}};
@@ -323,7 +327,10 @@ int run_train(TrainArgs& a) {
       const double total_secs = std::chrono::duration<double>(clock::now() - t_start).count();
       const double per_step = total_secs / static_cast<double>(st.step - first_step);
       nlohmann::json rec;
+      train_seconds += secs;
       rec["step"] = st.step;
+      rec["tokens"] = st.step * a.opts.batch * a.opts.seq_len * a.opts.accum;  // every rank's, under --data-parallel
+      rec["seconds"] = train_seconds;
       rec["lr"] = st.lr;
       rec["train_loss"] = st.loss;
       rec["aux_loss"] = st.aux_loss;

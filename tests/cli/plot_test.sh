@@ -101,4 +101,55 @@ for f in sys.argv[1:]:
         for k, v in e.attrib.items():
             assert not re.search(r"(?i)(^|[^a-z])-?(nan|inf)", v), (f, e.tag, k, v)
 PY
+# Runs under one label are one curve: their mean, with a band from the lowest to the highest run.
+# --x tokens / seconds put those fields on the x axis; --x-min leaves out the points before it.
+for r in 1 2; do
+  : >"$dir/seed$r.jsonl"
+  for step in 0 10 20 30; do
+    printf '{"step": %d, "tokens": %d, "seconds": %s, "train_loss": %s, "val_loss": %s}\n' $step $((step * 100)) \
+      "$(python3 -c "print($step * (1.5 + 0.5 * $r))")" "$(python3 -c "print(5 - $step / 10 - $r / 10)")" \
+      "$(python3 -c "print(5.2 - $step / 10 - $r / 10)")" >>"$dir/seed$r.jsonl"
+  done
+done
+"$FRUGAL" plot "$dir/seed1.jsonl" "$dir/seed2.jsonl" "$dir/dense.jsonl" --label moe --label moe --label dense \
+  --x step -o "$dir/runs.svg" >/dev/null || fail "plot of grouped runs"
+"$FRUGAL" plot "$dir/seed1.jsonl" "$dir/seed2.jsonl" --label moe --label moe --x seconds --x-min 20 \
+  -o "$dir/secs.svg" >/dev/null || fail "plot --x seconds"
+"$FRUGAL" plot "$dir/seed1.jsonl" --x tokens -o "$dir/toks.svg" >/dev/null || fail "plot --x tokens"
+/usr/bin/python3 - "$dir/runs.svg" "$dir/secs.svg" "$dir/toks.svg" <<'PY'
+import re, sys, xml.etree.ElementTree as ET
+S = "{http://www.w3.org/2000/svg}"
+def paths(f, cls):
+    root = ET.parse(f).getroot()
+    return {p.get("data-name"): p.get("d") for p in root.iter(S + "path") if p.get("class") == cls}, \
+           [t.text for t in root.iter(S + "text")]
+series, texts = paths(sys.argv[1], "series")
+bands, _ = paths(sys.argv[1], "band")
+# Two runs -> one mean curve per loss, named with the run count, and its band; one run -> no band.
+assert set(series) >= {"moe train, mean of 2", "moe val, mean of 2", "dense train", "dense val"}, series
+assert set(bands) == {"moe train, mean of 2", "moe val, mean of 2"}, bands
+assert series["moe train, mean of 2"].count("L") == 3, series  # 4 steps, the runs merged
+assert bands["moe train, mean of 2"].count("L") == 7 and bands["moe train, mean of 2"].endswith("Z"), bands
+assert "Loss (bands: lowest to highest run)" in texts, texts
+# The mean lies between the band's edges: the runs differ by 0.1 at every step.
+pts = lambda d: [tuple(map(float, m)) for m in re.findall(r"[ML]([-\d.]+) ([-\d.]+)", d)]
+line, band = pts(series["moe train, mean of 2"]), pts(bands["moe train, mean of 2"])
+for i, (x, y) in enumerate(line):
+    top, bottom = band[i], band[7 - i]
+    assert abs(top[0] - x) < 0.01 and abs(bottom[0] - x) < 0.01, (line, band)
+    assert abs((top[1] + bottom[1]) / 2 - y) < 0.02 and bottom[1] > top[1], (line, band)
+# --x seconds: the axis label, and the points from 20 s on only (mean seconds 0, 25, 50, 75 -> 3 points).
+series, texts = paths(sys.argv[2], "series")
+assert "training time (s), evaluation left out" in texts, texts
+assert series["train, mean of 2"].count("M") + series["train, mean of 2"].count("L") == 3, series
+series, texts = paths(sys.argv[3], "series")
+assert "training tokens" in texts and "3000" in texts, texts
+PY
+expect_error "has no \"seconds\" in any record" plot "$dir/dense.jsonl" --x seconds -o "$dir/x.svg"
+expect_error "--x is one of step, tokens, seconds, not 'time'" plot "$dir/seed1.jsonl" --x time -o "$dir/x.svg"
+cat "$dir/seed1.jsonl" "$dir/seed1.jsonl" >"$dir/twice.jsonl"
+expect_error "logs its steps out of order or twice" plot "$dir/twice.jsonl" "$dir/seed2.jsonl" --label a --label a \
+  -o "$dir/x.svg"
+[[ ! -e "$dir/x.svg" ]] || fail "a failed plot left a file"
+
 echo "plot_test: ok"

@@ -27,8 +27,12 @@ import json, math, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 assert recs, "empty log"
 for r in recs:
-    for k in ("step", "lr", "train_loss", "val_loss", "val_ppl", "tokens_per_second", "expert_load", "router_entropy"):
+    for k in ("step", "tokens", "seconds", "lr", "train_loss", "val_loss", "val_ppl", "tokens_per_second",
+              "expert_load", "router_entropy"):
         assert k in r, k
+    assert r["tokens"] == r["step"] * 4 * 32, r  # batch 4 x seq 32 a step
+secs = [r["seconds"] for r in recs]
+assert secs[0] == 0 and all(b > a for a, b in zip(secs, secs[1:])), secs
 evals = [r for r in recs if r["val_loss"] is not None]
 assert [r["step"] for r in evals] == [0, 6, 12], evals  # step 0: the untrained model
 for r in evals:
@@ -45,7 +49,7 @@ PY
 steps=40
 "$FRUGAL" train "${run[@]}" --steps $steps -o "$dir/ref.gguf" 2>/dev/null >/dev/null
 "$FRUGAL" train "${run[@]}" --steps $steps --checkpoint "$dir/ck" --checkpoint-every 4 -o "$dir/res.gguf" \
-  2>/dev/null >/dev/null &
+  --log "$dir/res.jsonl" --print-every 2 2>/dev/null >/dev/null &
 pid=$!
 for _ in $(seq 1 600); do
   [[ -f $dir/ck ]] && break
@@ -56,9 +60,17 @@ wait $pid 2>/dev/null || true
 [[ -f $dir/ck ]] || fail "no checkpoint written"
 [[ ! -f $dir/res.gguf ]] || echo "note: the run finished before it was killed"
 "$FRUGAL" train "${run[@]}" --steps $steps --checkpoint "$dir/ck" --checkpoint-every 4 --resume -o "$dir/res.gguf" \
-  2>"$dir/res.err" >/dev/null
+  --log "$dir/res.jsonl" --print-every 2 2>"$dir/res.err" >/dev/null
 grep -q "resumed at step" "$dir/res.err" || fail "did not resume: $(head -3 "$dir/res.err")"
 cmp -s "$dir/ref.gguf" "$dir/res.gguf" || fail "resumed run differs from the uninterrupted one"
+# The resumed log holds every step once, and its training clock goes on from the checkpoint's record.
+/usr/bin/python3 - "$dir/res.jsonl" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["step"] for r in recs] == list(range(2, 41, 2)), [r["step"] for r in recs]
+secs = [r["seconds"] for r in recs]
+assert all(b > a for a, b in zip(secs, secs[1:])), secs
+PY
 
 # Mismatched and corrupt checkpoints.
 expect_error "different training options" train "${run[@]}" --steps $steps --clip 0.5 --checkpoint "$dir/ck" --resume -o "$dir/x.gguf"
