@@ -180,6 +180,8 @@ int run_train(TrainArgs& a) {
   // before it could overwrite the first one's progress.
   std::optional<FileLock> checkpoint_lock;
   if (!a.checkpoint.empty() && primary) checkpoint_lock.emplace(a.checkpoint, "train: the checkpoint");
+  if (a.opts.bf16_products && !train::bf16_products_native())
+    fail("train: --bf16 needs a CPU with AVX512_BF16 (vdpbf16ps), which this one lacks; train in f32 without it");
   const int n_threads = a.threads > 0 ? a.threads : ThreadPool::available_cpus();
   ThreadPool pool(n_threads);
   train::set_blas_threads(n_threads);
@@ -445,6 +447,9 @@ const CommandRegistration kTrain{
       app.add_flag("--bias-balance", o.bias_balance,
                    "auxiliary-loss-free balancing (per-expert selection bias, exported as blk.N.exp_probs_b.bias)");
       app.add_option("--bias-rate", o.bias_rate, "selection bias step per optimizer step (default 1e-3)");
+      app.add_flag("--bf16", o.bf16_products,
+                   "matrix products in bf16 with f32 sums, master weights, gradients and optimizer state in f32 "
+                   "(needs a CPU with AVX512_BF16)");
       app.add_option("--seed", o.seed, "random seed (initialisation and batches; default 1)");
       app.add_option("--eval-batches", o.eval_batches, "validation batches per evaluation (default 4)");
       app.add_option("-t,--threads", a->threads, "threads (default: one per core)");

@@ -82,6 +82,7 @@ uint64_t run_options_hash(const TrainOptions& o) {
   f.put(o.bias_balance);
   f.put(o.bias_rate);
   f.put(o.seed);
+  if (o.bf16_products) f.put(o.bf16_products);  // only then: f32 checkpoints of earlier versions still match
   return f.h;
 }
 

@@ -10,25 +10,6 @@
 
 namespace frugal::train {
 
-void linear_forward(const float* x, const float* w, float* y, int64_t n, int64_t n_in, int64_t n_out) {
-  if (n == 0) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(n_out),
-              static_cast<int>(n_in), 1.0f, x, static_cast<int>(n_in), w, static_cast<int>(n_in), 0.0f, y,
-              static_cast<int>(n_out));
-}
-
-void linear_backward(const float* d_y, const float* x, const float* w, float* d_x, float* d_w, int64_t n,
-                     int64_t n_in, int64_t n_out) {
-  if (n == 0) return;
-  if (d_x)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(n_in),
-                static_cast<int>(n_out), 1.0f, d_y, static_cast<int>(n_out), w, static_cast<int>(n_in), 1.0f, d_x,
-                static_cast<int>(n_in));
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(n_out), static_cast<int>(n_in),
-              static_cast<int>(n), 1.0f, d_y, static_cast<int>(n_out), x, static_cast<int>(n_in), 1.0f, d_w,
-              static_cast<int>(n_in));
-}
-
 void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t n, int64_t d, float eps) {
   for (int64_t r = 0; r < n; ++r) {
     const float* xr = x + r * d;

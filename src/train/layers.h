@@ -1,19 +1,14 @@
 // The training model's layers, forward and backward, on row-major f32 rows.
 // Backward functions ADD into the gradients they are given (d_in, d_weight),
 // so a gradient shared by several uses accumulates; callers zero them first.
-// Matrix products go through OpenBLAS (cblas_sgemm).
+// Matrix products: linear.h (OpenBLAS in f32, or bf16 products).
 #pragma once
 #include <cstdint>
 
 #include "base/thread_pool.h"
+#include "train/linear.h"
 
 namespace frugal::train {
-
-// y (n x n_out) = x (n x n_in) . W^T, W holding n_out rows of n_in.
-void linear_forward(const float* x, const float* w, float* y, int64_t n, int64_t n_in, int64_t n_out);
-// d_x += d_y . W;  d_w += d_y^T . x.  d_x may be null.
-void linear_backward(const float* d_y, const float* x, const float* w, float* d_x, float* d_w, int64_t n,
-                     int64_t n_in, int64_t n_out);
 
 // RMSNorm of n rows of width d: y = w * x / sqrt(mean(x^2) + eps); rstd gets
 // each row's 1 / sqrt(mean(x^2) + eps).

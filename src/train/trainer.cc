@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "base/error.h"
+#include "train/linear.h"
 
 namespace frugal::train {
 
@@ -76,9 +77,14 @@ Trainer::Trainer(const model::ModelConfig& cfg, const TrainOptions& opts, TokenS
   if (!val_.empty() && static_cast<int64_t>(val_.size()) <= opts.seq_len + 1)
     fail("train: the validation data has ", val_.size(), " tokens; a sequence needs ", opts.seq_len + 1);
   opts_.schedule.total_steps = opts.steps;
+  if (opts.bf16_products) set_bf16_products(pool ? pool : &ThreadPool::global());
   if (opts.data_parallel)
     buckets_ = std::make_unique<GradientBuckets>(layout_, *opts.data_parallel, opts.dp_bucket_bytes);
   init_params(layout_, opts.seed, params_.data());
+}
+
+Trainer::~Trainer() {
+  if (opts_.bf16_products) set_bf16_products(nullptr);
 }
 
 int64_t Trainer::local_batch() const { return opts_.batch / n_ranks(opts_); }

@@ -40,6 +40,9 @@ struct TrainOptions {
   AdamWOptions adam;
   RouterOptions router;
   bool bias_balance = false;  // DeepSeek-V3 auxiliary-loss-free balancing
+  // Matrix products in bf16 with f32 master weights (linear.h); the Trainer
+  // turns them on process-wide, on its pool, for as long as it lives.
+  bool bf16_products = false;
   float bias_rate = 1e-3f;    // bias change per step
   uint64_t seed = 1;
   int64_t eval_batches = 4;   // validation micro-batches per evaluation
@@ -75,6 +78,9 @@ class Trainer {
   // than seq_len + 1 tokens (val may be empty: no evaluation).
   Trainer(const model::ModelConfig& cfg, const TrainOptions& opts, TokenStream train_tokens, TokenStream val_tokens,
           ThreadPool* pool);
+  ~Trainer();  // turns bf16 products off again when it turned them on
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
 
   StepStats step();
   EvalStats evaluate();
