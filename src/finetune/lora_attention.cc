@@ -54,6 +54,11 @@ train::AttentionShape shape_of(const LoraPass& p) {
           .scale = model::attention_scale(c)};
 }
 
+// gpt-oss: a window on its even layers; llama4: chunks on its RoPE layers.
+train::AttentionMask mask_of(const model::ModelConfig& c, int64_t il) {
+  return {.window = c.layer_window(il), .chunk = c.layer_chunk(il)};
+}
+
 // Gated attention: attn_q's rows hold per head the query's head_dim values
 // then its gate's; q gets the former, gate their sigmoid.
 void split_gated_query(const LoraPass& p, const F& qg, F& q, F& gate) {
@@ -123,12 +128,11 @@ void attention_forward(const LoraPass& p, int64_t il, const F& xn1, AttentionAct
   } else {
     temper(p, a.q.data());
   }
-  a.probs = zeros(H * T * T);
+  a.lse = zeros(H * T);
   a.att = zeros(T * nq);
-  // gpt-oss: a window on its even layers, and each head's sink logit;
-  // llama4: chunks on its RoPE layers.
-  train::attention_forward(shape_of(p), a.q.data(), a.k.data(), a.v.data(), a.probs.data(), a.att.data(), nullptr,
-                           c.layer_window(il), L.sinks.data, c.layer_chunk(il));
+  // gpt-oss: each head's sink logit too.
+  train::attention_forward(shape_of(p), a.q.data(), a.k.data(), a.v.data(), a.lse.data(), a.att.data(), nullptr,
+                           mask_of(c, il), L.sinks.data);
   if (c.attn_output_gate) {
     a.att_raw = a.att;
     for (size_t i = 0; i < a.att.size(); ++i) a.att[i] *= a.gate[i];
@@ -151,8 +155,10 @@ void attention_backward(const LoraPass& p, int64_t il, const F& xn1, const Atten
   F d_raw = d_att;  // the gradient of the output before the gate
   if (c.attn_output_gate)
     for (size_t i = 0; i < d_raw.size(); ++i) d_raw[i] *= a.gate[i];
-  train::attention_backward(shape_of(p), d_raw.data(), a.q.data(), a.k.data(), a.v.data(), a.probs.data(),
-                            d_q.data(), d_k.data(), d_v.data(), nullptr);
+  // The attention's own output: before the gate where there is one.
+  const F& att = c.attn_output_gate ? a.att_raw : a.att;
+  train::attention_backward(shape_of(p), d_raw.data(), a.q.data(), a.k.data(), a.v.data(), att.data(), a.lse.data(),
+                            d_q.data(), d_k.data(), d_v.data(), nullptr, mask_of(c, il));
   if (c.layer_has_rope(il)) {
     p.rotate(d_q.data(), H, p.rope_back);
     p.rotate(d_k.data(), HK, p.rope_back);

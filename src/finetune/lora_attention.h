@@ -16,7 +16,7 @@ namespace frugal::finetune {
 // qwen35moe: attn_q gives per head the query then its gate's logits) also
 // the output before the gate and sigmoid(gate).
 struct AttentionActs {
-  F q_raw, k_raw, rstd_q, rstd_k, q, k, v, probs, att, att_raw, gate;
+  F q_raw, k_raw, rstd_q, rstd_k, q, k, v, lse, att, att_raw, gate;
 };
 
 // x (T x n_embd) += layer il's attention of xn1; A x kept in ax.

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "base/thread_pool.h"
+#include "train/attention.h"
 #include "train/linear.h"
 
 namespace frugal::train {
@@ -25,25 +26,6 @@ void rope_forward(float* x, const int32_t* pos, const float* cos_sin, int64_t n,
                   bool neox = true);
 void rope_backward(float* d_x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads,
                    int64_t head_dim, bool neox = true);
-
-// Causal multi-head attention over n_seq sequences of t rows each:
-// q (rows x n_head*hd), k and v (rows x n_head_kv*hd); GQA maps query head h
-// to kv head h / (n_head / n_head_kv). probs (n_seq x n_head x t x t) keeps
-// the softmax for backward; out is rows x n_head*hd. window > 0: row i
-// attends to rows i - window + 1 .. i only (gpt-oss's sliding-window
-// layers); chunk > 0: to the rows of its own chunk of that many up to i
-// (llama4's chunked layers); sinks (one logit per head, gpt-oss) join each
-// softmax's denominator with no value. Backward needs none of them: probs
-// hold them, and a frozen sink adds nothing to the softmax's backward.
-struct AttentionShape {
-  int64_t n_seq, t, n_head, n_head_kv, head_dim;
-  float scale;
-};
-void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v, float* probs,
-                       float* out, ThreadPool* pool, int64_t window = 0, const float* sinks = nullptr,
-                       int64_t chunk = 0);
-void attention_backward(const AttentionShape& s, const float* d_out, const float* q, const float* k, const float* v,
-                        const float* probs, float* d_q, float* d_k, float* d_v, ThreadPool* pool);
 
 // SwiGLU: h = silu(g) * u.
 void swiglu_forward(const float* g, const float* u, float* h, int64_t n);

@@ -157,9 +157,9 @@ void mla_forward(const model::ModelConfig& c, const MlaProducts& w, const MlaSha
     scatter(pe.data(), rdim, N, a.q_full.data(), H * lw, h * lw + rank);
   }
   const AttentionShape as{s.n_seq, s.t, H, 1, lw, model::attention_scale(c)};
-  resize(a.probs, s.n_seq * H * s.t * s.t);
+  resize(a.lse, s.n_seq * H * s.t);
   resize(a.att, N * H * lw);
-  attention_forward(as, a.q_full.data(), a.k.data(), a.v.data(), a.probs.data(), a.att.data(), pool);
+  attention_forward(as, a.q_full.data(), a.k.data(), a.v.data(), a.lse.data(), a.att.data(), pool);
 
   // Each head's latent output expanded to its value, then attn_output.
   resize(a.att_v, N * H * vhd);
@@ -189,7 +189,7 @@ void mla_backward(const model::ModelConfig& c, const MlaProducts& w, const MlaSh
   }
   std::vector<float> d_qf(sz(N * H * lw), 0.0f), d_k(sz(N * lw), 0.0f), d_v(sz(N * lw), 0.0f);
   const AttentionShape as{s.n_seq, s.t, H, 1, lw, model::attention_scale(c)};
-  attention_backward(as, d_att.data(), a.q_full.data(), a.k.data(), a.v.data(), a.probs.data(), d_qf.data(),
+  attention_backward(as, d_att.data(), a.q_full.data(), a.k.data(), a.v.data(), a.att.data(), a.lse.data(), d_qf.data(),
                      d_k.data(), d_v.data(), pool);
 
   // The key and value rows back to the latent and the shared rope key part.

@@ -66,7 +66,7 @@ struct MlaActs {
   std::vector<float> c_pre, c_rstd;              // N x rank: the latent before its norm
   std::vector<float> q_full;                     // N x H*(rank + rdim): [q_lat_h | q_pe_h]
   std::vector<float> k, v;                       // N x (rank + rdim): [c | k_pe], [c | 0]
-  std::vector<float> probs;                      // n_seq x H x t x t
+  std::vector<float> lse;                        // n_seq x H x t (train/attention.h)
   std::vector<float> att;                        // N x H*(rank + rdim); the first rank of each head used
   std::vector<float> att_v;                      // N x H*vhd: attn_output's input
 };

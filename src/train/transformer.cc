@@ -57,7 +57,7 @@ struct LayerActs {
   Buf q_pre, q_rstd, q;        // N x Q before q-norm; N x Hq (per head) or N; normed and rotated
   Buf k_pre, k_rstd, k;        // N x K, N x Hkv, N x K
   Buf v;                       // N x K
-  Buf probs;                   // n_seq x Hq x t x t attention weights
+  Buf lse;                     // n_seq x Hq x t: log of each softmax's denominator (train/attention.h)
   Buf att;                     // N x Q attention output (before attn_output)
   Buf x_mid;                   // N x D: residual after attention
   Buf ffn_rstd, ffn_normed;    // N; N x D
@@ -117,7 +117,7 @@ Transformer::Transformer(const ParamLayout& layout, int64_t n_seq, int64_t t, Th
       L.k_rstd.resize(sz(N * c.n_head_kv));
       L.k.resize(sz(N * K));
       L.v.resize(sz(N * K));
-      L.probs.resize(sz(n_seq * c.n_head * t * t));
+      L.lse.resize(sz(n_seq * c.n_head * t));
       L.att.resize(sz(N * Q));
     }
     L.x_mid.resize(sz(N * D));
@@ -274,7 +274,7 @@ void attention_forward_block(const model::ModelConfig& c, LayerActs& L, const La
   const bool neox = c.rope_layout == model::RopeLayout::kNeox;
   rope_forward(L.q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd, neox);
   rope_forward(L.k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd, neox);
-  attention_forward(as, L.q.data(), L.k.data(), L.v.data(), L.probs.data(), L.att.data(), pool);
+  attention_forward(as, L.q.data(), L.k.data(), L.v.data(), L.lse.data(), L.att.data(), pool);
   linear_forward(L.att.data(), P.wo, out, N, Q, D);
 }
 
@@ -456,7 +456,7 @@ void attention_backward_block(const model::ModelConfig& c, const LayerActs& L, c
   a.d_q.assign(sz(N * Q), 0.0f);
   a.d_k.assign(sz(N * K), 0.0f);
   a.d_v.assign(sz(N * K), 0.0f);
-  attention_backward(as, a.d_att.data(), L.q.data(), L.k.data(), L.v.data(), L.probs.data(), a.d_q.data(),
+  attention_backward(as, a.d_att.data(), L.q.data(), L.k.data(), L.v.data(), L.att.data(), L.lse.data(), a.d_q.data(),
                      a.d_k.data(), a.d_v.data(), pool);
   const bool neox = c.rope_layout == model::RopeLayout::kNeox;
   rope_backward(a.d_q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd, neox);
