@@ -9,7 +9,9 @@ frugal's figure is the tokens_per_second of its second logging window (the
 first holds the warm-up); PyTorch's is timed over the same number of steps
 after as many warm-up steps. Shapes: the default model's (models/README.md) and
 a fine-grained one with 32 experts of width 64, top-8 (the same active FFN
-width). Usage: bench/train_vs_torch.py [--threads 2] [--steps 5] [FRUGAL]
+width). frugal runs twice: in f32, and with --bf16 (bf16 products, f32 master
+weights) where the CPU has AVX512_BF16 ("-" where it has not).
+Usage: bench/train_vs_torch.py [--threads 2] [--steps 5] [FRUGAL]
 """
 import argparse
 import glob
@@ -34,7 +36,7 @@ SHAPES = {
 }
 
 
-def frugal_tps(binary, shape, threads, steps, tmp):
+def frugal_tps(binary, shape, threads, steps, tmp, extra=()):
     text = os.path.join(tmp, "text.txt")
     if not os.path.exists(text):
         with open(text, "w") as f:
@@ -48,8 +50,12 @@ def frugal_tps(binary, shape, threads, steps, tmp):
            "--heads-kv", str(shape["head_kv"]), "--head-dim", str(shape["head_dim"]),
            "--experts", str(shape["expert"]), "--experts-used", str(shape["used"]), "--ff-exp", str(shape["ff"]),
            "--seq", str(shape["seq"]), "--batch", str(shape["batch"]), "--steps", str(2 * steps),
-           "--print-every", str(steps), "-t", str(threads), "--log", log, "-o", os.path.join(tmp, "out.gguf")]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+           "--print-every", str(steps), "-t", str(threads), "--log", log, "-o", os.path.join(tmp, "out.gguf"),
+           *extra]
+    if subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        if extra:
+            return None  # --bf16 on a CPU without AVX512_BF16
+        raise SystemExit(f"train_vs_torch: {' '.join(cmd)} failed")
     recs = [json.loads(line) for line in open(log) if line.strip()]
     return [r for r in recs if "tokens_per_second" in r][-1]["tokens_per_second"]
 
@@ -106,13 +112,16 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     a = ap.parse_args()
-    print(f"| shape | frugal tok/s | PyTorch {torch.__version__} tok/s | frugal / PyTorch |")
-    print("|---|---:|---:|---:|")
+    print(f"| shape | frugal tok/s | frugal --bf16 tok/s | PyTorch {torch.__version__} tok/s | frugal / PyTorch "
+          "| --bf16 / PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for name, shape in SHAPES.items():
             f = frugal_tps(a.frugal, shape, a.threads, a.steps, tmp)
+            b = frugal_tps(a.frugal, shape, a.threads, a.steps, tmp, ("--bf16",))
             t = torch_tps(shape, a.threads, a.steps)
-            print(f"| {name} | {f:,.0f} | {t:,.0f} | {f / t:.2f} |", flush=True)
+            bf = ("-", "-") if b is None else (f"{b:,.0f}", f"{b / t:.2f}")
+            print(f"| {name} | {f:,.0f} | {bf[0]} | {t:,.0f} | {f / t:.2f} | {bf[1]} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -171,7 +171,7 @@ void moe_backward(const LoraPass& p, int64_t il, const F& xn2, const MoeActs& a,
                    d_eh.data() + q * FE);
     (oai ? train::swiglu_oai_backward : train::swiglu_backward)(d_eh.data() + q * FE, a.eg.data() + q * FE,
                                                                 a.eu.data() + q * FE, d_eg.data() + q * FE,
-                                                                d_eu.data() + q * FE, m * FE);
+                                                                d_eu.data() + q * FE, m * FE, nullptr);
     p.product_back(il, kGateEx, e, a.ex.data() + q * D, ax[kGateEx].data() + q * r, d_eg.data() + q * FE, m,
                    d_ex.data() + q * D);
     p.product_back(il, kUpEx, e, a.ex.data() + q * D, ax[kUpEx].data() + q * r, d_eu.data() + q * FE, m,

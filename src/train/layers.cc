@@ -4,41 +4,71 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include "kernels/ops.h"
 
 namespace frugal::train {
+namespace {
 
-void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t n, int64_t d, float eps) {
-  for (int64_t r = 0; r < n; ++r) {
-    const float* xr = x + r * d;
-    double ss = 0.0;
-    for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-    const float rs = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(d) + eps));
-    rstd[r] = rs;
-    float* yr = y + r * d;
-    for (int64_t i = 0; i < d; ++i) yr[i] = xr[i] * rs * w[i];
-  }
+// fn(begin, end) over [0, n) in chunks of at least grain, on the pool if any.
+void for_chunks(ThreadPool* pool, int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  if (pool && n > grain) pool->parallel_for(n, grain, [&](int64_t b, int64_t e, int) { fn(b, e); });
+  else fn(0, n);
+}
+
+// Rows a chunk of a row-wise layer takes at least: a few rows of work.
+int64_t row_grain(int64_t width) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, width)); }
+
+}  // namespace
+
+void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t n, int64_t d, float eps,
+                     ThreadPool* pool) {
+  for_chunks(pool, n, row_grain(d), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * d;
+      double ss = 0.0;
+      for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+      const float rs = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(d) + eps));
+      rstd[r] = rs;
+      float* yr = y + r * d;
+      for (int64_t i = 0; i < d; ++i) yr[i] = xr[i] * rs * w[i];
+    }
+  });
 }
 
 void rmsnorm_backward(const float* d_y, const float* x, const float* w, const float* rstd, float* d_x, float* d_w,
-                      int64_t n, int64_t d) {
-  for (int64_t r = 0; r < n; ++r) {
-    const float* xr = x + r * d;
-    const float* dyr = d_y + r * d;
-    const float rs = rstd[r];
-    // y_i = w_i x_i rs, rs = (mean(x^2) + eps)^(-1/2):
-    // dx_j = rs w_j dy_j - rs^3 x_j / d * sum_i(w_i dy_i x_i).
-    double dot = 0.0;
-    for (int64_t i = 0; i < d; ++i) dot += static_cast<double>(w[i]) * dyr[i] * xr[i];
-    const float c = static_cast<float>(dot) * rs * rs * rs / static_cast<float>(d);
-    float* dxr = d_x + r * d;
-    for (int64_t i = 0; i < d; ++i) {
-      dxr[i] += rs * w[i] * dyr[i] - c * xr[i];
-      d_w[i] += dyr[i] * xr[i] * rs;
+                      int64_t n, int64_t d, ThreadPool* pool) {
+  // The weight's gradient sums over rows: each block of kBlock rows sums into
+  // its own row of partial, and the blocks are added in order, so the bits do
+  // not depend on the pool.
+  constexpr int64_t kBlock = 256;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<float> partial(static_cast<size_t>(blocks * d), 0.0f);
+  for_chunks(pool, blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      float* dw = partial.data() + b * d;
+      for (int64_t r = b * kBlock; r < std::min(n, (b + 1) * kBlock); ++r) {
+        const float* xr = x + r * d;
+        const float* dyr = d_y + r * d;
+        const float rs = rstd[r];
+        // y_i = w_i x_i rs, rs = (mean(x^2) + eps)^(-1/2):
+        // dx_j = rs w_j dy_j - rs^3 x_j / d * sum_i(w_i dy_i x_i).
+        double dot = 0.0;
+        for (int64_t i = 0; i < d; ++i) dot += static_cast<double>(w[i]) * dyr[i] * xr[i];
+        const float c = static_cast<float>(dot) * rs * rs * rs / static_cast<float>(d);
+        float* dxr = d_x + r * d;
+        for (int64_t i = 0; i < d; ++i) {
+          dxr[i] += rs * w[i] * dyr[i] - c * xr[i];
+          dw[i] += dyr[i] * xr[i] * rs;
+        }
+      }
     }
-  }
+  });
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t i = 0; i < d; ++i) d_w[i] += partial[static_cast<size_t>(b * d + i)];
 }
 
 void rope_table(int64_t n_ctx, int64_t head_dim, float freq_base, float* cos_sin) {
@@ -79,65 +109,84 @@ void rope_rotate(float* x, const int32_t* pos, const float* cos_sin, int64_t n, 
 }  // namespace
 
 void rope_forward(float* x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads, int64_t head_dim,
-                  bool neox) {
-  rope_rotate(x, pos, cos_sin, n, n_heads, head_dim, 1.0f, neox);
+                  bool neox, ThreadPool* pool) {
+  for_chunks(pool, n, row_grain(n_heads * head_dim), [&](int64_t r0, int64_t r1) {
+    rope_rotate(x + r0 * n_heads * head_dim, pos + r0, cos_sin, r1 - r0, n_heads, head_dim, 1.0f, neox);
+  });
 }
 
 void rope_backward(float* d_x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads,
-                   int64_t head_dim, bool neox) {
-  rope_rotate(d_x, pos, cos_sin, n, n_heads, head_dim, -1.0f, neox);  // the transpose of a rotation
+                   int64_t head_dim, bool neox, ThreadPool* pool) {
+  for_chunks(pool, n, row_grain(n_heads * head_dim), [&](int64_t r0, int64_t r1) {  // the transpose of a rotation
+    rope_rotate(d_x + r0 * n_heads * head_dim, pos + r0, cos_sin, r1 - r0, n_heads, head_dim, -1.0f, neox);
+  });
 }
 
-void swiglu_forward(const float* g, const float* u, float* h, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) h[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+void swiglu_forward(const float* g, const float* u, float* h, int64_t n, ThreadPool* pool) {
+  for_chunks(pool, n, 4096, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) h[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  });
 }
 
-void swiglu_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float sig = 1.0f / (1.0f + std::exp(-g[i]));
-    const float silu = g[i] * sig;
-    d_u[i] = d_h[i] * silu;
-    d_g[i] = d_h[i] * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
-  }
-}
-
-void swiglu_oai_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n) {
-  const float alpha = kernels::kSwigluOaiAlpha, limit = kernels::kSwigluOaiLimit;
-  for (int64_t i = 0; i < n; ++i) {
-    const float gc = std::min(g[i], limit), uc = std::clamp(u[i], -limit, limit);
-    const float sig = 1.0f / (1.0f + std::exp(-alpha * gc));
-    d_u[i] = u[i] > -limit && u[i] < limit ? d_h[i] * gc * sig : 0.0f;
-    d_g[i] = g[i] < limit ? d_h[i] * (uc + 1.0f) * sig * (1.0f + alpha * gc * (1.0f - sig)) : 0.0f;
-  }
-}
-
-double cross_entropy_forward(const float* logits, const int32_t* targets, float* probs, int64_t n, int64_t n_vocab) {
-  double loss = 0.0;
-  for (int64_t r = 0; r < n; ++r) {
-    const float* lr = logits + r * n_vocab;
-    float* pr = probs + r * n_vocab;
-    float mx = lr[0];
-    for (int64_t i = 1; i < n_vocab; ++i) mx = std::max(mx, lr[i]);
-    double sum = 0.0;
-    for (int64_t i = 0; i < n_vocab; ++i) {
-      pr[i] = std::exp(lr[i] - mx);
-      sum += pr[i];
+void swiglu_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n,
+                     ThreadPool* pool) {
+  for_chunks(pool, n, 4096, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float sig = 1.0f / (1.0f + std::exp(-g[i]));
+      const float silu = g[i] * sig;
+      d_u[i] = d_h[i] * silu;
+      d_g[i] = d_h[i] * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
     }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t i = 0; i < n_vocab; ++i) pr[i] *= inv;
-    loss += -(static_cast<double>(lr[targets[r]]) - mx - std::log(sum));
-  }
+  });
+}
+
+void swiglu_oai_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n,
+                         ThreadPool* pool) {
+  const float alpha = kernels::kSwigluOaiAlpha, limit = kernels::kSwigluOaiLimit;
+  for_chunks(pool, n, 4096, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float gc = std::min(g[i], limit), uc = std::clamp(u[i], -limit, limit);
+      const float sig = 1.0f / (1.0f + std::exp(-alpha * gc));
+      d_u[i] = u[i] > -limit && u[i] < limit ? d_h[i] * gc * sig : 0.0f;
+      d_g[i] = g[i] < limit ? d_h[i] * (uc + 1.0f) * sig * (1.0f + alpha * gc * (1.0f - sig)) : 0.0f;
+    }
+  });
+}
+
+double cross_entropy_forward(const float* logits, const int32_t* targets, float* probs, int64_t n, int64_t n_vocab,
+                             ThreadPool* pool) {
+  std::vector<double> row_loss(static_cast<size_t>(n));  // summed in row order below: the same bits on any pool
+  for_chunks(pool, n, row_grain(n_vocab), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* lr = logits + r * n_vocab;
+      float* pr = probs + r * n_vocab;
+      float mx = lr[0];
+      for (int64_t i = 1; i < n_vocab; ++i) mx = std::max(mx, lr[i]);
+      double sum = 0.0;
+      for (int64_t i = 0; i < n_vocab; ++i) {
+        pr[i] = std::exp(lr[i] - mx);
+        sum += pr[i];
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t i = 0; i < n_vocab; ++i) pr[i] *= inv;
+      row_loss[static_cast<size_t>(r)] = -(static_cast<double>(lr[targets[r]]) - mx - std::log(sum));
+    }
+  });
+  double loss = 0.0;
+  for (double l : row_loss) loss += l;
   return loss;
 }
 
 void cross_entropy_backward(const float* probs, const int32_t* targets, float* d_logits, int64_t n, int64_t n_vocab,
-                            float scale) {
-  for (int64_t r = 0; r < n; ++r) {
-    const float* pr = probs + r * n_vocab;
-    float* dr = d_logits + r * n_vocab;
-    for (int64_t i = 0; i < n_vocab; ++i) dr[i] = scale * pr[i];
-    dr[targets[r]] -= scale;
-  }
+                            float scale, ThreadPool* pool) {
+  for_chunks(pool, n, row_grain(n_vocab), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* pr = probs + r * n_vocab;
+      float* dr = d_logits + r * n_vocab;
+      for (int64_t i = 0; i < n_vocab; ++i) dr[i] = scale * pr[i];
+      dr[targets[r]] -= scale;
+    }
+  });
 }
 
 }  // namespace frugal::train

@@ -11,11 +11,17 @@
 
 namespace frugal::train {
 
+// The row-wise and element-wise layers below split their rows over pool
+// when one is given (null: the calling thread). Every result is the same bits
+// with or without a pool, whatever its size: rows are independent, and
+// RMSNorm's weight gradient sums fixed blocks of rows in a fixed order.
+
 // RMSNorm of n rows of width d: y = w * x / sqrt(mean(x^2) + eps); rstd gets
 // each row's 1 / sqrt(mean(x^2) + eps).
-void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t n, int64_t d, float eps);
+void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t n, int64_t d, float eps,
+                     ThreadPool* pool = nullptr);
 void rmsnorm_backward(const float* d_y, const float* x, const float* w, const float* rstd, float* d_x, float* d_w,
-                      int64_t n, int64_t d);
+                      int64_t n, int64_t d, ThreadPool* pool = nullptr);
 
 // RoPE on n rows of n_heads heads of head_dim: pair i of a head at position
 // pos[row] rotates by angle i of cos_sin (rope_table); the pair is
@@ -23,24 +29,27 @@ void rmsnorm_backward(const float* d_y, const float* x, const float* w, const fl
 // Forward rotates by +angle, backward (of a gradient) by -angle, in place.
 void rope_table(int64_t n_ctx, int64_t head_dim, float freq_base, float* cos_sin);  // n_ctx x head_dim
 void rope_forward(float* x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads, int64_t head_dim,
-                  bool neox = true);
+                  bool neox = true, ThreadPool* pool = nullptr);
 void rope_backward(float* d_x, const int32_t* pos, const float* cos_sin, int64_t n, int64_t n_heads,
-                   int64_t head_dim, bool neox = true);
+                   int64_t head_dim, bool neox = true, ThreadPool* pool = nullptr);
 
 // SwiGLU: h = silu(g) * u.
-void swiglu_forward(const float* g, const float* u, float* h, int64_t n);
-void swiglu_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n);
+void swiglu_forward(const float* g, const float* u, float* h, int64_t n, ThreadPool* pool = nullptr);
+void swiglu_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n,
+                     ThreadPool* pool = nullptr);
 // gpt-oss's gated unit (kernels::swiglu_oai, forward): h = g' sigmoid(alpha
 // g') (u' + 1), g' = min(g, limit), u' = clamp(u, -limit, limit); the
 // gradient is zero where the clamps hold.
-void swiglu_oai_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n);
+void swiglu_oai_backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n,
+                         ThreadPool* pool = nullptr);
 
 // Softmax cross-entropy of n rows of n_vocab logits against targets:
 // probs gets the softmax, the return value is the sum of -log p[target].
 // Backward: d_logits = scale * (probs - onehot(target)).
-double cross_entropy_forward(const float* logits, const int32_t* targets, float* probs, int64_t n, int64_t n_vocab);
+double cross_entropy_forward(const float* logits, const int32_t* targets, float* probs, int64_t n, int64_t n_vocab,
+                             ThreadPool* pool = nullptr);
 void cross_entropy_backward(const float* probs, const int32_t* targets, float* d_logits, int64_t n, int64_t n_vocab,
-                            float scale);
+                            float scale, ThreadPool* pool = nullptr);
 
 }  // namespace frugal::train
 

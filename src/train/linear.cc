@@ -20,6 +20,19 @@ void set_bf16_products(ThreadPool* pool) { g_bf16_pool.store(pool, std::memory_o
 bool bf16_products() { return g_bf16_pool.load(std::memory_order_relaxed) != nullptr; }
 bool bf16_products_native() { return kernels::cpu_has_avx512_bf16(); }
 
+void run_product_tasks(ThreadPool* pool, int64_t n, const std::function<void(int64_t)>& fn) {
+  if (!pool || pool->size() == 1 || ThreadPool::in_task() || n <= 1) {
+    for (int64_t t = 0; t < n; ++t) fn(t);
+    return;
+  }
+  struct OneBlasThread {
+    int saved = openblas_get_num_threads();
+    OneBlasThread() { openblas_set_num_threads(1); }
+    ~OneBlasThread() { openblas_set_num_threads(saved); }
+  } one;
+  pool->run(n, [&](int64_t t, int) { fn(t); });
+}
+
 void linear_forward(const float* x, const float* w, float* y, int64_t n, int64_t n_in, int64_t n_out) {
   if (n == 0) return;
   if (bf16_products()) {

@@ -7,6 +7,7 @@
 // with f32 master weights).
 #pragma once
 #include <cstdint>
+#include <functional>
 
 #include "base/thread_pool.h"
 
@@ -23,6 +24,13 @@ void linear_backward(const float* d_y, const float* x, const float* w, float* d_
 // Set before training starts, not while products run.
 void set_bf16_products(ThreadPool* pool);
 bool bf16_products();
+
+// Runs fn(task) for task in [0, n) on the pool, each task's products on the
+// one thread that runs it: OpenBLAS is held to one thread for the region and
+// given its threads back after (the routed experts: many small products at
+// once fill the cores where one at a time on all threads would not). Without
+// a pool, or from inside a pool's task, the tasks run in order here.
+void run_product_tasks(ThreadPool* pool, int64_t n, const std::function<void(int64_t)>& fn);
 
 // Whether bf16 products run on the CPU's own bf16 dot products here
 // (AVX512_BF16); without them the kernels take a slow portable path.

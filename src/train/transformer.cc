@@ -265,40 +265,42 @@ void attention_forward_block(const model::ModelConfig& c, LayerActs& L, const La
   }
   if (P.q_norm) {
     const QkNormShape qs = qk_norm_shape(c, N);
-    rmsnorm_forward(L.q_pre.data(), P.q_norm, L.q.data(), L.q_rstd.data(), qs.q_rows, qs.q_width, c.norm_eps);
-    rmsnorm_forward(L.k_pre.data(), P.k_norm, L.k.data(), L.k_rstd.data(), qs.k_rows, qs.k_width, c.norm_eps);
+    rmsnorm_forward(L.q_pre.data(), P.q_norm, L.q.data(), L.q_rstd.data(), qs.q_rows, qs.q_width, c.norm_eps, pool);
+    rmsnorm_forward(L.k_pre.data(), P.k_norm, L.k.data(), L.k_rstd.data(), qs.k_rows, qs.k_width, c.norm_eps, pool);
   } else {
     L.q = L.q_pre;
     L.k = L.k_pre;
   }
   const bool neox = c.rope_layout == model::RopeLayout::kNeox;
-  rope_forward(L.q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd, neox);
-  rope_forward(L.k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd, neox);
+  rope_forward(L.q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd, neox, pool);
+  rope_forward(L.k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd, neox, pool);
   attention_forward(as, L.q.data(), L.k.data(), L.v.data(), L.lse.data(), L.att.data(), pool);
   linear_forward(L.att.data(), P.wo, out, N, Q, D);
 }
 
 // Each routed expert over the rows routed to it (gathered in expert order).
-void experts_forward(const model::ModelConfig& c, LayerActs& L, const LayerView& P, int64_t N) {
+void experts_forward(const model::ModelConfig& c, LayerActs& L, const LayerView& P, int64_t N, ThreadPool* pool) {
   const int64_t D = c.n_embd, E = c.n_expert, k = c.n_expert_used, F = c.n_ff_exp;
   for (int64_t s = 0; s < N * k; ++s)
     std::memcpy(L.slot_x.data() + s * D, L.ffn_normed.data() + L.slot_row[sz(s)] * D, sz(D) * sizeof(float));
-  for (int64_t e = 0; e < E; ++e) {
+  // One task an expert (its rows' slices are its own): small experts
+  // still fill the cores, each with one thread's products.
+  run_product_tasks(pool, E, [&](int64_t e) {
     const int64_t s0 = L.expert_begin[sz(e)], n_e = L.expert_begin[sz(e + 1)] - s0;
-    if (n_e == 0) continue;
+    if (n_e == 0) return;
     linear_forward(L.slot_x.data() + s0 * D, P.gate_exps + e * F * D, L.gate_pre.data() + s0 * F, n_e, D, F);
     linear_forward(L.slot_x.data() + s0 * D, P.up_exps + e * F * D, L.up_pre.data() + s0 * F, n_e, D, F);
     swiglu_forward(L.gate_pre.data() + s0 * F, L.up_pre.data() + s0 * F, L.h.data() + s0 * F, n_e * F);
     linear_forward(L.h.data() + s0 * F, P.down_exps + e * D * F, L.expert_out.data() + s0 * D, n_e, F, D);
-  }
+  });
 }
 
 // The FFN every row goes through, and its sigmoid gate (qwen2moe) if any.
-void always_on_ffn_forward(const AlwaysOnFfn& f, LayerActs& L, int64_t N, int64_t D) {
+void always_on_ffn_forward(const AlwaysOnFfn& f, LayerActs& L, int64_t N, int64_t D, ThreadPool* pool) {
   const int64_t Fs = f.width;
   linear_forward(L.ffn_normed.data(), f.gate, L.sh_gate_pre.data(), N, D, Fs);
   linear_forward(L.ffn_normed.data(), f.up, L.sh_up_pre.data(), N, D, Fs);
-  swiglu_forward(L.sh_gate_pre.data(), L.sh_up_pre.data(), L.sh_h.data(), N * Fs);
+  swiglu_forward(L.sh_gate_pre.data(), L.sh_up_pre.data(), L.sh_h.data(), N * Fs, pool);
   linear_forward(L.sh_h.data(), f.down, L.sh_out.data(), N, Fs, D);
   if (f.gate_inp)
     for (int64_t r = 0; r < N; ++r) {
@@ -361,7 +363,7 @@ ForwardResult Transformer::forward(const float* params, const float* selection_b
     LayerActs& L = a.layers[sz(il)];
     const LayerView& P = W.layers[sz(il)];
     // Attention block: x_mid = x_in + attention(norm(x_in)).
-    rmsnorm_forward(L.x_in.data(), P.attn_norm, L.attn_normed.data(), L.attn_rstd.data(), N, D, c.norm_eps);
+    rmsnorm_forward(L.x_in.data(), P.attn_norm, L.attn_normed.data(), L.attn_rstd.data(), N, D, c.norm_eps, pool_);
     if (c.is_mla()) {
       mla_forward(c, f32_mla_products(c, P, nullptr), ms, L.attn_normed.data(), L.mla, attn_proj.data(), pool_);
     } else {
@@ -371,7 +373,7 @@ ForwardResult Transformer::forward(const float* params, const float* selection_b
 
     // FFN block: x_out = x_mid + sum_j w_j y_j (routed experts) + s y_s (the
     // FFN every row goes through).
-    rmsnorm_forward(L.x_mid.data(), P.ffn_norm, L.ffn_normed.data(), L.ffn_rstd.data(), N, D, c.norm_eps);
+    rmsnorm_forward(L.x_mid.data(), P.ffn_norm, L.ffn_normed.data(), L.ffn_rstd.data(), N, D, c.norm_eps, pool_);
     if (P.router) {
       linear_forward(L.ffn_normed.data(), P.router, router_logits.data(), N, D, E);
       double aux = 0.0, z = 0.0;
@@ -379,19 +381,19 @@ ForwardResult Transformer::forward(const float* params, const float* selection_b
             res.expert_tokens[sz(il)], res.router_entropy[sz(il)], res.routing_hash);
       res.aux_loss += opts.aux_coef * aux;
       res.z_loss += opts.z_coef * z;
-      experts_forward(c, L, P, N);
+      experts_forward(c, L, P, N, pool_);
     } else {
       res.expert_tokens[sz(il)].assign(sz(E), 0);  // a dense layer routes nothing
     }
     const AlwaysOnFfn ao = always_on_ffn(c, P);
-    if (ao.width > 0) always_on_ffn_forward(ao, L, N, D);
+    if (ao.width > 0) always_on_ffn_forward(ao, L, N, D, pool_);
     float* x_out = il + 1 < c.n_layer ? a.layers[sz(il + 1)].x_in.data() : a.x_final.data();
     add_ffn_outputs(c, L, P.router != nullptr, ao.width > 0, N, x_out);
   }
 
-  rmsnorm_forward(a.x_final.data(), W.output_norm, a.final_normed.data(), a.final_rstd.data(), N, D, c.norm_eps);
+  rmsnorm_forward(a.x_final.data(), W.output_norm, a.final_normed.data(), a.final_rstd.data(), N, D, c.norm_eps, pool_);
   linear_forward(a.final_normed.data(), W.output, a.logits.data(), N, D, V);
-  if (targets) res.ce_loss = cross_entropy_forward(a.logits.data(), targets, a.probs.data(), N, V) / static_cast<double>(N);
+  if (targets) res.ce_loss = cross_entropy_forward(a.logits.data(), targets, a.probs.data(), N, V, pool_) / static_cast<double>(N);
   return res;
 }
 
@@ -401,15 +403,15 @@ namespace {
 // backward) through each expert's down, SwiGLU, gate and up, the input rows'
 // gradients scattered back into d_normed.
 void experts_backward(const model::ModelConfig& c, const LayerActs& L, const LayerView& P, const LayerView& GP,
-                      Transformer::Acts& a, int64_t N) {
+                      Transformer::Acts& a, int64_t N, ThreadPool* pool) {
   const int64_t D = c.n_embd, E = c.n_expert, k = c.n_expert_used, F = c.n_ff_exp;
   a.d_slot_x.assign(sz(N * k * D), 0.0f);
   a.d_h.assign(sz(N * k * F), 0.0f);
   a.d_gate.resize(sz(N * k * F));
   a.d_up.resize(sz(N * k * F));
-  for (int64_t e = 0; e < E; ++e) {
+  run_product_tasks(pool, E, [&](int64_t e) {
     const int64_t s0 = L.expert_begin[sz(e)], n_e = L.expert_begin[sz(e + 1)] - s0;
-    if (n_e == 0) continue;
+    if (n_e == 0) return;
     linear_backward(a.d_slot_y.data() + s0 * D, L.h.data() + s0 * F, P.down_exps + e * D * F, a.d_h.data() + s0 * F,
                     GP.down_exps + e * D * F, n_e, F, D);
     swiglu_backward(a.d_h.data() + s0 * F, L.gate_pre.data() + s0 * F, L.up_pre.data() + s0 * F,
@@ -418,7 +420,7 @@ void experts_backward(const model::ModelConfig& c, const LayerActs& L, const Lay
                     a.d_slot_x.data() + s0 * D, GP.gate_exps + e * F * D, n_e, D, F);
     linear_backward(a.d_up.data() + s0 * F, L.slot_x.data() + s0 * D, P.up_exps + e * F * D,
                     a.d_slot_x.data() + s0 * D, GP.up_exps + e * F * D, n_e, D, F);
-  }
+  });
   for (int64_t s = 0; s < N * k; ++s) {
     float* dn = a.d_normed.data() + L.slot_row[sz(s)] * D;
     const float* dsx = a.d_slot_x.data() + s * D;
@@ -430,7 +432,7 @@ void experts_backward(const model::ModelConfig& c, const LayerActs& L, const Lay
 // d_out (the layer output's gradient) through its scale (and gate), down,
 // SwiGLU, gate and up, into d_normed.
 void always_on_ffn_backward(const AlwaysOnFfn& f, const AlwaysOnFfn& g, const LayerActs& L, Transformer::Acts& a,
-                            int64_t N, int64_t D) {
+                            int64_t N, int64_t D, ThreadPool* pool) {
   const int64_t Fs = f.width;
   a.d_sh_out.resize(sz(N * D));
   scaled_output_backward(a.d_resid.data(), L.sh_out.data(), L.sh_scale.data(), L.ffn_normed.data(), f.gate_inp,
@@ -440,7 +442,7 @@ void always_on_ffn_backward(const AlwaysOnFfn& f, const AlwaysOnFfn& g, const La
   a.d_sh_up.resize(sz(N * Fs));
   linear_backward(a.d_sh_out.data(), L.sh_h.data(), f.down, a.d_sh_h.data(), g.down, N, Fs, D);
   swiglu_backward(a.d_sh_h.data(), L.sh_gate_pre.data(), L.sh_up_pre.data(), a.d_sh_gate.data(), a.d_sh_up.data(),
-                  N * Fs);
+                  N * Fs, pool);
   linear_backward(a.d_sh_gate.data(), L.ffn_normed.data(), f.gate, a.d_normed.data(), g.gate, N, D, Fs);
   linear_backward(a.d_sh_up.data(), L.ffn_normed.data(), f.up, a.d_normed.data(), g.up, N, D, Fs);
 }
@@ -459,16 +461,16 @@ void attention_backward_block(const model::ModelConfig& c, const LayerActs& L, c
   attention_backward(as, a.d_att.data(), L.q.data(), L.k.data(), L.v.data(), L.att.data(), L.lse.data(), a.d_q.data(),
                      a.d_k.data(), a.d_v.data(), pool);
   const bool neox = c.rope_layout == model::RopeLayout::kNeox;
-  rope_backward(a.d_q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd, neox);
-  rope_backward(a.d_k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd, neox);
+  rope_backward(a.d_q.data(), a.pos.data(), a.rope.data(), N, c.n_head, hd, neox, pool);
+  rope_backward(a.d_k.data(), a.pos.data(), a.rope.data(), N, c.n_head_kv, hd, neox, pool);
   if (P.q_norm) {
     a.d_q_pre.assign(sz(N * Q), 0.0f);
     a.d_k_pre.assign(sz(N * K), 0.0f);
     const QkNormShape qs = qk_norm_shape(c, N);
     rmsnorm_backward(a.d_q.data(), L.q_pre.data(), P.q_norm, L.q_rstd.data(), a.d_q_pre.data(), GP.q_norm, qs.q_rows,
-                     qs.q_width);
+                     qs.q_width, pool);
     rmsnorm_backward(a.d_k.data(), L.k_pre.data(), P.k_norm, L.k_rstd.data(), a.d_k_pre.data(), GP.k_norm, qs.k_rows,
-                     qs.k_width);
+                     qs.k_width, pool);
   } else {
     a.d_q_pre = a.d_q;
     a.d_k_pre = a.d_k;
@@ -498,12 +500,12 @@ void Transformer::backward(const float* params, float* grads, float loss_scale,
 
   // Head: cross-entropy -> logits -> output -> final norm.
   Buf d_logits(sz(N * V));
-  cross_entropy_backward(a.probs.data(), a.targets.data(), d_logits.data(), N, V, loss_scale / static_cast<float>(N));
+  cross_entropy_backward(a.probs.data(), a.targets.data(), d_logits.data(), N, V, loss_scale / static_cast<float>(N), pool_);
   a.d_normed.assign(sz(N * D), 0.0f);
   linear_backward(d_logits.data(), a.final_normed.data(), W.output, a.d_normed.data(), G.output, N, D, V);
   a.d_resid.assign(sz(N * D), 0.0f);
   rmsnorm_backward(a.d_normed.data(), a.x_final.data(), W.output_norm, a.final_rstd.data(), a.d_resid.data(),
-                   G.output_norm, N, D);
+                   G.output_norm, N, D, pool_);
   if (done) done(kHeadGradients);
 
   // d_resid holds the gradient of the residual stream leaving the layer; each
@@ -530,13 +532,13 @@ void Transformer::backward(const float* params, float* grads, float loss_scale,
                          .chosen_sum = L.sel_sum.data(), .slot_of = L.slot_of.data(),
                          .load_share = L.load_share.data(), .expert_out = L.expert_out.data()},
           a.d_resid.data(), a.d_slot_y.data(), a.d_router.data());
-      experts_backward(c, L, P, GP, a, N);
+      experts_backward(c, L, P, GP, a, N, pool_);
       linear_backward(a.d_router.data(), L.ffn_normed.data(), P.router, a.d_normed.data(), GP.router, N, D, E);
     }
     const AlwaysOnFfn ao = always_on_ffn(c, P);
-    if (ao.width > 0) always_on_ffn_backward(ao, always_on_ffn(c, GP), L, a, N, D);
+    if (ao.width > 0) always_on_ffn_backward(ao, always_on_ffn(c, GP), L, a, N, D, pool_);
     rmsnorm_backward(a.d_normed.data(), L.x_mid.data(), P.ffn_norm, L.ffn_rstd.data(), a.d_resid.data(), GP.ffn_norm,
-                     N, D);
+                     N, D, pool_);
 
     // Attention block: x_mid = x_in + attention(norm(x_in)).
     a.d_normed.assign(sz(N * D), 0.0f);
@@ -547,7 +549,7 @@ void Transformer::backward(const float* params, float* grads, float loss_scale,
       attention_backward_block(c, L, P, GP, a, as, N, pool_);
     }
     rmsnorm_backward(a.d_normed.data(), L.x_in.data(), P.attn_norm, L.attn_rstd.data(), a.d_resid.data(),
-                     GP.attn_norm, N, D);
+                     GP.attn_norm, N, D, pool_);
     if (done) done(il);
   }
 
