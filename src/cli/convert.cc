@@ -13,14 +13,16 @@ namespace frugal::cli {
 namespace {
 
 struct ConvertArgs {
-  std::string input, output, type = "f16", mla_kv_b = "joint";
+  std::string input, output, type = "f16", mla_kv_b = "auto";
 };
 
 int run_convert(const ConvertArgs& a) {
   if (a.output.empty()) fail("convert: -o FILE is required");
   convert::ConvertOptions opts;
   opts.type = a.type;
-  opts.mla_split_kv_b = a.mla_kv_b == "split";
+  opts.mla_kv_b = a.mla_kv_b == "split"   ? convert::ConvertOptions::KvB::kSplit
+                 : a.mla_kv_b == "joint" ? convert::ConvertOptions::KvB::kJoint
+                                         : convert::ConvertOptions::KvB::kAuto;
   if (log_level() < LogLevel::kInfo) opts.progress_label = "";  // -q: errors only
   const auto t0 = std::chrono::steady_clock::now();
   const convert::ConvertSummary s = convert::convert_hf_to_gguf(a.input, a.output, opts);
@@ -44,9 +46,10 @@ const CommandRegistration kConvert{
       app.add_option("--type", a->type,
                      "tensor type (f32 f16 bf16 q8_0 ...) or recipe (" + quant::recipe_names() + "); default f16");
       app.add_option("--mla-kv-b", a->mla_kv_b,
-                     "deepseek2: write kv_b_proj joint (attn_kv_b, default) or split (attn_k_b, attn_v_b, as current "
-                     "converters do)")
-          ->check(CLI::IsMember({"joint", "split"}));
+                     "deepseek2: write kv_b_proj joint (attn_kv_b) or split (attn_k_b, attn_v_b); auto (default): "
+                     "split for DeepSeek-V3-class checkpoints (V3, R1, Kimi-K2) as current converters write them, "
+                     "joint for DeepSeek-V2")
+          ->check(CLI::IsMember({"auto", "joint", "split"}));
       return [a] { return run_convert(*a); };
     }};
 

@@ -207,11 +207,12 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   ConvertSummary sum;
   sum.config = config_from_hf(hf_cfg, cfg_path.string());
   model::ModelConfig& cfg = sum.config;
-  if (opts.mla_split_kv_b) {
-    if (!cfg.is_mla()) fail("convert: --mla-kv-b split is for latent attention (deepseek2), not ", cfg.arch);
-    cfg.mla_split_kv_b = true;
-  }
   const HfFamily& fam = hf_family_for_class(hf_cfg["architectures"][0].get<std::string>());
+  if (opts.mla_kv_b == ConvertOptions::KvB::kSplit && !cfg.is_mla())
+    fail("convert: --mla-kv-b split is for latent attention (deepseek2), not ", cfg.arch);
+  if (cfg.is_mla())
+    cfg.mla_split_kv_b = opts.mla_kv_b == ConvertOptions::KvB::kSplit ||
+                         (opts.mla_kv_b == ConvertOptions::KvB::kAuto && fam.split_kv_b);
   sum.hf_class = fam.hf_class;
   const std::string dtype = declared_dtype(hf_cfg, cfg_path.string());
   const Checkpoint ck = Checkpoint::open(hf_dir);

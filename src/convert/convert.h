@@ -12,9 +12,12 @@ struct ConvertOptions {
   std::string type = "f16";                // a tensor type ("q8_0") or a recipe ("q4_k_m")
   std::string progress_label = "convert";  // "" for no progress bar
   // deepseek2: write kv_b_proj split into attn_k_b (each head's key rows
-  // transposed) and attn_v_b, as current converters do, instead of the
-  // joint attn_kv_b.
-  bool mla_split_kv_b = false;
+  // transposed) and attn_v_b, or as the joint attn_kv_b. kAuto: split for
+  // DeepseekV3ForCausalLM checkpoints (DeepSeek-V3/R1, Kimi-K2), as current
+  // converters write them; joint for DeepseekV2ForCausalLM, as GGUF files of
+  // DeepSeek-V2 are.
+  enum class KvB { kAuto, kJoint, kSplit };
+  KvB mla_kv_b = KvB::kAuto;
 };
 
 struct ConvertSummary {

@@ -163,7 +163,7 @@ constexpr HfFamily kFamilies[] = {
      .moe_block = "mlp", .expert_count_key = "n_routed_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
      .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false,
-     .drop_extra_layers = true, .keys = HfKeys::kDeepseek,
+     .drop_extra_layers = true, .split_kv_b = true, .keys = HfKeys::kDeepseek,
      .for_score_bias = true},
     kDeepseekV4,
     also_named(kDeepseekV4, "DeepseekV4FlashForCausalLM"),

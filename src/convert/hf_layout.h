@@ -86,6 +86,9 @@ struct HfFamily {
   // Layers numbered num_hidden_layers and up (DeepSeek-V3's multi-token
   // prediction layer) are left out, as llama.cpp's converter leaves them.
   bool drop_extra_layers = false;
+  // Latent attention's kv_b written split (attn_k_b, attn_v_b) unless
+  // --mla-kv-b says otherwise: the layout GGUF files of this family have now.
+  bool split_kv_b = false;
   // The router's module under the MoE block: "gate", or gpt-oss's "router".
   const char* router = "gate";
   // Where the router's selection bias (e_score_correction_bias) is under

@@ -95,18 +95,21 @@ def round_trips(work):
             direct = os.path.join(work, f"{arch}-{preset}-{ttype}.gguf")
             converted = os.path.join(work, f"c-{arch}-{preset}-{ttype}.gguf")
             must("synth", "--arch", arch, "--preset", preset, "--type", ttype, "--seed", 5, "-o", direct)
-            must("convert", hf, "--type", ttype, "-o", converted)
+            # DeepSeek's kv_b joint here (the presets' own layout but tiny-k2's); split below.
+            joint = ["--mla-kv-b", "joint"] if arch == "deepseek2" else []
+            must("convert", hf, "--type", ttype, *joint, "-o", converted)
             check(same_file(direct, converted), f"{arch} {preset} ({shards} shard(s)) at {ttype}: convert == synth")
-    # DeepSeek's kv_b split as current converters write it (tiny-k2 is split by default).
-    for preset in ["tiny", "tiny-v3", "tiny-k2"]:
+    # DeepSeek's kv_b split as current converters write it: by default for the
+    # DeepseekV3ForCausalLM checkpoints (tiny-v3, tiny-k2), asked for DeepSeek-V2's (tiny).
+    for preset, asked in [("tiny", ["--mla-kv-b", "split"]), ("tiny-v3", []), ("tiny-k2", [])]:
         hf = os.path.join(work, f"hf-split-{preset}")
         must("synth", "--arch", "deepseek2", "--preset", preset, "--format", "hf", "--seed", 6, "-o", hf)
         direct = os.path.join(work, f"split-{preset}.gguf")
         converted = os.path.join(work, f"c-split-{preset}.gguf")
         must("synth", "--arch", "deepseek2", "--preset", preset, "--mla-kv-b", "split", "--type", "f16", "--seed", 6,
              "-o", direct)
-        must("convert", hf, "--mla-kv-b", "split", "-o", converted)
-        check(same_file(direct, converted), f"deepseek2 {preset} --mla-kv-b split: convert == synth")
+        must("convert", hf, *asked, "-o", converted)
+        check(same_file(direct, converted), f"deepseek2 {preset} {' '.join(asked) or '(default)'}: convert == synth, split")
 
 
 def synth_over_other_shards(work):
@@ -240,9 +243,9 @@ def fp8_checkpoint(work):
     hf = os.path.join(work, "hf-fp8")
     must("synth", "--arch", "deepseek2", "--preset", "tiny-v3", "--format", "hf", "--fp8-block", 32, "--seed", 8,
          "-o", hf)
-    for split in [[], ["--mla-kv-b", "split"]]:
-        direct = os.path.join(work, f"fp8-direct{len(split)}.gguf")
-        converted = os.path.join(work, f"fp8-converted{len(split)}.gguf")
+    for i, split in enumerate([["--mla-kv-b", "joint"], ["--mla-kv-b", "split"]]):
+        direct = os.path.join(work, f"fp8-direct{i}.gguf")
+        converted = os.path.join(work, f"fp8-converted{i}.gguf")
         must("synth", "--arch", "deepseek2", "--preset", "tiny-v3", "--type", "f32", "--seed", 8, *split, "-o", direct)
         must("convert", hf, "--type", "f32", *split, "-o", converted)
         a, b = read_gguf(direct), read_gguf(converted)
@@ -252,7 +255,7 @@ def fp8_checkpoint(work):
         exact = [n for n in a.order if n not in rounded]
         err = max(float(np.abs(a.tensor(n) - b.tensor(n)).max() / np.abs(a.tensor(n)).max()) for n in rounded)
         same = a.order == b.order and all(a.raw(n) == b.raw(n) for n in exact)
-        check(same and 0 < err <= 1 / 16, f"fp8 checkpoint {' '.join(split) or 'joint kv_b'}: {len(rounded)} tensors"
+        check(same and 0 < err <= 1 / 16, f"fp8 checkpoint {' '.join(split)}: {len(rounded)} tensors"
               f" within fp8 rounding of synth's ({err:.1e}), {len(exact)} others equal")
 
     shard = os.path.join(hf, "model.safetensors")
