@@ -35,17 +35,18 @@ struct Range {
   void add(double v) {
     if (std::isfinite(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
   }
-  // Afterwards lo < hi, so positions are never NaN:
-  // a range too narrow for its magnitude (steps near 1e17, where adding 0.5
-  // changes nothing) is widened in proportion.
+  // Afterwards lo < hi, so positions are never NaN: a range too narrow for
+  // its magnitude (one value, or steps near 1e17, where adding 0.5 changes
+  // nothing) is widened to 5% of the magnitude either side (0.5 around 0).
+  // A range of small values (learning rates near 1e-3) keeps its own scale.
   void finish() {
     if (!(lo <= hi)) { lo = 0; hi = 1; }
     const double max = std::numeric_limits<double>::max();
-    const double least = std::max(0.5, std::max(std::abs(lo), std::abs(hi)) * 1e-9);
-    if (hi - lo < least) {
-      const double mid = lo / 2 + hi / 2;
-      lo = std::max(mid - least, -max);
-      hi = std::min(mid + least, max);
+    const double mag = std::max(std::abs(lo), std::abs(hi));
+    if (hi - lo <= mag * 1e-9) {
+      const double mid = lo / 2 + hi / 2, half = mag > 0 ? mag * 0.05 : 0.5;
+      lo = std::max(mid - half, -max);
+      hi = std::min(mid + half, max);
     }
   }
   // Where v lies between lo (0) and hi (1); halved first so that the

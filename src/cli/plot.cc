@@ -146,9 +146,10 @@ std::string runs_text(const Group& g) {
   return g.runs.size() > 1 ? ", mean of " + std::to_string(g.runs.size()) : "";
 }
 
-// One series of a group: at each step any run logged, the mean of x and of the
-// field over the runs that have both; lo/hi the runs' extremes when there are
-// several. Points before x_min are left out.
+// One series of a group: at each step every run logged (so a run still going
+// cuts the group's curve short, instead of its mean jumping between runs),
+// the mean of x and of the field over the runs; lo/hi the runs' extremes when
+// there are several. Points before x_min are left out.
 svg::Series group_series(const std::string& name, const Group& g, std::vector<double> Log::*x,
                          std::vector<double> Log::*field, size_t color, bool dashed, double x_min) {
   std::vector<double> steps;
@@ -171,7 +172,7 @@ svg::Series group_series(const std::string& name, const Group& g, std::vector<do
       hi = std::max(hi, vy);
       ++n;
     }
-    if (n == 0 || sx / n < x_min) continue;
+    if (n == 0 || n != static_cast<int>(g.runs.size()) || sx / n < x_min) continue;
     s.x.push_back(sx / n);
     s.y.push_back(sy / n);
     s.lo.push_back(lo);
@@ -287,8 +288,12 @@ int run_plot(const std::vector<std::string>& files, std::vector<std::string> lab
   if (!lr.empty()) add_line_panel("Learning rate", "lr", lr);
   if (!imbalance.empty()) add_line_panel("Expert load imbalance (1 = balanced)", "max share x experts, layer mean", imbalance);
   if (!entropy.empty()) add_line_panel("Router entropy", "nats, layer mean", entropy);
+  // A dense model's "load" (one expert a layer, all of it) is left out.
+  auto routes = [](const Log* l) {
+    return std::any_of(l->final_load.begin(), l->final_load.end(), [](const auto& layer) { return layer.size() > 1; });
+  };
   for (const Group& g : groups) {
-    if (std::all_of(g.runs.begin(), g.runs.end(), [](const Log* l) { return l->final_load.empty(); })) continue;
+    if (std::none_of(g.runs.begin(), g.runs.end(), routes)) continue;
     panels.push_back(svg::draw_heat_map(final_load_map(g), 0, panel_h * double(panels.size()), width, panel_h));
   }
   svg::BarChart speed;
