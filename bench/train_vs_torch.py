@@ -45,7 +45,7 @@ def frugal_tps(binary, shape, threads, steps, tmp, extra=()):
     log = os.path.join(tmp, "log.jsonl")
     if os.path.exists(log):
         os.remove(log)
-    cmd = [binary, "train", "--data", text, "--tokenizer", os.path.join(SOURCE, "models", "default.gguf"),
+    cmd = [binary, "train", "--data", text, "--tokenizer", os.path.join(SOURCE, "models", "fortunes-moe.gguf"),
            "--embd", str(shape["embd"]), "--layers", str(shape["layer"]), "--heads", str(shape["head"]),
            "--heads-kv", str(shape["head_kv"]), "--head-dim", str(shape["head_dim"]),
            "--experts", str(shape["expert"]), "--experts-used", str(shape["used"]), "--ff-exp", str(shape["ff"]),

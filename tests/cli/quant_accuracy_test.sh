@@ -16,7 +16,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib/cli_test_lib.sh"
 
 src=${FRUGAL_SOURCE_DIR:-.}
-model="$src/models/default.gguf"
+model="$src/models/fortunes-moe.gguf"
 shakes="$src/../shared/data/tinyshakespeare.txt"
 if [[ ! -f "$shakes" ]]; then
   echo "SKIP: $shakes is absent (the shared corpus beside the checkout)"

@@ -24,7 +24,7 @@ use_peer FRUGAL_PEER_LLAMA_PERPLEXITY
 ppl_bin=$peer_bin
 src=${FRUGAL_SOURCE_DIR:?source directory}
 
-"$FRUGAL" quantize "$src/models/default.gguf" "$dir/base.gguf" f32 >/dev/null 2>&1 || fail "quantize to f32"
+"$FRUGAL" quantize "$src/models/fortunes-moe.gguf" "$dir/base.gguf" f32 >/dev/null 2>&1 || fail "quantize to f32"
 cat >"$dir/data.jsonl" <<'EOF'
 {"text": "A fool and his money are soon parted, said the banker to the fool."}
 {"text": "The early bird gets the worm, but the second mouse gets the cheese."}

@@ -256,7 +256,7 @@ std::string constrained_walk(const tokenizer::Tokenizer& tok, std::shared_ptr<co
 }
 
 TEST(TokenConstraint, MaskEqualsEachTokenTried) {
-  auto model = model::Model::load(std::string(FRUGAL_SOURCE_DIR) + "/models/default.gguf");
+  auto model = model::Model::load(std::string(FRUGAL_SOURCE_DIR) + "/models/fortunes-moe.gguf");
   const auto tok = tokenizer::Tokenizer::from_metadata(model->file().metadata());
   auto trie = std::make_shared<const TokenTrie>(tok, model->file().metadata());
   EXPECT_GT(trie->max_plain_chars(), 1);

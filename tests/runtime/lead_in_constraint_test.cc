@@ -22,7 +22,7 @@ std::shared_ptr<const JsonGrammar> one_key(const char* key, const json& values) 
 }
 
 TEST(TokenConstraint, LeadInsComeBeforeTheirValues) {
-  auto model = model::Model::load(std::string(FRUGAL_SOURCE_DIR) + "/models/default.gguf");
+  auto model = model::Model::load(std::string(FRUGAL_SOURCE_DIR) + "/models/fortunes-moe.gguf");
   const auto tok = tokenizer::Tokenizer::from_metadata(model->file().metadata());
   auto trie = std::make_shared<const TokenTrie>(tok, model->file().metadata());
   const int32_t special = tok.encode("<|im_start|>", false, true).at(0);

@@ -237,7 +237,7 @@ TEST(AdapterAdmin, BadRequestsGetOpenAIErrors) {
   expect_error(s.add("rain", text), 400, "text.gguf", "invalid_adapter");
   // Factors made for a base 128 wide, not this one's 256.
   expect_error(s.add("rain", files.write("narrow", 3, 128)), 400, "blk.0.attn_q.weight", "invalid_adapter");
-  expect_error(s.add("rain", testing::default_model_path()), 400, "default.gguf", "invalid_adapter");
+  expect_error(s.add("rain", testing::default_model_path()), 400, "fortunes-moe.gguf", "invalid_adapter");
   expect_error(s.add("a/b", sky), 400, "must be 1 to 128 letters");
   expect_error(s.add("", sky), 400, "\"name\" must be a non-empty string");
   expect_error(s.call("POST", "/lora-adapters", R"({"name": "rain"})"), 400, "\"path\" must be a non-empty string");

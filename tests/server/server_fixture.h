@@ -1,5 +1,5 @@
 // A frugal server on a free loopback port over the bundled default model
-// (models/default.gguf: real text, so greedy answers are clear of near ties),
+// (models/fortunes-moe.gguf, the default model until 2026-12-07: real text, so greedy answers are clear of near ties),
 // with helpers to post JSON and to read a server-sent-event stream.
 #pragma once
 #include <httplib.h>
@@ -22,7 +22,7 @@ namespace frugal::server::testing {
 
 using json = nlohmann::ordered_json;
 
-inline std::string default_model_path() { return std::string(FRUGAL_SOURCE_DIR) + "/models/default.gguf"; }
+inline std::string default_model_path() { return std::string(FRUGAL_SOURCE_DIR) + "/models/fortunes-moe.gguf"; }
 
 struct ServerFixture {
   std::unique_ptr<model::Model> model;
