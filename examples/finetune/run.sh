@@ -12,7 +12,7 @@ bin=${FRUGAL:-$src/build/frugal}
 out=${1:-/tmp/frugal-quote-task}
 steps=${STEPS:-100}
 n_test=${TEST:-200}
-base=$src/models/default.gguf
+base=$src/models/fortunes-moe.gguf
 mkdir -p "$out"
 cd "$out"
 python3 "$src/examples/finetune/quote_task.py" make . --train $((steps * 8)) --test "$n_test"
