@@ -9,7 +9,8 @@ frugal's figure is the tokens_per_second of its second logging window (the
 first holds the warm-up); PyTorch's is timed over the same number of steps
 after as many warm-up steps. Shapes: the default model's (models/README.md) and
 a fine-grained one with 32 experts of width 64, top-8 (the same active FFN
-width). frugal runs twice: in f32, and with --bf16 (bf16 products, f32 master
+width), and the bundled default model's (n_embd 128, 64 experts of width 32,
+top-8, sequences of 256). frugal runs twice: in f32, and with --bf16 (bf16 products, f32 master
 weights) where the CPU has AVX512_BF16 ("-" where it has not).
 Usage: bench/train_vs_torch.py [--threads 2] [--steps 5] [FRUGAL]
 """
@@ -33,6 +34,9 @@ COMMON = dict(embd=256, layer=4, head=8, head_kv=2, head_dim=32, seq=128, batch=
 SHAPES = {
     "default (8 experts top-2, width 256)": dict(COMMON, expert=8, used=2, ff=256),
     "fine-grained (32 experts top-8, width 64)": dict(COMMON, expert=32, used=8, ff=64),
+    # The bundled default model's shape since 2026-12-07 (scripts/train-default-model).
+    "n_embd 128, 64 experts top-8, width 32": dict(COMMON, embd=128, head=4, head_dim=32, expert=64, used=8, ff=32,
+                                                 seq=256, batch=32),
 }
 
 
