@@ -115,8 +115,12 @@ TEST_P(LoraModelArch, StartsAtTheBaseModelsLogits) {
   // its last layer, an activation within float noise of an int8 rounding
   // boundary: the two forwards round it apart and the later positions part
   // by 1e-2 (the float64 reference with frugal's rounding parts from
-  // inference there alike). Its tiny-scout preset checks Q8_0.
-  if (std::string(GetParam()) != "llama4") expect_base_logits(GetParam(), "q8_0");
+  // inference there alike). Its tiny-scout preset checks Q8_0. qwen3's tiny
+  // preset meets the same since training's attention sums in tiles (f32 sums
+  // in another order): its f32 logits agree to 1e-4, its Q8_0 ones part by
+  // 2e-2 from one rounding on; the other dense presets check Q8_0.
+  const std::string arch = GetParam();
+  if (arch != "llama4" && arch != "qwen3") expect_base_logits(GetParam(), "q8_0");
 }
 
 // Central finite differences of the loss against lm's gradients at random
