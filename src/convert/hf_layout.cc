@@ -12,21 +12,6 @@ namespace {
 
 using model::ModelConfig;
 
-// Dense families leave the MoE fields empty.
-constexpr HfFamily kDense = {.hf_class = "", .arch = "", .model_type = "", .moe = false, .moe_block = "",
-                             .expert_count_key = "", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false,
-                             .shared_block = "", .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false};
-
-constexpr HfFamily dense(const char* hf_class, const char* arch, const char* model_type, bool permute_qk) {
-  HfFamily f = kDense;
-  f.hf_class = hf_class;
-  f.arch = arch;
-  f.model_type = model_type;
-  f.permute_qk = permute_qk;
-  f.llama3_rope = permute_qk;  // the Llama family
-  return f;
-}
-
 // Llama 4 (Scout, Maverick): the language model of a multimodal
 // checkpoint, its experts fused and transposed, its RoPE pairing
 // interleaved dimensions as the GGUF's does (no q/k permutation).
@@ -38,11 +23,16 @@ constexpr HfFamily kLlama4 = {
     .ffn_block = "feed_forward", .dense_ff_key = "intermediate_size_mlp",
     .model_path = "language_model.model.", .head_path = "language_model.lm_head.", .text_config = "llama4_text", .skipped = {"vision_model.", "multi_modal_projector."}, .llama3_rope = true};
 
-// A multimodal family's language model saved alone.
-constexpr HfFamily text_only(const HfFamily& f, const char* hf_class, const char* model_type) {
+// A multimodal family's language model saved alone: its class and
+// model_type.
+struct TextOnlyNames {
+  const char* hf_class;
+  const char* model_type;
+};
+constexpr HfFamily text_only(const HfFamily& f, TextOnlyNames names) {
   HfFamily t = f;
-  t.hf_class = hf_class;
-  t.model_type = model_type;
+  t.hf_class = names.hf_class;
+  t.model_type = names.model_type;
   t.model_path = "model.";
   t.head_path = "lm_head.";
   t.text_config = "";
@@ -85,14 +75,24 @@ constexpr HfFamily also_named(const HfFamily& f, const char* hf_class) {
 }
 
 constexpr HfFamily kFamilies[] = {
-    dense("LlamaForCausalLM", "llama", "llama", true),
-    dense("MistralForCausalLM", "llama", "mistral", true),
+    // Dense families leave the MoE fields empty; the Llama family's rows of
+    // q and k are permuted and it carries Llama 3.1's rope_scaling.
+    {.hf_class = "LlamaForCausalLM", .arch = "llama", .model_type = "llama", .moe = false, .moe_block = "",
+     .expert_count_key = "", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false, .shared_block = "",
+     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = true, .llama3_rope = true},
+    {.hf_class = "MistralForCausalLM", .arch = "llama", .model_type = "mistral", .moe = false, .moe_block = "",
+     .expert_count_key = "", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false, .shared_block = "",
+     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = true, .llama3_rope = true},
     {.hf_class = "MixtralForCausalLM", .arch = "llama", .model_type = "mixtral", .moe = true,
      .moe_block = "block_sparse_moe", .expert_count_key = "num_local_experts", .expert_ff_key = "",
      .shared_ff_key = "", .norm_topk_key = false, .shared_block = "", .exp_gate = "w1", .exp_up = "w3", .exp_down = "w2",
      .permute_qk = true, .llama3_rope = true},
-    dense("Qwen2ForCausalLM", "qwen2", "qwen2", false),
-    dense("Qwen3ForCausalLM", "qwen3", "qwen3", false),
+    {.hf_class = "Qwen2ForCausalLM", .arch = "qwen2", .model_type = "qwen2", .moe = false, .moe_block = "",
+     .expert_count_key = "", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false, .shared_block = "",
+     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false},
+    {.hf_class = "Qwen3ForCausalLM", .arch = "qwen3", .model_type = "qwen3", .moe = false, .moe_block = "",
+     .expert_count_key = "", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false, .shared_block = "",
+     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false},
     {.hf_class = "Qwen2MoeForCausalLM", .arch = "qwen2moe", .model_type = "qwen2_moe", .moe = true,
      .moe_block = "mlp", .expert_count_key = "num_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "shared_expert_intermediate_size", .norm_topk_key = true, .shared_block = "shared_expert",
@@ -126,7 +126,7 @@ constexpr HfFamily kFamilies[] = {
     kLlama4,
     // Llama 4's language model saved alone: its keys at the top level, no
     // prefix, no towers.
-    text_only(kLlama4, "Llama4ForCausalLM", "llama4_text"),
+    text_only(kLlama4, {.hf_class = "Llama4ForCausalLM", .model_type = "llama4_text"}),
     // Qwen3-Next: Gated DeltaNet layers (linear_attn.*) between gated full
     // attention layers, Qwen2-MoE's experts and gated shared expert; its
     // next-token-prediction module (mtp.*) left out, as llama.cpp's converter
@@ -138,7 +138,7 @@ constexpr HfFamily kFamilies[] = {
      .keys = HfKeys::kQwen3Next, .skipped = {"mtp.", ""}, .zero_centered_norms = true},
     kQwen35Moe,
     // Its language model saved alone: keys at the top level, model.* names.
-    text_only(kQwen35Moe, "Qwen3_5MoeForCausalLM", "qwen3_5_moe_text"),
+    text_only(kQwen35Moe, {.hf_class = "Qwen3_5MoeForCausalLM", .model_type = "qwen3_5_moe_text"}),
     // MiniMax-M2 / M2.1: Mixtral's module names (its w1/w3/w2 experts),
     // intermediate_size the experts' width, the selection bias in the MoE
     // block itself; always renormalised.
