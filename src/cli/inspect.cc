@@ -17,6 +17,8 @@
 #include "gguf/value_format.h"
 #include "model/config.h"
 #include "model/expert_placement.h"
+#include "model/presets.h"
+#include "model/synth.h"
 
 namespace frugal::cli {
 namespace {
@@ -61,11 +63,23 @@ ordered_json value_json(const Value& v, size_t max_items) {
   return nullptr;
 }
 
-// Active parameters less an untied embedding table (a tied one is also the
-// LM head, which every token multiplies by whole).
-uint64_t active_without_embedding(const gguf::Reader& r, const gguf::FileSummary& s) {
-  const gguf::TensorInfo* e = r.find_tensor(gguf::tensor_name(gguf::TensorId::kTokenEmbd));
-  return e && !s.tied_output ? s.active_parameters - e->n_elements : s.active_parameters;
+// Model cards count active parameters three ways: everything a token runs
+// (Mixtral, Qwen3-MoE, DeepSeek-V3), less the embedding table a token only
+// looks a row up in (gpt-oss), or less the table and the LM head too
+// (GLM-4.5, MiniMax-M2). A tied table is the LM head, which every token
+// multiplies by whole: it stays in the first count.
+struct ActiveCounts {
+  uint64_t without_embedding, without_embedding_and_head;
+};
+ActiveCounts active_counts(const gguf::Reader& r, const gguf::FileSummary& s) {
+  auto n = [&](gguf::TensorId id) {
+    const gguf::TensorInfo* t = r.find_tensor(gguf::tensor_name(id));
+    return t ? t->n_elements : 0;
+  };
+  const uint64_t embd = n(gguf::TensorId::kTokenEmbd), head = s.tied_output ? embd : n(gguf::TensorId::kOutput);
+  const uint64_t without_embedding = s.tied_output ? s.active_parameters : s.active_parameters - embd;
+  return {.without_embedding = without_embedding,
+          .without_embedding_and_head = without_embedding - head};
 }
 
 void print_text(const gguf::Reader& r, const gguf::FileSummary& s) {
@@ -108,9 +122,12 @@ void print_text(const gguf::Reader& r, const gguf::FileSummary& s) {
                 human_count(s.parameters).c_str(), human_count(s.active_parameters).c_str(),
                 s.parameters ? 100.0 * static_cast<double>(s.active_parameters) / static_cast<double>(s.parameters) : 0.0,
                 human_count(s.expert_parameters).c_str());
-    // Some model cards (gpt-oss) leave out the table a token only looks a row up in.
-    if (const uint64_t e = active_without_embedding(r, s); e != s.active_parameters)
-      std::printf("               %s active without the token embedding table\n", human_count(e).c_str());
+    const ActiveCounts a = active_counts(r, s);
+    if (a.without_embedding != s.active_parameters)
+      std::printf("               %s active without the token embedding table\n",
+                  human_count(a.without_embedding).c_str());
+    std::printf("               %s active without the embedding table and the LM head\n",
+                human_count(a.without_embedding_and_head).c_str());
   }
   if (s.nextn_parameters > 0)
     std::printf("next-token:    %s in next-token-prediction blocks (not run); %s without them\n",
@@ -144,7 +161,8 @@ void print_json(const gguf::Reader& r, const gguf::FileSummary& s) {
   if (s.moe)
     j["moe"] = {{"expert_count", s.expert_count}, {"expert_used_count", s.expert_used_count},
                 {"total_parameters", s.parameters}, {"active_parameters", s.active_parameters},
-                {"active_parameters_without_embedding", active_without_embedding(r, s)},
+                {"active_parameters_without_embedding", active_counts(r, s).without_embedding},
+                {"active_parameters_without_embedding_and_head", active_counts(r, s).without_embedding_and_head},
                 {"expert_parameters", s.expert_parameters}, {"nextn_parameters", s.nextn_parameters}};
   j["bytes_per_token"] = s.bytes_per_token;
   j["tied_output"] = s.tied_output;
@@ -248,12 +266,34 @@ int print_placement(const PlacementView& v) {
   return 0;
 }
 
+// A synth preset as `frugal synth --arch A --preset P --type T` would write
+// it, read from the writer's header alone: real-size presets (hundreds of GB)
+// are inspected without writing them.
+struct PresetView {
+  std::string arch, preset = "tiny", type = "f16";
+};
+
+gguf::Reader preset_header(const PresetView& v, std::vector<uint8_t>& header) {
+  model::ModelConfig cfg = model::find_preset(v.arch, v.preset).config;
+  cfg.name = "synth " + v.arch + " " + v.preset;
+  const gguf::Writer w = model::synth_writer(cfg, {}, {.type = v.type, .progress_label = ""});
+  header = w.header();
+  return gguf::Reader::parse_header(header.data(), header.size(), w.file_bytes(),
+                                    "synth " + v.arch + " " + v.preset + " at " + v.type + ", not written");
+}
+
 CommandRegistration reg("inspect", "show a GGUF file's metadata, tensors, parameter counts and bytes per token",
                         [](CLI::App& app) -> std::function<int()> {
                           auto path = std::make_shared<std::string>();
                           auto json = std::make_shared<bool>(false);
                           auto pv = std::make_shared<PlacementView>();
+                          auto preset = std::make_shared<PresetView>();
                           app.add_option("file", *path, "GGUF file");
+                          app.add_option("--arch", preset->arch,
+                                         "instead of a file: a synth preset's architecture, inspected as `frugal "
+                                         "synth` would write it, without writing it");
+                          app.add_option("--preset", preset->preset, "with --arch: the preset (frugal synth --list)");
+                          app.add_option("--type", preset->type, "with --arch: tensor type or recipe (default f16)");
                           app.add_flag("--json", *json, "print JSON instead of text");
                           app.add_option("--placement", pv->file,
                                          "show an expert placement file (frugal placement's) layer by layer instead");
@@ -264,16 +304,21 @@ CommandRegistration reg("inspect", "show a GGUF file's metadata, tensors, parame
                                          "with --placement: place the file's counts on this many ranks");
                           app.add_option("--replicas", pv->replicas,
                                          "with --placement: extra expert copies per rank (default: the file's)");
-                          return [path, json, pv]() {
+                          return [path, json, pv, preset]() {
                             if (!pv->file.empty()) {
                               if (!path->empty() && pv->model.empty()) pv->model = *path;
                               if (*json) fail("inspect: --placement prints text (the placement file is JSON itself)");
                               return print_placement(*pv);
                             }
-                            if (path->empty()) fail("inspect: give a GGUF file (or --placement FILE)");
                             if (!pv->model.empty() || pv->ranks != 0 || pv->replicas >= 0)
                               fail("inspect: -m, --ranks and --replicas go with --placement");
-                            const gguf::Reader r = gguf::Reader::open(*path);
+                            if (!preset->arch.empty() && !path->empty())
+                              fail("inspect: give a GGUF file or --arch with --preset, not both");
+                            if (path->empty() && preset->arch.empty())
+                              fail("inspect: give a GGUF file (or --arch and --preset, or --placement FILE)");
+                            std::vector<uint8_t> header;
+                            const gguf::Reader r =
+                                preset->arch.empty() ? gguf::Reader::open(*path) : preset_header(*preset, header);
                             const gguf::FileSummary s = gguf::summarize(r);
                             if (*json)
                               print_json(r, s);

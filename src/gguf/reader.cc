@@ -137,9 +137,20 @@ Reader Reader::open(const std::string& path) {
 }
 
 Reader Reader::parse(const uint8_t* data, size_t size, const std::string& name) {
+  return parse_impl(data, size, size, true, name);
+}
+
+Reader Reader::parse_header(const uint8_t* header, size_t header_bytes, uint64_t file_bytes, const std::string& name) {
+  if (file_bytes < header_bytes)
+    fail(name, ": a file of ", file_bytes, " bytes cannot hold its ", header_bytes, "-byte header");
+  return parse_impl(header, header_bytes, file_bytes, false, name);
+}
+
+Reader Reader::parse_impl(const uint8_t* data, size_t size, uint64_t file_bytes, bool with_data,
+                          const std::string& name) {
   Reader r;
   r.path_ = name;
-  r.size_ = size;
+  r.size_ = file_bytes;
   Cursor cur(data, size, r.path_);
   Parser parser{cur};
 
@@ -226,7 +237,7 @@ Reader Reader::parse(const uint8_t* data, size_t size, const std::string& name) 
     if (!checked_add(r.data_offset_, t.offset, &begin) || !checked_add(begin, t.n_bytes, &end) || end > r.size_)
       fail(name, ": tensor '", t.name, "' data (", t.n_bytes, " bytes at data offset ", t.offset,
            ") extends past the end of the file (", r.size_, " bytes, data section at ", r.data_offset_, ")");
-    t.data = data + begin;
+    t.data = with_data ? data + begin : nullptr;
   }
   return r;
 }

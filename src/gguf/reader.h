@@ -37,6 +37,10 @@ class Reader {
   static Reader open(const std::string& path);
   // Parses a buffer the caller keeps alive (fuzzing, tests).
   static Reader parse(const uint8_t* data, size_t size, const std::string& name = "<memory>");
+  // Parses a file's header alone (gguf::Writer::header()): the tensors are
+  // checked against `file_bytes`, the size the whole file would have, and
+  // have no data (TensorInfo::data null).
+  static Reader parse_header(const uint8_t* header, size_t header_bytes, uint64_t file_bytes, const std::string& name);
 
   uint32_t version() const { return version_; }
   uint32_t alignment() const { return alignment_; }
@@ -53,6 +57,9 @@ class Reader {
   std::string architecture() const;
 
  private:
+  static Reader parse_impl(const uint8_t* data, size_t size, uint64_t file_bytes, bool with_data,
+                           const std::string& name);
+
   std::shared_ptr<MappedFile> file_;
   std::string path_;
   uint64_t size_ = 0;

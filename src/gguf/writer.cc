@@ -87,7 +87,7 @@ void Writer::add_tensor_data(const std::string& name, TensorType type, std::vect
              [data](std::span<uint8_t> out) { std::memcpy(out.data(), data, out.size()); });
 }
 
-void Writer::write(const std::string& path, const std::string& label) const {
+std::vector<uint8_t> Writer::header() const {
   Metadata md = metadata_;
   if (const Value* a = md.find("general.alignment")) {
     if (a->type != ValueType::UINT32 || a->u != alignment_)
@@ -106,7 +106,7 @@ void Writer::write(const std::string& path, const std::string& label) const {
     head.put<uint32_t>(static_cast<uint32_t>(value.type));
     encode_value(head, value, key);
   }
-  uint64_t offset = 0, largest = 0, total = 0;
+  uint64_t offset = 0;
   for (const auto& t : tensors_) {
     head.put_string(t.name);
     head.put<uint32_t>(static_cast<uint32_t>(t.shape.size()));
@@ -114,13 +114,24 @@ void Writer::write(const std::string& path, const std::string& label) const {
     head.put<uint32_t>(static_cast<uint32_t>(t.type));
     head.put<uint64_t>(offset);
     offset = align_up(offset + t.n_bytes, alignment_);
-    largest = std::max(largest, t.n_bytes);
-    total += t.n_bytes;
   }
   head.buf.resize(align_up(head.buf.size(), alignment_), '\0');
+  return std::vector<uint8_t>(head.buf.begin(), head.buf.end());
+}
+
+uint64_t Writer::file_bytes() const {
+  uint64_t data = 0;
+  for (const auto& t : tensors_) data = align_up(data + t.n_bytes, alignment_);
+  return header().size() + data;
+}
+
+void Writer::write(const std::string& path, const std::string& label) const {
+  const std::vector<uint8_t> head = header();
+  uint64_t largest = 0, total = 0;
+  for (const auto& t : tensors_) largest = std::max(largest, t.n_bytes), total += t.n_bytes;
 
   OutputFile file(path);
-  file.write(head.buf.data(), head.buf.size());
+  file.write(head.data(), head.size());
 
   // One buffer, sized for the largest tensor, reused for every tensor.
   std::unique_ptr<uint8_t[]> buf(new uint8_t[std::max<uint64_t>(largest, 1)]);

@@ -34,6 +34,12 @@ class Writer {
   // Writes the file; shows a progress bar labelled `label` when not empty.
   void write(const std::string& path, const std::string& label = "") const;
 
+  // The file's bytes before the tensor data (magic, metadata, tensor infos,
+  // padding), and the size the whole file would have: what a file would
+  // hold, told without producing any tensor (`frugal inspect --preset`).
+  std::vector<uint8_t> header() const;
+  uint64_t file_bytes() const;
+
  private:
   struct Pending {
     std::string name;

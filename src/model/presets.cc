@@ -13,23 +13,27 @@ namespace frugal::model {
 namespace {
 
 // Common fields of a decoder; head_dim derives from n_embd / n_head.
-ModelConfig base(std::string arch, std::string name, int64_t vocab, int64_t embd, int64_t layers, int64_t heads,
-                 int64_t heads_kv, int64_t ctx, float eps, float theta) {
+struct Dims {
+  std::string arch, name;
+  int64_t vocab, embd, layers, heads, heads_kv, ctx;
+  float eps, theta;
+};
+ModelConfig base(const Dims& d) {
   ModelConfig c;
-  c.arch = std::move(arch);
-  c.name = std::move(name);
-  c.n_vocab = vocab;
-  c.n_embd = embd;
-  c.n_layer = layers;
-  c.n_head = heads;
-  c.n_head_kv = heads_kv;
-  c.head_dim = embd / heads;
+  c.arch = d.arch;
+  c.name = d.name;
+  c.n_vocab = d.vocab;
+  c.n_embd = d.embd;
+  c.n_layer = d.layers;
+  c.n_head = d.heads;
+  c.n_head_kv = d.heads_kv;
+  c.head_dim = d.embd / d.heads;
   c.v_head_dim = c.head_dim;
   c.rope_dim = c.head_dim;
-  c.n_ctx_train = ctx;
-  c.rope_orig_ctx = ctx;
-  c.norm_eps = eps;
-  c.rope_freq_base = theta;
+  c.n_ctx_train = d.ctx;
+  c.rope_orig_ctx = d.ctx;
+  c.norm_eps = d.eps;
+  c.rope_freq_base = d.theta;
   return c;
 }
 
@@ -111,19 +115,21 @@ void set_llama4(ModelConfig& c, int64_t moe_step, int64_t chunk, int64_t temp_le
 }
 
 // Qwen3-Next / Qwen3.5-MoE: gated attention (head_dim wide heads, RoPE on
-// rope_dim of them) every interval-th layer, Gated DeltaNet between (nk key
-// heads of dk, nv value heads of dv, a convolution of 4), softmax routing
+// rope_dim of them) every interval-th layer, Gated DeltaNet between (key and
+// value heads of their widths, a convolution of 4), softmax routing
 // renormalised, a shared expert as wide as a routed one behind a sigmoid gate.
-void set_hybrid(ModelConfig& c, int64_t head_dim, int64_t rope_dim, int64_t interval, int64_t nk, int64_t nv,
-                int64_t dk, int64_t dv) {
-  set_head_dim(c, head_dim);
-  c.rope_dim = rope_dim;
-  c.n_full_attn_interval = interval;
+struct HybridShape {
+  int64_t head_dim, rope_dim, interval, n_k_heads, n_v_heads, k_head_dim, v_head_dim;
+};
+void set_hybrid(ModelConfig& c, const HybridShape& h) {
+  set_head_dim(c, h.head_dim);
+  c.rope_dim = h.rope_dim;
+  c.n_full_attn_interval = h.interval;
   c.ssm_conv_kernel = 4;
-  c.ssm_n_k_head = nk;
-  c.ssm_n_v_head = nv;
-  c.ssm_k_head_dim = dk;
-  c.ssm_v_head_dim = dv;
+  c.ssm_n_k_head = h.n_k_heads;
+  c.ssm_n_v_head = h.n_v_heads;
+  c.ssm_k_head_dim = h.k_head_dim;
+  c.ssm_v_head_dim = h.v_head_dim;
   c.n_expert_shared = 1;
   c.n_ff_shexp = c.n_ff_exp;
 }
@@ -179,23 +185,27 @@ std::vector<Preset> build_presets() {
 
   // llama: dense Llama-2-7B, Mixtral 8x7B (feed_forward_length is the expert width).
   {
-    ModelConfig c = base("llama", "tiny", 512, 128, 2, 4, 2, 256, 1e-5f, 10000.0f);
+    ModelConfig c = base({.arch = "llama", .name = "tiny", .vocab = 512, .embd = 128, .layers = 2,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-5f, .theta = 10000.0f});
     c.n_ff = 128;
     set_experts(c, 4, 2, 128);
     p.push_back(make("Mixtral-style MoE, 4 experts top-2, 2 layers, n_embd 128", c));
   }
   {
-    ModelConfig c = base("llama", "tiny-dense", 512, 128, 2, 4, 2, 256, 1e-5f, 10000.0f);
+    ModelConfig c = base({.arch = "llama", .name = "tiny-dense", .vocab = 512, .embd = 128, .layers = 2,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-5f, .theta = 10000.0f});
     c.n_ff = 256;
     p.push_back(make("dense llama, 2 layers, n_embd 128", c));
   }
   {
-    ModelConfig c = base("llama", "llama-7b", 32000, 4096, 32, 32, 32, 4096, 1e-5f, 10000.0f);
+    ModelConfig c = base({.arch = "llama", .name = "llama-7b", .vocab = 32000, .embd = 4096, .layers = 32,
+                          .heads = 32, .heads_kv = 32, .ctx = 4096, .eps = 1e-5f, .theta = 10000.0f});
     c.n_ff = 11008;
     p.push_back(make("Llama-2-7B shape: dense, 32 layers, n_embd 4096, n_ff 11008", c));
   }
   {
-    ModelConfig c = base("llama", "mixtral-8x7b", 32000, 4096, 32, 32, 8, 32768, 1e-5f, 1000000.0f);
+    ModelConfig c = base({.arch = "llama", .name = "mixtral-8x7b", .vocab = 32000, .embd = 4096, .layers = 32,
+                          .heads = 32, .heads_kv = 8, .ctx = 32768, .eps = 1e-5f, .theta = 1000000.0f});
     c.n_ff = 14336;
     set_experts(c, 8, 2, 14336);
     p.push_back(make("Mixtral-8x7B: 8 experts top-2, 32 layers, n_embd 4096, GQA 32/8", c));
@@ -203,26 +213,30 @@ std::vector<Preset> build_presets() {
 
   // qwen2 (dense, attention biases; the small models tie the LM head).
   {
-    ModelConfig c = base("qwen2", "tiny", 512, 128, 2, 4, 2, 256, 1e-6f, 1000000.0f);
+    ModelConfig c = base({.arch = "qwen2", .name = "tiny", .vocab = 512, .embd = 128, .layers = 2,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-6f, .theta = 1000000.0f});
     c.n_ff = 256;
     c.tied_output = true;
     p.push_back(make("dense qwen2 with q/k/v biases and a tied LM head, 2 layers, n_embd 128", c));
   }
   {
-    ModelConfig c = base("qwen2", "qwen2-7b", 152064, 3584, 28, 28, 4, 32768, 1e-6f, 1000000.0f);
+    ModelConfig c = base({.arch = "qwen2", .name = "qwen2-7b", .vocab = 152064, .embd = 3584, .layers = 28,
+                          .heads = 28, .heads_kv = 4, .ctx = 32768, .eps = 1e-6f, .theta = 1000000.0f});
     c.n_ff = 18944;
     p.push_back(make("Qwen2-7B: 28 layers, n_embd 3584, GQA 28/4, n_ff 18944", c));
   }
 
   // qwen3 (dense, per-head q/k norm, head_dim independent of n_embd / n_head).
   {
-    ModelConfig c = base("qwen3", "tiny", 512, 128, 2, 4, 2, 256, 1e-6f, 1000000.0f);
+    ModelConfig c = base({.arch = "qwen3", .name = "tiny", .vocab = 512, .embd = 128, .layers = 2,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-6f, .theta = 1000000.0f});
     set_head_dim(c, 64);
     c.n_ff = 256;
     p.push_back(make("dense qwen3 with per-head q/k norm, head_dim 64 (q width 256 != n_embd 128)", c));
   }
   {
-    ModelConfig c = base("qwen3", "qwen3-8b", 151936, 4096, 36, 32, 8, 40960, 1e-6f, 1000000.0f);
+    ModelConfig c = base({.arch = "qwen3", .name = "qwen3-8b", .vocab = 151936, .embd = 4096, .layers = 36,
+                          .heads = 32, .heads_kv = 8, .ctx = 40960, .eps = 1e-6f, .theta = 1000000.0f});
     set_head_dim(c, 128);
     c.n_ff = 12288;
     p.push_back(make("Qwen3-8B: 36 layers, n_embd 4096, GQA 32/8, n_ff 12288", c));
@@ -230,7 +244,8 @@ std::vector<Preset> build_presets() {
 
   // qwen2moe: softmax over all experts, no renormalisation, gated shared expert.
   {
-    ModelConfig c = base("qwen2moe", "tiny", 512, 128, 2, 4, 4, 256, 1e-6f, 1000000.0f);
+    ModelConfig c = base({.arch = "qwen2moe", .name = "tiny", .vocab = 512, .embd = 128, .layers = 2,
+                          .heads = 4, .heads_kv = 4, .ctx = 256, .eps = 1e-6f, .theta = 1000000.0f});
     c.n_ff = 256;
     set_experts(c, 8, 2, 64);
     c.n_ff_shexp = 256;
@@ -238,7 +253,8 @@ std::vector<Preset> build_presets() {
     p.push_back(make("qwen2moe: 8 experts top-2 plus a gated shared expert, 2 layers, n_embd 128", c));
   }
   {
-    ModelConfig c = base("qwen2moe", "qwen1.5-moe-a2.7b", 151936, 2048, 24, 16, 16, 8192, 1e-6f, 1000000.0f);
+    ModelConfig c = base({.arch = "qwen2moe", .name = "qwen1.5-moe-a2.7b", .vocab = 151936, .embd = 2048, .layers = 24,
+                          .heads = 16, .heads_kv = 16, .ctx = 8192, .eps = 1e-6f, .theta = 1000000.0f});
     c.n_ff = 5632;
     set_experts(c, 60, 4, 1408);
     c.n_ff_shexp = 5632;
@@ -248,14 +264,16 @@ std::vector<Preset> build_presets() {
 
   // qwen3moe: per-head q/k norm, top-k renormalised.
   {
-    ModelConfig c = base("qwen3moe", "tiny", 512, 128, 2, 4, 2, 256, 1e-6f, 1000000.0f);
+    ModelConfig c = base({.arch = "qwen3moe", .name = "tiny", .vocab = 512, .embd = 128, .layers = 2,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-6f, .theta = 1000000.0f});
     set_head_dim(c, 32);
     c.n_ff = 256;
     set_experts(c, 8, 2, 64);
     p.push_back(make("qwen3moe: 8 experts top-2, per-head q/k norm, 2 layers, n_embd 128", c));
   }
   {
-    ModelConfig c = base("qwen3moe", "qwen3-30b-a3b", 151936, 2048, 48, 32, 4, 40960, 1e-6f, 1000000.0f);
+    ModelConfig c = base({.arch = "qwen3moe", .name = "qwen3-30b-a3b", .vocab = 151936, .embd = 2048, .layers = 48,
+                          .heads = 32, .heads_kv = 4, .ctx = 40960, .eps = 1e-6f, .theta = 1000000.0f});
     set_head_dim(c, 128);
     c.n_ff = 6144;
     set_experts(c, 128, 8, 768);
@@ -264,13 +282,15 @@ std::vector<Preset> build_presets() {
 
   // olmoe: whole-vector q/k norm, no renormalisation (feed_forward_length is the expert width).
   {
-    ModelConfig c = base("olmoe", "tiny", 512, 128, 2, 4, 4, 256, 1e-5f, 10000.0f);
+    ModelConfig c = base({.arch = "olmoe", .name = "tiny", .vocab = 512, .embd = 128, .layers = 2,
+                          .heads = 4, .heads_kv = 4, .ctx = 256, .eps = 1e-5f, .theta = 10000.0f});
     c.n_ff = 64;
     set_experts(c, 8, 2, 64);
     p.push_back(make("olmoe: 8 experts top-2, whole-vector q/k norm, 2 layers, n_embd 128", c));
   }
   {
-    ModelConfig c = base("olmoe", "olmoe-1b-7b", 50304, 2048, 16, 16, 16, 4096, 1e-5f, 10000.0f);
+    ModelConfig c = base({.arch = "olmoe", .name = "olmoe-1b-7b", .vocab = 50304, .embd = 2048, .layers = 16,
+                          .heads = 16, .heads_kv = 16, .ctx = 4096, .eps = 1e-5f, .theta = 10000.0f});
     c.n_ff = 1024;
     set_experts(c, 64, 8, 1024);
     p.push_back(make("OLMoE-1B-7B: 64 experts top-8, 16 layers, n_embd 2048", c));
@@ -278,7 +298,8 @@ std::vector<Preset> build_presets() {
 
   // deepseek2: latent attention, leading dense layers, shared experts, YaRN.
   {
-    ModelConfig c = base("deepseek2", "tiny", 512, 128, 3, 4, 4, 256, 1e-6f, 10000.0f);
+    ModelConfig c = base({.arch = "deepseek2", .name = "tiny", .vocab = 512, .embd = 128, .layers = 3,
+                          .heads = 4, .heads_kv = 4, .ctx = 256, .eps = 1e-6f, .theta = 10000.0f});
     set_mla(c, 0, 64, 16, 32, 32);
     c.n_ff = 256;
     set_experts(c, 8, 2, 64);
@@ -292,7 +313,8 @@ std::vector<Preset> build_presets() {
                      c));
   }
   {
-    ModelConfig c = base("deepseek2", "tiny-v3", 512, 128, 3, 4, 4, 256, 1e-6f, 10000.0f);
+    ModelConfig c = base({.arch = "deepseek2", .name = "tiny-v3", .vocab = 512, .embd = 128, .layers = 3,
+                          .heads = 4, .heads_kv = 4, .ctx = 256, .eps = 1e-6f, .theta = 10000.0f});
     set_mla(c, 96, 64, 16, 32, 32);
     c.n_ff = 256;
     set_experts(c, 8, 2, 64);
@@ -303,7 +325,8 @@ std::vector<Preset> build_presets() {
     p.push_back(make("DeepSeek-V3 style: sigmoid router with score bias, 4 groups use 2, q_lora 96, MLA", c));
   }
   {
-    ModelConfig c = base("deepseek2", "deepseek-v2-lite", 102400, 2048, 27, 16, 16, 163840, 1e-6f, 10000.0f);
+    ModelConfig c = base({.arch = "deepseek2", .name = "deepseek-v2-lite", .vocab = 102400, .embd = 2048, .layers = 27,
+                          .heads = 16, .heads_kv = 16, .ctx = 163840, .eps = 1e-6f, .theta = 10000.0f});
     set_mla(c, 0, 512, 64, 128, 128);
     c.n_ff = 10944;
     set_experts(c, 64, 6, 1408);
@@ -316,7 +339,8 @@ std::vector<Preset> build_presets() {
     p.push_back(make("DeepSeek-V2-Lite: MLA kv_lora 512, 64 experts top-6 + 2 shared, 27 layers, n_embd 2048", c));
   }
   {
-    ModelConfig c = base("deepseek2", "deepseek-v3", 129280, 7168, 61, 128, 128, 163840, 1e-6f, 10000.0f);
+    ModelConfig c = base({.arch = "deepseek2", .name = "deepseek-v3", .vocab = 129280, .embd = 7168, .layers = 61,
+                          .heads = 128, .heads_kv = 128, .ctx = 163840, .eps = 1e-6f, .theta = 10000.0f});
     set_mla(c, 1536, 512, 64, 128, 128);
     c.n_ff = 18432;
     set_experts(c, 256, 8, 2048);
@@ -330,7 +354,8 @@ std::vector<Preset> build_presets() {
   // Kimi-K2: DeepSeek-V3's design with 384 experts, one leading dense layer,
   // a single expert group, 64 heads; its files split kv_b.
   {
-    ModelConfig c = base("deepseek2", "tiny-k2", 512, 128, 3, 4, 4, 256, 1e-6f, 50000.0f);
+    ModelConfig c = base({.arch = "deepseek2", .name = "tiny-k2", .vocab = 512, .embd = 128, .layers = 3,
+                          .heads = 4, .heads_kv = 4, .ctx = 256, .eps = 1e-6f, .theta = 50000.0f});
     set_mla(c, 96, 64, 16, 32, 32);
     c.mla_split_kv_b = true;
     c.n_ff = 256;
@@ -342,7 +367,8 @@ std::vector<Preset> build_presets() {
     p.push_back(make("Kimi-K2 style: kv_b split into attn_k_b/attn_v_b, sigmoid router, one group, q_lora 96", c));
   }
   {
-    ModelConfig c = base("deepseek2", "kimi-k2", 163840, 7168, 61, 64, 64, 131072, 1e-6f, 50000.0f);
+    ModelConfig c = base({.arch = "deepseek2", .name = "kimi-k2", .vocab = 163840, .embd = 7168, .layers = 61,
+                          .heads = 64, .heads_kv = 64, .ctx = 131072, .eps = 1e-6f, .theta = 50000.0f});
     set_mla(c, 1536, 512, 64, 128, 128);
     c.mla_split_kv_b = true;
     c.n_ff = 18432;
@@ -361,7 +387,8 @@ std::vector<Preset> build_presets() {
   // block after the others (block_count counts it). GLM-4.5 and 4.6
   // normalise each q/k head, 4.5-Air does not.
   {
-    ModelConfig c = base("glm4moe", "tiny", 512, 128, 3, 4, 2, 256, 1e-5f, 1000000.0f);
+    ModelConfig c = base({.arch = "glm4moe", .name = "tiny", .vocab = 512, .embd = 128, .layers = 3,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-5f, .theta = 1000000.0f});
     set_head_dim(c, 64);
     c.rope_dim = 32;
     c.qk_norm = QkNorm::kPerHead;
@@ -374,7 +401,8 @@ std::vector<Preset> build_presets() {
                      c));
   }
   {
-    ModelConfig c = base("glm4moe", "tiny-air", 512, 128, 3, 4, 2, 256, 1e-5f, 1000000.0f);
+    ModelConfig c = base({.arch = "glm4moe", .name = "tiny-air", .vocab = 512, .embd = 128, .layers = 3,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-5f, .theta = 1000000.0f});
     set_head_dim(c, 64);
     c.rope_dim = 32;
     c.n_ff = 256;
@@ -384,7 +412,8 @@ std::vector<Preset> build_presets() {
     p.push_back(make("GLM-4.5-Air style: as tiny without q/k norm, 16 experts top-2, routed scale 1", c));
   }
   {
-    ModelConfig c = base("glm4moe", "glm-4.5-air", 151552, 4096, 46, 96, 8, 131072, 1e-5f, 1000000.0f);
+    ModelConfig c = base({.arch = "glm4moe", .name = "glm-4.5-air", .vocab = 151552, .embd = 4096, .layers = 46,
+                          .heads = 96, .heads_kv = 8, .ctx = 131072, .eps = 1e-5f, .theta = 1000000.0f});
     set_head_dim(c, 128);
     c.rope_dim = 64;
     c.n_ff = 10944;
@@ -394,7 +423,8 @@ std::vector<Preset> build_presets() {
     p.push_back(make("GLM-4.5-Air (106B): 128 experts top-8 + 1 shared, 46 layers + MTP, n_embd 4096, GQA 96/8", c));
   }
   {
-    ModelConfig c = base("glm4moe", "glm-4.5", 151552, 5120, 92, 96, 8, 131072, 1e-5f, 1000000.0f);
+    ModelConfig c = base({.arch = "glm4moe", .name = "glm-4.5", .vocab = 151552, .embd = 5120, .layers = 92,
+                          .heads = 96, .heads_kv = 8, .ctx = 131072, .eps = 1e-5f, .theta = 1000000.0f});
     set_head_dim(c, 128);
     c.rope_dim = 64;
     c.qk_norm = QkNorm::kPerHead;
@@ -412,7 +442,8 @@ std::vector<Preset> build_presets() {
   // (Maverick). The tiny presets cut the chunk and the temperature length so
   // that short prompts reach both.
   {
-    ModelConfig c = base("llama4", "tiny", 512, 128, 4, 4, 2, 256, 1e-5f, 500000.0f);
+    ModelConfig c = base({.arch = "llama4", .name = "tiny", .vocab = 512, .embd = 128, .layers = 4,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-5f, .theta = 500000.0f});
     set_head_dim(c, 32);
     c.n_ff = 256;
     set_experts(c, 8, 1, 64);
@@ -424,7 +455,8 @@ std::vector<Preset> build_presets() {
                      c));
   }
   {
-    ModelConfig c = base("llama4", "tiny-scout", 512, 128, 4, 4, 2, 256, 1e-5f, 500000.0f);
+    ModelConfig c = base({.arch = "llama4", .name = "tiny-scout", .vocab = 512, .embd = 128, .layers = 4,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-5f, .theta = 500000.0f});
     set_head_dim(c, 32);
     c.n_ff = 256;
     set_experts(c, 16, 1, 64);
@@ -433,7 +465,8 @@ std::vector<Preset> build_presets() {
     p.push_back(make("llama4 Scout style: every layer MoE (16 experts top-1 + shared), chunk 8, q/k norm", c));
   }
   {
-    ModelConfig c = base("llama4", "llama4-scout", 202048, 5120, 48, 40, 8, 10485760, 1e-5f, 500000.0f);
+    ModelConfig c = base({.arch = "llama4", .name = "llama4-scout", .vocab = 202048, .embd = 5120, .layers = 48,
+                          .heads = 40, .heads_kv = 8, .ctx = 10485760, .eps = 1e-5f, .theta = 500000.0f});
     set_head_dim(c, 128);
     c.n_ff = 16384;
     set_experts(c, 16, 1, 8192);
@@ -443,7 +476,8 @@ std::vector<Preset> build_presets() {
     p.push_back(make("Llama-4-Scout-17B-16E: 16 experts top-1 + shared, 48 layers, n_embd 5120, GQA 40/8", c));
   }
   {
-    ModelConfig c = base("llama4", "llama4-maverick", 202048, 5120, 48, 40, 8, 1048576, 1e-5f, 500000.0f);
+    ModelConfig c = base({.arch = "llama4", .name = "llama4-maverick", .vocab = 202048, .embd = 5120, .layers = 48,
+                          .heads = 40, .heads_kv = 8, .ctx = 1048576, .eps = 1e-5f, .theta = 500000.0f});
     set_head_dim(c, 128);
     c.n_ff = 16384;
     set_experts(c, 128, 1, 8192);
@@ -454,36 +488,73 @@ std::vector<Preset> build_presets() {
   // qwen3next (Qwen3-Next-80B-A3B) and qwen35moe (Qwen3.5-MoE, its layout of
   // the recurrent layers' projections and a next-token-prediction block).
   {
-    ModelConfig c = base("qwen3next", "tiny", 512, 128, 4, 4, 2, 256, 1e-6f, 10000000.0f);
+    ModelConfig c = base({.arch = "qwen3next", .name = "tiny", .vocab = 512, .embd = 128, .layers = 4,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-6f, .theta = 10000000.0f});
     set_experts(c, 8, 2, 64);
-    set_hybrid(c, 32, 16, 2, 2, 4, 32, 32);
+    set_hybrid(c, {.head_dim = 32, .rope_dim = 16, .interval = 2, .n_k_heads = 2,
+                   .n_v_heads = 4, .k_head_dim = 32, .v_head_dim = 32});
     p.push_back(make("Qwen3-Next style: 4 layers alternating Gated DeltaNet (2 key / 4 value heads of 32) and gated "
                      "attention (RoPE on 16 of 32), 8 experts top-2 + gated shared expert",
                      c));
   }
   {
-    ModelConfig c = base("qwen3next", "qwen3-next-80b-a3b", 151936, 2048, 48, 16, 2, 262144, 1e-6f, 10000000.0f);
+    ModelConfig c = base({.arch = "qwen3next", .name = "qwen3-next-80b-a3b", .vocab = 151936, .embd = 2048,
+                          .layers = 48, .heads = 16, .heads_kv = 2, .ctx = 262144, .eps = 1e-6f, .theta = 10000000.0f});
     c.n_ff = 5120;
     set_experts(c, 512, 10, 512);
-    set_hybrid(c, 256, 64, 4, 16, 32, 128, 128);
+    set_hybrid(c, {.head_dim = 256, .rope_dim = 64, .interval = 4, .n_k_heads = 16,
+                   .n_v_heads = 32, .k_head_dim = 128, .v_head_dim = 128});
     p.push_back(make("Qwen3-Next-80B-A3B: 512 experts top-10 + shared, 48 layers (36 Gated DeltaNet, 12 gated "
                      "attention), n_embd 2048",
                      c));
   }
   {
-    ModelConfig c = base("qwen35moe", "tiny", 512, 128, 4, 4, 2, 256, 1e-6f, 10000000.0f);
+    ModelConfig c = base({.arch = "qwen35moe", .name = "tiny", .vocab = 512, .embd = 128, .layers = 4,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-6f, .theta = 10000000.0f});
     set_experts(c, 8, 2, 64);
-    set_hybrid(c, 32, 16, 4, 2, 4, 32, 32);
+    set_hybrid(c, {.head_dim = 32, .rope_dim = 16, .interval = 4, .n_k_heads = 2,
+                   .n_v_heads = 4, .k_head_dim = 32, .v_head_dim = 32});
     c.n_nextn_layer = 1;
     p.push_back(make("Qwen3.5-MoE style: 3 Gated DeltaNet layers (split projections) + 1 gated attention, 8 experts "
                      "top-2 + gated shared expert, an MTP block",
                      c));
   }
+  // Qwen3.5's MoE models: three Gated DeltaNet layers then one gated
+  // attention layer (RoPE on a quarter of 256-wide heads), 248,320 tokens,
+  // a shared expert as wide as a routed one, one MTP block.
+  struct Qwen35 {
+    const char* name;
+    int64_t embd, layers, heads, experts, used, ff_exp, v_heads;
+    const char* description;
+  };
+  for (const Qwen35& q : {
+           Qwen35{.name = "qwen3.5-35b-a3b", .embd = 2048, .layers = 40, .heads = 16, .experts = 256, .used = 8,
+                  .ff_exp = 512, .v_heads = 32,
+                  .description = "Qwen3.5-35B-A3B: 256 experts top-8 + shared, 40 layers (30 Gated DeltaNet, 10 gated "
+                                 "attention), n_embd 2048, an MTP block"},
+           Qwen35{.name = "qwen3.5-122b-a10b", .embd = 3072, .layers = 48, .heads = 32, .experts = 256, .used = 8,
+                  .ff_exp = 1024, .v_heads = 64,
+                  .description = "Qwen3.5-122B-A10B: 256 experts top-8 + shared, 48 layers (36 Gated DeltaNet, 12 "
+                                 "gated attention), n_embd 3072, an MTP block"},
+           Qwen35{.name = "qwen3.5-397b-a17b", .embd = 4096, .layers = 60, .heads = 32, .experts = 512, .used = 10,
+                  .ff_exp = 1024, .v_heads = 64,
+                  .description = "Qwen3.5-397B-A17B: 512 experts top-10 + shared, 60 layers (45 Gated DeltaNet, 15 "
+                                 "gated attention), n_embd 4096, an MTP block"},
+       }) {
+    ModelConfig c = base({.arch = "qwen35moe", .name = q.name, .vocab = 248320, .embd = q.embd, .layers = q.layers,
+                          .heads = q.heads, .heads_kv = 2, .ctx = 262144, .eps = 1e-6f, .theta = 10000000.0f});
+    set_experts(c, q.experts, q.used, q.ff_exp);
+    set_hybrid(c, {.head_dim = 256, .rope_dim = 64, .interval = 4, .n_k_heads = 16, .n_v_heads = q.v_heads,
+                   .k_head_dim = 128, .v_head_dim = 128});
+    c.n_nextn_layer = 1;
+    p.push_back(make(q.description, c));
+  }
 
   // gpt-oss: attention with sinks and biases, even layers on a sliding
   // window, YaRN, clamped SwiGLU experts with biases, softmax over the top-k.
   {
-    ModelConfig c = base("gpt-oss", "tiny", 512, 128, 4, 4, 2, 256, 1e-5f, 150000.0f);
+    ModelConfig c = base({.arch = "gpt-oss", .name = "tiny", .vocab = 512, .embd = 128, .layers = 4,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-5f, .theta = 150000.0f});
     set_head_dim(c, 64);
     c.n_ff = 64;
     set_experts(c, 8, 4, 64);
@@ -492,7 +563,8 @@ std::vector<Preset> build_presets() {
     p.push_back(make("gpt-oss: 8 experts top-4, sinks, window 8 on even layers, YaRN, 4 layers, n_embd 128", c));
   }
   {
-    ModelConfig c = base("gpt-oss", "gpt-oss-20b", 201088, 2880, 24, 64, 8, 131072, 1e-5f, 150000.0f);
+    ModelConfig c = base({.arch = "gpt-oss", .name = "gpt-oss-20b", .vocab = 201088, .embd = 2880, .layers = 24,
+                          .heads = 64, .heads_kv = 8, .ctx = 131072, .eps = 1e-5f, .theta = 150000.0f});
     set_head_dim(c, 64);
     c.n_ff = 2880;
     set_experts(c, 32, 4, 2880);
@@ -501,7 +573,8 @@ std::vector<Preset> build_presets() {
     p.push_back(make("gpt-oss-20b: 32 experts top-4, 24 layers, n_embd 2880, GQA 64/8, window 128", c));
   }
   {
-    ModelConfig c = base("gpt-oss", "gpt-oss-120b", 201088, 2880, 36, 64, 8, 131072, 1e-5f, 150000.0f);
+    ModelConfig c = base({.arch = "gpt-oss", .name = "gpt-oss-120b", .vocab = 201088, .embd = 2880, .layers = 36,
+                          .heads = 64, .heads_kv = 8, .ctx = 131072, .eps = 1e-5f, .theta = 150000.0f});
     set_head_dim(c, 64);
     c.n_ff = 2880;
     set_experts(c, 128, 4, 2880);
@@ -512,7 +585,8 @@ std::vector<Preset> build_presets() {
 
   // deepseek4 (DeepSeek-V4).
   {
-    ModelConfig c = base("deepseek4", "tiny", 512, 128, 4, 4, 1, 256, 1e-6f, 10000.0f);
+    ModelConfig c = base({.arch = "deepseek4", .name = "tiny", .vocab = 512, .embd = 128, .layers = 4,
+                          .heads = 4, .heads_kv = 1, .ctx = 256, .eps = 1e-6f, .theta = 10000.0f});
     set_experts(c, 8, 2, 64);
     set_dsv4(c, {.head_dim = 64, .rope_dim = 16, .q_lora = 64, .out_groups = 2, .out_lora = 32, .window = 8,
                  .idx_heads = 2, .idx_dim = 32, .idx_top_k = 3, .hc = 4, .sinkhorn = 5, .hash_layers = 1,
@@ -524,7 +598,8 @@ std::vector<Preset> build_presets() {
                      c));
   }
   {
-    ModelConfig c = base("deepseek4", "deepseek-v4-flash", 129280, 4096, 43, 64, 1, 1048576, 1e-6f, 10000.0f);
+    ModelConfig c = base({.arch = "deepseek4", .name = "deepseek-v4-flash", .vocab = 129280, .embd = 4096, .layers = 43,
+                          .heads = 64, .heads_kv = 1, .ctx = 1048576, .eps = 1e-6f, .theta = 10000.0f});
     set_experts(c, 256, 6, 2048);
     std::vector<int64_t> ratios{0, 0};
     for (int64_t il = 2; il < 43; ++il) ratios.push_back(il % 2 == 0 ? 4 : 128);
@@ -538,7 +613,8 @@ std::vector<Preset> build_presets() {
   }
   {
     // The routed scale and the SwiGLU limit are Flash's (they change no size).
-    ModelConfig c = base("deepseek4", "deepseek-v4-pro", 129280, 7168, 61, 128, 1, 1048576, 1e-6f, 10000.0f);
+    ModelConfig c = base({.arch = "deepseek4", .name = "deepseek-v4-pro", .vocab = 129280, .embd = 7168, .layers = 61,
+                          .heads = 128, .heads_kv = 1, .ctx = 1048576, .eps = 1e-6f, .theta = 10000.0f});
     set_experts(c, 384, 6, 3072);
     std::vector<int64_t> ratios{128, 128};
     for (int64_t il = 2; il < 61; ++il) ratios.push_back(il % 2 == 0 ? 4 : 128);
@@ -557,7 +633,8 @@ std::vector<Preset> build_presets() {
   // renormalised, no shared expert; the converter writes the expert width
   // as feed_forward_length too.
   {
-    ModelConfig c = base("minimax-m2", "tiny", 512, 128, 2, 4, 2, 256, 1e-6f, 5000000.0f);
+    ModelConfig c = base({.arch = "minimax-m2", .name = "tiny", .vocab = 512, .embd = 128, .layers = 2,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-6f, .theta = 5000000.0f});
     set_head_dim(c, 64);
     c.rope_dim = 32;
     c.n_ff = 64;
@@ -568,7 +645,8 @@ std::vector<Preset> build_presets() {
                      c));
   }
   {
-    ModelConfig c = base("minimax-m2", "minimax-m2", 200064, 3072, 62, 48, 8, 196608, 1e-6f, 5000000.0f);
+    ModelConfig c = base({.arch = "minimax-m2", .name = "minimax-m2", .vocab = 200064, .embd = 3072, .layers = 62,
+                          .heads = 48, .heads_kv = 8, .ctx = 196608, .eps = 1e-6f, .theta = 5000000.0f});
     set_head_dim(c, 128);
     c.rope_dim = 64;
     c.n_ff = 1536;
@@ -584,7 +662,8 @@ std::vector<Preset> build_presets() {
   // with the selection bias, the top-k renormalised and scaled by 2.5, two
   // shared experts as wide as a routed one each.
   {
-    ModelConfig c = base("dots1", "tiny", 512, 128, 3, 4, 2, 256, 1e-5f, 10000000.0f);
+    ModelConfig c = base({.arch = "dots1", .name = "tiny", .vocab = 512, .embd = 128, .layers = 3,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-5f, .theta = 10000000.0f});
     set_head_dim(c, 64);
     c.n_ff = 256;
     set_experts(c, 8, 2, 64);
@@ -595,7 +674,8 @@ std::vector<Preset> build_presets() {
                      c));
   }
   {
-    ModelConfig c = base("dots1", "dots.llm1", 152064, 4096, 62, 32, 32, 32768, 1e-5f, 10000000.0f);
+    ModelConfig c = base({.arch = "dots1", .name = "dots.llm1", .vocab = 152064, .embd = 4096, .layers = 62,
+                          .heads = 32, .heads_kv = 32, .ctx = 32768, .eps = 1e-5f, .theta = 10000000.0f});
     set_head_dim(c, 128);
     c.n_ff = 10944;
     set_experts(c, 128, 6, 1408);
@@ -611,7 +691,8 @@ std::vector<Preset> build_presets() {
   // router whose correction bias chooses only, the top-k renormalised,
   // ungated shared experts; the embedding tied to the head in 21B-A3B.
   {
-    ModelConfig c = base("ernie4_5-moe", "tiny", 512, 128, 4, 4, 2, 256, 1e-5f, 500000.0f);
+    ModelConfig c = base({.arch = "ernie4_5-moe", .name = "tiny", .vocab = 512, .embd = 128, .layers = 4,
+                          .heads = 4, .heads_kv = 2, .ctx = 256, .eps = 1e-5f, .theta = 500000.0f});
     set_head_dim(c, 64);
     c.n_ff = 256;
     set_experts(c, 8, 2, 64);
@@ -622,7 +703,8 @@ std::vector<Preset> build_presets() {
                      c));
   }
   {
-    ModelConfig c = base("ernie4_5-moe", "ernie-4.5-21b-a3b", 103424, 2560, 28, 20, 4, 131072, 1e-5f, 500000.0f);
+    ModelConfig c = base({.arch = "ernie4_5-moe", .name = "ernie-4.5-21b-a3b", .vocab = 103424, .embd = 2560,
+                          .layers = 28, .heads = 20, .heads_kv = 4, .ctx = 131072, .eps = 1e-5f, .theta = 500000.0f});
     set_head_dim(c, 128);
     c.n_ff = 12288;
     set_experts(c, 64, 6, 1536);

@@ -253,8 +253,8 @@ void add_token_experts(gguf::Writer& writer, const ModelConfig& cfg, const Tenso
 
 }  // namespace
 
-SynthSummary write_synth_model(const ModelConfig& cfg_in, const gguf::Metadata& tokenizer, const SynthOptions& opts,
-                               const std::string& path) {
+gguf::Writer synth_writer(const ModelConfig& cfg_in, const gguf::Metadata& tokenizer, const SynthOptions& opts,
+                          SynthSummary* summary_out) {
   auto cfg = std::make_shared<const ModelConfig>(cfg_in);
   validate_config(*cfg);
   gguf::Writer writer;
@@ -313,7 +313,14 @@ SynthSummary write_synth_model(const ModelConfig& cfg_in, const gguf::Metadata& 
       }
     });
   }
-  writer.write(path, opts.progress_label);
+  if (summary_out) *summary_out = std::move(summary);
+  return writer;
+}
+
+SynthSummary write_synth_model(const ModelConfig& cfg, const gguf::Metadata& tokenizer, const SynthOptions& opts,
+                               const std::string& path) {
+  SynthSummary summary;
+  synth_writer(cfg, tokenizer, opts, &summary).write(path, opts.progress_label);
   return summary;
 }
 

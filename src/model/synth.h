@@ -11,6 +11,7 @@
 
 #include "gguf/tensor_type.h"
 #include "gguf/value.h"
+#include "gguf/writer.h"
 #include "model/config.h"
 
 namespace frugal::model {
@@ -81,5 +82,9 @@ struct SynthSummary {
 // opts.type, streamed one tensor at a time (memory: the largest tensor).
 SynthSummary write_synth_model(const ModelConfig& cfg, const gguf::Metadata& tokenizer, const SynthOptions& opts,
                                const std::string& path);
+// The writer of that file, its tensors not yet produced: write_synth_model
+// writes it, `frugal inspect --preset` reads its header alone.
+gguf::Writer synth_writer(const ModelConfig& cfg, const gguf::Metadata& tokenizer, const SynthOptions& opts,
+                          SynthSummary* summary = nullptr);
 
 }  // namespace frugal::model

@@ -65,9 +65,72 @@ per_token = (sum(t["bytes"] for t in moe["tensors"] if t not in exps and t is no
              + sum(t["bytes"] * 2 // 8 for t in exps) + emb["bytes"] // emb["shape"][1])
 assert "output.weight" in names and moe["tied_output"] is False
 assert moe["bytes_per_token"] == per_token, (moe["bytes_per_token"], per_token)
+assert m["active_parameters_without_embedding"] == active - emb["parameters"]
+assert m["active_parameters_without_embedding_and_head"] == active - emb["parameters"] - names["output.weight"]["parameters"]
 assert "moe" not in dense
 print("inspect json ok: %d parameters, %d active, %d bytes/token" % (moe["totals"]["parameters"], active, per_token))
 EOF
+
+# A preset inspected without writing it (--arch/--preset/--type) is the file
+# synth writes: the same text view but for the file line, and the same JSON
+# (the file's size, offsets and per-token bytes included) but for its name.
+"$FRUGAL" -q synth --arch glm4moe --preset tiny --type q4_k_m --seed 3 -o "$dir/glm.gguf" >/dev/null
+"$FRUGAL" inspect "$dir/glm.gguf" >"$dir/glm_file.txt"
+"$FRUGAL" inspect --arch glm4moe --preset tiny --type q4_k_m >"$dir/glm_preset.txt"
+size_text=$(head -1 "$dir/glm_file.txt" | sed 's/.*(\(.*\))$/\1/')
+[[ "$(head -1 "$dir/glm_preset.txt")" == "file:          synth glm4moe tiny at q4_k_m, not written ($size_text)" ]] ||
+  { head -1 "$dir/glm_preset.txt"; fail "the preset view's file line"; }
+diff <(tail -n +2 "$dir/glm_file.txt") <(tail -n +2 "$dir/glm_preset.txt") ||
+  fail "the preset view differs from the written file's"
+"$FRUGAL" inspect --json "$dir/glm.gguf" >"$dir/glm_file.json"
+"$FRUGAL" inspect --json --arch glm4moe --preset tiny --type q4_k_m >"$dir/glm_preset.json"
+"$PY" - "$dir/glm_file.json" "$dir/glm_preset.json" "$(stat -c %s "$dir/glm.gguf")" <<'EOF'
+import json, sys
+f, p = (json.load(open(x)) for x in sys.argv[1:3])
+assert p["file_bytes"] == f["file_bytes"] == int(sys.argv[3]), (p["file_bytes"], f["file_bytes"], sys.argv[3])
+for j in (f, p): del j["file"]
+assert f == p
+print("preset view ok: %d bytes, %d tensors" % (p["file_bytes"], len(p["tensors"])))
+EOF
+
+# The real-size presets of the newer families against their model cards (in
+# billions): the card's total against the total less the next-token-prediction
+# blocks; its active figure against everything a token runs, that less the
+# embedding table, or less the table and the LM head, as each card counts.
+while read -r arch preset total within active how; do
+  "$FRUGAL" inspect --json --arch "$arch" --preset "$preset" --type q4_0 >"$dir/card.json"
+  "$PY" - "$dir/card.json" "$total" "$active" "$how" "$arch $preset" "$within" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))["moe"]
+total, active, how, name = float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+ours_total = (m["total_parameters"] - m["nextn_parameters"]) / 1e9
+key = {"all": "active_parameters", "no-embd": "active_parameters_without_embedding",
+       "no-embd-head": "active_parameters_without_embedding_and_head"}[how]
+ours_active = m[key] / 1e9
+# Totals within the card's rounding (a column of the table: Kimi-K2's card
+# says 1T; GLM-4.5's 355 B lies between 352.8 B without its next-token block
+# and 356.8 B with it). Active counts cut to the card's last digit ("A3B" for
+# 3.35 B) or rounded to it ("A10B" for 9.77 B).
+assert abs(ours_total - total) <= float(sys.argv[6]), (name, ours_total, total)
+unit = 0.1 if "." in sys.argv[3] else 1.0
+assert -0.5 * unit <= ours_active - active < unit, (name, ours_active, active)
+print("%-30s total %8.2f B (card %g), active %6.2f B (card %g, %s)" % (name, ours_total, total, ours_active, active, how))
+EOF
+done <<'CARDS'
+gpt-oss gpt-oss-20b 21 0.5 3.6 no-embd
+gpt-oss gpt-oss-120b 117 0.5 5.1 no-embd
+glm4moe glm-4.5-air 106 1 12 no-embd-head
+glm4moe glm-4.5 355 2.5 32 no-embd-head
+deepseek2 deepseek-v3 671 0.5 37 all
+deepseek2 kimi-k2 1000 50 32 all
+qwen3next qwen3-next-80b-a3b 80 0.5 3 no-embd-head
+qwen35moe qwen3.5-35b-a3b 35 0.5 3 all
+qwen35moe qwen3.5-122b-a10b 122 0.5 10 all
+qwen35moe qwen3.5-397b-a17b 397 1 17 all
+deepseek4 deepseek-v4-flash 284 0.5 13 all
+llama4 llama4-maverick 400 1 17 all
+minimax-m2 minimax-m2 230 2 10 no-embd-head
+CARDS
 
 # Corrupt files: exit 1 with a message naming the problem.
 head -c 100 "$dir/moe.gguf" >"$dir/cut_header.gguf"

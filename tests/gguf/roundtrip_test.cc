@@ -148,6 +148,29 @@ TEST(GgufRoundTrip, TensorsAndAlignment) {
     }
     EXPECT_EQ(r.find_tensor("absent"), nullptr);
     EXPECT_THROW(r.tensor("absent"), Error);
+
+    // The header alone, without producing a tensor: the file's first bytes,
+    // its size, and a reader of it that has every tensor but no data.
+    const std::vector<uint8_t> head = w.header();
+    EXPECT_EQ(calls, 1);
+    MappedFile f(path);
+    EXPECT_EQ(w.file_bytes(), f.size());
+    ASSERT_EQ(head.size(), r.data_offset());
+    EXPECT_EQ(std::memcmp(head.data(), f.data(), head.size()), 0);
+    const Reader hr = Reader::parse_header(head.data(), head.size(), w.file_bytes(), "header");
+    EXPECT_EQ(hr.file_size(), f.size());
+    ASSERT_EQ(hr.tensors().size(), r.tensors().size());
+    for (size_t k = 0; k < hr.tensors().size(); ++k) {
+      EXPECT_EQ(hr.tensors()[k].name, r.tensors()[k].name);
+      EXPECT_EQ(hr.tensors()[k].offset, r.tensors()[k].offset);
+      EXPECT_EQ(hr.tensors()[k].data, nullptr);
+    }
+    // A size too small for the tensors, or for the header itself, is an error.
+    const TensorInfo& last = hr.tensors().back();
+    const uint64_t data_end = hr.data_offset() + last.offset + last.n_bytes;
+    EXPECT_NO_THROW(Reader::parse_header(head.data(), head.size(), data_end, "exact"));
+    EXPECT_THROW(Reader::parse_header(head.data(), head.size(), data_end - 1, "short"), Error);
+    EXPECT_THROW(Reader::parse_header(head.data(), head.size(), head.size() - 1, "shorter"), Error);
     ::unlink(path.c_str());
   }
 }
