@@ -140,6 +140,19 @@ constexpr Architecture kArchitectures[] = {
      .moe_step_key = true,
      .leading_dense_key = true,
      .shared_width_key = true},
+    // Ling 2.0 (bailingmoe2): q, k and v in one matrix, per-head q/k norm,
+    // partial RoPE, leading dense layers, then DeepSeek-V3's grouped sigmoid
+    // routing with its selection bias and shared experts.
+    {.name = "bailingmoe2",
+     .rope_layout = RopeLayout::kNeox,
+     .fused_qkv = true,
+     .qk_norm = QkNorm::kPerHead,
+     .gating = GatingFunc::kSigmoid,
+     .score_bias = ScoreBias::kAlways,
+     .shared_expert = SharedExpert::kUngated,
+     .deepseek_moe_keys = true,
+     .leading_dense_key = true,
+     .shared_width_key = true},
 };
 
 }  // namespace

@@ -53,6 +53,7 @@ struct Architecture {
   bool attn_bias = false;      // attn_q/k/v.bias
   bool attn_out_bias = false;  // attn_output.bias
   bool attn_sinks = false;     // attn_sinks.weight: a learned logit per head in the softmax's denominator
+  bool fused_qkv = false;      // bailingmoe2: q, k and v as the rows of one attn_qkv, in that order
   QkNorm qk_norm = QkNorm::kNone;
   // glm4moe: the file's tensors decide the q/k norm (GLM-4.5 normalises per
   // head, -Air does not): per head when blk.0.attn_q_norm.weight is present.
@@ -95,7 +96,8 @@ struct Architecture {
   bool moe_step_key = false;       // interleave_moe_layer_step: MoE every n-th layer, dense between
   bool leading_dense_key = false;  // leading_dense_block_count written (without DeepSeek's other keys too)
   // expert_shared_feed_forward_length with expert_shared_count (ernie4_5-moe;
-  // gated shared experts write the width alone).
+  // gated shared experts write the width alone; with DeepSeek's MoE keys,
+  // bailingmoe2, the width of one shared expert).
   bool shared_width_key = false;
   bool mla_keys = false;  // latent attention: attention.q_lora_rank, kv_lora_rank, *_mla
   // deepseek4: hyper-connections, compressed attention, hash layers, SwiGLU

@@ -141,6 +141,7 @@ void apply_architecture_defaults(ModelConfig& c) {
   c.rope_layout = a.rope_layout;
   c.attn_bias = a.attn_bias;
   c.attn_out_bias = a.attn_out_bias;
+  c.fused_qkv = a.fused_qkv;
   c.router_bias = a.router_bias;
   c.expert_bias = a.expert_bias;
   c.attn_sinks = a.attn_sinks;
@@ -217,7 +218,8 @@ ModelConfig config_from_metadata(const Metadata& md) {
     c.n_expert_shared = c.deepseek_moe_keys ? get_count(md, k("expert_shared_count"))
                                             : get_count_or(md, k("expert_shared_count"), 0);
     c.n_ff_shexp = get_count_or(md, k("expert_shared_feed_forward_length"), 0);
-    if (c.deepseek_moe_keys) c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
+    if (c.deepseek_moe_keys)
+      c.n_ff_shexp = c.n_expert_shared * (a.shared_width_key ? c.n_ff_shexp ? c.n_ff_shexp : c.n_ff_exp : c.n_ff_exp);
     if (a.shared_expert == SharedExpert::kGated && c.n_ff_shexp > 0) c.n_expert_shared = 1;
     c.expert_weights_scale = get_float_or(md, k("expert_weights_scale"), 1.0f);
     if (c.expert_weights_scale == 0.0f) c.expert_weights_scale = 1.0f;  // 0 means "unset" in older files
@@ -459,7 +461,9 @@ void config_to_metadata(const ModelConfig& c, Metadata& md) {
     set_count(md, k("expert_count"), c.n_expert);
     set_count(md, k("expert_used_count"), c.n_expert_used);
     set_count(md, k("expert_feed_forward_length"), c.n_ff_exp);
-    if (c.shared_width_key) set_count(md, k("expert_shared_feed_forward_length"), c.n_ff_shexp);
+    if (c.shared_width_key)
+      set_count(md, k("expert_shared_feed_forward_length"),
+                c.deepseek_moe_keys ? c.n_ff_shexp / std::max<int64_t>(1, c.n_expert_shared) : c.n_ff_shexp);
     // ERNIE-4.5's converter writes the count beside the width (an ungated shared FFN).
     if (c.shared_width_key && !c.shared_expert_gate) set_count(md, k("expert_shared_count"), c.n_expert_shared);
     if (c.moe_step_key) set_count(md, k("interleave_moe_layer_step"), c.n_moe_layer_step);

@@ -125,6 +125,7 @@ struct ModelConfig {
   // Shape details fixed by the architecture (not GGUF keys; from its table entry).
   bool tied_output = false;  // no output.weight: the LM head is token_embd (from the file's tensors)
   bool attn_bias = false;    // attn_q/k/v.bias (qwen2 family, gpt-oss)
+  bool fused_qkv = false;    // attn_qkv holds the rows of attn_q, attn_k, attn_v (bailingmoe2)
   bool attn_out_bias = false;  // attn_output.bias (gpt-oss)
   bool attn_sinks = false;   // attn_sinks.weight: one learned logit per head in the softmax's denominator (gpt-oss)
   QkNorm qk_norm = QkNorm::kNone;

@@ -206,9 +206,26 @@ void Model::bind() {
         L.wkv_b = matrix(kAttnKvB, il);
       }
     } else {
-      L.wq = matrix(kAttnQ, il);
-      L.wk = matrix(kAttnK, il);
-      L.wv = matrix(kAttnV, il);
+      if (c.fused_qkv) {
+        // The three products read their rows of the one matrix in place.
+        const kernels::WeightMatrix qkv = matrix(kAttnQkv, il);
+        const size_t rb = row_bytes(qkv.type, static_cast<uint64_t>(qkv.n_in));
+        auto rows = [&](int64_t first, int64_t n) {
+          // A row-interleaved file keeps groups of rows together: a part must start at a group.
+          if (first % quant::interleaved_rows(qkv.type) != 0)
+            fail(gguf::tensor_name(kAttnQkv, il), ": its ", tensor_type_name(qkv.type), " groups of ",
+                 quant::interleaved_rows(qkv.type), " rows straddle the q/k/v boundary at row ", first);
+          return kernels::WeightMatrix{qkv.type, static_cast<const uint8_t*>(qkv.data) + static_cast<size_t>(first) * rb,
+                                       n, qkv.n_in};
+        };
+        L.wq = rows(0, c.n_embd_q());
+        L.wk = rows(c.n_embd_q(), c.n_embd_k());
+        L.wv = rows(c.n_embd_q() + c.n_embd_k(), c.n_embd_v());
+      } else {
+        L.wq = matrix(kAttnQ, il);
+        L.wk = matrix(kAttnK, il);
+        L.wv = matrix(kAttnV, il);
+      }
       if (c.attn_bias) {
         L.bq = vec(kAttnQBias, il);
         L.bk = vec(kAttnKBias, il);

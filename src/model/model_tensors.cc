@@ -126,9 +126,13 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
       }
       add(kAttnOutput, {c.n_head * c.v_head_dim, c.n_embd}, il);
     } else {
-      add(kAttnQ, {c.n_embd, c.n_embd_q() * (c.attn_output_gate ? 2 : 1)}, il);
-      add(kAttnK, {c.n_embd, c.n_embd_k()}, il);
-      add(kAttnV, {c.n_embd, c.n_embd_v()}, il);
+      if (c.fused_qkv) {
+        add(kAttnQkv, {c.n_embd, c.n_embd_q() + c.n_embd_k() + c.n_embd_v()}, il);
+      } else {
+        add(kAttnQ, {c.n_embd, c.n_embd_q() * (c.attn_output_gate ? 2 : 1)}, il);
+        add(kAttnK, {c.n_embd, c.n_embd_k()}, il);
+        add(kAttnV, {c.n_embd, c.n_embd_v()}, il);
+      }
       if (c.attn_bias) {
         add(kAttnQBias, {c.n_embd_q()}, il);
         add(kAttnKBias, {c.n_embd_k()}, il);

@@ -715,6 +715,55 @@ std::vector<Preset> build_presets() {
                      "2560, GQA 20/4 of 128, tied embedding",
                      c));
   }
+
+  // Ling 2.0 (bailingmoe2): q, k and v in one matrix, per-head q/k norm, RoPE
+  // on half of each head, leading dense layers, DeepSeek-V3's grouped sigmoid
+  // routing with the selection bias, the top-8 of 256 renormalised and
+  // scaled by 2.5, one shared expert as wide as a routed one.
+  {
+    ModelConfig c = base({.arch = "bailingmoe2", .name = "tiny", .vocab = 512, .embd = 128, .layers = 3, .heads = 4,
+                          .heads_kv = 2, .ctx = 256, .eps = 1e-6f, .theta = 600000.0f});
+    set_head_dim(c, 32);
+    c.rope_dim = 16;
+    c.n_ff = 256;
+    set_experts(c, 8, 2, 64);
+    set_v3_routing(c, 1, 2.5f);
+    c.n_expert_groups = 4;
+    c.n_group_used = 2;
+    p.push_back(make("Ling 2.0 style: fused q/k/v, per-head q/k norm, RoPE on 16 of 32, GQA 4/2, 1 dense + 2 MoE "
+                     "layers, grouped sigmoid router with bias (4 groups use 2), top-2 of 8 x 2.5, 1 shared expert",
+                     c));
+  }
+  struct Ling {
+    const char* name;
+    int64_t embd, layers, heads, heads_kv, ff, ff_exp, leading_dense;
+    const char* description;
+  };
+  for (const Ling& l : {
+           Ling{.name = "ling-mini-2.0", .embd = 2048, .layers = 20, .heads = 16, .heads_kv = 4, .ff = 5120,
+                .ff_exp = 512, .leading_dense = 1,
+                .description = "Ling-mini-2.0 (16B, 1.4B active): 256 experts top-8 + 1 shared in 8 groups, 20 "
+                               "layers (1 dense), n_embd 2048, GQA 16/4 of 128"},
+           Ling{.name = "ling-flash-2.0", .embd = 4096, .layers = 32, .heads = 32, .heads_kv = 4, .ff = 9216,
+                .ff_exp = 1024, .leading_dense = 1,
+                .description = "Ling-flash-2.0 (100B, 6.1B active): 256 experts top-8 + 1 shared in 8 groups, 32 "
+                               "layers (1 dense), n_embd 4096, GQA 32/4 of 128"},
+           Ling{.name = "ling-1t", .embd = 8192, .layers = 80, .heads = 64, .heads_kv = 8, .ff = 18432,
+                .ff_exp = 2048, .leading_dense = 4,
+                .description = "Ling-1T (1T, 50B active): 256 experts top-8 + 1 shared in 8 groups, 80 layers (4 "
+                               "dense), n_embd 8192, GQA 64/8 of 128"},
+       }) {
+    ModelConfig c = base({.arch = "bailingmoe2", .name = l.name, .vocab = 157184, .embd = l.embd, .layers = l.layers,
+                          .heads = l.heads, .heads_kv = l.heads_kv, .ctx = 32768, .eps = 1e-6f, .theta = 600000.0f});
+    set_head_dim(c, 128);
+    c.rope_dim = 64;
+    c.n_ff = l.ff;
+    set_experts(c, 256, 8, l.ff_exp);
+    set_v3_routing(c, l.leading_dense, 2.5f);
+    c.n_expert_groups = 8;
+    c.n_group_used = 4;
+    p.push_back(make(l.description, c));
+  }
   return p;
 }
 

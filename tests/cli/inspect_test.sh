@@ -130,6 +130,8 @@ qwen35moe qwen3.5-397b-a17b 397 1 17 all
 deepseek4 deepseek-v4-flash 284 0.5 13 all
 llama4 llama4-maverick 400 1 17 all
 minimax-m2 minimax-m2 230 2 10 no-embd-head
+bailingmoe2 ling-mini-2.0 16 0.5 1.4 all
+bailingmoe2 ling-flash-2.0 100 3 6.1 all
 CARDS
 
 # Corrupt files: exit 1 with a message naming the problem.

@@ -100,7 +100,7 @@ from .gguf import GGUFFile
 
 HYBRID_ARCHS = ("qwen3next", "qwen35moe")
 NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm4moe", "minimax-m2",
-              "dots1") + HYBRID_ARCHS
+              "dots1", "bailingmoe2") + HYBRID_ARCHS
 # RoPE on the interleaved pairs (x[2i], x[2i+1]) as the file stores them
 # (llama's files are instead reordered back to rotate-half at load).
 PAIRS_ARCHS = ("ernie4_5-moe",)
@@ -375,14 +375,19 @@ class ReferenceModel:
         if cfg.recurrent(il):
             return delta_net(self, il, x)
         T = x.shape[0]
-        q = self.mm(x, b + "attn_q.weight")
+        if self.has(b + "attn_qkv.weight"):  # bailingmoe2: the rows of q, then k, then v
+            qkv = self.mm(x, b + "attn_qkv.weight")
+            nq, nk = cfg.n_head * cfg.head_dim, cfg.n_head_kv * cfg.head_dim
+            q, k, v = qkv[:, :nq], qkv[:, nq:nq + nk], qkv[:, nq + nk:]
+        else:
+            q = self.mm(x, b + "attn_q.weight")
+            k = self.mm(x, b + "attn_k.weight")
+            v = self.mm(x, b + "attn_v.weight")
         gate = None
         if cfg.arch in HYBRID_ARCHS:  # per head: the query, then its gate logits
             q = q.reshape(T, cfg.n_head, 2, cfg.head_dim)
             gate = 1.0 / (1.0 + np.exp(-q[:, :, 1].reshape(T, -1)))
             q = q[:, :, 0].reshape(T, -1)
-        k = self.mm(x, b + "attn_k.weight")
-        v = self.mm(x, b + "attn_v.weight")
         if self.has(b + "attn_q.bias"):
             q = q + self.w(b + "attn_q.bias")
             k = k + self.w(b + "attn_k.bias")
@@ -393,7 +398,7 @@ class ReferenceModel:
         q = q.reshape(T, cfg.n_head, cfg.head_dim)
         k = k.reshape(T, cfg.n_head_kv, cfg.head_dim)
         v = v.reshape(T, cfg.n_head_kv, cfg.v_head_dim)
-        if cfg.arch in ("qwen3", "qwen3moe", "dots1") + HYBRID_ARCHS or (
+        if cfg.arch in ("qwen3", "qwen3moe", "dots1", "bailingmoe2") + HYBRID_ARCHS or (
                 cfg.arch == "glm4moe" and self.has(b + "attn_q_norm.weight")):
             # per-head q/k norm
             q = rms_norm(q, self.w(b + "attn_q_norm.weight"), cfg.eps)
