@@ -93,6 +93,39 @@ F gated_query_back(const LoraPass& p, const AttentionActs& a, const F& d_q, cons
   return d_qg;
 }
 
+// bailingmoe2: the adapter of the fused attn_qkv, its term's columns added
+// to q's, k's and v's products (rows of q, then k, then v).
+void fused_qkv_forward(const LoraPass& p, int64_t il, const F& xn1, AttentionActs& a, F& ax) {
+  const model::ModelConfig& c = p.c;
+  const int64_t T = p.T, nq = c.n_embd_q(), nk = c.n_embd_k(), nv = c.n_embd_v(), n = nq + nk + nv;
+  const LoraWeights lw = p.slot(il, kDnQkv).at(p.params, p.scale);
+  F y = zeros(T * n);
+  ax = zeros(T * p.r);
+  lora_forward(lw, xn1.data(), T, ax.data(), y.data());
+  for (int64_t i = 0; i < T; ++i) {
+    const float* row = y.data() + i * n;
+    kernels::add(row, a.q_raw.data() + i * nq, nq);
+    kernels::add(row + nq, a.k_raw.data() + i * nk, nk);
+    kernels::add(row + nq + nk, a.v.data() + i * nv, nv);
+  }
+}
+
+// Its backward: the three products' gradients side by side as the fused
+// matrix's, through the adapter (the factors' gradients added).
+void fused_qkv_backward(const LoraPass& p, int64_t il, const F& xn1, const F& ax, const F& d_q, const F& d_k,
+                        const F& d_v, F& d_xn1) {
+  const model::ModelConfig& c = p.c;
+  const int64_t T = p.T, nq = c.n_embd_q(), nk = c.n_embd_k(), nv = c.n_embd_v(), n = nq + nk + nv;
+  F d_y = zeros(T * n);
+  for (int64_t i = 0; i < T; ++i) {
+    std::copy_n(d_q.data() + i * nq, nq, d_y.data() + i * n);
+    std::copy_n(d_k.data() + i * nk, nk, d_y.data() + i * n + nq);
+    std::copy_n(d_v.data() + i * nv, nv, d_y.data() + i * n + nq + nk);
+  }
+  const LoraWeights lw = p.slot(il, kDnQkv).at(p.params, p.scale);
+  lora_backward(lw, xn1.data(), ax.data(), d_y.data(), T, p.grad_of(lw.a), p.grad_of(lw.b), d_xn1.data());
+}
+
 }  // namespace
 
 void attention_forward(const LoraPass& p, int64_t il, const F& xn1, AttentionActs& a, Kept& ax, F& x) {
@@ -108,6 +141,7 @@ void attention_forward(const LoraPass& p, int64_t il, const F& xn1, AttentionAct
   }
   p.linear(il, kK, xn1.data(), a.k_raw, ax[kK]);
   p.linear(il, kV, xn1.data(), a.v, ax[kV]);
+  if (p.slot(il, kDnQkv).adapted) fused_qkv_forward(p, il, xn1, a, ax[kDnQkv]);
   if (L.bq)  // frozen q/k/v biases (qwen2, qwen2moe, glm4moe): the gradient passes them unchanged
     for (int64_t i = 0; i < T; ++i) {
       kernels::add(L.bq.data, a.q_raw.data() + i * nq, nq);
@@ -183,6 +217,7 @@ void attention_backward(const LoraPass& p, int64_t il, const F& xn1, const Atten
   }
   p.linear_back(il, kK, xn1.data(), ax[kK], d_kr.data(), d_xn1.data());
   p.linear_back(il, kV, xn1.data(), ax[kV], d_v.data(), d_xn1.data());
+  if (p.slot(il, kDnQkv).adapted) fused_qkv_backward(p, il, xn1, ax[kDnQkv], d_qr, d_kr, d_v, d_xn1);
 }
 
 }  // namespace frugal::finetune

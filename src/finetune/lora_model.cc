@@ -95,10 +95,16 @@ LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(b
       LoraSlot s;
       s.target = gguf::tensor_name(target_tensor(t), il);
       s.w = base_matrix(L, t);
+      // A fused attention (bailingmoe2) is adapted as the one attn_qkv
+      // matrix its file holds, its base products staying q's, k's and v's
+      // (model.cc): that slot has the fused shape and no matrix of its own,
+      // and lora_attention.cc splits its term.
+      const bool fused = c.fused_qkv && !c.layer_is_recurrent(il) && (t == kQ || t == kK || t == kV || t == kDnQkv);
+      if (fused && t == kDnQkv) s.w = {L.wq.type, nullptr, c.n_embd_q() + c.n_embd_k() + c.n_embd_v(), L.wq.n_in};
       s.n_expert = t == kKB || t == kVB ? c.n_head : is_stack(t) ? c.n_expert : 0;
       s.shared = t >= kGateEx && shape.shared_experts;
       s.rank = shape.rank;
-      s.adapted = s.w.data != nullptr && wanted(shape, t);
+      s.adapted = fused ? t == kDnQkv && wanted(shape, t) : s.w.data != nullptr && wanted(shape, t);
       if (!s.adapted) {  // not a target, or absent in this layer (an MoE layer's dense FFN, ...)
         slots_.push_back(std::move(s));
         continue;

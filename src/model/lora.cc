@@ -98,9 +98,19 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
 
   const int64_t n_layer = base.config().n_layer;
   std::map<std::string, std::pair<const LoraTarget*, int64_t>, std::less<>> by_name;
-  for (int64_t il = 0; il < n_layer; ++il)
+  const ModelConfig& c = base.config();
+  const LoraTarget& qkv_target = *std::find_if(std::begin(kTargets), std::end(kTargets),
+                                               [](const LoraTarget& t) { return t.id == TensorId::kAttnQkv; });
+  // A fused attention's attn_qkv is read as three products (model.cc): its
+  // adapter is split into theirs below.
+  auto fused = [&](int64_t il) { return c.fused_qkv && !c.layer_is_recurrent(il); };
+  for (int64_t il = 0; il < n_layer; ++il) {
     for (const LoraTarget& t : kTargets)
-      if (t.present(base.weights().layers[static_cast<size_t>(il)])) by_name[base_name(il, t)] = {&t, il};
+      if (t.present(base.weights().layers[static_cast<size_t>(il)]) &&
+          !(fused(il) && (t.id == TensorId::kAttnQ || t.id == TensorId::kAttnK || t.id == TensorId::kAttnV)))
+        by_name[base_name(il, t)] = {&t, il};
+    if (fused(il)) by_name[base_name(il, qkv_target)] = {&qkv_target, il};
+  }
 
   ad->layers_.resize(static_cast<size_t>(n_layer));
   std::map<std::string, int, std::less<>> seen;  // base name -> 1 (a), 2 (b), 3 (both)
@@ -149,6 +159,22 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
   for (const auto& [name, s] : seen)
     if (s != 3) fail(p, ": '", name, "' has a ", s == 1 ? ".lora_a" : ".lora_b", " tensor but not its pair");
   if (ad->rank_ == 0) fail(p, ": the adapter has no tensors");
+  // Each of q, k and v: A x shared, its rows of B.
+  for (int64_t il = 0; il < n_layer; ++il) {
+    LayerLora& LL = ad->layers_[static_cast<size_t>(il)];
+    if (!fused(il) || !LL.wqkv) continue;
+    auto rows = [&](int64_t first, int64_t n) {
+      LoraPair part = LL.wqkv;
+      part.b.data = static_cast<const uint8_t*>(part.b.data) +
+                    static_cast<size_t>(first) * row_bytes(part.b.type, static_cast<uint64_t>(part.b.n_in));
+      part.b.n_out = n;
+      return part;
+    };
+    LL.wq = rows(0, c.n_embd_q());
+    LL.wk = rows(c.n_embd_q(), c.n_embd_k());
+    LL.wv = rows(c.n_embd_q() + c.n_embd_k(), c.n_embd_v());
+    LL.wqkv = LoraPair{};
+  }
   ad->scale_ = ad->alpha_ != 0 ? user_scale * ad->alpha_ / static_cast<float>(ad->rank_) : user_scale;
   return ad;
 }

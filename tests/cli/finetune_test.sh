@@ -205,6 +205,9 @@ adapted_moe ern ernie4_5-moe attn,ffn,shared,experts,router 36
 # projections apart: attn_qkv, attn_gate, ssm_beta, ssm_alpha) with every target.
 adapted_moe qn qwen3next attn,shared,experts,router 42
 adapted_moe q35 qwen35moe attn,shared,experts,router 47
+# bailingmoe2 (q, k and v in one attn_qkv, adapted whole; grouped biased
+# sigmoid routing, a shared expert) with every target.
+adapted_moe bl bailingmoe2 attn,ffn,shared,experts,router 23
 # Architectures the trainer does not cover: refused, saying what it lacks.
 "$FRUGAL" synth --arch deepseek4 --preset tiny --type q8_0 -o "$dir/deepseek4.gguf" >/dev/null 2>&1
 expect_error "architecture 'deepseek4' is not supported: the LoRA trainer lacks its hyper-connection streams" finetune \

@@ -208,12 +208,13 @@ TEST(LoraModel, DeltaNetReplaysUnevenSpans) {
 // delta rule over the example's 9 rows, the gated norm) beside gated
 // attention (an output gate per head, RoPE on half of each head), a
 // softmax router renormalised and a sigmoid-gated shared expert.
+// bailingmoe2: q, k and v as the rows of one attn_qkv, adapted whole.
 INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe", "llama", "qwen2moe", "olmoe",
                                                                    "qwen2", "glm4moe", "glm4moe/tiny-air", "gpt-oss",
                                                                    "llama4", "llama4/tiny-scout", "deepseek2",
                                                                    "deepseek2/tiny-v3", "deepseek2/tiny-k2",
                                                                    "minimax-m2", "dots1", "ernie4_5-moe",
-                                                                   "qwen3next", "qwen35moe"));
+                                                                   "qwen3next", "qwen35moe", "bailingmoe2"));
 
 // The MoE targets: routed experts (a pair of factors per expert), shared
 // experts (qwen2moe's, with their sigmoid gate) and the router.
@@ -283,7 +284,9 @@ INSTANTIATE_TEST_SUITE_P(Targets, LoraMoeTargets,
                                            MoeTargets{"qwen3next", "attn,shared,experts,router"},
                                            MoeTargets{"qwen3next", "attn"},
                                            MoeTargets{"qwen35moe", "attn,shared,experts,router"},
-                                           MoeTargets{"qwen35moe", "attn,shared,experts", true}));
+                                           MoeTargets{"qwen35moe", "attn,shared,experts", true},
+                                           MoeTargets{"bailingmoe2", "attn,experts,router"},
+                                           MoeTargets{"bailingmoe2", "attn,shared,experts", true}));
 
 // --lora-experts shared: one pair of factors per stack (n_expert times fewer
 // values than a pair per expert), written as the same pair for every expert.

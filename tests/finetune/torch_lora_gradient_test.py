@@ -32,7 +32,8 @@ shared experts) and ernie4_5-moe (RoPE on interleaved pairs, dense and MoE layer
 alternating, a softmax router whose selection bias only chooses, renormalised, ungated
 shared experts), qwen3next and qwen35moe (Gated DeltaNet layers, joint or split in-projections,
 tests/reference/torch_deltanet.py, beside attention with an output gate per head, a gated shared
-expert) with their routed
+expert) and bailingmoe2 (q, k and v as the rows of one attn_qkv adapted whole, per-head q/k norm, a
+biased sigmoid router in groups, a shared expert) with their routed
 experts and router adapted, a pair per expert and shared. Skipped (exit 0 with a message) where Debian's
 python3-torch is absent.
 """
@@ -70,7 +71,8 @@ CASES = [("qwen3", "attn,ffn", "each"), ("qwen2", "attn,ffn", "each"), ("qwen3mo
          ("dots1", "shared,experts", "shared"), ("ernie4_5-moe", "attn,ffn,shared,experts,router", "each"),
          ("ernie4_5-moe", "shared,experts,router", "shared"), ("qwen3next", "attn,shared,experts,router", "each"),
          ("qwen3next", "attn", "each"), ("qwen35moe", "attn,shared,experts,router", "each"),
-         ("qwen35moe", "attn,experts", "shared")]
+         ("qwen35moe", "attn,experts", "shared"), ("bailingmoe2", "attn,ffn,shared,experts,router", "each"),
+         ("bailingmoe2", "attn,experts", "shared")]
 
 
 def head_of(md, f):
@@ -165,6 +167,12 @@ def check(model, targets, experts, tmp):
             B = torch.tensor(b.reshape(E, n_out, -1), requires_grad=True)
             W[name] = W[name] + scale * B @ A
         leaves[name] = (A, B)
+    if f.metadata["general.architecture"] == "bailingmoe2":  # q, k and v: the rows of attn_qkv (adapted whole)
+        nq, nk = head["head"] * head["head_dim"], head["head_kv"] * head["head_dim"]
+        for il in range(head["layer"]):
+            qkv = W.pop(f"blk.{il}.attn_qkv.weight")
+            W[f"blk.{il}.attn_q.weight"], W[f"blk.{il}.attn_k.weight"], W[f"blk.{il}.attn_v.weight"] = (
+                qkv[:nq], qkv[nq:nq + nk], qkv[nq + nk:])
     tokens = np.array(d["tokens"], dtype=np.int64)
     # Row i predicts token i + 1 where that token is a target (-100: ignored).
     targets_ = np.array([tokens[i + 1] if i + 1 < len(tokens) and d["target"][i + 1] else -100

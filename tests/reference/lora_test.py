@@ -29,7 +29,7 @@ from frugal_ref import load_model  # noqa: E402
 from frugal_ref import gguf as gguf_format  # noqa: E402
 
 RANK, ALPHA, LORA_SCALE = 4, 8.0, 0.5
-TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output", "attn_q_a", "attn_q_b", "attn_kv_a_mqa", "attn_kv_b", "attn_k_b",
+TARGETS = ("attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output", "attn_q_a", "attn_q_b", "attn_kv_a_mqa", "attn_kv_b", "attn_k_b",
            "attn_v_b", "ffn_gate", "ffn_up", "ffn_down", "ffn_gate_shexp",
            "ffn_up_shexp", "ffn_down_shexp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps")
 
@@ -69,7 +69,7 @@ def main():
                               ("qwen2moe", "tiny"), ("glm4moe", "tiny"), ("glm4moe", "tiny-air"),
                               ("gpt-oss", "tiny"), ("llama4", "tiny"), ("deepseek2", "tiny"),
                               ("deepseek2", "tiny-v3"), ("deepseek2", "tiny-k2"), ("minimax-m2", "tiny"),
-                              ("dots1", "tiny"), ("ernie4_5-moe", "tiny")):
+                              ("dots1", "tiny"), ("ernie4_5-moe", "tiny"), ("bailingmoe2", "tiny")):
             base = synth(work, arch, preset, "f32")
             ref = load_model(base)
             factors = {}
