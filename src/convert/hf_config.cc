@@ -243,6 +243,32 @@ void read_dots1(const HfConfig& h, ModelConfig& c) {
   if (c.n_expert_groups <= 1) c.n_expert_groups = c.n_group_used = 0;
 }
 
+// Ling 2.0: no biases, per-head q/k norm, partial RoPE, DeepSeek-V3's MoE
+// under its own keys: num_shared_experts of moe_shared_expert_intermediate_size
+// each, a sigmoid router (score_function) choosing by score plus the
+// expert_bias (moe_router_enable_expert_bias) in n_group groups of which
+// topk_group are used; what its configs can say otherwise is refused.
+void read_bailing(const HfConfig& h, ModelConfig& c) {
+  const std::string& where = h.where;
+  if (h.flag_or("use_bias", false) || h.flag_or("use_qkv_bias", false))
+    fail(where, ": Ling 2.0 with use_bias or use_qkv_bias is not converted");
+  if (!h.flag_or("use_qk_norm", true)) fail(where, ": Ling 2.0 without use_qk_norm is not converted");
+  if (h.has("score_function") && h.j["score_function"] != "sigmoid")
+    fail(where, ": score_function ", h.j["score_function"].dump(), " is not converted (Ling 2.0's router is a sigmoid)");
+  if (!h.flag_or("moe_router_enable_expert_bias", true))
+    fail(where, ": moe_router_enable_expert_bias false (no expert_bias) is not converted");
+  read_partial_rotary(h, c, 1.0);
+  c.n_expert_shared = h.count_or("num_shared_experts", 0);
+  c.n_ff_shexp = c.n_expert_shared * h.count_or("moe_shared_expert_intermediate_size", c.n_ff_exp);
+  c.n_leading_dense = h.count_or("first_k_dense_replace", 0);
+  c.expert_weights_scale = float(h.number_or("routed_scaling_factor", 1.0));
+  c.gating = model::GatingFunc::kSigmoid;
+  c.expert_score_bias = true;
+  c.n_expert_groups = h.count_or("n_group", 0);
+  c.n_group_used = h.count_or("topk_group", 0);
+  if (c.n_expert_groups <= 1) c.n_expert_groups = c.n_group_used = 0;  // one group of all: no limit
+}
+
 // ERNIE-4.5-MoE: MoE layers from moe_layer_start_index to the last, every
 // moe_layer_interval-th, shared experts of the routed width, a softmax
 // router whose correction bias chooses, the top-k always renormalised; no
@@ -522,6 +548,7 @@ ModelConfig config_from_hf(const json& root, const std::string& where) {
     case HfKeys::kDots1: read_dots1(h, c); break;
     case HfKeys::kErnie: read_ernie(h, c); break;
     case HfKeys::kDeepseekV4: read_deepseek4(h, c); break;
+    case HfKeys::kBailing: read_bailing(h, c); break;
   }
   if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, keys_where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);

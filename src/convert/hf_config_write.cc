@@ -125,6 +125,21 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     j["moe_num_shared_experts"] = c.n_expert_shared;
   }
   if (fam.keys == HfKeys::kDeepseekV4) write_deepseek4(c, j);
+  if (fam.keys == HfKeys::kBailing) {
+    if (c.gating != model::GatingFunc::kSigmoid || !c.expert_score_bias)
+      fail("no Hugging Face Ling 2.0 config for a router other than its bias-chosen sigmoid");
+    j.erase("n_shared_experts");  // its own names for DeepSeek's keys
+    j.erase("moe_layer_freq");
+    j["num_shared_experts"] = c.n_expert_shared;
+    j["moe_shared_expert_intermediate_size"] = c.n_ff_shexp / std::max<int64_t>(1, c.n_expert_shared);
+    j["score_function"] = "sigmoid";
+    j["moe_router_enable_expert_bias"] = true;
+    j["use_qk_norm"] = true;
+    j["use_bias"] = false;
+    j["use_qkv_bias"] = false;
+    j["partial_rotary_factor"] = json_float(float(c.rope_dim) / float(c.head_dim));
+    j["num_nextn_predict_layers"] = 0;
+  }
   if (fam.keys == HfKeys::kGptOss) {
     j["attention_bias"] = true;
     j["sliding_window"] = c.n_swa;

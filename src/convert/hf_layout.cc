@@ -165,6 +165,14 @@ constexpr HfFamily kFamilies[] = {
      .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false,
      .drop_extra_layers = true, .split_kv_b = true, .keys = HfKeys::kDeepseek,
      .for_score_bias = true},
+    // Ling 2.0: its own module names (hf_names_bailing.cc), DeepSeek-V3's
+    // MoE under other keys; its next-token-prediction layers after
+    // num_hidden_layers left out.
+    {.hf_class = "BailingMoeV2ForCausalLM", .arch = "bailingmoe2", .model_type = "bailing_moe", .moe = true,
+     .moe_block = "mlp", .expert_count_key = "num_experts", .expert_ff_key = "moe_intermediate_size",
+     .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
+     .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false, .drop_extra_layers = true,
+     .keys = HfKeys::kBailing, .naming = &kBailingNaming},
     kDeepseekV4,
     also_named(kDeepseekV4, "DeepseekV4FlashForCausalLM"),
     also_named(kDeepseekV4, "DeepseekV4ProForCausalLM"),

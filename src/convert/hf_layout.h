@@ -31,6 +31,7 @@ enum class HfKeys {
   kDots1,     // DeepSeek-V3's MoE (a sigmoid router only), attention_bias
   kErnie,     // moe_layer_start_index/end_index/interval, moe_num_shared_experts, use_bias
   kDeepseekV4, // hc_*, o_groups, o_lora_rank, sliding_window, compress_*, index_*, num_hash_layers, swiglu_limit
+  kBailing,   // DeepSeek-V3's MoE as num_shared_experts, score_function, moe_router_enable_expert_bias; use_qk_norm
 };
 
 // How a checkpoint's value becomes the GGUF's (hf_value_to_gguf).
@@ -57,6 +58,7 @@ struct HfNaming {
   std::span<const HfTensorName> layer;
 };
 extern const HfNaming kDeepseekV4Naming;  // hf_names_dsv4.cc
+extern const HfNaming kBailingNaming;     // hf_names_bailing.cc
 
 // A family of Hugging Face checkpoints that converts to one GGUF architecture.
 struct HfFamily {

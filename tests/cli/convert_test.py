@@ -88,7 +88,8 @@ def round_trips(work):
                                  ("olmoe", "tiny", 1), ("deepseek2", "tiny", 2), ("deepseek2", "tiny-v3", 1),
                                  ("glm4moe", "tiny", 2), ("glm4moe", "tiny-air", 1), ("llama4", "tiny-scout", 2),
                                  ("qwen3next", "tiny", 2), ("qwen35moe", "tiny", 2), ("minimax-m2", "tiny", 2),
-                                 ("dots1", "tiny", 2), ("ernie4_5-moe", "tiny", 2), ("deepseek4", "tiny", 2)]:
+                                 ("dots1", "tiny", 2), ("ernie4_5-moe", "tiny", 2), ("deepseek4", "tiny", 2),
+                                 ("bailingmoe2", "tiny", 2)]:
         hf = os.path.join(work, f"hf-{arch}-{preset}")
         must("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--shards", shards, "--seed", 5, "-o", hf)
         for ttype in ["f32", "f16", "q8_0"]:
@@ -702,6 +703,27 @@ def dots1(work):
     ])
 
 
+def bailingmoe2(work):
+    """Ling 2.0 (round_trips: synth's file byte for byte): its own module
+    names, and what its configs may say that the architecture does not
+    compute (biases, no q/k norm, a softmax router, no expert bias) refused
+    by key."""
+    hf = os.path.join(work, "hf-bailing")
+    must("synth", "--arch", "bailingmoe2", "--preset", "tiny", "--format", "hf", "--seed", 7, "-o", hf)
+    names = [n for n, *_ in read_safetensors(os.path.join(hf, "model.safetensors"))]
+    check("model.layers.0.attention.query_key_value.weight" in names and "model.word_embeddings.weight" in names
+          and "model.layers.1.mlp.gate.expert_bias" in names,
+          "bailingmoe2 checkpoint: query_key_value, word_embeddings, the router's expert_bias")
+    refused(work, hf, "bailing", [
+        ("bailingmoe2 biases", lambda d: edit_config(d, use_qkv_bias=True), ["config.json", "use_qkv_bias"]),
+        ("bailingmoe2 without q/k norm", lambda d: edit_config(d, use_qk_norm=False), ["config.json", "use_qk_norm"]),
+        ("bailingmoe2 softmax router", lambda d: edit_config(d, score_function="softmax"),
+         ["config.json", "score_function"]),
+        ("bailingmoe2 without the expert bias", lambda d: edit_config(d, moe_router_enable_expert_bias=False),
+         ["config.json", "moe_router_enable_expert_bias"]),
+    ])
+
+
 def ernie4_5_moe(work):
     """ERNIE-4.5-MoE (round_trips: synth's file byte for byte): its
     next-token-prediction modules are left out; what its configs may say
@@ -897,6 +919,7 @@ def main():
         minimax_m2(work)
         dots1(work)
         ernie4_5_moe(work)
+        bailingmoe2(work)
         deepseek4(work)
         bad_inputs(work)
     if failures:

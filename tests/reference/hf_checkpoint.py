@@ -533,6 +533,34 @@ class _Dsv4Checkpoint:
         return x @ w.T
 
 
+def bailing_as_common(W, cfg):
+    """Ling 2.0 (bailing_moe) under the names the common path reads: its
+    query_key_value rows viewed as (heads + 2 kv heads, head_dim) and split
+    into q, k and v, query/key_layernorm as the q/k norms, dense as o_proj,
+    word_embeddings as embed_tokens, mlp.gate.expert_bias as the selection
+    bias; its router (score_function sigmoid, groups scored by their two
+    best biased scores) as DeepSeek-V3's keys say it."""
+    nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd = cfg.get("head_dim") or cfg["hidden_size"] // nh
+    out = {}
+    for name, w in W.items():
+        name = name.replace("model.word_embeddings.", "model.embed_tokens.")
+        name = name.replace(".attention.query_layernorm.", ".self_attn.q_norm.")
+        name = name.replace(".attention.key_layernorm.", ".self_attn.k_norm.")
+        name = name.replace(".attention.dense.", ".self_attn.o_proj.")
+        name = name.replace(".mlp.gate.expert_bias", ".mlp.gate.e_score_correction_bias")
+        if name.endswith(".attention.query_key_value.weight"):
+            heads = w.reshape(nh + 2 * nkv, hd, -1)
+            p = name[:-len("attention.query_key_value.weight")] + "self_attn."
+            out[p + "q_proj.weight"] = heads[:nh].reshape(nh * hd, -1)
+            out[p + "k_proj.weight"] = heads[nh:nh + nkv].reshape(nkv * hd, -1)
+            out[p + "v_proj.weight"] = heads[nh + nkv:].reshape(nkv * hd, -1)
+            continue
+        out[name] = w
+    cfg = dict(cfg, scoring_func=cfg.get("score_function", "sigmoid"), topk_method="noaux_tc")
+    return out, cfg
+
+
 def hf_logits(folder, tokens, config_edit=None):
     """Logits (T, vocab) of the checkpoint for the token ids (config.json's
     keys replaced by config_edit's)."""
@@ -546,6 +574,8 @@ def hf_logits(folder, tokens, config_edit=None):
         cfg["num_experts_per_tok"] = cfg["moe_k"]
         cfg["norm_topk_prob"] = True
     W = read_checkpoint(folder)
+    if cfg.get("model_type") == "bailing_moe":
+        W, cfg = bailing_as_common(W, cfg)
     if cfg.get("model_type") == "qwen3_5_moe":  # the language model of a multimodal checkpoint
         text = dict(cfg["text_config"])
         rope = text.pop("rope_parameters", {})

@@ -8,7 +8,7 @@ V3 and K2 with fp8 block-scaled projections), glm4moe (GLM-4.5 and -Air style),
 gpt-oss (its MXFP4 experts decoded from the checkpoint's blocks here),
 llama4 (Scout style and with dense layers between the MoE ones), qwen3next,
 qwen35moe (its value heads grouped by key head in the checkpoint, tiled in
-the file), minimax-m2 (plain and with fp8 block-scaled projections), dots1, ernie4_5-moe,
+the file), minimax-m2 (plain and with fp8 block-scaled projections), dots1, ernie4_5-moe, bailingmoe2,
 deepseek4 (DeepSeek-V4's names, through frugal_ref.deepseek4's arithmetic; plain, and with
 fp8 projections under E8M0 scales and FP4 experts as its published checkpoints),
 and the rope_scaling types convert carries (llama3, linear, yarn)."""
@@ -41,6 +41,8 @@ CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny
          ("dots1", "tiny", None),
          # ERNIE-4.5-MoE: interleaved RoPE, dense and MoE layers alternating, the bias in moe_statics.
          ("ernie4_5-moe", "tiny", None),
+         # Ling 2.0: one query_key_value matrix, its own module names, DeepSeek-V3's MoE in groups.
+         ("bailingmoe2", "tiny", None),
          # DeepSeek-V4: its own module names, hyper-connections, compressors, the indexer, a hash layer.
          ("deepseek4", "tiny", None),
          # rope_scaling, with an original context shorter than the prompt so that it matters:
