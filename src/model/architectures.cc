@@ -43,6 +43,16 @@ constexpr Architecture kArchitectures[] = {
      .leading_dense_key = true,
      .mla_keys = true,
      .training = Training::kContinue},
+    // Mistral Small 4: DeepSeek-V2's layers (latent attention, DeepSeek's
+    // MoE and keys) under its own name.
+    {.name = "mistral4",
+     .yarn_scale_in_softmax = true,
+     .score_bias = ScoreBias::kSigmoidThenTensor,
+     .shared_expert = SharedExpert::kUngated,
+     .deepseek_moe_keys = true,
+     .leading_dense_key = true,
+     .mla_keys = true,
+     .training = Training::kContinue},
     // gpt-oss: biases everywhere, sinks, a window on even layers, the clamped
     // SwiGLU; its converter names the FFN's pre-norm after Hugging Face's module.
     {.name = "gpt-oss",

@@ -381,6 +381,38 @@ std::vector<Preset> build_presets() {
     p.push_back(make("Kimi-K2 (1T): 384 experts top-8 + 1 shared, 61 layers, 64 heads, kv_b split", c));
   }
 
+  // mistral4 (Mistral Small 4): DeepSeek-V2's latent attention with low-rank
+  // queries and kv_b split, a softmax router over 128 experts (top-4,
+  // renormalised), one shared expert, no dense layer, YaRN.
+  {
+    ModelConfig c = base({.arch = "mistral4", .name = "tiny", .vocab = 512, .embd = 128, .layers = 2, .heads = 4,
+                          .heads_kv = 4, .ctx = 256, .eps = 1e-6f, .theta = 10000.0f});
+    set_mla(c, 96, 64, 16, 16, 32);
+    c.mla_split_kv_b = true;
+    c.n_ff = 256;
+    set_experts(c, 8, 2, 64);
+    set_shared_experts(c, 1);
+    c.expert_weights_norm = true;
+    set_yarn(c, 4.0f, 64, 0.1f);
+    p.push_back(make("Mistral Small 4 style: MLA (q_lora 96, kv_lora 64, kv_b split), softmax router top-2 of 8 "
+                     "renormalised + 1 shared, 2 MoE layers, YaRN",
+                     c));
+  }
+  {
+    ModelConfig c = base({.arch = "mistral4", .name = "mistral-small-4", .vocab = 131072, .embd = 4096, .layers = 36,
+                          .heads = 32, .heads_kv = 32, .ctx = 1048576, .eps = 1e-6f, .theta = 10000.0f});
+    set_mla(c, 1024, 256, 64, 64, 128);
+    c.mla_split_kv_b = true;
+    c.n_ff = 12288;
+    set_experts(c, 128, 4, 2048);
+    set_shared_experts(c, 1);
+    c.expert_weights_norm = true;
+    set_yarn(c, 128.0f, 8192, 0.1f);
+    p.push_back(make("Mistral-Small-4-119B (119B, 6.5B active): 128 experts top-4 + 1 shared, 36 layers, MLA kv_lora "
+                     "256, n_embd 4096",
+                     c));
+  }
+
   // glm4moe (GLM-4.5/4.6/4.5-Air): q/k/v biases, RoPE on half of each head
   // (NeoX pairing), leading dense layers, a sigmoid router with a selection
   // bias, renormalised top-k, one shared expert; one next-token-prediction

@@ -214,7 +214,8 @@ INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3
                                                                    "llama4", "llama4/tiny-scout", "deepseek2",
                                                                    "deepseek2/tiny-v3", "deepseek2/tiny-k2",
                                                                    "minimax-m2", "dots1", "ernie4_5-moe",
-                                                                   "qwen3next", "qwen35moe", "bailingmoe2"));
+                                                                   "qwen3next", "qwen35moe", "bailingmoe2",
+                                                                   "mistral4"));
 
 // The MoE targets: routed experts (a pair of factors per expert), shared
 // experts (qwen2moe's, with their sigmoid gate) and the router.

@@ -72,7 +72,7 @@ CASES = [("qwen3", "attn,ffn", "each"), ("qwen2", "attn,ffn", "each"), ("qwen3mo
          ("ernie4_5-moe", "shared,experts,router", "shared"), ("qwen3next", "attn,shared,experts,router", "each"),
          ("qwen3next", "attn", "each"), ("qwen35moe", "attn,shared,experts,router", "each"),
          ("qwen35moe", "attn,experts", "shared"), ("bailingmoe2", "attn,ffn,shared,experts,router", "each"),
-         ("bailingmoe2", "attn,experts", "shared")]
+         ("bailingmoe2", "attn,experts", "shared"), ("mistral4", "attn,shared,experts,router", "each")]
 
 
 def head_of(md, f):

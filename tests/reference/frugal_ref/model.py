@@ -104,7 +104,9 @@ NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm
 # RoPE on the interleaved pairs (x[2i], x[2i+1]) as the file stores them
 # (llama's files are instead reordered back to rotate-half at load).
 PAIRS_ARCHS = ("ernie4_5-moe",)
-ARCHS = ("llama", "deepseek2", "llama4", "deepseek4") + NEOX_ARCHS + PAIRS_ARCHS
+# Latent attention and DeepSeek's MoE: DeepSeek-V2/V3, Kimi-K2, Mistral Small 4.
+MLA_ARCHS = ("deepseek2", "mistral4")
+ARCHS = ("llama", "llama4", "deepseek4") + MLA_ARCHS + NEOX_ARCHS + PAIRS_ARCHS
 
 
 class Config:
@@ -133,7 +135,7 @@ class Config:
         self.eps = float(key("attention.layer_norm_rms_epsilon"))
         self.head_dim = int(key("attention.key_length", self.n_embd // self.n_head))
         self.v_head_dim = int(key("attention.value_length", self.head_dim))
-        if arch == "deepseek2":
+        if arch in MLA_ARCHS:
             self.head_dim = int(key("attention.key_length_mla", self.head_dim))
             self.v_head_dim = int(key("attention.value_length_mla", self.v_head_dim))
         self.n_ff = int(key("feed_forward_length", 0))
@@ -160,7 +162,7 @@ class Config:
         self.yarn_log_mul = float(key("rope.scaling.yarn_log_multiplier", 0.0))
         self.beta_fast = float(key("rope.scaling.yarn_beta_fast", 32.0))
         self.beta_slow = float(key("rope.scaling.yarn_beta_slow", 1.0))
-        if arch == "deepseek2":
+        if arch in MLA_ARCHS:
             self.q_lora_rank = int(key("attention.q_lora_rank", 0))
             self.kv_lora_rank = int(key("attention.kv_lora_rank"))
             self.rope_dim = int(key("rope.dimension_count"))
@@ -368,7 +370,7 @@ class ReferenceModel:
     def _attention(self, il, x, pos):
         cfg = self.cfg
         b = f"blk.{il}."
-        if cfg.arch == "deepseek2":
+        if cfg.arch in MLA_ARCHS:
             return self._mla(il, x, pos)
         if cfg.arch == "llama4":
             return self._llama4_attention(il, x, pos)
