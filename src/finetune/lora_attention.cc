@@ -149,6 +149,12 @@ void attention_forward(const LoraPass& p, int64_t il, const F& xn1, AttentionAct
       kernels::add(L.bv.data, a.v.data() + i * nk, nk);
     }
   const QkNorm qk(c);
+  // hunyuan-moe rotates, then normalises: q_raw and k_raw are then the
+  // rotated heads, the norm's inputs (backward's too).
+  if (c.qk_norm_after_rope && c.layer_has_rope(il)) {
+    p.rotate(a.q_raw.data(), H, p.rope);
+    p.rotate(a.k_raw.data(), HK, p.rope);
+  }
   if (qk.in(il)) {
     p.rmsnorm(a.q_raw.data(), qk.q_weight(L), T * nq / qk.qn, qk.qn, a.q, a.rstd_q);
     p.rmsnorm(a.k_raw.data(), qk.k_weight(L), T * nk / qk.kn, qk.kn, a.k, a.rstd_k);
@@ -157,8 +163,10 @@ void attention_forward(const LoraPass& p, int64_t il, const F& xn1, AttentionAct
     a.k = a.k_raw;
   }
   if (c.layer_has_rope(il)) {
-    p.rotate(a.q.data(), H, p.rope);
-    p.rotate(a.k.data(), HK, p.rope);
+    if (!c.qk_norm_after_rope) {
+      p.rotate(a.q.data(), H, p.rope);
+      p.rotate(a.k.data(), HK, p.rope);
+    }
   } else {
     temper(p, a.q.data());
   }
@@ -193,9 +201,12 @@ void attention_backward(const LoraPass& p, int64_t il, const F& xn1, const Atten
   const F& att = c.attn_output_gate ? a.att_raw : a.att;
   train::attention_backward(shape_of(p), d_raw.data(), a.q.data(), a.k.data(), a.v.data(), att.data(), a.lse.data(),
                             d_q.data(), d_k.data(), d_v.data(), nullptr, mask_of(c, il));
+  const bool rotate_first = c.qk_norm_after_rope && c.layer_has_rope(il);
   if (c.layer_has_rope(il)) {
-    p.rotate(d_q.data(), H, p.rope_back);
-    p.rotate(d_k.data(), HK, p.rope_back);
+    if (!rotate_first) {
+      p.rotate(d_q.data(), H, p.rope_back);
+      p.rotate(d_k.data(), HK, p.rope_back);
+    }
   } else {
     temper(p, d_q.data());
   }
@@ -208,6 +219,10 @@ void attention_backward(const LoraPass& p, int64_t il, const F& xn1, const Atten
                             T * nq / qk.qn, qk.qn);
     train::rmsnorm_backward(d_k.data(), a.k_raw.data(), qk.k_weight(L), a.rstd_k.data(), d_kr.data(), d_w.data(),
                             T * nk / qk.kn, qk.kn);
+  }
+  if (rotate_first) {  // back through the rotation before the norm
+    p.rotate(d_qr.data(), H, p.rope_back);
+    p.rotate(d_kr.data(), HK, p.rope_back);
   }
   if (c.attn_output_gate) {
     const F d_qg = gated_query_back(p, a, d_qr, d_att);

@@ -43,6 +43,15 @@ constexpr Architecture kArchitectures[] = {
      .leading_dense_key = true,
      .mla_keys = true,
      .training = Training::kContinue},
+    // Hunyuan-A13B: per-head q/k norm after RoPE, a softmax router whose
+    // top-k is renormalised, an ungated shared expert as wide as the file says.
+    {.name = "hunyuan-moe",
+     .rope_layout = RopeLayout::kNeox,
+     .qk_norm = QkNorm::kPerHead,
+     .qk_norm_after_rope = true,
+     .expert_weights_norm = true,
+     .shared_expert = SharedExpert::kUngated,
+     .shared_width_key = true},
     // Mistral Small 4: DeepSeek-V2's layers (latent attention, DeepSeek's
     // MoE and keys) under its own name.
     {.name = "mistral4",

@@ -55,6 +55,7 @@ struct Architecture {
   bool attn_sinks = false;     // attn_sinks.weight: a learned logit per head in the softmax's denominator
   bool fused_qkv = false;      // bailingmoe2: q, k and v as the rows of one attn_qkv, in that order
   QkNorm qk_norm = QkNorm::kNone;
+  bool qk_norm_after_rope = false;  // hunyuan-moe: the heads normalised after their rotation
   // glm4moe: the file's tensors decide the q/k norm (GLM-4.5 normalises per
   // head, -Air does not): per head when blk.0.attn_q_norm.weight is present.
   bool qk_norm_from_tensors = false;

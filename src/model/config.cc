@@ -142,6 +142,7 @@ void apply_architecture_defaults(ModelConfig& c) {
   c.attn_bias = a.attn_bias;
   c.attn_out_bias = a.attn_out_bias;
   c.fused_qkv = a.fused_qkv;
+  c.qk_norm_after_rope = a.qk_norm_after_rope;
   c.router_bias = a.router_bias;
   c.expert_bias = a.expert_bias;
   c.attn_sinks = a.attn_sinks;
@@ -221,6 +222,8 @@ ModelConfig config_from_metadata(const Metadata& md) {
     if (c.deepseek_moe_keys)
       c.n_ff_shexp = c.n_expert_shared * (a.shared_width_key ? c.n_ff_shexp ? c.n_ff_shexp : c.n_ff_exp : c.n_ff_exp);
     if (a.shared_expert == SharedExpert::kGated && c.n_ff_shexp > 0) c.n_expert_shared = 1;
+    // hunyuan-moe's converter writes the shared FFN's width alone.
+    if (a.shared_expert == SharedExpert::kUngated && c.n_ff_shexp > 0 && c.n_expert_shared == 0) c.n_expert_shared = 1;
     c.expert_weights_scale = get_float_or(md, k("expert_weights_scale"), 1.0f);
     if (c.expert_weights_scale == 0.0f) c.expert_weights_scale = 1.0f;  // 0 means "unset" in older files
     c.expert_weights_norm = md.get_bool_or(k("expert_weights_norm"), c.expert_weights_norm);

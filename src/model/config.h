@@ -126,6 +126,7 @@ struct ModelConfig {
   bool tied_output = false;  // no output.weight: the LM head is token_embd (from the file's tensors)
   bool attn_bias = false;    // attn_q/k/v.bias (qwen2 family, gpt-oss)
   bool fused_qkv = false;    // attn_qkv holds the rows of attn_q, attn_k, attn_v (bailingmoe2)
+  bool qk_norm_after_rope = false;  // hunyuan-moe: q/k heads normalised after RoPE
   bool attn_out_bias = false;  // attn_output.bias (gpt-oss)
   bool attn_sinks = false;   // attn_sinks.weight: one learned logit per head in the softmax's denominator (gpt-oss)
   QkNorm qk_norm = QkNorm::kNone;

@@ -185,24 +185,33 @@ void attention_layer(const Model& m, int64_t il, std::span<const BatchRow> rows,
       kernels::add(L.bk.data, kr, nk);
       kernels::add(L.bv.data, vr, nv);
     }
-    if (c.qk_norm == QkNorm::kPerHead) {
-      for (int64_t h = 0; h < c.n_head; ++h) kernels::rmsnorm(qr + h * hd, L.q_norm.data, qr + h * hd, hd, c.norm_eps);
-      for (int64_t h = 0; h < c.n_head_kv; ++h)
-        kernels::rmsnorm(kr + h * hd, L.k_norm.data, kr + h * hd, hd, c.norm_eps);
-    } else if (c.qk_norm == QkNorm::kWhole) {
-      kernels::rmsnorm(qr, L.q_norm.data, qr, nq, c.norm_eps);
-      kernels::rmsnorm(kr, L.k_norm.data, kr, nk, c.norm_eps);
-    } else if (c.qk_norm == QkNorm::kPerHeadUnweighted && rope) {
-      // A rotation keeps each head's norm: before or after RoPE is the same.
-      for (int64_t h = 0; h < c.n_head; ++h) kernels::rmsnorm(qr + h * hd, nullptr, qr + h * hd, hd, c.norm_eps);
-      for (int64_t h = 0; h < c.n_head_kv; ++h) kernels::rmsnorm(kr + h * hd, nullptr, kr + h * hd, hd, c.norm_eps);
-    }
+    auto qk_norm = [&] {
+      if (c.qk_norm == QkNorm::kPerHead) {
+        for (int64_t h = 0; h < c.n_head; ++h)
+          kernels::rmsnorm(qr + h * hd, L.q_norm.data, qr + h * hd, hd, c.norm_eps);
+        for (int64_t h = 0; h < c.n_head_kv; ++h)
+          kernels::rmsnorm(kr + h * hd, L.k_norm.data, kr + h * hd, hd, c.norm_eps);
+      } else if (c.qk_norm == QkNorm::kWhole) {
+        kernels::rmsnorm(qr, L.q_norm.data, qr, nq, c.norm_eps);
+        kernels::rmsnorm(kr, L.k_norm.data, kr, nk, c.norm_eps);
+      } else if (c.qk_norm == QkNorm::kPerHeadUnweighted && rope) {
+        // A rotation keeps each head's norm: before or after RoPE is the same.
+        for (int64_t h = 0; h < c.n_head; ++h) kernels::rmsnorm(qr + h * hd, nullptr, qr + h * hd, hd, c.norm_eps);
+        for (int64_t h = 0; h < c.n_head_kv; ++h)
+          kernels::rmsnorm(kr + h * hd, nullptr, kr + h * hd, hd, c.norm_eps);
+      }
+    };
+    // hunyuan-moe normalises the rotated heads (a weighted norm does not
+    // commute with the rotation); the others the projections.
+    if (!c.qk_norm_after_rope) qk_norm();
     const BatchRow& row = rows[static_cast<size_t>(r)];
     if (rope) {
       const float* cs = s.rope.v.data() + r * c.rope_dim;
       for (int64_t h = 0; h < c.n_head; ++h) kernels::rope_apply(rp, cs, qr + h * hd);
       for (int64_t h = 0; h < c.n_head_kv; ++h) kernels::rope_apply(rp, cs, kr + h * hd);
-    } else if (c.attn_temp_scale != 0.0f) {
+    }
+    if (c.qk_norm_after_rope) qk_norm();
+    if (!rope && c.attn_temp_scale != 0.0f) {
       // llama4's NoPE layers sharpen attention further into a long context.
       const double steps = std::floor((row.pos + 1.0) / static_cast<double>(c.attn_temp_length));
       const float t = static_cast<float>(1.0 + c.attn_temp_scale * std::log(steps + 1.0));

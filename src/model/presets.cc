@@ -5,6 +5,7 @@
 #include "model/presets.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "base/error.h"
 #include "model/architectures.h"
@@ -379,6 +380,37 @@ std::vector<Preset> build_presets() {
     set_yarn(c, 32.0f, 4096, 0.1f);
     c.yarn_beta_fast = c.yarn_beta_slow = 1.0f;
     p.push_back(make("Kimi-K2 (1T): 384 experts top-8 + 1 shared, 61 layers, 64 heads, kv_b split", c));
+  }
+
+  // hunyuan-moe (Hunyuan-A13B): per-head q/k norm after RoPE, a softmax
+  // router over all experts whose top-k is renormalised, one ungated shared
+  // expert, a tied embedding; its dynamic NTK RoPE (alpha 1000) as the base
+  // its converter writes: 10000 * alpha^(d / (d - 2)).
+  {
+    ModelConfig c = base({.arch = "hunyuan-moe", .name = "tiny", .vocab = 512, .embd = 128, .layers = 2, .heads = 4,
+                          .heads_kv = 2, .ctx = 256, .eps = 1e-5f, .theta = 10000.0f});
+    set_head_dim(c, 32);
+    c.n_ff = 64;
+    set_experts(c, 8, 2, 64);
+    set_shared_experts(c, 1);
+    c.expert_weights_norm = true;
+    c.tied_output = true;
+    p.push_back(make("Hunyuan-A13B style: per-head q/k norm after RoPE, GQA 4/2 of 32, softmax router top-2 of 8 "
+                     "renormalised + 1 shared, tied embedding",
+                     c));
+  }
+  {
+    ModelConfig c = base({.arch = "hunyuan-moe", .name = "hunyuan-a13b", .vocab = 128167, .embd = 4096, .layers = 32,
+                          .heads = 32, .heads_kv = 8, .ctx = 32768, .eps = 1e-5f,
+                          .theta = float(10000.0 * std::pow(1000.0, 128.0 / 126.0))});
+    c.n_ff = 3072;
+    set_experts(c, 64, 8, 3072);
+    set_shared_experts(c, 1);
+    c.expert_weights_norm = true;
+    c.tied_output = true;
+    p.push_back(make("Hunyuan-A13B (80B, 13B active): 64 experts top-8 + 1 shared, 32 layers, n_embd 4096, GQA 32/8 "
+                     "of 128, tied embedding",
+                     c));
   }
 
   // mistral4 (Mistral Small 4): DeepSeek-V2's latent attention with low-rank

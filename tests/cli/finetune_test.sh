@@ -210,6 +210,8 @@ adapted_moe q35 qwen35moe attn,shared,experts,router 47
 adapted_moe bl bailingmoe2 attn,ffn,shared,experts,router 23
 # mistral4 (DeepSeek-V2's latent attention with kv_b split, a softmax router, a shared expert).
 adapted_moe m4 mistral4 attn,shared,experts,router 26
+# hunyuan-moe (per-head q/k norm after RoPE, a softmax router, a shared expert, a tied embedding).
+adapted_moe hy hunyuan-moe attn,shared,experts,router 22
 # Architectures the trainer does not cover: refused, saying what it lacks.
 "$FRUGAL" synth --arch deepseek4 --preset tiny --type q8_0 -o "$dir/deepseek4.gguf" >/dev/null 2>&1
 expect_error "architecture 'deepseek4' is not supported: the LoRA trainer lacks its hyper-connection streams" finetune \

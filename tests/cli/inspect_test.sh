@@ -132,6 +132,7 @@ llama4 llama4-maverick 400 1 17 all
 minimax-m2 minimax-m2 230 2 10 no-embd-head
 bailingmoe2 ling-mini-2.0 16 0.5 1.4 all
 bailingmoe2 ling-flash-2.0 100 3 6.1 all
+hunyuan-moe hunyuan-a13b 80 0.5 13 all
 CARDS
 
 # Corrupt files: exit 1 with a message naming the problem.

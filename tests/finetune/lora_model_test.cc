@@ -215,7 +215,7 @@ INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3
                                                                    "deepseek2/tiny-v3", "deepseek2/tiny-k2",
                                                                    "minimax-m2", "dots1", "ernie4_5-moe",
                                                                    "qwen3next", "qwen35moe", "bailingmoe2",
-                                                                   "mistral4"));
+                                                                   "mistral4", "hunyuan-moe"));
 
 // The MoE targets: routed experts (a pair of factors per expert), shared
 // experts (qwen2moe's, with their sigmoid gate) and the router.

@@ -72,7 +72,8 @@ CASES = [("qwen3", "attn,ffn", "each"), ("qwen2", "attn,ffn", "each"), ("qwen3mo
          ("ernie4_5-moe", "shared,experts,router", "shared"), ("qwen3next", "attn,shared,experts,router", "each"),
          ("qwen3next", "attn", "each"), ("qwen35moe", "attn,shared,experts,router", "each"),
          ("qwen35moe", "attn,experts", "shared"), ("bailingmoe2", "attn,ffn,shared,experts,router", "each"),
-         ("bailingmoe2", "attn,experts", "shared"), ("mistral4", "attn,shared,experts,router", "each")]
+         ("bailingmoe2", "attn,experts", "shared"), ("mistral4", "attn,shared,experts,router", "each"),
+         ("hunyuan-moe", "attn,shared,experts,router", "each")]
 
 
 def head_of(md, f):
@@ -113,7 +114,8 @@ def head_of(md, f):
                   "ssm_dv": int(key("ssm.inner_size")) // n_v}
     return latent | hybrid | {"eps": float(key("attention.layer_norm_rms_epsilon")), "rope_base": float(key("rope.freq_base", 10000.0)),
             "rope_neox": arch not in ("llama", "llama4", "ernie4_5-moe"), "rope_dim": int(key("rope.dimension_count", hd)),
-            "qk_norm": ("whole" if arch in ("olmoe", "minimax-m2") else "head") if q_norm
+            "qk_norm": ("whole" if arch in ("olmoe", "minimax-m2") else
+                        "head_after_rope" if arch == "hunyuan-moe" else "head") if q_norm
             else "head_unweighted" if llama4 and int(key("expert_count", 0)) != 128 else "none",
             # llama4: NoPE layers every 4th tempering their queries, chunks on the others, the
             # routing weight on the expert's input.
@@ -125,7 +127,7 @@ def head_of(md, f):
             "expert": int(key("expert_count", 0)), "used": int(key("expert_used_count", 0)), "aux": 0.0, "z": 0.0,
             "norm_w": bool(key("expert_weights_norm",
                                arch in ("llama", "qwen3moe", "gpt-oss", "minimax-m2", "ernie4_5-moe", "qwen3next",
-                                        "qwen35moe"))),
+                                        "qwen35moe", "hunyuan-moe"))),
             "rope_inv_freq": [float(v) for v in inv_freq], "rope_mag": float(magnitude),
             "swa": int(key("attention.sliding_window", 0)) if arch == "gpt-oss" else 0,
             "w_scale": float(key("expert_weights_scale", 1.0)) or 1.0,

@@ -69,7 +69,8 @@ def main():
                               ("qwen2moe", "tiny"), ("glm4moe", "tiny"), ("glm4moe", "tiny-air"),
                               ("gpt-oss", "tiny"), ("llama4", "tiny"), ("deepseek2", "tiny"),
                               ("deepseek2", "tiny-v3"), ("deepseek2", "tiny-k2"), ("minimax-m2", "tiny"),
-                              ("dots1", "tiny"), ("ernie4_5-moe", "tiny"), ("bailingmoe2", "tiny")):
+                              ("dots1", "tiny"), ("ernie4_5-moe", "tiny"), ("bailingmoe2", "tiny"),
+                              ("mistral4", "tiny"), ("hunyuan-moe", "tiny")):
             base = synth(work, arch, preset, "f32")
             ref = load_model(base)
             factors = {}

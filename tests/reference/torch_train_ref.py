@@ -105,6 +105,7 @@ def attention(head, p, h, B, T, mask, nope=False):
     q, kk, v = q.view(B, T, H, hd), kk.view(B, T, Hkv, hd), v.view(B, T, Hkv, hd)
     if qk_norm == "head":  # qwen3moe: per head
         q, kk = rmsnorm(q, p("attn_q_norm.weight"), eps), rmsnorm(kk, p("attn_k_norm.weight"), eps)
+    after = qk_norm == "head_after_rope"  # hunyuan-moe: per head, the rotated heads
     if qk_norm == "head_unweighted" and not nope:  # llama4: per head, no weight, RoPE layers only
         q, kk = rmsnorm(q, 1.0, eps), rmsnorm(kk, 1.0, eps)
     rd = int(head.get("rope_dim", hd))
@@ -116,6 +117,8 @@ def attention(head, p, h, B, T, mask, nope=False):
             q = q * t[None, :, None, None].to(q.dtype)
     else:
         q, kk = rope(q, base, neox, rd, inv, mag), rope(kk, base, neox, rd, inv, mag)
+    if after:
+        q, kk = rmsnorm(q, p("attn_q_norm.weight"), eps), rmsnorm(kk, p("attn_k_norm.weight"), eps)
     kk, v = kk.repeat_interleave(H // Hkv, dim=2), v.repeat_interleave(H // Hkv, dim=2)
     s = torch.einsum("bihd,bjhd->bhij", q, kk) / np.sqrt(hd)
     s = s.masked_fill(~mask, float("-inf"))

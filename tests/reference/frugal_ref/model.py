@@ -100,7 +100,7 @@ from .gguf import GGUFFile
 
 HYBRID_ARCHS = ("qwen3next", "qwen35moe")
 NEOX_ARCHS = ("qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", "gpt-oss", "glm4moe", "minimax-m2",
-              "dots1", "bailingmoe2") + HYBRID_ARCHS
+              "dots1", "bailingmoe2", "hunyuan-moe") + HYBRID_ARCHS
 # RoPE on the interleaved pairs (x[2i], x[2i+1]) as the file stores them
 # (llama's files are instead reordered back to rotate-half at load).
 PAIRS_ARCHS = ("ernie4_5-moe",)
@@ -400,17 +400,20 @@ class ReferenceModel:
         q = q.reshape(T, cfg.n_head, cfg.head_dim)
         k = k.reshape(T, cfg.n_head_kv, cfg.head_dim)
         v = v.reshape(T, cfg.n_head_kv, cfg.v_head_dim)
+        def head_norm(q, k):
+            return (rms_norm(q, self.w(b + "attn_q_norm.weight"), cfg.eps),
+                    rms_norm(k, self.w(b + "attn_k_norm.weight"), cfg.eps))
         if cfg.arch in ("qwen3", "qwen3moe", "dots1", "bailingmoe2") + HYBRID_ARCHS or (
                 cfg.arch == "glm4moe" and self.has(b + "attn_q_norm.weight")):
-            # per-head q/k norm
-            q = rms_norm(q, self.w(b + "attn_q_norm.weight"), cfg.eps)
-            k = rms_norm(k, self.w(b + "attn_k_norm.weight"), cfg.eps)
+            q, k = head_norm(q, k)  # per-head q/k norm
         if cfg.arch in PAIRS_ARCHS:  # de-interleave q and k alike (dot products unchanged)
             q, k = deinterleave(q), deinterleave(k)
         inv_freq, mag = self._inv_freq(cfg.rope_dim)
         rd = cfg.rope_dim
         q = np.concatenate([rope_halves(q[..., :rd], pos, inv_freq, mag), q[..., rd:]], axis=-1)
         k = np.concatenate([rope_halves(k[..., :rd], pos, inv_freq, mag), k[..., rd:]], axis=-1)
+        if cfg.arch == "hunyuan-moe":  # per-head q/k norm of the rotated heads
+            q, k = head_norm(q, k)
         window = cfg.n_swa if il % 2 == 0 else 0
         sinks = self.w(b + "attn_sinks.weight") if self.has(b + "attn_sinks.weight") else None
         out = attention(q, k, v, 1.0 / math.sqrt(cfg.head_dim), window, sinks)
