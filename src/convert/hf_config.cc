@@ -269,6 +269,50 @@ void read_bailing(const HfConfig& h, ModelConfig& c) {
   if (c.n_expert_groups <= 1) c.n_expert_groups = c.n_group_used = 0;  // one group of all: no limit
 }
 
+// Hunyuan-A13B's per-layer MoE keys (moe_topk, moe_intermediate_size,
+// num_shared_expert may be lists, a value per layer): a list whose values
+// are all one is read as that value; other lists are refused.
+json hunyuan_scalars(const json& j, const std::string& where) {
+  json out = j;
+  for (const char* key : {"moe_topk", "moe_intermediate_size", "num_shared_expert", "num_experts"}) {
+    if (!j.contains(key) || !j[key].is_array()) continue;
+    const json& list = j[key];
+    if (list.empty() || std::any_of(list.begin(), list.end(), [&](const json& v) { return v != list[0]; }))
+      fail(where, ": key '", key, "' ", list.dump(), " differs by layer, which is not converted");
+    out[key] = list[0];
+  }
+  return out;
+}
+
+// Hunyuan-A13B: per-head q/k norm (after RoPE), no biases, no cross-layer
+// attention, a softmax router renormalised, num_shared_expert FFNs of
+// intermediate_size as one, RoPE's base raised by rope_scaling's alpha
+// ("dynamic" NTK: base * alpha^(d / (d - 2)), as its rotary embedding
+// computes it once); the rest of what its configs can say is refused.
+void read_hunyuan(const HfConfig& h, ModelConfig& c) {
+  const std::string& where = h.where;
+  if (!h.flag_or("use_qk_norm", true)) fail(where, ": Hunyuan without use_qk_norm is not converted");
+  if (h.flag_or("use_cla", false)) fail(where, ": use_cla (cross-layer attention) is not converted");
+  if (h.flag_or("attention_bias", false) || h.flag_or("mlp_bias", false))
+    fail(where, ": Hunyuan with attention_bias or mlp_bias is not converted");
+  c.n_expert_shared = h.count_or("num_shared_expert", 1);
+  c.n_ff_shexp = c.n_expert_shared * c.n_ff;
+  if (!h.has("rope_scaling")) return;
+  const json& rs = h.j["rope_scaling"];
+  if (!rs.is_object() || rs.value("type", rs.value("rope_type", std::string())) != "dynamic" || !rs.contains("alpha"))
+    fail(where, ": rope_scaling ", rs.dump(), " is not converted (Hunyuan's is dynamic with an alpha)");
+  const HfConfig r{rs, where + " rope_scaling"};
+  for (auto it = rs.begin(); it != rs.end(); ++it)
+    if (it.key() != "type" && it.key() != "rope_type" && it.key() != "alpha" && it.key() != "factor" &&
+        it.key() != "beta_fast" && it.key() != "beta_slow" && it.key() != "mscale" && it.key() != "mscale_all_dim")
+      fail(where, ": rope_scaling key '", it.key(), "' is not converted");
+  if (r.number_or("factor", 1.0) != 1.0) fail(where, ": rope_scaling factor other than 1 is not converted");
+  const double alpha = r.number_or("alpha", 1.0);
+  if (!(alpha >= 1.0)) fail(where, ": rope_scaling alpha must be a number of at least 1");
+  const double d = double(c.head_dim);
+  c.rope_freq_base = float(double(c.rope_freq_base) * std::pow(alpha, d / (d - 2.0)));
+}
+
 // ERNIE-4.5-MoE: MoE layers from moe_layer_start_index to the last, every
 // moe_layer_interval-th, shared experts of the routed width, a softmax
 // router whose correction bias chooses, the top-k always renormalised; no
@@ -502,7 +546,9 @@ ModelConfig config_from_hf(const json& root, const std::string& where) {
   const HfFamily& fam = *found;
   if (*fam.text_config && (!root.contains("text_config") || !root["text_config"].is_object()))
     fail(where, ": key 'text_config' is missing or not an object");
-  const json& j = hf_model_keys(root);
+  json scalars;  // Hunyuan's uniform per-layer lists as values
+  if (fam.keys == HfKeys::kHunyuan) scalars = hunyuan_scalars(hf_model_keys(root), where);
+  const json& j = fam.keys == HfKeys::kHunyuan ? scalars : hf_model_keys(root);
   const std::string keys_where = *fam.text_config ? where + " text_config" : where;
   const HfConfig h{j, keys_where};
   ModelConfig c;
@@ -549,8 +595,9 @@ ModelConfig config_from_hf(const json& root, const std::string& where) {
     case HfKeys::kErnie: read_ernie(h, c); break;
     case HfKeys::kDeepseekV4: read_deepseek4(h, c); break;
     case HfKeys::kBailing: read_bailing(h, c); break;
+    case HfKeys::kHunyuan: read_hunyuan(h, c); break;
   }
-  if (h.has("rope_scaling")) read_rope_scaling(j["rope_scaling"], fam, keys_where, c);
+  if (h.has("rope_scaling") && fam.keys != HfKeys::kHunyuan) read_rope_scaling(j["rope_scaling"], fam, keys_where, c);
   if (fam.norm_topk_key) c.expert_weights_norm = h.flag_or("norm_topk_prob", false);
   try {
     model::validate_config(c);

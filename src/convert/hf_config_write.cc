@@ -125,6 +125,15 @@ json config_to_hf(const ModelConfig& c, const std::string& torch_dtype) {
     j["moe_num_shared_experts"] = c.n_expert_shared;
   }
   if (fam.keys == HfKeys::kDeepseekV4) write_deepseek4(c, j);
+  if (fam.keys == HfKeys::kHunyuan) {
+    if (c.n_ff_shexp != c.n_expert_shared * c.n_ff)
+      fail("no Hugging Face Hunyuan config for shared experts other than num_shared_expert of intermediate_size");
+    j["num_shared_expert"] = c.n_expert_shared;
+    j["use_qk_norm"] = true;
+    j["use_cla"] = false;
+    j["attention_bias"] = false;
+    j["mlp_bias"] = false;
+  }
   if (fam.keys == HfKeys::kBailing) {
     if (c.gating != model::GatingFunc::kSigmoid || !c.expert_score_bias)
       fail("no Hugging Face Ling 2.0 config for a router other than its bias-chosen sigmoid");

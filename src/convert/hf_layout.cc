@@ -173,6 +173,13 @@ constexpr HfFamily kFamilies[] = {
      .shared_ff_key = "", .norm_topk_key = true, .shared_block = "shared_experts", .exp_gate = "gate_proj",
      .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false, .drop_extra_layers = true,
      .keys = HfKeys::kBailing, .naming = &kBailingNaming},
+    // Hunyuan-A13B: Llama's names but its own for the q/k norms, the router
+    // and the shared FFN (hf_names_hunyuan.cc); per-layer MoE keys.
+    {.hf_class = "HunYuanMoEV1ForCausalLM", .arch = "hunyuan-moe", .model_type = "hunyuan_v1_moe", .moe = true,
+     .moe_block = "mlp", .expert_count_key = "num_experts", .expert_ff_key = "moe_intermediate_size",
+     .shared_ff_key = "", .norm_topk_key = false, .shared_block = "shared_mlp", .exp_gate = "gate_proj",
+     .exp_up = "up_proj", .exp_down = "down_proj", .permute_qk = false, .expert_used_key = "moe_topk",
+     .keys = HfKeys::kHunyuan, .naming = &kHunyuanNaming},
     kDeepseekV4,
     also_named(kDeepseekV4, "DeepseekV4FlashForCausalLM"),
     also_named(kDeepseekV4, "DeepseekV4ProForCausalLM"),

@@ -32,6 +32,7 @@ enum class HfKeys {
   kErnie,     // moe_layer_start_index/end_index/interval, moe_num_shared_experts, use_bias
   kDeepseekV4, // hc_*, o_groups, o_lora_rank, sliding_window, compress_*, index_*, num_hash_layers, swiglu_limit
   kBailing,   // DeepSeek-V3's MoE as num_shared_experts, score_function, moe_router_enable_expert_bias; use_qk_norm
+  kHunyuan,   // moe_topk, num_shared_expert (per-layer lists), use_qk_norm, use_cla, rope_scaling's dynamic alpha
 };
 
 // How a checkpoint's value becomes the GGUF's (hf_value_to_gguf).
@@ -59,6 +60,7 @@ struct HfNaming {
 };
 extern const HfNaming kDeepseekV4Naming;  // hf_names_dsv4.cc
 extern const HfNaming kBailingNaming;     // hf_names_bailing.cc
+extern const HfNaming kHunyuanNaming;     // hf_names_hunyuan.cc
 
 // A family of Hugging Face checkpoints that converts to one GGUF architecture.
 struct HfFamily {

@@ -89,7 +89,7 @@ def round_trips(work):
                                  ("glm4moe", "tiny", 2), ("glm4moe", "tiny-air", 1), ("llama4", "tiny-scout", 2),
                                  ("qwen3next", "tiny", 2), ("qwen35moe", "tiny", 2), ("minimax-m2", "tiny", 2),
                                  ("dots1", "tiny", 2), ("ernie4_5-moe", "tiny", 2), ("deepseek4", "tiny", 2),
-                                 ("bailingmoe2", "tiny", 2)]:
+                                 ("bailingmoe2", "tiny", 2), ("hunyuan-moe", "tiny", 2)]:
         hf = os.path.join(work, f"hf-{arch}-{preset}")
         must("synth", "--arch", arch, "--preset", preset, "--format", "hf", "--shards", shards, "--seed", 5, "-o", hf)
         for ttype in ["f32", "f16", "q8_0"]:
@@ -724,6 +724,41 @@ def bailingmoe2(work):
     ])
 
 
+def hunyuan_moe(work):
+    """Hunyuan-A13B (round_trips: synth's file byte for byte): its per-layer
+    MoE keys as lists of one value convert as that value; rope_scaling's
+    dynamic alpha raises RoPE's base to base * alpha^(d / (d - 2)) (the
+    same file as synth's preset of that base); what its configs may say
+    that the architecture does not compute is refused by key."""
+    hf = os.path.join(work, "hf-hunyuan")
+    must("synth", "--arch", "hunyuan-moe", "--preset", "tiny", "--format", "hf", "--seed", 7, "-o", hf)
+    plain = os.path.join(work, "hunyuan.gguf")
+    must("convert", hf, "-o", plain)
+    lists = os.path.join(work, "hf-hunyuan-lists")
+    shutil.copytree(hf, lists)
+    edit_config(lists, moe_topk=[2, 2], moe_intermediate_size=[64, 64], num_shared_expert=[1, 1])
+    listed = os.path.join(work, "hunyuan-lists.gguf")
+    must("convert", lists, "-o", listed)
+    check(same_file(plain, listed), "hunyuan-moe per-layer lists of one value read as the value")
+    alpha = os.path.join(work, "hf-hunyuan-alpha")
+    shutil.copytree(hf, alpha)
+    edit_config(alpha, rope_scaling={"type": "dynamic", "alpha": 1000.0, "factor": 1.0, "beta_fast": 32,
+                                     "beta_slow": 1, "mscale": 1.0, "mscale_all_dim": 1.0})
+    out = os.path.join(work, "hunyuan-alpha.gguf")
+    must("convert", alpha, "-o", out)
+    md = {m["key"]: m["value"] for m in json.loads(must("inspect", "--json", out).stdout)["metadata"]}
+    want = float(np.float32(10000.0 * 1000.0 ** (32 / 30)))
+    check(md["hunyuan-moe.rope.freq_base"] == want and "hunyuan-moe.rope.scaling.type" not in md,
+          f"hunyuan-moe rope_scaling alpha 1000: freq_base {md['hunyuan-moe.rope.freq_base']} (want {want})")
+    refused(work, hf, "hunyuan", [
+        ("hunyuan-moe cross-layer attention", lambda d: edit_config(d, use_cla=True), ["config.json", "use_cla"]),
+        ("hunyuan-moe top-k by layer", lambda d: edit_config(d, moe_topk=[2, 1]), ["config.json", "moe_topk"]),
+        ("hunyuan-moe linear rope_scaling", lambda d: edit_config(d, rope_scaling={"type": "linear", "factor": 2.0}),
+         ["config.json", "rope_scaling"]),
+        ("hunyuan-moe without q/k norm", lambda d: edit_config(d, use_qk_norm=False), ["config.json", "use_qk_norm"]),
+    ])
+
+
 def ernie4_5_moe(work):
     """ERNIE-4.5-MoE (round_trips: synth's file byte for byte): its
     next-token-prediction modules are left out; what its configs may say
@@ -920,6 +955,7 @@ def main():
         dots1(work)
         ernie4_5_moe(work)
         bailingmoe2(work)
+        hunyuan_moe(work)
         deepseek4(work)
         bad_inputs(work)
     if failures:

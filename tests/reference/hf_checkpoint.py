@@ -192,6 +192,9 @@ def mha(W, p, cfg, h, pos, proj):
         rope = rope_halves
     q = np.concatenate([rope(q[..., :rd], pos, inv_freq, magnitude), q[..., rd:]], axis=-1)
     k = np.concatenate([rope(k[..., :rd], pos, inv_freq, magnitude), k[..., rd:]], axis=-1)
+    if p + "self_attn.query_layernorm.weight" in W:  # Hunyuan: per head, the rotated heads
+        q = rms_norm(q, W[p + "self_attn.query_layernorm.weight"], eps)
+        k = rms_norm(k, W[p + "self_attn.key_layernorm.weight"], eps)
     window = 0  # gpt-oss: sliding_window on the layers layer_types says
     if cfg.get("layer_types") and cfg["layer_types"][int(p.split(".")[2])] == "sliding_attention":
         window = cfg["sliding_window"]
@@ -561,6 +564,30 @@ def bailing_as_common(W, cfg):
     return out, cfg
 
 
+def hunyuan_as_common(W, cfg):
+    """Hunyuan-A13B (hunyuan_v1_moe) under the names the common path reads:
+    its router mlp.gate.wg as mlp.gate, its shared FFN mlp.shared_mlp as
+    DeepSeek's mlp.shared_experts; its q/k norms (self_attn.query_layernorm
+    and key_layernorm, applied after RoPE) kept under their own names for
+    mha; its per-layer MoE lists as their value; rope_scaling's dynamic
+    alpha raising RoPE's base as its rotary embedding does."""
+    out = {}
+    for name, w in W.items():
+        name = name.replace(".mlp.gate.wg.", ".mlp.gate.").replace(".mlp.shared_mlp.", ".mlp.shared_experts.")
+        out[name] = w
+    cfg = dict(cfg)
+    for key in ("moe_topk", "moe_intermediate_size", "num_shared_expert"):
+        if isinstance(cfg.get(key), list):
+            cfg[key] = cfg[key][0]
+    cfg["num_experts_per_tok"] = cfg["moe_topk"]
+    cfg["norm_topk_prob"] = True
+    rs = cfg.pop("rope_scaling", None)
+    if rs:
+        hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+        cfg["rope_theta"] = cfg.get("rope_theta", 10000.0) * rs["alpha"] ** (hd / (hd - 2))
+    return out, cfg
+
+
 def hf_logits(folder, tokens, config_edit=None):
     """Logits (T, vocab) of the checkpoint for the token ids (config.json's
     keys replaced by config_edit's)."""
@@ -576,6 +603,8 @@ def hf_logits(folder, tokens, config_edit=None):
     W = read_checkpoint(folder)
     if cfg.get("model_type") == "bailing_moe":
         W, cfg = bailing_as_common(W, cfg)
+    if cfg.get("model_type") == "hunyuan_v1_moe":
+        W, cfg = hunyuan_as_common(W, cfg)
     if cfg.get("model_type") == "qwen3_5_moe":  # the language model of a multimodal checkpoint
         text = dict(cfg["text_config"])
         rope = text.pop("rope_parameters", {})

@@ -8,10 +8,10 @@ V3 and K2 with fp8 block-scaled projections), glm4moe (GLM-4.5 and -Air style),
 gpt-oss (its MXFP4 experts decoded from the checkpoint's blocks here),
 llama4 (Scout style and with dense layers between the MoE ones), qwen3next,
 qwen35moe (its value heads grouped by key head in the checkpoint, tiled in
-the file), minimax-m2 (plain and with fp8 block-scaled projections), dots1, ernie4_5-moe, bailingmoe2,
+the file), minimax-m2 (plain and with fp8 block-scaled projections), dots1, ernie4_5-moe, bailingmoe2, hunyuan-moe,
 deepseek4 (DeepSeek-V4's names, through frugal_ref.deepseek4's arithmetic; plain, and with
 fp8 projections under E8M0 scales and FP4 experts as its published checkpoints),
-and the rope_scaling types convert carries (llama3, linear, yarn)."""
+and the rope_scaling types convert carries (llama3, linear, yarn, Hunyuan's dynamic alpha)."""
 import json
 import os
 import subprocess
@@ -43,6 +43,8 @@ CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny
          ("ernie4_5-moe", "tiny", None),
          # Ling 2.0: one query_key_value matrix, its own module names, DeepSeek-V3's MoE in groups.
          ("bailingmoe2", "tiny", None),
+         # Hunyuan-A13B: q/k norms after RoPE, the router as gate.wg, the shared FFN as shared_mlp, tied.
+         ("hunyuan-moe", "tiny", None),
          # DeepSeek-V4: its own module names, hyper-connections, compressors, the indexer, a hash layer.
          ("deepseek4", "tiny", None),
          # rope_scaling, with an original context shorter than the prompt so that it matters:
@@ -51,6 +53,8 @@ CASES = [("llama", "tiny", None), ("llama", "tiny-dense", None), ("qwen2", "tiny
                                   "high_freq_factor": 4.0, "original_max_position_embeddings": 16}),
          ("llama", "tiny", {"type": "linear", "factor": 4.0}),
          ("qwen3", "tiny", {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8}),
+         # Hunyuan's dynamic alpha: RoPE's base times alpha^(d / (d - 2)).
+         ("hunyuan-moe", "tiny", {"type": "dynamic", "alpha": 1000.0, "factor": 1.0}),
          # DeepSeek-V3's float8_e4m3 projections with a scale per block (32x32
          # here so that the tiny matrices hold several), kv_b joint and split.
          ("deepseek2", "tiny-v3", None, "--fp8-block", 32), ("deepseek2", "tiny-k2", None, "--fp8-block", 32),
