@@ -308,6 +308,7 @@ CommandRegistration reg("inspect", "show a GGUF file's metadata, tensors, parame
                             if (!pv->file.empty()) {
                               if (!path->empty() && pv->model.empty()) pv->model = *path;
                               if (*json) fail("inspect: --placement prints text (the placement file is JSON itself)");
+                              if (!preset->arch.empty()) fail("inspect: --placement and --arch are two views; give one");
                               return print_placement(*pv);
                             }
                             if (!pv->model.empty() || pv->ranks != 0 || pv->replicas >= 0)

@@ -147,4 +147,13 @@ expect_error "not a GGUF file" "$dir/magic.gguf"
 : >"$dir/empty.gguf"
 expect_error "truncated file: magic" "$dir/empty.gguf"
 expect_error "cannot open" "$dir/missing.gguf"
+# A preset that does not exist, or a preset beside a file: errors naming them.
+for args in "--arch glm4moe --preset glm-9" "--arch gpt9" "--arch glm4moe --type q9_9" "$dir/moe.gguf --arch glm4moe"; do
+  set +e
+  # shellcheck disable=SC2086  # the words are the arguments
+  "$FRUGAL" inspect $args >"$dir/out" 2>"$dir/err"
+  rc=$?
+  set -e
+  [[ $rc -eq 1 ]] && grep -q "^error: " "$dir/err" || { cat "$dir/err"; fail "inspect $args: exit $rc"; }
+done
 echo "inspect_test: ok"
