@@ -9,12 +9,13 @@
 // standard attention architectures, deepseek2's latent attention (q or
 // q_a and q_b, kv_a_mqa, output, kv_b, or a split file's per-head k_b and
 // v_b, 3-D factors as the experts'), the Gated DeltaNet layers' in- and
-// output projections (qwen3next, qwen35moe), the dense SwiGLU FFN, the shared
-// experts, the routed experts (gpt-oss's biased and clamped ones and
-// llama4's, weighted on their input, included) and the router
-// (ffn_gate_inp, its logits adapted before routing). Any other tensor name in
-// the file is a load error naming it,
-// so an adapter is never half applied.
+// output projections (qwen3next, qwen35moe), bailingmoe2's fused attn_qkv
+// (its B's rows split among the q, k and v products, A x shared), the dense
+// SwiGLU FFN, the shared experts, the routed experts (gpt-oss's biased and
+// clamped ones and llama4's, weighted on their input, included) and the
+// router (ffn_gate_inp, its logits adapted before routing). Any other tensor
+// name in the file is a load error naming it, so an adapter is never half
+// applied.
 #pragma once
 #include <cstdint>
 #include <memory>
