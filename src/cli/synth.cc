@@ -1,4 +1,5 @@
 // frugal synth: a random-weight GGUF model of a real architecture and size.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -28,10 +29,14 @@ struct SynthArgs {
   model::ConfigOverrides over;
 };
 
+// Columns as wide as their longest entry.
 void print_presets() {
-  std::printf("%-10s %-18s %9s %9s  %s\n", "arch", "preset", "params", "active", "description");
+  int arch_w = 4, name_w = 6;
   for (const auto& p : model::all_presets())
-    std::printf("%-10s %-18s %9s %9s  %s\n", p.arch.c_str(), p.name.c_str(),
+    arch_w = std::max(arch_w, int(p.arch.size())), name_w = std::max(name_w, int(p.name.size()));
+  std::printf("%-*s %-*s %9s %9s  %s\n", arch_w, "arch", name_w, "preset", "params", "active", "description");
+  for (const auto& p : model::all_presets())
+    std::printf("%-*s %-*s %9s %9s  %s\n", arch_w, p.arch.c_str(), name_w, p.name.c_str(),
                 human_count(double(p.config.n_params())).c_str(),
                 human_count(double(p.config.n_active_params())).c_str(), p.description.c_str());
 }

@@ -24,6 +24,13 @@ grep -q "3 layers, n_embd 256, vocab 512, 16 experts top-4" "$dir/out" || { echo
 # The preset list names every architecture's presets.
 "$FRUGAL" synth --list >"$dir/out"
 grep -q "deepseek-v2-lite" "$dir/out" && grep -q "mixtral-8x7b" "$dir/out" || { echo "FAIL: --list"; exit 1; }
+# Its columns line up however long an architecture's or a preset's name is.
+/usr/bin/python3 - "$dir/out" <<'PY' || { echo "FAIL: --list columns"; cat "$dir/out"; exit 1; }
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+ends = {m.end() for m in (re.search(r"^\S+ +\S+ +\S+ \S", l) for l in lines[1:])}
+assert len(ends) == 1 and lines[0].index("params") + len("params") == ends.pop(), ends
+PY
 
 expect_error "unknown architecture 'gpt9'" synth --arch gpt9 -o "$dir/x.gguf"
 expect_error "unknown preset 'huge'" synth --arch llama --preset huge -o "$dir/x.gguf"
