@@ -8,6 +8,24 @@
 namespace frugal::model {
 namespace {
 
+// DeepSeek-V2/V3/R1, Kimi-K2: latent attention, DeepSeek's MoE (V3's
+// sigmoid router with its selection bias, V2's softmax without).
+constexpr Architecture kDeepseek2 = {.name = "deepseek2",
+                                     .yarn_scale_in_softmax = true,
+                                     .score_bias = ScoreBias::kSigmoidThenTensor,
+                                     .shared_expert = SharedExpert::kUngated,
+                                     .deepseek_moe_keys = true,
+                                     .leading_dense_key = true,
+                                     .mla_keys = true,
+                                     .training = Training::kContinue};
+
+// A family whose files hold another's layers under their own name.
+constexpr Architecture renamed(const Architecture& a, const char* name) {
+  Architecture r = a;
+  r.name = name;
+  return r;
+}
+
 constexpr Architecture kArchitectures[] = {
     // Llama and Mistral (dense), Mixtral (MoE): feed_forward_length sizes the experts.
     {.name = "llama", .experts_sized_by_ff = true, .expert_weights_norm = true, .training = Training::kNew},
@@ -33,16 +51,7 @@ constexpr Architecture kArchitectures[] = {
      .qk_norm = QkNorm::kWhole,
      .experts_sized_by_ff = true,
      .training = Training::kNew},
-    // DeepSeek-V2/V3/R1, Kimi-K2: latent attention, DeepSeek's MoE (V3's
-    // sigmoid router with its selection bias, V2's softmax without).
-    {.name = "deepseek2",
-     .yarn_scale_in_softmax = true,
-     .score_bias = ScoreBias::kSigmoidThenTensor,
-     .shared_expert = SharedExpert::kUngated,
-     .deepseek_moe_keys = true,
-     .leading_dense_key = true,
-     .mla_keys = true,
-     .training = Training::kContinue},
+    kDeepseek2,
     // Hunyuan-A13B: per-head q/k norm after RoPE, a softmax router whose
     // top-k is renormalised, an ungated shared expert as wide as the file says.
     {.name = "hunyuan-moe",
@@ -54,14 +63,7 @@ constexpr Architecture kArchitectures[] = {
      .shared_width_key = true},
     // Mistral Small 4: DeepSeek-V2's layers (latent attention, DeepSeek's
     // MoE and keys) under its own name.
-    {.name = "mistral4",
-     .yarn_scale_in_softmax = true,
-     .score_bias = ScoreBias::kSigmoidThenTensor,
-     .shared_expert = SharedExpert::kUngated,
-     .deepseek_moe_keys = true,
-     .leading_dense_key = true,
-     .mla_keys = true,
-     .training = Training::kContinue},
+    renamed(kDeepseek2, "mistral4"),
     // gpt-oss: biases everywhere, sinks, a window on even layers, the clamped
     // SwiGLU; its converter names the FFN's pre-norm after Hugging Face's module.
     {.name = "gpt-oss",
