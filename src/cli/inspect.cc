@@ -158,12 +158,14 @@ void print_json(const gguf::Reader& r, const gguf::FileSummary& s) {
     by_type.push_back({{"type", tensor_type_name(tt.type)}, {"tensors", tt.tensors}, {"parameters", tt.parameters},
                        {"bytes", tt.bytes}});
   j["totals"] = {{"tensors", s.tensors}, {"parameters", s.parameters}, {"bytes", s.bytes}, {"by_type", by_type}};
-  if (s.moe)
+  if (s.moe) {
+    const ActiveCounts a = active_counts(r, s);
     j["moe"] = {{"expert_count", s.expert_count}, {"expert_used_count", s.expert_used_count},
                 {"total_parameters", s.parameters}, {"active_parameters", s.active_parameters},
-                {"active_parameters_without_embedding", active_counts(r, s).without_embedding},
-                {"active_parameters_without_embedding_and_head", active_counts(r, s).without_embedding_and_head},
+                {"active_parameters_without_embedding", a.without_embedding},
+                {"active_parameters_without_embedding_and_head", a.without_embedding_and_head},
                 {"expert_parameters", s.expert_parameters}, {"nextn_parameters", s.nextn_parameters}};
+  }
   j["bytes_per_token"] = s.bytes_per_token;
   j["tied_output"] = s.tied_output;
   // Metadata strings are not always valid UTF-8: replace bad bytes rather than fail.
@@ -278,7 +280,7 @@ gguf::Reader preset_header(const PresetView& v, std::vector<uint8_t>& header) {
   cfg.name = "synth " + v.arch + " " + v.preset;
   const gguf::Writer w = model::synth_writer(cfg, {}, {.type = v.type, .progress_label = ""});
   header = w.header();
-  return gguf::Reader::parse_header(header.data(), header.size(), w.file_bytes(),
+  return gguf::Reader::parse_header(header.data(), header.size(), header.size() + w.data_bytes(),
                                     "synth " + v.arch + " " + v.preset + " at " + v.type + ", not written");
 }
 

@@ -75,24 +75,18 @@ constexpr HfFamily also_named(const HfFamily& f, const char* hf_class) {
 }
 
 constexpr HfFamily kFamilies[] = {
-    // Dense families leave the MoE fields empty; the Llama family's rows of
-    // q and k are permuted and it carries Llama 3.1's rope_scaling.
-    {.hf_class = "LlamaForCausalLM", .arch = "llama", .model_type = "llama", .moe = false, .moe_block = "",
-     .expert_count_key = "", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false, .shared_block = "",
-     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = true, .llama3_rope = true},
-    {.hf_class = "MistralForCausalLM", .arch = "llama", .model_type = "mistral", .moe = false, .moe_block = "",
-     .expert_count_key = "", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false, .shared_block = "",
-     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = true, .llama3_rope = true},
+    // Dense families: the MoE fields empty. The Llama family's rows of q and
+    // k are permuted, and it carries Llama 3.1's rope_scaling.
+    {.hf_class = "LlamaForCausalLM", .arch = "llama", .model_type = "llama", .permute_qk = true,
+     .llama3_rope = true},
+    {.hf_class = "MistralForCausalLM", .arch = "llama", .model_type = "mistral", .permute_qk = true,
+     .llama3_rope = true},
     {.hf_class = "MixtralForCausalLM", .arch = "llama", .model_type = "mixtral", .moe = true,
      .moe_block = "block_sparse_moe", .expert_count_key = "num_local_experts", .expert_ff_key = "",
      .shared_ff_key = "", .norm_topk_key = false, .shared_block = "", .exp_gate = "w1", .exp_up = "w3", .exp_down = "w2",
      .permute_qk = true, .llama3_rope = true},
-    {.hf_class = "Qwen2ForCausalLM", .arch = "qwen2", .model_type = "qwen2", .moe = false, .moe_block = "",
-     .expert_count_key = "", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false, .shared_block = "",
-     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false},
-    {.hf_class = "Qwen3ForCausalLM", .arch = "qwen3", .model_type = "qwen3", .moe = false, .moe_block = "",
-     .expert_count_key = "", .expert_ff_key = "", .shared_ff_key = "", .norm_topk_key = false, .shared_block = "",
-     .exp_gate = "", .exp_up = "", .exp_down = "", .permute_qk = false},
+    {.hf_class = "Qwen2ForCausalLM", .arch = "qwen2", .model_type = "qwen2", .permute_qk = false},
+    {.hf_class = "Qwen3ForCausalLM", .arch = "qwen3", .model_type = "qwen3", .permute_qk = false},
     {.hf_class = "Qwen2MoeForCausalLM", .arch = "qwen2moe", .model_type = "qwen2_moe", .moe = true,
      .moe_block = "mlp", .expert_count_key = "num_experts", .expert_ff_key = "moe_intermediate_size",
      .shared_ff_key = "shared_expert_intermediate_size", .norm_topk_key = true, .shared_block = "shared_expert",

@@ -67,26 +67,27 @@ struct HfFamily {
   const char* hf_class;   // config.json "architectures"[0]: "MixtralForCausalLM"
   const char* arch;       // general.architecture: "llama"
   const char* model_type; // config.json "model_type": "mixtral"
-  bool moe;               // routed experts (Mixtral) or dense (Llama) under one arch
-  const char* moe_block;  // the MoE module under each layer: "block_sparse_moe" or "mlp"
+  // The MoE fields below are empty for a dense family.
+  bool moe = false;            // routed experts (Mixtral) or dense (Llama) under one arch
+  const char* moe_block = "";  // the MoE module under each layer: "block_sparse_moe" or "mlp"
   // config.json keys of the MoE: the expert count, the expert width (""
   // when intermediate_size is it), the shared expert's width ("" for none),
   // whether norm_topk_prob says if the top-k weights are renormalised (else
   // they always are).
-  const char* expert_count_key;
-  const char* expert_ff_key;
-  const char* shared_ff_key;
-  bool norm_topk_key;
+  const char* expert_count_key = "";
+  const char* expert_ff_key = "";
+  const char* shared_ff_key = "";
+  bool norm_topk_key = false;
   // The shared expert's module under mlp: "shared_expert" (Qwen2-MoE) or
   // "shared_experts" (DeepSeek).
-  const char* shared_block;
+  const char* shared_block = "";
   // Per-expert projection names (expert E: <moe_block>.experts.E.<name>.weight).
-  const char* exp_gate;
-  const char* exp_up;
-  const char* exp_down;
+  const char* exp_gate = "";
+  const char* exp_up = "";
+  const char* exp_down = "";
   // llama's converter reorders the rows of q and k from Hugging Face's
   // rotate-half layout to the interleaved pairs its RoPE rotates.
-  bool permute_qk;
+  bool permute_qk = false;
   // Layers numbered num_hidden_layers and up (DeepSeek-V3's multi-token
   // prediction layer) are left out, as llama.cpp's converter leaves them.
   bool drop_extra_layers = false;

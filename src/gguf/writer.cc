@@ -119,10 +119,10 @@ std::vector<uint8_t> Writer::header() const {
   return std::vector<uint8_t>(head.buf.begin(), head.buf.end());
 }
 
-uint64_t Writer::file_bytes() const {
+uint64_t Writer::data_bytes() const {
   uint64_t data = 0;
   for (const auto& t : tensors_) data = align_up(data + t.n_bytes, alignment_);
-  return header().size() + data;
+  return data;
 }
 
 void Writer::write(const std::string& path, const std::string& label) const {

@@ -35,10 +35,12 @@ class Writer {
   void write(const std::string& path, const std::string& label = "") const;
 
   // The file's bytes before the tensor data (magic, metadata, tensor infos,
-  // padding), and the size the whole file would have: what a file would
-  // hold, told without producing any tensor (`frugal inspect --preset`).
+  // padding), the size of the data section after them, and the two
+  // together: what a file would hold, told without producing any tensor
+  // (`frugal inspect --arch`).
   std::vector<uint8_t> header() const;
-  uint64_t file_bytes() const;
+  uint64_t data_bytes() const;
+  uint64_t file_bytes() const { return header().size() + data_bytes(); }
 
  private:
   struct Pending {

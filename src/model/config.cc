@@ -219,8 +219,11 @@ ModelConfig config_from_metadata(const Metadata& md) {
     c.n_expert_shared = c.deepseek_moe_keys ? get_count(md, k("expert_shared_count"))
                                             : get_count_or(md, k("expert_shared_count"), 0);
     c.n_ff_shexp = get_count_or(md, k("expert_shared_feed_forward_length"), 0);
-    if (c.deepseek_moe_keys)
-      c.n_ff_shexp = c.n_expert_shared * (a.shared_width_key ? c.n_ff_shexp ? c.n_ff_shexp : c.n_ff_exp : c.n_ff_exp);
+    if (c.deepseek_moe_keys) {
+      // Shared experts as wide as a routed one, or (bailingmoe2) as the key says.
+      const int64_t each = a.shared_width_key && c.n_ff_shexp > 0 ? c.n_ff_shexp : c.n_ff_exp;
+      c.n_ff_shexp = c.n_expert_shared * each;
+    }
     if (a.shared_expert == SharedExpert::kGated && c.n_ff_shexp > 0) c.n_expert_shared = 1;
     // hunyuan-moe's converter writes the shared FFN's width alone.
     if (a.shared_expert == SharedExpert::kUngated && c.n_ff_shexp > 0 && c.n_expert_shared == 0) c.n_expert_shared = 1;
