@@ -169,6 +169,12 @@ def quant_tolerance(ttype, ref):
         # qwen35moe tiny's to 7.8e-2 at one seed (59492157) where 20 others
         # gave 1.2-3.0e-2 (frugal again within 2e-7 of the reference).
         tol *= 4
+    if ref.cfg.arch == "hunyuan-moe":
+        # Its tied table (above) and its q/k norms of the rotated heads: the
+        # tiny preset's q8_0 logits part from the f32 reference by 1.7e-2 to
+        # 7.8e-2 over 65 seeds (frugal within 8e-7 of the reference run on the
+        # same weights at each), against qwen2's tied 2.7-3.8e-2.
+        tol *= 1.5
     return tol
 
 
