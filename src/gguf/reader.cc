@@ -1,5 +1,6 @@
 #include "gguf/reader.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -214,6 +215,11 @@ Reader Reader::parse_impl(const uint8_t* data, size_t size, uint64_t file_bytes,
     const uint64_t type_at = cur.pos();
     const uint32_t type_id = cur.read<uint32_t>(what + " type");
     const auto info = tensor_type_info(type_id);
+    if (!info && std::find(std::begin(kRetiredRepackedIds), std::end(kRetiredRepackedIds), type_id) !=
+                     std::end(kRetiredRepackedIds))
+      cur.error_at(type_at, str_cat(what, " has type id ", type_id,
+                                    ", an earlier layout of frugal's repacked types: repack the original file "
+                                    "again with `frugal quantize --repack`"));
     if (!info) cur.error_at(type_at, str_cat(what, " has unknown type id ", type_id));
     t.type = info->type;
     if (t.shape[0] % info->block_size != 0)

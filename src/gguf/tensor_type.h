@@ -16,11 +16,15 @@ enum class TensorType : uint32_t {
   IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22, IQ4_XS = 23,
   I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, BF16 = 30,
   TQ1_0 = 34, TQ2_0 = 35, MXFP4 = 39,
-  // frugal's row-interleaved layouts of Q5_0, Q8_0, Q4_K and Q6_K
+  // frugal's row-interleaved layouts of Q5_0, Q8_0, Q4_K, Q5_K and Q6_K
   // (quant/repack.h): ids outside ggml's and its forks' ranges, so other
-  // engines refuse such files.
-  Q5_0_R16 = 1006, Q8_0_R16 = 1008, Q4_K_R16 = 1012, Q5_K_R16 = 1013, Q6_K_R16 = 1014,
+  // engines refuse such files. Q5_K's and Q6_K's layouts changed once (a
+  // sub-block's bits together): their first ids, 1013 and 1014, are
+  // refused with kRetiredRepackedIds' advice.
+  Q5_0_R16 = 1006, Q8_0_R16 = 1008, Q4_K_R16 = 1012, Q5_K_R16 = 1113, Q6_K_R16 = 1114,
 };
+// Ids of earlier frugal layouts that no kernel reads any more.
+inline constexpr uint32_t kRetiredRepackedIds[] = {1013, 1014};
 
 struct TensorTypeInfo {
   TensorType type;

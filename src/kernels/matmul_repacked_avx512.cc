@@ -117,15 +117,15 @@ FRUGAL_TARGET inline __attribute__((always_inline)) void for_sub_blocks(F&& f) {
   }
 }
 
-// The codes of qs[j][t] (lo: values 32j + 4t.., hi: 32j + 16 + 4t..) as
+// The codes of nibbles(j)[t] (lo: values 32j + 4t.., hi: 32j + 16 + 4t..) as
 // the low nibbles give them (Q4_K), or with each fifth bit added as 16
 // (Q5_K: one masked byte add a vector, the mask read straight from qh).
 FRUGAL_TARGET inline void add_fifth_bits(const BlockQ4_K_R16&, int, int, __m512i&, __m512i&) {}
 FRUGAL_TARGET inline void add_fifth_bits(const BlockQ5_K_R16& g, int j, int t, __m512i& lo, __m512i& hi) {
   const __m512i k16 = _mm512_set1_epi8(16);
   uint64_t m_lo, m_hi;
-  __builtin_memcpy(&m_lo, g.qh[j][t], 8);
-  __builtin_memcpy(&m_hi, g.qh[j][t] + 8, 8);
+  __builtin_memcpy(&m_lo, g.sub[j].qh[t], 8);
+  __builtin_memcpy(&m_hi, g.sub[j].qh[t] + 8, 8);
   lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(m_lo), lo, k16);
   hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(m_hi), hi, k16);
 }
@@ -164,7 +164,7 @@ FRUGAL_TARGET void q45k_run(const Group* w, const BlockQ8_K* const a[R], int64_t
       for (int t = 0; t < 4; ++t) {  // values 32j + 4t.. (low nibbles) and 32j + 16 + 4t.. (high)
         __m512i lo[G], hi[G];
         _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) {
-          const __m512i v = load64(g[gi]->qs[j][t]);
+          const __m512i v = load64(g[gi]->nibbles(j)[t]);
           lo[gi] = _mm512_and_si512(v, m4);
           hi[gi] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
           add_fifth_bits(*g[gi], j, t, lo[gi], hi[gi]);
@@ -236,11 +236,11 @@ FRUGAL_TARGET void q6k_run(const BlockQ6_K_R16* w, const BlockQ8_K* const a[R], 
     __m512i I[R];
     _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) I[r] = _mm512_setzero_si512();
     auto sub_block = [&](int j) FRUGAL_LAMBDA {
-      const __m512i h0 = load64(g.qh[j][0]), h1 = load64(g.qh[j][1]);
+      const __m512i h0 = load64(g.sub[j].qh[0]), h1 = load64(g.sub[j].qh[1]);
       __m512i q[8];  // q[t]: values 32j + 4t .. 32j + 4t + 3 of each row (codes 0-63)
 #pragma GCC unroll 4
       for (int t = 0; t < 4; ++t) {
-        const __m512i v = load64(g.ql[j][t]);
+        const __m512i v = load64(g.sub[j].ql[t]);
         q[t] = _mm512_or_si512(_mm512_and_si512(v, m4), high_bits(h0, t));
         q[t + 4] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), high_bits(h1, t));
       }

@@ -50,12 +50,14 @@ void q6k_from_codes(const uint8_t code[QK_K], BlockQ6_K& b) {
 
 // --- the interleaved code arrays (shared by both repacked types) -------------
 
-// The inverse of the packing's nibbles: codes of row k from qs[j][g][4k + i].
-void get_nibbles(const uint8_t qs[8][4][64], int k, uint8_t code[QK_K]) {
+// The inverse of the packing's nibbles: codes of row k from
+// nibbles(j)[g][4k + i].
+template <class Group>
+void get_nibbles(const Group& in, int k, uint8_t code[QK_K]) {
   for (int j = 0; j < 8; ++j)
     for (int g = 0; g < 4; ++g)
       for (int i = 0; i < 4; ++i) {
-        const uint8_t v = qs[j][g][4 * k + i];
+        const uint8_t v = in.nibbles(j)[g][4 * k + i];
         code[32 * j + 4 * g + i] = v & 0x0F;
         code[32 * j + 16 + 4 * g + i] = v >> 4;
       }
@@ -90,7 +92,7 @@ void pack_nibbles_scales(const Block& b, int k, Group& out) {
     const uint8_t* q = b.qs + 32 * (j / 2);
     for (int g = 0; g < 4; ++g) {
       const uint32_t v = nibble_pair(word(q + 4 * g), word(q + 16 + 4 * g), j % 2 == 1);
-      std::memcpy(&out.qs[j][g][4 * k], &v, 4);
+      std::memcpy(&out.nibbles(j)[g][4 * k], &v, 4);
     }
   }
 }
@@ -100,7 +102,7 @@ void unpack_nibbles_scales(const Group& in, int k, Block& b, uint8_t code[QK_K])
   b.dmin = in.dmin[k];
   for (int s = 0; s < 3; ++s)
     for (int i = 0; i < 4; ++i) b.scales[4 * s + i] = in.scales[s][4 * k + i];
-  get_nibbles(in.qs, k, code);
+  get_nibbles(in, k, code);
 }
 
 void pack_q4k(const BlockQ4_K* const rows[16], BlockQ4_K_R16& out) {
@@ -113,10 +115,9 @@ void unpack_q4k(const BlockQ4_K_R16& in, int k, BlockQ4_K& b) {
 }
 
 // Q5_K: the fifth bit of row k's value 32j + 4t + i (bit j of qh[4t + i])
-// to bit 4k + i of mask qh[j][t][0..7], of value 32j + 16 + 4t + i (bit j of
-// qh[16 + 4t + i]) to the same bit of mask qh[j][t][8..15].
+// to bit 4k + i of mask sub[j].qh[t][0..7], of value 32j + 16 + 4t + i (bit j
+// of qh[16 + 4t + i]) to the same bit of mask sub[j].qh[t][8..15].
 void pack_q5k(const BlockQ5_K* const rows[16], BlockQ5_K_R16& out) {
-  std::memset(out.qh, 0, sizeof out.qh);
   for (int k = 0; k < 16; ++k) {
     const BlockQ5_K& b = *rows[k];
     pack_nibbles_scales(b, k, out);
@@ -128,9 +129,10 @@ void pack_q5k(const BlockQ5_K* const rows[16], BlockQ5_K_R16& out) {
     };
     for (int j = 0; j < 8; ++j)
       for (int t = 0; t < 4; ++t) {
-        out.qh[j][t][k / 2] = static_cast<uint8_t>(out.qh[j][t][k / 2] | nibble(word(b.qh + 4 * t), j) << 4 * (k % 2));
-        out.qh[j][t][8 + k / 2] =
-            static_cast<uint8_t>(out.qh[j][t][8 + k / 2] | nibble(word(b.qh + 16 + 4 * t), j) << 4 * (k % 2));
+        uint8_t* mask = out.sub[j].qh[t];
+        if (k == 0) std::memset(mask, 0, 16);
+        mask[k / 2] = static_cast<uint8_t>(mask[k / 2] | nibble(word(b.qh + 4 * t), j) << 4 * (k % 2));
+        mask[8 + k / 2] = static_cast<uint8_t>(mask[8 + k / 2] | nibble(word(b.qh + 16 + 4 * t), j) << 4 * (k % 2));
       }
   }
 }
@@ -141,9 +143,10 @@ void unpack_q5k(const BlockQ5_K_R16& in, int k, BlockQ5_K& b) {
     for (int t = 0; t < 4; ++t)
       for (int i = 0; i < 4; ++i) {
         const int n = 4 * k + i;
-        code[32 * j + 4 * t + i] = static_cast<uint8_t>(code[32 * j + 4 * t + i] | ((in.qh[j][t][n / 8] >> n % 8) & 1) << 4);
+        const uint8_t* mask = in.sub[j].qh[t];
+        code[32 * j + 4 * t + i] = static_cast<uint8_t>(code[32 * j + 4 * t + i] | ((mask[n / 8] >> n % 8) & 1) << 4);
         code[32 * j + 16 + 4 * t + i] =
-            static_cast<uint8_t>(code[32 * j + 16 + 4 * t + i] | ((in.qh[j][t][8 + n / 8] >> n % 8) & 1) << 4);
+            static_cast<uint8_t>(code[32 * j + 16 + 4 * t + i] | ((mask[8 + n / 8] >> n % 8) & 1) << 4);
       }
   nibbles_from_codes(code, b);
   q5k_fifth_bits_from_codes(code, b);
@@ -163,12 +166,12 @@ void pack_q6k(const BlockQ6_K* const rows[16], BlockQ6_K_R16& out) {
       const uint8_t* qh = b.qh + 32 * n;
       for (int g = 0; g < 4; ++g) {
         const uint32_t v = nibble_pair(word(ql + 4 * g), word(ql + 16 + 4 * g), m >= 2);
-        std::memcpy(&out.ql[j][g][4 * k], &v, 4);
+        std::memcpy(&out.sub[j].ql[g][4 * k], &v, 4);
       }
       for (int t = 0; t < 2; ++t) {
         uint32_t v = 0;
         for (int q = 0; q < 4; ++q) v |= (word(qh + 16 * t + 4 * q) >> 2 * m & 0x03030303u) << 2 * q;
-        std::memcpy(&out.qh[j][t][4 * k], &v, 4);
+        std::memcpy(&out.sub[j].qh[t][4 * k], &v, 4);
       }
     }
   }
@@ -177,13 +180,13 @@ void unpack_q6k(const BlockQ6_K_R16& in, int k, BlockQ6_K& b) {
   uint8_t code[QK_K];
   b.d = in.d[k];
   for (int h = 0; h < 16; ++h) b.scales[h] = in.scales[h][k];
-  get_nibbles(in.ql, k, code);
+  get_nibbles(in, k, code);
   for (int j = 0; j < 8; ++j)
     for (int t = 0; t < 2; ++t)
       for (int i = 0; i < 4; ++i)
         for (int q = 0; q < 4; ++q) {
           uint8_t& c = code[32 * j + 16 * t + 4 * q + i];
-          c = static_cast<uint8_t>(c | ((in.qh[j][t][4 * k + i] >> 2 * q) & 3) << 4);
+          c = static_cast<uint8_t>(c | ((in.sub[j].qh[t][4 * k + i] >> 2 * q) & 3) << 4);
         }
   q6k_from_codes(code, b);
 }

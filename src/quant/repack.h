@@ -33,29 +33,47 @@ struct BlockQ4_K_R16 {
   // qs[j][g][4k + i]: code of row k at value 32j + 4g + i in the low nibble,
   // at value 32j + 16 + 4g + i in the high one (j: sub-block, g < 4).
   uint8_t qs[8][4][64];
+  // Sub-block j's nibbles, qs[j] (each layout places them its own way).
+  uint8_t (&nibbles(int j))[4][64] { return qs[j]; }
+  const uint8_t (&nibbles(int j) const)[4][64] { return qs[j]; }
 };
 
 // One super-block of 16 Q5_K rows: Q4_K_R16's fields, the fifth bit of
-// each code in qh. qh[j][t] is two 64-bit masks, one bit a byte of qs[j][t]:
-// bytes 0-7 the low nibbles' fifth bits (bit 4k + i: row k, value 32j + 4t
-// + i), bytes 8-15 the high ones' (value 32j + 16 + 4t + i), so that a
-// kernel adds 16 to exactly the bytes of the mask in one masked instruction.
+// each code in qh. sub[j].qh[t] is two 64-bit masks, one bit a byte of
+// sub[j].qs[t]: bytes 0-7 the low nibbles' fifth bits (bit 4k + i: row k,
+// value 32j + 4t + i), bytes 8-15 the high ones' (value 32j + 16 + 4t + i),
+// so that a kernel adds 16 to exactly the bytes of the mask in one masked
+// instruction. A sub-block's masks and nibbles lie together, so that a
+// kernel reads the group front to back as one stream (two interleaved
+// streams within a group, the first layout's, read from memory at half the
+// speed: docs/KERNELS.md).
 struct BlockQ5_K_R16 {
   uint16_t d[16], dmin[16];
   uint8_t scales[3][64];
-  uint8_t qh[8][4][16];
-  uint8_t qs[8][4][64];
+  struct SubBlock {
+    uint8_t qh[4][16];
+    uint8_t qs[4][64];  // as BlockQ4_K_R16::qs[j]
+  } sub[8];
+  uint8_t (&nibbles(int j))[4][64] { return sub[j].qs; }
+  const uint8_t (&nibbles(int j) const)[4][64] { return sub[j].qs; }
 };
 
 // One super-block of 16 Q6_K rows: value = d[k] * scale * (code - 32).
+// Sub-block by sub-block, front to back in the order a kernel reads it (as
+// Q5_K_R16), the scales first so that a 64-byte aligned group's codes are
+// aligned too.
 struct BlockQ6_K_R16 {
-  uint16_t d[16];
   int8_t scales[16][16];  // [16-value half h][row k]
-  // Low four bits of the codes, arranged as BlockQ4_K_R16::qs.
-  uint8_t ql[8][4][64];
-  // qh[j][t][4k + i], bits 2q and 2q + 1: the top two bits of row k's code
-  // at value 32j + 16t + 4q + i (q < 4).
-  uint8_t qh[8][2][64];
+  struct SubBlock {
+    // Low four bits of the codes, arranged as BlockQ4_K_R16::qs[j].
+    uint8_t ql[4][64];
+    // qh[t][4k + i], bits 2q and 2q + 1: the top two bits of row k's code
+    // at value 32j + 16t + 4q + i (q < 4).
+    uint8_t qh[2][64];
+  } sub[8];
+  uint16_t d[16];
+  uint8_t (&nibbles(int j))[4][64] { return sub[j].ql; }
+  const uint8_t (&nibbles(int j) const)[4][64] { return sub[j].ql; }
 };
 
 // One 32-value block of 16 Q8_0 rows: value = d[k] * code, the codes as in

@@ -207,6 +207,9 @@ TEST(GgufHostile, TensorChecks) {
   expect_error(one_tensor({1ull << 62}, 28, 0, 0), {"overflows"});
   expect_error(one_tensor({8}, 5, 0, 64), {"unknown type id 5"});
   expect_error(one_tensor({8}, 1000, 0, 64), {"unknown type id 1000"});
+  // frugal's first Q5_K_R16 and Q6_K_R16 layouts: refused with advice, not misread.
+  expect_error(one_tensor({256, 16}, 1014, 0, 64), {"type id 1014", "earlier layout", "frugal quantize --repack"});
+  expect_error(one_tensor({256, 16}, 1013, 0, 64), {"type id 1013", "earlier layout"});
   expect_error(one_tensor({}, 0, 0, 64), {"0 dimensions"});
   expect_error(one_tensor({1, 1, 1, 1, 1}, 0, 0, 64), {"5 dimensions"});
   expect_error(one_tensor({8, 0}, 0, 0, 64), {"dimension 1 is 0"});
