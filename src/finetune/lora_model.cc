@@ -10,6 +10,7 @@
 #include <random>
 
 #include "base/error.h"
+#include "finetune/lora_dsv4.h"
 #include "finetune/lora_grad.h"
 #include "finetune/lora_layer.h"
 #include "finetune/lora_pass.h"
@@ -68,11 +69,15 @@ void parse_targets(const std::string& list, LoraShape& shape) {
 LoraModel::LoraModel(const model::Model& base, const LoraShape& shape) : base_(base), shape_(shape) {
   const model::ModelConfig& c = base.config();
   check_architecture(c.arch);
-  // Routing: a softmax over every expert or a sigmoid per expert; the
+  // Routing: a softmax over every expert or a sigmoid per expert (or
+  // deepseek4's sqrt(softplus)); the
   // selection bias and the expert groups only choose (the gradient flows
   // through the chosen experts' scores alone).
-  if (c.n_expert > 0 && ((c.gating != model::GatingFunc::kSoftmax && c.gating != model::GatingFunc::kSigmoid) ||
-                         !c.swiglu_limit_exp.empty() || !c.swiglu_limit_shexp.empty()))
+  // deepseek4: sqrt(softplus) scores, its hash layers and clamped units.
+  const bool dsv4 = c.has_hyper_connections();
+  if (c.n_expert > 0 && ((c.gating != model::GatingFunc::kSoftmax && c.gating != model::GatingFunc::kSigmoid &&
+                          !(dsv4 && c.gating == model::GatingFunc::kSqrtSoftplus)) ||
+                         (!dsv4 && (!c.swiglu_limit_exp.empty() || !c.swiglu_limit_shexp.empty()))))
     fail("finetune: this ", c.arch, " variant's routing is not supported yet");
   if (!c.is_mla() && c.v_head_dim != c.head_dim)
     fail("finetune: value heads of ", c.v_head_dim, " values beside key heads of ", c.head_dim,
@@ -149,11 +154,20 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
   const model::ModelConfig& c = base_.config();
   const model::ModelWeights& W = base_.weights();
   const int64_t T = static_cast<int64_t>(ex.tokens.size()), D = c.n_embd;
-  const LoraPass pass(c, W, slots_, params_, grads_, shape_, T);
-  std::vector<LayerActs> acts(static_cast<size_t>(c.n_layer));
-  F x = zeros(T * D);
+  const LoraPass pass(c, W, slots_, params_, grads_, shape_, ex.tokens);
+  std::vector<LayerActs> acts;
+  Dsv4Acts dsv4_acts;  // deepseek4's layers and head (lora_dsv4.h) instead
+  const bool dsv4 = c.has_hyper_connections();
+  F x = zeros(T * D);  // the embeddings, then the final norm's input
   for (int64_t i = 0; i < T; ++i) base_.embed(ex.tokens[static_cast<size_t>(i)], x.data() + i * D);
-  for (int64_t il = 0; il < c.n_layer; ++il) layer_forward(pass, il, acts[static_cast<size_t>(il)], x);
+  if (dsv4) {
+    F h;
+    dsv4_forward(pass, x, dsv4_acts, h);
+    x = std::move(h);
+  } else {
+    acts.resize(static_cast<size_t>(c.n_layer));
+    for (int64_t il = 0; il < c.n_layer; ++il) layer_forward(pass, il, acts[static_cast<size_t>(il)], x);
+  }
 
   // Rows that predict a target token: row i predicts token i + 1.
   std::vector<int64_t> rows;
@@ -185,7 +199,11 @@ double LoraModel::loss(const SftExample& ex, bool with_grad, float grad_weight, 
   for (int64_t j = 0; j < n; ++j) std::copy_n(d_sel.data() + j * D, D, d_xnf.data() + rows[static_cast<size_t>(j)] * D);
   F d_w = zeros(D);  // the final norm's weight is frozen: its gradient is dropped here
   train::rmsnorm_backward(d_xnf.data(), x.data(), W.output_norm.data, rstdf.data(), d_x.data(), d_w.data(), T, D);
-  for (int64_t il = c.n_layer - 1; il >= 0; --il) layer_backward(pass, il, acts[static_cast<size_t>(il)], d_x);
+  if (dsv4) {
+    dsv4_backward(pass, dsv4_acts, d_x);
+  } else {
+    for (int64_t il = c.n_layer - 1; il >= 0; --il) layer_backward(pass, il, acts[static_cast<size_t>(il)], d_x);
+  }
   return loss;
 }
 

@@ -17,12 +17,13 @@
 // dense and MoE layers alternating, a softmax router whose selection bias
 // only chooses, ungated shared experts), qwen3next and qwen35moe (Gated
 // DeltaNet layers, lora_deltanet.h, between attention layers with an
-// output gate; a gated shared expert), RoPE as inference applies it.
+// output gate; a gated shared expert) and deepseek4 (hyper-connection
+// streams, compressed attention, lora_dsv4.h), RoPE as inference applies it.
 // The passes are per layer (lora_layer.h). Adapted
 // matrices (LoraShape): the attention projections (the Gated DeltaNet's
 // in-projections and ssm_out; deepseek2's q or q_a and
 // q_b, kv_a_mqa, output, and kv_b or a split file's k_b and v_b, a pair of factors
-// per head), the dense FFN, the
+// per head; deepseek4's q_a, q_b, kv, output_a and output_b), the dense FFN, the
 // shared experts, the routed experts (a pair of factors per expert, or one
 // pair for all of a layer's experts; stored as llama.cpp's 3-D factors) and
 // the router (its adapter added to the

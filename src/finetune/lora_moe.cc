@@ -17,24 +17,36 @@ void routing_backward(const model::ModelConfig& c, int64_t T, const MoeActs& a, 
                       float* d_logits) {
   const int64_t E = c.n_expert, K = c.n_expert_used;
   const double ws = c.expert_weights_scale;
-  F p(static_cast<size_t>(E));
+  F p(static_cast<size_t>(E)), slope(static_cast<size_t>(K));
+  // A score per expert (sigmoid, deepseek4's sqrt(softplus)) and its slope.
+  const bool per_expert = c.gating == model::GatingFunc::kSigmoid || c.gating == model::GatingFunc::kSqrtSoftplus;
+  auto score = [&](float l, float& d) {
+    const float sg = kernels::sigmoid(l);
+    if (c.gating == model::GatingFunc::kSigmoid) {
+      d = sg * (1.0f - sg);
+      return sg;
+    }
+    const float sp = model::sqrt_softplus(l);  // d sqrt(softplus(l)) / dl = sigmoid(l) / (2 sqrt(softplus(l)))
+    d = sg / (2.0f * sp);
+    return sp;
+  };
   for (int64_t i = 0; i < T; ++i) {
     const double* dwi = d_w.data() + i * K;  // this row's slots
     float* dli = d_logits + i * E;
-    if (c.gating == model::GatingFunc::kSigmoid) {
-      // p_e = sigmoid(l_e) per expert, the chosen ones' p the weights, or
+    if (per_expert) {
+      // p_e = score(l_e) per expert, the chosen ones' p the weights, or
       // u_j = p_j / S with S their sum when renormalised:
-      // d_p_j = (d_u_j - sum_k u_k d_u_k) / S; d_l_j = p_j (1 - p_j) d_p_j.
+      // d_p_j = (d_u_j - sum_k u_k d_u_k) / S; d_l_j = score'(l_j) d_p_j.
       double sum = 0, mean = 0;
       for (int64_t j = 0; j < K; ++j) {
-        p[j] = kernels::sigmoid(a.logits[static_cast<size_t>(i * E + a.experts[static_cast<size_t>(i * K + j)])]);
+        p[j] = score(a.logits[static_cast<size_t>(i * E + a.experts[static_cast<size_t>(i * K + j)])], slope[j]);
         sum += p[j];
       }
       if (c.expert_weights_norm)
         for (int64_t j = 0; j < K; ++j) mean += p[j] / sum * dwi[j];
       for (int64_t j = 0; j < K; ++j) {
         const double dp = c.expert_weights_norm ? (dwi[j] - mean) / sum : dwi[j];
-        dli[a.experts[static_cast<size_t>(i * K + j)]] += static_cast<float>(dp * p[j] * (1.0 - p[j]));
+        dli[a.experts[static_cast<size_t>(i * K + j)]] += static_cast<float>(dp * slope[j]);
       }
     } else if (c.expert_weights_norm) {
       // q = softmax over the chosen logits: d_l_j = q_j (d_q_j - sum_k q_k d_q_k).
@@ -61,6 +73,44 @@ void routing_backward(const model::ModelConfig& c, int64_t T, const MoeActs& a, 
   }
 }
 
+// An expert's gated unit: SwiGLU, gpt-oss's (oai), or deepseek4's clamped
+// one (limit > 0): h = min(silu(g), limit) clamp(u, -limit, limit), its
+// gradient zero where a clamp holds.
+struct GatedUnit {
+  bool oai = false;
+  float limit = 0.0f;
+  bool clamped() const { return !oai && limit >= 1e-6f; }
+
+  void forward(const float* g, const float* u, float* h, int64_t n) const {
+    if (oai) {
+      kernels::swiglu_oai(g, u, h, n);
+    } else if (clamped()) {
+      for (int64_t i = 0; i < n; ++i) h[i] = std::min(kernels::silu(g[i]), limit) * std::clamp(u[i], -limit, limit);
+    } else {
+      train::swiglu_forward(g, u, h, n);
+    }
+  }
+
+  void backward(const float* d_h, const float* g, const float* u, float* d_g, float* d_u, int64_t n) const {
+    if (oai) return train::swiglu_oai_backward(d_h, g, u, d_g, d_u, n, nullptr);
+    if (!clamped()) return train::swiglu_backward(d_h, g, u, d_g, d_u, n);
+    for (int64_t i = 0; i < n; ++i) {
+      const float sg = kernels::sigmoid(g[i]), act = g[i] * sg;
+      d_u[i] = u[i] > -limit && u[i] < limit ? d_h[i] * std::min(act, limit) : 0.0f;
+      d_g[i] = act < limit ? d_h[i] * std::clamp(u[i], -limit, limit) * sg * (1.0f + g[i] * (1.0f - sg)) : 0.0f;
+    }
+  }
+};
+
+// Layer il's routed experts' unit and its shared experts'.
+GatedUnit routed_unit(const model::ModelConfig& c, int64_t il) {
+  return {.oai = c.ffn_act == model::FfnActivation::kSwigluOai,
+          .limit = c.swiglu_limit_exp.empty() ? 0.0f : c.swiglu_limit_exp[static_cast<size_t>(il)]};
+}
+GatedUnit shared_unit(const model::ModelConfig& c, int64_t il) {
+  return {.limit = c.swiglu_limit_shexp.empty() ? 0.0f : c.swiglu_limit_shexp[static_cast<size_t>(il)]};
+}
+
 }  // namespace
 
 // route_row as inference does (a softmax over all experts or a sigmoid per
@@ -73,16 +123,22 @@ void moe_forward(const LoraPass& p, int64_t il, const F& xn2, MoeActs& a, Kept& 
   const model::LayerWeights& L = p.W.layers[static_cast<size_t>(il)];
   const int64_t T = p.T, D = c.n_embd, r = p.r;
   const int64_t E = c.n_expert, K = c.n_expert_used, FE = c.n_ff_exp, FS = c.n_ff_shexp;
-  const bool oai = c.ffn_act == model::FfnActivation::kSwigluOai;  // gpt-oss's routed experts
+  const GatedUnit unit = routed_unit(c, il), shared = shared_unit(c, il);
   const bool on_input = c.expert_weight_on_input;                  // llama4's
   p.linear(il, kRouter, xn2.data(), a.logits, ax[kRouter]);
   if (L.router_bias)  // gpt-oss: frozen, after the adapter as inference adds it
     for (int64_t i = 0; i < T; ++i) kernels::add(L.router_bias.data, a.logits.data() + i * E, E);
   a.experts.assign(static_cast<size_t>(T * K), 0);
   a.weights = zeros(T * K);
-  for (int64_t i = 0; i < T; ++i)
-    model::route_row(c, a.logits.data() + i * E, L.expert_score_bias.data, a.experts.data() + i * K,
-                     a.weights.data() + i * K);
+  for (int64_t i = 0; i < T; ++i) {
+    if (L.tid2eid) {  // deepseek4's hash layers: the token's experts from the table, weighed by their scores
+      model::route_row_by_token(c, a.logits.data() + i * E, L.tid2eid + p.tokens[i] * K, a.experts.data() + i * K,
+                                a.weights.data() + i * K);
+    } else {
+      model::route_row(c, a.logits.data() + i * E, L.expert_score_bias.data, a.experts.data() + i * K,
+                       a.weights.data() + i * K);
+    }
+  }
   a.first.assign(static_cast<size_t>(E + 1), 0);
   for (int32_t e : a.experts) ++a.first[static_cast<size_t>(e) + 1];
   for (int64_t e = 0; e < E; ++e) a.first[e + 1] += a.first[e];
@@ -109,11 +165,7 @@ void moe_forward(const LoraPass& p, int64_t il, const F& xn2, MoeActs& a, Kept& 
         kernels::add(L.gate_exps_b.data + e * FE, a.eg.data() + i * FE, FE);
         kernels::add(L.up_exps_b.data + e * FE, a.eu.data() + i * FE, FE);
       }
-    if (oai) {
-      kernels::swiglu_oai(a.eg.data() + q * FE, a.eu.data() + q * FE, a.eh.data() + q * FE, m * FE);
-    } else {
-      train::swiglu_forward(a.eg.data() + q * FE, a.eu.data() + q * FE, a.eh.data() + q * FE, m * FE);
-    }
+    unit.forward(a.eg.data() + q * FE, a.eu.data() + q * FE, a.eh.data() + q * FE, m * FE);
     p.product(il, kDownEx, e, a.eh.data() + q * FE, m, a.ey.data() + q * D, ax[kDownEx].data() + q * r);
     if (L.down_exps_b)  // the output's bias is weighed with it
       for (int64_t i = q; i < q + m; ++i) kernels::add(L.down_exps_b.data + e * D, a.ey.data() + i * D, D);
@@ -127,7 +179,7 @@ void moe_forward(const LoraPass& p, int64_t il, const F& xn2, MoeActs& a, Kept& 
   p.linear(il, kGateSh, xn2.data(), a.sg, ax[kGateSh]);
   p.linear(il, kUpSh, xn2.data(), a.su, ax[kUpSh]);
   a.sh = zeros(T * FS);
-  train::swiglu_forward(a.sg.data(), a.su.data(), a.sh.data(), T * FS);
+  shared.forward(a.sg.data(), a.su.data(), a.sh.data(), T * FS);
   p.linear(il, kDownSh, a.sh.data(), a.sy, ax[kDownSh]);
   a.s_weight.assign(static_cast<size_t>(T), 1.0f);
   for (int64_t i = 0; i < T; ++i) {
@@ -142,7 +194,7 @@ void moe_backward(const LoraPass& p, int64_t il, const F& xn2, const MoeActs& a,
   const model::LayerWeights& L = p.W.layers[static_cast<size_t>(il)];
   const int64_t T = p.T, D = c.n_embd, r = p.r;
   const int64_t E = c.n_expert, K = c.n_expert_used, FE = c.n_ff_exp, FS = c.n_ff_shexp;
-  const bool oai = c.ffn_act == model::FfnActivation::kSwigluOai;
+  const GatedUnit unit = routed_unit(c, il), shared = shared_unit(c, il);
   const bool on_input = c.expert_weight_on_input;
   F d_logits = zeros(T * E);
   const double ws = c.expert_weights_scale;
@@ -169,9 +221,8 @@ void moe_backward(const LoraPass& p, int64_t il, const F& xn2, const MoeActs& a,
     if (m == 0) continue;
     p.product_back(il, kDownEx, e, a.eh.data() + q * FE, ax[kDownEx].data() + q * r, d_ey.data() + q * D, m,
                    d_eh.data() + q * FE);
-    (oai ? train::swiglu_oai_backward : train::swiglu_backward)(d_eh.data() + q * FE, a.eg.data() + q * FE,
-                                                                a.eu.data() + q * FE, d_eg.data() + q * FE,
-                                                                d_eu.data() + q * FE, m * FE, nullptr);
+    unit.backward(d_eh.data() + q * FE, a.eg.data() + q * FE, a.eu.data() + q * FE, d_eg.data() + q * FE,
+                  d_eu.data() + q * FE, m * FE);
     p.product_back(il, kGateEx, e, a.ex.data() + q * D, ax[kGateEx].data() + q * r, d_eg.data() + q * FE, m,
                    d_ex.data() + q * D);
     p.product_back(il, kUpEx, e, a.ex.data() + q * D, ax[kUpEx].data() + q * r, d_eu.data() + q * FE, m,
@@ -200,7 +251,7 @@ void moe_backward(const LoraPass& p, int64_t il, const F& xn2, const MoeActs& a,
     kernels::axpy(static_cast<float>(d_s * sw * (1.0 - sw)), L.shexp_gate.data, d_xn2 + i * D, D);
   }
   p.linear_back(il, kDownSh, a.sh.data(), ax[kDownSh], d_sy.data(), d_sh.data());
-  train::swiglu_backward(d_sh.data(), a.sg.data(), a.su.data(), d_sg.data(), d_su.data(), T * FS);
+  shared.backward(d_sh.data(), a.sg.data(), a.su.data(), d_sg.data(), d_su.data(), T * FS);
   p.linear_back(il, kGateSh, xn2.data(), ax[kGateSh], d_sg.data(), d_xn2);
   p.linear_back(il, kUpSh, xn2.data(), ax[kUpSh], d_su.data(), d_xn2);
 }

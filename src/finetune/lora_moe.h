@@ -1,8 +1,10 @@
 // The routed experts and shared experts of an MoE layer under LoRA: the
 // router as inference routes (a softmax over every expert or a sigmoid per
-// expert, the selection bias choosing only, the chosen weights renormalised
-// or not and scaled), the experts run grouped by expert, the shared
-// experts; and the backward through all of it into the router's logits and
+// expert, deepseek4's sqrt(softplus) per expert or its hash layers' experts
+// by token, the selection bias choosing only, the chosen weights
+// renormalised or not and scaled), the experts run grouped by expert (their
+// gated unit gpt-oss's or deepseek4's clamped one where the model says), the
+// shared experts; and the backward through all of it into the router's logits and
 // the layer's input. Its own file: routing and its gradient are the MoE
 // layer's concern alone.
 #pragma once

@@ -8,13 +8,15 @@
 namespace frugal::finetune {
 
 LoraPass::LoraPass(const model::ModelConfig& c, const model::ModelWeights& W, const std::vector<LoraSlot>& slots,
-                   const std::vector<float>& params, std::vector<float>& grads, const LoraShape& shape, int64_t T)
+                   const std::vector<float>& params, std::vector<float>& grads, const LoraShape& shape,
+                   const std::vector<int32_t>& tokens)
     : c(c),
       W(W),
       slots(slots),
       params(params),
       grads(grads),
-      T(T),
+      tokens(tokens.data()),
+      T(static_cast<int64_t>(tokens.size())),
       r(shape.rank),
       scale(shape.alpha / static_cast<float>(shape.rank)),
       rp(model::rope_params(c)) {

@@ -24,14 +24,16 @@ using Kept = std::array<F, kTargets>;
 
 struct LoraPass {
   LoraPass(const model::ModelConfig& c, const model::ModelWeights& W, const std::vector<LoraSlot>& slots,
-           const std::vector<float>& params, std::vector<float>& grads, const LoraShape& shape, int64_t T);
+           const std::vector<float>& params, std::vector<float>& grads, const LoraShape& shape,
+           const std::vector<int32_t>& tokens);
 
   const model::ModelConfig& c;
   const model::ModelWeights& W;
   const std::vector<LoraSlot>& slots;
   const std::vector<float>& params;
   std::vector<float>& grads;
-  const int64_t T, r;  // the example's tokens, the adapters' rank
+  const int32_t* tokens;  // the example's (deepseek4's hash layers route by them)
+  const int64_t T, r;     // the example's tokens, the adapters' rank
   const float scale;   // alpha / rank
   // RoPE as inference applies it (pairing, scaling, frequency factors, on
   // the first rope_dim values of each head: glm4moe rotates half of each,

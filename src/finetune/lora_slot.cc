@@ -8,7 +8,8 @@ namespace {
 using enum model::TensorId;
 constexpr model::TensorId kTargetTensors[kTargets] = {
     kAttnQ,      kAttnK,       kAttnV,       kAttnOutput,  kAttnQA,    kAttnQB,      kAttnKvAMqa,
-    kAttnKvB,    kAttnKB,      kAttnVB,      kSsmIn,       kSsmBa,     kAttnQkv,     kAttnGate,
+    kAttnKvB,    kAttnKB,      kAttnVB,      kAttnKv,      kAttnOutputA, kAttnOutputB, kSsmIn,
+    kSsmBa,      kAttnQkv,     kAttnGate,
     kSsmBeta,    kSsmAlpha,    kSsmOut,      kFfnGate,     kFfnUp,     kFfnDown,     kFfnGateShexp,
     kFfnUpShexp, kFfnDownShexp, kFfnGateInp, kFfnGateExps, kFfnUpExps, kFfnDownExps};
 
@@ -32,7 +33,8 @@ kernels::WeightMatrix base_matrix(const model::LayerWeights& L, int t) {
   if (is_stack(t)) return stack_of(L, t).data ? stack_of(L, t).expert(0) : kernels::WeightMatrix{};
   const kernels::WeightMatrix* m[kRouter + 1] = {
       &L.wq,       &L.wk,        &L.wv,         &L.wo,         &L.wq_a,       &L.wq_b,     &L.wkv_a_mqa,
-      &L.wkv_b,    nullptr,      nullptr,       &L.ssm_in,     &L.ssm_ba,     &L.wqkv,     &L.wgate,
+      &L.wkv_b,    nullptr,      nullptr,       &L.wkv,        &L.wo_a,       &L.wo_b,     &L.ssm_in,
+      &L.ssm_ba,   &L.wqkv,      &L.wgate,
       &L.ssm_beta, &L.ssm_alpha, &L.ssm_out,    &L.ffn_gate,   &L.ffn_up,     &L.ffn_down, &L.gate_shexp,
       &L.up_shexp, &L.down_shexp, &L.router};
   return *m[t];

@@ -17,13 +17,14 @@ namespace frugal::finetune {
 
 // The adapted matrices of a layer, in parameter order: the attention's
 // (deepseek2's latent attention: q_a, q_b, kv_a_mqa, a joint kv_b, or a
-// split file's per-head k_b and v_b stacks; a Gated DeltaNet layer's
+// split file's per-head k_b and v_b stacks; deepseek4's attn_kv and
+// grouped attn_output_a and attn_output_b beside q_a and q_b; a Gated DeltaNet layer's
 // ssm_in and ssm_ba, or attn_qkv, attn_gate (z), ssm_beta and ssm_alpha,
 // and ssm_out), the 2-D FFN ones, then the routed experts' stacks (a pair
 // of factors per expert).
 enum Target {
-  kQ, kK, kV, kO, kQA, kQB, kKvA, kKvB, kKB, kVB, kDnIn, kDnBa, kDnQkv, kDnZ, kDnBeta, kDnAlpha, kDnOut, kGate, kUp,
-  kDown, kGateSh, kUpSh, kDownSh, kRouter, kGateEx, kUpEx, kDownEx, kTargets
+  kQ, kK, kV, kO, kQA, kQB, kKvA, kKvB, kKB, kVB, kKv, kOA, kOB, kDnIn, kDnBa, kDnQkv, kDnZ, kDnBeta, kDnAlpha,
+  kDnOut, kGate, kUp, kDown, kGateSh, kUpSh, kDownSh, kRouter, kGateEx, kUpEx, kDownEx, kTargets
 };
 
 // The base tensor of target t (its entry in the table of tensor names).

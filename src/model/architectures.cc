@@ -130,8 +130,7 @@ constexpr Architecture kArchitectures[] = {
      .deepseek_moe_keys = true,
      .leading_dense_key = true,
      .deepseek4_keys = true,
-     .tensor_aliases = true,
-     .finetune_lacks = "hyper-connection streams and compressed attention"},
+     .tensor_aliases = true},
     // MiniMax-M2: whole-vector q/k norm, partial RoPE, a sigmoid router whose
     // selection bias chooses only, the top-k renormalised.
     {.name = "minimax-m2",

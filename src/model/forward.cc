@@ -68,6 +68,13 @@ void Forward::run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool,
         if (c.layer_is_moe(il) || c.has_hyper_connections()) moe_ffn(model_, il, 0, s, pool, nullptr);
     return;
   }
+  // Each row's adapter (its own, else the model's), for every family.
+  s.row_lora.resize(static_cast<size_t>(n));
+  s.any_lora = false;
+  for (int64_t r = 0; r < n; ++r) {
+    s.row_lora[r] = rows[r].lora ? rows[r].lora : model_.lora();
+    s.any_lora = s.any_lora || s.row_lora[r];
+  }
   if (c.has_hyper_connections()) {
     dsv4_forward(model_, rows, kv, s, pool, logits);
     return;
@@ -77,12 +84,6 @@ void Forward::run(std::span<const BatchRow> rows, KvStore& kv, ThreadPool* pool,
   float* xn = s.xn.get(n * d);
   float* out = s.out.get(n * d);
   for (int64_t r = 0; r < n; ++r) model_.embed(rows[r].token, x + r * d);
-  s.row_lora.resize(static_cast<size_t>(n));
-  s.any_lora = false;
-  for (int64_t r = 0; r < n; ++r) {
-    s.row_lora[r] = rows[r].lora ? rows[r].lora : model_.lora();
-    s.any_lora = s.any_lora || s.row_lora[r];
-  }
 
   // The rotation angles of each row's position, shared by every layer.
   kernels::RopeParams rp = rope_params(c);

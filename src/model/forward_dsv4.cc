@@ -32,6 +32,9 @@
 // and the file's YaRN scaling (unit magnitude); the others with
 // rope.freq_base unscaled.
 //
+// LoRA adapters (model/lora.h) add their products to q_a, q_b, kv, each
+// group's part of output_a (its rows of B) and output_b, and to the MoE's.
+//
 // The cache row of a position (dsv4_row_layout) holds its key, its
 // compressor inputs and, at a block's last position, the block's entry, so
 // a batch, a chunk or one row at a time compute the same values.
@@ -44,6 +47,7 @@
 #include "kernels/attention.h"
 #include "kernels/ffn.h"
 #include "model/forward_layers.h"
+#include "model/lora.h"
 
 namespace frugal::model {
 
@@ -71,11 +75,6 @@ Dsv4RowLayout dsv4_row_layout(const ModelConfig& c) {
   return l;
 }
 
-namespace {
-
-// RoPE of a layer: compressing layers (and every compressor and indexer)
-// use compress_rope_freq_base with the file's scaling at unit magnitude,
-// the others rope.freq_base unscaled.
 kernels::RopeParams dsv4_rope(const ModelConfig& c, bool compressed) {
   kernels::RopeParams p = rope_params(c);
   if (!compressed) {
@@ -88,6 +87,19 @@ kernels::RopeParams dsv4_rope(const ModelConfig& c, bool compressed) {
   p.attn_factor = p.ext_factor != 0.0f ? 1.0f / (1.0f + 0.1f * std::log(1.0f / p.freq_scale)) : 1.0f;
   return p;
 }
+
+void dsv4_top_entries(const std::vector<float>& score, int64_t top_k, std::vector<int64_t>& entries) {
+  entries.resize(score.size());
+  std::iota(entries.begin(), entries.end(), int64_t{0});
+  if (static_cast<int64_t>(score.size()) <= top_k) return;
+  // Highest scores first; ties to the earlier entry.
+  std::stable_sort(entries.begin(), entries.end(), [&](int64_t a, int64_t b) {
+    return score[static_cast<size_t>(a)] > score[static_cast<size_t>(b)];
+  });
+  entries.resize(static_cast<size_t>(top_k));
+}
+
+namespace {
 
 // Rotates the last rope_dim entries of a head of width `width` by position pos
 // (pos < 0: back by -pos).
@@ -254,11 +266,18 @@ void dsv4_attention(const Model& m, int64_t il, std::span<const BatchRow> rows, 
   // Queries and the key of every row.
   float* qr = s.q_a.get(n * qlr);
   matmul(L.wq_a, xa, d, n, qr, qlr, pool);
+  for_each_lora_run(s, il, n, [&](const LayerLora& LL, float sc, int64_t b, int64_t cnt) {
+    if (LL.wq_a) lora_apply(LL.wq_a, sc, xa + b * d, d, cnt, qr + b * qlr, qlr, pool);
+  });
   for (int64_t r = 0; r < n; ++r) kernels::rmsnorm(qr + r * qlr, L.q_a_norm.data, qr + r * qlr, qlr, c.norm_eps);
   float* q = s.q.get(n * H * hd);
   matmul(L.wq_b, qr, qlr, n, q, H * hd, pool);
   float* k = s.k.get(n * hd);
   matmul(L.wkv, xa, d, n, k, hd, pool);
+  for_each_lora_run(s, il, n, [&](const LayerLora& LL, float sc, int64_t b, int64_t cnt) {
+    if (LL.wq_b) lora_apply(LL.wq_b, sc, qr + b * qlr, qlr, cnt, q + b * H * hd, H * hd, pool);
+    if (LL.wkv) lora_apply(LL.wkv, sc, xa + b * d, d, cnt, k + b * hd, hd, pool);
+  });
   for (int64_t r = 0; r < n; ++r) {
     for (int64_t h = 0; h < H; ++h) {
       float* qh = q + (r * H + h) * hd;
@@ -328,10 +347,9 @@ void dsv4_attention(const Model& m, int64_t il, std::span<const BatchRow> rows, 
     std::vector<int64_t> entries;
     if (ratio > 0) {
       const int64_t n_visible = (pos + 1) / ratio;
-      entries.resize(static_cast<size_t>(n_visible));
-      std::iota(entries.begin(), entries.end(), int64_t{0});
+      std::vector<float> score(static_cast<size_t>(n_visible));
       if (csa && n_visible > c.indexer_top_k) {
-        std::vector<float> ik(static_cast<size_t>(dI)), score(static_cast<size_t>(n_visible));
+        std::vector<float> ik(static_cast<size_t>(dI));
         for (int64_t b = 0; b < n_visible; ++b) {
           rc.load(b * ratio + ratio - 1, lay.idx_entry, ik.data(), dI);
           float sc = 0;
@@ -340,11 +358,8 @@ void dsv4_attention(const Model& m, int64_t il, std::span<const BatchRow> rows, 
                   std::max(0.0f, kernels::dot(iq.data() + (r * nI + h) * dI, ik.data(), dI));
           score[static_cast<size_t>(b)] = sc;
         }
-        // Highest scores first; ties to the earlier entry.
-        std::stable_sort(entries.begin(), entries.end(),
-                         [&](int64_t a, int64_t b) { return score[static_cast<size_t>(a)] > score[static_cast<size_t>(b)]; });
-        entries.resize(static_cast<size_t>(c.indexer_top_k));
       }
+      dsv4_top_entries(score, csa ? c.indexer_top_k : n_visible, entries);
     }
     const int64_t first = std::max<int64_t>(0, pos - c.n_swa + 1), n_win = pos - first + 1;
     const int64_t n_keys = n_win + static_cast<int64_t>(entries.size());
@@ -375,7 +390,16 @@ void dsv4_attention(const Model& m, int64_t il, std::span<const BatchRow> rows, 
   float* oa = s.v.get(n * G * R);
   for (int64_t g = 0; g < G; ++g)
     matmul(kernels::weight_rows(L.wo_a, g * R, (g + 1) * R), att + g * gd, H * hd, n, oa + g * R, G * R, pool);
+  for_each_lora_run(s, il, n, [&](const LayerLora& LL, float sc, int64_t b, int64_t cnt) {
+    if (!LL.wo_a) return;
+    for (int64_t g = 0; g < G; ++g)
+      lora_apply(lora_rows(LL.wo_a, g * R, R), sc, att + b * H * hd + g * gd, H * hd, cnt, oa + b * G * R + g * R,
+                 G * R, pool);
+  });
   matmul(L.wo_b, oa, G * R, n, out, d, pool);
+  for_each_lora_run(s, il, n, [&](const LayerLora& LL, float sc, int64_t b, int64_t cnt) {
+    if (LL.wo_b) lora_apply(LL.wo_b, sc, oa + b * G * R, G * R, cnt, out + b * d, d, pool);
+  });
 }
 
 }  // namespace

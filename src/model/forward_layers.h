@@ -146,5 +146,12 @@ struct Dsv4RowLayout {
   int64_t comp_width = 0, idx_width = 0, width = 0;
 };
 Dsv4RowLayout dsv4_row_layout(const ModelConfig& cfg);
+// RoPE of a deepseek4 layer: compressing layers (and every compressor and
+// indexer) use compress_rope_freq_base with the file's scaling at unit
+// magnitude, the others rope.freq_base unscaled.
+kernels::RopeParams dsv4_rope(const ModelConfig& cfg, bool compressed);
+// The compressed entries a query keeps, in entries: all of them, or the
+// top_k of the indexer's scores (highest first, ties to the earlier entry).
+void dsv4_top_entries(const std::vector<float>& score, int64_t top_k, std::vector<int64_t>& entries);
 
 }  // namespace frugal::model

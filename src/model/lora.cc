@@ -40,6 +40,9 @@ constexpr LoraTarget kTargets[] = {
     {.id = TensorId::kAttnKvB, .pair = &LayerLora::wkv_b, .weight = &LayerWeights::wkv_b},
     {.id = TensorId::kAttnKB, .stack = &LayerLora::wk_b, .experts = &LayerWeights::wk_b},
     {.id = TensorId::kAttnVB, .stack = &LayerLora::wv_b, .experts = &LayerWeights::wv_b},
+    {.id = TensorId::kAttnKv, .pair = &LayerLora::wkv, .weight = &LayerWeights::wkv},
+    {.id = TensorId::kAttnOutputA, .pair = &LayerLora::wo_a, .weight = &LayerWeights::wo_a},
+    {.id = TensorId::kAttnOutputB, .pair = &LayerLora::wo_b, .weight = &LayerWeights::wo_b},
     {.id = TensorId::kSsmIn, .pair = &LayerLora::ssm_in, .weight = &LayerWeights::ssm_in},
     {.id = TensorId::kSsmBa, .pair = &LayerLora::ssm_ba, .weight = &LayerWeights::ssm_ba},
     {.id = TensorId::kAttnQkv, .pair = &LayerLora::wqkv, .weight = &LayerWeights::wqkv},
@@ -123,7 +126,8 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
     if (it == by_name.end())
       fail(p, ": tensor '", t.name, "' adapts '", target, "', which this model has not or frugal cannot adapt ",
            "(supported: attn_q, attn_k, attn_v, attn_output, latent attention's attn_q_a, attn_q_b, attn_kv_a_mqa, ",
-           "attn_kv_b, attn_k_b and attn_v_b, Gated DeltaNet's ssm_in, ssm_ba, attn_qkv, attn_gate, ssm_beta, ",
+           "attn_kv_b, attn_k_b and attn_v_b, deepseek4's attn_kv, attn_output_a and attn_output_b, ",
+           "Gated DeltaNet's ssm_in, ssm_ba, attn_qkv, attn_gate, ssm_beta, ",
            "ssm_alpha and ssm_out, the dense ffn_gate/up/down, the shared experts' ",
            "ffn_gate/up/down_shexp, the routed experts' ffn_gate/up/down_exps and the router's ffn_gate_inp)");
     if (t.type != TensorType::F32 && t.type != TensorType::F16)
@@ -163,13 +167,7 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
   for (int64_t il = 0; il < n_layer; ++il) {
     LayerLora& LL = ad->layers_[static_cast<size_t>(il)];
     if (!fused(il) || !LL.wqkv) continue;
-    auto rows = [&](int64_t first, int64_t n) {
-      LoraPair part = LL.wqkv;
-      part.b.data = static_cast<const uint8_t*>(part.b.data) +
-                    static_cast<size_t>(first) * row_bytes(part.b.type, static_cast<uint64_t>(part.b.n_in));
-      part.b.n_out = n;
-      return part;
-    };
+    auto rows = [&](int64_t first, int64_t n) { return lora_rows(LL.wqkv, first, n); };
     LL.wq = rows(0, c.n_embd_q());
     LL.wk = rows(c.n_embd_q(), c.n_embd_k());
     LL.wv = rows(c.n_embd_q() + c.n_embd_k(), c.n_embd_v());
@@ -177,6 +175,14 @@ std::unique_ptr<LoraAdapter> LoraAdapter::from_reader(gguf::Reader file, const M
   }
   ad->scale_ = ad->alpha_ != 0 ? user_scale * ad->alpha_ / static_cast<float>(ad->rank_) : user_scale;
   return ad;
+}
+
+LoraPair lora_rows(const LoraPair& p, int64_t first, int64_t n) {
+  LoraPair part = p;
+  part.b.data = static_cast<const uint8_t*>(part.b.data) +
+                static_cast<size_t>(first) * row_bytes(part.b.type, static_cast<uint64_t>(part.b.n_in));
+  part.b.n_out = n;
+  return part;
 }
 
 void lora_apply(const LoraPair& p, float scale, const float* x, int64_t ldx, int64_t n_rows, float* y, int64_t ldy,

@@ -55,6 +55,9 @@ struct LayerLora {
   LoraPair wq, wk, wv, wo;
   LoraPair wq_a, wq_b, wkv_a, wkv_b;  // latent attention (deepseek2)
   LoraStack wk_b, wv_b;        // a split kv_b's heads: a pair of factors per head
+  // deepseek4: the shared key/value projection and the grouped output (wo_a's
+  // rows from g * out_lora_rank serve group g).
+  LoraPair wkv, wo_a, wo_b;
   // Gated DeltaNet's projections (qwen3next: ssm_in, ssm_ba; qwen35moe:
   // attn_qkv, attn_gate, ssm_beta, ssm_alpha) and its output.
   LoraPair ssm_in, ssm_ba, wqkv, wgate, ssm_beta, ssm_alpha, ssm_out;
@@ -115,6 +118,10 @@ inline bool any_adapts(const std::vector<const LoraAdapter*>& adapters, int64_t 
   return false;
 }
 
+
+// The pair restricted to n of its output rows from first (B's rows; A whole):
+// the part of a fused or grouped matrix's adapter that one of its products gets.
+LoraPair lora_rows(const LoraPair& p, int64_t first, int64_t n);
 
 // y (n_rows x ldy, first b.n_out columns) += scale * B (A x) for each row of x.
 void lora_apply(const LoraPair& p, float scale, const float* x, int64_t ldx, int64_t n_rows, float* y, int64_t ldy,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # frugal finetune on a tiny q8_0 qwen3 (and qwen3moe, qwen2moe, olmoe, glm4moe, gpt-oss, llama4, deepseek2,
-# minimax-m2, dots1, ernie4_5-moe, qwen3next, qwen35moe): the validation loss falls on a
+# minimax-m2, dots1, ernie4_5-moe, qwen3next, qwen35moe, deepseek4): the validation loss falls on a
 # memorised set, the adapter it writes loads in `frugal run --lora` and
 # `frugal lora-merge`; bad data and unsupported models are clear errors.
 set -euo pipefail
@@ -212,8 +212,8 @@ adapted_moe bl bailingmoe2 attn,ffn,shared,experts,router 23
 adapted_moe m4 mistral4 attn,shared,experts,router 26
 # hunyuan-moe (per-head q/k norm after RoPE, a softmax router, a shared expert, a tied embedding).
 adapted_moe hy hunyuan-moe attn,shared,experts,router 22
-# Architectures the trainer does not cover: refused, saying what it lacks.
-"$FRUGAL" synth --arch deepseek4 --preset tiny --type q8_0 -o "$dir/deepseek4.gguf" >/dev/null 2>&1
-expect_error "architecture 'deepseek4' is not supported: the LoRA trainer lacks its hyper-connection streams" finetune \
-  -m "$dir/deepseek4.gguf" --data "$dir/data.jsonl" -o "$dir/x.gguf"
+# deepseek4 (hyper-connection streams, compressed attention with the
+# indexer, grouped output, sqrt-softplus routing with a hash layer, clamped
+# units): q_a, q_b, kv, output_a and output_b adapted beside the MoE's.
+adapted_moe ds4 deepseek4 attn,shared,experts,router 48
 echo "finetune_test: ok"

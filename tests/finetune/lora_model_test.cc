@@ -1,5 +1,5 @@
 // LoRA over a frozen tiny qwen3, qwen2, qwen3moe, qwen2moe, olmoe, Mixtral-style llama,
-// glm4moe, gpt-oss, llama4, deepseek2, minimax-m2, dots1, ernie4_5-moe, qwen3next and qwen35moe (routed
+// glm4moe, gpt-oss, llama4, deepseek2, minimax-m2, dots1, ernie4_5-moe, qwen3next, qwen35moe and deepseek4 (routed
 // experts and router
 // frozen, the gradient flowing through both):
 // with B = 0 the logits and the loss are the base model's (frugal's inference forward pass);
@@ -61,7 +61,7 @@ class LoraModelArch : public ::testing::TestWithParam<const char*> {};
 // The logits of every position of the example from frugal's inference
 // forward pass (with the model's adapter, if one is set).
 std::vector<float> forward_logits(const model::Model& m, const SftExample& ex) {
-  model::testing::OneSequenceKv kv(m.config(), 16);
+  model::testing::OneSequenceKv kv(m.config(), std::max<int64_t>(16, int64_t(ex.tokens.size())));
   model::Forward fwd(m);
   std::vector<model::BatchRow> rows;
   for (size_t i = 0; i < ex.tokens.size(); ++i) rows.push_back({0, int32_t(i), ex.tokens[i], true});
@@ -119,8 +119,12 @@ TEST_P(LoraModelArch, StartsAtTheBaseModelsLogits) {
   // preset meets the same since training's attention sums in tiles (f32 sums
   // in another order): its f32 logits agree to 1e-4, its Q8_0 ones part by
   // 2e-2 from one rounding on; the other dense presets check Q8_0.
+  // deepseek4's tiny preset too: its f32 logits agree to 7e-7 (the
+  // compressor pools in another order), over Q8_0 positions 0-4, 6 and 7
+  // agree bit for bit while 5 and 8 alone part (5e-3, 1.7e-2), each a row's
+  // own late rounding that no later position inherits.
   const std::string arch = GetParam();
-  if (arch != "llama4" && arch != "qwen3") expect_base_logits(GetParam(), "q8_0");
+  if (arch != "llama4" && arch != "qwen3" && arch != "deepseek4") expect_base_logits(GetParam(), "q8_0");
 }
 
 // Central finite differences of the loss against lm's gradients at random
@@ -209,13 +213,35 @@ TEST(LoraModel, DeltaNetReplaysUnevenSpans) {
 // attention (an output gate per head, RoPE on half of each head), a
 // softmax router renormalised and a sigmoid-gated shared expert.
 // bailingmoe2: q, k and v as the rows of one attn_qkv, adapted whole.
+// deepseek4: four hyper-connection streams mixed around each sublayer
+// (Sinkhorn), low-rank queries, one key/value head, sinks, a window of 8,
+// compressed entries (ratios 0, 4, 8, 4), grouped output projections,
+// sqrt-softplus routing with a hash layer first, clamped gated units.
 INSTANTIATE_TEST_SUITE_P(Archs, LoraModelArch, ::testing::Values("qwen3", "qwen3moe", "llama", "qwen2moe", "olmoe",
                                                                    "qwen2", "glm4moe", "glm4moe/tiny-air", "gpt-oss",
                                                                    "llama4", "llama4/tiny-scout", "deepseek2",
                                                                    "deepseek2/tiny-v3", "deepseek2/tiny-k2",
                                                                    "minimax-m2", "dots1", "ernie4_5-moe",
                                                                    "qwen3next", "qwen35moe", "bailingmoe2",
-                                                                   "mistral4", "hunyuan-moe"));
+                                                                   "mistral4", "hunyuan-moe", "deepseek4"));
+
+// deepseek4 over 20 tokens: the ratio-4 layers' indexer keeps 3 of the 4
+// or 5 compressed entries of the last rows (its choice held fixed in the
+// backward), the window of 8 drops the early keys, the ratio-8 layer attends
+// to two entries; the loss is inference's and the gradients match finite
+// differences, the attention's factors and the MoE's.
+TEST(LoraModel, Deepseek4IndexerChoosesAmongEntries) {
+  SftExample ex = example();
+  for (int32_t t : {114, 108, 100, 32, 97, 110, 100, 32, 115, 101, 97})
+    ex.tokens.push_back(t), ex.target.push_back(1);
+  TinyQwen3 base("deepseek4");
+  ASSERT_GT((int64_t(ex.tokens.size()) / 4), base.m->config().indexer_top_k);
+  LoraShape shape{.rank = 4, .alpha = 8.0f, .seed = 2};
+  parse_targets("attn,shared,experts,router", shape);
+  LoraModel lm(*base.m, shape);
+  EXPECT_NEAR(lm.loss(ex, false), forward_loss(*base.m, ex), 1e-4);
+  check_gradients(lm, 4, ex);
+}
 
 // The MoE targets: routed experts (a pair of factors per expert), shared
 // experts (qwen2moe's, with their sigmoid gate) and the router.
@@ -287,7 +313,9 @@ INSTANTIATE_TEST_SUITE_P(Targets, LoraMoeTargets,
                                            MoeTargets{"qwen35moe", "attn,shared,experts,router"},
                                            MoeTargets{"qwen35moe", "attn,shared,experts", true},
                                            MoeTargets{"bailingmoe2", "attn,experts,router"},
-                                           MoeTargets{"bailingmoe2", "attn,shared,experts", true}));
+                                           MoeTargets{"bailingmoe2", "attn,shared,experts", true},
+                                           MoeTargets{"deepseek4", "attn,shared,experts,router"},
+                                           MoeTargets{"deepseek4", "attn,experts", true}));
 
 // --lora-experts shared: one pair of factors per stack (n_expert times fewer
 // values than a pair per expert), written as the same pair for every expert.

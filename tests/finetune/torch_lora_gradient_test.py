@@ -30,7 +30,11 @@ RoPE on half of each head, a sigmoid router with a selection bias, renormalised)
 (per-head q/k norm, a leading dense layer, a biased sigmoid router times the routed scale,
 shared experts) and ernie4_5-moe (RoPE on interleaved pairs, dense and MoE layers
 alternating, a softmax router whose selection bias only chooses, renormalised, ungated
-shared experts), qwen3next and qwen35moe (Gated DeltaNet layers, joint or split in-projections,
+shared experts), deepseek4 (tests/finetune/torch_dsv4.py: hyper-connection streams with their Sinkhorn
+mixing, low-rank queries, one key/value head, sinks, a window of 8, compressed entries of ratios 4 (the
+indexer keeping 3 of up to 5 over the dump's 20 tokens, its choice held fixed) and 8, the grouped output,
+sqrt-softplus routing with a hash layer and clamped units; q_a, q_b, kv, output_a and output_b adapted),
+qwen3next and qwen35moe (Gated DeltaNet layers, joint or split in-projections,
 tests/reference/torch_deltanet.py, beside attention with an output gate per head, a gated shared
 expert) and bailingmoe2 (q, k and v as the rows of one attn_qkv adapted whole, per-head q/k norm, a
 biased sigmoid router in groups, a shared expert) with their routed
@@ -45,10 +49,12 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.environ["FRUGAL_SOURCE_DIR"], "tests", "reference"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_check import Gradients, TOL, finish, rel_error, require_torch  # noqa: E402
 
 torch = require_torch()
 from torch_train_ref import loss as train_loss  # noqa: E402
+from torch_dsv4 import loss as dsv4_loss  # noqa: E402
 import numpy as np  # noqa: E402
 from frugal_ref import read_gguf  # noqa: E402
 from frugal_ref.model import Config, rope_inv_freq  # noqa: E402
@@ -73,7 +79,8 @@ CASES = [("qwen3", "attn,ffn", "each"), ("qwen2", "attn,ffn", "each"), ("qwen3mo
          ("qwen3next", "attn", "each"), ("qwen35moe", "attn,shared,experts,router", "each"),
          ("qwen35moe", "attn,experts", "shared"), ("bailingmoe2", "attn,ffn,shared,experts,router", "each"),
          ("bailingmoe2", "attn,experts", "shared"), ("mistral4", "attn,shared,experts,router", "each"),
-         ("hunyuan-moe", "attn,shared,experts,router", "each")]
+         ("hunyuan-moe", "attn,shared,experts,router", "each"), ("deepseek4", "attn,shared,experts,router", "each"),
+         ("deepseek4", "attn,experts", "shared")]
 
 
 def head_of(md, f):
@@ -147,7 +154,8 @@ def check(model, targets, experts, tmp):
         d = json.load(fd)
     os.remove(dump)
     f = read_gguf(model)
-    head = head_of(f.metadata, f)
+    dsv4 = f.metadata["general.architecture"] == "deepseek4"
+    head = {} if dsv4 else head_of(f.metadata, f)
     W = {n: torch.tensor(f.tensor(n)) for n in f.tensors}
     if "output.weight" not in W:
         W["output.weight"] = W["token_embd.weight"]
@@ -179,6 +187,15 @@ def check(model, targets, experts, tmp):
     # Row i predicts token i + 1 where that token is a target (-100: ignored).
     targets_ = np.array([tokens[i + 1] if i + 1 < len(tokens) and d["target"][i + 1] else -100
                          for i in range(len(tokens))], dtype=np.int64)
+    if dsv4:
+        total = dsv4_loss(f.metadata, f.has, W, tokens, targets_)
+    else:
+        total = other_loss(head, W, tokens, targets_)
+    total.backward()
+    return compare(d, total, leaves, experts)
+
+
+def other_loss(head, W, tokens, targets_):
     head["seq"] = len(tokens)
     # The selection bias (glm4moe's exp_probs_b): it chooses the experts, never weighs them.
     bias = np.zeros((head["layer"], max(1, head["expert"])))
@@ -186,7 +203,10 @@ def check(model, targets, experts, tmp):
         if f"blk.{il}.exp_probs_b.bias" in W:
             bias[il] = W[f"blk.{il}.exp_probs_b.bias"].numpy()
     total, _, _, _ = train_loss(head, W, bias, tokens, targets_)
-    total.backward()
+    return total
+
+
+def compare(d, total, leaves, experts):
     errors = []
     rel = rel_error(d["loss"], total.item())
     if rel > TOL:
