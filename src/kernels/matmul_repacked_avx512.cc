@@ -52,50 +52,15 @@ FRUGAL_TARGET inline __m512 halves(const uint16_t* p) {
   return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-// Fetches the group's bytes about 18 KiB on (the groups of a matrix follow
-// each other, so this runs on into the next group; for every layout the
-// same distance, as many whole blocks as make it), into L1 (prefetcht0):
-// one contiguous stream a thread is otherwise read no faster than the
-// four-row kernels' four. Measured with the weights in 2 MiB pages
-// (alternating builds, machine stopped), prefetcht0 against prefetcht1:
-// from memory, two threads, 1.5 GiB at 2,048 inputs, Q4_K_R16 1 / 2 rows
-// 63-64 / 61-63 GB/s against 54-58 / 52-56, Q6_K_R16 1 / 2 / 4 rows 39-58 /
-// 27-38 / 31-41 against 30-51 / 24-32 / 29-35, 4 rows of Q4_K_R16 and
-// Q8_0_R16 equal; end to end, batch 1 on the OLMoE-shape file 41.5 against
-// 37.7 tok/s (medians of 5 rounds, prefetcht0 ahead or level in each), 4 /
-// 16 sequences 64.0 / 104.3 against 61.9 / 100.6 (4 rounds), the
-// Qwen1.5-MoE shape 21.4 against 20.0 at batch 1 and 39.9 against 39.5 at 4
-// sequences (3 rounds). The first version prefetched into L1 9 KiB ahead
-// and measured the other way (Q6_K_R16 17 GB/s against 25-38 with
-// prefetcht1; end to end 28-29 / 43-44 / 63-67 tok/s at batch 1 / 4 / 16
-// against 37-42 / 65-71 / 101-107), so prefetcht1 at 8 Q4_K blocks had been
-// kept (4-12 blocks within noise of each other, 16 and 24 lower at 4
-// sequences).
-constexpr size_t kPrefetchAheadBytes = 8 * sizeof(BlockQ4_K_R16);
-template <class Group>
-FRUGAL_TARGET inline void prefetch_ahead(const Group* g) {
-  const char* p = reinterpret_cast<const char*>(g + kPrefetchAheadBytes / sizeof(Group));
-#pragma GCC unroll 64
-  for (size_t off = 0; off < sizeof(Group); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
-}
-// With four live accumulator rows (R x G) the Q4_K/Q5_K kernel issues the
-// lines of prefetch_ahead an eighth at a time, one part per sub-block,
-// among the arithmetic, instead of all at the block's start. Measured from
-// memory (1.5 GiB, two threads, alternating builds, two rounds each): Q4_K
-// with 4 rows 27.4 -> 44-45 GB/s (the burst left it well below 3 rows'
-// 42), Q5_K with 4 rows unchanged (27.5); spread at 3 rows was 20-35%
-// slower, at 1-2 rows (the fully unrolled block issues its loads early
-// anyway) 25-33% slower, at 5-8 rows (two groups a pass) equal, and Q6_K's
-// kernel was slower spread at 4, 5 and 8 rows, so it keeps the burst.
-template <int Live>
-constexpr bool kSpreadPrefetch = Live == 4;
-// Part `part` of 8 of prefetch_ahead's lines.
-template <class Group>
-FRUGAL_TARGET inline void prefetch_ahead_part(const Group* g, int part) {
-  const char* p = reinterpret_cast<const char*>(g + kPrefetchAheadBytes / sizeof(Group));
-  constexpr int kLines = static_cast<int>((sizeof(Group) + 63) / 64);
-  for (int l = part * kLines / 8; l < (part + 1) * kLines / 8; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
-}
+// No software prefetch: the kernels read each group front to back, one
+// stream a thread, and leave it to the hardware's prefetchers. Earlier
+// versions asked for the bytes 18 KiB ahead (prefetcht0, all of a
+// super-block's lines at its start, or an eighth per sub-block with four
+// rows), measured against prefetcht1 on the Zen 4 and Zen 5 hosts of
+// docs/BENCHMARKS.md runs 15-19 but never against none with the weights in
+// 2 MiB pages. On the Zen 4 host of run 20, against none (builds alternated,
+// 3 rounds, OLMoE-shape file): batch 1 28-30 against 38-59 tok/s, 4
+// sequences 37-51 against 70-84.
 
 // The eight sub-blocks of a super-block, unrolled by how many accumulator
 // rows are live. With few (decoding: 1-2 activation rows of one group) all
@@ -154,7 +119,6 @@ FRUGAL_TARGET void q45k_run(const Group* w, const BlockQ8_K* const a[R], int64_t
     const Group* g[G];
     _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) {
       g[gi] = w + gi * nb + b;
-      if constexpr (!kSpreadPrefetch<R * G>) prefetch_ahead(g[gi]);
       const __m512i A = load64(g[gi]->scales[0]), C = load64(g[gi]->scales[2]);
       sc_lo[gi] = _mm512_and_si512(A, m6);
       sc_hi[gi] = _mm512_or_si512(_mm512_and_si512(C, m4), _mm512_and_si512(_mm512_srli_epi16(A, 2), m30));
@@ -163,8 +127,6 @@ FRUGAL_TARGET void q45k_run(const Group* w, const BlockQ8_K* const a[R], int64_t
     _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi)
         _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) I[gi][r] = _mm512_setzero_si512();
     auto sub_block = [&](int j) FRUGAL_LAMBDA {
-      if constexpr (kSpreadPrefetch<R * G>)
-        _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) prefetch_ahead_part(g[gi], j);
       __m512i s[G][R];
       _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi)
           _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) s[gi][r] = _mm512_setzero_si512();
@@ -240,7 +202,6 @@ FRUGAL_TARGET void q6k_run(const BlockQ6_K_R16* w, const BlockQ8_K* const a[R], 
   _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const BlockQ6_K_R16& g = w[b];
-    prefetch_ahead(w + b);
     __m512i I[R];
     _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) I[r] = _mm512_setzero_si512();
     auto sub_block = [&](int j) FRUGAL_LAMBDA {
@@ -312,7 +273,6 @@ FRUGAL_TARGET void block32_run(const Group* w, const ActBlock32* const a[R], int
     const Group* g[G];
     _Pragma("GCC unroll 2") for (int gi = 0; gi < G; ++gi) {
       g[gi] = w + gi * nb + b;
-      prefetch_ahead(g[gi]);
     }
     _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r][b].qs));
