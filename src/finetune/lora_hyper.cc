@@ -5,25 +5,12 @@
 
 #include "finetune/lora_grad.h"
 #include "kernels/matmul.h"
+#include "model/forward_layers.h"
 #include "train/layers.h"
 
 namespace frugal::finetune {
 
 namespace {
-
-// Normalisation k of the Sinkhorn sequence (k = 1, 2, ...): columns when
-// odd (the first one follows the softmax), rows when even.
-bool normalises_columns(int64_t k) { return k % 2 == 1; }
-
-// m (n x n) divided by eps + its line sums, by columns or by rows.
-void normalise(float* m, int64_t n, float eps, bool columns) {
-  for (int64_t l = 0; l < n; ++l) {
-    auto at = [&](int64_t k) -> float& { return columns ? m[k * n + l] : m[l * n + k]; };
-    float sum = eps;
-    for (int64_t k = 0; k < n; ++k) sum += at(k);
-    for (int64_t k = 0; k < n; ++k) at(k) /= sum;
-  }
-}
 
 // d_in (set) = the gradient through out = normalise(in): per line with
 // S = eps + sum in, d_in_k = d_out_k / S - (sum_k' d_out_k' in_k') / S^2.
@@ -55,29 +42,18 @@ void hyper_weights(const LoraPass& p, const HyperSite& site, const F& x, HyperAc
   a.mix = zeros(T * nm);
   kernels::matmul(site.fn, a.normed.data(), w, T, a.mix.data(), nm, nullptr);
   a.pre = zeros(T * n);
-  for (int64_t r = 0; r < T; ++r)
-    for (int64_t i = 0; i < n; ++i)
-      a.pre[r * n + i] = kernels::sigmoid(a.mix[r * nm + i] * site.scale[0] + site.base[i]) + eps;
-  if (site.head) return;
+  if (site.head) {
+    for (int64_t r = 0; r < T; ++r)
+      for (int64_t i = 0; i < n; ++i)
+        a.pre[r * n + i] = kernels::sigmoid(a.mix[r * nm + i] * site.scale[0] + site.base[i]) + eps;
+    return;
+  }
   a.post = zeros(T * n);
   a.comb = zeros(T * n * n);
   a.states = zeros(T * 2 * iters * n * n);
-  for (int64_t r = 0; r < T; ++r) {
-    const float* m = a.mix.data() + r * nm;
-    for (int64_t i = 0; i < n; ++i)
-      a.post[r * n + i] = 2.0f * kernels::sigmoid(m[n + i] * site.scale[1] + site.base[n + i]);
-    float* st = a.states.data() + r * 2 * iters * n * n;
-    for (int64_t i = 0; i < n * n; ++i) st[i] = m[2 * n + i] * site.scale[2] + site.base[2 * n + i];
-    for (int64_t j = 0; j < n; ++j) {
-      kernels::softmax(st + j * n, n);
-      for (int64_t i = 0; i < n; ++i) st[j * n + i] += eps;
-    }
-    for (int64_t k = 1; k < 2 * iters; ++k) {
-      std::copy_n(st + (k - 1) * n * n, n * n, st + k * n * n);
-      normalise(st + k * n * n, n, eps, normalises_columns(k));
-    }
-    std::copy_n(st + (2 * iters - 1) * n * n, n * n, a.comb.data() + r * n * n);
-  }
+  for (int64_t r = 0; r < T; ++r)
+    model::dsv4_hc_weights(c, a.mix.data() + r * nm, site.scale, site.base, a.pre.data() + r * n,
+                           a.post.data() + r * n, a.comb.data() + r * n * n, a.states.data() + r * 2 * iters * n * n);
 }
 
 void hyper_pre(const LoraPass& p, const HyperActs& a, const F& x, F& y) {
@@ -148,7 +124,7 @@ void hyper_weights_backward(const LoraPass& p, const HyperSite& site, const Hype
     const float* st = a.states.data() + r * 2 * iters * n * n;
     std::copy_n(g.comb.data() + r * n * n, n * n, d_cur.data());
     for (int64_t k = 2 * iters - 1; k >= 1; --k) {
-      normalise_backward(st + (k - 1) * n * n, d_cur.data(), d_prev.data(), n, eps, normalises_columns(k));
+      normalise_backward(st + (k - 1) * n * n, d_cur.data(), d_prev.data(), n, eps, model::dsv4_sinkhorn_normalises_columns(k));
       std::swap(d_cur, d_prev);
     }
     for (int64_t j = 0; j < n; ++j) {

@@ -88,6 +88,32 @@ kernels::RopeParams dsv4_rope(const ModelConfig& c, bool compressed) {
   return p;
 }
 
+void dsv4_hc_weights(const ModelConfig& c, const float* m, const float* scale, const float* base, float* pre,
+                     float* post, float* comb, float* states) {
+  const int64_t n = c.n_hc;
+  const float eps = c.hc_eps;
+  for (int64_t i = 0; i < n; ++i) {
+    pre[i] = kernels::sigmoid(m[i] * scale[0] + base[i]) + eps;
+    post[i] = 2.0f * kernels::sigmoid(m[n + i] * scale[1] + base[n + i]);
+  }
+  for (int64_t i = 0; i < n * n; ++i) comb[i] = m[2 * n + i] * scale[2] + base[2 * n + i];
+  for (int64_t r = 0; r < n; ++r) {
+    kernels::softmax(comb + r * n, n);
+    for (int64_t j = 0; j < n; ++j) comb[r * n + j] += eps;
+  }
+  if (states) std::copy_n(comb, n * n, states);
+  for (int64_t k = 1; k < 2 * c.hc_sinkhorn_iters; ++k) {
+    const bool columns = dsv4_sinkhorn_normalises_columns(k);
+    for (int64_t l = 0; l < n; ++l) {  // line l: column l or row l, divided by eps + its sum
+      auto at = [&](int64_t e) -> float& { return columns ? comb[e * n + l] : comb[l * n + e]; };
+      float sum = eps;
+      for (int64_t e = 0; e < n; ++e) sum += at(e);
+      for (int64_t e = 0; e < n; ++e) at(e) /= sum;
+    }
+    if (states) std::copy_n(comb, n * n, states + k * n * n);
+  }
+}
+
 void dsv4_top_entries(const std::vector<float>& score, int64_t top_k, std::vector<int64_t>& entries) {
   entries.resize(score.size());
   std::iota(entries.begin(), entries.end(), int64_t{0});
@@ -106,42 +132,6 @@ namespace {
 void rope_tail(const kernels::RopeParams& p, int64_t pos, float* head, int64_t width, float* angles) {
   kernels::rope_angles(p, pos, angles);
   kernels::rope_apply(p, angles, head + (width - p.n_dims));
-}
-
-// Mixing weights of one row from its mix logits m (n_mix): pre (n), post (n),
-// comb (n x n, row j = source stream, column i = destination).
-void hc_weights(const ModelConfig& c, const float* m, const float* scale, const float* base, float* pre, float* post,
-                float* comb) {
-  const int64_t n = c.n_hc;
-  const float eps = c.hc_eps;
-  for (int64_t i = 0; i < n; ++i) {
-    pre[i] = kernels::sigmoid(m[i] * scale[0] + base[i]) + eps;
-    post[i] = 2.0f * kernels::sigmoid(m[n + i] * scale[1] + base[n + i]);
-  }
-  for (int64_t i = 0; i < n * n; ++i) comb[i] = m[2 * n + i] * scale[2] + base[2 * n + i];
-  auto normalise_rows = [&] {
-    for (int64_t r = 0; r < n; ++r) {
-      float sum = eps;
-      for (int64_t j = 0; j < n; ++j) sum += comb[r * n + j];
-      for (int64_t j = 0; j < n; ++j) comb[r * n + j] /= sum;
-    }
-  };
-  auto normalise_columns = [&] {
-    for (int64_t j = 0; j < n; ++j) {
-      float sum = eps;
-      for (int64_t r = 0; r < n; ++r) sum += comb[r * n + j];
-      for (int64_t r = 0; r < n; ++r) comb[r * n + j] /= sum;
-    }
-  };
-  for (int64_t r = 0; r < n; ++r) {
-    kernels::softmax(comb + r * n, n);
-    for (int64_t j = 0; j < n; ++j) comb[r * n + j] += eps;
-  }
-  normalise_columns();
-  for (int64_t it = 1; it < c.hc_sinkhorn_iters; ++it) {
-    normalise_rows();
-    normalise_columns();
-  }
 }
 
 // The normalised flattened streams of every row projected by fn.
@@ -164,7 +154,7 @@ void hc_pre(const ModelConfig& c, const kernels::WeightMatrix& fn, const ParamVe
   float* comb = s.hc_comb.get(n_rows * n * n);
   std::vector<float> pre(static_cast<size_t>(n));
   for (int64_t r = 0; r < n_rows; ++r) {
-    hc_weights(c, mix + r * n_mix, scale.data, base.data, pre.data(), post + r * n, comb + r * n * n);
+    dsv4_hc_weights(c, mix + r * n_mix, scale.data, base.data, pre.data(), post + r * n, comb + r * n * n);
     float* yr = y + r * d;
     std::fill(yr, yr + d, 0.0f);
     for (int64_t i = 0; i < n; ++i) kernels::axpy(pre[static_cast<size_t>(i)], x + (r * n + i) * d, yr, d);

@@ -150,6 +150,17 @@ Dsv4RowLayout dsv4_row_layout(const ModelConfig& cfg);
 // indexer) use compress_rope_freq_base with the file's scaling at unit
 // magnitude, the others rope.freq_base unscaled.
 kernels::RopeParams dsv4_rope(const ModelConfig& cfg, bool compressed);
+// Hyper-connection mixing weights of one row from its mix logits m (n_mix):
+// pre (n), post (n), comb (n x n, row j = source stream, column i =
+// destination): the rows softmaxed (+ eps), then normalised 2 x
+// hc_sinkhorn_iters - 1 times (eps + the line's sum), columns first and
+// rows and columns in turn. With states set, the comb after the softmax and
+// after each normalisation k goes to states + k n^2 (2 x hc_sinkhorn_iters
+// matrices: what training's backward walks).
+void dsv4_hc_weights(const ModelConfig& cfg, const float* m, const float* scale, const float* base, float* pre,
+                     float* post, float* comb, float* states = nullptr);
+// Normalisation k (k = 1, 2, ...) of that sequence: columns when k is odd.
+inline bool dsv4_sinkhorn_normalises_columns(int64_t k) { return k % 2 == 1; }
 // The compressed entries a query keeps, in entries: all of them, or the
 // top_k of the indexer's scores (highest first, ties to the earlier entry).
 void dsv4_top_entries(const std::vector<float>& score, int64_t top_k, std::vector<int64_t>& entries);
